@@ -1,0 +1,39 @@
+"""RequestContext: everything one request carries through the handler chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cloudlet.core.ids import DEFAULT_ACCOUNT
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
+
+    from cloudlet.auth import Principal
+    from cloudlet.protocols.base import HttpRequest
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request: HttpRequest
+    request_id: str
+    service_name: str | None = None
+    service_model: ServiceModel | None = None
+    protocol: str | None = None
+    operation: OperationModel | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    region: str = "us-east-1"
+    account_id: str = DEFAULT_ACCOUNT
+    access_key: str | None = None
+    principal: Principal | None = None
+    signing_service: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The Host the client used (for URLs we hand back, e.g. queue URLs)."""
+        return self.request.headers.get("host", "localhost:4566")
+
+    @property
+    def operation_name(self) -> str:
+        return self.operation.name if self.operation is not None else ""

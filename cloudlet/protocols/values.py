@@ -1,0 +1,88 @@
+"""Scalar conversions shared by every codec: timestamps, blobs, booleans.
+
+Wire strings exist only at the protocol boundary; inside cloudlet a timestamp
+is an aware ``datetime`` in UTC and a blob is ``bytes``. These helpers are the
+one place that knows the three AWS timestamp formats.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from cloudlet.core.errors import ServiceError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_datetime(value: object) -> datetime:
+    """Any accepted timestamp input (datetime, epoch number, ISO/RFC 822 text)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise ValueError("boolean is not a timestamp")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("timestamp must be finite")
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        return parse_timestamp(value)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def parse_timestamp(text: str, fmt: str | None = None) -> datetime:
+    """Parse ``text`` as ``fmt`` (iso8601, rfc822, unixTimestamp) or by sniffing."""
+    text = text.strip()
+    if fmt == "unixTimestamp" or (fmt is None and _is_number(text)):
+        return datetime.fromtimestamp(float(text), UTC)
+    if fmt == "rfc822" or (fmt is None and "," in text):
+        dt = parsedate_to_datetime(text)
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    iso = text
+    if iso.endswith(("Z", "z")):
+        iso = iso[:-1] + "+00:00"
+    dt = datetime.fromisoformat(iso)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def format_timestamp(value: object, fmt: str) -> str | float | int:
+    """Render a timestamp: ``iso8601`` text, ``rfc822`` text or epoch number."""
+    dt = to_datetime(value).astimezone(UTC)
+    if fmt == "unixTimestamp":
+        return epoch_seconds(dt)
+    if fmt == "rfc822":
+        return format_datetime(dt, usegmt=True)
+    if dt.microsecond:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch_seconds(dt: datetime) -> int | float:
+    """Epoch seconds, an int when whole (so JSON shows ``1398796238`` not ``.0``)."""
+    delta = dt - EPOCH
+    whole = delta.days * 86400 + delta.seconds
+    if delta.microseconds:
+        return round(whole + delta.microseconds / 1e6, 3)
+    return whole
+
+
+def b64decode(text: str | bytes, error_code: str = "SerializationException") -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ServiceError(error_code, "Invalid base64 value") from exc
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

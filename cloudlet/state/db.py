@@ -1,0 +1,36 @@
+"""SQLite databases, one per service, durable or in memory.
+
+Durable mode: a file under the data dir in WAL mode with ``synchronous=NORMAL``.
+Every acknowledged write is committed to the WAL before the response is sent;
+the WAL lives in the OS page cache, so it survives ``kill -9`` of the server
+(the failure the issue asks for); an OS crash may lose the last few commits,
+which is SQLite's documented trade-off for NORMAL in WAL mode.
+
+Ephemeral mode: the same schema in ``:memory:``, so both modes run the same
+code and the same contract tests.
+
+Connections are used from the event-loop thread only (``check_same_thread`` is
+left on to catch mistakes); a service that needs a worker thread opens its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def open_database(data_dir: Path | None, name: str) -> sqlite3.Connection:
+    """Open (creating if needed) the database ``name`` for one service.
+
+    ``data_dir`` None means ephemeral: an in-memory database.
+    """
+    if data_dir is None:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(data_dir / f"{name}.sqlite3"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return conn

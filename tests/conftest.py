@@ -1,0 +1,32 @@
+"""Shared test set-up: the cloudlet pytest plugin, and the conformance tally.
+
+The per-protocol pass counts are read from the test reports (not from module
+state) so they are right under pytest-xdist too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+pytest_plugins = ["cloudlet.testing"]
+
+_CASE = re.compile(r"test_protocols\.py::test_(input|output)\[(?:legacy-)?([^:]+):")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001
+    passed: Counter = Counter()
+    failed: Counter = Counter()
+    for outcome, bucket in (("passed", passed), ("failed", failed)):
+        for report in terminalreporter.stats.get(outcome, []):
+            m = _CASE.search(getattr(report, "nodeid", ""))
+            if m and getattr(report, "when", "call") == "call":
+                bucket[(m.group(2), m.group(1))] += 1
+    if not passed and not failed:
+        return
+    terminalreporter.section("protocol conformance")
+    for key in sorted(set(passed) | set(failed)):
+        proto, direction = key
+        terminalreporter.write_line(
+            f"{proto:45s} {direction:6s} passed {passed[key]:4d}  failed {failed[key]:4d}"
+        )
