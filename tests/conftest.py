@@ -1,4 +1,7 @@
-"""Shared test set-up: the cloudlet pytest plugin, and the conformance tally.
+"""Shared test set-up: the conformance tally.
+
+The cloudlet fixtures come from the ``cloudlet.testing`` plugin, which pip
+registers when the project is installed (the README's install command).
 
 The per-protocol pass counts are read from the test reports (not from module
 state) so they are right under pytest-xdist too.
@@ -9,24 +12,24 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-pytest_plugins = ["cloudlet.testing"]
-
 _CASE = re.compile(r"test_protocols\.py::test_(input|output)\[(?:legacy-)?([^:]+):")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001
     passed: Counter = Counter()
     failed: Counter = Counter()
-    for outcome, bucket in (("passed", passed), ("failed", failed)):
+    skipped: Counter = Counter()
+    for outcome, bucket in (("passed", passed), ("failed", failed), ("skipped", skipped)):
         for report in terminalreporter.stats.get(outcome, []):
             m = _CASE.search(getattr(report, "nodeid", ""))
-            if m and getattr(report, "when", "call") == "call":
+            if m and getattr(report, "when", "call") in ("call", "setup"):
                 bucket[(m.group(2), m.group(1))] += 1
     if not passed and not failed:
         return
-    terminalreporter.section("protocol conformance")
-    for key in sorted(set(passed) | set(failed)):
+    terminalreporter.section("protocol conformance (cases per protocol)")
+    for key in sorted(set(passed) | set(failed) | set(skipped)):
         proto, direction = key
         terminalreporter.write_line(
-            f"{proto:45s} {direction:6s} passed {passed[key]:4d}  failed {failed[key]:4d}"
+            f"{proto:42s} {direction:6s} passed {passed[key]:4d}  failed {failed[key]:4d}"
+            + (f"  client-only {skipped[key]}" if skipped[key] else "")
         )

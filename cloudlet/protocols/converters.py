@@ -1,0 +1,469 @@
+"""Shape-driven converters between wire values and Python values.
+
+A generic codec's expensive part is walking botocore's shape model per
+request. ``ShapeConverters`` walks it once per shape and caches, per
+``ServiceModel``, one closure per shape: a *reader* (wire value -> Python,
+with the type checks AWS answers ``SerializationException`` for) and a
+*writer* (Python -> wire value). A writer for a shape whose Python values
+already are wire values (strings, ints, bools and containers of them, no
+renamed members) is ``None``, so a plain result goes to the encoder as is.
+
+The scalar rules here are JSON's (base64 blobs, epoch-second timestamps);
+``cbor.CborConverters`` overrides them for CBOR. Readers raise ``BadValue``
+for a wrong type and ``MissingMember`` for an absent required member; the
+codecs turn those into the protocol's errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.model import ServiceModel, Shape
+
+from cloudlet.protocols.values import epoch_seconds, format_timestamp, parse_timestamp, to_datetime
+
+__all__ = [
+    "AWS_JSON_CONVERTERS",
+    "JSON_CONVERTERS",
+    "BadValue",
+    "MissingMember",
+    "Reader",
+    "ShapeConverters",
+    "Writer",
+]
+
+Reader = Callable[[Any], Any]
+Writer = Callable[[Any], Any]
+
+_INTS = ("integer", "long", "short", "byte")
+_FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class BadValue(Exception):
+    """A wire value of the wrong type for its member (-> SerializationException)."""
+
+
+class MissingMember(Exception):
+    """A required member is absent (-> ValidationException)."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__(member)
+        self.member = member
+
+
+def _type_word(value: Any) -> str:
+    return {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _bad(name: str, shape_type: str, value: Any) -> BadValue:
+    return BadValue(f"Member '{name}' must be of type {shape_type}, got {_type_word(value)}")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+# --------------------------------------------------------------------------- converters
+
+
+class ShapeConverters:
+    """Readers and writers for every shape of a service, built on first use.
+
+    Containers are cached by shape name per ``ServiceModel`` (names are
+    unique within a model), which also ties the knot for recursive shapes.
+    Scalars are rebuilt per member because member-level traits
+    (``timestampFormat``) change them; they are cheap.
+    """
+
+    timestamp_format = "unixTimestamp"
+    # NaN and the infinities as the strings "NaN"/"Infinity"/"-Infinity"
+    # (Smithy's rule, and what botocore's rest-json parser converts back).
+    float_words = True
+
+    def __init__(self, *, float_words: bool = True) -> None:
+        self.float_words = float_words
+        self._caches: weakref.WeakKeyDictionary[ServiceModel, dict[Any, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def cache(self, service: ServiceModel) -> dict[Any, Any]:
+        c = self._caches.get(service)
+        if c is None:
+            c = self._caches[service] = {}
+        return c
+
+    # ---- readers
+
+    def reader(
+        self, service: ServiceModel, shape: Shape, *, only: tuple[str, ...] | None = None
+    ) -> Reader:
+        """Wire value -> Python value for ``shape``.
+
+        With ``only`` (top-level rest bodies), read just those members and do
+        not check required members: they may live in the path or headers.
+        """
+        cache = self.cache(service)
+        if only is not None:
+            key = ("r-only", shape.name, only)
+            conv = cache.get(key)
+            if conv is None:
+                conv = cache[key] = self._struct_reader(shape, cache, only)
+            return conv
+        _types, conv = self._member_reader(shape, cache)
+        if conv is None:
+            return self._checked(shape.name, shape.type_name, _types)
+        return conv
+
+    @staticmethod
+    def _checked(name: str, type_name: str, types: tuple[type, ...]) -> Reader:
+        def check(value: Any) -> Any:
+            if type(value) not in types:
+                raise _bad(name, type_name, value)
+            return value
+
+        return check
+
+    def _member_reader(
+        self, shape: Shape, cache: dict[Any, Any]
+    ) -> tuple[tuple[type, ...] | None, Reader | None]:
+        """``(types, None)`` when a type check suffices, else ``(None, reader)``."""
+        t = shape.type_name
+        if t == "structure":
+            if shape.metadata.get("document"):
+                return None, _identity
+            conv = cache.get(("r", shape.name))
+            if conv is None:
+                conv = self._struct_reader(shape, cache, None)
+            return None, conv
+        if t == "list":
+            conv = cache.get(("r", shape.name))
+            if conv is None:
+                conv = self._list_reader(shape, cache)
+            return None, conv
+        if t == "map":
+            conv = cache.get(("r", shape.name))
+            if conv is None:
+                conv = self._map_reader(shape, cache)
+            return None, conv
+        return self.scalar_reader(shape)
+
+    def scalar_reader(self, shape: Shape) -> tuple[tuple[type, ...] | None, Reader | None]:
+        t = shape.type_name
+        if t == "string":
+            if shape.serialization.get("jsonvalue"):
+                # botocore embeds a jsonvalue member's value as is.
+                return None, _identity
+            return (str,), None
+        if t in _INTS:
+            return (int,), None
+        if t == "boolean":
+            return (bool,), None
+        if t in ("float", "double"):
+            return None, _json_float_in
+        if t == "timestamp":
+            return None, _json_timestamp_in
+        if t == "blob":
+            return None, _json_blob_in
+        return None, _identity
+
+    def _struct_reader(
+        self, shape: Shape, cache: dict[Any, Any], only: tuple[str, ...] | None
+    ) -> Reader:
+        members: dict[str, tuple[str, tuple[type, ...] | None, Reader | None, str]] = {}
+        required = () if only is not None else tuple(shape.required_members)
+        sname = shape.name
+
+        def read(value: Any) -> dict[str, Any]:
+            if type(value) is not dict:
+                raise _bad(sname, "structure", value)
+            out: dict[str, Any] = {}
+            for k, x in value.items():
+                m = members.get(k)
+                if m is None or x is None:
+                    continue
+                name, types, conv, type_name = m
+                if conv is None:
+                    if type(x) not in types:  # type: ignore[operator]
+                        raise _bad(name, type_name, x)
+                    out[name] = x
+                else:
+                    out[name] = conv(x)
+            for r in required:
+                if r not in out:
+                    raise MissingMember(r)
+            return out
+
+        if only is None:
+            cache[("r", sname)] = read
+        for name, member in shape.members.items():
+            if only is not None and name not in only:
+                continue
+            types, conv = self._member_reader(member, cache)
+            members[self.read_name(name, member)] = (name, types, conv, member.type_name)
+        return read
+
+    def _list_reader(self, shape: Shape, cache: dict[Any, Any]) -> Reader:
+        holder: list[Any] = []
+        sname = shape.name
+
+        def read(value: Any) -> list[Any]:
+            if type(value) is not list:
+                raise _bad(sname, "list", value)
+            types, conv = holder
+            if conv is None:
+                for x in value:
+                    if type(x) not in types and x is not None:
+                        raise _bad(sname, "list member", x)
+                return value
+            return [None if x is None else conv(x) for x in value]
+
+        cache[("r", sname)] = read
+        holder.extend(self._member_reader(shape.member, cache))
+        return read
+
+    def _map_reader(self, shape: Shape, cache: dict[Any, Any]) -> Reader:
+        holder: list[Any] = []
+        sname = shape.name
+
+        def read(value: Any) -> dict[str, Any]:
+            if type(value) is not dict:
+                raise _bad(sname, "map", value)
+            types, conv = holder
+            out: dict[str, Any] = {}
+            for k, x in value.items():
+                if x is None:
+                    continue
+                if conv is None:
+                    if type(x) not in types:
+                        raise _bad(sname, "map value", x)
+                    out[k] = x
+                else:
+                    out[k] = conv(x)
+            return out
+
+        cache[("r", sname)] = read
+        holder.extend(self._member_reader(shape.value, cache))
+        return read
+
+    # ---- writers
+
+    def writer(
+        self, service: ServiceModel, shape: Shape, *, only: tuple[str, ...] | None = None
+    ) -> Writer | None:
+        """Python value -> wire value for ``shape``; ``None`` when no change is needed.
+
+        With ``only``, write just those members (rest bodies), never ``None``.
+        """
+        cache = self.cache(service)
+        if only is not None:
+            key = ("w-only", shape.name, only)
+            conv = cache.get(key)
+            if conv is None:
+                conv = cache[key] = self._struct_writer(shape, cache, only)
+            return conv
+        return self._member_writer(shape, cache)
+
+    def _plain(self, shape: Shape, cache: dict[Any, Any], seen: set[str]) -> bool:
+        """True when Python values of ``shape`` already are its wire values."""
+        t = shape.type_name
+        if t in ("structure", "list", "map"):
+            key = ("plain", shape.name)
+            if key in cache:
+                return cache[key]
+            if shape.name in seen:
+                return False
+            seen.add(shape.name)
+            if t == "structure":
+                if shape.metadata.get("document"):
+                    ok = True
+                else:
+                    ok = all(
+                        self._plain(m, cache, seen) and self.wire_name(n, m) == n
+                        for n, m in shape.members.items()
+                    )
+            elif t == "list":
+                ok = self._plain(shape.member, cache, seen)
+            else:
+                ok = self._plain(shape.value, cache, seen)
+            cache[key] = ok
+            return ok
+        return self.scalar_writer(shape) is None
+
+    def wire_name(self, name: str, member: Shape) -> str:
+        """The key a member is written under."""
+        return member.serialization.get("name", name)
+
+    def read_name(self, name: str, member: Shape) -> str:
+        """The key a member is read from."""
+        return member.serialization.get("name", name)
+
+    def _member_writer(self, shape: Shape, cache: dict[Any, Any]) -> Writer | None:
+        t = shape.type_name
+        if t in ("structure", "list", "map"):
+            key = ("w", shape.name)
+            if key in cache:
+                return cache[key]
+            if self._plain(shape, cache, set()):
+                cache[key] = None
+                return None
+            if t == "structure":
+                return self._struct_writer(shape, cache, None)
+            if t == "list":
+                return self._list_writer(shape, cache)
+            return self._map_writer(shape, cache)
+        return self.scalar_writer(shape)
+
+    def has_float(self, service: ServiceModel, shape: Shape) -> bool:
+        """Whether any float/double can occur in values of ``shape``."""
+        cache = self.cache(service)
+        key = ("has-float", shape.name)
+        if key not in cache:
+            cache[key] = self._has_float(shape, set())
+        return cache[key]
+
+    def _has_float(self, shape: Shape, seen: set[str]) -> bool:
+        t = shape.type_name
+        if t in ("float", "double"):
+            return True
+        if t not in ("structure", "list", "map") or shape.name in seen:
+            return False
+        seen.add(shape.name)
+        if t == "list":
+            return self._has_float(shape.member, seen)
+        if t == "map":
+            return self._has_float(shape.value, seen)
+        return any(self._has_float(m, seen) for m in shape.members.values())
+
+    def scalar_writer(self, shape: Shape) -> Writer | None:
+        t = shape.type_name
+        if t in ("float", "double"):
+            return _json_float_out if self.float_words else None
+        if t == "timestamp":
+            fmt = shape.serialization.get("timestampFormat", self.timestamp_format)
+            if fmt == "unixTimestamp":
+                return _epoch_out
+            return lambda v: format_timestamp(v, fmt)
+        if t == "blob":
+            return _b64_out
+        return None
+
+    def _struct_writer(
+        self, shape: Shape, cache: dict[Any, Any], only: tuple[str, ...] | None
+    ) -> Writer:
+        members: dict[str, tuple[str, Writer | None]] = {}
+
+        def write(value: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for k, x in value.items():
+                if x is None:
+                    continue
+                m = members.get(k)
+                if m is None:
+                    continue
+                wire, conv = m
+                out[wire] = x if conv is None else conv(x)
+            return out
+
+        if only is None:
+            cache[("w", shape.name)] = write
+        for name, member in shape.members.items():
+            if only is None or name in only:
+                members[name] = (self.wire_name(name, member), self._member_writer(member, cache))
+        return write
+
+    def _list_writer(self, shape: Shape, cache: dict[Any, Any]) -> Writer:
+        holder: list[Writer] = []
+
+        def write(value: list[Any]) -> list[Any]:
+            conv = holder[0]
+            return [None if x is None else conv(x) for x in value]
+
+        cache[("w", shape.name)] = write
+        holder.append(self._member_writer(shape.member, cache) or _identity)
+        return write
+
+    def _map_writer(self, shape: Shape, cache: dict[Any, Any]) -> Writer:
+        holder: list[Writer] = []
+
+        def write(value: dict[str, Any]) -> dict[str, Any]:
+            conv = holder[0]
+            return {k: conv(x) for k, x in value.items() if x is not None}
+
+        cache[("w", shape.name)] = write
+        holder.append(self._member_writer(shape.value, cache) or _identity)
+        return write
+
+
+def _json_float_in(value: Any) -> float:
+    t = type(value)
+    if t is float:
+        return value
+    if t is int:
+        return float(value)
+    if t is str and value in _FLOAT_WORDS:
+        return _FLOAT_WORDS[value]
+    raise BadValue(f"Expected a number, got {_type_word(value)}")
+
+
+def _json_timestamp_in(value: Any) -> datetime:
+    t = type(value)
+    try:
+        if t is int or t is float:
+            return datetime.fromtimestamp(value, UTC)
+        if t is str:
+            return parse_timestamp(value)
+    except (ValueError, OverflowError, OSError, IndexError, TypeError) as exc:
+        raise BadValue(f"Invalid timestamp {value!r}") from exc
+    raise BadValue(f"Expected a timestamp, got {_type_word(value)}")
+
+
+def _json_blob_in(value: Any) -> bytes:
+    if type(value) is not str:
+        raise BadValue(f"Expected base64 text, got {_type_word(value)}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadValue("Invalid base64 value") from exc
+
+
+def _json_float_out(value: Any) -> Any:
+    if value != value:
+        return "NaN"
+    if value == math.inf:
+        return "Infinity"
+    if value == -math.inf:
+        return "-Infinity"
+    return value
+
+
+def _epoch_out(value: Any) -> int | float:
+    if type(value) is datetime and value.tzinfo is not None:
+        return epoch_seconds(value)
+    return epoch_seconds(to_datetime(value))
+
+
+def _b64_out(value: Any) -> str:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return base64.b64encode(value).decode("ascii")
+
+
+# rest-json writes non-finite floats as strings. For awsJson botocore's parser
+# leaves such strings as str, but turns the bare tokens NaN/Infinity (which
+# Python's json module reads and writes) into floats, so awsJson responses use
+# the bare tokens: every client cloudlet serves is Python.
+JSON_CONVERTERS = ShapeConverters()
+AWS_JSON_CONVERTERS = ShapeConverters(float_words=False)

@@ -1,0 +1,224 @@
+"""The ``rest-xml`` protocol (S3, Route 53, CloudFront): REST bindings, XML bodies.
+
+Routing and the label/query/header bindings come from ``rest.py`` (shared
+with rest-json); this module adds the XML body both ways, raw and streaming
+payloads, and the two error documents botocore's ``RestXMLParser`` accepts:
+S3's bare ``<Error>`` (with ``RequestId``/``HostId``) and everyone else's
+``<ErrorResponse><Error>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.protocols import rest
+from cloudlet.protocols.base import HttpRequest, HttpResponse
+from cloudlet.protocols.eventstream import encode_event_stream, is_event_stream
+from cloudlet.protocols.query import XML_DECL, error_code_for, error_fields, modelled_error
+from cloudlet.protocols.xml import (
+    BadValue,
+    MissingValue,
+    escape_text,
+    ns_attrs,
+    parse_document,
+    shape_reader,
+    shape_writer,
+)
+
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def _is_s3(service: ServiceModel) -> bool:
+    return service.metadata.get("serviceId") == "S3"
+
+
+def _namespace(service: ServiceModel) -> str:
+    ns = service.metadata.get("xmlNamespace")
+    if isinstance(ns, dict):
+        ns = ns.get("uri")
+    if ns:
+        return ns
+    if _is_s3(service):
+        return S3_NAMESPACE
+    prefix = service.metadata.get("endpointPrefix", "service")
+    return f"https://{prefix}.amazonaws.com/doc/{service.metadata.get('apiVersion', '')}/"
+
+
+def _is_async_iterable(value: Any) -> bool:
+    return hasattr(value, "__aiter__")
+
+
+class RestXmlCodec:
+    """The ``rest-xml`` protocol, generic over service models."""
+
+    protocol = "rest-xml"
+
+    # -- requests
+
+    def find_operation(self, req: HttpRequest, service: ServiceModel) -> OperationModel:
+        if _is_s3(service):
+            return rest.find_operation(req, service, code="MethodNotAllowed", status=405)
+        return rest.find_operation(req, service, code="UnknownOperationException", status=404)
+
+    def parse(self, req: HttpRequest, operation: OperationModel) -> dict[str, Any]:
+        shape = operation.input_shape
+        if shape is None:
+            return {}
+        s3 = _is_s3(operation.service_model)
+        params = rest.bind_request(
+            req, operation, error_code="InvalidArgument" if s3 else "InvalidInput"
+        )
+        plan = rest.rest_plan(shape)
+        if plan.query_map is not None and plan.query:
+            self._drop_named_from_map(plan, params)
+        try:
+            if plan.payload is not None:
+                self._parse_payload(req, plan, params)
+            elif plan.has_body_members and req.body.strip():
+                params.update(shape_reader(shape).read(parse_document(req.body)))
+        except BadValue as exc:
+            raise ServiceError("MalformedXML" if s3 else "MalformedInput", str(exc), 400) from None
+        except MissingValue as exc:
+            raise ServiceError(
+                "MalformedXML" if s3 else "InvalidInput",
+                f"The XML you provided did not contain the required element {exc}",
+                400,
+            ) from None
+        for name in plan.required:
+            if name not in params:
+                raise ServiceError(
+                    "InvalidRequest" if s3 else "InvalidInput",
+                    f"Missing required parameter {name}",
+                    400,
+                )
+        return params
+
+    @staticmethod
+    def _drop_named_from_map(plan: rest.RestPlan, params: dict) -> None:
+        # A query key bound to a named member is that member's, not the map's
+        # (what rest-xml clients mean when they send both).
+        bound = params.get(plan.query_map[0])
+        if bound:
+            for _, wire, _ in plan.query:
+                bound.pop(wire, None)
+            if not bound:
+                del params[plan.query_map[0]]
+
+    def _parse_payload(self, req: HttpRequest, plan: rest.RestPlan, params: dict) -> None:
+        name, member = plan.payload, plan.payload_shape
+        if plan.payload_raw:
+            if plan.payload_streaming and req.stream is not None:
+                params[name] = req.stream
+            elif req.body:
+                if member.type_name == "blob":
+                    params[name] = bytes(req.body)
+                else:
+                    try:
+                        params[name] = req.body.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise BadValue("The payload is not valid UTF-8") from None
+            return
+        if member is not None and member.type_name == "structure" and req.body.strip():
+            params[name] = shape_reader(member).read(parse_document(req.body))
+
+    # -- responses
+
+    def serialize(
+        self, operation: OperationModel, result: dict[str, Any], request_id: str
+    ) -> HttpResponse:
+        result = result or {}
+        shape = operation.output_shape
+        headers = rest.response_headers(shape, result)
+        status = rest.response_status(operation, result)
+        body: Any = b""
+        content_type = None
+        if shape is not None:
+            plan = rest.rest_plan(shape)
+            if plan.payload is not None:
+                body, content_type = self._payload_body(plan, result.get(plan.payload))
+            else:
+                writer = shape_writer(shape)
+                if writer.has_body(result):
+                    tag = shape.serialization.get("name") or shape.name
+                    ns = ns_attrs(shape.serialization) or (
+                        f' xmlns="{escape_text(_namespace(operation.service_model))}"'
+                    )
+                    out = [XML_DECL]
+                    writer.write(out, f"<{tag}{ns}", f"</{tag}>", result)
+                    body = "".join(out).encode("utf-8")
+                    content_type = "application/xml"
+        names = {k.lower() for k, _ in headers}
+        if content_type and "content-type" not in names:
+            headers.append(("Content-Type", content_type))
+        headers.extend(self._id_headers(operation.service_model, request_id))
+        return HttpResponse(status, headers, body)
+
+    def _payload_body(self, plan: rest.RestPlan, value: Any) -> tuple[Any, str | None]:
+        member = plan.payload_shape
+        if value is None or member is None:
+            return b"", None
+        if is_event_stream(member):
+            return encode_event_stream(
+                member, value, _event_xml
+            ), "application/vnd.amazon.eventstream"
+        if plan.payload_raw:
+            if _is_async_iterable(value):
+                return value, None
+            if isinstance(value, str):
+                return value.encode("utf-8"), "text/plain"
+            return bytes(value), "application/octet-stream"
+        tag = member.serialization.get("name") or member.name
+        out = [XML_DECL]
+        shape_writer(member).write(
+            out, f"<{tag}{ns_attrs(member.serialization)}", f"</{tag}>", value
+        )
+        return "".join(out).encode("utf-8"), "application/xml"
+
+    def _id_headers(self, service: ServiceModel, request_id: str) -> list[tuple[str, str]]:
+        if _is_s3(service):
+            return [("x-amz-request-id", request_id), ("x-amz-id-2", request_id)]
+        return [("x-amzn-RequestId", request_id)]
+
+    def serialize_error(
+        self,
+        service: ServiceModel,
+        operation: OperationModel | None,
+        error: ServiceError,
+        request_id: str,
+    ) -> HttpResponse:
+        code = escape_text(error_code_for(service, error))
+        message = escape_text(error.message)
+        rid = escape_text(request_id)
+        fields = error_fields(service, error)
+        if _is_s3(service):
+            body = (
+                f"{XML_DECL}<Error><Code>{code}</Code><Message>{message}</Message>{fields}"
+                f"<RequestId>{rid}</RequestId><HostId>{rid}</HostId></Error>"
+            )
+        else:
+            kind = "Sender" if error.sender_fault else "Receiver"
+            body = (
+                f'{XML_DECL}<ErrorResponse xmlns="{escape_text(_namespace(service))}">'
+                f"<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+                f"{fields}</Error><RequestId>{rid}</RequestId></ErrorResponse>"
+            )
+        headers: list[tuple[str, str]] = []
+        hit = modelled_error(service, error.code)
+        if hit is not None and error.fields:
+            headers.extend(rest.response_headers(hit.shape, error.fields))
+        headers.extend(error.headers.items())
+        headers.extend(self._id_headers(service, request_id))
+        if operation is not None and operation.http.get("method", "").upper() == "HEAD":
+            # HEAD responses carry no body; clients fall back to the status.
+            return HttpResponse(error.status, headers, b"")
+        headers.append(("Content-Type", "application/xml"))
+        return HttpResponse(error.status, headers, body.encode("utf-8"))
+
+
+def _event_xml(shape: Any, value: dict, tag: str) -> bytes:
+    out: list[str] = []
+    shape_writer(shape).write(out, f"<{tag}", f"</{tag}>", value)
+    return "".join(out).encode("utf-8")
