@@ -9,8 +9,43 @@ implementation detail):
 - ``Authenticator(mode, credentials).authenticate(req, scope)``: in ``open``
   mode returns a principal for whatever key was sent; in ``strict`` mode
   verifies the signature and raises ``ServiceError`` (``InvalidClientTokenId``,
-  ``SignatureDoesNotMatch``, ``RequestExpired``, ``AccessDenied`` ...).
+  ``SignatureDoesNotMatch``, ``RequestExpired``, ``AccessDenied`` ...). It also
+  unwraps ``aws-chunked`` bodies in place (verifying chunk signatures in strict
+  mode) and merges their trailing headers into ``req.headers``.
 - ``CredentialStore``: the seam for IAM. Today it knows the root keys; the IAM
   service will register users' access keys here, and ``authorize`` is where
   policy evaluation will go.
+- ``decode_aws_chunked`` / ``decode_aws_chunked_body`` / ``ChunkVerifier``:
+  the aws-chunked decoder on its own, for code that holds a raw body.
+
+Modules: ``scope`` (credential parse), ``sigv4``, ``sigv2``, ``chunked``,
+``credentials``, ``authenticator``, ``errors`` (the AWS error for each failure).
 """
+
+from cloudlet.auth.authenticator import Authenticator, AuthMode
+from cloudlet.auth.chunked import (
+    AwsChunkedDecoder,
+    ChunkVerifier,
+    decode_aws_chunked,
+    decode_aws_chunked_body,
+)
+from cloudlet.auth.credentials import ANONYMOUS, AccessKey, CredentialStore, Principal
+from cloudlet.auth.errors import AuthError
+from cloudlet.auth.scope import Scope, SignatureKind, credential_scope
+
+__all__ = [
+    "ANONYMOUS",
+    "AccessKey",
+    "AuthError",
+    "AuthMode",
+    "Authenticator",
+    "AwsChunkedDecoder",
+    "ChunkVerifier",
+    "CredentialStore",
+    "Principal",
+    "Scope",
+    "SignatureKind",
+    "credential_scope",
+    "decode_aws_chunked",
+    "decode_aws_chunked_body",
+]
