@@ -16,8 +16,22 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def fast_uuid() -> str:
+    """A random (version 4) UUID string, about half the cost of ``str(uuid.uuid4())``."""
+    h = secrets.token_hex(16)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab"
+
+
 def token_hex(nbytes: int = 16) -> str:
     return secrets.token_hex(nbytes)
+
+
+def random_bits(bits: int = 63) -> int:
+    """A non-negative random integer below ``2**bits`` (nonces, receipt tokens)."""
+    return secrets.randbits(bits)
 
 
 def arn(service: str, region: str, account: str, resource: str, partition: str = "aws") -> str:

@@ -76,5 +76,12 @@ class Service:
     async def stop(self) -> None:
         """Called once at shutdown: stop work, close state, reap children."""
 
+    def prepare_request(self, ctx: Any) -> None:
+        """Adjust a request before its params are parsed (rarely needed).
+
+        SQS uses it to take the queue URL from the request path, as old query
+        clients send it.
+        """
+
     def health(self) -> dict[str, Any]:
         return {"state": "running"}
