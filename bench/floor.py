@@ -1,0 +1,84 @@
+"""The floor: an SQS look-alike that does no work at all.
+
+Same HTTP stack as cloudlet (uvicorn + httptools, same event loop), but every
+request gets a fixed, valid JSON response chosen by ``X-Amz-Target``. Whatever
+cloudlet spends beyond this server's cost is the cost of really doing SQS.
+The canned MD5 matches ``BODY``, the message body the benchmark sends, because
+boto3 checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+BODY = "cloudlet benchmark message body"
+_MD5 = hashlib.md5(BODY.encode()).hexdigest()
+_QUEUE = "http://127.0.0.1/000000000000/bench"
+
+_RESPONSES = {
+    "AmazonSQS.CreateQueue": {"QueueUrl": _QUEUE},
+    "AmazonSQS.GetQueueUrl": {"QueueUrl": _QUEUE},
+    "AmazonSQS.SendMessage": {
+        "MD5OfMessageBody": _MD5,
+        "MessageId": "5fea7756-0ea4-451a-a703-a558b933e274",
+    },
+    "AmazonSQS.ReceiveMessage": {
+        "Messages": [
+            {
+                "MessageId": "5fea7756-0ea4-451a-a703-a558b933e274",
+                "ReceiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+                "MD5OfBody": _MD5,
+                "Body": BODY,
+            }
+        ]
+    },
+    "AmazonSQS.DeleteMessage": {},
+    "AmazonSQS.PurgeQueue": {},
+    "AmazonSQS.DeleteQueue": {},
+}
+_ENCODED = {k: json.dumps(v).encode() for k, v in _RESPONSES.items()}
+_HEADERS = [
+    (b"content-type", b"application/x-amz-json-1.0"),
+    (b"x-amzn-requestid", b"00000000-0000-0000-0000-000000000000"),
+]
+
+
+async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    target = b""
+    for k, v in scope["headers"]:
+        if k == b"x-amz-target":
+            target = v
+            break
+    body = _ENCODED.get(target.decode(), b"{}")
+    headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    import uvicorn
+
+    port = int(sys.argv[1])
+    print(f"floor ready on http://127.0.0.1:{port}", flush=True)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )
+
+
+if __name__ == "__main__":
+    main()

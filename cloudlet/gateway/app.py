@@ -1,0 +1,249 @@
+"""The gateway: one ASGI app, one port, every service.
+
+Read top to bottom, ``Gateway.handle`` is the whole request path:
+
+    edge ▸ internal routes ▸ credential scope ▸ service detection ▸ protocol
+    ▸ operation ▸ body (buffered or streamed) ▸ auth ▸ parse ▸ handler ▸ serialize
+
+Any ``ServiceError`` raised on the way becomes the error document of the
+protocol the request arrived in. Anything else is a bug: it is logged with its
+traceback and answered as ``InternalFailure`` (500) in the same protocol, so no
+client ever sees a bare traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from botocore import xform_name
+from botocore.model import OperationModel, ServiceModel
+
+from cloudlet import __version__
+from cloudlet.auth import Authenticator, CredentialStore, credential_scope
+from cloudlet.config import ServerConfig
+from cloudlet.core.errors import InternalFailure, NotImplementedOperation, ServiceError
+from cloudlet.core.ids import account_for_access_key, request_id
+from cloudlet.gateway.asgi import (
+    Receive,
+    Send,
+    body_stream,
+    build_request,
+    read_body,
+    send_response,
+)
+from cloudlet.gateway.catalog import Catalog, ServiceInfo, load_model, load_raw_model
+from cloudlet.gateway.context import RequestContext
+from cloudlet.gateway.detect import Detector, choose_protocol
+from cloudlet.protocols import get_codec
+from cloudlet.protocols.base import Codec, HttpResponse
+from cloudlet.protocols.compat import query_compat_model
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.registry import create_services
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/_cloudlet/health"
+
+
+class Gateway:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.env = ServiceEnv(data_dir=config.state_dir)
+        self.services: dict[str, Service] = create_services(self.env)
+        self.catalog = Catalog()
+        for name in self.services:
+            self.catalog.add_model(name, load_model(name))
+        self.detector = Detector(self.catalog, set(self.services))
+        self.credentials = CredentialStore(config.root_access_key, config.root_secret_key)
+        self.auth = Authenticator(config.auth, self.credentials)
+        self._handlers: dict[tuple[str, str], Any] = {}
+        self._models: dict[tuple[str, str], ServiceModel] = {}
+
+    # -- lifespan ---------------------------------------------------------------
+
+    async def startup(self) -> None:
+        self.catalog.load_in_background()
+        for service in self.services.values():
+            await service.start()
+
+    async def shutdown(self) -> None:
+        for task in self.env.tasks:
+            task.cancel()
+        await asyncio.gather(*self.env.tasks, return_exceptions=True)
+        for service in self.services.values():
+            try:
+                await service.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the others
+                log.exception("stopping %s failed", service.name)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "auth": self.config.auth,
+            "persistence": "ephemeral" if self.config.ephemeral else str(self.config.data_dir),
+            "services": {name: svc.health() for name, svc in sorted(self.services.items())},
+            "other_services": "recognised; answer 501 NotImplemented",
+        }
+
+    # -- ASGI -----------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        req = build_request(scope)
+        if req.path.startswith("/_cloudlet/"):
+            await send_response(send, self._internal(req.path))
+            return
+        ctx = RequestContext(request=req, request_id=request_id())
+        resp = await self.handle(ctx, receive)
+        await send_response(send, resp, head_only=req.method == "HEAD")
+
+    def _internal(self, path: str) -> HttpResponse:
+        if path == HEALTH_PATH:
+            body = json.dumps(self.health()).encode()
+            return HttpResponse(200, [("content-type", "application/json")], body)
+        return HttpResponse(404, [("content-type", "application/json")], b'{"error":"not found"}')
+
+    # -- the request path -------------------------------------------------------
+
+    async def handle(self, ctx: RequestContext, receive: Receive) -> HttpResponse:
+        req = ctx.request
+        codec: Codec | None = None
+        model: ServiceModel | None = None
+        try:
+            scope = credential_scope(req)
+            if scope is not None:
+                ctx.access_key = scope.access_key
+                ctx.account_id = account_for_access_key(scope.access_key)
+                if scope.region:
+                    ctx.region = scope.region
+                ctx.signing_service = scope.service
+
+            name = self.detector.without_body(req, ctx.signing_service)
+            if name is None:
+                req.body = await read_body(receive, self.config.max_body_bytes)
+                form = dict(req.query_params)
+                if req.body:
+                    form.update(
+                        parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+                    )
+                name = self.detector.from_form(req, form)
+                receive = _drained
+            ctx.service_name = name
+            ctx.protocol = choose_protocol(req, self._info(name))
+            model = self._model(name, ctx.protocol)
+            ctx.service_model = model
+            codec = get_codec(ctx.protocol)
+
+            if ctx.protocol in ("rest-json", "rest-xml"):
+                operation = codec.find_operation(req, model)
+                await self._take_body(req, receive, operation)
+            else:
+                await self._take_body(req, receive, None)
+                operation = codec.find_operation(req, model)
+            ctx.operation = operation
+
+            ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
+            ctx.account_id = ctx.principal.account_id
+            service = self.services.get(name)
+            if service is not None:
+                service.prepare_request(ctx)
+            ctx.params = codec.parse(req, operation)
+            result = await self._dispatch(ctx, name, operation)
+            return codec.serialize(operation, result or {}, ctx.request_id)
+        except ServiceError as err:
+            return self._error(ctx, codec, model, err)
+        except Exception:  # noqa: BLE001 - the one boundary where bugs become 500s
+            log.exception("internal error handling %s %s", req.method, req.path)
+            return self._error(ctx, codec, model, InternalFailure(message="internal error"))
+
+    def _info(self, name: str) -> ServiceInfo:
+        info = self.catalog.services.get(name)
+        if info is None:
+            self.catalog.wait_complete(timeout=30)
+            info = self.catalog.services[name]
+        return info
+
+    def _model(self, name: str, protocol: str) -> ServiceModel:
+        model = self._models.get((name, protocol))
+        if model is None:
+            model = load_model(name)
+            if protocol in ("query", "ec2") and protocol not in model.metadata.get(
+                "protocols", [model.protocol]
+            ):
+                # An awsQueryCompatible service spoken to in its old protocol.
+                names = getattr(self.services.get(name), "query_names", {})
+                model = query_compat_model(load_raw_model(name), name, names)
+            self._models[(name, protocol)] = model
+        return model
+
+    async def _take_body(self, req, receive: Receive, operation: OperationModel | None) -> None:
+        if receive is _drained:
+            return
+        if operation is not None and operation.has_streaming_input:
+            req.stream = body_stream(receive)
+        else:
+            req.body = await read_body(receive, self.config.max_body_bytes)
+
+    async def _dispatch(self, ctx: RequestContext, name: str, operation: OperationModel) -> Any:
+        key = (name, operation.name)
+        fn = self._handlers.get(key)
+        if fn is None:
+            service = self.services.get(name)
+            fn = getattr(service, xform_name(operation.name), None) if service else None
+            if fn is None:
+                raise NotImplementedOperation(name, operation.name)
+            self._handlers[key] = fn
+        result = fn(ctx, ctx.params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _error(
+        self,
+        ctx: RequestContext,
+        codec: Codec | None,
+        model: ServiceModel | None,
+        err: ServiceError,
+    ) -> HttpResponse:
+        if codec is not None and model is not None:
+            try:
+                return codec.serialize_error(model, ctx.operation, err, ctx.request_id)
+            except Exception:  # noqa: BLE001
+                log.exception("serializing %r failed", err)
+        body = json.dumps({"__type": err.code, "message": err.message}).encode()
+        return HttpResponse(
+            err.status,
+            [("content-type", "application/json"), ("x-amzn-requestid", ctx.request_id)],
+            body,
+        )
+
+
+async def _drained() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}

@@ -1,0 +1,93 @@
+"""The ASGI edge: turn a scope into an ``HttpRequest``, send an ``HttpResponse``.
+
+Bodies are read here and only here: ``read_body`` buffers (with a size cap) for
+protocols that need the whole document; ``body_stream`` hands the body on as
+an async iterator for streaming payloads, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.base import HttpRequest, HttpResponse
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def build_request(scope: dict[str, Any]) -> HttpRequest:
+    headers: dict[str, str] = {}
+    raw: list[tuple[str, str]] = []
+    for k, v in scope["headers"]:
+        name = k.decode("latin-1").lower()
+        value = v.decode("latin-1")
+        raw.append((name, value))
+        if name in headers:
+            headers[name] = f"{headers[name]},{value}"
+        else:
+            headers[name] = value
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    path = path.partition("?")[0]
+    return HttpRequest(
+        method=scope["method"],
+        path=path,
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        raw_headers=raw,
+    )
+
+
+class BodyTooLarge(ServiceError):
+    code = "RequestEntityTooLarge"
+    status = 413
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(message=f"Request body is larger than {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
+
+
+async def body_stream(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def send_response(send: Send, resp: HttpResponse, head_only: bool = False) -> None:
+    body = resp.body
+    headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers]
+    if isinstance(body, bytes | bytearray):
+        if not any(k == b"content-length" or k == b"Content-Length" for k, _ in headers):
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head_only else bytes(body)})
+        return
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    async for chunk in body:
+        if chunk and not head_only:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,105 @@
+"""Which service a request is for, and which of its protocols it speaks.
+
+Order, as the design says: the SigV4 credential scope's signing name, then
+``X-Amz-Target`` (and the Smithy RPCv2 path), then path/host rules, then the
+``Action`` form field (the only step that needs the body). Anything still
+unclaimed is S3, which owns the bare path space on this port as it does on AWS.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cloudlet.gateway.catalog import Catalog, ServiceInfo
+from cloudlet.protocols.base import HttpRequest
+
+_RPCV2_PATH = re.compile(r"^/service/([^/]+)/operation/([^/?]+)")
+_QUEUE_PATH = re.compile(r"^/(\d{12})/[\w-]{1,80}(?:\.fifo)?/?$")
+FORM = "application/x-www-form-urlencoded"
+DEFAULT_SERVICE = "s3"
+
+
+def is_form(req: HttpRequest) -> bool:
+    return req.headers.get("content-type", "").startswith(FORM)
+
+
+class Detector:
+    def __init__(self, catalog: Catalog, implemented: set[str]) -> None:
+        self.catalog = catalog
+        self.implemented = implemented
+
+    def _prefer(self, names: list[str], req: HttpRequest) -> str:
+        """Pick among services sharing a signing name or endpoint prefix."""
+        if len(names) == 1:
+            return names[0]
+        target = req.headers.get("x-amz-target")
+        if target:
+            owner = self.catalog.by_target.get(target.partition(".")[0])
+            if owner in names:
+                return owner
+        if "s3control" in names and req.path.startswith("/v20180820/"):
+            return "s3control"
+        for name in names:
+            if name in self.implemented:
+                return name
+        return names[0]
+
+    def without_body(self, req: HttpRequest, signing_name: str | None) -> str | None:
+        """Detection from the head of the request; None means "look at the form"."""
+        cat = self.catalog
+        if signing_name:
+            names = cat.by_signing.get(signing_name) or cat.by_endpoint.get(signing_name)
+            if names:
+                return self._prefer(names, req)
+        target = req.headers.get("x-amz-target")
+        if target:
+            name = cat.by_target.get(target.partition(".")[0])
+            if name:
+                return name
+        if "smithy-protocol" in req.headers:
+            m = _RPCV2_PATH.match(req.path)
+            if m and m.group(1) in cat.by_target:
+                return cat.by_target[m.group(1)]
+        if _QUEUE_PATH.match(req.path) and (is_form(req) or "Action=" in req.query):
+            return "sqs"
+        host = req.headers.get("host", "").split(":", 1)[0]
+        labels = host.split(".")
+        if len(labels) >= 3 and labels[-2:] == ["amazonaws", "com"]:
+            names = cat.by_endpoint.get(labels[0])
+            if names:
+                return self._prefer(names, req)
+        if is_form(req) or "Action=" in req.query:
+            return None
+        return DEFAULT_SERVICE
+
+    def from_form(self, req: HttpRequest, form: dict[str, list[str]]) -> str:
+        """Detection by the query protocol's ``Action`` (and ``Version``)."""
+        action = (form.get("Action") or [""])[0]
+        version = (form.get("Version") or [""])[0]
+        if action:
+            candidates = (
+                self.catalog.by_query_version.get(version, [])
+                if version
+                else [n for v in self.catalog.by_query_version.values() for n in v]
+            )
+            owners = [n for n in candidates if action in self.catalog.services[n].query_operations]
+            if owners:
+                return self._prefer(owners, req)
+            if candidates:
+                return self._prefer(candidates, req)
+        return DEFAULT_SERVICE
+
+
+def choose_protocol(req: HttpRequest, info: ServiceInfo) -> str:
+    """The protocol this request speaks, among those the service accepts."""
+    protocols = info.protocols
+    if "smithy-rpc-v2-cbor" in protocols and req.headers.get("smithy-protocol") == "rpc-v2-cbor":
+        return "smithy-rpc-v2-cbor"
+    if "json" in protocols and "x-amz-target" in req.headers:
+        return "json"
+    if info.accepts_query and (is_form(req) or "Action=" in req.query):
+        return "ec2" if "ec2" in protocols else "query"
+    for p in protocols:
+        if p in ("rest-json", "rest-xml"):
+            return p
+    return protocols[0]

@@ -1,0 +1,24 @@
+"""The services cloudlet implements, by botocore service name.
+
+Every other botocore service is still recognised on the wire and answers 501
+``NotImplemented`` in its own protocol. Implementations are imported when the
+server starts, so a broken one fails loudly at start-up, not on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from cloudlet.services.base import Service, ServiceEnv
+
+IMPLEMENTED: dict[str, str] = {
+    "sqs": "cloudlet.services.sqs.api:SqsService",
+}
+
+
+def create_services(env: ServiceEnv) -> dict[str, Service]:
+    services: dict[str, Service] = {}
+    for name, target in IMPLEMENTED.items():
+        module, cls = target.split(":")
+        services[name] = getattr(importlib.import_module(module), cls)(env)
+    return services

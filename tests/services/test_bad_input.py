@@ -1,0 +1,310 @@
+"""Malformed requests: each gets an AWS error code and a 4xx, never a 5xx, and the
+server keeps serving (and keeps what it stored)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import cbor2
+import pytest
+
+JSON10 = {"Content-Type": "application/x-amz-json-1.0"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CBOR = {
+    "Content-Type": "application/cbor",
+    "Accept": "application/cbor",
+    "smithy-protocol": "rpc-v2-cbor",
+}
+CW_PATH = "/service/GraniteServiceVersion20100801/operation/"
+
+
+def sqs_target(op: str) -> dict[str, str]:
+    return {**JSON10, "X-Amz-Target": f"AmazonSQS.{op}"}
+
+
+def sign_hint(service: str) -> dict[str, str]:
+    """An Authorization header naming the service (open mode does not verify it)."""
+    cred = f"AKIDEXAMPLE/20260101/us-east-1/{service}/aws4_request"
+    return {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders=host, Signature=00"
+    }
+
+
+# (id, method, path, headers, body, expected code or None for "any code")
+CASES = [
+    (
+        "json-invalid",
+        "POST",
+        "/",
+        sqs_target("CreateQueue"),
+        b"{not json",
+        "SerializationException",
+    ),
+    ("json-array-body", "POST", "/", sqs_target("CreateQueue"), b"[1,2]", "SerializationException"),
+    (
+        "json-string-for-int",
+        "POST",
+        "/",
+        sqs_target("ReceiveMessage"),
+        b'{"QueueUrl":"http://x/000000000000/q","MaxNumberOfMessages":"ten"}',
+        "SerializationException",
+    ),
+    (
+        "json-number-for-string",
+        "POST",
+        "/",
+        sqs_target("CreateQueue"),
+        b'{"QueueName": 5}',
+        "SerializationException",
+    ),
+    (
+        "json-list-for-map",
+        "POST",
+        "/",
+        sqs_target("CreateQueue"),
+        b'{"QueueName":"a","Attributes":["x"]}',
+        "SerializationException",
+    ),
+    (
+        "json-map-for-list",
+        "POST",
+        "/",
+        sqs_target("SendMessageBatch"),
+        b'{"QueueUrl":"http://x/000000000000/q","Entries":{"a":1}}',
+        "SerializationException",
+    ),
+    ("json-missing-required", "POST", "/", sqs_target("CreateQueue"), b"{}", None),
+    ("json-empty-body", "POST", "/", sqs_target("GetQueueUrl"), b"", None),
+    ("json-unknown-op", "POST", "/", sqs_target("Frobnicate"), b"{}", "UnknownOperationException"),
+    (
+        "json-bad-utf8",
+        "POST",
+        "/",
+        sqs_target("CreateQueue"),
+        b'{"QueueName":"\xff\xfe"}',
+        "SerializationException",
+    ),
+    (
+        "json-too-deep",
+        "POST",
+        "/",
+        sqs_target("CreateQueue"),
+        b"[" * 100_000 + b"]" * 100_000,
+        "SerializationException",
+    ),
+    (
+        "json-bool-for-string",
+        "POST",
+        "/",
+        sqs_target("SendMessage"),
+        b'{"QueueUrl":"http://x/000000000000/q","MessageBody":true}',
+        "SerializationException",
+    ),
+    (
+        "json-nonexistent-queue",
+        "POST",
+        "/",
+        sqs_target("SendMessage"),
+        b'{"QueueUrl":"not a url","MessageBody":"x"}',
+        "QueueDoesNotExist",
+    ),
+    (
+        "json-garbage-receipt",
+        "POST",
+        "/",
+        sqs_target("DeleteMessage"),
+        b'{"QueueUrl":"http://x/000000000000/bad-input-kept","ReceiptHandle":"!!"}',
+        "ReceiptHandleIsInvalid",
+    ),
+    (
+        "json-float-for-int",
+        "POST",
+        "/",
+        sqs_target("ReceiveMessage"),
+        b'{"QueueUrl":"http://x/000000000000/q","WaitTimeSeconds":1.5}',
+        "SerializationException",
+    ),
+    (
+        "query-broken-encoding",
+        "POST",
+        "/",
+        FORM,
+        b"Action=ListQueues&Version=2012-11-05&QueueNamePrefix=%zz%",
+        None,
+    ),
+    ("query-missing-action", "POST", "/000000000000/q", FORM, b"Version=2012-11-05", None),
+    (
+        "query-unknown-action",
+        "POST",
+        "/000000000000/q",
+        FORM,
+        b"Action=Frobnicate&Version=2012-11-05",
+        "InvalidAction",
+    ),
+    (
+        "query-bad-int",
+        "POST",
+        "/",
+        FORM,
+        b"Action=ReceiveMessage&Version=2012-11-05&QueueUrl=http://x/000000000000/q&MaxNumberOfMessages=abc",
+        "InvalidParameterValue",
+    ),
+    (
+        "query-missing-param",
+        "POST",
+        "/",
+        FORM,
+        b"Action=CreateQueue&Version=2012-11-05",
+        "MissingParameter",
+    ),
+    (
+        "query-bad-bool",
+        "POST",
+        "/",
+        {**FORM, **sign_hint("ec2")},
+        b"Action=DescribeInstances&Version=2016-11-15&DryRun=maybe",
+        "InvalidParameterValue",
+    ),
+    (
+        "query-bad-int-ec2",
+        "POST",
+        "/",
+        {**FORM, **sign_hint("ec2")},
+        b"Action=DescribeInstances&Version=2016-11-15&MaxResults=lots",
+        "InvalidParameterValue",
+    ),
+    (
+        "cbor-invalid",
+        "POST",
+        CW_PATH + "ListMetrics",
+        CBOR,
+        b"\xff\x00\x13garbage",
+        "SerializationException",
+    ),
+    (
+        "cbor-array-not-map",
+        "POST",
+        CW_PATH + "ListMetrics",
+        CBOR,
+        cbor2.dumps([1, 2, 3]),
+        "SerializationException",
+    ),
+    (
+        "cbor-wrong-type",
+        "POST",
+        CW_PATH + "ListMetrics",
+        CBOR,
+        cbor2.dumps({"Namespace": 7}),
+        "SerializationException",
+    ),
+    (
+        "cbor-unknown-op",
+        "POST",
+        CW_PATH + "Frobnicate",
+        CBOR,
+        cbor2.dumps({}),
+        "UnknownOperationException",
+    ),
+    (
+        "restjson-invalid-json",
+        "POST",
+        "/2015-03-31/functions",
+        {"Content-Type": "application/json", **sign_hint("lambda")},
+        b"{oops",
+        "SerializationException",
+    ),
+    (
+        "restjson-unknown-route",
+        "GET",
+        "/2015-03-31/no/such/route/here",
+        sign_hint("lambda"),
+        b"",
+        None,
+    ),
+    (
+        "restxml-malformed-xml",
+        "PUT",
+        "/some-bucket?tagging",
+        {"Content-Type": "application/xml", **sign_hint("s3")},
+        b"<Tagging><TagSet><Tag>",
+        None,
+    ),
+    (
+        "json-oversized-body",
+        "POST",
+        "/",
+        sqs_target("SendMessage"),
+        json.dumps(
+            {"QueueUrl": "http://x/000000000000/bad-input-kept", "MessageBody": "x" * 300_000}
+        ).encode(),
+        "InvalidParameterValue",
+    ),
+    (
+        "body-over-server-limit",
+        "POST",
+        "/",
+        sqs_target("SendMessage"),
+        b" " * (65 * 1024 * 1024),
+        None,
+    ),
+    ("json-get-method", "GET", "/", sqs_target("ListQueues"), b"", None),
+]
+
+
+def call(endpoint: str, method: str, path: str, headers: dict, body: bytes):
+    req = urllib.request.Request(endpoint + path, data=body or None, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def error_code(headers: dict, body: bytes) -> str:
+    lower = {k.lower(): v for k, v in headers.items()}
+    ctype = lower.get("content-type", "")
+    if "cbor" in ctype:
+        doc = cbor2.loads(body)
+        return doc.get("__type", "").rsplit("#", 1)[-1]
+    if "json" in ctype:
+        doc = json.loads(body or b"{}")
+        raw = doc.get("__type") or doc.get("code") or lower.get("x-amzn-errortype", "")
+        return raw.split(":", 1)[0].rsplit("#", 1)[-1]
+    text = body.decode("utf-8", "replace")
+    start = text.find("<Code>")
+    return text[start + 6 : text.find("</Code>")] if start >= 0 else ""
+
+
+@pytest.fixture(scope="module")
+def kept_queue(cloudlet_server):
+    sqs = cloudlet_server.client("sqs")
+    url = sqs.create_queue(QueueName="bad-input-kept")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="precious")
+    return url
+
+
+def test_at_least_30_cases():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_malformed_request_gets_4xx_aws_error(cloudlet_server, kept_queue, case):
+    _, method, path, headers, body, expected = case
+    status, resp_headers, resp_body = call(cloudlet_server.endpoint, method, path, headers, body)
+    assert 400 <= status < 500, (status, resp_body[:300])
+    got = error_code(resp_headers, resp_body)
+    assert got, f"no AWS error code in {resp_body[:300]!r}"
+    if expected:
+        assert got == expected, (got, resp_body[:300])
+    status, _, _ = call(cloudlet_server.endpoint, "GET", "/_cloudlet/health", {}, b"")
+    assert status == 200
+
+
+def test_stored_data_survives_the_bad_input(cloudlet_server, kept_queue):
+    for case in CASES:
+        call(cloudlet_server.endpoint, *case[1:5])
+    sqs = cloudlet_server.client("sqs")
+    msgs = sqs.receive_message(QueueUrl=kept_queue, VisibilityTimeout=0)["Messages"]
+    assert [m["Body"] for m in msgs] == ["precious"]

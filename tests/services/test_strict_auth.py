@@ -1,0 +1,114 @@
+"""--auth strict with real boto3: known keys and valid, fresh signatures only."""
+
+from __future__ import annotations
+
+import datetime
+import urllib.error
+import urllib.request
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from cloudlet.testing import CloudletServer
+
+NO_RETRY = Config(retries={"max_attempts": 0})
+
+
+@pytest.fixture(scope="module")
+def strict_server():
+    server = CloudletServer.start(
+        auth="strict", extra_args=["--root-access-key", "AKIDSTRICT", "--root-secret-key", "s3cr3t"]
+    )
+    yield server
+    server.stop()
+
+
+def _sqs(server, key="AKIDSTRICT", secret="s3cr3t"):
+    return boto3.client(
+        "sqs",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=NO_RETRY,
+    )
+
+
+def _code(exc: pytest.ExceptionInfo) -> tuple[str, int]:
+    r = exc.value.response
+    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_right_keys_work(strict_server):
+    sqs = _sqs(strict_server)
+    url = sqs.create_queue(QueueName="strict")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hi")
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "hi"
+
+
+def test_wrong_secret_is_signature_does_not_match(strict_server):
+    with pytest.raises(ClientError) as exc:
+        _sqs(strict_server, secret="wrong").list_queues()
+    assert _code(exc) == ("SignatureDoesNotMatch", 403)
+
+
+def test_unknown_key_is_invalid_client_token_id(strict_server):
+    with pytest.raises(ClientError) as exc:
+        _sqs(strict_server, key="AKIDNOBODY").list_queues()
+    assert _code(exc) == ("InvalidClientTokenId", 403)
+
+
+def test_stale_date_is_request_expired(strict_server):
+    stale = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
+        minutes=20
+    )
+    with mock.patch("botocore.auth.get_current_datetime", return_value=stale):
+        with pytest.raises(ClientError) as exc:
+            _sqs(strict_server).list_queues()
+    assert _code(exc) == ("RequestExpired", 400)
+
+
+def test_unsigned_request_is_refused(strict_server):
+    req = urllib.request.Request(
+        strict_server.endpoint + "/",
+        data=b"{}",
+        headers={
+            "X-Amz-Target": "AmazonSQS.ListQueues",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(req)
+    assert exc.value.code == 403
+
+
+def _presigned(server, expires: int, at: datetime.datetime | None = None) -> str:
+    """A presigned query-protocol GET, the way old SQS clients make them."""
+    url = f"{server.endpoint}/?Action=ListQueues&Version=2012-11-05&QueueNamePrefix=presigned"
+    req = AWSRequest(method="GET", url=url)
+    signer = SigV4QueryAuth(Credentials("AKIDSTRICT", "s3cr3t"), "sqs", "us-east-1", expires)
+    if at is None:
+        signer.add_auth(req)
+    else:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            signer.add_auth(req)
+    return req.url
+
+
+def test_presigned_url_works_then_expires(strict_server):
+    _sqs(strict_server).create_queue(QueueName="presigned")
+    with urllib.request.urlopen(_presigned(strict_server, 300)) as r:
+        assert r.status == 200
+        assert b"presigned" in r.read()
+    past = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(_presigned(strict_server, 60, at=past))
+    assert exc.value.code == 403
+    assert b"AccessDenied" in exc.value.read()
