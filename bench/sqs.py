@@ -6,8 +6,9 @@ Starts all three servers as child processes on free loopback ports, drives each
 with one sequential boto3 client, and prints ops/s and the ratios
 cloudlet/floor and cloudlet/moto, then cloudlet's start-to-ready time, idle
 RSS, and its SendMessage rate with 100,000 messages queued vs an empty queue.
-Rounds alternate between servers so machine noise hits them alike; each figure
-is the median of its rounds. Every child is stopped and reaped at the end.
+Rounds alternate between servers so machine noise hits them alike; rates are
+medians over rounds, and each ratio is the median over rounds of the two rates
+measured back to back in that round (robust to the machine's drift). Every child is stopped and reaped at the end.
 """
 
 from __future__ import annotations
@@ -139,9 +140,9 @@ def rss_tree(proc: subprocess.Popen) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=2000, help="operations per round")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--moto-n", type=int, default=300, help="operations per round on moto")
+    ap.add_argument("-n", type=int, default=1000, help="operations per round")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--moto-n", type=int, default=150, help="operations per round on moto")
     ap.add_argument("--depth", type=int, default=100_000)
     args = ap.parse_args()
 
@@ -170,14 +171,21 @@ def main() -> None:
 
         med = {k: statistics.median(v) for k, v in sends.items()}
         medr = {k: statistics.median(v) for k, v in recvs.items()}
-        print("== SQS, boto3 sequential, ops/s (median of rounds) ==")
+        print(f"== SQS, boto3 sequential, ops/s (median of {args.rounds} rounds) ==")
         for name in targets:
             print(f"{name:9s} SendMessage {med[name]:8.0f}   Receive+Delete {medr[name]:8.0f}")
-        print(f"SendMessage      cloudlet/floor = {med['cloudlet'] / med['floor']:.2f}")
-        print(f"Receive+Delete   cloudlet/floor = {medr['cloudlet'] / medr['floor']:.2f}")
+
+        def paired(rates: dict[str, list[float]], other: str) -> float:
+            # Each round's cloudlet rate over the other server's rate in the same
+            # round (measured back to back), then the median over rounds.
+            return statistics.median(c / o for c, o in zip(rates["cloudlet"], rates[other]))
+
+        print("ratios: median over rounds of cloudlet's rate / the other's in the same round")
+        print(f"SendMessage      cloudlet/floor = {paired(sends, 'floor'):.2f}")
+        print(f"Receive+Delete   cloudlet/floor = {paired(recvs, 'floor'):.2f}")
         if "moto" in targets:
-            print(f"SendMessage      cloudlet/moto  = {med['cloudlet'] / med['moto']:.2f}")
-            print(f"Receive+Delete   cloudlet/moto  = {medr['cloudlet'] / medr['moto']:.2f}")
+            print(f"SendMessage      cloudlet/moto  = {paired(sends, 'moto'):.2f}")
+            print(f"Receive+Delete   cloudlet/moto  = {paired(recvs, 'moto'):.2f}")
         else:
             print("moto not installed: pip install -e '.[bench]'")
         print(f"start to ready   {ready_s:.2f} s")

@@ -55,6 +55,7 @@ async def serve(config: ServerConfig) -> None:
         timeout_graceful_shutdown=3,
         timeout_keep_alive=75,
         server_header=False,
+        proxy_headers=False,
         date_header=True,
     )
     server = uvicorn.Server(uv_config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import uuid
 
@@ -9,20 +10,24 @@ DEFAULT_ACCOUNT = "000000000000"
 
 
 def request_id() -> str:
-    return str(uuid.uuid4())
+    return fast_uuid()
 
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+# Ids need uniqueness, not secrecy: a PRNG seeded from the OS once is ~6x
+# cheaper than a getrandom() syscall per id, and ids are minted on every request.
+_prng = random.Random(secrets.randbits(128))
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def fast_uuid() -> str:
-    """A random (version 4) UUID string, about half the cost of ``str(uuid.uuid4())``."""
-    h = secrets.token_hex(16)
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-_VARIANT = "89ab"
+    """A random (version 4) UUID string, several times cheaper than ``uuid.uuid4()``."""
+    h = "%032x" % ((_prng.getrandbits(128) & _V4_CLEAR) | _V4_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def token_hex(nbytes: int = 16) -> str:
@@ -30,7 +35,7 @@ def token_hex(nbytes: int = 16) -> str:
 
 
 def random_bits(bits: int = 63) -> int:
-    """A non-negative random integer below ``2**bits`` (nonces, receipt tokens)."""
+    """A non-negative random integer below ``2**bits`` from the OS (unguessable tokens)."""
     return secrets.randbits(bits)
 
 

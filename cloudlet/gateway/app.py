@@ -14,6 +14,7 @@ client ever sees a bare traceback.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import logging
@@ -27,7 +28,7 @@ from cloudlet import __version__
 from cloudlet.auth import Authenticator, CredentialStore, credential_scope
 from cloudlet.config import ServerConfig
 from cloudlet.core.errors import InternalFailure, NotImplementedOperation, ServiceError
-from cloudlet.core.ids import account_for_access_key, request_id
+from cloudlet.core.ids import request_id
 from cloudlet.gateway.asgi import (
     Receive,
     Send,
@@ -40,12 +41,14 @@ from cloudlet.gateway.catalog import Catalog, ServiceInfo, load_model, load_raw_
 from cloudlet.gateway.context import RequestContext
 from cloudlet.gateway.detect import Detector, choose_protocol
 from cloudlet.protocols import get_codec
-from cloudlet.protocols.base import Codec, HttpResponse
+from cloudlet.protocols.base import Codec, HttpRequest, HttpResponse
 from cloudlet.protocols.compat import query_compat_model
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.registry import create_services
 
 log = logging.getLogger(__name__)
+
+Route = tuple[str, str, ServiceModel, Codec, OperationModel]
 
 HEALTH_PATH = "/_cloudlet/health"
 
@@ -61,8 +64,9 @@ class Gateway:
         self.detector = Detector(self.catalog, set(self.services))
         self.credentials = CredentialStore(config.root_access_key, config.root_secret_key)
         self.auth = Authenticator(config.auth, self.credentials)
-        self._handlers: dict[tuple[str, str], Any] = {}
+        self._handlers: dict[tuple[str, str], tuple[Any, bool]] = {}
         self._models: dict[tuple[str, str], ServiceModel] = {}
+        self._routes: dict[tuple[str, str | None], Route] = {}
 
     # -- lifespan ---------------------------------------------------------------
 
@@ -70,6 +74,11 @@ class Gateway:
         self.catalog.load_in_background()
         for service in self.services.values():
             await service.start()
+        # Everything loaded so far (botocore models, codec plans) lives for the
+        # whole run: keep it out of the cyclic collector's scans, which would
+        # otherwise walk it again and again on the request path.
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self) -> None:
         for task in self.env.tasks:
@@ -134,40 +143,22 @@ class Gateway:
 
     async def handle(self, ctx: RequestContext, receive: Receive) -> HttpResponse:
         req = ctx.request
-        codec: Codec | None = None
-        model: ServiceModel | None = None
         try:
             scope = credential_scope(req)
             if scope is not None:
                 ctx.access_key = scope.access_key
-                ctx.account_id = account_for_access_key(scope.access_key)
                 if scope.region:
                     ctx.region = scope.region
                 ctx.signing_service = scope.service
 
-            name = self.detector.without_body(req, ctx.signing_service)
-            if name is None:
-                req.body = await read_body(receive, self.config.max_body_bytes)
-                form = dict(req.query_params)
-                if req.body:
-                    form.update(
-                        parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
-                    )
-                name = self.detector.from_form(req, form)
+            route = self._cached_route(req, ctx.signing_service)
+            if route is None:
+                route = await self._route(ctx, receive)
                 receive = _drained
-            ctx.service_name = name
-            ctx.protocol = choose_protocol(req, self._info(name))
-            model = self._model(name, ctx.protocol)
-            ctx.service_model = model
-            codec = get_codec(ctx.protocol)
-
-            if ctx.protocol in ("rest-json", "rest-xml"):
-                operation = codec.find_operation(req, model)
-                await self._take_body(req, receive, operation)
             else:
                 await self._take_body(req, receive, None)
-                operation = codec.find_operation(req, model)
-            ctx.operation = operation
+            name, ctx.protocol, model, codec, operation = route
+            ctx.service_name, ctx.service_model, ctx.operation = name, model, operation
 
             ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
             ctx.account_id = ctx.principal.account_id
@@ -178,10 +169,43 @@ class Gateway:
             result = await self._dispatch(ctx, name, operation)
             return codec.serialize(operation, result or {}, ctx.request_id)
         except ServiceError as err:
-            return self._error(ctx, codec, model, err)
+            return self._error(ctx, err)
         except Exception:  # noqa: BLE001 - the one boundary where bugs become 500s
             log.exception("internal error handling %s %s", req.method, req.path)
-            return self._error(ctx, codec, model, InternalFailure(message="internal error"))
+            return self._error(ctx, InternalFailure(message="internal error"))
+
+    async def _route(self, ctx: RequestContext, receive: Receive) -> Route:
+        """Service, protocol, model, codec and operation; the body is taken on the way."""
+        req = ctx.request
+        name = self.detector.without_body(req, ctx.signing_service)
+        if name is None:
+            req.body = await read_body(receive, self.config.max_body_bytes)
+            receive = _drained
+            form = dict(req.query_params)
+            if req.body:
+                form.update(parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+            name = self.detector.from_form(req, form)
+        ctx.service_name = name
+        ctx.protocol = protocol = choose_protocol(req, self._info(name))
+        ctx.service_model = model = self._model(name, protocol)
+        codec = get_codec(protocol)
+        if protocol in ("rest-json", "rest-xml"):
+            operation = codec.find_operation(req, model)
+            await self._take_body(req, receive, operation)
+        else:
+            await self._take_body(req, receive, None)
+            operation = codec.find_operation(req, model)
+        route = (name, protocol, model, codec, operation)
+        if protocol == "json" and len(self._routes) < 4096:
+            self._routes[(req.headers["x-amz-target"], ctx.signing_service)] = route
+        return route
+
+    def _cached_route(self, req: HttpRequest, signing: str | None) -> Route | None:
+        """JSON requests are routed by target and signing name alone: remember them."""
+        target = req.headers.get("x-amz-target")
+        if target is None or req.method != "POST" or "smithy-protocol" in req.headers:
+            return None
+        return self._routes.get((target, signing))
 
     def _info(self, name: str) -> ServiceInfo:
         info = self.catalog.services.get(name)
@@ -203,7 +227,9 @@ class Gateway:
             self._models[(name, protocol)] = model
         return model
 
-    async def _take_body(self, req, receive: Receive, operation: OperationModel | None) -> None:
+    async def _take_body(
+        self, req: HttpRequest, receive: Receive, operation: OperationModel | None
+    ) -> None:
         if receive is _drained:
             return
         if operation is not None and operation.has_streaming_input:
@@ -213,28 +239,25 @@ class Gateway:
 
     async def _dispatch(self, ctx: RequestContext, name: str, operation: OperationModel) -> Any:
         key = (name, operation.name)
-        fn = self._handlers.get(key)
-        if fn is None:
+        handler = self._handlers.get(key)
+        if handler is None:
             service = self.services.get(name)
             fn = getattr(service, xform_name(operation.name), None) if service else None
             if fn is None:
                 raise NotImplementedOperation(name, operation.name)
-            self._handlers[key] = fn
-        result = fn(ctx, ctx.params)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+            handler = self._handlers[key] = (fn, inspect.iscoroutinefunction(fn))
+        fn, is_async = handler
+        if is_async:
+            return await fn(ctx, ctx.params)
+        return fn(ctx, ctx.params)
 
-    def _error(
-        self,
-        ctx: RequestContext,
-        codec: Codec | None,
-        model: ServiceModel | None,
-        err: ServiceError,
-    ) -> HttpResponse:
-        if codec is not None and model is not None:
+    def _error(self, ctx: RequestContext, err: ServiceError) -> HttpResponse:
+        """``err`` in the protocol the request arrived in (JSON if it never got that far)."""
+        if ctx.protocol is not None and ctx.service_model is not None:
             try:
-                return codec.serialize_error(model, ctx.operation, err, ctx.request_id)
+                return get_codec(ctx.protocol).serialize_error(
+                    ctx.service_model, ctx.operation, err, ctx.request_id
+                )
             except Exception:  # noqa: BLE001
                 log.exception("serializing %r failed", err)
         body = json.dumps({"__type": err.code, "message": err.message}).encode()

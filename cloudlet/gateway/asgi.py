@@ -18,19 +18,15 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def build_request(scope: dict[str, Any]) -> HttpRequest:
-    headers: dict[str, str] = {}
-    raw: list[tuple[str, str]] = []
-    for k, v in scope["headers"]:
-        name = k.decode("latin-1").lower()
-        value = v.decode("latin-1")
-        raw.append((name, value))
-        if name in headers:
-            headers[name] = f"{headers[name]},{value}"
-        else:
-            headers[name] = value
+    # ASGI servers send header names lower-cased.
+    raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    headers = dict(raw)
+    if len(headers) != len(raw):  # repeated headers: join them as HTTP allows
+        headers = {}
+        for name, value in raw:
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
     raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    path = path.partition("?")[0]
+    path = raw_path.decode("latin-1").partition("?")[0] if raw_path else scope["path"]
     return HttpRequest(
         method=scope["method"],
         path=path,
@@ -79,10 +75,10 @@ async def body_stream(receive: Receive) -> AsyncIterator[bytes]:
 
 async def send_response(send: Send, resp: HttpResponse, head_only: bool = False) -> None:
     body = resp.body
-    headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers]
+    headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers]
     if isinstance(body, bytes | bytearray):
-        if not any(k == b"content-length" or k == b"Content-Length" for k, _ in headers):
-            headers.append((b"content-length", str(len(body)).encode()))
+        if not any(k == b"content-length" for k, _ in headers):
+            headers.append((b"content-length", b"%d" % len(body)))
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head_only else bytes(body)})
         return
