@@ -166,6 +166,8 @@ class Gateway:
             if service is not None:
                 service.prepare_request(ctx)
             ctx.params = codec.parse(req, operation)
+            # The IAM seam: policy evaluation will decide here (today: allow).
+            self.credentials.authorize(ctx.principal, f"{model.signing_name}:{operation.name}", "*")
             result = await self._dispatch(ctx, name, operation)
             return codec.serialize(operation, result or {}, ctx.request_id)
         except ServiceError as err:

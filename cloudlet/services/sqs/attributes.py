@@ -332,43 +332,37 @@ def redrive_allowed(allow_policy: str | None, source_arn: str) -> bool:
     return True
 
 
+# Queue attribute name -> QueueConfig field, for the attributes set as given.
+_FIELDS = {
+    "FifoQueue": "fifo",
+    "VisibilityTimeout": "visibility_timeout",
+    "DelaySeconds": "delay_seconds",
+    "MaximumMessageSize": "maximum_message_size",
+    "MessageRetentionPeriod": "message_retention_period",
+    "ReceiveMessageWaitTimeSeconds": "receive_message_wait_time_seconds",
+    "Policy": "policy",
+    "RedrivePolicy": "redrive_policy",
+    "RedriveAllowPolicy": "redrive_allow_policy",
+    "KmsMasterKeyId": "kms_master_key_id",
+    "KmsDataKeyReusePeriodSeconds": "kms_data_key_reuse_period_seconds",
+    "SqsManagedSseEnabled": "sqs_managed_sse_enabled",
+    "ContentBasedDeduplication": "content_based_deduplication",
+    "DeduplicationScope": "deduplication_scope",
+    "FifoThroughputLimit": "fifo_throughput_limit",
+}
+
+
 def apply(config: QueueConfig, values: dict[str, Any]) -> None:
     """Set checked, typed values (from ``normalize``) on ``config``."""
     for name, value in values.items():
-        if name == "FifoQueue":
-            config.fifo = value
-        elif name == "VisibilityTimeout":
-            config.visibility_timeout = value
-        elif name == "DelaySeconds":
-            config.delay_seconds = value
-        elif name == "MaximumMessageSize":
-            config.maximum_message_size = value
-        elif name == "MessageRetentionPeriod":
-            config.message_retention_period = value
-        elif name == "ReceiveMessageWaitTimeSeconds":
-            config.receive_message_wait_time_seconds = value
-        elif name == "Policy":
-            config.policy = value
-        elif name == "RedrivePolicy":
-            config.redrive_policy = value
-        elif name == "RedriveAllowPolicy":
-            config.redrive_allow_policy = value
-        elif name == "KmsMasterKeyId":
-            config.kms_master_key_id = value
-            if value is not None and "SqsManagedSseEnabled" not in values:
-                config.sqs_managed_sse_enabled = False
-        elif name == "KmsDataKeyReusePeriodSeconds":
-            config.kms_data_key_reuse_period_seconds = value
-        elif name == "SqsManagedSseEnabled":
-            config.sqs_managed_sse_enabled = value
-            if value and "KmsMasterKeyId" not in values:
-                config.kms_master_key_id = None
-        elif name == "ContentBasedDeduplication":
-            config.content_based_deduplication = value
-        elif name == "DeduplicationScope":
-            config.deduplication_scope = value
-        elif name == "FifoThroughputLimit":
-            config.fifo_throughput_limit = value
+        field = _FIELDS.get(name)
+        if field is not None:
+            setattr(config, field, value)
+    # SSE-KMS and SQS-managed SSE exclude each other: setting one clears the other.
+    if values.get("KmsMasterKeyId") is not None and "SqsManagedSseEnabled" not in values:
+        config.sqs_managed_sse_enabled = False
+    if values.get("SqsManagedSseEnabled") and "KmsMasterKeyId" not in values:
+        config.kms_master_key_id = None
     if (
         config.fifo_throughput_limit == "perMessageGroupId"
         and config.deduplication_scope != "messageGroup"

@@ -54,28 +54,7 @@ def send(
         return seen[0], seen[1]
     seq = queue.next_seq(now)
     visible_at = now + out.delay
-    conn.execute(
-        store.INSERT_MESSAGE,
-        (
-            queue.id,
-            out.message_id,
-            out.body,
-            out.md5_body,
-            out.attributes,
-            out.md5_attributes,
-            out.trace,
-            out.md5_system,
-            sender_id,
-            int(now * 1000),
-            now,
-            visible_at,
-            0,
-            out.group_id,
-            out.dedup_id,
-            seq,
-            None,
-        ),
-    )
+    ms._insert(queue, out, sender_id, now, seq)
     conn.execute(store.ADD_GROUP, (queue.id, out.group_id, visible_at))
     conn.execute(
         store.PUT_DEDUP,

@@ -309,7 +309,10 @@ class MessageStore:
         queue.notify()
         return sent
 
-    def _insert(self, queue: Queue, out: Outgoing, sender_id: str, now: float) -> None:
+    def _insert(
+        self, queue: Queue, out: Outgoing, sender_id: str, now: float, seq: int | None = None
+    ) -> None:
+        """One message row; FIFO sends also pass their sequence number."""
         self.conn.execute(
             store.INSERT_MESSAGE,
             (
@@ -327,8 +330,8 @@ class MessageStore:
                 now + out.delay,
                 0,
                 out.group_id,
-                None,
-                None,
+                None if seq is None else out.dedup_id,
+                seq,
                 None,
             ),
         )
