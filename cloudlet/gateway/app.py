@@ -14,7 +14,6 @@ client ever sees a bare traceback.
 from __future__ import annotations
 
 import asyncio
-import gc
 import inspect
 import json
 import logging
@@ -74,11 +73,6 @@ class Gateway:
         self.catalog.load_in_background()
         for service in self.services.values():
             await service.start()
-        # Everything loaded so far (botocore models, codec plans) lives for the
-        # whole run: keep it out of the cyclic collector's scans, which would
-        # otherwise walk it again and again on the request path.
-        gc.collect()
-        gc.freeze()
 
     async def shutdown(self) -> None:
         for task in self.env.tasks:
@@ -152,13 +146,13 @@ class Gateway:
                 ctx.signing_service = scope.service
 
             route = self._cached_route(req, ctx.signing_service)
+            cached = route is not None
             if route is None:
                 route = await self._route(ctx, receive)
-                receive = _drained
-            else:
-                await self._take_body(req, receive, None)
             name, ctx.protocol, model, codec, operation = route
             ctx.service_name, ctx.service_model, ctx.operation = name, model, operation
+            if cached:
+                await self._take_body(req, receive, None)
 
             ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
             ctx.account_id = ctx.principal.account_id
@@ -188,7 +182,7 @@ class Gateway:
                 form.update(parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True))
             name = self.detector.from_form(req, form)
         ctx.service_name = name
-        ctx.protocol = protocol = choose_protocol(req, self._info(name))
+        ctx.protocol = protocol = choose_protocol(req, await self._info(name))
         ctx.service_model = model = self._model(name, protocol)
         codec = get_codec(protocol)
         if protocol in ("rest-json", "rest-xml"):
@@ -209,10 +203,12 @@ class Gateway:
             return None
         return self._routes.get((target, signing))
 
-    def _info(self, name: str) -> ServiceInfo:
+    async def _info(self, name: str) -> ServiceInfo:
         info = self.catalog.services.get(name)
         if info is None:
-            self.catalog.wait_complete(timeout=30)
+            # The catalog of every botocore service is still being built (first
+            # start on this machine): wait for it without blocking the loop.
+            await asyncio.to_thread(self.catalog.wait_complete, 30)
             info = self.catalog.services[name]
         return info
 
