@@ -178,7 +178,9 @@ def main() -> None:
         def paired(rates: dict[str, list[float]], other: str) -> float:
             # Each round's cloudlet rate over the other server's rate in the same
             # round (measured back to back), then the median over rounds.
-            return statistics.median(c / o for c, o in zip(rates["cloudlet"], rates[other]))
+            return statistics.median(
+                c / o for c, o in zip(rates["cloudlet"], rates[other], strict=True)
+            )
 
         print("ratios: median over rounds of cloudlet's rate / the other's in the same round")
         print(f"SendMessage      cloudlet/floor = {paired(sends, 'floor'):.2f}")
