@@ -119,7 +119,7 @@ def s3_strings_to_sign(req: HttpRequest, *, expires: str | None = None) -> Itera
         dates = [header("date")]
     head = f"{req.method.upper()}\n{header('content-md5')}\n{header('content-type')}\n"
 
-    path = req.path or "/"
+    path = req.signed_path or req.path or "/"
     resources = [path] + [
         f"/{bucket}{path}" for bucket in _host_buckets(req.headers.get("host", ""))
     ]

@@ -291,7 +291,7 @@ def prepare(req: HttpRequest, scope: Scope, *, s3: bool, now: float) -> V4Check:
     method = req.method.upper()
     bases = [
         f"{method}\n{uri}\n{query}\n{tail}"
-        for uri in canonical_uris(req.path, s3=s3)
+        for uri in canonical_uris(req.signed_path or req.path, s3=s3)
         for query in canonical_queries(req.query, drop=drop)
     ]
     return V4Check(

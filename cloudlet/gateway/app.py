@@ -38,7 +38,7 @@ from cloudlet.gateway.asgi import (
 )
 from cloudlet.gateway.catalog import Catalog, ServiceInfo, load_model, load_raw_model
 from cloudlet.gateway.context import RequestContext
-from cloudlet.gateway.detect import Detector, choose_protocol
+from cloudlet.gateway.detect import Detector, choose_protocol, rewrite_virtual_host
 from cloudlet.protocols import get_codec
 from cloudlet.protocols.base import Codec, HttpRequest, HttpResponse
 from cloudlet.protocols.compat import query_compat_model
@@ -124,8 +124,30 @@ class Gateway:
             await send_response(send, self._internal(req.path))
             return
         ctx = RequestContext(request=req, request_id=request_id())
-        resp = await self.handle(ctx, receive)
+        if "expect" in req.headers:
+            resp = await self._handle_expecting_continue(ctx, receive)
+        else:
+            resp = await self.handle(ctx, receive)
         await send_response(send, resp, head_only=req.method == "HEAD")
+
+    async def _handle_expecting_continue(
+        self, ctx: RequestContext, receive: Receive
+    ) -> HttpResponse:
+        """``Expect: 100-continue``: answered before the body was asked for (an early
+        error), the client never sends the body, and the connection cannot be
+        reused (the server would read the next request as this one's body). Close it,
+        as HTTP says a server that does not read the body must."""
+        asked = False
+
+        async def tracked() -> dict[str, Any]:
+            nonlocal asked
+            asked = True
+            return await receive()
+
+        resp = await self.handle(ctx, tracked)
+        if not asked and "100-continue" in ctx.request.headers["expect"].lower():
+            resp.headers.append(("Connection", "close"))
+        return resp
 
     def _internal(self, path: str) -> HttpResponse:
         if path == HEALTH_PATH:
@@ -182,6 +204,8 @@ class Gateway:
                 form.update(parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True))
             name = self.detector.from_form(req, form)
         ctx.service_name = name
+        if name == "s3":
+            rewrite_virtual_host(req)
         ctx.protocol = protocol = choose_protocol(req, await self._info(name))
         ctx.service_model = model = self._model(name, protocol)
         codec = get_codec(protocol)

@@ -82,8 +82,36 @@ async def send_response(send: Send, resp: HttpResponse, head_only: bool = False)
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head_only else bytes(body)})
         return
-    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-    async for chunk in body:
-        if chunk and not head_only:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+    # A streamed body (an S3 object) is sent piece by piece; ``send`` waits
+    # while the client is slow, so memory stays at one piece. The body is
+    # closed however sending ends (a HEAD sends none of it, a client may leave).
+    try:
+        if head_only:
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        # One piece of look-ahead: a body that fits in one piece (most objects)
+        # goes out as a single final message rather than a piece and an end.
+        pieces = body.__aiter__()
+        piece = await _next_piece(pieces)
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        if piece is None:
+            await send({"type": "http.response.body", "body": b""})
+        while piece is not None:
+            following = await _next_piece(pieces)
+            await send(
+                {"type": "http.response.body", "body": piece, "more_body": following is not None}
+            )
+            piece = following
+    finally:
+        close = getattr(body, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _next_piece(pieces: AsyncIterator[bytes]) -> bytes | None:
+    """The next non-empty piece of a streamed body, or None at its end."""
+    async for piece in pieces:
+        if piece:
+            return piece
+    return None

@@ -4,10 +4,15 @@ Order, as the design says: the SigV4 credential scope's signing name, then
 ``X-Amz-Target`` (and the Smithy RPCv2 path), then path/host rules, then the
 ``Action`` form field (the only step that needs the body). Anything still
 unclaimed is S3, which owns the bare path space on this port as it does on AWS.
+
+S3 requests may name their bucket in the Host (virtual-hosted style);
+``rewrite_virtual_host`` turns those into path style before routing, so the
+codec's URI templates (``/{Bucket}/{Key+}``) serve both.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from cloudlet.gateway.catalog import Catalog, ServiceInfo
@@ -65,6 +70,8 @@ class Detector:
         host = req.headers.get("host", "").split(":", 1)[0]
         labels = host.split(".")
         if len(labels) >= 3 and labels[-2:] == ["amazonaws", "com"]:
+            if any(_is_s3_label(label) for label in labels[:-2]):
+                return DEFAULT_SERVICE  # <bucket>.s3.<region>.amazonaws.com
             names = cat.by_endpoint.get(labels[0])
             if names:
                 return self._prefer(names, req)
@@ -103,3 +110,49 @@ def choose_protocol(req: HttpRequest, info: ServiceInfo) -> str:
         if p in ("rest-json", "rest-xml"):
             return p
     return protocols[0]
+
+
+# -- S3 virtual-hosted style ----------------------------------------------------------
+
+
+def _is_s3_label(label: str) -> bool:
+    # ``s3``, and the legacy dash-region endpoints ``s3-us-west-2``, ``s3-external-1``.
+    return label == "s3" or (label.startswith("s3-") and not label.startswith("s3-website"))
+
+
+def bucket_from_host(host: str) -> str | None:
+    """The bucket a Host header names, if any.
+
+    ``<bucket>.s3[.<region>].localhost``, ``<bucket>.s3[.<region>].amazonaws.com``
+    (and any other name with an ``s3`` label: the labels before the last one
+    are the bucket), and ``<bucket>.localhost``. Plain endpoints
+    (``s3.localhost``, ``localhost``, IP addresses) name none.
+    """
+    if not host:
+        return None
+    if host.startswith("["):
+        return None
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.rstrip(".").lower()
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        pass
+    labels = name.split(".")
+    for i in range(len(labels) - 1, -1, -1):
+        label = labels[i]
+        if label == "s3" or (_is_s3_label(label) and labels[-2:] == ["amazonaws", "com"]):
+            return ".".join(labels[:i]) or None
+    if len(labels) >= 2 and labels[-1] == "localhost":
+        return ".".join(labels[:-1])
+    return None
+
+
+def rewrite_virtual_host(req: HttpRequest) -> None:
+    """Virtual-hosted S3 request -> path style, keeping the signed path for auth."""
+    bucket = bucket_from_host(req.headers.get("host", ""))
+    if bucket is None:
+        return
+    req.signed_path = req.path
+    req.path = f"/{bucket}" if req.path in ("", "/") else f"/{bucket}{req.path}"

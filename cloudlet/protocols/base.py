@@ -35,7 +35,9 @@ class HttpRequest:
     are joined with ``,`` as HTTP allows. ``raw_headers`` keeps the original
     pairs for signature checks. ``body`` is the whole body when the gateway
     buffered it; ``stream`` is set instead when the operation streams its
-    payload and the body has not been read.
+    payload and the body has not been read. ``signed_path`` keeps the path as
+    the client sent (and signed) it when the gateway rewrote ``path`` (S3's
+    virtual-hosted style: ``bucket.s3.localhost/key`` routes as ``/bucket/key``).
     """
 
     method: str
@@ -45,6 +47,7 @@ class HttpRequest:
     body: bytes = b""
     raw_headers: list[tuple[str, str]] = field(default_factory=list)
     stream: AsyncIterable[bytes] | None = None
+    signed_path: str | None = None
     _query_params: dict[str, list[str]] | None = None
 
     @property

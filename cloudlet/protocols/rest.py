@@ -40,6 +40,8 @@ from cloudlet.protocols.base import HttpRequest
 from cloudlet.protocols.values import format_timestamp, parse_timestamp
 
 __all__ = [
+    "HTTP_HEADERS",
+    "HTTP_STATUS",
     "RestPlan",
     "Router",
     "bind_request",
@@ -561,8 +563,18 @@ def _parse_ts(shape: Shape, text: str, where: str) -> datetime:
 # --------------------------------------------------------------------------- response
 
 
+HTTP_STATUS = "__http_status__"
+"""Result key a handler may set to choose the success status where the model has
+no ``statusCode`` member (S3's 206 Partial Content for a ranged GetObject)."""
+HTTP_HEADERS = "__http_headers__"
+"""Result key for response headers the output shape does not model (a dict)."""
+
+
 def response_status(operation: OperationModel, result: dict[str, Any] | None) -> int:
-    """The success status: a ``statusCode`` member if set, else the http trait's."""
+    """The success status: a ``statusCode`` member if set, else ``HTTP_STATUS``,
+    else the http trait's."""
+    if result and result.get(HTTP_STATUS) is not None:
+        return int(result[HTTP_STATUS])
     status = operation.http.get("responseCode", 200)
     shape = operation.output_shape
     if shape is not None and result:

@@ -47,6 +47,34 @@ def _namespace(service: ServiceModel) -> str:
     return f"https://{prefix}.amazonaws.com/doc/{service.metadata.get('apiVersion', '')}/"
 
 
+# The root element S3 names its response documents with. The model leaves
+# it out (botocore ignores the root's name), but SAX-style clients (boto 2)
+# match on it, so answer as S3 does.
+_S3_ROOTS = {
+    "ListBucketsOutput": "ListAllMyBucketsResult",
+    "ListObjectsOutput": "ListBucketResult",
+    "ListObjectsV2Output": "ListBucketResult",
+    "ListObjectVersionsOutput": "ListVersionsResult",
+    "DeleteObjectsOutput": "DeleteResult",
+    "GetBucketVersioningOutput": "VersioningConfiguration",
+    "GetObjectAttributesOutput": "GetObjectAttributesResponse",
+    "CreateMultipartUploadOutput": "InitiateMultipartUploadResult",
+    "CompleteMultipartUploadOutput": "CompleteMultipartUploadResult",
+    "ListPartsOutput": "ListPartsResult",
+    "ListMultipartUploadsOutput": "ListMultipartUploadsResult",
+    "GetBucketAclOutput": "AccessControlPolicy",
+    "GetObjectAclOutput": "AccessControlPolicy",
+    "GetBucketTaggingOutput": "Tagging",
+    "GetObjectTaggingOutput": "Tagging",
+    "GetBucketCorsOutput": "CORSConfiguration",
+    "GetBucketLifecycleConfigurationOutput": "LifecycleConfiguration",
+    "GetBucketWebsiteOutput": "WebsiteConfiguration",
+    "GetBucketLoggingOutput": "BucketLoggingStatus",
+    "GetBucketRequestPaymentOutput": "RequestPaymentConfiguration",
+    "GetBucketAccelerateConfigurationOutput": "AccelerateConfiguration",
+}
+
+
 def _is_async_iterable(value: Any) -> bool:
     return hasattr(value, "__aiter__")
 
@@ -139,10 +167,18 @@ class RestXmlCodec:
             plan = rest.rest_plan(shape)
             if plan.payload is not None:
                 body, content_type = self._payload_body(plan, result.get(plan.payload))
+            elif operation.name == "GetBucketLocation" and _is_s3(operation.service_model):
+                # Not expressible in the model: the document's root element is the
+                # value (botocore's parse_get_bucket_location reads root.text).
+                value = escape_text(result.get("LocationConstraint") or "")
+                body = f'{XML_DECL}<LocationConstraint xmlns="{S3_NAMESPACE}">{value}</LocationConstraint>'
+                body, content_type = body.encode("utf-8"), "application/xml"
             else:
                 writer = shape_writer(shape)
                 if writer.has_body(result):
                     tag = shape.serialization.get("name") or shape.name
+                    if _is_s3(operation.service_model):
+                        tag = _S3_ROOTS.get(tag, tag)
                     ns = ns_attrs(shape.serialization) or (
                         f' xmlns="{escape_text(_namespace(operation.service_model))}"'
                     )
@@ -150,6 +186,9 @@ class RestXmlCodec:
                     writer.write(out, f"<{tag}{ns}", f"</{tag}>", result)
                     body = "".join(out).encode("utf-8")
                     content_type = "application/xml"
+        extra = result.get(rest.HTTP_HEADERS)
+        if extra:
+            headers.extend(extra.items())
         names = {k.lower() for k, _ in headers}
         if content_type and "content-type" not in names:
             headers.append(("Content-Type", content_type))
@@ -211,8 +250,10 @@ class RestXmlCodec:
             headers.extend(rest.response_headers(hit.shape, error.fields))
         headers.extend(error.headers.items())
         headers.extend(self._id_headers(service, request_id))
-        if operation is not None and operation.http.get("method", "").upper() == "HEAD":
-            # HEAD responses carry no body; clients fall back to the status.
+        if error.status == 304 or (
+            operation is not None and operation.http.get("method", "").upper() == "HEAD"
+        ):
+            # HEAD and 304 responses carry no body; clients fall back to the status.
             return HttpResponse(error.status, headers, b"")
         headers.append(("Content-Type", "application/xml"))
         return HttpResponse(error.status, headers, body.encode("utf-8"))

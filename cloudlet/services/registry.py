@@ -12,6 +12,7 @@ import importlib
 from cloudlet.services.base import Service, ServiceEnv
 
 IMPLEMENTED: dict[str, str] = {
+    "s3": "cloudlet.services.s3.api:S3Service",
     "sqs": "cloudlet.services.sqs.api:SqsService",
 }
 

@@ -1,0 +1,19 @@
+"""S3: buckets and objects, streamed to disk and durable.
+
+Layout (one concept per module; the service class is composed of per-group
+handler mixins so each group lives in its own file):
+
+- ``api.py``        ``S3Service``: composes the handler mixins below, owns the state
+- ``common.py``     the mixins' shared base: bucket/version lookups, ids, owners
+- ``errors.py``     S3's error codes, statuses and extra ``<Error>`` elements
+- ``blobs.py``      object bytes on disk: streamed writes, fsync, atomic publish
+- ``composed.py``   multipart objects as their part files (no copy on complete)
+- ``store.py``      metadata in SQLite: buckets, object versions, configuration
+- ``buckets.py``    bucket operations (Create/Head/Delete/List/Location, versioning)
+- ``objects.py``    object operations (Put/Get/Head/Delete(s), GetObjectAttributes)
+- ``copy.py``       CopyObject
+- ``conditions.py`` If-Match & co. and Range, with S3's precedence rules
+- ``listing.py``    ListObjects v1/v2, ListObjectVersions
+- ``multipart.py``  multipart uploads (``uploads.py``: their tables)
+- ``checksums.py``  CRC32/CRC32C/CRC64NVME/SHA1/SHA256/MD5, full-object and composite
+"""

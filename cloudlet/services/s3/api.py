@@ -1,0 +1,54 @@
+"""S3Service: the S3 operations, composed of one handler mixin per operation group.
+
+Each mixin lives in its own module and reads like the AWS docs for its
+group (``buckets.py``, ``objects.py``, ``copy.py``, ``multipart.py``,
+``listing.py``). This class owns the state they share: the metadata store
+(SQLite via ``env.database("s3")``) and the blob store (files under
+``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
+multipart blobs under its ``mp/``), and the start-up sweep that keeps the two
+consistent after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.s3.buckets import BucketHandlers
+from cloudlet.services.s3.composed import ComposedBlobStore
+from cloudlet.services.s3.copy import CopyHandlers
+from cloudlet.services.s3.listing import ListingHandlers
+from cloudlet.services.s3.multipart import MultipartHandlers
+from cloudlet.services.s3.objects import ObjectHandlers
+from cloudlet.services.s3.store import S3Store
+
+log = logging.getLogger(__name__)
+
+
+class S3Service(
+    BucketHandlers, MultipartHandlers, ObjectHandlers, CopyHandlers, ListingHandlers, Service
+):
+    name = "s3"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.store = S3Store(env.database("s3"))
+        # Multipart: a completed upload's blob is composed of its part files
+        # (composed.py); the multipart tables join the same database.
+        self.blobs = ComposedBlobStore.for_data_dir(env.data_dir)
+        self._init_multipart()
+
+    async def start(self) -> None:
+        # Before the first request: nothing is in flight, so any blob no row
+        # names is debris of a crash (see blobs.py).
+        referenced = self.store.referenced_blob_ids()
+        self.blobs.sweep(referenced.__contains__)
+
+    async def stop(self) -> None:
+        self.store.close()
+        self.blobs.close()
+
+    def health(self) -> dict[str, Any]:
+        row = self.store.conn.execute("SELECT count(*) FROM buckets").fetchone()
+        return {"state": "running", "buckets": row[0], "blobs": str(self.blobs.root)}

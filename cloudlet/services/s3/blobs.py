@@ -1,0 +1,460 @@
+"""Object bytes on disk: streamed in with flat memory, published atomically, read by range.
+
+Why a blob store separate from the metadata: S3 objects are up to 5 GiB and
+must stream, so their bytes live in plain files; SQLite holds only metadata
+rows that *reference* a blob by id. The two are kept crash-consistent by
+ordering, not by a shared transaction:
+
+- **write**: bytes stream into ``<root>/<xx>/.tmp-<id>`` (same directory as the
+  final name), hashed on the way (MD5 always, plus any extra hashers); then
+  ``fsync`` the file, ``rename`` it to ``<root>/<xx>/<id>`` and ``fsync`` the
+  directory. Only then does the caller commit a metadata row naming the blob,
+  and only then is the client answered. A crash before the rename leaves a temp
+  file; a crash between rename and commit leaves an unreferenced blob. Neither
+  is ever visible to a client, and ``sweep`` removes both at start-up.
+- **delete**: the caller commits the metadata change first, then deletes the
+  blob file. A crash in between leaves an orphan (swept), never a row pointing
+  at a missing file.
+- **read**: the file is opened when the reader is created, so a concurrent
+  overwrite or delete of the object (which unlinks the file) does not cut a
+  download short: the open descriptor keeps the bytes alive until it closes.
+
+Blobs are immutable once published, which is what makes ``link`` (a hard link
+under a new id: CopyObject without copying bytes) safe.
+
+Layout: ``<root>/<first two hex digits of id>/<id>``; 256 shard directories
+keep each directory small for millions of objects.
+
+Durable mode: ``<data_dir>/s3/blobs``. Ephemeral mode (``--ephemeral``): a
+private temporary directory (``cloudlet-s3-*`` under the system temp dir),
+removed by ``close()`` at shutdown; nothing is fsynced there because nothing
+is meant to survive.
+
+The event loop never waits on the disk for large work: buffered writes, reads
+of more than one chunk, and every ``fsync`` run in worker threads; writes are
+double-buffered so receiving the next megabyte overlaps writing the last.
+Memory per transfer is bounded by ``WRITE_BUFFER * 2`` (upload) and
+``chunk_size`` (download), whatever the object's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cloudlet.core.ids import fast_uuid
+from cloudlet.services.s3 import errors
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 256 * 1024
+"""Default size of the pieces a reader yields."""
+WRITE_BUFFER = 1024 * 1024
+"""Bytes gathered before a write (and hash update) is handed to a worker thread."""
+_INLINE_READ = 64 * 1024
+"""Ranges up to this size are read on the event loop: a thread hop costs more."""
+_TMP_PREFIX = ".tmp-"
+_SHARDS = [f"{i:02x}" for i in range(256)]
+
+
+class Hasher(Protocol):
+    """Anything with ``update(bytes)``: ``hashlib`` objects, the checksum helpers."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """A published blob: its id, length and MD5 digest (16 raw bytes)."""
+
+    id: str
+    size: int
+    md5: bytes
+
+    @property
+    def md5_hex(self) -> str:
+        return self.md5.hex()
+
+    @property
+    def etag(self) -> str:
+        """S3's ETag of a single-part object: the quoted hex MD5."""
+        return f'"{self.md5.hex()}"'
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    temp_files: int
+    orphans: int
+    kept: int
+
+
+class BlobStore:
+    """Immutable byte blobs in files, addressed by id. See the module docstring.
+
+    Used from the event-loop thread; the methods that touch the disk heavily
+    are coroutines and do that work in worker threads.
+    """
+
+    def __init__(self, root: Path | None) -> None:
+        """``root`` is the blob directory; None means ephemeral (a private temp dir)."""
+        self.ephemeral = root is None
+        if root is None:
+            root = Path(tempfile.mkdtemp(prefix="cloudlet-s3-"))
+        self.root = root
+        self.durable = not self.ephemeral
+        fresh = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        for shard in _SHARDS:
+            (root / shard).mkdir(exist_ok=True)
+        if fresh and self.durable:
+            _fsync_dir(root)
+            _fsync_dir(root.parent)
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path | None) -> BlobStore:
+        """The store of a server: ``<data_dir>/s3/blobs``, or ephemeral when None."""
+        return cls(None if data_dir is None else data_dir / "s3" / "blobs")
+
+    def close(self) -> None:
+        """Shutdown: an ephemeral store removes its directory; a durable one keeps it."""
+        if self.ephemeral:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- naming -------------------------------------------------------------------
+
+    def path(self, blob_id: str) -> Path:
+        """The file holding ``blob_id`` (it may not exist)."""
+        return self.root / blob_id[:2] / blob_id
+
+    @staticmethod
+    def new_id() -> str:
+        return fast_uuid().replace("-", "")
+
+    # -- writing ------------------------------------------------------------------
+
+    async def write(
+        self,
+        source: AsyncIterable[bytes] | bytes,
+        *,
+        hashers: Sequence[Hasher] = (),
+        max_size: int | None = None,
+        expected_size: int | None = None,
+    ) -> Blob:
+        """Stream ``source`` into a new published blob and return it.
+
+        MD5 is always computed (``Blob.md5``); each of ``hashers`` is fed the
+        same bytes in order (``update``), so a caller can compute checksums in
+        the same pass and read them afterwards. When this returns, the bytes
+        are durable (fsynced, renamed into place, directory fsynced).
+
+        ``max_size``: more bytes than this raise ``EntityTooLarge`` as soon as
+        they arrive (nothing is kept). ``expected_size`` (the request's
+        Content-Length): a source that ends short or runs long raises
+        ``IncompleteBody`` (a client that disconnected mid-upload).
+
+        Any exception (from the source, e.g. a signature check at the end of
+        an aws-chunked stream, or from here) removes the temp file and
+        propagates: a failed write leaves nothing behind.
+        """
+        blob_id = self.new_id()
+        final = self.path(blob_id)
+        tmp = final.with_name(_TMP_PREFIX + blob_id)
+        md5 = hashlib.md5(usedforsecurity=False)
+        all_hashers: tuple[Hasher, ...] = (md5, *hashers)
+        # The temp file is created with the first full buffer; a body smaller
+        # than one buffer (most objects) goes to disk in one worker-thread trip.
+        fd = -1
+        size = 0
+        pending: asyncio.Future[None] | None = None
+        try:
+            if isinstance(source, bytes | bytearray | memoryview):
+                size = len(source)
+                _check_size(size, max_size, expected_size)
+                rest = bytes(source)
+            else:
+                buf = bytearray()
+                async for piece in source:
+                    if not piece:
+                        continue
+                    size += len(piece)
+                    _check_size(size, max_size, expected_size, final_check=False)
+                    buf += piece
+                    if len(buf) >= WRITE_BUFFER:
+                        if pending is not None:
+                            await pending
+                        elif fd < 0:
+                            fd = await asyncio.to_thread(_create, tmp)
+                        data, buf = bytes(buf), bytearray()
+                        pending = asyncio.ensure_future(
+                            asyncio.to_thread(_write_all, fd, data, all_hashers)
+                        )
+                if pending is not None:
+                    await pending
+                    pending = None
+                _check_size(size, max_size, expected_size)
+                rest = bytes(buf)
+            if fd < 0:
+                if self.durable or len(rest) > _INLINE_READ:
+                    await asyncio.to_thread(
+                        _write_whole, tmp, final, rest, all_hashers, self.durable
+                    )
+                else:
+                    _write_whole(tmp, final, rest, all_hashers, False)
+            else:
+                # Whatever happens next, the descriptor is closed by _finish.
+                owned, fd = fd, -1
+                await asyncio.to_thread(_finish, owned, rest, all_hashers, tmp, final, self.durable)
+        except BaseException:
+            if pending is not None:
+                try:
+                    await pending
+                except BaseException:  # noqa: BLE001 - the first error is the one to report
+                    pass
+            if fd >= 0:
+                os.close(fd)
+            _unlink_quietly(tmp)
+            raise
+        return Blob(blob_id, size, md5.digest())
+
+    async def concat(
+        self,
+        parts: Iterable[tuple[str, int, int | None]],
+        *,
+        hashers: Sequence[Hasher] = (),
+    ) -> Blob:
+        """A new blob made of byte ranges of existing blobs, in order.
+
+        ``parts`` holds ``(blob_id, start, end_exclusive_or_None)``. This is
+        how multipart completion assembles parts and how UploadPartCopy takes
+        a range; the new blob is written (and hashed) like any other.
+        """
+
+        async def chained() -> AsyncIterator[bytes]:
+            for blob_id, start, end in parts:
+                reader = self.reader(blob_id, start, end)
+                try:
+                    async for piece in reader:
+                        yield piece
+                finally:
+                    reader.close()
+
+        return await self.write(chained(), hashers=hashers)
+
+    async def link(self, blob_id: str) -> str:
+        """A new id naming the same bytes (a hard link; a copy where links fail).
+
+        CopyObject uses it: blobs never change once written, so two objects
+        may share an inode, and deleting one leaves the other intact.
+        """
+        new_id = self.new_id()
+        src, dst = self.path(blob_id), self.path(new_id)
+        try:
+            os.link(src, dst)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            reader = self.reader(blob_id)
+            blob = await self.write(reader)
+            return blob.id
+        if self.durable:
+            await asyncio.to_thread(_fsync_dir, dst.parent)
+        return new_id
+
+    # -- reading ------------------------------------------------------------------
+
+    def reader(
+        self,
+        blob_id: str,
+        start: int = 0,
+        end: int | None = None,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> BlobReader:
+        """An async iterator over bytes ``[start, end)`` of a blob (``end`` None: to EOF).
+
+        The file is opened now (``FileNotFoundError`` if the blob is gone), so
+        the bytes stay readable even if the blob is deleted before the reader
+        finishes. Pieces are at most ``chunk_size`` bytes. The reader closes
+        its file when exhausted; call ``close()`` (or ``aclose()``) when
+        abandoning it early (a dropped reader is closed when collected).
+        """
+        return BlobReader(self.path(blob_id), start, end, chunk_size)
+
+    async def read_all(self, blob_id: str, start: int = 0, end: int | None = None) -> bytes:
+        """The whole range in memory: for small blobs only (tests, XML documents)."""
+        reader = self.reader(blob_id, start, end)
+        return b"".join([piece async for piece in reader])
+
+    def size(self, blob_id: str) -> int:
+        return self.path(blob_id).stat().st_size
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).exists()
+
+    # -- deleting -----------------------------------------------------------------
+
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob (missing is fine). Call after the metadata no longer names it.
+
+        Not fsynced: a delete lost to an OS crash leaves an orphan the next
+        start-up sweeps.
+        """
+        _unlink_quietly(self.path(blob_id))
+
+    def delete_many(self, blob_ids: Iterable[str]) -> None:
+        for blob_id in blob_ids:
+            if blob_id:
+                self.delete(blob_id)
+
+    def sweep(self, is_referenced: Callable[[str], bool]) -> SweepReport:
+        """Start-up: remove temp files and blobs no metadata references.
+
+        ``is_referenced(blob_id)`` must answer for *every* table that holds
+        blob ids (object versions, multipart parts, ...). Run it before the
+        first request, never while writes are in flight: a blob published but
+        not yet committed would look like an orphan.
+        """
+        temps = orphans = kept = 0
+        for shard in _SHARDS:
+            directory = self.root / shard
+            try:
+                names = os.listdir(directory)
+            except FileNotFoundError:
+                directory.mkdir(parents=True, exist_ok=True)
+                continue
+            for name in names:
+                if name.startswith(_TMP_PREFIX):
+                    _unlink_quietly(directory / name)
+                    temps += 1
+                elif is_referenced(name):
+                    kept += 1
+                else:
+                    _unlink_quietly(directory / name)
+                    orphans += 1
+        if temps or orphans:
+            log.info("s3 blob sweep: removed %d temp files and %d orphans", temps, orphans)
+        return SweepReport(temps, orphans, kept)
+
+
+class BlobReader:
+    """Async iterator over a byte range of one blob file (see ``BlobStore.reader``)."""
+
+    __slots__ = ("_fd", "_pos", "_end", "_chunk", "length")
+
+    def __init__(self, path: Path, start: int, end: int | None, chunk_size: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        if end is None:
+            end = os.fstat(self._fd).st_size
+        self._pos = start
+        self._end = max(start, end)
+        self._chunk = max(1, chunk_size)
+        self.length = self._end - start
+        """Bytes this reader will yield."""
+
+    def __aiter__(self) -> BlobReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        remaining = self._end - self._pos
+        if remaining <= 0 or self._fd < 0:
+            self.close()
+            raise StopAsyncIteration
+        n = min(self._chunk, remaining)
+        if n <= _INLINE_READ:
+            data = os.pread(self._fd, n, self._pos)
+        else:
+            data = await asyncio.to_thread(os.pread, self._fd, n, self._pos)
+        if not data:
+            # The file is shorter than its metadata said: end rather than spin.
+            self.close()
+            raise StopAsyncIteration
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _check_size(
+    size: int, max_size: int | None, expected: int | None, *, final_check: bool = True
+) -> None:
+    if max_size is not None and size > max_size:
+        raise errors.entity_too_large(size, max_size)
+    if expected is not None and (size > expected or (final_check and size != expected)):
+        raise errors.incomplete_body(size, expected)
+
+
+def _write_all(fd: int, data: bytes, hashers: Sequence[Hasher]) -> None:
+    for h in hashers:
+        h.update(data)
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _create(tmp: Path) -> int:
+    return os.open(tmp, _CREATE_FLAGS, 0o644)
+
+
+def _write_whole(
+    tmp: Path, final: Path, data: bytes, hashers: Sequence[Hasher], durable: bool
+) -> None:
+    """A whole (small) blob: create, write, publish."""
+    _finish(_create(tmp), data, hashers, tmp, final, durable)
+
+
+def _finish(
+    fd: int, data: bytes, hashers: Sequence[Hasher], tmp: Path, final: Path, durable: bool
+) -> None:
+    """Write the last bytes, then publish: fsync, rename, fsync the directory."""
+    try:
+        if data:
+            _write_all(fd, data, hashers)
+        else:
+            for h in hashers:
+                h.update(b"")
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, final)
+    if durable:
+        _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,150 @@
+"""What every group of S3 handlers shares: the service's state and the lookups on it.
+
+``S3Handlers`` is the base of each handler mixin (buckets, objects, listing,
+multipart): it declares the attributes ``S3Service`` provides (``store``,
+``blobs``) and the lookups every operation starts with (find the bucket, check
+a key, find a version), so each mixin file reads like the AWS docs. Helpers
+here are underscore-named: public names on the service are operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from cloudlet.core.clock import clock
+from cloudlet.core.ids import fast_uuid
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.blobs import BlobStore
+from cloudlet.services.s3.conditions import check_write
+from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion, S3Store
+
+Result = dict[str, Any]
+
+_VERSION_ID = re.compile(r"[0-9A-Za-z._-]{32}")
+
+
+@lru_cache(maxsize=256)
+def canonical_user_id(account: str) -> str:
+    """S3's 64-hex-digit canonical user id, derived from the account (stable)."""
+    return hashlib.sha256(f"cloudlet-canonical-user:{account}".encode()).hexdigest()
+
+
+def owner_of(account: str) -> dict[str, str]:
+    """The ``Owner`` element S3 returns for resources of ``account``."""
+    return {"ID": canonical_user_id(account), "DisplayName": account}
+
+
+def new_version_id() -> str:
+    """A fresh version id: 32 URL-safe characters, like S3's."""
+    return fast_uuid().replace("-", "")
+
+
+def now() -> datetime:
+    """The current time at millisecond precision (what S3 stores and lists)."""
+    t = clock.time()
+    return datetime.fromtimestamp(round(t, 3), UTC)
+
+
+def check_version_id(version_id: str) -> None:
+    if version_id != NULL_VERSION and not _VERSION_ID.fullmatch(version_id):
+        raise errors.invalid_version_id(version_id)
+
+
+def check_key(key: str) -> None:
+    size = len(key.encode("utf-8", "surrogateescape"))
+    if size > errors.MAX_KEY_BYTES:
+        raise errors.key_too_long(size)
+    if not key:
+        raise errors.invalid_argument("Key must not be empty", "key", key)
+
+
+class S3Handlers:
+    """Base of the S3 handler mixins (see the module docstring)."""
+
+    store: S3Store
+    blobs: BlobStore
+
+    def _bucket(self, name: str) -> Bucket:
+        bucket = self.store.get_bucket(name)
+        if bucket is None:
+            raise errors.no_such_bucket(name)
+        return bucket
+
+    def _version_for_write(self, bucket: Bucket) -> str:
+        """The version id a new write gets in ``bucket``."""
+        return new_version_id() if bucket.versioned else NULL_VERSION
+
+    def _version_header(self, bucket: Bucket, version_id: str) -> str | None:
+        """``x-amz-version-id`` is sent only once a bucket has had versioning configured."""
+        return version_id if bucket.versioning is not None else None
+
+    def _find(self, bucket: Bucket, key: str, version_id: str | None, method: str) -> ObjectVersion:
+        """The version a read names; S3's errors for missing keys, versions, delete markers."""
+        if version_id is None:
+            found = self.store.latest(bucket.name, key)
+            if found is None:
+                raise errors.no_such_key(key, bucket.name)
+            if found.delete_marker:
+                err = errors.no_such_key(key, bucket.name)
+                err.headers["x-amz-delete-marker"] = "true"
+                if bucket.versioning is not None:
+                    err.headers["x-amz-version-id"] = found.version_id
+                raise err
+            return found
+        check_version_id(version_id)
+        found = self.store.version(bucket.name, key, version_id)
+        if found is None:
+            raise errors.no_such_version(key, version_id)
+        if found.delete_marker:
+            err = errors.method_not_allowed(method)
+            err.headers.update(
+                {
+                    "x-amz-delete-marker": "true",
+                    "x-amz-version-id": found.version_id,
+                    "Last-Modified": _http_date(found.last_modified),
+                    "Allow": "DELETE",
+                }
+            )
+            raise err
+        return found
+
+    def _check_write_conditions(self, bucket: Bucket, key: str, params: dict[str, Any]) -> None:
+        """``If-Match``/``If-None-Match`` of a write, against the key's current object."""
+        if params.get("IfMatch") is None and params.get("IfNoneMatch") is None:
+            return
+        current = self.store.latest(bucket.name, key)
+        exists = current is not None and not current.delete_marker
+        check_write(
+            current.etag if exists and current is not None else None,
+            exists=exists,
+            key=key,
+            bucket=bucket.name,
+            if_match=params.get("IfMatch"),
+            if_none_match=params.get("IfNoneMatch"),
+        )
+
+    def _drop_blobs(self, blob_ids: list[str]) -> None:
+        """After a commit: remove the files of versions that are gone.
+
+        On the event loop this runs once the current step is done, i.e. after
+        the response has been handed to the transport: an unlink costs the
+        client nothing. (A crash before it runs leaves orphans, which the next
+        start-up sweeps.)
+        """
+        if not blob_ids:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.blobs.delete_many(blob_ids)
+            return
+        loop.call_soon(self.blobs.delete_many, list(blob_ids))
+
+
+def _http_date(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

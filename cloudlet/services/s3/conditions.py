@@ -1,0 +1,188 @@
+"""HTTP preconditions and byte ranges, with the precedence rules S3 applies.
+
+Pure functions of an object's ETag/Last-Modified/size and the request's
+headers, so the rules (which are subtle, and unit-tested) live apart from the
+handlers that use them.
+
+Reads (GetObject/HeadObject), RFC 7232 as S3 applies it:
+
+1. ``If-Match`` false → 412. If it is true, ``If-Unmodified-Since`` is not
+   consulted; without ``If-Match``, ``If-Unmodified-Since`` false → 412.
+2. ``If-None-Match`` false (the ETag matches) → 304. If it is true,
+   ``If-Modified-Since`` is not consulted; without ``If-None-Match``,
+   ``If-Modified-Since`` false (not modified) → 304.
+
+Copies (``x-amz-copy-source-if-*``) follow the same pairing, but every
+failure is 412. Writes (``If-Match``/``If-None-Match: *`` on PutObject) are
+checked when the upload completes, against the then-current object.
+
+Ranges: ``bytes=a-b``, ``bytes=a-``, ``bytes=-n``. A header S3 cannot parse
+(or a list of ranges) is ignored and the whole object is sent, as S3 does; a
+well-formed range that starts past the end is 416 ``InvalidRange``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from cloudlet.services.s3 import errors
+
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
+
+
+def unquote_etag(etag: str) -> str:
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    if len(etag) >= 2 and etag[0] == '"' and etag[-1] == '"':
+        etag = etag[1:-1]
+    return etag
+
+
+def etag_matches(header: str, etag: str | None) -> bool:
+    """Whether an ``If-Match``/``If-None-Match`` value names ``etag`` (or is ``*``)."""
+    if etag is None:
+        return False
+    bare = unquote_etag(etag)
+    for item in header.split(","):
+        item = item.strip()
+        if item == "*" or unquote_etag(item) == bare:
+            return True
+    return False
+
+
+def seconds(value: datetime) -> int:
+    """HTTP dates have whole seconds: compare times at that precision."""
+    return int(value.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int
+    """Exclusive."""
+    size: int
+    """The whole object's size."""
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    @property
+    def content_range(self) -> str:
+        return f"bytes {self.start}-{self.end - 1}/{self.size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The range a ``Range`` header asks of an object of ``size`` bytes.
+
+    None means "send the whole object" (no header, or one S3 ignores);
+    ``InvalidRange`` (416) when it cannot be satisfied.
+    """
+    if not header:
+        return None
+    m = _RANGE.fullmatch(header)
+    if m is None:
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise errors.invalid_range(header, size)
+        return ByteRange(max(0, size - suffix), size, size)
+    start = int(first)
+    end = size if not last else int(last) + 1
+    if last and end <= start:
+        return None  # last < first: syntactically invalid, ignored
+    if start >= size:
+        raise errors.invalid_range(header, size)
+    return ByteRange(start, min(end, size), size)
+
+
+def check_read(
+    etag: str | None,
+    last_modified: datetime,
+    *,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    if_modified_since: datetime | None = None,
+    if_unmodified_since: datetime | None = None,
+) -> None:
+    """Raise 412 ``PreconditionFailed`` or 304 ``NotModified`` as S3 would for a read."""
+    modified = seconds(last_modified)
+    if if_match is not None:
+        if not etag_matches(if_match, etag):
+            raise errors.precondition_failed("If-Match")
+    elif if_unmodified_since is not None and modified > seconds(if_unmodified_since):
+        raise errors.precondition_failed("If-Unmodified-Since")
+    if if_none_match is not None:
+        if etag_matches(if_none_match, etag):
+            raise _not_modified(etag, last_modified)
+    elif if_modified_since is not None and modified <= seconds(if_modified_since):
+        raise _not_modified(etag, last_modified)
+
+
+def check_copy_source(
+    etag: str | None,
+    last_modified: datetime,
+    *,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    if_modified_since: datetime | None = None,
+    if_unmodified_since: datetime | None = None,
+) -> None:
+    """The ``x-amz-copy-source-if-*`` rules: like a read, but every failure is 412."""
+    modified = seconds(last_modified)
+    if if_match is not None:
+        if not etag_matches(if_match, etag):
+            raise errors.precondition_failed("x-amz-copy-source-If-Match")
+    elif if_unmodified_since is not None and modified > seconds(if_unmodified_since):
+        raise errors.precondition_failed("x-amz-copy-source-If-Unmodified-Since")
+    if if_none_match is not None:
+        if etag_matches(if_none_match, etag):
+            raise errors.precondition_failed("x-amz-copy-source-If-None-Match")
+    elif if_modified_since is not None and modified <= seconds(if_modified_since):
+        raise errors.precondition_failed("x-amz-copy-source-If-Modified-Since")
+
+
+def check_write(
+    current_etag: str | None,
+    *,
+    exists: bool,
+    key: str,
+    bucket: str,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+) -> None:
+    """Conditional writes: ``If-None-Match: *`` and ``If-Match: <etag>``.
+
+    ``exists`` says whether the key has a current object (a delete marker
+    does not count).
+    """
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise errors.s3_error(
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+                501,
+                Header="If-None-Match",
+            )
+        if exists:
+            raise errors.precondition_failed("If-None-Match")
+    if if_match is not None:
+        if not exists:
+            raise errors.no_such_key(key, bucket)
+        if not etag_matches(if_match, current_etag):
+            raise errors.precondition_failed("If-Match")
+
+
+def _not_modified(etag: str | None, last_modified: datetime) -> Exception:
+    err = errors.not_modified()
+    if etag:
+        err.headers["ETag"] = etag
+    err.headers["Last-Modified"] = last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return err

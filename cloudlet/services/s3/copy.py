@@ -1,0 +1,163 @@
+"""CopyObject: a new version whose bytes are an existing version's.
+
+Blobs never change once written, so a copy is a hard link to the source's
+blob under a new id (no bytes move, however large the object); only a copy
+that asks for a different checksum algorithm reads the source, to compute it.
+
+S3's rules kept here: ``x-amz-copy-source`` is ``bucket/key[?versionId=]``,
+URL-encoded, with or without a leading slash; the source may not be a delete
+marker; ``x-amz-metadata-directive`` COPY (default) takes metadata and content
+headers from the source, REPLACE from the request; storage class defaults to
+STANDARD and the website redirect is never copied; copying an object onto
+itself without changing anything is ``InvalidRequest``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3.common import Result, S3Handlers, check_key, now
+from cloudlet.services.s3.conditions import check_copy_source
+from cloudlet.services.s3.objects import (
+    checksum_result,
+    content_fields,
+    storage_class,
+    user_metadata,
+)
+from cloudlet.services.s3.store import ObjectVersion
+
+_DIRECTIVES = ("COPY", "REPLACE")
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """``x-amz-copy-source`` -> (bucket, key, version id or None)."""
+    path, _, query = value.partition("?")
+    version_id = None
+    for pair in query.split("&"):
+        name, _, v = pair.partition("=")
+        if name == "versionId":
+            version_id = unquote(v)
+    path = unquote(path).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
+    return bucket, key, version_id
+
+
+class CopyHandlers(S3Handlers):
+    """CopyObject."""
+
+    async def copy_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key = params["Key"]
+        check_key(key)
+        src_bucket_name, src_key, src_version_id = parse_copy_source(params["CopySource"])
+        src_bucket = self._bucket(src_bucket_name)
+        src = self._copy_source(src_bucket, src_key, src_version_id)
+        check_copy_source(
+            src.etag,
+            src.last_modified,
+            if_match=params.get("CopySourceIfMatch"),
+            if_none_match=params.get("CopySourceIfNoneMatch"),
+            if_modified_since=params.get("CopySourceIfModifiedSince"),
+            if_unmodified_since=params.get("CopySourceIfUnmodifiedSince"),
+        )
+        if src.size > errors.MAX_SINGLE_PUT:
+            raise errors.invalid_request(
+                "The specified copy source is larger than the maximum allowable size for a "
+                f"copy source: {errors.MAX_SINGLE_PUT}"
+            )
+        directive = params.get("MetadataDirective") or "COPY"
+        if directive not in _DIRECTIVES:
+            raise errors.invalid_argument(
+                "Unknown metadata directive.", "x-amz-metadata-directive", directive
+            )
+        klass = storage_class(params.get("StorageClass"))
+        if (
+            src_bucket.name == bucket.name
+            and src.key == key
+            and directive == "COPY"
+            and params.get("StorageClass") is None
+            and params.get("WebsiteRedirectLocation") is None
+            and params.get("ServerSideEncryption") is None
+            and src.is_latest
+        ):
+            raise errors.invalid_request(
+                "This copy request is illegal because it is trying to copy an object to "
+                "itself without changing the object's metadata, storage class, website "
+                "redirect location or encryption attributes."
+            )
+        if directive == "REPLACE":
+            meta = user_metadata(params)
+            fields = content_fields(params)
+        else:
+            meta = dict(src.metadata)
+            fields = {
+                "content_type": src.content_type,
+                "content_encoding": src.content_encoding,
+                "content_disposition": src.content_disposition,
+                "content_language": src.content_language,
+                "cache_control": src.cache_control,
+                "expires": src.expires,
+                "website_redirect": params.get("WebsiteRedirectLocation"),
+            }
+
+        algorithm = checksums.parse_algorithm(
+            params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
+        )
+        if algorithm is not None and algorithm not in src.checksums:
+            hasher = checksums.new_hasher(algorithm)
+            blob = await self.blobs.concat([(src.blob_id or "", 0, None)], hashers=(hasher,))
+            blob_id, sums = blob.id, {algorithm: hasher.b64()}
+            kind = checksums.FULL_OBJECT
+        else:
+            blob_id = await self.blobs.link(src.blob_id or "")
+            sums, kind = dict(src.checksums), src.checksum_type
+        try:
+            bucket = self._bucket(bucket.name)
+            self._check_write_conditions(bucket, key, params)
+            version = ObjectVersion(
+                bucket=bucket.name,
+                key=key,
+                version_id=self._version_for_write(bucket),
+                last_modified=now(),
+                owner=ctx.account_id,
+                size=src.size,
+                etag=src.etag,
+                blob_id=blob_id,
+                storage_class=klass,
+                metadata=meta,
+                checksums=sums,
+                checksum_type=kind,
+                parts=src.parts,
+                **fields,
+            )
+            stored, dropped = self.store.put_version(version)
+        except BaseException:
+            self.blobs.delete(blob_id)
+            raise
+        self._drop_blobs(dropped)
+        result: Result = {"ETag": stored.etag, "LastModified": stored.last_modified}
+        if algorithm is not None:
+            result.update(checksum_result(stored))
+        return {
+            "CopyObjectResult": result,
+            "VersionId": self._version_header(bucket, stored.version_id),
+            "CopySourceVersionId": self._version_header(src_bucket, src.version_id),
+        }
+
+    def _copy_source(self, bucket: Any, key: str, version_id: str | None) -> ObjectVersion:
+        try:
+            return self._find(bucket, key, version_id, "GET")
+        except Exception as err:
+            if getattr(err, "code", None) == "MethodNotAllowed":
+                raise errors.invalid_request(
+                    "The source of a copy request may not specifically refer to a delete "
+                    "marker by version id."
+                ) from None
+            if getattr(err, "code", None) == "NoSuchKey":
+                # The delete-marker headers describe the source, not this request.
+                raise errors.no_such_key(key, bucket.name) from None
+            raise

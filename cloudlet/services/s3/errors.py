@@ -1,0 +1,251 @@
+"""S3's errors: code, status, wording and the extra elements S3 puts in ``<Error>``.
+
+S3 error documents carry more than code and message: ``<BucketName>``,
+``<Key>``, ``<Condition>``, ``<RangeRequested>``... clients read them
+(``e.response["Error"]["Key"]``). This module is the one place that knows
+them, so handlers and engines raise by meaning (``no_such_key(key)``) and
+never spell codes or statuses themselves. The codec renders ``fields`` as
+elements between ``<Message>`` and ``<RequestId>``; HEAD responses carry no
+body, as S3 sends them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+
+MAX_KEY_BYTES = 1024
+MAX_SINGLE_PUT = 5 * 1024**3
+
+
+def s3_error(code: str, message: str, status: int = 400, **fields: Any) -> ServiceError:
+    return ServiceError(
+        code, message, status, fields={k: v for k, v in fields.items() if v is not None}
+    )
+
+
+# -- buckets -------------------------------------------------------------------------
+
+
+def no_such_bucket(bucket: str) -> ServiceError:
+    return s3_error("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket)
+
+
+def bucket_already_exists(bucket: str) -> ServiceError:
+    return s3_error(
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again.",
+        409,
+        BucketName=bucket,
+    )
+
+
+def bucket_already_owned_by_you(bucket: str) -> ServiceError:
+    return s3_error(
+        "BucketAlreadyOwnedByYou",
+        "Your previous request to create the named bucket succeeded and you already own it.",
+        409,
+        BucketName=bucket,
+    )
+
+
+def bucket_not_empty(bucket: str) -> ServiceError:
+    return s3_error(
+        "BucketNotEmpty",
+        "The bucket you tried to delete is not empty",
+        409,
+        BucketName=bucket,
+    )
+
+
+def invalid_bucket_name(bucket: str) -> ServiceError:
+    return s3_error(
+        "InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket
+    )
+
+
+def illegal_location_constraint(constraint: str | None, region: str) -> ServiceError:
+    if constraint:
+        message = (
+            f"The {constraint} location constraint is incompatible for the region specific "
+            "endpoint this request was sent to."
+        )
+    else:
+        message = (
+            "The unspecified location constraint is incompatible for the region specific "
+            "endpoint this request was sent to."
+        )
+    return s3_error("IllegalLocationConstraintException", message, 400)
+
+
+def invalid_location_constraint(constraint: str) -> ServiceError:
+    return s3_error(
+        "InvalidLocationConstraint",
+        "The specified location-constraint is not valid",
+        400,
+        LocationConstraint=constraint,
+    )
+
+
+# -- keys and versions ---------------------------------------------------------------
+
+
+def no_such_key(key: str, bucket: str | None = None) -> ServiceError:
+    return s3_error(
+        "NoSuchKey",
+        "The specified key does not exist.",
+        404,
+        Key=key,
+        Resource=f"/{bucket}/{key}" if bucket is not None else None,
+    )
+
+
+def no_such_version(key: str, version_id: str) -> ServiceError:
+    return s3_error(
+        "NoSuchVersion",
+        "The specified version does not exist.",
+        404,
+        Key=key,
+        VersionId=version_id,
+    )
+
+
+def invalid_version_id(version_id: str) -> ServiceError:
+    return invalid_argument("Invalid version id specified", "versionId", version_id)
+
+
+def key_too_long(size: int) -> ServiceError:
+    return s3_error(
+        "KeyTooLongError",
+        "Your key is too long",
+        400,
+        Size=size,
+        MaxSizeAllowed=MAX_KEY_BYTES,
+    )
+
+
+def method_not_allowed(method: str, resource_type: str = "DeleteMarker") -> ServiceError:
+    return s3_error(
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+        405,
+        Method=method,
+        ResourceType=resource_type,
+    )
+
+
+# -- request content -----------------------------------------------------------------
+
+
+def invalid_argument(message: str, name: str | None = None, value: Any = None) -> ServiceError:
+    return s3_error(
+        "InvalidArgument",
+        message,
+        400,
+        ArgumentName=name,
+        ArgumentValue=None if value is None else str(value),
+    )
+
+
+def invalid_request(message: str) -> ServiceError:
+    return s3_error("InvalidRequest", message, 400)
+
+
+def malformed_xml() -> ServiceError:
+    return s3_error(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+        400,
+    )
+
+
+def entity_too_large(proposed: int, maximum: int) -> ServiceError:
+    return s3_error(
+        "EntityTooLarge",
+        "Your proposed upload exceeds the maximum allowed size",
+        400,
+        ProposedSize=proposed,
+        MaxSizeAllowed=maximum,
+    )
+
+
+def incomplete_body(received: int, expected: int) -> ServiceError:
+    return s3_error(
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header",
+        400,
+        NumberBytesExpected=expected,
+        NumberBytesProvided=received,
+    )
+
+
+def bad_digest(expected: str, calculated: str) -> ServiceError:
+    return s3_error(
+        "BadDigest",
+        "The Content-MD5 you specified did not match what we received.",
+        400,
+        ExpectedDigest=expected,
+        CalculatedDigest=calculated,
+    )
+
+
+def invalid_digest(content_md5: str) -> ServiceError:
+    return s3_error(
+        "InvalidDigest",
+        "The Content-MD5 you specified was invalid.",
+        400,
+        **{"Content-MD5": content_md5},
+    )
+
+
+def missing_content_md5() -> ServiceError:
+    return invalid_request(
+        "Missing required header for this request: Content-Md5 OR x-amz-checksum-*"
+    )
+
+
+def invalid_storage_class(value: str) -> ServiceError:
+    return s3_error(
+        "InvalidStorageClass",
+        "The storage class you specified is not valid",
+        400,
+        StorageClassRequested=value,
+    )
+
+
+# -- conditions and ranges -----------------------------------------------------------
+
+
+def precondition_failed(condition: str) -> ServiceError:
+    return s3_error(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        412,
+        Condition=condition,
+    )
+
+
+def not_modified() -> ServiceError:
+    """304: S3 sends it with no body (the codec drops the document)."""
+    return ServiceError("NotModified", "Not Modified", 304)
+
+
+def invalid_range(requested: str, size: int) -> ServiceError:
+    return s3_error(
+        "InvalidRange",
+        "The requested range is not satisfiable",
+        416,
+        RangeRequested=requested,
+        ActualObjectSize=size,
+    )
+
+
+def conditional_request_conflict() -> ServiceError:
+    return s3_error(
+        "ConditionalRequestConflict",
+        "A conflicting conditional operation is currently in progress against this "
+        "resource. Please try again.",
+        409,
+    )

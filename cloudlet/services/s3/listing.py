@@ -1,0 +1,380 @@
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions: pages from index range scans.
+
+Cost of a page is proportional to what it returns, not to the bucket: keys
+are stored as BLOBs of their UTF-8 bytes, so SQLite's index order is S3's
+order, and a page is one range scan starting at the marker. A delimiter rolls
+keys into a common prefix ``P``; the scan then jumps straight to
+``successor(P)`` (the first key after every key starting with ``P``) rather
+than reading the rolled-up keys, so a bucket with a million keys under
+``logs/`` lists ``logs/`` in one seek.
+
+Markers follow S3: a marker that is itself a common prefix (``photos/`` from
+a previous page's NextMarker) resumes after everything under it; any other
+marker resumes after that key. V2 continuation tokens are opaque (base64 of
+the last item returned).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import Any
+from urllib.parse import quote_plus
+
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result, S3Handlers, check_version_id, owner_of
+from cloudlet.services.s3.store import (
+    ROW_CHECKSUM_TYPE,
+    ROW_CHECKSUMS,
+    ROW_DELETE_MARKER,
+    ROW_ETAG,
+    ROW_IS_LATEST,
+    ROW_KEY,
+    ROW_LAST_MODIFIED,
+    ROW_OWNER,
+    ROW_SIZE,
+    ROW_STORAGE_CLASS,
+    ROW_VERSION_ID,
+    key_bytes,
+    row_time,
+    successor,
+)
+
+MAX_KEYS = 1000
+
+Scan = Callable[[bytes, bool], Iterator[tuple]]
+"""Open a scan of rows in listing order from ``start`` (inclusive or not)."""
+
+
+def walk(
+    open_scan: Scan,
+    prefix: bytes,
+    delimiter: bytes | None,
+    start: bytes,
+    inclusive: bool,
+    want: int,
+) -> list[tuple | bytes]:
+    """Up to ``want`` items from ``start``: rows, or common prefixes (``bytes``)."""
+    out: list[tuple | bytes] = []
+    if want <= 0:
+        return out
+    if start < prefix:
+        start, inclusive = prefix, True
+    scan = open_scan(start, inclusive)
+    try:
+        while len(out) < want:
+            row = next(scan, None)
+            if row is None:
+                break
+            kb = row[ROW_KEY]
+            if delimiter:
+                i = kb.find(delimiter, len(prefix))
+                if i >= 0:
+                    cp = kb[: i + len(delimiter)]
+                    out.append(cp)
+                    _close(scan)
+                    after = successor(cp)
+                    if after is None:
+                        break
+                    scan = open_scan(after, True)
+                    continue
+            out.append(row)
+    finally:
+        _close(scan)
+    return out
+
+
+def _close(scan: Any) -> None:
+    close = getattr(scan, "close", None)
+    if close is not None:
+        close()
+
+
+def resume_point(marker: bytes, prefix: bytes, delimiter: bytes | None) -> tuple[bytes, bool]:
+    """Where a listing resumes after ``marker``: (start, inclusive)."""
+    if delimiter and marker.startswith(prefix):
+        i = marker.find(delimiter, len(prefix))
+        if i >= 0 and i + len(delimiter) == len(marker):
+            after = successor(marker)
+            if after is not None:
+                return after, True
+    return marker, False
+
+
+def encode(value: str | None, encoding: str | None) -> str | None:
+    """A key-like value as sent back: URL-encoded when ``encoding-type=url``."""
+    if value is None or encoding != "url":
+        return value
+    return quote_plus(value, safe="/")
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _max_keys(params: dict[str, Any]) -> int:
+    value = params.get("MaxKeys")
+    if value is None:
+        return MAX_KEYS
+    if value < 0:
+        raise errors.invalid_argument(
+            "Argument maxKeys must be an integer between 0 and 2147483647", "maxKeys", value
+        )
+    return min(value, MAX_KEYS)
+
+
+def _encoding(params: dict[str, Any]) -> str | None:
+    value = params.get("EncodingType")
+    if value is not None and value != "url":
+        raise errors.invalid_argument(
+            "Invalid Encoding Method specified in Request", "encoding-type", value
+        )
+    return value
+
+
+def _token(item: tuple | bytes) -> str:
+    raw = b"P" + item if isinstance(item, bytes) else b"K" + item[ROW_KEY]
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _from_token(token: str) -> tuple[bytes, bool]:
+    """A continuation token -> (start, inclusive)."""
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError):
+        raw = b""
+    if raw[:1] == b"P":
+        after = successor(raw[1:])
+        if after is not None:
+            return after, True
+    elif raw[:1] == b"K":
+        return raw[1:], False
+    raise errors.invalid_argument(
+        "The continuation token provided is incorrect", "continuation-token", token
+    )
+
+
+def _algorithms(raw: str | None) -> list[str] | None:
+    # Only the names are listed: {"CRC64NVME": "..."} -> ["CRC64NVME"].
+    return list(json.loads(raw)) if raw else None
+
+
+def _content(row: tuple, encoding: str | None, owner: bool) -> Result:
+    """A ``Contents`` entry straight from a listing row (no full decode)."""
+    entry: Result = {
+        "Key": encode(_text(row[ROW_KEY]), encoding),
+        "LastModified": row_time(row[ROW_LAST_MODIFIED]),
+        "ETag": row[ROW_ETAG],
+        "Size": row[ROW_SIZE],
+        "StorageClass": row[ROW_STORAGE_CLASS],
+    }
+    algorithms = _algorithms(row[ROW_CHECKSUMS])
+    if algorithms:
+        entry["ChecksumAlgorithm"] = algorithms
+        entry["ChecksumType"] = row[ROW_CHECKSUM_TYPE]
+    if owner:
+        entry["Owner"] = owner_of(row[ROW_OWNER])
+    return entry
+
+
+def _version_entry(row: tuple, encoding: str | None) -> Result:
+    """A ``Version`` or ``DeleteMarker`` entry of ListObjectVersions."""
+    entry: Result = {
+        "Key": encode(_text(row[ROW_KEY]), encoding),
+        "VersionId": row[ROW_VERSION_ID],
+        "IsLatest": bool(row[ROW_IS_LATEST]),
+        "LastModified": row_time(row[ROW_LAST_MODIFIED]),
+        "Owner": owner_of(row[ROW_OWNER]),
+    }
+    if row[ROW_DELETE_MARKER]:
+        return entry
+    entry.update(ETag=row[ROW_ETAG], Size=row[ROW_SIZE], StorageClass=row[ROW_STORAGE_CLASS])
+    algorithms = _algorithms(row[ROW_CHECKSUMS])
+    if algorithms:
+        entry["ChecksumAlgorithm"] = algorithms
+        entry["ChecksumType"] = row[ROW_CHECKSUM_TYPE]
+    return entry
+
+
+class ListingHandlers(S3Handlers):
+    """ListObjects, ListObjectsV2, ListObjectVersions."""
+
+    def _current_scan(self, bucket: str, prefix: bytes) -> Scan:
+        end = successor(prefix) if prefix else None
+
+        def open_scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
+            return self.store.scan_current(bucket, start, inclusive, end)
+
+        return open_scan
+
+    def _list_current(
+        self, bucket: str, params: dict[str, Any], start: bytes, inclusive: bool
+    ) -> tuple[list[tuple | bytes], bool, int]:
+        prefix = key_bytes(params.get("Prefix") or "")
+        delimiter = key_bytes(params["Delimiter"]) if params.get("Delimiter") else None
+        limit = _max_keys(params)
+        items = walk(
+            self._current_scan(bucket, prefix), prefix, delimiter, start, inclusive, limit + 1
+        )
+        truncated = len(items) > limit
+        return items[:limit], truncated, limit
+
+    def list_objects_v2(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        encoding = _encoding(params)
+        prefix = params.get("Prefix") or ""
+        delimiter = params.get("Delimiter") or None
+        token = params.get("ContinuationToken")
+        if token is not None:
+            start, inclusive = _from_token(token)
+        elif params.get("StartAfter"):
+            start, inclusive = resume_point(
+                key_bytes(params["StartAfter"]),
+                key_bytes(prefix),
+                key_bytes(delimiter) if delimiter else None,
+            )
+        else:
+            start, inclusive = b"", True
+        items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
+        fetch_owner = bool(params.get("FetchOwner"))
+        contents = [_content(i, encoding, fetch_owner) for i in items if isinstance(i, tuple)]
+        prefixes = [{"Prefix": encode(_text(i), encoding)} for i in items if isinstance(i, bytes)]
+        out: Result = {
+            "Name": bucket.name,
+            "Prefix": encode(prefix, encoding),
+            "MaxKeys": limit,
+            "KeyCount": len(items),
+            "IsTruncated": truncated,
+            "EncodingType": encoding,
+            "Delimiter": encode(delimiter, encoding),
+            "ContinuationToken": token,
+            "StartAfter": encode(params.get("StartAfter"), encoding),
+        }
+        if contents:
+            out["Contents"] = contents
+        if prefixes:
+            out["CommonPrefixes"] = prefixes
+        if truncated and items:
+            out["NextContinuationToken"] = _token(items[-1])
+        return out
+
+    def list_objects(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        encoding = _encoding(params)
+        prefix = params.get("Prefix") or ""
+        delimiter = params.get("Delimiter") or None
+        marker = params.get("Marker") or ""
+        start, inclusive = (
+            resume_point(
+                key_bytes(marker), key_bytes(prefix), key_bytes(delimiter) if delimiter else None
+            )
+            if marker
+            else (b"", True)
+        )
+        items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
+        contents = [_content(i, encoding, True) for i in items if isinstance(i, tuple)]
+        prefixes = [{"Prefix": encode(_text(i), encoding)} for i in items if isinstance(i, bytes)]
+        out: Result = {
+            "Name": bucket.name,
+            "Prefix": encode(prefix, encoding),
+            "Marker": encode(marker, encoding),
+            "MaxKeys": limit,
+            "IsTruncated": truncated,
+            "EncodingType": encoding,
+            "Delimiter": encode(delimiter, encoding),
+        }
+        if contents:
+            out["Contents"] = contents
+        if prefixes:
+            out["CommonPrefixes"] = prefixes
+        if truncated and items and delimiter:
+            last = items[-1]
+            out["NextMarker"] = encode(
+                _text(last if isinstance(last, bytes) else last[ROW_KEY]), encoding
+            )
+        return out
+
+    def list_object_versions(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        encoding = _encoding(params)
+        prefix_text = params.get("Prefix") or ""
+        delimiter_text = params.get("Delimiter") or None
+        prefix = key_bytes(prefix_text)
+        delimiter = key_bytes(delimiter_text) if delimiter_text else None
+        key_marker = params.get("KeyMarker") or ""
+        version_marker = params.get("VersionIdMarker") or None
+        limit = _max_keys(params)
+        end = successor(prefix) if prefix else None
+        store = self.store
+
+        def open_scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
+            return store.scan_versions(bucket.name, start, inclusive, end)
+
+        if version_marker is not None:
+            if not key_marker:
+                raise errors.invalid_argument(
+                    "A version-id marker cannot be specified without a key marker.",
+                    "version-id-marker",
+                    version_marker,
+                )
+            check_version_id(version_marker)
+        start, inclusive = (
+            resume_point(key_bytes(key_marker), prefix, delimiter) if key_marker else (b"", True)
+        )
+        scan = open_scan
+        row_id = (
+            store.version_row_id(bucket.name, key_marker, version_marker)
+            if version_marker is not None
+            else None
+        )
+        if row_id is not None and key_bytes(key_marker) >= prefix:
+            first = key_bytes(key_marker)
+
+            def scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
+                if start == first and not inclusive:
+                    return chain(
+                        store.scan_older_versions(bucket.name, first, row_id),
+                        open_scan(first, False),
+                    )
+                return open_scan(start, inclusive)
+
+        items = walk(scan, prefix, delimiter, start, inclusive, limit + 1)
+        truncated = len(items) > limit
+        items = items[:limit]
+        versions: list[Result] = []
+        markers: list[Result] = []
+        prefixes: list[Result] = []
+        for item in items:
+            if isinstance(item, bytes):
+                prefixes.append({"Prefix": encode(_text(item), encoding)})
+                continue
+            (markers if item[ROW_DELETE_MARKER] else versions).append(
+                _version_entry(item, encoding)
+            )
+        out: Result = {
+            "Name": bucket.name,
+            "Prefix": encode(prefix_text, encoding),
+            "KeyMarker": encode(key_marker, encoding),
+            "VersionIdMarker": version_marker or "",
+            "MaxKeys": limit,
+            "IsTruncated": truncated,
+            "EncodingType": encoding,
+            "Delimiter": encode(delimiter_text, encoding),
+        }
+        if versions:
+            out["Versions"] = versions
+        if markers:
+            out["DeleteMarkers"] = markers
+        if prefixes:
+            out["CommonPrefixes"] = prefixes
+        if truncated and items:
+            last = items[-1]
+            if isinstance(last, bytes):
+                out["NextKeyMarker"] = encode(_text(last), encoding)
+            else:
+                out["NextKeyMarker"] = encode(_text(last[ROW_KEY]), encoding)
+                out["NextVersionIdMarker"] = last[ROW_VERSION_ID]
+        return out

@@ -1,0 +1,618 @@
+"""Multipart uploads: Create, UploadPart(Copy), Complete, Abort, ListParts, ListMultipartUploads.
+
+Why it looks like this:
+
+- **Parts are blobs.** Each part streams into its own blob (MD5 for its ETag
+  and its checksums computed on the way, as for PutObject), and one row in
+  ``mpu_parts`` names it. Re-uploading a part number replaces the row and
+  drops the old blob after the commit. Uploads and parts live in their own
+  tables of the S3 database (``mpu_uploads``, ``mpu_parts``), created here;
+  the store's start-up sweep keeps every blob a part row names.
+- **Completing copies nothing.** The object's blob is *composed* of the part
+  files (hard links in one directory, see ``composed.py``): completing a
+  5 GiB upload costs one link per part, not a 5 GiB rewrite. The new object
+  row and the removal of the upload are one transaction, committed after the
+  composed blob is durable; only then are the part blobs' own names dropped.
+- **Checksums** follow S3 (rules and arithmetic in ``checksums.py``): an upload
+  created with ``ChecksumAlgorithm`` checks every part against it and gives
+  the object a COMPOSITE ("checksum of checksums" plus ``-N``) or FULL_OBJECT
+  (CRC combined from the part CRCs, no re-read) checksum. An upload without
+  one still gets S3's default, a full-object CRC64NVME, and parts may carry
+  any checksum the client chose (current boto3 sends CRC32 by default).
+- **What a completed object remembers** is ``ObjectVersion.parts``:
+  ``{"count", "sizes", "algorithm", "checksums"}``. GetObject/HeadObject with
+  ``partNumber`` read ``count`` and ``sizes``; GetObjectAttributes' ObjectParts
+  comes from ``_object_parts`` below; ``part_checksum`` gives one part's
+  checksum for a ``partNumber`` read.
+
+Anything awaited (a part streaming in, the composed blob being built) may
+interleave with other requests, so each handler re-reads the upload after its
+await and before its commit: an upload aborted or completed meanwhile answers
+``NoSuchUpload`` and the work is discarded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from cloudlet.core.ids import token_hex
+from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3.common import Result, S3Handlers, check_key, now, owner_of
+from cloudlet.services.s3.conditions import check_copy_source, unquote_etag
+from cloudlet.services.s3.copy import parse_copy_source
+from cloudlet.services.s3.listing import encode
+from cloudlet.services.s3.objects import content_fields, storage_class, user_metadata
+from cloudlet.services.s3.store import ObjectVersion
+from cloudlet.services.s3.uploads import MAX_PARTS, Part, Upload, UploadStore
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024**3
+MAX_LISTED = 1000
+
+
+def multipart_etag(md5_hexes: list[str]) -> str:
+    """S3's multipart ETag: MD5 of the concatenated binary part MD5s, then ``-N``."""
+    digest = hashlib.md5(b"".join(bytes.fromhex(h) for h in md5_hexes), usedforsecurity=False)
+    return f'"{digest.hexdigest()}-{len(md5_hexes)}"'
+
+
+def part_checksum(version: ObjectVersion, part_number: int) -> Result:
+    """Output members for one part of a multipart object (``ChecksumCRC32``...), or {}."""
+    parts = version.parts or {}
+    algorithm, values = parts.get("algorithm"), parts.get("checksums") or []
+    if not algorithm or not 1 <= part_number <= len(values):
+        return {}
+    return checksums.result_fields(algorithm, values[part_number - 1], None)
+
+
+# -- errors, as S3 words them ----------------------------------------------------------
+
+
+def invalid_part(upload_id: str, number: int, etag: str | None) -> Exception:
+    return errors.s3_error(
+        "InvalidPart",
+        "One or more of the specified parts could not be found.  The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag.",
+        400,
+        UploadId=upload_id,
+        PartNumber=number,
+        ETag=etag,
+    )
+
+
+def _check_part_number(value: int) -> None:
+    if not 1 <= value <= MAX_PARTS:
+        raise errors.invalid_argument(
+            f"Part number must be an integer between 1 and {MAX_PARTS}, inclusive",
+            "partNumber",
+            value,
+        )
+
+
+def _copy_range(header: str | None, size: int) -> tuple[int, int]:
+    """``x-amz-copy-source-range: bytes=first-last`` -> [start, end) of the source."""
+    if header is None:
+        return 0, size
+    spec = header.strip()
+    first, sep, last = spec[6:].partition("-") if spec.startswith("bytes=") else ("", "", "")
+    if not sep or not first.isdigit() or not last.isdigit() or int(last) < int(first):
+        raise errors.invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+            "first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            header,
+        )
+    start, end = int(first), int(last) + 1
+    if end > size:
+        raise errors.invalid_argument(
+            f"Range specified is not valid for source object of size: {size}",
+            "x-amz-copy-source-range",
+            header,
+        )
+    return start, end
+
+
+def _settings(params: dict[str, Any]) -> dict[str, Any]:
+    """What CreateMultipartUpload says about the object, kept until Complete."""
+    fields = content_fields(params)
+    expires = fields.get("expires")
+    if isinstance(expires, datetime):
+        fields["expires"] = expires.timestamp()
+    return {"fields": fields, "metadata": user_metadata(params)}
+
+
+def _object_fields(settings: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(settings.get("fields") or {})
+    if fields.get("expires") is not None:
+        fields["expires"] = datetime.fromtimestamp(fields["expires"], UTC)
+    return fields
+
+
+class MultipartHandlers(S3Handlers):
+    """The multipart upload operations (see the module docstring).
+
+    ``S3Service.__init__`` calls ``_init_multipart()`` once the store exists
+    (before the start-up sweep, which must know the part blobs).
+    """
+
+    uploads: UploadStore
+
+    def _init_multipart(self) -> None:
+        self.uploads = UploadStore(self.store)
+
+    # -- CreateMultipartUpload --------------------------------------------------------
+
+    def create_multipart_upload(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key = params["Key"]
+        check_key(key)
+        algorithm, kind = checksums.upload_checksum(
+            params.get("ChecksumAlgorithm"), params.get("ChecksumType")
+        )
+        klass = storage_class(params.get("StorageClass"))
+        upload_id = token_hex(32)
+        self.uploads.create(
+            Upload(
+                seq=0,
+                upload_id=upload_id,
+                bucket=bucket.name,
+                key=key,
+                initiated=now(),
+                owner=ctx.account_id,
+                storage_class=klass,
+                algorithm=algorithm,
+                checksum_type=kind,
+                settings=_settings(params),
+            )
+        )
+        return {
+            "Bucket": bucket.name,
+            "Key": key,
+            "UploadId": upload_id,
+            "ChecksumAlgorithm": algorithm,
+            "ChecksumType": kind,
+        }
+
+    # -- UploadPart / UploadPartCopy --------------------------------------------------
+
+    def _part_hashers(
+        self, upload: Upload, claim: checksums.RequestChecksum | None
+    ) -> dict[str, checksums.Hasher]:
+        """The checksums a part needs: the upload's (or S3's default) and the request's."""
+        if claim is not None and upload.algorithm and claim.algorithm != upload.algorithm:
+            raise errors.invalid_request(
+                "Checksum Type mismatch occurred, expected checksum Type: "
+                f"{upload.algorithm.lower()}, actual checksum Type: {claim.algorithm.lower()}"
+            )
+        wanted = {upload.algorithm or checksums.DEFAULT_ALGORITHM}
+        if claim is not None:
+            wanted.add(claim.algorithm)
+        return {name: checksums.new_hasher(name) for name in sorted(wanted)}
+
+    async def upload_part(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key, upload_id, number = params["Key"], params["UploadId"], params["PartNumber"]
+        upload = self.uploads.find(bucket.name, key, upload_id)
+        _check_part_number(number)
+        length = params.get("ContentLength")
+        if length is not None and length > MAX_PART_SIZE:
+            raise errors.entity_too_large(length, MAX_PART_SIZE)
+        headers = ctx.request.headers
+        expected_md5 = checksums.content_md5(headers)
+        claim = checksums.request_checksum(headers)
+        hashers = self._part_hashers(upload, claim)
+        body = params.get("Body")
+        blob = await self.blobs.write(
+            body if body is not None else b"",
+            hashers=tuple(hashers.values()),
+            max_size=MAX_PART_SIZE,
+            expected_size=length,
+        )
+        try:
+            checksums.verify_content_md5(expected_md5, blob.md5)
+            values = {name: h.b64() for name, h in hashers.items()}
+            if claim is not None:
+                claim.verify(hashers[claim.algorithm], headers)
+            part = Part(number, blob.id, blob.size, blob.md5_hex, now(), values)
+            self._save_part(bucket.name, key, upload_id, part)
+        except BaseException:
+            self.blobs.delete(blob.id)
+            raise
+        out: Result = {"ETag": part.etag}
+        shown = claim.algorithm if claim is not None else upload.algorithm
+        if shown:
+            out.update(checksums.result_fields(shown, values[shown], None))
+        return out
+
+    def _save_part(self, bucket: str, key: str, upload_id: str, part: Part) -> None:
+        replaced = self.uploads.save_part(bucket, key, upload_id, part)
+        if replaced is not None:
+            self.blobs.delete(replaced)
+
+    async def upload_part_copy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key, upload_id, number = params["Key"], params["UploadId"], params["PartNumber"]
+        upload = self.uploads.find(bucket.name, key, upload_id)
+        _check_part_number(number)
+        src_bucket_name, src_key, src_version_id = parse_copy_source(params["CopySource"])
+        src_bucket = self._bucket(src_bucket_name)
+        src = self._copy_source(src_bucket, src_key, src_version_id)  # type: ignore[attr-defined]
+        check_copy_source(
+            src.etag,
+            src.last_modified,
+            if_match=params.get("CopySourceIfMatch"),
+            if_none_match=params.get("CopySourceIfNoneMatch"),
+            if_modified_since=params.get("CopySourceIfModifiedSince"),
+            if_unmodified_since=params.get("CopySourceIfUnmodifiedSince"),
+        )
+        start, end = _copy_range(params.get("CopySourceRange"), src.size)
+        if end - start > MAX_PART_SIZE:
+            raise errors.invalid_request(
+                "The specified copy source is larger than the maximum allowable size for a "
+                f"copy source: {MAX_PART_SIZE}"
+            )
+        hashers = self._part_hashers(upload, None)
+        source = self.blobs.reader(src.blob_id or "", start, end)
+        blob = await self.blobs.write(source, hashers=tuple(hashers.values()))
+        try:
+            values = {name: h.b64() for name, h in hashers.items()}
+            part = Part(number, blob.id, blob.size, blob.md5_hex, now(), values)
+            self._save_part(bucket.name, key, upload_id, part)
+        except BaseException:
+            self.blobs.delete(blob.id)
+            raise
+        result: Result = {"ETag": part.etag, "LastModified": part.last_modified}
+        if upload.algorithm:
+            result.update(checksums.result_fields(upload.algorithm, values[upload.algorithm], None))
+        return {
+            "CopyPartResult": result,
+            "CopySourceVersionId": self._version_header(src_bucket, src.version_id),
+        }
+
+    # -- CompleteMultipartUpload ------------------------------------------------------
+
+    async def complete_multipart_upload(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key, upload_id = params["Key"], params["UploadId"]
+        upload = self.uploads.find(bucket.name, key, upload_id)
+        request = params.get("MultipartUpload")
+        if request is None:
+            raise errors.malformed_xml()
+        listed = request.get("Parts") or []
+        if not listed:
+            raise errors.invalid_request("You must specify at least one part")
+        chosen = self._chosen_parts(upload, listed)
+        size = sum(p.size for p in chosen)
+        expected_size = params.get("MpuObjectSize")
+        if expected_size is not None and expected_size != size:
+            raise errors.invalid_request(
+                f"The provided 'x-amz-mp-object-size' header value {expected_size} does not "
+                f"match what was computed: {size}"
+            )
+        algorithm, value, kind = self._object_checksum(upload, chosen, params)
+        self._check_write_conditions(bucket, key, params)
+
+        try:
+            composed_id, _ = await self.blobs.compose([p.blob_id for p in chosen])  # type: ignore[attr-defined]
+        except FileNotFoundError:
+            # A part file went while linking: the upload was aborted or completed
+            # meanwhile (NoSuchUpload), or a part was replaced (InvalidPart).
+            self.uploads.find(bucket.name, key, upload_id)
+            raise invalid_part(upload_id, chosen[0].number, None) from None
+        try:
+            # The blob is durable; from here to the commit nothing awaits.
+            bucket = self._bucket(bucket.name)
+            current = self.uploads.find(bucket.name, key, upload_id)
+            parts_now = {p.number: p.blob_id for p in self.uploads.parts(current)}
+            if any(parts_now.get(p.number) != p.blob_id for p in chosen):
+                raise invalid_part(upload_id, chosen[0].number, None)
+            self._check_write_conditions(bucket, key, params)
+            version = ObjectVersion(
+                bucket=bucket.name,
+                key=key,
+                version_id=self._version_for_write(bucket),
+                last_modified=now(),
+                owner=ctx.account_id,
+                size=size,
+                etag=multipart_etag([p.md5 for p in chosen]),
+                blob_id=composed_id,
+                storage_class=upload.storage_class,
+                metadata=upload.settings.get("metadata") or {},
+                checksums={algorithm: value} if algorithm and value else {},
+                checksum_type=kind if algorithm and value else None,
+                parts={
+                    "count": len(chosen),
+                    "sizes": [p.size for p in chosen],
+                    "algorithm": upload.algorithm,
+                    "checksums": [p.checksums.get(upload.algorithm or "", "") for p in chosen]
+                    if upload.algorithm
+                    else None,
+                },
+                **_object_fields(upload.settings),
+            )
+            with self.store.transaction() as conn:
+                stored, dropped = self.store.put_version(version)
+                conn.execute("DELETE FROM mpu_parts WHERE upload_seq = ?", (current.seq,))
+                conn.execute("DELETE FROM mpu_uploads WHERE seq = ?", (current.seq,))
+        except BaseException:
+            self.blobs.delete(composed_id)
+            raise
+        self._drop_blobs([*dropped, *parts_now.values()])
+        out: Result = {
+            "Location": f"http://{ctx.host}/{quote(bucket.name)}/{quote(key)}",
+            "Bucket": bucket.name,
+            "Key": key,
+            "ETag": stored.etag,
+            "VersionId": self._version_header(bucket, stored.version_id),
+        }
+        if upload.algorithm:
+            out.update(checksums.result_fields(algorithm, value, kind))
+        return out
+
+    def _chosen_parts(self, upload: Upload, listed: list[dict[str, Any]]) -> list[Part]:
+        """The parts a Complete request lists, checked against what was uploaded."""
+        if len(listed) > MAX_PARTS:
+            raise errors.malformed_xml()
+        stored = {p.number: p for p in self.uploads.parts(upload)}
+        chosen: list[Part] = []
+        previous = 0
+        for entry in listed:
+            number = entry.get("PartNumber")
+            if number is None:
+                raise errors.malformed_xml()
+            if number <= previous:
+                raise errors.s3_error(
+                    "InvalidPartOrder",
+                    "The list of parts was not in ascending order. Parts must be ordered by "
+                    "part number.",
+                    400,
+                    UploadId=upload.upload_id,
+                )
+            previous = number
+            part = stored.get(number)
+            etag = entry.get("ETag")
+            if part is None or etag is None or unquote_etag(etag) != part.md5:
+                raise invalid_part(upload.upload_id, number, etag)
+            for algorithm in checksums.ALGORITHMS:
+                given = entry.get(checksums.member_name(algorithm))
+                if given is not None and part.checksums.get(algorithm, given) != given:
+                    raise invalid_part(upload.upload_id, number, etag)
+            if upload.checksum_type == checksums.COMPOSITE and upload.algorithm:
+                if entry.get(checksums.member_name(upload.algorithm)) is None:
+                    raise errors.invalid_request(
+                        f"The upload was created using a {upload.algorithm.lower()} checksum. "
+                        "The complete request must include the checksum for each part. It "
+                        f"was missing for part {number} in the request."
+                    )
+            chosen.append(part)
+        for part in chosen[:-1]:
+            if part.size < MIN_PART_SIZE:
+                raise errors.s3_error(
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed object size.",
+                    400,
+                    ProposedSize=part.size,
+                    MinSizeAllowed=MIN_PART_SIZE,
+                    PartNumber=part.number,
+                    ETag=part.md5,
+                )
+        return chosen
+
+    def _object_checksum(
+        self, upload: Upload, chosen: list[Part], params: dict[str, Any]
+    ) -> tuple[str | None, str | None, str | None]:
+        """(algorithm, value, type) of the completed object, checked against the request."""
+        algorithm = upload.algorithm or checksums.DEFAULT_ALGORITHM
+        kind = upload.checksum_type or checksums.FULL_OBJECT
+        asked_kind = params.get("ChecksumType")
+        if asked_kind is not None and upload.algorithm and asked_kind != kind:
+            raise errors.invalid_request(
+                f"The upload was created using the {kind} checksum mode. The complete request "
+                "must use the same checksum mode."
+            )
+        values = [p.checksums.get(algorithm) for p in chosen]
+        if any(v is None for v in values):
+            return None, None, None  # parts from before checksums were kept
+        if kind == checksums.COMPOSITE:
+            value = checksums.composite_checksum(algorithm, values)  # type: ignore[arg-type]
+        else:
+            value = checksums.full_object_checksum(
+                algorithm,
+                zip(values, (p.size for p in chosen), strict=True),  # type: ignore[arg-type]
+            )
+        for name in checksums.ALGORITHMS:
+            given = params.get(checksums.member_name(name))
+            if given is None:
+                continue
+            if name != algorithm:
+                raise errors.invalid_request(
+                    f"The upload was created using a {algorithm.lower()} checksum. The complete "
+                    f"request included a {name.lower()} checksum."
+                )
+            if given.partition("-")[0] != value.partition("-")[0]:
+                raise checksums.bad_digest(name)
+        return algorithm, value, kind
+
+    # -- AbortMultipartUpload ---------------------------------------------------------
+
+    def abort_multipart_upload(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        upload = self.uploads.find(bucket.name, params["Key"], params["UploadId"])
+        initiated = params.get("IfMatchInitiatedTime")
+        if initiated is not None and int(initiated.timestamp()) != int(
+            upload.initiated.timestamp()
+        ):
+            raise errors.precondition_failed("x-amz-if-match-initiated-time")
+        self._drop_blobs(self.uploads.remove(upload))
+        return {}
+
+    def _abort_uploads(
+        self, bucket: str, prefix: str = "", initiated_before: datetime | None = None
+    ) -> int:
+        """Abort a bucket's uploads (under ``prefix``, older than a time): lifecycle's
+        AbortIncompleteMultipartUpload and bucket deletion. Returns how many."""
+        uploads = self.uploads.in_bucket(bucket, initiated_before)
+        count = 0
+        for upload in uploads:
+            if upload.key.startswith(prefix):
+                self._drop_blobs(self.uploads.remove(upload))
+                count += 1
+        return count
+
+    # -- ListParts --------------------------------------------------------------------
+
+    def list_parts(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        upload = self.uploads.find(bucket.name, params["Key"], params["UploadId"])
+        marker = params.get("PartNumberMarker") or 0
+        max_parts = _max_items(params.get("MaxParts"), "max-parts")
+        parts = self.uploads.parts(upload, marker, max_parts + 1)
+        truncated = len(parts) > max_parts
+        parts = parts[:max_parts]
+        out: Result = {
+            "Bucket": bucket.name,
+            "Key": upload.key,
+            "UploadId": upload.upload_id,
+            "PartNumberMarker": marker,
+            "MaxParts": max_parts,
+            "IsTruncated": truncated,
+            "Initiator": owner_of(upload.owner),
+            "Owner": owner_of(upload.owner),
+            "StorageClass": upload.storage_class,
+            "ChecksumAlgorithm": upload.algorithm,
+            "ChecksumType": upload.checksum_type,
+        }
+        if parts:
+            out["NextPartNumberMarker"] = parts[-1].number
+            out["Parts"] = [self._listed_part(upload, p) for p in parts]
+        return out
+
+    @staticmethod
+    def _listed_part(upload: Upload, part: Part) -> Result:
+        entry: Result = {
+            "PartNumber": part.number,
+            "LastModified": part.last_modified,
+            "ETag": part.etag,
+            "Size": part.size,
+        }
+        shown = upload.algorithm or next(
+            (a for a in part.checksums if a != checksums.DEFAULT_ALGORITHM), None
+        )
+        if shown and shown in part.checksums:
+            entry.update(checksums.result_fields(shown, part.checksums[shown], None))
+        return entry
+
+    # -- ListMultipartUploads ---------------------------------------------------------
+
+    def list_multipart_uploads(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        encoding = params.get("EncodingType")
+        if encoding is not None and encoding != "url":
+            raise errors.invalid_argument(
+                "Invalid Encoding Method specified in Request", "encoding-type", encoding
+            )
+        prefix = params.get("Prefix") or ""
+        delimiter = params.get("Delimiter") or None
+        key_marker = params.get("KeyMarker") or ""
+        id_marker = params.get("UploadIdMarker") or ""
+        max_uploads = _max_items(params.get("MaxUploads"), "max-uploads")
+
+        items = list(
+            self.uploads.walk(
+                bucket.name, prefix, delimiter, key_marker, id_marker, max_uploads + 1
+            )
+        )
+        truncated = len(items) > max_uploads
+        items = items[:max_uploads]
+        uploads: list[Result] = []
+        common: list[Result] = []
+        for item in items:
+            if isinstance(item, str):
+                common.append({"Prefix": encode(item, encoding)})
+            else:
+                uploads.append(
+                    {
+                        "UploadId": item.upload_id,
+                        "Key": encode(item.key, encoding),
+                        "Initiated": item.initiated,
+                        "StorageClass": item.storage_class,
+                        "Owner": owner_of(item.owner),
+                        "Initiator": owner_of(item.owner),
+                        "ChecksumAlgorithm": item.algorithm,
+                        "ChecksumType": item.checksum_type,
+                    }
+                )
+        out: Result = {
+            "Bucket": bucket.name,
+            "KeyMarker": encode(key_marker, encoding),
+            "UploadIdMarker": id_marker,
+            "MaxUploads": max_uploads,
+            "IsTruncated": truncated,
+            "Prefix": encode(prefix, encoding),
+            "Delimiter": encode(delimiter, encoding),
+            "EncodingType": encoding,
+        }
+        if items and truncated:
+            last = items[-1]
+            if isinstance(last, str):
+                out["NextKeyMarker"] = encode(last, encoding)
+            else:
+                out["NextKeyMarker"] = encode(last.key, encoding)
+                out["NextUploadIdMarker"] = last.upload_id
+        if uploads:
+            out["Uploads"] = uploads
+        if common:
+            out["CommonPrefixes"] = common
+        return out
+
+    # -- GetObjectAttributes' ObjectParts ---------------------------------------------
+
+    def _object_parts(self, version: ObjectVersion, params: dict[str, Any]) -> Result:
+        """``ObjectParts`` of a multipart object: the count, and the parts when checksummed.
+
+        S3 lists ``Parts`` only for objects uploaded with an additional
+        checksum; ``PartNumberMarker``/``MaxParts`` page through them.
+        """
+        info = version.parts or {}
+        count = info.get("count")
+        if not count:
+            return {}
+        out: Result = {"TotalPartsCount": count}
+        algorithm, values = info.get("algorithm"), info.get("checksums")
+        if not algorithm or not values:
+            return out
+        marker = params.get("PartNumberMarker") or 0
+        max_parts = _max_items(params.get("MaxParts"), "max-parts")
+        sizes = info.get("sizes") or []
+        numbers = list(range(marker + 1, min(count, marker + max_parts) + 1))
+        out.update(
+            {
+                "PartNumberMarker": marker,
+                "MaxParts": max_parts,
+                "IsTruncated": marker + max_parts < count,
+                "Parts": [
+                    {
+                        "PartNumber": n,
+                        "Size": sizes[n - 1],
+                        **checksums.result_fields(algorithm, values[n - 1], None),
+                    }
+                    for n in numbers
+                ],
+            }
+        )
+        if numbers:
+            out["NextPartNumberMarker"] = numbers[-1]
+        return out
+
+
+def _max_items(value: int | None, name: str) -> int:
+    if value is None:
+        return MAX_LISTED
+    if value < 0:
+        raise errors.invalid_argument(
+            f"Argument {name} must be an integer between 0 and 2147483647", name, value
+        )
+    return min(value, MAX_LISTED)

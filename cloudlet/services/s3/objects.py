@@ -1,0 +1,402 @@
+"""Object operations: Put, Get, Head, Delete, DeleteObjects, GetObjectAttributes.
+
+The write path is the crash-safety argument of ``blobs.py`` in action: stream
+the body into a new blob (MD5 and the checksum computed on the way), check
+everything that can only be checked once the body is in (Content-MD5, the
+checksum, conditional-write headers, that the bucket still exists), then commit
+the metadata row in one transaction, then answer. Any failure before the
+commit deletes the new blob, so a failed request never harms what is stored.
+
+Reads find the version, apply the preconditions and range (``conditions.py``)
+and hand the codec an open ``BlobReader`` as the body: bytes go from the file
+to the socket a chunk at a time.
+
+CopyObject lives in ``copy.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.rest import HTTP_STATUS
+from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3.common import (
+    Result,
+    S3Handlers,
+    check_key,
+    check_version_id,
+    now,
+)
+from cloudlet.services.s3.conditions import ByteRange, check_read, parse_range, unquote_etag
+from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
+
+STORAGE_CLASSES = frozenset(
+    (
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "OUTPOSTS",
+        "GLACIER_IR",
+        "SNOW",
+        "EXPRESS_ONEZONE",
+    )
+)
+MAX_METADATA_BYTES = 2048
+MAX_DELETE_KEYS = 1000
+_OBJECT_ATTRIBUTES = frozenset(("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"))
+
+# Request members that become stored content headers, by ObjectVersion field.
+CONTENT_FIELDS = (
+    ("ContentType", "content_type"),
+    ("ContentEncoding", "content_encoding"),
+    ("ContentDisposition", "content_disposition"),
+    ("ContentLanguage", "content_language"),
+    ("CacheControl", "cache_control"),
+    ("Expires", "expires"),
+)
+# GetObject's response-* overrides, by the output member they replace.
+_OVERRIDES = (
+    ("ResponseContentType", "ContentType"),
+    ("ResponseContentEncoding", "ContentEncoding"),
+    ("ResponseContentDisposition", "ContentDisposition"),
+    ("ResponseContentLanguage", "ContentLanguage"),
+    ("ResponseCacheControl", "CacheControl"),
+    ("ResponseExpires", "Expires"),
+)
+
+
+def storage_class(value: str | None) -> str:
+    if value is None:
+        return "STANDARD"
+    if value not in STORAGE_CLASSES:
+        raise errors.invalid_storage_class(value)
+    return value
+
+
+def user_metadata(params: dict[str, Any]) -> dict[str, str]:
+    """``x-amz-meta-*`` as stored: lower-case names, at most 2 KB in all (S3's limit)."""
+    meta = {k.lower(): v for k, v in (params.get("Metadata") or {}).items()}
+    size = sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) for k, v in meta.items())
+    if size > MAX_METADATA_BYTES:
+        raise errors.s3_error(
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size.",
+            400,
+            Size=size,
+            MaxSizeAllowed=MAX_METADATA_BYTES,
+        )
+    return meta
+
+
+def content_fields(params: dict[str, Any]) -> dict[str, Any]:
+    """The stored content headers a request sets (ObjectVersion field -> value)."""
+    out: dict[str, Any] = {field: params.get(member) for member, field in CONTENT_FIELDS}
+    out["website_redirect"] = params.get("WebsiteRedirectLocation")
+    return out
+
+
+def checksum_result(version: ObjectVersion) -> Result:
+    """Output members for a version's stored checksum (``ChecksumCRC32``, ``ChecksumType``)."""
+    out: Result = {}
+    for algorithm, value in version.checksums.items():
+        out.update(checksums.result_fields(algorithm, value, version.checksum_type))
+    return out
+
+
+class ObjectHandlers(S3Handlers):
+    """PutObject, GetObject, HeadObject, DeleteObject(s), GetObjectAttributes."""
+
+    # -- PutObject --------------------------------------------------------------------
+
+    async def put_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key = params["Key"]
+        check_key(key)
+        headers = ctx.request.headers
+        length = params.get("ContentLength")
+        if length is not None and length > errors.MAX_SINGLE_PUT:
+            raise errors.entity_too_large(length, errors.MAX_SINGLE_PUT)
+        expected_md5 = checksums.content_md5(headers)
+        claim = checksums.request_checksum(headers)
+        algorithm = claim.algorithm if claim is not None else checksums.DEFAULT_ALGORITHM
+        hasher = checksums.new_hasher(algorithm)
+        fields = content_fields(params)
+        meta = user_metadata(params)
+        klass = storage_class(params.get("StorageClass"))
+
+        body = params.get("Body")
+        blob = await self.blobs.write(
+            body if body is not None else b"",
+            hashers=(hasher,),
+            max_size=errors.MAX_SINGLE_PUT,
+            expected_size=length,
+        )
+        try:
+            checksums.verify_content_md5(expected_md5, blob.md5)
+            value = claim.verify(hasher, headers) if claim is not None else hasher.b64()
+            # The body is in: from here to the commit nothing awaits, so the
+            # checks below see exactly the state the commit changes.
+            bucket = self._bucket(bucket.name)
+            self._check_write_conditions(bucket, key, params)
+            version = ObjectVersion(
+                bucket=bucket.name,
+                key=key,
+                version_id=self._version_for_write(bucket),
+                last_modified=now(),
+                owner=ctx.account_id,
+                size=blob.size,
+                etag=blob.etag,
+                blob_id=blob.id,
+                storage_class=klass,
+                metadata=meta,
+                checksums={algorithm: value},
+                checksum_type=checksums.FULL_OBJECT,
+                **fields,
+            )
+            stored, dropped = self.store.put_version(version)
+        except BaseException:
+            self.blobs.delete(blob.id)
+            raise
+        self._drop_blobs(dropped)
+        out: Result = {
+            "ETag": stored.etag,
+            "VersionId": self._version_header(bucket, stored.version_id),
+        }
+        if claim is not None:
+            out.update(checksum_result(stored))
+        return out
+
+    # -- GetObject / HeadObject -------------------------------------------------------
+
+    def get_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket, version, byte_range, out = self._read(params, "GET")
+        start, end = (0, version.size) if byte_range is None else (byte_range.start, byte_range.end)
+        out["Body"] = self.blobs.reader(version.blob_id or "", start, end)
+        return out
+
+    def head_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self._read(params, "HEAD")[3]
+
+    def _read(
+        self, params: dict[str, Any], method: str
+    ) -> tuple[Bucket, ObjectVersion, ByteRange | None, Result]:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), method)
+        check_read(
+            version.etag,
+            version.last_modified,
+            if_match=params.get("IfMatch"),
+            if_none_match=params.get("IfNoneMatch"),
+            if_modified_since=params.get("IfModifiedSince"),
+            if_unmodified_since=params.get("IfUnmodifiedSince"),
+        )
+        out = self._object_headers(bucket, version)
+        part_number = params.get("PartNumber")
+        if part_number is not None:
+            if params.get("Range") is not None:
+                raise errors.invalid_request(
+                    "Cannot specify both Range header and partNumber query parameter"
+                )
+            byte_range = self._part_range(version, part_number)
+            if version.parts and version.parts.get("count"):
+                # Only a partNumber read of a multipart object says how many parts it has.
+                out["PartsCount"] = version.parts["count"]
+        else:
+            byte_range = parse_range(params.get("Range"), version.size)
+        checksum_mode = params.get("ChecksumMode") == "ENABLED"
+        if byte_range is not None and (part_number is None or version.parts):
+            out["ContentLength"] = byte_range.length
+            out["ContentRange"] = byte_range.content_range
+            out[HTTP_STATUS] = 206
+            if checksum_mode and part_number is not None:
+                from cloudlet.services.s3.multipart import part_checksum  # (imports this module)
+
+                out.update(part_checksum(version, part_number))
+        elif checksum_mode:
+            out.update(checksum_result(version))
+        for request_member, output_member in _OVERRIDES:
+            if params.get(request_member) is not None:
+                out[output_member] = params[request_member]
+        return bucket, version, byte_range, out
+
+    def _part_range(self, version: ObjectVersion, part_number: int) -> ByteRange:
+        """The bytes of one part (``partNumber``): the whole of a single-part object.
+
+        For multipart objects ``version.parts["sizes"]`` lists the part sizes.
+        """
+        sizes = (version.parts or {}).get("sizes") or [version.size]
+        if not 1 <= part_number <= max(1, len(sizes)):
+            raise errors.s3_error(
+                "InvalidPartNumber",
+                "The requested partnumber is not satisfiable",
+                416,
+                PartNumberRequested=part_number,
+                ActualPartCount=len(sizes),
+            )
+        start = sum(sizes[: part_number - 1])
+        end = start + sizes[part_number - 1]
+        if version.size == 0:
+            return ByteRange(0, 0, 0)
+        return ByteRange(start, end, version.size)
+
+    def _object_headers(self, bucket: Bucket, version: ObjectVersion) -> Result:
+        out: Result = {
+            "AcceptRanges": "bytes",
+            "LastModified": version.last_modified,
+            "ContentLength": version.size,
+            "ETag": version.etag,
+            "VersionId": self._version_header(bucket, version.version_id),
+            "ContentType": version.content_type or "binary/octet-stream",
+            "ContentEncoding": version.content_encoding,
+            "ContentDisposition": version.content_disposition,
+            "ContentLanguage": version.content_language,
+            "CacheControl": version.cache_control,
+            "Expires": version.expires,
+            "WebsiteRedirectLocation": version.website_redirect,
+            "Metadata": version.metadata,
+        }
+        if version.storage_class != "STANDARD":
+            out["StorageClass"] = version.storage_class
+        return out
+
+    # -- DeleteObject / DeleteObjects -------------------------------------------------
+
+    def delete_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key = params["Key"]
+        if params.get("IfMatch") is not None:
+            self._check_write_conditions(bucket, key, {"IfMatch": params["IfMatch"]})
+        deleted, dropped = self._delete(bucket, key, params.get("VersionId"), ctx.account_id)
+        self._drop_blobs(dropped)
+        out: Result = {}
+        if deleted.get("DeleteMarker"):
+            out["DeleteMarker"] = True
+        version_id = deleted.get("DeleteMarkerVersionId") or deleted.get("VersionId")
+        if version_id is not None:
+            out["VersionId"] = version_id
+        return out
+
+    def _delete(
+        self, bucket: Bucket, key: str, version_id: str | None, account: str
+    ) -> tuple[Result, list[str]]:
+        """One delete by S3's versioning rules: the ``Deleted`` entry and blobs to drop."""
+        if version_id is not None:
+            check_version_id(version_id)
+            gone, dropped = self.store.delete_version(bucket.name, key, version_id)
+            entry: Result = {"Key": key, "VersionId": version_id}
+            if gone is not None and gone.delete_marker:
+                entry["DeleteMarker"] = True
+                entry["DeleteMarkerVersionId"] = version_id
+            return entry, dropped
+        if bucket.versioning is None:
+            _gone, dropped = self.store.delete_version(bucket.name, key, NULL_VERSION)
+            return {"Key": key}, dropped
+        marker = ObjectVersion(
+            bucket=bucket.name,
+            key=key,
+            version_id=self._version_for_write(bucket),
+            last_modified=now(),
+            owner=account,
+            delete_marker=True,
+        )
+        stored, dropped = self.store.put_version(marker)
+        return {
+            "Key": key,
+            "DeleteMarker": True,
+            "DeleteMarkerVersionId": stored.version_id,
+        }, dropped
+
+    def delete_objects(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self._check_body_integrity(ctx.request)
+        request = params.get("Delete") or {}
+        entries = request.get("Objects") or []
+        if not entries or len(entries) > MAX_DELETE_KEYS:
+            raise errors.malformed_xml()
+        quiet = bool(request.get("Quiet"))
+        deleted: list[Result] = []
+        failed: list[Result] = []
+        dropped: list[str] = []
+        with self.store.transaction():
+            for entry in entries:
+                key = entry.get("Key", "")
+                version_id = entry.get("VersionId")
+                try:
+                    check_key(key)
+                    if entry.get("ETag") is not None:
+                        self._check_write_conditions(bucket, key, {"IfMatch": entry["ETag"]})
+                    done, blobs = self._delete(bucket, key, version_id, ctx.account_id)
+                except ServiceError as err:
+                    failure: Result = {"Key": key, "Code": err.code, "Message": err.message}
+                    if version_id is not None:
+                        failure["VersionId"] = version_id
+                    failed.append(failure)
+                    continue
+                dropped.extend(blobs)
+                if not quiet:
+                    deleted.append(done)
+        self._drop_blobs(dropped)
+        out: Result = {}
+        if deleted:
+            out["Deleted"] = deleted
+        if failed:
+            out["Errors"] = failed
+        return out
+
+    @staticmethod
+    def _check_body_integrity(request: Any) -> None:
+        """DeleteObjects requires Content-MD5 or a checksum of its body, and checks it."""
+        headers = request.headers
+        expected_md5 = checksums.content_md5(headers)
+        claim = checksums.request_checksum(headers)
+        if expected_md5 is None and claim is None:
+            raise errors.missing_content_md5()
+        checksums.verify_content_md5(
+            expected_md5, hashlib.md5(request.body, usedforsecurity=False).digest()
+        )
+        if claim is not None:
+            hasher = claim.hasher()
+            hasher.update(request.body)
+            claim.verify(hasher, headers)
+
+    # -- GetObjectAttributes ----------------------------------------------------------
+
+    def get_object_attributes(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), "GET")
+        wanted = set(params.get("ObjectAttributes") or [])
+        unknown = wanted - _OBJECT_ATTRIBUTES
+        if not wanted or unknown:
+            raise errors.invalid_argument(
+                "Invalid attribute name specified.",
+                "x-amz-object-attributes",
+                ",".join(sorted(unknown)) or "",
+            )
+        out: Result = {
+            "LastModified": version.last_modified,
+            "VersionId": self._version_header(bucket, version.version_id),
+        }
+        if "ETag" in wanted and version.etag:
+            out["ETag"] = unquote_etag(version.etag)
+        if "ObjectSize" in wanted:
+            out["ObjectSize"] = version.size
+        if "StorageClass" in wanted:
+            out["StorageClass"] = version.storage_class
+        if "Checksum" in wanted and version.checksums:
+            out["Checksum"] = checksum_result(version)
+        if "ObjectParts" in wanted and version.parts:
+            parts = self._object_parts(version, params)
+            if parts:
+                out["ObjectParts"] = parts
+        return out
+
+    def _object_parts(self, version: ObjectVersion, params: dict[str, Any]) -> Result:
+        """``ObjectParts`` for a multipart object (the multipart mixin refines it)."""
+        count = (version.parts or {}).get("count")
+        return {"TotalPartsCount": count} if count else {}

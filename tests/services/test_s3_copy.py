@@ -1,0 +1,189 @@
+"""CopyObject with real boto3: directives, cross-bucket, versions, conditions, self-copy."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.services.s3_helpers import NO_RETRIES, bname, error
+
+
+@pytest.fixture
+def s3(aws_client):
+    return aws_client("s3", config=NO_RETRIES)
+
+
+@pytest.fixture
+def bucket(s3):
+    name = bname()
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def test_copy_keeps_metadata_by_default(s3, bucket):
+    src = s3.put_object(
+        Bucket=bucket,
+        Key="src",
+        Body=b"payload",
+        ContentType="text/csv",
+        Metadata={"a": "1"},
+        StorageClass="STANDARD_IA",
+        WebsiteRedirectLocation="/r",
+    )
+    out = s3.copy_object(Bucket=bucket, Key="dst", CopySource=f"{bucket}/src")
+    assert out["CopyObjectResult"]["ETag"] == src["ETag"]
+    assert isinstance(out["CopyObjectResult"]["LastModified"], datetime.datetime)
+    head = s3.head_object(Bucket=bucket, Key="dst")
+    assert head["ContentType"] == "text/csv"
+    assert head["Metadata"] == {"a": "1"}
+    assert "StorageClass" not in head  # not copied: STANDARD unless asked
+    assert "WebsiteRedirectLocation" not in head  # never copied
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"payload"
+    # The copy is independent of its source.
+    s3.delete_object(Bucket=bucket, Key="src")
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"payload"
+
+
+def test_copy_replace_directive(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x", ContentType="text/csv", Metadata={"a": "1"})
+    s3.copy_object(
+        Bucket=bucket,
+        Key="dst",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        Metadata={"b": "2"},
+        ContentType="application/json",
+        StorageClass="ONEZONE_IA",
+    )
+    head = s3.head_object(Bucket=bucket, Key="dst")
+    assert head["Metadata"] == {"b": "2"}
+    assert head["ContentType"] == "application/json"
+    assert head["StorageClass"] == "ONEZONE_IA"
+
+
+def test_cross_bucket_and_special_key(s3, bucket):
+    other = bname()
+    s3.create_bucket(Bucket=other)
+    key = "dir/ünï cødé+%?.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"moved")
+    s3.copy_object(Bucket=other, Key=key, CopySource={"Bucket": bucket, "Key": key})
+    assert s3.get_object(Bucket=other, Key=key)["Body"].read() == b"moved"
+    # The string form with a leading slash (botocore URL-encodes it into the header).
+    s3.copy_object(Bucket=other, Key="raw", CopySource=f"/{bucket}/{key}")
+    assert s3.get_object(Bucket=other, Key="raw")["Body"].read() == b"moved"
+
+
+def test_copy_by_version(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="v", Body=b"first")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v", Body=b"second")
+    out = s3.copy_object(
+        Bucket=bucket, Key="old", CopySource={"Bucket": bucket, "Key": "v", "VersionId": v1}
+    )
+    assert out["CopySourceVersionId"] == v1
+    assert out["VersionId"] and out["VersionId"] != v1
+    assert s3.get_object(Bucket=bucket, Key="old")["Body"].read() == b"first"
+    # Restoring an old version onto its own key is a legitimate self-copy.
+    s3.copy_object(
+        Bucket=bucket, Key="v", CopySource={"Bucket": bucket, "Key": "v", "VersionId": v1}
+    )
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"first"
+    marker = s3.delete_object(Bucket=bucket, Key="v")["VersionId"]
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "v"})
+    assert error(exc) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(
+            Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "v", "VersionId": marker}
+        )
+    assert error(exc) == ("InvalidRequest", 400)
+
+
+def test_copy_onto_itself(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="self", Body=b"x", Metadata={"a": "1"})
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"})
+    assert error(exc) == ("InvalidRequest", 400)
+    assert "copy an object to itself" in exc.value.response["Error"]["Message"]
+    # Changing the metadata (or the storage class) makes it legal.
+    s3.copy_object(
+        Bucket=bucket,
+        Key="self",
+        CopySource={"Bucket": bucket, "Key": "self"},
+        MetadataDirective="REPLACE",
+        Metadata={"a": "2"},
+    )
+    assert s3.head_object(Bucket=bucket, Key="self")["Metadata"] == {"a": "2"}
+    s3.copy_object(
+        Bucket=bucket,
+        Key="self",
+        CopySource={"Bucket": bucket, "Key": "self"},
+        StorageClass="STANDARD_IA",
+    )
+    assert s3.head_object(Bucket=bucket, Key="self")["StorageClass"] == "STANDARD_IA"
+
+
+def test_conditional_copy(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="c", Body=b"x")["ETag"]
+    modified = s3.head_object(Bucket=bucket, Key="c")["LastModified"]
+    before = modified - datetime.timedelta(hours=1)
+    after = modified + datetime.timedelta(hours=1)
+    source = {"Bucket": bucket, "Key": "c"}
+    for kw in (
+        {"CopySourceIfMatch": etag},
+        {"CopySourceIfNoneMatch": '"other"'},
+        {"CopySourceIfModifiedSince": before},
+        {"CopySourceIfUnmodifiedSince": after},
+        {"CopySourceIfMatch": etag, "CopySourceIfUnmodifiedSince": before},
+    ):
+        s3.copy_object(Bucket=bucket, Key="ok", CopySource=source, **kw)
+    for kw in (
+        {"CopySourceIfMatch": '"other"'},
+        {"CopySourceIfNoneMatch": etag},
+        {"CopySourceIfModifiedSince": after},
+        {"CopySourceIfUnmodifiedSince": before},
+    ):
+        with pytest.raises(ClientError) as exc:
+            s3.copy_object(Bucket=bucket, Key="no", CopySource=source, **kw)
+        assert error(exc) == ("PreconditionFailed", 412), kw
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="no")
+
+
+def test_copy_errors(s3, bucket):
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "missing"})
+    assert error(exc) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bname(), "Key": "k"})
+    assert error(exc) == ("NoSuchBucket", 404)
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bname(), Key="x", CopySource={"Bucket": bucket, "Key": "src"})
+    assert error(exc) == ("NoSuchBucket", 404)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource=f"{bucket}")
+    assert error(exc) == ("InvalidArgument", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(
+            Bucket=bucket,
+            Key="x",
+            CopySource={"Bucket": bucket, "Key": "src"},
+            MetadataDirective="MERGE",
+        )
+    assert error(exc)[1] == 400
+
+
+def test_copy_with_new_checksum_algorithm(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"abc")
+    out = s3.copy_object(
+        Bucket=bucket,
+        Key="dst",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        ChecksumAlgorithm="SHA256",
+    )
+    assert (
+        out["CopyObjectResult"]["ChecksumSHA256"] == "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+    )
