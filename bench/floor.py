@@ -1,10 +1,12 @@
-"""The floor: an SQS look-alike that does no work at all.
+"""The floor: an SQS and S3 look-alike that does no work at all.
 
 Same HTTP stack as cloudlet (uvicorn + httptools, same event loop), but every
-request gets a fixed, valid JSON response chosen by ``X-Amz-Target``. Whatever
-cloudlet spends beyond this server's cost is the cost of really doing SQS.
-The canned MD5 matches ``BODY``, the message body the benchmark sends, because
-boto3 checks it.
+request gets a fixed, valid response: SQS's JSON chosen by ``X-Amz-Target``;
+without a target, S3's answers to PutObject (200 with the ETag of
+``OBJECT``) and GetObject/HeadObject (``OBJECT``, 1 KiB) whatever the path.
+Whatever cloudlet spends beyond this server's cost is the cost of really doing
+the work. The canned MD5 matches ``BODY``, the message body the benchmark
+sends, because boto3 checks it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ _RESPONSES = {
     "AmazonSQS.PurgeQueue": {},
     "AmazonSQS.DeleteQueue": {},
 }
+OBJECT = bytes(i % 251 for i in range(1024))
+"""The 1 KiB object of the S3 benchmark (bench/s3.py)."""
+_OBJECT_ETAG = f'"{hashlib.md5(OBJECT).hexdigest()}"'.encode()
+_S3_COMMON = [
+    (b"x-amz-request-id", b"0000000000000000"),
+    (b"etag", _OBJECT_ETAG),
+]
+_S3_GET = [
+    *_S3_COMMON,
+    (b"last-modified", b"Sun, 22 Nov 2026 12:00:00 GMT"),
+    (b"accept-ranges", b"bytes"),
+    (b"content-type", b"binary/octet-stream"),
+    (b"content-length", str(len(OBJECT)).encode()),
+]
+_S3_PUT = [*_S3_COMMON, (b"content-length", b"0")]
 _ENCODED = {k: json.dumps(v).encode() for k, v in _RESPONSES.items()}
 _HEADERS = [
     (b"content-type", b"application/x-amz-json-1.0"),
@@ -57,6 +74,15 @@ async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
         if k == b"x-amz-target":
             target = v
             break
+    if not target:  # S3
+        method = scope["method"]
+        if method in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 200, "headers": _S3_GET})
+            await send({"type": "http.response.body", "body": OBJECT if method == "GET" else b""})
+        else:
+            await send({"type": "http.response.start", "status": 200, "headers": _S3_PUT})
+            await send({"type": "http.response.body", "body": b""})
+        return
     body = _ENCODED.get(target.decode(), b"{}")
     headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})

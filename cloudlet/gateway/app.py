@@ -38,12 +38,20 @@ from cloudlet.gateway.asgi import (
 )
 from cloudlet.gateway.catalog import Catalog, ServiceInfo, load_model, load_raw_model
 from cloudlet.gateway.context import RequestContext
-from cloudlet.gateway.detect import Detector, choose_protocol, rewrite_virtual_host
+from cloudlet.gateway.detect import (
+    DEFAULT_SERVICE,
+    Detector,
+    bucket_from_host,
+    choose_protocol,
+    rewrite_virtual_host,
+    website_bucket,
+)
 from cloudlet.protocols import get_codec
 from cloudlet.protocols.base import Codec, HttpRequest, HttpResponse
 from cloudlet.protocols.compat import query_compat_model
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.registry import create_services
+from cloudlet.services.s3 import post as s3_post
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,7 @@ class Gateway:
         self.config = config
         self.env = ServiceEnv(data_dir=config.state_dir)
         self.services: dict[str, Service] = create_services(self.env)
+        self.env.services.update(self.services)
         self.catalog = Catalog()
         for name in self.services:
             self.catalog.add_model(name, load_model(name))
@@ -124,10 +133,20 @@ class Gateway:
             await send_response(send, self._internal(req.path))
             return
         ctx = RequestContext(request=req, request_id=request_id())
-        if "expect" in req.headers:
+        site = website_bucket(req.headers.get("host", ""))
+        if site is not None and "s3" in self.services:
+            # An S3 website endpoint: anonymous pages, not the API.
+            ctx.service_name = "s3"
+            resp = self.services["s3"].serve_page(ctx, site)
+        elif req.method == "OPTIONS":
+            resp = self._options(ctx)
+        elif "expect" in req.headers:
             resp = await self._handle_expecting_continue(ctx, receive)
         else:
             resp = await self.handle(ctx, receive)
+        if "origin" in req.headers and ctx.service_name in self.services:
+            # Browsers' requests: the service adds its CORS headers (S3's bucket rules).
+            self.services[ctx.service_name].finish_response(ctx, resp)
         await send_response(send, resp, head_only=req.method == "HEAD")
 
     async def _handle_expecting_continue(
@@ -149,6 +168,27 @@ class Gateway:
             resp.headers.append(("Connection", "close"))
         return resp
 
+    def _options(self, ctx: RequestContext) -> HttpResponse:
+        """``OPTIONS`` is no botocore operation: a CORS preflight, answered by the
+        service the request is addressed to (``Service.options``), else 501."""
+        req = ctx.request
+        try:
+            name = self.detector.without_body(req, None) or DEFAULT_SERVICE
+            ctx.service_name = name
+            if name == "s3":
+                rewrite_virtual_host(req)
+            info = self.catalog.services.get(name)
+            if info is not None:
+                ctx.protocol = choose_protocol(req, info)
+                ctx.service_model = self._model(name, ctx.protocol)
+            service = self.services.get(name)
+            resp = service.options(ctx) if service is not None else None
+            if resp is None:
+                raise NotImplementedOperation(name, "OPTIONS")
+            return resp
+        except ServiceError as err:
+            return self._error(ctx, err)
+
     def _internal(self, path: str) -> HttpResponse:
         if path == HEALTH_PATH:
             body = json.dumps(self.health()).encode()
@@ -167,6 +207,14 @@ class Gateway:
                     ctx.region = scope.region
                 ctx.signing_service = scope.service
 
+            if (
+                scope is None
+                and req.method == "POST"
+                and s3_post.is_post_form(req.headers.get("content-type", ""))
+            ):
+                form = await self._post_form(ctx, receive)
+                if form is not None:
+                    return form
             route = self._cached_route(req, ctx.signing_service)
             cached = route is not None
             if route is None:
@@ -219,6 +267,34 @@ class Gateway:
         if protocol == "json" and len(self._routes) < 4096:
             self._routes[(req.headers["x-amz-target"], ctx.signing_service)] = route
         return route
+
+    async def _post_form(self, ctx: RequestContext, receive: Receive) -> HttpResponse | None:
+        """An S3 POST policy upload (an HTML form to a bucket URL): ``s3/post.py``.
+
+        The form carries its own signature (over the policy, in the body), so it
+        is handled before header/query authentication. None: not such a form.
+        """
+        req = ctx.request
+        if self.detector.without_body(req, None) != "s3" or "s3" not in self.services:
+            return None
+        host_bucket = bucket_from_host(req.headers.get("host", ""))
+        path = req.path if host_bucket is None else f"/{host_bucket}{req.path}"
+        bucket, _, rest = path.lstrip("/").partition("/")
+        if not bucket or rest or req.query:
+            return None
+        rewrite_virtual_host(req)
+        ctx.service_name = "s3"
+        ctx.protocol = "rest-xml"
+        ctx.service_model = self._model("s3", "rest-xml")
+        ctx.operation = ctx.service_model.operation_model("PutObject")
+        return await s3_post.post_object(
+            self.services["s3"],  # type: ignore[arg-type]
+            ctx,
+            body_stream(receive),
+            bucket_name=bucket,
+            strict=self.auth.strict,
+            credentials=self.credentials,
+        )
 
     def _cached_route(self, req: HttpRequest, signing: str | None) -> Route | None:
         """JSON requests are routed by target and signing name alone: remember them."""

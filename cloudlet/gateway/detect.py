@@ -149,6 +149,21 @@ def bucket_from_host(host: str) -> str | None:
     return None
 
 
+def website_bucket(host: str) -> str | None:
+    """The bucket of an S3 website endpoint host, if ``host`` is one.
+
+    ``<bucket>.s3-website.localhost``, ``<bucket>.s3-website-<region>.<anything>``,
+    ``<bucket>.s3-website.<region>.<anything>`` (AWS's two spellings).
+    """
+    if "s3-website" not in host:
+        return None
+    labels = host.rsplit(":", 1)[0].rstrip(".").lower().split(".")
+    for i, label in enumerate(labels):
+        if label == "s3-website" or label.startswith("s3-website-"):
+            return ".".join(labels[:i]) or None
+    return None
+
+
 def rewrite_virtual_host(req: HttpRequest) -> None:
     """Virtual-hosted S3 request -> path style, keeping the signed path for auth."""
     bucket = bucket_from_host(req.headers.get("host", ""))

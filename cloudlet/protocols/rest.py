@@ -189,9 +189,11 @@ class Router:
                     wild.append(r)
                 else:
                     literal.setdefault(first, []).append(r)
+            # Equally specific routes: a deprecated operation (S3's GetBucketLifecycle,
+            # PutBucketNotification) yields to its successor on the same URI.
             for key, rs in literal.items():
-                literal[key] = sorted(rs + wild, key=lambda r: r.specificity)
-            wild.sort(key=lambda r: r.specificity)
+                literal[key] = sorted(rs + wild, key=_route_order)
+            wild.sort(key=_route_order)
             self._index[method] = (literal, wild)
 
     def match(
@@ -229,6 +231,10 @@ class Router:
 
     def route_of(self, operation: OperationModel) -> _Route | None:
         return self._by_op.get(operation.name)
+
+
+def _route_order(route: _Route) -> tuple[Any, bool]:
+    return route.specificity, bool(route.operation.deprecated)
 
 
 def _first_segment(uri: str) -> str | None:

@@ -7,9 +7,10 @@ dict for the operation's output shape, or raises ``ServiceError``. A method may
 be ``async`` (long polls); synchronous ones run on the event loop and must be
 quick.
 
-``ServiceEnv`` is what a service gets at start-up: where its state lives and
-the shared background scheduler. A service owns its state; no other service
-reaches into it.
+``ServiceEnv`` is what a service gets at start-up: where its state lives, the
+shared background scheduler, and ``call``: the internal client through which
+one service invokes another's operation in-process (S3 notification ▸ SQS).
+A service owns its state; no other service reaches into it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class ServiceEnv:
     data_dir: Path | None
     """Root data dir, or None when ephemeral."""
     tasks: list[asyncio.Task] = field(default_factory=list)
+    services: dict[str, Service] = field(default_factory=dict)
+    """Every running service by name (filled in by the gateway)."""
 
     def database(self, name: str) -> sqlite3.Connection:
         return open_database(self.data_dir, name)
@@ -60,6 +63,40 @@ class ServiceEnv:
                     log.exception("background task %s failed", name)
 
         self.tasks.append(asyncio.get_running_loop().create_task(loop(), name=name))
+
+    async def call(
+        self, service: str, operation: str, params: dict[str, Any], *, account: str, region: str
+    ) -> dict[str, Any]:
+        """Invoke another service's operation in-process, as ``account`` in ``region``.
+
+        The handler sees an ``InternalContext`` (no HTTP request) and raises its
+        ``ServiceError`` as it would for a client; an operation the target does
+        not implement raises ``NotImplementedOperation``.
+        """
+        from cloudlet.core.errors import NotImplementedOperation
+
+        target = self.services.get(service)
+        fn = getattr(target, handler_name(operation), None) if target is not None else None
+        if fn is None:
+            raise NotImplementedOperation(service, operation)
+        ctx = InternalContext(account_id=account, region=region, service_name=service)
+        result = fn(ctx, params)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result or {}
+
+
+@dataclass(slots=True)
+class InternalContext:
+    """The request context of a service-to-service call (``ServiceEnv.call``)."""
+
+    account_id: str
+    region: str
+    service_name: str
+    request: Any = None
+    protocol: str | None = None
+    request_id: str = "internal"
+    host: str = "localhost:4566"
 
 
 class Service:
@@ -82,6 +119,18 @@ class Service:
         SQS uses it to take the queue URL from the request path, as old query
         clients send it.
         """
+
+    def finish_response(self, ctx: Any, response: Any) -> None:
+        """Adjust a response to a request carrying ``Origin`` (S3 adds its CORS headers)."""
+
+    def serve_page(self, ctx: Any, site: str) -> Any:
+        """Answer a request to one of the service's non-API addresses (S3: the website
+        endpoint of bucket ``site``), as an ``HttpResponse``."""
+        raise NotImplementedError
+
+    def options(self, ctx: Any) -> Any:
+        """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""
+        return None
 
     def health(self) -> dict[str, Any]:
         return {"state": "running"}

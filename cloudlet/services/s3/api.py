@@ -2,7 +2,8 @@
 
 Each mixin lives in its own module and reads like the AWS docs for its
 group (``buckets.py``, ``objects.py``, ``copy.py``, ``multipart.py``,
-``listing.py``). This class owns the state they share: the metadata store
+``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
+``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``website.py``). This class owns the state they share: the metadata store
 (SQLite via ``env.database("s3")``) and the blob store (files under
 ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
 multipart blobs under its ``mp/``), and the start-up sweep that keeps the two
@@ -18,16 +19,31 @@ from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.composed import ComposedBlobStore
 from cloudlet.services.s3.copy import CopyHandlers
+from cloudlet.services.s3.cors import CorsHandlers
+from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
 from cloudlet.services.s3.listing import ListingHandlers
 from cloudlet.services.s3.multipart import MultipartHandlers
+from cloudlet.services.s3.notifications import NotificationHandlers
+from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
 from cloudlet.services.s3.store import S3Store
+from cloudlet.services.s3.website import WebsiteHandlers
 
 log = logging.getLogger(__name__)
 
 
 class S3Service(
-    BucketHandlers, MultipartHandlers, ObjectHandlers, CopyHandlers, ListingHandlers, Service
+    NotificationHandlers,
+    LifecycleHandlers,
+    ObjectLockHandlers,
+    CorsHandlers,
+    WebsiteHandlers,
+    BucketHandlers,
+    MultipartHandlers,
+    ObjectHandlers,
+    CopyHandlers,
+    ListingHandlers,
+    Service,
 ):
     name = "s3"
 
@@ -38,12 +54,14 @@ class S3Service(
         # (composed.py); the multipart tables join the same database.
         self.blobs = ComposedBlobStore.for_data_dir(env.data_dir)
         self._init_multipart()
+        self._init_configs()
 
     async def start(self) -> None:
         # Before the first request: nothing is in flight, so any blob no row
         # names is debris of a crash (see blobs.py).
         referenced = self.store.referenced_blob_ids()
         self.blobs.sweep(referenced.__contains__)
+        self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
 
     async def stop(self) -> None:
         self.store.close()

@@ -1,0 +1,560 @@
+"""Bucket configuration documents: stored, returned, and deleted with the bucket.
+
+Every configuration S3 keeps on a bucket (policy, ACL, CORS, lifecycle,
+website, encryption, tagging, ownership controls, public access block,
+logging, request payment, accelerate, notifications) is one row of one table,
+keyed by bucket and kind, holding the operation's params document as JSON
+(``BucketConfigs``). The modules that make a configuration *do* something
+(``cors.py``, ``lifecycle.py``, ``notifications.py``) read it from here.
+
+``ConfigHandlers`` holds the Put/Get/Delete operations that only store and
+return (each with the error S3 answers when nothing is configured), and object
+tagging (kept in the version's ``extra["tags"]``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
+from cloudlet.services.s3.store import NULL_VERSION, S3Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bucket_config (
+    bucket TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bucket_config_kind ON bucket_config (kind);
+"""
+
+_MISSING = object()
+_ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+_AUTH_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+_LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+CANNED_ACLS = frozenset(
+    (
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+        "aws-exec-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+        "log-delivery-write",
+    )
+)
+MAX_BUCKET_TAGS = 50
+MAX_OBJECT_TAGS = 10
+DEFAULT_ENCRYPTION = {
+    "Rules": [
+        {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": False,
+        }
+    ]
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$datetime" in obj:
+        return datetime.fromisoformat(obj["$datetime"])
+    return obj
+
+
+class BucketConfigs:
+    """One table of configuration documents, cached in memory (event-loop thread only)."""
+
+    def __init__(self, store: S3Store) -> None:
+        self.store = store
+        store.add_schema(SCHEMA)
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def get(self, bucket: str, kind: str) -> Any | None:
+        hit = self._cache.get((bucket, kind), _MISSING)
+        if hit is _MISSING:
+            row = self.store.conn.execute(
+                "SELECT document FROM bucket_config WHERE bucket = ? AND kind = ?", (bucket, kind)
+            ).fetchone()
+            hit = json.loads(row[0], object_hook=_decode) if row else None
+            self._cache[(bucket, kind)] = hit
+        return hit
+
+    def put(self, bucket: str, kind: str, document: Any) -> None:
+        text = json.dumps(document, default=_encode, separators=(",", ":"))
+        self.store.conn.execute(
+            "INSERT OR REPLACE INTO bucket_config (bucket, kind, document) VALUES (?, ?, ?)",
+            (bucket, kind, text),
+        )
+        self._cache[(bucket, kind)] = json.loads(text, object_hook=_decode)
+
+    def delete(self, bucket: str, kind: str) -> None:
+        self.store.conn.execute(
+            "DELETE FROM bucket_config WHERE bucket = ? AND kind = ?", (bucket, kind)
+        )
+        self._cache[(bucket, kind)] = None
+
+    def delete_all(self, bucket: str) -> None:
+        self.store.conn.execute("DELETE FROM bucket_config WHERE bucket = ?", (bucket,))
+        for key in [k for k in self._cache if k[0] == bucket]:
+            del self._cache[key]
+
+    def all_of(self, kind: str) -> list[tuple[str, Any]]:
+        """Every bucket's document of one kind (for background loops)."""
+        rows = self.store.conn.execute(
+            "SELECT bucket, document FROM bucket_config WHERE kind = ?", (kind,)
+        ).fetchall()
+        return [(b, json.loads(d, object_hook=_decode)) for b, d in rows]
+
+
+# -- ACLs ------------------------------------------------------------------------------
+
+
+def _grant(grantee: dict[str, Any], permission: str) -> dict[str, Any]:
+    return {"Grantee": grantee, "Permission": permission}
+
+
+def _owner_grantee(account: str) -> dict[str, Any]:
+    return {"Type": "CanonicalUser", **owner_of(account)}
+
+
+def _group(uri: str) -> dict[str, Any]:
+    return {"Type": "Group", "URI": uri}
+
+
+def canned_acl(name: str, account: str) -> dict[str, Any]:
+    """The ``AccessControlPolicy`` a canned ACL stands for."""
+    if name not in CANNED_ACLS:
+        raise errors.invalid_argument("", "x-amz-acl", name)
+    grants = [_grant(_owner_grantee(account), "FULL_CONTROL")]
+    if name in ("public-read", "public-read-write"):
+        grants.append(_grant(_group(_ALL_USERS), "READ"))
+    if name == "public-read-write":
+        grants.append(_grant(_group(_ALL_USERS), "WRITE"))
+    if name == "authenticated-read":
+        grants.append(_grant(_group(_AUTH_USERS), "READ"))
+    if name == "log-delivery-write":
+        grants.append(_grant(_group(_LOG_DELIVERY), "WRITE"))
+        grants.append(_grant(_group(_LOG_DELIVERY), "READ_ACP"))
+    return {"Owner": owner_of(account), "Grants": grants}
+
+
+_GRANT_HEADERS = (
+    ("GrantFullControl", "FULL_CONTROL"),
+    ("GrantRead", "READ"),
+    ("GrantReadACP", "READ_ACP"),
+    ("GrantWrite", "WRITE"),
+    ("GrantWriteACP", "WRITE_ACP"),
+)
+
+
+def _header_grantee(text: str) -> dict[str, Any]:
+    kind, _, value = text.strip().partition("=")
+    value = value.strip().strip('"')
+    kind = kind.strip().lower()
+    if kind == "id":
+        return {"Type": "CanonicalUser", "ID": value}
+    if kind == "uri":
+        return _group(value)
+    if kind == "emailaddress":
+        return {"Type": "AmazonCustomerByEmail", "EmailAddress": value}
+    raise errors.invalid_argument("Invalid grantee", "x-amz-grant", text)
+
+
+def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | None:
+    """The ACL a Put*Acl request sets (canned, grant headers or a document); None if none."""
+    sources = [
+        params.get("ACL") is not None,
+        any(params.get(h) for h, _ in _GRANT_HEADERS),
+        params.get("AccessControlPolicy") is not None,
+    ]
+    if sum(sources) > 1:
+        raise errors.invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")
+    if params.get("ACL") is not None:
+        return canned_acl(params["ACL"], account)
+    if sources[1]:
+        grants = []
+        for header, permission in _GRANT_HEADERS:
+            for text in (params.get(header) or "").split(","):
+                if text.strip():
+                    grants.append(_grant(_header_grantee(text), permission))
+        return {"Owner": owner_of(account), "Grants": grants}
+    policy = params.get("AccessControlPolicy")
+    if policy is None:
+        return None
+    owner = policy.get("Owner") or {}
+    if owner.get("ID") and owner["ID"] != canonical_user_id(account):
+        raise errors.s3_error("AccessDenied", "Access Denied", 403)
+    for grant in policy.get("Grants") or []:
+        grantee = grant.get("Grantee") or {}
+        if grant.get("Permission") not in (
+            "FULL_CONTROL",
+            "READ",
+            "READ_ACP",
+            "WRITE",
+            "WRITE_ACP",
+        ) or grantee.get("Type") not in ("CanonicalUser", "Group", "AmazonCustomerByEmail"):
+            raise errors.malformed_xml()
+    return {"Owner": owner_of(account), "Grants": policy.get("Grants") or []}
+
+
+# -- tags ------------------------------------------------------------------------------
+
+
+def _invalid_tag(message: str) -> Exception:
+    return errors.s3_error("InvalidTag", message, 400)
+
+
+def check_tags(tag_set: list[dict[str, str]], limit: int) -> list[dict[str, str]]:
+    """S3's tag rules: unique keys, lengths, no ``aws:`` prefix, at most ``limit``."""
+    if len(tag_set) > limit:
+        if limit == MAX_OBJECT_TAGS:
+            raise _invalid_tag("Object tags cannot be greater than 10")
+        raise _invalid_tag("Bucket tag count cannot be greater than 50")
+    seen: set[str] = set()
+    for tag in tag_set:
+        key, value = tag.get("Key", ""), tag.get("Value", "")
+        if key in seen:
+            raise _invalid_tag("Cannot provide multiple Tags with the same key")
+        seen.add(key)
+        if not 1 <= len(key) <= 128:
+            raise _invalid_tag("The TagKey you have provided is invalid")
+        if len(value) > 256:
+            raise _invalid_tag("The TagValue you have provided is invalid")
+        if key.lower().startswith("aws:"):
+            raise _invalid_tag("Your TagKey cannot be prefixed with aws:")
+    return [{"Key": t.get("Key", ""), "Value": t.get("Value", "")} for t in tag_set]
+
+
+def tags_from_header(text: str) -> list[dict[str, str]]:
+    """``x-amz-tagging: k1=v1&k2=v2`` as a TagSet."""
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return check_tags([{"Key": k, "Value": v} for k, v in pairs], MAX_OBJECT_TAGS)
+
+
+# -- the simple stored configurations ---------------------------------------------------
+
+
+def _not_found(code: str, message: str, bucket: str) -> Exception:
+    return errors.s3_error(code, message, 404, BucketName=bucket)
+
+
+class ConfigHandlers(S3Handlers):
+    """Operations that store and return a bucket's configuration documents."""
+
+    configs: BucketConfigs
+
+    def _init_configs(self) -> None:
+        self.configs = BucketConfigs(self.store)
+
+    def delete_bucket(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = super().delete_bucket(ctx, params)  # type: ignore[misc]
+        self.configs.delete_all(params["Bucket"])
+        return out
+
+    def _required(self, bucket: str, kind: str, code: str, message: str) -> Any:
+        document = self.configs.get(bucket, kind)
+        if document is None:
+            raise _not_found(code, message, bucket)
+        return document
+
+    # -- policy ---------------------------------------------------------------------
+
+    def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        text = params.get("Policy") or ""
+        try:
+            policy = json.loads(text)
+        except ValueError:
+            raise errors.s3_error("MalformedPolicy", "Policies must be valid JSON", 400) from None
+        if not isinstance(policy, dict) or not policy.get("Statement"):
+            raise errors.s3_error(
+                "MalformedPolicy", "Missing required field Statement", 400
+            ) from None
+        self.configs.put(bucket.name, "policy", text)
+        return {}
+
+    def get_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        text = self._required(
+            bucket.name, "policy", "NoSuchBucketPolicy", "The bucket policy does not exist"
+        )
+        return {"Policy": text}
+
+    def delete_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "policy")
+        return {}
+
+    # -- ACL ------------------------------------------------------------------------
+
+    def put_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        acl = acl_from_params(params, bucket.account)
+        if acl is None:
+            raise errors.malformed_xml()
+        self.configs.put(bucket.name, "acl", acl)
+        return {}
+
+    def get_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        return self.configs.get(bucket.name, "acl") or canned_acl("private", bucket.account)
+
+    def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), "PUT")
+        acl = acl_from_params(params, version.owner)
+        if acl is None:
+            raise errors.malformed_xml()
+        self.store.update_version(version, extra={**version.extra, "acl": acl})
+        return {}
+
+    def get_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), "GET")
+        return version.extra.get("acl") or canned_acl("private", version.owner)
+
+    # -- documents stored as sent ---------------------------------------------------
+
+    def put_bucket_ownership_controls(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        rules = (params.get("OwnershipControls") or {}).get("Rules") or []
+        if len(rules) != 1 or rules[0].get("ObjectOwnership") not in (
+            "BucketOwnerPreferred",
+            "ObjectWriter",
+            "BucketOwnerEnforced",
+        ):
+            raise errors.malformed_xml()
+        self.configs.put(bucket.name, "ownership", params["OwnershipControls"])
+        return {}
+
+    def get_bucket_ownership_controls(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = self.configs.get(bucket.name, "ownership")
+        if document is None and bucket.config.get("ownership"):
+            # Set by CreateBucket's x-amz-object-ownership.
+            document = {"Rules": [{"ObjectOwnership": bucket.config["ownership"]}]}
+        if document is None:
+            raise _not_found(
+                "OwnershipControlsNotFoundError",
+                "The bucket ownership controls were not found",
+                bucket.name,
+            )
+        return {"OwnershipControls": document}
+
+    def delete_bucket_ownership_controls(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "ownership")
+        self.store.set_config(bucket.name, "ownership", None)
+        return {}
+
+    def put_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = params.get("PublicAccessBlockConfiguration") or {}
+        if not document:
+            raise errors.invalid_request("Must specify at least one configuration.")
+        flags = (
+            "BlockPublicAcls",
+            "IgnorePublicAcls",
+            "BlockPublicPolicy",
+            "RestrictPublicBuckets",
+        )
+        self.configs.put(
+            bucket.name, "public-access-block", {f: bool(document.get(f)) for f in flags}
+        )
+        return {}
+
+    def get_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = self._required(
+            bucket.name,
+            "public-access-block",
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+        )
+        return {"PublicAccessBlockConfiguration": document}
+
+    def delete_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "public-access-block")
+        return {}
+
+    def put_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = params.get("ServerSideEncryptionConfiguration") or {}
+        rules = document.get("Rules") or []
+        if not rules:
+            raise errors.malformed_xml()
+        for rule in rules:
+            default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+            algorithm = default.get("SSEAlgorithm")
+            if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
+                raise errors.malformed_xml()
+            if algorithm == "AES256" and default.get("KMSMasterKeyID"):
+                raise errors.invalid_argument(
+                    "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
+                    "aws:kms or aws:kms:dsse",
+                    "ApplyServerSideEncryptionByDefault",
+                )
+        self.configs.put(bucket.name, "encryption", document)
+        return {}
+
+    def get_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
+        # S3 encrypts every bucket with SSE-S3 unless told otherwise (since 2023).
+        bucket = self._bucket(params["Bucket"])
+        document = self.configs.get(bucket.name, "encryption") or DEFAULT_ENCRYPTION
+        return {"ServerSideEncryptionConfiguration": document}
+
+    def delete_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "encryption")
+        return {}
+
+    def put_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        tag_set = (params.get("Tagging") or {}).get("TagSet") or []
+        self.configs.put(bucket.name, "tagging", check_tags(tag_set, MAX_BUCKET_TAGS))
+        return {}
+
+    def get_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        tag_set = self._required(
+            bucket.name, "tagging", "NoSuchTagSet", "The TagSet does not exist"
+        )
+        return {"TagSet": tag_set}
+
+    def delete_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "tagging")
+        return {}
+
+    def put_bucket_logging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        status = params.get("BucketLoggingStatus") or {}
+        enabled = status.get("LoggingEnabled")
+        if not enabled:
+            self.configs.delete(bucket.name, "logging")
+            return {}
+        target = enabled.get("TargetBucket")
+        if not target or self.store.get_bucket(target) is None:
+            raise errors.s3_error(
+                "InvalidTargetBucketForLogging",
+                "The target bucket for logging does not exist",
+                400,
+                TargetBucket=target,
+            )
+        self.configs.put(bucket.name, "logging", enabled)
+        return {}
+
+    def get_bucket_logging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        enabled = self.configs.get(bucket.name, "logging")
+        return {"LoggingEnabled": enabled} if enabled else {}
+
+    def put_bucket_request_payment(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        payer = (params.get("RequestPaymentConfiguration") or {}).get("Payer")
+        if payer not in ("Requester", "BucketOwner"):
+            raise errors.malformed_xml()
+        self.configs.put(bucket.name, "request-payment", payer)
+        return {}
+
+    def get_bucket_request_payment(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        return {"Payer": self.configs.get(bucket.name, "request-payment") or "BucketOwner"}
+
+    def put_bucket_accelerate_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        status = (params.get("AccelerateConfiguration") or {}).get("Status")
+        if status not in ("Enabled", "Suspended"):
+            raise errors.malformed_xml()
+        if "." in bucket.name:
+            raise errors.invalid_request(
+                "S3 Transfer Acceleration is not supported for buckets with periods (.) in "
+                "their names"
+            )
+        self.configs.put(bucket.name, "accelerate", status)
+        return {}
+
+    def get_bucket_accelerate_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        status = self.configs.get(bucket.name, "accelerate")
+        return {"Status": status} if status else {}
+
+    def put_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = params.get("WebsiteConfiguration") or {}
+        if not document.get("IndexDocument") and not document.get("RedirectAllRequestsTo"):
+            raise errors.invalid_argument(
+                "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo "
+                "is empty",
+                "IndexDocument",
+            )
+        suffix = (document.get("IndexDocument") or {}).get("Suffix")
+        if suffix is not None and (not suffix or "/" in suffix):
+            raise errors.invalid_argument(
+                "The IndexDocument Suffix is not well formed", "IndexDocument", suffix
+            )
+        self.configs.put(bucket.name, "website", document)
+        return {}
+
+    def get_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        return self._required(
+            bucket.name,
+            "website",
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        )
+
+    def delete_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "website")
+        return {}
+
+    # -- object tagging -------------------------------------------------------------
+
+    async def put_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        header = params.get("Tagging")
+        tag_set = tags_from_header(header) if header else None
+        out = await super().put_object(ctx, params)  # type: ignore[misc]
+        if tag_set:
+            version = self.store.version(
+                params["Bucket"], params["Key"], out.get("VersionId") or NULL_VERSION
+            )
+            if version is not None:
+                self.store.update_version(version, extra={**version.extra, "tags": tag_set})
+        return out
+
+    def put_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), "PUT")
+        tag_set = check_tags((params.get("Tagging") or {}).get("TagSet") or [], MAX_OBJECT_TAGS)
+        self.store.update_version(version, extra={**version.extra, "tags": tag_set})
+        return {"VersionId": self._version_header(bucket, version.version_id)}
+
+    def get_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), "GET")
+        return {
+            "VersionId": self._version_header(bucket, version.version_id),
+            "TagSet": version.extra.get("tags") or [],
+        }
+
+    def delete_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        version = self._find(bucket, params["Key"], params.get("VersionId"), "DELETE")
+        extra = {k: v for k, v in version.extra.items() if k != "tags"}
+        self.store.update_version(version, extra=extra)
+        return {"VersionId": self._version_header(bucket, version.version_id)}

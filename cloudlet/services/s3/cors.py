@@ -1,0 +1,175 @@
+"""CORS: the bucket's rules, preflight answers, and the headers on ordinary responses.
+
+A browser asks before a cross-origin request (``OPTIONS`` with ``Origin`` and
+``Access-Control-Request-Method``); S3 answers from the first rule whose
+origin, method and every requested header match, or 403 ``CORSResponse``.
+Ordinary requests carrying ``Origin`` get the matching rule's headers too.
+The gateway routes ``OPTIONS`` to ``S3Service.options`` and lets the service
+add headers to a response through ``finish_response`` (no botocore operation
+covers either).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.base import HttpResponse
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result
+from cloudlet.services.s3.config import ConfigHandlers
+
+METHODS = frozenset(("GET", "PUT", "HEAD", "POST", "DELETE"))
+MAX_RULES = 100
+_NOT_ALLOWED = (
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, "
+    "request method / Access-Control-Request-Method or Access-Control-Request-Headers are "
+    "not whitelisted by the resource's CORS spec."
+)
+
+
+@lru_cache(maxsize=1024)
+def _pattern(value: str) -> re.Pattern[str]:
+    """An AllowedOrigin/AllowedHeader with at most one ``*`` wildcard (case-insensitive)."""
+    return re.compile(".*".join(re.escape(p) for p in value.split("*")), re.IGNORECASE)
+
+
+def _matches(patterns: list[str], value: str) -> bool:
+    return any(_pattern(p).fullmatch(value) for p in patterns)
+
+
+def match_rule(
+    rules: list[dict[str, Any]], origin: str, method: str, headers: list[str]
+) -> dict[str, Any] | None:
+    """The first rule allowing this origin, method and every requested header."""
+    for rule in rules:
+        if method not in rule.get("AllowedMethods", []):
+            continue
+        if not _matches(rule.get("AllowedOrigins", []), origin):
+            continue
+        allowed = rule.get("AllowedHeaders") or []
+        if all(_matches(allowed, h) for h in headers):
+            return rule
+    return None
+
+
+def rule_headers(rule: dict[str, Any], origin: str) -> list[tuple[str, str]]:
+    wildcard = "*" in rule.get("AllowedOrigins", [])
+    out = [
+        ("Access-Control-Allow-Origin", "*" if wildcard else origin),
+        ("Access-Control-Allow-Methods", ", ".join(rule.get("AllowedMethods", []))),
+    ]
+    if not wildcard:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    if rule.get("ExposeHeaders"):
+        out.append(("Access-Control-Expose-Headers", ", ".join(rule["ExposeHeaders"])))
+    if rule.get("MaxAgeSeconds") is not None:
+        out.append(("Access-Control-Max-Age", str(rule["MaxAgeSeconds"])))
+    out.append(("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"))
+    return out
+
+
+def _forbidden(message: str, method: str | None, resource: str) -> ServiceError:
+    return errors.s3_error("AccessForbidden", message, 403, Method=method, ResourceType=resource)
+
+
+def _bucket_of(path: str) -> str:
+    return path.lstrip("/").split("/", 1)[0]
+
+
+class CorsHandlers(ConfigHandlers):
+    """Put/Get/DeleteBucketCors, preflight (``options``) and response headers."""
+
+    def put_bucket_cors(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        rules = (params.get("CORSConfiguration") or {}).get("CORSRules") or []
+        if not rules or len(rules) > MAX_RULES:
+            raise errors.malformed_xml()
+        for rule in rules:
+            if not rule.get("AllowedOrigins") or not rule.get("AllowedMethods"):
+                raise errors.malformed_xml()
+            for method in rule["AllowedMethods"]:
+                if method not in METHODS:
+                    raise errors.invalid_request(
+                        "Found unsupported HTTP method in CORS config. Unsupported method is "
+                        f"{method}"
+                    )
+            for origin in rule["AllowedOrigins"]:
+                if origin.count("*") > 1:
+                    raise errors.invalid_request(
+                        f'AllowedOrigin "{origin}" can not have more than one wildcard.'
+                    )
+        self.configs.put(bucket.name, "cors", rules)
+        return {}
+
+    def get_bucket_cors(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        rules = self._required(
+            bucket.name,
+            "cors",
+            "NoSuchCORSConfiguration",
+            "The CORS configuration does not exist",
+        )
+        return {"CORSRules": rules}
+
+    def delete_bucket_cors(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "cors")
+        return {}
+
+    # -- the gateway's hooks ----------------------------------------------------------
+
+    def options(self, ctx: Any) -> HttpResponse:
+        """A preflight: 200 with the matching rule's headers, or S3's 403/400."""
+        req = ctx.request
+        origin = req.headers.get("origin")
+        method = req.headers.get("access-control-request-method")
+        name = _bucket_of(req.path)
+        if not name:
+            raise errors.s3_error("BadRequest", "Insufficient information. Bucket needed.", 400)
+        bucket = self._bucket(name)
+        if not origin:
+            raise errors.s3_error(
+                "BadRequest", "Insufficient information. Origin request header needed.", 400
+            )
+        if not method:
+            raise errors.s3_error(
+                "BadRequest",
+                "Invalid Access-Control-Request-Method: null",
+                400,
+            )
+        resource = "OBJECT" if "/" in req.path.lstrip("/") else "BUCKET"
+        rules = self.configs.get(bucket.name, "cors")
+        if not rules:
+            raise _forbidden("CORSResponse: CORS is not enabled for this bucket.", method, resource)
+        requested = [
+            h.strip().lower()
+            for h in req.headers.get("access-control-request-headers", "").split(",")
+            if h.strip()
+        ]
+        rule = match_rule(rules, origin, method, requested)
+        if rule is None:
+            raise _forbidden(_NOT_ALLOWED, method, resource)
+        headers = rule_headers(rule, origin)
+        if requested:
+            headers.append(("Access-Control-Allow-Headers", ", ".join(requested)))
+        headers += [("Content-Length", "0"), ("x-amz-request-id", ctx.request_id)]
+        return HttpResponse(200, headers, b"")
+
+    def finish_response(self, ctx: Any, response: HttpResponse) -> None:
+        """CORS headers on an ordinary response, when a rule allows the request."""
+        req = ctx.request
+        if req.method == "OPTIONS":
+            return
+        name = _bucket_of(req.path)
+        if not name:
+            return
+        rules = self.configs.get(name, "cors")
+        if not rules:
+            return
+        origin = req.headers["origin"]
+        rule = match_rule(rules, origin, req.method, [])
+        if rule is not None:
+            response.headers.extend(rule_headers(rule, origin))

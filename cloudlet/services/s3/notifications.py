@@ -1,0 +1,335 @@
+"""Event notifications: the configuration, and S3 event records delivered to SQS.
+
+``PutBucketNotificationConfiguration`` checks each target queue exists (as S3
+validates destinations) and sends it the ``s3:TestEvent``. Afterwards every
+object created or removed (Put, Copy, CompleteMultipartUpload, Delete, delete
+markers, lifecycle expirations) whose event name and key match a
+configuration's ``Events`` (``s3:ObjectCreated:*`` wildcards) and prefix/suffix
+filter rules is sent as S3's event JSON to the queue.
+
+Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, no
+import of SQS internals), in a task after the response, as S3 delivers
+asynchronously. SNS, Lambda and EventBridge targets answer 501 until those
+services exist; they plug into ``_deliver``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+from cloudlet.core.clock import clock
+from cloudlet.core.errors import ServiceError
+from cloudlet.core.ids import fast_uuid
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result, canonical_user_id
+from cloudlet.services.s3.config import ConfigHandlers
+from cloudlet.services.s3.store import NULL_VERSION, Bucket
+
+log = logging.getLogger(__name__)
+
+EVENTS = frozenset(
+    (
+        "s3:ReducedRedundancyLostObject",
+        "s3:ObjectCreated:*",
+        "s3:ObjectCreated:Put",
+        "s3:ObjectCreated:Post",
+        "s3:ObjectCreated:Copy",
+        "s3:ObjectCreated:CompleteMultipartUpload",
+        "s3:ObjectRemoved:*",
+        "s3:ObjectRemoved:Delete",
+        "s3:ObjectRemoved:DeleteMarkerCreated",
+        "s3:ObjectRestore:*",
+        "s3:ObjectRestore:Post",
+        "s3:ObjectRestore:Completed",
+        "s3:ObjectRestore:Delete",
+        "s3:Replication:*",
+        "s3:LifecycleExpiration:*",
+        "s3:LifecycleExpiration:Delete",
+        "s3:LifecycleExpiration:DeleteMarkerCreated",
+        "s3:LifecycleTransition",
+        "s3:IntelligentTiering",
+        "s3:ObjectTagging:*",
+        "s3:ObjectTagging:Put",
+        "s3:ObjectTagging:Delete",
+        "s3:ObjectAcl:Put",
+    )
+)
+_sequence = itertools.count(1)
+
+
+def _event_matches(wanted: list[str], event: str) -> bool:
+    for pattern in wanted:
+        if pattern == event or (pattern.endswith(":*") and event.startswith(pattern[:-1])):
+            return True
+    return False
+
+
+def _filter_matches(config: dict[str, Any], key: str) -> bool:
+    rules = ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules") or []
+    for rule in rules:
+        name, value = rule.get("Name", "").lower(), rule.get("Value", "")
+        if name == "prefix" and not key.startswith(value):
+            return False
+        if name == "suffix" and not key.endswith(value):
+            return False
+    return True
+
+
+def time_text(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _queue_parts(queue_arn: str) -> tuple[str, str, str] | None:
+    """``arn:aws:sqs:<region>:<account>:<name>`` -> (region, account, name)."""
+    parts = queue_arn.split(":")
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"]:
+        return None
+    return parts[3], parts[4], parts[5]
+
+
+def _unvalidated(arn: str) -> ServiceError:
+    return errors.s3_error(
+        "InvalidArgument",
+        "Unable to validate the following destination configurations",
+        400,
+        ArgumentName=arn,
+        ArgumentValue="The destination queue does not exist",
+    )
+
+
+class NotificationHandlers(ConfigHandlers):
+    """Put/GetBucketNotificationConfiguration, and event delivery on writes and deletes."""
+
+    _deliveries: set[asyncio.Task]
+
+    async def put_bucket_notification_configuration(
+        self, ctx: Any, params: dict[str, Any]
+    ) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = dict(params.get("NotificationConfiguration") or {})
+        for other in (
+            "TopicConfigurations",
+            "LambdaFunctionConfigurations",
+            "EventBridgeConfiguration",
+        ):
+            if document.get(other):
+                raise errors.s3_error(
+                    "NotImplemented",
+                    f"{other} notifications are not implemented in cloudlet yet; "
+                    "QueueConfigurations are",
+                    501,
+                )
+        queues = []
+        for config in document.get("QueueConfigurations") or []:
+            arn = config.get("QueueArn", "")
+            events = config.get("Events") or []
+            if not events:
+                raise errors.malformed_xml()
+            for event in events:
+                if event not in EVENTS:
+                    raise errors.invalid_argument(
+                        "The event is not supported for notifications", "Event", event
+                    )
+            parts = _queue_parts(arn)
+            if parts is None:
+                raise errors.invalid_argument("Invalid ARN", arn, arn)
+            if not params.get("SkipDestinationValidation"):
+                region, account, name = parts
+                try:
+                    await self.env.call(  # type: ignore[attr-defined]
+                        "sqs",
+                        "GetQueueUrl",
+                        {"QueueName": name, "QueueOwnerAWSAccountId": account},
+                        account=account,
+                        region=region,
+                    )
+                except ServiceError:
+                    raise _unvalidated(arn) from None
+            queues.append({**config, "Id": config.get("Id") or fast_uuid()})
+        if queues:
+            self.configs.put(bucket.name, "notification", {"QueueConfigurations": queues})
+        else:
+            self.configs.delete(bucket.name, "notification")
+        test = {
+            "Service": "Amazon S3",
+            "Event": "s3:TestEvent",
+            "Time": time_text(clock.time()),
+            "Bucket": bucket.name,
+            "RequestId": ctx.request_id,
+            "HostId": ctx.request_id,
+        }
+        for arn in {q["QueueArn"] for q in queues}:
+            await self._deliver(arn, json.dumps(test))
+        return {}
+
+    def get_bucket_notification_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        return self.configs.get(bucket.name, "notification") or {}
+
+    # -- the writes and deletes that notify ---------------------------------------------
+
+    async def put_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = await super().put_object(ctx, params)  # type: ignore[misc]
+        self._notify_created(ctx, params["Bucket"], params["Key"], out, "Put")
+        return out
+
+    async def copy_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = await super().copy_object(ctx, params)  # type: ignore[misc]
+        self._notify_created(ctx, params["Bucket"], params["Key"], out, "Copy")
+        return out
+
+    async def complete_multipart_upload(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = await super().complete_multipart_upload(ctx, params)  # type: ignore[misc]
+        self._notify_created(ctx, params["Bucket"], params["Key"], out, "CompleteMultipartUpload")
+        return out
+
+    def delete_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = super().delete_object(ctx, params)  # type: ignore[misc]
+        bucket = self._notifying(params["Bucket"])
+        if bucket is not None:
+            by_version = params.get("VersionId") is not None
+            self._notify_removed(bucket, params["Key"], out, by_version)
+        return out
+
+    def delete_objects(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = super().delete_objects(ctx, params)  # type: ignore[misc]
+        bucket = self._notifying(params["Bucket"])
+        if bucket is not None:
+            entries = out.get("Deleted")
+            if entries is None and (params.get("Delete") or {}).get("Quiet"):
+                failed = {e["Key"] for e in out.get("Errors") or []}
+                entries = [
+                    {"Key": o["Key"], "VersionId": o.get("VersionId")}
+                    for o in params["Delete"].get("Objects") or []
+                    if o.get("Key") not in failed
+                ]
+            for entry in entries or []:
+                by_version = entry.get("VersionId") is not None
+                self._notify_removed(bucket, entry["Key"], entry, by_version)
+        return out
+
+    def _notifying(self, name: str) -> Bucket | None:
+        """The bucket, when it has a notification configuration (a cached lookup)."""
+        if not self.configs.get(name, "notification"):
+            return None
+        return self.store.get_bucket(name)
+
+    def _notify_created(self, ctx: Any, name: str, key: str, out: Result, how: str) -> None:
+        bucket = self._notifying(name)
+        if bucket is None:
+            return
+        version_id = out.get("VersionId")
+        version = self.store.version(name, key, version_id or NULL_VERSION)
+        self._notify(
+            bucket,
+            f"s3:ObjectCreated:{how}",
+            key,
+            size=version.size if version is not None else None,
+            etag=version.etag if version is not None else out.get("ETag"),
+            version_id=version_id,
+        )
+
+    def _notify_removed(self, bucket: Bucket, key: str, entry: Result, by_version: bool) -> None:
+        """A delete without a version id in a versioning bucket only adds a marker."""
+        if entry.get("DeleteMarker") and not by_version:
+            event = "s3:ObjectRemoved:DeleteMarkerCreated"
+            version_id = entry.get("DeleteMarkerVersionId") or entry.get("VersionId")
+        else:
+            event = "s3:ObjectRemoved:Delete"
+            version_id = entry.get("VersionId")
+        self._notify(bucket, event, key, version_id=version_id)
+
+    # -- building and delivering records -------------------------------------------------
+
+    def _notify(
+        self,
+        bucket: Bucket,
+        event: str,
+        key: str,
+        *,
+        size: int | None = None,
+        etag: str | None = None,
+        version_id: str | None = None,
+    ) -> None:
+        document = self.configs.get(bucket.name, "notification") or {}
+        for config in document.get("QueueConfigurations") or []:
+            if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
+                config, key
+            ):
+                continue
+            record = self._record(bucket, event, key, config["Id"], size, etag, version_id)
+            self._schedule(config["QueueArn"], json.dumps({"Records": [record]}))
+
+    def _record(
+        self,
+        bucket: Bucket,
+        event: str,
+        key: str,
+        config_id: str,
+        size: int | None,
+        etag: str | None,
+        version_id: str | None,
+    ) -> dict[str, Any]:
+        principal = canonical_user_id(bucket.account)
+        obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
+        if size is not None:
+            obj["size"] = size
+        if etag:
+            obj["eTag"] = etag.strip('"')
+        if version_id and version_id != NULL_VERSION:
+            obj["versionId"] = version_id
+        obj["sequencer"] = f"{int(clock.time() * 1000):012X}{next(_sequence):08X}"
+        return {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": bucket.region,
+            "eventTime": time_text(clock.time()),
+            "eventName": event.removeprefix("s3:"),
+            "userIdentity": {"principalId": f"AWS:{bucket.account}"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": fast_uuid(), "x-amz-id-2": fast_uuid()},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": config_id,
+                "bucket": {
+                    "name": bucket.name,
+                    "ownerIdentity": {"principalId": principal},
+                    "arn": f"arn:aws:s3:::{bucket.name}",
+                },
+                "object": obj,
+            },
+        }
+
+    def _schedule(self, queue_arn: str, body: str) -> None:
+        """Deliver after the response (S3 delivers asynchronously), in order."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if not hasattr(self, "_deliveries"):
+            self._deliveries = set()
+        task = loop.create_task(self._deliver(queue_arn, body))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, queue_arn: str, body: str) -> None:
+        parts = _queue_parts(queue_arn)
+        if parts is None:
+            return
+        region, account, name = parts
+        try:
+            await self.env.call(  # type: ignore[attr-defined]
+                "sqs",
+                "SendMessage",
+                {"QueueUrl": f"http://localhost/{account}/{name}", "MessageBody": body},
+                account=account,
+                region=region,
+            )
+        except ServiceError as err:
+            log.warning("S3 notification to %s not delivered: %s", queue_arn, err.message)

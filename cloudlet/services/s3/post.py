@@ -1,0 +1,543 @@
+"""POST policy uploads: an HTML form (``multipart/form-data``) POSTed to a bucket URL.
+
+A browser uploads straight to S3 with a form the application signed in
+advance (``generate_presigned_post``): the ``policy`` field is base64 JSON with
+an ``expiration`` and ``conditions`` every other field must satisfy, and the
+signature covers the policy (SigV4: ``x-amz-algorithm``, ``x-amz-credential``,
+``x-amz-date``, ``x-amz-signature``; SigV2: ``AWSAccessKeyId``, ``signature``).
+The request itself carries no ``Authorization``, so the gateway hands such a
+POST here before its own authentication (``Gateway._post_form``).
+
+Order, as S3 does it:
+
+1. the form is read field by field up to the ``file`` field, which must come
+   last (fields after it are ignored); fields are small and buffered, the file
+   is not: its bytes stream from the socket into the blob store;
+2. in strict mode the signature over the policy is verified (the same
+   signing-key code as header signatures, ``cloudlet.auth.sigv4``); an unsigned
+   form is refused. In every mode the policy's expiry and conditions are
+   checked (``eq``, ``starts-with``, ``content-length-range``, and that every
+   field is named by a condition), with S3's ``AccessDenied`` "Invalid
+   according to Policy: ..." wording;
+3. the file streams into a blob (``content-length-range``'s maximum stops it
+   as soon as it is passed: ``EntityTooLarge``; below the minimum after the
+   end: ``EntityTooSmall``), then the object row is committed as PutObject does;
+4. the answer follows ``success_action_redirect`` (303 to it, with bucket, key
+   and etag), else ``success_action_status`` (200, 201 with a ``PostResponse``
+   document, default 204).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from xml.sax.saxutils import escape
+
+from cloudlet.auth import sigv2, sigv4
+from cloudlet.core.clock import clock
+from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.base import HttpResponse
+from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3.common import S3Handlers, check_key, now
+from cloudlet.services.s3.objects import storage_class, user_metadata
+from cloudlet.services.s3.store import ObjectVersion
+
+MAX_FIELD_BYTES = 20 * 1024
+"""A non-file field's value: S3 allows 20 KB of form fields before the file."""
+MAX_FIELDS_BYTES = 1024 * 1024
+_MAX_PART_HEADERS = 16 * 1024
+
+# Fields a policy need not mention (S3's list).
+_EXEMPT = frozenset(
+    (
+        "policy",
+        "x-amz-signature",
+        "signature",
+        "awsaccesskeyid",
+        "file",
+        "x-amz-security-token",
+        "bucket",  # always known: the bucket the form is posted to
+    )
+)
+_EXEMPT_PREFIX = "x-ignore-"
+
+# Form field -> stored content header (ObjectVersion field).
+_CONTENT_FIELDS = (
+    ("content-type", "content_type"),
+    ("content-encoding", "content_encoding"),
+    ("content-disposition", "content_disposition"),
+    ("content-language", "content_language"),
+    ("cache-control", "cache_control"),
+    ("expires", "expires"),
+)
+
+_PARAM = re.compile(r';\s*([\w*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
+
+
+def is_post_form(content_type: str) -> bool:
+    return content_type.lower().startswith("multipart/form-data")
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def _denied(message: str) -> ServiceError:
+    return errors.s3_error("AccessDenied", message, 403)
+
+
+def _policy_failed(reason: str) -> ServiceError:
+    return _denied(f"Invalid according to Policy: {reason}")
+
+
+def _invalid_policy(reason: str) -> ServiceError:
+    return errors.s3_error("InvalidPolicyDocument", f"Invalid Policy: {reason}", 400)
+
+
+def _malformed() -> ServiceError:
+    return errors.s3_error(
+        "MalformedPOSTRequest",
+        "The body of your POST request is not well-formed multipart/form-data.",
+        400,
+    )
+
+
+def _missing_field(name: str) -> ServiceError:
+    return errors.invalid_argument(
+        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check "
+        "the order of the fields.",
+        name,
+        "",
+    )
+
+
+def _entity_too_small(size: int, minimum: int) -> ServiceError:
+    return errors.s3_error(
+        "EntityTooSmall",
+        "Your proposed upload is smaller than the minimum allowed size",
+        400,
+        ProposedSize=size,
+        MinSizeAllowed=minimum,
+    )
+
+
+# -- the form ---------------------------------------------------------------------------
+
+
+def form_boundary(content_type: str) -> bytes:
+    params = _header_params(content_type)
+    boundary = params.get("boundary")
+    if not boundary or len(boundary) > 200:
+        raise _malformed()
+    return boundary.encode("latin-1")
+
+
+def _header_params(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for m in _PARAM.finditer(value):
+        name = m.group(1).lower()
+        out[name] = m.group(2) if m.group(2) is not None else m.group(3).strip()
+    return out
+
+
+class FormReader:
+    """``multipart/form-data`` read from a byte stream, one part at a time.
+
+    Memory is bounded: a part's body is handed on in the pieces that arrive
+    (less a delimiter's length kept back, in case one straddles two pieces).
+    """
+
+    def __init__(self, stream: AsyncIterable[bytes], boundary: bytes) -> None:
+        self._pieces = stream.__aiter__()
+        # A leading CRLF makes the first delimiter look like every other one.
+        self._buf = bytearray(b"\r\n")
+        self._delim = b"\r\n--" + boundary
+        self._eof = False
+        self._started = False
+
+    async def _more(self) -> bool:
+        if self._eof:
+            return False
+        try:
+            piece = await self._pieces.__anext__()
+        except StopAsyncIteration:
+            self._eof = True
+            return False
+        self._buf += piece
+        return True
+
+    async def next_part(self) -> dict[str, str] | None:
+        """The next part's headers (lower-case names), or None after the last part."""
+        if not self._started:
+            self._started = True
+            async for _ in self.body():  # the preamble
+                pass
+        buf = self._buf
+        while len(buf) < 2:
+            if not await self._more():
+                raise _malformed()
+        if buf[:2] == b"--":
+            return None
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            if len(buf) > _MAX_PART_HEADERS or not await self._more():
+                raise _malformed()
+        head = bytes(buf[:end]).decode("utf-8", "replace")
+        del buf[: end + 4]
+        headers: dict[str, str] = {}
+        for line in head.split("\r\n")[1:]:  # the first line ends the delimiter
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        return headers
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The current part's bytes, up to (and consuming) the next delimiter."""
+        buf, delim = self._buf, self._delim
+        keep = len(delim) - 1
+        while True:
+            at = buf.find(delim)
+            if at >= 0:
+                if at:
+                    yield bytes(buf[:at])
+                del buf[: at + len(delim)]
+                return
+            if len(buf) > keep:
+                out = bytes(buf[:-keep])
+                del buf[:-keep]
+                yield out
+            if not await self._more():
+                raise _malformed()
+
+    async def read(self, limit: int) -> bytes:
+        out = bytearray()
+        async for piece in self.body():
+            out += piece
+            if len(out) > limit:
+                raise errors.s3_error(
+                    "MaxPostPreDataLengthExceeded",
+                    "Your POST request fields preceeding the upload file was too large.",
+                    400,
+                    MaxPostPreDataLength=limit,
+                )
+        return bytes(out)
+
+    async def drain(self) -> None:
+        """Read (and ignore) what follows the file field, so the connection stays usable."""
+        while await self._more():
+            self._buf.clear()
+
+
+def part_name(headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """A part's field name and file name, from its Content-Disposition."""
+    disposition = headers.get("content-disposition", "")
+    params = _header_params(disposition)
+    return params.get("name"), params.get("filename")
+
+
+# -- the policy -----------------------------------------------------------------------
+
+
+def decode_policy(policy_b64: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(base64.b64decode(policy_b64.encode("ascii"), validate=False))
+    except (binascii.Error, ValueError, UnicodeError):
+        raise _invalid_policy("Invalid JSON.") from None
+    if not isinstance(doc, dict):
+        raise _invalid_policy("Invalid JSON.")
+    if "expiration" not in doc:
+        raise _invalid_policy("Policy missing expiration.")
+    if not isinstance(doc.get("conditions", []), list):
+        raise _invalid_policy("Invalid JSON.")
+    return doc
+
+
+def _parse_expiration(value: Any) -> float:
+    if not isinstance(value, str):
+        raise _invalid_policy("Invalid 'expiration' value: must be a string.")
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise _invalid_policy(f"Invalid 'expiration' value: '{value}'") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def check_policy(
+    doc: dict[str, Any], fields: dict[str, str], *, at: float
+) -> tuple[int | None, int | None]:
+    """Expiry and conditions against the form; returns ``content-length-range``'s bounds."""
+    if _parse_expiration(doc["expiration"]) < at:
+        raise _policy_failed("Policy expired.")
+    named: set[str] = set()
+    low: int | None = None
+    high: int | None = None
+    for cond in doc.get("conditions") or []:
+        if isinstance(cond, dict):
+            if len(cond) != 1:
+                raise _invalid_policy("Invalid Condition: each object must have one member.")
+            ((name, expected),) = cond.items()
+            name = name.lower().lstrip("$")
+            named.add(name)
+            if fields.get(name) != str(expected):
+                raise _policy_failed(f'Policy Condition failed: ["eq", "${name}", "{expected}"]')
+            continue
+        if not isinstance(cond, list) or not cond:
+            raise _invalid_policy("Invalid Condition.")
+        op = str(cond[0]).lower()
+        if op == "content-length-range":
+            if len(cond) != 3:
+                raise _invalid_policy("Invalid content-length-range: expected two numbers.")
+            try:
+                low, high = int(cond[1]), int(cond[2])
+            except (TypeError, ValueError):
+                raise _invalid_policy("Invalid content-length-range.") from None
+            continue
+        if len(cond) != 3 or not isinstance(cond[1], str) or not cond[1].startswith("$"):
+            raise _invalid_policy(f"Invalid Condition: {json.dumps(cond)}")
+        name = cond[1][1:].lower()
+        expected = str(cond[2])
+        named.add(name)
+        actual = fields.get(name, "")
+        if op == "eq":
+            ok = actual == expected
+        elif op == "starts-with":
+            if name == "content-type":
+                ok = all(v.strip().startswith(expected) for v in actual.split(","))
+            else:
+                ok = actual.startswith(expected)
+        else:
+            raise _invalid_policy(f"Invalid Condition: unknown operation {cond[0]!r}")
+        if not ok:
+            raise _policy_failed(f'Policy Condition failed: ["{op}", "${name}", "{expected}"]')
+    extra = [
+        name
+        for name in fields
+        if name not in named and name not in _EXEMPT and not name.startswith(_EXEMPT_PREFIX)
+    ]
+    if extra:
+        raise _policy_failed(f"Extra input fields: {', '.join(extra)}")
+    return low, high
+
+
+# -- the signature ----------------------------------------------------------------------
+
+
+def access_key_of(fields: dict[str, str]) -> str | None:
+    credential = fields.get("x-amz-credential")
+    if credential:
+        return credential.split("/", 1)[0]
+    return fields.get("awsaccesskeyid")
+
+
+def verify_signature(fields: dict[str, str], secret: str) -> None:
+    """The form's signature over its base64 policy (SigV4 or SigV2)."""
+    policy = fields.get("policy", "")
+    if "x-amz-signature" in fields or "x-amz-algorithm" in fields:
+        algorithm = fields.get("x-amz-algorithm", "")
+        if algorithm != "AWS4-HMAC-SHA256":
+            raise errors.invalid_argument(
+                "Only AWS4-HMAC-SHA256 is supported", "X-Amz-Algorithm", algorithm
+            )
+        parts = fields.get("x-amz-credential", "").split("/")
+        if len(parts) != 5 or parts[4] != "aws4_request":
+            raise errors.invalid_argument(
+                "Error parsing the X-Amz-Credential parameter",
+                "X-Amz-Credential",
+                fields.get("x-amz-credential", ""),
+            )
+        for name in ("x-amz-date", "x-amz-signature"):
+            if name not in fields:
+                raise _missing_field(name)
+        _, date, region, service, _ = parts
+        expected = sigv4.hmac_hex(sigv4.signing_key(secret, date, region, service), policy)
+    else:
+        if "signature" not in fields:
+            raise _missing_field("Signature")
+        expected = sigv2._b64_hmac(secret, policy, "sha1")
+    provided = fields.get("x-amz-signature") or sigv2._base64_param(fields.get("signature", ""))
+    if not hmac.compare_digest(expected.encode(), provided.encode()):
+        raise errors.s3_error(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            403,
+            AWSAccessKeyId=access_key_of(fields),
+            StringToSign=policy,
+            SignatureProvided=provided,
+        )
+
+
+# -- the handler ----------------------------------------------------------------------
+
+
+async def _limited(source: AsyncIterable[bytes], high: int | None) -> AsyncIterator[bytes]:
+    """The file's bytes; past ``content-length-range``'s maximum: ``EntityTooLarge`` at once."""
+    size = 0
+    async for piece in source:
+        size += len(piece)
+        if high is not None and size > high:
+            raise errors.entity_too_large(size, high)
+        yield piece
+
+
+async def post_object(
+    service: S3Handlers,
+    ctx: Any,
+    stream: AsyncIterable[bytes],
+    *,
+    bucket_name: str,
+    strict: bool,
+    credentials: Any,
+) -> HttpResponse:
+    """Handle one form POST to ``bucket_name``; the gateway has routed it here."""
+    headers = ctx.request.headers
+    reader = FormReader(stream, form_boundary(headers.get("content-type", "")))
+    fields: dict[str, str] = {}
+    total = 0
+    file_headers: dict[str, str] | None = None
+    filename = ""
+    while (part := await reader.next_part()) is not None:
+        name, part_filename = part_name(part)
+        if name is None:
+            raise _malformed()
+        if name.lower() == "file":
+            file_headers, filename = part, part_filename or ""
+            break
+        value = await reader.read(MAX_FIELD_BYTES)
+        total += len(value)
+        if total > MAX_FIELDS_BYTES:
+            raise _malformed()
+        fields[name.lower()] = value.decode("utf-8", "replace")
+    if file_headers is None:
+        raise _missing_field("file")
+
+    bucket = service._bucket(bucket_name)
+    fields["bucket"] = bucket.name
+    if "key" not in fields:
+        raise _missing_field("key")
+    raw_key = fields["key"]
+    key = raw_key.replace("${filename}", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    check_key(key)
+
+    principal = credentials.principal_for(access_key_of(fields))
+    if "policy" in fields:
+        if strict:
+            access_key = access_key_of(fields)
+            entry = credentials.key(access_key) if access_key else None
+            if access_key is None:
+                raise _missing_field("AWSAccessKeyId")
+            if entry is None:
+                raise errors.s3_error(
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                    403,
+                    AWSAccessKeyId=access_key,
+                )
+            if (
+                entry.session_token is not None
+                and fields.get("x-amz-security-token") != entry.session_token
+            ):
+                raise errors.s3_error(
+                    "InvalidToken", "The provided token is malformed or otherwise invalid.", 400
+                )
+            verify_signature(fields, entry.secret_key)
+            principal = entry.principal
+        doc = decode_policy(fields["policy"])
+        low, high = check_policy(doc, fields, at=clock.time())
+    else:
+        if strict:
+            raise _denied("Access Denied")
+        low = high = None
+
+    meta = user_metadata(
+        {
+            "Metadata": {
+                k[len("x-amz-meta-") :]: v for k, v in fields.items() if k.startswith("x-amz-meta-")
+            }
+        }
+    )
+    klass = storage_class(fields.get("x-amz-storage-class"))
+    content = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
+    content["website_redirect"] = fields.get("x-amz-website-redirect-location")
+    status = fields.get("success_action_status")
+    redirect = fields.get("success_action_redirect") or fields.get("redirect")
+
+    algorithm = checksums.DEFAULT_ALGORITHM
+    hasher = checksums.new_hasher(algorithm)
+    limit = errors.MAX_SINGLE_PUT if high is None else min(high, errors.MAX_SINGLE_PUT)
+    blob = await service.blobs.write(
+        _limited(reader.body(), limit), hashers=(hasher,), max_size=None
+    )
+    try:
+        if low is not None and blob.size < low:
+            raise _entity_too_small(blob.size, low)
+        await reader.drain()
+        bucket = service._bucket(bucket.name)
+        version = ObjectVersion(
+            bucket=bucket.name,
+            key=key,
+            version_id=service._version_for_write(bucket),
+            last_modified=now(),
+            owner=principal.account_id,
+            size=blob.size,
+            etag=blob.etag,
+            blob_id=blob.id,
+            storage_class=klass,
+            metadata=meta,
+            checksums={algorithm: hasher.b64()},
+            checksum_type=checksums.FULL_OBJECT,
+            **content,
+        )
+        stored, dropped = service.store.put_version(version)
+    except BaseException:
+        service.blobs.delete(blob.id)
+        raise
+    service._drop_blobs(dropped)
+    return _answer(ctx, bucket.name, key, stored, status, redirect, service)
+
+
+def _answer(
+    ctx: Any,
+    bucket: str,
+    key: str,
+    stored: ObjectVersion,
+    status: str | None,
+    redirect: str | None,
+    service: S3Handlers,
+) -> HttpResponse:
+    host = ctx.request.headers.get("host", "localhost")
+    location = f"http://{host}/{bucket}/{quote(key, safe='/')}"
+    headers = [
+        ("ETag", stored.etag or ""),
+        ("Location", location),
+        ("x-amz-request-id", ctx.request_id),
+    ]
+    version = service._version_header(service._bucket(bucket), stored.version_id)
+    if version is not None:
+        headers.append(("x-amz-version-id", version))
+    if redirect:
+        parts = urlsplit(redirect)
+        extra = urlencode({"bucket": bucket, "key": key, "etag": stored.etag or ""})
+        query = f"{parts.query}&{extra}" if parts.query else extra
+        headers.append(("Location", urlunsplit(parts._replace(query=query))))
+        headers = [h for h in headers if h[0] != "Location" or h[1] != location]
+        return HttpResponse(303, headers, b"")
+    if status == "201":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>'
+            f"<Location>{escape(location)}</Location><Bucket>{escape(bucket)}</Bucket>"
+            f"<Key>{escape(key)}</Key><ETag>{escape(stored.etag or '')}</ETag></PostResponse>"
+        ).encode()
+        headers.append(("Content-Type", "application/xml"))
+        return HttpResponse(201, headers, body)
+    if status == "200":
+        return HttpResponse(200, headers, b"")
+    return HttpResponse(204, headers, b"")

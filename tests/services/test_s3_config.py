@@ -1,0 +1,236 @@
+"""Bucket configuration stored and returned with real boto3: policy, ACL, ownership,
+public access block, encryption, tagging, logging, request payment, accelerate,
+website, and object tagging; each with S3's "not configured" error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.services.s3_helpers import NO_RETRIES, bname, error
+
+
+@pytest.fixture
+def s3(aws_client):
+    return aws_client("s3", config=NO_RETRIES)
+
+
+@pytest.fixture
+def bucket(s3):
+    name = bname("cfg")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _fails(call, **kwargs) -> tuple[str, int]:
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    return error(exc)
+
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}],
+}
+
+
+def test_policy(s3, bucket):
+    assert _fails(s3.get_bucket_policy, Bucket=bucket) == ("NoSuchBucketPolicy", 404)
+    assert _fails(s3.put_bucket_policy, Bucket=bucket, Policy="{not json") == (
+        "MalformedPolicy",
+        400,
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(POLICY))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == POLICY
+    s3.delete_bucket_policy(Bucket=bucket)
+    assert _fails(s3.get_bucket_policy, Bucket=bucket) == ("NoSuchBucketPolicy", 404)
+    assert _fails(s3.get_bucket_policy, Bucket=bname("missing")) == ("NoSuchBucket", 404)
+
+
+def test_acl_canned_and_grants(s3, bucket):
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"]
+    owner = acl["Owner"]["ID"]
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert {(g["Grantee"].get("URI"), g["Permission"]) for g in grants} == {
+        (None, "FULL_CONTROL"),
+        ("http://acs.amazonaws.com/groups/global/AllUsers", "READ"),
+    }
+    s3.put_bucket_acl(
+        Bucket=bucket,
+        AccessControlPolicy={
+            "Owner": {"ID": owner},
+            "Grants": [
+                {"Grantee": {"Type": "CanonicalUser", "ID": owner}, "Permission": "READ_ACP"}
+            ],
+        },
+    )
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert [(g["Grantee"]["ID"], g["Permission"]) for g in grants] == [(owner, "READ_ACP")]
+    assert _fails(s3.put_bucket_acl, Bucket=bucket, ACL="nonsense")[1] == 400
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="private")
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="authenticated-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]
+    assert "AuthenticatedUsers" in grants[1]["Grantee"]["URI"]
+
+
+def test_ownership_and_public_access_block(s3, bucket):
+    assert _fails(s3.get_bucket_ownership_controls, Bucket=bucket) == (
+        "OwnershipControlsNotFoundError",
+        404,
+    )
+    rules = {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=rules)
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"] == rules
+    s3.delete_bucket_ownership_controls(Bucket=bucket)
+    assert _fails(s3.get_bucket_ownership_controls, Bucket=bucket)[0] == (
+        "OwnershipControlsNotFoundError"
+    )
+    other = bname("own")
+    s3.create_bucket(Bucket=other, ObjectOwnership="ObjectWriter")
+    got = s3.get_bucket_ownership_controls(Bucket=other)["OwnershipControls"]
+    assert got["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]
+
+    assert _fails(s3.get_public_access_block, Bucket=bucket) == (
+        "NoSuchPublicAccessBlockConfiguration",
+        404,
+    )
+    block = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": False,
+    }
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == block
+    s3.delete_public_access_block(Bucket=bucket)
+    assert _fails(s3.get_public_access_block, Bucket=bucket)[1] == 404
+
+
+def test_encryption_defaults_to_sse_s3(s3, bucket):
+    got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert got["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    kms = {
+        "Rules": [
+            {
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": "alias/mine",
+                },
+                "BucketKeyEnabled": True,
+            }
+        ]
+    }
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=kms)
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"] == kms
+    s3.delete_bucket_encryption(Bucket=bucket)
+    got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert got["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_bucket_tagging(s3, bucket):
+    assert _fails(s3.get_bucket_tagging, Bucket=bucket) == ("NoSuchTagSet", 404)
+    tags = [{"Key": "team", "Value": "data"}, {"Key": "env", "Value": ""}]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags
+    dup = [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]
+    assert _fails(s3.put_bucket_tagging, Bucket=bucket, Tagging={"TagSet": dup}) == (
+        "InvalidTag",
+        400,
+    )
+    s3.delete_bucket_tagging(Bucket=bucket)
+    assert _fails(s3.get_bucket_tagging, Bucket=bucket)[0] == "NoSuchTagSet"
+
+
+def test_logging_payment_accelerate_website(s3, bucket):
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    target = bname("logs")
+    s3.create_bucket(Bucket=target)
+    s3.put_bucket_logging(
+        Bucket=bucket,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "l/"}},
+    )
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
+        "TargetBucket": target,
+        "TargetPrefix": "l/",
+    }
+    assert (
+        _fails(
+            s3.put_bucket_logging,
+            Bucket=bucket,
+            BucketLoggingStatus={
+                "LoggingEnabled": {"TargetBucket": bname("no"), "TargetPrefix": ""}
+            },
+        )[0]
+        == "InvalidTargetBucketForLogging"
+    )
+    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "Requester"
+
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    s3.put_bucket_accelerate_configuration(
+        Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"}
+    )
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+
+    assert _fails(s3.get_bucket_website, Bucket=bucket) == ("NoSuchWebsiteConfiguration", 404)
+    site = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}}
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=site)
+    got = s3.get_bucket_website(Bucket=bucket)
+    assert got["IndexDocument"] == site["IndexDocument"]
+    assert got["ErrorDocument"] == site["ErrorDocument"]
+    s3.delete_bucket_website(Bucket=bucket)
+    assert _fails(s3.get_bucket_website, Bucket=bucket)[0] == "NoSuchWebsiteConfiguration"
+
+
+def test_configuration_goes_with_the_bucket(s3):
+    name = bname("gone")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(POLICY))
+    s3.delete_bucket(Bucket=name)
+    s3.create_bucket(Bucket=name)
+    assert _fails(s3.get_bucket_tagging, Bucket=name)[0] == "NoSuchTagSet"
+    assert _fails(s3.get_bucket_policy, Bucket=name)[0] == "NoSuchBucketPolicy"
+
+
+def test_object_tagging(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    tags = [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": tags})
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == tags
+    s3.delete_object_tagging(Bucket=bucket, Key="k")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    too_many = [{"Key": f"k{i}", "Value": ""} for i in range(11)]
+    assert _fails(s3.put_object_tagging, Bucket=bucket, Key="k", Tagging={"TagSet": too_many}) == (
+        "InvalidTag",
+        400,
+    )
+    assert _fails(s3.get_object_tagging, Bucket=bucket, Key="nope")[0] == "NoSuchKey"
+    # x-amz-tagging on PutObject.
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=data&env=a%20b")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [
+        {"Key": "team", "Value": "data"},
+        {"Key": "env", "Value": "a b"},
+    ]
+
+
+def test_object_tagging_by_version(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"2")
+    out = s3.put_object_tagging(
+        Bucket=bucket, Key="k", VersionId=v1, Tagging={"TagSet": [{"Key": "old", "Value": "y"}]}
+    )
+    assert out["VersionId"] == v1
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    got = s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)
+    assert got["TagSet"] == [{"Key": "old", "Value": "y"}]

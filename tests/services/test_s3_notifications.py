@@ -1,0 +1,138 @@
+"""S3 event notifications delivered to a real SQS queue, with real boto3 clients."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.services.s3_helpers import NO_RETRIES, bname, error
+
+
+@pytest.fixture
+def s3(aws_client):
+    return aws_client("s3", config=NO_RETRIES)
+
+
+@pytest.fixture
+def sqs(aws_client):
+    return aws_client("sqs")
+
+
+@pytest.fixture
+def queue(sqs):
+    url = sqs.create_queue(QueueName=bname("events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return url, arn["QueueArn"]
+
+
+def _drain(sqs, url: str, want: int, timeout: float = 5.0) -> list[dict]:
+    out: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < want and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for m in got.get("Messages", []):
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def _configure(s3, bucket: str, arn: str, events: list[str], rules=None) -> None:
+    config: dict = {"Id": "to-queue", "QueueArn": arn, "Events": events}
+    if rules:
+        config["Filter"] = {"Key": {"FilterRules": rules}}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [config]}
+    )
+
+
+def test_configuration_and_test_event(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"], [{"Name": "prefix", "Value": "in/"}])
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert got[0]["QueueArn"] == arn and got[0]["Events"] == ["s3:ObjectCreated:*"]
+    assert got[0]["Id"] == "to-queue"
+    [test] = _drain(sqs, url, 1)
+    assert test["Event"] == "s3:TestEvent" and test["Bucket"] == bucket
+    assert test["Service"] == "Amazon S3"
+
+    missing = arn.rsplit(":", 1)[0] + ":" + bname("nope")
+    with pytest.raises(ClientError) as exc:
+        _configure(s3, bucket, missing, ["s3:ObjectCreated:*"])
+    assert error(exc) == ("InvalidArgument", 400)
+    with pytest.raises(ClientError) as exc:
+        _configure(s3, bucket, arn, ["s3:NotAnEvent"])
+    assert error(exc) == ("InvalidArgument", 400)
+
+
+def test_object_events_reach_the_queue(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(
+        s3,
+        bucket,
+        arn,
+        ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"],
+        [{"Name": "prefix", "Value": "in/"}, {"Name": "suffix", "Value": ".csv"}],
+    )
+    _drain(sqs, url, 1)  # the test event
+    put = s3.put_object(Bucket=bucket, Key="in/my file.csv", Body=b"a,b\n")
+    s3.put_object(Bucket=bucket, Key="out/skip.csv", Body=b"x")  # filtered out
+    s3.put_object(Bucket=bucket, Key="in/skip.txt", Body=b"x")  # filtered out
+    s3.copy_object(
+        Bucket=bucket, Key="in/copy.csv", CopySource={"Bucket": bucket, "Key": "in/my file.csv"}
+    )
+    s3.delete_object(Bucket=bucket, Key="in/copy.csv")
+    events = _drain(sqs, url, 3)
+    records = [e["Records"][0] for e in events]
+    assert [r["eventName"] for r in records] == [
+        "ObjectCreated:Put",
+        "ObjectCreated:Copy",
+        "ObjectRemoved:Delete",
+    ]
+    first = records[0]
+    assert first["eventVersion"] == "2.1" and first["eventSource"] == "aws:s3"
+    assert first["awsRegion"] == "us-east-1"
+    assert first["eventTime"].endswith("Z")
+    assert first["s3"]["bucket"]["name"] == bucket
+    assert first["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+    assert first["s3"]["configurationId"] == "to-queue"
+    obj = first["s3"]["object"]
+    assert obj["key"] == "in/my+file.csv"
+    assert obj["size"] == 4 and obj["eTag"] == put["ETag"].strip('"')
+    assert records[0]["s3"]["object"]["sequencer"] < records[1]["s3"]["object"]["sequencer"]
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+def test_versioned_and_multipart_events(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*"])
+    _drain(sqs, url, 1)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"z" * 7)
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    marker = s3.delete_object(Bucket=bucket, Key="mp")["VersionId"]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "mp", "VersionId": marker}]})
+    records = [e["Records"][0] for e in _drain(sqs, url, 3)]
+    assert [r["eventName"] for r in records] == [
+        "ObjectCreated:CompleteMultipartUpload",
+        "ObjectRemoved:DeleteMarkerCreated",
+        "ObjectRemoved:Delete",
+    ]
+    assert records[0]["s3"]["object"]["versionId"] == done["VersionId"]
+    assert records[0]["s3"]["object"]["size"] == 7
+    assert records[1]["s3"]["object"]["versionId"] == marker
