@@ -163,8 +163,12 @@ def main() -> None:
 
         sends: dict[str, list[float]] = {k: [] for k in targets}
         recvs: dict[str, list[float]] = {k: [] for k in targets}
-        for _ in range(args.rounds):
-            for name, c in clients.items():
+        names = list(clients)
+        for i in range(args.rounds):
+            # Rotate the order each round: no server always runs right after the
+            # same other one (moto's heavy rounds otherwise always preceded ours).
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                c = clients[name]
                 n = args.moto_n if name == "moto" else args.n
                 sends[name].append(send_rate(c, urls[name], n))
                 recvs[name].append(recv_delete_rate(c, urls[name], n))
@@ -174,6 +178,11 @@ def main() -> None:
         print(f"== SQS, boto3 sequential, ops/s (median of {args.rounds} rounds) ==")
         for name in targets:
             print(f"{name:9s} SendMessage {med[name]:8.0f}   Receive+Delete {medr[name]:8.0f}")
+        for name in targets:
+            rounds = " ".join(
+                f"{s:.0f}/{r:.0f}" for s, r in zip(sends[name], recvs[name], strict=True)
+            )
+            print(f"  rounds {name:9s} send/recv: {rounds}")
 
         def paired(rates: dict[str, list[float]], other: str) -> float:
             # Each round's cloudlet rate over the other server's rate in the same
