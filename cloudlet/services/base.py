@@ -126,7 +126,9 @@ class Service:
     def serve_page(self, ctx: Any, site: str) -> Any:
         """Answer a request to one of the service's non-API addresses (S3: the website
         endpoint of bucket ``site``), as an ``HttpResponse``."""
-        raise NotImplementedError
+        from cloudlet.core.errors import NotImplementedOperation
+
+        raise NotImplementedOperation(self.name, "website endpoint")
 
     def options(self, ctx: Any) -> Any:
         """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""

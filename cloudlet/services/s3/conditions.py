@@ -113,17 +113,16 @@ def check_read(
     if_unmodified_since: datetime | None = None,
 ) -> None:
     """Raise 412 ``PreconditionFailed`` or 304 ``NotModified`` as S3 would for a read."""
-    modified = seconds(last_modified)
-    if if_match is not None:
-        if not etag_matches(if_match, etag):
-            raise errors.precondition_failed("If-Match")
-    elif if_unmodified_since is not None and modified > seconds(if_unmodified_since):
-        raise errors.precondition_failed("If-Unmodified-Since")
-    if if_none_match is not None:
-        if etag_matches(if_none_match, etag):
-            raise _not_modified(etag, last_modified)
-    elif if_modified_since is not None and modified <= seconds(if_modified_since):
-        raise _not_modified(etag, last_modified)
+    _check(
+        etag,
+        last_modified,
+        "",
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+        copy=False,
+    )
 
 
 def check_copy_source(
@@ -136,17 +135,46 @@ def check_copy_source(
     if_unmodified_since: datetime | None = None,
 ) -> None:
     """The ``x-amz-copy-source-if-*`` rules: like a read, but every failure is 412."""
+    _check(
+        etag,
+        last_modified,
+        "x-amz-copy-source-",
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+        copy=True,
+    )
+
+
+def _check(
+    etag: str | None,
+    last_modified: datetime,
+    prefix: str,
+    if_match: str | None,
+    if_none_match: str | None,
+    if_modified_since: datetime | None,
+    if_unmodified_since: datetime | None,
+    *,
+    copy: bool,
+) -> None:
+    # S3's precedence: If-Match beats If-Unmodified-Since, If-None-Match beats
+    # If-Modified-Since. A read answers 304 where a copy source answers 412.
     modified = seconds(last_modified)
     if if_match is not None:
         if not etag_matches(if_match, etag):
-            raise errors.precondition_failed("x-amz-copy-source-If-Match")
+            raise errors.precondition_failed(f"{prefix}If-Match")
     elif if_unmodified_since is not None and modified > seconds(if_unmodified_since):
-        raise errors.precondition_failed("x-amz-copy-source-If-Unmodified-Since")
+        raise errors.precondition_failed(f"{prefix}If-Unmodified-Since")
     if if_none_match is not None:
         if etag_matches(if_none_match, etag):
-            raise errors.precondition_failed("x-amz-copy-source-If-None-Match")
+            if copy:
+                raise errors.precondition_failed(f"{prefix}If-None-Match")
+            raise _not_modified(etag, last_modified)
     elif if_modified_since is not None and modified <= seconds(if_modified_since):
-        raise errors.precondition_failed("x-amz-copy-source-If-Modified-Since")
+        if copy:
+            raise errors.precondition_failed(f"{prefix}If-Modified-Since")
+        raise _not_modified(etag, last_modified)
 
 
 def check_write(
