@@ -322,26 +322,39 @@ class BlobStore:
         first request, never while writes are in flight: a blob published but
         not yet committed would look like an orphan.
         """
-        temps = orphans = kept = 0
-        for shard in _SHARDS:
-            directory = self.root / shard
-            try:
-                names = os.listdir(directory)
-            except FileNotFoundError:
-                directory.mkdir(parents=True, exist_ok=True)
+        report = sweep_tree(self.root, is_referenced, _unlink_quietly)
+        if report.temp_files or report.orphans:
+            log.info(
+                "s3 blob sweep: removed %d temp files and %d orphans",
+                report.temp_files,
+                report.orphans,
+            )
+        return report
+
+
+def sweep_tree(
+    root: Path, is_referenced: Callable[[str], bool], remove: Callable[[Path], object]
+) -> SweepReport:
+    """Walk ``root``'s shard directories: ``remove`` temp entries and unreferenced
+    ones, keep the rest. Shared by plain and composed blobs."""
+    temps = orphans = kept = 0
+    for shard in _SHARDS:
+        directory = root / shard
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+            continue
+        for name in names:
+            if name.startswith(_TMP_PREFIX):
+                temps += 1
+            elif is_referenced(name):
+                kept += 1
                 continue
-            for name in names:
-                if name.startswith(_TMP_PREFIX):
-                    _unlink_quietly(directory / name)
-                    temps += 1
-                elif is_referenced(name):
-                    kept += 1
-                else:
-                    _unlink_quietly(directory / name)
-                    orphans += 1
-        if temps or orphans:
-            log.info("s3 blob sweep: removed %d temp files and %d orphans", temps, orphans)
-        return SweepReport(temps, orphans, kept)
+            else:
+                orphans += 1
+            remove(directory / name)
+    return SweepReport(temps, orphans, kept)
 
 
 class BlobReader:

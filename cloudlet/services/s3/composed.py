@@ -35,12 +35,18 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from cloudlet.services.s3.blobs import CHUNK_SIZE, BlobReader, BlobStore, SweepReport
+from cloudlet.services.s3.blobs import (
+    _SHARDS,
+    _TMP_PREFIX,
+    CHUNK_SIZE,
+    BlobReader,
+    BlobStore,
+    SweepReport,
+    sweep_tree,
+)
 
 COMPOSED_SUFFIX = "-mp"
 _INDEX = "index"
-_TMP_PREFIX = ".tmp-"
-_SHARDS = [f"{i:02x}" for i in range(256)]
 
 
 def is_composed(blob_id: str) -> bool:
@@ -161,24 +167,14 @@ class ComposedBlobStore(BlobStore):
 
     def sweep(self, is_referenced) -> SweepReport:  # noqa: ANN001 - BlobStore's signature
         report = super().sweep(is_referenced)
-        temps = orphans = kept = 0
-        for shard in _SHARDS:
-            directory = self.composed_root / shard
-            try:
-                names = os.listdir(directory)
-            except FileNotFoundError:
-                directory.mkdir(parents=True, exist_ok=True)
-                continue
-            for name in names:
-                if name.startswith(_TMP_PREFIX):
-                    temps += 1
-                elif is_referenced(name):
-                    kept += 1
-                    continue
-                else:
-                    orphans += 1
-                shutil.rmtree(directory / name, ignore_errors=True)
-        return SweepReport(report.temp_files + temps, report.orphans + orphans, report.kept + kept)
+        mine = sweep_tree(
+            self.composed_root, is_referenced, lambda p: shutil.rmtree(p, ignore_errors=True)
+        )
+        return SweepReport(
+            report.temp_files + mine.temp_files,
+            report.orphans + mine.orphans,
+            report.kept + mine.kept,
+        )
 
 
 class ComposedReader:
