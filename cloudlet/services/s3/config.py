@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
 from cloudlet.services.s3.store import NULL_VERSION, S3Store
@@ -505,6 +506,13 @@ class ConfigHandlers(S3Handlers):
         if suffix is not None and (not suffix or "/" in suffix):
             raise errors.invalid_argument(
                 "The IndexDocument Suffix is not well formed", "IndexDocument", suffix
+            )
+        if document.get("RoutingRules"):
+            raise ServiceError(
+                "NotImplemented",
+                "Website RoutingRules are not implemented in cloudlet yet "
+                "(index and error documents and RedirectAllRequestsTo are)",
+                501,
             )
         self.configs.put(bucket.name, "website", document)
         return {}

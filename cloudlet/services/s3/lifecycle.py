@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudlet.core.clock import clock
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
@@ -120,6 +121,16 @@ class LifecycleHandlers(ConfigHandlers):
             )
         for rule in rules:
             _check_rule(rule)
+            if rule.get("Transitions") or rule.get("NoncurrentVersionTransitions"):
+                # Stored-but-inert would be a success for something that never
+                # happens: refuse until transitions are built.
+                raise ServiceError(
+                    "NotImplemented",
+                    "Lifecycle transitions are not implemented in cloudlet yet "
+                    "(Expiration, NoncurrentVersionExpiration and "
+                    "AbortIncompleteMultipartUpload are)",
+                    501,
+                )
         self.configs.put(bucket.name, "lifecycle", rules)
         return {"TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
 

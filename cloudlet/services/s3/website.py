@@ -8,7 +8,7 @@ S3's website endpoint does: the index document for ``/`` and ``.../``, a 302
 to ``key/`` when ``key/<index>`` exists, an object's
 ``x-amz-website-redirect-location`` as a 301, ``RedirectAllRequestsTo``, and
 404s with the configured error document (or S3's HTML error page).
-``RoutingRules`` are stored and returned but not applied yet.
+``RoutingRules`` are refused with 501 NotImplemented until they are applied.
 """
 
 from __future__ import annotations
