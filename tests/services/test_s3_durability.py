@@ -13,8 +13,10 @@ import hashlib
 import http.client
 import os
 import random
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 from botocore.config import Config
@@ -115,11 +117,17 @@ def test_acknowledged_objects_survive_kill_9(tmp_path):
         versions = []
         for page in s3.get_paginator("list_object_versions").paginate(Bucket="durable"):
             versions += page.get("Versions", [])
-        files = _blob_files(tmp_path)
-        assert not [f for f in files if f.name.startswith(".tmp-")]
-        assert len(files) == len(versions)
     finally:
         server.stop()
+    files = _blob_files(tmp_path)
+    assert not [f for f in files if f.name.startswith(".tmp-")]
+    assert len(files) + len(_small_blobs(tmp_path)) == len(versions)
+
+
+def _small_blobs(data_dir: Path) -> list[str]:
+    """Ids of the blobs kept as database rows (bodies up to 64 KiB; the server is stopped)."""
+    with closing(sqlite3.connect(data_dir / "s3.sqlite3")) as db:
+        return [row[0] for row in db.execute("SELECT id FROM small_blobs")]
 
 
 def test_restart_sees_everything_and_sweeps_debris(tmp_path):
@@ -133,6 +141,10 @@ def test_restart_sees_everything_and_sweeps_debris(tmp_path):
     shard = tmp_path / "s3" / "blobs" / "ab"
     (shard / ".tmp-abandoned").write_bytes(b"half an upload")
     (shard / "ab0123456789abcdef0123456789abcd").write_bytes(b"published, never committed")
+    kept = _small_blobs(tmp_path)
+    assert len(kept) == 2  # "one" and "two": small bodies are rows, not files
+    with closing(sqlite3.connect(tmp_path / "s3.sqlite3")) as db, db:
+        db.execute("INSERT INTO small_blobs VALUES ('0123456789abcdef-in', x'00')")
     with CloudletServer.start(data_dir=tmp_path) as server:
         s3 = server.client("s3", config=NO_RETRIES)
         assert s3.get_bucket_versioning(Bucket="kept")["Status"] == "Enabled"
@@ -141,6 +153,7 @@ def test_restart_sees_everything_and_sweeps_debris(tmp_path):
         assert old["Body"].read() == b"one" and old["ContentType"] == "text/x"
         assert len(s3.list_object_versions(Bucket="kept")["DeleteMarkers"]) == 1
     assert sorted(os.listdir(shard)) == []
+    assert sorted(_small_blobs(tmp_path)) == sorted(kept)
 
 
 def test_ephemeral_blobs_live_in_a_private_temp_dir(tmp_path):

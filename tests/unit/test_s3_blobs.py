@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import sqlite3
 import zlib
 from pathlib import Path
 
 import pytest
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.s3.blobs import WRITE_BUFFER, BlobStore
+from cloudlet.services.s3.blobs import INLINE_MAX, WRITE_BUFFER, BlobStore, is_inline
 
 
 def run(coro):
@@ -136,3 +137,61 @@ def test_ephemeral_store_is_removed_on_close():
     assert store.root.is_dir() and store.root.name.startswith("cloudlet-s3-")
     store.close()
     assert not store.root.exists()
+
+
+# -- small blobs in the database --------------------------------------------------------
+
+
+@pytest.fixture
+def small(tmp_path):
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    yield BlobStore(tmp_path / "blobs", db)
+    db.close()
+
+
+def test_small_bodies_become_rows_not_files(small):
+    data = os.urandom(INLINE_MAX)
+    crc = Crc32()
+    blob = run(small.write(chunks(data, 1000), hashers=[crc]))
+    assert is_inline(blob.id) and files(small.root) == []
+    assert blob.md5 == hashlib.md5(data).digest() and crc.value == zlib.crc32(data)
+    assert run(small.read_all(blob.id)) == data
+    assert run(small.read_all(blob.id, 10, 20)) == data[10:20]
+    pieces = run(_collect(small.reader(blob.id, 0, 70000, chunk_size=30000)))
+    assert [len(p) for p in pieces] == [30000, 30000, INLINE_MAX - 60000]
+    assert small.size(blob.id) == INLINE_MAX and small.exists(blob.id)
+
+
+def test_larger_bodies_and_parts_stay_files(small):
+    big = run(small.write(os.urandom(INLINE_MAX + 1)))
+    part = run(small.write(b"a part", inline=False))
+    assert not is_inline(big.id) and not is_inline(part.id)
+    assert sorted(p.name for p in files(small.root)) == sorted([big.id, part.id])
+    assert run(small.read_all(part.id)) == b"a part"
+
+
+def test_small_blob_link_delete_and_open_reader(small):
+    blob = run(small.write(b"shared bytes"))
+    copy = run(small.link(blob.id))
+    assert is_inline(copy) and copy != blob.id
+    reader = small.reader(blob.id)
+    small.delete(blob.id)
+    assert run(_collect(reader)) == [b"shared bytes"]  # read before the delete: still whole
+    assert not small.exists(blob.id)
+    with pytest.raises(FileNotFoundError):
+        small.reader(blob.id)
+    with pytest.raises(FileNotFoundError):
+        run(small.link(blob.id))
+    assert run(small.read_all(copy)) == b"shared bytes"
+
+
+def test_sweep_removes_unreferenced_rows(small):
+    kept = run(small.write(b"kept")).id
+    orphan = run(small.write(b"orphan")).id
+    report = small.sweep({kept}.__contains__)
+    assert report.orphans == 1 and report.kept == 1
+    assert small.exists(kept) and not small.exists(orphan)
+
+
+async def _collect(reader) -> list[bytes]:
+    return [piece async for piece in reader]

@@ -52,7 +52,8 @@ class S3Service(
         self.store = S3Store(env.database("s3"))
         # Multipart: a completed upload's blob is composed of its part files
         # (composed.py); the multipart tables join the same database.
-        self.blobs = ComposedBlobStore.for_data_dir(env.data_dir)
+        # Small blobs are rows of the same database (blobs.py).
+        self.blobs = ComposedBlobStore.for_data_dir(env.data_dir, self.store.conn)
         self._init_multipart()
         self._init_configs()
 

@@ -22,6 +22,18 @@ ordering, not by a shared transaction:
 Blobs are immutable once published, which is what makes ``link`` (a hard link
 under a new id: CopyObject without copying bytes) safe.
 
+**Small blobs live in SQLite** (ids ending in ``INLINE_SUFFIX``): a body of at
+most ``INLINE_MAX`` bytes is one row of the service's database instead of a
+file. A file costs a create, two ``fsync`` calls and a rename (~1 ms here, 3x
+the rest of a 1 KiB PutObject); a row costs one WAL commit, with the same
+guarantee as every other write of the server (it survives ``kill -9``; an OS
+crash may lose the last commits but never leaves a row naming missing bytes,
+because the WAL keeps commits in order). MinIO inlines small objects in their
+metadata for the same reason. The ordering contract above is unchanged: the
+blob row is committed before the metadata row naming it; orphaned rows are
+swept at start-up like orphaned files. Multipart parts are always files (a
+completed upload links them, see ``composed.py``).
+
 Layout: ``<root>/<first two hex digits of id>/<id>``; 256 shard directories
 keep each directory small for millions of objects.
 
@@ -44,6 +56,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -61,8 +74,23 @@ WRITE_BUFFER = 1024 * 1024
 """Bytes gathered before a write (and hash update) is handed to a worker thread."""
 _INLINE_READ = 64 * 1024
 """Ranges up to this size are read on the event loop: a thread hop costs more."""
+INLINE_MAX = 64 * 1024
+"""Blobs up to this size are rows of the database, not files (module docstring)."""
+INLINE_SUFFIX = "-in"
 _TMP_PREFIX = ".tmp-"
 _SHARDS = [f"{i:02x}" for i in range(256)]
+
+
+_INLINE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS small_blobs (
+    id TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
+"""
+
+
+def is_inline(blob_id: str) -> bool:
+    return blob_id.endswith(INLINE_SUFFIX)
 
 
 class Hasher(Protocol):
@@ -97,14 +125,23 @@ class SweepReport:
 
 
 class BlobStore:
-    """Immutable byte blobs in files, addressed by id. See the module docstring.
+    """Immutable byte blobs in files (small ones in database rows), addressed by id.
+
+    See the module docstring.
 
     Used from the event-loop thread; the methods that touch the disk heavily
     are coroutines and do that work in worker threads.
     """
 
-    def __init__(self, root: Path | None) -> None:
-        """``root`` is the blob directory; None means ephemeral (a private temp dir)."""
+    def __init__(self, root: Path | None, db: sqlite3.Connection | None = None) -> None:
+        """``root`` is the blob directory; None means ephemeral (a private temp dir).
+
+        ``db``: the service's database, where small blobs are kept; None keeps
+        every blob in a file.
+        """
+        self.db = db
+        if db is not None:
+            db.executescript(_INLINE_SCHEMA)
         self.ephemeral = root is None
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="cloudlet-s3-"))
@@ -119,9 +156,9 @@ class BlobStore:
             _fsync_dir(root.parent)
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path | None) -> BlobStore:
+    def for_data_dir(cls, data_dir: Path | None, db: sqlite3.Connection | None = None) -> BlobStore:
         """The store of a server: ``<data_dir>/s3/blobs``, or ephemeral when None."""
-        return cls(None if data_dir is None else data_dir / "s3" / "blobs")
+        return cls(None if data_dir is None else data_dir / "s3" / "blobs", db)
 
     def close(self) -> None:
         """Shutdown: an ephemeral store removes its directory; a durable one keeps it."""
@@ -147,18 +184,24 @@ class BlobStore:
         hashers: Sequence[Hasher] = (),
         max_size: int | None = None,
         expected_size: int | None = None,
+        inline: bool = True,
     ) -> Blob:
         """Stream ``source`` into a new published blob and return it.
 
         MD5 is always computed (``Blob.md5``); each of ``hashers`` is fed the
         same bytes in order (``update``), so a caller can compute checksums in
         the same pass and read them afterwards. When this returns, the bytes
-        are durable (fsynced, renamed into place, directory fsynced).
+        are durable (a file fsynced, renamed into place, directory fsynced; a
+        small blob's row committed).
 
         ``max_size``: more bytes than this raise ``EntityTooLarge`` as soon as
         they arrive (nothing is kept). ``expected_size`` (the request's
         Content-Length): a source that ends short or runs long raises
         ``IncompleteBody`` (a client that disconnected mid-upload).
+
+        ``inline``: a body of at most ``INLINE_MAX`` bytes becomes a database
+        row (module docstring); False keeps it a file (multipart parts, which
+        completion links).
 
         Any exception (from the source, e.g. a signature check at the end of
         an aws-chunked stream, or from here) removes the temp file and
@@ -201,7 +244,12 @@ class BlobStore:
                     pending = None
                 _check_size(size, max_size, expected_size)
                 rest = bytes(buf)
-            if fd < 0:
+            if fd < 0 and inline and self.db is not None and len(rest) <= INLINE_MAX:
+                for h in all_hashers:
+                    h.update(rest)
+                blob_id += INLINE_SUFFIX
+                self.db.execute("INSERT INTO small_blobs (id, data) VALUES (?, ?)", (blob_id, rest))
+            elif fd < 0:
                 if self.durable or len(rest) > _INLINE_READ:
                     await asyncio.to_thread(
                         _write_whole, tmp, final, rest, all_hashers, self.durable
@@ -254,6 +302,8 @@ class BlobStore:
         CopyObject uses it: blobs never change once written, so two objects
         may share an inode, and deleting one leaves the other intact.
         """
+        if is_inline(blob_id):
+            return self._link_inline(blob_id)
         new_id = self.new_id()
         src, dst = self.path(blob_id), self.path(new_id)
         try:
@@ -268,6 +318,27 @@ class BlobStore:
             await asyncio.to_thread(_fsync_dir, dst.parent)
         return new_id
 
+    def _link_inline(self, blob_id: str) -> str:
+        assert self.db is not None
+        new_id = self.new_id() + INLINE_SUFFIX
+        cur = self.db.execute(
+            "INSERT INTO small_blobs (id, data) SELECT ?, data FROM small_blobs WHERE id = ?",
+            (new_id, blob_id),
+        )
+        if cur.rowcount == 0:
+            raise FileNotFoundError(blob_id)
+        return new_id
+
+    def _inline_data(self, blob_id: str) -> bytes:
+        row = None
+        if self.db is not None:
+            row = self.db.execute(
+                "SELECT data FROM small_blobs WHERE id = ?", (blob_id,)
+            ).fetchone()
+        if row is None:
+            raise FileNotFoundError(blob_id)
+        return row[0]
+
     # -- reading ------------------------------------------------------------------
 
     def reader(
@@ -277,7 +348,7 @@ class BlobStore:
         end: int | None = None,
         *,
         chunk_size: int = CHUNK_SIZE,
-    ) -> BlobReader:
+    ) -> BlobReader | InlineReader:
         """An async iterator over bytes ``[start, end)`` of a blob (``end`` None: to EOF).
 
         The file is opened now (``FileNotFoundError`` if the blob is gone), so
@@ -285,7 +356,10 @@ class BlobStore:
         finishes. Pieces are at most ``chunk_size`` bytes. The reader closes
         its file when exhausted; call ``close()`` (or ``aclose()``) when
         abandoning it early (a dropped reader is closed when collected).
+        A small blob's bytes are read whole now, which gives the same guarantee.
         """
+        if is_inline(blob_id):
+            return InlineReader(self._inline_data(blob_id), start, end, chunk_size)
         return BlobReader(self.path(blob_id), start, end, chunk_size)
 
     async def read_all(self, blob_id: str, start: int = 0, end: int | None = None) -> bytes:
@@ -294,9 +368,17 @@ class BlobStore:
         return b"".join([piece async for piece in reader])
 
     def size(self, blob_id: str) -> int:
+        if is_inline(blob_id):
+            return len(self._inline_data(blob_id))
         return self.path(blob_id).stat().st_size
 
     def exists(self, blob_id: str) -> bool:
+        if is_inline(blob_id):
+            try:
+                self._inline_data(blob_id)
+            except FileNotFoundError:
+                return False
+            return True
         return self.path(blob_id).exists()
 
     # -- deleting -----------------------------------------------------------------
@@ -307,6 +389,10 @@ class BlobStore:
         Not fsynced: a delete lost to an OS crash leaves an orphan the next
         start-up sweeps.
         """
+        if is_inline(blob_id):
+            if self.db is not None:
+                self.db.execute("DELETE FROM small_blobs WHERE id = ?", (blob_id,))
+            return
         _unlink_quietly(self.path(blob_id))
 
     def delete_many(self, blob_ids: Iterable[str]) -> None:
@@ -323,6 +409,15 @@ class BlobStore:
         not yet committed would look like an orphan.
         """
         report = sweep_tree(self.root, is_referenced, _unlink_quietly)
+        if self.db is not None:
+            rows = self.db.execute("SELECT id FROM small_blobs").fetchall()
+            orphans = [(blob_id,) for (blob_id,) in rows if not is_referenced(blob_id)]
+            self.db.executemany("DELETE FROM small_blobs WHERE id = ?", orphans)
+            report = SweepReport(
+                report.temp_files,
+                report.orphans + len(orphans),
+                report.kept + len(rows) - len(orphans),
+            )
         if report.temp_files or report.orphans:
             log.info(
                 "s3 blob sweep: removed %d temp files and %d orphans",
@@ -401,6 +496,34 @@ class BlobReader:
         self.close()
 
     def __del__(self) -> None:
+        self.close()
+
+
+class InlineReader:
+    """A ``BlobReader`` over a small blob's bytes, already in memory."""
+
+    __slots__ = ("_data", "_chunk", "length")
+
+    def __init__(self, data: bytes, start: int, end: int | None, chunk_size: int) -> None:
+        stop = len(data) if end is None else min(end, len(data))
+        self._data = data[start:stop] if (start or stop != len(data)) else data
+        self._chunk = max(1, chunk_size)
+        self.length = len(self._data)
+
+    def __aiter__(self) -> InlineReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = self._data
+        if not data:
+            raise StopAsyncIteration
+        piece, self._data = data[: self._chunk], data[self._chunk :]
+        return piece
+
+    def close(self) -> None:
+        self._data = b""
+
+    async def aclose(self) -> None:
         self.close()
 
 

@@ -32,6 +32,7 @@ import bisect
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from cloudlet.services.s3.blobs import (
     CHUNK_SIZE,
     BlobReader,
     BlobStore,
+    InlineReader,
     SweepReport,
     sweep_tree,
 )
@@ -60,8 +62,8 @@ def _member(i: int) -> str:
 class ComposedBlobStore(BlobStore):
     """A ``BlobStore`` that can also hold composed (multi-file) blobs."""
 
-    def __init__(self, root: Path | None) -> None:
-        super().__init__(root)
+    def __init__(self, root: Path | None, db: sqlite3.Connection | None = None) -> None:
+        super().__init__(root, db)
         self.composed_root = self.root / "mp"
         self.composed_root.mkdir(exist_ok=True)
         for shard in _SHARDS:
@@ -71,8 +73,10 @@ class ComposedBlobStore(BlobStore):
         self._index_cache: dict[str, tuple[list[int], list[int]]] = {}
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path | None) -> ComposedBlobStore:
-        return cls(None if data_dir is None else data_dir / "s3" / "blobs")
+    def for_data_dir(
+        cls, data_dir: Path | None, db: sqlite3.Connection | None = None
+    ) -> ComposedBlobStore:
+        return cls(None if data_dir is None else data_dir / "s3" / "blobs", db)
 
     def path(self, blob_id: str) -> Path:
         if is_composed(blob_id):
@@ -105,7 +109,7 @@ class ComposedBlobStore(BlobStore):
 
     def reader(
         self, blob_id: str, start: int = 0, end: int | None = None, *, chunk_size: int = CHUNK_SIZE
-    ) -> BlobReader:
+    ) -> BlobReader | InlineReader:
         if not is_composed(blob_id):
             return super().reader(blob_id, start, end, chunk_size=chunk_size)
         sizes, offsets = self._index(blob_id)

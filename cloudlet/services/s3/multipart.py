@@ -210,6 +210,7 @@ class MultipartHandlers(S3Handlers):
             hashers=tuple(hashers.values()),
             max_size=MAX_PART_SIZE,
             expected_size=length,
+            inline=False,
         )
         try:
             checksums.verify_content_md5(expected_md5, blob.md5)
@@ -256,7 +257,7 @@ class MultipartHandlers(S3Handlers):
             )
         hashers = self._part_hashers(upload, None)
         source = self.blobs.reader(src.blob_id or "", start, end)
-        blob = await self.blobs.write(source, hashers=tuple(hashers.values()))
+        blob = await self.blobs.write(source, hashers=tuple(hashers.values()), inline=False)
         try:
             values = {name: h.b64() for name, h in hashers.items()}
             part = Part(number, blob.id, blob.size, blob.md5_hex, now(), values)
