@@ -287,7 +287,11 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=100_000)
     ap.add_argument("--wrk-seconds", type=int, default=5)
     ap.add_argument("--wrk-conns", type=int, default=32)
+    ap.add_argument(
+        "--only", default="small,wrk,big,list", help="comma-separated parts to run (default all)"
+    )
     args = ap.parse_args()
+    parts = set(args.only.split(","))
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as work:
         data_dir = os.path.join(work, "data")
@@ -298,12 +302,16 @@ def main() -> None:
             targets["moto"] = moto
         clients = {name: s3_client(ep) for name, ep in targets.items()}
         t0 = time.perf_counter()
-        small_objects(clients, args.rounds, args.n, args.moto_n)
+        if "small" in parts:
+            small_objects(clients, args.rounds, args.n, args.moto_n)
         if not moto:
             print("moto not installed: pip install -e '.[bench]'")
-        presigned_wrk(clients, args.wrk_seconds, args.wrk_conns, 3)
-        big_transfer(s3_client(endpoint, pool=16), proc, work, args.big * GiB)
-        listing(clients["cloudlet"], endpoint, args.keys, 30)
+        if "wrk" in parts:
+            presigned_wrk(clients, args.wrk_seconds, args.wrk_conns, 3)
+        if "big" in parts:
+            big_transfer(s3_client(endpoint, pool=16), proc, work, args.big * GiB)
+        if "list" in parts:
+            listing(clients["cloudlet"], endpoint, args.keys, 30)
         print(f"(bench took {time.perf_counter() - t0:.0f} s)")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from cloudlet.gateway.catalog import Catalog, ServiceInfo
 from cloudlet.protocols.base import HttpRequest
@@ -120,6 +121,7 @@ def _is_s3_label(label: str) -> bool:
     return label == "s3" or (label.startswith("s3-") and not label.startswith("s3-website"))
 
 
+@lru_cache(maxsize=1024)
 def bucket_from_host(host: str) -> str | None:
     """The bucket a Host header names, if any.
 

@@ -195,6 +195,11 @@ class Router:
                 literal[key] = sorted(rs + wild, key=_route_order)
             wild.sort(key=_route_order)
             self._index[method] = (literal, wild)
+        # Requests that only the label-first ("wild") routes can match, e.g. every
+        # path-style S3 request (``/{Bucket}/{Key+}``), would try dozens of routes
+        # each; their answer depends only on the request's shape, so remember it.
+        self._shape_routes: dict[tuple[Any, ...], tuple[_Route, ...] | None] = {}
+        self._shape_keys = _ShapeKeys([r for _, wild in self._index.values() for r in wild])
 
     def match(
         self,
@@ -213,24 +218,95 @@ class Router:
             return None
         literal, wild = entry
         routes = literal.get(_path_first_segment(path), wild)
+        if routes is wild and self._shape_keys.usable:
+            key = self._shape_keys.key(method, path, query, headers or {})
+            if key in self._shape_routes:
+                found = self._shape_routes[key]
+            else:
+                best_route = self._best(routes, path, query, headers)
+                found = None if best_route is None else best_route[0]
+                if len(self._shape_routes) < _SHAPE_CACHE:
+                    self._shape_routes[key] = found
+            m = None if found is None else found.regex.match(path)
+            if found is None or m is None:
+                return None
+            return found.operation, dict(zip(found.labels, m.groups(), strict=True))
+        best = self._best(routes, path, query, headers)
+        if best is None:
+            return None
+        route, m = best
+        return route.operation, dict(zip(route.labels, m.groups(), strict=True))
+
+    @staticmethod
+    def _best(
+        routes: list[_Route],
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str] | None,
+    ) -> tuple[_Route, re.Match[str]] | None:
         best: _Route | None = None
         best_match: re.Match[str] | None = None
         best_fit: tuple[int, int] = (-1, 0)
         for route in routes:
             if best is not None and route.specificity != best.specificity:
                 break
+            # Query literals first: a dict lookup rules out most routes before a regex.
+            if not route.literals_present(query):
+                continue
             m = route.regex.match(path)
-            if m is None or not route.literals_present(query):
+            if m is None:
                 continue
             fit = route.fit(query, headers or {})
             if best is None or fit > best_fit:
                 best, best_match, best_fit = route, m, fit
         if best is None or best_match is None:
             return None
-        return best.operation, dict(zip(best.labels, best_match.groups(), strict=True))
+        return best, best_match
 
     def route_of(self, operation: OperationModel) -> _Route | None:
         return self._by_op.get(operation.name)
+
+
+_SHAPE_CACHE = 4096
+
+
+class _ShapeKeys:
+    """What of a request decides which of the label-first routes matches it.
+
+    Usable when every such route's path is at most two segments, each one whole
+    label (``/{Bucket}``, ``/{Bucket}/{Key+}``): then a path matters only by which
+    of its first segments are empty, and the query and headers only by the keys
+    (and literal values) the routes look at.
+    """
+
+    def __init__(self, routes: list[_Route]) -> None:
+        self.usable = bool(routes) and all(_labels_only(r) for r in routes)
+        self.valued = {k for r in routes for k, v in r.query_literals if v is not None}
+        self.query = {k for r in routes for k, _ in r.query_literals} | {
+            k for r in routes for k in r.required_query
+        }
+        self.headers = sorted({h for r in routes for h in r.required_headers})
+
+    def key(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[Any, ...]:
+        shape = tuple(bool(part) for part in path.split("/", 3))
+        wanted = self.query
+        q = tuple(
+            sorted(
+                (k, tuple(v) if k in self.valued else None) for k, v in query.items() if k in wanted
+            )
+        )
+        h = tuple(name in headers for name in self.headers)
+        return (method, shape, q, h)
+
+
+def _labels_only(route: _Route) -> bool:
+    path = route.operation.http.get("requestUri", "/").partition("?")[0]
+    segments = [s for s in path.split("/") if s]
+    return len(segments) <= 2 and all(
+        s.startswith("{") and s.endswith("}") and s.count("{") == 1 for s in segments
+    )
 
 
 def _route_order(route: _Route) -> tuple[Any, bool]:

@@ -146,6 +146,7 @@ class BlobStore:
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="cloudlet-s3-"))
         self.root = root
+        self._root_text = str(root)
         self.durable = not self.ephemeral
         fresh = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,7 @@ class BlobStore:
 
     def path(self, blob_id: str) -> Path:
         """The file holding ``blob_id`` (it may not exist)."""
-        return self.root / blob_id[:2] / blob_id
+        return Path(f"{self._root_text}/{blob_id[:2]}/{blob_id}")
 
     @staticmethod
     def new_id() -> str:
@@ -209,7 +210,7 @@ class BlobStore:
         """
         blob_id = self.new_id()
         final = self.path(blob_id)
-        tmp = final.with_name(_TMP_PREFIX + blob_id)
+        tmp: Path | None = None  # set once a file is started
         md5 = hashlib.md5(usedforsecurity=False)
         all_hashers: tuple[Hasher, ...] = (md5, *hashers)
         # The temp file is created with the first full buffer; a body smaller
@@ -234,6 +235,7 @@ class BlobStore:
                         if pending is not None:
                             await pending
                         elif fd < 0:
+                            tmp = final.with_name(_TMP_PREFIX + blob_id)
                             fd = await asyncio.to_thread(_create, tmp)
                         data, buf = bytes(buf), bytearray()
                         pending = asyncio.ensure_future(
@@ -250,6 +252,7 @@ class BlobStore:
                 blob_id += INLINE_SUFFIX
                 self.db.execute("INSERT INTO small_blobs (id, data) VALUES (?, ?)", (blob_id, rest))
             elif fd < 0:
+                tmp = final.with_name(_TMP_PREFIX + blob_id)
                 if self.durable or len(rest) > _INLINE_READ:
                     await asyncio.to_thread(
                         _write_whole, tmp, final, rest, all_hashers, self.durable
@@ -259,6 +262,7 @@ class BlobStore:
             else:
                 # Whatever happens next, the descriptor is closed by _finish.
                 owned, fd = fd, -1
+                assert tmp is not None
                 await asyncio.to_thread(_finish, owned, rest, all_hashers, tmp, final, self.durable)
         except BaseException:
             if pending is not None:
@@ -268,7 +272,8 @@ class BlobStore:
                     pass
             if fd >= 0:
                 os.close(fd)
-            _unlink_quietly(tmp)
+            if tmp is not None:
+                _unlink_quietly(tmp)
             raise
         return Blob(blob_id, size, md5.digest())
 

@@ -100,9 +100,7 @@ class ObjectLockHandlers(ConfigHandlers):
                     "configuration",
                     409,
                 )
-            self.store.conn.execute(
-                "UPDATE buckets SET object_lock = 1 WHERE name = ?", (bucket.name,)
-            )
+            self.store.enable_object_lock(bucket.name)
             getattr(self, "_lock_flags", {}).pop(bucket.name, None)
         rule = (document.get("Rule") or {}).get("DefaultRetention")
         if rule is not None:

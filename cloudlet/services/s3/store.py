@@ -254,6 +254,7 @@ def row_time(value: float) -> datetime:
     return _ts(value)
 
 
+_BUCKET_CACHE = 4096
 _BUCKET_COLUMNS = "name, account, region, created, versioning, mfa_delete, object_lock, config"
 
 
@@ -264,6 +265,7 @@ class S3Store:
         self.conn = conn
         conn.executescript(SCHEMA)
         self._blob_queries: list[str] = ["SELECT blob_id FROM objects WHERE blob_id IS NOT NULL"]
+        self._buckets: dict[str, Bucket] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -306,13 +308,27 @@ class S3Store:
     # -- buckets --------------------------------------------------------------------
 
     def get_bucket(self, name: str) -> Bucket | None:
-        row = self.conn.execute(
-            f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
-        ).fetchone()
-        return _bucket_from_row(row) if row else None
+        """The bucket (cached: every request reads it; callers must not mutate it)."""
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            row = self.conn.execute(
+                f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                return None
+            bucket = _bucket_from_row(row)
+            if len(self._buckets) >= _BUCKET_CACHE:
+                self._buckets.clear()
+            self._buckets[name] = bucket
+        return bucket
+
+    def forget_bucket(self, name: str) -> None:
+        """Drop ``name`` from the cache: call on every change to its row."""
+        self._buckets.pop(name, None)
 
     def insert_bucket(self, bucket: Bucket) -> bool:
         """Add a bucket; False when the name is taken (by anyone)."""
+        self.forget_bucket(bucket.name)
         try:
             self.conn.execute(
                 f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -332,6 +348,7 @@ class S3Store:
         return True
 
     def delete_bucket(self, name: str) -> None:
+        self.forget_bucket(name)
         self.conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
     def list_buckets(
@@ -359,6 +376,7 @@ class S3Store:
         return [_bucket_from_row(r) for r in self.conn.execute(sql, args)]
 
     def set_versioning(self, name: str, status: str, mfa_delete: str | None) -> None:
+        self.forget_bucket(name)
         self.conn.execute(
             "UPDATE buckets SET versioning = ?, mfa_delete = COALESCE(?, mfa_delete) "
             "WHERE name = ?",
@@ -367,6 +385,7 @@ class S3Store:
 
     def set_config(self, name: str, document: str, value: Any | None) -> None:
         """Set (or with None, remove) one configuration document of a bucket."""
+        self.forget_bucket(name)
         with self.transaction():
             row = self.conn.execute("SELECT config FROM buckets WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -379,6 +398,10 @@ class S3Store:
             self.conn.execute(
                 "UPDATE buckets SET config = ? WHERE name = ?", (json.dumps(config), name)
             )
+
+    def enable_object_lock(self, name: str) -> None:
+        self.forget_bucket(name)
+        self.conn.execute("UPDATE buckets SET object_lock = 1 WHERE name = ?", (name,))
 
     def bucket_is_empty(self, name: str) -> bool:
         """No versions at all (delete markers count, as on S3)."""
