@@ -221,6 +221,13 @@ def test_object_tagging(s3, bucket):
         {"Key": "team", "Value": "data"},
         {"Key": "env", "Value": "a b"},
     ]
+    # A bad x-amz-tagging refuses the whole PutObject: no object without its tags.
+    header = "&".join(f"k{i}=v" for i in range(11))
+    assert _fails(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", Tagging=header) == (
+        "InvalidTag",
+        400,
+    )
+    assert _fails(s3.head_object, Bucket=bucket, Key="bad")[1] == 404
 
 
 def test_object_tagging_by_version(s3, bucket):

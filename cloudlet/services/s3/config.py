@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
-from cloudlet.services.s3.store import NULL_VERSION, S3Store
+from cloudlet.services.s3.store import Bucket, S3Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bucket_config (
@@ -533,17 +533,13 @@ class ConfigHandlers(S3Handlers):
 
     # -- object tagging -------------------------------------------------------------
 
-    async def put_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+    def _write_extra(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any]:
+        extra = super()._write_extra(bucket, params)  # type: ignore[misc]
         header = params.get("Tagging")
         tag_set = tags_from_header(header) if header else None
-        out = await super().put_object(ctx, params)  # type: ignore[misc]
         if tag_set:
-            version = self.store.version(
-                params["Bucket"], params["Key"], out.get("VersionId") or NULL_VERSION
-            )
-            if version is not None:
-                self.store.update_version(version, extra={**version.extra, "tags": tag_set})
-        return out
+            extra["tags"] = tag_set
+        return extra
 
     def put_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])

@@ -21,7 +21,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
-from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
+from cloudlet.services.s3.store import Bucket, ObjectVersion
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
 
@@ -189,15 +189,15 @@ class ObjectLockHandlers(ConfigHandlers):
 
     # -- writes get their lock; deletes of locked versions are refused ---------------------
 
-    async def put_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+    def _write_extra(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any]:
+        extra = super()._write_extra(bucket, params)  # type: ignore[misc]
         mode, until = params.get("ObjectLockMode"), params.get("ObjectLockRetainUntilDate")
         hold = params.get("ObjectLockLegalHoldStatus")
         asked = mode is not None or until is not None or hold is not None
-        if not self._lock_enabled(params["Bucket"]):
-            if asked and self.store.get_bucket(params["Bucket"]) is not None:
+        if not self._lock_enabled(bucket.name):
+            if asked:
                 raise _missing_lock()
-            return await super().put_object(ctx, params)  # type: ignore[misc]
-        bucket = self._bucket(params["Bucket"])
+            return extra
         if (mode is None) != (until is None) or (mode is not None and mode not in MODES):
             raise errors.invalid_argument(
                 "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both "
@@ -213,19 +213,11 @@ class ObjectLockHandlers(ConfigHandlers):
             mode = rule["Mode"]
             days = rule.get("Days") or 365 * rule.get("Years", 0)
             until = clock.now() + timedelta(days=days)
-        out = await super().put_object(ctx, params)  # type: ignore[misc]
-        extra: dict[str, Any] = {}
         if mode is not None:
             extra["retention"] = {"mode": mode, "until": until.astimezone(UTC).isoformat()}
         if hold is not None:
             extra["legal_hold"] = hold
-        if extra:
-            version = self.store.version(
-                bucket.name, params["Key"], out.get("VersionId") or NULL_VERSION
-            )
-            if version is not None:
-                self.store.update_version(version, extra={**version.extra, **extra})
-        return out
+        return extra
 
     def head_object(self, ctx: Any, params: dict[str, Any]) -> Result:
         return self._lock_headers(params, super().head_object(ctx, params))  # type: ignore[misc]

@@ -129,6 +129,7 @@ class ObjectHandlers(S3Handlers):
         fields = content_fields(params)
         meta = user_metadata(params)
         klass = storage_class(params.get("StorageClass"))
+        extra = self._write_extra(bucket, params)
 
         body = params.get("Body")
         blob = await self.blobs.write(
@@ -157,6 +158,7 @@ class ObjectHandlers(S3Handlers):
                 metadata=meta,
                 checksums={algorithm: value},
                 checksum_type=checksums.FULL_OBJECT,
+                extra=extra,
                 **fields,
             )
             stored, dropped = self.store.put_version(version)
@@ -171,6 +173,17 @@ class ObjectHandlers(S3Handlers):
         if claim is not None:
             out.update(checksum_result(stored))
         return out
+
+    def _write_extra(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any]:
+        """What a new object carries besides its bytes and headers (``ObjectVersion.extra``).
+
+        Mixins add theirs (tags from ``x-amz-tagging``, object-lock retention and
+        legal hold) by overriding this and extending ``super()``'s answer. It runs
+        before the body is read, so a bad header is refused before any upload, and
+        its answer is written in the same transaction as the object: no reader
+        ever sees the object without its tags or its lock.
+        """
+        return {}
 
     # -- GetObject / HeadObject -------------------------------------------------------
 
