@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.s3.blobs import INLINE_MAX, WRITE_BUFFER, BlobStore, is_inline
+from cloudlet.services.s3.blobs import WRITE_BUFFER, BlobStore
+from cloudlet.services.s3.small import MAX_SIZE as INLINE_MAX
+from cloudlet.services.s3.small import is_small as is_inline
 
 
 def run(coro):

@@ -54,6 +54,8 @@ class S3Service(
         # (composed.py); the multipart tables join the same database.
         # Small blobs are rows of the same database (blobs.py).
         self.blobs = ComposedBlobStore.for_data_dir(env.data_dir, self.store.conn)
+        if self.blobs.small is not None:
+            self.store.add_transaction_hooks(self.blobs.small)
         self._init_multipart()
         self._init_configs()
 
@@ -65,8 +67,8 @@ class S3Service(
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
 
     async def stop(self) -> None:
+        self.blobs.close()  # first: small blobs still waiting are written to the database
         self.store.close()
-        self.blobs.close()
 
     def health(self) -> dict[str, Any]:
         row = self.store.conn.execute("SELECT count(*) FROM buckets").fetchone()

@@ -22,17 +22,11 @@ ordering, not by a shared transaction:
 Blobs are immutable once published, which is what makes ``link`` (a hard link
 under a new id: CopyObject without copying bytes) safe.
 
-**Small blobs live in SQLite** (ids ending in ``INLINE_SUFFIX``): a body of at
-most ``INLINE_MAX`` bytes is one row of the service's database instead of a
-file. A file costs a create, two ``fsync`` calls and a rename (~1 ms here, 3x
-the rest of a 1 KiB PutObject); a row costs one WAL commit, with the same
-guarantee as every other write of the server (it survives ``kill -9``; an OS
-crash may lose the last commits but never leaves a row naming missing bytes,
-because the WAL keeps commits in order). MinIO inlines small objects in their
-metadata for the same reason. The ordering contract above is unchanged: the
-blob row is committed before the metadata row naming it; orphaned rows are
-swept at start-up like orphaned files. Multipart parts are always files (a
-completed upload links them, see ``composed.py``).
+**Small blobs live in SQLite** (``small.py``): a body of at most
+``small.MAX_SIZE`` bytes becomes a row of the service's database, written in
+the transaction that commits the metadata naming it, instead of a file with
+two ``fsync`` calls. Multipart parts are always files (a completed upload
+links them, see ``composed.py``).
 
 Layout: ``<root>/<first two hex digits of id>/<id>``; 256 shard directories
 keep each directory small for millions of objects.
@@ -64,7 +58,8 @@ from pathlib import Path
 from typing import Protocol
 
 from cloudlet.core.ids import fast_uuid
-from cloudlet.services.s3 import errors
+from cloudlet.services.s3 import errors, small
+from cloudlet.services.s3.small import SmallBlobs
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +69,8 @@ WRITE_BUFFER = 1024 * 1024
 """Bytes gathered before a write (and hash update) is handed to a worker thread."""
 _INLINE_READ = 64 * 1024
 """Ranges up to this size are read on the event loop: a thread hop costs more."""
-INLINE_MAX = 64 * 1024
-"""Blobs up to this size are rows of the database, not files (module docstring)."""
-INLINE_SUFFIX = "-in"
 _TMP_PREFIX = ".tmp-"
 _SHARDS = [f"{i:02x}" for i in range(256)]
-
-
-_INLINE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS small_blobs (
-    id TEXT PRIMARY KEY,
-    data BLOB NOT NULL
-);
-"""
-
-
-def is_inline(blob_id: str) -> bool:
-    return blob_id.endswith(INLINE_SUFFIX)
 
 
 class Hasher(Protocol):
@@ -139,9 +119,7 @@ class BlobStore:
         ``db``: the service's database, where small blobs are kept; None keeps
         every blob in a file.
         """
-        self.db = db
-        if db is not None:
-            db.executescript(_INLINE_SCHEMA)
+        self.small = SmallBlobs(db) if db is not None else None
         self.ephemeral = root is None
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="cloudlet-s3-"))
@@ -162,7 +140,13 @@ class BlobStore:
         return cls(None if data_dir is None else data_dir / "s3" / "blobs", db)
 
     def close(self) -> None:
-        """Shutdown: an ephemeral store removes its directory; a durable one keeps it."""
+        """Shutdown: an ephemeral store removes its directory; a durable one keeps it.
+
+        Small blobs still waiting for a transaction are written first (call
+        this before the database closes).
+        """
+        if self.small is not None:
+            self.small.close()
         if self.ephemeral:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -200,9 +184,9 @@ class BlobStore:
         Content-Length): a source that ends short or runs long raises
         ``IncompleteBody`` (a client that disconnected mid-upload).
 
-        ``inline``: a body of at most ``INLINE_MAX`` bytes becomes a database
-        row (module docstring); False keeps it a file (multipart parts, which
-        completion links).
+        ``inline``: a body of at most ``small.MAX_SIZE`` bytes becomes a
+        database row (``small.py``); False keeps it a file (multipart parts,
+        which completion links).
 
         Any exception (from the source, e.g. a signature check at the end of
         an aws-chunked stream, or from here) removes the temp file and
@@ -246,11 +230,11 @@ class BlobStore:
                     pending = None
                 _check_size(size, max_size, expected_size)
                 rest = bytes(buf)
-            if fd < 0 and inline and self.db is not None and len(rest) <= INLINE_MAX:
+            if fd < 0 and inline and self.small is not None and len(rest) <= small.MAX_SIZE:
                 for h in all_hashers:
                     h.update(rest)
-                blob_id += INLINE_SUFFIX
-                self.db.execute("INSERT INTO small_blobs (id, data) VALUES (?, ?)", (blob_id, rest))
+                blob_id += small.SUFFIX
+                self.small.put(blob_id, rest)
             elif fd < 0:
                 tmp = final.with_name(_TMP_PREFIX + blob_id)
                 if self.durable or len(rest) > _INLINE_READ:
@@ -307,8 +291,10 @@ class BlobStore:
         CopyObject uses it: blobs never change once written, so two objects
         may share an inode, and deleting one leaves the other intact.
         """
-        if is_inline(blob_id):
-            return self._link_inline(blob_id)
+        if self.small is not None and small.is_small(blob_id):
+            new_id = self.new_id() + small.SUFFIX
+            self.small.put(new_id, self.small.get(blob_id))
+            return new_id
         new_id = self.new_id()
         src, dst = self.path(blob_id), self.path(new_id)
         try:
@@ -322,27 +308,6 @@ class BlobStore:
         if self.durable:
             await asyncio.to_thread(_fsync_dir, dst.parent)
         return new_id
-
-    def _link_inline(self, blob_id: str) -> str:
-        assert self.db is not None
-        new_id = self.new_id() + INLINE_SUFFIX
-        cur = self.db.execute(
-            "INSERT INTO small_blobs (id, data) SELECT ?, data FROM small_blobs WHERE id = ?",
-            (new_id, blob_id),
-        )
-        if cur.rowcount == 0:
-            raise FileNotFoundError(blob_id)
-        return new_id
-
-    def _inline_data(self, blob_id: str) -> bytes:
-        row = None
-        if self.db is not None:
-            row = self.db.execute(
-                "SELECT data FROM small_blobs WHERE id = ?", (blob_id,)
-            ).fetchone()
-        if row is None:
-            raise FileNotFoundError(blob_id)
-        return row[0]
 
     # -- reading ------------------------------------------------------------------
 
@@ -363,8 +328,8 @@ class BlobStore:
         abandoning it early (a dropped reader is closed when collected).
         A small blob's bytes are read whole now, which gives the same guarantee.
         """
-        if is_inline(blob_id):
-            return InlineReader(self._inline_data(blob_id), start, end, chunk_size)
+        if self.small is not None and small.is_small(blob_id):
+            return InlineReader(self.small.get(blob_id), start, end, chunk_size)
         return BlobReader(self.path(blob_id), start, end, chunk_size)
 
     async def read_all(self, blob_id: str, start: int = 0, end: int | None = None) -> bytes:
@@ -373,17 +338,13 @@ class BlobStore:
         return b"".join([piece async for piece in reader])
 
     def size(self, blob_id: str) -> int:
-        if is_inline(blob_id):
-            return len(self._inline_data(blob_id))
+        if self.small is not None and small.is_small(blob_id):
+            return len(self.small.get(blob_id))
         return self.path(blob_id).stat().st_size
 
     def exists(self, blob_id: str) -> bool:
-        if is_inline(blob_id):
-            try:
-                self._inline_data(blob_id)
-            except FileNotFoundError:
-                return False
-            return True
+        if self.small is not None and small.is_small(blob_id):
+            return self.small.exists(blob_id)
         return self.path(blob_id).exists()
 
     # -- deleting -----------------------------------------------------------------
@@ -394,9 +355,8 @@ class BlobStore:
         Not fsynced: a delete lost to an OS crash leaves an orphan the next
         start-up sweeps.
         """
-        if is_inline(blob_id):
-            if self.db is not None:
-                self.db.execute("DELETE FROM small_blobs WHERE id = ?", (blob_id,))
+        if self.small is not None and small.is_small(blob_id):
+            self.small.delete(blob_id)
             return
         _unlink_quietly(self.path(blob_id))
 
@@ -414,15 +374,9 @@ class BlobStore:
         not yet committed would look like an orphan.
         """
         report = sweep_tree(self.root, is_referenced, _unlink_quietly)
-        if self.db is not None:
-            rows = self.db.execute("SELECT id FROM small_blobs").fetchall()
-            orphans = [(blob_id,) for (blob_id,) in rows if not is_referenced(blob_id)]
-            self.db.executemany("DELETE FROM small_blobs WHERE id = ?", orphans)
-            report = SweepReport(
-                report.temp_files,
-                report.orphans + len(orphans),
-                report.kept + len(rows) - len(orphans),
-            )
+        if self.small is not None:
+            removed, kept = self.small.sweep(is_referenced)
+            report = SweepReport(report.temp_files, report.orphans + removed, report.kept + kept)
         if report.temp_files or report.orphans:
             log.info(
                 "s3 blob sweep: removed %d temp files and %d orphans",

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -254,6 +254,12 @@ def row_time(value: float) -> datetime:
     return _ts(value)
 
 
+class TransactionHooks(Protocol):
+    def begin(self, conn: sqlite3.Connection) -> None: ...
+    def committed(self) -> None: ...
+    def rolled_back(self) -> None: ...
+
+
 _BUCKET_CACHE = 4096
 _BUCKET_COLUMNS = "name, account, region, created, versioning, mfa_delete, object_lock, config"
 
@@ -266,6 +272,7 @@ class S3Store:
         conn.executescript(SCHEMA)
         self._blob_queries: list[str] = ["SELECT blob_id FROM objects WHERE blob_id IS NOT NULL"]
         self._buckets: dict[str, Bucket] = {}
+        self._hooks: list[TransactionHooks] = []
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -281,11 +288,22 @@ class S3Store:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for hooks in self._hooks:
+                hooks.begin(conn)
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for hooks in self._hooks:
+                hooks.rolled_back()
             raise
-        conn.execute("COMMIT")
+        for hooks in self._hooks:
+            hooks.committed()
+
+    def add_transaction_hooks(self, hooks: TransactionHooks) -> None:
+        """Writes that ride along with the next transaction (small blobs: ``small.py``)."""
+        self._hooks.append(hooks)
 
     def add_schema(self, script: str) -> None:
         """Create another module's tables in this database (idempotent DDL)."""

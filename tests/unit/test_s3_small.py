@@ -1,0 +1,88 @@
+"""Small blobs ride along with the store's next transaction; a rollback hands them back."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from cloudlet.services.s3.small import SmallBlobs
+from cloudlet.services.s3.store import S3Store
+
+
+@pytest.fixture
+def store():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    store = S3Store(conn)
+    small = SmallBlobs(conn)
+    store.add_transaction_hooks(small)
+    yield store, small
+    conn.close()
+
+
+def rows(store: S3Store) -> dict[str, bytes]:
+    return dict(store.conn.execute("SELECT id, data FROM small_blobs"))
+
+
+def test_a_blob_is_written_by_the_next_transaction(store):
+    s3, small = store
+
+    async def scenario() -> None:
+        small.put("a-in", b"bytes")
+        assert small.get("a-in") == b"bytes" and rows(s3) == {}
+        with s3.transaction():
+            assert rows(s3) == {"a-in": b"bytes"}  # in the same transaction as the caller's row
+        assert rows(s3) == {"a-in": b"bytes"}
+
+    asyncio.run(scenario())
+
+
+def test_a_rollback_hands_blobs_back_and_they_are_written_later(store):
+    s3, small = store
+
+    async def scenario() -> None:
+        small.put("b-in", b"theirs")
+        with pytest.raises(RuntimeError), s3.transaction():
+            raise RuntimeError("this request failed")
+        assert rows(s3) == {} and small.get("b-in") == b"theirs"
+        await asyncio.sleep(0)  # the blob's own flush, this event-loop step
+        await asyncio.sleep(0)
+        assert rows(s3) == {"b-in": b"theirs"}
+
+    asyncio.run(scenario())
+
+
+def test_a_blob_nobody_commits_is_written_within_the_step(store):
+    s3, small = store
+
+    async def scenario() -> None:
+        small.put("c-in", b"alone")
+        await asyncio.sleep(0)
+        assert rows(s3) == {"c-in": b"alone"}
+
+    asyncio.run(scenario())
+
+
+def test_deletes_wait_for_the_next_transaction(store):
+    s3, small = store
+    small.put("d-in", b"x")  # no event loop: written at once
+    assert rows(s3) == {"d-in": b"x"}
+    small.delete("d-in")
+    assert not small.exists("d-in")
+    assert rows(s3) == {"d-in": b"x"}  # unreferenced debris until then
+    with s3.transaction():
+        pass
+    assert rows(s3) == {}
+    small.put("e-in", b"y")
+    small.delete("e-in")  # never written: simply forgotten
+    small.close()
+    assert rows(s3) == {}
+
+
+def test_sweep_removes_rows_nothing_references(store):
+    s3, small = store
+    small.put("keep-in", b"1")
+    small.put("lost-in", b"2")
+    assert small.sweep({"keep-in"}.__contains__) == (1, 1)
+    assert rows(s3) == {"keep-in": b"1"}
