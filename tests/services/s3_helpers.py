@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import itertools
 import time
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.config import Config
@@ -100,3 +103,38 @@ def pattern_md5(size: int) -> str:
     while chunk := f.read(1 << 20):
         h.update(chunk)
     return h.hexdigest()
+
+
+# -- POST policy uploads (HTML forms) ---------------------------------------------------
+
+
+def form_body(fields: dict[str, str], file: bytes, filename: str = "upload.bin", after=None):
+    """``multipart/form-data`` as a browser sends it: the fields, then ``file``."""
+    boundary = f"----cloudletform{uuid.uuid4().hex}"
+    out = bytearray()
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    out += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    out += file + b"\r\n"
+    for name, value in (after or {}).items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", bytes(out)
+
+
+def post_form(url: str, fields: dict[str, str], file: bytes, **kw):
+    """POST a form (e.g. ``generate_presigned_post``'s) over real HTTP: (status, headers, body)."""
+    content_type, body = form_body(fields, file, **kw)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", parts.path or "/", body=body, headers={"Content-Type": content_type})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()

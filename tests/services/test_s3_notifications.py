@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.services.s3_helpers import NO_RETRIES, bname, error
+from tests.services.s3_helpers import NO_RETRIES, bname, error, md5_hex, post_form
 
 
 @pytest.fixture
@@ -136,3 +136,53 @@ def test_versioned_and_multipart_events(s3, sqs, queue):
     assert records[0]["s3"]["object"]["versionId"] == done["VersionId"]
     assert records[0]["s3"]["object"]["size"] == 7
     assert records[1]["s3"]["object"]["versionId"] == marker
+
+
+@pytest.mark.parametrize("events", [["s3:ObjectCreated:Post"], ["s3:ObjectCreated:*"]])
+def test_post_upload_emits_object_created_post(s3, sqs, queue, events):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, events)
+    _drain(sqs, url, 1)  # the test event
+    post = s3.generate_presigned_post(bucket, "forms/${filename}")
+    data = b"uploaded from a browser form"
+    status, headers, body = post_form(post["url"], post["fields"], data, filename="my file.txt")
+    assert status == 204, body
+    [event] = _drain(sqs, url, 1)
+    [record] = event["Records"]
+    assert record["eventName"] == "ObjectCreated:Post"
+    assert record["eventSource"] == "aws:s3" and record["s3"]["bucket"]["name"] == bucket
+    obj = record["s3"]["object"]
+    assert obj["key"] == "forms/my+file.txt"
+    assert obj["size"] == len(data)
+    assert obj["eTag"] == md5_hex(data) == headers["etag"].strip('"')
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+def test_post_upload_in_a_versioned_bucket_names_its_version(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:Post"])
+    _drain(sqs, url, 1)
+    post = s3.generate_presigned_post(bucket, "v.txt")
+    status, headers, body = post_form(post["url"], post["fields"], b"v1")
+    assert status == 204, body
+    [event] = _drain(sqs, url, 1)
+    assert event["Records"][0]["s3"]["object"]["versionId"] == headers["x-amz-version-id"]
+
+
+def test_put_only_configuration_does_not_receive_post_uploads(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:Put"])
+    _drain(sqs, url, 1)
+    post = s3.generate_presigned_post(bucket, "posted")
+    assert post_form(post["url"], post["fields"], b"not for this queue")[0] == 204
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+    s3.put_object(Bucket=bucket, Key="put", Body=b"for this queue")
+    [event] = _drain(sqs, url, 1)
+    assert event["Records"][0]["eventName"] == "ObjectCreated:Put"

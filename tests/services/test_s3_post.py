@@ -5,49 +5,19 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import http.client
 import json
 import re
-import uuid
-from urllib.parse import urlsplit
+import zlib
 
 import boto3
 import pytest
+from awscrt import checksums as crt_checksums
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
 from tests.services.s3_helpers import bname, pattern_bytes
-
-
-def _form(fields: dict[str, str], file: bytes, filename: str = "upload.bin", after=None):
-    """``multipart/form-data`` as a browser sends it: the fields, then ``file``."""
-    boundary = f"----cloudletform{uuid.uuid4().hex}"
-    out = bytearray()
-    for name, value in fields.items():
-        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-        out += value.encode() + b"\r\n"
-    out += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    out += file + b"\r\n"
-    for name, value in (after or {}).items():
-        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-        out += value.encode() + b"\r\n"
-    out += f"--{boundary}--\r\n".encode()
-    return f"multipart/form-data; boundary={boundary}", bytes(out)
-
-
-def _post(url: str, fields: dict[str, str], file: bytes, **kw):
-    content_type, body = _form(fields, file, **kw)
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request("POST", parts.path or "/", body=body, headers={"Content-Type": content_type})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+from tests.services.s3_helpers import post_form as _post
 
 
 def _code(body: bytes) -> str:
@@ -217,6 +187,137 @@ def test_hand_made_policy_without_bucket_condition(bucket, cloudlet_server, s3):
     fields["Content-Type"] = "text/plain"
     status, _, body = _post(f"{cloudlet_server.endpoint}/{bucket}", fields, b"txt")
     assert (status, _code(body)) == (403, "AccessDenied")
+
+
+# -- checksums --------------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _expected_checksum(algorithm: str, data: bytes) -> str:
+    """Computed independently of cloudlet: zlib/hashlib, and awscrt as botocore uses it."""
+    if algorithm == "CRC32":
+        return _b64(zlib.crc32(data).to_bytes(4, "big"))
+    if algorithm == "CRC32C":
+        return _b64(crt_checksums.crc32c(data).to_bytes(4, "big"))
+    if algorithm == "CRC64NVME":
+        return _b64(crt_checksums.crc64nvme(data).to_bytes(8, "big"))
+    return _b64(hashlib.new(algorithm.lower(), data).digest())
+
+
+def _checksum_post(s3, bucket: str, key: str, fields: dict[str, str]):
+    """A presigned POST whose policy names every given field exactly."""
+    return s3.generate_presigned_post(
+        bucket, key, Fields=fields, Conditions=[{name: value} for name, value in fields.items()]
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_checksum_field_is_verified_stored_and_returned(s3, bucket, algorithm):
+    data = b"form bytes with a checksum " * 100
+    value = _expected_checksum(algorithm, data)
+    field = f"x-amz-checksum-{algorithm.lower()}"
+    post = _checksum_post(
+        s3, bucket, f"sum-{algorithm}", {field: value, "x-amz-checksum-algorithm": algorithm}
+    )
+    status, headers, body = _post(post["url"], post["fields"], data)
+    assert status == 204, body
+    assert headers[field] == value  # echoed, as PutObject echoes its checksum header
+    member = f"Checksum{algorithm}"
+    head = s3.head_object(Bucket=bucket, Key=f"sum-{algorithm}", ChecksumMode="ENABLED")
+    got = s3.get_object(Bucket=bucket, Key=f"sum-{algorithm}", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data
+    for out in (head, got):
+        assert out[member] == value
+        assert out["ChecksumType"] == "FULL_OBJECT"
+    attrs = s3.get_object_attributes(
+        Bucket=bucket, Key=f"sum-{algorithm}", ObjectAttributes=["Checksum"]
+    )
+    assert attrs["Checksum"][member] == value
+
+
+def test_checksum_mismatch_answers_what_put_object_answers(s3, bucket):
+    wrong = _expected_checksum("SHA256", b"something else")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="put-bad", Body=b"the file", ChecksumSHA256=wrong)
+    put_error = exc.value.response["Error"]
+    post = _checksum_post(s3, bucket, "post-bad", {"x-amz-checksum-sha256": wrong})
+    status, _, body = _post(post["url"], post["fields"], b"the file")
+    assert (status, _code(body), _message(body)) == (400, put_error["Code"], put_error["Message"])
+    assert (_code(body), _message(body)) == (
+        "BadDigest",
+        "The SHA256 you specified did not match the calculated checksum.",
+    )
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_checksum_fields_must_be_covered_by_the_policy(s3, bucket):
+    value = _expected_checksum("CRC32", b"data")
+    post = s3.generate_presigned_post(bucket, "uncovered")
+    fields = dict(post["fields"], **{"x-amz-checksum-crc32": value})
+    status, _, body = _post(post["url"], fields, b"data")
+    assert (status, _code(body)) == (403, "AccessDenied")
+    assert _message(body) == "Invalid according to Policy: Extra input fields: x-amz-checksum-crc32"
+    # A starts-with condition covers it as well as an exact one.
+    post = s3.generate_presigned_post(
+        bucket,
+        "covered",
+        Fields={"x-amz-checksum-crc32": value},
+        Conditions=[["starts-with", "$x-amz-checksum-crc32", ""]],
+    )
+    assert _post(post["url"], post["fields"], b"data")[0] == 204
+    head = s3.head_object(Bucket=bucket, Key="covered", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == value
+
+
+def test_checksum_algorithm_field_alone_chooses_what_is_computed(s3, bucket):
+    data = b"compute me"
+    post = _checksum_post(s3, bucket, "alg-only", {"x-amz-checksum-algorithm": "sha1"})
+    status, headers, body = _post(post["url"], post["fields"], data)
+    assert status == 204, body
+    assert headers["x-amz-checksum-sha1"] == _expected_checksum("SHA1", data)
+    head = s3.head_object(Bucket=bucket, Key="alg-only", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA1"] == _expected_checksum("SHA1", data)
+    # Without any checksum field the default is stored, as for PutObject.
+    post = s3.generate_presigned_post(bucket, "no-sum")
+    assert _post(post["url"], post["fields"], data)[0] == 204
+    head = s3.head_object(Bucket=bucket, Key="no-sum", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == _expected_checksum("CRC64NVME", data)
+
+
+def test_malformed_and_conflicting_checksum_fields(s3, bucket):
+    cases = [
+        {"x-amz-checksum-sha256": "not base64!"},
+        {"x-amz-checksum-crc32": _b64(b"too long for crc32")},
+        {
+            "x-amz-checksum-crc32": _expected_checksum("CRC32", b"x"),
+            "x-amz-checksum-sha1": _expected_checksum("SHA1", b"x"),
+        },
+        {
+            "x-amz-checksum-crc32": _expected_checksum("CRC32", b"x"),
+            "x-amz-checksum-algorithm": "SHA1",
+        },
+        {"x-amz-checksum-algorithm": "MD4"},
+    ]
+    for fields in cases:
+        post = _checksum_post(s3, bucket, "bad-field", fields)
+        status, _, body = _post(post["url"], post["fields"], b"x")
+        assert (status, _code(body)) == (400, "InvalidRequest"), fields
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_content_md5_field(s3, bucket):
+    data = b"md5 checked"
+    good = _b64(hashlib.md5(data).digest())
+    post = _checksum_post(s3, bucket, "md5", {"Content-MD5": good})
+    assert _post(post["url"], post["fields"], data)[0] == 204
+    bad = _b64(hashlib.md5(b"other").digest())
+    post = _checksum_post(s3, bucket, "md5-bad", {"Content-MD5": bad})
+    status, _, body = _post(post["url"], post["fields"], data)
+    assert (status, _code(body)) == (400, "BadDigest")
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
 
 
 # -- strict mode ------------------------------------------------------------------------

@@ -12,6 +12,8 @@ handler mixins so each group lives in its own file):
 - ``buckets.py``    bucket operations (Create/Head/Delete/List/Location, versioning)
 - ``objects.py``    object operations (Put/Get/Head/Delete(s), GetObjectAttributes)
 - ``copy.py``       CopyObject
+- ``restore.py``    RestoreObject, and the read rules for archived (GLACIER, DEEP_ARCHIVE) objects
+- ``post.py``       POST policy uploads (browser forms), handed over by the gateway
 - ``conditions.py`` If-Match & co. and Range, with S3's precedence rules
 - ``listing.py``    ListObjects v1/v2, ListObjectVersions
 - ``multipart.py``  multipart uploads (``uploads.py``: their tables)

@@ -1,8 +1,8 @@
 """S3Service: the S3 operations, composed of one handler mixin per operation group.
 
 Each mixin lives in its own module and reads like the AWS docs for its
-group (``buckets.py``, ``objects.py``, ``copy.py``, ``multipart.py``,
-``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
+group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
+``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``website.py``). This class owns the state they share: the metadata store
 (SQLite via ``env.database("s3")``) and the blob store (files under
 ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
@@ -26,6 +26,7 @@ from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
+from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
 
@@ -41,6 +42,7 @@ class S3Service(
     BucketHandlers,
     MultipartHandlers,
     ObjectHandlers,
+    RestoreHandlers,
     CopyHandlers,
     ListingHandlers,
     Service,

@@ -9,7 +9,8 @@ URL-encoded, with or without a leading slash; the source may not be a delete
 marker; ``x-amz-metadata-directive`` COPY (default) takes metadata and content
 headers from the source, REPLACE from the request; storage class defaults to
 STANDARD and the website redirect is never copied; copying an object onto
-itself without changing anything is ``InvalidRequest``.
+itself without changing anything is ``InvalidRequest``; an archived source
+(GLACIER, DEEP_ARCHIVE) must have a restored copy (``restore.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cloudlet.services.s3.objects import (
     storage_class,
     user_metadata,
 )
+from cloudlet.services.s3.restore import check_copy_source as check_copy_source_readable
 from cloudlet.services.s3.store import ObjectVersion
 
 _DIRECTIVES = ("COPY", "REPLACE")
@@ -149,8 +151,9 @@ class CopyHandlers(S3Handlers):
         }
 
     def _copy_source(self, bucket: Any, key: str, version_id: str | None) -> ObjectVersion:
+        """The source version of a copy (CopyObject, UploadPartCopy), readable as a source."""
         try:
-            return self._find(bucket, key, version_id, "GET")
+            found = self._find(bucket, key, version_id, "GET")
         except Exception as err:
             if getattr(err, "code", None) == "MethodNotAllowed":
                 raise errors.invalid_request(
@@ -161,3 +164,5 @@ class CopyHandlers(S3Handlers):
                 # The delete-marker headers describe the source, not this request.
                 raise errors.no_such_key(key, bucket.name) from None
             raise
+        check_copy_source_readable(found)  # archived sources need a restored copy
+        return found

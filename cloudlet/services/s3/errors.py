@@ -249,3 +249,36 @@ def conditional_request_conflict() -> ServiceError:
         "resource. Please try again.",
         409,
     )
+
+
+# -- archived objects (GLACIER, DEEP_ARCHIVE) -----------------------------------------
+
+
+def invalid_object_state(storage_class: str) -> ServiceError:
+    """GetObject of an archived object that has no restored copy."""
+    return s3_error(
+        "InvalidObjectState",
+        "The operation is not valid for the object's storage class",
+        403,
+        StorageClass=storage_class,
+    )
+
+
+def invalid_copy_source_state(storage_class: str) -> ServiceError:
+    """CopyObject/UploadPartCopy from an archived source that has no restored copy."""
+    return s3_error(
+        "InvalidObjectState",
+        "Operation is not valid for the source object's storage class",
+        403,
+        StorageClass=storage_class,
+    )
+
+
+def restore_not_allowed(storage_class: str) -> ServiceError:
+    """RestoreObject of an object that is not archived."""
+    return s3_error(
+        "InvalidObjectState",
+        "Restore is not allowed for the object's current storage class",
+        403,
+        StorageClass=storage_class,
+    )

@@ -2,10 +2,12 @@
 
 ``PutBucketNotificationConfiguration`` checks each target queue exists (as S3
 validates destinations) and sends it the ``s3:TestEvent``. Afterwards every
-object created or removed (Put, Copy, CompleteMultipartUpload, Delete, delete
-markers, lifecycle expirations) whose event name and key match a
-configuration's ``Events`` (``s3:ObjectCreated:*`` wildcards) and prefix/suffix
-filter rules is sent as S3's event JSON to the queue.
+object created or removed (Put, Post from a browser form (``post.py``), Copy,
+CompleteMultipartUpload, Delete, delete markers, lifecycle expirations) or
+restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``) whose
+event name and key match a configuration's ``Events`` (``s3:ObjectCreated:*``
+wildcards) and prefix/suffix filter rules is sent as S3's event JSON to the
+queue.
 
 Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, no
 import of SQS internals), in a task after the response, as S3 delivers
@@ -221,6 +223,11 @@ class NotificationHandlers(ConfigHandlers):
         return self.store.get_bucket(name)
 
     def _notify_created(self, ctx: Any, name: str, key: str, out: Result, how: str) -> None:
+        """``s3:ObjectCreated:<how>`` for the version a write answered (``out``'s VersionId).
+
+        Also the hook of POST uploads (``post.py``), which are not an operation
+        of this class: the gateway hands the form to ``post_object``.
+        """
         bucket = self._notifying(name)
         if bucket is None:
             return
@@ -256,7 +263,9 @@ class NotificationHandlers(ConfigHandlers):
         size: int | None = None,
         etag: str | None = None,
         version_id: str | None = None,
+        glacier: dict[str, Any] | None = None,
     ) -> None:
+        """Send ``event`` to every matching queue; ``glacier``: a restore's ``glacierEventData``."""
         document = self.configs.get(bucket.name, "notification") or {}
         for config in document.get("QueueConfigurations") or []:
             if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
@@ -264,6 +273,8 @@ class NotificationHandlers(ConfigHandlers):
             ):
                 continue
             record = self._record(bucket, event, key, config["Id"], size, etag, version_id)
+            if glacier is not None:
+                record["glacierEventData"] = glacier
             self._schedule(config["QueueArn"], json.dumps({"Records": [record]}))
 
     def _record(

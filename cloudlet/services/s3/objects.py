@@ -7,9 +7,10 @@ checksum, conditional-write headers, that the bucket still exists), then commit
 the metadata row in one transaction, then answer. Any failure before the
 commit deletes the new blob, so a failed request never harms what is stored.
 
-Reads find the version, apply the preconditions and range (``conditions.py``)
-and hand the codec an open ``BlobReader`` as the body: bytes go from the file
-to the socket a chunk at a time.
+Reads find the version, refuse archived bytes that have no restored copy
+(``restore.py``), apply the preconditions and range (``conditions.py``) and
+hand the codec an open ``BlobReader`` as the body: bytes go from the file to
+the socket a chunk at a time.
 
 CopyObject lives in ``copy.py``.
 """
@@ -30,6 +31,7 @@ from cloudlet.services.s3.common import (
     now,
 )
 from cloudlet.services.s3.conditions import ByteRange, check_read, parse_range, unquote_etag
+from cloudlet.services.s3.restore import check_readable, restore_header
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
 
 STORAGE_CLASSES = frozenset(
@@ -201,6 +203,8 @@ class ObjectHandlers(S3Handlers):
     ) -> tuple[Bucket, ObjectVersion, ByteRange | None, Result]:
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), method)
+        if method == "GET":
+            check_readable(version)  # archived bytes need a restore; HEAD still answers
         check_read(
             version.etag,
             version.last_modified,
@@ -276,6 +280,9 @@ class ObjectHandlers(S3Handlers):
         }
         if version.storage_class != "STANDARD":
             out["StorageClass"] = version.storage_class
+        restore = restore_header(version)
+        if restore is not None:
+            out["Restore"] = restore
         return out
 
     # -- DeleteObject / DeleteObjects -------------------------------------------------

@@ -21,10 +21,21 @@ Order, as S3 does it:
    according to Policy: ..." wording;
 3. the file streams into a blob (``content-length-range``'s maximum stops it
    as soon as it is passed: ``EntityTooLarge``; below the minimum after the
-   end: ``EntityTooSmall``), then the object row is committed as PutObject does;
+   end: ``EntityTooSmall``) through the same hashers PutObject uses
+   (``checksums.py``): MD5 for the ETag and ``Content-MD5`` field, and the
+   checksum an ``x-amz-checksum-<alg>`` field claims (``CRC32``, ``CRC32C``,
+   ``CRC64NVME``, ``SHA1``, ``SHA256``), checked as PutObject checks the header
+   of that name (``BadDigest`` "The SHA256 you specified did not match the
+   calculated checksum." on a mismatch); ``x-amz-checksum-algorithm`` alone
+   names the algorithm to compute, CRC64NVME by default. These fields are
+   ordinary form fields: a policy must name them like any other. Then the
+   object row is committed as PutObject does, with its checksum, and the
+   ``s3:ObjectCreated:Post`` event goes to the bucket's notification targets
+   (``notifications.py``);
 4. the answer follows ``success_action_redirect`` (303 to it, with bucket, key
    and etag), else ``success_action_status`` (200, 201 with a ``PostResponse``
-   document, default 204).
+   document, default 204); a claimed checksum is echoed in
+   ``x-amz-checksum-<alg>``, as PutObject echoes it.
 """
 
 from __future__ import annotations
@@ -231,6 +242,27 @@ class FormReader:
         """Read (and ignore) what follows the file field, so the connection stays usable."""
         while await self._more():
             self._buf.clear()
+
+
+def form_checksum(fields: dict[str, str]) -> tuple[checksums.RequestChecksum | None, str]:
+    """The checksum a form claims, and the algorithm to compute while the file streams.
+
+    ``x-amz-checksum-<alg>`` fields are read exactly as PutObject reads the
+    headers of those names (``checksums.request_checksum``: one at most, a
+    well-formed value); ``x-amz-checksum-algorithm``, if present, must name
+    the same algorithm, and alone it chooses the algorithm S3 computes and
+    stores (a form cannot carry a trailer).
+    """
+    claimed = {name: value for name, value in fields.items() if name.startswith("x-amz-checksum-")}
+    claim = checksums.request_checksum(claimed)
+    algorithm = checksums.parse_algorithm(
+        fields.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm"
+    )
+    if claim is not None:
+        if algorithm is not None and algorithm != claim.algorithm:
+            raise errors.invalid_request("Value for x-amz-checksum-algorithm header is invalid.")
+        return claim, claim.algorithm
+    return None, algorithm or checksums.DEFAULT_ALGORITHM
 
 
 def part_name(headers: dict[str, str]) -> tuple[str | None, str | None]:
@@ -470,7 +502,8 @@ async def post_object(
     status = fields.get("success_action_status")
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
 
-    algorithm = checksums.DEFAULT_ALGORITHM
+    expected_md5 = checksums.content_md5(fields)  # the Content-MD5 field, as the header
+    claim, algorithm = form_checksum(fields)
     hasher = checksums.new_hasher(algorithm)
     limit = errors.MAX_SINGLE_PUT if high is None else min(high, errors.MAX_SINGLE_PUT)
     blob = await service.blobs.write(
@@ -480,6 +513,8 @@ async def post_object(
         if low is not None and blob.size < low:
             raise _entity_too_small(blob.size, low)
         await reader.drain()
+        checksums.verify_content_md5(expected_md5, blob.md5)
+        value = claim.verify(hasher, {}) if claim is not None else hasher.b64()
         bucket = service._bucket(bucket.name)
         version = ObjectVersion(
             bucket=bucket.name,
@@ -492,7 +527,7 @@ async def post_object(
             blob_id=blob.id,
             storage_class=klass,
             metadata=meta,
-            checksums={algorithm: hasher.b64()},
+            checksums={algorithm: value},
             checksum_type=checksums.FULL_OBJECT,
             **content,
         )
@@ -501,7 +536,12 @@ async def post_object(
         service.blobs.delete(blob.id)
         raise
     service._drop_blobs(dropped)
-    return _answer(ctx, bucket.name, key, stored, status, redirect, service)
+    notify = getattr(service, "_notify_created", None)  # the notification mixin's hook
+    if notify is not None:
+        version_id = service._version_header(bucket, stored.version_id)  # None: unversioned
+        notify(ctx, bucket.name, key, {"VersionId": version_id}, "Post")
+    echoed = "x-amz-checksum-algorithm" in fields or claim is not None
+    return _answer(ctx, bucket.name, key, stored, status, redirect, service, echoed)
 
 
 def _answer(
@@ -512,6 +552,7 @@ def _answer(
     status: str | None,
     redirect: str | None,
     service: S3Handlers,
+    checksum: bool = False,
 ) -> HttpResponse:
     host = ctx.request.headers.get("host", "localhost")
     location = f"http://{host}/{bucket}/{quote(key, safe='/')}"
@@ -520,6 +561,10 @@ def _answer(
         ("Location", location),
         ("x-amz-request-id", ctx.request_id),
     ]
+    if checksum:
+        for algorithm, value in stored.checksums.items():
+            headers.append((checksums.header_name(algorithm), value))
+        headers.append(("x-amz-checksum-type", stored.checksum_type or checksums.FULL_OBJECT))
     version = service._version_header(service._bucket(bucket), stored.version_id)
     if version is not None:
         headers.append(("x-amz-version-id", version))
