@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 from urllib.parse import quote_plus
 
+from cloudlet.protocols.xml import Prerendered, escape_text
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, check_version_id, owner_of
 from cloudlet.services.s3.store import (
@@ -64,6 +66,12 @@ def walk(
     if start < prefix:
         start, inclusive = prefix, True
     scan = open_scan(start, inclusive)
+    if not delimiter and hasattr(scan, "fetchmany"):
+        # No common prefixes to fold: the page is the next ``want`` rows.
+        try:
+            return scan.fetchmany(want)
+        finally:
+            _close(scan)
     try:
         while len(out) < want:
             row = next(scan, None)
@@ -157,9 +165,55 @@ def _from_token(token: str) -> tuple[bytes, bool]:
     )
 
 
+_ALGORITHM_NAMES = re.compile(r'"([A-Z0-9]+)": ')
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.~/-]*\Z")
+"""Keys that URL encoding (``quote_plus`` with ``/`` safe) leaves as they are."""
+
+
 def _algorithms(raw: str | None) -> list[str] | None:
-    # Only the names are listed: {"CRC64NVME": "..."} -> ["CRC64NVME"].
-    return list(json.loads(raw)) if raw else None
+    # Only the names are listed: {"CRC64NVME": "..."} -> ["CRC64NVME"]. The
+    # column is json.dumps output; base64 values never hold '"'.
+    return _ALGORITHM_NAMES.findall(raw) if raw else None
+
+
+def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Prerendered:
+    """The ``Contents`` elements of a listing page, rendered directly from the rows.
+
+    Exactly what the generic writer makes of ``_content``'s dicts (a test
+    compares the two), in a fraction of the time: one f-string per entry.
+    """
+    out = []
+    for row in rows:
+        key = _text(row[ROW_KEY])
+        if encoding == "url" and not _PLAIN_KEY.match(key):
+            key = quote_plus(key, safe="/")
+        parts = [
+            f"<Contents><Key>{escape_text(key)}</Key>"
+            f"<LastModified>{_iso(row[ROW_LAST_MODIFIED])}</LastModified>"
+            f"<ETag>{escape_text(row[ROW_ETAG])}</ETag>"
+        ]
+        algorithms = _algorithms(row[ROW_CHECKSUMS])
+        if algorithms:
+            parts.extend(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in algorithms)
+            if row[ROW_CHECKSUM_TYPE]:
+                parts.append(f"<ChecksumType>{row[ROW_CHECKSUM_TYPE]}</ChecksumType>")
+        parts.append(f"<Size>{row[ROW_SIZE]}</Size>")
+        parts.append(f"<StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>")
+        if owner:
+            who = owner_of(row[ROW_OWNER])
+            parts.append(
+                f"<Owner><DisplayName>{escape_text(who['DisplayName'])}</DisplayName>"
+                f"<ID>{escape_text(who['ID'])}</ID></Owner>"
+            )
+        parts.append("</Contents>")
+        out.append("".join(parts))
+    return Prerendered("".join(out))
+
+
+def _iso(ts: float) -> str:
+    """``format_timestamp(ts, "iso8601")`` for a stored epoch time, without strftime."""
+    d = datetime.fromtimestamp(ts, UTC)  # "...+00:00": the offset is cut for the "Z"
+    return d.isoformat(timespec="milliseconds" if d.microsecond else "seconds")[:-6] + "Z"
 
 
 def _content(row: tuple, encoding: str | None, owner: bool) -> Result:
@@ -240,7 +294,9 @@ class ListingHandlers(S3Handlers):
             start, inclusive = b"", True
         items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
         fetch_owner = bool(params.get("FetchOwner"))
-        contents = [_content(i, encoding, fetch_owner) for i in items if isinstance(i, tuple)]
+        contents = _render_contents(
+            [i for i in items if isinstance(i, tuple)], encoding, fetch_owner
+        )
         prefixes = [{"Prefix": encode(_text(i), encoding)} for i in items if isinstance(i, bytes)]
         out: Result = {
             "Name": bucket.name,
@@ -275,7 +331,7 @@ class ListingHandlers(S3Handlers):
             else (b"", True)
         )
         items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
-        contents = [_content(i, encoding, True) for i in items if isinstance(i, tuple)]
+        contents = _render_contents([i for i in items if isinstance(i, tuple)], encoding, True)
         prefixes = [{"Prefix": encode(_text(i), encoding)} for i in items if isinstance(i, bytes)]
         out: Result = {
             "Name": bucket.name,
