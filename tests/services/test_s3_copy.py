@@ -187,3 +187,69 @@ def test_copy_with_new_checksum_algorithm(s3, bucket):
     assert (
         out["CopyObjectResult"]["ChecksumSHA256"] == "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
     )
+
+
+def _tags(s3, bucket, key):
+    return s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+
+
+def test_copy_tagging_directive(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x", Tagging="team=data&env=prod")
+    source = {"Bucket": bucket, "Key": "src"}
+    src_tags = [{"Key": "team", "Value": "data"}, {"Key": "env", "Value": "prod"}]
+    # COPY is the default: the source's tags go with the copy.
+    s3.copy_object(Bucket=bucket, Key="default", CopySource=source)
+    assert _tags(s3, bucket, "default") == src_tags
+    # An explicit COPY ignores x-amz-tagging.
+    s3.copy_object(
+        Bucket=bucket, Key="copy", CopySource=source, TaggingDirective="COPY", Tagging="x=y"
+    )
+    assert _tags(s3, bucket, "copy") == src_tags
+    # REPLACE takes the request's tags, and none means none.
+    s3.copy_object(
+        Bucket=bucket, Key="replace", CopySource=source, TaggingDirective="REPLACE", Tagging="a=1"
+    )
+    assert _tags(s3, bucket, "replace") == [{"Key": "a", "Value": "1"}]
+    s3.copy_object(Bucket=bucket, Key="cleared", CopySource=source, TaggingDirective="REPLACE")
+    assert _tags(s3, bucket, "cleared") == []
+    # Tags of a later PutObjectTagging on the source are what a copy takes.
+    s3.put_object_tagging(
+        Bucket=bucket, Key="src", Tagging={"TagSet": [{"Key": "new", "Value": "v"}]}
+    )
+    s3.copy_object(Bucket=bucket, Key="later", CopySource=source)
+    assert _tags(s3, bucket, "later") == [{"Key": "new", "Value": "v"}]
+
+
+def test_copy_tagging_directive_errors(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x", Tagging="a=1")
+    source = {"Bucket": bucket, "Key": "src"}
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, TaggingDirective="MERGE")
+    assert error(exc) == ("InvalidArgument", 400)
+    assert exc.value.response["Error"]["ArgumentName"] == "x-amz-tagging-directive"
+    assert exc.value.response["Error"]["ArgumentValue"] == "MERGE"
+    # Bad replacement tags refuse the whole copy: no object without its tags.
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(
+            Bucket=bucket,
+            Key="dst",
+            CopySource=source,
+            TaggingDirective="REPLACE",
+            Tagging="aws:reserved=1",
+        )
+    assert error(exc) == ("InvalidTag", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="dst")
+    assert error(exc)[1] == 404
+
+
+def test_copy_takes_the_tags_of_the_source_version(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="v", Body=b"1", Tagging="gen=1")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v", Body=b"2", Tagging="gen=2")
+    s3.copy_object(
+        Bucket=bucket, Key="old", CopySource={"Bucket": bucket, "Key": "v", "VersionId": v1}
+    )
+    assert _tags(s3, bucket, "old") == [{"Key": "gen", "Value": "1"}]
+    s3.copy_object(Bucket=bucket, Key="new", CopySource={"Bucket": bucket, "Key": "v"})
+    assert _tags(s3, bucket, "new") == [{"Key": "gen", "Value": "2"}]

@@ -11,6 +11,7 @@ import hashlib
 import threading
 import uuid
 import zlib
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_plus
 
 import pytest
@@ -172,6 +173,44 @@ def test_versioned_bucket_and_conditional_complete(s3, bucket):
     assert len(versions) == 2
     got = s3.get_object(Bucket=bucket, Key="k", VersionId=result["VersionId"])
     assert got["Body"].read() == b"second"
+
+
+def test_tagging_given_at_create_applies_at_complete(s3, bucket):
+    upload_id, done = upload(s3, bucket, "tagged", [data(PART, 1), b"tail"], Tagging="a=1&b=x%20y")
+    # Nothing exists until Complete; then the object has its tags from the start.
+    with pytest.raises(ClientError) as err:
+        s3.get_object_tagging(Bucket=bucket, Key="tagged")
+    assert code_of(err) == "NoSuchKey"
+    complete(s3, bucket, "tagged", upload_id, done)
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [
+        {"Key": "a", "Value": "1"},
+        {"Key": "b", "Value": "x y"},
+    ]
+    # Without x-amz-tagging: no tags.
+    upload_id, done = upload(s3, bucket, "plain", [b"x"])
+    complete(s3, bucket, "plain", upload_id, done)
+    assert s3.get_object_tagging(Bucket=bucket, Key="plain")["TagSet"] == []
+
+
+def test_create_refuses_bad_tags_and_lock_headers(s3, bucket):
+    """CreateMultipartUpload answers what PutObject would, and starts no upload."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    refused = (
+        ({"Tagging": "&".join(f"k{i}=v" for i in range(11))}, "InvalidTag", 400),
+        ({"Tagging": "aws:x=1"}, "InvalidTag", 400),
+        # Object Lock headers need a bucket with Object Lock.
+        (
+            {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": later},
+            "InvalidRequest",
+            400,
+        ),
+        ({"ObjectLockLegalHoldStatus": "ON"}, "InvalidRequest", 400),
+    )
+    for kwargs, code, status in refused:
+        with pytest.raises(ClientError) as err:
+            s3.create_multipart_upload(Bucket=bucket, Key="k", **kwargs)
+        assert (code_of(err), status_of(err)) == (code, status), kwargs
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
 # -- errors -------------------------------------------------------------------------------

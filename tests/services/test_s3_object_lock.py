@@ -143,3 +143,227 @@ def test_lock_enabled_on_an_existing_versioned_bucket(s3):
     with pytest.raises(ClientError) as exc:
         s3.delete_object(Bucket=name, Key="k", VersionId=v)
     assert error(exc) == ("AccessDenied", 403)
+
+
+def _retention(s3, bucket, key, version_id=None):
+    kw = {"VersionId": version_id} if version_id else {}
+    return s3.get_object_retention(Bucket=bucket, Key=key, **kw)["Retention"]
+
+
+def _no_lock(s3, bucket, key):
+    """Neither retention nor legal hold on the key's current version."""
+    for get in (s3.get_object_retention, s3.get_object_legal_hold):
+        with pytest.raises(ClientError) as exc:
+            get(Bucket=bucket, Key=key)
+        assert error(exc) == ("NoSuchObjectLockConfiguration", 404)
+
+
+# -- multipart uploads -------------------------------------------------------------------
+
+
+def _multipart(s3, bucket, key, body=b"part one", **create):
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=body)[
+        "ETag"
+    ]
+    return s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+
+
+def test_multipart_upload_with_retention_and_legal_hold(s3, locked_bucket):
+    until = _later()
+    v = _multipart(
+        s3,
+        locked_bucket,
+        "mpu",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=until,
+        Tagging="kind=locked",
+    )["VersionId"]
+    got = _retention(s3, locked_bucket, "mpu", v)
+    assert got["Mode"] == "COMPLIANCE" and got["RetainUntilDate"] == until
+    head = s3.head_object(Bucket=locked_bucket, Key="mpu")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert s3.get_object_tagging(Bucket=locked_bucket, Key="mpu")["TagSet"] == [
+        {"Key": "kind", "Value": "locked"}
+    ]
+    for bypass in (False, True):
+        with pytest.raises(ClientError) as exc:
+            s3.delete_object(
+                Bucket=locked_bucket, Key="mpu", VersionId=v, BypassGovernanceRetention=bypass
+            )
+        assert error(exc) == ("AccessDenied", 403)
+    assert s3.get_object(Bucket=locked_bucket, Key="mpu", VersionId=v)["Body"].read() == (
+        b"part one"
+    )
+    # A legal hold alone, without retention.
+    v = _multipart(s3, locked_bucket, "held", ObjectLockLegalHoldStatus="ON")["VersionId"]
+    assert s3.get_object_legal_hold(Bucket=locked_bucket, Key="held")["LegalHold"] == {
+        "Status": "ON"
+    }
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_retention(Bucket=locked_bucket, Key="held")
+    assert error(exc) == ("NoSuchObjectLockConfiguration", 404)
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=locked_bucket, Key="held", VersionId=v)
+    assert error(exc) == ("AccessDenied", 403)
+
+
+def test_multipart_upload_lock_headers_checked_at_create(s3, locked_bucket):
+    past = datetime.now(UTC) - timedelta(days=1)
+    refused = (
+        {"ObjectLockMode": "GOVERNANCE"},  # a mode needs a date
+        {"ObjectLockRetainUntilDate": _later()},  # and a date a mode
+        {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": past},
+    )
+    for kwargs in refused:
+        with pytest.raises(ClientError) as exc:
+            s3.create_multipart_upload(Bucket=locked_bucket, Key="k", **kwargs)
+        assert error(exc) == ("InvalidArgument", 400), kwargs
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=locked_bucket)
+    plain = bname("plain")
+    s3.create_bucket(Bucket=plain)
+    with pytest.raises(ClientError) as exc:
+        s3.create_multipart_upload(
+            Bucket=plain, Key="k", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=_later()
+        )
+    assert error(exc) == ("InvalidRequest", 400)
+    assert "Bucket is missing Object Lock Configuration" in exc.value.response["Error"]["Message"]
+
+
+def test_multipart_upload_gets_the_default_retention_at_complete(s3, locked_bucket):
+    upload_id = s3.create_multipart_upload(Bucket=locked_bucket, Key="k")["UploadId"]
+    # The bucket's default is configured after the upload was created: it still
+    # applies, since the version is created (and its retention counted) at Complete.
+    s3.put_object_lock_configuration(
+        Bucket=locked_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}},
+        },
+    )
+    etag = s3.upload_part(
+        Bucket=locked_bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"x"
+    )["ETag"]
+    before = datetime.now(UTC)
+    v = s3.complete_multipart_upload(
+        Bucket=locked_bucket,
+        Key="k",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )["VersionId"]
+    got = _retention(s3, locked_bucket, "k", v)
+    assert got["Mode"] == "GOVERNANCE"
+    assert timedelta(days=2) - timedelta(minutes=1) < got["RetainUntilDate"] - before
+    assert got["RetainUntilDate"] - before < timedelta(days=2, minutes=1)
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=locked_bucket, Key="k", VersionId=v)
+    assert error(exc) == ("AccessDenied", 403)
+    # Explicit headers win over the default.
+    until = _later(5)
+    v = _multipart(
+        s3,
+        locked_bucket,
+        "explicit",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=until,
+    )["VersionId"]
+    assert _retention(s3, locked_bucket, "explicit", v) == {
+        "Mode": "COMPLIANCE",
+        "RetainUntilDate": until,
+    }
+
+
+# -- CopyObject --------------------------------------------------------------------------
+
+
+def test_copy_does_not_take_the_source_lock(s3, locked_bucket):
+    s3.put_object(
+        Bucket=locked_bucket,
+        Key="src",
+        Body=b"x",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=_later(),
+        ObjectLockLegalHoldStatus="ON",
+    )
+    v = s3.copy_object(
+        Bucket=locked_bucket, Key="copy", CopySource={"Bucket": locked_bucket, "Key": "src"}
+    )["VersionId"]
+    _no_lock(s3, locked_bucket, "copy")
+    s3.delete_object(Bucket=locked_bucket, Key="copy", VersionId=v)  # nothing protects it
+
+
+def test_copy_with_lock_headers(s3, locked_bucket):
+    s3.put_object(Bucket=locked_bucket, Key="src", Body=b"payload")
+    source = {"Bucket": locked_bucket, "Key": "src"}
+    until = _later()
+    v = s3.copy_object(
+        Bucket=locked_bucket,
+        Key="copy",
+        CopySource=source,
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+        ObjectLockLegalHoldStatus="ON",
+    )["VersionId"]
+    assert _retention(s3, locked_bucket, "copy", v) == {
+        "Mode": "GOVERNANCE",
+        "RetainUntilDate": until,
+    }
+    assert s3.get_object_legal_hold(Bucket=locked_bucket, Key="copy")["LegalHold"] == {
+        "Status": "ON"
+    }
+    # The legal hold refuses even a governance bypass; lifting it leaves the retention.
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(
+            Bucket=locked_bucket, Key="copy", VersionId=v, BypassGovernanceRetention=True
+        )
+    assert error(exc) == ("AccessDenied", 403)
+    s3.put_object_legal_hold(Bucket=locked_bucket, Key="copy", LegalHold={"Status": "OFF"})
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=locked_bucket, Key="copy", VersionId=v)
+    assert error(exc) == ("AccessDenied", 403)
+    s3.delete_object(Bucket=locked_bucket, Key="copy", VersionId=v, BypassGovernanceRetention=True)
+    # The same refusals as PutObject's.
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(
+            Bucket=locked_bucket, Key="bad", CopySource=source, ObjectLockMode="GOVERNANCE"
+        )
+    assert error(exc) == ("InvalidArgument", 400)
+    plain = bname("plain")
+    s3.create_bucket(Bucket=plain)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=plain, Key="bad", CopySource=source, ObjectLockLegalHoldStatus="ON")
+    assert error(exc) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=plain, Key="bad")
+    assert error(exc)[1] == 404
+
+
+def test_copy_gets_the_destination_default_retention(s3, locked_bucket):
+    plain = bname("plain")
+    s3.create_bucket(Bucket=plain)
+    s3.put_object(Bucket=plain, Key="src", Body=b"x")
+    s3.put_object_lock_configuration(
+        Bucket=locked_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    v = s3.copy_object(
+        Bucket=locked_bucket, Key="copy", CopySource={"Bucket": plain, "Key": "src"}
+    )["VersionId"]
+    assert _retention(s3, locked_bucket, "copy", v)["Mode"] == "COMPLIANCE"
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=locked_bucket, Key="copy", VersionId=v)
+    assert error(exc) == ("AccessDenied", 403)
+    # A locked source copied out to a plain bucket arrives unlocked.
+    s3.copy_object(Bucket=plain, Key="back", CopySource={"Bucket": locked_bucket, "Key": "copy"})
+    s3.delete_object(Bucket=plain, Key="back")
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=plain, Key="back")
+    assert error(exc)[1] == 404

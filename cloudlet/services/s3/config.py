@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
-from cloudlet.services.s3.store import Bucket, S3Store
+from cloudlet.services.s3.store import Bucket, ObjectVersion, S3Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bucket_config (
@@ -242,6 +242,16 @@ def tags_from_header(text: str) -> list[dict[str, str]]:
     """``x-amz-tagging: k1=v1&k2=v2`` as a TagSet."""
     pairs = parse_qsl(text, keep_blank_values=True)
     return check_tags([{"Key": k, "Value": v} for k, v in pairs], MAX_OBJECT_TAGS)
+
+
+def tagging_directive(params: dict[str, Any]) -> str:
+    """CopyObject's ``x-amz-tagging-directive``: COPY (the default) or REPLACE."""
+    directive = params.get("TaggingDirective") or "COPY"
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.invalid_argument(
+            "Unknown tagging directive.", "x-amz-tagging-directive", directive
+        )
+    return directive
 
 
 # -- the simple stored configurations ---------------------------------------------------
@@ -533,10 +543,26 @@ class ConfigHandlers(S3Handlers):
 
     # -- object tagging -------------------------------------------------------------
 
-    def _write_extra(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any]:
-        extra = super()._write_extra(bucket, params)  # type: ignore[misc]
-        header = params.get("Tagging")
-        tag_set = tags_from_header(header) if header else None
+    def _write_extra(
+        self,
+        bucket: Bucket,
+        params: dict[str, Any],
+        *,
+        defaults: bool = True,
+        source: ObjectVersion | None = None,
+    ) -> dict[str, Any]:
+        """A new object's tags: ``x-amz-tagging``, or for a copy (``source``) what
+        ``x-amz-tagging-directive`` says: COPY (the default) takes the source's
+        tags and ignores ``x-amz-tagging``, REPLACE takes ``x-amz-tagging`` (none:
+        no tags)."""
+        extra = super()._write_extra(  # type: ignore[misc]
+            bucket, params, defaults=defaults, source=source
+        )
+        if source is not None and tagging_directive(params) == "COPY":
+            tag_set = [dict(t) for t in source.extra.get("tags") or []]
+        else:
+            header = params.get("Tagging")
+            tag_set = tags_from_header(header) if header else []
         if tag_set:
             extra["tags"] = tag_set
         return extra

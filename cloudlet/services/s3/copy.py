@@ -8,9 +8,14 @@ S3's rules kept here: ``x-amz-copy-source`` is ``bucket/key[?versionId=]``,
 URL-encoded, with or without a leading slash; the source may not be a delete
 marker; ``x-amz-metadata-directive`` COPY (default) takes metadata and content
 headers from the source, REPLACE from the request; storage class defaults to
-STANDARD and the website redirect is never copied; copying an object onto
-itself without changing anything is ``InvalidRequest``; an archived source
-(GLACIER, DEEP_ARCHIVE) must have a restored copy (``restore.py``).
+STANDARD and the website redirect is never copied; ``x-amz-tagging-directive``
+COPY (default) takes the source's tags, REPLACE ``x-amz-tagging``; the source's
+retention and legal hold are not copied: the copy gets the request's
+``x-amz-object-lock-*`` headers or the destination bucket's default retention
+(both through ``_write_extra``, in the same transaction as the new version);
+copying an object onto itself without changing anything is ``InvalidRequest``;
+an archived source (GLACIER, DEEP_ARCHIVE) must have a restored copy
+(``restore.py``).
 """
 
 from __future__ import annotations
@@ -106,6 +111,10 @@ class CopyHandlers(S3Handlers):
                 "website_redirect": params.get("WebsiteRedirectLocation"),
             }
 
+        # Tags by x-amz-tagging-directive; retention and legal hold from the request
+        # or the bucket's default, never from the source (checked before any work).
+        extra = self._write_extra(bucket, params, source=src)  # type: ignore[attr-defined]
+
         algorithm = checksums.parse_algorithm(
             params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
         )
@@ -134,6 +143,7 @@ class CopyHandlers(S3Handlers):
                 checksums=sums,
                 checksum_type=kind,
                 parts=src.parts,
+                extra=extra,
                 **fields,
             )
             stored, dropped = self.store.put_version(version)

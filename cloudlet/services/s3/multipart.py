@@ -19,6 +19,11 @@ Why it looks like this:
   (CRC combined from the part CRCs, no re-read) checksum. An upload without
   one still gets S3's default, a full-object CRC64NVME, and parts may carry
   any checksum the client chose (current boto3 sends CRC32 by default).
+- **Tags and Object Lock** (``x-amz-tagging``, ``x-amz-object-lock-*``) are
+  checked at CreateMultipartUpload by the same ``_write_extra`` hook as
+  PutObject's (same errors), kept in the upload's ``settings["extra"]``, and
+  written with the object row at Complete, over the bucket's default retention
+  as it is then (``_default_extra``): the object is never seen without them.
 - **What a completed object remembers** is ``ObjectVersion.parts``:
   ``{"count", "sizes", "algorithm", "checksums"}``. GetObject/HeadObject with
   ``partNumber`` read ``count`` and ``sizes``; GetObjectAttributes' ObjectParts
@@ -153,6 +158,12 @@ class MultipartHandlers(S3Handlers):
             params.get("ChecksumAlgorithm"), params.get("ChecksumType")
         )
         klass = storage_class(params.get("StorageClass"))
+        # x-amz-tagging and x-amz-object-lock-*: refused now as PutObject would
+        # refuse them, kept with the upload, given to the object at Complete.
+        settings = _settings(params)
+        extra = self._write_extra(bucket, params, defaults=False)  # type: ignore[attr-defined]
+        if extra:
+            settings["extra"] = extra
         upload_id = token_hex(32)
         self.uploads.create(
             Upload(
@@ -165,7 +176,7 @@ class MultipartHandlers(S3Handlers):
                 storage_class=klass,
                 algorithm=algorithm,
                 checksum_type=kind,
-                settings=_settings(params),
+                settings=settings,
             )
         )
         return {
@@ -311,6 +322,12 @@ class MultipartHandlers(S3Handlers):
             if any(parts_now.get(p.number) != p.blob_id for p in chosen):
                 raise invalid_part(upload_id, chosen[0].number, None)
             self._check_write_conditions(bucket, key, params)
+            # What CreateMultipartUpload asked for (tags, retention, legal hold) over
+            # the bucket's defaults as they are now, when the object is created.
+            extra = {
+                **self._default_extra(bucket),  # type: ignore[attr-defined]
+                **(upload.settings.get("extra") or {}),
+            }
             version = ObjectVersion(
                 bucket=bucket.name,
                 key=key,
@@ -332,6 +349,7 @@ class MultipartHandlers(S3Handlers):
                     if upload.algorithm
                     else None,
                 },
+                extra=extra,
                 **_object_fields(upload.settings),
             )
             with self.store.transaction() as conn:

@@ -2,8 +2,12 @@
 
 A bucket created with Object Lock (or given a lock configuration once
 versioning is on) keeps a default retention rule; each new version gets the
-default (or the ``x-amz-object-lock-*`` headers of its PutObject), kept in the
-version's ``extra`` with any legal hold. Deleting a *version* (DeleteObject or
+default (``_default_extra``) or the ``x-amz-object-lock-*`` headers of its
+PutObject, CopyObject or CreateMultipartUpload (``_write_extra``), kept in the
+version's ``extra`` with any legal hold and written with the version's row. A
+copy never takes its source's retention or legal hold; a multipart upload's
+headers are checked when it is created and the default is counted from its
+completion, when the version is created. Deleting a *version* (DeleteObject or
 DeleteObjects with a version id) is refused with ``AccessDenied`` while a
 legal hold is on, while COMPLIANCE retention lasts, and while GOVERNANCE
 retention lasts unless ``x-amz-bypass-governance-retention`` is sent. A plain
@@ -189,8 +193,34 @@ class ObjectLockHandlers(ConfigHandlers):
 
     # -- writes get their lock; deletes of locked versions are refused ---------------------
 
-    def _write_extra(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any]:
-        extra = super()._write_extra(bucket, params)  # type: ignore[misc]
+    def _default_extra(self, bucket: Bucket) -> dict[str, Any]:
+        """The bucket's default retention, counted from now (the version's creation)."""
+        extra = super()._default_extra(bucket)  # type: ignore[misc]
+        if not self._lock_enabled(bucket.name):
+            return extra
+        rule = self.configs.get(bucket.name, "object-lock")
+        if rule:
+            days = rule.get("Days") or 365 * rule.get("Years", 0)
+            until = clock.now() + timedelta(days=days)
+            extra["retention"] = {"mode": rule["Mode"], "until": until.astimezone(UTC).isoformat()}
+        return extra
+
+    def _write_extra(
+        self,
+        bucket: Bucket,
+        params: dict[str, Any],
+        *,
+        defaults: bool = True,
+        source: ObjectVersion | None = None,
+    ) -> dict[str, Any]:
+        """The ``x-amz-object-lock-*`` headers of a write, over the bucket's default.
+
+        A copy's ``source`` lends nothing here: S3 copies neither its retention
+        nor its legal hold; the copy gets the request's, or the bucket's default.
+        """
+        extra = super()._write_extra(  # type: ignore[misc]
+            bucket, params, defaults=defaults, source=source
+        )
         mode, until = params.get("ObjectLockMode"), params.get("ObjectLockRetainUntilDate")
         hold = params.get("ObjectLockLegalHoldStatus")
         asked = mode is not None or until is not None or hold is not None
@@ -209,10 +239,6 @@ class ObjectLockHandlers(ConfigHandlers):
                 "The retain until date must be in the future!",
                 "x-amz-object-lock-retain-until-date",
             )
-        if mode is None and (rule := self.configs.get(bucket.name, "object-lock")):
-            mode = rule["Mode"]
-            days = rule.get("Days") or 365 * rule.get("Years", 0)
-            until = clock.now() + timedelta(days=days)
         if mode is not None:
             extra["retention"] = {"mode": mode, "until": until.astimezone(UTC).isoformat()}
         if hold is not None:

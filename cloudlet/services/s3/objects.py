@@ -176,7 +176,14 @@ class ObjectHandlers(S3Handlers):
             out.update(checksum_result(stored))
         return out
 
-    def _write_extra(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any]:
+    def _write_extra(
+        self,
+        bucket: Bucket,
+        params: dict[str, Any],
+        *,
+        defaults: bool = True,
+        source: ObjectVersion | None = None,
+    ) -> dict[str, Any]:
         """What a new object carries besides its bytes and headers (``ObjectVersion.extra``).
 
         Mixins add theirs (tags from ``x-amz-tagging``, object-lock retention and
@@ -184,7 +191,19 @@ class ObjectHandlers(S3Handlers):
         before the body is read, so a bad header is refused before any upload, and
         its answer is written in the same transaction as the object: no reader
         ever sees the object without its tags or its lock.
+
+        ``defaults``: start from what the bucket gives a new object whose request
+        says nothing (``_default_extra``). CreateMultipartUpload passes False and
+        keeps only what its request said; CompleteMultipartUpload adds the
+        bucket's defaults as they are when the object is created.
+        ``source``: the version a CopyObject copies (``copy.py``); a mixin takes
+        from it what S3 copies (the tags, unless the request replaces them).
         """
+        return self._default_extra(bucket) if defaults else {}
+
+    def _default_extra(self, bucket: Bucket) -> dict[str, Any]:
+        """What every new object of ``bucket`` gets unless its request says otherwise,
+        evaluated now (Object Lock's default retention); mixins extend ``super()``'s."""
         return {}
 
     # -- GetObject / HeadObject -------------------------------------------------------

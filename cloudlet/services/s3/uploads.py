@@ -7,7 +7,8 @@ Why these tables, in the S3 database next to ``objects`` (``S3Store.add_schema``
   them; keys are BLOBs of their UTF-8 bytes like ``objects.key``, so
   ``(bucket, key, seq)`` is S3's listing order and a page is a range scan.
   ``settings`` keeps what CreateMultipartUpload said about the object
-  (content headers, metadata) until Complete.
+  (content headers, metadata, and under ``"extra"`` its tags and Object Lock
+  retention / legal hold, as ``ObjectVersion.extra`` holds them) until Complete.
 - ``mpu_parts``: one row per uploaded part, naming its blob. The store's
   start-up sweep keeps every blob named here (``add_blob_reference``).
 
