@@ -254,31 +254,12 @@ def conditional_request_conflict() -> ServiceError:
 # -- archived objects (GLACIER, DEEP_ARCHIVE) -----------------------------------------
 
 
-def invalid_object_state(storage_class: str) -> ServiceError:
-    """GetObject of an archived object that has no restored copy."""
-    return s3_error(
-        "InvalidObjectState",
-        "The operation is not valid for the object's storage class",
-        403,
-        StorageClass=storage_class,
-    )
+READ_ARCHIVED = "The operation is not valid for the object's storage class"
+COPY_ARCHIVED = "Operation is not valid for the source object's storage class"
+RESTORE_NOT_ARCHIVED = "Restore is not allowed for the object's current storage class"
 
 
-def invalid_copy_source_state(storage_class: str) -> ServiceError:
-    """CopyObject/UploadPartCopy from an archived source that has no restored copy."""
-    return s3_error(
-        "InvalidObjectState",
-        "Operation is not valid for the source object's storage class",
-        403,
-        StorageClass=storage_class,
-    )
-
-
-def restore_not_allowed(storage_class: str) -> ServiceError:
-    """RestoreObject of an object that is not archived."""
-    return s3_error(
-        "InvalidObjectState",
-        "Restore is not allowed for the object's current storage class",
-        403,
-        StorageClass=storage_class,
-    )
+def invalid_object_state(storage_class: str, message: str = READ_ARCHIVED) -> ServiceError:
+    """An archived object read (or copied) without a restored copy, or a restore of an
+    object that is not archived: the message says which."""
+    return s3_error("InvalidObjectState", message, 403, StorageClass=storage_class)

@@ -93,7 +93,7 @@ def check_readable(version: ObjectVersion) -> None:
 def check_copy_source(version: ObjectVersion) -> None:
     """CopyObject's and UploadPartCopy's rule for their source."""
     if needs_restore(version):
-        raise errors.invalid_copy_source_state(version.storage_class)
+        raise errors.invalid_object_state(version.storage_class, errors.COPY_ARCHIVED)
 
 
 def _restore_expiry(completed: float, days: int) -> float:
@@ -129,7 +129,7 @@ def _check_request(version: ObjectVersion, request: dict[str, Any]) -> tuple[int
             403,
         )
     if version.storage_class not in ARCHIVE_CLASSES:
-        raise errors.restore_not_allowed(version.storage_class)
+        raise errors.invalid_object_state(version.storage_class, errors.RESTORE_NOT_ARCHIVED)
     if days is None or days < 1:
         raise errors.malformed_xml()
     tier = (request.get("GlacierJobParameters") or {}).get("Tier") or DEFAULT_TIER
