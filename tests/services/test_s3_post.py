@@ -376,3 +376,20 @@ def test_strict_mode_checks_the_signed_expiry(strict_server):
     expires = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
     assert expires > datetime.datetime.now(datetime.UTC)
     assert _post(post["url"], post["fields"], b"ok")[0] == 204
+
+
+def test_post_upload_gets_the_bucket_default_retention(s3):
+    name = bname("postlock")
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=name,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
+    post = s3.generate_presigned_post(name, "locked.txt")
+    status, _, body = _post(post["url"], post["fields"], b"kept")
+    assert status == 204, body
+    retention = s3.get_object_retention(Bucket=name, Key="locked.txt")["Retention"]
+    assert retention["Mode"] == "GOVERNANCE"

@@ -529,6 +529,9 @@ async def post_object(
             metadata=meta,
             checksums={algorithm: value},
             checksum_type=checksums.FULL_OBJECT,
+            # What every new object gets from its bucket (default retention);
+            # the form's own tagging/lock fields are not applied yet.
+            extra=service._default_extra(bucket),  # type: ignore[attr-defined]
             **content,
         )
         stored, dropped = service.store.put_version(version)
