@@ -1,8 +1,8 @@
-"""The floor: an SQS and S3 look-alike that does no work at all.
+"""The floor: an SQS, DynamoDB and S3 look-alike that does no work at all.
 
 Same HTTP stack as cloudlet (uvicorn + httptools, same event loop), but every
-request gets a fixed, valid response: SQS's JSON chosen by ``X-Amz-Target``;
-without a target, S3's answers to PutObject (200 with the ETag of
+request gets a fixed, valid response: SQS's and DynamoDB's JSON chosen by
+``X-Amz-Target``; without a target, S3's answers to PutObject (200 with the ETag of
 ``OBJECT``) and GetObject/HeadObject (``OBJECT``, 1 KiB) whatever the path.
 Whatever cloudlet spends beyond this server's cost is the cost of really doing
 the work. The canned MD5 matches ``BODY``, the message body the benchmark
@@ -40,6 +40,17 @@ _RESPONSES = {
     "AmazonSQS.PurgeQueue": {},
     "AmazonSQS.DeleteQueue": {},
 }
+DDB_ITEM = {"pk": {"S": "k1"}, "body": {"S": BODY}, "n": {"N": "42"}, "ok": {"BOOL": True}}
+"""The small item of the DynamoDB benchmark (bench/dynamodb.py)."""
+_RESPONSES.update(
+    {
+        "DynamoDB_20120810.CreateTable": {
+            "TableDescription": {"TableName": "bench", "TableStatus": "ACTIVE"}
+        },
+        "DynamoDB_20120810.PutItem": {},
+        "DynamoDB_20120810.GetItem": {"Item": DDB_ITEM},
+    }
+)
 OBJECT = bytes(i % 251 for i in range(1024))
 """The 1 KiB object of the S3 benchmark (bench/s3.py)."""
 _OBJECT_ETAG = f'"{hashlib.md5(OBJECT).hexdigest()}"'.encode()

@@ -14,6 +14,8 @@ from cloudlet.services.base import Service, ServiceEnv
 IMPLEMENTED: dict[str, str] = {
     "s3": "cloudlet.services.s3.api:S3Service",
     "sqs": "cloudlet.services.sqs.api:SqsService",
+    "dynamodb": "cloudlet.services.dynamodb.api:DynamoDBService",
+    "dynamodbstreams": "cloudlet.services.dynamodb.streams:StreamsService",
 }
 
 

@@ -1,0 +1,188 @@
+"""DynamoDB operations: find the table, hand the work to the engine, shape the result.
+
+One method per operation of botocore's ``dynamodb`` model. Item and query
+work lives in ``items.py``, ``query.py`` and ``batch.py``; table definitions
+in ``tables.py`` and ``tableops.py``; the one write path in ``engine.py``.
+The mixins add TTL (``ttl.py``), backups, PITR and export (``backups.py``)
+and PartiQL (``partiql/``); the Streams API is its own service
+(``streams.py``, botocore's ``dynamodbstreams``) over the same engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.dynamodb import batch, errors, items, query, tableops
+from cloudlet.services.dynamodb.backups import BackupHandlers
+from cloudlet.services.dynamodb.engine import Engine
+from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
+from cloudlet.services.dynamodb.tables import Index, Table, describe, parse_create
+from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
+
+log = logging.getLogger(__name__)
+Result = dict[str, Any]
+
+
+class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Service):
+    name = "dynamodb"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.engine = Engine(env.database("dynamodb"))
+        self.tokens = batch.Tokens()
+        self._backfills: set[asyncio.Handle] = set()
+
+    async def start(self) -> None:
+        self._start_background()
+        self._start_backups()
+        for table in list(self.engine.tables.values()):
+            for ix in table.indexes:
+                if ix.status == "CREATING":
+                    self._backfill(table, ix)
+
+    async def stop(self) -> None:
+        for handle in self._backfills:
+            handle.cancel()
+        self._stop_backups()
+        self.engine.store.conn.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "running", "tables": len(self.engine.tables)}
+
+    def _table(self, ctx: Any, name: str) -> Table:
+        return self.engine.table(ctx.account_id, ctx.region, name)
+
+    def _described(self, ctx: Any, name: str) -> Table:
+        table = self.engine.find(ctx.account_id, ctx.region, name)
+        if table is None:
+            raise errors.table_not_found(name)
+        return table
+
+    def _backfill(self, table: Table, ix: Index) -> None:
+        """Index existing items a batch per event-loop turn, then mark the index ACTIVE."""
+        step = self.engine.reindex(table, ix)
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            self._backfills.discard(handle[0])
+            if ix not in table.indexes or table.tid not in self.engine.by_id:
+                return
+            try:
+                done = step()
+            except Exception:  # noqa: BLE001 - keep the server up; the index stays CREATING
+                log.exception("backfill of index %s failed", ix.name)
+                return
+            if done:
+                ix.status = "ACTIVE"
+                self.engine.save(table)
+            else:
+                handle[0] = loop.call_soon(run)
+                self._backfills.add(handle[0])
+
+        handle = [loop.call_soon(run)]
+        self._backfills.add(handle[0])
+
+    # --- tables -------------------------------------------------------------------------
+
+    def create_table(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = parse_create(params, ctx.account_id, ctx.region, self.engine.clock())
+        self.engine.add_table(table)
+        return {"TableDescription": describe(table, self.engine.counts(table))}
+
+    def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = self._described(ctx, params["TableName"])
+        return {"Table": describe(table, self.engine.counts(table))}
+
+    def update_table(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = self._described(ctx, params["TableName"])
+        result, backfill = tableops.update_table(self.engine, table, params)
+        for ix in backfill:
+            self._backfill(table, ix)
+        return result
+
+    def delete_table(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = self._described(ctx, params["TableName"])
+        return tableops.delete_table(self.engine, table)
+
+    def list_tables(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return tableops.list_tables(self.engine, ctx.account_id, ctx.region, params)
+
+    def describe_limits(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return {
+            "AccountMaxReadCapacityUnits": 80000,
+            "AccountMaxWriteCapacityUnits": 80000,
+            "TableMaxReadCapacityUnits": 40000,
+            "TableMaxWriteCapacityUnits": 40000,
+        }
+
+    def describe_endpoints(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return {"Endpoints": [{"Address": ctx.host, "CachePeriodInMinutes": 1440}]}
+
+    # --- tags ---------------------------------------------------------------------------
+
+    def tag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = tableops.table_for_arn(
+            self.engine, ctx.account_id, ctx.region, params["ResourceArn"]
+        )
+        tableops.tag_resource(self.engine, table, params["Tags"])
+        return {}
+
+    def untag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = tableops.table_for_arn(
+            self.engine, ctx.account_id, ctx.region, params["ResourceArn"]
+        )
+        tableops.untag_resource(self.engine, table, params["TagKeys"])
+        return {}
+
+    def list_tags_of_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = tableops.table_for_arn(
+            self.engine, ctx.account_id, ctx.region, params["ResourceArn"]
+        )
+        return tableops.list_tags(table, params)
+
+    # --- items --------------------------------------------------------------------------
+
+    def get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return items.get_item(self.engine, self._table(ctx, params["TableName"]), params)
+
+    def put_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        try:
+            return items.put_item(self.engine, self._table(ctx, params["TableName"]), params)
+        except ServiceError as exc:
+            raise errors.enveloped(exc) from None
+
+    def update_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        try:
+            return items.update_item(self.engine, self._table(ctx, params["TableName"]), params)
+        except ServiceError as exc:
+            raise errors.enveloped(exc) from None
+
+    def delete_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        try:
+            return items.delete_item(self.engine, self._table(ctx, params["TableName"]), params)
+        except ServiceError as exc:
+            raise errors.enveloped(exc) from None
+
+    def query(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return query.query(self.engine, self._table(ctx, params["TableName"]), params)
+
+    def scan(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return query.scan(self.engine, self._table(ctx, params["TableName"]), params)
+
+    def batch_get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return batch.batch_get_item(self.engine, ctx.account_id, ctx.region, params)
+
+    def batch_write_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return batch.batch_write_item(self.engine, ctx.account_id, ctx.region, params)
+
+    def transact_get_items(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return batch.transact_get_items(self.engine, ctx.account_id, ctx.region, params)
+
+    def transact_write_items(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return batch.transact_write_items(
+            self.engine, self.tokens, ctx.account_id, ctx.region, params
+        )

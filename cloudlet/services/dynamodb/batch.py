@@ -1,0 +1,348 @@
+"""BatchGetItem, BatchWriteItem, TransactGetItems and TransactWriteItems.
+
+Batches check every request before doing any (a bad entry fails the whole
+call, as in DynamoDB) and never throttle, so ``UnprocessedKeys`` /
+``UnprocessedItems`` are empty except when BatchGetItem passes its 16 MB
+response limit. Transactions evaluate every condition against the current
+items first, then apply every write in one SQLite transaction: all or none.
+A ``ClientRequestToken`` makes TransactWriteItems idempotent for 10 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.capacity import consumed, read_units, write_units
+from cloudlet.services.dynamodb.engine import Engine
+from cloudlet.services.dynamodb.expressions import compile_condition
+from cloudlet.services.dynamodb.items import (
+    PreparedPut,
+    apply_update,
+    condition_of,
+    expression_context,
+    key_param,
+    prepare_put,
+    prepare_update,
+    projection_of,
+)
+from cloudlet.services.dynamodb.tables import Table
+
+Result = dict[str, Any]
+MAX_BATCH_GET = 100
+MAX_BATCH_WRITE = 25
+MAX_TRANSACT = 100
+BATCH_GET_BYTES = 16 * 1024 * 1024
+TOKEN_SECONDS = 600
+
+
+def _duplicates() -> Exception:
+    return errors.validation("Provided list of item keys contains duplicates")
+
+
+# --------------------------------------------------------------------------- BatchGetItem
+
+
+def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
+    requests = params["RequestItems"]
+    total = sum(len(r.get("Keys") or []) for r in requests.values())
+    if total > MAX_BATCH_GET:
+        raise errors.validation("Too many items requested for the BatchGetItem call")
+    plans = []
+    for name, request in requests.items():
+        table = engine.table(account, region, name)
+        ctx = expression_context(request, ["ProjectionExpression"], ["AttributesToGet"])
+        projection = projection_of(request, ctx)
+        ctx.check_unused()
+        keys = []
+        seen = set()
+        for key in request.get("Keys") or []:
+            key_item, stored_key = key_param(table, key)
+            if stored_key in seen:
+                raise _duplicates()
+            seen.add(stored_key)
+            keys.append((key_item, stored_key))
+        plans.append((table, request, projection, keys))
+    responses: dict[str, list[Any]] = {}
+    unprocessed: dict[str, Any] = {}
+    capacity = []
+    size = 0
+    mode = params.get("ReturnConsumedCapacity")
+    for table, request, projection, keys in plans:
+        found = responses.setdefault(table.name, [])
+        units = 0.0
+        consistent = bool(request.get("ConsistentRead"))
+        for i, (_key_item, stored_key) in enumerate(keys):
+            if size > BATCH_GET_BYTES:
+                left = dict(request)
+                left["Keys"] = [k for k, _ in keys[i:]]
+                unprocessed[table.name] = left
+                break
+            stored = engine.read(table, stored_key)
+            units += read_units(stored.size if stored else 0, consistent)
+            if stored is not None:
+                size += stored.size
+                found.append(projection.apply(stored.item) if projection else stored.item)
+        cap = consumed(mode, table.name, units, kind="read")
+        if cap is not None:
+            capacity.append(cap)
+    out: Result = {"Responses": responses, "UnprocessedKeys": unprocessed}
+    if capacity:
+        out["ConsumedCapacity"] = capacity
+    return out
+
+
+# --------------------------------------------------------------------------- BatchWriteItem
+
+
+def _java_dump(requests: dict[str, list[dict[str, Any]]]) -> str:
+    """The request map as AWS echoes it (a Java ``toString``), roughly: AWS's exact
+    rendering of the entries differs by region."""
+
+    def entry(e: dict[str, Any]) -> str:
+        put, delete = e.get("PutRequest"), e.get("DeleteRequest")
+        p = f"PutRequest(Item={put.get('Item')})" if put else "null"
+        d = f"DeleteRequest(Key={delete.get('Key')})" if delete else "null"
+        return f"WriteRequest(PutRequest={p}, DeleteRequest={d})"
+
+    return (
+        "{"
+        + ", ".join(
+            f"{name}=[{', '.join(entry(e) for e in entries)}]" for name, entries in requests.items()
+        )
+        + "}"
+    )
+
+
+def batch_write_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
+    requests = params["RequestItems"]
+    total = sum(len(r) for r in requests.values())
+    if total > MAX_BATCH_WRITE:
+        raise errors.validation(
+            f"1 validation error detected: Value '{_java_dump(requests)}' at 'requestItems' "
+            "failed to satisfy constraint: Map value must satisfy constraint: [Member must have "
+            "length less than or equal to 25, Member must have length greater than or equal to 1]"
+        )
+    plans: list[tuple[Table, Any, Any]] = []
+    for name, entries in requests.items():
+        table = engine.table(account, region, name)
+        seen = set()
+        for entry in entries:
+            put, delete = entry.get("PutRequest"), entry.get("DeleteRequest")
+            if (put is None) == (delete is None):
+                raise errors.validation(
+                    "Supplied AttributeValue has more than one datatypes set, must contain "
+                    "exactly one of the supported datatypes"
+                    if put is not None
+                    else "1 validation error detected: WriteRequest must contain exactly one "
+                    "of PutRequest or DeleteRequest"
+                )
+            if put is not None:
+                prepared = prepare_put(table, {"Item": put["Item"]})
+                key = prepared.key
+                plans.append((table, key, prepared))
+            else:
+                _, key = key_param(table, delete["Key"])
+                plans.append((table, key, None))
+            if key in seen:
+                raise _duplicates()
+            seen.add(key)
+    units: dict[str, float] = {}
+    with engine.store.transaction():
+        for table, key, prepared in plans:
+            old = engine.read(table, key)
+            if prepared is not None:
+                engine.write(table, key, old, prepared.item, size=prepared.size)
+                size = prepared.size
+            else:
+                if old is not None:
+                    engine.write(table, key, old, None)
+                size = 0
+            units[table.name] = units.get(table.name, 0.0) + write_units(
+                max(size, old.size if old else 0)
+            )
+    out: Result = {"UnprocessedItems": {}}
+    mode = params.get("ReturnConsumedCapacity")
+    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
+    if caps:
+        out["ConsumedCapacity"] = caps
+    return out
+
+
+# --------------------------------------------------------------------------- TransactGetItems
+
+
+def transact_get_items(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
+    entries = params["TransactItems"]
+    if len(entries) > MAX_TRANSACT:
+        raise errors.validation(
+            f"1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_TRANSACT}"
+        )
+    plans = []
+    seen = set()
+    for entry in entries:
+        get = entry["Get"]
+        table = engine.table(account, region, get["TableName"])
+        ctx = expression_context(get, ["ProjectionExpression"], [])
+        projection = projection_of(get, ctx)
+        ctx.check_unused()
+        _, key = key_param(table, get["Key"])
+        if (table.tid, key) in seen:
+            raise errors.validation(
+                "Transaction request cannot include multiple operations on one item"
+            )
+        seen.add((table.tid, key))
+        plans.append((table, key, projection))
+    responses = []
+    units: dict[str, float] = {}
+    for table, key, projection in plans:
+        stored = engine.read(table, key)
+        units[table.name] = units.get(table.name, 0.0) + 2 * read_units(
+            stored.size if stored else 0, True
+        )
+        if stored is None:
+            responses.append({})
+        else:
+            responses.append({"Item": projection.apply(stored.item) if projection else stored.item})
+    out: Result = {"Responses": responses}
+    mode = params.get("ReturnConsumedCapacity")
+    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="read"))]
+    if caps:
+        out["ConsumedCapacity"] = caps
+    return out
+
+
+# --------------------------------------------------------------------------- TransactWriteItems
+
+
+class Tokens:
+    """ClientRequestToken -> (request fingerprint, time, result) for 10 minutes."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, float, Result]] = {}
+
+    def lookup(self, token: str, fingerprint: str, now: float) -> Result | None:
+        for t, (_, at, _) in list(self.seen.items()):
+            if now - at > TOKEN_SECONDS:
+                del self.seen[t]
+        hit = self.seen.get(token)
+        if hit is None:
+            return None
+        if hit[0] != fingerprint:
+            raise errors.idempotent_mismatch()
+        return hit[2]
+
+    def remember(self, token: str, fingerprint: str, now: float, result: Result) -> None:
+        self.seen[token] = (fingerprint, now, result)
+
+
+def _fingerprint(params: dict[str, Any]) -> str:
+    def default(v: Any) -> Any:
+        return v.hex() if isinstance(v, bytes | bytearray) else str(v)
+
+    return json.dumps(params.get("TransactItems"), sort_keys=True, default=default)
+
+
+def transact_write_items(
+    engine: Engine, tokens: Tokens, account: str, region: str, params: dict[str, Any]
+) -> Result:
+    entries = params["TransactItems"]
+    if len(entries) > MAX_TRANSACT:
+        raise errors.validation(
+            f"1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_TRANSACT}"
+        )
+    token = params.get("ClientRequestToken")
+    fingerprint = _fingerprint(params) if token else ""
+    now = engine.clock()
+    if token:
+        done = tokens.lookup(token, fingerprint, now)
+        if done is not None:
+            return done
+    plans = []
+    seen = set()
+    for entry in entries:
+        kinds = [k for k in ("ConditionCheck", "Put", "Delete", "Update") if entry.get(k)]
+        if len(kinds) != 1:
+            raise errors.validation(
+                "TransactItems can only contain one of Check, Put, Update or Delete"
+            )
+        kind = kinds[0]
+        op = entry[kind]
+        table = engine.table(account, region, op["TableName"])
+        if kind == "Put":
+            prepared: Any = prepare_put(table, op)
+            key = prepared.key
+        elif kind == "Update":
+            prepared = prepare_update(table, op)
+            key = prepared.key
+        else:
+            ctx = expression_context(op, ["ConditionExpression"], [])
+            if kind == "ConditionCheck":
+                condition = compile_condition(op["ConditionExpression"], ctx)
+            else:
+                condition = condition_of(op, ctx)
+            ctx.check_unused()
+            _, key = key_param(table, op["Key"])
+            prepared = condition
+        if (table.tid, key) in seen:
+            raise errors.validation(
+                "Transaction request cannot include multiple operations on one item"
+            )
+        seen.add((table.tid, key))
+        plans.append((kind, op, table, key, prepared))
+    with engine.store.transaction():
+        reasons: list[dict[str, Any]] = []
+        writes = []
+        failed = False
+        for kind, op, table, key, prepared in plans:
+            old = engine.read(table, key)
+            condition = prepared.condition if kind in ("Put", "Update") else prepared
+            reason: dict[str, Any] = {"Code": "None"}
+            if condition is not None and not condition(old.item if old else None):
+                reason = {
+                    "Code": "ConditionalCheckFailed",
+                    "Message": "The conditional request failed",
+                }
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
+                    reason["Item"] = old.item
+                failed = True
+            elif kind == "Update":
+                try:
+                    new, size = apply_update(table, prepared, old)
+                except Exception as exc:  # noqa: BLE001 - becomes this item's reason
+                    message = getattr(exc, "message", str(exc))
+                    reason = {"Code": "ValidationError", "Message": message}
+                    failed = True
+                else:
+                    writes.append((table, key, old, new, size))
+            elif kind == "Put":
+                assert isinstance(prepared, PreparedPut)
+                writes.append((table, key, old, prepared.item, prepared.size))
+            elif kind == "Delete":
+                writes.append((table, key, old, None, 0))
+            reasons.append(reason)
+        if failed:
+            raise errors.transaction_canceled(reasons)
+        units: dict[str, float] = {}
+        for table, key, old, new, size in writes:
+            if new is None and old is None:
+                pass
+            else:
+                engine.write(table, key, old, new, size=size if new is not None else None)
+            units[table.name] = units.get(table.name, 0.0) + 2 * write_units(
+                max(size, old.size if old else 0)
+            )
+        for kind, _op, table, _key, _p in plans:
+            if kind == "ConditionCheck":
+                units[table.name] = units.get(table.name, 0.0) + 2 * read_units(0, True)
+    out: Result = {}
+    mode = params.get("ReturnConsumedCapacity")
+    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
+    if caps:
+        out["ConsumedCapacity"] = caps
+    if token:
+        tokens.remember(token, fingerprint, now, out)
+    return out

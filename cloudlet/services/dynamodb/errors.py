@@ -1,0 +1,109 @@
+"""DynamoDB's errors, one constructor per AWS error code.
+
+Messages are AWS's own text (DynamoDB clients and tests compare them), so they
+are written once here and the engine only picks the constructor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+
+ENVELOPE = "1 validation error detected: "
+
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message, 400)
+
+
+def request_validation(message: str, kind: str = "request") -> ServiceError:
+    """A ValidationException of the request-validation family.
+
+    DynamoDB (2026) answers these on PutItem, UpdateItem and DeleteItem inside a
+    ``1 validation error detected: `` envelope (``enveloped``) and bare elsewhere;
+    key, shape, size and evaluation errors stay bare everywhere. ``kind`` tells
+    number errors apart: an ExpressionAttributeValues entry reports them as they
+    are, where other invalid values are wrapped.
+    """
+    exc = validation(message)
+    exc.family = kind  # type: ignore[attr-defined]
+    return exc
+
+
+def is_request_validation(exc: ServiceError) -> bool:
+    return getattr(exc, "family", None) is not None
+
+
+def tag(exc: ServiceError) -> ServiceError:
+    """Mark an error as request validation (expression compile errors, parameter rules)."""
+    if exc.code == "ValidationException" and getattr(exc, "family", None) is None:
+        exc.family = "request"  # type: ignore[attr-defined]
+    return exc
+
+
+def enveloped(exc: ServiceError) -> ServiceError:
+    if is_request_validation(exc) and not exc.message.startswith(ENVELOPE):
+        exc.message = ENVELOPE + exc.message
+        exc.args = (exc.message,)
+    return exc
+
+
+def invalid_parameter(detail: str) -> ServiceError:
+    """``One or more parameter values were invalid: <detail>``."""
+    return validation(f"One or more parameter values were invalid: {detail}")
+
+
+def resource_not_found(message: str = "Requested resource not found") -> ServiceError:
+    return ServiceError("ResourceNotFoundException", message, 400)
+
+
+def table_not_found(name: str) -> ServiceError:
+    return resource_not_found(f"Requested resource not found: Table: {name} not found")
+
+
+def resource_in_use(message: str) -> ServiceError:
+    return ServiceError("ResourceInUseException", message, 400)
+
+
+def conditional_check_failed(item: dict[str, Any] | None = None) -> ServiceError:
+    """``item`` is the old item when ReturnValuesOnConditionCheckFailure=ALL_OLD."""
+    fields = {"Item": item} if item is not None else None
+    return ServiceError(
+        "ConditionalCheckFailedException", "The conditional request failed", 400, fields=fields
+    )
+
+
+def transaction_canceled(reasons: list[dict[str, Any]]) -> ServiceError:
+    codes = ", ".join(r.get("Code", "None") for r in reasons)
+    return ServiceError(
+        "TransactionCanceledException",
+        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+        400,
+        fields={"CancellationReasons": reasons},
+    )
+
+
+def idempotent_mismatch() -> ServiceError:
+    return ServiceError(
+        "IdempotentParameterMismatchException",
+        "Request parameters do not match the request parameters of a previous request "
+        "with the same idempotency token.",
+        400,
+    )
+
+
+def limit_exceeded(message: str) -> ServiceError:
+    return ServiceError("LimitExceededException", message, 400)
+
+
+def key_schema_mismatch() -> ServiceError:
+    return validation("The provided key element does not match the schema")
+
+
+def backup_not_found(arn: str) -> ServiceError:
+    return ServiceError("BackupNotFoundException", f"Backup not found: {arn}", 400)
+
+
+def table_already_exists(name: str) -> ServiceError:
+    return ServiceError("TableAlreadyExistsException", f"Table already exists: {name}", 400)

@@ -1,0 +1,170 @@
+"""Query key conditions, from a KeyConditionExpression or legacy KeyConditions.
+
+A key condition is parsed and checked like any condition (so its syntax and
+placeholder errors read ``Invalid KeyConditionExpression: ...``), then reduced
+to at most one comparison per key: ``=`` on the partition key, and ``=``, ``<``,
+``<=``, ``>``, ``>=``, BETWEEN or ``begins_with`` on the sort key. What cannot
+be reduced gets DynamoDB's own messages, which carry no ``Invalid ...`` prefix
+(``Invalid operator used in KeyConditionExpression: OR``). A literal on the
+left (``:lo <= sk``) is turned around, as DynamoDB accepts it.
+
+The engine still checks that each value's type matches the key's attribute
+type (it knows the schema; this module knows only the key names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.expressions.conditions import check_condition
+from cloudlet.services.dynamodb.expressions.context import ExpressionContext
+from cloudlet.services.dynamodb.expressions.legacy import checked_conditions
+from cloudlet.services.dynamodb.expressions.parser import (
+    Between,
+    Compare,
+    Func,
+    In,
+    Logic,
+    Node,
+    Path,
+    Value,
+    unwrap,
+)
+from cloudlet.services.dynamodb.values import AV
+
+_FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_INVALID_OPERATOR = "Invalid operator used in KeyConditionExpression: "
+_INVALID_CONDITION = "Invalid condition in KeyConditionExpression: "
+
+
+@dataclass
+class KeyCondition:
+    hash_value: AV
+    range_op: str | None = None  # "=", "<", "<=", ">", ">=", "BETWEEN", "begins_with"
+    range_values: list[AV] = field(default_factory=list)
+
+
+def compile_key_condition(
+    text: str, ctx: ExpressionContext, hash_name: str, range_name: str | None
+) -> KeyCondition:
+    node = check_condition(text, ctx, "KeyConditionExpression")
+    conditions: dict[str, tuple[str, list[AV]]] = {}
+    _collect(node, conditions)
+    ops = {name: (op, vals) for name, (op, vals) in conditions.items()}
+    return _against_schema(ops, hash_name, range_name, legacy=False)
+
+
+def _collect(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None:
+    node = unwrap(node)
+    t = type(node)
+    if t is Logic:
+        if node.op != "AND":
+            raise errors.validation(_INVALID_OPERATOR + node.op)
+        _collect(node.left, out)
+        _collect(node.right, out)
+        return
+    if t is In:
+        raise errors.validation(_INVALID_OPERATOR + "IN")
+    if t is Compare and node.op == "<>":
+        raise errors.validation(_INVALID_OPERATOR + "<>")
+    if t is Func:
+        name = node.name.text
+        if name != "begins_with":
+            if name == "size":
+                raise errors.validation("KeyConditionExpressions cannot contain nested operations")
+            raise errors.validation(_INVALID_OPERATOR + name)
+        operands = [unwrap(a) for a in node.args]
+        if type(operands[0]) is not Path:
+            raise errors.validation(
+                _INVALID_CONDITION + "begins_with operator must have the key attribute as its "
+                "first operand"
+            )
+        op = "begins_with"
+    elif t is Between:
+        operands = [unwrap(n) for n in (node.operand, node.low, node.high)]
+        if type(operands[0]) is not Path:
+            raise errors.validation(
+                _INVALID_CONDITION + "BETWEEN operator must have the key attribute as its "
+                "first operand"
+            )
+        op = "BETWEEN"
+    else:
+        operands = [unwrap(node.left), unwrap(node.right)]
+        op = node.op
+    name = None
+    values: list[AV] = []
+    for i, operand in enumerate(operands):
+        if type(operand) is Func:
+            raise errors.validation("KeyConditionExpressions cannot contain nested operations")
+        if type(operand) is Path:
+            if name is not None:
+                raise errors.validation(
+                    _INVALID_CONDITION + "Multiple attribute names used in one condition"
+                )
+            if len(operand.path) > 1:
+                raise errors.validation(
+                    "KeyConditionExpressions cannot have conditions on nested attributes"
+                )
+            name = operand.path[0]
+            if i == 1:
+                op = _FLIP[op]
+        elif type(operand) is Value:
+            values.append(operand.av)
+    if name is None:
+        raise errors.validation(_INVALID_CONDITION + "No key attribute specified")
+    if name in out:
+        raise errors.validation("KeyConditionExpressions must only contain one condition per key")
+    out[name] = (op, values)
+
+
+def _against_schema(
+    conditions: dict[str, tuple[str, list[AV]]],
+    hash_name: str,
+    range_name: str | None,
+    legacy: bool,
+) -> KeyCondition:
+    if len(conditions) > 2:
+        raise errors.validation("Conditions can be of length 1 or 2 only")
+    if range_name is None and len(conditions) > 1:
+        raise errors.validation("Query key condition not supported")
+    hash_cond = conditions.get(hash_name)
+    if hash_cond is None:
+        raise errors.validation(f"Query condition missed key schema element: {hash_name}")
+    if legacy and hash_cond[0] in _NOT_INDEXABLE:
+        raise errors.validation("Attempted conditional constraint is not an indexable operation")
+    if hash_cond[0] != "=":
+        raise errors.validation("Query key condition not supported")
+    result = KeyCondition(hash_value=hash_cond[1][0])
+    if range_name is None:
+        return result
+    range_cond = conditions.get(range_name)
+    if range_cond is None:
+        if len(conditions) > 1:
+            raise errors.validation(f"Query condition missed key schema element: {range_name}")
+        return result
+    if legacy and range_cond[0] in _NOT_INDEXABLE:
+        raise errors.validation("Attempted conditional constraint is not an indexable operation")
+    result.range_op, result.range_values = range_cond
+    return result
+
+
+_NOT_INDEXABLE = frozenset(("NULL", "NOT_NULL", "NE", "CONTAINS", "NOT_CONTAINS", "IN"))
+_LEGACY_OPS = {
+    "EQ": "=",
+    "LT": "<",
+    "LE": "<=",
+    "GT": ">",
+    "GE": ">=",
+    "BETWEEN": "BETWEEN",
+    "BEGINS_WITH": "begins_with",
+}
+
+
+def legacy_key_condition(
+    key_conditions: dict, hash_name: str, range_name: str | None
+) -> KeyCondition:
+    """Query's legacy ``KeyConditions`` (ComparisonOperator + AttributeValueList per key)."""
+    checked = checked_conditions(key_conditions, "keyConditions")
+    conditions = {name: (_LEGACY_OPS.get(op, op), values) for name, (op, values) in checked.items()}
+    return _against_schema(conditions, hash_name, range_name, legacy=True)

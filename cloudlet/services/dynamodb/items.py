@@ -1,0 +1,329 @@
+"""GetItem, PutItem, UpdateItem and DeleteItem: checks, conditions and return values.
+
+Each operation validates its input as DynamoDB does (key shape, item rules,
+expression parameters), then runs read ▸ condition ▸ write in one SQLite
+transaction through ``Engine.write``. The pieces transactions and batches
+reuse (``Request``, ``key_param``, ``condition_of``, ``prepare_put``,
+``prepare_update``) are public here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.capacity import consumed, read_units, write_units
+from cloudlet.services.dynamodb.engine import Engine, Key, Stored
+from cloudlet.services.dynamodb.expressions import (
+    Condition,
+    ExpressionContext,
+    Projection,
+    Update,
+    compile_condition,
+    compile_projection,
+    compile_update,
+    legacy_condition,
+    legacy_projection,
+    legacy_update,
+    project,
+)
+from cloudlet.services.dynamodb.tables import Table, check_index_types
+from cloudlet.services.dynamodb.values import MAX_ITEM_SIZE, Item, item_size, validate_item
+
+Result = dict[str, Any]
+
+
+@contextmanager
+def request_validation() -> Iterator[None]:
+    """Errors raised inside are of the request-validation family (see ``errors.enveloped``)."""
+    try:
+        yield
+    except ServiceError as exc:
+        raise errors.tag(exc) from None
+
+
+def expression_context(
+    params: dict[str, Any], expr: list[str], legacy: list[str]
+) -> ExpressionContext:
+    """The request's names/values, after DynamoDB's rules on mixing the two styles.
+
+    ``expr`` and ``legacy`` name the expression and non-expression parameters
+    the operation may take; the ones present decide the style.
+    """
+    used_expr = [p for p in expr if params.get(p) is not None]
+    used_legacy = [p for p in legacy if params.get(p) is not None]
+    if used_expr and used_legacy:
+        raise errors.validation(
+            "Can not use both expression and non-expression parameters in the same request: "
+            f"Non-expression parameters: {{{', '.join(used_legacy)}}} "
+            f"Expression parameters: {{{', '.join(used_expr)}}}"
+        )
+    names = params.get("ExpressionAttributeNames")
+    values = params.get("ExpressionAttributeValues")
+    if not used_expr:
+        if names is not None:
+            raise errors.validation(
+                "ExpressionAttributeNames can only be specified when using expressions"
+            )
+        if values is not None:
+            raise errors.validation(
+                "ExpressionAttributeValues can only be specified when using expressions"
+            )
+    return ExpressionContext(names, values)
+
+
+def key_param(table: Table, key: Item) -> tuple[Item, Key]:
+    """The validated Key parameter and its stored key."""
+    key = validate_item(key)
+    return key, table.key_of(key, is_key=True)
+
+
+def condition_of(params: dict[str, Any], ctx: ExpressionContext) -> Condition | None:
+    text = params.get("ConditionExpression")
+    if text is not None:
+        return compile_condition(text, ctx, "ConditionExpression")
+    expected = params.get("Expected")
+    if expected:
+        return legacy_condition(expected, params.get("ConditionalOperator"))
+    return None
+
+
+def projection_of(params: dict[str, Any], ctx: ExpressionContext) -> Projection | None:
+    text = params.get("ProjectionExpression")
+    if text is not None:
+        return compile_projection(text, ctx)
+    names = params.get("AttributesToGet")
+    if names:
+        return legacy_projection(names)
+    return None
+
+
+def check_size(item: Item, message: str = "Item size has exceeded the maximum allowed size") -> int:
+    size = item_size(item)
+    if size > MAX_ITEM_SIZE:
+        raise errors.validation(message)
+    return size
+
+
+def _return_values(params: dict[str, Any], allowed: tuple[str, ...]) -> str:
+    rv = params.get("ReturnValues") or "NONE"
+    if rv not in allowed:
+        if allowed == ("NONE", "ALL_OLD"):
+            raise errors.request_validation("ReturnValues can only be ALL_OLD or NONE")
+        raise errors.request_validation(
+            f"1 validation error detected: Value '{rv}' at 'returnValues' failed to satisfy "
+            "constraint: Member must satisfy enum value set: "
+            "[ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"
+        )
+    return rv
+
+
+def check_condition(
+    condition: Condition | None, old: Stored | None, params: dict[str, Any]
+) -> None:
+    if condition is None:
+        return
+    if not condition(old.item if old is not None else None):
+        on_fail = params.get("ReturnValuesOnConditionCheckFailure")
+        item = old.item if old is not None and on_fail == "ALL_OLD" else None
+        raise errors.conditional_check_failed(item)
+
+
+def _write_capacity(
+    engine: Engine,
+    table: Table,
+    params: dict[str, Any],
+    old: Stored | None,
+    size: int,
+    touched: int,
+) -> dict[str, Any] | None:
+    mode = params.get("ReturnConsumedCapacity")
+    if mode is None or mode == "NONE":
+        return None
+    units = write_units(max(size, old.size if old is not None else 0))
+    indexes = {ix.name: 1.0 for ix in table.indexes} if touched else {}
+    return consumed(
+        mode,
+        table.name,
+        units,
+        kind="write",
+        indexes=indexes,
+        index_kinds={ix.name: ix.kind for ix in table.indexes},
+    )
+
+
+def _collection_metrics(table: Table, params: dict[str, Any], item: Item) -> dict[str, Any] | None:
+    if params.get("ReturnItemCollectionMetrics") != "SIZE":
+        return None
+    if not any(ix.kind == "LSI" for ix in table.indexes):
+        return None
+    h = table.hash[0]
+    return {"ItemCollectionKey": {h: item[h]}, "SizeEstimateRangeGB": [0.0, 1.0]}
+
+
+# --------------------------------------------------------------------------- GetItem
+
+
+def get_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    ctx = expression_context(params, ["ProjectionExpression"], ["AttributesToGet"])
+    projection = projection_of(params, ctx)
+    ctx.check_unused()
+    _, key = key_param(table, params["Key"])
+    stored = engine.read(table, key)
+    out: Result = {}
+    if stored is not None:
+        out["Item"] = projection.apply(stored.item) if projection else stored.item
+    mode = params.get("ReturnConsumedCapacity")
+    if mode is not None and mode != "NONE":
+        units = read_units(stored.size if stored else 0, bool(params.get("ConsistentRead")))
+        out["ConsumedCapacity"] = consumed(mode, table.name, units, kind="read")
+    return out
+
+
+# --------------------------------------------------------------------------- PutItem
+
+
+@dataclass(slots=True)
+class PreparedPut:
+    item: Item
+    key: Key
+    size: int
+    condition: Condition | None
+
+
+def prepare_put(table: Table, params: dict[str, Any]) -> PreparedPut:
+    with request_validation():
+        ctx = expression_context(params, ["ConditionExpression"], ["Expected"])
+        condition = condition_of(params, ctx)
+        ctx.check_unused()
+    item = validate_item(params["Item"])
+    key = table.key_of(item)
+    if table.indexes:
+        check_index_types(table, item)
+    size = check_size(item)
+    return PreparedPut(item, key, size, condition)
+
+
+def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    rv = _return_values(params, ("NONE", "ALL_OLD"))
+    put = prepare_put(table, params)
+    with engine.store.transaction():
+        old = engine.read(table, put.key)
+        check_condition(put.condition, old, params)
+        touched = engine.write(table, put.key, old, put.item, size=put.size)
+    out: Result = {}
+    if rv == "ALL_OLD" and old is not None:
+        out["Attributes"] = old.item
+    cap = _write_capacity(engine, table, params, old, put.size, touched)
+    if cap is not None:
+        out["ConsumedCapacity"] = cap
+    metrics = _collection_metrics(table, params, put.item)
+    if metrics is not None:
+        out["ItemCollectionMetrics"] = metrics
+    return out
+
+
+# --------------------------------------------------------------------------- DeleteItem
+
+
+def delete_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    rv = _return_values(params, ("NONE", "ALL_OLD"))
+    with request_validation():
+        ctx = expression_context(params, ["ConditionExpression"], ["Expected"])
+        condition = condition_of(params, ctx)
+        ctx.check_unused()
+    key_item, key = key_param(table, params["Key"])
+    with engine.store.transaction():
+        old = engine.read(table, key)
+        check_condition(condition, old, params)
+        touched = engine.write(table, key, old, None) if old is not None else 0
+    out: Result = {}
+    if rv == "ALL_OLD" and old is not None:
+        out["Attributes"] = old.item
+    cap = _write_capacity(engine, table, params, old, 0, touched)
+    if cap is not None:
+        out["ConsumedCapacity"] = cap
+    metrics = _collection_metrics(table, params, key_item)
+    if metrics is not None:
+        out["ItemCollectionMetrics"] = metrics
+    return out
+
+
+# --------------------------------------------------------------------------- UpdateItem
+
+
+@dataclass(slots=True)
+class PreparedUpdate:
+    key_item: Item
+    key: Key
+    update: Update | None
+    condition: Condition | None
+
+
+def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
+    with request_validation():
+        ctx = expression_context(
+            params, ["UpdateExpression", "ConditionExpression"], ["AttributeUpdates", "Expected"]
+        )
+        text = params.get("UpdateExpression")
+        update: Update | None = None
+        if text is not None:
+            update = compile_update(text, ctx)
+        elif params.get("AttributeUpdates"):
+            update = legacy_update(params["AttributeUpdates"])
+        condition = condition_of(params, ctx)
+        ctx.check_unused()
+    key_item, key = key_param(table, params["Key"])
+    if update is not None:
+        for path in update.paths:
+            if path and path[0] in table.key_names:
+                raise errors.invalid_parameter(
+                    f"Cannot update attribute {path[0]}. This attribute is part of the key"
+                )
+    return PreparedUpdate(key_item, key, update, condition)
+
+
+def apply_update(table: Table, prepared: PreparedUpdate, old: Stored | None) -> tuple[Item, int]:
+    base = old.item if old is not None else prepared.key_item
+    new = prepared.update.apply(base) if prepared.update is not None else dict(base)
+    if old is None:
+        new.update(prepared.key_item)
+    if table.indexes:
+        check_index_types(table, new)
+    size = check_size(new, "Item size to update has exceeded the maximum allowed size")
+    return new, size
+
+
+def update_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    rv = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
+    prepared = prepare_update(table, params)
+    with engine.store.transaction():
+        old = engine.read(table, prepared.key)
+        check_condition(prepared.condition, old, params)
+        new, size = apply_update(table, prepared, old)
+        touched = engine.write(table, prepared.key, old, new, size=size)
+    out: Result = {}
+    paths = prepared.update.paths if prepared.update is not None else []
+    if rv == "ALL_OLD" and old is not None:
+        out["Attributes"] = old.item
+    elif rv == "ALL_NEW":
+        out["Attributes"] = new
+    elif rv == "UPDATED_OLD" and old is not None:
+        attrs = project(old.item, paths)
+        if attrs:
+            out["Attributes"] = attrs
+    elif rv == "UPDATED_NEW":
+        attrs = project(new, paths)
+        if attrs:
+            out["Attributes"] = attrs
+    cap = _write_capacity(engine, table, params, old, size, touched)
+    if cap is not None:
+        out["ConsumedCapacity"] = cap
+    metrics = _collection_metrics(table, params, new)
+    if metrics is not None:
+        out["ItemCollectionMetrics"] = metrics
+    return out

@@ -1,0 +1,199 @@
+"""DynamoDB's SQLite schema and the row-level reads and writes the engine runs.
+
+Why this shape:
+
+- **One clustered row per item**, ``items(tid, h, hk, rk)`` ``WITHOUT ROWID``:
+  ``hk``/``rk`` are the key values as order-preserving bytes
+  (``values.key_bytes``; ``rk`` is empty for hash-only tables) and ``h`` is a
+  32-bit hash of ``hk``. A GetItem is one B-tree descent whatever the table
+  size; a Query is one range scan over ``(tid, h, hk)`` in sort-key order;
+  a Scan walks the table in hash order as DynamoDB does, and parallel scan
+  segments are contiguous ranges of ``h``.
+- **Bodies are ``marshal``ed wire-form items**: a dict of dicts of str, bytes,
+  bools and lists is what marshal does fastest, and the stored form is the
+  form the codec answers with.
+- ``exp`` holds the item's TTL time (seconds) when the table has TTL on and the
+  item has a number in the TTL attribute; a partial index finds expired items.
+- Secondary indexes are rows of ``index_items`` keyed by the index key and then
+  the base key (several items may share an index key); the body is the
+  projected item.
+- ``changes`` is the per-table change log: stream records and point-in-time
+  recovery read it; it is written in the transaction that changes the item.
+
+Every write runs inside ``Store.transaction()``; SQLite in WAL mode commits it
+before the client is answered, so an acknowledged write survives ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import marshal
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tables (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS items (
+    tid INTEGER NOT NULL,
+    h INTEGER NOT NULL,
+    hk BLOB NOT NULL,
+    rk BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    exp REAL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (tid, h, hk, rk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_exp ON items (exp, tid) WHERE exp IS NOT NULL;
+CREATE TABLE IF NOT EXISTS index_items (
+    iid INTEGER NOT NULL,
+    h INTEGER NOT NULL,
+    hk BLOB NOT NULL,
+    rk BLOB NOT NULL,
+    bhk BLOB NOT NULL,
+    brk BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (iid, h, hk, rk, bhk, brk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    tid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    record BLOB NOT NULL,
+    PRIMARY KEY (tid, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+GET = "SELECT size, body FROM items WHERE tid = ? AND h = ? AND hk = ? AND rk = ?"
+PUT = "INSERT OR REPLACE INTO items (tid, h, hk, rk, size, exp, body) VALUES (?, ?, ?, ?, ?, ?, ?)"
+DELETE = "DELETE FROM items WHERE tid = ? AND h = ? AND hk = ? AND rk = ?"
+INDEX_PUT = (
+    "INSERT OR REPLACE INTO index_items (iid, h, hk, rk, bhk, brk, size, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INDEX_DELETE = (
+    "DELETE FROM index_items WHERE iid = ? AND h = ? AND hk = ? AND rk = ? AND bhk = ? AND brk = ?"
+)
+
+dump = marshal.dumps
+load = marshal.loads
+
+
+def hash_of(hk: bytes) -> int:
+    """The 32-bit position of a partition key in scan order."""
+    return zlib.crc32(hk)
+
+
+class Store:
+    """The DynamoDB database connection and the statements every operation shares."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.executescript(SCHEMA)
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write; nested uses join the outer transaction."""
+        conn = self.conn
+        if self._depth:
+            self._depth += 1
+            try:
+                yield conn
+            finally:
+                self._depth -= 1
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield conn
+        except BaseException:
+            self._depth = 0
+            conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        conn.execute("COMMIT")
+
+    def next_counter(self, name: str) -> int:
+        row = self.conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
+        ).fetchone()
+        return int(row[0])
+
+    # ---- tables
+
+    def load_tables(self) -> list[tuple[int, str, str, str, str]]:
+        return self.conn.execute("SELECT id, account, region, name, meta FROM tables").fetchall()
+
+    def insert_table(self, account: str, region: str, name: str, meta: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO tables (account, region, name, meta) VALUES (?, ?, ?, ?)",
+            (account, region, name, meta),
+        )
+        return int(cur.lastrowid or 0)
+
+    def save_table(self, tid: int, meta: str) -> None:
+        self.conn.execute("UPDATE tables SET meta = ? WHERE id = ?", (meta, tid))
+
+    def drop_table(self, tid: int, index_ids: list[int]) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM tables WHERE id = ?", (tid,))
+            conn.execute("DELETE FROM items WHERE tid = ?", (tid,))
+            conn.execute("DELETE FROM changes WHERE tid = ?", (tid,))
+            for iid in index_ids:
+                conn.execute("DELETE FROM index_items WHERE iid = ?", (iid,))
+
+    def count(self, tid: int) -> tuple[int, int]:
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM items WHERE tid = ?", (tid,)
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # ---- items
+
+    def get(self, tid: int, h: int, hk: bytes, rk: bytes) -> tuple[int, bytes] | None:
+        return self.conn.execute(GET, (tid, h, hk, rk)).fetchone()
+
+    def put(
+        self, tid: int, h: int, hk: bytes, rk: bytes, size: int, exp: float | None, body: bytes
+    ) -> None:
+        self.conn.execute(PUT, (tid, h, hk, rk, size, exp, body))
+
+    def delete(self, tid: int, h: int, hk: bytes, rk: bytes) -> None:
+        self.conn.execute(DELETE, (tid, h, hk, rk))
+
+    def index_put(
+        self,
+        iid: int,
+        key: tuple[int, bytes, bytes],
+        base: tuple[bytes, bytes],
+        size: int,
+        body: bytes,
+    ) -> None:
+        self.conn.execute(INDEX_PUT, (iid, *key, *base, size, body))
+
+    def index_delete(
+        self, iid: int, key: tuple[int, bytes, bytes], base: tuple[bytes, bytes]
+    ) -> None:
+        self.conn.execute(INDEX_DELETE, (iid, *key, *base))
+
+    def log_change(self, tid: int, seq: int, at: float, record: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO changes (tid, seq, at, record) VALUES (?, ?, ?, ?)",
+            (tid, seq, at, dump(record)),
+        )

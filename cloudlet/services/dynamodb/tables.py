@@ -1,0 +1,542 @@
+"""Table definitions: what CreateTable accepts, what DescribeTable answers.
+
+A ``Table`` is the parsed, validated definition (key schema, attribute
+definitions, secondary indexes, billing, streams, TTL, tags, ...) kept in
+memory for every request and saved as JSON in ``tables.meta``. CreateTable's
+checks and messages are DynamoDB's; item-level rules that depend on the key
+schema (``key_of``) live here too because they are the schema's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.store import hash_of
+from cloudlet.services.dynamodb.values import AV, KEY_TYPES, Item, key_bytes
+
+_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
+MAX_GSI = 20
+MAX_LSI = 5
+PROJECTIONS = ("ALL", "KEYS_ONLY", "INCLUDE")
+_TYPE_WORDS = {"S": "S", "N": "N", "B": "B"}
+
+
+@dataclass
+class Index:
+    name: str
+    iid: int
+    kind: str  # "GSI" | "LSI"
+    hash: tuple[str, str]
+    range: tuple[str, str] | None
+    projection: str = "ALL"
+    non_key: list[str] = field(default_factory=list)
+    status: str = "ACTIVE"
+    throughput: dict[str, int] | None = None
+
+    def key_names(self) -> tuple[str, ...]:
+        return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+
+
+@dataclass
+class Table:
+    tid: int
+    account: str
+    region: str
+    name: str
+    hash: tuple[str, str]
+    range: tuple[str, str] | None
+    attributes: dict[str, str]
+    created: float
+    table_id: str = ""
+    billing: str = "PROVISIONED"
+    throughput: dict[str, int] = field(default_factory=dict)
+    indexes: list[Index] = field(default_factory=list)
+    stream: dict[str, Any] | None = None
+    """Current stream: {"arn", "label", "view", "enabled"}; kept when disabled (readable 24 h)."""
+    ttl: dict[str, Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    deletion_protection: bool = False
+    sse: dict[str, Any] | None = None
+    table_class: str = "STANDARD"
+    pitr: dict[str, Any] | None = None
+    status: str = "ACTIVE"
+    item_count: int | None = None
+    size_bytes: int | None = None
+
+    # ---- persistence
+
+    def to_meta(self) -> str:
+        data = asdict(self)
+        data.pop("item_count")
+        data.pop("size_bytes")
+        return json.dumps(data)
+
+    @classmethod
+    def from_meta(cls, tid: int, meta: str) -> Table:
+        data = json.loads(meta)
+        data["tid"] = tid
+        data["hash"] = tuple(data["hash"])
+        data["range"] = tuple(data["range"]) if data["range"] else None
+        indexes = []
+        for ix in data.pop("indexes"):
+            ix["hash"] = tuple(ix["hash"])
+            ix["range"] = tuple(ix["range"]) if ix["range"] else None
+            indexes.append(Index(**ix))
+        return cls(indexes=indexes, **data)
+
+    # ---- names
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.name}"
+
+    def index(self, name: str) -> Index:
+        for ix in self.indexes:
+            if ix.name == name:
+                return ix
+        raise errors.validation(f"The table does not have the specified index: {name}")
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+
+    # ---- keys
+
+    def key_of(self, item: Item, *, is_key: bool = False) -> tuple[int, bytes, bytes]:
+        """``(h, hk, rk)`` of an item (or of a Key parameter when ``is_key``), with AWS's checks."""
+        hname, htype = self.hash
+        hv = item.get(hname)
+        if self.range is not None:
+            rname, rtype = self.range
+            rv = item.get(rname)
+        else:
+            rname = rtype = ""
+            rv = None
+        if is_key:
+            if (
+                hv is None
+                or (self.range is not None and rv is None)
+                or len(item) != (1 if self.range is None else 2)
+            ):
+                raise errors.key_schema_mismatch()
+            if htype not in hv or (rv is not None and rtype not in rv):
+                raise errors.key_schema_mismatch()
+        else:
+            if hv is None:
+                raise errors.invalid_parameter(f"Missing the key {hname} in the item")
+            if htype not in hv:
+                raise errors.invalid_parameter(
+                    f"Type mismatch for key {hname} expected: {htype} actual: {_type(hv)}"
+                )
+            if self.range is not None:
+                if rv is None:
+                    raise errors.invalid_parameter(f"Missing the key {rname} in the item")
+                if rtype not in rv:
+                    raise errors.invalid_parameter(
+                        f"Type mismatch for key {rname} expected: {rtype} actual: {_type(rv)}"
+                    )
+        hk = _key_part(hname, hv)
+        rk = _key_part(rname, rv) if rv is not None else b""
+        return hash_of(hk), hk, rk
+
+    def key_item(self, item: Item) -> Item:
+        """Just the primary key attributes of an item."""
+        if self.range is None:
+            return {self.hash[0]: item[self.hash[0]]}
+        return {self.hash[0]: item[self.hash[0]], self.range[0]: item[self.range[0]]}
+
+
+def _type(value: AV) -> str:
+    for k in value:
+        return k
+    return ""
+
+
+def _key_part(name: str, value: AV) -> bytes:
+    for t, v in value.items():
+        if t == "S" and v == "":
+            raise errors.validation(
+                "One or more parameter values are not valid. The AttributeValue for a key "
+                f"attribute cannot contain an empty string value. Key: {name}"
+            )
+        if t == "B" and not v:
+            raise errors.validation(
+                "One or more parameter values are not valid. The AttributeValue for a key "
+                f"attribute cannot contain an empty binary value. Key: {name}"
+            )
+    return key_bytes(value)
+
+
+def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
+    """The index key of an item, or None when the item is not in the (sparse) index."""
+    hname, htype = ix.hash
+    hv = item.get(hname)
+    if hv is None or htype not in hv:
+        return None
+    if ix.range is not None:
+        rv = item.get(ix.range[0])
+        if rv is None or ix.range[1] not in rv:
+            return None
+        rk = key_bytes(rv)
+    else:
+        rk = b""
+    hk = key_bytes(hv)
+    return hash_of(hk), hk, rk
+
+
+def check_index_types(table: Table, item: Item) -> None:
+    """An item whose index key attribute has the wrong type or is empty is refused, as AWS does."""
+    for ix in table.indexes:
+        for name, want in (ix.hash, ix.range) if ix.range else (ix.hash,):
+            v = item.get(name)
+            if v is None or name in table.key_names:
+                continue
+            actual = _type(v)
+            if actual != want:
+                raise errors.invalid_parameter(
+                    f"Type mismatch for Index Key {name} Expected: {want} Actual: {actual} "
+                    f"IndexName: {ix.name}"
+                )
+            if (actual == "S" and v["S"] == "") or (actual == "B" and not v["B"]):
+                word = "string" if actual == "S" else "binary"
+                raise errors.validation(
+                    "One or more parameter values are not valid. A value specified for a "
+                    f"secondary index key is not supported. The AttributeValue for a key attribute "
+                    f"cannot contain an empty {word} value. IndexName: {ix.name}, "
+                    f"IndexKey: {name}"
+                )
+
+
+# --------------------------------------------------------------------------- CreateTable
+
+
+def check_table_name(name: str, member: str = "tableName") -> None:
+    if not 3 <= len(name) <= 255:
+        bound = "greater than or equal to 3" if len(name) < 3 else "less than or equal to 255"
+        raise errors.validation(
+            f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
+            f"constraint: Member must have length {bound}"
+        )
+    if not _NAME.match(name):
+        raise errors.validation(
+            f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+
+
+def parse_key_schema(
+    schema: list[dict[str, str]], defs: dict[str, str], where: str = ""
+) -> tuple[tuple[str, str], tuple[str, str] | None]:
+    if not schema or len(schema) > 2:
+        raise errors.validation(
+            "1 validation error detected: Value '[...]' at 'keySchema' failed to satisfy "
+            "constraint: Member must have length less than or equal to 2"
+            if schema
+            else "1 validation error detected: Value '[]' at 'keySchema' failed to satisfy "
+            "constraint: Member must have length greater than or equal to 1"
+        )
+    types = [e.get("KeyType") for e in schema]
+    if types[0] != "HASH":
+        raise errors.validation(
+            f"Invalid KeySchema{where}: The first KeySchemaElement is not a HASH key type"
+        )
+    if len(schema) == 2 and types[1] != "RANGE":
+        raise errors.validation(
+            f"Invalid KeySchema{where}: The second KeySchemaElement is not a RANGE key type"
+        )
+    if len(schema) == 2 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
+        raise errors.validation(
+            f"Both the Hash Key and the Range Key element in the KeySchema{where} have the "
+            "same name"
+        )
+    missing = [e["AttributeName"] for e in schema if e["AttributeName"] not in defs]
+    if missing:
+        raise errors.invalid_parameter(
+            "Some index key attributes are not defined in AttributeDefinitions. "
+            f"Keys: [{', '.join(missing)}], AttributeDefinitions: [{', '.join(defs)}]"
+        )
+    h = schema[0]["AttributeName"]
+    hash_key = (h, defs[h])
+    range_key = None
+    if len(schema) == 2:
+        r = schema[1]["AttributeName"]
+        range_key = (r, defs[r])
+    return hash_key, range_key
+
+
+def parse_projection(name: str, projection: dict[str, Any] | None) -> tuple[str, list[str]]:
+    projection = projection or {}
+    ptype = projection.get("ProjectionType")
+    non_key = list(projection.get("NonKeyAttributes") or [])
+    if ptype is None:
+        raise errors.invalid_parameter("Unknown ProjectionType: null")
+    if ptype not in PROJECTIONS:
+        raise errors.invalid_parameter(f"Unknown ProjectionType: {ptype}")
+    if ptype != "INCLUDE" and non_key:
+        raise errors.invalid_parameter(
+            f"ProjectionType is {ptype}, but NonKeyAttributes is specified"
+        )
+    if ptype == "INCLUDE" and not non_key:
+        raise errors.validation(
+            "One or more parameter values were invalid: NonKeyAttributes must not be empty"
+        )
+    return ptype, non_key
+
+
+def check_throughput(
+    billing: str, throughput: dict[str, Any] | None, *, required: bool = True
+) -> dict[str, int]:
+    if billing == "PAY_PER_REQUEST":
+        if throughput:
+            raise errors.invalid_parameter(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+                "BillingMode is PAY_PER_REQUEST"
+            )
+        return {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+    if not throughput:
+        if not required:
+            return {}
+        raise errors.invalid_parameter(
+            "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode "
+            "is PROVISIONED"
+        )
+    for k in ("ReadCapacityUnits", "WriteCapacityUnits"):
+        v = throughput.get(k)
+        if v is None or v < 1:
+            raise errors.validation(
+                f"1 validation error detected: Value '{v}' at 'provisionedThroughput.{k[0].lower() + k[1:]}' "
+                "failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )
+    return {
+        "ReadCapacityUnits": int(throughput["ReadCapacityUnits"]),
+        "WriteCapacityUnits": int(throughput["WriteCapacityUnits"]),
+    }
+
+
+def parse_create(params: dict[str, Any], account: str, region: str, now: float) -> Table:
+    """A validated ``Table`` (tid 0, index ids 0) from CreateTable's params."""
+    name = params["TableName"]
+    check_table_name(name)
+    defs: dict[str, str] = {}
+    for d in params.get("AttributeDefinitions") or []:
+        if d["AttributeType"] not in KEY_TYPES:
+            raise errors.validation(
+                f"1 validation error detected: Value '{d['AttributeType']}' at "
+                "'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [B, N, S]"
+            )
+        defs[d["AttributeName"]] = d["AttributeType"]
+    hash_key, range_key = parse_key_schema(params.get("KeySchema") or [], defs)
+    billing = params.get("BillingMode") or "PROVISIONED"
+    throughput = check_throughput(billing, params.get("ProvisionedThroughput"))
+    table = Table(
+        tid=0,
+        account=account,
+        region=region,
+        name=name,
+        hash=hash_key,
+        range=range_key,
+        attributes=defs,
+        created=now,
+        table_id=str(uuid.uuid4()),
+        billing=billing,
+        throughput=throughput,
+        deletion_protection=bool(params.get("DeletionProtectionEnabled")),
+        table_class=params.get("TableClass") or "STANDARD",
+        tags={t["Key"]: t["Value"] for t in params.get("Tags") or []},
+    )
+    seen: set[str] = set()
+    lsis = params.get("LocalSecondaryIndexes") or []
+    gsis = params.get("GlobalSecondaryIndexes") or []
+    if params.get("LocalSecondaryIndexes") is not None and not lsis:
+        raise errors.validation(
+            "One or more parameter values were invalid: List of LocalSecondaryIndexes is empty"
+        )
+    if params.get("GlobalSecondaryIndexes") is not None and not gsis:
+        raise errors.validation(
+            "One or more parameter values were invalid: List of GlobalSecondaryIndexes is empty"
+        )
+    if lsis and range_key is None:
+        raise errors.invalid_parameter(
+            "Table KeySchema does not have a range key, which is required when specifying a "
+            "LocalSecondaryIndex"
+        )
+    if len(lsis) > MAX_LSI:
+        raise errors.limit_exceeded(
+            f"One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSI}"
+        )
+    if len(gsis) > MAX_GSI:
+        raise errors.limit_exceeded(
+            f"One or more parameter values were invalid: Number of GlobalSecondaryIndexes exceeds per-table limit of {MAX_GSI}"
+        )
+    for spec in lsis:
+        ix = _parse_index(spec, "LSI", defs, billing, seen)
+        if ix.hash[0] != hash_key[0]:
+            raise errors.invalid_parameter(
+                "Index KeySchema does not have the same leading hash key as table KeySchema for "
+                f"index: {ix.name}. index hash key: {ix.hash[0]}, table hash key: {hash_key[0]}"
+            )
+        if ix.range is None:
+            raise errors.invalid_parameter(
+                f"Index KeySchema does not have a range key for index: {ix.name}"
+            )
+        table.indexes.append(ix)
+    for spec in gsis:
+        table.indexes.append(_parse_index(spec, "GSI", defs, billing, seen))
+    used = set(table.key_names)
+    for ix in table.indexes:
+        used.update(ix.key_names())
+    if set(defs) - used:
+        raise errors.invalid_parameter(
+            "Number of attributes in KeySchema does not exactly match number of attributes "
+            "defined in AttributeDefinitions"
+        )
+    stream = params.get("StreamSpecification")
+    if stream and stream.get("StreamEnabled"):
+        view = stream.get("StreamViewType")
+        if view is None:
+            raise errors.validation(
+                "One or more parameter values were invalid: StreamViewType must be specified "
+                "when StreamEnabled is true"
+            )
+        table.stream = new_stream(table, view, now)
+    sse = params.get("SSESpecification")
+    if sse and sse.get("Enabled"):
+        key = sse.get("KMSMasterKeyId") or f"arn:aws:kms:{region}:{account}:key/{uuid.uuid4()}"
+        table.sse = {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
+    return table
+
+
+def _parse_index(
+    spec: dict[str, Any], kind: str, defs: dict[str, str], billing: str, seen: set[str]
+) -> Index:
+    name = spec["IndexName"]
+    check_table_name(name, "indexName")
+    if name in seen:
+        raise errors.invalid_parameter(f"Duplicate index name: {name}")
+    seen.add(name)
+    h, r = parse_key_schema(spec.get("KeySchema") or [], defs)
+    ptype, non_key = parse_projection(name, spec.get("Projection"))
+    throughput = None
+    if kind == "GSI":
+        tp = spec.get("ProvisionedThroughput")
+        if billing == "PROVISIONED" and not tp:
+            raise errors.invalid_parameter(
+                f"ProvisionedThroughput must be specified for index: {name}"
+            )
+        throughput = check_throughput(billing, tp)
+    return Index(
+        name=name,
+        iid=0,
+        kind=kind,
+        hash=h,
+        range=r,
+        projection=ptype,
+        non_key=non_key,
+        throughput=throughput,
+    )
+
+
+def new_stream(table: Table, view: str, now: float) -> dict[str, Any]:
+    label = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    return {
+        "arn": f"{table.arn}/stream/{label}",
+        "label": label,
+        "view": view,
+        "enabled": True,
+        "created": now,
+    }
+
+
+# --------------------------------------------------------------------------- DescribeTable
+
+
+def _key_schema(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[str, str]]:
+    out = [{"AttributeName": h[0], "KeyType": "HASH"}]
+    if r is not None:
+        out.append({"AttributeName": r[0], "KeyType": "RANGE"})
+    return out
+
+
+def _throughput(tp: dict[str, int] | None) -> dict[str, Any]:
+    tp = tp or {}
+    return {
+        "NumberOfDecreasesToday": 0,
+        "ReadCapacityUnits": tp.get("ReadCapacityUnits", 0),
+        "WriteCapacityUnits": tp.get("WriteCapacityUnits", 0),
+    }
+
+
+def _projection(ix: Index) -> dict[str, Any]:
+    out: dict[str, Any] = {"ProjectionType": ix.projection}
+    if ix.non_key:
+        out["NonKeyAttributes"] = list(ix.non_key)
+    return out
+
+
+def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+    """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index."""
+    counts = counts or {}
+    n, size = counts.get("", (table.item_count or 0, table.size_bytes or 0))
+    out: dict[str, Any] = {
+        "AttributeDefinitions": [
+            {"AttributeName": k, "AttributeType": v} for k, v in table.attributes.items()
+        ],
+        "TableName": table.name,
+        "KeySchema": _key_schema(table.hash, table.range),
+        "TableStatus": table.status,
+        "CreationDateTime": datetime.fromtimestamp(table.created, UTC),
+        "ProvisionedThroughput": _throughput(table.throughput),
+        "TableSizeBytes": size,
+        "ItemCount": n,
+        "TableArn": table.arn,
+        "TableId": table.table_id,
+        "DeletionProtectionEnabled": table.deletion_protection,
+    }
+    if table.billing == "PAY_PER_REQUEST":
+        out["BillingModeSummary"] = {
+            "BillingMode": "PAY_PER_REQUEST",
+            "LastUpdateToPayPerRequestDateTime": datetime.fromtimestamp(table.created, UTC),
+        }
+    lsis, gsis = [], []
+    for ix in table.indexes:
+        icount, isize = counts.get(ix.name, (0, 0))
+        d: dict[str, Any] = {
+            "IndexName": ix.name,
+            "KeySchema": _key_schema(ix.hash, ix.range),
+            "Projection": _projection(ix),
+            "IndexSizeBytes": isize,
+            "ItemCount": icount,
+            "IndexArn": f"{table.arn}/index/{ix.name}",
+        }
+        if ix.kind == "LSI":
+            lsis.append(d)
+        else:
+            d["IndexStatus"] = ix.status
+            if ix.status == "CREATING":
+                d["Backfilling"] = True
+            d["ProvisionedThroughput"] = _throughput(ix.throughput)
+            gsis.append(d)
+    if lsis:
+        out["LocalSecondaryIndexes"] = lsis
+    if gsis:
+        out["GlobalSecondaryIndexes"] = gsis
+    if table.stream is not None:
+        if table.stream["enabled"]:
+            out["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": table.stream["view"],
+            }
+        out["LatestStreamLabel"] = table.stream["label"]
+        out["LatestStreamArn"] = table.stream["arn"]
+    if table.sse is not None:
+        out["SSEDescription"] = dict(table.sse)
+    if table.table_class != "STANDARD":
+        out["TableClassSummary"] = {"TableClass": table.table_class}
+    return out

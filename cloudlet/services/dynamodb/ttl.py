@@ -1,0 +1,254 @@
+"""Time to live: UpdateTimeToLive, DescribeTimeToLive and the sweep that really deletes.
+
+Why it is shaped this way: an item's expiry time lives in the ``exp`` column of
+its row (``Engine.write`` fills it on every write while TTL is on), and the
+partial index ``items_exp`` holds only rows that have one, so the sweep finds
+expired items with one index range scan, however large the tables. Turning TTL
+on fills ``exp`` for the items already there in batches (a few hundred rows per
+event-loop turn, so requests keep flowing); turning it off clears it the same
+way.
+
+Deletions go through ``Engine.write`` like any other, as the DynamoDB service
+principal, so indexes, counts and streams see them: a stream shows a ``REMOVE``
+record with ``userIdentity`` ``{"Type": "Service", "PrincipalId":
+"dynamodb.amazonaws.com"}``, as AWS's does. As on AWS, a TTL value more than
+five years in the past (seconds mistaken for something else) never expires an
+item, and a TTL attribute that is not a number is ignored.
+
+``StreamsAndTtlHandlers`` is the mixin that gives ``DynamoDBService`` the two
+operations and starts the background loops (the TTL sweep every
+``CLOUDLET_DYNAMODB_TTL_INTERVAL`` seconds, default 5, and the stream retention
+sweep).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Any
+
+from cloudlet.services.dynamodb import errors, streams
+from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
+from cloudlet.services.dynamodb.store import load
+from cloudlet.services.dynamodb.tables import Table
+
+Result = dict[str, Any]
+Step = Callable[[], bool]
+
+BATCH = 500
+"""Items one sweep call deletes, and rows one backfill step looks at."""
+MAX_AGE = 5 * 365 * 24 * 3600.0
+"""TTL values further in the past than this never expire an item (AWS's rule)."""
+DEFAULT_INTERVAL = 5.0
+RETENTION_INTERVAL = 60.0
+SWEEP_ROUNDS = 20
+"""Batches one sweep tick may run back to back (yielding between them) when many expire."""
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def update_time_to_live(
+    engine: Engine,
+    table: Table,
+    params: dict[str, Any],
+    schedule: Callable[[Step], None] | None = None,
+) -> Result:
+    """Apply a TimeToLiveSpecification; ``schedule`` runs the ``exp`` backfill's steps
+    (default: all of them now)."""
+    spec = params["TimeToLiveSpecification"]
+    enabled = bool(spec.get("Enabled"))
+    name = spec.get("AttributeName")
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise errors.validation(
+            f"1 validation error detected: Value '{name}' at "
+            "'timeToLiveSpecification.attributeName' failed to satisfy constraint: "
+            "Member must have length less than or equal to 255"
+        )
+    current = table.ttl or {}
+    active = bool(current.get("enabled"))
+    if active and current.get("attribute") != name:
+        raise errors.validation(
+            "TimeToLive is active on a different AttributeName: current AttributeName is "
+            f"{current.get('attribute')}"
+        )
+    if active and enabled:
+        raise errors.validation("TimeToLive is already enabled")
+    if not active and not enabled:
+        raise errors.validation("TimeToLive is already disabled")
+    table.ttl = {"attribute": name, "enabled": enabled, "backfill": True}
+    engine.save(table)
+    step = backfill(engine, table)
+    if schedule is None:
+        while not step():
+            pass
+    else:
+        schedule(step)
+    return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": name}}
+
+
+def describe_time_to_live(table: Table) -> Result:
+    ttl = table.ttl
+    if not ttl or not ttl.get("enabled"):
+        return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
+    return {
+        "TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl["attribute"]}
+    }
+
+
+# --------------------------------------------------------------------------- the exp column
+
+
+def backfill(engine: Engine, table: Table, batch: int = BATCH) -> Step:
+    """Bring ``exp`` of the table's existing items in line with its TTL setting, in steps:
+    each call looks at up to ``batch`` items and returns True when done.
+
+    A step started for one setting stops when the setting changes again (the new
+    setting's backfill takes over) or the table is deleted; the ``backfill`` mark
+    in ``table.ttl`` lets a restarted server resume an unfinished one.
+    """
+    setting = table.ttl
+    cursor: list[Any] = [None]
+    conn = engine.store.conn
+
+    def step() -> bool:
+        if table.ttl is not setting or engine.by_id.get(table.tid) is not table:
+            return True
+        if cursor[0] is None:
+            rows = conn.execute(
+                "SELECT h, hk, rk, exp, body FROM items WHERE tid = ? ORDER BY h, hk, rk LIMIT ?",
+                (table.tid, batch),
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT h, hk, rk, exp, body FROM items WHERE tid = ? AND (h, hk, rk) > (?, ?, ?) "
+                "ORDER BY h, hk, rk LIMIT ?",
+                (table.tid, *cursor[0], batch),
+            ).fetchall()
+        changed = []
+        for h, hk, rk, exp, body in rows:
+            want = engine._expiry(table, load(body))  # the write path's own rule
+            if want != exp:
+                changed.append((want, table.tid, h, hk, rk))
+        if changed:
+            with engine.store.transaction():
+                conn.executemany(
+                    "UPDATE items SET exp = ? WHERE tid = ? AND h = ? AND hk = ? AND rk = ?",
+                    changed,
+                )
+        if rows:
+            cursor[0] = tuple(rows[-1][:3])
+        if len(rows) < batch:
+            setting.pop("backfill", None)
+            engine.save(table)
+            return True
+        return False
+
+    return step
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def sweep(engine: Engine, now: float | None = None, batch: int = BATCH) -> int:
+    """Delete up to ``batch`` expired items of tables with TTL on; returns how many.
+
+    Each table's deletions are one transaction; each goes through ``Engine.write``
+    as the DynamoDB service principal.
+    """
+    now = engine.clock() if now is None else now
+    live = {tid for tid, t in engine.by_id.items() if t.ttl and t.ttl.get("enabled")}
+    if not live:
+        return 0
+    conn = engine.store.conn
+    rows = conn.execute(
+        "SELECT tid, h, hk, rk FROM items INDEXED BY items_exp "
+        "WHERE exp IS NOT NULL AND exp > ? AND exp <= ? ORDER BY exp LIMIT ?",
+        (now - MAX_AGE, now, batch * 4),
+    ).fetchall()
+    by_table: dict[int, list[tuple[int, bytes, bytes]]] = {}
+    taken = 0
+    for tid, h, hk, rk in rows:
+        if tid in live and taken < batch:
+            by_table.setdefault(tid, []).append((h, hk, rk))
+            taken += 1
+    deleted = 0
+    for tid, keys in by_table.items():
+        table = engine.by_id[tid]
+        with engine.store.transaction():
+            for key in keys:
+                row = engine.store.get(tid, *key)
+                if row is None:
+                    continue
+                engine.write(table, key, Stored(row[0], row[1]), None, user=SERVICE_PRINCIPAL)
+                deleted += 1
+    return deleted
+
+
+def interval() -> float:
+    """Seconds between TTL sweeps: ``CLOUDLET_DYNAMODB_TTL_INTERVAL`` (default 5)."""
+    try:
+        value = float(os.environ.get("CLOUDLET_DYNAMODB_TTL_INTERVAL", DEFAULT_INTERVAL))
+    except ValueError:
+        return DEFAULT_INTERVAL
+    return value if value > 0 else DEFAULT_INTERVAL
+
+
+# --------------------------------------------------------------------------- the mixin
+
+
+class StreamsAndTtlHandlers:
+    """UpdateTimeToLive / DescribeTimeToLive and the TTL and stream-retention loops, for
+    ``DynamoDBService`` (which provides ``engine`` and ``env``)."""
+
+    engine: Engine
+    env: Any
+
+    def _ttl_table(self, ctx: Any, name: str) -> Table:
+        table = self.engine.find(ctx.account_id, ctx.region, name)
+        if table is None:
+            raise errors.table_not_found(name)
+        return table
+
+    def update_time_to_live(self, ctx: Any, params: dict[str, Any]) -> Result:
+        table = self._ttl_table(ctx, params["TableName"])
+        return update_time_to_live(self.engine, table, params, schedule=self._run_steps)
+
+    def describe_time_to_live(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return describe_time_to_live(self._ttl_table(ctx, params["TableName"]))
+
+    def _start_background(self) -> None:
+        """Start the TTL sweep and the stream retention sweep; resume unfinished backfills."""
+        for table in list(self.engine.by_id.values()):
+            if table.ttl and table.ttl.get("backfill"):
+                self._run_steps(backfill(self.engine, table))
+        self.env.every(interval(), self._ttl_tick, "dynamodb-ttl")
+        self.env.every(
+            RETENTION_INTERVAL,
+            lambda: streams.retention_sweep(self.engine),
+            "dynamodb-stream-retention",
+        )
+
+    async def _ttl_tick(self) -> None:
+        for _ in range(SWEEP_ROUNDS):
+            if sweep(self.engine) < BATCH:
+                return
+            await asyncio.sleep(0)
+
+    def _run_steps(self, step: Step) -> None:
+        """Run a backfill a step per event-loop turn, as a task the server cancels at stop."""
+
+        async def run() -> None:
+            while not step():
+                await asyncio.sleep(0)
+
+        tasks = self.env.tasks
+        task = asyncio.get_running_loop().create_task(run(), name="dynamodb-ttl-backfill")
+        tasks.append(task)
+
+        def done(finished: asyncio.Task) -> None:
+            if finished in tasks:
+                tasks.remove(finished)
+
+        task.add_done_callback(done)

@@ -1,0 +1,281 @@
+"""DynamoDB attribute values: validation, numbers, sizes and key bytes.
+
+Items travel through cloudlet in their wire form, as the JSON codec parses
+them: ``{"S": str}``, ``{"N": str}``, ``{"B": bytes}``, ``{"SS"|"NS": [str]}``,
+``{"BS": [bytes]}``, ``{"M": {name: value}}``, ``{"L": [value]}``,
+``{"NULL": True}``, ``{"BOOL": bool}``. Keeping that form means a stored item
+goes back to the client without conversion.
+
+Numbers are DynamoDB's decimals: 38 significant digits, magnitudes from 1E-130
+to below 1E126, stored and returned in canonical text (no exponent, no leading
+or trailing zeros: "1.50" comes back as "1.5", "1E2" as "100").
+
+Key bytes (``key_bytes``) sort exactly as DynamoDB orders keys, so SQLite's
+``memcmp`` over BLOB columns gives range queries in DynamoDB order: strings by
+UTF-8 bytes, binaries by bytes, numbers numerically.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from typing import Any
+
+from cloudlet.services.dynamodb import errors
+
+AV = dict[str, Any]
+Item = dict[str, AV]
+
+TYPES = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
+KEY_TYPES = frozenset(("S", "N", "B"))
+MAX_ITEM_SIZE = 400 * 1024
+MAX_DEPTH = 32
+
+CONTEXT = decimal.Context(
+    prec=38, rounding=decimal.ROUND_HALF_EVEN, Emax=125, Emin=-130, traps=[decimal.InvalidOperation]
+)
+"""Arithmetic in update expressions (``SET a = a + :n``) runs in this context."""
+
+_SET_NAMES = {"SS": "string", "NS": "number", "BS": "binary"}
+
+
+def _number_error(message: str) -> Exception:
+    return errors.request_validation(message, "number")
+
+
+def _not_a_number(text: object) -> Exception:
+    return _number_error(f"The parameter cannot be converted to a numeric value: {text}")
+
+
+def to_decimal(text: str) -> Decimal:
+    """A number's text (client or stored) as a ``Decimal``, validated against DynamoDB's range."""
+    raw = text
+    text = text.strip() if type(text) is str else text
+    if type(text) is not str or not text:
+        raise _not_a_number(raw)
+    try:
+        d = Decimal(text)
+    except decimal.InvalidOperation:
+        raise _not_a_number(raw) from None
+    if not d.is_finite():
+        raise _not_a_number(raw)
+    if not d:
+        return Decimal(0)
+    d = d.normalize(decimal.Context(prec=200))
+    digits = len(d.as_tuple().digits)
+    if digits > 38:
+        raise _number_error("Attempting to store more than 38 significant digits in a Number")
+    magnitude = d.adjusted()
+    if magnitude > 125:
+        raise _number_error(
+            "Number overflow. Attempting to store a number with magnitude larger than supported range"
+        )
+    if magnitude < -130:
+        raise _number_error(
+            "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+        )
+    return d
+
+
+def number_text(d: Decimal) -> str:
+    """DynamoDB's canonical text for a number: plain notation, no redundant zeros."""
+    if not d:
+        return "0"
+    return format(d.normalize(decimal.Context(prec=200)), "f")
+
+
+def normalize_number(text: str) -> str:
+    """Validate a client's number and return the text DynamoDB would store."""
+    if (
+        type(text) is str
+        and text.isascii()
+        and text.isdigit()
+        and len(text) < 39
+        and (text[0] != "0" or text == "0")
+    ):
+        return text  # the common case: a plain integer already canonical
+    return number_text(to_decimal(text))
+
+
+def type_of(value: AV) -> str:
+    for k in value:
+        return k
+    return ""
+
+
+def _one_type(value: Any) -> tuple[str, Any]:
+    if type(value) is not dict or not value:
+        raise errors.validation(
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        )
+    if len(value) > 1:
+        raise errors.validation(
+            "Supplied AttributeValue has more than one datatypes set, "
+            "must contain exactly one of the supported datatypes"
+        )
+    for k, v in value.items():
+        return k, v
+    raise AssertionError
+
+
+def _duplicates(members: list[str]) -> str:
+    """AWS's listing: members in UTF-8 order up to the first repeat, then the rest."""
+    ordered = sorted(members, key=lambda m: m.encode("utf-8"))
+    return "[" + ", ".join(f'"{m}"' for m in ordered) + "]"
+
+
+def validate_value(value: Any, depth: int = 0) -> AV:
+    """Check one attribute value and return it with numbers in canonical text.
+
+    Raises ``ValidationException`` with DynamoDB's messages for an empty or
+    ambiguous value, a bad number, an empty or duplicated set, ``NULL: false``.
+    """
+    t, v = _one_type(value)
+    if t == "S" or t == "B" or t == "BOOL":
+        return value
+    if t == "N":
+        n = normalize_number(v)
+        return value if n == v else {"N": n}
+    if t == "M":
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        out = {}
+        changed = False
+        for name, inner in v.items():
+            checked = validate_value(inner, depth + 1)
+            changed = changed or checked is not inner
+            out[name] = checked
+        return {"M": out} if changed else value
+    if t == "L":
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        checked_list = [validate_value(inner, depth + 1) for inner in v]
+        if any(a is not b for a, b in zip(checked_list, v, strict=True)):
+            return {"L": checked_list}
+        return value
+    if t == "NULL":
+        if v is not True:
+            raise errors.invalid_parameter("Null attribute value types must have the value of true")
+        return value
+    if t in _SET_NAMES:
+        if not v:
+            raise errors.request_validation(
+                "One or more parameter values were invalid: "
+                + (
+                    "Binary sets should not be empty"
+                    if t == "BS"
+                    else f"An {_SET_NAMES[t]} set  may not be empty"
+                )
+            )
+        members = [normalize_number(n) for n in v] if t == "NS" else v
+        if len(set(members)) != len(members):
+            raise errors.request_validation(
+                "One or more parameter values were invalid: "
+                + (
+                    f"Input collection {_duplicates(v)} contains duplicates."
+                    if t == "SS"
+                    else "Input collection contains duplicates."
+                )
+            )
+        return {"NS": members} if t == "NS" and members != v else value
+    raise errors.validation(
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+    )
+
+
+def _too_deep() -> Exception:
+    return errors.validation(
+        f"Nesting Levels have exceeded supported limits: The maximum nesting depth of an "
+        f"attribute value is {MAX_DEPTH}"
+    )
+
+
+def validate_item(item: Item) -> Item:
+    """Every attribute of an item checked and numbers made canonical (a new dict if any changed)."""
+    out: Item | None = None
+    for name, value in item.items():
+        checked = validate_value(value)
+        if checked is not value:
+            if out is None:
+                out = dict(item)
+            out[name] = checked
+    return item if out is None else out
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def number_size(text: str) -> int:
+    """AWS: 1 byte per two significant digits, plus 1 byte."""
+    stripped = text.lstrip("-").replace(".", "").strip("0") or "0"
+    digits = len(stripped)
+    return (digits + 1) // 2 + 1
+
+
+def value_size(value: AV) -> int:
+    """The size AWS counts for one value (names excluded), per the DynamoDB item-size docs."""
+    for t, v in value.items():
+        if t == "S":
+            return len(v.encode("utf-8")) if not v.isascii() else len(v)
+        if t == "N":
+            return number_size(v)
+        if t == "B":
+            return len(v)
+        if t == "BOOL" or t == "NULL":
+            return 1
+        if t == "M":
+            total = 3
+            for name, inner in v.items():
+                total += _name_size(name) + value_size(inner) + 1
+            return total
+        if t == "L":
+            total = 3
+            for inner in v:
+                total += value_size(inner) + 1
+            return total
+        if t == "SS":
+            return sum(len(s.encode("utf-8")) for s in v)
+        if t == "NS":
+            return sum(number_size(n) for n in v)
+        if t == "BS":
+            return sum(len(b) for b in v)
+    return 0
+
+
+def _name_size(name: str) -> int:
+    return len(name) if name.isascii() else len(name.encode("utf-8"))
+
+
+def item_size(item: Item) -> int:
+    total = 0
+    for name, value in item.items():
+        total += _name_size(name) + value_size(value)
+    return total
+
+
+# --------------------------------------------------------------------------- key bytes
+
+
+def number_key(d: Decimal) -> bytes:
+    """Order-preserving bytes for a number: sign, exponent, digits (negatives inverted)."""
+    if not d:
+        return b"\x02"
+    sign, digits, _exp = d.as_tuple()
+    adjusted = d.adjusted() + 200  # 70..325: two bytes
+    text = bytes(48 + x for x in digits).rstrip(b"0")
+    if not sign:
+        return b"\x03" + adjusted.to_bytes(2, "big") + text
+    inverted = bytes(105 - c for c in text)  # '0'..'9' -> '9'..'0'
+    return b"\x01" + (0xFFFF - adjusted).to_bytes(2, "big") + inverted + b"\xff"
+
+
+def key_bytes(value: AV) -> bytes:
+    """The sortable bytes of a key attribute value (S, N or B)."""
+    for t, v in value.items():
+        if t == "S":
+            return v.encode("utf-8")
+        if t == "B":
+            return bytes(v)
+        if t == "N":
+            return number_key(Decimal(v))
+    raise AssertionError(f"not a key value: {value!r}")

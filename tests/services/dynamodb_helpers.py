@@ -1,0 +1,87 @@
+"""Small helpers shared by the DynamoDB end-to-end tests."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+_n = itertools.count()
+
+# "1 validation error detected: " -- since the 2026 validation-framework rollout
+# DynamoDB (us-east-1 among others) wraps PutItem/UpdateItem/DeleteItem request
+# validation errors in this envelope, while GetItem/BatchGetItem/Query answer bare and
+# BatchWriteItem/Transact*/Scan keep the older bare wording (captured 2026-10-09 in
+# eu-west-2, us-east-1, eu-west-1, us-west-2 by the paritysuite/dynamodb-conformance
+# suite, tests/tier3/error-messages/valueLayers.test.ts). The tests target us-east-1.
+ENVELOPE = "1 validation error detected: "
+
+
+def tname(prefix: str = "t") -> str:
+    """A table name unique within the test session (tests share one server)."""
+    return f"{prefix}-{time.monotonic_ns() % 10**9}-{next(_n)}"
+
+
+def index(
+    name: str,
+    hash: tuple[str, str],
+    range: tuple[str, str] | None = None,
+    projection: str = "ALL",
+) -> dict[str, Any]:
+    """A GSI/LSI spec for ``make_table(gsis=[...])`` / ``make_table(lsis=[...])``."""
+    return {"name": name, "hash": hash, "range": range, "projection": projection}
+
+
+def _key_schema(hash: tuple[str, str], range: tuple[str, str] | None) -> list[dict]:
+    schema = [{"AttributeName": hash[0], "KeyType": "HASH"}]
+    if range is not None:
+        schema.append({"AttributeName": range[0], "KeyType": "RANGE"})
+    return schema
+
+
+def make_table(
+    ddb,
+    name: str,
+    hash: tuple[str, str] = ("pk", "S"),
+    range: tuple[str, str] | None = None,
+    *,
+    gsis: list[dict[str, Any]] | None = None,
+    lsis: list[dict[str, Any]] | None = None,
+    **kw: Any,
+) -> str:
+    """Create a PAY_PER_REQUEST table (low-level client) and return its name.
+
+    ``gsis``/``lsis`` take specs from :func:`index`; their key attributes are added to
+    AttributeDefinitions. Any other keyword goes to CreateTable as is (for example
+    ``DeletionProtectionEnabled=True``).
+    """
+    types: dict[str, str] = {}
+    for attr in (hash, range):
+        if attr is not None:
+            types[attr[0]] = attr[1]
+    params: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": _key_schema(hash, range),
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    for param, specs in (("GlobalSecondaryIndexes", gsis), ("LocalSecondaryIndexes", lsis)):
+        if not specs:
+            continue
+        params[param] = []
+        for spec in specs:
+            for attr in (spec["hash"], spec["range"]):
+                if attr is not None:
+                    types[attr[0]] = attr[1]
+            params[param].append(
+                {
+                    "IndexName": spec["name"],
+                    "KeySchema": _key_schema(spec["hash"], spec["range"]),
+                    "Projection": {"ProjectionType": spec["projection"]},
+                }
+            )
+    params["AttributeDefinitions"] = [
+        {"AttributeName": attr, "AttributeType": typ} for attr, typ in types.items()
+    ]
+    params.update(kw)
+    ddb.create_table(**params)
+    return name

@@ -1,0 +1,126 @@
+"""DynamoDB durability and concurrency: kill -9 keeps every acknowledged write; concurrent
+conditional increments never lose an update."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from cloudlet.testing import CloudletServer
+from tests.services.sqs_helpers import qname
+
+
+def _client(server: CloudletServer):
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 0}, max_pool_connections=16),
+    )
+
+
+def test_kill_9_keeps_acknowledged_writes(tmp_path):
+    server = CloudletServer.start(data_dir=tmp_path)
+    try:
+        ddb = _client(server)
+        ddb.create_table(
+            TableName="durable",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "byg",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(200):
+            ddb.put_item(
+                TableName="durable",
+                Item={"pk": {"S": f"k{i}"}, "g": {"S": "x"}, "n": {"N": str(i)}},
+            )
+        ddb.delete_item(TableName="durable", Key={"pk": {"S": "k0"}})
+        ddb.update_item(
+            TableName="durable",
+            Key={"pk": {"S": "k1"}},
+            UpdateExpression="SET n = :v",
+            ExpressionAttributeValues={":v": {"N": "1000"}},
+        )
+    finally:
+        server.kill()
+    server = CloudletServer.start(data_dir=tmp_path)
+    try:
+        ddb = _client(server)
+        table = ddb.describe_table(TableName="durable")["Table"]
+        assert table["ItemCount"] == 199
+        assert "Item" not in ddb.get_item(TableName="durable", Key={"pk": {"S": "k0"}})
+        got = ddb.get_item(TableName="durable", Key={"pk": {"S": "k1"}})["Item"]
+        assert got["n"] == {"N": "1000"}
+        q = ddb.query(
+            TableName="durable",
+            IndexName="byg",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "x"}},
+            Select="COUNT",
+        )
+        assert q["Count"] == 199
+    finally:
+        server.stop()
+
+
+def test_concurrent_conditional_increments_never_lose_an_update(cloudlet_server):
+    ddb = _client(cloudlet_server)
+    name = qname("counter")
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName=name, Item={"pk": {"S": "c"}, "n": {"N": "0"}})
+    writers, per_writer = 8, 500
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        client = _client(cloudlet_server)
+        done = 0
+        try:
+            while done < per_writer:
+                cur = client.get_item(TableName=name, Key={"pk": {"S": "c"}}, ConsistentRead=True)
+                n = int(cur["Item"]["n"]["N"])
+                try:
+                    client.update_item(
+                        TableName=name,
+                        Key={"pk": {"S": "c"}},
+                        UpdateExpression="SET n = :new",
+                        ConditionExpression="n = :old",
+                        ExpressionAttributeValues={
+                            ":new": {"N": str(n + 1)},
+                            ":old": {"N": str(n)},
+                        },
+                    )
+                    done += 1
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    item = ddb.get_item(TableName=name, Key={"pk": {"S": "c"}}, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": str(writers * per_writer)}
