@@ -195,3 +195,16 @@ def test_legacy_key_conditions(ddb, table):
         },
     )
     assert _sks(out) == ["10", "100"]
+
+
+def test_query_filter_on_key_attribute_refused(ddb, table):
+    with pytest.raises(ClientError) as exc:
+        ddb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            FilterExpression="sk > :n",
+            ExpressionAttributeValues={":p": {"S": "p"}, ":n": {"N": "0"}},
+        )
+    assert message(exc) == (
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"
+    )

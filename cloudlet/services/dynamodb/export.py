@@ -22,13 +22,8 @@ Why this module exists:
   reports a missing bucket). Exports are rows of the DynamoDB database; one
   still in progress when the server stopped is run again at start-up.
 
-S3 writes go through S3's own ``put_object`` handler, in-process. Not through
-``ServiceEnv.call``: that builds an ``InternalContext`` with ``request=None``
-and S3's PutObject reads ``ctx.request.headers`` (Content-MD5 and checksum
-headers), so it would fail. ``put_object`` below calls the same handler with an
-internal context whose request carries no headers: same validation, same
-notifications. When S3 treats a missing request as "no headers", replace it
-with ``env.call("s3", "PutObject", ...)``.
+S3 writes go through ``ServiceEnv.call("s3", "PutObject", ...)``: S3's own
+validation and notifications, as for any client.
 """
 
 from __future__ import annotations
@@ -44,12 +39,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from cloudlet.core import ids
-from cloudlet.core.errors import NotImplementedOperation, ServiceError
-from cloudlet.services.base import InternalContext, ServiceEnv
+from cloudlet.core.errors import ServiceError
+from cloudlet.services.base import ServiceEnv
 from cloudlet.services.dynamodb.engine import Engine, Key
 from cloudlet.services.dynamodb.store import dump, load
 from cloudlet.services.dynamodb.tables import Table
@@ -315,18 +309,14 @@ def incremental_records(changes: list[Change], view: str) -> Iterable[dict[str, 
 async def put_object(
     env: ServiceEnv, account: str, region: str, bucket: str, key: str, body: bytes
 ) -> dict[str, Any]:
-    """PutObject into our S3, in-process (see the module docstring for why not env.call)."""
-    s3 = env.services.get("s3")
-    handler = getattr(s3, "put_object", None)
-    if handler is None:
-        raise NotImplementedOperation("s3", "PutObject")
-    ctx = InternalContext(
-        account_id=account, region=region, service_name="s3", request=SimpleNamespace(headers={})
+    """PutObject into our S3 through the internal client (S3's own validation and events)."""
+    return await env.call(
+        "s3",
+        "PutObject",
+        {"Bucket": bucket, "Key": key, "Body": body, "ContentLength": len(body)},
+        account=account,
+        region=region,
     )
-    result = handler(ctx, {"Bucket": bucket, "Key": key, "Body": body, "ContentLength": len(body)})
-    if asyncio.iscoroutine(result):
-        result = await result
-    return result or {}
 
 
 # --------------------------------------------------------------------------- the exports

@@ -271,6 +271,13 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     filt = None
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
+        keys = {target.hash[0], *([target.range[0]] if target.range else [])}
+        for path in filt.paths:
+            if path and path[0] in keys:
+                raise errors.validation(
+                    "Filter Expression can only contain non-primary key attributes: "
+                    f"Primary key attribute: {path[0]}"
+                )
     elif params.get("QueryFilter"):
         filt = legacy_filter(
             params["QueryFilter"], params.get("ConditionalOperator"), parameter="queryFilter"

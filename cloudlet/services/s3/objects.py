@@ -120,7 +120,7 @@ class ObjectHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         key = params["Key"]
         check_key(key)
-        headers = ctx.request.headers
+        headers = ctx.request.headers if ctx.request is not None else {}  # None: ServiceEnv.call
         length = params.get("ContentLength")
         if length is not None and length > errors.MAX_SINGLE_PUT:
             raise errors.entity_too_large(length, errors.MAX_SINGLE_PUT)

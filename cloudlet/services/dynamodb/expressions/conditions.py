@@ -20,6 +20,7 @@ no error is raised while evaluating.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cloudlet.services.dynamodb.expressions.context import (
     Errors,
@@ -81,10 +82,12 @@ class Condition:
     ``item`` None means no item (``attribute_not_exists`` holds, comparisons fail).
     """
 
-    __slots__ = ("_test",)
+    __slots__ = ("_test", "paths")
 
-    def __init__(self, test: Predicate) -> None:
+    def __init__(self, test: Predicate, paths: list[tuple] | None = None) -> None:
         self._test = test
+        self.paths: list[tuple] = paths or []
+        """The document paths the condition reads (Query refuses key attributes in filters)."""
 
     def __call__(self, item: dict | None) -> bool:
         return self._test(_EMPTY if item is None else item)
@@ -93,7 +96,27 @@ class Condition:
 def compile_condition(
     text: str, ctx: ExpressionContext, kind: str = "ConditionExpression"
 ) -> Condition:
-    return Condition(compile_predicate(check_condition(text, ctx, kind)))
+    node = check_condition(text, ctx, kind)
+    return Condition(compile_predicate(node), _paths(node))
+
+
+def _paths(node: Node) -> list[tuple]:
+    out: list[tuple] = []
+    stack: list[Any] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Path):
+            if n.path:
+                out.append(n.path)
+            continue
+        for cls in type(n).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                v = getattr(n, slot, None)
+                if isinstance(v, Node):
+                    stack.append(v)
+                elif isinstance(v, list):
+                    stack.extend(x for x in v if isinstance(x, Node))
+    return out
 
 
 def check_condition(text: str, ctx: ExpressionContext, kind: str) -> Node:
