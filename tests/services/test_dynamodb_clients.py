@@ -140,7 +140,8 @@ def test_resource_query_and_scan_with_conditions(resource):
 
     resp = table.query(
         KeyConditionExpression=Key("pk").eq("q"),
-        FilterExpression=Attr("kind").eq("even") & ~Attr("sk").begins_with("other"),
+        # (a filter may not name key attributes: AWS refuses sk here)
+        FilterExpression=Attr("kind").eq("even") & ~Attr("n").gte(100),
         Select="COUNT",
     )
     assert resp["Count"] == 5 and "Items" not in resp

@@ -120,6 +120,21 @@ class Engine:
         row = self.store.get(table.tid, *key)
         return None if row is None else Stored(row[0], row[1])
 
+    def blind_writes(self, table: Table) -> bool:
+        """True when a put need not read the item it replaces: no index to update and no
+        change log wanting the old image."""
+        return not table.indexes and not self._logging(table)
+
+    @staticmethod
+    def _logging(table: Table) -> bool:
+        return bool(table.stream is not None and table.stream["enabled"] or table.pitr)
+
+    def put_blind(self, table: Table, key: Key, item: Item, size: int) -> None:
+        """Store ``item`` whatever was there: one autocommitted statement. The table's
+        counts become unknown (recounted by the next DescribeTable)."""
+        self.store.put(table.tid, *key, size, self._expiry(table, item), dump(item))
+        table.item_count = table.size_bytes = None
+
     def write(
         self,
         table: Table,
@@ -152,7 +167,7 @@ class Engine:
         touched = 0
         if table.indexes:
             touched = self._write_indexes(table, key, old.item if old else None, new)
-        if table.stream is not None and table.stream["enabled"] or table.pitr:
+        if self._logging(table):
             self._log(table, key, old, new, user)
         return touched
 

@@ -73,7 +73,12 @@ def expression_context(
             raise errors.validation(
                 "ExpressionAttributeValues can only be specified when using expressions"
             )
+        return _NO_EXPRESSIONS
     return ExpressionContext(names, values)
+
+
+_NO_EXPRESSIONS = ExpressionContext(None, None)
+"""The context of a request without expressions: nothing to record, nothing unused."""
 
 
 def key_param(table: Table, key: Item) -> tuple[Item, Key]:
@@ -211,6 +216,15 @@ def prepare_put(table: Table, params: dict[str, Any]) -> PreparedPut:
 def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     put = prepare_put(table, params)
+    if (
+        put.condition is None
+        and rv == "NONE"
+        and params.get("ReturnConsumedCapacity", "NONE") == "NONE"
+        and params.get("ReturnItemCollectionMetrics", "NONE") == "NONE"
+        and engine.blind_writes(table)
+    ):
+        engine.put_blind(table, put.key, put.item, put.size)  # nothing needs the old item
+        return {}
     with engine.store.transaction():
         old = engine.read(table, put.key)
         check_condition(put.condition, old, params)
