@@ -53,12 +53,13 @@ from cloudlet.services.dynamodb.export import (
 from cloudlet.services.dynamodb.store import dump
 from cloudlet.services.dynamodb.tables import (
     Table,
-    _key_schema,
-    _parse_index,
-    _projection,
     check_table_name,
     check_throughput,
     describe,
+    key_schema_of,
+    parse_index,
+    projection_description,
+    sse_description,
 )
 from cloudlet.services.dynamodb.values import Item, item_size
 
@@ -213,7 +214,7 @@ class Backup:
             "TableId": t.table_id,
             "TableArn": t.arn,
             "TableSizeBytes": self.size,
-            "KeySchema": _key_schema(t.hash, t.range),
+            "KeySchema": key_schema_of(t.hash, t.range),
             "TableCreationDateTime": _dt(t.created),
             "ProvisionedThroughput": {
                 "ReadCapacityUnits": tp.get("ReadCapacityUnits", 0),
@@ -229,8 +230,8 @@ class Backup:
             features["LocalSecondaryIndexes"] = [
                 {
                     "IndexName": ix.name,
-                    "KeySchema": _key_schema(ix.hash, ix.range),
-                    "Projection": _projection(ix),
+                    "KeySchema": key_schema_of(ix.hash, ix.range),
+                    "Projection": projection_description(ix),
                 }
                 for ix in lsis
             ]
@@ -238,8 +239,8 @@ class Backup:
             features["GlobalSecondaryIndexes"] = [
                 {
                     "IndexName": ix.name,
-                    "KeySchema": _key_schema(ix.hash, ix.range),
-                    "Projection": _projection(ix),
+                    "KeySchema": key_schema_of(ix.hash, ix.range),
+                    "Projection": projection_description(ix),
                     "ProvisionedThroughput": {
                         "ReadCapacityUnits": (ix.throughput or {}).get("ReadCapacityUnits", 0),
                         "WriteCapacityUnits": (ix.throughput or {}).get("WriteCapacityUnits", 0),
@@ -385,15 +386,7 @@ def restored_definition(
                 ix.throughput = dict(table.throughput)
     sse = params.get("SSESpecificationOverride")
     if sse is not None:
-        if sse.get("Enabled"):
-            key = (
-                sse.get("KMSMasterKeyId")
-                or (table.sse or {}).get("KMSMasterKeyArn")
-                or f"arn:aws:kms:{region}:{account}:key/aws-dynamodb"
-            )
-            table.sse = {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
-        else:
-            table.sse = None
+        table.sse = sse_description(table, {**sse, "Enabled": bool(sse.get("Enabled"))})
     used = set(table.key_names)
     for ix in table.indexes:
         used.update(ix.key_names())
@@ -433,7 +426,7 @@ def _index_override(table: Table, kind: str, member: str, specs: list[dict[str, 
             spec["ProvisionedThroughput"] = (
                 current if current.get("ReadCapacityUnits") else dict(table.throughput)
             )
-        ix = _parse_index(spec, kind, table.attributes, table.billing, seen)
+        ix = parse_index(spec, kind, table.attributes, table.billing, seen)
         if (ix.hash, ix.range) != (old.hash, old.range):
             raise errors.invalid_parameter(
                 f"{member}: the key schema of index {ix.name} does not match the source table's"

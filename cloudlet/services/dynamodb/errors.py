@@ -107,3 +107,16 @@ def backup_not_found(arn: str) -> ServiceError:
 
 def table_already_exists(name: str) -> ServiceError:
     return ServiceError("TableAlreadyExistsException", f"Table already exists: {name}", 400)
+
+
+def check_limit(limit: int | None, most: int) -> int:
+    """A list operation's ``Limit`` (default ``most``), within 1..``most``."""
+    if limit is None:
+        return most
+    if not 1 <= limit <= most:
+        bound = "greater than or equal to 1" if limit < 1 else f"less than or equal to {most}"
+        raise validation(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+            f"constraint: Member must have value {bound}"
+        )
+    return limit

@@ -508,12 +508,7 @@ class StreamsService(Service):
 
     def list_streams(self, ctx: Any, params: dict[str, Any]) -> Result:
         log = self.log
-        limit = params.get("Limit") or 100
-        if not 1 <= limit <= 100:
-            raise errors.validation(
-                f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-                "constraint: Member must have value less than or equal to 100"
-            )
+        limit = errors.check_limit(params.get("Limit"), 100)
         name = params.get("TableName")
         engine = log.engine
         if name is not None:

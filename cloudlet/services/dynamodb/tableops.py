@@ -16,10 +16,11 @@ from cloudlet.services.dynamodb.tables import (
     MAX_GSI,
     Index,
     Table,
-    _parse_index,
     check_throughput,
     describe,
     new_stream,
+    parse_index,
+    sse_description,
 )
 
 Result = dict[str, Any]
@@ -79,7 +80,7 @@ def update_table(
                     f"Subscriber limit exceeded: The number of global secondary indexes per "
                     f"table is limited to {MAX_GSI}"
                 )
-            ix = _parse_index(spec, "GSI", defs, table.billing, set())
+            ix = parse_index(spec, "GSI", defs, table.billing, set())
             ix.iid = engine.store.next_counter("index")
             ix.status = "CREATING"
             table.indexes.append(ix)
@@ -132,15 +133,7 @@ def update_table(
         changed = True
     sse = params.get("SSESpecification")
     if sse is not None:
-        if sse.get("Enabled", True):
-            key = (
-                sse.get("KMSMasterKeyId")
-                or (table.sse or {}).get("KMSMasterKeyArn")
-                or f"arn:aws:kms:{table.region}:{table.account}:key/aws-dynamodb"
-            )
-            table.sse = {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
-        else:
-            table.sse = None
+        table.sse = sse_description(table, sse)
         changed = True
     if not changed:
         raise errors.validation(
@@ -171,12 +164,7 @@ def delete_table(engine: Engine, table: Table) -> Result:
 
 
 def list_tables(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
-    limit = params.get("Limit") or 100
-    if not 1 <= limit <= 100:
-        raise errors.validation(
-            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-            "constraint: Member must have value less than or equal to 100"
-        )
+    limit = errors.check_limit(params.get("Limit"), 100)
     start = params.get("ExclusiveStartTableName")
     names = sorted(n for (a, r, n) in engine.tables if a == account and r == region)
     if start is not None:

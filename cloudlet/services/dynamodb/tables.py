@@ -376,7 +376,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
             f"One or more parameter values were invalid: Number of GlobalSecondaryIndexes exceeds per-table limit of {MAX_GSI}"
         )
     for spec in lsis:
-        ix = _parse_index(spec, "LSI", defs, billing, seen)
+        ix = parse_index(spec, "LSI", defs, billing, seen)
         if ix.hash[0] != hash_key[0]:
             raise errors.invalid_parameter(
                 "Index KeySchema does not have the same leading hash key as table KeySchema for "
@@ -388,7 +388,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
             )
         table.indexes.append(ix)
     for spec in gsis:
-        table.indexes.append(_parse_index(spec, "GSI", defs, billing, seen))
+        table.indexes.append(parse_index(spec, "GSI", defs, billing, seen))
     used = set(table.key_names)
     for ix in table.indexes:
         used.update(ix.key_names())
@@ -408,12 +408,11 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         table.stream = new_stream(table, view, now)
     sse = params.get("SSESpecification")
     if sse and sse.get("Enabled"):
-        key = sse.get("KMSMasterKeyId") or f"arn:aws:kms:{region}:{account}:key/{uuid.uuid4()}"
-        table.sse = {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
+        table.sse = sse_description(table, sse)
     return table
 
 
-def _parse_index(
+def parse_index(
     spec: dict[str, Any], kind: str, defs: dict[str, str], billing: str, seen: set[str]
 ) -> Index:
     name = spec["IndexName"]
@@ -443,6 +442,18 @@ def _parse_index(
     )
 
 
+def sse_description(table: Table, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """SSEDescription for an SSESpecification (None when it turns encryption off)."""
+    if not spec.get("Enabled", True):
+        return None
+    key = (
+        spec.get("KMSMasterKeyId")
+        or (table.sse or {}).get("KMSMasterKeyArn")
+        or f"arn:aws:kms:{table.region}:{table.account}:key/aws-dynamodb"
+    )
+    return {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
+
+
 def new_stream(table: Table, view: str, now: float) -> dict[str, Any]:
     label = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
     return {
@@ -457,7 +468,7 @@ def new_stream(table: Table, view: str, now: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- DescribeTable
 
 
-def _key_schema(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[str, str]]:
+def key_schema_of(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[str, str]]:
     out = [{"AttributeName": h[0], "KeyType": "HASH"}]
     if r is not None:
         out.append({"AttributeName": r[0], "KeyType": "RANGE"})
@@ -473,7 +484,7 @@ def _throughput(tp: dict[str, int] | None) -> dict[str, Any]:
     }
 
 
-def _projection(ix: Index) -> dict[str, Any]:
+def projection_description(ix: Index) -> dict[str, Any]:
     out: dict[str, Any] = {"ProjectionType": ix.projection}
     if ix.non_key:
         out["NonKeyAttributes"] = list(ix.non_key)
@@ -489,7 +500,7 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
             {"AttributeName": k, "AttributeType": v} for k, v in table.attributes.items()
         ],
         "TableName": table.name,
-        "KeySchema": _key_schema(table.hash, table.range),
+        "KeySchema": key_schema_of(table.hash, table.range),
         "TableStatus": table.status,
         "CreationDateTime": datetime.fromtimestamp(table.created, UTC),
         "ProvisionedThroughput": _throughput(table.throughput),
@@ -509,8 +520,8 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
         icount, isize = counts.get(ix.name, (0, 0))
         d: dict[str, Any] = {
             "IndexName": ix.name,
-            "KeySchema": _key_schema(ix.hash, ix.range),
-            "Projection": _projection(ix),
+            "KeySchema": key_schema_of(ix.hash, ix.range),
+            "Projection": projection_description(ix),
             "IndexSizeBytes": isize,
             "ItemCount": icount,
             "IndexArn": f"{table.arn}/index/{ix.name}",
