@@ -208,3 +208,51 @@ def test_query_filter_on_key_attribute_refused(ddb, table):
     assert message(exc) == (
         "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"
     )
+
+
+def test_select_modes_and_index_pages(ddb, table):
+    out = ddb.query(
+        TableName=table,
+        IndexName="byw",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+        Select="ALL_PROJECTED_ATTRIBUTES",
+    )
+    assert all(set(i) == {"pk", "sk", "w", "n"} for i in out["Items"])
+    out = ddb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+        Select="SPECIFIC_ATTRIBUTES",
+        ProjectionExpression="n",
+    )
+    assert all(set(i) == {"n"} for i in out["Items"])
+    with pytest.raises(ClientError) as exc:
+        ddb.query(
+            TableName=table,
+            IndexName="byg",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "even"}},
+            Select="ALL_ATTRIBUTES",
+        )
+    assert message(exc) == (
+        "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+        "supported for global secondary index byg because its projection type is not ALL"
+    )
+    seen, start = [], None
+    while True:
+        kw = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.query(
+            TableName=table,
+            IndexName="byg",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "even"}},
+            Limit=1,
+            **kw,
+        )
+        seen += _sks(page)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+        assert set(start) == {"g", "pk", "sk"}
+    assert seen == ["-10", "0", "10"]
