@@ -45,6 +45,8 @@ async def serve(config: ServerConfig) -> None:
     gateway = Gateway(config)
     sock = bind(config.host, config.port)
     port = sock.getsockname()[1]
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    gateway.env.endpoint = f"http://{host}:{port}"
     uv_config = uvicorn.Config(
         gateway,
         http="httptools",
@@ -65,8 +67,7 @@ async def serve(config: ServerConfig) -> None:
             if server.should_exit:
                 return
             await asyncio.sleep(0.005)
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        print(f"{READY_PREFIX}http://{host}:{port}", flush=True)
+        print(f"{READY_PREFIX}{gateway.env.endpoint}", flush=True)
 
     async def watch_parent(parent: int) -> None:
         # Test harnesses set CLOUDLET_EXIT_WITH_PARENT so a server never

@@ -85,11 +85,10 @@ class Detector:
         action = (form.get("Action") or [""])[0]
         version = (form.get("Version") or [""])[0]
         if action:
-            candidates = (
-                self.catalog.by_query_version.get(version, [])
-                if version
-                else [n for v in self.catalog.by_query_version.values() for n in v]
-            )
+            # An API version no model names (boto 2 sends EC2 2014-10-01): any service.
+            candidates = self.catalog.by_query_version.get(version, []) if version else []
+            if not candidates:
+                candidates = [n for v in self.catalog.by_query_version.values() for n in v]
             owners = [n for n in candidates if action in self.catalog.services[n].query_operations]
             if owners:
                 return self._prefer(owners, req)

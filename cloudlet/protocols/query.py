@@ -80,7 +80,12 @@ class _ScalarF:
     def read(self, node: dict) -> Any:
         text = node.get(None)
         if text is None:
-            raise BadValue("a single value is expected")
+            # boto 2 sends some single values as one-element lists (``InstanceId.1=``),
+            # which EC2 accepts.
+            only = node.get("1") if len(node) == 1 else None
+            text = only.get(None) if isinstance(only, dict) and len(only) == 1 else None
+            if text is None:
+                raise BadValue("a single value is expected")
         return self.parse(text)
 
 

@@ -45,6 +45,9 @@ class ServiceEnv:
     tasks: list[asyncio.Task] = field(default_factory=list)
     services: dict[str, Service] = field(default_factory=dict)
     """Every running service by name (filled in by the gateway)."""
+    endpoint: str = ""
+    """The server's own URL (``http://host:port``), set once the socket is bound; what
+    processes cloudlet runs (EC2 instances) use to call back."""
 
     def database(self, name: str) -> sqlite3.Connection:
         return open_database(self.data_dir, name)

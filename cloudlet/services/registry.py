@@ -16,6 +16,8 @@ IMPLEMENTED: dict[str, str] = {
     "sqs": "cloudlet.services.sqs.api:SqsService",
     "dynamodb": "cloudlet.services.dynamodb.api:DynamoDBService",
     "dynamodbstreams": "cloudlet.services.dynamodb.streams:StreamsService",
+    "cloudwatch": "cloudlet.services.cloudwatch.api:CloudWatchService",
+    "ec2": "cloudlet.services.ec2.api:Ec2Service",
 }
 
 

@@ -1,0 +1,1 @@
+"""Local resources that services hand out: supervised processes (and, later, addresses)."""

@@ -1,0 +1,1 @@
+"""CloudWatch: metrics, statistics, metric math, alarms evaluated on a schedule, dashboards."""

@@ -1,0 +1,352 @@
+"""CloudWatch operations: validate, hand the work to the engines, shape the result.
+
+One method per operation of botocore's ``cloudwatch`` model, named as botocore
+names it; the same handlers answer cbor, json and query requests. Metrics live
+in ``metrics``/``queries``, alarms in ``alarms`` (evaluated every second by a
+background loop), dashboards in ``dashboards``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+from cloudlet.core.clock import clock
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.cloudwatch import alarm_config, errors, queries
+from cloudlet.services.cloudwatch.alarms import STATES, AlarmEngine, alarm_period, public
+from cloudlet.services.cloudwatch.composite import children
+from cloudlet.services.cloudwatch.dashboards import Dashboards
+from cloudlet.services.cloudwatch.metrics import Metrics, epoch
+from cloudlet.services.cloudwatch.store import Store, canonical_dims
+
+Result = dict[str, Any]
+TICK_SECONDS = 1.0
+SWEEP_SECONDS = 3600.0
+ALARM_TYPES = ("MetricAlarm", "CompositeAlarm")
+MAX_INFLATED = 4 * 1024 * 1024  # PutMetricData takes 1 MB of payload; refuse gzip bombs
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.b64decode(token, validate=True).decode())
+    except ValueError:
+        raise errors.invalid_next_token() from None
+
+
+def _token(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()
+
+
+def _page(items: list, params: dict, default: int, limit: int = 100) -> tuple[list, str | None]:
+    size = int(params.get("MaxRecords") or default)
+    if not 1 <= size <= limit:
+        raise errors.invalid_value(f"The value {size} for parameter MaxRecords is invalid.")
+    start = _offset(params.get("NextToken"))
+    end = start + size
+    return items[start:end], _token(end) if end < len(items) else None
+
+
+class CloudWatchService(Service):
+    name = "cloudwatch"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.store = Store(env.database("cloudwatch"))
+        self.metrics = Metrics(self.store, clock)
+        self.alarms = AlarmEngine(self.store, self.metrics, clock, env.call)
+        self.dashboards = Dashboards(self.store, clock)
+
+    async def start(self) -> None:
+        self.env.every(TICK_SECONDS, self.alarms.tick, "cloudwatch-alarms")
+        self.env.every(
+            SWEEP_SECONDS, lambda: self.store.sweep(clock.time()), "cloudwatch-retention"
+        )
+
+    async def stop(self) -> None:
+        self.store.conn.close()
+
+    def prepare_request(self, ctx: Any) -> None:
+        """botocore gzips PutMetricData bodies over 10 KB (``Content-Encoding: gzip``,
+        the model's requestcompression trait); inflate them before parsing."""
+        req = ctx.request
+        if req.body and req.headers.get("content-encoding", "").lower() == "gzip":
+            inflater = zlib.decompressobj(wbits=31)
+            try:
+                body = inflater.decompress(req.body, MAX_INFLATED)
+            except zlib.error:
+                raise errors.invalid_value("The request body is not valid gzip.") from None
+            if inflater.unconsumed_tail:
+                raise errors.invalid_value("The request body is too large.")
+            req.body = body
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "running", "alarms": len(self.alarms.alarms)}
+
+    # --- metrics -------------------------------------------------------------------
+
+    def put_metric_data(self, ctx: Any, params: dict[str, Any]) -> Result:
+        internal = getattr(ctx, "request", None) is None  # other services publish AWS/*
+        self.metrics.put(
+            ctx.account_id,
+            ctx.region,
+            params["Namespace"],
+            params.get("MetricData") or [],
+            internal,
+        )
+        return {}
+
+    def get_metric_statistics(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self.metrics.statistics(ctx.account_id, ctx.region, params)
+
+    def list_metrics(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self.metrics.list(ctx.account_id, ctx.region, params)
+
+    def get_metric_data(self, ctx: Any, params: dict[str, Any]) -> Result:
+        start, end = epoch(params["StartTime"]), epoch(params["EndTime"])
+        if start >= end:
+            raise errors.validation(
+                "The parameter StartTime must be less than the parameter EndTime."
+            )
+        results = queries.run(
+            self.metrics, ctx.account_id, ctx.region, params["MetricDataQueries"], start, end
+        )
+        descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
+        limit = int(params.get("MaxDatapoints") or 100800)
+        skip = _offset(params.get("NextToken"))
+        budget = limit
+        out, position, more = [], 0, False
+        for r in (r for r in results if r.return_data):
+            stamps = sorted(r.points, reverse=descending)
+            lo = max(skip - position, 0)
+            position += len(stamps)
+            chunk = stamps[lo : lo + budget] if lo < len(stamps) else []
+            budget -= len(chunk)
+            partial = lo + len(chunk) < len(stamps)
+            more = more or partial
+            if chunk or not partial and lo == 0:
+                out.append(
+                    {
+                        "Id": r.id,
+                        "Label": r.label,
+                        "Timestamps": chunk,
+                        "Values": [r.points[t] for t in chunk],
+                        "StatusCode": "PartialData" if partial else "Complete",
+                    }
+                )
+        result: Result = {"MetricDataResults": out, "Messages": []}
+        if more:
+            result["NextToken"] = _token(skip + limit)
+        return result
+
+    # --- alarms --------------------------------------------------------------------
+
+    def put_metric_alarm(self, ctx: Any, params: dict[str, Any]) -> Result:
+        alarm = alarm_config.metric_alarm(params)
+        self.alarms.put(ctx.account_id, ctx.region, alarm, "MetricAlarm")
+        return {}
+
+    def put_composite_alarm(self, ctx: Any, params: dict[str, Any]) -> Result:
+        def exists(ref: str) -> bool:
+            name = ref.split(":alarm:", 1)[1] if ref.startswith("arn:") else ref
+            return self.alarms.get(ctx.account_id, ctx.region, name) is not None
+
+        alarm = alarm_config.composite_alarm(params, exists)
+        self.alarms.put(ctx.account_id, ctx.region, alarm, "CompositeAlarm")
+        return {}
+
+    def _mine(self, ctx: Any) -> list[dict]:
+        return sorted(
+            (
+                a
+                for (acct, reg, _), a in self.alarms.alarms.items()
+                if (acct, reg) == (ctx.account_id, ctx.region)
+            ),
+            key=lambda a: a["AlarmName"],
+        )
+
+    def describe_alarms(self, ctx: Any, params: dict[str, Any]) -> Result:
+        types = params.get("AlarmTypes") or ["MetricAlarm"]
+        for t in types:
+            if t not in ALARM_TYPES:
+                raise errors.validation(f"The value {t} for parameter AlarmTypes is invalid.")
+        names = params.get("AlarmNames")
+        prefix = params.get("AlarmNamePrefix")
+        if names and prefix:
+            raise errors.combination("AlarmNames and AlarmNamePrefix cannot be specified together.")
+        state = params.get("StateValue")
+        action = params.get("ActionPrefix")
+        found = []
+        children_of = params.get("ChildrenOfAlarmName")
+        parents_of = params.get("ParentsOfAlarmName")
+        kids: set[str] | None = None
+        if children_of:
+            parent = self.alarms.get(ctx.account_id, ctx.region, children_of)
+            rule = self.alarms.rules.get((ctx.account_id, ctx.region, children_of))
+            kids = set()
+            if parent is not None and rule is not None:
+                kids = {c.split(":alarm:", 1)[-1] for c in children(rule)}
+        for alarm in self._mine(ctx):
+            name = alarm["AlarmName"]
+            if alarm["_type"] not in types and not (children_of or parents_of):
+                continue
+            if names and name not in names or prefix and not name.startswith(prefix):
+                continue
+            if state and alarm["StateValue"] != state:
+                continue
+            if action and not any(
+                a.startswith(action)
+                for k in ("AlarmActions", "OKActions", "InsufficientDataActions")
+                for a in alarm.get(k, [])
+            ):
+                continue
+            if kids is not None and name not in kids:
+                continue
+            if parents_of and not self._is_parent(ctx, alarm, parents_of):
+                continue
+            found.append(alarm)
+        page, token = _page(found, params, 50)
+        out: Result = {
+            "MetricAlarms": [public(a) for a in page if a["_type"] == "MetricAlarm"],
+            "CompositeAlarms": [public(a) for a in page if a["_type"] == "CompositeAlarm"],
+        }
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def _is_parent(self, ctx: Any, alarm: dict, child: str) -> bool:
+        rule = self.alarms.rules.get((ctx.account_id, ctx.region, alarm["AlarmName"]))
+        return rule is not None and child in {c.split(":alarm:", 1)[-1] for c in children(rule)}
+
+    def describe_alarms_for_metric(self, ctx: Any, params: dict[str, Any]) -> Result:
+        dims = canonical_dims(params.get("Dimensions")) if "Dimensions" in params else None
+        found = []
+        for alarm in self._mine(ctx):
+            if alarm["_type"] != "MetricAlarm" or alarm.get("MetricName") != params["MetricName"]:
+                continue
+            if alarm.get("Namespace") != params["Namespace"]:
+                continue
+            if dims is not None and canonical_dims(alarm.get("Dimensions")) != dims:
+                continue
+            if any(
+                params.get(k) is not None and alarm.get(k) != params[k]
+                for k in ("Statistic", "ExtendedStatistic", "Unit")
+            ):
+                continue
+            if params.get("Period") is not None and alarm_period(alarm) != params["Period"]:
+                continue
+            found.append(public(alarm))
+        return {"MetricAlarms": found}
+
+    def delete_alarms(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.alarms.delete(ctx.account_id, ctx.region, params["AlarmNames"])
+        return {}
+
+    async def set_alarm_state(self, ctx: Any, params: dict[str, Any]) -> Result:
+        state = params["StateValue"]
+        if state not in STATES:
+            raise errors.validation(f"The value {state} for parameter StateValue is invalid.")
+        data = params.get("StateReasonData")
+        if data is not None:
+            try:
+                json.loads(data)
+            except ValueError:
+                raise errors.invalid_format("StateReasonData must be valid JSON.") from None
+        await self.alarms.set_state(
+            ctx.account_id, ctx.region, params["AlarmName"], state, params["StateReason"], data
+        )
+        return {}
+
+    def enable_alarm_actions(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.alarms.set_actions_enabled(ctx.account_id, ctx.region, params["AlarmNames"], True)
+        return {}
+
+    def disable_alarm_actions(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.alarms.set_actions_enabled(ctx.account_id, ctx.region, params["AlarmNames"], False)
+        return {}
+
+    def describe_alarm_history(self, ctx: Any, params: dict[str, Any]) -> Result:
+        start = epoch(params["StartDate"]) if params.get("StartDate") else 0.0
+        end = epoch(params["EndDate"]) if params.get("EndDate") else clock.time() + 1
+        types = params.get("AlarmTypes") or list(ALARM_TYPES)
+        kind = params.get("HistoryItemType")
+        rows = self.store.history(ctx.account_id, ctx.region, params.get("AlarmName"), start, end)
+        items = [
+            {
+                "AlarmName": name,
+                "AlarmType": atype,
+                "Timestamp": ts,
+                "HistoryItemType": item,
+                "HistorySummary": summary,
+                "HistoryData": data,
+            }
+            for name, atype, ts, item, summary, data in rows
+            if atype in types and (kind is None or item == kind)
+        ]
+        if params.get("ScanBy") == "TimestampAscending":
+            items.reverse()
+        page, token = _page(items, params, 100)
+        out: Result = {"AlarmHistoryItems": page}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    # --- tags ----------------------------------------------------------------------
+
+    def _tagged(self, ctx: Any, arn: str) -> dict:
+        prefix = f"arn:aws:cloudwatch:{ctx.region}:{ctx.account_id}:alarm:"
+        alarm = (
+            self.alarms.get(ctx.account_id, ctx.region, arn[len(prefix) :])
+            if arn.startswith(prefix)
+            else None
+        )
+        if alarm is None:
+            raise errors.resource_not_found(f"The resource {arn} does not exist.")
+        return alarm
+
+    def tag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        alarm = self._tagged(ctx, params["ResourceARN"])
+        tags = {t["Key"]: t["Value"] for t in alarm.get("_tags", [])}
+        tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
+        if len(tags) > 50:
+            raise errors.invalid_value("A resource can have at most 50 tags.")
+        alarm["_tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        self.alarms.save(ctx.account_id, ctx.region, alarm)
+        return {}
+
+    def untag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        alarm = self._tagged(ctx, params["ResourceARN"])
+        drop = set(params["TagKeys"])
+        alarm["_tags"] = [t for t in alarm.get("_tags", []) if t["Key"] not in drop]
+        self.alarms.save(ctx.account_id, ctx.region, alarm)
+        return {}
+
+    def list_tags_for_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return {"Tags": list(self._tagged(ctx, params["ResourceARN"]).get("_tags", []))}
+
+    # --- dashboards ----------------------------------------------------------------
+
+    def put_dashboard(self, ctx: Any, params: dict[str, Any]) -> Result:
+        messages = self.dashboards.put(
+            ctx.account_id, params["DashboardName"], params["DashboardBody"]
+        )
+        return {"DashboardValidationMessages": messages}
+
+    def get_dashboard(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self.dashboards.get(ctx.account_id, params["DashboardName"])
+
+    def list_dashboards(self, ctx: Any, params: dict[str, Any]) -> Result:
+        entries = self.dashboards.list(ctx.account_id, params.get("DashboardNamePrefix") or "")
+        start = _offset(params.get("NextToken"))
+        out: Result = {"DashboardEntries": entries[start : start + 1000]}
+        if start + 1000 < len(entries):
+            out["NextToken"] = _token(start + 1000)
+        return out
+
+    def delete_dashboards(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.dashboards.delete(ctx.account_id, params["DashboardNames"])
+        return {}

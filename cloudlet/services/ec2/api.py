@@ -1,0 +1,84 @@
+"""The EC2 service: instances that run as local process groups, and what surrounds them.
+
+Operations live in two mixins split by group (``instance_ops``: instances;
+``resource_ops``: images, types, zones, network, key pairs, security groups,
+tags); this class wires them to the engine and the stores and runs the
+supervision loop. Operations not built here answer 501 NotImplemented.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.runtime.processes import become_subreaper
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.ec2.instance_ops import InstanceOps
+from cloudlet.services.ec2.instances import InstanceEngine
+from cloudlet.services.ec2.keypairs import KeyPairs
+from cloudlet.services.ec2.resource_ops import ResourceOps
+from cloudlet.services.ec2.security_groups import SecurityGroups
+from cloudlet.services.ec2.store import Store
+from cloudlet.services.ec2.tags import Tags
+
+MONITOR_INTERVAL = 0.25
+_OPERATIONS = [
+    name
+    for cls in (InstanceOps, ResourceOps)
+    for name, _ in inspect.getmembers(cls, inspect.isfunction)
+    if not name.startswith("_")
+]
+
+
+def _honour_dry_run(fn: Callable[[Any, dict[str, Any]], Any]) -> Callable[..., Any]:
+    """EC2's ``DryRun``: validate nothing further, answer DryRunOperation (412)."""
+
+    @functools.wraps(fn)
+    def handler(ctx: Any, params: dict[str, Any]) -> Any:
+        if params.get("DryRun"):
+            raise ServiceError(
+                "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
+            )
+        return fn(ctx, params)
+
+    return handler
+
+
+class Ec2Service(InstanceOps, ResourceOps, Service):
+    name = "ec2"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.store = Store(env.database("ec2"))
+        self.tags = Tags(self.store)
+        self.groups = SecurityGroups(self.store)
+        self.keys = KeyPairs(self.store)
+        self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
+        for name in _OPERATIONS:
+            setattr(self, name, _honour_dry_run(getattr(self, name)))
+
+    def _endpoint(self) -> str:
+        return self.env.endpoint or "http://127.0.0.1:4566"
+
+    async def start(self) -> None:
+        # Orphans of instance process trees re-parent to the server, which reaps them.
+        become_subreaper()
+        await self.engine.open()
+        self.env.every(MONITOR_INTERVAL, self.engine.monitor, "ec2-monitor")
+
+    async def stop(self) -> None:
+        await self.engine.close()
+        self.store.close()
+
+    def health(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for inst in self.engine.instances.values():
+            counts[inst.state] = counts.get(inst.state, 0) + 1
+        return {
+            "state": "running",
+            "instances": counts,
+            "process_groups": self.engine.process_ids(),
+        }
