@@ -51,7 +51,7 @@ cd www && exec python3 -m http.server {port} --bind 127.0.0.1
     assert inst["PrivateDnsName"] == f"ip-{ip.replace('.', '-')}.ec2.internal"
     assert inst["ImageId"] == "ami-0123456789abcdef0" and inst["InstanceType"] == "t2.micro"
 
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://{ip}:{port}/"  # binds to 127.0.0.1 land on the instance address
     assert eventually(lambda: http_get(url)).strip() == f"served by {iid}"
     out = eventually(lambda: "region=" in console(ec2, iid) and console(ec2, iid))
     assert f"id={iid} ip={ip} endpoint=http://127.0.0.1:" in out

@@ -2,8 +2,10 @@
 
 Operations live in two mixins split by group (``instance_ops``: instances;
 ``resource_ops``: images, types, zones, network, key pairs, security groups,
-tags); this class wires them to the engine and the stores and runs the
-supervision loop. Operations not built here answer 501 NotImplemented.
+tags); this class wires them to the engine and the stores, runs the
+supervision loop and the CPU sampler (``metrics``), and holds the instances'
+metadata service (``imds``, reached through the gateway). Operations not built
+here answer 501 NotImplemented.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 from cloudlet.core.errors import ServiceError
 from cloudlet.runtime.processes import become_subreaper
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.ec2 import metrics
+from cloudlet.services.ec2.imds import MetadataService
 from cloudlet.services.ec2.instance_ops import InstanceOps
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPairs
@@ -57,6 +61,8 @@ class Ec2Service(InstanceOps, ResourceOps, Service):
         self.groups = SecurityGroups(self.store)
         self.keys = KeyPairs(self.store)
         self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
+        # Instances' metadata service; the gateway routes /_cloudlet/imds/ to it.
+        self.metadata = MetadataService(self.engine, self.tags)
         for name in _OPERATIONS:
             setattr(self, name, _honour_dry_run(getattr(self, name)))
 
@@ -68,6 +74,8 @@ class Ec2Service(InstanceOps, ResourceOps, Service):
         become_subreaper()
         await self.engine.open()
         self.env.every(MONITOR_INTERVAL, self.engine.monitor, "ec2-monitor")
+        sampler = metrics.CpuSampler(self.engine, self.tags, self.env)
+        self.env.every(sampler.interval, sampler.tick, "ec2-cpu-metrics")
 
     async def stop(self) -> None:
         await self.engine.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import token_hex
-from cloudlet.services.ec2 import catalog, errors, filters, network
+from cloudlet.services.ec2 import catalog, errors, filters, imds, network
 from cloudlet.services.ec2.instances import STATE_CODES, Instance, InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPairs
 from cloudlet.services.ec2.security_groups import SecurityGroups
@@ -88,6 +88,29 @@ def check_instance_ids(ids: list[str]) -> None:
             raise errors.malformed("InvalidInstanceID.Malformed", instance_id, "i")
 
 
+def _metadata_options(given: dict[str, Any]) -> dict[str, Any]:
+    """The settable MetadataOptions in ``given``, validated as EC2 does."""
+    out: dict[str, Any] = {}
+    choices = {
+        "HttpTokens": ("optional", "required"),
+        "HttpEndpoint": ("enabled", "disabled"),
+        "HttpProtocolIpv6": ("enabled", "disabled"),
+        "InstanceMetadataTags": ("enabled", "disabled"),
+    }
+    for name, allowed in choices.items():
+        value = given.get(name)
+        if value is not None:
+            if value not in allowed:
+                raise errors.invalid_value(name, value)
+            out[name] = value
+    hops = given.get("HttpPutResponseHopLimit")
+    if hops is not None:
+        if not 1 <= int(hops) <= 64:
+            raise errors.invalid_value("HttpPutResponseHopLimit", hops)
+        out["HttpPutResponseHopLimit"] = int(hops)
+    return out
+
+
 class InstanceOps:
     engine: InstanceEngine
     tags: Tags
@@ -146,12 +169,7 @@ class InstanceOps:
                 "CoreCount": cpu["DefaultCores"],
                 "ThreadsPerCore": cpu["DefaultThreadsPerCore"],
             },
-            "MetadataOptions": {
-                "State": "applied",
-                "HttpTokens": "optional",
-                "HttpPutResponseHopLimit": 1,
-                "HttpEndpoint": "enabled",
-            },
+            "MetadataOptions": {"State": "applied", **imds.options(inst)},
         }
         if live:
             out["SubnetId"] = inst.subnet_id
@@ -258,6 +276,7 @@ class InstanceOps:
                 raise errors.invalid_value(
                     "UserData", "***", "Invalid BASE64 encoding of user data."
                 ) from None
+        metadata_options = _metadata_options(params.get("MetadataOptions") or {})
         groups = self._launch_groups(ctx, params)
         zone, subnet_id = self._placement(ctx, params)
         profile = params.get("IamInstanceProfile") or None
@@ -293,6 +312,7 @@ class InstanceOps:
                 shutdown_behavior=behavior,
                 iam_profile=profile,
                 client_token=token,
+                metadata_options=metadata_options or None,
             )
             if tags:
                 self.tags.add(inst.id, [{"Key": k, "Value": v} for k, v in tags.items()])
@@ -476,3 +496,15 @@ class InstanceOps:
         else:
             raise errors.invalid_value("Attribute", attribute)
         return out
+
+    def modify_instance_metadata_options(self, ctx: Any, params: dict[str, Any]) -> Result:
+        (inst,) = self._find(ctx, [params["InstanceId"]])
+        changes = _metadata_options(params)
+        if not changes:
+            raise errors.missing("HttpTokens, HttpPutResponseHopLimit or HttpEndpoint")
+        inst.metadata_options = {**(inst.metadata_options or {}), **changes}
+        self.engine.save(inst)
+        return {
+            "InstanceId": inst.id,
+            "InstanceMetadataOptions": {"State": "pending", **imds.options(inst)},
+        }

@@ -32,15 +32,18 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import token_hex
+from cloudlet.runtime import shim
 from cloudlet.runtime.processes import ProcessGroup, kill_stale_group
 from cloudlet.services.ec2.store import Store
 
@@ -95,6 +98,29 @@ def _sweep_ephemeral_roots() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _steer_network(env: dict[str, str], address: str) -> None:
+    """Give the instance its own view of the network (see ``cloudlet/runtime/shim``):
+    wildcard and localhost binds land on ``address``, localhost connections reach the
+    instance's own services, except those to cloudlet's endpoints on this machine."""
+    ports = []
+    for key in ("AWS_ENDPOINT_URL", "AWS_EC2_METADATA_SERVICE_ENDPOINT"):
+        try:
+            url = urlsplit(env.get(key, ""))
+            if url.hostname in ("127.0.0.1", "localhost", "0.0.0.0", "::1") and url.port:
+                ports.append(str(url.port))
+        except ValueError:
+            continue
+    env["CLOUDLET_BIND_ADDR"] = address
+    env["CLOUDLET_ENDPOINT_PORT"] = ",".join(dict.fromkeys(ports))
+    python_path = [str(shim.PYTHON_DIR)]
+    if env.get("PYTHONPATH"):
+        python_path.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(python_path)
+    library = shim.preload_library()
+    if library is not None:
+        env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD", "")]))
+
+
 @dataclass
 class Instance:
     id: str
@@ -124,6 +150,8 @@ class Instance:
     leader_started: float | None = None
     ended_at: float | None = None
     boot_count: int = 0
+    metadata_options: dict[str, Any] | None = None
+    """RunInstances/ModifyInstanceMetadataOptions ``MetadataOptions`` (see ``imds``)."""
 
     @property
     def user_data_bytes(self) -> bytes:
@@ -207,8 +235,17 @@ class InstanceEngine:
                 "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_DEFAULT_REGION": inst.region,
                 "AWS_REGION": inst.region,
+                # The instance's own metadata service (cloudlet/services/ec2/imds.py).
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT": (
+                    f"{self.endpoint().rstrip('/')}/_cloudlet/imds/{inst.id}"
+                ),
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv4",
             }
         )
+        if inst.iam_profile:
+            # Role credentials come from the metadata service, as on EC2.
+            del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+        _steer_network(env, inst.private_ip)
         return env
 
     def _prepare(self, inst: Instance) -> Path:
@@ -323,6 +360,8 @@ class InstanceEngine:
 
     async def open(self) -> None:
         """Set up the instance root and bring instances back as they were."""
+        # Compile the bind shim (first use on this machine) while the server starts.
+        threading.Thread(target=shim.preload_library, name="bindshim", daemon=True).start()
         if self._root_arg is not None:
             self.root = self._root_arg / "ec2"
             self.root.mkdir(parents=True, exist_ok=True)
