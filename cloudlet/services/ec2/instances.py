@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import ipaddress
 import logging
 import os
 import shutil
@@ -45,6 +44,7 @@ from cloudlet.core.clock import clock
 from cloudlet.core.ids import token_hex
 from cloudlet.runtime import shim
 from cloudlet.runtime.processes import ProcessGroup, kill_stale_group
+from cloudlet.services.ec2.addresses import AddressBlock
 from cloudlet.services.ec2.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,6 @@ TERMINATED_VISIBLE = 3600.0
 STOP_GRACE = 3.0
 SHUTDOWN_MARKER = ".shutdown-requested"
 _EPHEMERAL_PREFIX = "cloudlet-ec2-"
-_FIRST_IP = int(ipaddress.IPv4Address("127.0.1.1"))
-_LAST_IP = int(ipaddress.IPv4Address("127.0.255.254"))
 
 BOOT = r"""
 echo "cloudlet: instance $CLOUDLET_INSTANCE_ID booting at $(date -u +%FT%TZ)"
@@ -171,6 +169,7 @@ class InstanceEngine:
         self.groups: dict[str, ProcessGroup] = {}
         self._jobs: set[asyncio.Task] = set()
         self.closing = False
+        self.block: AddressBlock | None = None
         for doc in store.load("instance"):
             inst = Instance(**doc)
             self.instances[inst.id] = inst
@@ -189,14 +188,20 @@ class InstanceEngine:
         return self.root / "instances" / inst.id
 
     def allocate_ip(self) -> str:
+        if self.block is None:
+            self.block = self._claim_block()
         used = {i.private_ip for i in self.instances.values() if i.state != "terminated"}
-        for n in range(_FIRST_IP, _LAST_IP + 1):
-            if n & 0xFF in (0, 255):
-                continue
-            ip = str(ipaddress.IPv4Address(n))
+        for ip in self.block.addresses():
             if ip not in used:
                 return ip
         raise RuntimeError("no loopback address left for instances")
+
+    def _claim_block(self) -> AddressBlock:
+        """This server's address block: the one it had before, unless another server holds it."""
+        saved = self.store.load("address-block")
+        block = AddressBlock.claim(saved[0]["block"] if saved else None)
+        self.store.put("address-block", "block", {"block": block.block})
+        return block
 
     def new_instance(self, **fields: Any) -> Instance:
         inst = Instance(id="i-" + token_hex(9)[:17], private_ip=self.allocate_ip(), **fields)
@@ -367,10 +372,14 @@ class InstanceEngine:
             self.root.mkdir(parents=True, exist_ok=True)
         else:
             _sweep_ephemeral_roots()
+        self.block = self._claim_block()
         for inst in self.instances.values():
             if inst.pgid and inst.leader_started:
                 kill_stale_group(inst.pgid, inst.leader_started)
             inst.pgid = inst.leader_started = None
+            if inst.state != "terminated" and not self.block.contains(inst.private_ip):
+                # Another server holds the old block now: a new address (as a new ENI would).
+                inst.private_ip = self.allocate_ip()
             if inst.state in ("pending", "running"):
                 try:
                     self.boot(inst)
@@ -402,6 +411,9 @@ class InstanceEngine:
                 self.save(inst)
         if self.ephemeral and self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
+        if self.block is not None:
+            self.block.release()
+            self.block = None
 
     def process_ids(self) -> dict[str, int]:
         """Process group id of every instance with processes (health, tests)."""
