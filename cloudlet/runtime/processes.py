@@ -10,6 +10,12 @@ it leaves behind are re-parented to us too when ``become_subreaper`` was called
 (Linux), and ``reap`` collects those of a supervised group, so no zombie is
 left even where PID 1 does not reap (containers).
 
+Resource limits (``limits``: ``resource.RLIMIT_*`` -> bytes or count) are set on
+the leader with ``prlimit(2)`` right after it starts, before it has run anything
+but its interpreter's start-up, so everything it forks inherits them; no
+``preexec_fn`` (not safe in a threaded server). Where ``prlimit`` is missing
+(not Linux) the limits are not applied and ``spawn`` says so in ``limited``.
+
 Plain Python: no asyncio in the hot path, no gateway imports. ``stop`` blocks
 for at most the grace period; ``astop`` is the same for the event loop.
 """
@@ -27,6 +33,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not POSIX
+    resource = None  # type: ignore[assignment]
 
 DEFAULT_GRACE = 3.0
 _PR_SET_CHILD_SUBREAPER = 36
@@ -102,6 +113,18 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+def _apply_limits(pid: int, limits: Mapping[int, int]) -> bool:
+    prlimit = getattr(resource, "prlimit", None)
+    if prlimit is None:
+        return False
+    try:
+        for which, value in limits.items():
+            prlimit(pid, which, (value, value))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class ProcessGroup:
     """One supervised process tree: a leader in its own session and its descendants."""
 
@@ -109,6 +132,8 @@ class ProcessGroup:
         self.proc = proc
         self.pid = proc.pid
         self.pgid = proc.pid  # a session leader's group id is its pid
+        self.limited = False
+        """Whether the ``limits`` given to ``spawn`` were applied."""
 
     @classmethod
     def spawn(
@@ -118,8 +143,10 @@ class ProcessGroup:
         cwd: str | Path | None = None,
         env: Mapping[str, str] | None = None,
         log_path: str | Path | None = None,
+        limits: Mapping[int, int] | None = None,
     ) -> ProcessGroup:
-        """Start ``argv`` as the leader of a new session; output appended to ``log_path``."""
+        """Start ``argv`` as the leader of a new session; output appended to ``log_path``;
+        ``limits`` (``resource.RLIMIT_*`` -> soft and hard value) set on the leader."""
         if log_path is not None:
             out = open(log_path, "ab", buffering=0)  # noqa: SIM115 - handed to the child
         else:
@@ -137,7 +164,10 @@ class ProcessGroup:
             )
         finally:
             out.close()
-        return cls(proc)
+        group = cls(proc)
+        if limits:
+            group.limited = _apply_limits(proc.pid, limits)
+        return group
 
     def leader_exited(self) -> bool:
         """Whether the leader has exited (reaping it if so)."""

@@ -1,8 +1,8 @@
 """The EC2 service: instances that run as local process groups, and what surrounds them.
 
-Operations live in two mixins split by group (``instance_ops``: instances;
-``resource_ops``: images, types, zones, network, key pairs, security groups,
-tags); this class wires them to the engine and the stores, runs the
+Operations live in mixins split by group (``instance_ops``: instances;
+``resource_ops``: types, zones, network, key pairs, security groups, tags;
+``launch_templates``; ``images``: DescribeImages, CreateImage); this class wires them to the engine and the stores, runs the
 supervision loop and the CPU sampler (``metrics``), and holds the instances'
 metadata service (``imds``, reached through the gateway). Operations not built
 here answer 501 NotImplemented.
@@ -19,10 +19,12 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.runtime.processes import become_subreaper
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.ec2 import metrics
+from cloudlet.services.ec2.images import ImageOps, Images
 from cloudlet.services.ec2.imds import MetadataService
 from cloudlet.services.ec2.instance_ops import InstanceOps
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPairs
+from cloudlet.services.ec2.launch_templates import LaunchTemplateOps, LaunchTemplates
 from cloudlet.services.ec2.resource_ops import ResourceOps
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.store import Store
@@ -31,7 +33,7 @@ from cloudlet.services.ec2.tags import Tags
 MONITOR_INTERVAL = 0.25
 _OPERATIONS = [
     name
-    for cls in (InstanceOps, ResourceOps)
+    for cls in (InstanceOps, ResourceOps, LaunchTemplateOps, ImageOps)
     for name, _ in inspect.getmembers(cls, inspect.isfunction)
     if not name.startswith("_")
 ]
@@ -51,7 +53,7 @@ def _honour_dry_run(fn: Callable[[Any, dict[str, Any]], Any]) -> Callable[..., A
     return handler
 
 
-class Ec2Service(InstanceOps, ResourceOps, Service):
+class Ec2Service(InstanceOps, ResourceOps, LaunchTemplateOps, ImageOps, Service):
     name = "ec2"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -60,6 +62,8 @@ class Ec2Service(InstanceOps, ResourceOps, Service):
         self.tags = Tags(self.store)
         self.groups = SecurityGroups(self.store)
         self.keys = KeyPairs(self.store)
+        self.templates = LaunchTemplates(self.store)
+        self.images = Images(self.store)
         self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
         # Instances' metadata service; the gateway routes /_cloudlet/imds/ to it.
         self.metadata = MetadataService(self.engine, self.tags)

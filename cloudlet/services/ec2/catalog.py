@@ -10,6 +10,11 @@ import platform
 import re
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # pragma: no cover - not POSIX
+    resource = None  # type: ignore[assignment]
+
 REGIONS = (
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
     "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
@@ -53,6 +58,15 @@ INSTANCE_TYPES: dict[str, tuple[int, int, str]] = {
     "r5.xlarge": (4, 32768, "Up to 10 Gigabit"),
 }
 FREE_TIER = {"t2.micro", "t3.micro"}
+
+
+def memory_limit(instance_type: str) -> dict[int, int]:
+    """The process limits of an instance of ``instance_type``: ``RLIMIT_DATA`` (heap and
+    private mappings) = the type's memory, so no process of it can use more memory than
+    the instance has. Empty where there are no rlimits."""
+    if resource is None or instance_type not in INSTANCE_TYPES:
+        return {}
+    return {resource.RLIMIT_DATA: INSTANCE_TYPES[instance_type][1] * 1024 * 1024}
 
 
 def well_formed_ami(image_id: str) -> bool:

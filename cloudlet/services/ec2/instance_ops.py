@@ -15,9 +15,12 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import token_hex
+from cloudlet.services.base import InternalContext
 from cloudlet.services.ec2 import catalog, errors, filters, imds, network
+from cloudlet.services.ec2.images import Images
 from cloudlet.services.ec2.instances import STATE_CODES, Instance, InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPairs
+from cloudlet.services.ec2.launch_templates import LaunchTemplates, template_params
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.tags import Tags, tag_list
 
@@ -113,6 +116,8 @@ def _metadata_options(given: dict[str, Any]) -> dict[str, Any]:
 
 class InstanceOps:
     engine: InstanceEngine
+    templates: LaunchTemplates
+    images: Images
     tags: Tags
     groups: SecurityGroups
     keys: KeyPairs
@@ -236,11 +241,15 @@ class InstanceOps:
     # -- operations --------------------------------------------------------------
 
     def run_instances(self, ctx: Any, params: dict[str, Any]) -> Result:
+        system_tags: dict[str, str] = {}
+        if params.get("LaunchTemplate"):
+            params, system_tags = template_params(self.templates, ctx, params)
         image_id = params.get("ImageId")
         if not image_id:
             raise errors.missing("ImageId")
         if not catalog.well_formed_ami(image_id):
             raise errors.ami_malformed(image_id)
+        self.images.check_launchable(ctx, image_id)
         min_count, max_count = params["MinCount"], params["MaxCount"]
         if min_count < 1:
             raise errors.invalid_value("MinCount", min_count, "MinCount must be at least 1.")
@@ -291,6 +300,9 @@ class InstanceOps:
         for spec in params.get("TagSpecifications") or []:
             if spec.get("ResourceType") == "instance":
                 tags.update({t["Key"]: t.get("Value") or "" for t in spec.get("Tags") or []})
+        # Other services (AutoScaling) launch with their ``aws:`` tags, as AWS does.
+        self.tags.check(tag_list(tags), system=isinstance(ctx, InternalContext))
+        tags.update(system_tags)
         reservation_id = "r-" + token_hex(9)[:17]
         count = min(max_count, MAX_PER_CALL)
         launched = []
@@ -315,7 +327,7 @@ class InstanceOps:
                 metadata_options=metadata_options or None,
             )
             if tags:
-                self.tags.add(inst.id, [{"Key": k, "Value": v} for k, v in tags.items()])
+                self.tags.add(inst.id, tag_list(tags), system=True)  # checked above
             launched.append(inst)
         for inst in launched:
             self.engine.boot(inst)

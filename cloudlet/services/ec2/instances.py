@@ -9,6 +9,14 @@ Life of an instance (see the README's EC2 section for the user-facing view):
   ``sleep infinity`` so the instance keeps a process group whatever the user
   data does. Everything the group prints goes to ``console.log``. The
   instance is ``running`` as soon as the boot process has been started.
+- **Memory**: the boot process gets ``RLIMIT_DATA`` = the instance type's
+  documented memory (``catalog.memory_limit``), inherited by everything it
+  starts, so a process allocating more than the instance has gets
+  ``MemoryError``/``ENOMEM``. It limits each process, not their sum (no
+  cgroups needed).
+- **Root volume**: ``<instance dir>/home`` (the working directory and
+  ``HOME``) is the instance's disk: CreateImage copies it, and an instance of
+  that image starts with a copy of it (``images``).
 - **Stop / terminate** mark the instance ``stopping`` / ``shutting-down`` and
   stop the group in the background (SIGTERM, grace, SIGKILL, reap), then mark
   it ``stopped`` / ``terminated``. Stopped instances keep their directory;
@@ -44,6 +52,7 @@ from cloudlet.core.clock import clock
 from cloudlet.core.ids import token_hex
 from cloudlet.runtime import shim
 from cloudlet.runtime.processes import ProcessGroup, kill_stale_group
+from cloudlet.services.ec2 import catalog
 from cloudlet.services.ec2.addresses import AddressBlock
 from cloudlet.services.ec2.store import Store
 
@@ -179,13 +188,20 @@ class InstanceEngine:
     def save(self, inst: Instance) -> None:
         self.store.put("instance", inst.id, dataclasses.asdict(inst))
 
-    def directory(self, inst: Instance) -> Path:
+    def _base(self) -> Path:
         if self.root is None:
             # Ephemeral: a private temporary root, made only once an instance needs
             # it (a server killed with SIGKILL cannot remove it) and removed at close.
             self.root = Path(tempfile.mkdtemp(prefix=_EPHEMERAL_PREFIX))
             (self.root / "owner").write_text(str(os.getpid()))
-        return self.root / "instances" / inst.id
+        return self.root
+
+    def directory(self, inst: Instance) -> Path:
+        return self._base() / "instances" / inst.id
+
+    def image_directory(self, image_id: str) -> Path:
+        """Where image ``image_id`` keeps its root volume (``home``): see ``images``."""
+        return self._base() / "images" / image_id
 
     def allocate_ip(self) -> str:
         if self.block is None:
@@ -256,7 +272,13 @@ class InstanceEngine:
     def _prepare(self, inst: Instance) -> Path:
         directory = self.directory(inst)
         (directory / "bin").mkdir(parents=True, exist_ok=True)
-        (directory / "home").mkdir(exist_ok=True)
+        home = directory / "home"
+        if inst.boot_count == 0 and not home.exists():
+            # The instance's root volume starts as its image's copy (CreateImage).
+            disk = self.image_directory(inst.image_id) / "home"
+            if disk.is_dir():
+                shutil.copytree(disk, home, symlinks=True)
+        home.mkdir(exist_ok=True)
         for name in ("shutdown", "poweroff", "halt", "reboot"):
             path = directory / "bin" / name
             path.write_text(SHUTDOWN)
@@ -276,6 +298,7 @@ class InstanceEngine:
             cwd=directory / "home",
             env=self._environment(inst, directory, run_user_data),
             log_path=directory / "console.log",
+            limits=catalog.memory_limit(inst.instance_type),
         )
         self.groups[inst.id] = group
         inst.pgid = group.pgid

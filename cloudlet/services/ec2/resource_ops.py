@@ -1,4 +1,4 @@
-"""EC2 operations around instances: images, types, zones, network, keys, groups, tags.
+"""EC2 operations around instances: types, zones, network, keys, groups, tags.
 
 Mixed into ``Ec2Service``; every public method is an operation of botocore's
 ``ec2`` model.
@@ -10,27 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudlet.services.ec2 import catalog, errors, filters, network
+from cloudlet.services.ec2.images import Images
 from cloudlet.services.ec2.instance_ops import check_instance_ids
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPair, KeyPairs
+from cloudlet.services.ec2.launch_templates import LaunchTemplates
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.tags import Tags, resource_type, tag_list
 
 Result = dict[str, Any]
 
-_IMAGE_FILTERS: dict[str, Any] = {
-    "image-id": lambda i: i["ImageId"],
-    "name": lambda i: i["Name"],
-    "architecture": lambda i: i["Architecture"],
-    "state": lambda i: i["State"],
-    "owner-alias": lambda i: i["ImageOwnerAlias"],
-    "owner-id": lambda i: i["OwnerId"],
-    "is-public": lambda i: "true",
-    "image-type": lambda i: i["ImageType"],
-    "root-device-type": lambda i: i["RootDeviceType"],
-    "virtualization-type": lambda i: i["VirtualizationType"],
-    "platform-details": lambda i: i["PlatformDetails"],
-}
 _TYPE_FILTERS: dict[str, Any] = {
     "instance-type": lambda t: t["InstanceType"],
     "current-generation": lambda t: str(t["CurrentGeneration"]).lower(),
@@ -123,6 +112,8 @@ def _select(items: list[Result], key: str, wanted: list[str] | None, missing: An
 
 class ResourceOps:
     engine: InstanceEngine
+    templates: LaunchTemplates
+    images: Images
     tags: Tags
     groups: SecurityGroups
     keys: KeyPairs
@@ -131,23 +122,7 @@ class ResourceOps:
         tags = self.tags.of(resource_id)
         return {**item, "Tags": tag_list(tags)} if tags else item
 
-    # -- images, types, regions, zones ------------------------------------------
-
-    def describe_images(self, ctx: Any, params: dict[str, Any]) -> Result:
-        wanted = params.get("ImageIds") or [catalog.BUILTIN_IMAGE_ID]
-        images = []
-        for image_id in dict.fromkeys(wanted):
-            if not catalog.well_formed_ami(image_id):
-                raise errors.ami_malformed(image_id)
-            # Any well-formed id runs the built-in image, so it describes as that image.
-            images.append(self._with_tags(catalog.image(image_id, ctx.region), image_id))
-        owners = params.get("Owners") or []
-        if owners and not {"amazon", "self", "137112412989", "all"} & set(owners):
-            images = []
-        images = filters.apply(
-            images, params.get("Filters"), _IMAGE_FILTERS, lambda i: self.tags.of(i["ImageId"])
-        )
-        return {"Images": images}
+    # -- types, regions, zones ------------------------------------------
 
     def describe_instance_types(self, ctx: Any, params: dict[str, Any]) -> Result:
         names = params.get("InstanceTypes") or list(catalog.INSTANCE_TYPES)
@@ -396,6 +371,16 @@ class ResourceOps:
             return resource_id == network.default_vpc_id(ctx.account_id, ctx.region)
         if kind == "subnet":
             return network.subnet(ctx.account_id, ctx.region, resource_id) is not None
+        if kind == "launch-template":
+            template = self.templates.by_id.get(resource_id)
+            return (
+                template is not None
+                and template["_account"] == ctx.account_id
+                and template["_region"] == ctx.region
+            )
+        if kind == "image" and resource_id in self.images.by_id:
+            image = self.images.get(ctx, resource_id)
+            return image is not None and image["State"] != "deregistered"
         return kind == "image" and catalog.well_formed_ami(resource_id)
 
     def _check_resources(self, ctx: Any, ids: list[str]) -> None:

@@ -15,6 +15,7 @@ _TYPES = {
     "key": "key-pair",
     "ami": "image",
     "r": "reservation",
+    "lt": "launch-template",
 }
 
 
@@ -44,19 +45,26 @@ class Tags:
             self.by_id.pop(resource_id, None)
             self.store.delete("tags", resource_id)
 
-    def add(self, resource_id: str, tags: list[dict[str, Any]]) -> None:
-        current = self.by_id.setdefault(resource_id, {})
+    @staticmethod
+    def check(tags: list[dict[str, Any]], system: bool = False) -> None:
+        """Refuse empty, long and (unless AWS itself sets them: ``system``) ``aws:`` keys."""
         for tag in tags:
             key = tag.get("Key")
             if not key:
                 raise ServiceError("InvalidParameterValue", "Tag key cannot be null or empty")
-            if len(key) > 128 or key.lower().startswith("aws:"):
+            if len(key) > 128 or (key.lower().startswith("aws:") and not system):
                 raise ServiceError(
                     "InvalidParameterValue",
                     f"Value ({key}) for parameter key is invalid. "
                     "Tag keys starting with 'aws:' are reserved for internal use",
                 )
-            current[key] = tag.get("Value") or ""
+
+    def add(self, resource_id: str, tags: list[dict[str, Any]], system: bool = False) -> None:
+        """Add or replace ``tags``; ``aws:`` keys only when AWS itself sets them (``system``)."""
+        self.check(tags, system)
+        current = self.by_id.setdefault(resource_id, {})
+        for tag in tags:
+            current[tag["Key"]] = tag.get("Value") or ""
         if len(current) > 50:
             raise ServiceError(
                 "TagLimitExceeded", "The maximum number of Tags for a resource has been reached."
