@@ -56,6 +56,12 @@ class Detector:
         if signing_name:
             names = cat.by_signing.get(signing_name) or cat.by_endpoint.get(signing_name)
             if names:
+                if (
+                    len(names) > 1
+                    and "x-amz-target" not in req.headers
+                    and (is_form(req) or "Action=" in req.query)
+                ):
+                    return None  # elb and elbv2 share a signing name: the form's Version decides
                 return self._prefer(names, req)
         target = req.headers.get("x-amz-target")
         if target:

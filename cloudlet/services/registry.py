@@ -18,6 +18,9 @@ IMPLEMENTED: dict[str, str] = {
     "dynamodbstreams": "cloudlet.services.dynamodb.streams:StreamsService",
     "cloudwatch": "cloudlet.services.cloudwatch.api:CloudWatchService",
     "ec2": "cloudlet.services.ec2.api:Ec2Service",
+    "elbv2": "cloudlet.services.elbv2.api:Elbv2Service",
+    "elb": "cloudlet.services.elb.api:ElbService",
+    "autoscaling": "cloudlet.services.autoscaling.api:AutoScalingService",
 }
 
 

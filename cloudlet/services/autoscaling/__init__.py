@@ -1,0 +1,1 @@
+"""AutoScaling: groups that keep EC2 instances at their desired capacity."""

@@ -1,0 +1,43 @@
+"""The AutoScaling service: launch configurations, groups kept at their desired
+capacity by a reconcile loop, and scaling policies CloudWatch alarms execute.
+
+Operations live in three mixins split by group (``groups``: launch
+configurations and groups; ``members``: instances, activities, processes,
+tags, attached load balancers; ``policies``: scaling policies); this class wires them to the engine (``engine``: state and
+the loop) and starts the loop. Operations not built here answer 501.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudlet.services.autoscaling.engine import Engine
+from cloudlet.services.autoscaling.groups import GroupOps
+from cloudlet.services.autoscaling.members import MemberOps
+from cloudlet.services.autoscaling.policies import PolicyOps
+from cloudlet.services.autoscaling.store import Store
+from cloudlet.services.base import Service, ServiceEnv
+
+RECONCILE_SECONDS = 1.0
+
+
+class AutoScalingService(GroupOps, MemberOps, PolicyOps, Service):
+    name = "autoscaling"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.store = Store(env.database("autoscaling"))
+        self.engine = Engine(self.store, env)
+
+    async def start(self) -> None:
+        self.env.every(RECONCILE_SECONDS, self.engine.tick, "autoscaling-reconcile")
+
+    async def stop(self) -> None:
+        self.store.close()
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "state": "running",
+            "groups": len(self.engine.groups),
+            "instances": sum(len(g["instances"]) for g in self.engine.groups.values()),
+        }

@@ -1,0 +1,1 @@
+"""Classic Elastic Load Balancing on the same proxy engine as elbv2."""

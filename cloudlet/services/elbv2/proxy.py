@@ -1,0 +1,460 @@
+"""The reverse proxy behind every listener: asyncio HTTP/1.1, streamed both ways.
+
+A ``ListenerServer`` accepts client connections on the load balancer's
+address and the listener's port, parses each request head, asks its
+``route`` callback what to do (forward to target groups, redirect, fixed
+response), and for a forward picks a target from the group's ``TargetPool``
+and relays the request and response bodies as they arrive (Content-Length,
+chunked or close-delimited), never buffering a whole body. Connections to
+targets are kept alive and reused (``Backends``). Errors are answered as an
+ALB answers them: 503 when no target is registered, 502 when the target
+refuses or drops the connection, 504 when it does not answer within the idle
+timeout (or the 10 s connect timeout). Requests reach targets with
+``X-Forwarded-For``/``-Proto``/``-Port`` and an ``X-Amzn-Trace-Id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from cloudlet.core.ids import token_hex
+from cloudlet.services.elbv2.health import TargetPool
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+CHUNK = 65536
+HOP = {"connection", "keep-alive", "proxy-connection", "te", "upgrade", "trailer", "expect"}
+Headers = list[tuple[str, str]]
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    version: str
+    headers: Headers
+    client_ip: str
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> str:
+        return self.target.partition("?")[2]
+
+    @property
+    def host(self) -> str:
+        return (self.header("host") or "").rsplit(":", 1)[0] if self.header("host") else ""
+
+    def keep_alive(self) -> bool:
+        conn = (self.header("connection") or "").lower()
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in conn
+        return "close" not in conn
+
+
+@dataclass
+class Forward:
+    key: str
+    groups: list[tuple[TargetPool, int]]
+    port: int | None = None
+    """The targets' port for this listener when it is not the target's own (classic)."""
+
+
+@dataclass
+class Reply:
+    """A response the load balancer writes itself (fixed-response, redirect)."""
+
+    status: int
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+
+
+Action = Forward | Reply
+Route = Callable[[Request, int], Action]
+
+
+AWS_TITLES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+def error_reply(status: int) -> Reply:
+    """The page an ALB writes itself for its own 4xx/5xx answers."""
+    title = f"{status} {AWS_TITLES.get(status) or HTTPStatus(status).phrase}"
+    body = (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+    return Reply(status, [("Content-Type", "text/html")], body)
+
+
+def _parse_head(head: bytes) -> tuple[str, Headers] | None:
+    try:
+        lines = head.decode("latin-1").split("\r\n")
+    except UnicodeDecodeError:
+        return None
+    headers: Headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            return None
+        headers.append((name.strip(), value.strip()))
+    return lines[0], headers
+
+
+def _get(headers: Headers, name: str) -> str | None:
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+async def _relay_exact(reader: asyncio.StreamReader, writer: Any, n: int) -> None:
+    while n > 0:
+        data = await reader.read(min(CHUNK, n))
+        if not data:
+            raise ConnectionResetError("body cut short")
+        n -= len(data)
+        if writer is not None:
+            writer.write(data)
+            await writer.drain()
+
+
+async def _relay_chunked(reader: asyncio.StreamReader, writer: Any) -> None:
+    while True:
+        line = await reader.readline()
+        if not line.endswith(b"\n"):
+            raise ConnectionResetError("chunked body cut short")
+        if writer is not None:
+            writer.write(line)
+        size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while True:
+                trailer = await reader.readline()
+                if writer is not None:
+                    writer.write(trailer)
+                if trailer in (b"\r\n", b"\n", b""):
+                    break
+            if writer is not None:
+                await writer.drain()
+            return
+        await _relay_exact(reader, writer, size + 2)
+
+
+async def relay_body(
+    reader: asyncio.StreamReader, writer: Any, headers: Headers, *, to_eof: bool = False
+) -> None:
+    """Copy one message body as framed by ``headers`` (``writer`` None discards it)."""
+    if "chunked" in (_get(headers, "transfer-encoding") or "").lower():
+        await _relay_chunked(reader, writer)
+    elif (length := _get(headers, "content-length")) is not None:
+        await _relay_exact(reader, writer, int(length))
+    elif to_eof:
+        while data := await reader.read(CHUNK):
+            if writer is not None:
+                writer.write(data)
+                await writer.drain()
+
+
+def _has_body(headers: Headers) -> bool:
+    return _get(headers, "transfer-encoding") is not None or (
+        _get(headers, "content-length") not in (None, "0")
+    )
+
+
+class Backends:
+    """Idle keep-alive connections to targets, by (address, port)."""
+
+    def __init__(self) -> None:
+        self.idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, Any]]] = {}
+
+    async def connect(self, ip: str, port: int) -> tuple[asyncio.StreamReader, Any, bool]:
+        pool = self.idle.get((ip, port), [])
+        while pool:
+            reader, writer = pool.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer, True
+            writer.close()
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            reader, writer = await asyncio.open_connection(ip, port)
+        return reader, writer, False
+
+    def release(self, ip: str, port: int, reader: asyncio.StreamReader, writer: Any) -> None:
+        self.idle.setdefault((ip, port), []).append((reader, writer))
+
+    def close(self) -> None:
+        for conns in self.idle.values():
+            for _, writer in conns:
+                writer.close()
+        self.idle.clear()
+
+
+class ListenerServer:
+    """One listener: an HTTP server on ``ip:port`` that routes every request."""
+
+    def __init__(
+        self,
+        ip: str,
+        port: int,
+        route: Route,
+        idle_timeout: Callable[[], float],
+        backends: Backends,
+    ) -> None:
+        self.ip, self.port = ip, port
+        self.route = route
+        self.idle_timeout = idle_timeout
+        self.backends = backends
+        self.server: asyncio.Server | None = None
+        self.clients: set[Any] = set()
+        self._weights: dict[str, dict[str, float]] = {}
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(
+            self._serve, self.ip, self.port, reuse_address=True, limit=CHUNK
+        )
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self.clients):
+                writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+            self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
+        self.clients.add(writer)
+        peer = writer.get_extra_info("peername") or ("", 0)
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(
+                        reader.readuntil(b"\r\n\r\n"), self.idle_timeout()
+                    )
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+                    break
+                parsed = _parse_head(head)
+                parts = parsed[0].split(" ") if parsed else []
+                if parsed is None or len(parts) != 3:
+                    await self._write_reply(writer, error_reply(400), False)
+                    break
+                req = Request(parts[0], parts[1], parts[2], parsed[1], peer[0])
+                if not await self._handle(req, reader, writer):
+                    break
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # noqa: BLE001 - one bad connection must not kill the listener
+            log.exception("listener %s:%s failed on a request", self.ip, self.port)
+        finally:
+            self.clients.discard(writer)
+            writer.close()
+
+    async def _write_reply(self, writer: Any, reply: Reply, keep: bool) -> None:
+        lines = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}", "Server: awselb/2.0"]
+        lines += [f"{k}: {v}" for k, v in reply.headers]
+        lines.append(f"Content-Length: {len(reply.body)}")
+        lines.append("Connection: keep-alive" if keep else "Connection: close")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body)
+        await writer.drain()
+
+    def _choose_group(self, action: Forward) -> TargetPool:
+        if len(action.groups) == 1:
+            return action.groups[0][0]
+        # smooth weighted round robin (nginx's): exact shares, no randomness
+        current = self._weights.setdefault(action.key, {})
+        total = sum(w for _, w in action.groups)
+        best = None
+        for pool, weight in action.groups:
+            current[pool.arn] = current.get(pool.arn, 0) + weight
+            if best is None or current[pool.arn] > current[best.arn]:
+                best = pool
+        assert best is not None
+        current[best.arn] -= total
+        return best
+
+    async def _handle(self, req: Request, reader: asyncio.StreamReader, writer: Any) -> bool:
+        keep = req.keep_alive()
+        action = self.route(req, self.port)
+        if isinstance(action, Reply):
+            await relay_body(reader, None, req.headers)
+            await self._write_reply(writer, action, keep)
+            return keep
+        live = [(p, w) for p, w in action.groups if w > 0] or action.groups
+        target = self._choose_group(Forward(action.key, live)).pick() if live else None
+        port = action.port
+        if target is None:
+            await relay_body(reader, None, req.headers)
+            await self._write_reply(writer, error_reply(503), keep)
+            return keep
+        if (req.header("expect") or "").lower() == "100-continue" and _has_body(req.headers):
+            # the proxy takes the body itself, so it says "go on" for the target
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+        target.outstanding += 1
+        try:
+            return await self._forward(req, reader, writer, target.ip, port or target.port, keep)
+        finally:
+            target.outstanding -= 1
+
+    async def _final_head(self, reader: asyncio.StreamReader) -> bytes:
+        """The target's response head, skipping interim 1xx answers (100 Continue)."""
+        while True:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle_timeout())
+            parts = head.split(b" ", 2)
+            if not (len(parts) > 1 and parts[1].startswith(b"1") and parts[1] != b"101"):
+                return head
+
+    def _backend_head(self, req: Request) -> bytes:
+        headers = [(k, v) for k, v in req.headers if k.lower() not in HOP]
+        names = {k.lower() for k, _ in headers}
+        forwarded = req.header("x-forwarded-for")
+        headers = [(k, v) for k, v in headers if not k.lower().startswith("x-forwarded-")]
+        xff = f"{forwarded}, {req.client_ip}" if forwarded else req.client_ip
+        headers += [
+            ("X-Forwarded-For", xff),
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Port", str(self.port)),
+        ]
+        if "x-amzn-trace-id" not in names:
+            headers.append(("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{token_hex(12)}"))
+        headers.append(("Connection", "keep-alive"))
+        lines = [f"{req.method} {req.target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    async def _forward(
+        self,
+        req: Request,
+        reader: asyncio.StreamReader,
+        writer: Any,
+        ip: str,
+        port: int,
+        keep: bool,
+    ) -> bool:
+        has_body = _has_body(req.headers)
+        head = self._backend_head(req)
+        for attempt in (0, 1):
+            try:
+                b_reader, b_writer, reused = await self.backends.connect(ip, port)
+            except TimeoutError:
+                await relay_body(reader, None, req.headers)
+                await self._write_reply(writer, error_reply(504), keep)
+                return keep
+            except OSError:
+                await relay_body(reader, None, req.headers)
+                await self._write_reply(writer, error_reply(502), keep)
+                return keep
+            try:
+                b_writer.write(head)
+                await relay_body(reader, b_writer, req.headers)
+                await b_writer.drain()
+                resp_head = await self._final_head(b_reader)
+                break
+            except TimeoutError:
+                b_writer.close()
+                await self._write_reply(writer, error_reply(504), False)
+                return False
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                b_writer.close()
+                if reused and not has_body and attempt == 0:
+                    continue  # a kept-alive connection the target had closed: retry fresh
+                await self._write_reply(writer, error_reply(502), False)
+                return False
+        parsed = _parse_head(resp_head)
+        parts = parsed[0].split(" ", 2) if parsed else []
+        if parsed is None or len(parts) < 2 or not parts[1].isdigit():
+            b_writer.close()
+            await self._write_reply(writer, error_reply(502), False)
+            return False
+        status, headers = int(parts[1]), parsed[1]
+        conn = (_get(headers, "connection") or "").lower()
+        backend_keep = "close" not in conn and (parts[0] != "HTTP/1.0" or "keep-alive" in conn)
+        bodiless = req.method == "HEAD" or status in (204, 304) or 100 <= status < 200
+        framed = bodiless or _has_body(headers) or _get(headers, "content-length") == "0"
+        keep = keep and framed
+        out = [f"HTTP/1.1 {status} {parts[2] if len(parts) > 2 else ''}".rstrip()]
+        out += [f"{k}: {v}" for k, v in headers if k.lower() not in HOP]
+        out.append("Connection: keep-alive" if keep else "Connection: close")
+        writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+        try:
+            if not bodiless:
+                await relay_body(b_reader, writer, headers, to_eof=True)
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            b_writer.close()
+            return False
+        if backend_keep and framed:
+            self.backends.release(ip, port, b_reader, b_writer)
+        else:
+            b_writer.close()
+        return keep
+
+
+class TcpListenerServer:
+    """A TCP listener (classic): each connection is piped to one healthy target."""
+
+    def __init__(self, ip: str, port: int, pick: Callable[[], tuple[str, int] | None]) -> None:
+        self.ip, self.port = ip, port
+        self.pick = pick
+        self.server: asyncio.Server | None = None
+        self.clients: set[Any] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(
+            self._serve, self.ip, self.port, reuse_address=True
+        )
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self.clients):
+                writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+            self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
+        self.clients.add(writer)
+        b_writer = None
+        try:
+            target = self.pick()
+            if target is None:
+                return
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                b_reader, b_writer = await asyncio.open_connection(*target)
+            self.clients.add(b_writer)
+            await asyncio.gather(_pipe(reader, b_writer), _pipe(b_reader, writer))
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            for w in (writer, b_writer):
+                if w is not None:
+                    self.clients.discard(w)
+                    w.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: Any) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except OSError:
+        writer.close()

@@ -1,0 +1,98 @@
+"""Helpers for the load balancer tests: small HTTP backends and a raw HTTP client.
+
+Backends are ``ThreadingHTTPServer``s on free 127.0.0.1 ports that answer
+with their own name and echo the request headers they received as JSON, so
+tests can see which target served a request and what the proxy added.
+``/slow`` sleeps before answering (for 504s).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HEALTH = {
+    "HealthCheckIntervalSeconds": 5,
+    "HealthCheckTimeoutSeconds": 2,
+    "HealthyThresholdCount": 2,
+    "UnhealthyThresholdCount": 2,
+}
+
+
+class Backend:
+    """A named HTTP server on 127.0.0.1; ``stop`` closes its port."""
+
+    def __init__(self, name: str, delay: float = 3.0) -> None:
+        outer = self
+        self.name = name
+        self.hits = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.startswith("/slow"):
+                    time.sleep(delay)
+                if self.path != "/health":
+                    outer.hits += 1
+                body = json.dumps(
+                    {"name": outer.name, "path": self.path, "headers": dict(self.headers)}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                data = self.rfile.read(length)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def request(
+    host: str,
+    port: int,
+    path: str = "/",
+    method: str = "GET",
+    headers: dict | None = None,
+    body: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def served_by(host: str, port: int, path: str = "/", **kwargs: Any) -> str:
+    status, _, body = request(host, port, path, **kwargs)
+    assert status == 200, (status, body)
+    return json.loads(body)["name"]
+
+
+def states(elbv2: Any, tg_arn: str) -> dict[str, str]:
+    res = elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    return {f"{d['Target']['Id']}:{d['Target']['Port']}": d["TargetHealth"]["State"] for d in res}
