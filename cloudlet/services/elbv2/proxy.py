@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from cloudlet.core.ids import token_hex
 from cloudlet.services.elbv2.health import TargetPool
 
 log = logging.getLogger(__name__)
@@ -245,9 +245,8 @@ class ListenerServer:
         try:
             while True:
                 try:
-                    head = await asyncio.wait_for(
-                        reader.readuntil(b"\r\n\r\n"), self.idle_timeout()
-                    )
+                    async with asyncio.timeout(self.idle_timeout()):  # no Task per read
+                        head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
                     break
                 parsed = _parse_head(head)
@@ -316,7 +315,8 @@ class ListenerServer:
     async def _final_head(self, reader: asyncio.StreamReader) -> bytes:
         """The target's response head, skipping interim 1xx answers (100 Continue)."""
         while True:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle_timeout())
+            async with asyncio.timeout(self.idle_timeout()):
+                head = await reader.readuntil(b"\r\n\r\n")
             parts = head.split(b" ", 2)
             if not (len(parts) > 1 and parts[1].startswith(b"1") and parts[1] != b"101"):
                 return head
@@ -333,7 +333,9 @@ class ListenerServer:
             ("X-Forwarded-Port", str(self.port)),
         ]
         if "x-amzn-trace-id" not in names:
-            headers.append(("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{token_hex(12)}"))
+            headers.append(
+                ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{random.getrandbits(96):024x}")
+            )
         headers.append(("Connection", "keep-alive"))
         lines = [f"{req.method} {req.target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
