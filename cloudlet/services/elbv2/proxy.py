@@ -206,8 +206,38 @@ class Backends:
         self.idle.clear()
 
 
-class ListenerServer:
+class _Listening:
+    """What every listener shares: an asyncio server on ``ip:port`` and its open
+    client connections, all closed by ``close``."""
+
+    ip: str
+    port: int
+    server: asyncio.Server | None
+    clients: set[Any]
+    read_limit = 2**16
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(
+            self._serve, self.ip, self.port, reuse_address=True, limit=self.read_limit
+        )
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self.clients):
+                writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+            self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
+        raise NotImplementedError
+
+
+class ListenerServer(_Listening):
     """One listener: an HTTP server on ``ip:port`` that routes every request."""
+
+    read_limit = CHUNK
 
     def __init__(
         self,
@@ -224,20 +254,6 @@ class ListenerServer:
         self.server: asyncio.Server | None = None
         self.clients: set[Any] = set()
         self._weights: dict[str, dict[str, float]] = {}
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(
-            self._serve, self.ip, self.port, reuse_address=True, limit=CHUNK
-        )
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for writer in list(self.clients):
-                writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 2)
-            self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
         self.clients.add(writer)
@@ -408,7 +424,7 @@ class ListenerServer:
         return keep
 
 
-class TcpListenerServer:
+class TcpListenerServer(_Listening):
     """A TCP listener (classic): each connection is piped to one healthy target."""
 
     def __init__(self, ip: str, port: int, pick: Callable[[], tuple[str, int] | None]) -> None:
@@ -416,20 +432,6 @@ class TcpListenerServer:
         self.pick = pick
         self.server: asyncio.Server | None = None
         self.clients: set[Any] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(
-            self._serve, self.ip, self.port, reuse_address=True
-        )
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for writer in list(self.clients):
-                writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 2)
-            self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
         self.clients.add(writer)
