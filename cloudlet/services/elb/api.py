@@ -21,14 +21,13 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.ec2.addresses import AddressBlock
 from cloudlet.services.elbv2.health import HealthCheck, TargetPool
 from cloudlet.services.elbv2.proxy import (
-    Backends,
     Forward,
     ListenerServer,
     TcpListenerServer,
 )
+from cloudlet.services.elbv2.runtime import BalancerRuntime
 from cloudlet.services.elbv2.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,25 +65,18 @@ def _check_of(doc: Doc) -> HealthCheck:
     )
 
 
-class ElbService(Service):
+class ElbService(BalancerRuntime, Service):
+    address_key = "DNSName"
     name = "elb"
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = Store(env.database("elb"))
-        self.pools: dict[str, TargetPool] = {}
-        self.servers: dict[tuple[str, int], Any] = {}
-        self.backends = Backends()
-        self.block: AddressBlock | None = None
+        self._init_runtime()
 
     async def start(self) -> None:
-        preferred = self.store.meta("block")
-        self.block = AddressBlock.claim(int(preferred) if preferred else None)
-        self.store.set_meta("block", str(self.block.block))
+        self._claim_addresses()
         for doc in self.store.all("lb"):
-            if not self.block.contains(doc["DNSName"]):
-                doc["DNSName"] = self._free_address()
-                self.store.put("lb", doc)
             self._pool(doc)
             for listener in doc["Listeners"]:
                 try:
@@ -93,22 +85,9 @@ class ElbService(Service):
                     log.exception("listener %s:%s not reopened", doc["DNSName"], listener)
 
     async def stop(self) -> None:
-        for server in list(self.servers.values()):
-            await server.close()
-        self.servers.clear()
-        for pool in self.pools.values():
-            pool.close()
-        self.backends.close()
-        if self.block is not None:
-            self.block.release()
-        self.store.conn.close()
+        await self._stop_runtime()
 
     # -- helpers ----------------------------------------------------------------
-
-    def _free_address(self) -> str:
-        assert self.block is not None
-        taken = {lb["DNSName"] for lb in self.store.all("lb")}
-        return next(ip for ip in self.block.addresses() if ip not in taken)
 
     def _key(self, ctx: Any, name: str) -> str:
         return f"{ctx.account_id}/{ctx.region}/{name}"

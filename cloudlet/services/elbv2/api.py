@@ -23,12 +23,11 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import arn, token_hex
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.ec2.addresses import AddressBlock
 from cloudlet.services.elbv2 import errors, rules
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
-from cloudlet.services.elbv2.health import TargetPool
 from cloudlet.services.elbv2.listeners import ListenerOps
-from cloudlet.services.elbv2.proxy import Backends, Forward, ListenerServer, error_reply
+from cloudlet.services.elbv2.proxy import Forward, ListenerServer, error_reply
+from cloudlet.services.elbv2.runtime import BalancerRuntime
 from cloudlet.services.elbv2.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,25 +52,17 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class Elbv2Service(TargetGroupOps, ListenerOps, Service):
+class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
+    address_key = "Ip"
     name = "elbv2"
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = Store(env.database("elbv2"))
-        self.pools: dict[str, TargetPool] = {}
-        self.servers: dict[str, ListenerServer] = {}
-        self.backends = Backends()
-        self.block: AddressBlock | None = None
+        self._init_runtime()
 
     async def start(self) -> None:
-        preferred = self.store.meta("block")
-        self.block = AddressBlock.claim(int(preferred) if preferred else None)
-        self.store.set_meta("block", str(self.block.block))
-        for lb in self.store.all("lb"):
-            if not self.block.contains(lb["Ip"]):
-                lb["Ip"] = lb["DNSName"] = self._free_address()
-                self.store.put("lb", lb)
+        self._claim_addresses()
         for doc in self.store.all("tg"):
             self._pool(doc)
         for listener in self.store.all("listener"):
@@ -82,22 +73,9 @@ class Elbv2Service(TargetGroupOps, ListenerOps, Service):
         self._refresh_usage()
 
     async def stop(self) -> None:
-        for server in list(self.servers.values()):
-            await server.close()
-        self.servers.clear()
-        for pool in self.pools.values():
-            pool.close()
-        self.backends.close()
-        if self.block is not None:
-            self.block.release()
-        self.store.conn.close()
+        await self._stop_runtime()
 
     # -- load balancers -------------------------------------------------------
-
-    def _free_address(self) -> str:
-        assert self.block is not None
-        taken = {lb["Ip"] for lb in self.store.all("lb")}
-        return next(ip for ip in self.block.addresses() if ip not in taken)
 
     def _lb(self, ctx: Any, lb_arn: str) -> Doc:
         doc = self.store.get("lb", lb_arn)

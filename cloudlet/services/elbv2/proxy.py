@@ -20,6 +20,7 @@ import contextlib
 import logging
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -206,7 +207,7 @@ class Backends:
         self.idle.clear()
 
 
-class _Listening:
+class _Listening(ABC):
     """What every listener shares: an asyncio server on ``ip:port`` and its open
     client connections, all closed by ``close``."""
 
@@ -230,8 +231,9 @@ class _Listening:
                 await asyncio.wait_for(self.server.wait_closed(), 2)
             self.server = None
 
+    @abstractmethod
     async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
-        raise NotImplementedError
+        """Handle one client connection until it closes."""
 
 
 class ListenerServer(_Listening):

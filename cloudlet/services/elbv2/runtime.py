@@ -1,0 +1,57 @@
+"""The running side both load balancer services share (``elbv2`` and classic ``elb``).
+
+Each service owns its documents, but both run the same things: a loopback
+address block of their own (``ec2/addresses.py``) from which every load
+balancer takes its address (its DNSName), listeners (``proxy.py``), target
+pools with health checks (``health.py``) and keep-alive backend connections.
+This mixin claims the block at start (re-addressing load balancers whose old
+block another server holds now) and closes everything at stop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudlet.services.ec2.addresses import AddressBlock
+from cloudlet.services.elbv2.health import TargetPool
+from cloudlet.services.elbv2.proxy import Backends
+from cloudlet.services.elbv2.store import Store
+
+
+class BalancerRuntime:
+    """Mixed into a load balancer service; ``address_key`` names the document field
+    holding a load balancer's address."""
+
+    address_key = "DNSName"
+    store: Store
+
+    def _init_runtime(self) -> None:
+        self.pools: dict[str, TargetPool] = {}
+        self.servers: dict[Any, Any] = {}
+        self.backends = Backends()
+        self.block: AddressBlock | None = None
+
+    def _claim_addresses(self) -> None:
+        preferred = self.store.meta("block")
+        self.block = AddressBlock.claim(int(preferred) if preferred else None)
+        self.store.set_meta("block", str(self.block.block))
+        for doc in self.store.all("lb"):
+            if not self.block.contains(doc[self.address_key]):
+                doc[self.address_key] = doc["DNSName"] = self._free_address()
+                self.store.put("lb", doc)
+
+    def _free_address(self) -> str:
+        assert self.block is not None
+        taken = {lb[self.address_key] for lb in self.store.all("lb")}
+        return next(ip for ip in self.block.addresses() if ip not in taken)
+
+    async def _stop_runtime(self) -> None:
+        for server in list(self.servers.values()):
+            await server.close()
+        self.servers.clear()
+        for pool in self.pools.values():
+            pool.close()
+        self.backends.close()
+        if self.block is not None:
+            self.block.release()
+        self.store.conn.close()
