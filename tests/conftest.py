@@ -1,4 +1,4 @@
-"""Shared test set-up: the conformance tally.
+"""Shared test set-up: the conformance tally and the ``aws`` CLI fixture.
 
 The cloudlet fixtures come from the ``cloudlet.testing`` plugin, which pip
 registers when the project is installed (the README's install command).
@@ -10,7 +10,11 @@ state) so they are right under pytest-xdist too.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
+
+import pytest
 
 _CASE = re.compile(r"test_protocols\.py::test_(input|output)\[(?:legacy-)?([^:]+):")
 
@@ -33,3 +37,30 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
             f"{proto:42s} {direction:6s} passed {passed[key]:4d}  failed {failed[key]:4d}"
             + (f"  client-only {skipped[key]}" if skipped[key] else "")
         )
+
+
+@pytest.fixture
+def aws(cloudlet_server, tmp_path):
+    """The AWS CLI (``python -m awscli``) pointed at the session's server: ``aws(*args)``."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        out = subprocess.run(
+            [sys.executable, "-m", "awscli", "--endpoint-url", cloudlet_server.endpoint, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        if check:
+            assert out.returncode == 0, out.stderr
+        return out
+
+    return run

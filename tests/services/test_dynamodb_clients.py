@@ -5,8 +5,6 @@ batch_writer) and the client paginators, the AWS CLI, and boto 2's low-level
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from decimal import Decimal
 
 import boto3
@@ -243,32 +241,6 @@ def test_list_tables_paginator(resource):
 
 
 # -- the AWS CLI --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def aws(cloudlet_server, tmp_path):
-    env = {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "HOME": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-    }
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        out = subprocess.run(
-            [sys.executable, "-m", "awscli", "--endpoint-url", cloudlet_server.endpoint, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            cwd=tmp_path,
-        )
-        if check:
-            assert out.returncode == 0, out.stderr
-        return out
-
-    return run
 
 
 def test_cli_table_and_item_commands(aws):

@@ -3,38 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-
-import pytest
 
 from tests.services.s3_helpers import bname
-
-
-@pytest.fixture
-def aws(cloudlet_server, tmp_path):
-    env = {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "HOME": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-    }
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        out = subprocess.run(
-            [sys.executable, "-m", "awscli", "--endpoint-url", cloudlet_server.endpoint, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            cwd=tmp_path,
-        )
-        if check:
-            assert out.returncode == 0, out.stderr
-        return out
-
-    return run
 
 
 def test_s3_high_level_commands(aws, tmp_path):
