@@ -33,6 +33,7 @@ from cloudlet.gateway.asgi import (
     Send,
     body_stream,
     build_request,
+    inflate_request,
     read_body,
     send_response,
 )
@@ -234,6 +235,8 @@ class Gateway:
 
             ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
             ctx.account_id = ctx.principal.account_id
+            if operation.request_compression and "content-encoding" in req.headers:
+                req.body = inflate_request(req, self.config.max_body_bytes)
             service = self.services.get(name)
             if service is not None:
                 service.prepare_request(ctx)

@@ -7,6 +7,7 @@ an async iterator for streaming payloads, so memory stays flat.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -115,3 +116,21 @@ async def _next_piece(pieces: AsyncIterator[bytes]) -> bytes | None:
         if piece:
             return piece
     return None
+
+
+def inflate_request(req: HttpRequest, limit: int) -> bytes:
+    """The body of a request to an operation with the ``requestcompression`` trait,
+    which botocore gzips past a size (CloudWatch PutMetricData): inflated, at most
+    ``limit`` bytes (a gzip bomb is refused)."""
+    if req.headers.get("content-encoding", "").lower() != "gzip" or not req.body:
+        return req.body
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        body = inflater.decompress(req.body, limit)
+    except zlib.error:
+        raise ServiceError(
+            "InvalidParameterValue", "The request body is not valid gzip.", 400
+        ) from None
+    if inflater.unconsumed_tail:
+        raise ServiceError("RequestEntityTooLarge", "The request body is too large.", 413)
+    return body

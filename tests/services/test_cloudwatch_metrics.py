@@ -416,3 +416,26 @@ def test_metrics_alarms_and_dashboards_survive_a_restart(tmp_path):
         assert p["Sum"] == 7.0
         assert [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]] == ["kept"]
         assert cw.get_dashboard(DashboardName="kept")["DashboardBody"] == '{"widgets": []}'
+
+
+def test_gzipped_put_metric_data(aws_client):
+    """botocore gzips PutMetricData bodies past 10 KB (the model's requestcompression
+    trait); the gateway inflates them for any operation with that trait."""
+    cw = aws_client("cloudwatch")
+    ns, now = unique("Gzip"), _now()
+    sent = []
+
+    def record(request, **_kw):
+        sent.append(request.headers.get("Content-Encoding"))
+
+    cw.meta.events.register("before-send.cloudwatch.PutMetricData", record)
+    values = [float(v) for v in range(1, 151)]  # 150 values a datum at most
+    at = now - timedelta(minutes=1)
+    data = [{"MetricName": "Big", "Timestamp": at, "Values": values} for _ in range(20)]
+    cw.put_metric_data(Namespace=ns, MetricData=data)
+    assert [e.decode() if isinstance(e, bytes) else e for e in sent] == ["gzip"]
+    stats = cw.get_metric_statistics(
+        Namespace=ns, MetricName="Big", Period=60, Statistics=["SampleCount", "Sum"], **_window(now)
+    )["Datapoints"]
+    assert sum(d["SampleCount"] for d in stats) == 20 * 150
+    assert sum(d["Sum"] for d in stats) == 20 * sum(values)

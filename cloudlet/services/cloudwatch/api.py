@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import zlib
 from typing import Any
 
 from cloudlet.core.clock import clock
@@ -26,7 +25,6 @@ Result = dict[str, Any]
 TICK_SECONDS = 1.0
 SWEEP_SECONDS = 3600.0
 ALARM_TYPES = ("MetricAlarm", "CompositeAlarm")
-MAX_INFLATED = 4 * 1024 * 1024  # PutMetricData takes 1 MB of payload; refuse gzip bombs
 
 
 def _offset(token: str | None) -> int:
@@ -69,20 +67,6 @@ class CloudWatchService(Service):
 
     async def stop(self) -> None:
         self.store.conn.close()
-
-    def prepare_request(self, ctx: Any) -> None:
-        """botocore gzips PutMetricData bodies over 10 KB (``Content-Encoding: gzip``,
-        the model's requestcompression trait); inflate them before parsing."""
-        req = ctx.request
-        if req.body and req.headers.get("content-encoding", "").lower() == "gzip":
-            inflater = zlib.decompressobj(wbits=31)
-            try:
-                body = inflater.decompress(req.body, MAX_INFLATED)
-            except zlib.error:
-                raise errors.invalid_value("The request body is not valid gzip.") from None
-            if inflater.unconsumed_tail:
-                raise errors.invalid_value("The request body is too large.")
-            req.body = body
 
     def health(self) -> dict[str, Any]:
         return {"state": "running", "alarms": len(self.alarms.alarms)}
