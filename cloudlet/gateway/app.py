@@ -60,6 +60,7 @@ Route = tuple[str, str, ServiceModel, Codec, OperationModel]
 
 HEALTH_PATH = "/_cloudlet/health"
 IMDS_PATH = "/_cloudlet/imds/"
+SERVED_BODY_LIMIT = 16 * 1024 * 1024
 
 
 class Gateway:
@@ -77,6 +78,8 @@ class Gateway:
         self._handlers: dict[tuple[str, str], tuple[Any, bool]] = {}
         self._models: dict[tuple[str, str], ServiceModel] = {}
         self._routes: dict[tuple[str, str | None], Route] = {}
+        # Services with routes of their own (Service.claims): function URLs, internal pages.
+        self._claimers = [s for s in self.services.values() if type(s).claims is not Service.claims]
 
     # -- lifespan ---------------------------------------------------------------
 
@@ -138,6 +141,10 @@ class Gateway:
             status, headers, body = imds.handle(req.method, req.path, req.headers, self.credentials)
             await send_response(send, HttpResponse(status, headers, body), req.method == "HEAD")
             return
+        for service in self._claimers:
+            if service.claims(req):
+                await send_response(send, await self._serve(service, req, receive))
+                return
         if req.path.startswith("/_cloudlet/"):
             await send_response(send, self._internal(req.path))
             return
@@ -157,6 +164,20 @@ class Gateway:
             # Browsers' requests: the service adds its CORS headers (S3's bucket rules).
             self.services[ctx.service_name].finish_response(ctx, resp)
         await send_response(send, resp, head_only=req.method == "HEAD")
+
+    async def _serve(self, service: Service, req: HttpRequest, receive: Receive) -> HttpResponse:
+        """A service's own route (``Service.serve``); errors answer as JSON."""
+        try:
+            body = await read_body(receive, SERVED_BODY_LIMIT)
+            return await service.serve(req, body)
+        except ServiceError as err:
+            doc = {"code": err.code, "message": err.message}
+        except Exception:  # noqa: BLE001 - never a bare traceback
+            log.exception("%s route failed", service.name)
+            doc = {"code": "InternalFailure", "message": "internal error"}
+            err = InternalFailure("internal error")
+        headers = [("Content-Type", "application/json")]
+        return HttpResponse(err.status, headers, json.dumps(doc).encode())
 
     async def _handle_expecting_continue(
         self, ctx: RequestContext, receive: Receive

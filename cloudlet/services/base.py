@@ -133,6 +133,19 @@ class Service:
 
         raise NotImplementedOperation(self.name, "website endpoint")
 
+    def claims(self, req: Any) -> bool:
+        """Whether this non-API request is the service's own (a Lambda function URL's
+        host, an internal page under ``/_cloudlet/<service>/``). Called for every
+        request when overridden, so keep it to prefix and host checks."""
+        return False
+
+    async def serve(self, req: Any, body: bytes) -> Any:
+        """Answer a request ``claims`` accepted, as an ``HttpResponse`` (unsigned:
+        what it may do is the service's to decide). ``body`` is read whole."""
+        from cloudlet.core.errors import NotImplementedOperation
+
+        raise NotImplementedOperation(self.name, "internal route")
+
     def options(self, ctx: Any) -> Any:
         """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""
         return None
