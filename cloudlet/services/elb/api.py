@@ -21,6 +21,7 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.elbv2 import metrics
 from cloudlet.services.elbv2.health import HealthCheck, TargetPool
 from cloudlet.services.elbv2.proxy import (
     Forward,
@@ -68,6 +69,7 @@ def _check_of(doc: Doc) -> HealthCheck:
 class ElbService(BalancerRuntime, Service):
     address_key = "DNSName"
     name = "elb"
+    dialect = metrics.CLASSIC
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
@@ -83,6 +85,7 @@ class ElbService(BalancerRuntime, Service):
                     await self._open(doc, listener)
                 except Exception:  # noqa: BLE001 - one port taken must not stop the server
                     log.exception("listener %s:%s not reopened", doc["DNSName"], listener)
+        self._start_metrics()
 
     async def stop(self) -> None:
         await self._stop_runtime()
@@ -108,6 +111,18 @@ class ElbService(BalancerRuntime, Service):
                 pool.add(inst["InstanceId"], 0, inst["Ip"])
         return pool
 
+    def _metric_batches(
+        self, taken: dict[tuple[str, str | None], metrics.Tally]
+    ) -> list[tuple[str, str, list[metrics.Datum]]]:
+        out = []
+        for doc in self.store.all("lb"):
+            pool = self.pools.get(doc["Arn"])
+            counts = metrics.host_counts(pool) if pool is not None else (None, None)
+            dims = [("LoadBalancerName", doc["LoadBalancerName"])]
+            data = self.meter.datums(dims, taken.get((doc["Arn"], None)), *counts)
+            out.append((doc["account"], doc["region"], data))
+        return out
+
     async def _open(self, doc: Doc, listener: Doc) -> None:
         pool = self._pool(doc)
         ip, port = doc["DNSName"], int(listener["LoadBalancerPort"])
@@ -127,6 +142,7 @@ class ElbService(BalancerRuntime, Service):
                 lambda req, p: Forward(doc["Arn"], [(pool, 1)], instance_port),
                 lambda: float(attrs["ConnectionSettings"]["IdleTimeout"]),
                 self.backends,
+                lambda req: self.meter.record(doc["Arn"], req),
             )
         try:
             await server.start()

@@ -23,7 +23,7 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import arn, token_hex
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.elbv2 import errors, rules
+from cloudlet.services.elbv2 import errors, metrics, rules
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
 from cloudlet.services.elbv2.listeners import ListenerOps
 from cloudlet.services.elbv2.proxy import Forward, ListenerServer, error_reply
@@ -55,6 +55,7 @@ def _when(seconds: float) -> datetime:
 class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
     address_key = "Ip"
     name = "elbv2"
+    dialect = metrics.APPLICATION
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
@@ -71,6 +72,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             except Exception:  # noqa: BLE001 - one port taken must not stop the server
                 log.exception("listener %s not reopened", listener["Arn"])
         self._refresh_usage()
+        self._start_metrics()
 
     async def stop(self) -> None:
         await self._stop_runtime()
@@ -274,6 +276,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             lambda req, port, arn=listener["Arn"]: self._route(arn, req, port),
             lambda: float(lb["Attributes"]["idle_timeout.timeout_seconds"]),
             self.backends,
+            lambda req, lb_arn=lb["Arn"]: self.meter.record(lb_arn, req),
         )
         try:
             await server.start()
@@ -290,6 +293,32 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                 ) from None
             raise
         self.servers[listener["Arn"]] = server
+
+    def _metric_batches(
+        self, taken: dict[tuple[str, str | None], metrics.Tally]
+    ) -> list[tuple[str, str, list[metrics.Datum]]]:
+        groups_of: dict[str, set[str]] = {}
+        for rule in self.store.all("rule"):
+            listener = self.store.get("listener", rule["ListenerArn"])
+            for action in rule["Actions"]:
+                if listener is not None and action["Type"] == "forward":
+                    groups = groups_of.setdefault(listener["LoadBalancerArn"], set())
+                    groups.update(a for a, _ in rules.forward_groups(action))
+        out = []
+        for lb in self.store.all("lb"):
+            lb_dim = ("LoadBalancer", lb["Arn"].split(":loadbalancer/", 1)[1])
+            data = self.meter.datums([lb_dim], taken.get((lb["Arn"], None)), None, None)
+            for tg_arn in sorted(groups_of.get(lb["Arn"], ())):
+                pool = self.pools.get(tg_arn)
+                if pool is None:
+                    continue
+                dims = [lb_dim, ("TargetGroup", tg_arn.split(":", 5)[5])]
+                data += self.meter.datums(
+                    dims, taken.get((lb["Arn"], tg_arn)), *metrics.host_counts(pool)
+                )
+            if data:
+                out.append((lb["account"], lb["region"], data))
+        return out
 
     def _route(self, listener_arn: str, req: Any, port: int) -> Any:
         for rule in self._rules_in_order(listener_arn):

@@ -43,6 +43,14 @@ class Request:
     version: str
     headers: Headers
     client_ip: str
+    status: int = 0
+    """The status the client got (0: none was sent)."""
+    by_elb: bool = False
+    """The load balancer wrote the answer itself (fixed response, redirect, 5xx)."""
+    target_time: float | None = None
+    """Seconds from sending the request to a target until its response head arrived."""
+    group: str | None = None
+    """The target group (ARN) the request was forwarded to."""
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -89,6 +97,8 @@ class Reply:
 
 Action = Forward | Reply
 Route = Callable[[Request, int], Action]
+Meter = Callable[[Request], None]
+"""Told of every finished request (``metrics.py``)."""
 
 
 AWS_TITLES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
@@ -248,9 +258,11 @@ class ListenerServer(_Listening):
         route: Route,
         idle_timeout: Callable[[], float],
         backends: Backends,
+        meter: Meter | None = None,
     ) -> None:
         self.ip, self.port = ip, port
         self.route = route
+        self.meter = meter
         self.idle_timeout = idle_timeout
         self.backends = backends
         self.server: asyncio.Server | None = None
@@ -283,7 +295,11 @@ class ListenerServer(_Listening):
             self.clients.discard(writer)
             writer.close()
 
-    async def _write_reply(self, writer: Any, reply: Reply, keep: bool) -> None:
+    async def _write_reply(
+        self, writer: Any, reply: Reply, keep: bool, req: Request | None = None
+    ) -> None:
+        if req is not None:
+            req.status, req.by_elb = reply.status, True
         lines = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}", "Server: awselb/2.0"]
         lines += [f"{k}: {v}" for k, v in reply.headers]
         lines.append(f"Content-Length: {len(reply.body)}")
@@ -307,19 +323,28 @@ class ListenerServer(_Listening):
         return best
 
     async def _handle(self, req: Request, reader: asyncio.StreamReader, writer: Any) -> bool:
+        try:
+            return await self._answer(req, reader, writer)
+        finally:
+            if self.meter is not None:
+                self.meter(req)
+
+    async def _answer(self, req: Request, reader: asyncio.StreamReader, writer: Any) -> bool:
         keep = req.keep_alive()
         action = self.route(req, self.port)
         if isinstance(action, Reply):
             await relay_body(reader, None, req.headers)
-            await self._write_reply(writer, action, keep)
+            await self._write_reply(writer, action, keep, req)
             return keep
         live = [(p, w) for p, w in action.groups if w > 0] or action.groups
-        target = self._choose_group(Forward(action.key, live)).pick() if live else None
+        pool = self._choose_group(Forward(action.key, live)) if live else None
+        target = pool.pick() if pool is not None else None
         port = action.port
         if target is None:
             await relay_body(reader, None, req.headers)
-            await self._write_reply(writer, error_reply(503), keep)
+            await self._write_reply(writer, error_reply(503), keep, req)
             return keep
+        req.group = pool.arn if pool is not None else None
         if (req.header("expect") or "").lower() == "100-continue" and _has_body(req.headers):
             # the proxy takes the body itself, so it says "go on" for the target
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -369,40 +394,43 @@ class ListenerServer(_Listening):
     ) -> bool:
         has_body = _has_body(req.headers)
         head = self._backend_head(req)
+        sent = time.perf_counter()
         for attempt in (0, 1):
             try:
                 b_reader, b_writer, reused = await self.backends.connect(ip, port)
             except TimeoutError:
                 await relay_body(reader, None, req.headers)
-                await self._write_reply(writer, error_reply(504), keep)
+                await self._write_reply(writer, error_reply(504), keep, req)
                 return keep
             except OSError:
                 await relay_body(reader, None, req.headers)
-                await self._write_reply(writer, error_reply(502), keep)
+                await self._write_reply(writer, error_reply(502), keep, req)
                 return keep
             try:
                 b_writer.write(head)
                 await relay_body(reader, b_writer, req.headers)
                 await b_writer.drain()
                 resp_head = await self._final_head(b_reader)
+                req.target_time = time.perf_counter() - sent
                 break
             except TimeoutError:
                 b_writer.close()
-                await self._write_reply(writer, error_reply(504), False)
+                await self._write_reply(writer, error_reply(504), False, req)
                 return False
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 b_writer.close()
                 if reused and not has_body and attempt == 0:
                     continue  # a kept-alive connection the target had closed: retry fresh
-                await self._write_reply(writer, error_reply(502), False)
+                await self._write_reply(writer, error_reply(502), False, req)
                 return False
         parsed = _parse_head(resp_head)
         parts = parsed[0].split(" ", 2) if parsed else []
         if parsed is None or len(parts) < 2 or not parts[1].isdigit():
             b_writer.close()
-            await self._write_reply(writer, error_reply(502), False)
+            await self._write_reply(writer, error_reply(502), False, req)
             return False
         status, headers = int(parts[1]), parsed[1]
+        req.status = status
         conn = (_get(headers, "connection") or "").lower()
         backend_keep = "close" not in conn and (parts[0] != "HTTP/1.0" or "keep-alive" in conn)
         bodiless = req.method == "HEAD" or status in (204, 304) or 100 <= status < 200

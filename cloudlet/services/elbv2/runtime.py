@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.services.ec2.addresses import AddressBlock
+from cloudlet.services.elbv2 import metrics
 from cloudlet.services.elbv2.health import TargetPool
 from cloudlet.services.elbv2.proxy import Backends
 from cloudlet.services.elbv2.store import Store
@@ -23,13 +24,31 @@ class BalancerRuntime:
     holding a load balancer's address."""
 
     address_key = "DNSName"
+    dialect: metrics.Dialect
     store: Store
+    env: Any
+    name: str
 
     def _init_runtime(self) -> None:
         self.pools: dict[str, TargetPool] = {}
         self.servers: dict[Any, Any] = {}
         self.backends = Backends()
         self.block: AddressBlock | None = None
+        self.meter = metrics.Meter(self.dialect)
+
+    def _start_metrics(self) -> None:
+        self.env.every(metrics.interval_from_env(), self._publish_metrics, f"{self.name}-metrics")
+
+    async def _publish_metrics(self) -> None:
+        await metrics.publish(
+            self.env, self.dialect.namespace, self._metric_batches(self.meter.take())
+        )
+
+    def _metric_batches(
+        self, taken: dict[tuple[str, str | None], metrics.Tally]
+    ) -> list[tuple[str, str, list[metrics.Datum]]]:
+        """(account, region, MetricData) from an interval's tallies and host counts."""
+        raise NotImplementedError
 
     def _claim_addresses(self) -> None:
         preferred = self.store.meta("block")

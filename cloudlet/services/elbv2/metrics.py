@@ -1,0 +1,197 @@
+"""Load balancer metrics in CloudWatch: ``AWS/ApplicationELB`` and ``AWS/ELB``.
+
+Why: dashboards and alarms on a load balancer (request rate, latency, 5xx
+counts, healthy hosts) are how people watch and scale what sits behind it, so
+the figures are counted from the traffic the proxy really carried. The proxy
+tells a ``Meter`` of every finished request (``proxy.Meter``); every
+``CLOUDLET_ELB_METRICS_INTERVAL`` seconds (default 60, AWS's period for load
+balancers) the service takes the tallies and publishes them through the
+internal client, with the healthy and unhealthy target counts of every target
+group a load balancer uses.
+
+Metric names and dimensions are AWS's:
+
+- ``AWS/ApplicationELB`` (dimensions ``LoadBalancer`` = ``app/<name>/<id>``,
+  and ``LoadBalancer`` + ``TargetGroup`` = ``targetgroup/<name>/<id>``):
+  RequestCount, TargetResponseTime (seconds, as a statistic set),
+  HTTPCode_Target_{2,3,4,5}XX_Count, HTTPCode_ELB_{3,4,5}XX_Count,
+  HTTPCode_ELB_{502,503,504}_Count, HealthyHostCount, UnHealthyHostCount.
+- ``AWS/ELB`` (dimension ``LoadBalancerName``): RequestCount, Latency,
+  HTTPCode_Backend_{2,3,4,5}XX, HTTPCode_ELB_{4,5}XX, HealthyHostCount,
+  UnHealthyHostCount.
+
+As in AWS, counts are published only for intervals with traffic; host counts
+every interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudlet.core.errors import NotImplementedOperation, ServiceError
+from cloudlet.services.elbv2.proxy import Request
+
+log = logging.getLogger(__name__)
+
+INTERVAL_ENV = "CLOUDLET_ELB_METRICS_INTERVAL"
+DEFAULT_INTERVAL = 60.0
+Dims = list[tuple[str, str]]
+Datum = dict[str, Any]
+
+
+def interval_from_env() -> float:
+    """``CLOUDLET_ELB_METRICS_INTERVAL`` seconds, at least 0.2 (default 60)."""
+    raw = os.environ.get(INTERVAL_ENV, "")
+    try:
+        return max(0.2, float(raw)) if raw else DEFAULT_INTERVAL
+    except ValueError:
+        log.warning("%s=%r is not a number; using %s", INTERVAL_ENV, raw, DEFAULT_INTERVAL)
+        return DEFAULT_INTERVAL
+
+
+@dataclass
+class Tally:
+    """What one load balancer (and one of its target groups) carried in an interval."""
+
+    requests: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    times: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Dialect:
+    """How one namespace names things."""
+
+    namespace: str
+    latency: str
+    target_code: str
+    """Format for a target's status class, ``{c}`` the class digit."""
+    elb_class: str
+    """Format for the load balancer's own answers by status class."""
+    elb_status: str | None = None
+    """Format for its own 502/503/504 answers, ``{s}`` the status, if the namespace has it."""
+
+
+APPLICATION = Dialect(
+    "AWS/ApplicationELB",
+    "TargetResponseTime",
+    "HTTPCode_Target_{c}XX_Count",
+    "HTTPCode_ELB_{c}XX_Count",
+    "HTTPCode_ELB_{s}_Count",
+)
+CLASSIC = Dialect("AWS/ELB", "Latency", "HTTPCode_Backend_{c}XX", "HTTPCode_ELB_{c}XX")
+ELB_STATUSES = {502, 503, 504}
+
+
+class Meter:
+    """Tallies per (load balancer key, target group key or None)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.tallies: dict[tuple[str, str | None], Tally] = {}
+
+    def record(self, lb: str, req: Request) -> None:
+        """One finished request through load balancer ``lb`` (hot path: small)."""
+        keys = [(lb, None)] if req.group is None else [(lb, None), (lb, req.group)]
+        for key in keys:
+            tally = self.tallies.get(key)
+            if tally is None:
+                tally = self.tallies[key] = Tally()
+            tally.requests += 1
+            if req.status:
+                tally.codes[self._code(req)] += 1
+                if req.by_elb and req.status in ELB_STATUSES and self.dialect.elb_status:
+                    tally.codes[f"s{req.status}"] += 1
+            if req.target_time is not None:
+                tally.times.append(req.target_time)
+
+    @staticmethod
+    def _code(req: Request) -> str:
+        return ("e" if req.by_elb else "t") + str(req.status // 100)
+
+    def take(self) -> dict[tuple[str, str | None], Tally]:
+        taken, self.tallies = self.tallies, {}
+        return taken
+
+    def datums(
+        self, dims: Dims, tally: Tally | None, healthy: int | None, unhealthy: int | None
+    ) -> list[Datum]:
+        """MetricData for one dimension set."""
+        d = self.dialect
+        out: list[Datum] = []
+        if tally is not None and tally.requests:
+            out.append(_datum("RequestCount", dims, tally.requests, "Count"))
+            for code, n in sorted(tally.codes.items()):
+                if code.startswith("s"):
+                    out.append(_datum(d.elb_status.format(s=code[1:]), dims, n, "Count"))
+                elif code[0] == "t":
+                    out.append(_datum(d.target_code.format(c=code[1]), dims, n, "Count"))
+                elif code[1] in "345":
+                    out.append(_datum(d.elb_class.format(c=code[1]), dims, n, "Count"))
+            if tally.times:
+                out.append(_stats(d.latency, dims, tally.times))
+        if healthy is not None:
+            out.append(_datum("HealthyHostCount", dims, healthy, "Count"))
+        if unhealthy is not None:
+            out.append(_datum("UnHealthyHostCount", dims, unhealthy, "Count"))
+        return out
+
+
+def _datum(name: str, dims: Dims, value: float, unit: str) -> Datum:
+    return {
+        "MetricName": name,
+        "Dimensions": [{"Name": n, "Value": v} for n, v in dims],
+        "Timestamp": datetime.now(UTC),
+        "Value": float(value),
+        "Unit": unit,
+        "StorageResolution": 1,
+    }
+
+
+def _stats(name: str, dims: Dims, values: list[float]) -> Datum:
+    datum = _datum(name, dims, 0, "Seconds")
+    del datum["Value"]
+    datum["StatisticValues"] = {
+        "SampleCount": float(len(values)),
+        "Sum": sum(values),
+        "Minimum": min(values),
+        "Maximum": max(values),
+    }
+    return datum
+
+
+def host_counts(pool: Any) -> tuple[int, int]:
+    """(healthy, unhealthy) targets of a ``TargetPool``."""
+    healthy = unhealthy = 0
+    for target in pool.targets.values():
+        if target.state == "healthy":
+            healthy += 1
+        elif target.state == "unhealthy":
+            unhealthy += 1
+    return healthy, unhealthy
+
+
+async def publish(
+    env: Any, namespace: str, batches: Iterable[tuple[str, str, list[Datum]]]
+) -> None:
+    """Send ``(account, region, data)`` batches to CloudWatch, 1,000 data per call."""
+    if "cloudwatch" not in env.services:
+        return
+    for account, region, data in batches:
+        for start in range(0, len(data), 1000):
+            try:
+                await env.call(
+                    "cloudwatch",
+                    "PutMetricData",
+                    {"Namespace": namespace, "MetricData": data[start : start + 1000]},
+                    account=account,
+                    region=region,
+                )
+            except (NotImplementedOperation, ServiceError):
+                log.debug("publishing %s metrics failed", namespace, exc_info=True)
