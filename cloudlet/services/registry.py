@@ -21,6 +21,7 @@ IMPLEMENTED: dict[str, str] = {
     "elbv2": "cloudlet.services.elbv2.api:Elbv2Service",
     "elb": "cloudlet.services.elb.api:ElbService",
     "autoscaling": "cloudlet.services.autoscaling.api:AutoScalingService",
+    "acm": "cloudlet.services.acm.api:AcmService",
 }
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.elbv2 import metrics
+from cloudlet.services.elbv2 import metrics, tls
 from cloudlet.services.elbv2.health import HealthCheck, TargetPool
 from cloudlet.services.elbv2.proxy import (
     Forward,
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 HOSTED_ZONE = "Z35SXDOTRQ7X7K"
 TARGET = re.compile(r"^(HTTP|HTTPS|TCP|SSL):(\d{1,5})(/.*)?$")
+PLAIN = {"HTTP": "HTTP", "HTTPS": "HTTP", "TCP": "TCP", "SSL": "TCP"}
+"""A listener protocol's protocol towards instances (TLS ends at the load balancer)."""
 
 
 def _error(code: str, message: str) -> ServiceError:
@@ -128,13 +130,18 @@ class ElbService(BalancerRuntime, Service):
         ip, port = doc["DNSName"], int(listener["LoadBalancerPort"])
         instance_port = int(listener["InstancePort"])
         attrs = doc["Attributes"]
-        if listener["Protocol"].upper() == "TCP":
+        context = None
+        if listener.get("SSLCertificateId"):
+            context = await tls.server_context(
+                self.env, [listener["SSLCertificateId"]], tls.DEFAULT_POLICY
+            )
+        if PLAIN[listener["Protocol"].upper()] == "TCP":
 
             def pick() -> tuple[str, int] | None:
                 target = pool.pick()
                 return (target.ip, instance_port) if target else None
 
-            server: Any = TcpListenerServer(ip, port, pick)
+            server: Any = TcpListenerServer(ip, port, pick, context)
         else:
             server = ListenerServer(
                 ip,
@@ -143,6 +150,7 @@ class ElbService(BalancerRuntime, Service):
                 lambda: float(attrs["ConnectionSettings"]["IdleTimeout"]),
                 self.backends,
                 lambda req: self.meter.record(doc["Arn"], req),
+                context,
             )
         try:
             await server.start()
@@ -164,16 +172,30 @@ class ElbService(BalancerRuntime, Service):
         out = []
         for listener in listeners:
             protocol = listener["Protocol"].upper()
-            if protocol not in ("HTTP", "TCP"):
-                raise _validation(f"Listener protocol {protocol} is not supported by cloudlet yet")
-            out.append(
-                {
-                    "Protocol": protocol,
-                    "LoadBalancerPort": int(listener["LoadBalancerPort"]),
-                    "InstanceProtocol": (listener.get("InstanceProtocol") or protocol).upper(),
-                    "InstancePort": int(listener["InstancePort"]),
-                }
-            )
+            if protocol not in PLAIN:
+                raise _validation(f"Listener protocol {protocol} is not valid")
+            backend = (listener.get("InstanceProtocol") or PLAIN[protocol]).upper()
+            if backend not in ("HTTP", "TCP"):
+                raise _validation(
+                    f"Instance protocol {backend} is not supported by cloudlet yet (HTTP and TCP"
+                    " are: the load balancer terminates TLS)"
+                )
+            if (backend == "HTTP") != (PLAIN[protocol] == "HTTP"):
+                raise _validation(
+                    f"Instance protocol {backend} is not compatible with listener protocol"
+                    f" {protocol}"
+                )
+            entry = {
+                "Protocol": protocol,
+                "LoadBalancerPort": int(listener["LoadBalancerPort"]),
+                "InstanceProtocol": backend,
+                "InstancePort": int(listener["InstancePort"]),
+            }
+            if protocol in ("HTTPS", "SSL"):
+                if not listener.get("SSLCertificateId"):
+                    raise _validation(f"SSLCertificateId is required for {protocol} listeners")
+                entry["SSLCertificateId"] = listener["SSLCertificateId"]
+            out.append(entry)
         return out
 
     async def _instances(self, ctx: Any, ids: list[str]) -> dict[str, str]:
@@ -333,6 +355,30 @@ class ElbService(BalancerRuntime, Service):
                 await server.close()
         gone = {int(p) for p in params["LoadBalancerPorts"]}
         doc["Listeners"] = [lst for lst in doc["Listeners"] if lst["LoadBalancerPort"] not in gone]
+        self.store.put("lb", doc)
+        return {}
+
+    async def set_load_balancer_listener_ssl_certificate(self, ctx: Any, params: Doc) -> Doc:
+        doc = self._lb(ctx, params["LoadBalancerName"])
+        port = int(params["LoadBalancerPort"])
+        listener = next((x for x in doc["Listeners"] if x["LoadBalancerPort"] == port), None)
+        if listener is None:
+            raise _error(
+                "ListenerNotFoundException",
+                f"LoadBalancer does not have a listener configured at port {port}.",
+            )
+        if listener["Protocol"] not in ("HTTPS", "SSL"):
+            raise _error(
+                "InvalidConfigurationRequestException",
+                f"The listener on port {port} is not an HTTPS or SSL listener",
+            )
+        changed = {**listener, "SSLCertificateId": params["SSLCertificateId"]}
+        await tls.server_context(self.env, [changed["SSLCertificateId"]], tls.DEFAULT_POLICY)
+        server = self.servers.pop((doc["Arn"], port), None)
+        if server is not None:
+            await server.close()
+        await self._open(doc, changed)
+        doc["Listeners"] = [changed if x is listener else x for x in doc["Listeners"]]
         self.store.put("lb", doc)
         return {}
 

@@ -23,10 +23,10 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import arn, token_hex
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.elbv2 import errors, metrics, rules
+from cloudlet.services.elbv2 import errors, metrics, rules, tls
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
 from cloudlet.services.elbv2.listeners import ListenerOps
-from cloudlet.services.elbv2.proxy import Forward, ListenerServer, error_reply
+from cloudlet.services.elbv2.proxy import Forward, ListenerServer, TcpListenerServer, error_reply
 from cloudlet.services.elbv2.runtime import BalancerRuntime
 from cloudlet.services.elbv2.store import Store
 
@@ -134,7 +134,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                 " or hyphens, and must not begin or end with a hyphen"
             )
         lb_type = params.get("Type", "application")
-        if lb_type != "application":
+        if lb_type not in ("application", "network"):
             raise errors.validation(f"Load balancer type '{lb_type}' is not supported by cloudlet")
         for doc in self.store.all("lb"):
             if (doc["account"], doc["region"], doc["LoadBalancerName"]) == (
@@ -153,7 +153,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                 "elasticloadbalancing",
                 ctx.region,
                 ctx.account_id,
-                f"loadbalancer/app/{name}/{resource_id}",
+                f"loadbalancer/{lb_type[:3]}/{name}/{resource_id}",
             ),
             "account": ctx.account_id,
             "region": ctx.region,
@@ -267,17 +267,30 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
 
     # -- listeners open on the load balancer's address ------------------------
 
-    async def _open(self, listener: Doc) -> None:
+    async def _server_for(self, listener: Doc) -> Any:
+        """The (not yet started) server a listener document describes."""
         lb = self.store.get("lb", listener["LoadBalancerArn"])
         assert lb is not None
-        server = ListenerServer(
+        context = None
+        if listener["Protocol"] in ("HTTPS", "TLS"):
+            context = await tls.server_context(
+                self.env, listener["Certificates"], listener["SslPolicy"]
+            )
+        if listener["Protocol"] in ("TCP", "TLS"):
+            return TcpListenerServer(
+                lb["Ip"], int(listener["Port"]), lambda: self._pick(listener["Arn"]), context
+            )
+        return ListenerServer(
             lb["Ip"],
             int(listener["Port"]),
             lambda req, port, arn=listener["Arn"]: self._route(arn, req, port),
             lambda: float(lb["Attributes"]["idle_timeout.timeout_seconds"]),
             self.backends,
             lambda req, lb_arn=lb["Arn"]: self.meter.record(lb_arn, req),
+            context,
         )
+
+    async def _start(self, server: Any, listener: Doc) -> None:
         try:
             await server.start()
         except PermissionError:
@@ -289,10 +302,44 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise errors.invalid_config(
-                    f"Port {listener['Port']} on {lb['Ip']} is already in use on this machine"
+                    f"Port {listener['Port']} on {server.ip} is already in use on this machine"
                 ) from None
             raise
         self.servers[listener["Arn"]] = server
+
+    async def _open(self, listener: Doc) -> None:
+        await self._start(await self._server_for(listener), listener)
+
+    async def _reopen(self, listener: Doc) -> None:
+        """Serve a changed listener; on failure the old one serves on."""
+        server = await self._server_for(listener)  # certificates are read first
+        old = self.servers.pop(listener["Arn"], None)
+        if old is not None:
+            await old.close()
+        try:
+            await self._start(server, listener)
+        except Exception:
+            previous = self.store.get("listener", listener["Arn"])
+            if previous is not None:
+                try:
+                    await self._open(previous)
+                except Exception:  # noqa: BLE001 - the new error is the one to report
+                    log.exception("listener %s not restored", listener["Arn"])
+            raise
+
+    def _pick(self, listener_arn: str) -> tuple[str, int] | None:
+        """A TCP/TLS listener's target for a new connection."""
+        for rule in self._rules_in_order(listener_arn):
+            for action in rule["Actions"]:
+                if action["Type"] != "forward":
+                    continue
+                live = [(a, w) for a, w in rules.forward_groups(action) if w > 0]
+                for tg_arn, _ in live:
+                    doc = self.store.get("tg", tg_arn)
+                    if doc is not None:
+                        target = self._pool(doc).pick()
+                        return (target.ip, target.port) if target else None
+        return None
 
     def _metric_batches(
         self, taken: dict[tuple[str, str | None], metrics.Tally]

@@ -63,3 +63,11 @@ def invalid_config(message: str) -> ServiceError:
 
 def subnet_not_found(subnet: str) -> ServiceError:
     return ServiceError("SubnetNotFoundException", f"The subnet ID '{subnet}' is not valid")
+
+
+def incompatible_protocols(group: str, listener: str) -> ServiceError:
+    return ServiceError(
+        "IncompatibleProtocols",
+        f"The target group protocol '{group}' is not compatible with the listener protocol"
+        f" '{listener}'",
+    )

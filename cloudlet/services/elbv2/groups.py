@@ -49,6 +49,7 @@ def health_check(doc: Doc) -> HealthCheck:
         unhealthy=int(doc["UnhealthyThresholdCount"]),
         matcher=(doc.get("Matcher") or {}).get("HttpCode") or "200",
         enabled=bool(doc.get("HealthCheckEnabled", True)),
+        protocol="TCP" if doc.get("HealthCheckProtocol") == "TCP" else "HTTP",
     )
 
 
@@ -63,6 +64,11 @@ def _apply_health_settings(doc: Doc, params: Doc) -> None:
     for key in ("HealthCheckPath", "HealthCheckPort", "HealthCheckProtocol", "HealthCheckEnabled"):
         if key in params:
             doc[key] = params[key]
+    if doc["HealthCheckProtocol"] not in ("HTTP", "TCP"):
+        raise errors.validation(
+            f"Health check protocol '{doc['HealthCheckProtocol']}' is not supported by cloudlet"
+            " yet (HTTP and TCP are)"
+        )
     if "Matcher" in params:
         code = params["Matcher"].get("HttpCode", "200")
         if not re.fullmatch(r"\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*", code):
@@ -115,7 +121,7 @@ class TargetGroupOps:
         if target_type not in ("instance", "ip"):
             raise errors.validation(f"Target type '{target_type}' is not supported by cloudlet")
         protocol = params.get("Protocol", "HTTP")
-        if protocol != "HTTP":
+        if protocol not in ("HTTP", "TCP"):
             raise errors.validation(f"Protocol '{protocol}' is not supported by cloudlet yet")
         if "Port" not in params:
             raise errors.validation("A port must be specified")
@@ -141,7 +147,7 @@ class TargetGroupOps:
             "Protocol": protocol,
             "Port": int(params["Port"]),
             "VpcId": params.get("VpcId", "vpc-00000000"),
-            "HealthCheckProtocol": "HTTP",
+            "HealthCheckProtocol": "TCP" if protocol == "TCP" else "HTTP",
             "HealthCheckPort": "traffic-port",
             "HealthCheckEnabled": True,
             "HealthCheckPath": "/",

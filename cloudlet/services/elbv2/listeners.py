@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.core.ids import token_hex
-from cloudlet.services.elbv2 import errors, rules
+from cloudlet.services.elbv2 import errors, rules, tls
 
 Doc = dict[str, Any]
 CONFIG_OF = {
@@ -23,6 +23,10 @@ CONFIG_OF = {
     "source-ip": "SourceIpConfig",
 }
 ACTIONS = ("forward", "redirect", "fixed-response")
+PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("TCP", "TLS")}
+"""Listener protocols cloudlet serves per load balancer type (UDP is not built)."""
+AWS_PROTOCOLS = {"application": "HTTPS, HTTP", "network": "TCP_UDP, TLS, UDP, TCP"}
+SECURE = ("HTTPS", "TLS")
 
 
 class ListenerOps:
@@ -35,6 +39,7 @@ class ListenerOps:
     def _tg(self, ctx: Any, tg_arn: str) -> Doc: ...
     def _pool(self, doc: Doc) -> Any: ...
     async def _open(self, listener: Doc) -> None: ...
+    async def _reopen(self, listener: Doc) -> None: ...
 
     def _listener(self, ctx: Any, listener_arn: str) -> Doc:
         doc = self.store.get("listener", listener_arn)
@@ -125,20 +130,62 @@ class ListenerOps:
             out.append(cond)
         return out
 
+    def _protocol(self, lb: Doc, protocol: str) -> str:
+        allowed = PROTOCOLS[lb["Type"]]
+        if protocol not in allowed:
+            if protocol in AWS_PROTOCOLS[lb["Type"]]:
+                raise errors.validation(
+                    f"Listener protocol '{protocol}' is not supported by cloudlet yet"
+                )
+            raise errors.validation(
+                f"Listener protocol '{protocol}' must be one of '{AWS_PROTOCOLS[lb['Type']]}'"
+            )
+        return protocol
+
+    def _check_groups(self, protocol: str, actions: list[Doc]) -> None:
+        """HTTP(S) listeners forward to HTTP groups, TCP/TLS listeners to TCP groups."""
+        want = "TCP" if protocol in ("TCP", "TLS") else "HTTP"
+        for action in actions:
+            if action["Type"] != "forward":
+                if want == "TCP":
+                    raise errors.validation(
+                        f"Action type '{action['Type']}' is not supported for {protocol} listeners"
+                    )
+                continue
+            for tg_arn, _ in rules.forward_groups(action):
+                group = self.store.get("tg", tg_arn)
+                if group is not None and group["Protocol"] != want:
+                    raise errors.incompatible_protocols(group["Protocol"], protocol)
+
+    @staticmethod
+    def _tls_settings(listener: Doc, params: Doc) -> None:
+        """Certificates and SslPolicy of a secure listener (cleared on a plain one)."""
+        if listener["Protocol"] not in SECURE:
+            listener.pop("Certificates", None), listener.pop("SslPolicy", None)
+            return
+        if "Certificates" in params:
+            arns = [c["CertificateArn"] for c in params["Certificates"] or []]
+            extra = [c for c in listener.get("Certificates", [])[1:] if c not in arns]
+            listener["Certificates"] = arns[:1] + extra
+        if not listener.get("Certificates"):
+            raise errors.validation(
+                f"A certificate must be specified for {listener['Protocol']} listeners"
+            )
+        policy = params.get("SslPolicy") or listener.get("SslPolicy") or tls.DEFAULT_POLICY
+        tls.check_policy(policy)
+        listener["SslPolicy"] = policy
+
     async def create_listener(self, ctx: Any, params: Doc) -> Doc:
         lb = self._lb(ctx, params["LoadBalancerArn"])
         port = int(params["Port"])
-        protocol = params.get("Protocol", "HTTP")
-        if protocol != "HTTP":
-            raise errors.validation(
-                f"Listener protocol '{protocol}' is not supported by cloudlet yet"
-            )
+        protocol = self._protocol(lb, params.get("Protocol") or PROTOCOLS[lb["Type"]][0])
         if not 1 <= port <= 65535:
             raise errors.validation(f"Port '{port}' must be between 1 and 65535")
         for other in self.store.all("listener"):
             if other["LoadBalancerArn"] == lb["Arn"] and other["Port"] == port:
                 raise errors.duplicate_listener()
         actions = self._actions(ctx, params["DefaultActions"])
+        self._check_groups(protocol, actions)
         listener = {
             "Arn": lb["Arn"].replace(":loadbalancer/", ":listener/") + f"/{token_hex(8)}",
             "account": ctx.account_id,
@@ -148,6 +195,7 @@ class ListenerOps:
             "Protocol": protocol,
             "Tags": params.get("Tags") or [],
         }
+        self._tls_settings(listener, params)
         await self._open(listener)
         self.store.put("listener", listener)
         self.store.put("rule", self._default_rule(listener, actions))
@@ -168,13 +216,17 @@ class ListenerOps:
 
     def _listener_out(self, listener: Doc) -> Doc:
         default = next(r for r in self._rules_in_order(listener["Arn"]) if r.get("IsDefault"))
-        return {
+        out = {
             "ListenerArn": listener["Arn"],
             "LoadBalancerArn": listener["LoadBalancerArn"],
             "Port": listener["Port"],
             "Protocol": listener["Protocol"],
             "DefaultActions": default["Actions"],
         }
+        if listener["Protocol"] in SECURE:
+            out["Certificates"] = [{"CertificateArn": listener["Certificates"][0]}]
+            out["SslPolicy"] = listener["SslPolicy"]
+        return out
 
     def describe_listeners(self, ctx: Any, params: Doc) -> Doc:
         if arns := params.get("ListenerArns"):
@@ -192,12 +244,16 @@ class ListenerOps:
             default = next(r for r in self._rules_in_order(listener["Arn"]) if r.get("IsDefault"))
             default["Actions"] = self._actions(ctx, params["DefaultActions"])
             self.store.put("rule", default)
-        if "Port" in params and int(params["Port"]) != listener["Port"]:
-            old = self.servers.pop(listener["Arn"], None)
-            if old is not None:
-                await old.close()
-            listener["Port"] = int(params["Port"])
-            await self._open(listener)
+        changed = dict(listener)
+        if "Port" in params:
+            changed["Port"] = int(params["Port"])
+        if params.get("Protocol"):
+            lb = self.store.get("lb", listener["LoadBalancerArn"])
+            changed["Protocol"] = self._protocol(lb, params["Protocol"])
+        self._tls_settings(changed, params)
+        if changed != listener:
+            await self._reopen(changed)
+            listener = changed
             self.store.put("listener", listener)
         self._refresh_usage()
         return {"Listeners": [self._listener_out(listener)]}
@@ -215,6 +271,41 @@ class ListenerOps:
         await self._drop_listener(listener)
         self._refresh_usage()
         return {}
+
+    # -- certificates ---------------------------------------------------------
+
+    async def add_listener_certificates(self, ctx: Any, params: Doc) -> Doc:
+        listener = self._listener(ctx, params["ListenerArn"])
+        if listener["Protocol"] not in SECURE:
+            raise errors.validation("Certificates can only be added to HTTPS or TLS listeners")
+        changed = dict(listener)
+        arns = [c["CertificateArn"] for c in params["Certificates"]]
+        changed["Certificates"] = list(dict.fromkeys(listener["Certificates"] + arns))
+        await self._reopen(changed)
+        self.store.put("listener", changed)
+        return {"Certificates": [{"CertificateArn": a, "IsDefault": False} for a in arns]}
+
+    async def remove_listener_certificates(self, ctx: Any, params: Doc) -> Doc:
+        listener = self._listener(ctx, params["ListenerArn"])
+        arns = [c["CertificateArn"] for c in params["Certificates"]]
+        if listener.get("Certificates") and listener["Certificates"][0] in arns:
+            raise errors.validation("The default certificate cannot be removed")
+        changed = dict(listener)
+        changed["Certificates"] = [a for a in listener.get("Certificates", []) if a not in arns]
+        if changed != listener:
+            await self._reopen(changed)
+            self.store.put("listener", changed)
+        return {}
+
+    def describe_listener_certificates(self, ctx: Any, params: Doc) -> Doc:
+        listener = self._listener(ctx, params["ListenerArn"])
+        arns = listener.get("Certificates", [])
+        return {
+            "Certificates": [{"CertificateArn": a, "IsDefault": i == 0} for i, a in enumerate(arns)]
+        }
+
+    def describe_ssl_policies(self, ctx: Any, params: Doc) -> Doc:
+        return {"SslPolicies": tls.describe_policies(params.get("Names"))}
 
     # -- rules ----------------------------------------------------------------
 

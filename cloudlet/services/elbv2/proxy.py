@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class Request:
     """Seconds from sending the request to a target until its response head arrived."""
     group: str | None = None
     """The target group (ARN) the request was forwarded to."""
+    scheme: str = "http"
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -226,10 +228,18 @@ class _Listening(ABC):
     server: asyncio.Server | None
     clients: set[Any]
     read_limit = 2**16
+    tls: ssl.SSLContext | None = None
+    """Set for HTTPS/SSL/TLS listeners: connections are TLS, terminated here."""
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(
-            self._serve, self.ip, self.port, reuse_address=True, limit=self.read_limit
+            self._serve,
+            self.ip,
+            self.port,
+            reuse_address=True,
+            limit=self.read_limit,
+            ssl=self.tls,
+            ssl_handshake_timeout=CONNECT_TIMEOUT if self.tls else None,
         )
 
     async def close(self) -> None:
@@ -259,10 +269,13 @@ class ListenerServer(_Listening):
         idle_timeout: Callable[[], float],
         backends: Backends,
         meter: Meter | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.ip, self.port = ip, port
         self.route = route
         self.meter = meter
+        self.tls = tls
+        self.scheme = "https" if tls is not None else "http"
         self.idle_timeout = idle_timeout
         self.backends = backends
         self.server: asyncio.Server | None = None
@@ -285,6 +298,7 @@ class ListenerServer(_Listening):
                     await self._write_reply(writer, error_reply(400), False)
                     break
                 req = Request(parts[0], parts[1], parts[2], parsed[1], peer[0])
+                req.scheme = self.scheme
                 if not await self._handle(req, reader, writer):
                     break
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
@@ -372,7 +386,7 @@ class ListenerServer(_Listening):
         xff = f"{forwarded}, {req.client_ip}" if forwarded else req.client_ip
         headers += [
             ("X-Forwarded-For", xff),
-            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Proto", self.scheme),
             ("X-Forwarded-Port", str(self.port)),
         ]
         if "x-amzn-trace-id" not in names:
@@ -457,9 +471,16 @@ class ListenerServer(_Listening):
 class TcpListenerServer(_Listening):
     """A TCP listener (classic): each connection is piped to one healthy target."""
 
-    def __init__(self, ip: str, port: int, pick: Callable[[], tuple[str, int] | None]) -> None:
+    def __init__(
+        self,
+        ip: str,
+        port: int,
+        pick: Callable[[], tuple[str, int] | None],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.ip, self.port = ip, port
         self.pick = pick
+        self.tls = tls
         self.server: asyncio.Server | None = None
         self.clients: set[Any] = set()
 

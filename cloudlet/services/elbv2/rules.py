@@ -72,7 +72,7 @@ def rule_matches(rule: Doc, req: Request) -> bool:
 
 def redirect(config: Doc, req: Request, port: int) -> Reply:
     values = {
-        "protocol": "http",
+        "protocol": req.scheme,
         "host": req.host,
         "port": str(port),
         "path": req.path.lstrip("/"),

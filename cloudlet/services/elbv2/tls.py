@@ -1,0 +1,153 @@
+"""TLS for HTTPS (and classic SSL) listeners: ACM certificates and security policies.
+
+Why: an HTTPS listener terminates TLS with the certificate its Certificates
+(or classic ``SSLCertificateId``) name, so the load balancer reads that
+certificate and key from ACM through the internal client (``ExportCertificate``
+with a one-off passphrase; the key never leaves memory unencrypted) and builds
+an ``ssl.SSLContext``. A listener with several certificates picks one by the
+client's SNI name, falling back to its default certificate, as ALB does. The
+security policy sets the lowest TLS version offered.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import ssl
+import tempfile
+from typing import Any
+
+from cryptography import x509
+
+from cloudlet.core.errors import NotImplementedOperation, ServiceError
+
+DEFAULT_POLICY = "ELBSecurityPolicy-2016-08"
+MODERN = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+]
+TLS13 = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+POLICIES: dict[str, tuple[list[str], list[str]]] = {
+    "ELBSecurityPolicy-2016-08": (["TLSv1", "TLSv1.1", "TLSv1.2"], MODERN),
+    "ELBSecurityPolicy-TLS-1-1-2017-01": (["TLSv1.1", "TLSv1.2"], MODERN),
+    "ELBSecurityPolicy-TLS-1-2-2017-01": (["TLSv1.2"], MODERN),
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": (["TLSv1.2"], MODERN),
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10": (["TLSv1.2"], MODERN),
+    "ELBSecurityPolicy-TLS13-1-2-2021-06": (["TLSv1.2", "TLSv1.3"], TLS13 + MODERN),
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": (["TLSv1.2", "TLSv1.3"], TLS13 + MODERN),
+    "ELBSecurityPolicy-TLS13-1-3-2021-06": (["TLSv1.3"], TLS13),
+}
+_VERSIONS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def _not_found(message: str) -> ServiceError:
+    return ServiceError("CertificateNotFound", message, 400)
+
+
+def describe_policies(names: list[str] | None) -> list[dict[str, Any]]:
+    """DescribeSSLPolicies' entries (``SSLPolicyNotFound`` for an unknown name)."""
+    for name in names or []:
+        if name not in POLICIES:
+            raise ServiceError("SSLPolicyNotFound", f"SSL policy '{name}' not found", 400)
+    out = []
+    for name in names or list(POLICIES):
+        protocols, ciphers = POLICIES[name]
+        out.append(
+            {
+                "SslPolicyName": name,
+                "SslProtocols": protocols,
+                "Ciphers": [{"Name": c, "Priority": i} for i, c in enumerate(ciphers, 1)],
+                "SupportedLoadBalancerTypes": ["application", "network"],
+            }
+        )
+    return out
+
+
+def check_policy(name: str) -> None:
+    if name not in POLICIES:
+        raise ServiceError("SSLPolicyNotFound", f"SSL policy '{name}' not found", 400)
+
+
+async def _material(env: Any, arn: str) -> tuple[str, str, bytes]:
+    """(certificate + chain PEM, encrypted key PEM, passphrase) of an ACM certificate."""
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[2] != "acm":
+        raise _not_found(
+            f"Certificate '{arn}' not found: cloudlet serves ACM certificates"
+            " (arn:aws:acm:...); import the certificate into ACM"
+        )
+    passphrase = secrets.token_hex(16).encode()
+    try:
+        out = await env.call(
+            "acm",
+            "ExportCertificate",
+            {"CertificateArn": arn, "Passphrase": passphrase},
+            account=parts[4],
+            region=parts[3],
+        )
+    except (ServiceError, NotImplementedOperation):
+        raise _not_found(f"Certificate '{arn}' not found") from None
+    chain = out["Certificate"] + (out.get("CertificateChain") or "")
+    return chain, out["PrivateKey"], passphrase
+
+
+def _context(chain: str, key: str, passphrase: bytes, policy: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = _VERSIONS[POLICIES.get(policy, POLICIES[DEFAULT_POLICY])[0][0]]
+    # load_cert_chain reads files only: a private directory, removed at once
+    with tempfile.TemporaryDirectory(prefix="cloudlet-tls-") as tmp:
+        cert_path, key_path = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        for path, text in ((cert_path, chain), (key_path, key)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        ctx.load_cert_chain(cert_path, key_path, password=passphrase)
+    return ctx
+
+
+def _names(chain: str) -> list[str]:
+    cert = x509.load_pem_x509_certificate(chain.encode())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [str(n).lower() for n in san.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        names = []
+    if names:
+        return names
+    cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return [str(cns[0].value).lower()] if cns else []
+
+
+async def server_context(env: Any, cert_arns: list[str], policy: str) -> ssl.SSLContext:
+    """The listener's context: the first certificate is the default, the others are
+    chosen by SNI name (``*.example.com`` matches one label)."""
+    if not cert_arns:
+        raise ServiceError(
+            "ValidationError", "A certificate must be specified for HTTPS listeners", 400
+        )
+    contexts = []
+    for arn in dict.fromkeys(cert_arns):
+        chain, key, passphrase = await _material(env, arn)
+        contexts.append((_names(chain), _context(chain, key, passphrase, policy)))
+    default = contexts[0][1]
+    if len(contexts) > 1:
+
+        def pick(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+            if not name:
+                return
+            name = name.lower()
+            parent = name.partition(".")[2]
+            for names, ctx in contexts:
+                if any(n == name or (n.startswith("*.") and n[2:] == parent) for n in names):
+                    sock.context = ctx
+                    return
+
+        default.sni_callback = pick  # type: ignore[assignment]
+    return default
