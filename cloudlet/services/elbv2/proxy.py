@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 CHUNK = 65536
+SMALL_BODY = 16384
+"""Response bodies up to this size are read whole and sent with their head."""
 HOP = {"connection", "keep-alive", "proxy-connection", "te", "upgrade", "trailer", "expect"}
 Headers = list[tuple[str, str]]
 
@@ -453,9 +455,16 @@ class ListenerServer(_Listening):
         out = [f"HTTP/1.1 {status} {parts[2] if len(parts) > 2 else ''}".rstrip()]
         out += [f"{k}: {v}" for k, v in headers if k.lower() not in HOP]
         out.append("Connection: keep-alive" if keep else "Connection: close")
-        writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+        head = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
+        length = _get(headers, "content-length")
         try:
-            if not bodiless:
+            if bodiless:
+                writer.write(head)
+            elif length is not None and length.isdigit() and int(length) <= SMALL_BODY:
+                # a small body goes out with the head: one send instead of two
+                writer.write(head + await b_reader.readexactly(int(length)))
+            else:
+                writer.write(head)
                 await relay_body(b_reader, writer, headers, to_eof=True)
             await writer.drain()
         except (OSError, asyncio.IncompleteReadError):
