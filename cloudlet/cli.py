@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
     )
+    s.add_argument("--smtp-host", default=None, help="SMTP server for SNS email subscriptions")
+    s.add_argument("--smtp-port", type=int, default=25)
 
     st = sub.add_parser("status", help="ask a running server for its health")
     st.add_argument("--endpoint", default=f"http://127.0.0.1:{DEFAULT_PORT}")
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             root_access_key=args.root_access_key,
             root_secret_key=args.root_secret_key,
             log_level=args.log_level,
+            smtp_host=args.smtp_host,
+            smtp_port=args.smtp_port,
         )
         return run(config)
     if args.command == "status":

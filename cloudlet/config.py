@@ -36,6 +36,9 @@ class ServerConfig:
     root_secret_key: str = "test"
     log_level: str = "warning"
     max_body_bytes: int = 64 * 1024 * 1024
+    smtp_host: str | None = None
+    """Where SNS sends email subscriptions' mail; None keeps it (``/_cloudlet/sns/emails``)."""
+    smtp_port: int = 25
 
     def __post_init__(self) -> None:
         if self.auth not in ("open", "strict"):

@@ -12,14 +12,18 @@ implementation detail):
   ``SignatureDoesNotMatch``, ``RequestExpired``, ``AccessDenied`` ...). It also
   unwraps ``aws-chunked`` bodies in place (verifying chunk signatures in strict
   mode) and merges their trailing headers into ``req.headers``.
-- ``CredentialStore``: the seam for IAM. Today it knows the root keys; the IAM
-  service will register users' access keys here, and ``authorize`` is where
-  policy evaluation will go.
+- ``CredentialStore``: the seam for IAM. It knows the root keys; the IAM
+  service registers users' access keys here, STS its temporary keys, and IAM
+  plugs in its compiled policies (``policies``).
+- ``Authenticator.authorize(ctx, service)``: strict mode's policy evaluation
+  (``authorizer``, over the engine in ``policy``).
 - ``decode_aws_chunked`` / ``decode_aws_chunked_body`` / ``ChunkVerifier``:
   the aws-chunked decoder on its own, for code that holds a raw body.
 
 Modules: ``scope`` (credential parse), ``sigv4``, ``sigv2``, ``chunked``,
-``credentials``, ``authenticator``, ``errors`` (the AWS error for each failure).
+``credentials``, ``authenticator``, ``errors`` (the AWS error for each failure),
+``policy`` (the policy language), ``actions`` (operation -> IAM action),
+``authorizer`` (strict mode's evaluation of a request).
 """
 
 from cloudlet.auth.authenticator import Authenticator, AuthMode

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from cloudlet.auth import errors, sigv2, sigv4
+from cloudlet.auth.authorizer import Authorizer
 from cloudlet.auth.chunked import ChunkVerifier, decode_aws_chunked, decode_aws_chunked_body
 from cloudlet.auth.credentials import ANONYMOUS, AccessKey, CredentialStore, Principal
 from cloudlet.auth.scope import Scope, SignatureKind, credential_scope
@@ -41,10 +42,17 @@ class Authenticator:
             raise ValueError(f"auth mode must be 'open' or 'strict', not {mode!r}")
         self.mode = mode
         self.credentials = credentials if credentials is not None else CredentialStore()
+        # STS checks trust policies of client calls only when signatures are checked.
+        self.credentials.strict = self.strict
+        self.authorizer = Authorizer(self.credentials)
 
     @property
     def strict(self) -> bool:
         return self.mode == "strict"
+
+    def authorize(self, ctx: Any, service: Any) -> None:
+        """Strict mode: evaluate IAM policies for ``ctx`` (see ``auth/authorizer.py``)."""
+        self.authorizer.authorize(ctx, service)
 
     def authenticate(
         self, req: HttpRequest, scope: Scope | None, *, s3: bool | None = None
@@ -76,6 +84,8 @@ class Authenticator:
         if key.session_token is not None and _session_token(req, scope) != key.session_token:
             raise errors.invalid_session_token(s3=is_s3)
         now = clock.time()
+        if key.expires is not None and now >= key.expires:
+            raise errors.expired_token(s3=is_s3)
         if scope.version == 4:
             self._verify_v4(req, scope, key, now, s3=is_s3)
         elif scope.kind in (SignatureKind.S3_V2_HEADER, SignatureKind.S3_V2_QUERY):
@@ -84,6 +94,12 @@ class Authenticator:
         else:
             params = sigv2.query_v2_params(req, scope)
             sigv2.verify_query(req, scope, key.secret_key, now=now, params=params)
+        if key.principal.kind != "root":
+            self.credentials.last_used[key.access_key] = (
+                now,
+                scope.service or "",
+                scope.region or "",
+            )
         return key.principal
 
     def _verify_v4(

@@ -4,8 +4,8 @@ The authenticator only ever asks this store "what is the secret (and the
 identity) behind this access key id?". Today the store knows the root keys the
 server was started with; the IAM service will register users' keys here
 (``add_key``/``remove_key``) and STS will add temporary keys with their session
-token. ``authorize`` is where IAM policy evaluation will plug in; until then it
-allows everything.
+token. Policy evaluation is ``cloudlet.auth.authorizer``; the IAM service
+plugs its policies in as ``policies``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cloudlet.core.ids import DEFAULT_ACCOUNT, account_for_access_key
 
-PrincipalKind = Literal["root", "user", "anonymous"]
+if TYPE_CHECKING:
+    from cloudlet.auth.authorizer import PolicySource
+
+PrincipalKind = Literal["root", "user", "assumed-role", "anonymous"]
 
 ROOT_ACCESS_KEY_ENV = "CLOUDLET_ROOT_ACCESS_KEY"
 ROOT_SECRET_KEY_ENV = "CLOUDLET_ROOT_SECRET_KEY"
@@ -32,16 +35,41 @@ class Principal:
     account_id: str
     arn: str
     kind: PrincipalKind
+    user_id: str = ""
+    """AWS's unique id (``AIDA...`` for a user, ``AROA...:session`` for a role session)."""
+    session_policies: tuple[str, ...] = ()
+    """Session policies (AssumeRole ``Policy``/``PolicyArns``): they bound what the
+    role's policies allow."""
+
+    @property
+    def name(self) -> str:
+        """The user's name, or the role's name of an assumed-role session."""
+        if self.kind == "assumed-role":
+            return self.arn.split("/")[-2]
+        return self.arn.rsplit("/", 1)[-1]
 
     @classmethod
     def root(cls, account_id: str, access_key: str | None = None) -> Principal:
-        return cls(access_key, account_id, f"arn:aws:iam::{account_id}:root", "root")
+        return cls(access_key, account_id, f"arn:aws:iam::{account_id}:root", "root", account_id)
 
     @classmethod
-    def user(cls, account_id: str, user_name: str, access_key: str, path: str = "/") -> Principal:
-        return cls(
-            access_key, account_id, f"arn:aws:iam::{account_id}:user{path}{user_name}", "user"
-        )
+    def user(
+        cls,
+        account_id: str,
+        user_name: str,
+        access_key: str | None,
+        path: str = "/",
+        user_id: str = "",
+    ) -> Principal:
+        arn = f"arn:aws:iam::{account_id}:user{path}{user_name}"
+        return cls(access_key, account_id, arn, "user", user_id)
+
+    @classmethod
+    def assumed_role(
+        cls, account_id: str, role: str, session: str, access_key: str | None, role_id: str = ""
+    ) -> Principal:
+        arn = f"arn:aws:sts::{account_id}:assumed-role/{role}/{session}"
+        return cls(access_key, account_id, arn, "assumed-role", f"{role_id}:{session}")
 
 
 ANONYMOUS = Principal(None, DEFAULT_ACCOUNT, "anonymous", "anonymous")
@@ -59,6 +87,8 @@ class AccessKey:
     secret_key: str
     principal: Principal
     session_token: str | None = None
+    expires: float | None = None
+    """Epoch seconds after which a temporary key is refused (``ExpiredToken``)."""
 
 
 class CredentialStore:
@@ -76,6 +106,12 @@ class CredentialStore:
         account = account_id or account_for_access_key(root_access_key)
         self.root = Principal.root(account, root_access_key)
         self._keys[root_access_key] = AccessKey(root_access_key, root_secret_key, self.root)
+        self.strict = False
+        """Set by the ``Authenticator`` in strict mode (STS checks trust policies then)."""
+        self.policies: PolicySource | None = None
+        """The IAM service, once it runs: the identity policies of a principal."""
+        self.last_used: dict[str, tuple[float, str, str]] = {}
+        """Access key -> (epoch, service, region) of its last signed request."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CredentialStore:
@@ -114,10 +150,13 @@ class CredentialStore:
         principal: Principal,
         *,
         session_token: str | None = None,
+        expires: float | None = None,
     ) -> None:
         """Register (or replace) a key pair for ``principal``."""
         with self._lock:
-            self._keys[access_key] = AccessKey(access_key, secret_key, principal, session_token)
+            self._keys[access_key] = AccessKey(
+                access_key, secret_key, principal, session_token, expires
+            )
 
     def remove_key(self, access_key: str) -> bool:
         """Forget a key; True if it was known. The root key cannot be removed."""
@@ -126,14 +165,23 @@ class CredentialStore:
                 raise ValueError("the root access key cannot be removed")
             return self._keys.pop(access_key, None) is not None
 
+    def sweep(self, now: float) -> None:
+        """Forget temporary keys that expired."""
+        with self._lock:
+            for name, entry in list(self._keys.items()):
+                if entry.expires is not None and entry.expires <= now:
+                    del self._keys[name]
+
     # -- authorization --------------------------------------------------------------
 
     def authorize(self, principal: Principal, action: str, resource: str) -> None:
-        """Allow or refuse ``action`` (``"sqs:SendMessage"``) on ``resource`` (an ARN).
+        """Raise ``AccessDenied`` unless ``principal``'s identity policies allow
+        ``action`` (``"sqs:SendMessage"``) on ``resource`` (an ARN).
 
-        IAM policy evaluation plugs in here: identity policies of the principal,
-        resource policies (bucket, queue, key policies), permission boundaries,
-        with an explicit Deny winning, and ``AccessDenied`` raised on refusal.
-        Until the IAM service exists every principal may do everything.
+        For in-process checks; requests are evaluated by ``Authenticator.authorize``,
+        which adds resource policies and the request's context keys. Principals IAM
+        does not govern (the root; any principal before IAM runs) are allowed.
         """
-        return None
+        from cloudlet.auth.authorizer import check_identity
+
+        check_identity(self, principal, action, resource)

@@ -164,6 +164,13 @@ def invalid_session_token(*, s3: bool) -> AuthError:
     )
 
 
+def expired_token(*, s3: bool) -> AuthError:
+    """A temporary (STS) key used after its expiration."""
+    if s3:
+        return AuthError("ExpiredToken", "The provided token has expired.", 400)
+    return AuthError("ExpiredToken", "The security token included in the request is expired", 403)
+
+
 def content_sha256_mismatch(claimed: str, computed: str, *, s3: bool) -> ServiceError:
     if s3:
         return ServiceError(

@@ -66,14 +66,16 @@ SERVED_BODY_LIMIT = 16 * 1024 * 1024
 class Gateway:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.env = ServiceEnv(data_dir=config.state_dir)
+        self.credentials = CredentialStore(config.root_access_key, config.root_secret_key)
+        self.env = ServiceEnv(data_dir=config.state_dir, credentials=self.credentials)
+        if config.smtp_host:
+            self.env.smtp = (config.smtp_host, config.smtp_port)
         self.services: dict[str, Service] = create_services(self.env)
         self.env.services.update(self.services)
         self.catalog = Catalog()
         for name in self.services:
             self.catalog.add_model(name, load_model(name))
         self.detector = Detector(self.catalog, set(self.services))
-        self.credentials = CredentialStore(config.root_access_key, config.root_secret_key)
         self.auth = Authenticator(config.auth, self.credentials)
         self._handlers: dict[tuple[str, str], tuple[Any, bool]] = {}
         self._models: dict[tuple[str, str], ServiceModel] = {}
@@ -170,12 +172,12 @@ class Gateway:
         try:
             body = await read_body(receive, SERVED_BODY_LIMIT)
             return await service.serve(req, body)
-        except ServiceError as err:
-            doc = {"code": err.code, "message": err.message}
+        except ServiceError as exc:
+            err = exc
         except Exception:  # noqa: BLE001 - never a bare traceback
             log.exception("%s route failed", service.name)
-            doc = {"code": "InternalFailure", "message": "internal error"}
-            err = InternalFailure("internal error")
+            err = InternalFailure(message="internal error")
+        doc = {"code": err.code, "message": err.message}
         headers = [("Content-Type", "application/json")]
         return HttpResponse(err.status, headers, json.dumps(doc).encode())
 
@@ -262,8 +264,8 @@ class Gateway:
             if service is not None:
                 service.prepare_request(ctx)
             ctx.params = codec.parse(req, operation)
-            # The IAM seam: policy evaluation will decide here (today: allow).
-            self.credentials.authorize(ctx.principal, f"{model.signing_name}:{operation.name}", "*")
+            if self.auth.strict:  # IAM policy evaluation; open mode skips it entirely
+                self.auth.authorize(ctx, service)
             result = await self._dispatch(ctx, name, operation)
             return codec.serialize(operation, result or {}, ctx.request_id)
         except ServiceError as err:

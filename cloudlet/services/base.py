@@ -45,9 +45,13 @@ class ServiceEnv:
     tasks: list[asyncio.Task] = field(default_factory=list)
     services: dict[str, Service] = field(default_factory=dict)
     """Every running service by name (filled in by the gateway)."""
+    credentials: Any = None
+    """The server's ``CredentialStore`` (IAM and STS register access keys in it)."""
     endpoint: str = ""
     """The server's own URL (``http://host:port``), set once the socket is bound; what
     processes cloudlet runs (EC2 instances) use to call back."""
+    smtp: tuple[str, int] | None = None
+    """The SMTP server (host, port) SNS sends email through; None keeps mail locally."""
 
     def database(self, name: str) -> sqlite3.Connection:
         return open_database(self.data_dir, name)
@@ -145,6 +149,14 @@ class Service:
         from cloudlet.core.errors import NotImplementedOperation
 
         raise NotImplementedOperation(self.name, "internal route")
+
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """The ARN of the resource this request acts on ("*" when none) and that
+        resource's policy document as JSON text (None when it has none). Strict
+        mode's policy evaluation combines it with the caller's identity policies."""
+        return "*", None
 
     def options(self, ctx: Any) -> Any:
         """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""

@@ -22,6 +22,8 @@ IMPLEMENTED: dict[str, str] = {
     "elb": "cloudlet.services.elb.api:ElbService",
     "autoscaling": "cloudlet.services.autoscaling.api:AutoScalingService",
     "acm": "cloudlet.services.acm.api:AcmService",
+    "iam": "cloudlet.services.iam.api:IamService",
+    "sts": "cloudlet.services.sts.api:StsService",
 }
 
 

@@ -62,8 +62,8 @@ NOT_BUILT = [
     # (service, operation call, protocol it speaks)
     ("kinesis", lambda c: c.list_streams(), "json"),
     ("ec2", lambda c: c.describe_nat_gateways(), "ec2"),
-    ("sns", lambda c: c.list_topics(), "query"),
-    ("lambda", lambda c: c.list_functions(), "rest-json"),
+    ("sns", lambda c: c.list_platform_applications(), "query"),
+    ("lambda", lambda c: c.list_code_signing_configs(), "rest-json"),
     ("route53", lambda c: c.list_hosted_zones(), "rest-xml"),
     ("translate", lambda c: c.list_terminologies(), "smithy-rpc-v2-cbor"),
 ]

@@ -50,6 +50,19 @@ class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Se
         self._stop_backups()
         self.engine.store.conn.close()
 
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """Strict mode: the table's ARN (DynamoDB tables carry no resource policy here)."""
+        name = params.get("TableName") or params.get("TableArn")
+        if not name and isinstance(params.get("RequestItems"), dict) and params["RequestItems"]:
+            name = next(iter(params["RequestItems"]))
+        if not name:
+            return "*", None
+        if name.startswith("arn:"):
+            return name, None
+        return f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}", None
+
     def health(self) -> dict[str, Any]:
         return {"state": "running", "tables": len(self.engine.tables)}
 

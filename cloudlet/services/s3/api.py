@@ -72,6 +72,19 @@ class S3Service(
         self.blobs.close()  # first: small blobs still waiting are written to the database
         self.store.close()
 
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """Strict mode: the bucket or object ARN and the bucket policy."""
+        bucket = params.get("Bucket")
+        if not bucket:
+            return "*", None
+        key = params.get("Key")
+        if key is None and operation == "DeleteObjects":
+            key = "*"
+        arn = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
+        return arn, self.configs.get(bucket, "policy")
+
     def health(self) -> dict[str, Any]:
         row = self.store.conn.execute("SELECT count(*) FROM buckets").fetchone()
         return {"state": "running", "buckets": row[0], "blobs": str(self.blobs.root)}

@@ -108,6 +108,25 @@ class SqsService(Service):
     def prepare_request(self, ctx: Any) -> None:
         queue_url_from_path(ctx)
 
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """Strict mode: the queue's ARN and its ``Policy`` attribute."""
+        url = params.get("QueueUrl")
+        if not url:
+            name = params.get("QueueName")
+            if name and operation == "CreateQueue":
+                return f"arn:aws:sqs:{ctx.region}:{ctx.account_id}:{name}", None
+            return "*", None
+        try:
+            queue = self._queue(ctx, params)
+        except ServiceError:
+            parts = [p for p in url.split("?", 1)[0].split("/") if p]
+            if len(parts) < 2:
+                return "*", None
+            return f"arn:aws:sqs:{ctx.region}:{parts[-2]}:{parts[-1]}", None
+        return queue.arn, self.engine.get_attributes(queue, ["Policy"]).get("Policy")
+
     def health(self) -> dict[str, Any]:
         return {"state": "running", "queues": len(self.engine.registry.queues)}
 

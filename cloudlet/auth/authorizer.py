@@ -1,0 +1,181 @@
+"""Strict mode's authorization step: may this principal do this operation?
+
+The gateway calls ``Authorizer.authorize(ctx, service)`` once the operation and
+its params are known, and only in strict mode (open mode never gets here, so
+it pays nothing). The answer combines:
+
+- the principal's identity policies, compiled and cached by the IAM service
+  (``PolicySource.identity_for``; None means the principal is not governed
+  by IAM: the root, or role credentials for a role IAM does not know);
+- the resource policy of what the request acts on (``Service.policy_resource``:
+  S3 bucket policy, SQS queue policy ...), compiled once per document text;
+- the request context keys (aws:SourceIp, aws:username, s3:prefix ...).
+
+A refusal is ``AccessDenied`` in the request's protocol, worded as AWS words it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+from cloudlet.auth import policy
+from cloudlet.auth.actions import action_for
+from cloudlet.auth.credentials import Principal
+from cloudlet.core.clock import clock
+from cloudlet.core.errors import ServiceError
+
+_JSON_PROTOCOLS = ("json", "rest-json", "smithy-rpc-v2-cbor")
+# Actions AWS allows every authenticated principal, whatever its policies say.
+ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity", "sts:GetSessionToken"})
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A principal as IAM knows it: who (for resource policies) and its policies."""
+
+    caller: policy.Caller
+    policies: tuple[policy.Policy, ...]
+    username: str | None = None
+    session: tuple[policy.Policy, ...] | None = None
+    """Session policies: when set, an identity-based Allow must also be theirs."""
+
+
+class PolicySource(Protocol):
+    def identity_for(self, principal: Principal) -> Identity | None:
+        """The principal's compiled identity policies; None when IAM does not govern it."""
+
+
+@lru_cache(maxsize=1024)
+def resource_policy(text: str) -> policy.Policy | None:
+    """A resource policy compiled once per document text (None if it does not parse)."""
+    try:
+        return policy.parse(text, "resource")
+    except policy.MalformedPolicy:
+        return None
+
+
+class Authorizer:
+    def __init__(self, credentials: Any) -> None:
+        self.credentials = credentials
+
+    def authorize(self, ctx: Any, service: Any) -> None:
+        """Raise ``AccessDenied`` unless ``ctx.principal`` may do ``ctx.operation``."""
+        principal: Principal | None = ctx.principal
+        if principal is None or principal.kind == "root":
+            return
+        source: PolicySource | None = self.credentials.policies
+        identity = source.identity_for(principal) if source is not None else None
+        if identity is None:
+            return
+        operation = ctx.operation.name
+        action = action_for(ctx.service_name, operation)
+        if action in ALWAYS_ALLOWED:
+            return
+        resource, text = ("*", None)
+        if service is not None:
+            resource, text = service.policy_resource(ctx, operation, ctx.params)
+        compiled = resource_policy(text) if text else None
+        context = request_context(ctx, principal, identity)
+        request = policy.Request(action, resource, identity.caller, context)
+        decision = policy.evaluate(request, identity.policies, compiled)
+        if decision.allowed and identity.session is not None:
+            decision = _bounded(request, identity, decision, compiled)
+        if not decision.allowed:
+            raise access_denied(ctx, principal, action, resource, decision)
+
+
+def _bounded(
+    request: policy.Request,
+    identity: Identity,
+    decision: policy.Decision,
+    resource: policy.Policy | None,
+) -> policy.Decision:
+    """Session policies bound the role's permissions; a resource policy naming the
+    session itself still grants (as AWS evaluates session principals)."""
+    assert identity.session is not None
+    bounded = policy.evaluate(request, identity.session)
+    if bounded.allowed or bounded.explicit_deny:
+        return bounded if bounded.explicit_deny else decision
+    if resource is not None:
+        direct = policy.evaluate(request, (), resource)
+        if direct.allowed:
+            return decision
+    return policy.Decision(False, None, session=True)
+
+
+def check_identity(credentials: Any, principal: Principal, action: str, resource: str) -> None:
+    """``CredentialStore.authorize``: identity policies only, no request context."""
+    source: PolicySource | None = credentials.policies
+    if principal.kind == "root" or source is None or action in ALWAYS_ALLOWED:
+        return
+    identity = source.identity_for(principal)
+    if identity is None:
+        return
+    request = policy.Request(action, resource, identity.caller, {})
+    decision = policy.evaluate(request, identity.policies)
+    if decision.allowed and identity.session is not None:
+        decision = _bounded(request, identity, decision, None)
+    if not decision.allowed:
+        raise access_denied(None, principal, action, resource, decision)
+
+
+@lru_cache(maxsize=2)
+def _timestamp(second: int) -> tuple[str, str]:
+    """aws:CurrentTime and aws:EpochTime, formatted once per second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
+
+
+def request_context(ctx: Any, principal: Principal, identity: Identity) -> dict[str, Any]:
+    """The global condition keys of an HTTP request (and S3's listing keys)."""
+    now = clock.time()
+    stamp = _timestamp(int(now))
+    req = ctx.request
+    caller = identity.caller
+    forwarded = req.headers.get("x-forwarded-for", "") if req is not None else ""
+    source_ip = forwarded.split(",")[0].strip() or getattr(req, "client", None) or "127.0.0.1"
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": caller.role_arn or caller.arn,
+        "aws:PrincipalAccount": principal.account_id,
+        "aws:PrincipalType": "AssumedRole" if caller.kind == "assumed-role" else "User",
+        "aws:userid": principal.user_id,
+        "aws:CurrentTime": stamp[0],
+        "aws:EpochTime": stamp[1],
+        "aws:SecureTransport": "false",
+        "aws:SourceIp": source_ip,
+        "aws:RequestedRegion": ctx.region,
+    }
+    if identity.username is not None:
+        context["aws:username"] = identity.username
+    if ctx.service_name == "s3" and ctx.operation.name in ("ListObjects", "ListObjectsV2"):
+        params = ctx.params
+        for key, member in (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter")):
+            if params.get(member) is not None:
+                context[key] = params[member]
+        context["s3:max-keys"] = str(params.get("MaxKeys", 1000))
+    return context
+
+
+def access_denied(
+    ctx: Any, principal: Principal, action: str, resource: str, decision: policy.Decision
+) -> ServiceError:
+    target = f" on resource: {resource}" if resource != "*" else ""
+    if decision.denied_by == "identity":
+        why = "with an explicit deny in an identity-based policy"
+    elif decision.denied_by == "resource":
+        why = "with an explicit deny in a resource-based policy"
+    elif decision.session:
+        why = f"because no session policy allows the {action} action"
+    else:
+        why = f"because no identity-based policy allows the {action} action"
+    message = f"User: {principal.arn} is not authorized to perform: {action}{target} {why}"
+    service = getattr(ctx, "service_name", None)
+    if service == "ec2":
+        return ServiceError("UnauthorizedOperation", message, 403)
+    if service == "sqs":
+        return ServiceError("AccessDenied", message, 403, query_code="AccessDenied")
+    if getattr(ctx, "protocol", None) in _JSON_PROTOCOLS:
+        return ServiceError("AccessDeniedException", message, 403)
+    return ServiceError("AccessDenied", message, 403)

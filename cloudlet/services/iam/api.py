@@ -1,0 +1,144 @@
+"""The IAM service: handlers by operation group, plus what strict mode asks of IAM.
+
+IAM is global: every entity belongs to the caller's account whatever region
+the request was signed for. Handlers live in ``users`` (users, groups, access
+keys), ``roles`` (roles, instance profiles) and ``policies`` (managed
+policies, versions, attachments, inline policies).
+
+Strict mode asks IAM one question per request (``identities.Identities``):
+the principal's compiled identity policies, cached per principal and dropped on
+every IAM change, so a request costs a dict read.
+Access keys are registered in the server's ``CredentialStore`` when created and
+again at start-up from the durable state; inactive keys are not registered, so
+strict mode refuses them as unknown (``InvalidClientTokenId``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudlet.auth.credentials import Principal
+from cloudlet.core.clock import clock
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.iam import errors
+from cloudlet.services.iam.common import dt
+from cloudlet.services.iam.identities import Identities
+from cloudlet.services.iam.managed import AWS_MANAGED
+from cloudlet.services.iam.policies import PolicyHandlers
+from cloudlet.services.iam.roles import RoleHandlers
+from cloudlet.services.iam.store import Doc, IamStore, key
+from cloudlet.services.iam.users import UserHandlers
+
+Result = dict[str, Any]
+_TARGETS = (
+    ("user", "UserName", "user"),
+    ("role", "RoleName", "role"),
+    ("group", "GroupName", "group"),
+    ("instance_profile", "InstanceProfileName", "instance-profile"),
+)
+# Operations that act on the caller when no UserName is given.
+_SELF_OPERATIONS = frozenset(
+    {"GetUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey"}
+)
+
+
+class IamService(UserHandlers, RoleHandlers, PolicyHandlers, Service):
+    name = "iam"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.store = IamStore(env.database("iam"))
+        self.identities = Identities(self.store)
+
+    async def start(self) -> None:
+        credentials = self.env.credentials
+        if credentials is None:
+            return
+        credentials.policies = self.identities
+        for doc in self.store.data["access_key"].values():
+            if doc["Status"] == "Active":
+                self._register_key(doc)
+
+    async def stop(self) -> None:
+        if self.env.credentials is not None and self.env.credentials.policies is self.identities:
+            self.env.credentials.policies = None
+        self.store.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "running", "users": len(self.store.data["user"])}
+
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """Strict mode: the ARN of the user, group, role, policy or profile acted on."""
+        account = ctx.account_id
+        if "PolicyArn" in params and "UserName" not in params and "RoleName" not in params:
+            return params["PolicyArn"], None
+        for kind, member, word in _TARGETS:
+            name = params.get(member)
+            if name:
+                doc = self.store.get(kind, key(account, name))
+                path = doc["Path"] if doc is not None else "/"
+                return f"arn:aws:iam::{account}:{word}{path}{name}", None
+        if operation in _SELF_OPERATIONS:
+            principal = getattr(ctx, "principal", None)
+            if principal is not None:
+                return principal.arn, None
+        return "*", None
+
+    # -- shared helpers ------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """Any change to IAM: strict mode recompiles identities on next use."""
+        self.identities.clear()
+
+    def _entity(self, kind: str, account: str, name: str) -> Doc:
+        doc = self.store.get(kind, key(account, name))
+        if doc is None:
+            raise errors.not_found(kind, name)
+        return doc
+
+    def _managed_policy(self, account: str, arn: str) -> Doc:
+        doc = AWS_MANAGED.get(arn) or self.store.get("policy", key(account, arn))
+        if doc is None:
+            raise errors.not_found("policy", arn)
+        return doc
+
+    def _register_key(self, doc: Doc) -> None:
+        credentials = self.env.credentials
+        if credentials is None:
+            return
+        account = doc["_key"].split("|", 1)[0]
+        user = self.store.get("user", key(account, doc["UserName"]))
+        path, user_id = (user["Path"], user["UserId"]) if user else ("/", "")
+        principal = Principal.user(
+            account, doc["UserName"], doc["AccessKeyId"], path, user_id=user_id
+        )
+        credentials.add_key(doc["AccessKeyId"], doc["SecretAccessKey"], principal)
+
+    def _unregister_key(self, access_key: str) -> None:
+        if self.env.credentials is not None:
+            self.env.credentials.remove_key(access_key)
+
+    def _caller_user(self, ctx: Any) -> Doc | None:
+        """The IAM user who signed this request (None for the root or a role)."""
+        principal = getattr(ctx, "principal", None)
+        if principal is None or principal.kind != "user" or ":user/" not in principal.arn:
+            return None
+        return self.store.get("user", key(principal.account_id, principal.name))
+
+    @staticmethod
+    def _public_user(doc: Doc, tags: bool = False) -> Result:
+        out = {
+            "Path": doc["Path"],
+            "UserName": doc["UserName"],
+            "UserId": doc["UserId"],
+            "Arn": doc["Arn"],
+            "CreateDate": dt(doc["CreateDate"]),
+        }
+        if tags and doc.get("Tags"):
+            out["Tags"] = [{"Key": k, "Value": v} for k, v in doc["Tags"].items()]
+        return out
+
+    def _now(self) -> float:
+        return clock.time()

@@ -1,0 +1,56 @@
+"""IAM's errors with AWS's codes, statuses and wording, in one place."""
+
+from __future__ import annotations
+
+from cloudlet.core.errors import ServiceError
+
+_KIND_WORDS = {
+    "user": "user",
+    "group": "group",
+    "role": "role",
+    "instance_profile": "Instance Profile",
+}
+
+
+def no_such_entity(message: str) -> ServiceError:
+    return ServiceError("NoSuchEntity", message, 404)
+
+
+def not_found(kind: str, name: str) -> ServiceError:
+    if kind == "instance_profile":
+        return no_such_entity(f"Instance Profile {name} cannot be found.")
+    if kind == "policy":
+        return no_such_entity(f"Policy {name} does not exist or is not attachable.")
+    return no_such_entity(f"The {_KIND_WORDS[kind]} with name {name} cannot be found.")
+
+
+def already_exists(kind: str, name: str) -> ServiceError:
+    words = {
+        "user": "User",
+        "group": "Group",
+        "role": "Role",
+        "instance_profile": "Instance Profile",
+    }
+    return ServiceError(
+        "EntityAlreadyExists", f"{words[kind]} with name {name} already exists.", 409
+    )
+
+
+def delete_conflict(message: str) -> ServiceError:
+    return ServiceError("DeleteConflict", message, 409)
+
+
+def limit_exceeded(message: str) -> ServiceError:
+    return ServiceError("LimitExceeded", message, 409)
+
+
+def malformed(message: str) -> ServiceError:
+    return ServiceError("MalformedPolicyDocument", message, 400)
+
+
+def invalid_input(message: str) -> ServiceError:
+    return ServiceError("InvalidInput", message, 400)
+
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationError", message, 400)

@@ -1,0 +1,336 @@
+"""STS: GetCallerIdentity, AssumeRole, GetSessionToken, GetAccessKeyInfo.
+
+Temporary credentials are real key pairs registered in the server's
+``CredentialStore`` with their session token and expiry, so strict mode
+verifies them (a request without the token is refused) and refuses them once
+expired. They are also kept durably, so a restart does not invalidate
+credentials handed out before it.
+
+Roles and trust policies are IAM's: STS reads them through the IAM service's
+``identities.role_by_arn`` (the two are one service family in AWS).
+
+AssumeRole:
+
+- a client call needs the role to exist (``AccessDenied`` otherwise, as AWS);
+  in strict mode the gateway has already evaluated ``sts:AssumeRole`` against
+  the caller's identity policies and the trust policy as the role's resource
+  policy (``policy_resource``), and the handler checks that the trust policy
+  names the caller or its account (a trust naming only a service refuses a user
+  even with ``sts:AssumeRole`` on ``*``).
+- an internal call (``ServiceEnv.call`` from Lambda; no HTTP request) acts as
+  the service principal ``lambda.amazonaws.com`` (or the context's
+  ``caller_service``): when the role exists its trust policy must allow that
+  service. When the role does not exist in IAM, open mode still issues
+  credentials acting as the account root (programs often pass a made-up role
+  ARN locally); strict mode refuses with ``AccessDenied``.
+- session policies (``Policy``, ``PolicyArns``) travel with the session's
+  principal and bound what the role's policies allow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import string
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudlet.auth import policy
+from cloudlet.auth.credentials import Principal
+from cloudlet.core.clock import clock
+from cloudlet.core.errors import ServiceError
+from cloudlet.core.ids import account_for_access_key
+from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.state.documents import DocumentStore
+
+Result = dict[str, Any]
+SWEEP_SECONDS = 60.0
+DEFAULT_SERVICE_PRINCIPAL = "lambda.amazonaws.com"
+_KEY_CHARS = string.ascii_uppercase + "234567"
+_SECRET_CHARS = string.ascii_letters + string.digits + "+/"
+_SESSION_NAME = set(string.ascii_letters + string.digits + "=,.@-_")
+
+
+def _validation(message: str) -> ServiceError:
+    return ServiceError("ValidationError", message, 400)
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _principal_to_doc(p: Principal) -> dict[str, Any]:
+    return {
+        "account": p.account_id,
+        "arn": p.arn,
+        "kind": p.kind,
+        "user_id": p.user_id,
+        "session_policies": list(p.session_policies),
+    }
+
+
+class StsService(Service):
+    name = "sts"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.sessions = DocumentStore(env.database("sts"), "sessions")
+
+    async def start(self) -> None:
+        now = clock.time()
+        credentials = self.env.credentials
+        for doc in self.sessions.load("session"):
+            if doc["expires"] <= now:
+                self.sessions.delete("session", doc["access_key"])
+            elif credentials is not None:
+                p = doc["principal"]
+                principal = Principal(
+                    doc["access_key"],
+                    p["account"],
+                    p["arn"],
+                    p["kind"],
+                    p["user_id"],
+                    tuple(p.get("session_policies", ())),
+                )
+                credentials.add_key(
+                    doc["access_key"],
+                    doc["secret_key"],
+                    principal,
+                    session_token=doc["token"],
+                    expires=doc["expires"],
+                )
+        self.env.every(SWEEP_SECONDS, self._sweep, "sts-expiry")
+
+    async def stop(self) -> None:
+        self.sessions.close()
+
+    def _sweep(self) -> None:
+        now = clock.time()
+        if self.env.credentials is not None:
+            self.env.credentials.sweep(now)
+        for doc in self.sessions.load("session"):
+            if doc["expires"] <= now:
+                self.sessions.delete("session", doc["access_key"])
+
+    # -- the authorization seam ------------------------------------------------------------
+
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        if operation != "AssumeRole":
+            return "*", None
+        role = self._role(ctx.account_id, params.get("RoleArn", ""))
+        arn = params.get("RoleArn", "*")
+        return arn, role["AssumeRolePolicyDocument"] if role is not None else None
+
+    def _role(self, account: str, arn: str) -> dict[str, Any] | None:
+        iam = self.env.services.get("iam")
+        if iam is None:
+            return None
+        return iam.identities.role_by_arn(account, arn)  # type: ignore[attr-defined]
+
+    # -- operations ---------------------------------------------------------------------
+
+    def get_caller_identity(self, ctx: Any, params: dict[str, Any]) -> Result:
+        principal: Principal | None = getattr(ctx, "principal", None)
+        if principal is None or principal.kind == "anonymous":
+            principal = Principal.root(ctx.account_id)
+        user_id = principal.user_id
+        if not user_id and principal.kind == "root":
+            user_id = principal.account_id
+        if not user_id and ":assumed-role/" in principal.arn:
+            # EC2 instance credentials: the role's id when IAM knows the role.
+            _, role_name, session = principal.arn.rsplit(":", 1)[1].split("/", 2)
+            arn = f"arn:aws:iam::{principal.account_id}:role/{role_name}"
+            role = self._role(principal.account_id, arn)
+            user_id = f"{role['RoleId'] if role else 'AROA' + role_name.upper()[:17]}:{session}"
+        return {"UserId": user_id, "Account": principal.account_id, "Arn": principal.arn}
+
+    def get_access_key_info(self, ctx: Any, params: dict[str, Any]) -> Result:
+        access_key = params["AccessKeyId"]
+        credentials = self.env.credentials
+        entry = credentials.key(access_key) if credentials is not None else None
+        account = entry.principal.account_id if entry else account_for_access_key(access_key)
+        return {"Account": account}
+
+    def assume_role(self, ctx: Any, params: dict[str, Any]) -> Result:
+        account = ctx.account_id
+        role_arn = params["RoleArn"]
+        session = params["RoleSessionName"]
+        internal = getattr(ctx, "request", None) is None
+        if internal:  # our own services name sessions after functions: make them valid
+            session = "".join(c if c in _SESSION_NAME else "-" for c in session)[:64].ljust(2, "-")
+        if not 2 <= len(session) <= 64 or not _SESSION_NAME.issuperset(session):
+            raise _validation(
+                f"1 validation error detected: Value '{session}' at 'roleSessionName' failed to "
+                "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )
+        role = self._role(account, role_arn)
+        strict = bool(self.env.credentials is not None and self.env.credentials.strict)
+        if role is None:
+            if not internal or strict:
+                raise self._denied(ctx, role_arn)
+            duration = self._duration(params, 43200)
+            principal = Principal.root(account)
+            return self._issue(principal, duration, role_arn, session, "AROA" + "X" * 17)
+        if internal:
+            service = getattr(ctx, "caller_service", None) or DEFAULT_SERVICE_PRINCIPAL
+            caller = policy.Caller(service, account, "service", service=service)
+            if not self._trusts(role, caller, ctx):
+                raise self._denied(ctx, role_arn, service)
+        elif strict and not self._trusts(role, self._caller(ctx.principal), ctx):
+            raise self._denied(ctx, role_arn)
+        duration = self._duration(params, role["MaxSessionDuration"])
+        name = role["RoleName"]
+        principal = Principal.assumed_role(account, name, session, None, role["RoleId"])
+        texts = self._session_policies(account, params)
+        principal = dataclasses.replace(principal, session_policies=texts)
+        result = self._issue(principal, duration, role["Arn"], session, role["RoleId"])
+        result["PackedPolicySize"] = min(100, sum(len(t) for t in texts) * 100 // 2048)
+        return result
+
+    def get_session_token(self, ctx: Any, params: dict[str, Any]) -> Result:
+        principal: Principal | None = getattr(ctx, "principal", None)
+        if principal is None or principal.kind == "anonymous":
+            principal = Principal.root(ctx.account_id)
+        if principal.kind == "assumed-role" or ":assumed-role/" in principal.arn:
+            raise ServiceError(
+                "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
+                403,
+            )
+        limit = 3600 if principal.kind == "root" else 129600
+        duration = params.get("DurationSeconds") or min(43200, limit)
+        if not 900 <= duration <= limit:
+            raise _validation(
+                f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
+                f"satisfy constraint: Member must have value less than or equal to {limit}"
+            )
+        creds, _ = self._credentials(principal, duration)
+        return {"Credentials": creds}
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _session_policies(self, account: str, params: dict[str, Any]) -> tuple[str, ...]:
+        """AssumeRole's ``Policy`` and ``PolicyArns``: they bound the session."""
+        texts: list[str] = []
+        inline = params.get("Policy")
+        if inline:
+            try:
+                policy.parse(inline, "identity")
+            except policy.MalformedPolicy as exc:
+                raise ServiceError("MalformedPolicyDocument", str(exc), 400) from None
+            if len(inline) > 2048:
+                raise ServiceError(
+                    "PackedPolicyTooLarge",
+                    "Packed size of the session policies exceeds the limit.",
+                    400,
+                )
+            texts.append(inline)
+        iam = self.env.services.get("iam")
+        for item in params.get("PolicyArns") or []:
+            arn = item.get("arn", "")
+            text = iam.identities.managed_document(account, arn) if iam is not None else None  # type: ignore[attr-defined]
+            if text is None:
+                raise ServiceError(
+                    "InvalidParameterValue",
+                    f"Policy {arn} does not exist or is not attachable.",
+                    400,
+                )
+            texts.append(text)
+        return tuple(texts)
+
+    @staticmethod
+    def _caller(principal: Principal) -> policy.Caller:
+        kind = "assumed-role" if ":assumed-role/" in principal.arn else principal.kind
+        role_arn = None
+        if kind == "assumed-role":
+            role_name = principal.arn.rsplit(":", 1)[1].split("/")[1]
+            role_arn = f"arn:aws:iam::{principal.account_id}:role/{role_name}"
+        return policy.Caller(principal.arn, principal.account_id, kind, role_arn=role_arn)
+
+    @staticmethod
+    def _trusts(role: dict[str, Any], caller: policy.Caller, ctx: Any) -> bool:
+        try:
+            trust = policy.parse(role["AssumeRolePolicyDocument"], "trust")
+        except policy.MalformedPolicy:
+            return False
+        # A trust policy naming an account lets any of its principals in (their own
+        # identity policies, checked by the gateway, must allow sts:AssumeRole too).
+        as_account = (
+            dataclasses.replace(caller, kind="root") if caller.kind != "service" else caller
+        )
+        context = {
+            "aws:PrincipalArn": caller.role_arn or caller.arn,
+            "aws:PrincipalAccount": caller.account,
+            "aws:SourceAccount": caller.account,
+            "aws:CurrentTime": _dt(clock.time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(clock.time())),
+        }
+        request = policy.Request("sts:AssumeRole", role["Arn"], as_account, context)
+        return policy.evaluate(request, (), trust).allowed
+
+    @staticmethod
+    def _denied(ctx: Any, role_arn: str, who: str | None = None) -> ServiceError:
+        principal = getattr(ctx, "principal", None)
+        arn = who or (
+            principal.arn if principal is not None else f"arn:aws:iam::{ctx.account_id}:root"
+        )
+        return ServiceError(
+            "AccessDenied",
+            f"User: {arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            403,
+        )
+
+    @staticmethod
+    def _duration(params: dict[str, Any], maximum: int) -> int:
+        duration = params.get("DurationSeconds") or 3600
+        if duration < 900:
+            raise _validation(
+                f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
+                "satisfy constraint: Member must have value greater than or equal to 900"
+            )
+        if duration > maximum:
+            raise _validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        return duration
+
+    def _issue(
+        self, principal: Principal, duration: int, role_arn: str, session: str, role_id: str
+    ) -> Result:
+        creds, principal = self._credentials(principal, duration)
+        user = {"AssumedRoleId": f"{role_id}:{session}", "Arn": principal.arn}
+        if principal.kind == "root":
+            role_name = role_arn.rsplit("/", 1)[-1]
+            user["Arn"] = f"arn:aws:sts::{principal.account_id}:assumed-role/{role_name}/{session}"
+        return {"Credentials": creds, "AssumedRoleUser": user, "PackedPolicySize": 0}
+
+    def _credentials(self, principal: Principal, duration: int) -> tuple[Result, Principal]:
+        access_key = "ASIA" + "".join(secrets.choice(_KEY_CHARS) for _ in range(16))
+        secret = "".join(secrets.choice(_SECRET_CHARS) for _ in range(40))
+        token = "IQoJb3JpZ2luX2VjE" + secrets.token_urlsafe(180)
+        expires = clock.time() + duration
+        principal = dataclasses.replace(principal, access_key=access_key)
+        if self.env.credentials is not None:
+            self.env.credentials.add_key(
+                access_key, secret, principal, session_token=token, expires=expires
+            )
+        self.sessions.put(
+            "session",
+            access_key,
+            {
+                "access_key": access_key,
+                "secret_key": secret,
+                "token": token,
+                "expires": expires,
+                "principal": _principal_to_doc(principal),
+            },
+        )
+        creds = {
+            "AccessKeyId": access_key,
+            "SecretAccessKey": secret,
+            "SessionToken": token,
+            "Expiration": _dt(expires),
+        }
+        return creds, principal
