@@ -24,6 +24,7 @@ IMPLEMENTED: dict[str, str] = {
     "acm": "cloudlet.services.acm.api:AcmService",
     "iam": "cloudlet.services.iam.api:IamService",
     "sts": "cloudlet.services.sts.api:StsService",
+    "sns": "cloudlet.services.sns.api:SnsService",
 }
 
 

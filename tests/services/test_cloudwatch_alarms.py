@@ -94,7 +94,7 @@ def test_set_state_history_and_actions_toggle(aws_client):
         "stateReason": "drill",
         "stateReasonData": {"why": "test"},
     }
-    # SNS is not built here: the action is recorded as failed, the alarm carries on
+    # the topic does not exist: the action is recorded as failed, the alarm carries on
     [action] = cw.describe_alarm_history(AlarmName=name, HistoryItemType="Action")[
         "AlarmHistoryItems"
     ]
@@ -220,3 +220,42 @@ def test_alarm_fires_on_real_data_and_stops_an_instance(aws_client):
         assert "was not greater than the threshold (50.0)" in ok["StateReason"]
     finally:
         ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_alarm_action_publishes_to_a_topic_and_its_queue(aws_client):
+    cw, sns, sqs = aws_client("cloudwatch"), aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=unique("alarm-topic"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("alarm-q"))["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue["QueueArn"])
+    name = unique("notify")
+    _alarm(
+        cw,
+        name,
+        AlarmDescription="load is high",
+        AlarmActions=[topic],
+        Dimensions=[{"Name": "Host", "Value": "h1"}],
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="drill")
+    got: list = []
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    [message] = got
+    envelope = json.loads(message["Body"])
+    assert envelope["Subject"] == f'ALARM: "{name}" in US East (N. Virginia)'
+    body = json.loads(envelope["Message"])
+    assert body["AlarmName"] == name and body["AlarmDescription"] == "load is high"
+    assert body["AWSAccountId"] == "000000000000" and body["Region"] == "US East (N. Virginia)"
+    assert (body["NewStateValue"], body["OldStateValue"]) == ("ALARM", "INSUFFICIENT_DATA")
+    assert body["NewStateReason"] == "drill" and body["AlarmArn"].endswith(f":alarm:{name}")
+    assert body["StateChangeTime"].endswith("+0000")  # AWS's format in these messages
+    trigger = body["Trigger"]
+    assert trigger["MetricName"] == "Load" and trigger["Namespace"] == "Alarms"
+    assert trigger["Statistic"] == "AVERAGE" and trigger["StatisticType"] == "Statistic"
+    assert trigger["Dimensions"] == [{"value": "h1", "name": "Host"}]
+    assert trigger["Threshold"] == 50.0 and trigger["ComparisonOperator"] == "GreaterThanThreshold"
+    [action] = cw.describe_alarm_history(AlarmName=name, HistoryItemType="Action")[
+        "AlarmHistoryItems"
+    ]
+    assert action["HistorySummary"] == f"Successfully executed action {topic}"

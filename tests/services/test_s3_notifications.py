@@ -186,3 +186,106 @@ def test_put_only_configuration_does_not_receive_post_uploads(s3, sqs, queue):
     s3.put_object(Bucket=bucket, Key="put", Body=b"for this queue")
     [event] = _drain(sqs, url, 1)
     assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
+
+
+def test_upload_notifies_a_topic_that_fans_out_to_a_queue(s3, sqs, queue, aws_client):
+    sns = aws_client("sns")
+    url, arn = queue
+    topic = sns.create_topic(Name=bname("s3topic"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {"Id": "to-topic", "TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)["TopicConfigurations"]
+    assert got[0]["TopicArn"] == topic and got[0]["Id"] == "to-topic"
+    s3.put_object(Bucket=bucket, Key="docs/a.txt", Body=b"hello")
+    notes = _drain(sqs, url, 2)
+    assert [n["Subject"] for n in notes] == ["Amazon S3 Notification"] * 2
+    test, created = (json.loads(n["Message"]) for n in notes)
+    assert test["Event"] == "s3:TestEvent" and test["Bucket"] == bucket
+    [record] = created["Records"]
+    assert record["eventName"] == "ObjectCreated:Put"
+    assert record["s3"]["object"]["key"] == "docs/a.txt" and record["s3"]["object"]["size"] == 5
+    assert record["s3"]["configurationId"] == "to-topic"
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "TopicConfigurations": [
+                    {"TopicArn": topic + "-gone", "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+    assert error(exc) == ("InvalidArgument", 400)
+
+
+def _recording_function(aws_client, queue_url: str) -> str:
+    """A Lambda function that sends every event it gets to ``queue_url``."""
+    import io
+    import zipfile
+
+    code = (
+        "import json, os, boto3\n"
+        "def handler(event, context):\n"
+        "    boto3.client('sqs').send_message(QueueUrl=os.environ['OUT'],"
+        " MessageBody=json.dumps(event))\n"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("fn.py", code)
+    return aws_client("lambda").create_function(
+        FunctionName=bname("s3fn"),
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/lambda",
+        Handler="fn.handler",
+        Code={"ZipFile": buf.getvalue()},
+        Environment={"Variables": {"OUT": queue_url}},
+    )["FunctionArn"]
+
+
+def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
+    from cloudlet.services.registry import IMPLEMENTED
+
+    bucket = bname("tolambda")
+    s3.create_bucket(Bucket=bucket)
+    fn = "arn:aws:lambda:us-east-1:000000000000:function:" + bname("fn")
+    config = {"Id": "to-fn", "LambdaFunctionArn": fn, "Events": ["s3:ObjectRemoved:*"]}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"LambdaFunctionConfigurations": [config]},
+        SkipDestinationValidation=True,
+    )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == fn
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="k")  # no function: logged as failed, never an error
+    if "lambda" not in IMPLEMENTED:
+        return
+    with pytest.raises(ClientError) as exc:  # the function does not exist
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={"LambdaFunctionConfigurations": [config]},
+        )
+    assert error(exc) == ("InvalidArgument", 400)
+    url, _ = queue
+    real = _recording_function(aws_client, url)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"Id": "to-fn", "LambdaFunctionArn": real, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="photo.jpg", Body=b"jpeg")
+    [event] = _drain(sqs, url, 1, timeout=30)
+    [record] = event["Records"]
+    assert record["eventSource"] == "aws:s3" and record["eventName"] == "ObjectCreated:Put"
+    assert record["s3"]["object"]["key"] == "photo.jpg"

@@ -11,6 +11,7 @@ it never stops the evaluation loop.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -39,8 +40,20 @@ def is_valid_action(arn: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def region_name(region: str) -> str:
+    """``us-east-1`` -> ``US East (N. Virginia)``: how alarm notifications name a region."""
+    from botocore.loaders import Loader
+
+    for partition in Loader().load_data("endpoints")["partitions"]:
+        info = partition["regions"].get(region)
+        if info is not None:
+            return info.get("description", region)
+    return region
+
+
 def notification(alarm: dict, old: str, region: str, account: str, now: float) -> dict:
-    """The JSON CloudWatch publishes to SNS for a transition."""
+    """The JSON CloudWatch publishes to SNS for a transition (AWS's field names and casing)."""
     msg: dict[str, Any] = {
         "AlarmName": alarm["AlarmName"],
         "AlarmDescription": alarm.get("AlarmDescription"),
@@ -49,7 +62,7 @@ def notification(alarm: dict, old: str, region: str, account: str, now: float) -
         "NewStateValue": alarm["StateValue"],
         "NewStateReason": alarm.get("StateReason", ""),
         "StateChangeTime": iso_ms(now),
-        "Region": region,
+        "Region": region_name(region),
         "AlarmArn": alarm["AlarmArn"],
         "OldStateValue": old,
         "OKActions": alarm.get("OKActions", []),
@@ -57,24 +70,33 @@ def notification(alarm: dict, old: str, region: str, account: str, now: float) -
         "InsufficientDataActions": alarm.get("InsufficientDataActions", []),
     }
     if "MetricName" in alarm or "Metrics" in alarm:
-        msg["Trigger"] = {
-            k: alarm[k]
-            for k in (
-                "MetricName",
-                "Namespace",
-                "Statistic",
-                "ExtendedStatistic",
-                "Unit",
-                "Dimensions",
-                "Period",
-                "EvaluationPeriods",
-                "ComparisonOperator",
-                "Threshold",
-                "TreatMissingData",
-                "Metrics",
-            )
-            if k in alarm
-        }
+        trigger: dict[str, Any] = {}
+        if "MetricName" in alarm:
+            trigger["MetricName"] = alarm["MetricName"]
+            trigger["Namespace"] = alarm.get("Namespace")
+            if "ExtendedStatistic" in alarm:
+                trigger["StatisticType"] = "ExtendedStatistic"
+                trigger["ExtendedStatistic"] = alarm["ExtendedStatistic"]
+            else:
+                trigger["StatisticType"] = "Statistic"
+                trigger["Statistic"] = str(alarm.get("Statistic", "")).upper()
+            trigger["Unit"] = alarm.get("Unit")
+            trigger["Dimensions"] = [
+                {"value": d["Value"], "name": d["Name"]} for d in alarm.get("Dimensions") or []
+            ]
+            trigger["Period"] = alarm.get("Period")
+        else:
+            trigger["Metrics"] = alarm["Metrics"]
+        trigger["EvaluationPeriods"] = alarm.get("EvaluationPeriods")
+        if "DatapointsToAlarm" in alarm:
+            trigger["DatapointsToAlarm"] = alarm["DatapointsToAlarm"]
+        trigger["ComparisonOperator"] = alarm.get("ComparisonOperator")
+        trigger["Threshold"] = alarm.get("Threshold")
+        trigger["TreatMissingData"] = alarm.get("TreatMissingData", "missing")
+        trigger["EvaluateLowSampleCountPercentile"] = alarm.get(
+            "EvaluateLowSampleCountPercentile", ""
+        )
+        msg["Trigger"] = trigger
     return msg
 
 
@@ -130,7 +152,7 @@ async def _dispatch(
     service = arn.split(":")[2]
     if service == "sns":
         body = json.dumps(notification(alarm, old, region, account, now))
-        subject = f'{alarm["StateValue"]}: "{alarm["AlarmName"]}" in {region}'
+        subject = f'{alarm["StateValue"]}: "{alarm["AlarmName"]}" in {region_name(region)}'
         await call(
             "sns",
             "Publish",

@@ -1,18 +1,21 @@
-"""Event notifications: the configuration, and S3 event records delivered to SQS.
+"""Event notifications: the configuration, and S3 event records delivered to
+SQS queues, SNS topics and Lambda functions.
 
-``PutBucketNotificationConfiguration`` checks each target queue exists (as S3
-validates destinations) and sends it the ``s3:TestEvent``. Afterwards every
+``PutBucketNotificationConfiguration`` checks each target queue or topic
+exists (as S3 validates destinations) and sends queues and topics the
+``s3:TestEvent``. Afterwards every
 object created or removed (Put, Post from a browser form (``post.py``), Copy,
 CompleteMultipartUpload, Delete, delete markers, lifecycle expirations) or
 restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``) whose
 event name and key match a configuration's ``Events`` (``s3:ObjectCreated:*``
 wildcards) and prefix/suffix filter rules is sent as S3's event JSON to the
-queue.
+target.
 
-Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, no
-import of SQS internals), in a task after the response, as S3 delivers
-asynchronously. SNS, Lambda and EventBridge targets answer 501 until those
-services exist; they plug into ``_deliver``.
+Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, SNS's
+``Publish`` with Subject "Amazon S3 Notification", Lambda's ``Invoke`` with
+InvocationType Event; no import of their internals), in a task after the
+response, as S3 delivers asynchronously. EventBridge targets answer 501 until
+that service exists.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from cloudlet.core.clock import clock
-from cloudlet.core.errors import ServiceError
+from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, canonical_user_id
@@ -87,21 +90,31 @@ def time_text(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _queue_parts(queue_arn: str) -> tuple[str, str, str] | None:
-    """``arn:aws:sqs:<region>:<account>:<name>`` -> (region, account, name)."""
+TARGETS = (
+    ("QueueConfigurations", "QueueArn", "sqs"),
+    ("TopicConfigurations", "TopicArn", "sns"),
+    ("LambdaFunctionConfigurations", "LambdaFunctionArn", "lambda"),
+)
+_NOUN = {"sqs": "queue", "sns": "topic", "lambda": "function"}
+
+
+def _queue_parts(queue_arn: str, service: str = "sqs") -> tuple[str, str, str] | None:
+    """``arn:aws:<service>:<region>:<account>:<name>`` -> (region, account, name)."""
     parts = queue_arn.split(":")
-    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"]:
+    if service == "lambda" and len(parts) in (7, 8) and parts[:3] == ["arn", "aws", "lambda"]:
+        return parts[3], parts[4], parts[6]
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", service]:
         return None
     return parts[3], parts[4], parts[5]
 
 
-def _unvalidated(arn: str) -> ServiceError:
+def _unvalidated(arn: str, service: str = "sqs") -> ServiceError:
     return errors.s3_error(
         "InvalidArgument",
         "Unable to validate the following destination configurations",
         400,
         ArgumentName=arn,
-        ArgumentValue="The destination queue does not exist",
+        ArgumentValue=f"The destination {_NOUN[service]} does not exist",
     )
 
 
@@ -115,47 +128,23 @@ class NotificationHandlers(ConfigHandlers):
     ) -> Result:
         bucket = self._bucket(params["Bucket"])
         document = dict(params.get("NotificationConfiguration") or {})
-        for other in (
-            "TopicConfigurations",
-            "LambdaFunctionConfigurations",
-            "EventBridgeConfiguration",
-        ):
-            if document.get(other):
-                raise errors.s3_error(
-                    "NotImplemented",
-                    f"{other} notifications are not implemented in cloudlet yet; "
-                    "QueueConfigurations are",
-                    501,
+        if document.get("EventBridgeConfiguration"):
+            raise errors.s3_error(
+                "NotImplemented",
+                "EventBridgeConfiguration notifications are not implemented in cloudlet yet; "
+                "queue, topic and Lambda function configurations are",
+                501,
+            )
+        stored: dict[str, list[dict[str, Any]]] = {}
+        for kind, key, service in TARGETS:
+            for config in document.get(kind) or []:
+                arn = config.get(key, "")
+                await self._check_target(config, arn, service, params)
+                stored.setdefault(kind, []).append(
+                    {**config, "Id": config.get("Id") or fast_uuid()}
                 )
-        queues = []
-        for config in document.get("QueueConfigurations") or []:
-            arn = config.get("QueueArn", "")
-            events = config.get("Events") or []
-            if not events:
-                raise errors.malformed_xml()
-            for event in events:
-                if event not in EVENTS:
-                    raise errors.invalid_argument(
-                        "The event is not supported for notifications", "Event", event
-                    )
-            parts = _queue_parts(arn)
-            if parts is None:
-                raise errors.invalid_argument("Invalid ARN", arn, arn)
-            if not params.get("SkipDestinationValidation"):
-                region, account, name = parts
-                try:
-                    await self.env.call(  # type: ignore[attr-defined]
-                        "sqs",
-                        "GetQueueUrl",
-                        {"QueueName": name, "QueueOwnerAWSAccountId": account},
-                        account=account,
-                        region=region,
-                    )
-                except ServiceError:
-                    raise _unvalidated(arn) from None
-            queues.append({**config, "Id": config.get("Id") or fast_uuid()})
-        if queues:
-            self.configs.put(bucket.name, "notification", {"QueueConfigurations": queues})
+        if stored:
+            self.configs.put(bucket.name, "notification", stored)
         else:
             self.configs.delete(bucket.name, "notification")
         test = {
@@ -166,9 +155,42 @@ class NotificationHandlers(ConfigHandlers):
             "RequestId": ctx.request_id,
             "HostId": ctx.request_id,
         }
-        for arn in {q["QueueArn"] for q in queues}:
+        targets = [c["QueueArn"] for c in stored.get("QueueConfigurations", [])]
+        targets += [c["TopicArn"] for c in stored.get("TopicConfigurations", [])]
+        for arn in dict.fromkeys(targets):
             await self._deliver(arn, json.dumps(test))
         return {}
+
+    async def _check_target(
+        self, config: dict[str, Any], arn: str, service: str, params: dict[str, Any]
+    ) -> None:
+        events = config.get("Events") or []
+        if not events:
+            raise errors.malformed_xml()
+        for event in events:
+            if event not in EVENTS:
+                raise errors.invalid_argument(
+                    "The event is not supported for notifications", "Event", event
+                )
+        parts = _queue_parts(arn, service)
+        if parts is None:
+            raise errors.invalid_argument("Invalid ARN", arn, arn)
+        if params.get("SkipDestinationValidation"):
+            return
+        region, account, name = parts
+        check = {
+            "sqs": ("GetQueueUrl", {"QueueName": name, "QueueOwnerAWSAccountId": account}),
+            "sns": ("GetTopicAttributes", {"TopicArn": arn}),
+            "lambda": ("GetFunction", {"FunctionName": arn}),
+        }[service]
+        try:
+            await self.env.call(  # type: ignore[attr-defined]
+                service, check[0], check[1], account=account, region=region
+            )
+        except NotImplementedOperation:
+            log.info("cannot validate %s: %s is not running", arn, service)
+        except ServiceError:
+            raise _unvalidated(arn, service) from None
 
     def get_bucket_notification_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -267,15 +289,16 @@ class NotificationHandlers(ConfigHandlers):
     ) -> None:
         """Send ``event`` to every matching queue; ``glacier``: a restore's ``glacierEventData``."""
         document = self.configs.get(bucket.name, "notification") or {}
-        for config in document.get("QueueConfigurations") or []:
-            if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
-                config, key
-            ):
-                continue
-            record = self._record(bucket, event, key, config["Id"], size, etag, version_id)
-            if glacier is not None:
-                record["glacierEventData"] = glacier
-            self._schedule(config["QueueArn"], json.dumps({"Records": [record]}))
+        for kind, arn_key, _ in TARGETS:
+            for config in document.get(kind) or []:
+                if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
+                    config, key
+                ):
+                    continue
+                record = self._record(bucket, event, key, config["Id"], size, etag, version_id)
+                if glacier is not None:
+                    record["glacierEventData"] = glacier
+                self._schedule(config[arn_key], json.dumps({"Records": [record]}))
 
     def _record(
         self,
@@ -329,18 +352,28 @@ class NotificationHandlers(ConfigHandlers):
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, queue_arn: str, body: str) -> None:
-        parts = _queue_parts(queue_arn)
+    async def _deliver(self, arn: str, body: str) -> None:
+        """Send ``body`` to the queue, topic or function ``arn`` names."""
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        parts = _queue_parts(arn, service) if service in _NOUN else None
         if parts is None:
             return
         region, account, name = parts
+        if service == "sqs":
+            operation = "SendMessage"
+            call: dict[str, Any] = {
+                "QueueUrl": f"http://localhost/{account}/{name}",
+                "MessageBody": body,
+            }
+        elif service == "sns":
+            operation = "Publish"
+            call = {"TopicArn": arn, "Subject": "Amazon S3 Notification", "Message": body}
+        else:
+            operation = "Invoke"
+            call = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
         try:
             await self.env.call(  # type: ignore[attr-defined]
-                "sqs",
-                "SendMessage",
-                {"QueueUrl": f"http://localhost/{account}/{name}", "MessageBody": body},
-                account=account,
-                region=region,
+                service, operation, call, account=account, region=region
             )
         except ServiceError as err:
-            log.warning("S3 notification to %s not delivered: %s", queue_arn, err.message)
+            log.warning("S3 notification to %s not delivered: %s", arn, err.message)

@@ -1,0 +1,1 @@
+"""SNS: topics, subscriptions, filter policies and signed deliveries."""
