@@ -395,7 +395,6 @@ class RestPlan:
     payload: str | None
     payload_shape: Shape | None
     payload_raw: bool
-    payload_streaming: bool
     body_members: tuple[str, ...]
     has_body_members: bool
     required: tuple[str, ...]
@@ -444,13 +443,6 @@ def _build_plan(shape: Shape) -> RestPlan:
     payload = shape.serialization.get("payload")
     payload_shape = members.get(payload) if payload else None
     raw = payload_shape is not None and payload_shape.type_name in ("blob", "string")
-    streaming = bool(
-        payload_shape is not None
-        and raw
-        and (
-            payload_shape.serialization.get("streaming") or payload_shape.metadata.get("streaming")
-        )
-    )
     if payload is not None:
         body = []
     return RestPlan(
@@ -464,7 +456,6 @@ def _build_plan(shape: Shape) -> RestPlan:
         payload=payload,
         payload_shape=payload_shape,
         payload_raw=raw,
-        payload_streaming=streaming,
         body_members=tuple(body),
         has_body_members=bool(body),
         required=tuple(shape.required_members),

@@ -80,7 +80,7 @@ class RestJsonCodec:
         assert name is not None and member is not None
         required = name in plan.required
         if plan.payload_raw:
-            if req.stream is not None and plan.payload_streaming:
+            if req.stream is not None:  # the gateway streams every blob payload
                 params[name] = req.stream
             elif req.body or required:
                 if member.type_name == "string":

@@ -138,7 +138,7 @@ class RestXmlCodec:
     def _parse_payload(self, req: HttpRequest, plan: rest.RestPlan, params: dict) -> None:
         name, member = plan.payload, plan.payload_shape
         if plan.payload_raw:
-            if plan.payload_streaming and req.stream is not None:
+            if req.stream is not None:  # the gateway streams every blob payload
                 params[name] = req.stream
             elif req.body:
                 if member.type_name == "blob":

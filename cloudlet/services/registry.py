@@ -24,7 +24,9 @@ IMPLEMENTED: dict[str, str] = {
     "acm": "cloudlet.services.acm.api:AcmService",
     "iam": "cloudlet.services.iam.api:IamService",
     "sts": "cloudlet.services.sts.api:StsService",
+    "logs": "cloudlet.services.logs.api:LogsService",
     "sns": "cloudlet.services.sns.api:SnsService",
+    "lambda": "cloudlet.services.awslambda.api:LambdaService",
 }
 
 

@@ -1,0 +1,145 @@
+"""The Lambda service: one class composed of one mixin per operation group.
+
+Functions and code (``functions.py``), versions and aliases (``versions.py``),
+layers, invoke with its async queue and destinations (``invoke.py``), event
+source mappings (``mappings.py``),
+concurrency, permissions and function URLs each live in their own module; the
+worker pool (``workers.py``) and the Runtime API (``runtime_api.py``) are the
+engine underneath, plain asyncio with no gateway imports. Operations not
+built (code signing, layer permissions, durable
+executions, capacity providers...) have no method and answer 501.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from typing import Any
+
+from cloudlet.services.awslambda import errors
+from cloudlet.services.awslambda.concurrency import ConcurrencyMixin
+from cloudlet.services.awslambda.functions import FunctionsMixin, parse_name
+from cloudlet.services.awslambda.invoke import InvokeMixin
+from cloudlet.services.awslambda.layers import LayersMixin
+from cloudlet.services.awslambda.logs import LogWriter
+from cloudlet.services.awslambda.mappings import EventSourceMappingOps
+from cloudlet.services.awslambda.permissions import PermissionsMixin
+from cloudlet.services.awslambda.store import LambdaStore
+from cloudlet.services.awslambda.urls import UrlsMixin
+from cloudlet.services.awslambda.versions import VersionsMixin
+from cloudlet.services.awslambda.workers import WorkerPool
+from cloudlet.services.base import Service, ServiceEnv
+
+Result = dict[str, Any]
+DEFAULT_IDLE_SECONDS = 300.0
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class LambdaService(
+    FunctionsMixin,
+    VersionsMixin,
+    LayersMixin,
+    InvokeMixin,
+    ConcurrencyMixin,
+    PermissionsMixin,
+    UrlsMixin,
+    EventSourceMappingOps,
+    Service,
+):
+    name = "lambda"
+
+    def __init__(self, env: ServiceEnv) -> None:
+        super().__init__(env)
+        self.store = LambdaStore(env)
+        self.idle_seconds = _env_float("CLOUDLET_LAMBDA_IDLE_SECONDS", DEFAULT_IDLE_SECONDS)
+        self.retry_seconds = _env_float("CLOUDLET_LAMBDA_RETRY_SECONDS", 60.0)
+        self.pool = WorkerPool(self.store.worker_dir, self.idle_seconds)
+        self.logs = LogWriter(env)
+        self.inflight: dict[tuple[str, str, str], int] = {}
+        self.specs: dict[str, Any] = {}
+        """Worker specs by key (function, version, revision): built once, not per invoke."""
+        self.event_tasks: set[asyncio.Task[Any]] = set()
+        self.slots: asyncio.Condition | None = None
+        self._url_secret = secrets.token_bytes(32)
+        self._index_urls()
+        self._init_mappings()
+
+    async def start(self) -> None:
+        self.slots = asyncio.Condition()
+        self.env.every(
+            min(5.0, max(0.2, self.idle_seconds / 4)), self.pool.reclaim_idle, "lambda-idle-workers"
+        )
+        self.env.every(0.5, self.logs.flush, "lambda-logs")
+        for doc in list(self.store.functions.values()):
+            for qualifier, cfg in doc["provisioned"].items():
+                cfg["Status"] = "IN_PROGRESS"
+                self._start_provisioning_internal(doc, qualifier)
+        await self._start_mappings()
+
+    def _start_provisioning_internal(self, doc: dict[str, Any], qualifier: str) -> None:
+        from cloudlet.services.base import InternalContext
+
+        ctx = InternalContext(
+            account_id=doc["account"], region=doc["region"], service_name="lambda"
+        )
+        self._start_provisioning(ctx, doc, qualifier)
+
+    async def stop(self) -> None:
+        await self._stop_mappings()
+        for task in list(self.event_tasks):
+            task.cancel()
+        await asyncio.gather(*self.event_tasks, return_exceptions=True)
+        await self.pool.stop()
+        try:
+            await self.logs.flush()
+        except Exception:  # noqa: BLE001 - the Logs service may be stopped already
+            pass
+        self.store.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "running", **self.pool.stats()}
+
+    async def _retire(self, doc: dict[str, Any], version: str | None) -> None:
+        account, region, name = doc["account"], doc["region"], doc["name"]
+        await self.pool.retire(
+            lambda s: (
+                s.account == account
+                and s.region == region
+                and s.name == name
+                and (version is None or s.version == version)
+            )
+        )
+
+    # -- tags -------------------------------------------------------------------
+
+    def _tagged(self, ctx: Any, arn: str) -> dict[str, Any]:
+        name, qualifier = parse_name(arn)
+        if qualifier:
+            raise errors.invalid(
+                "Tags on function aliases and versions are not supported. Please specify a function ARN."
+            )
+        return self._function(ctx, name)
+
+    def tag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        doc = self._tagged(ctx, params["Resource"])
+        doc["tags"].update(params.get("Tags") or {})
+        self.store.save_function(doc)
+        return {}
+
+    def untag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        doc = self._tagged(ctx, params["Resource"])
+        for key in params.get("TagKeys") or []:
+            doc["tags"].pop(key, None)
+        self.store.save_function(doc)
+        return {}
+
+    def list_tags(self, ctx: Any, params: dict[str, Any]) -> Result:
+        doc = self._tagged(ctx, params["Resource"])
+        return {"Tags": dict(doc["tags"])}

@@ -1,0 +1,270 @@
+"""The Python runtime client: what AWS's ``/var/runtime/bootstrap`` does, in one file.
+
+Run as a script with the host's interpreter (not ``-m``: importing the
+``cloudlet`` package would add to every cold start). It speaks the Lambda
+Runtime API at ``AWS_LAMBDA_RUNTIME_API`` over one kept-alive HTTP connection
+with a few lines of socket code (no boto3 import: the handler pays for what it
+imports, as on AWS), loads the handler module once so module state survives
+across warm invocations, and reports errors in AWS's shape
+(``errorMessage``/``errorType``/``stackTrace``). The function's stdout and
+stderr are its log; the platform (the service) writes START/END/REPORT.
+"""
+
+import importlib
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+
+
+class Identity:
+    def __init__(self, doc):
+        self.cognito_identity_id = doc.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = doc.get("cognitoIdentityPoolId")
+
+
+class Client:
+    def __init__(self, doc):
+        self.installation_id = doc.get("installation_id")
+        self.app_title = doc.get("app_title")
+        self.app_version_name = doc.get("app_version_name")
+        self.app_version_code = doc.get("app_version_code")
+        self.app_package_name = doc.get("app_package_name")
+
+
+class ClientContext:
+    def __init__(self, doc):
+        self.client = Client(doc.get("client") or {}) if doc.get("client") else None
+        self.custom = doc.get("custom")
+        self.env = doc.get("env")
+
+
+class LambdaContext:
+    def __init__(self, request_id, deadline_ms, arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.client_context = ClientContext(json.loads(client_context)) if client_context else None
+        self.identity = Identity(json.loads(identity) if identity else {})
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def error_doc(exc, error_type=None, request_id=""):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    stack = traceback.format_list(frames)
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": stack,
+    }
+
+
+class Api:
+    """A minimal HTTP/1.1 client on one kept-alive socket: the Runtime API always answers
+    with a Content-Length, and ``http.client``'s header parsing (``email``) would cost
+    more than the rest of a warm invocation's round trip."""
+
+    def __init__(self):
+        host, _, port = API.partition(":")
+        self.address = (host, int(port or 80))
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(self.address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _encode(self, method, path, body=None, headers=None):
+        head = f"{method} {BASE}{path} HTTP/1.1\r\nHost: {API}\r\n"
+        for k, v in (headers or {}).items():
+            head += f"{k}: {v}\r\n"
+        return (head + f"Content-Length: {len(body or b'')}\r\n\r\n").encode() + (body or b"")
+
+    def request(self, method, path, body=None, headers=None):
+        data = self._encode(method, path, body, headers)
+        for attempt in (0, 1):
+            try:
+                if self.sock is None:
+                    self._connect()
+                self.sock.sendall(data)
+                return self._response()
+            except OSError:
+                self.close()
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def post_then_next(self, path, body, headers=None):
+        """POST a result and ask for the next event in one write (HTTP pipelining): the
+        acknowledgement is read, then the next event (blocking until there is one)."""
+        data = self._encode("POST", path, body, headers) + self._encode("GET", "/invocation/next")
+        try:
+            if self.sock is None:
+                self._connect()
+            self.sock.sendall(data)
+            self._response()
+            return self._response()
+        except OSError:
+            self.close()
+            return self.request("GET", "/invocation/next")
+
+    def _response(self):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(self.buf) < length:
+            self._fill()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, body
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("Runtime API closed the connection")
+        self.buf += chunk
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+    def post_error(self, path, doc):
+        body = json.dumps(doc).encode()
+        headers = {"Lambda-Runtime-Function-Error-Type": doc["errorType"]}
+        self.request("POST", path, body, headers)
+
+
+def load_handler(api):
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
+    spec = os.environ["_HANDLER"]
+    module_name, _, fn_name = spec.rpartition(".")
+    try:
+        if not module_name:
+            raise ValueError(
+                f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)"
+            )
+        try:
+            module = importlib.import_module(module_name.replace("/", "."))
+        except ImportError as exc:
+            exc_msg = f"Unable to import module '{module_name}': {exc}"
+            raise _Typed("Runtime.ImportModuleError", exc_msg) from None
+        except SyntaxError as exc:
+            raise _Typed(
+                "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+            ) from None
+        fn = getattr(module, fn_name, None)
+        if fn is None:
+            raise _Typed(
+                "Runtime.HandlerNotFound", f"Handler '{fn_name}' missing on module '{module_name}'"
+            )
+        return fn
+    except _Typed as exc:
+        doc = {
+            "errorMessage": exc.message,
+            "errorType": exc.error_type,
+            "requestId": "",
+            "stackTrace": [],
+        }
+        print(f"[ERROR] {exc.error_type}: {exc.message}", flush=True)
+        api.post_error("/init/error", doc)
+        sys.exit(1)
+    except BaseException as exc:  # noqa: BLE001 - module-level code raised: an init error
+        doc = error_doc(exc)
+        print(f"[ERROR] {doc['errorType']}: {doc['errorMessage']}", flush=True)
+        api.post_error("/init/error", doc)
+        sys.exit(1)
+
+
+class _Typed(Exception):
+    def __init__(self, error_type, message):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def main():
+    api = Api()
+    handler = load_handler(api)
+    pending = api.request("GET", "/invocation/next")
+    while True:
+        _, h, body = pending
+        request_id = h.get("lambda-runtime-aws-request-id", "")
+        os.environ["_X_AMZN_TRACE_ID"] = h.get("lambda-runtime-trace-id", "")
+        ctx = LambdaContext(
+            request_id,
+            int(h.get("lambda-runtime-deadline-ms", "0")),
+            h.get("lambda-runtime-invoked-function-arn"),
+            h.get("lambda-runtime-client-context"),
+            h.get("lambda-runtime-cognito-identity"),
+        )
+        fatal = False
+        try:
+            event = json.loads(body) if body else {}
+            result = handler(event, ctx)
+            try:
+                out = json.dumps(result).encode()
+            except (TypeError, ValueError) as exc:
+                raise _Typed("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pending = api.post_then_next(f"/invocation/{request_id}/response", out)
+            continue
+        except _Typed as exc:
+            doc = {
+                "errorMessage": exc.message,
+                "errorType": exc.error_type,
+                "requestId": "",
+                "stackTrace": [],
+            }
+        except MemoryError as exc:
+            doc = error_doc(exc, request_id=request_id)
+            fatal = True
+        except SystemExit as exc:
+            doc = {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {exc.code or 0}",
+                "errorType": "Runtime.ExitError",
+            }
+            fatal = True
+        except Exception as exc:  # noqa: BLE001 - the function's error, reported to the caller
+            doc = error_doc(exc, request_id=request_id)
+        if doc["errorType"] != "Runtime.ExitError":
+            # What AWS's Python runtime logs for an unhandled exception.
+            trace = "".join(doc.get("stackTrace") or [])
+            print(
+                f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\nTraceback (most recent call last):\n{trace}",
+                end="",
+                flush=True,
+            )
+        sys.stderr.flush()
+        if fatal:
+            api.post_error(f"/invocation/{request_id}/error", doc)
+            os._exit(1)
+        error_headers = {"Lambda-Runtime-Function-Error-Type": doc["errorType"]}
+        pending = api.post_then_next(
+            f"/invocation/{request_id}/error", json.dumps(doc).encode(), error_headers
+        )
+
+
+if __name__ == "__main__":
+    main()

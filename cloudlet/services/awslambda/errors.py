@@ -1,0 +1,63 @@
+"""Lambda's errors with AWS's codes, statuses and wording, raised by meaning."""
+
+from __future__ import annotations
+
+from cloudlet.core.errors import ServiceError
+
+
+def not_found(message: str) -> ServiceError:
+    return ServiceError("ResourceNotFoundException", message, 404, fields={"Type": "User"})
+
+
+def function_not_found(arn: str) -> ServiceError:
+    return not_found(f"Function not found: {arn}")
+
+
+def resource_not_found() -> ServiceError:
+    return not_found("The resource you requested does not exist.")
+
+
+def conflict(message: str) -> ServiceError:
+    return ServiceError("ResourceConflictException", message, 409, fields={"Type": "User"})
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValueException", message, 400, fields={"Type": "User"})
+
+
+def too_many_requests(reason: str, message: str = "Rate Exceeded.") -> ServiceError:
+    return ServiceError(
+        "TooManyRequestsException",
+        message,
+        429,
+        fields={"Type": "User", "Reason": reason},
+        headers={"Retry-After": "1"},
+    )
+
+
+def request_too_large(size: int, limit: int) -> ServiceError:
+    return ServiceError(
+        "RequestTooLargeException",
+        f"{size} byte payload is too large for the "
+        f"{'RequestResponse' if limit > 262144 else 'Event'} invocation type "
+        f"(limit {limit} bytes)",
+        413,
+        fields={"Type": "User"},
+    )
+
+
+def invalid_request_content(message: str) -> ServiceError:
+    return ServiceError("InvalidRequestContentException", message, 400, fields={"Type": "User"})
+
+
+def precondition_failed(message: str) -> ServiceError:
+    return ServiceError("PreconditionFailedException", message, 412, fields={"Type": "User"})
+
+
+def provisioned_not_found() -> ServiceError:
+    return ServiceError(
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "No Provisioned Concurrency Config found for this function",
+        404,
+        fields={"Type": "User"},
+    )

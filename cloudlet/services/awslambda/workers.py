@@ -1,0 +1,457 @@
+"""The execution environments: warm worker processes, cold starts, timeouts, reaping.
+
+A worker is one supervised process group (``runtime/processes.py``) running a
+runtime client against its own Runtime API server (``runtime_api.py``). It is
+keyed by the exact code and configuration it runs (function, version,
+revision), so an update never hands an invocation to a worker of the old code:
+new invocations start new workers and ``retire`` stops the old ones. An
+invocation takes a free warm worker of its key if there is one, else starts
+one (a cold start, whose init duration is the time to the first
+``/invocation/next``). A worker that times out, runs out of memory or exits is
+killed and forgotten; the next invocation cold-starts a replacement.
+
+Process exit is watched with a ``pidfd`` on the event loop (no polling), where
+the platform has one. Memory: ``RLIMIT_DATA`` = the function's memory size,
+so allocations past it fail (``MemoryError``) as on Lambda; the limit is per
+process, like EC2's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from cloudlet.core.ids import fast_uuid, token_hex
+from cloudlet.runtime.processes import ProcessGroup
+from cloudlet.services.awslambda.runtime_api import RuntimeApi
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not POSIX
+    resource = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP = str(Path(__file__).parent / "bootstrap" / "__main__.py")
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+INIT_TIMEOUT = 10.0
+"""Lambda's limit for the init phase of on-demand functions."""
+
+
+@dataclass
+class Spec:
+    """What a worker runs: one version of one function, exactly."""
+
+    key: str
+    account: str
+    region: str
+    name: str
+    version: str
+    runtime: str
+    handler: str
+    memory: int
+    timeout: int
+    code_dir: Path
+    opt_dir: Path | None
+    environment: dict[str, str]
+    log_group: str
+
+
+@dataclass
+class Outcome:
+    """How one invocation ended."""
+
+    kind: str
+    """``ok``, ``error`` (the function's), ``timeout``, ``exit``, ``init`` or
+    ``undelivered`` (the worker exited before taking it: the caller retries)."""
+    payload: bytes = b""
+    error_type: str | None = None
+    log: str = ""
+    duration_ms: float = 0.0
+    init_ms: float | None = None
+    memory_mb: int = 0
+    stream: str = ""
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    invoked_arn: str
+    client_context: str | None = None
+    identity: str | None = None
+    future: asyncio.Future[tuple[str, bytes, str | None]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def headers(self) -> dict[str, str]:
+        out = {
+            "Lambda-Runtime-Aws-Request-Id": self.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(self.deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": self.invoked_arn,
+            "Lambda-Runtime-Trace-Id": _trace_id(),
+        }
+        if self.client_context:
+            out["Lambda-Runtime-Client-Context"] = self.client_context
+        if self.identity:
+            out["Lambda-Runtime-Cognito-Identity"] = self.identity
+        return out
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{fast_uuid().replace('-', '')[:24]};Sampled=0"
+
+
+class Worker:
+    """One execution environment (the ``RuntimeHost`` of its Runtime API server)."""
+
+    def __init__(self, spec: Spec, directory: Path, provisioned: bool = False) -> None:
+        self.id = token_hex(16)
+        self.spec = spec
+        self.dir = directory
+        self.log_path = directory / "output.log"
+        self.provisioned = provisioned
+        self.api = RuntimeApi(self)
+        self.group: ProcessGroup | None = None
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[bytes | None] = loop.create_future()
+        """Resolves at the first ``/next`` (None) or to an init error document."""
+        self.init_error_type: str | None = None
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.queue: asyncio.Queue[Invocation] = asyncio.Queue()
+        self.current: Invocation | None = None
+        self.busy = False
+        self.dead = False
+        self.started = time.monotonic()
+        self.init_ms: float | None = None
+        self.last_used = time.monotonic()
+        self.max_rss = 0
+        self._statm: int | None = None
+        self._log: Any = None
+        self._pidfd: int | None = None
+        self.on_exit: Callable[[Worker], None] | None = None
+        """Called once when the process exits (the pool forgets the worker)."""
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        self.stream = f"{day}/[{spec.version}]{self.id}"
+
+    # -- the Runtime API side -------------------------------------------------
+
+    async def next_invocation(self) -> tuple[dict[str, str], bytes]:
+        if not self.ready.done():
+            self.init_ms = (time.monotonic() - self.started) * 1000
+            self.ready.set_result(None)
+        if self.current is not None and not self.current.future.done():
+            # Asking for the next event without answering this one: the runtime gave up on it.
+            self.current.future.set_result(("error", b"", "Runtime.NoResponse"))
+        inv = await self.queue.get()
+        self.current = inv
+        return inv.headers(), inv.payload
+
+    def invocation_response(self, request_id: str, body: bytes) -> bool:
+        return self._finish(request_id, ("ok", body, None))
+
+    def invocation_error(self, request_id: str, body: bytes, error_type: str | None) -> bool:
+        return self._finish(request_id, ("error", body, error_type or "Unhandled"))
+
+    def init_error(self, body: bytes, error_type: str | None) -> None:
+        self.init_error_type = error_type or "Runtime.Unknown"
+        if not self.ready.done():
+            self.ready.set_result(body)
+
+    def _finish(self, request_id: str, result: tuple[str, bytes, str | None]) -> bool:
+        inv = self.current
+        if inv is None or inv.request_id != request_id:
+            return False
+        if not inv.future.done():
+            inv.future.set_result(result)
+        return True
+
+    # -- the process ----------------------------------------------------------
+
+    async def start(self, env: dict[str, str]) -> None:
+        port = await self.api.start()
+        spec = self.spec
+        env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
+        env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
+        if spec.runtime.startswith("python"):
+            argv = [sys.executable, "-u", BOOTSTRAP]
+        else:
+            candidates = [spec.code_dir / "bootstrap"]
+            if spec.opt_dir is not None:
+                candidates.append(spec.opt_dir / "bootstrap")
+            found = next((p for p in candidates if p.is_file()), None)
+            if found is None:
+                doc = (
+                    '{"errorMessage":"Couldn\'t find valid bootstrap(s): [/var/task/bootstrap '
+                    '/opt/bootstrap]","errorType":"Runtime.InvalidEntrypoint"}'
+                )
+                self.init_error(doc.encode(), "Runtime.InvalidEntrypoint")
+                self._mark_exited()
+                return
+            argv = [str(found)]
+        limits = {}
+        if resource is not None:
+            limits[resource.RLIMIT_DATA] = spec.memory * 1024 * 1024
+        try:
+            self.group = ProcessGroup.spawn(
+                argv, cwd=spec.code_dir, env=env, log_path=self.log_path, limits=limits
+            )
+        except OSError as exc:
+            doc = f'{{"errorMessage":"{exc.strerror}","errorType":"Runtime.InvalidEntrypoint"}}'
+            self.init_error(doc.encode(), "Runtime.InvalidEntrypoint")
+            self._mark_exited()
+            return
+        self._watch_exit()
+
+    def _watch_exit(self) -> None:
+        assert self.group is not None
+        loop = asyncio.get_running_loop()
+        try:
+            self._pidfd = os.pidfd_open(self.group.pid)
+        except (AttributeError, OSError):
+            loop.create_task(self._poll_exit())
+            return
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    async def _poll_exit(self) -> None:
+        while self.group is not None and not self.group.leader_exited():
+            await asyncio.sleep(0.05)
+        self._on_exit()
+
+    def _on_exit(self) -> None:
+        if self._pidfd is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if self.group is not None:
+            self.group.leader_exited()  # reap the leader
+        self._mark_exited()
+
+    def _mark_exited(self) -> None:
+        first = not self.exited.done()
+        self.dead = True
+        if not self.exited.done():
+            self.exited.set_result(None)
+        if not self.ready.done():
+            self.init_error_type = "Runtime.ExitError"
+            self.ready.set_result(None)
+        if self.current is not None and not self.current.future.done():
+            self.current.future.set_result(("exit", b"", "Runtime.ExitError"))
+        while not self.queue.empty():
+            # Handed over after the previous invocation but never fetched: not run at all.
+            inv = self.queue.get_nowait()
+            if not inv.future.done():
+                inv.future.set_result(("undelivered", b"", None))
+        if first and self.on_exit is not None:
+            self.on_exit(self)
+
+    def exit_reason(self) -> str:
+        code = self.group.returncode if self.group is not None else None
+        if code is None:
+            return "signal: killed"
+        if code < 0:
+            import signal
+
+            try:
+                return f"signal: {signal.Signals(-code).name[3:].lower()}"
+            except ValueError:
+                return f"signal: {-code}"
+        return f"exit status {code}"
+
+    def sample_memory(self) -> int:
+        """Max RSS seen so far, in MB (sampled at the end of each invocation)."""
+        rss = self.rss()
+        self.max_rss = max(self.max_rss, rss)
+        return self.max_rss // (1024 * 1024)
+
+    def rss(self) -> int:
+        """The leader's resident memory in bytes (``/proc/<pid>/statm`` kept open: this
+        runs after every invocation)."""
+        if self.group is None:
+            return 0
+        try:
+            if self._statm is None:
+                self._statm = os.open(f"/proc/{self.group.pid}/statm", os.O_RDONLY)
+            return int(os.pread(self._statm, 128, 0).split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            try:
+                return psutil.Process(self.group.pid).memory_info().rss
+            except psutil.Error:
+                return 0
+
+    def read_log(self) -> str:
+        """The function's output since the last call (the worker's stdout/stderr file)."""
+        try:
+            if self._log is None:
+                self._log = open(self.log_path, "rb")  # noqa: SIM115 - kept for the worker's life
+            data = self._log.read()
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    async def kill(self, grace: float = 0.0) -> None:
+        self.dead = True
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._statm is not None:
+            os.close(self._statm)
+            self._statm = None
+        if self.group is not None:
+            await self.group.astop(grace)
+            self._on_exit()
+        else:
+            self._mark_exited()
+        await self.api.close()
+
+
+EnvFactory = Callable[[Spec], Awaitable[dict[str, str]]]
+
+
+class WorkerPool:
+    """Every worker of the service, by spec key."""
+
+    def __init__(self, directory: Callable[[str], Path], idle_seconds: float) -> None:
+        self.directory = directory
+        self.idle_seconds = idle_seconds
+        self.workers: dict[str, list[Worker]] = {}
+        self.cold_starts = 0
+
+    def all(self) -> list[Worker]:
+        return [w for ws in self.workers.values() for w in ws]
+
+    def count(self, key: str) -> int:
+        return len(self.workers.get(key, ()))
+
+    async def acquire(self, spec: Spec, make_env: EnvFactory) -> tuple[Worker, bool]:
+        """A free warm worker of ``spec`` (cold=False), else a new one once it has
+        initialised or failed to (the caller reads ``init_error_type``)."""
+        for worker in self.workers.get(spec.key, ()):
+            if not worker.busy and not worker.dead and worker.ready.done():
+                worker.busy = True
+                return worker, False
+        worker = await self.spawn(spec, make_env)
+        worker.busy = True
+        return worker, True
+
+    async def spawn(self, spec: Spec, make_env: EnvFactory, provisioned: bool = False) -> Worker:
+        worker = Worker(spec, Path(), provisioned)
+        worker.dir = self.directory(worker.id)
+        worker.log_path = worker.dir / "output.log"
+        self.workers.setdefault(spec.key, []).append(worker)
+        worker.busy = True
+        worker.on_exit = self._exited
+        self.cold_starts += 1
+        try:
+            env = await make_env(spec)
+            await worker.start(env)
+            try:
+                await asyncio.wait_for(asyncio.shield(worker.ready), INIT_TIMEOUT)
+            except TimeoutError:
+                worker.init_error_type = "Runtime.InitTimeout"
+        except BaseException:
+            await self.discard(worker)
+            raise
+        if worker.init_error_type is not None:
+            self._forget(worker)
+            asyncio.get_running_loop().create_task(worker.kill())
+        worker.busy = False
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        worker.busy = False
+        worker.current = None
+        worker.last_used = time.monotonic()
+        if worker.dead:
+            self._exited(worker)
+
+    def _exited(self, worker: Worker) -> None:
+        """A worker's process ended by itself (crash, ``exit``): forget it and close its
+        API server; a busy one is handled when its invocation is released."""
+        if worker.busy:
+            return
+        self._forget(worker)
+        asyncio.get_running_loop().create_task(worker.kill())
+
+    def _forget(self, worker: Worker) -> None:
+        workers = self.workers.get(worker.spec.key)
+        if workers and worker in workers:
+            workers.remove(worker)
+            if not workers:
+                del self.workers[worker.spec.key]
+
+    async def discard(self, worker: Worker) -> None:
+        self._forget(worker)
+        await worker.kill()
+
+    async def run(self, worker: Worker, inv: Invocation, timeout: float) -> Outcome:
+        """Hand ``inv`` to ``worker`` and wait for its answer, its exit or the timeout."""
+        start = time.monotonic()
+        worker.queue.put_nowait(inv)
+        future = inv.future
+
+        def expire() -> None:
+            if not future.done():
+                future.set_result(("timeout", b"", "Sandbox.Timedout"))
+
+        timer = asyncio.get_running_loop().call_later(timeout, expire)
+        try:
+            kind, payload, error_type = await future
+        finally:
+            timer.cancel()
+        duration = (time.monotonic() - start) * 1000
+        memory = worker.sample_memory() if kind != "timeout" else worker.max_rss // 1048576
+        log = worker.read_log()
+        if kind in ("timeout", "exit", "undelivered"):
+            self._forget(worker)
+            await worker.kill()
+        return Outcome(kind, payload, error_type, log, duration, None, memory, worker.stream)
+
+    async def retire(self, predicate: Callable[[Spec], bool]) -> None:
+        """Stop the idle workers whose spec matches (busy ones stop when released)."""
+        victims = []
+        for worker in self.all():
+            if predicate(worker.spec):
+                self._forget(worker)
+                worker.dead = True
+                if not worker.busy:
+                    victims.append(worker)
+                else:
+                    asyncio.get_running_loop().create_task(self._kill_when_free(worker))
+        await asyncio.gather(*(w.kill() for w in victims), return_exceptions=True)
+
+    async def _kill_when_free(self, worker: Worker) -> None:
+        while worker.busy:
+            await asyncio.sleep(0.05)
+        await worker.kill()
+
+    async def reclaim_idle(self) -> int:
+        now = time.monotonic()
+        idle = [
+            w
+            for w in self.all()
+            if not w.busy and not w.provisioned and now - w.last_used >= self.idle_seconds
+        ]
+        for w in idle:
+            self._forget(w)
+        await asyncio.gather(*(w.kill() for w in idle), return_exceptions=True)
+        return len(idle)
+
+    async def stop(self) -> None:
+        workers = self.all()
+        self.workers.clear()
+        await asyncio.gather(*(w.kill(0.2) for w in workers), return_exceptions=True)
+
+    def stats(self) -> dict[str, Any]:
+        return {"workers": len(self.all()), "cold_starts": self.cold_starts}

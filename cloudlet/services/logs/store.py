@@ -1,0 +1,371 @@
+"""CloudWatch Logs' SQLite schema and the statements the hot paths run.
+
+Why these tables and indexes:
+
+- ``events(sid, ts, id)``: GetLogEvents reads one stream in time order from a
+  cursor in both directions; ``events(gid, ts, id)``: FilterLogEvents and
+  Insights page through a whole group in time order without loading it, and
+  the retention sweep deletes a group's oldest events with one range delete.
+- A stream row carries its first/last timestamps, last ingestion and stored
+  bytes, updated once per PutLogEvents batch (one transaction per batch).
+- ``filters``: metric and subscription filters as JSON documents by group.
+
+Cursors are ``(ts, id)`` pairs: ``id`` is the insertion order, which breaks
+ties between events with the same timestamp, as AWS's event ids do.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    retention INTEGER,
+    kms TEXT,
+    class TEXT NOT NULL DEFAULT 'STANDARD',
+    tags TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    gid INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    first_ts INTEGER,
+    last_ts INTEGER,
+    last_ingest INTEGER,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (gid, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    gid INTEGER NOT NULL,
+    sid INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    ingest INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_stream ON events (sid, ts, id);
+CREATE INDEX IF NOT EXISTS events_group ON events (gid, ts, id);
+CREATE TABLE IF NOT EXISTS filters (
+    gid INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (gid, kind, name)
+);
+CREATE TABLE IF NOT EXISTS query_definitions (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (account, region, id)
+);
+"""
+
+Row = dict[str, Any]
+_GROUP_COLS = "id, account, region, name, created, retention, kms, class, tags"
+_STREAM_COLS = "id, gid, name, created, first_ts, last_ts, last_ingest, bytes, seq"
+
+
+def _group(row: tuple) -> Row:
+    keys = ("id", "account", "region", "name", "created", "retention", "kms", "class", "tags")
+    out = dict(zip(keys, row, strict=True))
+    out["tags"] = json.loads(out["tags"])
+    return out
+
+
+def _stream(row: tuple) -> Row:
+    keys = ("id", "gid", "name", "created", "first_ts", "last_ts", "last_ingest", "bytes", "seq")
+    return dict(zip(keys, row, strict=True))
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One explicit transaction (the connection autocommits, so ``with conn`` alone
+    would commit every statement: 1,000 commits for a 1,000-event batch)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.executescript(SCHEMA)
+
+    # --- groups ----------------------------------------------------------------------
+
+    def group(self, account: str, region: str, name: str) -> Row | None:
+        row = self.conn.execute(
+            f"SELECT {_GROUP_COLS} FROM groups WHERE account = ? AND region = ? AND name = ?",
+            (account, region, name),
+        ).fetchone()
+        return _group(row) if row else None
+
+    def groups(self, account: str, region: str, prefix: str = "") -> list[Row]:
+        rows = self.conn.execute(
+            f"SELECT {_GROUP_COLS} FROM groups WHERE account = ? AND region = ? "
+            "AND substr(name, 1, ?) = ? ORDER BY name",
+            (account, region, len(prefix), prefix),
+        ).fetchall()
+        return [_group(r) for r in rows]
+
+    def all_groups(self) -> list[Row]:
+        return [_group(r) for r in self.conn.execute(f"SELECT {_GROUP_COLS} FROM groups")]
+
+    def create_group(self, account: str, region: str, name: str, now: int, **kw: Any) -> None:
+        self.conn.execute(
+            "INSERT INTO groups (account, region, name, created, kms, class, tags) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                account,
+                region,
+                name,
+                now,
+                kw.get("kms"),
+                kw.get("cls") or "STANDARD",
+                json.dumps(kw.get("tags") or {}),
+            ),
+        )
+
+    def update_group(self, gid: int, **fields: Any) -> None:
+        for key, value in fields.items():
+            if key == "tags":
+                value = json.dumps(value)
+            self.conn.execute(f"UPDATE groups SET {key} = ? WHERE id = ?", (value, gid))
+
+    def delete_group(self, gid: int) -> None:
+        with transaction(self.conn):
+            self.conn.execute("DELETE FROM events WHERE gid = ?", (gid,))
+            self.conn.execute("DELETE FROM groups WHERE id = ?", (gid,))
+
+    def group_bytes(self, gid: int) -> int:
+        return self.conn.execute(
+            "SELECT COALESCE(SUM(bytes), 0) FROM streams WHERE gid = ?", (gid,)
+        ).fetchone()[0]
+
+    # --- streams ---------------------------------------------------------------------
+
+    def stream(self, gid: int, name: str) -> Row | None:
+        row = self.conn.execute(
+            f"SELECT {_STREAM_COLS} FROM streams WHERE gid = ? AND name = ?", (gid, name)
+        ).fetchone()
+        return _stream(row) if row else None
+
+    def streams(self, gid: int, prefix: str = "") -> list[Row]:
+        rows = self.conn.execute(
+            f"SELECT {_STREAM_COLS} FROM streams WHERE gid = ? AND substr(name, 1, ?) = ? "
+            "ORDER BY name",
+            (gid, len(prefix), prefix),
+        ).fetchall()
+        return [_stream(r) for r in rows]
+
+    def create_stream(self, gid: int, name: str, now: int) -> None:
+        self.conn.execute(
+            "INSERT INTO streams (gid, name, created) VALUES (?, ?, ?)", (gid, name, now)
+        )
+
+    def delete_stream(self, sid: int) -> None:
+        with transaction(self.conn):
+            self.conn.execute("DELETE FROM events WHERE sid = ?", (sid,))
+            self.conn.execute("DELETE FROM streams WHERE id = ?", (sid,))
+
+    # --- events ----------------------------------------------------------------------
+
+    def append(self, stream: Row, events: list[tuple[int, str]], now: int) -> list[int]:
+        """Store one batch in one transaction; returns the new event ids."""
+        ids: list[int] = []
+        size = sum(len(m.encode()) for _, m in events)
+        with transaction(self.conn):
+            cur = self.conn.cursor()
+            for ts, message in events:
+                cur.execute(
+                    "INSERT INTO events (gid, sid, ts, ingest, message) VALUES (?, ?, ?, ?, ?)",
+                    (stream["gid"], stream["id"], ts, now, message),
+                )
+                ids.append(cur.lastrowid or 0)
+            first = min(ts for ts, _ in events)
+            last = max(ts for ts, _ in events)
+            cur.execute(
+                "UPDATE streams SET first_ts = MIN(COALESCE(first_ts, ?), ?), "
+                "last_ts = MAX(COALESCE(last_ts, ?), ?), last_ingest = ?, "
+                "bytes = bytes + ?, seq = seq + 1 WHERE id = ?",
+                (first, first, last, last, now, size, stream["id"]),
+            )
+        return ids
+
+    def stream_page(
+        self,
+        sid: int,
+        after: tuple[int, int] | None,
+        before: tuple[int, int] | None,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        backward: bool,
+    ) -> list[tuple[int, int, int, str]]:
+        """Up to ``limit`` events ``(id, ts, ingest, message)`` of one stream in
+        ascending order: the first ones after ``after``, or (``backward``) the
+        last ones before ``before``."""
+        where, args = ["sid = ?"], [sid]
+        if after is not None:
+            where.append("(ts, id) > (?, ?)")
+            args += list(after)
+        if before is not None:
+            where.append("(ts, id) < (?, ?)")
+            args += list(before)
+        if start is not None:
+            where.append("ts >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("ts < ?")
+            args.append(end)
+        order = "DESC" if backward else "ASC"
+        rows = self.conn.execute(
+            f"SELECT id, ts, ingest, message FROM events WHERE {' AND '.join(where)} "
+            f"ORDER BY ts {order}, id {order} LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return rows[::-1] if backward else rows
+
+    def scan(
+        self,
+        gid: int,
+        sids: list[int] | None,
+        after: tuple[int, int] | None,
+        start: int | None,
+        end: int | None,
+        chunk: int = 1000,
+    ) -> Iterator[tuple[int, int, int, int, str]]:
+        """A group's events ``(id, sid, ts, ingest, message)`` in time order from
+        ``after``, read ``chunk`` rows at a time (never the whole group at once)."""
+        cursor = after
+        while True:
+            where, args = ["gid = ?"], [gid]
+            if sids is not None:
+                where.append(f"sid IN ({','.join('?' * len(sids))})")
+                args += sids
+            if cursor is not None:
+                where.append("(ts, id) > (?, ?)")
+                args += list(cursor)
+            if start is not None:
+                where.append("ts >= ?")
+                args.append(start)
+            if end is not None:
+                where.append("ts <= ?")
+                args.append(end)
+            rows = self.conn.execute(
+                f"SELECT id, sid, ts, ingest, message FROM events WHERE {' AND '.join(where)} "
+                "ORDER BY ts, id LIMIT ?",
+                (*args, chunk),
+            ).fetchall()
+            yield from rows
+            if len(rows) < chunk:
+                return
+            cursor = (rows[-1][2], rows[-1][0])
+
+    def recent(self, gid: int, until: int | None, limit: int) -> list[tuple[int, int, int, str]]:
+        """A group's latest events ``(sid, ts, ingest, message)`` up to ``until``."""
+        return self.conn.execute(
+            "SELECT sid, ts, ingest, message FROM events WHERE gid = ? AND ts <= ? "
+            "ORDER BY ts DESC, id DESC LIMIT ?",
+            (gid, until if until is not None else 2**62, limit),
+        ).fetchall()
+
+    def event(self, gid: int, row_id: int) -> tuple[int, int, int, str] | None:
+        return self.conn.execute(
+            "SELECT sid, ts, ingest, message FROM events WHERE gid = ? AND id = ?", (gid, row_id)
+        ).fetchone()
+
+    def expire(self, gid: int, before_ts: int) -> int:
+        """Delete a group's events older than ``before_ts``; fix the streams' stats."""
+        with transaction(self.conn):
+            touched = [
+                sid
+                for (sid,) in self.conn.execute(
+                    "SELECT DISTINCT sid FROM events WHERE gid = ? AND ts < ?", (gid, before_ts)
+                )
+            ]
+            n = self.conn.execute(
+                "DELETE FROM events WHERE gid = ? AND ts < ?", (gid, before_ts)
+            ).rowcount
+            for sid in touched:
+                self.conn.execute(
+                    "UPDATE streams SET (first_ts, bytes) = (SELECT MIN(ts), "
+                    "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events "
+                    "WHERE sid = ?) WHERE id = ?",
+                    (sid, sid),
+                )
+        return n
+
+    # --- filters ---------------------------------------------------------------------
+
+    def filters(self, gid: int, kind: str) -> list[Row]:
+        rows = self.conn.execute(
+            "SELECT doc FROM filters WHERE gid = ? AND kind = ? ORDER BY name", (gid, kind)
+        ).fetchall()
+        return [json.loads(doc) for (doc,) in rows]
+
+    def put_filter(self, gid: int, kind: str, name: str, now: int, doc: Row) -> None:
+        self.conn.execute(
+            "INSERT INTO filters (gid, kind, name, created, doc) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (gid, kind, name) DO UPDATE SET doc = excluded.doc",
+            (gid, kind, name, now, json.dumps(doc)),
+        )
+
+    def delete_filter(self, gid: int, kind: str, name: str) -> bool:
+        return (
+            self.conn.execute(
+                "DELETE FROM filters WHERE gid = ? AND kind = ? AND name = ?", (gid, kind, name)
+            ).rowcount
+            > 0
+        )
+
+    # --- query definitions -----------------------------------------------------------
+
+    def definitions(self, account: str, region: str) -> list[Row]:
+        rows = self.conn.execute(
+            "SELECT doc FROM query_definitions WHERE account = ? AND region = ?",
+            (account, region),
+        ).fetchall()
+        return sorted((json.loads(d) for (d,) in rows), key=lambda d: d["name"])
+
+    def put_definition(self, account: str, region: str, doc: Row) -> None:
+        self.conn.execute(
+            "INSERT INTO query_definitions (account, region, id, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (account, region, id) DO UPDATE SET doc = excluded.doc",
+            (account, region, doc["queryDefinitionId"], json.dumps(doc)),
+        )
+
+    def delete_definition(self, account: str, region: str, def_id: str) -> bool:
+        return (
+            self.conn.execute(
+                "DELETE FROM query_definitions WHERE account = ? AND region = ? AND id = ?",
+                (account, region, def_id),
+            ).rowcount
+            > 0
+        )
+
+    def filter_count(self, gid: int, kind: str) -> int:
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM filters WHERE gid = ? AND kind = ?", (gid, kind)
+        ).fetchone()[0]
