@@ -134,8 +134,8 @@ def request_context(ctx: Any, principal: Principal, identity: Identity) -> dict[
     stamp = _timestamp(int(now))
     req = ctx.request
     caller = identity.caller
-    forwarded = req.headers.get("x-forwarded-for", "") if req is not None else ""
-    source_ip = forwarded.split(",")[0].strip() or getattr(req, "client", None) or "127.0.0.1"
+    # The connection's peer, as AWS uses: X-Forwarded-For is the client's to forge.
+    source_ip = getattr(req, "client", None) or "127.0.0.1"
     context: dict[str, Any] = {
         "aws:PrincipalArn": caller.role_arn or caller.arn,
         "aws:PrincipalAccount": principal.account_id,

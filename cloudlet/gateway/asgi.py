@@ -34,6 +34,7 @@ def build_request(scope: dict[str, Any]) -> HttpRequest:
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=headers,
         raw_headers=raw,
+        client=scope["client"][0] if scope.get("client") else None,
     )
 
 

@@ -48,6 +48,8 @@ class HttpRequest:
     raw_headers: list[tuple[str, str]] = field(default_factory=list)
     stream: AsyncIterable[bytes] | None = None
     signed_path: str | None = None
+    client: str | None = None
+    """The peer's address (what ``aws:SourceIp`` is), when the server knows it."""
     _query_params: dict[str, list[str]] | None = None
 
     @property

@@ -324,3 +324,32 @@ def test_state_and_keys_survive_a_restart(tmp_path):
             ).list_buckets()
     finally:
         server.stop()
+
+
+def test_source_ip_is_the_peer_not_a_forwarded_header(server, iam):
+    bucket = unique("ipbucket")
+    root_s3 = server.client("s3")
+    root_s3.create_bucket(Bucket=bucket)
+    root_s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    name, _, client = make_user(server, iam)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="office-only",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            }
+        ),
+    )
+    s3 = client("s3")
+
+    def forge(request, **_):
+        request.headers["X-Forwarded-For"] = "10.1.2.3"
+
+    s3.meta.events.register("before-sign.s3.GetObject", forge)
+    with pytest.raises(ClientError) as exc:  # the request comes from 127.0.0.1
+        s3.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[:2] == ("AccessDenied", 403)
