@@ -17,6 +17,8 @@ left on to catch mistakes); a service that needs a worker thread opens its own.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -42,3 +44,22 @@ def open_database(data_dir: Path | None, name: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One explicit transaction, rolled back on error; inside another, part of it.
+
+    Connections here autocommit (``isolation_level=None``), so ``with conn:``
+    alone would commit each statement on its own: not atomic, and one commit
+    (one WAL append) per statement."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

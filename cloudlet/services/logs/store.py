@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+
+from cloudlet.state.db import transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -89,22 +90,6 @@ def _group(row: tuple) -> Row:
 def _stream(row: tuple) -> Row:
     keys = ("id", "gid", "name", "created", "first_ts", "last_ts", "last_ingest", "bytes", "seq")
     return dict(zip(keys, row, strict=True))
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """One explicit transaction (the connection autocommits, so ``with conn`` alone
-    would commit every statement: 1,000 commits for a 1,000-event batch)."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class Store:
