@@ -213,3 +213,21 @@ def test_function_url_answers_http(lam, lambda_server):
         raise AssertionError("deleted URL still answers")
     except urllib.error.HTTPError as err:
         assert err.code == 404
+
+
+def test_aws_iam_function_url_fails_closed_in_strict_mode():
+    from cloudlet.testing import CloudletServer
+
+    with CloudletServer.start(auth="strict", env=lambda_helpers.LAMBDA_ENV) as server:
+        lam = server.client("lambda")
+        name = _name()
+        python_function(lam, name, "def handler(e, c):\n    return 'secret'\n")
+        url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/", headers={"Host": url.split("//", 1)[1].rstrip("/")}
+        )
+        try:
+            urllib.request.urlopen(req)
+            raise AssertionError("an AWS_IAM URL answered an unsigned request")
+        except urllib.error.HTTPError as err:
+            assert err.code == 403

@@ -6,8 +6,9 @@ server's one port; the gateway hands requests for such hosts to
 AWS's function-URL event (payload format 2.0), invokes the function and maps
 its result back to HTTP as Lambda does (``statusCode``/``headers``/``body``/
 ``cookies``/``isBase64Encoded``; any other value is a 200 JSON body).
-``AWS_IAM`` URLs are accepted unsigned here (strict checking is the IAM
-seam's). The same route serves ``GetFunction``'s code download links.
+``AWS_IAM`` URLs are served to anyone in open mode (which accepts any
+credentials) and refused with 403 in strict mode, where their SigV4
+signatures are not verified yet. The same route serves ``GetFunction``'s code download links.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ class UrlsMixin:
         cors = _cors_headers(cfg.get("Cors"), req)
         if req.method == "OPTIONS" and "access-control-request-method" in req.headers:
             return HttpResponse(200, cors, b"")
+        if cfg["AuthType"] == "AWS_IAM" and getattr(self.env.credentials, "strict", False):
+            # Signed function-URL requests are not verified yet: strict mode fails closed.
+            return _text(403, '{"Message":"Forbidden"}', cors)
         ctx = InternalContext(account_id=account, region=region, service_name="lambda")
         event = _event(req, body, m.group(1), account, region)
         try:
