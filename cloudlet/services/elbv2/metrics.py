@@ -61,7 +61,11 @@ class Tally:
 
     requests: int = 0
     codes: Counter[str] = field(default_factory=Counter)
-    times: list[float] = field(default_factory=list)
+    timed: int = 0
+    """Requests answered by a target, whose response times make up the statistics."""
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = 0.0
 
 
 @dataclass
@@ -109,7 +113,11 @@ class Meter:
                 if req.by_elb and req.status in ELB_STATUSES and self.dialect.elb_status:
                     tally.codes[f"s{req.status}"] += 1
             if req.target_time is not None:
-                tally.times.append(req.target_time)
+                t = req.target_time
+                tally.timed += 1
+                tally.total += t
+                tally.low = min(tally.low, t)
+                tally.high = max(tally.high, t)
 
     @staticmethod
     def _code(req: Request) -> str:
@@ -134,8 +142,8 @@ class Meter:
                     out.append(_datum(d.target_code.format(c=code[1]), dims, n, "Count"))
                 elif code[1] in "345":
                     out.append(_datum(d.elb_class.format(c=code[1]), dims, n, "Count"))
-            if tally.times:
-                out.append(_stats(d.latency, dims, tally.times))
+            if tally.timed:
+                out.append(_stats(d.latency, dims, tally))
         if healthy is not None:
             out.append(_datum("HealthyHostCount", dims, healthy, "Count"))
         if unhealthy is not None:
@@ -154,14 +162,14 @@ def _datum(name: str, dims: Dims, value: float, unit: str) -> Datum:
     }
 
 
-def _stats(name: str, dims: Dims, values: list[float]) -> Datum:
+def _stats(name: str, dims: Dims, tally: Tally) -> Datum:
     datum = _datum(name, dims, 0, "Seconds")
     del datum["Value"]
     datum["StatisticValues"] = {
-        "SampleCount": float(len(values)),
-        "Sum": sum(values),
-        "Minimum": min(values),
-        "Maximum": max(values),
+        "SampleCount": float(tally.timed),
+        "Sum": tally.total,
+        "Minimum": tally.low,
+        "Maximum": tally.high,
     }
     return datum
 
