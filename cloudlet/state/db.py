@@ -17,8 +17,6 @@ left on to catch mistakes); a service that needs a worker thread opens its own.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -46,20 +44,26 @@ def open_database(data_dir: Path | None, name: str) -> sqlite3.Connection:
     return conn
 
 
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """One explicit transaction, rolled back on error; inside another, part of it.
+class Transaction:
+    """One explicit transaction around a block, rolled back on error; a block inside
+    another is part of the outer one.
 
     Connections here autocommit (``isolation_level=None``), so ``with conn:``
     alone would commit each statement on its own: not atomic, and one commit
-    (one WAL append) per statement."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    (one WAL append) per statement. A class, not a generator: SQS enters one
+    per message."""
+
+    __slots__ = ("conn", "outer")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+            self.outer = True
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.outer:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

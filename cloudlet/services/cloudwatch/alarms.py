@@ -27,7 +27,7 @@ from cloudlet.services.cloudwatch.actions import Call, run_action
 from cloudlet.services.cloudwatch.evaluation import Outcome, decide, iso_ms
 from cloudlet.services.cloudwatch.metrics import MetricRef, Metrics
 from cloudlet.services.cloudwatch.store import Store, canonical_dims
-from cloudlet.state.db import transaction
+from cloudlet.state.db import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class AlarmEngine:
         self.alarms[key] = alarm
         self.evaluated.pop(key, None)
         self.dirty = True
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             self.store.save_alarm(account, region, alarm)
             self._history(key, "ConfigurationUpdate", summary, data, now)
 
@@ -141,7 +141,7 @@ class AlarmEngine:
         if missing:
             raise errors.alarm_not_found(", ".join(missing))
         now = self.clock.time()
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             for name in names:
                 key = (account, region, name)
                 alarm = self.alarms.pop(key)
@@ -155,7 +155,7 @@ class AlarmEngine:
                 )
 
     def set_actions_enabled(self, account: str, region: str, names: list[str], on: bool) -> None:
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             for name in names:
                 alarm = self.alarms.get((account, region, name))
                 if alarm is not None:
@@ -163,7 +163,7 @@ class AlarmEngine:
                     self.store.save_alarm(account, region, alarm)
 
     def save(self, account: str, region: str, alarm: dict) -> None:
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             self.store.save_alarm(account, region, alarm)
 
     def _history(
@@ -204,7 +204,7 @@ class AlarmEngine:
         else:
             alarm.pop("StateReasonData", None)
         pending: list[tuple] = []
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             if old != state:
                 alarm["StateTransitionedTimestamp"] = now
                 self.dirty = True
@@ -233,7 +233,7 @@ class AlarmEngine:
             if alarm is None:
                 continue
             ok, summary, data = await run_action(self.call, arn, alarm, old, key[0], key[1], now)
-            with transaction(self.store.conn):
+            with Transaction(self.store.conn):
                 self._history(key, "Action", summary, data, self.clock.time(), alarm)
 
     # --- evaluation ----------------------------------------------------------------

@@ -14,7 +14,7 @@ import re
 
 from cloudlet.services.cloudwatch import errors
 from cloudlet.services.cloudwatch.store import Store
-from cloudlet.state.db import transaction
+from cloudlet.state.db import Transaction
 
 WIDGET_TYPES = ("metric", "text", "log", "alarm", "explorer", "custom")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -81,7 +81,7 @@ class Dashboards:
                 f"{detail}",
                 found,
             )
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             self.store.put_dashboard(account, name, body, self.clock.time())  # type: ignore[attr-defined]
         return []
 
@@ -111,5 +111,5 @@ class Dashboards:
         missing = [n for n in names if n not in have]
         if missing:
             raise errors.dashboard_not_found(f"Dashboard {missing[0]} does not exist")
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             self.store.delete_dashboards(account, names)

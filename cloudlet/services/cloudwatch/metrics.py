@@ -17,7 +17,7 @@ from typing import Any
 from cloudlet.services.cloudwatch import errors
 from cloudlet.services.cloudwatch.statistics import BASIC, Aggregate, bucket, percentile_of
 from cloudlet.services.cloudwatch.store import Store, canonical_dims
-from cloudlet.state.db import transaction
+from cloudlet.state.db import Transaction
 
 UNITS = frozenset(
     "Seconds Microseconds Milliseconds Bytes Kilobytes Megabytes Gigabytes Terabytes Bits "
@@ -105,7 +105,7 @@ class Metrics:
         now = self.clock.time()
         rows: list[tuple] = []
         prepared = [self._datum(now, i, d) for i, d in enumerate(data, 1)]
-        with transaction(self.store.conn):
+        with Transaction(self.store.conn):
             for datum, dims, points in prepared:
                 mid = self.store.metric_id(
                     account, region, namespace, datum["MetricName"], dims, now

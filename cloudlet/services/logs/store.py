@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from cloudlet.state.db import transaction
+from cloudlet.state.db import Transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -139,7 +139,7 @@ class Store:
             self.conn.execute(f"UPDATE groups SET {key} = ? WHERE id = ?", (value, gid))
 
     def delete_group(self, gid: int) -> None:
-        with transaction(self.conn):
+        with Transaction(self.conn):
             self.conn.execute("DELETE FROM events WHERE gid = ?", (gid,))
             self.conn.execute("DELETE FROM groups WHERE id = ?", (gid,))
 
@@ -170,7 +170,7 @@ class Store:
         )
 
     def delete_stream(self, sid: int) -> None:
-        with transaction(self.conn):
+        with Transaction(self.conn):
             self.conn.execute("DELETE FROM events WHERE sid = ?", (sid,))
             self.conn.execute("DELETE FROM streams WHERE id = ?", (sid,))
 
@@ -180,7 +180,7 @@ class Store:
         """Store one batch in one transaction; returns the new event ids."""
         ids: list[int] = []
         size = sum(len(m.encode()) for _, m in events)
-        with transaction(self.conn):
+        with Transaction(self.conn):
             cur = self.conn.cursor()
             for ts, message in events:
                 cur.execute(
@@ -283,7 +283,7 @@ class Store:
 
     def expire(self, gid: int, before_ts: int) -> int:
         """Delete a group's events older than ``before_ts``; fix the streams' stats."""
-        with transaction(self.conn):
+        with Transaction(self.conn):
             touched = [
                 sid
                 for (sid,) in self.conn.execute(

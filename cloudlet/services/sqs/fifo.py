@@ -31,8 +31,8 @@ from cloudlet.services.sqs.store import (
     R_ID,
     R_RECEIVE_COUNT,
     R_VISIBLE_AT,
-    Transaction,
 )
+from cloudlet.state.db import Transaction
 
 if TYPE_CHECKING:
     from cloudlet.services.sqs.messages import Delivery, MessageStore, Outgoing

@@ -56,8 +56,8 @@ from cloudlet.services.sqs.store import (
     R_SEQ,
     R_TRACE,
     R_VISIBLE_AT,
-    Transaction,
 )
+from cloudlet.state.db import Transaction
 
 if TYPE_CHECKING:
     from cloudlet.services.sqs.queues import Queue, QueueRegistry

@@ -188,22 +188,3 @@ EXPIRED = (
 
 def open_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
-
-
-class Transaction:
-    """``BEGIN``/``COMMIT`` around a block (rollback on error); re-entrant."""
-
-    __slots__ = ("conn", "outer")
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.outer = False
-
-    def __enter__(self) -> None:
-        if not self.conn.in_transaction:
-            self.conn.execute("BEGIN")
-            self.outer = True
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if self.outer:
-            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
