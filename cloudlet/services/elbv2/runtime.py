@@ -10,6 +10,7 @@ block another server holds now) and closes everything at stop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.ec2.addresses import AddressBlock
@@ -28,6 +29,10 @@ class BalancerRuntime:
     store: Store
     env: Any
     name: str
+    _metric_batches: Callable[
+        [dict[tuple[str, str | None], metrics.Tally]], list[tuple[str, str, list[metrics.Datum]]]
+    ]
+    """Each service's: (account, region, MetricData) from an interval's tallies."""
 
     def _init_runtime(self) -> None:
         self.pools: dict[str, TargetPool] = {}
@@ -43,12 +48,6 @@ class BalancerRuntime:
         await metrics.publish(
             self.env, self.dialect.namespace, self._metric_batches(self.meter.take())
         )
-
-    def _metric_batches(
-        self, taken: dict[tuple[str, str | None], metrics.Tally]
-    ) -> list[tuple[str, str, list[metrics.Datum]]]:
-        """(account, region, MetricData) from an interval's tallies and host counts."""
-        raise NotImplementedError
 
     def _claim_addresses(self) -> None:
         preferred = self.store.meta("block")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.clock import clock
@@ -107,8 +108,8 @@ class PublishHandlers:
     delivery: Deliverer
     _dedup: dict[str, dict[str, tuple[float, str, str]]]
 
-    def _topic(self, arn: str | None) -> Doc:  # provided by TopicHandlers
-        raise NotImplementedError
+    _topic: Callable[[str | None], Doc]
+    """Provided by ``TopicHandlers``."""
 
     def publish(self, ctx: Any, params: dict[str, Any]) -> Result:
         if params.get("PhoneNumber"):

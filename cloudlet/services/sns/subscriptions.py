@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.ids import fast_uuid
@@ -86,8 +87,8 @@ class SubscriptionHandlers:
     store: SnsStore
     delivery: Deliverer
 
-    def _topic(self, arn: str | None) -> Doc:  # provided by TopicHandlers
-        raise NotImplementedError
+    _topic: Callable[[str | None], Doc]
+    """Provided by ``TopicHandlers``."""
 
     def _subscription(self, arn: str) -> Doc:
         sub = self.store.subscriptions.get(arn)
