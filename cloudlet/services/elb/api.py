@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,16 +126,22 @@ class ElbService(BalancerRuntime, Service):
             out.append((doc["account"], doc["region"], data))
         return out
 
-    async def _open(self, doc: Doc, listener: Doc) -> None:
+    async def _context(self, listener: Doc) -> ssl.SSLContext | None:
+        """The TLS context of an HTTPS/SSL listener (its certificate read from ACM)."""
+        if not listener.get("SSLCertificateId"):
+            return None
+        return await tls.server_context(
+            self.env, [listener["SSLCertificateId"]], tls.DEFAULT_POLICY
+        )
+
+    async def _open(self, doc: Doc, listener: Doc, context: ssl.SSLContext | None = None) -> None:
+        """Serve ``listener``; ``context`` when its TLS context was read already."""
         pool = self._pool(doc)
         ip, port = doc["DNSName"], int(listener["LoadBalancerPort"])
         instance_port = int(listener["InstancePort"])
         attrs = doc["Attributes"]
-        context = None
-        if listener.get("SSLCertificateId"):
-            context = await tls.server_context(
-                self.env, [listener["SSLCertificateId"]], tls.DEFAULT_POLICY
-            )
+        if context is None:
+            context = await self._context(listener)
         if PLAIN[listener["Protocol"].upper()] == "TCP":
 
             def pick() -> tuple[str, int] | None:
@@ -373,11 +380,11 @@ class ElbService(BalancerRuntime, Service):
                 f"The listener on port {port} is not an HTTPS or SSL listener",
             )
         changed = {**listener, "SSLCertificateId": params["SSLCertificateId"]}
-        await tls.server_context(self.env, [changed["SSLCertificateId"]], tls.DEFAULT_POLICY)
+        context = await self._context(changed)  # a bad certificate leaves the old one serving
         server = self.servers.pop((doc["Arn"], port), None)
         if server is not None:
             await server.close()
-        await self._open(doc, changed)
+        await self._open(doc, changed, context)
         doc["Listeners"] = [changed if x is listener else x for x in doc["Listeners"]]
         self.store.put("lb", doc)
         return {}

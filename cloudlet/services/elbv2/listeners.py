@@ -47,10 +47,20 @@ class ListenerOps:
             raise errors.listener_not_found()
         return doc
 
+    _rule_order: tuple[int, dict[str, list[Doc]]] | None = None
+
     def _rules_in_order(self, listener_arn: str) -> list[Doc]:
-        mine = [r for r in self.store.all("rule") if r["ListenerArn"] == listener_arn]
-        mine.sort(key=lambda r: (1, 0) if r.get("IsDefault") else (0, int(r["Priority"])))
-        return mine
+        """A listener's rules by priority, default last; worked out once per change
+        of the stored documents, not on every request the proxy routes."""
+        cached = self._rule_order
+        if cached is None or cached[0] != self.store.version:
+            by_listener: dict[str, list[Doc]] = {}
+            for rule in self.store.all("rule"):
+                by_listener.setdefault(rule["ListenerArn"], []).append(rule)
+            for rules_ in by_listener.values():
+                rules_.sort(key=lambda r: (1, 0) if r.get("IsDefault") else (0, int(r["Priority"])))
+            cached = self._rule_order = (self.store.version, by_listener)
+        return cached[1].get(listener_arn, [])
 
     def _lbs_of_group(self, tg_arn: str) -> list[str]:
         lbs = []

@@ -102,26 +102,24 @@ class Meter:
 
     def record(self, lb: str, req: Request) -> None:
         """One finished request through load balancer ``lb`` (hot path: small)."""
-        keys = [(lb, None)] if req.group is None else [(lb, None), (lb, req.group)]
-        for key in keys:
-            tally = self.tallies.get(key)
-            if tally is None:
-                tally = self.tallies[key] = Tally()
-            tally.requests += 1
-            if req.status:
-                tally.codes[self._code(req)] += 1
-                if req.by_elb and req.status in ELB_STATUSES and self.dialect.elb_status:
-                    tally.codes[f"s{req.status}"] += 1
-            if req.target_time is not None:
-                t = req.target_time
-                tally.timed += 1
-                tally.total += t
-                tally.low = min(tally.low, t)
-                tally.high = max(tally.high, t)
+        self._add((lb, None), req)
+        if req.group is not None:
+            self._add((lb, req.group), req)
 
-    @staticmethod
-    def _code(req: Request) -> str:
-        return ("e" if req.by_elb else "t") + str(req.status // 100)
+    def _add(self, key: tuple[str, str | None], req: Request) -> None:
+        tally = self.tallies.get(key)
+        if tally is None:
+            tally = self.tallies[key] = Tally()
+        tally.requests += 1
+        if req.status:
+            tally.codes[("e" if req.by_elb else "t") + str(req.status // 100)] += 1
+            if req.by_elb and req.status in ELB_STATUSES and self.dialect.elb_status:
+                tally.codes[f"s{req.status}"] += 1
+        if (t := req.target_time) is not None:
+            tally.timed += 1
+            tally.total += t
+            tally.low = min(tally.low, t)
+            tally.high = max(tally.high, t)
 
     def take(self) -> dict[tuple[str, str | None], Tally]:
         taken, self.tallies = self.tallies, {}

@@ -27,6 +27,8 @@ class Store:
         )
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self.docs: dict[str, dict[str, Doc]] = {kind: {} for kind in KINDS}
+        self.version = 0
+        """Bumped by every change, so what is derived from the documents can be cached."""
         self._seq = 0
         for kind, arn, seq, doc in conn.execute(
             "SELECT kind, arn, seq, doc FROM resources ORDER BY seq"
@@ -37,6 +39,7 @@ class Store:
     def put(self, kind: str, doc: Doc) -> Doc:
         """Insert or replace ``doc`` (keyed by its ``Arn``), keeping creation order."""
         arn = doc["Arn"]
+        self.version += 1
         fresh = arn not in self.docs[kind]
         self.docs[kind][arn] = doc
         if fresh:
@@ -50,6 +53,7 @@ class Store:
         return doc
 
     def delete(self, kind: str, arn: str) -> None:
+        self.version += 1
         self.docs[kind].pop(arn, None)
         self.conn.execute("DELETE FROM resources WHERE arn = ?", (arn,))
 
