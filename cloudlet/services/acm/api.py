@@ -53,6 +53,7 @@ class AcmService(Service):
         super().__init__(env)
         self.store = DocumentStore(env.database("acm"), "docs")
         self.certs: dict[str, Doc] = {d["Arn"]: d for d in self.store.load("cert")}
+        self._parsed: dict[str, certs.Parsed] = {}
         ca = self.store.load("ca")
         if ca:
             self.ca_pem, self.ca_key_pem = ca[0]["cert"], ca[0]["key"]
@@ -82,7 +83,15 @@ class AcmService(Service):
 
     def _save(self, doc: Doc) -> None:
         self.certs[doc["Arn"]] = doc
+        self._parsed.pop(doc["Arn"], None)
         self.store.put("cert", doc["Arn"], doc)
+
+    def _info(self, doc: Doc) -> certs.Parsed:
+        """What the certificate says, read once (List would parse every one per call)."""
+        parsed = self._parsed.get(doc["Arn"])
+        if parsed is None:
+            parsed = self._parsed[doc["Arn"]] = certs.describe(certs.load_cert(doc["cert"]))
+        return parsed
 
     def _new_arn(self, ctx: Any) -> str:
         return f"arn:aws:acm:{ctx.region}:{ctx.account_id}:certificate/{uuid.uuid4()}"
@@ -214,7 +223,7 @@ class AcmService(Service):
 
     def describe_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
-        parsed = certs.describe(certs.load_cert(doc["cert"]))
+        parsed = self._info(doc)
         out: Doc = {
             "CertificateArn": doc["Arn"],
             "DomainName": parsed.domain,
@@ -263,7 +272,7 @@ class AcmService(Service):
         for doc in mine:
             if statuses and "ISSUED" not in statuses:
                 continue
-            parsed = certs.describe(certs.load_cert(doc["cert"]))
+            parsed = self._info(doc)
             if parsed.key_type not in key_types:
                 continue
             if eku := includes.get("extendedKeyUsage"):
@@ -303,6 +312,7 @@ class AcmService(Service):
     def delete_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
         del self.certs[doc["Arn"]]
+        self._parsed.pop(doc["Arn"], None)
         self.store.delete("cert", doc["Arn"])
         return {}
 

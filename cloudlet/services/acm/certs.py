@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cloudlet.core.certificates import self_signed
+
 PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 KEY_ALGORITHMS = {
     "RSA_1024": ("rsa", 1024),
@@ -200,21 +202,12 @@ def new_ca() -> tuple[x509.Certificate, Any]:
             x509.NameAttribute(NameOID.COMMON_NAME, "cloudlet local CA"),
         ]
     )
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
+    usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+    cert = self_signed(
+        key,
+        name,
+        3650,
+        [(x509.BasicConstraints(ca=True, path_length=0), True), (usage, True)],
     )
     return cert, key
 

@@ -11,7 +11,6 @@ for 2) accepts our messages.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+from cloudlet.core.certificates import self_signed
 
 CERT_PATH = "/_cloudlet/sns/SimpleNotificationService.pem"
 
@@ -81,17 +82,7 @@ class Signer:
                 return
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .sign(key, hashes.SHA256())
-        )
+        cert = self_signed(key, name, 3650)
         self._key, self._cert_pem = key, cert.public_bytes(serialization.Encoding.PEM)
         if key_file is not None and cert_file is not None:
             self.directory.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
