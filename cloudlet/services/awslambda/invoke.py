@@ -539,25 +539,22 @@ class InvokeMixin:
 
 
 async def _payload(ctx: Any, params: dict[str, Any]) -> bytes:
-    """The request payload. botocore marks a blob payload as streaming input, so the
-    gateway may leave the body as a stream that the codec does not bind: read it here."""
+    """The request payload: the body stream the codec bound (read up to the
+    synchronous limit), or bytes from an internal call."""
     payload = params.get("Payload")
     if payload is None:
-        stream = getattr(getattr(ctx, "request", None), "stream", None)
-        if stream is None:
-            return b""
-        chunks, size = [], 0
-        async for chunk in stream:
-            size += len(chunk)
-            if size > SYNC_LIMIT:
-                raise errors.request_too_large(size, SYNC_LIMIT)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return b""
     if isinstance(payload, str):
         return payload.encode()
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
-    return b"".join([chunk async for chunk in payload])
+    chunks, size = [], 0
+    async for chunk in payload:
+        size += len(chunk)
+        if size > SYNC_LIMIT:
+            raise errors.request_too_large(size, SYNC_LIMIT)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _client_context(value: str | None) -> str | None:
