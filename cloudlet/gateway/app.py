@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 Route = tuple[str, str, ServiceModel, Codec, OperationModel]
 
 HEALTH_PATH = "/_cloudlet/health"
-IMDS_PATH = "/_cloudlet/imds/"
 SERVED_BODY_LIMIT = 16 * 1024 * 1024
 
 
@@ -136,16 +135,10 @@ class Gateway:
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         req = build_request(scope)
-        if req.path.startswith(IMDS_PATH) and "ec2" in self.services:
-            # An EC2 instance's metadata service (services/ec2/imds.py): unsigned. The
-            # credential store lets it register the role keys it hands out.
-            imds = self.services["ec2"].metadata  # type: ignore[attr-defined]
-            status, headers, body = imds.handle(req.method, req.path, req.headers, self.credentials)
-            await send_response(send, HttpResponse(status, headers, body), req.method == "HEAD")
-            return
         for service in self._claimers:
             if service.claims(req):
-                await send_response(send, await self._serve(service, req, receive))
+                resp = await self._serve(service, req, receive)
+                await send_response(send, resp, head_only=req.method == "HEAD")
                 return
         if req.path.startswith("/_cloudlet/"):
             await send_response(send, self._internal(req.path))

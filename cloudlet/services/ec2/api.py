@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.base import HttpResponse
 from cloudlet.runtime.processes import become_subreaper
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.ec2 import metrics
 from cloudlet.services.ec2.images import ImageOps, Images
-from cloudlet.services.ec2.imds import MetadataService
+from cloudlet.services.ec2.imds import IMDS_PATH, MetadataService
 from cloudlet.services.ec2.instance_ops import InstanceOps
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPairs
@@ -65,10 +66,21 @@ class Ec2Service(InstanceOps, ResourceOps, LaunchTemplateOps, ImageOps, Service)
         self.templates = LaunchTemplates(self.store)
         self.images = Images(self.store)
         self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
-        # Instances' metadata service; the gateway routes /_cloudlet/imds/ to it.
+        # Instances' metadata service, at /_cloudlet/imds/ (``claims``/``serve``).
         self.metadata = MetadataService(self.engine, self.tags)
         for name in _OPERATIONS:
             setattr(self, name, _honour_dry_run(getattr(self, name)))
+
+    def claims(self, req: Any) -> bool:
+        return req.path.startswith(IMDS_PATH)
+
+    async def serve(self, req: Any, body: bytes) -> HttpResponse:
+        """The metadata service: unsigned, as on EC2; role keys it hands out are
+        registered in the server's credential store."""
+        status, headers, payload = self.metadata.handle(
+            req.method, req.path, req.headers, self.env.credentials
+        )
+        return HttpResponse(status, headers, payload)
 
     def _endpoint(self) -> str:
         return self.env.endpoint or "http://127.0.0.1:4566"
