@@ -72,8 +72,7 @@ class Gateway:
         self.services: dict[str, Service] = create_services(self.env)
         self.env.services.update(self.services)
         self.catalog = Catalog()
-        for name in self.services:
-            self.catalog.add_model(name, load_model(name))
+        self.catalog.add_implemented(list(self.services))
         self.detector = Detector(self.catalog, set(self.services))
         self.auth = Authenticator(config.auth, self.credentials)
         self._handlers: dict[tuple[str, str], tuple[Any, bool]] = {}

@@ -94,10 +94,9 @@ def _build() -> list[ServiceInfo]:
     return infos
 
 
-def _load_or_build() -> list[ServiceInfo]:
-    path = _cache_path()
+def _load_cached() -> list[ServiceInfo] | None:
     try:
-        rows = json.loads(path.read_text())
+        rows = json.loads(_cache_path().read_text())
         return [
             ServiceInfo(
                 **{
@@ -109,7 +108,14 @@ def _load_or_build() -> list[ServiceInfo]:
             for r in rows
         ]
     except (OSError, ValueError, TypeError, KeyError):
-        pass
+        return None
+
+
+def _load_or_build() -> list[ServiceInfo]:
+    cached = _load_cached()
+    if cached is not None:
+        return cached
+    path = _cache_path()
     infos = _build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,11 +176,17 @@ class Catalog:
             if info.accepts_query:
                 self.by_query_version.setdefault(info.api_version, []).append(info.name)
 
-    def add_model(self, name: str, model: ServiceModel) -> None:
-        """Register a service from its loaded model (implemented services)."""
-        meta = model.metadata
-        raw = {"metadata": meta, "operations": {op: None for op in model.operation_names}}
-        self.add(_info_from_model(name, raw))
+    def add_implemented(self, names: list[str]) -> None:
+        """Register the implemented services before the server accepts requests.
+
+        Their detection facts come from the disk cache when there is one; else
+        from their models, which are not kept: a service's full model is loaded
+        when its first request arrives (EC2's alone is 15 MiB in memory).
+        """
+        cached = {info.name: info for info in _load_cached() or ()}
+        for name in names:
+            info = cached.get(name)
+            self.add(info if info is not None else _info_from_model(name, load_raw_model(name)))
 
     def load_all(self) -> None:
         """Add every botocore service (from the disk cache when possible)."""

@@ -46,7 +46,10 @@ class SnsService(TopicHandlers, SubscriptionHandlers, PublishHandlers, Service):
         self._dedup = {}
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.signer.sign, {"Type": "Notification"})
+        # The signing key (RSA, made on first start) is prepared in a thread while
+        # the server already serves; a delivery needing it sooner waits on its lock.
+        warm = asyncio.to_thread(self.signer.sign, {"Type": "Notification"})
+        self.env.tasks.append(asyncio.get_running_loop().create_task(warm, name="sns-signing-key"))
 
     async def stop(self) -> None:
         await self.delivery.stop()
