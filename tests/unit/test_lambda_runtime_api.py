@@ -18,13 +18,13 @@ from cloudlet.services.awslambda.store import _extract_all
 
 class FakeHost:
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
+        self.events: list[tuple[dict[str, str], bytes]] = []
         self.responses: list[tuple[str, bytes]] = []
         self.errors: list[tuple[str, bytes, str | None]] = []
         self.init_errors: list[tuple[bytes, str | None]] = []
 
-    async def next_invocation(self) -> tuple[dict[str, str], bytes]:
-        return await self.queue.get()
+    def next_invocation(self, deliver) -> None:  # noqa: ANN001 - runtime_api.Deliver
+        assert deliver(*self.events.pop(0))
 
     def invocation_response(self, request_id: str, body: bytes) -> bool:
         self.responses.append((request_id, body))
@@ -53,7 +53,7 @@ def test_runtime_api_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         api = RuntimeApi(host)
         port = await api.start()
         client = _client(port, monkeypatch)
-        host.queue.put_nowait(({"Lambda-Runtime-Aws-Request-Id": "r1"}, b'{"a": 1}'))
+        host.events.append(({"Lambda-Runtime-Aws-Request-Id": "r1"}, b'{"a": 1}'))
         status, headers, body = await asyncio.to_thread(client.request, "GET", "/invocation/next")
         assert status == 200 and body == b'{"a": 1}'
         assert headers["lambda-runtime-aws-request-id"] == "r1"

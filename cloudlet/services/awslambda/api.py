@@ -67,6 +67,7 @@ class LambdaService(
         """Worker specs by key (function, version, revision): built once, not per invoke."""
         self.event_tasks: set[asyncio.Task[Any]] = set()
         self.slots: asyncio.Condition | None = None
+        self.slot_waiters = 0
         self._url_secret = secrets.token_bytes(32)
         self._index_urls()
         self._init_mappings()

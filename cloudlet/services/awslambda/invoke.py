@@ -67,15 +67,20 @@ class InvokeMixin:
                 return
             if not wait:
                 raise errors.too_many_requests(reason)
-            async with self.slots:
-                await self.slots.wait()
+            self.slot_waiters += 1
+            try:
+                async with self.slots:
+                    await self.slots.wait()
+            finally:
+                self.slot_waiters -= 1
             doc = self.store.functions.get(key, doc)
 
     async def _leave(self, doc: dict[str, Any]) -> None:
         key = self._key(doc)
         self.inflight[key] = max(0, self.inflight.get(key, 0) - 1)
-        async with self.slots:
-            self.slots.notify_all()
+        if self.slot_waiters:  # queued asynchronous invocations waiting for a slot
+            async with self.slots:
+                self.slots.notify_all()
 
     # -- the execution environment ----------------------------------------------
 
@@ -183,8 +188,12 @@ class InvokeMixin:
         *,
         wait: bool = False,
         client_context: str | None = None,
+        tail: bool = False,
     ) -> tuple[Outcome, str, str, str]:
-        """Run one invocation: (outcome, executed version, request id, log text)."""
+        """Run one invocation: (outcome, executed version, request id, log text).
+
+        The log text is made now only for ``tail`` (``LogType=Tail``); otherwise it is
+        written just after the caller has answered, off the invocation's path."""
         version = self._route_alias(doc, qualifier)
         config, code, executed = self._config(ctx, doc, version)
         invoked_arn = function_arn(ctx, doc["name"], qualifier)
@@ -219,9 +228,24 @@ class InvokeMixin:
                 self._shape_failure(outcome, worker, request_id, spec.timeout)
         finally:
             await self._leave(doc)
-        text = self._log_text(outcome, request_id, executed, spec)
+        if not tail:
+            asyncio.get_running_loop().call_soon(
+                self._write_log, outcome, request_id, executed, spec, doc
+            )
+            return outcome, executed, request_id, ""
+        return (
+            outcome,
+            executed,
+            request_id,
+            self._write_log(outcome, request_id, executed, spec, doc),
+        )
+
+    def _write_log(
+        self, outcome: Outcome, request_id: str, version: str, spec: Spec, doc: dict[str, Any]
+    ) -> str:
+        text = self._log_text(outcome, request_id, version, spec)
         self.logs.add(doc["account"], doc["region"], spec.log_group, outcome.stream, text)
-        return outcome, executed, request_id, text
+        return text
 
     def _init_failure(self, worker: Any, request_id: str) -> Outcome:
         body = worker.ready.result() if worker.ready.done() else None
@@ -302,6 +326,7 @@ class InvokeMixin:
             qualifier,
             payload,
             client_context=_client_context(params.get("ClientContext")),
+            tail=params.get("LogType") == "Tail",
         )
         out: Result = {"StatusCode": 200, "Payload": outcome.payload, "ExecutedVersion": executed}
         if outcome.kind != "ok":

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/2018-06-01/runtime"
+NEXT = PREFIX + "/invocation/next"
 _MAX_BODY = 8 * 1024 * 1024
 _REASONS = {
     200: "OK",
@@ -32,10 +34,18 @@ _REASONS = {
 }
 
 
+Deliver = Callable[[dict[str, str], bytes], bool]
+"""Answers a waiting ``/invocation/next`` with (headers, event); False if the runtime's
+connection is gone (the event was not handed over)."""
+
+
 class RuntimeHost(Protocol):
     """What the API asks of its worker (``workers.Worker``)."""
 
-    async def next_invocation(self) -> tuple[dict[str, str], bytes]: ...
+    def next_invocation(self, deliver: Deliver) -> None:
+        """Call ``deliver`` with the next event: at once if one is waiting, else from
+        inside the call that hands the event over. The answer is written right there,
+        without a trip through the event loop: it is on every warm invocation's path."""
 
     def invocation_response(self, request_id: str, body: bytes) -> bool: ...
 
@@ -78,16 +88,16 @@ class RuntimeApi:
                 if request is None:
                     break
                 method, path, headers, body = request
-                status, out_headers, out = await self._dispatch(method, path, headers, body)
-                if method == "POST":
-                    # Let the invocation's caller be answered before this acknowledgement:
-                    # the runtime only needs it to ask for the next event.
-                    await asyncio.sleep(0)
-                head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}"]
-                head += [f"{k}: {v}" for k, v in out_headers.items()]
-                head.append(f"Content-Length: {len(out)}")
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + out)
-                await writer.drain()
+                if method == "GET" and path.split("?", 1)[0] == NEXT:
+                    await self._next(writer)
+                else:
+                    status, out_headers, out = self._dispatch(method, path, headers, body)
+                    if method == "POST":
+                        # Let the invocation's caller be answered before this acknowledgement:
+                        # the runtime only needs it to ask for the next event.
+                        await asyncio.sleep(0)
+                    _write(writer, status, out_headers, out)
+                    await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -99,7 +109,23 @@ class RuntimeApi:
                 self._conns.discard(task)
             writer.close()
 
-    async def _dispatch(
+    async def _next(self, writer: asyncio.StreamWriter) -> None:
+        """``GET /invocation/next``: wait until the host has written the event."""
+        written = asyncio.get_running_loop().create_future()
+
+        def deliver(headers: dict[str, str], payload: bytes) -> bool:
+            if writer.is_closing():
+                return False
+            _write(writer, 200, {"Content-Type": "application/json", **headers}, payload)
+            if not written.done():
+                written.set_result(None)
+            return True
+
+        self.host.next_invocation(deliver)
+        await written
+        await writer.drain()
+
+    def _dispatch(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         path = path.split("?", 1)[0]
@@ -107,9 +133,6 @@ class RuntimeApi:
             return _json(404, {"errorMessage": "not found", "errorType": "NotFound"})
         rest = path[len(PREFIX) :]
         error_type = headers.get("lambda-runtime-function-error-type")
-        if method == "GET" and rest == "/invocation/next":
-            out_headers, payload = await self.host.next_invocation()
-            return 200, {"Content-Type": "application/json", **out_headers}, payload
         if method == "POST" and rest == "/init/error":
             self.host.init_error(body, error_type)
             return _json(202, {"status": "OK"})
@@ -127,6 +150,13 @@ class RuntimeApi:
                 )
             return _json(202, {"status": "OK"})
         return _json(404, {"errorMessage": "not found", "errorType": "NotFound"})
+
+
+def _write(writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes) -> None:
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    head.append(f"Content-Length: {len(body)}")
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
 
 def _json(status: int, doc: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ import psutil
 
 from cloudlet.core.ids import fast_uuid, token_hex
 from cloudlet.runtime.processes import ProcessGroup
-from cloudlet.services.awslambda.runtime_api import RuntimeApi
+from cloudlet.services.awslambda.runtime_api import Deliver, RuntimeApi
 
 try:
     import resource
@@ -128,7 +129,10 @@ class Worker:
         """Resolves at the first ``/next`` (None) or to an init error document."""
         self.init_error_type: str | None = None
         self.exited: asyncio.Future[None] = loop.create_future()
-        self.queue: asyncio.Queue[Invocation] = asyncio.Queue()
+        self.queue: deque[Invocation] = deque()
+        """Events handed over while the runtime was not asking for one."""
+        self._deliver: Deliver | None = None
+        """The runtime's waiting ``/invocation/next``, if it is waiting."""
         self.current: Invocation | None = None
         self.busy = False
         self.dead = False
@@ -146,16 +150,26 @@ class Worker:
 
     # -- the Runtime API side -------------------------------------------------
 
-    async def next_invocation(self) -> tuple[dict[str, str], bytes]:
+    def next_invocation(self, deliver: Deliver) -> None:
         if not self.ready.done():
             self.init_ms = (time.monotonic() - self.started) * 1000
             self.ready.set_result(None)
         if self.current is not None and not self.current.future.done():
             # Asking for the next event without answering this one: the runtime gave up on it.
             self.current.future.set_result(("error", b"", "Runtime.NoResponse"))
-        inv = await self.queue.get()
-        self.current = inv
-        return inv.headers(), inv.payload
+        self._deliver = deliver
+        if self.queue:
+            self.hand(self.queue.popleft())
+
+    def hand(self, inv: Invocation) -> None:
+        """Give ``inv`` to the runtime: now if it is waiting for an event, else when it asks."""
+        deliver, self._deliver = self._deliver, None
+        if deliver is not None:
+            self.current = inv
+            if deliver(inv.headers(), inv.payload):
+                return
+            self.current = None
+        self.queue.append(inv)
 
     def invocation_response(self, request_id: str, body: bytes) -> bool:
         return self._finish(request_id, ("ok", body, None))
@@ -248,9 +262,10 @@ class Worker:
             self.ready.set_result(None)
         if self.current is not None and not self.current.future.done():
             self.current.future.set_result(("exit", b"", "Runtime.ExitError"))
-        while not self.queue.empty():
+        self._deliver = None
+        while self.queue:
             # Handed over after the previous invocation but never fetched: not run at all.
-            inv = self.queue.get_nowait()
+            inv = self.queue.popleft()
             if not inv.future.done():
                 inv.future.set_result(("undelivered", b"", None))
         if first and self.on_exit is not None:
@@ -398,7 +413,7 @@ class WorkerPool:
     async def run(self, worker: Worker, inv: Invocation, timeout: float) -> Outcome:
         """Hand ``inv`` to ``worker`` and wait for its answer, its exit or the timeout."""
         start = time.monotonic()
-        worker.queue.put_nowait(inv)
+        worker.hand(inv)
         future = inv.future
 
         def expire() -> None:
