@@ -78,6 +78,7 @@ class Gateway:
         self._handlers: dict[tuple[str, str], tuple[Any, bool]] = {}
         self._models: dict[tuple[str, str], ServiceModel] = {}
         self._routes: dict[tuple[str, str | None], Route] = {}
+        self._rest_routes: dict[tuple[str, str, str, str], Route] = {}
         # Services with routes of their own (Service.claims): function URLs, internal pages.
         self._claimers = [s for s in self.services.values() if type(s).claims is not Service.claims]
 
@@ -246,7 +247,9 @@ class Gateway:
             name, ctx.protocol, model, codec, operation = route
             ctx.service_name, ctx.service_model, ctx.operation = name, model, operation
             if cached:
-                await self._take_body(req, receive, None)
+                await self._take_body(
+                    req, receive, operation if ctx.protocol == "rest-json" else None
+                )
 
             ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
             ctx.account_id = ctx.principal.account_id
@@ -280,7 +283,8 @@ class Gateway:
         ctx.service_name = name
         if name == "s3":
             rewrite_virtual_host(req)
-        ctx.protocol = protocol = choose_protocol(req, await self._info(name))
+        info = await self._info(name)
+        ctx.protocol = protocol = choose_protocol(req, info)
         ctx.service_model = model = self._model(name, protocol)
         codec = get_codec(protocol)
         if protocol in ("rest-json", "rest-xml"):
@@ -292,6 +296,17 @@ class Gateway:
         route = (name, protocol, model, codec, operation)
         if protocol == "json" and len(self._routes) < 4096:
             self._routes[(req.headers["x-amz-target"], ctx.signing_service)] = route
+        elif (
+            protocol == "rest-json"
+            and info.protocols == ("rest-json",)
+            and not info.accepts_query
+            and ctx.signing_service is not None
+            and "x-amz-target" not in req.headers
+            and len(self._rest_routes) < 4096
+        ):
+            # A signed request of a rest-json-only service routes by method, path and
+            # query alone (Lambda's Invoke: the same URL on every call).
+            self._rest_routes[(req.method, req.path, req.query, ctx.signing_service)] = route
         return route
 
     async def _post_form(self, ctx: RequestContext, receive: Receive) -> HttpResponse | None:
@@ -323,9 +338,14 @@ class Gateway:
         )
 
     def _cached_route(self, req: HttpRequest, signing: str | None) -> Route | None:
-        """JSON requests are routed by target and signing name alone: remember them."""
+        """JSON requests are routed by target and signing name alone, rest-json ones
+        (``_route`` says which) by method, path, query and signing name: remember them."""
         target = req.headers.get("x-amz-target")
-        if target is None or req.method != "POST" or "smithy-protocol" in req.headers:
+        if target is None:
+            if signing is None or not self._rest_routes:
+                return None
+            return self._rest_routes.get((req.method, req.path, req.query, signing))
+        if req.method != "POST" or "smithy-protocol" in req.headers:
             return None
         return self._routes.get((target, signing))
 
