@@ -41,7 +41,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from bench.floor import DDB_ITEM
-from bench.sqs import start_cloudlet, start_floor, start_moto
+from bench.sqs import moto_ceiling, start_cloudlet, start_floor, start_moto
 
 TARGET = "DynamoDB_20120810."
 KEYS = [{"AttributeName": "pk", "AttributeType": "S"}]
@@ -118,6 +118,7 @@ def small_items(clients: dict, rounds: int, n: int, moto_n: int) -> None:
     if "moto" in clients:
         print(f"PutItem   cloudlet/moto  = {paired(puts, 'moto'):.2f}")
         print(f"GetItem   cloudlet/moto  = {paired(gets, 'moto'):.2f}")
+        print(moto_ceiling(puts, gets, "PutItem", "GetItem"))
     else:
         print("moto not installed: pip install -e '.[bench]'")
 

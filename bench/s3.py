@@ -38,7 +38,7 @@ import boto3
 from botocore.config import Config
 
 from bench.floor import OBJECT
-from bench.sqs import rate, rss_tree, start_cloudlet, start_floor, start_moto
+from bench.sqs import moto_ceiling, rate, rss_tree, start_cloudlet, start_floor, start_moto
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -97,6 +97,8 @@ def small_objects(clients: dict, rounds: int, n: int, moto_n: int) -> None:
     for other in [k for k in clients if k != "cloudlet"]:
         print(f"PutObject   cloudlet/{other:5s} = {paired(puts, other):.2f}")
         print(f"GetObject   cloudlet/{other:5s} = {paired(gets, other):.2f}")
+    if "moto" in clients:
+        print(moto_ceiling(puts, gets, "PutObject", "GetObject"))
 
 
 # -- 2. 1 GiB transfer ----------------------------------------------------------------------

@@ -120,6 +120,18 @@ def rate(fn: Callable[[], None], n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def moto_ceiling(puts: dict[str, list[float]], gets: dict[str, list[float]], *ops: str) -> str:
+    """The floor's rate over moto's, per round, median: the client's own cost bounds every
+    server at the floor's rate, so no server can be more times faster than moto than this."""
+    bounds = [
+        statistics.median(f / m for f, m in zip(r["floor"], r["moto"], strict=True))
+        for r in (puts, gets)
+    ]
+    return "ceiling   floor/moto     = " + ", ".join(
+        f"{b:.2f} ({op})" for b, op in zip(bounds, ops, strict=True)
+    )
+
+
 def send_rate(sqs, url: str, n: int) -> float:
     return rate(lambda: sqs.send_message(QueueUrl=url, MessageBody=BODY), n)
 
