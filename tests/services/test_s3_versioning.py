@@ -112,6 +112,23 @@ def test_suspended_versioning_uses_the_null_version(s3, versioned):
     assert [m["VersionId"] for m in listing["DeleteMarkers"]] == ["null"]
 
 
+def test_a_null_write_over_a_null_delete_marker_lists_again(s3, versioned):
+    v1 = s3.put_object(Bucket=versioned, Key="k", Body=b"versioned")["VersionId"]
+    s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration={"Status": "Suspended"})
+    s3.delete_object(Bucket=versioned, Key="k")
+    assert "Contents" not in s3.list_objects_v2(Bucket=versioned)
+    s3.put_object(Bucket=versioned, Key="k", Body=b"back")
+    # The null object took the null delete marker's place: current again, listed again.
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=versioned)["Contents"]] == ["k"]
+    listing = s3.list_object_versions(Bucket=versioned)
+    assert [(v["VersionId"], v["IsLatest"]) for v in listing["Versions"]] == [
+        ("null", True),
+        (v1, False),
+    ]
+    assert "DeleteMarkers" not in listing
+    assert s3.get_object(Bucket=versioned, Key="k")["Body"].read() == b"back"
+
+
 def test_unversioned_bucket_has_null_versions_without_headers(s3):
     name = bname()
     s3.create_bucket(Bucket=name)

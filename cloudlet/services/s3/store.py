@@ -95,6 +95,13 @@ _INSERT = (
     "metadata, checksums, checksum_type, parts, extra) "
     "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_REPLACE = (
+    "UPDATE objects SET is_latest = 1, delete_marker = ?, size = ?, etag = ?, blob_id = ?, "
+    "last_modified = ?, owner = ?, storage_class = ?, content_type = ?, content_encoding = ?, "
+    "content_disposition = ?, content_language = ?, cache_control = ?, expires = ?, "
+    "website_redirect = ?, metadata = ?, checksums = ?, checksum_type = ?, parts = ?, "
+    "extra = ? WHERE id = ?"
+)
 
 
 @dataclass(slots=True)
@@ -457,8 +464,42 @@ class S3Store:
         """
         kb = key_bytes(version.key)
         dropped: list[str] = []
+        fields = (
+            int(version.delete_marker),
+            version.size,
+            version.etag,
+            version.blob_id,
+            _epoch(version.last_modified),
+            version.owner,
+            version.storage_class,
+            version.content_type,
+            version.content_encoding,
+            version.content_disposition,
+            version.content_language,
+            version.cache_control,
+            _epoch(version.expires) if version.expires is not None else None,
+            version.website_redirect,
+            _json(version.metadata),
+            _json(version.checksums),
+            version.checksum_type,
+            _json(version.parts),
+            _json(version.extra),
+        )
         with self.transaction() as conn:
             if version.version_id == NULL_VERSION:
+                newest = conn.execute(
+                    "SELECT id, blob_id, version_id FROM objects INDEXED BY objects_history "
+                    "WHERE bucket = ? AND key = ? ORDER BY id DESC LIMIT 1",
+                    (version.bucket, kb),
+                ).fetchone()
+                if newest is not None and newest[2] == NULL_VERSION:
+                    # The null version is the newest row of the key (always so in a
+                    # bucket that never had versioning): rewrite it in place, which
+                    # leaves every index entry of the key as it is.
+                    conn.execute(_REPLACE, (*fields, newest[0]))
+                    if newest[1] and newest[1] != version.blob_id:
+                        dropped.append(newest[1])
+                    return version.with_changes(row_id=newest[0], is_latest=True), dropped
                 old = conn.execute(
                     "SELECT id, blob_id FROM objects WHERE bucket = ? AND key = ? "
                     "AND version_id = 'null'",
@@ -472,33 +513,7 @@ class S3Store:
                 "UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
                 (version.bucket, kb),
             )
-            cur = conn.execute(
-                _INSERT,
-                (
-                    version.bucket,
-                    kb,
-                    version.version_id,
-                    int(version.delete_marker),
-                    version.size,
-                    version.etag,
-                    version.blob_id,
-                    _epoch(version.last_modified),
-                    version.owner,
-                    version.storage_class,
-                    version.content_type,
-                    version.content_encoding,
-                    version.content_disposition,
-                    version.content_language,
-                    version.cache_control,
-                    _epoch(version.expires) if version.expires is not None else None,
-                    version.website_redirect,
-                    _json(version.metadata),
-                    _json(version.checksums),
-                    version.checksum_type,
-                    _json(version.parts),
-                    _json(version.extra),
-                ),
-            )
+            cur = conn.execute(_INSERT, (version.bucket, kb, version.version_id, *fields))
         return version.with_changes(row_id=cur.lastrowid, is_latest=True), dropped
 
     def delete_version(
