@@ -88,19 +88,14 @@ _COLUMNS = (
     "content_disposition, content_language, cache_control, expires, website_redirect, "
     "metadata, checksums, checksum_type, parts, extra"
 )
+_FIELDS = _COLUMNS.split(", ")[5:]
+"""The columns a write sets from an ``ObjectVersion`` (``put_version``'s ``fields``)."""
 _INSERT = (
-    "INSERT INTO objects (bucket, key, version_id, is_latest, delete_marker, size, etag, "
-    "blob_id, last_modified, owner, storage_class, content_type, content_encoding, "
-    "content_disposition, content_language, cache_control, expires, website_redirect, "
-    "metadata, checksums, checksum_type, parts, extra) "
-    "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO objects (bucket, key, version_id, is_latest, {', '.join(_FIELDS)}) "
+    f"VALUES (?, ?, ?, 1, {', '.join('?' * len(_FIELDS))})"
 )
 _REPLACE = (
-    "UPDATE objects SET is_latest = 1, delete_marker = ?, size = ?, etag = ?, blob_id = ?, "
-    "last_modified = ?, owner = ?, storage_class = ?, content_type = ?, content_encoding = ?, "
-    "content_disposition = ?, content_language = ?, cache_control = ?, expires = ?, "
-    "website_redirect = ?, metadata = ?, checksums = ?, checksum_type = ?, parts = ?, "
-    "extra = ? WHERE id = ?"
+    f"UPDATE objects SET is_latest = 1, {', '.join(f + ' = ?' for f in _FIELDS)} WHERE id = ?"
 )
 
 
@@ -494,8 +489,8 @@ class S3Store:
                 ).fetchone()
                 if newest is not None and newest[2] == NULL_VERSION:
                     # The null version is the newest row of the key (always so in a
-                    # bucket that never had versioning): rewrite it in place, which
-                    # leaves every index entry of the key as it is.
+                    # bucket that never had versioning): rewrite it in place. Its id,
+                    # and so its version and history index entries, stay as they are.
                     conn.execute(_REPLACE, (*fields, newest[0]))
                     if newest[1] and newest[1] != version.blob_id:
                         dropped.append(newest[1])
