@@ -2,8 +2,11 @@
 
 Same HTTP stack as cloudlet (uvicorn + httptools, same event loop), but every
 request gets a fixed, valid response: SQS's and DynamoDB's JSON chosen by
-``X-Amz-Target``; without a target, S3's answers to PutObject (200 with the ETag of
-``OBJECT``) and GetObject/HeadObject (``OBJECT``, 1 KiB) whatever the path.
+``X-Amz-Target``; Lambda's Invoke answer (the benchmark function's result, with
+Lambda's headers) on an ``/invocations`` path; otherwise S3's answers to PutObject
+(200 with the ETag of ``OBJECT``) and GetObject/HeadObject (``OBJECT``, 1 KiB)
+whatever the path. Each is the answer cloudlet gives, byte for byte where it
+matters, so the client does the same work parsing it.
 Whatever cloudlet spends beyond this server's cost is the cost of really doing
 the work. The canned MD5 matches ``BODY``, the message body the benchmark
 sends, because boto3 checks it.
@@ -66,6 +69,14 @@ _S3_GET = [
     (b"content-length", str(len(OBJECT)).encode()),
 ]
 _S3_PUT = [*_S3_COMMON, (b"content-length", b"0")]
+LAMBDA_RESULT = b'{"ok": true, "n": 1}'
+"""What the Lambda benchmark's function returns for its event (bench/lambda_.py)."""
+_LAMBDA = [
+    (b"x-amzn-requestid", b"00000000-0000-0000-0000-000000000000"),
+    (b"x-amz-executed-version", b"$LATEST"),
+    (b"content-type", b"application/octet-stream"),
+    (b"content-length", str(len(LAMBDA_RESULT)).encode()),
+]
 _ENCODED = {k: json.dumps(v).encode() for k, v in _RESPONSES.items()}
 _HEADERS = [
     (b"content-type", b"application/x-amz-json-1.0"),
@@ -85,6 +96,10 @@ async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
         if k == b"x-amz-target":
             target = v
             break
+    if not target and scope["path"].endswith("/invocations"):  # Lambda Invoke
+        await send({"type": "http.response.start", "status": 200, "headers": _LAMBDA})
+        await send({"type": "http.response.body", "body": LAMBDA_RESULT})
+        return
     if not target:  # S3
         method = scope["method"]
         if method in ("GET", "HEAD"):
