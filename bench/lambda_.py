@@ -1,6 +1,6 @@
 """Lambda benchmark: warm invokes vs the floor, cold starts vs bare Python, async fan-out, RSS.
 
-    python -m bench.lambda_ [--rounds 5] [--n 200]
+    python -m bench.lambda_ [--rounds 9] [--n 200]
 
 1. ``warm``: sequential boto3 ``Invoke`` of a function returning a small dict,
    on a warm worker, vs the same boto3 call against the floor server
@@ -191,7 +191,7 @@ def rss(proc: subprocess.Popen) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--cold", type=int, default=7)
     args = parser.parse_args()

@@ -144,9 +144,11 @@ class ProcessGroup:
         env: Mapping[str, str] | None = None,
         log_path: str | Path | None = None,
         limits: Mapping[int, int] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> ProcessGroup:
         """Start ``argv`` as the leader of a new session; output appended to ``log_path``;
-        ``limits`` (``resource.RLIMIT_*`` -> soft and hard value) set on the leader."""
+        ``limits`` (``resource.RLIMIT_*`` -> soft and hard value) set on the leader;
+        ``pass_fds`` stay open in the child (every other descriptor is closed)."""
         if log_path is not None:
             out = open(log_path, "ab", buffering=0)  # noqa: SIM115 - handed to the child
         else:
@@ -161,6 +163,7 @@ class ProcessGroup:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=tuple(pass_fds),
             )
         finally:
             out.close()

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import io
 import os
+import socket
 import zipfile
 from pathlib import Path
 
@@ -77,6 +78,34 @@ def test_runtime_api_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         assert host.init_errors == [(b"{}", None)]
         status, _, _ = await asyncio.to_thread(client.request, "GET", "/nope")
         assert status == 404
+        client.close()
+        await api.close()
+
+    asyncio.run(main())
+
+
+def test_private_socket_pair_and_pipelined_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our bootstrap's channel: its end of a socket pair (taken out of the environment the
+    function sees); a result sent with the next ``/next`` gets its 202 with the next event."""
+
+    async def main() -> None:
+        host = FakeHost()
+        api = RuntimeApi(host)
+        port = await api.start()
+        ours, theirs = socket.socketpair()
+        await api.adopt(ours)
+        monkeypatch.setenv("_CLOUDLET_RUNTIME_FD", str(theirs.fileno()))
+        client = _client(port, monkeypatch)
+        assert "_CLOUDLET_RUNTIME_FD" not in os.environ
+        host.events.append(({"Lambda-Runtime-Aws-Request-Id": "r1"}, b"1"))
+        host.events.append(({"Lambda-Runtime-Aws-Request-Id": "r2"}, b"2"))
+        _, headers, body = await asyncio.to_thread(client.request, "GET", "/invocation/next")
+        assert headers["lambda-runtime-aws-request-id"] == "r1" and body == b"1"
+        assert client.sock.family == socket.AF_UNIX
+        status, headers, body = await asyncio.to_thread(
+            client.post_then_next, "/invocation/r1/response", b'"one"'
+        )
+        assert (status, body) == (200, b"2") and host.responses == [("r1", b'"one"')]
         client.close()
         await api.close()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -72,6 +73,13 @@ class RuntimeApi:
         self.server = await loop.create_server(lambda: _Connection(self), "127.0.0.1", 0, backlog=8)
         self.port = self.server.sockets[0].getsockname()[1]
         return self.port
+
+    async def adopt(self, sock: socket.socket) -> None:
+        """Serve one already-connected socket: our own runtime client's end of a socket
+        pair (``workers.Worker.start``), a private channel cheaper than loopback TCP on
+        every invocation's path. The TCP port stays for every other client."""
+        loop = asyncio.get_running_loop()
+        await loop.connect_accepted_socket(lambda: _Connection(self), sock)
 
     async def close(self) -> None:
         if self.server is not None:

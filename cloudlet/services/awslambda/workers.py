@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 import time
 from collections import deque
@@ -197,8 +198,12 @@ class Worker:
         spec = self.spec
         env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
+        private: socket.socket | None = None
         if spec.runtime.startswith("python"):
             argv = [sys.executable, "-u", BOOTSTRAP]
+            # Our bootstrap talks over its end of a socket pair (see RuntimeApi.adopt).
+            private, child_end = socket.socketpair()
+            env["_CLOUDLET_RUNTIME_FD"] = str(child_end.fileno())
         else:
             candidates = [spec.code_dir / "bootstrap"]
             if spec.opt_dir is not None:
@@ -218,13 +223,25 @@ class Worker:
             limits[resource.RLIMIT_DATA] = spec.memory * 1024 * 1024
         try:
             self.group = ProcessGroup.spawn(
-                argv, cwd=spec.code_dir, env=env, log_path=self.log_path, limits=limits
+                argv,
+                cwd=spec.code_dir,
+                env=env,
+                log_path=self.log_path,
+                limits=limits,
+                pass_fds=[child_end.fileno()] if private is not None else [],
             )
         except OSError as exc:
+            if private is not None:
+                private.close()
             doc = f'{{"errorMessage":"{exc.strerror}","errorType":"Runtime.InvalidEntrypoint"}}'
             self.init_error(doc.encode(), "Runtime.InvalidEntrypoint")
             self._mark_exited()
             return
+        finally:
+            if private is not None:
+                child_end.close()
+        if private is not None:
+            await self.api.adopt(private)
         self._watch_exit()
 
     def _watch_exit(self) -> None:
