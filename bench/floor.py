@@ -3,7 +3,8 @@
 Same HTTP stack as cloudlet (uvicorn + httptools, same event loop), but every
 request gets a fixed, valid response: SQS's and DynamoDB's JSON chosen by
 ``X-Amz-Target``; Lambda's Invoke answer (the benchmark function's result, with
-Lambda's headers) on an ``/invocations`` path; otherwise S3's answers to PutObject
+Lambda's headers) on an ``/invocations`` path; S3 ListObjectsV2 pages (10 keys
+from the bucket ``few``, 1,000 from any other); otherwise S3's answers to PutObject
 (200 with the ETag of ``OBJECT``) and GetObject/HeadObject (``OBJECT``, 1 KiB)
 whatever the path. Each is the answer cloudlet gives, byte for byte where it
 matters, so the client does the same work parsing it.
@@ -78,6 +79,28 @@ _LAMBDA = [
     (b"content-length", str(len(LAMBDA_RESULT)).encode()),
 ]
 _ENCODED = {k: json.dumps(v).encode() for k, v in _RESPONSES.items()}
+
+
+def _listing(bucket: str, count: int) -> bytes:
+    """A ListObjectsV2 page of ``count`` empty objects, shaped as cloudlet answers it."""
+    entry = (
+        "<Contents><Key>k/{:07d}</Key><LastModified>2026-11-22T12:00:00.000Z</LastModified>"
+        '<ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag><Size>0</Size>'
+        "<StorageClass>STANDARD</StorageClass></Contents>"
+    )
+    more = f"<NextContinuationToken>k/{count - 1:07d}</NextContinuationToken>" if count > 10 else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>"
+        + "".join(entry.format(i) for i in range(count))
+        + f"<Name>{bucket}</Name><Prefix></Prefix>{more}<MaxKeys>1000</MaxKeys>"
+        f"<KeyCount>{count}</KeyCount></ListBucketResult>"
+    ).encode()
+
+
+LISTINGS = {"few": _listing("few", 10), "many": _listing("many", 1000)}
+"""ListObjectsV2 pages of the S3 benchmark's two buckets (bench/s3.py): 10 keys, 1,000."""
 _HEADERS = [
     (b"content-type", b"application/x-amz-json-1.0"),
     (b"x-amzn-requestid", b"00000000-0000-0000-0000-000000000000"),
@@ -99,6 +122,12 @@ async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
     if not target and scope["path"].endswith("/invocations"):  # Lambda Invoke
         await send({"type": "http.response.start", "status": 200, "headers": _LAMBDA})
         await send({"type": "http.response.body", "body": LAMBDA_RESULT})
+        return
+    if not target and b"list-type=2" in scope["query_string"]:  # S3 ListObjectsV2
+        page = LISTINGS["few" if scope["path"].startswith("/few") else "many"]
+        headers = [(b"content-type", b"application/xml"), (b"content-length", b"%d" % len(page))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
         return
     if not target:  # S3
         method = scope["method"]
