@@ -110,9 +110,10 @@ _HEADERS = [
 async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
     if scope["type"] != "http":
         return
-    more = True
+    more, size = True, 0
     while more:
         message = await receive()
+        size += len(message.get("body", b""))
         more = message.get("more_body", False)
     target = b""
     for k, v in scope["headers"]:
@@ -129,6 +130,9 @@ async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page})
         return
+    if not target and (scope["path"] in UPLOADED or b"upload" in scope["query_string"]):
+        await _multipart(scope, send, size)
+        return
     if not target:  # S3
         method = scope["method"]
         if method in ("GET", "HEAD"):
@@ -141,6 +145,47 @@ async def app(scope, receive, send):  # noqa: ANN001 - plain ASGI
     body = _ENCODED.get(target.decode(), b"{}")
     headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+UPLOADED: dict[str, int] = {}
+"""Bytes received for each multipart-uploaded path: the S3 benchmark's big transfer
+(bench/s3.py) uploads, then downloads, a file; the floor sends back that many zeros."""
+
+
+async def _multipart(scope, send, size: int) -> None:  # noqa: ANN001 - plain ASGI
+    """S3 multipart upload and ranged download, canned: what ``upload_file`` and
+    ``download_file`` call (Create, UploadPart, Complete; HeadObject, ranged GETs)."""
+    method, path, query = scope["method"], scope["path"], scope["query_string"]
+    status, headers, body = 200, [(b"etag", b'"0-1"')], b""
+    if method == "POST" and query.startswith(b"uploads"):
+        UPLOADED[path] = 0
+        bucket, _, key = path[1:].partition("/")
+        body = (
+            f"<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{key}</Key>"
+            "<UploadId>floor</UploadId></InitiateMultipartUploadResult>"
+        ).encode()
+    elif method == "PUT":
+        UPLOADED[path] = UPLOADED.get(path, 0) + size
+    elif method == "POST":
+        body = b"<CompleteMultipartUploadResult><ETag>&quot;0-1&quot;</ETag></CompleteMultipartUploadResult>"
+    elif method in ("GET", "HEAD"):
+        total = UPLOADED[path]
+        first, last = 0, total - 1
+        for k, v in scope["headers"]:
+            if k == b"range":
+                a, _, b = v.decode().removeprefix("bytes=").partition("-")
+                first, last, status = int(a), min(int(b or last), last), 206
+                headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, total)))
+        headers.append((b"content-length", b"%d" % (last - first + 1)))
+        headers.append((b"last-modified", b"Sun, 22 Nov 2026 12:00:00 GMT"))
+        if method == "GET":
+            body = bytes(last - first + 1)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    headers.append((b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

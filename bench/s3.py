@@ -7,7 +7,8 @@
    each ratio is the median of the per-round ratios (as bench/sqs.py).
 2. A 1 GiB ``upload_file``/``download_file`` (boto3's default TransferConfig:
    8 MiB parts, 10 threads) against ``shutil.copyfile`` of the same file, with
-   cloudlet's peak RSS while it moves.
+   cloudlet's peak RSS while it moves; then the same against the floor, which
+   stores nothing: the most the client itself can move.
 3. ListObjectsV2, a page of 1,000, from a 100,000-key bucket (first page and a
    page from the middle) vs from a 10-key bucket. The big bucket is filled with
    raw pipelined HTTP PUTs over many connections (cloudlet's open mode accepts
@@ -127,7 +128,7 @@ class PeakRss:
         self._thread.join()
 
 
-def big_transfer(s3, proc: subprocess.Popen, work: str, size: int) -> None:
+def big_transfer(s3, proc: subprocess.Popen, work: str, size: int, floor=None) -> None:  # noqa: ANN001
     src, dst = os.path.join(work, "src.bin"), os.path.join(work, "dst.bin")
     block = os.urandom(MiB)
     with open(src, "wb") as f:
@@ -149,6 +150,18 @@ def big_transfer(s3, proc: subprocess.Popen, work: str, size: int) -> None:
     assert os.path.getsize(dst) == size
     os.unlink(dst)
     s3.delete_object(Bucket="big", Key="big.bin")
+    floor_up = floor_down = None
+    if floor is not None:
+        # The same transfers against the floor, which stores nothing and sends zeros:
+        # what the client alone can reach.
+        t0 = time.perf_counter()
+        floor.upload_file(src, "big", "big.bin")
+        floor_up = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        floor.download_file("big", "big.bin", dst)
+        floor_down = time.perf_counter() - t0
+        assert os.path.getsize(dst) == size
+        os.unlink(dst)
     os.unlink(src)
     mib = size / MiB
     print(f"== {size // GiB} GiB transfer (boto3 default TransferConfig) ==")
@@ -161,6 +174,12 @@ def big_transfer(s3, proc: subprocess.Popen, work: str, size: int) -> None:
         f"download_file          {mib / down_s:8.0f} MiB/s = {copy_s / down_s:.2f}x local copy"
         f"   (cloudlet peak RSS {down_rss.peak / MiB:.0f} MiB)"
     )
+    if floor_up is not None and floor_down is not None:
+        print(
+            f"floor (stores nothing): upload {mib / floor_up:.0f} MiB/s = "
+            f"{copy_s / floor_up:.2f}x, download {mib / floor_down:.0f} MiB/s = "
+            f"{copy_s / floor_down:.2f}x local copy (the client's own ceiling)"
+        )
 
 
 # -- 3. ListObjectsV2 at 100,000 keys ----------------------------------------------------
@@ -321,7 +340,8 @@ def main() -> None:
         if "wrk" in parts:
             presigned_wrk(clients, args.wrk_seconds, args.wrk_conns, 3)
         if "big" in parts:
-            big_transfer(s3_client(endpoint, pool=16), proc, work, args.big * GiB)
+            floor = s3_client(targets["floor"], pool=16)
+            big_transfer(s3_client(endpoint, pool=16), proc, work, args.big * GiB, floor)
         if "list" in parts:
             listing(clients["cloudlet"], endpoint, args.keys, 30, clients["floor"])
         print(f"(bench took {time.perf_counter() - t0:.0f} s)")
