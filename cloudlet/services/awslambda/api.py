@@ -62,7 +62,8 @@ class LambdaService(
         self.retry_seconds = _env_float("CLOUDLET_LAMBDA_RETRY_SECONDS", 60.0)
         self.pool = WorkerPool(self.store.worker_dir, self.idle_seconds)
         self.logs = LogWriter(env)
-        self.inflight: dict[tuple[str, str, str], int] = {}
+        self.inflight: dict[tuple[str, ...], int] = {}
+        """Invocations running, by concurrency pool (``InvokeMixin._pool``)."""
         self.specs: dict[str, Any] = {}
         """Worker specs by key (function, version, revision): built once, not per invoke."""
         self.event_tasks: set[asyncio.Task[Any]] = set()

@@ -33,11 +33,7 @@ class ConcurrencyMixin:
     def put_function_concurrency(self, ctx: Any, params: dict[str, Any]) -> Result:
         doc = self._function(ctx, params["FunctionName"])
         value = params["ReservedConcurrentExecutions"]
-        others = sum(
-            d["reserved"] or 0
-            for d in self.store.functions.values()
-            if d["account"] == ctx.account_id and d is not doc
-        )
+        others = self._reserved_total(doc["account"], doc["region"], but=doc)
         if ACCOUNT_CONCURRENCY - others - value < UNRESERVED_MINIMUM:
             raise errors.invalid(
                 f"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
@@ -60,8 +56,12 @@ class ConcurrencyMixin:
         return {}
 
     def get_account_settings(self, ctx: Any, params: dict[str, Any]) -> Result:
-        mine = [d for d in self.store.functions.values() if d["account"] == ctx.account_id]
-        reserved = sum(d["reserved"] or 0 for d in mine)
+        mine = [
+            d
+            for d in self.store.functions.values()
+            if d["account"] == ctx.account_id and d["region"] == ctx.region
+        ]
+        reserved = self._reserved_total(ctx.account_id, ctx.region)
         code = sum(d["latest"]["CodeSize"] for d in mine)
         return {
             "AccountLimit": {

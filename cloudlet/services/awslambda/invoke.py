@@ -45,26 +45,39 @@ def _iso(t: float) -> str:
 class InvokeMixin:
     # -- concurrency slots ------------------------------------------------------
 
-    def _limit(self, doc: dict[str, Any]) -> tuple[int, str]:
-        if doc["reserved"] is not None:
-            return doc["reserved"], "ReservedFunctionConcurrentInvocationLimitExceeded"
-        reserved = sum(
+    def _reserved_total(self, account: str, region: str, but: Any = None) -> int:
+        """Concurrency reserved by the functions of one account in one Region (the
+        limits are regional), leaving out the function ``but``."""
+        return sum(
             d["reserved"] or 0
             for d in self.store.functions.values()
-            if d["account"] == doc["account"]
+            if d["account"] == account and d["region"] == region and d is not but
         )
-        return ACCOUNT_CONCURRENCY - reserved, "ConcurrentInvocationLimitExceeded"
+
+    def _pool(self, doc: dict[str, Any]) -> tuple[tuple[str, ...], int, str]:
+        """Where an invocation of ``doc`` takes its slot: (pool, size, throttle reason).
+        A function with reserved concurrency has a pool of its own; every other function
+        of the account and Region shares what the reservations leave."""
+        if doc["reserved"] is not None:
+            pool = ("function", *self._key(doc))
+            return pool, doc["reserved"], "ReservedFunctionConcurrentInvocationLimitExceeded"
+        account, region = doc["account"], doc["region"]
+        size = ACCOUNT_CONCURRENCY - self._reserved_total(account, region)
+        return ("unreserved", account, region), size, "ConcurrentInvocationLimitExceeded"
 
     def _key(self, doc: dict[str, Any]) -> tuple[str, str, str]:
         return doc["account"], doc["region"], doc["name"]
 
-    async def _enter(self, doc: dict[str, Any], wait: bool) -> None:
+    async def _enter(self, doc: dict[str, Any], wait: bool) -> tuple[str, ...]:
+        """Take a concurrency slot (throttled, or waiting when ``wait``); returns the
+        pool to give it back to (``_leave``), even if the function's reservation
+        changes meanwhile."""
         key = self._key(doc)
         while True:
-            limit, reason = self._limit(doc)
-            if self.inflight.get(key, 0) < limit:
-                self.inflight[key] = self.inflight.get(key, 0) + 1
-                return
+            pool, size, reason = self._pool(doc)
+            if self.inflight.get(pool, 0) < size:
+                self.inflight[pool] = self.inflight.get(pool, 0) + 1
+                return pool
             if not wait:
                 raise errors.too_many_requests(reason)
             self.slot_waiters += 1
@@ -75,9 +88,8 @@ class InvokeMixin:
                 self.slot_waiters -= 1
             doc = self.store.functions.get(key, doc)
 
-    async def _leave(self, doc: dict[str, Any]) -> None:
-        key = self._key(doc)
-        self.inflight[key] = max(0, self.inflight.get(key, 0) - 1)
+    async def _leave(self, pool: tuple[str, ...]) -> None:
+        self.inflight[pool] = max(0, self.inflight.get(pool, 0) - 1)
         if self.slot_waiters:  # queued asynchronous invocations waiting for a slot
             async with self.slots:
                 self.slots.notify_all()
@@ -197,7 +209,7 @@ class InvokeMixin:
         version = self._route_alias(doc, qualifier)
         config, code, executed = self._config(ctx, doc, version)
         invoked_arn = function_arn(ctx, doc["name"], qualifier)
-        await self._enter(doc, wait)
+        pool = await self._enter(doc, wait)
         try:
             spec = self._spec(doc, config, code, executed)
             request_id = fast_uuid()
@@ -227,7 +239,7 @@ class InvokeMixin:
                 outcome.kind = "exit"
                 self._shape_failure(outcome, worker, request_id, spec.timeout)
         finally:
-            await self._leave(doc)
+            await self._leave(pool)
         if not tail:
             asyncio.get_running_loop().call_soon(
                 self._write_log, outcome, request_id, executed, spec, doc
