@@ -472,3 +472,37 @@ def test_on_success_destination_sns(lam, lambda_server):
     record = json.loads(msgs[0]["Body"])
     assert record["requestContext"]["condition"] == "Success"
     assert record["requestPayload"] == {"via": "sns"}
+
+
+def test_output_past_one_put_log_events_call_is_all_logged(lam, lambda_server):
+    """1.5 MB of output in one invocation: more than PutLogEvents takes in one call."""
+    logs = lambda_server.client("logs")
+    name = _name()
+    source = "def handler(event, context):\n    for i in range(3000):\n        print(f'{i:04d}' + 'x' * 496)\n"
+    python_function(lam, name, source)
+    invoke_json(lam, name)
+    group = f"/aws/lambda/{name}"
+
+    def everything():
+        try:
+            stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]
+        except (logs.exceptions.ResourceNotFoundException, IndexError):
+            return None
+        found, token = [], None
+        while True:
+            kwargs = {"nextToken": token} if token else {}
+            page = logs.get_log_events(
+                logGroupName=group,
+                logStreamName=stream["logStreamName"],
+                startFromHead=True,
+                **kwargs,
+            )
+            found += [e["message"] for e in page["events"]]
+            if not page["events"]:
+                break
+            token = page["nextForwardToken"]
+        return found if any(m.startswith("REPORT") for m in found) else None
+
+    found = wait_for(everything, timeout=20)
+    lines = [m for m in found if m.endswith("x" * 496)]
+    assert len(lines) == 3000 and lines[-1].startswith("2999")

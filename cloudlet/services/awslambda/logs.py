@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.base import ServiceEnv
 
 log = logging.getLogger(__name__)
+# PutLogEvents' quotas: 10,000 events and 1,048,576 bytes a call, counting each
+# event's UTF-8 message plus 26 bytes.
 _MAX_BATCH = 10000
+_MAX_BYTES = 1_048_576
+_OVERHEAD = 26
 
 
 class LogWriter:
@@ -42,15 +47,11 @@ class LogWriter:
             try:
                 await self._ensure(account, region, group, None)
                 await self._ensure(account, region, group, stream)
-                for i in range(0, len(events), _MAX_BATCH):
+                for batch in batches(events):
                     await self.env.call(
                         "logs",
                         "PutLogEvents",
-                        {
-                            "logGroupName": group,
-                            "logStreamName": stream,
-                            "logEvents": events[i : i + _MAX_BATCH],
-                        },
+                        {"logGroupName": group, "logStreamName": stream, "logEvents": batch},
                         account=account,
                         region=region,
                     )
@@ -88,3 +89,23 @@ class LogWriter:
             ):
                 raise
         self.created.add(key)
+
+
+def batches(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """``events`` in PutLogEvents-sized calls; a line too long for any call is cut."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for event in events:
+        data = event["message"].encode()
+        if len(data) + _OVERHEAD > _MAX_BYTES:
+            message = data[: _MAX_BYTES - _OVERHEAD].decode("utf-8", "ignore")
+            event = {"timestamp": event["timestamp"], "message": message}
+            data = message.encode()
+        n = len(data) + _OVERHEAD
+        if batch and (size + n > _MAX_BYTES or len(batch) >= _MAX_BATCH):
+            yield batch
+            batch, size = [], 0
+        batch.append(event)
+        size += n
+    if batch:
+        yield batch
