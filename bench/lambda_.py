@@ -82,11 +82,14 @@ def create(lam, name: str, source: str, **kwargs) -> None:
     )
 
 
+EVENT = json.dumps({"n": 1}).encode()
+"""The warm benchmark's event; the floor's canned answer is the function's result for it."""
+
+
 def invoke_rate(lam, name: str, n: int) -> float:
-    payload = json.dumps({"n": 1}).encode()
     t0 = time.perf_counter()
     for _ in range(n):
-        lam.invoke(FunctionName=name, Payload=payload)["Payload"].read()
+        lam.invoke(FunctionName=name, Payload=EVENT)["Payload"].read()
     return n / (time.perf_counter() - t0)
 
 
@@ -94,9 +97,8 @@ def warm(cloudlet: str, floor: str, rounds: int, n: int) -> None:
     lam, fl = client(cloudlet), client(floor)
     create(lam, "warm", HANDLER)
     # The floor answers what the function answers, so the client's work is the same.
-    event = json.dumps({"n": 1}).encode()
-    ours = lam.invoke(FunctionName="warm", Payload=event)["Payload"].read()
-    assert ours == fl.invoke(FunctionName="warm", Payload=event)["Payload"].read(), ours
+    answer = lam.invoke(FunctionName="warm", Payload=EVENT)["Payload"].read()
+    assert answer == fl.invoke(FunctionName="warm", Payload=EVENT)["Payload"].read(), answer
     invoke_rate(lam, "warm", 20)
     invoke_rate(fl, "warm", 20)
     ratios, ours, theirs = [], [], []

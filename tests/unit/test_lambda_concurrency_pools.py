@@ -8,7 +8,6 @@ processes. The throttling itself, through boto3, is in test_lambda_invoke.py.
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,11 +15,25 @@ import pytest
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.awslambda import invoke
 from cloudlet.services.awslambda.invoke import InvokeMixin
+from cloudlet.services.awslambda.store import LambdaStore
+
+
+class Functions:
+    """The part of ``LambdaStore`` the pools read: functions and their reservations."""
+
+    reserved_total = LambdaStore.reserved_total
+
+    def __init__(self, docs: dict[tuple[str, str, str], dict[str, Any]]) -> None:
+        self.functions = docs
+        self._reserved: dict[tuple[str, str], int] = {}
+
+    def save_function(self, doc: dict[str, Any]) -> None:
+        self._reserved.clear()
 
 
 class Pools(InvokeMixin):
     def __init__(self, *docs: dict[str, Any]) -> None:
-        self.store = SimpleNamespace(functions={self._key(d): d for d in docs})
+        self.store = Functions({self._key(d): d for d in docs})
         self.inflight: dict[tuple[str, ...], int] = {}
         self.slots = asyncio.Condition()
         self.slot_waiters = 0
@@ -68,6 +81,7 @@ def test_a_slot_goes_back_to_the_pool_it_came_from(monkeypatch: pytest.MonkeyPat
     pools = Pools(b, _fn("c"))
     taken = asyncio.run(pools._enter(b, wait=False))
     b["reserved"] = 1  # reserved while the invocation runs
+    pools.store.save_function(b)
     asyncio.run(pools._enter(b, wait=False))
     asyncio.run(pools._leave(taken))
     assert pools.inflight[taken] == 0

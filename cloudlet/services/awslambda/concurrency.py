@@ -33,7 +33,7 @@ class ConcurrencyMixin:
     def put_function_concurrency(self, ctx: Any, params: dict[str, Any]) -> Result:
         doc = self._function(ctx, params["FunctionName"])
         value = params["ReservedConcurrentExecutions"]
-        others = self._reserved_total(doc["account"], doc["region"], but=doc)
+        others = self.store.reserved_total(doc["account"], doc["region"]) - (doc["reserved"] or 0)
         if ACCOUNT_CONCURRENCY - others - value < UNRESERVED_MINIMUM:
             raise errors.invalid(
                 f"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
@@ -61,7 +61,7 @@ class ConcurrencyMixin:
             for d in self.store.functions.values()
             if d["account"] == ctx.account_id and d["region"] == ctx.region
         ]
-        reserved = self._reserved_total(ctx.account_id, ctx.region)
+        reserved = self.store.reserved_total(ctx.account_id, ctx.region)
         code = sum(d["latest"]["CodeSize"] for d in mine)
         return {
             "AccountLimit": {

@@ -45,15 +45,6 @@ def _iso(t: float) -> str:
 class InvokeMixin:
     # -- concurrency slots ------------------------------------------------------
 
-    def _reserved_total(self, account: str, region: str, but: Any = None) -> int:
-        """Concurrency reserved by the functions of one account in one Region (the
-        limits are regional), leaving out the function ``but``."""
-        return sum(
-            d["reserved"] or 0
-            for d in self.store.functions.values()
-            if d["account"] == account and d["region"] == region and d is not but
-        )
-
     def _pool(self, doc: dict[str, Any]) -> tuple[tuple[str, ...], int, str]:
         """Where an invocation of ``doc`` takes its slot: (pool, size, throttle reason).
         A function with reserved concurrency has a pool of its own; every other function
@@ -62,7 +53,7 @@ class InvokeMixin:
             pool = ("function", *self._key(doc))
             return pool, doc["reserved"], "ReservedFunctionConcurrentInvocationLimitExceeded"
         account, region = doc["account"], doc["region"]
-        size = ACCOUNT_CONCURRENCY - self._reserved_total(account, region)
+        size = ACCOUNT_CONCURRENCY - self.store.reserved_total(account, region)
         return ("unreserved", account, region), size, "ConcurrentInvocationLimitExceeded"
 
     def _key(self, doc: dict[str, Any]) -> tuple[str, str, str]:

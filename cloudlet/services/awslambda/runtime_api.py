@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import socket
 from collections.abc import Callable
 from typing import Any, Protocol
-
-log = logging.getLogger(__name__)
 
 PREFIX = "/2018-06-01/runtime"
 NEXT = PREFIX + "/invocation/next"

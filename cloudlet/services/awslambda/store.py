@@ -41,6 +41,9 @@ class LambdaStore:
         self.docs = DocumentStore(env.database("lambda"))
         self.functions: dict[Key, dict[str, Any]] = {}
         self.layers: dict[Key, dict[str, Any]] = {}
+        self._reserved: dict[tuple[str, str], int] = {}
+        """Reserved concurrency summed by (account, Region); dropped on every function
+        write, read on every invocation of a function without a reservation."""
         for doc in self.docs.load("function"):
             self.functions[(doc["account"], doc["region"], doc["name"])] = doc
         for doc in self.docs.load("layer"):
@@ -51,12 +54,26 @@ class LambdaStore:
     def save_function(self, doc: dict[str, Any]) -> None:
         key = (doc["account"], doc["region"], doc["name"])
         self.functions[key] = doc
+        self._reserved.clear()
         self.docs.put("function", "/".join(key), doc)
 
     def delete_function(self, doc: dict[str, Any]) -> None:
         key = (doc["account"], doc["region"], doc["name"])
         self.functions.pop(key, None)
+        self._reserved.clear()
         self.docs.delete("function", "/".join(key))
+
+    def reserved_total(self, account: str, region: str) -> int:
+        """Concurrency reserved by the functions of one account in one Region (the
+        limits are regional)."""
+        total = self._reserved.get((account, region))
+        if total is None:
+            total = self._reserved[(account, region)] = sum(
+                d["reserved"] or 0
+                for d in self.functions.values()
+                if d["account"] == account and d["region"] == region
+            )
+        return total
 
     def save_layer(self, doc: dict[str, Any]) -> None:
         key = (doc["account"], doc["region"], doc["name"])
