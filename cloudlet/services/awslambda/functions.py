@@ -175,24 +175,8 @@ class FunctionsMixin:
                 f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: "
                 "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
             )
-        memory = params.get("MemorySize")
-        if memory is not None and not 128 <= memory <= 10240:
-            raise errors.invalid(
-                f"1 validation error detected: Value '{memory}' at 'memorySize' failed to satisfy constraint: "
-                "Member must have value less than or equal to 10240"
-                if memory > 10240
-                else f"1 validation error detected: Value '{memory}' at 'memorySize' failed to satisfy constraint: "
-                "Member must have value greater than or equal to 128"
-            )
-        timeout = params.get("Timeout")
-        if timeout is not None and not 1 <= timeout <= 900:
-            raise errors.invalid(
-                f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: "
-                "Member must have value less than or equal to 900"
-                if timeout > 900
-                else f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: "
-                "Member must have value greater than or equal to 1"
-            )
+        _check_range(params.get("MemorySize"), "memorySize", 128, 10240)
+        _check_range(params.get("Timeout"), "timeout", 1, 900)
         storage = (params.get("EphemeralStorage") or {}).get("Size")
         if storage is not None and not 512 <= storage <= 10240:
             raise errors.invalid(
@@ -486,3 +470,14 @@ def _page(items: list[Any], member: str, marker: str | None, max_items: int | No
 
 
 page = _page
+
+
+def _check_range(value: int | None, member: str, low: int, high: int) -> None:
+    """AWS's validation error for a number outside ``[low, high]``."""
+    if value is None or low <= value <= high:
+        return
+    bound = f"less than or equal to {high}" if value > high else f"greater than or equal to {low}"
+    raise errors.invalid(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+        f"Member must have value {bound}"
+    )
