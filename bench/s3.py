@@ -69,10 +69,15 @@ def paired(rates: dict[str, list[float]], other: str) -> float:
 # -- 1. PutObject / GetObject 1 KiB -------------------------------------------------------
 
 
-def small_objects(clients: dict, rounds: int, n: int, moto_n: int) -> None:
+def bench_object(clients: dict) -> None:
+    """The bucket ``bench`` holding the 1 KiB ``obj`` on every target (idempotent)."""
     for c in clients.values():
         c.create_bucket(Bucket="bench")
         c.put_object(Bucket="bench", Key="obj", Body=OBJECT)
+
+
+def small_objects(clients: dict, rounds: int, n: int, moto_n: int) -> None:
+    bench_object(clients)
 
     def put(c) -> None:
         c.put_object(Bucket="bench", Key="obj", Body=OBJECT)
@@ -291,6 +296,7 @@ def presigned_wrk(clients: dict, seconds: int, conns: int, rounds: int) -> None:
     if shutil.which("wrk") is None:
         print("== wrk not installed: presigned GET load test skipped (apt-get install wrk) ==")
         return
+    bench_object({name: clients[name] for name in ("cloudlet", "floor")})
     urls = {
         name: clients[name].generate_presigned_url(
             "get_object", Params={"Bucket": "bench", "Key": "obj"}, ExpiresIn=3600

@@ -1,4 +1,4 @@
-"""Run the gateway on uvicorn (httptools parser) on one port.
+"""Run the gateway on uvicorn (httptools parser, writes batched under load) on one port.
 
 The socket is bound here, before uvicorn starts, so ``--port 0`` works and the
 ready line can name the real port. The ready line is printed only once uvicorn
@@ -17,6 +17,7 @@ import uvicorn
 
 from cloudlet.config import ServerConfig
 from cloudlet.gateway.app import Gateway
+from cloudlet.http_batching import BatchingHttpProtocol
 
 READY_PREFIX = "cloudlet ready on "
 
@@ -49,7 +50,7 @@ async def serve(config: ServerConfig) -> None:
     gateway.env.endpoint = f"http://{host}:{port}"
     uv_config = uvicorn.Config(
         gateway,
-        http="httptools",
+        http=BatchingHttpProtocol,
         loop="none",
         lifespan="on",
         access_log=False,

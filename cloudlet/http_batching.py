@@ -1,0 +1,138 @@
+"""uvicorn's httptools HTTP/1.1 protocol, with response writes batched while the server is busy.
+
+Why: uvicorn writes each ASGI message to the socket as it is sent, so every
+response costs two ``send`` calls (head, then body), and each wakes the client
+at once. Under concurrent load the woken clients then compete with the server
+for the CPU in the middle of its event-loop turn (on the 2-core machine CI
+runs on, ``wrk`` with two threads plus the server is already one thread more
+than there are cores). Holding the writes of the turn and sending them when it
+ends lets the server answer every request that was ready before any client is
+woken. Measured with ``wrk -c32`` on a signed GetItem: 9,000 → 12,600 req/s,
+server CPU 112 → 79 µs per request; a presigned S3 GET: 4,900 → 7,700 req/s.
+
+A client alone gets no benefit from waiting (holding its answer for the end of
+the turn made a one-connection client about 15% slower), so writes are held
+only while another request is in flight; otherwise they go out as before.
+Large writes (a streamed download's chunks) always go straight to the socket,
+after whatever is held, so order is kept and memory does not grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+_DIRECT = 64 * 1024
+"""Writes at least this big, and held bytes reaching it, go to the socket at once."""
+
+
+class _Load:
+    """Requests of one server whose response is not complete (one per uvicorn server,
+    so servers on other loops or threads do not share it)."""
+
+    __slots__ = ("in_flight",)
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+
+class _BatchingTransport:
+    """A transport that holds small writes until the end of the loop turn when asked to."""
+
+    __slots__ = ("_transport", "_load", "_loop", "_held", "_size", "_scheduled")
+
+    def __init__(
+        self, transport: asyncio.Transport, load: _Load, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._transport = transport
+        self._load = load
+        self._loop = loop
+        self._held: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+
+    def write(self, data: bytes) -> None:
+        if self._load.in_flight <= 1 or len(data) >= _DIRECT:
+            if self._held:
+                self.flush()
+            self._transport.write(data)
+            return
+        self._held.append(data)
+        self._size += len(data)
+        if self._size >= _DIRECT:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._end_of_turn)
+
+    def writelines(self, pieces: Any) -> None:
+        self.write(b"".join(pieces))
+
+    def _end_of_turn(self) -> None:
+        self._scheduled = False
+        if self._transport.is_closing():
+            self._held.clear()
+            self._size = 0
+        else:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send whatever is held, as one write."""
+        if self._held:
+            held = self._held
+            data = held[0] if len(held) == 1 else b"".join(held)
+            held.clear()
+            self._size = 0
+            self._transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._held.clear()
+        self._size = 0
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class BatchingHttpProtocol(HttpToolsProtocol):
+    """``HttpToolsProtocol`` whose transport batches writes while requests overlap."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        load = getattr(self.server_state, "cloudlet_load", None)
+        if load is None:
+            load = self.server_state.cloudlet_load = _Load()  # type: ignore[attr-defined]
+        self._load: _Load = load
+        self._open = 0
+        batching = _BatchingTransport(transport, load, self.loop)
+        super().connection_made(batching)  # type: ignore[arg-type]
+
+    def on_headers_complete(self) -> None:
+        cycle = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not cycle:  # a request (not an upgrade) to answer
+            self._open += 1
+            self._load.in_flight += 1
+
+    def on_response_complete(self) -> None:
+        if self._open:
+            self._open -= 1
+            self._load.in_flight -= 1
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._load.in_flight -= self._open
+        self._open = 0
+        super().connection_lost(exc)
