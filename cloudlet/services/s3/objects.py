@@ -211,7 +211,9 @@ class ObjectHandlers(S3Handlers):
     def get_object(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket, version, byte_range, out = self._read(params, "GET")
         start, end = (0, version.size) if byte_range is None else (byte_range.start, byte_range.end)
-        out["Body"] = self.blobs.reader(version.blob_id or "", start, end)
+        blob_id = version.blob_id or ""
+        body = self.blobs.inline(blob_id, start, end)
+        out["Body"] = body if body is not None else self.blobs.reader(blob_id, start, end)
         return out
 
     def head_object(self, ctx: Any, params: dict[str, Any]) -> Result:
