@@ -86,3 +86,30 @@ def test_sweep_removes_rows_nothing_references(store):
     small.put("lost-in", b"2")
     assert small.sweep({"keep-in"}.__contains__) == (1, 1)
     assert rows(s3) == {"keep-in": b"1"}
+
+
+def test_committed_bytes_are_read_from_memory_until_the_blob_is_deleted(store, monkeypatch):
+    s3, small = store
+    monkeypatch.setattr("cloudlet.services.s3.small._CACHE_BYTES", 10)
+
+    async def scenario() -> None:
+        small.put("m-in", b"hot")
+        with pytest.raises(RuntimeError), s3.transaction():
+            raise RuntimeError("rolled back: nothing is remembered")
+        assert small._cache == {}
+        with s3.transaction():
+            pass
+        s3.conn.execute("DELETE FROM small_blobs")  # behind its back: the copy still answers
+        assert small.get("m-in") == b"hot"
+        small.delete("m-in")
+        with pytest.raises(FileNotFoundError):
+            small.get("m-in")
+        # Read from the table once, then from memory; the oldest goes past the limit.
+        s3.conn.executemany(
+            "INSERT INTO small_blobs (id, data) VALUES (?, ?)",
+            [("x-in", b"123456"), ("y-in", b"789012")],
+        )
+        assert small.get("x-in") == b"123456" and list(small._cache) == ["x-in"]
+        assert small.get("y-in") == b"789012" and list(small._cache) == ["y-in"]
+
+    asyncio.run(scenario())

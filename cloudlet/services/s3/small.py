@@ -17,6 +17,10 @@ its own. Deletions wait the same way for the next transaction: until then
 the row is unreferenced debris, which is also what a crash leaves and what the
 start-up sweep removes.
 
+The bytes of blobs just committed or read are also kept in memory, up to 8 MiB
+(oldest out first), so reading a hot object costs no query for its bytes: a
+blob's bytes never change, and deleting it drops the copy.
+
 Single-threaded: used from the event-loop thread only.
 """
 
@@ -38,6 +42,9 @@ CREATE TABLE IF NOT EXISTS small_blobs (
 );
 """
 _FLUSH_DELETES_AT = 1024
+_CACHE_BYTES = 8 * 1024 * 1024
+"""Bytes of recently written or read blobs kept in memory (blobs never change, so a
+cached copy is right until the blob is deleted, which drops it)."""
 
 
 def is_small(blob_id: str) -> bool:
@@ -55,6 +62,8 @@ class SmallBlobs:
         self._flushing: dict[str, bytes] = {}
         self._flushing_doomed: list[str] = []
         self._scheduled = False
+        self._cache: dict[str, bytes] = {}
+        self._cache_size = 0
 
     # -- the transaction hooks (S3Store.transaction) ---------------------------------
 
@@ -72,6 +81,8 @@ class SmallBlobs:
             self._doomed.clear()
 
     def committed(self) -> None:
+        for blob_id, data in self._flushing.items():
+            self._remember(blob_id, data)
         self._flushing.clear()
         self._flushing_doomed.clear()
 
@@ -80,7 +91,8 @@ class SmallBlobs:
         for blob_id, data in self._flushing.items():
             self._pending.setdefault(blob_id, data)
         self._doomed += self._flushing_doomed
-        self.committed()
+        self._flushing.clear()
+        self._flushing_doomed.clear()
         if self._pending:
             self._schedule()
 
@@ -127,13 +139,26 @@ class SmallBlobs:
         if data is None:
             data = self._flushing.get(blob_id)
         if data is None:
+            data = self._cache.get(blob_id)
+        if data is None:
             row = self.db.execute(
                 "SELECT data FROM small_blobs WHERE id = ?", (blob_id,)
             ).fetchone()
             if row is None or blob_id in self._doomed:
                 raise FileNotFoundError(blob_id)
             data = row[0]
+            self._remember(blob_id, data)
         return data
+
+    def _remember(self, blob_id: str, data: bytes) -> None:
+        """Keep a committed blob's bytes for the next read (oldest out first)."""
+        cache = self._cache
+        if blob_id in cache:
+            return
+        cache[blob_id] = data
+        self._cache_size += len(data)
+        while self._cache_size > _CACHE_BYTES:
+            self._cache_size -= len(cache.pop(next(iter(cache))))
 
     def exists(self, blob_id: str) -> bool:
         try:
@@ -144,6 +169,9 @@ class SmallBlobs:
 
     def delete(self, blob_id: str) -> None:
         """Forget a blob (missing is fine); the row goes with the next transaction."""
+        cached = self._cache.pop(blob_id, None)
+        if cached is not None:
+            self._cache_size -= len(cached)
         if self._pending.pop(blob_id, None) is not None:
             return
         self._doomed.append(blob_id)
@@ -153,6 +181,8 @@ class SmallBlobs:
     def sweep(self, is_referenced: Callable[[str], bool]) -> tuple[int, int]:
         """Start-up: remove rows nothing references. Returns (removed, kept)."""
         self.flush()
+        self._cache.clear()
+        self._cache_size = 0
         rows = [blob_id for (blob_id,) in self.db.execute("SELECT id FROM small_blobs")]
         orphans = [(blob_id,) for blob_id in rows if not is_referenced(blob_id)]
         if orphans:
