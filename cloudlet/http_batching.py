@@ -8,10 +8,12 @@ runs on, ``wrk`` with two threads plus the server is already one thread more
 than there are cores). Holding the writes of the turn and sending them when it
 ends lets the server answer every request that was ready before any client is
 woken. Measured with ``wrk -c32`` on a signed GetItem: 9,000 → 12,600 req/s,
-server CPU 112 → 79 µs per request; a presigned S3 GET: 4,900 → 7,700 req/s.
+server CPU 112 → 79 µs per request; a presigned S3 GET: 4,900 → 7,500 req/s.
+Joining head and body into one write without waiting for the end of the turn
+gained nothing: the waiting is what helps.
 
-A client alone gets no benefit from waiting (holding its answer for the end of
-the turn made a one-connection client about 15% slower), so writes are held
+A client alone gets nothing from waiting (holding its answer to the end of the
+turn made a one-connection client about a fifth slower), so writes are held
 only while another request is in flight; otherwise they go out as before.
 Large writes (a streamed download's chunks) always go straight to the socket,
 after whatever is held, so order is kept and memory does not grow.

@@ -113,3 +113,16 @@ def test_committed_bytes_are_read_from_memory_until_the_blob_is_deleted(store, m
         assert small.get("y-in") == b"789012" and list(small._cache) == ["y-in"]
 
     asyncio.run(scenario())
+
+
+def test_a_blob_deleted_while_its_transaction_runs_is_not_remembered(store):
+    s3, small = store
+
+    async def scenario() -> None:
+        small.put("d-in", b"short-lived")
+        with s3.transaction():
+            small.delete("d-in")  # e.g. a write that replaced it in the same step
+        with pytest.raises(FileNotFoundError):
+            small.get("d-in")
+
+    asyncio.run(scenario())

@@ -81,8 +81,10 @@ class SmallBlobs:
             self._doomed.clear()
 
     def committed(self) -> None:
+        doomed = set(self._doomed) if self._doomed else ()
         for blob_id, data in self._flushing.items():
-            self._remember(blob_id, data)
+            if blob_id not in doomed:  # deleted while its transaction ran
+                self._remember(blob_id, data)
         self._flushing.clear()
         self._flushing_doomed.clear()
 
