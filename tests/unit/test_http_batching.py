@@ -101,15 +101,21 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+async def written_as_sent(
+    app: App, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """``/split``'s body waits for its head to have arrived: nothing may be held back."""
+    app.body_go.clear()
+    writer.write(get("/split"))
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    app.body_go.set()
+    assert await reader.readexactly(len(b"/split")) == b"/split"
+
+
 def test_a_lone_request_is_written_as_it_is_sent() -> None:
     async def test(app: App, port: int, server: uvicorn.Server) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(get("/split"))
-        # The body waits for the head to have arrived: nothing may be held back.
-        head = await reader.readuntil(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200")
-        app.body_go.set()
-        assert await reader.readexactly(len(b"/split")) == b"/split"
+        await written_as_sent(app, reader, writer)
         writer.close()
 
     run(test)
@@ -149,11 +155,7 @@ def test_dropped_connections_give_back_their_requests() -> None:
         app.gate("y").set()
         assert await read_response(reader) == b"/hold/y"
         await until(lambda: in_flight(server) == 0)
-        # Alone again: answers are written as they are sent.
-        writer.write(get("/split"))
-        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
-        app.body_go.set()
-        assert await reader.readexactly(len(b"/split")) == b"/split"
+        await written_as_sent(app, reader, writer)  # alone again
         # A request queued behind a running one (pipelined) counts until it is
         # answered or its connection goes, even when the client left first.
         _, pipelined = await asyncio.open_connection("127.0.0.1", port)
