@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -24,20 +23,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from cloudlet.services.registry import IMPLEMENTED
+from tests.services import sns_helpers
+from tests.services.sns_helpers import unique
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def sns(aws_client):
-    return aws_client("sns")
-
-
-@pytest.fixture
-def sqs(aws_client):
-    return aws_client("sqs")
+# Fixtures shared by the SNS modules.
+sns = sns_helpers.sns
+sqs = sns_helpers.sqs
 
 
 def make_queue(sqs, name: str, **attributes: str) -> tuple[str, str]:

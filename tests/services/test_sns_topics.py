@@ -7,26 +7,17 @@ state surviving a restart."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
+from tests.services import sns_helpers
+from tests.services.sns_helpers import unique
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def sns(aws_client):
-    return aws_client("sns")
-
-
-@pytest.fixture
-def sqs(aws_client):
-    return aws_client("sqs")
+# Fixtures shared by the SNS modules.
+sns = sns_helpers.sns
+sqs = sns_helpers.sqs
 
 
 def queue_arn(sqs, name: str) -> tuple[str, str]:

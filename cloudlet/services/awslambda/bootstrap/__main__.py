@@ -190,12 +190,7 @@ def load_handler(api):
             )
         return fn
     except _Typed as exc:
-        doc = {
-            "errorMessage": exc.message,
-            "errorType": exc.error_type,
-            "requestId": "",
-            "stackTrace": [],
-        }
+        doc = exc.doc()
         print(f"[ERROR] {exc.error_type}: {exc.message}", flush=True)
         api.post_error("/init/error", doc)
         sys.exit(1)
@@ -211,6 +206,15 @@ class _Typed(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+
+    def doc(self):
+        """The error document of a runtime-detected error (no stack: not the function's)."""
+        return {
+            "errorMessage": self.message,
+            "errorType": self.error_type,
+            "requestId": "",
+            "stackTrace": [],
+        }
 
 
 def main():
@@ -241,12 +245,7 @@ def main():
             pending = api.post_then_next(f"/invocation/{request_id}/response", out)
             continue
         except _Typed as exc:
-            doc = {
-                "errorMessage": exc.message,
-                "errorType": exc.error_type,
-                "requestId": "",
-                "stackTrace": [],
-            }
+            doc = exc.doc()
         except MemoryError as exc:
             doc = error_doc(exc, request_id=request_id)
             fatal = True
