@@ -244,7 +244,7 @@ def test_object_tagging_by_version(s3, bucket):
 
 
 def test_unbuilt_parts_of_configurations_answer_not_implemented(s3, bucket):
-    # Lifecycle transitions and website routing rules are not applied yet:
+    # Lifecycle transitions are not applied yet:
     # accepting them would be a success for something that never happens.
     code, status = _fails(
         s3.put_bucket_lifecycle_configuration,
@@ -258,15 +258,6 @@ def test_unbuilt_parts_of_configurations_answer_not_implemented(s3, bucket):
                     "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
                 }
             ]
-        },
-    )
-    assert (code, status) == ("NotImplemented", 501)
-    code, status = _fails(
-        s3.put_bucket_website,
-        Bucket=bucket,
-        WebsiteConfiguration={
-            "IndexDocument": {"Suffix": "index.html"},
-            "RoutingRules": [{"Redirect": {"HostName": "example.com"}}],
         },
     )
     assert (code, status) == ("NotImplemented", 501)

@@ -88,3 +88,133 @@ def test_website_redirect_all_and_missing_bucket(cloudlet_server, s3):
     status, headers, body = _get(cloudlet_server, other, "/x")
     assert status == 404 and headers["content-type"].startswith("text/html")
     assert b"NoSuchKey" in body
+
+
+def _site(s3, bucket: str, rules: list[dict]) -> None:
+    s3.put_bucket_website(
+        Bucket=bucket,
+        WebsiteConfiguration={
+            "IndexDocument": {"Suffix": "index.html"},
+            "ErrorDocument": {"Key": "404.html"},
+            "RoutingRules": rules,
+        },
+    )
+
+
+def test_website_routing_rules_redirect_in_order(cloudlet_server, s3):
+    bucket = bname("site")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="docs/a.html", Body=b"old docs")
+    s3.put_object(Bucket=bucket, Key="404.html", Body=b"missing!")
+    s3.put_object(Bucket=bucket, Key="here.html", Body=b"here")
+    rules = [
+        # A prefix rule redirects whether the object exists or not.
+        {
+            "Condition": {"KeyPrefixEquals": "docs/"},
+            "Redirect": {"ReplaceKeyPrefixWith": "documents/"},
+        },
+        {
+            "Condition": {"KeyPrefixEquals": "docs/"},
+            "Redirect": {"ReplaceKeyWith": "never.html"},
+        },
+        {"Condition": {"KeyPrefixEquals": "moved"}, "Redirect": {"ReplaceKeyWith": "here.html"}},
+        # Error rules replace the error page, optionally for one prefix only.
+        {
+            "Condition": {"KeyPrefixEquals": "img/", "HttpErrorCodeReturnedEquals": "404"},
+            "Redirect": {
+                "HostName": "cdn.example.com",
+                "Protocol": "https",
+                "HttpRedirectCode": "302",
+                "ReplaceKeyPrefixWith": "fallback/",
+            },
+        },
+        {
+            "Condition": {"HttpErrorCodeReturnedEquals": "404"},
+            "Redirect": {"HostName": "errors.example.com", "ReplaceKeyPrefixWith": "report/"},
+        },
+    ]
+    _site(s3, bucket, rules)
+    host = f"{bucket}.s3-website.localhost:{urlsplit(cloudlet_server.endpoint).port}"
+    status, headers, _ = _get(cloudlet_server, bucket, "/docs/a.html")
+    assert (status, headers["location"]) == (301, f"http://{host}/documents/a.html")
+    status, headers, _ = _get(cloudlet_server, bucket, "/docs/")
+    assert (status, headers["location"]) == (301, f"http://{host}/documents/")
+    status, headers, _ = _get(cloudlet_server, bucket, "/moved/away%20now", method="HEAD")
+    assert (status, headers["location"]) == (301, f"http://{host}/here.html")
+    status, headers, _ = _get(cloudlet_server, bucket, "/img/cat.png")
+    assert (status, headers["location"]) == (302, "https://cdn.example.com/fallback/cat.png")
+    status, headers, _ = _get(cloudlet_server, bucket, "/lost%20page.html")
+    assert (status, headers["location"]) == (
+        301,
+        "http://errors.example.com/report/lost%20page.html",
+    )
+    # Objects that exist are served as before; the configuration reads back whole.
+    assert _get(cloudlet_server, bucket, "/here.html")[:3:2] == (200, b"here")
+    assert s3.get_bucket_website(Bucket=bucket)["RoutingRules"] == rules
+
+    # Without an error rule, a missing page is the error document again.
+    _site(s3, bucket, rules[:3])
+    assert _get(cloudlet_server, bucket, "/lost.html")[:3:2] == (404, b"missing!")
+    # A rule with no condition redirects every request.
+    _site(s3, bucket, [{"Redirect": {"HostName": "example.org"}}])
+    status, headers, _ = _get(cloudlet_server, bucket, "/here.html")
+    assert (status, headers["location"]) == (301, "http://example.org/here.html")
+
+
+@pytest.mark.parametrize(
+    ("document", "code", "message"),
+    [
+        (
+            {
+                "RedirectAllRequestsTo": {"HostName": "example.com"},
+                "IndexDocument": {"Suffix": "index.html"},
+            },
+            "InvalidArgument",
+            "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.",
+        ),
+        (
+            {"RedirectAllRequestsTo": {"HostName": "example.com", "Protocol": "ftp"}},
+            "InvalidRequest",
+            "Invalid protocol, protocol can be http or https. If not defined the protocol will "
+            "be selected automatically.",
+        ),
+        (
+            {"RoutingRules": [{"Redirect": {"HostName": "example.com"}}]},
+            "InvalidArgument",
+            "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
+        ),
+        (
+            {"Redirect": {"ReplaceKeyWith": "a", "ReplaceKeyPrefixWith": "b/"}},
+            "InvalidRequest",
+            "You can only define ReplaceKeyPrefix or ReplaceKey but not both.",
+        ),
+        (
+            {"Redirect": {"HttpRedirectCode": "300"}},
+            "InvalidRequest",
+            "The provided HTTP redirect code (300) is not valid. Valid codes are 3XX except 300.",
+        ),
+        (
+            {"Condition": {"HttpErrorCodeReturnedEquals": "302"}, "Redirect": {"HostName": "x"}},
+            "InvalidRequest",
+            "The provided HTTP error code (302) is not valid. Valid codes are 4XX or 5XX.",
+        ),
+        (
+            {"Condition": {}, "Redirect": {"HostName": "x"}},
+            "InvalidRequest",
+            "Condition cannot be empty. To redirect all requests without a condition, the "
+            "condition element shouldn't be present.",
+        ),
+    ],
+)
+def test_website_configuration_errors(s3, document, code, message):
+    bucket = bname("site")
+    s3.create_bucket(Bucket=bucket)
+    if "Redirect" in document:  # one routing rule, on an otherwise valid configuration
+        document = {"IndexDocument": {"Suffix": "index.html"}, "RoutingRules": [document]}
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=document)
+    error = info.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (code, message)
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_website(Bucket=bucket)

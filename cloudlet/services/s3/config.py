@@ -5,7 +5,8 @@ website, encryption, tagging, ownership controls, public access block,
 logging, request payment, accelerate, notifications) is one row of one table,
 keyed by bucket and kind, holding the operation's params document as JSON
 (``BucketConfigs``). The modules that make a configuration *do* something
-(``cors.py``, ``lifecycle.py``, ``notifications.py``) read it from here.
+(``cors.py``, ``lifecycle.py``, ``notifications.py``, ``website.py``) read it
+from here.
 
 ``ConfigHandlers`` holds the Put/Get/Delete operations that only store and
 return (each with the error S3 answers when nothing is configured), and object
@@ -19,7 +20,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
 from cloudlet.services.s3.store import Bucket, ObjectVersion, S3Store
@@ -502,44 +502,6 @@ class ConfigHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         status = self.configs.get(bucket.name, "accelerate")
         return {"Status": status} if status else {}
-
-    def put_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        document = params.get("WebsiteConfiguration") or {}
-        if not document.get("IndexDocument") and not document.get("RedirectAllRequestsTo"):
-            raise errors.invalid_argument(
-                "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo "
-                "is empty",
-                "IndexDocument",
-            )
-        suffix = (document.get("IndexDocument") or {}).get("Suffix")
-        if suffix is not None and (not suffix or "/" in suffix):
-            raise errors.invalid_argument(
-                "The IndexDocument Suffix is not well formed", "IndexDocument", suffix
-            )
-        if document.get("RoutingRules"):
-            raise ServiceError(
-                "NotImplemented",
-                "Website RoutingRules are not implemented in cloudlet yet "
-                "(index and error documents and RedirectAllRequestsTo are)",
-                501,
-            )
-        self.configs.put(bucket.name, "website", document)
-        return {}
-
-    def get_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        return self._required(
-            bucket.name,
-            "website",
-            "NoSuchWebsiteConfiguration",
-            "The specified bucket does not have a website configuration",
-        )
-
-    def delete_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "website")
-        return {}
 
     # -- object tagging -------------------------------------------------------------
 

@@ -8,16 +8,28 @@ S3's website endpoint does: the index document for ``/`` and ``.../``, a 302
 to ``key/`` when ``key/<index>`` exists, an object's
 ``x-amz-website-redirect-location`` as a 301, ``RedirectAllRequestsTo``, and
 404s with the configured error document (or S3's HTML error page).
-``RoutingRules`` are refused with 501 NotImplemented until they are applied.
+
+``RoutingRules`` apply in order, the first match wins, as on AWS: a rule whose
+condition names only a key prefix (or that has no condition) redirects before
+the object is looked up, whether it exists or not; a rule naming an error code
+(``HttpErrorCodeReturnedEquals``, with or without a prefix) redirects instead
+of that error page. The redirect keeps the request's host and protocol unless
+the rule names others, and swaps the matched prefix (``ReplaceKeyPrefixWith``)
+or the whole key (``ReplaceKeyWith``).
+
+The configuration operations (Put/Get/DeleteBucketWebsite) are here too, with
+the checks PutBucketWebsite makes and AWS's messages for them.
 """
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-from cloudlet.protocols.base import HttpResponse
+from cloudlet.protocols.base import HttpRequest, HttpResponse
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
 from cloudlet.services.s3.store import Bucket, ObjectVersion
 
@@ -42,8 +54,117 @@ def _html_error(
     )
 
 
+def _code_in(value: Any, low: int, high: int) -> bool:
+    return str(value).isdigit() and low <= int(value) <= high
+
+
+def _check_protocol(protocol: str | None) -> None:
+    if protocol is not None and protocol not in ("http", "https"):
+        raise errors.invalid_request(
+            "Invalid protocol, protocol can be http or https. If not defined the protocol "
+            "will be selected automatically."
+        )
+
+
+def validate_website(document: dict[str, Any]) -> None:
+    """PutBucketWebsite's checks, in the order S3 makes them."""
+    redirect_all = document.get("RedirectAllRequestsTo")
+    if redirect_all:
+        if any(document.get(k) for k in ("IndexDocument", "ErrorDocument", "RoutingRules")):
+            raise errors.invalid_argument(
+                "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.",
+                "RedirectAllRequestsTo",
+                "not null",
+            )
+        _check_protocol(redirect_all.get("Protocol"))
+        return
+    if not document.get("IndexDocument"):
+        raise errors.invalid_argument(
+            "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
+            "IndexDocument",
+        )
+    suffix = document["IndexDocument"].get("Suffix")
+    if not suffix or "/" in suffix:
+        raise errors.invalid_argument(
+            "The IndexDocument Suffix is not well formed", "IndexDocument", suffix
+        )
+    for rule in document.get("RoutingRules") or []:
+        condition = rule.get("Condition")
+        if condition is not None and not any(v is not None for v in condition.values()):
+            raise errors.invalid_request(
+                "Condition cannot be empty. To redirect all requests without a condition, "
+                "the condition element shouldn't be present."
+            )
+        error_code = (condition or {}).get("HttpErrorCodeReturnedEquals")
+        if error_code is not None and not _code_in(error_code, 400, 599):
+            raise errors.invalid_request(
+                f"The provided HTTP error code ({error_code}) is not valid. "
+                "Valid codes are 4XX or 5XX."
+            )
+        redirect = rule.get("Redirect") or {}
+        if "ReplaceKeyWith" in redirect and "ReplaceKeyPrefixWith" in redirect:
+            raise errors.invalid_request(
+                "You can only define ReplaceKeyPrefix or ReplaceKey but not both."
+            )
+        code = redirect.get("HttpRedirectCode")
+        if code is not None and not _code_in(code, 301, 399):
+            raise errors.invalid_request(
+                f"The provided HTTP redirect code ({code}) is not valid. "
+                "Valid codes are 3XX except 300."
+            )
+        _check_protocol(redirect.get("Protocol"))
+
+
+def _routed(
+    rules: list[dict[str, Any]], key: str, error: int | None, req: HttpRequest
+) -> HttpResponse | None:
+    """The redirect of the first rule matching ``key`` (and ``error``, once known)."""
+    for rule in rules:
+        condition = rule.get("Condition") or {}
+        prefix = condition.get("KeyPrefixEquals")
+        on_error = condition.get("HttpErrorCodeReturnedEquals")
+        if prefix is not None and not key.startswith(prefix):
+            continue
+        # Before the lookup only rules without an error code apply; after an
+        # error only those naming it (the others were tried already).
+        if (on_error is None) != (error is None) or (on_error and int(on_error) != error):
+            continue
+        redirect = rule.get("Redirect") or {}
+        if "ReplaceKeyWith" in redirect:
+            key = redirect["ReplaceKeyWith"]
+        elif "ReplaceKeyPrefixWith" in redirect:
+            key = redirect["ReplaceKeyPrefixWith"] + key[len(prefix or "") :]
+        host = redirect.get("HostName") or req.headers.get("host", "")
+        scheme = redirect.get("Protocol") or "http"
+        location = f"{scheme}://{host}/{quote(key, safe='/~')}"
+        status = int(redirect.get("HttpRedirectCode") or 301)
+        return HttpResponse(status, [("Location", location), ("Content-Length", "0")], b"")
+    return None
+
+
 class WebsiteHandlers(ConfigHandlers):
-    """``serve_page``: the website endpoint (configuration operations: ``config.py``)."""
+    """The website endpoint (``serve_page``) and the website configuration operations."""
+
+    def put_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = params.get("WebsiteConfiguration") or {}
+        validate_website(document)
+        self.configs.put(bucket.name, "website", document)
+        return {}
+
+    def get_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        return self._required(
+            bucket.name,
+            "website",
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        )
+
+    def delete_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "website")
+        return {}
 
     def serve_page(self, ctx: Any, bucket_name: str) -> HttpResponse:
         req = ctx.request
@@ -79,7 +200,12 @@ class WebsiteHandlers(ConfigHandlers):
             location = f"{scheme}://{redirect_all['HostName']}{req.path}"
             return HttpResponse(301, [("Location", location), ("Content-Length", "0")], b"")
         index = site["IndexDocument"]["Suffix"]
-        key = unquote(req.path.lstrip("/"))
+        rules = site.get("RoutingRules") or []
+        requested = unquote(req.path.lstrip("/"))
+        routed = _routed(rules, requested, None, req)
+        if routed is not None:
+            return routed
+        key = requested
         if not key or key.endswith("/"):
             key += index
         version = self._website_object(bucket, key)
@@ -87,7 +213,9 @@ class WebsiteHandlers(ConfigHandlers):
             if self._website_object(bucket, f"{key}/{index}") is not None:
                 return HttpResponse(302, [("Location", f"/{key}/"), ("Content-Length", "0")], b"")
         if version is None:
-            return self._website_error(bucket, site, key, rid)
+            return _routed(rules, requested, 404, req) or self._website_error(
+                bucket, site, key, rid
+            )
         return self._website_body(version, 200)
 
     def _website_object(self, bucket: Bucket, key: str) -> ObjectVersion | None:
