@@ -241,23 +241,3 @@ def test_object_tagging_by_version(s3, bucket):
     assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
     got = s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)
     assert got["TagSet"] == [{"Key": "old", "Value": "y"}]
-
-
-def test_unbuilt_parts_of_configurations_answer_not_implemented(s3, bucket):
-    # Lifecycle transitions are not applied yet:
-    # accepting them would be a success for something that never happens.
-    code, status = _fails(
-        s3.put_bucket_lifecycle_configuration,
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "t",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
-                }
-            ]
-        },
-    )
-    assert (code, status) == ("NotImplemented", 501)

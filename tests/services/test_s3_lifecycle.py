@@ -3,6 +3,7 @@ lifecycle loop runs every 0.2 s and two days ahead (``CLOUDLET_S3_LIFECYCLE_*``)
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -166,3 +167,199 @@ def test_abort_incomplete_multipart(s3, bucket):
         assert [u["UploadId"] for u in uploads] == [kept]
 
     _eventually(aborted)
+
+
+BIG = 130 * 1024  # over the 128 KiB below which objects do not transition by default
+
+
+def _class(s3, bucket: str, key: str, **kw) -> str:
+    return s3.head_object(Bucket=bucket, Key=key, **kw).get("StorageClass", "STANDARD")
+
+
+def test_transitions_move_objects_down_the_waterfall(server, s3, bucket):
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=bname("moves"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": arn["QueueArn"], "Events": ["s3:LifecycleTransition"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="arch/big", Body=b"b" * BIG)
+    s3.put_object(Bucket=bucket, Key="arch/small", Body=b"s")
+    s3.put_object(Bucket=bucket, Key="arch/deep", Body=b"d" * BIG, StorageClass="DEEP_ARCHIVE")
+    s3.put_object(Bucket=bucket, Key="ir/small", Body=b"i")
+    rules = [
+        # Both dates are past: the object goes to the lowest class due.
+        _rule(
+            "archive",
+            Filter={"Prefix": "arch/"},
+            Transitions=[
+                {"Date": datetime(2020, 1, 1, tzinfo=UTC), "StorageClass": "STANDARD_IA"},
+                {"Date": datetime(2021, 1, 1, tzinfo=UTC), "StorageClass": "GLACIER"},
+            ],
+        ),
+        # A size in the filter lets small objects move too.
+        _rule(
+            "instant",
+            Filter={"And": {"Prefix": "ir/", "ObjectSizeGreaterThan": 0}},
+            Transitions=[{"Days": 1, "StorageClass": "GLACIER_IR"}],
+        ),
+    ]
+    out = s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": rules}
+    )
+    assert out["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    _eventually(lambda: _check(_class(s3, bucket, "arch/big") == "GLACIER"))
+    _eventually(lambda: _check(_class(s3, bucket, "ir/small") == "GLACIER_IR"))
+    assert _class(s3, bucket, "arch/small") == "STANDARD"  # under 128 KiB
+    assert _class(s3, bucket, "arch/deep") == "DEEP_ARCHIVE"  # never back up
+    listed = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert listed["arch/big"] == "GLACIER" and listed["ir/small"] == "GLACIER_IR"
+    # Archived now: the bytes need a restore; Instant Retrieval reads at once.
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="arch/big")
+    assert error(exc) == ("InvalidObjectState", 403)
+    assert s3.get_object(Bucket=bucket, Key="ir/small")["Body"].read() == b"i"
+    # (Restored copies expire on the lifecycle clock, two days ahead here.)
+    s3.restore_object(Bucket=bucket, Key="arch/big", RestoreRequest={"Days": 5})
+    assert s3.get_object(Bucket=bucket, Key="arch/big")["Body"].read() == b"b" * BIG
+    # Each move was announced once (after the configuration's test event).
+    events: list[tuple[str, str]] = []
+
+    def announced():
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for record in json.loads(m["Body"]).get("Records", []):
+                events.append((record["eventName"], record["s3"]["object"]["key"]))
+        assert sorted(events) == [
+            ("LifecycleTransition", "arch/big"),
+            ("LifecycleTransition", "ir/small"),
+        ]
+
+    _eventually(announced)
+
+
+def test_small_objects_and_noncurrent_versions(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    ids = [s3.put_object(Bucket=bucket, Key="k", Body=b"%d" % i)["VersionId"] for i in range(3)]
+    s3.put_object(Bucket=bucket, Key="tiny", Body=b"t")
+    rules = [
+        _rule(
+            "old",
+            Filter={"Prefix": "k"},
+            NoncurrentVersionTransitions=[
+                {"NoncurrentDays": 1, "StorageClass": "GLACIER", "NewerNoncurrentVersions": 1}
+            ],
+        ),
+        _rule(
+            "tiny",
+            Filter={"Prefix": "tiny"},
+            Transitions=[
+                {"Days": 0, "StorageClass": "INTELLIGENT_TIERING"},
+                {"Days": 1, "StorageClass": "DEEP_ARCHIVE"},
+            ],
+        ),
+    ]
+    out = s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={"Rules": rules},
+        TransitionDefaultMinimumObjectSize="varies_by_storage_class",
+    )
+    assert out["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert got["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    # Small objects may go to the Glacier classes only, under this setting.
+    _eventually(lambda: _check(_class(s3, bucket, "tiny") == "DEEP_ARCHIVE"))
+
+    def versions() -> dict[str, str]:
+        listing = s3.list_object_versions(Bucket=bucket, Prefix="k")["Versions"]
+        return {v["VersionId"]: v["StorageClass"] for v in listing}
+
+    # The oldest noncurrent version moves; the newest noncurrent one and the
+    # current one stay (these are small too: the filter names no size).
+    _eventually(lambda: _check(versions()[ids[0]] == "GLACIER"))
+    assert versions() == {ids[0]: "GLACIER", ids[1]: "STANDARD", ids[2]: "STANDARD"}
+    assert _class(s3, bucket, "k", VersionId=ids[0]) == "GLACIER"
+
+
+@pytest.mark.parametrize(
+    ("rule", "code", "message"),
+    [
+        (
+            {"Transitions": [{"Days": 10, "StorageClass": "STANDARD_IA"}]},
+            "InvalidArgument",
+            "'Days' in Transition action must be greater than or equal to 30 for "
+            "storageClass 'STANDARD_IA'",
+        ),
+        (
+            {"NoncurrentVersionTransitions": [{"NoncurrentDays": 5, "StorageClass": "ONEZONE_IA"}]},
+            "InvalidArgument",
+            "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or "
+            "equal to 30 for storageClass 'ONEZONE_IA'",
+        ),
+        (
+            {
+                "Transitions": [
+                    {"Days": 1, "StorageClass": "GLACIER"},
+                    {"Days": 5, "StorageClass": "GLACIER"},
+                ]
+            },
+            "InvalidRequest",
+            "'StorageClass' must be different for 'Transition' actions in same 'Rule' with "
+            "filter '(prefix=logs/)'",
+        ),
+        (
+            {
+                "Transitions": [{"Days": 40, "StorageClass": "GLACIER"}],
+                "Expiration": {"Days": 40},
+            },
+            "InvalidArgument",
+            "'Days' in the Expiration action for filter '(prefix=logs/)' must be greater than "
+            "'Days' in the Transition action",
+        ),
+        (
+            {
+                "Transitions": [{"Date": datetime(2030, 1, 1), "StorageClass": "GLACIER"}],
+                "Expiration": {"Days": 40},
+            },
+            "InvalidRequest",
+            "Found mixed 'Date' and 'Days' based Expiration and Transition actions in "
+            "lifecycle rule for filter '(prefix=logs/)'",
+        ),
+        (
+            {
+                "Transitions": [
+                    {"Days": 10, "StorageClass": "GLACIER"},
+                    {"Days": 60, "StorageClass": "STANDARD_IA"},
+                ]
+            },
+            "InvalidArgument",
+            "'Days' in the 'Transition' action for StorageClass 'GLACIER' for filter "
+            "'(prefix=logs/)' must be greater than 'Days' in the 'Transition' action for "
+            "StorageClass 'STANDARD_IA' for filter '(prefix=logs/)'",
+        ),
+        (
+            {
+                "NoncurrentVersionTransitions": [{"NoncurrentDays": 30, "StorageClass": "GLACIER"}],
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 20},
+            },
+            "InvalidArgument",
+            "'NoncurrentDays' in the NoncurrentVersionExpiration action for filter "
+            "'(prefix=logs/)' must be greater than 'NoncurrentDays' in the "
+            "NoncurrentVersionTransition action",
+        ),
+    ],
+)
+def test_transition_configuration_errors(s3, bucket, rule, code, message):
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={"Rules": [_rule("r", Filter={"Prefix": "logs/"}, **rule)]},
+        )
+    assert error(exc) == (code, 400)
+    assert exc.value.response["Error"]["Message"] == message
+    with pytest.raises(ClientError):  # nothing was stored
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)

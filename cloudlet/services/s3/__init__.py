@@ -8,6 +8,7 @@ handler mixins so each group lives in its own file):
 - ``errors.py``     S3's error codes, statuses and extra ``<Error>`` elements
 - ``blobs.py``      object bytes on disk: streamed writes, fsync, atomic publish
 - ``composed.py``   multipart objects as their part files (no copy on complete)
+- ``small.py``      small objects as database rows, committed with their metadata
 - ``store.py``      metadata in SQLite: buckets, object versions, configuration
 - ``buckets.py``    bucket operations (Create/Head/Delete/List/Location, versioning)
 - ``objects.py``    object operations (Put/Get/Head/Delete(s), GetObjectAttributes)
@@ -18,4 +19,7 @@ handler mixins so each group lives in its own file):
 - ``listing.py``    ListObjects v1/v2, ListObjectVersions
 - ``multipart.py``  multipart uploads (``uploads.py``: their tables)
 - ``checksums.py``  CRC32/CRC32C/CRC64NVME/SHA1/SHA256/MD5, full-object and composite
+- ``config.py``     bucket configuration documents; the ones that act have their own
+  modules: ``cors.py``, ``lifecycle.py`` (with ``transitions.py``),
+  ``notifications.py``, ``objectlock.py``, ``website.py``
 """

@@ -12,6 +12,9 @@ default 60) each bucket's enabled rules are evaluated against
   noncurrent, keeping ``NewerNoncurrentVersions``) removes old versions.
 - ``AbortIncompleteMultipartUpload`` aborts uploads older than
   ``DaysAfterInitiation``.
+- ``Transitions`` and ``NoncurrentVersionTransitions`` move versions down the
+  storage-class waterfall (``transitions.py``), after any expiration of the
+  same pass.
 
 Filters: prefix, tags (all must match), object size bounds.
 
@@ -27,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudlet.core.clock import clock
-from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
@@ -38,6 +40,12 @@ from cloudlet.services.s3.store import (
     key_bytes,
     row_to_version,
     successor,
+)
+from cloudlet.services.s3.transitions import (
+    MIN_SIZE_CHOICES,
+    MIN_SIZE_DEFAULT,
+    check_transitions,
+    due_moves,
 )
 
 DAY = 86400.0
@@ -119,20 +127,19 @@ class LifecycleHandlers(ConfigHandlers):
             raise errors.invalid_argument(
                 "Rule ID must be unique. Found same ID for more than one rule", "ID"
             )
+        min_size = params.get("TransitionDefaultMinimumObjectSize") or MIN_SIZE_DEFAULT
+        if min_size not in MIN_SIZE_CHOICES:
+            raise errors.invalid_argument(
+                "Invalid value for x-amz-transition-default-minimum-object-size",
+                "x-amz-transition-default-minimum-object-size",
+                min_size,
+            )
         for rule in rules:
             _check_rule(rule)
-            if rule.get("Transitions") or rule.get("NoncurrentVersionTransitions"):
-                # Stored-but-inert would be a success for something that never
-                # happens: refuse until transitions are built.
-                raise ServiceError(
-                    "NotImplemented",
-                    "Lifecycle transitions are not implemented in cloudlet yet "
-                    "(Expiration, NoncurrentVersionExpiration and "
-                    "AbortIncompleteMultipartUpload are)",
-                    501,
-                )
+            check_transitions(rule)
         self.configs.put(bucket.name, "lifecycle", rules)
-        return {"TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
+        self.configs.put(bucket.name, "lifecycle-min-size", min_size)
+        return {"TransitionDefaultMinimumObjectSize": min_size}
 
     def get_bucket_lifecycle_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -142,11 +149,15 @@ class LifecycleHandlers(ConfigHandlers):
             "NoSuchLifecycleConfiguration",
             "The lifecycle configuration does not exist",
         )
-        return {"Rules": rules, "TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}
+        return {"Rules": rules, "TransitionDefaultMinimumObjectSize": self._min_size(bucket.name)}
+
+    def _min_size(self, bucket: str) -> str:
+        return self.configs.get(bucket, "lifecycle-min-size") or MIN_SIZE_DEFAULT
 
     def delete_bucket_lifecycle(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         self.configs.delete(bucket.name, "lifecycle")
+        self.configs.delete(bucket.name, "lifecycle-min-size")
         return {}
 
     # -- the background loop ----------------------------------------------------------
@@ -192,14 +203,26 @@ class LifecycleHandlers(ConfigHandlers):
         done = 0
         expiration = rule.get("Expiration") or {}
         noncurrent = rule.get("NoncurrentVersionExpiration") or {}
-        if expiration or noncurrent:
+        moving = bool(rule.get("Transitions") or rule.get("NoncurrentVersionTransitions"))
+        if expiration or noncurrent or moving:
             by_key: dict[str, list[ObjectVersion]] = {}
             for v in self._versions_under(bucket.name, prefix):
                 by_key.setdefault(v.key, []).append(v)
+            sized = greater is not None or less is not None
+            min_size = self._min_size(bucket.name)
             for key, versions in by_key.items():
-                done += self._expire_key(
+                expired = self._expire_key(
                     bucket, key, versions, expiration, noncurrent, selected, now
                 )
+                done += expired
+                if not moving:
+                    continue
+                if expired:
+                    versions = self._versions_under_key(bucket.name, key)
+                moves = due_moves(rule, versions, selected, sized, min_size, now, _next_midnight)
+                for version, klass in moves:
+                    self._transition(bucket, version, klass)
+                done += len(moves)
         abort = rule.get("AbortIncompleteMultipartUpload") or {}
         if abort.get("DaysAfterInitiation"):
             before = datetime.fromtimestamp(now, UTC) - timedelta(days=abort["DaysAfterInitiation"])
@@ -257,6 +280,24 @@ class LifecycleHandlers(ConfigHandlers):
             _gone, dropped = self.store.delete_version(bucket.name, key, versions[0].version_id)
             done += 1
         return done
+
+    def _transition(self, bucket: Bucket, version: ObjectVersion, klass: str) -> None:
+        """Move one version to ``klass`` (an archive class forgets any restored copy)."""
+        extra = {k: v for k, v in version.extra.items() if k != "restore"}
+        if extra != version.extra:
+            self.store.update_version(version, storage_class=klass, extra=extra)
+        else:
+            self.store.update_version(version, storage_class=klass)
+        notify = getattr(self, "_notify", None)
+        if notify is not None:
+            notify(
+                bucket,
+                "s3:LifecycleTransition",
+                version.key,
+                size=version.size,
+                etag=version.etag,
+                version_id=version.version_id,
+            )
 
     def _versions_under_key(self, bucket: str, key: str) -> list[ObjectVersion]:
         return [v for v in self._versions_under(bucket, key) if v.key == key]
