@@ -1,4 +1,4 @@
-"""Helpers for the CloudWatch service tests: unique names, and calls in a chosen wire
+"""Helpers for the CloudWatch service tests: calls in a chosen wire
 protocol through botocore's own serializer and parser (boto3 itself speaks json to
 CloudWatch; cbor and query are what other SDKs and boto 2 send)."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from typing import Any
 
 import botocore.parsers
@@ -19,10 +18,6 @@ _AUTH = {
     "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/monitoring/"
     "aws4_request, SignedHeaders=host, Signature=00"
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def call(endpoint: str, protocol: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:

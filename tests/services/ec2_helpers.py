@@ -1,20 +1,15 @@
-"""Shared helpers for the EC2 tests: unique names, free ports, polling, waiters."""
+"""Shared helpers for the EC2 tests: free ports, polling, waiters."""
 
 from __future__ import annotations
 
 import socket
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 FAST = {"Delay": 1, "MaxAttempts": 30}
 IMAGE = "ami-0123456789abcdef0"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def free_port() -> int:

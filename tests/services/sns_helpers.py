@@ -1,14 +1,8 @@
-"""What the SNS test modules share: unique names and the SNS and SQS clients."""
+"""What the SNS test modules share: the SNS and SQS clients."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

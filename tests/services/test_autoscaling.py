@@ -19,7 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.ec2_helpers import IMAGE, eventually, free_port, unique
+from tests.services.ec2_helpers import IMAGE, eventually, free_port
+from tests.services.names import unique
 
 IDLE = "#!/bin/bash\nsleep 600\n"
 BURN = "#!/bin/bash\nexec python3 -c 'while True: pass'\n"

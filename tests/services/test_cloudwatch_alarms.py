@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.services.cloudwatch_helpers import unique
+from tests.services.names import unique
 
 SNS = "arn:aws:sns:us-east-1:000000000000:ops-topic"
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.services.cloudwatch_helpers import call, unique
+from tests.services.cloudwatch_helpers import call
+from tests.services.names import unique
 
 
 def _now() -> datetime:

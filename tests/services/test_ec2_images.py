@@ -7,7 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.ec2_helpers import FAST, IMAGE, console, eventually, launch, unique, wait
+from tests.services.ec2_helpers import FAST, IMAGE, console, eventually, launch, wait
+from tests.services.names import unique
 
 
 def _code(exc: pytest.ExceptionInfo) -> str:

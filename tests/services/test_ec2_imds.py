@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.ec2_helpers import IMAGE, console, eventually, launch, unique, wait
+from tests.services.ec2_helpers import IMAGE, console, eventually, launch, wait
+from tests.services.names import unique
 
 
 def _imds(endpoint: str, instance_id: str) -> str:

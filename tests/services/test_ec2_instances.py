@@ -20,9 +20,9 @@ from tests.services.ec2_helpers import (
     http_get,
     launch,
     state,
-    unique,
     wait,
 )
+from tests.services.names import unique
 
 
 def _health(endpoint: str) -> dict:

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cloudlet.testing import CloudletServer
-from tests.services.ec2_helpers import eventually, unique, wait
+from tests.services.ec2_helpers import eventually, wait
+from tests.services.names import unique
 
 BURN = "#!/bin/bash\nexec python3 -c 'while True: pass'\n"
 

@@ -7,7 +7,8 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from tests.services.ec2_helpers import launch, unique
+from tests.services.ec2_helpers import launch
+from tests.services.names import unique
 
 
 def _code(exc: pytest.ExceptionInfo) -> str:

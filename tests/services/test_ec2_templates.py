@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from cloudlet.services.ec2.launch_templates import LaunchTemplates, template_params
 from cloudlet.services.ec2.store import Store
 from cloudlet.services.ec2.tags import Tags
-from tests.services.ec2_helpers import IMAGE, console, eventually, unique, wait
+from tests.services.ec2_helpers import IMAGE, console, eventually, wait
+from tests.services.names import unique
 
 
 def _code(exc: pytest.ExceptionInfo) -> str:

@@ -16,8 +16,9 @@ import sys
 
 import pytest
 
-from tests.services.ec2_helpers import console, eventually, launch, unique, wait
+from tests.services.ec2_helpers import console, eventually, launch, wait
 from tests.services.elbv2_helpers import HEALTH, request
+from tests.services.names import unique
 
 pytest.importorskip("django", reason="Django is not installed")
 

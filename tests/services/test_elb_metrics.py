@@ -12,8 +12,9 @@ import datetime as dt
 import pytest
 
 from cloudlet.testing import CloudletServer
-from tests.services.ec2_helpers import eventually, launch, unique, wait
+from tests.services.ec2_helpers import eventually, launch, wait
 from tests.services.elbv2_helpers import HEALTH, Backend, request
+from tests.services.names import unique
 
 USER_DATA = "#!/bin/bash\nmkdir -p www && echo hi > www/index.html\ncd www\n"
 USER_DATA += "exec python3 -m http.server 8080\n"

@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.services.ec2_helpers import eventually, launch, unique, wait
+from tests.services.ec2_helpers import eventually, launch, wait
 from tests.services.elbv2_helpers import Backend
+from tests.services.names import unique
 
 
 def self_signed(name: str) -> tuple[bytes, bytes]:

@@ -15,8 +15,9 @@ import socket
 
 import pytest
 
-from tests.services.ec2_helpers import eventually, launch, unique, wait
+from tests.services.ec2_helpers import eventually, launch, wait
 from tests.services.elbv2_helpers import HEALTH, Backend, request, served_by, states
+from tests.services.names import unique
 
 PORT = 80 if os.geteuid() == 0 else 8080
 

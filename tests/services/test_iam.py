@@ -4,10 +4,11 @@ versions, access keys, instance profiles, tags, paths, paging and AWS's errors."
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.services.names import unique
 
 ALLOW_SQS = json.dumps(
     {
@@ -27,10 +28,6 @@ TRUST_LAMBDA = json.dumps(
         ],
     }
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def code(exc) -> str:

@@ -4,22 +4,18 @@ explicit deny, conditions, inactive keys, and IAM state surviving a restart."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
+from tests.services.names import unique
 
 ACCOUNT = "000000000000"
 
 
 def doc(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def error(exc) -> tuple[str, int, str]:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from cloudlet.services.registry import IMPLEMENTED
 from tests.services import sns_helpers
-from tests.services.sns_helpers import unique
+from tests.services.names import unique
 
 # Fixtures shared by the SNS modules.
 sns = sns_helpers.sns

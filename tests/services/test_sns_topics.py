@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
 from tests.services import sns_helpers
-from tests.services.sns_helpers import unique
+from tests.services.names import unique
 
 # Fixtures shared by the SNS modules.
 sns = sns_helpers.sns

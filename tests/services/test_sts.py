@@ -17,16 +17,13 @@ from cloudlet.services.base import InternalContext, ServiceEnv
 from cloudlet.services.iam.api import IamService
 from cloudlet.services.sts.api import StsService
 from cloudlet.testing import CloudletServer
+from tests.services.names import unique
 
 ACCOUNT = "000000000000"
 
 
 def doc(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def code(exc) -> str:

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from cloudlet.testing import CloudletServer
-from tests.services.ec2_helpers import IMAGE, unique
+from tests.services.ec2_helpers import IMAGE
 from tests.services.elbv2_helpers import request
+from tests.services.names import unique
 
 LB_PORT = 80 if os.geteuid() == 0 else 8080
 ZONES = ["us-east-1a", "us-east-1b"]
