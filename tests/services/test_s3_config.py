@@ -241,3 +241,81 @@ def test_object_tagging_by_version(s3, bucket):
     assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
     got = s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)
     assert got["TagSet"] == [{"Key": "old", "Value": "y"}]
+
+
+def _policy(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+OPEN_READ = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+ACCOUNT_READ = {**OPEN_READ, "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
+
+
+@pytest.mark.parametrize(
+    ("statements", "public"),
+    [
+        ([OPEN_READ], True),
+        ([{**OPEN_READ, "Principal": {"AWS": "*"}}], True),
+        ([ACCOUNT_READ], False),
+        ([{**OPEN_READ, "Effect": "Deny"}], False),
+        # Fixed values of the listed condition keys make an open grant non-public...
+        ([{**OPEN_READ, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}], False),
+        ([{**OPEN_READ, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b"}}}], False),
+        # ... but not open ranges, wildcards, negations or other keys.
+        ([{**OPEN_READ, "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}], True),
+        ([{**OPEN_READ, "Condition": {"StringLike": {"aws:SourceVpce": "vpce-*"}}}], True),
+        ([{**OPEN_READ, "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}], True),
+        ([{**OPEN_READ, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}], True),
+        ([ACCOUNT_READ, OPEN_READ], True),
+    ],
+)
+def test_bucket_policy_status(s3, bucket, statements, public):
+    assert _fails(s3.get_bucket_policy_status, Bucket=bucket) == ("NoSuchBucketPolicy", 404)
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(*statements))
+    status = s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
+    assert status == {"IsPublic": public}
+
+
+def test_block_public_access_refuses_public_policies_and_acls(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={"BlockPublicPolicy": True, "BlockPublicAcls": True},
+    )
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_policy(Bucket=bucket, Policy=_policy(OPEN_READ))
+    assert error(exc) == ("AccessDenied", 403)
+    assert exc.value.response["Error"]["Message"].endswith(
+        f'on resource: "arn:aws:s3:::{bucket}" because public policies are blocked by the '
+        "BlockPublicPolicy block public access setting."
+    )
+    assert _fails(s3.get_bucket_policy, Bucket=bucket)[0] == "NoSuchBucketPolicy"
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(ACCOUNT_READ))  # not public: fine
+    for call, kw in (
+        (s3.put_bucket_acl, {"ACL": "public-read"}),
+        (s3.put_object_acl, {"Key": "k", "ACL": "authenticated-read"}),
+        (s3.put_object, {"Key": "new", "Body": b"x", "ACL": "public-read-write"}),
+        (
+            s3.put_object,
+            {
+                "Key": "new",
+                "Body": b"x",
+                "GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"',
+            },
+        ),
+    ):
+        assert _fails(call, Bucket=bucket, **kw) == ("AccessDenied", 403)
+    assert _fails(s3.head_object, Bucket=bucket, Key="new")[1] == 404
+    # Private ACLs still go through, and a write's ACL is the object's ACL.
+    s3.put_object(Bucket=bucket, Key="mine", Body=b"x", ACL="bucket-owner-full-control")
+    grants = s3.get_object_acl(Bucket=bucket, Key="mine")["Grants"]
+    assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(OPEN_READ))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    s3.put_object(Bucket=bucket, Key="open", Body=b"x", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="open")["Grants"]
+    assert {g["Grantee"].get("URI") for g in grants} >= {
+        "http://acs.amazonaws.com/groups/global/AllUsers"
+    }

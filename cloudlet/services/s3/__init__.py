@@ -21,5 +21,5 @@ handler mixins so each group lives in its own file):
 - ``checksums.py``  CRC32/CRC32C/CRC64NVME/SHA1/SHA256/MD5, full-object and composite
 - ``config.py``     bucket configuration documents; the ones that act have their own
   modules: ``cors.py``, ``lifecycle.py`` (with ``transitions.py``),
-  ``notifications.py``, ``objectlock.py``, ``website.py``
+  ``notifications.py``, ``objectlock.py``, ``public.py``, ``website.py``
 """

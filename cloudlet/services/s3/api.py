@@ -3,7 +3,8 @@
 Each mixin lives in its own module and reads like the AWS docs for its
 group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
-``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``website.py``). This class owns the state they share: the metadata store
+``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
+``website.py``). This class owns the state they share: the metadata store
 (SQLite via ``env.database("s3")``) and the blob store (files under
 ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
 multipart blobs under its ``mp/``), and the start-up sweep that keeps the two
@@ -26,6 +27,7 @@ from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
+from cloudlet.services.s3.public import PublicAccessHandlers
 from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
@@ -39,6 +41,7 @@ class S3Service(
     ObjectLockHandlers,
     CorsHandlers,
     WebsiteHandlers,
+    PublicAccessHandlers,
     BucketHandlers,
     MultipartHandlers,
     ObjectHandlers,

@@ -370,37 +370,6 @@ class ConfigHandlers(S3Handlers):
         self.store.set_config(bucket.name, "ownership", None)
         return {}
 
-    def put_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        document = params.get("PublicAccessBlockConfiguration") or {}
-        if not document:
-            raise errors.invalid_request("Must specify at least one configuration.")
-        flags = (
-            "BlockPublicAcls",
-            "IgnorePublicAcls",
-            "BlockPublicPolicy",
-            "RestrictPublicBuckets",
-        )
-        self.configs.put(
-            bucket.name, "public-access-block", {f: bool(document.get(f)) for f in flags}
-        )
-        return {}
-
-    def get_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        document = self._required(
-            bucket.name,
-            "public-access-block",
-            "NoSuchPublicAccessBlockConfiguration",
-            "The public access block configuration was not found",
-        )
-        return {"PublicAccessBlockConfiguration": document}
-
-    def delete_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "public-access-block")
-        return {}
-
     def put_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         document = params.get("ServerSideEncryptionConfiguration") or {}

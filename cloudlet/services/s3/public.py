@@ -1,0 +1,201 @@
+"""Block Public Access and policy status: what makes a bucket "public", and refusing it.
+
+S3 calls a bucket policy public when an ``Allow`` statement grants to everyone
+(``"Principal": "*"``, a wildcard principal, or ``NotPrincipal``) and no
+condition pins it to fixed values of the keys AWS lists (source IP ranges
+other than ``0.0.0.0/0``, source ARN, VPC, VPC endpoint, account, owner,
+user id, organization, principal ARN or account, access point). An ACL is
+public when it grants to the AllUsers or AuthenticatedUsers group.
+
+With the bucket's public access block set:
+
+- ``BlockPublicPolicy``: PutBucketPolicy of a public policy answers 403
+  AccessDenied (AWS's message names the setting);
+- ``BlockPublicAcls``: PutBucketAcl, PutObjectAcl and writes carrying a public
+  canned ACL or grant header (PutObject, CopyObject, CreateMultipartUpload)
+  answer 403 AccessDenied.
+
+``IgnorePublicAcls`` and ``RestrictPublicBuckets`` are stored and returned:
+they limit how ACLs and policies are evaluated, and cloudlet does not
+evaluate S3 ACLs or bucket policies outside strict mode.
+
+GetBucketPolicyStatus answers ``IsPublic`` by the same rule. The
+Put/Get/DeletePublicAccessBlock operations live here too. PutObject's ACL is
+kept on the version (``extra["acl"]``), where GetObjectAcl reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result
+from cloudlet.services.s3.config import ConfigHandlers, acl_from_params
+from cloudlet.services.s3.store import Bucket, ObjectVersion
+
+PUBLIC_GROUPS = frozenset(
+    (
+        "http://acs.amazonaws.com/groups/global/AllUsers",
+        "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+    )
+)
+_FIXING_KEYS = frozenset(
+    key.lower()
+    for key in (
+        "aws:SourceIp",
+        "aws:SourceArn",
+        "aws:SourceVpc",
+        "aws:SourceVpce",
+        "aws:SourceOwner",
+        "aws:SourceAccount",
+        "aws:userid",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "s3:DataAccessPointArn",
+        "s3:DataAccessPointAccount",
+    )
+)
+"""Condition keys whose fixed values make an open grant non-public."""
+_ANYWHERE = frozenset(("0.0.0.0/0", "::/0"))
+_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _to_everyone(statement: dict[str, Any]) -> bool:
+    if "NotPrincipal" in statement:
+        return True
+    principal = statement.get("Principal")
+    if isinstance(principal, dict):
+        return any("*" in str(p) for value in principal.values() for p in _listed(value))
+    return principal == "*"
+
+
+def _pinned(condition: Any) -> bool:
+    """Whether a condition fixes one of the keys that make a grant non-public."""
+    if not isinstance(condition, dict):
+        return False
+    for operator, block in condition.items():
+        test = operator.rsplit(":", 1)[-1]
+        if "Not" in test or test == "Null" or not isinstance(block, dict):
+            continue
+        for key, values in block.items():
+            if key.lower() not in _FIXING_KEYS:
+                continue
+            texts = [str(v) for v in _listed(values)]
+            if texts and all("*" not in t and "?" not in t and t not in _ANYWHERE for t in texts):
+                return True
+    return False
+
+
+def policy_is_public(policy: dict[str, Any]) -> bool:
+    """S3's rule for a public bucket policy (see the module docstring)."""
+    return any(
+        isinstance(st, dict)
+        and st.get("Effect") == "Allow"
+        and _to_everyone(st)
+        and not _pinned(st.get("Condition"))
+        for st in _listed(policy.get("Statement") or [])
+    )
+
+
+def acl_is_public(acl: dict[str, Any] | None) -> bool:
+    """An ACL granting anything to the AllUsers or AuthenticatedUsers group."""
+    return any(
+        (grant.get("Grantee") or {}).get("URI") in PUBLIC_GROUPS
+        for grant in (acl or {}).get("Grants") or []
+    )
+
+
+class PublicAccessHandlers(ConfigHandlers):
+    """Put/Get/DeletePublicAccessBlock, GetBucketPolicyStatus, and the checks they make."""
+
+    def _blocks(self, bucket: str, flag: str) -> bool:
+        return bool((self.configs.get(bucket, "public-access-block") or {}).get(flag))
+
+    def put_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = params.get("PublicAccessBlockConfiguration") or {}
+        if not document:
+            raise errors.invalid_request("Must specify at least one configuration.")
+        self.configs.put(
+            bucket.name, "public-access-block", {f: bool(document.get(f)) for f in _FLAGS}
+        )
+        return {}
+
+    def get_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        document = self._required(
+            bucket.name,
+            "public-access-block",
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+        )
+        return {"PublicAccessBlockConfiguration": document}
+
+    def delete_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self.configs.delete(bucket.name, "public-access-block")
+        return {}
+
+    def get_bucket_policy_status(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        text = self._required(
+            bucket.name, "policy", "NoSuchBucketPolicy", "The bucket policy does not exist"
+        )
+        return {"PolicyStatus": {"IsPublic": policy_is_public(json.loads(text))}}
+
+    def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        if self._blocks(bucket.name, "BlockPublicPolicy"):
+            try:
+                policy = json.loads(params.get("Policy") or "")
+            except ValueError:
+                policy = None  # the stored-document checks answer MalformedPolicy
+            if isinstance(policy, dict) and policy_is_public(policy):
+                who = ctx.principal.arn if ctx.principal is not None else "anonymous"
+                raise errors.s3_error(
+                    "AccessDenied",
+                    f"User: {who} is not authorized to perform: s3:PutBucketPolicy on "
+                    f'resource: "arn:aws:s3:::{bucket.name}" because public policies are '
+                    "blocked by the BlockPublicPolicy block public access setting.",
+                    403,
+                )
+        return super().put_bucket_policy(ctx, params)
+
+    def _refuse_public_acl(self, bucket: str, acl: dict[str, Any] | None) -> None:
+        if acl_is_public(acl) and self._blocks(bucket, "BlockPublicAcls"):
+            raise errors.s3_error("AccessDenied", "Access Denied", 403)
+
+    def put_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self._refuse_public_acl(bucket.name, acl_from_params(params, bucket.account))
+        return super().put_bucket_acl(ctx, params)
+
+    def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        self._refuse_public_acl(bucket.name, acl_from_params(params, bucket.account))
+        return super().put_object_acl(ctx, params)
+
+    def _write_extra(
+        self,
+        bucket: Bucket,
+        params: dict[str, Any],
+        *,
+        defaults: bool = True,
+        source: ObjectVersion | None = None,
+    ) -> dict[str, Any]:
+        """A write's canned ACL or grant headers, kept as the new version's ACL."""
+        extra = super()._write_extra(  # type: ignore[misc]
+            bucket, params, defaults=defaults, source=source
+        )
+        acl = acl_from_params(params, bucket.account)
+        if acl is not None:
+            self._refuse_public_acl(bucket.name, acl)
+            extra["acl"] = acl
+        return extra
