@@ -5,8 +5,8 @@ website, encryption, tagging, ownership controls, public access block,
 logging, request payment, accelerate, notifications) is one row of one table,
 keyed by bucket and kind, holding the operation's params document as JSON
 (``BucketConfigs``). The modules that make a configuration *do* something
-(``cors.py``, ``lifecycle.py``, ``notifications.py``, ``website.py``) read it
-from here.
+(``cors.py``, ``lifecycle.py``, ``notifications.py``, ``objectlock.py``,
+``public.py``, ``website.py``) read it from here.
 
 ``ConfigHandlers`` holds the Put/Get/Delete operations that only store and
 return (each with the error S3 answers when nothing is configured), and object

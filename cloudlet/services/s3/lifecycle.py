@@ -282,7 +282,7 @@ class LifecycleHandlers(ConfigHandlers):
         return done
 
     def _transition(self, bucket: Bucket, version: ObjectVersion, klass: str) -> None:
-        """Move one version to ``klass`` (an archive class forgets any restored copy)."""
+        """Move one version to ``klass``; a restored copy does not survive the move."""
         extra = {k: v for k, v in version.extra.items() if k != "restore"}
         if extra != version.extra:
             self.store.update_version(version, storage_class=klass, extra=extra)

@@ -144,10 +144,7 @@ class PublicAccessHandlers(ConfigHandlers):
         return {}
 
     def get_bucket_policy_status(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        text = self._required(
-            bucket.name, "policy", "NoSuchBucketPolicy", "The bucket policy does not exist"
-        )
+        text = self.get_bucket_policy(ctx, params)["Policy"]  # or NoSuchBucketPolicy
         return {"PolicyStatus": {"IsPublic": policy_is_public(json.loads(text))}}
 
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
