@@ -40,6 +40,21 @@ def python_function(
     return out
 
 
+FORWARDER = (
+    "import json, os, boto3\n"
+    "def handler(event, context):\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['OUT'],"
+    " MessageBody=json.dumps(event))\n"
+)
+"""A handler that sends every event it gets to the queue named by ``OUT``."""
+
+
+def forwarding_function(lam: Any, name: str, queue_url: str) -> str:
+    """A Python function forwarding its events to ``queue_url``; returns its ARN."""
+    out = python_function(lam, name, FORWARDER, Environment={"Variables": {"OUT": queue_url}})
+    return out["FunctionArn"]
+
+
 def invoke_json(lam: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[dict, Any]:
     resp = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
     body = resp["Payload"].read()

@@ -8,6 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.services.lambda_helpers import forwarding_function
 from tests.services.s3_helpers import NO_RETRIES, bname, error, md5_hex, post_form
 
 
@@ -226,30 +227,6 @@ def test_upload_notifies_a_topic_that_fans_out_to_a_queue(s3, sqs, queue, aws_cl
     assert error(exc) == ("InvalidArgument", 400)
 
 
-def _recording_function(aws_client, queue_url: str) -> str:
-    """A Lambda function that sends every event it gets to ``queue_url``."""
-    import io
-    import zipfile
-
-    code = (
-        "import json, os, boto3\n"
-        "def handler(event, context):\n"
-        "    boto3.client('sqs').send_message(QueueUrl=os.environ['OUT'],"
-        " MessageBody=json.dumps(event))\n"
-    )
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("fn.py", code)
-    return aws_client("lambda").create_function(
-        FunctionName=bname("s3fn"),
-        Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/lambda",
-        Handler="fn.handler",
-        Code={"ZipFile": buf.getvalue()},
-        Environment={"Variables": {"OUT": queue_url}},
-    )["FunctionArn"]
-
-
 def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
     from cloudlet.services.registry import IMPLEMENTED
 
@@ -275,7 +252,7 @@ def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
         )
     assert error(exc) == ("InvalidArgument", 400)
     url, _ = queue
-    real = _recording_function(aws_client, url)
+    real = forwarding_function(aws_client("lambda"), bname("s3fn"), url)
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={

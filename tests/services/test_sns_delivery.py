@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from cloudlet.services.registry import IMPLEMENTED
 from tests.services import sns_helpers
+from tests.services.lambda_helpers import forwarding_function
 from tests.services.names import unique
 
 # Fixtures shared by the SNS modules.
@@ -510,29 +511,10 @@ def test_email_json_notifications_are_kept(sns, cloudlet_server):
 
 @pytest.mark.skipif("lambda" not in IMPLEMENTED, reason="Lambda is not built yet")
 def test_lambda_subscription_receives_the_sns_event(sns, sqs, aws_client):
-    import io
-    import zipfile
-
     url, _ = make_queue(sqs, unique("fromlambda"))
-    code = (
-        "import json, os, boto3\n"
-        "def handler(event, context):\n"
-        "    boto3.client('sqs').send_message(QueueUrl=os.environ['OUT'],"
-        " MessageBody=json.dumps(event))\n"
-    )
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("fn.py", code)
     lam = aws_client("lambda")
     name = unique("snsfn")
-    fn = lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/lambda",
-        Handler="fn.handler",
-        Code={"ZipFile": buf.getvalue()},
-        Environment={"Variables": {"OUT": url}},
-    )["FunctionArn"]
+    fn = forwarding_function(lam, name, url)
     topic = sns.create_topic(Name=unique("tolambda"))["TopicArn"]
     sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn)["SubscriptionArn"]
     sns.publish(

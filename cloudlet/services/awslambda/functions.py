@@ -78,6 +78,17 @@ def parse_name(value: str) -> tuple[str, str | None]:
     return m.group("name"), m.group("qual")
 
 
+def _updating(config: dict[str, Any]) -> dict[str, Any]:
+    """An update's answer: the new configuration, its update still in progress (as
+    Lambda answers, with Lambda's own wording)."""
+    return dict(
+        config,
+        LastUpdateStatus="InProgress",
+        LastUpdateStatusReason="The function is being created.",
+        LastUpdateStatusReasonCode="Creating",
+    )
+
+
 class FunctionsMixin:
     """Operations on functions and their code (a mixin of ``LambdaService``)."""
 
@@ -355,12 +366,7 @@ class FunctionsMixin:
         await self._retire(doc, "$LATEST")
         if params.get("Publish"):
             return self._publish(ctx, doc, None)["config"]
-        return dict(
-            config,
-            LastUpdateStatus="InProgress",
-            LastUpdateStatusReason="The function is being created.",
-            LastUpdateStatusReasonCode="Creating",
-        )
+        return _updating(config)
 
     async def update_function_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         doc = self._function(ctx, params["FunctionName"])
@@ -390,12 +396,7 @@ class FunctionsMixin:
         config.update(LastModified=timestamp(), RevisionId=fast_uuid())
         self.store.save_function(doc)
         await self._retire(doc, "$LATEST")
-        return dict(
-            config,
-            LastUpdateStatus="InProgress",
-            LastUpdateStatusReason="The function is being created.",
-            LastUpdateStatusReasonCode="Creating",
-        )
+        return _updating(config)
 
     async def delete_function(self, ctx: Any, params: dict[str, Any]) -> Result:
         doc = self._function(ctx, params["FunctionName"])
