@@ -127,7 +127,7 @@ def test_acknowledged_objects_survive_kill_9(tmp_path):
 def _small_blobs(data_dir: Path) -> list[str]:
     """Ids of the blobs kept as database rows (bodies up to 64 KiB; the server is stopped)."""
     with closing(sqlite3.connect(data_dir / "s3.sqlite3")) as db:
-        return [row[0] for row in db.execute("SELECT id FROM small_blobs")]
+        return [f"{n}-in" for (n,) in db.execute("SELECT n FROM inline_blobs")]
 
 
 def test_restart_sees_everything_and_sweeps_debris(tmp_path):
@@ -144,7 +144,7 @@ def test_restart_sees_everything_and_sweeps_debris(tmp_path):
     kept = _small_blobs(tmp_path)
     assert len(kept) == 2  # "one" and "two": small bodies are rows, not files
     with closing(sqlite3.connect(tmp_path / "s3.sqlite3")) as db, db:
-        db.execute("INSERT INTO small_blobs VALUES ('0123456789abcdef-in', x'00')")
+        db.execute("INSERT INTO inline_blobs VALUES (1000, x'00')")
     with CloudletServer.start(data_dir=tmp_path) as server:
         s3 = server.client("s3", config=NO_RETRIES)
         assert s3.get_bucket_versioning(Bucket="kept")["Status"] == "Enabled"

@@ -22,33 +22,41 @@ def store():
 
 
 def rows(store: S3Store) -> dict[str, bytes]:
-    return dict(store.conn.execute("SELECT id, data FROM small_blobs"))
+    return {f"{n}-in": data for n, data in store.conn.execute("SELECT n, data FROM inline_blobs")}
 
 
 def test_a_blob_is_written_by_the_next_transaction(store):
     s3, small = store
 
     async def scenario() -> None:
-        small.put("a-in", b"bytes")
-        assert small.get("a-in") == b"bytes" and rows(s3) == {}
+        a = small.add(b"bytes")
+        assert small.get(a) == b"bytes" and rows(s3) == {}
         with s3.transaction():
-            assert rows(s3) == {"a-in": b"bytes"}  # in the same transaction as the caller's row
-        assert rows(s3) == {"a-in": b"bytes"}
+            assert rows(s3) == {a: b"bytes"}  # in the same transaction as the caller's row
+        assert rows(s3) == {a: b"bytes"}
 
     asyncio.run(scenario())
+
+
+def test_ids_are_handed_out_in_order_and_never_again_after_a_restart(store):
+    s3, small = store
+    first, second = small.add(b"1"), small.add(b"2")  # no event loop: written at once
+    assert (first, second) == ("1-in", "2-in")
+    small.delete(second)
+    assert SmallBlobs(s3.conn).add(b"3") == "3-in"  # the deleted row is still there
 
 
 def test_a_rollback_hands_blobs_back_and_they_are_written_later(store):
     s3, small = store
 
     async def scenario() -> None:
-        small.put("b-in", b"theirs")
+        b = small.add(b"theirs")
         with pytest.raises(RuntimeError), s3.transaction():
             raise RuntimeError("this request failed")
-        assert rows(s3) == {} and small.get("b-in") == b"theirs"
+        assert rows(s3) == {} and small.get(b) == b"theirs"
         await asyncio.sleep(0)  # the blob's own flush, this event-loop step
         await asyncio.sleep(0)
-        assert rows(s3) == {"b-in": b"theirs"}
+        assert rows(s3) == {b: b"theirs"}
 
     asyncio.run(scenario())
 
@@ -57,35 +65,58 @@ def test_a_blob_nobody_commits_is_written_within_the_step(store):
     s3, small = store
 
     async def scenario() -> None:
-        small.put("c-in", b"alone")
+        c = small.add(b"alone")
         await asyncio.sleep(0)
-        assert rows(s3) == {"c-in": b"alone"}
+        assert rows(s3) == {c: b"alone"}
 
     asyncio.run(scenario())
 
 
 def test_deletes_wait_for_the_next_transaction(store):
     s3, small = store
-    small.put("d-in", b"x")  # no event loop: written at once
-    assert rows(s3) == {"d-in": b"x"}
-    small.delete("d-in")
-    assert not small.exists("d-in")
-    assert rows(s3) == {"d-in": b"x"}  # unreferenced debris until then
+    d = small.add(b"x")  # no event loop: written at once
+    assert rows(s3) == {d: b"x"}
+    small.delete(d)
+    assert not small.exists(d)
+    assert rows(s3) == {d: b"x"}  # unreferenced debris until then
     with s3.transaction():
         pass
     assert rows(s3) == {}
-    small.put("e-in", b"y")
-    small.delete("e-in")  # never written: simply forgotten
+
+    async def scenario() -> None:
+        small.delete(small.add(b"y"))  # never written: simply forgotten
+
+    asyncio.run(scenario())
     small.close()
     assert rows(s3) == {}
 
 
 def test_sweep_removes_rows_nothing_references(store):
     s3, small = store
-    small.put("keep-in", b"1")
-    small.put("lost-in", b"2")
-    assert small.sweep({"keep-in"}.__contains__) == (1, 1)
-    assert rows(s3) == {"keep-in": b"1"}
+    keep = small.add(b"1")
+    small.add(b"2")
+    assert small.sweep({keep}.__contains__) == (1, 1)
+    assert rows(s3) == {keep: b"1"}
+
+
+def test_rows_of_the_earlier_text_keyed_table_are_read_deleted_and_swept():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE small_blobs (id TEXT PRIMARY KEY, data BLOB NOT NULL)")
+    old = "0123456789abcdef0123456789abcdef-in"
+    conn.executemany(
+        "INSERT INTO small_blobs VALUES (?, ?)", [(old, b"old"), ("fedcba9876543210-in", b"?")]
+    )
+    store = S3Store(conn)
+    small = SmallBlobs(conn)
+    store.add_transaction_hooks(small)
+    assert small.get(old) == b"old" and small.add(b"new") == "1-in"
+    assert small.sweep({old, "1-in"}.__contains__) == (1, 2)
+    small.delete(old)
+    with store.transaction():
+        pass
+    assert conn.execute("SELECT count(*) FROM small_blobs").fetchone() == (0,)
+    assert small.get("1-in") == b"new"
+    conn.close()
 
 
 def test_committed_bytes_are_read_from_memory_until_the_blob_is_deleted(store, monkeypatch):
@@ -93,24 +124,23 @@ def test_committed_bytes_are_read_from_memory_until_the_blob_is_deleted(store, m
     monkeypatch.setattr("cloudlet.services.s3.small._CACHE_BYTES", 10)
 
     async def scenario() -> None:
-        small.put("m-in", b"hot")
+        m = small.add(b"hot")
         with pytest.raises(RuntimeError), s3.transaction():
             raise RuntimeError("rolled back: nothing is remembered")
         assert small._cache == {}
         with s3.transaction():
             pass
-        s3.conn.execute("DELETE FROM small_blobs")  # behind its back: the copy still answers
-        assert small.get("m-in") == b"hot"
-        small.delete("m-in")
+        s3.conn.execute("DELETE FROM inline_blobs")  # behind its back: the copy still answers
+        assert small.get(m) == b"hot"
+        small.delete(m)
         with pytest.raises(FileNotFoundError):
-            small.get("m-in")
+            small.get(m)
         # Read from the table once, then from memory; the oldest goes past the limit.
         s3.conn.executemany(
-            "INSERT INTO small_blobs (id, data) VALUES (?, ?)",
-            [("x-in", b"123456"), ("y-in", b"789012")],
+            "INSERT INTO inline_blobs (n, data) VALUES (?, ?)", [(90, b"123456"), (91, b"789012")]
         )
-        assert small.get("x-in") == b"123456" and list(small._cache) == ["x-in"]
-        assert small.get("y-in") == b"789012" and list(small._cache) == ["y-in"]
+        assert small.get("90-in") == b"123456" and list(small._cache) == ["90-in"]
+        assert small.get("91-in") == b"789012" and list(small._cache) == ["91-in"]
 
     asyncio.run(scenario())
 
@@ -119,10 +149,10 @@ def test_a_blob_deleted_while_its_transaction_runs_is_not_remembered(store):
     s3, small = store
 
     async def scenario() -> None:
-        small.put("d-in", b"short-lived")
+        d = small.add(b"short-lived")
         with s3.transaction():
-            small.delete("d-in")  # e.g. a write that replaced it in the same step
+            small.delete(d)  # e.g. a write that replaced it in the same step
         with pytest.raises(FileNotFoundError):
-            small.get("d-in")
+            small.get(d)
 
     asyncio.run(scenario())

@@ -192,8 +192,8 @@ class BlobStore:
         an aws-chunked stream, or from here) removes the temp file and
         propagates: a failed write leaves nothing behind.
         """
-        blob_id = self.new_id()
-        final = self.path(blob_id)
+        blob_id = ""  # a file's id and name are made once the body is known not small
+        final: Path | None = None
         tmp: Path | None = None  # set once a file is started
         md5 = hashlib.md5(usedforsecurity=False)
         all_hashers: tuple[Hasher, ...] = (md5, *hashers)
@@ -219,6 +219,8 @@ class BlobStore:
                         if pending is not None:
                             await pending
                         elif fd < 0:
+                            blob_id = self.new_id()
+                            final = self.path(blob_id)
                             tmp = final.with_name(_TMP_PREFIX + blob_id)
                             fd = await asyncio.to_thread(_create, tmp)
                         data, buf = bytes(buf), bytearray()
@@ -233,9 +235,10 @@ class BlobStore:
             if fd < 0 and inline and self.small is not None and len(rest) <= small.MAX_SIZE:
                 for h in all_hashers:
                     h.update(rest)
-                blob_id += small.SUFFIX
-                self.small.put(blob_id, rest)
+                blob_id = self.small.add(rest)
             elif fd < 0:
+                blob_id = self.new_id()
+                final = self.path(blob_id)
                 tmp = final.with_name(_TMP_PREFIX + blob_id)
                 if self.durable or len(rest) > _INLINE_READ:
                     await asyncio.to_thread(
@@ -246,7 +249,7 @@ class BlobStore:
             else:
                 # Whatever happens next, the descriptor is closed by _finish.
                 owned, fd = fd, -1
-                assert tmp is not None
+                assert tmp is not None and final is not None
                 await asyncio.to_thread(_finish, owned, rest, all_hashers, tmp, final, self.durable)
         except BaseException:
             if pending is not None:
@@ -292,9 +295,7 @@ class BlobStore:
         may share an inode, and deleting one leaves the other intact.
         """
         if self.small is not None and small.is_small(blob_id):
-            new_id = self.new_id() + small.SUFFIX
-            self.small.put(new_id, self.small.get(blob_id))
-            return new_id
+            return self.small.add(self.small.get(blob_id))
         new_id = self.new_id()
         src, dst = self.path(blob_id), self.path(new_id)
         try:

