@@ -12,8 +12,10 @@
 3. ``query``: a Query returning 1,000 items of 1 KB, timed as a replayed
    signed HTTP request (the server's share: no client-side parsing), in MB/s
    of item data.
-4. ``wrk``: concurrent replays of one signed GetItem request (wrk with a Lua
-   script), cloudlet vs the floor (the raw ASGI app on the same HTTP stack).
+4. ``wrk``: concurrent replays of one signed PutItem and one GetItem request
+   (wrk with a Lua script), cloudlet vs the floor (the raw ASGI app on the same
+   HTTP stack) and moto: the servers' own costs, which the sequential boto3
+   client of part 1 hides (its own cost bounds every ratio to moto there).
 
 cloudlet runs durable (``--data-dir`` in a temp dir).
 """
@@ -248,7 +250,7 @@ def query_throughput(endpoint: str, calls: int) -> None:
     )
 
 
-# -- 4. wrk replaying a signed GetItem -----------------------------------------------------
+# -- 4. wrk replaying signed PutItem and GetItem requests -----------------------------------
 
 
 def wrk_rate(endpoint: str, script: str, seconds: int, conns: int) -> float:
@@ -266,11 +268,17 @@ def wrk_rate(endpoint: str, script: str, seconds: int, conns: int) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def wrk_getitem(endpoints: dict[str, str], work: str, seconds: int, conns: int) -> None:
+def wrk_items(endpoints: dict[str, str], work: str, seconds: int, conns: int) -> None:
     if shutil.which("wrk") is None:
-        print("== wrk not installed: concurrent GetItem replay skipped (apt-get install wrk) ==")
+        print(
+            "== wrk not installed: concurrent PutItem/GetItem replay skipped (apt-get install wrk) =="
+        )
         return
-    scripts = {}
+    requests = {
+        "PutItem": {"TableName": "wrk", "Item": {**DDB_ITEM, "pk": {"S": "k1"}}},
+        "GetItem": {"TableName": "wrk", "Key": {"pk": {"S": "k1"}}},
+    }
+    scripts: dict[tuple[str, str], str] = {}
     for name, endpoint in endpoints.items():
         c = ddb_client(endpoint)
         try:
@@ -278,25 +286,30 @@ def wrk_getitem(endpoints: dict[str, str], work: str, seconds: int, conns: int) 
         except c.exceptions.ResourceInUseException:
             pass
         c.put_item(TableName="wrk", Item={**DDB_ITEM, "pk": {"S": "k1"}})
-        _, headers, data = signed(
-            endpoint, "GetItem", {"TableName": "wrk", "Key": {"pk": {"S": "k1"}}}
-        )
-        lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(data.decode())}"]
-        for k, v in headers.items():
-            lines.append(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}")
-        path = Path(work) / f"getitem-{name}.lua"
-        path.write_text("\n".join(lines) + "\n")
-        scripts[name] = str(path)
-    for name in endpoints:
-        wrk_rate(endpoints[name], scripts[name], 1, conns)  # warm
-    rates: dict[str, list[float]] = {k: [] for k in endpoints}
-    for _ in range(3):
+        for operation, body in requests.items():
+            _, headers, data = signed(endpoint, operation, body)
+            lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(data.decode())}"]
+            for k, v in headers.items():
+                lines.append(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}")
+            path = Path(work) / f"{operation}-{name}.lua"
+            path.write_text("\n".join(lines) + "\n")
+            scripts[(operation, name)] = str(path)
+    print(f"== signed requests replayed by wrk -t2 -c{conns} -d{seconds}s (median of 3) ==")
+    for operation in requests:
         for name in endpoints:
-            rates[name].append(wrk_rate(endpoints[name], scripts[name], seconds, conns))
-    print(f"== signed GetItem replayed by wrk -t2 -c{conns} -d{seconds}s (median of 3) ==")
-    for name in endpoints:
-        print(f"{name:9s} {statistics.median(rates[name]):8.0f} req/s")
-    print(f"GetItem wrk cloudlet/floor = {paired(rates, 'floor'):.2f}")
+            wrk_rate(endpoints[name], scripts[(operation, name)], 1, conns)  # warm
+        rates: dict[str, list[float]] = {k: [] for k in endpoints}
+        for _ in range(3):
+            for name in endpoints:
+                rates[name].append(
+                    wrk_rate(endpoints[name], scripts[(operation, name)], seconds, conns)
+                )
+        print(
+            "   ".join(f"{name} {statistics.median(r):8.0f}" for name, r in rates.items()), "req/s"
+        )
+        print(f"{operation} wrk cloudlet/floor = {paired(rates, 'floor'):.2f}")
+        if "moto" in rates:  # the servers' own costs: no sequential client in the way
+            print(f"{operation} wrk cloudlet/moto  = {paired(rates, 'moto'):.2f}")
 
 
 def main() -> None:
@@ -325,9 +338,11 @@ def main() -> None:
         if "query" in parts:
             query_throughput(endpoint, args.query_calls)
         if "wrk" in parts:
-            wrk_getitem(
-                {"cloudlet": endpoint, "floor": floor}, work, args.wrk_seconds, args.wrk_conns
-            )
+            targets = {"cloudlet": endpoint, "floor": floor}
+            moto = start_moto(stack)
+            if moto:
+                targets["moto"] = moto
+            wrk_items(targets, work, args.wrk_seconds, args.wrk_conns)
         if "depth" in parts:
             depth(stack, work, args.depth, args.depth_calls)
 

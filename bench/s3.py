@@ -15,8 +15,10 @@
    unsigned requests), the fastest way in through the API. The same client on
    the floor's canned pages of 1,000 and 10 keys gives the ratio of the client's
    parsing alone: no server can show less.
-4. If ``wrk`` is installed: concurrent GETs of a presigned URL of the 1 KiB
-   object, cloudlet vs the floor (the raw ASGI app on the same HTTP stack).
+4. If ``wrk`` is installed: concurrent GETs and PUTs of presigned URLs of the
+   1 KiB object, cloudlet vs the floor (the raw ASGI app on the same HTTP stack)
+   and moto: the servers' own costs, which the sequential boto3 client of part
+   1 hides (its own cost bounds every ratio to moto there: the "ceiling" line).
 
 cloudlet runs durable (``--data-dir`` in a temp dir: every PUT is fsynced).
 """
@@ -275,12 +277,13 @@ def listing(s3, endpoint: str, keys: int, calls: int, floor=None) -> None:  # no
         )
 
 
-# -- 4. wrk on a presigned GET ------------------------------------------------------------
+# -- 4. wrk on presigned GET and PUT URLs ---------------------------------------------------
 
 
-def wrk_rate(url: str, seconds: int, conns: int) -> float | None:
+def wrk_rate(url: str, seconds: int, conns: int, script: str | None = None) -> float | None:
+    extra = ["-s", script] if script else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", url],
+        ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", *extra, url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
@@ -292,27 +295,35 @@ def wrk_rate(url: str, seconds: int, conns: int) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def presigned_wrk(clients: dict, seconds: int, conns: int, rounds: int) -> None:
+def presigned_wrk(clients: dict, seconds: int, conns: int, rounds: int, work: str) -> None:
+    """wrk on presigned GET and PUT URLs of the 1 KiB object (a PUT sends 1 KiB)."""
     if shutil.which("wrk") is None:
-        print("== wrk not installed: presigned GET load test skipped (apt-get install wrk) ==")
+        print("== wrk not installed: presigned GET/PUT load test skipped (apt-get install wrk) ==")
         return
-    bench_object({name: clients[name] for name in ("cloudlet", "floor")})
-    urls = {
-        name: clients[name].generate_presigned_url(
-            "get_object", Params={"Bucket": "bench", "Key": "obj"}, ExpiresIn=3600
-        )
-        for name in ("cloudlet", "floor")
-    }
-    for url in urls.values():
-        wrk_rate(url, 1, conns)  # warm
-    rates: dict[str, list[float]] = {"cloudlet": [], "floor": []}
-    for _ in range(rounds):
-        for name, url in urls.items():
-            rates[name].append(wrk_rate(url, seconds, conns) or 0.0)
-    print(f"== presigned GET 1 KiB, wrk -t2 -c{conns} -d{seconds}s (median of {rounds}) ==")
-    for name in rates:
-        print(f"{name:9s} {statistics.median(rates[name]):8.0f} req/s")
-    print(f"cloudlet/floor = {paired(rates, 'floor'):.2f}")
+    names = [name for name in ("cloudlet", "floor", "moto") if name in clients]
+    bench_object({name: clients[name] for name in names})
+    put_script = os.path.join(work, "put.lua")
+    with open(put_script, "w") as f:
+        f.write('wrk.method = "PUT"\nwrk.body = string.rep("x", 1024)\n')
+    print(f"== presigned URLs, 1 KiB, wrk -t2 -c{conns} -d{seconds}s (median of {rounds}) ==")
+    for method, script in (("get_object", None), ("put_object", put_script)):
+        urls = {
+            name: clients[name].generate_presigned_url(
+                method, Params={"Bucket": "bench", "Key": "obj"}, ExpiresIn=3600
+            )
+            for name in names
+        }
+        for url in urls.values():
+            wrk_rate(url, 1, conns, script)  # warm
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                rates[name].append(wrk_rate(url, seconds, conns, script) or 0.0)
+        label = "GET" if script is None else "PUT"
+        print("   ".join(f"{n} {statistics.median(r):8.0f}" for n, r in rates.items()), "req/s")
+        print(f"{label} wrk cloudlet/floor = {paired(rates, 'floor'):.2f}")
+        if "moto" in rates:  # the servers' own costs: no sequential client in the way
+            print(f"{label} wrk cloudlet/moto  = {paired(rates, 'moto'):.2f}")
 
 
 def main() -> None:
@@ -344,7 +355,7 @@ def main() -> None:
         if not moto:
             print("moto not installed: pip install -e '.[bench]'")
         if "wrk" in parts:
-            presigned_wrk(clients, args.wrk_seconds, args.wrk_conns, 3)
+            presigned_wrk(clients, args.wrk_seconds, args.wrk_conns, 3, work)
         if "big" in parts:
             floor = s3_client(targets["floor"], pool=16)
             big_transfer(s3_client(endpoint, pool=16), proc, work, args.big * GiB, floor)
