@@ -63,6 +63,23 @@ def test_versions_stack_and_delete_promotes(store):
     assert store.delete_version("bkt", "k", "nope") == (None, [])
 
 
+def test_the_cached_current_version_follows_every_change_and_no_rolled_back_one(store):
+    assert store.latest("bkt", "k") is None  # an absent key is remembered too
+    put(store, "k", blob="b1")
+    assert store.latest("bkt", "k").blob_id == "b1"
+    store.update_version(store.latest("bkt", "k"), storage_class="GLACIER")
+    assert store.latest("bkt", "k").storage_class == "GLACIER"
+    put(store, "k", "v2", "b2")
+    assert store.latest("bkt", "k").version_id == "v2"
+    store.delete_version("bkt", "k", "v2")
+    assert store.latest("bkt", "k").blob_id == "b1"
+    with pytest.raises(RuntimeError), store.transaction():
+        put(store, "k", "v3", "b3")
+        assert store.latest("bkt", "k").version_id == "v3"  # this transaction's view
+        raise RuntimeError("rolled back")
+    assert store.latest("bkt", "k").blob_id == "b1"
+
+
 def test_bucket_empty_counts_delete_markers(store):
     assert store.bucket_is_empty("bkt")
     put(store, "k", "m1", marker=True)

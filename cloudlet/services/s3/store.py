@@ -308,6 +308,8 @@ class _Transaction:
 
 
 _BUCKET_CACHE = 4096
+_LATEST_CACHE = 4096
+_ABSENT = object()
 _BUCKET_COLUMNS = "name, account, region, created, versioning, mfa_delete, object_lock, config"
 
 
@@ -319,6 +321,11 @@ class S3Store:
         conn.executescript(SCHEMA)
         self._blob_queries: list[str] = ["SELECT blob_id FROM objects WHERE blob_id IS NOT NULL"]
         self._buckets: dict[str, Bucket] = {}
+        # (bucket, key) -> the key's current version or None: every GET and HEAD
+        # reads it. Only put_version, delete_version and update_version change
+        # object rows, and each drops its key first; a read inside a transaction
+        # (which may still roll back) is not kept.
+        self._latest: dict[tuple[str, str], ObjectVersion | None] = {}
         self._hooks: list[TransactionHooks] = []
 
     # -- plumbing -------------------------------------------------------------------
@@ -460,12 +467,25 @@ class S3Store:
     # -- reading versions -----------------------------------------------------------
 
     def latest(self, bucket: str, key: str) -> ObjectVersion | None:
-        """The current version of a key (possibly a delete marker), or None."""
+        """The current version of a key (possibly a delete marker), or None.
+
+        Cached until the key changes, and shared: callers must not mutate it
+        (``with_changes`` makes a changed copy).
+        """
+        found = self._latest.get((bucket, key), _ABSENT)
+        if found is not _ABSENT:
+            return found  # type: ignore[return-value]
         row = self.conn.execute(
             f"SELECT {_COLUMNS} FROM objects WHERE bucket = ? AND key = ? ORDER BY id DESC LIMIT 1",
             (bucket, key_bytes(key)),
         ).fetchone()
-        return row_to_version(row) if row else None
+        version = row_to_version(row) if row else None
+        if not self.conn.in_transaction:
+            cache = self._latest
+            if len(cache) >= _LATEST_CACHE:
+                del cache[next(iter(cache))]
+            cache[(bucket, key)] = version
+        return version
 
     def version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
         row = self.conn.execute(
@@ -485,6 +505,7 @@ class S3Store:
         stored (its row id and ``is_latest`` set), and blob ids to delete once
         committed.
         """
+        self._latest.pop((version.bucket, version.key), None)
         kb = key_bytes(version.key)
         dropped: list[str] = []
         fields = (
@@ -549,6 +570,7 @@ class S3Store:
         Returns the removed version (None if there was none) and the blob ids
         to delete once committed.
         """
+        self._latest.pop((bucket, key), None)
         kb = key_bytes(key)
         with self.transaction() as conn:
             row = conn.execute(
@@ -569,6 +591,7 @@ class S3Store:
 
     def update_version(self, version: ObjectVersion, **columns: Any) -> None:
         """Change stored fields of one version in place (metadata-only edits)."""
+        self._latest.pop((version.bucket, version.key), None)
         encoders = {"metadata": _json, "checksums": _json, "parts": _json, "extra": _json}
         sets, args = [], []
         for name, value in columns.items():
