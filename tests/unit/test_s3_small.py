@@ -102,19 +102,21 @@ def test_sweep_removes_rows_nothing_references(store):
 def test_rows_of_the_earlier_text_keyed_table_are_read_deleted_and_swept():
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("CREATE TABLE small_blobs (id TEXT PRIMARY KEY, data BLOB NOT NULL)")
-    old = "0123456789abcdef0123456789abcdef-in"
+    old, digits = "0123456789abcdef0123456789abcdef-in", "01234567890123456789012345678901-in"
     conn.executemany(
-        "INSERT INTO small_blobs VALUES (?, ?)", [(old, b"old"), ("fedcba9876543210-in", b"?")]
+        "INSERT INTO small_blobs VALUES (?, ?)",
+        [(old, b"old"), (digits, b"hex digits that are all decimal"), ("fedcba-in", b"?")],
     )
     store = S3Store(conn)
     small = SmallBlobs(conn)
     store.add_transaction_hooks(small)
     assert small.get(old) == b"old" and small.add(b"new") == "1-in"
-    assert small.sweep({old, "1-in"}.__contains__) == (1, 2)
+    assert small.get(digits) == b"hex digits that are all decimal"
+    assert small.sweep({old, digits, "1-in"}.__contains__) == (1, 3)
     small.delete(old)
     with store.transaction():
         pass
-    assert conn.execute("SELECT count(*) FROM small_blobs").fetchone() == (0,)
+    assert conn.execute("SELECT id FROM small_blobs").fetchall() == [(digits,)]
     assert small.get("1-in") == b"new"
     conn.close()
 

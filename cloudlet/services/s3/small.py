@@ -38,9 +38,10 @@ MAX_SIZE = 64 * 1024
 # Rows are keyed by a number the server hands out in order: a new row is
 # appended to the table's B-tree and there is no second index, so a 1 KiB
 # PutObject's commit copies about half the pages it did when blobs were keyed
-# by random text ids (measured, a 1 KiB overwrite per transaction: 46 -> 30 us). ``small_blobs``
-# is that earlier table: a data directory that has it is still read, and its
-# rows are deleted and swept like the others, but nothing new is written to it.
+# by random text ids (measured, a 1 KiB overwrite per transaction: 46 -> 30 us).
+# ``small_blobs`` is that earlier table, keyed by 32 hex digits and ``-in``: a
+# data directory that has it is still read, and its rows are deleted and swept
+# like the others, but nothing new is written to it.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inline_blobs (
     n INTEGER PRIMARY KEY,
@@ -63,7 +64,7 @@ def is_small(blob_id: str) -> bool:
 def _row(blob_id: str) -> int | None:
     """The row number of a blob id, None for an id of the earlier ``small_blobs``."""
     head = blob_id[: -len(SUFFIX)]
-    return int(head) if head.isdigit() else None
+    return int(head) if head.isdigit() and len(head) < 32 else None
 
 
 class SmallBlobs:
