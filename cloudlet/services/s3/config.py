@@ -280,6 +280,14 @@ class ConfigHandlers(S3Handlers):
             raise _not_found(code, message, bucket)
         return document
 
+    def _drop_config(self, params: dict[str, Any], *kinds: str) -> Result:
+        """A ``DeleteBucket*`` answer: the bucket's documents of ``kinds`` are gone
+        (deleting one that is not there is no error, as in S3)."""
+        bucket = self._bucket(params["Bucket"])
+        for kind in kinds:
+            self.configs.delete(bucket.name, kind)
+        return {}
+
     # -- policy ---------------------------------------------------------------------
 
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -304,9 +312,7 @@ class ConfigHandlers(S3Handlers):
         return {"Policy": text}
 
     def delete_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "policy")
-        return {}
+        return self._drop_config(params, "policy")
 
     # -- ACL ------------------------------------------------------------------------
 
@@ -397,9 +403,7 @@ class ConfigHandlers(S3Handlers):
         return {"ServerSideEncryptionConfiguration": document}
 
     def delete_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "encryption")
-        return {}
+        return self._drop_config(params, "encryption")
 
     def put_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -415,9 +419,7 @@ class ConfigHandlers(S3Handlers):
         return {"TagSet": tag_set}
 
     def delete_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "tagging")
-        return {}
+        return self._drop_config(params, "tagging")
 
     def put_bucket_logging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])

@@ -115,9 +115,7 @@ class CorsHandlers(ConfigHandlers):
         return {"CORSRules": rules}
 
     def delete_bucket_cors(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "cors")
-        return {}
+        return self._drop_config(params, "cors")
 
     # -- the gateway's hooks ----------------------------------------------------------
 

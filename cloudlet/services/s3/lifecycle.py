@@ -155,10 +155,7 @@ class LifecycleHandlers(ConfigHandlers):
         return self.configs.get(bucket, "lifecycle-min-size") or MIN_SIZE_DEFAULT
 
     def delete_bucket_lifecycle(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "lifecycle")
-        self.configs.delete(bucket.name, "lifecycle-min-size")
-        return {}
+        return self._drop_config(params, "lifecycle", "lifecycle-min-size")
 
     # -- the background loop ----------------------------------------------------------
 

@@ -139,9 +139,7 @@ class PublicAccessHandlers(ConfigHandlers):
         return {"PublicAccessBlockConfiguration": document}
 
     def delete_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "public-access-block")
-        return {}
+        return self._drop_config(params, "public-access-block")
 
     def get_bucket_policy_status(self, ctx: Any, params: dict[str, Any]) -> Result:
         text = self.get_bucket_policy(ctx, params)["Policy"]  # or NoSuchBucketPolicy

@@ -162,9 +162,7 @@ class WebsiteHandlers(ConfigHandlers):
         )
 
     def delete_bucket_website(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        self.configs.delete(bucket.name, "website")
-        return {}
+        return self._drop_config(params, "website")
 
     def serve_page(self, ctx: Any, bucket_name: str) -> HttpResponse:
         req = ctx.request
