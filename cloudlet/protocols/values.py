@@ -56,8 +56,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
+_RFC822: dict[datetime, str] = {}
+"""Recent ``rfc822`` renderings: an object's Last-Modified header is the same text on
+every GET and HEAD of it, and ``format_datetime`` costs several microseconds."""
+_RFC822_KEPT = 4096
+
+
 def format_timestamp(value: object, fmt: str) -> str | float | int:
     """Render a timestamp: ``iso8601`` text, ``rfc822`` text or epoch number."""
+    if fmt == "rfc822" and type(value) is datetime:
+        text = _RFC822.get(value)
+        if text is None:
+            if len(_RFC822) >= _RFC822_KEPT:
+                _RFC822.clear()
+            text = _RFC822[value] = format_datetime(to_datetime(value).astimezone(UTC), usegmt=True)
+        return text
     dt = to_datetime(value).astimezone(UTC)
     if fmt == "unixTimestamp":
         return epoch_seconds(dt)

@@ -460,3 +460,18 @@ def test_rest_xml_event_stream_from_async_source() -> None:
     assert [h[":event-type"] for h, _ in messages] == ["Records", "End"]
     assert messages[0][1] == b"1,2\n"
     assert encode_message([], b"")[:8] == struct.pack(">II", 16, 0)
+
+
+def test_rfc822_header_text_is_the_same_from_the_cache() -> None:
+    """``format_timestamp`` keeps recent RFC 822 texts: the cached answer is the one
+    ``email.utils`` gives, for aware and naive (UTC) datetimes alike."""
+    from datetime import timedelta, timezone
+    from email.utils import format_datetime
+
+    from cloudlet.protocols.values import format_timestamp
+
+    plus2 = datetime(2024, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))
+    naive = datetime(2024, 1, 2, 3, 4, 5)
+    for value in (NOW, plus2, naive, NOW, plus2, naive):
+        assert format_timestamp(value, "rfc822") == format_datetime(NOW, usegmt=True)
+    assert format_timestamp(NOW, "iso8601") == "2024-01-02T03:04:05Z"
