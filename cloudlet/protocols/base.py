@@ -57,6 +57,9 @@ class HttpRequest:
         """Decoded query string, every value of every key, in order."""
         if self._query_params is None:
             out: dict[str, list[str]] = {}
+            if not self.query:
+                self._query_params = out
+                return out
             for k, v in parse_qsl(self.query, keep_blank_values=True):
                 out.setdefault(k, []).append(v)
             self._query_params = out

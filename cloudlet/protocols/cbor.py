@@ -12,7 +12,6 @@ rules; ``cbor2`` does the encoding.
 
 from __future__ import annotations
 
-import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +25,10 @@ from cloudlet.protocols.json import (
     error_document,
     error_namespace,
     missing_error,
+    operation_map,
     query_error_header,
 )
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import to_datetime
 
 _INTS = ("integer", "long", "short", "byte")
@@ -115,9 +116,7 @@ class CborCodec:
 
     def __init__(self) -> None:
         self.converters = CBOR_CONVERTERS
-        self._ops: weakref.WeakKeyDictionary[ServiceModel, dict[str, OperationModel]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._ops = PlanCache(operation_map)
 
     def find_operation(self, req: HttpRequest, service: ServiceModel) -> OperationModel:
         path = req.path
@@ -126,12 +125,7 @@ class CborCodec:
             parts = path[len(_PREFIX) :].split("/")
             if len(parts) >= 3 and parts[1] == "operation":
                 name = parts[2]
-        ops = self._ops.get(service)
-        if ops is None:
-            ops = self._ops[service] = {
-                n: service.operation_model(n) for n in service.operation_names
-            }
-        op = ops.get(name) if name else None
+        op = self._ops.get(service).get(name) if name else None
         if op is None:
             raise UnknownOperation(
                 "UnknownOperationException", f"No operation matches {req.method} {path}", 404

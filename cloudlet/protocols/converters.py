@@ -19,13 +19,13 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.model import ServiceModel, Shape
 
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import epoch_seconds, format_timestamp, parse_timestamp, to_datetime
 
 __all__ = [
@@ -95,15 +95,10 @@ class ShapeConverters:
 
     def __init__(self, *, float_words: bool = True) -> None:
         self.float_words = float_words
-        self._caches: weakref.WeakKeyDictionary[ServiceModel, dict[Any, Any]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._caches = PlanCache(lambda service: {})
 
     def cache(self, service: ServiceModel) -> dict[Any, Any]:
-        c = self._caches.get(service)
-        if c is None:
-            c = self._caches[service] = {}
-        return c
+        return self._caches.get(service)
 
     # ---- readers
 

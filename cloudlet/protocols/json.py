@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from cloudlet.protocols.converters import (
     Writer,
 )
 from cloudlet.protocols.eventstream import encode_event_stream, encode_message
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import epoch_seconds, to_datetime
 
 try:  # optional: a faster JSON library when the machine has it
@@ -227,15 +227,10 @@ class JsonCodec:
 
     def __init__(self) -> None:
         self.converters = AWS_JSON_CONVERTERS
-        self._plans: weakref.WeakKeyDictionary[OperationModel, _OpPlan] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._plans = PlanCache(lambda operation: _OpPlan(self, operation))
 
     def _plan(self, operation: OperationModel) -> _OpPlan:
-        plan = self._plans.get(operation)
-        if plan is None:
-            plan = self._plans[operation] = _OpPlan(self, operation)
-        return plan
+        return self._plans.get(operation)
 
     def find_operation(self, req: HttpRequest, service: ServiceModel) -> OperationModel:
         target = req.headers.get("x-amz-target", "")
@@ -362,13 +357,9 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
         yield chunk
 
 
-_op_maps: weakref.WeakKeyDictionary[ServiceModel, dict[str, OperationModel]] = (
-    weakref.WeakKeyDictionary()
-)
+def operation_map(service: ServiceModel) -> dict[str, OperationModel]:
+    """Every operation of ``service`` by name."""
+    return {n: service.operation_model(n) for n in service.operation_names}
 
 
-def _operations(service: ServiceModel) -> dict[str, OperationModel]:
-    ops = _op_maps.get(service)
-    if ops is None:
-        ops = _op_maps[service] = {n: service.operation_model(n) for n in service.operation_names}
-    return ops
+_operations = PlanCache(operation_map).get

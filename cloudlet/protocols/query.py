@@ -15,7 +15,6 @@ botocore expects) and errors ``<ErrorResponse><Error>...``.
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -388,7 +387,7 @@ class QueryCodec:
     _forms = FormReader()
 
     def __init__(self) -> None:
-        self._ops: weakref.WeakKeyDictionary[OperationModel, _OpPlan] = weakref.WeakKeyDictionary()
+        self._ops = PlanCache(self._build_op_plan)
 
     # -- requests
 
@@ -424,10 +423,7 @@ class QueryCodec:
     # -- responses
 
     def _op_plan(self, operation: OperationModel) -> _OpPlan:
-        plan = self._ops.get(operation)
-        if plan is None:
-            plan = self._ops[operation] = self._build_op_plan(operation)
-        return plan
+        return self._ops.get(operation)
 
     def _build_op_plan(self, operation: OperationModel) -> _OpPlan:
         plan = _OpPlan()

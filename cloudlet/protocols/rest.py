@@ -27,7 +27,6 @@ import binascii
 import json
 import math
 import re
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +36,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from cloudlet.core.errors import ServiceError, UnknownOperation
 from cloudlet.protocols.base import HttpRequest
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import format_timestamp, parse_timestamp
 
 __all__ = [
@@ -325,15 +325,12 @@ def _path_first_segment(path: str) -> str:
     return path.lstrip("/").split("/", 1)[0]
 
 
-_routers: weakref.WeakKeyDictionary[ServiceModel, Router] = weakref.WeakKeyDictionary()
+_routers = PlanCache(Router)
 
 
 def get_router(service: ServiceModel) -> Router:
     """The (cached) router for ``service``."""
-    router = _routers.get(service)
-    if router is None:
-        router = _routers[service] = Router(service)
-    return router
+    return _routers.get(service)
 
 
 def find_operation(
@@ -398,17 +395,15 @@ class RestPlan:
     body_members: tuple[str, ...]
     has_body_members: bool
     required: tuple[str, ...]
-
-
-_plans: weakref.WeakKeyDictionary[Shape, RestPlan] = weakref.WeakKeyDictionary()
+    response_header_of: dict[str, tuple[str, Shape]]
+    """Member name -> (header as the model spells it, member shape)."""
+    maps_in_order: tuple[tuple[str, str, Shape], ...]
+    """``header_maps``, the shortest prefix (most complete map) first."""
 
 
 def rest_plan(shape: Shape) -> RestPlan:
     """The (cached) ``RestPlan`` of a structure shape."""
-    plan = _plans.get(shape)
-    if plan is None:
-        plan = _plans[shape] = _build_plan(shape)
-    return plan
+    return _plans.get(shape)
 
 
 def _build_plan(shape: Shape) -> RestPlan:
@@ -459,7 +454,12 @@ def _build_plan(shape: Shape) -> RestPlan:
         body_members=tuple(body),
         has_body_members=bool(body),
         required=tuple(shape.required_members),
+        response_header_of={name: (header_names[name], m) for name, _, m in headers},
+        maps_in_order=tuple(sorted(header_maps, key=lambda m: len(header_names[m[0]]))),
     )
+
+
+_plans = PlanCache(_build_plan)
 
 
 # --------------------------------------------------------------------------- request
@@ -663,29 +663,37 @@ def response_headers(shape: Shape | None, result: dict[str, Any] | None) -> list
         return []
     plan = rest_plan(shape)
     out: list[tuple[str, str]] = []
-    for name, _wire, member in plan.headers:
+    header_of = plan.response_header_of
+    # A result names a few of the (for S3's GetObject, forty) header members:
+    # walk whichever of the two is shorter.
+    names = result if len(result) < len(header_of) else header_of
+    for name in names:
+        bound = header_of.get(name)
+        if bound is None:
+            continue
         value = result.get(name)
         if value is None:
             continue
+        member = bound[1]
         if member.type_name == "list" and not value:
             continue
-        out.append((plan.header_names[name], format_header(member, value)))
-    if plan.header_maps:
+        out.append((bound[0], format_header(member, value)))
+    seen: set[str] | None = None
+    for name, _prefix, member in plan.maps_in_order:
         # A header may be claimed by several maps (``x-`` and the catch-all
         # ``""``); it goes on the wire once, spelled as the shortest-prefix
         # (most complete) map has it.
-        seen = {k.lower() for k, _ in out}
-        maps = sorted(plan.header_maps, key=lambda m: len(plan.header_names[m[0]]))
-        for name, _prefix, member in maps:
-            value = result.get(name)
-            if not value:
-                continue
-            prefix = plan.header_names[name]
-            for k, v in value.items():
-                full = prefix + k
-                if v is not None and full.lower() not in seen:
-                    seen.add(full.lower())
-                    out.append((full, format_header(member.value, v)))
+        value = result.get(name)
+        if not value:
+            continue
+        if seen is None:
+            seen = {k.lower() for k, _ in out}
+        prefix = plan.header_names[name]
+        for k, v in value.items():
+            full = prefix + k
+            if v is not None and full.lower() not in seen:
+                seen.add(full.lower())
+                out.append((full, format_header(member.value, v)))
     return out
 
 

@@ -21,13 +21,13 @@ what lets the caches be weak-keyed on the shape objects.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import b64decode, b64encode, format_timestamp, parse_timestamp
 
 __all__ = [
@@ -52,23 +52,6 @@ class BadValue(ValueError):
 
 class MissingValue(ValueError):
     """A required member is absent."""
-
-
-class PlanCache:
-    """Plans built by ``build(obj)``, cached per model object and freed with it."""
-
-    __slots__ = ("_build", "_plans")
-
-    def __init__(self, build: Callable[[Any], Any]) -> None:
-        self._build = build
-        self._plans: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-    def get(self, obj: Any) -> Any:
-        try:
-            return self._plans[obj]
-        except KeyError:
-            plan = self._plans[obj] = self._build(obj)
-            return plan
 
 
 # -- text ----------------------------------------------------------------------
