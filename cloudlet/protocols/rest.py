@@ -290,14 +290,20 @@ class _ShapeKeys:
     def key(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str]
     ) -> tuple[Any, ...]:
-        shape = tuple(bool(part) for part in path.split("/", 3))
+        shape = tuple(map(bool, path.split("/", 3)))
         wanted = self.query
-        q = tuple(
-            sorted(
-                (k, tuple(v) if k in self.valued else None) for k, v in query.items() if k in wanted
+        q = (
+            tuple(
+                sorted(
+                    (k, tuple(v) if k in self.valued else None)
+                    for k, v in query.items()
+                    if k in wanted
+                )
             )
+            if query
+            else ()
         )
-        h = tuple(name in headers for name in self.headers)
+        h = tuple(map(headers.__contains__, self.headers))
         return (method, shape, q, h)
 
 
