@@ -403,6 +403,9 @@ class RestPlan:
     required: tuple[str, ...]
     response_header_of: dict[str, tuple[str, Shape]]
     """Member name -> (header as the model spells it, member shape)."""
+    request_header_of: dict[str, tuple[str, Shape]] | None
+    """Lower-cased header -> (member name, member shape); None when two members
+    share a header (then ``headers`` is walked)."""
     maps_in_order: tuple[tuple[str, str, Shape], ...]
     """``header_maps``, the shortest prefix (most complete map) first."""
 
@@ -446,6 +449,7 @@ def _build_plan(shape: Shape) -> RestPlan:
     raw = payload_shape is not None and payload_shape.type_name in ("blob", "string")
     if payload is not None:
         body = []
+    by_wire = {wire: (name, m) for name, wire, m in headers}
     return RestPlan(
         labels=tuple(labels),
         query=tuple(query),
@@ -461,6 +465,7 @@ def _build_plan(shape: Shape) -> RestPlan:
         has_body_members=bool(body),
         required=tuple(shape.required_members),
         response_header_of={name: (header_names[name], m) for name, _, m in headers},
+        request_header_of=by_wire if len(by_wire) == len(headers) else None,
         maps_in_order=tuple(sorted(header_maps, key=lambda m: len(header_names[m[0]]))),
     )
 
@@ -522,10 +527,18 @@ def bind_request(
                 params[name] = out
     if plan.headers:
         hdrs = req.headers
-        for name, wire, member in plan.headers:
-            text = hdrs.get(wire)
-            if text is not None:
-                params[name] = parse_header(member, text, error_code)
+        by_wire = plan.request_header_of
+        if by_wire is not None and len(hdrs) < len(by_wire):
+            # A request sends a few of the (for S3's PutObject, forty) header members.
+            for wire, text in hdrs.items():
+                bound = by_wire.get(wire)
+                if bound is not None:
+                    params[bound[0]] = parse_header(bound[1], text, error_code)
+        else:
+            for name, wire, member in plan.headers:
+                text = hdrs.get(wire)
+                if text is not None:
+                    params[name] = parse_header(member, text, error_code)
     for name, prefix, _member in plan.header_maps:
         pairs = req.raw_headers or list(req.headers.items())
         params[name] = {k[len(prefix) :]: v for k, v in pairs if k.lower().startswith(prefix)}
