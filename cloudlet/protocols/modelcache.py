@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 _names = itertools.count()
+_MISSING = object()
 
 
 class PlanCache:
@@ -28,7 +29,7 @@ class PlanCache:
 
     def get(self, obj: Any) -> Any:
         slot = obj.__dict__
-        plan = slot.get(self._name)
-        if plan is None:
+        plan = slot.get(self._name, _MISSING)
+        if plan is _MISSING:
             plan = slot[self._name] = self._build(obj)
         return plan
