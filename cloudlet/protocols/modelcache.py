@@ -1,11 +1,11 @@
 """Values derived from botocore model objects, kept on the objects themselves.
 
 Codecs build plans (readers, writers, routers) per operation, shape or service
-model and look them up on every request. A ``WeakKeyDictionary`` frees them with
-the model, but its ``get`` is Python code that makes a weak reference per call:
-on S3's GetObject the seven lookups cost more than routing the request. Storing
-the plan in the model object's own ``__dict__``, under a name per cache, frees it
-with the model just the same for the price of a dict lookup.
+model and look them up on every request (seven lookups for an S3 GetObject). A
+``WeakKeyDictionary`` frees them with the model, but its ``get`` is Python code
+that makes a weak reference on every call. Storing the plan in the model
+object's own ``__dict__``, under a name per cache, frees it with the model just
+the same for the price of a dict lookup.
 """
 
 from __future__ import annotations
