@@ -22,10 +22,10 @@ from botocore.model import NoShapeFoundError, OperationModel, OperationNotFoundE
 
 from cloudlet.core.errors import ServiceError, UnknownOperation
 from cloudlet.protocols.base import HttpRequest, HttpResponse
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.xml import (
     BadValue,
     MissingValue,
-    PlanCache,
     escape_text,
     scalar_parser,
     shape_writer,

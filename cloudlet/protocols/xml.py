@@ -33,7 +33,6 @@ from cloudlet.protocols.values import b64decode, b64encode, format_timestamp, pa
 __all__ = [
     "BadValue",
     "MissingValue",
-    "PlanCache",
     "escape_attr",
     "escape_text",
     "local_name",
