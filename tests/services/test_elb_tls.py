@@ -179,6 +179,16 @@ def test_alb_https_listener_with_sni_and_a_requested_certificate(
     )["Listeners"][0]
     assert listener["SslPolicy"] == "ELBSecurityPolicy-2016-08"
     assert listener["Certificates"] == [{"CertificateArn": app_arn}]
+    # ACM knows which load balancer serves it, and will not delete it meanwhile
+    in_use = acm.describe_certificate(CertificateArn=app_arn)["Certificate"]["InUseBy"]
+    assert in_use == [lb["LoadBalancerArn"]]
+    listed = acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1"]})
+    flags = {c["CertificateArn"]: c["InUse"] for c in listed["CertificateSummaryList"]}
+    assert flags[app_arn] is True and flags[other_arn] is False
+    with pytest.raises(ClientError) as err:
+        acm.delete_certificate(CertificateArn=app_arn)
+    assert err.value.response["Error"]["Code"] == "ResourceInUseException"
+    assert err.value.response["Error"]["Message"].endswith("is in use.")
     ip = lb["DNSName"]
     status, echo = https_get(ip, 8443, "app.example.com", app_cert, "/hello")
     assert status == 200 and echo["name"] == "tls-backend" and echo["path"] == "/hello"
@@ -195,6 +205,8 @@ def test_alb_https_listener_with_sni_and_a_requested_certificate(
         (other_arn, False),
     }
     assert https_get(ip, 8443, "other.example.com", other_cert)[0] == 200
+    other = acm.describe_certificate(CertificateArn=other_arn)["Certificate"]
+    assert other["InUseBy"] == [lb["LoadBalancerArn"]]
     assert https_get(ip, 8443, "app.example.com", app_cert)[0] == 200
     with pytest.raises(ssl.SSLCertVerificationError):
         https_get(ip, 8443, "unknown.example.com", other_cert)  # default (app) cert served
@@ -211,6 +223,8 @@ def test_alb_https_listener_with_sni_and_a_requested_certificate(
     policies = elbv2.describe_ssl_policies(Names=["ELBSecurityPolicy-TLS13-1-2-2021-06"])
     assert policies["SslPolicies"][0]["SslProtocols"] == ["TLSv1.2", "TLSv1.3"]
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    assert acm.describe_certificate(CertificateArn=app_arn)["Certificate"]["InUseBy"] == []
+    acm.delete_certificate(CertificateArn=app_arn)
 
 
 def test_network_balancer_tcp_and_tls_listeners(aws_client, acm, backend):
@@ -311,6 +325,9 @@ def test_classic_https_and_ssl_listeners(aws_client, acm):
         ][0]["ListenerDescriptions"]
         assert {d["Listener"]["InstanceProtocol"] for d in listeners} == {"HTTP", "TCP"}
         assert {d["Listener"]["SSLCertificateId"] for d in listeners} == {arn}
+        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["InUseBy"] == [
+            f"arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/{name}"
+        ]
         elb.configure_health_check(
             LoadBalancerName=name,
             HealthCheck={

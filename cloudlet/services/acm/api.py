@@ -11,7 +11,10 @@ validation records are reported as already passed). The CA's PEM is served at
 Load balancers read a certificate and key through ``ExportCertificate`` on
 the internal client: for clients it exports only private certificates, as
 ACM does (none exist here: private CAs are not built), for an internal call
-any certificate.
+any certificate. Which resources use a certificate (``InUseBy``, ``InUse``,
+and DeleteCertificate's ``ResourceInUseException``) is asked of the load
+balancer services through the same internal client, when it is wanted: their
+listeners are the only record of it, so nothing here can go stale.
 
 Not built (501): private CA issuance (``CertificateAuthorityArn``), renewals,
 revocation, the ACME operations, SearchCertificates.
@@ -24,7 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.core.errors import ServiceError
+from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.services.acm import certs
 from cloudlet.services.base import Service, ServiceEnv
@@ -92,6 +95,39 @@ class AcmService(Service):
         if parsed is None:
             parsed = self._parsed[doc["Arn"]] = certs.describe(certs.load_cert(doc["cert"]))
         return parsed
+
+    async def _users(self, ctx: Any) -> dict[str, list[str]]:
+        """Certificate ARN -> ARNs of the load balancers whose listeners serve it."""
+        users: dict[str, set[str]] = {}
+
+        async def call(service: str, operation: str, params: Doc) -> Doc:
+            try:
+                return await self.env.call(
+                    service, operation, params, account=ctx.account_id, region=ctx.region
+                )
+            except NotImplementedOperation:  # that service is not running
+                return {}
+
+        for lb in (await call("elbv2", "DescribeLoadBalancers", {})).get("LoadBalancers", []):
+            lb_arn = lb["LoadBalancerArn"]
+            found = await call("elbv2", "DescribeListeners", {"LoadBalancerArn": lb_arn})
+            for listener in found.get("Listeners", []):
+                if not listener.get("Certificates"):
+                    continue
+                arn = listener["ListenerArn"]
+                every = await call("elbv2", "DescribeListenerCertificates", {"ListenerArn": arn})
+                for cert in every.get("Certificates", []):
+                    users.setdefault(cert["CertificateArn"], set()).add(lb_arn)
+        classic = await call("elb", "DescribeLoadBalancers", {})
+        for lb in classic.get("LoadBalancerDescriptions", []):
+            lb_arn = (
+                f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account_id}"
+                f":loadbalancer/{lb['LoadBalancerName']}"
+            )
+            for described in lb.get("ListenerDescriptions", []):
+                if cert_arn := described["Listener"].get("SSLCertificateId"):
+                    users.setdefault(cert_arn, set()).add(lb_arn)
+        return {cert: sorted(lbs) for cert, lbs in users.items()}
 
     def _new_arn(self, ctx: Any) -> str:
         return f"arn:aws:acm:{ctx.region}:{ctx.account_id}:certificate/{uuid.uuid4()}"
@@ -221,8 +257,9 @@ class AcmService(Service):
             out.append(entry)
         return out
 
-    def describe_certificate(self, ctx: Any, params: Doc) -> Doc:
+    async def describe_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
+        users = (await self._users(ctx)).get(doc["Arn"], [])
         parsed = self._info(doc)
         out: Doc = {
             "CertificateArn": doc["Arn"],
@@ -237,7 +274,7 @@ class AcmService(Service):
             "NotAfter": parsed.not_after,
             "KeyAlgorithm": parsed.key_algorithm,
             "SignatureAlgorithm": parsed.signature_algorithm,
-            "InUseBy": [],
+            "InUseBy": users,
             "Type": doc["Type"],
             "KeyUsages": [{"Name": u} for u in parsed.key_usages],
             "ExtendedKeyUsages": [{"Name": u} for u in parsed.extended_key_usages],
@@ -259,7 +296,8 @@ class AcmService(Service):
             out["CertificateChain"] = doc["chain"]
         return out
 
-    def list_certificates(self, ctx: Any, params: Doc) -> Doc:
+    async def list_certificates(self, ctx: Any, params: Doc) -> Doc:
+        users = await self._users(ctx)
         statuses = params.get("CertificateStatuses") or []
         includes = params.get("Includes") or {}
         key_types = includes.get("keyTypes") or DEFAULT_KEY_TYPES
@@ -288,7 +326,7 @@ class AcmService(Service):
                 "KeyAlgorithm": parsed.key_algorithm,
                 "KeyUsages": parsed.key_usages,
                 "ExtendedKeyUsages": parsed.extended_key_usages,
-                "InUse": False,
+                "InUse": doc["Arn"] in users,
                 "RenewalEligibility": "INELIGIBLE",
                 "NotBefore": parsed.not_before,
                 "NotAfter": parsed.not_after,
@@ -309,8 +347,13 @@ class AcmService(Service):
 
     # -- changing -----------------------------------------------------------------
 
-    def delete_certificate(self, ctx: Any, params: Doc) -> Doc:
+    async def delete_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
+        if doc["Arn"] in await self._users(ctx):
+            raise _error(
+                "ResourceInUseException",
+                f"Certificate {doc['Arn']} in account {ctx.account_id} is in use.",
+            )
         del self.certs[doc["Arn"]]
         self._parsed.pop(doc["Arn"], None)
         self.store.delete("cert", doc["Arn"])
