@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,9 +25,11 @@ HEALTH = {
 
 
 class Backend:
-    """A named HTTP server on 127.0.0.1; ``stop`` closes its port."""
+    """A named HTTP server on 127.0.0.1 (HTTPS with ``tls``); ``stop`` closes its port.
 
-    def __init__(self, name: str, delay: float = 3.0) -> None:
+    Its JSON answers say ``"tls": true`` when the request came over TLS."""
+
+    def __init__(self, name: str, delay: float = 3.0, tls: ssl.SSLContext | None = None) -> None:
         outer = self
         self.name = name
         self.hits = 0
@@ -40,7 +43,12 @@ class Backend:
                 if self.path != "/health":
                     outer.hits += 1
                 body = json.dumps(
-                    {"name": outer.name, "path": self.path, "headers": dict(self.headers)}
+                    {
+                        "name": outer.name,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "tls": isinstance(self.connection, ssl.SSLSocket),
+                    }
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -60,6 +68,8 @@ class Backend:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.services.ec2_helpers import eventually, launch, wait
-from tests.services.elbv2_helpers import Backend
+from tests.services.elbv2_helpers import HEALTH, Backend, request
 from tests.services.names import unique
 
 
@@ -60,6 +60,35 @@ def https_get(ip: str, port: int, host: str, trust: bytes, path: str = "/") -> t
             resp.begin()
             body = resp.read()
     return resp.status, json.loads(body) if body.startswith(b"{") else {"raw": body}
+
+
+TLS_SERVER = """
+import http.server, json, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"tls": isinstance(self.connection, ssl.SSLSocket)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+s = http.server.ThreadingHTTPServer(("", int(sys.argv[1])), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain("cert.pem", "key.pem")
+s.socket = c.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+"""
+"""An HTTPS server for an instance's user data: answers whether it was reached over TLS."""
+
+
+def tls_context(tmp_path, name: str) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate (targets' certificates
+    are not checked by load balancers)."""
+    cert, key = self_signed(name)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
 
 
 @pytest.fixture
@@ -290,7 +319,14 @@ def test_classic_https_and_ssl_listeners(aws_client, acm):
     elb, ec2 = aws_client("elb"), aws_client("ec2")
     arn, cert = _import(acm, "classic.example.com")
     other_arn, other_cert = _import(acm, "classic2.example.com")
-    user_data = "#!/bin/bash\nmkdir -p www && echo secure > www/index.html\ncd www\n"
+    target_cert, target_key = self_signed("instance.internal")
+    user_data = (
+        "#!/bin/bash\nmkdir -p www && echo secure > www/index.html\n"
+        f"cat > cert.pem <<'PEM'\n{target_cert.decode()}PEM\n"
+        f"cat > key.pem <<'PEM'\n{target_key.decode()}PEM\n"
+        f"python3 -c '{TLS_SERVER}' 8443 &\n"
+        "cd www\n"
+    )
     ids = launch(ec2, user_data + "exec python3 -m http.server 8080\n")
     wait(ec2, "instance_running", ids)
     name = unique("clbtls")
@@ -317,13 +353,32 @@ def test_classic_https_and_ssl_listeners(aws_client, acm):
                     "InstancePort": 8080,
                     "SSLCertificateId": arn,
                 },
+                {  # end-to-end encryption: TLS again to the instance
+                    "Protocol": "HTTPS",
+                    "LoadBalancerPort": 8446,
+                    "InstancePort": 8443,
+                    "InstanceProtocol": "HTTPS",
+                    "SSLCertificateId": arn,
+                },
+                {
+                    "Protocol": "SSL",
+                    "LoadBalancerPort": 8447,
+                    "InstancePort": 8443,
+                    "InstanceProtocol": "SSL",
+                    "SSLCertificateId": arn,
+                },
             ],
             AvailabilityZones=["us-east-1a"],
         )["DNSName"]
         listeners = elb.describe_load_balancers(LoadBalancerNames=[name])[
             "LoadBalancerDescriptions"
         ][0]["ListenerDescriptions"]
-        assert {d["Listener"]["InstanceProtocol"] for d in listeners} == {"HTTP", "TCP"}
+        assert {d["Listener"]["InstanceProtocol"] for d in listeners} == {
+            "HTTP",
+            "TCP",
+            "HTTPS",
+            "SSL",
+        }
         assert {d["Listener"]["SSLCertificateId"] for d in listeners} == {arn}
         assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["InUseBy"] == [
             f"arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/{name}"
@@ -331,7 +386,7 @@ def test_classic_https_and_ssl_listeners(aws_client, acm):
         elb.configure_health_check(
             LoadBalancerName=name,
             HealthCheck={
-                "Target": "TCP:8080",
+                "Target": "HTTPS:8443/index.html",  # the health check speaks TLS too
                 "Interval": 5,
                 "Timeout": 2,
                 "UnhealthyThreshold": 2,
@@ -350,6 +405,9 @@ def test_classic_https_and_ssl_listeners(aws_client, acm):
         )
         assert body["raw"].strip() == b"secure"
         assert https_get(dns, 8445, "classic.example.com", cert, "/index.html")[0] == 200
+        status, body = https_get(dns, 8446, "classic.example.com", cert, "/")
+        assert status == 200 and body["tls"] is True  # the instance's TLS server answered
+        assert https_get(dns, 8447, "classic.example.com", cert, "/")[1]["tls"] is True
         elb.set_load_balancer_listener_ssl_certificate(
             LoadBalancerName=name, LoadBalancerPort=8444, SSLCertificateId=other_arn
         )
@@ -357,3 +415,101 @@ def test_classic_https_and_ssl_listeners(aws_client, acm):
     finally:
         elb.delete_load_balancer(LoadBalancerName=name)
         ec2.terminate_instances(InstanceIds=ids)
+
+
+@pytest.fixture
+def tls_backend(tmp_path):
+    b = Backend("tls-target", tls=tls_context(tmp_path, "target.internal"))
+    yield b
+    b.stop()
+
+
+def _healthy(elbv2, tg_arn: str, state: str = "healthy") -> None:
+    eventually(
+        lambda: (
+            elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"][0][
+                "TargetHealth"
+            ]["State"]
+            == state
+        ),
+        timeout=20,
+    )
+
+
+def test_alb_reaches_https_target_groups_over_tls(aws_client, tls_backend, backend):
+    elbv2 = aws_client("elbv2")
+    groups = {}
+    for label, target in (("secure", tls_backend), ("plain", backend)):
+        tg = elbv2.create_target_group(
+            Name=unique(label),
+            Protocol="HTTPS",
+            Port=target.port,
+            VpcId="vpc-1",
+            TargetType="ip",
+            **HEALTH,
+        )["TargetGroups"][0]
+        assert tg["Protocol"] == "HTTPS" and tg["HealthCheckProtocol"] == "HTTPS"
+        elbv2.register_targets(
+            TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": target.port}]
+        )
+        groups[label] = tg["TargetGroupArn"]
+    lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=[])["LoadBalancers"][0]
+    for port, label in ((8096, "secure"), (8097, "plain")):
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": groups[label]}],
+        )
+    try:
+        _healthy(elbv2, groups["secure"])
+        for path in ("/one", "/two"):  # the second rides the kept-alive TLS connection
+            status, _, body = request(lb["DNSName"], 8096, path)
+            echo = json.loads(body)
+            assert status == 200 and echo["tls"] is True and echo["path"] == path
+            assert echo["headers"]["X-Forwarded-Proto"] == "http"
+        # a target that does not speak TLS fails an HTTPS group's checks
+        _healthy(elbv2, groups["plain"], "unhealthy")
+    finally:
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+
+def test_nlb_tls_listener_re_encrypts_to_a_tls_target_group(aws_client, acm, tls_backend):
+    elbv2 = aws_client("elbv2")
+    arn, cert = _import(acm, "tls.example.com")
+    tg = elbv2.create_target_group(
+        Name=unique("tls"),
+        Protocol="TLS",
+        Port=tls_backend.port,
+        VpcId="vpc-1",
+        TargetType="ip",
+        **HEALTH,
+    )["TargetGroups"][0]
+    assert tg["HealthCheckProtocol"] == "TCP"
+    elbv2.register_targets(
+        TargetGroupArn=tg["TargetGroupArn"],
+        Targets=[{"Id": "127.0.0.1", "Port": tls_backend.port}],
+    )
+    lb = elbv2.create_load_balancer(Name=unique("nlb"), Subnets=[], Type="network")
+    lb = lb["LoadBalancers"][0]
+    forward = [{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
+    try:
+        with pytest.raises(ClientError) as err:
+            elbv2.create_listener(
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Protocol="TCP",
+                Port=8098,
+                DefaultActions=forward,
+            )
+        assert err.value.response["Error"]["Code"] == "IncompatibleProtocols"
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="TLS",
+            Port=8498,
+            Certificates=[{"CertificateArn": arn}],
+            DefaultActions=forward,
+        )
+        status, echo = https_get(lb["DNSName"], 8498, "tls.example.com", cert, "/re")
+        assert status == 200 and echo["tls"] is True and echo["path"] == "/re"
+    finally:
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])

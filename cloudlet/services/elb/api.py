@@ -5,8 +5,9 @@ check and attributes inside) in ``elb``'s own SQLite, its own loopback
 address as DNSName (from a ``127.<b>.0.0/16`` block claimed like EC2's), an
 HTTP ``ListenerServer`` or a ``TcpListenerServer`` per listener, and one
 ``TargetPool`` of its instances probed as ``ConfigureHealthCheck`` says
-(``HTTP:80/path`` checks the status is 200, ``TCP:80`` only connects).
-Unlike an ALB, a classic load balancer does not fail open: with no instance
+(``HTTP:80/path`` checks the status is 200, ``TCP:80`` only connects;
+``HTTPS:`` and ``SSL:`` do the same over TLS). A listener whose
+``InstanceProtocol`` is HTTPS or SSL reaches its instances over TLS. Unlike an ALB, a classic load balancer does not fail open: with no instance
 ``InService`` it answers 503.
 """
 
@@ -65,7 +66,7 @@ def _check_of(doc: Doc) -> HealthCheck:
         healthy=int(hc["HealthyThreshold"]),
         unhealthy=int(hc["UnhealthyThreshold"]),
         matcher="200",
-        protocol="HTTP" if protocol in ("HTTP", "HTTPS") else "TCP",
+        protocol=protocol,
     )
 
 
@@ -139,21 +140,22 @@ class ElbService(BalancerRuntime, Service):
         pool = self._pool(doc)
         ip, port = doc["DNSName"], int(listener["LoadBalancerPort"])
         instance_port = int(listener["InstancePort"])
+        secure = (listener.get("InstanceProtocol") or "").upper() in ("HTTPS", "SSL")
         attrs = doc["Attributes"]
         if context is None:
             context = await self._context(listener)
         if PLAIN[listener["Protocol"].upper()] == "TCP":
 
-            def pick() -> tuple[str, int] | None:
+            def pick() -> tuple[str, int, bool] | None:
                 target = pool.pick()
-                return (target.ip, instance_port) if target else None
+                return (target.ip, instance_port, secure) if target else None
 
             server: Any = TcpListenerServer(ip, port, pick, context)
         else:
             server = ListenerServer(
                 ip,
                 port,
-                lambda req, p: Forward(doc["Arn"], [(pool, 1)], instance_port),
+                lambda req, p: Forward(doc["Arn"], [(pool, 1)], instance_port, secure),
                 lambda: float(attrs["ConnectionSettings"]["IdleTimeout"]),
                 self.backends,
                 lambda req: self.meter.record(doc["Arn"], req),
@@ -182,12 +184,9 @@ class ElbService(BalancerRuntime, Service):
             if protocol not in PLAIN:
                 raise _validation(f"Listener protocol {protocol} is not valid")
             backend = (listener.get("InstanceProtocol") or PLAIN[protocol]).upper()
-            if backend not in ("HTTP", "TCP"):
-                raise _validation(
-                    f"Instance protocol {backend} is not supported by cloudlet yet (HTTP and TCP"
-                    " are: the load balancer terminates TLS)"
-                )
-            if (backend == "HTTP") != (PLAIN[protocol] == "HTTP"):
+            if backend not in PLAIN:
+                raise _validation(f"Instance protocol {backend} is not valid")
+            if (PLAIN[backend] == "HTTP") != (PLAIN[protocol] == "HTTP"):
                 raise _validation(
                     f"Instance protocol {backend} is not compatible with listener protocol"
                     f" {protocol}"

@@ -327,7 +327,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                     log.exception("listener %s not restored", listener["Arn"])
             raise
 
-    def _pick(self, listener_arn: str) -> tuple[str, int] | None:
+    def _pick(self, listener_arn: str) -> tuple[str, int, bool] | None:
         """A TCP/TLS listener's target for a new connection."""
         for rule in self._rules_in_order(listener_arn):
             for action in rule["Actions"]:
@@ -337,8 +337,9 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                 for tg_arn, _ in live:
                     doc = self.store.get("tg", tg_arn)
                     if doc is not None:
-                        target = self._pool(doc).pick()
-                        return (target.ip, target.port) if target else None
+                        pool = self._pool(doc)
+                        target = pool.pick()
+                        return (target.ip, target.port, pool.tls) if target else None
         return None
 
     def _metric_batches(

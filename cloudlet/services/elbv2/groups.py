@@ -36,6 +36,8 @@ HC_FIELDS = {
     "HealthyThresholdCount": (2, 10, 5),
     "UnhealthyThresholdCount": (2, 10, 2),
 }
+TG_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "TLS")
+"""Target group protocols served: HTTPS and TLS groups are reached over TLS."""
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 
 
@@ -49,7 +51,7 @@ def health_check(doc: Doc) -> HealthCheck:
         unhealthy=int(doc["UnhealthyThresholdCount"]),
         matcher=(doc.get("Matcher") or {}).get("HttpCode") or "200",
         enabled=bool(doc.get("HealthCheckEnabled", True)),
-        protocol="TCP" if doc.get("HealthCheckProtocol") == "TCP" else "HTTP",
+        protocol=doc.get("HealthCheckProtocol") or "HTTP",
     )
 
 
@@ -64,10 +66,10 @@ def _apply_health_settings(doc: Doc, params: Doc) -> None:
     for key in ("HealthCheckPath", "HealthCheckPort", "HealthCheckProtocol", "HealthCheckEnabled"):
         if key in params:
             doc[key] = params[key]
-    if doc["HealthCheckProtocol"] not in ("HTTP", "TCP"):
+    if doc["HealthCheckProtocol"] not in ("HTTP", "HTTPS", "TCP"):
         raise errors.validation(
             f"Health check protocol '{doc['HealthCheckProtocol']}' is not supported by cloudlet"
-            " yet (HTTP and TCP are)"
+            " yet (HTTP, HTTPS and TCP are)"
         )
     if "Matcher" in params:
         code = params["Matcher"].get("HttpCode", "200")
@@ -97,6 +99,7 @@ class TargetGroupOps:
                 doc["Arn"],
                 health_check(doc),
                 lambda: attrs.get("load_balancing.algorithm.type", "round_robin"),
+                tls=doc["Protocol"] in ("HTTPS", "TLS"),
             )
             self.pools[doc["Arn"]] = pool
             for t in doc["Targets"]:
@@ -121,7 +124,7 @@ class TargetGroupOps:
         if target_type not in ("instance", "ip"):
             raise errors.validation(f"Target type '{target_type}' is not supported by cloudlet")
         protocol = params.get("Protocol", "HTTP")
-        if protocol not in ("HTTP", "TCP"):
+        if protocol not in TG_PROTOCOLS:
             raise errors.validation(f"Protocol '{protocol}' is not supported by cloudlet yet")
         if "Port" not in params:
             raise errors.validation("A port must be specified")
@@ -147,7 +150,7 @@ class TargetGroupOps:
             "Protocol": protocol,
             "Port": int(params["Port"]),
             "VpcId": params.get("VpcId", "vpc-00000000"),
-            "HealthCheckProtocol": "TCP" if protocol == "TCP" else "HTTP",
+            "HealthCheckProtocol": "TCP" if protocol in ("TCP", "TLS") else protocol,
             "HealthCheckPort": "traffic-port",
             "HealthCheckEnabled": True,
             "HealthCheckPath": "/",

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudlet.services.elbv2.tls import target_context
+
 log = logging.getLogger(__name__)
 
 DESCRIPTIONS = {
@@ -44,7 +46,8 @@ class HealthCheck:
     matcher: str = "200"
     enabled: bool = True
     protocol: str = "HTTP"
-    """``HTTP`` checks the status code; ``TCP`` (classic) only needs the connection."""
+    """``HTTP`` and ``HTTPS`` check the status code; ``TCP`` only needs the connection,
+    ``SSL`` (classic) a completed TLS handshake."""
 
     def matches(self, status: int) -> bool:
         for part in self.matcher.split(","):
@@ -86,8 +89,11 @@ async def probe(ip: str, port: int, check: HealthCheck) -> tuple[bool, str | Non
     writer = None
     try:
         async with asyncio.timeout(check.timeout):
-            reader, writer = await asyncio.open_connection(ip, port)
-            if check.protocol == "TCP":
+            secure = check.protocol in ("HTTPS", "SSL")
+            reader, writer = await asyncio.open_connection(
+                ip, port, ssl=target_context() if secure else None
+            )
+            if check.protocol in ("TCP", "SSL"):
                 return True, None, 0
             writer.write(
                 f"GET {check.path} HTTP/1.1\r\nHost: {ip}:{port}\r\n"
@@ -121,6 +127,8 @@ class TargetPool:
     in_use: bool = False
     fail_open: bool = True
     """ALBs use every target when none is healthy; classic load balancers answer 503."""
+    tls: bool = False
+    """The targets speak TLS (an HTTPS or TLS target group)."""
     _turn: int = 0
 
     def add(self, target_id: str, port: int, ip: str, zone: str = "all") -> None:

@@ -27,6 +27,13 @@ PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("TCP", "TLS")}
 """Listener protocols cloudlet serves per load balancer type (UDP is not built)."""
 AWS_PROTOCOLS = {"application": "HTTPS, HTTP", "network": "TCP_UDP, TLS, UDP, TCP"}
 SECURE = ("HTTPS", "TLS")
+GROUP_PROTOCOLS = {
+    "HTTP": ("HTTP", "HTTPS"),
+    "HTTPS": ("HTTP", "HTTPS"),
+    "TCP": ("TCP",),
+    "TLS": ("TCP", "TLS"),
+}
+"""Listener protocol -> the target group protocols it may forward to."""
 
 
 class ListenerOps:
@@ -153,18 +160,19 @@ class ListenerOps:
         return protocol
 
     def _check_groups(self, protocol: str, actions: list[Doc]) -> None:
-        """HTTP(S) listeners forward to HTTP groups, TCP/TLS listeners to TCP groups."""
-        want = "TCP" if protocol in ("TCP", "TLS") else "HTTP"
+        """HTTP(S) listeners forward to HTTP(S) groups; TCP listeners to TCP groups,
+        TLS listeners to TCP or TLS groups."""
+        want = GROUP_PROTOCOLS[protocol]
         for action in actions:
             if action["Type"] != "forward":
-                if want == "TCP":
+                if protocol in ("TCP", "TLS"):
                     raise errors.validation(
                         f"Action type '{action['Type']}' is not supported for {protocol} listeners"
                     )
                 continue
             for tg_arn, _ in rules.forward_groups(action):
                 group = self.store.get("tg", tg_arn)
-                if group is not None and group["Protocol"] != want:
+                if group is not None and group["Protocol"] not in want:
                     raise errors.incompatible_protocols(group["Protocol"], protocol)
 
     @staticmethod

@@ -10,7 +10,9 @@ targets are kept alive and reused (``Backends``). Errors are answered as an
 ALB answers them: 503 when no target is registered, 502 when the target
 refuses or drops the connection, 504 when it does not answer within the idle
 timeout (or the 10 s connect timeout). Requests reach targets with
-``X-Forwarded-For``/``-Proto``/``-Port`` and an ``X-Amzn-Trace-Id``.
+``X-Forwarded-For``/``-Proto``/``-Port`` and an ``X-Amzn-Trace-Id``; over
+TLS when the target group (or classic instance protocol) says the targets
+speak it (``tls.target_context``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from http import HTTPStatus
 from typing import Any
 
 from cloudlet.services.elbv2.health import TargetPool
+from cloudlet.services.elbv2.tls import target_context
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ class Forward:
     groups: list[tuple[TargetPool, int]]
     port: int | None = None
     """The targets' port for this listener when it is not the target's own (classic)."""
+    tls: bool | None = None
+    """Whether targets speak TLS for this listener (classic); None: the pool says."""
 
 
 @dataclass
@@ -194,25 +199,34 @@ def _has_body(headers: Headers) -> bool:
     )
 
 
+async def open_target(ip: str, port: int, tls: bool) -> tuple[asyncio.StreamReader, Any]:
+    """A new connection to a target (TLS when ``tls``), within the connect timeout."""
+    async with asyncio.timeout(CONNECT_TIMEOUT):
+        return await asyncio.open_connection(ip, port, ssl=target_context() if tls else None)
+
+
 class Backends:
-    """Idle keep-alive connections to targets, by (address, port)."""
+    """Idle keep-alive connections to targets, by (address, port, TLS or not)."""
 
     def __init__(self) -> None:
-        self.idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, Any]]] = {}
+        self.idle: dict[tuple[str, int, bool], list[tuple[asyncio.StreamReader, Any]]] = {}
 
-    async def connect(self, ip: str, port: int) -> tuple[asyncio.StreamReader, Any, bool]:
-        pool = self.idle.get((ip, port), [])
+    async def connect(
+        self, ip: str, port: int, tls: bool = False
+    ) -> tuple[asyncio.StreamReader, Any, bool]:
+        pool = self.idle.get((ip, port, tls), [])
         while pool:
             reader, writer = pool.pop()
             if not reader.at_eof() and not writer.is_closing():
                 return reader, writer, True
             writer.close()
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            reader, writer = await asyncio.open_connection(ip, port)
+        reader, writer = await open_target(ip, port, tls)
         return reader, writer, False
 
-    def release(self, ip: str, port: int, reader: asyncio.StreamReader, writer: Any) -> None:
-        self.idle.setdefault((ip, port), []).append((reader, writer))
+    def release(
+        self, ip: str, port: int, reader: asyncio.StreamReader, writer: Any, tls: bool = False
+    ) -> None:
+        self.idle.setdefault((ip, port, tls), []).append((reader, writer))
 
     def close(self) -> None:
         for conns in self.idle.values():
@@ -367,7 +381,9 @@ class ListenerServer(_Listening):
             await writer.drain()
         target.outstanding += 1
         try:
-            return await self._forward(req, reader, writer, target.ip, port or target.port, keep)
+            tls = pool.tls if action.tls is None else action.tls
+            target_port = port or target.port
+            return await self._forward(req, reader, writer, target.ip, target_port, keep, tls)
         finally:
             target.outstanding -= 1
 
@@ -407,13 +423,14 @@ class ListenerServer(_Listening):
         ip: str,
         port: int,
         keep: bool,
+        tls: bool,
     ) -> bool:
         has_body = _has_body(req.headers)
         head = self._backend_head(req)
         sent = time.perf_counter()
         for attempt in (0, 1):
             try:
-                b_reader, b_writer, reused = await self.backends.connect(ip, port)
+                b_reader, b_writer, reused = await self.backends.connect(ip, port, tls)
             except TimeoutError:
                 await relay_body(reader, None, req.headers)
                 await self._write_reply(writer, error_reply(504), keep, req)
@@ -471,20 +488,21 @@ class ListenerServer(_Listening):
             b_writer.close()
             return False
         if backend_keep and framed:
-            self.backends.release(ip, port, b_reader, b_writer)
+            self.backends.release(ip, port, b_reader, b_writer, tls)
         else:
             b_writer.close()
         return keep
 
 
 class TcpListenerServer(_Listening):
-    """A TCP listener (classic): each connection is piped to one healthy target."""
+    """A TCP or TLS listener (NLB, classic TCP and SSL): each connection is piped to
+    one healthy target, over TLS when ``pick`` says the target speaks it."""
 
     def __init__(
         self,
         ip: str,
         port: int,
-        pick: Callable[[], tuple[str, int] | None],
+        pick: Callable[[], tuple[str, int, bool] | None],
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.ip, self.port = ip, port
@@ -500,8 +518,7 @@ class TcpListenerServer(_Listening):
             target = self.pick()
             if target is None:
                 return
-            async with asyncio.timeout(CONNECT_TIMEOUT):
-                b_reader, b_writer = await asyncio.open_connection(*target)
+            b_reader, b_writer = await open_target(*target)
             self.clients.add(b_writer)
             await asyncio.gather(_pipe(reader, b_writer), _pipe(b_reader, writer))
         except (OSError, TimeoutError):

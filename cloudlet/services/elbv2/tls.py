@@ -7,6 +7,10 @@ with a one-off passphrase; the key never leaves memory unencrypted) and builds
 an ``ssl.SSLContext``. A listener with several certificates picks one by the
 client's SNI name, falling back to its default certificate, as ALB does. The
 security policy sets the lowest TLS version offered.
+
+Towards targets (HTTPS and TLS target groups, classic HTTPS and SSL instance
+protocols) the load balancer is a TLS client that, as AWS documents, accepts
+any certificate the target presents: ``target_context``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ _VERSIONS = {
     "TLSv1.2": ssl.TLSVersion.TLSv1_2,
     "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
+
+
+_TARGETS: ssl.SSLContext | None = None
+
+
+def target_context() -> ssl.SSLContext:
+    """The client context for connections to targets: TLS 1.2 or later, no certificate
+    or host name check (load balancers do not validate target certificates)."""
+    global _TARGETS
+    if _TARGETS is None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        _TARGETS = context
+    return _TARGETS
 
 
 def _not_found(message: str) -> ServiceError:
