@@ -506,3 +506,42 @@ def test_output_past_one_put_log_events_call_is_all_logged(lam, lambda_server):
     found = wait_for(everything, timeout=20)
     lines = [m for m in found if m.endswith("x" * 496)]
     assert len(lines) == 3000 and lines[-1].startswith("2999")
+
+
+def test_queued_async_events_survive_a_restart(tmp_path):
+    """An event waiting for its retry when the server stops runs after the restart."""
+    tries, out, gate = tmp_path / "tries", tmp_path / "out", tmp_path / "gate"
+    source = (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    with open(os.environ['TRIES'], 'a') as f:\n"
+        "        f.write('x')\n"
+        "    if not os.path.exists(os.environ['GATE']):\n"
+        "        raise RuntimeError('not yet')\n"
+        "    with open(os.environ['OUT'], 'a') as f:\n"
+        "        f.write(str(event['i']))\n"
+    )
+    env = {**lambda_helpers.LAMBDA_ENV, "CLOUDLET_LAMBDA_RETRY_SECONDS": "1.5"}
+    data, name = tmp_path / "data", _name()
+    variables = {"TRIES": str(tries), "OUT": str(out), "GATE": str(gate)}
+    server = lambda_helpers.CloudletServer.start(data_dir=data, env=env)
+    try:
+        lam = server.client("lambda")
+        python_function(lam, name, source, Environment={"Variables": variables})
+        lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2)
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"i": 7}')
+        wait_for(lambda: tries.exists(), timeout=20)  # failed once, now waiting to retry
+    finally:
+        pids = worker_pids(server)
+        server.stop()
+        assert lambda_helpers.leftover_workers(pids) == []
+    gate.touch()
+    server = lambda_helpers.CloudletServer.start(data_dir=data, env=env)
+    try:
+        assert wait_for(lambda: out.exists() and out.read_text(), timeout=20) == "7"
+        time.sleep(0.5)
+        assert out.read_text() == "7"  # once: the finished event is gone from the queue
+    finally:
+        pids = worker_pids(server)
+        server.stop()
+        assert lambda_helpers.leftover_workers(pids) == []

@@ -83,6 +83,7 @@ class LambdaService(
             for qualifier, cfg in doc["provisioned"].items():
                 cfg["Status"] = "IN_PROGRESS"
                 self._start_provisioning_internal(doc, qualifier)
+        self._resume_events()
         await self._start_mappings()
 
     def _start_provisioning_internal(self, doc: dict[str, Any], qualifier: str) -> None:

@@ -122,10 +122,7 @@ class ConcurrencyMixin:
         task.add_done_callback(self.event_tasks.discard)
 
     async def _provision(self, ctx: Any, doc: dict[str, Any], qualifier: str) -> None:
-        for _ in range(100):
-            if self.env.endpoint:  # set once the server's socket is bound (after start-up)
-                break
-            await asyncio.sleep(0.05)
+        await self._await_endpoint()
         cfg = doc["provisioned"].get(qualifier)
         if cfg is None:
             return

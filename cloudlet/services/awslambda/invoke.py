@@ -5,8 +5,10 @@ URLs, and later event source mappings through ``env.call("lambda",
 "Invoke")``): pick the version (alias weights), hold a concurrency slot, take
 a warm worker or cold-start one, run the event with the function's timeout,
 write START/END/REPORT with the function's output to the logs, and shape the
-result as Lambda does. Asynchronous events are queued in memory (not across
-a restart) and retried with growing delays (``CLOUDLET_LAMBDA_RETRY_SECONDS``,
+result as Lambda does. Asynchronous events are queued durably (an ``event``
+document per event, its attempts counted, removed when the event is done, so
+a restart resumes every queued event where it stood, as Lambda keeps its
+queue) and retried with growing delays (``CLOUDLET_LAMBDA_RETRY_SECONDS``,
 default 60 as on AWS), then sent to the on-failure destination or the
 dead-letter queue.
 """
@@ -344,23 +346,66 @@ class InvokeMixin:
     def _queue_event(
         self, ctx: Any, doc: dict[str, Any], qualifier: str | None, payload: bytes
     ) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._run_event(ctx, doc, qualifier, payload, time.time())
-        )
+        event = {
+            "id": fast_uuid(),
+            "account": doc["account"],
+            "region": doc["region"],
+            "name": doc["name"],
+            "qualifier": qualifier,
+            "payload": base64.b64encode(payload).decode(),
+            "queued": time.time(),
+            "attempts": 0,
+        }
+        self.store.docs.put("event", event["id"], event)
+        self._spawn_event(ctx, doc, event)
+
+    def _spawn_event(self, ctx: Any, doc: dict[str, Any], event: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_event(ctx, doc, event))
         self.event_tasks.add(task)
         task.add_done_callback(self.event_tasks.discard)
+
+    def _resume_events(self) -> None:
+        """At start: run again every event a previous run queued and did not finish."""
+        from cloudlet.services.base import InternalContext
+
+        for event in self.store.docs.load("event"):
+            doc = self.store.functions.get((event["account"], event["region"], event["name"]))
+            if doc is None:
+                self.store.docs.delete("event", event["id"])
+                continue
+            ctx = InternalContext(
+                account_id=event["account"], region=event["region"], service_name="lambda"
+            )
+            self._spawn_event(ctx, doc, event)
 
     def _event_config(self, doc: dict[str, Any], qualifier: str | None) -> dict[str, Any]:
         configs = doc["invoke_configs"]
         return configs.get(qualifier or "$LATEST") or {}
 
-    async def _run_event(
-        self, ctx: Any, doc: dict[str, Any], qualifier: str | None, payload: bytes, queued: float
-    ) -> None:
+    async def _run_event(self, ctx: Any, doc: dict[str, Any], event: dict[str, Any]) -> None:
+        """Run one queued event to its end, then forget it (a cancel at stop keeps it)."""
+        if event["attempts"]:  # resumed after a restart: wait out the retry delay
+            await asyncio.sleep(self.retry_seconds * event["attempts"])
+        await self._await_endpoint()
+        try:
+            await self._attempt_event(ctx, doc, event)
+        except Exception:  # noqa: BLE001 - a bug must not replay the event at every start
+            log.exception("async invoke of %s failed", event["name"])
+        self.store.docs.delete("event", event["id"])
+
+    async def _await_endpoint(self) -> None:
+        """Until the server's socket is bound (functions call back to it), at most 5 s."""
+        for _ in range(100):
+            if self.env.endpoint:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _attempt_event(self, ctx: Any, doc: dict[str, Any], event: dict[str, Any]) -> None:
+        qualifier, queued, attempts = event["qualifier"], event["queued"], event["attempts"]
+        payload = base64.b64decode(event["payload"])
         config = self._event_config(doc, qualifier)
         retries = config.get("MaximumRetryAttempts", 2)
         max_age = config.get("MaximumEventAgeInSeconds", 21600)
-        attempts = 0
         while True:
             doc = self.store.functions.get(self._key(doc))
             if doc is None:
@@ -373,6 +418,8 @@ class InvokeMixin:
                 log.warning("async invoke of %s failed: %s", doc["name"], err.message)
                 return
             attempts += 1
+            event["attempts"] = attempts
+            self.store.docs.put("event", event["id"], event)
             if outcome.kind == "ok":
                 await self._deliver(
                     ctx, doc, config, "OnSuccess", payload, outcome, executed, request_id, attempts
