@@ -85,3 +85,14 @@ def make_table(
     params.update(kw)
     ddb.create_table(**params)
     return name
+
+
+def scan_all(ddb, table: str, **kw: Any) -> list[dict]:
+    """Every item of ``table``, page after page (``kw`` goes to each Scan)."""
+    items, start = [], None
+    while True:
+        page = ddb.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}), **kw)
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.dynamodb_helpers import index, make_table, tname
+from tests.services.dynamodb_helpers import index, make_table, scan_all, tname
 from tests.services.s3_helpers import bname
 
 
@@ -34,16 +34,6 @@ def s3(aws_client):
 
 def code(exc) -> str:
     return exc.value.response["Error"]["Code"]
-
-
-def scan_all(ddb, table: str, **kw) -> list[dict]:
-    items, start = [], None
-    while True:
-        page = ddb.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}), **kw)
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
 
 
 def by_key(items: list[dict], *names: str) -> dict:

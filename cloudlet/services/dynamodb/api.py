@@ -19,7 +19,9 @@ from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.dynamodb import batch, errors, items, query, tableops
 from cloudlet.services.dynamodb.backups import BackupHandlers
 from cloudlet.services.dynamodb.engine import Engine
+from cloudlet.services.dynamodb.imports import ImportHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
+from cloudlet.services.dynamodb.policies import PolicyHandlers
 from cloudlet.services.dynamodb.tables import Index, Table, describe, parse_create
 from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
 
@@ -27,7 +29,9 @@ log = logging.getLogger(__name__)
 Result = dict[str, Any]
 
 
-class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Service):
+class DynamoDBService(
+    StreamsAndTtlHandlers, BackupHandlers, ImportHandlers, PartiqlHandlers, PolicyHandlers, Service
+):
     name = "dynamodb"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -39,6 +43,7 @@ class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Se
     async def start(self) -> None:
         self._start_background()
         self._start_backups()
+        self._start_imports()
         for table in list(self.engine.tables.values()):
             for ix in table.indexes:
                 if ix.status == "CREATING":
@@ -48,20 +53,14 @@ class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Se
         for handle in self._backfills:
             handle.cancel()
         self._stop_backups()
+        self._stop_imports()
         self.engine.store.conn.close()
 
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
-        """Strict mode: the table's ARN (DynamoDB tables carry no resource policy here)."""
-        name = params.get("TableName") or params.get("TableArn")
-        if not name and isinstance(params.get("RequestItems"), dict) and params["RequestItems"]:
-            name = next(iter(params["RequestItems"]))
-        if not name:
-            return "*", None
-        if name.startswith("arn:"):
-            return name, None
-        return f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}", None
+        """Strict mode: the table's (index's, stream's) ARN and its resource policy."""
+        return self._policy_resource(ctx, operation, params)
 
     def health(self) -> dict[str, Any]:
         return {"state": "running", "tables": len(self.engine.tables)}
@@ -103,7 +102,7 @@ class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Se
 
     def create_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = parse_create(params, ctx.account_id, ctx.region, self.engine.clock())
-        self.engine.add_table(table)
+        self._add_table(ctx, table, params)
         return {"TableDescription": describe(table, self.engine.counts(table))}
 
     def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -119,7 +118,9 @@ class DynamoDBService(StreamsAndTtlHandlers, BackupHandlers, PartiqlHandlers, Se
 
     def delete_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._described(ctx, params["TableName"])
-        return tableops.delete_table(self.engine, table)
+        result = tableops.delete_table(self.engine, table)
+        self._drop_policies(table)
+        return result
 
     def list_tables(self, ctx: Any, params: dict[str, Any]) -> Result:
         return tableops.list_tables(self.engine, ctx.account_id, ctx.region, params)

@@ -45,30 +45,16 @@ from cloudlet.core import ids
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import ServiceEnv
 from cloudlet.services.dynamodb.engine import Engine, Key
+from cloudlet.services.dynamodb.jobs import JobRecords
 from cloudlet.services.dynamodb.store import dump, load
 from cloudlet.services.dynamodb.tables import Table
 from cloudlet.services.dynamodb.values import AV, Item, item_size
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS exports (
-    arn TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    table_arn TEXT NOT NULL,
-    token TEXT,
-    created REAL NOT NULL,
-    status TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS exports_by_account ON exports (account, region, created);
-"""
 
 FILE_BYTES = 64 * 1024 * 1024
 """Start a new data file once this many uncompressed bytes are written to one."""
-TOKEN_WINDOW = 8 * 3600
-"""A ClientToken names the same export for 8 hours (AWS's idempotency window)."""
 MAX_INCREMENTAL = 24 * 3600
 
 
@@ -366,64 +352,15 @@ def describe_export(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Exports:
+class Exports(JobRecords):
     """The export records (rows of ``exports``) and the tasks that write them to S3."""
 
-    def __init__(self, engine: Engine, env: ServiceEnv) -> None:
-        self.engine = engine
-        self.env = env
-        self.conn = engine.store.conn
-        self.conn.executescript(SCHEMA)
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    # ---- records
-
-    def get(self, account: str, region: str, arn: str) -> dict[str, Any]:
-        row = self.conn.execute(
-            "SELECT data FROM exports WHERE arn = ? AND account = ? AND region = ?",
-            (arn, account, region),
-        ).fetchone()
-        if row is None:
-            raise export_not_found(arn)
-        return json.loads(row[0])
-
-    def _save(self, data: dict[str, Any]) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO exports (arn, account, region, table_arn, token, created, "
-            "status, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                data["arn"],
-                data["account"],
-                data["region"],
-                data["table_arn"],
-                data.get("token"),
-                data["start"],
-                data["status"],
-                json.dumps(data),
-            ),
-        )
-
-    def by_token(self, account: str, region: str, token: str, now: float) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            "SELECT data FROM exports WHERE account = ? AND region = ? AND token = ? "
-            "AND created > ? ORDER BY created DESC LIMIT 1",
-            (account, region, token, now - TOKEN_WINDOW),
-        ).fetchone()
-        return None if row is None else json.loads(row[0])
+    table = "exports"
+    not_found = staticmethod(export_not_found)
 
     def list(self, account: str, region: str, table_arn: str | None) -> list[tuple[str, str, str]]:
         """(arn, status, type) of the account's exports, oldest first."""
-        sql = "SELECT data FROM exports WHERE account = ? AND region = ?"
-        args: list[Any] = [account, region]
-        if table_arn is not None:
-            sql += " AND table_arn = ?"
-            args.append(table_arn)
-        rows = self.conn.execute(sql + " ORDER BY created, arn", args).fetchall()
-        out = []
-        for (blob,) in rows:
-            data = json.loads(blob)
-            out.append((data["arn"], data["status"], data["type"]))
-        return out
+        return [(d["arn"], d["status"], d["type"]) for d in self._all(account, region, table_arn)]
 
     # ---- running
 
@@ -452,18 +389,12 @@ class Exports:
 
     def resume(self) -> None:
         """Run again the exports a stopped server left IN_PROGRESS (their time is fixed)."""
-        rows = self.conn.execute("SELECT data FROM exports WHERE status = 'IN_PROGRESS'")
-        for (blob,) in rows.fetchall():
-            data = json.loads(blob)
+        for data in self._in_progress():
             table = self.engine.by_id.get(data.get("tid", -1))
             if table is None or table.arn != data["table_arn"]:
                 self._fail(data, "TableNotFound", "The table was deleted before the export ran")
                 continue
             self._spawn(data, self._read(table, data))
-
-    def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
 
     def _read(self, table: Table, data: dict[str, Any]) -> list[Any]:
         """The export's content, read now in one go (the snapshot it is consistent with)."""
@@ -477,11 +408,7 @@ class Exports:
         return rows
 
     def _spawn(self, data: dict[str, Any], content: list[Any]) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._run(data, content), name=f"dynamodb export {data['id']}"
-        )
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._track(self._run(data, content), f"dynamodb export {data['id']}")
 
     def _fail(self, data: dict[str, Any], code: str, message: str) -> None:
         data.update(

@@ -504,6 +504,21 @@ class StreamsService(Service):
         if self._log is not None and self._log.on_change in self._log.engine.change_hooks:
             self._log.engine.change_hooks.remove(self._log.on_change)
 
+    def policy_resource(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """Strict mode: the stream's ARN and its resource policy (``policies.py``)."""
+        arn = params.get("StreamArn")
+        if not arn and params.get("ShardIterator"):
+            try:
+                arn = decode_iterator(params["ShardIterator"])[0]
+            except ServiceError:
+                return "*", None
+        if not arn:
+            return "*", None
+        owner: Any = self.env.services["dynamodb"]
+        return arn, owner._resource_policy_text(arn)
+
     # ---- operations
 
     def list_streams(self, ctx: Any, params: dict[str, Any]) -> Result:
