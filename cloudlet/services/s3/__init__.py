@@ -22,4 +22,7 @@ handler mixins so each group lives in its own file):
 - ``config.py``     bucket configuration documents; the ones that act have their own
   modules: ``cors.py``, ``lifecycle.py`` (with ``transitions.py``),
   ``notifications.py``, ``objectlock.py``, ``public.py``, ``website.py``
+- ``replication.py`` bucket replication: the operations, the hooks on writes, and the
+  durable queue whose worker writes replicas (``replication_rules.py``: the
+  configuration's checks and which rule a version follows)
 """

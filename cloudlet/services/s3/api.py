@@ -4,11 +4,11 @@ Each mixin lives in its own module and reads like the AWS docs for its
 group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
-``website.py``). This class owns the state they share: the metadata store
-(SQLite via ``env.database("s3")``) and the blob store (files under
-``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
-multipart blobs under its ``mp/``), and the start-up sweep that keeps the two
-consistent after a crash.
+``replication.py``, ``website.py``). This class owns the state they share: the
+metadata store (SQLite via ``env.database("s3")``) and the blob store (files
+under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
+multipart blobs under its ``mp/``), the start-up sweep that keeps the two
+consistent after a crash, and the background work (lifecycle, replication).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from cloudlet.services.s3.notifications import NotificationHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
 from cloudlet.services.s3.public import PublicAccessHandlers
+from cloudlet.services.s3.replication import ReplicationHandlers
 from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 
 class S3Service(
+    ReplicationHandlers,
     NotificationHandlers,
     LifecycleHandlers,
     ObjectLockHandlers,
@@ -63,6 +65,7 @@ class S3Service(
             self.store.add_transaction_hooks(self.blobs.small)
         self._init_multipart()
         self._init_configs()
+        self._init_replication()
 
     async def start(self) -> None:
         # Before the first request: nothing is in flight, so any blob no row
@@ -70,8 +73,10 @@ class S3Service(
         referenced = self.store.referenced_blob_ids()
         self.blobs.sweep(referenced.__contains__)
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
+        self._start_replication()  # resumes what a previous run left queued
 
     async def stop(self) -> None:
+        await self._stop_replication()  # a job cut short stays queued for the next start
         self.blobs.close()  # first: small blobs still waiting are written to the database
         self.store.close()
 

@@ -304,6 +304,9 @@ class ObjectHandlers(S3Handlers):
         restore = restore_header(version)
         if restore is not None:
             out["Restore"] = restore
+        replication = version.extra.get("replication")  # replication.py's status
+        if replication is not None:
+            out["ReplicationStatus"] = replication
         return out
 
     # -- DeleteObject / DeleteObjects -------------------------------------------------

@@ -543,6 +543,9 @@ async def post_object(
     if notify is not None:
         version_id = service._version_header(bucket, stored.version_id)  # None: unversioned
         notify(ctx, bucket.name, key, {"VersionId": version_id}, "Post")
+    replicate = getattr(service, "_replicate_created", None)  # the replication mixin's hook
+    if replicate is not None:
+        replicate(bucket.name, key, stored.version_id)
     echoed = "x-amz-checksum-algorithm" in fields or claim is not None
     return _answer(ctx, bucket.name, key, stored, status, redirect, service, echoed)
 
