@@ -303,15 +303,7 @@ def test_network_balancer_tcp_and_tls_listeners(aws_client, acm, backend):
     assert body["path"] == "/tcp" and "X-Forwarded-For" not in body["headers"]  # bytes only
     status, echo = https_get(lb["DNSName"], 8493, "nlb.example.com", cert, "/tls")
     assert status == 200 and echo["path"] == "/tls"
-    eventually(
-        lambda: (
-            elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"][0][
-                "TargetHealth"
-            ]["State"]
-            == "healthy"
-        ),
-        timeout=15,
-    )
+    _healthy(elbv2, tg_arn)
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
 
