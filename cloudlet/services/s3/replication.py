@@ -35,6 +35,10 @@ version unreplicated (no status), never half-replicated. One worker drains the
 queue in order, so versions and delete markers reach a destination in the
 order they were made.
 
+Not built, and refused with 501 by PutBucketReplication: replication metrics
+and Replication Time Control (they publish CloudWatch metrics and
+``s3:Replication`` events).
+
 ``CLOUDLET_S3_REPLICATION_DELAY`` (seconds, default 0) holds each job back that
 long after its write: AWS replication takes seconds to minutes, and a program
 (or a test) can then see PENDING.

@@ -89,6 +89,14 @@ def _check_rule(rule: dict[str, Any], seen_ids: set[str], priorities: set[int]) 
         )
     ):
         raise errors.malformed_xml()
+    if _enabled(destination.get("Metrics")) or _enabled(destination.get("ReplicationTime")):
+        # They publish CloudWatch metrics and s3:Replication events, which are not built.
+        raise errors.s3_error(
+            "NotImplemented",
+            "Replication metrics and S3 Replication Time Control are not implemented in "
+            "cloudlet yet; replication itself is",
+            501,
+        )
     if _enabled(rule.get("ExistingObjectReplication")):
         # No longer accepted by S3: existing objects need S3 Batch Replication.
         raise errors.malformed_xml()
