@@ -96,3 +96,29 @@ def scan_all(ddb, table: str, **kw: Any) -> list[dict]:
         start = page.get("LastEvaluatedKey")
         if not start:
             return items
+
+
+def _settled(describe: Any, status: str, timeout: float) -> dict:
+    """``describe()`` once its ``status`` field has left IN_PROGRESS (or at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = describe()
+        if desc[status] != "IN_PROGRESS" or time.monotonic() > deadline:
+            return desc
+        time.sleep(0.05)
+
+
+def wait_export(ddb, arn: str, timeout: float = 30.0) -> dict:
+    """The ExportDescription of a finished (or timed-out) export."""
+    return _settled(
+        lambda: ddb.describe_export(ExportArn=arn)["ExportDescription"], "ExportStatus", timeout
+    )
+
+
+def wait_import(ddb, arn: str, timeout: float = 30.0) -> dict:
+    """The ImportTableDescription of a finished (or timed-out) import."""
+    return _settled(
+        lambda: ddb.describe_import(ImportArn=arn)["ImportTableDescription"],
+        "ImportStatus",
+        timeout,
+    )

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.dynamodb_helpers import index, make_table, scan_all, tname
+from tests.services.dynamodb_helpers import index, make_table, scan_all, tname, wait_export
 from tests.services.s3_helpers import bname
 
 
@@ -399,15 +399,6 @@ def test_point_in_time_restore_errors(ddb):
 
 
 # --------------------------------------------------------------------------- exports
-
-
-def wait_export(ddb, arn: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        desc = ddb.describe_export(ExportArn=arn)["ExportDescription"]
-        if desc["ExportStatus"] != "IN_PROGRESS" or time.monotonic() > deadline:
-            return desc
-        time.sleep(0.05)
 
 
 def read_export(s3, bucket: str, desc: dict) -> tuple[dict, list[dict], list[bytes]]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.dynamodb_helpers import scan_all, tname
+from tests.services.dynamodb_helpers import scan_all, tname, wait_export, wait_import
 from tests.services.s3_helpers import bname
 
 
@@ -69,24 +68,6 @@ def start_import(ddb, bucket: str, prefix: str, params: dict, fmt="DYNAMODB_JSON
         TableCreationParameters=params,
         **kw,
     )["ImportTableDescription"]
-
-
-def wait_import(ddb, arn: str, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        desc = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]
-        if desc["ImportStatus"] != "IN_PROGRESS" or time.monotonic() > deadline:
-            return desc
-        time.sleep(0.05)
-
-
-def wait_export(ddb, arn: str, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        desc = ddb.describe_export(ExportArn=arn)["ExportDescription"]
-        if desc["ExportStatus"] != "IN_PROGRESS" or time.monotonic() > deadline:
-            return desc
-        time.sleep(0.05)
 
 
 def json_lines(items: list[dict]) -> bytes:
