@@ -21,6 +21,7 @@ Without pytest: ``with CloudletServer.start() as server: ...``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,7 +45,10 @@ class CloudletServer:
         self.env = env
         self.proc: subprocess.Popen[str] | None = None
         self.endpoint = ""
-        self.log_path = Path(tempfile.mkstemp(prefix="cloudlet-", suffix=".log")[1])
+        # The child's own temp dir (its TMPDIR), removed once it has stopped: an
+        # ephemeral server's files, and whatever a killed one could not clean up.
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="cloudlet-server-"))
+        self.log_path = self.tmp_dir / "server.log"
 
     @classmethod
     def start(
@@ -64,7 +68,12 @@ class CloudletServer:
         return server
 
     def _launch(self, timeout: float) -> None:
-        env = {**os.environ, **(self.env or {}), "CLOUDLET_EXIT_WITH_PARENT": "1"}
+        env = {
+            **os.environ,
+            "TMPDIR": str(self.tmp_dir),
+            **(self.env or {}),
+            "CLOUDLET_EXIT_WITH_PARENT": "1",
+        }
         log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cloudlet", *self.args],
@@ -85,8 +94,12 @@ class CloudletServer:
                 self.endpoint = line[len(READY_PREFIX) :].strip()
                 break
         if not self.endpoint:
-            self.kill()
-            raise RuntimeError(f"cloudlet did not start: {line!r}\n{self.log_path.read_text()}")
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            log_text = self.log_path.read_text()
+            self._remove_tmp()
+            raise RuntimeError(f"cloudlet did not start: {line!r}\n{log_text}")
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
@@ -110,6 +123,7 @@ class CloudletServer:
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait: a clean stop."""
         if self.proc is None:
+            self._remove_tmp()
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -118,6 +132,7 @@ class CloudletServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._remove_tmp()
         return self.proc.returncode
 
     def kill(self) -> None:
@@ -125,6 +140,10 @@ class CloudletServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def __enter__(self) -> CloudletServer:
         return self
