@@ -23,7 +23,11 @@ BLOCKS = range(1, 255)
 
 
 def _lock_dir() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    """Machine-wide, whatever this process's ``TMPDIR`` says: servers given private
+    temp dirs (``cloudlet.testing`` gives each child one) must still see each other."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if not base:
+        base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()  # noqa: S108
     path = Path(base) / f"cloudlet-addresses-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
     return path
