@@ -366,6 +366,42 @@ def test_import_errors(ddb, s3):
     assert code(exc) == "ValidationException"
 
 
+def test_items_of_a_table_still_importing_are_not_found(ddb, s3):
+    """AWS reads and writes only ACTIVE tables: while an import loads its table
+    (CREATING), item operations answer ResourceNotFoundException."""
+    bucket, table = bname("loading"), tname("loading")
+    s3.create_bucket(Bucket=bucket)
+    items = [{"pk": {"S": f"k{i:05d}"}} for i in range(20000)]
+    s3.put_object(Bucket=bucket, Key="d/part.json.gz", Body=gzip.compress(json_lines(items)))
+    arn = start_import(ddb, bucket, "d/", creation(table), InputCompressionType="GZIP")["ImportArn"]
+    assert ddb.describe_table(TableName=table)["Table"]["TableStatus"] == "CREATING"
+    key = {"pk": {"S": "k00001"}}
+    for call in (
+        lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "mine"}}),
+        lambda: ddb.get_item(TableName=table, Key=key),
+        lambda: ddb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :k",
+            ExpressionAttributeValues={":k": key["pk"]},
+        ),
+        lambda: ddb.execute_statement(Statement=f'SELECT * FROM "{table}"'),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == "ResourceNotFoundException"
+        assert exc.value.response["Error"]["Message"] == "Requested resource not found"
+    with pytest.raises(ClientError) as exc:
+        ddb.delete_table(TableName=table)
+    assert code(exc) == "ResourceInUseException"
+    assert exc.value.response["Error"]["Message"] == (
+        f"Attempt to change a resource which is still in use: Table is being created: {table}"
+    )
+    assert wait_import(ddb, arn)["ImportStatus"] == "COMPLETED"
+    assert ddb.get_item(TableName=table, Key=key)["Item"] == key
+    ddb.put_item(TableName=table, Item={"pk": {"S": "mine"}})
+    assert ddb.describe_table(TableName=table)["Table"]["ItemCount"] == 20001
+
+
 def test_client_token_makes_import_idempotent(ddb, s3):
     bucket = bname("ddbimp")
     s3.create_bucket(Bucket=bucket)

@@ -71,9 +71,10 @@ class Engine:
         return self.tables.get((account, region, name))
 
     def table(self, account: str, region: str, name: str) -> Table:
-        """The table an item operation names; AWS's message for a missing one."""
+        """The table an item operation names; AWS's message for a missing one, and for
+        one still CREATING (an import loading it): AWS reads and writes only ACTIVE tables."""
         table = self.tables.get((account, region, name))
-        if table is None:
+        if table is None or table.status == "CREATING":
             raise errors.resource_not_found()
         return table
 

@@ -152,6 +152,11 @@ def _gsi(table: Table, name: str) -> Index:
 
 
 def delete_table(engine: Engine, table: Table) -> Result:
+    if table.status == "CREATING":  # an import is loading it
+        raise errors.resource_in_use(
+            f"Attempt to change a resource which is still in use: Table is being created: "
+            f"{table.name}"
+        )
     if table.deletion_protection:
         raise errors.validation(
             "Resource cannot be deleted as it is currently protected against deletion. "
