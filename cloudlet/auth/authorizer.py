@@ -75,16 +75,41 @@ class Authorizer:
         if action in ALWAYS_ALLOWED:
             return
         resource, text = ("*", None)
+        dependent: tuple[tuple[str, str], ...] = ()
         if service is not None:
             resource, text = service.policy_resource(ctx, operation, ctx.params)
-        compiled = resource_policy(text) if text else None
+            dependent = service.dependent_actions(ctx, operation, ctx.params)
         context = request_context(ctx, principal, identity)
-        request = policy.Request(action, resource, identity.caller, context)
-        decision = policy.evaluate(request, identity.policies, compiled)
-        if decision.allowed and identity.session is not None:
-            decision = _bounded(request, identity, decision, compiled)
-        if not decision.allowed:
-            raise access_denied(ctx, principal, action, resource, decision)
+        compiled = resource_policy(text) if text else None
+        _check(
+            ctx,
+            principal,
+            identity,
+            policy.Request(action, resource, identity.caller, context),
+            compiled,
+        )
+        for extra, target in dependent:
+            _check(
+                ctx,
+                principal,
+                identity,
+                policy.Request(extra, target, identity.caller, context),
+                None,
+            )
+
+
+def _check(
+    ctx: Any,
+    principal: Principal,
+    identity: Identity,
+    request: policy.Request,
+    compiled: policy.Policy | None,
+) -> None:
+    decision = policy.evaluate(request, identity.policies, compiled)
+    if decision.allowed and identity.session is not None:
+        decision = _bounded(request, identity, decision, compiled)
+    if not decision.allowed:
+        raise access_denied(ctx, principal, request.action, request.resource, decision)
 
 
 def _bounded(

@@ -158,6 +158,14 @@ class Service:
         mode's policy evaluation combines it with the caller's identity policies."""
         return "*", None
 
+    def dependent_actions(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
+        """The other (action, resource ARN) pairs this request needs allowed, as AWS's
+        "dependent actions" (CreateTable with a ResourcePolicy also needs
+        ``dynamodb:PutResourcePolicy``); checked against identity policies in strict mode."""
+        return ()
+
     def options(self, ctx: Any) -> Any:
         """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""
         return None

@@ -533,3 +533,31 @@ def test_strict_stream_policy_grants_stream_reads(strict):
     assert len(streams.get_records(ShardIterator=it)["Records"]) == 1
     with pytest.raises(ClientError):
         client("dynamodb").get_item(TableName=name, Key={"pk": {"S": "a"}})  # table: not granted
+
+
+def test_strict_create_table_with_a_policy_also_needs_put_resource_policy(strict):
+    """AWS's dependent action: CreateTable's ResourcePolicy is a PutResourcePolicy too."""
+    user, user_arn, client = make_user(strict)
+    iam = strict.client("iam")
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "dynamodb:CreateTable", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="create", PolicyDocument=json.dumps(allow))
+    ddb = client("dynamodb")
+    name = tname("dependent")
+    policy = doc(grant(arn_of(name)))
+    with pytest.raises(ClientError) as exc:
+        make_table(ddb, name, ResourcePolicy=policy)
+    assert denied(exc) == (
+        f"User: {user_arn} is not authorized to perform: dynamodb:PutResourcePolicy on "
+        f"resource: {arn_of(name)} because no identity-based policy allows the "
+        "dynamodb:PutResourcePolicy action"
+    )
+    assert name not in strict.client("dynamodb").list_tables()["TableNames"]
+    make_table(ddb, tname("dependent"))  # without a policy, CreateTable alone is enough
+    allow["Statement"][0]["Action"] = ["dynamodb:CreateTable", "dynamodb:PutResourcePolicy"]
+    iam.put_user_policy(UserName=user, PolicyName="create", PolicyDocument=json.dumps(allow))
+    make_table(ddb, name, ResourcePolicy=policy)
+    got = strict.client("dynamodb").get_resource_policy(ResourceArn=arn_of(name))
+    assert json.loads(got["Policy"])["Statement"][0]["Action"] == "dynamodb:GetItem"

@@ -62,6 +62,11 @@ class DynamoDBService(
         """Strict mode: the table's (index's, stream's) ARN and its resource policy."""
         return self._policy_resource(ctx, operation, params)
 
+    def dependent_actions(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
+        return self._dependent_actions(ctx, operation, params)
+
     def health(self) -> dict[str, Any]:
         return {"state": "running", "tables": len(self.engine.tables)}
 

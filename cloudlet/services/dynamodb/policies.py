@@ -519,3 +519,14 @@ class PolicyHandlers:
         if arn is None:
             return "*", None
         return arn, self._resource_policy_text(arn)
+
+    def _dependent_actions(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
+        """CreateTable with a ``ResourcePolicy`` also needs ``dynamodb:PutResourcePolicy``
+        on the new table, as AWS asks."""
+        if operation == "CreateTable" and params.get("ResourcePolicy") is not None:
+            arn = requested_arn(ctx, params)
+            if arn is not None:
+                return (("dynamodb:PutResourcePolicy", arn),)
+        return ()
