@@ -70,8 +70,10 @@ class Authenticator:
             scope = credential_scope(req)
         is_s3 = s3 if s3 is not None else (scope is not None and scope.is_s3)
         if scope is None:
-            if self.strict:
+            if self.strict and not (is_s3 and _anonymous(req)):
                 _refuse_unsigned(req, s3=is_s3)
+            # Strict mode lets an anonymous S3 request through to the authorizer,
+            # which allows only what the bucket makes public (``Service.public_access``).
             _prepare_payload(req, None, None, s3=is_s3)
             return ANONYMOUS
         if not self.strict:
@@ -133,6 +135,15 @@ class Authenticator:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _anonymous(req: HttpRequest) -> bool:
+    """No credential at all, not even a broken one (those get their precise errors)."""
+    return (
+        "authorization" not in req.headers
+        and "X-Amz-Algorithm=" not in req.query
+        and "X-Amz-Credential=" not in req.query
+    )
 
 
 def _refuse_unsigned(req: HttpRequest, *, s3: bool) -> None:

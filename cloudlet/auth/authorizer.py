@@ -9,7 +9,13 @@ it pays nothing). The answer combines:
   by IAM: the root, or role credentials for a role IAM does not know);
 - the resource policy of what the request acts on (``Service.policy_resource``:
   S3 bucket policy, SQS queue policy ...), compiled once per document text;
-- the request context keys (aws:SourceIp, aws:username, s3:prefix ...).
+- the request context keys (aws:SourceIp, aws:username, s3:prefix ...);
+- AWS's dependent actions (``Service.dependent_actions``), checked the same way.
+
+An anonymous caller (an unsigned S3 request: the authenticator lets no other
+through in strict mode) has no identity: the resource policy's answer for
+``"Principal": "*"`` goes to ``Service.public_access``, which has the last word
+(S3's Block Public Access settings and ACLs).
 
 A refusal is ``AccessDenied`` in the request's protocol, worded as AWS words it.
 """
@@ -64,6 +70,9 @@ class Authorizer:
     def authorize(self, ctx: Any, service: Any) -> None:
         """Raise ``AccessDenied`` unless ``ctx.principal`` may do ``ctx.operation``."""
         principal: Principal | None = ctx.principal
+        if principal is not None and principal.kind == "anonymous":
+            _authorize_anonymous(ctx, service)
+            return
         if principal is None or principal.kind == "root":
             return
         source: PolicySource | None = self.credentials.policies
@@ -96,6 +105,28 @@ class Authorizer:
                 policy.Request(extra, target, identity.caller, context),
                 None,
             )
+
+
+ANONYMOUS_CALLER = policy.Caller(arn="*", account="", kind="anonymous")
+
+
+def _authorize_anonymous(ctx: Any, service: Any) -> None:
+    """An unsigned request (S3 only reaches here): the resource policy is all there is,
+    and the service has the last word (``Service.public_access``: S3's Block Public
+    Access settings and ACLs). Refused as AWS refuses anonymous callers."""
+    action = action_for(ctx.service_name, ctx.operation.name)
+    resource, text = ("*", None)
+    if service is not None:
+        resource, text = service.policy_resource(ctx, ctx.operation.name, ctx.params)
+    compiled = resource_policy(text) if text else None
+    context = base_context(ctx)
+    decision = policy.evaluate(
+        policy.Request(action, resource, ANONYMOUS_CALLER, context), (), compiled
+    )
+    if decision.denied_by is None and service is not None:
+        if service.public_access(ctx, action, granted=decision.allowed):
+            return
+    raise ServiceError("AccessDenied", "Access Denied", 403)
 
 
 def _check(
@@ -154,26 +185,37 @@ def _timestamp(second: int) -> tuple[str, str]:
 
 
 def request_context(ctx: Any, principal: Principal, identity: Identity) -> dict[str, Any]:
-    """The global condition keys of an HTTP request (and S3's listing keys)."""
-    now = clock.time()
-    stamp = _timestamp(int(now))
-    req = ctx.request
+    """The global condition keys of a signed HTTP request (and S3's listing keys)."""
     caller = identity.caller
+    context = base_context(ctx)
+    context["aws:PrincipalArn"] = caller.role_arn or caller.arn
+    context["aws:PrincipalAccount"] = principal.account_id
+    context["aws:PrincipalType"] = "AssumedRole" if caller.kind == "assumed-role" else "User"
+    context["aws:userid"] = principal.user_id
+    if identity.username is not None:
+        context["aws:username"] = identity.username
+    return context
+
+
+def base_context(ctx: Any) -> dict[str, Any]:
+    """The condition keys every request has, signed or anonymous: time, transport,
+    source address, Region, Referer and User-Agent, and S3's listing keys."""
+    stamp = _timestamp(int(clock.time()))
+    req = ctx.request
     # The connection's peer, as AWS uses: X-Forwarded-For is the client's to forge.
     source_ip = getattr(req, "client", None) or "127.0.0.1"
     context: dict[str, Any] = {
-        "aws:PrincipalArn": caller.role_arn or caller.arn,
-        "aws:PrincipalAccount": principal.account_id,
-        "aws:PrincipalType": "AssumedRole" if caller.kind == "assumed-role" else "User",
-        "aws:userid": principal.user_id,
         "aws:CurrentTime": stamp[0],
         "aws:EpochTime": stamp[1],
         "aws:SecureTransport": "false",
         "aws:SourceIp": source_ip,
         "aws:RequestedRegion": ctx.region,
     }
-    if identity.username is not None:
-        context["aws:username"] = identity.username
+    headers = req.headers
+    if "referer" in headers:
+        context["aws:Referer"] = headers["referer"]
+    if "user-agent" in headers:
+        context["aws:UserAgent"] = headers["user-agent"]
     if ctx.service_name == "s3" and ctx.operation.name in ("ListObjects", "ListObjectsV2"):
         params = ctx.params
         for key, member in (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter")):

@@ -166,6 +166,12 @@ class Service:
         ``dynamodb:PutResourcePolicy``); checked against identity policies in strict mode."""
         return ()
 
+    def public_access(self, ctx: Any, action: str, *, granted: bool) -> bool:
+        """Strict mode, an unsigned request: whether to allow ``action``. ``granted`` says
+        whether the resource policy allows it to everyone (an explicit Deny never gets
+        here). Only S3 lets anonymous callers in; everyone else refuses them."""
+        return False
+
     def options(self, ctx: Any) -> Any:
         """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""
         return None

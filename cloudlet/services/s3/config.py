@@ -35,8 +35,8 @@ CREATE INDEX IF NOT EXISTS bucket_config_kind ON bucket_config (kind);
 """
 
 _MISSING = object()
-_ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-_AUTH_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTH_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 _LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 CANNED_ACLS = frozenset(
     (
@@ -140,11 +140,11 @@ def canned_acl(name: str, account: str) -> dict[str, Any]:
         raise errors.invalid_argument("", "x-amz-acl", name)
     grants = [_grant(_owner_grantee(account), "FULL_CONTROL")]
     if name in ("public-read", "public-read-write"):
-        grants.append(_grant(_group(_ALL_USERS), "READ"))
+        grants.append(_grant(_group(ALL_USERS), "READ"))
     if name == "public-read-write":
-        grants.append(_grant(_group(_ALL_USERS), "WRITE"))
+        grants.append(_grant(_group(ALL_USERS), "WRITE"))
     if name == "authenticated-read":
-        grants.append(_grant(_group(_AUTH_USERS), "READ"))
+        grants.append(_grant(_group(AUTH_USERS), "READ"))
     if name == "log-delivery-write":
         grants.append(_grant(_group(_LOG_DELIVERY), "WRITE"))
         grants.append(_grant(_group(_LOG_DELIVERY), "READ_ACP"))

@@ -15,9 +15,14 @@ With the bucket's public access block set:
   canned ACL or grant header (PutObject, CopyObject, CreateMultipartUpload)
   answer 403 AccessDenied.
 
-``IgnorePublicAcls`` and ``RestrictPublicBuckets`` are stored and returned:
-they limit how ACLs and policies are evaluated, and cloudlet does not
-evaluate S3 ACLs or bucket policies outside strict mode.
+In strict mode an unsigned request (an anonymous caller) is allowed what the
+bucket makes public (``public_access``, called by the authorizer with the
+bucket policy's answer for ``"Principal": "*"``): a policy grant, unless
+``RestrictPublicBuckets`` is on and the policy is public; or an ACL grant to
+AllUsers, unless ``IgnorePublicAcls`` is on or the bucket's ownership is
+``BucketOwnerEnforced`` (ACLs disabled). Anything else is 403 AccessDenied.
+Open mode lets everyone do everything, so there these two settings change
+nothing.
 
 GetBucketPolicyStatus answers ``IsPublic`` by the same rule. The
 Put/Get/DeletePublicAccessBlock operations live here too. PutObject's ACL is
@@ -31,15 +36,10 @@ from typing import Any
 
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
-from cloudlet.services.s3.config import ConfigHandlers, acl_from_params
+from cloudlet.services.s3.config import ALL_USERS, AUTH_USERS, ConfigHandlers, acl_from_params
 from cloudlet.services.s3.store import Bucket, ObjectVersion
 
-PUBLIC_GROUPS = frozenset(
-    (
-        "http://acs.amazonaws.com/groups/global/AllUsers",
-        "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-    )
-)
+PUBLIC_GROUPS = frozenset((ALL_USERS, AUTH_USERS))
 _FIXING_KEYS = frozenset(
     key.lower()
     for key in (
@@ -61,6 +61,27 @@ _FIXING_KEYS = frozenset(
 """Condition keys whose fixed values make an open grant non-public."""
 _ANYWHERE = frozenset(("0.0.0.0/0", "::/0"))
 _FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+_BUCKET_ACL = {
+    "s3:ListBucket": "READ",
+    "s3:ListBucketVersions": "READ",
+    "s3:ListBucketMultipartUploads": "READ",
+    "s3:PutObject": "WRITE",
+    "s3:DeleteObject": "WRITE",
+    "s3:DeleteObjectVersion": "WRITE",
+    "s3:AbortMultipartUpload": "WRITE",
+    "s3:GetBucketAcl": "READ_ACP",
+    "s3:PutBucketAcl": "WRITE_ACP",
+}
+"""Actions a bucket ACL grant allows, by the permission each needs."""
+_OBJECT_ACL = {
+    "s3:GetObject": "READ",
+    "s3:GetObjectVersion": "READ",
+    "s3:GetObjectAcl": "READ_ACP",
+    "s3:GetObjectVersionAcl": "READ_ACP",
+    "s3:PutObjectAcl": "WRITE_ACP",
+    "s3:PutObjectVersionAcl": "WRITE_ACP",
+}
+"""Actions an object ACL grant allows, by the permission each needs."""
 
 
 def _listed(value: Any) -> list[Any]:
@@ -112,11 +133,56 @@ def acl_is_public(acl: dict[str, Any] | None) -> bool:
     )
 
 
+def _grants_everyone(acl: dict[str, Any] | None, permission: str) -> bool:
+    """Whether ``acl`` grants ``permission`` (or FULL_CONTROL) to the AllUsers group."""
+    return any(
+        (grant.get("Grantee") or {}).get("URI") == ALL_USERS
+        and grant.get("Permission") in (permission, "FULL_CONTROL")
+        for grant in (acl or {}).get("Grants") or []
+    )
+
+
 class PublicAccessHandlers(ConfigHandlers):
     """Put/Get/DeletePublicAccessBlock, GetBucketPolicyStatus, and the checks they make."""
 
     def _blocks(self, bucket: str, flag: str) -> bool:
         return bool((self.configs.get(bucket, "public-access-block") or {}).get(flag))
+
+    def public_access(self, ctx: Any, action: str, *, granted: bool) -> bool:
+        """Strict mode, an anonymous caller: see the module docstring."""
+        params = ctx.params
+        bucket = self.store.get_bucket(params.get("Bucket") or "")
+        if bucket is None:
+            return False
+        if granted:
+            text = self.configs.get(bucket.name, "policy")
+            if not (
+                self._blocks(bucket.name, "RestrictPublicBuckets")
+                and text
+                and policy_is_public(json.loads(text))
+            ):
+                return True
+        if self._blocks(bucket.name, "IgnorePublicAcls") or self._acls_disabled(bucket):
+            return False
+        if action in _BUCKET_ACL:
+            return _grants_everyone(self.configs.get(bucket.name, "acl"), _BUCKET_ACL[action])
+        if action in _OBJECT_ACL and params.get("Key") is not None:
+            version_id = params.get("VersionId")
+            version = (
+                self.store.latest(bucket.name, params["Key"])
+                if version_id is None
+                else self.store.version(bucket.name, params["Key"], version_id)
+            )
+            if version is not None:
+                return _grants_everyone(version.extra.get("acl"), _OBJECT_ACL[action])
+        return False
+
+    def _acls_disabled(self, bucket: Bucket) -> bool:
+        document = self.configs.get(bucket.name, "ownership")
+        if document is not None:
+            rules = document.get("Rules") or [{}]
+            return rules[0].get("ObjectOwnership") == "BucketOwnerEnforced"
+        return bucket.config.get("ownership") == "BucketOwnerEnforced"
 
     def put_public_access_block(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])

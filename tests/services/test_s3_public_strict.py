@@ -1,0 +1,178 @@
+"""Strict mode and anonymous S3 callers, with an unsigned boto3 client.
+
+AWS lets an unsigned request do what the bucket makes public and nothing else:
+a bucket policy granting ``"Principal": "*"`` (unless RestrictPublicBuckets is
+on), or an ACL grant to AllUsers (unless IgnorePublicAcls is on or ACLs are
+disabled by BucketOwnerEnforced). An explicit Deny wins; everything else is 403
+AccessDenied. Other services still refuse unsigned requests.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from cloudlet.testing import CloudletServer
+from tests.services.s3_helpers import bname, error
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = CloudletServer.start(auth="strict")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def owner(server):
+    return server.client("s3")
+
+
+@pytest.fixture
+def anonymous(server):
+    return server.client("s3", config=Config(signature_version=UNSIGNED))
+
+
+def denied(call) -> None:
+    with pytest.raises(ClientError) as exc:
+        call()
+    assert error(exc) == ("AccessDenied", 403)
+    assert exc.value.response["Error"]["Message"] == "Access Denied"
+
+
+def bucket_with_object(owner, **put) -> str:
+    bucket = bname("pub")
+    owner.create_bucket(Bucket=bucket)
+    owner.put_object(Bucket=bucket, Key="site/index.html", Body=b"<h1>hi</h1>", **put)
+    owner.put_object(Bucket=bucket, Key="secret/key.txt", Body=b"s3cr3t")
+    return bucket
+
+
+def read_policy(bucket: str, *extra: dict) -> str:
+    statements = [
+        {
+            "Sid": "PublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        },
+        *extra,
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def test_a_private_bucket_refuses_anonymous_callers(owner, anonymous):
+    bucket = bucket_with_object(owner)
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
+    denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
+    denied(lambda: anonymous.put_object(Bucket=bucket, Key="x", Body=b"x"))
+    denied(lambda: anonymous.delete_object(Bucket=bucket, Key="site/index.html"))
+    denied(lambda: anonymous.list_buckets())
+    denied(lambda: anonymous.create_bucket(Bucket=bname("anon")))
+    assert owner.get_object(Bucket=bucket, Key="site/index.html")["Body"].read() == b"<h1>hi</h1>"
+
+
+def test_a_public_read_policy_lets_anyone_read_and_nothing_more(owner, anonymous):
+    bucket = bucket_with_object(owner)
+    deny_secret = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/secret/*",
+    }
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, deny_secret))
+    got = anonymous.get_object(Bucket=bucket, Key="site/index.html")
+    assert got["Body"].read() == b"<h1>hi</h1>"
+    assert anonymous.head_object(Bucket=bucket, Key="site/index.html")["ContentLength"] == 11
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="secret/key.txt"))  # Deny wins
+    denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
+    denied(lambda: anonymous.put_object(Bucket=bucket, Key="site/evil.html", Body=b"x"))
+    denied(lambda: anonymous.get_bucket_policy(Bucket=bucket))
+
+
+def test_restrict_public_buckets_shuts_a_public_policy_off(owner, anonymous):
+    bucket = bucket_with_object(owner)
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket))
+    block = {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True,
+    }
+    owner.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
+    assert owner.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
+    owner.delete_public_access_block(Bucket=bucket)
+    assert anonymous.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
+
+
+def test_public_acls_grant_until_ignored_or_disabled(owner, anonymous):
+    bucket = bucket_with_object(owner, ACL="public-read")
+    assert anonymous.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="secret/key.txt"))  # private
+    denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
+    owner.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    keys = [o["Key"] for o in anonymous.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["secret/key.txt", "site/index.html"]
+    denied(lambda: anonymous.put_object(Bucket=bucket, Key="upload.txt", Body=b"x"))
+    owner.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    anonymous.put_object(Bucket=bucket, Key="upload.txt", Body=b"from anyone")
+    assert owner.get_object(Bucket=bucket, Key="upload.txt")["Body"].read() == b"from anyone"
+
+    block = {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    }
+    owner.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
+    denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
+    owner.delete_public_access_block(Bucket=bucket)
+    assert anonymous.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
+
+    owner.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
+
+
+def test_policy_conditions_see_the_anonymous_request(server, owner):
+    bucket = bucket_with_object(owner)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/site/*",
+                "Condition": {"StringLike": {"aws:Referer": "http://example.com/*"}},
+            }
+        ],
+    }
+    owner.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    url = f"{server.endpoint}/{bucket}/site/index.html"
+    request = urllib.request.Request(url, headers={"Referer": "http://example.com/page"})
+    with urllib.request.urlopen(request) as page:
+        assert page.read() == b"<h1>hi</h1>"
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(url)
+    assert exc.value.code == 403
+    assert b"<Code>AccessDenied</Code>" in exc.value.read()
+
+
+def test_other_services_still_refuse_unsigned_requests(server):
+    sqs = server.client("sqs", config=Config(signature_version=UNSIGNED))
+    with pytest.raises(ClientError) as exc:
+        sqs.list_queues()
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
