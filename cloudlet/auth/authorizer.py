@@ -107,6 +107,7 @@ class Authorizer:
             )
 
 
+_LISTINGS = ("ListObjects", "ListObjectsV2")
 ANONYMOUS_CALLER = policy.Caller(arn="*", account="", kind="anonymous")
 
 
@@ -118,15 +119,20 @@ def _authorize_anonymous(ctx: Any, service: Any) -> None:
     resource, text = ("*", None)
     if service is not None:
         resource, text = service.policy_resource(ctx, ctx.operation.name, ctx.params)
+    if not anonymous_allowed(ctx, service, action, resource, text):
+        raise ServiceError("AccessDenied", "Access Denied", 403)
+
+
+def anonymous_allowed(ctx: Any, service: Any, action: str, resource: str, text: str | None) -> bool:
+    """Whether an anonymous caller may do ``action`` on ``resource`` whose resource policy
+    is ``text``: no explicit Deny, and ``service.public_access`` agrees (``ctx.params``
+    names what is acted on). S3's website endpoint asks this for every page in strict mode."""
     compiled = resource_policy(text) if text else None
-    context = base_context(ctx)
-    decision = policy.evaluate(
-        policy.Request(action, resource, ANONYMOUS_CALLER, context), (), compiled
-    )
-    if decision.denied_by is None and service is not None:
-        if service.public_access(ctx, action, granted=decision.allowed):
-            return
-    raise ServiceError("AccessDenied", "Access Denied", 403)
+    request = policy.Request(action, resource, ANONYMOUS_CALLER, base_context(ctx))
+    decision = policy.evaluate(request, (), compiled)
+    if decision.denied_by is not None or service is None:
+        return False
+    return bool(service.public_access(ctx, action, granted=decision.allowed))
 
 
 def _check(
@@ -216,7 +222,8 @@ def base_context(ctx: Any) -> dict[str, Any]:
         context["aws:Referer"] = headers["referer"]
     if "user-agent" in headers:
         context["aws:UserAgent"] = headers["user-agent"]
-    if ctx.service_name == "s3" and ctx.operation.name in ("ListObjects", "ListObjectsV2"):
+    operation = ctx.operation
+    if ctx.service_name == "s3" and operation is not None and operation.name in _LISTINGS:
         params = ctx.params
         for key, member in (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter")):
             if params.get(member) is not None:

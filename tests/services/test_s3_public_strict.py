@@ -9,9 +9,11 @@ AccessDenied. Other services still refuse unsigned requests.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 import pytest
 from botocore import UNSIGNED
@@ -56,14 +58,14 @@ def bucket_with_object(owner, **put) -> str:
     return bucket
 
 
-def read_policy(bucket: str, *extra: dict) -> str:
+def read_policy(bucket: str, *extra: dict, keys: str = "*") -> str:
     statements = [
         {
             "Sid": "PublicRead",
             "Effect": "Allow",
             "Principal": "*",
             "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Resource": f"arn:aws:s3:::{bucket}/{keys}",
         },
         *extra,
     ]
@@ -176,3 +178,41 @@ def test_other_services_still_refuse_unsigned_requests(server):
     with pytest.raises(ClientError) as exc:
         sqs.list_queues()
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def _page(server, bucket: str, path: str) -> tuple[int, bytes]:
+    url = urlsplit(server.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": f"{bucket}.s3-website.localhost:{url.port}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_a_website_serves_only_what_anyone_may_read(server, owner):
+    bucket = bucket_with_object(owner)
+    owner.put_object(Bucket=bucket, Key="404.html", Body=b"lost")
+    owner.put_bucket_website(
+        Bucket=bucket,
+        WebsiteConfiguration={
+            "IndexDocument": {"Suffix": "index.html"},
+            "ErrorDocument": {"Key": "404.html"},
+        },
+    )
+    status, body = _page(server, bucket, "/site/")
+    assert status == 403 and b"AccessDenied" in body
+    assert _page(server, bucket, "/nowhere")[0] == 404  # the error page is not public either
+    public_site = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/404.html",
+    }
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, public_site))
+    assert _page(server, bucket, "/site/") == (200, b"<h1>hi</h1>")
+    assert _page(server, bucket, "/nowhere") == (404, b"lost")
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, keys="site/*"))
+    assert _page(server, bucket, "/site/")[0] == 200
+    assert _page(server, bucket, "/secret/key.txt")[0] == 403

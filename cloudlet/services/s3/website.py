@@ -7,7 +7,10 @@ requests for such hosts to ``serve_page``: anonymous GET/HEAD, answered as
 S3's website endpoint does: the index document for ``/`` and ``.../``, a 302
 to ``key/`` when ``key/<index>`` exists, an object's
 ``x-amz-website-redirect-location`` as a 301, ``RedirectAllRequestsTo``, and
-404s with the configured error document (or S3's HTML error page).
+404s with the configured error document (or S3's HTML error page). In strict
+mode a page (and the error document) is served only when anyone may read it
+(``anonymous_allowed``: bucket policy, ACLs, Block Public Access); otherwise
+403 AccessDenied, as AWS answers for a website whose objects are not public.
 
 ``RoutingRules`` apply in order, the first match wins, as on AWS: a rule whose
 condition names only a key prefix (or that has no condition) redirects before
@@ -27,6 +30,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, unquote
 
+from cloudlet.auth.authorizer import anonymous_allowed
 from cloudlet.protocols.base import HttpRequest, HttpResponse
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
@@ -212,9 +216,22 @@ class WebsiteHandlers(ConfigHandlers):
                 return HttpResponse(302, [("Location", f"/{key}/"), ("Content-Length", "0")], b"")
         if version is None:
             return _routed(rules, requested, 404, req) or self._website_error(
-                bucket, site, key, rid
+                ctx, bucket, site, key
             )
+        if not self._publicly_readable(ctx, bucket, key):
+            return _html_error(403, "AccessDenied", "Access Denied", rid)
         return self._website_body(version, 200)
+
+    def _publicly_readable(self, ctx: Any, bucket: Bucket, key: str) -> bool:
+        """Strict mode: a website serves only what anyone may read (s3:GetObject for an
+        anonymous caller, as the bucket policy, ACLs and Block Public Access decide).
+        Open mode lets everyone read everything."""
+        if not getattr(self.env.credentials, "strict", False):
+            return True
+        ctx.params = {"Bucket": bucket.name, "Key": key}
+        resource = f"arn:aws:s3:::{bucket.name}/{key}"
+        text = self.configs.get(bucket.name, "policy")
+        return anonymous_allowed(ctx, self, "s3:GetObject", resource, text)
 
     def _website_object(self, bucket: Bucket, key: str) -> ObjectVersion | None:
         version = self.store.latest(bucket.name, key)
@@ -244,11 +261,12 @@ class WebsiteHandlers(ConfigHandlers):
         )
 
     def _website_error(
-        self, bucket: Bucket, site: dict[str, Any], key: str, rid: str
+        self, ctx: Any, bucket: Bucket, site: dict[str, Any], key: str
     ) -> HttpResponse:
+        rid = ctx.request_id
         error_key = (site.get("ErrorDocument") or {}).get("Key")
         if error_key:
             page = self._website_object(bucket, error_key)
-            if page is not None:
+            if page is not None and self._publicly_readable(ctx, bucket, error_key):
                 return self._website_body(page, 404)
         return _html_error(404, "NoSuchKey", "The specified key does not exist.", rid, Key=key)
