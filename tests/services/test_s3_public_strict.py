@@ -58,18 +58,27 @@ def bucket_with_object(owner, **put) -> str:
     return bucket
 
 
+def anyone(effect: str, bucket: str, keys: str) -> dict:
+    """A statement that allows or denies s3:GetObject on ``keys`` to everyone."""
+    return {
+        "Effect": effect,
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/{keys}",
+    }
+
+
 def read_policy(bucket: str, *extra: dict, keys: str = "*") -> str:
-    statements = [
-        {
-            "Sid": "PublicRead",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/{keys}",
-        },
-        *extra,
-    ]
+    statements = [anyone("Allow", bucket, keys), *extra]
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def block_only(owner, bucket: str, flag: str) -> None:
+    """A public access block with ``flag`` on and the other three off."""
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    owner.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration={f: f == flag for f in flags}
+    )
 
 
 def test_a_private_bucket_refuses_anonymous_callers(owner, anonymous):
@@ -85,12 +94,7 @@ def test_a_private_bucket_refuses_anonymous_callers(owner, anonymous):
 
 def test_a_public_read_policy_lets_anyone_read_and_nothing_more(owner, anonymous):
     bucket = bucket_with_object(owner)
-    deny_secret = {
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/secret/*",
-    }
+    deny_secret = anyone("Deny", bucket, "secret/*")
     owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, deny_secret))
     got = anonymous.get_object(Bucket=bucket, Key="site/index.html")
     assert got["Body"].read() == b"<h1>hi</h1>"
@@ -104,13 +108,7 @@ def test_a_public_read_policy_lets_anyone_read_and_nothing_more(owner, anonymous
 def test_restrict_public_buckets_shuts_a_public_policy_off(owner, anonymous):
     bucket = bucket_with_object(owner)
     owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket))
-    block = {
-        "BlockPublicAcls": False,
-        "IgnorePublicAcls": False,
-        "BlockPublicPolicy": False,
-        "RestrictPublicBuckets": True,
-    }
-    owner.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    block_only(owner, bucket, "RestrictPublicBuckets")
     denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
     assert owner.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
     owner.delete_public_access_block(Bucket=bucket)
@@ -130,13 +128,7 @@ def test_public_acls_grant_until_ignored_or_disabled(owner, anonymous):
     anonymous.put_object(Bucket=bucket, Key="upload.txt", Body=b"from anyone")
     assert owner.get_object(Bucket=bucket, Key="upload.txt")["Body"].read() == b"from anyone"
 
-    block = {
-        "BlockPublicAcls": False,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": False,
-        "RestrictPublicBuckets": False,
-    }
-    owner.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    block_only(owner, bucket, "IgnorePublicAcls")
     denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
     denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
     owner.delete_public_access_block(Bucket=bucket)
@@ -204,13 +196,8 @@ def test_a_website_serves_only_what_anyone_may_read(server, owner):
     status, body = _page(server, bucket, "/site/")
     assert status == 403 and b"AccessDenied" in body
     assert _page(server, bucket, "/nowhere")[0] == 404  # the error page is not public either
-    public_site = {
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/404.html",
-    }
-    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, public_site))
+    public_error_page = anyone("Allow", bucket, "404.html")
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, public_error_page))
     assert _page(server, bucket, "/site/") == (200, b"<h1>hi</h1>")
     assert _page(server, bucket, "/nowhere") == (404, b"lost")
     owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, keys="site/*"))
