@@ -16,6 +16,9 @@ Fixtures:
   credentials ``test``/``test`` unless given).
 
 Without pytest: ``with CloudletServer.start() as server: ...``.
+
+Each server gets a private ``TMPDIR`` (its log is there too), removed when it is
+stopped or killed: what a killed ephemeral server could not clean up goes with it.
 """
 
 from __future__ import annotations
