@@ -164,11 +164,19 @@ def test_acm_import_request_describe_and_errors(acm, cloudlet_server):
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def _alb_with_group(elbv2, backend: Backend) -> tuple[dict, str]:
+def _ip_group(elbv2, protocol: str, port: int, label: str = "tls", **kw) -> dict:
+    """A target group of ``protocol`` whose one target is 127.0.0.1:``port``."""
     tg = elbv2.create_target_group(
-        Name=unique("tls"), Protocol="HTTP", Port=backend.port, VpcId="vpc-1", TargetType="ip"
-    )["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": backend.port}])
+        Name=unique(label), Protocol=protocol, Port=port, VpcId="vpc-1", TargetType="ip", **kw
+    )["TargetGroups"][0]
+    elbv2.register_targets(
+        TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": port}]
+    )
+    return tg
+
+
+def _alb_with_group(elbv2, backend: Backend) -> tuple[dict, str]:
+    tg = _ip_group(elbv2, "HTTP", backend.port)["TargetGroupArn"]
     lb = elbv2.create_load_balancer(Name=unique("tls"), Subnets=[])["LoadBalancers"][0]
     return lb, tg
 
@@ -259,21 +267,17 @@ def test_alb_https_listener_with_sni_and_a_requested_certificate(
 def test_network_balancer_tcp_and_tls_listeners(aws_client, acm, backend):
     elbv2 = aws_client("elbv2")
     arn, cert = _import(acm, "nlb.example.com")
-    tg = elbv2.create_target_group(
-        Name=unique("tcp"),
-        Protocol="TCP",
-        Port=backend.port,
-        VpcId="vpc-1",
-        TargetType="ip",
+    tg = _ip_group(
+        elbv2,
+        "TCP",
+        backend.port,
+        "tcp",
         HealthCheckIntervalSeconds=5,
         HealthCheckTimeoutSeconds=2,
         HealthyThresholdCount=2,
-    )["TargetGroups"][0]
+    )
     assert tg["HealthCheckProtocol"] == "TCP"
     tg_arn = tg["TargetGroupArn"]
-    elbv2.register_targets(
-        TargetGroupArn=tg_arn, Targets=[{"Id": "127.0.0.1", "Port": backend.port}]
-    )
     lb = elbv2.create_load_balancer(Name=unique("nlb"), Subnets=[], Type="network")
     lb = lb["LoadBalancers"][0]
     assert lb["Type"] == "network" and ":loadbalancer/net/" in lb["LoadBalancerArn"]
@@ -432,18 +436,8 @@ def test_alb_reaches_https_target_groups_over_tls(aws_client, tls_backend, backe
     elbv2 = aws_client("elbv2")
     groups = {}
     for label, target in (("secure", tls_backend), ("plain", backend)):
-        tg = elbv2.create_target_group(
-            Name=unique(label),
-            Protocol="HTTPS",
-            Port=target.port,
-            VpcId="vpc-1",
-            TargetType="ip",
-            **HEALTH,
-        )["TargetGroups"][0]
+        tg = _ip_group(elbv2, "HTTPS", target.port, label, **HEALTH)
         assert tg["Protocol"] == "HTTPS" and tg["HealthCheckProtocol"] == "HTTPS"
-        elbv2.register_targets(
-            TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": target.port}]
-        )
         groups[label] = tg["TargetGroupArn"]
     lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=[])["LoadBalancers"][0]
     for port, label in ((8096, "secure"), (8097, "plain")):
@@ -469,19 +463,8 @@ def test_alb_reaches_https_target_groups_over_tls(aws_client, tls_backend, backe
 def test_nlb_tls_listener_re_encrypts_to_a_tls_target_group(aws_client, acm, tls_backend):
     elbv2 = aws_client("elbv2")
     arn, cert = _import(acm, "tls.example.com")
-    tg = elbv2.create_target_group(
-        Name=unique("tls"),
-        Protocol="TLS",
-        Port=tls_backend.port,
-        VpcId="vpc-1",
-        TargetType="ip",
-        **HEALTH,
-    )["TargetGroups"][0]
+    tg = _ip_group(elbv2, "TLS", tls_backend.port, **HEALTH)
     assert tg["HealthCheckProtocol"] == "TCP"
-    elbv2.register_targets(
-        TargetGroupArn=tg["TargetGroupArn"],
-        Targets=[{"Id": "127.0.0.1", "Port": tls_backend.port}],
-    )
     lb = elbv2.create_load_balancer(Name=unique("nlb"), Subnets=[], Type="network")
     lb = lb["LoadBalancers"][0]
     forward = [{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
