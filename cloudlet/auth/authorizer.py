@@ -12,6 +12,10 @@ it pays nothing). The answer combines:
 - the request context keys (aws:SourceIp, aws:username, s3:prefix ...);
 - AWS's dependent actions (``Service.dependent_actions``), checked the same way.
 
+A service may also turn an error into a refusal once the operation has run
+(``Service.strict_error``, given ``Authorizer.allows``): S3 answers a missing key
+with 403, not 404, to a caller who may not list the bucket.
+
 An anonymous caller (an unsigned S3 request: the authenticator lets no other
 through in strict mode) has no identity: the resource policy's answer for
 ``"Principal": "*"`` goes to ``Service.public_access``, which has the last word
@@ -106,6 +110,23 @@ class Authorizer:
                 None,
             )
 
+    def allows(self, ctx: Any, service: Any, action: str, resource: str) -> bool:
+        """Whether ``ctx.principal`` may do ``action`` on ``resource`` (whose policy
+        ``service.policy_resource`` gives, for the request's own params)."""
+        principal: Principal | None = ctx.principal
+        text = service.policy_resource(ctx, ctx.operation.name, ctx.params)[1]
+        if principal is not None and principal.kind == "anonymous":
+            return anonymous_allowed(ctx, service, action, resource, text)
+        if principal is None or principal.kind == "root":
+            return True
+        source: PolicySource | None = self.credentials.policies
+        identity = source.identity_for(principal) if source is not None else None
+        if identity is None:
+            return True
+        context = request_context(ctx, principal, identity)
+        request = policy.Request(action, resource, identity.caller, context)
+        return _decide(request, identity, resource_policy(text) if text else None).allowed
+
 
 _LISTINGS = ("ListObjects", "ListObjectsV2")
 ANONYMOUS_CALLER = policy.Caller(arn="*", account="", kind="anonymous")
@@ -142,11 +163,19 @@ def _check(
     request: policy.Request,
     compiled: policy.Policy | None,
 ) -> None:
+    decision = _decide(request, identity, compiled)
+    if not decision.allowed:
+        raise access_denied(ctx, principal, request.action, request.resource, decision)
+
+
+def _decide(
+    request: policy.Request, identity: Identity, compiled: policy.Policy | None
+) -> policy.Decision:
+    """The identity's policies and the resource policy, bounded by any session policies."""
     decision = policy.evaluate(request, identity.policies, compiled)
     if decision.allowed and identity.session is not None:
         decision = _bounded(request, identity, decision, compiled)
-    if not decision.allowed:
-        raise access_denied(ctx, principal, request.action, request.resource, decision)
+    return decision
 
 
 def _bounded(
@@ -177,9 +206,7 @@ def check_identity(credentials: Any, principal: Principal, action: str, resource
     if identity is None:
         return
     request = policy.Request(action, resource, identity.caller, {})
-    decision = policy.evaluate(request, identity.policies)
-    if decision.allowed and identity.session is not None:
-        decision = _bounded(request, identity, decision, None)
+    decision = _decide(request, identity, None)
     if not decision.allowed:
         raise access_denied(None, principal, action, resource, decision)
 

@@ -261,7 +261,12 @@ class Gateway:
             ctx.params = codec.parse(req, operation)
             if self.auth.strict:  # IAM policy evaluation; open mode skips it entirely
                 self.auth.authorize(ctx, service)
-            result = await self._dispatch(ctx, name, operation)
+            try:
+                result = await self._dispatch(ctx, name, operation)
+            except ServiceError as err:
+                if not self.auth.strict or service is None:
+                    raise
+                raise service.strict_error(ctx, err, self.auth.authorizer) from err
             return codec.serialize(operation, result or {}, ctx.request_id)
         except ServiceError as err:
             return self._error(ctx, err)

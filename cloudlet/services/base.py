@@ -166,6 +166,13 @@ class Service:
         ``dynamodb:PutResourcePolicy``); checked against identity policies in strict mode."""
         return ()
 
+    def strict_error(self, ctx: Any, err: Any, auth: Any) -> Any:
+        """Strict mode: the error to answer instead of ``err``, which the operation
+        raised (S3 answers 403 for a missing key to a caller who may not list the
+        bucket). ``auth.allows(ctx, self, action, resource)`` (``auth/authorizer.py``)
+        says what the caller may do."""
+        return err
+
     def public_access(self, ctx: Any, action: str, *, granted: bool) -> bool:
         """Strict mode, an unsigned request: whether to allow ``action``. ``granted`` says
         whether the resource policy allows it to everyone (an explicit Deny never gets

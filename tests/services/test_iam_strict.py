@@ -349,3 +349,31 @@ def test_source_ip_is_the_peer_not_a_forwarded_header(server, iam):
     with pytest.raises(ClientError) as exc:  # the request comes from 127.0.0.1
         s3.get_object(Bucket=bucket, Key="k")
     assert error(exc)[:2] == ("AccessDenied", 403)
+
+
+def test_missing_key_is_403_without_list_bucket_and_404_with_it(server, iam):
+    """AWS answers a read of a missing key with 404 only to a caller who may list
+    the bucket: anyone else learns nothing about which keys exist."""
+    bucket = unique("bucket")
+    server.client("s3").create_bucket(Bucket=bucket)
+    server.client("s3").put_object(Bucket=bucket, Key="there", Body=b"x")
+    name, _, client = make_user(server, iam)
+    s3 = client("s3")
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=doc(read))
+    assert s3.get_object(Bucket=bucket, Key="there")["Body"].read() == b"x"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="missing")
+    assert error(exc) == ("AccessDenied", 403, "Access Denied")
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="missing")
+    assert error(exc)[:2] == ("403", 403)
+
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=doc(read, listing))
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="missing")
+    assert error(exc)[:2] == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="missing")
+    assert error(exc)[:2] == ("404", 404)

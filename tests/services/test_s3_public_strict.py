@@ -105,6 +105,18 @@ def test_a_public_read_policy_lets_anyone_read_and_nothing_more(owner, anonymous
     denied(lambda: anonymous.get_bucket_policy(Bucket=bucket))
 
 
+def test_a_missing_key_is_404_only_to_those_who_may_list(owner, anonymous):
+    bucket = bucket_with_object(owner)
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket))
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/missing.html"))
+    listing = {**anyone("Allow", bucket, ""), "Action": "s3:ListBucket"}
+    listing["Resource"] = f"arn:aws:s3:::{bucket}"
+    owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, listing))
+    with pytest.raises(ClientError) as exc:
+        anonymous.get_object(Bucket=bucket, Key="site/missing.html")
+    assert error(exc) == ("NoSuchKey", 404)
+
+
 def test_restrict_public_buckets_shuts_a_public_policy_off(owner, anonymous):
     bucket = bucket_with_object(owner)
     owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.composed import ComposedBlobStore
@@ -32,6 +33,8 @@ from cloudlet.services.s3.replication import ReplicationHandlers
 from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
+
+_HIDES_MISSING_KEYS = frozenset(("GetObject", "HeadObject", "GetObjectAttributes"))
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,17 @@ class S3Service(
             key = "*"
         arn = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
         return arn, self.configs.get(bucket, "policy")
+
+    def strict_error(self, ctx: Any, err: Any, auth: Any) -> Any:
+        """A missing key is 404 only to a caller who may list the bucket; anyone else
+        gets 403 AccessDenied, which does not say whether the key exists (AWS's rule
+        for GetObject, HeadObject and GetObjectAttributes)."""
+        if err.code != "NoSuchKey" or ctx.operation.name not in _HIDES_MISSING_KEYS:
+            return err
+        bucket = ctx.params["Bucket"]
+        if auth.allows(ctx, self, "s3:ListBucket", f"arn:aws:s3:::{bucket}"):
+            return err
+        return ServiceError("AccessDenied", "Access Denied", 403)
 
     def health(self) -> dict[str, Any]:
         row = self.store.conn.execute("SELECT count(*) FROM buckets").fetchone()
