@@ -390,12 +390,16 @@ def test_items_of_a_table_still_importing_are_not_found(ddb, s3):
             call()
         assert code(exc) == "ResourceNotFoundException"
         assert exc.value.response["Error"]["Message"] == "Requested resource not found"
-    with pytest.raises(ClientError) as exc:
-        ddb.delete_table(TableName=table)
-    assert code(exc) == "ResourceInUseException"
-    assert exc.value.response["Error"]["Message"] == (
-        f"Attempt to change a resource which is still in use: Table is being created: {table}"
-    )
+    for call in (
+        lambda: ddb.delete_table(TableName=table),
+        lambda: ddb.update_table(TableName=table, TableClass="STANDARD_INFREQUENT_ACCESS"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == "ResourceInUseException"
+        assert exc.value.response["Error"]["Message"] == (
+            f"Attempt to change a resource which is still in use: Table is being created: {table}"
+        )
     assert wait_import(ddb, arn)["ImportStatus"] == "COMPLETED"
     assert ddb.get_item(TableName=table, Key=key)["Item"] == key
     ddb.put_item(TableName=table, Item={"pk": {"S": "mine"}})

@@ -30,6 +30,7 @@ def update_table(
     engine: Engine, table: Table, params: dict[str, Any]
 ) -> tuple[Result, list[Index]]:
     """Apply UpdateTable; returns the description and the new indexes to backfill."""
+    refuse_while_creating(table)
     changed = False
     for d in params.get("AttributeDefinitions") or []:
         known = table.attributes.get(d["AttributeName"])
@@ -151,12 +152,17 @@ def _gsi(table: Table, name: str) -> Index:
     raise errors.resource_not_found(f"Requested resource not found: Index: {name} not found")
 
 
-def delete_table(engine: Engine, table: Table) -> Result:
-    if table.status == "CREATING":  # an import is loading it
+def refuse_while_creating(table: Table) -> None:
+    """UpdateTable and DeleteTable wait for a table an import is still loading."""
+    if table.status == "CREATING":
         raise errors.resource_in_use(
             f"Attempt to change a resource which is still in use: Table is being created: "
             f"{table.name}"
         )
+
+
+def delete_table(engine: Engine, table: Table) -> Result:
+    refuse_while_creating(table)
     if table.deletion_protection:
         raise errors.validation(
             "Resource cannot be deleted as it is currently protected against deletion. "
