@@ -95,6 +95,10 @@ _INSERT = (
 _REPLACE = (
     f"UPDATE objects SET is_latest = 1, {', '.join(f + ' = ?' for f in _FIELDS)} WHERE id = ?"
 )
+# The same without ``is_latest`` and ``delete_marker``: SQLite then leaves the
+# ``objects_current`` index alone (an update touches a partial index only when it
+# sets a column the index names), one WAL page fewer per overwrite (5 -> 4).
+_REWRITE = f"UPDATE objects SET {', '.join(f + ' = ?' for f in _FIELDS[1:])} WHERE id = ?"
 
 
 @dataclass(slots=True)
@@ -532,15 +536,20 @@ class S3Store:
         with self.transaction() as conn:
             if version.version_id == NULL_VERSION:
                 newest = conn.execute(
-                    "SELECT id, blob_id, version_id FROM objects INDEXED BY objects_history "
+                    "SELECT id, blob_id, version_id, delete_marker FROM objects "
+                    "INDEXED BY objects_history "
                     "WHERE bucket = ? AND key = ? ORDER BY id DESC LIMIT 1",
                     (version.bucket, kb),
                 ).fetchone()
                 if newest is not None and newest[2] == NULL_VERSION:
                     # The null version is the newest row of the key (always so in a
-                    # bucket that never had versioning): rewrite it in place. Its id,
-                    # and so its version and history index entries, stay as they are.
-                    conn.execute(_REPLACE, (*fields, newest[0]))
+                    # bucket that never had versioning), so already the latest:
+                    # rewrite it in place. Its id, and so its version and history
+                    # index entries, stay as they are.
+                    if newest[3] == fields[0]:  # object stays object, marker stays marker
+                        conn.execute(_REWRITE, (*fields[1:], newest[0]))
+                    else:
+                        conn.execute(_REPLACE, (*fields, newest[0]))
                     if newest[1] and newest[1] != version.blob_id:
                         dropped.append(newest[1])
                     version.row_id, version.is_latest = newest[0], True
