@@ -23,6 +23,15 @@ def bname(prefix: str = "b") -> str:
     return f"{prefix}-{time.monotonic_ns() % 10**9}-{next(_n)}"
 
 
+def open_bucket(s3, prefix: str = "b") -> str:
+    """A new bucket as S3 made them before April 2023: ACLs enabled (``ObjectWriter``)
+    and no public access block, so public policies and ACLs may be set."""
+    name = bname(prefix)
+    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=name)
+    return name
+
+
 def code(exc: pytest.ExceptionInfo) -> str:
     return exc.value.response["Error"]["Code"]
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.services.s3_helpers import NO_RETRIES, bname, error
+from tests.services.s3_helpers import NO_RETRIES, bname, error, open_bucket
 
 
 @pytest.fixture
@@ -19,9 +19,8 @@ def s3(aws_client):
 
 @pytest.fixture
 def bucket(s3):
-    name = bname("cfg")
-    s3.create_bucket(Bucket=name)
-    return name
+    """ACLs enabled and no public access block: these tests set public policies and ACLs."""
+    return open_bucket(s3, "cfg")
 
 
 def _fails(call, **kwargs) -> tuple[str, int]:
@@ -78,21 +77,16 @@ def test_acl_canned_and_grants(s3, bucket):
 
 
 def test_ownership_and_public_access_block(s3, bucket):
-    assert _fails(s3.get_bucket_ownership_controls, Bucket=bucket) == (
-        "OwnershipControlsNotFoundError",
-        404,
-    )
+    got = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+    assert got["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]  # CreateBucket's header
     rules = {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=rules)
     assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"] == rules
     s3.delete_bucket_ownership_controls(Bucket=bucket)
-    assert _fails(s3.get_bucket_ownership_controls, Bucket=bucket)[0] == (
-        "OwnershipControlsNotFoundError"
+    assert _fails(s3.get_bucket_ownership_controls, Bucket=bucket) == (
+        "OwnershipControlsNotFoundError",
+        404,
     )
-    other = bname("own")
-    s3.create_bucket(Bucket=other, ObjectOwnership="ObjectWriter")
-    got = s3.get_bucket_ownership_controls(Bucket=other)["OwnershipControls"]
-    assert got["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]
 
     assert _fails(s3.get_public_access_block, Bucket=bucket) == (
         "NoSuchPublicAccessBlockConfiguration",
@@ -191,8 +185,7 @@ def test_logging_payment_accelerate_website(s3, bucket):
 
 
 def test_configuration_goes_with_the_bucket(s3):
-    name = bname("gone")
-    s3.create_bucket(Bucket=name)
+    name = open_bucket(s3, "gone")
     s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
     s3.put_bucket_policy(Bucket=name, Policy=json.dumps(POLICY))
     s3.delete_bucket(Bucket=name)
@@ -319,3 +312,57 @@ def test_block_public_access_refuses_public_policies_and_acls(s3, bucket):
     assert {g["Grantee"].get("URI") for g in grants} >= {
         "http://acs.amazonaws.com/groups/global/AllUsers"
     }
+
+
+ALL_USERS_READ = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+
+
+def test_new_buckets_block_public_access_and_disable_acls(s3):
+    """AWS's defaults since April 2023: every public access block flag on, and
+    ACLs disabled (BucketOwnerEnforced) unless CreateBucket asks otherwise."""
+    name = bname("dflt")
+    s3.create_bucket(Bucket=name)
+    block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert set(block.values()) == {True} and len(block) == 4
+    rules = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert _fails(s3.put_bucket_policy, Bucket=name, Policy=json.dumps(POLICY))[0] == (
+        "AccessDenied"
+    )
+
+    # ACLs disabled: a write may name the owner's full control or no ACL, nothing else.
+    s3.put_object(Bucket=name, Key="plain", Body=b"x")
+    s3.put_object(Bucket=name, Key="owned", Body=b"x", ACL="bucket-owner-full-control")
+    not_supported = ("AccessControlListNotSupported", 400)
+    for call, kw in (
+        (s3.put_object, {"Key": "k", "Body": b"x", "ACL": "public-read"}),
+        (s3.put_object, {"Key": "k", "Body": b"x", "ACL": "private"}),
+        (s3.put_object, {"Key": "k", "Body": b"x", "GrantRead": ALL_USERS_READ}),
+        (s3.copy_object, {"Key": "k", "CopySource": f"{name}/plain", "ACL": "public-read"}),
+        (s3.create_multipart_upload, {"Key": "k", "ACL": "authenticated-read"}),
+        (s3.put_bucket_acl, {"ACL": "public-read"}),
+        (s3.put_object_acl, {"Key": "plain", "ACL": "public-read"}),
+    ):
+        assert _fails(call, Bucket=name, **kw) == not_supported
+    assert _fails(s3.head_object, Bucket=name, Key="k")[1] == 404
+    s3.put_bucket_acl(Bucket=name, ACL="bucket-owner-full-control")
+    for acl in (s3.get_bucket_acl(Bucket=name), s3.get_object_acl(Bucket=name, Key="plain")):
+        assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"]
+
+    # CreateBucket's own ACL must fit the ownership and the public access block.
+    public = {"Bucket": bname("dflt"), "ACL": "public-read"}
+    assert _fails(s3.create_bucket, **public) == ("InvalidBucketAclWithObjectOwnership", 400)
+    assert _fails(s3.create_bucket, **public, ObjectOwnership="ObjectWriter") == (
+        "InvalidBucketAclWithBlockPublicAccessError",
+        400,
+    )
+    assert _fails(s3.head_bucket, Bucket=public["Bucket"])[1] == 404
+    s3.create_bucket(Bucket=public["Bucket"], ACL="private")
+    shared = bname("dflt")
+    s3.create_bucket(Bucket=shared, ObjectOwnership="ObjectWriter", ACL="log-delivery-write")
+    assert len(s3.get_bucket_acl(Bucket=shared)["Grants"]) == 3
+    enforce = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert _fails(s3.put_bucket_ownership_controls, Bucket=shared, OwnershipControls=enforce) == (
+        "InvalidBucketAclWithObjectOwnership",
+        400,
+    )

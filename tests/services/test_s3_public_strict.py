@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.s3_helpers import bname, error
+from tests.services.s3_helpers import bname, error, open_bucket
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,7 @@ def denied(call) -> None:
 
 
 def bucket_with_object(owner, **put) -> str:
-    bucket = bname("pub")
-    owner.create_bucket(Bucket=bucket)
+    bucket = open_bucket(owner, "pub")
     owner.put_object(Bucket=bucket, Key="site/index.html", Body=b"<h1>hi</h1>", **put)
     owner.put_object(Bucket=bucket, Key="secret/key.txt", Body=b"s3cr3t")
     return bucket
@@ -146,10 +145,11 @@ def test_public_acls_grant_until_ignored_or_disabled(owner, anonymous):
     owner.delete_public_access_block(Bucket=bucket)
     assert anonymous.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
 
+    owner.put_bucket_acl(Bucket=bucket, ACL="private")  # AWS's condition for disabling ACLs
     owner.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     )
-    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))  # object's ACL
 
 
 def test_policy_conditions_see_the_anonymous_request(server, owner):

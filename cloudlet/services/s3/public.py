@@ -1,4 +1,17 @@
-"""Block Public Access and policy status: what makes a bucket "public", and refusing it.
+"""Block Public Access, ACLs on or off, and policy status: what makes a bucket "public",
+and refusing it.
+
+New buckets get AWS's defaults since April 2023: all four public access block
+flags on, and ACLs disabled (ownership ``BucketOwnerEnforced``) unless
+CreateBucket's ``x-amz-object-ownership`` names another setting. A CreateBucket
+ACL granting anyone but the owner answers ``InvalidBucketAclWithObjectOwnership``
+(ACLs disabled) or ``InvalidBucketAclWithBlockPublicAccessError`` (a public one).
+Buckets made before this rule keep what they had.
+
+With ACLs disabled, a write or Put*Acl may name only the owner's full control
+(``bucket-owner-full-control``, or a document granting just that), else 400
+``AccessControlListNotSupported``; Get*Acl shows the owner's full control; and
+PutBucketOwnershipControls cannot disable ACLs while the bucket ACL grants others.
 
 S3 calls a bucket policy public when an ``Allow`` statement grants to everyone
 (``"Principal": "*"``, a wildcard principal, or ``NotPrincipal``) and no
@@ -35,8 +48,15 @@ import json
 from typing import Any
 
 from cloudlet.services.s3 import errors
-from cloudlet.services.s3.common import Result
-from cloudlet.services.s3.config import ALL_USERS, AUTH_USERS, ConfigHandlers, acl_from_params
+from cloudlet.services.s3.buckets import valid_bucket_name
+from cloudlet.services.s3.common import Result, canonical_user_id
+from cloudlet.services.s3.config import (
+    ALL_USERS,
+    AUTH_USERS,
+    ConfigHandlers,
+    acl_from_params,
+    canned_acl,
+)
 from cloudlet.services.s3.store import Bucket, ObjectVersion
 
 PUBLIC_GROUPS = frozenset((ALL_USERS, AUTH_USERS))
@@ -133,6 +153,16 @@ def acl_is_public(acl: dict[str, Any] | None) -> bool:
     )
 
 
+def _owner_only(acl: dict[str, Any], account: str) -> bool:
+    """Whether ``acl`` grants nothing but FULL_CONTROL to ``account`` (the bucket owner)."""
+    owner = canonical_user_id(account)
+    return all(
+        (grant.get("Grantee") or {}).get("ID") == owner
+        and grant.get("Permission") == "FULL_CONTROL"
+        for grant in acl.get("Grants") or []
+    )
+
+
 def _grants_everyone(acl: dict[str, Any] | None, permission: str) -> bool:
     """Whether ``acl`` grants ``permission`` (or FULL_CONTROL) to the AllUsers group."""
     return any(
@@ -176,6 +206,51 @@ class PublicAccessHandlers(ConfigHandlers):
             if version is not None:
                 return _grants_everyone(version.extra.get("acl"), _OBJECT_ACL[action])
         return False
+
+    # -- new buckets: AWS's defaults since April 2023 ---------------------------------
+
+    def create_bucket(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """A new bucket blocks all public access and has ACLs disabled
+        (``BucketOwnerEnforced``) unless its request names another ownership; an ACL
+        in the request must fit both, else AWS's ``InvalidBucketAcl...`` errors."""
+        name = params["Bucket"]
+        if not valid_bucket_name(name) or self.store.get_bucket(name) is not None:
+            return super().create_bucket(ctx, params)  # refused, or us-east-1's re-create
+        ownership = params.get("ObjectOwnership") or "BucketOwnerEnforced"
+        acl = acl_from_params(params, ctx.account_id)
+        if acl is not None and not _owner_only(acl, ctx.account_id):
+            if ownership == "BucketOwnerEnforced":
+                raise errors.s3_error(
+                    "InvalidBucketAclWithObjectOwnership",
+                    "Bucket cannot have ACLs set with ObjectOwnership's "
+                    "BucketOwnerEnforced setting",
+                )
+            if acl_is_public(acl):
+                raise errors.s3_error(
+                    "InvalidBucketAclWithBlockPublicAccessError",
+                    "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+                )
+        with self.store.transaction():
+            out = super().create_bucket(ctx, {**params, "ObjectOwnership": ownership})
+            self.configs.put(name, "public-access-block", dict.fromkeys(_FLAGS, True))
+            if acl is not None and ownership != "BucketOwnerEnforced":
+                self.configs.put(name, "acl", acl)
+        return out
+
+    def put_bucket_ownership_controls(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        rules = (params.get("OwnershipControls") or {}).get("Rules") or [{}]
+        acl = self.configs.get(bucket.name, "acl")
+        if (
+            rules[0].get("ObjectOwnership") == "BucketOwnerEnforced"
+            and acl is not None
+            and not _owner_only(acl, bucket.account)
+        ):
+            raise errors.s3_error(
+                "InvalidBucketAclWithObjectOwnership",
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            )
+        return super().put_bucket_ownership_controls(ctx, params)
 
     def _acls_disabled(self, bucket: Bucket) -> bool:
         document = self.configs.get(bucket.name, "ownership")
@@ -229,19 +304,50 @@ class PublicAccessHandlers(ConfigHandlers):
                 )
         return super().put_bucket_policy(ctx, params)
 
-    def _refuse_public_acl(self, bucket: str, acl: dict[str, Any] | None) -> None:
-        if acl_is_public(acl) and self._blocks(bucket, "BlockPublicAcls"):
+    def _acl_to_set(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The ACL a request sets, None when there is none to keep. With ACLs disabled
+        only the bucket owner's full control may be named (the canned
+        ``bucket-owner-full-control`` or a document saying just that), else 400
+        AccessControlListNotSupported; a public ACL is refused under BlockPublicAcls."""
+        acl = acl_from_params(params, bucket.account)
+        if acl is None:
+            return None
+        if self._acls_disabled(bucket):
+            canned = params.get("ACL")
+            if canned == "bucket-owner-full-control" or (
+                canned is None and _owner_only(acl, bucket.account)
+            ):
+                return None
+            raise errors.s3_error("AccessControlListNotSupported", "The bucket does not allow ACLs")
+        if acl_is_public(acl) and self._blocks(bucket.name, "BlockPublicAcls"):
             raise errors.s3_error("AccessDenied", "Access Denied", 403)
+        return acl
 
     def put_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        self._refuse_public_acl(bucket.name, acl_from_params(params, bucket.account))
+        if self._acl_to_set(bucket, params) is None and self._acls_disabled(bucket):
+            return {}
         return super().put_bucket_acl(ctx, params)
 
     def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        self._refuse_public_acl(bucket.name, acl_from_params(params, bucket.account))
+        if self._acl_to_set(bucket, params) is None and self._acls_disabled(bucket):
+            self._find(bucket, params["Key"], params.get("VersionId"), "PUT")  # NoSuchKey
+            return {}
         return super().put_object_acl(ctx, params)
+
+    def get_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        if self._acls_disabled(bucket):  # reads show the owner's full control, nothing else
+            return canned_acl("private", bucket.account)
+        return super().get_bucket_acl(ctx, params)
+
+    def get_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        if self._acls_disabled(bucket):
+            self._find(bucket, params["Key"], params.get("VersionId"), "GET")  # NoSuchKey
+            return canned_acl("private", bucket.account)
+        return super().get_object_acl(ctx, params)
 
     def _write_extra(
         self,
@@ -255,8 +361,7 @@ class PublicAccessHandlers(ConfigHandlers):
         extra = super()._write_extra(  # type: ignore[misc]
             bucket, params, defaults=defaults, source=source
         )
-        acl = acl_from_params(params, bucket.account)
+        acl = self._acl_to_set(bucket, params)
         if acl is not None:
-            self._refuse_public_acl(bucket.name, acl)
             extra["acl"] = acl
         return extra
