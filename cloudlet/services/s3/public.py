@@ -323,15 +323,21 @@ class PublicAccessHandlers(ConfigHandlers):
             raise errors.s3_error("AccessDenied", "Access Denied", 403)
         return acl
 
+    def _owner_acl_with_acls_off(self, bucket: Bucket, params: dict[str, Any]) -> bool:
+        """Put*Acl: refuse what the bucket does not allow; True when ACLs are disabled
+        and the request names the owner's full control, which it has anyway."""
+        self._acl_to_set(bucket, params)
+        return self._acls_disabled(bucket) and acl_from_params(params, bucket.account) is not None
+
     def put_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        if self._acl_to_set(bucket, params) is None and self._acls_disabled(bucket):
+        if self._owner_acl_with_acls_off(bucket, params):
             return {}
         return super().put_bucket_acl(ctx, params)
 
     def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        if self._acl_to_set(bucket, params) is None and self._acls_disabled(bucket):
+        if self._owner_acl_with_acls_off(bucket, params):
             self._find(bucket, params["Key"], params.get("VersionId"), "PUT")  # NoSuchKey
             return {}
         return super().put_object_acl(ctx, params)

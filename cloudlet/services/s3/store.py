@@ -97,7 +97,8 @@ _REPLACE = (
 )
 # The same without ``is_latest`` and ``delete_marker``: SQLite then leaves the
 # ``objects_current`` index alone (an update touches a partial index only when it
-# sets a column the index names), one WAL page fewer per overwrite (5 -> 4).
+# sets a column the index names): one WAL page fewer per overwrite (measured,
+# a 1 KiB PutObject over a null version: 6 -> 5 pages).
 _REWRITE = f"UPDATE objects SET {', '.join(f + ' = ?' for f in _FIELDS[1:])} WHERE id = ?"
 
 
