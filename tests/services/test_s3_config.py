@@ -366,3 +366,20 @@ def test_new_buckets_block_public_access_and_disable_acls(s3):
         "InvalidBucketAclWithObjectOwnership",
         400,
     )
+
+
+def test_recreating_ones_own_bucket_in_us_east_1_sets_its_acl(s3):
+    """S3's legacy us-east-1 rule: CreateBucket of a bucket one already owns there
+    succeeds, and an ACL in it is set on the bucket by the same rules as at creation."""
+    name = open_bucket(s3, "again")
+    s3.create_bucket(Bucket=name, ACL="public-read")
+    grants = s3.get_bucket_acl(Bucket=name)["Grants"]
+    assert "http://acs.amazonaws.com/groups/global/AllUsers" in {
+        g["Grantee"].get("URI") for g in grants
+    }
+    default = bname("again")
+    s3.create_bucket(Bucket=default)
+    assert _fails(s3.create_bucket, Bucket=default, ACL="public-read") == (
+        "InvalidBucketAclWithObjectOwnership",
+        400,
+    )

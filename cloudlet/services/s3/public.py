@@ -163,6 +163,29 @@ def _owner_only(acl: dict[str, Any], account: str) -> bool:
     )
 
 
+def _acl_with_acls_off() -> Exception:
+    return errors.s3_error(
+        "InvalidBucketAclWithObjectOwnership",
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    )
+
+
+def _check_creation_acl(
+    acl: dict[str, Any], account: str, *, acls_off: bool, public_blocked: bool
+) -> None:
+    """A CreateBucket ACL may grant others only with ACLs enabled, and the public
+    only where public ACLs are not blocked (a new bucket blocks them)."""
+    if _owner_only(acl, account):
+        return
+    if acls_off:
+        raise _acl_with_acls_off()
+    if public_blocked and acl_is_public(acl):
+        raise errors.s3_error(
+            "InvalidBucketAclWithBlockPublicAccessError",
+            "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+        )
+
+
 def _grants_everyone(acl: dict[str, Any] | None, permission: str) -> bool:
     """Whether ``acl`` grants ``permission`` (or FULL_CONTROL) to the AllUsers group."""
     return any(
@@ -212,28 +235,35 @@ class PublicAccessHandlers(ConfigHandlers):
     def create_bucket(self, ctx: Any, params: dict[str, Any]) -> Result:
         """A new bucket blocks all public access and has ACLs disabled
         (``BucketOwnerEnforced``) unless its request names another ownership; an ACL
-        in the request must fit both, else AWS's ``InvalidBucketAcl...`` errors."""
+        in the request must fit both, else AWS's ``InvalidBucketAcl...`` errors.
+        us-east-1's re-create of one's own bucket sets the request's ACL on it."""
         name = params["Bucket"]
-        if not valid_bucket_name(name) or self.store.get_bucket(name) is not None:
-            return super().create_bucket(ctx, params)  # refused, or us-east-1's re-create
+        existing = self.store.get_bucket(name) if valid_bucket_name(name) else None
+        if existing is not None:
+            out = super().create_bucket(ctx, params)  # refused unless the re-create
+            acl = acl_from_params(params, existing.account)
+            if acl is not None:
+                acls_off = self._acls_disabled(existing)
+                _check_creation_acl(
+                    acl,
+                    existing.account,
+                    acls_off=acls_off,
+                    public_blocked=self._blocks(name, "BlockPublicAcls"),
+                )
+                if not acls_off:
+                    self.configs.put(name, "acl", acl)
+            return out
+        if not valid_bucket_name(name):
+            return super().create_bucket(ctx, params)  # InvalidBucketName
         ownership = params.get("ObjectOwnership") or "BucketOwnerEnforced"
+        acls_off = ownership == "BucketOwnerEnforced"
         acl = acl_from_params(params, ctx.account_id)
-        if acl is not None and not _owner_only(acl, ctx.account_id):
-            if ownership == "BucketOwnerEnforced":
-                raise errors.s3_error(
-                    "InvalidBucketAclWithObjectOwnership",
-                    "Bucket cannot have ACLs set with ObjectOwnership's "
-                    "BucketOwnerEnforced setting",
-                )
-            if acl_is_public(acl):
-                raise errors.s3_error(
-                    "InvalidBucketAclWithBlockPublicAccessError",
-                    "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
-                )
+        if acl is not None:
+            _check_creation_acl(acl, ctx.account_id, acls_off=acls_off, public_blocked=True)
         with self.store.transaction():
             out = super().create_bucket(ctx, {**params, "ObjectOwnership": ownership})
             self.configs.put(name, "public-access-block", dict.fromkeys(_FLAGS, True))
-            if acl is not None and ownership != "BucketOwnerEnforced":
+            if acl is not None and not acls_off:
                 self.configs.put(name, "acl", acl)
         return out
 
@@ -246,10 +276,7 @@ class PublicAccessHandlers(ConfigHandlers):
             and acl is not None
             and not _owner_only(acl, bucket.account)
         ):
-            raise errors.s3_error(
-                "InvalidBucketAclWithObjectOwnership",
-                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-            )
+            raise _acl_with_acls_off()
         return super().put_bucket_ownership_controls(ctx, params)
 
     def _acls_disabled(self, bucket: Bucket) -> bool:
