@@ -77,12 +77,10 @@ class Authorizer:
         if principal is not None and principal.kind == "anonymous":
             _authorize_anonymous(ctx, service)
             return
-        if principal is None or principal.kind == "root":
-            return
-        source: PolicySource | None = self.credentials.policies
-        identity = source.identity_for(principal) if source is not None else None
+        identity = self._identity(principal)
         if identity is None:
             return
+        assert principal is not None
         operation = ctx.operation.name
         action = action_for(ctx.service_name, operation)
         if action in ALWAYS_ALLOWED:
@@ -110,6 +108,14 @@ class Authorizer:
                 None,
             )
 
+    def _identity(self, principal: Principal | None) -> Identity | None:
+        """The principal's policies; None when nothing limits it (the root, or a
+        principal IAM does not govern)."""
+        if principal is None or principal.kind == "root":
+            return None
+        source: PolicySource | None = self.credentials.policies
+        return source.identity_for(principal) if source is not None else None
+
     def allows(self, ctx: Any, service: Any, action: str, resource: str) -> bool:
         """Whether ``ctx.principal`` may do ``action`` on ``resource`` (whose policy
         ``service.policy_resource`` gives, for the request's own params)."""
@@ -117,12 +123,10 @@ class Authorizer:
         text = service.policy_resource(ctx, ctx.operation.name, ctx.params)[1]
         if principal is not None and principal.kind == "anonymous":
             return anonymous_allowed(ctx, service, action, resource, text)
-        if principal is None or principal.kind == "root":
-            return True
-        source: PolicySource | None = self.credentials.policies
-        identity = source.identity_for(principal) if source is not None else None
+        identity = self._identity(principal)
         if identity is None:
             return True
+        assert principal is not None
         context = request_context(ctx, principal, identity)
         request = policy.Request(action, resource, identity.caller, context)
         return _decide(request, identity, resource_policy(text) if text else None).allowed
