@@ -7,6 +7,7 @@ handler mixins so each group lives in its own file):
 - ``common.py``     the mixins' shared base: bucket/version lookups, ids, owners
 - ``errors.py``     S3's error codes, statuses and extra ``<Error>`` elements
 - ``blobs.py``      object bytes on disk: streamed writes, fsync, atomic publish
+- ``direct.py``     large files written and read around the page cache (O_DIRECT)
 - ``composed.py``   multipart objects as their part files (no copy on complete)
 - ``small.py``      small objects as database rows, committed with their metadata
 - ``store.py``      metadata in SQLite: buckets, object versions, configuration

@@ -231,7 +231,9 @@ class ComposedReader:
             i = bisect.bisect_right(self._offsets, self._pos) - 1
             base = self._offsets[i]
             stop = min(self._end - base, self._sizes[i])
-            self._current = BlobReader(self._dir / _member(i), self._pos - base, stop, self._chunk)
+            self._current = BlobReader(
+                self._dir / _member(i), self._pos - base, stop, self._chunk, self._store.direct
+            )
 
     def close(self) -> None:
         if self._current is not None:
