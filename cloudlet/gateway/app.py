@@ -270,6 +270,11 @@ class Gateway:
             return codec.serialize(operation, result or {}, ctx.request_id)
         except ServiceError as err:
             return self._error(ctx, err)
+        except RecursionError:
+            # Input nested past what the parsers recurse into (parentheses of an
+            # expression, a JSON or XML document): the request's fault, not ours.
+            log.warning("request nested too deeply: %s %s", req.method, req.path)
+            return self._error(ctx, _too_deep(ctx.protocol))
         except Exception:  # noqa: BLE001 - the one boundary where bugs become 500s
             log.exception("internal error handling %s %s", req.method, req.path)
             return self._error(ctx, InternalFailure(message="internal error"))
@@ -415,6 +420,16 @@ class Gateway:
             [("content-type", "application/json"), ("x-amzn-requestid", ctx.request_id)],
             body,
         )
+
+
+def _too_deep(protocol: str | None) -> ServiceError:
+    """The 400 for a request nested too deeply, in its protocol's usual code."""
+    message = "The request is nested too deeply to be processed."
+    if protocol == "rest-xml":
+        return ServiceError("InvalidRequest", message, 400)
+    if protocol in ("query", "ec2"):
+        return ServiceError("ValidationError", message, 400)
+    return ServiceError("ValidationException", message, 400)
 
 
 async def _drained() -> dict[str, Any]:

@@ -213,11 +213,16 @@ class ShapeConverters:
     def _list_reader(self, shape: Shape, cache: dict[Any, Any]) -> Reader:
         holder: list[Any] = []
         sname = shape.name
+        # Only a list marked sparse may hold nulls; in any other a null member is
+        # not a value of the member's shape (AWS: SerializationException).
+        sparse = bool(shape.metadata.get("sparse") or shape.serialization.get("sparse"))
 
         def read(value: Any) -> list[Any]:
             if type(value) is not list:
                 raise _bad(sname, "list", value)
             types, conv = holder
+            if not sparse and None in value:
+                raise _bad(sname, "list member", None)
             if conv is None:
                 for x in value:
                     if type(x) not in types and x is not None:

@@ -78,9 +78,9 @@ if _orjson is not None:
         try:
             return _orjson.loads(data)
         except _orjson.JSONDecodeError:
-            # orjson is stricter than AWS services (NaN literals, lone
-            # surrogates); give the stdlib the final word.
-            return json.loads(data)
+            # orjson is stricter than AWS services (NaN literals); give the
+            # stdlib the final word, but not on text that is no Unicode.
+            return _no_lone_surrogates(json.loads(data))
 
 else:  # pragma: no cover - depends on the environment
 
@@ -90,7 +90,18 @@ else:  # pragma: no cover - depends on the environment
 
     def loads(data: bytes) -> Any:
         """Parse a JSON body; ``ValueError`` when it is not JSON."""
-        return json.loads(data)
+        return _no_lone_surrogates(json.loads(data))
+
+
+def _no_lone_surrogates(doc: Any) -> Any:
+    """``doc``, unless a string of it holds a lone UTF-16 surrogate (``"\\ud800"``):
+    JSON that escapes one names no Unicode character, and nothing downstream (UTF-8
+    keys, sizes, digests) can encode it, so it is refused as invalid JSON."""
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the JSON text holds a lone UTF-16 surrogate") from None
+    return doc
 
 
 def dumps_std(value: Any) -> bytes:

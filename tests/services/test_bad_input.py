@@ -24,6 +24,10 @@ def sqs_target(op: str) -> dict[str, str]:
     return {**JSON10, "X-Amz-Target": f"AmazonSQS.{op}"}
 
 
+def ddb_target(op: str) -> dict[str, str]:
+    return {**JSON10, "X-Amz-Target": f"DynamoDB_20120810.{op}"}
+
+
 def sign_hint(service: str) -> dict[str, str]:
     """An Authorization header naming the service (open mode does not verify it)."""
     cred = f"AKIDEXAMPLE/20260101/us-east-1/{service}/aws4_request"
@@ -250,6 +254,32 @@ CASES = [
         None,
     ),
     ("json-get-method", "GET", "/", sqs_target("ListQueues"), b"", None),
+    # A lone UTF-16 surrogate escaped in JSON names no character: no UTF-8 key,
+    # size or digest can be made of it.
+    (
+        "json-lone-surrogate",
+        "POST",
+        "/",
+        ddb_target("PutItem"),
+        b'{"TableName":"t","Item":{"pk":{"S":"\\ud800"}}}',
+        "SerializationException",
+    ),
+    (
+        "json-null-list-member",
+        "POST",
+        "/",
+        ddb_target("BatchGetItem"),
+        b'{"RequestItems":{"t":{"Keys":[null]}}}',
+        "SerializationException",
+    ),
+    (
+        "json-null-list-member-of-strings",
+        "POST",
+        "/",
+        ddb_target("PutItem"),
+        b'{"TableName":"t","Item":{"pk":{"S":"a"},"s":{"SS":[null]}}}',
+        "SerializationException",
+    ),
 ]
 
 
@@ -308,3 +338,45 @@ def test_stored_data_survives_the_bad_input(cloudlet_server, kept_queue):
     sqs = cloudlet_server.client("sqs")
     msgs = sqs.receive_message(QueueUrl=kept_queue, VisibilityTimeout=0)["Messages"]
     assert [m["Body"] for m in msgs] == ["precious"]
+
+
+def test_expressions_nested_past_the_parsers_answer_400(cloudlet_server):
+    """Parentheses nested deeper than a recursive parser goes: the request's fault,
+    a 400 ValidationException, and the server goes on serving."""
+    endpoint = cloudlet_server.endpoint
+    table = {
+        "TableName": "bad-input-deep",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    status, _, _ = call(
+        endpoint, "POST", "/", ddb_target("CreateTable"), json.dumps(table).encode()
+    )
+    assert status == 200
+    deep = "(" * 1500 + "a = :v" + ")" * 1500
+    requests = [
+        ("Scan", {"FilterExpression": deep}),
+        (
+            "UpdateItem",
+            {
+                "Key": {"pk": {"S": "k"}},
+                "UpdateExpression": "SET a = " + "(" * 1500 + ":v" + ")" * 1500,
+            },
+        ),
+    ]
+    for op, params in requests:
+        body = {
+            "TableName": "bad-input-deep",
+            "ExpressionAttributeValues": {":v": {"S": "x"}},
+            **params,
+        }
+        status, headers, resp = call(
+            endpoint, "POST", "/", ddb_target(op), json.dumps(body).encode()
+        )
+        assert status == 400, (op, status, resp[:300])
+        assert error_code(headers, resp) == "ValidationException", resp[:300]
+    status, _, _ = call(
+        endpoint, "POST", "/", ddb_target("DescribeTable"), b'{"TableName":"bad-input-deep"}'
+    )
+    assert status == 200
