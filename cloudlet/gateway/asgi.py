@@ -7,6 +7,8 @@ an async iterator for streaming payloads, so memory stays flat.
 
 from __future__ import annotations
 
+import base64
+import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -75,9 +77,51 @@ async def body_stream(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
+_NOT_TOKEN = re.compile(rb"[^!#$%&'*+.^_`|~0-9a-z-]")
+_NOT_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def encode_headers(pairs: list[tuple[str, Any]]) -> list[tuple[bytes, bytes]]:
+    """Response headers as bytes. Values stored from a request (user metadata, a
+    content type, a CORS rule) may hold what no header can carry: such a value is
+    sent as an RFC 2047 encoded word (S3 does so for non-ASCII metadata), a name that
+    is no HTTP token is left out, so the response still goes out."""
+    try:
+        headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in pairs]
+    except UnicodeEncodeError:
+        return _careful_headers(pairs)
+    if _NOT_VALUE.search(b"\t".join([v for _, v in headers])) or _NOT_TOKEN.search(
+        b"".join([k for k, _ in headers])
+    ):
+        return _careful_headers(pairs)
+    return headers
+
+
+def _careful_headers(pairs: list[tuple[str, Any]]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for k, v in pairs:
+        try:
+            name = k.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            continue
+        if not name or _NOT_TOKEN.search(name):
+            continue
+        text = str(v)
+        try:
+            value = text.encode("latin-1")
+            safe = not _NOT_VALUE.search(value)
+        except UnicodeEncodeError:
+            safe = False
+        if not safe:
+            word = base64.b64encode(text.encode("utf-8", "replace")).decode()
+            value = f"=?UTF-8?B?{word}?=".encode()
+        out.append((name, value))
+    return out
+
+
 async def send_response(send: Send, resp: HttpResponse, head_only: bool = False) -> None:
     body = resp.body
-    headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers]
+    headers = encode_headers(resp.headers)
     if isinstance(body, bytes | bytearray):
         if not any(k == b"content-length" for k, _ in headers):
             headers.append((b"content-length", b"%d" % len(body)))

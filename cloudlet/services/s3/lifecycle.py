@@ -25,6 +25,7 @@ far in the future: how a test sees ``Days`` rules act without waiting days
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,8 @@ from cloudlet.services.s3.transitions import (
     check_transitions,
     due_moves,
 )
+
+log = logging.getLogger(__name__)
 
 DAY = 86400.0
 MAX_RULES = 1000
@@ -168,8 +171,12 @@ class LifecycleHandlers(ConfigHandlers):
             if bucket is None:
                 continue
             for rule in rules:
-                if rule.get("Status") == "Enabled":
+                if rule.get("Status") != "Enabled":
+                    continue
+                try:
                     done += self._apply_rule(bucket, rule, now)
+                except Exception:  # noqa: BLE001 - one bad rule must not stop the others
+                    log.exception("lifecycle rule %r of bucket %s failed", rule.get("ID"), name)
         return done
 
     def _versions_under(self, bucket: str, prefix: str) -> list[ObjectVersion]:

@@ -486,7 +486,7 @@ class MultipartHandlers(S3Handlers):
     def list_parts(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         upload = self.uploads.find(bucket.name, params["Key"], params["UploadId"])
-        marker = params.get("PartNumberMarker") or 0
+        marker = _part_marker(params.get("PartNumberMarker"))
         max_parts = _max_items(params.get("MaxParts"), "max-parts")
         parts = self.uploads.parts(upload, marker, max_parts + 1)
         truncated = len(parts) > max_parts
@@ -603,7 +603,7 @@ class MultipartHandlers(S3Handlers):
         algorithm, values = info.get("algorithm"), info.get("checksums")
         if not algorithm or not values:
             return out
-        marker = params.get("PartNumberMarker") or 0
+        marker = _part_marker(params.get("PartNumberMarker"))
         max_parts = _max_items(params.get("MaxParts"), "max-parts")
         sizes = info.get("sizes") or []
         numbers = list(range(marker + 1, min(count, marker + max_parts) + 1))
@@ -625,6 +625,18 @@ class MultipartHandlers(S3Handlers):
         if numbers:
             out["NextPartNumberMarker"] = numbers[-1]
         return out
+
+
+def _part_marker(value: int | None) -> int:
+    if value is None:
+        return 0
+    if not 0 <= value <= 2147483647:
+        raise errors.invalid_argument(
+            "Argument partNumberMarker must be an integer between 0 and 2147483647",
+            "part-number-marker",
+            value,
+        )
+    return value
 
 
 def _max_items(value: int | None, name: str) -> int:

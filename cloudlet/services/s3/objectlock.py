@@ -28,6 +28,19 @@ from cloudlet.services.s3.config import ConfigHandlers
 from cloudlet.services.s3.store import Bucket, ObjectVersion
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
+MAX_DAYS = 36500
+"""The longest retention S3 allows: 100 years."""
+
+
+def _utc_text(until: datetime) -> str:
+    """A retain-until date as stored (ISO 8601 in UTC); one that leaves the calendar
+    once moved to UTC (``9999-12-31T23:59:59-01:00``) is an invalid argument."""
+    try:
+        return until.astimezone(UTC).isoformat()
+    except (OverflowError, ValueError) as exc:
+        raise errors.invalid_argument(
+            "The retain until date is out of range", "x-amz-object-lock-retain-until-date"
+        ) from exc
 
 
 def _denied() -> ServiceError:
@@ -117,6 +130,12 @@ class ObjectLockHandlers(ConfigHandlers):
                 raise errors.invalid_argument(
                     "Default retention period must be a positive integer value", "Days"
                 )
+            if (days or 0) > MAX_DAYS or (years or 0) > MAX_DAYS // 365:
+                raise errors.invalid_argument(
+                    f"Default retention period is too large: at most {MAX_DAYS} days "
+                    f"or {MAX_DAYS // 365} years",
+                    "Days" if days is not None else "Years",
+                )
             self.configs.put(bucket.name, "object-lock", rule)
         else:
             self.configs.delete(bucket.name, "object-lock")
@@ -165,7 +184,7 @@ class ObjectLockHandlers(ConfigHandlers):
                 raise _denied()
         extra = {k: v for k, v in version.extra.items() if k != "retention"}
         if mode is not None:
-            extra["retention"] = {"mode": mode, "until": until.astimezone(UTC).isoformat()}
+            extra["retention"] = {"mode": mode, "until": _utc_text(until)}
         self.store.update_version(version, extra=extra)
         return {}
 
@@ -240,7 +259,7 @@ class ObjectLockHandlers(ConfigHandlers):
                 "x-amz-object-lock-retain-until-date",
             )
         if mode is not None:
-            extra["retention"] = {"mode": mode, "until": until.astimezone(UTC).isoformat()}
+            extra["retention"] = {"mode": mode, "until": _utc_text(until)}
         if hold is not None:
             extra["legal_hold"] = hold
         return extra

@@ -55,6 +55,7 @@ from cloudlet.auth import sigv2, sigv4
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpResponse
+from cloudlet.protocols.values import parse_timestamp
 from cloudlet.services.s3 import checksums, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now
 from cloudlet.services.s3.objects import storage_class, user_metadata
@@ -497,7 +498,14 @@ async def post_object(
         }
     )
     klass = storage_class(fields.get("x-amz-storage-class"))
-    content = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
+    content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
+    if content["expires"] is not None:  # stored as a time, as PutObject's header is
+        try:
+            content["expires"] = parse_timestamp(content["expires"])
+        except (ValueError, OverflowError) as exc:
+            raise errors.invalid_argument(
+                "Invalid Expires field", "Expires", content["expires"]
+            ) from exc
     content["website_redirect"] = fields.get("x-amz-website-redirect-location")
     status = fields.get("success_action_status")
     redirect = fields.get("success_action_redirect") or fields.get("redirect")

@@ -163,8 +163,18 @@ class ObjectVersion:
         return replace(self, **changes)
 
 
+_TS_MIN = datetime.min.replace(tzinfo=UTC)
+_TS_MAX = datetime.max.replace(tzinfo=UTC)
+
+
 def _ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):
+        # A time stored from an offset date near year 1 or 9999 (``Expires:
+        # Fri, 31 Dec 9999 23:59:59 -0100``) lies past what datetime holds: the
+        # nearest one it does, so the object stays readable and deletable.
+        return _TS_MAX if value > 0 else _TS_MIN
 
 
 def _epoch(value: datetime) -> float:

@@ -1,0 +1,123 @@
+"""Values a request stores that could later break reading the object or the bucket.
+
+Found by fuzzing: each of these was accepted and then made every GET, HEAD or
+DELETE of the object (or every write to the bucket) answer 500 or drop the
+connection. Now they are refused with a 400, or stored so they can be sent back.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.services.s3_helpers import bname, open_bucket
+from tests.services.s3_helpers import post_form as _post
+
+
+@pytest.fixture
+def s3(aws_client):
+    return aws_client("s3")
+
+
+def raw(endpoint: str, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    parts = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def word(text: str) -> str:
+    return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
+
+
+def test_form_values_no_header_can_carry_come_back_as_encoded_words(s3, cloudlet_server):
+    bucket = open_bucket(s3, "stored")
+    fields = {
+        "key": "k",
+        "x-amz-meta-lang": "中文",
+        "x-amz-meta-lines": "a\r\nb",
+        "Content-Disposition": "inline; filename=\x00x",
+    }
+    status, _, body = _post(f"{cloudlet_server.endpoint}/{bucket}", fields, b"data")
+    assert status == 204, body
+    got = s3.get_object(Bucket=bucket, Key="k")
+    assert got["Body"].read() == b"data"
+    assert got["Metadata"] == {"lang": word("中文"), "lines": word("a\r\nb")}
+    assert got["ContentDisposition"] == word("inline; filename=\x00x")
+    s3.delete_object(Bucket=bucket, Key="k")
+
+
+def test_form_expires_is_stored_as_a_time(s3, cloudlet_server):
+    bucket = bname("stored")
+    s3.create_bucket(Bucket=bucket)
+    url = f"{cloudlet_server.endpoint}/{bucket}"
+    status, _, body = _post(url, {"key": "e", "expires": "Wed, 21 Oct 2037 07:28:00 GMT"}, b"x")
+    assert status == 204, body
+    expires = s3.head_object(Bucket=bucket, Key="e")["ResponseMetadata"]["HTTPHeaders"]["expires"]
+    assert expires == "Wed, 21 Oct 2037 07:28:00 GMT"
+    status, _, body = _post(url, {"key": "f", "expires": "soon"}, b"x")
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
+
+
+def test_an_expires_past_year_9999_in_utc_leaves_the_object_readable(s3, cloudlet_server):
+    bucket = bname("stored")
+    s3.create_bucket(Bucket=bucket)
+    status, body = raw(
+        cloudlet_server.endpoint,
+        "PUT",
+        f"/{bucket}/e",
+        b"x",
+        {"Expires": "Fri, 31 Dec 9999 23:59:59 -0100"},
+    )
+    assert status == 200, body
+    assert s3.get_object(Bucket=bucket, Key="e")["Body"].read() == b"x"
+    s3.head_object(Bucket=bucket, Key="e")
+    s3.delete_object(Bucket=bucket, Key="e")
+
+
+def test_object_lock_periods_and_dates_out_of_range_are_refused(s3, cloudlet_server):
+    bucket = bname("stored")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    for retention in ({"Years": 10000}, {"Days": 36501}, {"Days": 2147483648}):
+        with pytest.raises(ClientError) as err:
+            s3.put_object_lock_configuration(
+                Bucket=bucket,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **retention}},
+                },
+            )
+        assert err.value.response["Error"]["Code"] in ("InvalidArgument", "MalformedXML")
+    s3.put_object(Bucket=bucket, Key="still-writable", Body=b"x")  # the bucket still works
+    status, body = raw(
+        cloudlet_server.endpoint,
+        "PUT",
+        f"/{bucket}/late",
+        b"x",
+        {
+            "x-amz-object-lock-mode": "GOVERNANCE",
+            "x-amz-object-lock-retain-until-date": "9999-12-31T23:59:59-01:00",
+        },
+    )
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
+
+
+def test_list_parts_marker_out_of_range_is_an_invalid_argument(s3, cloudlet_server):
+    bucket = bname("stored")
+    s3.create_bucket(Bucket=bucket)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    status, body = raw(
+        cloudlet_server.endpoint,
+        "GET",
+        f"/{bucket}/mp?uploadId={upload}&part-number-marker=9223372036854775808",
+    )
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
