@@ -150,7 +150,13 @@ class RestXmlCodec:
                         raise BadValue("The payload is not valid UTF-8") from None
             return
         if member is not None and member.type_name == "structure" and req.body.strip():
-            params[name] = shape_reader(member).read(parse_document(req.body))
+            root = parse_document(req.body)
+            expected = member.serialization.get("name") or name
+            if root.tag.rpartition("}")[2] != expected:
+                # Another document than the operation's (AWS: MalformedXML), which
+                # must not be read as if it were, e.g. a <Foo> deleting objects.
+                raise BadValue(f"The XML document's root element must be {expected}")
+            params[name] = shape_reader(member).read(root)
 
     # -- responses
 

@@ -1,4 +1,5 @@
-"""Values a request stores that could later break reading the object or the bucket.
+"""Values a request stores that could later break reading the object or the bucket,
+and documents that are not the operation's.
 
 Found by fuzzing: each of these was accepted and then made every GET, HEAD or
 DELETE of the object (or every write to the bucket) answer 500 or drop the
@@ -121,3 +122,18 @@ def test_list_parts_marker_out_of_range_is_an_invalid_argument(s3, cloudlet_serv
     )
     assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
     s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+
+
+def test_a_document_with_another_root_is_malformed_xml_and_changes_nothing(s3, cloudlet_server):
+    bucket = bname("stored")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    documents = [
+        ("POST", f"/{bucket}?delete", b"<Foo><Object><Key>kept</Key></Object></Foo>"),
+        ("PUT", f"/{bucket}?tagging", b"<Foo><TagSet/></Foo>"),
+        ("POST", f"/{bucket}/kept?restore", b"<Foo><Days>1</Days></Foo>"),
+    ]
+    for method, path, body in documents:
+        status, resp = raw(cloudlet_server.endpoint, method, path, body)
+        assert status == 400 and b"<Code>MalformedXML</Code>" in resp, (path, resp)
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
