@@ -40,12 +40,20 @@ def parse_timestamp(text: str, fmt: str | None = None) -> datetime:
         return datetime.fromtimestamp(float(text), UTC)
     if fmt == "rfc822" or (fmt is None and "," in text):
         dt = parsedate_to_datetime(text)
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    iso = text
-    if iso.endswith(("Z", "z")):
-        iso = iso[:-1] + "+00:00"
-    dt = datetime.fromisoformat(iso)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    else:
+        iso = text
+        if iso.endswith(("Z", "z")):
+            iso = iso[:-1] + "+00:00"
+        dt = datetime.fromisoformat(iso)
+    if not dt.tzinfo:
+        return dt.replace(tzinfo=UTC)
+    try:
+        dt.astimezone(UTC)
+    except OverflowError:
+        # "9999-12-31T23:59:59-01:00" is past the last instant a time can be
+        # rendered in UTC: refused here rather than failing whoever renders it.
+        raise ValueError(f"timestamp out of range: {text!r}") from None
+    return dt
 
 
 def _is_number(text: str) -> bool:

@@ -363,3 +363,41 @@ def test_transition_configuration_errors(s3, bucket, rule, code, message):
     assert exc.value.response["Error"]["Message"] == message
     with pytest.raises(ClientError):  # nothing was stored
         s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+
+
+def test_rules_with_days_past_the_calendar_never_stop_other_buckets(s3):
+    """Days past what a date holds are accepted (AWS takes any positive integer) and
+    are simply never due; the sweep goes on to every other bucket's rules."""
+    huge = bname("lc-huge")
+    s3.create_bucket(Bucket=huge)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=huge,
+        LifecycleConfiguration={
+            "Rules": [
+                _rule(
+                    "far",
+                    Filter={"Prefix": ""},
+                    Expiration={"Days": 2_000_000_000},
+                    AbortIncompleteMultipartUpload={"DaysAfterInitiation": 2_000_000_000},
+                )
+            ]
+        },
+    )
+    s3.put_object(Bucket=huge, Key="stays", Body=b"x")
+    s3.create_multipart_upload(Bucket=huge, Key="pending")
+    other = bname("lc-other")
+    s3.create_bucket(Bucket=other)
+    s3.put_object(Bucket=other, Key="goes", Body=b"x")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=other,
+        LifecycleConfiguration={
+            "Rules": [_rule("soon", Filter={"Prefix": ""}, Expiration={"Days": 1})]
+        },
+    )
+
+    def expired():
+        assert _keys(s3, other) == []
+
+    _eventually(expired)
+    assert _keys(s3, huge) == ["stays"]
+    assert len(s3.list_multipart_uploads(Bucket=huge).get("Uploads", [])) == 1

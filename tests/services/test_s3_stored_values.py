@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import http.client
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 
+from cloudlet.services.s3.store import _ts as store_ts
 from tests.services.s3_helpers import bname, open_bucket
 from tests.services.s3_helpers import post_form as _post
 
@@ -68,20 +70,23 @@ def test_form_expires_is_stored_as_a_time(s3, cloudlet_server):
     assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
 
 
-def test_an_expires_past_year_9999_in_utc_leaves_the_object_readable(s3, cloudlet_server):
+def test_times_past_year_9999_in_utc_are_invalid_arguments(s3, cloudlet_server):
+    """An offset date that leaves the calendar once in UTC cannot be rendered back: it
+    is refused like any Expires that is no date, and a row stored so by an earlier
+    version reads back clamped to the last representable time."""
     bucket = bname("stored")
     s3.create_bucket(Bucket=bucket)
-    status, body = raw(
-        cloudlet_server.endpoint,
-        "PUT",
-        f"/{bucket}/e",
-        b"x",
-        {"Expires": "Fri, 31 Dec 9999 23:59:59 -0100"},
-    )
-    assert status == 200, body
-    assert s3.get_object(Bucket=bucket, Key="e")["Body"].read() == b"x"
-    s3.head_object(Bucket=bucket, Key="e")
-    s3.delete_object(Bucket=bucket, Key="e")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    for method, path, headers in [
+        ("PUT", f"/{bucket}/e", {"Expires": "Fri, 31 Dec 9999 23:59:59 -0100"}),
+        ("GET", f"/{bucket}/k?response-expires=0001-01-01T00:00:00%2B01:00", {}),
+    ]:
+        status, body = raw(
+            cloudlet_server.endpoint, method, path, b"x" if method == "PUT" else b"", headers
+        )
+        assert status == 400 and b"<Code>InvalidArgument</Code>" in body, (path, body)
+    assert store_ts(1e13) == datetime.max.replace(tzinfo=UTC)
+    assert store_ts(-1e13) == datetime.min.replace(tzinfo=UTC)
 
 
 def test_object_lock_periods_and_dates_out_of_range_are_refused(s3, cloudlet_server):
@@ -137,3 +142,14 @@ def test_a_document_with_another_root_is_malformed_xml_and_changes_nothing(s3, c
         status, resp = raw(cloudlet_server.endpoint, method, path, body)
         assert status == 400 and b"<Code>MalformedXML</Code>" in resp, (path, resp)
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+
+
+def test_a_restore_kept_past_the_calendar_is_an_invalid_argument(s3):
+    bucket = bname("stored")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass="GLACIER")
+    with pytest.raises(ClientError) as err:
+        s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={"Days": 3_650_000})
+    assert err.value.response["Error"]["Code"] == "InvalidArgument"
+    s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={"Days": 1})
+    assert 'ongoing-request="' in s3.head_object(Bucket=bucket, Key="cold")["Restore"]

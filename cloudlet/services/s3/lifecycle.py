@@ -78,7 +78,11 @@ def _rule_filter(rule: dict[str, Any]) -> tuple[str, dict[str, str], int | None,
 
 
 def _next_midnight(moment: float) -> float:
-    day = datetime.fromtimestamp(moment, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        day = datetime.fromtimestamp(moment, UTC)
+    except (OverflowError, ValueError, OSError):  # a rule's days past the calendar
+        return float("inf")  # never due
+    day = day.replace(hour=0, minute=0, second=0, microsecond=0)
     midnight = day.timestamp()
     return midnight if midnight == moment else midnight + DAY
 
@@ -100,6 +104,8 @@ def _check_rule(rule: dict[str, Any]) -> None:
             "'Days' for Expiration action must be a positive integer", "Days"
         )
     date = expiration.get("Date")
+    if date is not None:
+        date = date.astimezone(UTC)  # "2020-01-01T00:00:00+01:00" is no midnight GMT
     if date is not None and (date.hour, date.minute, date.second, date.microsecond) != (0, 0, 0, 0):
         raise errors.invalid_argument("'Date' must be at midnight GMT", "Date")
     noncurrent = rule.get("NoncurrentVersionExpiration") or {}
@@ -229,8 +235,14 @@ class LifecycleHandlers(ConfigHandlers):
                 done += len(moves)
         abort = rule.get("AbortIncompleteMultipartUpload") or {}
         if abort.get("DaysAfterInitiation"):
-            before = datetime.fromtimestamp(now, UTC) - timedelta(days=abort["DaysAfterInitiation"])
-            done += self._abort_uploads(bucket.name, prefix, before)  # type: ignore[attr-defined]
+            try:
+                before = datetime.fromtimestamp(now, UTC) - timedelta(
+                    days=abort["DaysAfterInitiation"]
+                )
+            except OverflowError:  # more days than the calendar holds: nothing is old enough
+                before = None
+            if before is not None:
+                done += self._abort_uploads(bucket.name, prefix, before)  # type: ignore[attr-defined]
         return done
 
     def _expire_key(

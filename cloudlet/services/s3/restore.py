@@ -52,6 +52,8 @@ ARCHIVE_CLASSES = frozenset(("GLACIER", "DEEP_ARCHIVE"))
 """Storage classes whose objects must be restored before their bytes can be read."""
 TIERS = frozenset(("Standard", "Bulk", "Expedited"))
 DEFAULT_TIER = "Standard"
+MAX_RESTORE_DAYS = 36500
+"""A restored copy kept at most 100 years: its expiry date stays a date."""
 
 
 def restore_clock() -> float:
@@ -132,6 +134,8 @@ def _check_request(version: ObjectVersion, request: dict[str, Any]) -> tuple[int
         raise errors.invalid_object_state(version.storage_class, errors.RESTORE_NOT_ARCHIVED)
     if days is None or days < 1:
         raise errors.malformed_xml()
+    if days > MAX_RESTORE_DAYS:  # an expiry past the calendar could not be shown
+        raise errors.invalid_argument(f"Days must be at most {MAX_RESTORE_DAYS}", "Days", days)
     tier = (request.get("GlacierJobParameters") or {}).get("Tier") or DEFAULT_TIER
     if tier not in TIERS:
         raise errors.malformed_xml()
