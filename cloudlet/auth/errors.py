@@ -32,12 +32,21 @@ class AuthError(ServiceError):
     status = 403
 
 
-def _iso_basic(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y%m%dT%H%M%SZ")
+def _moment(ts: float) -> datetime:
+    """``ts`` as a UTC datetime; a request's time past the calendar (``Timestamp=
+    9999-12-31T23:59:59-01:00``) is shown as the nearest one there is."""
+    try:
+        return datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, ValueError, OSError):
+        return (datetime.max if ts > 0 else datetime.min).replace(tzinfo=UTC)
+
+
+def iso_basic(ts: float) -> str:
+    return _moment(ts).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _iso_ext(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _moment(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def unknown_access_key(access_key: str, *, s3: bool) -> AuthError:
@@ -95,23 +104,23 @@ def clock_skew(request_time: float, now: float, *, s3: bool, shown: str | None =
             "The difference between the request time and the current time is too large.",
             403,
             fields={
-                "RequestTime": shown or _iso_basic(request_time),
+                "RequestTime": shown or iso_basic(request_time),
                 "ServerTime": _iso_ext(now),
                 "MaxAllowedSkewMilliseconds": str(MAX_SKEW_SECONDS * 1000),
             },
         )
-    shown = shown or _iso_basic(request_time)
+    shown = shown or iso_basic(request_time)
     if request_time < now:
         return AuthError(
             "RequestExpired",
             f"Signature expired: {shown} is now earlier than "
-            f"{_iso_basic(now - MAX_SKEW_SECONDS)} ({_iso_basic(now)} - 15 min.)",
+            f"{iso_basic(now - MAX_SKEW_SECONDS)} ({iso_basic(now)} - 15 min.)",
             400,
         )
     return AuthError(
         "SignatureDoesNotMatch",
         f"Signature not yet current: {shown} is still later than "
-        f"{_iso_basic(now + MAX_SKEW_SECONDS)} ({_iso_basic(now)} + 15 min.)",
+        f"{iso_basic(now + MAX_SKEW_SECONDS)} ({iso_basic(now)} + 15 min.)",
         403,
     )
 

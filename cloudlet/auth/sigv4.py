@@ -325,9 +325,7 @@ def _header_timestamp(req: HttpRequest, scope: Scope, *, s3: bool, now: float) -
     else:
         http_date = req.headers.get("date")
         when = parse_http_date(http_date) if http_date else None
-        timestamp = (
-            datetime.fromtimestamp(when, UTC).strftime("%Y%m%dT%H%M%SZ") if when is not None else ""
-        )
+        timestamp = errors.iso_basic(when) if when is not None else ""
     if when is None:
         if s3:
             raise errors.AuthError(

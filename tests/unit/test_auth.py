@@ -17,7 +17,7 @@ import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
@@ -887,3 +887,21 @@ def test_memory_stays_flat_for_a_large_signed_chunk():
         tracemalloc.stop()
     assert total == len(piece) * count
     assert peak < 2 * 1024 * 1024, f"peak {peak} bytes while decoding 16 MiB"
+
+
+def test_request_times_past_the_calendar_are_refused_not_crashed():
+    """A SigV2 ``Timestamp`` or an HTTP ``Date`` that is past year 9999 once in UTC
+    is an ordinary stale or skewed request (fuzzing found a 500 here)."""
+    for stamp in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00"):
+        query = (
+            f"AWSAccessKeyId={KEY}&SignatureVersion=2&SignatureMethod=HmacSHA256"
+            f"&Timestamp={quote(stamp)}&Signature=x&Action=ListQueues"
+        )
+        req = HttpRequest("GET", "/", query, {"host": "localhost"})
+        err = refused(req)
+        assert 400 <= err.status < 500, (stamp, err.code)
+    req = signed(S3SigV4Auth(CREDS, "s3", "us-east-1"), "GET", f"{ENDPOINT}/b")
+    del req.headers["x-amz-date"]
+    req.headers["date"] = "Fri, 31 Dec 9999 23:59:59 -0100"
+    err = refused(req)
+    assert 400 <= err.status < 500, err.code
