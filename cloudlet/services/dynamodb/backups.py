@@ -95,6 +95,11 @@ CREATE TABLE IF NOT EXISTS backup_items (
 """
 
 DEFAULT_RECOVERY_DAYS = 35
+MAX_EXPORT_PAGE = 25
+BACKUP_TYPES = ("USER", "SYSTEM", "AWS_BACKUP", "ALL")
+EXPORT_FORMATS = ("ION", "DYNAMODB_JSON")
+EXPORT_TYPES = ("FULL_EXPORT", "INCREMENTAL_EXPORT")
+"""The enums in the order AWS's validation messages list them (as far as known)."""
 DAY = 86400.0
 
 
@@ -113,7 +118,7 @@ def pitr_unavailable(name: str) -> ServiceError:
     )
 
 
-def invalid_restore_time(when: float, earliest: float, latest: float) -> ServiceError:
+def invalid_restore_time(when: float | datetime, earliest: float, latest: float) -> ServiceError:
     return ServiceError(
         "InvalidRestoreTimeException",
         f"Invalid restore time {_iso(when)}: RestoreDateTime must be between "
@@ -126,7 +131,14 @@ def invalid_restore_time(when: float, earliest: float, latest: float) -> Service
 # --------------------------------------------------------------------------- helpers
 
 
-def _iso(t: float) -> str:
+def _iso(t: float | datetime) -> str:
+    """A time for a message: an epoch, or a client's datetime as given when UTC cannot hold
+    it (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC)."""
+    if isinstance(t, datetime):
+        try:
+            return t.astimezone(UTC).isoformat()
+        except (OverflowError, ValueError):
+            return t.isoformat()
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
@@ -519,6 +531,7 @@ class BackupHandlers:
     # ---- on-demand backups
 
     def create_backup(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_table_name(params["BackupName"], "backupName")  # the same rule as table names
         table = find_table(self.engine, ctx.account_id, ctx.region, params["TableName"])
         backup = self._backup_store().create(table, params["BackupName"])
         return {"BackupDetails": backup.details()}
@@ -535,14 +548,9 @@ class BackupHandlers:
         return {"BackupDescription": backup.description()}
 
     def list_backups(self, ctx: Any, params: dict[str, Any]) -> Result:
-        limit = params.get("Limit") or 100
-        if not 1 <= limit <= 100:
-            raise errors.validation(
-                f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-                "constraint: Member must have value "
-                + ("less than or equal to 100" if limit > 100 else "greater than or equal to 1")
-            )
+        limit = errors.check_limit(params.get("Limit"), 100)
         kind = params.get("BackupType") or "USER"
+        errors.check_enum(kind, "backupType", BACKUP_TYPES)
         if kind not in ("USER", "ALL"):
             return {"BackupSummaries": []}  # cloudlet makes no SYSTEM or AWS_BACKUP backups
         lower, upper = params.get("TimeRangeLowerBound"), params.get("TimeRangeUpperBound")
@@ -643,7 +651,7 @@ class BackupHandlers:
         earliest, latest = pitr_window(source, now)
         when = latest if latest_wanted else _epoch(given)
         if not earliest <= when <= latest:
-            raise invalid_restore_time(when, earliest, latest)
+            raise invalid_restore_time(when if latest_wanted else given, earliest, latest)
         table = restored_definition(source, target, ctx.account_id, ctx.region, params, now)
         undo = undo_after(engine, source, when)
 
@@ -664,6 +672,8 @@ class BackupHandlers:
 
     def export_table_to_point_in_time(self, ctx: Any, params: dict[str, Any]) -> Result:
         engine = self.engine
+        errors.check_enum(params.get("ExportFormat"), "exportFormat", EXPORT_FORMATS)
+        errors.check_enum(params.get("ExportType"), "exportType", EXPORT_TYPES)
         table = find_table(engine, ctx.account_id, ctx.region, params["TableArn"])
         exports = self._export_store()
         now = engine.clock()
@@ -698,8 +708,8 @@ class BackupHandlers:
                 when = _epoch(params["ExportTime"])
                 if not earliest <= when <= latest:
                     raise invalid_export_time(
-                        f"Export time {_iso(when)} is outside of the point in time recovery "
-                        f"window [{_iso(earliest)}, {_iso(latest)}]"
+                        f"Export time {_iso(params['ExportTime'])} is outside of the point in "
+                        f"time recovery window [{_iso(earliest)}, {_iso(latest)}]"
                     )
                 data["time"] = when
         else:
@@ -712,7 +722,16 @@ class BackupHandlers:
         return {"ExportDescription": describe_export(data)}
 
     def list_exports(self, ctx: Any, params: dict[str, Any]) -> Result:
-        limit = params.get("MaxResults") or 25
+        limit = params.get("MaxResults")
+        if limit is None:
+            limit = MAX_EXPORT_PAGE
+        elif not 1 <= limit <= MAX_EXPORT_PAGE:
+            bound = (
+                "greater than or equal to 1"
+                if limit < 1
+                else f"less than or equal to {MAX_EXPORT_PAGE}"
+            )
+            raise errors.constraint(limit, "maxResults", f"Member must have value {bound}")
         found = self._export_store().list(ctx.account_id, ctx.region, params.get("TableArn"))
         token = params.get("NextToken")
         if token is not None:
@@ -739,19 +758,28 @@ def _incremental_window(params: dict[str, Any], earliest: float, latest: float) 
     so a test can export the changes it just made.
     """
     spec = params.get("IncrementalExportSpecification") or {}
+    errors.check_enum(
+        spec.get("ExportViewType"),
+        "incrementalExportSpecification.exportViewType",
+        ("NEW_AND_OLD_IMAGES", "NEW_IMAGE"),
+    )
     if spec.get("ExportFromTime") is None:
         raise errors.validation(
             "IncrementalExportSpecification.ExportFromTime is required for an INCREMENTAL_EXPORT"
         )
-    start = _epoch(spec["ExportFromTime"])
-    end = latest if spec.get("ExportToTime") is None else _epoch(spec["ExportToTime"])
+    shown_start = spec["ExportFromTime"]
+    shown_end = spec.get("ExportToTime")  # as given, for the message (see ``_iso``)
+    start = _epoch(shown_start)
+    end = latest if shown_end is None else _epoch(shown_end)
+    if shown_end is None:
+        shown_end = end
     if start >= end:
         raise errors.validation("ExportFromTime must be earlier than ExportToTime")
     if end - start > MAX_INCREMENTAL:
         raise errors.validation("The incremental export period must not exceed 24 hours")
     if start < earliest or end > latest:
         raise invalid_export_time(
-            f"Export period [{_iso(start)}, {_iso(end)}) is outside of the point in time "
-            f"recovery window [{_iso(earliest)}, {_iso(latest)}]"
+            f"Export period [{_iso(shown_start)}, {_iso(shown_end)}) is outside of the point "
+            f"in time recovery window [{_iso(earliest)}, {_iso(latest)}]"
         )
     return {"from": start, "to": end, "view": spec.get("ExportViewType") or "NEW_AND_OLD_IMAGES"}

@@ -35,6 +35,12 @@ MAX_BATCH_WRITE = 25
 MAX_TRANSACT = 100
 BATCH_GET_BYTES = 16 * 1024 * 1024
 TOKEN_SECONDS = 600
+_TRANSACT_MEMBERS = {
+    "ConditionCheck": "conditionCheck",
+    "Put": "put",
+    "Delete": "delete",
+    "Update": "update",
+}
 
 
 def _duplicates() -> Exception:
@@ -46,6 +52,10 @@ def _duplicates() -> Exception:
 
 def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
     requests = params["RequestItems"]
+    errors.check_return_options(params)
+    errors.check_not_empty(requests, "requestItems", "{}")
+    for name, request in requests.items():
+        errors.check_not_empty(request.get("Keys"), f"RequestItems.{name}.member.Keys", None)
     total = sum(len(r.get("Keys") or []) for r in requests.values())
     if total > MAX_BATCH_GET:
         raise errors.validation("Too many items requested for the BatchGetItem call")
@@ -117,8 +127,10 @@ def _java_dump(requests: dict[str, list[dict[str, Any]]]) -> str:
 
 def batch_write_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
     requests = params["RequestItems"]
+    errors.check_return_options(params)
+    errors.check_not_empty(requests, "requestItems", "{}")
     total = sum(len(r) for r in requests.values())
-    if total > MAX_BATCH_WRITE:
+    if total > MAX_BATCH_WRITE or not all(requests.values()):
         raise errors.validation(
             f"1 validation error detected: Value '{_java_dump(requests)}' at 'requestItems' "
             "failed to satisfy constraint: Map value must satisfy constraint: [Member must have "
@@ -175,6 +187,8 @@ def batch_write_item(engine: Engine, account: str, region: str, params: dict[str
 
 def transact_get_items(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
     entries = params["TransactItems"]
+    errors.check_return_options(params)
+    errors.check_not_empty(entries, "transactItems", "[]")
     if len(entries) > MAX_TRANSACT:
         raise errors.validation(
             f"1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
@@ -249,11 +263,17 @@ def transact_write_items(
     engine: Engine, tokens: Tokens, account: str, region: str, params: dict[str, Any]
 ) -> Result:
     entries = params["TransactItems"]
+    errors.check_return_options(params)
+    errors.check_not_empty(entries, "transactItems", "[]")
     if len(entries) > MAX_TRANSACT:
         raise errors.validation(
             f"1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_TRANSACT}"
         )
+    for i, entry in enumerate(entries, 1):
+        for kind, member in _TRANSACT_MEMBERS.items():
+            if entry.get(kind):
+                errors.check_return_options(entry[kind], f"transactItems.{i}.member.{member}.")
     token = params.get("ClientRequestToken")
     fingerprint = _fingerprint(params) if token else ""
     now = engine.clock()

@@ -109,6 +109,57 @@ def table_already_exists(name: str) -> ServiceError:
     return ServiceError("TableAlreadyExistsException", f"Table already exists: {name}", 400)
 
 
+def constraint(value: Any, member: str, rule: str) -> ServiceError:
+    """AWS's request-syntax message: ``1 validation error detected: Value '<v>' at '<member>'
+    failed to satisfy constraint: <rule>`` (``value`` None leaves the value out, as AWS does
+    for lists it does not echo)."""
+    shown = "Value" if value is None else f"Value '{value}'"
+    return validation(f"{ENVELOPE}{shown} at '{member}' failed to satisfy constraint: {rule}")
+
+
+def check_enum(value: Any, member: str, allowed: tuple[str, ...]) -> Any:
+    """``value`` (None when absent) if it is one of ``allowed``; AWS's enum message otherwise.
+
+    ``allowed`` is in the order AWS lists it in the message.
+    """
+    if value is not None and value not in allowed:
+        raise constraint(
+            value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
+    return value
+
+
+RETURN_CAPACITY = ("INDEXES", "TOTAL", "NONE")
+RETURN_METRICS = ("SIZE", "NONE")
+RETURN_ON_FAILURE = ("ALL_OLD", "NONE")
+
+
+def check_return_options(params: dict[str, Any], where: str = "") -> None:
+    """ReturnConsumedCapacity, ReturnItemCollectionMetrics and
+    ReturnValuesOnConditionCheckFailure, where present, are among AWS's values (``where``
+    prefixes the member path, e.g. ``transactItems.1.member.put.``)."""
+    check_enum(
+        params.get("ReturnConsumedCapacity"), where + "returnConsumedCapacity", RETURN_CAPACITY
+    )
+    check_enum(
+        params.get("ReturnItemCollectionMetrics"),
+        where + "returnItemCollectionMetrics",
+        RETURN_METRICS,
+    )
+    check_enum(
+        params.get("ReturnValuesOnConditionCheckFailure"),
+        where + "returnValuesOnConditionCheckFailure",
+        RETURN_ON_FAILURE,
+    )
+
+
+def check_not_empty(collection: Any, member: str, shown: str | None) -> None:
+    """A list or map member AWS requires at least one entry in (``shown``: how AWS echoes
+    the empty value, ``{}`` or ``[]``; None when it does not)."""
+    if not collection:
+        raise constraint(shown, member, "Member must have length greater than or equal to 1")
+
+
 def check_limit(limit: int | None, most: int) -> int:
     """A list operation's ``Limit`` (default ``most``), within 1..``most``."""
     if limit is None:

@@ -100,7 +100,7 @@ def undo_after(engine: Engine, table: Table, when: float) -> dict[Key, Item | No
     out: dict[Key, Item | None] = {}
     for _at, blob in _changes(engine, table, when, None):
         record = load(blob)
-        key = table.key_of(record["keys"], is_key=True)
+        key = table.key_of(record["keys"], is_key=True, sizes=False)
         if key not in out:
             out[key] = record["old"]
     return out
@@ -126,7 +126,7 @@ def window_changes(engine: Engine, table: Table, start: float, end: float) -> li
     # ``_changes`` takes (after, until]; an inclusive start is "after start - epsilon".
     for at, blob in _changes(engine, table, _before(start), _before(end)):
         record = load(blob)
-        key = table.key_of(record["keys"], is_key=True)
+        key = table.key_of(record["keys"], is_key=True, sizes=False)
         change = out.get(key)
         if change is None:
             out[key] = Change(record["keys"], record["old"], record["new"], at)

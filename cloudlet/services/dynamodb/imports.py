@@ -71,7 +71,7 @@ BATCH = 1000
 PAGE_MAX = 25
 FORMATS = ("DYNAMODB_JSON", "ION", "CSV")
 COMPRESSIONS = ("GZIP", "ZSTD", "NONE")
-_BUCKET = re.compile(r"[a-z0-9A-Z]+[.\-\w]*[a-z0-9A-Z]+\Z")
+_BUCKET = re.compile(r"[a-z0-9A-Z]+[.\-\w]*[a-z0-9A-Z]+\Z", re.ASCII)
 _DELIMITER = re.compile(r"[,;:|\t ]\Z")
 _IMPORT_ARN = re.compile(
     r"arn:aws[a-z-]*:dynamodb:[^:]+:[^:]+:table/[a-zA-Z0-9_.-]{3,255}/import/[^/]+\Z"

@@ -32,7 +32,13 @@ from cloudlet.services.dynamodb.expressions import (
     project,
 )
 from cloudlet.services.dynamodb.tables import Table, check_index_types
-from cloudlet.services.dynamodb.values import MAX_ITEM_SIZE, Item, item_size, validate_item
+from cloudlet.services.dynamodb.values import (
+    MAX_ITEM_SIZE,
+    Item,
+    check_depth,
+    item_size,
+    validate_item,
+)
 
 Result = dict[str, Any]
 
@@ -174,6 +180,7 @@ def _collection_metrics(table: Table, params: dict[str, Any], item: Item) -> dic
 
 
 def get_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     ctx = expression_context(params, ["ProjectionExpression"], ["AttributesToGet"])
     projection = projection_of(params, ctx)
     ctx.check_unused()
@@ -214,6 +221,7 @@ def prepare_put(table: Table, params: dict[str, Any]) -> PreparedPut:
 
 
 def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     put = prepare_put(table, params)
     if (
@@ -245,6 +253,7 @@ def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
 
 
 def delete_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     with request_validation():
         ctx = expression_context(params, ["ConditionExpression"], ["Expected"])
@@ -306,6 +315,8 @@ def apply_update(table: Table, prepared: PreparedUpdate, old: Stored | None) -> 
     new = prepared.update.apply(base) if prepared.update is not None else dict(base)
     if old is None:
         new.update(prepared.key_item)
+    if prepared.update is not None:
+        check_depth(new)
     if table.indexes:
         check_index_types(table, new)
     size = check_size(new, "Item size to update has exceeded the maximum allowed size")
@@ -313,6 +324,7 @@ def apply_update(table: Table, prepared: PreparedUpdate, old: Stored | None) -> 
 
 
 def update_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
     prepared = prepare_update(table, params)
     with engine.store.transaction():

@@ -93,8 +93,9 @@ _STATEMENT_ORDER = (
     "NotResource",
     "Condition",
 )
-_ARN = re.compile(r"^arn:([^:]*):([^:]*):([^:]*):([^:]*):(.*)$")
-_AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:aws:(iam|sts)::\d{12}:.+)$")
+_ARN = re.compile(r"arn:([^:]*):([^:]*):([^:]*):([^:]*):(.*)")
+_AWS_PRINCIPAL = re.compile(r"\*|\d{12}|arn:aws:(iam|sts)::\d{12}:.+", re.ASCII)
+"""Both matched whole (``fullmatch``: ``$`` would let a final newline by)."""
 
 
 # --------------------------------------------------------------------------- errors
@@ -247,7 +248,7 @@ def check_document(text: str, kind: str) -> Document:
             if not isinstance(principal, dict):
                 raise invalid_document("Syntax errors in policy.")
             for name in _listify(principal.get("AWS", [])):
-                if not isinstance(name, str) or not _AWS_PRINCIPAL.match(name):
+                if not isinstance(name, str) or not _AWS_PRINCIPAL.fullmatch(name):
                     raise _invalid("Invalid principal in policy document.")
     try:
         compiled = policy.parse(doc, "resource")
@@ -283,7 +284,7 @@ def resolve(engine: Engine, account: str, region: str, arn: str) -> Target:
     """The table or stream ``arn`` names, with DynamoDB's errors for every other ARN."""
     if not arn.startswith("arn:"):
         raise _invalid(f"ARNs must start with 'arn:': {arn}")
-    m = _ARN.match(arn)
+    m = _ARN.fullmatch(arn)
     if m is None or m.group(2) != "dynamodb" or not m.group(5).startswith("table/"):
         raise _invalid(f"Provided Arn is not a DynamoDB resource arn: {arn}")
     partition, _, arn_region, arn_account, resource = m.groups()

@@ -30,6 +30,7 @@ from cloudlet.services.dynamodb.values import Item, key_bytes, validate_item
 Result = dict[str, Any]
 PAGE_BYTES = 1024 * 1024
 _FETCH = 256
+MAX_SEGMENT = 999999
 _SELECTS = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
 
 
@@ -73,32 +74,40 @@ class _Target:
         return names
 
     def start_after(self, esk: Item) -> tuple[Any, ...]:
-        """The position of ExclusiveStartKey in this target's order."""
+        """The position of ExclusiveStartKey in this target's order.
+
+        Every key attribute (the table's and the index's) must be there with its
+        schema type: a start key is the client's to make, so a BOOL where the index
+        wants an S is the client's error, not a position to compute.
+        """
         esk = validate_item(esk)
         names = self.key_names()
         if set(esk) != set(names):
-            raise errors.validation(
-                "The provided starting key is invalid: The provided key element does not match the schema"
-            )
+            raise _bad_start_key()
         try:
             table_key = self.table.key_of(esk, is_key=False)
         except Exception:
-            raise errors.validation(
-                "The provided starting key is invalid: The provided key element does not match the schema"
-            ) from None
+            raise _bad_start_key() from None
         if self.index is None:
             return table_key
-        hv = esk[self.hash[0]]
-        if self.hash[1] not in hv:
-            raise errors.validation(
-                "The provided starting key is invalid: The provided key element does not match the schema"
-            )
-        hk = key_bytes(hv)
-        rk = key_bytes(esk[self.range[0]]) if self.range else b""
+        parts = []
+        for name, want in (self.hash, self.range) if self.range else (self.hash,):
+            value = esk[name]
+            if want not in value:
+                raise _bad_start_key()
+            parts.append(key_bytes(value))
+        hk = parts[0]
+        rk = parts[1] if self.range else b""
         return (hash_of(hk), hk, rk, table_key[1], table_key[2])
 
     def last_key(self, item: Item) -> Item:
         return {n: item[n] for n in self.key_names() if n in item}
+
+
+def _bad_start_key() -> Exception:
+    return errors.validation(
+        "The provided starting key is invalid: The provided key element does not match the schema"
+    )
 
 
 def _resolve(engine: Engine, table: Table, params: dict[str, Any]) -> _Target:
@@ -251,6 +260,7 @@ def _after(target: _Target, position: tuple[Any, ...], descending: bool) -> tupl
 
 
 def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     ctx = expression_context(
         params,
         ["KeyConditionExpression", "FilterExpression", "ProjectionExpression"],
@@ -343,6 +353,7 @@ def _show(value: dict[str, Any]) -> str:
 
 
 def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     ctx = expression_context(
         params, ["FilterExpression", "ProjectionExpression"], ["ScanFilter", "AttributesToGet"]
     )
@@ -358,6 +369,13 @@ def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     where = ""
     args: list[Any] = []
     segment, total = params.get("Segment"), params.get("TotalSegments")
+    if segment is not None and not 0 <= segment <= MAX_SEGMENT:
+        # Before anything uses it: a negative segment would scan a negative hash range
+        # (and one past SQLite's integers would fail there).
+        bound = (
+            "greater than or equal to 0" if segment < 0 else f"less than or equal to {MAX_SEGMENT}"
+        )
+        raise errors.constraint(segment, "segment", f"Member must have value {bound}")
     if total is not None or segment is not None:
         if total is None:
             raise errors.validation(

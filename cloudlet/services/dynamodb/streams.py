@@ -77,7 +77,8 @@ HISTORY_SCHEMA = (
     "(arn TEXT PRIMARY KEY, tid INTEGER NOT NULL, meta TEXT NOT NULL) WITHOUT ROWID"
 )
 
-_ARN = re.compile(r"^arn:[\w-]+:dynamodb:([^:]+):([^:]+):table/([^/]+)/stream/(.+)$")
+_ARN = re.compile(r"arn:[\w-]+:dynamodb:([^:]+):([^:]+):table/([^/]+)/stream/(.+)", re.ASCII)
+"""A stream ARN, matched whole (``fullmatch``)."""
 
 
 @dataclass(slots=True)
@@ -162,7 +163,7 @@ class StreamLog:
 
     def find(self, arn: str, ctx: Any = None) -> Stream:
         """The stream named by ``arn`` (in the caller's account and region), or ResourceNotFound."""
-        m = _ARN.match(arn or "")
+        m = _ARN.fullmatch(arn or "")
         if m is None or (
             ctx is not None and (m.group(2), m.group(1)) != (ctx.account_id, ctx.region)
         ):
@@ -366,10 +367,32 @@ def forget_streams(engine: Engine) -> None:
                 conn.execute("DELETE FROM stream_history WHERE arn = ?", (arn,))
 
 
+MAX_SEQUENCE_DIGITS = 40
+"""AWS's SequenceNumber is 21 to 40 characters; a longer one is refused before int()."""
+_INT64 = 2**63
+"""Positions and times inside an iterator must fit SQLite's integers."""
+
+
 def _parse_seq(text: str, kind: str) -> int:
+    if len(text) > MAX_SEQUENCE_DIGITS:
+        raise errors.constraint(
+            text,
+            "sequenceNumber",
+            f"Member must have length less than or equal to {MAX_SEQUENCE_DIGITS}",
+        )
     if not text.isascii() or not text.isdigit():
         raise errors.validation(f"Invalid SequenceNumber for ShardIteratorType {kind}: {text}")
     return int(text)
+
+
+def _field(text: str) -> int:
+    """A number field of an iterator: ASCII digits within SQLite's integer range."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        raise ValueError(text)
+    n = int(text)
+    if n >= _INT64:
+        raise ValueError(text)
+    return n
 
 
 def encode_iterator(arn: str, shard_id: str, pos: int, now: float) -> str:
@@ -381,15 +404,19 @@ def encode_iterator(arn: str, shard_id: str, pos: int, now: float) -> str:
 
 
 def decode_iterator(text: str) -> tuple[str, str, int, float]:
-    """(stream arn, shard id, position, issue time) of an iterator; ValidationException if bad."""
+    """(stream arn, shard id, position, issue time) of an iterator; ValidationException if bad.
+
+    The checksum only catches damage, not forgery: the fields are checked too, so a
+    made-up position or time beyond what the log can hold is an invalid iterator.
+    """
     try:
         arn, version, token = text.rsplit("|", 2)
         raw = base64.b64decode(token.encode(), validate=True)
         body, check = raw.rsplit(b"|", 1)
-        if version != "1" or zlib.crc32(arn.encode() + body) != int(check):
+        if version != "1" or zlib.crc32(arn.encode() + body) != _field(check.decode()):
             raise ValueError
         shard, pos, issued = body.decode().split("|")
-        return arn, shard, int(pos), int(issued) / 1000
+        return arn, shard, _field(pos), _field(issued) / 1000
     except (ValueError, UnicodeError) as exc:
         raise errors.validation("Invalid ShardIterator") from exc
 
@@ -544,7 +571,7 @@ class StreamsService(Service):
         for table in tables:
             log.note(table)
             streams.extend(log.streams_of(table))
-        start = _ARN.match(params.get("ExclusiveStartStreamArn") or "")
+        start = _ARN.fullmatch(params.get("ExclusiveStartStreamArn") or "")
         if start:
             # Resume after the start's place in (table, label) order, even if it is gone.
             after = (start.group(3), start.group(4))
@@ -561,6 +588,7 @@ class StreamsService(Service):
 
     def describe_stream(self, ctx: Any, params: dict[str, Any]) -> Result:
         log = self.log
+        errors.check_limit(params.get("Limit"), 100)  # one shard per stream: any limit fits
         stream = log.find(params["StreamArn"], ctx)
         log.note(stream.table)
         table = stream.table
@@ -596,12 +624,7 @@ class StreamsService(Service):
 
     def get_records(self, ctx: Any, params: dict[str, Any]) -> Result:
         log = self.log
-        limit = params.get("Limit") or MAX_RECORDS
-        if not 1 <= limit <= MAX_RECORDS:
-            raise errors.validation(
-                f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-                f"constraint: Member must have value less than or equal to {MAX_RECORDS}"
-            )
+        limit = errors.check_limit(params.get("Limit"), MAX_RECORDS)
         arn, shard_id, pos, issued = decode_iterator(params["ShardIterator"])
         now = log.engine.clock()
         if now - issued > ITERATOR_LIFETIME:

@@ -4,10 +4,17 @@ CreateTable's parsing lives in ``tables.py``; these are the operations that
 change or list existing tables. Adding a global secondary index starts a real
 backfill (``Engine.reindex``), run in steps by the service while the index
 reports ``CREATING``; queries on it are refused until it is ``ACTIVE``.
+
+UpdateTable is all or nothing, as on AWS: it works out the new definition on a
+copy and the live table takes it only when every check passed, so a refused
+request cannot leave a table half-changed in memory (and different after a
+restart) or an index stuck in ``CREATING``.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import fields
 from typing import Any
 
 from cloudlet.services.dynamodb import errors
@@ -16,9 +23,11 @@ from cloudlet.services.dynamodb.tables import (
     MAX_GSI,
     Index,
     Table,
+    check_table_enums,
     check_throughput,
     describe,
     new_stream,
+    parse_attribute_definitions,
     parse_index,
     sse_description,
 )
@@ -29,19 +38,59 @@ Result = dict[str, Any]
 def update_table(
     engine: Engine, table: Table, params: dict[str, Any]
 ) -> tuple[Result, list[Index]]:
-    """Apply UpdateTable; returns the description and the new indexes to backfill."""
+    """Apply UpdateTable; returns the description and the new indexes to backfill.
+
+    As on AWS, a request that fails changes nothing: the update is worked out on a copy
+    of the definition, and only once every check passed does the live table take it
+    (with the index rows of a deleted index dropped, in one transaction).
+    """
     refuse_while_creating(table)
+    check_table_enums(params)
+    new = copy.deepcopy(table)
+    created, deleted = _apply_update(engine, new, params)
+    with engine.store.transaction() as conn:
+        for ix in deleted:
+            conn.execute("DELETE FROM index_items WHERE iid = ?", (ix.iid,))
+        for ix in created:
+            ix.iid = engine.store.next_counter("index")
+        _adopt(table, new)
+        engine.save(table)
+    return {"TableDescription": describe(table, engine.counts(table))}, created
+
+
+def _adopt(table: Table, new: Table) -> None:
+    """Make ``table`` (the live object every request and backfill holds) what ``new`` is.
+
+    An index that survives the update keeps its object, updated in place: a running
+    backfill holds it and marks that very object ACTIVE when done.
+    """
+    live = {(ix.name, ix.iid): ix for ix in table.indexes}
+    indexes = []
+    for ix in new.indexes:
+        kept = live.get((ix.name, ix.iid))
+        if kept is not None:
+            for f in fields(Index):
+                setattr(kept, f.name, getattr(ix, f.name))
+            ix = kept
+        indexes.append(ix)
+    for f in fields(Table):
+        if f.name != "indexes":
+            setattr(table, f.name, getattr(new, f.name))
+    table.indexes = indexes
+
+
+def _apply_update(
+    engine: Engine, table: Table, params: dict[str, Any]
+) -> tuple[list[Index], list[Index]]:
+    """UpdateTable's checks and changes on ``table`` (a copy: it may be left half-changed
+    by an error). Returns the GSIs created (index id 0 until committed) and deleted."""
     changed = False
-    for d in params.get("AttributeDefinitions") or []:
-        known = table.attributes.get(d["AttributeName"])
-        if known is not None and known != d["AttributeType"]:
-            raise errors.invalid_parameter(
-                f"Cannot change the type of attribute {d['AttributeName']}"
-            )
-    defs = dict(table.attributes)
-    defs.update(
-        {d["AttributeName"]: d["AttributeType"] for d in params.get("AttributeDefinitions") or []}
-    )
+    added = parse_attribute_definitions(params.get("AttributeDefinitions"))
+    for name, kind in added.items():
+        known = table.attributes.get(name)
+        if known is not None and known != kind:
+            raise errors.invalid_parameter(f"Cannot change the type of attribute {name}")
+    defs = {**table.attributes, **added}
     billing = params.get("BillingMode")
     if billing is not None and billing != table.billing:
         table.billing = billing
@@ -68,7 +117,8 @@ def update_table(
             )
         table.throughput = tp
         changed = True
-    backfill: list[Index] = []
+    created: list[Index] = []
+    deleted: list[Index] = []
     for upd in params.get("GlobalSecondaryIndexUpdates") or []:
         if upd.get("Create"):
             spec = upd["Create"]
@@ -82,13 +132,12 @@ def update_table(
                     f"table is limited to {MAX_GSI}"
                 )
             ix = parse_index(spec, "GSI", defs, table.billing, set())
-            ix.iid = engine.store.next_counter("index")
             ix.status = "CREATING"
             table.indexes.append(ix)
             for name, t in defs.items():
                 if name in ix.key_names():
                     table.attributes[name] = t
-            backfill.append(ix)
+            created.append(ix)
             changed = True
         elif upd.get("Update"):
             spec = upd["Update"]
@@ -98,7 +147,10 @@ def update_table(
         elif upd.get("Delete"):
             ix = _gsi(table, upd["Delete"]["IndexName"])
             table.indexes.remove(ix)
-            engine.store.conn.execute("DELETE FROM index_items WHERE iid = ?", (ix.iid,))
+            if any(ix is c for c in created):
+                created = [c for c in created if c is not ix]  # made and dropped in one go
+            else:
+                deleted.append(ix)
             used = set(table.key_names)
             for other in table.indexes:
                 used.update(other.key_names())
@@ -141,8 +193,7 @@ def update_table(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
         )
-    engine.save(table)
-    return {"TableDescription": describe(table, engine.counts(table))}, backfill
+    return created, deleted
 
 
 def _gsi(table: Table, name: str) -> Index:
@@ -217,7 +268,13 @@ def untag_resource(engine: Engine, table: Table, keys: list[str]) -> None:
 
 def list_tags(table: Table, params: dict[str, Any]) -> Result:
     items = [{"Key": k, "Value": v} for k, v in table.tags.items()]
-    start = int(params.get("NextToken") or 0)
+    token = params.get("NextToken")
+    start = 0
+    if token:
+        # Our own tokens are offsets; anything else is the client's error, not ours.
+        if not (token.isascii() and token.isdigit() and len(token) < 10):
+            raise errors.validation(f"Invalid NextToken: {token}")
+        start = int(token)
     page = items[start : start + 100]
     out: Result = {"Tags": page}
     if start + 100 < len(items):

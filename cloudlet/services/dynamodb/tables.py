@@ -18,12 +18,19 @@ from typing import Any
 
 from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.store import hash_of
-from cloudlet.services.dynamodb.values import AV, KEY_TYPES, Item, key_bytes
+from cloudlet.services.dynamodb.values import AV, Item, key_bytes
 
-_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
+_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
+"""Table and index names, matched whole (``fullmatch``: ``$`` would let a final newline by)."""
 MAX_GSI = 20
 MAX_LSI = 5
 PROJECTIONS = ("ALL", "KEYS_ONLY", "INCLUDE")
+BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
+TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
+STREAM_VIEWS = ("OLD_IMAGE", "KEYS_ONLY", "NEW_AND_OLD_IMAGES", "NEW_IMAGE")
+"""The enums in the order AWS's validation messages list them."""
+MAX_HASH_KEY_BYTES = 2048
+MAX_RANGE_KEY_BYTES = 1024
 _TYPE_WORDS = {"S": "S", "N": "N", "B": "B"}
 
 
@@ -108,8 +115,14 @@ class Table:
 
     # ---- keys
 
-    def key_of(self, item: Item, *, is_key: bool = False) -> tuple[int, bytes, bytes]:
-        """``(h, hk, rk)`` of an item (or of a Key parameter when ``is_key``), with AWS's checks."""
+    def key_of(
+        self, item: Item, *, is_key: bool = False, sizes: bool = True
+    ) -> tuple[int, bytes, bytes]:
+        """``(h, hk, rk)`` of an item (or of a Key parameter when ``is_key``), with AWS's checks.
+
+        ``sizes=False`` skips the key size limits, for keys read back from storage (logged
+        before the limits were enforced, they must still be found).
+        """
         hname, htype = self.hash
         hv = item.get(hname)
         if self.range is not None:
@@ -141,8 +154,8 @@ class Table:
                     raise errors.invalid_parameter(
                         f"Type mismatch for key {rname} expected: {rtype} actual: {_type(rv)}"
                     )
-        hk = _key_part(hname, hv)
-        rk = _key_part(rname, rv) if rv is not None else b""
+        hk = _key_part(hname, hv, True if sizes else None)
+        rk = _key_part(rname, rv, False if sizes else None) if rv is not None else b""
         return hash_of(hk), hk, rk
 
     def key_item(self, item: Item) -> Item:
@@ -158,7 +171,8 @@ def _type(value: AV) -> str:
     return ""
 
 
-def _key_part(name: str, value: AV) -> bytes:
+def _key_part(name: str, value: AV, is_hash: bool | None) -> bytes:
+    """A key attribute's bytes; ``is_hash`` picks the size limit (None: no limit)."""
     for t, v in value.items():
         if t == "S" and v == "":
             raise errors.validation(
@@ -170,7 +184,32 @@ def _key_part(name: str, value: AV) -> bytes:
                 "One or more parameter values are not valid. The AttributeValue for a key "
                 f"attribute cannot contain an empty binary value. Key: {name}"
             )
+    if is_hash is not None:
+        check_key_size(value, is_hash)
     return key_bytes(value)
+
+
+def check_key_size(value: AV, is_hash: bool) -> None:
+    """DynamoDB's key size limits: 2048 bytes for a partition key, 1024 for a sort key
+    (UTF-8 bytes of a string, bytes of a binary; numbers are always small enough).
+    The messages are AWS's own, the missing space in "of2048" included."""
+    v = value.get("S")
+    if v is not None:
+        size = len(v) if v.isascii() else len(v.encode("utf-8"))
+    else:
+        b = value.get("B")
+        if b is None:
+            return
+        size = len(b)
+    if is_hash and size > MAX_HASH_KEY_BYTES:
+        raise errors.invalid_parameter(
+            f"Size of hashkey has exceeded the maximum size limit of{MAX_HASH_KEY_BYTES} bytes"
+        )
+    if not is_hash and size > MAX_RANGE_KEY_BYTES:
+        raise errors.invalid_parameter(
+            "Aggregated size of all range keys has exceeded the size limit of "
+            f"{MAX_RANGE_KEY_BYTES} bytes"
+        )
 
 
 def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
@@ -191,11 +230,18 @@ def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
 
 
 def check_index_types(table: Table, item: Item) -> None:
-    """An item whose index key attribute has the wrong type or is empty is refused, as AWS does."""
+    """An item whose index key attribute has the wrong type, is empty or too long is refused,
+    as AWS does."""
     for ix in table.indexes:
         for name, want in (ix.hash, ix.range) if ix.range else (ix.hash,):
             v = item.get(name)
-            if v is None or name in table.key_names:
+            if v is None:
+                continue
+            if name in table.key_names:
+                # Checked as a table key already, but a sort key of the table may be
+                # an index's partition key and the other way round.
+                if _type(v) == want:
+                    check_key_size(v, name == ix.hash[0])
                 continue
             actual = _type(v)
             if actual != want:
@@ -211,6 +257,7 @@ def check_index_types(table: Table, item: Item) -> None:
                     f"cannot contain an empty {word} value. IndexName: {ix.name}, "
                     f"IndexKey: {name}"
                 )
+            check_key_size(v, name == ix.hash[0])
 
 
 # --------------------------------------------------------------------------- CreateTable
@@ -223,7 +270,7 @@ def check_table_name(name: str, member: str = "tableName") -> None:
             f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
             f"constraint: Member must have length {bound}"
         )
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise errors.validation(
             f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
@@ -323,15 +370,8 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
     """A validated ``Table`` (tid 0, index ids 0) from CreateTable's params."""
     name = params["TableName"]
     check_table_name(name)
-    defs: dict[str, str] = {}
-    for d in params.get("AttributeDefinitions") or []:
-        if d["AttributeType"] not in KEY_TYPES:
-            raise errors.validation(
-                f"1 validation error detected: Value '{d['AttributeType']}' at "
-                "'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: "
-                "Member must satisfy enum value set: [B, N, S]"
-            )
-        defs[d["AttributeName"]] = d["AttributeType"]
+    check_table_enums(params)
+    defs = parse_attribute_definitions(params.get("AttributeDefinitions"))
     hash_key, range_key = parse_key_schema(params.get("KeySchema") or [], defs)
     billing = params.get("BillingMode") or "PROVISIONED"
     throughput = check_throughput(billing, params.get("ProvisionedThroughput"))
@@ -410,6 +450,30 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
     if sse and sse.get("Enabled"):
         table.sse = sse_description(table, sse)
     return table
+
+
+def check_table_enums(params: dict[str, Any]) -> None:
+    """The enum members CreateTable and UpdateTable share, checked before anything else
+    (AWS checks a request's syntax before its meaning)."""
+    errors.check_enum(params.get("BillingMode"), "billingMode", BILLING_MODES)
+    errors.check_enum(params.get("TableClass"), "tableClass", TABLE_CLASSES)
+    stream = params.get("StreamSpecification") or {}
+    errors.check_enum(
+        stream.get("StreamViewType"), "streamSpecification.streamViewType", STREAM_VIEWS
+    )
+
+
+def parse_attribute_definitions(specs: list[dict[str, str]] | None) -> dict[str, str]:
+    """AttributeDefinitions as {name: type}: types S, N or B, each name once."""
+    defs: dict[str, str] = {}
+    for i, d in enumerate(specs or [], 1):
+        errors.check_enum(
+            d["AttributeType"], f"attributeDefinitions.{i}.member.attributeType", ("B", "N", "S")
+        )
+        if d["AttributeName"] in defs:
+            raise errors.validation("Cannot have two attributes with the same name")
+        defs[d["AttributeName"]] = d["AttributeType"]
+    return defs
 
 
 def parse_index(

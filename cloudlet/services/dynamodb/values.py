@@ -8,7 +8,10 @@ goes back to the client without conversion.
 
 Numbers are DynamoDB's decimals: 38 significant digits, magnitudes from 1E-130
 to below 1E126, stored and returned in canonical text (no exponent, no leading
-or trailing zeros: "1.50" comes back as "1.5", "1E2" as "100").
+or trailing zeros: "1.50" comes back as "1.5", "1E2" as "100"). Their text is
+read as DynamoDB (Java's BigDecimal) reads it: ASCII digits, no spaces or ``_``,
+and the range is checked before any arithmetic, since ``decimal`` accepts
+exponents (``1e999999999999``) that no context can then compute with.
 
 Key bytes (``key_bytes``) sort exactly as DynamoDB orders keys, so SQLite's
 ``memcmp`` over BLOB columns gives range queries in DynamoDB order: strings by
@@ -18,6 +21,7 @@ UTF-8 bytes, binaries by bytes, numbers numerically.
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +39,8 @@ CONTEXT = decimal.Context(
     prec=38, rounding=decimal.ROUND_HALF_EVEN, Emax=125, Emin=-130, traps=[decimal.InvalidOperation]
 )
 """Arithmetic in update expressions (``SET a = a + :n``) runs in this context."""
+_EXACT = decimal.Context(prec=38, Emax=200, Emin=-200)
+"""Normalizing a number already checked to 38 digits within DynamoDB's range is exact here."""
 
 _SET_NAMES = {"SS": "string", "NS": "number", "BS": "binary"}
 
@@ -47,34 +53,53 @@ def _not_a_number(text: object) -> Exception:
     return _number_error(f"The parameter cannot be converted to a numeric value: {text}")
 
 
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+"""A number's text as DynamoDB reads it (Java's BigDecimal syntax): ASCII digits only, no
+spaces, no ``_`` separators, no NaN or Infinity, all of which Python's ``Decimal`` takes."""
+
+
 def to_decimal(text: str) -> Decimal:
-    """A number's text (client or stored) as a ``Decimal``, validated against DynamoDB's range."""
-    raw = text
-    text = text.strip() if type(text) is str else text
-    if type(text) is not str or not text:
-        raise _not_a_number(raw)
+    """A number's text (client or stored) as a ``Decimal``, validated against DynamoDB's range.
+
+    The range is checked on the parsed digits and exponent before any arithmetic: a text
+    such as ``1e999999999999`` is valid syntax whose exponent no ``decimal`` context holds.
+    """
+    if type(text) is not str or not _NUMBER.match(text):
+        raise _not_a_number(text)
     try:
         d = Decimal(text)
     except decimal.InvalidOperation:
-        raise _not_a_number(raw) from None
-    if not d.is_finite():
-        raise _not_a_number(raw)
+        # Valid syntax, but an exponent too long for ``decimal`` itself (thousands of digits).
+        mantissa, _, exponent = text.lower().partition("e")
+        if not mantissa.strip("+-.0"):
+            return Decimal(0)
+        raise (_underflow() if exponent.startswith("-") else _overflow()) from None
     if not d:
         return Decimal(0)
-    d = d.normalize(decimal.Context(prec=200))
-    digits = len(d.as_tuple().digits)
-    if digits > 38:
+    digits = d.as_tuple().digits
+    significant = len(digits)
+    while digits[significant - 1] == 0:
+        significant -= 1
+    if significant > 38:
         raise _number_error("Attempting to store more than 38 significant digits in a Number")
     magnitude = d.adjusted()
     if magnitude > 125:
-        raise _number_error(
-            "Number overflow. Attempting to store a number with magnitude larger than supported range"
-        )
+        raise _overflow()
     if magnitude < -130:
-        raise _number_error(
-            "Number underflow. Attempting to store a number with magnitude smaller than supported range"
-        )
-    return d
+        raise _underflow()
+    return d.normalize(_EXACT)
+
+
+def _overflow() -> Exception:
+    return _number_error(
+        "Number overflow. Attempting to store a number with magnitude larger than supported range"
+    )
+
+
+def _underflow() -> Exception:
+    return _number_error(
+        "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+    )
 
 
 def number_text(d: Decimal) -> str:
@@ -181,6 +206,23 @@ def validate_value(value: Any, depth: int = 0) -> AV:
     raise errors.validation(
         "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
     )
+
+
+def check_depth(item: Item) -> None:
+    """Refuse an item nested deeper than DynamoDB allows, as ``validate_value`` does.
+
+    For items an update made: each value of the request was checked, but setting a
+    nested map into a path already deep in the stored item can still go past the limit.
+    """
+    stack = [(value, 0) for value in item.values()]
+    while stack:
+        value, depth = stack.pop()
+        for t, v in value.items():
+            if t == "M" or t == "L":
+                if depth >= MAX_DEPTH:
+                    raise _too_deep()
+                inner = v.values() if t == "M" else v
+                stack.extend((x, depth + 1) for x in inner)
 
 
 def _too_deep() -> Exception:

@@ -28,6 +28,7 @@ _NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
 _VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
 MAX_EXPRESSION_BYTES = 4096
 MAX_OPERATORS = 300
+MAX_LIST_INDEX = 2**31 - 1
 
 
 class ExpressionContext:
@@ -150,6 +151,11 @@ def resolve_path(
     ok = True
     for tok in node.parts:
         if tok.kind == NUMBER:
+            # Checked before int(): thousands of digits are more than int() converts.
+            if len(tok.text.lstrip("0")) > 10 or int(tok.text) > MAX_LIST_INDEX:
+                raise invalid(
+                    errs.kind, f"List index is not within the allowable range; index: [{tok.text}]"
+                )
             parts.append(int(tok.text))
         elif tok.kind == ATTR:
             name = ctx.name(tok.text)

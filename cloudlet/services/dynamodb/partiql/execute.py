@@ -62,6 +62,7 @@ def parse_statement(text: str, parameters: list[AV] | None) -> tuple[Parsed, Bin
 
 
 def execute_statement(engine: Engine, lookup: Lookup, params: dict[str, Any]) -> Result:
+    errors.check_return_options(params)
     parsed, binder = parse_statement(params["Statement"], params.get("Parameters"))
     stmt = parsed.statement
     if isinstance(stmt, Exists):
@@ -139,10 +140,18 @@ def _encode_key(key: Item) -> dict[str, Any]:
     return out
 
 
-def _decode_key(doc: dict[str, Any]) -> Item:
+def _decode_key(doc: Any) -> Item:
+    """The key of a token; ValueError for anything ``_encode_key`` does not make."""
+    if type(doc) is not dict:
+        raise ValueError("not a key")
     out = {}
-    for name, (kind, v) in doc.items():
-        out[name] = {kind: base64.b64decode(v) if kind == "B" else v}
+    for name, pair in doc.items():
+        if type(pair) is not list or len(pair) != 2:
+            raise ValueError("not a key value")
+        kind, v = pair
+        if kind not in ("S", "N", "B") or type(v) is not str:
+            raise ValueError("not a key value")
+        out[name] = {kind: base64.b64decode(v, validate=True) if kind == "B" else v}
     return out
 
 
@@ -152,12 +161,18 @@ def encode_token(print_: str, index: int, key: Item | None) -> str:
 
 
 def decode_token(token: str, print_: str) -> tuple[int, Item | None]:
+    """The position a NextToken names. A client may send anything: whatever is not a token
+    this module made (wrong shapes, huge numbers) is an invalid token, never a server error."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(token.encode()))
-        index = int(doc["i"])
+        if type(doc) is not dict:
+            raise ValueError("not a token")
+        index = doc["i"]
+        if type(index) is not int or not 0 <= index < 2**31:
+            raise ValueError("not a position")
         key = _decode_key(doc["k"]) if doc["k"] else None
         made_by = doc["f"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise errors.validation("Invalid NextToken") from None
     if made_by != print_:
         raise errors.validation("NextToken does not match request")

@@ -99,7 +99,7 @@ def tokenize(text: str) -> list[Token]:
             i = i2
         elif c == "`":
             raise errors.validation("Ion Literals are not supported")
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif _digit(c) or (c == "." and i + 1 < n and _digit(text[i + 1])):
             j = _number_end(text, i)
             out.append(Token("number", text[i:j], i))
             i = j
@@ -142,20 +142,25 @@ def _quoted(text: str, start: int, quote: str) -> tuple[str, int]:
         return "".join(parts), end + 1
 
 
+def _digit(c: str) -> bool:
+    """An ASCII digit: ``str.isdigit`` also takes "²" and other scripts' digits."""
+    return "0" <= c <= "9"
+
+
 def _number_end(text: str, i: int) -> int:
     n = len(text)
-    while i < n and text[i].isdigit():
+    while i < n and _digit(text[i]):
         i += 1
     if i < n and text[i] == "." and not (i + 1 < n and text[i + 1] == "."):
         i += 1
-        while i < n and text[i].isdigit():
+        while i < n and _digit(text[i]):
             i += 1
     if i < n and text[i] in "eE":
         j = i + 1
         if j < n and text[j] in "+-":
             j += 1
-        if j < n and text[j].isdigit():
-            while j < n and text[j].isdigit():
+        if j < n and _digit(text[j]):
+            while j < n and _digit(text[j]):
                 j += 1
             i = j
     return i

@@ -106,6 +106,10 @@ def _add_capacity(caps: dict[str, Any], res: dict[str, Any]) -> None:
 
 def batch_execute_statement(engine: Engine, lookup: Lookup, params: dict[str, Any]) -> Result:
     statements = params["Statements"]
+    errors.check_return_options(params)
+    errors.check_not_empty(statements, "statements", "[]")
+    for i, entry in enumerate(statements, 1):
+        errors.check_return_options(entry, f"statements.{i}.member.")
     if len(statements) > MAX_BATCH:
         raise _too_many("statements", MAX_BATCH)
     parsed: list[tuple[Statement, Binder] | ServiceError] = []
@@ -206,6 +210,10 @@ def execute_transaction(
     params: dict[str, Any],
 ) -> Result:
     statements = params["TransactStatements"]
+    errors.check_return_options(params)
+    errors.check_not_empty(statements, "transactStatements", "[]")
+    for i, entry in enumerate(statements, 1):
+        errors.check_return_options(entry, f"transactStatements.{i}.member.")
     if len(statements) > MAX_TRANSACTION:
         raise _too_many("transactStatements", MAX_TRANSACTION)
     parsed: list[tuple[Statement, Binder]] = []

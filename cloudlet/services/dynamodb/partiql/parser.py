@@ -508,8 +508,9 @@ class _Parser:
                     if tok.text == "":
                         raise errors.validation("Path component cannot be an empty string")
                     steps.append(tok.text)
-                elif tok.kind == "number" and tok.text.isdigit():
-                    if int(tok.text) > _MAX_INDEX:
+                elif tok.kind == "number" and tok.text.isascii() and tok.text.isdigit():
+                    # The length first: int() refuses texts of thousands of digits.
+                    if len(tok.text.lstrip("0")) > 10 or int(tok.text) > _MAX_INDEX:
                         raise errors.validation(
                             f"List index is not within the allowable range; index: [{tok.text}]"
                         )
