@@ -17,6 +17,16 @@ _n = itertools.count()
 ENVELOPE = "1 validation error detected: "
 
 
+def S(v: str) -> dict:
+    """A string AttributeValue."""
+    return {"S": v}
+
+
+def N(v: str) -> dict:
+    """A number AttributeValue."""
+    return {"N": v}
+
+
 def tname(prefix: str = "t") -> str:
     """A table name unique within the test session (tests share one server)."""
     return f"{prefix}-{time.monotonic_ns() % 10**9}-{next(_n)}"

@@ -23,7 +23,15 @@ from botocore.exceptions import ClientError
 
 from cloudlet.services.dynamodb import backups
 from cloudlet.services.dynamodb.streams import decode_iterator, encode_iterator
-from tests.services.dynamodb_helpers import ENVELOPE, index, make_table, tname, wait_import
+from tests.services.dynamodb_helpers import (
+    ENVELOPE,
+    N,
+    S,
+    index,
+    make_table,
+    tname,
+    wait_import,
+)
 from tests.services.s3_helpers import bname
 
 VALIDATION = "ValidationException"
@@ -45,14 +53,6 @@ TOO_DEEP = (
     "Nesting Levels have exceeded supported limits: The maximum nesting depth of an attribute "
     "value is 32"
 )
-
-
-def S(v: str) -> dict:
-    return {"S": v}
-
-
-def N(v: str) -> dict:
-    return {"N": v}
 
 
 @pytest.fixture(scope="module")

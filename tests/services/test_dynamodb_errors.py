@@ -31,7 +31,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.services.dynamodb_helpers import ENVELOPE, index, make_table, tname
+from tests.services.dynamodb_helpers import ENVELOPE, N, S, index, make_table, tname
 
 INVALID = "One or more parameter values were invalid: "
 NOT_FOUND = "Requested resource not found"
@@ -48,14 +48,6 @@ UNDERFLOW = (
     "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 )
 VALIDATION = "ValidationException"
-
-
-def S(v: str) -> dict:
-    return {"S": v}
-
-
-def N(v: str) -> dict:
-    return {"N": v}
 
 
 @pytest.fixture(scope="module")
