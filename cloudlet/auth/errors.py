@@ -11,8 +11,7 @@ an error code themselves.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from cloudlet.core.clock import utc_datetime
 from cloudlet.core.errors import ServiceError
 
 MAX_SKEW_SECONDS = 15 * 60
@@ -32,21 +31,12 @@ class AuthError(ServiceError):
     status = 403
 
 
-def _moment(ts: float) -> datetime:
-    """``ts`` as a UTC datetime; a request's time past the calendar (``Timestamp=
-    9999-12-31T23:59:59-01:00``) is shown as the nearest one there is."""
-    try:
-        return datetime.fromtimestamp(ts, UTC)
-    except (OverflowError, ValueError, OSError):
-        return (datetime.max if ts > 0 else datetime.min).replace(tzinfo=UTC)
-
-
 def iso_basic(ts: float) -> str:
-    return _moment(ts).strftime("%Y%m%dT%H%M%SZ")
+    return utc_datetime(ts).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _iso_ext(ts: float) -> str:
-    return _moment(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def unknown_access_key(access_key: str, *, s3: bool) -> AuthError:

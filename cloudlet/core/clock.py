@@ -29,3 +29,16 @@ class Clock:
 
 
 clock = Clock()
+
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def utc_datetime(ts: float) -> datetime:
+    """Epoch seconds as a UTC datetime; a time past the calendar (stored from, or sent as,
+    ``Fri, 31 Dec 9999 23:59:59 -0100``) as the nearest one a datetime holds, so showing
+    it never fails."""
+    try:
+        return datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, ValueError, OSError):
+        return _LAST if ts > 0 else _FIRST

@@ -118,7 +118,7 @@ def pitr_unavailable(name: str) -> ServiceError:
     )
 
 
-def invalid_restore_time(when: float | datetime, earliest: float, latest: float) -> ServiceError:
+def invalid_restore_time(when: float, earliest: float, latest: float) -> ServiceError:
     return ServiceError(
         "InvalidRestoreTimeException",
         f"Invalid restore time {_iso(when)}: RestoreDateTime must be between "
@@ -651,7 +651,7 @@ class BackupHandlers:
         earliest, latest = pitr_window(source, now)
         when = latest if latest_wanted else _epoch(given)
         if not earliest <= when <= latest:
-            raise invalid_restore_time(when if latest_wanted else given, earliest, latest)
+            raise invalid_restore_time(when, earliest, latest)
         table = restored_definition(source, target, ctx.account_id, ctx.region, params, now)
         undo = undo_after(engine, source, when)
 
@@ -708,8 +708,8 @@ class BackupHandlers:
                 when = _epoch(params["ExportTime"])
                 if not earliest <= when <= latest:
                     raise invalid_export_time(
-                        f"Export time {_iso(params['ExportTime'])} is outside of the point in "
-                        f"time recovery window [{_iso(earliest)}, {_iso(latest)}]"
+                        f"Export time {_iso(when)} is outside of the point in time recovery "
+                        f"window [{_iso(earliest)}, {_iso(latest)}]"
                     )
                 data["time"] = when
         else:
@@ -722,16 +722,7 @@ class BackupHandlers:
         return {"ExportDescription": describe_export(data)}
 
     def list_exports(self, ctx: Any, params: dict[str, Any]) -> Result:
-        limit = params.get("MaxResults")
-        if limit is None:
-            limit = MAX_EXPORT_PAGE
-        elif not 1 <= limit <= MAX_EXPORT_PAGE:
-            bound = (
-                "greater than or equal to 1"
-                if limit < 1
-                else f"less than or equal to {MAX_EXPORT_PAGE}"
-            )
-            raise errors.constraint(limit, "maxResults", f"Member must have value {bound}")
+        limit = errors.check_limit(params.get("MaxResults"), MAX_EXPORT_PAGE, "maxResults")
         found = self._export_store().list(ctx.account_id, ctx.region, params.get("TableArn"))
         token = params.get("NextToken")
         if token is not None:
@@ -767,19 +758,15 @@ def _incremental_window(params: dict[str, Any], earliest: float, latest: float) 
         raise errors.validation(
             "IncrementalExportSpecification.ExportFromTime is required for an INCREMENTAL_EXPORT"
         )
-    shown_start = spec["ExportFromTime"]
-    shown_end = spec.get("ExportToTime")  # as given, for the message (see ``_iso``)
-    start = _epoch(shown_start)
-    end = latest if shown_end is None else _epoch(shown_end)
-    if shown_end is None:
-        shown_end = end
+    start = _epoch(spec["ExportFromTime"])
+    end = latest if spec.get("ExportToTime") is None else _epoch(spec["ExportToTime"])
     if start >= end:
         raise errors.validation("ExportFromTime must be earlier than ExportToTime")
     if end - start > MAX_INCREMENTAL:
         raise errors.validation("The incremental export period must not exceed 24 hours")
     if start < earliest or end > latest:
         raise invalid_export_time(
-            f"Export period [{_iso(shown_start)}, {_iso(shown_end)}) is outside of the point "
-            f"in time recovery window [{_iso(earliest)}, {_iso(latest)}]"
+            f"Export period [{_iso(start)}, {_iso(end)}) is outside of the point in time "
+            f"recovery window [{_iso(earliest)}, {_iso(latest)}]"
         )
     return {"from": start, "to": end, "view": spec.get("ExportViewType") or "NEW_AND_OLD_IMAGES"}

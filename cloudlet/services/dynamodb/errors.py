@@ -160,14 +160,11 @@ def check_not_empty(collection: Any, member: str, shown: str | None) -> None:
         raise constraint(shown, member, "Member must have length greater than or equal to 1")
 
 
-def check_limit(limit: int | None, most: int) -> int:
-    """A list operation's ``Limit`` (default ``most``), within 1..``most``."""
+def check_limit(limit: int | None, most: int, member: str = "limit") -> int:
+    """A list operation's page size (default ``most``), within 1..``most``."""
     if limit is None:
         return most
     if not 1 <= limit <= most:
         bound = "greater than or equal to 1" if limit < 1 else f"less than or equal to {most}"
-        raise validation(
-            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-            f"constraint: Member must have value {bound}"
-        )
+        raise constraint(limit, member, f"Member must have value {bound}")
     return limit

@@ -59,10 +59,10 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.s3 import direct, errors, small
+from cloudlet.services.s3.direct import Hasher
 from cloudlet.services.s3.small import SmallBlobs
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,6 @@ _INLINE_READ = 64 * 1024
 """Ranges up to this size are read on the event loop: a thread hop costs more."""
 _TMP_PREFIX = ".tmp-"
 _SHARDS = [f"{i:02x}" for i in range(256)]
-
-
-class Hasher(Protocol):
-    """Anything with ``update(bytes)``: ``hashlib`` objects, the checksum helpers."""
-
-    def update(self, data: bytes, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

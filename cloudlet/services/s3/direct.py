@@ -49,6 +49,8 @@ _pool_lock = threading.Lock()
 
 
 class Hasher(Protocol):
+    """Anything with ``update(bytes)``: ``hashlib`` objects, the checksum helpers."""
+
     def update(self, data: bytes, /) -> None: ...
 
 

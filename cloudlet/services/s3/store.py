@@ -31,8 +31,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
+
+from cloudlet.core.clock import utc_datetime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -163,18 +165,9 @@ class ObjectVersion:
         return replace(self, **changes)
 
 
-_TS_MIN = datetime.min.replace(tzinfo=UTC)
-_TS_MAX = datetime.max.replace(tzinfo=UTC)
-
-
-def _ts(value: float) -> datetime:
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, ValueError, OSError):
-        # A time stored from an offset date near year 1 or 9999 (``Expires:
-        # Fri, 31 Dec 9999 23:59:59 -0100``) lies past what datetime holds: the
-        # nearest one it does, so the object stays readable and deletable.
-        return _TS_MAX if value > 0 else _TS_MIN
+_ts = utc_datetime
+"""A stored time as a datetime, clamped (an earlier version stored times past the
+calendar): such an object stays readable and deletable."""
 
 
 def _epoch(value: datetime) -> float:
