@@ -17,6 +17,17 @@ turn made a one-connection client about a fifth slower), so writes are held
 only while another request is in flight; otherwise they go out as before.
 Large writes (a streamed download's chunks) always go straight to the socket,
 after whatever is held, so order is kept and memory does not grow.
+
+``Expect: 100-continue`` (boto3 sends it with every PutObject): uvicorn says
+``100 Continue`` when the app first reads the body, after routing and checking
+the request, and the client only then sends it; the round trip adds to every
+upload. For a body of at most 64 KiB the answer goes out as soon as the head is
+parsed, as nginx does, so the body travels while the request is checked
+(measured: a 1 KiB PutObject from boto3, 0.80 -> 0.85 of the canned-response
+floor's rate). A larger body still waits to be asked for, so an early error
+saves sending it. The scope then carries ``CONTINUE_SENT``: the gateway knows
+the body is coming even if it answers without reading it, and keeps the
+connection (the parser skips the unread body).
 """
 
 from __future__ import annotations
@@ -26,8 +37,12 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from cloudlet.gateway.asgi import CONTINUE_SENT
+
 _DIRECT = 64 * 1024
 """Writes at least this big, and held bytes reaching it, go to the socket at once."""
+EARLY_CONTINUE = 64 * 1024
+"""Bodies up to this size are asked for as soon as their request's head is in."""
 
 
 class _Load:
@@ -127,6 +142,19 @@ class BatchingHttpProtocol(HttpToolsProtocol):
         if self.cycle is not cycle:  # a request (not an upgrade) to answer
             self._open += 1
             self._load.in_flight += 1
+            if self.expect_100_continue and not self.pipeline:
+                self._continue_early(self.cycle)
+
+    def _continue_early(self, cycle: Any) -> None:
+        """Say ``100 Continue`` now to a small body, rather than when the app first
+        reads it: the client sends it while the request is routed and checked."""
+        for name, value in self.headers:
+            if name == b"content-length":
+                if value.isdigit() and int(value) <= EARLY_CONTINUE:
+                    cycle.waiting_for_100_continue = False
+                    cycle.scope[CONTINUE_SENT] = True
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                return
 
     def on_response_complete(self) -> None:
         if self._open:

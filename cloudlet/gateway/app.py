@@ -29,6 +29,7 @@ from cloudlet.config import ServerConfig
 from cloudlet.core.errors import InternalFailure, NotImplementedOperation, ServiceError
 from cloudlet.core.ids import request_id
 from cloudlet.gateway.asgi import (
+    CONTINUE_SENT,
     Receive,
     Send,
     body_stream,
@@ -151,7 +152,7 @@ class Gateway:
             resp = self.services["s3"].serve_page(ctx, site)
         elif req.method == "OPTIONS":
             resp = self._options(ctx)
-        elif "expect" in req.headers:
+        elif "expect" in req.headers and CONTINUE_SENT not in scope:
             resp = await self._handle_expecting_continue(ctx, receive)
         else:
             resp = await self.handle(ctx, receive)

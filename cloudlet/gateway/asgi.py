@@ -19,6 +19,11 @@ from cloudlet.protocols.base import HttpRequest, HttpResponse
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
+CONTINUE_SENT = "cloudlet.continue_sent"
+"""Scope key the HTTP server sets when it already answered a request's
+``Expect: 100-continue`` (``cloudlet.http_batching``): the client sends the body
+whether or not the app reads it."""
+
 
 def build_request(scope: dict[str, Any]) -> HttpRequest:
     # ASGI servers send header names lower-cased.

@@ -167,3 +167,44 @@ def test_dropped_connections_give_back_their_requests() -> None:
         writer.close()
 
     run(test)
+
+
+def expecting(path: str, length: int) -> bytes:
+    return (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def test_a_small_body_is_asked_for_before_the_app_reads_it() -> None:
+    async def test(app: App, port: int, server: uvicorn.Server) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(expecting("/hold/c", 5))
+        # The app is held and has not read anything, yet the client may go on.
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"hello")
+        app.gate("c").set()
+        assert await read_response(reader) == b"/hold/c"
+        # The body the app never read is skipped: the connection serves the next one.
+        writer.write(get("/echo/next"))
+        assert await read_response(reader) == b"/echo/next"
+        writer.close()
+
+    run(test)
+
+
+def test_a_large_body_waits_to_be_asked_for() -> None:
+    async def test(app: App, port: int, server: uvicorn.Server) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(expecting("/hold/d", 100_000))
+        await until(lambda: in_flight(server) == 1)
+        try:
+            early = await asyncio.wait_for(reader.read(100), 0.3)
+        except TimeoutError:
+            early = b""
+        assert early == b""
+        app.gate("d").set()
+        assert await read_response(reader) == b"/hold/d"
+        writer.close()
+
+    run(test)
