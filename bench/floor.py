@@ -15,9 +15,11 @@ sends, because boto3 checks it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sys
+import zlib
 
 BODY = "cloudlet benchmark message body"
 _MD5 = hashlib.md5(BODY.encode()).hexdigest()
@@ -58,9 +60,15 @@ _RESPONSES.update(
 OBJECT = bytes(i % 251 for i in range(1024))
 """The 1 KiB object of the S3 benchmark (bench/s3.py)."""
 _OBJECT_ETAG = f'"{hashlib.md5(OBJECT).hexdigest()}"'.encode()
+_OBJECT_CRC32 = base64.b64encode(zlib.crc32(OBJECT).to_bytes(4, "big"))
 _S3_COMMON = [
-    (b"x-amz-request-id", b"0000000000000000"),
+    (b"x-amz-request-id", b"00000000-0000-0000-0000-000000000000"),
+    (b"x-amz-id-2", b"00000000-0000-0000-0000-000000000000"),
     (b"etag", _OBJECT_ETAG),
+    # boto3 asks for checksums (ChecksumMode=ENABLED) and checks the one it gets back,
+    # as it does cloudlet's.
+    (b"x-amz-checksum-crc32", _OBJECT_CRC32),
+    (b"x-amz-checksum-type", b"FULL_OBJECT"),
 ]
 _S3_GET = [
     *_S3_COMMON,
