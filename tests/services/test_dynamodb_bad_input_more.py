@@ -192,6 +192,31 @@ def test_update_table_changes_nothing_when_it_fails(ddb, loose):
 # --------------------------------------------------------------------------- 2
 
 
+def test_update_table_creates_or_deletes_one_index_at_a_time(ddb):
+    name = make_table(ddb, tname("ut-one-gsi"))
+    defs = [{"AttributeName": a, "AttributeType": "S"} for a in ("g", "h")]
+
+    def create(index_name: str, attr: str) -> dict[str, Any]:
+        keys = [{"AttributeName": attr, "KeyType": "HASH"}]
+        projection = {"ProjectionType": "ALL"}
+        return {"Create": {"IndexName": index_name, "KeySchema": keys, "Projection": projection}}
+
+    for updates in (
+        [create("gsi1", "g"), create("hsi1", "h")],
+        [create("gsi1", "g"), {"Delete": {"IndexName": "gsi1"}}],
+    ):
+        with pytest.raises(ClientError) as exc:
+            ddb.update_table(
+                TableName=name, AttributeDefinitions=defs, GlobalSecondaryIndexUpdates=updates
+            )
+        assert error(exc) == (
+            "LimitExceededException",
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+            "simultaneously per table",
+        )
+    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=name)["Table"]
+
+
 def test_numbers_out_of_range_or_malformed(ddb, loose, raw):
     """Exponents no decimal context holds are overflow/underflow errors, not 500s and not
     a silent 0; texts Java's BigDecimal would not read are not numbers."""

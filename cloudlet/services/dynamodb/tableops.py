@@ -119,7 +119,13 @@ def _apply_update(
         changed = True
     created: list[Index] = []
     deleted: list[Index] = []
-    for upd in params.get("GlobalSecondaryIndexUpdates") or []:
+    gsi_updates = params.get("GlobalSecondaryIndexUpdates") or []
+    if sum(1 for upd in gsi_updates if upd.get("Create") or upd.get("Delete")) > 1:
+        raise errors.limit_exceeded(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+            "simultaneously per table"
+        )
+    for upd in gsi_updates:
         if upd.get("Create"):
             spec = upd["Create"]
             if any(ix.name == spec["IndexName"] for ix in table.indexes):
@@ -147,10 +153,7 @@ def _apply_update(
         elif upd.get("Delete"):
             ix = _gsi(table, upd["Delete"]["IndexName"])
             table.indexes.remove(ix)
-            if any(ix is c for c in created):
-                created = [c for c in created if c is not ix]  # made and dropped in one go
-            else:
-                deleted.append(ix)
+            deleted.append(ix)
             used = set(table.key_names)
             for other in table.indexes:
                 used.update(other.key_names())
