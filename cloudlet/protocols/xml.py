@@ -21,6 +21,7 @@ what lets the caches be weak-keyed on the shape objects.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -68,7 +69,12 @@ class Prerendered(str):
 
 
 def escape_text(text: str) -> str:
-    """Escape character data; ``\\r`` is kept as a reference so it survives parsing."""
+    """Escape character data; ``\\r`` is kept as a reference so it survives parsing.
+
+    Characters XML 1.0 has no place for (C0 controls but tab and newline; U+FFFE,
+    U+FFFF) become character references too, as S3 writes them in a key (``&#x1;``):
+    a raw one would end the document where a parser meets it. (A strict parser
+    refuses the reference as well; S3's clients list with ``encoding-type=url``.)"""
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
@@ -77,7 +83,16 @@ def escape_text(text: str) -> str:
         text = text.replace(">", "&gt;")
     if "\r" in text:
         text = text.replace("\r", "&#xD;")
+    if not text.isprintable():  # cheap test first: rare, and newlines are fine
+        text = _NOT_XML.sub(_char_ref, text)
     return text
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _char_ref(m: re.Match[str]) -> str:
+    return f"&#x{ord(m.group()):x};"
 
 
 def escape_attr(text: str) -> str:

@@ -16,10 +16,13 @@ handler mixins so each group lives in its own file):
 - ``copy.py``       CopyObject
 - ``restore.py``    RestoreObject, and the read rules for archived (GLACIER, DEEP_ARCHIVE) objects
 - ``post.py``       POST policy uploads (browser forms), handed over by the gateway
+- ``request_checks.py`` what S3 refuses by a request's shape alone, before parsing:
+  sub-resources on bare bucket/key writes, ``partNumber``, encryption and checksum headers
 - ``conditions.py`` If-Match & co. and Range, with S3's precedence rules
 - ``listing.py``    ListObjects v1/v2, ListObjectVersions
 - ``multipart.py``  multipart uploads (``uploads.py``: their tables)
 - ``checksums.py``  CRC32/CRC32C/CRC64NVME/SHA1/SHA256/MD5, full-object and composite
+- ``bucket_policy.py`` the shape S3 checks in a bucket policy document before storing it
 - ``config.py``     bucket configuration documents; the ones that act have their own
   modules: ``cors.py``, ``lifecycle.py`` (with ``transitions.py``),
   ``notifications.py``, ``objectlock.py``, ``public.py``, ``website.py``

@@ -30,6 +30,7 @@ from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
 from cloudlet.services.s3.public import PublicAccessHandlers
 from cloudlet.services.s3.replication import ReplicationHandlers
+from cloudlet.services.s3.request_checks import check as check_request
 from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
@@ -82,6 +83,12 @@ class S3Service(
         await self._stop_replication()  # a job cut short stays queued for the next start
         self.blobs.close()  # first: small blobs still waiting are written to the database
         self.store.close()
+
+    def prepare_request(self, ctx: Any) -> None:
+        """Refuse what S3 refuses by the request's shape alone (``request_checks.py``):
+        a sub-resource on a bare bucket or key write, a bad ``partNumber``, bad
+        encryption or checksum headers."""
+        check_request(ctx.operation, ctx.request)
 
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]

@@ -231,6 +231,17 @@ def parse_algorithm(value: str | None, header: str = "x-amz-sdk-checksum-algorit
     return name
 
 
+def parse_checksum_type(value: str | None) -> str | None:
+    """An ``x-amz-checksum-type`` as a client sent it (any case): ``COMPOSITE`` or
+    ``FULL_OBJECT``, else ``InvalidRequest``."""
+    if value is None:
+        return None
+    kind = value.strip().upper()
+    if kind not in (FULL_OBJECT, COMPOSITE):
+        raise _invalid_value("x-amz-checksum-type")
+    return kind
+
+
 def decode_value(algorithm: str, value: str, header: str | None = None) -> bytes:
     """The raw digest of a base64 checksum value; ``InvalidRequest`` if malformed."""
     try:
@@ -371,10 +382,7 @@ def upload_checksum(algorithm: str | None, kind: str | None) -> tuple[str | None
     CRC32/CRC32C default to composite, as S3 does.
     """
     alg = parse_algorithm(algorithm, "x-amz-checksum-algorithm")
-    if kind is not None:
-        kind = kind.strip().upper()
-        if kind not in (FULL_OBJECT, COMPOSITE):
-            raise _invalid_value("x-amz-checksum-type")
+    kind = parse_checksum_type(kind)
     if alg is None:
         if kind is not None:
             raise invalid_request(

@@ -16,11 +16,13 @@ tagging (kept in the version's ``extra["tags"]``).
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.bucket_policy import parse_bucket_policy
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
 from cloudlet.services.s3.store import Bucket, ObjectVersion, S3Store
 
@@ -52,6 +54,8 @@ CANNED_ACLS = frozenset(
 )
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Characters no tag key or value may hold (an ``x-amz-tagging`` header's ``%01``)."""
 DEFAULT_ENCRYPTION = {
     "Rules": [
         {
@@ -218,7 +222,8 @@ def _invalid_tag(message: str) -> Exception:
 
 
 def check_tags(tag_set: list[dict[str, str]], limit: int) -> list[dict[str, str]]:
-    """S3's tag rules: unique keys, lengths, no ``aws:`` prefix, at most ``limit``."""
+    """S3's tag rules: unique keys, lengths, no control characters, no ``aws:`` prefix,
+    at most ``limit``."""
     if len(tag_set) > limit:
         if limit == MAX_OBJECT_TAGS:
             raise _invalid_tag("Object tags cannot be greater than 10")
@@ -229,9 +234,9 @@ def check_tags(tag_set: list[dict[str, str]], limit: int) -> list[dict[str, str]
         if key in seen:
             raise _invalid_tag("Cannot provide multiple Tags with the same key")
         seen.add(key)
-        if not 1 <= len(key) <= 128:
+        if not 1 <= len(key) <= 128 or _CONTROL.search(key):
             raise _invalid_tag("The TagKey you have provided is invalid")
-        if len(value) > 256:
+        if len(value) > 256 or _CONTROL.search(value):
             raise _invalid_tag("The TagValue you have provided is invalid")
         if key.lower().startswith("aws:"):
             raise _invalid_tag("Your TagKey cannot be prefixed with aws:")
@@ -293,14 +298,7 @@ class ConfigHandlers(S3Handlers):
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         text = params.get("Policy") or ""
-        try:
-            policy = json.loads(text)
-        except ValueError:
-            raise errors.s3_error("MalformedPolicy", "Policies must be valid JSON", 400) from None
-        if not isinstance(policy, dict) or not policy.get("Statement"):
-            raise errors.s3_error(
-                "MalformedPolicy", "Missing required field Statement", 400
-            ) from None
+        parse_bucket_policy(text)  # MalformedPolicy unless S3 would store it
         self.configs.put(bucket.name, "policy", text)
         return {}
 

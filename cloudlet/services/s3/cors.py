@@ -23,6 +23,7 @@ from cloudlet.services.s3.config import ConfigHandlers
 
 METHODS = frozenset(("GET", "PUT", "HEAD", "POST", "DELETE"))
 MAX_RULES = 100
+MAX_AGE_SECONDS = 2**31 - 1
 _NOT_ALLOWED = (
     "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, "
     "request method / Access-Control-Request-Method or Access-Control-Request-Headers are "
@@ -71,6 +72,27 @@ def rule_headers(rule: dict[str, Any], origin: str) -> list[tuple[str, str]]:
     return out
 
 
+def check_rule(rule: dict[str, Any]) -> None:
+    """One ``CORSRule`` as S3 validates it: origins and methods present and
+    ``MaxAgeSeconds`` a non-negative 32-bit integer (the schema's: ``MalformedXML``),
+    then the supported methods and one wildcard per origin (``InvalidRequest``)."""
+    if not rule.get("AllowedOrigins") or not rule.get("AllowedMethods"):
+        raise errors.malformed_xml()
+    max_age = rule.get("MaxAgeSeconds")
+    if max_age is not None and not 0 <= max_age <= MAX_AGE_SECONDS:
+        raise errors.malformed_xml()
+    for method in rule["AllowedMethods"]:
+        if method not in METHODS:
+            raise errors.invalid_request(
+                f"Found unsupported HTTP method in CORS config. Unsupported method is {method}"
+            )
+    for origin in rule["AllowedOrigins"]:
+        if origin.count("*") > 1:
+            raise errors.invalid_request(
+                f'AllowedOrigin "{origin}" can not have more than one wildcard.'
+            )
+
+
 def _forbidden(message: str, method: str | None, resource: str) -> ServiceError:
     return errors.s3_error("AccessForbidden", message, 403, Method=method, ResourceType=resource)
 
@@ -88,19 +110,7 @@ class CorsHandlers(ConfigHandlers):
         if not rules or len(rules) > MAX_RULES:
             raise errors.malformed_xml()
         for rule in rules:
-            if not rule.get("AllowedOrigins") or not rule.get("AllowedMethods"):
-                raise errors.malformed_xml()
-            for method in rule["AllowedMethods"]:
-                if method not in METHODS:
-                    raise errors.invalid_request(
-                        "Found unsupported HTTP method in CORS config. Unsupported method is "
-                        f"{method}"
-                    )
-            for origin in rule["AllowedOrigins"]:
-                if origin.count("*") > 1:
-                    raise errors.invalid_request(
-                        f'AllowedOrigin "{origin}" can not have more than one wildcard.'
-                    )
+            check_rule(rule)
         self.configs.put(bucket.name, "cors", rules)
         return {}
 

@@ -210,6 +210,19 @@ def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Pr
     return Prerendered("".join(out))
 
 
+def _render_prefixes(items: list[tuple | bytes], encoding: str | None) -> Prerendered:
+    """The ``CommonPrefixes`` elements of a page (its ``bytes`` items), as ``escape_text``
+    writes them."""
+    return Prerendered(
+        "".join(
+            f"<CommonPrefixes><Prefix>{escape_text(encode(_text(i), encoding) or '')}</Prefix>"
+            "</CommonPrefixes>"
+            for i in items
+            if isinstance(i, bytes)
+        )
+    )
+
+
 def _iso(ts: float) -> str:
     """``format_timestamp(ts, "iso8601")`` for a stored epoch time, without strftime."""
     d = datetime.fromtimestamp(ts, UTC)  # "...+00:00": the offset is cut for the "Z"
@@ -297,7 +310,7 @@ class ListingHandlers(S3Handlers):
         contents = _render_contents(
             [i for i in items if isinstance(i, tuple)], encoding, fetch_owner
         )
-        prefixes = [{"Prefix": encode(_text(i), encoding)} for i in items if isinstance(i, bytes)]
+        prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
             "Prefix": encode(prefix, encoding),
@@ -332,7 +345,7 @@ class ListingHandlers(S3Handlers):
         )
         items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
         contents = _render_contents([i for i in items if isinstance(i, tuple)], encoding, True)
-        prefixes = [{"Prefix": encode(_text(i), encoding)} for i in items if isinstance(i, bytes)]
+        prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
             "Prefix": encode(prefix, encoding),
@@ -402,14 +415,12 @@ class ListingHandlers(S3Handlers):
         items = items[:limit]
         versions: list[Result] = []
         markers: list[Result] = []
-        prefixes: list[Result] = []
         for item in items:
-            if isinstance(item, bytes):
-                prefixes.append({"Prefix": encode(_text(item), encoding)})
-                continue
-            (markers if item[ROW_DELETE_MARKER] else versions).append(
-                _version_entry(item, encoding)
-            )
+            if isinstance(item, tuple):
+                (markers if item[ROW_DELETE_MARKER] else versions).append(
+                    _version_entry(item, encoding)
+                )
+        prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
             "Prefix": encode(prefix_text, encoding),

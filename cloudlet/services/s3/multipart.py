@@ -50,6 +50,7 @@ from cloudlet.services.s3.conditions import check_copy_source, unquote_etag
 from cloudlet.services.s3.copy import parse_copy_source
 from cloudlet.services.s3.listing import encode
 from cloudlet.services.s3.objects import content_fields, storage_class, user_metadata
+from cloudlet.services.s3.request_checks import check_part_number
 from cloudlet.services.s3.store import ObjectVersion
 from cloudlet.services.s3.uploads import MAX_PARTS, Part, Upload, UploadStore
 
@@ -86,15 +87,6 @@ def invalid_part(upload_id: str, number: int, etag: str | None) -> Exception:
         PartNumber=number,
         ETag=etag,
     )
-
-
-def _check_part_number(value: int) -> None:
-    if not 1 <= value <= MAX_PARTS:
-        raise errors.invalid_argument(
-            f"Part number must be an integer between 1 and {MAX_PARTS}, inclusive",
-            "partNumber",
-            value,
-        )
 
 
 def _copy_range(header: str | None, size: int) -> tuple[int, int]:
@@ -207,7 +199,7 @@ class MultipartHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         key, upload_id, number = params["Key"], params["UploadId"], params["PartNumber"]
         upload = self.uploads.find(bucket.name, key, upload_id)
-        _check_part_number(number)
+        check_part_number(number)
         length = params.get("ContentLength")
         if length is not None and length > MAX_PART_SIZE:
             raise errors.entity_too_large(length, MAX_PART_SIZE)
@@ -248,7 +240,7 @@ class MultipartHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         key, upload_id, number = params["Key"], params["UploadId"], params["PartNumber"]
         upload = self.uploads.find(bucket.name, key, upload_id)
-        _check_part_number(number)
+        check_part_number(number)
         src_bucket_name, src_key, src_version_id = parse_copy_source(params["CopySource"])
         src_bucket = self._bucket(src_bucket_name)
         src = self._copy_source(src_bucket, src_key, src_version_id)  # type: ignore[attr-defined]

@@ -33,7 +33,8 @@ Order, as S3 does it:
    ``s3:ObjectCreated:Post`` event goes to the bucket's notification targets
    (``notifications.py``);
 4. the answer follows ``success_action_redirect`` (303 to it, with bucket, key
-   and etag), else ``success_action_status`` (200, 201 with a ``PostResponse``
+   and etag; one that is no URL is ignored, as S3 ignores a redirect it cannot
+   interpret), else ``success_action_status`` (200, 201 with a ``PostResponse``
    document, default 204); a claimed checksum is echoed in
    ``x-amz-checksum-<alg>``, as PutObject echoes it.
 """
@@ -59,6 +60,7 @@ from cloudlet.protocols.values import parse_timestamp
 from cloudlet.services.s3 import checksums, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now
 from cloudlet.services.s3.objects import storage_class, user_metadata
+from cloudlet.services.s3.request_checks import KMS_KEY_HEADER, SSE_HEADER, check_encryption
 from cloudlet.services.s3.store import ObjectVersion
 
 MAX_FIELD_BYTES = 20 * 1024
@@ -89,6 +91,9 @@ _CONTENT_FIELDS = (
     ("cache-control", "cache_control"),
     ("expires", "expires"),
 )
+
+_MAX_LENGTH = 2**63 - 1
+"""The largest ``content-length-range`` bound: S3 reads them as (signed 64-bit) longs."""
 
 _PARAM = re.compile(r';\s*([\w*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
 
@@ -303,6 +308,29 @@ def _parse_expiration(value: Any) -> float:
     return when.timestamp()
 
 
+def _length_range(cond: list[Any]) -> tuple[int, int]:
+    """``["content-length-range", min, max]``: two whole numbers of bytes from 0 to 2^63-1
+    (JSON numbers or digit strings); anything else (a fraction, ``Infinity``, ``NaN``, a
+    number past a long, a boolean) is an invalid policy."""
+    if len(cond) != 3:
+        raise _invalid_policy("Invalid content-length-range: expected two numbers.")
+    low, high = (_length_bound(v) for v in cond[1:])
+    if low is None or high is None:
+        raise _invalid_policy("Invalid content-length-range.")
+    return low, high
+
+
+def _length_bound(value: Any) -> int | None:
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() else None
+    elif type(value) is float and value.is_integer():  # 10.0; never inf or nan
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= _MAX_LENGTH:
+        return None
+    return value
+
+
 def check_policy(
     doc: dict[str, Any], fields: dict[str, str], *, at: float
 ) -> tuple[int | None, int | None]:
@@ -326,12 +354,7 @@ def check_policy(
             raise _invalid_policy("Invalid Condition.")
         op = str(cond[0]).lower()
         if op == "content-length-range":
-            if len(cond) != 3:
-                raise _invalid_policy("Invalid content-length-range: expected two numbers.")
-            try:
-                low, high = int(cond[1]), int(cond[2])
-            except (TypeError, ValueError):
-                raise _invalid_policy("Invalid content-length-range.") from None
+            low, high = _length_range(cond)
             continue
         if len(cond) != 3 or not isinstance(cond[1], str) or not cond[1].startswith("$"):
             raise _invalid_policy(f"Invalid Condition: {json.dumps(cond)}")
@@ -498,6 +521,7 @@ async def post_object(
         }
     )
     klass = storage_class(fields.get("x-amz-storage-class"))
+    check_encryption(fields.get(SSE_HEADER), fields.get(KMS_KEY_HEADER))
     content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
     if content["expires"] is not None:  # stored as a time, as PutObject's header is
         try:
@@ -558,6 +582,18 @@ async def post_object(
     return _answer(ctx, bucket.name, key, stored, status, redirect, service, echoed)
 
 
+def _redirect_target(redirect: str, bucket: str, key: str, etag: str) -> str | None:
+    """``success_action_redirect`` with the bucket, key and ETag added to its query; None
+    when it is no URL (``http://[::1``): S3 then answers as if the field were absent."""
+    try:
+        parts = urlsplit(redirect)
+    except ValueError:
+        return None
+    extra = urlencode({"bucket": bucket, "key": key, "etag": etag})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))
+
+
 def _answer(
     ctx: Any,
     bucket: str,
@@ -582,12 +618,10 @@ def _answer(
     version = service._version_header(service._bucket(bucket), stored.version_id)
     if version is not None:
         headers.append(("x-amz-version-id", version))
-    if redirect:
-        parts = urlsplit(redirect)
-        extra = urlencode({"bucket": bucket, "key": key, "etag": stored.etag or ""})
-        query = f"{parts.query}&{extra}" if parts.query else extra
-        headers.append(("Location", urlunsplit(parts._replace(query=query))))
-        headers = [h for h in headers if h[0] != "Location" or h[1] != location]
+    target = _redirect_target(redirect, bucket, key, stored.etag or "") if redirect else None
+    if target is not None:
+        headers = [h for h in headers if h[0] != "Location"]
+        headers.append(("Location", target))
         return HttpResponse(303, headers, b"")
     if status == "201":
         body = (

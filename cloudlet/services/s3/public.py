@@ -48,6 +48,7 @@ import json
 from typing import Any
 
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.bucket_policy import parse_bucket_policy
 from cloudlet.services.s3.buckets import valid_bucket_name
 from cloudlet.services.s3.common import Result, canonical_user_id
 from cloudlet.services.s3.config import (
@@ -316,11 +317,8 @@ class PublicAccessHandlers(ConfigHandlers):
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         if self._blocks(bucket.name, "BlockPublicPolicy"):
-            try:
-                policy = json.loads(params.get("Policy") or "")
-            except ValueError:
-                policy = None  # the stored-document checks answer MalformedPolicy
-            if isinstance(policy, dict) and policy_is_public(policy):
+            policy = parse_bucket_policy(params.get("Policy") or "")  # or MalformedPolicy
+            if policy_is_public(policy):
                 who = ctx.principal.arn if ctx.principal is not None else "anonymous"
                 raise errors.s3_error(
                     "AccessDenied",
