@@ -33,6 +33,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from cloudlet.protocols.base import HttpRequest
+from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.services.s3 import checksums, errors
 from cloudlet.services.s3.uploads import MAX_PARTS
 
@@ -168,12 +169,20 @@ def _check_encryption_headers(operation: OperationModel, headers: Mapping[str, s
     check_encryption(algorithm, headers.get(KMS_KEY_HEADER))
 
 
-def _takes_header(operation: OperationModel, header: str) -> bool:
+def _header_names(operation: OperationModel) -> frozenset[str]:
+    """The (lower-cased) headers ``operation``'s input binds to members."""
     shape = operation.input_shape
     if shape is None:
-        return False
-    return any(
-        member.serialization.get("location") == "header"
-        and member.serialization.get("name", "").lower() == header
+        return frozenset()
+    return frozenset(
+        member.serialization.get("name", "").lower()
         for member in shape.members.values()
+        if member.serialization.get("location") == "header"
     )
+
+
+_HEADER_NAMES = PlanCache(_header_names)
+
+
+def _takes_header(operation: OperationModel, header: str) -> bool:
+    return header in _HEADER_NAMES.get(operation)
