@@ -69,6 +69,7 @@ _S3_COMMON = [
     # as it does cloudlet's.
     (b"x-amz-checksum-crc32", _OBJECT_CRC32),
     (b"x-amz-checksum-type", b"FULL_OBJECT"),
+    (b"x-amz-server-side-encryption", b"AES256"),  # every new object is SSE-S3
 ]
 _S3_GET = [
     *_S3_COMMON,

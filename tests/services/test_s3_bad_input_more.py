@@ -291,8 +291,9 @@ def test_a_kms_key_needs_kms_encryption(s3):
             "requires HTTP header x-amz-server-side-encryption : aws:kms"
             in (exc.value.response["Error"]["Message"])
         )
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
     s3.put_object(
-        Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="k"
+        Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id
     )
 
 

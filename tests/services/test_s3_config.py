@@ -119,6 +119,8 @@ def test_encryption_defaults_to_sse_s3(s3, bucket):
         ]
     }
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=kms)
+    # Since April 2026 every configuration carries the bucket's block of SSE-C writes.
+    kms["Rules"][0]["BlockedEncryptionTypes"] = {"EncryptionType": ["SSE-C"]}
     assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"] == kms
     s3.delete_bucket_encryption(Bucket=bucket)
     got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]

@@ -22,6 +22,7 @@ from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.composed import ComposedBlobStore
 from cloudlet.services.s3.copy import CopyHandlers
 from cloudlet.services.s3.cors import CorsHandlers
+from cloudlet.services.s3.encryption_config import EncryptionHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
 from cloudlet.services.s3.listing import ListingHandlers
 from cloudlet.services.s3.multipart import MultipartHandlers
@@ -48,6 +49,7 @@ class S3Service(
     CorsHandlers,
     WebsiteHandlers,
     PublicAccessHandlers,
+    EncryptionHandlers,
     BucketHandlers,
     MultipartHandlers,
     ObjectHandlers,

@@ -56,14 +56,6 @@ MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Characters no tag key or value may hold (an ``x-amz-tagging`` header's ``%01``)."""
-DEFAULT_ENCRYPTION = {
-    "Rules": [
-        {
-            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-            "BucketKeyEnabled": False,
-        }
-    ]
-}
 
 
 def _encode(value: Any) -> Any:
@@ -373,35 +365,6 @@ class ConfigHandlers(S3Handlers):
         self.configs.delete(bucket.name, "ownership")
         self.store.set_config(bucket.name, "ownership", None)
         return {}
-
-    def put_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        document = params.get("ServerSideEncryptionConfiguration") or {}
-        rules = document.get("Rules") or []
-        if not rules:
-            raise errors.malformed_xml()
-        for rule in rules:
-            default = rule.get("ApplyServerSideEncryptionByDefault") or {}
-            algorithm = default.get("SSEAlgorithm")
-            if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
-                raise errors.malformed_xml()
-            if algorithm == "AES256" and default.get("KMSMasterKeyID"):
-                raise errors.invalid_argument(
-                    "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
-                    "aws:kms or aws:kms:dsse",
-                    "ApplyServerSideEncryptionByDefault",
-                )
-        self.configs.put(bucket.name, "encryption", document)
-        return {}
-
-    def get_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
-        # S3 encrypts every bucket with SSE-S3 unless told otherwise (since 2023).
-        bucket = self._bucket(params["Bucket"])
-        document = self.configs.get(bucket.name, "encryption") or DEFAULT_ENCRYPTION
-        return {"ServerSideEncryptionConfiguration": document}
-
-    def delete_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return self._drop_config(params, "encryption")
 
     def put_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])

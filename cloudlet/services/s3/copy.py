@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import Result, S3Handlers, check_key, now
 from cloudlet.services.s3.conditions import check_copy_source
 from cloudlet.services.s3.objects import (
@@ -63,6 +63,7 @@ class CopyHandlers(S3Handlers):
         src_bucket_name, src_key, src_version_id = parse_copy_source(params["CopySource"])
         src_bucket = self._bucket(src_bucket_name)
         src = self._copy_source(src_bucket, src_key, src_version_id)
+        encryption.check_read(src.extra.get("sse"), params, "CopySourceSSECustomer")
         check_copy_source(
             src.etag,
             src.last_modified,
@@ -89,6 +90,7 @@ class CopyHandlers(S3Handlers):
             and params.get("StorageClass") is None
             and params.get("WebsiteRedirectLocation") is None
             and params.get("ServerSideEncryption") is None
+            and not encryption.customer_given(params)
             and src.is_latest
         ):
             raise errors.invalid_request(
@@ -114,6 +116,14 @@ class CopyHandlers(S3Handlers):
         # Tags by x-amz-tagging-directive; retention and legal hold from the request
         # or the bucket's default, never from the source (checked before any work).
         extra = self._write_extra(bucket, params, source=src)  # type: ignore[attr-defined]
+        # Encryption is the request's or the target bucket's default, never the source's.
+        principal = getattr(ctx, "principal", None)
+        sse = self._new_encryption(principal, bucket, key, params, "s3:CopyObject")
+        if sse is not None:
+            extra["sse"] = sse
+        etag = src.etag  # a multipart source's ETag is kept; else the data's MD5, or not
+        if not src.parts:
+            etag = encryption.object_etag(sse, encryption.content_etag(src.extra.get("sse"), etag))
 
         algorithm = checksums.parse_algorithm(
             params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
@@ -136,7 +146,7 @@ class CopyHandlers(S3Handlers):
                 last_modified=now(),
                 owner=ctx.account_id,
                 size=src.size,
-                etag=src.etag,
+                etag=etag,
                 blob_id=blob_id,
                 storage_class=klass,
                 metadata=meta,
@@ -158,6 +168,7 @@ class CopyHandlers(S3Handlers):
             "CopyObjectResult": result,
             "VersionId": self._version_header(bucket, stored.version_id),
             "CopySourceVersionId": self._version_header(src_bucket, src.version_id),
+            **encryption.result(sse, context=True),
         }
 
     def _copy_source(self, bucket: Any, key: str, version_id: str | None) -> ObjectVersion:

@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cloudlet.core.ids import token_hex
-from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import Result, S3Handlers, check_key, now, owner_of
 from cloudlet.services.s3.conditions import check_copy_source, unquote_etag
 from cloudlet.services.s3.copy import parse_copy_source
@@ -121,6 +121,11 @@ def _settings(params: dict[str, Any]) -> dict[str, Any]:
     return {"fields": fields, "metadata": user_metadata(params)}
 
 
+def _upload_sse(upload: Upload) -> encryption.Sse | None:
+    """The encryption CreateMultipartUpload chose (``encryption.py``); None: SSE-S3."""
+    return (upload.settings.get("extra") or {}).get("sse")
+
+
 def _object_fields(settings: dict[str, Any]) -> dict[str, Any]:
     fields = dict(settings.get("fields") or {})
     if fields.get("expires") is not None:
@@ -154,6 +159,11 @@ class MultipartHandlers(S3Handlers):
         # refuse them, kept with the upload, given to the object at Complete.
         settings = _settings(params)
         extra = self._write_extra(bucket, params, defaults=False)  # type: ignore[attr-defined]
+        # The encryption is decided now, by the request or the bucket's default as it is.
+        principal = getattr(ctx, "principal", None)
+        sse = self._new_encryption(principal, bucket, key, params, "s3:PutObject")
+        if sse is not None:
+            extra["sse"] = sse
         if extra:
             settings["extra"] = extra
         upload_id = token_hex(32)
@@ -177,6 +187,7 @@ class MultipartHandlers(S3Handlers):
             "UploadId": upload_id,
             "ChecksumAlgorithm": algorithm,
             "ChecksumType": kind,
+            **encryption.result(sse, context=True),
         }
 
     # -- UploadPart / UploadPartCopy --------------------------------------------------
@@ -200,6 +211,8 @@ class MultipartHandlers(S3Handlers):
         key, upload_id, number = params["Key"], params["UploadId"], params["PartNumber"]
         upload = self.uploads.find(bucket.name, key, upload_id)
         check_part_number(number)
+        sse = _upload_sse(upload)
+        encryption.check_part(sse, params)
         length = params.get("ContentLength")
         if length is not None and length > MAX_PART_SIZE:
             raise errors.entity_too_large(length, MAX_PART_SIZE)
@@ -225,7 +238,7 @@ class MultipartHandlers(S3Handlers):
         except BaseException:
             self.blobs.delete(blob.id)
             raise
-        out: Result = {"ETag": part.etag}
+        out: Result = {"ETag": part.etag, **encryption.result(sse)}
         shown = claim.algorithm if claim is not None else upload.algorithm
         if shown:
             out.update(checksums.result_fields(shown, values[shown], None))
@@ -241,9 +254,12 @@ class MultipartHandlers(S3Handlers):
         key, upload_id, number = params["Key"], params["UploadId"], params["PartNumber"]
         upload = self.uploads.find(bucket.name, key, upload_id)
         check_part_number(number)
+        sse = _upload_sse(upload)
+        encryption.check_part(sse, params)
         src_bucket_name, src_key, src_version_id = parse_copy_source(params["CopySource"])
         src_bucket = self._bucket(src_bucket_name)
         src = self._copy_source(src_bucket, src_key, src_version_id)  # type: ignore[attr-defined]
+        encryption.check_read(src.extra.get("sse"), params, "CopySourceSSECustomer")
         check_copy_source(
             src.etag,
             src.last_modified,
@@ -274,6 +290,7 @@ class MultipartHandlers(S3Handlers):
         return {
             "CopyPartResult": result,
             "CopySourceVersionId": self._version_header(src_bucket, src.version_id),
+            **encryption.result(sse),
         }
 
     # -- CompleteMultipartUpload ------------------------------------------------------
@@ -361,6 +378,7 @@ class MultipartHandlers(S3Handlers):
         }
         if upload.algorithm:
             out.update(checksums.result_fields(algorithm, value, kind))
+        out.update(encryption.result(_upload_sse(upload), customer=False))
         return out
 
     def _chosen_parts(self, upload: Upload, listed: list[dict[str, Any]]) -> list[Part]:

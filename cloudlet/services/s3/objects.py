@@ -22,7 +22,7 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.rest import HTTP_STATUS
-from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import (
     Result,
     S3Handlers,
@@ -132,6 +132,10 @@ class ObjectHandlers(S3Handlers):
         meta = user_metadata(params)
         klass = storage_class(params.get("StorageClass"))
         extra = self._write_extra(bucket, params)
+        principal = getattr(ctx, "principal", None)
+        sse = self._new_encryption(principal, bucket, key, params, "s3:PutObject")
+        if sse is not None:
+            extra["sse"] = sse
 
         body = params.get("Body")
         blob = await self.blobs.write(
@@ -154,7 +158,7 @@ class ObjectHandlers(S3Handlers):
                 last_modified=now(),
                 owner=ctx.account_id,
                 size=blob.size,
-                etag=blob.etag,
+                etag=encryption.object_etag(sse, blob.etag),
                 blob_id=blob.id,
                 storage_class=klass,
                 metadata=meta,
@@ -171,6 +175,7 @@ class ObjectHandlers(S3Handlers):
         out: Result = {
             "ETag": stored.etag,
             "VersionId": self._version_header(bucket, stored.version_id),
+            **encryption.result(sse, context=True),
         }
         if claim is not None:
             out.update(checksum_result(stored))
@@ -224,6 +229,7 @@ class ObjectHandlers(S3Handlers):
     ) -> tuple[Bucket, ObjectVersion, ByteRange | None, Result]:
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), method)
+        encryption.check_read(version.extra.get("sse"), params)  # an SSE-C object's key
         if method == "GET":
             check_readable(version)  # archived bytes need a restore; HEAD still answers
         check_read(
@@ -298,6 +304,7 @@ class ObjectHandlers(S3Handlers):
             "Expires": version.expires,
             "WebsiteRedirectLocation": version.website_redirect,
             "Metadata": version.metadata,
+            **encryption.result(version.extra.get("sse")),
         }
         if version.storage_class != "STANDARD":
             out["StorageClass"] = version.storage_class
@@ -414,6 +421,7 @@ class ObjectHandlers(S3Handlers):
     def get_object_attributes(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), "GET")
+        encryption.check_read(version.extra.get("sse"), params)
         wanted = set(params.get("ObjectAttributes") or [])
         unknown = wanted - _OBJECT_ATTRIBUTES
         if not wanted or unknown:

@@ -57,7 +57,7 @@ from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.protocols.values import parse_timestamp
-from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now
 from cloudlet.services.s3.objects import storage_class, user_metadata
 from cloudlet.services.s3.request_checks import KMS_KEY_HEADER, SSE_HEADER, check_encryption
@@ -91,6 +91,24 @@ _CONTENT_FIELDS = (
     ("cache-control", "cache_control"),
     ("expires", "expires"),
 )
+# A form's encryption fields, by the request member they stand for (``encryption.py``).
+_SSE_FIELDS = (
+    (SSE_HEADER, "ServerSideEncryption"),
+    (KMS_KEY_HEADER, "SSEKMSKeyId"),
+    ("x-amz-server-side-encryption-context", "SSEKMSEncryptionContext"),
+    ("x-amz-server-side-encryption-bucket-key-enabled", "BucketKeyEnabled"),
+    ("x-amz-server-side-encryption-customer-algorithm", "SSECustomerAlgorithm"),
+    ("x-amz-server-side-encryption-customer-key", "SSECustomerKey"),
+    ("x-amz-server-side-encryption-customer-key-md5", "SSECustomerKeyMD5"),
+)
+# The headers an answer names an object's encryption with, by output member.
+_SSE_HEADERS = {
+    "ServerSideEncryption": SSE_HEADER,
+    "SSEKMSKeyId": KMS_KEY_HEADER,
+    "BucketKeyEnabled": "x-amz-server-side-encryption-bucket-key-enabled",
+    "SSECustomerAlgorithm": "x-amz-server-side-encryption-customer-algorithm",
+    "SSECustomerKeyMD5": "x-amz-server-side-encryption-customer-key-MD5",
+}
 
 _MAX_LENGTH = 2**63 - 1
 """The largest ``content-length-range`` bound: S3 reads them as (signed 64-bit) longs."""
@@ -522,6 +540,10 @@ async def post_object(
     )
     klass = storage_class(fields.get("x-amz-storage-class"))
     check_encryption(fields.get(SSE_HEADER), fields.get(KMS_KEY_HEADER))
+    sse_params = {member: fields[name] for name, member in _SSE_FIELDS if name in fields}
+    if "BucketKeyEnabled" in sse_params:
+        sse_params["BucketKeyEnabled"] = sse_params["BucketKeyEnabled"].lower() == "true"
+    sse = service._new_encryption(principal, bucket, key, sse_params, "s3:PutObject")
     content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
     if content["expires"] is not None:  # stored as a time, as PutObject's header is
         try:
@@ -548,6 +570,9 @@ async def post_object(
         checksums.verify_content_md5(expected_md5, blob.md5)
         value = claim.verify(hasher, {}) if claim is not None else hasher.b64()
         bucket = service._bucket(bucket.name)
+        extra = service._default_extra(bucket)  # type: ignore[attr-defined]
+        if sse is not None:
+            extra["sse"] = sse
         version = ObjectVersion(
             bucket=bucket.name,
             key=key,
@@ -555,7 +580,7 @@ async def post_object(
             last_modified=now(),
             owner=principal.account_id,
             size=blob.size,
-            etag=blob.etag,
+            etag=encryption.object_etag(sse, blob.etag),
             blob_id=blob.id,
             storage_class=klass,
             metadata=meta,
@@ -563,7 +588,7 @@ async def post_object(
             checksum_type=checksums.FULL_OBJECT,
             # What every new object gets from its bucket (default retention);
             # the form's own tagging/lock fields are not applied yet.
-            extra=service._default_extra(bucket),  # type: ignore[attr-defined]
+            extra=extra,
             **content,
         )
         stored, dropped = service.store.put_version(version)
@@ -615,6 +640,8 @@ def _answer(
         for algorithm, value in stored.checksums.items():
             headers.append((checksums.header_name(algorithm), value))
         headers.append(("x-amz-checksum-type", stored.checksum_type or checksums.FULL_OBJECT))
+    for member, value in encryption.result(stored.extra.get("sse")).items():
+        headers.append((_SSE_HEADERS[member], "true" if value is True else value))
     version = service._version_header(service._bucket(bucket), stored.version_id)
     if version is not None:
         headers.append(("x-amz-version-id", version))

@@ -403,6 +403,8 @@ class ReplicationHandlers(ConfigHandlers):
         if not source.delete_marker:
             extra = self._default_extra(destination)  # type: ignore[attr-defined]
             extra.update({k: source.extra[k] for k in SYNCED if k in source.extra})
+            if "sse" in source.extra:  # an SSE-C replica needs the source's key (encryption.py)
+                extra["sse"] = source.extra["sse"]
             if target.get("owner"):
                 extra.pop("acl", None)  # owner override: the new owner's default ACL
             klass = target.get("storage_class") or klass
