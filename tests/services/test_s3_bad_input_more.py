@@ -8,7 +8,8 @@ XML document), never a 500, and none of them changes what is stored.
 - ``partNumber`` outside 1..10000 is ``InvalidArgument``, not a 416;
 - CORS ``MaxAgeSeconds``, encryption and checksum headers, tag characters and bucket
   policy documents are checked as S3 checks them;
-- keys with control characters list as S3 lists them.
+- keys with control characters list as S3 lists them;
+- a key whose percent-decoded bytes are no UTF-8 is ``InvalidURI``, not a U+FFFD key.
 """
 
 from __future__ import annotations
@@ -450,3 +451,17 @@ def test_a_policy_of_the_right_shape_is_stored(s3):
     )
     s3.put_bucket_policy(Bucket=bucket, Policy=negated)
     assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == negated
+
+
+# -- 10. keys that are no UTF-8 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["h%FF", "a%C3", "%ED%A0%80", "x%C3%28"])
+def test_a_key_whose_bytes_are_no_utf8_is_an_invalid_uri(s3, cloudlet_server, target):
+    bucket = bname("uri")
+    s3.create_bucket(Bucket=bucket)
+    for method, body in (("PUT", b"x"), ("GET", b"")):
+        status, reply = raw(cloudlet_server.endpoint, method, f"/{bucket}/{target}", body)
+        assert (status, _code(reply)) == (400, "InvalidURI"), reply
+        assert b"Couldn't parse the specified URI." in reply
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0

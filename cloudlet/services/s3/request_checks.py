@@ -13,6 +13,8 @@ handler (or the codec) would have made of the request:
   ``?x-id=...``) are ignored, as S3 ignores them: ``DELETE /bucket?foo`` deletes
   the bucket. So do ``?session`` and ``?renameObject``, which S3 answers as the
   bare path too.
+- **The path**: its bytes, percent escapes decoded, must be UTF-8 (a key is a UTF-8
+  name), else 400 ``InvalidURI``, where decoding would have made a U+FFFD of them.
 - **partNumber** (GetObject, HeadObject, UploadPart, UploadPartCopy): an integer from
   1 to 10000, else 400 ``InvalidArgument``, whether or not it parses as a number.
 - **Server-side encryption**: ``x-amz-server-side-encryption`` is ``AES256``,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from botocore.model import OperationModel
 
@@ -102,7 +105,10 @@ _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 def check(operation: OperationModel, request: HttpRequest) -> None:
-    """S3's refusals of ``request`` (routed to ``operation``) by its query and headers."""
+    """S3's refusals of ``request`` (routed to ``operation``) by its path, query and headers."""
+    path = request.path
+    if not path.isascii() or "%" in path:
+        check_path(path)
     name = operation.name
     query = request.query_params
     if query and name in _BARE_BUCKET_WRITES:
@@ -116,6 +122,19 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
         _check_encryption_headers(operation, headers)
     checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm")
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
+
+
+def check_path(path: str) -> None:
+    """A path (the request line's bytes, as latin-1) whose bytes, once percent escapes
+    are decoded, are no UTF-8 names no key: S3 answers 400 ``InvalidURI``."""
+    try:
+        data = path.encode("latin-1")
+    except UnicodeEncodeError:  # already decoded: no bytes to misread
+        return
+    try:
+        unquote_to_bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.s3_error("InvalidURI", "Couldn't parse the specified URI.", 400) from None
 
 
 def refuse_subresources(method: str, query: Mapping[str, Any], known: Mapping[str, str]) -> None:
