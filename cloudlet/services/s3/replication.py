@@ -10,7 +10,10 @@ configuration itself are in ``replication_rules.py``):
   before the configuration, lifecycle actions (they do not pass through these
   hooks), versions in GLACIER or DEEP_ARCHIVE, and replicas themselves: a
   replica is written here, not by a client, so no hook sees it, which is what
-  keeps chains (A->B->C) and two-way setups (A<->B) from looping.
+  keeps chains (A->B->C) and two-way setups (A<->B) from looping. SSE-KMS
+  versions replicate only where the deciding rule selects
+  ``SseKmsEncryptedObjects``, and are encrypted there with its
+  ``ReplicaKmsKeyID``; SSE-C versions replicate and still need their key.
 - **Metadata changes** (tags, ACL, retention, legal hold) of a replicated
   version follow it to its replicas; a change made *on a replica* goes back
   only where the replica's bucket has a rule with ``ReplicaModifications``
@@ -19,8 +22,8 @@ configuration itself are in ``replication_rules.py``):
 - **The replica** has the same key, version id, bytes (a ``link`` of the
   source's blob: blobs are immutable, each version owns its own id), ETag,
   checksums, parts, content headers, user metadata, tags, ACL, lock settings
-  and Last-Modified as its source, ``x-amz-replication-status: REPLICA``, and
-  the rule's ``StorageClass`` when it sets one.
+  encryption and Last-Modified as its source, ``x-amz-replication-status:
+  REPLICA``, and the rule's ``StorageClass`` when it sets one.
 - **Status.** The source version shows PENDING from the write's response on,
   then COMPLETED, or FAILED when the destination bucket is gone (or no longer
   versioned); the status is the version's ``extra["replication"]``.
@@ -57,6 +60,7 @@ from cloudlet.core.clock import clock
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
+from cloudlet.services.s3.encryption import KMS_ALGORITHMS
 from cloudlet.services.s3.replication_rules import check_configuration, select_targets
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion, key_bytes
 
@@ -212,6 +216,7 @@ class ReplicationHandlers(ConfigHandlers):
             key,
             version.extra.get("tags") or [],
             delete_marker=version.delete_marker,
+            kms=_is_kms(version),
         )
         if targets:
             self._enqueue(version, _OBJECT, targets, status=PENDING)
@@ -262,7 +267,11 @@ class ReplicationHandlers(ConfigHandlers):
         if status not in (PENDING, COMPLETED, REPLICA):
             return  # never replicated (made before the configuration, or failed)
         targets = select_targets(
-            config, key, version.extra.get("tags") or [], replica=status == REPLICA
+            config,
+            key,
+            version.extra.get("tags") or [],
+            replica=status == REPLICA,
+            kms=_is_kms(version),
         )
         if targets:
             self._enqueue(version, _METADATA, targets)
@@ -403,8 +412,11 @@ class ReplicationHandlers(ConfigHandlers):
         if not source.delete_marker:
             extra = self._default_extra(destination)  # type: ignore[attr-defined]
             extra.update({k: source.extra[k] for k in SYNCED if k in source.extra})
-            if "sse" in source.extra:  # an SSE-C replica needs the source's key (encryption.py)
-                extra["sse"] = source.extra["sse"]
+            sse = source.extra.get("sse")  # an SSE-C replica needs the source's key
+            if sse is not None:
+                if target.get("kms_key") and _is_kms(source):
+                    sse = {**sse, "kms": target["kms_key"]}  # the rule's ReplicaKmsKeyID
+                extra["sse"] = sse
             if target.get("owner"):
                 extra.pop("acl", None)  # owner override: the new owner's default ACL
             klass = target.get("storage_class") or klass
@@ -459,3 +471,8 @@ class ReplicationHandlers(ConfigHandlers):
             (job.bucket, key_bytes(job.key), job.version_id, _OBJECT),
         ).fetchone()
         return row is not None
+
+
+def _is_kms(version: ObjectVersion) -> bool:
+    """Whether a version is SSE-KMS (or DSSE-KMS) encrypted (``encryption.py``)."""
+    return (version.extra.get("sse") or {}).get("alg") in KMS_ALGORITHMS

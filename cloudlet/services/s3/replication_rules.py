@@ -89,6 +89,17 @@ def _check_rule(rule: dict[str, Any], seen_ids: set[str], priorities: set[int]) 
         )
     ):
         raise errors.malformed_xml()
+    # KMS objects replicate only when a rule asks for them, with the key replicas get.
+    kms_selected = _enabled(selection.get("SseKmsEncryptedObjects"))
+    replica_key = (destination.get("EncryptionConfiguration") or {}).get("ReplicaKmsKeyID")
+    if destination.get("EncryptionConfiguration") is not None and not kms_selected:
+        raise errors.invalid_request(
+            "SseKmsEncryptedObjects must be specified if EncryptionConfiguration is present."
+        )
+    if kms_selected and not replica_key:
+        raise errors.invalid_request(
+            "ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present."
+        )
     if _enabled(destination.get("Metrics")) or _enabled(destination.get("ReplicationTime")):
         # They publish CloudWatch metrics and s3:Replication events, which are not built.
         raise errors.s3_error(
@@ -174,6 +185,7 @@ def select_targets(
     *,
     delete_marker: bool = False,
     replica: bool = False,
+    kms: bool = False,
 ) -> list[dict[str, Any]]:
     """Where one version of ``key`` (with ``tags``) goes: one target per destination.
 
@@ -181,11 +193,13 @@ def select_targets(
     version decides. ``delete_marker``: the version is a delete marker (it has
     no tags, so tag rules never select it; the deciding rule must replicate
     markers). ``replica``: a metadata change on a replica, which goes only
-    where the deciding rule enables replica modification sync.
+    where the deciding rule enables replica modification sync. ``kms``: an
+    SSE-KMS version, which goes only where the deciding rule selects
+    ``SseKmsEncryptedObjects`` (and is encrypted there with ``kms_key``).
 
     A target is what the queue keeps, so a configuration changed later does
     not change work already decided: ``{"bucket", "rule", "storage_class",
-    "owner"}`` (``owner``: the account replicas belong to under
+    "owner", "kms_key"}`` (``owner``: the account replicas belong to under
     ``AccessControlTranslation``, else None).
     """
     have = {(t.get("Key"), t.get("Value")) for t in tags}
@@ -211,6 +225,8 @@ def select_targets(
         selection = rule.get("SourceSelectionCriteria") or {}
         if replica and not _enabled(selection.get("ReplicaModifications")):
             continue
+        if kms and not _enabled(selection.get("SseKmsEncryptedObjects")):
+            continue
         destination = rule["Destination"]
         translated = destination.get("AccessControlTranslation") is not None
         targets.append(
@@ -219,6 +235,9 @@ def select_targets(
                 "rule": rule["ID"],
                 "storage_class": destination.get("StorageClass"),
                 "owner": destination.get("Account") if translated else None,
+                "kms_key": (destination.get("EncryptionConfiguration") or {}).get(
+                    "ReplicaKmsKeyID"
+                ),
             }
         )
     return targets
