@@ -76,9 +76,16 @@ class S3Handlers:
         return bucket
 
     def _new_encryption(
-        self, principal: Any, bucket: Bucket, key: str, params: dict[str, Any], action: str
+        self,
+        principal: Any,
+        bucket: Bucket,
+        key: str,
+        params: dict[str, Any],
+        action: str,
+        extra: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """The encryption a write gives its new object (``encryption_config.py``)."""
+        """The encryption a write gives its new object, kept in ``extra``
+        (``encryption_config.py``)."""
         raise NotImplementedError
 
     def _version_for_write(self, bucket: Bucket) -> str:

@@ -38,14 +38,24 @@ class EncryptionHandlers(ConfigHandlers):
         return rule
 
     def _new_encryption(
-        self, principal: Any, bucket: Bucket, key: str, params: dict[str, Any], action: str
+        self,
+        principal: Any,
+        bucket: Bucket,
+        key: str,
+        params: dict[str, Any],
+        action: str,
+        extra: dict[str, Any],
     ) -> encryption.Sse | None:
-        """The encryption a write (``action``, for the 403) gives ``key``'s new object."""
+        """The encryption a write (``action``, for the 403) gives ``key``'s new object,
+        kept in its ``extra`` unless SSE-S3 (None)."""
         rule = self._encryption_rule(bucket)
         if encryption.customer_given(params) and encryption.blocks_sse_c(rule):
             who = getattr(principal, "arn", None) or "anonymous"
             raise encryption.blocked_error(who, action, f"arn:aws:s3:::{bucket.name}/{key}")
-        return encryption.for_write(params, rule, bucket.region, bucket.account)
+        sse = encryption.for_write(params, rule, bucket.region, bucket.account)
+        if sse is not None:
+            extra["sse"] = sse
+        return sse
 
     def put_bucket_encryption(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])

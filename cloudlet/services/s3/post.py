@@ -543,7 +543,8 @@ async def post_object(
     sse_params = {member: fields[name] for name, member in _SSE_FIELDS if name in fields}
     if "BucketKeyEnabled" in sse_params:
         sse_params["BucketKeyEnabled"] = sse_params["BucketKeyEnabled"].lower() == "true"
-    sse = service._new_encryption(principal, bucket, key, sse_params, "s3:PutObject")
+    sse_extra: dict[str, Any] = {}
+    sse = service._new_encryption(principal, bucket, key, sse_params, "s3:PutObject", sse_extra)
     content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
     if content["expires"] is not None:  # stored as a time, as PutObject's header is
         try:
@@ -570,9 +571,7 @@ async def post_object(
         checksums.verify_content_md5(expected_md5, blob.md5)
         value = claim.verify(hasher, {}) if claim is not None else hasher.b64()
         bucket = service._bucket(bucket.name)
-        extra = service._default_extra(bucket)  # type: ignore[attr-defined]
-        if sse is not None:
-            extra["sse"] = sse
+        extra = {**service._default_extra(bucket), **sse_extra}  # type: ignore[attr-defined]
         version = ObjectVersion(
             bucket=bucket.name,
             key=key,
