@@ -75,19 +75,6 @@ class S3Handlers:
             raise errors.no_such_bucket(name)
         return bucket
 
-    def _new_encryption(
-        self,
-        principal: Any,
-        bucket: Bucket,
-        key: str,
-        params: dict[str, Any],
-        action: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        """The encryption a write gives its new object, kept in ``extra``
-        (``encryption_config.py``)."""
-        raise NotImplementedError
-
     def _version_for_write(self, bucket: Bucket) -> str:
         """The version id a new write gets in ``bucket``."""
         return new_version_id() if bucket.versioned else NULL_VERSION

@@ -118,7 +118,9 @@ class CopyHandlers(S3Handlers):
         extra = self._write_extra(bucket, params, source=src)  # type: ignore[attr-defined]
         # Encryption is the request's or the target bucket's default, never the source's.
         principal = getattr(ctx, "principal", None)
-        sse = self._new_encryption(principal, bucket, key, params, "s3:CopyObject", extra)
+        sse = self._new_encryption(  # type: ignore[attr-defined]
+            principal, bucket, key, params, "s3:CopyObject", extra
+        )
         etag = src.etag  # a multipart source's ETag is kept; else the data's MD5, or not
         if not src.parts:
             etag = encryption.object_etag(sse, encryption.content_etag(src.extra.get("sse"), etag))

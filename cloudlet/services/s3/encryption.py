@@ -235,7 +235,8 @@ def check_context(value: str) -> str:
 
 
 def object_etag(sse: Sse | None, etag: str) -> str:
-    """A single-part object's ETag: the MD5 for SSE-S3, else not (as S3's is not)."""
+    """A single-part object's ETag: the MD5 for SSE-S3, else not (as S3's is not);
+    the MD5 is then kept in ``sse`` (``content_etag``)."""
     if sse is None:
         return etag
     sse["etag"] = etag

@@ -161,7 +161,9 @@ class MultipartHandlers(S3Handlers):
         extra = self._write_extra(bucket, params, defaults=False)  # type: ignore[attr-defined]
         # The encryption is decided now, by the request or the bucket's default as it is.
         principal = getattr(ctx, "principal", None)
-        sse = self._new_encryption(principal, bucket, key, params, "s3:PutObject", extra)
+        sse = self._new_encryption(  # type: ignore[attr-defined]
+            principal, bucket, key, params, "s3:PutObject", extra
+        )
         if extra:
             settings["extra"] = extra
         upload_id = token_hex(32)

@@ -133,7 +133,9 @@ class ObjectHandlers(S3Handlers):
         klass = storage_class(params.get("StorageClass"))
         extra = self._write_extra(bucket, params)
         principal = getattr(ctx, "principal", None)
-        sse = self._new_encryption(principal, bucket, key, params, "s3:PutObject", extra)
+        sse = self._new_encryption(  # type: ignore[attr-defined]
+            principal, bucket, key, params, "s3:PutObject", extra
+        )
 
         body = params.get("Body")
         blob = await self.blobs.write(

@@ -544,7 +544,9 @@ async def post_object(
     if "BucketKeyEnabled" in sse_params:
         sse_params["BucketKeyEnabled"] = sse_params["BucketKeyEnabled"].lower() == "true"
     sse_extra: dict[str, Any] = {}
-    sse = service._new_encryption(principal, bucket, key, sse_params, "s3:PutObject", sse_extra)
+    sse = service._new_encryption(  # type: ignore[attr-defined]
+        principal, bucket, key, sse_params, "s3:PutObject", sse_extra
+    )
     content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
     if content["expires"] is not None:  # stored as a time, as PutObject's header is
         try:
