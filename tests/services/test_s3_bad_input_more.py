@@ -9,7 +9,9 @@ XML document), never a 500, and none of them changes what is stored.
 - CORS ``MaxAgeSeconds``, encryption and checksum headers, tag characters and bucket
   policy documents are checked as S3 checks them;
 - keys with control characters list as S3 lists them;
-- a key whose percent-decoded bytes are no UTF-8 is ``InvalidURI``, not a U+FFFD key.
+- a key whose percent-decoded bytes are no UTF-8 is ``InvalidURI``, not a U+FFFD key;
+- a copy source S3 cannot decode, or one on a request that copies nothing, is
+  ``InvalidArgument``.
 """
 
 from __future__ import annotations
@@ -465,3 +467,61 @@ def test_a_key_whose_bytes_are_no_utf8_is_an_invalid_uri(s3, cloudlet_server, ta
         assert (status, _code(reply)) == (400, "InvalidURI"), reply
         assert b"Couldn't parse the specified URI." in reply
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+# -- 11. copy sources --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{b}/%ZZ", "Invalid copy source encoding."),  # no hex digits
+        ("{b}/100%", "Invalid copy source encoding."),  # an escape cut short
+        ("{b}/%A/bar", "Invalid copy source encoding."),  # one digit
+        ("{b}/h%FF", "Invalid copy source encoding."),  # no UTF-8
+        ("%", "Invalid copy source encoding."),
+        ("Bad_Bucket/k", "Invalid copy source bucket name"),
+        ("{b}", "Invalid copy source object key"),
+        ("/{b}/", "Invalid copy source object key"),
+    ],
+)
+def test_a_copy_source_s3_cannot_read_is_an_invalid_argument(s3, cloudlet_server, source, message):
+    bucket = bname("cps")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"kept")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    header = {"x-amz-copy-source": source.format(b=bucket)}
+    for target in (f"/{bucket}/copy", f"/{bucket}/m?partNumber=1&uploadId={upload}"):
+        status, reply = raw(cloudlet_server.endpoint, "PUT", target, b"", header)
+        assert (status, _code(reply)) == (400, "InvalidArgument"), reply
+        assert f"<Message>{message}</Message>".encode() in reply
+        assert b"<ArgumentName>x-amz-copy-source</ArgumentName>" in reply
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+    assert s3.list_parts(Bucket=bucket, Key="m", UploadId=upload).get("Parts", []) == []
+
+
+def test_an_escaped_utf8_copy_source_copies(s3):
+    bucket = bname("cps")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="naïve 100%.txt", Body=b"data")
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/naïve 100%.txt")
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"data"
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("GET", "/{b}/k"), ("HEAD", "/{b}/k"), ("DELETE", "/{b}/k"), ("PUT", "/{b}"), ("GET", "/{b}")],
+)
+def test_a_copy_source_on_a_request_that_copies_nothing_is_refused(
+    s3, cloudlet_server, method, target
+):
+    bucket = bname("cps")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"kept")
+    header = {"x-amz-copy-source": f"{bucket}/k"}
+    status, reply = raw(cloudlet_server.endpoint, method, target.format(b=bucket), b"", header)
+    assert status == 400, reply
+    if method != "HEAD":
+        assert _code(reply) == "InvalidArgument", reply
+        assert b"You can only specify a copy source header for copy requests." in reply
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"kept"

@@ -5,7 +5,7 @@ blob under a new id (no bytes move, however large the object); only a copy
 that asks for a different checksum algorithm reads the source, to compute it.
 
 S3's rules kept here: ``x-amz-copy-source`` is ``bucket/key[?versionId=]``,
-URL-encoded, with or without a leading slash; the source may not be a delete
+URL-encoded (as UTF-8, with no stray ``%``), with or without a leading slash; the source may not be a delete
 marker; ``x-amz-metadata-directive`` COPY (default) takes metadata and content
 headers from the source, REPLACE from the request; storage class defaults to
 STANDARD and the website redirect is never copied; ``x-amz-tagging-directive``
@@ -20,10 +20,12 @@ an archived source (GLACIER, DEEP_ARCHIVE) must have a restored copy
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from cloudlet.services.s3 import checksums, encryption, errors
+from cloudlet.services.s3.buckets import valid_bucket_name
 from cloudlet.services.s3.common import Result, S3Handlers, check_key, now
 from cloudlet.services.s3.conditions import check_copy_source
 from cloudlet.services.s3.objects import (
@@ -36,21 +38,42 @@ from cloudlet.services.s3.restore import check_copy_source as check_copy_source_
 from cloudlet.services.s3.store import ObjectVersion
 
 _DIRECTIVES = ("COPY", "REPLACE")
+_BAD_ESCAPE = re.compile("%(?![0-9A-Fa-f]{2})")
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
-    """``x-amz-copy-source`` -> (bucket, key, version id or None)."""
+    """``x-amz-copy-source`` -> (bucket, key, version id or None).
+
+    S3's order: a ``%`` that starts no escape, or escapes that decode to no UTF-8,
+    is "Invalid copy source encoding."; then the bucket must be a valid name and a
+    key must follow it (``InvalidArgument`` each)."""
     path, _, query = value.partition("?")
     version_id = None
     for pair in query.split("&"):
         name, _, v = pair.partition("=")
         if name == "versionId":
             version_id = unquote(v)
-    path = unquote(path).lstrip("/")
-    bucket, _, key = path.partition("/")
-    if not bucket or not key:
+    decoded = _decoded(path)
+    if decoded is None:
+        raise errors.invalid_argument("Invalid copy source encoding.", "x-amz-copy-source", value)
+    bucket, _, key = decoded.lstrip("/").partition("/")
+    if not valid_bucket_name(bucket):
+        raise errors.invalid_argument("Invalid copy source bucket name", "x-amz-copy-source", value)
+    if not key:
         raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
     return bucket, key, version_id
+
+
+def _decoded(path: str) -> str | None:
+    """``path`` percent-decoded as UTF-8, or None where S3 finds the encoding invalid."""
+    if "%" not in path and path.isascii():
+        return path
+    if _BAD_ESCAPE.search(path):
+        return None
+    try:  # a header's bytes, as the server read them (latin-1)
+        return unquote_to_bytes(path.encode("latin-1")).decode("utf-8")
+    except UnicodeError:
+        return None
 
 
 class CopyHandlers(S3Handlers):

@@ -15,6 +15,9 @@ handler (or the codec) would have made of the request:
   bare path too.
 - **The path**: its bytes, percent escapes decoded, must be UTF-8 (a key is a UTF-8
   name), else 400 ``InvalidURI``, where decoding would have made a U+FFFD of them.
+- **A copy source** (``x-amz-copy-source``) on any request but CopyObject and
+  UploadPartCopy: 400 ``InvalidArgument``, whatever the method (a POST only with
+  ``uploadId``).
 - **partNumber** (GetObject, HeadObject, UploadPart, UploadPartCopy): an integer from
   1 to 10000, else 400 ``InvalidArgument``, whether or not it parses as a number.
 - **Server-side encryption**: ``x-amz-server-side-encryption`` is ``AES256``,
@@ -96,6 +99,8 @@ AT_KEY: dict[str, str] = {**BUCKET_SUBRESOURCES, **_OBJECT_ONLY}
 _BARE_BUCKET_WRITES = frozenset(("CreateBucket", "DeleteBucket"))
 _BARE_KEY_WRITES = frozenset(("PutObject", "CopyObject", "DeleteObject"))
 _PART_NUMBER_READERS = frozenset(("GetObject", "HeadObject", "UploadPart", "UploadPartCopy"))
+_COPIES = frozenset(("CopyObject", "UploadPartCopy"))
+COPY_SOURCE = "x-amz-copy-source"
 
 SSE_HEADER = "x-amz-server-side-encryption"
 KMS_KEY_HEADER = "x-amz-server-side-encryption-aws-kms-key-id"
@@ -118,10 +123,22 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
     if name in _PART_NUMBER_READERS and "partNumber" in query:
         check_part_number(query["partNumber"][0])
     headers = request.headers
+    if COPY_SOURCE in headers and name not in _COPIES:
+        _refuse_copy_source(request, headers[COPY_SOURCE])
     if SSE_HEADER in headers or KMS_KEY_HEADER in headers:
         _check_encryption_headers(operation, headers)
     checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm")
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
+
+
+def _refuse_copy_source(request: HttpRequest, value: str) -> None:
+    """A copy source on a request that copies nothing: ``InvalidArgument``. A POST
+    other than CompleteMultipartUpload is left to its own answer (S3's 405)."""
+    if request.method == "POST" and "uploadId" not in request.query_params:
+        return
+    raise errors.invalid_argument(
+        "You can only specify a copy source header for copy requests.", COPY_SOURCE, value
+    )
 
 
 def check_path(path: str) -> None:
