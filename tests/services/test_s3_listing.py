@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import pytest
@@ -106,8 +107,12 @@ def test_v2_paginator_and_start_after(s3, filled):
 
 
 def test_v2_max_keys_and_bad_token(s3, filled):
+    # max-keys=0: an empty page that is not truncated (no token to follow), in each listing.
     zero = s3.list_objects_v2(Bucket=filled, MaxKeys=0)
     assert zero["KeyCount"] == 0 and "Contents" not in zero
+    assert zero["IsTruncated"] is False and "NextContinuationToken" not in zero
+    assert s3.list_objects(Bucket=filled, MaxKeys=0, Delimiter="/")["IsTruncated"] is False
+    assert s3.list_object_versions(Bucket=filled, MaxKeys=0)["IsTruncated"] is False
     capped = s3.list_objects_v2(Bucket=filled, MaxKeys=5000)
     assert capped["MaxKeys"] == 1000
     with pytest.raises(ClientError) as exc:
@@ -193,3 +198,25 @@ def test_list_object_versions_prefix_and_delimiter(s3, filled):
     assert [v["Key"] for v in out["Versions"]] == ["b/1.txt", "b/2.txt"]
     assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["b/c/"]
     assert all(v["VersionId"] == "null" for v in out["Versions"])
+
+
+def test_versions_and_delete_markers_interleave_in_key_and_age_order(s3):
+    """S3 lists one key's history newest first, delete markers in their place (boto3
+    splits the two lists; the document's order is what Java SDK v1 and raw readers see)."""
+    name = bname()
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=name, Key="k", Body=b"1")["VersionId"]
+    marker = s3.delete_object(Bucket=name, Key="k")["VersionId"]
+    new = s3.put_object(Bucket=name, Key="k", Body=b"2")["VersionId"]
+    z = s3.put_object(Bucket=name, Key="z", Body=b"3")["VersionId"]
+    bodies = []
+    s3.meta.events.register(
+        "after-call.s3.ListObjectVersions",
+        lambda http_response, **_: bodies.append(http_response.content.decode()),
+    )
+    out = s3.list_object_versions(Bucket=name)
+    order = re.findall(r"<(Version|DeleteMarker)>.*?<VersionId>([^<]+)</VersionId>", bodies[0])
+    assert order == [("Version", new), ("DeleteMarker", marker), ("Version", old), ("Version", z)]
+    assert [v["VersionId"] for v in out["Versions"]] == [new, old, z]
+    assert [(m["VersionId"], m["IsLatest"]) for m in out["DeleteMarkers"]] == [(marker, False)]

@@ -8,7 +8,12 @@ import pytest
 
 from cloudlet.gateway.catalog import load_model
 from cloudlet.protocols.restxml import RestXmlCodec
-from cloudlet.services.s3.listing import _content, _render_contents
+from cloudlet.services.s3.listing import (
+    _content,
+    _render_contents,
+    _render_versions,
+    _version_entry,
+)
 
 
 def row(key: str, ts: float, checksums: dict | None = None, klass: str = "STANDARD") -> tuple:
@@ -51,3 +56,36 @@ def test_rendered_contents_match_the_generic_writer(encoding, owner):
 
     generic = page([_content(r, encoding, owner) for r in ROWS])
     assert page(_render_contents(ROWS, encoding, owner)) == generic
+
+
+def version_row(key: str, version: str, latest: bool, marker: bool, **kw) -> tuple:
+    base = row(key, 1_790_000_000.25, **kw)
+    return (base[0], version, int(latest), int(marker), *base[4:])
+
+
+VERSION_ROWS = [
+    version_row("a & <b>", "v3", True, False, checksums={"CRC32": "SNfwYw=="}),
+    version_row("a & <b>", "v2", False, True),
+    version_row("a & <b>", "v1", False, False, klass="GLACIER"),
+    version_row("ключ +plus", "null", True, True),
+    version_row("z", "v9", True, False),
+]
+
+
+@pytest.mark.parametrize("encoding", [None, "url"])
+def test_rendered_versions_match_the_generic_writer(encoding):
+    operation = load_model("s3").operation_model("ListObjectVersions")
+    codec = RestXmlCodec()
+    versions = [r for r in VERSION_ROWS if not r[3]]
+    markers = [r for r in VERSION_ROWS if r[3]]
+    generic = codec.serialize(
+        operation,
+        {
+            "Name": "b",
+            "Versions": [_version_entry(r, encoding) for r in versions],
+            "DeleteMarkers": [_version_entry(r, encoding) for r in markers],
+        },
+        "req",
+    ).body
+    rendered = _render_versions(versions + markers, encoding)
+    assert codec.serialize(operation, {"Name": "b", "Versions": rendered}, "req").body == generic

@@ -247,6 +247,39 @@ def _content(row: tuple, encoding: str | None, owner: bool) -> Result:
     return entry
 
 
+def _render_versions(rows: list[tuple], encoding: str | None) -> Prerendered:
+    """ListObjectVersions' ``Version`` and ``DeleteMarker`` elements in the rows' order,
+    each as the generic writer renders ``_version_entry`` (a test compares them)."""
+    out = []
+    for row in rows:
+        key = escape_text(encode(_text(row[ROW_KEY]), encoding) or "")
+        who = owner_of(row[ROW_OWNER])
+        owner = (
+            f"<Owner><DisplayName>{escape_text(who['DisplayName'])}</DisplayName>"
+            f"<ID>{escape_text(who['ID'])}</ID></Owner>"
+        )
+        where = (
+            f"<Key>{key}</Key><VersionId>{escape_text(row[ROW_VERSION_ID])}</VersionId>"
+            f"<IsLatest>{'true' if row[ROW_IS_LATEST] else 'false'}</IsLatest>"
+            f"<LastModified>{_iso(row[ROW_LAST_MODIFIED])}</LastModified>"
+        )
+        if row[ROW_DELETE_MARKER]:
+            out.append(f"<DeleteMarker>{owner}{where}</DeleteMarker>")
+            continue
+        parts = [f"<Version><ETag>{escape_text(row[ROW_ETAG])}</ETag>"]
+        algorithms = _algorithms(row[ROW_CHECKSUMS])
+        if algorithms:
+            parts.extend(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in algorithms)
+            if row[ROW_CHECKSUM_TYPE]:
+                parts.append(f"<ChecksumType>{row[ROW_CHECKSUM_TYPE]}</ChecksumType>")
+        parts.append(
+            f"<Size>{row[ROW_SIZE]}</Size><StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>"
+            f"{where}{owner}</Version>"
+        )
+        out.append("".join(parts))
+    return Prerendered("".join(out))
+
+
 def _version_entry(row: tuple, encoding: str | None) -> Result:
     """A ``Version`` or ``DeleteMarker`` entry of ListObjectVersions."""
     entry: Result = {
@@ -286,7 +319,7 @@ class ListingHandlers(S3Handlers):
         items = walk(
             self._current_scan(bucket, prefix), prefix, delimiter, start, inclusive, limit + 1
         )
-        truncated = len(items) > limit
+        truncated = len(items) > limit > 0  # max-keys=0: an empty page, not truncated
         return items[:limit], truncated, limit
 
     def list_objects_v2(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -411,15 +444,11 @@ class ListingHandlers(S3Handlers):
                 return open_scan(start, inclusive)
 
         items = walk(scan, prefix, delimiter, start, inclusive, limit + 1)
-        truncated = len(items) > limit
+        truncated = len(items) > limit > 0
         items = items[:limit]
-        versions: list[Result] = []
-        markers: list[Result] = []
-        for item in items:
-            if isinstance(item, tuple):
-                (markers if item[ROW_DELETE_MARKER] else versions).append(
-                    _version_entry(item, encoding)
-                )
+        # One element list, in the scan's (key, newest first) order: S3 interleaves
+        # <Version> and <DeleteMarker>, where the model's two lists would group them.
+        versions = _render_versions([i for i in items if isinstance(i, tuple)], encoding)
         prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
@@ -433,8 +462,6 @@ class ListingHandlers(S3Handlers):
         }
         if versions:
             out["Versions"] = versions
-        if markers:
-            out["DeleteMarkers"] = markers
         if prefixes:
             out["CommonPrefixes"] = prefixes
         if truncated and items:
