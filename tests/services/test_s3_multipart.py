@@ -160,6 +160,40 @@ def test_abort(s3, bucket):
     assert status_of(err) == 404
 
 
+def test_a_repeated_complete_answers_as_the_first_while_its_object_stands(s3, bucket):
+    """S3's Complete is idempotent: a client retrying after a lost answer gets success
+    again (even with If-None-Match: *), not NoSuchUpload; the upload itself is gone."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload_id, done = upload(
+        s3,
+        bucket,
+        "k",
+        [data(PART, 1), b"tail"],
+        ChecksumAlgorithm="CRC32",
+        ChecksumType="FULL_OBJECT",
+    )
+    first = complete(s3, bucket, "k", upload_id, done)
+    again = complete(s3, bucket, "k", upload_id, done, IfNoneMatch="*")
+    keys = ("Bucket", "Key", "ETag", "VersionId", "ChecksumCRC32", "ChecksumType", "Location")
+    assert {k: again.get(k) for k in keys} == {k: first.get(k) for k in keys}
+    assert first["ChecksumCRC32"] and again["ServerSideEncryption"] == "AES256"
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix="k")["Versions"]) == 1
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+    for call in (
+        lambda: s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id),
+        lambda: s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id),
+        lambda: complete(s3, bucket, "other", upload_id, done),  # another key: no such upload
+    ):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert code_of(err) == "NoSuchUpload"
+    # Once another write replaces the object, the upload is simply gone.
+    s3.put_object(Bucket=bucket, Key="k", Body=b"newer")
+    with pytest.raises(ClientError) as err:
+        complete(s3, bucket, "k", upload_id, done)
+    assert code_of(err) == "NoSuchUpload"
+
+
 def test_versioned_bucket_and_conditional_complete(s3, bucket):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=bucket, Key="k", Body=b"first")

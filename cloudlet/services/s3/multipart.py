@@ -30,6 +30,11 @@ Why it looks like this:
   comes from ``_object_parts`` below; ``part_checksum`` gives one part's
   checksum for a ``partNumber`` read.
 
+- **A repeated Complete succeeds**, as S3's does (a client retrying after a lost
+  answer): the version a Complete makes records its upload id
+  (``extra["mpu"]``), and a Complete of an upload that is gone answers as the
+  first did while that version is still the key's current one.
+
 Anything awaited (a part streaming in, the composed blob being built) may
 interleave with other requests, so each handler re-reads the upload after its
 await and before its commit: an upload aborted or completed meanwhile answers
@@ -43,6 +48,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import token_hex
 from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import Result, S3Handlers, check_key, now, owner_of
@@ -298,7 +304,13 @@ class MultipartHandlers(S3Handlers):
     async def complete_multipart_upload(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         key, upload_id = params["Key"], params["UploadId"]
-        upload = self.uploads.find(bucket.name, key, upload_id)
+        try:
+            upload = self.uploads.find(bucket.name, key, upload_id)
+        except ServiceError:
+            done = self._completed_by(bucket.name, key, upload_id)
+            if done is None:
+                raise
+            return self._completed(ctx, bucket, done)  # a retry: the same answer again
         request = params.get("MultipartUpload")
         if request is None:
             raise errors.malformed_xml()
@@ -358,7 +370,7 @@ class MultipartHandlers(S3Handlers):
                     if upload.algorithm
                     else None,
                 },
-                extra=extra,
+                extra={**extra, "mpu": upload_id},
                 **_object_fields(upload.settings),
             )
             with self.store.transaction() as conn:
@@ -369,16 +381,33 @@ class MultipartHandlers(S3Handlers):
             self.blobs.delete(composed_id)
             raise
         self._drop_blobs([*dropped, *parts_now.values()])
+        return self._completed(ctx, bucket, stored)
+
+    def _completed_by(self, bucket: str, key: str, upload_id: str) -> ObjectVersion | None:
+        """The key's current version when upload ``upload_id`` made it (its ``extra["mpu"]``):
+        S3 answers a repeated Complete (a client's retry) with success while it stands."""
+        latest = self.store.latest(bucket, key)
+        if latest is None or latest.delete_marker or latest.extra.get("mpu") != upload_id:
+            return None
+        return latest
+
+    def _completed(self, ctx: Any, bucket: Any, version: ObjectVersion) -> Result:
+        """CompleteMultipartUpload's answer for the version it made."""
         out: Result = {
-            "Location": f"http://{ctx.host}/{quote(bucket.name)}/{quote(key)}",
+            "Location": f"http://{ctx.host}/{quote(bucket.name)}/{quote(version.key)}",
             "Bucket": bucket.name,
-            "Key": key,
-            "ETag": stored.etag,
-            "VersionId": self._version_header(bucket, stored.version_id),
+            "Key": version.key,
+            "ETag": version.etag,
+            "VersionId": self._version_header(bucket, version.version_id),
         }
-        if upload.algorithm:
-            out.update(checksums.result_fields(algorithm, value, kind))
-        out.update(encryption.result(_upload_sse(upload), customer=False))
+        algorithm = (version.parts or {}).get("algorithm")
+        if algorithm and algorithm in version.checksums:
+            out.update(
+                checksums.result_fields(
+                    algorithm, version.checksums[algorithm], version.checksum_type
+                )
+            )
+        out.update(encryption.result(version.extra.get("sse"), customer=False))
         return out
 
     def _chosen_parts(self, upload: Upload, listed: list[dict[str, Any]]) -> list[Part]:
