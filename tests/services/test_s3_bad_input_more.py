@@ -366,6 +366,50 @@ def test_tags_with_control_characters_are_invalid(s3, tagging, message):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="a=b c:d/e@f")
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("platform", "metal,openstack", "TagValue"),  # AWS refuses a comma
+        ("Name", "a (b)", "TagValue"),
+        ("a#b", "v", "TagKey"),
+        ("k", "semi;colon", "TagValue"),
+    ],
+)
+def test_tags_outside_aws_tag_characters_are_invalid(s3, key, value, message):
+    bucket = bname("tags")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    tag_set = {"TagSet": [{"Key": key, "Value": value}]}
+    for call in (
+        lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tag_set),
+        lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging=tag_set),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc) == ("InvalidTag", 400)
+        assert (
+            exc.value.response["Error"]["Message"] == f"The {message} you have provided is invalid"
+        )
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    # Letters, digits and spaces of any script, and + - = . _ : / @, are tags.
+    fine = [{"Key": "Ключ 名前 +-=._:/@", "Value": "ß 3 ½"}]
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": fine})
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == fine
+
+
+def test_a_key_twice_in_the_tagging_header_is_an_invalid_argument(s3):
+    bucket = bname("tags")
+    s3.create_bucket(Bucket=bucket)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="a=&a=")
+    assert error(exc) == ("InvalidArgument", 400)
+    assert exc.value.response["Error"]["Message"] == (
+        "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
+        "parameters without tag name duplicates."
+    )
+    assert not _exists(s3.head_object, Bucket=bucket, Key="k")
+
+
 def test_keys_with_control_characters_list_back_as_they_were_put(s3, cloudlet_server):
     bucket = bname("ctrl")
     s3.create_bucket(Bucket=bucket)

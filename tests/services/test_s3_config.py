@@ -216,6 +216,10 @@ def test_object_tagging(s3, bucket):
         {"Key": "team", "Value": "data"},
         {"Key": "env", "Value": "a b"},
     ]
+    # GET and HEAD say how many tags an object has (x-amz-tagging-count), when it has any.
+    assert s3.head_object(Bucket=bucket, Key="t")["TagCount"] == 2
+    assert s3.get_object(Bucket=bucket, Key="t")["TagCount"] == 2
+    assert "TagCount" not in s3.head_object(Bucket=bucket, Key="k")
     # A bad x-amz-tagging refuses the whole PutObject: no object without its tags.
     header = "&".join(f"k{i}=v" for i in range(11))
     assert _fails(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", Tagging=header) == (

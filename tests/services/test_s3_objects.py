@@ -252,6 +252,16 @@ def test_part_number_of_single_part_object(s3, bucket):
     s3.put_object(Bucket=bucket, Key="p", Body=b"whole")
     got = s3.get_object(Bucket=bucket, Key="p", PartNumber=1)
     assert got["Body"].read() == b"whole"
+    # S3 answers part 1 of a single-part object as a range over all of it.
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["ContentRange"] == "bytes 0-4/5" and "PartsCount" not in got
+    head = s3.head_object(Bucket=bucket, Key="p", PartNumber=1, ChecksumMode="ENABLED")
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert head["ContentRange"] == "bytes 0-4/5" and head["ContentLength"] == 5
+    assert head["ChecksumCRC32"]  # the part is the whole object
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    empty = s3.get_object(Bucket=bucket, Key="empty", PartNumber=1)
+    assert empty["ResponseMetadata"]["HTTPStatusCode"] == 200 and "ContentRange" not in empty
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="p", PartNumber=2)
     assert error(exc) == ("InvalidPartNumber", 416)

@@ -16,7 +16,7 @@ tagging (kept in the version's ``extra["tags"]``).
 from __future__ import annotations
 
 import json
-import re
+import unicodedata
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -54,8 +54,8 @@ CANNED_ACLS = frozenset(
 )
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-"""Characters no tag key or value may hold (an ``x-amz-tagging`` header's ``%01``)."""
+_TAG_PUNCTUATION = frozenset("+-=._:/@")
+"""Tag characters besides letters, digits and spaces (``_tag_text``)."""
 
 
 def _encode(value: Any) -> Any:
@@ -226,18 +226,34 @@ def check_tags(tag_set: list[dict[str, str]], limit: int) -> list[dict[str, str]
         if key in seen:
             raise _invalid_tag("Cannot provide multiple Tags with the same key")
         seen.add(key)
-        if not 1 <= len(key) <= 128 or _CONTROL.search(key):
+        if not 1 <= len(key) <= 128 or not _tag_text(key):
             raise _invalid_tag("The TagKey you have provided is invalid")
-        if len(value) > 256 or _CONTROL.search(value):
+        if len(value) > 256 or not _tag_text(value):
             raise _invalid_tag("The TagValue you have provided is invalid")
         if key.lower().startswith("aws:"):
             raise _invalid_tag("Your TagKey cannot be prefixed with aws:")
     return [{"Key": t.get("Key", ""), "Value": t.get("Value", "")} for t in tag_set]
 
 
+def _tag_text(text: str) -> bool:
+    """AWS's tag characters: letters, digits and spaces of any script, and ``+-=._:/@``
+    (so no control characters, commas, parentheses, ``#``...)."""
+    return not text or all(
+        c.isalnum() or c in _TAG_PUNCTUATION or unicodedata.category(c) == "Zs" for c in text
+    )
+
+
 def tags_from_header(text: str) -> list[dict[str, str]]:
-    """``x-amz-tagging: k1=v1&k2=v2`` as a TagSet."""
+    """``x-amz-tagging: k1=v1&k2=v2`` as a TagSet. A key given twice is the header's
+    own error (``InvalidArgument``), where a TagSet document's is ``InvalidTag``."""
     pairs = parse_qsl(text, keep_blank_values=True)
+    if len({k for k, _ in pairs}) < len(pairs):
+        raise errors.invalid_argument(
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
+            "parameters without tag name duplicates.",
+            "x-amz-tagging",
+            text,
+        )
     return check_tags([{"Key": k, "Value": v} for k, v in pairs], MAX_OBJECT_TAGS)
 
 

@@ -254,14 +254,19 @@ class ObjectHandlers(S3Handlers):
         else:
             byte_range = parse_range(params.get("Range"), version.size)
         checksum_mode = params.get("ChecksumMode") == "ENABLED"
-        if byte_range is not None and (part_number is None or version.parts):
+        # partNumber=1 of a single-part object is a range over all of it (206), as
+        # S3 answers; an empty object has no range to give.
+        if byte_range is not None and (part_number is None or version.parts or version.size):
             out["ContentLength"] = byte_range.length
             out["ContentRange"] = byte_range.content_range
             out[HTTP_STATUS] = 206
             if checksum_mode and part_number is not None:
-                from cloudlet.services.s3.multipart import part_checksum  # (imports this module)
+                if version.parts:
+                    from cloudlet.services.s3.multipart import part_checksum  # (imports us)
 
-                out.update(part_checksum(version, part_number))
+                    out.update(part_checksum(version, part_number))
+                else:
+                    out.update(checksum_result(version))  # the part is the whole object
         elif checksum_mode:
             out.update(checksum_result(version))
         for request_member, output_member in _OVERRIDES:
@@ -308,6 +313,9 @@ class ObjectHandlers(S3Handlers):
         }
         if version.storage_class != "STANDARD":
             out["StorageClass"] = version.storage_class
+        tags = version.extra.get("tags")
+        if tags:
+            out["TagCount"] = len(tags)  # x-amz-tagging-count: only when there are tags
         restore = restore_header(version)
         if restore is not None:
             out["Restore"] = restore
