@@ -244,3 +244,35 @@ def test_uploads_in_progress_go_with_the_bucket(s3):
     s3.delete_bucket(Bucket=name)
     s3.create_bucket(Bucket=name)
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=name)
+
+
+def test_expected_bucket_owner_must_be_the_owner(aws_client):
+    """``ExpectedBucketOwner`` (and a copy's ``ExpectedSourceBucketOwner``) naming another
+    account is 403 AccessDenied on any operation, and nothing happens."""
+    s3 = aws_client("s3", config=NO_RETRIES)
+    name = bname("own")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"kept")
+    mine = "000000000000"  # the test key's account
+    calls = [
+        lambda owner: s3.put_object(Bucket=name, Key="k", Body=b"x", ExpectedBucketOwner=owner),
+        lambda owner: s3.get_object(Bucket=name, Key="k", ExpectedBucketOwner=owner),
+        lambda owner: s3.list_objects_v2(Bucket=name, ExpectedBucketOwner=owner),
+        lambda owner: s3.delete_object(Bucket=name, Key="k", ExpectedBucketOwner=owner),
+        lambda owner: s3.get_bucket_versioning(Bucket=name, ExpectedBucketOwner=owner),
+        lambda owner: s3.copy_object(
+            Bucket=name, Key="c", CopySource=f"{name}/k", ExpectedSourceBucketOwner=owner
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as exc:
+            call("111122223333")
+        assert error(exc) == ("AccessDenied", 403)
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"kept"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]] == ["k"]
+    for call in calls[1:3]:
+        call(mine)  # the right owner: answered as usual
+    # A bucket that does not exist is still the operation's 404.
+    with pytest.raises(ClientError) as exc:
+        s3.list_objects_v2(Bucket=bname("none"), ExpectedBucketOwner="111122223333")
+    assert error(exc) == ("NoSuchBucket", 404)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.s3 import errors
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.composed import ComposedBlobStore
-from cloudlet.services.s3.copy import CopyHandlers
+from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
 from cloudlet.services.s3.encryption_config import EncryptionHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
@@ -31,12 +33,15 @@ from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
 from cloudlet.services.s3.public import PublicAccessHandlers
 from cloudlet.services.s3.replication import ReplicationHandlers
+from cloudlet.services.s3.request_checks import COPY_SOURCE
 from cloudlet.services.s3.request_checks import check as check_request
 from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
 
 _HIDES_MISSING_KEYS = frozenset(("GetObject", "HeadObject", "GetObjectAttributes"))
+EXPECTED_OWNER = "x-amz-expected-bucket-owner"
+SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +94,31 @@ class S3Service(
     def prepare_request(self, ctx: Any) -> None:
         """Refuse what S3 refuses by the request's shape alone (``request_checks.py``):
         a sub-resource on a bare bucket or key write, a bad ``partNumber``, bad
-        encryption or checksum headers."""
-        check_request(ctx.operation, ctx.request)
+        encryption or checksum headers; and a bucket whose owner is not the one the
+        request expects."""
+        request = ctx.request
+        check_request(ctx.operation, request)
+        headers = request.headers
+        if EXPECTED_OWNER in headers or SOURCE_EXPECTED_OWNER in headers:
+            self._check_expected_owners(request)
+
+    def _check_expected_owners(self, request: Any) -> None:
+        """``x-amz-expected-bucket-owner`` (and a copy's ``x-amz-source-expected-bucket-owner``):
+        an account other than the bucket's owner is 403 ``AccessDenied``, whatever the
+        operation; a bucket that does not exist is left to the operation (404)."""
+        headers = request.headers
+        expected = headers.get(EXPECTED_OWNER)
+        if expected is not None:
+            name = unquote(request.path.lstrip("/").partition("/")[0])
+            self._expect_owner(name, expected)
+        source_expected = headers.get(SOURCE_EXPECTED_OWNER)
+        if source_expected is not None and COPY_SOURCE in headers:
+            self._expect_owner(parse_copy_source(headers[COPY_SOURCE])[0], source_expected)
+
+    def _expect_owner(self, name: str, account: str) -> None:
+        bucket = self.store.get_bucket(name) if name else None
+        if bucket is not None and bucket.account != account:
+            raise errors.s3_error("AccessDenied", "Access Denied", 403)
 
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
