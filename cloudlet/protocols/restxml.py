@@ -181,9 +181,15 @@ class RestXmlCodec:
                 body, content_type = body.encode("utf-8"), "application/xml"
             else:
                 writer = shape_writer(shape)
-                if writer.has_body(result):
+                s3 = _is_s3(operation.service_model)
+                # S3 answers a GET whose output has a body with its root element even
+                # when nothing is set (GetBucketVersioning of a never-versioned bucket:
+                # <VersioningConfiguration/>): XML readers expect the document.
+                if writer.has_body(result) or (
+                    s3 and writer.fields and operation.http.get("method") == "GET"
+                ):
                     tag = shape.serialization.get("name") or shape.name
-                    if _is_s3(operation.service_model):
+                    if s3:
                         tag = _S3_ROOTS.get(tag, tag)
                     ns = ns_attrs(shape.serialization) or (
                         f' xmlns="{escape_text(_namespace(operation.service_model))}"'

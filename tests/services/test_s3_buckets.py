@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.services.s3_helpers import NO_RETRIES, bname, error
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
 @pytest.fixture
@@ -204,6 +207,23 @@ def test_versioning_configuration(s3):
     name = bname()
     s3.create_bucket(Bucket=name)
     assert "Status" not in s3.get_bucket_versioning(Bucket=name)
+    # Unset configurations are still documents (their root element), as S3 sends them.
+    roots = {
+        "get_bucket_versioning": "VersioningConfiguration",
+        "get_bucket_logging": "BucketLoggingStatus",
+        "get_bucket_notification_configuration": "NotificationConfiguration",
+        "get_bucket_accelerate_configuration": "AccelerateConfiguration",
+    }
+    bodies: list[bytes] = []
+
+    def keep(http_response, **_) -> None:
+        bodies.append(http_response.content)
+
+    s3.meta.events.register("after-call.s3", keep)
+    for method, root in roots.items():
+        getattr(s3, method)(Bucket=name)
+        assert ET.fromstring(bodies[-1]).tag == f"{{{S3_NS}}}{root}", bodies[-1]
+    s3.meta.events.unregister("after-call.s3", keep)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
