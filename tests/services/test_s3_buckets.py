@@ -81,6 +81,10 @@ def test_location_constraint_rules(aws_client):
     legacy = bname()
     east.create_bucket(Bucket=legacy, CreateBucketConfiguration={"LocationConstraint": "EU"})
     assert east.head_bucket(Bucket=legacy)["BucketRegion"] == "eu-west-1"
+    # ... and GetBucketLocation gives back the name it was created with, as S3 does.
+    assert east.get_bucket_location(Bucket=legacy)["LocationConstraint"] == "EU"
+    listed = {b["Name"]: b for b in east.list_buckets()["Buckets"]}
+    assert listed[legacy].get("BucketRegion", "eu-west-1") == "eu-west-1"
 
 
 def test_bucket_already_exists_and_owned(aws_client):

@@ -90,6 +90,9 @@ class BucketHandlers(S3Handlers):
             bucket.versioning = "Enabled"
         if params.get("ObjectOwnership"):
             bucket.config["ownership"] = params["ObjectOwnership"]
+        constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+        if constraint in _LEGACY_CONSTRAINTS:
+            bucket.config["location"] = constraint  # GetBucketLocation answers "EU" still
         if not self.store.insert_bucket(bucket):
             raise errors.bucket_already_exists(name)
         location = f"/{name}" if region == US_EAST_1 else f"http://{name}.s3.{region}.localhost/"
@@ -162,7 +165,9 @@ class BucketHandlers(S3Handlers):
 
     def get_bucket_location(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        return {"LocationConstraint": None if bucket.region == US_EAST_1 else bucket.region}
+        if bucket.region == US_EAST_1:
+            return {"LocationConstraint": None}
+        return {"LocationConstraint": bucket.config.get("location") or bucket.region}
 
     def put_bucket_versioning(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
