@@ -102,6 +102,15 @@ def test_a_public_read_policy_lets_anyone_read_and_nothing_more(owner, anonymous
     denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
     denied(lambda: anonymous.put_object(Bucket=bucket, Key="site/evil.html", Body=b"x"))
     denied(lambda: anonymous.get_bucket_policy(Bucket=bucket))
+    # The response-* overrides need a signed request (or a presigned URL).
+    with pytest.raises(ClientError) as exc:
+        anonymous.get_object(Bucket=bucket, Key="site/index.html", ResponseContentType="x/y")
+    assert error(exc) == ("InvalidRequest", 400)
+    assert exc.value.response["Error"]["Message"] == (
+        "Request specific response headers cannot be used for anonymous GET requests."
+    )
+    signed = owner.get_object(Bucket=bucket, Key="site/index.html", ResponseContentType="x/y")
+    assert signed["ContentType"] == "x/y"
 
 
 def test_a_missing_key_is_404_only_to_those_who_may_list(owner, anonymous):

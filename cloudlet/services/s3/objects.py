@@ -214,6 +214,13 @@ class ObjectHandlers(S3Handlers):
     # -- GetObject / HeadObject -------------------------------------------------------
 
     def get_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        principal = getattr(ctx, "principal", None)  # none in a service-to-service call
+        if principal is not None and principal.kind == "anonymous":
+            # An unsigned caller (either mode): the response-* overrides need a signature.
+            if any(params.get(member) is not None for member, _ in _OVERRIDES):
+                raise errors.invalid_request(
+                    "Request specific response headers cannot be used for anonymous GET requests."
+                )
         bucket, version, byte_range, out = self._read(params, "GET")
         start, end = (0, version.size) if byte_range is None else (byte_range.start, byte_range.end)
         blob_id = version.blob_id or ""
