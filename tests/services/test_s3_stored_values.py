@@ -153,3 +153,19 @@ def test_a_restore_kept_past_the_calendar_is_an_invalid_argument(s3):
     assert err.value.response["Error"]["Code"] == "InvalidArgument"
     s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={"Days": 1})
     assert 'ongoing-request="' in s3.head_object(Bucket=bucket, Key="cold")["Restore"]
+
+
+def test_raw_utf8_metadata_comes_back_as_an_encoded_word(s3, cloudlet_server):
+    """S3 decodes metadata before storing and sends what is not ASCII as an RFC 2047
+    encoded word; an encoded word sent in comes back as it was."""
+    bucket = open_bucket(s3, "stored")
+    headers = {
+        "x-amz-meta-utf": "café ✓".encode().decode("latin-1"),  # raw UTF-8 bytes on the wire
+        "x-amz-meta-word": word("日本"),
+        "x-amz-meta-plain": "ascii",
+    }
+    status, body = raw(cloudlet_server.endpoint, "PUT", f"/{bucket}/m", b"x", headers)
+    assert status == 200, body
+    meta = s3.head_object(Bucket=bucket, Key="m")["Metadata"]
+    assert meta == {"utf": word("café ✓"), "word": word("日本"), "plain": "ascii"}
+    s3.delete_object(Bucket=bucket, Key="m")

@@ -17,6 +17,7 @@ CopyObject lives in ``copy.py``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -81,9 +82,16 @@ def storage_class(value: str | None) -> str:
     return value
 
 
-def user_metadata(params: dict[str, Any]) -> dict[str, str]:
-    """``x-amz-meta-*`` as stored: lower-case names, at most 2 KB in all (S3's limit)."""
-    meta = {k.lower(): v for k, v in (params.get("Metadata") or {}).items()}
+def user_metadata(params: dict[str, Any], *, headers: bool = True) -> dict[str, str]:
+    """``x-amz-meta-*`` as stored: lower-case names, at most 2 KB in all (S3's limit).
+
+    A header's bytes arrive as latin-1 text: raw UTF-8 there (a browser's or a raw
+    client's) is stored as the characters it spells (``headers``; a POST form's
+    fields are text already)."""
+    meta = {
+        k.lower(): _utf8_header(v) if headers and not v.isascii() else v
+        for k, v in (params.get("Metadata") or {}).items()
+    }
     size = sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) for k, v in meta.items())
     if size > MAX_METADATA_BYTES:
         raise errors.s3_error(
@@ -94,6 +102,26 @@ def user_metadata(params: dict[str, Any]) -> dict[str, str]:
             MaxSizeAllowed=MAX_METADATA_BYTES,
         )
     return meta
+
+
+def _utf8_header(value: str) -> str:
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def header_metadata(meta: dict[str, str]) -> dict[str, str]:
+    """User metadata as S3 returns it in headers: a value that is not ASCII goes as an
+    RFC 2047 encoded word (``=?UTF-8?B?...?=``), "to make them mail-safe"."""
+    if all(v.isascii() for v in meta.values()):
+        return meta
+    return {
+        k: v
+        if v.isascii()
+        else f"=?UTF-8?B?{base64.b64encode(v.encode('utf-8', 'surrogateescape')).decode()}?="
+        for k, v in meta.items()
+    }
 
 
 def content_fields(params: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +343,7 @@ class ObjectHandlers(S3Handlers):
             "CacheControl": version.cache_control,
             "Expires": version.expires,
             "WebsiteRedirectLocation": version.website_redirect,
-            "Metadata": version.metadata,
+            "Metadata": header_metadata(version.metadata),
             **encryption.result(version.extra.get("sse")),
         }
         if version.storage_class != "STANDARD":

@@ -536,7 +536,8 @@ async def post_object(
             "Metadata": {
                 k[len("x-amz-meta-") :]: v for k, v in fields.items() if k.startswith("x-amz-meta-")
             }
-        }
+        },
+        headers=False,
     )
     klass = storage_class(fields.get("x-amz-storage-class"))
     check_encryption(fields.get(SSE_HEADER), fields.get(KMS_KEY_HEADER))
