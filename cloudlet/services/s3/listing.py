@@ -446,9 +446,16 @@ class ListingHandlers(S3Handlers):
         items = walk(scan, prefix, delimiter, start, inclusive, limit + 1)
         truncated = len(items) > limit > 0
         items = items[:limit]
-        # One element list, in the scan's (key, newest first) order: S3 interleaves
-        # <Version> and <DeleteMarker>, where the model's two lists would group them.
-        versions = _render_versions([i for i in items if isinstance(i, tuple)], encoding)
+        rows = [i for i in items if isinstance(i, tuple)]
+        versions: Any
+        markers: list[Result] = []
+        if ctx.request is None:  # a service's in-process call: entries, not XML
+            versions = [_version_entry(r, encoding) for r in rows if not r[ROW_DELETE_MARKER]]
+            markers = [_version_entry(r, encoding) for r in rows if r[ROW_DELETE_MARKER]]
+        else:
+            # One element list, in the scan's (key, newest first) order: S3 interleaves
+            # <Version> and <DeleteMarker>, where the model's two lists would group them.
+            versions = _render_versions(rows, encoding)
         prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
@@ -462,6 +469,8 @@ class ListingHandlers(S3Handlers):
         }
         if versions:
             out["Versions"] = versions
+        if markers:
+            out["DeleteMarkers"] = markers
         if prefixes:
             out["CommonPrefixes"] = prefixes
         if truncated and items:
