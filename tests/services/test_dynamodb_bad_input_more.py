@@ -50,8 +50,8 @@ RANGE_TOO_BIG = (
     INVALID + "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
 )
 TOO_DEEP = (
-    "Nesting Levels have exceeded supported limits: The maximum nesting depth of an attribute "
-    "value is 32"
+    "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
+    "beyond supported limit"
 )
 
 
@@ -226,7 +226,11 @@ def test_numbers_out_of_range_or_malformed(ddb, loose, raw):
         ("1e999999999999", OVERFLOW),
         ("-1e999999999999", OVERFLOW),
         ("1e-999999999999", UNDERFLOW),
-        ("1e" + "9" * 5000, OVERFLOW),
+        # An exponent past a 64-bit integer is not a number at all (paritysuite numberExponent).
+        (
+            "1e" + "9" * 5000,
+            "The parameter cannot be converted to a numeric value: 1e" + "9" * 5000,
+        ),
     ):
         with pytest.raises(ClientError) as exc:
             ddb.put_item(TableName=table, Item={"pk": S("a"), "n": N(text)})

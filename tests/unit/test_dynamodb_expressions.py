@@ -682,7 +682,12 @@ def test_key_condition_with_names() -> None:
         ("pk = :p AND x = :a", None, "Query key condition not supported"),
         ("pk < :p", "sk", "Query key condition not supported"),
         ("begins_with(pk, :p)", None, "Query key condition not supported"),
-        ("pk = :p AND sk = :a AND x = :b", "sk", "Conditions can be of length 1 or 2 only"),
+        (
+            "pk = :p AND sk = :a AND x = :b",
+            "sk",
+            "The number of query conditions (3) exceeds the number of key attributes defined in "
+            "the schema (2)",
+        ),
         ("pk = :p OR sk = :a", "sk", "Invalid operator used in KeyConditionExpression: OR"),
         ("NOT pk = :p", "sk", "Invalid operator used in KeyConditionExpression: NOT"),
         ("pk IN (:p)", "sk", "Invalid operator used in KeyConditionExpression: IN"),
@@ -711,7 +716,8 @@ def test_key_condition_with_names() -> None:
         (
             "pk = :p AND pk = :a",
             "sk",
-            "KeyConditionExpressions must only contain one condition per key",
+            "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one "
+            "condition per key",
         ),
         (
             "pk = sk",

@@ -5,7 +5,12 @@ call, as in DynamoDB) and never throttle, so ``UnprocessedKeys`` /
 ``UnprocessedItems`` are empty except when BatchGetItem passes its 16 MB
 response limit. Transactions evaluate every condition against the current
 items first, then apply every write in one SQLite transaction: all or none.
-A ``ClientRequestToken`` makes TransactWriteItems idempotent for 10 minutes.
+As on AWS, an action whose key AWS only finds wrong as it runs the action (a key
+of the wrong type, ``errors.per_item``) cancels the transaction with a
+``ValidationError`` reason rather than failing the request. A
+``ClientRequestToken`` (1 to 36 characters) makes TransactWriteItems idempotent
+for 10 minutes. Batch responses are keyed as the request named each table (by
+name or by ARN).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.capacity import consumed, read_units, write_units
 from cloudlet.services.dynamodb.engine import Engine
@@ -27,6 +33,7 @@ from cloudlet.services.dynamodb.items import (
     prepare_update,
     projection_of,
 )
+from cloudlet.services.dynamodb.paths import check_key_paths
 from cloudlet.services.dynamodb.tables import Table
 
 Result = dict[str, Any]
@@ -35,6 +42,7 @@ MAX_BATCH_WRITE = 25
 MAX_TRANSACT = 100
 BATCH_GET_BYTES = 16 * 1024 * 1024
 TOKEN_SECONDS = 600
+MAX_TOKEN = 36
 _TRANSACT_MEMBERS = {
     "ConditionCheck": "conditionCheck",
     "Put": "put",
@@ -47,6 +55,11 @@ def _duplicates() -> Exception:
     return errors.validation("Provided list of item keys contains duplicates")
 
 
+def _invalid_reason(exc: ServiceError) -> dict[str, Any]:
+    """The cancellation reason of a transaction action AWS found invalid as it ran it."""
+    return {"Code": "ValidationError", "Message": exc.message}
+
+
 # --------------------------------------------------------------------------- BatchGetItem
 
 
@@ -56,7 +69,13 @@ def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, 
     errors.check_not_empty(requests, "requestItems", "{}")
     for name, request in requests.items():
         errors.check_not_empty(request.get("Keys"), f"RequestItems.{name}.member.Keys", None)
-    total = sum(len(r.get("Keys") or []) for r in requests.values())
+        if len(request["Keys"]) > MAX_BATCH_GET:
+            raise errors.constraint(
+                None,
+                f"RequestItems.{name}.member.Keys",
+                f"Member must have length less than or equal to {MAX_BATCH_GET}",
+            )
+    total = sum(len(r["Keys"]) for r in requests.values())
     if total > MAX_BATCH_GET:
         raise errors.validation("Too many items requested for the BatchGetItem call")
     plans = []
@@ -73,28 +92,31 @@ def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, 
                 raise _duplicates()
             seen.add(stored_key)
             keys.append((key_item, stored_key))
-        plans.append((table, request, projection, keys))
+        if projection is not None:
+            check_key_paths(table, projection.paths)
+        plans.append((name, table, request, projection, keys))
     responses: dict[str, list[Any]] = {}
     unprocessed: dict[str, Any] = {}
     capacity = []
     size = 0
     mode = params.get("ReturnConsumedCapacity")
-    for table, request, projection, keys in plans:
-        found = responses.setdefault(table.name, [])
+    for name, table, request, projection, keys in plans:
+        # Keyed as the request named the table (its name or its ARN), as AWS answers.
+        found = responses.setdefault(name, [])
         units = 0.0
         consistent = bool(request.get("ConsistentRead"))
         for i, (_key_item, stored_key) in enumerate(keys):
             if size > BATCH_GET_BYTES:
                 left = dict(request)
                 left["Keys"] = [k for k, _ in keys[i:]]
-                unprocessed[table.name] = left
+                unprocessed[name] = left
                 break
             stored = engine.read(table, stored_key)
             units += read_units(stored.size if stored else 0, consistent)
             if stored is not None:
                 size += stored.size
                 found.append(projection.apply(stored.item) if projection else stored.item)
-        cap = consumed(mode, table.name, units, kind="read")
+        cap = consumed(mode, name, units, kind="read")
         if cap is not None:
             capacity.append(cap)
     out: Result = {"Responses": responses, "UnprocessedKeys": unprocessed}
@@ -129,14 +151,16 @@ def batch_write_item(engine: Engine, account: str, region: str, params: dict[str
     requests = params["RequestItems"]
     errors.check_return_options(params)
     errors.check_not_empty(requests, "requestItems", "{}")
-    total = sum(len(r) for r in requests.values())
-    if total > MAX_BATCH_WRITE or not all(requests.values()):
+    if any(not r or len(r) > MAX_BATCH_WRITE for r in requests.values()):
         raise errors.validation(
             f"1 validation error detected: Value '{_java_dump(requests)}' at 'requestItems' "
             "failed to satisfy constraint: Map value must satisfy constraint: [Member must have "
             "length less than or equal to 25, Member must have length greater than or equal to 1]"
         )
-    plans: list[tuple[Table, Any, Any]] = []
+    if sum(len(r) for r in requests.values()) > MAX_BATCH_WRITE:
+        # Each table's list is within the limit, their total is not: AWS's other message.
+        raise errors.validation("Too many items requested for the BatchWriteItem call")
+    plans: list[tuple[str, Table, Any, Any]] = []
     for name, entries in requests.items():
         table = engine.table(account, region, name)
         seen = set()
@@ -153,16 +177,16 @@ def batch_write_item(engine: Engine, account: str, region: str, params: dict[str
             if put is not None:
                 prepared = prepare_put(table, {"Item": put["Item"]})
                 key = prepared.key
-                plans.append((table, key, prepared))
+                plans.append((name, table, key, prepared))
             else:
                 _, key = key_param(table, delete["Key"])
-                plans.append((table, key, None))
+                plans.append((name, table, key, None))
             if key in seen:
                 raise _duplicates()
             seen.add(key)
     units: dict[str, float] = {}
     with engine.store.transaction():
-        for table, key, prepared in plans:
+        for name, table, key, prepared in plans:
             old = engine.read(table, key)
             if prepared is not None:
                 engine.write(table, key, old, prepared.item, size=prepared.size)
@@ -171,9 +195,7 @@ def batch_write_item(engine: Engine, account: str, region: str, params: dict[str
                 if old is not None:
                     engine.write(table, key, old, None)
                 size = 0
-            units[table.name] = units.get(table.name, 0.0) + write_units(
-                max(size, old.size if old else 0)
-            )
+            units[name] = units.get(name, 0.0) + write_units(max(size, old.size if old else 0))
     out: Result = {"UnprocessedItems": {}}
     mode = params.get("ReturnConsumedCapacity")
     caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
@@ -196,26 +218,40 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
         )
     plans = []
     seen = set()
-    for entry in entries:
+    invalid: dict[int, ServiceError] = {}
+    for i, entry in enumerate(entries):
         get = entry["Get"]
         table = engine.table(account, region, get["TableName"])
         ctx = expression_context(get, ["ProjectionExpression"], [])
         projection = projection_of(get, ctx)
         ctx.check_unused()
-        _, key = key_param(table, get["Key"])
+        try:
+            _, key = key_param(table, get["Key"])
+        except ServiceError as exc:
+            if not errors.is_per_item(exc):
+                raise
+            invalid[i] = exc
+            continue
+        if projection is not None:
+            check_key_paths(table, projection.paths)
         if (table.tid, key) in seen:
             raise errors.validation(
                 "Transaction request cannot include multiple operations on one item"
             )
         seen.add((table.tid, key))
-        plans.append((table, key, projection))
+        plans.append((get["TableName"], table, key, projection))
+    if invalid:
+        raise errors.transaction_canceled(
+            [
+                _invalid_reason(invalid[i]) if i in invalid else {"Code": "None"}
+                for i in range(len(entries))
+            ]
+        )
     responses = []
     units: dict[str, float] = {}
-    for table, key, projection in plans:
+    for name, table, key, projection in plans:
         stored = engine.read(table, key)
-        units[table.name] = units.get(table.name, 0.0) + 2 * read_units(
-            stored.size if stored else 0, True
-        )
+        units[name] = units.get(name, 0.0) + 2 * read_units(stored.size if stored else 0, True)
         if stored is None:
             responses.append({})
         else:
@@ -229,6 +265,26 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
 
 
 # --------------------------------------------------------------------------- TransactWriteItems
+
+
+def _prepare_action(table: Table, kind: str, op: dict[str, Any]) -> tuple[Any, Any]:
+    """One TransactWriteItems action checked: (its prepared put/update or condition, key)."""
+    if kind == "Put":
+        put = prepare_put(table, op)
+        return put, put.key
+    if kind == "Update":
+        update = prepare_update(table, op)
+        return update, update.key
+    ctx = expression_context(op, ["ConditionExpression"], [])
+    if kind == "ConditionCheck":
+        condition = compile_condition(op["ConditionExpression"], ctx)
+    else:
+        condition = condition_of(op, ctx)
+    ctx.check_unused()
+    _, key = key_param(table, op["Key"])
+    if condition is not None:
+        check_key_paths(table, condition.paths)
+    return condition, key
 
 
 class Tokens:
@@ -250,6 +306,14 @@ class Tokens:
 
     def remember(self, token: str, fingerprint: str, now: float, result: Result) -> None:
         self.seen[token] = (fingerprint, now, result)
+
+
+def check_client_token(params: dict[str, Any]) -> None:
+    """ClientRequestToken, when sent, is 1 to 36 characters (the API model's constraint)."""
+    token = params.get("ClientRequestToken")
+    if token is not None and not 1 <= len(token) <= MAX_TOKEN:
+        bound = "greater than or equal to 1" if not token else f"less than or equal to {MAX_TOKEN}"
+        raise errors.constraint(token, "clientRequestToken", f"Member must have length {bound}")
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -274,6 +338,7 @@ def transact_write_items(
         for kind, member in _TRANSACT_MEMBERS.items():
             if entry.get(kind):
                 errors.check_return_options(entry[kind], f"transactItems.{i}.member.{member}.")
+    check_client_token(params)
     token = params.get("ClientRequestToken")
     fingerprint = _fingerprint(params) if token else ""
     now = engine.clock()
@@ -292,21 +357,13 @@ def transact_write_items(
         kind = kinds[0]
         op = entry[kind]
         table = engine.table(account, region, op["TableName"])
-        if kind == "Put":
-            prepared: Any = prepare_put(table, op)
-            key = prepared.key
-        elif kind == "Update":
-            prepared = prepare_update(table, op)
-            key = prepared.key
-        else:
-            ctx = expression_context(op, ["ConditionExpression"], [])
-            if kind == "ConditionCheck":
-                condition = compile_condition(op["ConditionExpression"], ctx)
-            else:
-                condition = condition_of(op, ctx)
-            ctx.check_unused()
-            _, key = key_param(table, op["Key"])
-            prepared = condition
+        try:
+            prepared, key = _prepare_action(table, kind, op)
+        except ServiceError as exc:
+            if not errors.is_per_item(exc):
+                raise
+            plans.append((kind, op, table, None, exc))  # cancels the transaction as it runs
+            continue
         if (table.tid, key) in seen:
             raise errors.validation(
                 "Transaction request cannot include multiple operations on one item"
@@ -318,6 +375,10 @@ def transact_write_items(
         writes = []
         failed = False
         for kind, op, table, key, prepared in plans:
+            if key is None:
+                reasons.append(_invalid_reason(prepared))
+                failed = True
+                continue
             old = engine.read(table, key)
             condition = prepared.condition if kind in ("Put", "Update") else prepared
             reason: dict[str, Any] = {"Code": "None"}
@@ -337,27 +398,24 @@ def transact_write_items(
                     reason = {"Code": "ValidationError", "Message": message}
                     failed = True
                 else:
-                    writes.append((table, key, old, new, size))
+                    writes.append((op["TableName"], table, key, old, new, size))
             elif kind == "Put":
                 assert isinstance(prepared, PreparedPut)
-                writes.append((table, key, old, prepared.item, prepared.size))
+                writes.append((op["TableName"], table, key, old, prepared.item, prepared.size))
             elif kind == "Delete":
-                writes.append((table, key, old, None, 0))
+                writes.append((op["TableName"], table, key, old, None, 0))
             reasons.append(reason)
         if failed:
             raise errors.transaction_canceled(reasons)
         units: dict[str, float] = {}
-        for table, key, old, new, size in writes:
-            if new is None and old is None:
-                pass
-            else:
+        for name, table, key, old, new, size in writes:
+            if new is not None or old is not None:
                 engine.write(table, key, old, new, size=size if new is not None else None)
-            units[table.name] = units.get(table.name, 0.0) + 2 * write_units(
-                max(size, old.size if old else 0)
-            )
-        for kind, _op, table, _key, _p in plans:
+            units[name] = units.get(name, 0.0) + 2 * write_units(max(size, old.size if old else 0))
+        for kind, op, _table, _key, _p in plans:
             if kind == "ConditionCheck":
-                units[table.name] = units.get(table.name, 0.0) + 2 * read_units(0, True)
+                name = op["TableName"]
+                units[name] = units.get(name, 0.0) + 2 * read_units(0, True)
     out: Result = {}
     mode = params.get("ReturnConsumedCapacity")
     caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]

@@ -68,12 +68,31 @@ class Engine:
     # ---- tables
 
     def find(self, account: str, region: str, name: str) -> Table | None:
+        """The table ``name`` (a table name, or the table's ARN) names, or None."""
+        table = self.tables.get((account, region, name))
+        if table is None and name.startswith("arn:"):
+            return self._by_arn(account, region, name)
+        return table
+
+    def _by_arn(self, account: str, region: str, arn: str) -> Table | None:
+        """The table of ``arn:aws:dynamodb:<region>:<account>:table/<name>``: AWS takes a
+        table's ARN wherever it takes its name. Another account's or region's ARN finds
+        nothing, as an unknown name does."""
+        prefix = f"arn:aws:dynamodb:{region}:{account}:table/"
+        if not arn.startswith(prefix):
+            return None
+        name = arn[len(prefix) :]
+        if not name or "/" in name:
+            return None
         return self.tables.get((account, region, name))
 
     def table(self, account: str, region: str, name: str) -> Table:
-        """The table an item operation names; AWS's message for a missing one, and for
-        one still CREATING (an import loading it): AWS reads and writes only ACTIVE tables."""
+        """The table an item operation names (by name or ARN); AWS's message for a missing
+        one, and for one still CREATING (an import loading it): AWS reads and writes only
+        ACTIVE tables."""
         table = self.tables.get((account, region, name))
+        if table is None and name.startswith("arn:"):
+            table = self._by_arn(account, region, name)
         if table is None or table.status == "CREATING":
             raise errors.resource_not_found()
         return table

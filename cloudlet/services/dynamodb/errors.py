@@ -49,6 +49,19 @@ def enveloped(exc: ServiceError) -> ServiceError:
     return exc
 
 
+def per_item(exc: ServiceError) -> ServiceError:
+    """Mark an error AWS finds while running one action of a transaction (a key of the
+    wrong type, say): TransactWriteItems and TransactGetItems cancel with it as that
+    action's ``ValidationError`` reason instead of failing the request. Single-item
+    operations and batches report it as it is."""
+    exc.per_item = True  # type: ignore[attr-defined]
+    return exc
+
+
+def is_per_item(exc: ServiceError) -> bool:
+    return getattr(exc, "per_item", False)
+
+
 def invalid_parameter(detail: str) -> ServiceError:
     """``One or more parameter values were invalid: <detail>``."""
     return validation(f"One or more parameter values were invalid: {detail}")
@@ -98,7 +111,7 @@ def limit_exceeded(message: str) -> ServiceError:
 
 
 def key_schema_mismatch() -> ServiceError:
-    return validation("The provided key element does not match the schema")
+    return per_item(validation("The provided key element does not match the schema"))
 
 
 def backup_not_found(arn: str) -> ServiceError:

@@ -31,6 +31,7 @@ from cloudlet.services.dynamodb.expressions import (
     legacy_update,
     project,
 )
+from cloudlet.services.dynamodb.paths import check_key_paths
 from cloudlet.services.dynamodb.tables import Table, check_index_types
 from cloudlet.services.dynamodb.values import (
     MAX_ITEM_SIZE,
@@ -159,7 +160,7 @@ def _write_capacity(
     indexes = {ix.name: 1.0 for ix in table.indexes} if touched else {}
     return consumed(
         mode,
-        table.name,
+        params["TableName"],  # AWS echoes the name or ARN the request used
         units,
         kind="write",
         indexes=indexes,
@@ -185,6 +186,8 @@ def get_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     projection = projection_of(params, ctx)
     ctx.check_unused()
     _, key = key_param(table, params["Key"])
+    if projection is not None:
+        check_key_paths(table, projection.paths)
     stored = engine.read(table, key)
     out: Result = {}
     if stored is not None:
@@ -192,7 +195,7 @@ def get_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     mode = params.get("ReturnConsumedCapacity")
     if mode is not None and mode != "NONE":
         units = read_units(stored.size if stored else 0, bool(params.get("ConsistentRead")))
-        out["ConsumedCapacity"] = consumed(mode, table.name, units, kind="read")
+        out["ConsumedCapacity"] = consumed(mode, params["TableName"], units, kind="read")
     return out
 
 
@@ -216,6 +219,8 @@ def prepare_put(table: Table, params: dict[str, Any]) -> PreparedPut:
     key = table.key_of(item)
     if table.indexes:
         check_index_types(table, item)
+    if condition is not None:
+        check_key_paths(table, condition.paths)
     size = check_size(item)
     return PreparedPut(item, key, size, condition)
 
@@ -260,6 +265,8 @@ def delete_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         condition = condition_of(params, ctx)
         ctx.check_unused()
     key_item, key = key_param(table, params["Key"])
+    if condition is not None:
+        check_key_paths(table, condition.paths)
     with engine.store.transaction():
         old = engine.read(table, key)
         check_condition(condition, old, params)
@@ -307,6 +314,9 @@ def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
                 raise errors.invalid_parameter(
                     f"Cannot update attribute {path[0]}. This attribute is part of the key"
                 )
+        check_key_paths(table, [*update.paths, *update.reads])
+    if condition is not None:
+        check_key_paths(table, condition.paths)
     return PreparedUpdate(key_item, key, update, condition)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb import errors, paths
 from cloudlet.services.dynamodb.capacity import consumed, read_units
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.expressions import (
@@ -122,10 +122,12 @@ def _resolve(engine: Engine, table: Table, params: dict[str, Any]) -> _Target:
     return _Target(table, ix)
 
 
-def _select(params: dict[str, Any], target: _Target, has_projection: bool) -> str:
+def _select(params: dict[str, Any], target: _Target, projection: Any, is_query: bool) -> str:
+    """The Select in effect, with AWS's messages for one that contradicts the projection
+    (Query's carry the ``1 validation error detected: `` envelope, Scan's do not)."""
     select = params.get("Select")
     if select is None:
-        if has_projection:
+        if projection is not None:
             return "SPECIFIC_ATTRIBUTES"
         return "ALL_PROJECTED_ATTRIBUTES" if target.index is not None else "ALL_ATTRIBUTES"
     if select not in _SELECTS:
@@ -134,16 +136,23 @@ def _select(params: dict[str, Any], target: _Target, has_projection: bool) -> st
             "constraint: Member must satisfy enum value set: "
             "[SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]"
         )
-    if has_projection and select != "SPECIFIC_ATTRIBUTES":
+    prefix = errors.ENVELOPE if is_query else ""
+    if projection is not None and select != "SPECIFIC_ATTRIBUTES":
+        member = (
+            "ProjectionExpression"
+            if params.get("ProjectionExpression") is not None
+            else "AttributesToGet"
+        )
+        what = "only the Count" if select == "COUNT" else select
+        raise errors.validation(f"{prefix}Cannot specify the {member} when choosing to get {what}")
+    if projection is None and select == "SPECIFIC_ATTRIBUTES":
         raise errors.validation(
-            "Cannot specify the AttributesToGet or ProjectionExpression when choosing to get "
-            f"{select}"
-            if select != "COUNT"
-            else "Cannot specify the AttributesToGet or ProjectionExpression when choosing to get COUNT"
+            f"{prefix}Must specify the AttributesToGet or ProjectionExpression when choosing "
+            "to get SPECIFIC_ATTRIBUTES"
         )
     if select == "ALL_PROJECTED_ATTRIBUTES" and target.index is None:
         raise errors.validation(
-            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+            f"{prefix}ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
     if (
         select == "ALL_ATTRIBUTES"
@@ -156,6 +165,30 @@ def _select(params: dict[str, Any], target: _Target, has_projection: bool) -> st
             f"{target.index.name} because its projection type is not ALL"
         )
     return select
+
+
+def _check_reads(
+    target: _Target, params: dict[str, Any], projection: Any, filt: Condition | None, legacy: str
+) -> bool:
+    """The path checks of a Query or Scan (see ``paths``); True when it reads a local
+    secondary index for attributes the index does not hold, which come from the table."""
+    table = target.table
+    if projection is not None:
+        paths.check_key_paths(table, projection.paths)
+    if filt is not None:
+        paths.check_key_paths(table, filt.paths)
+    ix = target.index
+    if ix is None or ix.projection == "ALL":
+        return False
+    asked = [p[0] for p in projection.paths] if projection is not None else []
+    if filt is not None and filt.paths:
+        filtered = [p[0] for p in filt.paths]
+    else:
+        filtered = list(params.get(legacy) or ())  # QueryFilter / ScanFilter names
+    if ix.kind == "GSI":
+        paths.check_gsi_reads(table, ix, asked, filtered)
+        return False
+    return paths.needs_table(table, ix, asked + filtered)
 
 
 def _limit(params: dict[str, Any], query: bool) -> int | None:
@@ -181,6 +214,7 @@ def _run(
     projection: Any,
     select: str,
     is_query: bool,
+    needs_table: bool = False,
 ) -> Result:
     limit = _limit(params, is_query)
     order = ", ".join(f"{c} DESC" if descending else c for c in target.order)
@@ -194,7 +228,7 @@ def _run(
     count = 0
     read_bytes = 0
     last: Item | None = None
-    fetch_base = (
+    fetch_base = needs_table or (
         select == "ALL_ATTRIBUTES"
         and target.index is not None
         and target.index.kind == "LSI"
@@ -214,14 +248,17 @@ def _run(
             scanned += 1
             read_bytes += size
             last = target.last_key(item)
+            shown = item
             if fetch_base:
                 full = engine.read(target.table, (hash_of(row[5]), row[5], row[6]))
                 if full is not None:
                     item = full.item
+                    if projection is not None or select == "ALL_ATTRIBUTES":
+                        shown = item  # else the table's item only served the filter
             if filt is None or filt(item):
                 count += 1
                 if select != "COUNT":
-                    items.append(projection.apply(item) if projection is not None else item)
+                    items.append(projection.apply(shown) if projection is not None else shown)
             if limit is not None and scanned >= limit:
                 stop = True
                 break
@@ -238,14 +275,14 @@ def _run(
         if target.index is not None:
             out["ConsumedCapacity"] = consumed(
                 mode,
-                target.table.name,
+                params["TableName"],
                 0.0,
                 kind="read",
                 indexes={target.index.name: units},
                 index_kinds={target.index.name: target.index.kind},
             )
         else:
-            out["ConsumedCapacity"] = consumed(mode, target.table.name, units, kind="read")
+            out["ConsumedCapacity"] = consumed(mode, params["TableName"], units, kind="read")
     return out
 
 
@@ -294,7 +331,8 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         )
     projection = projection_of(params, ctx)
     ctx.check_unused()
-    select = _select(params, target, projection is not None)
+    select = _select(params, target, projection, True)
+    needs_table = _check_reads(target, params, projection, filt, "QueryFilter")
     if target.hash[1] not in kc.hash_value:
         raise errors.invalid_parameter("Condition parameter type does not match schema type")
     hk = key_bytes(kc.hash_value)
@@ -340,7 +378,9 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         extra, more = _after(target, position, descending)
         where += extra
         args += more
-    return _run(engine, target, where, args, descending, params, filt, projection, select, True)
+    return _run(
+        engine, target, where, args, descending, params, filt, projection, select, True, needs_table
+    )
 
 
 def _show(value: dict[str, Any]) -> str:
@@ -365,7 +405,8 @@ def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         filt = legacy_filter(params["ScanFilter"], params.get("ConditionalOperator"))
     projection = projection_of(params, ctx)
     ctx.check_unused()
-    select = _select(params, target, projection is not None)
+    select = _select(params, target, projection, False)
+    needs_table = _check_reads(target, params, projection, filt, "ScanFilter")
     where = ""
     args: list[Any] = []
     segment, total = params.get("Segment"), params.get("TotalSegments")
@@ -407,4 +448,6 @@ def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         extra, more = _after(target, target.start_after(esk), False)
         where += extra
         args += more
-    return _run(engine, target, where, args, False, params, filt, projection, select, False)
+    return _run(
+        engine, target, where, args, False, params, filt, projection, select, False, needs_table
+    )

@@ -21,11 +21,14 @@ from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.tables import (
     MAX_GSI,
+    ON_DEMAND_UNITS,
+    WARM_UNITS,
     Index,
     Table,
     check_table_enums,
     check_throughput,
     describe,
+    merge_units,
     new_stream,
     parse_attribute_definitions,
     parse_index,
@@ -148,7 +151,15 @@ def _apply_update(
         elif upd.get("Update"):
             spec = upd["Update"]
             ix = _gsi(table, spec["IndexName"])
-            ix.throughput = check_throughput(table.billing, spec.get("ProvisionedThroughput"))
+            # Terraform and CDK send an Update with only WarmThroughput or OnDemandThroughput.
+            if spec.get("ProvisionedThroughput") is not None or not (
+                spec.get("WarmThroughput") or spec.get("OnDemandThroughput")
+            ):
+                ix.throughput = check_throughput(table.billing, spec.get("ProvisionedThroughput"))
+            ix.warm = merge_units(ix.warm, spec.get("WarmThroughput"), WARM_UNITS)
+            ix.on_demand = merge_units(
+                ix.on_demand, spec.get("OnDemandThroughput"), ON_DEMAND_UNITS
+            )
             changed = True
         elif upd.get("Delete"):
             ix = _gsi(table, upd["Delete"]["IndexName"])
@@ -190,6 +201,16 @@ def _apply_update(
     sse = params.get("SSESpecification")
     if sse is not None:
         table.sse = sse_description(table, sse)
+        changed = True
+    # An UpdateTable with only WarmThroughput (or OnDemandThroughput) is a whole request:
+    # it is what the Terraform AWS provider sends for a warm_throughput block.
+    if params.get("WarmThroughput"):
+        table.warm = merge_units(table.warm, params["WarmThroughput"], WARM_UNITS)
+        changed = True
+    if params.get("OnDemandThroughput"):
+        table.on_demand = merge_units(
+            table.on_demand, params["OnDemandThroughput"], ON_DEMAND_UNITS
+        )
         changed = True
     if not changed:
         raise errors.validation(

@@ -1,8 +1,9 @@
 """Table definitions: what CreateTable accepts, what DescribeTable answers.
 
 A ``Table`` is the parsed, validated definition (key schema, attribute
-definitions, secondary indexes, billing, streams, TTL, tags, ...) kept in
-memory for every request and saved as JSON in ``tables.meta``. CreateTable's
+definitions, secondary indexes, billing, warm and on-demand throughput, streams,
+TTL, tags, ...) kept in memory for every request and saved as JSON in
+``tables.meta``. CreateTable's
 checks and messages are DynamoDB's; item-level rules that depend on the key
 schema (``key_of``) live here too because they are the schema's.
 """
@@ -45,6 +46,10 @@ class Index:
     non_key: list[str] = field(default_factory=list)
     status: str = "ACTIVE"
     throughput: dict[str, int] | None = None
+    warm: dict[str, int] | None = None
+    """WarmThroughput as configured (None: AWS's baseline)."""
+    on_demand: dict[str, int] | None = None
+    """OnDemandThroughput as configured (None: no maximum)."""
 
     def key_names(self) -> tuple[str, ...]:
         return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
@@ -73,6 +78,10 @@ class Table:
     table_class: str = "STANDARD"
     pitr: dict[str, Any] | None = None
     status: str = "ACTIVE"
+    warm: dict[str, int] | None = None
+    """WarmThroughput as configured (None: AWS's baseline)."""
+    on_demand: dict[str, int] | None = None
+    """OnDemandThroughput as configured (None: no maximum)."""
     item_count: int | None = None
     size_bytes: int | None = None
 
@@ -142,17 +151,25 @@ class Table:
                 raise errors.key_schema_mismatch()
         else:
             if hv is None:
-                raise errors.invalid_parameter(f"Missing the key {hname} in the item")
+                raise errors.per_item(
+                    errors.invalid_parameter(f"Missing the key {hname} in the item")
+                )
             if htype not in hv:
-                raise errors.invalid_parameter(
-                    f"Type mismatch for key {hname} expected: {htype} actual: {_type(hv)}"
+                raise errors.per_item(
+                    errors.invalid_parameter(
+                        f"Type mismatch for key {hname} expected: {htype} actual: {_type(hv)}"
+                    )
                 )
             if self.range is not None:
                 if rv is None:
-                    raise errors.invalid_parameter(f"Missing the key {rname} in the item")
+                    raise errors.per_item(
+                        errors.invalid_parameter(f"Missing the key {rname} in the item")
+                    )
                 if rtype not in rv:
-                    raise errors.invalid_parameter(
-                        f"Type mismatch for key {rname} expected: {rtype} actual: {_type(rv)}"
+                    raise errors.per_item(
+                        errors.invalid_parameter(
+                            f"Type mismatch for key {rname} expected: {rtype} actual: {_type(rv)}"
+                        )
                     )
         hk = _key_part(hname, hv, True if sizes else None)
         rk = _key_part(rname, rv, False if sizes else None) if rv is not None else b""
@@ -245,9 +262,11 @@ def check_index_types(table: Table, item: Item) -> None:
                 continue
             actual = _type(v)
             if actual != want:
-                raise errors.invalid_parameter(
-                    f"Type mismatch for Index Key {name} Expected: {want} Actual: {actual} "
-                    f"IndexName: {ix.name}"
+                raise errors.per_item(
+                    errors.invalid_parameter(
+                        f"Type mismatch for Index Key {name} Expected: {want} Actual: {actual} "
+                        f"IndexName: {ix.name}"
+                    )
                 )
             if (actual == "S" and v["S"] == "") or (actual == "B" and not v["B"]):
                 word = "string" if actual == "S" else "binary"
@@ -330,8 +349,8 @@ def parse_projection(name: str, projection: dict[str, Any] | None) -> tuple[str,
             f"ProjectionType is {ptype}, but NonKeyAttributes is specified"
         )
     if ptype == "INCLUDE" and not non_key:
-        raise errors.validation(
-            "One or more parameter values were invalid: NonKeyAttributes must not be empty"
+        raise errors.invalid_parameter(
+            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
         )
     return ptype, non_key
 
@@ -390,6 +409,8 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         deletion_protection=bool(params.get("DeletionProtectionEnabled")),
         table_class=params.get("TableClass") or "STANDARD",
         tags={t["Key"]: t["Value"] for t in params.get("Tags") or []},
+        warm=merge_units(None, params.get("WarmThroughput"), WARM_UNITS),
+        on_demand=merge_units(None, params.get("OnDemandThroughput"), ON_DEMAND_UNITS),
     )
     seen: set[str] = set()
     lsis = params.get("LocalSecondaryIndexes") or []
@@ -429,10 +450,16 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         table.indexes.append(ix)
     for spec in gsis:
         table.indexes.append(parse_index(spec, "GSI", defs, billing, seen))
-    used = set(table.key_names)
+    used = list(table.key_names)
     for ix in table.indexes:
-        used.update(ix.key_names())
-    if set(defs) - used:
+        used += [n for n in ix.key_names() if n not in used]
+    if set(defs) - set(used):
+        if table.indexes:
+            # AWS lists the definitions as sent and the key attributes the schemas use.
+            raise errors.invalid_parameter(
+                f"Some AttributeDefinitions are not used. AttributeDefinitions: "
+                f"[{', '.join(defs)}], keys used: [{', '.join(used)}]"
+            )
         raise errors.invalid_parameter(
             "Number of attributes in KeySchema does not exactly match number of attributes "
             "defined in AttributeDefinitions"
@@ -493,6 +520,11 @@ def parse_index(
             raise errors.invalid_parameter(
                 f"ProvisionedThroughput must be specified for index: {name}"
             )
+        if billing == "PAY_PER_REQUEST" and tp:
+            raise errors.invalid_parameter(
+                f"ProvisionedThroughput should not be specified for index: {name} when "
+                "BillingMode is PAY_PER_REQUEST"
+            )
         throughput = check_throughput(billing, tp)
     return Index(
         name=name,
@@ -503,7 +535,48 @@ def parse_index(
         projection=ptype,
         non_key=non_key,
         throughput=throughput,
+        warm=merge_units(None, spec.get("WarmThroughput"), WARM_UNITS) if kind == "GSI" else None,
+        on_demand=(
+            merge_units(None, spec.get("OnDemandThroughput"), ON_DEMAND_UNITS)
+            if kind == "GSI"
+            else None
+        ),
     )
+
+
+WARM_UNITS = ("ReadUnitsPerSecond", "WriteUnitsPerSecond")
+ON_DEMAND_UNITS = ("MaxReadRequestUnits", "MaxWriteRequestUnits")
+WARM_BASELINE = {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000}
+"""The warm throughput every new table and GSI has (AWS developer guide, "DynamoDB warm
+throughput"): what DescribeTable reports for a unit nobody configured."""
+
+
+def merge_units(
+    current: dict[str, int] | None, spec: dict[str, Any] | None, units: tuple[str, str]
+) -> dict[str, int] | None:
+    """A WarmThroughput / OnDemandThroughput setting: ``spec``'s units over ``current``'s
+    (a request may configure one unit and keep the other)."""
+    if not spec:
+        return current
+    merged = dict(current or {})
+    for unit in units:
+        if spec.get(unit) is not None:
+            merged[unit] = int(spec[unit])
+    return merged or current
+
+
+def warm_description(warm: dict[str, int] | None, throughput: dict[str, int] | None) -> dict:
+    """WarmThroughput as DescribeTable shows it: the configured units, else the baseline
+    (raised to the provisioned capacity, which a table can always serve at once)."""
+    warm = warm or {}
+    tp = throughput or {}
+    return {
+        "ReadUnitsPerSecond": warm.get("ReadUnitsPerSecond")
+        or max(WARM_BASELINE["ReadUnitsPerSecond"], tp.get("ReadCapacityUnits", 0)),
+        "WriteUnitsPerSecond": warm.get("WriteUnitsPerSecond")
+        or max(WARM_BASELINE["WriteUnitsPerSecond"], tp.get("WriteCapacityUnits", 0)),
+        "Status": "ACTIVE",
+    }
 
 
 def sse_description(table: Table, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -597,6 +670,9 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
             if ix.status == "CREATING":
                 d["Backfilling"] = True
             d["ProvisionedThroughput"] = _throughput(ix.throughput)
+            d["WarmThroughput"] = warm_description(ix.warm, ix.throughput)
+            if ix.on_demand:
+                d["OnDemandThroughput"] = dict(ix.on_demand)
             gsis.append(d)
     if lsis:
         out["LocalSecondaryIndexes"] = lsis
@@ -614,4 +690,7 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
         out["SSEDescription"] = dict(table.sse)
     if table.table_class != "STANDARD":
         out["TableClassSummary"] = {"TableClass": table.table_class}
+    out["WarmThroughput"] = warm_description(table.warm, table.throughput)
+    if table.on_demand:
+        out["OnDemandThroughput"] = dict(table.on_demand)
     return out

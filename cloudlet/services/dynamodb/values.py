@@ -34,6 +34,11 @@ TYPES = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
 KEY_TYPES = frozenset(("S", "N", "B"))
 MAX_ITEM_SIZE = 400 * 1024
 MAX_DEPTH = 32
+"""Nesting levels of a document, the attribute itself being level 1: a value wrapped in 31
+maps or lists (its leaf at level 32) is the deepest AWS stores."""
+_DEEPEST_CONTAINER = MAX_DEPTH - 1
+"""The depth (0 for an attribute) of the deepest map or list that may hold anything."""
+_LONG = 2**63
 
 CONTEXT = decimal.Context(
     prec=38, rounding=decimal.ROUND_HALF_EVEN, Emax=125, Emin=-130, traps=[decimal.InvalidOperation]
@@ -63,18 +68,28 @@ def to_decimal(text: str) -> Decimal:
 
     The range is checked on the parsed digits and exponent before any arithmetic: a text
     such as ``1e999999999999`` is valid syntax whose exponent no ``decimal`` context holds.
+    As in AWS (Java's BigDecimal), an exponent must fit a 64-bit integer, and zero is
+    range-checked by the exponent it is written with (``0e126`` overflows).
     """
     if type(text) is not str or not _NUMBER.match(text):
         raise _not_a_number(text)
+    _, e, exponent = text.lower().partition("e")
+    if e:
+        digits = exponent.lstrip("+-").lstrip("0")
+        limit = _LONG if exponent.startswith("-") else _LONG - 1
+        if len(digits) > 19 or (digits and int(digits) > limit):
+            raise _not_a_number(text)
     try:
         d = Decimal(text)
     except decimal.InvalidOperation:
-        # Valid syntax, but an exponent too long for ``decimal`` itself (thousands of digits).
-        mantissa, _, exponent = text.lower().partition("e")
-        if not mantissa.strip("+-.0"):
-            return Decimal(0)
+        # Valid syntax, but an exponent past what ``decimal`` itself holds.
         raise (_underflow() if exponent.startswith("-") else _overflow()) from None
     if not d:
+        magnitude = d.adjusted()
+        if magnitude > 125:
+            raise _overflow()
+        if magnitude < -130:
+            raise _underflow()
         return Decimal(0)
     digits = d.as_tuple().digits
     significant = len(digits)
@@ -152,6 +167,10 @@ def _duplicates(members: list[str]) -> str:
 def validate_value(value: Any, depth: int = 0) -> AV:
     """Check one attribute value and return it with numbers in canonical text.
 
+    ``depth`` counts the maps and lists around the value (0 for an attribute, which is
+    nesting level 1): a non-empty container at depth ``MAX_DEPTH - 1`` would hold values
+    past level ``MAX_DEPTH``.
+
     Raises ``ValidationException`` with DynamoDB's messages for an empty or
     ambiguous value, a bad number, an empty or duplicated set, ``NULL: false``.
     """
@@ -162,7 +181,7 @@ def validate_value(value: Any, depth: int = 0) -> AV:
         n = normalize_number(v)
         return value if n == v else {"N": n}
     if t == "M":
-        if depth >= MAX_DEPTH:
+        if depth >= _DEEPEST_CONTAINER and v:
             raise _too_deep()
         out = {}
         changed = False
@@ -172,7 +191,7 @@ def validate_value(value: Any, depth: int = 0) -> AV:
             out[name] = checked
         return {"M": out} if changed else value
     if t == "L":
-        if depth >= MAX_DEPTH:
+        if depth >= _DEEPEST_CONTAINER and v:
             raise _too_deep()
         checked_list = [validate_value(inner, depth + 1) for inner in v]
         if any(a is not b for a, b in zip(checked_list, v, strict=True)):
@@ -219,7 +238,7 @@ def check_depth(item: Item) -> None:
         value, depth = stack.pop()
         for t, v in value.items():
             if t == "M" or t == "L":
-                if depth >= MAX_DEPTH:
+                if depth >= _DEEPEST_CONTAINER and v:
                     raise _too_deep()
                 inner = v.values() if t == "M" else v
                 stack.extend((x, depth + 1) for x in inner)
@@ -227,8 +246,8 @@ def check_depth(item: Item) -> None:
 
 def _too_deep() -> Exception:
     return errors.validation(
-        f"Nesting Levels have exceeded supported limits: The maximum nesting depth of an "
-        f"attribute value is {MAX_DEPTH}"
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested "
+        "levels beyond supported limit"
     )
 
 
@@ -248,10 +267,29 @@ def validate_item(item: Item) -> Item:
 
 
 def number_size(text: str) -> int:
-    """AWS: 1 byte per two significant digits, plus 1 byte."""
-    stripped = text.lstrip("-").replace(".", "").strip("0") or "0"
-    digits = len(stripped)
-    return (digits + 1) // 2 + 1
+    """The bytes AWS counts for a number in canonical text (``number_text``).
+
+    Not the developer guide's "1 byte per two significant digits, plus 1": AWS counts
+    the integer and the fraction digits separately, each rounded up to whole bytes, and
+    adds a byte for the sign (captured: ``3.14159`` costs 5, ``123456`` 4, ``-42`` 3,
+    ``100.5`` 4, ``0.0000001`` 2). Leading and trailing zeros are not counted, except
+    the integer's trailing zeros when a fraction follows them.
+    """
+    if text.isdigit():  # the common case: a non-negative integer
+        digits = len(text.rstrip("0"))
+        return (digits + 1) // 2 + 1 if digits else 1
+    negative = text.startswith("-")
+    whole, _, fraction = text.lstrip("-").partition(".")
+    whole = whole.lstrip("0")
+    if fraction:
+        int_digits = len(whole)
+        frac_digits = len(fraction) if whole else len(fraction.lstrip("0"))
+    else:
+        int_digits = len(whole.rstrip("0"))
+        frac_digits = 0
+    if not int_digits and not frac_digits:
+        return 1  # zero
+    return 1 + (int_digits + 1) // 2 + (frac_digits + 1) // 2 + negative
 
 
 def value_size(value: AV) -> int:

@@ -97,10 +97,11 @@ def compile_condition(
     text: str, ctx: ExpressionContext, kind: str = "ConditionExpression"
 ) -> Condition:
     node = check_condition(text, ctx, kind)
-    return Condition(compile_predicate(node), _paths(node))
+    return Condition(compile_predicate(node), node_paths(node))
 
 
-def _paths(node: Node) -> list[tuple]:
+def node_paths(node: Node) -> list[tuple]:
+    """The resolved document paths under ``node`` (a condition or an update value)."""
     out: list[tuple] = []
     stack: list[Any] = [node]
     while stack:

@@ -114,7 +114,10 @@ def _collect(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None:
     if name is None:
         raise errors.validation(_INVALID_CONDITION + "No key attribute specified")
     if name in out:
-        raise errors.validation("KeyConditionExpressions must only contain one condition per key")
+        raise errors.validation(
+            "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one "
+            "condition per key"
+        )
     out[name] = (op, values)
 
 
@@ -125,7 +128,12 @@ def _against_schema(
     legacy: bool,
 ) -> KeyCondition:
     if len(conditions) > 2:
-        raise errors.validation("Conditions can be of length 1 or 2 only")
+        if legacy:
+            raise errors.validation("Conditions can be of length 1 or 2 only")
+        raise errors.validation(
+            f"The number of query conditions ({len(conditions)}) exceeds the number of key "
+            f"attributes defined in the schema ({1 if range_name is None else 2})"
+        )
     if range_name is None and len(conditions) > 1:
         raise errors.validation("Query key condition not supported")
     hash_cond = conditions.get(hash_name)

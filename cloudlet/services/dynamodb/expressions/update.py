@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.expressions.conditions import ARITY as CONDITION_FUNCTIONS
+from cloudlet.services.dynamodb.expressions.conditions import node_paths
 from cloudlet.services.dynamodb.expressions.context import (
     TYPE_WORDS,
     Errors,
@@ -91,12 +92,14 @@ def _bad_path() -> Exception:
 
 
 class Update:
-    """A compiled update. ``paths`` are the document paths it writes, in order."""
+    """A compiled update. ``paths`` are the document paths it writes, in order; ``reads``
+    the paths its SET values read (``SET a = b.c`` reads ``b.c``)."""
 
-    __slots__ = ("paths", "_steps")
+    __slots__ = ("paths", "reads", "_steps")
 
-    def __init__(self, paths: list[tuple], steps: list) -> None:
+    def __init__(self, paths: list[tuple], steps: list, reads: list[tuple] | None = None) -> None:
         self.paths = paths
+        self.reads: list[tuple] = reads or []
         self._steps = steps
 
     def apply(self, item: dict) -> dict:
@@ -153,7 +156,8 @@ def compile_update(text: str, ctx: ExpressionContext) -> Update:
         (a.section, a.path.path, _compile_value(a.value) if a.value is not None else None)
         for a in actions
     ]
-    return Update([a.path.path for a in actions], steps)
+    reads = [p for a in actions if a.section == "SET" for p in node_paths(a.value)]
+    return Update([a.path.path for a in actions], steps, reads)
 
 
 def _count(node: Node | None) -> int:
@@ -226,6 +230,14 @@ def _check_value(node: Node, ctx: ExpressionContext, errs: Errors) -> None:
         else:
             for arg in node.args:
                 _literal_type(arg, name, "L", errs)
+                inner = unwrap(arg)
+                if type(inner) is Func and inner.name.text == "list_append":
+                    # AWS refuses list_append(list_append(..), ..), though it parses
+                    errs.add(
+                        "function",
+                        "The function is not allowed to be used this way in an expression; "
+                        "function: list_append",
+                    )
 
 
 def _literal_type(node: Node, operator: str, wanted: str, errs: Errors) -> None:

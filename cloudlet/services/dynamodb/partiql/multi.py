@@ -214,6 +214,7 @@ def execute_transaction(
     errors.check_not_empty(statements, "transactStatements", "[]")
     for i, entry in enumerate(statements, 1):
         errors.check_return_options(entry, f"transactStatements.{i}.member.")
+    batch.check_client_token(params)
     if len(statements) > MAX_TRANSACTION:
         raise _too_many("transactStatements", MAX_TRANSACTION)
     parsed: list[tuple[Statement, Binder]] = []

@@ -280,12 +280,21 @@ def _mentions(node: Node, names: set[str]) -> bool:
     return False
 
 
+def _index(table: Table, name: str) -> Index:
+    """The index a ``"table"."index"`` names; unlike Query's, AWS's PartiQL message for an
+    unknown one does not name it."""
+    for ix in table.indexes:
+        if ix.name == name:
+            return ix
+    raise errors.validation("The table does not have the specified index")
+
+
 def plan_select(stmt: Select, table: Table, binder: Binder) -> ReadPlan:
     labels = [p.label() for p in stmt.projection or ()]
     for i, label in enumerate(labels):
         if label in labels[:i]:
             raise errors.validation(f"Duplicate identifiers in select clause: {label}")
-    index = table.index(stmt.index) if stmt.index is not None else None
+    index = _index(table, stmt.index) if stmt.index is not None else None
     target = index if index is not None else table
     hash_name = target.hash[0]
     range_name = target.range[0] if target.range else None
