@@ -196,6 +196,16 @@ def test_configuration_goes_with_the_bucket(s3):
     assert _fails(s3.get_bucket_policy, Bucket=name)[0] == "NoSuchBucketPolicy"
 
 
+def test_bucket_tagging_and_policy_puts_answer_204(s3, bucket):
+    """S3 answers PutBucketTagging and PutBucketPolicy 204 No Content (boto 2's
+    ``Bucket.set_tags`` fails on anything else)."""
+    out = s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
+    policy = _policy({**ACCOUNT_READ, "Resource": f"arn:aws:s3:::{bucket}/*"})
+    out = s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
 def test_object_tagging(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []

@@ -220,3 +220,16 @@ def test_versions_and_delete_markers_interleave_in_key_and_age_order(s3):
     assert order == [("Version", new), ("DeleteMarker", marker), ("Version", old), ("Version", z)]
     assert [v["VersionId"] for v in out["Versions"]] == [new, old, z]
     assert [(m["VersionId"], m["IsLatest"]) for m in out["DeleteMarkers"]] == [(marker, False)]
+
+
+def test_a_listing_and_a_head_give_the_same_time(s3):
+    """S3 keeps whole seconds: the listing's LastModified is the HEAD's Last-Modified
+    (``aws s3 sync --exact-timestamps`` compares the two)."""
+    name = bname()
+    s3.create_bucket(Bucket=name)
+    for i in range(3):
+        s3.put_object(Bucket=name, Key=f"k{i}", Body=b"x")
+    for entry in s3.list_objects_v2(Bucket=name)["Contents"]:
+        head = s3.head_object(Bucket=name, Key=entry["Key"])
+        assert entry["LastModified"] == head["LastModified"]
+        assert entry["LastModified"].microsecond == 0

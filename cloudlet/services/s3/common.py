@@ -45,9 +45,10 @@ def new_version_id() -> str:
 
 
 def now() -> datetime:
-    """The current time at millisecond precision (what S3 stores and lists)."""
-    t = clock.time()
-    return datetime.fromtimestamp(round(t, 3), UTC)
+    """The current time in whole seconds: what S3 stores, lists (``.000Z``) and sends as
+    ``Last-Modified``; a listing and a HEAD of one object agree, which ``aws s3 sync
+    --exact-timestamps`` relies on."""
+    return datetime.fromtimestamp(int(clock.time()), UTC)
 
 
 def check_version_id(version_id: str) -> None:

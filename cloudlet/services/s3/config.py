@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.bucket_policy import parse_bucket_policy
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
@@ -308,7 +309,7 @@ class ConfigHandlers(S3Handlers):
         text = params.get("Policy") or ""
         parse_bucket_policy(text)  # MalformedPolicy unless S3 would store it
         self.configs.put(bucket.name, "policy", text)
-        return {}
+        return {HTTP_STATUS: 204}  # S3's answer (boto 2 checks for it)
 
     def get_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -386,7 +387,7 @@ class ConfigHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         tag_set = (params.get("Tagging") or {}).get("TagSet") or []
         self.configs.put(bucket.name, "tagging", check_tags(tag_set, MAX_BUCKET_TAGS))
-        return {}
+        return {HTTP_STATUS: 204}  # S3's answer (boto 2's set_tags checks for it)
 
     def get_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
