@@ -1,10 +1,9 @@
 """DynamoDB behaviours a probe against real AWS found cloudlet getting wrong, now fixed.
 
 Each test drives the server with boto3 and asserts AWS's error code and exact message
-(or AWS's answer) as the probe report (/tmp/probe_ddb/REPORT.md, numbered findings)
-and its sources give them: AWS's API reference and developer guide, captures against
-real DynamoDB (paritysuite/dynamodb-conformance, moto's ``aws_verified`` tests,
-architect/dynalite) and real error logs quoted in public issues.
+(or AWS's answer) as the sources give them: AWS's API reference and developer guide,
+captures against real DynamoDB (paritysuite/dynamodb-conformance, moto's
+``aws_verified`` tests, architect/dynalite) and real error logs quoted in public issues.
 """
 
 from __future__ import annotations
@@ -16,22 +15,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.services.dynamodb_helpers import ENVELOPE, N, S, index, make_table, tname
+from tests.services.test_dynamodb_bad_input_more import OVERFLOW, TOO_DEEP, UNDERFLOW
 
 VALIDATION = "ValidationException"
 INVALID = "One or more parameter values were invalid: "
 CANCELLED = "Transaction cancelled, please refer cancellation reasons for specific reasons "
-TOO_DEEP = (
-    "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
-    "beyond supported limit"
-)
 SCALARS = (
     "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: "
-)
-OVERFLOW = (
-    "Number overflow. Attempting to store a number with magnitude larger than supported range"
-)
-UNDERFLOW = (
-    "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 )
 TOO_BIG = "Item size has exceeded the maximum allowed size"
 
