@@ -7,14 +7,13 @@ an async iterator for streaming payloads, so memory stays flat.
 
 from __future__ import annotations
 
-import base64
 import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.protocols.base import HttpRequest, HttpResponse
+from cloudlet.protocols.base import HttpRequest, HttpResponse, encoded_word
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -118,8 +117,7 @@ def _careful_headers(pairs: list[tuple[str, Any]]) -> list[tuple[bytes, bytes]]:
         except UnicodeEncodeError:
             safe = False
         if not safe:
-            word = base64.b64encode(text.encode("utf-8", "replace")).decode()
-            value = f"=?UTF-8?B?{word}?=".encode()
+            value = encoded_word(text).encode()
         out.append((name, value))
     return out
 

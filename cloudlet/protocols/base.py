@@ -16,6 +16,7 @@ passed as an ``AsyncIterable[bytes]`` (request) or may be returned as one
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +25,16 @@ from urllib.parse import parse_qsl
 from botocore.model import OperationModel, ServiceModel
 
 from cloudlet.core.errors import ServiceError
+
+
+def encoded_word(text: str) -> str:
+    """``text`` as an RFC 2047 encoded word (``=?UTF-8?B?...?=``): how S3 sends a header
+    value that is not ASCII, and how any value no header can carry goes out."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")  # a stored key's undecodable bytes
+    except UnicodeEncodeError:  # other lone surrogates (from JSON) have no bytes at all
+        data = text.encode("utf-8", "replace")
+    return f"=?UTF-8?B?{base64.b64encode(data).decode()}?="
 
 
 @dataclass(slots=True)

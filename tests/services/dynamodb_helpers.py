@@ -15,6 +15,21 @@ _n = itertools.count()
 # eu-west-2, us-east-1, eu-west-1, us-west-2 by the paritysuite/dynamodb-conformance
 # suite, tests/tier3/error-messages/valueLayers.test.ts). The tests target us-east-1.
 ENVELOPE = "1 validation error detected: "
+OVERFLOW = (
+    "Number overflow. Attempting to store a number with magnitude larger than supported range"
+)
+UNDERFLOW = (
+    "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+)
+
+
+def client(server: Any, *, validate: bool = True) -> Any:
+    """A DynamoDB client of ``server`` that does not retry; ``validate=False`` lets values
+    botocore would refuse (``Limit=0``, ``""`` tokens, empty keys) reach the server."""
+    from botocore.config import Config
+
+    config = Config(parameter_validation=validate, retries={"total_max_attempts": 1})
+    return server.client("dynamodb", config=config)
 
 
 def S(v: str) -> dict:

@@ -25,8 +25,11 @@ from cloudlet.services.dynamodb import backups
 from cloudlet.services.dynamodb.streams import decode_iterator, encode_iterator
 from tests.services.dynamodb_helpers import (
     ENVELOPE,
+    OVERFLOW,
+    UNDERFLOW,
     N,
     S,
+    client,
     index,
     make_table,
     tname,
@@ -38,12 +41,6 @@ VALIDATION = "ValidationException"
 INVALID = "One or more parameter values were invalid: "
 BAD_START = (
     "The provided starting key is invalid: The provided key element does not match the schema"
-)
-OVERFLOW = (
-    "Number overflow. Attempting to store a number with magnitude larger than supported range"
-)
-UNDERFLOW = (
-    "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 )
 HASH_TOO_BIG = INVALID + "Size of hashkey has exceeded the maximum size limit of2048 bytes"
 RANGE_TOO_BIG = (
@@ -57,16 +54,13 @@ TOO_DEEP = (
 
 @pytest.fixture(scope="module")
 def ddb(cloudlet_server):
-    return cloudlet_server.client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+    return client(cloudlet_server)
 
 
 @pytest.fixture(scope="module")
 def loose(cloudlet_server):
     """A client that lets values botocore would refuse (Limit=0, []) reach the server."""
-    return cloudlet_server.client(
-        "dynamodb",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
+    return client(cloudlet_server, validate=False)
 
 
 @pytest.fixture(scope="module")

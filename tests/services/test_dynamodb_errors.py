@@ -28,10 +28,19 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.services.dynamodb_helpers import ENVELOPE, N, S, index, make_table, tname
+from tests.services.dynamodb_helpers import (
+    ENVELOPE,
+    OVERFLOW,
+    UNDERFLOW,
+    N,
+    S,
+    client,
+    index,
+    make_table,
+    tname,
+)
 
 INVALID = "One or more parameter values were invalid: "
 NOT_FOUND = "Requested resource not found"
@@ -41,27 +50,18 @@ EMPTY_KEY = (
     "cannot contain an empty string value. Key: pk"
 )
 NOT_NUMERIC = "The parameter cannot be converted to a numeric value"
-OVERFLOW = (
-    "Number overflow. Attempting to store a number with magnitude larger than supported range"
-)
-UNDERFLOW = (
-    "Number underflow. Attempting to store a number with magnitude smaller than supported range"
-)
 VALIDATION = "ValidationException"
 
 
 @pytest.fixture(scope="module")
 def ddb(cloudlet_server):
-    return cloudlet_server.client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+    return client(cloudlet_server)
 
 
 @pytest.fixture(scope="module")
 def raw(cloudlet_server):
     """A client that lets values botocore would refuse (Limit=0) reach the server."""
-    return cloudlet_server.client(
-        "dynamodb",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
+    return client(cloudlet_server, validate=False)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.services.dynamodb_helpers import ENVELOPE, N, S, index, make_table, tname
-from tests.services.test_dynamodb_bad_input_more import OVERFLOW, TOO_DEEP, UNDERFLOW
+from tests.services.dynamodb_helpers import (
+    ENVELOPE,
+    OVERFLOW,
+    UNDERFLOW,
+    N,
+    S,
+    client,
+    index,
+    make_table,
+    tname,
+)
+from tests.services.test_dynamodb_bad_input_more import TOO_DEEP
 
 VALIDATION = "ValidationException"
 INVALID = "One or more parameter values were invalid: "
@@ -28,16 +37,13 @@ TOO_BIG = "Item size has exceeded the maximum allowed size"
 
 @pytest.fixture(scope="module")
 def ddb(cloudlet_server):
-    return cloudlet_server.client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+    return client(cloudlet_server)
 
 
 @pytest.fixture(scope="module")
 def loose(cloudlet_server):
     """A client that lets values botocore would refuse ("" tokens, empty keys) through."""
-    return cloudlet_server.client(
-        "dynamodb",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
+    return client(cloudlet_server, validate=False)
 
 
 def error(exc: Any) -> tuple[str, str]:

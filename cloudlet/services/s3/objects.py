@@ -17,11 +17,11 @@ CopyObject lives in ``copy.py``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.base import encoded_word
 from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import (
@@ -116,12 +116,7 @@ def header_metadata(meta: dict[str, str]) -> dict[str, str]:
     RFC 2047 encoded word (``=?UTF-8?B?...?=``), "to make them mail-safe"."""
     if all(v.isascii() for v in meta.values()):
         return meta
-    return {
-        k: v
-        if v.isascii()
-        else f"=?UTF-8?B?{base64.b64encode(v.encode('utf-8', 'surrogateescape')).decode()}?="
-        for k, v in meta.items()
-    }
+    return {k: v if v.isascii() else encoded_word(v) for k, v in meta.items()}
 
 
 def content_fields(params: dict[str, Any]) -> dict[str, Any]:
