@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
@@ -227,9 +228,13 @@ def test_a_listing_and_a_head_give_the_same_time(s3):
     (``aws s3 sync --exact-timestamps`` compares the two)."""
     name = bname()
     s3.create_bucket(Bucket=name)
+    before = datetime.now(UTC)  # a file written just before the upload
     for i in range(3):
         s3.put_object(Bucket=name, Key=f"k{i}", Body=b"x")
     for entry in s3.list_objects_v2(Bucket=name)["Contents"]:
         head = s3.head_object(Bucket=name, Key=entry["Key"])
         assert entry["LastModified"] == head["LastModified"]
         assert entry["LastModified"].microsecond == 0
+        # Whole seconds rounded up: the object is never older than that file, so
+        # ``aws s3 sync`` does not upload it again.
+        assert entry["LastModified"] >= before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -47,8 +48,10 @@ def new_version_id() -> str:
 def now() -> datetime:
     """The current time in whole seconds: what S3 stores, lists (``.000Z``) and sends as
     ``Last-Modified``; a listing and a HEAD of one object agree, which ``aws s3 sync
-    --exact-timestamps`` relies on."""
-    return datetime.fromtimestamp(int(clock.time()), UTC)
+    --exact-timestamps`` relies on. Rounded up, never down: a write is never older than
+    a file written just before it (``aws s3 sync`` re-uploads a source newer than its
+    object)."""
+    return datetime.fromtimestamp(math.ceil(clock.time()), UTC)
 
 
 def check_version_id(version_id: str) -> None:
