@@ -334,6 +334,13 @@ def test_conditional_writes(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="w")["Body"].read() == b"first"
     s3.put_object(Bucket=bucket, Key="w", Body=b"third", IfMatch=first["ETag"])
     assert s3.get_object(Bucket=bucket, Key="w")["Body"].read() == b"third"
+    # S3 implements neither an ETag in If-None-Match nor both headers at once
+    # (versity/versitygw#1727, aws/aws-sdk-ruby#3144).
+    for kw in ({"IfNoneMatch": first["ETag"]}, {"IfNoneMatch": "*", "IfMatch": first["ETag"]}):
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(Bucket=bucket, Key="w", Body=b"fourth", **kw)
+        assert error(exc) == ("NotImplemented", 501), kw
+    assert s3.get_object(Bucket=bucket, Key="w")["Body"].read() == b"third"
 
 
 def test_response_overrides(s3, bucket):

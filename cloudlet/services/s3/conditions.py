@@ -192,7 +192,8 @@ def check_write(
     does not count).
     """
     if if_none_match is not None:
-        if if_none_match.strip() != "*":
+        # S3 takes only ``*`` here, and never both headers on one write.
+        if if_none_match.strip() != "*" or if_match is not None:
             raise errors.s3_error(
                 "NotImplemented",
                 "A header you provided implies functionality that is not implemented",
