@@ -23,7 +23,7 @@ from cloudlet.protocols.base import HttpRequest, HttpResponse
 from cloudlet.protocols.converters import BadValue, MissingMember, Reader, ShapeConverters, Writer
 from cloudlet.protocols.json import (
     error_document,
-    error_namespace,
+    error_type,
     missing_error,
     operation_map,
     query_error_header,
@@ -175,7 +175,7 @@ class CborCodec:
             service,
             error,
             self.converters,
-            type_value=f"{error_namespace(service)}#{error.code}",
+            type_value=error_type(service, error.code),
         )
         headers = self._headers(request_id)
         qe = query_error_header(service, error)

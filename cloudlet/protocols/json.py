@@ -166,11 +166,26 @@ def query_error_header(service: ServiceModel, error: ServiceError) -> tuple[str,
     return ("x-amzn-query-error", f"{code or error.code};{fault}")
 
 
-def error_namespace(service: ServiceModel) -> str:
-    """The namespace before ``#`` in ``__type`` (clients keep only what follows)."""
+_NAMESPACES = {"dynamodb": "com.amazonaws.dynamodb.v20120810"}
+"""Namespaces recorded from real answers where AWS's differ from the default."""
+_FRAMEWORK = {
+    "ValidationException": "com.amazon.coral.validate",
+    "SerializationException": "com.amazon.coral.service",
+    "UnknownOperationException": "com.amazon.coral.service",
+}
+"""Where those services' framework errors live (not under the service's namespace)."""
+
+
+def error_type(service: ServiceModel, code: str) -> str:
+    """``__type`` of ``code``: ``namespace#Code`` (clients keep only what follows)."""
     meta = service.metadata
     prefix = meta.get("endpointPrefix") or meta.get("targetPrefix") or "cloudlet"
-    return f"com.amazonaws.{prefix}"
+    namespace = _NAMESPACES.get(prefix)
+    if namespace is None:
+        namespace = f"com.amazonaws.{prefix}"
+    else:
+        namespace = _FRAMEWORK.get(code, namespace)
+    return f"{namespace}#{code}"
 
 
 def error_document(
@@ -335,7 +350,7 @@ class JsonCodec:
             service,
             error,
             self.converters,
-            type_value=f"{error_namespace(service)}#{error.code}",
+            type_value=error_type(service, error.code),
         )
         headers = [
             ("Content-Type", self.content_type(service)),

@@ -877,3 +877,20 @@ def test_enums_and_zero_limits(ddb, loose, streams):
     # Nothing was written or changed by the refused requests.
     assert ddb.scan(TableName=name)["Count"] == 0
     assert "TableClassSummary" not in ddb.describe_table(TableName=name)["Table"]
+
+
+def test_error_types_carry_dynamodb_namespaces(raw):
+    """The raw ``__type`` as real DynamoDB writes it (SDKs keep only what follows ``#``;
+    code comparing the whole string sees AWS's): the service's own errors under
+    ``com.amazonaws.dynamodb.v20120810`` (architect/dynalite ``db/index.js``), validation
+    under ``com.amazon.coral.validate`` (real answers quoted in HENNGE/aiodynamo#2), and
+    the framework's own errors under ``com.amazon.coral.service``."""
+    status, body = raw("DescribeTable", {"TableName": tname("missing")})
+    assert status == 400
+    assert body["__type"] == "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+    status, body = raw("ListTables", {"Limit": 0})
+    assert status == 400
+    assert body["__type"] == "com.amazon.coral.validate#ValidationException"
+    status, body = raw("DescribeTables", {})
+    assert status == 400
+    assert body["__type"] == "com.amazon.coral.service#UnknownOperationException"
