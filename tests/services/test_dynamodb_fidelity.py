@@ -787,3 +787,33 @@ def test_partiql_unknown_index_is_not_named(ddb):
                 Statement=f'SELECT * FROM "{name}"."no-such-index"', ConsistentRead=consistent
             )
         assert error(exc) == (VALIDATION, "The table does not have the specified index")
+
+
+def test_scan_start_key_must_come_from_its_segment(ddb, loose):
+    """architect/dynalite ``test/scan.js``: a parallel Scan refuses an ExclusiveStartKey of
+    another segment, and an empty ExclusiveStartKey names no key of the schema."""
+    name = make_table(ddb, tname("seg"))
+    for i in range(40):
+        ddb.put_item(TableName=name, Item={"pk": S(f"k{i}")})
+    other = ddb.scan(TableName=name, Segment=1, TotalSegments=2)["Items"]
+    assert other
+    with pytest.raises(ClientError) as exc:
+        ddb.scan(TableName=name, Segment=0, TotalSegments=2, ExclusiveStartKey=other[0])
+    assert error(exc) == (
+        VALIDATION,
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
+        "ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 0",
+    )
+    # Its own segment's key pages on; so does any key in an unsegmented Scan.
+    page = ddb.scan(TableName=name, Segment=1, TotalSegments=2, ExclusiveStartKey=other[0])
+    assert len(page["Items"]) == len(other) - 1
+    assert len(ddb.scan(TableName=name, ExclusiveStartKey=other[0])["Items"]) < 40
+    query = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": S("k1")}}
+    for op, extra in (("scan", {}), ("query", query)):
+        with pytest.raises(ClientError) as exc:
+            getattr(loose, op)(TableName=name, ExclusiveStartKey={}, **extra)
+        assert error(exc) == (
+            VALIDATION,
+            "The provided starting key is invalid: The provided key element does not match "
+            "the schema",
+        ), op

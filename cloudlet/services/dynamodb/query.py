@@ -369,7 +369,7 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
                 args.append(upper)
     descending = params.get("ScanIndexForward") is False
     esk = params.get("ExclusiveStartKey")
-    if esk:
+    if esk is not None:
         position = target.start_after(esk)
         if position[1] != hk:
             raise errors.validation(
@@ -444,8 +444,15 @@ def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         where += " AND h >= ? AND h < ?"
         args += [lo, hi]
     esk = params.get("ExclusiveStartKey")
-    if esk:
-        extra, more = _after(target, target.start_after(esk), False)
+    if esk is not None:  # an empty one too: it names no key of the schema
+        position = target.start_after(esk)
+        if total is not None and total > 1 and not lo <= position[0] < hi:
+            raise errors.validation(
+                "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
+                f"ExclusiveStartKey with correct Segment. TotalSegments: {total} "
+                f"Segment: {segment}"
+            )
+        extra, more = _after(target, position, False)
         where += extra
         args += more
     return _run(
