@@ -52,9 +52,14 @@ def index(
     hash: tuple[str, str],
     range: tuple[str, str] | None = None,
     projection: str = "ALL",
+    non_key: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A GSI/LSI spec for ``make_table(gsis=[...])`` / ``make_table(lsis=[...])``."""
-    return {"name": name, "hash": hash, "range": range, "projection": projection}
+    """A GSI/LSI spec for ``make_table(gsis=[...])`` / ``make_table(lsis=[...])``
+    (``non_key``: the NonKeyAttributes of an INCLUDE projection)."""
+    spec = {"name": name, "hash": hash, "range": range, "projection": projection}
+    if non_key is not None:
+        spec["non_key"] = non_key
+    return spec
 
 
 def _key_schema(hash: tuple[str, str], range: tuple[str, str] | None) -> list[dict]:
@@ -101,7 +106,8 @@ def make_table(
                 {
                     "IndexName": spec["name"],
                     "KeySchema": _key_schema(spec["hash"], spec["range"]),
-                    "Projection": {"ProjectionType": spec["projection"]},
+                    "Projection": {"ProjectionType": spec["projection"]}
+                    | ({"NonKeyAttributes": spec["non_key"]} if "non_key" in spec else {}),
                 }
             )
     params["AttributeDefinitions"] = [

@@ -219,6 +219,47 @@ def test_select_through_an_index(ddb, table):
     assert code(resp) == "ValidationException"
 
 
+def test_select_on_an_index_is_held_to_its_projection(ddb):
+    """Unlike Query on an LSI, a PartiQL SELECT on any index cannot read the table: asking
+    for or filtering on an attribute the index does not project is refused (AWS's texts,
+    pinned against real AWS in paritysuite/dynamodb-conformance's PartiQL messages)."""
+    t = make_table(
+        ddb,
+        tname("pq-proj"),
+        range=("sk", "S"),
+        gsis=[index("gsi-inc", ("g", "S"), projection="INCLUDE", non_key=["a"])],
+        lsis=[index("lsi-keys", ("pk", "S"), ("l", "S"), projection="KEYS_ONLY")],
+    )
+    ddb.put_item(
+        TableName=t,
+        Item={k: {"S": k + "1"} for k in ("pk", "sk", "g", "a", "l", "np")},
+    )
+    assert items(ddb, f"SELECT a FROM \"{t}\".\"gsi-inc\" WHERE g = 'g1' AND a = 'a1'") == [
+        {"a": {"S": "a1"}}
+    ]
+    invalid = "One or more parameter values were invalid: "
+    for statement, text in (
+        (
+            f'SELECT np FROM "{t}"."gsi-inc" WHERE g = \'g1\'',
+            "Global secondary index gsi-inc does not project [np]",
+        ),
+        (
+            f"SELECT pk FROM \"{t}\".\"gsi-inc\" WHERE g = 'g1' AND np = 'np1'",
+            "Secondary index gsi-inc does not project one or more filter attributes: [np]",
+        ),
+        (
+            f"SELECT pk FROM \"{t}\".\"lsi-keys\" WHERE pk = 'pk1' AND np = 'np1'",
+            "Secondary index lsi-keys does not project one or more filter attributes: [np]",
+        ),
+        (
+            f'SELECT np FROM "{t}"."lsi-keys" WHERE pk = \'pk1\'',
+            "Local secondary index lsi-keys does not project [np]",
+        ),
+    ):
+        resp = fails(ddb, statement)
+        assert (code(resp), message(resp)) == ("ValidationException", invalid + text), statement
+
+
 def test_parameters(ddb, table):
     t = f'"{table}"'
     run(

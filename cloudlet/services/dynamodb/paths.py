@@ -11,7 +11,8 @@ Two checks DynamoDB makes on the document paths of a request before it reads any
 - A global secondary index cannot fetch from its table, so a Query or Scan on one that
   asks for (ProjectionExpression, AttributesToGet) or filters on an attribute the index
   does not project is refused. A local secondary index can: DynamoDB reads the item
-  from the table instead (``needs_table``).
+  from the table instead (``needs_table``). PartiQL does not: its SELECT on any index
+  is held to the projection.
 
 Both only look at paths a request already compiled, and the first returns at once for
 the common request whose paths are all top-level names.
@@ -62,17 +63,19 @@ def _missing(names: Iterable[str], have: set[str]) -> list[str]:
     return out
 
 
-def check_gsi_reads(
+def check_index_reads(
     table: Table, ix: Index, asked: Iterable[str] | None, filtered: Iterable[str] | None
 ) -> None:
-    """A Query or Scan on GSI ``ix`` may ask for and filter on projected attributes only."""
+    """A read of index ``ix`` that cannot fetch from the table (a Query or Scan on a GSI,
+    a PartiQL SELECT on any index) may ask for and filter on projected attributes only."""
     have = projected(table, ix)
     if have is None:
         return
     missing = _missing(asked or (), have)
     if missing:
+        kind = "Global" if ix.kind == "GSI" else "Local"
         raise errors.invalid_parameter(
-            f"Global secondary index {ix.name} does not project [{', '.join(missing)}]"
+            f"{kind} secondary index {ix.name} does not project [{', '.join(missing)}]"
         )
     missing = _missing(filtered or (), have)
     if missing:

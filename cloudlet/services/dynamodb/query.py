@@ -186,7 +186,7 @@ def _check_reads(
     else:
         filtered = list(params.get(legacy) or ())  # QueryFilter / ScanFilter names
     if ix.kind == "GSI":
-        paths.check_gsi_reads(table, ix, asked, filtered)
+        paths.check_index_reads(table, ix, asked, filtered)
         return False
     return paths.needs_table(table, ix, asked + filtered)
 

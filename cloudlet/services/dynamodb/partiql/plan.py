@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb import errors, paths
 from cloudlet.services.dynamodb.partiql.bind import Binder, is_value
 from cloudlet.services.dynamodb.partiql.nodes import (
     AV,
@@ -270,14 +270,21 @@ def _range_condition(node: Node, name: str, kb: Builder) -> tuple[str, list[Node
 
 def _mentions(node: Node, names: set[str]) -> bool:
     """Whether any path in ``node`` starts at one of ``names``."""
+    heads: list[str] = []
+    _heads(node, heads)
+    return not names.isdisjoint(heads)
+
+
+def _heads(node: Node, out: list[str]) -> None:
+    """Append the attribute each path in ``node`` starts at."""
     if isinstance(node, Path):
-        return node.name in names
+        out.append(node.name)
+        return
     for f in fields(node):  # type: ignore[arg-type]
         value = getattr(node, f.name)
-        children = value if isinstance(value, tuple) else (value,)
-        if any(isinstance(c, Node) and _mentions(c, names) for c in children):
-            return True
-    return False
+        for c in value if isinstance(value, tuple) else (value,):
+            if isinstance(c, Node):
+                _heads(c, out)
 
 
 def _index(table: Table, name: str) -> Index:
@@ -351,6 +358,12 @@ def plan_select(stmt: Select, table: Table, binder: Binder) -> ReadPlan:
         _order(stmt, target, None)
 
     filters = [node for i, node in enumerate(parts) if i not in used]
+    if index is not None:
+        filtered: list[str] = []
+        for node in filters:
+            _heads(node, filtered)
+        asked = [p.name for p in stmt.projection] if stmt.projection is not None else None
+        paths.check_index_reads(table, index, asked, filtered)
     if filters:
         fb = Builder(binder)
         text = fb.condition(And(tuple(filters)) if len(filters) > 1 else filters[0])
