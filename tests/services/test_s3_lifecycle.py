@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from botocore.exceptions import ClientError
@@ -82,6 +83,90 @@ def test_configuration_round_trip_and_errors(s3, bucket):
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_lifecycle_configuration(Bucket=bucket)
     assert error(exc)[0] == "NoSuchLifecycleConfiguration"
+
+
+def test_rule_schema_and_assigned_ids(s3, bucket):
+    """A rule has exactly one of Filter and Prefix, and a Filter at most one condition
+    (AWS's LifecycleRule reference; real MalformedXML answers in
+    hashicorp/terraform-provider-aws#41399 and aws/aws-sdk-net#784). S3 names a rule
+    sent without an ID (aws-controllers-k8s/community#1540)."""
+    days = {"Expiration": {"Days": 30}}
+    for rule in (
+        {"Status": "Enabled", **days},
+        {
+            "Status": "Enabled",
+            "Filter": {"Prefix": "a/", "Tag": {"Key": "k", "Value": "v"}},
+            **days,
+        },
+        {"Status": "Enabled", "Filter": {"Prefix": "a/", "ObjectSizeGreaterThan": 5}, **days},
+    ):
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}
+            )
+        assert error(exc) == ("MalformedXML", 400), rule
+    rules = [
+        {"Status": "Enabled", "Filter": {}, **days},
+        {"Status": "Enabled", "Prefix": "old-style/", **days},
+        _rule("named", Filter={"And": {"Prefix": "a/", "ObjectSizeGreaterThan": 5}}, **days),
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert got[2]["ID"] == "named"
+    assert got[0]["ID"] and got[1]["ID"] and got[0]["ID"] != got[1]["ID"]
+    assert got[1]["Prefix"] == "old-style/"
+
+
+def test_expiration_header_names_the_rule_that_expires_first(s3, bucket):
+    """S3 tells when the current version expires in ``x-amz-expiration`` on PUT, GET, HEAD,
+    CopyObject and CompleteMultipartUpload: the day after creation plus ``Days``, rounded
+    up to midnight UTC, or the rule's ``Date`` (AWS's PutObject/GetObject/HeadObject
+    references; real ``aws s3api`` outputs show ``expiry-date="...", rule-id="..."``)."""
+    rules = [
+        _rule("far", Filter={"Prefix": "logs/"}, Expiration={"Days": 30}),
+        _rule("sooner", Filter={"Prefix": "logs/"}, Expiration={"Days": 10}),
+        {**_rule("off", Filter={"Prefix": "logs/"}, Expiration={"Days": 3}), "Status": "Disabled"},
+        _rule("tagged", Filter={"Tag": {"Key": "k", "Value": "v"}}, Expiration={"Days": 5}),
+        _rule("dated", Filter={"Prefix": "dated/"}, Expiration={"Date": datetime(2099, 1, 1)}),
+        _rule(
+            "markers", Filter={"Prefix": "plain"}, Expiration={"ExpiredObjectDeleteMarker": True}
+        ),
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
+    def expected(last_modified: datetime, days: int, rule: str) -> str:
+        due = last_modified.astimezone(UTC) + timedelta(days=days)
+        midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
+        if midnight != due:
+            midnight += timedelta(days=1)
+        return f'expiry-date="{format_datetime(midnight, usegmt=True)}", rule-id="{rule}"'
+
+    put = s3.put_object(Bucket=bucket, Key="logs/a", Body=b"x")
+    head = s3.head_object(Bucket=bucket, Key="logs/a")
+    want = expected(head["LastModified"], 10, "sooner")
+    assert put["Expiration"] == head["Expiration"] == want
+    assert s3.get_object(Bucket=bucket, Key="logs/a")["Expiration"] == want
+    copied = s3.copy_object(Bucket=bucket, Key="logs/b", CopySource=f"{bucket}/logs/a")
+    lm = copied["CopyObjectResult"]["LastModified"]
+    assert copied["Expiration"] == expected(lm, 10, "sooner")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="logs/c")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="logs/c", UploadId=upload, PartNumber=1, Body=b"y")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="logs/c",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    lm = s3.head_object(Bucket=bucket, Key="logs/c")["LastModified"]
+    assert done["Expiration"] == expected(lm, 10, "sooner")
+    tagged = s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="k=v")
+    lm = s3.head_object(Bucket=bucket, Key="t")["LastModified"]
+    assert tagged["Expiration"] == expected(lm, 5, "tagged")
+    dated = s3.put_object(Bucket=bucket, Key="dated/x", Body=b"x")
+    assert dated["Expiration"] == 'expiry-date="Thu, 01 Jan 2099 00:00:00 GMT", rule-id="dated"'
+    plain = s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert "Expiration" not in plain
+    assert "Expiration" not in s3.head_object(Bucket=bucket, Key="plain")
 
 
 def test_expiration_by_date_prefix_and_size(s3, bucket):

@@ -15,14 +15,18 @@ import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.blobs import BlobStore
 from cloudlet.services.s3.conditions import check_write
+from cloudlet.services.s3.lifecycle_rules import expiration_header
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion, S3Store
+
+if TYPE_CHECKING:
+    from cloudlet.services.s3.config import BucketConfigs
 
 Result = dict[str, Any]
 
@@ -72,6 +76,7 @@ class S3Handlers:
 
     store: S3Store
     blobs: BlobStore
+    configs: BucketConfigs
 
     def _bucket(self, name: str) -> Bucket:
         bucket = self.store.get_bucket(name)
@@ -82,6 +87,10 @@ class S3Handlers:
     def _version_for_write(self, bucket: Bucket) -> str:
         """The version id a new write gets in ``bucket``."""
         return new_version_id() if bucket.versioned else NULL_VERSION
+
+    def _expiration(self, bucket: Bucket, current: ObjectVersion) -> str | None:
+        """``x-amz-expiration``: when the bucket's lifecycle rules expire ``current``."""
+        return expiration_header(self.configs.get(bucket.name, "lifecycle"), current)
 
     def _version_header(self, bucket: Bucket, version_id: str) -> str | None:
         """``x-amz-version-id`` is sent only once a bucket has had versioning configured."""

@@ -191,6 +191,7 @@ class CopyHandlers(S3Handlers):
             "CopyObjectResult": result,
             "VersionId": self._version_header(bucket, stored.version_id),
             "CopySourceVersionId": self._version_header(src_bucket, src.version_id),
+            "Expiration": self._expiration(bucket, stored),
             **encryption.result(sse, context=True),
         }
 

@@ -34,6 +34,13 @@ from cloudlet.core.clock import clock
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
+from cloudlet.services.s3.lifecycle_rules import (
+    DAY,
+    check_configuration,
+    expires_at,
+    next_midnight,
+    rule_filter,
+)
 from cloudlet.services.s3.store import (
     _COLUMNS,
     Bucket,
@@ -51,76 +58,8 @@ from cloudlet.services.s3.transitions import (
 
 log = logging.getLogger(__name__)
 
-DAY = 86400.0
-MAX_RULES = 1000
 LIFECYCLE_INTERVAL = float(os.environ.get("CLOUDLET_S3_LIFECYCLE_INTERVAL", "60"))
 LIFECYCLE_SHIFT = float(os.environ.get("CLOUDLET_S3_LIFECYCLE_SHIFT", "0"))
-_ACTIONS = (
-    "Expiration",
-    "NoncurrentVersionExpiration",
-    "AbortIncompleteMultipartUpload",
-    "Transitions",
-    "NoncurrentVersionTransitions",
-)
-
-
-def _rule_filter(rule: dict[str, Any]) -> tuple[str, dict[str, str], int | None, int | None]:
-    """A rule's (prefix, tags, size greater than, size less than)."""
-    flt = rule.get("Filter") or {}
-    both = flt.get("And") or {}
-    prefix = flt.get("Prefix", both.get("Prefix", rule.get("Prefix"))) or ""
-    tags = {t["Key"]: t.get("Value", "") for t in both.get("Tags") or []}
-    if flt.get("Tag"):
-        tags[flt["Tag"]["Key"]] = flt["Tag"].get("Value", "")
-    greater = flt.get("ObjectSizeGreaterThan", both.get("ObjectSizeGreaterThan"))
-    less = flt.get("ObjectSizeLessThan", both.get("ObjectSizeLessThan"))
-    return prefix, tags, greater, less
-
-
-def _next_midnight(moment: float) -> float:
-    try:
-        day = datetime.fromtimestamp(moment, UTC)
-    except (OverflowError, ValueError, OSError):  # a rule's days past the calendar
-        return float("inf")  # never due
-    day = day.replace(hour=0, minute=0, second=0, microsecond=0)
-    midnight = day.timestamp()
-    return midnight if midnight == moment else midnight + DAY
-
-
-def _check_rule(rule: dict[str, Any]) -> None:
-    if rule.get("Status") not in ("Enabled", "Disabled"):
-        raise errors.malformed_xml()
-    if len(rule.get("ID") or "") > 255:
-        raise errors.invalid_argument("ID length should not exceed allowed limit of 255", "ID")
-    if rule.get("Filter") is not None and rule.get("Prefix") is not None:
-        raise errors.malformed_xml()
-    if not any(rule.get(a) for a in _ACTIONS):
-        raise errors.malformed_xml()
-    expiration = rule.get("Expiration") or {}
-    if sum(k in expiration for k in ("Date", "Days", "ExpiredObjectDeleteMarker")) > 1:
-        raise errors.malformed_xml()
-    if "Days" in expiration and expiration["Days"] <= 0:
-        raise errors.invalid_argument(
-            "'Days' for Expiration action must be a positive integer", "Days"
-        )
-    date = expiration.get("Date")
-    if date is not None:
-        date = date.astimezone(UTC)  # "2020-01-01T00:00:00+01:00" is no midnight GMT
-    if date is not None and (date.hour, date.minute, date.second, date.microsecond) != (0, 0, 0, 0):
-        raise errors.invalid_argument("'Date' must be at midnight GMT", "Date")
-    noncurrent = rule.get("NoncurrentVersionExpiration") or {}
-    if "NoncurrentDays" in noncurrent and noncurrent["NoncurrentDays"] <= 0:
-        raise errors.invalid_argument(
-            "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
-            "NoncurrentDays",
-        )
-    abort = rule.get("AbortIncompleteMultipartUpload") or {}
-    if "DaysAfterInitiation" in abort and abort["DaysAfterInitiation"] <= 0:
-        raise errors.invalid_argument(
-            "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a "
-            "positive integer",
-            "DaysAfterInitiation",
-        )
 
 
 class LifecycleHandlers(ConfigHandlers):
@@ -129,13 +68,7 @@ class LifecycleHandlers(ConfigHandlers):
     def put_bucket_lifecycle_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         rules = (params.get("LifecycleConfiguration") or {}).get("Rules") or []
-        if not rules or len(rules) > MAX_RULES:
-            raise errors.malformed_xml()
-        ids = [r["ID"] for r in rules if r.get("ID")]
-        if len(ids) != len(set(ids)):
-            raise errors.invalid_argument(
-                "Rule ID must be unique. Found same ID for more than one rule", "ID"
-            )
+        rules = check_configuration(rules)
         min_size = params.get("TransitionDefaultMinimumObjectSize") or MIN_SIZE_DEFAULT
         if min_size not in MIN_SIZE_CHOICES:
             raise errors.invalid_argument(
@@ -144,7 +77,6 @@ class LifecycleHandlers(ConfigHandlers):
                 min_size,
             )
         for rule in rules:
-            _check_rule(rule)
             check_transitions(rule)
         self.configs.put(bucket.name, "lifecycle", rules)
         self.configs.put(bucket.name, "lifecycle-min-size", min_size)
@@ -198,18 +130,8 @@ class LifecycleHandlers(ConfigHandlers):
         return [row_to_version(r) for r in rows]
 
     def _apply_rule(self, bucket: Bucket, rule: dict[str, Any], now: float) -> int:
-        prefix, tags, greater, less = _rule_filter(rule)
-
-        def selected(v: ObjectVersion) -> bool:
-            if greater is not None and v.size <= greater:
-                return False
-            if less is not None and v.size >= less:
-                return False
-            if tags:
-                have = {t["Key"]: t["Value"] for t in v.extra.get("tags") or []}
-                return all(have.get(k) == val for k, val in tags.items())
-            return True
-
+        flt = rule_filter(rule)
+        prefix, selected = flt.prefix, flt.selects
         done = 0
         expiration = rule.get("Expiration") or {}
         noncurrent = rule.get("NoncurrentVersionExpiration") or {}
@@ -218,7 +140,7 @@ class LifecycleHandlers(ConfigHandlers):
             by_key: dict[str, list[ObjectVersion]] = {}
             for v in self._versions_under(bucket.name, prefix):
                 by_key.setdefault(v.key, []).append(v)
-            sized = greater is not None or less is not None
+            sized = flt.sized
             min_size = self._min_size(bucket.name)
             for key, versions in by_key.items():
                 expired = self._expire_key(
@@ -229,7 +151,7 @@ class LifecycleHandlers(ConfigHandlers):
                     continue
                 if expired:
                     versions = self._versions_under_key(bucket.name, key)
-                moves = due_moves(rule, versions, selected, sized, min_size, now, _next_midnight)
+                moves = due_moves(rule, versions, selected, sized, min_size, now, next_midnight)
                 for version, klass in moves:
                     self._transition(bucket, version, klass)
                 done += len(moves)
@@ -258,14 +180,8 @@ class LifecycleHandlers(ConfigHandlers):
         done = 0
         current = versions[0]
         if current.is_latest and not current.delete_marker and selected(current):
-            if "Date" in expiration:
-                due = expiration["Date"].timestamp() <= now
-            elif "Days" in expiration:
-                born = current.last_modified.timestamp()
-                due = _next_midnight(born + expiration["Days"] * DAY) <= now
-            else:
-                due = False
-            if due:
+            when = expires_at(expiration, current)
+            if when is not None and when <= now:
                 entry, dropped = self._delete(bucket, key, None, bucket.account)  # type: ignore[attr-defined]
                 self._drop_blobs(dropped)
                 self._lifecycle_event(bucket, key, entry)
@@ -282,7 +198,7 @@ class LifecycleHandlers(ConfigHandlers):
                     continue  # Object Lock: retained versions outlive their rules
                 older += 1
                 since = newer.last_modified.timestamp()
-                due = _next_midnight(since + noncurrent["NoncurrentDays"] * DAY) <= now
+                due = next_midnight(since + noncurrent["NoncurrentDays"] * DAY) <= now
                 if due and older > keep:
                     _gone, dropped = self.store.delete_version(bucket.name, key, version.version_id)
                     self._drop_blobs(dropped)

@@ -399,6 +399,7 @@ class MultipartHandlers(S3Handlers):
             "Key": version.key,
             "ETag": version.etag,
             "VersionId": self._version_header(bucket, version.version_id),
+            "Expiration": self._expiration(bucket, version),
         }
         algorithm = (version.parts or {}).get("algorithm")
         if algorithm and algorithm in version.checksums:

@@ -198,6 +198,7 @@ class ObjectHandlers(S3Handlers):
         out: Result = {
             "ETag": stored.etag,
             "VersionId": self._version_header(bucket, stored.version_id),
+            "Expiration": self._expiration(bucket, stored),
             **encryption.result(sse, context=True),
         }
         if claim is not None:
@@ -338,6 +339,7 @@ class ObjectHandlers(S3Handlers):
             "CacheControl": version.cache_control,
             "Expires": version.expires,
             "WebsiteRedirectLocation": version.website_redirect,
+            "Expiration": self._expiration(bucket, version) if version.is_latest else None,
             "Metadata": header_metadata(version.metadata),
             **encryption.result(version.extra.get("sse")),
         }

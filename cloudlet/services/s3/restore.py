@@ -44,7 +44,8 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers
-from cloudlet.services.s3.lifecycle import DAY, LIFECYCLE_SHIFT, _next_midnight
+from cloudlet.services.s3.lifecycle import LIFECYCLE_SHIFT
+from cloudlet.services.s3.lifecycle_rules import DAY, next_midnight
 from cloudlet.services.s3.notifications import time_text
 from cloudlet.services.s3.store import ObjectVersion
 
@@ -100,7 +101,7 @@ def check_copy_source(version: ObjectVersion) -> None:
 
 def _restore_expiry(completed: float, days: int) -> float:
     """Completion time plus ``days``, rounded up to the next midnight UTC (S3's rule)."""
-    return _next_midnight(completed + days * DAY)
+    return next_midnight(completed + days * DAY)
 
 
 def _check_request(version: ObjectVersion, request: dict[str, Any]) -> tuple[int, str]:
