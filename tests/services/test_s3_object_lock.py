@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.services.s3_helpers import NO_RETRIES, bname, error
@@ -367,3 +370,44 @@ def test_copy_gets_the_destination_default_retention(s3, locked_bucket):
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=plain, Key="back")
     assert error(exc)[1] == 404
+
+
+def test_locked_puts_need_an_integrity_header(aws_client, s3, locked_bucket):
+    """S3 refuses a PutObject that gets a retention period or legal hold (its own headers or
+    the bucket's default) unless it carries Content-MD5 or an x-amz-checksum-* (AWS's
+    PutObject reference; real answers quoted in grafana/loki and Hadoop S3A reports)."""
+    bare = aws_client(
+        "s3",
+        config=Config(
+            retries={"total_max_attempts": 1},
+            request_checksum_calculation="when_required",
+        ),
+    )
+    # A lock bucket without a default: a plain write needs nothing.
+    bare.put_object(Bucket=locked_bucket, Key="plain", Body=b"x")
+    refused = "InvalidRequest", 400
+    for lock in (
+        {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": _later()},
+        {"ObjectLockLegalHoldStatus": "ON"},
+    ):
+        with pytest.raises(ClientError) as exc:
+            bare.put_object(Bucket=locked_bucket, Key="held", Body=b"x", **lock)
+        assert error(exc) == refused, lock
+        assert exc.value.response["Error"]["Message"] == (
+            "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+            "with Object Lock parameters"
+        )
+    md5 = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+    bare.put_object(Bucket=locked_bucket, Key="held", Body=b"x", ContentMD5=md5, **lock)
+    bare.put_object(
+        Bucket=locked_bucket, Key="summed", Body=b"x", ChecksumAlgorithm="SHA256", **lock
+    )
+    config = {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+    }
+    s3.put_object_lock_configuration(Bucket=locked_bucket, ObjectLockConfiguration=config)
+    with pytest.raises(ClientError) as exc:
+        bare.put_object(Bucket=locked_bucket, Key="defaulted", Body=b"x")
+    assert error(exc) == refused
+    assert bare.list_objects_v2(Bucket=locked_bucket)["KeyCount"] == 3

@@ -155,6 +155,15 @@ class ObjectHandlers(S3Handlers):
         meta = user_metadata(params)
         klass = storage_class(params.get("StorageClass"))
         extra = self._write_extra(bucket, params)
+        if (
+            expected_md5 is None
+            and claim is None
+            and ("retention" in extra or "legal_hold" in extra)
+        ):
+            raise errors.invalid_request(  # a lock's or the bucket's default retention
+                "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+                "with Object Lock parameters"
+            )
         principal = getattr(ctx, "principal", None)
         sse = self._new_encryption(  # type: ignore[attr-defined]
             principal, bucket, key, params, "s3:PutObject", extra
