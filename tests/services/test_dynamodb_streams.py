@@ -173,6 +173,23 @@ def test_failed_conditional_write_logs_nothing(ddb, streams):
     assert [r["eventName"] for r in records] == ["INSERT"]
 
 
+def test_writes_that_change_nothing_log_nothing(ddb, streams):
+    """AWS's "Change data capture for DynamoDB Streams": a PutItem or UpdateItem that does
+    not change any data in an item writes no stream record."""
+    table = make_table(ddb)
+    put(ddb, table, "a", x="1")
+    put(ddb, table, "a", x="1")
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET x = :v",
+        ExpressionAttributeValues={":v": {"S": "1"}},
+    )
+    put(ddb, table, "a", x="2")
+    records = read_all(streams, iterator(streams, stream_arn(ddb, table)))
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
+
+
 def test_table_without_stream_has_none(ddb, streams):
     table = make_table(ddb, None)
     put(ddb, table, "a")

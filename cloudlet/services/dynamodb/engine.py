@@ -228,6 +228,8 @@ class Engine:
     ) -> None:
         if old is None and new is None:
             return
+        if old is not None and new is not None and old.item == new:
+            return  # AWS: a write that changes nothing writes no stream record
         self.seq += 1
         now = self.clock()
         source = new if new is not None else old.item  # type: ignore[union-attr]
