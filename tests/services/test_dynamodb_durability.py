@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import boto3
+import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -22,6 +23,19 @@ def _client(server: CloudletServer):
         aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 0}, max_pool_connections=16),
     )
+
+
+_BUMP = [
+    {
+        "Update": {
+            "TableName": "durable",
+            "Key": {"pk": {"S": "counter"}},
+            "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+]
+_PUT = {"Put": {"TableName": "durable", "Item": {"pk": {"S": "other"}}}}
 
 
 def test_kill_9_keeps_acknowledged_writes(tmp_path):
@@ -56,13 +70,14 @@ def test_kill_9_keeps_acknowledged_writes(tmp_path):
             UpdateExpression="SET n = :v",
             ExpressionAttributeValues={":v": {"N": "1000"}},
         )
+        ddb.transact_write_items(TransactItems=_BUMP, ClientRequestToken="retry-me")
     finally:
         server.kill()
     server = CloudletServer.start(data_dir=tmp_path)
     try:
         ddb = _client(server)
         table = ddb.describe_table(TableName="durable")["Table"]
-        assert table["ItemCount"] == 199
+        assert table["ItemCount"] == 200  # k1..k199 and the counter
         assert "Item" not in ddb.get_item(TableName="durable", Key={"pk": {"S": "k0"}})
         got = ddb.get_item(TableName="durable", Key={"pk": {"S": "k1"}})["Item"]
         assert got["n"] == {"N": "1000"}
@@ -74,6 +89,14 @@ def test_kill_9_keeps_acknowledged_writes(tmp_path):
             Select="COUNT",
         )
         assert q["Count"] == 199
+        # The answer was lost with the server: the SDK's retry with the same token is
+        # answered, not applied a second time (AWS keeps tokens for 10 minutes).
+        ddb.transact_write_items(TransactItems=_BUMP, ClientRequestToken="retry-me")
+        got = ddb.get_item(TableName="durable", Key={"pk": {"S": "counter"}})["Item"]
+        assert got["n"] == {"N": "1"}
+        with pytest.raises(ClientError) as exc:
+            ddb.transact_write_items(TransactItems=[_PUT], ClientRequestToken="retry-me")
+        assert exc.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
     finally:
         server.stop()
 

@@ -37,7 +37,7 @@ class DynamoDBService(
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.engine = Engine(env.database("dynamodb"))
-        self.tokens = batch.Tokens()
+        self.tokens = batch.Tokens(self.engine.store.conn)
         self._backfills: set[asyncio.Handle] = set()
 
     async def start(self) -> None:

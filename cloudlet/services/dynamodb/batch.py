@@ -16,6 +16,7 @@ name or by ARN).
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
@@ -288,24 +289,34 @@ def _prepare_action(table: Table, kind: str, op: dict[str, Any]) -> tuple[Any, A
 
 
 class Tokens:
-    """ClientRequestToken -> (request fingerprint, time, result) for 10 minutes."""
+    """ClientRequestToken -> (request fingerprint, result) for 10 minutes.
 
-    def __init__(self) -> None:
-        self.seen: dict[str, tuple[str, float, Result]] = {}
+    Kept in the database and written in the transaction of the writes they stand for:
+    a retry after a lost answer is answered, not applied twice, even across a restart
+    (the case the token exists for).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn  # the ``tokens`` table of store.SCHEMA
 
     def lookup(self, token: str, fingerprint: str, now: float) -> Result | None:
-        for t, (_, at, _) in list(self.seen.items()):
-            if now - at > TOKEN_SECONDS:
-                del self.seen[t]
-        hit = self.seen.get(token)
+        hit = self.conn.execute(
+            "SELECT fingerprint, result FROM tokens WHERE token = ? AND at >= ?",
+            (token, now - TOKEN_SECONDS),
+        ).fetchone()
         if hit is None:
             return None
         if hit[0] != fingerprint:
             raise errors.idempotent_mismatch()
-        return hit[2]
+        return json.loads(hit[1])
 
     def remember(self, token: str, fingerprint: str, now: float, result: Result) -> None:
-        self.seen[token] = (fingerprint, now, result)
+        """Inside the caller's transaction; drops the tokens that have expired."""
+        self.conn.execute("DELETE FROM tokens WHERE at < ?", (now - TOKEN_SECONDS,))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO tokens (token, fingerprint, at, result) VALUES (?, ?, ?, ?)",
+            (token, fingerprint, now, json.dumps(result)),
+        )
 
 
 def check_client_token(params: dict[str, Any]) -> None:
@@ -416,11 +427,11 @@ def transact_write_items(
             if kind == "ConditionCheck":
                 name = op["TableName"]
                 units[name] = units.get(name, 0.0) + 2 * read_units(0, True)
-    out: Result = {}
-    mode = params.get("ReturnConsumedCapacity")
-    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
-    if caps:
-        out["ConsumedCapacity"] = caps
-    if token:
-        tokens.remember(token, fingerprint, now, out)
+        out: Result = {}
+        mode = params.get("ReturnConsumedCapacity")
+        caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
+        if caps:
+            out["ConsumedCapacity"] = caps
+        if token:
+            tokens.remember(token, fingerprint, now, out)
     return out

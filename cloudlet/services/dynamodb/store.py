@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    at REAL NOT NULL,
+    result TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 GET = "SELECT size, body FROM items WHERE tid = ? AND h = ? AND hk = ? AND rk = ?"
