@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import pytest
 from botocore.exceptions import ClientError
@@ -100,7 +101,7 @@ def test_preflight(cloudlet_server, s3, bucket):
     status, _, body = _request(endpoint, "OPTIONS", f"/{bucket}/file.txt", {"Origin": "x"})
     assert status == 400
     status, _, body = _request(endpoint, "OPTIONS", f"/{bname('none')}/k", ask)
-    assert status == 404 and b"NoSuchBucket" in body
+    assert status == 403 and b"CORSResponse: Bucket not found" in body
 
 
 def test_preflight_virtual_host(cloudlet_server, s3, bucket):
@@ -132,3 +133,86 @@ def test_cors_headers_on_ordinary_responses(s3, bucket):
     s3.meta.events.register("before-sign.s3.DeleteObject", add_origin)
     out = s3.delete_object(Bucket=bucket, Key="k")
     assert "access-control-allow-origin" not in out["ResponseMetadata"]["HTTPHeaders"]
+
+
+def _error(body: bytes) -> dict[str, str]:
+    """The fields of an S3 XML error body, without the ids."""
+    fields = {e.tag: e.text or "" for e in ElementTree.fromstring(body)}
+    return {k: v for k, v in fields.items() if k not in ("RequestId", "HostId")}
+
+
+# Source for the two tests below: LocalStack's AWS-recorded snapshots
+# (tests/aws/services/s3/test_s3_cors.snapshot.json, recorded 31-07-2023):
+# test_cors_http_options_non_existent_bucket and test_cors_http_options_no_config.
+NO_ORIGIN = {
+    "Code": "BadRequest",
+    "Message": "Insufficient information. Origin request header needed.",
+}
+
+
+def test_preflight_to_a_missing_bucket(cloudlet_server):
+    endpoint = cloudlet_server.endpoint
+    path = f"/{bname('fake-bucket')}/test-cors-options-no-bucket"
+    status, _, body = _request(endpoint, "OPTIONS", path, {})
+    assert (status, _error(body)) == (400, NO_ORIGIN)
+    status, _, body = _request(endpoint, "OPTIONS", path, {"Origin": "whatever"})
+    assert status == 403
+    assert _error(body) == {
+        "Code": "AccessForbidden",
+        "Message": "CORSResponse: Bucket not found",
+        "Method": "OPTIONS",
+        "ResourceType": "BUCKET",
+    }
+
+
+def test_preflight_without_cors_configuration(cloudlet_server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="test-cors-options-no-config", Body=b"cors-test")
+    endpoint = cloudlet_server.endpoint
+    path = f"/{bucket}/test-cors-options-no-config"
+    status, _, body = _request(endpoint, "OPTIONS", path, {})
+    assert (status, _error(body)) == (400, NO_ORIGIN)
+    not_enabled = {
+        "Code": "AccessForbidden",
+        "Message": "CORSResponse: CORS is not enabled for this bucket.",
+        "ResourceType": "BUCKET",  # for a key's URL too
+    }
+    ask = {"Origin": "whatever", "Access-Control-Request-Method": "PUT"}
+    status, _, body = _request(endpoint, "OPTIONS", path, ask)
+    assert (status, _error(body)) == (403, {**not_enabled, "Method": "PUT"})
+    # No Access-Control-Request-Method: the same answer, naming OPTIONS.
+    status, _, body = _request(endpoint, "OPTIONS", path, {"Origin": "whatever"})
+    assert (status, _error(body)) == (403, {**not_enabled, "Method": "OPTIONS"})
+
+
+def test_website_endpoint_answers_with_its_own_bucket_cors(cloudlet_server, s3, bucket):
+    # A website endpoint's path is a key (the S3 user guide's "Website endpoints"), so
+    # only the website bucket's CORS rules can apply to its responses.
+    site = bname("site")
+    s3.create_bucket(Bucket=site)
+    s3.put_object(Bucket=site, Key="index.html", Body=b"home", ContentType="text/html")
+    s3.put_bucket_website(
+        Bucket=site, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+    )
+    rule = {"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET"]}
+    s3.put_bucket_cors(Bucket=site, CORSConfiguration={"CORSRules": [rule]})
+    # Another bucket allowing every origin and method, named by a website path.
+    anyone = ["GET", "PUT", "HEAD", "POST", "DELETE"]
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": anyone}]},
+    )
+    port = cloudlet_server.port
+    host = {"Host": f"{site}.s3-website.localhost:{port}"}
+    ask = {**host, "Origin": "https://app.example.com"}
+    status, headers, body = _request(cloudlet_server.endpoint, "GET", "/", ask)
+    assert (status, body) == (200, b"home")
+    assert headers["access-control-allow-origin"] == "https://app.example.com"
+    assert headers["access-control-allow-methods"] == "GET"
+    # A missing key named like the other bucket: the site's rule, never the other's "*".
+    status, headers, _ = _request(cloudlet_server.endpoint, "GET", f"/{bucket}", ask)
+    assert status == 404
+    assert headers["access-control-allow-origin"] == "https://app.example.com"
+    assert headers["access-control-allow-methods"] == "GET"
+    evil = {**host, "Origin": "http://evil"}
+    status, headers, _ = _request(cloudlet_server.endpoint, "GET", f"/{bucket}", evil)
+    assert status == 404 and not any(h.startswith("access-control-") for h in headers)

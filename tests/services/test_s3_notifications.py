@@ -266,3 +266,173 @@ def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
     [record] = event["Records"]
     assert record["eventSource"] == "aws:s3" and record["eventName"] == "ObjectCreated:Put"
     assert record["s3"]["object"]["key"] == "photo.jpg"
+
+
+def test_eventbridge_configuration_is_refused_and_changes_nothing(s3, sqs, queue):
+    # The empty element is how EventBridge delivery is switched on (AWS's
+    # NotificationConfiguration API doc; the usual CLI form is
+    # '{"EventBridgeConfiguration": {}}'). cloudlet has no EventBridge: 501.
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"])
+    before = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    _drain(sqs, url, 1)
+    queues = [{"QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}]
+    for document in (
+        {"EventBridgeConfiguration": {}},
+        {"QueueConfigurations": queues, "EventBridgeConfiguration": {}},
+    ):
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=document
+            )
+        assert error(exc) == ("NotImplemented", 501)
+    after = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert "EventBridgeConfiguration" not in after
+    assert after["QueueConfigurations"] == before
+    s3.put_object(Bucket=bucket, Key="still.txt", Body=b"x")  # the old configuration delivers
+    [event] = _drain(sqs, url, 1)
+    assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
+
+
+# The examples of the S3 user guide's "Configuring event notifications using object
+# key name filtering" (notification-how-to-filtering), with the region and account
+# they use. Its Lambda ARNs are the retired CloudFunction form; here in today's.
+_ACCOUNT = "arn:aws:{}:us-west-2:444455556666:"
+
+
+def _rule(name: str, value: str) -> dict:
+    return {"Name": name, "Value": value}
+
+
+def _to(kind: str, name: str, events: list[str], *rules: dict) -> tuple[str, dict]:
+    service, key, kinds = {
+        "queue": ("sqs", "QueueArn", "QueueConfigurations"),
+        "topic": ("sns", "TopicArn", "TopicConfigurations"),
+        "lambda": ("lambda", "LambdaFunctionArn", "LambdaFunctionConfigurations"),
+    }[kind]
+    arn = _ACCOUNT.format(service) + ("function:" if kind == "lambda" else "") + name
+    config: dict = {key: arn, "Events": events}
+    if rules:
+        config["Filter"] = {"Key": {"FilterRules": list(rules)}}
+    return kinds, config
+
+
+def _put(s3, bucket: str, *targets: tuple[str, dict]) -> None:
+    document: dict = {}
+    for kind, config in targets:
+        document.setdefault(kind, []).append(config)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=document, SkipDestinationValidation=True
+    )
+
+
+PUT = ["s3:ObjectCreated:Put"]
+VALID = {
+    "prefix and suffix": [
+        _to("queue", "s3notificationqueue", PUT, _rule("prefix", "images/"), _rule("suffix", "jpg"))
+    ],
+    "different prefixes": [
+        _to("queue", "sqs-queue-A", PUT, _rule("prefix", "images/")),
+        _to("queue", "sqs-queue-B", PUT, _rule("prefix", "logs/")),
+    ],
+    "different suffixes": [
+        _to("lambda", "cloud-function-A", PUT, _rule("suffix", ".jpg")),
+        _to("lambda", "cloud-function-B", PUT, _rule("suffix", ".png")),
+    ],
+    "same prefix, different suffixes": [
+        _to("lambda", "cloud-function-A", PUT, _rule("prefix", "images"), _rule("suffix", ".jpg")),
+        _to("lambda", "cloud-function-B", PUT, _rule("prefix", "images"), _rule("suffix", ".png")),
+    ],
+    "same prefix, different event types": [
+        _to("topic", "sns-topic-one", PUT, _rule("prefix", "image/")),
+        _to("topic", "sns-topic-two", ["s3:ObjectRemoved:*"], _rule("prefix", "image/")),
+    ],
+}
+
+
+@pytest.mark.parametrize("targets", VALID.values(), ids=VALID.keys())
+def test_user_guide_valid_filter_examples_are_accepted(s3, targets):
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _put(s3, bucket, *targets)
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    kinds = {kind for kind, _ in targets}
+    assert sum(len(got[kind]) for kind in kinds) == len(targets)
+
+
+CREATED = ["s3:ObjectCreated:*"]
+AMBIGUOUS = (
+    "Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules "
+    "if the prefixes are overlapping for the same event type."
+)
+OVERLAPPING = {
+    # The user guide's three invalid examples.
+    "root prefix": [
+        _to("topic", "sns-notification-one", CREATED),
+        _to("topic", "sns-notification-two", CREATED, _rule("prefix", "images")),
+    ],
+    "suffixes jpg and pg": [
+        _to("topic", "sns-topic-one", CREATED, _rule("suffix", "jpg")),
+        _to("topic", "sns-topic-two", PUT, _rule("suffix", "pg")),
+    ],
+    "prefix and suffix": [
+        _to("topic", "sns-topic-one", CREATED, _rule("prefix", "images"), _rule("suffix", "jpg")),
+        _to("topic", "sns-topic-two", PUT, _rule("suffix", "jpg")),
+    ],
+    # Across target kinds, with nested prefixes (the probe's case).
+    "queue and lambda": [
+        _to("queue", "q", CREATED, _rule("prefix", "a/")),
+        _to("lambda", "f", ["s3:ObjectCreated:Put"], _rule("prefix", "a/b")),
+    ],
+}
+
+
+@pytest.mark.parametrize("targets", OVERLAPPING.values(), ids=OVERLAPPING.keys())
+def test_user_guide_overlapping_filters_are_refused(s3, targets):
+    # Message: AWS's, as PutBucketNotificationConfiguration answered users
+    # (aws-solutions/aws-waf-security-automations#49) and AWS's knowledge-center
+    # article "lambda-s3-event-configuration-error" quotes it.
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    kept = _to("queue", "kept", ["s3:ObjectRestore:*"])
+    _put(s3, bucket, kept)
+    with pytest.raises(ClientError) as exc:
+        _put(s3, bucket, *targets)
+    assert error(exc) == ("InvalidArgument", 400)
+    assert exc.value.response["Error"]["Message"] == AMBIGUOUS
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert [c["QueueArn"] for c in got["QueueConfigurations"]] == [kept[1]["QueueArn"]]
+    assert "TopicConfigurations" not in got and "LambdaFunctionConfigurations" not in got
+
+
+def test_unfiltered_configurations_sharing_an_event_overlap(s3):
+    # AWS's answer to two unfiltered configurations for one event, recorded in
+    # minio/minio#2472: "Configurations overlap", ArgumentName Event and the two events.
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    with pytest.raises(ClientError) as exc:
+        _put(
+            s3,
+            bucket,
+            _to("queue", "one", ["s3:ObjectRemoved:*"]),
+            _to("topic", "two", ["s3:ObjectCreated:Put", "s3:ObjectRemoved:Delete"]),
+        )
+    assert error(exc) == ("InvalidArgument", 400)
+    err = exc.value.response["Error"]
+    assert err["Message"] == (
+        "Configurations overlap. Configurations on the same bucket cannot share a common "
+        "event type."
+    )
+    assert (err["ArgumentName"], err["ArgumentValue"]) == (
+        "Event",
+        "s3:ObjectRemoved:*, s3:ObjectRemoved:Delete",
+    )
+    # Unfiltered but for different events: no overlap.
+    _put(
+        s3,
+        bucket,
+        _to("queue", "one", ["s3:ObjectRemoved:*"]),
+        _to("topic", "two", ["s3:ObjectCreated:*", "s3:ObjectRestore:Post"]),
+    )

@@ -87,7 +87,7 @@ def test_website_redirect_all_and_missing_bucket(cloudlet_server, s3):
     )
     status, headers, body = _get(cloudlet_server, other, "/x")
     assert status == 404 and headers["content-type"].startswith("text/html")
-    assert b"NoSuchKey" in body
+    assert b"NoSuchKey" in body and b"Custom Error Document" not in body
 
 
 def _site(s3, bucket: str, rules: list[dict]) -> None:
@@ -218,3 +218,34 @@ def test_website_configuration_errors(s3, document, code, message):
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(s3.exceptions.ClientError):
         s3.get_bucket_website(Bucket=bucket)
+
+
+def test_missing_error_document_is_reported_on_the_error_page(cloudlet_server, s3):
+    # A real AWS website's answer when its ErrorDocument does not exist (a curl of
+    # darkinjector-phish.s3-website-us-west-2.amazonaws.com/test in a TryHackMe
+    # write-up): the NoSuchKey list, then a second list under this heading.
+    bucket = bname("site")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_website(
+        Bucket=bucket,
+        WebsiteConfiguration={
+            "IndexDocument": {"Suffix": "index.html"},
+            "ErrorDocument": {"Key": "missing-err.html"},
+        },
+    )
+    status, headers, body = _get(cloudlet_server, bucket, "/nope")
+    assert status == 404 and headers["content-type"].startswith("text/html")
+    page = body.decode()
+    first, nested = page.split(
+        "<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>"
+    )
+    assert "<li>Code: NoSuchKey</li>" in first and "<li>Key: nope</li>" in first
+    assert "<li>RequestId: " in first and first.rstrip().endswith("</ul>")
+    assert nested == (
+        "\n<ul>\n<li>Code: NoSuchKey</li><li>Message: The specified key does not exist.</li>"
+        "<li>Key: missing-err.html</li>\n</ul>\n<hr/>\n</body>\n</html>\n"
+    )
+    # Once the document exists it is served instead, without the section.
+    s3.put_object(Bucket=bucket, Key="missing-err.html", Body=b"custom 404")
+    status, _, body = _get(cloudlet_server, bucket, "/nope")
+    assert (status, body) == (404, b"custom 404")

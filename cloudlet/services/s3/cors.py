@@ -130,17 +130,30 @@ class CorsHandlers(ConfigHandlers):
     # -- the gateway's hooks ----------------------------------------------------------
 
     def options(self, ctx: Any) -> HttpResponse:
-        """A preflight: 200 with the matching rule's headers, or S3's 403/400."""
+        """A preflight: 200 with the matching rule's headers, or S3's 403/400.
+
+        S3's order (LocalStack's AWS-recorded ``test_s3_cors.snapshot.json``): no
+        Origin is 400 even for a missing bucket; a missing bucket or one without
+        CORS is 403 for the whole BUCKET, with the requested method or OPTIONS;
+        only then is the method required and the rules consulted.
+        """
         req = ctx.request
         origin = req.headers.get("origin")
         method = req.headers.get("access-control-request-method")
         name = _bucket_of(req.path)
         if not name:
             raise errors.s3_error("BadRequest", "Insufficient information. Bucket needed.", 400)
-        bucket = self._bucket(name)
         if not origin:
             raise errors.s3_error(
                 "BadRequest", "Insufficient information. Origin request header needed.", 400
+            )
+        bucket = self.store.get_bucket(name)
+        if bucket is None:
+            raise _forbidden("CORSResponse: Bucket not found", method or "OPTIONS", "BUCKET")
+        rules = self.configs.get(bucket.name, "cors")
+        if not rules:
+            raise _forbidden(
+                "CORSResponse: CORS is not enabled for this bucket.", method or "OPTIONS", "BUCKET"
             )
         if not method:
             raise errors.s3_error(
@@ -149,9 +162,6 @@ class CorsHandlers(ConfigHandlers):
                 400,
             )
         resource = "OBJECT" if "/" in req.path.lstrip("/") else "BUCKET"
-        rules = self.configs.get(bucket.name, "cors")
-        if not rules:
-            raise _forbidden("CORSResponse: CORS is not enabled for this bucket.", method, resource)
         requested = [
             h.strip().lower()
             for h in req.headers.get("access-control-request-headers", "").split(",")
@@ -167,11 +177,15 @@ class CorsHandlers(ConfigHandlers):
         return HttpResponse(200, headers, b"")
 
     def finish_response(self, ctx: Any, response: HttpResponse) -> None:
-        """CORS headers on an ordinary response, when a rule allows the request."""
+        """CORS headers on an ordinary response, when a rule allows the request.
+
+        A website endpoint's path is a key, not ``/<bucket>/...``: ``serve_page``
+        names its bucket in ``ctx.params``, so only that bucket's rules apply there.
+        """
         req = ctx.request
         if req.method == "OPTIONS":
             return
-        name = _bucket_of(req.path)
+        name = ctx.params.get("Bucket") or _bucket_of(req.path)
         if not name:
             return
         rules = self.configs.get(name, "cors")

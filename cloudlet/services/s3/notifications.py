@@ -2,8 +2,9 @@
 SQS queues, SNS topics and Lambda functions.
 
 ``PutBucketNotificationConfiguration`` checks each target queue or topic
-exists (as S3 validates destinations) and sends queues and topics the
-``s3:TestEvent``. Afterwards every
+exists (as S3 validates destinations), refuses configurations that overlap
+(one event on one key matching two of them, as S3 does) and sends queues and
+topics the ``s3:TestEvent``. Afterwards every
 object created or removed (Put, Post from a browser form (``post.py``), Copy,
 CompleteMultipartUpload, Delete, delete markers, lifecycle expirations) or
 restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``) whose
@@ -14,8 +15,8 @@ target.
 Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, SNS's
 ``Publish`` with Subject "Amazon S3 Notification", Lambda's ``Invoke`` with
 InvocationType Event; no import of their internals), in a task after the
-response, as S3 delivers asynchronously. EventBridge targets answer 501 until
-that service exists.
+response, as S3 delivers asynchronously. An ``EventBridgeConfiguration`` (even
+the empty one that switches it on) answers 501 until that service exists.
 """
 
 from __future__ import annotations
@@ -86,6 +87,61 @@ def _filter_matches(config: dict[str, Any], key: str) -> bool:
     return True
 
 
+def _key_filter(config: dict[str, Any]) -> tuple[str, str]:
+    """A configuration's (prefix, suffix); an absent rule is "", which every key matches."""
+    prefix = suffix = ""
+    for rule in ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules") or []:
+        name = rule.get("Name", "").lower()
+        if name == "prefix":
+            prefix = rule.get("Value", "")
+        elif name == "suffix":
+            suffix = rule.get("Value", "")
+    return prefix, suffix
+
+
+def _shared_event(first: list[str], second: list[str]) -> tuple[str, str] | None:
+    """A pair of events, one from each list, that some event matches both of
+    (``s3:ObjectCreated:*`` and ``s3:ObjectCreated:Put`` do)."""
+    for a in first:
+        for b in second:
+            if _event_matches([a], b) or _event_matches([b], a):
+                return a, b
+    return None
+
+
+def _keys_meet(one: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Whether some key matches both filters: each prefix starts the other or is
+    started by it, and likewise for the suffixes (``jpg`` and ``pg``)."""
+    (p1, s1), (p2, s2) = one, other
+    return (p1.startswith(p2) or p2.startswith(p1)) and (s1.endswith(s2) or s2.endswith(s1))
+
+
+def _check_overlaps(stored: dict[str, list[dict[str, Any]]]) -> None:
+    """S3 refuses two configurations (of any target kind) that one event on one key
+    would both match, so no event has two destinations. Unfiltered pairs get
+    "Configurations overlap" naming the two events (as S3 answered, recorded in
+    minio/minio#2472); filtered ones the "ambiguously defined" message that AWS's
+    knowledge-center article and users' PutBucketNotificationConfiguration errors quote.
+    """
+    configs = [(c, _key_filter(c)) for kind, _, _ in TARGETS for c in stored.get(kind, [])]
+    for i, (one, keys) in enumerate(configs):
+        for other, other_keys in configs[i + 1 :]:
+            shared = _shared_event(one["Events"], other["Events"])
+            if shared is None or not _keys_meet(keys, other_keys):
+                continue
+            if keys == other_keys == ("", ""):
+                raise errors.invalid_argument(
+                    "Configurations overlap. Configurations on the same bucket cannot "
+                    "share a common event type.",
+                    "Event",
+                    ", ".join(shared),
+                )
+            raise errors.invalid_argument(
+                "Configuration is ambiguously defined. Cannot have overlapping suffixes in "
+                "two rules if the prefixes are overlapping for the same event type."
+            )
+
+
 def time_text(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -128,7 +184,9 @@ class NotificationHandlers(ConfigHandlers):
     ) -> Result:
         bucket = self._bucket(params["Bucket"])
         document = dict(params.get("NotificationConfiguration") or {})
-        if document.get("EventBridgeConfiguration"):
+        if document.get("EventBridgeConfiguration") is not None:
+            # Present, even empty (``{}`` is how it is switched on): refuse rather
+            # than store a configuration without it.
             raise errors.s3_error(
                 "NotImplemented",
                 "EventBridgeConfiguration notifications are not implemented in cloudlet yet; "
@@ -143,6 +201,7 @@ class NotificationHandlers(ConfigHandlers):
                 stored.setdefault(kind, []).append(
                     {**config, "Id": config.get("Id") or fast_uuid()}
                 )
+        _check_overlaps(stored)
         if stored:
             self.configs.put(bucket.name, "notification", stored)
         else:

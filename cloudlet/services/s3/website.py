@@ -7,7 +7,9 @@ requests for such hosts to ``serve_page``: anonymous GET/HEAD, answered as
 S3's website endpoint does: the index document for ``/`` and ``.../``, a 302
 to ``key/`` when ``key/<index>`` exists, an object's
 ``x-amz-website-redirect-location`` as a 301, ``RedirectAllRequestsTo``, and
-404s with the configured error document (or S3's HTML error page). In strict
+404s with the configured error document (or S3's HTML error page, which also
+says when that document is missing, as AWS's does). Requests carrying
+``Origin`` get the website bucket's own CORS headers (``cors.py``). In strict
 mode a page (and the error document) is served only when anyone may read it
 (``anonymous_allowed``: bucket policy, ACLs, Block Public Access); otherwise
 403 AccessDenied, as AWS answers for a website whose objects are not public.
@@ -40,16 +42,32 @@ from cloudlet.services.s3.store import Bucket, ObjectVersion
 _STATUS_TEXT = {403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
 
 
+def _items(fields: dict[str, str]) -> str:
+    return "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in fields.items())
+
+
 def _html_error(
-    status: int, code: str, message: str, request_id: str, **extra: str
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    *,
+    document_error: dict[str, str] | None = None,
+    **extra: str,
 ) -> HttpResponse:
-    items = [f"<li>Code: {escape(code)}</li>", f"<li>Message: {escape(message)}</li>"]
-    items += [f"<li>{escape(k)}: {escape(v)}</li>" for k, v in extra.items()]
-    items.append(f"<li>RequestId: {escape(request_id)}</li>")
+    """S3's HTML error page; ``document_error``: why the custom error document could
+    not be served, listed under S3's own heading for it."""
+    items = _items({"Code": code, "Message": message, **extra, "RequestId": request_id})
+    nested = ""
+    if document_error is not None:
+        nested = (
+            "<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n"
+            f"<ul>\n{_items(document_error)}\n</ul>\n"
+        )
     title = f"{status} {_STATUS_TEXT.get(status, '')}".strip()
     body = (
         f"<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n"
-        f"<ul>\n{''.join(items)}\n</ul>\n<hr/>\n</body>\n</html>\n"
+        f"<ul>\n{items}\n</ul>\n{nested}<hr/>\n</body>\n</html>\n"
     ).encode()
     return HttpResponse(
         status,
@@ -171,6 +189,8 @@ class WebsiteHandlers(ConfigHandlers):
     def serve_page(self, ctx: Any, bucket_name: str) -> HttpResponse:
         req = ctx.request
         rid = ctx.request_id
+        # The path is a key: name the bucket for ``finish_response`` (its CORS rules).
+        ctx.params = {"Bucket": bucket_name}
         if req.method not in ("GET", "HEAD"):
             return _html_error(
                 405,
@@ -263,10 +283,16 @@ class WebsiteHandlers(ConfigHandlers):
     def _website_error(
         self, ctx: Any, bucket: Bucket, site: dict[str, Any], key: str
     ) -> HttpResponse:
+        """The error document with a 404, else S3's page; when the configured document
+        is missing, S3's page says so after the NoSuchKey list (as AWS answers)."""
         rid = ctx.request_id
+        missing = "The specified key does not exist."
         error_key = (site.get("ErrorDocument") or {}).get("Key")
+        document_error = None
         if error_key:
             page = self._website_object(bucket, error_key)
-            if page is not None and self._publicly_readable(ctx, bucket, error_key):
+            if page is None:
+                document_error = {"Code": "NoSuchKey", "Message": missing, "Key": error_key}
+            elif self._publicly_readable(ctx, bucket, error_key):
                 return self._website_body(page, 404)
-        return _html_error(404, "NoSuchKey", "The specified key does not exist.", rid, Key=key)
+        return _html_error(404, "NoSuchKey", missing, rid, document_error=document_error, Key=key)
