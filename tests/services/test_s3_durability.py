@@ -156,6 +156,24 @@ def test_restart_sees_everything_and_sweeps_debris(tmp_path):
     assert sorted(_small_blobs(tmp_path)) == sorted(kept)
 
 
+def test_a_lost_database_does_not_take_the_object_files(tmp_path):
+    """With no metadata naming any object file (its database deleted, or copied without
+    its WAL), debris cannot be told from data: the sweep keeps the files."""
+    with CloudletServer.start(data_dir=tmp_path) as server:
+        s3 = server.client("s3", config=NO_RETRIES)
+        s3.create_bucket(Bucket="lost")
+        for i in range(3):
+            s3.put_object(Bucket="lost", Key=f"big{i}", Body=os.urandom(200 * 1024))
+    files = _blob_files(tmp_path)
+    assert len(files) == 3
+    for name in ("s3.sqlite3", "s3.sqlite3-wal", "s3.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    with CloudletServer.start(data_dir=tmp_path) as server:
+        s3 = server.client("s3", config=NO_RETRIES)
+        assert s3.list_buckets()["Buckets"] == []
+    assert sorted(_blob_files(tmp_path)) == sorted(files)
+
+
 def test_ephemeral_blobs_live_in_a_private_temp_dir(tmp_path):
     with CloudletServer.start() as server:
         s3 = server.client("s3", config=NO_RETRIES)

@@ -82,7 +82,14 @@ class S3Service(
         # Before the first request: nothing is in flight, so any blob no row
         # names is debris of a crash (see blobs.py).
         referenced = self.store.referenced_blob_ids()
-        self.blobs.sweep(referenced.__contains__)
+        if referenced:
+            self.blobs.sweep(referenced.__contains__)
+        else:
+            # No row names a blob, so debris cannot be told from the files of a
+            # database that was lost or replaced: keep them (temp files still go).
+            kept = self.blobs.sweep(lambda _blob_id: True).kept
+            if kept:
+                log.warning("s3: the metadata names no object file but %d are on disk; kept", kept)
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
         self._start_replication()  # resumes what a previous run left queued
 

@@ -439,7 +439,7 @@ class BlobReader:
     ) -> None:
         """``direct_io``: the store writes around the page cache (``direct.py``), so a
         long range is read that way too (pieces of at most ``direct.BUFFER``)."""
-        self._direct = -1
+        self._direct = self._fd = -1  # for close() should the open fail
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         if end is None:
             end = os.fstat(self._fd).st_size
