@@ -208,6 +208,22 @@ def test_update_billing_throughput_and_streams(ddb):
         ProvisionedThroughput={"ReadCapacityUnits": 2, "WriteCapacityUnits": 2},
     )["TableDescription"]
     assert desc["ProvisionedThroughput"]["WriteCapacityUnits"] == 2
+    # AWS's BillingModeSummary: once a table has been on demand it says when, in either
+    # mode (API reference, BillingModeSummary).
+    created = desc["CreationDateTime"]
+    assert desc["BillingModeSummary"] == {
+        "BillingMode": "PROVISIONED",
+        "LastUpdateToPayPerRequestDateTime": created,
+    }
+    time.sleep(1.1)
+    back = ddb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")["TableDescription"]
+    assert back["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert back["BillingModeSummary"]["LastUpdateToPayPerRequestDateTime"] > created
+    ddb.update_table(
+        TableName=name,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 2, "WriteCapacityUnits": 2},
+    )
     with pytest.raises(ClientError) as exc:
         ddb.update_table(
             TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 2, "WriteCapacityUnits": 2}
@@ -236,6 +252,22 @@ def test_tags(ddb):
     with pytest.raises(ClientError) as exc:
         ddb.list_tags_of_resource(ResourceArn=arn + "-missing")
     assert code(exc) == "ResourceNotFoundException"
+    # The API's lengths: keys of 1 to 128 characters, values of at most 256.
+    for tag, member, bound in (
+        ({"Key": "k" * 129, "Value": "v"}, "tags.1.member.key", 128),
+        ({"Key": "k", "Value": "v" * 257}, "tags.1.member.value", 256),
+    ):
+        with pytest.raises(ClientError) as exc:
+            ddb.tag_resource(ResourceArn=arn, Tags=[tag])
+        shown = tag["Key"] if member.endswith("key") else tag["Value"]
+        assert message(exc) == (
+            f"1 validation error detected: Value '{shown}' at '{member}' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {bound}"
+        )
+        with pytest.raises(ClientError) as exc:
+            _create(ddb, qname("tagged"), Tags=[tag])
+        assert code(exc) == "ValidationException"
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
 
 
 def test_create_table_validation(ddb):

@@ -383,6 +383,7 @@ def restored_definition(
     table.pitr = None
     table.deletion_protection = False
     _billing_override(table, params)
+    table.on_demand_since = now if table.billing == "PAY_PER_REQUEST" else None
     for kind, member in (
         ("GSI", "GlobalSecondaryIndexOverride"),
         ("LSI", "LocalSecondaryIndexOverride"),

@@ -26,6 +26,7 @@ from cloudlet.services.dynamodb.tables import (
     Index,
     Table,
     check_table_enums,
+    check_tags,
     check_throughput,
     describe,
     merge_units,
@@ -97,6 +98,8 @@ def _apply_update(
     billing = params.get("BillingMode")
     if billing is not None and billing != table.billing:
         table.billing = billing
+        if billing == "PAY_PER_REQUEST":
+            table.on_demand_since = engine.clock()
         table.throughput = check_throughput(billing, params.get("ProvisionedThroughput"))
         for ix in table.indexes:
             if ix.kind == "GSI":
@@ -279,6 +282,8 @@ def table_for_arn(engine: Engine, account: str, region: str, arn: str) -> Table:
 def tag_resource(engine: Engine, table: Table, tags: list[dict[str, str]]) -> None:
     merged = dict(table.tags)
     merged.update({t["Key"]: t["Value"] for t in tags})
+    if len(merged) <= 50:  # AWS counts before it checks the tags themselves
+        check_tags(tags)
     if len(merged) > 50:
         raise errors.limit_exceeded("The number of tags exceeds the limit of 50 per resource")
     table.tags = merged

@@ -82,6 +82,8 @@ class Table:
     """WarmThroughput as configured (None: AWS's baseline)."""
     on_demand: dict[str, int] | None = None
     """OnDemandThroughput as configured (None: no maximum)."""
+    on_demand_since: float | None = None
+    """When PAY_PER_REQUEST was last set (BillingModeSummary); None: never."""
     item_count: int | None = None
     size_bytes: int | None = None
 
@@ -282,6 +284,25 @@ def check_index_types(table: Table, item: Item) -> None:
 # --------------------------------------------------------------------------- CreateTable
 
 
+def check_tags(tags: list[dict[str, str]], member: str = "tags") -> dict[str, str]:
+    """Tags as a dict, within the API's lengths (keys 1 to 128 characters, values at
+    most 256), with AWS's request-syntax message for the first that is not."""
+    for i, tag in enumerate(tags, 1):
+        key, value = tag["Key"], tag["Value"]
+        if not 1 <= len(key) <= 128:
+            bound = "greater than or equal to 1" if not key else "less than or equal to 128"
+            raise errors.constraint(
+                key, f"{member}.{i}.member.key", f"Member must have length {bound}"
+            )
+        if len(value) > 256:
+            raise errors.constraint(
+                value,
+                f"{member}.{i}.member.value",
+                "Member must have length less than or equal to 256",
+            )
+    return {t["Key"]: t["Value"] for t in tags}
+
+
 def check_table_name(name: str, member: str = "tableName") -> None:
     if not 3 <= len(name) <= 255:
         bound = "greater than or equal to 3" if len(name) < 3 else "less than or equal to 255"
@@ -408,7 +429,8 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         throughput=throughput,
         deletion_protection=bool(params.get("DeletionProtectionEnabled")),
         table_class=params.get("TableClass") or "STANDARD",
-        tags={t["Key"]: t["Value"] for t in params.get("Tags") or []},
+        tags=check_tags(params.get("Tags") or []),
+        on_demand_since=now if billing == "PAY_PER_REQUEST" else None,
         warm=merge_units(None, params.get("WarmThroughput"), WARM_UNITS),
         on_demand=merge_units(None, params.get("OnDemandThroughput"), ON_DEMAND_UNITS),
     )
@@ -647,10 +669,13 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
         "TableId": table.table_id,
         "DeletionProtectionEnabled": table.deletion_protection,
     }
-    if table.billing == "PAY_PER_REQUEST":
+    since = table.on_demand_since
+    if since is None and table.billing == "PAY_PER_REQUEST":
+        since = table.created  # a table saved before on_demand_since was kept
+    if since is not None:  # AWS: once a table has been on demand, in either mode
         out["BillingModeSummary"] = {
-            "BillingMode": "PAY_PER_REQUEST",
-            "LastUpdateToPayPerRequestDateTime": datetime.fromtimestamp(table.created, UTC),
+            "BillingMode": table.billing,
+            "LastUpdateToPayPerRequestDateTime": datetime.fromtimestamp(since, UTC),
         }
     lsis, gsis = [], []
     for ix in table.indexes:
