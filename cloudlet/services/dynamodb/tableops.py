@@ -282,10 +282,9 @@ def table_for_arn(engine: Engine, account: str, region: str, arn: str) -> Table:
 def tag_resource(engine: Engine, table: Table, tags: list[dict[str, str]]) -> None:
     merged = dict(table.tags)
     merged.update({t["Key"]: t["Value"] for t in tags})
-    if len(merged) <= 50:  # AWS counts before it checks the tags themselves
-        check_tags(tags)
-    if len(merged) > 50:
+    if len(merged) > 50:  # AWS counts before it checks the tags themselves
         raise errors.limit_exceeded("The number of tags exceeds the limit of 50 per resource")
+    check_tags(tags)
     table.tags = merged
     engine.save(table)
 

@@ -284,20 +284,18 @@ def check_index_types(table: Table, item: Item) -> None:
 # --------------------------------------------------------------------------- CreateTable
 
 
-def check_tags(tags: list[dict[str, str]], member: str = "tags") -> dict[str, str]:
+def check_tags(tags: list[dict[str, str]]) -> dict[str, str]:
     """Tags as a dict, within the API's lengths (keys 1 to 128 characters, values at
     most 256), with AWS's request-syntax message for the first that is not."""
     for i, tag in enumerate(tags, 1):
         key, value = tag["Key"], tag["Value"]
         if not 1 <= len(key) <= 128:
             bound = "greater than or equal to 1" if not key else "less than or equal to 128"
-            raise errors.constraint(
-                key, f"{member}.{i}.member.key", f"Member must have length {bound}"
-            )
+            raise errors.constraint(key, f"tags.{i}.member.key", f"Member must have length {bound}")
         if len(value) > 256:
             raise errors.constraint(
                 value,
-                f"{member}.{i}.member.value",
+                f"tags.{i}.member.value",
                 "Member must have length less than or equal to 256",
             )
     return {t["Key"]: t["Value"] for t in tags}
