@@ -10,6 +10,7 @@ import base64
 import gzip
 import hashlib
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -59,11 +60,13 @@ def put(ddb, table: str, pk: str, sk: int, g: str, n: int, **extra) -> dict:
 
 
 def tick() -> datetime:
-    """A time strictly between the writes before and after it."""
-    time.sleep(0.05)
-    t = datetime.now(UTC)
-    time.sleep(0.05)
-    return t
+    """A time strictly between the writes before and after it, on a whole second:
+    botocore before 1.44 sends timestamps to the second, and a truncated time could
+    fall before the writes (or before point-in-time recovery was enabled)."""
+    now = time.time()
+    second = math.floor(now) + 1
+    time.sleep(second - now + 0.05)
+    return datetime.fromtimestamp(second, UTC)
 
 
 def enable_pitr(ddb, table: str, **kw) -> dict:

@@ -65,7 +65,9 @@ NOT_BUILT = [
     ("sns", lambda c: c.list_platform_applications(), "query"),
     ("lambda", lambda c: c.list_code_signing_configs(), "rest-json"),
     ("route53", lambda c: c.list_hosted_zones(), "rest-xml"),
-    ("translate", lambda c: c.list_terminologies(), "smithy-rpc-v2-cbor"),
+    # Snowball's model offers CBOR first in botocore 1.43 and 1.44 alike (translate's
+    # only from 1.44), so the client speaks CBOR whichever of them is installed.
+    ("snowball", lambda c: c.list_clusters(), "smithy-rpc-v2-cbor"),
 ]
 
 
