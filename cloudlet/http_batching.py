@@ -13,8 +13,12 @@ Joining head and body into one write without waiting for the end of the turn
 gained nothing: the waiting is what helps.
 
 A client alone gets nothing from waiting (holding its answer to the end of the
-turn made a one-connection client about a fifth slower), so writes are held
-only while another request is in flight; otherwise they go out as before.
+turn made a one-connection client about a fifth slower), so while no other
+request is in flight a write waits only for the next one: a response's head is
+held until its body (sent in the same turn) and the two go out as one write, or
+at the end of the turn if the body is not ready by then. One ``send`` a response
+instead of two: measured on a one-connection signed GetItem, server system time
+63 -> 53 µs a request.
 Large writes (a streamed download's chunks) always go straight to the socket,
 after whatever is held, so order is kept and memory does not grow.
 
@@ -71,10 +75,15 @@ class _BatchingTransport:
         self._scheduled = False
 
     def write(self, data: bytes) -> None:
-        if self._load.in_flight <= 1 or len(data) >= _DIRECT:
+        if len(data) >= _DIRECT:
             if self._held:
                 self.flush()
             self._transport.write(data)
+            return
+        if self._load.in_flight <= 1 and self._held:
+            # The body after its head (or any write after a held one): out together.
+            self._held.append(data)
+            self.flush()
             return
         self._held.append(data)
         self._size += len(data)

@@ -326,31 +326,10 @@ class ShapeConverters:
             return self._map_writer(shape, cache)
         return self.scalar_writer(shape)
 
-    def has_float(self, service: ServiceModel, shape: Shape) -> bool:
-        """Whether any float/double can occur in values of ``shape``."""
-        cache = self.cache(service)
-        key = ("has-float", shape.name)
-        if key not in cache:
-            cache[key] = self._has_float(shape, set())
-        return cache[key]
-
-    def _has_float(self, shape: Shape, seen: set[str]) -> bool:
-        t = shape.type_name
-        if t in ("float", "double"):
-            return True
-        if t not in ("structure", "list", "map") or shape.name in seen:
-            return False
-        seen.add(shape.name)
-        if t == "list":
-            return self._has_float(shape.member, seen)
-        if t == "map":
-            return self._has_float(shape.value, seen)
-        return any(self._has_float(m, seen) for m in shape.members.values())
-
     def scalar_writer(self, shape: Shape) -> Writer | None:
         t = shape.type_name
         if t in ("float", "double"):
-            return _json_float_out if self.float_words else None
+            return _json_float_out if self.float_words else _json_float_bare
         if t == "timestamp":
             fmt = shape.serialization.get("timestampFormat", self.timestamp_format)
             if fmt == "unixTimestamp":
@@ -449,6 +428,19 @@ def _json_float_out(value: Any) -> Any:
     return value
 
 
+class NonFinite(float):
+    """A NaN or infinity bound for awsJson: orjson refuses the type, so the body falls
+    back to the stdlib, which writes the bare ``NaN``/``Infinity`` tokens botocore reads."""
+
+    __slots__ = ()
+
+
+def _json_float_bare(value: Any) -> Any:
+    if type(value) is float and not math.isfinite(value):
+        return NonFinite(value)
+    return value
+
+
 def _epoch_out(value: Any) -> int | float:
     if type(value) is datetime and value.tzinfo is not None:
         return epoch_seconds(value)
@@ -464,6 +456,8 @@ def _b64_out(value: Any) -> str:
 # rest-json writes non-finite floats as strings. For awsJson botocore's parser
 # leaves such strings as str, but turns the bare tokens NaN/Infinity (which
 # Python's json module reads and writes) into floats, so awsJson responses use
-# the bare tokens: every client cloudlet serves is Python.
+# the bare tokens: every client cloudlet serves is Python. Only the stdlib writes
+# them, so awsJson marks a non-finite float (``NonFinite``) and its body falls
+# back from orjson to the stdlib when, and only when, one is present.
 JSON_CONVERTERS = ShapeConverters()
 AWS_JSON_CONVERTERS = ShapeConverters(float_words=False)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from cloudlet.core.errors import ServiceError, UnknownOperation
@@ -32,11 +33,6 @@ from cloudlet.protocols.converters import (
 from cloudlet.protocols.eventstream import encode_event_stream, encode_message
 from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import epoch_seconds, to_datetime
-
-try:  # optional: a faster JSON library when the machine has it
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
 
 __all__ = [
     "JsonCodec",
@@ -63,33 +59,25 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-if _orjson is not None:
-    _ORJSON_OPTS = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_NON_STR_KEYS
+_ORJSON_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
-    def dumps(value: Any) -> bytes:
-        """JSON bytes for ``value`` (orjson when installed, else the stdlib)."""
-        try:
-            return _orjson.dumps(value, default=_json_default, option=_ORJSON_OPTS)
-        except TypeError:
-            return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
 
-    def loads(data: bytes) -> Any:
-        """Parse a JSON body; ``ValueError`` when it is not JSON."""
-        try:
-            return _orjson.loads(data)
-        except _orjson.JSONDecodeError:
-            # orjson is stricter than AWS services (NaN literals); give the
-            # stdlib the final word, but not on text that is no Unicode.
-            return _no_lone_surrogates(json.loads(data))
-
-else:  # pragma: no cover - depends on the environment
-
-    def dumps(value: Any) -> bytes:
-        """JSON bytes for ``value``."""
+def dumps(value: Any) -> bytes:
+    """JSON bytes for ``value``: orjson, or the stdlib for what orjson refuses (a
+    ``NonFinite`` float, which only the stdlib writes as a bare token)."""
+    try:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTS)
+    except TypeError:
         return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
 
-    def loads(data: bytes) -> Any:
-        """Parse a JSON body; ``ValueError`` when it is not JSON."""
+
+def loads(data: bytes) -> Any:
+    """Parse a JSON body; ``ValueError`` when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # orjson is stricter than AWS services (NaN literals); give the
+        # stdlib the final word, but not on text that is no Unicode.
         return _no_lone_surrogates(json.loads(data))
 
 
@@ -230,7 +218,7 @@ def error_document(
 class _OpPlan:
     """What serving one operation needs, looked up once per request."""
 
-    __slots__ = ("reader", "writer", "has_float", "content_type", "event_stream")
+    __slots__ = ("reader", "writer", "content_type", "event_stream")
 
     def __init__(self, codec: JsonCodec, operation: OperationModel) -> None:
         service = operation.service_model
@@ -238,7 +226,6 @@ class _OpPlan:
         inp, out = operation.input_shape, operation.output_shape
         self.reader: Reader | None = conv.reader(service, inp) if inp is not None else None
         self.writer: Writer | None = conv.writer(service, out) if out is not None else None
-        self.has_float = out is not None and conv.has_float(service, out)
         self.content_type = codec.content_type(service)
         self.event_stream: str | None = out.event_stream_name if out is not None else None
         if self.event_stream is not None:
@@ -306,7 +293,9 @@ class JsonCodec:
         else:
             writer = plan.writer
             value = result if writer is None else writer(result)
-            body = dumps_std(value) if plan.has_float else dumps(value)
+            # A non-finite float reaches ``dumps`` as a ``NonFinite``: orjson refuses
+            # it and the stdlib writes the whole body with bare NaN/Infinity tokens.
+            body = dumps(value)
         return HttpResponse(
             200, [("Content-Type", plan.content_type), ("x-amzn-RequestId", request_id)], body
         )

@@ -62,14 +62,40 @@ def get(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
 
 
-def run(test: Callable[[App, int, uvicorn.Server], Awaitable[None]]) -> None:
+WRITES: list[bytes] = []
+"""What ``CountingProtocol`` connections handed to their socket, one entry a write."""
+
+
+class _Counting:
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+
+    def write(self, data: bytes) -> None:
+        WRITES.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+
+class CountingProtocol(BatchingHttpProtocol):
+    """``BatchingHttpProtocol`` over a transport that records each write."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_Counting(transport))  # type: ignore[arg-type]
+
+
+def run(
+    test: Callable[[App, int, uvicorn.Server], Awaitable[None]],
+    protocol: type[BatchingHttpProtocol] = BatchingHttpProtocol,
+) -> None:
     async def main() -> None:
         app = App()
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
             app,
-            http=BatchingHttpProtocol,
+            http=protocol,
             lifespan="off",
             log_level="warning",
             loop="none",
@@ -119,6 +145,23 @@ def test_a_lone_request_is_written_as_it_is_sent() -> None:
         writer.close()
 
     run(test)
+
+
+def test_a_lone_response_goes_out_in_one_write() -> None:
+    """Head and body, sent in one turn, reach the socket as one write; a body that
+    comes later (``/split``) still lets its head go at the end of the turn."""
+
+    async def test(app: App, port: int, server: uvicorn.Server) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        WRITES.clear()
+        writer.write(get("/echo/1"))
+        assert await read_response(reader) == b"/echo/1"
+        assert len(WRITES) == 1
+        assert WRITES[0].startswith(b"HTTP/1.1 200") and WRITES[0].endswith(b"/echo/1")
+        await written_as_sent(app, reader, writer)
+        writer.close()
+
+    run(test, CountingProtocol)
 
 
 def test_overlapping_requests_are_answered_whole_and_in_order() -> None:

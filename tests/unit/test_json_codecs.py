@@ -9,6 +9,7 @@ models and the server-only behaviour (errors for bad input, streaming).
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -321,6 +322,22 @@ def test_json_output_roundtrip() -> None:
     resp = get_codec("json").serialize(op, result, "rid")
     assert resp.header("x-amzn-RequestId") == "rid"
     assert client_parse("json", op, resp) == result
+
+
+def test_aws_json_non_finite_floats_are_bare_tokens() -> None:
+    """awsJson writes NaN and infinities as bare tokens (which botocore reads back as
+    floats), finite floats as numbers, whichever JSON writer the body takes."""
+    cw = model("cloudwatch")
+    op = cw.operation_model("GetMetricData")
+    values = [1.5, float("inf"), float("-inf"), float("nan"), 2.0]
+    result = {"MetricDataResults": [{"Id": "a", "Values": values, "StatusCode": "Complete"}]}
+    resp = get_codec("json").serialize(op, result, "rid")
+    assert b"[1.5,Infinity,-Infinity,NaN,2.0]" in resp.body
+    got = client_parse("json", op, resp)["MetricDataResults"][0]["Values"]
+    assert got[:3] == values[:3] and math.isnan(got[3]) and got[4] == 2.0
+    finite = {"MetricDataResults": [{"Id": "a", "Values": [0.5, 3.0], "StatusCode": "Complete"}]}
+    resp = get_codec("json").serialize(op, finite, "rid")
+    assert client_parse("json", op, resp) == finite
 
 
 def test_cbor_output_roundtrip() -> None:
