@@ -38,7 +38,12 @@ def message(exc) -> str:
 
 
 def make_table(ddb, view: str | None = "NEW_AND_OLD_IMAGES", range_key: bool = False) -> str:
-    name = tname()
+    return make_table_named(ddb, tname(), view, range_key)
+
+
+def make_table_named(
+    ddb, name: str, view: str | None = "NEW_AND_OLD_IMAGES", range_key: bool = False
+) -> str:
     keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
     defs = [{"AttributeName": "pk", "AttributeType": "S"}]
     if range_key:
@@ -393,16 +398,42 @@ def test_unknown_stream(ddb, streams):
     assert code(exc) == "ResourceNotFoundException"
 
 
-def test_deleted_table_takes_its_stream(ddb, streams):
-    table = make_table(ddb)
+def test_a_deleted_tables_stream_stays_readable_disabled(ddb, streams):
+    """DeleteTable: "the corresponding stream on that table goes into the DISABLED state,
+    and the stream is automatically deleted after 24 hours" (AWS's API reference). Until
+    then it is listed, described and read to the end of its closed shard, even beside a
+    new table of the same name. (The 24 hours: tests/unit/test_dynamodb_streams_ttl_engine.py.)"""
+    table = make_table(ddb, "NEW_IMAGE")
     arn = stream_arn(ddb, table)
     it = iterator(streams, arn)
+    put(ddb, table, "a")
+    put(ddb, table, "b")
+    ddb.delete_table(TableName=table)
+    sd = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert sd["StreamStatus"] == "DISABLED" and sd["TableName"] == table
+    numbers = sd["Shards"][0]["SequenceNumberRange"]
+    records = read_all(streams, it)
+    assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in records] == ["a", "b"]
+    assert numbers["EndingSequenceNumber"] == records[-1]["dynamodb"]["SequenceNumber"]
+    page = streams.get_records(ShardIterator=iterator(streams, arn, "LATEST"))
+    assert page["Records"] == [] and "NextShardIterator" not in page  # the shard is closed
+    listed = streams.list_streams(TableName=table)["Streams"]
+    assert [s["StreamArn"] for s in listed] == [arn]
+
+    again = make_table_named(ddb, table)
+    new = stream_arn(ddb, again)
+    listed = streams.list_streams(TableName=table)["Streams"]
+    assert [s["StreamArn"] for s in listed] == [arn, new]
+    everything = [s["StreamArn"] for s in streams.list_streams()["Streams"]]
+    assert arn in everything and new in everything
+    assert streams.describe_stream(StreamArn=arn)["StreamDescription"]["StreamStatus"] == "DISABLED"
+
+
+def test_a_deleted_table_without_a_stream_has_none(ddb, streams):
+    table = make_table(ddb, None)
     ddb.delete_table(TableName=table)
     with pytest.raises(ClientError) as exc:
-        streams.describe_stream(StreamArn=arn)
-    assert code(exc) == "ResourceNotFoundException"
-    with pytest.raises(ClientError) as exc:
-        streams.get_records(ShardIterator=it)
+        streams.list_streams(TableName=table)
     assert code(exc) == "ResourceNotFoundException"
 
 

@@ -177,6 +177,68 @@ def test_replaced_stream_is_remembered_across_restarts(engine, clock):
     assert [s.arn for s in restarted.streams_of(restarted_table)] == [t.stream["arn"]]
 
 
+def test_a_deleted_tables_stream_stays_readable_for_a_day(engine, clock):
+    from cloudlet.services.dynamodb import tableops
+    from cloudlet.services.dynamodb.tables import new_stream
+
+    t = table(engine)
+    log = streams.StreamLog(engine)
+    engine.change_hooks.append(log.on_change)
+    put(engine, t, "a")
+    first = t.stream["arn"]
+    # A replaced stream of the table goes with it, as readable as before.
+    t.stream = {**t.stream, "enabled": False, "disabled": clock.now}
+    clock.now += 1
+    t.stream = new_stream(t, "KEYS_ONLY", clock.now)
+    engine.save(t)
+    put(engine, t, "b")
+    second = t.stream["arn"]
+    clock.now += 10
+    tableops.delete_table(engine, t)
+    assert engine.find("000000000000", "us-east-1", "tbl") is None
+    assert engine.store.count(t.tid) == (0, 0)
+
+    # Restarted, and a new table of the same name beside it.
+    again = Engine(engine.store.conn, clock=clock)
+    log = streams.StreamLog(again)
+    new = table(again)
+    stream = log.find(second)
+    assert not stream.enabled and stream.table.name == "tbl"
+    records, _pos, at_end = log.records(stream, 0, 100)
+    assert names(records) == ["b"] and at_end
+    assert names(log.records(log.find(first), 0, 100)[0]) == ["a"]
+    gone = streams.dropped_tables(again, "000000000000", "us-east-1", "tbl")
+    assert [g.tid for g in gone] == [t.tid] and new.tid != t.tid
+    assert [s.arn for s in log.streams_of(new)] == [new.stream["arn"]]
+
+    clock.now += DAY  # a day after the deletion: still there
+    streams.retention_sweep(again)
+    assert not log.find(second).enabled
+    clock.now += 1
+    streams.retention_sweep(again)
+    for arn in (first, second):
+        with pytest.raises(ServiceError) as exc:
+            log.find(arn)
+        assert exc.value.code == "ResourceNotFoundException"
+    conn = again.store.conn
+    assert conn.execute("SELECT count(*) FROM changes WHERE tid = ?", (t.tid,)).fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM dropped_tables").fetchone() == (0,)
+    assert conn.execute(
+        "SELECT count(*) FROM stream_history WHERE tid = ?", (t.tid,)
+    ).fetchone() == (0,)
+
+
+def test_a_table_without_a_readable_stream_leaves_nothing_behind(engine, clock):
+    from cloudlet.services.dynamodb import tableops
+
+    t = table(engine, view=None)
+    put(engine, t, "a")
+    tableops.delete_table(engine, t)
+    conn = engine.store.conn
+    assert conn.execute("SELECT count(*) FROM changes").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM dropped_tables").fetchone() == (0,)
+
+
 def test_get_records_looks_at_a_bounded_number_of_rows(engine, clock, monkeypatch):
     from cloudlet.services.dynamodb.tables import new_stream
 

@@ -116,8 +116,8 @@ class Engine:
     def save(self, table: Table) -> None:
         self.store.save_table(table.tid, table.to_meta())
 
-    def drop(self, table: Table) -> None:
-        self.store.drop_table(table.tid, [ix.iid for ix in table.indexes])
+    def drop(self, table: Table, keep_changes: bool = False) -> None:
+        self.store.drop_table(table.tid, [ix.iid for ix in table.indexes], keep_changes)
         self.tables.pop((table.account, table.region, table.name), None)
         self.by_id.pop(table.tid, None)
 

@@ -156,11 +156,14 @@ class Store:
     def save_table(self, tid: int, meta: str) -> None:
         self.conn.execute("UPDATE tables SET meta = ? WHERE id = ?", (meta, tid))
 
-    def drop_table(self, tid: int, index_ids: list[int]) -> None:
+    def drop_table(self, tid: int, index_ids: list[int], keep_changes: bool = False) -> None:
+        """Delete a table, its items and index entries, and its change log unless
+        ``keep_changes`` (a deleted table's stream stays readable for a day)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM tables WHERE id = ?", (tid,))
             conn.execute("DELETE FROM items WHERE tid = ?", (tid,))
-            conn.execute("DELETE FROM changes WHERE tid = ?", (tid,))
+            if not keep_changes:
+                conn.execute("DELETE FROM changes WHERE tid = ?", (tid,))
             for iid in index_ids:
                 conn.execute("DELETE FROM index_items WHERE iid = ?", (iid,))
 

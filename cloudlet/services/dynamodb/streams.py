@@ -22,6 +22,12 @@ the new one; the old stream's view type and label are remembered in
 ``stream_history`` (noted when the stream logs its first record, or is listed or
 described) so the old stream stays readable, as on AWS, until its 24 hours pass.
 
+DeleteTable does the same for the whole table: a table with a readable stream is
+remembered in ``dropped_tables`` (its description, the stream disabled at the
+drop) and its ``changes`` rows stay, so the stream is listed, described and read,
+DISABLED with its shard closed, for 24 hours, even beside a new table of the same
+name; then the retention sweep forgets it and its rows.
+
 Consumers inside cloudlet (a Lambda event-source mapping) use two things:
 
 - ``engine.change_hooks``: callables ``hook(table, change)`` run right after a
@@ -75,6 +81,11 @@ OLD_VIEWS = ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 HISTORY_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS stream_history "
     "(arn TEXT PRIMARY KEY, tid INTEGER NOT NULL, meta TEXT NOT NULL) WITHOUT ROWID"
+)
+
+DROPPED_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS dropped_tables (tid INTEGER PRIMARY KEY, account TEXT NOT NULL, "
+    "region TEXT NOT NULL, name TEXT NOT NULL, meta TEXT NOT NULL, dropped REAL NOT NULL)"
 )
 
 _ARN = re.compile(r"arn:[\w-]+:dynamodb:([^:]+):([^:]+):table/([^/]+)/stream/(.+)", re.ASCII)
@@ -132,6 +143,7 @@ class StreamLog:
         self.engine = engine
         self.conn = engine.store.conn
         self.conn.execute(HISTORY_SCHEMA)
+        self.conn.execute(DROPPED_SCHEMA)
         self._noted: set[str] = set()
         self._first: dict[str, int] = {}
         """A seq no readable record of the stream precedes: scans start there."""
@@ -168,8 +180,10 @@ class StreamLog:
             ctx is not None and (m.group(2), m.group(1)) != (ctx.account_id, ctx.region)
         ):
             raise stream_not_found(arn)
-        table = self.engine.find(m.group(2), m.group(1), m.group(3))
-        if table is not None:
+        account, region, name = m.group(2), m.group(1), m.group(3)
+        table = self.engine.find(account, region, name)
+        tables = [] if table is None else [table]
+        for table in [*tables, *dropped_tables(self.engine, account, region, name)]:
             for stream in self.streams_of(table):
                 if stream.arn == arn:
                     return stream
@@ -352,14 +366,68 @@ def streams_of(engine: Engine, table: Table) -> list[Stream]:
     return [s for s in found if s.disabled is None or now - s.disabled <= RETENTION]
 
 
-def forget_streams(engine: Engine) -> None:
-    """Drop remembered streams that are gone (table deleted, or disabled 24 h ago)."""
+def retire(engine: Engine, table: Table) -> bool:
+    """Before DeleteTable drops ``table``: remember it while a stream of it is readable
+    (its current one, disabled now, or a replaced one). True when one is, and the
+    table's change log must then stay."""
+    now = engine.clock()
+    ghost = Table.from_meta(table.tid, table.to_meta())
+    if ghost.stream is not None and ghost.stream["enabled"]:
+        ghost.stream = {**ghost.stream, "enabled": False, "disabled": now}
     conn = engine.store.conn
     conn.execute(HISTORY_SCHEMA)
+    conn.execute(DROPPED_SCHEMA)
+    if not streams_of(engine, ghost):
+        return False
+    conn.execute(
+        "INSERT OR REPLACE INTO dropped_tables (tid, account, region, name, meta, dropped) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (table.tid, table.account, table.region, table.name, ghost.to_meta(), now),
+    )
+    return True
+
+
+def dropped_tables(
+    engine: Engine, account: str, region: str, name: str | None = None
+) -> list[Table]:
+    """Deleted tables of the account and region whose streams are still readable (named
+    ``name``, when given), as they were when deleted, oldest first."""
+    sql = "SELECT tid, meta FROM dropped_tables WHERE account = ? AND region = ? AND dropped >= ?"
+    args: list[Any] = [account, region, engine.clock() - RETENTION]
+    if name is not None:
+        sql += " AND name = ?"
+        args.append(name)
+    rows = engine.store.conn.execute(sql + " ORDER BY tid", args).fetchall()
+    # A table still loaded was not dropped after all (the process died in between).
+    return [Table.from_meta(tid, meta) for tid, meta in rows if tid not in engine.by_id]
+
+
+def forget_dropped(engine: Engine, now: float) -> None:
+    """Forget deleted tables whose streams' 24 hours have passed, with their change log."""
+    conn = engine.store.conn
+    conn.execute(DROPPED_SCHEMA)
+    for tid, dropped in conn.execute("SELECT tid, dropped FROM dropped_tables").fetchall():
+        if tid in engine.by_id:  # not dropped after all: the process died in between
+            conn.execute("DELETE FROM dropped_tables WHERE tid = ?", (tid,))
+        elif now - dropped > RETENTION:
+            with engine.store.transaction():
+                conn.execute("DELETE FROM changes WHERE tid = ?", (tid,))
+                conn.execute("DELETE FROM stream_history WHERE tid = ?", (tid,))
+                conn.execute("DELETE FROM dropped_tables WHERE tid = ?", (tid,))
+
+
+def forget_streams(engine: Engine) -> None:
+    """Drop remembered streams that are gone (table deleted a day ago, or disabled 24 h ago)."""
+    conn = engine.store.conn
+    conn.execute(HISTORY_SCHEMA)
+    conn.execute(DROPPED_SCHEMA)
+    dropped = {tid for (tid,) in conn.execute("SELECT tid FROM dropped_tables").fetchall()}
     by_table: dict[int, list[str]] = {}
     for arn, tid in conn.execute("SELECT arn, tid FROM stream_history").fetchall():
         by_table.setdefault(tid, []).append(arn)
     for tid, arns in by_table.items():
+        if tid in dropped:
+            continue  # forgotten with the deleted table (``forget_dropped``)
         table = engine.by_id.get(tid)
         keep = {s.arn for s in streams_of(engine, table)} if table is not None else set()
         for arn in arns:
@@ -499,6 +567,7 @@ def retention_sweep(engine: Engine, now: float | None = None) -> int:
             if now - stream.get("disabled", now) > RETENTION:
                 table.stream = None
                 engine.save(table)
+    forget_dropped(engine, now)
     forget_streams(engine)
     return deleted
 
@@ -555,22 +624,23 @@ class StreamsService(Service):
         engine = log.engine
         if name is not None:
             table = engine.find(ctx.account_id, ctx.region, name)
-            if table is None:
-                raise errors.table_not_found(name)
-            tables = [table]
+            tables = [] if table is None else [table]
         else:
-            tables = sorted(
-                (
-                    t
-                    for (a, r, _n), t in engine.tables.items()
-                    if (a, r) == (ctx.account_id, ctx.region)
-                ),
-                key=lambda t: t.name,
-            )
-        streams: list[Stream] = []
+            tables = [
+                t
+                for (a, r, _n), t in engine.tables.items()
+                if (a, r) == (ctx.account_id, ctx.region)
+            ]
         for table in tables:
             log.note(table)
-            streams.extend(log.streams_of(table))
+        # Deleted tables' streams are listed for their 24 hours, DISABLED.
+        tables.extend(dropped_tables(engine, ctx.account_id, ctx.region, name))
+        if name is not None and not tables:
+            raise errors.table_not_found(name)
+        streams = sorted(
+            (s for table in tables for s in log.streams_of(table)),
+            key=lambda s: (s.table.name, s.label),
+        )
         start = _ARN.fullmatch(params.get("ExclusiveStartStreamArn") or "")
         if start:
             # Resume after the start's place in (table, label) order, even if it is gone.
@@ -590,8 +660,9 @@ class StreamsService(Service):
         log = self.log
         errors.check_limit(params.get("Limit"), 100)  # one shard per stream: any limit fits
         stream = log.find(params["StreamArn"], ctx)
-        log.note(stream.table)
         table = stream.table
+        if table.tid in log.engine.by_id:
+            log.note(table)
         keys = [{"AttributeName": table.hash[0], "KeyType": "HASH"}]
         if table.range is not None:
             keys.append({"AttributeName": table.range[0], "KeyType": "RANGE"})

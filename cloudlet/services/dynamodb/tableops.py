@@ -17,7 +17,7 @@ import copy
 from dataclasses import fields
 from typing import Any
 
-from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.tables import (
     MAX_GSI,
@@ -248,7 +248,7 @@ def delete_table(engine: Engine, table: Table) -> Result:
         )
     desc = describe(table, engine.counts(table))
     desc["TableStatus"] = "DELETING"
-    engine.drop(table)
+    engine.drop(table, keep_changes=streams.retire(engine, table))
     return {"TableDescription": desc}
 
 
