@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
 from tests.services.s3_helpers import NO_RETRIES
@@ -172,6 +173,29 @@ def test_a_lost_database_does_not_take_the_object_files(tmp_path):
         s3 = server.client("s3", config=NO_RETRIES)
         assert s3.list_buckets()["Buckets"] == []
     assert sorted(_blob_files(tmp_path)) == sorted(files)
+
+
+def test_a_cut_short_object_file_is_an_error_not_a_short_body(tmp_path):
+    """A damaged data directory (an object file cut short behind the server's back): the
+    GET answers 500 InternalError before any header, rather than a 200 whose body
+    stops short of its Content-Length; a range the file still holds is served."""
+    with CloudletServer.start(data_dir=tmp_path) as server:
+        s3 = server.client("s3", config=NO_RETRIES)
+        s3.create_bucket(Bucket="cut")
+        body = os.urandom(200 * 1024)
+        s3.put_object(Bucket="cut", Key="big", Body=body)
+        (path,) = _blob_files(tmp_path)
+        os.truncate(path, 1000)
+        try:
+            s3.get_object(Bucket="cut", Key="big")
+        except ClientError as exc:
+            assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+            assert exc.response["Error"]["Code"] == "InternalError"
+        else:
+            raise AssertionError("a GET of a damaged object succeeded")
+        part = s3.get_object(Bucket="cut", Key="big", Range="bytes=0-499")["Body"].read()
+        assert part == body[:500]
+        assert s3.head_object(Bucket="cut", Key="big")["ContentLength"] == len(body)
 
 
 def test_ephemeral_blobs_live_in_a_private_temp_dir(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.s3.blobs import WRITE_BUFFER, BlobStore
+from cloudlet.services.s3.blobs import WRITE_BUFFER, BlobDamaged, BlobStore
 from cloudlet.services.s3.small import MAX_SIZE as INLINE_MAX
 from cloudlet.services.s3.small import is_small as is_inline
 
@@ -85,6 +85,22 @@ def test_reader_outlives_delete(store):
         return b"".join([p async for p in reader])
 
     assert run(read()) == b"still readable"
+
+
+def test_a_file_cut_short_fails_its_reader_at_once(store):
+    data = os.urandom(200 * 1024)
+    blob = run(store.write(chunks(data)))
+    os.truncate(store.path(blob.id), 1000)
+    with pytest.raises(BlobDamaged):
+        store.reader(blob.id, 0, blob.size)
+    with pytest.raises(BlobDamaged):
+        store.reader(blob.id, 500, 1001)
+
+    async def read(reader) -> bytes:
+        return b"".join([piece async for piece in reader])
+
+    assert run(read(store.reader(blob.id, 0, 1000))) == data[:1000]
+    assert run(read(store.reader(blob.id))) == data[:1000]  # no end: to the file's end
 
 
 def test_failed_source_leaves_nothing(store):

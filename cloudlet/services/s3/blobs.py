@@ -330,9 +330,10 @@ class BlobStore:
     ) -> BlobReader | InlineReader:
         """An async iterator over bytes ``[start, end)`` of a blob (``end`` None: to EOF).
 
-        The file is opened now (``FileNotFoundError`` if the blob is gone), so
-        the bytes stay readable even if the blob is deleted before the reader
-        finishes. Pieces are at most ``chunk_size`` bytes. The reader closes
+        The file is opened now (``FileNotFoundError`` if the blob is gone,
+        ``BlobDamaged`` if it is shorter than ``end``), so the bytes stay
+        readable even if the blob is deleted before the reader finishes.
+        Pieces are at most ``chunk_size`` bytes. The reader closes
         its file when exhausted; call ``close()`` (or ``aclose()``) when
         abandoning it early (a dropped reader is closed when collected).
         A small blob's bytes are read whole now, which gives the same guarantee.
@@ -429,6 +430,10 @@ def sweep_tree(
     return SweepReport(temps, orphans, kept)
 
 
+class BlobDamaged(OSError):
+    """A blob file is shorter than the range asked of it (its data directory was damaged)."""
+
+
 class BlobReader:
     """Async iterator over a byte range of one blob file (see ``BlobStore.reader``)."""
 
@@ -441,8 +446,14 @@ class BlobReader:
         long range is read that way too (pieces of at most ``direct.BUFFER``)."""
         self._direct = self._fd = -1  # for close() should the open fail
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        size = os.fstat(self._fd).st_size
         if end is None:
-            end = os.fstat(self._fd).st_size
+            end = size
+        elif size < end:
+            # A damaged data directory (a file cut short): fail now, before the
+            # response's headers promise bytes that are not there.
+            self.close()
+            raise BlobDamaged(f"{path} holds {size} bytes, {end} expected")
         self._pos = start
         self._end = max(start, end)
         self._chunk = max(1, chunk_size)
