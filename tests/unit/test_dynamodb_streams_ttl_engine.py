@@ -149,19 +149,26 @@ def test_disabled_stream_is_forgotten_after_a_day(engine, clock):
     assert exc.value.code == "ResourceNotFoundException"
 
 
-def test_replaced_stream_is_remembered_across_restarts(engine, clock):
+def replaced(engine: Engine, clock: Clock, first: str, then: str) -> tuple[Table, str]:
+    """A table whose ``first`` stream logged "a", then was replaced by a ``then`` one
+    that logged "b"; and the first stream's ARN."""
     from cloudlet.services.dynamodb.tables import new_stream
 
-    t = table(engine, view="KEYS_ONLY")
+    t = table(engine, view=first)
     log = streams.StreamLog(engine)
     engine.change_hooks.append(log.on_change)
     put(engine, t, "a")
     old = t.stream["arn"]
     t.stream = {**t.stream, "enabled": False, "disabled": clock.now}
     clock.now += 1
-    t.stream = new_stream(t, "NEW_IMAGE", clock.now)
+    t.stream = new_stream(t, then, clock.now)
     engine.save(t)
     put(engine, t, "b")
+    return t, old
+
+
+def test_replaced_stream_is_remembered_across_restarts(engine, clock):
+    t, old = replaced(engine, clock, "KEYS_ONLY", "NEW_IMAGE")
 
     restarted = streams.StreamLog(Engine(engine.store.conn, clock=clock))
     restarted_table = restarted.engine.by_id[t.tid]
@@ -179,19 +186,9 @@ def test_replaced_stream_is_remembered_across_restarts(engine, clock):
 
 def test_a_deleted_tables_stream_stays_readable_for_a_day(engine, clock):
     from cloudlet.services.dynamodb import tableops
-    from cloudlet.services.dynamodb.tables import new_stream
 
-    t = table(engine)
-    log = streams.StreamLog(engine)
-    engine.change_hooks.append(log.on_change)
-    put(engine, t, "a")
-    first = t.stream["arn"]
     # A replaced stream of the table goes with it, as readable as before.
-    t.stream = {**t.stream, "enabled": False, "disabled": clock.now}
-    clock.now += 1
-    t.stream = new_stream(t, "KEYS_ONLY", clock.now)
-    engine.save(t)
-    put(engine, t, "b")
+    t, first = replaced(engine, clock, "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
     second = t.stream["arn"]
     clock.now += 10
     tableops.delete_table(engine, t)
