@@ -93,6 +93,11 @@ class _BatchingTransport:
             self._scheduled = True
             self._loop.call_soon(self._end_of_turn)
 
+    def write_now(self, data: bytes) -> None:
+        """Write at once, after whatever is held (a ``100 Continue`` the client waits on)."""
+        self.flush()
+        self._transport.write(data)
+
     def writelines(self, pieces: Any) -> None:
         self.write(b"".join(pieces))
 
@@ -162,7 +167,7 @@ class BatchingHttpProtocol(HttpToolsProtocol):
                 if value.isdigit() and int(value) <= EARLY_CONTINUE:
                     cycle.waiting_for_100_continue = False
                     cycle.scope[CONTINUE_SENT] = True
-                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    self.transport.write_now(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[attr-defined]
                 return
 
     def on_response_complete(self) -> None:
