@@ -278,7 +278,9 @@ class Gateway:
             return self._error(ctx, _too_deep(ctx.protocol))
         except Exception:  # noqa: BLE001 - the one boundary where bugs become 500s
             log.exception("internal error handling %s %s", req.method, req.path)
-            return self._error(ctx, _internal(ctx.service_name))
+            service = self.services.get(ctx.service_name or "")
+            code, message = (service or Service).internal_error
+            return self._error(ctx, ServiceError(code, message, 500))
 
     async def _route(self, ctx: RequestContext, receive: Receive) -> Route:
         """Service, protocol, model, codec and operation; the body is taken on the way."""
@@ -431,20 +433,6 @@ def _too_deep(protocol: str | None) -> ServiceError:
     if protocol in ("query", "ec2"):
         return ServiceError("ValidationError", message, 400)
     return ServiceError("ValidationException", message, 400)
-
-
-_INTERNAL = {
-    # S3's documented 500 (its error-code list); DynamoDB's modelled InternalServerError.
-    "s3": ("InternalError", "We encountered an internal error. Please try again."),
-    "dynamodb": ("InternalServerError", "Internal server error"),
-}
-
-
-def _internal(service: str | None) -> ServiceError:
-    """The 500 for a failure of ours, as the service names it (``InternalFailure``, the
-    common AWS code, elsewhere)."""
-    code, message = _INTERNAL.get(service or "", ("InternalFailure", "internal error"))
-    return ServiceError(code, message, 500)
 
 
 async def _drained() -> dict[str, Any]:

@@ -110,6 +110,9 @@ class Service:
     """Base for service implementations."""
 
     name: str = ""
+    internal_error: tuple[str, str] = ("InternalFailure", "internal error")
+    """Code and message of the 500 the gateway answers when a handler fails unexpectedly
+    (``InternalFailure`` is AWS's common one; a service with its own overrides it)."""
 
     def __init__(self, env: ServiceEnv) -> None:
         self.env = env

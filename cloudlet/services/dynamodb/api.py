@@ -33,6 +33,7 @@ class DynamoDBService(
     StreamsAndTtlHandlers, BackupHandlers, ImportHandlers, PartiqlHandlers, PolicyHandlers, Service
 ):
     name = "dynamodb"
+    internal_error = ("InternalServerError", "Internal server error")  # the modelled error
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)

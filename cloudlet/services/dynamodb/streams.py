@@ -182,9 +182,13 @@ class StreamLog:
             raise stream_not_found(arn)
         account, region, name = m.group(2), m.group(1), m.group(3)
         table = self.engine.find(account, region, name)
-        tables = [] if table is None else [table]
-        for table in [*tables, *dropped_tables(self.engine, account, region, name)]:
+        if table is not None:
             for stream in self.streams_of(table):
+                if stream.arn == arn:
+                    return stream
+        # Not the live table's: a deleted table's, in its 24 hours (looked up only then).
+        for ghost in dropped_tables(self.engine, account, region, name):
+            for stream in self.streams_of(ghost):
                 if stream.arn == arn:
                     return stream
         raise stream_not_found(arn)

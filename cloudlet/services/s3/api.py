@@ -64,6 +64,7 @@ class S3Service(
     Service,
 ):
     name = "s3"
+    internal_error = ("InternalError", "We encountered an internal error. Please try again.")
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
