@@ -110,9 +110,13 @@ class Service:
     """Base for service implementations."""
 
     name: str = ""
-    internal_error: tuple[str, str] = ("InternalFailure", "internal error")
-    """Code and message of the 500 the gateway answers when a handler fails unexpectedly
-    (``InternalFailure`` is AWS's common one; a service with its own overrides it)."""
+    internal_error: tuple[str, str] = (
+        "InternalFailure",
+        "The request processing has failed because of an unknown error, exception or failure.",
+    )
+    """Code and message of the 500 the gateway answers when a handler fails unexpectedly:
+    AWS's common ``InternalFailure``, unless the service models its own (then the
+    override names that error, with its documented description as the message)."""
 
     def __init__(self, env: ServiceEnv) -> None:
         self.env = env

@@ -54,6 +54,7 @@ class LambdaService(
     Service,
 ):
     name = "lambda"
+    internal_error = ("ServiceException", "The Lambda service encountered an internal error.")
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)

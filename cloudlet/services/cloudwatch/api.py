@@ -51,6 +51,10 @@ def _page(items: list, params: dict, default: int, limit: int = 100) -> tuple[li
 
 class CloudWatchService(Service):
     name = "cloudwatch"
+    internal_error = (  # the modelled InternalServiceFault
+        "InternalServiceError",
+        "Request processing has failed due to some unknown error, exception, or failure.",
+    )
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)

@@ -583,6 +583,7 @@ class StreamsService(Service):
     """The ``dynamodbstreams`` API over the DynamoDB service's engine (same state owner)."""
 
     name = "dynamodbstreams"
+    internal_error = ("InternalServerError", "Internal server error")  # as DynamoDB's
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)

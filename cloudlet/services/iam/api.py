@@ -44,6 +44,10 @@ _SELF_OPERATIONS = frozenset(
 
 class IamService(UserHandlers, RoleHandlers, PolicyHandlers, Service):
     name = "iam"
+    internal_error = (  # the modelled ServiceFailureException
+        "ServiceFailure",
+        "The request processing has failed because of an unknown error, exception or failure.",
+    )
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)

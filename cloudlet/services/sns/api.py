@@ -37,6 +37,7 @@ _XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 
 class SnsService(TopicHandlers, SubscriptionHandlers, PublishHandlers, Service):
     name = "sns"
+    internal_error = ("InternalError", "Indicates an internal service error.")  # modelled
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
