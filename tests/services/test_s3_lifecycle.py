@@ -486,3 +486,132 @@ def test_rules_with_days_past_the_calendar_never_stop_other_buckets(s3):
     _eventually(expired)
     assert _keys(s3, huge) == ["stays"]
     assert len(s3.list_multipart_uploads(Bucket=huge).get("Uploads", [])) == 1
+
+
+SIZE_MAX = 1099511627776000
+NONCURRENT_DAYS = (
+    "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer"
+)
+MALFORMED = (
+    "The XML you provided was not well-formed or did not validate against our published schema"
+)
+_TAG = {"Key": "k", "Value": "v"}
+_DAYS = {"Expiration": {"Days": 1}}
+_ABORT = {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+
+
+@pytest.mark.parametrize(
+    ("flt", "actions", "code", "message"),
+    [
+        (
+            {"And": {"Prefix": "a/", "Tags": [_TAG, {"Key": "k", "Value": "w"}]}},
+            _DAYS,
+            "InvalidRequest",
+            "Duplicate Tag Keys are not allowed.",
+        ),
+        ({}, {"NoncurrentVersionExpiration": {}}, "MalformedXML", MALFORMED),
+        (
+            {},
+            {"NoncurrentVersionExpiration": {"NewerNoncurrentVersions": 3}},
+            "InvalidArgument",
+            NONCURRENT_DAYS,
+        ),
+        (
+            {},
+            {"NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 0}},
+            "InvalidArgument",
+            "'NewerNoncurrentVersions' for NoncurrentVersionExpiration action must be a "
+            "positive integer",
+        ),
+        (
+            {"Tag": _TAG},
+            _ABORT,
+            "InvalidRequest",
+            "AbortIncompleteMultipartUpload cannot be specified with Tags.",
+        ),
+        (
+            {"And": {"Prefix": "a/", "Tags": [_TAG]}},
+            {**_ABORT, **_DAYS},
+            "InvalidRequest",
+            "AbortIncompleteMultipartUpload cannot be specified with Tags.",
+        ),
+        (
+            {"ObjectSizeGreaterThan": 10},
+            _ABORT,
+            "InvalidRequest",
+            "AbortIncompleteMultipartUpload cannot be specified with Object Size.",
+        ),
+        (
+            {"ObjectSizeLessThan": 10},
+            {"Expiration": {"ExpiredObjectDeleteMarker": True}},
+            "InvalidRequest",
+            "ExpiredObjectDeleteMarker cannot be specified with Object Size.",
+        ),
+        (
+            {"ObjectSizeLessThan": 0},
+            _DAYS,
+            "InvalidRequest",
+            f"'ObjectSizeLessThan' should be between 1 and {SIZE_MAX}.",
+        ),
+        (
+            {"ObjectSizeLessThan": SIZE_MAX + 1},
+            _DAYS,
+            "InvalidRequest",
+            f"'ObjectSizeLessThan' should be between 1 and {SIZE_MAX}.",
+        ),
+        (
+            {"ObjectSizeGreaterThan": SIZE_MAX + 1},
+            _DAYS,
+            "InvalidRequest",
+            f"'ObjectSizeGreaterThan' should be between 0 and {SIZE_MAX}.",
+        ),
+        (
+            {"And": {"ObjectSizeGreaterThan": 10, "ObjectSizeLessThan": 10}},
+            _DAYS,
+            "InvalidRequest",
+            "'ObjectSizeLessThan' has to be a value greater than 'ObjectSizeGreaterThan'.",
+        ),
+    ],
+)
+def test_rule_content_errors(s3, bucket, flt, actions, code, message):
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": [_rule("r", Filter=flt, **actions)]}
+        )
+    assert error(exc) == (code, 400)
+    assert exc.value.response["Error"]["Message"] == message
+    with pytest.raises(ClientError):  # nothing was stored
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+
+
+def test_date_not_at_midnight_names_the_date(s3, bucket):
+    rule = _rule("r", Filter={}, Expiration={"Date": datetime(2030, 1, 1, 12, tzinfo=UTC)})
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}
+        )
+    assert error(exc) == ("InvalidArgument", 400)
+    err = exc.value.response["Error"]
+    assert err["Message"] == "'Date' must be at midnight GMT"
+    assert (err["ArgumentName"], err["ArgumentValue"]) == ("Date", "2030-01-01T12:00:00Z")
+
+
+def test_rules_at_the_limits_are_accepted(s3, bucket):
+    """No upper limit on NewerNoncurrentVersions; size bounds 0 and the maximum."""
+    rules = [
+        _rule(
+            "keep",
+            Filter={},
+            NoncurrentVersionExpiration={"NoncurrentDays": 1, "NewerNoncurrentVersions": 10**6},
+        ),
+        _rule(
+            "sized",
+            Filter={"And": {"ObjectSizeGreaterThan": 0, "ObjectSizeLessThan": SIZE_MAX}},
+            **_DAYS,
+        ),
+        _rule("tagged", Filter={"And": {"Prefix": "a/", "Tags": [_TAG]}}, **_DAYS),
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert got[0]["NoncurrentVersionExpiration"]["NewerNoncurrentVersions"] == 10**6
+    assert got[1]["Filter"]["And"]["ObjectSizeLessThan"] == SIZE_MAX

@@ -625,3 +625,18 @@ def test_download_survives_delete_of_the_object(s3, bucket):
     with pytest.raises(ClientError) as err:
         s3.head_object(Bucket=bucket, Key="k")
     assert status_of(err) == 404
+
+
+def test_zero_max_parts_and_max_uploads_answer_an_empty_untruncated_page(s3, bucket):
+    # As ListObjects' max-keys=0: nothing listed, nothing to follow.
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    s3.create_multipart_upload(Bucket=bucket, Key="other")
+    for n in (1, 2):
+        s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=n, Body=b"p")
+    parts = s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id, MaxParts=0)
+    assert (parts["MaxParts"], parts["IsTruncated"]) == (0, False)
+    assert "Parts" not in parts and "NextPartNumberMarker" not in parts
+    uploads = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=0)
+    assert (uploads["MaxUploads"], uploads["IsTruncated"]) == (0, False)
+    assert "Uploads" not in uploads and "CommonPrefixes" not in uploads
+    assert "NextKeyMarker" not in uploads and "NextUploadIdMarker" not in uploads

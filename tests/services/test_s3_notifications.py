@@ -436,3 +436,96 @@ def test_unfiltered_configurations_sharing_an_event_overlap(s3):
         _to("queue", "one", ["s3:ObjectRemoved:*"]),
         _to("topic", "two", ["s3:ObjectCreated:*", "s3:ObjectRestore:Post"]),
     )
+
+
+def _refused(s3, bucket: str, *targets: tuple[str, dict], skip: bool = True) -> dict:
+    """The error of a refused PUT (``skip``: SkipDestinationValidation)."""
+    document: dict = {}
+    for kind, config in targets:
+        document.setdefault(kind, []).append(config)
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=document, SkipDestinationValidation=skip
+        )
+    assert error(exc) == ("InvalidArgument", 400)
+    return exc.value.response["Error"]
+
+
+def test_filter_rule_names_any_case_are_stored_capitalised_and_match(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    rules = [{"Name": "PREFIX", "Value": "in/"}, {"Name": "sUfFiX", "Value": ".csv"}]
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"], rules)
+    [config] = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert config["Filter"]["Key"]["FilterRules"] == [
+        {"Name": "Prefix", "Value": "in/"},
+        {"Name": "Suffix", "Value": ".csv"},
+    ]
+    _drain(sqs, url, 1)  # the test event
+    s3.put_object(Bucket=bucket, Key="out/skip.csv", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="in/skip.txt", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="in/take.csv", Body=b"x")
+    [event] = _drain(sqs, url, 1)
+    assert event["Records"][0]["s3"]["object"]["key"] == "in/take.csv"
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+def test_bad_filter_rules_are_refused_and_keep_the_earlier_configuration(s3):
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    kept = _to("queue", "kept", CREATED, _rule("prefix", "a/"))
+    _put(s3, bucket, kept)
+    before = s3.get_bucket_notification_configuration(Bucket=bucket)
+    err = _refused(s3, bucket, _to("topic", "t", PUT, _rule("Middle", "x")))
+    assert err["Message"] == "filter rule name must be either prefix or suffix"
+    assert (err["ArgumentName"], err["ArgumentValue"]) == ("FilterRule.Name", "Middle")
+    for name in ("prefix", "suffix"):
+        twice = _to("topic", "t", PUT, _rule(name, "a"), _rule(name.upper(), "b"))
+        err = _refused(s3, bucket, twice)
+        assert err["Message"] == f"Cannot specify more than one {name} rule in a filter."
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["QueueConfigurations"] == before["QueueConfigurations"]
+    assert "TopicConfigurations" not in got
+
+
+@pytest.mark.parametrize(
+    ("kind", "arn", "argument"),
+    [
+        ("QueueConfigurations", "not-an-arn", "Queue"),
+        ("TopicConfigurations", "arn:aws:sqs:us-east-1:000000000000:q", "Topic"),
+        ("LambdaFunctionConfigurations", "arn:aws:lambda:nowhere", "CloudFunction"),
+    ],
+)
+def test_unparseable_arn_names_the_target_kind(s3, kind, arn, argument):
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    kept = _to("queue", "kept", CREATED)
+    _put(s3, bucket, kept)
+    key = {"QueueConfigurations": "QueueArn", "TopicConfigurations": "TopicArn"}.get(
+        kind, "LambdaFunctionArn"
+    )
+    for skip in (True, False):
+        err = _refused(s3, bucket, (kind, {key: arn, "Events": PUT}), skip=skip)
+        assert err["Message"] == "The ARN could not be parsed"
+        assert (err["ArgumentName"], err["ArgumentValue"]) == (argument, arn)
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert [c["QueueArn"] for c in got["QueueConfigurations"]] == [kept[1]["QueueArn"]]
+
+
+def test_missing_destination_queue_is_numbered_in_the_error(s3, sqs, queue):
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"])
+    before = s3.get_bucket_notification_configuration(Bucket=bucket)
+    missing = arn.rsplit(":", 1)[0] + ":" + bname("nope")
+    err = _refused(
+        s3, bucket, ("QueueConfigurations", {"QueueArn": missing, "Events": PUT}), skip=False
+    )
+    assert err["Message"] == "Unable to validate the following destination configurations"
+    assert err["ArgumentName1"] == missing
+    assert err["ArgumentValue1"] == "The destination queue does not exist"
+    assert "ArgumentName" not in err and "ArgumentValue" not in err
+    after = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert after["QueueConfigurations"] == before["QueueConfigurations"]

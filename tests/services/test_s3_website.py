@@ -249,3 +249,38 @@ def test_missing_error_document_is_reported_on_the_error_page(cloudlet_server, s
     s3.put_object(Bucket=bucket, Key="missing-err.html", Body=b"custom 404")
     status, _, body = _get(cloudlet_server, bucket, "/nope")
     assert (status, body) == (404, b"custom 404")
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE", "PUT"])
+def test_other_methods_get_aws_405_page(cloudlet_server, s3, method):
+    bucket = bname("site")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_website(
+        Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+    )
+    status, headers, body = _get(cloudlet_server, bucket, "/index.html", method=method)
+    rid = headers["x-amz-request-id"]
+    assert status == 405
+    assert headers["content-type"].startswith("text/html")
+    items = [
+        "Code: MethodNotAllowed",
+        "Message: The specified method is not allowed against this resource.",
+        f"Method: {method}",
+        "ResourceType: OBJECT",
+        f"RequestId: {rid}",
+        f"HostId: {rid}",
+    ]
+    assert "".join(f"<li>{item}</li>" for item in items).encode() in body
+
+
+def test_options_page_is_unchanged(cloudlet_server, s3):
+    bucket = bname("site")
+    s3.create_bucket(Bucket=bucket)
+    status, headers, body = _get(cloudlet_server, bucket, "/", method="OPTIONS")
+    rid = headers["x-amz-request-id"]
+    assert status == 405
+    assert (
+        b"<li>Code: MethodNotAllowed</li>"
+        b"<li>Message: The specified method is not allowed against this resource.</li>"
+        b"<li>RequestId: " + rid.encode() + b"</li>\n</ul>"
+    ) in body

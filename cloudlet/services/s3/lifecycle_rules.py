@@ -12,6 +12,10 @@ legacy rule-level ``Prefix``; a ``Filter`` holds exactly one of ``Prefix``, ``Ta
 ``ObjectSizeGreaterThan``, ``ObjectSizeLessThan`` and ``And``, or nothing (the whole
 bucket); anything else is ``MalformedXML`` (real answers: hashicorp/terraform-provider-aws
 #41399, aws/aws-sdk-net#784). A rule without an ``ID`` gets one, as S3 assigns it.
+Then what S3 refuses in a well-shaped rule, with the codes and messages its answers
+carry (LocalStack's snapshots recorded against AWS): duplicate tag keys, a
+``NoncurrentVersionExpiration`` without ``NoncurrentDays``, tag or size filters on
+actions that cannot have them, and size bounds out of S3's range.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ _ACTIONS = (
     "NoncurrentVersionTransitions",
 )
 _FILTER_KINDS = ("Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "And")
+MAX_OBJECT_SIZE = 1099511627776000  # the largest size bound S3 takes (1000 TiB)
 
 
 def next_midnight(moment: float) -> float:
@@ -148,6 +153,7 @@ def _check_rule(rule: dict[str, Any]) -> None:
         raise errors.malformed_xml()
     if flt is not None and sum(flt.get(k) is not None for k in _FILTER_KINDS) > 1:
         raise errors.malformed_xml()
+    _check_filter_use(rule, flt or {})
     if not any(rule.get(a) for a in _ACTIONS):
         raise errors.malformed_xml()
     expiration = rule.get("Expiration") or {}
@@ -161,12 +167,8 @@ def _check_rule(rule: dict[str, Any]) -> None:
     if date is not None:
         date = date.astimezone(UTC)  # "2020-01-01T00:00:00+01:00" is no midnight GMT
     if date is not None and (date.hour, date.minute, date.second, date.microsecond) != (0, 0, 0, 0):
-        raise errors.invalid_argument("'Date' must be at midnight GMT", "Date")
-    noncurrent = rule.get("NoncurrentVersionExpiration") or {}
-    if "NoncurrentDays" in noncurrent and noncurrent["NoncurrentDays"] <= 0:
         raise errors.invalid_argument(
-            "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
-            "NoncurrentDays",
+            "'Date' must be at midnight GMT", "Date", _as_sent(expiration["Date"])
         )
     abort = rule.get("AbortIncompleteMultipartUpload") or {}
     if "DaysAfterInitiation" in abort and abort["DaysAfterInitiation"] <= 0:
@@ -174,4 +176,71 @@ def _check_rule(rule: dict[str, Any]) -> None:
             "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a "
             "positive integer",
             "DaysAfterInitiation",
+        )
+
+
+def _as_sent(date: datetime) -> str:
+    """A parsed ``Date`` as a client wrote it: botocore's ``...Z`` for UTC."""
+    if date.utcoffset():
+        return date.isoformat()
+    return date.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if date.microsecond else "")) + "Z"
+
+
+def _check_filter_use(rule: dict[str, Any], flt: dict[str, Any]) -> None:
+    """What S3 refuses in a rule whose filter is well shaped, in the order S3 checks."""
+    both = flt.get("And") or {}
+    keys = [t.get("Key") for t in both.get("Tags") or []]
+    if len(keys) != len(set(keys)):
+        raise errors.invalid_request("Duplicate Tag Keys are not allowed.")
+    _check_noncurrent_expiration(rule)
+    tagged = bool(flt.get("Tag") or keys)
+    greater = flt.get("ObjectSizeGreaterThan", both.get("ObjectSizeGreaterThan"))
+    less = flt.get("ObjectSizeLessThan", both.get("ObjectSizeLessThan"))
+    sized = greater is not None or less is not None
+    if rule.get("AbortIncompleteMultipartUpload") is not None:
+        if tagged:
+            raise errors.invalid_request(
+                "AbortIncompleteMultipartUpload cannot be specified with Tags."
+            )
+        if sized:
+            raise errors.invalid_request(
+                "AbortIncompleteMultipartUpload cannot be specified with Object Size."
+            )
+    marker = (rule.get("Expiration") or {}).get("ExpiredObjectDeleteMarker")
+    if marker is not None and sized:
+        raise errors.invalid_request(
+            "ExpiredObjectDeleteMarker cannot be specified with Object Size."
+        )
+    for name, value, low in (
+        ("ObjectSizeLessThan", less, 1),
+        ("ObjectSizeGreaterThan", greater, 0),
+    ):
+        if value is not None and not low <= value <= MAX_OBJECT_SIZE:
+            raise errors.invalid_request(f"'{name}' should be between {low} and {MAX_OBJECT_SIZE}.")
+    if less is not None and greater is not None and less <= greater:
+        raise errors.invalid_request(
+            "'ObjectSizeLessThan' has to be a value greater than 'ObjectSizeGreaterThan'."
+        )
+
+
+def _check_noncurrent_expiration(rule: dict[str, Any]) -> None:
+    """``NoncurrentDays`` is required and positive; ``NewerNoncurrentVersions`` (how
+    many noncurrent versions to keep) positive, with no upper limit enforced."""
+    if "NoncurrentVersionExpiration" not in rule:
+        return
+    noncurrent = rule["NoncurrentVersionExpiration"] or {}
+    days = noncurrent.get("NoncurrentDays")
+    newer = noncurrent.get("NewerNoncurrentVersions")
+    if days is None and newer is None:
+        raise errors.malformed_xml()
+    if days is None or days <= 0:
+        raise errors.invalid_argument(
+            "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
+            "NoncurrentDays",
+        )
+    if newer is not None and newer < 1:
+        raise errors.invalid_argument(
+            "'NewerNoncurrentVersions' for NoncurrentVersionExpiration action must be a "
+            "positive integer",
+            "NewerNoncurrentVersions",
         )

@@ -528,7 +528,8 @@ class MultipartHandlers(S3Handlers):
         upload = self.uploads.find(bucket.name, params["Key"], params["UploadId"])
         marker = _part_marker(params.get("PartNumberMarker"))
         max_parts = _max_items(params.get("MaxParts"), "max-parts")
-        parts = self.uploads.parts(upload, marker, max_parts + 1)
+        # MaxParts=0: an empty page, not truncated (as ListObjects' max-keys=0).
+        parts = self.uploads.parts(upload, marker, max_parts + 1) if max_parts else []
         truncated = len(parts) > max_parts
         parts = parts[:max_parts]
         out: Result = {
@@ -579,10 +580,13 @@ class MultipartHandlers(S3Handlers):
         id_marker = params.get("UploadIdMarker") or ""
         max_uploads = _max_items(params.get("MaxUploads"), "max-uploads")
 
+        # MaxUploads=0: an empty page, not truncated (as ListObjects' max-keys=0).
         items = list(
             self.uploads.walk(
                 bucket.name, prefix, delimiter, key_marker, id_marker, max_uploads + 1
             )
+            if max_uploads
+            else ()
         )
         truncated = len(items) > max_uploads
         items = items[:max_uploads]

@@ -1,10 +1,14 @@
 """Event notifications: the configuration, and S3 event records delivered to
 SQS queues, SNS topics and Lambda functions.
 
-``PutBucketNotificationConfiguration`` checks each target queue or topic
-exists (as S3 validates destinations), refuses configurations that overlap
-(one event on one key matching two of them, as S3 does) and sends queues and
-topics the ``s3:TestEvent``. Afterwards every
+``PutBucketNotificationConfiguration`` checks each configuration before
+storing any (a refused document leaves the earlier one in place): its events,
+its ARN (S3's "The ARN could not be parsed", naming the target kind as S3 does:
+``Queue``, ``Topic``, ``CloudFunction``), its key filter (at most one prefix and
+one suffix rule, names in any case, stored as ``Prefix``/``Suffix`` as S3 returns
+them), that each target queue or topic exists (as S3 validates destinations),
+that no two overlap (one event on one key matching two of them, as S3 does), and
+sends queues and topics the ``s3:TestEvent``. Afterwards every
 object created or removed (Put, Post from a browser form (``post.py``), Copy,
 CompleteMultipartUpload, Delete, delete markers, lifecycle expirations) or
 restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``) whose
@@ -152,6 +156,8 @@ TARGETS = (
     ("LambdaFunctionConfigurations", "LambdaFunctionArn", "lambda"),
 )
 _NOUN = {"sqs": "queue", "sns": "topic", "lambda": "function"}
+# The ArgumentName S3 gives an ARN it cannot parse (Lambda's is its old name).
+_ARGUMENT = {"sqs": "Queue", "sns": "Topic", "lambda": "CloudFunction"}
 
 
 def _queue_parts(queue_arn: str, service: str = "sqs") -> tuple[str, str, str] | None:
@@ -165,13 +171,36 @@ def _queue_parts(queue_arn: str, service: str = "sqs") -> tuple[str, str, str] |
 
 
 def _unvalidated(arn: str, service: str = "sqs") -> ServiceError:
+    """S3 numbers the destinations it could not validate: ``ArgumentName1`` is the
+    ARN, ``ArgumentValue1`` why (not the plain ArgumentName/ArgumentValue pair)."""
     return errors.s3_error(
         "InvalidArgument",
         "Unable to validate the following destination configurations",
         400,
-        ArgumentName=arn,
-        ArgumentValue=f"The destination {_NOUN[service]} does not exist",
+        ArgumentName1=arn,
+        ArgumentValue1=f"The destination {_NOUN[service]} does not exist",
     )
+
+
+def _checked_filter(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its key filter rules named ``Prefix``/``Suffix`` (S3 takes any
+    case and returns these), or S3's InvalidArgument for a rule it refuses."""
+    rules = ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules")
+    if not rules:
+        return config
+    named: list[dict[str, Any]] = []
+    for rule in rules:
+        name = str(rule.get("Name", ""))
+        kind = name.lower()
+        if kind not in ("prefix", "suffix"):
+            raise errors.invalid_argument(
+                "filter rule name must be either prefix or suffix", "FilterRule.Name", name
+            )
+        if any(r["Name"].lower() == kind for r in named):
+            raise errors.invalid_argument(f"Cannot specify more than one {kind} rule in a filter.")
+        named.append({**rule, "Name": kind.capitalize()})
+    flt = config["Filter"]
+    return {**config, "Filter": {**flt, "Key": {**flt["Key"], "FilterRules": named}}}
 
 
 class NotificationHandlers(ConfigHandlers):
@@ -197,7 +226,7 @@ class NotificationHandlers(ConfigHandlers):
         for kind, key, service in TARGETS:
             for config in document.get(kind) or []:
                 arn = config.get(key, "")
-                await self._check_target(config, arn, service, params)
+                config = await self._check_target(config, arn, service, params)
                 stored.setdefault(kind, []).append(
                     {**config, "Id": config.get("Id") or fast_uuid()}
                 )
@@ -222,7 +251,8 @@ class NotificationHandlers(ConfigHandlers):
 
     async def _check_target(
         self, config: dict[str, Any], arn: str, service: str, params: dict[str, Any]
-    ) -> None:
+    ) -> dict[str, Any]:
+        """``config`` as stored (filter rule names normalised), once S3 would accept it."""
         events = config.get("Events") or []
         if not events:
             raise errors.malformed_xml()
@@ -233,9 +263,10 @@ class NotificationHandlers(ConfigHandlers):
                 )
         parts = _queue_parts(arn, service)
         if parts is None:
-            raise errors.invalid_argument("Invalid ARN", arn, arn)
+            raise errors.invalid_argument("The ARN could not be parsed", _ARGUMENT[service], arn)
+        config = _checked_filter(config)
         if params.get("SkipDestinationValidation"):
-            return
+            return config
         region, account, name = parts
         check = {
             "sqs": ("GetQueueUrl", {"QueueName": name, "QueueOwnerAWSAccountId": account}),
@@ -250,6 +281,7 @@ class NotificationHandlers(ConfigHandlers):
             log.info("cannot validate %s: %s is not running", arn, service)
         except ServiceError:
             raise _unvalidated(arn, service) from None
+        return config
 
     def get_bucket_notification_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])

@@ -8,7 +8,8 @@ S3's website endpoint does: the index document for ``/`` and ``.../``, a 302
 to ``key/`` when ``key/<index>`` exists, an object's
 ``x-amz-website-redirect-location`` as a 301, ``RedirectAllRequestsTo``, and
 404s with the configured error document (or S3's HTML error page, which also
-says when that document is missing, as AWS's does). Requests carrying
+says when that document is missing, as AWS's does). Other methods get AWS's
+405 page, which names the method and the resource type (``OBJECT``). Requests carrying
 ``Origin`` get the website bucket's own CORS headers (``cors.py``). In strict
 mode a page (and the error document) is served only when anyone may read it
 (``anonymous_allowed``: bucket policy, ACLs, Block Public Access); otherwise
@@ -53,11 +54,16 @@ def _html_error(
     request_id: str,
     *,
     document_error: dict[str, str] | None = None,
+    host_id: str | None = None,
     **extra: str,
 ) -> HttpResponse:
     """S3's HTML error page; ``document_error``: why the custom error document could
-    not be served, listed under S3's own heading for it."""
-    items = _items({"Code": code, "Message": message, **extra, "RequestId": request_id})
+    not be served, listed under S3's own heading for it; ``host_id``: listed after
+    the RequestId, as AWS's 405 page does."""
+    fields = {"Code": code, "Message": message, **extra, "RequestId": request_id}
+    if host_id is not None:
+        fields["HostId"] = host_id
+    items = _items(fields)
     nested = ""
     if document_error is not None:
         nested = (
@@ -73,6 +79,23 @@ def _html_error(
         status,
         [("Content-Type", "text/html; charset=utf-8"), ("x-amz-request-id", request_id)],
         body,
+    )
+
+
+def _not_allowed(method: str, request_id: str) -> HttpResponse:
+    """AWS's 405 page, naming the method and the resource type; OPTIONS keeps the
+    page it had (code and message only)."""
+    message = "The specified method is not allowed against this resource."
+    if method == "OPTIONS":
+        return _html_error(405, "MethodNotAllowed", message, request_id)
+    return _html_error(
+        405,
+        "MethodNotAllowed",
+        message,
+        request_id,
+        host_id=request_id,
+        Method=method,
+        ResourceType="OBJECT",
     )
 
 
@@ -192,12 +215,7 @@ class WebsiteHandlers(ConfigHandlers):
         # The path is a key: name the bucket for ``finish_response`` (its CORS rules).
         ctx.params = {"Bucket": bucket_name}
         if req.method not in ("GET", "HEAD"):
-            return _html_error(
-                405,
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                rid,
-            )
+            return _not_allowed(req.method, rid)
         bucket = self.store.get_bucket(bucket_name)
         if bucket is None:
             return _html_error(
