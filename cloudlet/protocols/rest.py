@@ -481,8 +481,12 @@ def bind_request(
     operation: OperationModel,
     *,
     error_code: str = "SerializationException",
+    text_headers: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Params bound to the path, query string and headers of ``req``.
+
+    A header named in ``text_headers`` (lower-case) binds as the text sent, whatever
+    its member's type: S3 keeps ``Expires`` as given, even when it is no date.
 
     The body (payload member or body members) is left to the codec. A value
     that does not convert to its member's type raises ``ServiceError``
@@ -533,12 +537,16 @@ def bind_request(
             for wire, text in hdrs.items():
                 bound = by_wire.get(wire)
                 if bound is not None:
-                    params[bound[0]] = parse_header(bound[1], text, error_code)
+                    params[bound[0]] = (
+                        text if wire in text_headers else parse_header(bound[1], text, error_code)
+                    )
         else:
             for name, wire, member in plan.headers:
                 text = hdrs.get(wire)
                 if text is not None:
-                    params[name] = parse_header(member, text, error_code)
+                    params[name] = (
+                        text if wire in text_headers else parse_header(member, text, error_code)
+                    )
     for name, prefix, _member in plan.header_maps:
         pairs = req.raw_headers or list(req.headers.items())
         params[name] = {k[len(prefix) :]: v for k, v in pairs if k.lower().startswith(prefix)}
@@ -732,8 +740,9 @@ def all_headers_member(shape: Shape | None) -> str | None:
 
 
 def format_header(shape: Shape, value: Any) -> str:
-    """A value as header text: RFC 822 timestamps by default, base64 JSON for
-    ``jsonvalue``, comma-joined lists with quoting where needed."""
+    """A value as header text: RFC 822 timestamps by default (a timestamp held as text,
+    S3's ``Expires``, goes out as it is), base64 JSON for ``jsonvalue``, comma-joined
+    lists with quoting where needed."""
     t = shape.type_name
     if t == "string":
         if shape.serialization.get("jsonvalue"):
@@ -743,6 +752,8 @@ def format_header(shape: Shape, value: Any) -> str:
     if t == "boolean":
         return "true" if value else "false"
     if t == "timestamp":
+        if isinstance(value, str):
+            return value
         fmt = shape.serialization.get("timestampFormat", "rfc822")
         return str(format_timestamp(value, fmt))
     if t in ("float", "double"):

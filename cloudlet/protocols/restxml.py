@@ -31,6 +31,11 @@ from cloudlet.protocols.xml import (
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
+_S3_TEXT_HEADERS = frozenset(("expires",))
+"""Request headers S3 keeps as sent: ``Expires`` is stored and returned verbatim, a date
+or not (S3 answered ``Expires: 5d``, which is why the SDKs added ``ExpiresString``)."""
+
+
 def _is_s3(service: ServiceModel) -> bool:
     return service.metadata.get("serviceId") == "S3"
 
@@ -96,9 +101,12 @@ class RestXmlCodec:
         if shape is None:
             return {}
         s3 = _is_s3(operation.service_model)
-        params = rest.bind_request(
-            req, operation, error_code="InvalidArgument" if s3 else "InvalidInput"
-        )
+        if s3:
+            params = rest.bind_request(
+                req, operation, error_code="InvalidArgument", text_headers=_S3_TEXT_HEADERS
+            )
+        else:
+            params = rest.bind_request(req, operation, error_code="InvalidInput")
         plan = rest.rest_plan(shape)
         if plan.query_map is not None and plan.query:
             self._drop_named_from_map(plan, params)

@@ -162,3 +162,25 @@ def test_read_preconditions_precedence():
     with pytest.raises(ServiceError) as exc:
         check_copy_source('"e"', lm, if_none_match='"e"')
     assert exc.value.status == 412
+
+
+def test_expires_is_kept_as_text_and_old_epoch_rows_read_as_dates(store):
+    """``Expires`` is stored as the bytes sent (a number-like ``0`` too, which the REAL
+    column would otherwise turn into a number); a row written when it was kept as
+    epoch seconds reads back as the HTTP date it was answered with then."""
+    for key, text in (("zero", "0"), ("soon", "soon"), ("date", "Wed, 02 Jan 2030 03:04:05 GMT")):
+        store.put_version(
+            ObjectVersion(
+                bucket="bkt",
+                key=key,
+                version_id="null",
+                last_modified=NOW,
+                owner="000000000000",
+                expires=text,
+            )
+        )
+    store.conn.execute("UPDATE objects SET expires = ? WHERE key = ?", (1893553445.0, b"date"))
+    fresh = S3Store(store.conn)  # no cached versions
+    assert fresh.latest("bkt", "zero").expires == "0"
+    assert fresh.latest("bkt", "soon").expires == "soon"
+    assert fresh.latest("bkt", "date").expires == "Wed, 02 Jan 2030 03:04:05 GMT"

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -120,11 +121,7 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
 
 def _settings(params: dict[str, Any]) -> dict[str, Any]:
     """What CreateMultipartUpload says about the object, kept until Complete."""
-    fields = content_fields(params)
-    expires = fields.get("expires")
-    if isinstance(expires, datetime):
-        fields["expires"] = expires.timestamp()
-    return {"fields": fields, "metadata": user_metadata(params)}
+    return {"fields": content_fields(params), "metadata": user_metadata(params)}
 
 
 def _upload_sse(upload: Upload) -> encryption.Sse | None:
@@ -134,8 +131,9 @@ def _upload_sse(upload: Upload) -> encryption.Sse | None:
 
 def _object_fields(settings: dict[str, Any]) -> dict[str, Any]:
     fields = dict(settings.get("fields") or {})
-    if fields.get("expires") is not None:
-        fields["expires"] = datetime.fromtimestamp(fields["expires"], UTC)
+    expires = fields.get("expires")
+    if isinstance(expires, int | float):  # an upload begun when it was kept as epoch seconds
+        fields["expires"] = format_datetime(datetime.fromtimestamp(expires, UTC), usegmt=True)
     return fields
 
 

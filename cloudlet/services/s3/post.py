@@ -56,7 +56,6 @@ from cloudlet.auth import sigv2, sigv4
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpResponse
-from cloudlet.protocols.values import parse_timestamp
 from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now
 from cloudlet.services.s3.objects import storage_class, user_metadata
@@ -549,13 +548,7 @@ async def post_object(
         principal, bucket, key, sse_params, "s3:PutObject", sse_extra
     )
     content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
-    if content["expires"] is not None:  # stored as a time, as PutObject's header is
-        try:
-            content["expires"] = parse_timestamp(content["expires"])
-        except (ValueError, OverflowError) as exc:
-            raise errors.invalid_argument(
-                "Invalid Expires field", "Expires", content["expires"]
-            ) from exc
+    # Expires is kept as sent, as PutObject's header is (store.py).
     content["website_redirect"] = fields.get("x-amz-website-redirect-location")
     status = fields.get("success_action_status")
     redirect = fields.get("success_action_redirect") or fields.get("redirect")

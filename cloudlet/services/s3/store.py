@@ -32,6 +32,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any, Protocol
 
 from cloudlet.core.clock import utc_datetime
@@ -151,7 +152,8 @@ class ObjectVersion:
     content_disposition: str | None = None
     content_language: str | None = None
     cache_control: str | None = None
-    expires: datetime | None = None
+    expires: str | None = None
+    """The ``Expires`` header as the writer sent it (S3 keeps it verbatim, date or not)."""
     website_redirect: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
@@ -172,6 +174,23 @@ calendar): such an object stays readable and deletable."""
 
 def _epoch(value: datetime) -> float:
     return value.timestamp()
+
+
+def _expires_value(text: str | None) -> bytes | None:
+    """``Expires`` as stored: its bytes. The column is REAL (it held epoch seconds once),
+    and REAL affinity would turn text that looks like a number (``0``) into one; a blob
+    is kept as it is."""
+    return None if text is None else text.encode("utf-8", "surrogateescape")
+
+
+def _expires(value: bytes | float | str | None) -> str | None:
+    """A stored ``Expires``: text now; epoch seconds in rows written before it was kept
+    verbatim (their HTTP date, as they were answered then)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return format_datetime(_ts(value), usegmt=True)
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -201,7 +220,7 @@ def row_to_version(row: tuple) -> ObjectVersion:
         content_disposition=row[14],
         content_language=row[15],
         cache_control=row[16],
-        expires=_ts(row[17]) if row[17] is not None else None,
+        expires=_expires(row[17]),
         website_redirect=row[18],
         metadata=json.loads(row[19]) if row[19] else {},
         checksums=json.loads(row[20]) if row[20] else {},
@@ -529,7 +548,7 @@ class S3Store:
             version.content_disposition,
             version.content_language,
             version.cache_control,
-            _epoch(version.expires) if version.expires is not None else None,
+            _expires_value(version.expires),
             version.website_redirect,
             _json(version.metadata),
             _json(version.checksums),
