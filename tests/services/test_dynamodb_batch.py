@@ -136,3 +136,30 @@ def test_transact_idempotent_token(ddb):
     assert exc.value.response["Error"]["Message"] == (
         "Transaction request cannot include multiple operations on one item"
     )
+
+
+def test_transact_write_over_4_mb_of_items_is_refused_whole(ddb):
+    """The API reference: "The aggregate size of the items in the transaction cannot
+    exceed 4 MB." Eleven 390 KB items (~4.1 MiB) are refused and none is written; ten
+    (~3.7 MiB) go in."""
+    name = _table(ddb)
+
+    def puts(count: int, tag: str) -> list[dict]:
+        return [
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": {"pk": {"S": f"{tag}{i}"}, "x": {"S": "a" * 390_000}},
+                }
+            }
+            for i in range(count)
+        ]
+
+    with pytest.raises(ClientError) as exc:
+        ddb.transact_write_items(TransactItems=puts(11, "big"))
+    assert code(exc) == "ValidationException"
+    assert "4 MB" in exc.value.response["Error"]["Message"]
+    pages = ddb.get_paginator("scan")  # ~1 MB a page: count them all
+    assert sum(p["Count"] for p in pages.paginate(TableName=name, Select="COUNT")) == 0
+    ddb.transact_write_items(TransactItems=puts(10, "ok"))
+    assert sum(p["Count"] for p in pages.paginate(TableName=name, Select="COUNT")) == 10

@@ -229,6 +229,41 @@ CASES = [
         VALIDATION,
         EMPTY_KEY,
     ),
+    # [report] getmoto/moto#7062 quotes AWS's answer to a Query on an empty partition key
+    case(
+        "query-empty-string-partition-key",
+        lambda d, r, t: d.query(
+            TableName=t.h,
+            KeyConditionExpression="pk = :v",
+            ExpressionAttributeValues={":v": S("")},
+        ),
+        VALIDATION,
+        EMPTY_KEY,
+    ),
+    # [report] the same text for an index's key (the name is the index key's)
+    case(
+        "query-empty-string-gsi-key",
+        lambda d, r, t: d.query(
+            TableName=t.c,
+            IndexName="gsi1",
+            KeyConditionExpression="gpk = :v",
+            ExpressionAttributeValues={":v": S("")},
+        ),
+        VALIDATION,
+        EMPTY_KEY.replace("Key: pk", "Key: gpk"),
+    ),
+    # [report] a Spring Data test's begins_with(sort key, "") against DynamoDB
+    case(
+        "query-empty-string-sort-key-prefix",
+        lambda d, r, t: d.query(
+            TableName=t.c,
+            IndexName="lsi1",
+            KeyConditionExpression="pk = :p AND begins_with(lsk, :v)",
+            ExpressionAttributeValues={":p": S("a"), ":v": S("")},
+        ),
+        VALIDATION,
+        EMPTY_KEY.replace("Key: pk", "Key: lsk"),
+    ),
     # [moto] put_item; dynoxide helpers.rs (data-plane key checks are not enveloped)
     case(
         "putitem-missing-key",

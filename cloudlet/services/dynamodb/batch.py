@@ -41,6 +41,8 @@ Result = dict[str, Any]
 MAX_BATCH_GET = 100
 MAX_BATCH_WRITE = 25
 MAX_TRANSACT = 100
+MAX_TRANSACT_BYTES = 4 * 1024 * 1024
+"""TransactWriteItems: "The aggregate size of the items in the transaction cannot exceed 4 MB"."""
 BATCH_GET_BYTES = 16 * 1024 * 1024
 TOKEN_SECONDS = 600
 MAX_TOKEN = 36
@@ -381,6 +383,12 @@ def transact_write_items(
             )
         seen.add((table.tid, key))
         plans.append((kind, op, table, key, prepared))
+    carried = sum(p.size for kind, _, _, key, p in plans if kind == "Put" and key is not None)
+    if carried > MAX_TRANSACT_BYTES:
+        # The API reference's limit; AWS's message for it is not on record.
+        raise errors.validation(
+            "The aggregate size of the items in the transaction cannot exceed 4 MB."
+        )
     with engine.store.transaction():
         reasons: list[dict[str, Any]] = []
         writes = []

@@ -24,7 +24,7 @@ from cloudlet.services.dynamodb.expressions import (
 )
 from cloudlet.services.dynamodb.items import expression_context, projection_of
 from cloudlet.services.dynamodb.store import hash_of, load
-from cloudlet.services.dynamodb.tables import Index, Table
+from cloudlet.services.dynamodb.tables import Index, Table, check_not_empty
 from cloudlet.services.dynamodb.values import Item, key_bytes, validate_item
 
 Result = dict[str, Any]
@@ -335,6 +335,7 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     needs_table = _check_reads(target, params, projection, filt, "QueryFilter")
     if target.hash[1] not in kc.hash_value:
         raise errors.invalid_parameter("Condition parameter type does not match schema type")
+    check_not_empty(target.hash[0], kc.hash_value)
     hk = key_bytes(kc.hash_value)
     where = " AND h = ? AND hk = ?"
     args: list[Any] = [hash_of(hk), hk]
@@ -345,6 +346,7 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
                 raise errors.invalid_parameter(
                     "Condition parameter type does not match schema type"
                 )
+            check_not_empty(target.range[0], v)
         bounds = [key_bytes(v) for v in kc.range_values]
         op = kc.range_op
         if op in ("=", "<", "<=", ">", ">="):

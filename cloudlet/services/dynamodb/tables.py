@@ -192,6 +192,15 @@ def _type(value: AV) -> str:
 
 def _key_part(name: str, value: AV, is_hash: bool | None) -> bytes:
     """A key attribute's bytes; ``is_hash`` picks the size limit (None: no limit)."""
+    check_not_empty(name, value)
+    if is_hash is not None:
+        check_key_size(value, is_hash)
+    return key_bytes(value)
+
+
+def check_not_empty(name: str, value: AV) -> None:
+    """A key attribute's value (an item's, or one a Query's key condition compares with)
+    may not be an empty string or binary."""
     for t, v in value.items():
         if t == "S" and v == "":
             raise errors.validation(
@@ -203,9 +212,6 @@ def _key_part(name: str, value: AV, is_hash: bool | None) -> bytes:
                 "One or more parameter values are not valid. The AttributeValue for a key "
                 f"attribute cannot contain an empty binary value. Key: {name}"
             )
-    if is_hash is not None:
-        check_key_size(value, is_hash)
-    return key_bytes(value)
 
 
 def check_key_size(value: AV, is_hash: bool) -> None:
