@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 
 import botocore.session
 import pytest
@@ -569,3 +571,31 @@ def test_a_copy_source_on_a_request_that_copies_nothing_is_refused(
         assert _code(reply) == "InvalidArgument", reply
         assert b"You can only specify a copy source header for copy requests." in reply
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"kept"
+
+
+def _bare(endpoint: str, request: bytes) -> bytes:
+    """One request written as given (http.client would add a Content-Length)."""
+    parts = urlsplit(endpoint)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_put_without_content_length_is_411_and_stores_nothing(s3, cloudlet_server):
+    """S3's error list: MissingContentLength, 411, "You must provide the Content-Length
+    HTTP header." A chunked body (how aws-chunked streams of unknown length come) is
+    still taken."""
+    bucket = open_bucket(s3, "nolen")
+    head = f"PUT /{bucket}/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n".encode()
+    answer = _bare(cloudlet_server.endpoint, head + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 411"), answer[:200]
+    assert b"<Code>MissingContentLength</Code>" in answer
+    assert b"You must provide the Content-Length HTTP header." in answer
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    assert _bare(cloudlet_server.endpoint, chunked).startswith(b"HTTP/1.1 200")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"abc"

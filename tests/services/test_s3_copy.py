@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import zlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -253,3 +256,46 @@ def test_copy_takes_the_tags_of_the_source_version(s3, bucket):
     assert _tags(s3, bucket, "old") == [{"Key": "gen", "Value": "1"}]
     s3.copy_object(Bucket=bucket, Key="new", CopySource={"Bucket": bucket, "Key": "v"})
     assert _tags(s3, bucket, "new") == [{"Key": "gen", "Value": "2"}]
+
+
+def _multipart(s3, bucket: str, key: str, parts: list[bytes], **kw) -> str:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, **kw)["UploadId"]
+    done = []
+    for n, data in enumerate(parts, 1):
+        out = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=data)
+        done.append(
+            {
+                "PartNumber": n,
+                "ETag": out["ETag"],
+                **{k: v for k, v in out.items() if k.startswith("Checksum")},
+            }
+        )
+    return s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done}
+    )["ETag"]
+
+
+def test_copy_of_a_multipart_object_is_one_part_with_the_md5_etag(s3, bucket):
+    """API_Object: objects made by "the PUT Object, POST Object, or Copy operation" (SSE-S3
+    or plain) have the MD5 of their data as ETag, so a CopyObject of a multipart object
+    is a single-part object (rclone and sync tools compare ETags with MD5s); its
+    composite checksum becomes the whole object's, in the same algorithm."""
+    parts = [b"a" * (5 * 1024 * 1024), b"tail"]
+    data = b"".join(parts)
+    source_etag = _multipart(s3, bucket, "mp", parts, ChecksumAlgorithm="CRC32")
+    assert source_etag.endswith('-2"')
+    out = s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/mp")
+    md5 = f'"{hashlib.md5(data).hexdigest()}"'
+    assert out["CopyObjectResult"]["ETag"] == md5
+    head = s3.head_object(Bucket=bucket, Key="copy", ChecksumMode="ENABLED", PartNumber=1)
+    assert head["ETag"] == md5 and "PartsCount" not in head
+    assert head["ContentLength"] == len(data)
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (crc, "FULL_OBJECT")
+    attrs = s3.get_object_attributes(
+        Bucket=bucket, Key="copy", ObjectAttributes=["ETag", "ObjectParts"]
+    )
+    assert "ObjectParts" not in attrs and attrs["ETag"] == md5.strip('"')
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == data
+    # The source is unchanged.
+    assert s3.head_object(Bucket=bucket, Key="mp", PartNumber=1)["PartsCount"] == 2

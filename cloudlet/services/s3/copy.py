@@ -1,8 +1,11 @@
 """CopyObject: a new version whose bytes are an existing version's.
 
 Blobs never change once written, so a copy is a hard link to the source's
-blob under a new id (no bytes move, however large the object); only a copy
-that asks for a different checksum algorithm reads the source, to compute it.
+blob under a new id (no bytes move, however large the object). The copy is a
+single-part object whose ETag is the data's MD5 (API_Object: objects made by
+"the PUT Object, POST Object, or Copy operation" have MD5 ETags): a multipart
+source is read once to compute it, as is one whose checksum is composite (the
+copy's is the whole object's) or lacks the algorithm the copy asks for.
 
 S3's rules kept here: ``x-amz-copy-source`` is ``bucket/key[?versionId=]``,
 URL-encoded (as UTF-8, with no stray ``%``), with or without a leading slash; the source may not be a delete
@@ -144,21 +147,10 @@ class CopyHandlers(S3Handlers):
         sse = self._new_encryption(  # type: ignore[attr-defined]
             principal, bucket, key, params, "s3:CopyObject", extra
         )
-        etag = src.etag  # a multipart source's ETag is kept; else the data's MD5, or not
-        if not src.parts:
-            etag = encryption.object_etag(sse, encryption.content_etag(src.extra.get("sse"), etag))
-
         algorithm = checksums.parse_algorithm(
             params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
         )
-        if algorithm is not None and algorithm not in src.checksums:
-            hasher = checksums.new_hasher(algorithm)
-            blob = await self.blobs.concat([(src.blob_id or "", 0, None)], hashers=(hasher,))
-            blob_id, sums = blob.id, {algorithm: hasher.b64()}
-            kind = checksums.FULL_OBJECT
-        else:
-            blob_id = await self.blobs.link(src.blob_id or "")
-            sums, kind = dict(src.checksums), src.checksum_type
+        blob_id, etag, sums, kind = await self._copied_bytes(src, algorithm, sse)
         try:
             bucket = self._bucket(bucket.name)
             self._check_write_conditions(bucket, key, params)
@@ -175,7 +167,6 @@ class CopyHandlers(S3Handlers):
                 metadata=meta,
                 checksums=sums,
                 checksum_type=kind,
-                parts=src.parts,
                 extra=extra,
                 **fields,
             )
@@ -194,6 +185,37 @@ class CopyHandlers(S3Handlers):
             "Expiration": self._expiration(bucket, stored),
             **encryption.result(sse, context=True),
         }
+
+    async def _copied_bytes(
+        self, src: ObjectVersion, algorithm: str | None, sse: Any
+    ) -> tuple[str, str | None, dict[str, str], str | None]:
+        """The copy's blob id, ETag, checksums and checksum type.
+
+        The copy is a single-part object, as S3 makes it: its ETag is the data's MD5
+        (salted for KMS and customer keys, as a PUT's), a multipart source's included,
+        and a composite checksum (of the source's parts) becomes the whole object's in
+        the same algorithm. The bytes are read only for that, or for an algorithm the
+        source lacks; otherwise the new id is a link to the same bytes.
+        """
+        recompute = algorithm if algorithm not in src.checksums else None
+        if src.checksum_type == checksums.COMPOSITE and recompute is None:
+            recompute = algorithm or next(iter(src.checksums), None)
+        if not src.parts and recompute is None:
+            blob_id = await self.blobs.link(src.blob_id or "")
+            plain = encryption.content_etag(src.extra.get("sse"), src.etag or "")
+            return (
+                blob_id,
+                encryption.object_etag(sse, plain),
+                dict(src.checksums),
+                src.checksum_type,
+            )
+        hashers = (checksums.new_hasher(recompute),) if recompute else ()
+        blob = await self.blobs.concat([(src.blob_id or "", 0, None)], hashers=hashers)
+        if recompute:
+            sums, kind = {recompute: hashers[0].b64()}, checksums.FULL_OBJECT
+        else:
+            sums, kind = dict(src.checksums), src.checksum_type
+        return blob.id, encryption.object_etag(sse, blob.etag), sums, kind
 
     def _copy_source(self, bucket: Any, key: str, version_id: str | None) -> ObjectVersion:
         """The source version of a copy (CopyObject, UploadPartCopy), readable as a source."""

@@ -15,6 +15,8 @@ handler (or the codec) would have made of the request:
   bare path too.
 - **The path**: its bytes, percent escapes decoded, must be UTF-8 (a key is a UTF-8
   name), else 400 ``InvalidURI``, where decoding would have made a U+FFFD of them.
+- **A body's length**: PutObject and UploadPart need ``Content-Length`` (or chunked
+  transfer coding), else 411 ``MissingContentLength``.
 - **A copy source** (``x-amz-copy-source``) on any request but CopyObject and
   UploadPartCopy: 400 ``InvalidArgument``, whatever the method (a POST only with
   ``uploadId``).
@@ -100,6 +102,7 @@ _BARE_BUCKET_WRITES = frozenset(("CreateBucket", "DeleteBucket"))
 _BARE_KEY_WRITES = frozenset(("PutObject", "CopyObject", "DeleteObject"))
 _PART_NUMBER_READERS = frozenset(("GetObject", "HeadObject", "UploadPart", "UploadPartCopy"))
 _COPIES = frozenset(("CopyObject", "UploadPartCopy"))
+_BODY_WRITES = frozenset(("PutObject", "UploadPart"))
 COPY_SOURCE = "x-amz-copy-source"
 
 SSE_HEADER = "x-amz-server-side-encryption"
@@ -123,12 +126,23 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
     if name in _PART_NUMBER_READERS and "partNumber" in query:
         check_part_number(query["partNumber"][0])
     headers = request.headers
+    if name in _BODY_WRITES and "content-length" not in headers:
+        _check_length_given(headers)
     if COPY_SOURCE in headers and name not in _COPIES:
         _refuse_copy_source(request, headers[COPY_SOURCE])
     if SSE_HEADER in headers or KMS_KEY_HEADER in headers:
         _check_encryption_headers(operation, headers)
     checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm")
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
+
+
+def _check_length_given(headers: Mapping[str, str]) -> None:
+    """A body written with neither ``Content-Length`` nor chunked transfer coding (which
+    aws-chunked uploads of unknown length use): 411 ``MissingContentLength``."""
+    if "chunked" not in headers.get("transfer-encoding", "").lower():
+        raise errors.s3_error(
+            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
 
 
 def _refuse_copy_source(request: HttpRequest, value: str) -> None:
