@@ -94,7 +94,10 @@ def _listing(bucket: str, count: int) -> bytes:
     """A ListObjectsV2 page of ``count`` empty objects, shaped as cloudlet answers it."""
     entry = (
         "<Contents><Key>k/{:07d}</Key><LastModified>2026-11-22T12:00:00.000Z</LastModified>"
-        '<ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag><Size>0</Size>'
+        '<ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag>'
+        # Raw PUTs carry no checksum: S3 (and cloudlet) then keeps a CRC64NVME.
+        "<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>"
+        "<Size>0</Size>"
         "<StorageClass>STANDARD</StorageClass></Contents>"
     )
     more = f"<NextContinuationToken>k/{count - 1:07d}</NextContinuationToken>" if count > 10 else ""

@@ -7,6 +7,7 @@ import urllib.request
 from datetime import UTC, datetime
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.services.s3_helpers import NO_RETRIES, bname, error
@@ -238,3 +239,117 @@ def test_a_listing_and_a_head_give_the_same_time(s3):
         # Whole seconds rounded up: the object is never older than that file, so
         # ``aws s3 sync`` does not upload it again.
         assert entry["LastModified"] >= before
+
+
+def _versioned(s3) -> str:
+    name = bname("ver")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def _page(s3, name: str, **kw) -> list[tuple[str, str]]:
+    out = s3.list_object_versions(Bucket=name, **kw)
+    return [(v["Key"], v["VersionId"]) for v in out.get("Versions", [])]
+
+
+def test_versions_resume_after_a_deleted_marker_within_its_key(s3):
+    """Deleting a page before asking for the next (``object_versions.delete()``): S3 goes on
+    with the versions that stood after the deleted marker, not after its whole key."""
+    name = _versioned(s3)
+    same = [s3.put_object(Bucket=name, Key="same", Body=b"%d" % i)["VersionId"] for i in range(6)]
+    z = [s3.put_object(Bucket=name, Key="z", Body=b"x")["VersionId"] for _ in range(3)]
+    first = s3.list_object_versions(Bucket=name, MaxKeys=3)
+    assert [v["VersionId"] for v in first["Versions"]] == same[:2:-1]
+    s3.delete_objects(
+        Bucket=name,
+        Delete={"Objects": [{"Key": "same", "VersionId": v} for v in same[3:]]},
+    )
+    markers = {"KeyMarker": first["NextKeyMarker"], "VersionIdMarker": same[3]}
+    assert _page(s3, name, MaxKeys=3, **markers) == [("same", v) for v in same[2::-1]]
+    assert _page(s3, name, **markers) == [("same", v) for v in same[2::-1]] + [
+        ("z", v) for v in reversed(z)
+    ]
+
+
+def test_versions_resume_after_a_deleted_marker_others_kept(s3):
+    """Only the marker deleted: the next page starts at the version just older than it."""
+    name = _versioned(s3)
+    ids = [s3.put_object(Bucket=name, Key="k", Body=b"x")["VersionId"] for _ in range(5)]
+    first = s3.list_object_versions(Bucket=name, MaxKeys=2)
+    assert first["NextVersionIdMarker"] == ids[3]
+    s3.delete_object(Bucket=name, Key="k", VersionId=ids[3])
+    page = _page(s3, name, KeyMarker="k", VersionIdMarker=ids[3])
+    assert page == [("k", v) for v in ids[2::-1]]
+    # Every version of the key gone: the listing goes on with the next key.
+    s3.put_object(Bucket=name, Key="l", Body=b"x")
+    for v in ids[:3] + ids[4:]:
+        s3.delete_object(Bucket=name, Key="k", VersionId=v)
+    assert [k for k, _ in _page(s3, name, KeyMarker="k", VersionIdMarker=ids[3])] == ["l"]
+
+
+def test_a_version_marker_never_handed_out_resumes_after_its_key(s3):
+    """A well-formed id that names no version of the key (nor ended a page): its place is
+    unknown, and the listing resumes after the whole key."""
+    name = _versioned(s3)
+    for key in ("a", "b"):
+        s3.put_object(Bucket=name, Key=key, Body=b"x")
+    page = _page(s3, name, KeyMarker="a", VersionIdMarker="0" * 32)
+    assert [k for k, _ in page] == ["b"]
+
+
+def _raw_xml(s3, bodies: list[str], operation: str) -> None:
+    s3.meta.events.register(
+        f"after-call.s3.{operation}",
+        lambda http_response, **_: bodies.append(http_response.content.decode()),
+    )
+
+
+def test_listings_name_each_objects_checksum_algorithm_and_type(s3, cloudlet_server):
+    name = _versioned(s3)
+    s3.put_object(Bucket=name, Key="crc32c", Body=b"abc", ChecksumAlgorithm="CRC32C")
+    s3.put_object(Bucket=name, Key="sha256", Body=b"abc", ChecksumAlgorithm="SHA256")
+    bare = cloudlet_server.client("s3", config=Config(request_checksum_calculation="when_required"))
+    bare.put_object(Bucket=name, Key="default", Body=b"abc")  # S3 adds CRC64NVME
+    upload = s3.create_multipart_upload(Bucket=name, Key="mpu", ChecksumAlgorithm="SHA256")
+    part = s3.upload_part(
+        Bucket=name,
+        Key="mpu",
+        UploadId=upload["UploadId"],
+        PartNumber=1,
+        Body=b"abc",
+        ChecksumAlgorithm="SHA256",
+    )
+    s3.complete_multipart_upload(
+        Bucket=name,
+        Key="mpu",
+        UploadId=upload["UploadId"],
+        MultipartUpload={
+            "Parts": [
+                {"PartNumber": 1, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}
+            ]
+        },
+    )
+    expected = {
+        "crc32c": (["CRC32C"], "FULL_OBJECT"),
+        "default": (["CRC64NVME"], "FULL_OBJECT"),
+        "mpu": (["SHA256"], "COMPOSITE"),
+        "sha256": (["SHA256"], "FULL_OBJECT"),
+    }
+    bodies: list[str] = []
+    for operation in ("ListObjectsV2", "ListObjects", "ListObjectVersions"):
+        _raw_xml(s3, bodies, operation)
+    listings = (
+        s3.list_objects_v2(Bucket=name)["Contents"],
+        s3.list_objects(Bucket=name)["Contents"],
+        s3.list_object_versions(Bucket=name)["Versions"],
+    )
+    for entries in listings:
+        got = {e["Key"]: (e["ChecksumAlgorithm"], e["ChecksumType"]) for e in entries}
+        assert got == expected
+    # In the models' order: after the ETag, before the Size.
+    entry = (
+        r"<ETag>[^<]+</ETag><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+        r"<ChecksumType>FULL_OBJECT</ChecksumType><Size>3</Size>"
+    )
+    assert all(re.search(entry, body) for body in bodies) and len(bodies) == 3

@@ -640,3 +640,38 @@ def test_zero_max_parts_and_max_uploads_answer_an_empty_untruncated_page(s3, buc
     assert (uploads["MaxUploads"], uploads["IsTruncated"]) == (0, False)
     assert "Uploads" not in uploads and "CommonPrefixes" not in uploads
     assert "NextKeyMarker" not in uploads and "NextUploadIdMarker" not in uploads
+
+
+def test_list_multipart_uploads_resumes_after_an_aborted_marker(s3, bucket):
+    """Aborting each page before asking for the next: the uploads of the marker's key that
+    stood after it still come, then the next keys."""
+    ids = [s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"] for _ in range(5)]
+    other = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    first = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=3)
+    assert [u["UploadId"] for u in first["Uploads"]] == ids[:3]
+    for upload_id in ids[:3]:
+        s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
+    markers = {"KeyMarker": first["NextKeyMarker"], "UploadIdMarker": first["NextUploadIdMarker"]}
+    page = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=3, **markers)
+    assert [(u["Key"], u["UploadId"]) for u in page["Uploads"]] == [
+        ("k", ids[3]),
+        ("k", ids[4]),
+        ("m", other),
+    ]
+    # Only the marker gone (completed, here): the uploads after it, not the earlier ones.
+    more = [s3.create_multipart_upload(Bucket=bucket, Key="n")["UploadId"] for _ in range(3)]
+    page = s3.list_multipart_uploads(Bucket=bucket, Prefix="n", MaxUploads=1)
+    part = s3.upload_part(Bucket=bucket, Key="n", UploadId=more[0], PartNumber=1, Body=b"x")
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="n",
+        UploadId=more[0],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    page = s3.list_multipart_uploads(
+        Bucket=bucket, Prefix="n", KeyMarker="n", UploadIdMarker=page["NextUploadIdMarker"]
+    )
+    assert [u["UploadId"] for u in page["Uploads"]] == more[1:]
+    # An id never listed names no place: the listing resumes after the whole key.
+    page = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="k", UploadIdMarker="0" * 64)
+    assert [u["Key"] for u in page["Uploads"]] == ["m", "n", "n"]

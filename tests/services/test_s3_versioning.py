@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.services.s3_helpers import NO_RETRIES, bname, error
@@ -161,3 +165,31 @@ def test_version_id_header_appears_once_versioning_was_configured(s3, versioned)
     assert s3.get_object(Bucket=versioned, Key="k")["VersionId"]
     attrs = s3.get_object_attributes(Bucket=versioned, Key="k", ObjectAttributes=["ObjectSize"])
     assert attrs["VersionId"]
+
+
+def test_resource_object_versions_delete_empties_a_bucket_of_many_versions(cloudlet_server):
+    """boto3's ``bucket.object_versions.delete()`` deletes each page of 1,000 before asking
+    for the next, from the markers of a version it has just deleted: the rest of that key
+    must still come (else DeleteBucket fails with BucketNotEmpty)."""
+    pool = Config(retries={"max_attempts": 0}, max_pool_connections=8)
+    s3 = cloudlet_server.client("s3", config=pool)
+    name = bname("many")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    with ThreadPoolExecutor(8) as workers:
+        list(
+            workers.map(lambda i: s3.put_object(Bucket=name, Key="k", Body=b"%d" % i), range(1100))
+        )
+    s3.delete_object(Bucket=name, Key="k")  # and a delete marker on top
+    resource = boto3.resource(
+        "s3",
+        endpoint_url=cloudlet_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    bucket = resource.Bucket(name)
+    bucket.object_versions.delete()
+    assert "Versions" not in s3.list_object_versions(Bucket=name)
+    bucket.delete()
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

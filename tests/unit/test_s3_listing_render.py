@@ -15,8 +15,18 @@ from cloudlet.services.s3.listing import (
     _version_entry,
 )
 
+COMPACT = (",", ":")
+"""How the store writes the ``checksums`` column (older rows have ``json.dumps``' spaces)."""
 
-def row(key: str, ts: float, checksums: dict | None = None, klass: str = "STANDARD") -> tuple:
+
+def row(
+    key: str,
+    ts: float,
+    checksums: dict | None = None,
+    klass: str = "STANDARD",
+    kind: str = "FULL_OBJECT",
+    separators: tuple[str, str] = COMPACT,
+) -> tuple:
     # (key, version_id, is_latest, delete_marker, size, etag, last_modified, owner,
     #  storage_class, checksums, checksum_type, id): the store's listing row.
     return (
@@ -29,8 +39,8 @@ def row(key: str, ts: float, checksums: dict | None = None, klass: str = "STANDA
         ts,
         "000000000000",
         klass,
-        json.dumps(checksums) if checksums else None,
-        "FULL_OBJECT" if checksums else None,
+        json.dumps(checksums, separators=separators) if checksums else None,
+        kind if checksums else None,
         1,
     )
 
@@ -41,6 +51,8 @@ ROWS = [
     row("unicodé/ключ/键", 1_790_000_000.9999),
     row("multi", 1_790_000_000.5, {"CRC64NVME": "AAAAAAAAAAA=", "SHA256": "x/y+z="}, "GLACIER"),
     row("tricky\r\nline", 1_790_000_001.0004),
+    row("spaced", 1_790_000_002.0, {"CRC32C": "yZRlqg=="}, separators=(", ", ": ")),
+    row("mpu", 1_790_000_003.0, {"SHA256": "x/y+z=-3"}, kind="COMPOSITE"),
 ]
 
 
@@ -69,6 +81,8 @@ VERSION_ROWS = [
     version_row("a & <b>", "v1", False, False, klass="GLACIER"),
     version_row("ключ +plus", "null", True, True),
     version_row("z", "v9", True, False),
+    version_row("z", "v8", False, False, checksums={"SHA1": "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=-2"}),
+    version_row("z", "v7", False, False, checksums={"CRC32C": "yZRlqg=="}, separators=(", ", ": ")),
 ]
 
 
@@ -89,3 +103,21 @@ def test_rendered_versions_match_the_generic_writer(encoding):
     ).body
     rendered = _render_versions(versions + markers, encoding)
     assert codec.serialize(operation, {"Name": "b", "Versions": rendered}, "req").body == generic
+
+
+@pytest.mark.parametrize("separators", [COMPACT, (", ", ": ")])
+def test_checksum_elements_follow_the_etag_whichever_json_spelling(separators):
+    checksums = {"CRC32C": "yZRlqg==", "SHA256": "x/y+z="}
+    r = row("k", 1_790_000_000.0, checksums, separators=separators)
+    elements = (
+        "</ETag><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+        "<ChecksumAlgorithm>SHA256</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>"
+        "<Size>"
+    )
+    assert elements in _render_contents([r], None, False)
+    assert elements in _render_versions([r], None)
+    assert _content(r, None, False)["ChecksumAlgorithm"] == ["CRC32C", "SHA256"]
+    assert _version_entry(r, None)["ChecksumType"] == "FULL_OBJECT"
+    bare = row("k", 1_790_000_000.0)
+    assert "Checksum" not in _render_contents([bare], None, False)
+    assert "Checksum" not in _render_versions([bare], None)

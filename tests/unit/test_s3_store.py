@@ -10,7 +10,9 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3.conditions import check_copy_source, check_read, parse_range
 from cloudlet.services.s3.listing import resume_point, walk
 from cloudlet.services.s3.store import (
+    _MARKER_CACHE,
     ROW_KEY,
+    ROW_VERSION_ID,
     Bucket,
     ObjectVersion,
     S3Store,
@@ -184,3 +186,25 @@ def test_expires_is_kept_as_text_and_old_epoch_rows_read_as_dates(store):
     assert fresh.latest("bkt", "zero").expires == "0"
     assert fresh.latest("bkt", "soon").expires == "soon"
     assert fresh.latest("bkt", "date").expires == "Wed, 02 Jan 2030 03:04:05 GMT"
+
+
+def test_a_page_end_keeps_its_place_once_its_version_is_deleted(store):
+    """Version ids are random: where a deleted version stood is known only from the listing
+    page that ended on it, and the key's older versions are those below its row id."""
+    for v in ("v1", "v2", "v3", "v4"):
+        put(store, "k", v)
+    v3 = store.version_row_id("bkt", "k", "v3")
+    assert v3 is not None and store.version_row_id("bkt", "k", "never") is None
+    store.remember_page_end("bkt", b"k", "v3", v3)
+    store.delete_version("bkt", "k", "v3")
+    assert store.version_row_id("bkt", "k", "v3") == v3
+    assert store.version_row_id("other", "k", "v3") is None
+    older = store.scan_older_versions("bkt", b"k", v3)
+    assert [r[ROW_VERSION_ID] for r in older] == ["v2", "v1"]
+
+
+def test_page_ends_are_bounded(store):
+    for i in range(_MARKER_CACHE + 1):
+        store.remember_page_end("bkt", b"k", f"v{i}", i + 1)
+    assert store.version_row_id("bkt", "k", "v0") is None  # the oldest note went first
+    assert store.version_row_id("bkt", "k", f"v{_MARKER_CACHE}") == _MARKER_CACHE + 1

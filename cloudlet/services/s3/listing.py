@@ -12,6 +12,18 @@ Markers follow S3: a marker that is itself a common prefix (``photos/`` from
 a previous page's NextMarker) resumes after everything under it; any other
 marker resumes after that key. V2 continuation tokens are opaque (base64 of
 the last item returned).
+
+A ``VersionIdMarker`` resumes after where that version stands in its key's
+history (newest first), even once it is deleted, as S3 does: deleting each page
+before asking for the next (boto3's ``bucket.object_versions.delete()``) must
+not skip the rest of the key. Version ids are random, so a deleted version's
+place is not in the table; the store keeps where each truncated page ended
+(``S3Store.remember_page_end``). A marker neither kept nor stored (never handed
+out, or from before a restart) resumes after its whole key.
+
+Every object has a checksum (CRC64NVME unless the writer chose one), so nearly
+every entry carries ``ChecksumAlgorithm`` and ``ChecksumType``; their text is
+cached by algorithm and type, and only the names are read from the stored JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from cloudlet.services.s3.store import (
     ROW_CHECKSUMS,
     ROW_DELETE_MARKER,
     ROW_ETAG,
+    ROW_ID,
     ROW_IS_LATEST,
     ROW_KEY,
     ROW_LAST_MODIFIED,
@@ -165,15 +178,36 @@ def _from_token(token: str) -> tuple[bytes, bool]:
     )
 
 
-_ALGORITHM_NAMES = re.compile(r'"([A-Z0-9]+)": ')
+_ALGORITHM_NAMES = re.compile(r'"([A-Z0-9]+)": ?')
+"""The names of a ``checksums`` column: ``{"CRC32C":"..."}`` (the store's compact JSON)
+or ``{"CRC32C": "..."}`` (rows written by ``json.dumps``' default separators)."""
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.~/-]*\Z")
 """Keys that URL encoding (``quote_plus`` with ``/`` safe) leaves as they are."""
 
 
 def _algorithms(raw: str | None) -> list[str] | None:
-    # Only the names are listed: {"CRC64NVME": "..."} -> ["CRC64NVME"]. The
-    # column is json.dumps output; base64 values never hold '"'.
+    # Only the names are listed: {"CRC64NVME":"..."} -> ["CRC64NVME"]. A name is the
+    # only string followed by a colon: base64 values never hold '"' or ':'.
     return _ALGORITHM_NAMES.findall(raw) if raw else None
+
+
+_ELEMENTS: dict[tuple[str | None, ...], str] = {}
+"""Rendered checksum elements by (type, *names): a handful of combinations in any bucket."""
+
+
+def _checksum_elements(raw: str | None, kind: str | None) -> str:
+    """A row's ``ChecksumAlgorithm`` elements, then its ``ChecksumType``: the order of
+    both ``Object`` and ``ObjectVersion`` (after ``ETag``). Nearly every row has one
+    (objects get CRC64NVME by default): the text is cached, only the names are read."""
+    if not raw:
+        return ""
+    found = _ELEMENTS.get(shape := (kind, *_ALGORITHM_NAMES.findall(raw)))
+    if found is None:
+        names = "".join(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in shape[1:])
+        found = f"{names}<ChecksumType>{kind}</ChecksumType>" if kind and names else names
+        if len(_ELEMENTS) < 1024:
+            _ELEMENTS[shape] = found
+    return found
 
 
 def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Prerendered:
@@ -191,14 +225,10 @@ def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Pr
             f"<Contents><Key>{escape_text(key)}</Key>"
             f"<LastModified>{_iso(row[ROW_LAST_MODIFIED])}</LastModified>"
             f"<ETag>{escape_text(row[ROW_ETAG])}</ETag>"
+            f"{_checksum_elements(row[ROW_CHECKSUMS], row[ROW_CHECKSUM_TYPE])}"
+            f"<Size>{row[ROW_SIZE]}</Size>"
+            f"<StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>"
         ]
-        algorithms = _algorithms(row[ROW_CHECKSUMS])
-        if algorithms:
-            parts.extend(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in algorithms)
-            if row[ROW_CHECKSUM_TYPE]:
-                parts.append(f"<ChecksumType>{row[ROW_CHECKSUM_TYPE]}</ChecksumType>")
-        parts.append(f"<Size>{row[ROW_SIZE]}</Size>")
-        parts.append(f"<StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>")
         if owner:
             who = owner_of(row[ROW_OWNER])
             parts.append(
@@ -266,17 +296,12 @@ def _render_versions(rows: list[tuple], encoding: str | None) -> Prerendered:
         if row[ROW_DELETE_MARKER]:
             out.append(f"<DeleteMarker>{owner}{where}</DeleteMarker>")
             continue
-        parts = [f"<Version><ETag>{escape_text(row[ROW_ETAG])}</ETag>"]
-        algorithms = _algorithms(row[ROW_CHECKSUMS])
-        if algorithms:
-            parts.extend(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in algorithms)
-            if row[ROW_CHECKSUM_TYPE]:
-                parts.append(f"<ChecksumType>{row[ROW_CHECKSUM_TYPE]}</ChecksumType>")
-        parts.append(
+        out.append(
+            f"<Version><ETag>{escape_text(row[ROW_ETAG])}</ETag>"
+            f"{_checksum_elements(row[ROW_CHECKSUMS], row[ROW_CHECKSUM_TYPE])}"
             f"<Size>{row[ROW_SIZE]}</Size><StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>"
             f"{where}{owner}</Version>"
         )
-        out.append("".join(parts))
     return Prerendered("".join(out))
 
 
@@ -297,6 +322,18 @@ def _version_entry(row: tuple, encoding: str | None) -> Result:
         entry["ChecksumAlgorithm"] = algorithms
         entry["ChecksumType"] = row[ROW_CHECKSUM_TYPE]
     return entry
+
+
+def _check_version_marker(key_marker: str, version_marker: str | None) -> None:
+    if version_marker is None:
+        return
+    if not key_marker:
+        raise errors.invalid_argument(
+            "A version-id marker cannot be specified without a key marker.",
+            "version-id-marker",
+            version_marker,
+        )
+    check_version_id(version_marker)
 
 
 class ListingHandlers(S3Handlers):
@@ -399,6 +436,35 @@ class ListingHandlers(S3Handlers):
             )
         return out
 
+    def _version_scan(
+        self, bucket: str, prefix: bytes, key_marker: str, version_marker: str | None
+    ) -> Scan:
+        """Scans of every version under ``prefix``; resuming after ``key_marker`` with a
+        ``version_marker`` first lists that key's versions older than the marker."""
+        end = successor(prefix) if prefix else None
+        store = self.store
+
+        def open_scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
+            return store.scan_versions(bucket, start, inclusive, end)
+
+        first = key_bytes(key_marker)
+        row_id = (
+            store.version_row_id(bucket, key_marker, version_marker)
+            if version_marker is not None and first >= prefix
+            else None
+        )
+        if row_id is None:  # no marker, or one never seen (listed after its whole key)
+            return open_scan
+
+        def scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
+            if start == first and not inclusive:
+                return chain(
+                    store.scan_older_versions(bucket, first, row_id), open_scan(first, False)
+                )
+            return open_scan(start, inclusive)
+
+        return scan
+
     def list_object_versions(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         encoding = _encoding(params)
@@ -409,40 +475,11 @@ class ListingHandlers(S3Handlers):
         key_marker = params.get("KeyMarker") or ""
         version_marker = params.get("VersionIdMarker") or None
         limit = _max_keys(params)
-        end = successor(prefix) if prefix else None
-        store = self.store
-
-        def open_scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
-            return store.scan_versions(bucket.name, start, inclusive, end)
-
-        if version_marker is not None:
-            if not key_marker:
-                raise errors.invalid_argument(
-                    "A version-id marker cannot be specified without a key marker.",
-                    "version-id-marker",
-                    version_marker,
-                )
-            check_version_id(version_marker)
+        _check_version_marker(key_marker, version_marker)
         start, inclusive = (
             resume_point(key_bytes(key_marker), prefix, delimiter) if key_marker else (b"", True)
         )
-        scan = open_scan
-        row_id = (
-            store.version_row_id(bucket.name, key_marker, version_marker)
-            if version_marker is not None
-            else None
-        )
-        if row_id is not None and key_bytes(key_marker) >= prefix:
-            first = key_bytes(key_marker)
-
-            def scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
-                if start == first and not inclusive:
-                    return chain(
-                        store.scan_older_versions(bucket.name, first, row_id),
-                        open_scan(first, False),
-                    )
-                return open_scan(start, inclusive)
-
+        scan = self._version_scan(bucket.name, prefix, key_marker, version_marker)
         items = walk(scan, prefix, delimiter, start, inclusive, limit + 1)
         truncated = len(items) > limit > 0
         items = items[:limit]
@@ -474,10 +511,18 @@ class ListingHandlers(S3Handlers):
         if prefixes:
             out["CommonPrefixes"] = prefixes
         if truncated and items:
-            last = items[-1]
-            if isinstance(last, bytes):
-                out["NextKeyMarker"] = encode(_text(last), encoding)
-            else:
-                out["NextKeyMarker"] = encode(_text(last[ROW_KEY]), encoding)
-                out["NextVersionIdMarker"] = last[ROW_VERSION_ID]
+            out.update(self._next_version_markers(bucket.name, items[-1], encoding))
         return out
+
+    def _next_version_markers(
+        self, bucket: str, last: tuple | bytes, encoding: str | None
+    ) -> Result:
+        """A truncated page's ``NextKeyMarker`` and ``NextVersionIdMarker``; the store notes
+        where a version page ended, so the next page resumes there even if it is deleted."""
+        if isinstance(last, bytes):
+            return {"NextKeyMarker": encode(_text(last), encoding)}
+        self.store.remember_page_end(bucket, last[ROW_KEY], last[ROW_VERSION_ID], last[ROW_ID])
+        return {
+            "NextKeyMarker": encode(_text(last[ROW_KEY]), encoding),
+            "NextVersionIdMarker": last[ROW_VERSION_ID],
+        }

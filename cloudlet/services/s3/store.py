@@ -336,6 +336,8 @@ class _Transaction:
 
 _BUCKET_CACHE = 4096
 _LATEST_CACHE = 4096
+_MARKER_CACHE = 4096
+"""Page ends ``version_row_id`` remembers (``remember_page_end``): one per listing under way."""
 _ABSENT = object()
 _BUCKET_COLUMNS = "name, account, region, created, versioning, mfa_delete, object_lock, config"
 
@@ -354,6 +356,9 @@ class S3Store:
         # (which may still roll back) is not kept.
         self._latest: dict[tuple[str, str], ObjectVersion | None] = {}
         self._hooks: list[TransactionHooks] = []
+        # (bucket, key, version id) -> row id of the last version of a truncated
+        # ListObjectVersions page: where the next page resumes, even once it is deleted.
+        self._page_ends: dict[tuple[str, bytes, str], int] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -677,9 +682,29 @@ class S3Store:
             (bucket, key, below_id),
         )
 
+    def remember_page_end(self, bucket: str, key: bytes, version_id: str, row_id: int) -> None:
+        """Note that a listing page ended at this version (its ``NextVersionIdMarker``)."""
+        ends, where = self._page_ends, (bucket, key, version_id)
+        ends.pop(where, None)
+        if len(ends) >= _MARKER_CACHE:
+            del ends[next(iter(ends))]
+        ends[where] = row_id
+
     def version_row_id(self, bucket: str, key: str, version_id: str) -> int | None:
+        """Where a ``VersionIdMarker`` stands in its key's history: a row id (the key's
+        versions list newest first, by id descending), or None when unknown.
+
+        Version ids are random, so once a version is deleted nothing in the table
+        tells where it stood; a page end noted by ``remember_page_end`` does (ids are
+        never reused, so the key's versions below it are exactly those still to list).
+        It wins over the table: a null version written again may get a newer row.
+        """
+        kb = key_bytes(key)
+        found = self._page_ends.get((bucket, kb, version_id))
+        if found is not None:
+            return found
         row = self.conn.execute(
             "SELECT id FROM objects WHERE bucket = ? AND key = ? AND version_id = ?",
-            (bucket, key_bytes(key), version_id),
+            (bucket, kb, version_id),
         ).fetchone()
         return row[0] if row else None

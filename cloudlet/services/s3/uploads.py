@@ -6,6 +6,8 @@ Why these tables, in the S3 database next to ``objects`` (``S3Store.add_schema``
   orders uploads of one key by initiation, as ListMultipartUploads lists
   them; keys are BLOBs of their UTF-8 bytes like ``objects.key``, so
   ``(bucket, key, seq)`` is S3's listing order and a page is a range scan.
+  A seq is never reused: the next page resumes at its marker's seq even once
+  that upload is completed or aborted (``walk`` notes the seqs it lists).
   ``settings`` keeps what CreateMultipartUpload said about the object
   (content headers, metadata, and under ``"extra"`` its tags and Object Lock
   retention / legal hold, as ``ObjectVersion.extra`` holds them) until Complete.
@@ -57,6 +59,8 @@ CREATE TABLE IF NOT EXISTS mpu_parts (
 """
 
 MAX_PARTS = 10_000
+_LISTED_CACHE = 4096
+"""Uploads a listing returned that ``walk`` remembers (a page holds up to 1,000)."""
 
 _UPLOAD_COLUMNS = (
     "seq, upload_id, bucket, key, initiated, owner, storage_class, checksum_algorithm, "
@@ -139,6 +143,9 @@ class UploadStore:
         self.store = store
         store.add_schema(SCHEMA)
         store.add_blob_reference("SELECT blob_id FROM mpu_parts")
+        # upload id -> (bucket, key, seq) of uploads listings returned: where a page
+        # ended, should that upload be completed or aborted before the next page.
+        self._listed: dict[str, tuple[str, bytes, int]] = {}
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -247,7 +254,8 @@ class UploadStore:
         """Up to ``want`` uploads or common prefixes (``str``) in (key, initiation) order.
 
         Markers follow S3: ``key_marker`` alone resumes after that key;
-        with ``id_marker`` it resumes after that upload of that key; a
+        with ``id_marker`` it resumes after that upload of that key (where it stood,
+        if it has since been completed or aborted: ``_marker_seq``); a
         ``key_marker`` that is a common prefix resumes after everything under it.
         """
         pb = key_bytes(prefix)
@@ -257,12 +265,9 @@ class UploadStore:
             mb = key_bytes(key_marker)
             start, inclusive = resume_point(mb, pb, db)
             if not inclusive and id_marker:
-                row = self.conn.execute(
-                    "SELECT seq FROM mpu_uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-                    (id_marker, bucket, mb),
-                ).fetchone()
-                if row is not None:
-                    inclusive, after_seq = True, row[0]
+                seq = self._marker_seq(bucket, mb, id_marker)
+                if seq is not None:
+                    inclusive, after_seq = True, seq
             if start < pb:
                 start, inclusive, after_seq = pb, True, 0
         end = successor(pb) if pb else None
@@ -296,9 +301,35 @@ class UploadStore:
                         return
                     start, inclusive, after_seq = after, True, 0
                     break
+                self._remember(row)
                 yield _upload(row)
                 produced += 1
                 start, inclusive, after_seq = kb, True, row[0]
             else:
                 if len(rows) < limit:
                     return
+
+    def _marker_seq(self, bucket: str, key: bytes, upload_id: str) -> int | None:
+        """Where an ``UploadIdMarker`` stands among its key's uploads (a ``seq``), or None.
+
+        Upload ids are random: once an upload is completed or aborted, only a
+        listing that returned it knows where it stood (seqs are never reused, so
+        the key's uploads above it are exactly those still to list). An id never
+        listed nor stored resumes after the whole key.
+        """
+        row = self.conn.execute(
+            "SELECT seq FROM mpu_uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+            (upload_id, bucket, key),
+        ).fetchone()
+        if row is not None:
+            return row[0]
+        seen = self._listed.get(upload_id)
+        return seen[2] if seen is not None and seen[:2] == (bucket, key) else None
+
+    def _remember(self, row: tuple) -> None:
+        """Note a listed upload (``_marker_seq``), oldest notes dropped first."""
+        listed = self._listed
+        listed.pop(row[1], None)
+        if len(listed) >= _LISTED_CACHE:
+            del listed[next(iter(listed))]
+        listed[row[1]] = (row[2], bytes(row[3]), row[0])
