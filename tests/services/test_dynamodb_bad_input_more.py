@@ -133,10 +133,10 @@ def test_update_table_changes_nothing_when_it_fails(ddb, loose):
 
     with pytest.raises(ClientError) as exc:
         ddb.update_table(TableName=name, BillingMode="PROVISIONED")
+    # [ack] DDB-TABLE-152: UpdateTable's text (CreateTable's is "ReadCapacityUnits and ...")
     assert error(exc) == (
         VALIDATION,
-        INVALID + "ReadCapacityUnits and WriteCapacityUnits must both be specified when "
-        "BillingMode is PROVISIONED",
+        INVALID + "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
     )
     with pytest.raises(ClientError) as exc:
         loose.update_table(TableName=name, BillingMode="JUNK")
@@ -151,14 +151,21 @@ def test_update_table_changes_nothing_when_it_fails(ddb, loose):
             "Projection": {"ProjectionType": "ALL"},
         }
     }
+    # The index is made on the copy, then the update of a missing index refuses the lot.
+    # [ack] DDB-TABLE-375 (text), DDB-TABLE-380 (valid members of the call not applied)
     with pytest.raises(ClientError) as exc:
         ddb.update_table(
             TableName=name,
             AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
-            GlobalSecondaryIndexUpdates=[gsi],
-            StreamSpecification={"StreamEnabled": False},
+            GlobalSecondaryIndexUpdates=[
+                gsi,
+                {"Update": {"IndexName": "nope", "OnDemandThroughput": {"MaxReadRequestUnits": 5}}},
+            ],
         )
-    assert error(exc) == (VALIDATION, "Table does not have an enabled stream")
+    assert error(exc) == (
+        "ResourceNotFoundException",
+        f"Requested resource not found: Index nope for table {name}",
+    )
 
     after = ddb.describe_table(TableName=name)["Table"]
     assert after["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"

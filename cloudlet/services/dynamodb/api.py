@@ -2,7 +2,7 @@
 
 One method per operation of botocore's ``dynamodb`` model. Item and query
 work lives in ``items.py``, ``query.py`` and ``batch.py``; table definitions
-in ``tables.py`` and ``tableops.py``; the one write path in ``engine.py``.
+in ``tables.py``, ``updatetable.py`` and ``tableops.py``; the one write path in ``engine.py``.
 The mixins add TTL (``ttl.py``), backups, PITR and export (``backups.py``)
 and PartiQL (``partiql/``); the Streams API is its own service
 (``streams.py``, botocore's ``dynamodbstreams``) over the same engine.
@@ -16,7 +16,7 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.dynamodb import batch, errors, items, query, tableops
+from cloudlet.services.dynamodb import batch, errors, items, query, tableops, updatetable
 from cloudlet.services.dynamodb.backups import BackupHandlers
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
@@ -109,15 +109,16 @@ class DynamoDBService(
     def create_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = parse_create(params, ctx.account_id, ctx.region, self.engine.clock())
         self._add_table(ctx, table, params)
-        return {"TableDescription": describe(table, self.engine.counts(table))}
+        return {"TableDescription": describe(table, self.engine.counts(table), self.engine.clock())}
 
     def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._described(ctx, params["TableName"])
-        return {"Table": describe(table, self.engine.counts(table))}
+        return {"Table": describe(table, self.engine.counts(table), self.engine.clock())}
 
     def update_table(self, ctx: Any, params: dict[str, Any]) -> Result:
+        updatetable.check_update_request(params)  # before the table: AWS's order
         table = self._described(ctx, params["TableName"])
-        result, backfill = tableops.update_table(self.engine, table, params)
+        result, backfill = updatetable.update_table(self.engine, table, params)
         for ix in backfill:
             self._backfill(table, ix)
         return result

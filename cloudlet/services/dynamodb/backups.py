@@ -382,6 +382,10 @@ def restored_definition(
     table.tags = {}
     table.pitr = None
     table.deletion_protection = False
+    table.restore = None  # the source may be a restored table itself
+    table.throughput_log = None
+    for ix in table.indexes:
+        ix.throughput_log = None
     _billing_override(table, params)
     table.on_demand_since = now if table.billing == "PAY_PER_REQUEST" else None
     for kind, member in (
@@ -399,7 +403,7 @@ def restored_definition(
                 ix.throughput = dict(table.throughput)
     sse = params.get("SSESpecificationOverride")
     if sse is not None:
-        table.sse = sse_description(table, {**sse, "Enabled": bool(sse.get("Enabled"))})
+        table.sse = sse_description(table, sse)  # CreateTable's rules for an SSESpecification
     used = set(table.key_names)
     for ix in table.indexes:
         used.update(ix.key_names())
@@ -479,10 +483,11 @@ def _apply_undo(engine: Engine, tid: int, undo: dict[Key, Item | None]) -> None:
             store.put(tid, *key, item_size(old), None, dump(old))
 
 
-def _restore_result(engine: Engine, table: Table, summary: Result) -> Result:
-    desc = describe(table, engine.counts(table))
-    desc["RestoreSummary"] = {**summary, "RestoreInProgress": False}
-    return {"TableDescription": desc}
+def _restore_result(engine: Engine, table: Table) -> Result:
+    """The answer of a restore: the new table's description, RestoreSummary included
+    (``table.restore``, set before ``install`` saved the table, so DescribeTable reports
+    it too, after restarts as well)."""
+    return {"TableDescription": describe(table, engine.counts(table), engine.clock())}
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -579,6 +584,11 @@ class BackupHandlers:
         table = restored_definition(
             backup.table, target, ctx.account_id, ctx.region, params, self.engine.clock()
         )
+        table.restore = {
+            "SourceBackupArn": backup.arn,
+            "SourceTableArn": backup.table.arn,
+            "RestoreDateTime": backup.created,
+        }
 
         def fill(new: Table) -> None:
             self.engine.store.conn.execute(
@@ -588,12 +598,7 @@ class BackupHandlers:
             )
 
         install(self.engine, table, fill)
-        summary = {
-            "SourceBackupArn": backup.arn,
-            "SourceTableArn": backup.table.arn,
-            "RestoreDateTime": _dt(backup.created),
-        }
-        return _restore_result(self.engine, table, summary)
+        return _restore_result(self.engine, table)
 
     # ---- point-in-time recovery
 
@@ -654,6 +659,7 @@ class BackupHandlers:
         if not earliest <= when <= latest:
             raise invalid_restore_time(when, earliest, latest)
         table = restored_definition(source, target, ctx.account_id, ctx.region, params, now)
+        table.restore = {"SourceTableArn": source.arn, "RestoreDateTime": when}
         undo = undo_after(engine, source, when)
 
         def fill(new: Table) -> None:
@@ -665,9 +671,7 @@ class BackupHandlers:
             _apply_undo(engine, new.tid, undo)
 
         install(engine, table, fill)
-        return _restore_result(
-            engine, table, {"SourceTableArn": source.arn, "RestoreDateTime": _dt(when)}
-        )
+        return _restore_result(engine, table)
 
     # ---- exports
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb import encryption, errors
 from cloudlet.services.dynamodb.store import hash_of
+from cloudlet.services.dynamodb.throughput import describe_throughput
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
 
 _NAME = re.compile(r"[a-zA-Z0-9_.-]+")
@@ -50,6 +52,8 @@ class Index:
     """WarmThroughput as configured (None: AWS's baseline)."""
     on_demand: dict[str, int] | None = None
     """OnDemandThroughput as configured (None: no maximum)."""
+    throughput_log: dict[str, Any] | None = None
+    """Capacity changes (``throughput.record_change``): last increase/decrease, count."""
 
     def key_names(self) -> tuple[str, ...]:
         return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
@@ -84,6 +88,11 @@ class Table:
     """OnDemandThroughput as configured (None: no maximum)."""
     on_demand_since: float | None = None
     """When PAY_PER_REQUEST was last set (BillingModeSummary); None: never."""
+    throughput_log: dict[str, Any] | None = None
+    """Capacity changes (``throughput.record_change``): last increase/decrease, count."""
+    restore: dict[str, Any] | None = None
+    """Where a restored table came from: {"SourceBackupArn"?, "SourceTableArn", "RestoreDateTime"
+    (epoch seconds)}; DescribeTable's RestoreSummary. None: not restored."""
     item_count: int | None = None
     size_bytes: int | None = None
 
@@ -454,14 +463,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
             "Table KeySchema does not have a range key, which is required when specifying a "
             "LocalSecondaryIndex"
         )
-    if len(lsis) > MAX_LSI:
-        raise errors.limit_exceeded(
-            f"One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSI}"
-        )
-    if len(gsis) > MAX_GSI:
-        raise errors.limit_exceeded(
-            f"One or more parameter values were invalid: Number of GlobalSecondaryIndexes exceeds per-table limit of {MAX_GSI}"
-        )
+    _check_index_counts(lsis, gsis)
     for spec in lsis:
         ix = parse_index(spec, "LSI", defs, billing, seen)
         if ix.hash[0] != hash_key[0]:
@@ -490,19 +492,46 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
             "Number of attributes in KeySchema does not exactly match number of attributes "
             "defined in AttributeDefinitions"
         )
-    stream = params.get("StreamSpecification")
-    if stream and stream.get("StreamEnabled"):
-        view = stream.get("StreamViewType")
-        if view is None:
-            raise errors.validation(
-                "One or more parameter values were invalid: StreamViewType must be specified "
-                "when StreamEnabled is true"
-            )
+    view = _created_stream_view(params.get("StreamSpecification"))
+    if view is not None:
         table.stream = new_stream(table, view, now)
-    sse = params.get("SSESpecification")
-    if sse and sse.get("Enabled"):
-        table.sse = sse_description(table, sse)
+    if params.get("SSESpecification") is not None:
+        table.sse = sse_description(table, params["SSESpecification"])
     return table
+
+
+def _check_index_counts(lsis: list[Any], gsis: list[Any]) -> None:
+    """CreateTable's index limits: ValidationExceptions (UpdateTable's 21st GSI is a
+    LimitExceededException instead). Texts: ack-api-quirks DDB-TABLE-129 and DDB-TABLE-169."""
+    if len(lsis) > MAX_LSI:
+        raise errors.invalid_parameter(
+            f"Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSI}"
+        )
+    if len(gsis) > MAX_GSI:
+        raise errors.invalid_parameter(
+            f"GlobalSecondaryIndex count exceeds the per-table limit of {MAX_GSI}"
+        )
+
+
+def _created_stream_view(stream: dict[str, Any] | None) -> str | None:
+    """The StreamViewType CreateTable's StreamSpecification turns on (None: no stream).
+
+    CreateTable's own texts differ from UpdateTable's (error catalogue DDB-TABLE-442).
+    """
+    if not stream:
+        return None
+    view = stream.get("StreamViewType")
+    if stream.get("StreamEnabled"):
+        if view is None:
+            raise errors.invalid_parameter(
+                "Table is being created with a stream enabled, UpdateViewType is required"
+            )
+        return view
+    if view is not None:
+        raise errors.invalid_parameter(
+            "Table is being created with a stream disabled, UpdateViewType should not be specified"
+        )
+    return None
 
 
 def check_table_enums(params: dict[str, Any]) -> None:
@@ -606,15 +635,8 @@ def warm_description(warm: dict[str, int] | None, throughput: dict[str, int] | N
 
 
 def sse_description(table: Table, spec: dict[str, Any]) -> dict[str, Any] | None:
-    """SSEDescription for an SSESpecification (None when it turns encryption off)."""
-    if not spec.get("Enabled", True):
-        return None
-    key = (
-        spec.get("KMSMasterKeyId")
-        or (table.sse or {}).get("KMSMasterKeyArn")
-        or f"arn:aws:kms:{table.region}:{table.account}:key/aws-dynamodb"
-    )
-    return {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
+    """SSEDescription for an SSESpecification (None: the AWS-owned key, the default)."""
+    return encryption.description(table.account, table.region, spec)
 
 
 def new_stream(table: Table, view: str, now: float) -> dict[str, Any]:
@@ -638,15 +660,6 @@ def key_schema_of(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[st
     return out
 
 
-def _throughput(tp: dict[str, int] | None) -> dict[str, Any]:
-    tp = tp or {}
-    return {
-        "NumberOfDecreasesToday": 0,
-        "ReadCapacityUnits": tp.get("ReadCapacityUnits", 0),
-        "WriteCapacityUnits": tp.get("WriteCapacityUnits", 0),
-    }
-
-
 def projection_description(ix: Index) -> dict[str, Any]:
     out: dict[str, Any] = {"ProjectionType": ix.projection}
     if ix.non_key:
@@ -654,9 +667,13 @@ def projection_description(ix: Index) -> dict[str, Any]:
     return out
 
 
-def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
-    """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index."""
+def describe(
+    table: Table, counts: dict[str, tuple[int, int]] | None = None, now: float | None = None
+) -> dict[str, Any]:
+    """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index,
+    ``now`` the time NumberOfDecreasesToday counts the day of (default: the clock)."""
     counts = counts or {}
+    now = time.time() if now is None else now
     n, size = counts.get("", (table.item_count or 0, table.size_bytes or 0))
     out: dict[str, Any] = {
         "AttributeDefinitions": [
@@ -666,7 +683,7 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
         "KeySchema": key_schema_of(table.hash, table.range),
         "TableStatus": table.status,
         "CreationDateTime": datetime.fromtimestamp(table.created, UTC),
-        "ProvisionedThroughput": _throughput(table.throughput),
+        "ProvisionedThroughput": describe_throughput(table.throughput, table.throughput_log, now),
         "TableSizeBytes": size,
         "ItemCount": n,
         "TableArn": table.arn,
@@ -698,7 +715,7 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
             d["IndexStatus"] = ix.status
             if ix.status == "CREATING":
                 d["Backfilling"] = True
-            d["ProvisionedThroughput"] = _throughput(ix.throughput)
+            d["ProvisionedThroughput"] = describe_throughput(ix.throughput, ix.throughput_log, now)
             d["WarmThroughput"] = warm_description(ix.warm, ix.throughput)
             if ix.on_demand:
                 d["OnDemandThroughput"] = dict(ix.on_demand)
@@ -722,4 +739,16 @@ def describe(table: Table, counts: dict[str, tuple[int, int]] | None = None) -> 
     out["WarmThroughput"] = warm_description(table.warm, table.throughput)
     if table.on_demand:
         out["OnDemandThroughput"] = dict(table.on_demand)
+    if table.restore is not None:
+        out["RestoreSummary"] = restore_summary(table.restore)
+    return out
+
+
+def restore_summary(restore: dict[str, Any]) -> dict[str, Any]:
+    """RestoreSummary of a restored table: as RestoreTableFromBackup and
+    RestoreTableToPointInTime answer it, and DescribeTable keeps reporting it (API
+    reference, TableDescription.RestoreSummary). Restores finish before they answer."""
+    out = {k: v for k, v in restore.items() if k != "RestoreDateTime"}
+    out["RestoreDateTime"] = datetime.fromtimestamp(restore["RestoreDateTime"], UTC)
+    out["RestoreInProgress"] = False
     return out
