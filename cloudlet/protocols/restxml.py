@@ -29,6 +29,9 @@ from cloudlet.protocols.xml import (
 )
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+S3_SCHEMA_MESSAGE = (
+    "The XML you provided was not well-formed or did not validate against our published schema"
+)
 
 
 _S3_TEXT_HEADERS = frozenset(("expires",))
@@ -118,8 +121,10 @@ class RestXmlCodec:
         except BadValue as exc:
             raise ServiceError("MalformedXML" if s3 else "MalformedInput", str(exc), 400) from None
         except MissingValue as exc:
+            if s3:  # S3 names no element: its one schema message (LocalStack's AWS captures)
+                raise ServiceError("MalformedXML", S3_SCHEMA_MESSAGE, 400) from None
             raise ServiceError(
-                "MalformedXML" if s3 else "InvalidInput",
+                "InvalidInput",
                 f"The XML you provided did not contain the required element {exc}",
                 400,
             ) from None

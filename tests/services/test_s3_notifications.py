@@ -268,32 +268,43 @@ def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
     assert record["s3"]["object"]["key"] == "photo.jpg"
 
 
-def test_eventbridge_configuration_is_refused_and_changes_nothing(s3, sqs, queue):
+def test_eventbridge_configuration_is_stored_beside_queues_that_still_deliver(
+    s3, sqs, queue, cloudlet_server
+):
     # The empty element is how EventBridge delivery is switched on (AWS's
     # NotificationConfiguration API doc; the usual CLI form is
-    # '{"EventBridgeConfiguration": {}}'). cloudlet has no EventBridge: 501.
+    # '{"EventBridgeConfiguration": {}}'), and GetBucketNotificationConfiguration
+    # returns it. cloudlet has no EventBridge yet: the server log says so instead.
     url, arn = queue
     bucket = bname("notify")
     s3.create_bucket(Bucket=bucket)
-    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"])
-    before = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
-    _drain(sqs, url, 1)
-    queues = [{"QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}]
-    for document in (
-        {"EventBridgeConfiguration": {}},
-        {"QueueConfigurations": queues, "EventBridgeConfiguration": {}},
-    ):
-        with pytest.raises(ClientError) as exc:
-            s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration=document
-            )
-        assert error(exc) == ("NotImplemented", 501)
-    after = s3.get_bucket_notification_configuration(Bucket=bucket)
-    assert "EventBridgeConfiguration" not in after
-    assert after["QueueConfigurations"] == before
-    s3.put_object(Bucket=bucket, Key="still.txt", Body=b"x")  # the old configuration delivers
+    queues = [{"Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"QueueConfigurations": queues, "EventBridgeConfiguration": {}},
+    )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["EventBridgeConfiguration"] == {}
+    assert [(c["Id"], c["QueueArn"]) for c in got["QueueConfigurations"]] == [("to-queue", arn)]
+    [test] = _drain(sqs, url, 1)
+    assert test["Event"] == "s3:TestEvent"
+    s3.put_object(Bucket=bucket, Key="both.txt", Body=b"x")
     [event] = _drain(sqs, url, 1)
     assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
+    assert event["Records"][0]["s3"]["object"]["key"] == "both.txt"
+    line = f"ObjectCreated:Put on s3://{bucket}/both.txt would go to EventBridge"
+    deadline = time.monotonic() + 5
+    while line not in cloudlet_server.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert line in cloudlet_server.log_path.read_text()
+    # EventBridge alone, then a document without it: switched off again.
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["EventBridgeConfiguration"] == {} and "QueueConfigurations" not in got
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
 
 
 # The examples of the S3 user guide's "Configuring event notifications using object

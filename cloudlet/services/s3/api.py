@@ -24,6 +24,8 @@ from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.composed import ComposedBlobStore
 from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
+from cloudlet.services.s3.document_checks import is_configuration_put
+from cloudlet.services.s3.document_checks import refusal as document_refusal
 from cloudlet.services.s3.encryption_config import EncryptionHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
 from cloudlet.services.s3.listing import ListingHandlers
@@ -44,6 +46,11 @@ EXPECTED_OWNER = "x-amz-expected-bucket-owner"
 SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"
 
 log = logging.getLogger(__name__)
+
+
+def _bucket_in_path(path: str) -> str:
+    """The bucket a path-style request names (virtual hosts are rewritten to it)."""
+    return unquote(path.lstrip("/").partition("/")[0])
 
 
 class S3Service(
@@ -102,13 +109,19 @@ class S3Service(
     def prepare_request(self, ctx: Any) -> None:
         """Refuse what S3 refuses by the request's shape alone (``request_checks.py``):
         a sub-resource on a bare bucket or key write, a bad ``partNumber``, bad
-        encryption or checksum headers; and a bucket whose owner is not the one the
-        request expects."""
+        encryption or checksum headers; a bucket whose owner is not the one the
+        request expects; and a configuration document the codec would refuse in
+        words other than S3's (``document_checks.py``), once the bucket exists."""
         request = ctx.request
         check_request(ctx.operation, request)
         headers = request.headers
         if EXPECTED_OWNER in headers or SOURCE_EXPECTED_OWNER in headers:
             self._check_expected_owners(request)
+        if is_configuration_put(ctx.operation):
+            self._bucket(_bucket_in_path(request.path))  # NoSuchBucket first, as S3
+            refused = document_refusal(ctx.operation, request)
+            if refused is not None:
+                raise refused
 
     def _check_expected_owners(self, request: Any) -> None:
         """``x-amz-expected-bucket-owner`` (and a copy's ``x-amz-source-expected-bucket-owner``):
@@ -117,8 +130,7 @@ class S3Service(
         headers = request.headers
         expected = headers.get(EXPECTED_OWNER)
         if expected is not None:
-            name = unquote(request.path.lstrip("/").partition("/")[0])
-            self._expect_owner(name, expected)
+            self._expect_owner(_bucket_in_path(request.path), expected)
         source_expected = headers.get(SOURCE_EXPECTED_OWNER)
         if source_expected is not None and COPY_SOURCE in headers:
             self._expect_owner(parse_copy_source(headers[COPY_SOURCE])[0], source_expected)

@@ -1,7 +1,8 @@
 """Bucket policy documents: the shape S3 checks before it stores one.
 
 PutBucketPolicy refuses, with 400 ``MalformedPolicy`` and S3's wording, a document
-that is not a JSON object, has no ``Statement`` (or an empty one), names a version
+that is not a JSON object (empty included: ``document_checks.py`` answers for an
+empty body, which the codec would call a missing parameter), has no ``Statement`` (or an empty one), names a version
 other than ``2012-10-17``/``2008-10-17``, or has a statement without an ``Effect``
 of ``Allow``/``Deny``, a ``Principal`` (or ``NotPrincipal``), an ``Action`` (or
 ``NotAction``) and a ``Resource`` (or ``NotResource``) of the right types. What
@@ -20,6 +21,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 
 VERSIONS = frozenset(("2012-10-17", "2008-10-17"))
+NOT_AN_OBJECT = "Policies must be valid JSON and the first byte must be '{'"
 EFFECTS = frozenset(("Allow", "Deny"))
 # (element, its Not- form, what a bad value of either is called)
 _REQUIRED = (
@@ -35,13 +37,14 @@ def malformed_policy(message: str) -> ServiceError:
 
 def parse_bucket_policy(text: str) -> dict[str, Any]:
     """The policy document of a PutBucketPolicy, checked; ``MalformedPolicy`` if S3
-    would refuse it."""
+    would refuse it. Text that does not open an object (empty, ``invalid json``, a
+    list) is told so; an object that does not parse is "invalid Json"."""
+    if not text.lstrip().startswith("{"):
+        raise malformed_policy(NOT_AN_OBJECT)
     try:
         doc = json.loads(text)
     except ValueError:
         raise malformed_policy("This policy contains invalid Json") from None
-    if not isinstance(doc, dict):
-        raise malformed_policy("Policies must be valid JSON and the first byte must be '{'")
     statements = _statements(doc)
     if doc.get("Version", "2008-10-17") not in VERSIONS:
         raise malformed_policy("The policy must contain a valid version string")

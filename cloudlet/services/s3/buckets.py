@@ -5,6 +5,13 @@ region is where the bucket was created (from its LocationConstraint, or the
 region the request was signed for), and is what HeadBucket and
 GetBucketLocation report, so region-aware clients (boto3 redirects, the AWS
 CLI) find it.
+
+CreateBucket checks everything it is given before the bucket exists, so a refused
+request leaves no bucket behind: the ``x-amz-object-ownership`` header (S3's
+``InvalidArgument`` naming it) and the tags of ``CreateBucketConfiguration``, which
+follow PutBucketTagging's rules and become the bucket's tag set. What counts as a
+region (a ``LocationConstraint``, ListBuckets' ``BucketRegion``) is botocore's
+endpoint data, so it grows with botocore rather than with a list kept here.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from botocore.loaders import Loader
 from cloudlet.core.ids import arn
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, now, owner_of
+from cloudlet.services.s3.config import check_bucket_tags
 from cloudlet.services.s3.store import Bucket
 
 US_EAST_1 = "us-east-1"
@@ -28,6 +36,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _LEGACY_CONSTRAINTS = {"EU": "eu-west-1"}
+OBJECT_OWNERSHIPS = frozenset(("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced"))
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +59,31 @@ def valid_bucket_name(name: str) -> bool:
     return False
 
 
+def check_object_ownership(value: str | None) -> None:
+    """CreateBucket's ``x-amz-object-ownership``, when sent: one of S3's three settings.
+    An empty value is refused too (``test_bucket_ownership_controls_exc``)."""
+    if value is not None and value not in OBJECT_OWNERSHIPS:
+        raise errors.invalid_argument(
+            f"Invalid x-amz-object-ownership header: {value}", "x-amz-object-ownership"
+        )
+
+
+def check_bucket_region(region: str | None) -> None:
+    """ListBuckets' ``bucket-region`` filter, when sent: a region AWS has (S3 names
+    the argument but does not echo its value in ``ArgumentValue``)."""
+    if region is not None and region not in known_regions():
+        raise errors.invalid_argument(
+            f"Argument value {region} is not a valid AWS Region", "bucket-region"
+        )
+
+
+def creation_tags(config: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The tag set ``CreateBucketConfiguration.Tags`` gives a new bucket, checked as
+    PutBucketTagging checks one (none: no tag set)."""
+    tags = (config or {}).get("Tags") or []
+    return check_bucket_tags(tags) if tags else []
+
+
 def _token(name: str) -> str:
     return base64.urlsafe_b64encode(name.encode()).decode()
 
@@ -70,7 +104,10 @@ class BucketHandlers(S3Handlers):
         name = params["Bucket"]
         if not valid_bucket_name(name):
             raise errors.invalid_bucket_name(name)
-        region = self._creation_region(ctx.region, params.get("CreateBucketConfiguration"))
+        check_object_ownership(params.get("ObjectOwnership"))
+        config = params.get("CreateBucketConfiguration")
+        tags = creation_tags(config)
+        region = self._creation_region(ctx.region, config)
         existing = self.store.get_bucket(name)
         if existing is not None:
             if existing.account != ctx.account_id:
@@ -90,11 +127,13 @@ class BucketHandlers(S3Handlers):
             bucket.versioning = "Enabled"
         if params.get("ObjectOwnership"):
             bucket.config["ownership"] = params["ObjectOwnership"]
-        constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+        constraint = (config or {}).get("LocationConstraint")
         if constraint in _LEGACY_CONSTRAINTS:
             bucket.config["location"] = constraint  # GetBucketLocation answers "EU" still
         if not self.store.insert_bucket(bucket):
             raise errors.bucket_already_exists(name)
+        if tags:
+            self.configs.put(name, "tagging", tags)
         location = f"/{name}" if region == US_EAST_1 else f"http://{name}.s3.{region}.localhost/"
         return {"Location": location, "BucketArn": arn("s3", "", "", name)}
 
@@ -128,7 +167,7 @@ class BucketHandlers(S3Handlers):
         # the delete. Uploads in progress do not keep a bucket alive: they go
         # with it (each abort commits before its part files are removed).
         if not self.store.bucket_is_empty(bucket.name):
-            raise errors.bucket_not_empty(bucket.name)
+            raise errors.bucket_not_empty(bucket.name, versioned=bucket.versioning is not None)
         abort = getattr(self, "_abort_uploads", None)
         if abort is not None:
             abort(bucket.name)
@@ -143,6 +182,7 @@ class BucketHandlers(S3Handlers):
                 "max-buckets",
                 limit,
             )
+        check_bucket_region(params.get("BucketRegion"))
         after = _untoken(params["ContinuationToken"]) if params.get("ContinuationToken") else ""
         prefix = params.get("Prefix") or ""
         page = self.store.list_buckets(
@@ -173,6 +213,14 @@ class BucketHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         config = params.get("VersioningConfiguration") or {}
         status = config.get("Status")
+        if status is None:
+            # An empty <VersioningConfiguration/> (test_bucket_versioning_crud's
+            # put-versioning-empty): S3's own code, not the schema's MalformedXML.
+            raise errors.s3_error(
+                "IllegalVersioningConfigurationException",
+                "The Versioning element must be specified",
+                400,
+            )
         if status not in ("Enabled", "Suspended"):
             raise errors.malformed_xml()
         if status == "Suspended" and bucket.object_lock:

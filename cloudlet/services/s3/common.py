@@ -40,8 +40,10 @@ def canonical_user_id(account: str) -> str:
 
 
 def owner_of(account: str) -> dict[str, str]:
-    """The ``Owner`` element S3 returns for resources of ``account``."""
-    return {"ID": canonical_user_id(account), "DisplayName": account}
+    """The ``Owner`` element S3 returns for resources of ``account``: its canonical id
+    alone, as S3 answers since it stopped returning ``DisplayName`` on 21 November 2025
+    (the ``Owner`` data type's end-of-support notice in the S3 API reference)."""
+    return {"ID": canonical_user_id(account)}
 
 
 def new_version_id() -> str:

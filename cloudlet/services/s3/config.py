@@ -10,12 +10,17 @@ keyed by bucket and kind, holding the operation's params document as JSON
 
 ``ConfigHandlers`` holds the Put/Get/Delete operations that only store and
 return (each with the error S3 answers when nothing is configured), and object
-tagging (kept in the version's ``extra["tags"]``).
+tagging (kept in the version's ``extra["tags"]``). Tag sets follow one set of rules
+for buckets and objects, worded apart where S3 words them apart (the ``aws:``
+prefix, the limits), and an empty bucket tag set is none. ACLs are returned without
+``DisplayName``, which S3 stopped sending on 21 November 2025, even when stored or
+sent with one.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import datetime
 from typing import Any
@@ -55,6 +60,7 @@ CANNED_ACLS = frozenset(
 )
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TAG_PUNCTUATION = frozenset("+-=._:/@")
 """Tag characters besides letters, digits and spaces (``_tag_text``)."""
 
@@ -204,35 +210,84 @@ def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | No
             "WRITE_ACP",
         ) or grantee.get("Type") not in ("CanonicalUser", "Group", "AmazonCustomerByEmail"):
             raise errors.malformed_xml()
-    return {"Owner": owner_of(account), "Grants": policy.get("Grants") or []}
+    return without_display_names({"Owner": owner_of(account), "Grants": policy.get("Grants") or []})
+
+
+def _without_display_name(who: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in who.items() if k != "DisplayName"}
+
+
+def without_display_names(acl: dict[str, Any]) -> dict[str, Any]:
+    """``acl`` with no ``DisplayName`` in its owner or grantees: S3 stopped returning
+    it on 21 November 2025 (the ``Owner`` data type's end-of-support notice), and ACLs
+    stored before then, or sent with one, still carry it."""
+    grants = [
+        {**grant, "Grantee": _without_display_name(grant.get("Grantee") or {})}
+        for grant in acl.get("Grants") or []
+    ]
+    return {**acl, "Owner": _without_display_name(acl.get("Owner") or {}), "Grants": grants}
 
 
 # -- tags ------------------------------------------------------------------------------
 
 
-def _invalid_tag(message: str) -> Exception:
-    return errors.s3_error("InvalidTag", message, 400)
+def _invalid_tag(message: str, key: str | None = None, value: str | None = None) -> Exception:
+    """S3's ``InvalidTag``, naming the offending ``TagKey`` (and ``TagValue``) as S3 does;
+    text no XML document can hold (control characters) is left out rather than
+    breaking the error document."""
+    return errors.s3_error(
+        "InvalidTag", message, 400, TagKey=_xml_text(key), TagValue=_xml_text(value)
+    )
 
 
-def check_tags(tag_set: list[dict[str, str]], limit: int) -> list[dict[str, str]]:
-    """S3's tag rules: unique keys, lengths, no control characters, no ``aws:`` prefix,
-    at most ``limit``."""
+def _xml_text(text: str | None) -> str | None:
+    """``text`` if XML 1.0 can carry it: no control characters but tab and newlines,
+    no surrogates, no U+FFFE/U+FFFF."""
+    if text is None or _NOT_XML.search(text):
+        return None
+    return text
+
+
+def check_bucket_tags(tag_set: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A bucket's tag set (PutBucketTagging, CreateBucket's ``Tags``), checked."""
+    return _check_tags(
+        tag_set,
+        MAX_BUCKET_TAGS,
+        "Bucket tag count cannot be greater than 50",
+        "System tags cannot be added/updated by requester",
+    )
+
+
+def check_object_tags(tag_set: list[dict[str, str]]) -> list[dict[str, str]]:
+    """An object's tag set (PutObjectTagging, ``x-amz-tagging``), checked."""
+    return _check_tags(
+        tag_set,
+        MAX_OBJECT_TAGS,
+        "Object tags cannot be greater than 10",
+        "Your TagKey cannot be prefixed with aws:",
+    )
+
+
+def _check_tags(
+    tag_set: list[dict[str, str]], limit: int, too_many: str, system: str
+) -> list[dict[str, str]]:
+    """S3's tag rules: at most ``limit``, unique keys, lengths, no control characters,
+    no ``aws:`` prefix (``system`` says so: buckets and objects word it differently,
+    LocalStack's AWS-recorded ``test_tagging_validation``)."""
     if len(tag_set) > limit:
-        if limit == MAX_OBJECT_TAGS:
-            raise _invalid_tag("Object tags cannot be greater than 10")
-        raise _invalid_tag("Bucket tag count cannot be greater than 50")
+        raise _invalid_tag(too_many)
     seen: set[str] = set()
     for tag in tag_set:
         key, value = tag.get("Key", ""), tag.get("Value", "")
         if key in seen:
-            raise _invalid_tag("Cannot provide multiple Tags with the same key")
+            raise _invalid_tag("Cannot provide multiple Tags with the same key", key)
         seen.add(key)
         if not 1 <= len(key) <= 128 or not _tag_text(key):
-            raise _invalid_tag("The TagKey you have provided is invalid")
+            raise _invalid_tag("The TagKey you have provided is invalid", key)
         if len(value) > 256 or not _tag_text(value):
-            raise _invalid_tag("The TagValue you have provided is invalid")
+            raise _invalid_tag("The TagValue you have provided is invalid", key, value)
         if key.lower().startswith("aws:"):
-            raise _invalid_tag("Your TagKey cannot be prefixed with aws:")
+            raise _invalid_tag(system, key)
     return [{"Key": t.get("Key", ""), "Value": t.get("Value", "")} for t in tag_set]
 
 
@@ -255,7 +310,7 @@ def tags_from_header(text: str) -> list[dict[str, str]]:
             "x-amz-tagging",
             text,
         )
-    return check_tags([{"Key": k, "Value": v} for k, v in pairs], MAX_OBJECT_TAGS)
+    return check_object_tags([{"Key": k, "Value": v} for k, v in pairs])
 
 
 def tagging_directive(params: dict[str, Any]) -> str:
@@ -333,7 +388,8 @@ class ConfigHandlers(S3Handlers):
 
     def get_bucket_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        return self.configs.get(bucket.name, "acl") or canned_acl("private", bucket.account)
+        acl = self.configs.get(bucket.name, "acl") or canned_acl("private", bucket.account)
+        return without_display_names(acl)
 
     def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -347,7 +403,9 @@ class ConfigHandlers(S3Handlers):
     def get_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), "GET")
-        return version.extra.get("acl") or canned_acl("private", version.owner)
+        return without_display_names(
+            version.extra.get("acl") or canned_acl("private", version.owner)
+        )
 
     # -- documents stored as sent ---------------------------------------------------
 
@@ -385,15 +443,18 @@ class ConfigHandlers(S3Handlers):
 
     def put_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        tag_set = (params.get("Tagging") or {}).get("TagSet") or []
-        self.configs.put(bucket.name, "tagging", check_tags(tag_set, MAX_BUCKET_TAGS))
+        tag_set = check_bucket_tags((params.get("Tagging") or {}).get("TagSet") or [])
+        if tag_set:
+            self.configs.put(bucket.name, "tagging", tag_set)
+        else:  # an empty TagSet deletes the tag set (test_bucket_tagging_crud)
+            self.configs.delete(bucket.name, "tagging")
         return {HTTP_STATUS: 204}  # S3's answer (boto 2's set_tags checks for it)
 
     def get_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        tag_set = self._required(
-            bucket.name, "tagging", "NoSuchTagSet", "The TagSet does not exist"
-        )
+        tag_set = self.configs.get(bucket.name, "tagging")
+        if not tag_set:  # none, or an empty one kept before empty meant none
+            raise _not_found("NoSuchTagSet", "The TagSet does not exist", bucket.name)
         return {"TagSet": tag_set}
 
     def delete_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -420,7 +481,10 @@ class ConfigHandlers(S3Handlers):
     def get_bucket_logging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         enabled = self.configs.get(bucket.name, "logging")
-        return {"LoggingEnabled": enabled} if enabled else {}
+        if not enabled:
+            return {}
+        grants = without_display_names({"Grants": enabled.get("TargetGrants") or []})["Grants"]
+        return {"LoggingEnabled": {**enabled, "TargetGrants": grants} if grants else enabled}
 
     def put_bucket_request_payment(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -481,7 +545,7 @@ class ConfigHandlers(S3Handlers):
     def put_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), "PUT")
-        tag_set = check_tags((params.get("Tagging") or {}).get("TagSet") or [], MAX_OBJECT_TAGS)
+        tag_set = check_object_tags((params.get("Tagging") or {}).get("TagSet") or [])
         self.store.update_version(version, extra={**version.extra, "tags": tag_set})
         return {"VersionId": self._version_header(bucket, version.version_id)}
 

@@ -51,13 +51,15 @@ def bucket_already_owned_by_you(bucket: str) -> ServiceError:
     )
 
 
-def bucket_not_empty(bucket: str) -> ServiceError:
-    return s3_error(
-        "BucketNotEmpty",
-        "The bucket you tried to delete is not empty",
-        409,
-        BucketName=bucket,
-    )
+def bucket_not_empty(bucket: str, *, versioned: bool = False) -> ServiceError:
+    """A DeleteBucket of a bucket with objects left. A bucket whose versioning was ever
+    configured is told to delete every version too (AWS-recorded snapshots of
+    LocalStack's ``test_delete_versioned_bucket_with_objects`` and
+    ``test_delete_bucket_with_objects``)."""
+    message = "The bucket you tried to delete is not empty"
+    if versioned:
+        message += ". You must delete all versions in the bucket."
+    return s3_error("BucketNotEmpty", message, 409, BucketName=bucket)
 
 
 def invalid_bucket_name(bucket: str) -> ServiceError:

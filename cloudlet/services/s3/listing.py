@@ -230,14 +230,16 @@ def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Pr
             f"<StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>"
         ]
         if owner:
-            who = owner_of(row[ROW_OWNER])
-            parts.append(
-                f"<Owner><DisplayName>{escape_text(who['DisplayName'])}</DisplayName>"
-                f"<ID>{escape_text(who['ID'])}</ID></Owner>"
-            )
+            parts.append(_owner_element(row[ROW_OWNER]))
         parts.append("</Contents>")
         out.append("".join(parts))
     return Prerendered("".join(out))
+
+
+def _owner_element(account: str) -> str:
+    """``<Owner>`` as the generic writer renders ``owner_of``: the ID alone (S3 sends no
+    ``DisplayName`` since 21 November 2025)."""
+    return f"<Owner><ID>{escape_text(owner_of(account)['ID'])}</ID></Owner>"
 
 
 def _render_prefixes(items: list[tuple | bytes], encoding: str | None) -> Prerendered:
@@ -283,11 +285,7 @@ def _render_versions(rows: list[tuple], encoding: str | None) -> Prerendered:
     out = []
     for row in rows:
         key = escape_text(encode(_text(row[ROW_KEY]), encoding) or "")
-        who = owner_of(row[ROW_OWNER])
-        owner = (
-            f"<Owner><DisplayName>{escape_text(who['DisplayName'])}</DisplayName>"
-            f"<ID>{escape_text(who['ID'])}</ID></Owner>"
-        )
+        owner = _owner_element(row[ROW_OWNER])
         where = (
             f"<Key>{key}</Key><VersionId>{escape_text(row[ROW_VERSION_ID])}</VersionId>"
             f"<IsLatest>{'true' if row[ROW_IS_LATEST] else 'false'}</IsLatest>"

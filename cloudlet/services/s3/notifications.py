@@ -19,8 +19,13 @@ target.
 Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, SNS's
 ``Publish`` with Subject "Amazon S3 Notification", Lambda's ``Invoke`` with
 InvocationType Event; no import of their internals), in a task after the
-response, as S3 delivers asynchronously. An ``EventBridgeConfiguration`` (even
-the empty one that switches it on) answers 501 until that service exists.
+response, as S3 delivers asynchronously.
+
+An ``EventBridgeConfiguration`` (the empty element is how it is switched on) is
+stored beside the other targets and returned by GetBucketNotificationConfiguration,
+as S3 does, so tools that enable it (Terraform, CDK) work. cloudlet has no
+EventBridge yet: an event that S3 would send there is logged instead (``_notify``),
+and reaches EventBridge once that service exists.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ EVENTS = frozenset(
     )
 )
 _sequence = itertools.count(1)
+EVENTBRIDGE = "EventBridgeConfiguration"
 
 
 def _event_matches(wanted: list[str], event: str) -> bool:
@@ -207,22 +213,14 @@ class NotificationHandlers(ConfigHandlers):
     """Put/GetBucketNotificationConfiguration, and event delivery on writes and deletes."""
 
     _deliveries: set[asyncio.Task]
+    _eventbridge_told: set[str]  # buckets whose events cloudlet said it cannot send
 
     async def put_bucket_notification_configuration(
         self, ctx: Any, params: dict[str, Any]
     ) -> Result:
         bucket = self._bucket(params["Bucket"])
         document = dict(params.get("NotificationConfiguration") or {})
-        if document.get("EventBridgeConfiguration") is not None:
-            # Present, even empty (``{}`` is how it is switched on): refuse rather
-            # than store a configuration without it.
-            raise errors.s3_error(
-                "NotImplemented",
-                "EventBridgeConfiguration notifications are not implemented in cloudlet yet; "
-                "queue, topic and Lambda function configurations are",
-                501,
-            )
-        stored: dict[str, list[dict[str, Any]]] = {}
+        stored: dict[str, Any] = {}
         for kind, key, service in TARGETS:
             for config in document.get(kind) or []:
                 arn = config.get(key, "")
@@ -231,6 +229,8 @@ class NotificationHandlers(ConfigHandlers):
                     {**config, "Id": config.get("Id") or fast_uuid()}
                 )
         _check_overlaps(stored)
+        if document.get(EVENTBRIDGE) is not None:  # present, even empty, switches it on
+            stored[EVENTBRIDGE] = {}
         if stored:
             self.configs.put(bucket.name, "notification", stored)
         else:
@@ -380,6 +380,8 @@ class NotificationHandlers(ConfigHandlers):
     ) -> None:
         """Send ``event`` to every matching queue; ``glacier``: a restore's ``glacierEventData``."""
         document = self.configs.get(bucket.name, "notification") or {}
+        if EVENTBRIDGE in document:
+            self._not_to_eventbridge(bucket.name, event, key)
         for kind, arn_key, _ in TARGETS:
             for config in document.get(kind) or []:
                 if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
@@ -390,6 +392,23 @@ class NotificationHandlers(ConfigHandlers):
                 if glacier is not None:
                     record["glacierEventData"] = glacier
                 self._schedule(config[arn_key], json.dumps({"Records": [record]}))
+
+    def _not_to_eventbridge(self, bucket: str, event: str, key: str) -> None:
+        """S3 sends EventBridge every event of a bucket that enables it; cloudlet has no
+        EventBridge yet, so say so: a warning for a bucket's first such event (the
+        server logs warnings by default), then one info line per event."""
+        if not hasattr(self, "_eventbridge_told"):
+            self._eventbridge_told = set()
+        level = logging.INFO if bucket in self._eventbridge_told else logging.WARNING
+        self._eventbridge_told.add(bucket)
+        log.log(
+            level,
+            "S3 event %s on s3://%s/%s would go to EventBridge, which cloudlet does not run "
+            "yet: not delivered",
+            event,
+            bucket,
+            key,
+        )
 
     def _record(
         self,

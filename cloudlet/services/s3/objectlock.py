@@ -76,6 +76,32 @@ def locked(version: ObjectVersion, bypass_governance: bool = False) -> bool:
     return not (bypass_governance and version.extra["retention"]["mode"] == "GOVERNANCE")
 
 
+def _default_retention(document: dict[str, Any]) -> dict[str, Any] | None:
+    """A lock configuration's ``Rule.DefaultRetention`` (None without a ``Rule``), as
+    S3 checks it: a ``Rule`` holds one (``<Rule/>`` alone is MalformedXML, LocalStack's
+    AWS-recorded ``put-lock-config-empty-rule``), with a mode and either days or years."""
+    given = document.get("Rule")
+    if given is None:
+        return None
+    rule = given.get("DefaultRetention")
+    if rule is None or rule.get("Mode") not in MODES:
+        raise errors.malformed_xml()
+    days, years = rule.get("Days"), rule.get("Years")
+    if (days is None) == (years is None):
+        raise errors.malformed_xml()
+    if (days is not None and days <= 0) or (years is not None and years <= 0):
+        raise errors.invalid_argument(
+            "Default retention period must be a positive integer value", "Days"
+        )
+    if (days or 0) > MAX_DAYS or (years or 0) > MAX_DAYS // 365:
+        raise errors.invalid_argument(
+            f"Default retention period is too large: at most {MAX_DAYS} days "
+            f"or {MAX_DAYS // 365} years",
+            "Days" if days is not None else "Years",
+        )
+    return rule
+
+
 class ObjectLockHandlers(ConfigHandlers):
     """Object Lock configuration, retention, legal hold, and the deletes they refuse."""
 
@@ -109,33 +135,17 @@ class ObjectLockHandlers(ConfigHandlers):
         document = params.get("ObjectLockConfiguration") or {}
         if document.get("ObjectLockEnabled") != "Enabled":
             raise errors.malformed_xml()
+        if not bucket.object_lock and bucket.versioning != "Enabled":
+            raise errors.s3_error(
+                "InvalidBucketState",
+                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
+                409,
+            )
+        rule = _default_retention(document)  # checked before anything changes
         if not bucket.object_lock:
-            if bucket.versioning != "Enabled":
-                raise errors.s3_error(
-                    "InvalidBucketState",
-                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock "
-                    "configuration",
-                    409,
-                )
             self.store.enable_object_lock(bucket.name)
             getattr(self, "_lock_flags", {}).pop(bucket.name, None)
-        rule = (document.get("Rule") or {}).get("DefaultRetention")
         if rule is not None:
-            if rule.get("Mode") not in MODES:
-                raise errors.malformed_xml()
-            days, years = rule.get("Days"), rule.get("Years")
-            if (days is None) == (years is None):
-                raise errors.malformed_xml()
-            if (days is not None and days <= 0) or (years is not None and years <= 0):
-                raise errors.invalid_argument(
-                    "Default retention period must be a positive integer value", "Days"
-                )
-            if (days or 0) > MAX_DAYS or (years or 0) > MAX_DAYS // 365:
-                raise errors.invalid_argument(
-                    f"Default retention period is too large: at most {MAX_DAYS} days "
-                    f"or {MAX_DAYS // 365} years",
-                    "Days" if days is not None else "Years",
-                )
             self.configs.put(bucket.name, "object-lock", rule)
         else:
             self.configs.delete(bucket.name, "object-lock")

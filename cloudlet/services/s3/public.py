@@ -49,7 +49,7 @@ from typing import Any
 
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.bucket_policy import parse_bucket_policy
-from cloudlet.services.s3.buckets import valid_bucket_name
+from cloudlet.services.s3.buckets import check_object_ownership, valid_bucket_name
 from cloudlet.services.s3.common import Result, canonical_user_id
 from cloudlet.services.s3.config import (
     ALL_USERS,
@@ -256,6 +256,7 @@ class PublicAccessHandlers(ConfigHandlers):
             return out
         if not valid_bucket_name(name):
             return super().create_bucket(ctx, params)  # InvalidBucketName
+        check_object_ownership(params.get("ObjectOwnership"))  # before the ACL's checks
         ownership = params.get("ObjectOwnership") or "BucketOwnerEnforced"
         acls_off = ownership == "BucketOwnerEnforced"
         acl = acl_from_params(params, ctx.account_id)
