@@ -18,8 +18,8 @@ handler mixins so each group lives in its own file):
 - ``post.py``       POST policy uploads (browser forms), handed over by the gateway
 - ``request_checks.py`` what S3 refuses by a request's shape alone, before parsing:
   sub-resources on bare bucket/key writes, ``partNumber``, encryption and checksum headers
-- ``document_checks.py`` S3's words for a configuration document the codec would
-  refuse in its own (a missing required element, an empty bucket policy)
+- ``document_checks.py`` configuration documents: the bucket is looked up before the
+  codec reads one, and an empty bucket policy is S3's MalformedPolicy
 - ``conditions.py`` If-Match & co. and Range, with S3's precedence rules
 - ``listing.py``    ListObjects v1/v2, ListObjectVersions
 - ``multipart.py``  multipart uploads (``uploads.py``: their tables)
