@@ -56,6 +56,7 @@ from cloudlet.services.dynamodb.tables import (
     check_table_name,
     check_throughput,
     describe,
+    index_key_schema,
     key_schema_of,
     parse_index,
     projection_description,
@@ -242,7 +243,7 @@ class Backup:
             features["LocalSecondaryIndexes"] = [
                 {
                     "IndexName": ix.name,
-                    "KeySchema": key_schema_of(ix.hash, ix.range),
+                    "KeySchema": index_key_schema(ix),
                     "Projection": projection_description(ix),
                 }
                 for ix in lsis
@@ -251,7 +252,7 @@ class Backup:
             features["GlobalSecondaryIndexes"] = [
                 {
                     "IndexName": ix.name,
-                    "KeySchema": key_schema_of(ix.hash, ix.range),
+                    "KeySchema": index_key_schema(ix),
                     "Projection": projection_description(ix),
                     "ProvisionedThroughput": {
                         "ReadCapacityUnits": (ix.throughput or {}).get("ReadCapacityUnits", 0),
@@ -444,7 +445,7 @@ def _index_override(table: Table, kind: str, member: str, specs: list[dict[str, 
                 current if current.get("ReadCapacityUnits") else dict(table.throughput)
             )
         ix = parse_index(spec, kind, table.attributes, table.billing, seen)
-        if (ix.hash, ix.range) != (old.hash, old.range):
+        if index_key_schema(ix) != index_key_schema(old):
             raise errors.invalid_parameter(
                 f"{member}: the key schema of index {ix.name} does not match the source table's"
             )

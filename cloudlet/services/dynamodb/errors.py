@@ -114,6 +114,21 @@ def key_schema_mismatch() -> ServiceError:
     return per_item(validation("The provided key element does not match the schema"))
 
 
+def between_bounds(low: dict[str, Any], high: dict[str, Any]) -> ServiceError:
+    """A Query's key condition ``BETWEEN low AND high`` with ``low`` above ``high``."""
+    return validation(
+        "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound "
+        "to be greater than or equal to lower bound; lower bound operand: "
+        f"AttributeValue: {_show(low)}, upper bound operand: AttributeValue: {_show(high)}"
+    )
+
+
+def _show(value: dict[str, Any]) -> str:
+    for t, v in value.items():
+        return f"{{{t}:{v},}}"
+    return "{}"
+
+
 def backup_not_found(arn: str) -> ServiceError:
     return ServiceError("BackupNotFoundException", f"Backup not found: {arn}", 400)
 

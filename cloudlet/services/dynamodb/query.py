@@ -2,8 +2,9 @@
 
 A Query is one index range scan over ``(tid|iid, h, hk)`` with the sort-key
 condition turned into a range of key bytes (``begins_with`` is a prefix
-range), in ``rk`` order or reversed. A Scan walks ``h`` order; a parallel
-scan segment is a contiguous range of ``h``. Pages stop at ``Limit`` items
+range), in ``rk`` order or reversed; a GSI with a multi-attribute key has key
+conditions and a key range of its own (``multiquery``). A Scan walks ``h``
+order; a parallel scan segment is a contiguous range of ``h``. Pages stop at ``Limit`` items
 read or 1 MB read, whichever comes first, and carry ``LastEvaluatedKey``;
 filters apply after the read as in DynamoDB (``ScannedCount`` counts reads).
 """
@@ -12,15 +13,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudlet.services.dynamodb import errors, paths
+from cloudlet.services.dynamodb import errors, multikey, multiquery, paths
 from cloudlet.services.dynamodb.capacity import consumed, read_units
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.expressions import (
     Condition,
+    ExpressionContext,
     compile_condition,
     compile_key_condition,
     legacy_filter,
     legacy_key_condition,
+)
+from cloudlet.services.dynamodb.expressions.keys import KeyCondition
+from cloudlet.services.dynamodb.expressions.multikeys import (
+    MultiKeyCondition,
+    compile_multi_key_condition,
+    legacy_multi_key_condition,
 )
 from cloudlet.services.dynamodb.items import expression_context, projection_of
 from cloudlet.services.dynamodb.store import hash_of, load
@@ -32,17 +40,6 @@ PAGE_BYTES = 1024 * 1024
 _FETCH = 256
 MAX_SEGMENT = 999999
 _SELECTS = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
-
-
-def _successor(prefix: bytes) -> bytes | None:
-    """The smallest byte string greater than every string starting with ``prefix``."""
-    b = bytearray(prefix)
-    while b and b[-1] == 0xFF:
-        b.pop()
-    if not b:
-        return None
-    b[-1] += 1
-    return bytes(b)
 
 
 class _Target:
@@ -58,6 +55,8 @@ class _Target:
             self.cols = "size, body, h, hk, rk"
             self.order = ("h", "hk", "rk")
             self.hash, self.range = table.hash, table.range
+            self.hashes = [table.hash]
+            self.ranges = [table.range] if table.range is not None else []
         else:
             self.sql_from = "index_items"
             self.id_col = "iid"
@@ -65,9 +64,16 @@ class _Target:
             self.cols = "size, body, h, hk, rk, bhk, brk"
             self.order = ("h", "hk", "rk", "bhk", "brk")
             self.hash, self.range = index.hash, index.range
+            self.hashes, self.ranges = index.hash_keys(), index.range_keys()
+        self.multi = index is not None and index.multi
+        """A multi-attribute key (``multikey``): key conditions and key bytes of its own."""
+
+    def index_key_names(self) -> list[str]:
+        """The key attributes of what is read (the table's or the index's)."""
+        return [name for name, _ in self.hashes + self.ranges]
 
     def key_names(self) -> list[str]:
-        names = [self.hash[0]] + ([self.range[0]] if self.range else [])
+        names = self.index_key_names()
         for n in self.table.key_names:
             if n not in names:
                 names.append(n)
@@ -90,15 +96,20 @@ class _Target:
             raise _bad_start_key() from None
         if self.index is None:
             return table_key
+        hk, rk = (
+            multikey.join(self._start_parts(esk, attrs)) for attrs in (self.hashes, self.ranges)
+        )
+        return (hash_of(hk), hk, rk, table_key[1], table_key[2])
+
+    @staticmethod
+    def _start_parts(esk: Item, attrs: list[tuple[str, str]]) -> list[bytes]:
         parts = []
-        for name, want in (self.hash, self.range) if self.range else (self.hash,):
+        for name, want in attrs:
             value = esk[name]
             if want not in value:
                 raise _bad_start_key()
             parts.append(key_bytes(value))
-        hk = parts[0]
-        rk = parts[1] if self.range else b""
-        return (hash_of(hk), hk, rk, table_key[1], table_key[2])
+        return parts
 
     def last_key(self, item: Item) -> Item:
         return {n: item[n] for n in self.key_names() if n in item}
@@ -304,21 +315,11 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         ["KeyConditions", "QueryFilter", "AttributesToGet"],
     )
     target = _resolve(engine, table, params)
-    rname = target.range[0] if target.range else None
-    text = params.get("KeyConditionExpression")
-    if text is not None:
-        kc = compile_key_condition(text, ctx, target.hash[0], rname)
-    elif params.get("KeyConditions"):
-        kc = legacy_key_condition(params["KeyConditions"], target.hash[0], rname)
-    else:
-        raise errors.validation(
-            "Either the KeyConditions or KeyConditionExpression parameter must be specified in "
-            "the request."
-        )
+    kc = _key_condition(target, params, ctx)
     filt = None
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
-        keys = {target.hash[0], *([target.range[0]] if target.range else [])}
+        keys = set(target.index_key_names())
         for path in filt.paths:
             if path and path[0] in keys:
                 raise errors.validation(
@@ -333,6 +334,51 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     ctx.check_unused()
     select = _select(params, target, projection, True)
     needs_table = _check_reads(target, params, projection, filt, "QueryFilter")
+    if isinstance(kc, MultiKeyCondition):
+        hk, where, args = multiquery.key_range(target.hashes, target.ranges, kc)
+    else:
+        hk, where, args = _key_range(target, kc)
+    descending = params.get("ScanIndexForward") is False
+    esk = params.get("ExclusiveStartKey")
+    if esk is not None:
+        position = target.start_after(esk)
+        if position[1] != hk:
+            raise errors.validation(
+                "The provided starting key is outside query boundaries based on provided conditions"
+            )
+        extra, more = _after(target, position, descending)
+        where += extra
+        args += more
+    return _run(
+        engine, target, where, args, descending, params, filt, projection, select, True, needs_table
+    )
+
+
+def _key_condition(
+    target: _Target, params: dict[str, Any], ctx: ExpressionContext
+) -> KeyCondition | MultiKeyCondition:
+    text = params.get("KeyConditionExpression")
+    legacy = params.get("KeyConditions")
+    if text is None and not legacy:
+        raise errors.validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in "
+            "the request."
+        )
+    if target.multi:
+        hash_names = [name for name, _ in target.hashes]
+        range_names = [name for name, _ in target.ranges]
+        if text is not None:
+            return compile_multi_key_condition(text, ctx, hash_names, range_names)
+        return legacy_multi_key_condition(legacy, hash_names, range_names)
+    rname = target.range[0] if target.range else None
+    if text is not None:
+        return compile_key_condition(text, ctx, target.hash[0], rname)
+    return legacy_key_condition(legacy, target.hash[0], rname)
+
+
+def _key_range(target: _Target, kc: KeyCondition) -> tuple[bytes, str, list[Any]]:
+    """``(hk, where, args)`` of a single-attribute key: the partition's key bytes and the
+    SQL range of the sort key condition."""
     if target.hash[1] not in kc.hash_value:
         raise errors.invalid_parameter("Condition parameter type does not match schema type")
     check_not_empty(target.hash[0], kc.hash_value)
@@ -354,41 +400,17 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
             args.append(bounds[0])
         elif op == "BETWEEN":
             if bounds[0] > bounds[1]:
-                raise errors.validation(
-                    "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound "
-                    "to be greater than or equal to lower bound; lower bound operand: "
-                    f"AttributeValue: {_show(kc.range_values[0])}, upper bound operand: "
-                    f"AttributeValue: {_show(kc.range_values[1])}"
-                )
+                raise errors.between_bounds(kc.range_values[0], kc.range_values[1])
             where += " AND rk BETWEEN ? AND ?"
             args += bounds
         elif op == "begins_with":
             where += " AND rk >= ?"
             args.append(bounds[0])
-            upper = _successor(bounds[0])
+            upper = multikey.successor(bounds[0])
             if upper is not None:
                 where += " AND rk < ?"
                 args.append(upper)
-    descending = params.get("ScanIndexForward") is False
-    esk = params.get("ExclusiveStartKey")
-    if esk is not None:
-        position = target.start_after(esk)
-        if position[1] != hk:
-            raise errors.validation(
-                "The provided starting key is outside query boundaries based on provided conditions"
-            )
-        extra, more = _after(target, position, descending)
-        where += extra
-        args += more
-    return _run(
-        engine, target, where, args, descending, params, filt, projection, select, True, needs_table
-    )
-
-
-def _show(value: dict[str, Any]) -> str:
-    for t, v in value.items():
-        return f"{{{t}:{v},}}"
-    return "{}"
+    return hk, where, args
 
 
 # --------------------------------------------------------------------------- Scan

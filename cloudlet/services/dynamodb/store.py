@@ -16,7 +16,8 @@ Why this shape:
   item has a number in the TTL attribute; a partial index finds expired items.
 - Secondary indexes are rows of ``index_items`` keyed by the index key and then
   the base key (several items may share an index key); the body is the
-  projected item.
+  projected item. A GSI key part made of several attributes is stored as their
+  ``multikey.encode``, which sorts as the attribute tuple does.
 - ``changes`` is the per-table change log: stream records and point-in-time
   recovery read it; it is written in the transaction that changes the item.
 

@@ -5,7 +5,9 @@ definitions, secondary indexes, billing, warm and on-demand throughput, streams,
 TTL, tags, ...) kept in memory for every request and saved as JSON in
 ``tables.meta``. CreateTable's
 checks and messages are DynamoDB's; item-level rules that depend on the key
-schema (``key_of``) live here too because they are the schema's.
+schema (``key_of``) live here too because they are the schema's. A GSI's key may
+have several HASH and RANGE attributes (``Index.more_hash``/``more_range``; the
+rules and the key bytes are ``multikey``'s).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.services.dynamodb import encryption, errors
+from cloudlet.services.dynamodb import encryption, errors, multikey
 from cloudlet.services.dynamodb.store import hash_of
 from cloudlet.services.dynamodb.throughput import describe_throughput
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
@@ -54,9 +56,27 @@ class Index:
     """OnDemandThroughput as configured (None: no maximum)."""
     throughput_log: dict[str, Any] | None = None
     """Capacity changes (``throughput.record_change``): last increase/decrease, count."""
+    more_hash: list[tuple[str, str]] = field(default_factory=list)
+    """A multi-attribute GSI key's HASH attributes after ``hash``, in KeySchema order
+    (``multikey``); empty for every other index."""
+    more_range: list[tuple[str, str]] = field(default_factory=list)
+    """A multi-attribute GSI key's RANGE attributes after ``range``, in KeySchema order."""
+
+    @property
+    def multi(self) -> bool:
+        """Whether the key has more than one HASH or more than one RANGE attribute."""
+        return bool(self.more_hash or self.more_range)
+
+    def hash_keys(self) -> list[tuple[str, str]]:
+        """Every HASH attribute (name, type), in KeySchema order."""
+        return [self.hash, *self.more_hash]
+
+    def range_keys(self) -> list[tuple[str, str]]:
+        """Every RANGE attribute (name, type), in KeySchema order; none for a hash-only key."""
+        return ([self.range] if self.range is not None else []) + self.more_range
 
     def key_names(self) -> tuple[str, ...]:
-        return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+        return tuple(name for name, _ in self.hash_keys() + self.range_keys())
 
 
 @dataclass
@@ -102,6 +122,11 @@ class Table:
         data = asdict(self)
         data.pop("item_count")
         data.pop("size_bytes")
+        for ix in data["indexes"]:
+            # Single-attribute indexes keep the definition they were always saved with.
+            for extra in ("more_hash", "more_range"):
+                if not ix[extra]:
+                    del ix[extra]
         return json.dumps(data)
 
     @classmethod
@@ -114,6 +139,8 @@ class Table:
         for ix in data.pop("indexes"):
             ix["hash"] = tuple(ix["hash"])
             ix["range"] = tuple(ix["range"]) if ix["range"] else None
+            for extra in ("more_hash", "more_range"):
+                ix[extra] = [tuple(attr) for attr in ix.get(extra, ())]
             indexes.append(Index(**ix))
         return cls(indexes=indexes, **data)
 
@@ -247,27 +274,49 @@ def check_key_size(value: AV, is_hash: bool) -> None:
 
 
 def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
-    """The index key of an item, or None when the item is not in the (sparse) index."""
-    hname, htype = ix.hash
-    hv = item.get(hname)
-    if hv is None or htype not in hv:
-        return None
-    if ix.range is not None:
-        rv = item.get(ix.range[0])
-        if rv is None or ix.range[1] not in rv:
+    """The index key of an item, or None when the item is not in the (sparse) index: it
+    is in only when every key attribute is there with its declared type (for a
+    multi-attribute key too: GSI.DesignPattern.MultiAttributeKeys, "Sparse multi-attribute
+    keys")."""
+    if not ix.multi:
+        hname, htype = ix.hash
+        hv = item.get(hname)
+        if hv is None or htype not in hv:
             return None
-        rk = key_bytes(rv)
-    else:
-        rk = b""
-    hk = key_bytes(hv)
-    return hash_of(hk), hk, rk
+        if ix.range is not None:
+            rv = item.get(ix.range[0])
+            if rv is None or ix.range[1] not in rv:
+                return None
+            rk = key_bytes(rv)
+        else:
+            rk = b""
+        hk = key_bytes(hv)
+        return hash_of(hk), hk, rk
+    hparts = _index_parts(ix.hash_keys(), item)
+    rparts = _index_parts(ix.range_keys(), item)
+    if hparts is None or rparts is None:
+        return None
+    hk = multikey.join(hparts)
+    return hash_of(hk), hk, multikey.join(rparts)
+
+
+def _index_parts(attrs: list[tuple[str, str]], item: Item) -> list[bytes] | None:
+    """The ``key_bytes`` of ``attrs`` in ``item`` (None: one is missing or of another type)."""
+    parts = []
+    for name, want in attrs:
+        v = item.get(name)
+        if v is None or want not in v:
+            return None
+        parts.append(key_bytes(v))
+    return parts
 
 
 def check_index_types(table: Table, item: Item) -> None:
     """An item whose index key attribute has the wrong type, is empty or too long is refused,
     as AWS does."""
     for ix in table.indexes:
-        for name, want in (ix.hash, ix.range) if ix.range else (ix.hash,):
+        hashes = {name for name, _ in ix.hash_keys()}
+        for name, want in ix.hash_keys() + ix.range_keys():
             v = item.get(name)
             if v is None:
                 continue
@@ -275,7 +324,7 @@ def check_index_types(table: Table, item: Item) -> None:
                 # Checked as a table key already, but a sort key of the table may be
                 # an index's partition key and the other way round.
                 if _type(v) == want:
-                    check_key_size(v, name == ix.hash[0])
+                    check_key_size(v, name in hashes)
                 continue
             actual = _type(v)
             if actual != want:
@@ -293,7 +342,7 @@ def check_index_types(table: Table, item: Item) -> None:
                     f"cannot contain an empty {word} value. IndexName: {ix.name}, "
                     f"IndexKey: {name}"
                 )
-            check_key_size(v, name == ix.hash[0])
+            check_key_size(v, name in hashes)
 
 
 # --------------------------------------------------------------------------- CreateTable
@@ -333,6 +382,24 @@ def check_table_name(name: str, member: str = "tableName") -> None:
 def parse_key_schema(
     schema: list[dict[str, str]], defs: dict[str, str], where: str = ""
 ) -> tuple[tuple[str, str], tuple[str, str] | None]:
+    """A table's or an LSI's key: one HASH attribute and at most one RANGE attribute."""
+    _check_pair_schema(schema, where)
+    hashes, ranges = _key_attributes(schema, defs)
+    return hashes[0], (ranges[0] if ranges else None)
+
+
+def parse_gsi_key_schema(
+    schema: list[dict[str, str]], defs: dict[str, str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A GSI's key: its HASH and its RANGE attributes, up to four of each (``multikey``)."""
+    if multikey.is_multi_schema(schema):
+        multikey.check_gsi_key_schema(schema)
+    else:
+        _check_pair_schema(schema, "")
+    return _key_attributes(schema, defs)
+
+
+def _check_pair_schema(schema: list[dict[str, str]], where: str) -> None:
     if not schema or len(schema) > 2:
         raise errors.validation(
             "1 validation error detected: Value '[...]' at 'keySchema' failed to satisfy "
@@ -355,19 +422,22 @@ def parse_key_schema(
             f"Both the Hash Key and the Range Key element in the KeySchema{where} have the "
             "same name"
         )
+
+
+def _key_attributes(
+    schema: list[dict[str, str]], defs: dict[str, str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(HASH attributes, RANGE attributes) with their defined types, in KeySchema order."""
     missing = [e["AttributeName"] for e in schema if e["AttributeName"] not in defs]
     if missing:
         raise errors.invalid_parameter(
             "Some index key attributes are not defined in AttributeDefinitions. "
             f"Keys: [{', '.join(missing)}], AttributeDefinitions: [{', '.join(defs)}]"
         )
-    h = schema[0]["AttributeName"]
-    hash_key = (h, defs[h])
-    range_key = None
-    if len(schema) == 2:
-        r = schema[1]["AttributeName"]
-        range_key = (r, defs[r])
-    return hash_key, range_key
+    typed = [(e["AttributeName"], defs[e["AttributeName"]], e["KeyType"]) for e in schema]
+    hashes = [(name, t) for name, t, kind in typed if kind == "HASH"]
+    ranges = [(name, t) for name, t, kind in typed if kind == "RANGE"]
+    return hashes, ranges
 
 
 def parse_projection(name: str, projection: dict[str, Any] | None) -> tuple[str, list[str]]:
@@ -566,7 +636,11 @@ def parse_index(
     if name in seen:
         raise errors.invalid_parameter(f"Duplicate index name: {name}")
     seen.add(name)
-    h, r = parse_key_schema(spec.get("KeySchema") or [], defs)
+    if kind == "GSI":
+        hashes, ranges = parse_gsi_key_schema(spec.get("KeySchema") or [], defs)
+    else:
+        h, r = parse_key_schema(spec.get("KeySchema") or [], defs)
+        hashes, ranges = [h], [r] if r is not None else []
     ptype, non_key = parse_projection(name, spec.get("Projection"))
     throughput = None
     if kind == "GSI":
@@ -585,8 +659,10 @@ def parse_index(
         name=name,
         iid=0,
         kind=kind,
-        hash=h,
-        range=r,
+        hash=hashes[0],
+        range=ranges[0] if ranges else None,
+        more_hash=hashes[1:],
+        more_range=ranges[1:],
         projection=ptype,
         non_key=non_key,
         throughput=throughput,
@@ -660,6 +736,14 @@ def key_schema_of(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[st
     return out
 
 
+def index_key_schema(ix: Index) -> list[dict[str, str]]:
+    """An index's KeySchema as created: every HASH element, then every RANGE element (the
+    only order CreateTable accepts, so the order given; DDB-TABLE-123)."""
+    return [{"AttributeName": n, "KeyType": "HASH"} for n, _ in ix.hash_keys()] + [
+        {"AttributeName": n, "KeyType": "RANGE"} for n, _ in ix.range_keys()
+    ]
+
+
 def projection_description(ix: Index) -> dict[str, Any]:
     out: dict[str, Any] = {"ProjectionType": ix.projection}
     if ix.non_key:
@@ -703,7 +787,7 @@ def describe(
         icount, isize = counts.get(ix.name, (0, 0))
         d: dict[str, Any] = {
             "IndexName": ix.name,
-            "KeySchema": key_schema_of(ix.hash, ix.range),
+            "KeySchema": index_key_schema(ix),
             "Projection": projection_description(ix),
             "IndexSizeBytes": isize,
             "ItemCount": icount,

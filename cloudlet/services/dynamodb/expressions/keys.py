@@ -50,19 +50,21 @@ def compile_key_condition(
 ) -> KeyCondition:
     node = check_condition(text, ctx, "KeyConditionExpression")
     conditions: dict[str, tuple[str, list[AV]]] = {}
-    _collect(node, conditions)
+    collect_conditions(node, conditions)
     ops = {name: (op, vals) for name, (op, vals) in conditions.items()}
     return _against_schema(ops, hash_name, range_name, legacy=False)
 
 
-def _collect(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None:
+def collect_conditions(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None:
+    """Every condition of ``node`` (ANDs of comparisons) as ``out[name] = (op, values)``,
+    in the order written."""
     node = unwrap(node)
     t = type(node)
     if t is Logic:
         if node.op != "AND":
             raise errors.validation(_INVALID_OPERATOR + node.op)
-        _collect(node.left, out)
-        _collect(node.right, out)
+        collect_conditions(node.left, out)
+        collect_conditions(node.right, out)
         return
     if t is In:
         raise errors.validation(_INVALID_OPERATOR + "IN")
@@ -139,7 +141,7 @@ def _against_schema(
     hash_cond = conditions.get(hash_name)
     if hash_cond is None:
         raise errors.validation(f"Query condition missed key schema element: {hash_name}")
-    if legacy and hash_cond[0] in _NOT_INDEXABLE:
+    if legacy and hash_cond[0] in NOT_INDEXABLE:
         raise errors.validation("Attempted conditional constraint is not an indexable operation")
     if hash_cond[0] != "=":
         raise errors.validation("Query key condition not supported")
@@ -151,14 +153,14 @@ def _against_schema(
         if len(conditions) > 1:
             raise errors.validation(f"Query condition missed key schema element: {range_name}")
         return result
-    if legacy and range_cond[0] in _NOT_INDEXABLE:
+    if legacy and range_cond[0] in NOT_INDEXABLE:
         raise errors.validation("Attempted conditional constraint is not an indexable operation")
     result.range_op, result.range_values = range_cond
     return result
 
 
-_NOT_INDEXABLE = frozenset(("NULL", "NOT_NULL", "NE", "CONTAINS", "NOT_CONTAINS", "IN"))
-_LEGACY_OPS = {
+NOT_INDEXABLE = frozenset(("NULL", "NOT_NULL", "NE", "CONTAINS", "NOT_CONTAINS", "IN"))
+LEGACY_OPS = {
     "EQ": "=",
     "LT": "<",
     "LE": "<=",
@@ -174,5 +176,5 @@ def legacy_key_condition(
 ) -> KeyCondition:
     """Query's legacy ``KeyConditions`` (ComparisonOperator + AttributeValueList per key)."""
     checked = checked_conditions(key_conditions, "keyConditions")
-    conditions = {name: (_LEGACY_OPS.get(op, op), values) for name, (op, values) in checked.items()}
+    conditions = {name: (LEGACY_OPS.get(op, op), values) for name, (op, values) in checked.items()}
     return _against_schema(conditions, hash_name, range_name, legacy=True)

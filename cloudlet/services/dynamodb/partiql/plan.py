@@ -287,6 +287,17 @@ def _heads(node: Node, out: list[str]) -> None:
                 _heads(c, out)
 
 
+MULTI_ATTRIBUTE_INDEX = (
+    "PartiQL statements cannot be executed on tables with multi-attribute HASH keys or "
+    "multi-attribute RANGE keys."
+)
+"""AWS's answer to a SELECT on a GSI whose key has several HASH or RANGE attributes: the
+refusal follows the index (the table, its other indexes and its writes still run), whatever
+its wording says (paritysuite/dynamodb-conformance,
+tests/tier3/error-messages/partiqlMultiAttributeIndex.test.ts, verified against AWS in
+October 2026)."""
+
+
 def _index(table: Table, name: str) -> Index:
     """The index a ``"table"."index"`` names; unlike Query's, AWS's PartiQL message for an
     unknown one does not name it."""
@@ -302,6 +313,8 @@ def plan_select(stmt: Select, table: Table, binder: Binder) -> ReadPlan:
         if label in labels[:i]:
             raise errors.validation(f"Duplicate identifiers in select clause: {label}")
     index = _index(table, stmt.index) if stmt.index is not None else None
+    if index is not None and index.multi:
+        raise errors.validation(MULTI_ATTRIBUTE_INDEX)
     target = index if index is not None else table
     hash_name = target.hash[0]
     range_name = target.range[0] if target.range else None
