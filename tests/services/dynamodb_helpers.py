@@ -6,6 +6,8 @@ import itertools
 import time
 from typing import Any
 
+import pytest
+
 _n = itertools.count()
 
 # "1 validation error detected: " -- since the 2026 validation-framework rollout
@@ -153,3 +155,16 @@ def wait_import(ddb, arn: str, timeout: float = 30.0) -> dict:
         "ImportStatus",
         timeout,
     )
+
+
+def assert_error(exc, code: str, message: str, status: int = 400) -> None:
+    """A ClientError's exact code, message and HTTP status."""
+    response = exc.value.response
+    assert response["Error"]["Code"] == code
+    assert response["Error"]["Message"] == message
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+
+def case(id_: str, call, code: str, message):
+    """One row of an error table: ``call`` expected to fail with ``code`` and ``message``."""
+    return pytest.param(call, code, message, id=id_)

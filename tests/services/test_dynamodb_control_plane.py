@@ -24,7 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.dynamodb_helpers import client, index, make_table, tname
+from tests.services.dynamodb_helpers import assert_error, case, client, index, make_table, tname
 
 INVALID = "One or more parameter values were invalid: "
 VALIDATION = "ValidationException"
@@ -100,17 +100,6 @@ def t(ddb):
         missing=tname("cp-missing"),
     )
     return ns
-
-
-def assert_error(exc, code: str, message: str, status: int = 400) -> None:
-    response = exc.value.response
-    assert response["Error"]["Code"] == code
-    assert response["Error"]["Message"] == message
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == status
-
-
-def case(id_: str, call, code: str, message):
-    return pytest.param(call, code, message, id=id_)
 
 
 def _create(d, name: str, **kw):

@@ -36,6 +36,8 @@ from tests.services.dynamodb_helpers import (
     UNDERFLOW,
     N,
     S,
+    assert_error,
+    case,
     client,
     index,
     make_table,
@@ -81,17 +83,6 @@ def t(ddb):
     )
     ddb.put_item(TableName=ns.h, Item={"pk": S("exists"), "s": S("str"), "n": N("1")})
     return ns
-
-
-def assert_error(exc, code: str, message: str, status: int = 400) -> None:
-    response = exc.value.response
-    assert response["Error"]["Code"] == code
-    assert response["Error"]["Message"] == message
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == status
-
-
-def case(id_: str, call, code: str, message):
-    return pytest.param(call, code, message, id=id_)
 
 
 CASES = [
