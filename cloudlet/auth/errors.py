@@ -22,6 +22,12 @@ _MISMATCH = (
     "Check your AWS Secret Access Key and signing method. "
     "Consult the service documentation for details."
 )
+_S3_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
+"""S3 words it its own way, and adds nothing to it: what it computed goes in the error's
+own elements (LocalStack's AWS-recorded ``test_presigned_url_signature_authentication``)."""
 
 
 class AuthError(ServiceError):
@@ -61,7 +67,8 @@ def signature_mismatch(
     canonical_request: str | None = None,
     detail: str | None = None,
 ) -> AuthError:
-    """``SignatureDoesNotMatch``, with what we computed so a client author can compare."""
+    """``SignatureDoesNotMatch``, with what we computed so a client author can compare
+    (S3: in the error's elements; ``detail`` goes only to the other services' message)."""
     if s3:
         fields: dict[str, str] = {"AWSAccessKeyId": access_key, "SignatureProvided": signature}
         if string_to_sign is not None:
@@ -72,8 +79,7 @@ def signature_mismatch(
             fields["CanonicalRequestBytes"] = " ".join(
                 f"{b:02x}" for b in canonical_request.encode()
             )
-        message = _MISMATCH if detail is None else f"{_MISMATCH} ({detail})"
-        return AuthError("SignatureDoesNotMatch", message, 403, fields=fields)
+        return AuthError("SignatureDoesNotMatch", _S3_MISMATCH, 403, fields=fields)
     parts = [_MISMATCH]
     if detail is not None:
         parts.append(detail)

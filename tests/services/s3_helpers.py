@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _n = itertools.count()
 
@@ -42,6 +43,14 @@ def status(exc: pytest.ExceptionInfo) -> int:
 
 def error(exc: pytest.ExceptionInfo) -> tuple[str, int]:
     return code(exc), status(exc)
+
+
+def refused(call, **kwargs) -> tuple[int, dict]:
+    """The status and the whole ``Error`` of a call that must fail."""
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    response = exc.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]
 
 
 def md5_hex(data: bytes) -> str:

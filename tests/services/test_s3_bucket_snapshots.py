@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 
-from tests.services.s3_helpers import NO_RETRIES, bname
+from tests.services.s3_helpers import NO_RETRIES, bname, refused
 
 MALFORMED_XML = {
     "Code": "MalformedXML",
@@ -29,14 +29,6 @@ def bucket(s3):
     name = bname("snap")
     s3.create_bucket(Bucket=name)
     return name
-
-
-def refused(call, **kwargs) -> tuple[int, dict]:
-    """The status and the whole ``Error`` of a call that must fail."""
-    with pytest.raises(ClientError) as exc:
-        call(**kwargs)
-    response = exc.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]
 
 
 def invalid_tag(message: str, key: str | None = None, value: str | None = None) -> dict:

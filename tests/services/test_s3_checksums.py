@@ -278,7 +278,8 @@ def test_multipart_checksums(s3, trailer_s3, bucket, algorithm, kind):
     attrs = s3.get_object_attributes(
         Bucket=bucket, Key="k", ObjectAttributes=["Checksum", "ObjectParts"]
     )
-    assert attrs["Checksum"][member] == expected
+    # GetObjectAttributes gives a composite checksum without its "-N" part count.
+    assert attrs["Checksum"][member] == expected.partition("-")[0]
     object_parts = attrs["ObjectParts"]
     assert object_parts["TotalPartsCount"] == 2
     assert [(p["PartNumber"], p["Size"], p[member]) for p in object_parts["Parts"]] == [

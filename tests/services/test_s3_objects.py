@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from cloudlet.services.s3.common import new_version_id
 from tests.services.s3_helpers import NO_RETRIES, bname, error, md5_hex
 
 
@@ -132,7 +133,7 @@ def test_missing_bucket_key_and_version(s3, bucket):
         s3.get_object(Bucket=bucket, Key="nope")
     assert error(exc) == ("NoSuchKey", 404)
     assert exc.value.response["Error"]["Key"] == "nope"
-    assert exc.value.response["Error"]["Resource"] == f"/{bucket}/nope"
+    assert "Resource" not in exc.value.response["Error"]  # as S3's recorded answers
     assert exc.value.response["ResponseMetadata"]["RequestId"]
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="nope")
@@ -145,7 +146,7 @@ def test_missing_bucket_key_and_version(s3, bucket):
     assert error(exc) == ("NoSuchBucket", 404)
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     with pytest.raises(ClientError) as exc:
-        s3.get_object(Bucket=bucket, Key="k", VersionId="0" * 32)
+        s3.get_object(Bucket=bucket, Key="k", VersionId=new_version_id())  # well-formed
     assert error(exc) == ("NoSuchVersion", 404)
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="k", VersionId="not-a-version")
@@ -283,6 +284,8 @@ def test_conditional_reads(s3, bucket):
         {"IfMatch": etag, "IfUnmodifiedSince": before},
         # If-None-Match true wins over If-Modified-Since false.
         {"IfNoneMatch": '"other"', "IfModifiedSince": after},
+        # A future If-Modified-Since is ignored (AWS-recorded obj-ignore-future-modified-since).
+        {"IfModifiedSince": after},
     ]
     for kw in ok:
         assert s3.get_object(Bucket=bucket, Key="c", **kw)["Body"].read() == b"conditional", kw
@@ -292,7 +295,7 @@ def test_conditional_reads(s3, bucket):
         ({"IfUnmodifiedSince": before}, ("PreconditionFailed", 412)),
         ({"IfNoneMatch": etag}, ("304", 304)),
         ({"IfNoneMatch": "*"}, ("304", 304)),
-        ({"IfModifiedSince": after}, ("304", 304)),
+        ({"IfModifiedSince": modified}, ("304", 304)),
         # 412 conditions are evaluated before 304 ones.
         ({"IfMatch": '"nope"', "IfNoneMatch": etag}, ("PreconditionFailed", 412)),
         # If-None-Match false wins over If-Modified-Since true.

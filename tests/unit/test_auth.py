@@ -280,6 +280,11 @@ def test_wrong_secret_is_signature_does_not_match():
         assert (err.code, err.status) == ("SignatureDoesNotMatch", 403)
         if s3:
             assert err.fields["CanonicalRequest"].startswith("GET\n/b/k\n")
+            # S3's own wording (AWS-recorded): what it computed is in the fields only.
+            assert err.message == (
+                "The request signature we calculated does not match the signature you "
+                "provided. Check your key and signing method."
+            )
         else:
             assert "The Canonical String for this request should have been" in err.message
 

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import math
 import re
+import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 Result = dict[str, Any]
 
 _VERSION_ID = re.compile(r"[0-9A-Za-z._-]{32}")
+"""What may be a version id at all (S3's are 32 URL-safe characters): checked before a
+lookup, so nothing else reaches the store."""
+_ISSUED_VERSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @lru_cache(maxsize=256)
@@ -47,8 +51,40 @@ def owner_of(account: str) -> dict[str, str]:
 
 
 def new_version_id() -> str:
-    """A fresh version id: 32 URL-safe characters, like S3's."""
-    return fast_uuid().replace("-", "")
+    """A fresh version id: 32 URL-safe characters, like S3's: 28 hex digits of a random
+    UUID and 4 that check them (``issued_version_id``)."""
+    random_part = fast_uuid().replace("-", "")[:28]
+    return random_part + _version_check(random_part)
+
+
+def _version_check(random_part: str) -> str:
+    return "%04x" % (zlib.crc32(random_part.encode()) & 0xFFFF)
+
+
+def issued_version_id(version_id: str) -> bool:
+    """Whether ``version_id`` is one this server could have issued (or ``null``).
+
+    S3 refuses an id it never made with 400 ``InvalidArgument`` where a well-formed id
+    of no version is 404 ``NoSuchVersion`` (AWS-recorded LocalStack snapshots:
+    ``delete-nonexistent-object-versionid`` and ``get-obj-with-version`` refuse
+    ``HPniJFCxqTsMuIH9KX8K8wEjNUgmABCD``; ``delete-with-bad-version`` a real id whose
+    last four characters were changed). Its ids carry their own integrity; ours carry a
+    16-bit check (``new_version_id``), so a changed id fails it but for one in 65,536.
+    Only asked once a lookup found nothing: ids stored before the check existed (plain
+    hex) are still found, and only a missing one of them answers ``InvalidArgument``.
+    """
+    if version_id == NULL_VERSION:
+        return True
+    if not _ISSUED_VERSION_ID.fullmatch(version_id):
+        return False
+    return version_id[28:] == _version_check(version_id[:28])
+
+
+def missing_version(key: str, version_id: str) -> Exception:
+    """The error for a version id no version of ``key`` has."""
+    if issued_version_id(version_id):
+        return errors.no_such_version(key, version_id)
+    return errors.invalid_version_id(version_id)
 
 
 def now() -> datetime:
@@ -98,23 +134,33 @@ class S3Handlers:
         """``x-amz-version-id`` is sent only once a bucket has had versioning configured."""
         return version_id if bucket.versioning is not None else None
 
-    def _find(self, bucket: Bucket, key: str, version_id: str | None, method: str) -> ObjectVersion:
-        """The version a read names; S3's errors for missing keys, versions, delete markers."""
+    def _find(
+        self,
+        bucket: Bucket,
+        key: str,
+        version_id: str | None,
+        method: str,
+        *,
+        marker_not_allowed: bool = False,
+    ) -> ObjectVersion:
+        """The version a read names; S3's errors for missing keys, versions, delete markers.
+
+        A key whose current version is a delete marker is 404 ``NoSuchKey`` to a read, and
+        405 ``MethodNotAllowed`` with ``marker_not_allowed`` (object tagging, as S3 answers
+        it: LocalStack's AWS-recorded ``*-object-tags-delete-marker-latest``)."""
         if version_id is None:
             found = self.store.latest(bucket.name, key)
             if found is None:
-                raise errors.no_such_key(key, bucket.name)
+                raise errors.no_such_key(key)
             if found.delete_marker:
-                err = errors.no_such_key(key, bucket.name)
-                err.headers["x-amz-delete-marker"] = "true"
-                if bucket.versioning is not None:
-                    err.headers["x-amz-version-id"] = found.version_id
-                raise err
+                raise self._latest_marker(
+                    bucket, key, found, method if marker_not_allowed else None
+                )
             return found
         check_version_id(version_id)
         found = self.store.version(bucket.name, key, version_id)
         if found is None:
-            raise errors.no_such_version(key, version_id)
+            raise missing_version(key, version_id)
         if found.delete_marker:
             err = errors.method_not_allowed(method)
             err.headers.update(
@@ -128,8 +174,22 @@ class S3Handlers:
             raise err
         return found
 
-    def _check_write_conditions(self, bucket: Bucket, key: str, params: dict[str, Any]) -> None:
-        """``If-Match``/``If-None-Match`` of a write, against the key's current object."""
+    def _latest_marker(
+        self, bucket: Bucket, key: str, marker: ObjectVersion, method: str | None
+    ) -> Exception:
+        """The error for a key whose current version is a delete marker: ``NoSuchKey``, or
+        ``MethodNotAllowed`` for ``method``; both say which marker they met."""
+        err = errors.no_such_key(key) if method is None else errors.method_not_allowed(method)
+        err.headers["x-amz-delete-marker"] = "true"
+        if bucket.versioning is not None:
+            err.headers["x-amz-version-id"] = marker.version_id
+        return err
+
+    def _check_write_conditions(
+        self, bucket: Bucket, key: str, params: dict[str, Any], *, delete: bool = False
+    ) -> None:
+        """``If-Match``/``If-None-Match`` of a write (or a delete's ``If-Match``), against
+        the key's current object."""
         if params.get("IfMatch") is None and params.get("IfNoneMatch") is None:
             return
         current = self.store.latest(bucket.name, key)
@@ -138,9 +198,9 @@ class S3Handlers:
             current.etag if exists and current is not None else None,
             exists=exists,
             key=key,
-            bucket=bucket.name,
             if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"),
+            write=not delete,
         )
 
     def _drop_blobs(self, blob_ids: list[str]) -> None:

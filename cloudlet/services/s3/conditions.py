@@ -12,9 +12,16 @@ Reads (GetObject/HeadObject), RFC 7232 as S3 applies it:
    ``If-Modified-Since`` is not consulted; without ``If-None-Match``,
    ``If-Modified-Since`` false (not modified) → 304.
 
+An ``If-Modified-Since`` later than now is ignored, by reads and copies alike
+(LocalStack's AWS-recorded ``obj-ignore-future-modified-since`` and
+``copy-ignore-future-modified-since``): no object can be unmodified since a time
+that has not come.
+
 Copies (``x-amz-copy-source-if-*``) follow the same pairing, but every
 failure is 412. Writes (``If-Match``/``If-None-Match: *`` on PutObject) are
-checked when the upload completes, against the then-current object.
+checked when the upload completes, against the then-current object; S3 takes
+only ``*`` as ``If-None-Match``, never ``*`` as a write's ``If-Match``, and never
+both headers on one write (501 ``NotImplemented`` each, naming the header).
 
 Ranges: ``bytes=a-b``, ``bytes=a-``, ``bytes=-n``. A header S3 cannot parse
 (or a list of ranges) is ignored and the whole object is sent, as S3 does; a
@@ -27,6 +34,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from cloudlet.core.clock import clock
 from cloudlet.services.s3 import errors
 
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
@@ -171,10 +179,19 @@ def _check(
             if copy:
                 raise errors.precondition_failed(f"{prefix}If-None-Match")
             raise _not_modified(etag, last_modified)
-    elif if_modified_since is not None and modified <= seconds(if_modified_since):
+    elif if_modified_since is not None and _not_modified_since(modified, if_modified_since):
         if copy:
             raise errors.precondition_failed(f"{prefix}If-Modified-Since")
         raise _not_modified(etag, last_modified)
+
+
+def _not_modified_since(modified: int, since: datetime) -> bool:
+    """Whether ``If-Modified-Since`` fails: not modified since a time that is not in
+    the future (a future one is ignored, as S3 ignores it). The object's own
+    Last-Modified never counts as future: it is rounded up to the second (``now``
+    in ``common.py``), so it may lead the clock by less than one."""
+    limit = seconds(since)
+    return modified <= limit <= max(clock.time(), modified)
 
 
 def check_write(
@@ -182,31 +199,43 @@ def check_write(
     *,
     exists: bool,
     key: str,
-    bucket: str,
     if_match: str | None = None,
     if_none_match: str | None = None,
+    write: bool = True,
 ) -> None:
     """Conditional writes: ``If-None-Match: *`` and ``If-Match: <etag>``.
 
     ``exists`` says whether the key has a current object (a delete marker
-    does not count).
+    does not count). ``write``: the values S3 refuses on a write are refused
+    (a delete's ``If-Match`` may be ``*``).
     """
-    if if_none_match is not None:
-        # S3 takes only ``*`` here, and never both headers on one write.
-        if if_none_match.strip() != "*" or if_match is not None:
-            raise errors.s3_error(
-                "NotImplemented",
-                "A header you provided implies functionality that is not implemented",
-                501,
-                Header="If-None-Match",
-            )
-        if exists:
-            raise errors.precondition_failed("If-None-Match")
+    if write:
+        check_write_headers(if_match, if_none_match)
+    if if_none_match is not None and exists:
+        raise errors.precondition_failed("If-None-Match")
     if if_match is not None:
         if not exists:
-            raise errors.no_such_key(key, bucket)
+            raise errors.no_such_key(key)
         if not etag_matches(if_match, current_etag):
             raise errors.precondition_failed("If-Match")
+
+
+def check_write_headers(if_match: str | None, if_none_match: str | None) -> None:
+    """The conditional-write values S3 does not implement (AWS-recorded LocalStack
+    snapshots ``put-obj-both-precondition``, ``put-obj-if-none-match-bad-value`` and
+    ``put-obj-if-match-star-value``): 501 naming the header."""
+    if if_match is not None and if_none_match is not None:
+        raise errors.header_not_implemented(
+            "If-Match,If-None-Match", "Multiple conditional request headers present in the request"
+        )
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise errors.header_not_implemented("If-None-Match", _unaccepted("If-None-Match"))
+    if if_match is not None and if_match.strip() == "*":
+        raise errors.header_not_implemented("If-Match", _unaccepted("If-Match"))
+
+
+def _unaccepted(header: str) -> str:
+    return f"We don't accept the provided value of {header} header for this API"
 
 
 def _not_modified(etag: str | None, last_modified: datetime) -> Exception:

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.bucket_policy import parse_bucket_policy
@@ -63,6 +64,8 @@ MAX_OBJECT_TAGS = 10
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TAG_PUNCTUATION = frozenset("+-=._:/@")
 """Tag characters besides letters, digits and spaces (``_tag_text``)."""
+_QUERY_SYNTAX = str.maketrans("", "", "%&")
+"""What an URL-encoded query adds to tag text: escapes and pair separators."""
 
 
 def _encode(value: Any) -> Any:
@@ -300,10 +303,16 @@ def _tag_text(text: str) -> bool:
 
 
 def tags_from_header(text: str) -> list[dict[str, str]]:
-    """``x-amz-tagging: k1=v1&k2=v2`` as a TagSet. A key given twice is the header's
-    own error (``InvalidArgument``), where a TagSet document's is ``InvalidTag``."""
+    """``x-amz-tagging: k1=v1&k2=v2`` as a TagSet.
+
+    The header's own errors are ``InvalidArgument`` where a TagSet document's are
+    ``InvalidTag``: a key given twice, and a character no tag may hold sent as itself
+    rather than URL-encoded (``key1=val1,key2=val2``: LocalStack's AWS-recorded
+    ``put-obj-wrong-format``, where the same comma in a TagSet is ``InvalidTag``,
+    ``put-object-tags-invalid-field``). Once decoded, tags follow the TagSet rules, so
+    an encoded control character or an ``aws:`` key stays ``InvalidTag``."""
     pairs = parse_qsl(text, keep_blank_values=True)
-    if len({k for k, _ in pairs}) < len(pairs):
+    if len({k for k, _ in pairs}) < len(pairs) or not _tag_text(text.translate(_QUERY_SYNTAX)):
         raise errors.invalid_argument(
             "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
             "parameters without tag name duplicates.",
@@ -542,16 +551,30 @@ class ConfigHandlers(S3Handlers):
             extra["tags"] = tag_set
         return extra
 
+    def _tagged_version(self, bucket: Bucket, params: dict[str, Any], method: str) -> ObjectVersion:
+        """The version an object-tagging call names: a delete marker, named or current,
+        is 405 ``MethodNotAllowed`` (``*-object-tags-delete-marker-id`` and ``-latest``)."""
+        return self._find(
+            bucket, params["Key"], params.get("VersionId"), method, marker_not_allowed=True
+        )
+
     def put_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        version = self._find(bucket, params["Key"], params.get("VersionId"), "PUT")
+        version = self._tagged_version(bucket, params, "PUT")
         tag_set = check_object_tags((params.get("Tagging") or {}).get("TagSet") or [])
         self.store.update_version(version, extra={**version.extra, "tags": tag_set})
         return {"VersionId": self._version_header(bucket, version.version_id)}
 
     def get_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        version = self._find(bucket, params["Key"], params.get("VersionId"), "GET")
+        try:
+            version = self._tagged_version(bucket, params, "GET")
+        except ServiceError as err:
+            if err.code == "NoSuchKey":
+                # GetObjectTagging's NoSuchKey names "bucket/key" (LocalStack's AWS-recorded
+                # ``get-no-key-tags``; Put and Delete name the key alone).
+                raise errors.no_such_key(f"{bucket.name}/{params['Key']}") from None
+            raise
         return {
             "VersionId": self._version_header(bucket, version.version_id),
             "TagSet": version.extra.get("tags") or [],
@@ -559,7 +582,7 @@ class ConfigHandlers(S3Handlers):
 
     def delete_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        version = self._find(bucket, params["Key"], params.get("VersionId"), "DELETE")
+        version = self._tagged_version(bucket, params, "DELETE")
         extra = {k: v for k, v in version.extra.items() if k != "tags"}
         self.store.update_version(version, extra=extra)
         return {"VersionId": self._version_header(bucket, version.version_id)}

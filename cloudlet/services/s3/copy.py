@@ -16,8 +16,9 @@ COPY (default) takes the source's tags, REPLACE ``x-amz-tagging``; the source's
 retention and legal hold are not copied: the copy gets the request's
 ``x-amz-object-lock-*`` headers or the destination bucket's default retention
 (both through ``_write_extra``, in the same transaction as the new version);
-copying an object onto itself without changing anything is ``InvalidRequest``;
-an archived source (GLACIER, DEEP_ARCHIVE) must have a restored copy
+copying an object onto itself without changing anything is ``InvalidRequest``
+(asking for a checksum algorithm it lacks is a change); the result carries the
+copy's checksum whether or not one was asked for; an archived source (GLACIER, DEEP_ARCHIVE) must have a restored copy
 (``restore.py``).
 """
 
@@ -32,7 +33,6 @@ from cloudlet.services.s3.buckets import valid_bucket_name
 from cloudlet.services.s3.common import Result, S3Handlers, check_key, now
 from cloudlet.services.s3.conditions import check_copy_source
 from cloudlet.services.s3.objects import (
-    checksum_result,
     content_fields,
     storage_class,
     user_metadata,
@@ -79,6 +79,36 @@ def _decoded(path: str) -> str | None:
         return None
 
 
+def _refuse_unchanged_self_copy(
+    src: ObjectVersion, params: dict[str, Any], directive: str, algorithm: str | None
+) -> None:
+    """A copy of the current version onto itself must change something: its metadata
+    (REPLACE), storage class, website redirect, encryption, or its checksum algorithm
+    (one the source lacks: the copy is then the object with that checksum)."""
+    if (
+        directive == "COPY"
+        and params.get("StorageClass") is None
+        and params.get("WebsiteRedirectLocation") is None
+        and params.get("ServerSideEncryption") is None
+        and not encryption.customer_given(params)
+        and (algorithm is None or algorithm in src.checksums)
+    ):
+        raise errors.invalid_request(
+            "This copy request is illegal because it is trying to copy an object to "
+            "itself without changing the object's metadata, storage class, website "
+            "redirect location or encryption attributes."
+        )
+
+
+def _result_checksum(version: ObjectVersion) -> Result:
+    """CopyObjectResult's checksum: the copy's, whether or not the request asked for an
+    algorithm (the source's, kept), and without ``ChecksumType`` (LocalStack's
+    AWS-recorded ``copy-success`` and ``copy-object-to-dest-keep-checksum``)."""
+    return {
+        checksums.member_name(algorithm): value for algorithm, value in version.checksums.items()
+    }
+
+
 class CopyHandlers(S3Handlers):
     """CopyObject."""
 
@@ -109,21 +139,11 @@ class CopyHandlers(S3Handlers):
                 "Unknown metadata directive.", "x-amz-metadata-directive", directive
             )
         klass = storage_class(params.get("StorageClass"))
-        if (
-            src_bucket.name == bucket.name
-            and src.key == key
-            and directive == "COPY"
-            and params.get("StorageClass") is None
-            and params.get("WebsiteRedirectLocation") is None
-            and params.get("ServerSideEncryption") is None
-            and not encryption.customer_given(params)
-            and src.is_latest
-        ):
-            raise errors.invalid_request(
-                "This copy request is illegal because it is trying to copy an object to "
-                "itself without changing the object's metadata, storage class, website "
-                "redirect location or encryption attributes."
-            )
+        algorithm = checksums.parse_algorithm(
+            params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
+        )
+        if src_bucket.name == bucket.name and src.key == key and src.is_latest:
+            _refuse_unchanged_self_copy(src, params, directive, algorithm)
         if directive == "REPLACE":
             meta = user_metadata(params)
             fields = content_fields(params)
@@ -146,9 +166,6 @@ class CopyHandlers(S3Handlers):
         principal = getattr(ctx, "principal", None)
         sse = self._new_encryption(  # type: ignore[attr-defined]
             principal, bucket, key, params, "s3:CopyObject", extra
-        )
-        algorithm = checksums.parse_algorithm(
-            params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
         )
         blob_id, etag, sums, kind = await self._copied_bytes(src, algorithm, sse)
         try:
@@ -175,9 +192,11 @@ class CopyHandlers(S3Handlers):
             self.blobs.delete(blob_id)
             raise
         self._drop_blobs(dropped)
-        result: Result = {"ETag": stored.etag, "LastModified": stored.last_modified}
-        if algorithm is not None:
-            result.update(checksum_result(stored))
+        result: Result = {
+            "ETag": stored.etag,
+            "LastModified": stored.last_modified,
+            **_result_checksum(stored),
+        }
         return {
             "CopyObjectResult": result,
             "VersionId": self._version_header(bucket, stored.version_id),
@@ -229,7 +248,7 @@ class CopyHandlers(S3Handlers):
                 ) from None
             if getattr(err, "code", None) == "NoSuchKey":
                 # The delete-marker headers describe the source, not this request.
-                raise errors.no_such_key(key, bucket.name) from None
+                raise errors.no_such_key(key) from None
             raise
         check_copy_source_readable(found)  # archived sources need a restored copy
         return found

@@ -94,14 +94,11 @@ def invalid_location_constraint(constraint: str) -> ServiceError:
 # -- keys and versions ---------------------------------------------------------------
 
 
-def no_such_key(key: str, bucket: str | None = None) -> ServiceError:
-    return s3_error(
-        "NoSuchKey",
-        "The specified key does not exist.",
-        404,
-        Key=key,
-        Resource=f"/{bucket}/{key}" if bucket is not None else None,
-    )
+def no_such_key(key: str) -> ServiceError:
+    """S3's NoSuchKey names the key and nothing else: no ``Resource`` element in any of
+    the AWS-recorded answers (LocalStack's snapshots: ``get-deleted-object``,
+    ``copy-object-src-object-not-exists``, ``put-obj-if-match-key-not-exists``...)."""
+    return s3_error("NoSuchKey", "The specified key does not exist.", 404, Key=key)
 
 
 def no_such_version(key: str, version_id: str) -> ServiceError:
@@ -244,12 +241,27 @@ def invalid_range(requested: str, size: int) -> ServiceError:
     )
 
 
-def conditional_request_conflict() -> ServiceError:
+def conditional_request_conflict(condition: str, key: str) -> ServiceError:
+    """A conditional write whose key changed since the write began (a multipart upload's
+    Complete after another write or delete of its key): 409, not 412."""
     return s3_error(
         "ConditionalRequestConflict",
-        "A conflicting conditional operation is currently in progress against this "
-        "resource. Please try again.",
+        "The conditional request cannot succeed due to a conflicting operation against "
+        "this resource.",
         409,
+        Condition=condition,
+        Key=key,
+    )
+
+
+def header_not_implemented(header: str, additional: str) -> ServiceError:
+    """501 for a header S3 knows but not with that value (or in that company)."""
+    return s3_error(
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+        501,
+        Header=header,
+        additionalMessage=additional,
     )
 
 

@@ -30,6 +30,17 @@ Why it looks like this:
   comes from ``_object_parts`` below; ``part_checksum`` gives one part's
   checksum for a ``partNumber`` read.
 
+- **Conditional Completes** (``If-Match``/``If-None-Match: *``) are checked against
+  the key as it is at Complete, and then against the key as it stood at Create:
+  CreateMultipartUpload keeps a stamp of the key's current version
+  (``settings["current"]``: its row id and blob id, or None for no version), and a
+  conditional Complete whose condition holds but whose key was written or deleted
+  since is 409 ``ConditionalRequestConflict`` (LocalStack's AWS-recorded
+  ``TestS3ObjectWritePrecondition``). The stamp's limit: a delete marker rewritten in
+  place by another (a suspended bucket's null marker) keeps its stamp, so that change
+  goes unseen; tagging or ACL edits are not writes of the key and do not count.
+  Uploads begun before stamps were kept skip the comparison.
+
 - **A repeated Complete succeeds**, as S3's does (a client retrying after a lost
   answer): the version a Complete makes records its upload id
   (``extra["mpu"]``), and a Complete of an upload that is gone answers as the
@@ -56,7 +67,13 @@ from cloudlet.services.s3.common import Result, S3Handlers, check_key, now, owne
 from cloudlet.services.s3.conditions import check_copy_source, unquote_etag
 from cloudlet.services.s3.copy import parse_copy_source
 from cloudlet.services.s3.listing import encode
-from cloudlet.services.s3.objects import content_fields, storage_class, user_metadata
+from cloudlet.services.s3.objects import (
+    OUTPOSTS_ONLY,
+    checksum_result,
+    content_fields,
+    storage_class,
+    user_metadata,
+)
 from cloudlet.services.s3.request_checks import check_part_number
 from cloudlet.services.s3.store import ObjectVersion
 from cloudlet.services.s3.uploads import MAX_PARTS, Part, Upload, UploadStore
@@ -110,6 +127,11 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
             header,
         )
     start, end = int(first), int(last) + 1
+    if start >= size:
+        # Past the end altogether (AWS-recorded ``upload-part-copy-range-exc-100-200``).
+        raise errors.invalid_request(
+            "The specified copy range is invalid for the source object size"
+        )
     if end > size:
         raise errors.invalid_argument(
             f"Range specified is not valid for source object of size: {size}",
@@ -122,6 +144,14 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
 def _settings(params: dict[str, Any]) -> dict[str, Any]:
     """What CreateMultipartUpload says about the object, kept until Complete."""
     return {"fields": content_fields(params), "metadata": user_metadata(params)}
+
+
+def key_stamp(version: ObjectVersion | None) -> str | None:
+    """Where a key stands: its current version's row and blob (each write makes a new
+    blob; a null version rewritten in place keeps its row), or None for no version."""
+    if version is None:
+        return None
+    return f"{version.row_id}:{version.blob_id or ''}"
 
 
 def _upload_sse(upload: Upload) -> encryption.Sse | None:
@@ -158,10 +188,11 @@ class MultipartHandlers(S3Handlers):
         algorithm, kind = checksums.upload_checksum(
             params.get("ChecksumAlgorithm"), params.get("ChecksumType")
         )
-        klass = storage_class(params.get("StorageClass"))
+        klass = storage_class(params.get("StorageClass"), OUTPOSTS_ONLY)
         # x-amz-tagging and x-amz-object-lock-*: refused now as PutObject would
         # refuse them, kept with the upload, given to the object at Complete.
         settings = _settings(params)
+        settings["current"] = key_stamp(self.store.latest(bucket.name, key))
         extra = self._write_extra(bucket, params, defaults=False)  # type: ignore[attr-defined]
         # The encryption is decided now, by the request or the bucket's default as it is.
         principal = getattr(ctx, "principal", None)
@@ -324,7 +355,7 @@ class MultipartHandlers(S3Handlers):
                 f"match what was computed: {size}"
             )
         algorithm, value, kind = self._object_checksum(upload, chosen, params)
-        self._check_write_conditions(bucket, key, params)
+        self._check_complete_conditions(bucket, key, upload, params)
 
         try:
             composed_id, _ = await self.blobs.compose([p.blob_id for p in chosen])  # type: ignore[attr-defined]
@@ -340,7 +371,7 @@ class MultipartHandlers(S3Handlers):
             parts_now = {p.number: p.blob_id for p in self.uploads.parts(current)}
             if any(parts_now.get(p.number) != p.blob_id for p in chosen):
                 raise invalid_part(upload_id, chosen[0].number, None)
-            self._check_write_conditions(bucket, key, params)
+            self._check_complete_conditions(bucket, key, upload, params)
             # What CreateMultipartUpload asked for (tags, retention, legal hold) over
             # the bucket's defaults as they are now, when the object is created.
             extra = {
@@ -381,6 +412,20 @@ class MultipartHandlers(S3Handlers):
         self._drop_blobs([*dropped, *parts_now.values()])
         return self._completed(ctx, bucket, stored)
 
+    def _check_complete_conditions(
+        self, bucket: Any, key: str, upload: Upload, params: dict[str, Any]
+    ) -> None:
+        """A conditional Complete: the condition against the key now (412, or NoSuchKey),
+        then 409 if the key was written or deleted since the upload began."""
+        if params.get("IfMatch") is None and params.get("IfNoneMatch") is None:
+            return
+        self._check_write_conditions(bucket, key, params)
+        if "current" not in upload.settings:
+            return  # begun before the key's stamp was kept
+        if key_stamp(self.store.latest(bucket.name, key)) != upload.settings["current"]:
+            condition = "If-Match" if params.get("IfMatch") is not None else "If-None-Match"
+            raise errors.conditional_request_conflict(condition, key)
+
     def _completed_by(self, bucket: str, key: str, upload_id: str) -> ObjectVersion | None:
         """The key's current version when upload ``upload_id`` made it (its ``extra["mpu"]``):
         S3 answers a repeated Complete (a client's retry) with success while it stands."""
@@ -399,13 +444,9 @@ class MultipartHandlers(S3Handlers):
             "VersionId": self._version_header(bucket, version.version_id),
             "Expiration": self._expiration(bucket, version),
         }
-        algorithm = (version.parts or {}).get("algorithm")
-        if algorithm and algorithm in version.checksums:
-            out.update(
-                checksums.result_fields(
-                    algorithm, version.checksums[algorithm], version.checksum_type
-                )
-            )
+        # The object's checksum, S3's default full-object CRC64NVME included (LocalStack's
+        # AWS-recorded ``complete-multipart-if-match``).
+        out.update(checksum_result(version))
         out.update(encryption.result(version.extra.get("sse"), customer=False))
         return out
 

@@ -294,7 +294,22 @@ class ObjectLockHandlers(ConfigHandlers):
             out["ObjectLockLegalHoldStatus"] = version.extra["legal_hold"]
         return out
 
+    def _check_bypass_header(self, params: dict[str, Any]) -> None:
+        """``x-amz-bypass-governance-retention``, ``true`` or ``false``, on a bucket without
+        Object Lock is an invalid argument (LocalStack's AWS-recorded
+        ``test_delete_object_with_no_locking``: no ``ArgumentValue``)."""
+        if params.get("BypassGovernanceRetention") is None:
+            return
+        if self._lock_enabled(params["Bucket"]):
+            return
+        self._bucket(params["Bucket"])  # NoSuchBucket first
+        raise errors.invalid_argument(
+            "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
+            "x-amz-bypass-governance-retention",
+        )
+
     def delete_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self._check_bypass_header(params)
         version_id = params.get("VersionId")
         if version_id is not None and self._lock_enabled(params["Bucket"]):
             version = self.store.version(params["Bucket"], params["Key"], version_id)
@@ -304,6 +319,7 @@ class ObjectLockHandlers(ConfigHandlers):
         return super().delete_object(ctx, params)  # type: ignore[misc]
 
     def delete_objects(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self._check_bypass_header(params)
         if not self._lock_enabled(params["Bucket"]):
             return super().delete_objects(ctx, params)  # type: ignore[misc]
         bucket = self._bucket(params["Bucket"])
