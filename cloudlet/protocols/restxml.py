@@ -185,7 +185,9 @@ class RestXmlCodec:
         if shape is not None:
             plan = rest.rest_plan(shape)
             if plan.payload is not None:
-                body, content_type = self._payload_body(plan, result.get(plan.payload))
+                body, content_type = self._payload_body(
+                    plan, result.get(plan.payload), _is_s3(operation.service_model)
+                )
             elif operation.name == "GetBucketLocation" and _is_s3(operation.service_model):
                 # Not expressible in the model: the document's root element is the
                 # value (botocore's parse_get_bucket_location reads root.text).
@@ -193,8 +195,8 @@ class RestXmlCodec:
                 body = f'{XML_DECL}<LocationConstraint xmlns="{S3_NAMESPACE}">{value}</LocationConstraint>'
                 body, content_type = body.encode("utf-8"), "application/xml"
             else:
-                writer = shape_writer(shape)
                 s3 = _is_s3(operation.service_model)
+                writer = shape_writer(shape, millis=s3)
                 # S3 answers a GET whose output has a body with its root element even
                 # when nothing is set (GetBucketVersioning of a never-versioned bucket:
                 # <VersioningConfiguration/>): XML readers expect the document.
@@ -220,7 +222,9 @@ class RestXmlCodec:
         headers.extend(self._id_headers(operation.service_model, request_id))
         return HttpResponse(status, headers, body)
 
-    def _payload_body(self, plan: rest.RestPlan, value: Any) -> tuple[Any, str | None]:
+    def _payload_body(
+        self, plan: rest.RestPlan, value: Any, s3: bool = False
+    ) -> tuple[Any, str | None]:
         member = plan.payload_shape
         if value is None or member is None:
             return b"", None
@@ -236,7 +240,7 @@ class RestXmlCodec:
             return bytes(value), "application/octet-stream"
         tag = member.serialization.get("name") or member.name
         out = [XML_DECL]
-        shape_writer(member).write(
+        shape_writer(member, millis=s3).write(
             out, f"<{tag}{ns_attrs(member.serialization)}", f"</{tag}>", value
         )
         return "".join(out).encode("utf-8"), "application/xml"

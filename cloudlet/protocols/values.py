@@ -89,6 +89,14 @@ def format_timestamp(value: object, fmt: str) -> str | float | int:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso8601_millis(value: object) -> str:
+    """ISO 8601 with milliseconds always (``2023-11-15T12:02:40.000Z``): S3's form in every
+    XML document, whole seconds included (AWS-recorded ``*_timestamp_precision`` of
+    LocalStack's list-operation snapshots)."""
+    dt = to_datetime(value).astimezone(UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
+
+
 def epoch_seconds(dt: datetime) -> int | float:
     """Epoch seconds, an int when whole (so JSON shows ``1398796238`` not ``.0``)."""
     delta = dt - EPOCH

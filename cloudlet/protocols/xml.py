@@ -29,7 +29,13 @@ from xml.etree import ElementTree
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.modelcache import PlanCache
-from cloudlet.protocols.values import b64decode, b64encode, format_timestamp, parse_timestamp
+from cloudlet.protocols.values import (
+    b64decode,
+    b64encode,
+    format_timestamp,
+    iso8601_millis,
+    parse_timestamp,
+)
 
 __all__ = [
     "BadValue",
@@ -161,8 +167,11 @@ def _fmt_blob(value: Any) -> str:
     return b64encode(bytes(value))
 
 
-def scalar_formatter(shape: Any, default_ts: str = "iso8601") -> Callable[[Any], str]:
-    """value -> escaped wire text for a scalar shape."""
+def scalar_formatter(
+    shape: Any, default_ts: str = "iso8601", *, millis: bool = False
+) -> Callable[[Any], str]:
+    """value -> escaped wire text for a scalar shape; ``millis``: ISO 8601 timestamps
+    always carry milliseconds (S3's documents)."""
     t = shape.type_name
     if t in ("string", "character"):
         return _fmt_string
@@ -176,6 +185,8 @@ def scalar_formatter(shape: Any, default_ts: str = "iso8601") -> Callable[[Any],
         return _fmt_blob
     if t == "timestamp":
         fmt = shape.serialization.get("timestampFormat") or default_ts
+        if millis and fmt == "iso8601":
+            return iso8601_millis
 
         def fmt_ts(value: Any, _fmt: str = fmt) -> str:
             return str(format_timestamp(value, _fmt))
@@ -365,7 +376,7 @@ def _tag_for(shape: Any, default: str) -> tuple[str, str]:
     return ser.get("name") or default, ns_attrs(ser)
 
 
-def _build_writer(shape: Any, memo: dict, skip_locations: bool) -> Any:
+def _build_writer(shape: Any, memo: dict, skip_locations: bool, millis: bool = False) -> Any:
     t = shape.type_name
     if t == "structure":
         key = _memo_key(shape)
@@ -378,7 +389,9 @@ def _build_writer(shape: Any, memo: dict, skip_locations: bool) -> Any:
             if skip_locations and ser.get("location") in _RESPONSE_LOCATIONS:
                 continue
             if ser.get("xmlAttribute"):
-                plan.attrs.append((name, ser.get("name") or name, scalar_formatter(member)))
+                plan.attrs.append(
+                    (name, ser.get("name") or name, scalar_formatter(member, millis=millis))
+                )
                 continue
             tag, ns = _tag_for(member, name)
             if member.type_name == "list" and ser.get("flattened"):
@@ -386,7 +399,7 @@ def _build_writer(shape: Any, memo: dict, skip_locations: bool) -> Any:
                 if item_ser.get("name"):
                     tag = item_ser["name"]
                 ns = ns_attrs(item_ser) or ns
-            writer = _build_writer(member, memo, False)
+            writer = _build_writer(member, memo, False, millis)
             plan.fields.append(_Field(name, tag, ns, writer))
         return plan
     if t == "list":
@@ -394,7 +407,7 @@ def _build_writer(shape: Any, memo: dict, skip_locations: bool) -> Any:
         plan.flattened = bool(shape.serialization.get("flattened"))
         item_tag, item_ns = _tag_for(shape.member, "member")
         plan.item_head, plan.item_close = f"<{item_tag}{item_ns}", f"</{item_tag}>"
-        plan.item = _build_writer(shape.member, memo, False)
+        plan.item = _build_writer(shape.member, memo, False, millis)
         return plan
     if t == "map":
         plan = _MapW()
@@ -403,27 +416,33 @@ def _build_writer(shape: Any, memo: dict, skip_locations: bool) -> Any:
         vtag, vns = _tag_for(shape.value, "value")
         plan.key_head, plan.key_close = f"<{ktag}{kns}", f"</{ktag}>"
         plan.val_head, plan.val_close = f"<{vtag}{vns}", f"</{vtag}>"
-        plan.key = _build_writer(shape.key, memo, False)
-        plan.val = _build_writer(shape.value, memo, False)
+        plan.key = _build_writer(shape.key, memo, False, millis)
+        plan.val = _build_writer(shape.value, memo, False, millis)
         return plan
-    return _ScalarW(scalar_formatter(shape))
+    return _ScalarW(scalar_formatter(shape, millis=millis))
 
 
 def _new_writer(shape: Any) -> Any:
     return _build_writer(shape, {}, True)
 
 
+def _new_millis_writer(shape: Any) -> Any:
+    return _build_writer(shape, {}, True, millis=True)
+
+
 _WRITERS = PlanCache(_new_writer)
+_MILLIS_WRITERS = PlanCache(_new_millis_writer)
 
 
-def shape_writer(shape: Any) -> Any:
-    """The cached writer for ``shape``.
+def shape_writer(shape: Any, *, millis: bool = False) -> Any:
+    """The cached writer for ``shape`` (``millis``: ISO 8601 timestamps always with
+    milliseconds, as S3 writes them).
 
     For a structure it has ``write(out, head, close, value)``,
     ``write_members(out, value)`` and ``has_body(value)``; members bound to
     response headers or the status code are left out.
     """
-    return _WRITERS.get(shape)
+    return (_MILLIS_WRITERS if millis else _WRITERS).get(shape)
 
 
 # -- readers -------------------------------------------------------------------

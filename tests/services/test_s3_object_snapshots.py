@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import pytest
 
@@ -329,3 +330,37 @@ def test_object_attributes_composite_checksum_has_no_part_count(s3, bucket):
     attrs = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["Checksum"])
     assert attrs["Checksum"]["ChecksumSHA256"] == head["ChecksumSHA256"][: -len("-2")]
     assert attrs["Checksum"]["ChecksumType"] == "COMPOSITE"
+
+
+# -- timestamps ------------------------------------------------------------------------
+
+
+def test_xml_timestamps_carry_milliseconds(s3, bucket):
+    """``*_timestamp_precision`` of the list-operation snapshots: S3's XML writes
+    ``2023-11-15T12:02:40.000Z``, milliseconds included though they are zero."""
+    bodies: dict[str, bytes] = {}
+
+    def keep(http_response, model, **_kw):
+        bodies[model.name] = http_response.content
+
+    s3.meta.events.register("after-call.s3", keep)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3.list_objects_v2(Bucket=bucket)
+    s3.list_objects(Bucket=bucket)
+    s3.list_object_versions(Bucket=bucket)
+    s3.copy_object(Bucket=bucket, Key="c", CopySource=f"{bucket}/k")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    s3.list_multipart_uploads(Bucket=bucket)
+    s3.list_buckets()
+    s3.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload)
+    stamp = rb"<(LastModified|Initiated|CreationDate)>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z<"
+    for operation in (
+        "ListObjectsV2",
+        "ListObjects",
+        "ListObjectVersions",
+        "CopyObject",
+        "ListMultipartUploads",
+        "ListBuckets",
+    ):
+        assert re.search(stamp, bodies[operation]), (operation, bodies[operation][:400])
+        assert not re.search(rb":\d\dZ<", bodies[operation]), operation

@@ -256,9 +256,10 @@ def _render_prefixes(items: list[tuple | bytes], encoding: str | None) -> Preren
 
 
 def _iso(ts: float) -> str:
-    """``format_timestamp(ts, "iso8601")`` for a stored epoch time, without strftime."""
+    """``iso8601_millis`` (S3's ``2023-11-15T12:02:40.000Z``, whole seconds included) for
+    a stored epoch time, without strftime."""
     d = datetime.fromtimestamp(ts, UTC)  # "...+00:00": the offset is cut for the "Z"
-    return d.isoformat(timespec="milliseconds" if d.microsecond else "seconds")[:-6] + "Z"
+    return d.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _content(row: tuple, encoding: str | None, owner: bool) -> Result:
