@@ -12,6 +12,8 @@ sources, cited per case:
   DynamoDB (older wording; only used where nothing newer contradicts it).
 - [moto] getmoto/moto tests/test_dynamodb, checked against AWS.
 - [report] a real AWS error quoted in a public issue or log.
+- [localstack] localstack/localstack tests/aws/services/dynamodb/*.snapshot.json,
+  recorded against AWS.
 
 DynamoDB's 2026 validation rollout changed the framing of some messages (see
 ``ENVELOPE`` in dynamodb_helpers): in us-east-1, PutItem/UpdateItem/DeleteItem wrap
@@ -276,6 +278,24 @@ CASES = [
         lambda d, r, t: d.put_item(TableName=t.h, Item={"pk": S("")}),
         VALIDATION,
         EMPTY_KEY,
+    ),
+    # [localstack] test_batch_write_not_matching_schema (AWS-recorded snapshot): a batch's
+    # PutRequest keeps the key-parameter text; dynoxide #97/#101 for the type mismatch
+    case(
+        "batchwrite-put-missing-key",
+        lambda d, r, t: d.batch_write_item(
+            RequestItems={t.c: [{"PutRequest": {"Item": {"nonKey": S("hello")}}}]}
+        ),
+        VALIDATION,
+        SCHEMA,
+    ),
+    case(
+        "batchwrite-put-key-type-mismatch",
+        lambda d, r, t: d.batch_write_item(
+            RequestItems={t.h: [{"PutRequest": {"Item": {"pk": N("1")}}}]}
+        ),
+        VALIDATION,
+        SCHEMA,
     ),
     # [parity] itemSizeBySurface.test.ts BatchWriteItem 'put wording'; [dynalite]
     case(

@@ -178,7 +178,7 @@ def batch_write_item(engine: Engine, account: str, region: str, params: dict[str
                     "of PutRequest or DeleteRequest"
                 )
             if put is not None:
-                prepared = prepare_put(table, {"Item": put["Item"]})
+                prepared = prepare_put(table, {"Item": put["Item"]}, batch=True)
                 key = prepared.key
                 plans.append((name, table, key, prepared))
             else:

@@ -18,7 +18,8 @@ SSESpecification into a table's encryption, and AWS answers each the same way
 
 AWS turns a change around in ~22 s with ``Status: UPDATING``; cloudlet applies it at
 once (no transitional statuses by design), so a table reads ENABLED or has no
-SSEDescription straight away.
+SSEDescription straight away; only UpdateTable's own answer to turning it off says
+UPDATING, as AWS's does.
 """
 
 from __future__ import annotations
@@ -108,9 +109,9 @@ def disabled_answer(previous: dict[str, Any]) -> dict[str, Any]:
     """The SSEDescription UpdateTable answers when it turns KMS encryption off.
 
     AWS answers the old key with ``Status: UPDATING`` and drops the SSEDescription
-    ~22 s later (DDB-TABLE-079, DDB-TABLE-140). Cloudlet has dropped it already
-    (DescribeTable shows none); its answer keeps the key that was in use, so a client
-    sees what it turned off, with DISABLED: the SSEStatus for "no longer in use" that
-    is not a transitional one.
+    ~22 s later (DDB-TABLE-079, DDB-TABLE-140; LocalStack's AWS-recorded
+    ``update-table-disable-sse-spec``). Cloudlet has dropped it already (DescribeTable
+    shows none), but answers as AWS does: a client written against AWS waits for the
+    description to go, which it already has.
     """
-    return {**previous, "Status": "DISABLED"}
+    return {**previous, "Status": "UPDATING"}

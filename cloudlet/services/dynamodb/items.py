@@ -210,13 +210,14 @@ class PreparedPut:
     condition: Condition | None
 
 
-def prepare_put(table: Table, params: dict[str, Any]) -> PreparedPut:
+def prepare_put(table: Table, params: dict[str, Any], *, batch: bool = False) -> PreparedPut:
+    """A PutItem (or a BatchWriteItem ``PutRequest`` with ``batch``) checked and keyed."""
     with request_validation():
         ctx = expression_context(params, ["ConditionExpression"], ["Expected"])
         condition = condition_of(params, ctx)
         ctx.check_unused()
     item = validate_item(params["Item"])
-    key = table.key_of(item)
+    key = table.key_of(item, batch=batch)
     if table.indexes:
         check_index_types(table, item)
     if condition is not None:

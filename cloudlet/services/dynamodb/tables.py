@@ -163,12 +163,15 @@ class Table:
     # ---- keys
 
     def key_of(
-        self, item: Item, *, is_key: bool = False, sizes: bool = True
+        self, item: Item, *, is_key: bool = False, sizes: bool = True, batch: bool = False
     ) -> tuple[int, bytes, bytes]:
         """``(h, hk, rk)`` of an item (or of a Key parameter when ``is_key``), with AWS's checks.
 
         ``sizes=False`` skips the key size limits, for keys read back from storage (logged
-        before the limits were enforced, they must still be found).
+        before the limits were enforced, they must still be found). ``batch``: an item of
+        BatchWriteItem, whose missing or mistyped key AWS answers with the key-parameter
+        text, not PutItem's naming the attribute (AWS-recorded LocalStack snapshot
+        ``test_batch_write_not_matching_schema``).
         """
         hname, htype = self.hash
         hv = item.get(hname)
@@ -178,6 +181,12 @@ class Table:
         else:
             rname = rtype = ""
             rv = None
+        if batch and (
+            hv is None
+            or htype not in hv
+            or (self.range is not None and (rv is None or rtype not in rv))
+        ):
+            raise errors.key_schema_mismatch()
         if is_key:
             if (
                 hv is None
