@@ -216,3 +216,115 @@ def test_website_endpoint_answers_with_its_own_bucket_cors(cloudlet_server, s3, 
     evil = {**host, "Origin": "http://evil"}
     status, headers, _ = _request(cloudlet_server.endpoint, "GET", f"/{bucket}", evil)
     assert status == 404 and not any(h.startswith("access-control-") for h in headers)
+
+
+# Source for the two tests below: LocalStack's AWS-recorded snapshots
+# (tests/aws/services/s3/test_s3_cors.snapshot.json): test_cors_match_methods
+# (recorded 17-03-2025) and test_cors_match_headers (recorded 02-01-2024).
+ORIGIN = "https://localhost:4200"
+
+
+def _cors_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.startswith("access-control-") or k == "vary"}
+
+
+def _get_op_headers(rule: dict) -> dict[str, str]:
+    """What AWS sends on a GET that the (non-wildcard) rule allows (``get-op``)."""
+    return {
+        "access-control-allow-credentials": "true",
+        "access-control-allow-methods": ", ".join(rule["AllowedMethods"]),
+        "access-control-allow-origin": ORIGIN,
+        "access-control-max-age": str(rule["MaxAgeSeconds"]),
+        "vary": "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+    }
+
+
+def test_actual_request_is_matched_with_its_access_control_request_method(
+    cloudlet_server, s3, bucket
+):
+    """An ordinary GET carrying ``Access-Control-Request-Method`` is matched as a
+    preflight asking for that method. Source: LocalStack's AWS-recorded
+    ``test_cors_match_methods`` (``opt-get``, ``get-wrong-op``, ``get-op``,
+    ``opt-put``, ``put-op``)."""
+    rule = {
+        "AllowedOrigins": [ORIGIN],
+        "AllowedMethods": ["GET"],
+        "MaxAgeSeconds": 3000,
+        "AllowedHeaders": ["*"],
+    }
+    s3.put_object(Bucket=bucket, Key="test-cors-method", Body=b"test-cors")
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+    endpoint, path = cloudlet_server.endpoint, f"/{bucket}/test-cors-method"
+
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+    status, headers, _ = _request(endpoint, "OPTIONS", path, ask)
+    assert (status, _cors_headers(headers)) == (200, _get_op_headers(rule))
+    # get-wrong-op: 200 and the object, but no CORS header (nor Vary) at all.
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
+    status, headers, body = _request(endpoint, "GET", path, ask)
+    assert (status, body, _cors_headers(headers)) == (200, b"test-cors", {})
+    # get-op: the same GET without the preflight header.
+    status, headers, body = _request(endpoint, "GET", path, {"Origin": ORIGIN})
+    assert (status, body) == (200, b"test-cors")
+    assert _cors_headers(headers) == _get_op_headers(rule)
+    # opt-put / put-op: PUT is not allowed, asked for or done.
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
+    status, _, body = _request(endpoint, "OPTIONS", f"{path}new", ask)
+    assert status == 403 and _error(body)["Method"] == "PUT"
+    status, headers, _ = _request(endpoint, "PUT", f"{path}new", {"Origin": ORIGIN})
+    assert (status, _cors_headers(headers)) == (200, {})
+
+
+def test_actual_request_is_matched_with_its_access_control_request_headers(
+    cloudlet_server, s3, bucket
+):
+    """An ordinary GET carrying ``Access-Control-Request-Headers`` is matched with
+    those headers (as a preflight is), while headers it sends itself are never
+    matched. Source: LocalStack's AWS-recorded ``test_cors_match_headers``
+    (``opt-get-non-allowed``, ``opt-get-allowed``, ``get-non-allowed-with-acl``,
+    ``get-non-allowed``)."""
+    rule = {
+        "AllowedOrigins": [ORIGIN],
+        "AllowedMethods": ["GET"],
+        "MaxAgeSeconds": 3000,
+        "AllowedHeaders": [
+            "x-amz-expected-bucket-owner",
+            "x-amz-server-side-encryption-customer-algorithm",
+            "x-AMZ-server-SIDE-encryption",
+        ],
+    }
+    s3.put_object(Bucket=bucket, Key="test-cors-method", Body=b"test-cors")
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+    endpoint, path = cloudlet_server.endpoint, f"/{bucket}/test-cors-method"
+
+    ask = {
+        "Origin": ORIGIN,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-amz-request-payer",
+    }
+    status, _, body = _request(endpoint, "OPTIONS", path, ask)
+    assert status == 403 and _error(body)["Message"] == _NOT_ALLOWED_MESSAGE
+    ask["Access-Control-Request-Headers"] = (
+        "x-AMZ-expected-BUCKET-owner, x-amz-server-side-encryption"
+    )
+    status, headers, _ = _request(endpoint, "OPTIONS", path, ask)
+    assert status == 200
+    assert headers["access-control-allow-headers"] == (
+        "x-amz-expected-bucket-owner, x-amz-server-side-encryption"
+    )
+    # get-non-allowed-with-acl: 200 and the object, no CORS header.
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Headers": "x-amz-request-payer"}
+    status, headers, body = _request(endpoint, "GET", path, ask)
+    assert (status, body, _cors_headers(headers)) == (200, b"test-cors", {})
+    # get-non-allowed: the header itself, not requested: the rule applies.
+    ask = {"Origin": ORIGIN, "x-amz-request-payer": "requester"}
+    status, headers, body = _request(endpoint, "GET", path, ask)
+    assert (status, body) == (200, b"test-cors")
+    assert _cors_headers(headers) == _get_op_headers(rule)
+
+
+_NOT_ALLOWED_MESSAGE = (
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution "
+    "of Origin, request method / Access-Control-Request-Method or Access-Control-Request-"
+    "Headers are not whitelisted by the resource's CORS spec."
+)

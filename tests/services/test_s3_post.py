@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import http.client
 import json
 import re
+import uuid
 import zlib
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import boto3
 import pytest
@@ -393,3 +397,189 @@ def test_post_upload_gets_the_bucket_default_retention(s3):
     assert status == 204, body
     retention = s3.get_object_retention(Bucket=name, Key="locked.txt")["Retention"]
     assert retention["Mode"] == "GOVERNANCE"
+
+
+# -- success_action_redirect, tagging, the file field ----------------------------------
+
+
+def _error_fields(body: bytes) -> dict[str, str]:
+    """An S3 XML error body's fields, without the ids."""
+    fields = {e.tag: e.text or "" for e in ElementTree.fromstring(body)}
+    return {k: v for k, v in fields.items() if k not in ("RequestId", "HostId")}
+
+
+@pytest.mark.parametrize("target", ["invalid-url", "/done.html", "//example.com/x", "http://[::1"])
+def test_redirect_s3_cannot_interpret_acts_as_absent(s3, bucket, target):
+    """AWS S3 API reference, POST Object, ``success_action_redirect``: "If Amazon S3
+    cannot interpret the URL, it acts as if the field is not present", so
+    ``success_action_status`` answers (204 by default). LocalStack's provider answers
+    204 for a URL without a host too (``create_redirect_for_post_request``)."""
+    post = s3.generate_presigned_post(
+        bucket,
+        "no-redirect",
+        Fields={"success_action_redirect": target},
+        Conditions=[{"success_action_redirect": target}],
+    )
+    status, headers, body = _post(post["url"], post["fields"], b"x")
+    assert (status, body) == (204, b"")
+    assert headers["location"].endswith(f"/{bucket}/no-redirect")  # the object's, no redirect
+    assert s3.get_object(Bucket=bucket, Key="no-redirect")["Body"].read() == b"x"
+    # With success_action_status, that answers instead.
+    fields = {"success_action_redirect": target, "success_action_status": "201"}
+    post = s3.generate_presigned_post(
+        bucket, "no-redirect-201", Fields=fields, Conditions=[{k: v} for k, v in fields.items()]
+    )
+    status, _, body = _post(post["url"], post["fields"], b"x")
+    assert status == 201 and b"<Key>no-redirect-201</Key>" in body
+
+
+TAGGING = (
+    "<Tagging><TagSet><Tag><Key>project</Key><Value>blue</Value></Tag>"
+    "<Tag><Key>team</Key><Value>web</Value></Tag></TagSet></Tagging>"
+)
+
+
+def test_tagging_field_tags_the_object(s3, bucket):
+    """AWS S3 API reference, POST Object: the ``tagging`` field holds a ``Tagging``
+    document (``<Tagging><TagSet><Tag><Key>..</Key><Value>..</Value></Tag>..``) whose
+    tags the object gets; a policy names it as any other field."""
+    post = s3.generate_presigned_post(
+        bucket, "tagged", Fields={"tagging": TAGGING}, Conditions=[{"tagging": TAGGING}]
+    )
+    status, _, body = _post(post["url"], post["fields"], b"tagged")
+    assert status == 204, body
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [
+        {"Key": "project", "Value": "blue"},
+        {"Key": "team", "Value": "web"},
+    ]
+    assert s3.get_object(Bucket=bucket, Key="tagged")["TagCount"] == 2
+    # A namespace, as S3's own documents carry, and a starts-with condition.
+    namespaced = TAGGING.replace(
+        "<Tagging>", '<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    )
+    post = s3.generate_presigned_post(
+        bucket,
+        "tagged-ns",
+        Fields={"tagging": namespaced},
+        Conditions=[["starts-with", "$tagging", "<Tagging"]],
+    )
+    assert _post(post["url"], post["fields"], b"x")[0] == 204
+    assert len(s3.get_object_tagging(Bucket=bucket, Key="tagged-ns")["TagSet"]) == 2
+
+
+def test_tagging_field_is_checked_by_the_policy(s3, bucket):
+    """Conditions on ``tagging`` work as on other fields (AWS user guide, "Creating a
+    POST policy": every form field but the exempt ones must be named)."""
+    post = s3.generate_presigned_post(bucket, "uncovered")
+    status, _, body = _post(post["url"], dict(post["fields"], tagging=TAGGING), b"x")
+    assert (status, _message(body)) == (
+        403,
+        "Invalid according to Policy: Extra input fields: tagging",
+    )
+    post = s3.generate_presigned_post(
+        bucket, "mismatch", Fields={"tagging": TAGGING}, Conditions=[{"tagging": "<Tagging/>"}]
+    )
+    status, _, body = _post(post["url"], post["fields"], b"x")
+    assert (status, _code(body)) == (403, "AccessDenied")
+    assert _message(body).startswith("Invalid according to Policy: Policy Condition failed")
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize(
+    "tagging",
+    [
+        "<Tagging><TagSet><Tag><Key>a</Key>",  # not well-formed
+        "not xml at all",
+        "<Tagging><Tag><Key>a</Key><Value>b</Value></Tag></Tagging>",  # no TagSet
+        "<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>",  # no Value
+        "<Other><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Other>",
+    ],
+)
+def test_tagging_field_that_is_not_a_tagging_document(s3, bucket, tagging):
+    """Invalid XML in ``tagging`` is S3's ``MalformedXML``, as PutObjectTagging's body
+    (LocalStack's provider: ``parse_post_object_tagging_xml`` raises MalformedXML)."""
+    post = s3.generate_presigned_post(
+        bucket, "bad-tags", Fields={"tagging": tagging}, Conditions=[{"tagging": tagging}]
+    )
+    status, _, body = _post(post["url"], post["fields"], b"x")
+    assert (status, _error_fields(body)) == (
+        400,
+        {
+            "Code": "MalformedXML",
+            "Message": "The XML you provided was not well-formed or did not validate against "
+            "our published schema",
+        },
+    )
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_tagging_field_follows_put_object_tagging_rules(s3, bucket):
+    """The tags follow PutObjectTagging's rules: the same ``InvalidTag`` answers
+    (compared with PutObjectTagging's own on this server)."""
+    s3.put_object(Bucket=bucket, Key="ref", Body=b"x")
+    eleven = "".join(f"<Tag><Key>k{i}</Key><Value>v</Value></Tag>" for i in range(11))
+    cases = [
+        [{"Key": "aws:reserved", "Value": "v"}],
+        [{"Key": "dup", "Value": "1"}, {"Key": "dup", "Value": "2"}],
+        [{"Key": f"k{i}", "Value": "v"} for i in range(11)],
+    ]
+    documents = [
+        "<Tagging><TagSet><Tag><Key>aws:reserved</Key><Value>v</Value></Tag></TagSet></Tagging>",
+        "<Tagging><TagSet><Tag><Key>dup</Key><Value>1</Value></Tag>"
+        "<Tag><Key>dup</Key><Value>2</Value></Tag></TagSet></Tagging>",
+        f"<Tagging><TagSet>{eleven}</TagSet></Tagging>",
+    ]
+    for tag_set, document in zip(cases, documents, strict=True):
+        with pytest.raises(ClientError) as exc:
+            s3.put_object_tagging(Bucket=bucket, Key="ref", Tagging={"TagSet": tag_set})
+        expected = exc.value.response["Error"]
+        post = s3.generate_presigned_post(
+            bucket, "bad", Fields={"tagging": document}, Conditions=[{"tagging": document}]
+        )
+        status, _, body = _post(post["url"], post["fields"], b"x")
+        got = _error_fields(body)
+        assert (status, got["Code"], got["Message"]) == (
+            400,
+            expected["Code"],
+            expected["Message"],
+        )
+        assert got["Code"] == "InvalidTag"
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
+
+
+def _post_without_file(url: str, fields: dict[str, str]):
+    """A form with every field but no ``file`` part."""
+    boundary = f"----cloudletform{uuid.uuid4().hex}"
+    body = bytearray()
+    for name, value in fields.items():
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        body += value.encode() + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        conn.request("POST", parts.path or "/", body=bytes(body), headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_form_without_a_file_field(s3, bucket):
+    """Real S3's answer to a form with no file, as users got it from AWS (GitHub
+    itinance/react-native-fs#992, danialfarid/ng-file-upload#809): ``InvalidArgument``
+    "POST requires exactly one file upload per request.", ``ArgumentName`` ``file``,
+    ``ArgumentValue`` ``0``."""
+    post = s3.generate_presigned_post(bucket, "no-file")
+    status, body = _post_without_file(post["url"], post["fields"])
+    assert (status, _error_fields(body)) == (
+        400,
+        {
+            "Code": "InvalidArgument",
+            "Message": "POST requires exactly one file upload per request.",
+            "ArgumentName": "file",
+            "ArgumentValue": "0",
+        },
+    )
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

@@ -3,7 +3,10 @@
 A browser asks before a cross-origin request (``OPTIONS`` with ``Origin`` and
 ``Access-Control-Request-Method``); S3 answers from the first rule whose
 origin, method and every requested header match, or 403 ``CORSResponse``.
-Ordinary requests carrying ``Origin`` get the matching rule's headers too.
+Ordinary requests carrying ``Origin`` get the matching rule's headers too,
+the rule chosen as for a preflight: a request that carries
+``Access-Control-Request-Method`` or ``-Headers`` is matched with those, not with
+its own method (``cors_request``).
 The gateway routes ``OPTIONS`` to ``S3Service.options`` and lets the service
 add headers to a response through ``finish_response`` (no botocore operation
 covers either).
@@ -56,7 +59,33 @@ def match_rule(
     return None
 
 
-def rule_headers(rule: dict[str, Any], origin: str) -> list[tuple[str, str]]:
+def cors_request(headers: Any, method: str) -> tuple[str, list[str]]:
+    """The method and headers a request asks a CORS rule for.
+
+    ``Access-Control-Request-Method`` and ``-Headers`` when present, on any request:
+    S3 evaluates an ordinary request that carries them as it evaluates a preflight.
+    LocalStack's AWS-recorded ``test_s3_cors.snapshot.json``: ``get-wrong-op`` (a
+    rule allowing GET only; a GET with ``Access-Control-Request-Method: PUT`` is
+    answered 200 with no CORS headers) and ``get-non-allowed-with-acl`` (a GET with
+    ``Access-Control-Request-Headers`` naming a header the rule does not allow:
+    no CORS headers), while the same GET sending that header itself, without
+    ``Access-Control-Request-Headers``, gets them (``get-non-allowed``): only the
+    requested headers are matched, never the request's own.
+    """
+    wanted = headers.get("access-control-request-method") or method
+    names = [
+        h.strip().lower()
+        for h in headers.get("access-control-request-headers", "").split(",")
+        if h.strip()
+    ]
+    return wanted, names
+
+
+def rule_headers(
+    rule: dict[str, Any], origin: str, requested: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """The matching rule's answer; ``requested`` headers (all allowed, as the rule
+    matched) are echoed in ``Access-Control-Allow-Headers``."""
     wildcard = "*" in rule.get("AllowedOrigins", [])
     out = [
         ("Access-Control-Allow-Origin", "*" if wildcard else origin),
@@ -68,6 +97,8 @@ def rule_headers(rule: dict[str, Any], origin: str) -> list[tuple[str, str]]:
         out.append(("Access-Control-Expose-Headers", ", ".join(rule["ExposeHeaders"])))
     if rule.get("MaxAgeSeconds") is not None:
         out.append(("Access-Control-Max-Age", str(rule["MaxAgeSeconds"])))
+    if requested:
+        out.append(("Access-Control-Allow-Headers", ", ".join(requested)))
     out.append(("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"))
     return out
 
@@ -162,22 +193,21 @@ class CorsHandlers(ConfigHandlers):
                 400,
             )
         resource = "OBJECT" if "/" in req.path.lstrip("/") else "BUCKET"
-        requested = [
-            h.strip().lower()
-            for h in req.headers.get("access-control-request-headers", "").split(",")
-            if h.strip()
-        ]
+        method, requested = cors_request(req.headers, method)
         rule = match_rule(rules, origin, method, requested)
         if rule is None:
             raise _forbidden(_NOT_ALLOWED, method, resource)
-        headers = rule_headers(rule, origin)
-        if requested:
-            headers.append(("Access-Control-Allow-Headers", ", ".join(requested)))
+        headers = rule_headers(rule, origin, requested)
         headers += [("Content-Length", "0"), ("x-amz-request-id", ctx.request_id)]
         return HttpResponse(200, headers, b"")
 
     def finish_response(self, ctx: Any, response: HttpResponse) -> None:
         """CORS headers on an ordinary response, when a rule allows the request.
+
+        The rule is chosen as for a preflight, with the request's
+        ``Access-Control-Request-Method`` / ``-Headers`` when it carries them
+        (``cors_request``): a GET asking for PUT, or for a header no rule allows, gets
+        no CORS headers at all.
 
         A website endpoint's path is a key, not ``/<bucket>/...``: ``serve_page``
         names its bucket in ``ctx.params``, so only that bucket's rules apply there.
@@ -192,6 +222,7 @@ class CorsHandlers(ConfigHandlers):
         if not rules:
             return
         origin = req.headers["origin"]
-        rule = match_rule(rules, origin, req.method, [])
+        method, headers = cors_request(req.headers, req.method)
+        rule = match_rule(rules, origin, method, headers)
         if rule is not None:
-            response.headers.extend(rule_headers(rule, origin))
+            response.headers.extend(rule_headers(rule, origin, headers))

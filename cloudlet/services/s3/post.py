@@ -33,10 +33,14 @@ Order, as S3 does it:
    ``s3:ObjectCreated:Post`` event goes to the bucket's notification targets
    (``notifications.py``);
 4. the answer follows ``success_action_redirect`` (303 to it, with bucket, key
-   and etag; one that is no URL is ignored, as S3 ignores a redirect it cannot
-   interpret), else ``success_action_status`` (200, 201 with a ``PostResponse``
-   document, default 204); a claimed checksum is echoed in
-   ``x-amz-checksum-<alg>``, as PutObject echoes it.
+   and etag; one that is no absolute URL is ignored, as S3 ignores a redirect it
+   cannot interpret: ``_redirect_target``), else ``success_action_status`` (200,
+   201 with a ``PostResponse`` document, default 204); a claimed checksum is
+   echoed in ``x-amz-checksum-<alg>``, as PutObject echoes it.
+
+The ``tagging`` field is a ``Tagging`` XML document, as PutObjectTagging's body
+(``form_tags``); the object is stored with those tags. Like every other field, a
+policy must name it.
 """
 
 from __future__ import annotations
@@ -56,8 +60,10 @@ from cloudlet.auth import sigv2, sigv4
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpResponse
+from cloudlet.protocols.xml import BadValue, MissingValue, local_name, parse_document, shape_reader
 from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now
+from cloudlet.services.s3.config import check_object_tags
 from cloudlet.services.s3.objects import storage_class, user_metadata
 from cloudlet.services.s3.request_checks import KMS_KEY_HEADER, SSE_HEADER, check_encryption
 from cloudlet.services.s3.store import ObjectVersion
@@ -149,6 +155,18 @@ def _missing_field(name: str) -> ServiceError:
         name,
         "",
     )
+
+
+def _no_file() -> ServiceError:
+    """A form without a ``file`` field (before the others' checks).
+
+    Real S3's answer, as users got it from AWS (GitHub react-native-fs#992,
+    ng-file-upload#809): ``InvalidArgument`` "POST requires exactly one file upload
+    per request.", ``ArgumentName`` ``file``, ``ArgumentValue`` the number of files (0).
+    The "Bucket POST must contain a field named ..." wording is S3's for the other
+    fields (``key``) only.
+    """
+    return errors.invalid_argument("POST requires exactly one file upload per request.", "file", 0)
 
 
 def _entity_too_small(size: int, minimum: int) -> ServiceError:
@@ -293,6 +311,27 @@ def part_name(headers: dict[str, str]) -> tuple[str | None, str | None]:
     disposition = headers.get("content-disposition", "")
     params = _header_params(disposition)
     return params.get("name"), params.get("filename")
+
+
+def form_tags(text: str, service_model: Any) -> list[dict[str, str]]:
+    """The ``tagging`` field: a ``Tagging`` document, as PutObjectTagging's body.
+
+    The AWS POST Object reference documents the field as
+    ``<Tagging><TagSet><Tag><Key>..</Key><Value>..</Value></Tag>..</TagSet></Tagging>``.
+    It is read with PutObjectTagging's own ``Tagging`` shape (botocore's model, as the
+    rest-xml codec reads that body), so what is not well-formed, another root element
+    or a missing ``TagSet``/``Key``/``Value`` is S3's ``MalformedXML``; the tags then
+    follow PutObjectTagging's rules (``check_object_tags``: ``InvalidTag``).
+    """
+    shape = service_model.operation_model("PutObjectTagging").input_shape.members["Tagging"]
+    try:
+        root = parse_document(text.encode("utf-8"))
+        if local_name(root.tag) != "Tagging":
+            raise BadValue("The XML document's root element must be Tagging")
+        tagging = shape_reader(shape).read(root)
+    except (BadValue, MissingValue):
+        raise errors.malformed_xml() from None
+    return check_object_tags(tagging.get("TagSet") or [])
 
 
 # -- the policy -----------------------------------------------------------------------
@@ -490,7 +529,7 @@ async def post_object(
             raise _malformed()
         fields[name.lower()] = value.decode("utf-8", "replace")
     if file_headers is None:
-        raise _missing_field("file")
+        raise _no_file()
 
     bucket = service._bucket(bucket_name)
     fields["bucket"] = bucket.name
@@ -539,6 +578,7 @@ async def post_object(
         headers=False,
     )
     klass = storage_class(fields.get("x-amz-storage-class"))
+    tags = form_tags(fields["tagging"], ctx.service_model) if "tagging" in fields else []
     check_encryption(fields.get(SSE_HEADER), fields.get(KMS_KEY_HEADER))
     sse_params = {member: fields[name] for name, member in _SSE_FIELDS if name in fields}
     if "BucketKeyEnabled" in sse_params:
@@ -568,6 +608,8 @@ async def post_object(
         value = claim.verify(hasher, {}) if claim is not None else hasher.b64()
         bucket = service._bucket(bucket.name)
         extra = {**service._default_extra(bucket), **sse_extra}  # type: ignore[attr-defined]
+        if tags:
+            extra["tags"] = tags
         version = ObjectVersion(
             bucket=bucket.name,
             key=key,
@@ -581,8 +623,8 @@ async def post_object(
             metadata=meta,
             checksums={algorithm: value},
             checksum_type=checksums.FULL_OBJECT,
-            # What every new object gets from its bucket (default retention);
-            # the form's own tagging/lock fields are not applied yet.
+            # What every new object gets from its bucket (default retention) and
+            # the form's tags; its own object-lock fields are not applied yet.
             extra=extra,
             **content,
         )
@@ -603,11 +645,23 @@ async def post_object(
 
 
 def _redirect_target(redirect: str, bucket: str, key: str, etag: str) -> str | None:
-    """``success_action_redirect`` with the bucket, key and ETag added to its query; None
-    when it is no URL (``http://[::1``): S3 then answers as if the field were absent."""
+    """``success_action_redirect`` with the bucket, key and ETag added to its query, or
+    None when S3 cannot interpret it.
+
+    The AWS POST Object reference: "If Amazon S3 cannot interpret the URL, it acts as
+    if the field is not present", so ``success_action_status`` (or 204) answers
+    instead. What S3 can interpret is an absolute URL, with a scheme and a host:
+    the redirect sends the browser away from S3 to the form author's page, and
+    anything else (``invalid-url``, ``/done``, ``//host/x``, ``mailto:x``) is a
+    relative reference that would resolve against the bucket's own endpoint, or
+    names no host to go to. A value no URL parser accepts (``http://[::1``) is
+    not interpreted either.
+    """
     try:
         parts = urlsplit(redirect)
     except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc:
         return None
     extra = urlencode({"bucket": bucket, "key": key, "etag": etag})
     query = f"{parts.query}&{extra}" if parts.query else extra
