@@ -460,7 +460,9 @@ def test_list_multipart_uploads(s3, bucket):
     page = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="a/1")
     assert [u["Key"] for u in page["Uploads"]] == ["a/2", "b", "c/x/y"]
     page = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/", MaxUploads=1)
-    assert page["IsTruncated"] and page["NextKeyMarker"] == "a/"
+    # Truncated by a common prefix, AWS names no next marker at all (LocalStack's
+    # AWS-recorded list-multiparts-start): the prefix itself is the way on.
+    assert page["IsTruncated"] and (page["NextKeyMarker"], page["NextUploadIdMarker"]) == ("", "")
     page = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/", KeyMarker="a/")
     assert [u["Key"] for u in page["Uploads"]] == ["b"]
     paginator = s3.get_paginator("list_multipart_uploads")

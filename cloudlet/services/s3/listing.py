@@ -8,10 +8,11 @@ keys into a common prefix ``P``; the scan then jumps straight to
 than reading the rolled-up keys, so a bucket with a million keys under
 ``logs/`` lists ``logs/`` in one seek.
 
-Markers follow S3: a marker that is itself a common prefix (``photos/`` from
-a previous page's NextMarker) resumes after everything under it; any other
-marker resumes after that key. V2 continuation tokens are opaque (base64 of
-the last item returned).
+Markers follow S3: with a delimiter, a marker that rolls up into a common
+prefix (``photos/`` from a previous page's NextMarker, or a key under it such
+as ``photos/2024/a.jpg``) resumes after everything under that prefix
+(``resume_point``); any other marker resumes after that key. V2 continuation
+tokens are opaque (base64 of the last item returned).
 
 A ``VersionIdMarker`` resumes after where that version stands in its key's
 history (newest first), even once it is deleted, as S3 does: deleting each page
@@ -115,11 +116,20 @@ def _close(scan: Any) -> None:
 
 
 def resume_point(marker: bytes, prefix: bytes, delimiter: bytes | None) -> tuple[bytes, bool]:
-    """Where a listing resumes after ``marker``: (start, inclusive)."""
+    """Where a listing resumes after ``marker``: (start, inclusive).
+
+    With a delimiter, a marker that rolls up into a common prefix ``P`` (``P`` itself,
+    a previous page's NextMarker, or any key under it) resumes after everything under
+    ``P``: ``P`` sorts before the marker, so S3 does not list it again, nor the keys
+    under it that sort after the marker. Marker ``folder/aSubfolder/subFile1`` with
+    prefix ``folder/`` and delimiter ``/`` lists ``folder/file1`` next, not
+    ``folder/aSubfolder/`` (LocalStack's AWS-recorded ``list-objects-manual-first-file``,
+    ``list-object-versions-manual-first-file``, ``list-multiparts-manual-first-file``).
+    """
     if delimiter and marker.startswith(prefix):
         i = marker.find(delimiter, len(prefix))
-        if i >= 0 and i + len(delimiter) == len(marker):
-            after = successor(marker)
+        if i >= 0:
+            after = successor(marker[: i + len(delimiter)])
             if after is not None:
                 return after, True
     return marker, False
@@ -173,8 +183,10 @@ def _from_token(token: str) -> tuple[bytes, bool]:
             return after, True
     elif raw[:1] == b"K":
         return raw[1:], False
+    # An empty token is named without an ArgumentValue element (LocalStack's AWS-recorded
+    # ``exc-continuation-token``), where an empty element would read as a value sent.
     raise errors.invalid_argument(
-        "The continuation token provided is incorrect", "continuation-token", token
+        "The continuation token provided is incorrect", "continuation-token", token or None
     )
 
 

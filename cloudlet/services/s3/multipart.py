@@ -587,6 +587,11 @@ class MultipartHandlers(S3Handlers):
         if parts:
             out["NextPartNumberMarker"] = parts[-1].number
             out["Parts"] = [self._listed_part(upload, p) for p in parts]
+        elif max_parts:
+            # No part listed (none uploaded, or the marker past the last): S3 still sends
+            # NextPartNumberMarker, as 0 (LocalStack's AWS-recorded ``list-parts-empty``,
+            # ``list-parts-wrong-part``). MaxParts=0 is not in those recordings: left bare.
+            out["NextPartNumberMarker"] = 0
         return out
 
     @staticmethod
@@ -616,8 +621,12 @@ class MultipartHandlers(S3Handlers):
         prefix = params.get("Prefix") or ""
         delimiter = params.get("Delimiter") or None
         key_marker = params.get("KeyMarker") or ""
-        id_marker = params.get("UploadIdMarker") or ""
+        # An UploadIdMarker without a KeyMarker is ignored, and echoed as ""
+        # (LocalStack's AWS-recorded ``list-multiparts-next-upload-only``).
+        id_marker = (params.get("UploadIdMarker") or "") if key_marker else ""
         max_uploads = _max_items(params.get("MaxUploads"), "max-uploads")
+        if id_marker:
+            self.uploads.check_id_marker(bucket.name, key_marker, id_marker)
 
         # MaxUploads=0: an empty page, not truncated (as ListObjects' max-keys=0).
         items = list(
@@ -653,17 +662,20 @@ class MultipartHandlers(S3Handlers):
             "UploadIdMarker": id_marker,
             "MaxUploads": max_uploads,
             "IsTruncated": truncated,
-            "Prefix": encode(prefix, encoding),
+            # No Prefix element unless one was asked for (``list-multiparts-empty``).
+            "Prefix": encode(prefix, encoding) if prefix else None,
             "Delimiter": encode(delimiter, encoding),
             "EncodingType": encoding,
         }
-        if items and truncated:
-            last = items[-1]
-            if isinstance(last, str):
-                out["NextKeyMarker"] = encode(last, encoding)
-            else:
-                out["NextKeyMarker"] = encode(last.key, encoding)
-                out["NextUploadIdMarker"] = last.upload_id
+        if max_uploads:
+            # S3's Next* markers name the last *upload* of the page, truncated or not
+            # (``list-multiparts-all``), and are "" when the page lists none: an empty
+            # bucket, a KeyMarker past the last key, only common prefixes, even a page
+            # truncated by a common prefix (LocalStack's AWS-recorded
+            # ``list-multiparts-empty``, ``-next-key-last``, ``list-multiparts-1``,
+            # ``list-multiparts-start``). MaxUploads=0 is not in those recordings: left bare.
+            out["NextKeyMarker"] = uploads[-1]["Key"] if uploads else ""
+            out["NextUploadIdMarker"] = uploads[-1]["UploadId"] if uploads else ""
         if uploads:
             out["Uploads"] = uploads
         if common:

@@ -256,7 +256,9 @@ class UploadStore:
         Markers follow S3: ``key_marker`` alone resumes after that key;
         with ``id_marker`` it resumes after that upload of that key (where it stood,
         if it has since been completed or aborted: ``_marker_seq``); a
-        ``key_marker`` that is a common prefix resumes after everything under it.
+        ``key_marker`` that rolls up into a common prefix (the prefix itself or a key
+        under it) resumes after everything under it (``resume_point``). An
+        ``id_marker`` naming another key's upload is refused (``check_id_marker``).
         """
         pb = key_bytes(prefix)
         db = key_bytes(delimiter) if delimiter else None
@@ -309,22 +311,37 @@ class UploadStore:
                 if len(rows) < limit:
                     return
 
+    def check_id_marker(self, bucket: str, key_marker: str, upload_id: str) -> None:
+        """Refuse an ``UploadIdMarker`` that names an upload of another key (or bucket)
+        than ``key_marker``: 400 ``InvalidArgument`` "Invalid uploadId marker" naming
+        ``upload-id-marker`` and the id (LocalStack's AWS-recorded
+        ``list-multiparts-wrong-id-for-key``: key marker ``test_c``, the upload id of
+        ``test_b``). An id nothing here knows (never stored, nor listed before it was
+        completed or aborted) is not refused: the listing resumes after the whole key
+        (``_marker_seq``); what S3 answers for such an id is not in those recordings.
+        """
+        self._marker_seq(bucket, key_bytes(key_marker), upload_id)
+
     def _marker_seq(self, bucket: str, key: bytes, upload_id: str) -> int | None:
         """Where an ``UploadIdMarker`` stands among its key's uploads (a ``seq``), or None.
 
         Upload ids are random: once an upload is completed or aborted, only a
         listing that returned it knows where it stood (seqs are never reused, so
         the key's uploads above it are exactly those still to list). An id never
-        listed nor stored resumes after the whole key.
+        listed nor stored resumes after the whole key; one known to belong to
+        another bucket or key is refused (``check_id_marker``).
         """
         row = self.conn.execute(
-            "SELECT seq FROM mpu_uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-            (upload_id, bucket, key),
+            "SELECT bucket, key, seq FROM mpu_uploads WHERE upload_id = ?", (upload_id,)
         ).fetchone()
-        if row is not None:
-            return row[0]
-        seen = self._listed.get(upload_id)
-        return seen[2] if seen is not None and seen[:2] == (bucket, key) else None
+        where = (row[0], bytes(row[1]), row[2]) if row is not None else None
+        if where is None:
+            where = self._listed.get(upload_id)
+            if where is None:
+                return None
+        if where[:2] != (bucket, key):
+            raise errors.invalid_argument("Invalid uploadId marker", "upload-id-marker", upload_id)
+        return where[2]
 
     def _remember(self, row: tuple) -> None:
         """Note a listed upload (``_marker_seq``), oldest notes dropped first."""
