@@ -330,6 +330,12 @@ def test_object_attributes_composite_checksum_has_no_part_count(s3, bucket):
     attrs = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["Checksum"])
     assert attrs["Checksum"]["ChecksumSHA256"] == head["ChecksumSHA256"][: -len("-2")]
     assert attrs["Checksum"]["ChecksumType"] == "COMPOSITE"
+    # Past the last part: no Parts, NextPartNumberMarker 0 (get-object-attrs-wrong-part).
+    past = s3.get_object_attributes(
+        Bucket=bucket, Key="k", ObjectAttributes=["ObjectParts"], PartNumberMarker=5
+    )["ObjectParts"]
+    assert "Parts" not in past
+    assert (past["TotalPartsCount"], past["NextPartNumberMarker"]) == (2, 0)
 
 
 # -- timestamps ------------------------------------------------------------------------

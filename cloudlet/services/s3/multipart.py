@@ -717,8 +717,8 @@ class MultipartHandlers(S3Handlers):
                 ],
             }
         )
-        if numbers:
-            out["NextPartNumberMarker"] = numbers[-1]
+        # 0 when no part is listed (LocalStack's AWS-recorded get-object-attrs-wrong-part).
+        out["NextPartNumberMarker"] = numbers[-1] if numbers else 0
         return out
 
 
