@@ -263,10 +263,14 @@ def test_complete_errors(s3, bucket):
     expect([done[0], done[0]], "InvalidPartOrder")
     bad = expect([{"PartNumber": 1, "ETag": '"' + "0" * 32 + '"'}], "InvalidPart")
     assert bad["Error"]["PartNumber"] == "1"
+    assert bad["Error"]["ETag"] == "0" * 32  # unquoted, as AWS names it
     expect([done[1], {"PartNumber": 7, "ETag": done[1]["ETag"]}], "InvalidPart")
     small = expect(done, "EntityTooSmall")
     assert small["Error"]["MinSizeAllowed"] == str(PART)
     assert small["Error"]["ProposedSize"] == "1000"
+    assert small["Error"]["Message"] == (
+        "Your proposed upload is smaller than the minimum allowed size"
+    )
     expect([], "InvalidRequest")
     # Nothing above harmed the upload: it still completes.
     complete(s3, bucket, "k", upload_id, done[1:])

@@ -102,6 +102,9 @@ def part_checksum(version: ObjectVersion, part_number: int) -> Result:
 
 
 def invalid_part(upload_id: str, number: int, etag: str | None) -> Exception:
+    """A part Complete names that is not there (or not with that ETag): the ETag is named
+    without its quotes, however it was sent (LocalStack's AWS-recorded
+    ``test_multipart_complete_multipart_wrong_part``)."""
     return errors.s3_error(
         "InvalidPart",
         "One or more of the specified parts could not be found.  The part may not have been "
@@ -109,7 +112,7 @@ def invalid_part(upload_id: str, number: int, etag: str | None) -> Exception:
         400,
         UploadId=upload_id,
         PartNumber=number,
-        ETag=etag,
+        ETag=unquote_etag(etag) if etag is not None else None,
     )
 
 
@@ -490,7 +493,9 @@ class MultipartHandlers(S3Handlers):
             if part.size < MIN_PART_SIZE:
                 raise errors.s3_error(
                     "EntityTooSmall",
-                    "Your proposed upload is smaller than the minimum allowed object size.",
+                    # AWS's recorded text (test_multipart_complete_multipart_too_small);
+                    # its error-code table says "object size." but answers this.
+                    "Your proposed upload is smaller than the minimum allowed size",
                     400,
                     ProposedSize=part.size,
                     MinSizeAllowed=MIN_PART_SIZE,
