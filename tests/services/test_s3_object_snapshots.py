@@ -243,6 +243,34 @@ def test_bypass_governance_on_a_bucket_without_lock(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
 
 
+def test_website_redirect_location_needs_a_path_or_an_http_url(s3, bucket):
+    """AWS's answer as quoted in aws/aws-cli#1130: a redirect that is neither a path on
+    the site nor an http(s) URL is refused, on PutObject, CopyObject and
+    CreateMultipartUpload alike; nothing is written."""
+    expected = (
+        400,
+        {
+            "Code": "InvalidRedirectLocation",
+            "Message": "The website redirect location must have a prefix of 'http://' or "
+            "'https://' or '/'.",
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x")
+    for call, kwargs in (
+        (s3.put_object, {"Body": b"y"}),
+        (s3.copy_object, {"CopySource": f"{bucket}/src"}),
+        (s3.create_multipart_upload, {}),
+    ):
+        assert (
+            refused(call, Bucket=bucket, Key="k", WebsiteRedirectLocation="no-slash", **kwargs)
+            == expected
+        ), call
+    assert refused(s3.head_object, Bucket=bucket, Key="k")[0] == 404
+    for good in ("/page.html", "http://example.com/", "https://example.com/x"):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"y", WebsiteRedirectLocation=good)
+        assert s3.head_object(Bucket=bucket, Key="k")["WebsiteRedirectLocation"] == good
+
+
 # -- checksums in answers --------------------------------------------------------------
 
 

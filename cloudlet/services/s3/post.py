@@ -65,7 +65,13 @@ from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now
 from cloudlet.services.s3.config import check_object_tags
 from cloudlet.services.s3.objects import storage_class, user_metadata
-from cloudlet.services.s3.request_checks import KMS_KEY_HEADER, SSE_HEADER, check_encryption
+from cloudlet.services.s3.request_checks import (
+    KMS_KEY_HEADER,
+    REDIRECT_HEADER,
+    SSE_HEADER,
+    check_encryption,
+    check_redirect_location,
+)
 from cloudlet.services.s3.store import ObjectVersion
 
 MAX_FIELD_BYTES = 20 * 1024
@@ -589,7 +595,9 @@ async def post_object(
     )
     content: dict[str, Any] = {attr: fields.get(name) for name, attr in _CONTENT_FIELDS}
     # Expires is kept as sent, as PutObject's header is (store.py).
-    content["website_redirect"] = fields.get("x-amz-website-redirect-location")
+    content["website_redirect"] = fields.get(REDIRECT_HEADER)
+    if content["website_redirect"] is not None:
+        check_redirect_location(content["website_redirect"])
     status = fields.get("success_action_status")
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
 

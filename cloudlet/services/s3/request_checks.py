@@ -26,6 +26,9 @@ handler (or the codec) would have made of the request:
   ``aws:kms`` or ``aws:kms:dsse`` on the operations that take it (the same rule
   for a POST form's field, ``check_encryption``), and refused on any other; a KMS
   key id needs ``aws:kms`` (or ``aws:kms:dsse``).
+- **A website redirect** (``x-amz-website-redirect-location``, and a POST form's
+  field of that name) starts with ``/``, ``http://`` or ``https://``, else 400
+  ``InvalidRedirectLocation`` (AWS's answer, quoted in aws-cli#1130).
 - **Checksum headers**: ``x-amz-checksum-algorithm`` names a known algorithm and
   ``x-amz-checksum-type`` is ``COMPOSITE`` or ``FULL_OBJECT``, on whatever
   operation carries them (the operations that use them add their own rules).
@@ -113,6 +116,8 @@ _BLANK_AS_DEFAULT: dict[str, tuple[str, ...]] = {
 }
 """Integer query parameters S3 reads as absent when sent empty, by operation."""
 COPY_SOURCE = "x-amz-copy-source"
+REDIRECT_HEADER = "x-amz-website-redirect-location"
+_REDIRECT_PREFIXES = ("/", "http://", "https://")
 
 SSE_HEADER = "x-amz-server-side-encryption"
 KMS_KEY_HEADER = "x-amz-server-side-encryption-aws-kms-key-id"
@@ -143,8 +148,20 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
         _refuse_copy_source(request, headers[COPY_SOURCE])
     if SSE_HEADER in headers or KMS_KEY_HEADER in headers:
         _check_encryption_headers(operation, headers)
+    if REDIRECT_HEADER in headers:
+        check_redirect_location(headers[REDIRECT_HEADER])
     checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm")
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
+
+
+def check_redirect_location(value: str) -> None:
+    """An object's website redirect: a path on the site or an absolute http(s) URL."""
+    if not value.startswith(_REDIRECT_PREFIXES):
+        raise errors.s3_error(
+            "InvalidRedirectLocation",
+            "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+            400,
+        )
 
 
 def _drop_blank(query: dict[str, list[str]], names: tuple[str, ...]) -> None:
