@@ -818,6 +818,54 @@ def test_rejected_writes_store_nothing(ddb, t):
     assert ddb.describe_table(TableName=t.protected)["Table"]["TableStatus"] == "ACTIVE"
 
 
+@pytest.mark.parametrize(
+    ("operation", "member", "limit"),
+    [
+        ("transact_write_items", "transactItems", 100),
+        ("transact_get_items", "transactItems", 100),
+        ("execute_transaction", "transactStatements", 100),
+        ("batch_execute_statement", "statements", 25),
+    ],
+)
+def test_lists_over_their_limit_are_echoed(ddb, t, operation, member, limit):
+    # [nubo] transactWriteItems.test.ts / transactGetItems.test.ts '> 100 ...': AWS echoes
+    # the list as a Java toString ("Same ... dump shape as BatchWriteItem"), matched with an
+    # anchored regex around the dump; PartiQL's lists are bounded the same way.
+    n = limit + 1
+    kwargs = {
+        "transact_write_items": lambda: {
+            "TransactItems": [
+                {"Put": {"TableName": t.h, "Item": {"pk": S(f"tx-{i}")}}} for i in range(n)
+            ]
+        },
+        "transact_get_items": lambda: {
+            "TransactItems": [
+                {"Get": {"TableName": t.h, "Key": {"pk": S(f"tx-{i}")}}} for i in range(n)
+            ]
+        },
+        "execute_transaction": lambda: {
+            "TransactStatements": [
+                {"Statement": f"INSERT INTO \"{t.h}\" VALUE {{'pk': 'tx-{i}'}}"} for i in range(n)
+            ]
+        },
+        "batch_execute_statement": lambda: {
+            "Statements": [
+                {"Statement": f"INSERT INTO \"{t.h}\" VALUE {{'pk': 'tx-{i}'}}"} for i in range(n)
+            ]
+        },
+    }[operation]()
+    with pytest.raises(ClientError) as exc:
+        getattr(ddb, operation)(**kwargs)
+    error = exc.value.response["Error"]
+    assert error["Code"] == VALIDATION
+    pattern = (
+        rf"1 validation error detected: Value '\[.+\]' at '{member}' failed to satisfy "
+        rf"constraint: Member must have length less than or equal to {limit}"
+    )
+    assert re.fullmatch(pattern, error["Message"], re.S), error["Message"][:300]
+    assert "Item" not in ddb.get_item(TableName=t.h, Key={"pk": S("tx-0")}, ConsistentRead=True)
+
+
 def test_batch_write_over_25_requests(ddb, t):
     # AWS echoes the request list as a Java toString whose rendering differs by region
     # (capture c_bw_over25, eu-west-2 and us-east-1), so the dump is matched loosely and

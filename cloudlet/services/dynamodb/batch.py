@@ -215,10 +215,7 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
     errors.check_return_options(params)
     errors.check_not_empty(entries, "transactItems", "[]")
     if len(entries) > MAX_TRANSACT:
-        raise errors.validation(
-            f"1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_TRANSACT}"
-        )
+        raise errors.list_too_long("transactItems", entries, "TransactGetItem", MAX_TRANSACT)
     plans = []
     seen = set()
     invalid: dict[int, ServiceError] = {}
@@ -343,10 +340,7 @@ def transact_write_items(
     errors.check_return_options(params)
     errors.check_not_empty(entries, "transactItems", "[]")
     if len(entries) > MAX_TRANSACT:
-        raise errors.validation(
-            f"1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_TRANSACT}"
-        )
+        raise errors.list_too_long("transactItems", entries, "TransactWriteItem", MAX_TRANSACT)
     for i, entry in enumerate(entries, 1):
         for kind, member in _TRANSACT_MEMBERS.items():
             if entry.get(kind):

@@ -145,6 +145,29 @@ def constraint(value: Any, member: str, rule: str) -> ServiceError:
     return validation(f"{ENVELOPE}{shown} at '{member}' failed to satisfy constraint: {rule}")
 
 
+def list_too_long(
+    member: str, entries: list[dict[str, Any]], kind: str, limit: int
+) -> ServiceError:
+    """A list over its length limit, echoed as AWS's Java ``toString`` of it
+    (``[TransactWriteItem(put=Put(...), ...), ...]``: nubo-db/dynamodb-conformance pins
+    ``Value '[...]' at 'transactItems'`` (a regex) against real DynamoDB; the rendering of each
+    entry is approximate, as BatchWriteItem's is)."""
+
+    def java(value: Any) -> str:
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k}={java(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(java(v) for v in value) + "]"
+        return str(value)
+
+    def entry(e: dict[str, Any]) -> str:
+        fields = ", ".join(f"{k[:1].lower()}{k[1:]}={java(v)}" for k, v in e.items())
+        return f"{kind}({fields})"
+
+    dump = "[" + ", ".join(entry(e) for e in entries) + "]"
+    return constraint(dump, member, f"Member must have length less than or equal to {limit}")
+
+
 def check_enum(value: Any, member: str, allowed: tuple[str, ...]) -> Any:
     """``value`` (None when absent) if it is one of ``allowed``; AWS's enum message otherwise.
 

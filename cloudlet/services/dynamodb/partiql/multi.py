@@ -67,13 +67,6 @@ _TX_KEY = (
 )
 
 
-def _too_many(member: str, limit: int) -> ServiceError:
-    return errors.validation(
-        f"1 validation error detected: Value at '{member}' failed to satisfy constraint: "
-        f"Member must have length less than or equal to {limit}"
-    )
-
-
 def _error(exc: ServiceError) -> dict[str, Any]:
     error: dict[str, Any] = {"Code": _CODES.get(exc.code, "InternalServerError")}
     error["Message"] = exc.message
@@ -111,7 +104,7 @@ def batch_execute_statement(engine: Engine, lookup: Lookup, params: dict[str, An
     for i, entry in enumerate(statements, 1):
         errors.check_return_options(entry, f"statements.{i}.member.")
     if len(statements) > MAX_BATCH:
-        raise _too_many("statements", MAX_BATCH)
+        raise errors.list_too_long("statements", statements, "BatchStatementRequest", MAX_BATCH)
     parsed: list[tuple[Statement, Binder] | ServiceError] = []
     kinds = set()
     for entry in statements:
@@ -216,7 +209,9 @@ def execute_transaction(
         errors.check_return_options(entry, f"transactStatements.{i}.member.")
     batch.check_client_token(params)
     if len(statements) > MAX_TRANSACTION:
-        raise _too_many("transactStatements", MAX_TRANSACTION)
+        raise errors.list_too_long(
+            "transactStatements", statements, "ParameterizedStatement", MAX_TRANSACTION
+        )
     parsed: list[tuple[Statement, Binder]] = []
     for i, entry in enumerate(statements):
         with _in_statement(i):
