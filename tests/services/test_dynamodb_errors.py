@@ -54,6 +54,11 @@ EMPTY_KEY = (
     "cannot contain an empty string value. Key: pk"
 )
 NOT_NUMERIC = "The parameter cannot be converted to a numeric value"
+UPDATE_EMPTY_INDEX_KEY = (
+    "One or more parameter values are not valid. The update expression attempted to update a "
+    "secondary index key to a value that is not supported. The AttributeValue for a key "
+    "attribute cannot contain an empty string value."
+)
 VALIDATION = "ValidationException"
 
 
@@ -278,6 +283,37 @@ CASES = [
         lambda d, r, t: d.put_item(TableName=t.h, Item={"pk": S("")}),
         VALIDATION,
         EMPTY_KEY,
+    ),
+    # [nubo] updateItem.test.ts, transactWriteItems.test.ts 'Update empty-string index key':
+    # an update's empty index key has its own text, naming no index, and a transaction
+    # answers it as the whole request's error (no cancellation)
+    case(
+        "updateitem-empty-index-key",
+        lambda d, r, t: d.update_item(
+            TableName=t.c,
+            Key={"pk": S("ix"), "sk": N("1")},
+            UpdateExpression="SET gpk = :v",
+            ExpressionAttributeValues={":v": S("")},
+        ),
+        VALIDATION,
+        UPDATE_EMPTY_INDEX_KEY,
+    ),
+    case(
+        "transactwrite-update-empty-index-key",
+        lambda d, r, t: d.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": t.c,
+                        "Key": {"pk": S("ix"), "sk": N("2")},
+                        "UpdateExpression": "SET lsk = :v",
+                        "ExpressionAttributeValues": {":v": S("")},
+                    }
+                }
+            ]
+        ),
+        VALIDATION,
+        UPDATE_EMPTY_INDEX_KEY,
     ),
     # [localstack] test_batch_write_not_matching_schema (AWS-recorded snapshot): a batch's
     # PutRequest keeps the key-parameter text; dynoxide #97/#101 for the type mismatch

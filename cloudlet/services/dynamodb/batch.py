@@ -407,6 +407,8 @@ def transact_write_items(
                 try:
                     new, size = apply_update(table, prepared, old)
                 except Exception as exc:  # noqa: BLE001 - becomes this item's reason
+                    if errors.is_whole_request(exc):
+                        raise
                     message = getattr(exc, "message", str(exc))
                     reason = {"Code": "ValidationError", "Message": message}
                     failed = True

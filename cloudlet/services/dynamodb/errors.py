@@ -62,6 +62,18 @@ def is_per_item(exc: ServiceError) -> bool:
     return getattr(exc, "per_item", False)
 
 
+def whole_request(exc: ServiceError) -> ServiceError:
+    """Mark an error found while running one action of a transaction that AWS answers as
+    the whole request's error, not as that action's cancellation reason (an update that
+    empties an index key)."""
+    exc.whole_request = True  # type: ignore[attr-defined]
+    return exc
+
+
+def is_whole_request(exc: BaseException) -> bool:
+    return getattr(exc, "whole_request", False)
+
+
 def invalid_parameter(detail: str) -> ServiceError:
     """``One or more parameter values were invalid: <detail>``."""
     return validation(f"One or more parameter values were invalid: {detail}")

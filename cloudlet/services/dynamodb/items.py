@@ -329,7 +329,7 @@ def apply_update(table: Table, prepared: PreparedUpdate, old: Stored | None) -> 
     if prepared.update is not None:
         check_depth(new)
     if table.indexes:
-        check_index_types(table, new)
+        check_index_types(table, new, update=prepared.update is not None)
     size = check_size(new, "Item size to update has exceeded the maximum allowed size")
     return new, size
 

@@ -320,9 +320,12 @@ def _index_parts(attrs: list[tuple[str, str]], item: Item) -> list[bytes] | None
     return parts
 
 
-def check_index_types(table: Table, item: Item) -> None:
+def check_index_types(table: Table, item: Item, *, update: bool = False) -> None:
     """An item whose index key attribute has the wrong type, is empty or too long is refused,
-    as AWS does."""
+    as AWS does. ``update``: the item an UpdateExpression made, whose empty index key AWS
+    words its own way, naming no index, and refuses as the whole request even inside a
+    transaction (nubo-db/dynamodb-conformance transactWriteItems.test.ts and
+    updateItem.test.ts, real DynamoDB)."""
     for ix in table.indexes:
         hashes = {name for name, _ in ix.hash_keys()}
         for name, want in ix.hash_keys() + ix.range_keys():
@@ -345,6 +348,15 @@ def check_index_types(table: Table, item: Item) -> None:
                 )
             if (actual == "S" and v["S"] == "") or (actual == "B" and not v["B"]):
                 word = "string" if actual == "S" else "binary"
+                if update:
+                    raise errors.whole_request(
+                        errors.validation(
+                            "One or more parameter values are not valid. The update expression "
+                            "attempted to update a secondary index key to a value that is not "
+                            "supported. The AttributeValue for a key attribute cannot contain "
+                            f"an empty {word} value."
+                        )
+                    )
                 raise errors.validation(
                     "One or more parameter values are not valid. A value specified for a "
                     f"secondary index key is not supported. The AttributeValue for a key attribute "
