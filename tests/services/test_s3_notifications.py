@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.services.lambda_helpers import forwarding_function
-from tests.services.s3_helpers import NO_RETRIES, bname, error, md5_hex, post_form
+from tests.services.s3_helpers import NO_RETRIES, bname, error, md5_hex, open_bucket, post_form
 
 
 @pytest.fixture
@@ -540,3 +540,155 @@ def test_missing_destination_queue_is_numbered_in_the_error(s3, sqs, queue):
     assert "ArgumentName" not in err and "ArgumentValue" not in err
     after = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert after["QueueConfigurations"] == before["QueueConfigurations"]
+
+
+def _tagging_record(sqs, url: str) -> dict:
+    [event] = _drain(sqs, url, 1)
+    [record] = event["Records"]
+    return record
+
+
+def test_object_tagging_put_event_is_a_version_2_3_record(s3, sqs, queue):
+    """LocalStack's AWS-recorded ``test_object_tagging_put_event``: the object's key
+    and ETag only (no size, no sequencer), event version 2.3; a plain PUT sends nothing."""
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectTagging:Put"])
+    _drain(sqs, url, 1)  # the test event
+    put = s3.put_object(Bucket=bucket, Key="key-dest", Body=b"FooBarBlitz")
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+    tags = {"TagSet": [{"Key": "swallow_type", "Value": "african"}]}
+    s3.put_object_tagging(Bucket=bucket, Key="key-dest", Tagging=tags)
+    record = _tagging_record(sqs, url)
+    assert record["eventName"] == "ObjectTagging:Put" and record["eventVersion"] == "2.3"
+    assert record["eventSource"] == "aws:s3"
+    assert record["s3"]["bucket"]["name"] == bucket
+    assert record["s3"]["configurationId"] == "to-queue"
+    assert record["s3"]["object"] == {"key": "key-dest", "eTag": put["ETag"].strip('"')}
+    s3.delete_object_tagging(Bucket=bucket, Key="key-dest")  # not configured
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+def test_object_tagging_delete_event_is_a_version_2_3_record(s3, sqs, queue):
+    """LocalStack's AWS-recorded ``test_object_tagging_delete_event``: only the delete
+    of a ``s3:ObjectTagging:Delete`` configuration's events reaches the queue."""
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectTagging:Delete"])
+    _drain(sqs, url, 1)
+    put = s3.put_object(Bucket=bucket, Key="key-dest", Body=b"FooBarBlitz")
+    tags = {"TagSet": [{"Key": "swallow_type", "Value": "african"}]}
+    s3.put_object_tagging(Bucket=bucket, Key="key-dest", Tagging=tags)
+    s3.delete_object_tagging(Bucket=bucket, Key="key-dest")
+    record = _tagging_record(sqs, url)
+    assert record["eventName"] == "ObjectTagging:Delete" and record["eventVersion"] == "2.3"
+    assert record["s3"]["object"] == {"key": "key-dest", "eTag": put["ETag"].strip('"')}
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+def test_object_tagging_wildcard_names_the_version_in_a_versioned_bucket(s3, sqs, queue):
+    """``s3:ObjectTagging:*`` (accepted in ``test_notifications_with_filter``) takes
+    both events; a versioned bucket's records name the version tagged."""
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    _configure(s3, bucket, arn, ["s3:ObjectTagging:*"])
+    _drain(sqs, url, 1)
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two")
+    tags = {"TagSet": [{"Key": "a", "Value": "b"}]}
+    s3.put_object_tagging(Bucket=bucket, Key="k", VersionId=first, Tagging=tags)
+    s3.delete_object_tagging(Bucket=bucket, Key="k", VersionId=first)
+    records = [e["Records"][0] for e in _drain(sqs, url, 2)]
+    assert [r["eventName"] for r in records] == ["ObjectTagging:Put", "ObjectTagging:Delete"]
+    assert [r["s3"]["object"]["versionId"] for r in records] == [first, first]
+    assert records[0]["s3"]["object"]["eTag"] == md5_hex(b"one")
+
+
+def test_object_acl_put_event_only_when_the_acl_changes(s3, sqs, queue):
+    """LocalStack's AWS-recorded ``test_object_put_acl``: ``private`` on an object that
+    is already private sends nothing; a canned ACL, a grant header and a policy
+    document that each change it send one 2.3 record apiece."""
+    url, arn = queue
+    bucket = open_bucket(s3, "notify")
+    _configure(s3, bucket, arn, ["s3:ObjectAcl:Put"])
+    _drain(sqs, url, 1)
+    put = s3.put_object(Bucket=bucket, Key="my_key_acl", Body=b"something")
+    owner = s3.list_buckets()["Owner"]
+    s3.put_object_acl(Bucket=bucket, Key="my_key_acl", ACL="private")
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+    s3.put_object_acl(Bucket=bucket, Key="my_key_acl", ACL="public-read")
+    log_delivery = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+    s3.put_object_acl(Bucket=bucket, Key="my_key_acl", GrantRead=f'uri="{log_delivery}"')
+    acp = {
+        "Owner": owner,
+        "Grants": [
+            {"Grantee": {"ID": owner["ID"], "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"},
+            {"Grantee": {"URI": log_delivery, "Type": "Group"}, "Permission": "WRITE"},
+        ],
+    }
+    s3.put_object_acl(Bucket=bucket, Key="my_key_acl", AccessControlPolicy=acp)
+    records = [e["Records"][0] for e in _drain(sqs, url, 3)]
+    assert [r["eventName"] for r in records] == ["ObjectAcl:Put"] * 3
+    assert {r["eventVersion"] for r in records} == {"2.3"}
+    for record in records:
+        assert record["s3"]["object"] == {"key": "my_key_acl", "eTag": put["ETag"].strip('"')}
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+def test_arns_are_parsed_before_destinations_are_validated(s3, sqs, queue):
+    """LocalStack's AWS-recorded ``test_multiple_invalid_sqs_arns``: two bad ARNs name
+    the first (``two-queue-arns-invalid``); a missing queue before a bad ARN still
+    gets the ARN's error (``one-queue-invalid-one-not-existent``)."""
+    _, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    missing = arn.rsplit(":", 1)[0] + ":" + bname("my-queue")
+    created = ["s3:ObjectCreated:*"]
+    removed = ["s3:ObjectRemoved:*"]
+    err = _refused(
+        s3,
+        bucket,
+        ("QueueConfigurations", {"Id": "id1", "Events": created, "QueueArn": "invalid_arn"}),
+        ("QueueConfigurations", {"Id": "id2", "Events": removed, "QueueArn": "invalid_arn_2"}),
+        skip=False,
+    )
+    assert err["Message"] == "The ARN could not be parsed"
+    assert (err["ArgumentName"], err["ArgumentValue"]) == ("Queue", "invalid_arn")
+    err = _refused(
+        s3,
+        bucket,
+        ("QueueConfigurations", {"Id": "id1", "Events": created, "QueueArn": missing}),
+        ("QueueConfigurations", {"Id": "id2", "Events": removed, "QueueArn": "invalid_arn_2"}),
+        skip=False,
+    )
+    assert err["Message"] == "The ARN could not be parsed"
+    assert (err["ArgumentName"], err["ArgumentValue"]) == ("Queue", "invalid_arn_2")
+    assert "ArgumentName1" not in err
+
+
+def test_every_missing_destination_is_named_in_one_error(s3, sqs, queue):
+    """LocalStack's AWS-recorded ``multiple-queues-do-not-exist``: ArgumentName1/
+    ArgumentValue1, ArgumentName2/ArgumentValue2, in the document's order; an existing
+    queue between them is not named."""
+    _, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    one = arn.rsplit(":", 1)[0] + ":" + bname("my-queue")
+    two = arn.rsplit(":", 1)[0] + ":" + bname("my-queue-2")
+    err = _refused(
+        s3,
+        bucket,
+        ("QueueConfigurations", {"Id": "id1", "Events": ["s3:ObjectCreated:*"], "QueueArn": one}),
+        ("QueueConfigurations", {"Id": "id0", "Events": ["s3:ObjectRestore:*"], "QueueArn": arn}),
+        ("QueueConfigurations", {"Id": "id2", "Events": ["s3:ObjectRemoved:*"], "QueueArn": two}),
+        skip=False,
+    )
+    assert err["Message"] == "Unable to validate the following destination configurations"
+    assert (err["ArgumentName1"], err["ArgumentName2"]) == (one, two)
+    assert err["ArgumentValue1"] == err["ArgumentValue2"] == "The destination queue does not exist"
+    assert "ArgumentName3" not in err and "ArgumentName" not in err
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)

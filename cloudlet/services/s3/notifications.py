@@ -6,12 +6,15 @@ storing any (a refused document leaves the earlier one in place): its events,
 its ARN (S3's "The ARN could not be parsed", naming the target kind as S3 does:
 ``Queue``, ``Topic``, ``CloudFunction``), its key filter (at most one prefix and
 one suffix rule, names in any case, stored as ``Prefix``/``Suffix`` as S3 returns
-them), that each target queue or topic exists (as S3 validates destinations),
+them), then that each target queue, topic or function exists (as S3 validates
+destinations, naming every missing one in one error),
 that no two overlap (one event on one key matching two of them, as S3 does), and
 sends queues and topics the ``s3:TestEvent``. Afterwards every
 object created or removed (Put, Post from a browser form (``post.py``), Copy,
-CompleteMultipartUpload, Delete, delete markers, lifecycle expirations) or
-restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``) whose
+CompleteMultipartUpload, Delete, delete markers, lifecycle expirations),
+restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``), tagged
+(``ObjectTagging:Put``/``:Delete``) or given a different ACL (``ObjectAcl:Put``,
+these two as S3's version 2.3 records of key and ETag) whose
 event name and key match a configuration's ``Events`` (``s3:ObjectCreated:*``
 wildcards) and prefix/suffix filter rules is sent as S3's event JSON to the
 target.
@@ -43,8 +46,8 @@ from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, canonical_user_id
-from cloudlet.services.s3.config import ConfigHandlers
-from cloudlet.services.s3.store import NULL_VERSION, Bucket
+from cloudlet.services.s3.config import ConfigHandlers, canned_acl, without_display_names
+from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
 
 log = logging.getLogger(__name__)
 
@@ -176,16 +179,35 @@ def _queue_parts(queue_arn: str, service: str = "sqs") -> tuple[str, str, str] |
     return parts[3], parts[4], parts[5]
 
 
-def _unvalidated(arn: str, service: str = "sqs") -> ServiceError:
-    """S3 numbers the destinations it could not validate: ``ArgumentName1`` is the
-    ARN, ``ArgumentValue1`` why (not the plain ArgumentName/ArgumentValue pair)."""
+def _unvalidated(missing: list[tuple[str, str]]) -> ServiceError:
+    """S3 numbers the destinations it could not validate: ``ArgumentName<n>`` is an
+    ARN, ``ArgumentValue<n>`` why (not the plain ArgumentName/ArgumentValue pair)."""
+    fields: dict[str, str] = {}
+    for n, (arn, service) in enumerate(missing, 1):
+        fields[f"ArgumentName{n}"] = arn
+        fields[f"ArgumentValue{n}"] = f"The destination {_NOUN[service]} does not exist"
     return errors.s3_error(
         "InvalidArgument",
         "Unable to validate the following destination configurations",
         400,
-        ArgumentName1=arn,
-        ArgumentValue1=f"The destination {_NOUN[service]} does not exist",
+        **fields,
     )
+
+
+def _checked_config(config: dict[str, Any], arn: str, service: str) -> dict[str, Any]:
+    """``config`` as stored (filter rule names normalised), once its form is one S3
+    accepts: events, then the ARN, then the key filter."""
+    events = config.get("Events") or []
+    if not events:
+        raise errors.malformed_xml()
+    for event in events:
+        if event not in EVENTS:
+            raise errors.invalid_argument(
+                "The event is not supported for notifications", "Event", event
+            )
+    if _queue_parts(arn, service) is None:
+        raise errors.invalid_argument("The ARN could not be parsed", _ARGUMENT[service], arn)
+    return _checked_filter(config)
 
 
 def _checked_filter(config: dict[str, Any]) -> dict[str, Any]:
@@ -221,13 +243,17 @@ class NotificationHandlers(ConfigHandlers):
         bucket = self._bucket(params["Bucket"])
         document = dict(params.get("NotificationConfiguration") or {})
         stored: dict[str, Any] = {}
+        # Every configuration's own form first (events, ARN, filter), then the
+        # destinations, all of them: S3's ``one-queue-invalid-one-not-existent`` names
+        # the unparseable ARN although an earlier queue does not exist.
         for kind, key, service in TARGETS:
             for config in document.get(kind) or []:
-                arn = config.get(key, "")
-                config = await self._check_target(config, arn, service, params)
+                config = _checked_config(config, config.get(key, ""), service)
                 stored.setdefault(kind, []).append(
                     {**config, "Id": config.get("Id") or fast_uuid()}
                 )
+        if not params.get("SkipDestinationValidation"):
+            await self._check_destinations(stored)
         _check_overlaps(stored)
         if document.get(EVENTBRIDGE) is not None:  # present, even empty, switches it on
             stored[EVENTBRIDGE] = {}
@@ -249,25 +275,20 @@ class NotificationHandlers(ConfigHandlers):
             await self._deliver(arn, json.dumps(test))
         return {}
 
-    async def _check_target(
-        self, config: dict[str, Any], arn: str, service: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        """``config`` as stored (filter rule names normalised), once S3 would accept it."""
-        events = config.get("Events") or []
-        if not events:
-            raise errors.malformed_xml()
-        for event in events:
-            if event not in EVENTS:
-                raise errors.invalid_argument(
-                    "The event is not supported for notifications", "Event", event
-                )
-        parts = _queue_parts(arn, service)
-        if parts is None:
-            raise errors.invalid_argument("The ARN could not be parsed", _ARGUMENT[service], arn)
-        config = _checked_filter(config)
-        if params.get("SkipDestinationValidation"):
-            return config
-        region, account, name = parts
+    async def _check_destinations(self, stored: dict[str, list[dict[str, Any]]]) -> None:
+        """S3's one InvalidArgument naming every target that does not exist, numbered
+        ``ArgumentName1``/``ArgumentValue1``, ``2``... (``multiple-queues-do-not-exist``)."""
+        missing: list[tuple[str, str]] = []
+        for kind, key, service in TARGETS:
+            for config in stored.get(kind) or []:
+                arn = config[key]
+                if not await self._destination_exists(arn, service):
+                    missing.append((arn, service))
+        if missing:
+            raise _unvalidated(missing)
+
+    async def _destination_exists(self, arn: str, service: str) -> bool:
+        region, account, name = _queue_parts(arn, service) or ("", "", "")
         check = {
             "sqs": ("GetQueueUrl", {"QueueName": name, "QueueOwnerAWSAccountId": account}),
             "sns": ("GetTopicAttributes", {"TopicArn": arn}),
@@ -280,8 +301,8 @@ class NotificationHandlers(ConfigHandlers):
         except NotImplementedOperation:
             log.info("cannot validate %s: %s is not running", arn, service)
         except ServiceError:
-            raise _unvalidated(arn, service) from None
-        return config
+            return False
+        return True
 
     def get_bucket_notification_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
@@ -328,6 +349,53 @@ class NotificationHandlers(ConfigHandlers):
                 by_version = entry.get("VersionId") is not None
                 self._notify_removed(bucket, entry["Key"], entry, by_version)
         return out
+
+    def put_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = super().put_object_tagging(ctx, params)
+        self._notify_changed(params, "s3:ObjectTagging:Put")
+        return out
+
+    def delete_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        out = super().delete_object_tagging(ctx, params)
+        self._notify_changed(params, "s3:ObjectTagging:Delete")
+        return out
+
+    def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """``s3:ObjectAcl:Put`` only when the ACL changes: S3 sends nothing for
+        ``private`` on an object that already has it (``test_object_put_acl``)."""
+        bucket = self._notifying(params["Bucket"])
+        before = self._acl_now(bucket, params) if bucket is not None else None
+        out = super().put_object_acl(ctx, params)
+        if bucket is not None and self._acl_now(bucket, params) != before:
+            self._notify_changed(params, "s3:ObjectAcl:Put")
+        return out
+
+    def _version_now(self, bucket: Bucket, params: dict[str, Any]) -> ObjectVersion | None:
+        try:
+            return self._find(bucket, params["Key"], params.get("VersionId"), "GET")
+        except ServiceError:
+            return None
+
+    def _acl_now(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any] | None:
+        version = self._version_now(bucket, params)
+        if version is None:
+            return None
+        return without_display_names(
+            version.extra.get("acl") or canned_acl("private", version.owner)
+        )
+
+    def _notify_changed(self, params: dict[str, Any], event: str) -> None:
+        """A tagging or ACL event for the version a request changed: S3's event
+        version 2.3, the object's key and ETag (``test_object_tagging_put_event``,
+        ``test_object_tagging_delete_event``, ``test_object_put_acl``)."""
+        bucket = self._notifying(params["Bucket"])
+        if bucket is None:
+            return
+        version = self._version_now(bucket, params)
+        if version is None:
+            return
+        version_id = version.version_id if bucket.versioning is not None else None
+        self._notify(bucket, event, params["Key"], etag=version.etag, version_id=version_id)
 
     def _notifying(self, name: str) -> Bucket | None:
         """The bucket, when it has a notification configuration (a cached lookup)."""
@@ -428,9 +496,12 @@ class NotificationHandlers(ConfigHandlers):
             obj["eTag"] = etag.strip('"')
         if version_id and version_id != NULL_VERSION:
             obj["versionId"] = version_id
-        obj["sequencer"] = f"{int(clock.time() * 1000):012X}{next(_sequence):08X}"
+        # Tagging and ACL events are S3's version 2.3 records: no size, no sequencer.
+        changed = event.startswith(("s3:ObjectTagging:", "s3:ObjectAcl:"))
+        if not changed:
+            obj["sequencer"] = f"{int(clock.time() * 1000):012X}{next(_sequence):08X}"
         return {
-            "eventVersion": "2.1",
+            "eventVersion": "2.3" if changed else "2.1",
             "eventSource": "aws:s3",
             "awsRegion": bucket.region,
             "eventTime": time_text(clock.time()),
