@@ -758,3 +758,29 @@ def test_transaction_client_request_token(ddb, table):
     with pytest.raises(ClientError) as exc:
         ddb.execute_transaction(TransactStatements=other, ClientRequestToken=token)
     assert code(exc.value.response) == "IdempotentParameterMismatchException"
+
+
+def test_empty_path_components_and_unordered_operands(ddb, table):
+    """nubo-db/dynamodb-conformance partiql.test.ts (real DynamoDB): a quoted "" as table
+    or index is refused before any table is looked up; a value that cannot be ordered
+    compared with < is PartiQL's own text, without an expression kind."""
+    t = f'"{table}"'
+    for statement in (f'SELECT * FROM {t}.""', 'SELECT * FROM ""'):
+        resp = fails(ddb, statement)
+        assert (code(resp), message(resp)) == (
+            "ValidationException",
+            "Path component cannot be an empty string",
+        ), statement
+    for statement, params in (
+        (f"SELECT pk FROM {t} WHERE pk = 'x' AND val < ?", [{"BOOL": True}]),
+        (f"SELECT pk FROM {t} WHERE pk = 'x' AND val BETWEEN ? AND 3", [{"NULL": True}]),
+    ):
+        resp = fails(ddb, statement, *params)
+        kind = next(iter(params[0]))
+        op = "<" if "<" in statement else "BETWEEN"
+        assert (code(resp), message(resp)) == (
+            "ValidationException",
+            "Incorrect operand type for operator or function; operator or function: "
+            f"{op}, operand type: {kind}",
+        ), statement
+    assert items(ddb, f"SELECT pk FROM {t} WHERE pk = 'x' AND val < ?", {"N": "3"}) == []

@@ -214,6 +214,10 @@ class _Parser:
                 )
             if not allow_index:
                 raise errors.validation("This operation is not supported on an index")
+        if table == "" or index == "":
+            # A quoted "" names nothing, before any table is looked up (nubo-db
+            # dynamodb-conformance partiql.test.ts, real DynamoDB).
+            raise errors.validation("Path component cannot be an empty string")
         if self.tok.is_op("["):
             raise errors.validation("Invalid list expression in source.")
         if self.tok.is_word("as", "at", "by") or (

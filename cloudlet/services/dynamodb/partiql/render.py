@@ -124,8 +124,11 @@ class Builder:
         if isinstance(node, Compare):
             if isinstance(node.left, Missing) or isinstance(node.right, Missing):
                 raise errors.validation("MISSING must be compared using IS operator")
+            if node.op not in ("=", "<>"):
+                self._check_ordered(node.op, node.left, node.right)
             return f"{self.operand(node.left)} {node.op} {self.operand(node.right)}"
         if isinstance(node, Between):
+            self._check_ordered("BETWEEN", node.value, node.low, node.high)
             text = (
                 f"{self.operand(node.value)} BETWEEN {self.operand(node.low)} AND "
                 f"{self.operand(node.high)}"
@@ -140,6 +143,19 @@ class Builder:
         raise errors.validation(
             "WHERE clause must contain an expression that resolves to a boolean"
         )
+
+    def _check_ordered(self, op: str, *operands: Node) -> None:
+        """A value that cannot be ordered (not N, S or B) compared with ``<`` and the like:
+        PartiQL's own text, without the "Invalid FilterExpression:" an expression's
+        check would add (nubo-db dynamodb-conformance partiql.test.ts, real DynamoDB)."""
+        for operand in operands:
+            if is_value(operand):
+                kind = next(iter(self.binder.value(operand)))
+                if kind not in ("N", "S", "B"):
+                    raise errors.validation(
+                        "Incorrect operand type for operator or function; operator or "
+                        f"function: {op}, operand type: {kind}"
+                    )
 
     @staticmethod
     def _negate(text: str) -> str:
