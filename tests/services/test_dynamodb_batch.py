@@ -124,8 +124,23 @@ def test_transact_idempotent_token(ddb):
             }
         }
     ]
-    ddb.transact_write_items(TransactItems=items, ClientRequestToken="tok-1")
-    ddb.transact_write_items(TransactItems=items, ClientRequestToken="tok-1")
+    first = ddb.transact_write_items(
+        TransactItems=items, ClientRequestToken="tok-1", ReturnConsumedCapacity="TOTAL"
+    )
+    assert first["ConsumedCapacity"] == [
+        {"TableName": a, "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}
+    ]
+    # A replay changes nothing and, per the API reference (and real DynamoDB), counts the
+    # read of its items, not a write.
+    again = ddb.transact_write_items(
+        TransactItems=items, ClientRequestToken="tok-1", ReturnConsumedCapacity="TOTAL"
+    )
+    assert again["ConsumedCapacity"] == [
+        {"TableName": a, "CapacityUnits": 2.0, "ReadCapacityUnits": 2.0}
+    ]
+    assert "ConsumedCapacity" not in ddb.transact_write_items(
+        TransactItems=items, ClientRequestToken="tok-1"
+    )
     assert ddb.get_item(TableName=a, Key={"pk": {"S": "c"}})["Item"]["n"] == {"N": "1"}
     items[0]["Update"]["ExpressionAttributeValues"][":one"] = {"N": "2"}
     with pytest.raises(ClientError) as exc:

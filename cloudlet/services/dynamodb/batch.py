@@ -333,6 +333,30 @@ def _fingerprint(params: dict[str, Any]) -> str:
     return json.dumps(params.get("TransactItems"), sort_keys=True, default=default)
 
 
+def _replayed(
+    engine: Engine, account: str, region: str, entries: list[dict[str, Any]], params: dict[str, Any]
+) -> Result:
+    """The answer to a TransactWriteItems whose ClientRequestToken already succeeded: no
+    change, and as capacity the read units of reading its items, per the API reference
+    ("Subsequent TransactWriteItems calls with the same client token return the number
+    of read capacity units consumed in reading the item"; nubo-db
+    dynamodb-conformance's replay against real DynamoDB: ReadCapacityUnits, no write)."""
+    mode = params.get("ReturnConsumedCapacity")
+    if mode is None or mode == "NONE":
+        return {}
+    units: dict[str, float] = {}
+    for entry in entries:
+        kind = next(k for k in ("ConditionCheck", "Put", "Delete", "Update") if entry.get(k))
+        op = entry[kind]
+        table = engine.table(account, region, op["TableName"])
+        _, key = _prepare_action(table, kind, op)
+        old = engine.read(table, key)
+        size = old.size if old is not None else 0
+        units[op["TableName"]] = units.get(op["TableName"], 0.0) + 2 * read_units(size, True)
+    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="read"))]
+    return {"ConsumedCapacity": caps} if caps else {}
+
+
 def transact_write_items(
     engine: Engine, tokens: Tokens, account: str, region: str, params: dict[str, Any]
 ) -> Result:
@@ -352,7 +376,7 @@ def transact_write_items(
     if token:
         done = tokens.lookup(token, fingerprint, now)
         if done is not None:
-            return done
+            return _replayed(engine, account, region, entries, params)
     plans = []
     seen = set()
     for entry in entries:
