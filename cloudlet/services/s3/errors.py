@@ -214,6 +214,29 @@ def invalid_storage_class(value: str) -> ServiceError:
     )
 
 
+def malformed_acl() -> ServiceError:
+    """An ``AccessControlPolicy`` that fails S3's schema (no ``Owner``, an unknown
+    permission or grantee type, or nothing at all)."""
+    return s3_error(
+        "MalformedACLError",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+        400,
+    )
+
+
+def missing_security_header(header: str) -> ServiceError:
+    return s3_error(
+        "MissingSecurityHeader",
+        "Your request was missing a required header",
+        400,
+        MissingHeaderName=header,
+    )
+
+
+def unexpected_content() -> ServiceError:
+    return s3_error("UnexpectedContent", "This request does not support content", 400)
+
+
 # -- conditions and ranges -----------------------------------------------------------
 
 
