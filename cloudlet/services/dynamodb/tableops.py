@@ -11,7 +11,14 @@ from typing import Any
 
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import Engine
-from cloudlet.services.dynamodb.tables import Table, check_tags, describe
+from cloudlet.services.dynamodb.tables import (
+    TAG_LIMIT,
+    TOO_MANY_TAGS,
+    Table,
+    check_tag_key,
+    check_tags,
+    describe,
+)
 
 Result = dict[str, Any]
 
@@ -53,30 +60,59 @@ def list_tables(engine: Engine, account: str, region: str, params: dict[str, Any
 # --------------------------------------------------------------------------- tags
 
 
+_INVALID = "One or more parameter values were invalid: "
+
+
 def table_for_arn(engine: Engine, account: str, region: str, arn: str) -> Table:
+    """The table a tagging call's ResourceArn names, with DynamoDB's errors for the rest:
+    a non-ARN, an index ARN, a backup (or other non-table) ARN, another region's table."""
+    if not arn.startswith("arn:"):
+        raise errors.validation(f"{_INVALID}ARNs must start with 'arn:': {arn}")
     prefix = f"arn:aws:dynamodb:{region}:{account}:table/"
     if arn.startswith(prefix):
-        name = arn[len(prefix) :].split("/", 1)[0]
-        table = engine.find(account, region, name)
+        parts = arn[len(prefix) :].split("/")
+        if len(parts) == 3 and parts[1] == "index":
+            raise errors.validation(
+                f"{_INVALID}Invalid resource arn provided, only table or stream is accepted. "
+                f"Provided resource arn: {arn}"
+            )
+        if len(parts) > 1 and not (len(parts) == 3 and parts[1] == "stream"):
+            raise errors.validation(f"{_INVALID}Provided Arn is not a DynamoDB resource arn: {arn}")
+        table = engine.find(account, region, parts[0])
         if table is not None:
             return table
-    if not arn.startswith("arn:"):
-        raise errors.validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
+    else:
+        fields = arn.split(":", 5)
+        if (
+            len(fields) == 6
+            and fields[1] == "aws"
+            and fields[2] == "dynamodb"
+            and fields[3] != region
+            and fields[4] == account
+            and fields[5].startswith("table/")
+        ):
+            raise errors.validation(
+                f"Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            )
     raise errors.resource_not_found(f"Requested resource not found: ResourcArn: {arn} not found")
 
 
 def tag_resource(engine: Engine, table: Table, tags: list[dict[str, str]]) -> None:
-    merged = dict(table.tags)
-    merged.update({t["Key"]: t["Value"] for t in tags})
-    if len(merged) > 50:  # AWS counts before it checks the tags themselves
-        raise errors.limit_exceeded("The number of tags exceeds the limit of 50 per resource")
-    check_tags(tags)
-    table.tags = merged
+    if not tags:
+        raise errors.validation("Atleast one Tag needs to be provided as Input.")
+    table.tags = check_tags(tags, table.tags)  # all or nothing: nothing kept on an error
     engine.save(table)
 
 
 def untag_resource(engine: Engine, table: Table, keys: list[str]) -> None:
-    table.tags = {k: v for k, v in table.tags.items() if k not in set(keys)}
+    if not keys:
+        raise errors.validation("Atleast one Tag Key needs to be provided as Input.")
+    if len(keys) > TAG_LIMIT:  # AWS counts the keys to remove against the limit too
+        raise errors.validation(TOO_MANY_TAGS)
+    for key in keys:
+        check_tag_key(key)
+    gone = set(keys)
+    table.tags = {k: v for k, v in table.tags.items() if k not in gone}
     engine.save(table)
 
 

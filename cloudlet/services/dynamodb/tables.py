@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -369,21 +370,58 @@ def check_index_types(table: Table, item: Item, *, update: bool = False) -> None
 # --------------------------------------------------------------------------- CreateTable
 
 
-def check_tags(tags: list[dict[str, str]]) -> dict[str, str]:
-    """Tags as a dict, within the API's lengths (keys 1 to 128 characters, values at
-    most 256), with AWS's request-syntax message for the first that is not."""
+TAG_LIMIT = 50
+TOO_MANY_TAGS = "Number of Tags exceed the current limit for the provided ResourceArn"
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def tag_text_ok(text: str) -> bool:
+    """AWS's tag alphabet: letters, digits and spaces of any script, and ``_ . : / = + - @``."""
+    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LNZ" for c in text)
+
+
+def check_tag_key(key: str | None, member: str | None = None) -> None:
+    """One tag key as DynamoDB checks it. ``member`` (``tags.N.member.key``) keeps the
+    request-syntax length message TagResource and CreateTable give keys over 128."""
+    if key is None:
+        raise errors.validation("The Tag Key provided is invalid, Key: null")
+    if member is not None and len(key) > 128:
+        raise errors.constraint(key, member, "Member must have length less than or equal to 128")
+    if not key or len(key) > 128 or not tag_text_ok(key):
+        raise errors.validation(f"The Tag Key provided is invalid, Key: {key}")
+    if key[:4].lower() == "aws:":
+        raise errors.validation(f"Tag Key cannot be prefixed with aws:, Key: {key}")
+
+
+def check_tags(tags: list[dict[str, str]], present: dict[str, str] | None = None) -> dict[str, str]:
+    """``present`` (a table's tags, none for CreateTable) with ``tags`` merged in, as
+    DynamoDB validates them: at most 50 after the merge (counted first), then each tag's
+    key and value in order, then duplicate keys; all ValidationException."""
+    merged = dict(present or {})
+    merged.update({t.get("Key"): t.get("Value") for t in tags})  # type: ignore[misc]
+    if len(merged) > TAG_LIMIT:
+        raise errors.validation(TOO_MANY_TAGS)
+    seen: set[str] = set()
     for i, tag in enumerate(tags, 1):
-        key, value = tag["Key"], tag["Value"]
-        if not 1 <= len(key) <= 128:
-            bound = "greater than or equal to 1" if not key else "less than or equal to 128"
-            raise errors.constraint(key, f"tags.{i}.member.key", f"Member must have length {bound}")
+        key, value = tag.get("Key"), tag.get("Value")
+        check_tag_key(key, f"tags.{i}.member.key")
+        if value is None:
+            raise errors.validation("The Tag Value provided is invalid, Value: null")
         if len(value) > 256:
             raise errors.constraint(
                 value,
                 f"tags.{i}.member.value",
                 "Member must have length less than or equal to 256",
             )
-    return {t["Key"]: t["Value"] for t in tags}
+        if not tag_text_ok(value):
+            raise errors.validation(f"The Tag Value provided is invalid, Value: {value}")
+    for tag in tags:
+        if tag["Key"] in seen:
+            raise errors.validation(
+                f"Duplicate Tag Keys provided as input: Duplicate Tag Key found {tag['Key']}"
+            )
+        seen.add(tag["Key"])
+    return merged
 
 
 def check_table_name(name: str, member: str = "tableName") -> None:
