@@ -462,7 +462,7 @@ def test_point_in_time_far_outside_datetime_range(ddb, raw):
         )
     )
     assert code == "InvalidRestoreTimeException"
-    assert message.startswith("Invalid restore time 1969-12-31T10:00:00+00:00: ")
+    assert message.startswith("RestoreDateTime '1969-12-31T10:00:00Z' must be within ")
     code, message = raw_error(
         raw(
             "ExportTableToPointInTime",
