@@ -6,6 +6,7 @@ compared whole (code, message and every extra element) with their status."""
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import re
 
@@ -75,6 +76,28 @@ def test_put_object_unimplemented_conditions(s3, bucket):
     # A delete's If-Match may be "*" (only a write refuses it).
     s3.delete_object(Bucket=bucket, Key="k", IfMatch="*")
     assert refused(s3.head_object, Bucket=bucket, Key="k")[0] == 404
+
+
+def test_delete_conditions_s3_does_not_take_here_delete_nothing(s3, versioned):
+    """Directory-bucket conditions (ministack#1501, measured against S3) and If-Match
+    with a versionId (localstack#13894, a us-east-1 probe) are 501: never an unguarded
+    delete."""
+    bucket = versioned
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"four")
+    for kwargs, header in (
+        ({"IfMatchSize": 99}, "x-amz-if-match-size"),
+        (
+            {"IfMatchLastModifiedTime": datetime.datetime(2020, 1, 1)},
+            "x-amz-if-match-last-modified-time",
+        ),
+        ({"IfMatch": put["ETag"], "VersionId": put["VersionId"]}, "If-Match"),
+    ):
+        assert refused(s3.delete_object, Bucket=bucket, Key="k", **kwargs) == (
+            501,
+            {"Code": "NotImplemented", "Message": NOT_IMPLEMENTED, "Header": header},
+        ), kwargs
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"four"
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=put["ETag"])  # no versionId: fine
 
 
 def test_conditional_complete_after_the_key_changed_is_a_conflict(s3, bucket):

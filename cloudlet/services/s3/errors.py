@@ -277,7 +277,7 @@ def conditional_request_conflict(condition: str, key: str) -> ServiceError:
     )
 
 
-def header_not_implemented(header: str, additional: str) -> ServiceError:
+def header_not_implemented(header: str, additional: str | None = None) -> ServiceError:
     """501 for a header S3 knows but not with that value (or in that company)."""
     return s3_error(
         "NotImplemented",

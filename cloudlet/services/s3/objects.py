@@ -154,6 +154,27 @@ def attributes_checksum(version: ObjectVersion) -> Result:
     return out
 
 
+_DIRECTORY_BUCKET_CONDITIONS = (
+    ("IfMatchSize", "x-amz-if-match-size"),
+    ("IfMatchLastModifiedTime", "x-amz-if-match-last-modified-time"),
+)
+
+
+def _check_delete_conditions(params: dict[str, Any]) -> None:
+    """The DeleteObject conditions S3 does not take on a general-purpose bucket: 501, and
+    nothing deleted (a guarded delete must never go through unguarded).
+
+    ``x-amz-if-match-size`` and ``-last-modified-time`` are for directory buckets only
+    (the API reference; a real-S3 measurement in ministack#1501: refused outright);
+    ``If-Match`` with a ``versionId`` is refused even when it holds (a us-east-1 probe
+    in localstack#13894)."""
+    for member, header in _DIRECTORY_BUCKET_CONDITIONS:
+        if params.get(member) is not None:
+            raise errors.header_not_implemented(header)
+    if params.get("IfMatch") is not None and params.get("VersionId") is not None:
+        raise errors.header_not_implemented("If-Match")
+
+
 class ObjectHandlers(S3Handlers):
     """PutObject, GetObject, HeadObject, DeleteObject(s), GetObjectAttributes."""
 
@@ -392,6 +413,7 @@ class ObjectHandlers(S3Handlers):
     # -- DeleteObject / DeleteObjects -------------------------------------------------
 
     def delete_object(self, ctx: Any, params: dict[str, Any]) -> Result:
+        _check_delete_conditions(params)
         bucket = self._bucket(params["Bucket"])
         key = params["Key"]
         if params.get("IfMatch") is not None:
