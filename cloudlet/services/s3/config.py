@@ -158,32 +158,105 @@ def canned_acl(name: str, account: str) -> dict[str, Any]:
 
 
 _GRANT_HEADERS = (
-    ("GrantFullControl", "FULL_CONTROL"),
-    ("GrantRead", "READ"),
-    ("GrantReadACP", "READ_ACP"),
-    ("GrantWrite", "WRITE"),
-    ("GrantWriteACP", "WRITE_ACP"),
+    ("GrantFullControl", "FULL_CONTROL", "x-amz-grant-full-control"),
+    ("GrantRead", "READ", "x-amz-grant-read"),
+    ("GrantReadACP", "READ_ACP", "x-amz-grant-read-acp"),
+    ("GrantWrite", "WRITE", "x-amz-grant-write"),
+    ("GrantWriteACP", "WRITE_ACP", "x-amz-grant-write-acp"),
 )
+"""Each grant header: its request member, the permission it grants, its wire name."""
+_PERMISSIONS = frozenset(permission for _, permission, _ in _GRANT_HEADERS)
+_GRANTEE_FIELD = {"CanonicalUser": "ID", "Group": "URI", "AmazonCustomerByEmail": "EmailAddress"}
+_GROUPS = frozenset((ALL_USERS, AUTH_USERS, _LOG_DELIVERY))
+_CANONICAL_ID = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _grantee_item(text: str) -> tuple[str, str] | None:
+    """One grant header item (``id="..."``, ``uri=...``, ``emailAddress=...``) as its
+    lower-cased kind and its value, or None when it is no such item."""
+    kind, sep, value = text.strip().partition("=")
+    kind = kind.strip().lower()
+    if not sep or kind not in ("id", "uri", "emailaddress"):
+        return None
+    return kind, value.strip().strip('"')
 
 
 def _header_grantee(text: str) -> dict[str, Any]:
-    kind, _, value = text.strip().partition("=")
-    value = value.strip().strip('"')
-    kind = kind.strip().lower()
+    item = _grantee_item(text)
+    if item is None:
+        raise errors.invalid_argument("Invalid grantee", "x-amz-grant", text)
+    kind, value = item
     if kind == "id":
         return {"Type": "CanonicalUser", "ID": value}
     if kind == "uri":
         return _group(value)
-    if kind == "emailaddress":
-        return {"Type": "AmazonCustomerByEmail", "EmailAddress": value}
-    raise errors.invalid_argument("Invalid grantee", "x-amz-grant", text)
+    return {"Type": "AmazonCustomerByEmail", "EmailAddress": value}
+
+
+def _check_grantee(kind: str, value: str, *, id_name: str, uri_name: str) -> None:
+    if kind == "id" and not _CANONICAL_ID.fullmatch(value):
+        raise errors.invalid_argument("Invalid id", id_name, value)
+    if kind == "uri" and value not in _GROUPS:
+        raise errors.invalid_argument("Invalid group uri", uri_name, value)
+
+
+def _check_grant_header(header: str, text: str) -> None:
+    """A grant header: comma-separated ``id=``, ``uri=`` or ``emailAddress=`` grantees."""
+    for part in text.split(","):
+        item = _grantee_item(part)
+        if item is None:
+            raise errors.invalid_argument("Argument format not recognized", header, text)
+        _check_grantee(*item, id_name="id", uri_name="uri")
+
+
+def _check_policy(policy: Any) -> None:
+    """An ``AccessControlPolicy`` document: S3's schema first (an ``Owner`` with an
+    ``ID``, known permissions and grantee types, each grantee naming itself), else
+    MalformedACLError; then canonical ids and group URIs, else InvalidArgument."""
+    owner = policy.get("Owner") if isinstance(policy, dict) else None
+    if not isinstance(owner, dict) or not owner.get("ID"):
+        raise errors.malformed_acl()
+    grantees = []
+    for grant in policy.get("Grants") or []:
+        grantee = grant.get("Grantee") if isinstance(grant, dict) else None
+        if not isinstance(grantee, dict) or grant.get("Permission") not in _PERMISSIONS:
+            raise errors.malformed_acl()
+        field = _GRANTEE_FIELD.get(grantee.get("Type") or "")
+        if field is None or not grantee.get(field):
+            raise errors.malformed_acl()
+        grantees.append((field.lower(), str(grantee[field])))
+    grantees.insert(0, ("id", str(owner["ID"])))
+    for kind, value in grantees:
+        _check_grantee(kind, value, id_name="CanonicalUser/ID", uri_name="Group/URI")
+
+
+def check_acl_request(params: dict[str, Any]) -> None:
+    """Put*Acl's request, checked as S3 does before the bucket's ACL settings
+    (LocalStack's AWS-recorded ``test_s3_bucket_acl_exceptions`` and
+    ``test_s3_object_acl_exceptions``): a document with a canned ACL or grant headers
+    is UnexpectedContent; a canned ACL with grant headers InvalidRequest; grant headers
+    with a malformed grantee, an invalid canonical id or an unknown group
+    InvalidArgument; a request with none of the three MissingSecurityHeader."""
+    grants = [(wire, params[h]) for h, _, wire in _GRANT_HEADERS if params.get(h)]
+    policy = params.get("AccessControlPolicy")
+    canned = params.get("ACL")
+    if policy is not None and (canned is not None or grants):
+        raise errors.unexpected_content()
+    if canned is not None and grants:
+        raise errors.invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")
+    for header, text in grants:
+        _check_grant_header(header, str(text))
+    if policy is not None:
+        _check_policy(policy)
+    elif canned is None and not grants:
+        raise errors.missing_security_header("x-amz-acl")
 
 
 def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | None:
     """The ACL a Put*Acl request sets (canned, grant headers or a document); None if none."""
     sources = [
         params.get("ACL") is not None,
-        any(params.get(h) for h, _ in _GRANT_HEADERS),
+        any(params.get(h) for h, _, _ in _GRANT_HEADERS),
         params.get("AccessControlPolicy") is not None,
     ]
     if sum(sources) > 1:
@@ -192,7 +265,7 @@ def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | No
         return canned_acl(params["ACL"], account)
     if sources[1]:
         grants = []
-        for header, permission in _GRANT_HEADERS:
+        for header, permission, _ in _GRANT_HEADERS:
             for text in (params.get(header) or "").split(","):
                 if text.strip():
                     grants.append(_grant(_header_grantee(text), permission))
@@ -205,13 +278,7 @@ def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | No
         raise errors.s3_error("AccessDenied", "Access Denied", 403)
     for grant in policy.get("Grants") or []:
         grantee = grant.get("Grantee") or {}
-        if grant.get("Permission") not in (
-            "FULL_CONTROL",
-            "READ",
-            "READ_ACP",
-            "WRITE",
-            "WRITE_ACP",
-        ) or grantee.get("Type") not in ("CanonicalUser", "Group", "AmazonCustomerByEmail"):
+        if grant.get("Permission") not in _PERMISSIONS or grantee.get("Type") not in _GRANTEE_FIELD:
             raise errors.malformed_xml()
     return without_display_names({"Owner": owner_of(account), "Grants": policy.get("Grants") or []})
 

@@ -45,7 +45,6 @@ kept on the version (``extra["acl"]``), where GetObjectAcl reads it.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from cloudlet.services.s3 import errors
@@ -58,6 +57,7 @@ from cloudlet.services.s3.config import (
     ConfigHandlers,
     acl_from_params,
     canned_acl,
+    check_acl_request,
 )
 from cloudlet.services.s3.store import Bucket, ObjectVersion
 
@@ -186,79 +186,6 @@ def _check_creation_acl(
             "InvalidBucketAclWithBlockPublicAccessError",
             "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
         )
-
-
-_CANONICAL_ID = re.compile(r"[0-9a-fA-F]{64}")
-_GROUPS = frozenset((ALL_USERS, AUTH_USERS, "http://acs.amazonaws.com/groups/s3/LogDelivery"))
-_PERMISSIONS = frozenset(("FULL_CONTROL", "READ", "READ_ACP", "WRITE", "WRITE_ACP"))
-_GRANTEE_FIELD = {"CanonicalUser": "ID", "Group": "URI", "AmazonCustomerByEmail": "EmailAddress"}
-_GRANT_HEADERS = {
-    "GrantFullControl": "x-amz-grant-full-control",
-    "GrantRead": "x-amz-grant-read",
-    "GrantReadACP": "x-amz-grant-read-acp",
-    "GrantWrite": "x-amz-grant-write",
-    "GrantWriteACP": "x-amz-grant-write-acp",
-}
-
-
-def _check_grantee(kind: str, value: str, *, id_name: str, uri_name: str) -> None:
-    if kind == "id" and not _CANONICAL_ID.fullmatch(value):
-        raise errors.invalid_argument("Invalid id", id_name, value)
-    if kind == "uri" and value not in _GROUPS:
-        raise errors.invalid_argument("Invalid group uri", uri_name, value)
-
-
-def _check_grant_header(header: str, text: str) -> None:
-    """A grant header: comma-separated ``id=``, ``uri=`` or ``emailAddress=`` grantees."""
-    for item in text.split(","):
-        kind, sep, value = item.strip().partition("=")
-        kind = kind.strip().lower()
-        if not sep or kind not in ("id", "uri", "emailaddress"):
-            raise errors.invalid_argument("Argument format not recognized", header, text)
-        _check_grantee(kind, value.strip().strip('"'), id_name="id", uri_name="uri")
-
-
-def _check_policy(policy: Any) -> None:
-    """An ``AccessControlPolicy`` document: S3's schema first (an ``Owner`` with an
-    ``ID``, known permissions and grantee types, each grantee naming itself), else
-    MalformedACLError; then canonical ids and group URIs, else InvalidArgument."""
-    owner = policy.get("Owner") if isinstance(policy, dict) else None
-    if not isinstance(owner, dict) or not owner.get("ID"):
-        raise errors.malformed_acl()
-    grantees = []
-    for grant in policy.get("Grants") or []:
-        grantee = grant.get("Grantee") if isinstance(grant, dict) else None
-        if not isinstance(grantee, dict) or grant.get("Permission") not in _PERMISSIONS:
-            raise errors.malformed_acl()
-        field = _GRANTEE_FIELD.get(grantee.get("Type") or "")
-        if field is None or not grantee.get(field):
-            raise errors.malformed_acl()
-        grantees.append((field.lower(), str(grantee[field])))
-    grantees.insert(0, ("id", str(owner["ID"])))
-    for kind, value in grantees:
-        _check_grantee(kind, value, id_name="CanonicalUser/ID", uri_name="Group/URI")
-
-
-def check_acl_request(params: dict[str, Any]) -> None:
-    """Put*Acl's request, checked as S3 does before the bucket's ACL settings
-    (LocalStack's AWS-recorded ``test_s3_bucket_acl_exceptions`` and
-    ``test_s3_object_acl_exceptions``): a document with a canned ACL or grant headers
-    is UnexpectedContent; a canned ACL with grant headers InvalidRequest; grant headers
-    with a malformed grantee, an invalid canonical id or an unknown group
-    InvalidArgument; a request with none of the three MissingSecurityHeader."""
-    grants = [(h, params[h]) for h in _GRANT_HEADERS if params.get(h)]
-    policy = params.get("AccessControlPolicy")
-    canned = params.get("ACL")
-    if policy is not None and (canned is not None or grants):
-        raise errors.unexpected_content()
-    if canned is not None and grants:
-        raise errors.invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")
-    for name, text in grants:
-        _check_grant_header(_GRANT_HEADERS[name], str(text))
-    if policy is not None:
-        _check_policy(policy)
-    elif canned is None and not grants:
-        raise errors.missing_security_header("x-amz-acl")
 
 
 def _grants_everyone(acl: dict[str, Any] | None, permission: str) -> bool:
