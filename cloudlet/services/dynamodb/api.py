@@ -18,11 +18,12 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.dynamodb import batch, errors, items, query, tableops, updatetable
 from cloudlet.services.dynamodb.backups import BackupHandlers
+from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
-from cloudlet.services.dynamodb.tables import Index, Table, describe, parse_create
+from cloudlet.services.dynamodb.tables import Index, Table, parse_create
 from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ Why it is built this way:
   written in the transaction of the change, so there is no five-minute lag as
   on AWS and LatestRestorableDateTime is "now".
 - Exports (``export.py``) read the past the same way and write to our S3.
+- What AWS refuses in these requests, and its texts, is ``backup_checks.py``.
 
 The handlers are a mixin (``BackupHandlers``) of ``DynamoDBService``: they use
 ``self.engine`` and ``self.env``. Their tables are created on first use, so the
@@ -33,7 +34,6 @@ server left running, ``_stop_backups`` cancels running ones.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,9 +42,25 @@ from typing import Any
 from cloudlet.core import ids
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.backup_checks import (
+    BOTH_RESTORE_TIMES,
+    CROSS_REGION_RESTORE,
+    NO_RESTORE_TIME,
+    check_backup_arn,
+    check_export_request,
+    check_target_name,
+    epoch,
+    incremental_window,
+    invalid_restore_time,
+)
+from cloudlet.services.dynamodb.describe import (
+    describe,
+    index_key_schema,
+    key_schema_of,
+    projection_description,
+)
 from cloudlet.services.dynamodb.engine import Engine, Key
 from cloudlet.services.dynamodb.export import (
-    MAX_INCREMENTAL,
     Exports,
     describe_export,
     export_conflict,
@@ -56,11 +72,7 @@ from cloudlet.services.dynamodb.tables import (
     Table,
     check_table_name,
     check_throughput,
-    describe,
-    index_key_schema,
-    key_schema_of,
     parse_index,
-    projection_description,
     sse_description,
 )
 from cloudlet.services.dynamodb.values import Item, item_size
@@ -99,11 +111,6 @@ CREATE TABLE IF NOT EXISTS backup_items (
 DEFAULT_RECOVERY_DAYS = 35
 MAX_EXPORT_PAGE = 25
 BACKUP_TYPES = ("USER", "SYSTEM", "AWS_BACKUP", "ALL")
-EXPORT_FORMATS = ("ION", "DYNAMODB_JSON")
-EXPORT_TYPES = ("FULL_EXPORT", "INCREMENTAL_EXPORT")
-EXPORT_VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
-S3_SSE_ALGORITHMS = ("AES256", "KMS")
-"""The enums in the order AWS's validation messages list them (as far as known)."""
 DAY = 86400.0
 
 
@@ -122,79 +129,6 @@ def pitr_unavailable(name: str) -> ServiceError:
     )
 
 
-def invalid_restore_time(when: float | datetime, earliest: float, latest: float) -> ServiceError:
-    """AWS's text (DDB-TABLE-100; captured up to "LatestRestor", the rest completed the
-    same way as the EarliestRestorableDateTime part)."""
-    return ServiceError(
-        "InvalidRestoreTimeException",
-        f"RestoreDateTime '{instant(when)}' must be within EarliestRestorableDateTime "
-        f"'{instant(earliest)}' and LatestRestorableDateTime '{instant(latest)}'",
-        400,
-    )
-
-
-BOTH_RESTORE_TIMES = (
-    "Invalid Request: Both RestoreDateTime and UseLatestRestorableTime cannot be set for "
-    "point-in-time restore request. Please specify either RestoreDateTime time or "
-    "UseLatestRestorableTime"
-)
-"""DDB-TABLE-100 captured this up to "Pleas"; the rest is as other emulators write it."""
-NO_RESTORE_TIME = (
-    "Invalid Request: Either one of RestoreDateTime or UseLatestRestorableTime must be "
-    "specified, but not both"
-)
-CROSS_REGION_RESTORE = (
-    "Invalid Request: sseSpecificationOverride must be provided for cross-region restores"
-)
-
-# AWS's commercial regions: a backup ARN naming another one is not refused (DDB-BACKUP-012).
-AWS_REGIONS = frozenset(
-    """us-east-1 us-east-2 us-west-1 us-west-2 af-south-1 ap-east-1 ap-east-2 ap-south-1
-    ap-south-2 ap-southeast-1 ap-southeast-2 ap-southeast-3 ap-southeast-4 ap-southeast-5
-    ap-southeast-7 ap-northeast-1 ap-northeast-2 ap-northeast-3 ca-central-1 ca-west-1
-    eu-central-1 eu-central-2 eu-west-1 eu-west-2 eu-west-3 eu-south-1 eu-south-2 eu-north-1
-    il-central-1 me-south-1 me-central-1 mx-central-1 sa-east-1""".split()
-)
-_BACKUP_RESOURCE = re.compile(r"table/[a-zA-Z0-9_.-]{3,255}/backup/[0-9A-Za-z-]+")
-
-
-def access_denied() -> ServiceError:
-    return ServiceError("AccessDeniedException", "Access is denied", 400)
-
-
-def check_backup_arn(arn: str, account: str, region: str) -> tuple[str, str]:
-    """(the ARN with the endpoint's region, the ARN's own region) of a well-formed backup
-    ARN; AWS's errors otherwise (DDB-BACKUP-012, DDB-TABLE-457).
-
-    Not a backup ARN at all (a table ARN, any other string): ``Invalid Backup ARN``; an
-    unknown partition, service or region: ``BackupArn is not valid``; no region or another
-    account: AccessDeniedException.
-    """
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or not _BACKUP_RESOURCE.fullmatch(parts[5]):
-        raise errors.validation("Invalid Backup ARN")
-    _arn, partition, service, arn_region, arn_account, resource = parts
-    if partition != "aws" or service != "dynamodb":
-        raise errors.validation("BackupArn is not valid")
-    if not arn_region:
-        raise access_denied()
-    if arn_region != region and arn_region not in AWS_REGIONS:
-        raise errors.validation("BackupArn is not valid")
-    if arn_account != account:
-        raise access_denied()
-    return f"arn:aws:dynamodb:{region}:{account}:{resource}", arn_region
-
-
-def check_target_name(name: str) -> None:
-    """RestoreTableFromBackup's TargetTableName: a length outside 3..255 answers the
-    hand-written text (DDB-TABLE-457), a bad character the request-syntax one."""
-    if not 3 <= len(name) <= 255:
-        raise errors.validation(
-            "TableName must be at least 3 characters long and at most 255 characters long"
-        )
-    check_table_name(name, "targetTableName")
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -209,29 +143,8 @@ def _iso(t: float | datetime) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def instant(t: float | datetime) -> str:
-    """A time as AWS's DynamoDB messages show it (Java's ``Instant``): UTC with ``Z``, the
-    milliseconds only when there are some; a client's time UTC cannot hold as given."""
-    try:
-        if isinstance(t, datetime):
-            t = t.astimezone(UTC) if t.tzinfo is not None else t.replace(tzinfo=UTC)
-        else:
-            t = datetime.fromtimestamp(t, UTC)
-    except (OverflowError, ValueError, OSError):
-        return t.isoformat() if isinstance(t, datetime) else str(t)
-    text = t.replace(tzinfo=None).isoformat(timespec="seconds")
-    ms = t.microsecond // 1000
-    return f"{text}.{ms:03d}Z" if ms else f"{text}Z"
-
-
 def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
-
-
-def _epoch(value: Any) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value)
 
 
 def find_table(engine: Engine, account: str, region: str, name_or_arn: str) -> Table:
@@ -644,7 +557,7 @@ class BackupHandlers:
         if kind not in ("USER", "ALL"):
             return {"BackupSummaries": []}  # cloudlet makes no SYSTEM or AWS_BACKUP backups
         lower, upper = params.get("TimeRangeLowerBound"), params.get("TimeRangeUpperBound")
-        if lower is not None and upper is not None and _epoch(lower) > _epoch(upper):
+        if lower is not None and upper is not None and epoch(lower) > epoch(upper):
             raise errors.validation(  # DDB-BACKUP-014
                 "Time range lower bound must be less than or equal to upper bound"
             )
@@ -652,8 +565,8 @@ class BackupHandlers:
             ctx.account_id,
             ctx.region,
             params.get("TableName"),
-            None if lower is None else _epoch(lower),
-            None if upper is None else _epoch(upper),
+            None if lower is None else epoch(lower),
+            None if upper is None else epoch(upper),
         )
         start = params.get("ExclusiveStartBackupArn")
         if start is not None:
@@ -745,7 +658,7 @@ class BackupHandlers:
             raise pitr_unavailable(source.name)
         now = engine.clock()
         earliest, latest = pitr_window(source, now)
-        when = latest if latest_wanted else _epoch(given)
+        when = latest if latest_wanted else epoch(given)
         if not earliest <= when <= latest:
             raise invalid_restore_time(given if given is not None else when, earliest, latest)
         if engine.find(ctx.account_id, ctx.region, target) is not None:
@@ -801,7 +714,7 @@ class BackupHandlers:
         }
         if data["type"] == "FULL_EXPORT":
             if params.get("ExportTime") is not None:
-                when = _epoch(params["ExportTime"])
+                when = epoch(params["ExportTime"])
                 if not earliest <= when <= latest:
                     raise invalid_export_time(
                         f"Export time {_iso(when)} is outside of the point in time recovery "
@@ -809,7 +722,7 @@ class BackupHandlers:
                     )
                 data["time"] = when
         else:
-            data.update(_incremental_window(params, earliest, latest))
+            data.update(incremental_window(params, earliest, latest))
         data = exports.start(ctx.account_id, ctx.region, table, data)
         return {"ExportDescription": describe_export(data)}
 
@@ -836,92 +749,3 @@ class BackupHandlers:
         if len(found) > limit:
             out["NextToken"] = page[-1][0]
         return out
-
-
-_S3_BUCKET = re.compile(r"^[a-z0-9A-Z]+[\.\-\w]*[a-z0-9A-Z]+$", re.ASCII)
-_ACCOUNT = re.compile(r"[0-9]{12}")
-
-
-def check_export_request(params: dict[str, Any]) -> None:
-    """ExportTableToPointInTime's checks that need no table, AWS's texts (DDB-EXPORT-002,
-    DDB-EXPORT-003, DDB-TABLE-457): the members' syntax, the TableArn, then how ExportType
-    and IncrementalExportSpecification go together."""
-    errors.check_enum(params.get("ExportFormat"), "exportFormat", EXPORT_FORMATS)
-    errors.check_enum(params.get("ExportType"), "exportType", EXPORT_TYPES)
-    errors.check_enum(params.get("S3SseAlgorithm"), "s3SseAlgorithm", S3_SSE_ALGORITHMS)
-    bucket = params.get("S3Bucket")
-    if bucket is not None and not _S3_BUCKET.fullmatch(bucket):
-        raise errors.constraint(
-            bucket,
-            "s3Bucket",
-            f"Member must satisfy regular expression pattern: {_S3_BUCKET.pattern}",
-        )
-    owner = params.get("S3BucketOwner")
-    if owner is not None and not _ACCOUNT.fullmatch(owner):
-        raise errors.constraint(
-            owner, "s3BucketOwner", "Member must satisfy regular expression pattern: [0-9]{12}"
-        )
-    spec = params.get("IncrementalExportSpecification")
-    if spec is not None:
-        errors.check_enum(
-            spec.get("ExportViewType"),
-            "incrementalExportSpecification.exportViewType",
-            EXPORT_VIEW_TYPES,
-        )
-    table_arn = params.get("TableArn")
-    if table_arn == "":
-        raise errors.validation("Invalid TableArn: Invalid Table ARN")
-    if table_arn and table_arn.startswith("arn:") and table_arn.split(":", 5)[-1].count("/") > 1:
-        raise errors.validation("Invalid Request: Table ARN is invalid.")  # an index ARN
-    kind = params.get("ExportType")
-    if spec is not None:
-        if kind is None:
-            raise errors.validation(
-                "Invalid Request: Export Type expected to be Incremental Export when "
-                "incremental export specification is provided"
-            )
-        if kind == "FULL_EXPORT":
-            raise errors.validation(
-                "Invalid Request: When Export Type is Full Export , Incremental Export "
-                "Specification should not be provided"
-            )
-    elif kind == "INCREMENTAL_EXPORT":
-        raise errors.validation(
-            "Invalid Request: Incremental Export Specification expected when export type is "
-            "set as Incremental Export"
-        )
-    if kind == "INCREMENTAL_EXPORT" and (spec or {}).get("ExportFromTime") is None:
-        raise errors.validation(
-            "Invalid Request: ExportFromTime must be provided in IncrementalExportSpecification"
-        )
-
-
-def _incremental_window(params: dict[str, Any], earliest: float, latest: float) -> Result:
-    """The checked [from, to) of an incremental export (its spec's shape is checked by
-    ``check_export_request``), AWS's InvalidExportTimeException texts (DDB-EXPORT-004).
-
-    AWS also requires a window of at least 15 minutes; cloudlet refuses only an empty or
-    inverted one (with AWS's text), so a test can export the changes it just made.
-    """
-    spec = params["IncrementalExportSpecification"]
-    given_from, given_to = spec["ExportFromTime"], spec.get("ExportToTime")
-    start = _epoch(given_from)
-    end = latest if given_to is None else _epoch(given_to)
-    if start < earliest:
-        raise invalid_export_time(
-            "Incremental export period from time cannot be less than the table creation "
-            f"time : {instant(given_from)}"
-        )
-    if end > latest:
-        raise invalid_export_time(
-            "Incremental export period to time cannot be greater than the current time : "
-            f"{instant(given_to if given_to is not None else end)}"
-        )
-    if start >= end:
-        raise invalid_export_time(
-            "Difference between export period from time and export period to time is less "
-            "than 15 minutes"
-        )
-    if end - start > MAX_INCREMENTAL:
-        raise invalid_export_time("The incremental export period must not exceed 24 hours")
-    return {"from": start, "to": end, "view": spec.get("ExportViewType") or "NEW_AND_OLD_IMAGES"}

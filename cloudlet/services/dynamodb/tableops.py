@@ -10,15 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.services.dynamodb import errors, streams
+from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
-from cloudlet.services.dynamodb.tables import (
-    TAG_LIMIT,
-    TOO_MANY_TAGS,
-    Table,
-    check_tag_key,
-    check_tags,
-    describe,
-)
+from cloudlet.services.dynamodb.tables import Table
+from cloudlet.services.dynamodb.tags import TAG_LIMIT, TOO_MANY_TAGS, check_tag_key, check_tags
 
 Result = dict[str, Any]
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +21,7 @@ from typing import Any
 
 from cloudlet.services.dynamodb import encryption, errors, multikey
 from cloudlet.services.dynamodb.store import hash_of
-from cloudlet.services.dynamodb.throughput import describe_throughput
+from cloudlet.services.dynamodb.tags import check_tags
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
 
 _NAME = re.compile(r"[a-zA-Z0-9_.-]+")
@@ -368,60 +366,6 @@ def check_index_types(table: Table, item: Item, *, update: bool = False) -> None
 
 
 # --------------------------------------------------------------------------- CreateTable
-
-
-TAG_LIMIT = 50
-TOO_MANY_TAGS = "Number of Tags exceed the current limit for the provided ResourceArn"
-_TAG_PUNCTUATION = frozenset("_.:/=+-@")
-
-
-def tag_text_ok(text: str) -> bool:
-    """AWS's tag alphabet: letters, digits and spaces of any script, and ``_ . : / = + - @``."""
-    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LNZ" for c in text)
-
-
-def check_tag_key(key: str | None, member: str | None = None) -> None:
-    """One tag key as DynamoDB checks it. ``member`` (``tags.N.member.key``) keeps the
-    request-syntax length message TagResource and CreateTable give keys over 128."""
-    if key is None:
-        raise errors.validation("The Tag Key provided is invalid, Key: null")
-    if member is not None and len(key) > 128:
-        raise errors.constraint(key, member, "Member must have length less than or equal to 128")
-    if not key or len(key) > 128 or not tag_text_ok(key):
-        raise errors.validation(f"The Tag Key provided is invalid, Key: {key}")
-    if key[:4].lower() == "aws:":
-        raise errors.validation(f"Tag Key cannot be prefixed with aws:, Key: {key}")
-
-
-def check_tags(tags: list[dict[str, str]], present: dict[str, str] | None = None) -> dict[str, str]:
-    """``present`` (a table's tags, none for CreateTable) with ``tags`` merged in, as
-    DynamoDB validates them: at most 50 after the merge (counted first), then each tag's
-    key and value in order, then duplicate keys; all ValidationException."""
-    merged = dict(present or {})
-    merged.update({t.get("Key"): t.get("Value") for t in tags})  # type: ignore[misc]
-    if len(merged) > TAG_LIMIT:
-        raise errors.validation(TOO_MANY_TAGS)
-    seen: set[str] = set()
-    for i, tag in enumerate(tags, 1):
-        key, value = tag.get("Key"), tag.get("Value")
-        check_tag_key(key, f"tags.{i}.member.key")
-        if value is None:
-            raise errors.validation("The Tag Value provided is invalid, Value: null")
-        if len(value) > 256:
-            raise errors.constraint(
-                value,
-                f"tags.{i}.member.value",
-                "Member must have length less than or equal to 256",
-            )
-        if not tag_text_ok(value):
-            raise errors.validation(f"The Tag Value provided is invalid, Value: {value}")
-    for tag in tags:
-        if tag["Key"] in seen:
-            raise errors.validation(
-                f"Duplicate Tag Keys provided as input: Duplicate Tag Key found {tag['Key']}"
-            )
-        seen.add(tag["Key"])
-    return merged
 
 
 def check_table_name(name: str, member: str = "tableName") -> None:
@@ -783,115 +727,3 @@ def new_stream(table: Table, view: str, now: float) -> dict[str, Any]:
         "enabled": True,
         "created": now,
     }
-
-
-# --------------------------------------------------------------------------- DescribeTable
-
-
-def key_schema_of(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[str, str]]:
-    out = [{"AttributeName": h[0], "KeyType": "HASH"}]
-    if r is not None:
-        out.append({"AttributeName": r[0], "KeyType": "RANGE"})
-    return out
-
-
-def index_key_schema(ix: Index) -> list[dict[str, str]]:
-    """An index's KeySchema as created: every HASH element, then every RANGE element (the
-    only order CreateTable accepts, so the order given; DDB-TABLE-123)."""
-    return [{"AttributeName": n, "KeyType": "HASH"} for n, _ in ix.hash_keys()] + [
-        {"AttributeName": n, "KeyType": "RANGE"} for n, _ in ix.range_keys()
-    ]
-
-
-def projection_description(ix: Index) -> dict[str, Any]:
-    out: dict[str, Any] = {"ProjectionType": ix.projection}
-    if ix.non_key:
-        out["NonKeyAttributes"] = list(ix.non_key)
-    return out
-
-
-def describe(
-    table: Table, counts: dict[str, tuple[int, int]] | None = None, now: float | None = None
-) -> dict[str, Any]:
-    """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index,
-    ``now`` the time NumberOfDecreasesToday counts the day of (default: the clock)."""
-    counts = counts or {}
-    now = time.time() if now is None else now
-    n, size = counts.get("", (table.item_count or 0, table.size_bytes or 0))
-    out: dict[str, Any] = {
-        "AttributeDefinitions": [
-            {"AttributeName": k, "AttributeType": v} for k, v in table.attributes.items()
-        ],
-        "TableName": table.name,
-        "KeySchema": key_schema_of(table.hash, table.range),
-        "TableStatus": table.status,
-        "CreationDateTime": datetime.fromtimestamp(table.created, UTC),
-        "ProvisionedThroughput": describe_throughput(table.throughput, table.throughput_log, now),
-        "TableSizeBytes": size,
-        "ItemCount": n,
-        "TableArn": table.arn,
-        "TableId": table.table_id,
-        "DeletionProtectionEnabled": table.deletion_protection,
-    }
-    since = table.on_demand_since
-    if since is None and table.billing == "PAY_PER_REQUEST":
-        since = table.created  # a table saved before on_demand_since was kept
-    if since is not None:  # AWS: once a table has been on demand, in either mode
-        out["BillingModeSummary"] = {
-            "BillingMode": table.billing,
-            "LastUpdateToPayPerRequestDateTime": datetime.fromtimestamp(since, UTC),
-        }
-    lsis, gsis = [], []
-    for ix in table.indexes:
-        icount, isize = counts.get(ix.name, (0, 0))
-        d: dict[str, Any] = {
-            "IndexName": ix.name,
-            "KeySchema": index_key_schema(ix),
-            "Projection": projection_description(ix),
-            "IndexSizeBytes": isize,
-            "ItemCount": icount,
-            "IndexArn": f"{table.arn}/index/{ix.name}",
-        }
-        if ix.kind == "LSI":
-            lsis.append(d)
-        else:
-            d["IndexStatus"] = ix.status
-            if ix.status == "CREATING":
-                d["Backfilling"] = True
-            d["ProvisionedThroughput"] = describe_throughput(ix.throughput, ix.throughput_log, now)
-            d["WarmThroughput"] = warm_description(ix.warm, ix.throughput)
-            if ix.on_demand:
-                d["OnDemandThroughput"] = dict(ix.on_demand)
-            gsis.append(d)
-    if lsis:
-        out["LocalSecondaryIndexes"] = lsis
-    if gsis:
-        out["GlobalSecondaryIndexes"] = gsis
-    if table.stream is not None:
-        if table.stream["enabled"]:
-            out["StreamSpecification"] = {
-                "StreamEnabled": True,
-                "StreamViewType": table.stream["view"],
-            }
-        out["LatestStreamLabel"] = table.stream["label"]
-        out["LatestStreamArn"] = table.stream["arn"]
-    if table.sse is not None:
-        out["SSEDescription"] = dict(table.sse)
-    if table.table_class != "STANDARD":
-        out["TableClassSummary"] = {"TableClass": table.table_class}
-    out["WarmThroughput"] = warm_description(table.warm, table.throughput)
-    if table.on_demand:
-        out["OnDemandThroughput"] = dict(table.on_demand)
-    if table.restore is not None:
-        out["RestoreSummary"] = restore_summary(table.restore)
-    return out
-
-
-def restore_summary(restore: dict[str, Any]) -> dict[str, Any]:
-    """RestoreSummary of a restored table: as RestoreTableFromBackup and
-    RestoreTableToPointInTime answer it, and DescribeTable keeps reporting it (API
-    reference, TableDescription.RestoreSummary). Restores finish before they answer."""
-    out = {k: v for k, v in restore.items() if k != "RestoreDateTime"}
-    out["RestoreDateTime"] = datetime.fromtimestamp(restore["RestoreDateTime"], UTC)
-    out["RestoreInProgress"] = False
-    return out

@@ -31,6 +31,7 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import encryption, errors
+from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.tableops import refuse_while_creating
 from cloudlet.services.dynamodb.tables import (
@@ -41,7 +42,6 @@ from cloudlet.services.dynamodb.tables import (
     Table,
     check_table_enums,
     check_throughput,
-    describe,
     merge_units,
     new_stream,
     parse_attribute_definitions,

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.core.tags import tag_text_ok
 from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.bucket_policy import parse_bucket_policy
@@ -62,8 +62,6 @@ CANNED_ACLS = frozenset(
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_TAG_PUNCTUATION = frozenset("+-=._:/@")
-"""Tag characters besides letters, digits and spaces (``_tag_text``)."""
 _QUERY_SYNTAX = str.maketrans("", "", "%&")
 """What an URL-encoded query adds to tag text: escapes and pair separators."""
 
@@ -352,21 +350,13 @@ def _check_tags(
         if key in seen:
             raise _invalid_tag("Cannot provide multiple Tags with the same key", key)
         seen.add(key)
-        if not 1 <= len(key) <= 128 or not _tag_text(key):
+        if not 1 <= len(key) <= 128 or not tag_text_ok(key):
             raise _invalid_tag("The TagKey you have provided is invalid", key)
-        if len(value) > 256 or not _tag_text(value):
+        if len(value) > 256 or not tag_text_ok(value):
             raise _invalid_tag("The TagValue you have provided is invalid", key, value)
         if key.lower().startswith("aws:"):
             raise _invalid_tag(system, key)
     return [{"Key": t.get("Key", ""), "Value": t.get("Value", "")} for t in tag_set]
-
-
-def _tag_text(text: str) -> bool:
-    """AWS's tag characters: letters, digits and spaces of any script, and ``+-=._:/@``
-    (so no control characters, commas, parentheses, ``#``...)."""
-    return not text or all(
-        c.isalnum() or c in _TAG_PUNCTUATION or unicodedata.category(c) == "Zs" for c in text
-    )
 
 
 def tags_from_header(text: str) -> list[dict[str, str]]:
@@ -379,7 +369,7 @@ def tags_from_header(text: str) -> list[dict[str, str]]:
     ``put-object-tags-invalid-field``). Once decoded, tags follow the TagSet rules, so
     an encoded control character or an ``aws:`` key stays ``InvalidTag``."""
     pairs = parse_qsl(text, keep_blank_values=True)
-    if len({k for k, _ in pairs}) < len(pairs) or not _tag_text(text.translate(_QUERY_SYNTAX)):
+    if len({k for k, _ in pairs}) < len(pairs) or not tag_text_ok(text.translate(_QUERY_SYNTAX)):
         raise errors.invalid_argument(
             "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
             "parameters without tag name duplicates.",

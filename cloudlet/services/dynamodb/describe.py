@@ -1,0 +1,124 @@
+"""DescribeTable's TableDescription, built from a ``Table``.
+
+Why its own module: CreateTable, UpdateTable, DeleteTable, DescribeTable, the restores
+and backups all answer with (parts of) the same description, while ``tables.py`` owns
+what a table is and how a CreateTable request becomes one.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudlet.services.dynamodb.tables import Index, Table, warm_description
+from cloudlet.services.dynamodb.throughput import describe_throughput
+
+
+def key_schema_of(h: tuple[str, str], r: tuple[str, str] | None) -> list[dict[str, str]]:
+    out = [{"AttributeName": h[0], "KeyType": "HASH"}]
+    if r is not None:
+        out.append({"AttributeName": r[0], "KeyType": "RANGE"})
+    return out
+
+
+def index_key_schema(ix: Index) -> list[dict[str, str]]:
+    """An index's KeySchema as created: every HASH element, then every RANGE element (the
+    only order CreateTable accepts, so the order given; DDB-TABLE-123)."""
+    return [{"AttributeName": n, "KeyType": "HASH"} for n, _ in ix.hash_keys()] + [
+        {"AttributeName": n, "KeyType": "RANGE"} for n, _ in ix.range_keys()
+    ]
+
+
+def projection_description(ix: Index) -> dict[str, Any]:
+    out: dict[str, Any] = {"ProjectionType": ix.projection}
+    if ix.non_key:
+        out["NonKeyAttributes"] = list(ix.non_key)
+    return out
+
+
+def describe(
+    table: Table, counts: dict[str, tuple[int, int]] | None = None, now: float | None = None
+) -> dict[str, Any]:
+    """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index,
+    ``now`` the time NumberOfDecreasesToday counts the day of (default: the clock)."""
+    counts = counts or {}
+    now = time.time() if now is None else now
+    n, size = counts.get("", (table.item_count or 0, table.size_bytes or 0))
+    out: dict[str, Any] = {
+        "AttributeDefinitions": [
+            {"AttributeName": k, "AttributeType": v} for k, v in table.attributes.items()
+        ],
+        "TableName": table.name,
+        "KeySchema": key_schema_of(table.hash, table.range),
+        "TableStatus": table.status,
+        "CreationDateTime": datetime.fromtimestamp(table.created, UTC),
+        "ProvisionedThroughput": describe_throughput(table.throughput, table.throughput_log, now),
+        "TableSizeBytes": size,
+        "ItemCount": n,
+        "TableArn": table.arn,
+        "TableId": table.table_id,
+        "DeletionProtectionEnabled": table.deletion_protection,
+    }
+    since = table.on_demand_since
+    if since is None and table.billing == "PAY_PER_REQUEST":
+        since = table.created  # a table saved before on_demand_since was kept
+    if since is not None:  # AWS: once a table has been on demand, in either mode
+        out["BillingModeSummary"] = {
+            "BillingMode": table.billing,
+            "LastUpdateToPayPerRequestDateTime": datetime.fromtimestamp(since, UTC),
+        }
+    lsis, gsis = [], []
+    for ix in table.indexes:
+        icount, isize = counts.get(ix.name, (0, 0))
+        d: dict[str, Any] = {
+            "IndexName": ix.name,
+            "KeySchema": index_key_schema(ix),
+            "Projection": projection_description(ix),
+            "IndexSizeBytes": isize,
+            "ItemCount": icount,
+            "IndexArn": f"{table.arn}/index/{ix.name}",
+        }
+        if ix.kind == "LSI":
+            lsis.append(d)
+        else:
+            d["IndexStatus"] = ix.status
+            if ix.status == "CREATING":
+                d["Backfilling"] = True
+            d["ProvisionedThroughput"] = describe_throughput(ix.throughput, ix.throughput_log, now)
+            d["WarmThroughput"] = warm_description(ix.warm, ix.throughput)
+            if ix.on_demand:
+                d["OnDemandThroughput"] = dict(ix.on_demand)
+            gsis.append(d)
+    if lsis:
+        out["LocalSecondaryIndexes"] = lsis
+    if gsis:
+        out["GlobalSecondaryIndexes"] = gsis
+    if table.stream is not None:
+        if table.stream["enabled"]:
+            out["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": table.stream["view"],
+            }
+        out["LatestStreamLabel"] = table.stream["label"]
+        out["LatestStreamArn"] = table.stream["arn"]
+    if table.sse is not None:
+        out["SSEDescription"] = dict(table.sse)
+    if table.table_class != "STANDARD":
+        out["TableClassSummary"] = {"TableClass": table.table_class}
+    out["WarmThroughput"] = warm_description(table.warm, table.throughput)
+    if table.on_demand:
+        out["OnDemandThroughput"] = dict(table.on_demand)
+    if table.restore is not None:
+        out["RestoreSummary"] = restore_summary(table.restore)
+    return out
+
+
+def restore_summary(restore: dict[str, Any]) -> dict[str, Any]:
+    """RestoreSummary of a restored table: as RestoreTableFromBackup and
+    RestoreTableToPointInTime answer it, and DescribeTable keeps reporting it (API
+    reference, TableDescription.RestoreSummary). Restores finish before they answer."""
+    out = {k: v for k, v in restore.items() if k != "RestoreDateTime"}
+    out["RestoreDateTime"] = datetime.fromtimestamp(restore["RestoreDateTime"], UTC)
+    out["RestoreInProgress"] = False
+    return out
