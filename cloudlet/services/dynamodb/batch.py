@@ -137,8 +137,8 @@ def _java_dump(requests: dict[str, list[dict[str, Any]]]) -> str:
 
     def entry(e: dict[str, Any]) -> str:
         put, delete = e.get("PutRequest"), e.get("DeleteRequest")
-        p = f"PutRequest(Item={put.get('Item')})" if put else "null"
-        d = f"DeleteRequest(Key={delete.get('Key')})" if delete else "null"
+        p = f"PutRequest(Item={errors.java_text(put.get('Item'))})" if put else "null"
+        d = f"DeleteRequest(Key={errors.java_text(delete.get('Key'))})" if delete else "null"
         return f"WriteRequest(PutRequest={p}, DeleteRequest={d})"
 
     return (
@@ -288,33 +288,36 @@ def _prepare_action(table: Table, kind: str, op: dict[str, Any]) -> tuple[Any, A
 
 
 class Tokens:
-    """ClientRequestToken -> (request fingerprint, result) for 10 minutes.
+    """ClientRequestToken -> request fingerprint, for 10 minutes.
 
     Kept in the database and written in the transaction of the writes they stand for:
     a retry after a lost answer is answered, not applied twice, even across a restart
-    (the case the token exists for).
+    (the case the token exists for). The answer to a retry is made afresh
+    (``_replayed``), so the ``result`` column keeps only an empty document.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn  # the ``tokens`` table of store.SCHEMA
 
-    def lookup(self, token: str, fingerprint: str, now: float) -> Result | None:
+    def seen(self, token: str, fingerprint: str, now: float) -> bool:
+        """Whether ``token`` made a transaction in the last 10 minutes; a different
+        request under it is ``IdempotentParameterMismatchException``."""
         hit = self.conn.execute(
-            "SELECT fingerprint, result FROM tokens WHERE token = ? AND at >= ?",
+            "SELECT fingerprint FROM tokens WHERE token = ? AND at >= ?",
             (token, now - TOKEN_SECONDS),
         ).fetchone()
         if hit is None:
-            return None
+            return False
         if hit[0] != fingerprint:
             raise errors.idempotent_mismatch()
-        return json.loads(hit[1])
+        return True
 
-    def remember(self, token: str, fingerprint: str, now: float, result: Result) -> None:
+    def remember(self, token: str, fingerprint: str, now: float) -> None:
         """Inside the caller's transaction; drops the tokens that have expired."""
         self.conn.execute("DELETE FROM tokens WHERE at < ?", (now - TOKEN_SECONDS,))
         self.conn.execute(
-            "INSERT OR REPLACE INTO tokens (token, fingerprint, at, result) VALUES (?, ?, ?, ?)",
-            (token, fingerprint, now, json.dumps(result)),
+            "INSERT OR REPLACE INTO tokens (token, fingerprint, at, result) VALUES (?, ?, ?, '{}')",
+            (token, fingerprint, now),
         )
 
 
@@ -373,10 +376,8 @@ def transact_write_items(
     token = params.get("ClientRequestToken")
     fingerprint = _fingerprint(params) if token else ""
     now = engine.clock()
-    if token:
-        done = tokens.lookup(token, fingerprint, now)
-        if done is not None:
-            return _replayed(engine, account, region, entries, params)
+    if token and tokens.seen(token, fingerprint, now):
+        return _replayed(engine, account, region, entries, params)
     plans = []
     seen = set()
     for entry in entries:
@@ -461,5 +462,5 @@ def transact_write_items(
         if caps:
             out["ConsumedCapacity"] = caps
         if token:
-            tokens.remember(token, fingerprint, now, out)
+            tokens.remember(token, fingerprint, now)
     return out

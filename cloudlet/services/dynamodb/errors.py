@@ -157,6 +157,16 @@ def constraint(value: Any, member: str, rule: str) -> ServiceError:
     return validation(f"{ENVELOPE}{shown} at '{member}' failed to satisfy constraint: {rule}")
 
 
+def java_text(value: Any) -> str:
+    """``value`` as a Java ``toString`` shows it (``{pk={S=a}}``), for the request values
+    AWS echoes in its validation messages."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={java_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_text(v) for v in value) + "]"
+    return str(value)
+
+
 def list_too_long(
     member: str, entries: list[dict[str, Any]], kind: str, limit: int
 ) -> ServiceError:
@@ -165,15 +175,8 @@ def list_too_long(
     ``Value '[...]' at 'transactItems'`` (a regex) against real DynamoDB; the rendering of each
     entry is approximate, as BatchWriteItem's is)."""
 
-    def java(value: Any) -> str:
-        if isinstance(value, dict):
-            return "{" + ", ".join(f"{k}={java(v)}" for k, v in value.items()) + "}"
-        if isinstance(value, list):
-            return "[" + ", ".join(java(v) for v in value) + "]"
-        return str(value)
-
     def entry(e: dict[str, Any]) -> str:
-        fields = ", ".join(f"{k[:1].lower()}{k[1:]}={java(v)}" for k, v in e.items())
+        fields = ", ".join(f"{k[:1].lower()}{k[1:]}={java_text(v)}" for k, v in e.items())
         return f"{kind}({fields})"
 
     dump = "[" + ", ".join(entry(e) for e in entries) + "]"
