@@ -24,11 +24,9 @@ Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, SNS's
 InvocationType Event; no import of their internals), in a task after the
 response, as S3 delivers asynchronously.
 
-An ``EventBridgeConfiguration`` (the empty element is how it is switched on) is
-stored beside the other targets and returned by GetBucketNotificationConfiguration,
-as S3 does, so tools that enable it (Terraform, CDK) work. cloudlet has no
-EventBridge yet: an event that S3 would send there is logged instead (``_notify``),
-and reaches EventBridge once that service exists.
+An ``EventBridgeConfiguration`` (even the empty element that switches it on)
+answers 501 until cloudlet runs EventBridge: storing it would promise deliveries
+that never happen. Nothing of the document is stored then.
 """
 
 from __future__ import annotations
@@ -235,13 +233,19 @@ class NotificationHandlers(ConfigHandlers):
     """Put/GetBucketNotificationConfiguration, and event delivery on writes and deletes."""
 
     _deliveries: set[asyncio.Task]
-    _eventbridge_told: set[str]  # buckets whose events cloudlet said it cannot send
 
     async def put_bucket_notification_configuration(
         self, ctx: Any, params: dict[str, Any]
     ) -> Result:
         bucket = self._bucket(params["Bucket"])
         document = dict(params.get("NotificationConfiguration") or {})
+        if document.get(EVENTBRIDGE) is not None:  # present, even empty, switches it on
+            raise errors.s3_error(
+                "NotImplemented",
+                "EventBridgeConfiguration notifications are not implemented in cloudlet yet; "
+                "queue, topic and Lambda function configurations are",
+                501,
+            )
         stored: dict[str, Any] = {}
         # Every configuration's own form first (events, ARN, filter), then the
         # destinations, all of them: S3's ``one-queue-invalid-one-not-existent`` names
@@ -255,8 +259,6 @@ class NotificationHandlers(ConfigHandlers):
         if not params.get("SkipDestinationValidation"):
             await self._check_destinations(stored)
         _check_overlaps(stored)
-        if document.get(EVENTBRIDGE) is not None:  # present, even empty, switches it on
-            stored[EVENTBRIDGE] = {}
         if stored:
             self.configs.put(bucket.name, "notification", stored)
         else:
@@ -448,8 +450,6 @@ class NotificationHandlers(ConfigHandlers):
     ) -> None:
         """Send ``event`` to every matching queue; ``glacier``: a restore's ``glacierEventData``."""
         document = self.configs.get(bucket.name, "notification") or {}
-        if EVENTBRIDGE in document:
-            self._not_to_eventbridge(bucket.name, event, key)
         for kind, arn_key, _ in TARGETS:
             for config in document.get(kind) or []:
                 if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
@@ -460,23 +460,6 @@ class NotificationHandlers(ConfigHandlers):
                 if glacier is not None:
                     record["glacierEventData"] = glacier
                 self._schedule(config[arn_key], json.dumps({"Records": [record]}))
-
-    def _not_to_eventbridge(self, bucket: str, event: str, key: str) -> None:
-        """S3 sends EventBridge every event of a bucket that enables it; cloudlet has no
-        EventBridge yet, so say so: a warning for a bucket's first such event (the
-        server logs warnings by default), then one info line per event."""
-        if not hasattr(self, "_eventbridge_told"):
-            self._eventbridge_told = set()
-        level = logging.INFO if bucket in self._eventbridge_told else logging.WARNING
-        self._eventbridge_told.add(bucket)
-        log.log(
-            level,
-            "S3 event %s on s3://%s/%s would go to EventBridge, which cloudlet does not run "
-            "yet: not delivered",
-            event,
-            bucket,
-            key,
-        )
 
     def _record(
         self,
