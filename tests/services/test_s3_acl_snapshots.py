@@ -233,3 +233,31 @@ def test_put_object_acl_on_delete_marker(s3):
     assert len(grants) == 2
     status, error = refused(s3.put_object_acl, Bucket=name, Key="missing", ACL="private")
     assert (status, error["Code"]) == (404, "NoSuchKey")
+
+
+def test_write_grant_headers_checked_as_put_acl(s3, owner):
+    """Grant headers on PutObject, CopyObject and CreateMultipartUpload go through the
+    checks Put*Acl's recorded cases show (on a bucket with ACLs enabled, where the
+    headers are kept): nothing is written for a refused header, and a valid one is the
+    new object's ACL."""
+    name = open_bucket(s3, "acl")
+    s3.put_object(Bucket=name, Key="src", Body=b"x")
+    grant_cases = []  # objects have no WRITE grant: the same cases as GrantRead
+    for key, request, error in _cases(owner):
+        if key.startswith("grant-acl-"):
+            if error["ArgumentName"] == "x-amz-grant-write":
+                error = {**error, "ArgumentName": "x-amz-grant-read"}
+            grant_cases.append((key, {"GrantRead": request["GrantWrite"]}, error))
+    calls = (
+        (s3.put_object, {"Key": "new", "Body": b"y"}),
+        (s3.copy_object, {"Key": "new", "CopySource": {"Bucket": name, "Key": "src"}}),
+        (s3.create_multipart_upload, {"Key": "new"}),
+    )
+    for call, extra in calls:
+        for key, request, error in grant_cases:
+            assert refused(call, Bucket=name, **extra, **request) == (400, error), key
+    assert "Contents" not in s3.list_objects_v2(Bucket=name, Prefix="new")
+    assert s3.list_multipart_uploads(Bucket=name).get("Uploads") is None
+    s3.put_object(Bucket=name, Key="new", Body=b"y", GrantRead=f'uri="{LOG_DELIVERY}"')
+    grants = s3.get_object_acl(Bucket=name, Key="new")["Grants"]
+    assert {"Grantee": LOG_GROUP, "Permission": "READ"} in grants

@@ -180,10 +180,8 @@ def _grantee_item(text: str) -> tuple[str, str] | None:
 
 
 def _header_grantee(text: str) -> dict[str, Any]:
-    item = _grantee_item(text)
-    if item is None:
-        raise errors.invalid_argument("Invalid grantee", "x-amz-grant", text)
-    kind, value = item
+    """One grant header item, already checked by ``_check_grant_header``."""
+    kind, value = _grantee_item(text) or ("", "")
     if kind == "id":
         return {"Type": "CanonicalUser", "ID": value}
     if kind == "uri":
@@ -251,7 +249,9 @@ def check_acl_request(params: dict[str, Any]) -> None:
 
 
 def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | None:
-    """The ACL a Put*Acl request sets (canned, grant headers or a document); None if none."""
+    """The ACL a request sets (canned, grant headers or a document); None if none.
+    Grant headers are checked as Put*Acl checks them, whichever operation carries them
+    (CreateBucket, PutObject, CopyObject, CreateMultipartUpload)."""
     sources = [
         params.get("ACL") is not None,
         any(params.get(h) for h, _, _ in _GRANT_HEADERS),
@@ -263,7 +263,9 @@ def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | No
         return canned_acl(params["ACL"], account)
     if sources[1]:
         grants = []
-        for header, permission, _ in _GRANT_HEADERS:
+        for header, permission, wire in _GRANT_HEADERS:
+            if params.get(header):
+                _check_grant_header(wire, str(params[header]))
             for text in (params.get(header) or "").split(","):
                 if text.strip():
                     grants.append(_grant(_header_grantee(text), permission))
