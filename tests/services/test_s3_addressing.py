@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import urllib.request
 
 import boto3
 import pytest
@@ -112,8 +113,6 @@ def test_boto3_virtual_addressing(cloudlet_server, localhost_resolves):
     assert all(f"//{name}.s3.localhost:" in url for url in seen_hosts)
     url = s3.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "a b/ü+?.txt"})
     assert f"//{name}.s3.localhost:" in url
-    import urllib.request
-
     with urllib.request.urlopen(url) as r:
         assert r.read() == b"virtual"
 
@@ -135,3 +134,34 @@ def test_virtual_addressing_in_strict_mode(tmp_path, localhost_resolves):
         assert "SignatureDoesNotMatch" in str(exc.value)
     finally:
         server.stop()
+
+
+def test_urls_handed_back_follow_the_addressing(cloudlet_server, aws_client, localhost_resolves):
+    """CompleteMultipartUpload's Location is the object's URL as the client addressed
+    the server (found by the AWS SDK for JavaScript, whose Upload hands it on): under a
+    virtual host the bucket is not repeated in the path. CreateBucket outside us-east-1
+    names the bucket's regional address on the server's port."""
+    port = cloudlet_server.port
+    virtual, path_style = _virtual_client(port), aws_client("s3", config=NO_RETRIES)
+    name = bname()
+    virtual.create_bucket(Bucket=name)
+    locations = []
+    for s3, key in ((virtual, "v dir/ü.txt"), (path_style, "p dir/ü.txt")):
+        upload = s3.create_multipart_upload(Bucket=name, Key=key)["UploadId"]
+        part = s3.upload_part(Bucket=name, Key=key, UploadId=upload, PartNumber=1, Body=b"x")
+        location = s3.complete_multipart_upload(
+            Bucket=name,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )["Location"]
+        with urllib.request.urlopen(location) as r:  # the URL reaches the object
+            assert r.read() == b"x"
+        locations.append(location)
+    assert locations[0] == f"http://{name}.s3.localhost:{port}/v%20dir/%C3%BC.txt"
+    assert locations[1] == f"http://127.0.0.1:{port}/{name}/p%20dir/%C3%BC.txt"
+    regional = bname()
+    out = path_style.create_bucket(
+        Bucket=regional, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    assert out["Location"] == f"http://{regional}.s3.eu-west-1.localhost:{port}/"

@@ -27,7 +27,7 @@ from botocore.loaders import Loader
 
 from cloudlet.core.ids import arn
 from cloudlet.services.s3 import errors
-from cloudlet.services.s3.common import Result, S3Handlers, now, owner_of
+from cloudlet.services.s3.common import Result, S3Handlers, now, owner_of, regional_bucket_url
 from cloudlet.services.s3.config import check_bucket_tags
 from cloudlet.services.s3.store import Bucket
 
@@ -134,7 +134,7 @@ class BucketHandlers(S3Handlers):
             raise errors.bucket_already_exists(name)
         if tags:
             self.configs.put(name, "tagging", tags)
-        location = f"/{name}" if region == US_EAST_1 else f"http://{name}.s3.{region}.localhost/"
+        location = f"/{name}" if region == US_EAST_1 else regional_bucket_url(ctx, name, region)
         return {"Location": location, "BucketArn": arn("s3", "", "", name)}
 
     @staticmethod

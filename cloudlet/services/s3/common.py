@@ -17,6 +17,7 @@ import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import fast_uuid
@@ -85,6 +86,23 @@ def missing_version(key: str, version_id: str) -> Exception:
     if issued_version_id(version_id):
         return errors.no_such_version(key, version_id)
     return errors.invalid_version_id(version_id)
+
+
+def object_url(ctx: Any, bucket: str, key: str = "") -> str:
+    """The URL of ``key`` in ``bucket`` as the client addressed the server: under the
+    Host when it names the bucket (virtual-hosted), else under ``/<bucket>``."""
+    path = quote(key)
+    if ctx.request.signed_path is None:  # path style: the gateway rewrote no host
+        path = f"{quote(bucket)}/{path}"
+    return f"http://{ctx.host}/{path}"
+
+
+def regional_bucket_url(ctx: Any, bucket: str, region: str) -> str:
+    """``http://<bucket>.s3.<region>.localhost[:port]/``: the bucket's regional
+    virtual-hosted address, on the port the client reached."""
+    host = ctx.host
+    port = host.rsplit(":", 1)[1] if host.count(":") == 1 else ""
+    return f"http://{bucket}.s3.{region}.localhost{':' + port if port else ''}/"
 
 
 def now() -> datetime:

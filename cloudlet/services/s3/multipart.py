@@ -58,12 +58,18 @@ import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import quote
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import token_hex
 from cloudlet.services.s3 import checksums, encryption, errors
-from cloudlet.services.s3.common import Result, S3Handlers, check_key, now, owner_of
+from cloudlet.services.s3.common import (
+    Result,
+    S3Handlers,
+    check_key,
+    now,
+    object_url,
+    owner_of,
+)
 from cloudlet.services.s3.conditions import check_copy_source, unquote_etag
 from cloudlet.services.s3.copy import parse_copy_source
 from cloudlet.services.s3.listing import encode
@@ -440,7 +446,7 @@ class MultipartHandlers(S3Handlers):
     def _completed(self, ctx: Any, bucket: Any, version: ObjectVersion) -> Result:
         """CompleteMultipartUpload's answer for the version it made."""
         out: Result = {
-            "Location": f"http://{ctx.host}/{quote(bucket.name)}/{quote(version.key)}",
+            "Location": object_url(ctx, bucket.name, version.key),
             "Bucket": bucket.name,
             "Key": version.key,
             "ETag": version.etag,
