@@ -143,10 +143,16 @@ def test_dry_run_and_not_found(lam):
 def test_payload_limits(lam):
     name = _name()
     python_function(lam, name, COUNTER)
-    big = json.dumps({"x": "a" * (260 * 1024)}).encode()
+    # An Event payload may be 1 MB (Invoke's API reference; it was 256 KB).
+    fits = json.dumps({"x": "a" * (1024 * 1024 - 20)}).encode()
+    assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=fits)["StatusCode"] == 202
+    big = json.dumps({"x": "a" * (1024 * 1024)}).encode()
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName=name, InvocationType="Event", Payload=big)
     assert err.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert err.value.response["Error"]["Message"] == (
+        f"{len(big)} byte payload is too large for the Event invocation type (limit 1048576 bytes)"
+    )
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName=name, Payload=b"not json")

@@ -197,16 +197,22 @@ def test_long_poll_waits_then_returns_empty(sqs, queue):
     assert 0.9 < time.monotonic() - t0 < 3
 
 
-def test_message_over_256_kib_is_refused(sqs, queue):
-    sqs.send_message(QueueUrl=queue, MessageBody="x" * 262_144)
+def test_message_over_1_mib_is_refused(sqs, queue):
+    """1 MiB since August 2025 (SendMessage's and SetQueueAttributes' API reference)."""
+    assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["MaximumMessageSize"])[
+        "Attributes"
+    ] == {"MaximumMessageSize": "1048576"}
+    sqs.send_message(QueueUrl=queue, MessageBody="x" * 1_048_576)
+    body = sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"]
+    assert body == "x" * 1_048_576
     with pytest.raises(ClientError) as exc:
-        sqs.send_message(QueueUrl=queue, MessageBody="x" * 262_145)
+        sqs.send_message(QueueUrl=queue, MessageBody="x" * 1_048_577)
     assert code(exc) == "InvalidParameterValue"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError) as exc:
         sqs.send_message_batch(
             QueueUrl=queue,
-            Entries=[{"Id": str(i), "MessageBody": "y" * 100_000} for i in range(3)],
+            Entries=[{"Id": str(i), "MessageBody": "y" * 400_000} for i in range(3)],
         )
     assert code(exc) == "AWS.SimpleQueueService.BatchRequestTooLong"
 

@@ -84,7 +84,7 @@ def test_attributes_roundtrip_validation_and_counters(sqs):
         assert key in attrs, key
     assert attrs["VisibilityTimeout"] == "30"
     assert attrs["MessageRetentionPeriod"] == "345600"
-    assert attrs["MaximumMessageSize"] == "262144"
+    assert attrs["MaximumMessageSize"] == "1048576"
     sqs.set_queue_attributes(
         QueueUrl=url, Attributes={"VisibilityTimeout": "5", "DelaySeconds": "0"}
     )

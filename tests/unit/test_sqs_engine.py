@@ -207,7 +207,7 @@ def test_queue_attributes_defaults_validation_and_errors(sqs):
     attrs = call(sqs, "get_queue_attributes", QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attrs["VisibilityTimeout"] == "30"
     assert attrs["MessageRetentionPeriod"] == "345600"
-    assert attrs["MaximumMessageSize"] == "262144"
+    assert attrs["MaximumMessageSize"] == "1048576"
     assert attrs["QueueArn"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:attrs"
     assert attrs["SqsManagedSseEnabled"] == "true"
     assert "FifoQueue" not in attrs and "Policy" not in attrs
@@ -455,15 +455,15 @@ def test_message_body_rules(sqs):
         e = err(sqs, "send_message", QueueUrl=url, MessageBody=bad)
         assert e.code == "InvalidMessageContents", repr(bad)
     call(sqs, "send_message", QueueUrl=url, MessageBody="tab\tnl\ncr\r \U0001f600 \ue000")
-    call(sqs, "send_message", QueueUrl=url, MessageBody="x" * 262_144)
-    e = err(sqs, "send_message", QueueUrl=url, MessageBody="x" * 262_145)
+    call(sqs, "send_message", QueueUrl=url, MessageBody="x" * 1_048_576)
+    e = err(sqs, "send_message", QueueUrl=url, MessageBody="x" * 1_048_577)
     assert e.code == "InvalidParameterValue"
-    assert "Message must be shorter than 262144 bytes" in e.message
+    assert "Message must be shorter than 1048576 bytes" in e.message
     e = err(
         sqs,
         "send_message",
         QueueUrl=url,
-        MessageBody="x" * 262_140,
+        MessageBody="x" * 1_048_572,
         MessageAttributes={"a": {"DataType": "String", "StringValue": "x"}},
     )
     assert e.code == "InvalidParameterValue"
@@ -499,7 +499,7 @@ def test_batch_errors(sqs):
             "AWS.SimpleQueueService.InvalidBatchEntryId",
         ),
         (
-            [{"Id": str(i), "MessageBody": "x" * 30_000} for i in range(9)],
+            [{"Id": str(i), "MessageBody": "x" * 120_000} for i in range(9)],
             "BatchRequestTooLong",
             "AWS.SimpleQueueService.BatchRequestTooLong",
         ),

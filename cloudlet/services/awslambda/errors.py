@@ -35,12 +35,10 @@ def too_many_requests(reason: str, message: str = "Rate Exceeded.") -> ServiceEr
     )
 
 
-def request_too_large(size: int, limit: int) -> ServiceError:
+def request_too_large(size: int, limit: int, kind: str) -> ServiceError:
     return ServiceError(
         "RequestTooLargeException",
-        f"{size} byte payload is too large for the "
-        f"{'RequestResponse' if limit > 262144 else 'Event'} invocation type "
-        f"(limit {limit} bytes)",
+        f"{size} byte payload is too large for the {kind} invocation type (limit {limit} bytes)",
         413,
         fields={"Type": "User"},
     )

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 Result = dict[str, Any]
 
 SYNC_LIMIT = 6 * 1024 * 1024
-ASYNC_LIMIT = 256 * 1024
+ASYNC_LIMIT = 1024 * 1024
+"""An Event invocation's payload: 1 MB (Invoke's API reference; it was 256 KB)."""
 TAIL_BYTES = 4096
 ACCOUNT_CONCURRENCY = 1000
 
@@ -312,7 +313,7 @@ class InvokeMixin:
             return {"StatusCode": 204}
         limit = ASYNC_LIMIT if kind == "Event" else SYNC_LIMIT
         if len(payload) > limit:
-            raise errors.request_too_large(len(payload), limit)
+            raise errors.request_too_large(len(payload), limit, kind)
         if payload.strip():
             try:
                 json.loads(payload)
@@ -627,7 +628,7 @@ async def _payload(ctx: Any, params: dict[str, Any]) -> bytes:
     async for chunk in payload:
         size += len(chunk)
         if size > SYNC_LIMIT:
-            raise errors.request_too_large(size, SYNC_LIMIT)
+            raise errors.request_too_large(size, SYNC_LIMIT, "RequestResponse")
         chunks.append(chunk)
     return b"".join(chunks)
 

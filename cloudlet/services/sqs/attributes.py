@@ -17,7 +17,9 @@ from typing import Any
 
 from cloudlet.services.sqs import errors
 
-MAX_MESSAGE_SIZE = 262_144
+MAX_MESSAGE_SIZE = 1_048_576
+"""The most bytes of a message, and of a batch, and the default MaximumMessageSize:
+1 MiB since August 2025 (the API reference; it was 256 KiB)."""
 MAX_MESSAGE_ATTRIBUTES = 10
 DEDUP_WINDOW = 300.0
 

@@ -585,7 +585,7 @@ class MessageStore:
 
 
 def batch_size_ok(entries: list[dict[str, Any]]) -> None:
-    """SendMessageBatch: the whole batch may carry at most 256 KiB."""
+    """SendMessageBatch: the whole batch may carry at most 1 MiB."""
     total = sum(entry_size(e["MessageBody"], e.get("MessageAttributes")) for e in entries)
     if total > MAX_MESSAGE_SIZE:
         raise errors.batch_too_long(MAX_MESSAGE_SIZE, total)
