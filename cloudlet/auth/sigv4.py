@@ -113,7 +113,9 @@ def _reencode(text: str) -> str:
 
 
 def canonical_queries(query: str, *, drop: str | None = None) -> list[str]:
-    """Canonical query string candidates (re-encoded per the rules; then as sent)."""
+    """Canonical query string candidates: re-encoded per the rules; then as sent; then,
+    when the query holds a ``+``, re-encoded with ``+`` read as a space (form encoding,
+    as the Rust object_store crate behind polars sends a space and signs it)."""
     if not query:
         return [""]
     encoded: list[tuple[str, str]] = []
@@ -128,7 +130,13 @@ def canonical_queries(query: str, *, drop: str | None = None) -> list[str]:
         encoded.append((_reencode(name), _reencode(value)))
     first = "&".join(f"{k}={v}" for k, v in sorted(encoded))
     second = "&".join(f"{k}={v}" for k, v in sorted(raw))
-    return [first] if first == second or not second.isascii() else [first, second]
+    out = [first] if first == second or not second.isascii() else [first, second]
+    if "+" in query:
+        spaced = sorted(
+            (_reencode(k.replace("+", " ")), _reencode(v.replace("+", " "))) for k, v in raw
+        )
+        out.append("&".join(f"{k}={v}" for k, v in spaced))
+    return out
 
 
 def _trimall(value: str) -> str:

@@ -273,6 +273,21 @@ def test_s3_path_signed_as_sent_verifies():
     assert accepted(req).kind == "root"
 
 
+def test_plus_in_the_query_verifies_as_a_space_or_a_plus():
+    """The Rust object_store crate (polars, obstore) sends a space in a query value as
+    ``+`` and signs it as ``%20``; botocore sends and signs a literal ``+`` as ``%2B``."""
+    signer = S3SigV4Auth(CREDS, "s3", "us-east-1")
+    req = signed(signer, "GET", f"{ENDPOINT}/b?list-type=2&prefix=x%2Fy%20z&start-after=a%20b")
+    form = HttpRequest(
+        req.method, req.path, req.query.replace("%20", "+"), req.headers, req.body, req.raw_headers
+    )
+    assert "+" in form.query and accepted(form).kind == "root"
+    assert form.query_params["prefix"] == ["x/y z"]
+    plus = signed(signer, "GET", f"{ENDPOINT}/b?list-type=2&prefix=a%2Bb")
+    assert accepted(plus).kind == "root"
+    assert refused(tampered_query(form, "prefix", "x%2Fy+q")).code == "SignatureDoesNotMatch"
+
+
 def test_wrong_secret_is_signature_does_not_match():
     for s3 in (False, True):
         signer = (S3SigV4Auth if s3 else SigV4Auth)(WRONG, "s3" if s3 else "sqs", "us-east-1")
