@@ -241,7 +241,7 @@ CASES = [
         "/",
         sqs_target("SendMessage"),
         json.dumps(
-            {"QueueUrl": "http://x/000000000000/bad-input-kept", "MessageBody": "x" * 300_000}
+            {"QueueUrl": "http://x/000000000000/bad-input-kept", "MessageBody": "x" * 1_100_000}
         ).encode(),
         "InvalidParameterValue",
     ),
