@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -61,6 +62,14 @@ Route = tuple[str, str, ServiceModel, Codec, OperationModel]
 
 HEALTH_PATH = "/_cloudlet/health"
 SERVED_BODY_LIMIT = 16 * 1024 * 1024
+
+
+def _inflated(req: HttpRequest, limit: int) -> HttpRequest:
+    """``req`` with its gzip body inflated, to read a form's ``Action`` before the
+    signature (made over the body as sent) is checked; ``req`` itself when its body
+    is not gzip (botocore gzips a query-protocol PutMetricData past 10 KiB)."""
+    body = inflate_request(req, limit)
+    return req if body is req.body else replace(req, body=body)
 
 
 class Gateway:
@@ -290,8 +299,9 @@ class Gateway:
             req.body = await read_body(receive, self.config.max_body_bytes)
             receive = _drained
             form = dict(req.query_params)
-            if req.body:
-                form.update(parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+            body = _inflated(req, self.config.max_body_bytes).body
+            if body:
+                form.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
             name = self.detector.from_form(req, form)
         ctx.service_name = name
         if name == "s3":
@@ -305,7 +315,7 @@ class Gateway:
             await self._take_body(req, receive, operation)
         else:
             await self._take_body(req, receive, None)
-            operation = codec.find_operation(req, model)
+            operation = codec.find_operation(_inflated(req, self.config.max_body_bytes), model)
         route = (name, protocol, model, codec, operation)
         if protocol == "json" and len(self._routes) < 4096:
             self._routes[(req.headers["x-amz-target"], ctx.signing_service)] = route

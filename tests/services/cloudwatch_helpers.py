@@ -4,6 +4,7 @@ CloudWatch; cbor and query are what other SDKs and boto 2 send)."""
 
 from __future__ import annotations
 
+import gzip as gzip_module
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,15 +21,21 @@ _AUTH = {
 }
 
 
-def call(endpoint: str, protocol: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    """One CloudWatch operation over ``protocol``; returns botocore's parsed response
-    (an ``Error`` key on failure) plus ``_status``."""
+def call(
+    endpoint: str, protocol: str, operation: str, params: dict[str, Any], *, gzip: bool = False
+) -> dict[str, Any]:
+    """One CloudWatch operation over ``protocol`` (its body gzipped if ``gzip``, as
+    botocore sends a large one); returns botocore's parsed response (an ``Error`` key
+    on failure) plus ``_status``."""
     op = _MODEL.operation_model(operation)
     req = botocore.serialize.create_serializer(protocol).serialize_to_request(params, op)
     body = req["body"]
     if isinstance(body, dict):
         body = urllib.parse.urlencode(body).encode()
     headers = {**req["headers"], **_AUTH}
+    if gzip:
+        body = gzip_module.compress(body)
+        headers["Content-Encoding"] = "gzip"
     url = endpoint + req["url_path"]
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:

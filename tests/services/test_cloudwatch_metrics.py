@@ -440,3 +440,27 @@ def test_gzipped_put_metric_data(aws_client):
     )["Datapoints"]
     assert sum(d["SampleCount"] for d in stats) == 20 * 150
     assert sum(d["Sum"] for d in stats) == 20 * sum(values)
+
+
+@pytest.mark.parametrize("protocol", ["query", "json", "smithy-rpc-v2-cbor"])
+def test_gzipped_body_in_each_protocol(cloudlet_server, protocol):
+    """A gzipped query-protocol body names its Action inside the gzip: the gateway
+    reads it from the inflated form (botocore before CloudWatch's JSON protocol, and
+    aiobotocore, send PutMetricData so)."""
+    ns, now = unique("GzipWire"), _now()
+    datum = {"MetricName": "M", "Value": 4.0, "Timestamp": now}
+    put = call(
+        cloudlet_server.endpoint,
+        protocol,
+        "PutMetricData",
+        {"Namespace": ns, "MetricData": [datum]},
+        gzip=True,
+    )
+    assert put["_status"] == 200, put
+    got = call(
+        cloudlet_server.endpoint,
+        protocol,
+        "GetMetricStatistics",
+        {"Namespace": ns, "MetricName": "M", "Period": 60, **_window(now), "Statistics": ["Sum"]},
+    )
+    assert [p["Sum"] for p in got["Datapoints"]] == [4.0]
