@@ -587,8 +587,9 @@ def _bare(endpoint: str, request: bytes) -> bytes:
 
 def test_a_put_without_content_length_is_411_and_stores_nothing(s3, cloudlet_server):
     """S3's error list: MissingContentLength, 411, "You must provide the Content-Length
-    HTTP header." A chunked body (how aws-chunked streams of unknown length come) is
-    still taken."""
+    HTTP header." Plain chunked transfer coding is S3's 501 naming the header (AWS's
+    answer quoted in aws-sdk-js#15, botocore#35, aws-sdk-go#4944); an aws-chunked body,
+    whose x-amz-decoded-content-length says its length, is still taken chunked."""
     bucket = open_bucket(s3, "nolen")
     head = f"PUT /{bucket}/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n".encode()
     answer = _bare(cloudlet_server.endpoint, head + b"\r\n")
@@ -597,5 +598,18 @@ def test_a_put_without_content_length_is_411_and_stores_nothing(s3, cloudlet_ser
     assert b"You must provide the Content-Length HTTP header." in answer
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     chunked = head + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-    assert _bare(cloudlet_server.endpoint, chunked).startswith(b"HTTP/1.1 200")
+    answer = _bare(cloudlet_server.endpoint, chunked)
+    assert answer.startswith(b"HTTP/1.1 501"), answer[:200]
+    assert b"<Code>NotImplemented</Code>" in answer
+    assert b"<Header>Transfer-Encoding</Header>" in answer
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    framed = b"3\r\nabc\r\n0\r\n\r\n"  # aws-chunked, unsigned, no trailer
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(framed), framed)
+    aws_chunked = head + (
+        b"Transfer-Encoding: chunked\r\nContent-Encoding: aws-chunked\r\n"
+        b"x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER\r\n"
+        b"x-amz-decoded-content-length: 3\r\n\r\n"
+    )
+    answer = _bare(cloudlet_server.endpoint, aws_chunked + body)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"abc"

@@ -16,7 +16,8 @@ handler (or the codec) would have made of the request:
 - **The path**: its bytes, percent escapes decoded, must be UTF-8 (a key is a UTF-8
   name), else 400 ``InvalidURI``, where decoding would have made a U+FFFD of them.
 - **A body's length**: PutObject and UploadPart need ``Content-Length`` (or chunked
-  transfer coding), else 411 ``MissingContentLength``.
+  transfer coding of an aws-chunked body), else 411 ``MissingContentLength``; plain
+  chunked transfer coding is 501 ``NotImplemented``.
 - **A copy source** (``x-amz-copy-source``) on any request but CopyObject and
   UploadPartCopy: 400 ``InvalidArgument``, whatever the method (a POST only with
   ``uploadId``).
@@ -174,12 +175,17 @@ def _drop_blank(query: dict[str, list[str]], names: tuple[str, ...]) -> None:
 
 
 def _check_length_given(headers: Mapping[str, str]) -> None:
-    """A body written with neither ``Content-Length`` nor chunked transfer coding (which
-    aws-chunked uploads of unknown length use): 411 ``MissingContentLength``."""
+    """A body written without ``Content-Length``. Plain chunked transfer coding is S3's
+    501 naming ``Transfer-Encoding`` (AWS's answer quoted in aws-sdk-js#15,
+    botocore#35, aws-sdk-go#4944); it is taken only under aws-chunked framing, whose
+    ``x-amz-decoded-content-length`` says the length. Anything else is 411
+    ``MissingContentLength``."""
     if "chunked" not in headers.get("transfer-encoding", "").lower():
         raise errors.s3_error(
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
         )
+    if "x-amz-decoded-content-length" not in headers:
+        raise errors.header_not_implemented("Transfer-Encoding")
 
 
 def _refuse_copy_source(request: HttpRequest, value: str) -> None:
