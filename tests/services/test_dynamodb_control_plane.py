@@ -419,6 +419,41 @@ def test_refused_updates_change_nothing(ddb):
     assert "TableClassSummary" not in table
 
 
+def test_global_table_members_are_501_and_change_nothing(ddb):
+    """cloudlet does not replicate tables across regions: a request naming a replica, a
+    witness, multi-region consistency or a settings-replication mode is 501 with the
+    member named, and nothing else in it is applied (it once answered success and
+    dropped the replica)."""
+    name = make_table(
+        ddb,
+        tname("cp-global"),
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    for member, value in (
+        ("ReplicaUpdates", [{"Create": {"RegionName": "us-west-2"}}]),
+        ("GlobalTableWitnessUpdates", [{"Create": {"RegionName": "us-west-2"}}]),
+        ("MultiRegionConsistency", "STRONG"),
+        ("GlobalTableSettingsReplicationMode", "ENABLED"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            ddb.update_table(TableName=name, DeletionProtectionEnabled=True, **{member: value})
+        error = exc.value.response["Error"]
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert error["Code"] == "NotImplemented" and f"UpdateTable's {member} " in error["Message"]
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["DeletionProtectionEnabled"] is False and "Replicas" not in table
+    replica = tname("cp-global-src")
+    with pytest.raises(ClientError) as exc:
+        make_table(
+            ddb,
+            replica,
+            GlobalTableSourceArn=table["TableArn"],
+            GlobalTableSettingsReplicationMode="ENABLED",
+        )
+    assert exc.value.response["Error"]["Code"] == "NotImplemented"
+    assert replica not in ddb.list_tables()["TableNames"]
+
+
 def test_billing_and_protection_resends_are_accepted(ddb):
     """[ack] DDB-TABLE-018: billing_ppr_resend and dp_true_resend are 200; the re-sent
     BillingMode does not move BillingModeSummary (nothing in the captures says it does)."""

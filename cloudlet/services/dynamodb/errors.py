@@ -74,6 +74,33 @@ def is_whole_request(exc: BaseException) -> bool:
     return getattr(exc, "whole_request", False)
 
 
+GLOBAL_TABLE_MEMBERS = {
+    "CreateTable": ("GlobalTableSourceArn", "GlobalTableSettingsReplicationMode"),
+    "UpdateTable": (
+        "ReplicaUpdates",
+        "GlobalTableWitnessUpdates",
+        "MultiRegionConsistency",
+        "GlobalTableSettingsReplicationMode",
+    ),
+}
+"""The members of each operation that make or change a global table, which cloudlet
+does not replicate (the 2017 operations, CreateGlobalTable and kin, are 501 too)."""
+
+
+def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:
+    """501 for a request naming a global-table member: taking the rest of it and
+    dropping that member would answer success for replicas that never exist."""
+    for member in GLOBAL_TABLE_MEMBERS[operation]:
+        if params.get(member) not in (None, []):
+            raise ServiceError(
+                "NotImplemented",
+                f"{operation}'s {member} is not implemented in cloudlet yet: global tables "
+                "(replicas in other regions) are not replicated",
+                501,
+                sender_fault=False,
+            )
+
+
 def invalid_parameter(detail: str) -> ServiceError:
     """``One or more parameter values were invalid: <detail>``."""
     return validation(f"One or more parameter values were invalid: {detail}")

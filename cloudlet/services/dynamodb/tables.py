@@ -497,6 +497,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
     name = params["TableName"]
     check_table_name(name)
     check_table_enums(params)
+    errors.refuse_global_table_members("CreateTable", params)
     defs = parse_attribute_definitions(params.get("AttributeDefinitions"))
     hash_key, range_key = parse_key_schema(params.get("KeySchema") or [], defs)
     billing = params.get("BillingMode") or "PROVISIONED"

@@ -62,8 +62,8 @@ CHANGES = (
     "WarmThroughput",
     "TableClass",
 )
-"""The members that make an UpdateTable a change (cloudlet has no global-table replicas,
-so ReplicaUpdates and its kin do not count)."""
+"""The members that make an UpdateTable a change; ReplicaUpdates and the other
+global-table members are refused with 501 before (``errors.GLOBAL_TABLE_MEMBERS``)."""
 NOTHING_TO_CHANGE = (
     "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
     "GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, "
@@ -86,7 +86,9 @@ class Outcome:
 def check_update_request(params: dict[str, Any]) -> None:
     """An UpdateTable must name something to change; AWS checks this before it looks the
     table up. An empty GlobalSecondaryIndexUpdates counts as absent for that check and is
-    refused itself next to another change (DDB-TABLE-015, DDB-TABLE-359)."""
+    refused itself next to another change (DDB-TABLE-015, DDB-TABLE-359). A global-table
+    member is a change cloudlet does not make: 501."""
+    errors.refuse_global_table_members("UpdateTable", params)
     empty_gsi_list = params.get("GlobalSecondaryIndexUpdates") == []
     present = [m for m in CHANGES if params.get(m) is not None]
     if empty_gsi_list:
