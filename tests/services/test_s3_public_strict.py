@@ -224,3 +224,36 @@ def test_a_website_serves_only_what_anyone_may_read(server, owner):
     owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket, keys="site/*"))
     assert _page(server, bucket, "/site/")[0] == 200
     assert _page(server, bucket, "/secret/key.txt")[0] == 403
+
+
+def test_mfa_delete_is_for_the_root_alone(server, owner):
+    """With MFA delete on, an IAM user allowed everything still may not delete a version
+    with a code: "This operation may only be performed by the bucket owner" (AWS's
+    answer as quoted in public write-ups); the account's root may."""
+    bucket = bname("mfa")
+    owner.create_bucket(Bucket=bucket)
+    mfa = "arn:aws:iam::000000000000:mfa/root-account-mfa-device 123456"
+    owner.put_bucket_versioning(
+        Bucket=bucket,
+        VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"},
+        MFA=mfa,
+    )
+    version = owner.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
+    iam = server.client("iam")
+    user = bname("mfa-user")
+    iam.create_user(UserName=user)
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps(everything))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = server.client(
+        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    with pytest.raises(ClientError) as exc:
+        as_user.delete_object(Bucket=bucket, Key="k", VersionId=version, MFA=mfa)
+    assert error(exc) == ("AccessDenied", 403)
+    message = exc.value.response["Error"]["Message"]
+    assert message == "This operation may only be performed by the bucket owner"
+    owner.delete_object(Bucket=bucket, Key="k", VersionId=version, MFA=mfa)

@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.services.s3_helpers import NO_RETRIES, bname, error
+from tests.services.s3_helpers import NO_RETRIES, bname, error, refused
 
 
 @pytest.fixture
@@ -193,3 +193,54 @@ def test_resource_object_versions_delete_empties_a_bucket_of_many_versions(cloud
     assert "Versions" not in s3.list_object_versions(Bucket=name)
     bucket.delete()
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+MFA = "arn:aws:iam::000000000000:mfa/root-account-mfa-device 123456"
+NEEDS_MFA = (
+    403,
+    {"Code": "AccessDenied", "Message": "Mfa Authentication must be used for this request"},
+)
+
+
+def test_mfa_delete_guards_versions(s3, versioned):
+    """MFA delete (the user guide's "Configuring MFA delete"; AWS's answer as quoted in
+    public write-ups): turning it on, version deletes, and versioning changes need
+    x-amz-mfa; a plain delete only adds a marker and does not. DeleteObjects naming a
+    version fails whole without it (its API reference)."""
+    enable = {"Status": "Enabled", "MFADelete": "Enabled"}
+    assert (
+        refused(s3.put_bucket_versioning, Bucket=versioned, VersioningConfiguration=enable)
+        == NEEDS_MFA
+    )
+    assert "MFADelete" not in s3.get_bucket_versioning(Bucket=versioned)
+    s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration=enable, MFA=MFA)
+    assert s3.get_bucket_versioning(Bucket=versioned)["MFADelete"] == "Enabled"
+
+    v1 = s3.put_object(Bucket=versioned, Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=versioned, Key="j", Body=b"two")["VersionId"]
+    assert refused(s3.delete_object, Bucket=versioned, Key="k", VersionId=v1) == NEEDS_MFA
+    bad = "no-code-here"
+    assert refused(s3.delete_object, Bucket=versioned, Key="k", VersionId=v1, MFA=bad) == NEEDS_MFA
+    marker = s3.delete_object(Bucket=versioned, Key="k")  # a marker: no MFA needed
+    assert marker["DeleteMarker"] is True
+    both = {"Objects": [{"Key": "new-plain"}, {"Key": "j", "VersionId": v2}]}
+    s3.put_object(Bucket=versioned, Key="new-plain", Body=b"x")
+    assert refused(s3.delete_objects, Bucket=versioned, Delete=both) == NEEDS_MFA
+    assert s3.head_object(Bucket=versioned, Key="new-plain")["ContentLength"] == 1
+    assert s3.head_object(Bucket=versioned, Key="j", VersionId=v2)["ContentLength"] == 3
+    suspend = {"Status": "Suspended"}
+    assert (
+        refused(s3.put_bucket_versioning, Bucket=versioned, VersioningConfiguration=suspend)
+        == NEEDS_MFA
+    )
+    assert s3.get_bucket_versioning(Bucket=versioned)["Status"] == "Enabled"
+
+    s3.delete_object(Bucket=versioned, Key="k", VersionId=v1, MFA=MFA)
+    out = s3.delete_objects(Bucket=versioned, Delete=both, MFA=MFA)
+    assert sorted(d["Key"] for d in out["Deleted"]) == ["j", "new-plain"]
+    versions = s3.list_object_versions(Bucket=versioned).get("Versions") or []
+    assert v1 not in [v["VersionId"] for v in versions]
+    disable = {"Status": "Enabled", "MFADelete": "Disabled"}
+    s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration=disable, MFA=MFA)
+    assert s3.get_bucket_versioning(Bucket=versioned)["MFADelete"] == "Disabled"
+    s3.delete_object(Bucket=versioned, Key="j", VersionId=v2)  # no longer guarded

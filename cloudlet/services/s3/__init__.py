@@ -27,7 +27,8 @@ handler mixins so each group lives in its own file):
 - ``bucket_policy.py`` the shape S3 checks in a bucket policy document before storing it
 - ``config.py``     bucket configuration documents; the ones that act have their own
   modules: ``cors.py``, ``lifecycle.py`` (with ``transitions.py``),
-  ``notifications.py``, ``objectlock.py``, ``public.py``, ``website.py``
+  ``notifications.py``, ``objectlock.py``, ``public.py``, ``website.py``, ``mfa.py``
+  (MFA delete: version deletes and versioning changes need ``x-amz-mfa``)
 - ``replication.py`` bucket replication: the operations, the hooks on writes, and the
   durable queue whose worker writes replicas (``replication_rules.py``: the
   configuration's checks and which rule a version follows)

@@ -29,6 +29,7 @@ from cloudlet.services.s3.document_checks import refusal as document_refusal
 from cloudlet.services.s3.encryption_config import EncryptionHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
 from cloudlet.services.s3.listing import ListingHandlers
+from cloudlet.services.s3.mfa import MfaDeleteHandlers
 from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
@@ -54,6 +55,7 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    MfaDeleteHandlers,
     ReplicationHandlers,
     NotificationHandlers,
     LifecycleHandlers,
