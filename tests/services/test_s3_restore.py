@@ -184,6 +184,34 @@ def test_copy_from_an_archived_source(s3, bucket):
     assert "StorageClass" not in head and "Restore" not in head
 
 
+def test_listings_name_restore_status_when_asked(s3, bucket):
+    """x-amz-optional-object-attributes: RestoreStatus (ListObjects, ListObjectsV2,
+    ListObjectVersions): an archived object with a restored copy says it is not in
+    progress and when the copy expires (the HeadObject x-amz-restore date); an archived
+    object never restored, an object of another class, or a listing that did not ask,
+    says nothing."""
+    s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass="GLACIER")
+    s3.put_object(Bucket=bucket, Key="frozen", Body=b"x", StorageClass="DEEP_ARCHIVE")
+    s3.put_object(Bucket=bucket, Key="warm", Body=b"x")
+    _restore(s3, bucket, "cold", days=2)
+    expiry = s3.head_object(Bucket=bucket, Key="cold")["Restore"].split('expiry-date="')[1][:-1]
+    wanted = datetime.strptime(expiry, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+    asked = {"OptionalObjectAttributes": ["RestoreStatus"]}
+    for listing in (
+        s3.list_objects_v2(Bucket=bucket, **asked)["Contents"],
+        s3.list_objects(Bucket=bucket, **asked)["Contents"],
+        s3.list_object_versions(Bucket=bucket, **asked)["Versions"],
+    ):
+        status = {e["Key"]: e.get("RestoreStatus") for e in listing}
+        assert status == {
+            "cold": {"IsRestoreInProgress": False, "RestoreExpiryDate": wanted},
+            "frozen": None,
+            "warm": None,
+        }
+    plain = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert all("RestoreStatus" not in e for e in plain)
+
+
 def test_restore_names_one_version(s3, bucket):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     old = s3.put_object(Bucket=bucket, Key="k", Body=b"old", StorageClass="GLACIER")["VersionId"]

@@ -41,6 +41,7 @@ from urllib.parse import quote_plus
 from cloudlet.protocols.xml import Prerendered, escape_text
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, check_version_id, owner_of
+from cloudlet.services.s3.restore import ARCHIVE_CLASSES, restored_until
 from cloudlet.services.s3.store import (
     ROW_CHECKSUM_TYPE,
     ROW_CHECKSUMS,
@@ -222,7 +223,13 @@ def _checksum_elements(raw: str | None, kind: str | None) -> str:
     return found
 
 
-def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Prerendered:
+RowExtra = Callable[[tuple], str]
+"""Elements a listing adds at the end of an entry (``RestoreStatus``), from its row."""
+
+
+def _render_contents(
+    rows: list[tuple], encoding: str | None, owner: bool, extra: RowExtra | None = None
+) -> Prerendered:
     """The ``Contents`` elements of a listing page, rendered directly from the rows.
 
     Exactly what the generic writer makes of ``_content``'s dicts (a test
@@ -243,6 +250,8 @@ def _render_contents(rows: list[tuple], encoding: str | None, owner: bool) -> Pr
         ]
         if owner:
             parts.append(_owner_element(row[ROW_OWNER]))
+        if extra is not None:
+            parts.append(extra(row))
         parts.append("</Contents>")
         out.append("".join(parts))
     return Prerendered("".join(out))
@@ -292,7 +301,9 @@ def _content(row: tuple, encoding: str | None, owner: bool) -> Result:
     return entry
 
 
-def _render_versions(rows: list[tuple], encoding: str | None) -> Prerendered:
+def _render_versions(
+    rows: list[tuple], encoding: str | None, extra: RowExtra | None = None
+) -> Prerendered:
     """ListObjectVersions' ``Version`` and ``DeleteMarker`` elements in the rows' order,
     each as the generic writer renders ``_version_entry`` (a test compares them)."""
     out = []
@@ -311,7 +322,7 @@ def _render_versions(rows: list[tuple], encoding: str | None) -> Prerendered:
             f"<Version><ETag>{escape_text(row[ROW_ETAG])}</ETag>"
             f"{_checksum_elements(row[ROW_CHECKSUMS], row[ROW_CHECKSUM_TYPE])}"
             f"<Size>{row[ROW_SIZE]}</Size><StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>"
-            f"{where}{owner}</Version>"
+            f"{where}{owner}{extra(row) if extra is not None else ''}</Version>"
         )
     return Prerendered("".join(out))
 
@@ -370,6 +381,27 @@ class ListingHandlers(S3Handlers):
         truncated = len(items) > limit > 0  # max-keys=0: an empty page, not truncated
         return items[:limit], truncated, limit
 
+    def _optional_attributes(self, bucket: str, params: dict[str, Any]) -> RowExtra | None:
+        """``x-amz-optional-object-attributes: RestoreStatus``: each archived entry with a
+        restored copy says so (``IsRestoreInProgress`` false, as restores here complete
+        at once, and the copy's ``RestoreExpiryDate``); other entries add nothing."""
+        if "RestoreStatus" not in (params.get("OptionalObjectAttributes") or ()):
+            return None
+
+        def restore_status(row: tuple) -> str:
+            if row[ROW_STORAGE_CLASS] not in ARCHIVE_CLASSES:
+                return ""
+            version = self.store.version(bucket, _text(row[ROW_KEY]), row[ROW_VERSION_ID])
+            until = restored_until(version) if version is not None else None
+            if until is None:
+                return ""
+            return (
+                "<RestoreStatus><IsRestoreInProgress>false</IsRestoreInProgress>"
+                f"<RestoreExpiryDate>{_iso(until)}</RestoreExpiryDate></RestoreStatus>"
+            )
+
+        return restore_status
+
     def list_objects_v2(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         encoding = _encoding(params)
@@ -389,7 +421,10 @@ class ListingHandlers(S3Handlers):
         items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
         fetch_owner = bool(params.get("FetchOwner"))
         contents = _render_contents(
-            [i for i in items if isinstance(i, tuple)], encoding, fetch_owner
+            [i for i in items if isinstance(i, tuple)],
+            encoding,
+            fetch_owner,
+            self._optional_attributes(bucket.name, params),
         )
         prefixes = _render_prefixes(items, encoding)
         out: Result = {
@@ -425,7 +460,12 @@ class ListingHandlers(S3Handlers):
             else (b"", True)
         )
         items, truncated, limit = self._list_current(bucket.name, params, start, inclusive)
-        contents = _render_contents([i for i in items if isinstance(i, tuple)], encoding, True)
+        contents = _render_contents(
+            [i for i in items if isinstance(i, tuple)],
+            encoding,
+            True,
+            self._optional_attributes(bucket.name, params),
+        )
         prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
@@ -503,7 +543,9 @@ class ListingHandlers(S3Handlers):
         else:
             # One element list, in the scan's (key, newest first) order: S3 interleaves
             # <Version> and <DeleteMarker>, where the model's two lists would group them.
-            versions = _render_versions(rows, encoding)
+            versions = _render_versions(
+                rows, encoding, self._optional_attributes(bucket.name, params)
+            )
         prefixes = _render_prefixes(items, encoding)
         out: Result = {
             "Name": bucket.name,
