@@ -32,11 +32,18 @@ floor's rate). A larger body still waits to be asked for, so an early error
 saves sending it. The scope then carries ``CONTINUE_SENT``: the gateway knows
 the body is coming even if it answers without reading it, and keeps the
 connection (the parser skips the unread body).
+
+A request head that repeats ``Content-Length`` with one value (Go's net/http sends
+both ``Content-Length`` and ``content-length`` when a client copies the signed
+headers of a presigned PUT, as rclone before 1.59 did for every single-part upload)
+is read with the header once: llhttp refuses any repeat, where AWS and RFC 9110
+(section 8.6) accept equal values. Differing values are still refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -47,6 +54,25 @@ _DIRECT = 64 * 1024
 """Writes at least this big, and held bytes reaching it, go to the socket at once."""
 EARLY_CONTINUE = 64 * 1024
 """Bodies up to this size are asked for as soon as their request's head is in."""
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*(?=\r\n)", re.IGNORECASE)
+
+
+def one_content_length(data: bytes) -> bytes:
+    """``data`` (bytes that start in a request head) with a repeated, equal
+    ``Content-Length`` line of the head dropped; ``data`` itself otherwise."""
+    end = data.find(b"\r\n\r\n")
+    head = data if end < 0 else data[: end + 2]  # each header line with its CRLF
+    if head.count(b"ength:") < 2:  # the common case: one Content-Length at most
+        return data
+    lines = list(_CONTENT_LENGTH.finditer(head))
+    if len(lines) < 2 or len({m.group(1).lstrip(b"0") for m in lines}) != 1:
+        return data
+    kept = bytearray(data[: lines[1].start()])
+    for m, following in zip(lines[1:], [*lines[2:], None], strict=True):
+        kept += data[m.end() : following.start() if following is not None else len(data)]
+    return bytes(kept)
 
 
 class _Load:
@@ -147,10 +173,19 @@ class BatchingHttpProtocol(HttpToolsProtocol):
             load = self.server_state.cloudlet_load = _Load()  # type: ignore[attr-defined]
         self._load: _Load = load
         self._open = 0
+        self._in_body = False  # between a head and its message's end: body bytes
         batching = _BatchingTransport(transport, load, self.loop)
         super().connection_made(batching)  # type: ignore[arg-type]
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data if self._in_body else one_content_length(data))
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
     def on_headers_complete(self) -> None:
+        self._in_body = True
         cycle = self.cycle
         super().on_headers_complete()
         if self.cycle is not cycle:  # a request (not an upgrade) to answer

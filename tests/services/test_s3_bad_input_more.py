@@ -613,3 +613,18 @@ def test_a_put_without_content_length_is_411_and_stores_nothing(s3, cloudlet_ser
     answer = _bare(cloudlet_server.endpoint, aws_chunked + body)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"abc"
+
+
+def test_a_repeated_equal_content_length_is_read_once(s3, cloudlet_server):
+    """Go's net/http sends Content-Length twice when a client copies a presigned PUT's
+    signed headers (rclone's presigned single-part uploads): equal values are one
+    length, as AWS and RFC 9110 take them; differing ones stay a 400."""
+    bucket = open_bucket(s3, "dup-len")
+    head = f"PUT /{bucket}/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n".encode()
+    twice = head + b"Content-Length: 3\r\ncontent-length: 3\r\n\r\nabc"
+    answer = _bare(cloudlet_server.endpoint, twice)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"abc"
+    differing = head.replace(b"/k ", b"/j ") + b"Content-Length: 3\r\ncontent-length: 4\r\n\r\nabcd"
+    assert _bare(cloudlet_server.endpoint, differing).startswith(b"HTTP/1.1 400")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="j")
