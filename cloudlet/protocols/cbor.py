@@ -152,7 +152,7 @@ class CborCodec:
         except BadValue as exc:
             raise ServiceError("SerializationException", str(exc), 400) from exc
         except MissingMember as exc:
-            raise missing_error(operation, exc.member) from exc
+            raise missing_error(operation, exc.member, exc.path) from exc
 
     def serialize(
         self, operation: OperationModel, result: dict[str, Any], request_id: str

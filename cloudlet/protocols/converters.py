@@ -50,11 +50,26 @@ class BadValue(Exception):
 
 
 class MissingMember(Exception):
-    """A required member is absent (-> ValidationException)."""
+    """A required member is absent (-> ValidationException).
+
+    ``path`` leads to it from the input as AWS's validation messages name it
+    (``tags.1.member.key``): members in lower camel case, list positions from 1
+    and map keys each followed by ``member``. The readers of the structures,
+    lists and maps it sits in add their steps as the exception passes them.
+    """
 
     def __init__(self, member: str) -> None:
         super().__init__(member)
         self.member = member
+        self.path = [_camel(member)]
+
+    def within(self, step: str) -> None:
+        """Prefix the path with ``step`` (the reader one level out)."""
+        self.path.insert(0, step)
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
 
 
 def _type_word(value: Any) -> str:
@@ -66,6 +81,18 @@ def _type_word(value: Any) -> str:
         list: "a list",
         dict: "an object",
     }.get(type(value), type(value).__name__)
+
+
+def _failing(conv: Reader, values: list[Any]) -> int:
+    """The position (from 1) of the first of ``values`` that ``conv`` refuses as
+    missing a member (the error path, so reading them again costs nothing)."""
+    for i, x in enumerate(values, 1):
+        if x is not None:
+            try:
+                conv(x)
+            except MissingMember:
+                return i
+    return 0
 
 
 def _bad(name: str, shape_type: str, value: Any) -> BadValue:
@@ -185,17 +212,22 @@ class ShapeConverters:
             if type(value) is not dict:
                 raise _bad(sname, "structure", value)
             out: dict[str, Any] = {}
-            for k, x in value.items():
-                m = members.get(k)
-                if m is None or x is None:
-                    continue
-                name, types, conv, type_name = m
-                if conv is None:
-                    if type(x) not in types:  # type: ignore[operator]
-                        raise _bad(name, type_name, x)
-                    out[name] = x
-                else:
-                    out[name] = conv(x)
+            name = ""
+            try:
+                for k, x in value.items():
+                    m = members.get(k)
+                    if m is None or x is None:
+                        continue
+                    name, types, conv, type_name = m
+                    if conv is None:
+                        if type(x) not in types:  # type: ignore[operator]
+                            raise _bad(name, type_name, x)
+                        out[name] = x
+                    else:
+                        out[name] = conv(x)
+            except MissingMember as exc:
+                exc.within(_camel(name))  # the member whose reader raised
+                raise
             for r in required:
                 if r not in out:
                     raise MissingMember(r)
@@ -228,7 +260,11 @@ class ShapeConverters:
                     if type(x) not in types and x is not None:
                         raise _bad(sname, "list member", x)
                 return value
-            return [None if x is None else conv(x) for x in value]
+            try:
+                return [None if x is None else conv(x) for x in value]
+            except MissingMember as exc:
+                exc.within(f"{_failing(conv, value)}.member")
+                raise
 
         cache[("r", sname)] = read
         holder.extend(self._member_reader(shape.member, cache))
@@ -243,15 +279,20 @@ class ShapeConverters:
                 raise _bad(sname, "map", value)
             types, conv = holder
             out: dict[str, Any] = {}
-            for k, x in value.items():
-                if x is None:
-                    continue
-                if conv is None:
-                    if type(x) not in types:
-                        raise _bad(sname, "map value", x)
-                    out[k] = x
-                else:
-                    out[k] = conv(x)
+            k = ""
+            try:
+                for k, x in value.items():
+                    if x is None:
+                        continue
+                    if conv is None:
+                        if type(x) not in types:
+                            raise _bad(sname, "map value", x)
+                        out[k] = x
+                    else:
+                        out[k] = conv(x)
+            except MissingMember as exc:
+                exc.within(f"{k}.member")
+                raise
             return out
 
         cache[("r", sname)] = read

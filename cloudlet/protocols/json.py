@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -110,8 +110,11 @@ def load_body(body: bytes, error_code: str = "SerializationException") -> Any:
 # --------------------------------------------------------------------------- errors
 
 
-def missing_error(operation: OperationModel, member: str) -> ServiceError:
-    """The error AWS answers for an absent required member."""
+def missing_error(
+    operation: OperationModel, member: str, path: Sequence[str] | None = None
+) -> ServiceError:
+    """The error AWS answers for an absent required member (``path``: where it
+    sits in the input, ``MissingMember.path``; a top-level member without)."""
     if operation.service_model.is_query_compatible:
         return ServiceError(
             "ValidationException",
@@ -119,9 +122,10 @@ def missing_error(operation: OperationModel, member: str) -> ServiceError:
             400,
             query_code="MissingParameter",
         )
+    where = ".".join(path) if path else member[:1].lower() + member[1:]
     return ServiceError(
         "ValidationException",
-        f"1 validation error detected: Value null at '{member[:1].lower() + member[1:]}' "
+        f"1 validation error detected: Value null at '{where}' "
         "failed to satisfy constraint: Member must not be null",
         400,
     )
@@ -277,7 +281,7 @@ class JsonCodec:
         except BadValue as exc:
             raise ServiceError("SerializationException", str(exc), 400) from exc
         except MissingMember as exc:
-            raise missing_error(operation, exc.member) from exc
+            raise missing_error(operation, exc.member, exc.path) from exc
 
     def content_type(self, service: ServiceModel) -> str:
         return f"application/x-amz-json-{service.metadata.get('jsonVersion', '1.0')}"

@@ -62,7 +62,7 @@ class RestJsonCodec:
         except BadValue as exc:
             raise ServiceError("SerializationException", str(exc), 400) from exc
         except MissingMember as exc:
-            raise missing_error(operation, exc.member) from exc
+            raise missing_error(operation, exc.member, exc.path) from exc
         for name in plan.required:
             if name not in params:
                 raise missing_error(operation, name)

@@ -834,6 +834,36 @@ CASES = [
         VALIDATION,
         "Transaction request cannot include multiple operations on one item",
     ),
+    # -- required members missing: the path to the member, as AWS's framework names it
+    # [dynalite] getItem.js 'key' missing (top level)
+    case(
+        "getitem-no-key",
+        lambda d, r, t: r.get_item(TableName=t.h),
+        VALIDATION,
+        "1 validation error detected: Value null at 'key' failed to satisfy constraint: "
+        "Member must not be null",
+    ),
+    # [report] 'tags.2.member.key' (list positions from 1, then 'member')
+    case(
+        "tagresource-tag-without-key",
+        lambda d, r, t: r.tag_resource(
+            ResourceArn=d.describe_table(TableName=t.h)["Table"]["TableArn"],
+            Tags=[{"Key": "k", "Value": "v"}, {"Value": "v"}],
+        ),
+        VALIDATION,
+        "1 validation error detected: Value null at 'tags.2.member.key' failed to satisfy "
+        "constraint: Member must not be null",
+    ),
+    # [moto] 'requestItems.<table>.member.keys' (a map value: its key, then 'member')
+    case(
+        "batchget-table-without-keys",
+        lambda d, r, t: r.batch_get_item(RequestItems={t.h: {}}),
+        VALIDATION,
+        lambda t: (
+            f"1 validation error detected: Value null at 'requestItems.{t.h}.member.keys' "
+            "failed to satisfy constraint: Member must not be null"
+        ),
+    ),
 ]
 
 
