@@ -510,3 +510,31 @@ def test_presigned_get_and_put(s3, bucket):
     with urllib.request.urlopen(ranged) as r:
         assert r.status == 206
         assert r.read() == b"presigned"
+
+
+def test_presigned_put_applies_hoisted_headers_but_not_checksums(s3, bucket):
+    """x-amz-* query parameters of a presigned PUT (as the JavaScript SDK v3 presigner
+    hoists them) count as headers (aws-sdk-js-v3#4694); a checksum there is ignored, as
+    S3 ignores it (aws-sdk-go-v2#2610), and a header sent too wins over its parameter."""
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = (
+        f"{s3.meta.endpoint_url}/{bucket}/hoisted?x-amz-meta-color=blue"
+        "&x-amz-tagging=team%3Dcore&x-amz-storage-class=STANDARD_IA"
+        "&x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-meta-shape=round"
+    )
+    request = AWSRequest(method="PUT", url=url)
+    S3SigV4QueryAuth(Credentials("test", "test"), "s3", "us-east-1", expires=300).add_auth(request)
+    put = urllib.request.Request(
+        request.url, data=b"hoisted", method="PUT", headers={"x-amz-meta-shape": "square"}
+    )
+    with urllib.request.urlopen(put) as r:
+        assert r.status == 200
+    head = s3.head_object(Bucket=bucket, Key="hoisted", ChecksumMode="ENABLED")
+    assert head["Metadata"] == {"color": "blue", "shape": "square"}
+    assert head["StorageClass"] == "STANDARD_IA"
+    assert "ChecksumCRC32" not in head
+    tags = s3.get_object_tagging(Bucket=bucket, Key="hoisted")["TagSet"]
+    assert tags == [{"Key": "team", "Value": "core"}]

@@ -34,6 +34,7 @@ from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
+from cloudlet.services.s3.presigned import hoist_query_headers
 from cloudlet.services.s3.public import PublicAccessHandlers
 from cloudlet.services.s3.replication import ReplicationHandlers
 from cloudlet.services.s3.request_checks import COPY_SOURCE
@@ -111,10 +112,13 @@ class S3Service(
     def prepare_request(self, ctx: Any) -> None:
         """Refuse what S3 refuses by the request's shape alone (``request_checks.py``):
         a sub-resource on a bare bucket or key write, a bad ``partNumber``, bad
-        encryption or checksum headers; a bucket whose owner is not the one the
+        encryption or checksum headers (a presigned request's ``x-amz-*`` query
+        parameters count as headers, ``presigned.py``); a bucket whose owner is not the one the
         request expects; and a configuration document the codec would refuse in
         words other than S3's (``document_checks.py``), once the bucket exists."""
         request = ctx.request
+        if request.query:
+            hoist_query_headers(request)
         check_request(ctx.operation, request)
         headers = request.headers
         if EXPECTED_OWNER in headers or SOURCE_EXPECTED_OWNER in headers:
