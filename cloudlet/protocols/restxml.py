@@ -29,6 +29,10 @@ from cloudlet.protocols.xml import (
 )
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+S3_DECL = XML_DECL + "\n"
+"""S3 ends its XML declaration with a line break, and a client may depend on it: the
+JavaScript SDK v2 reads GetBucketLocation's answer with ``/>(.+)<\\/Location/``,
+which on one line takes the declaration's ``>`` into the region."""
 S3_SCHEMA_MESSAGE = (
     "The XML you provided was not well-formed or did not validate against our published schema"
 )
@@ -192,7 +196,7 @@ class RestXmlCodec:
                 # Not expressible in the model: the document's root element is the
                 # value (botocore's parse_get_bucket_location reads root.text).
                 value = escape_text(result.get("LocationConstraint") or "")
-                body = f'{XML_DECL}<LocationConstraint xmlns="{S3_NAMESPACE}">{value}</LocationConstraint>'
+                body = f'{S3_DECL}<LocationConstraint xmlns="{S3_NAMESPACE}">{value}</LocationConstraint>'
                 body, content_type = body.encode("utf-8"), "application/xml"
             else:
                 s3 = _is_s3(operation.service_model)
@@ -209,7 +213,7 @@ class RestXmlCodec:
                     ns = ns_attrs(shape.serialization) or (
                         f' xmlns="{escape_text(_namespace(operation.service_model))}"'
                     )
-                    out = [XML_DECL]
+                    out = [S3_DECL if s3 else XML_DECL]
                     writer.write(out, f"<{tag}{ns}", f"</{tag}>", result)
                     body = "".join(out).encode("utf-8")
                     content_type = "application/xml"
@@ -239,7 +243,7 @@ class RestXmlCodec:
                 return value.encode("utf-8"), "text/plain"
             return bytes(value), "application/octet-stream"
         tag = member.serialization.get("name") or member.name
-        out = [XML_DECL]
+        out = [S3_DECL if s3 else XML_DECL]
         shape_writer(member, millis=s3).write(
             out, f"<{tag}{ns_attrs(member.serialization)}", f"</{tag}>", value
         )
@@ -263,7 +267,7 @@ class RestXmlCodec:
         fields = error_fields(service, error)
         if _is_s3(service):
             body = (
-                f"{XML_DECL}<Error><Code>{code}</Code><Message>{message}</Message>{fields}"
+                f"{S3_DECL}<Error><Code>{code}</Code><Message>{message}</Message>{fields}"
                 f"<RequestId>{rid}</RequestId><HostId>{rid}</HostId></Error>"
             )
         else:

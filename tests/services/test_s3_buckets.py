@@ -46,6 +46,28 @@ def test_head_bucket_404_has_no_body(cloudlet_server):
     assert exc.value.read() == b""
 
 
+def test_location_document_breaks_the_line_after_the_declaration(s3):
+    """The JavaScript SDK v2 reads GetBucketLocation with ``/>(.+)<\\/Location/``: S3's
+    line break after the XML declaration keeps the declaration's ``>`` out of it."""
+    import re
+
+    bodies = []
+    s3.meta.events.register(
+        "after-call.s3.GetBucketLocation",
+        lambda http_response, **_: bodies.append(http_response.content.decode()),
+    )
+    east, west = bname(), bname()
+    s3.create_bucket(Bucket=east)
+    s3.create_bucket(Bucket=west, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    found = []
+    for name in (east, west):
+        s3.get_bucket_location(Bucket=name)
+        assert bodies[-1].startswith('<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint')
+        match = re.search(r">(.+)<\/Location", bodies[-1])
+        found.append(match.group(1) if match else "")
+    assert found == ["", "eu-west-1"]
+
+
 def test_location_constraint_rules(aws_client):
     east = aws_client("s3", config=NO_RETRIES)
     west = aws_client("s3", region_name="eu-west-1", config=NO_RETRIES)
