@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -218,11 +219,21 @@ def error_document(
 
 # --------------------------------------------------------------------------- codec
 
+_CRC32_PREFIXES = frozenset({"dynamodb", "streams.dynamodb"})
+
+
+def sends_crc32(service: ServiceModel) -> bool:
+    """Whether ``service`` answers with ``x-amz-crc32``, the CRC32 of the body as a
+    decimal: DynamoDB and DynamoDB Streams do on every answer, and the SDKs that
+    check it (botocore, the JavaScript v2, Go and Java SDKs) retry or fail when it
+    does not match (their integrity check only runs when the header is there)."""
+    return service.metadata.get("endpointPrefix") in _CRC32_PREFIXES
+
 
 class _OpPlan:
     """What serving one operation needs, looked up once per request."""
 
-    __slots__ = ("reader", "writer", "content_type", "event_stream")
+    __slots__ = ("reader", "writer", "content_type", "event_stream", "crc32")
 
     def __init__(self, codec: JsonCodec, operation: OperationModel) -> None:
         service = operation.service_model
@@ -231,6 +242,7 @@ class _OpPlan:
         self.reader: Reader | None = conv.reader(service, inp) if inp is not None else None
         self.writer: Writer | None = conv.writer(service, out) if out is not None else None
         self.content_type = codec.content_type(service)
+        self.crc32 = sends_crc32(service)
         self.event_stream: str | None = out.event_stream_name if out is not None else None
         if self.event_stream is not None:
             rest = tuple(n for n in out.members if n != self.event_stream)
@@ -300,9 +312,10 @@ class JsonCodec:
             # A non-finite float reaches ``dumps`` as a ``NonFinite``: orjson refuses
             # it and the stdlib writes the whole body with bare NaN/Infinity tokens.
             body = dumps(value)
-        return HttpResponse(
-            200, [("Content-Type", plan.content_type), ("x-amzn-RequestId", request_id)], body
-        )
+        headers = [("Content-Type", plan.content_type), ("x-amzn-RequestId", request_id)]
+        if plan.crc32:
+            headers.append(("x-amz-crc32", str(zlib.crc32(body))))
+        return HttpResponse(200, headers, body)
 
     def _serialize_event_stream(
         self, operation: OperationModel, plan: _OpPlan, result: dict[str, Any], request_id: str
@@ -355,6 +368,8 @@ class JsonCodec:
         headers.extend(error.headers.items())
         # Modelled fields may hold non-finite floats, which only the stdlib writes.
         body = dumps_std(doc) if error.fields else dumps(doc)
+        if sends_crc32(service):
+            headers.append(("x-amz-crc32", str(zlib.crc32(body))))
         return HttpResponse(error.status, headers, body)
 
 

@@ -817,3 +817,26 @@ def test_scan_start_key_must_come_from_its_segment(ddb, loose):
             "The provided starting key is invalid: The provided key element does not match "
             "the schema",
         ), op
+
+
+def test_every_answer_carries_the_crc32_of_its_body(cloudlet_server, ddb):
+    """``x-amz-crc32`` on successes and errors, DynamoDB's and DynamoDB Streams' (the
+    JavaScript v2, Go and Java SDKs check it only when it is there)."""
+    import zlib
+
+    seen: list[tuple[str | None, int]] = []
+
+    def record(http_response: Any, **_: Any) -> None:
+        seen.append((http_response.headers.get("x-amz-crc32"), zlib.crc32(http_response.content)))
+
+    streams = cloudlet_server.client("dynamodbstreams")
+    for c in (ddb, streams):
+        c.meta.events.register("after-call", record)
+    table = make_table(ddb, tname("crc"))
+    ddb.put_item(TableName=table, Item={"pk": S("a"), "text": S("ü" * 3000)})
+    ddb.get_item(TableName=table, Key={"pk": S("a")})
+    with pytest.raises(ClientError):
+        ddb.describe_table(TableName=tname("crc-missing"))
+    streams.list_streams()
+    assert len(seen) >= 4
+    assert all(header == str(crc) for header, crc in seen), seen
