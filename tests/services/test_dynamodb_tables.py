@@ -143,6 +143,71 @@ def test_indexes_describe_and_stream_and_sse(ddb):
     ddb.delete_table(TableName=name)
 
 
+def _gsi_create(name: str, attribute: str) -> dict:
+    return {
+        "Create": {
+            "IndexName": name,
+            "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    }
+
+
+def test_no_other_index_change_while_one_is_being_built(ddb):
+    """AWS: "Only 1 online index can be created or deleted simultaneously per table", also
+    against an index still CREATING (Terraform retries on it); deleting the index being
+    built is allowed and cancels it (the API reference's GlobalSecondaryIndexDescription)."""
+    name = qname("building")
+    _create(
+        ddb,
+        name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "old", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[_gsi_create("old", "old")["Create"]],
+    )
+    batch = []
+    for i in range(6000):
+        item = {"pk": {"S": f"k{i}"}, "a": {"S": f"a{i % 7}"}, "b": {"S": "b"}, "old": {"S": "o"}}
+        batch.append({"PutRequest": {"Item": item}})
+        if len(batch) == 25:
+            ddb.batch_write_item(RequestItems={name: batch})
+            batch = []
+    defs = [
+        {"AttributeName": "a", "AttributeType": "S"},
+        {"AttributeName": "b", "AttributeType": "S"},
+    ]
+    ddb.update_table(
+        TableName=name,
+        AttributeDefinitions=defs,
+        GlobalSecondaryIndexUpdates=[_gsi_create("by-a", "a")],
+    )
+    for updates in ([_gsi_create("by-b", "b")], [{"Delete": {"IndexName": "old"}}]):
+        with pytest.raises(ClientError) as exc:
+            ddb.update_table(
+                TableName=name, AttributeDefinitions=defs, GlobalSecondaryIndexUpdates=updates
+            )
+        assert code(exc) == "LimitExceededException"
+        assert message(exc) == (
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+            "simultaneously per table"
+        )
+    ddb.update_table(
+        TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-a"}}]
+    )
+    names = [
+        ix["IndexName"]
+        for ix in ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    ]
+    assert names == ["old"]
+    ddb.update_table(
+        TableName=name,
+        AttributeDefinitions=defs,
+        GlobalSecondaryIndexUpdates=[_gsi_create("by-b", "b")],
+    )
+
+
 def test_add_gsi_backfills_existing_items(ddb):
     name = qname("backfill")
     _create(ddb, name)

@@ -249,8 +249,16 @@ def _will_not_change(subject: str, holder: str, tp: dict[str, int]) -> ServiceEr
 
 
 def _update_indexes(table: Table, updates: list[dict[str, Any]], defs: dict[str, str]) -> Outcome:
-    """GlobalSecondaryIndexUpdates' Create and Delete actions (one per request)."""
-    if sum(1 for upd in updates if upd.get("Create") or upd.get("Delete")) > 1:
+    """GlobalSecondaryIndexUpdates' Create and Delete actions: one per request, and none
+    while an index is still being built, but for deleting that one (which cancels it, as
+    the API reference allows while the index is backfilling)."""
+    changes = [upd for upd in updates if upd.get("Create") or upd.get("Delete")]
+    building = {ix.name for ix in table.indexes if ix.status == "CREATING"}
+    if len(changes) > 1 or (
+        changes
+        and building
+        and not (changes[0].get("Delete") and changes[0]["Delete"].get("IndexName") in building)
+    ):
         raise errors.limit_exceeded(
             "Subscriber limit exceeded: Only 1 online index can be created or deleted "
             "simultaneously per table"
