@@ -201,12 +201,12 @@ class RestXmlCodec:
             else:
                 s3 = _is_s3(operation.service_model)
                 writer = shape_writer(shape, millis=s3)
-                # S3 answers a GET whose output has a body with its root element even
-                # when nothing is set (GetBucketVersioning of a never-versioned bucket:
-                # <VersioningConfiguration/>): XML readers expect the document.
-                if writer.has_body(result) or (
-                    s3 and writer.fields and operation.http.get("method") == "GET"
-                ):
+                # S3 answers an operation whose output has a body with its root element
+                # even when nothing is set (GetBucketVersioning of a never-versioned
+                # bucket: <VersioningConfiguration/>; a quiet DeleteObjects that failed
+                # nowhere: <DeleteResult/>): XML readers expect the document (minio-py
+                # and OpenDAL parse a quiet DeleteObjects' answer whatever it holds).
+                if writer.has_body(result) or (s3 and writer.fields):
                     tag = shape.serialization.get("name") or shape.name
                     if s3:
                         tag = _S3_ROOTS.get(tag, tag)

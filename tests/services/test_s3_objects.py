@@ -391,6 +391,18 @@ def test_delete_objects(s3, bucket):
     assert "Deleted" not in quiet
     assert [(e["Key"], e["Code"]) for e in quiet["Errors"]] == [("k" * 1025, "KeyTooLongError")]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    # Quiet with nothing to report is still a document (versitygw#2124, as AWS answers):
+    # minio-py and OpenDAL parse it unconditionally.
+    bodies = []
+    s3.meta.events.register(
+        "after-call.s3.DeleteObjects", lambda http_response, **_: bodies.append(http_response)
+    )
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "gone"}], "Quiet": True})
+    assert (
+        bodies[-1]
+        .content.decode()
+        .endswith('<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>')
+    )
     with pytest.raises(ClientError) as exc:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": str(i)} for i in range(1001)]})
     assert error(exc) == ("MalformedXML", 400)
