@@ -11,10 +11,19 @@ it leaves behind are re-parented to us too when ``become_subreaper`` was called
 left even where PID 1 does not reap (containers).
 
 Resource limits (``limits``: ``resource.RLIMIT_*`` -> bytes or count) are set on
-the leader with ``prlimit(2)`` right after it starts, before it has run anything
-but its interpreter's start-up, so everything it forks inherits them; no
-``preexec_fn`` (not safe in a threaded server). Where ``prlimit`` is missing
-(not Linux) the limits are not applied and ``spawn`` says so in ``limited``.
+the leader with ``prlimit(2)`` right after it starts. That is enough for a leader
+that forks nothing before its own work (a Lambda runtime: the limit holds for it
+from then on), but not for a script that starts processes at once (an instance's
+boot script: on a loaded machine its children were forked, unlimited, before the
+limits came). So with ``gated`` the leader starts as a ``/bin/sh`` that waits
+for one line on a pipe: the server sets the limits on it and writes the line,
+and the shell then ``exec``s the program (same pid, limits kept). Not the
+default, because the program is then started by a shell, whose ``exec`` runs a
+file with no ``#!`` line as a shell script where ``execve`` fails, and a
+missing program is the shell's exit status 127 rather than ``spawn``'s
+``OSError``. No ``preexec_fn`` (not safe in a threaded server). Where ``prlimit``
+is missing (not Linux) the limits are not applied and ``spawn`` says so in
+``limited``.
 
 Plain Python: no asyncio in the hot path, no gateway imports. ``stop`` blocks
 for at most the grace period; ``astop`` is the same for the event loop.
@@ -113,6 +122,12 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+_GATED = 'IFS= read -r _ || exit 111; exec "$@" </dev/null'
+"""The leader's shell: wait for the go line on the gate (its standard input), then
+become the program (``"$@"``) with ``/dev/null`` as its input, as ``spawn`` gives
+every program. No line (the server died first): exit."""
+
+
 def _apply_limits(pid: int, limits: Mapping[int, int]) -> bool:
     prlimit = getattr(resource, "prlimit", None)
     if prlimit is None:
@@ -145,10 +160,16 @@ class ProcessGroup:
         log_path: str | Path | None = None,
         limits: Mapping[int, int] | None = None,
         pass_fds: Sequence[int] = (),
+        gated: bool = False,
     ) -> ProcessGroup:
         """Start ``argv`` as the leader of a new session; output appended to ``log_path``;
         ``limits`` (``resource.RLIMIT_*`` -> soft and hard value) set on the leader;
-        ``pass_fds`` stay open in the child (every other descriptor is closed)."""
+        ``pass_fds`` stay open in the child (every other descriptor is closed); ``gated``:
+        the program starts only once its limits are set (see the module docstring)."""
+        gate = None
+        if gated and limits and hasattr(resource, "prlimit"):
+            gate = os.pipe()  # the leader waits on it until its limits are set
+            argv = ["/bin/sh", "-c", _GATED, "sh", *argv]
         if log_path is not None:
             out = open(log_path, "ab", buffering=0)  # noqa: SIM115 - handed to the child
         else:
@@ -158,18 +179,31 @@ class ProcessGroup:
                 list(argv),
                 cwd=str(cwd) if cwd is not None else None,
                 env=dict(env) if env is not None else None,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if gate is None else gate[0],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
                 pass_fds=tuple(pass_fds),
             )
+        except BaseException:
+            if gate is not None:
+                os.close(gate[1])
+            raise
         finally:
             out.close()
+            if gate is not None:
+                os.close(gate[0])
         group = cls(proc)
         if limits:
             group.limited = _apply_limits(proc.pid, limits)
+        if gate is not None:
+            try:
+                os.write(gate[1], b"go\n")
+            except BrokenPipeError:
+                pass  # the shell is gone already (killed): nothing to start
+            finally:
+                os.close(gate[1])
         return group
 
     def leader_exited(self) -> bool:

@@ -81,3 +81,28 @@ def test_output_goes_to_the_log(tmp_path):
     assert group.returncode == 0
     assert log.read_text().split() == ["out", "err"]
     group.stop(grace=0.1)
+
+
+def test_a_gated_leader_forks_nothing_before_its_limits_are_set(tmp_path):
+    """With ``gated`` the program starts only once ``prlimit`` has run, so a child it forks
+    at once is limited too (without it, a loaded machine let boot scripts fork unlimited
+    children before the limit came)."""
+    import resource
+
+    limit = 300 * 1024 * 1024
+    out = tmp_path / "out"
+    group = ProcessGroup.spawn(
+        ["bash", "-c", f"(ulimit -d) > {out}; echo $$ >> {out}"],
+        log_path=tmp_path / "log",
+        limits={resource.RLIMIT_DATA: limit},
+        gated=True,
+    )
+    deadline = time.monotonic() + 5
+    while not group.leader_exited() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lines = out.read_text().split()
+    assert lines[0] == str(limit // 1024)  # ulimit -d counts KiB
+    assert int(lines[1]) == group.pid  # the shell became the program: same pid
+    assert group.limited
+    group.stop(grace=1)
+    assert _gone(group.pid)

@@ -299,6 +299,7 @@ class InstanceEngine:
             env=self._environment(inst, directory, run_user_data),
             log_path=directory / "console.log",
             limits=catalog.memory_limit(inst.instance_type),
+            gated=True,  # user data forks at once: its processes must start limited
         )
         self.groups[inst.id] = group
         inst.pgid = group.pgid
