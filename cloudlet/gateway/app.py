@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 from dataclasses import replace
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -271,6 +272,8 @@ class Gateway:
             ctx.params = codec.parse(req, operation)
             if self.auth.strict:  # IAM policy evaluation; open mode skips it entirely
                 self.auth.authorize(ctx, service)
+                if service is not None:
+                    ctx.allows = partial(self.auth.authorizer.allows, ctx, service)
             try:
                 result = await self._dispatch(ctx, name, operation)
             except ServiceError as err:

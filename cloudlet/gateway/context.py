@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ class RequestContext:
     access_key: str | None = None
     principal: Principal | None = None
     signing_service: str | None = None
+    allows: Callable[[str, str], bool] | None = None
+    """Strict mode: whether the caller may do an action on a resource (ARN), for a
+    handler that authorizes parts of a request itself (S3's DeleteObjects, per key).
+    None in open mode: everything is allowed."""
 
     @property
     def host(self) -> str:

@@ -173,6 +173,19 @@ class Service:
         ``dynamodb:PutResourcePolicy``); checked against identity policies in strict mode."""
         return ()
 
+    def authorization_checks(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str, str | None], ...] | None:
+        """The (action, resource ARN, that resource's policy text or None) checks this
+        request needs in strict mode, where they are not one action on one resource:
+        S3's CopyObject is PutObject on the target and GetObject on the source, each
+        under its own bucket's policy; DynamoDB's batches are checked once per table and
+        its transactions once per item's action. An empty tuple checks nothing up front
+        (S3's DeleteObjects checks each key and reports refusals per key). None, the
+        default: the operation's action on ``policy_resource``, plus
+        ``dependent_actions``."""
+        return None
+
     def strict_error(self, ctx: Any, err: Any, auth: Any) -> Any:
         """Strict mode: the error to answer instead of ``err``, which the operation
         raised (S3 answers 403 for a missing key to a caller who may not list the

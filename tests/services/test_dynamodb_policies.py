@@ -426,7 +426,7 @@ def denied(exc) -> str:
     code, message = error(exc)
     assert (code, exc.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
         "AccessDeniedException",
-        403,
+        400,
     )
     return message
 

@@ -16,7 +16,15 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.dynamodb import batch, errors, items, query, tableops, updatetable
+from cloudlet.services.dynamodb import (
+    authorization,
+    batch,
+    errors,
+    items,
+    query,
+    tableops,
+    updatetable,
+)
 from cloudlet.services.dynamodb.backups import BackupHandlers
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
@@ -68,6 +76,12 @@ class DynamoDBService(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[tuple[str, str], ...]:
         return self._dependent_actions(ctx, operation, params)
+
+    def authorization_checks(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str, str | None], ...] | None:
+        """Batches, transactions and PartiQL: per table and item (``authorization.py``)."""
+        return authorization.checks(ctx, operation, params, self._resource_policy_text)
 
     def health(self) -> dict[str, Any]:
         return {"state": "running", "tables": len(self.engine.tables)}

@@ -44,6 +44,18 @@ from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.website import WebsiteHandlers
 
 _HIDES_MISSING_KEYS = frozenset(("GetObject", "HeadObject", "GetObjectAttributes"))
+_VERSION_ACTIONS = {
+    "GetObject": "s3:GetObjectVersion",
+    "HeadObject": "s3:GetObjectVersion",
+    "DeleteObject": "s3:DeleteObjectVersion",
+    "GetObjectTagging": "s3:GetObjectVersionTagging",
+    "PutObjectTagging": "s3:PutObjectVersionTagging",
+    "DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+    "GetObjectAcl": "s3:GetObjectVersionAcl",
+    "PutObjectAcl": "s3:PutObjectVersionAcl",
+}
+"""The action an object operation needs when it names a version (the Service
+Authorization Reference: a version is its own resource action)."""
 EXPECTED_OWNER = "x-amz-expected-bucket-owner"
 SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"
 
@@ -158,6 +170,45 @@ class S3Service(
             key = "*"
         arn = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
         return arn, self.configs.get(bucket, "policy")
+
+    def authorization_checks(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str, str | None], ...] | None:
+        """Strict mode, where a request is not one action on one object (AWS's rules in
+        each operation's reference, "Permissions"):
+
+        - DeleteObjects: nothing up front; each key needs ``s3:DeleteObject`` (with a
+          version, ``s3:DeleteObjectVersion``), and a refused key is an ``AccessDenied``
+          entry of the answer while the others are deleted (``objects.delete_objects``);
+        - CopyObject and UploadPartCopy: ``s3:PutObject`` on the target and
+          ``s3:GetObject`` (``s3:GetObjectVersion`` for a version) on the source, each
+          under its own bucket's policy;
+        - an object operation naming a version: the action's version form
+          (``s3:GetObjectVersion``, ``s3:DeleteObjectVersion``, ...).
+        """
+        bucket = params.get("Bucket")
+        if not bucket:
+            return None
+        if operation == "DeleteObjects":
+            return ()
+        if operation in ("CopyObject", "UploadPartCopy") and params.get("Key"):
+            source, key, version = parse_copy_source(params.get("CopySource") or "")
+            return (
+                ("s3:PutObject", f"arn:aws:s3:::{bucket}/{params['Key']}", self._policy(bucket)),
+                (
+                    "s3:GetObjectVersion" if version is not None else "s3:GetObject",
+                    f"arn:aws:s3:::{source}/{key}",
+                    self._policy(source),
+                ),
+            )
+        versioned = _VERSION_ACTIONS.get(operation)
+        if versioned is not None and params.get("VersionId") is not None:
+            arn, text = self.policy_resource(ctx, operation, params)
+            return ((versioned, arn, text),)
+        return None
+
+    def _policy(self, bucket: str) -> str | None:
+        return self.configs.get(bucket, "policy")
 
     def strict_error(self, ctx: Any, err: Any, auth: Any) -> Any:
         """A missing key is 404 only to a caller who may list the bucket; anyone else

@@ -480,6 +480,7 @@ class ObjectHandlers(S3Handlers):
         if not entries or len(entries) > MAX_DELETE_KEYS:
             raise errors.malformed_xml()
         quiet = bool(request.get("Quiet"))
+        allows = getattr(ctx, "allows", None)  # strict mode: each key is authorized
         deleted: list[Result] = []
         failed: list[Result] = []
         dropped: list[str] = []
@@ -489,6 +490,11 @@ class ObjectHandlers(S3Handlers):
                 version_id = entry.get("VersionId")
                 try:
                     check_key(key)
+                    if allows is not None and not allows(
+                        "s3:DeleteObjectVersion" if version_id is not None else "s3:DeleteObject",
+                        f"arn:aws:s3:::{params['Bucket']}/{key}",
+                    ):
+                        raise ServiceError("AccessDenied", "Access Denied", 403)
                     if entry.get("ETag") is not None:
                         self._check_write_conditions(
                             bucket, key, {"IfMatch": entry["ETag"]}, delete=True
