@@ -628,3 +628,17 @@ def test_a_repeated_equal_content_length_is_read_once(s3, cloudlet_server):
     differing = head.replace(b"/k ", b"/j ") + b"Content-Length: 3\r\ncontent-length: 4\r\n\r\nabcd"
     assert _bare(cloudlet_server.endpoint, differing).startswith(b"HTTP/1.1 400")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="j")
+
+
+def test_an_append_is_501_and_the_object_is_kept(s3):
+    """``x-amz-write-offset-bytes`` (S3 Express One Zone's appends, which minio-py's
+    append_object and OpenDAL send) is refused naming the header; it used to be ignored,
+    and the "append" overwrote the object."""
+    bucket = bname()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="log", Body=b"abc")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="log", Body=b"def", WriteOffsetBytes=3)
+    assert error(exc) == ("NotImplemented", 501)
+    assert exc.value.response["Error"]["Header"] == "x-amz-write-offset-bytes"
+    assert s3.get_object(Bucket=bucket, Key="log")["Body"].read() == b"abc"

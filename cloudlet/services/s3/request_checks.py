@@ -30,6 +30,8 @@ handler (or the codec) would have made of the request:
 - **A website redirect** (``x-amz-website-redirect-location``, and a POST form's
   field of that name) starts with ``/``, ``http://`` or ``https://``, else 400
   ``InvalidRedirectLocation`` (AWS's answer, quoted in aws-cli#1130).
+- **Appends** (``x-amz-write-offset-bytes``, S3 Express One Zone only): 501
+  ``NotImplemented`` naming the header, never an overwrite.
 - **Checksum headers**: ``x-amz-checksum-algorithm`` names a known algorithm and
   ``x-amz-checksum-type`` is ``COMPOSITE`` or ``FULL_OBJECT``, on whatever
   operation carries them (the operations that use them add their own rules).
@@ -127,6 +129,9 @@ _KMS_ALGORITHMS = frozenset(("aws:kms", "aws:kms:dsse"))
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
+WRITE_OFFSET = "x-amz-write-offset-bytes"
+
+
 def check(operation: OperationModel, request: HttpRequest) -> None:
     """S3's refusals of ``request`` (routed to ``operation``) by its path, query and headers."""
     path = request.path
@@ -151,6 +156,12 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
         _check_encryption_headers(operation, headers)
     if REDIRECT_HEADER in headers:
         check_redirect_location(headers[REDIRECT_HEADER])
+    if WRITE_OFFSET in headers:
+        # Appends exist only for S3 Express One Zone directory buckets, which cloudlet
+        # does not have; overwriting the object instead (what ignoring it did) loses data.
+        raise errors.header_not_implemented(
+            WRITE_OFFSET, "Appending to an object (x-amz-write-offset-bytes) is not supported."
+        )
     checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm")
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
 
