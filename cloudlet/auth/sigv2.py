@@ -60,12 +60,15 @@ def _same(expected: str, provided: str) -> bool:
 # -- S3 (HmacV1) ------------------------------------------------------------------------
 
 
-def _subresources(query: str, allowed: frozenset[str]) -> str:
+def _subresources(query: str, allowed: frozenset[str], *, bare_empty: bool = False) -> str:
+    """The canonical resource's sub-resources; ``bare_empty`` writes ``uploads=`` as
+    ``uploads``, as signers do that build URLs with ``=`` (Go's url.Values) but sign
+    the name alone (minio-go's SigV2 signer, which S3 accepts)."""
     picked: list[tuple[str, str | None]] = []
     for part in query.split("&"):
         name, eq, value = part.partition("=")
         if name in allowed:
-            picked.append((name, unquote(value) if eq else None))
+            picked.append((name, unquote(value) if eq and (value or not bare_empty) else None))
     if not picked:
         return ""
     picked.sort(key=lambda kv: kv[0])
@@ -127,6 +130,15 @@ def s3_strings_to_sign(req: HttpRequest, *, expires: str | None = None) -> Itera
     core = _subresources(req.query, _CORE_SUBRESOURCES)
     if core != subresource_sets[0]:
         subresource_sets.append(core)
+    if "=&" in req.query or req.query.endswith("="):
+        for sub in list(subresource_sets):
+            bare = _subresources(
+                req.query,
+                _ALL_SUBRESOURCES if sub == subresource_sets[0] else _CORE_SUBRESOURCES,
+                bare_empty=True,
+            )
+            if bare not in subresource_sets:
+                subresource_sets.append(bare)
 
     for date in dict.fromkeys(dates):
         for sub in subresource_sets:

@@ -490,6 +490,19 @@ def test_hmac_v1_verifies():
     assert accepted(virtual).kind == "root"
 
 
+def test_hmac_v1_empty_subresource_sent_with_an_equals_sign():
+    """Go's url.Values sends ``?uploads=`` where the signer signed ``?uploads`` (minio-go's
+    SigV2, which S3 accepts); the ``uploads=`` form signed as such verifies too."""
+    req = signed(HmacV1Auth(CREDS), "POST", f"{ENDPOINT}/bucket/key?uploads")
+    with_equals = HttpRequest(
+        req.method, req.path, "uploads=", req.headers, req.body, req.raw_headers
+    )
+    assert accepted(with_equals).kind == "root"
+    assert accepted(req).kind == "root"
+    signed_equals = signed(HmacV1Auth(CREDS), "POST", f"{ENDPOINT}/bucket/key?uploads=")
+    assert accepted(signed_equals).kind == "root"
+
+
 def test_hmac_v1_failures(skewed):
     err = refused(signed(HmacV1Auth(CREDS), "GET", f"{ENDPOINT}/bucket/key"))
     assert (err.code, err.status) == ("RequestTimeTooSkewed", 403)
