@@ -223,6 +223,20 @@ def _bounded(
     return policy.Decision(False, None, session=True)
 
 
+def service_principal_allowed(
+    text: str | None, service: str, action: str, resource: str, context: dict[str, Any]
+) -> bool:
+    """Whether the resource policy ``text`` lets the AWS service principal ``service``
+    (``s3.amazonaws.com``) do ``action`` on ``resource``: a service has no identity
+    policies, so without a policy granting it nothing is allowed. ``context`` carries
+    ``aws:SourceArn`` / ``aws:SourceAccount`` for the policy's conditions."""
+    compiled = resource_policy(text) if text else None
+    if compiled is None:
+        return False
+    caller = policy.Caller(service, "", "service", service=service)
+    return policy.evaluate(policy.Request(action, resource, caller, context), (), compiled).allowed
+
+
 def check_identity(credentials: Any, principal: Principal, action: str, resource: str) -> None:
     """``CredentialStore.authorize``: identity policies only, no request context."""
     source: PolicySource | None = credentials.policies

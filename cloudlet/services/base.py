@@ -92,6 +92,39 @@ class ServiceEnv:
             result = await result
         return result or {}
 
+    def service_may(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        account: str,
+        region: str,
+        principal: str,
+        source_arn: str,
+        source_account: str | None = None,
+    ) -> bool:
+        """Strict mode: whether the resource policy of what ``operation`` of ``service``
+        acts on lets the AWS service ``principal`` (``s3.amazonaws.com``) call it on
+        behalf of ``source_arn`` (a bucket, a topic). AWS delivers S3 notifications and
+        SNS messages only where the queue's, topic's or function's policy grants that;
+        open mode, which evaluates no policies, allows everything."""
+        credentials = self.credentials
+        target = self.services.get(service)
+        if credentials is None or not getattr(credentials, "strict", False) or target is None:
+            return True
+        from cloudlet.auth.actions import action_for
+        from cloudlet.auth.authorizer import service_principal_allowed
+
+        ctx = InternalContext(account_id=account, region=region, service_name=service)
+        resource, text = target.policy_resource(ctx, operation, params)
+        if source_account is None:  # the ARN's account (an S3 ARN names none)
+            source_account = source_arn.split(":")[4] if source_arn.count(":") >= 5 else ""
+        context = {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account or account}
+        return service_principal_allowed(
+            text, principal, action_for(service, operation), resource, context
+        )
+
 
 @dataclass(slots=True)
 class InternalContext:

@@ -181,15 +181,46 @@ def _unvalidated(missing: list[tuple[str, str]]) -> ServiceError:
     """S3 numbers the destinations it could not validate: ``ArgumentName<n>`` is an
     ARN, ``ArgumentValue<n>`` why (not the plain ArgumentName/ArgumentValue pair)."""
     fields: dict[str, str] = {}
-    for n, (arn, service) in enumerate(missing, 1):
+    for n, (arn, why) in enumerate(missing, 1):
         fields[f"ArgumentName{n}"] = arn
-        fields[f"ArgumentValue{n}"] = f"The destination {_NOUN[service]} does not exist"
+        fields[f"ArgumentValue{n}"] = why
     return errors.s3_error(
         "InvalidArgument",
         "Unable to validate the following destination configurations",
         400,
         **fields,
     )
+
+
+_NOT_PERMITTED = {
+    "sqs": "Permissions on the destination queue do not allow S3 to publish notifications "
+    "from this bucket",
+    "sns": "Permissions on the destination topic do not allow S3 to publish notifications "
+    "from this bucket",
+    "lambda": "Not authorized to invoke function [{arn}]",
+}
+"""S3's reasons when a destination's policy does not let it deliver (strict mode)."""
+
+
+def _delivery(arn: str, body: str) -> tuple[str, str, dict[str, Any], str, str] | None:
+    """The call that delivers ``body`` to the queue, topic or function ``arn``:
+    (service, operation, params, account, region); None for an ARN of none of them."""
+    service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+    parts = _queue_parts(arn, service) if service in _NOUN else None
+    if parts is None:
+        return None
+    region, account, name = parts
+    if service == "sqs":
+        params: dict[str, Any] = {
+            "QueueUrl": f"http://localhost/{account}/{name}",
+            "MessageBody": body,
+        }
+        return service, "SendMessage", params, account, region
+    if service == "sns":
+        params = {"TopicArn": arn, "Subject": "Amazon S3 Notification", "Message": body}
+        return service, "Publish", params, account, region
+    params = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
+    return service, "Invoke", params, account, region
 
 
 def _checked_config(config: dict[str, Any], arn: str, service: str) -> dict[str, Any]:
@@ -257,7 +288,7 @@ class NotificationHandlers(ConfigHandlers):
                     {**config, "Id": config.get("Id") or fast_uuid()}
                 )
         if not params.get("SkipDestinationValidation"):
-            await self._check_destinations(stored)
+            await self._check_destinations(stored, bucket)
         _check_overlaps(stored)
         if stored:
             self.configs.put(bucket.name, "notification", stored)
@@ -274,20 +305,43 @@ class NotificationHandlers(ConfigHandlers):
         targets = [c["QueueArn"] for c in stored.get("QueueConfigurations", [])]
         targets += [c["TopicArn"] for c in stored.get("TopicConfigurations", [])]
         for arn in dict.fromkeys(targets):
-            await self._deliver(arn, json.dumps(test))
+            await self._deliver(arn, json.dumps(test), bucket)
         return {}
 
-    async def _check_destinations(self, stored: dict[str, list[dict[str, Any]]]) -> None:
+    async def _check_destinations(
+        self, stored: dict[str, list[dict[str, Any]]], bucket: Bucket
+    ) -> None:
         """S3's one InvalidArgument naming every target that does not exist, numbered
-        ``ArgumentName1``/``ArgumentValue1``, ``2``... (``multiple-queues-do-not-exist``)."""
+        ``ArgumentName1``/``ArgumentValue1``, ``2``... (``multiple-queues-do-not-exist``),
+        or (strict mode) whose policy does not let S3 deliver from this bucket."""
         missing: list[tuple[str, str]] = []
         for kind, key, service in TARGETS:
             for config in stored.get(kind) or []:
                 arn = config[key]
                 if not await self._destination_exists(arn, service):
-                    missing.append((arn, service))
+                    missing.append((arn, f"The destination {_NOUN[service]} does not exist"))
+                elif not self._may_deliver(arn, bucket):
+                    missing.append((arn, _NOT_PERMITTED[service].format(arn=arn)))
         if missing:
             raise _unvalidated(missing)
+
+    def _may_deliver(self, arn: str, bucket: Bucket) -> bool:
+        """Strict mode: whether the queue's, topic's or function's policy lets
+        ``s3.amazonaws.com`` deliver from ``bucket`` (AWS sends nothing otherwise)."""
+        call = _delivery(arn, "")
+        if call is None:
+            return True
+        service, operation, params, account, region = call
+        return self.env.service_may(  # type: ignore[attr-defined]
+            service,
+            operation,
+            params,
+            account=account,
+            region=region,
+            principal="s3.amazonaws.com",
+            source_arn=f"arn:aws:s3:::{bucket.name}",
+            source_account=bucket.account,
+        )
 
     async def _destination_exists(self, arn: str, service: str) -> bool:
         region, account, name = _queue_parts(arn, service) or ("", "", "")
@@ -459,7 +513,7 @@ class NotificationHandlers(ConfigHandlers):
                 record = self._record(bucket, event, key, config["Id"], size, etag, version_id)
                 if glacier is not None:
                     record["glacierEventData"] = glacier
-                self._schedule(config[arn_key], json.dumps({"Records": [record]}))
+                self._schedule(config[arn_key], json.dumps({"Records": [record]}), bucket)
 
     def _record(
         self,
@@ -504,7 +558,7 @@ class NotificationHandlers(ConfigHandlers):
             },
         }
 
-    def _schedule(self, queue_arn: str, body: str) -> None:
+    def _schedule(self, queue_arn: str, body: str, bucket: Bucket) -> None:
         """Deliver after the response (S3 delivers asynchronously), in order."""
         try:
             loop = asyncio.get_running_loop()
@@ -512,29 +566,20 @@ class NotificationHandlers(ConfigHandlers):
             return
         if not hasattr(self, "_deliveries"):
             self._deliveries = set()
-        task = loop.create_task(self._deliver(queue_arn, body))
+        task = loop.create_task(self._deliver(queue_arn, body, bucket))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, arn: str, body: str) -> None:
-        """Send ``body`` to the queue, topic or function ``arn`` names."""
-        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        parts = _queue_parts(arn, service) if service in _NOUN else None
-        if parts is None:
+    async def _deliver(self, arn: str, body: str, bucket: Bucket | None = None) -> None:
+        """Send ``body`` to the queue, topic or function ``arn`` names (in strict mode,
+        only where its policy lets S3 deliver from ``bucket``)."""
+        delivery = _delivery(arn, body)
+        if delivery is None:
             return
-        region, account, name = parts
-        if service == "sqs":
-            operation = "SendMessage"
-            call: dict[str, Any] = {
-                "QueueUrl": f"http://localhost/{account}/{name}",
-                "MessageBody": body,
-            }
-        elif service == "sns":
-            operation = "Publish"
-            call = {"TopicArn": arn, "Subject": "Amazon S3 Notification", "Message": body}
-        else:
-            operation = "Invoke"
-            call = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
+        service, operation, call, account, region = delivery
+        if bucket is not None and not self._may_deliver(arn, bucket):
+            log.warning("S3 notification to %s not delivered: its policy does not allow S3", arn)
+            return
         try:
             await self.env.call(  # type: ignore[attr-defined]
                 service, operation, call, account=account, region=region

@@ -126,6 +126,32 @@ def retry_delays(retry: dict[str, Any]) -> list[float]:
     return [0.0] * none + [low] * mins + steps + [high] * maxs
 
 
+def _permitted(
+    env: Any,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    account: str,
+    region: str,
+    topic_arn: str,
+) -> None:
+    """Strict mode: refuse a delivery the endpoint's policy does not grant to
+    ``sns.amazonaws.com`` for this topic (raised like any failed delivery)."""
+    if not env.service_may(
+        service,
+        operation,
+        params,
+        account=account,
+        region=region,
+        principal="sns.amazonaws.com",
+        source_arn=topic_arn,
+    ):
+        noun = "queue" if service == "sqs" else "function"
+        raise ServiceError(
+            "AccessDenied", f"the {noun}'s policy does not allow SNS to deliver from {topic_arn}"
+        )
+
+
 def attribute_map(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     """Publish's ``MessageAttributes`` as the envelope's ``{name: {Type, Value}}``."""
     out = {}
@@ -280,7 +306,12 @@ class Deliverer:
 
     # -- targets -------------------------------------------------------------------------
 
-    async def _send_sqs(self, queue_arn: str, body: str, extra: dict[str, Any]) -> None:
+    async def _send_sqs(
+        self, queue_arn: str, body: str, extra: dict[str, Any], topic_arn: str
+    ) -> None:
+        """Send to the queue, if (strict mode) its policy lets SNS send from ``topic_arn``:
+        AWS requires that of subscribed queues and dead-letter queues alike, and treats a
+        refusal as a client error (the message goes to the dead-letter queue)."""
         parts = queue_arn.split(":")
         if len(parts) != 6 or parts[2] != "sqs":
             raise RuntimeError(f"not an SQS queue ARN: {queue_arn}")
@@ -295,6 +326,7 @@ class Deliverer:
         else:
             params.pop("MessageGroupId", None)
             params.pop("MessageDeduplicationId", None)
+        _permitted(self.env, "sqs", "SendMessage", params, account, region, topic_arn)
         await self.env.call("sqs", "SendMessage", params, account=account, region=region)
 
     async def _to_sqs(self, topic: Doc, sub: Doc, message: Doc, text: str, envelope: Doc) -> None:
@@ -306,9 +338,9 @@ class Deliverer:
         if self.raw(sub):
             if message.get("MessageAttributes"):
                 extra["MessageAttributes"] = message["MessageAttributes"]
-            await self._send_sqs(sub["Endpoint"], text, extra)
+            await self._send_sqs(sub["Endpoint"], text, extra, topic["TopicArn"])
         else:
-            await self._send_sqs(sub["Endpoint"], json.dumps(envelope), extra)
+            await self._send_sqs(sub["Endpoint"], json.dumps(envelope), extra, topic["TopicArn"])
 
     def _http_policy(self, topic: Doc, sub: Doc) -> dict[str, Any]:
         policy = dict(DEFAULT_HTTP_POLICY)
@@ -387,17 +419,13 @@ class Deliverer:
             ]
         }
         parts = sub["Endpoint"].split(":")
-        await self.env.call(
-            "lambda",
-            "Invoke",
-            {
-                "FunctionName": sub["Endpoint"],
-                "InvocationType": "Event",
-                "Payload": json.dumps(event).encode(),
-            },
-            account=parts[4],
-            region=parts[3],
-        )
+        call = {
+            "FunctionName": sub["Endpoint"],
+            "InvocationType": "Event",
+            "Payload": json.dumps(event).encode(),
+        }
+        _permitted(self.env, "lambda", "Invoke", call, parts[4], parts[3], sub["TopicArn"])
+        await self.env.call("lambda", "Invoke", call, account=parts[4], region=parts[3])
 
     async def _to_email(self, topic: Doc, sub: Doc, text: str, envelope: Doc) -> None:
         if sub["Protocol"] == "email-json":
@@ -447,7 +475,7 @@ class Deliverer:
         else:
             body = json.dumps(envelope)
         try:
-            await self._send_sqs(dlq, body, extra)
+            await self._send_sqs(dlq, body, extra, topic["TopicArn"])
         except (ServiceError, RuntimeError) as exc:
             log.warning("SNS dead-letter queue %s refused a message: %s", dlq, exc)
 
