@@ -28,7 +28,12 @@ from botocore.model import OperationModel, ServiceModel
 from cloudlet import __version__
 from cloudlet.auth import Authenticator, CredentialStore, credential_scope
 from cloudlet.config import ServerConfig
-from cloudlet.core.errors import InternalFailure, NotImplementedOperation, ServiceError
+from cloudlet.core.errors import (
+    InternalFailure,
+    NotImplementedOperation,
+    ServiceError,
+    UnknownOperation,
+)
 from cloudlet.core.ids import request_id
 from cloudlet.gateway.asgi import (
     CONTINUE_SENT,
@@ -294,6 +299,34 @@ class Gateway:
             code, message = (service or Service).internal_error
             return self._error(ctx, ServiceError(code, message, 500))
 
+    async def _sibling_route(self, ctx: RequestContext, name: str) -> Route | None:
+        """A path no route of ``name`` matches, when ``name`` is not implemented: the
+        first other unimplemented service of its signing name whose routes match (the
+        signing name ``apigateway`` is API Gateway v1 and v2, ``appconfig`` the service
+        and its data plane ...), so the request answers that operation's 501, not a
+        404 naming no operation. None when none matches."""
+        if name in self.services or not ctx.signing_service:
+            return None
+        catalog = self.detector.catalog
+        names = catalog.by_signing.get(ctx.signing_service) or []
+        req = ctx.request
+        for other in names:
+            if other == name or other in self.services:
+                continue
+            info = await self._info(other)
+            protocol = choose_protocol(req, info)
+            if protocol not in ("rest-json", "rest-xml"):
+                continue
+            model = self._model(other, protocol)
+            codec = get_codec(protocol)
+            try:
+                operation = codec.find_operation(req, model)
+            except UnknownOperation:
+                continue
+            ctx.service_name, ctx.protocol, ctx.service_model = other, protocol, model
+            return other, protocol, model, codec, operation
+        return None
+
     async def _route(self, ctx: RequestContext, receive: Receive) -> Route:
         """Service, protocol, model, codec and operation; the body is taken on the way."""
         req = ctx.request
@@ -314,7 +347,13 @@ class Gateway:
         ctx.service_model = model = self._model(name, protocol)
         codec = get_codec(protocol)
         if protocol in ("rest-json", "rest-xml"):
-            operation = codec.find_operation(req, model)
+            try:
+                operation = codec.find_operation(req, model)
+            except UnknownOperation:
+                sibling = await self._sibling_route(ctx, name)
+                if sibling is None:
+                    raise
+                name, protocol, model, codec, operation = sibling
             await self._take_body(req, receive, operation)
         else:
             await self._take_body(req, receive, None)
