@@ -1,4 +1,4 @@
-"""Shared test set-up: the conformance tally and the ``aws`` CLI fixture.
+"""Shared test set-up: the conformance tally, the ``aws`` CLI fixture and a strict server.
 
 The cloudlet fixtures come from the ``cloudlet.testing`` plugin, which pip
 registers when the project is installed (the README's install command).
@@ -37,6 +37,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
             f"{proto:42s} {direction:6s} passed {passed[key]:4d}  failed {failed[key]:4d}"
             + (f"  client-only {skipped[key]}" if skipped[key] else "")
         )
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory):
+    """A ``cloudlet serve --auth strict`` with a data dir, one per test module."""
+    from cloudlet.testing import CloudletServer
+
+    srv = CloudletServer.start(auth="strict", data_dir=tmp_path_factory.mktemp("strict"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture

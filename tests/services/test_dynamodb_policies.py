@@ -397,12 +397,8 @@ def test_policies_survive_a_kill(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def strict(tmp_path_factory):
-    srv = CloudletServer.start(auth="strict", data_dir=tmp_path_factory.mktemp("ddb-policies"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def strict(strict_server):
+    return strict_server
 
 
 def make_user(server: CloudletServer):

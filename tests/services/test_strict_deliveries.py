@@ -14,17 +14,12 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from cloudlet.testing import CloudletServer
 from tests.services.names import unique
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = CloudletServer.start(auth="strict", data_dir=tmp_path_factory.mktemp("deliveries"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server(strict_server):
+    return strict_server
 
 
 def _allow(queue_arn: str, service: str, source_arn: str) -> str:

@@ -13,18 +13,13 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from cloudlet.testing import CloudletServer
 from tests.services.names import unique
 from tests.services.test_iam_strict import doc, error, make_user
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = CloudletServer.start(auth="strict", data_dir=tmp_path_factory.mktemp("multi"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server(strict_server):
+    return strict_server
 
 
 @pytest.fixture(scope="module")
