@@ -320,18 +320,20 @@ class NotificationHandlers(ConfigHandlers):
                 arn = config[key]
                 if not await self._destination_exists(arn, service):
                     missing.append((arn, f"The destination {_NOUN[service]} does not exist"))
-                elif not self._may_deliver(arn, bucket):
+                elif not self._may_deliver(_delivery(arn, ""), bucket):
                     missing.append((arn, _NOT_PERMITTED[service].format(arn=arn)))
         if missing:
             raise _unvalidated(missing)
 
-    def _may_deliver(self, arn: str, bucket: Bucket) -> bool:
-        """Strict mode: whether the queue's, topic's or function's policy lets
-        ``s3.amazonaws.com`` deliver from ``bucket`` (AWS sends nothing otherwise)."""
-        call = _delivery(arn, "")
-        if call is None:
+    def _may_deliver(
+        self, delivery: tuple[str, str, dict[str, Any], str, str] | None, bucket: Bucket
+    ) -> bool:
+        """Strict mode: whether the policy of the queue, topic or function ``delivery``
+        (``_delivery``) goes to lets ``s3.amazonaws.com`` deliver from ``bucket`` (AWS
+        sends nothing otherwise)."""
+        if delivery is None:
             return True
-        service, operation, params, account, region = call
+        service, operation, params, account, region = delivery
         return self.env.service_may(  # type: ignore[attr-defined]
             service,
             operation,
@@ -570,14 +572,14 @@ class NotificationHandlers(ConfigHandlers):
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, arn: str, body: str, bucket: Bucket | None = None) -> None:
+    async def _deliver(self, arn: str, body: str, bucket: Bucket) -> None:
         """Send ``body`` to the queue, topic or function ``arn`` names (in strict mode,
         only where its policy lets S3 deliver from ``bucket``)."""
         delivery = _delivery(arn, body)
         if delivery is None:
             return
         service, operation, call, account, region = delivery
-        if bucket is not None and not self._may_deliver(arn, bucket):
+        if not self._may_deliver(delivery, bucket):
             log.warning("S3 notification to %s not delivered: its policy does not allow S3", arn)
             return
         try:
