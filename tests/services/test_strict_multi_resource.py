@@ -132,6 +132,58 @@ def test_a_version_needs_the_version_actions(server, iam):
     assert root.get_object(Bucket=bucket, Key="k", VersionId=version)["Body"].read() == b"v1"
 
 
+def test_what_a_write_carries_needs_its_own_action(server, iam):
+    """PutObject's reference: tags need s3:PutObjectTagging and an ACL s3:PutObjectAcl
+    (multipart tags too, boto3#2675); GetObjectAttributes needs s3:GetObjectAttributes
+    besides s3:GetObject."""
+    root = server.client("s3")
+    bucket = unique("carries")
+    root.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")
+    root.delete_public_access_block(Bucket=bucket)
+    objects = f"arn:aws:s3:::{bucket}/*"
+    s3 = _user(
+        server,
+        iam,
+        "s3",
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": objects},
+    )
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"1")
+    for call in (
+        lambda: s3.put_object(Bucket=bucket, Key="tagged", Body=b"1", Tagging="a=b"),
+        lambda: s3.put_object(Bucket=bucket, Key="acl", Body=b"1", ACL="public-read"),
+        lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="a=b"),
+        lambda: s3.get_object_attributes(Bucket=bucket, Key="plain", ObjectAttributes=["ETag"]),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc)[:2] == ("AccessDenied", 403)
+    assert "Contents" not in root.list_objects_v2(Bucket=bucket, Prefix="t")
+    s3 = _user(
+        server,
+        iam,
+        "s3",
+        {
+            "Effect": "Allow",
+            "Action": [
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:PutObjectTagging",
+                "s3:PutObjectAcl",
+                "s3:GetObjectAttributes",
+            ],
+            "Resource": objects,
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="tagged", Body=b"1", Tagging="a=b", ACL="public-read")
+    assert root.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [
+        {"Key": "a", "Value": "b"}
+    ]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="a=b")["UploadId"]
+    root.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+    attrs = s3.get_object_attributes(Bucket=bucket, Key="plain", ObjectAttributes=["ETag"])
+    assert attrs["ETag"]
+
+
 def _table(ddb, name: str) -> str:
     ddb.create_table(
         TableName=name,

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote
 
+from cloudlet.auth.actions import action_for
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3 import errors
@@ -53,9 +54,31 @@ _VERSION_ACTIONS = {
     "DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
     "GetObjectAcl": "s3:GetObjectVersionAcl",
     "PutObjectAcl": "s3:PutObjectVersionAcl",
+    "GetObjectAttributes": "s3:GetObjectVersion",
 }
 """The action an object operation needs when it names a version (the Service
 Authorization Reference: a version is its own resource action)."""
+_ACL_PARAMS = ("ACL", "GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")
+
+
+def _also_needed(operation: str, params: dict[str, Any]) -> tuple[str, ...]:
+    """Actions an object request needs besides its own, for what it carries (each
+    operation's reference, "Permissions"): tags on a new object need
+    ``s3:PutObjectTagging`` and an ACL on it ``s3:PutObjectAcl``; GetObjectAttributes
+    needs ``s3:GetObjectAttributes`` (``s3:GetObjectVersionAttributes`` for a version)
+    besides ``s3:GetObject``."""
+    if operation == "GetObjectAttributes":
+        if params.get("VersionId") is not None:
+            return ("s3:GetObjectVersionAttributes",)
+        return ("s3:GetObjectAttributes",)
+    if operation not in ("PutObject", "CreateMultipartUpload"):
+        return ()
+    needed = ("s3:PutObjectTagging",) if params.get("Tagging") else ()
+    if operation == "PutObject" and any(params.get(name) for name in _ACL_PARAMS):
+        needed += ("s3:PutObjectAcl",)
+    return needed
+
+
 EXPECTED_OWNER = "x-amz-expected-bucket-owner"
 SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"
 
@@ -184,7 +207,8 @@ class S3Service(
           ``s3:GetObject`` (``s3:GetObjectVersion`` for a version) on the source, each
           under its own bucket's policy;
         - an object operation naming a version: the action's version form
-          (``s3:GetObjectVersion``, ``s3:DeleteObjectVersion``, ...).
+          (``s3:GetObjectVersion``, ``s3:DeleteObjectVersion``, ...);
+        - the actions ``_also_needed`` names, on the same object.
         """
         bucket = params.get("Bucket")
         if not bucket:
@@ -202,10 +226,14 @@ class S3Service(
                 ),
             )
         versioned = _VERSION_ACTIONS.get(operation)
-        if versioned is not None and params.get("VersionId") is not None:
-            arn, text = self.policy_resource(ctx, operation, params)
-            return ((versioned, arn, text),)
-        return None
+        if params.get("VersionId") is None:
+            versioned = None
+        also = _also_needed(operation, params)
+        if versioned is None and not also:
+            return None
+        arn, text = self.policy_resource(ctx, operation, params)
+        action = versioned or action_for("s3", operation)
+        return tuple((needed, arn, text) for needed in (action, *also))
 
     def _policy(self, bucket: str) -> str | None:
         return self.configs.get(bucket, "policy")
