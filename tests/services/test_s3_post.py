@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import re
+import urllib.request
 import uuid
 import zlib
 from urllib.parse import urlsplit
@@ -103,6 +104,27 @@ def test_success_action_status_and_redirect(s3, bucket):
     location = headers["location"]
     assert location.startswith("https://example.com/done?from=form&")
     assert f"bucket={bucket}" in location and "key=kredirect" in location and "etag=" in location
+
+
+def test_post_response_location_is_form_encoded(s3, bucket):
+    """S3's PostResponse names the object's URL with the key form-encoded ('/' as %2F,
+    a space as '+': captured AWS answers), in the body and the Location header; the
+    URL reads the object back."""
+    key = "up loads/k+1.txt"
+    post = s3.generate_presigned_post(
+        bucket,
+        key,
+        Fields={"success_action_status": "201"},
+        Conditions=[{"success_action_status": "201"}],
+    )
+    status, headers, body = _post(post["url"], post["fields"], b"posted")
+    assert status == 201
+    location = headers["location"]
+    assert location.endswith(f"/{bucket}/up+loads%2Fk%2B1.txt")
+    assert f"<Location>{location}</Location>".encode() in body
+    assert b"<Key>up loads/k+1.txt</Key>" in body
+    with urllib.request.urlopen(location) as r:
+        assert r.read() == b"posted"
 
 
 def test_content_length_range_is_enforced(s3, bucket):

@@ -22,6 +22,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.buckets import BucketHandlers
+from cloudlet.services.s3.common import plus_as_space
 from cloudlet.services.s3.composed import ComposedBlobStore
 from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
@@ -154,6 +155,8 @@ class S3Service(
         request = ctx.request
         if request.query:
             hoist_query_headers(request)
+        if "+" in request.path:  # after the signature, which covers the path as sent
+            request.path = plus_as_space(request.path)
         check_request(ctx.operation, request)
         headers = request.headers
         if EXPECTED_OWNER in headers or SOURCE_EXPECTED_OWNER in headers:

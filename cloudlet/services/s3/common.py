@@ -17,7 +17,7 @@ import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import fast_uuid
@@ -90,11 +90,25 @@ def missing_version(key: str, version_id: str) -> Exception:
 
 def object_url(ctx: Any, bucket: str, key: str = "") -> str:
     """The URL of ``key`` in ``bucket`` as the client addressed the server: under the
-    Host when it names the bucket (virtual-hosted), else under ``/<bucket>``."""
-    path = quote(key)
+    Host when it names the bucket (virtual-hosted), else under ``/<bucket>``.
+
+    The key is form-encoded as S3 writes it in CompleteMultipartUpload's and a POST
+    upload's ``Location``: ``/`` as ``%2F``, a space as ``+`` (aws-sdk-js#811 and
+    #1707, aws-sdk-go#1385, captured PostResponses), which S3 reads back as a space
+    (``plus_as_space``). Java's URLEncoder alphabet: ``*`` kept, ``~`` encoded."""
+    path = quote_plus(key, safe="*").replace("~", "%7E")
     if ctx.request.signed_path is None:  # path style: the gateway rewrote no host
         path = f"{quote(bucket)}/{path}"
     return f"http://{ctx.host}/{path}"
+
+
+def plus_as_space(path: str) -> str:
+    """``path`` with each ``+`` of its key read as a space, as S3 reads a request path
+    (s3cmd#554: ``GET /hello+world.html`` is the object ``hello world.html``; a key's
+    own ``+`` travels as ``%2B``, as every SDK encodes it). The bucket segment is
+    left as sent, so a bad bucket name is named as it was written."""
+    bucket, slash, key = path.removeprefix("/").partition("/")
+    return f"/{bucket}{slash}{key.replace('+', '%20')}"
 
 
 def regional_bucket_url(ctx: Any, bucket: str, region: str) -> str:

@@ -53,7 +53,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from cloudlet.auth import sigv2, sigv4
@@ -62,7 +62,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.protocols.xml import BadValue, MissingValue, local_name, parse_document, shape_reader
 from cloudlet.services.s3 import checksums, encryption, errors
-from cloudlet.services.s3.common import S3Handlers, check_key, now
+from cloudlet.services.s3.common import S3Handlers, check_key, now, object_url
 from cloudlet.services.s3.config import check_object_tags
 from cloudlet.services.s3.objects import storage_class, user_metadata
 from cloudlet.services.s3.request_checks import (
@@ -686,8 +686,7 @@ def _answer(
     service: S3Handlers,
     checksum: bool = False,
 ) -> HttpResponse:
-    host = ctx.request.headers.get("host", "localhost")
-    location = f"http://{host}/{bucket}/{quote(key, safe='/')}"
+    location = object_url(ctx, bucket, key)
     headers = [
         ("ETag", stored.etag or ""),
         ("Location", location),
