@@ -245,7 +245,8 @@ class Gateway:
             if scope is not None:
                 ctx.access_key = scope.access_key
                 if scope.region:
-                    ctx.region = scope.region
+                    ctx.region = ctx.signed_region = scope.region
+                ctx.presigned = scope.presigned
                 ctx.signing_service = scope.service
 
             if (

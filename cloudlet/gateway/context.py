@@ -29,6 +29,11 @@ class RequestContext:
     access_key: str | None = None
     principal: Principal | None = None
     signing_service: str | None = None
+    signed_region: str | None = None
+    """The region a SigV4 signature's credential scope names; None when the request is
+    unsigned or signed with SigV2 (which names none)."""
+    presigned: bool = False
+    """The signature is in the query (a presigned URL), not in a header."""
     allows: Callable[[str, str], bool] | None = None
     """Strict mode: whether the caller may do an action on a resource (ARN), for a
     handler that authorizes parts of a request itself (S3's DeleteObjects, per key).

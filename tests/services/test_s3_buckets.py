@@ -7,6 +7,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.services.s3_helpers import NO_RETRIES, bname, error
@@ -107,6 +108,56 @@ def test_location_constraint_rules(aws_client):
     assert east.get_bucket_location(Bucket=legacy)["LocationConstraint"] == "EU"
     listed = {b["Name"]: b for b in east.list_buckets()["Buckets"]}
     assert listed[legacy].get("BucketRegion", "eu-west-1") == "eu-west-1"
+
+
+def test_a_request_signed_for_another_region_names_the_buckets(aws_client):
+    """S3 refuses a request signed for a region other than its bucket's, naming the
+    bucket's region (``<Region>`` and ``x-amz-bucket-region``): boto3 re-signs for it
+    and retries, as against AWS. GetBucketLocation answers any region's signature."""
+    east = aws_client("s3", config=NO_RETRIES)
+    name = bname()
+    east.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    first: list[dict] = []
+
+    def record(response, **_):
+        if response is not None and not first:
+            first.append({**response[1].get("Error", {}), "status": response[0].status_code})
+            first[0]["header"] = response[0].headers.get("x-amz-bucket-region")
+
+    east.meta.events.register("needs-retry.s3.PutObject", record)
+    east.put_object(Bucket=name, Key="k", Body=b"west")
+    assert first == [
+        {
+            "Code": "AuthorizationHeaderMalformed",
+            "Message": "The authorization header is malformed; the region 'us-east-1' is "
+            "wrong; expecting 'eu-west-1'",
+            "Region": "eu-west-1",
+            "status": 400,
+            "header": "eu-west-1",
+        }
+    ]
+    assert east.get_object(Bucket=name, Key="k")["Body"].read() == b"west"
+    assert east.head_object(Bucket=name, Key="k")["ContentLength"] == 4
+    fresh = aws_client("s3", config=NO_RETRIES)
+    assert fresh.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+    # A presigned URL cannot be re-signed by its user: S3's answer says why.
+    v4 = aws_client("s3", config=Config(signature_version="s3v4", retries={"max_attempts": 0}))
+    url = v4.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "k"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(url)
+    assert exc.value.code == 400
+    assert exc.value.headers["x-amz-bucket-region"] == "eu-west-1"
+    doc = ET.fromstring(exc.value.read())
+    assert doc.findtext("Code") == "AuthorizationQueryParametersError"
+    assert doc.findtext("Message") == (
+        "Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; "
+        "expecting 'eu-west-1'"
+    )
+    assert doc.findtext("Region") == "eu-west-1"
+    west = aws_client("s3", region_name="eu-west-1", config=Config(signature_version="s3v4"))
+    url = west.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "k"})
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"west"
 
 
 def test_bucket_already_exists_and_owned(aws_client):

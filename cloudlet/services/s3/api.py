@@ -59,6 +59,9 @@ _VERSION_ACTIONS = {
 }
 """The action an object operation needs when it names a version (the Service
 Authorization Reference: a version is its own resource action)."""
+_ANY_REGION = frozenset(("CreateBucket", "GetBucketLocation", "ListBuckets"))
+"""Operations any region's signature may make: bucket creation has its own region
+rules (``buckets.py``), and GetBucketLocation is how a client finds a bucket's region."""
 _ACL_PARAMS = ("ACL", "GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")
 
 
@@ -157,6 +160,8 @@ class S3Service(
             hoist_query_headers(request)
         if "+" in request.path:  # after the signature, which covers the path as sent
             request.path = plus_as_space(request.path)
+        if ctx.signed_region is not None and ctx.operation.name not in _ANY_REGION:
+            self._check_signed_region(ctx)
         check_request(ctx.operation, request)
         headers = request.headers
         if EXPECTED_OWNER in headers or SOURCE_EXPECTED_OWNER in headers:
@@ -166,6 +171,14 @@ class S3Service(
             refused = document_refusal(ctx.operation, request)
             if refused is not None:
                 raise refused
+
+    def _check_signed_region(self, ctx: Any) -> None:
+        """A request signed for a region other than its bucket's is refused, naming the
+        bucket's region, as S3 refuses it (clients re-sign from the answer)."""
+        name = _bucket_in_path(ctx.request.path)
+        bucket = self.store.get_bucket(name) if name else None
+        if bucket is not None and bucket.region != ctx.signed_region:
+            raise errors.wrong_region(ctx.signed_region, bucket.region, presigned=ctx.presigned)
 
     def _check_expected_owners(self, request: Any) -> None:
         """``x-amz-expected-bucket-owner`` (and a copy's ``x-amz-source-expected-bucket-owner``):

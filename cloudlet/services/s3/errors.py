@@ -62,6 +62,30 @@ def bucket_not_empty(bucket: str, *, versioned: bool = False) -> ServiceError:
     return s3_error("BucketNotEmpty", message, 409, BucketName=bucket)
 
 
+def wrong_region(signed: str, bucket_region: str, *, presigned: bool) -> ServiceError:
+    """A request signed for another region than the bucket's: S3's answer names the
+    bucket's region (``<Region>``, ``x-amz-bucket-region``), from which boto3 and the
+    AWS CLI re-sign and retry there, as they do against AWS."""
+    wrong = f"the region '{signed}' is wrong; expecting '{bucket_region}'"
+    if presigned:
+        code, message = (
+            "AuthorizationQueryParametersError",
+            f"Error parsing the X-Amz-Credential parameter; {wrong}",
+        )
+    else:
+        code, message = (
+            "AuthorizationHeaderMalformed",
+            f"The authorization header is malformed; {wrong}",
+        )
+    return ServiceError(
+        code,
+        message,
+        400,
+        fields={"Region": bucket_region},
+        headers={"x-amz-bucket-region": bucket_region},
+    )
+
+
 def invalid_bucket_name(bucket: str) -> ServiceError:
     return s3_error(
         "InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket
