@@ -194,7 +194,29 @@ def test_a_repeated_complete_answers_as_the_first_while_its_object_stands(s3, bu
     assert code_of(err) == "NoSuchUpload"
 
 
-def test_versioned_bucket_and_conditional_complete(s3, bucket):
+def test_completes_sent_at_once_all_succeed_with_one_object(s3, bucket):
+    """Two Completes of one upload in flight together (a client's retry racing its
+    first try) both answer the one object, as a repeated Complete does: the second was
+    NoSuchUpload when it found the upload gone after building its blob."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload_id, done = upload(s3, bucket, "twins", [data(PART, 1), data(PART, 2), b"tail"])
+    answers: list = []
+    gate = threading.Barrier(4)
+
+    def finish() -> None:
+        gate.wait()
+        try:
+            answers.append(complete(s3, bucket, "twins", upload_id, done)["ETag"])
+        except ClientError as err:
+            answers.append(code_of(err))
+
+    threads = [threading.Thread(target=finish) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [multipart_etag([data(PART, 1), data(PART, 2), b"tail"])] * 4
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix="twins")["Versions"]) == 1
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=bucket, Key="k", Body=b"first")
     upload_id, done = upload(s3, bucket, "k", [b"second"])

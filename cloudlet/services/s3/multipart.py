@@ -122,6 +122,14 @@ def invalid_part(upload_id: str, number: int, etag: str | None) -> Exception:
     )
 
 
+class _AlreadyCompleted(Exception):
+    """The upload was completed (by this request's twin or an earlier try): its version."""
+
+    def __init__(self, version: ObjectVersion) -> None:
+        super().__init__(version.key)
+        self.version = version
+
+
 def _copy_range(header: str | None, size: int) -> tuple[int, int]:
     """``x-amz-copy-source-range: bytes=first-last`` -> [start, end) of the source."""
     if header is None:
@@ -340,15 +348,27 @@ class MultipartHandlers(S3Handlers):
     # -- CompleteMultipartUpload ------------------------------------------------------
 
     async def complete_multipart_upload(self, ctx: Any, params: dict[str, Any]) -> Result:
-        bucket = self._bucket(params["Bucket"])
-        key, upload_id = params["Key"], params["UploadId"]
         try:
-            upload = self.uploads.find(bucket.name, key, upload_id)
+            return await self._complete(ctx, params)
+        except _AlreadyCompleted as done:  # a retry, or a twin: the first's answer again
+            return self._completed(ctx, self._bucket(params["Bucket"]), done.version)
+
+    def _still_open(self, bucket: str, key: str, upload_id: str) -> Upload:
+        """The upload, (re-)read; one that a Complete of it has made the key's current
+        version raises ``_AlreadyCompleted``, also after an await (two Completes sent at
+        once both succeed, as a repeated Complete does)."""
+        try:
+            return self.uploads.find(bucket, key, upload_id)
         except ServiceError:
-            done = self._completed_by(bucket.name, key, upload_id)
+            done = self._completed_by(bucket, key, upload_id)
             if done is None:
                 raise
-            return self._completed(ctx, bucket, done)  # a retry: the same answer again
+            raise _AlreadyCompleted(done) from None
+
+    async def _complete(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        key, upload_id = params["Key"], params["UploadId"]
+        upload = self._still_open(bucket.name, key, upload_id)
         request = params.get("MultipartUpload")
         if request is None:
             raise errors.malformed_xml()
@@ -371,12 +391,12 @@ class MultipartHandlers(S3Handlers):
         except FileNotFoundError:
             # A part file went while linking: the upload was aborted or completed
             # meanwhile (NoSuchUpload), or a part was replaced (InvalidPart).
-            self.uploads.find(bucket.name, key, upload_id)
+            self._still_open(bucket.name, key, upload_id)
             raise invalid_part(upload_id, chosen[0].number, None) from None
         try:
             # The blob is durable; from here to the commit nothing awaits.
             bucket = self._bucket(bucket.name)
-            current = self.uploads.find(bucket.name, key, upload_id)
+            current = self._still_open(bucket.name, key, upload_id)
             parts_now = {p.number: p.blob_id for p in self.uploads.parts(current)}
             if any(parts_now.get(p.number) != p.blob_id for p in chosen):
                 raise invalid_part(upload_id, chosen[0].number, None)
