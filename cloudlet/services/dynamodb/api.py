@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.core.slices import run_sliced
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.dynamodb import (
     authorization,
@@ -49,6 +50,8 @@ class DynamoDBService(
         self.engine = Engine(env.database("dynamodb"))
         self.tokens = batch.Tokens(self.engine.store.conn)
         self._backfills: set[asyncio.Handle] = set()
+        self._purging = False
+        self.engine.on_purge = self._purge
 
     async def start(self) -> None:
         self._start_background()
@@ -58,6 +61,7 @@ class DynamoDBService(
             for ix in table.indexes:
                 if ix.status == "CREATING":
                     self._backfill(table, ix)
+        self._purge()  # what a stop or crash left of dropped tables
 
     async def stop(self) -> None:
         for handle in self._backfills:
@@ -84,7 +88,7 @@ class DynamoDBService(
         return authorization.checks(ctx, operation, params, self._resource_policy_text)
 
     def health(self) -> dict[str, Any]:
-        return {"state": "running", "tables": len(self.engine.tables)}
+        return {"state": "running", "tables": len(self.engine.tables), "purging": self._purging}
 
     def _table(self, ctx: Any, name: str) -> Table:
         return self.engine.table(ctx.account_id, ctx.region, name)
@@ -96,28 +100,39 @@ class DynamoDBService(
         return table
 
     def _backfill(self, table: Table, ix: Index) -> None:
-        """Index existing items a batch per event-loop turn, then mark the index ACTIVE."""
-        step = self.engine.reindex(table, ix)
-        loop = asyncio.get_running_loop()
+        """Index existing items a slice per event-loop turn (``core/slices.py``), then
+        mark the index ACTIVE. A failed slice leaves the index CREATING."""
+        reindex = self.engine.reindex(table, ix)
+        gone = [False]
 
-        def run() -> None:
-            self._backfills.discard(handle[0])
-            if ix not in table.indexes or table.tid not in self.engine.by_id:
-                return
-            try:
-                done = step()
-            except Exception:  # noqa: BLE001 - keep the server up; the index stays CREATING
-                log.exception("backfill of index %s failed", ix.name)
-                return
-            if done:
+        def step(batch: int) -> bool:
+            gone[0] = ix not in table.indexes or table.tid not in self.engine.by_id
+            return gone[0] or reindex(batch)
+
+        def done() -> None:
+            if not gone[0]:
                 ix.status = "ACTIVE"
                 self.engine.save(table)
-            else:
-                handle[0] = loop.call_soon(run)
-                self._backfills.add(handle[0])
 
-        handle = [loop.call_soon(run)]
-        self._backfills.add(handle[0])
+        run_sliced(step, self._backfills, name=f"backfill of index {ix.name}", done=done)
+
+    def _purge(self) -> None:
+        """Delete dropped tables' and indexes' rows a slice per event-loop turn (DeleteTable
+        answers DELETING at once, as AWS's does, and the rows go after)."""
+        if self._purging:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not serving yet: start() purges
+            return
+        self._purging = True
+
+        def done() -> None:
+            self._purging = False
+
+        run_sliced(
+            self.engine.store.purge, self._backfills, name="purge of dropped tables", done=done
+        )
 
     # --- tables -------------------------------------------------------------------------
 

@@ -459,7 +459,7 @@ def install(engine: Engine, table: Table, fill: Callable[[Table], None]) -> None
             fill(table)
             for ix in table.indexes:
                 step = engine.reindex(table, ix)
-                while not step():
+                while not step(1000):
                     pass
             table.item_count, table.size_bytes = store.count(table.tid)
     except BaseException:

@@ -56,6 +56,8 @@ class Engine:
         self.by_id: dict[int, Table] = {}
         self.change_hooks: list[ChangeHook] = []
         """Called after a logged change is written (stream consumers, e.g. Lambda mappings)."""
+        self.on_purge: Callable[[], None] | None = None
+        """Called when a dropped table's or index's rows are left to ``Store.purge``."""
         for tid, account, region, name, meta in self.store.load_tables():
             table = Table.from_meta(tid, meta)
             self.tables[(account, region, name)] = table
@@ -120,6 +122,12 @@ class Engine:
         self.store.drop_table(table.tid, [ix.iid for ix in table.indexes], keep_changes)
         self.tables.pop((table.account, table.region, table.name), None)
         self.by_id.pop(table.tid, None)
+        self.purge_soon()
+
+    def purge_soon(self) -> None:
+        """Have the service purge dropped rows in the background (``on_purge``)."""
+        if self.on_purge is not None:
+            self.on_purge()
 
     def counts(self, table: Table) -> dict[str, tuple[int, int]]:
         """(items, bytes) of the table ("") and of each index."""
@@ -248,12 +256,12 @@ class Engine:
         for hook in self.change_hooks:
             hook(table, {**record, "seq": self.seq, "at": now})
 
-    def reindex(self, table: Table, ix: Index, batch: int = 500) -> Callable[[], bool]:
+    def reindex(self, table: Table, ix: Index) -> Callable[[int], bool]:
         """A backfill of index ``ix`` in steps: each call indexes up to ``batch`` items and
         returns True when the index is complete."""
         cursor: list[Any] = [None]
 
-        def step() -> bool:
+        def step(batch: int) -> bool:
             conn = self.store.conn
             if cursor[0] is None:
                 rows = conn.execute(

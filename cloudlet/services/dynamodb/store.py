@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS changes (
     record BLOB NOT NULL,
     PRIMARY KEY (tid, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS purges (
+    kind TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -94,6 +99,18 @@ INDEX_PUT = (
 INDEX_DELETE = (
     "DELETE FROM index_items WHERE iid = ? AND h = ? AND hk = ? AND rk = ? AND bhk = ? AND brk = ?"
 )
+
+_PURGES = {
+    "items": "DELETE FROM items WHERE tid = ?1 AND (h, hk, rk) IN "
+    "(SELECT h, hk, rk FROM items WHERE tid = ?1 LIMIT ?2)",
+    "index": "DELETE FROM index_items WHERE iid = ?1 AND (h, hk, rk, bhk, brk) IN "
+    "(SELECT h, hk, rk, bhk, brk FROM index_items WHERE iid = ?1 LIMIT ?2)",
+    "changes": "DELETE FROM changes WHERE tid = ?1 AND seq IN "
+    "(SELECT seq FROM changes WHERE tid = ?1 LIMIT ?2)",
+}
+"""How a slice of a dropped table's items, index entries or change log is deleted.
+Table and index ids are never reused (AUTOINCREMENT, counters), so rows not yet
+purged belong to nothing and nothing reads them."""
 
 dump = marshal.dumps
 load = marshal.loads
@@ -158,15 +175,32 @@ class Store:
         self.conn.execute("UPDATE tables SET meta = ? WHERE id = ?", (meta, tid))
 
     def drop_table(self, tid: int, index_ids: list[int], keep_changes: bool = False) -> None:
-        """Delete a table, its items and index entries, and its change log unless
-        ``keep_changes`` (a deleted table's stream stays readable for a day)."""
+        """Delete a table; its items and index entries, and its change log unless
+        ``keep_changes`` (a deleted table's stream stays readable for a day), are left to
+        ``purge`` (a big table's rows took seconds to delete in one statement)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM tables WHERE id = ?", (tid,))
-            conn.execute("DELETE FROM items WHERE tid = ?", (tid,))
+            self.schedule_purge("items", tid)
             if not keep_changes:
-                conn.execute("DELETE FROM changes WHERE tid = ?", (tid,))
+                self.schedule_purge("changes", tid)
             for iid in index_ids:
-                conn.execute("DELETE FROM index_items WHERE iid = ?", (iid,))
+                self.schedule_purge("index", iid)
+
+    def schedule_purge(self, kind: str, ident: int) -> None:
+        """Leave the rows of a dropped table (``items``, ``changes``) or index (``index``)
+        to ``purge``; durable with the transaction it is part of."""
+        self.conn.execute("INSERT OR IGNORE INTO purges (kind, id) VALUES (?, ?)", (kind, ident))
+
+    def purge(self, limit: int) -> bool:
+        """Delete up to ``limit`` rows left by ``schedule_purge``; True when none are left."""
+        row = self.conn.execute("SELECT kind, id FROM purges LIMIT 1").fetchone()
+        if row is None:
+            return True
+        kind, ident = row
+        with self.transaction() as conn:
+            if conn.execute(_PURGES[kind], (ident, limit)).rowcount < limit:
+                conn.execute("DELETE FROM purges WHERE kind = ? AND id = ?", (kind, ident))
+        return False
 
     def count(self, tid: int) -> tuple[int, int]:
         row = self.conn.execute(

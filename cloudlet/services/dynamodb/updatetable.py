@@ -105,20 +105,23 @@ def update_table(
     """Apply UpdateTable; returns the description and the new indexes to backfill.
 
     A request that fails changes nothing (see the module's docstring); the index rows of
-    a deleted index are dropped in the transaction that saves the new definition.
+    a deleted index are left to the store's purge, scheduled in the transaction that
+    saves the new definition.
     """
     check_update_request(params)
     refuse_while_creating(table)
     check_table_enums(params)
     new = copy.deepcopy(table)
     outcome = _apply_update(engine, new, params)
-    with engine.store.transaction() as conn:
+    with engine.store.transaction():
         for ix in outcome.deleted:
-            conn.execute("DELETE FROM index_items WHERE iid = ?", (ix.iid,))
+            engine.store.schedule_purge("index", ix.iid)
         for ix in outcome.created:
             ix.iid = engine.store.next_counter("index")
         _adopt(table, new)
         engine.save(table)
+    if outcome.deleted:
+        engine.purge_soon()
     desc = describe(table, engine.counts(table), engine.clock())
     if outcome.sse_off is not None:
         desc["SSEDescription"] = outcome.sse_off

@@ -1,0 +1,62 @@
+"""Long work on the event loop in slices short enough that requests keep flowing.
+
+Why: a service's database work runs on the event loop (one SQLite connection, no
+locks). A job over a whole table (a GSI backfill, purging a deleted table's rows)
+done in one go, or in slices of a fixed count, holds every other client for as long
+as a slice takes: a 500-item backfill slice took ~150 ms, a 100,000-item DeleteTable
+10 s. Here each slice is sized from the last one's time to take about ``budget``
+seconds, and the next runs a loop turn later, after the I/O that arrived meanwhile.
+Measured on a 20,000-item GSI backfill: an S3 GET made meanwhile took 49 ms (p50)
+with 500-item slices, 7 ms with 2 ms slices; the backfill took as long (1.3 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+BUDGET = 0.002
+"""Seconds a slice aims at: a request waits at most about this per loop turn."""
+
+
+def run_sliced(
+    step: Callable[[int], bool],
+    handles: set[asyncio.Handle],
+    *,
+    name: str,
+    done: Callable[[], None] | None = None,
+    size: int = 32,
+    budget: float = BUDGET,
+) -> None:
+    """Call ``step(n)`` once per event-loop turn until it returns True (finished), then
+    ``done()``. ``n`` is how many units the slice may do, grown or shrunk (at most
+    doubled) toward ``budget`` seconds a slice. The pending turn's handle is kept in
+    ``handles`` so a stopping service can cancel it. A step that raises ends the job,
+    logged under ``name``; whatever it had committed stays."""
+    loop = asyncio.get_running_loop()
+    count = size
+
+    def run() -> None:
+        nonlocal count, handle
+        handles.discard(handle)
+        started = time.perf_counter()
+        try:
+            finished = step(count)
+        except Exception:  # noqa: BLE001 - keep the server up
+            log.exception("%s failed", name)
+            return
+        if finished:
+            if done is not None:
+                done()
+            return
+        elapsed = max(time.perf_counter() - started, 1e-6)
+        count = max(1, min(count * 2, int(count * budget / elapsed)))
+        handle = loop.call_soon(run)
+        handles.add(handle)
+
+    handle = loop.call_soon(run)
+    handles.add(handle)
