@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
+from tests.services.dynamodb_helpers import index, make_table
 from tests.services.sqs_helpers import qname
 
 
@@ -46,22 +47,7 @@ def test_kill_9_keeps_acknowledged_writes(tmp_path):
     server = CloudletServer.start(data_dir=tmp_path)
     try:
         ddb = _client(server)
-        ddb.create_table(
-            TableName="durable",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "g", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "byg",
-                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        make_table(ddb, "durable", gsis=[index("byg", ("g", "S"))])
         for i in range(200):
             ddb.put_item(
                 TableName="durable",
@@ -166,22 +152,7 @@ def test_a_deleted_tables_rows_go_in_the_background_and_after_a_crash(tmp_path):
     server = CloudletServer.start(data_dir=tmp_path)
     try:
         ddb = _client(server)
-        ddb.create_table(
-            TableName="doomed",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "g", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "byg",
-                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        make_table(ddb, "doomed", gsis=[index("byg", ("g", "S"))])
         for start in range(0, 3000, 25):
             ddb.batch_write_item(
                 RequestItems={
