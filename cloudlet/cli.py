@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
     )
+    s.add_argument(
+        "--request-timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="drop a request whose head or body stops arriving for this long (default 20)",
+    )
     s.add_argument("--smtp-host", default=None, help="SMTP server for SNS email subscriptions")
     s.add_argument("--smtp-port", type=int, default=25)
 
@@ -61,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             root_access_key=args.root_access_key,
             root_secret_key=args.root_secret_key,
             log_level=args.log_level,
+            request_timeout=args.request_timeout,
             smtp_host=args.smtp_host,
             smtp_port=args.smtp_port,
         )

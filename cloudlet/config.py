@@ -36,6 +36,9 @@ class ServerConfig:
     root_secret_key: str = "test"
     log_level: str = "warning"
     max_body_bytes: int = 64 * 1024 * 1024
+    request_timeout: float = 20.0
+    """Seconds a request's head or body may stop arriving before the connection is
+    dropped (S3 answers ``RequestTimeout`` after about 20)."""
     smtp_host: str | None = None
     """Where SNS sends email subscriptions' mail; None keeps it (``/_cloudlet/sns/emails``)."""
     smtp_port: int = 25

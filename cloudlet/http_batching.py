@@ -38,6 +38,17 @@ both ``Content-Length`` and ``content-length`` when a client copies the signed
 headers of a presigned PUT, as rclone before 1.59 did for every single-part upload)
 is read with the header once: llhttp refuses any repeat, where AWS and RFC 9110
 (section 8.6) accept equal values. Differing values are still refused.
+
+A request that stops arriving is dropped after ``request_timeout`` seconds
+without a byte (20 by default, about what S3 waits): uvicorn times out only the
+wait between requests, so a head or body that stalled (or a connection that never
+sent anything) held its socket for ever, and enough of them exhaust the server's
+files. A stalled body is answered ``400 RequestTimeout`` in the service's own
+format (the app's next read raises it) and the connection closed; a stalled head
+or a silent connection is closed. Time the server itself holds the client up
+does not count: reading paused by flow control (the app has not asked for more)
+or a ``100 Continue`` not yet sent. One timer per connection, re-armed only when
+it fires, so the request path pays a clock read per ``data_received``.
 """
 
 from __future__ import annotations
@@ -48,12 +59,15 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from cloudlet.gateway.asgi import CONTINUE_SENT
+from cloudlet.gateway.asgi import CONTINUE_SENT, RequestTimeout
 
 _DIRECT = 64 * 1024
 """Writes at least this big, and held bytes reaching it, go to the socket at once."""
 EARLY_CONTINUE = 64 * 1024
 """Bodies up to this size are asked for as soon as their request's head is in."""
+REQUEST_TIMEOUT = 20.0
+"""Seconds without a byte of a request in progress before it is dropped (the default
+of ``ServerConfig.request_timeout``)."""
 
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*(?=\r\n)", re.IGNORECASE)
@@ -176,12 +190,26 @@ class BatchingHttpProtocol(HttpToolsProtocol):
         self._in_body = False  # between a head and its message's end: body bytes
         batching = _BatchingTransport(transport, load, self.loop)
         super().connection_made(batching)  # type: ignore[arg-type]
+        self._timeout: float = getattr(self.config, "cloudlet_request_timeout", REQUEST_TIMEOUT)
+        self._waiting = True  # for a request's bytes: none yet, or one is half in
+        self._last = self.loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timed_out: Any = None  # the cycle whose body stalled
+        self._arm(self._timeout)
 
     def data_received(self, data: bytes) -> None:
+        self._last = self.loop.time()
         super().data_received(data if self._in_body else one_content_length(data))
+
+    def on_message_begin(self) -> None:
+        self._waiting = True
+        if self._timer is None:
+            self._arm(self._timeout)
+        super().on_message_begin()
 
     def on_message_complete(self) -> None:
         self._in_body = False
+        self._waiting = False
         super().on_message_complete()
 
     def on_headers_complete(self) -> None:
@@ -191,8 +219,52 @@ class BatchingHttpProtocol(HttpToolsProtocol):
         if self.cycle is not cycle:  # a request (not an upgrade) to answer
             self._open += 1
             self._load.in_flight += 1
+            self._time_reads(self.cycle)
             if self.expect_100_continue and not self.pipeline:
                 self._continue_early(self.cycle)
+
+    # -- requests that stop arriving ----------------------------------------------
+
+    def _arm(self, delay: float) -> None:
+        self._timer = self.loop.call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._timer = None
+        if not self._waiting or self.transport.is_closing():
+            return  # nothing half in: the next message's start arms the timer again
+        if self.transport.get_protocol() is not self:
+            return  # upgraded: the connection is another protocol's now
+        now = self.loop.time()
+        cycle = self.cycle
+        if self.flow.read_paused or (
+            self._in_body and cycle is not None and cycle.waiting_for_100_continue
+        ):
+            self._last = now  # the server is what holds the client up
+        left = self._last + self._timeout - now
+        if left > 0:
+            self._arm(left)
+            return
+        if self._in_body and cycle is not None and not cycle.response_started:
+            # The app answers it (its next read raises), in its service's format.
+            self._timed_out = cycle
+            cycle.keep_alive = False
+            cycle.message_event.set()
+            self._waiting = False
+        else:
+            self.transport.close()
+
+    def _time_reads(self, cycle: Any) -> None:
+        """Make ``cycle``'s reads raise ``RequestTimeout`` once its body has stalled
+        (set before its task first runs, so the app is handed this ``receive``)."""
+        read = cycle.receive
+
+        async def receive() -> Any:
+            message = await read()
+            if self._timed_out is cycle and message["type"] == "http.request":
+                raise RequestTimeout()
+            return message
+
+        cycle.receive = receive
 
     def _continue_early(self, cycle: Any) -> None:
         """Say ``100 Continue`` now to a small body, rather than when the app first
@@ -214,4 +286,7 @@ class BatchingHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._load.in_flight -= self._open
         self._open = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)

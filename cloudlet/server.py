@@ -61,6 +61,7 @@ async def serve(config: ServerConfig) -> None:
         proxy_headers=False,
         date_header=True,
     )
+    uv_config.cloudlet_request_timeout = config.request_timeout  # type: ignore[attr-defined]
     server = uvicorn.Server(uv_config)
 
     async def announce() -> None:

@@ -49,6 +49,19 @@ class BodyTooLarge(ServiceError):
     status = 413
 
 
+class RequestTimeout(ServiceError):
+    """A request's body stopped arriving (``cloudlet.http_batching`` times it out)."""
+
+    code = "RequestTimeout"
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            message="Your socket connection to the server was not read from or written to "
+            "within the timeout period. Idle connections will be closed."
+        )
+
+
 async def read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
