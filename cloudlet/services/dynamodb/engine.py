@@ -58,6 +58,7 @@ class Engine:
         """Called after a logged change is written (stream consumers, e.g. Lambda mappings)."""
         self.on_purge: Callable[[], None] | None = None
         """Called when a dropped table's or index's rows are left to ``Store.purge``."""
+        self.store.rolled_back = self._forget_counts
         for tid, account, region, name, meta in self.store.load_tables():
             table = Table.from_meta(tid, meta)
             self.tables[(account, region, name)] = table
@@ -130,17 +131,31 @@ class Engine:
             self.on_purge()
 
     def counts(self, table: Table) -> dict[str, tuple[int, int]]:
-        """(items, bytes) of the table ("") and of each index."""
+        """(items, bytes) of the table ("") and of each index: counted once, then kept
+        current by the writes (a 60,000-entry index took 0.19 s to count, on every
+        DescribeTable a waiter sent)."""
         if table.item_count is None or table.size_bytes is None:
             table.item_count, table.size_bytes = self.store.count(table.tid)
         out = {"": (table.item_count, table.size_bytes)}
+        known = table.index_counts
+        if known is None:
+            known = table.index_counts = {}
         for ix in table.indexes:
-            row = self.store.conn.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM index_items WHERE iid = ?",
-                (ix.iid,),
-            ).fetchone()
-            out[ix.name] = (int(row[0]), int(row[1]))
+            if ix.iid not in known:
+                row = self.store.conn.execute(
+                    "SELECT count(*), coalesce(sum(size), 0) FROM index_items WHERE iid = ?",
+                    (ix.iid,),
+                ).fetchone()
+                known[ix.iid] = [int(row[0]), int(row[1])]
+            n, size = known[ix.iid]
+            out[ix.name] = (n, size)
         return out
+
+    def _forget_counts(self) -> None:
+        """A transaction rolled back: counts it moved in memory may be wrong."""
+        for table in self.by_id.values():
+            table.item_count = table.size_bytes = None
+            table.index_counts = None
 
     # ---- items
 
@@ -214,16 +229,26 @@ class Engine:
     def _write_indexes(self, table: Table, key: Key, old: Item | None, new: Item | None) -> int:
         base = (key[1], key[2])
         touched = 0
+        counts = table.index_counts
         for ix in table.indexes:
             old_key = index_key_of(ix, old) if old is not None else None
             new_key = index_key_of(ix, new) if new is not None else None
-            if old_key is not None and old_key != new_key:
-                self.store.index_delete(ix.iid, old_key, base)
-                touched += 1
+            counted = counts.get(ix.iid) if counts is not None else None
+            if old_key is not None:
+                if old_key != new_key:
+                    self.store.index_delete(ix.iid, old_key, base)
+                    touched += 1
+                if counted is not None:  # its entry goes, deleted or replaced
+                    counted[0] -= 1
+                    counted[1] -= item_size(project(table, ix, old))  # type: ignore[arg-type]
             if new_key is not None and new is not None:
                 projected = project(table, ix, new)
-                self.store.index_put(ix.iid, new_key, base, item_size(projected), dump(projected))
+                size = item_size(projected)
+                self.store.index_put(ix.iid, new_key, base, size, dump(projected))
                 touched += 1
+                if counted is not None:
+                    counted[0] += 1
+                    counted[1] += size
         return touched
 
     def _log(
@@ -274,6 +299,7 @@ class Engine:
                     "ORDER BY h, hk, rk LIMIT ?",
                     (table.tid, *cursor[0], batch),
                 ).fetchall()
+            table.index_counts = None  # recounted when next described
             with self.store.transaction():
                 for _h, hk, rk, body in rows:
                     item = load(body)

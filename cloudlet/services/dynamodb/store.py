@@ -30,7 +30,7 @@ from __future__ import annotations
 import marshal
 import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -128,6 +128,8 @@ class Store:
         self.conn = conn
         conn.executescript(SCHEMA)
         self._depth = 0
+        self.rolled_back: Callable[[], None] | None = None
+        """Called after a transaction rolls back (the engine forgets counts it moved)."""
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -147,6 +149,8 @@ class Store:
         except BaseException:
             self._depth = 0
             conn.execute("ROLLBACK")
+            if self.rolled_back is not None:
+                self.rolled_back()
             raise
         self._depth = 0
         conn.execute("COMMIT")

@@ -114,6 +114,9 @@ class Table:
     (epoch seconds)}; DescribeTable's RestoreSummary. None: not restored."""
     item_count: int | None = None
     size_bytes: int | None = None
+    index_counts: dict[int, list[int]] | None = None
+    """[items, bytes] of each index by iid, kept current like ``item_count`` (None: count
+    them again)."""
 
     # ---- persistence
 
@@ -121,6 +124,7 @@ class Table:
         data = asdict(self)
         data.pop("item_count")
         data.pop("size_bytes")
+        data.pop("index_counts")
         for ix in data["indexes"]:
             # Single-attribute indexes keep the definition they were always saved with.
             for extra in ("more_hash", "more_range"):
