@@ -159,6 +159,16 @@ def malformed(message: str, *, s3: bool, presigned: bool = False) -> AuthError:
     return AuthError("IncompleteSignature", message, 400)
 
 
+def headers_not_signed(names: list[str]) -> AuthError:
+    """S3: headers a signature must cover and does not (``HeadersNotSigned`` names them)."""
+    return AuthError(
+        "AccessDenied",
+        "There were headers present in the request which were not signed",
+        403,
+        fields={"HeadersNotSigned": ", ".join(names)},
+    )
+
+
 def invalid_session_token(*, s3: bool) -> AuthError:
     if s3:
         return AuthError(

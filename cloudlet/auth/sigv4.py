@@ -294,6 +294,8 @@ def prepare(req: HttpRequest, scope: Scope, *, s3: bool, now: float) -> V4Check:
     if not scope.signed_headers:
         raise errors.malformed("SignedHeaders is missing.", s3=s3, presigned=presigned)
     names = scope.signed_headers.lower().split(";")
+    if s3:
+        _all_signed(req, names, presigned=presigned)
     headers_block = canonical_headers(req, names)
     tail = f"{headers_block}\n\n{scope.signed_headers.lower()}\n"
     method = req.method.upper()
@@ -305,6 +307,24 @@ def prepare(req: HttpRequest, scope: Scope, *, s3: bool, now: float) -> V4Check:
     return V4Check(
         timestamp, scope.credential_scope, scope.signature, bases, payload_hashes, hash_body
     )
+
+
+def _all_signed(req: HttpRequest, names: list[str], *, presigned: bool) -> None:
+    """S3 refuses a request carrying ``x-amz-*`` headers its signature does not cover
+    (a presigned URL's holder could add metadata, an ACL, ...), and for a presigned
+    URL a ``Content-MD5`` too; an unsigned ``x-amz-content-sha256`` is ignored."""
+    signed = set(names)
+    unsigned = sorted(
+        name
+        for name in req.headers
+        if name not in signed
+        and (
+            (name.startswith("x-amz-") and name != "x-amz-content-sha256")
+            or (presigned and name == "content-md5")
+        )
+    )
+    if unsigned:
+        raise errors.headers_not_signed(unsigned)
 
 
 def check_authorization_header(value: str, *, s3: bool) -> None:

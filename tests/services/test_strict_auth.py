@@ -118,3 +118,54 @@ def test_presigned_url_works_then_expires(strict_server):
         urllib.request.urlopen(_presigned(strict_server, 60, at=past))
     assert exc.value.code == 403
     assert b"AccessDenied" in exc.value.read()
+
+
+def _put(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=b"hello", method="PUT", headers=headers)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_s3_refuses_headers_the_signature_does_not_cover(strict_server):
+    """S3 answers ``AccessDenied`` naming them in ``HeadersNotSigned``: a presigned URL's
+    holder cannot add metadata, an ACL or tags (LocalStack's AWS-recorded
+    ``test_s3_put_presigned_url_same_header_and_qs_parameter`` and
+    ``test_put_object_with_md5_and_chunk_signature_bad_headers``)."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=strict_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDSTRICT",
+        aws_secret_access_key="s3cr3t",
+        config=Config(signature_version="s3v4", retries={"max_attempts": 0}),
+    )
+    s3.create_bucket(Bucket="unsigned-headers")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "unsigned-headers", "Key": "k"})
+    for headers, named in [
+        ({"x-amz-meta-who": "me"}, b"x-amz-meta-who"),
+        ({"x-amz-date": "20261122T000000Z", "x-amz-acl": "public-read"}, b"x-amz-acl, x-amz-date"),
+        ({"Content-MD5": "XUFAKrxLKna5cZ2REBfFkg=="}, b"content-md5"),
+    ]:
+        status, body = _put(url, headers)
+        assert status == 403
+        assert b"<Code>AccessDenied</Code>" in body
+        assert b"There were headers present in the request which were not signed" in body
+        assert b"<HeadersNotSigned>" + named + b"</HeadersNotSigned>" in body
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="unsigned-headers", Key="k")
+    # An unsigned payload hash is ignored; so is everything botocore signs itself.
+    assert _put(url, {"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})[0] == 200
+    s3.put_object(Bucket="unsigned-headers", Key="k", Body=b"x", Metadata={"a": "b"}, Tagging="t=1")
+
+    # Header-signed requests: an x-amz-* header added after signing is refused too.
+    def add_header(request, **_):
+        request.headers["x-amz-meta-late"] = "1"
+
+    s3.meta.events.register_last("before-send.s3.PutObject", add_header)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket="unsigned-headers", Key="late", Body=b"x")
+    assert _code(exc) == ("AccessDenied", 403)
+    assert exc.value.response["Error"]["HeadersNotSigned"] == "x-amz-meta-late"
