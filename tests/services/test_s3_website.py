@@ -16,11 +16,19 @@ def s3(aws_client):
     return aws_client("s3", config=NO_RETRIES)
 
 
-def _get(server, bucket: str, path: str, method: str = "GET", host_form: str = "s3-website"):
+def _get(
+    server,
+    bucket: str,
+    path: str,
+    method: str = "GET",
+    host_form: str = "s3-website",
+    headers: dict[str, str] | None = None,
+):
     url = urlsplit(server.endpoint)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
     try:
-        conn.request(method, path, headers={"Host": f"{bucket}.{host_form}.localhost:{url.port}"})
+        host = {"Host": f"{bucket}.{host_form}.localhost:{url.port}"}
+        conn.request(method, path, headers={**host, **(headers or {})})
         resp = conn.getresponse()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
@@ -216,6 +224,8 @@ def test_website_configuration_errors(s3, document, code, message):
     error = info.value.response["Error"]
     assert (error["Code"], error["Message"]) == (code, message)
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    if message.startswith("A value for IndexDocument"):  # AWS-recorded invalid-website-conf-3
+        assert (error["ArgumentName"], error["ArgumentValue"]) == ("IndexDocument", "null")
     with pytest.raises(s3.exceptions.ClientError):
         s3.get_bucket_website(Bucket=bucket)
 
@@ -242,8 +252,8 @@ def test_missing_error_document_is_reported_on_the_error_page(cloudlet_server, s
     assert "<li>Code: NoSuchKey</li>" in first and "<li>Key: nope</li>" in first
     assert "<li>RequestId: " in first and first.rstrip().endswith("</ul>")
     assert nested == (
-        "\n<ul>\n<li>Code: NoSuchKey</li><li>Message: The specified key does not exist.</li>"
-        "<li>Key: missing-err.html</li>\n</ul>\n<hr/>\n</body>\n</html>\n"
+        "\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>"
+        "\n<li>Key: missing-err.html</li>\n</ul>\n<hr/>\n</body>\n</html>\n"
     )
     # Once the document exists it is served instead, without the section.
     s3.put_object(Bucket=bucket, Key="missing-err.html", Body=b"custom 404")
@@ -270,7 +280,7 @@ def test_other_methods_get_aws_405_page(cloudlet_server, s3, method):
         f"RequestId: {rid}",
         f"HostId: {rid}",
     ]
-    assert "".join(f"<li>{item}</li>" for item in items).encode() in body
+    assert "\n".join(f"<li>{item}</li>" for item in items).encode() in body
 
 
 def test_options_page_is_unchanged(cloudlet_server, s3):
@@ -280,7 +290,32 @@ def test_options_page_is_unchanged(cloudlet_server, s3):
     rid = headers["x-amz-request-id"]
     assert status == 405
     assert (
-        b"<li>Code: MethodNotAllowed</li>"
-        b"<li>Message: The specified method is not allowed against this resource.</li>"
-        b"<li>RequestId: " + rid.encode() + b"</li>\n</ul>"
+        b"<li>Code: MethodNotAllowed</li>\n"
+        b"<li>Message: The specified method is not allowed against this resource.</li>\n"
+        b"<li>RequestId: " + rid.encode() + b"</li>\n"
+        b"<li>HostId: " + rid.encode() + b"</li>\n</ul>"
     ) in body
+
+
+def test_pages_answer_conditional_gets(cloudlet_server, s3):
+    """A page is an object: a browser's revalidation gets 304 (LocalStack's AWS-validated
+    ``test_s3_static_website_hosting`` asserts it), a failed If-Match 412."""
+    bucket = bname("site")
+    s3.create_bucket(Bucket=bucket)
+    etag = s3.put_object(Bucket=bucket, Key="index.html", Body=b"home", ContentType="text/html")[
+        "ETag"
+    ]
+    s3.put_bucket_website(
+        Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+    )
+    status, headers, body = _get(cloudlet_server, bucket, "/", headers={"If-None-Match": etag})
+    assert (status, body, headers["etag"]) == (304, b"", etag)
+    status, headers, _ = _get(cloudlet_server, bucket, "/")
+    since = {"If-Modified-Since": headers["last-modified"]}
+    assert _get(cloudlet_server, bucket, "/index.html", headers=since)[0] == 304
+    assert _get(cloudlet_server, bucket, "/", headers={"If-None-Match": '"other"'})[2] == b"home"
+    status, _, body = _get(cloudlet_server, bucket, "/", headers={"If-Match": '"other"'})
+    assert status == 412
+    assert b"<li>Code: PreconditionFailed</li>\n" in body
+    assert b"<li>Condition: If-Match</li>\n" in body
+    assert _get(cloudlet_server, bucket, "/", headers={"If-Modified-Since": "junk"})[0] == 200

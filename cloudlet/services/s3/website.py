@@ -9,7 +9,9 @@ to ``key/`` when ``key/<index>`` exists, an object's
 ``x-amz-website-redirect-location`` as a 301, ``RedirectAllRequestsTo``, and
 404s with the configured error document (or S3's HTML error page, which also
 says when that document is missing, as AWS's does). Other methods get AWS's
-405 page, which names the method and the resource type (``OBJECT``). Requests carrying
+405 page, which names the method and the resource type (``OBJECT``). Pages answer
+conditional GETs as objects do (``If-None-Match``/``If-Modified-Since`` → 304,
+``If-Match``/``If-Unmodified-Since`` → 412). Requests carrying
 ``Origin`` get the website bucket's own CORS headers (``cors.py``). In strict
 mode a page (and the error document) is served only when anyone may read it
 (``anonymous_allowed``: bucket policy, ACLs, Block Public Access); otherwise
@@ -29,22 +31,30 @@ the checks PutBucketWebsite makes and AWS's messages for them.
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, unquote
 
 from cloudlet.auth.authorizer import anonymous_allowed
+from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpRequest, HttpResponse
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
+from cloudlet.services.s3.conditions import check_read
 from cloudlet.services.s3.config import ConfigHandlers
 from cloudlet.services.s3.store import Bucket, ObjectVersion
 
-_STATUS_TEXT = {403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+_STATUS_TEXT = {
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    412: "Precondition Failed",
+}
 
 
 def _items(fields: dict[str, str]) -> str:
-    return "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in fields.items())
+    return "\n".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in fields.items())
 
 
 def _html_error(
@@ -54,15 +64,13 @@ def _html_error(
     request_id: str,
     *,
     document_error: dict[str, str] | None = None,
-    host_id: str | None = None,
     **extra: str,
 ) -> HttpResponse:
-    """S3's HTML error page; ``document_error``: why the custom error document could
-    not be served, listed under S3's own heading for it; ``host_id``: listed after
-    the RequestId, as AWS's 405 page does."""
+    """S3's HTML error page: one ``<li>`` a line, ending with RequestId and HostId, as
+    AWS's pages do; ``document_error``: why the custom error document could not be
+    served, listed under S3's own heading for it."""
     fields = {"Code": code, "Message": message, **extra, "RequestId": request_id}
-    if host_id is not None:
-        fields["HostId"] = host_id
+    fields["HostId"] = request_id
     items = _items(fields)
     nested = ""
     if document_error is not None:
@@ -93,9 +101,32 @@ def _not_allowed(method: str, request_id: str) -> HttpResponse:
         "MethodNotAllowed",
         message,
         request_id,
-        host_id=request_id,
         Method=method,
         ResourceType="OBJECT",
+    )
+
+
+def _check_conditions(req: HttpRequest, version: ObjectVersion) -> None:
+    """A page's conditional GET, by the object's rules (``check_read``); a date that
+    does not parse is ignored, as HTTP says."""
+    headers = req.headers
+
+    def date(name: str) -> Any:
+        value = headers.get(name)
+        if value is None:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    check_read(
+        version.etag,
+        version.last_modified,
+        if_match=headers.get("if-match"),
+        if_none_match=headers.get("if-none-match"),
+        if_modified_since=date("if-modified-since"),
+        if_unmodified_since=date("if-unmodified-since"),
     )
 
 
@@ -127,6 +158,7 @@ def validate_website(document: dict[str, Any]) -> None:
         raise errors.invalid_argument(
             "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
             "IndexDocument",
+            "null",
         )
     suffix = document["IndexDocument"].get("Suffix")
     if not suffix or "/" in suffix:
@@ -258,6 +290,12 @@ class WebsiteHandlers(ConfigHandlers):
             )
         if not self._publicly_readable(ctx, bucket, key):
             return _html_error(403, "AccessDenied", "Access Denied", rid)
+        try:
+            _check_conditions(req, version)
+        except ServiceError as err:
+            if err.status == 304:
+                return HttpResponse(304, list(err.headers.items()), b"")
+            return _html_error(err.status, err.code, err.message, rid, **err.fields)
         return self._website_body(version, 200)
 
     def _publicly_readable(self, ctx: Any, bucket: Bucket, key: str) -> bool:
