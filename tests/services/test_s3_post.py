@@ -393,6 +393,27 @@ def test_strict_mode_verifies_v4_and_v2_signatures(strict_server, version):
     assert keys == ["signed.txt"]
 
 
+def test_strict_mode_names_a_missing_v4_field_as_s3_does(strict_server):
+    """LocalStack's AWS-recorded ``exception-missing-signature`` and
+    ``exception-missing-fields``: S3 names the field in its own spelling."""
+    s3 = _strict_s3(strict_server, signature_version="s3v4")
+    name = bname("strictmiss")
+    s3.create_bucket(Bucket=name)
+    post = s3.generate_presigned_post(name, "k")
+    for dropped, named in [
+        ("x-amz-signature", "X-Amz-Signature"),
+        ("x-amz-algorithm", "X-Amz-Algorithm"),
+    ]:
+        fields = {k: v for k, v in post["fields"].items() if k != dropped}
+        status, _, body = _post(post["url"], fields, b"x")
+        assert (status, _code(body)) == (400, "InvalidArgument"), body
+        assert _message(body) == (
+            f"Bucket POST must contain a field named '{named}'.  If it is specified, please "
+            "check the order of the fields."
+        )
+        assert f"<ArgumentName>{named}</ArgumentName>".encode() in body
+
+
 def test_strict_mode_checks_the_signed_expiry(strict_server):
     s3 = _strict_s3(strict_server)
     name = bname("strictexp")

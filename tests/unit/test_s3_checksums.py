@@ -188,7 +188,7 @@ def test_request_checksum_trailer():
         ({"x-amz-checksum-crc32": "not base64!"}, "x-amz-checksum-crc32 header is invalid"),
         ({"x-amz-checksum-crc32": "AAAAAAAA"}, "x-amz-checksum-crc32 header is invalid"),
         ({"x-amz-sdk-checksum-algorithm": "CRC32"}, "no corresponding x-amz-checksum-*"),
-        ({"x-amz-sdk-checksum-algorithm": "BLAKE3"}, "x-amz-sdk-checksum-algorithm"),
+        ({"x-amz-sdk-checksum-algorithm": "BLAKE3"}, "Checksum algorithm provided is unsupported"),
         (
             {"x-amz-sdk-checksum-algorithm": "SHA1", "x-amz-checksum-crc32": "AAAAAA=="},
             "x-amz-sdk-checksum-algorithm",

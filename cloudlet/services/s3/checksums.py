@@ -221,13 +221,19 @@ def _invalid_value(header: str) -> ServiceError:
     return invalid_request(f"Value for {header} header is invalid.")
 
 
-def parse_algorithm(value: str | None, header: str = "x-amz-sdk-checksum-algorithm") -> str | None:
-    """An algorithm name as a client sent it (any case) -> ``ALGORITHMS`` spelling."""
+def parse_algorithm(value: str | None) -> str | None:
+    """An algorithm name as a client sent it (any case) -> ``ALGORITHMS`` spelling.
+
+    An unknown one gets S3's message listing the valid ones (LocalStack's AWS-recorded
+    ``create-mpu-wrong-checksum-algo``, from before S3 took more than four)."""
     if value is None or value == "":
         return None
     name = value.strip().upper()
     if name not in _DIGEST_SIZES:
-        raise _invalid_value(header)
+        raise invalid_request(
+            "Checksum algorithm provided is unsupported. Please try again with any of the "
+            f"valid types: [{', '.join(sorted(_DIGEST_SIZES))}]"
+        )
     return name
 
 
@@ -381,7 +387,7 @@ def upload_checksum(algorithm: str | None, kind: str | None) -> tuple[str | None
     CRC64NVME can only be full-object; SHA-family and xxHash only composite;
     CRC32/CRC32C default to composite, as S3 does.
     """
-    alg = parse_algorithm(algorithm, "x-amz-checksum-algorithm")
+    alg = parse_algorithm(algorithm)
     kind = parse_checksum_type(kind)
     if alg is None:
         if kind is not None:

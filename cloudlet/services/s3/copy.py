@@ -139,9 +139,7 @@ class CopyHandlers(S3Handlers):
                 "Unknown metadata directive.", "x-amz-metadata-directive", directive
             )
         klass = storage_class(params.get("StorageClass"))
-        algorithm = checksums.parse_algorithm(
-            params.get("ChecksumAlgorithm"), "x-amz-checksum-algorithm"
-        )
+        algorithm = checksums.parse_algorithm(params.get("ChecksumAlgorithm"))
         if src_bucket.name == bucket.name and src.key == key and src.is_latest:
             _refuse_unchanged_self_copy(src, params, directive, algorithm)
         if directive == "REPLACE":

@@ -302,9 +302,7 @@ def form_checksum(fields: dict[str, str]) -> tuple[checksums.RequestChecksum | N
     """
     claimed = {name: value for name, value in fields.items() if name.startswith("x-amz-checksum-")}
     claim = checksums.request_checksum(claimed)
-    algorithm = checksums.parse_algorithm(
-        fields.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm"
-    )
+    algorithm = checksums.parse_algorithm(fields.get("x-amz-checksum-algorithm"))
     if claim is not None:
         if algorithm is not None and algorithm != claim.algorithm:
             raise errors.invalid_request("Value for x-amz-checksum-algorithm header is invalid.")
@@ -459,7 +457,9 @@ def verify_signature(fields: dict[str, str], secret: str) -> None:
     """The form's signature over its base64 policy (SigV4 or SigV2)."""
     policy = fields.get("policy", "")
     if "x-amz-signature" in fields or "x-amz-algorithm" in fields:
-        algorithm = fields.get("x-amz-algorithm", "")
+        if "x-amz-algorithm" not in fields:
+            raise _missing_field("X-Amz-Algorithm")
+        algorithm = fields["x-amz-algorithm"]
         if algorithm != "AWS4-HMAC-SHA256":
             raise errors.invalid_argument(
                 "Only AWS4-HMAC-SHA256 is supported", "X-Amz-Algorithm", algorithm
@@ -471,8 +471,8 @@ def verify_signature(fields: dict[str, str], secret: str) -> None:
                 "X-Amz-Credential",
                 fields.get("x-amz-credential", ""),
             )
-        for name in ("x-amz-date", "x-amz-signature"):
-            if name not in fields:
+        for name in ("X-Amz-Date", "X-Amz-Signature"):  # as S3 names them
+            if name.lower() not in fields:
                 raise _missing_field(name)
         _, date, region, service, _ = parts
         expected = sigv4.hmac_hex(sigv4.signing_key(secret, date, region, service), policy)

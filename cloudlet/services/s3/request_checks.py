@@ -162,7 +162,7 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
         raise errors.header_not_implemented(
             WRITE_OFFSET, "Appending to an object (x-amz-write-offset-bytes) is not supported."
         )
-    checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"), "x-amz-checksum-algorithm")
+    checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"))
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
 
 
