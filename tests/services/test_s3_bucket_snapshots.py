@@ -6,6 +6,7 @@ compared whole (code, message and every extra element) with their status."""
 from __future__ import annotations
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 
@@ -135,6 +136,19 @@ def test_put_bucket_tagging_with_an_empty_tag_set_deletes_it(s3, bucket):
         404,
         {"Code": "NoSuchTagSet", "Message": "The TagSet does not exist", "BucketName": bucket},
     )
+
+
+def test_an_empty_tagging_document_clears_the_tags(aws_client, bucket):
+    # test_put_bucket_tagging_none_value / test_put_object_tagging_none_value (AWS-validated):
+    # a TagSet left unset sends <Tagging/>, which S3 takes as no tags.
+    s3 = aws_client("s3", config=Config(parameter_validation=False, retries={"max_attempts": 0}))
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="a=b")
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": None})
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    out = s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": None})
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert refused(s3.get_bucket_tagging, Bucket=bucket)[1]["Code"] == "NoSuchTagSet"
 
 
 def test_tagging_validation(s3, bucket):

@@ -175,6 +175,15 @@ def test_logging_payment_accelerate_website(s3, bucket):
         Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"}
     )
     assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+    # A dotted bucket is refused before its document is read (AWS-recorded
+    # put-bucket-accelerate-config-dot-bucket, sent with Status "random").
+    dotted = f"{bucket}.dotted"
+    s3.create_bucket(Bucket=dotted)
+    assert _fails(
+        s3.put_bucket_accelerate_configuration,
+        Bucket=dotted,
+        AccelerateConfiguration={"Status": "random"},
+    ) == ("InvalidRequest", 400)
 
     assert _fails(s3.get_bucket_website, Bucket=bucket) == ("NoSuchWebsiteConfiguration", 404)
     site = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}}

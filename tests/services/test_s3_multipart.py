@@ -706,3 +706,25 @@ def test_list_multipart_uploads_resumes_after_an_aborted_marker(s3, bucket):
     # An id never listed names no place: the listing resumes after the whole key.
     page = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="k", UploadIdMarker="0" * 64)
     assert [u["Key"] for u in page["Uploads"]] == ["m", "n", "n"]
+
+
+def test_list_parts_shows_only_the_uploads_own_checksum(s3, bucket):
+    """boto3 sends a CRC32 with every part; an upload created without an algorithm
+    lists its parts without it (LocalStack's AWS-recorded ``list-parts-all``)."""
+    plain = s3.create_multipart_upload(Bucket=bucket, Key="plain")["UploadId"]
+    sha = s3.create_multipart_upload(Bucket=bucket, Key="sha", ChecksumAlgorithm="SHA256")[
+        "UploadId"
+    ]
+    s3.upload_part(Bucket=bucket, Key="plain", UploadId=plain, PartNumber=1, Body=b"data")
+    s3.upload_part(
+        Bucket=bucket,
+        Key="sha",
+        UploadId=sha,
+        PartNumber=1,
+        Body=b"data",
+        ChecksumAlgorithm="SHA256",
+    )
+    (part,) = s3.list_parts(Bucket=bucket, Key="plain", UploadId=plain)["Parts"]
+    assert not [k for k in part if k.startswith("Checksum")]
+    (part,) = s3.list_parts(Bucket=bucket, Key="sha", UploadId=sha)["Parts"]
+    assert [k for k in part if k.startswith("Checksum")] == ["ChecksumSHA256"]

@@ -26,7 +26,10 @@ from cloudlet.services.s3.common import plus_as_space
 from cloudlet.services.s3.composed import ComposedBlobStore
 from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
-from cloudlet.services.s3.document_checks import is_configuration_put
+from cloudlet.services.s3.document_checks import (
+    is_configuration_put,
+    read_empty_tagging_as_no_tags,
+)
 from cloudlet.services.s3.document_checks import refusal as document_refusal
 from cloudlet.services.s3.encryption_config import EncryptionHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
@@ -171,6 +174,7 @@ class S3Service(
             refused = document_refusal(ctx.operation, request)
             if refused is not None:
                 raise refused
+            read_empty_tagging_as_no_tags(ctx.operation, request)
 
     def _check_signed_region(self, ctx: Any) -> None:
         """A request signed for a region other than its bucket's is refused, naming the

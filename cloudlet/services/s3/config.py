@@ -569,13 +569,15 @@ class ConfigHandlers(S3Handlers):
     def put_bucket_accelerate_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         status = (params.get("AccelerateConfiguration") or {}).get("Status")
-        if status not in ("Enabled", "Suspended"):
-            raise errors.malformed_xml()
-        if "." in bucket.name:
+        if (
+            "." in bucket.name
+        ):  # before the document (AWS's put-bucket-accelerate-config-dot-bucket)
             raise errors.invalid_request(
                 "S3 Transfer Acceleration is not supported for buckets with periods (.) in "
                 "their names"
             )
+        if status not in ("Enabled", "Suspended"):
+            raise errors.malformed_xml()
         self.configs.put(bucket.name, "accelerate", status)
         return {}
 

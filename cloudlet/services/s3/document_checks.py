@@ -11,9 +11,15 @@ schema message: ``put-cors-exc-empty``, ``put-bucket-encryption-no-rules``,
 
 An empty bucket policy is no missing parameter to S3 but a policy that is not an
 object: ``MalformedPolicy`` ("the first byte must be '{'", ``put-empty-bucket-policy``).
+
+An empty ``<Tagging/>`` (what an SDK sends for a tag set left unset) is no missing
+``TagSet`` to S3 either: Put(Object|Bucket)Tagging take it as no tags (LocalStack's
+AWS-validated ``test_put_object_tagging_none_value``/``..._bucket_...``).
 """
 
 from __future__ import annotations
+
+import re
 
 from botocore.model import OperationModel
 
@@ -40,6 +46,22 @@ _CONFIGURATION_PUTS = PlanCache(_configuration_put)
 def is_configuration_put(operation: OperationModel) -> bool:
     """A ``Put*`` whose body is a configuration document (or a bucket policy)."""
     return _CONFIGURATION_PUTS.get(operation)
+
+
+_EMPTY_TAGGING = re.compile(
+    rb"\s*(?:<\?xml[^>]*\?>)?\s*<Tagging(?:\s[^>]*)?(?:/>|>\s*</Tagging>)\s*", re.ASCII
+)
+_TAGGING_PUTS = frozenset({"PutObjectTagging", "PutBucketTagging"})
+
+
+def read_empty_tagging_as_no_tags(operation: OperationModel, request: HttpRequest) -> None:
+    """An empty ``<Tagging/>`` document becomes one with an empty ``TagSet``."""
+    if (
+        operation.name in _TAGGING_PUTS
+        and request.stream is None
+        and _EMPTY_TAGGING.fullmatch(request.body)
+    ):
+        request.body = b"<Tagging><TagSet/></Tagging>"
 
 
 def refusal(operation: OperationModel, request: HttpRequest) -> ServiceError | None:

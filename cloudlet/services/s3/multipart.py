@@ -633,9 +633,10 @@ class MultipartHandlers(S3Handlers):
             "ETag": part.etag,
             "Size": part.size,
         }
-        shown = upload.algorithm or next(
-            (a for a in part.checksums if a != checksums.DEFAULT_ALGORITHM), None
-        )
+        # Only the upload's own algorithm: a checksum a client sent with a part of an
+        # upload created without one is not listed (LocalStack's AWS-recorded
+        # list-parts-all, made with a client sending CRC32 by default).
+        shown = upload.algorithm
         if shown and shown in part.checksums:
             entry.update(checksums.result_fields(shown, part.checksums[shown], None))
         return entry
