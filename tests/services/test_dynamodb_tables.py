@@ -369,3 +369,31 @@ def test_create_table_validation(ddb):
             ],
         )
     assert code(exc) == "ValidationException"
+
+
+def test_create_table_answers_without_what_aws_fills_in_later(ddb):
+    """AWS-recorded create_table_response (LocalStack's DynamoDB-streams mapping tests,
+    2025): no WarmThroughput and no on-demand timestamp until the table exists."""
+    name = qname("created")
+    created = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )["TableDescription"]
+    assert created["BillingModeSummary"] == {"BillingMode": "PAY_PER_REQUEST"}
+    assert "WarmThroughput" not in created
+    assert "WarmThroughput" not in created["GlobalSecondaryIndexes"][0]
+    described = ddb.describe_table(TableName=name)["Table"]
+    assert "LastUpdateToPayPerRequestDateTime" in described["BillingModeSummary"]
+    assert described["WarmThroughput"]["Status"] == "ACTIVE"

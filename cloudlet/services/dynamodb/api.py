@@ -144,7 +144,15 @@ class DynamoDBService(
     def create_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = parse_create(params, ctx.account_id, ctx.region, self.engine.clock())
         self._add_table(ctx, table, params)
-        return {"TableDescription": describe(table, self.engine.counts(table), self.engine.clock())}
+        out = describe(table, self.engine.counts(table), self.engine.clock())
+        # What AWS fills in once the table exists is not in CreateTable's answer (AWS-recorded
+        # create_table_response, 2025): no warm throughput, no on-demand timestamp.
+        out.pop("WarmThroughput", None)
+        for ix in out.get("GlobalSecondaryIndexes", ()):
+            ix.pop("WarmThroughput", None)
+        if "BillingModeSummary" in out:
+            out["BillingModeSummary"] = {"BillingMode": out["BillingModeSummary"]["BillingMode"]}
+        return {"TableDescription": out}
 
     def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._described(ctx, params["TableName"])
