@@ -407,7 +407,9 @@ def dropped_tables(
 
 
 def forget_dropped(engine: Engine, now: float) -> None:
-    """Forget deleted tables whose streams' 24 hours have passed, with their change log."""
+    """Forget deleted tables whose streams' 24 hours have passed; their change log is left
+    to the background purge (``Store.purge``: a day of a busy table's changes took one
+    long statement on the event loop)."""
     conn = engine.store.conn
     conn.execute(DROPPED_SCHEMA)
     for tid, dropped in conn.execute("SELECT tid, dropped FROM dropped_tables").fetchall():
@@ -415,9 +417,10 @@ def forget_dropped(engine: Engine, now: float) -> None:
             conn.execute("DELETE FROM dropped_tables WHERE tid = ?", (tid,))
         elif now - dropped > RETENTION:
             with engine.store.transaction():
-                conn.execute("DELETE FROM changes WHERE tid = ?", (tid,))
+                engine.store.schedule_purge("changes", tid)
                 conn.execute("DELETE FROM stream_history WHERE tid = ?", (tid,))
                 conn.execute("DELETE FROM dropped_tables WHERE tid = ?", (tid,))
+            engine.purge_soon()
 
 
 def forget_streams(engine: Engine) -> None:

@@ -28,13 +28,15 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.core.slices import run_sliced
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
 from cloudlet.services.dynamodb.store import load
 from cloudlet.services.dynamodb.tables import Table
 
 Result = dict[str, Any]
-Step = Callable[[], bool]
+Step = Callable[..., bool]
+"""``step(n)`` does up to ``n`` rows (``BATCH`` when not told) and says whether it is done."""
 
 BATCH = 500
 """Items one sweep call deletes, and rows one backfill step looks at."""
@@ -42,8 +44,6 @@ MAX_AGE = 5 * 365 * 24 * 3600.0
 """TTL values further in the past than this never expire an item (AWS's rule)."""
 DEFAULT_INTERVAL = 5.0
 RETENTION_INTERVAL = 60.0
-SWEEP_ROUNDS = 20
-"""Batches one sweep tick may run back to back (yielding between them) when many expire."""
 
 
 # --------------------------------------------------------------------------- operations
@@ -112,7 +112,7 @@ def backfill(engine: Engine, table: Table, batch: int = BATCH) -> Step:
     cursor: list[Any] = [None]
     conn = engine.store.conn
 
-    def step() -> bool:
+    def step(batch: int = batch) -> bool:
         if table.ttl is not setting or engine.by_id.get(table.tid) is not table:
             return True
         if cursor[0] is None:
@@ -200,10 +200,13 @@ def interval() -> float:
 
 class StreamsAndTtlHandlers:
     """UpdateTimeToLive / DescribeTimeToLive and the TTL and stream-retention loops, for
-    ``DynamoDBService`` (which provides ``engine`` and ``env``)."""
+    ``DynamoDBService`` (which provides ``engine``, ``env`` and ``_backfills``, the pending
+    slices a stop cancels)."""
 
     engine: Engine
     env: Any
+    _backfills: set[asyncio.Handle]
+    _sweeping: bool = False
 
     def _ttl_table(self, ctx: Any, name: str) -> Table:
         table = self.engine.find(ctx.account_id, ctx.region, name)
@@ -230,25 +233,25 @@ class StreamsAndTtlHandlers:
             "dynamodb-stream-retention",
         )
 
-    async def _ttl_tick(self) -> None:
-        for _ in range(SWEEP_ROUNDS):
-            if sweep(self.engine) < BATCH:
-                return
-            await asyncio.sleep(0)
+    def _ttl_tick(self) -> None:
+        """Delete what has expired, in time-sized slices (``core/slices.py``) until none is
+        left; a tick while a sweep is still going leaves it to finish."""
+        if self._sweeping:
+            return
+        self._sweeping = True
+
+        def step(n: int) -> bool:
+            try:
+                finished = sweep(self.engine, batch=n) < n
+            except BaseException:
+                self._sweeping = False  # logged by run_sliced; the next tick tries again
+                raise
+            if finished:
+                self._sweeping = False
+            return finished
+
+        run_sliced(step, self._backfills, name="TTL sweep")
 
     def _run_steps(self, step: Step) -> None:
-        """Run a backfill a step per event-loop turn, as a task the server cancels at stop."""
-
-        async def run() -> None:
-            while not step():
-                await asyncio.sleep(0)
-
-        tasks = self.env.tasks
-        task = asyncio.get_running_loop().create_task(run(), name="dynamodb-ttl-backfill")
-        tasks.append(task)
-
-        def done(finished: asyncio.Task) -> None:
-            if finished in tasks:
-                tasks.remove(finished)
-
-        task.add_done_callback(done)
+        """Run a backfill in time-sized slices, one per event-loop turn (cancelled at stop)."""
+        run_sliced(step, self._backfills, name="TTL backfill")
