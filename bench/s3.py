@@ -280,7 +280,12 @@ def listing(s3, endpoint: str, keys: int, calls: int, floor=None) -> None:  # no
 # -- 4. wrk on presigned GET and PUT URLs ---------------------------------------------------
 
 
-def wrk_rate(url: str, seconds: int, conns: int, script: str | None = None) -> float | None:
+def wrk_rate(
+    url: str, seconds: int, conns: int, script: str | None = None, *, strict: bool = True
+) -> float | None:
+    """wrk's req/s on ``url``. Any error answer fails the run (``strict``), except from
+    moto, which now and then answers one of thousands of concurrent PUTs with an error:
+    that is reported, not fatal."""
     extra = ["-s", script] if script else []
     out = subprocess.run(
         ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", *extra, url],
@@ -290,8 +295,10 @@ def wrk_rate(url: str, seconds: int, conns: int, script: str | None = None) -> f
     )
     m = re.search(r"Requests/sec:\s*([\d.]+)", out.stdout)
     errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
-    if errs:
+    if errs and strict:
         raise RuntimeError(f"wrk saw errors: {out.stdout}")
+    if errs:
+        print(f"   (wrk saw {errs.group(1)} error answers from {url.split('/')[2]})")
     return float(m.group(1)) if m else None
 
 
@@ -313,12 +320,13 @@ def presigned_wrk(clients: dict, seconds: int, conns: int, rounds: int, work: st
             )
             for name in names
         }
-        for url in urls.values():
-            wrk_rate(url, 1, conns, script)  # warm
+        for name, url in urls.items():
+            wrk_rate(url, 1, conns, script, strict=name != "moto")  # warm
         rates: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(rounds):
             for name, url in urls.items():
-                rates[name].append(wrk_rate(url, seconds, conns, script) or 0.0)
+                rate = wrk_rate(url, seconds, conns, script, strict=name != "moto")
+                rates[name].append(rate or 0.0)
         label = "GET" if script is None else "PUT"
         print("   ".join(f"{n} {statistics.median(r):8.0f}" for n, r in rates.items()), "req/s")
         print(f"{label} wrk cloudlet/floor = {paired(rates, 'floor'):.2f}")
