@@ -209,7 +209,7 @@ class Engine:
                 table.size_bytes += size or 0
         touched = 0
         if table.indexes:
-            touched = self._write_indexes(table, key, old.item if old else None, new)
+            touched = self._write_indexes(table, key, old, new, size or 0)
         if self._logging(table):
             self._log(table, key, old, new, user)
         return touched
@@ -226,24 +226,31 @@ class Engine:
         except Exception:  # noqa: BLE001 - a stored number always parses; be safe
             return None
 
-    def _write_indexes(self, table: Table, key: Key, old: Item | None, new: Item | None) -> int:
+    def _write_indexes(
+        self, table: Table, key: Key, old: Stored | None, new: Item | None, new_size: int
+    ) -> int:
+        """Keep each index in step; an ALL projection's entry is the item, whose size
+        the write already knows (``new_size``, ``old.size``), so only narrower
+        projections are measured."""
         base = (key[1], key[2])
         touched = 0
         counts = table.index_counts
+        old_item = old.item if old is not None else None
         for ix in table.indexes:
-            old_key = index_key_of(ix, old) if old is not None else None
+            old_key = index_key_of(ix, old_item) if old_item is not None else None
             new_key = index_key_of(ix, new) if new is not None else None
             counted = counts.get(ix.iid) if counts is not None else None
+            whole = ix.projection == "ALL"
             if old_key is not None:
                 if old_key != new_key:
                     self.store.index_delete(ix.iid, old_key, base)
                     touched += 1
-                if counted is not None:  # its entry goes, deleted or replaced
+                if counted is not None and old is not None:  # its entry goes
                     counted[0] -= 1
-                    counted[1] -= item_size(project(table, ix, old))  # type: ignore[arg-type]
+                    counted[1] -= old.size if whole else item_size(project(table, ix, old.item))
             if new_key is not None and new is not None:
                 projected = project(table, ix, new)
-                size = item_size(projected)
+                size = new_size if whole else item_size(projected)
                 self.store.index_put(ix.iid, new_key, base, size, dump(projected))
                 touched += 1
                 if counted is not None:
