@@ -144,14 +144,7 @@ class DynamoDBService(
     def create_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = parse_create(params, ctx.account_id, ctx.region, self.engine.clock())
         self._add_table(ctx, table, params)
-        out = describe(table, self.engine.counts(table), self.engine.clock())
-        # What AWS fills in once the table exists is not in CreateTable's answer (AWS-recorded
-        # create_table_response, 2025): no warm throughput, no on-demand timestamp.
-        out.pop("WarmThroughput", None)
-        for ix in out.get("GlobalSecondaryIndexes", ()):
-            ix.pop("WarmThroughput", None)
-        if "BillingModeSummary" in out:
-            out["BillingModeSummary"] = {"BillingMode": out["BillingModeSummary"]["BillingMode"]}
+        out = describe(table, self.engine.counts(table), self.engine.clock(), created=True)
         return {"TableDescription": out}
 
     def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -38,10 +38,16 @@ def projection_description(ix: Index) -> dict[str, Any]:
 
 
 def describe(
-    table: Table, counts: dict[str, tuple[int, int]] | None = None, now: float | None = None
+    table: Table,
+    counts: dict[str, tuple[int, int]] | None = None,
+    now: float | None = None,
+    *,
+    created: bool = False,
 ) -> dict[str, Any]:
     """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index,
-    ``now`` the time NumberOfDecreasesToday counts the day of (default: the clock)."""
+    ``now`` the time NumberOfDecreasesToday counts the day of (default: the clock).
+    ``created``: CreateTable's answer, without what AWS fills in once the table exists
+    (warm throughput, the on-demand timestamp: AWS-recorded create_table_response, 2025)."""
     counts = counts or {}
     now = time.time() if now is None else now
     n, size = counts.get("", (table.item_count or 0, table.size_bytes or 0))
@@ -64,10 +70,11 @@ def describe(
     if since is None and table.billing == "PAY_PER_REQUEST":
         since = table.created  # a table saved before on_demand_since was kept
     if since is not None:  # AWS: once a table has been on demand, in either mode
-        out["BillingModeSummary"] = {
-            "BillingMode": table.billing,
-            "LastUpdateToPayPerRequestDateTime": datetime.fromtimestamp(since, UTC),
-        }
+        out["BillingModeSummary"] = {"BillingMode": table.billing}
+        if not created:
+            out["BillingModeSummary"]["LastUpdateToPayPerRequestDateTime"] = datetime.fromtimestamp(
+                since, UTC
+            )
     lsis, gsis = [], []
     for ix in table.indexes:
         icount, isize = counts.get(ix.name, (0, 0))
@@ -86,7 +93,8 @@ def describe(
             if ix.status == "CREATING":
                 d["Backfilling"] = True
             d["ProvisionedThroughput"] = describe_throughput(ix.throughput, ix.throughput_log, now)
-            d["WarmThroughput"] = warm_description(ix.warm, ix.throughput)
+            if not created:
+                d["WarmThroughput"] = warm_description(ix.warm, ix.throughput)
             if ix.on_demand:
                 d["OnDemandThroughput"] = dict(ix.on_demand)
             gsis.append(d)
@@ -106,7 +114,8 @@ def describe(
         out["SSEDescription"] = dict(table.sse)
     if table.table_class != "STANDARD":
         out["TableClassSummary"] = {"TableClass": table.table_class}
-    out["WarmThroughput"] = warm_description(table.warm, table.throughput)
+    if not created:
+        out["WarmThroughput"] = warm_description(table.warm, table.throughput)
     if table.on_demand:
         out["OnDemandThroughput"] = dict(table.on_demand)
     if table.restore is not None:
