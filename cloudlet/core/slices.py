@@ -29,6 +29,7 @@ def run_sliced(
     *,
     name: str,
     done: Callable[[], None] | None = None,
+    ended: Callable[[], None] | None = None,
     size: int = 32,
     budget: float = BUDGET,
 ) -> None:
@@ -36,7 +37,8 @@ def run_sliced(
     ``done()``. ``n`` is how many units the slice may do, grown or shrunk (at most
     doubled) toward ``budget`` seconds a slice. The pending turn's handle is kept in
     ``handles`` so a stopping service can cancel it. A step that raises ends the job,
-    logged under ``name``; whatever it had committed stays."""
+    logged under ``name``; whatever it had committed stays. ``ended()`` follows however
+    the job ends, finished or failed (a service's "running" flag is cleared there)."""
     loop = asyncio.get_running_loop()
     count = size
 
@@ -48,15 +50,17 @@ def run_sliced(
             finished = step(count)
         except Exception:  # noqa: BLE001 - keep the server up
             log.exception("%s failed", name)
-            return
-        if finished:
+        else:
+            if not finished:
+                elapsed = max(time.perf_counter() - started, 1e-6)
+                count = max(1, min(count * 2, int(count * budget / elapsed)))
+                handle = loop.call_soon(run)
+                handles.add(handle)
+                return
             if done is not None:
                 done()
-            return
-        elapsed = max(time.perf_counter() - started, 1e-6)
-        count = max(1, min(count * 2, int(count * budget / elapsed)))
-        handle = loop.call_soon(run)
-        handles.add(handle)
+        if ended is not None:
+            ended()
 
     handle = loop.call_soon(run)
     handles.add(handle)

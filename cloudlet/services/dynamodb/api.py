@@ -127,17 +127,12 @@ class DynamoDBService(
             return
         self._purging = True
 
-        def step(limit: int) -> bool:
-            try:
-                return self.engine.store.purge(limit)
-            except Exception:
-                self._purging = False  # logged by run_sliced; the next drop or start retries
-                raise
-
-        def done() -> None:
+        def ended() -> None:  # finished, or failed (logged): the next drop or start retries
             self._purging = False
 
-        run_sliced(step, self._backfills, name="purge of dropped tables", done=done)
+        run_sliced(
+            self.engine.store.purge, self._backfills, name="purge of dropped tables", ended=ended
+        )
 
     # --- tables -------------------------------------------------------------------------
 

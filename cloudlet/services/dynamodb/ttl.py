@@ -240,17 +240,15 @@ class StreamsAndTtlHandlers:
             return
         self._sweeping = True
 
-        def step(n: int) -> bool:
-            try:
-                finished = sweep(self.engine, batch=n) < n
-            except BaseException:
-                self._sweeping = False  # logged by run_sliced; the next tick tries again
-                raise
-            if finished:
-                self._sweeping = False
-            return finished
+        def ended() -> None:  # finished, or failed (logged): the next tick sweeps again
+            self._sweeping = False
 
-        run_sliced(step, self._backfills, name="TTL sweep")
+        run_sliced(
+            lambda n: sweep(self.engine, batch=n) < n,
+            self._backfills,
+            name="TTL sweep",
+            ended=ended,
+        )
 
     def _run_steps(self, step: Step) -> None:
         """Run a backfill in time-sized slices, one per event-loop turn (cancelled at stop)."""

@@ -1,0 +1,41 @@
+"""``run_sliced``: a job's slices, one per loop turn, and how it ends."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cloudlet.core.slices import run_sliced
+
+
+async def _run(step) -> list[str]:
+    events: list[str] = []
+    handles: set[asyncio.Handle] = set()
+    run_sliced(
+        step,
+        handles,
+        name="test job",
+        done=lambda: events.append("done"),
+        ended=lambda: events.append("ended"),
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not handles
+    return events
+
+
+def test_a_finished_job_is_done_then_ended() -> None:
+    sizes: list[int] = []
+
+    def step(n: int) -> bool:
+        sizes.append(n)
+        return len(sizes) == 3
+
+    assert asyncio.run(_run(step)) == ["done", "ended"]
+    assert len(sizes) == 3 and all(n >= 1 for n in sizes)
+
+
+def test_a_failed_job_is_ended_not_done() -> None:
+    def step(n: int) -> bool:
+        raise RuntimeError("broken slice")
+
+    assert asyncio.run(_run(step)) == ["ended"]
