@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 BUDGET = 0.002
 """Seconds a slice aims at: a request waits at most about this per loop turn."""
 
+MAX_SIZE = 1 << 16
+"""The most units a slice is given, however fast the last one was."""
+
 
 def run_sliced(
     step: Callable[[int], bool],
@@ -53,7 +56,7 @@ def run_sliced(
         else:
             if not finished:
                 elapsed = max(time.perf_counter() - started, 1e-6)
-                count = max(1, min(count * 2, int(count * budget / elapsed)))
+                count = max(1, min(count * 2, MAX_SIZE, int(count * budget / elapsed)))
                 handle = loop.call_soon(run)
                 handles.add(handle)
                 return
@@ -64,3 +67,20 @@ def run_sliced(
 
     handle = loop.call_soon(run)
     handles.add(handle)
+
+
+def run_for(step: Callable[[int], bool], seconds: float, *, size: int = 32) -> tuple[bool, int]:
+    """Call ``step(n)`` for up to about ``seconds`` now (a request doing the first part of
+    a job before it answers), slices sized as ``run_sliced`` sizes them. Returns whether
+    the job finished, and the size reached (``run_sliced``'s ``size`` for the rest)."""
+    count = size
+    deadline = time.perf_counter() + seconds
+    while True:
+        started = time.perf_counter()
+        if step(count):
+            return True, count
+        now = time.perf_counter()
+        if now >= deadline:
+            return False, count
+        elapsed = max(now - started, 1e-6)
+        count = max(1, min(count * 2, MAX_SIZE, int(count * BUDGET / elapsed)))

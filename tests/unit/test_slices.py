@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cloudlet.core.slices import run_sliced
+from cloudlet.core.slices import run_for, run_sliced
 
 
 async def _run(step) -> list[str]:
@@ -39,3 +39,15 @@ def test_a_failed_job_is_ended_not_done() -> None:
         raise RuntimeError("broken slice")
 
     assert asyncio.run(_run(step)) == ["ended"]
+
+
+def test_run_for_stops_at_its_time_and_says_how_far_it_got() -> None:
+    calls: list[int] = []
+
+    def endless(n: int) -> bool:
+        calls.append(n)
+        return False
+
+    finished, size = run_for(endless, 0.01)
+    assert not finished and calls and size >= 1
+    assert run_for(lambda n: True, 10.0) == (True, 32)

@@ -8,10 +8,9 @@ Why it is built this way:
   in one transaction: later writes, or deleting the table, do not touch it.
 - **A restore is a new table built like any other.** The definition (from the
   backup, or the source table for PITR) becomes a fresh ``Table`` (new id, new
-  index ids) through ``Engine.add_table``; the rows are copied with one
-  ``INSERT ... SELECT``; every secondary index is rebuilt by running
-  ``Engine.reindex`` to completion, all in one transaction, so the restored
-  table answers queries on its indexes as soon as the call returns (ACTIVE,
+  index ids) through ``Engine.add_table``, CREATING while a job copies the rows
+  and rebuilds every secondary index (``Engine.reindex``) a slice at a time
+  (``restores.py``). A small table is done before the call answers (ACTIVE,
   ``RestoreInProgress`` false). As on AWS, streams, TTL, tags, PITR and
   deletion protection are not restored; the ``*Override`` parameters change
   billing, throughput, indexes (keep a subset) and encryption. TTL times are
@@ -33,15 +32,16 @@ server left running, ``_stop_backups`` cancels running ones.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cloudlet.core import ids
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import errors
+from cloudlet.core.slices import run_for, run_sliced
+from cloudlet.services.dynamodb import errors, restores
 from cloudlet.services.dynamodb.backup_checks import (
     BOTH_RESTORE_TIMES,
     CROSS_REGION_RESTORE,
@@ -59,15 +59,13 @@ from cloudlet.services.dynamodb.describe import (
     key_schema_of,
     projection_description,
 )
-from cloudlet.services.dynamodb.engine import Engine, Key
+from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.export import (
     Exports,
     describe_export,
     export_conflict,
     invalid_export_time,
-    undo_after,
 )
-from cloudlet.services.dynamodb.store import dump
 from cloudlet.services.dynamodb.tables import (
     Table,
     check_table_name,
@@ -75,7 +73,6 @@ from cloudlet.services.dynamodb.tables import (
     parse_index,
     sse_description,
 )
-from cloudlet.services.dynamodb.values import Item, item_size
 
 Result = dict[str, Any]
 
@@ -119,6 +116,12 @@ DAY = 86400.0
 
 def table_not_found(name: str) -> ServiceError:
     return ServiceError("TableNotFoundException", f"Table not found: {name}", 400)
+
+
+def backup_in_use(arn: str) -> ServiceError:
+    return ServiceError(
+        "BackupInUseException", f"Backup is being used to restore a table: {arn}", 400
+    )
 
 
 def pitr_unavailable(name: str) -> ServiceError:
@@ -447,41 +450,10 @@ def _index_override(table: Table, kind: str, member: str, specs: list[dict[str, 
     table.indexes = [ix for ix in table.indexes if ix.kind != kind] + chosen
 
 
-def install(engine: Engine, table: Table, fill: Callable[[Table], None]) -> None:
-    """Add ``table``, ``fill(table)`` its items, build its indexes: one transaction.
-
-    On any failure nothing is left behind, in the database or in the registry.
-    """
-    store = engine.store
-    try:
-        with store.transaction():
-            engine.add_table(table)
-            fill(table)
-            for ix in table.indexes:
-                step = engine.reindex(table, ix)
-                while not step(1000):
-                    pass
-            table.item_count, table.size_bytes = store.count(table.tid)
-    except BaseException:
-        if table.tid and engine.by_id.get(table.tid) is table:
-            engine.tables.pop((table.account, table.region, table.name), None)
-            engine.by_id.pop(table.tid, None)
-        raise
-
-
-def _apply_undo(engine: Engine, tid: int, undo: dict[Key, Item | None]) -> None:
-    store = engine.store
-    for key, old in undo.items():
-        if old is None:
-            store.delete(tid, *key)
-        else:
-            store.put(tid, *key, item_size(old), None, dump(old))
-
-
 def _restore_result(engine: Engine, table: Table) -> Result:
     """The answer of a restore: the new table's description, RestoreSummary included
-    (``table.restore``, set before ``install`` saved the table, so DescribeTable reports
-    it too, after restarts as well)."""
+    (``table.restore``, saved with the table, so DescribeTable reports it too, after
+    restarts as well)."""
     return {"TableDescription": describe(table, engine.counts(table), engine.clock())}
 
 
@@ -503,6 +475,7 @@ class BackupHandlers:
 
     engine: Engine
     env: Any
+    _backfills: set[asyncio.Handle]
 
     # ---- state (created on first use)
 
@@ -522,6 +495,9 @@ class BackupHandlers:
         """Create the tables and resume unfinished exports (call on the event loop)."""
         self._backup_store()
         self._export_store().resume()
+        for table in list(self.engine.by_id.values()):
+            if table.restoring is not None:
+                self._resume_restore(table)
 
     def _stop_backups(self) -> None:
         """Cancel running exports (call before closing the database)."""
@@ -546,6 +522,8 @@ class BackupHandlers:
         store = self._backup_store()
         arn, _region = check_backup_arn(params["BackupArn"], ctx.account_id, ctx.region)
         backup = store.get(ctx.account_id, ctx.region, arn)
+        if restores.restoring(self.engine, backup.bid):
+            raise backup_in_use(backup.arn)
         store.delete(backup)
         backup.status = "DELETED"
         return {"BackupDescription": backup.description()}
@@ -595,16 +573,7 @@ class BackupHandlers:
             "SourceTableArn": backup.table.arn,
             "RestoreDateTime": backup.created,
         }
-
-        def fill(new: Table) -> None:
-            self.engine.store.conn.execute(
-                "INSERT INTO items (tid, h, hk, rk, size, exp, body) "
-                "SELECT ?, h, hk, rk, size, NULL, body FROM backup_items WHERE bid = ?",
-                (new.tid, backup.bid),
-            )
-
-        install(self.engine, table, fill)
-        return _restore_result(self.engine, table)
+        return self._restore(table, {"backup": backup.bid})
 
     # ---- point-in-time recovery
 
@@ -665,18 +634,32 @@ class BackupHandlers:
             raise errors.table_already_exists(target)
         table = restored_definition(source, target, ctx.account_id, ctx.region, params, now)
         table.restore = {"SourceTableArn": source.arn, "RestoreDateTime": when}
-        undo = undo_after(engine, source, when)
+        return self._restore(table, {"table": source.tid, "when": when})
 
-        def fill(new: Table) -> None:
-            engine.store.conn.execute(
-                "INSERT INTO items (tid, h, hk, rk, size, exp, body) "
-                "SELECT ?, h, hk, rk, size, NULL, body FROM items WHERE tid = ?",
-                (new.tid, source.tid),
-            )
-            _apply_undo(engine, new.tid, undo)
+    def _restore(self, table: Table, job: dict[str, Any]) -> Result:
+        """Start ``table``'s restore (``restores.py``): up to ``restores.WAIT`` seconds
+        now, the rest a slice per event-loop turn; answer its description."""
+        restores.begin(self.engine, table, job)
+        step = restores.steps(self.engine, table)
+        try:
+            finished, size = run_for(step, restores.WAIT)
+        except BaseException:
+            if self.engine.by_id.get(table.tid) is table:
+                self.engine.drop(table)
+            raise
+        if not finished:
+            self._resume_restore(table, step, size)
+        return _restore_result(self.engine, table)
 
-        install(engine, table, fill)
-        return _restore_result(engine, table)
+    def _resume_restore(
+        self, table: Table, step: restores.Step | None = None, size: int = 32
+    ) -> None:
+        run_sliced(
+            step or restores.steps(self.engine, table),
+            self._backfills,
+            name=f"restore of table {table.name}",
+            size=size,
+        )
 
     # ---- exports
 

@@ -119,15 +119,15 @@ def describe(
     if table.on_demand:
         out["OnDemandThroughput"] = dict(table.on_demand)
     if table.restore is not None:
-        out["RestoreSummary"] = restore_summary(table.restore)
+        out["RestoreSummary"] = restore_summary(table.restore, table.restoring is not None)
     return out
 
 
-def restore_summary(restore: dict[str, Any]) -> dict[str, Any]:
+def restore_summary(restore: dict[str, Any], running: bool) -> dict[str, Any]:
     """RestoreSummary of a restored table: as RestoreTableFromBackup and
     RestoreTableToPointInTime answer it, and DescribeTable keeps reporting it (API
-    reference, TableDescription.RestoreSummary). Restores finish before they answer."""
+    reference, TableDescription.RestoreSummary); ``running`` while the table is CREATING."""
     out = {k: v for k, v in restore.items() if k != "RestoreDateTime"}
     out["RestoreDateTime"] = datetime.fromtimestamp(restore["RestoreDateTime"], UTC)
-    out["RestoreInProgress"] = False
+    out["RestoreInProgress"] = running
     return out

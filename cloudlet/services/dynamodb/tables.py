@@ -112,6 +112,9 @@ class Table:
     restore: dict[str, Any] | None = None
     """Where a restored table came from: {"SourceBackupArn"?, "SourceTableArn", "RestoreDateTime"
     (epoch seconds)}; DescribeTable's RestoreSummary. None: not restored."""
+    restoring: dict[str, Any] | None = None
+    """The restore still running (``restores.py``): {"backup": bid} or {"table": source
+    tid, "when": epoch seconds}, with "copied" once every item is in. None: none."""
     item_count: int | None = None
     size_bytes: int | None = None
     index_counts: dict[int, list[int]] | None = None
