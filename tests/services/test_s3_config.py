@@ -29,10 +29,10 @@ def _fails(call, **kwargs) -> tuple[str, int]:
     return error(exc)
 
 
-POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}],
-}
+def _open_policy(bucket: str) -> dict:
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+    statement["Resource"] = f"arn:aws:s3:::{bucket}/*"
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def test_policy(s3, bucket):
@@ -41,11 +41,61 @@ def test_policy(s3, bucket):
         "MalformedPolicy",
         400,
     )
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(POLICY))
-    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == POLICY
+    policy = _open_policy(bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy
     s3.delete_bucket_policy(Bucket=bucket)
     assert _fails(s3.get_bucket_policy, Bucket=bucket) == ("NoSuchBucketPolicy", 404)
     assert _fails(s3.get_bucket_policy, Bucket=bname("missing")) == ("NoSuchBucket", 404)
+
+
+INVALID_RESOURCE = "Policy has invalid resource"
+NOT_APPLICABLE = "Action does not apply to any resource(s) in statement"
+ACCOUNT = {"AWS": "arn:aws:iam::111122223333:root"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"Resource": "*"}, INVALID_RESOURCE),
+        ({"Resource": "arn:aws:s3:::another-bucket/*"}, INVALID_RESOURCE),
+        ({"Resource": "arn:aws:sqs:us-east-1:111122223333:q"}, INVALID_RESOURCE),
+        ({"Action": "ec2:RunInstances"}, "Policy has invalid action"),
+        ({"Principal": {"AWS": "not-an-arn"}}, "Invalid principal in policy"),
+        ({"Principal": {"AWS": "arn:aws:iam::123:user/nope"}}, "Invalid principal in policy"),
+        ({"Action": "s3:PutObject", "Resource": "arn:aws:s3:::BUCKET"}, NOT_APPLICABLE),
+        ({"Action": ["s3:GetObject", "s3:ListBucket"]}, NOT_APPLICABLE),
+    ],
+)
+def test_policy_names_what_s3_knows(s3, bucket, change, message):
+    """S3 refuses a policy naming resources outside the bucket, other services' actions,
+    malformed principals, or actions that apply to none of the statement's resources
+    (AWS's answers quoted in versity/versitygw#645, noobaa-core#10058)."""
+    statement = {**OPEN_READ, "Principal": ACCOUNT, **change}
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, statement))
+    assert error(exc) == ("MalformedPolicy", 400)
+    assert exc.value.response["Error"]["Message"] == message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Action": "s3:*", "Resource": "arn:aws:s3:::BUCKET*"},
+        {"Action": "s3:Get*", "Resource": ["arn:aws:s3:::BUCKET", "arn:aws:s3:::BUCKET/*"]},
+        {
+            "Action": ["s3:ListBucket", "s3:GetObject"],
+            "Resource": ["arn:aws:s3:::BUCKET/*", "arn:aws:s3:::BUCKET"],
+        },
+        {"Action": "s3:GetObjectVersion", "Resource": "arn:aws:s3:::BUCKET/logs/*"},
+        {"Principal": {"AWS": ["111122223333", "arn:aws:sts::111122223333:assumed-role/r/s"]}},
+        {"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"},
+        {"NotAction": "s3:DeleteObject", "Effect": "Deny"},
+    ],
+)
+def test_policy_s3_takes(s3, bucket, change):
+    statement = {**OPEN_READ, "Principal": ACCOUNT, **change}
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, statement))
 
 
 def test_acl_canned_and_grants(s3, bucket):
@@ -198,7 +248,7 @@ def test_logging_payment_accelerate_website(s3, bucket):
 def test_configuration_goes_with_the_bucket(s3):
     name = open_bucket(s3, "gone")
     s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
-    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(POLICY))
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_open_policy(name)))
     s3.delete_bucket(Bucket=name)
     s3.create_bucket(Bucket=name)
     assert _fails(s3.get_bucket_tagging, Bucket=name)[0] == "NoSuchTagSet"
@@ -210,7 +260,7 @@ def test_bucket_tagging_and_policy_puts_answer_204(s3, bucket):
     ``Bucket.set_tags`` fails on anything else)."""
     out = s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
     assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
-    policy = _policy({**ACCOUNT_READ, "Resource": f"arn:aws:s3:::{bucket}/*"})
+    policy = _policy(bucket, ACCOUNT_READ)
     out = s3.put_bucket_policy(Bucket=bucket, Policy=policy)
     assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
 
@@ -261,11 +311,22 @@ def test_object_tagging_by_version(s3, bucket):
     assert got["TagSet"] == [{"Key": "old", "Value": "y"}]
 
 
-def _policy(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+def _policy(bucket: str, *statements: dict) -> str:
+    """A policy of ``statements`` on ``bucket`` (``BUCKET`` in a resource names it)."""
+
+    def named(statement: dict) -> dict:
+        out = json.loads(json.dumps(statement).replace("BUCKET", bucket))
+        return {k: v for k, v in out.items() if k != "Action" or "NotAction" not in out}
+
+    return json.dumps({"Version": "2012-10-17", "Statement": [named(s) for s in statements]})
 
 
-OPEN_READ = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+OPEN_READ = {
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::BUCKET/*",
+}
 ACCOUNT_READ = {**OPEN_READ, "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
 
 
@@ -289,7 +350,7 @@ ACCOUNT_READ = {**OPEN_READ, "Principal": {"AWS": "arn:aws:iam::111122223333:roo
 )
 def test_bucket_policy_status(s3, bucket, statements, public):
     assert _fails(s3.get_bucket_policy_status, Bucket=bucket) == ("NoSuchBucketPolicy", 404)
-    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(*statements))
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, *statements))
     status = s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
     assert status == {"IsPublic": public}
 
@@ -301,14 +362,14 @@ def test_block_public_access_refuses_public_policies_and_acls(s3, bucket):
         PublicAccessBlockConfiguration={"BlockPublicPolicy": True, "BlockPublicAcls": True},
     )
     with pytest.raises(ClientError) as exc:
-        s3.put_bucket_policy(Bucket=bucket, Policy=_policy(OPEN_READ))
+        s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, OPEN_READ))
     assert error(exc) == ("AccessDenied", 403)
     assert exc.value.response["Error"]["Message"].endswith(
         f'on resource: "arn:aws:s3:::{bucket}" because public policies are blocked by the '
         "BlockPublicPolicy block public access setting."
     )
     assert _fails(s3.get_bucket_policy, Bucket=bucket)[0] == "NoSuchBucketPolicy"
-    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(ACCOUNT_READ))  # not public: fine
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, ACCOUNT_READ))  # not public: fine
     for call, kw in (
         (s3.put_bucket_acl, {"ACL": "public-read"}),
         (s3.put_object_acl, {"Key": "k", "ACL": "authenticated-read"}),
@@ -330,7 +391,7 @@ def test_block_public_access_refuses_public_policies_and_acls(s3, bucket):
     assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
 
     s3.delete_public_access_block(Bucket=bucket)
-    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(OPEN_READ))
+    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, OPEN_READ))
     assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
     s3.put_object(Bucket=bucket, Key="open", Body=b"x", ACL="public-read")
     grants = s3.get_object_acl(Bucket=bucket, Key="open")["Grants"]
@@ -351,7 +412,7 @@ def test_new_buckets_block_public_access_and_disable_acls(s3):
     assert set(block.values()) == {True} and len(block) == 4
     rules = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
     assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
-    assert _fails(s3.put_bucket_policy, Bucket=name, Policy=json.dumps(POLICY))[0] == (
+    assert _fails(s3.put_bucket_policy, Bucket=name, Policy=json.dumps(_open_policy(name)))[0] == (
         "AccessDenied"
     )
 

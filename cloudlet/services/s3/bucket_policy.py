@@ -9,14 +9,30 @@ of ``Allow``/``Deny``, a ``Principal`` (or ``NotPrincipal``), an ``Action`` (or
 passes must then compile as an IAM resource policy (``cloudlet.auth.policy``),
 which is what strict mode evaluates: a stored document it could not compile would
 be silently ignored, its ``Deny`` statements with it.
+
+What the statements name is checked too, as S3 checks it (AWS's answers quoted in
+versity/versitygw#645, noobaa-core#10058, aws-samples/aws-serverless-appsync-app#4):
+every resource must be this bucket or objects in it ("Policy has invalid
+resource"); actions must be S3's ("Policy has invalid action"); an ``AWS``
+principal must be ``*``, an account id or an IAM/STS ARN ("Invalid principal in
+policy"); and an action S3 knows must apply to one of the statement's resources,
+bucket actions to the bucket and object actions to objects ("Action does not apply
+to any resource(s) in statement"). Which actions are object actions comes from
+botocore's S3 model (operations that take a ``Key``) and ``auth.actions``; an S3
+action name not known there is taken as it is.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from functools import cache
 from typing import Any
 
+from botocore.loaders import Loader
+
 from cloudlet.auth import policy as iam_policy
+from cloudlet.auth.actions import S3_ACTIONS
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.s3 import errors
 
@@ -35,10 +51,10 @@ def malformed_policy(message: str) -> ServiceError:
     return errors.s3_error("MalformedPolicy", message, 400)
 
 
-def parse_bucket_policy(text: str) -> dict[str, Any]:
-    """The policy document of a PutBucketPolicy, checked; ``MalformedPolicy`` if S3
-    would refuse it. Text that does not open an object (empty, ``invalid json``, a
-    list) is told so; an object that does not parse is "invalid Json"."""
+def parse_bucket_policy(text: str, bucket: str) -> dict[str, Any]:
+    """The policy document of ``bucket``'s PutBucketPolicy, checked; ``MalformedPolicy``
+    if S3 would refuse it. Text that does not open an object (empty, ``invalid json``,
+    a list) is told so; an object that does not parse is "invalid Json"."""
     if not text.lstrip().startswith("{"):
         raise malformed_policy(NOT_AN_OBJECT)
     try:
@@ -50,6 +66,8 @@ def parse_bucket_policy(text: str) -> dict[str, Any]:
         raise malformed_policy("The policy must contain a valid version string")
     for statement in statements:
         _check_statement(statement)
+    for statement in statements:
+        _check_names(statement, bucket)
     try:
         iam_policy.parse(doc, "resource")
     except iam_policy.MalformedPolicy as exc:
@@ -99,3 +117,96 @@ def _principal_ok(value: Any) -> bool:
         and bool(value)
         and all(isinstance(k, str) and _strings_ok(v) for k, v in value.items())
     )
+
+
+# --------------------------------------------------------------------------- names
+
+BUCKET_ARN = "arn:aws:s3:::"
+AWS_PRINCIPAL = re.compile(
+    r"\d{12}|arn:aws:iam::\d{12}:(root|(user|role|group)/.+)"
+    r"|arn:aws:sts::\d{12}:(assumed-role|federated-user)/.+"
+)
+_OBJECT_ACTIONS = (  # object actions no operation is named after (Service Authorization Ref.)
+    "AbortMultipartUpload",
+    "BypassGovernanceRetention",
+    "DeleteObjectVersion",
+    "DeleteObjectVersionTagging",
+    "GetObjectVersion",
+    "GetObjectVersionAcl",
+    "GetObjectVersionAttributes",
+    "GetObjectVersionForReplication",
+    "GetObjectVersionTagging",
+    "GetObjectVersionTorrent",
+    "ObjectOwnerOverrideToBucketOwner",
+    "PutObjectVersionAcl",
+    "PutObjectVersionTagging",
+    "ReplicateDelete",
+    "ReplicateObject",
+    "ReplicateTags",
+)
+
+
+@cache
+def action_kinds() -> dict[str, str]:
+    """``s3:<action>`` (lower case) -> "object" or "bucket", for the actions S3's
+    operations need: an operation that takes a ``Key`` needs an object action."""
+    model = Loader().load_service_model("s3", "service-2")
+    kinds: dict[str, str] = {}
+    for name, op in model["operations"].items():
+        shape = model["shapes"].get(op.get("input", {}).get("shape", ""), {})
+        kind = "object" if "Key" in shape.get("members", {}) else "bucket"
+        action = f"s3:{S3_ACTIONS.get(name, name)}".lower()
+        if kinds.get(action) != "object":
+            kinds[action] = kind
+    for action in _OBJECT_ACTIONS:
+        kinds[f"s3:{action}".lower()] = "object"
+    return kinds
+
+
+def _check_names(statement: dict[str, Any], bucket: str) -> None:
+    resources = statement.get("Resource", statement.get("NotResource"))
+    kinds = set()
+    for resource in _listed(resources):
+        kind = _resource_kind(resource, bucket)
+        if kind is None:
+            raise malformed_policy("Policy has invalid resource")
+        kinds |= kind
+    actions = _listed(statement.get("Action", statement.get("NotAction")))
+    for action in actions:
+        if action != "*" and not action.lower().startswith("s3:"):
+            raise malformed_policy("Policy has invalid action")
+    principal = statement.get("Principal", statement.get("NotPrincipal"))
+    if isinstance(principal, dict) and not all(
+        value == "*" or AWS_PRINCIPAL.fullmatch(value)
+        for value in _listed(principal.get("AWS", []))
+    ):
+        raise malformed_policy("Invalid principal in policy")
+    if "Action" in statement and "Resource" in statement:
+        known = action_kinds()
+        for action in actions:
+            kind = known.get(action.lower())
+            if kind is not None and kind not in kinds:
+                raise malformed_policy("Action does not apply to any resource(s) in statement")
+
+
+def _listed(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _resource_kind(resource: str, bucket: str) -> set[str] | None:
+    """What ``resource`` can name of ``bucket``: {"bucket"}, {"object"}, both (a
+    pattern such as ``arn:aws:s3:::name*``), or None when it names nothing in it."""
+    if not resource.startswith(BUCKET_ARN):
+        return None
+    rest = resource[len(BUCKET_ARN) :]
+    name, slash, _key = rest.partition("/")
+    pattern = iam_policy.wildcard(name)
+    if slash:
+        return {"object"} if pattern.fullmatch(bucket) else None
+    if pattern.fullmatch(bucket):
+        return {"bucket", "object"} if "*" in name else {"bucket"}
+    # "*.txt" names no bucket but objects of any: its last star can take in "<bucket>/".
+    tail = name[name.rfind("*") + 1 :].replace("?", "x")
+    if "*" in name and pattern.fullmatch(f"{bucket}/{tail}"):
+        return {"object"}
+    return None

@@ -430,7 +430,7 @@ class ConfigHandlers(S3Handlers):
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         text = params.get("Policy") or ""
-        parse_bucket_policy(text)  # MalformedPolicy unless S3 would store it
+        parse_bucket_policy(text, bucket.name)  # MalformedPolicy unless S3 would store it
         self.configs.put(bucket.name, "policy", text)
         return {HTTP_STATUS: 204}  # S3's answer (boto 2 checks for it)
 

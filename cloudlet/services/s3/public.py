@@ -319,7 +319,9 @@ class PublicAccessHandlers(ConfigHandlers):
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         if self._blocks(bucket.name, "BlockPublicPolicy"):
-            policy = parse_bucket_policy(params.get("Policy") or "")  # or MalformedPolicy
+            policy = parse_bucket_policy(
+                params.get("Policy") or "", bucket.name
+            )  # or MalformedPolicy
             if policy_is_public(policy):
                 who = ctx.principal.arn if ctx.principal is not None else "anonymous"
                 raise errors.s3_error(
