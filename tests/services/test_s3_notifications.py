@@ -302,8 +302,20 @@ def test_eventbridge_configuration_is_refused_and_the_stored_one_kept(s3, sqs, q
 
 # The examples of the S3 user guide's "Configuring event notifications using object
 # key name filtering" (notification-how-to-filtering), with the region and account
-# they use. Its Lambda ARNs are the retired CloudFunction form; here in today's.
+# they use (so on a bucket in that region: S3 refuses a destination in another one).
+# Its Lambda ARNs are the retired CloudFunction form; here in today's.
 _ACCOUNT = "arn:aws:{}:us-west-2:444455556666:"
+
+
+@pytest.fixture
+def west(aws_client):
+    return aws_client("s3", region_name="us-west-2", config=NO_RETRIES)
+
+
+def _west_bucket(west) -> str:
+    bucket = bname("notify")
+    west.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    return bucket
 
 
 def _rule(name: str, value: str) -> dict:
@@ -357,11 +369,10 @@ VALID = {
 
 
 @pytest.mark.parametrize("targets", VALID.values(), ids=VALID.keys())
-def test_user_guide_valid_filter_examples_are_accepted(s3, targets):
-    bucket = bname("notify")
-    s3.create_bucket(Bucket=bucket)
-    _put(s3, bucket, *targets)
-    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+def test_user_guide_valid_filter_examples_are_accepted(west, targets):
+    bucket = _west_bucket(west)
+    _put(west, bucket, *targets)
+    got = west.get_bucket_notification_configuration(Bucket=bucket)
     kinds = {kind for kind, _ in targets}
     assert sum(len(got[kind]) for kind in kinds) == len(targets)
 
@@ -394,31 +405,29 @@ OVERLAPPING = {
 
 
 @pytest.mark.parametrize("targets", OVERLAPPING.values(), ids=OVERLAPPING.keys())
-def test_user_guide_overlapping_filters_are_refused(s3, targets):
+def test_user_guide_overlapping_filters_are_refused(west, targets):
     # Message: AWS's, as PutBucketNotificationConfiguration answered users
     # (aws-solutions/aws-waf-security-automations#49) and AWS's knowledge-center
     # article "lambda-s3-event-configuration-error" quotes it.
-    bucket = bname("notify")
-    s3.create_bucket(Bucket=bucket)
+    bucket = _west_bucket(west)
     kept = _to("queue", "kept", ["s3:ObjectRestore:*"])
-    _put(s3, bucket, kept)
+    _put(west, bucket, kept)
     with pytest.raises(ClientError) as exc:
-        _put(s3, bucket, *targets)
+        _put(west, bucket, *targets)
     assert error(exc) == ("InvalidArgument", 400)
     assert exc.value.response["Error"]["Message"] == AMBIGUOUS
-    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    got = west.get_bucket_notification_configuration(Bucket=bucket)
     assert [c["QueueArn"] for c in got["QueueConfigurations"]] == [kept[1]["QueueArn"]]
     assert "TopicConfigurations" not in got and "LambdaFunctionConfigurations" not in got
 
 
-def test_unfiltered_configurations_sharing_an_event_overlap(s3):
+def test_unfiltered_configurations_sharing_an_event_overlap(west):
     # AWS's answer to two unfiltered configurations for one event, recorded in
     # minio/minio#2472: "Configurations overlap", ArgumentName Event and the two events.
-    bucket = bname("notify")
-    s3.create_bucket(Bucket=bucket)
+    bucket = _west_bucket(west)
     with pytest.raises(ClientError) as exc:
         _put(
-            s3,
+            west,
             bucket,
             _to("queue", "one", ["s3:ObjectRemoved:*"]),
             _to("topic", "two", ["s3:ObjectCreated:Put", "s3:ObjectRemoved:Delete"]),
@@ -435,7 +444,7 @@ def test_unfiltered_configurations_sharing_an_event_overlap(s3):
     )
     # Unfiltered but for different events: no overlap.
     _put(
-        s3,
+        west,
         bucket,
         _to("queue", "one", ["s3:ObjectRemoved:*"]),
         _to("topic", "two", ["s3:ObjectCreated:*", "s3:ObjectRestore:Post"]),
@@ -475,20 +484,19 @@ def test_filter_rule_names_any_case_are_stored_capitalised_and_match(s3, sqs, qu
     assert _drain(sqs, url, 1, timeout=1.5) == []
 
 
-def test_bad_filter_rules_are_refused_and_keep_the_earlier_configuration(s3):
-    bucket = bname("notify")
-    s3.create_bucket(Bucket=bucket)
+def test_bad_filter_rules_are_refused_and_keep_the_earlier_configuration(west):
+    bucket = _west_bucket(west)
     kept = _to("queue", "kept", CREATED, _rule("prefix", "a/"))
-    _put(s3, bucket, kept)
-    before = s3.get_bucket_notification_configuration(Bucket=bucket)
-    err = _refused(s3, bucket, _to("topic", "t", PUT, _rule("Middle", "x")))
+    _put(west, bucket, kept)
+    before = west.get_bucket_notification_configuration(Bucket=bucket)
+    err = _refused(west, bucket, _to("topic", "t", PUT, _rule("Middle", "x")))
     assert err["Message"] == "filter rule name must be either prefix or suffix"
     assert (err["ArgumentName"], err["ArgumentValue"]) == ("FilterRule.Name", "Middle")
     for name in ("prefix", "suffix"):
         twice = _to("topic", "t", PUT, _rule(name, "a"), _rule(name.upper(), "b"))
-        err = _refused(s3, bucket, twice)
+        err = _refused(west, bucket, twice)
         assert err["Message"] == f"Cannot specify more than one {name} rule in a filter."
-    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    got = west.get_bucket_notification_configuration(Bucket=bucket)
     assert got["QueueConfigurations"] == before["QueueConfigurations"]
     assert "TopicConfigurations" not in got
 
@@ -501,19 +509,18 @@ def test_bad_filter_rules_are_refused_and_keep_the_earlier_configuration(s3):
         ("LambdaFunctionConfigurations", "arn:aws:lambda:nowhere", "CloudFunction"),
     ],
 )
-def test_unparseable_arn_names_the_target_kind(s3, kind, arn, argument):
-    bucket = bname("notify")
-    s3.create_bucket(Bucket=bucket)
+def test_unparseable_arn_names_the_target_kind(west, kind, arn, argument):
+    bucket = _west_bucket(west)
     kept = _to("queue", "kept", CREATED)
-    _put(s3, bucket, kept)
+    _put(west, bucket, kept)
     key = {"QueueConfigurations": "QueueArn", "TopicConfigurations": "TopicArn"}.get(
         kind, "LambdaFunctionArn"
     )
     for skip in (True, False):
-        err = _refused(s3, bucket, (kind, {key: arn, "Events": PUT}), skip=skip)
+        err = _refused(west, bucket, (kind, {key: arn, "Events": PUT}), skip=skip)
         assert err["Message"] == "The ARN could not be parsed"
         assert (err["ArgumentName"], err["ArgumentValue"]) == (argument, arn)
-    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    got = west.get_bucket_notification_configuration(Bucket=bucket)
     assert [c["QueueArn"] for c in got["QueueConfigurations"]] == [kept[1]["QueueArn"]]
 
 
@@ -685,3 +692,162 @@ def test_every_missing_destination_is_named_in_one_error(s3, sqs, queue):
     assert err["ArgumentValue1"] == err["ArgumentValue2"] == "The destination queue does not exist"
     assert "ArgumentName3" not in err and "ArgumentName" not in err
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+
+
+REPLICATION_EVENTS = [
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:Replication:OperationNotTracked",
+]
+
+
+def test_replication_event_types_are_accepted(s3, sqs, queue):
+    """botocore's ``Event`` enum and the user guide's replication-metrics-events list
+    these four; S3 sends them only for rules with replication metrics or Replication
+    Time Control, which PutBucketReplication refuses (501), so nothing arrives."""
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, REPLICATION_EVENTS)
+    [config] = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert config["Events"] == REPLICATION_EVENTS
+    [test] = _drain(sqs, url, 1)
+    assert test["Event"] == "s3:TestEvent"
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert _drain(sqs, url, 1, timeout=1.5) == []
+
+
+TRACE = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+
+
+def test_trace_header_reaches_the_queue_as_aws_trace_header(aws_client, sqs, queue):
+    """LocalStack's AWS-recorded ``test_xray_header``: the message of a PutObject sent
+    with ``X-Amzn-Trace-Id`` has it as its ``AWSTraceHeader``, unchanged."""
+    s3 = aws_client("s3", config=NO_RETRIES)
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"])
+    _drain(sqs, url, 1)  # the test event
+    s3.put_object(Bucket=bucket, Key="untraced", Body=b"x")
+
+    def add_trace(request, **kwargs):
+        request.headers["X-Amzn-Trace-Id"] = TRACE
+
+    s3.meta.events.register("before-send.s3.*", add_trace)
+    s3.put_object(Bucket=bucket, Key="test-data", Body=b"something")
+    got: list[dict] = []
+    deadline = time.monotonic() + 5
+    while len(got) < 2 and time.monotonic() < deadline:
+        out = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["AWSTraceHeader"],
+        )
+        got += out.get("Messages", [])
+    keys = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in got]
+    assert keys == ["untraced", "test-data"]
+    assert "AWSTraceHeader" not in got[0].get("Attributes", {})
+    assert got[1]["Attributes"] == {"AWSTraceHeader": TRACE}
+
+
+@pytest.mark.parametrize(
+    ("kind", "arn"),
+    [
+        ("QueueConfigurations", "arn:aws:sqs:us-west-2:000000000000:elsewhere"),
+        ("TopicConfigurations", "arn:aws:sns:eu-west-1:000000000000:elsewhere"),
+        (
+            "LambdaFunctionConfigurations",
+            "arn:aws:lambda:us-east-2:000000000000:function:elsewhere",
+        ),
+    ],
+)
+def test_destination_in_another_region_is_refused(s3, sqs, queue, kind, arn):
+    """S3's answer to a destination outside the bucket's region, as users got it
+    (cloud-custodian/cloud-custodian#1720); whether or not destinations are validated."""
+    _, kept = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, kept, ["s3:ObjectCreated:*"])
+    key = {"QueueConfigurations": "QueueArn", "TopicConfigurations": "TopicArn"}.get(
+        kind, "LambdaFunctionArn"
+    )
+    for skip in (True, False):
+        err = _refused(s3, bucket, (kind, {key: arn, "Events": PUT}), skip=skip)
+        assert err["Message"] == (
+            "The notification destination service region is not valid for the bucket "
+            "location constraint"
+        )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert [c["QueueArn"] for c in got["QueueConfigurations"]] == [kept]
+
+
+def test_one_id_on_two_configurations_is_refused(s3, sqs, queue):
+    """InvalidArgument "Same ID used for multiple configurations. IDs must be unique.",
+    the error users' PutBucketNotificationConfiguration calls got; across target kinds too."""
+    _, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*"])
+    topic = "arn:aws:sns:us-east-1:000000000000:t"
+    for second in (
+        ("QueueConfigurations", {"Id": "same", "QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}),
+        ("TopicConfigurations", {"Id": "same", "TopicArn": topic, "Events": PUT}),
+    ):
+        err = _refused(
+            s3,
+            bucket,
+            (
+                "QueueConfigurations",
+                {"Id": "same", "QueueArn": arn, "Events": ["s3:ObjectRestore:*"]},
+            ),
+            second,
+        )
+        assert err["Message"] == "Same ID used for multiple configurations. IDs must be unique."
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert [c["Id"] for c in got["QueueConfigurations"]] == ["to-queue"]
+    assert "TopicConfigurations" not in got
+
+
+def test_record_names_the_request_that_caused_it(s3, sqs, queue):
+    """``responseElements`` are the ``x-amz-request-id``/``x-amz-id-2`` of the response
+    to the request that caused the event (the user guide's event message structure)."""
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    _drain(sqs, url, 1)
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["ResponseMetadata"]["HTTPHeaders"]
+    gone = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k"}, {"Key": "j"}]})
+    gone = gone["ResponseMetadata"]["HTTPHeaders"]
+    records = [e["Records"][0] for e in _drain(sqs, url, 3)]
+    assert [r["eventName"] for r in records] == ["ObjectCreated:Put"] + ["ObjectRemoved:Delete"] * 2
+    for record, headers in zip(records, (put, gone, gone), strict=True):
+        assert record["responseElements"] == {
+            "x-amz-request-id": headers["x-amz-request-id"],
+            "x-amz-id-2": headers["x-amz-id-2"],
+        }
+    assert put["x-amz-request-id"] != gone["x-amz-request-id"]
+
+
+def test_completed_restore_is_done_for_the_bucket_owner(s3, sqs, queue):
+    """LocalStack's AWS-recorded ``test_restore_object``: ``ObjectRestore:Completed``'s
+    ``userIdentity.principalId`` is ``AmazonCustomer:`` and the id the bucket's
+    ``ownerIdentity`` names; ``ObjectRestore:Post``'s is the caller's."""
+    url, arn = queue
+    bucket = bname("notify")
+    s3.create_bucket(Bucket=bucket)
+    _configure(s3, bucket, arn, ["s3:ObjectRestore:*"])
+    _drain(sqs, url, 1)
+    s3.put_object(Bucket=bucket, Key="my_key_restore", Body=b"something", StorageClass="GLACIER")
+    s3.restore_object(Bucket=bucket, Key="my_key_restore", RestoreRequest={"Days": 1})
+    post, done = (e["Records"][0] for e in _drain(sqs, url, 2))
+    assert (post["eventName"], done["eventName"]) == (
+        "ObjectRestore:Post",
+        "ObjectRestore:Completed",
+    )
+    owner = done["s3"]["bucket"]["ownerIdentity"]["principalId"]
+    assert done["userIdentity"] == {"principalId": f"AmazonCustomer:{owner}"}
+    assert not post["userIdentity"]["principalId"].startswith("AmazonCustomer:")

@@ -4,12 +4,13 @@ SQS queues, SNS topics and Lambda functions.
 ``PutBucketNotificationConfiguration`` checks each configuration before
 storing any (a refused document leaves the earlier one in place): its events,
 its ARN (S3's "The ARN could not be parsed", naming the target kind as S3 does:
-``Queue``, ``Topic``, ``CloudFunction``), its key filter (at most one prefix and
+``Queue``, ``Topic``, ``CloudFunction``) and that the ARN is in the bucket's region
+(S3 delivers to no other), its key filter (at most one prefix and
 one suffix rule, names in any case, stored as ``Prefix``/``Suffix`` as S3 returns
-them), then that each target queue, topic or function exists (as S3 validates
-destinations, naming every missing one in one error),
-that no two overlap (one event on one key matching two of them, as S3 does), and
-sends queues and topics the ``s3:TestEvent``. Afterwards every
+them), that no two configurations share an ``Id``, then that each target queue,
+topic or function exists (as S3 validates destinations, naming every missing one in
+one error), that no two overlap (one event on one key matching two of them, as S3
+does), and sends queues and topics the ``s3:TestEvent``. Afterwards every
 object created or removed (Put, Post from a browser form (``post.py``), Copy,
 CompleteMultipartUpload, Delete, delete markers, lifecycle expirations),
 restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``), tagged
@@ -17,7 +18,9 @@ restored (``restore.py``: ``ObjectRestore:Post`` and ``:Completed``), tagged
 these two as S3's version 2.3 records of key and ETag) whose
 event name and key match a configuration's ``Events`` (``s3:ObjectCreated:*``
 wildcards) and prefix/suffix filter rules is sent as S3's event JSON to the
-target.
+target. A record names the request that caused it as that request's response does
+(``x-amz-request-id``, ``x-amz-id-2``), and a message to a queue carries the
+request's ``X-Amzn-Trace-Id`` as its ``AWSTraceHeader``, as S3 passes it on.
 
 Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, SNS's
 ``Publish`` with Subject "Amazon S3 Notification", Lambda's ``Invoke`` with
@@ -65,6 +68,13 @@ EVENTS = frozenset(
         "s3:ObjectRestore:Completed",
         "s3:ObjectRestore:Delete",
         "s3:Replication:*",
+        # Accepted, never sent: S3 sends OperationFailedReplication only for rules with
+        # replication metrics, the other three only with Replication Time Control, and
+        # PutBucketReplication answers 501 for both (replication_rules.py).
+        "s3:Replication:OperationFailedReplication",
+        "s3:Replication:OperationMissedThreshold",
+        "s3:Replication:OperationReplicatedAfterThreshold",
+        "s3:Replication:OperationNotTracked",
         "s3:LifecycleExpiration:*",
         "s3:LifecycleExpiration:Delete",
         "s3:LifecycleExpiration:DeleteMarkerCreated",
@@ -153,6 +163,15 @@ def _check_overlaps(stored: dict[str, list[dict[str, Any]]]) -> None:
             )
 
 
+def _user(event: str, account: str, owner: str) -> str:
+    """A record's ``userIdentity.principalId``. A completed restore is S3's own doing on
+    the owner's behalf: ``AmazonCustomer:`` and the bucket owner's id, the one its
+    ``ownerIdentity`` names (LocalStack's AWS-recorded ``test_restore_object``)."""
+    if event == "s3:ObjectRestore:Completed":
+        return f"AmazonCustomer:{owner}"
+    return f"AWS:{account}"
+
+
 def time_text(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -202,9 +221,13 @@ _NOT_PERMITTED = {
 """S3's reasons when a destination's policy does not let it deliver (strict mode)."""
 
 
-def _delivery(arn: str, body: str) -> tuple[str, str, dict[str, Any], str, str] | None:
+def _delivery(
+    arn: str, body: str, trace: str | None = None
+) -> tuple[str, str, dict[str, Any], str, str] | None:
     """The call that delivers ``body`` to the queue, topic or function ``arn``:
-    (service, operation, params, account, region); None for an ARN of none of them."""
+    (service, operation, params, account, region); None for an ARN of none of them.
+    ``trace``: the causing request's ``X-Amzn-Trace-Id``, a queue message's
+    ``AWSTraceHeader`` (LocalStack's AWS-recorded ``test_xray_header``)."""
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     parts = _queue_parts(arn, service) if service in _NOUN else None
     if parts is None:
@@ -215,6 +238,10 @@ def _delivery(arn: str, body: str) -> tuple[str, str, dict[str, Any], str, str] 
             "QueueUrl": f"http://localhost/{account}/{name}",
             "MessageBody": body,
         }
+        if trace:
+            params["MessageSystemAttributes"] = {
+                "AWSTraceHeader": {"DataType": "String", "StringValue": trace}
+            }
         return service, "SendMessage", params, account, region
     if service == "sns":
         params = {"TopicArn": arn, "Subject": "Amazon S3 Notification", "Message": body}
@@ -223,9 +250,11 @@ def _delivery(arn: str, body: str) -> tuple[str, str, dict[str, Any], str, str] 
     return service, "Invoke", params, account, region
 
 
-def _checked_config(config: dict[str, Any], arn: str, service: str) -> dict[str, Any]:
+def _checked_config(
+    config: dict[str, Any], arn: str, service: str, bucket: Bucket
+) -> dict[str, Any]:
     """``config`` as stored (filter rule names normalised), once its form is one S3
-    accepts: events, then the ARN, then the key filter."""
+    accepts: events, then the ARN and its region, then the key filter."""
     events = config.get("Events") or []
     if not events:
         raise errors.malformed_xml()
@@ -234,9 +263,48 @@ def _checked_config(config: dict[str, Any], arn: str, service: str) -> dict[str,
             raise errors.invalid_argument(
                 "The event is not supported for notifications", "Event", event
             )
-    if _queue_parts(arn, service) is None:
+    parts = _queue_parts(arn, service)
+    if parts is None:
         raise errors.invalid_argument("The ARN could not be parsed", _ARGUMENT[service], arn)
+    if parts[0] != bucket.region:
+        # S3's answer (cloud-custodian/cloud-custodian#1720); the user guide: a topic or
+        # queue "must be in the same Region as your Amazon S3 bucket". Checked even with
+        # SkipDestinationValidation, like the ARN's form: no delivery could ever happen.
+        raise errors.invalid_argument(
+            "The notification destination service region is not valid for the bucket "
+            "location constraint"
+        )
     return _checked_filter(config)
+
+
+def _check_ids(stored: dict[str, list[dict[str, Any]]]) -> None:
+    """S3 refuses one ``Id`` on two configurations, of any kind: InvalidArgument "Same
+    ID used for multiple configurations. IDs must be unique." (the code and message
+    users' PutBucketNotificationConfiguration calls got and match on)."""
+    seen: set[str] = set()
+    for kind, _, _ in TARGETS:
+        for config in stored.get(kind) or []:
+            if config["Id"] in seen:
+                raise errors.invalid_argument(
+                    "Same ID used for multiple configurations. IDs must be unique."
+                )
+            seen.add(config["Id"])
+
+
+def _response_elements(ctx: Any) -> dict[str, str]:
+    """A record's ``responseElements``: the ids of the response to the request that
+    caused the event (cloudlet's S3 sends its request id as both headers,
+    ``protocols/restxml.py``); new ones for an event no client request caused (a
+    lifecycle action, a restore completing)."""
+    if ctx is None or getattr(ctx, "request", None) is None:
+        return {"x-amz-request-id": fast_uuid(), "x-amz-id-2": fast_uuid()}
+    return {"x-amz-request-id": ctx.request_id, "x-amz-id-2": ctx.request_id}
+
+
+def _trace_header(ctx: Any) -> str | None:
+    """The ``X-Amzn-Trace-Id`` of the request that caused an event, if it sent one."""
+    headers = getattr(getattr(ctx, "request", None), "headers", None)
+    return headers.get("x-amzn-trace-id") if headers else None
 
 
 def _checked_filter(config: dict[str, Any]) -> dict[str, Any]:
@@ -283,10 +351,11 @@ class NotificationHandlers(ConfigHandlers):
         # the unparseable ARN although an earlier queue does not exist.
         for kind, key, service in TARGETS:
             for config in document.get(kind) or []:
-                config = _checked_config(config, config.get(key, ""), service)
+                config = _checked_config(config, config.get(key, ""), service, bucket)
                 stored.setdefault(kind, []).append(
                     {**config, "Id": config.get("Id") or fast_uuid()}
                 )
+        _check_ids(stored)
         if not params.get("SkipDestinationValidation"):
             await self._check_destinations(stored, bucket)
         _check_overlaps(stored)
@@ -388,7 +457,7 @@ class NotificationHandlers(ConfigHandlers):
         bucket = self._notifying(params["Bucket"])
         if bucket is not None:
             by_version = params.get("VersionId") is not None
-            self._notify_removed(bucket, params["Key"], out, by_version)
+            self._notify_removed(ctx, bucket, params["Key"], out, by_version)
         return out
 
     def delete_objects(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -405,17 +474,17 @@ class NotificationHandlers(ConfigHandlers):
                 ]
             for entry in entries or []:
                 by_version = entry.get("VersionId") is not None
-                self._notify_removed(bucket, entry["Key"], entry, by_version)
+                self._notify_removed(ctx, bucket, entry["Key"], entry, by_version)
         return out
 
     def put_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         out = super().put_object_tagging(ctx, params)
-        self._notify_changed(params, "s3:ObjectTagging:Put")
+        self._notify_changed(ctx, params, "s3:ObjectTagging:Put")
         return out
 
     def delete_object_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         out = super().delete_object_tagging(ctx, params)
-        self._notify_changed(params, "s3:ObjectTagging:Delete")
+        self._notify_changed(ctx, params, "s3:ObjectTagging:Delete")
         return out
 
     def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -425,7 +494,7 @@ class NotificationHandlers(ConfigHandlers):
         before = self._acl_now(bucket, params) if bucket is not None else None
         out = super().put_object_acl(ctx, params)
         if bucket is not None and self._acl_now(bucket, params) != before:
-            self._notify_changed(params, "s3:ObjectAcl:Put")
+            self._notify_changed(ctx, params, "s3:ObjectAcl:Put")
         return out
 
     def _version_now(self, bucket: Bucket, params: dict[str, Any]) -> ObjectVersion | None:
@@ -442,7 +511,7 @@ class NotificationHandlers(ConfigHandlers):
             version.extra.get("acl") or canned_acl("private", version.owner)
         )
 
-    def _notify_changed(self, params: dict[str, Any], event: str) -> None:
+    def _notify_changed(self, ctx: Any, params: dict[str, Any], event: str) -> None:
         """A tagging or ACL event for the version a request changed: S3's event
         version 2.3, the object's key and ETag (``test_object_tagging_put_event``,
         ``test_object_tagging_delete_event``, ``test_object_put_acl``)."""
@@ -453,7 +522,9 @@ class NotificationHandlers(ConfigHandlers):
         if version is None:
             return
         version_id = version.version_id if bucket.versioning is not None else None
-        self._notify(bucket, event, params["Key"], etag=version.etag, version_id=version_id)
+        self._notify(
+            bucket, event, params["Key"], etag=version.etag, version_id=version_id, ctx=ctx
+        )
 
     def _notifying(self, name: str) -> Bucket | None:
         """The bucket, when it has a notification configuration (a cached lookup)."""
@@ -479,9 +550,12 @@ class NotificationHandlers(ConfigHandlers):
             size=version.size if version is not None else None,
             etag=version.etag if version is not None else out.get("ETag"),
             version_id=version_id,
+            ctx=ctx,
         )
 
-    def _notify_removed(self, bucket: Bucket, key: str, entry: Result, by_version: bool) -> None:
+    def _notify_removed(
+        self, ctx: Any, bucket: Bucket, key: str, entry: Result, by_version: bool
+    ) -> None:
         """A delete without a version id in a versioning bucket only adds a marker."""
         if entry.get("DeleteMarker") and not by_version:
             event = "s3:ObjectRemoved:DeleteMarkerCreated"
@@ -489,7 +563,7 @@ class NotificationHandlers(ConfigHandlers):
         else:
             event = "s3:ObjectRemoved:Delete"
             version_id = entry.get("VersionId")
-        self._notify(bucket, event, key, version_id=version_id)
+        self._notify(bucket, event, key, version_id=version_id, ctx=ctx)
 
     # -- building and delivering records -------------------------------------------------
 
@@ -503,19 +577,24 @@ class NotificationHandlers(ConfigHandlers):
         etag: str | None = None,
         version_id: str | None = None,
         glacier: dict[str, Any] | None = None,
+        ctx: Any = None,
     ) -> None:
-        """Send ``event`` to every matching queue; ``glacier``: a restore's ``glacierEventData``."""
+        """Send ``event`` to every matching queue; ``glacier``: a restore's
+        ``glacierEventData``; ``ctx``: the request that caused it (None: no request did,
+        or the caller does not say: restore.py's and lifecycle.py's hooks)."""
         document = self.configs.get(bucket.name, "notification") or {}
+        ids, trace = _response_elements(ctx), _trace_header(ctx)
         for kind, arn_key, _ in TARGETS:
             for config in document.get(kind) or []:
                 if not _event_matches(config.get("Events") or [], event) or not _filter_matches(
                     config, key
                 ):
                     continue
-                record = self._record(bucket, event, key, config["Id"], size, etag, version_id)
+                record = self._record(bucket, event, key, config["Id"], size, etag, version_id, ids)
                 if glacier is not None:
                     record["glacierEventData"] = glacier
-                self._schedule(config[arn_key], json.dumps({"Records": [record]}), bucket)
+                body = json.dumps({"Records": [record]})
+                self._schedule(config[arn_key], body, bucket, trace)
 
     def _record(
         self,
@@ -526,6 +605,7 @@ class NotificationHandlers(ConfigHandlers):
         size: int | None,
         etag: str | None,
         version_id: str | None,
+        ids: dict[str, str],
     ) -> dict[str, Any]:
         principal = canonical_user_id(bucket.account)
         obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
@@ -545,9 +625,9 @@ class NotificationHandlers(ConfigHandlers):
             "awsRegion": bucket.region,
             "eventTime": time_text(clock.time()),
             "eventName": event.removeprefix("s3:"),
-            "userIdentity": {"principalId": f"AWS:{bucket.account}"},
+            "userIdentity": {"principalId": _user(event, bucket.account, principal)},
             "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-            "responseElements": {"x-amz-request-id": fast_uuid(), "x-amz-id-2": fast_uuid()},
+            "responseElements": ids,
             "s3": {
                 "s3SchemaVersion": "1.0",
                 "configurationId": config_id,
@@ -560,7 +640,9 @@ class NotificationHandlers(ConfigHandlers):
             },
         }
 
-    def _schedule(self, queue_arn: str, body: str, bucket: Bucket) -> None:
+    def _schedule(
+        self, queue_arn: str, body: str, bucket: Bucket, trace: str | None = None
+    ) -> None:
         """Deliver after the response (S3 delivers asynchronously), in order."""
         try:
             loop = asyncio.get_running_loop()
@@ -568,14 +650,14 @@ class NotificationHandlers(ConfigHandlers):
             return
         if not hasattr(self, "_deliveries"):
             self._deliveries = set()
-        task = loop.create_task(self._deliver(queue_arn, body, bucket))
+        task = loop.create_task(self._deliver(queue_arn, body, bucket, trace))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, arn: str, body: str, bucket: Bucket) -> None:
+    async def _deliver(self, arn: str, body: str, bucket: Bucket, trace: str | None = None) -> None:
         """Send ``body`` to the queue, topic or function ``arn`` names (in strict mode,
-        only where its policy lets S3 deliver from ``bucket``)."""
-        delivery = _delivery(arn, body)
+        only where its policy lets S3 deliver from ``bucket``); ``trace``: ``_delivery``'s."""
+        delivery = _delivery(arn, body, trace)
         if delivery is None:
             return
         service, operation, call, account, region = delivery

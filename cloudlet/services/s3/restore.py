@@ -175,11 +175,14 @@ class RestoreHandlers(S3Handlers):
         state = {"expiry": expiry, "days": days, "tier": tier, "completed": completed}
         self.store.update_version(version, extra={**version.extra, "restore": state})
         if not already:
-            self._restore_events(bucket.name, version, expiry)
+            self._restore_events(ctx, bucket.name, version, expiry)
         return {HTTP_STATUS: 200 if already else 202}
 
-    def _restore_events(self, bucket_name: str, version: ObjectVersion, expiry: float) -> None:
-        """``ObjectRestore:Post`` then ``:Completed``, when notifications are configured."""
+    def _restore_events(
+        self, ctx: Any, bucket_name: str, version: ObjectVersion, expiry: float
+    ) -> None:
+        """``ObjectRestore:Post`` (``ctx``'s request) then ``:Completed`` (S3's own
+        doing), when notifications are configured."""
         notifying = getattr(self, "_notifying", None)
         bucket = notifying(bucket_name) if notifying is not None else None
         if bucket is None:
@@ -194,6 +197,7 @@ class RestoreHandlers(S3Handlers):
             size=size,
             etag=etag,
             version_id=version_id,
+            ctx=ctx,
         )
         glacier = {
             "restoreEventData": {
