@@ -125,6 +125,25 @@ def test_a_missing_key_is_404_only_to_those_who_may_list(owner, anonymous):
     assert error(exc) == ("NoSuchKey", 404)
 
 
+def test_a_missing_bucket_is_404_to_anonymous_callers(server, anonymous):
+    """No bucket, nothing to keep anyone out: NoSuchBucket, as LocalStack's
+    AWS-validated ``test_bucket_does_not_exist`` gets for an unsigned GET. Creating a
+    bucket is still refused."""
+    missing = bname("nobody")
+    for call in (
+        lambda: anonymous.list_objects_v2(Bucket=missing),
+        lambda: anonymous.get_object(Bucket=missing, Key="k"),
+        lambda: anonymous.put_object(Bucket=missing, Key="k", Body=b"x"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc) == ("NoSuchBucket", 404)
+    with pytest.raises(urllib.error.HTTPError) as plain:
+        urllib.request.urlopen(f"{server.endpoint}/{missing}", timeout=10)
+    assert plain.value.code == 404
+    denied(lambda: anonymous.create_bucket(Bucket=missing))
+
+
 def test_restrict_public_buckets_shuts_a_public_policy_off(owner, anonymous):
     bucket = bucket_with_object(owner)
     owner.put_bucket_policy(Bucket=bucket, Policy=read_policy(bucket))

@@ -208,7 +208,11 @@ class PublicAccessHandlers(ConfigHandlers):
         params = ctx.params
         bucket = self.store.get_bucket(params.get("Bucket") or "")
         if bucket is None:
-            return False
+            # No bucket, so no policy or ACL keeps anyone out: S3 answers NoSuchBucket
+            # to an anonymous caller too (LocalStack's AWS-validated
+            # test_bucket_does_not_exist: 404 to an unsigned GET). Creating one is not
+            # for anonymous callers.
+            return bool(params.get("Bucket")) and ctx.operation.name != "CreateBucket"
         if granted:
             text = self.configs.get(bucket.name, "policy")
             if not (
