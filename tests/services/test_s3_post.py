@@ -401,10 +401,12 @@ def test_strict_mode_names_a_missing_v4_field_as_s3_does(strict_server):
     s3.create_bucket(Bucket=name)
     post = s3.generate_presigned_post(name, "k")
     for dropped, named in [
-        ("x-amz-signature", "X-Amz-Signature"),
-        ("x-amz-algorithm", "X-Amz-Algorithm"),
+        (("x-amz-signature",), "X-Amz-Signature"),
+        (("x-amz-algorithm",), "X-Amz-Algorithm"),
+        (("x-amz-algorithm", "x-amz-credential"), "X-Amz-Algorithm"),
+        (("x-amz-credential",), "X-Amz-Credential"),
     ]:
-        fields = {k: v for k, v in post["fields"].items() if k != dropped}
+        fields = {k: v for k, v in post["fields"].items() if k not in dropped}
         status, _, body = _post(post["url"], fields, b"x")
         assert (status, _code(body)) == (400, "InvalidArgument"), body
         assert _message(body) == (
@@ -412,6 +414,19 @@ def test_strict_mode_names_a_missing_v4_field_as_s3_does(strict_server):
             "check the order of the fields."
         )
         assert f"<ArgumentName>{named}</ArgumentName>".encode() in body
+
+
+@pytest.mark.parametrize("version", ["s3", "s3v4"])
+def test_strict_mode_takes_a_form_with_no_signature_field_as_anonymous(strict_server, version):
+    """LocalStack's AWS-recorded ``exception-no-sig-related-fields``: only ``key`` and
+    ``policy`` is an anonymous upload, refused 403 "Access Denied"."""
+    s3 = _strict_s3(strict_server, signature_version=version)
+    name = bname("strictanon")
+    s3.create_bucket(Bucket=name)
+    post = s3.generate_presigned_post(name, "k")
+    fields = {k: v for k, v in post["fields"].items() if k in ("key", "policy")}
+    status, _, body = _post(post["url"], fields, b"x")
+    assert (status, _code(body), _message(body)) == (403, "AccessDenied", "Access Denied")
 
 
 def test_strict_mode_checks_the_signed_expiry(strict_server):
