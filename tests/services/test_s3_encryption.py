@@ -215,7 +215,7 @@ def test_the_encryption_context_is_echoed_by_put_only(s3, bucket):
 
 def test_a_key_id_of_no_known_form_is_not_found(s3, bucket):
     got = _fails(s3.put_object, **_at(bucket), **KMS, SSEKMSKeyId="fake-key-id")
-    assert got == ("KMS.NotFoundException", 400, "Invalid keyId 'fake-key-id'")
+    assert got == ("KMS.NotFoundException", 400, "Invalid keyId fake-key-id")
     assert _missing(s3, bucket, "k")
 
 

@@ -211,7 +211,7 @@ def key_arn(key_id: str | None, region: str, account: str) -> str:
         return f"arn:aws:kms:{region}:{account}:{key_id}"
     if _KEY_ID.fullmatch(key_id):
         return f"arn:aws:kms:{region}:{account}:key/{key_id}"
-    raise _kms_not_found(f"Invalid keyId '{key_id}'")
+    raise _kms_not_found(f"Invalid keyId {key_id}")  # as aws/aws-cli#4507 quotes it
 
 
 def _kms_not_found(message: str) -> Exception:
