@@ -394,6 +394,23 @@ def tagging_directive(params: dict[str, Any]) -> str:
 # -- the simple stored configurations ---------------------------------------------------
 
 
+def _check_log_location(source: Bucket, target: Bucket) -> None:
+    """S3 delivers access logs only within one region: a target bucket elsewhere is 403
+    ``CrossLocationLoggingProhibitted`` (sic), naming the target's region, and the
+    source's too unless that is us-east-1 (AWS-recorded snapshots of LocalStack's
+    ``test_put_bucket_logging_wrong_target``, ``put-bucket-logging-different-regions``,
+    and ``test_put_bucket_logging_cross_locations``)."""
+    if source.region == target.region:
+        return
+    raise errors.s3_error(
+        "CrossLocationLoggingProhibitted",
+        "Cross S3 location logging not allowed. ",
+        403,
+        SourceBucketLocation=None if source.region == "us-east-1" else source.region,
+        TargetBucketLocation=target.region,
+    )
+
+
 def _not_found(code: str, message: str, bucket: str) -> Exception:
     return errors.s3_error(code, message, 404, BucketName=bucket)
 
@@ -536,13 +553,15 @@ class ConfigHandlers(S3Handlers):
             self.configs.delete(bucket.name, "logging")
             return {}
         target = enabled.get("TargetBucket")
-        if not target or self.store.get_bucket(target) is None:
+        target_bucket = self.store.get_bucket(target) if target else None
+        if target_bucket is None:
             raise errors.s3_error(
                 "InvalidTargetBucketForLogging",
                 "The target bucket for logging does not exist",
                 400,
                 TargetBucket=target,
             )
+        _check_log_location(bucket, target_bucket)
         self.configs.put(bucket.name, "logging", enabled)
         return {}
 

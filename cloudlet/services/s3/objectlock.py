@@ -206,10 +206,16 @@ class ObjectLockHandlers(ConfigHandlers):
         return {"Retention": {"Mode": retention["mode"], "RetainUntilDate": _until(version)}}
 
     def put_object_legal_hold(self, ctx: Any, params: dict[str, Any]) -> Result:
-        _bucket, version = self._lock_version(params, "PUT")
+        # S3 reads the body before it looks at the bucket's lock: no LegalHold on a
+        # bucket without Object Lock is MalformedXML, a valid one InvalidRequest
+        # (AWS-recorded ``put-object-retention-empty`` and
+        # ``put-object-retention-regular-bucket`` of LocalStack's
+        # ``test_put_object_legal_hold_exc``).
+        self._bucket(params["Bucket"])  # NoSuchBucket still comes first
         status = (params.get("LegalHold") or {}).get("Status")
         if status not in ("ON", "OFF"):
             raise errors.malformed_xml()
+        _bucket, version = self._lock_version(params, "PUT")
         self.store.update_version(version, extra={**version.extra, "legal_hold": status})
         return {}
 

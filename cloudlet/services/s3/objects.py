@@ -321,7 +321,7 @@ class ObjectHandlers(S3Handlers):
             if_modified_since=params.get("IfModifiedSince"),
             if_unmodified_since=params.get("IfUnmodifiedSince"),
         )
-        out = self._object_headers(bucket, version)
+        out = self._object_headers(bucket, version, named=params.get("VersionId") is not None)
         part_number = params.get("PartNumber")
         if part_number is not None:
             if params.get("Range") is not None:
@@ -379,7 +379,14 @@ class ObjectHandlers(S3Handlers):
             return ByteRange(0, 0, 0)
         return ByteRange(start, end, version.size)
 
-    def _object_headers(self, bucket: Bucket, version: ObjectVersion) -> Result:
+    def _object_headers(
+        self, bucket: Bucket, version: ObjectVersion, *, named: bool = False
+    ) -> Result:
+        """A version's GET/HEAD headers. ``x-amz-expiration`` only for the current version
+        read without a ``versionId``: S3 leaves it out when the request names a version,
+        even the current one (AWS-recorded ``head-object-expiry-current-with-version-id``
+        of LocalStack's ``test_bucket_lifecycle_configuration_object_expiry_versioned``)."""
+        expiring = version.is_latest and not named
         out: Result = {
             "AcceptRanges": "bytes",
             "LastModified": version.last_modified,
@@ -393,7 +400,7 @@ class ObjectHandlers(S3Handlers):
             "CacheControl": version.cache_control,
             "Expires": version.expires,
             "WebsiteRedirectLocation": version.website_redirect,
-            "Expiration": self._expiration(bucket, version) if version.is_latest else None,
+            "Expiration": self._expiration(bucket, version) if expiring else None,
             "Metadata": header_metadata(version.metadata),
             **encryption.result(version.extra.get("sse")),
         }

@@ -165,7 +165,13 @@ def validate_website(document: dict[str, Any]) -> None:
         raise errors.invalid_argument(
             "The IndexDocument Suffix is not well formed", "IndexDocument", suffix
         )
-    for rule in document.get("RoutingRules") or []:
+    rules = document.get("RoutingRules")
+    if rules is not None and not rules:
+        # An empty <RoutingRules/> breaks S3's schema, which wants at least one rule
+        # (AWS-recorded ``invalid-website-conf-7`` of LocalStack's
+        # ``test_validate_website_configuration``); leaving the element out is fine.
+        raise errors.malformed_xml()
+    for rule in rules or []:
         condition = rule.get("Condition")
         if condition is not None and not any(v is not None for v in condition.values()):
             raise errors.invalid_request(
