@@ -88,6 +88,23 @@ def test_records_are_trimmed_after_a_day(engine, clock):
     assert row.fetchone()[0] == engine.seq == 2
 
 
+def test_trim_takes_every_expired_row_a_slice_at_a_time(engine, clock):
+    """The service trims in slices (``trim(n)``) until fewer than ``n`` are left, so a
+    table logging more than a fixed batch a minute never outgrows its sweeps."""
+    first, second = table(engine, "one"), table(engine, "two")
+    for n in range(1500):
+        put(engine, first if n % 3 else second, f"k{n}")
+    clock.now += DAY + 1
+    put(engine, first, "kept")
+    slices = []
+    while True:
+        slices.append(streams.trim(engine, clock.now, 400))
+        if slices[-1] < 400:
+            break
+    assert slices == [400, 400, 400, 300]
+    assert engine.store.conn.execute("SELECT count(*) FROM changes").fetchone()[0] == 1
+
+
 def test_pitr_keeps_the_log_35_days_but_streams_show_one(engine, clock):
     t = table(engine)
     t.pitr = {"enabled": True}

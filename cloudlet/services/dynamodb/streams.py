@@ -72,8 +72,6 @@ MAX_RECORDS = 1000
 MAX_RESPONSE_BYTES = 1024 * 1024
 SCAN_BUDGET = 10_000
 """``changes`` rows one GetRecords looks at (other streams' and PITR-only rows are skipped)."""
-SWEEP_BUDGET = 10_000
-"""``changes`` rows one retention sweep deletes; the next sweep continues."""
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
 NEW_VIEWS = ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
 OLD_VIEWS = ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")
@@ -537,38 +535,29 @@ def retention_of(table: Table) -> float:
 
 
 def retention_sweep(engine: Engine, now: float | None = None) -> int:
-    """Trim the change log: rows older than 24 h (35 days with PITR on); forget streams
-    disabled more than 24 h ago. Returns the number of rows deleted (bounded per call)."""
+    """Trim the change log (``forget_expired``, then ``trim`` until done) in one go; the
+    service trims in slices instead. Returns the number of rows deleted."""
     now = engine.clock() if now is None else now
-    conn = engine.store.conn
+    forget_expired(engine, now)
+    deleted = 0
+    while True:
+        n = trim(engine, now, 1000)
+        deleted += n
+        if n < 1000:
+            return deleted
+
+
+def forget_expired(engine: Engine, now: float) -> None:
+    """A sweep's start: keep the sequence counter's high-water mark; forget streams
+    disabled more than 24 h ago, and deleted tables' streams after their day."""
     # ``Engine`` starts its counter from the newest logged change: keep the high-water
     # mark so sequence numbers never go back after the log is trimmed and the server restarts.
-    conn.execute(
+    engine.store.conn.execute(
         "INSERT INTO counters (name, value) VALUES ('change_seq', ?) "
         "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
         (engine.seq,),
     )
-    deleted = 0
     for table in list(engine.by_id.values()):
-        cutoff = now - retention_of(table)
-        while deleted < SWEEP_BUDGET:
-            rows = conn.execute(
-                "SELECT seq, at FROM changes WHERE tid = ? ORDER BY seq LIMIT 1000", (table.tid,)
-            ).fetchall()
-            upto = None
-            for seq, at in rows:
-                if at >= cutoff:
-                    break
-                upto = seq
-            if upto is None:
-                break
-            with engine.store.transaction():
-                cur = conn.execute(
-                    "DELETE FROM changes WHERE tid = ? AND seq <= ?", (table.tid, upto)
-                )
-            deleted += cur.rowcount
-            if upto != rows[-1][0] or len(rows) < 1000:
-                break
         stream = table.stream
         if stream is not None and not stream["enabled"]:
             if now - stream.get("disabled", now) > RETENTION:
@@ -576,6 +565,34 @@ def retention_sweep(engine: Engine, now: float | None = None) -> int:
                 engine.save(table)
     forget_dropped(engine, now)
     forget_streams(engine)
+
+
+def trim(engine: Engine, now: float, limit: int) -> int:
+    """Delete up to ``limit`` change-log rows older than their table keeps them (24 h,
+    the recovery period with PITR on), oldest first; returns how many. Fewer than
+    ``limit``: none is left. Each table's rows are read in order up to its first one
+    still kept, so a table with nothing to trim costs one short read."""
+    conn = engine.store.conn
+    deleted = 0
+    for table in list(engine.by_id.values()):
+        if deleted >= limit:
+            break
+        cutoff = now - retention_of(table)
+        rows = conn.execute(
+            "SELECT seq, at FROM changes WHERE tid = ? ORDER BY seq LIMIT ?",
+            (table.tid, limit - deleted),
+        ).fetchall()
+        upto = None
+        for seq, at in rows:
+            if at >= cutoff:
+                break
+            upto = seq
+        if upto is not None:
+            with engine.store.transaction():
+                cur = conn.execute(
+                    "DELETE FROM changes WHERE tid = ? AND seq <= ?", (table.tid, upto)
+                )
+            deleted += cur.rowcount
     return deleted
 
 

@@ -207,6 +207,7 @@ class StreamsAndTtlHandlers:
     env: Any
     _backfills: set[asyncio.Handle]
     _sweeping: bool = False
+    _trimming: bool = False
 
     def _ttl_table(self, ctx: Any, name: str) -> Table:
         table = self.engine.find(ctx.account_id, ctx.region, name)
@@ -227,10 +228,25 @@ class StreamsAndTtlHandlers:
             if table.ttl and table.ttl.get("backfill"):
                 self._run_steps(backfill(self.engine, table))
         self.env.every(interval(), self._ttl_tick, "dynamodb-ttl")
-        self.env.every(
-            RETENTION_INTERVAL,
-            lambda: streams.retention_sweep(self.engine),
-            "dynamodb-stream-retention",
+        self.env.every(RETENTION_INTERVAL, self._retention_tick, "dynamodb-stream-retention")
+
+    def _retention_tick(self) -> None:
+        """Trim the change log in time-sized slices until nothing expired is left (a
+        busy table logs more in a minute than fixed-size batches a minute would trim)."""
+        if self._trimming:
+            return
+        self._trimming = True
+        now = self.engine.clock()
+        streams.forget_expired(self.engine, now)
+
+        def ended() -> None:  # finished, or failed (logged): the next tick trims again
+            self._trimming = False
+
+        run_sliced(
+            lambda n: streams.trim(self.engine, now, n) < n,
+            self._backfills,
+            name="stream retention sweep",
+            ended=ended,
         )
 
     def _ttl_tick(self) -> None:
