@@ -135,3 +135,21 @@ def test_a_restart_carries_on_a_half_done_restore(tmp_path: Path) -> None:
     engine = connect(tmp_path / "db")
     reopened = engine.find("000000000000", "us-east-1", "resumed")
     assert reopened is not None and reopened.status == "ACTIVE" and reopened.restoring is None
+
+
+def test_a_deleted_backups_items_go_to_the_background_purge(tmp_path: Path) -> None:
+    engine = connect(tmp_path / "db")
+    purges: list[bool] = []
+    engine.on_purge = lambda: purges.append(True)
+    src = source_table(engine)
+    for n in range(30):
+        put(engine, src, n, "v")
+    backups = Backups(engine)
+    backup = backups.create(src, "doomed")
+    backups.delete(backup)
+    rows = "SELECT count(*) FROM backup_items WHERE bid = ?"
+    assert engine.store.conn.execute(rows, (backup.bid,)).fetchone()[0] == 30
+    assert purges == [True]
+    while not engine.store.purge(7):
+        pass
+    assert engine.store.conn.execute(rows, (backup.bid,)).fetchone()[0] == 0

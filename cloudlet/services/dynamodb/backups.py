@@ -335,9 +335,13 @@ class Backups:
         return _backup(row)
 
     def delete(self, backup: Backup) -> None:
-        with self.engine.store.transaction() as conn:
+        """Forget the backup; its items go to the background purge (one DELETE of a
+        200,000-item backup held the event loop 0.4 s)."""
+        store = self.engine.store
+        with store.transaction() as conn:
             conn.execute("DELETE FROM backups WHERE id = ?", (backup.bid,))
-            conn.execute("DELETE FROM backup_items WHERE bid = ?", (backup.bid,))
+            store.schedule_purge("backup", backup.bid)
+        self.engine.purge_soon()
 
     def list(
         self,

@@ -107,10 +107,13 @@ _PURGES = {
     "(SELECT h, hk, rk, bhk, brk FROM index_items WHERE iid = ?1 LIMIT ?2)",
     "changes": "DELETE FROM changes WHERE tid = ?1 AND seq IN "
     "(SELECT seq FROM changes WHERE tid = ?1 LIMIT ?2)",
+    "backup": "DELETE FROM backup_items WHERE bid = ?1 AND (h, hk, rk) IN "
+    "(SELECT h, hk, rk FROM backup_items WHERE bid = ?1 LIMIT ?2)",
 }
-"""How a slice of a dropped table's items, index entries or change log is deleted.
-Table and index ids are never reused (AUTOINCREMENT, counters), so rows not yet
-purged belong to nothing and nothing reads them."""
+"""How a slice of a dropped table's items, index entries or change log, or of a
+deleted backup's items (``backups.py``'s table), is deleted. Table, index and backup
+ids are never reused (AUTOINCREMENT, counters), so rows not yet purged belong to
+nothing and nothing reads them."""
 
 dump = marshal.dumps
 load = marshal.loads
