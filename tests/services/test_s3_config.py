@@ -89,6 +89,8 @@ def test_policy_names_what_s3_knows(s3, bucket, change, message):
         },
         {"Action": "s3:GetObjectVersion", "Resource": "arn:aws:s3:::BUCKET/logs/*"},
         {"Principal": {"AWS": ["111122223333", "arn:aws:sts::111122223333:assumed-role/r/s"]}},
+        {"Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E1"}},
+        {"Principal": {"AWS": "AROAEXAMPLEID12345678"}},
         {"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"},
         {"NotAction": "s3:DeleteObject", "Effect": "Deny"},
     ],

@@ -123,8 +123,10 @@ def _principal_ok(value: Any) -> bool:
 
 BUCKET_ARN = "arn:aws:s3:::"
 AWS_PRINCIPAL = re.compile(
-    r"\d{12}|arn:aws:iam::\d{12}:(root|(user|role|group)/.+)"
-    r"|arn:aws:sts::\d{12}:(assumed-role|federated-user)/.+"
+    r"\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(user|role|group)/.+)"
+    r"|arn:aws[a-z-]*:sts::\d{12}:(assumed-role|federated-user)/.+"
+    r"|arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity .+"
+    r"|A[A-Z]{3}[A-Z0-9]{12,}"  # a deleted principal's unique id, as GetBucketPolicy shows it
 )
 _OBJECT_ACTIONS = (  # object actions no operation is named after (Service Authorization Ref.)
     "AbortMultipartUpload",
