@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.services.dynamodb.streams import decode_iterator, encode_iterator
@@ -499,3 +500,48 @@ def test_expired_iterator(ddb, streams):
     assert code(exc) == "ExpiredIteratorException"
     fresh = encode_iterator(it_arn, shard, pos, time.time() - 14 * 60)
     assert streams.get_records(ShardIterator=fresh)["Records"] == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "member", "rule"),
+    [
+        ("describe_stream", {"StreamArn": "foo"}, "streamArn", "greater than or equal to 37"),
+        ("list_streams", {"TableName": "ab"}, "tableName", "greater than or equal to 3"),
+        (
+            "get_records",
+            {"ShardIterator": "a" * 2049},
+            "shardIterator",
+            "less than or equal to 2048",
+        ),
+    ],
+)
+def test_model_bounds_come_before_any_lookup(aws_client, operation, params, member, rule):
+    """AWS validates the model's lengths first: ``1 validation error detected``, never a
+    ResourceNotFoundException for a value that could name nothing."""
+    raw = aws_client("dynamodbstreams", config=Config(parameter_validation=False))
+    with pytest.raises(ClientError) as exc:
+        getattr(raw, operation)(**params)
+    assert code(exc) == "ValidationException"
+    shown = params[next(iter(params))]
+    assert message(exc) == (
+        f"1 validation error detected: Value '{shown}' at '{member}' failed to satisfy "
+        f"constraint: Member must have length {rule}"
+    )
+
+
+def test_shard_id_and_sequence_number_bounds(ddb, streams, aws_client):
+    raw = aws_client("dynamodbstreams", config=Config(parameter_validation=False))
+    arn = stream_arn(ddb, make_table(ddb))
+    shard = shard_of(streams, arn)
+    for params, member in (
+        ({"ShardId": "x"}, "shardId"),
+        ({"ShardId": shard, "SequenceNumber": "123"}, "sequenceNumber"),
+    ):
+        kind = "AT_SEQUENCE_NUMBER" if "SequenceNumber" in params else "TRIM_HORIZON"
+        with pytest.raises(ClientError) as exc:
+            raw.get_shard_iterator(StreamArn=arn, ShardIteratorType=kind, **params)
+        assert code(exc) == "ValidationException"
+        assert f"at '{member}' failed to satisfy constraint" in message(exc)
+    with pytest.raises(ClientError) as exc:
+        raw.list_streams(TableName="bad name!")
+    assert message(exc).endswith("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")

@@ -440,19 +440,51 @@ def forget_streams(engine: Engine) -> None:
                 conn.execute("DELETE FROM stream_history WHERE arn = ?", (arn,))
 
 
-MAX_SEQUENCE_DIGITS = 40
-"""AWS's SequenceNumber is 21 to 40 characters; a longer one is refused before int()."""
 _INT64 = 2**63
 """Positions and times inside an iterator must fit SQLite's integers."""
 
 
+_LENGTHS: dict[str, tuple[tuple[str, str, int, int], ...]] = {
+    # (parameter, member as AWS names it, min, max): the dynamodbstreams model's bounds
+    "ListStreams": (
+        ("TableName", "tableName", 3, 255),
+        ("ExclusiveStartStreamArn", "exclusiveStartStreamArn", 37, 1024),
+    ),
+    "DescribeStream": (
+        ("StreamArn", "streamArn", 37, 1024),
+        ("ExclusiveStartShardId", "exclusiveStartShardId", 28, 65),
+    ),
+    "GetShardIterator": (
+        ("StreamArn", "streamArn", 37, 1024),
+        ("ShardId", "shardId", 28, 65),
+        ("SequenceNumber", "sequenceNumber", 21, 40),
+    ),
+    "GetRecords": (("ShardIterator", "shardIterator", 1, 2048),),
+}
+_TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
+
+
+def check_request(operation: str, params: dict[str, Any]) -> None:
+    """The model's length bounds (and ListStreams' table-name pattern), checked before
+    anything is looked up, as AWS's request validation does: ``1 validation error
+    detected: Value 'x' at 'streamArn' failed to satisfy constraint: Member must have
+    length greater than or equal to 37`` (the model's members, AWS's message form)."""
+    for name, member, low, high in _LENGTHS.get(operation, ()):
+        value = params.get(name)
+        if not isinstance(value, str):
+            continue
+        if len(value) < low:
+            rule = f"Member must have length greater than or equal to {low}"
+        elif len(value) > high:
+            rule = f"Member must have length less than or equal to {high}"
+        elif name == "TableName" and not _TABLE_NAME.fullmatch(value):
+            rule = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        else:
+            continue
+        raise errors.constraint(value, member, rule)
+
+
 def _parse_seq(text: str, kind: str) -> int:
-    if len(text) > MAX_SEQUENCE_DIGITS:
-        raise errors.constraint(
-            text,
-            "sequenceNumber",
-            f"Member must have length less than or equal to {MAX_SEQUENCE_DIGITS}",
-        )
     if not text.isascii() or not text.isdigit():
         raise errors.validation(f"Invalid SequenceNumber for ShardIteratorType {kind}: {text}")
     return int(text)
@@ -643,6 +675,7 @@ class StreamsService(Service):
     # ---- operations
 
     def list_streams(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_request("ListStreams", params)
         log = self.log
         limit = errors.check_limit(params.get("Limit"), 100)
         name = params.get("TableName")
@@ -682,6 +715,7 @@ class StreamsService(Service):
         return out
 
     def describe_stream(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_request("DescribeStream", params)
         log = self.log
         errors.check_limit(params.get("Limit"), 100)  # one shard per stream: any limit fits
         stream = log.find(params["StreamArn"], ctx)
@@ -711,6 +745,7 @@ class StreamsService(Service):
         }
 
     def get_shard_iterator(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_request("GetShardIterator", params)
         log = self.log
         stream = log.find(params["StreamArn"], ctx)
         it = log.iterator(
@@ -719,6 +754,7 @@ class StreamsService(Service):
         return {"ShardIterator": it}
 
     def get_records(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_request("GetRecords", params)
         log = self.log
         limit = errors.check_limit(params.get("Limit"), MAX_RECORDS)
         arn, shard_id, pos, issued = decode_iterator(params["ShardIterator"])
