@@ -1,7 +1,8 @@
 """A restore that takes longer than the request answers CREATING with
 RestoreInProgress, runs on while other clients are served, and survives kill -9: the
-restarted server finishes it (``restores.py``). The server here works on a restore for
-no time before answering (``CLOUDLET_DYNAMODB_RESTORE_WAIT=0``)."""
+restarted server finishes it (``restores.py``). So does a backup (``backup_copies.py``),
+which stays the table as it was when it began. The server here works on a restore or a
+backup for no time before answering (``CLOUDLET_DYNAMODB_*_WAIT=0``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from cloudlet.testing import CloudletServer
 from tests.services.dynamodb_helpers import index, make_table
 
 ITEMS = 3000
-NOW = {"CLOUDLET_DYNAMODB_RESTORE_WAIT": "0"}
+NOW = {"CLOUDLET_DYNAMODB_RESTORE_WAIT": "0", "CLOUDLET_DYNAMODB_BACKUP_WAIT": "0"}
 
 
 def _client(server: CloudletServer):
     return server.client("dynamodb", region_name="us-east-1")
 
 
-def _fill(ddb) -> str:
+def _fill(ddb, *, wait: bool = True) -> str:
+    """The source table of 3,000 items and a backup of it (once AVAILABLE, if ``wait``)."""
     gsis = [index(name, ("g", "S")) for name in ("by-g", "g-too", "g-three")]
     make_table(ddb, "source", gsis=gsis)
     table = boto3.resource(
@@ -35,7 +37,10 @@ def _fill(ddb) -> str:
     with table.batch_writer() as batch:
         for n in range(ITEMS):
             batch.put_item(Item={"pk": f"k{n:05d}", "g": f"g{n % 7}", "v": "x" * 100})
-    return ddb.create_backup(TableName="source", BackupName="full")["BackupDetails"]["BackupArn"]
+    arn = ddb.create_backup(TableName="source", BackupName="full")["BackupDetails"]["BackupArn"]
+    if wait:
+        _available(ddb, arn)
+    return arn
 
 
 def _active(ddb, name: str, timeout: float = 60.0) -> dict:
@@ -118,3 +123,44 @@ def test_kill_9_during_a_restore_then_the_restart_finishes_it(tmp_path):
         server.kill()
     with CloudletServer.start(data_dir=tmp_path) as server:
         _check_restored(_client(server), "copy")
+
+
+def _available(ddb, arn: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        details = ddb.describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"]
+        if details["BackupStatus"] == "AVAILABLE" or time.monotonic() > deadline:
+            return details
+        time.sleep(0.05)
+
+
+def test_a_backup_is_creating_then_the_table_as_it_was():
+    with CloudletServer.start(env=NOW) as server:
+        ddb = _client(server)
+        _fill(ddb)
+        answer = ddb.create_backup(TableName="source", BackupName="again")["BackupDetails"]
+        assert answer["BackupStatus"] == "CREATING"  # 3,000 items, 32 in its first slice
+        arn = answer["BackupArn"]
+        for n in range(0, ITEMS, 100):  # after the backup began: not in it
+            ddb.delete_item(TableName="source", Key={"pk": {"S": f"k{n:05d}"}})
+        ddb.put_item(TableName="source", Item={"pk": {"S": "later"}, "g": {"S": "g3"}})
+        assert _available(ddb, arn)["BackupStatus"] == "AVAILABLE"
+        ddb.restore_table_from_backup(TargetTableName="copy", BackupArn=arn)
+        _check_restored(ddb, "copy")
+        assert "Item" not in ddb.get_item(TableName="copy", Key={"pk": {"S": "later"}})
+
+
+def test_kill_9_during_a_backup_then_the_restart_finishes_it(tmp_path):
+    server = CloudletServer.start(data_dir=tmp_path, env=NOW)
+    try:
+        ddb = _client(server)
+        arn = _fill(ddb, wait=False)
+        first = ddb.describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"]
+        assert first["BackupStatus"] in ("CREATING", "AVAILABLE")
+    finally:
+        server.kill()
+    with CloudletServer.start(data_dir=tmp_path) as server:
+        ddb = _client(server)
+        assert _available(ddb, arn)["BackupStatus"] == "AVAILABLE"
+        ddb.restore_table_from_backup(TargetTableName="copy", BackupArn=arn)
+        _check_restored(ddb, "copy")

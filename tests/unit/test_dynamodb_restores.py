@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from cloudlet.services.dynamodb import restores
-from cloudlet.services.dynamodb.backups import Backups, restored_definition
+from cloudlet.services.dynamodb import backup_copies, restores
+from cloudlet.services.dynamodb.backups import Backup, Backups, restored_definition
 from cloudlet.services.dynamodb.engine import Engine, Stored
 from cloudlet.services.dynamodb.tables import Table, parse_create
 
@@ -59,6 +59,13 @@ def contents(engine: Engine, t: Table) -> tuple[list, list]:
     return items.fetchall(), entries.fetchall()
 
 
+def backup_of(engine: Engine, table: Table, name: str = "before") -> Backup:
+    """A finished backup of ``table``: recorded, then copied in one go."""
+    backup = Backups(engine).create(table, name)
+    backup_copies.Copy(engine, table, backup.bid).complete()
+    return backup
+
+
 def restore(engine: Engine, source: Table, name: str, job: dict) -> Table:
     table = restored_definition(source, name, "000000000000", "us-east-1", {}, clock[0])
     restores.begin(engine, table, job)
@@ -70,7 +77,7 @@ def test_a_restore_from_backup_is_creating_until_copied_and_indexed(tmp_path: Pa
     src = source_table(engine)
     for n in range(50):
         put(engine, src, n, "x" * (n + 1))
-    backup = Backups(engine).create(src, "before")
+    backup = backup_of(engine, src)
     for n in range(50, 60):  # after the backup: not restored
         put(engine, src, n, "late")
     new = restore(engine, src, "restored", {"backup": backup.bid})
@@ -114,7 +121,7 @@ def test_a_restart_carries_on_a_half_done_restore(tmp_path: Path) -> None:
     src = source_table(engine)
     for n in range(30):
         put(engine, src, n, "v")
-    backup = Backups(engine).create(src, "before")
+    backup = backup_of(engine, src)
     new = restore(engine, src, "resumed", {"backup": backup.bid})
     step = restores.steps(engine, new)
     step(10)
@@ -144,9 +151,8 @@ def test_a_deleted_backups_items_go_to_the_background_purge(tmp_path: Path) -> N
     src = source_table(engine)
     for n in range(30):
         put(engine, src, n, "v")
-    backups = Backups(engine)
-    backup = backups.create(src, "doomed")
-    backups.delete(backup)
+    backup = backup_of(engine, src, "doomed")
+    Backups(engine).delete(backup)
     rows = "SELECT count(*) FROM backup_items WHERE bid = ?"
     assert engine.store.conn.execute(rows, (backup.bid,)).fetchone()[0] == 30
     assert purges == [True]

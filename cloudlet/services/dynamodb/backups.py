@@ -3,9 +3,10 @@
 Why it is built this way:
 
 - **A backup is a copy, not a reference.** CreateBackup copies the table's
-  definition (``Table.to_meta``) and every item row into ``backups`` and
-  ``backup_items`` of the same SQLite database with one ``INSERT ... SELECT``,
-  in one transaction: later writes, or deleting the table, do not touch it.
+  definition (``Table.to_meta``) into ``backups`` and every item row into
+  ``backup_items`` of the same SQLite database, a slice at a time while the backup
+  is CREATING, as the table was at the request (``backup_copies.py``): later
+  writes, or deleting the table, do not touch it.
 - **A restore is a new table built like any other.** The definition (from the
   backup, or the source table for PITR) becomes a fresh ``Table`` (new id, new
   index ids) through ``Engine.add_table``, CREATING while a job copies the rows
@@ -41,7 +42,7 @@ from typing import Any
 from cloudlet.core import ids
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.slices import run_for, run_sliced
-from cloudlet.services.dynamodb import errors, restores
+from cloudlet.services.dynamodb import backup_copies, errors, restores
 from cloudlet.services.dynamodb.backup_checks import (
     BOTH_RESTORE_TIMES,
     CROSS_REGION_RESTORE,
@@ -66,6 +67,7 @@ from cloudlet.services.dynamodb.export import (
     export_conflict,
     invalid_export_time,
 )
+from cloudlet.services.dynamodb.tableops import refuse_while_creating
 from cloudlet.services.dynamodb.tables import (
     Table,
     check_table_name,
@@ -103,6 +105,12 @@ CREATE TABLE IF NOT EXISTS backup_items (
     body BLOB NOT NULL,
     PRIMARY KEY (bid, h, hk, rk)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backup_cursors (
+    bid INTEGER PRIMARY KEY,
+    h INTEGER NOT NULL,
+    hk BLOB NOT NULL,
+    rk BLOB NOT NULL
+);
 """
 
 DEFAULT_RECOVERY_DAYS = 35
@@ -118,9 +126,12 @@ def table_not_found(name: str) -> ServiceError:
     return ServiceError("TableNotFoundException", f"Table not found: {name}", 400)
 
 
-def backup_in_use(arn: str) -> ServiceError:
+def backup_in_use(what: str) -> ServiceError:
+    """AWS's code; its message text is not recorded anywhere we found."""
     return ServiceError(
-        "BackupInUseException", f"Backup is being used to restore a table: {arn}", 400
+        "BackupInUseException",
+        f"There is another ongoing conflicting backup control plane operation: {what}",
+        400,
     )
 
 
@@ -294,15 +305,17 @@ class Backups:
         self.conn.executescript(SCHEMA)
 
     def create(self, table: Table, name: str) -> Backup:
+        """Record a CREATING backup of ``table``; its items are copied by a
+        ``backup_copies.Copy``."""
         engine = self.engine
         now = engine.clock()
         arn = f"{table.arn}/backup/{int(now * 1000):014d}-{ids.token_hex(4)}"
         count, size = engine.counts(table)[""]
         with engine.store.transaction() as conn:
-            cur = conn.execute(
+            conn.execute(
                 "INSERT INTO backups (arn, account, region, name, table_name, table_arn, "
                 "table_id, created, status, size, item_count, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'AVAILABLE', ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'CREATING', ?, ?, ?)",
                 (
                     arn,
                     table.account,
@@ -317,13 +330,12 @@ class Backups:
                     table.to_meta(),
                 ),
             )
-            bid = int(cur.lastrowid or 0)
-            conn.execute(
-                "INSERT INTO backup_items (bid, h, hk, rk, size, exp, body) "
-                "SELECT ?, h, hk, rk, size, exp, body FROM items WHERE tid = ?",
-                (bid, table.tid),
-            )
         return self.get(table.account, table.region, arn)
+
+    def creating(self) -> list[tuple[int, str]]:
+        """(bid, table id) of every backup still being copied."""
+        rows = self.conn.execute("SELECT id, table_id FROM backups WHERE status = 'CREATING'")
+        return [(int(bid), str(table_id)) for bid, table_id in rows.fetchall()]
 
     def get(self, account: str, region: str, arn: str) -> Backup:
         row = self.conn.execute(
@@ -335,12 +347,15 @@ class Backups:
         return _backup(row)
 
     def delete(self, backup: Backup) -> None:
+        self.delete_by_id(backup.bid)
+
+    def delete_by_id(self, bid: int) -> None:
         """Forget the backup; its items go to the background purge (one DELETE of a
         200,000-item backup held the event loop 0.4 s)."""
         store = self.engine.store
         with store.transaction() as conn:
-            conn.execute("DELETE FROM backups WHERE id = ?", (backup.bid,))
-            store.schedule_purge("backup", backup.bid)
+            conn.execute("DELETE FROM backups WHERE id = ?", (bid,))
+            store.schedule_purge("backup", bid)
         self.engine.purge_soon()
 
     def list(
@@ -496,9 +511,17 @@ class BackupHandlers:
         return store
 
     def _start_backups(self) -> None:
-        """Create the tables and resume unfinished exports (call on the event loop)."""
-        self._backup_store()
+        """Create the tables; resume unfinished exports, backups and restores (call on
+        the event loop)."""
+        store = self._backup_store()
         self._export_store().resume()
+        tables = {t.table_id: t for t in self.engine.by_id.values()}
+        for bid, table_id in store.creating():
+            table = tables.get(table_id)
+            if table is None:  # gone while copied (cannot be: DeleteTable completes copies)
+                store.delete_by_id(bid)
+            else:
+                self._copy(backup_copies.Copy(self.engine, table, bid))
         for table in list(self.engine.by_id.values()):
             if table.restoring is not None:
                 self._resume_restore(table)
@@ -514,8 +537,25 @@ class BackupHandlers:
     def create_backup(self, ctx: Any, params: dict[str, Any]) -> Result:
         check_table_name(params["BackupName"], "backupName")  # the same rule as table names
         table = find_table(self.engine, ctx.account_id, ctx.region, params["TableName"])
-        backup = self._backup_store().create(table, params["BackupName"])
+        refuse_while_creating(table)
+        if table.tid in self.engine.copies:
+            raise backup_in_use(f"a backup of table {table.name} is being created")
+        store = self._backup_store()
+        backup = store.create(table, params["BackupName"])
+        copy = backup_copies.Copy(self.engine, table, backup.bid)
+        try:
+            finished, size = run_for(copy.step, backup_copies.WAIT)
+        except BaseException:
+            self.engine.copies.pop(table.tid, None)
+            store.delete(backup)
+            raise
+        if not finished:
+            self._copy(copy, size)
+        backup = store.get(ctx.account_id, ctx.region, backup.arn)
         return {"BackupDetails": backup.details()}
+
+    def _copy(self, copy: backup_copies.Copy, size: int = 32) -> None:
+        run_sliced(copy.step, self._backfills, name=f"backup of table {copy.table.name}", size=size)
 
     def describe_backup(self, ctx: Any, params: dict[str, Any]) -> Result:
         arn, _region = check_backup_arn(params["BackupArn"], ctx.account_id, ctx.region)
@@ -526,7 +566,7 @@ class BackupHandlers:
         store = self._backup_store()
         arn, _region = check_backup_arn(params["BackupArn"], ctx.account_id, ctx.region)
         backup = store.get(ctx.account_id, ctx.region, arn)
-        if restores.restoring(self.engine, backup.bid):
+        if backup.status == "CREATING" or restores.restoring(self.engine, backup.bid):
             raise backup_in_use(backup.arn)
         store.delete(backup)
         backup.status = "DELETED"
@@ -567,6 +607,8 @@ class BackupHandlers:
         if arn_region != ctx.region and params.get("SSESpecificationOverride") is None:
             raise errors.validation(CROSS_REGION_RESTORE)  # DDB-TABLE-274
         backup = self._backup_store().get(ctx.account_id, ctx.region, given)
+        if backup.status == "CREATING":
+            raise backup_in_use(backup.arn)
         if self.engine.find(ctx.account_id, ctx.region, target) is not None:
             raise errors.table_already_exists(target)
         table = restored_definition(

@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.store import Store, dump, load
@@ -46,6 +46,14 @@ class Stored:
         return self._item
 
 
+class ItemCopy(Protocol):
+    """A copy of a table in progress (``backup_copies.Copy``)."""
+
+    def before(self, key: Key, old: Stored | None) -> None: ...
+
+    def complete(self) -> None: ...
+
+
 class Engine:
     """Tables by (account, region, name) and the item write path."""
 
@@ -56,6 +64,8 @@ class Engine:
         self.by_id: dict[int, Table] = {}
         self.change_hooks: list[ChangeHook] = []
         """Called after a logged change is written (stream consumers, e.g. Lambda mappings)."""
+        self.copies: dict[int, ItemCopy] = {}
+        """Backups being copied, by table id (``backup_copies.py``): told of every write."""
         self.on_purge: Callable[[], None] | None = None
         """Called when a dropped table's or index's rows are left to ``Store.purge``."""
         self.store.rolled_back = self._forget_counts
@@ -120,6 +130,9 @@ class Engine:
         self.store.save_table(table.tid, table.to_meta())
 
     def drop(self, table: Table, keep_changes: bool = False) -> None:
+        copy = self.copies.get(table.tid)
+        if copy is not None:  # a backup being made of it gets the rest of its rows first
+            copy.complete()
         self.store.drop_table(table.tid, [ix.iid for ix in table.indexes], keep_changes)
         self.tables.pop((table.account, table.region, table.name), None)
         self.by_id.pop(table.tid, None)
@@ -165,8 +178,8 @@ class Engine:
 
     def blind_writes(self, table: Table) -> bool:
         """True when a put need not read the item it replaces: no index to update and no
-        change log wanting the old image."""
-        return not table.indexes and not self._logging(table)
+        change log wanting the old image, and no backup being copied."""
+        return not table.indexes and not self._logging(table) and table.tid not in self.copies
 
     @staticmethod
     def _logging(table: Table) -> bool:
@@ -194,6 +207,10 @@ class Engine:
         """
         store = self.store
         tid = table.tid
+        if self.copies:
+            copy = self.copies.get(tid)
+            if copy is not None:
+                copy.before(key, old)
         if new is None:
             store.delete(tid, *key)
         else:
