@@ -17,8 +17,8 @@ keeps taking writes meanwhile. What keeps the copy consistent:
 - DeleteTable finishes a running copy before the table's rows go (``Engine.drop``).
 - Where the copy has got to is saved with each slice (``backup_cursors``), so a
   restart finds the backup CREATING and carries on from there: every image and
-  tombstone saved ahead of it was committed with its write. Tombstones behind it,
-  which only the lost in-memory list knew, go in one scan when it ends.
+  tombstone saved ahead of it was committed with its write, and behind it the
+  backup is final.
 - While CREATING, the backup cannot be restored, deleted or joined by another backup
   of the same table (``BackupInUseException``).
 """
@@ -54,23 +54,16 @@ class Copy:
             "SELECT h, hk, rk FROM backup_cursors WHERE bid = ?", (bid,)
         ).fetchone()
         self.cursor: Key | None = None if row is None else (row[0], row[1], row[2])
-        self.resumed = row is not None
-        self.late: list[Key] = []
-        """Tombstones of keys the copy had passed: dropped when it ends."""
         engine.copies[table.tid] = self
 
     def before(self, key: Key, old: Stored | None) -> None:
         """Called by ``Engine.write`` before it writes ``key`` (inside its transaction).
-        Behind the copy the backup's row (or its absence) is final, but a key created
-        there gets a tombstone too: a restart copies again from the start and must
-        leave it out."""
-        behind = self.cursor is not None and key <= self.cursor
-        if old is None:
-            self.engine.store.conn.execute(_SAVE, (self.bid, *key, TOMBSTONE, b""))
-            if behind:
-                self.late.append(key)
-        elif not behind:
-            self.engine.store.conn.execute(_SAVE, (self.bid, *key, old.size, old.body))
+        Behind the copy (saved cursor included) the backup's row, or its absence, is
+        final; ahead of it the first committed write saves what was there."""
+        if self.cursor is not None and key <= self.cursor:
+            return
+        size, body = (TOMBSTONE, b"") if old is None else (old.size, old.body)
+        self.engine.store.conn.execute(_SAVE, (self.bid, *key, size, body))
 
     def step(self, n: int) -> bool:
         store = self.engine.store
@@ -114,17 +107,7 @@ class Copy:
 
     def _finish(self) -> None:
         conn = self.engine.store.conn
-        if self.resumed:  # tombstones behind the cursor a stop forgot
-            conn.execute(
-                "DELETE FROM backup_items WHERE bid = ? AND size = ?", (self.bid, TOMBSTONE)
-            )
         conn.execute("DELETE FROM backup_cursors WHERE bid = ?", (self.bid,))
-        for key in self.late:  # a tombstone only: an image copied earlier stays
-            conn.execute(
-                "DELETE FROM backup_items WHERE bid = ? AND h = ? AND hk = ? AND rk = ? "
-                "AND size = ?",
-                (self.bid, *key, TOMBSTONE),
-            )
         conn.execute("UPDATE backups SET status = 'AVAILABLE' WHERE id = ?", (self.bid,))
         if self.engine.copies.get(self.table.tid) is self:
             del self.engine.copies[self.table.tid]
