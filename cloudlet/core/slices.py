@@ -55,8 +55,7 @@ def run_sliced(
             log.exception("%s failed", name)
         else:
             if not finished:
-                elapsed = max(time.perf_counter() - started, 1e-6)
-                count = max(1, min(count * 2, MAX_SIZE, int(count * budget / elapsed)))
+                count = _next_size(count, time.perf_counter() - started, budget)
                 handle = loop.call_soon(run)
                 handles.add(handle)
                 return
@@ -82,5 +81,9 @@ def run_for(step: Callable[[int], bool], seconds: float, *, size: int = 32) -> t
         now = time.perf_counter()
         if now >= deadline:
             return False, count
-        elapsed = max(now - started, 1e-6)
-        count = max(1, min(count * 2, MAX_SIZE, int(count * BUDGET / elapsed)))
+        count = _next_size(count, now - started, BUDGET)
+
+
+def _next_size(count: int, elapsed: float, budget: float) -> int:
+    """The next slice's size: toward ``budget`` seconds, at most doubled, 1 to MAX_SIZE."""
+    return max(1, min(count * 2, MAX_SIZE, int(count * budget / max(elapsed, 1e-6))))
