@@ -35,6 +35,7 @@ from cloudlet.core.errors import (
     UnknownOperation,
 )
 from cloudlet.core.ids import request_id
+from cloudlet.core.models import load_model, load_raw_model
 from cloudlet.gateway.asgi import (
     CONTINUE_SENT,
     Receive,
@@ -45,7 +46,7 @@ from cloudlet.gateway.asgi import (
     read_body,
     send_response,
 )
-from cloudlet.gateway.catalog import Catalog, ServiceInfo, load_model, load_raw_model
+from cloudlet.gateway.catalog import Catalog, ServiceInfo
 from cloudlet.gateway.context import RequestContext
 from cloudlet.gateway.detect import (
     DEFAULT_SERVICE,

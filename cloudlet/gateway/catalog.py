@@ -18,12 +18,12 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import botocore
 from botocore.loaders import Loader
-from botocore.model import ServiceModel
+
+from cloudlet.core.models import load_raw_model
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +136,6 @@ def _load_or_build() -> list[ServiceInfo]:
     except OSError:
         log.debug("could not write catalog cache %s", path, exc_info=True)
     return infos
-
-
-_loader = Loader()
-
-
-def load_raw_model(name: str) -> dict:
-    """botocore's service-2 document for a service, as a dict (not cached)."""
-    return _loader.load_service_model(name, "service-2")
-
-
-@cache
-def load_model(name: str) -> ServiceModel:
-    """botocore's ServiceModel for a service (cached for the process)."""
-    return ServiceModel(load_raw_model(name), service_name=name)
 
 
 class Catalog:

@@ -9,7 +9,7 @@ import inspect
 import pytest
 from botocore import xform_name
 
-from cloudlet.gateway.catalog import load_model
+from cloudlet.core.models import load_model
 from cloudlet.services.base import Service
 from cloudlet.services.registry import IMPLEMENTED
 

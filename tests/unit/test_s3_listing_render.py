@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cloudlet.gateway.catalog import load_model
+from cloudlet.core.models import load_model
 from cloudlet.protocols.restxml import RestXmlCodec
 from cloudlet.services.s3.listing import (
     _content,

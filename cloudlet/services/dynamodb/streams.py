@@ -51,9 +51,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.core.models import load_model
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.engine import Engine
@@ -444,44 +446,33 @@ _INT64 = 2**63
 """Positions and times inside an iterator must fit SQLite's integers."""
 
 
-_LENGTHS: dict[str, tuple[tuple[str, str, int, int], ...]] = {
-    # (parameter, member as AWS names it, min, max): the dynamodbstreams model's bounds
-    "ListStreams": (
-        ("TableName", "tableName", 3, 255),
-        ("ExclusiveStartStreamArn", "exclusiveStartStreamArn", 37, 1024),
-    ),
-    "DescribeStream": (
-        ("StreamArn", "streamArn", 37, 1024),
-        ("ExclusiveStartShardId", "exclusiveStartShardId", 28, 65),
-    ),
-    "GetShardIterator": (
-        ("StreamArn", "streamArn", 37, 1024),
-        ("ShardId", "shardId", 28, 65),
-        ("SequenceNumber", "sequenceNumber", 21, 40),
-    ),
-    "GetRecords": (("ShardIterator", "shardIterator", 1, 2048),),
-}
-_TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
-
-
 def check_request(operation: str, params: dict[str, Any]) -> None:
-    """The model's length bounds (and ListStreams' table-name pattern), checked before
-    anything is looked up, as AWS's request validation does: ``1 validation error
+    """The model's length bounds and patterns of the request's string members, checked
+    before anything is looked up, as AWS's request validation does: ``1 validation error
     detected: Value 'x' at 'streamArn' failed to satisfy constraint: Member must have
-    length greater than or equal to 37`` (the model's members, AWS's message form)."""
-    for name, member, low, high in _LENGTHS.get(operation, ()):
+    length greater than or equal to 37`` (botocore's ``dynamodbstreams`` model, AWS's
+    message form with the member's name in lower camel case)."""
+    shape = load_model("dynamodbstreams").operation_model(operation).input_shape
+    for name, member in shape.members.items():
         value = params.get(name)
         if not isinstance(value, str):
             continue
-        if len(value) < low:
+        low, high = member.metadata.get("min"), member.metadata.get("max")
+        pattern = member.metadata.get("pattern")
+        if low is not None and len(value) < low:
             rule = f"Member must have length greater than or equal to {low}"
-        elif len(value) > high:
+        elif high is not None and len(value) > high:
             rule = f"Member must have length less than or equal to {high}"
-        elif name == "TableName" and not _TABLE_NAME.fullmatch(value):
-            rule = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        elif pattern is not None and not _pattern(pattern).fullmatch(value):
+            rule = f"Member must satisfy regular expression pattern: {pattern}"
         else:
             continue
-        raise errors.constraint(value, member, rule)
+        raise errors.constraint(value, name[0].lower() + name[1:], rule)
+
+
+@cache
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
 
 
 def _parse_seq(text: str, kind: str) -> int:

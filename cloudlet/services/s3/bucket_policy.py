@@ -29,11 +29,10 @@ import re
 from functools import cache
 from typing import Any
 
-from botocore.loaders import Loader
-
 from cloudlet.auth import policy as iam_policy
 from cloudlet.auth.actions import S3_ACTIONS
 from cloudlet.core.errors import ServiceError
+from cloudlet.core.models import load_model
 from cloudlet.services.s3 import errors
 
 VERSIONS = frozenset(("2012-10-17", "2008-10-17"))
@@ -152,11 +151,11 @@ _OBJECT_ACTIONS = (  # object actions no operation is named after (Service Autho
 def action_kinds() -> dict[str, str]:
     """``s3:<action>`` (lower case) -> "object" or "bucket", for the actions S3's
     operations need: an operation that takes a ``Key`` needs an object action."""
-    model = Loader().load_service_model("s3", "service-2")
+    model = load_model("s3")
     kinds: dict[str, str] = {}
-    for name, op in model["operations"].items():
-        shape = model["shapes"].get(op.get("input", {}).get("shape", ""), {})
-        kind = "object" if "Key" in shape.get("members", {}) else "bucket"
+    for name in model.operation_names:
+        shape = model.operation_model(name).input_shape
+        kind = "object" if shape is not None and "Key" in shape.members else "bucket"
         action = f"s3:{S3_ACTIONS.get(name, name)}".lower()
         if kinds.get(action) != "object":
             kinds[action] = kind
