@@ -87,3 +87,24 @@ def run_for(step: Callable[[int], bool], seconds: float, *, size: int = 32) -> t
 def _next_size(count: int, elapsed: float, budget: float) -> int:
     """The next slice's size: toward ``budget`` seconds, at most doubled, 1 to MAX_SIZE."""
     return max(1, min(count * 2, MAX_SIZE, int(count * budget / max(elapsed, 1e-6))))
+
+
+class Job:
+    """A kind of background job that runs one at a time, in slices: ``start`` begins
+    one unless one is still running (a timer's tick or a second drop meanwhile leaves the
+    running one to finish). ``make_step`` is called only when a job starts."""
+
+    def __init__(self, name: str, handles: set[asyncio.Handle]) -> None:
+        self.name = name
+        self.handles = handles
+        self.running = False
+
+    def start(self, make_step: Callable[[], Callable[[int], bool]]) -> None:
+        if self.running:
+            return
+        step = make_step()
+        self.running = True
+        run_sliced(step, self.handles, name=self.name, ended=self._ended)
+
+    def _ended(self) -> None:  # finished, or failed (logged): the next start runs again
+        self.running = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cloudlet.core.slices import run_for, run_sliced
+from cloudlet.core.slices import Job, run_for, run_sliced
 
 
 async def _run(step) -> list[str]:
@@ -51,3 +51,27 @@ def test_run_for_stops_at_its_time_and_says_how_far_it_got() -> None:
     finished, size = run_for(endless, 0.01)
     assert not finished and calls and size >= 1
     assert run_for(lambda n: True, 10.0) == (True, 32)
+
+
+def test_a_job_runs_one_at_a_time_and_again_once_ended() -> None:
+    async def main() -> list[str]:
+        handles: set[asyncio.Handle] = set()
+        job = Job("test job", handles)
+        made: list[str] = []
+
+        def make_step():
+            made.append("made")
+            return lambda n: True
+
+        job.start(make_step)
+        job.start(make_step)  # still running: left to finish
+        assert job.running
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not job.running
+        job.start(make_step)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return made
+
+    assert asyncio.run(main()) == ["made", "made"]

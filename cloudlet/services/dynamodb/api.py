@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.core.slices import run_sliced
+from cloudlet.core.slices import Job, run_sliced
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.dynamodb import (
     authorization,
@@ -50,7 +50,9 @@ class DynamoDBService(
         self.engine = Engine(env.database("dynamodb"))
         self.tokens = batch.Tokens(self.engine.store.conn)
         self._backfills: set[asyncio.Handle] = set()
-        self._purging = False
+        self._purges = Job("purge of dropped tables", self._backfills)
+        self._sweeps = Job("TTL sweep", self._backfills)
+        self._trims = Job("stream retention sweep", self._backfills)
         self.engine.on_purge = self._purge
 
     async def start(self) -> None:
@@ -88,7 +90,11 @@ class DynamoDBService(
         return authorization.checks(ctx, operation, params, self._resource_policy_text)
 
     def health(self) -> dict[str, Any]:
-        return {"state": "running", "tables": len(self.engine.tables), "purging": self._purging}
+        return {
+            "state": "running",
+            "tables": len(self.engine.tables),
+            "purging": self._purges.running,
+        }
 
     def _table(self, ctx: Any, name: str) -> Table:
         return self.engine.table(ctx.account_id, ctx.region, name)
@@ -119,20 +125,11 @@ class DynamoDBService(
     def _purge(self) -> None:
         """Delete dropped tables' and indexes' rows a slice per event-loop turn (DeleteTable
         answers DELETING at once, as AWS's does, and the rows go after)."""
-        if self._purging:
-            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # not serving yet: start() purges
             return
-        self._purging = True
-
-        def ended() -> None:  # finished, or failed (logged): the next drop or start retries
-            self._purging = False
-
-        run_sliced(
-            self.engine.store.purge, self._backfills, name="purge of dropped tables", ended=ended
-        )
+        self._purges.start(lambda: self.engine.store.purge)
 
     # --- tables -------------------------------------------------------------------------
 

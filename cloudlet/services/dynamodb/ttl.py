@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from cloudlet.core.slices import run_sliced
+from cloudlet.core.slices import Job, run_sliced
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
 from cloudlet.services.dynamodb.store import load
@@ -206,8 +206,8 @@ class StreamsAndTtlHandlers:
     engine: Engine
     env: Any
     _backfills: set[asyncio.Handle]
-    _sweeping: bool = False
-    _trimming: bool = False
+    _sweeps: Job
+    _trims: Job
 
     def _ttl_table(self, ctx: Any, name: str) -> Table:
         table = self.engine.find(ctx.account_id, ctx.region, name)
@@ -233,38 +233,18 @@ class StreamsAndTtlHandlers:
     def _retention_tick(self) -> None:
         """Trim the change log in time-sized slices until nothing expired is left (a
         busy table logs more in a minute than fixed-size batches a minute would trim)."""
-        if self._trimming:
-            return
-        self._trimming = True
-        now = self.engine.clock()
-        streams.forget_expired(self.engine, now)
 
-        def ended() -> None:  # finished, or failed (logged): the next tick trims again
-            self._trimming = False
+        def make_step() -> Step:
+            now = self.engine.clock()
+            streams.forget_expired(self.engine, now)
+            return lambda n: streams.trim(self.engine, now, n) < n
 
-        run_sliced(
-            lambda n: streams.trim(self.engine, now, n) < n,
-            self._backfills,
-            name="stream retention sweep",
-            ended=ended,
-        )
+        self._trims.start(make_step)
 
     def _ttl_tick(self) -> None:
         """Delete what has expired, in time-sized slices (``core/slices.py``) until none is
         left; a tick while a sweep is still going leaves it to finish."""
-        if self._sweeping:
-            return
-        self._sweeping = True
-
-        def ended() -> None:  # finished, or failed (logged): the next tick sweeps again
-            self._sweeping = False
-
-        run_sliced(
-            lambda n: sweep(self.engine, batch=n) < n,
-            self._backfills,
-            name="TTL sweep",
-            ended=ended,
-        )
+        self._sweeps.start(lambda: lambda n: sweep(self.engine, batch=n) < n)
 
     def _run_steps(self, step: Step) -> None:
         """Run a backfill in time-sized slices, one per event-loop turn (cancelled at stop)."""
