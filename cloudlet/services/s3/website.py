@@ -31,7 +31,6 @@ the checks PutBucketWebsite makes and AWS's messages for them.
 
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, unquote
@@ -39,6 +38,7 @@ from urllib.parse import quote, unquote
 from cloudlet.auth.authorizer import anonymous_allowed
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpRequest, HttpResponse
+from cloudlet.protocols.values import parse_timestamp
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.conditions import check_read
@@ -107,8 +107,8 @@ def _not_allowed(method: str, request_id: str) -> HttpResponse:
 
 
 def _check_conditions(req: HttpRequest, version: ObjectVersion) -> None:
-    """A page's conditional GET, by the object's rules (``check_read``); a date that
-    does not parse is ignored, as HTTP says."""
+    """A page's conditional GET, by the object's rules (``check_read``), its dates read
+    as the REST codec reads them; a date that does not parse is ignored, as HTTP says."""
     headers = req.headers
 
     def date(name: str) -> Any:
@@ -116,8 +116,8 @@ def _check_conditions(req: HttpRequest, version: ObjectVersion) -> None:
         if value is None:
             return None
         try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            return parse_timestamp(value, "rfc822")
+        except (TypeError, ValueError, IndexError):
             return None
 
     check_read(
