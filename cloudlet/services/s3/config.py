@@ -588,9 +588,8 @@ class ConfigHandlers(S3Handlers):
     def put_bucket_accelerate_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         status = (params.get("AccelerateConfiguration") or {}).get("Status")
-        if (
-            "." in bucket.name
-        ):  # before the document (AWS's put-bucket-accelerate-config-dot-bucket)
+        # The bucket's name before the document (AWS's put-bucket-accelerate-config-dot-bucket).
+        if "." in bucket.name:
             raise errors.invalid_request(
                 "S3 Transfer Acceleration is not supported for buckets with periods (.) in "
                 "their names"
