@@ -92,6 +92,29 @@ class ServiceEnv:
             result = await result
         return result or {}
 
+    async def put_metric_data(
+        self, namespace: str, data: list[dict[str, Any]], *, account: str, region: str
+    ) -> None:
+        """Publish ``data`` (PutMetricData's ``MetricData``) to CloudWatch as ``account``
+        in ``region``, 1,000 data per call: how a service reports its ``AWS/...``
+        metrics. Without CloudWatch, or when it refuses a batch, the figures are
+        dropped (logged at debug level): metrics never fail the work they measure."""
+        from cloudlet.core.errors import NotImplementedOperation, ServiceError
+
+        if "cloudwatch" not in self.services:
+            return
+        for start in range(0, len(data), 1000):
+            try:
+                await self.call(
+                    "cloudwatch",
+                    "PutMetricData",
+                    {"Namespace": namespace, "MetricData": data[start : start + 1000]},
+                    account=account,
+                    region=region,
+                )
+            except (NotImplementedOperation, ServiceError):
+                log.debug("publishing %s metrics failed", namespace, exc_info=True)
+
     def service_may(
         self,
         service: str,

@@ -34,7 +34,6 @@ from typing import Any
 
 import psutil
 
-from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.ec2 import catalog
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.tags import Tags
@@ -199,14 +198,4 @@ class CpuSampler:
         if not figures or "cloudwatch" not in self.env.services:
             return
         for (account, region), data in self.datums(figures).items():
-            for start in range(0, len(data), 1000):
-                try:
-                    await self.env.call(
-                        "cloudwatch",
-                        "PutMetricData",
-                        {"Namespace": "AWS/EC2", "MetricData": data[start : start + 1000]},
-                        account=account,
-                        region=region,
-                    )
-                except (NotImplementedOperation, ServiceError):
-                    log.debug("publishing EC2 CPU metrics failed", exc_info=True)
+            await self.env.put_metric_data("AWS/EC2", data, account=account, region=region)

@@ -29,12 +29,10 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.elbv2.proxy import Request
 
 log = logging.getLogger(__name__)
@@ -181,23 +179,3 @@ def host_counts(pool: Any) -> tuple[int, int]:
         elif target.state == "unhealthy":
             unhealthy += 1
     return healthy, unhealthy
-
-
-async def publish(
-    env: Any, namespace: str, batches: Iterable[tuple[str, str, list[Datum]]]
-) -> None:
-    """Send ``(account, region, data)`` batches to CloudWatch, 1,000 data per call."""
-    if "cloudwatch" not in env.services:
-        return
-    for account, region, data in batches:
-        for start in range(0, len(data), 1000):
-            try:
-                await env.call(
-                    "cloudwatch",
-                    "PutMetricData",
-                    {"Namespace": namespace, "MetricData": data[start : start + 1000]},
-                    account=account,
-                    region=region,
-                )
-            except (NotImplementedOperation, ServiceError):
-                log.debug("publishing %s metrics failed", namespace, exc_info=True)

@@ -45,9 +45,10 @@ class BalancerRuntime:
         self.env.every(metrics.interval_from_env(), self._publish_metrics, f"{self.name}-metrics")
 
     async def _publish_metrics(self) -> None:
-        await metrics.publish(
-            self.env, self.dialect.namespace, self._metric_batches(self.meter.take())
-        )
+        for account, region, data in self._metric_batches(self.meter.take()):
+            await self.env.put_metric_data(
+                self.dialect.namespace, data, account=account, region=region
+            )
 
     def _claim_addresses(self) -> None:
         preferred = self.store.meta("block")

@@ -278,17 +278,9 @@ class FiltersMixin:
                 if not hits and t.get("defaultValue") is not None:
                     data.append(self._datum(t, float(t["defaultValue"]), now_ms() / 1000, []))
         for namespace, data in by_namespace.items():
-            for i in range(0, len(data), 1000):
-                try:
-                    await self.env.call(
-                        "cloudwatch",
-                        "PutMetricData",
-                        {"Namespace": namespace, "MetricData": data[i : i + 1000]},
-                        account=ctx.account_id,
-                        region=ctx.region,
-                    )
-                except ServiceError as exc:
-                    log.debug("metric filter datapoints to %s dropped: %s", namespace, exc)
+            await self.env.put_metric_data(
+                namespace, data, account=ctx.account_id, region=ctx.region
+            )
 
     @staticmethod
     def _datum(t: dict, value: float, when: float, dims: list[dict]) -> dict:
