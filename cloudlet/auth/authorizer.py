@@ -6,10 +6,14 @@ it pays nothing). The answer combines:
 
 - the principal's identity policies, compiled and cached by the IAM service
   (``PolicySource.identity_for``; None means the principal is not governed
-  by IAM: the root, or role credentials for a role IAM does not know);
+  by IAM: role credentials for a role IAM does not know). The account root has
+  no policies and may do everything, except what a resource policy explicitly
+  denies it (AWS's rule), bar S3's lockout protection: the root may always get,
+  put and delete a bucket policy;
 - the resource policy of what the request acts on (``Service.policy_resource``:
   S3 bucket policy, SQS queue policy ...), compiled once per document text;
-- the request context keys (aws:SourceIp, aws:username, s3:prefix ...);
+- the request context keys (aws:SourceIp, aws:username ...), with the service's own
+  (``Service.condition_keys``: S3's ``s3:x-amz-acl``, ``s3:ExistingObjectTag/...``);
 - AWS's dependent actions (``Service.dependent_actions``), checked the same way;
 - or, for a request that is not one action on one resource, the service's own list
   of checks (``Service.authorization_checks``: S3's copies, DynamoDB's batches and
@@ -47,6 +51,9 @@ from cloudlet.core.errors import ServiceError
 _JSON_PROTOCOLS = ("json", "rest-json", "smithy-rpc-v2-cbor")
 # Actions AWS allows every authenticated principal, whatever its policies say.
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity", "sts:GetSessionToken"})
+ROOT_KEEPS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
+"""What the root may do whatever a bucket policy denies it, so that a bucket's owner
+cannot lock itself out (the S3 API reference, DeleteBucketPolicy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,22 @@ class Identity:
     username: str | None = None
     session: tuple[policy.Policy, ...] | None = None
     """Session policies: when set, an identity-based Allow must also be theirs."""
+
+
+_ROOT_POLICIES = (
+    policy.parse(
+        '{"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+        "identity",
+    ),
+)
+
+
+@lru_cache(maxsize=64)
+def _root_identity(arn: str, account: str) -> Identity:
+    """The account root: every action allowed by identity, so only a resource
+    policy's explicit Deny refuses it."""
+    return Identity(policy.Caller(arn, account, "root"), _ROOT_POLICIES)
 
 
 class PolicySource(Protocol):
@@ -90,9 +113,9 @@ class Authorizer:
         assert principal is not None
         operation = ctx.operation.name
         action = action_for(ctx.service_name, operation)
-        if action in ALWAYS_ALLOWED:
+        if action in ALWAYS_ALLOWED or (principal.kind == "root" and action in ROOT_KEEPS):
             return
-        context = request_context(ctx, principal, identity)
+        context = request_context(ctx, principal, identity, service)
         checks = (
             service.authorization_checks(ctx, operation, ctx.params)
             if service is not None
@@ -131,10 +154,12 @@ class Authorizer:
             )
 
     def _identity(self, principal: Principal | None) -> Identity | None:
-        """The principal's policies; None when nothing limits it (the root, or a
-        principal IAM does not govern)."""
-        if principal is None or principal.kind == "root":
+        """The principal's policies; None when nothing limits it (a principal IAM
+        does not govern)."""
+        if principal is None:
             return None
+        if principal.kind == "root":
+            return _root_identity(principal.arn, principal.account_id)
         source: PolicySource | None = self.credentials.policies
         return source.identity_for(principal) if source is not None else None
 
@@ -149,12 +174,11 @@ class Authorizer:
         if identity is None:
             return True
         assert principal is not None
-        context = request_context(ctx, principal, identity)
+        context = request_context(ctx, principal, identity, service)
         request = policy.Request(action, resource, identity.caller, context)
         return _decide(request, identity, resource_policy(text) if text else None).allowed
 
 
-_LISTINGS = ("ListObjects", "ListObjectsV2")
 ANONYMOUS_CALLER = policy.Caller(arn="*", account="", kind="anonymous")
 
 
@@ -175,7 +199,7 @@ def anonymous_allowed(ctx: Any, service: Any, action: str, resource: str, text: 
     is ``text``: no explicit Deny, and ``service.public_access`` agrees (``ctx.params``
     names what is acted on). S3's website endpoint asks this for every page in strict mode."""
     compiled = resource_policy(text) if text else None
-    request = policy.Request(action, resource, ANONYMOUS_CALLER, base_context(ctx))
+    request = policy.Request(action, resource, ANONYMOUS_CALLER, base_context(ctx, service))
     decision = policy.evaluate(request, (), compiled)
     if decision.denied_by is not None or service is None:
         return False
@@ -257,22 +281,28 @@ def _timestamp(second: int) -> tuple[str, str]:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
-def request_context(ctx: Any, principal: Principal, identity: Identity) -> dict[str, Any]:
-    """The global condition keys of a signed HTTP request (and S3's listing keys)."""
+_PRINCIPAL_TYPES = {"assumed-role": "AssumedRole", "root": "Account"}
+
+
+def request_context(
+    ctx: Any, principal: Principal, identity: Identity, service: Any = None
+) -> dict[str, Any]:
+    """The global condition keys of a signed HTTP request, and ``service``'s own."""
     caller = identity.caller
-    context = base_context(ctx)
+    context = base_context(ctx, service)
     context["aws:PrincipalArn"] = caller.role_arn or caller.arn
     context["aws:PrincipalAccount"] = principal.account_id
-    context["aws:PrincipalType"] = "AssumedRole" if caller.kind == "assumed-role" else "User"
+    context["aws:PrincipalType"] = _PRINCIPAL_TYPES.get(caller.kind, "User")
     context["aws:userid"] = principal.user_id
     if identity.username is not None:
         context["aws:username"] = identity.username
     return context
 
 
-def base_context(ctx: Any) -> dict[str, Any]:
+def base_context(ctx: Any, service: Any = None) -> dict[str, Any]:
     """The condition keys every request has, signed or anonymous: time, transport,
-    source address, Region, Referer and User-Agent, and S3's listing keys."""
+    source address, Region, Referer and User-Agent; and ``service``'s own keys
+    (``Service.condition_keys``)."""
     stamp = _timestamp(int(clock.time()))
     req = ctx.request
     # The connection's peer, as AWS uses: X-Forwarded-For is the client's to forge.
@@ -289,13 +319,8 @@ def base_context(ctx: Any) -> dict[str, Any]:
         context["aws:Referer"] = headers["referer"]
     if "user-agent" in headers:
         context["aws:UserAgent"] = headers["user-agent"]
-    operation = ctx.operation
-    if ctx.service_name == "s3" and operation is not None and operation.name in _LISTINGS:
-        params = ctx.params
-        for key, member in (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter")):
-            if params.get(member) is not None:
-                context[key] = params[member]
-        context["s3:max-keys"] = str(params.get("MaxKeys", 1000))
+    if service is not None and ctx.operation is not None:
+        service.condition_keys(ctx, context)
     return context
 
 

@@ -36,6 +36,10 @@ _STATEMENT_KEYS = {
     "Condition",
 }
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
+LAZY_KEYS = "cloudlet:lazy"
+"""A request context entry holding a function that answers the keys the context does
+not list (None when it has no value): for keys that cost a lookup to know (S3's
+``s3:ExistingObjectTag/<key>`` reads the object), asked only by a policy naming them."""
 
 
 class MalformedPolicy(ValueError):
@@ -96,7 +100,8 @@ def _lookup(context: dict[str, Any], key: str) -> Any:
     for name, value in context.items():
         if name.lower() == lowered:
             return value
-    return None
+    lazy = context.get(LAZY_KEYS)
+    return lazy(key) if lazy is not None else None
 
 
 @lru_cache(maxsize=4096)

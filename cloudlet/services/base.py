@@ -221,6 +221,11 @@ class Service:
         mode's policy evaluation combines it with the caller's identity policies."""
         return "*", None
 
+    def condition_keys(self, ctx: Any, context: dict[str, Any]) -> None:
+        """Add the service's own condition keys for this request to ``context`` (S3's
+        ``s3:x-amz-acl``, ``s3:prefix`` ...), for strict mode's policy evaluation. A key
+        that costs a lookup may be answered lazily (``policy.LAZY_KEYS``)."""
+
     def dependent_actions(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[tuple[str, str], ...]:

@@ -24,6 +24,7 @@ from cloudlet.services.s3 import errors
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.common import plus_as_space
 from cloudlet.services.s3.composed import ComposedBlobStore
+from cloudlet.services.s3.condition_keys import add_condition_keys
 from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
 from cloudlet.services.s3.document_checks import (
@@ -254,6 +255,9 @@ class S3Service(
         arn, text = self.policy_resource(ctx, operation, params)
         action = versioned or action_for("s3", operation)
         return tuple((needed, arn, text) for needed in (action, *also))
+
+    def condition_keys(self, ctx: Any, context: dict[str, Any]) -> None:
+        add_condition_keys(self.store, ctx, context)
 
     def _policy(self, bucket: str) -> str | None:
         return self.configs.get(bucket, "policy")
