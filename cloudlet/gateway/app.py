@@ -395,13 +395,15 @@ class Gateway:
         ctx.protocol = "rest-xml"
         ctx.service_model = self._model("s3", "rest-xml")
         ctx.operation = ctx.service_model.operation_model("PutObject")
+        service = self.services["s3"]
         return await s3_post.post_object(
-            self.services["s3"],  # type: ignore[arg-type]
+            service,  # type: ignore[arg-type]
             ctx,
             body_stream(receive),
             bucket_name=bucket,
             strict=self.auth.strict,
             credentials=self.credentials,
+            authorize=partial(self.auth.authorize, service=service),
         )
 
     def _cached_route(self, req: HttpRequest, signing: str | None) -> Route | None:

@@ -14,11 +14,13 @@ Order, as S3 does it:
    last (fields after it are ignored); fields are small and buffered, the file
    is not: its bytes stream from the socket into the blob store;
 2. in strict mode the signature over the policy is verified (the same
-   signing-key code as header signatures, ``cloudlet.auth.sigv4``); an unsigned
-   form is refused. In every mode the policy's expiry and conditions are
-   checked (``eq``, ``starts-with``, ``content-length-range``, and that every
-   field is named by a condition), with S3's ``AccessDenied`` "Invalid
-   according to Policy: ..." wording;
+   signing-key code as header signatures, ``cloudlet.auth.sigv4``) and the upload
+   is authorized as the signer's PutObject (the gateway's policy check); a form
+   with no signature is an anonymous PutObject, which only a bucket letting
+   everyone write takes. In every mode the policy's expiry (ISO 8601 in UTC) and
+   conditions are checked (``eq``, ``starts-with``, ``content-length-range``, and
+   that every field is named by a condition; ``key`` with ``${filename}`` already
+   replaced), with S3's ``AccessDenied`` "Invalid according to Policy: ..." wording;
 3. the file streams into a blob (``content-length-range``'s maximum stops it
    as soon as it is passed: ``EntityTooLarge``; below the minimum after the
    end: ``EntityTooSmall``) through the same hashers PutObject uses
@@ -50,13 +52,14 @@ import binascii
 import hmac
 import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from cloudlet.auth import sigv2, sigv4
+from cloudlet.auth.credentials import ANONYMOUS
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpResponse
@@ -350,21 +353,24 @@ def decode_policy(policy_b64: str) -> dict[str, Any]:
         raise _invalid_policy("Invalid JSON.")
     if "expiration" not in doc:
         raise _invalid_policy("Policy missing expiration.")
-    if not isinstance(doc.get("conditions", []), list):
+    if "conditions" not in doc:  # the member names are case-sensitive: "CONDITIONS" is none
+        raise _invalid_policy("Policy missing conditions.")
+    if not isinstance(doc["conditions"], list):
         raise _invalid_policy("Invalid JSON.")
     return doc
 
 
 def _parse_expiration(value: Any) -> float:
+    """ISO 8601 in UTC, as the POST policy reference writes it (``2007-12-01T12:00:00.000Z``):
+    another form of the date (a space for the ``T``, an offset, no ``Z``) is refused."""
     if not isinstance(value, str):
         raise _invalid_policy("Invalid 'expiration' value: must be a string.")
-    text = value.strip().replace("Z", "+00:00")
+    if _EXPIRATION.fullmatch(value) is None:
+        raise _invalid_policy(f"Invalid 'expiration' value: '{value}'")
     try:
-        when = datetime.fromisoformat(text)
+        when = datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
     except ValueError:
         raise _invalid_policy(f"Invalid 'expiration' value: '{value}'") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     return when.timestamp()
 
 
@@ -453,18 +459,36 @@ def access_key_of(fields: dict[str, str]) -> str | None:
     return fields.get("awsaccesskeyid")
 
 
+_EXPIRATION = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 _V4_FIELDS = ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature")
 _V2_FIELDS = ("awsaccesskeyid", "signature")
 
 
-def _check_signature_fields(fields: dict[str, str]) -> None:
-    """Before the key is looked up: a form with no signature field at all is an
-    anonymous upload, refused "Access Denied"; one with some SigV4 fields is named
-    the first SigV4 field it lacks (LocalStack's AWS-recorded
-    ``test_post_request_missing_fields``: ``exception-no-sig-related-fields`` and
-    ``exception-missing-fields[s3v4]``)."""
-    if not any(name in fields for name in _V4_FIELDS + _V2_FIELDS):
+def _authorize(
+    ctx: Any,
+    authorize: Callable[[Any], None] | None,
+    principal: Any,
+    bucket: str,
+    fields: dict[str, str],
+) -> None:
+    """Strict mode: the upload is a PutObject by ``principal``, refused as one (an
+    anonymous caller may write only where the bucket's policy or ACL lets everyone)."""
+    ctx.principal = principal
+    ctx.account_id = principal.account_id
+    params: dict[str, Any] = {"Bucket": bucket, "Key": fields["key"]}
+    for name, member in (("acl", "ACL"), ("tagging", "Tagging")):
+        if name in fields:
+            params[member] = fields[name]
+    ctx.params = params
+    if authorize is None:
         raise _denied("Access Denied")
+    authorize(ctx)
+
+
+def _check_signature_fields(fields: dict[str, str]) -> None:
+    """Before the key is looked up, a form with some SigV4 fields is named the first
+    SigV4 field it lacks (LocalStack's AWS-recorded ``test_post_request_missing_fields``:
+    ``exception-missing-fields[s3v4]``). One with none is anonymous (``post_object``)."""
     if any(name in fields for name in _V4_FIELDS):
         for name in ("X-Amz-Algorithm", "X-Amz-Credential"):  # as S3 names them
             if name.lower() not in fields:
@@ -532,8 +556,11 @@ async def post_object(
     bucket_name: str,
     strict: bool,
     credentials: Any,
+    authorize: Callable[[Any], None] | None = None,
 ) -> HttpResponse:
-    """Handle one form POST to ``bucket_name``; the gateway has routed it here."""
+    """Handle one form POST to ``bucket_name``; the gateway has routed it here.
+    ``authorize(ctx)``, strict mode's policy check, decides whether the form's signer
+    (or, unsigned, an anonymous caller) may do the PutObject ``ctx`` then describes."""
     headers = ctx.request.headers
     reader = FormReader(stream, form_boundary(headers.get("content-type", "")))
     fields: dict[str, str] = {}
@@ -562,10 +589,17 @@ async def post_object(
     raw_key = fields["key"]
     key = raw_key.replace("${filename}", filename.replace("\\", "/").rsplit("/", 1)[-1])
     check_key(key)
+    fields["key"] = key  # the policy's conditions see the key the object gets
 
     principal = credentials.principal_for(access_key_of(fields))
+    signed = "policy" in fields and any(name in fields for name in _V4_FIELDS + _V2_FIELDS)
+    if strict and not signed:
+        # No signature over a policy: an anonymous upload, which only a bucket that
+        # lets everyone write takes (its policy or ACL), before anything else is checked.
+        principal = ANONYMOUS
+        _authorize(ctx, authorize, principal, bucket.name, fields)
     if "policy" in fields:
-        if strict:
+        if strict and signed:
             _check_signature_fields(fields)
             access_key = access_key_of(fields)
             entry = credentials.key(access_key) if access_key else None
@@ -590,9 +624,9 @@ async def post_object(
         doc = decode_policy(fields["policy"])
         low, high = check_policy(doc, fields, at=clock.time())
     else:
-        if strict:
-            raise _denied("Access Denied")
         low = high = None
+    if strict and signed:
+        _authorize(ctx, authorize, principal, bucket.name, fields)
 
     meta = user_metadata(
         {
