@@ -159,9 +159,16 @@ def test_public_acls_grant_until_ignored_or_disabled(owner, anonymous):
     assert anonymous.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
     denied(lambda: anonymous.get_object(Bucket=bucket, Key="secret/key.txt"))  # private
     denied(lambda: anonymous.list_objects_v2(Bucket=bucket))
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="missing"))
     owner.put_bucket_acl(Bucket=bucket, ACL="public-read")
     keys = [o["Key"] for o in anonymous.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == ["secret/key.txt", "site/index.html"]
+    # Whoever may list the bucket learns that a key is missing (ceph/s3-tests'
+    # object_raw_get_object_gone and cors_origin_response).
+    with pytest.raises(ClientError) as exc:
+        anonymous.get_object(Bucket=bucket, Key="missing")
+    assert error(exc) == ("NoSuchKey", 404)
+    denied(lambda: anonymous.get_object(Bucket=bucket, Key="secret/key.txt"))
     denied(lambda: anonymous.put_object(Bucket=bucket, Key="upload.txt", Body=b"x"))
     owner.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
     anonymous.put_object(Bucket=bucket, Key="upload.txt", Body=b"from anyone")

@@ -104,6 +104,7 @@ _OBJECT_ACL = {
     "s3:PutObjectVersionAcl": "WRITE_ACP",
 }
 """Actions an object ACL grant allows, by the permission each needs."""
+_READS = frozenset(("s3:GetObject", "s3:GetObjectVersion"))
 
 
 def _listed(value: Any) -> list[Any]:
@@ -234,6 +235,11 @@ class PublicAccessHandlers(ConfigHandlers):
             )
             if version is not None:
                 return _grants_everyone(version.extra.get("acl"), _OBJECT_ACL[action])
+            if action in _READS:
+                # No such object: a caller who may list the bucket is told so (404),
+                # as S3 answers whoever has s3:ListBucket, a bucket READ grant too.
+                bucket_acl = self.configs.get(bucket.name, "acl")
+                return _grants_everyone(bucket_acl, _BUCKET_ACL["s3:ListBucket"])
         return False
 
     # -- new buckets: AWS's defaults since April 2023 ---------------------------------
