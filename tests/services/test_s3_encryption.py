@@ -404,6 +404,27 @@ def test_sse_c_headers_are_checked(s3, ssec_bucket, case):
     assert _missing(s3, ssec_bucket, "k")
 
 
+def test_sse_c_key_without_its_md5_is_refused(s3, ssec_bucket):
+    """ceph/s3-tests' ``encryption_sse_c_no_md5``: boto3 always adds the key's MD5, so the
+    header is taken off the request after it is built."""
+
+    def drop_md5(request, **_):
+        del request.headers["x-amz-server-side-encryption-customer-key-MD5"]
+
+    s3.meta.events.register("before-sign.s3.PutObject", drop_md5)
+    try:
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(**_at(ssec_bucket), **_ssec())
+    finally:
+        s3.meta.events.unregister("before-sign.s3.PutObject", drop_md5)
+    assert error(exc) == (INVALID, 400)
+    assert (
+        exc.value.response["Error"]["Message"]
+        == MUST + "the client calculated MD5 of the secret key."
+    )
+    assert _missing(s3, ssec_bucket, "k")
+
+
 # -- G. SSE-C multipart uploads and copies ------------------------------------------------
 
 

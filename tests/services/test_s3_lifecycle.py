@@ -584,8 +584,20 @@ def test_rule_content_errors(s3, bucket, flt, actions, code, message):
         s3.get_bucket_lifecycle_configuration(Bucket=bucket)
 
 
-def test_date_not_at_midnight_names_the_date(s3, bucket):
-    rule = _rule("r", Filter={}, Expiration={"Date": datetime(2030, 1, 1, 12, tzinfo=UTC)})
+@pytest.mark.parametrize(
+    "actions",
+    [
+        {"Expiration": {"Date": datetime(2030, 1, 1, 12, tzinfo=UTC)}},
+        # ceph/s3-tests' lifecycle_transition_set_invalid_date.
+        {
+            "Transitions": [
+                {"Date": datetime(2030, 1, 1, 12, tzinfo=UTC), "StorageClass": "GLACIER"}
+            ]
+        },
+    ],
+)
+def test_date_not_at_midnight_names_the_date(s3, bucket, actions):
+    rule = _rule("r", Filter={}, **actions)
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_lifecycle_configuration(
             Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}

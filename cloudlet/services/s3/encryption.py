@@ -115,6 +115,13 @@ def customer_key(params: dict[str, Any], prefix: str = "SSECustomer") -> Custome
             SSE_HEADER,
             "null",
         )
+    if md5 is None:  # ceph/s3-tests' encryption_sse_c_no_md5 (not fails_on_aws)
+        raise errors.invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must "
+            "provide the client calculated MD5 of the secret key.",
+            SSE_HEADER,
+            "null",
+        )
     if algorithm != SSE_S3:
         raise errors.s3_error(
             "InvalidEncryptionAlgorithmError",

@@ -163,13 +163,8 @@ def _check_rule(rule: dict[str, Any]) -> None:
         raise errors.invalid_argument(
             "'Days' for Expiration action must be a positive integer", "Days"
         )
-    date = expiration.get("Date")
-    if date is not None:
-        date = date.astimezone(UTC)  # "2020-01-01T00:00:00+01:00" is no midnight GMT
-    if date is not None and (date.hour, date.minute, date.second, date.microsecond) != (0, 0, 0, 0):
-        raise errors.invalid_argument(
-            "'Date' must be at midnight GMT", "Date", _as_sent(expiration["Date"])
-        )
+    if expiration.get("Date") is not None:
+        check_midnight(expiration["Date"])
     abort = rule.get("AbortIncompleteMultipartUpload") or {}
     if "DaysAfterInitiation" in abort and abort["DaysAfterInitiation"] <= 0:
         raise errors.invalid_argument(
@@ -177,6 +172,14 @@ def _check_rule(rule: dict[str, Any]) -> None:
             "positive integer",
             "DaysAfterInitiation",
         )
+
+
+def check_midnight(date: datetime) -> None:
+    """An action's ``Date``: midnight UTC, or ``InvalidArgument`` (for expirations and
+    transitions alike; the Transition reference: "The time is always midnight UTC")."""
+    utc = date.astimezone(UTC)  # "2020-01-01T00:00:00+01:00" is no midnight GMT
+    if (utc.hour, utc.minute, utc.second, utc.microsecond) != (0, 0, 0, 0):
+        raise errors.invalid_argument("'Date' must be at midnight GMT", "Date", _as_sent(date))
 
 
 def _as_sent(date: datetime) -> str:

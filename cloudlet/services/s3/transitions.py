@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.lifecycle_rules import check_midnight
 from cloudlet.services.s3.store import ObjectVersion
 
 DAY = 86400.0
@@ -123,6 +124,8 @@ def check_transitions(rule: dict[str, Any]) -> None:
     for item in transitions:
         if ("Date" in item) == ("Days" in item):
             raise errors.malformed_xml()
+        if "Date" in item:
+            check_midnight(item["Date"])
     _check_actions(rule, transitions, "Transition", "Days")
     expiration = rule.get("Expiration") or {}
     kinds = {"Date" if "Date" in t else "Days" for t in transitions}
