@@ -405,7 +405,8 @@ def _presigned_parts(
             raise errors.malformed("X-Amz-Expires must be non-negative", s3=s3, presigned=True)
         if lifetime > errors.MAX_PRESIGN_SECONDS:
             raise errors.malformed(
-                "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+                "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                "X-Amz-Expires must be less than 604800 seconds",
                 s3=s3,
                 presigned=True,
             )

@@ -62,6 +62,18 @@ def test_lock_configuration(s3, locked_bucket):
     assert "Versions" not in s3.list_object_versions(Bucket=locked_bucket)
 
 
+@pytest.mark.parametrize("period", ["Days", "Years"])
+def test_a_default_retention_must_be_positive_naming_its_period(s3, locked_bucket, period):
+    config = {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", period: -1}},
+    }
+    with pytest.raises(ClientError) as exc:
+        s3.put_object_lock_configuration(Bucket=locked_bucket, ObjectLockConfiguration=config)
+    assert error(exc) == ("InvalidArgument", 400)
+    assert exc.value.response["Error"]["ArgumentName"] == period
+
+
 def test_compliance_retention_refuses_deletes(s3, locked_bucket):
     until = _later()
     v = s3.put_object(

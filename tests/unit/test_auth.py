@@ -462,6 +462,10 @@ def test_presigned_url_lifetime_is_at_most_a_week():
     accepted(_presign(S3SigV4QueryAuth, "s3", f"{ENDPOINT}/b/k", 604800))
     err = refused(_presign(S3SigV4QueryAuth, "s3", f"{ENDPOINT}/b/k", 604801))
     assert (err.code, err.status) == ("AuthorizationQueryParametersError", 400)
+    assert err.message == (  # AWS's words, as aws/aws-cli#5464 quotes them
+        "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+        "X-Amz-Expires must be less than 604800 seconds"
+    )
 
 
 # -- SigV2: S3 (HmacV1) and query services ----------------------------------------------------

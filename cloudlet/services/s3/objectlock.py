@@ -89,15 +89,16 @@ def _default_retention(document: dict[str, Any]) -> dict[str, Any] | None:
     days, years = rule.get("Days"), rule.get("Years")
     if (days is None) == (years is None):
         raise errors.malformed_xml()
+    named = "Days" if days is not None else "Years"
     if (days is not None and days <= 0) or (years is not None and years <= 0):
         raise errors.invalid_argument(
-            "Default retention period must be a positive integer value", "Days"
+            "Default retention period must be a positive integer value", named
         )
     if (days or 0) > MAX_DAYS or (years or 0) > MAX_DAYS // 365:
         raise errors.invalid_argument(
             f"Default retention period is too large: at most {MAX_DAYS} days "
             f"or {MAX_DAYS // 365} years",
-            "Days" if days is not None else "Years",
+            named,
         )
     return rule
 
