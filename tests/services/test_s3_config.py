@@ -128,6 +128,24 @@ def test_acl_canned_and_grants(s3, bucket):
     assert "AuthenticatedUsers" in grants[1]["Grantee"]["URI"]
 
 
+def test_email_grantees_are_refused(s3, bucket):
+    """S3 stopped taking email grantees on 1 October 2025: 405 (Put*Acl's end-of-support
+    notice), in a document or a grant header alike."""
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
+    email = {"Type": "AmazonCustomerByEmail", "EmailAddress": "someone@example.com"}
+    document = {"Owner": {"ID": owner}, "Grants": [{"Grantee": email, "Permission": "READ"}]}
+    assert _fails(s3.put_bucket_acl, Bucket=bucket, AccessControlPolicy=document) == (
+        "MethodNotAllowed",
+        405,
+    )
+    grant = 'emailAddress="someone@example.com"'
+    assert _fails(s3.put_object, Bucket=bucket, Key="k", Body=b"x", GrantRead=grant) == (
+        "MethodNotAllowed",
+        405,
+    )
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=bucket)["Grants"]] == ["FULL_CONTROL"]
+
+
 def test_ownership_and_public_access_block(s3, bucket):
     got = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
     assert got["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]  # CreateBucket's header
@@ -465,6 +483,10 @@ def test_recreating_ones_own_bucket_in_us_east_1_sets_its_acl(s3):
     assert "http://acs.amazonaws.com/groups/global/AllUsers" in {
         g["Grantee"].get("URI") for g in grants
     }
+    # Without one, the ACL is reset ("returns 200 OK and resets the bucket access control
+    # lists", BucketAlreadyOwnedByYou's description; ceph/s3-tests' bucket_recreate_*).
+    s3.create_bucket(Bucket=name)
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=name)["Grants"]] == ["FULL_CONTROL"]
     default = bname("again")
     s3.create_bucket(Bucket=default)
     assert _fails(s3.create_bucket, Bucket=default, ACL="public-read") == (

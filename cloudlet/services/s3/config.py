@@ -190,6 +190,14 @@ def _header_grantee(text: str) -> dict[str, Any]:
 
 
 def _check_grantee(kind: str, value: str, *, id_name: str, uri_name: str) -> None:
+    if kind == "emailaddress":
+        # S3 stopped taking email grantees on 1 October 2025: "the request will receive
+        # an HTTP 405 (Method Not Allowed) error" (PutBucketAcl's end-of-support notice,
+        # for us-east-1 and seven other Regions; elsewhere an address resolves to no
+        # account here, which S3 would refuse too).
+        raise errors.s3_error(
+            "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
+        )
     if kind == "id" and not _CANONICAL_ID.fullmatch(value):
         raise errors.invalid_argument("Invalid id", id_name, value)
     if kind == "uri" and value not in _GROUPS:

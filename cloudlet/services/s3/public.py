@@ -248,22 +248,25 @@ class PublicAccessHandlers(ConfigHandlers):
         """A new bucket blocks all public access and has ACLs disabled
         (``BucketOwnerEnforced``) unless its request names another ownership; an ACL
         in the request must fit both, else AWS's ``InvalidBucketAcl...`` errors.
-        us-east-1's re-create of one's own bucket sets the request's ACL on it."""
+        us-east-1's re-create of one's own bucket resets its ACL: to the request's, else
+        to ``private``."""
         name = params["Bucket"]
         existing = self.store.get_bucket(name) if valid_bucket_name(name) else None
         if existing is not None:
             out = super().create_bucket(ctx, params)  # refused unless the re-create
             acl = acl_from_params(params, existing.account)
+            acls_off = self._acls_disabled(existing)
             if acl is not None:
-                acls_off = self._acls_disabled(existing)
                 _check_creation_acl(
                     acl,
                     existing.account,
                     acls_off=acls_off,
                     public_blocked=self._blocks(name, "BlockPublicAcls"),
                 )
-                if not acls_off:
-                    self.configs.put(name, "acl", acl)
+            if not acls_off:
+                # "returns 200 OK and resets the bucket access control lists"
+                # (BucketAlreadyOwnedByYou's description): to the request's, else private.
+                self.configs.put(name, "acl", acl or canned_acl("private", existing.account))
             return out
         if not valid_bucket_name(name):
             return super().create_bucket(ctx, params)  # InvalidBucketName
