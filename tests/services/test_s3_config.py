@@ -128,6 +128,37 @@ def test_acl_canned_and_grants(s3, bucket):
     assert "AuthenticatedUsers" in grants[1]["Grantee"]["URI"]
 
 
+@pytest.mark.parametrize(
+    ("canned", "bucket_owner_gets"),
+    [
+        ("bucket-owner-read", "READ"),
+        ("bucket-owner-full-control", "FULL_CONTROL"),
+        ("private", None),
+    ],
+)
+def test_another_accounts_object_is_its_own_with_the_bucket_owner_granted(
+    aws_client, canned, bucket_owner_gets
+):
+    """ceph/s3-tests' ``object_acl_canned_bucketowner*``: in a bucket another account may
+    write to, the writer owns its object, and the ``bucket-owner-*`` canned ACLs grant
+    the bucket's owner too (the canned ACL table of the S3 user guide)."""
+    owner = aws_client("s3", aws_access_key_id="111111111111")
+    writer = aws_client("s3", aws_access_key_id="222222222222")
+    name = bname("shared")
+    owner.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
+    owner.delete_public_access_block(Bucket=name)
+    owner.put_bucket_acl(Bucket=name, ACL="public-read-write")
+    writer.put_object(Bucket=name, Key="k", Body=b"x", ACL=canned)
+    acl = writer.get_object_acl(Bucket=name, Key="k")
+    writer_id = writer.list_buckets()["Owner"]["ID"]
+    bucket_owner_id = owner.list_buckets()["Owner"]["ID"]
+    assert writer_id != bucket_owner_id
+    assert acl["Owner"]["ID"] == writer_id
+    grants = [(g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]]
+    extra = [] if bucket_owner_gets is None else [(bucket_owner_id, bucket_owner_gets)]
+    assert grants == [(writer_id, "FULL_CONTROL"), *extra]
+
+
 def test_email_grantees_are_refused(s3, bucket):
     """S3 stopped taking email grantees on 1 October 2025: 405 (Put*Acl's end-of-support
     notice), in a document or a grant header alike."""

@@ -138,11 +138,17 @@ def _group(uri: str) -> dict[str, Any]:
     return {"Type": "Group", "URI": uri}
 
 
-def canned_acl(name: str, account: str) -> dict[str, Any]:
-    """The ``AccessControlPolicy`` a canned ACL stands for."""
+def canned_acl(name: str, account: str, bucket_owner: str | None = None) -> dict[str, Any]:
+    """The ``AccessControlPolicy`` a canned ACL stands for, owned by ``account``; the
+    ``bucket-owner-*`` ones also grant the ``bucket_owner``'s account, when another."""
     if name not in CANNED_ACLS:
         raise errors.invalid_argument("", "x-amz-acl", name)
     grants = [_grant(_owner_grantee(account), "FULL_CONTROL")]
+    if bucket_owner is not None and bucket_owner != account:
+        if name == "bucket-owner-read":
+            grants.append(_grant(_owner_grantee(bucket_owner), "READ"))
+        elif name == "bucket-owner-full-control":
+            grants.append(_grant(_owner_grantee(bucket_owner), "FULL_CONTROL"))
     if name in ("public-read", "public-read-write"):
         grants.append(_grant(_group(ALL_USERS), "READ"))
     if name == "public-read-write":
@@ -256,10 +262,14 @@ def check_acl_request(params: dict[str, Any]) -> None:
         raise errors.missing_security_header("x-amz-acl")
 
 
-def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | None:
-    """The ACL a request sets (canned, grant headers or a document); None if none.
-    Grant headers are checked as Put*Acl checks them, whichever operation carries them
-    (CreateBucket, PutObject, CopyObject, CreateMultipartUpload)."""
+def acl_from_params(
+    params: dict[str, Any], account: str, bucket_owner: str | None = None
+) -> dict[str, Any] | None:
+    """The ACL a request sets (canned, grant headers or a document), owned by
+    ``account``; None if none. Grant headers are checked as Put*Acl checks them,
+    whichever operation carries them (CreateBucket, PutObject, CopyObject,
+    CreateMultipartUpload). ``bucket_owner``: an object's bucket's owner, whom the
+    ``bucket-owner-*`` canned ACLs name."""
     sources = [
         params.get("ACL") is not None,
         any(params.get(h) for h, _, _ in _GRANT_HEADERS),
@@ -268,7 +278,7 @@ def acl_from_params(params: dict[str, Any], account: str) -> dict[str, Any] | No
     if sum(sources) > 1:
         raise errors.invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")
     if params.get("ACL") is not None:
-        return canned_acl(params["ACL"], account)
+        return canned_acl(params["ACL"], account, bucket_owner)
     if sources[1]:
         grants = []
         for header, permission, wire in _GRANT_HEADERS:
@@ -487,7 +497,7 @@ class ConfigHandlers(S3Handlers):
     def put_object_acl(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), "PUT")
-        acl = acl_from_params(params, version.owner)
+        acl = acl_from_params(params, version.owner, bucket_owner=bucket.account)
         if acl is None:
             raise errors.malformed_xml()
         self.store.update_version(version, extra={**version.extra, "acl": acl})
@@ -621,13 +631,14 @@ class ConfigHandlers(S3Handlers):
         *,
         defaults: bool = True,
         source: ObjectVersion | None = None,
+        writer: str | None = None,
     ) -> dict[str, Any]:
         """A new object's tags: ``x-amz-tagging``, or for a copy (``source``) what
         ``x-amz-tagging-directive`` says: COPY (the default) takes the source's
         tags and ignores ``x-amz-tagging``, REPLACE takes ``x-amz-tagging`` (none:
         no tags)."""
         extra = super()._write_extra(  # type: ignore[misc]
-            bucket, params, defaults=defaults, source=source
+            bucket, params, defaults=defaults, source=source, writer=writer
         )
         if source is not None and tagging_directive(params) == "COPY":
             tag_set = [dict(t) for t in source.extra.get("tags") or []]

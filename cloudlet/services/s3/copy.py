@@ -159,7 +159,9 @@ class CopyHandlers(S3Handlers):
 
         # Tags by x-amz-tagging-directive; retention and legal hold from the request
         # or the bucket's default, never from the source (checked before any work).
-        extra = self._write_extra(bucket, params, source=src)  # type: ignore[attr-defined]
+        extra = self._write_extra(  # type: ignore[attr-defined]
+            bucket, params, source=src, writer=ctx.account_id
+        )
         # Encryption is the request's or the target bucket's default, never the source's.
         principal = getattr(ctx, "principal", None)
         sse = self._new_encryption(  # type: ignore[attr-defined]

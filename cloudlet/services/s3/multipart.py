@@ -210,7 +210,9 @@ class MultipartHandlers(S3Handlers):
         # refuse them, kept with the upload, given to the object at Complete.
         settings = _settings(params)
         settings["current"] = key_stamp(self.store.latest(bucket.name, key))
-        extra = self._write_extra(bucket, params, defaults=False)  # type: ignore[attr-defined]
+        extra = self._write_extra(  # type: ignore[attr-defined]
+            bucket, params, defaults=False, writer=ctx.account_id
+        )
         # The encryption is decided now, by the request or the bucket's default as it is.
         principal = getattr(ctx, "principal", None)
         sse = self._new_encryption(  # type: ignore[attr-defined]

@@ -248,6 +248,7 @@ class ObjectLockHandlers(ConfigHandlers):
         *,
         defaults: bool = True,
         source: ObjectVersion | None = None,
+        writer: str | None = None,
     ) -> dict[str, Any]:
         """The ``x-amz-object-lock-*`` headers of a write, over the bucket's default.
 
@@ -255,7 +256,7 @@ class ObjectLockHandlers(ConfigHandlers):
         nor its legal hold; the copy gets the request's, or the bucket's default.
         """
         extra = super()._write_extra(  # type: ignore[misc]
-            bucket, params, defaults=defaults, source=source
+            bucket, params, defaults=defaults, source=source, writer=writer
         )
         mode, until = params.get("ObjectLockMode"), params.get("ObjectLockRetainUntilDate")
         hold = params.get("ObjectLockLegalHoldStatus")

@@ -195,7 +195,7 @@ class ObjectHandlers(S3Handlers):
         fields = content_fields(params)
         meta = user_metadata(params)
         klass = storage_class(params.get("StorageClass"), OUTPOSTS_ONLY)
-        extra = self._write_extra(bucket, params)
+        extra = self._write_extra(bucket, params, writer=ctx.account_id)
         if (
             expected_md5 is None
             and claim is None
@@ -262,6 +262,7 @@ class ObjectHandlers(S3Handlers):
         *,
         defaults: bool = True,
         source: ObjectVersion | None = None,
+        writer: str | None = None,
     ) -> dict[str, Any]:
         """What a new object carries besides its bytes and headers (``ObjectVersion.extra``).
 

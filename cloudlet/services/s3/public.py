@@ -346,12 +346,15 @@ class PublicAccessHandlers(ConfigHandlers):
                 )
         return super().put_bucket_policy(ctx, params)
 
-    def _acl_to_set(self, bucket: Bucket, params: dict[str, Any]) -> dict[str, Any] | None:
-        """The ACL a request sets, None when there is none to keep. With ACLs disabled
-        only the bucket owner's full control may be named (the canned
-        ``bucket-owner-full-control`` or a document saying just that), else 400
-        AccessControlListNotSupported; a public ACL is refused under BlockPublicAcls."""
-        acl = acl_from_params(params, bucket.account)
+    def _acl_to_set(
+        self, bucket: Bucket, params: dict[str, Any], writer: str | None = None
+    ) -> dict[str, Any] | None:
+        """The ACL a request sets (an object's is owned by its ``writer``), None when
+        there is none to keep. With ACLs disabled only the bucket owner's full control
+        may be named (the canned ``bucket-owner-full-control`` or a document saying just
+        that), else 400 AccessControlListNotSupported; a public ACL is refused under
+        BlockPublicAcls."""
+        acl = acl_from_params(params, writer or bucket.account, bucket_owner=bucket.account)
         if acl is None:
             return None
         if self._acls_disabled(bucket):
@@ -409,12 +412,14 @@ class PublicAccessHandlers(ConfigHandlers):
         *,
         defaults: bool = True,
         source: ObjectVersion | None = None,
+        writer: str | None = None,
     ) -> dict[str, Any]:
-        """A write's canned ACL or grant headers, kept as the new version's ACL."""
+        """A write's canned ACL or grant headers, kept as the new version's ACL (owned
+        by the ``writer``'s account)."""
         extra = super()._write_extra(  # type: ignore[misc]
-            bucket, params, defaults=defaults, source=source
+            bucket, params, defaults=defaults, source=source, writer=writer
         )
-        acl = self._acl_to_set(bucket, params)
+        acl = self._acl_to_set(bucket, params, writer)
         if acl is not None:
             extra["acl"] = acl
         return extra
