@@ -308,6 +308,18 @@ def test_conditional_reads(s3, bucket):
         with pytest.raises(ClientError) as exc:
             s3.head_object(Bucket=bucket, Key="c", **kw)
         assert error(exc)[1] == want[1], kw
+
+
+def test_a_second_after_last_modified_is_no_future_once_it_has_begun(s3, bucket):
+    """ceph/s3-tests' ``get_object_ifmodifiedsince_failed``: a second after the
+    object's Last-Modified, asked for once that second has come, is not modified."""
+    s3.put_object(Bucket=bucket, Key="c", Body=b"x")
+    modified = s3.head_object(Bucket=bucket, Key="c")["LastModified"]
+    time.sleep(1.05)
+    since = modified + datetime.timedelta(seconds=1)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=since)
+    assert error(exc) == ("304", 304)
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="c", IfMatch='"nope"')
     assert exc.value.response["Error"]["Condition"] == "If-Match"

@@ -30,6 +30,7 @@ well-formed range that starts past the end is 416 ``InvalidRange``.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,11 +188,13 @@ def _check(
 
 def _not_modified_since(modified: int, since: datetime) -> bool:
     """Whether ``If-Modified-Since`` fails: not modified since a time that is not in
-    the future (a future one is ignored, as S3 ignores it). The object's own
-    Last-Modified never counts as future: it is rounded up to the second (``now``
-    in ``common.py``), so it may lead the clock by less than one."""
+    the future (a future one is ignored, as S3 ignores it). "Now" is on the scale of
+    the stored times, which are rounded up to the second (``now`` in ``common.py``):
+    the current second's end, so a Last-Modified (or a second after it, once that
+    second has begun: ceph/s3-tests' ``get_object_ifmodifiedsince_failed``) is no
+    future time."""
     limit = seconds(since)
-    return modified <= limit <= max(clock.time(), modified)
+    return modified <= limit <= math.ceil(clock.time())
 
 
 def check_write(
