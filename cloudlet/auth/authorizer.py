@@ -129,6 +129,7 @@ class Authorizer:
                     identity,
                     policy.Request(extra, target, identity.caller, context),
                     resource_policy(target_text) if target_text else None,
+                    service,
                 )
             return
         resource, text = ("*", None)
@@ -143,6 +144,7 @@ class Authorizer:
             identity,
             policy.Request(action, resource, identity.caller, context),
             compiled,
+            service,
         )
         for extra, target in dependent:
             _check(
@@ -151,6 +153,7 @@ class Authorizer:
                 identity,
                 policy.Request(extra, target, identity.caller, context),
                 None,
+                service,
             )
 
     def _identity(self, principal: Principal | None) -> Identity | None:
@@ -176,7 +179,8 @@ class Authorizer:
         assert principal is not None
         context = request_context(ctx, principal, identity, service)
         request = policy.Request(action, resource, identity.caller, context)
-        return _decide(request, identity, resource_policy(text) if text else None).allowed
+        decision = _decide(request, identity, resource_policy(text) if text else None)
+        return decision.allowed or _acl_grants(ctx, service, decision, action, resource)
 
 
 ANONYMOUS_CALLER = policy.Caller(arn="*", account="", kind="anonymous")
@@ -212,10 +216,23 @@ def _check(
     identity: Identity,
     request: policy.Request,
     compiled: policy.Policy | None,
+    service: Any,
 ) -> None:
     decision = _decide(request, identity, compiled)
-    if not decision.allowed:
-        raise access_denied(ctx, principal, request.action, request.resource, decision)
+    if decision.allowed or _acl_grants(ctx, service, decision, request.action, request.resource):
+        return
+    raise access_denied(ctx, principal, request.action, request.resource, decision)
+
+
+def _acl_grants(
+    ctx: Any, service: Any, decision: policy.Decision, action: str, resource: str
+) -> bool:
+    """Whether a request no policy allows (and none explicitly denies) is granted by the
+    resource's ACL (``Service.acl_allows``: S3's grants to the AllUsers and
+    AuthenticatedUsers groups, which S3 evaluates with the bucket owner's policies)."""
+    if decision.denied_by is not None or service is None:
+        return False
+    return bool(service.acl_allows(ctx, action, resource))
 
 
 def _decide(

@@ -254,6 +254,12 @@ class Service:
         says what the caller may do."""
         return err
 
+    def acl_allows(self, ctx: Any, action: str, resource: str) -> bool:
+        """Strict mode, a signed caller no policy allows (and none explicitly denies):
+        whether the resource's access control list grants ``action`` on ``resource``
+        (S3's grants to the AllUsers and AuthenticatedUsers groups). Only S3 has ACLs."""
+        return False
+
     def public_access(self, ctx: Any, action: str, *, granted: bool) -> bool:
         """Strict mode, an unsigned request: whether to allow ``action``. ``granted`` says
         whether the resource policy allows it to everyone (an explicit Deny never gets

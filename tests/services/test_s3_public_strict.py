@@ -187,6 +187,59 @@ def test_public_acls_grant_until_ignored_or_disabled(owner, anonymous):
     denied(lambda: anonymous.get_object(Bucket=bucket, Key="site/index.html"))  # object's ACL
 
 
+def test_signed_callers_get_what_the_acls_grant_to_everyone_or_to_signed_callers(
+    server, owner, anonymous
+):
+    """An IAM user with no policies of its own gets what an ACL grants the AllUsers or
+    AuthenticatedUsers group (S3 evaluates the bucket owner's ACLs with its policies),
+    unless ignored, disabled or explicitly denied; the owner account's own grant gives
+    it nothing (ceph/s3-tests' ``test_access_bucket_*`` cases, with an IAM user)."""
+    iam = server.client("iam")
+    name = bname("acl-user")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    user = server.client(
+        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    bucket = bucket_with_object(owner, ACL="public-read")
+    assert user.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
+    with pytest.raises(ClientError) as exc:  # a private object
+        user.get_object(Bucket=bucket, Key="secret/key.txt")
+    assert error(exc) == ("AccessDenied", 403)
+    with pytest.raises(ClientError):
+        user.list_objects_v2(Bucket=bucket)
+    owner.put_bucket_acl(Bucket=bucket, ACL="authenticated-read")
+    assert user.list_objects_v2(Bucket=bucket)["KeyCount"] == 2
+    denied(lambda: anonymous.list_objects_v2(Bucket=bucket))  # signed callers only
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="missing")
+    assert error(exc) == ("NoSuchKey", 404)
+    owner.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    user.put_object(Bucket=bucket, Key="from-user", Body=b"x")
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    owner.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    )
+    with pytest.raises(ClientError) as exc:
+        user.put_object(Bucket=bucket, Key="from-user", Body=b"y")
+    assert "explicit deny" in exc.value.response["Error"]["Message"]
+    owner.delete_bucket_policy(Bucket=bucket)
+    block_only(owner, bucket, "IgnorePublicAcls")
+    with pytest.raises(ClientError) as exc:
+        user.list_objects_v2(Bucket=bucket)
+    assert error(exc) == ("AccessDenied", 403)
+    owner.delete_public_access_block(Bucket=bucket)
+    owner.put_bucket_acl(Bucket=bucket, ACL="private")
+    with pytest.raises(ClientError) as exc:  # the owner account's FULL_CONTROL is not the user's
+        user.list_objects_v2(Bucket=bucket)
+    assert error(exc) == ("AccessDenied", 403)
+
+
 def test_policy_conditions_see_the_anonymous_request(server, owner):
     bucket = bucket_with_object(owner)
     policy = {

@@ -34,8 +34,10 @@ bucket policy's answer for ``"Principal": "*"``): a policy grant, unless
 ``RestrictPublicBuckets`` is on and the policy is public; or an ACL grant to
 AllUsers, unless ``IgnorePublicAcls`` is on or the bucket's ownership is
 ``BucketOwnerEnforced`` (ACLs disabled). Anything else is 403 AccessDenied.
-Open mode lets everyone do everything, so there these two settings change
-nothing.
+A signed caller no policy allows (and none denies) gets what an ACL grants the
+AllUsers or AuthenticatedUsers group, under the same two settings
+(``acl_allows``). Open mode lets everyone do everything, so there these two
+settings change nothing.
 
 GetBucketPolicyStatus answers ``IsPublic`` by the same rule. The
 Put/Get/DeletePublicAccessBlock operations live here too. PutObject's ACL is
@@ -105,6 +107,7 @@ _OBJECT_ACL = {
 }
 """Actions an object ACL grant allows, by the permission each needs."""
 _READS = frozenset(("s3:GetObject", "s3:GetObjectVersion"))
+ARN_PREFIX = "arn:aws:s3:::"
 
 
 def _listed(value: Any) -> list[Any]:
@@ -189,10 +192,13 @@ def _check_creation_acl(
         )
 
 
-def _grants_everyone(acl: dict[str, Any] | None, permission: str) -> bool:
-    """Whether ``acl`` grants ``permission`` (or FULL_CONTROL) to the AllUsers group."""
+_ANYONE = frozenset((ALL_USERS,))
+
+
+def _grants(acl: dict[str, Any] | None, permission: str, groups: frozenset[str]) -> bool:
+    """Whether ``acl`` grants ``permission`` (or FULL_CONTROL) to one of ``groups``."""
     return any(
-        (grant.get("Grantee") or {}).get("URI") == ALL_USERS
+        (grant.get("Grantee") or {}).get("URI") in groups
         and grant.get("Permission") in (permission, "FULL_CONTROL")
         for grant in (acl or {}).get("Grants") or []
     )
@@ -222,24 +228,51 @@ class PublicAccessHandlers(ConfigHandlers):
                 and policy_is_public(json.loads(text))
             ):
                 return True
+        return self._acl_grants(bucket, action, params.get("Key"), params.get("VersionId"), _ANYONE)
+
+    def acl_allows(self, ctx: Any, action: str, resource: str) -> bool:
+        """Strict mode, a signed caller no policy allows: the bucket's or object's ACL
+        grants to everyone or to every signed caller (AllUsers, AuthenticatedUsers), which
+        S3 evaluates with the bucket owner's policies. A grant to the caller's own account
+        is no grant to its IAM users: like an account principal, it delegates to their
+        policies. (Cloudlet's strict mode has one account.)"""
+        name, _, key = resource.removeprefix(ARN_PREFIX).partition("/")
+        bucket = self.store.get_bucket(name) if resource.startswith(ARN_PREFIX) else None
+        if bucket is None:
+            return False
+        params = ctx.params or {}
+        same_key = key and params.get("Bucket") == name and params.get("Key") == key
+        version_id = params.get("VersionId") if same_key else None
+        return self._acl_grants(bucket, action, key or None, version_id, PUBLIC_GROUPS)
+
+    def _acl_grants(
+        self,
+        bucket: Bucket,
+        action: str,
+        key: str | None,
+        version_id: str | None,
+        groups: frozenset[str],
+    ) -> bool:
+        """Whether the ACL of ``bucket`` (bucket actions) or of its ``key`` (object
+        actions) grants ``action`` to one of ``groups``: never with ``IgnorePublicAcls``
+        on or ACLs disabled."""
         if self._blocks(bucket.name, "IgnorePublicAcls") or self._acls_disabled(bucket):
             return False
         if action in _BUCKET_ACL:
-            return _grants_everyone(self.configs.get(bucket.name, "acl"), _BUCKET_ACL[action])
-        if action in _OBJECT_ACL and params.get("Key") is not None:
-            version_id = params.get("VersionId")
+            return _grants(self.configs.get(bucket.name, "acl"), _BUCKET_ACL[action], groups)
+        if action in _OBJECT_ACL and key is not None:
             version = (
-                self.store.latest(bucket.name, params["Key"])
+                self.store.latest(bucket.name, key)
                 if version_id is None
-                else self.store.version(bucket.name, params["Key"], version_id)
+                else self.store.version(bucket.name, key, version_id)
             )
             if version is not None:
-                return _grants_everyone(version.extra.get("acl"), _OBJECT_ACL[action])
+                return _grants(version.extra.get("acl"), _OBJECT_ACL[action], groups)
             if action in _READS:
                 # No such object: a caller who may list the bucket is told so (404),
                 # as S3 answers whoever has s3:ListBucket, a bucket READ grant too.
                 bucket_acl = self.configs.get(bucket.name, "acl")
-                return _grants_everyone(bucket_acl, _BUCKET_ACL["s3:ListBucket"])
+                return _grants(bucket_acl, _BUCKET_ACL["s3:ListBucket"], groups)
         return False
 
     # -- new buckets: AWS's defaults since April 2023 ---------------------------------
