@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -98,6 +99,12 @@ class Gateway:
         self._rest_routes: dict[tuple[str, str, str, str], Route] = {}
         # Services with routes of their own (Service.claims): function URLs, internal pages.
         self._claimers = [s for s in self.services.values() if type(s).claims is not Service.claims]
+        # Services that watch their requests go out (Service.observe): S3's request metrics.
+        self._observers = {
+            name: s.observe
+            for name, s in self.services.items()
+            if type(s).observe is not Service.observe
+        }
 
     # -- lifespan ---------------------------------------------------------------
 
@@ -151,6 +158,7 @@ class Gateway:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         req = build_request(scope)
         for service in self._claimers:
             if service.claims(req):
@@ -175,7 +183,15 @@ class Gateway:
         if "origin" in req.headers and ctx.service_name in self.services:
             # Browsers' requests: the service adds its CORS headers (S3's bucket rules).
             self.services[ctx.service_name].finish_response(ctx, resp)
-        await send_response(send, resp, head_only=req.method == "HEAD")
+        observe = self._observers.get(ctx.service_name or "")
+        if observe is None:
+            await send_response(send, resp, head_only=req.method == "HEAD")
+            return
+        answered = time.perf_counter()
+        try:
+            await send_response(send, resp, head_only=req.method == "HEAD")
+        finally:
+            observe(ctx, resp, started, answered)
 
     async def _serve(self, service: Service, req: HttpRequest, receive: Receive) -> HttpResponse:
         """A service's own route (``Service.serve``); errors answer as JSON."""

@@ -190,6 +190,12 @@ class Service:
         clients send it.
         """
 
+    def observe(self, ctx: Any, response: Any, started: float, answered: float) -> None:
+        """Told of each API request addressed to the service once its response has gone
+        out (or the client left): ``started`` when it arrived, ``answered`` when its
+        response was ready (``time.perf_counter`` seconds). S3 counts its request metrics
+        here. Only services that override it are told, and it must be quick."""
+
     def finish_response(self, ctx: Any, response: Any) -> None:
         """Adjust a response to a request carrying ``Origin`` (S3 adds its CORS headers)."""
 

@@ -35,6 +35,7 @@ from cloudlet.services.s3.document_checks import refusal as document_refusal
 from cloudlet.services.s3.encryption_config import EncryptionHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
 from cloudlet.services.s3.listing import ListingHandlers
+from cloudlet.services.s3.metrics import MetricsHandlers
 from cloudlet.services.s3.mfa import MfaDeleteHandlers
 from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
@@ -99,6 +100,7 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    MetricsHandlers,
     MfaDeleteHandlers,
     ReplicationHandlers,
     NotificationHandlers,
@@ -145,6 +147,7 @@ class S3Service(
             if kept:
                 log.warning("s3: the metadata names no object file but %d are on disk; kept", kept)
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
+        self._start_request_metrics()
         self._start_replication()  # resumes what a previous run left queued
 
     async def stop(self) -> None:

@@ -1,0 +1,390 @@
+"""S3 request metrics in CloudWatch: bucket metrics configurations that do their job.
+
+Why: alarms on a bucket's error rate or request count, and dashboards of its traffic,
+are how people watch S3. A metrics configuration (PutBucketMetricsConfiguration: an
+``Id`` and an optional filter by prefix, object tags or access point; at most 1,000 a
+bucket) turns on request metrics for the requests it selects. Cloudlet counts each
+request as its answer goes out (``Service.observe``) and, every minute
+(``CLOUDLET_S3_METRICS_INTERVAL`` seconds, S3's period), publishes what the selected
+requests did to CloudWatch in namespace ``AWS/S3`` with dimensions ``BucketName`` and
+``FilterId``, under S3's names:
+
+- ``AllRequests``, ``GetRequests``, ``PutRequests``, ``DeleteRequests``,
+  ``HeadRequests``, ``PostRequests``, ``ListRequests`` (Count);
+- ``BytesDownloaded`` and ``BytesUploaded`` (Bytes), for requests with a body;
+- ``4xxErrors`` and ``5xxErrors`` (Count; each request counts 0 or 1, so the
+  Average is the error rate);
+- ``FirstByteLatency`` (until the answer was ready) and ``TotalRequestLatency``
+  (until its last byte was sent), in Milliseconds.
+
+Each is a statistic set per interval (SampleCount, Sum, Minimum, Maximum), published
+only for intervals with requests, as S3 does. Get, Put and Delete count requests on
+objects (DeleteObjects is a delete), Head and Post requests to the bucket or its objects
+(bar DeleteObjects), List requests the listings of a bucket's objects, versions,
+uploads and parts. A configuration without a filter selects every request to the
+bucket; one with a filter selects the requests naming an object key it matches: the
+prefix, and the tags (the object's, or for a write the ones it sets). No request
+matches an access point filter: cloudlet has no access points. ``SelectRequests`` and
+its byte counts never appear: S3 Select answers 501.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from cloudlet.services.s3 import errors
+from cloudlet.services.s3.common import Result
+from cloudlet.services.s3.config import ConfigHandlers
+
+log = logging.getLogger(__name__)
+
+KIND = "metrics"
+NAMESPACE = "AWS/S3"
+INTERVAL_ENV = "CLOUDLET_S3_METRICS_INTERVAL"
+DEFAULT_INTERVAL = 60.0
+MAX_CONFIGURATIONS = 1000
+PAGE = 100
+_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_LISTS = frozenset(
+    ("ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "ListParts")
+)
+_BY_METHOD = {"GET": "GetRequests", "PUT": "PutRequests", "DELETE": "DeleteRequests"}
+_FILTER_KINDS = ("Prefix", "Tag", "AccessPointArn", "And")
+
+
+def interval_from_env() -> float:
+    """``CLOUDLET_S3_METRICS_INTERVAL`` seconds, at least 0.2 (default 60)."""
+    raw = os.environ.get(INTERVAL_ENV, "")
+    try:
+        return max(0.2, float(raw)) if raw else DEFAULT_INTERVAL
+    except ValueError:
+        log.warning("%s=%r is not a number; using %s", INTERVAL_ENV, raw, DEFAULT_INTERVAL)
+        return DEFAULT_INTERVAL
+
+
+@dataclass(slots=True)
+class Stat:
+    """One statistic set being gathered."""
+
+    count: int = 0
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = float("-inf")
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the requests one configuration selects did in an interval."""
+
+    stats: dict[str, Stat] = field(default_factory=lambda: defaultdict(Stat))
+
+    def datums(self, dims: list[dict[str, str]], at: datetime) -> list[dict[str, Any]]:
+        out = []
+        for name, stat in sorted(self.stats.items()):
+            unit = (
+                "Bytes"
+                if name.startswith("Bytes")
+                else "Milliseconds"
+                if name.endswith("Latency")
+                else "Count"
+            )
+            values = {
+                "SampleCount": float(stat.count),
+                "Sum": stat.total,
+                "Minimum": stat.low,
+                "Maximum": stat.high,
+            }
+            out.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": dims,
+                    "Timestamp": at,
+                    "StatisticValues": values,
+                    "Unit": unit,
+                }
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A metrics configuration's filter, ready to match requests."""
+
+    id: str
+    filtered: bool = False
+    prefix: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    access_point: bool = False
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Selector:
+        flt = config.get("Filter")
+        if not flt:
+            return cls(config["Id"])
+        both = flt.get("And") or {}
+        tags = [flt["Tag"]] if flt.get("Tag") else list(both.get("Tags") or [])
+        return cls(
+            config["Id"],
+            filtered=True,
+            prefix=flt.get("Prefix", both.get("Prefix")) or "",
+            tags=tuple((t["Key"], t.get("Value", "")) for t in tags),
+            access_point=bool(flt.get("AccessPointArn") or both.get("AccessPointArn")),
+        )
+
+    def selects(self, key: str | None, tags: Any) -> bool:
+        """Whether a request naming ``key`` (None: no object) is selected; ``tags`` is a
+        function giving the object's tags, asked only when the filter names tags."""
+        if not self.filtered:
+            return True
+        if key is None or self.access_point or not key.startswith(self.prefix):
+            return False
+        if not self.tags:
+            return True
+        have = tags()
+        return all(have.get(k) == v for k, v in self.tags)
+
+
+def _check_configuration(params: dict[str, Any]) -> dict[str, Any]:
+    """PutBucketMetricsConfiguration's document, checked: its Id as the query's, and a
+    filter of one kind (an ``And`` of two predicates or more)."""
+    config = params.get("MetricsConfiguration") or {}
+    config_id = params.get("Id") or ""
+    if not _ID.fullmatch(config_id):
+        raise errors.invalid_argument("Invalid id", "id", config_id)
+    if config.get("Id") != config_id:
+        raise errors.invalid_argument(
+            "The Id in the configuration does not match the Id in the request", "id", config_id
+        )
+    flt = config.get("Filter")
+    if flt is not None:
+        if sum(kind in flt for kind in _FILTER_KINDS) != 1:
+            raise errors.malformed_xml()
+        both = flt.get("And")
+        if both is not None:
+            predicates = len(both.get("Tags") or []) + sum(
+                both.get(k) is not None for k in ("Prefix", "AccessPointArn")
+            )
+            if predicates < 2:
+                raise errors.malformed_xml()
+            keys = [t.get("Key") for t in both.get("Tags") or []]
+            if len(keys) != len(set(keys)):
+                raise errors.invalid_request("Duplicate Tag Keys are not allowed.")
+    return config
+
+
+def _not_found() -> Exception:
+    return errors.s3_error(
+        "NoSuchConfiguration", "The specified configuration does not exist.", 404
+    )
+
+
+def _token(config_id: str) -> str:
+    return base64.urlsafe_b64encode(config_id.encode()).decode()
+
+
+def _after(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise errors.invalid_argument(
+            "The continuation token provided is incorrect", "continuation-token", token
+        ) from None
+
+
+def _kind(method: str, operation: str, key: str | None) -> str | None:
+    """Which per-type count a request adds to (besides AllRequests)."""
+    if operation in _LISTS:
+        return "ListRequests"
+    if operation == "DeleteObjects":
+        return "DeleteRequests"
+    if method == "HEAD":
+        return "HeadRequests"
+    if method == "POST":
+        return None if operation == "SelectObjectContent" else "PostRequests"
+    return _BY_METHOD.get(method) if key is not None else None
+
+
+class MetricsHandlers(ConfigHandlers):
+    """Bucket metrics configurations, and the request metrics they publish."""
+
+    _metric_tallies: dict[tuple[str, str], Tally]
+
+    def _start_request_metrics(self) -> None:
+        self._metric_tallies = {}
+        self.env.every(interval_from_env(), self._publish_request_metrics, "s3-request-metrics")
+
+    def _metric_configs(self, bucket: str) -> dict[str, dict[str, Any]]:
+        return self.configs.get(bucket, KIND) or {}
+
+    # -- the operations ----------------------------------------------------------------
+
+    def put_bucket_metrics_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        config = _check_configuration(params)
+        configs = dict(self._metric_configs(bucket.name))
+        if config["Id"] not in configs and len(configs) >= MAX_CONFIGURATIONS:
+            raise errors.s3_error(
+                "TooManyConfigurations",
+                "You are attempting to create a new configuration but have already reached "
+                "the 1,000-configuration limit.",
+            )
+        configs[config["Id"]] = config
+        self.configs.put(bucket.name, KIND, configs)
+        return {}
+
+    def get_bucket_metrics_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        config = self._metric_configs(bucket.name).get(params["Id"])
+        if config is None:
+            raise _not_found()
+        return {"MetricsConfiguration": config}
+
+    def delete_bucket_metrics_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        configs = dict(self._metric_configs(bucket.name))
+        if configs.pop(params["Id"], None) is None:
+            raise _not_found()
+        if configs:
+            self.configs.put(bucket.name, KIND, configs)
+        else:
+            self.configs.delete(bucket.name, KIND)
+        return {}
+
+    def list_bucket_metrics_configurations(self, ctx: Any, params: dict[str, Any]) -> Result:
+        bucket = self._bucket(params["Bucket"])
+        token = params.get("ContinuationToken")
+        ids = sorted(self._metric_configs(bucket.name))
+        if token is not None:
+            after = _after(token)
+            ids = [i for i in ids if i > after]
+        page = ids[:PAGE]
+        configs = self._metric_configs(bucket.name)
+        out: dict[str, Any] = {"IsTruncated": len(ids) > PAGE}
+        if token is not None:
+            out["ContinuationToken"] = token
+        if page:
+            out["MetricsConfigurationList"] = [configs[i] for i in page]
+        if len(ids) > PAGE:
+            out["NextContinuationToken"] = _token(page[-1])
+        return out
+
+    # -- counting -----------------------------------------------------------------------
+
+    def observe(self, ctx: Any, response: Any, started: float, answered: float) -> None:
+        """Count one request against the configurations of its bucket that select it."""
+        operation = ctx.operation
+        params = ctx.params or {}
+        bucket = params.get("Bucket")
+        if operation is None or not bucket:
+            return
+        configs = self._metric_configs(bucket)
+        if not configs:
+            return
+        try:
+            self._count(ctx, response, started, answered, bucket, configs)
+        except Exception:  # noqa: BLE001 - counting never fails a request
+            log.exception("counting an S3 request for metrics failed")
+
+    def _count(
+        self,
+        ctx: Any,
+        response: Any,
+        started: float,
+        answered: float,
+        bucket: str,
+        configs: dict[str, dict[str, Any]],
+    ) -> None:
+        params = ctx.params
+        key = params.get("Key")
+        looked: list[dict[str, str]] = []
+
+        def tags() -> dict[str, str]:  # looked up once, if a filter names tags
+            if not looked:
+                looked.append(self._object_tags(bucket, key, params))
+            return looked[0]
+
+        selectors = [Selector.of(c) for c in configs.values()]
+        chosen = [s.id for s in selectors if s.selects(key, tags)]
+        if not chosen:
+            return
+        finished = time.perf_counter()
+        req = ctx.request
+        status = response.status
+        kind = _kind(req.method, ctx.operation.name, key)
+        uploaded = _length(req.headers.get("x-amz-decoded-content-length")) or _length(
+            req.headers.get("content-length")
+        )
+        body = response.body
+        downloaded = (
+            0
+            if req.method == "HEAD"
+            else len(body)
+            if isinstance(body, bytes | bytearray)
+            else _length(response.header("content-length"))
+        )
+        for config_id in chosen:
+            tally = self._metric_tallies.get((bucket, config_id))
+            if tally is None:
+                tally = self._metric_tallies[(bucket, config_id)] = Tally()
+            stats = tally.stats
+            stats["AllRequests"].add(1)
+            if kind is not None:
+                stats[kind].add(1)
+            stats["4xxErrors"].add(1 if 400 <= status < 500 else 0)
+            stats["5xxErrors"].add(1 if status >= 500 else 0)
+            if uploaded:
+                stats["BytesUploaded"].add(uploaded)
+            if downloaded:
+                stats["BytesDownloaded"].add(downloaded)
+            stats["FirstByteLatency"].add((answered - started) * 1000)
+            stats["TotalRequestLatency"].add((finished - started) * 1000)
+
+    def _object_tags(self, bucket: str, key: str | None, params: dict[str, Any]) -> dict[str, str]:
+        """The tags a request's object has, or for a write the ones it sets."""
+        if key is None:
+            return {}
+        given = params.get("Tagging")
+        if isinstance(given, str):  # x-amz-tagging on a write
+            return dict(parse_qsl(given, keep_blank_values=True))
+        if isinstance(given, dict):  # PutObjectTagging
+            return {t["Key"]: t.get("Value", "") for t in given.get("TagSet") or []}
+        found = self.store.latest(bucket, key)
+        if found is None or found.delete_marker:
+            return {}
+        return {t["Key"]: t["Value"] for t in found.extra.get("tags") or []}
+
+    async def _publish_request_metrics(self) -> None:
+        taken, self._metric_tallies = self._metric_tallies, {}
+        at = datetime.now(UTC)
+        batches: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for (name, config_id), tally in taken.items():
+            bucket = self.store.get_bucket(name)
+            if bucket is None:
+                continue
+            dims = [{"Name": "BucketName", "Value": name}, {"Name": "FilterId", "Value": config_id}]
+            batches[(bucket.account, bucket.region)].extend(tally.datums(dims, at))
+        for (account, region), data in batches.items():
+            await self.env.put_metric_data(NAMESPACE, data, account=account, region=region)
+
+
+def _length(value: str | None) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
