@@ -85,7 +85,8 @@ def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, 
     for name, request in requests.items():
         table = engine.table(account, region, name)
         ctx = expression_context(request, ["ProjectionExpression"], ["AttributesToGet"])
-        projection = projection_of(request, ctx)
+        # AWS names the member by its place (a real answer quoted in dinerl PR #25).
+        projection = projection_of(request, ctx, f"requestItems.{name}.member.attributesToGet")
         ctx.check_unused()
         keys = []
         seen = set()

@@ -87,6 +87,9 @@ def expression_context(
 _NO_EXPRESSIONS = ExpressionContext(None, None)
 """The context of a request without expressions: nothing to record, nothing unused."""
 
+CONDITION_LEGACY = ["Expected", "ConditionalOperator"]
+"""The non-expression parameters of a write's condition, in the order AWS lists them."""
+
 
 def key_param(table: Table, key: Item) -> tuple[Item, Key]:
     """The validated Key parameter and its stored key."""
@@ -95,23 +98,31 @@ def key_param(table: Table, key: Item) -> tuple[Item, Key]:
 
 
 def condition_of(params: dict[str, Any], ctx: ExpressionContext) -> Condition | None:
+    """The ConditionExpression or ``Expected`` condition; a ConditionalOperator without two
+    or more ``Expected`` conditions is refused (``legacy_condition``), an empty one too."""
     text = params.get("ConditionExpression")
     if text is not None:
         return compile_condition(text, ctx, "ConditionExpression")
     expected = params.get("Expected")
-    if expected:
-        return legacy_condition(expected, params.get("ConditionalOperator"))
+    operator = params.get("ConditionalOperator")
+    if expected or operator is not None:
+        return legacy_condition(expected or {}, operator)
     return None
 
 
-def projection_of(params: dict[str, Any], ctx: ExpressionContext) -> Projection | None:
+def projection_of(
+    params: dict[str, Any], ctx: ExpressionContext, member: str = "attributesToGet"
+) -> Projection | None:
+    """The ProjectionExpression or AttributesToGet projection (``member`` names the latter in
+    AWS's length message: an empty list is refused by the model, which asks for one name)."""
     text = params.get("ProjectionExpression")
     if text is not None:
         return compile_projection(text, ctx)
     names = params.get("AttributesToGet")
-    if names:
-        return legacy_projection(names)
-    return None
+    if names is None:
+        return None
+    errors.check_not_empty(names, member, "[]")
+    return legacy_projection(names)
 
 
 def check_size(item: Item, message: str = "Item size has exceeded the maximum allowed size") -> int:
@@ -213,7 +224,7 @@ class PreparedPut:
 def prepare_put(table: Table, params: dict[str, Any], *, batch: bool = False) -> PreparedPut:
     """A PutItem (or a BatchWriteItem ``PutRequest`` with ``batch``) checked and keyed."""
     with request_validation():
-        ctx = expression_context(params, ["ConditionExpression"], ["Expected"])
+        ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
         condition = condition_of(params, ctx)
         ctx.check_unused()
     item = validate_item(params["Item"])
@@ -262,7 +273,7 @@ def delete_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     with request_validation():
-        ctx = expression_context(params, ["ConditionExpression"], ["Expected"])
+        ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
         condition = condition_of(params, ctx)
         ctx.check_unused()
     key_item, key = key_param(table, params["Key"])
@@ -298,7 +309,9 @@ class PreparedUpdate:
 def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
     with request_validation():
         ctx = expression_context(
-            params, ["UpdateExpression", "ConditionExpression"], ["AttributeUpdates", "Expected"]
+            params,
+            ["UpdateExpression", "ConditionExpression"],
+            ["AttributeUpdates", *CONDITION_LEGACY],
         )
         text = params.get("UpdateExpression")
         update: Update | None = None
@@ -321,7 +334,14 @@ def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
     return PreparedUpdate(key_item, key, update, condition)
 
 
-def apply_update(table: Table, prepared: PreparedUpdate, old: Stored | None) -> tuple[Item, int]:
+def apply_update(
+    table: Table, prepared: PreparedUpdate, old: Stored | None
+) -> tuple[Item | None, int]:
+    """The updated item and its size; ``(None, 0)`` when nothing is to be written: an update
+    that only removes, of an item that does not exist, does not create it (AWS; ScyllaDB
+    issue #5862), nor fail on a nested path there is nothing under (``REMOVE a.b``)."""
+    if old is None and prepared.update is not None and prepared.update.only_removes:
+        return None, 0
     base = old.item if old is not None else prepared.key_item
     new = prepared.update.apply(base) if prepared.update is not None else dict(base)
     if old is None:
@@ -342,25 +362,31 @@ def update_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         old = engine.read(table, prepared.key)
         check_condition(prepared.condition, old, params)
         new, size = apply_update(table, prepared, old)
-        touched = engine.write(table, prepared.key, old, new, size=size)
+        touched = engine.write(table, prepared.key, old, new, size=size) if new is not None else 0
     out: Result = {}
-    paths = prepared.update.paths if prepared.update is not None else []
-    if rv == "ALL_OLD" and old is not None:
-        out["Attributes"] = old.item
-    elif rv == "ALL_NEW":
-        out["Attributes"] = new
-    elif rv == "UPDATED_OLD" and old is not None:
-        attrs = project(old.item, paths)
-        if attrs:
-            out["Attributes"] = attrs
-    elif rv == "UPDATED_NEW":
-        attrs = project(new, paths)
-        if attrs:
-            out["Attributes"] = attrs
+    attrs = _update_return_values(rv, prepared, old, new)
+    if attrs:
+        out["Attributes"] = attrs
     cap = _write_capacity(engine, table, params, old, size, touched)
     if cap is not None:
         out["ConsumedCapacity"] = cap
-    metrics = _collection_metrics(table, params, new)
+    metrics = _collection_metrics(table, params, new if new is not None else prepared.key_item)
     if metrics is not None:
         out["ItemCollectionMetrics"] = metrics
     return out
+
+
+def _update_return_values(
+    rv: str, prepared: PreparedUpdate, old: Stored | None, new: Item | None
+) -> Item | None:
+    """The ``Attributes`` ReturnValues asks for (None or empty: none to return)."""
+    paths = prepared.update.paths if prepared.update is not None else []
+    if rv == "ALL_OLD":
+        return old.item if old is not None else None
+    if rv == "ALL_NEW":
+        return new
+    if rv == "UPDATED_OLD":
+        return project(old.item, paths) if old is not None else None
+    if rv == "UPDATED_NEW":
+        return project(new, paths) if new is not None else None
+    return None

@@ -309,27 +309,25 @@ def _after(target: _Target, position: tuple[Any, ...], descending: bool) -> tupl
 
 def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     errors.check_return_options(params)
+    # KeyConditions is a non-expression parameter only next to a KeyConditionExpression:
+    # AWS serves it with a FilterExpression or ProjectionExpression (the order of both
+    # lists is the order AWS names them in).
+    legacy = ["AttributesToGet", "QueryFilter", "ConditionalOperator"]
+    if params.get("KeyConditionExpression") is not None:
+        legacy.append("KeyConditions")
     ctx = expression_context(
-        params,
-        ["KeyConditionExpression", "FilterExpression", "ProjectionExpression"],
-        ["KeyConditions", "QueryFilter", "AttributesToGet"],
+        params, ["ProjectionExpression", "FilterExpression", "KeyConditionExpression"], legacy
     )
     target = _resolve(engine, table, params)
+    # Before the key condition: AWS refuses a lone ConditionalOperator first (extenddb's
+    # tests against DynamoDB). Mixing rules out a QueryFilter next to a FilterExpression.
+    filt = _legacy_filter(params, "QueryFilter")
     kc = _key_condition(target, params, ctx)
-    filt = None
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
-        keys = set(target.index_key_names())
-        for path in filt.paths:
-            if path and path[0] in keys:
-                raise errors.validation(
-                    "Filter Expression can only contain non-primary key attributes: "
-                    f"Primary key attribute: {path[0]}"
-                )
-    elif params.get("QueryFilter"):
-        filt = legacy_filter(
-            params["QueryFilter"], params.get("ConditionalOperator"), parameter="queryFilter"
-        )
+        _refuse_key_filter([p[0] for p in filt.paths if p], target, "Filter Expression")
+    else:
+        _refuse_key_filter(list(params.get("QueryFilter") or ()), target, "QueryFilter")
     projection = projection_of(params, ctx)
     ctx.check_unused()
     select = _select(params, target, projection, True)
@@ -352,6 +350,27 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     return _run(
         engine, target, where, args, descending, params, filt, projection, select, True, needs_table
     )
+
+
+def _refuse_key_filter(names: list[str], target: _Target, what: str) -> None:
+    """A Query may not filter on the key attributes of what it reads."""
+    keys = set(target.index_key_names())
+    for name in names:
+        if name in keys:
+            raise errors.validation(
+                f"{what} can only contain non-primary key attributes: Primary key attribute: {name}"
+            )
+
+
+def _legacy_filter(params: dict[str, Any], parameter: str) -> Condition | None:
+    """The QueryFilter or ScanFilter condition, None when there is none; a ConditionalOperator
+    needs two or more conditions to join (``legacy_filter`` refuses it otherwise)."""
+    filters = params.get(parameter)
+    operator = params.get("ConditionalOperator")
+    if not filters and operator is None:
+        return None
+    member = parameter[0].lower() + parameter[1:]
+    return legacy_filter(filters or {}, operator, parameter=member)
 
 
 def _key_condition(
@@ -419,14 +438,16 @@ def _key_range(target: _Target, kc: KeyCondition) -> tuple[bytes, str, list[Any]
 def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     errors.check_return_options(params)
     ctx = expression_context(
-        params, ["FilterExpression", "ProjectionExpression"], ["ScanFilter", "AttributesToGet"]
+        params,
+        ["ProjectionExpression", "FilterExpression"],
+        ["AttributesToGet", "ScanFilter", "ConditionalOperator"],
     )
     target = _resolve(engine, table, params)
     filt = None
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
-    elif params.get("ScanFilter"):
-        filt = legacy_filter(params["ScanFilter"], params.get("ConditionalOperator"))
+    else:
+        filt = _legacy_filter(params, "ScanFilter")
     projection = projection_of(params, ctx)
     ctx.check_unused()
     select = _select(params, target, projection, False)

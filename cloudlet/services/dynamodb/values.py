@@ -33,6 +33,8 @@ Item = dict[str, AV]
 TYPES = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
 KEY_TYPES = frozenset(("S", "N", "B"))
 MAX_ITEM_SIZE = 400 * 1024
+MAX_DIGITS = 38
+"""Significant digits a number holds."""
 MAX_DEPTH = 32
 """Nesting levels of a document, the attribute itself being level 1: a value wrapped in 31
 maps or lists (its leaf at level 32) is the deepest AWS stores."""
@@ -95,7 +97,7 @@ def to_decimal(text: str) -> Decimal:
     significant = len(digits)
     while digits[significant - 1] == 0:
         significant -= 1
-    if significant > 38:
+    if significant > MAX_DIGITS:
         raise _number_error("Attempting to store more than 38 significant digits in a Number")
     magnitude = d.adjusted()
     if magnitude > 125:

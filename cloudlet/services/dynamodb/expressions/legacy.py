@@ -7,10 +7,13 @@ AttributeValueList per top-level attribute, joined by ``ConditionalOperator``
 (AND unless OR). They compile to the same ``Condition``/``Update`` objects as
 expressions, and their validation messages are DynamoDB's.
 
-Operators: EQ/NE on any type (a type mismatch is unequal, a missing attribute
-is "not equal"), LE/LT/GE/GT/BETWEEN on S, N, B; NULL/NOT_NULL test existence;
-CONTAINS/NOT_CONTAINS look for a substring, set member or list element;
-BEGINS_WITH a prefix; IN any of a list.
+Operators: EQ/NE on any type, lists, maps and BOOL included (a type mismatch is
+unequal, a missing attribute is "not equal"); LE/LT/GE/GT/BETWEEN on S, N, B;
+NULL/NOT_NULL test existence; CONTAINS/NOT_CONTAINS look for a substring, set
+member or list element (both false for a missing attribute, as AWS answers
+``Expected``); BEGINS_WITH a prefix; IN any of a list. An operand of another
+type is a ValidationException in ``Expected`` as in the filters, never a failed
+condition.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from cloudlet.services.dynamodb.expressions.ordering import (
     type_of,
 )
 from cloudlet.services.dynamodb.expressions.update import Update
-from cloudlet.services.dynamodb.values import AV, validate_value
+from cloudlet.services.dynamodb.values import AV, TYPES, validate_value
 
 OPERATORS = (
     "IN",
@@ -46,11 +49,10 @@ OPERATORS = (
 )
 _ARGS = {"NULL": 0, "NOT_NULL": 0, "BETWEEN": 2, "IN": None}  # None: one or more; default 1
 _SCALARS = ("S", "N", "B")
-_ALLOWED = {
-    "EQ": ("S", "N", "B", "SS", "NS", "BS"),
-    "NE": ("S", "N", "B", "SS", "NS", "BS"),
-    "BEGINS_WITH": ("S", "B"),
-}
+_ALLOWED = {"EQ": TYPES, "NE": TYPES, "BEGINS_WITH": ("S", "B")}
+"""Operand types per operator (others take ``_SCALARS``). AWS's Condition reference lists
+only scalars and sets for EQ's AttributeValueList, but DynamoDB matches lists, maps and
+BOOL with EQ/NE too (ScyllaDB Alternator's test_query_filter_eq, run against AWS)."""
 _ACTIONS = ("ADD", "PUT", "DELETE")
 
 
@@ -92,6 +94,15 @@ def _check_between(op: str, values: list[AV]) -> None:
         )
 
 
+def _check_operands(op: str, values: list[AV]) -> None:
+    allowed = _ALLOWED.get(op, _SCALARS)
+    for value in values:
+        if type_of(value) not in allowed:
+            raise _invalid(
+                f"ComparisonOperator {op} is not valid for {type_of(value)} AttributeValue type"
+            )
+
+
 def checked_conditions(conditions: dict, parameter: str) -> dict[str, tuple[str, list[AV]]]:
     """Validate a KeyConditions/QueryFilter/ScanFilter map: name -> (operator, values)."""
     out: dict[str, tuple[str, list[AV]]] = {}
@@ -100,12 +111,7 @@ def checked_conditions(conditions: dict, parameter: str) -> dict[str, tuple[str,
         if op not in OPERATORS:
             raise _enum(op, f"{parameter}.{name}.member.comparisonOperator", OPERATORS)
         values = _check_values(op, list(condition.get("AttributeValueList") or []))
-        allowed = _ALLOWED.get(op, _SCALARS)
-        for value in values:
-            if type_of(value) not in allowed:
-                raise _invalid(
-                    f"ComparisonOperator {op} is not valid for {type_of(value)} AttributeValue type"
-                )
+        _check_operands(op, values)
         _check_between(op, values)
         out[name] = (op, values)
     return out
@@ -140,6 +146,7 @@ def _checked_expected(expected: dict) -> dict[str, tuple[str, list[AV]]]:
                 if value_list is not None
                 else ([value] if value is not None else []),
             )
+            _check_operands(op, values)
             _check_between(op, values)
             out[name] = (op, values)
         elif value_list is not None:
@@ -191,7 +198,7 @@ def _test(op: str, values: list[AV]) -> Test:
     if op == "CONTAINS":
         return lambda v: v is not None and contains(v, operand)
     if op == "NOT_CONTAINS":
-        return lambda v: v is None or not contains(v, operand)
+        return lambda v: v is not None and not contains(v, operand)
     if op == "BEGINS_WITH":
         return lambda v: v is not None and begins_with(v, operand)
     accept = {"LT": (-1,), "LE": (-1, 0), "GT": (1,), "GE": (1, 0)}[op]
@@ -201,12 +208,27 @@ def _test(op: str, values: list[AV]) -> Test:
 def _joined(
     conditions: dict[str, tuple[str, list[AV]]], conditional_operator: str | None
 ) -> Condition:
-    if conditional_operator not in (None, "AND", "OR"):
-        raise _enum(conditional_operator, "conditionalOperator", ("OR", "AND"))
+    _check_conditional_operator(conditional_operator, len(conditions))
     tests = [(name, _test(op, values)) for name, (op, values) in conditions.items()]
     if conditional_operator == "OR" and tests:
         return Condition(lambda item: any(test(item.get(name)) for name, test in tests))
     return Condition(lambda item: all(test(item.get(name)) for name, test in tests))
+
+
+def _check_conditional_operator(conditional_operator: str | None, count: int) -> None:
+    """AWS's rules for ConditionalOperator: AND or OR, joining two or more conditions
+    (the wording of AWS's DAX client validator and DynamoDB Local, which extenddb's
+    tests assert against DynamoDB)."""
+    if conditional_operator is None:
+        return
+    if conditional_operator not in ("AND", "OR"):
+        raise _enum(conditional_operator, "conditionalOperator", ("OR", "AND"))
+    if count == 0:
+        raise errors.validation("ConditionalOperator cannot be used without Filter or Expected")
+    if count == 1:
+        raise errors.validation(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements"
+        )
 
 
 def legacy_condition(expected: dict, conditional_operator: str | None) -> Condition:
