@@ -76,7 +76,11 @@ def loads(data: bytes) -> Any:
     """Parse a JSON body; ``ValueError`` when it is not JSON."""
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            # Nested past 1,024 levels: no AWS document is, and the stdlib would only
+            # recurse into it until RecursionError.
+            raise ValueError("the JSON text is nested too deeply") from None
         # orjson is stricter than AWS services (NaN literals); give the
         # stdlib the final word, but not on text that is no Unicode.
         return _no_lone_surrogates(json.loads(data))

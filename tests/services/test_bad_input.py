@@ -380,3 +380,16 @@ def test_expressions_nested_past_the_parsers_answer_400(cloudlet_server):
         endpoint, "POST", "/", ddb_target("DescribeTable"), b'{"TableName":"bad-input-deep"}'
     )
     assert status == 200
+
+
+def test_json_nested_200000_deep_answers_400_and_the_server_lives(cloudlet_server):
+    """ScyllaDB Alternator's ``test_deeply_nested_put``: a body nested far past any
+    parser's depth is refused, never a crash (orjson before 3.9.15 overflowed the C
+    stack on it and took the process down: CVE-2024-27454)."""
+    endpoint = cloudlet_server.endpoint
+    depth = 200_000
+    body = '{"TableName":"bad-input-deep","Item":{"a":' + '{"":' * depth + "{}" + "}" * depth + "}}"
+    status, headers, resp = call(endpoint, "POST", "/", ddb_target("PutItem"), body.encode())
+    assert status == 400, resp[:300]
+    status, _, _ = call(endpoint, "GET", "/_cloudlet/health", {}, b"")
+    assert status == 200
