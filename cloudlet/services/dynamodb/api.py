@@ -32,7 +32,7 @@ from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
-from cloudlet.services.dynamodb.tables import Index, Table, parse_create
+from cloudlet.services.dynamodb.tables import Index, Table, check_table_reference, parse_create
 from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,17 @@ class DynamoDBService(
         }
 
     def _table(self, ctx: Any, name: str) -> Table:
+        """The ACTIVE table ``name`` names (PartiQL's lookup too, whose statements have no
+        TableName member to validate)."""
         return self.engine.table(ctx.account_id, ctx.region, name)
 
+    def _item_table(self, ctx: Any, params: dict[str, Any]) -> Table:
+        """The table an item operation's TableName names, the name checked first."""
+        check_table_reference(params["TableName"])
+        return self._table(ctx, params["TableName"])
+
     def _described(self, ctx: Any, name: str) -> Table:
+        check_table_reference(name)
         table = self.engine.find(ctx.account_id, ctx.region, name)
         if table is None:
             raise errors.table_not_found(name)
@@ -196,31 +204,31 @@ class DynamoDBService(
     # --- items --------------------------------------------------------------------------
 
     def get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return items.get_item(self.engine, self._table(ctx, params["TableName"]), params)
+        return items.get_item(self.engine, self._item_table(ctx, params), params)
 
     def put_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
-            return items.put_item(self.engine, self._table(ctx, params["TableName"]), params)
+            return items.put_item(self.engine, self._item_table(ctx, params), params)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def update_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
-            return items.update_item(self.engine, self._table(ctx, params["TableName"]), params)
+            return items.update_item(self.engine, self._item_table(ctx, params), params)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def delete_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
-            return items.delete_item(self.engine, self._table(ctx, params["TableName"]), params)
+            return items.delete_item(self.engine, self._item_table(ctx, params), params)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def query(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return query.query(self.engine, self._table(ctx, params["TableName"]), params)
+        return query.query(self.engine, self._item_table(ctx, params), params)
 
     def scan(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return query.scan(self.engine, self._table(ctx, params["TableName"]), params)
+        return query.scan(self.engine, self._item_table(ctx, params), params)
 
     def batch_get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         return batch.batch_get_item(self.engine, ctx.account_id, ctx.region, params)
