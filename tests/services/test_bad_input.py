@@ -3,6 +3,7 @@ server keeps serving (and keeps what it stored)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import urllib.error
 import urllib.request
@@ -393,3 +394,36 @@ def test_json_nested_200000_deep_answers_400_and_the_server_lives(cloudlet_serve
     assert status == 400, resp[:300]
     status, _, _ = call(endpoint, "GET", "/_cloudlet/health", {}, b"")
     assert status == 200
+
+
+def test_dynamodb_takes_gzip_bodies_and_refuses_other_encodings(cloudlet_server):
+    """ScyllaDB Alternator's ``test_compressed_request.py``, run against DynamoDB: a
+    ``Content-Encoding: gzip`` body (one gzip member or several) is inflated; another
+    encoding, or a body that is not gzip after all, is a 500 and writes nothing."""
+    endpoint = cloudlet_server.endpoint
+    ddb = cloudlet_server.client("dynamodb")
+    ddb.create_table(
+        TableName="bad-input-gzip",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def put(p: str, body_of, encoding: str) -> int:
+        text = json.dumps({"TableName": "bad-input-gzip", "Item": {"p": {"S": p}}}).encode()
+        headers = {**ddb_target("PutItem"), "Content-Encoding": encoding}
+        return call(endpoint, "POST", "/", headers, body_of(text))[0]
+
+    assert put("one", gzip.compress, "gzip") == 200
+    assert put("two", lambda t: gzip.compress(t[:10]) + gzip.compress(t[10:]), "gzip") == 200
+    assert put("plain", lambda t: t, "gzip") == 500
+    assert put("garbage", lambda t: t, "garbage") == 500
+    keys = {i["p"]["S"] for i in ddb.scan(TableName="bad-input-gzip")["Items"]}
+    assert keys == {"one", "two"}
+
+
+def test_dynamodb_refuses_a_request_past_16_mib(cloudlet_server):
+    """DynamoDB's request size limit (Alternator's ``test_too_large_request_*``): 413."""
+    body = b'{"TableName": "bad-input-deep", ' + b" " * (17 * 1024 * 1024) + b'"Item": {}}'
+    status, _, _ = call(cloudlet_server.endpoint, "POST", "/", ddb_target("PutItem"), body)
+    assert status == 413
