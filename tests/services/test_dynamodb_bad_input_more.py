@@ -823,7 +823,9 @@ def test_enums_and_zero_limits(ddb, loose, streams):
         ),
         (
             lambda: loose.update_table(TableName=name, TableClass="JUNK"),
-            enum("JUNK", "tableClass", "STANDARD, STANDARD_INFREQUENT_ACCESS"),
+            # AWS's own text, not the enum's (Alternator's test_tableclass.py)
+            "Invalid table-class parameter provided. Please try again with a valid "
+            "table-class value: [STANDARD, STANDARD_INFREQUENT_ACCESS].",
         ),
         (
             lambda: loose.create_table(
@@ -835,7 +837,7 @@ def test_enums_and_zero_limits(ddb, loose, streams):
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             ),
-            "Cannot have two attributes with the same name",
+            "Attribute Name is duplicated: pk",  # AWS's (scylladb issue #13870)
         ),
         (
             lambda: loose.list_backups(BackupType="JUNK"),

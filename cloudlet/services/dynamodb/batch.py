@@ -361,6 +361,21 @@ def _replayed(
     return {"ConsumedCapacity": caps} if caps else {}
 
 
+def _cancel_invalid(plans: list[tuple[str, Any, Table, Any, Any]]) -> None:
+    """Cancel the transaction if an action failed its checks: AWS checks the actions before
+    running any and stops at the first invalid one, so that one gets its ValidationError and
+    every other action ``None``, even another invalid one or a false condition (Alternator's
+    test_transact.py::test_transact_write_cancellation_reasons_validationerror)."""
+    first = next((i for i, plan in enumerate(plans) if plan[3] is None), None)
+    if first is not None:
+        raise errors.transaction_canceled(
+            [
+                _invalid_reason(plans[first][4]) if i == first else {"Code": "None"}
+                for i in range(len(plans))
+            ]
+        )
+
+
 def transact_write_items(
     engine: Engine, tokens: Tokens, account: str, region: str, params: dict[str, Any]
 ) -> Result:
@@ -405,19 +420,16 @@ def transact_write_items(
         plans.append((kind, op, table, key, prepared))
     carried = sum(p.size for kind, _, _, key, p in plans if kind == "Put" and key is not None)
     if carried > MAX_TRANSACT_BYTES:
-        # The API reference's limit; AWS's message for it is not on record.
-        raise errors.validation(
-            "The aggregate size of the items in the transaction cannot exceed 4 MB."
-        )
+        # The API reference's limit. AWS's text is not on record beyond "size cannot exceed"
+        # (Alternator's test_transact_write_items_put_5MB, whose comments say AWS calls it
+        # the transaction payload): the wording around it is a judgement call.
+        raise errors.validation("Transaction payload size cannot exceed 4 MB")
+    _cancel_invalid(plans)
     with engine.store.transaction():
         reasons: list[dict[str, Any]] = []
         writes = []
         failed = False
         for kind, op, table, key, prepared in plans:
-            if key is None:
-                reasons.append(_invalid_reason(prepared))
-                failed = True
-                continue
             old = engine.read(table, key)
             condition = prepared.condition if kind in ("Put", "Update") else prepared
             reason: dict[str, Any] = {"Code": "None"}

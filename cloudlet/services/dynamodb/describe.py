@@ -112,14 +112,23 @@ def describe(
         out["LatestStreamArn"] = table.stream["arn"]
     if table.sse is not None:
         out["SSEDescription"] = dict(table.sse)
-    if table.table_class != "STANDARD":
-        out["TableClassSummary"] = {"TableClass": table.table_class}
+    if table.table_class != "STANDARD" or table.table_class_set:
+        out["TableClassSummary"] = table_class_summary(table)
     if not created:
         out["WarmThroughput"] = warm_description(table.warm, table.throughput)
     if table.on_demand:
         out["OnDemandThroughput"] = dict(table.on_demand)
     if table.restore is not None:
         out["RestoreSummary"] = restore_summary(table.restore, table.restoring is not None)
+    return out
+
+
+def table_class_summary(table: Table) -> dict[str, Any]:
+    """TableClassSummary: the class, and LastUpdateDateTime once UpdateTable changed it
+    (not for the class CreateTable set)."""
+    out: dict[str, Any] = {"TableClass": table.table_class}
+    if table.table_class_updated is not None:
+        out["LastUpdateDateTime"] = datetime.fromtimestamp(table.table_class_updated, UTC)
     return out
 
 

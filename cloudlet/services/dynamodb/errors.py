@@ -180,8 +180,25 @@ def constraint(value: Any, member: str, rule: str) -> ServiceError:
     """AWS's request-syntax message: ``1 validation error detected: Value '<v>' at '<member>'
     failed to satisfy constraint: <rule>`` (``value`` None leaves the value out, as AWS does
     for lists it does not echo)."""
-    shown = "Value" if value is None else f"Value '{value}'"
-    return validation(f"{ENVELOPE}{shown} at '{member}' failed to satisfy constraint: {rule}")
+    return constraints([(value, member, rule)])
+
+
+def constraints(broken: list[tuple[Any, str, str]]) -> ServiceError:
+    """Several broken constraints (``(value, member, rule)`` each, as ``constraint`` takes
+    them) in one message, as AWS reports them: ``2 validation errors detected: Value ...
+    failed to satisfy constraint: ...; Value ...``."""
+    count = "1 validation error" if len(broken) == 1 else f"{len(broken)} validation errors"
+    return validation(
+        f"{count} detected: "
+        + "; ".join(
+            f"{_shown(value)} at '{member}' failed to satisfy constraint: {rule}"
+            for value, member, rule in broken
+        )
+    )
+
+
+def _shown(value: Any) -> str:
+    return "Value" if value is None else f"Value '{value}'"
 
 
 def java_text(value: Any) -> str:

@@ -117,6 +117,17 @@ def sequence_number(seq: int) -> str:
     return f"{seq:021d}"
 
 
+def parse_arn(arn: str, member: str = "StreamArn") -> re.Match[str]:
+    """The parts of a stream ARN (region, account, table, label). A value that is no stream
+    ARN is a ValidationException naming ``member`` (``Invalid StreamArn``, as aws-sdk-js's
+    integration test of DescribeStream quotes AWS); a well-formed ARN of no stream is the
+    caller's ResourceNotFoundException."""
+    m = _ARN.fullmatch(arn)
+    if m is None:
+        raise errors.validation(f"Invalid {member}")
+    return m
+
+
 def stream_not_found(arn: str) -> ServiceError:
     return errors.resource_not_found(f"Requested resource not found: Stream: {arn} not found")
 
@@ -174,11 +185,10 @@ class StreamLog:
         return streams_of(self.engine, table)
 
     def find(self, arn: str, ctx: Any = None) -> Stream:
-        """The stream named by ``arn`` (in the caller's account and region), or ResourceNotFound."""
-        m = _ARN.fullmatch(arn or "")
-        if m is None or (
-            ctx is not None and (m.group(2), m.group(1)) != (ctx.account_id, ctx.region)
-        ):
+        """The stream named by ``arn`` (in the caller's account and region), or ResourceNotFound
+        (ValidationException if ``arn`` is not a stream ARN at all)."""
+        m = parse_arn(arn)
+        if ctx is not None and (m.group(2), m.group(1)) != (ctx.account_id, ctx.region):
             raise stream_not_found(arn)
         account, region, name = m.group(2), m.group(1), m.group(3)
         table = self.engine.find(account, region, name)
@@ -293,6 +303,10 @@ class StreamLog:
             )
         if shard_id != stream.shard_id:
             raise errors.resource_not_found("Requested resource not found: Shard does not exist")
+        if kind in ("TRIM_HORIZON", "LATEST") and seq_text is not None:
+            raise errors.validation(
+                f"SequenceNumber must not be specified for ShardIteratorType {kind}"
+            )
         if kind == "TRIM_HORIZON":
             pos = self.first_seq(stream) or 0
         elif kind == "LATEST":
@@ -669,6 +683,8 @@ class StreamsService(Service):
         check_request("ListStreams", params)
         log = self.log
         limit = errors.check_limit(params.get("Limit"), 100)
+        start_arn = params.get("ExclusiveStartStreamArn")
+        start = None if start_arn is None else parse_arn(start_arn, "ExclusiveStartStreamArn")
         name = params.get("TableName")
         engine = log.engine
         if name is not None:
@@ -690,8 +706,7 @@ class StreamsService(Service):
             (s for table in tables for s in log.streams_of(table)),
             key=lambda s: (s.table.name, s.label),
         )
-        start = _ARN.fullmatch(params.get("ExclusiveStartStreamArn") or "")
-        if start:
+        if start is not None:
             # Resume after the start's place in (table, label) order, even if it is gone.
             after = (start.group(3), start.group(4))
             streams = [s for s in streams if (s.table.name, s.label) > after]
@@ -716,12 +731,11 @@ class StreamsService(Service):
         keys = [{"AttributeName": table.hash[0], "KeyType": "HASH"}]
         if table.range is not None:
             keys.append({"AttributeName": table.range[0], "KeyType": "RANGE"})
+        # One shard per stream: no shard follows any ExclusiveStartShardId (an unknown one
+        # included, as on AWS), and none has children for a ShardFilter.
         shards = [log.shard(stream)]
-        after = params.get("ExclusiveStartShardId")
-        if after is not None and after == stream.shard_id:
+        if params.get("ExclusiveStartShardId") is not None or params.get("ShardFilter"):
             shards = []
-        if params.get("ShardFilter"):
-            shards = []  # one shard per stream: no shard has children
         return {
             "StreamDescription": {
                 "StreamArn": stream.arn,

@@ -99,6 +99,11 @@ class Table:
     deletion_protection: bool = False
     sse: dict[str, Any] | None = None
     table_class: str = "STANDARD"
+    table_class_set: bool = False
+    """Whether a request named the class: DescribeTable shows a STANDARD class only then
+    (Alternator's test_tableclass.py, validated against AWS)."""
+    table_class_updated: float | None = None
+    """When UpdateTable last changed the class (TableClassSummary's LastUpdateDateTime)."""
     pitr: dict[str, Any] | None = None
     status: str = "ACTIVE"
     warm: dict[str, int] | None = None
@@ -416,15 +421,8 @@ def check_table_name(name: str, member: str = "tableName") -> None:
         broken.append(f"Member must have length {bound}")
     if not _NAME.fullmatch(name):
         broken.append("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
-    if not broken:
-        return
-    count = "1 validation error" if len(broken) == 1 else f"{len(broken)} validation errors"
-    raise errors.validation(
-        f"{count} detected: "
-        + "; ".join(
-            f"Value '{name}' at '{member}' failed to satisfy constraint: {rule}" for rule in broken
-        )
-    )
+    if broken:
+        raise errors.constraints([(name, member, rule) for rule in broken])
 
 
 def check_table_reference(name: str) -> None:
@@ -564,6 +562,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
     name = params["TableName"]
     check_table_name(name)
     check_table_enums(params)
+    check_key_name_lengths(params)
     errors.refuse_global_table_members("CreateTable", params)
     defs = parse_attribute_definitions(params.get("AttributeDefinitions"))
     hash_key, range_key = parse_key_schema(params.get("KeySchema") or [], defs)
@@ -583,6 +582,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         throughput=throughput,
         deletion_protection=bool(params.get("DeletionProtectionEnabled")),
         table_class=params.get("TableClass") or "STANDARD",
+        table_class_set=params.get("TableClass") is not None,
         tags=check_tags(params.get("Tags") or []),
         on_demand_since=now if billing == "PAY_PER_REQUEST" else None,
         warm=merge_units(None, params.get("WarmThroughput"), WARM_UNITS),
@@ -679,11 +679,76 @@ def check_table_enums(params: dict[str, Any]) -> None:
     """The enum members CreateTable and UpdateTable share, checked before anything else
     (AWS checks a request's syntax before its meaning)."""
     errors.check_enum(params.get("BillingMode"), "billingMode", BILLING_MODES)
-    errors.check_enum(params.get("TableClass"), "tableClass", TABLE_CLASSES)
+    table_class = params.get("TableClass")
+    if table_class is not None and table_class not in TABLE_CLASSES:
+        # AWS's own text, not the enum constraint's (quoted in Alternator's
+        # test_tableclass.py::test_tableclass_create_table_bad_tableclass)
+        raise errors.validation(
+            "Invalid table-class parameter provided. Please try again with a valid "
+            f"table-class value: [{', '.join(TABLE_CLASSES)}]."
+        )
     stream = params.get("StreamSpecification") or {}
     errors.check_enum(
         stream.get("StreamViewType"), "streamSpecification.streamViewType", STREAM_VIEWS
     )
+
+
+MAX_KEY_NAME = 255
+"""The longest key attribute name: the table's and its indexes' keys, AttributeDefinitions,
+and an index's projected NonKeyAttributes (botocore's KeySchemaAttributeName and
+NonKeyAttributeName; Alternator's test_limits.py, validated against AWS)."""
+Broken = list[tuple[Any, str, str]]
+"""Broken constraints, (value, member, rule) each, for ``errors.constraints``."""
+_NON_KEY_RULE = (
+    "Member must satisfy constraint: [Member must have length less than or equal to "
+    f"{MAX_KEY_NAME}, Member must have length greater than or equal to 1]"
+)
+
+
+def check_key_name_lengths(params: dict[str, Any]) -> None:
+    """The key attribute names of a CreateTable or UpdateTable, at most ``MAX_KEY_NAME``
+    characters each. A syntax check, so AWS reports every long name at once and before
+    anything about the schema's meaning ("Some index key attributes are not defined":
+    Alternator's test_limits.py ``*_incoherent_names``)."""
+    broken: Broken = []
+    for i, d in enumerate(params.get("AttributeDefinitions") or [], 1):
+        _check_name_length(d.get("AttributeName"), f"attributeDefinitions.{i}.member", broken)
+    _check_schema_names(params.get("KeySchema"), "keySchema", broken)
+    for member in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        for j, spec in enumerate(params.get(member) or [], 1):
+            _check_index_names(spec, f"{member[0].lower()}{member[1:]}.{j}.member", broken)
+    for j, upd in enumerate(params.get("GlobalSecondaryIndexUpdates") or [], 1):
+        if upd.get("Create"):
+            _check_index_names(
+                upd["Create"], f"globalSecondaryIndexUpdates.{j}.member.create", broken
+            )
+    if broken:
+        raise errors.constraints(broken)
+
+
+def _check_index_names(spec: dict[str, Any], where: str, broken: Broken) -> None:
+    _check_schema_names(spec.get("KeySchema"), f"{where}.keySchema", broken)
+    non_key = (spec.get("Projection") or {}).get("NonKeyAttributes") or []
+    if any(len(name) > MAX_KEY_NAME for name in non_key):
+        broken.append(
+            (f"[{', '.join(non_key)}]", f"{where}.projection.nonKeyAttributes", _NON_KEY_RULE)
+        )
+
+
+def _check_schema_names(schema: list[dict[str, str]] | None, where: str, broken: Broken) -> None:
+    for i, element in enumerate(schema or [], 1):
+        _check_name_length(element.get("AttributeName"), f"{where}.{i}.member", broken)
+
+
+def _check_name_length(name: str | None, where: str, broken: Broken) -> None:
+    if name is not None and len(name) > MAX_KEY_NAME:
+        broken.append(
+            (
+                name,
+                f"{where}.attributeName",
+                f"Member must have length less than or equal to {MAX_KEY_NAME}",
+            )
+        )
 
 
 def parse_attribute_definitions(specs: list[dict[str, str]] | None) -> dict[str, str]:
@@ -694,7 +759,9 @@ def parse_attribute_definitions(specs: list[dict[str, str]] | None) -> dict[str,
             d["AttributeType"], f"attributeDefinitions.{i}.member.attributeType", ("B", "N", "S")
         )
         if d["AttributeName"] in defs:
-            raise errors.validation("Cannot have two attributes with the same name")
+            # AWS's text (quoted in scylladb issue #13870; Alternator's test_table.py::
+            # test_create_table_duplicate_attribute_name)
+            raise errors.validation(f"Attribute Name is duplicated: {d['AttributeName']}")
         defs[d["AttributeName"]] = d["AttributeType"]
     return defs
 

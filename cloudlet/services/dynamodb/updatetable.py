@@ -40,6 +40,7 @@ from cloudlet.services.dynamodb.tables import (
     WARM_UNITS,
     Index,
     Table,
+    check_key_name_lengths,
     check_table_enums,
     check_throughput,
     merge_units,
@@ -129,6 +130,7 @@ def update_table(
     check_update_request(params)
     refuse_while_creating(table)
     check_table_enums(params)
+    check_key_name_lengths(params)
     new = copy.deepcopy(table)
     outcome = _apply_update(engine, new, params)
     with engine.store.transaction():
@@ -184,8 +186,7 @@ def _apply_update(engine: Engine, table: Table, params: dict[str, Any]) -> Outco
     _update_stream(table, params.get("StreamSpecification"), now)
     if params.get("DeletionProtectionEnabled") is not None:
         table.deletion_protection = bool(params["DeletionProtectionEnabled"])
-    if params.get("TableClass") is not None:
-        table.table_class = params["TableClass"]
+    _update_table_class(table, params.get("TableClass"), now)
     outcome.sse_off = _update_sse(table, params.get("SSESpecification"))
     # A request with only WarmThroughput (or OnDemandThroughput) is a whole request: it is
     # what the Terraform AWS provider sends for a warm_throughput block.
@@ -196,6 +197,17 @@ def _apply_update(engine: Engine, table: Table, params: dict[str, Any]) -> Outco
             table.on_demand, params["OnDemandThroughput"], ON_DEMAND_UNITS
         )
     return outcome
+
+
+def _update_table_class(table: Table, table_class: str | None, now: float) -> None:
+    """TableClass: shown from now on, with the time of the last change (Alternator's
+    test_tableclass.py::test_tableclass_update_table_last_update_datetime)."""
+    if table_class is None:
+        return
+    if table_class != table.table_class:
+        table.table_class_updated = now
+    table.table_class = table_class
+    table.table_class_set = True
 
 
 # --------------------------------------------------------------------------- capacity

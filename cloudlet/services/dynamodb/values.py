@@ -40,6 +40,9 @@ MAX_DEPTH = 32
 maps or lists (its leaf at level 32) is the deepest AWS stores."""
 _DEEPEST_CONTAINER = MAX_DEPTH - 1
 """The depth (0 for an attribute) of the deepest map or list that may hold anything."""
+MAX_NAME_BYTES = 65535
+"""The longest attribute name, in UTF-8 bytes (AWS refuses 65536, though its text says
+"less than 65536"; Alternator's test_limits.py, validated against AWS)."""
 _LONG = 2**63
 
 CONTEXT = decimal.Context(
@@ -166,6 +169,17 @@ def _duplicates(members: list[str]) -> str:
     return "[" + ", ".join(f'"{m}"' for m in ordered) + "]"
 
 
+def check_name(name: str) -> None:
+    """Refuse an attribute name past ``MAX_NAME_BYTES``, at any depth and wherever the
+    request names it, with AWS's text (captured against DynamoDB in ExtendDB issue #365;
+    DynamoDB Local's ATTRIBUTE_NAME_TOO_LARGE). The family ``name`` keeps it unwrapped
+    inside ExpressionAttributeValues, as AWS reports it."""
+    if len(name) > MAX_NAME_BYTES // 4 and _name_size(name) > MAX_NAME_BYTES:
+        raise errors.request_validation(
+            "Attribute name is too large, must be less than 65536 bytes", "name"
+        )
+
+
 def validate_value(value: Any, depth: int = 0) -> AV:
     """Check one attribute value and return it with numbers in canonical text.
 
@@ -188,6 +202,7 @@ def validate_value(value: Any, depth: int = 0) -> AV:
         out = {}
         changed = False
         for name, inner in v.items():
+            check_name(name)
             checked = validate_value(inner, depth + 1)
             changed = changed or checked is not inner
             out[name] = checked
@@ -257,6 +272,7 @@ def validate_item(item: Item) -> Item:
     """Every attribute of an item checked and numbers made canonical (a new dict if any changed)."""
     out: Item | None = None
     for name, value in item.items():
+        check_name(name)
         checked = validate_value(value)
         if checked is not value:
             if out is None:

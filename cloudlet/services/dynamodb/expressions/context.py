@@ -22,7 +22,7 @@ from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.expressions.parser import Path, Value
 from cloudlet.services.dynamodb.expressions.reserved import is_reserved
 from cloudlet.services.dynamodb.expressions.tokens import ATTR, NUMBER, invalid
-from cloudlet.services.dynamodb.values import AV, MAX_DEPTH, validate_value
+from cloudlet.services.dynamodb.values import AV, MAX_DEPTH, check_name, validate_value
 
 _NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
 _VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
@@ -44,6 +44,8 @@ class ExpressionContext:
                     raise errors.validation(
                         f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"'
                     )
+            for name in names.values():
+                check_name(name)
         checked: dict[str, AV] = {}
         if values is not None:
             if not values:
@@ -58,8 +60,8 @@ class ExpressionContext:
                 try:
                     checked[key] = validate_value(value)
                 except ServiceError as exc:
-                    if getattr(exc, "family", None) == "number":
-                        raise  # AWS reports number errors of a value as they are
+                    if getattr(exc, "family", None) in ("number", "name"):
+                        raise  # AWS reports number and name errors of a value as they are
                     raise errors.validation(
                         f"ExpressionAttributeValues contains invalid value: {exc.message} "
                         f"for key {key}"

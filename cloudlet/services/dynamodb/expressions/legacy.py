@@ -30,7 +30,7 @@ from cloudlet.services.dynamodb.expressions.ordering import (
     type_of,
 )
 from cloudlet.services.dynamodb.expressions.update import Update
-from cloudlet.services.dynamodb.values import AV, TYPES, validate_value
+from cloudlet.services.dynamodb.values import AV, TYPES, check_name, validate_value
 
 OPERATORS = (
     "IN",
@@ -247,6 +247,7 @@ def legacy_update(attribute_updates: dict) -> Update:
     """``AttributeUpdates`` of UpdateItem: PUT, ADD and DELETE per top-level attribute."""
     steps = []
     for name, update in attribute_updates.items():
+        check_name(name)
         action = update.get("Action") or "PUT"
         if action not in _ACTIONS:
             raise _enum(action, f"attributeUpdates.{name}.member.action", _ACTIONS)

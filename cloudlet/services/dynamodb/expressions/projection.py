@@ -18,6 +18,7 @@ from cloudlet.services.dynamodb.expressions.context import (
 )
 from cloudlet.services.dynamodb.expressions.document import project
 from cloudlet.services.dynamodb.expressions.parser import parse_projection
+from cloudlet.services.dynamodb.values import check_name
 
 _ORDER = ("reserved", "depth", "names", "overlap", "conflict")
 
@@ -52,6 +53,7 @@ def legacy_projection(attributes_to_get: list[str]) -> Projection:
     """``AttributesToGet``: top-level names taken literally (``a.b`` is one name)."""
     seen: set[str] = set()
     for name in attributes_to_get:
+        check_name(name)
         if name in seen:
             raise errors.invalid_parameter(f"Duplicate value in attribute name: {name}")
         seen.add(name)
