@@ -182,9 +182,17 @@ def _session_token(req: HttpRequest, scope: Scope) -> str | None:
 
 
 def _is_aws_chunked(req: HttpRequest) -> bool:
+    """Whether the body is in aws-chunked framing: a ``STREAMING-...`` payload hash says
+    so; ``Content-Encoding: aws-chunked`` only with ``x-amz-decoded-content-length``. A
+    body whose hash is its own (or ``UNSIGNED-PAYLOAD``) is plain whatever its encoding
+    names, and S3 stores it without ``aws-chunked`` (ceph/s3-tests'
+    ``object_content_encoding_aws_chunked``; aws/aws-sdk-java-v2#5769)."""
     if req.headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
         return True
-    return "aws-chunked" in req.headers.get("content-encoding", "").lower()
+    return (
+        "aws-chunked" in req.headers.get("content-encoding", "").lower()
+        and "x-amz-decoded-content-length" in req.headers
+    )
 
 
 def _prepare_payload(
@@ -192,6 +200,8 @@ def _prepare_payload(
 ) -> None:
     """Check the claimed body hash and unwrap aws-chunked framing, in place."""
     chunked = _is_aws_chunked(req)
+    if not chunked and "aws-chunked" in req.headers.get("content-encoding", "").lower():
+        _drop_aws_chunked(req)
     if claimed_sha256 is None and not chunked:
         return
     if req.stream is not None:
@@ -238,6 +248,11 @@ def _fix_headers_for_decoded(req: HttpRequest, length: int | None) -> None:
         req.headers.pop("content-length", None)
     else:
         req.headers["content-length"] = str(length)
+    _drop_aws_chunked(req)
+
+
+def _drop_aws_chunked(req: HttpRequest) -> None:
+    """``Content-Encoding`` without ``aws-chunked``, which names the framing, not the object."""
     encoding = req.headers.get("content-encoding")
     if encoding is not None:
         kept = [e.strip() for e in encoding.split(",") if e.strip().lower() != "aws-chunked"]

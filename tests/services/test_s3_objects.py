@@ -562,3 +562,22 @@ def test_presigned_put_applies_hoisted_headers_but_not_checksums(s3, bucket):
     assert "ChecksumCRC32" not in head
     tags = s3.get_object_tagging(Bucket=bucket, Key="hoisted")["TagSet"]
     assert tags == [{"Key": "team", "Value": "core"}]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("gzip, aws-chunked", "gzip"),
+        ("aws-chunked", None),
+        ("aws-chunked, gzip", "gzip"),
+        ("deflate, gzip", "deflate, gzip"),
+    ],
+)
+def test_aws_chunked_in_content_encoding_of_a_plain_body(s3, bucket, sent, stored):
+    """ceph/s3-tests' ``object_content_encoding_aws_chunked``: a body sent plain (its
+    payload hash its own) whose Content-Encoding names aws-chunked is stored, and S3
+    keeps the encoding without ``aws-chunked`` (aws/aws-sdk-java-v2#5769)."""
+    s3.put_object(Bucket=bucket, Key="enc", Body=b"hello", ContentEncoding=sent)
+    got = s3.get_object(Bucket=bucket, Key="enc")
+    assert got["Body"].read() == b"hello"
+    assert got.get("ContentEncoding") == stored
