@@ -152,6 +152,15 @@ def _refuse_unsigned(req: HttpRequest, *, s3: bool) -> None:
     if auth:
         if auth.startswith("AWS4-"):
             sigv4.check_authorization_header(auth, s3=s3)
+        if auth.startswith("AWS ") and s3:
+            # S3's words for a SigV2 header that is no key:signature (ceph/s3-tests'
+            # *_bad_authorization_invalid_aws2)
+            raise errors.AuthError(
+                "InvalidArgument",
+                "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+                400,
+                fields={"ArgumentName": "Authorization", "ArgumentValue": auth},
+            )
         if auth.startswith("AWS "):
             raise errors.malformed(
                 "Authorization header is invalid: expected AWS key:signature", s3=s3

@@ -183,13 +183,17 @@ def verify_s3(req: HttpRequest, scope: Scope, secret: str, *, now: float) -> Non
 
 
 def _check_s3_date(req: HttpRequest, now: float) -> None:
-    value = req.headers.get("x-amz-date") or req.headers.get("date")
+    """``x-amz-date``, or ``Date`` without it: a valid date near the server's clock. An
+    empty ``x-amz-date`` is no reason to read ``Date``, and a date before 1970 is no
+    valid date (ceph/s3-tests' ``*_bad_date_*_aws2``: 403 AccessDenied)."""
+    headers = req.headers
+    value = headers["x-amz-date"] if "x-amz-date" in headers else headers.get("date")
     when = None
     if value:
         when = parse_http_date(value)
         if when is None:
             when = parse_amz_date(value.strip())
-    if when is None:
+    if when is None or when < 0:
         raise errors.AuthError(
             "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
         )

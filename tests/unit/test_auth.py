@@ -512,6 +512,28 @@ def test_hmac_v1_failures(skewed):
     assert (err.code, err.status) == ("RequestTimeTooSkewed", 403)
 
 
+@pytest.mark.parametrize("amz_date", ["", "Tue, 07 Jul 1950 21:53:04 GMT"])
+def test_hmac_v1_needs_a_valid_x_amz_date_once_it_is_sent(amz_date):
+    """ceph/s3-tests' ``*_bad_date_empty_aws2`` and ``*_bad_date_before_epoch_aws2``: an
+    x-amz-date that is empty or before 1970 is refused, Date or no Date."""
+    req = signed(
+        HmacV1Auth(CREDS), "GET", f"{ENDPOINT}/bucket/key", headers={"x-amz-date": amz_date}
+    )
+    err = refused(req)
+    assert (err.code, err.status) == ("AccessDenied", 403)
+    assert err.message == "AWS authentication requires a valid Date or x-amz-date header"
+
+
+def test_hmac_v1_header_without_key_and_signature():
+    """``Authorization: AWS HAHAHA``: S3's InvalidArgument, naming the header (ceph/s3-tests'
+    ``*_bad_authorization_invalid_aws2``)."""
+    req = HttpRequest("GET", "/bucket/key", "", {"authorization": "AWS HAHAHA", "host": "h"})
+    err = refused(req, s3=True)
+    assert (err.code, err.status) == ("InvalidArgument", 400)
+    assert err.message == "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"
+    assert err.fields["ArgumentName"] == "Authorization"
+
+
 def test_hmac_v1_wrong_secret_and_unknown_key():
     err = refused(signed(HmacV1Auth(WRONG), "GET", f"{ENDPOINT}/bucket/key"))
     assert (err.code, err.status) == ("SignatureDoesNotMatch", 403)
