@@ -462,3 +462,61 @@ def test_duplicate_attribute_definition_is_named(ddb):
             ],
         )
     assert_error(exc, VALIDATION, "Attribute Name is duplicated: xyz")
+
+
+# --------------------------------------------------------------------------- deep expressions
+
+DEEP_CONDITIONS = [
+    ("(" * 4096, 'Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "("'),
+    (
+        "a<b " + "or (a<b " * 454 + ")" * 454,
+        "Invalid ConditionExpression: The expression contains too many operators; "
+        "operator count: 301",
+    ),
+    (
+        "(" * 2046 + "a<b" + ")" * 2046,
+        "Invalid ConditionExpression: The expression has redundant parentheses;",
+    ),
+    (
+        "not " * 1000 + "a<b",
+        "Invalid ConditionExpression: The expression contains too many "
+        "operators; operator count: 301",
+    ),
+    (
+        "a < " + "size(" * 680 + "b" + ")" * 680,
+        "Invalid ConditionExpression: The expression "
+        "contains too many operators; operator count: 301",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "condition,message", DEEP_CONDITIONS, ids=["open", "or", "parens", "not", "size"]
+)
+def test_deeply_nested_conditions_get_the_expressions_own_answer(ddb, condition, message):
+    """test_limits.py::test_deeply_nested_expression_1 to _5 (under 4 KiB, nested past
+    what a recursive parser goes): DynamoDB answers each as an invalid ConditionExpression."""
+    name = make_table(ddb, tname("alt-deep"), ("p", "S"))
+    with pytest.raises(ClientError) as exc:
+        ddb.update_item(
+            TableName=name,
+            Key={"p": S("k")},
+            UpdateExpression="SET z = :v",
+            ConditionExpression=condition,
+            ExpressionAttributeValues={":v": N("1")},
+        )
+    assert_error(exc, VALIDATION, ENVELOPE + message)
+
+
+def test_a_condition_nested_149_deep_with_its_operators_runs(ddb):
+    """The same test's passing case: 149 levels, 299 operators."""
+    name = make_table(ddb, tname("alt-deep"), ("p", "S"))
+    ddb.put_item(TableName=name, Item={"p": S("k"), "a": N("1"), "b": N("2")})
+    ddb.update_item(
+        TableName=name,
+        Key={"p": S("k")},
+        UpdateExpression="SET z = :v",
+        ConditionExpression="a<b " + "or (a<b " * 149 + ")" * 149,
+        ExpressionAttributeValues={":v": N("1")},
+    )
+    assert ddb.get_item(TableName=name, Key={"p": S("k")})["Item"]["z"] == N("1")

@@ -26,7 +26,6 @@ from cloudlet.services.dynamodb.expressions.context import (
     Errors,
     ExpressionContext,
     av_text,
-    check_operators,
     check_size,
     path_text,
     resolve_path,
@@ -55,6 +54,7 @@ from cloudlet.services.dynamodb.expressions.parser import (
     parse_condition,
     unwrap,
 )
+from cloudlet.services.dynamodb.expressions.tokens import check_operators
 from cloudlet.services.dynamodb.values import AV, TYPES
 
 Predicate = Callable[[dict], bool]

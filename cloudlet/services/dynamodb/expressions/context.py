@@ -27,7 +27,6 @@ from cloudlet.services.dynamodb.values import AV, MAX_DEPTH, check_name, validat
 _NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
 _VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
 MAX_EXPRESSION_BYTES = 4096
-MAX_OPERATORS = 300
 MAX_LIST_INDEX = 2**31 - 1
 
 
@@ -129,15 +128,6 @@ def check_size(text: str, kind: str) -> None:
     if size > MAX_EXPRESSION_BYTES:
         raise invalid(
             kind, f"Expression size has exceeded the maximum allowed size; expression size: {size}"
-        )
-
-
-def check_operators(count: int, kind: str) -> None:
-    """DynamoDB counts operators and functions as it checks them and stops at the first
-    one past the limit, so the count it reports is always the limit plus one."""
-    if count > MAX_OPERATORS:
-        raise invalid(
-            kind, f"The expression contains too many operators; operator count: {MAX_OPERATORS + 1}"
         )
 
 

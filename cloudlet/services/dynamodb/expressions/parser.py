@@ -42,6 +42,7 @@ from cloudlet.services.dynamodb.expressions.tokens import (
     NUMBER,
     VALUE,
     Token,
+    refuse_deep,
     syntax_error,
     tokenize,
 )
@@ -158,6 +159,7 @@ class Parser:
         self.kind = kind
         self.keywords = keywords
         self.tokens = tokenize(text)
+        refuse_deep(kind, text, self.tokens)
         self.pos = 0
         self.match = _bracket_map(self.tokens)
 

@@ -106,3 +106,60 @@ def syntax_error(kind: str, text: str, tokens: list[Token], index: int) -> Excep
 def invalid(kind: str, detail: str) -> Exception:
     """``Invalid <Kind>Expression: <detail>``, the frame of every compile-time error."""
     return errors.validation(f"Invalid {kind}: {detail}")
+
+
+MAX_OPERATORS = 300
+
+
+def check_operators(count: int, kind: str) -> None:
+    """DynamoDB counts operators and functions as it checks them and stops at the first
+    one past the limit, so the count it reports is always the limit plus one."""
+    if count > MAX_OPERATORS:
+        raise invalid(
+            kind, f"The expression contains too many operators; operator count: {MAX_OPERATORS + 1}"
+        )
+
+
+DEEP = 100
+"""Nesting (parentheses, or NOTs in a row) past which an expression is judged from its
+tokens before it is parsed: the parser recurses once a level, and an expression of under
+4 KiB can nest a thousand deep."""
+_OPERATOR_WORDS = frozenset(("AND", "OR", "NOT", "BETWEEN", "IN"))
+
+
+def refuse_deep(kind: str, text: str, tokens: list[Token]) -> None:
+    """An expression nested past ``DEEP`` gets the answer DynamoDB gives it (Alternator's
+    test_limits.py::test_deeply_nested_expression_*, run against DynamoDB): too many
+    operators when it has more than 300, else a syntax error when its parentheses do not
+    close, else redundant parentheses when it has fewer operators than levels of
+    parentheses (so some pair wraps nothing new). Others are left to the parser."""
+    depth = deepest = nots = most_nots = operators = 0
+    previous: Token | None = None
+    for tok in tokens:
+        if tok.kind == PUNCT:
+            if tok.text == "(":
+                depth += 1
+                deepest = max(deepest, depth)
+                if (
+                    previous is not None
+                    and previous.kind == NAME
+                    and previous.text.upper() not in _OPERATOR_WORDS
+                ):
+                    operators += 1  # a function call
+            elif tok.text == ")":
+                depth -= 1
+            elif tok.text in COMPARATORS:
+                operators += 1
+        word = tok.text.upper() if tok.kind == NAME else ""
+        if word in _OPERATOR_WORDS:
+            operators += 1
+        nots = nots + 1 if word == "NOT" else 0
+        most_nots = max(most_nots, nots)
+        previous = tok
+    if max(deepest, most_nots) <= DEEP:
+        return
+    check_operators(operators, kind)
+    if depth != 0:
+        raise syntax_error(kind, text, tokens, len(tokens) - 1)
+    if operators < deepest:
+        raise invalid(kind, "The expression has redundant parentheses;")

@@ -35,7 +35,6 @@ from cloudlet.services.dynamodb.expressions.context import (
     TYPE_WORDS,
     Errors,
     ExpressionContext,
-    check_operators,
     check_overlaps,
     check_size,
     path_text,
@@ -54,6 +53,7 @@ from cloudlet.services.dynamodb.expressions.parser import (
     parse_update,
     unwrap,
 )
+from cloudlet.services.dynamodb.expressions.tokens import check_operators
 from cloudlet.services.dynamodb.values import AV, MAX_DIGITS, number_text
 
 _ORDER = (
