@@ -133,6 +133,8 @@ def refuse_deep(kind: str, text: str, tokens: list[Token]) -> None:
     operators when it has more than 300, else a syntax error when its parentheses do not
     close, else redundant parentheses when it has fewer operators than levels of
     parentheses (so some pair wraps nothing new). Others are left to the parser."""
+    if text.count("(") <= DEEP and text.lower().count("not") <= DEEP:
+        return  # nothing can nest that deep: the common case, at C speed
     depth = deepest = nots = most_nots = operators = 0
     previous: Token | None = None
     for tok in tokens:
