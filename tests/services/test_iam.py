@@ -250,6 +250,9 @@ def test_roles_trust_inline_and_instance_profiles(iam):
         RoleName=role, PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
     )
     assert len(iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]) == 1
+    # The Lambda execution policy LocalStack's S3 notification tests attach.
+    execute = "arn:aws:iam::aws:policy/AWSLambdaExecute"
+    assert iam.get_policy(PolicyArn=execute)["Policy"]["PolicyName"] == "AWSLambdaExecute"
     ip = iam.create_instance_profile(InstanceProfileName=profile)["InstanceProfile"]
     assert ip["Arn"] == f"arn:aws:iam::000000000000:instance-profile/{profile}"
     iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)

@@ -251,6 +251,11 @@ def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
             NotificationConfiguration={"LambdaFunctionConfigurations": [config]},
         )
     assert error(exc) == ("InvalidArgument", 400)
+    # LocalStack's AWS-recorded lambda-does-not-exist: named ", null", and worded as a
+    # function S3 may not invoke.
+    err = exc.value.response["Error"]
+    assert err["ArgumentName1"] == f"{fn}, null"
+    assert err["ArgumentValue1"] == f"Not authorized to invoke function [{fn}]"
     url, _ = queue
     real = forwarding_function(aws_client("lambda"), bname("s3fn"), url)
     s3.put_bucket_notification_configuration(
@@ -266,6 +271,34 @@ def test_lambda_configuration_is_stored_and_invokes(s3, sqs, queue, aws_client):
     [record] = event["Records"]
     assert record["eventSource"] == "aws:s3" and record["eventName"] == "ObjectCreated:Put"
     assert record["s3"]["object"]["key"] == "photo.jpg"
+
+
+def test_fifo_destinations_are_refused(s3, sqs, aws_client):
+    """S3 notifies standard queues and topics only (the S3 user guide's destinations;
+    aws/aws-cdk#19665): a FIFO one is refused when configured, not dropped at delivery."""
+    bucket = bname("fifo")
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(
+        QueueName=bname("events") + ".fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    topic_arn = aws_client("sns").create_topic(
+        Name=bname("events") + ".fifo", Attributes={"FifoTopic": "true"}
+    )["TopicArn"]
+    for kind, key, arn in (
+        ("QueueConfigurations", "QueueArn", queue_arn),
+        ("TopicConfigurations", "TopicArn", topic_arn),
+    ):
+        config = {kind: [{key: arn, "Events": ["s3:ObjectCreated:*"]}]}
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=config
+            )
+        assert error(exc) == ("InvalidArgument", 400)
+        assert exc.value.response["Error"]["ArgumentName1"] == arn
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
 
 
 def test_eventbridge_configuration_is_refused_and_the_stored_one_kept(s3, sqs, queue):

@@ -95,6 +95,39 @@ def test_s3_notifications_need_the_queue_policy(server):
     assert _bodies(sqs, url, wait=2) == []
 
 
+def test_s3_event_names_the_iam_user_that_caused_it(server):
+    """``userIdentity.principalId``: "The unique ID of the IAM resource that caused the
+    event" (the S3 user guide's event structure), ``AWS:`` and the IAM user's id."""
+    s3, sqs, iam = server.client("s3"), server.client("sqs"), server.client("iam")
+    bucket = unique("notify")
+    s3.create_bucket(Bucket=bucket)
+    url, arn = _queue(sqs, unique("events"))
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={"Policy": _allow(arn, "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")},
+    )
+    config = {"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    name = unique("writer")
+    user_id = iam.create_user(UserName=name)["User"]["UserId"]
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(everything))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    writer = server.client(
+        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    writer.put_object(Bucket=bucket, Key="by-user", Body=b"1")
+    deadline = time.monotonic() + 10
+    records: list[dict] = []
+    while not records and time.monotonic() < deadline:
+        for body in _bodies(sqs, url):
+            records += [r for r in json.loads(body).get("Records", []) if "s3" in r]
+    assert [r["userIdentity"]["principalId"] for r in records] == [f"AWS:{user_id}"]
+
+
 def test_sns_delivers_only_where_the_queue_policy_allows(server):
     sns, sqs = server.client("sns"), server.client("sqs")
     topic = sns.create_topic(Name=unique("topic"))["TopicArn"]

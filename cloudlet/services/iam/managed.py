@@ -30,6 +30,7 @@ _FULL = {
         "dynamodb:Query",
         "dynamodb:Scan",
     ],
+    "AWSLambdaExecute": ["logs:*", "s3:GetObject", "s3:PutObject"],
     "AWSLambdaBasicExecutionRole": [
         "logs:CreateLogGroup",
         "logs:CreateLogStream",

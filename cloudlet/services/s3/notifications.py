@@ -163,13 +163,23 @@ def _check_overlaps(stored: dict[str, list[dict[str, Any]]]) -> None:
             )
 
 
-def _user(event: str, account: str, owner: str) -> str:
-    """A record's ``userIdentity.principalId``. A completed restore is S3's own doing on
-    the owner's behalf: ``AmazonCustomer:`` and the bucket owner's id, the one its
+def _user(event: str, account: str, owner: str, ctx: Any) -> str:
+    """A record's ``userIdentity.principalId``: ``AWS:`` and the caller's unique id, an IAM
+    user's or role session's (the event structure's "unique ID of the IAM resource that
+    caused the event"), else the account's. A completed restore is S3's own doing on the
+    owner's behalf: ``AmazonCustomer:`` and the bucket owner's id, the one its
     ``ownerIdentity`` names (LocalStack's AWS-recorded ``test_restore_object``)."""
     if event == "s3:ObjectRestore:Completed":
         return f"AmazonCustomer:{owner}"
+    principal = getattr(ctx, "principal", None)
+    if principal is not None and principal.kind in ("user", "assumed-role"):
+        return f"AWS:{principal.user_id}"
     return f"AWS:{account}"
+
+
+def _source_ip(ctx: Any) -> str:
+    request = getattr(ctx, "request", None)
+    return getattr(request, "client", None) or "127.0.0.1"
 
 
 def time_text(seconds: float) -> str:
@@ -211,6 +221,8 @@ def _unvalidated(missing: list[tuple[str, str]]) -> ServiceError:
     )
 
 
+_GONE = "The destination {} does not exist"
+_FIFO = "The destination {0} is a FIFO {0}: S3 event notifications go to standard ones only"
 _NOT_PERMITTED = {
     "sqs": "Permissions on the destination queue do not allow S3 to publish notifications "
     "from this bucket",
@@ -387,10 +399,19 @@ class NotificationHandlers(ConfigHandlers):
         for kind, key, service in TARGETS:
             for config in stored.get(kind) or []:
                 arn = config[key]
+                # S3 names a function ", null" (LocalStack's AWS-recorded
+                # lambda-does-not-exist), and tells a missing one from a closed one no more.
+                named = f"{arn}, null" if service == "lambda" else arn
+                refused = _NOT_PERMITTED[service].format(arn=arn)
                 if not await self._destination_exists(arn, service):
-                    missing.append((arn, f"The destination {_NOUN[service]} does not exist"))
+                    missing.append(
+                        (named, refused if service == "lambda" else _GONE.format(_NOUN[service]))
+                    )
+                elif service != "lambda" and arn.endswith(".fifo"):
+                    # Standard queues and topics only (the S3 user guide's destinations).
+                    missing.append((named, _FIFO.format(_NOUN[service])))
                 elif not self._may_deliver(_delivery(arn, ""), bucket):
-                    missing.append((arn, _NOT_PERMITTED[service].format(arn=arn)))
+                    missing.append((named, refused))
         if missing:
             raise _unvalidated(missing)
 
@@ -590,7 +611,9 @@ class NotificationHandlers(ConfigHandlers):
                     config, key
                 ):
                     continue
-                record = self._record(bucket, event, key, config["Id"], size, etag, version_id, ids)
+                record = self._record(
+                    bucket, event, key, config["Id"], size, etag, version_id, ids, ctx
+                )
                 if glacier is not None:
                     record["glacierEventData"] = glacier
                 body = json.dumps({"Records": [record]})
@@ -606,6 +629,7 @@ class NotificationHandlers(ConfigHandlers):
         etag: str | None,
         version_id: str | None,
         ids: dict[str, str],
+        ctx: Any,
     ) -> dict[str, Any]:
         principal = canonical_user_id(bucket.account)
         obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
@@ -625,8 +649,8 @@ class NotificationHandlers(ConfigHandlers):
             "awsRegion": bucket.region,
             "eventTime": time_text(clock.time()),
             "eventName": event.removeprefix("s3:"),
-            "userIdentity": {"principalId": _user(event, bucket.account, principal)},
-            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "userIdentity": {"principalId": _user(event, bucket.account, principal, ctx)},
+            "requestParameters": {"sourceIPAddress": _source_ip(ctx)},
             "responseElements": ids,
             "s3": {
                 "s3SchemaVersion": "1.0",
