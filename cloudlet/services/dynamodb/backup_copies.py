@@ -25,12 +25,11 @@ keeps taking writes meanwhile. What keeps the copy consistent:
 
 from __future__ import annotations
 
-import os
-
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.dynamodb.engine import Engine, Key, Stored
 from cloudlet.services.dynamodb.tables import Table
 
-WAIT = float(os.environ.get("CLOUDLET_DYNAMODB_BACKUP_WAIT", "0.05"))
+WAIT = seconds_setting("CLOUDLET_DYNAMODB_BACKUP_WAIT", 0.05)
 """Seconds a CreateBackup works on its copy before it answers (CREATING if not done)."""
 
 TOMBSTONE = -1

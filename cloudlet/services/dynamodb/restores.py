@@ -25,10 +25,10 @@ a larger one answers CREATING and the rest runs in ``core/slices.py`` slices.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.dynamodb.engine import Engine, Key
 from cloudlet.services.dynamodb.export import undo_after
 from cloudlet.services.dynamodb.store import dump
@@ -37,7 +37,7 @@ from cloudlet.services.dynamodb.values import Item, item_size
 
 log = logging.getLogger(__name__)
 
-WAIT = float(os.environ.get("CLOUDLET_DYNAMODB_RESTORE_WAIT", "0.05"))
+WAIT = seconds_setting("CLOUDLET_DYNAMODB_RESTORE_WAIT", 0.05)
 """Seconds a restore request works before it answers (CREATING if not finished)."""
 
 Step = Callable[[int], bool]

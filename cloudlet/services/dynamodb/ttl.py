@@ -24,10 +24,10 @@ sweep).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.core.environ import seconds_setting
 from cloudlet.core.slices import Job, run_sliced
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
@@ -188,10 +188,7 @@ def sweep(engine: Engine, now: float | None = None, batch: int = BATCH) -> int:
 
 def interval() -> float:
     """Seconds between TTL sweeps: ``CLOUDLET_DYNAMODB_TTL_INTERVAL`` (default 5)."""
-    try:
-        value = float(os.environ.get("CLOUDLET_DYNAMODB_TTL_INTERVAL", DEFAULT_INTERVAL))
-    except ValueError:
-        return DEFAULT_INTERVAL
+    value = seconds_setting("CLOUDLET_DYNAMODB_TTL_INTERVAL", DEFAULT_INTERVAL)
     return value if value > 0 else DEFAULT_INTERVAL
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import psutil
 
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.ec2 import catalog
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.tags import Tags
@@ -49,13 +50,9 @@ ASG_TAG = "aws:autoscaling:groupName"
 
 def interval_from_env(environ: dict[str, str] | None = None) -> float:
     """The sampling interval: ``CLOUDLET_EC2_METRICS_INTERVAL`` clamped to 0.2-10 s."""
-    raw = (os.environ if environ is None else environ).get(INTERVAL_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        log.warning("%s=%r is not a number; using %s", INTERVAL_ENV, raw, DEFAULT_INTERVAL)
-        value = DEFAULT_INTERVAL
-    return min(MAX_INTERVAL, max(MIN_INTERVAL, value))
+    return seconds_setting(
+        INTERVAL_ENV, DEFAULT_INTERVAL, low=MIN_INTERVAL, high=MAX_INTERVAL, environ=environ
+    )
 
 
 def group_cpu_seconds(pgids: set[int]) -> dict[int, float]:

@@ -27,12 +27,12 @@ every interval.
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.elbv2.proxy import Request
 
 log = logging.getLogger(__name__)
@@ -45,12 +45,7 @@ Datum = dict[str, Any]
 
 def interval_from_env() -> float:
     """``CLOUDLET_ELB_METRICS_INTERVAL`` seconds, at least 0.2 (default 60)."""
-    raw = os.environ.get(INTERVAL_ENV, "")
-    try:
-        return max(0.2, float(raw)) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        log.warning("%s=%r is not a number; using %s", INTERVAL_ENV, raw, DEFAULT_INTERVAL)
-        return DEFAULT_INTERVAL
+    return seconds_setting(INTERVAL_ENV, DEFAULT_INTERVAL, low=0.2)
 
 
 @dataclass

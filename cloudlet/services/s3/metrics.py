@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import re
 import time
 from collections import defaultdict
@@ -42,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
@@ -64,12 +64,7 @@ _FILTER_KINDS = ("Prefix", "Tag", "AccessPointArn", "And")
 
 def interval_from_env() -> float:
     """``CLOUDLET_S3_METRICS_INTERVAL`` seconds, at least 0.2 (default 60)."""
-    raw = os.environ.get(INTERVAL_ENV, "")
-    try:
-        return max(0.2, float(raw)) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        log.warning("%s=%r is not a number; using %s", INTERVAL_ENV, raw, DEFAULT_INTERVAL)
-        return DEFAULT_INTERVAL
+    return seconds_setting(INTERVAL_ENV, DEFAULT_INTERVAL, low=0.2)
 
 
 @dataclass(slots=True)

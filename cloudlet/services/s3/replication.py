@@ -52,11 +52,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from cloudlet.core.clock import clock
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
@@ -90,12 +90,7 @@ CREATE INDEX IF NOT EXISTS replication_queue_version
 
 def delay_from_env(environ: dict[str, str] | None = None) -> float:
     """``CLOUDLET_S3_REPLICATION_DELAY`` in seconds (0 when unset or not a number)."""
-    raw = (os.environ if environ is None else environ).get(DELAY_ENV, "")
-    try:
-        return max(0.0, float(raw)) if raw else 0.0
-    except ValueError:
-        log.warning("%s=%r is not a number; replicating without delay", DELAY_ENV, raw)
-        return 0.0
+    return seconds_setting(DELAY_ENV, 0.0, environ=environ)
 
 
 @dataclass(frozen=True, slots=True)
