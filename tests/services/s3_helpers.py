@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import io
 import itertools
+import json
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -22,6 +23,23 @@ NO_RETRIES = Config(retries={"max_attempts": 0})
 def bname(prefix: str = "b") -> str:
     """A bucket name unique within the test session (tests share one server)."""
     return f"{prefix}-{time.monotonic_ns() % 10**9}-{next(_n)}"
+
+
+def iam_user_s3(server, action: str | None = None, prefix: str = "user"):
+    """An S3 client signed with a new IAM user's key, the user allowed ``action`` on
+    everything (``s3:*``, ``*``) or, None, nothing of its own; and the user's id."""
+    iam = server.client("iam")
+    name = bname(prefix)
+    user_id = iam.create_user(UserName=name)["User"]["UserId"]
+    if action is not None:
+        allow = {"Effect": "Allow", "Action": action, "Resource": "*"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+        iam.put_user_policy(UserName=name, PolicyName="allow", PolicyDocument=document)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    client = server.client(
+        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    return client, user_id
 
 
 def open_bucket(s3, prefix: str = "b") -> str:

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.s3_helpers import bname, error
+from tests.services.s3_helpers import bname, error, iam_user_s3
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +37,7 @@ def root(server):
 @pytest.fixture(scope="module")
 def user(server):
     """An IAM user whose own policy allows all of S3: only the bucket policy limits it."""
-    iam = server.client("iam")
-    name = bname("cond-user")
-    iam.create_user(UserName=name)
-    everything = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(everything))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return server.client(
-        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
-    )
+    return iam_user_s3(server, "s3:*", prefix="cond-user")[0]
 
 
 def with_policy(root, *statements: dict) -> str:

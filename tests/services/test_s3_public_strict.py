@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.s3_helpers import bname, error, open_bucket
+from tests.services.s3_helpers import bname, error, iam_user_s3, open_bucket
 
 
 @pytest.fixture(scope="module")
@@ -194,13 +194,7 @@ def test_signed_callers_get_what_the_acls_grant_to_everyone_or_to_signed_callers
     AuthenticatedUsers group (S3 evaluates the bucket owner's ACLs with its policies),
     unless ignored, disabled or explicitly denied; the owner account's own grant gives
     it nothing (ceph/s3-tests' ``test_access_bucket_*`` cases, with an IAM user)."""
-    iam = server.client("iam")
-    name = bname("acl-user")
-    iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    user = server.client(
-        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
-    )
+    user, _ = iam_user_s3(server, prefix="acl-user")
     bucket = bucket_with_object(owner, ACL="public-read")
     assert user.get_object(Bucket=bucket, Key="site/index.html")["Body"].read()
     with pytest.raises(ClientError) as exc:  # a private object
@@ -318,18 +312,7 @@ def test_mfa_delete_is_for_the_root_alone(server, owner):
         MFA=mfa,
     )
     version = owner.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
-    iam = server.client("iam")
-    user = bname("mfa-user")
-    iam.create_user(UserName=user)
-    everything = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps(everything))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    as_user = server.client(
-        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
-    )
+    as_user, _ = iam_user_s3(server, "*", prefix="mfa-user")
     with pytest.raises(ClientError) as exc:
         as_user.delete_object(Bucket=bucket, Key="k", VersionId=version, MFA=mfa)
     assert error(exc) == ("AccessDenied", 403)

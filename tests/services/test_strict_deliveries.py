@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.services.names import unique
+from tests.services.s3_helpers import iam_user_s3
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_s3_notifications_need_the_queue_policy(server):
 def test_s3_event_names_the_iam_user_that_caused_it(server):
     """``userIdentity.principalId``: "The unique ID of the IAM resource that caused the
     event" (the S3 user guide's event structure), ``AWS:`` and the IAM user's id."""
-    s3, sqs, iam = server.client("s3"), server.client("sqs"), server.client("iam")
+    s3, sqs = server.client("s3"), server.client("sqs")
     bucket = unique("notify")
     s3.create_bucket(Bucket=bucket)
     url, arn = _queue(sqs, unique("events"))
@@ -108,17 +109,7 @@ def test_s3_event_names_the_iam_user_that_caused_it(server):
     )
     config = {"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
-    name = unique("writer")
-    user_id = iam.create_user(UserName=name)["User"]["UserId"]
-    everything = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(everything))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    writer = server.client(
-        "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
-    )
+    writer, user_id = iam_user_s3(server, "s3:*", prefix="writer")
     writer.put_object(Bucket=bucket, Key="by-user", Body=b"1")
     deadline = time.monotonic() + 10
     records: list[dict] = []
