@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudlet.protocols.base import HttpResponse
 from cloudlet.state.db import open_database
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,34 @@ def handler_name(operation: str) -> str:
     from botocore import xform_name
 
     return xform_name(operation)
+
+
+CORS_EXPOSED = (
+    "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-request-id,x-amz-id-2,"
+    "x-amz-crc32,Date"
+)
+"""Response headers a browser script may read: the request id and error type its SDK
+looks at, and DynamoDB's CRC32, which the browser SDK checks when it can read it."""
+CORS_MAX_AGE = "172800"
+
+
+def cors_headers() -> list[tuple[str, str]]:
+    """What an API answering any origin adds to an ordinary response (ScyllaDB
+    Alternator's test_cors.py, modelled on DynamoDB: ``*`` and the exposed headers)."""
+    return [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", CORS_EXPOSED)]
+
+
+def cors_preflight(req: Any) -> HttpResponse:
+    """A 200 preflight answer letting any origin send the method and headers it asks
+    for, cached for two days."""
+    headers = [*cors_headers(), ("Access-Control-Max-Age", CORS_MAX_AGE)]
+    method = req.headers.get("access-control-request-method")
+    if method:
+        headers.append(("Access-Control-Allow-Methods", method))
+    asked = req.headers.get("access-control-request-headers")
+    if asked:
+        headers.append(("Access-Control-Allow-Headers", asked))
+    return HttpResponse(200, headers, b"")
 
 
 @dataclass
@@ -197,7 +226,10 @@ class Service:
         here. Only services that override it are told, and it must be quick."""
 
     def finish_response(self, ctx: Any, response: Any) -> None:
-        """Adjust a response to a request carrying ``Origin`` (S3 adds its CORS headers)."""
+        """Adjust a response to a request carrying ``Origin``: a browser's. AWS's JSON and
+        query APIs (DynamoDB, SQS, SNS ...) answer any origin, so the browser SDKs work
+        (``cors_headers``); S3 overrides this with its buckets' CORS rules."""
+        response.headers.extend(cors_headers())
 
     def serve_page(self, ctx: Any, site: str) -> Any:
         """Answer a request to one of the service's non-API addresses (S3: the website
@@ -273,8 +305,9 @@ class Service:
         return False
 
     def options(self, ctx: Any) -> Any:
-        """Answer an ``OPTIONS`` request (a CORS preflight), or None for 501."""
-        return None
+        """Answer an ``OPTIONS`` request (a CORS preflight): any origin may send what it
+        asks to (``cors_preflight``); without ``Origin`` it is no preflight: None, 501."""
+        return cors_preflight(ctx.request) if "origin" in ctx.request.headers else None
 
     def health(self) -> dict[str, Any]:
         return {"state": "running"}

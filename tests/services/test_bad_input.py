@@ -427,3 +427,34 @@ def test_dynamodb_refuses_a_request_past_16_mib(cloudlet_server):
     body = b'{"TableName": "bad-input-deep", ' + b" " * (17 * 1024 * 1024) + b'"Item": {}}'
     status, _, _ = call(cloudlet_server.endpoint, "POST", "/", ddb_target("PutItem"), body)
     assert status == 413
+
+
+def test_browser_sdks_get_cors_from_the_json_apis(cloudlet_server):
+    """ScyllaDB Alternator's test_cors.py, modelled on DynamoDB: a request with ``Origin``
+    gets ``Access-Control-Allow-Origin: *`` and the exposed headers; a preflight to the
+    endpoint's root lets the asked method and headers through, cached; without
+    ``Origin`` nothing changes."""
+    endpoint = cloudlet_server.endpoint
+    origin = {"Origin": "http://example.com"}
+    asked = {
+        **origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-amz-target, x-amz-date",
+    }
+    status, headers, _ = call(endpoint, "OPTIONS", "/", asked, b"")
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert status == 200
+    assert lower["access-control-allow-origin"] == "*"
+    assert lower["access-control-allow-methods"] == "POST"
+    assert lower["access-control-allow-headers"] == asked["Access-Control-Request-Headers"]
+    assert (
+        "access-control-max-age" in lower
+        and "x-amzn-requestid" in lower["access-control-expose-headers"].lower()
+    )
+    body = b'{"Limit": 1}'
+    status, headers, _ = call(endpoint, "POST", "/", {**ddb_target("ListTables"), **origin}, body)
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert status == 200 and lower["access-control-allow-origin"] == "*"
+    assert "access-control-max-age" not in lower
+    status, headers, _ = call(endpoint, "POST", "/", ddb_target("ListTables"), body)
+    assert status == 200 and "access-control-allow-origin" not in {k.lower() for k in headers}

@@ -172,6 +172,10 @@ class CorsHandlers(ConfigHandlers):
         origin = req.headers.get("origin")
         method = req.headers.get("access-control-request-method")
         name = _bucket_of(req.path)
+        if not name and origin:
+            # The endpoint's root is every JSON API's too (DynamoDB, SQS ...): their
+            # browser SDKs' preflights, which name no bucket, get those APIs' answer.
+            return super().options(ctx)  # type: ignore[misc]
         if not name:
             raise errors.s3_error("BadRequest", "Insufficient information. Bucket needed.", 400)
         if not origin:
@@ -217,6 +221,7 @@ class CorsHandlers(ConfigHandlers):
             return
         name = ctx.params.get("Bucket") or _bucket_of(req.path)
         if not name:
+            super().finish_response(ctx, response)  # type: ignore[misc] # the root: see options
             return
         rules = self.configs.get(name, "cors")
         if not rules:
