@@ -19,7 +19,12 @@ from tests.services.s3_helpers import bname, error
 
 @pytest.fixture(scope="module")
 def server():
-    srv = CloudletServer.start(env={"CLOUDLET_S3_METRICS_INTERVAL": "0.5"})
+    srv = CloudletServer.start(
+        env={
+            "CLOUDLET_S3_METRICS_INTERVAL": "0.5",
+            "CLOUDLET_S3_STORAGE_METRICS_INTERVAL": "0.5",
+        }
+    )
     try:
         yield srv
     finally:
@@ -178,11 +183,49 @@ def test_requests_are_counted_per_filter_and_published(server, s3, bucket):
     assert latency["TotalRequestLatency"][0] >= latency["FirstByteLatency"][0] > 0
 
 
-def test_a_bucket_without_configurations_publishes_nothing(server, s3, bucket):
+def test_a_bucket_without_configurations_publishes_no_request_metrics(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     time.sleep(1.0)
     cw = server.client("cloudwatch")
     metrics = cw.list_metrics(
         Namespace="AWS/S3", Dimensions=[{"Name": "BucketName", "Value": bucket}]
     )["Metrics"]
-    assert metrics == []
+    assert {m["MetricName"] for m in metrics} == {"BucketSizeBytes", "NumberOfObjects"}
+
+
+def test_daily_storage_metrics_count_every_version_and_part(server, s3, bucket):
+    """BucketSizeBytes per storage class and NumberOfObjects, current and noncurrent
+    versions, delete markers and incomplete uploads' parts included (S3's daily storage
+    metrics), stamped with the day's midnight."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x" * 10)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"y" * 20)  # a noncurrent version stays
+    s3.put_object(Bucket=bucket, Key="cold", Body=b"z" * 5, StorageClass="GLACIER")
+    s3.delete_object(Bucket=bucket, Key="gone")  # a delete marker: an object of no bytes
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="big", UploadId=upload, PartNumber=1, Body=b"p" * 3)
+    time.sleep(1.5)
+    cw = server.client("cloudwatch")
+    now = datetime.datetime.now(datetime.UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def latest(name: str, storage_type: str) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/S3",
+            MetricName=name,
+            Dimensions=[
+                {"Name": "BucketName", "Value": bucket},
+                {"Name": "StorageType", "Value": storage_type},
+            ],
+            StartTime=midnight - datetime.timedelta(days=1),
+            EndTime=now + datetime.timedelta(days=1),
+            Period=86400,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        [point] = points
+        assert point["Timestamp"] == midnight
+        return point["Maximum"]
+
+    assert latest("BucketSizeBytes", "StandardStorage") == 10 + 20 + 3
+    assert latest("BucketSizeBytes", "GlacierStorage") == 5
+    assert latest("NumberOfObjects", "AllStorageTypes") == 3 + 1 + 1

@@ -26,6 +26,9 @@ bucket; one with a filter selects the requests naming an object key it matches: 
 prefix, and the tags (the object's, or for a write the ones it sets). No request
 matches an access point filter: cloudlet has no access points. ``SelectRequests`` and
 its byte counts never appear: S3 Select answers 501.
+
+The daily storage metrics every bucket has without configuration (``BucketSizeBytes``,
+``NumberOfObjects``) are ``storage_metrics.py``'s; this class schedules both.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
+from cloudlet.services.s3.storage_metrics import DAY, STORAGE_ENV, storage_batches
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +228,14 @@ class MetricsHandlers(ConfigHandlers):
     def _start_request_metrics(self) -> None:
         self._metric_tallies = {}
         self.env.every(interval_from_env(), self._publish_request_metrics, "s3-request-metrics")
+        every = seconds_setting(STORAGE_ENV, DAY, low=0.2)
+        self.env.every(every, self._publish_storage_metrics, "s3-storage-metrics")
+
+    async def _publish_storage_metrics(self) -> None:
+        """The daily storage figures of every bucket (``storage_metrics.py``)."""
+        batches = storage_batches(self.store.conn, clock.time())
+        for (account, region), data in batches.items():
+            await self.env.put_metric_data(NAMESPACE, data, account=account, region=region)
 
     def _metric_configs(self, bucket: str) -> dict[str, dict[str, Any]]:
         return self.configs.get(bucket, KIND) or {}
