@@ -14,14 +14,12 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cloudlet.services.dynamodb import backups
 from cloudlet.services.dynamodb.streams import decode_iterator, encode_iterator
 from tests.services.dynamodb_helpers import (
     ENVELOPE,
@@ -469,12 +467,8 @@ def test_point_in_time_far_outside_datetime_range(ddb, raw):
             {"TableArn": arn, "S3Bucket": bname("never"), "ExportTime": early},
         )
     )
-    assert code == "InvalidExportTimeException"
-    assert message.startswith("Export time 1969-12-31T10:00:00+00:00 is outside")
+    assert (code, message) == ("InvalidExportTimeException", "Export Time is invalid")
     assert target not in ddb.list_tables()["TableNames"]
-    # Should such a time reach the messages (another protocol), it is shown as given.
-    year_zero = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
-    assert backups._iso(year_zero) == "0001-01-01T00:00:00+14:00"
 
 
 # --------------------------------------------------------------------------- 8

@@ -475,6 +475,7 @@ def test_list_imports_filters_by_table_and_pages(ddb, s3):
         "InputFormat",
         "StartTime",
         "EndTime",
+        "CloudWatchLogGroupArn",
     }
     assert other not in [s["ImportArn"] for s in seen]
     everything, token = [], None  # no filter: every import of the account, other included

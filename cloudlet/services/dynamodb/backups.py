@@ -48,6 +48,7 @@ from cloudlet.services.dynamodb.backup_checks import (
     CROSS_REGION_RESTORE,
     NO_RESTORE_TIME,
     check_backup_arn,
+    check_export_arn,
     check_export_request,
     check_target_name,
     epoch,
@@ -144,17 +145,6 @@ def pitr_unavailable(name: str) -> ServiceError:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _iso(t: float | datetime) -> str:
-    """A time for a message: an epoch, or a client's datetime as given when UTC cannot hold
-    it (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC)."""
-    if isinstance(t, datetime):
-        try:
-            return t.astimezone(UTC).isoformat()
-        except (OverflowError, ValueError):
-            return t.isoformat()
-    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 def _dt(t: float) -> datetime:
@@ -740,15 +730,13 @@ class BackupHandlers:
             "kms": params.get("S3SseKmsKeyId"),
             "format": params.get("ExportFormat") or "DYNAMODB_JSON",
             "type": params.get("ExportType") or "FULL_EXPORT",
+            "type_sent": params.get("ExportType") is not None,
         }
         if data["type"] == "FULL_EXPORT":
             if params.get("ExportTime") is not None:
                 when = epoch(params["ExportTime"])
                 if not earliest <= when <= latest:
-                    raise invalid_export_time(
-                        f"Export time {_iso(when)} is outside of the point in time recovery "
-                        f"window [{_iso(earliest)}, {_iso(latest)}]"
-                    )
+                    raise invalid_export_time("Export Time is invalid")  # DDB-EXPORT-001
                 data["time"] = when
         else:
             data.update(incremental_window(params, earliest, latest))
@@ -756,6 +744,7 @@ class BackupHandlers:
         return {"ExportDescription": describe_export(data)}
 
     def describe_export(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_export_arn(params["ExportArn"], ctx.account_id, ctx.region)
         data = self._export_store().get(ctx.account_id, ctx.region, params["ExportArn"])
         return {"ExportDescription": describe_export(data)}
 

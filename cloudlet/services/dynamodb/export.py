@@ -63,10 +63,10 @@ def export_not_found(arn: str) -> ServiceError:
 
 
 def export_conflict() -> ServiceError:
+    """A ClientToken reused with other parameters (AWS's text: ack-api-quirks DDB-EXPORT-009)."""
     return ServiceError(
         "ExportConflictException",
-        "There was a conflict when writing to the specified S3 bucket: an export with the "
-        "same ClientToken but different parameters exists",
+        "Export conflict: Duplicate request detected with conflicting parameters",
         400,
     )
 
@@ -326,8 +326,9 @@ def describe_export(data: dict[str, Any]) -> dict[str, Any]:
         "TableId": data["table_id"],
         "S3Bucket": data["bucket"],
         "ExportFormat": data["format"],
-        "ExportType": data["type"],
     }
+    if data.get("type_sent", True):  # AWS echoes ExportType only when the request sent it
+        out["ExportType"] = data["type"]
     optional = {
         "EndTime": _dt(data.get("end")),
         "ExportManifest": data.get("manifest"),
@@ -359,8 +360,10 @@ class Exports(JobRecords):
     not_found = staticmethod(export_not_found)
 
     def list(self, account: str, region: str, table_arn: str | None) -> list[tuple[str, str, str]]:
-        """(arn, status, type) of the account's exports, oldest first."""
-        return [(d["arn"], d["status"], d["type"]) for d in self._all(account, region, table_arn)]
+        """(arn, status, type) of the account's exports, newest first as AWS lists them
+        (ack-api-quirks DDB-EXPORT-017's ListExports order)."""
+        found = self._all(account, region, table_arn)
+        return [(d["arn"], d["status"], d["type"]) for d in reversed(found)]
 
     # ---- running
 

@@ -25,9 +25,13 @@ Why it is built this way:
   fails with ``S3<ErrorCode>`` and deletes the table, as does a table deleted
   under the import (``TableNotFound``). A prefix with no objects completes
   with an empty table.
-- **Not done:** AWS logs each bad record to CloudWatch Logs
-  (``CloudWatchLogGroupArn``); cloudlet does not, and instead puts the first
-  bad record's reason in the FailureMessage. A bad record skips just that
+- **CloudWatch Logs.** AWS reports every import's log group, always
+  ``/aws-dynamodb/imports`` of the account and region (``CloudWatchLogGroupArn``
+  in DescribeImport and ListImports; Alternator's test_import.py and lab captures
+  of DynamoDB), and logs each bad record there. Cloudlet creates that group in
+  its own CloudWatch Logs when an import starts, but writes no events (AWS's
+  event format is not documented): the first bad record's reason goes in the
+  FailureMessage instead. A bad record skips just that
   record (AWS may abandon the rest of its object). ZSTD needs a library
   cloudlet does not depend on: ImportTable refuses it with a
   ValidationException. ``S3BucketOwner`` is recorded and used as the account
@@ -57,6 +61,7 @@ from typing import Any
 from cloudlet.core import ids
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.backup_checks import check_client_token, job_resource
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.import_formats import Decoded, ImportFormat, Row, decode_object
 from cloudlet.services.dynamodb.jobs import JobRecords
@@ -73,9 +78,8 @@ FORMATS = ("DYNAMODB_JSON", "ION", "CSV")
 COMPRESSIONS = ("GZIP", "ZSTD", "NONE")
 _BUCKET = re.compile(r"[a-z0-9A-Z]+[.\-\w]*[a-z0-9A-Z]+\Z", re.ASCII)
 _DELIMITER = re.compile(r"[,;:|\t ]\Z")
-_IMPORT_ARN = re.compile(
-    r"arn:aws[a-z-]*:dynamodb:[^:]+:[^:]+:table/[a-zA-Z0-9_.-]{3,255}/import/[^/]+\Z"
-)
+_IMPORT_ARN = re.compile(rf"arn:aws[a-z-]*:dynamodb:[^:]+:[^:]+:{job_resource('import').pattern}\Z")
+LOG_GROUP = "/aws-dynamodb/imports"
 
 
 # --------------------------------------------------------------------------- errors
@@ -95,10 +99,12 @@ def import_conflict() -> ServiceError:
 
 
 def _constraint(value: Any, member: str, constraint: str) -> ServiceError:
-    return errors.validation(
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-        f"constraint: Member must {constraint}"
-    )
+    return errors.constraint(value, member, f"Member must {constraint}")
+
+
+def log_group_arn(account: str, region: str) -> str:
+    """The CloudWatchLogGroupArn AWS reports for every import of an account and region."""
+    return f"arn:aws:logs:{region}:{account}:log-group:{LOG_GROUP}:*"
 
 
 class _TableGone(Exception):
@@ -116,8 +122,7 @@ def check_request(params: dict[str, Any]) -> ImportFormat:
             "1 validation error detected: Value null at 'clientToken' failed to satisfy "
             "constraint: Member must not be null"
         )
-    if not token or "$" in token:
-        raise _constraint(token, "clientToken", r"satisfy regular expression pattern: ^[^\$]+$")
+    check_client_token(token)
     source = params["S3BucketSource"]
     bucket = source["S3Bucket"]
     if len(bucket) > 255:
@@ -205,6 +210,7 @@ def describe_import(data: dict[str, Any]) -> Result:
         "ProcessedItemCount": data.get("processed", 0),
         "ImportedItemCount": data.get("imported", 0),
         "ErrorCount": data.get("errors", 0),
+        "CloudWatchLogGroupArn": log_group_arn(data["account"], data["region"]),
     }
     if data.get("options") is not None:
         out["InputFormatOptions"] = data["options"]
@@ -226,6 +232,7 @@ def import_summary(data: dict[str, Any]) -> Result:
         "S3BucketSource": data["source"],
         "InputFormat": data["format"],
         "StartTime": _dt(data["start"]),
+        "CloudWatchLogGroupArn": log_group_arn(data["account"], data["region"]),
     }
     if data.get("end") is not None:
         out["EndTime"] = _dt(data["end"])
@@ -305,7 +312,22 @@ class Imports(JobRecords):
             )
             self._save(data)
 
+    async def _log_group(self, data: dict[str, Any]) -> None:
+        """Create the account's import log group in our CloudWatch Logs, once."""
+        try:
+            await self.env.call(
+                "logs",
+                "CreateLogGroup",
+                {"logGroupName": LOG_GROUP},
+                account=data["account"],
+                region=data["region"],
+            )
+        except ServiceError as err:
+            if err.code != "ResourceAlreadyExistsException":
+                log.warning("DynamoDB import %s: no log group: %s", data["arn"], err)
+
     async def _run(self, data: dict[str, Any], table: Table) -> None:
+        await self._log_group(data)
         try:
             await self._load(data, table)
         except ServiceError as err:  # S3's answer: the source cannot be read

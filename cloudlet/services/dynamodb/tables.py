@@ -23,6 +23,7 @@ from cloudlet.services.dynamodb import encryption, errors, multikey
 from cloudlet.services.dynamodb.store import hash_of
 from cloudlet.services.dynamodb.tags import check_tags
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
+from cloudlet.services.dynamodb.warm import WARM_UNITS, check_warm_minimum
 
 _NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 """Table and index names, matched whole (``fullmatch``: ``$`` would let a final newline by)."""
@@ -588,6 +589,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         warm=merge_units(None, params.get("WarmThroughput"), WARM_UNITS),
         on_demand=merge_units(None, params.get("OnDemandThroughput"), ON_DEMAND_UNITS),
     )
+    check_warm_minimum(billing, throughput, table.warm)
     seen: set[str] = set()
     lsis = params.get("LocalSecondaryIndexes") or []
     gsis = params.get("GlobalSecondaryIndexes") or []
@@ -813,11 +815,7 @@ def parse_index(
     )
 
 
-WARM_UNITS = ("ReadUnitsPerSecond", "WriteUnitsPerSecond")
 ON_DEMAND_UNITS = ("MaxReadRequestUnits", "MaxWriteRequestUnits")
-WARM_BASELINE = {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000}
-"""The warm throughput every new table and GSI has (AWS developer guide, "DynamoDB warm
-throughput"): what DescribeTable reports for a unit nobody configured."""
 
 
 def merge_units(
@@ -832,20 +830,6 @@ def merge_units(
         if spec.get(unit) is not None:
             merged[unit] = int(spec[unit])
     return merged or current
-
-
-def warm_description(warm: dict[str, int] | None, throughput: dict[str, int] | None) -> dict:
-    """WarmThroughput as DescribeTable shows it: the configured units, else the baseline
-    (raised to the provisioned capacity, which a table can always serve at once)."""
-    warm = warm or {}
-    tp = throughput or {}
-    return {
-        "ReadUnitsPerSecond": warm.get("ReadUnitsPerSecond")
-        or max(WARM_BASELINE["ReadUnitsPerSecond"], tp.get("ReadCapacityUnits", 0)),
-        "WriteUnitsPerSecond": warm.get("WriteUnitsPerSecond")
-        or max(WARM_BASELINE["WriteUnitsPerSecond"], tp.get("WriteCapacityUnits", 0)),
-        "Status": "ACTIVE",
-    }
 
 
 def sse_description(table: Table, spec: dict[str, Any]) -> dict[str, Any] | None:

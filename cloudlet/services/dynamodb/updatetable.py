@@ -37,7 +37,6 @@ from cloudlet.services.dynamodb.tableops import refuse_while_creating
 from cloudlet.services.dynamodb.tables import (
     MAX_GSI,
     ON_DEMAND_UNITS,
-    WARM_UNITS,
     Index,
     Table,
     check_key_name_lengths,
@@ -49,6 +48,7 @@ from cloudlet.services.dynamodb.tables import (
     parse_index,
 )
 from cloudlet.services.dynamodb.throughput import record_change
+from cloudlet.services.dynamodb.warm import WARM_UNITS, check_warm_increase, warm_floor
 
 Result = dict[str, Any]
 
@@ -191,6 +191,8 @@ def _apply_update(engine: Engine, table: Table, params: dict[str, Any]) -> Outco
     # A request with only WarmThroughput (or OnDemandThroughput) is a whole request: it is
     # what the Terraform AWS provider sends for a warm_throughput block.
     if params.get("WarmThroughput"):
+        floor = warm_floor(table.billing, table.throughput)
+        check_warm_increase(table.warm, floor, params["WarmThroughput"], "table")
         table.warm = merge_units(table.warm, params["WarmThroughput"], WARM_UNITS)
     if params.get("OnDemandThroughput"):
         table.on_demand = merge_units(
@@ -392,6 +394,8 @@ def _update_gsi_capacity(
             spec.get("WarmThroughput") or spec.get("OnDemandThroughput")
         ):
             _set_gsi_throughput(table, ix, spec.get("ProvisionedThroughput"), steady, now)
+        floor = warm_floor(table.billing, ix.throughput)
+        check_warm_increase(ix.warm, floor, spec.get("WarmThroughput"), f"index {ix.name}")
         ix.warm = merge_units(ix.warm, spec.get("WarmThroughput"), WARM_UNITS)
         ix.on_demand = merge_units(ix.on_demand, spec.get("OnDemandThroughput"), ON_DEMAND_UNITS)
 
