@@ -1288,20 +1288,17 @@ class VmSteps:
         self.conn.set_progress_handler(None, 0)
 
 
-def cost_per_call(engine, queue, n: int = 200) -> tuple[float, float, float]:
-    """Average VM steps and wall µs of a send, and VM steps of a receive plus delete."""
+def cost_per_call(engine, queue, n: int = 200) -> tuple[float, float]:
+    """Average SQLite VM steps of a send, and of a receive plus delete: the work a call
+    does, counted, where wall time on a shared machine is only noise."""
     with VmSteps(engine.conn) as send_steps:
         for i in range(n):
             engine.send(queue, f"body {i}", sender_id=ACCOUNT)
-    start = time.perf_counter()
-    for i in range(n):
-        engine.send(queue, f"body {i}", sender_id=ACCOUNT)
-    send_us = (time.perf_counter() - start) / n * 1e6
     with VmSteps(engine.conn) as cycle_steps:
         for _ in range(n):
             (delivery,) = engine.receive_now(queue, 1, 30)
             engine.delete(queue, delivery.handle)
-    return send_steps.steps / n, send_us, cycle_steps.steps / n
+    return send_steps.steps / n, cycle_steps.steps / n
 
 
 def test_send_and_receive_cost_do_not_grow_with_queue_depth(sqs):
@@ -1313,11 +1310,10 @@ def test_send_and_receive_cost_do_not_grow_with_queue_depth(sqs):
         engine.send_batch(deep, entries, sender_id=ACCOUNT)
     assert engine.messages.counters(deep)["ApproximateNumberOfMessages"] == 100_000
 
-    send_0, us_0, cycle_0 = cost_per_call(engine, empty)
-    send_deep, us_deep, cycle_deep = cost_per_call(engine, deep)
+    send_0, cycle_0 = cost_per_call(engine, empty)
+    send_deep, cycle_deep = cost_per_call(engine, deep)
     assert send_deep <= send_0 * 1.05 + 2
     assert cycle_deep <= cycle_0 * 1.05 + 2
-    assert us_deep < us_0 * 3 + 50  # generous: wall time on a shared machine is noisy
 
 
 def test_hot_statements_use_indexes_and_never_sort(sqs):
