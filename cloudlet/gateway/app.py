@@ -181,7 +181,8 @@ class Gateway:
         else:
             resp = await self.handle(ctx, receive)
         if "origin" in req.headers and ctx.service_name in self.services:
-            # Browsers' requests: the service adds its CORS headers (S3's bucket rules).
+            # Browsers' requests: the service adds its CORS headers (S3's bucket rules;
+            # any origin for the JSON and query APIs, Service.finish_response).
             self.services[ctx.service_name].finish_response(ctx, resp)
         observe = self._observers.get(ctx.service_name or "")
         if observe is None:
