@@ -21,7 +21,8 @@ from cloudlet.services.dynamodb.expressions.multikeys import (
     compile_multi_key_condition,
     legacy_multi_key_condition,
 )
-from cloudlet.services.dynamodb.tables import Index, Table, index_key_of, parse_gsi_key_schema
+from cloudlet.services.dynamodb.key_values import index_key_of
+from cloudlet.services.dynamodb.tables import Index, Table, parse_gsi_key_schema
 from cloudlet.services.dynamodb.values import key_bytes, number_key
 
 _ALPHABET = [b"", b"\x00", b"\x01", b"\xff", b"a", b"\x00\xff", b"\x00\x01"]

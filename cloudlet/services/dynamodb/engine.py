@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.key_values import index_key_of
 from cloudlet.services.dynamodb.store import Store, dump, load
-from cloudlet.services.dynamodb.tables import Index, Table, index_key_of
+from cloudlet.services.dynamodb.tables import Index, Table
 from cloudlet.services.dynamodb.values import Item, item_size, to_decimal
 
 Key = tuple[int, bytes, bytes]

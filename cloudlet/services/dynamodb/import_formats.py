@@ -45,7 +45,8 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb.engine import Key
-from cloudlet.services.dynamodb.tables import Table, check_index_types
+from cloudlet.services.dynamodb.key_values import check_index_types
+from cloudlet.services.dynamodb.tables import Table
 from cloudlet.services.dynamodb.values import AV, MAX_ITEM_SIZE, Item, item_size, validate_item
 
 Row = tuple[Key, Item, int]

@@ -31,8 +31,9 @@ from cloudlet.services.dynamodb.expressions import (
     legacy_update,
     project,
 )
+from cloudlet.services.dynamodb.key_values import check_index_types
 from cloudlet.services.dynamodb.paths import check_key_paths
-from cloudlet.services.dynamodb.tables import Table, check_index_types
+from cloudlet.services.dynamodb.tables import Table
 from cloudlet.services.dynamodb.values import (
     MAX_ITEM_SIZE,
     Item,

@@ -16,8 +16,8 @@ from typing import Any
 
 from cloudlet.services.dynamodb import errors, multikey
 from cloudlet.services.dynamodb.expressions.multikeys import MultiKeyCondition
+from cloudlet.services.dynamodb.key_values import check_not_empty
 from cloudlet.services.dynamodb.store import hash_of
-from cloudlet.services.dynamodb.tables import check_not_empty
 from cloudlet.services.dynamodb.values import AV, key_bytes
 
 Attrs = list[tuple[str, str]]

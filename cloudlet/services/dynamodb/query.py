@@ -31,8 +31,9 @@ from cloudlet.services.dynamodb.expressions.multikeys import (
     legacy_multi_key_condition,
 )
 from cloudlet.services.dynamodb.items import expression_context, projection_of
+from cloudlet.services.dynamodb.key_values import check_not_empty
 from cloudlet.services.dynamodb.store import hash_of, load
-from cloudlet.services.dynamodb.tables import Index, Table, check_not_empty
+from cloudlet.services.dynamodb.tables import Index, Table
 from cloudlet.services.dynamodb.values import Item, key_bytes, validate_item
 
 Result = dict[str, Any]

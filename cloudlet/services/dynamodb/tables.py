@@ -5,7 +5,8 @@ definitions, secondary indexes, billing, warm and on-demand throughput, streams,
 TTL, tags, ...) kept in memory for every request and saved as JSON in
 ``tables.meta``. CreateTable's
 checks and messages are DynamoDB's; item-level rules that depend on the key
-schema (``key_of``) live here too because they are the schema's. A GSI's key may
+schema (``key_of``) live here too because they are the schema's (what a key value
+may hold, and an item's place in an index, are ``key_values``'). A GSI's key may
 have several HASH and RANGE attributes (``Index.more_hash``/``more_range``; the
 rules and the key bytes are ``multikey``'s).
 """
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudlet.services.dynamodb import encryption, errors, multikey
+from cloudlet.services.dynamodb.expressions.ordering import type_of
+from cloudlet.services.dynamodb.key_values import check_key_size, check_not_empty
 from cloudlet.services.dynamodb.store import hash_of
 from cloudlet.services.dynamodb.tags import check_tags
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
@@ -34,8 +37,6 @@ BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
 TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
 STREAM_VIEWS = ("OLD_IMAGE", "KEYS_ONLY", "NEW_AND_OLD_IMAGES", "NEW_IMAGE")
 """The enums in the order AWS's validation messages list them."""
-MAX_HASH_KEY_BYTES = 2048
-MAX_RANGE_KEY_BYTES = 1024
 _TYPE_WORDS = {"S": "S", "N": "N", "B": "B"}
 
 
@@ -216,7 +217,7 @@ class Table:
             if htype not in hv:
                 raise errors.per_item(
                     errors.invalid_parameter(
-                        f"Type mismatch for key {hname} expected: {htype} actual: {_type(hv)}"
+                        f"Type mismatch for key {hname} expected: {htype} actual: {type_of(hv)}"
                     )
                 )
             if self.range is not None:
@@ -227,7 +228,7 @@ class Table:
                 if rtype not in rv:
                     raise errors.per_item(
                         errors.invalid_parameter(
-                            f"Type mismatch for key {rname} expected: {rtype} actual: {_type(rv)}"
+                            f"Type mismatch for key {rname} expected: {rtype} actual: {type_of(rv)}"
                         )
                     )
         hk = _key_part(hname, hv, True if sizes else None)
@@ -241,171 +242,12 @@ class Table:
         return {self.hash[0]: item[self.hash[0]], self.range[0]: item[self.range[0]]}
 
 
-def _type(value: AV) -> str:
-    for k in value:
-        return k
-    return ""
-
-
 def _key_part(name: str, value: AV, is_hash: bool | None) -> bytes:
     """A key attribute's bytes; ``is_hash`` picks the size limit (None: no limit)."""
     check_not_empty(name, value)
     if is_hash is not None:
         check_key_size(value, is_hash)
     return key_bytes(value)
-
-
-def check_not_empty(name: str, value: AV) -> None:
-    """A key attribute's value (an item's, or one a Query's key condition compares with)
-    may not be an empty string or binary."""
-    word = _empty_word(value)
-    if word is not None:
-        raise errors.validation(
-            "One or more parameter values are not valid. The AttributeValue for a key "
-            f"attribute cannot contain an empty {word} value. Key: {name}"
-        )
-
-
-def check_key_size(value: AV, is_hash: bool) -> None:
-    """DynamoDB's key size limits: 2048 bytes for a partition key, 1024 for a sort key
-    (UTF-8 bytes of a string, bytes of a binary; numbers are always small enough).
-    The messages are AWS's own, the missing space in "of2048" included."""
-    if _key_size(value) <= _key_limit(is_hash):
-        return
-    if is_hash:
-        raise errors.invalid_parameter(
-            f"Size of hashkey has exceeded the maximum size limit of{MAX_HASH_KEY_BYTES} bytes"
-        )
-    raise errors.invalid_parameter(
-        "Aggregated size of all range keys has exceeded the size limit of "
-        f"{MAX_RANGE_KEY_BYTES} bytes"
-    )
-
-
-def fits_key(value: AV, is_hash: bool) -> bool:
-    """Whether ``value`` may be a key attribute's: what ``check_not_empty`` and
-    ``check_key_size`` accept, asked without raising."""
-    return _empty_word(value) is None and _key_size(value) <= _key_limit(is_hash)
-
-
-def _empty_word(value: AV) -> str | None:
-    """The word for an empty S or B value ("string", "binary"; no key may hold one), else None."""
-    s = value.get("S")
-    if s is not None:
-        return "string" if s == "" else None
-    b = value.get("B")
-    return "binary" if b is not None and not b else None
-
-
-def _key_size(value: AV) -> int:
-    """The bytes a key value counts against its limit (0 for a number)."""
-    v = value.get("S")
-    if v is not None:
-        return len(v) if v.isascii() else len(v.encode("utf-8"))
-    b = value.get("B")
-    return 0 if b is None else len(b)
-
-
-def _key_limit(is_hash: bool) -> int:
-    return MAX_HASH_KEY_BYTES if is_hash else MAX_RANGE_KEY_BYTES
-
-
-def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
-    """The index key of an item, or None when the item is not in the (sparse) index: it
-    is in only when every key attribute is there with its declared type (for a
-    multi-attribute key too: GSI.DesignPattern.MultiAttributeKeys, "Sparse multi-attribute
-    keys") and a value a key may hold. Writes of an empty or oversized index key are
-    refused (``check_index_types``), so only a backfill meets them in items written before
-    the index existed, and AWS leaves those items out of the index (Alternator's
-    test_gsi_updatetable.py::test_gsi_backfill_empty_string and ::test_gsi_backfill_key_limits,
-    validated against DynamoDB: such items "should be skipped while filling the GSI")."""
-    if not ix.multi:
-        hv = _index_value(item, ix.hash, True)
-        if hv is None:
-            return None
-        if ix.range is not None:
-            rv = _index_value(item, ix.range, False)
-            if rv is None:
-                return None
-            rk = key_bytes(rv)
-        else:
-            rk = b""
-        hk = key_bytes(hv)
-        return hash_of(hk), hk, rk
-    hparts = _index_parts(ix.hash_keys(), item, True)
-    rparts = _index_parts(ix.range_keys(), item, False)
-    if hparts is None or rparts is None:
-        return None
-    hk = multikey.join(hparts)
-    return hash_of(hk), hk, multikey.join(rparts)
-
-
-def _index_value(item: Item, attr: tuple[str, str], is_hash: bool) -> AV | None:
-    """``item``'s value of the index key attribute ``attr`` (name, type); None when it is
-    missing, of another type, or not a value a key may hold (``fits_key``)."""
-    name, want = attr
-    v = item.get(name)
-    if v is None or want not in v or not fits_key(v, is_hash):
-        return None
-    return v
-
-
-def _index_parts(attrs: list[tuple[str, str]], item: Item, is_hash: bool) -> list[bytes] | None:
-    """The ``key_bytes`` of ``attrs`` in ``item`` (None: one is not there as ``_index_value``
-    wants it)."""
-    parts = []
-    for attr in attrs:
-        v = _index_value(item, attr, is_hash)
-        if v is None:
-            return None
-        parts.append(key_bytes(v))
-    return parts
-
-
-def check_index_types(table: Table, item: Item, *, update: bool = False) -> None:
-    """An item whose index key attribute has the wrong type, is empty or too long is refused,
-    as AWS does. ``update``: the item an UpdateExpression made, whose empty index key AWS
-    words its own way, naming no index, and refuses as the whole request even inside a
-    transaction (nubo-db/dynamodb-conformance transactWriteItems.test.ts and
-    updateItem.test.ts, real DynamoDB)."""
-    for ix in table.indexes:
-        hashes = {name for name, _ in ix.hash_keys()}
-        for name, want in ix.hash_keys() + ix.range_keys():
-            v = item.get(name)
-            if v is None:
-                continue
-            if name in table.key_names:
-                # Checked as a table key already, but a sort key of the table may be
-                # an index's partition key and the other way round.
-                if _type(v) == want:
-                    check_key_size(v, name in hashes)
-                continue
-            actual = _type(v)
-            if actual != want:
-                raise errors.per_item(
-                    errors.invalid_parameter(
-                        f"Type mismatch for Index Key {name} Expected: {want} Actual: {actual} "
-                        f"IndexName: {ix.name}"
-                    )
-                )
-            word = _empty_word(v)
-            if word is not None:
-                if update:
-                    raise errors.whole_request(
-                        errors.validation(
-                            "One or more parameter values are not valid. The update expression "
-                            "attempted to update a secondary index key to a value that is not "
-                            "supported. The AttributeValue for a key attribute cannot contain "
-                            f"an empty {word} value."
-                        )
-                    )
-                raise errors.validation(
-                    "One or more parameter values are not valid. A value specified for a "
-                    f"secondary index key is not supported. The AttributeValue for a key attribute "
-                    f"cannot contain an empty {word} value. IndexName: {ix.name}, "
-                    f"IndexKey: {name}"
-                )
-            check_key_size(v, name in hashes)
 
 
 # --------------------------------------------------------------------------- CreateTable
