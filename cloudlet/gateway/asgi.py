@@ -8,12 +8,12 @@ an async iterator for streaming payloads, so memory stays flat.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpRequest, HttpResponse, encoded_word
+from cloudlet.protocols.gzip_body import NotGzip, TooLarge, gunzip
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -185,13 +185,11 @@ def inflate_request(req: HttpRequest, limit: int) -> bytes:
     ``limit`` bytes (a gzip bomb is refused)."""
     if req.headers.get("content-encoding", "").lower() != "gzip" or not req.body:
         return req.body
-    inflater = zlib.decompressobj(wbits=31)
     try:
-        body = inflater.decompress(req.body, limit)
-    except zlib.error:
+        return gunzip(req.body, limit)
+    except NotGzip:
         raise ServiceError(
             "InvalidParameterValue", "The request body is not valid gzip.", 400
         ) from None
-    if inflater.unconsumed_tail:
-        raise ServiceError("RequestEntityTooLarge", "The request body is too large.", 413)
-    return body
+    except TooLarge:
+        raise ServiceError("RequestEntityTooLarge", "The request body is too large.", 413) from None

@@ -13,10 +13,9 @@ parsed (Alternator's ``test_too_large_request_*``), inflated or not.
 
 from __future__ import annotations
 
-import zlib
-
 from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.base import HttpRequest
+from cloudlet.protocols.gzip_body import NotGzip, TooLarge, gunzip
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
@@ -45,24 +44,9 @@ def request_body(req: HttpRequest) -> bytes:
         return body
     if encoding != "gzip" or not body:
         raise _undecodable()
-    return _gunzip(body)
-
-
-def _gunzip(data: bytes) -> bytes:
-    """Every gzip member of ``data``, inflated, at most 16 MiB in all."""
-    out: list[bytes] = []
-    size = 0
-    while data:
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            piece = inflater.decompress(data, MAX_REQUEST_BYTES + 1 - size)
-        except zlib.error:
-            raise _undecodable() from None
-        size += len(piece)
-        if size > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
-            raise _too_large()
-        if not inflater.eof:
-            raise _undecodable()  # a truncated member
-        out.append(piece)
-        data = inflater.unused_data
-    return b"".join(out)
+    try:
+        return gunzip(body, MAX_REQUEST_BYTES)
+    except NotGzip:
+        raise _undecodable() from None
+    except TooLarge:
+        raise _too_large() from None
