@@ -59,6 +59,10 @@ def _namespace(service: ServiceModel) -> str:
     return f"https://{prefix}.amazonaws.com/doc/{service.metadata.get('apiVersion', '')}/"
 
 
+S3_EMPTY_BODY = ("MissingRequestBodyError", "Request Body is empty", 400)
+"""S3's answer to a configuration PUT (or DeleteObjects) sent without its document
+(moto's AWS-verified ``test_put_object_lock_misconfiguration``; AWS's error list)."""
+
 # The root element S3 names its response documents with. The model leaves
 # it out (botocore ignores the root's name), but SAX-style clients (boto 2)
 # match on it, so answer as S3 does.
@@ -134,6 +138,8 @@ class RestXmlCodec:
             ) from None
         for name in plan.required:
             if name not in params:
+                if s3 and name == plan.payload and not plan.payload_raw:
+                    raise ServiceError(*S3_EMPTY_BODY)
                 raise ServiceError(
                     "InvalidRequest" if s3 else "InvalidInput",
                     f"Missing required parameter {name}",
@@ -217,6 +223,8 @@ class RestXmlCodec:
                     writer.write(out, f"<{tag}{ns}", f"</{tag}>", result)
                     body = "".join(out).encode("utf-8")
                     content_type = "application/xml"
+                elif s3 and operation.name == "HeadBucket":
+                    content_type = "application/xml"  # as S3's (moto's AWS-verified test)
         extra = result.get(rest.HTTP_HEADERS)
         if extra:
             headers.extend(extra.items())

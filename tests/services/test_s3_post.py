@@ -672,7 +672,7 @@ def test_tagging_field_follows_put_object_tagging_rules(s3, bucket):
             expected["Code"],
             expected["Message"],
         )
-        assert got["Code"] == "InvalidTag"
+        assert got["Code"] in {"InvalidTag", "BadRequest"}  # BadRequest: over 10 tags
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
 
 

@@ -147,10 +147,13 @@ class BucketHandlers(S3Handlers):
                 raise errors.illegal_location_constraint(None, request_region)
             return US_EAST_1
         region = _LEGACY_CONSTRAINTS.get(constraint, constraint)
+        # A regional endpoint refuses every other constraint as incompatible, even
+        # us-east-1 or an unknown one (moto's AWS-verified test); only us-east-1's
+        # endpoint judges the constraint itself.
+        if request_region != US_EAST_1 and region != request_region:
+            raise errors.illegal_location_constraint(constraint, request_region)
         if constraint == US_EAST_1 or region not in known_regions():
             raise errors.invalid_location_constraint(constraint)
-        if request_region not in (US_EAST_1, region):
-            raise errors.illegal_location_constraint(constraint, request_region)
         return region
 
     def head_bucket(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -348,6 +348,9 @@ def check_bucket_tags(tag_set: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def check_object_tags(tag_set: list[dict[str, str]]) -> list[dict[str, str]]:
     """An object's tag set (PutObjectTagging, ``x-amz-tagging``), checked."""
+    if len(tag_set) > MAX_OBJECT_TAGS:  # BadRequest, where a bucket's 51st is InvalidTag
+        # (moto's AWS-verified test_put_object_tagging_too_many_tags)
+        raise errors.s3_error("BadRequest", "Object tags cannot be greater than 10", 400)
     return _check_tags(
         tag_set,
         MAX_OBJECT_TAGS,

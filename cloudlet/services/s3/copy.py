@@ -84,7 +84,9 @@ def _refuse_unchanged_self_copy(
 ) -> None:
     """A copy of the current version onto itself must change something: its metadata
     (REPLACE), storage class, website redirect, encryption, or its checksum algorithm
-    (one the source lacks: the copy is then the object with that checksum)."""
+    (one the source lacks: the copy is then the object with that checksum). A copy
+    source that names a version, even the current one, may be copied over its key as it
+    is (moto's AWS-verified ``test_copy_object_in_place_with_versioning``)."""
     if (
         directive == "COPY"
         and params.get("StorageClass") is None
@@ -140,7 +142,7 @@ class CopyHandlers(S3Handlers):
             )
         klass = storage_class(params.get("StorageClass"))
         algorithm = checksums.parse_algorithm(params.get("ChecksumAlgorithm"))
-        if src_bucket.name == bucket.name and src.key == key and src.is_latest:
+        if src_bucket.name == bucket.name and src.key == key and src_version_id is None:
             _refuse_unchanged_self_copy(src, params, directive, algorithm)
         if directive == "REPLACE":
             meta = user_metadata(params)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.protocols.restxml import S3_EMPTY_BODY
 
 MAX_KEY_BYTES = 1024
 MAX_SINGLE_PUT = 5 * 1024**3
@@ -174,6 +175,10 @@ def invalid_argument(message: str, name: str | None = None, value: Any = None) -
 
 def invalid_request(message: str) -> ServiceError:
     return s3_error("InvalidRequest", message, 400)
+
+
+def missing_request_body() -> ServiceError:
+    return s3_error(*S3_EMPTY_BODY)
 
 
 def malformed_xml() -> ServiceError:

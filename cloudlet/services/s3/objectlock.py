@@ -133,7 +133,9 @@ class ObjectLockHandlers(ConfigHandlers):
 
     def put_object_lock_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        document = params.get("ObjectLockConfiguration") or {}
+        document = params.get("ObjectLockConfiguration")
+        if document is None:  # the model leaves it optional; S3 wants the document
+            raise errors.missing_request_body()
         if document.get("ObjectLockEnabled") != "Enabled":
             raise errors.malformed_xml()
         if not bucket.object_lock and bucket.versioning != "Enabled":
