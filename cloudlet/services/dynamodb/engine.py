@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cloudlet.services.dynamodb import errors
-from cloudlet.services.dynamodb.key_values import index_key_of
-from cloudlet.services.dynamodb.store import Store, dump, load
+from cloudlet.services.dynamodb.key_values import index_key_of, number_partition
+from cloudlet.services.dynamodb.store import HASH_VERSION, Store, dump, load
 from cloudlet.services.dynamodb.tables import Index, Table
 from cloudlet.services.dynamodb.values import Item, item_size, to_decimal
 
@@ -74,10 +74,36 @@ class Engine:
             table = Table.from_meta(tid, meta)
             self.tables[(account, region, name)] = table
             self.by_id[tid] = table
+        if self.store.hash_version() < HASH_VERSION:
+            self._rehash()
         # The retention sweep trims the log; its high-water mark keeps numbers rising.
         row = conn.execute("SELECT max(seq) FROM changes").fetchone()
         mark = conn.execute("SELECT value FROM counters WHERE name = 'change_seq'").fetchone()
         self.seq = max(int(row[0] or 0), int(mark[0]) if mark else 0)
+
+    def _rehash(self) -> None:
+        """Bring an older database's partition hashes to ``hash_of``'s (``Store.rehash``):
+        its items would not be found under the new ones."""
+        items = {t.tid: number_partition([t.hash]) for t in self.by_id.values()}
+        indexes = {
+            ix.iid: number_partition(ix.hash_keys())
+            for t in self.by_id.values()
+            for ix in t.indexes
+        }
+        backups: dict[int, bool] = {}
+        if self.store.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'backups'"
+        ).fetchone():
+            for bid, meta in self.store.conn.execute("SELECT id, meta FROM backups"):
+                backups[bid] = number_partition([Table.from_meta(0, meta).hash])
+        self.store.rehash(
+            {
+                "items": items,
+                "index_items": indexes,
+                "backup_items": backups,
+                "backup_cursors": backups,
+            }
+        )
 
     # ---- tables
 

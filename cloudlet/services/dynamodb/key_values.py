@@ -98,13 +98,20 @@ def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
         else:
             rk = b""
         hk = key_bytes(hv)
-        return hash_of(hk), hk, rk
+        return hash_of(hk, number_partition([ix.hash])), hk, rk
     hparts = _index_parts(ix.hash_keys(), item, True)
     rparts = _index_parts(ix.range_keys(), item, False)
     if hparts is None or rparts is None:
         return None
     hk = multikey.join(hparts)
-    return hash_of(hk), hk, multikey.join(rparts)
+    return hash_of(hk, number_partition(ix.hash_keys())), hk, multikey.join(rparts)
+
+
+def number_partition(attrs: list[tuple[str, str]]) -> bool:
+    """Whether a partition key of these (name, type) attributes is one number: its bytes
+    are then a ``number_key``, which ``hash_of`` hashes in DynamoDB's encoding (a
+    multi-attribute key's ``multikey`` bytes are hashed as they are)."""
+    return len(attrs) == 1 and attrs[0][1] == "N"
 
 
 def _index_value(item: Item, attr: tuple[str, str], is_hash: bool) -> AV | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from cloudlet.services.dynamodb import errors, multikey
 from cloudlet.services.dynamodb.expressions.multikeys import MultiKeyCondition
-from cloudlet.services.dynamodb.key_values import check_not_empty
+from cloudlet.services.dynamodb.key_values import check_not_empty, number_partition
 from cloudlet.services.dynamodb.store import hash_of
 from cloudlet.services.dynamodb.values import AV, key_bytes
 
@@ -35,7 +35,7 @@ def key_range(hashes: Attrs, ranges: Attrs, kc: MultiKeyCondition) -> tuple[byte
         if kc.range_op == "BETWEEN" and bounds[0] > bounds[1]:
             raise errors.between_bounds(kc.range_values[0], kc.range_values[1])
     where = " AND h = ? AND hk = ?"
-    args: list[Any] = [hash_of(hk), hk]
+    args: list[Any] = [hash_of(hk, number_partition(hashes)), hk]
     for sql, arg in multikey.sort_range(prefix, kc.range_op, bounds):
         where += f" AND {sql}"
         args.append(arg)

@@ -31,7 +31,7 @@ from cloudlet.services.dynamodb.expressions.multikeys import (
     legacy_multi_key_condition,
 )
 from cloudlet.services.dynamodb.items import expression_context, projection_of
-from cloudlet.services.dynamodb.key_values import check_not_empty
+from cloudlet.services.dynamodb.key_values import check_not_empty, number_partition
 from cloudlet.services.dynamodb.store import hash_of, load
 from cloudlet.services.dynamodb.tables import Index, Table
 from cloudlet.services.dynamodb.values import Item, key_bytes, validate_item
@@ -100,7 +100,7 @@ class _Target:
         hk, rk = (
             multikey.join(self._start_parts(esk, attrs)) for attrs in (self.hashes, self.ranges)
         )
-        return (hash_of(hk), hk, rk, table_key[1], table_key[2])
+        return (hash_of(hk, number_partition(self.hashes)), hk, rk, table_key[1], table_key[2])
 
     @staticmethod
     def _start_parts(esk: Item, attrs: list[tuple[str, str]]) -> list[bytes]:
@@ -262,7 +262,8 @@ def _run(
             last = target.last_key(item)
             shown = item
             if fetch_base:
-                full = engine.read(target.table, (hash_of(row[5]), row[5], row[6]))
+                number = number_partition([target.table.hash])
+                full = engine.read(target.table, (hash_of(row[5], number), row[5], row[6]))
                 if full is not None:
                     item = full.item
                     if projection is not None or select == "ALL_ATTRIBUTES":
@@ -404,7 +405,7 @@ def _key_range(target: _Target, kc: KeyCondition) -> tuple[bytes, str, list[Any]
     check_not_empty(target.hash[0], kc.hash_value)
     hk = key_bytes(kc.hash_value)
     where = " AND h = ? AND hk = ?"
-    args: list[Any] = [hash_of(hk), hk]
+    args: list[Any] = [hash_of(hk, number_partition([target.hash])), hk]
     if kc.range_op is not None:
         assert target.range is not None
         for v in kc.range_values:

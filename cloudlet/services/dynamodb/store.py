@@ -27,12 +27,14 @@ before the client is answered, so an acknowledged write survives ``kill -9``.
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from cloudlet.services.dynamodb.values import number_hash_bytes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tables (
@@ -119,9 +121,24 @@ dump = marshal.dumps
 load = marshal.loads
 
 
-def hash_of(hk: bytes) -> int:
-    """The 32-bit position of a partition key in scan order."""
-    return zlib.crc32(hk)
+_SALT = hashlib.md5(b"Outliers", usedforsecurity=False)
+"""DynamoDB's partition hash: MD5 of this salt and the key's bytes (dynalite's finding,
+which orders Scans and splits segments exactly as DynamoDB's recorded answers do)."""
+
+HASH_VERSION = 1
+"""``PRAGMA user_version`` of a database whose ``h`` columns hold ``hash_of``'s values
+(0: an older database, hashed with CRC-32, which ``Engine`` rehashes on open)."""
+
+
+def hash_of(hk: bytes, number: bool = False) -> int:
+    """The 32-bit position of a partition key in scan order: the first four bytes of
+    DynamoDB's partition hash, so a Scan walks a table in DynamoDB's order and parallel
+    Scan segment ``s`` of ``n`` holds the keys DynamoDB's does (dynalite's scan.js hash
+    order and hash segment tests; moto's AWS-verified scan tests). ``number``: ``hk`` is
+    a number's ``values.number_key``, which DynamoDB hashes in its own encoding."""
+    md5 = _SALT.copy()
+    md5.update(number_hash_bytes(hk) if number else hk)
+    return int.from_bytes(md5.digest()[:4], "big")
 
 
 class Store:
@@ -167,6 +184,39 @@ class Store:
         return int(row[0])
 
     # ---- tables
+
+    def hash_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def rehash(self, numbers: dict[str, dict[int, bool]]) -> None:
+        """Recompute every ``h`` with ``hash_of`` and mark the database ``HASH_VERSION``,
+        in one transaction. ``numbers`` says, per kind of row (``items`` by table id,
+        ``index_items`` by index id, ``backup_items``/``backup_cursors`` by backup id),
+        whether each owner's partition key is a number. Rows of owners not named (dropped
+        tables waiting for their purge) are left: nothing reads them."""
+        conn = self.conn
+        conn.create_function(
+            "cloudlet_hash", 2, lambda hk, n: hash_of(hk, bool(n)), deterministic=True
+        )
+        owners = {
+            "items": "tid",
+            "index_items": "iid",
+            "backup_items": "bid",
+            "backup_cursors": "bid",
+        }
+        present = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        with self.transaction():
+            for kind, column in owners.items():
+                if kind not in present:
+                    continue
+                for owner, number in numbers.get(kind, {}).items():
+                    conn.execute(
+                        f"UPDATE {kind} SET h = cloudlet_hash(hk, ?) WHERE {column} = ?",  # noqa: S608 - fixed names
+                        (number, owner),
+                    )
+            conn.execute(f"PRAGMA user_version = {HASH_VERSION}")
 
     def load_tables(self) -> list[tuple[int, str, str, str, str]]:
         return self.conn.execute("SELECT id, account, region, name, meta FROM tables").fetchall()

@@ -22,7 +22,11 @@ from typing import Any
 
 from cloudlet.services.dynamodb import encryption, errors, multikey
 from cloudlet.services.dynamodb.expressions.ordering import type_of
-from cloudlet.services.dynamodb.key_values import check_key_size, check_not_empty
+from cloudlet.services.dynamodb.key_values import (
+    check_key_size,
+    check_not_empty,
+    number_partition,
+)
 from cloudlet.services.dynamodb.store import hash_of
 from cloudlet.services.dynamodb.tags import check_tags
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
@@ -233,7 +237,7 @@ class Table:
                     )
         hk = _key_part(hname, hv, True if sizes else None)
         rk = _key_part(rname, rv, False if sizes else None) if rv is not None else b""
-        return hash_of(hk), hk, rk
+        return hash_of(hk, number_partition([self.hash])), hk, rk
 
     def key_item(self, item: Item) -> Item:
         """Just the primary key attributes of an item."""
