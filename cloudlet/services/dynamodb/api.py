@@ -188,23 +188,17 @@ class DynamoDBService(
     # --- tags ---------------------------------------------------------------------------
 
     def tag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        table = tableops.table_for_arn(
-            self.engine, ctx.account_id, ctx.region, params["ResourceArn"]
-        )
-        tableops.tag_resource(self.engine, table, params["Tags"])
+        tableops.tag_resource(self.engine, ctx.account_id, ctx.region, params)
         return {}
 
     def untag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        table = tableops.table_for_arn(
-            self.engine, ctx.account_id, ctx.region, params["ResourceArn"]
-        )
-        tableops.untag_resource(self.engine, table, params["TagKeys"])
+        tableops.untag_resource(self.engine, ctx.account_id, ctx.region, params)
         return {}
 
     def list_tags_of_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        table = tableops.table_for_arn(
-            self.engine, ctx.account_id, ctx.region, params["ResourceArn"]
-        )
+        arn = params["ResourceArn"]
+        name = tableops.resource_table_name(ctx.account_id, ctx.region, arn)
+        table = tableops.table_for_arn(self.engine, ctx.account_id, ctx.region, arn, name)
         return tableops.list_tags(table, params)
 
     # --- items --------------------------------------------------------------------------

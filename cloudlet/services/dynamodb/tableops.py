@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
-from cloudlet.services.dynamodb.tables import Table
+from cloudlet.services.dynamodb.tables import Table, valid_table_name
 from cloudlet.services.dynamodb.tags import TAG_LIMIT, TOO_MANY_TAGS, check_tag_key, check_tags
 
 Result = dict[str, Any]
@@ -71,9 +72,12 @@ def list_tables(engine: Engine, account: str, region: str, params: dict[str, Any
 _INVALID = "One or more parameter values were invalid: "
 
 
-def table_for_arn(engine: Engine, account: str, region: str, arn: str) -> Table:
-    """The table a tagging call's ResourceArn names, with DynamoDB's errors for the rest:
-    a non-ARN, an index ARN, a backup (or other non-table) ARN, another region's table."""
+def resource_table_name(account: str, region: str, arn: str) -> str:
+    """The name of the table a tagging call's ResourceArn names, checked as AWS checks it
+    before any lookup: a non-ARN, an index ARN, a backup (or other non-table) ARN, another
+    region's table or a name no table could have (dynalite's tagResource.js, checked against
+    DynamoDB: 'Invalid TableArn' for ``table/ab``) are ValidationExceptions. An ARN of
+    another account, or none of DynamoDB's, gives an empty name: nothing is found."""
     if not arn.startswith("arn:"):
         raise errors.validation(f"{_INVALID}ARNs must start with 'arn:': {arn}")
     prefix = f"arn:aws:dynamodb:{region}:{account}:table/"
@@ -86,35 +90,58 @@ def table_for_arn(engine: Engine, account: str, region: str, arn: str) -> Table:
             )
         if len(parts) > 1 and not (len(parts) == 3 and parts[1] == "stream"):
             raise errors.validation(f"{_INVALID}Provided Arn is not a DynamoDB resource arn: {arn}")
-        table = engine.find(account, region, parts[0])
-        if table is not None:
-            return table
-    else:
-        fields = arn.split(":", 5)
-        if (
-            len(fields) == 6
-            and fields[1] == "aws"
-            and fields[2] == "dynamodb"
-            and fields[3] != region
-            and fields[4] == account
-            and fields[5].startswith("table/")
-        ):
-            raise errors.validation(
-                f"Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-            )
-    raise errors.resource_not_found(f"Requested resource not found: ResourcArn: {arn} not found")
+        if not valid_table_name(parts[0]):
+            raise _invalid_table_arn(arn)
+        return parts[0]
+    fields = arn.split(":", 5)
+    if (
+        len(fields) == 6
+        and fields[1] == "aws"
+        and fields[2] == "dynamodb"
+        and fields[3] != region
+        and fields[4] == account
+        and fields[5].startswith("table/")
+    ):
+        raise _invalid_table_arn(arn)
+    return ""
 
 
-def tag_resource(engine: Engine, table: Table, tags: list[dict[str, str]]) -> None:
+def _invalid_table_arn(arn: str) -> ServiceError:
+    return errors.validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
+
+
+def table_for_arn(engine: Engine, account: str, region: str, arn: str, name: str) -> Table:
+    """The table ``name`` (``resource_table_name``'s answer for ``arn``), or AWS's
+    not-found answer of the three tagging operations (DDB-TABLE-070/446, verified 2026-10:
+    'ResourceArn' spelled out, where dynalite's era answered 'ResourcArn' for TagResource
+    and a bare text for UntagResource)."""
+    table = engine.find(account, region, name) if name else None
+    if table is None:
+        raise errors.resource_not_found(
+            f"Requested resource not found: ResourceArn: {arn} not found"
+        )
+    return table
+
+
+def tag_resource(engine: Engine, account: str, region: str, params: dict[str, Any]) -> None:
+    """TagResource: the ARN, then the tags' presence, before the lookup (dynalite's
+    tagResource.js, checked against DynamoDB); then the tags themselves."""
+    arn, tags = params["ResourceArn"], params["Tags"]
+    name = resource_table_name(account, region, arn)
     if not tags:
         raise errors.validation("Atleast one Tag needs to be provided as Input.")
+    table = table_for_arn(engine, account, region, arn, name)
     table.tags = check_tags(tags, table.tags)  # all or nothing: nothing kept on an error
     engine.save(table)
 
 
-def untag_resource(engine: Engine, table: Table, keys: list[str]) -> None:
+def untag_resource(engine: Engine, account: str, region: str, params: dict[str, Any]) -> None:
+    """UntagResource, in TagResource's order (untagResource.js)."""
+    arn, keys = params["ResourceArn"], params["TagKeys"]
+    name = resource_table_name(account, region, arn)
     if not keys:
         raise errors.validation("Atleast one Tag Key needs to be provided as Input.")
+    table = table_for_arn(engine, account, region, arn, name)
     if len(keys) > TAG_LIMIT:  # AWS counts the keys to remove against the limit too
         raise errors.validation(TOO_MANY_TAGS)
     for key in keys:

@@ -262,14 +262,25 @@ def check_table_name(name: str, member: str = "tableName") -> None:
     breaking both rules gets both, the length first, as AWS words it for 'x!' (moto's
     AWS-verified test_update_item_with_invalid_table_name) and for '' (ack-api-quirks
     capture describe_table_empty_name)."""
+    broken = _name_rules(name)
+    if broken:
+        raise errors.constraints([(name, member, rule) for rule in broken])
+
+
+def valid_table_name(name: str) -> bool:
+    """Whether ``name`` keeps the rules ``check_table_name`` enforces."""
+    return not _name_rules(name)
+
+
+def _name_rules(name: str) -> list[str]:
+    """The name rules ``name`` breaks, as AWS words them, the length first."""
     broken = []
     if not 3 <= len(name) <= 255:
         bound = "greater than or equal to 3" if len(name) < 3 else "less than or equal to 255"
         broken.append(f"Member must have length {bound}")
     if not _NAME.fullmatch(name):
         broken.append("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
-    if broken:
-        raise errors.constraints([(name, member, rule) for rule in broken])
+    return broken
 
 
 def check_table_reference(name: str) -> None:
@@ -284,9 +295,18 @@ def check_table_reference(name: str) -> None:
 
 
 def parse_key_schema(
-    schema: list[dict[str, str]], defs: dict[str, str], where: str = ""
+    schema: list[dict[str, str]], defs: dict[str, str], where: str = "", *, table: bool = False
 ) -> tuple[tuple[str, str], tuple[str, str] | None]:
-    """A table's or an LSI's key: one HASH attribute and at most one RANGE attribute."""
+    """A table's or an LSI's key: one HASH attribute and at most one RANGE attribute.
+
+    ``table``: the table's own KeySchema, whose attributes AWS first counts against the
+    definitions ("Some index key attribute have no definition": dynalite's createTable.js,
+    checked against DynamoDB, and moto's test_create_table_with_missing_attributes).
+    """
+    _check_schema_length(schema, 2)
+    if table and len(schema) > len(defs):
+        raise errors.validation("Invalid KeySchema: Some index key attribute have no definition")
+    _check_defined(schema, defs)
     _check_pair_schema(schema, where)
     hashes, ranges = _key_attributes(schema, defs)
     return hashes[0], (ranges[0] if ranges else None)
@@ -296,6 +316,8 @@ def parse_gsi_key_schema(
     schema: list[dict[str, str]], defs: dict[str, str]
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """A GSI's key: its HASH and its RANGE attributes, up to four of each (``multikey``)."""
+    _check_schema_length(schema, None)
+    _check_defined(schema, defs)
     if multikey.is_multi_schema(schema):
         multikey.check_gsi_key_schema(schema)
     else:
@@ -303,14 +325,26 @@ def parse_gsi_key_schema(
     return _key_attributes(schema, defs)
 
 
-def _check_pair_schema(schema: list[dict[str, str]], where: str) -> None:
-    if not schema or len(schema) > 2:
+def _check_schema_length(schema: list[dict[str, str]], most: int | None) -> None:
+    """At least one element, at most ``most`` (None: a GSI's, whose limits ``multikey``
+    checks)."""
+    if not schema or most is not None and len(schema) > most:
         raise errors.validation(
             "1 validation error detected: Value '[...]' at 'keySchema' failed to satisfy "
             "constraint: Member must have length less than or equal to 2"
             if schema
             else "1 validation error detected: Value '[]' at 'keySchema' failed to satisfy "
             "constraint: Member must have length greater than or equal to 1"
+        )
+
+
+def _check_pair_schema(schema: list[dict[str, str]], where: str) -> None:
+    """A one- or two-element KeySchema: the names differ, then HASH first and RANGE second
+    (dynalite's createTable.js, checked against DynamoDB: the same-name text wins)."""
+    if len(schema) == 2 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
+        raise errors.validation(
+            f"Both the Hash Key and the Range Key element in the KeySchema{where} have the "
+            "same name"
         )
     types = [e.get("KeyType") for e in schema]
     if types[0] != "HASH":
@@ -321,10 +355,17 @@ def _check_pair_schema(schema: list[dict[str, str]], where: str) -> None:
         raise errors.validation(
             f"Invalid KeySchema{where}: The second KeySchemaElement is not a RANGE key type"
         )
-    if len(schema) == 2 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
-        raise errors.validation(
-            f"Both the Hash Key and the Range Key element in the KeySchema{where} have the "
-            "same name"
+
+
+def _check_defined(schema: list[dict[str, str]], defs: dict[str, str]) -> None:
+    """Every key attribute has a definition, checked before the schema's shape. AWS's text
+    lists all the schema's keys, defined or not ("Keys: [a, c]" for an undefined c:
+    dynalite's createTable.js, checked against DynamoDB)."""
+    keys = [e["AttributeName"] for e in schema]
+    if any(name not in defs for name in keys):
+        raise errors.invalid_parameter(
+            "Some index key attributes are not defined in AttributeDefinitions. "
+            f"Keys: [{', '.join(keys)}], AttributeDefinitions: [{', '.join(defs)}]"
         )
 
 
@@ -332,12 +373,6 @@ def _key_attributes(
     schema: list[dict[str, str]], defs: dict[str, str]
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(HASH attributes, RANGE attributes) with their defined types, in KeySchema order."""
-    missing = [e["AttributeName"] for e in schema if e["AttributeName"] not in defs]
-    if missing:
-        raise errors.invalid_parameter(
-            "Some index key attributes are not defined in AttributeDefinitions. "
-            f"Keys: [{', '.join(missing)}], AttributeDefinitions: [{', '.join(defs)}]"
-        )
     typed = [(e["AttributeName"], defs[e["AttributeName"]], e["KeyType"]) for e in schema]
     hashes = [(name, t) for name, t, kind in typed if kind == "HASH"]
     ranges = [(name, t) for name, t, kind in typed if kind == "RANGE"]
@@ -374,9 +409,48 @@ def _check_distinct(non_key: list[str]) -> None:
         seen.add(name)
 
 
+MAX_CAPACITY_UNITS = 1_000_000_000_000
+"""The largest ReadCapacityUnits / WriteCapacityUnits AWS takes as a value ("Given value
+1000000000001 for ReadCapacityUnits is out of bounds": dynalite's createTable.js and
+updateTable.js, checked against DynamoDB). The account's 40,000 per-table quota is another
+matter, not enforced here."""
+_UNITS = (("WriteCapacityUnits", "writeCapacityUnits"), ("ReadCapacityUnits", "readCapacityUnits"))
+"""The two units with their member names, in the order AWS reports values under 1."""
+
+
+def check_capacity_units(
+    throughput: dict[str, Any] | None, where: str = "provisionedThroughput", index: str = ""
+) -> None:
+    """A ProvisionedThroughput's values, which need no table to check (UpdateTable checks
+    them before it looks the table up): at least 1, both reported at once, write first;
+    then at most ``MAX_CAPACITY_UNITS``, read first. ``where`` is the member path, ``index``
+    the GSI's name, which the bound's text names."""
+    if not throughput:
+        return
+    low = [
+        (value, f"{where}.{member}", "Member must have value greater than or equal to 1")
+        for unit, member in _UNITS
+        if (value := throughput.get(unit)) is not None and value < 1
+    ]
+    if low:
+        raise errors.constraints(low)
+    for unit, _ in reversed(_UNITS):
+        value = throughput.get(unit)
+        if value is not None and value > MAX_CAPACITY_UNITS:
+            suffix = f" for index {index}" if index else ""
+            raise errors.validation(f"Given value {value} for {unit} is out of bounds{suffix}")
+
+
 def check_throughput(
-    billing: str, throughput: dict[str, Any] | None, *, required: bool = True
+    billing: str,
+    throughput: dict[str, Any] | None,
+    *,
+    required: bool = True,
+    where: str = "provisionedThroughput",
+    index: str = "",
 ) -> dict[str, int]:
+    """The capacity a table (or GSI: ``where``, ``index`` as ``check_capacity_units``
+    takes them) gets under ``billing``, with AWS's errors."""
     if billing == "PAY_PER_REQUEST":
         if throughput:
             raise errors.invalid_parameter(
@@ -391,13 +465,7 @@ def check_throughput(
             "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode "
             "is PROVISIONED"
         )
-    for k in ("ReadCapacityUnits", "WriteCapacityUnits"):
-        v = throughput.get(k)
-        if v is None or v < 1:
-            raise errors.validation(
-                f"1 validation error detected: Value '{v}' at 'provisionedThroughput.{k[0].lower() + k[1:]}' "
-                "failed to satisfy constraint: Member must have value greater than or equal to 1"
-            )
+    check_capacity_units(throughput, where, index)
     return {
         "ReadCapacityUnits": int(throughput["ReadCapacityUnits"]),
         "WriteCapacityUnits": int(throughput["WriteCapacityUnits"]),
@@ -409,12 +477,13 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
     name = params["TableName"]
     check_table_name(name)
     check_table_enums(params)
-    check_key_name_lengths(params)
+    check_schema_syntax(params)
     errors.refuse_global_table_members("CreateTable", params)
     defs = parse_attribute_definitions(params.get("AttributeDefinitions"))
-    hash_key, range_key = parse_key_schema(params.get("KeySchema") or [], defs)
+    # The capacity before the key schema: dynalite's createTable.js, checked against AWS.
     billing = params.get("BillingMode") or "PROVISIONED"
     throughput = check_throughput(billing, params.get("ProvisionedThroughput"))
+    hash_key, range_key = parse_key_schema(params.get("KeySchema") or [], defs, table=True)
     table = Table(
         tid=0,
         account=account,
@@ -454,19 +523,11 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         )
     _check_index_counts(lsis, gsis)
     for spec in lsis:
-        ix = parse_index(spec, "LSI", defs, billing, seen)
-        if ix.hash[0] != hash_key[0]:
-            raise errors.invalid_parameter(
-                "Index KeySchema does not have the same leading hash key as table KeySchema for "
-                f"index: {ix.name}. index hash key: {ix.hash[0]}, table hash key: {hash_key[0]}"
-            )
-        if ix.range is None:
-            raise errors.invalid_parameter(
-                f"Index KeySchema does not have a range key for index: {ix.name}"
-            )
-        table.indexes.append(ix)
-    for spec in gsis:
-        table.indexes.append(parse_index(spec, "GSI", defs, billing, seen))
+        table.indexes.append(parse_index(spec, "LSI", defs, billing, seen, table_hash=hash_key[0]))
+    for i, spec in enumerate(gsis, 1):
+        table.indexes.append(
+            parse_index(spec, "GSI", defs, billing, seen, where=f"globalSecondaryIndexes.{i}")
+        )
     used = list(table.key_names)
     for ix in table.indexes:
         used += [n for n in ix.key_names() if n not in used]
@@ -553,39 +614,73 @@ _NON_KEY_RULE = (
 )
 
 
-def check_key_name_lengths(params: dict[str, Any]) -> None:
-    """The key attribute names of a CreateTable or UpdateTable, at most ``MAX_KEY_NAME``
-    characters each. A syntax check, so AWS reports every long name at once and before
-    anything about the schema's meaning ("Some index key attributes are not defined":
-    Alternator's test_limits.py ``*_incoherent_names``)."""
+def check_schema_syntax(params: dict[str, Any]) -> None:
+    """The syntax of a CreateTable's or UpdateTable's key schemas and projections: key
+    attribute names of at most ``MAX_KEY_NAME`` characters, KeyType HASH or RANGE,
+    ProjectionType one of AWS's, index KeySchema and NonKeyAttributes lists not empty. AWS checks
+    syntax before meaning and reports every broken rule at once (Alternator's
+    test_limits.py ``*_incoherent_names``; moto's AWS-verified
+    test_create_table__specify_non_key_column: an unknown KeyType beats undefined attributes;
+    dynalite's createTable.js for the index members)."""
     broken: Broken = []
     for i, d in enumerate(params.get("AttributeDefinitions") or [], 1):
         _check_name_length(d.get("AttributeName"), f"attributeDefinitions.{i}.member", broken)
-    _check_schema_names(params.get("KeySchema"), "keySchema", broken)
+    _check_schema_members(params.get("KeySchema"), "keySchema", broken)
     for member in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         for j, spec in enumerate(params.get(member) or [], 1):
-            _check_index_names(spec, f"{member[0].lower()}{member[1:]}.{j}.member", broken)
+            _check_index_syntax(spec, f"{member[0].lower()}{member[1:]}.{j}.member", broken)
     for j, upd in enumerate(params.get("GlobalSecondaryIndexUpdates") or [], 1):
         if upd.get("Create"):
-            _check_index_names(
+            _check_index_syntax(
                 upd["Create"], f"globalSecondaryIndexUpdates.{j}.member.create", broken
             )
     if broken:
         raise errors.constraints(broken)
 
 
-def _check_index_names(spec: dict[str, Any], where: str, broken: Broken) -> None:
-    _check_schema_names(spec.get("KeySchema"), f"{where}.keySchema", broken)
-    non_key = (spec.get("Projection") or {}).get("NonKeyAttributes") or []
-    if any(len(name) > MAX_KEY_NAME for name in non_key):
+_PROJECTION_ENUM = ("ALL", "INCLUDE", "KEYS_ONLY")
+"""PROJECTIONS in the order AWS's enum message lists them."""
+
+
+def _enum_rule(allowed: tuple[str, ...]) -> str:
+    return f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+
+
+def _check_index_syntax(spec: dict[str, Any], where: str, broken: Broken) -> None:
+    schema = spec.get("KeySchema")
+    if schema == []:
+        broken.append(
+            ("[]", f"{where}.keySchema", "Member must have length greater than or equal to 1")
+        )
+    _check_schema_members(schema, f"{where}.keySchema", broken)
+    projection = spec.get("Projection") or {}
+    ptype = projection.get("ProjectionType")
+    if ptype is not None and ptype not in _PROJECTION_ENUM:
+        broken.append((ptype, f"{where}.projection.projectionType", _enum_rule(_PROJECTION_ENUM)))
+    non_key = projection.get("NonKeyAttributes")
+    if non_key == []:
+        broken.append(
+            (
+                "[]",
+                f"{where}.projection.nonKeyAttributes",
+                "Member must have length greater than or equal to 1",
+            )
+        )
+    elif any(len(name) > MAX_KEY_NAME for name in non_key or []):
         broken.append(
             (f"[{', '.join(non_key)}]", f"{where}.projection.nonKeyAttributes", _NON_KEY_RULE)
         )
 
 
-def _check_schema_names(schema: list[dict[str, str]] | None, where: str, broken: Broken) -> None:
+def _check_schema_members(schema: list[dict[str, str]] | None, where: str, broken: Broken) -> None:
     for i, element in enumerate(schema or [], 1):
         _check_name_length(element.get("AttributeName"), f"{where}.{i}.member", broken)
+        kind = element.get("KeyType")
+        if kind is not None and kind not in _KEY_TYPES:
+            broken.append((kind, f"{where}.{i}.member.keyType", _enum_rule(_KEY_TYPES)))
+
+
+_KEY_TYPES = ("HASH", "RANGE")
 
 
 def _check_name_length(name: str | None, where: str, broken: Broken) -> None:
@@ -615,8 +710,18 @@ def parse_attribute_definitions(specs: list[dict[str, str]] | None) -> dict[str,
 
 
 def parse_index(
-    spec: dict[str, Any], kind: str, defs: dict[str, str], billing: str, seen: set[str]
+    spec: dict[str, Any],
+    kind: str,
+    defs: dict[str, str],
+    billing: str,
+    seen: set[str],
+    *,
+    table_hash: str | None = None,
+    where: str = "globalSecondaryIndexes.1",
 ) -> Index:
+    """An index of a CreateTable (UpdateTable's GSI Create, a restore's override), checked
+    in AWS's order: name, key schema, an LSI's key against the table's (``table_hash``),
+    projection, a GSI's capacity (``where``: the index's member path)."""
     name = spec["IndexName"]
     check_table_name(name, "indexName")
     if name in seen:
@@ -626,6 +731,7 @@ def parse_index(
         hashes, ranges = parse_gsi_key_schema(spec.get("KeySchema") or [], defs)
     else:
         h, r = parse_key_schema(spec.get("KeySchema") or [], defs)
+        _check_lsi_key(name, h, r, table_hash)
         hashes, ranges = [h], [r] if r is not None else []
     ptype, non_key = parse_projection(name, spec.get("Projection"))
     throughput = None
@@ -640,7 +746,9 @@ def parse_index(
                 f"ProvisionedThroughput should not be specified for index: {name} when "
                 "BillingMode is PAY_PER_REQUEST"
             )
-        throughput = check_throughput(billing, tp)
+        throughput = check_throughput(
+            billing, tp, where=f"{where}.member.provisionedThroughput", index=name
+        )
     return Index(
         name=name,
         iid=0,
@@ -659,6 +767,24 @@ def parse_index(
             else None
         ),
     )
+
+
+def _check_lsi_key(
+    name: str, hash_key: tuple[str, str], range_key: tuple[str, str] | None, table_hash: str | None
+) -> None:
+    """An LSI needs a range key, then the table's hash key, checked before its projection
+    (dynalite's createTable.js, checked against DynamoDB)."""
+    if table_hash is None:
+        return
+    if range_key is None:
+        raise errors.invalid_parameter(
+            f"Index KeySchema does not have a range key for index: {name}"
+        )
+    if hash_key[0] != table_hash:
+        raise errors.invalid_parameter(
+            "Index KeySchema does not have the same leading hash key as table KeySchema for "
+            f"index: {name}. index hash key: {hash_key[0]}, table hash key: {table_hash}"
+        )
 
 
 ON_DEMAND_UNITS = ("MaxReadRequestUnits", "MaxWriteRequestUnits")

@@ -32,7 +32,7 @@ from cloudlet.core.slices import Job, run_sliced
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
 from cloudlet.services.dynamodb.store import load
-from cloudlet.services.dynamodb.tables import Table
+from cloudlet.services.dynamodb.tables import Table, check_table_reference
 
 Result = dict[str, Any]
 Step = Callable[..., bool]
@@ -58,14 +58,9 @@ def update_time_to_live(
     """Apply a TimeToLiveSpecification; ``schedule`` runs the ``exp`` backfill's steps
     (default: all of them now)."""
     spec = params["TimeToLiveSpecification"]
+    check_ttl_specification(spec)
     enabled = bool(spec.get("Enabled"))
-    name = spec.get("AttributeName")
-    if not isinstance(name, str) or not 1 <= len(name) <= 255:
-        raise errors.validation(
-            f"1 validation error detected: Value '{name}' at "
-            "'timeToLiveSpecification.attributeName' failed to satisfy constraint: "
-            "Member must have length less than or equal to 255"
-        )
+    name = spec["AttributeName"]
     current = table.ttl or {}
     active = bool(current.get("enabled"))
     if active and current.get("attribute") != name:
@@ -86,6 +81,21 @@ def update_time_to_live(
     else:
         schedule(step)
     return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": name}}
+
+
+def check_ttl_specification(spec: dict[str, Any]) -> None:
+    """The AttributeName's length, checked before the table is looked up. An empty name has
+    a text of its own (dynalite's updateTimeToLive.js, checked against DynamoDB; no newer
+    capture words it otherwise), a long one the request-syntax constraint."""
+    name = spec.get("AttributeName")
+    if name == "":
+        raise errors.validation("TimeToLiveSpecification.AttributeName must be non empty")
+    if isinstance(name, str) and len(name) > 255:
+        raise errors.constraint(
+            name,
+            "timeToLiveSpecification.attributeName",
+            "Member must have length less than or equal to 255",
+        )
 
 
 def describe_time_to_live(table: Table) -> Result:
@@ -207,12 +217,17 @@ class StreamsAndTtlHandlers:
     _trims: Job
 
     def _ttl_table(self, ctx: Any, name: str) -> Table:
+        """The table ``name`` names, the name checked before the lookup as every table
+        operation does (a ValidationException for 'a;' even when no table has it)."""
+        check_table_reference(name)
         table = self.engine.find(ctx.account_id, ctx.region, name)
         if table is None:
             raise errors.table_not_found(name)
         return table
 
     def update_time_to_live(self, ctx: Any, params: dict[str, Any]) -> Result:
+        check_table_reference(params["TableName"])
+        check_ttl_specification(params["TimeToLiveSpecification"])
         table = self._ttl_table(ctx, params["TableName"])
         return update_time_to_live(self.engine, table, params, schedule=self._run_steps)
 

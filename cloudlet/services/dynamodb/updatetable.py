@@ -39,8 +39,10 @@ from cloudlet.services.dynamodb.tables import (
     ON_DEMAND_UNITS,
     Index,
     Table,
-    check_key_name_lengths,
+    check_capacity_units,
+    check_schema_syntax,
     check_table_enums,
+    check_table_reference,
     check_throughput,
     merge_units,
     new_stream,
@@ -85,10 +87,16 @@ class Outcome:
 
 
 def check_update_request(params: dict[str, Any]) -> None:
-    """An UpdateTable must name something to change; AWS checks this before it looks the
-    table up. An empty GlobalSecondaryIndexUpdates counts as absent for that check and is
-    refused itself next to another change (DDB-TABLE-015, DDB-TABLE-359). A global-table
-    member is a change cloudlet does not make: 501."""
+    """What AWS checks before it looks the table up: the request's syntax (TableName,
+    enums, key schemas, capacity values: a ValidationException even for a missing table,
+    DDB-TABLE-070 and dynalite's updateTable.js), then that it names something to change.
+    An empty GlobalSecondaryIndexUpdates counts as absent for that check and is refused
+    itself next to another change (DDB-TABLE-015, DDB-TABLE-359). A global-table member is
+    a change cloudlet does not make: 501."""
+    check_table_reference(params["TableName"])
+    check_table_enums(params)
+    check_schema_syntax(params)
+    _check_capacity_values(params)
     errors.refuse_global_table_members("UpdateTable", params)
     empty_gsi_list = params.get("GlobalSecondaryIndexUpdates") == []
     present = [m for m in CHANGES if params.get(m) is not None]
@@ -100,6 +108,19 @@ def check_update_request(params: dict[str, Any]) -> None:
         raise errors.invalid_parameter("List of GlobalSecondaryIndexUpdates is empty")
     for upd in params.get("GlobalSecondaryIndexUpdates") or []:
         _check_gsi_update_entry(upd)
+
+
+def _check_capacity_values(params: dict[str, Any]) -> None:
+    """The table's and each GSI update's ProvisionedThroughput values (``check_capacity_units``)."""
+    check_capacity_units(params.get("ProvisionedThroughput"))
+    for j, upd in enumerate(params.get("GlobalSecondaryIndexUpdates") or [], 1):
+        for action in ("Update", "Create"):
+            spec = upd.get(action) or {}
+            check_capacity_units(
+                spec.get("ProvisionedThroughput"),
+                f"globalSecondaryIndexUpdates.{j}.member.{action.lower()}.provisionedThroughput",
+                spec.get("IndexName") or "",
+            )
 
 
 def _check_gsi_update_entry(upd: dict[str, Any]) -> None:
@@ -129,8 +150,6 @@ def update_table(
     """
     check_update_request(params)
     refuse_while_creating(table)
-    check_table_enums(params)
-    check_key_name_lengths(params)
     new = copy.deepcopy(table)
     outcome = _apply_update(engine, new, params)
     with engine.store.transaction():
@@ -405,7 +424,7 @@ def _set_gsi_throughput(
 ) -> None:
     """A GSI's new capacity; on a table that stays PROVISIONED an unchanged one is refused
     (DDB-TABLE-164) and a change is recorded like the table's."""
-    tp = check_throughput(table.billing, spec)
+    tp = check_throughput(table.billing, spec, index=ix.name)
     if not steady:
         ix.throughput = tp
         return
