@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.slices import Job, run_sliced
@@ -38,6 +39,7 @@ from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
 
 log = logging.getLogger(__name__)
 Result = dict[str, Any]
+T = TypeVar("T")
 
 
 class DynamoDBService(
@@ -107,10 +109,14 @@ class DynamoDBService(
         TableName member to validate)."""
         return self.engine.table(ctx.account_id, ctx.region, name)
 
-    def _item_table(self, ctx: Any, params: dict[str, Any]) -> Table:
-        """The table an item operation's TableName names, the name checked first."""
+    def _item_table(
+        self, ctx: Any, params: dict[str, Any], check: Callable[[dict[str, Any]], T]
+    ) -> tuple[Table, T]:
+        """The table an item operation's TableName names and ``check``'s result. AWS's
+        order: the name first, then what needs no table (``check``), then the lookup."""
         check_table_reference(params["TableName"])
-        return self._table(ctx, params["TableName"])
+        checked = check(params)
+        return self._table(ctx, params["TableName"]), checked
 
     def _described(self, ctx: Any, name: str) -> Table:
         check_table_reference(name)
@@ -204,31 +210,37 @@ class DynamoDBService(
     # --- items --------------------------------------------------------------------------
 
     def get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return items.get_item(self.engine, self._item_table(ctx, params), params)
+        table, checked = self._item_table(ctx, params, items.check_get)
+        return items.get_item(self.engine, table, params, checked)
 
     def put_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
-            return items.put_item(self.engine, self._item_table(ctx, params), params)
+            table, checked = self._item_table(ctx, params, items.check_put_item)
+            return items.put_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def update_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
-            return items.update_item(self.engine, self._item_table(ctx, params), params)
+            table, checked = self._item_table(ctx, params, items.check_update_item)
+            return items.update_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def delete_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
-            return items.delete_item(self.engine, self._item_table(ctx, params), params)
+            table, checked = self._item_table(ctx, params, items.check_delete)
+            return items.delete_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def query(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return query.query(self.engine, self._item_table(ctx, params), params)
+        table, checked = self._item_table(ctx, params, query.check_query)
+        return query.query(self.engine, table, params, checked)
 
     def scan(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return query.scan(self.engine, self._item_table(ctx, params), params)
+        table, checked = self._item_table(ctx, params, query.check_scan)
+        return query.scan(self.engine, table, params, checked)
 
     def batch_get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         return batch.batch_get_item(self.engine, ctx.account_id, ctx.region, params)

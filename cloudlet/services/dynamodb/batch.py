@@ -11,6 +11,12 @@ of the wrong type, ``errors.per_item``) cancels the transaction with a
 ``ClientRequestToken`` (1 to 36 characters) makes TransactWriteItems idempotent
 for 10 minutes. Batch responses are keyed as the request named each table (by
 name or by ARN).
+
+BatchGetItem and BatchWriteItem check everything that needs no table (table
+names, expressions, attribute values, item sizes) for every table before they
+look any table up, as AWS does: a bad request naming a missing table is a
+ValidationException, not a ResourceNotFoundException (dynalite's
+batchWriteItem.js, moto's AWS-verified test_batch_get_item_unused_attribute_name).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from cloudlet.services.dynamodb.expressions import compile_condition
 from cloudlet.services.dynamodb.items import (
     PreparedPut,
     apply_update,
+    check_put,
     condition_of,
     expression_context,
     key_param,
@@ -35,7 +42,8 @@ from cloudlet.services.dynamodb.items import (
     projection_of,
 )
 from cloudlet.services.dynamodb.paths import check_key_paths
-from cloudlet.services.dynamodb.tables import Table
+from cloudlet.services.dynamodb.tables import Table, check_table_reference
+from cloudlet.services.dynamodb.values import validate_item
 
 Result = dict[str, Any]
 MAX_BATCH_GET = 100
@@ -54,6 +62,26 @@ _TRANSACT_MEMBERS = {
 }
 
 
+_TABLE_NAMES_RULE = (
+    "Map keys must satisfy constraint: [Member must have length less than or equal to 255, "
+    "Member must have length greater than or equal to 3, "
+    "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]"
+)
+"""AWS's constraint on RequestItems' table names (dynalite's batchWriteItem.js and
+batchGetItem.js "short table name"), which it lists whole whichever rule a name breaks."""
+
+
+def _bad_table_name(requests: dict[str, Any]) -> bool:
+    """Whether a key of RequestItems is neither a table ARN nor a valid table name (the
+    rule ``check_table_reference`` applies to TableName)."""
+    for name in requests:
+        try:
+            check_table_reference(name)
+        except ServiceError:
+            return True
+    return False
+
+
 def _duplicates() -> Exception:
     return errors.validation("Provided list of item keys contains duplicates")
 
@@ -70,28 +98,34 @@ def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, 
     requests = params["RequestItems"]
     errors.check_return_options(params)
     errors.check_not_empty(requests, "requestItems", "{}")
+    broken = []
+    if _bad_table_name(requests):
+        broken.append((errors.java_text(requests), "requestItems", _TABLE_NAMES_RULE))
     for name, request in requests.items():
-        errors.check_not_empty(request.get("Keys"), f"RequestItems.{name}.member.Keys", None)
-        if len(request["Keys"]) > MAX_BATCH_GET:
-            raise errors.constraint(
-                None,
-                f"RequestItems.{name}.member.Keys",
-                f"Member must have length less than or equal to {MAX_BATCH_GET}",
-            )
+        member = f"RequestItems.{name}.member.Keys"
+        if not request.get("Keys"):
+            broken.append((None, member, _AT_LEAST_1))
+        elif len(request["Keys"]) > MAX_BATCH_GET:
+            broken.append((None, member, _AT_MOST_100))
+    if broken:
+        raise errors.constraints(broken)
     total = sum(len(r["Keys"]) for r in requests.values())
     if total > MAX_BATCH_GET:
         raise errors.validation("Too many items requested for the BatchGetItem call")
-    plans = []
+    checked = []
     for name, request in requests.items():
-        table = engine.table(account, region, name)
         ctx = expression_context(request, ["ProjectionExpression"], ["AttributesToGet"])
         # AWS names the member by its place (a real answer quoted in dinerl PR #25).
         projection = projection_of(request, ctx, f"requestItems.{name}.member.attributesToGet")
         ctx.check_unused()
+        checked.append((name, request, projection, [validate_item(k) for k in request["Keys"]]))
+    plans = []
+    for name, request, projection, key_items in checked:
+        table = engine.table(account, region, name)
         keys = []
         seen = set()
-        for key in request.get("Keys") or []:
-            key_item, stored_key = key_param(table, key)
+        for key_item in key_items:
+            stored_key = table.key_of(key_item, is_key=True)
             if stored_key in seen:
                 raise _duplicates()
             seen.add(stored_key)
@@ -151,39 +185,58 @@ def _java_dump(requests: dict[str, list[dict[str, Any]]]) -> str:
     )
 
 
+_WRITE_LISTS_RULE = (
+    "Map value must satisfy constraint: [Member must have length less than or equal to 25, "
+    "Member must have length greater than or equal to 1]"
+)
+_AT_LEAST_1 = "Member must have length greater than or equal to 1"
+_AT_MOST_100 = f"Member must have length less than or equal to {MAX_BATCH_GET}"
+
+
+def _check_write(entry: dict[str, Any]) -> tuple[PreparedPut | None, Any]:
+    """One WriteRequest checked without its table: ``(put, None)`` for a PutRequest (not
+    yet keyed), ``(None, key)`` with the validated Key for a DeleteRequest."""
+    put, delete = entry.get("PutRequest"), entry.get("DeleteRequest")
+    if (put is None) == (delete is None):
+        raise errors.validation(
+            "Supplied AttributeValue has more than one datatypes set, must contain "
+            "exactly one of the supported datatypes"
+            if put is not None
+            else "1 validation error detected: WriteRequest must contain exactly one "
+            "of PutRequest or DeleteRequest"
+        )
+    if put is not None:
+        return check_put({"Item": put["Item"]}), None
+    return None, validate_item(delete["Key"])
+
+
 def batch_write_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
     requests = params["RequestItems"]
     errors.check_return_options(params)
     errors.check_not_empty(requests, "requestItems", "{}")
+    rules = [_TABLE_NAMES_RULE] if _bad_table_name(requests) else []
     if any(not r or len(r) > MAX_BATCH_WRITE for r in requests.values()):
-        raise errors.validation(
-            f"1 validation error detected: Value '{_java_dump(requests)}' at 'requestItems' "
-            "failed to satisfy constraint: Map value must satisfy constraint: [Member must have "
-            "length less than or equal to 25, Member must have length greater than or equal to 1]"
-        )
+        rules.append(_WRITE_LISTS_RULE)
+    if rules:
+        shown = _java_dump(requests)
+        raise errors.constraints([(shown, "requestItems", rule) for rule in rules])
     if sum(len(r) for r in requests.values()) > MAX_BATCH_WRITE:
         # Each table's list is within the limit, their total is not: AWS's other message.
         raise errors.validation("Too many items requested for the BatchWriteItem call")
+    checked = [
+        (name, [_check_write(entry) for entry in entries]) for name, entries in requests.items()
+    ]
     plans: list[tuple[str, Table, Any, Any]] = []
-    for name, entries in requests.items():
+    for name, entries in checked:
         table = engine.table(account, region, name)
         seen = set()
-        for entry in entries:
-            put, delete = entry.get("PutRequest"), entry.get("DeleteRequest")
-            if (put is None) == (delete is None):
-                raise errors.validation(
-                    "Supplied AttributeValue has more than one datatypes set, must contain "
-                    "exactly one of the supported datatypes"
-                    if put is not None
-                    else "1 validation error detected: WriteRequest must contain exactly one "
-                    "of PutRequest or DeleteRequest"
-                )
+        for put, key_item in entries:
             if put is not None:
-                prepared = prepare_put(table, {"Item": put["Item"]}, batch=True)
+                prepared = prepare_put(table, {}, batch=True, checked=put)
                 key = prepared.key
                 plans.append((name, table, key, prepared))
             else:
-                _, key = key_param(table, delete["Key"])
+                key = table.key_of(key_item, is_key=True)
                 plans.append((name, table, key, None))
             if key in seen:
                 raise _duplicates()

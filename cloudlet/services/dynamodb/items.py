@@ -5,6 +5,14 @@ expression parameters), then runs read ▸ condition ▸ write in one SQLite
 transaction through ``Engine.write``. The pieces transactions and batches
 reuse (``Request``, ``key_param``, ``condition_of``, ``prepare_put``,
 ``prepare_update``) are public here.
+
+Validation comes in two halves because AWS answers in that order: what needs no
+table (expressions, their names and values, attribute values, item size: the
+``check_*`` functions) is checked before the table is looked up, so a bad request
+to a missing table is a ValidationException, not a ResourceNotFoundException
+(dynalite's getItem.js/deleteItem.js and moto's AWS-verified tests); then what
+needs the table (key schema, key types, index key types, key paths). An operation
+given no ``checked`` result runs both halves itself (PartiQL's callers).
 """
 
 from __future__ import annotations
@@ -55,12 +63,13 @@ def request_validation() -> Iterator[None]:
 
 
 def expression_context(
-    params: dict[str, Any], expr: list[str], legacy: list[str]
+    params: dict[str, Any], expr: list[str], legacy: list[str], *, update: bool = False
 ) -> ExpressionContext:
     """The request's names/values, after DynamoDB's rules on mixing the two styles.
 
     ``expr`` and ``legacy`` name the expression and non-expression parameters
-    the operation may take; the ones present decide the style.
+    the operation may take; the ones present decide the style. ``update``: an
+    UpdateItem's, whose empty sets AWS reports unwrapped (``ExpressionContext``).
     """
     used_expr = [p for p in expr if params.get(p) is not None]
     used_legacy = [p for p in legacy if params.get(p) is not None]
@@ -82,7 +91,7 @@ def expression_context(
                 "ExpressionAttributeValues can only be specified when using expressions"
             )
         return _NO_EXPRESSIONS
-    return ExpressionContext(names, values)
+    return ExpressionContext(names, values, update=update)
 
 
 _NO_EXPRESSIONS = ExpressionContext(None, None)
@@ -192,12 +201,24 @@ def _collection_metrics(table: Table, params: dict[str, Any], item: Item) -> dic
 # --------------------------------------------------------------------------- GetItem
 
 
-def get_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+def check_get(params: dict[str, Any]) -> tuple[Item, Projection | None]:
+    """What GetItem checks before it looks the table up: the validated Key and the
+    projection."""
     errors.check_return_options(params)
     ctx = expression_context(params, ["ProjectionExpression"], ["AttributesToGet"])
     projection = projection_of(params, ctx)
     ctx.check_unused()
-    _, key = key_param(table, params["Key"])
+    return validate_item(params["Key"]), projection
+
+
+def get_item(
+    engine: Engine,
+    table: Table,
+    params: dict[str, Any],
+    checked: tuple[Item, Projection | None] | None = None,
+) -> Result:
+    key_item, projection = checked if checked is not None else check_get(params)
+    key = table.key_of(key_item, is_key=True)
     if projection is not None:
         check_key_paths(table, projection.paths)
     stored = engine.read(table, key)
@@ -217,31 +238,57 @@ def get_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
 @dataclass(slots=True)
 class PreparedPut:
     item: Item
-    key: Key
+    key: Key | None
+    """None until ``prepare_put`` keys it against the table."""
     size: int
     condition: Condition | None
+    rv: str = "NONE"
 
 
-def prepare_put(table: Table, params: dict[str, Any], *, batch: bool = False) -> PreparedPut:
-    """A PutItem (or a BatchWriteItem ``PutRequest`` with ``batch``) checked and keyed."""
+def check_put(params: dict[str, Any]) -> PreparedPut:
+    """What a PutItem (a BatchWriteItem ``PutRequest``, a transaction's Put) checks
+    before the table is looked up: its condition, its attribute values and its size."""
     with request_validation():
         ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
         condition = condition_of(params, ctx)
         ctx.check_unused()
     item = validate_item(params["Item"])
-    key = table.key_of(item, batch=batch)
-    if table.indexes:
-        check_index_types(table, item)
-    if condition is not None:
-        check_key_paths(table, condition.paths)
-    size = check_size(item)
-    return PreparedPut(item, key, size, condition)
+    return PreparedPut(item, None, check_size(item), condition)
 
 
-def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+def check_put_item(params: dict[str, Any]) -> PreparedPut:
+    """PutItem's checks before the table: its return options, then ``check_put``."""
     errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
-    put = prepare_put(table, params)
+    put = check_put(params)
+    put.rv = rv
+    return put
+
+
+def prepare_put(
+    table: Table,
+    params: dict[str, Any],
+    *,
+    batch: bool = False,
+    checked: PreparedPut | None = None,
+) -> PreparedPut:
+    """A PutItem (or a BatchWriteItem ``PutRequest`` with ``batch``) checked and keyed;
+    ``checked``: the result of ``check_put`` when the caller already has it."""
+    put = checked if checked is not None else check_put(params)
+    put.key = table.key_of(put.item, batch=batch)
+    if table.indexes:
+        check_index_types(table, put.item)
+    if put.condition is not None:
+        check_key_paths(table, put.condition.paths)
+    return put
+
+
+def put_item(
+    engine: Engine, table: Table, params: dict[str, Any], checked: PreparedPut | None = None
+) -> Result:
+    put = prepare_put(table, params, checked=checked or check_put_item(params))
+    rv, key = put.rv, put.key
+    assert key is not None
     if (
         put.condition is None
         and rv == "NONE"
@@ -249,12 +296,12 @@ def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         and params.get("ReturnItemCollectionMetrics", "NONE") == "NONE"
         and engine.blind_writes(table)
     ):
-        engine.put_blind(table, put.key, put.item, put.size)  # nothing needs the old item
+        engine.put_blind(table, key, put.item, put.size)  # nothing needs the old item
         return {}
     with engine.store.transaction():
-        old = engine.read(table, put.key)
+        old = engine.read(table, key)
         check_condition(put.condition, old, params)
-        touched = engine.write(table, put.key, old, put.item, size=put.size)
+        touched = engine.write(table, key, old, put.item, size=put.size)
     out: Result = {}
     if rv == "ALL_OLD" and old is not None:
         out["Attributes"] = old.item
@@ -270,14 +317,26 @@ def put_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
 # --------------------------------------------------------------------------- DeleteItem
 
 
-def delete_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+def check_delete(params: dict[str, Any]) -> tuple[str, Item, Condition | None]:
+    """What DeleteItem checks before it looks the table up: its ReturnValues, the
+    validated Key and the condition."""
     errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     with request_validation():
         ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
         condition = condition_of(params, ctx)
         ctx.check_unused()
-    key_item, key = key_param(table, params["Key"])
+    return rv, validate_item(params["Key"]), condition
+
+
+def delete_item(
+    engine: Engine,
+    table: Table,
+    params: dict[str, Any],
+    checked: tuple[str, Item, Condition | None] | None = None,
+) -> Result:
+    rv, key_item, condition = checked if checked is not None else check_delete(params)
+    key = table.key_of(key_item, is_key=True)
     if condition is not None:
         check_key_paths(table, condition.paths)
     with engine.store.transaction():
@@ -302,17 +361,22 @@ def delete_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
 @dataclass(slots=True)
 class PreparedUpdate:
     key_item: Item
-    key: Key
+    key: Key | None
+    """None until ``prepare_update`` keys it against the table."""
     update: Update | None
     condition: Condition | None
+    rv: str = "NONE"
 
 
-def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
+def check_update(params: dict[str, Any]) -> PreparedUpdate:
+    """What an UpdateItem (a transaction's Update) checks before the table is looked up:
+    its expressions or legacy parameters and the validated Key."""
     with request_validation():
         ctx = expression_context(
             params,
             ["UpdateExpression", "ConditionExpression"],
             ["AttributeUpdates", *CONDITION_LEGACY],
+            update=True,
         )
         text = params.get("UpdateExpression")
         update: Update | None = None
@@ -322,7 +386,25 @@ def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
             update = legacy_update(params["AttributeUpdates"])
         condition = condition_of(params, ctx)
         ctx.check_unused()
-    key_item, key = key_param(table, params["Key"])
+    return PreparedUpdate(validate_item(params["Key"]), None, update, condition)
+
+
+def check_update_item(params: dict[str, Any]) -> PreparedUpdate:
+    """UpdateItem's checks before the table: its return options, then ``check_update``."""
+    errors.check_return_options(params)
+    rv = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
+    prepared = check_update(params)
+    prepared.rv = rv
+    return prepared
+
+
+def prepare_update(
+    table: Table, params: dict[str, Any], checked: PreparedUpdate | None = None
+) -> PreparedUpdate:
+    """An update checked and keyed (``checked``: ``check_update``'s result, if at hand)."""
+    prepared = checked if checked is not None else check_update(params)
+    prepared.key = table.key_of(prepared.key_item, is_key=True)
+    update, condition = prepared.update, prepared.condition
     if update is not None:
         for path in update.paths:
             if path and path[0] in table.key_names:
@@ -332,7 +414,7 @@ def prepare_update(table: Table, params: dict[str, Any]) -> PreparedUpdate:
         check_key_paths(table, [*update.paths, *update.reads])
     if condition is not None:
         check_key_paths(table, condition.paths)
-    return PreparedUpdate(key_item, key, update, condition)
+    return prepared
 
 
 def apply_update(
@@ -355,10 +437,11 @@ def apply_update(
     return new, size
 
 
-def update_item(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
-    errors.check_return_options(params)
-    rv = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
-    prepared = prepare_update(table, params)
+def update_item(
+    engine: Engine, table: Table, params: dict[str, Any], checked: PreparedUpdate | None = None
+) -> Result:
+    prepared = prepare_update(table, params, checked or check_update_item(params))
+    rv = prepared.rv
     with engine.store.transaction():
         old = engine.read(table, prepared.key)
         check_condition(prepared.condition, old, params)

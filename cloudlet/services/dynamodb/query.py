@@ -7,10 +7,16 @@ conditions and a key range of its own (``multiquery``). A Scan walks ``h``
 order; a parallel scan segment is a contiguous range of ``h``. Pages stop at ``Limit`` items
 read or 1 MB read, whichever comes first, and carry ``LastEvaluatedKey``;
 filters apply after the read as in DynamoDB (``ScannedCount`` counts reads).
+
+``check_query`` and ``check_scan`` hold what needs no table (expressions, their
+names and values, the legacy parameters, ExclusiveStartKey's values): AWS checks it
+before it looks the table up, so a bad request to a missing table is a
+ValidationException (dynalite's query.js and scan.js, moto's AWS-verified tests).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cloudlet.services.dynamodb import errors, multikey, multiquery, paths
@@ -18,17 +24,21 @@ from cloudlet.services.dynamodb.capacity import consumed, read_units
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.expressions import (
     Condition,
-    ExpressionContext,
+    Projection,
     compile_condition,
-    compile_key_condition,
     legacy_filter,
-    legacy_key_condition,
 )
-from cloudlet.services.dynamodb.expressions.keys import KeyCondition
+from cloudlet.services.dynamodb.expressions.conditions import check_condition
+from cloudlet.services.dynamodb.expressions.keys import (
+    Conditions,
+    KeyCondition,
+    legacy_key_conditions,
+    parse_key_conditions,
+    reduce_key_condition,
+)
 from cloudlet.services.dynamodb.expressions.multikeys import (
     MultiKeyCondition,
-    compile_multi_key_condition,
-    legacy_multi_key_condition,
+    reduce_multi_key_condition,
 )
 from cloudlet.services.dynamodb.items import expression_context, projection_of
 from cloudlet.services.dynamodb.key_values import check_not_empty, number_partition
@@ -81,13 +91,13 @@ class _Target:
         return names
 
     def start_after(self, esk: Item) -> tuple[Any, ...]:
-        """The position of ExclusiveStartKey in this target's order.
+        """The position of ExclusiveStartKey (its values validated: ``_Checked``) in this
+        target's order.
 
         Every key attribute (the table's and the index's) must be there with its
         schema type: a start key is the client's to make, so a BOOL where the index
         wants an S is the client's error, not a position to compute.
         """
-        esk = validate_item(esk)
         names = self.key_names()
         if set(esk) != set(names):
             raise _bad_start_key()
@@ -120,6 +130,25 @@ def _bad_start_key() -> Exception:
     return errors.validation(
         "The provided starting key is invalid: The provided key element does not match the schema"
     )
+
+
+@dataclass(slots=True)
+class _Checked:
+    """What ``check_query`` / ``check_scan`` found before the table was looked up."""
+
+    filt: Condition | None
+    projection: Projection | None
+    esk: Item | None
+    """ExclusiveStartKey with its values validated."""
+    keys: Conditions | None = None
+    """A Query's key conditions, not yet reduced against the key schema."""
+    legacy_keys: bool = False
+    """``keys`` came from KeyConditions (whose messages differ)."""
+
+
+def _start_key(params: dict[str, Any]) -> Item | None:
+    esk = params.get("ExclusiveStartKey")
+    return validate_item(esk) if esk is not None else None
 
 
 def _resolve(engine: Engine, table: Table, params: dict[str, Any]) -> _Target:
@@ -309,7 +338,8 @@ def _after(target: _Target, position: tuple[Any, ...], descending: bool) -> tupl
 # --------------------------------------------------------------------------- Query
 
 
-def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+def check_query(params: dict[str, Any]) -> _Checked:
+    """A Query's checks that need no table, in AWS's order."""
     errors.check_return_options(params)
     # KeyConditions is a non-expression parameter only next to a KeyConditionExpression:
     # AWS serves it with a FilterExpression or ProjectionExpression (the order of both
@@ -320,18 +350,42 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     ctx = expression_context(
         params, ["ProjectionExpression", "FilterExpression", "KeyConditionExpression"], legacy
     )
-    target = _resolve(engine, table, params)
     # Before the key condition: AWS refuses a lone ConditionalOperator first (extenddb's
     # tests against DynamoDB). Mixing rules out a QueryFilter next to a FilterExpression.
     filt = _legacy_filter(params, "QueryFilter")
-    kc = _key_condition(target, params, ctx)
+    text = params.get("KeyConditionExpression")
+    key_conditions = params.get("KeyConditions")
+    if text is None and not key_conditions:
+        raise errors.validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in "
+            "the request."
+        )
+    if text is not None:
+        node = check_condition(text, ctx, "KeyConditionExpression")
+    else:
+        keys = legacy_key_conditions(key_conditions)
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
+    projection = projection_of(params, ctx)
+    ctx.check_unused()
+    if text is not None:
+        keys = parse_key_conditions(node)  # after check_unused: AWS's order (``keys``)
+    return _Checked(filt, projection, _start_key(params), keys, legacy_keys=text is None)
+
+
+def query(
+    engine: Engine, table: Table, params: dict[str, Any], checked: _Checked | None = None
+) -> Result:
+    if checked is None:
+        checked = check_query(params)
+    filt, projection = checked.filt, checked.projection
+    target = _resolve(engine, table, params)
+    kc = _key_condition(target, checked)
+    if params.get("FilterExpression") is not None:
+        assert filt is not None
         _refuse_key_filter([p[0] for p in filt.paths if p], target, "Filter Expression")
     else:
         _refuse_key_filter(list(params.get("QueryFilter") or ()), target, "QueryFilter")
-    projection = projection_of(params, ctx)
-    ctx.check_unused()
     select = _select(params, target, projection, True)
     needs_table = _check_reads(target, params, projection, filt, "QueryFilter")
     if isinstance(kc, MultiKeyCondition):
@@ -339,9 +393,8 @@ def query(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
     else:
         hk, where, args = _key_range(target, kc)
     descending = params.get("ScanIndexForward") is False
-    esk = params.get("ExclusiveStartKey")
-    if esk is not None:
-        position = target.start_after(esk)
+    if checked.esk is not None:
+        position = target.start_after(checked.esk)
         if position[1] != hk:
             raise errors.validation(
                 "The provided starting key is outside query boundaries based on provided conditions"
@@ -375,26 +428,17 @@ def _legacy_filter(params: dict[str, Any], parameter: str) -> Condition | None:
     return legacy_filter(filters or {}, operator, parameter=member)
 
 
-def _key_condition(
-    target: _Target, params: dict[str, Any], ctx: ExpressionContext
-) -> KeyCondition | MultiKeyCondition:
-    text = params.get("KeyConditionExpression")
-    legacy = params.get("KeyConditions")
-    if text is None and not legacy:
-        raise errors.validation(
-            "Either the KeyConditions or KeyConditionExpression parameter must be specified in "
-            "the request."
-        )
+def _key_condition(target: _Target, checked: _Checked) -> KeyCondition | MultiKeyCondition:
+    """The key conditions ``check_query`` parsed, against what the Query reads."""
+    assert checked.keys is not None
     if target.multi:
         hash_names = [name for name, _ in target.hashes]
         range_names = [name for name, _ in target.ranges]
-        if text is not None:
-            return compile_multi_key_condition(text, ctx, hash_names, range_names)
-        return legacy_multi_key_condition(legacy, hash_names, range_names)
+        return reduce_multi_key_condition(
+            checked.keys, hash_names, range_names, legacy=checked.legacy_keys
+        )
     rname = target.range[0] if target.range else None
-    if text is not None:
-        return compile_key_condition(text, ctx, target.hash[0], rname)
-    return legacy_key_condition(legacy, target.hash[0], rname)
+    return reduce_key_condition(checked.keys, target.hash[0], rname, legacy=checked.legacy_keys)
 
 
 def _key_range(target: _Target, kc: KeyCondition) -> tuple[bytes, str, list[Any]]:
@@ -437,21 +481,30 @@ def _key_range(target: _Target, kc: KeyCondition) -> tuple[bytes, str, list[Any]
 # --------------------------------------------------------------------------- Scan
 
 
-def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
+def check_scan(params: dict[str, Any]) -> _Checked:
+    """A Scan's checks that need no table, in AWS's order."""
     errors.check_return_options(params)
     ctx = expression_context(
         params,
         ["ProjectionExpression", "FilterExpression"],
         ["AttributesToGet", "ScanFilter", "ConditionalOperator"],
     )
-    target = _resolve(engine, table, params)
-    filt = None
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
     else:
         filt = _legacy_filter(params, "ScanFilter")
     projection = projection_of(params, ctx)
     ctx.check_unused()
+    return _Checked(filt, projection, _start_key(params))
+
+
+def scan(
+    engine: Engine, table: Table, params: dict[str, Any], checked: _Checked | None = None
+) -> Result:
+    if checked is None:
+        checked = check_scan(params)
+    filt, projection = checked.filt, checked.projection
+    target = _resolve(engine, table, params)
     select = _select(params, target, projection, False)
     needs_table = _check_reads(target, params, projection, filt, "ScanFilter")
     where = ""
@@ -490,9 +543,8 @@ def scan(engine: Engine, table: Table, params: dict[str, Any]) -> Result:
         hi = (segment + 1) * 2**32 // total
         where += " AND h >= ? AND h < ?"
         args += [lo, hi]
-    esk = params.get("ExclusiveStartKey")
-    if esk is not None:  # an empty one too: it names no key of the schema
-        position = target.start_after(esk)
+    if checked.esk is not None:  # an empty one too: it names no key of the schema
+        position = target.start_after(checked.esk)
         if total is not None and total > 1 and not lo <= position[0] < hi:
             raise errors.validation(
                 "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "

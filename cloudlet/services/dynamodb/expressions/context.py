@@ -32,9 +32,23 @@ MAX_LIST_INDEX = 2**31 - 1
 
 class ExpressionContext:
     """Holds ExpressionAttributeNames / ExpressionAttributeValues of one request and
-    records which are used."""
+    records which are used.
 
-    def __init__(self, names: dict[str, str] | None, values: dict[str, AV] | None) -> None:
+    An invalid value is reported as ``ExpressionAttributeValues contains invalid value:
+    <why> for key <key>`` (dynalite's deleteItem.js, checked against DynamoDB), except a
+    number or name error, and an UpdateItem's (``update``) empty set, which AWS reports
+    as it is: "One or more parameter values were invalid: An string set  may not be
+    empty" (moto's AWS-verified test_update_item_add_empty_set and
+    test_update_item_unused_attributes; ministack issue #1038, AWS CLI v2.35, 2026).
+    """
+
+    def __init__(
+        self,
+        names: dict[str, str] | None,
+        values: dict[str, AV] | None,
+        *,
+        update: bool = False,
+    ) -> None:
         if names is not None:
             if not names:
                 raise errors.validation("ExpressionAttributeNames must not be empty")
@@ -61,6 +75,8 @@ class ExpressionContext:
                 except ServiceError as exc:
                     if getattr(exc, "family", None) in ("number", "name"):
                         raise  # AWS reports number and name errors of a value as they are
+                    if update and _is_empty_set(value):
+                        raise
                     raise errors.validation(
                         f"ExpressionAttributeValues contains invalid value: {exc.message} "
                         f"for key {key}"
@@ -96,6 +112,16 @@ class ExpressionContext:
                 "Value provided in ExpressionAttributeValues unused in expressions: "
                 f"keys: {{{', '.join(unused)}}}"
             )
+
+
+def _is_empty_set(value: Any) -> bool:
+    """An ``{"SS": []}`` (NS, BS): a set AttributeValue with no members."""
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and next(iter(value)) in ("SS", "NS", "BS")
+        and not next(iter(value.values()))
+    )
 
 
 class Sink(Protocol):

@@ -10,6 +10,13 @@ left (``:lo <= sk``) is turned around, as DynamoDB accepts it.
 
 The engine still checks that each value's type matches the key's attribute
 type (it knows the schema; this module knows only the key names).
+
+The work comes in two halves because AWS answers in that order: ``parse_key_conditions``
+and ``legacy_key_conditions`` need no table (a Query to a missing table still gets
+their ValidationExceptions: dynalite's query.js), ``reduce_key_condition`` needs the
+schema. The table-less half runs after ``check_unused``: AWS reports an unused
+``#name`` before a condition naming two attributes (moto's AWS-verified
+test_query_unused_attribute_name).
 """
 
 from __future__ import annotations
@@ -45,14 +52,23 @@ class KeyCondition:
     range_values: list[AV] = field(default_factory=list)
 
 
+Conditions = dict[str, tuple[str, list[AV]]]
+"""Key attribute name -> (operator, values), in the order written."""
+
+
 def compile_key_condition(
     text: str, ctx: ExpressionContext, hash_name: str, range_name: str | None
 ) -> KeyCondition:
     node = check_condition(text, ctx, "KeyConditionExpression")
-    conditions: dict[str, tuple[str, list[AV]]] = {}
+    return reduce_key_condition(parse_key_conditions(node), hash_name, range_name, legacy=False)
+
+
+def parse_key_conditions(node: Node) -> Conditions:
+    """The conditions of a KeyConditionExpression ``check_condition`` compiled, checked as
+    far as they can be without the key schema."""
+    conditions: Conditions = {}
     collect_conditions(node, conditions)
-    ops = {name: (op, vals) for name, (op, vals) in conditions.items()}
-    return _against_schema(ops, hash_name, range_name, legacy=False)
+    return conditions
 
 
 def collect_conditions(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None:
@@ -123,12 +139,11 @@ def collect_conditions(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None
     out[name] = (op, values)
 
 
-def _against_schema(
-    conditions: dict[str, tuple[str, list[AV]]],
-    hash_name: str,
-    range_name: str | None,
-    legacy: bool,
+def reduce_key_condition(
+    conditions: Conditions, hash_name: str, range_name: str | None, legacy: bool
 ) -> KeyCondition:
+    """The conditions against a single-attribute key schema (``legacy``: they came from
+    KeyConditions, whose messages differ)."""
     if len(conditions) > 2:
         if legacy:
             raise errors.validation("Conditions can be of length 1 or 2 only")
@@ -175,6 +190,12 @@ def legacy_key_condition(
     key_conditions: dict, hash_name: str, range_name: str | None
 ) -> KeyCondition:
     """Query's legacy ``KeyConditions`` (ComparisonOperator + AttributeValueList per key)."""
+    conditions = legacy_key_conditions(key_conditions)
+    return reduce_key_condition(conditions, hash_name, range_name, legacy=True)
+
+
+def legacy_key_conditions(key_conditions: dict) -> Conditions:
+    """KeyConditions checked as far as they can be without the key schema, with the
+    expression operators."""
     checked = checked_conditions(key_conditions, "keyConditions")
-    conditions = {name: (LEGACY_OPS.get(op, op), values) for name, (op, values) in checked.items()}
-    return _against_schema(conditions, hash_name, range_name, legacy=True)
+    return {name: (LEGACY_OPS.get(op, op), values) for name, (op, values) in checked.items()}

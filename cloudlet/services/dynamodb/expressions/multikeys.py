@@ -28,14 +28,12 @@ from cloudlet.services.dynamodb import errors
 from cloudlet.services.dynamodb.expressions.conditions import check_condition
 from cloudlet.services.dynamodb.expressions.context import ExpressionContext
 from cloudlet.services.dynamodb.expressions.keys import (
-    LEGACY_OPS,
     NOT_INDEXABLE,
-    collect_conditions,
+    Conditions,
+    legacy_key_conditions,
+    parse_key_conditions,
 )
-from cloudlet.services.dynamodb.expressions.legacy import checked_conditions
 from cloudlet.services.dynamodb.values import AV
-
-Conditions = dict[str, tuple[str, list[AV]]]
 
 
 @dataclass
@@ -56,8 +54,16 @@ def compile_multi_key_condition(
 ) -> MultiKeyCondition:
     """A KeyConditionExpression against a multi-attribute key."""
     node = check_condition(text, ctx, "KeyConditionExpression")
-    conditions: Conditions = {}
-    collect_conditions(node, conditions)
+    return reduce_multi_key_condition(parse_key_conditions(node), hash_names, range_names)
+
+
+def reduce_multi_key_condition(
+    conditions: Conditions, hash_names: list[str], range_names: list[str], legacy: bool = False
+) -> MultiKeyCondition:
+    """Conditions (``parse_key_conditions``, or ``legacy_key_conditions`` with ``legacy``)
+    against a multi-attribute key."""
+    if legacy:
+        return _reduce(conditions, hash_names, range_names, legacy=True)
     total = len(hash_names) + len(range_names)
     if len(conditions) > total:
         raise errors.validation(
@@ -71,9 +77,8 @@ def legacy_multi_key_condition(
     key_conditions: dict, hash_names: list[str], range_names: list[str]
 ) -> MultiKeyCondition:
     """Query's legacy ``KeyConditions`` against a multi-attribute key."""
-    checked = checked_conditions(key_conditions, "keyConditions")
-    conditions = {name: (LEGACY_OPS.get(op, op), values) for name, (op, values) in checked.items()}
-    return _reduce(conditions, hash_names, range_names, legacy=True)
+    conditions = legacy_key_conditions(key_conditions)
+    return reduce_multi_key_condition(conditions, hash_names, range_names, legacy=True)
 
 
 def _reduce(

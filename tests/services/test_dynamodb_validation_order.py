@@ -1,0 +1,308 @@
+"""DynamoDB validates a request before it looks the table up, with real boto3.
+
+AWS answers a request's table-independent faults (expressions, their names and values,
+attribute values, item sizes, RequestItems' table names) with a ValidationException
+even when the table does not exist, and only then a ResourceNotFoundException
+(dynalite's getItem.js, deleteItem.js, batchWriteItem.js, batchGetItem.js, query.js and
+scan.js, written against DynamoDB; moto's AWS-verified tests where named). Also Query's
+order between the unused-names check and its key condition, and UpdateItem's bare
+empty-set message.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.services.dynamodb_helpers import ENVELOPE, S, client, make_table, tname
+
+MISSING = "abc"
+"""A valid table name no test creates."""
+TABLE_NAMES_RULE = (
+    "failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length "
+    "less than or equal to 255, Member must have length greater than or equal to 3, Member "
+    "must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]"
+)
+
+
+@pytest.fixture(scope="module")
+def ddb(cloudlet_server):
+    return client(cloudlet_server, validate=False)
+
+
+@pytest.fixture(scope="module")
+def table(ddb):
+    name = tname("order")
+    make_table(ddb, name)
+    return name
+
+
+def error(call, **kwargs) -> dict:
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    return exc.value.response["Error"]
+
+
+def invalid(call, message: str, **kwargs) -> None:
+    err = error(call, **kwargs)
+    assert (err["Code"], err["Message"]) == ("ValidationException", message)
+
+
+# --------------------------------------------------------------------------- single items
+
+
+def test_get_item_to_missing_table_validates_first(ddb):
+    # dynalite getItem.js "empty ExpressionAttributeNames", "unused names", "duplicate values"
+    invalid(
+        ddb.get_item,
+        "ExpressionAttributeNames must not be empty",
+        TableName=MISSING,
+        Key={},
+        ExpressionAttributeNames={},
+        ProjectionExpression="",
+    )
+    invalid(
+        ddb.get_item,
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#b}",
+        TableName=MISSING,
+        Key={},
+        ProjectionExpression="a",
+        ExpressionAttributeNames={"#b": "b"},
+    )
+    invalid(
+        ddb.get_item,
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        TableName=MISSING,
+        Key={"a": {}},
+    )
+    # Nothing wrong but the table: then the lookup answers.
+    assert error(ddb.get_item, TableName=MISSING, Key={"a": S("x")})["Code"] == (
+        "ResourceNotFoundException"
+    )
+
+
+def test_put_item_to_missing_table_validates_first(ddb):
+    invalid(
+        ddb.put_item,
+        ENVELOPE + "Invalid ConditionExpression: The expression can not be empty;",
+        TableName=MISSING,
+        Item={"a": S("x")},
+        ConditionExpression="",
+    )
+    invalid(
+        ddb.put_item,
+        "Item size has exceeded the maximum allowed size",
+        TableName=MISSING,
+        Item={"a": S("x" * 409600)},
+    )
+
+
+def test_delete_item_to_missing_table_validates_first(ddb):
+    # dynalite deleteItem.js "empty ExpressionAttributeValues", "empty ConditionExpression"
+    invalid(
+        ddb.delete_item,
+        ENVELOPE + "ExpressionAttributeValues must not be empty",
+        TableName=MISSING,
+        Key={},
+        ExpressionAttributeValues={},
+        ConditionExpression="",
+    )
+    invalid(
+        ddb.delete_item,
+        ENVELOPE + "Invalid ConditionExpression: The expression can not be empty;",
+        TableName=MISSING,
+        Key={},
+        ConditionExpression="",
+    )
+
+
+def test_update_item_to_missing_table_validates_first(ddb):
+    invalid(
+        ddb.update_item,
+        ENVELOPE + "Invalid UpdateExpression: The expression can not be empty;",
+        TableName=MISSING,
+        Key={"a": S("x")},
+        UpdateExpression="",
+    )
+
+
+def test_item_checks_that_need_the_table_come_after_the_lookup(ddb):
+    # dynalite's "should check table exists before checking key validity": a key that
+    # does not match any schema is the lookup's to answer first.
+    for call, kwargs in (
+        (ddb.get_item, {"Key": {"z": S("a")}}),
+        (ddb.delete_item, {"Key": {"z": S("a"), "y": S("b")}}),
+        (ddb.put_item, {"Item": {"z": S("a")}}),
+    ):
+        assert error(call, TableName=MISSING, **kwargs)["Code"] == "ResourceNotFoundException"
+
+
+# --------------------------------------------------------------------------- UpdateItem sets
+
+
+def test_update_item_empty_set_value_is_reported_bare(ddb, table):
+    # moto's AWS-verified test_update_item_add_empty_set; ministack issue #1038 (AWS CLI)
+    for av, kind in (({"SS": []}, "string"), ({"NS": []}, "number")):
+        invalid(
+            ddb.update_item,
+            ENVELOPE
+            + f"One or more parameter values were invalid: An {kind} set  may not be empty",
+            TableName=table,
+            Key={"pk": S("foo")},
+            UpdateExpression="ADD s :e",
+            ExpressionAttributeValues={":e": av},
+        )
+    # DeleteItem keeps the wrapped wording (dynalite deleteItem.js; nothing newer differs).
+    invalid(
+        ddb.delete_item,
+        ENVELOPE + "ExpressionAttributeValues contains invalid value: One or more parameter "
+        "values were invalid: An string set  may not be empty for key :e",
+        TableName=table,
+        Key={"pk": S("foo")},
+        ConditionExpression="s = :e",
+        ExpressionAttributeValues={":e": {"SS": []}},
+    )
+
+
+# --------------------------------------------------------------------------- Query and Scan
+
+
+def test_query_to_missing_table_validates_first(ddb):
+    # dynalite query.js: expressions, key-condition structure, then the table.
+    invalid(
+        ddb.query,
+        "Invalid KeyConditionExpression: The expression can not be empty;",
+        TableName=MISSING,
+        KeyConditionExpression="",
+        FilterExpression="",
+        ProjectionExpression="",
+        ExpressionAttributeValues={":0": S("b")},
+    )
+    invalid(
+        ddb.query,
+        "Invalid operator used in KeyConditionExpression: OR",
+        TableName=MISSING,
+        KeyConditionExpression="a > b and size(b) > c or a > c",
+    )
+    invalid(
+        ddb.query,
+        "KeyConditionExpressions cannot have conditions on nested attributes",
+        TableName=MISSING,
+        KeyConditionExpression="a.d > c",
+    )
+    invalid(
+        ddb.query,
+        "One or more parameter values were invalid: Invalid number of argument(s) for the EQ "
+        "ComparisonOperator",
+        TableName=MISSING,
+        KeyConditions={"a": {"ComparisonOperator": "EQ"}},
+    )
+    key = {"KeyConditionExpression": "z = :a", "ExpressionAttributeValues": {":a": S("1")}}
+    assert error(ddb.query, TableName=MISSING, **key)["Code"] == "ResourceNotFoundException"
+
+
+def test_scan_to_missing_table_validates_first(ddb):
+    invalid(
+        ddb.scan,
+        "Invalid FilterExpression: The expression can not be empty;",
+        TableName=MISSING,
+        FilterExpression="",
+    )
+    invalid(
+        ddb.scan,
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#count}",
+        TableName=MISSING,
+        FilterExpression="#h = :h",
+        ExpressionAttributeNames={"#h": "pk", "#count": "count"},
+        ExpressionAttributeValues={":h": S("x")},
+    )
+
+
+def test_query_reports_unused_names_before_the_key_condition(ddb, table):
+    # moto's AWS-verified test_query_unused_attribute_name: AWS "usually" answers this.
+    invalid(
+        ddb.query,
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#count}",
+        TableName=table,
+        KeyConditionExpression="(#0 = x)",
+        ExpressionAttributeNames={"#0": "pk", "#count": "count"},
+    )
+
+
+def test_query_empty_filter_expression_before_the_key_condition(ddb, table):
+    # moto's AWS-verified test_query_with_empty_filter_expression
+    invalid(
+        ddb.query,
+        "Invalid FilterExpression: The expression can not be empty;",
+        TableName=table,
+        KeyConditionExpression="partitionKey = sth",
+        FilterExpression="",
+    )
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_batch_get_item_unused_name_to_missing_table(ddb):
+    # moto's AWS-verified test_batch_get_item_unused_attribute_name
+    invalid(
+        ddb.batch_get_item,
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#count}",
+        RequestItems={
+            "users": {
+                "Keys": [{"username": S("user0")}, {"username": S("user1")}],
+                "ConsistentRead": True,
+                "ProjectionExpression": "#rl",
+                "ExpressionAttributeNames": {"#rl": "username", "#count": "count"},
+            }
+        },
+    )
+    # dynalite batchGetItem.js: an empty key passes, so the lookup answers.
+    err = error(ddb.batch_get_item, RequestItems={MISSING: {"Keys": [{}]}})
+    assert err["Code"] == "ResourceNotFoundException"
+
+
+def test_batch_write_item_to_missing_table_validates_first(ddb):
+    # dynalite batchWriteItem.js "item is too big", "unsupported datatype in Item"
+    invalid(
+        ddb.batch_write_item,
+        "Item size has exceeded the maximum allowed size",
+        RequestItems={MISSING: [{"PutRequest": {"Item": {"a": S("x" * 409600)}}}]},
+    )
+    invalid(
+        ddb.batch_write_item,
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        RequestItems={MISSING: [{"DeleteRequest": {"Key": {"a": {}}}}]},
+    )
+
+
+def test_batch_write_item_checks_table_names(ddb):
+    # dynalite batchWriteItem.js "short table name"
+    err = error(ddb.batch_write_item, RequestItems={"a": [{"PutRequest": {"Item": {"a": S("a")}}}]})
+    assert err["Code"] == "ValidationException"
+    assert err["Message"] == (
+        "1 validation error detected: Value '{a=[WriteRequest(PutRequest=PutRequest("
+        "Item={a={S=a}}), DeleteRequest=null)]}' at 'requestItems' " + TABLE_NAMES_RULE
+    )
+    # With an empty list too: both of RequestItems' constraints, keys first (dynalite).
+    err = error(ddb.batch_write_item, RequestItems={"aa;": []})
+    assert err["Message"].startswith("2 validation errors detected: Value '{aa;=[]}'")
+    assert TABLE_NAMES_RULE in err["Message"]
+    assert "Map value must satisfy constraint" in err["Message"]
+
+
+def test_batch_get_item_checks_table_names(ddb):
+    # dynalite batchGetItem.js "short table name with keys"
+    err = error(ddb.batch_get_item, RequestItems={"a": {"Keys": [{"a": S("a")}]}})
+    assert err["Code"] == "ValidationException"
+    assert err["Message"] == (
+        "1 validation error detected: Value '{a={Keys=[{a={S=a}}]}}' at 'requestItems' "
+        + TABLE_NAMES_RULE
+    )
+
+
+def test_batches_still_take_table_arns(ddb, table):
+    arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    ddb.batch_write_item(RequestItems={arn: [{"PutRequest": {"Item": {"pk": S("arn")}}}]})
+    got = ddb.batch_get_item(RequestItems={arn: {"Keys": [{"pk": S("arn")}]}})
+    assert got["Responses"][arn] == [{"pk": S("arn")}]
