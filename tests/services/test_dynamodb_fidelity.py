@@ -812,10 +812,11 @@ def test_scan_start_key_must_come_from_its_segment(ddb, loose):
     for op, extra in (("scan", {}), ("query", query)):
         with pytest.raises(ClientError) as exc:
             getattr(loose, op)(TableName=name, ExclusiveStartKey={}, **extra)
+        # A Query's is AWS's plain text (dynalite's query.js "ExclusiveStartKey is invalid").
         assert error(exc) == (
             VALIDATION,
-            "The provided starting key is invalid: The provided key element does not match "
-            "the schema",
+            "The provided starting key is invalid"
+            + (": The provided key element does not match the schema" if op == "scan" else ""),
         ), op
 
 

@@ -2,7 +2,11 @@
 
 Reads cost one unit per 4 KB of item read (half for eventually consistent
 reads), writes one unit per 1 KB of the larger of the old and new item;
-a Query or Scan rounds the total size read, not each item; transactions cost
+a Query or Scan rounds the total size read, not each item, except the table items
+a local secondary index read fetches (attributes the index does not project), which
+are charged one by one, each rounded up to 4 KB (developer guide, LSI.html,
+"Provisioned throughput considerations": "The size of each matching item in the base
+table, with each item individually rounded up to the next 4 KB"); transactions cost
 double. Index writes are counted per index touched.
 """
 

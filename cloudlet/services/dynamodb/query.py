@@ -17,6 +17,7 @@ ValidationException (dynalite's query.js and scan.js, moto's AWS-verified tests)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import eq, ge, gt, le, lt
 from typing import Any
 
 from cloudlet.services.dynamodb import errors, multikey, multiquery, paths
@@ -90,6 +91,22 @@ class _Target:
                 names.append(n)
         return names
 
+    def check_start_count(self, esk: Item, is_query: bool) -> None:
+        """AWS's first check of an ExclusiveStartKey: as many attributes as the table's and
+        the index's keys have together (a Scan of the table words it as a bad key element)."""
+        if len(esk) != len(self.key_names()):
+            raise _bad_start_key() if self.index is None and not is_query else _invalid_start_key()
+
+    def check_start_attr(self, esk: Item, name: str) -> None:
+        """One key attribute of what is read, in ExclusiveStartKey: missing, the key is
+        invalid; of another type, the element "does not match the schema", a text without
+        the starting-key prefix (dynalite's query.js and scan.js, against DynamoDB)."""
+        value = esk.get(name)
+        if value is None:
+            raise _invalid_start_key()
+        if dict(self.hashes + self.ranges)[name] not in value:
+            raise errors.key_schema_mismatch()
+
     def start_after(self, esk: Item) -> tuple[Any, ...]:
         """The position of ExclusiveStartKey (its values validated: ``_Checked``) in this
         target's order.
@@ -124,6 +141,10 @@ class _Target:
 
     def last_key(self, item: Item) -> Item:
         return {n: item[n] for n in self.key_names() if n in item}
+
+
+def _invalid_start_key() -> Exception:
+    return errors.validation("The provided starting key is invalid")
 
 
 def _bad_start_key() -> Exception:
@@ -268,6 +289,8 @@ def _run(
     scanned = 0
     count = 0
     read_bytes = 0
+    fetched = 0.0  # the read units of the table's items an LSI read fetched
+    consistent = bool(params.get("ConsistentRead"))
     last: Item | None = None
     fetch_base = needs_table or (
         select == "ALL_ATTRIBUTES"
@@ -294,6 +317,7 @@ def _run(
                 number = number_partition([target.table.hash])
                 full = engine.read(target.table, (hash_of(row[5], number), row[5], row[6]))
                 if full is not None:
+                    fetched += read_units(full.size, consistent)
                     item = full.item
                     if projection is not None or select == "ALL_ATTRIBUTES":
                         shown = item  # else the table's item only served the filter
@@ -311,21 +335,30 @@ def _run(
         out["Items"] = items
     if more and last is not None:
         out["LastEvaluatedKey"] = last
-    mode = params.get("ReturnConsumedCapacity")
-    if mode is not None and mode != "NONE":
-        units = read_units(read_bytes, bool(params.get("ConsistentRead")))
-        if target.index is not None:
-            out["ConsumedCapacity"] = consumed(
-                mode,
-                params["TableName"],
-                0.0,
-                kind="read",
-                indexes={target.index.name: units},
-                index_kinds={target.index.name: target.index.kind},
-            )
-        else:
-            out["ConsumedCapacity"] = consumed(mode, params["TableName"], units, kind="read")
+    capacity = _consumed(target, params, read_units(read_bytes, consistent), fetched)
+    if capacity is not None:
+        out["ConsumedCapacity"] = capacity
     return out
+
+
+def _consumed(
+    target: _Target, params: dict[str, Any], units: float, fetched: float
+) -> dict[str, Any] | None:
+    """ConsumedCapacity of a read of ``units`` from the table or index (None: not asked
+    for); ``fetched`` is what an LSI read's fetches from the table cost, which AWS counts
+    as the table's (dynalite's query.js "should return all attributes when specified for
+    secondary indexes")."""
+    mode = params.get("ReturnConsumedCapacity")
+    if target.index is None:
+        return consumed(mode, params["TableName"], units, kind="read")
+    return consumed(
+        mode,
+        params["TableName"],
+        fetched,
+        kind="read",
+        indexes={target.index.name: units},
+        index_kinds={target.index.name: target.index.kind},
+    )
 
 
 def _after(target: _Target, position: tuple[Any, ...], descending: bool) -> tuple[str, list[Any]]:
@@ -380,7 +413,21 @@ def query(
         checked = check_query(params)
     filt, projection = checked.filt, checked.projection
     target = _resolve(engine, table, params)
+    esk = checked.esk
+    if esk is not None:
+        target.check_start_count(esk, True)
     kc = _key_condition(target, checked)
+    if isinstance(kc, MultiKeyCondition):
+        hk, where, args = multiquery.key_range(target.hashes, target.ranges, kc)
+    else:
+        hk, where, args = _key_range(target, kc)
+    descending = params.get("ScanIndexForward") is False
+    if esk is not None:
+        position = target.start_after(esk)
+        _check_start_in_range(target, kc, esk, position[1] == hk)
+        extra, more = _after(target, position, descending)
+        where += extra
+        args += more
     if params.get("FilterExpression") is not None:
         assert filt is not None
         _refuse_key_filter([p[0] for p in filt.paths if p], target, "Filter Expression")
@@ -388,20 +435,6 @@ def query(
         _refuse_key_filter(list(params.get("QueryFilter") or ()), target, "QueryFilter")
     select = _select(params, target, projection, True)
     needs_table = _check_reads(target, params, projection, filt, "QueryFilter")
-    if isinstance(kc, MultiKeyCondition):
-        hk, where, args = multiquery.key_range(target.hashes, target.ranges, kc)
-    else:
-        hk, where, args = _key_range(target, kc)
-    descending = params.get("ScanIndexForward") is False
-    if checked.esk is not None:
-        position = target.start_after(checked.esk)
-        if position[1] != hk:
-            raise errors.validation(
-                "The provided starting key is outside query boundaries based on provided conditions"
-            )
-        extra, more = _after(target, position, descending)
-        where += extra
-        args += more
     return _run(
         engine, target, where, args, descending, params, filt, projection, select, True, needs_table
     )
@@ -429,53 +462,89 @@ def _legacy_filter(params: dict[str, Any], parameter: str) -> Condition | None:
 
 
 def _key_condition(target: _Target, checked: _Checked) -> KeyCondition | MultiKeyCondition:
-    """The key conditions ``check_query`` parsed, against what the Query reads."""
+    """The key conditions ``check_query`` parsed, against what the Query reads, with
+    ExclusiveStartKey's attributes checked key attribute by key attribute in between
+    (AWS's order: dynalite's query.js)."""
     assert checked.keys is not None
+    esk = checked.esk
     if target.multi:
+        for name in target.index_key_names() if esk is not None else ():
+            target.check_start_attr(esk, name)
         hash_names = [name for name, _ in target.hashes]
         range_names = [name for name, _ in target.ranges]
         return reduce_multi_key_condition(
             checked.keys, hash_names, range_names, legacy=checked.legacy_keys
         )
     rname = target.range[0] if target.range else None
-    return reduce_key_condition(checked.keys, target.hash[0], rname, legacy=checked.legacy_keys)
+    return reduce_key_condition(
+        checked.keys,
+        target.hash[0],
+        rname,
+        legacy=checked.legacy_keys,
+        types=dict(target.hashes + target.ranges),
+        before=None if esk is None else lambda name: target.check_start_attr(esk, name),
+    )
 
 
 def _key_range(target: _Target, kc: KeyCondition) -> tuple[bytes, str, list[Any]]:
     """``(hk, where, args)`` of a single-attribute key: the partition's key bytes and the
-    SQL range of the sort key condition."""
-    if target.hash[1] not in kc.hash_value:
-        raise errors.invalid_parameter("Condition parameter type does not match schema type")
+    SQL range of the sort key condition (the values' types are ``reduce_key_condition``'s
+    to check)."""
     check_not_empty(target.hash[0], kc.hash_value)
     hk = key_bytes(kc.hash_value)
     where = " AND h = ? AND hk = ?"
     args: list[Any] = [hash_of(hk, number_partition([target.hash])), hk]
-    if kc.range_op is not None:
-        assert target.range is not None
-        for v in kc.range_values:
-            if target.range[1] not in v:
-                raise errors.invalid_parameter(
-                    "Condition parameter type does not match schema type"
-                )
-            check_not_empty(target.range[0], v)
-        bounds = [key_bytes(v) for v in kc.range_values]
-        op = kc.range_op
-        if op in ("=", "<", "<=", ">", ">="):
-            where += f" AND rk {op} ?"
-            args.append(bounds[0])
-        elif op == "BETWEEN":
-            if bounds[0] > bounds[1]:
-                raise errors.between_bounds(kc.range_values[0], kc.range_values[1])
-            where += " AND rk BETWEEN ? AND ?"
-            args += bounds
-        elif op == "begins_with":
-            where += " AND rk >= ?"
-            args.append(bounds[0])
-            upper = multikey.successor(bounds[0])
-            if upper is not None:
-                where += " AND rk < ?"
-                args.append(upper)
+    for op, bound in _sort_range(target, kc):
+        where += f" AND rk {op} ?"
+        args.append(bound)
     return hk, where, args
+
+
+_COMPARE = {"=": eq, "<": lt, "<=": le, ">": gt, ">=": ge}
+
+
+def _sort_range(target: _Target, kc: KeyCondition) -> list[tuple[str, bytes]]:
+    """The sort key condition as comparisons of the sort key's bytes, ``(op, bound)``
+    with an ``op`` of ``_COMPARE``: what the Query reads and what its ExclusiveStartKey
+    must satisfy."""
+    if kc.range_op is None:
+        return []
+    assert target.range is not None
+    for v in kc.range_values:
+        check_not_empty(target.range[0], v)
+    bounds = [key_bytes(v) for v in kc.range_values]
+    op = kc.range_op
+    if op == "BETWEEN":
+        if bounds[0] > bounds[1]:
+            raise errors.between_bounds(kc.range_values[0], kc.range_values[1])
+        return [(">=", bounds[0]), ("<=", bounds[1])]
+    if op == "begins_with":
+        upper = multikey.successor(bounds[0])
+        return [(">=", bounds[0])] + ([("<", upper)] if upper is not None else [])
+    return [(op, bounds[0])]
+
+
+def _check_start_in_range(
+    target: _Target, kc: KeyCondition | MultiKeyCondition, esk: Item, same_partition: bool
+) -> None:
+    """ExclusiveStartKey against the key condition, with AWS's texts (dynalite's query.js,
+    against DynamoDB): without a sort key condition, a start key in another partition is
+    outside the query's boundaries; with one, a sort key outside it "does not match the
+    range key predicate", checked first, and then a start key in another partition gets
+    DynamoDB's INVALID_START_KEY_EQUALITY text (a sort key condition of any operator, as
+    AWS answered dynalite's ``b < :b``). A multi-attribute key checks the partition only."""
+    if isinstance(kc, MultiKeyCondition) or kc.range_op is None:
+        if not same_partition:
+            raise errors.validation(
+                "The provided starting key is outside query boundaries based on provided conditions"
+            )
+        return
+    assert target.range is not None
+    value = key_bytes(esk[target.range[0]])
+    if not all(_COMPARE[op](value, bound) for op, bound in _sort_range(target, kc)):
+        raise errors.validation("The provided starting key does not match the range key predicate")
+    if not same_partition:
+        raise errors.validation("The query can return at most one row and cannot be restarted")
 
 
 # --------------------------------------------------------------------------- Scan
@@ -505,8 +574,12 @@ def scan(
         checked = check_scan(params)
     filt, projection = checked.filt, checked.projection
     target = _resolve(engine, table, params)
+    esk = checked.esk
+    if esk is not None:  # an empty one too: it names no key of the schema
+        target.check_start_count(esk, False)
+        for name in target.index_key_names() if target.index is not None else ():
+            target.check_start_attr(esk, name)
     select = _select(params, target, projection, False)
-    needs_table = _check_reads(target, params, projection, filt, "ScanFilter")
     where = ""
     args: list[Any] = []
     segment, total = params.get("Segment"), params.get("TotalSegments")
@@ -543,8 +616,8 @@ def scan(
         hi = (segment + 1) * 2**32 // total
         where += " AND h >= ? AND h < ?"
         args += [lo, hi]
-    if checked.esk is not None:  # an empty one too: it names no key of the schema
-        position = target.start_after(checked.esk)
+    if esk is not None:
+        position = target.start_after(esk)
         if total is not None and total > 1 and not lo <= position[0] < hi:
             raise errors.validation(
                 "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
@@ -554,6 +627,9 @@ def scan(
         extra, more = _after(target, position, False)
         where += extra
         args += more
+    # After the start key: AWS refuses a bad one before a key path in the expressions
+    # (dynalite's scan.js, with ``attribute_exists(a.b.c)``).
+    needs_table = _check_reads(target, params, projection, filt, "ScanFilter")
     return _run(
         engine, target, where, args, False, params, filt, projection, select, False, needs_table
     )

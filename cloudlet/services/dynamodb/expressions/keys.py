@@ -8,8 +8,12 @@ be reduced gets DynamoDB's own messages, which carry no ``Invalid ...`` prefix
 (``Invalid operator used in KeyConditionExpression: OR``). A literal on the
 left (``:lo <= sk``) is turned around, as DynamoDB accepts it.
 
-The engine still checks that each value's type matches the key's attribute
-type (it knows the schema; this module knows only the key names).
+Given the key's attribute types, ``reduce_key_condition`` also refuses a value of another
+type, where AWS does: before the partition key's operator (``:n > pk`` with a number against
+a string key is a type mismatch, not an unsupported condition: dynalite's query.js
+"mismatching param type"). A Query's ExclusiveStartKey checks run key attribute by key
+attribute between these (``before``), which is AWS's order (dynalite's query.js: a bad
+start key is refused before "Query condition missed key schema element").
 
 The work comes in two halves because AWS answers in that order: ``parse_key_conditions``
 and ``legacy_key_conditions`` need no table (a Query to a missing table still gets
@@ -21,6 +25,7 @@ test_query_unused_attribute_name).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cloudlet.services.dynamodb import errors
@@ -140,10 +145,20 @@ def collect_conditions(node: Node, out: dict[str, tuple[str, list[AV]]]) -> None
 
 
 def reduce_key_condition(
-    conditions: Conditions, hash_name: str, range_name: str | None, legacy: bool
+    conditions: Conditions,
+    hash_name: str,
+    range_name: str | None,
+    legacy: bool,
+    *,
+    types: dict[str, str] | None = None,
+    before: Callable[[str], None] | None = None,
 ) -> KeyCondition:
     """The conditions against a single-attribute key schema (``legacy``: they came from
-    KeyConditions, whose messages differ)."""
+    KeyConditions, whose messages differ). ``types`` (key attribute name -> type) has the
+    values' types checked; ``before`` is called with each key attribute's name before its
+    conditions are checked."""
+    if before is not None:
+        before(hash_name)
     if len(conditions) > 2:
         if legacy:
             raise errors.validation("Conditions can be of length 1 or 2 only")
@@ -156,22 +171,35 @@ def reduce_key_condition(
     hash_cond = conditions.get(hash_name)
     if hash_cond is None:
         raise errors.validation(f"Query condition missed key schema element: {hash_name}")
-    if legacy and hash_cond[0] in NOT_INDEXABLE:
-        raise errors.validation("Attempted conditional constraint is not an indexable operation")
+    _check_operand(hash_name, hash_cond, legacy, types)
     if hash_cond[0] != "=":
         raise errors.validation("Query key condition not supported")
     result = KeyCondition(hash_value=hash_cond[1][0])
     if range_name is None:
         return result
+    if before is not None:
+        before(range_name)
     range_cond = conditions.get(range_name)
     if range_cond is None:
         if len(conditions) > 1:
             raise errors.validation(f"Query condition missed key schema element: {range_name}")
         return result
-    if legacy and range_cond[0] in NOT_INDEXABLE:
-        raise errors.validation("Attempted conditional constraint is not an indexable operation")
+    _check_operand(range_name, range_cond, legacy, types)
     result.range_op, result.range_values = range_cond
     return result
+
+
+def _check_operand(
+    name: str, cond: tuple[str, list[AV]], legacy: bool, types: dict[str, str] | None
+) -> None:
+    """One key attribute's condition: an operator a key condition can use (KeyConditions
+    can name others) and values of the attribute's type."""
+    op, values = cond
+    if legacy and op in NOT_INDEXABLE:
+        raise errors.validation("Attempted conditional constraint is not an indexable operation")
+    want = types.get(name) if types is not None else None
+    if want is not None and any(want not in v for v in values):
+        raise errors.invalid_parameter("Condition parameter type does not match schema type")
 
 
 NOT_INDEXABLE = frozenset(("NULL", "NOT_NULL", "NE", "CONTAINS", "NOT_CONTAINS", "IN"))
