@@ -218,6 +218,47 @@ def test_scan_to_missing_table_validates_first(ddb):
     )
 
 
+def test_scan_segments_are_checked_before_the_lookup(ddb):
+    # dynalite's scan.js (against DynamoDB): "missing TotalSegments", "Segment more than
+    # TotalSegments" to a missing table; after the start key's values, before expressions.
+    invalid(
+        ddb.scan,
+        "The TotalSegments parameter is required but was not present in the request when "
+        "Segment parameter is present",
+        TableName=MISSING,
+        Segment=1,
+    )
+    invalid(
+        ddb.scan,
+        "The Segment parameter is required but was not present in the request when parameter "
+        "TotalSegments is present",
+        TableName=MISSING,
+        TotalSegments=2,
+    )
+    segment_text = (
+        "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+        "Segment: 3 is not less than TotalSegments: 3"
+    )
+    invalid(ddb.scan, segment_text, TableName=MISSING, Segment=3, TotalSegments=3)
+    invalid(
+        ddb.scan,
+        segment_text,
+        TableName=MISSING,
+        Segment=3,
+        TotalSegments=3,
+        FilterExpression="things are not gonna be ok",
+    )
+    err = error(
+        ddb.scan,
+        TableName=MISSING,
+        Segment=3,
+        TotalSegments=3,
+        ExclusiveStartKey={"pk": {"N": "abc"}},
+    )
+    assert err["Code"] == "ValidationException"
+    assert "Segment" not in err["Message"]
+
+
 def test_query_reports_unused_names_before_the_key_condition(ddb, table):
     # moto's AWS-verified test_query_unused_attribute_name: AWS "usually" answers this.
     invalid(

@@ -553,18 +553,57 @@ def _check_start_in_range(
 def check_scan(params: dict[str, Any]) -> _Checked:
     """A Scan's checks that need no table, in AWS's order."""
     errors.check_return_options(params)
+    segment, total = params.get("Segment"), params.get("TotalSegments")
+    if segment is not None and not 0 <= segment <= MAX_SEGMENT:
+        # Before anything uses it: a negative segment would scan a negative hash range
+        # (and one past SQLite's integers would fail there).
+        bound = (
+            "greater than or equal to 0" if segment < 0 else f"less than or equal to {MAX_SEGMENT}"
+        )
+        raise errors.constraint(segment, "segment", f"Member must have value {bound}")
+    if total is not None and not 1 <= total <= 1000000:
+        raise errors.constraint(
+            total,
+            "totalSegments",
+            "Member must have value "
+            + ("greater than or equal to 1" if total < 1 else "less than or equal to 1000000"),
+        )
     ctx = expression_context(
         params,
         ["ProjectionExpression", "FilterExpression"],
         ["AttributesToGet", "ScanFilter", "ConditionalOperator"],
     )
+    filt = _legacy_filter(params, "ScanFilter")
+    esk = _start_key(params)
+    _check_segments(segment, total)
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
-    else:
-        filt = _legacy_filter(params, "ScanFilter")
     projection = projection_of(params, ctx)
     ctx.check_unused()
-    return _Checked(filt, projection, _start_key(params))
+    return _Checked(filt, projection, esk)
+
+
+def _check_segments(segment: int | None, total: int | None) -> None:
+    """Segment and TotalSegments go together, the segment under the total. Checked with
+    the request, before the table is looked up, after the legacy filter and the start key's
+    values and before the expressions (dynalite's scan.js, checked against DynamoDB)."""
+    if total is None and segment is None:
+        return
+    if total is None:
+        raise errors.validation(
+            "The TotalSegments parameter is required but was not present in the request "
+            "when Segment parameter is present"
+        )
+    if segment is None:
+        raise errors.validation(
+            "The Segment parameter is required but was not present in the request when "
+            "parameter TotalSegments is present"
+        )
+    if segment >= total:
+        raise errors.validation(
+            "The Segment parameter is zero-based and must be less than parameter "
+            f"TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
+        )
 
 
 def scan(
@@ -583,35 +622,7 @@ def scan(
     where = ""
     args: list[Any] = []
     segment, total = params.get("Segment"), params.get("TotalSegments")
-    if segment is not None and not 0 <= segment <= MAX_SEGMENT:
-        # Before anything uses it: a negative segment would scan a negative hash range
-        # (and one past SQLite's integers would fail there).
-        bound = (
-            "greater than or equal to 0" if segment < 0 else f"less than or equal to {MAX_SEGMENT}"
-        )
-        raise errors.constraint(segment, "segment", f"Member must have value {bound}")
-    if total is not None or segment is not None:
-        if total is None:
-            raise errors.validation(
-                "The TotalSegments parameter is required but was not present in the request "
-                "when Segment parameter is present"
-            )
-        if segment is None:
-            raise errors.validation(
-                "The Segment parameter is required but was not present in the request when "
-                "parameter TotalSegments is present"
-            )
-        if not 1 <= total <= 1000000:
-            raise errors.validation(
-                f"1 validation error detected: Value '{total}' at 'totalSegments' failed to "
-                "satisfy constraint: Member must have value "
-                + ("greater than or equal to 1" if total < 1 else "less than or equal to 1000000")
-            )
-        if segment >= total:
-            raise errors.validation(
-                "The Segment parameter is zero-based and must be less than parameter "
-                f"TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
-            )
+    if total is not None and segment is not None:  # both or neither: ``_check_segments``
         lo = segment * 2**32 // total
         hi = (segment + 1) * 2**32 // total
         where += " AND h >= ? AND h < ?"
