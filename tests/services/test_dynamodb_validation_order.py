@@ -347,3 +347,50 @@ def test_batches_still_take_table_arns(ddb, table):
     ddb.batch_write_item(RequestItems={arn: [{"PutRequest": {"Item": {"pk": S("arn")}}}]})
     got = ddb.batch_get_item(RequestItems={arn: {"Keys": [{"pk": S("arn")}]}})
     assert got["Responses"][arn] == [{"pk": S("arn")}]
+
+
+def test_update_item_checks_its_key_before_its_updates(ddb):
+    # dynalite's updateItem.js "invalid values in Key" / "unsupported datatype in Key"
+    # (against DynamoDB): only the expression-style rules come before the Key.
+    err = error(
+        ddb.update_item,
+        TableName=MISSING,
+        Key={"a": {"SS": []}},
+        AttributeUpdates={"b": {"Action": "PUT"}},
+    )
+    assert err["Message"].endswith(
+        "One or more parameter values were invalid: An string set  may not be empty"
+    )
+    invalid(
+        ddb.update_item,
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        TableName=MISSING,
+        Key={"a": {}},
+        ExpressionAttributeNames={},
+        UpdateExpression="SET b = :b",
+    )
+
+
+@pytest.mark.parametrize(
+    ("op", "extra", "null"),
+    [
+        ("update_item", {"Key": {"a": S("x")}}, "UpdateExpression and ConditionExpression are"),
+        ("put_item", {"Item": {"a": S("x")}}, "ConditionExpression is"),
+        ("delete_item", {"Key": {"a": S("x")}}, "ConditionExpression is"),
+        ("scan", {}, "FilterExpression is"),
+        (
+            "query",
+            {"KeyConditions": {"a": {"ComparisonOperator": "EQ", "AttributeValueList": [S("x")]}}},
+            "FilterExpression and KeyConditionExpression are",
+        ),
+    ],
+)
+def test_values_without_an_expression_name_the_expressions(ddb, op, extra, null):
+    # dynalite's updateItem.js, deleteItem.js, scan.js and query.js, and an AWS SDK
+    # exception quoted with its request id: the expressions that could have used them.
+    err = error(
+        getattr(ddb, op), TableName=MISSING, ExpressionAttributeValues={":v": S("x")}, **extra
+    )
+    assert err["Message"].endswith(
+        f"ExpressionAttributeValues can only be specified when using expressions: {null} null"
+    )

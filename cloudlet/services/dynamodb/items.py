@@ -65,12 +65,24 @@ def request_validation() -> Iterator[None]:
 def expression_context(
     params: dict[str, Any], expr: list[str], legacy: list[str], *, update: bool = False
 ) -> ExpressionContext:
-    """The request's names/values, after DynamoDB's rules on mixing the two styles.
+    """The request's names/values, after DynamoDB's rules on mixing the two styles
+    (``check_expression_style``). ``update``: an UpdateItem's, whose empty sets AWS
+    reports unwrapped (``ExpressionContext``)."""
+    if not check_expression_style(params, expr, legacy):
+        return _NO_EXPRESSIONS
+    names = params.get("ExpressionAttributeNames")
+    values = params.get("ExpressionAttributeValues")
+    return ExpressionContext(names, values, update=update)
 
-    ``expr`` and ``legacy`` name the expression and non-expression parameters
-    the operation may take; the ones present decide the style. ``update``: an
-    UpdateItem's, whose empty sets AWS reports unwrapped (``ExpressionContext``).
-    """
+
+def check_expression_style(params: dict[str, Any], expr: list[str], legacy: list[str]) -> bool:
+    """DynamoDB's rules on mixing expression and non-expression parameters; whether the
+    request uses expressions. ``expr`` and ``legacy`` name the expression and
+    non-expression parameters the operation may take; the ones present decide the style.
+    ExpressionAttributeValues without an expression names the expressions that could have
+    used them ("...: UpdateExpression and ConditionExpression are null": dynalite's
+    updateItem.js, scan.js and query.js, and an AWS SDK exception quoted with its request
+    id)."""
     used_expr = [p for p in expr if params.get(p) is not None]
     used_legacy = [p for p in legacy if params.get(p) is not None]
     if used_expr and used_legacy:
@@ -79,19 +91,19 @@ def expression_context(
             f"Non-expression parameters: {{{', '.join(used_legacy)}}} "
             f"Expression parameters: {{{', '.join(used_expr)}}}"
         )
-    names = params.get("ExpressionAttributeNames")
-    values = params.get("ExpressionAttributeValues")
     if not used_expr:
-        if names is not None:
+        if params.get("ExpressionAttributeNames") is not None:
             raise errors.validation(
                 "ExpressionAttributeNames can only be specified when using expressions"
             )
-        if values is not None:
+        if params.get("ExpressionAttributeValues") is not None:
+            takers = [p for p in expr if p != "ProjectionExpression"]
+            verb = "is" if len(takers) == 1 else "are"
+            null = f": {' and '.join(takers)} {verb} null" if takers else ""
             raise errors.validation(
-                "ExpressionAttributeValues can only be specified when using expressions"
+                f"ExpressionAttributeValues can only be specified when using expressions{null}"
             )
-        return _NO_EXPRESSIONS
-    return ExpressionContext(names, values, update=update)
+    return bool(used_expr)
 
 
 _NO_EXPRESSIONS = ExpressionContext(None, None)
@@ -371,13 +383,17 @@ class PreparedUpdate:
 def check_update(params: dict[str, Any]) -> PreparedUpdate:
     """What an UpdateItem (a transaction's Update) checks before the table is looked up:
     its expressions or legacy parameters and the validated Key."""
+    expr, legacy = (
+        ["UpdateExpression", "ConditionExpression"],
+        ["AttributeUpdates", *CONDITION_LEGACY],
+    )
     with request_validation():
-        ctx = expression_context(
-            params,
-            ["UpdateExpression", "ConditionExpression"],
-            ["AttributeUpdates", *CONDITION_LEGACY],
-            update=True,
-        )
+        check_expression_style(params, expr, legacy)
+    # Then the Key, before the expressions and the legacy parameters (dynalite's
+    # updateItem.js, against DynamoDB: "invalid values in Key" beat them all).
+    key_item = validate_item(params["Key"])
+    with request_validation():
+        ctx = expression_context(params, expr, legacy, update=True)
         text = params.get("UpdateExpression")
         update: Update | None = None
         if text is not None:
@@ -386,7 +402,7 @@ def check_update(params: dict[str, Any]) -> PreparedUpdate:
             update = legacy_update(params["AttributeUpdates"])
         condition = condition_of(params, ctx)
         ctx.check_unused()
-    return PreparedUpdate(validate_item(params["Key"]), None, update, condition)
+    return PreparedUpdate(key_item, None, update, condition)
 
 
 def check_update_item(params: dict[str, Any]) -> PreparedUpdate:
