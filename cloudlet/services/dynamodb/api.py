@@ -34,7 +34,8 @@ from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
-from cloudlet.services.dynamodb.tables import Index, Table, check_table_reference, parse_create
+from cloudlet.services.dynamodb.table_syntax import check_table_reference
+from cloudlet.services.dynamodb.tables import Index, Table, parse_create
 from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from cloudlet.services.dynamodb.export import (
     export_not_found,
     invalid_export_time,
 )
-from cloudlet.services.dynamodb.tables import check_table_name
+from cloudlet.services.dynamodb.table_syntax import check_table_name
 
 EXPORT_FORMATS = ("ION", "DYNAMODB_JSON")
 EXPORT_TYPES = ("FULL_EXPORT", "INCREMENTAL_EXPORT")

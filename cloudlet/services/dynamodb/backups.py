@@ -68,10 +68,10 @@ from cloudlet.services.dynamodb.export import (
     export_conflict,
     invalid_export_time,
 )
+from cloudlet.services.dynamodb.table_syntax import check_table_name
 from cloudlet.services.dynamodb.tableops import refuse_while_creating
 from cloudlet.services.dynamodb.tables import (
     Table,
-    check_table_name,
     check_throughput,
     parse_index,
     sse_description,

@@ -42,7 +42,8 @@ from cloudlet.services.dynamodb.items import (
     projection_of,
 )
 from cloudlet.services.dynamodb.paths import check_key_paths
-from cloudlet.services.dynamodb.tables import Table, check_table_reference
+from cloudlet.services.dynamodb.table_syntax import check_table_reference
+from cloudlet.services.dynamodb.tables import Table
 from cloudlet.services.dynamodb.values import validate_item
 
 Result = dict[str, Any]

@@ -13,7 +13,8 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
-from cloudlet.services.dynamodb.tables import Table, valid_table_name
+from cloudlet.services.dynamodb.table_syntax import valid_table_name
+from cloudlet.services.dynamodb.tables import Table
 from cloudlet.services.dynamodb.tags import TAG_LIMIT, TOO_MANY_TAGS, check_tag_key, check_tags
 
 Result = dict[str, Any]

@@ -32,7 +32,8 @@ from cloudlet.core.slices import Job, run_sliced
 from cloudlet.services.dynamodb import errors, streams
 from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
 from cloudlet.services.dynamodb.store import load
-from cloudlet.services.dynamodb.tables import Table, check_table_reference
+from cloudlet.services.dynamodb.table_syntax import check_table_reference
+from cloudlet.services.dynamodb.tables import Table
 
 Result = dict[str, Any]
 Step = Callable[..., bool]

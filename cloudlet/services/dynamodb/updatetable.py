@@ -33,16 +33,18 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import encryption, errors
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
+from cloudlet.services.dynamodb.table_syntax import (
+    check_capacity_units,
+    check_schema_syntax,
+    check_table_enums,
+    check_table_reference,
+)
 from cloudlet.services.dynamodb.tableops import refuse_while_creating
 from cloudlet.services.dynamodb.tables import (
     MAX_GSI,
     ON_DEMAND_UNITS,
     Index,
     Table,
-    check_capacity_units,
-    check_schema_syntax,
-    check_table_enums,
-    check_table_reference,
     check_throughput,
     merge_units,
     new_stream,
