@@ -56,10 +56,10 @@ def update_time_to_live(
     params: dict[str, Any],
     schedule: Callable[[Step], None] | None = None,
 ) -> Result:
-    """Apply a TimeToLiveSpecification; ``schedule`` runs the ``exp`` backfill's steps
+    """Apply a TimeToLiveSpecification (its syntax checked with the request:
+    ``check_ttl_specification``); ``schedule`` runs the ``exp`` backfill's steps
     (default: all of them now)."""
     spec = params["TimeToLiveSpecification"]
-    check_ttl_specification(spec)
     enabled = bool(spec.get("Enabled"))
     name = spec["AttributeName"]
     current = table.ttl or {}
@@ -217,19 +217,20 @@ class StreamsAndTtlHandlers:
     _sweeps: Job
     _trims: Job
 
-    def _ttl_table(self, ctx: Any, name: str) -> Table:
-        """The table ``name`` names, the name checked before the lookup as every table
-        operation does (a ValidationException for 'a;' even when no table has it)."""
+    def _ttl_table(self, ctx: Any, name: str, spec: dict[str, Any] | None = None) -> Table:
+        """The table ``name`` names, the name (then an UpdateTimeToLive's ``spec``)
+        checked before the lookup as every table operation does (a ValidationException
+        for 'a;' even when no table has it)."""
         check_table_reference(name)
+        if spec is not None:
+            check_ttl_specification(spec)
         table = self.engine.find(ctx.account_id, ctx.region, name)
         if table is None:
             raise errors.table_not_found(name)
         return table
 
     def update_time_to_live(self, ctx: Any, params: dict[str, Any]) -> Result:
-        check_table_reference(params["TableName"])
-        check_ttl_specification(params["TimeToLiveSpecification"])
-        table = self._ttl_table(ctx, params["TableName"])
+        table = self._ttl_table(ctx, params["TableName"], params["TimeToLiveSpecification"])
         return update_time_to_live(self.engine, table, params, schedule=self._run_steps)
 
     def describe_time_to_live(self, ctx: Any, params: dict[str, Any]) -> Result:
