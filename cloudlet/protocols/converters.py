@@ -29,7 +29,6 @@ from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.protocols.values import epoch_seconds, format_timestamp, parse_timestamp, to_datetime
 
 __all__ = [
-    "AWS_JSON_CONVERTERS",
     "JSON_CONVERTERS",
     "BadValue",
     "MissingMember",
@@ -42,11 +41,41 @@ Reader = Callable[[Any], Any]
 Writer = Callable[[Any], Any]
 
 _INTS = ("integer", "long", "short", "byte")
+_SCALARS = "scalars"  # the per-service cache's entry of special scalar readers
 _FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 class BadValue(Exception):
-    """A wire value of the wrong type for its member (-> SerializationException)."""
+    """A wire value of the wrong type for its member (-> SerializationException).
+
+    Its text is cloudlet's own wording; a codec that words it as a service
+    does (``coral.message``) reads the rest: the ``shape`` expected (or only its
+    ``type_name``), the ``value`` found, and ``place``, which the reader one level
+    out sets: ``"field"`` for a structure member, ``"element"`` for a list member
+    or map value. ``detail`` marks a text already in the service's words.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        shape: Shape | None = None,
+        type_name: str = "",
+        value: Any = None,
+        detail: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.shape = shape
+        self.type_name = shape.type_name if shape is not None else type_name
+        self.value = value
+        self.detail = detail
+        self.place: str | None = None
+
+    def at(self, place: str) -> BadValue:
+        """Record where the value sat, unless a reader further in already did."""
+        if self.place is None:
+            self.place = place
+        return self
 
 
 class MissingMember(Exception):
@@ -95,8 +124,12 @@ def _failing(conv: Reader, values: list[Any]) -> int:
     return 0
 
 
-def _bad(name: str, shape_type: str, value: Any) -> BadValue:
-    return BadValue(f"Member '{name}' must be of type {shape_type}, got {_type_word(value)}")
+def _bad(name: str, shape_type: str, value: Any, shape: Shape | None = None) -> BadValue:
+    return BadValue(
+        f"Member '{name}' must be of type {shape_type}, got {_type_word(value)}",
+        shape=shape,
+        value=value,
+    )
 
 
 def _identity(value: Any) -> Any:
@@ -120,9 +153,16 @@ class ShapeConverters:
     # (Smithy's rule, and what botocore's rest-json parser converts back).
     float_words = True
 
-    def __init__(self, *, float_words: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        float_words: bool = True,
+        scalars: Callable[[ServiceModel], dict[str, Reader]] | None = None,
+    ) -> None:
         self.float_words = float_words
-        self._caches = PlanCache(lambda service: {})
+        # ``scalars(service)``: readers that replace this class's for those scalar
+        # types in that service (``coral.scalar_readers``).
+        self._caches = PlanCache(lambda service: {_SCALARS: scalars(service) if scalars else {}})
 
     def cache(self, service: ServiceModel) -> dict[Any, Any]:
         return self._caches.get(service)
@@ -146,14 +186,14 @@ class ShapeConverters:
             return conv
         _types, conv = self._member_reader(shape, cache)
         if conv is None:
-            return self._checked(shape.name, shape.type_name, _types)
+            return self._checked(shape, _types)
         return conv
 
     @staticmethod
-    def _checked(name: str, type_name: str, types: tuple[type, ...]) -> Reader:
+    def _checked(shape: Shape, types: tuple[type, ...]) -> Reader:
         def check(value: Any) -> Any:
             if type(value) not in types:
-                raise _bad(name, type_name, value)
+                raise _bad(shape.name, shape.type_name, value, shape)
             return value
 
         return check
@@ -180,6 +220,9 @@ class ShapeConverters:
             if conv is None:
                 conv = self._map_reader(shape, cache)
             return None, conv
+        special = cache[_SCALARS].get(t)
+        if special is not None:
+            return None, special
         return self.scalar_reader(shape)
 
     def scalar_reader(self, shape: Shape) -> tuple[tuple[type, ...] | None, Reader | None]:
@@ -204,13 +247,13 @@ class ShapeConverters:
     def _struct_reader(
         self, shape: Shape, cache: dict[Any, Any], only: tuple[str, ...] | None
     ) -> Reader:
-        members: dict[str, tuple[str, tuple[type, ...] | None, Reader | None, str]] = {}
+        members: dict[str, tuple[str, tuple[type, ...] | None, Reader | None, Shape]] = {}
         required = () if only is not None else tuple(shape.required_members)
         sname = shape.name
 
         def read(value: Any) -> dict[str, Any]:
             if type(value) is not dict:
-                raise _bad(sname, "structure", value)
+                raise _bad(sname, "structure", value, shape)
             out: dict[str, Any] = {}
             name = ""
             try:
@@ -218,15 +261,18 @@ class ShapeConverters:
                     m = members.get(k)
                     if m is None or x is None:
                         continue
-                    name, types, conv, type_name = m
+                    name, types, conv, mshape = m
                     if conv is None:
                         if type(x) not in types:  # type: ignore[operator]
-                            raise _bad(name, type_name, x)
+                            raise _bad(name, mshape.type_name, x, mshape)
                         out[name] = x
                     else:
                         out[name] = conv(x)
             except MissingMember as exc:
                 exc.within(_camel(name))  # the member whose reader raised
+                raise
+            except BadValue as exc:
+                exc.at("field")
                 raise
             for r in required:
                 if r not in out:
@@ -239,7 +285,7 @@ class ShapeConverters:
             if only is not None and name not in only:
                 continue
             types, conv = self._member_reader(member, cache)
-            members[self.read_name(name, member)] = (name, types, conv, member.type_name)
+            members[self.read_name(name, member)] = (name, types, conv, member)
         return read
 
     def _list_reader(self, shape: Shape, cache: dict[Any, Any]) -> Reader:
@@ -251,19 +297,22 @@ class ShapeConverters:
 
         def read(value: Any) -> list[Any]:
             if type(value) is not list:
-                raise _bad(sname, "list", value)
+                raise _bad(sname, "list", value, shape)
             types, conv = holder
             if not sparse and None in value:
-                raise _bad(sname, "list member", None)
+                raise _bad(sname, "list member", None, shape.member).at("element")
             if conv is None:
                 for x in value:
                     if type(x) not in types and x is not None:
-                        raise _bad(sname, "list member", x)
+                        raise _bad(sname, "list member", x, shape.member).at("element")
                 return value
             try:
                 return [None if x is None else conv(x) for x in value]
             except MissingMember as exc:
                 exc.within(f"{_failing(conv, value)}.member")
+                raise
+            except BadValue as exc:
+                exc.at("element")
                 raise
 
         cache[("r", sname)] = read
@@ -276,7 +325,7 @@ class ShapeConverters:
 
         def read(value: Any) -> dict[str, Any]:
             if type(value) is not dict:
-                raise _bad(sname, "map", value)
+                raise _bad(sname, "map", value, shape)
             types, conv = holder
             out: dict[str, Any] = {}
             k = ""
@@ -286,12 +335,15 @@ class ShapeConverters:
                         continue
                     if conv is None:
                         if type(x) not in types:
-                            raise _bad(sname, "map value", x)
+                            raise _bad(sname, "map value", x, shape.value)
                         out[k] = x
                     else:
                         out[k] = conv(x)
             except MissingMember as exc:
                 exc.within(f"{k}.member")
+                raise
+            except BadValue as exc:
+                exc.at("element")
                 raise
             return out
 
@@ -494,11 +546,6 @@ def _b64_out(value: Any) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-# rest-json writes non-finite floats as strings. For awsJson botocore's parser
-# leaves such strings as str, but turns the bare tokens NaN/Infinity (which
-# Python's json module reads and writes) into floats, so awsJson responses use
-# the bare tokens: every client cloudlet serves is Python. Only the stdlib writes
-# them, so awsJson marks a non-finite float (``NonFinite``) and its body falls
-# back from orjson to the stdlib when, and only when, one is present.
+# rest-json writes non-finite floats as strings (awsJson's converters, which do
+# not, are json.py's).
 JSON_CONVERTERS = ShapeConverters()
-AWS_JSON_CONVERTERS = ShapeConverters(float_words=False)

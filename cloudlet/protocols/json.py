@@ -21,9 +21,9 @@ import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from cloudlet.core.errors import ServiceError, UnknownOperation
+from cloudlet.protocols import coral
 from cloudlet.protocols.base import HttpRequest, HttpResponse
 from cloudlet.protocols.converters import (
-    AWS_JSON_CONVERTERS,
     JSON_CONVERTERS,
     BadValue,
     MissingMember,
@@ -223,6 +223,15 @@ def error_document(
 
 # --------------------------------------------------------------------------- codec
 
+# rest-json writes non-finite floats as strings. For awsJson botocore's parser
+# leaves such strings as str, but turns the bare tokens NaN/Infinity (which
+# Python's json module reads and writes) into floats, so awsJson responses use
+# the bare tokens: every client cloudlet serves is Python. Only the stdlib writes
+# them, so awsJson marks a non-finite float (``NonFinite``) and its body falls
+# back from orjson to the stdlib when, and only when, one is present. DynamoDB's
+# scalars are read as its Java front end reads them (``coral``).
+AWS_JSON_CONVERTERS = ShapeConverters(float_words=False, scalars=coral.scalar_readers)
+
 _CRC32_PREFIXES = frozenset({"dynamodb", "streams.dynamodb"})
 
 
@@ -237,7 +246,7 @@ def sends_crc32(service: ServiceModel) -> bool:
 class _OpPlan:
     """What serving one operation needs, looked up once per request."""
 
-    __slots__ = ("reader", "writer", "content_type", "event_stream", "crc32")
+    __slots__ = ("reader", "writer", "content_type", "event_stream", "crc32", "coral")
 
     def __init__(self, codec: JsonCodec, operation: OperationModel) -> None:
         service = operation.service_model
@@ -247,6 +256,7 @@ class _OpPlan:
         self.writer: Writer | None = conv.writer(service, out) if out is not None else None
         self.content_type = codec.content_type(service)
         self.crc32 = sends_crc32(service)
+        self.coral = coral.speaks_coral(service)
         self.event_stream: str | None = out.event_stream_name if out is not None else None
         if self.event_stream is not None:
             rest = tuple(n for n in out.members if n != self.event_stream)
@@ -279,15 +289,26 @@ class JsonCodec:
             op = _operations(service).get(name)
             if op is not None:
                 return op
-        raise UnknownOperation(
-            "UnknownOperationException",
-            f"Operation {target or '(no X-Amz-Target)'} is not supported.",
-            400,
+        # DynamoDB's framework names nothing (``coral``).
+        text = (
+            ""
+            if coral.speaks_coral(service)
+            else f"Operation {target or '(no X-Amz-Target)'} is not supported."
         )
+        raise UnknownOperation("UnknownOperationException", text, 400)
 
     def parse(self, req: HttpRequest, operation: OperationModel) -> dict[str, Any]:
-        data = load_body(req.body)
-        reader = self._plan(operation).reader
+        plan = self._plan(operation)
+        try:
+            # DynamoDB reads no body (or no JSON) as nothing to name (``coral``).
+            data = load_body(req.body) if req.body or not plan.coral else None
+        except ServiceError:
+            if not plan.coral:
+                raise
+            data = None
+        if data is None and plan.coral:
+            raise ServiceError("SerializationException", "", 400)
+        reader = plan.reader
         if reader is None:
             return {}
         if type(data) is not dict:
@@ -295,7 +316,8 @@ class JsonCodec:
         try:
             return reader(data)
         except BadValue as exc:
-            raise ServiceError("SerializationException", str(exc), 400) from exc
+            text = coral.message(exc) if plan.coral else str(exc)
+            raise ServiceError("SerializationException", text, 400) from exc
         except MissingMember as exc:
             raise missing_error(operation, exc.member, exc.path) from exc
 
@@ -362,6 +384,8 @@ class JsonCodec:
             self.converters,
             type_value=error_type(service, error.code),
         )
+        if coral.speaks_coral(service):
+            _coral_message(doc, error)
         headers = [
             ("Content-Type", self.content_type(service)),
             ("x-amzn-RequestId", request_id),
@@ -375,6 +399,13 @@ class JsonCodec:
         if sends_crc32(service):
             headers.append(("x-amz-crc32", str(zlib.crc32(body))))
         return HttpResponse(error.status, headers, body)
+
+
+def _coral_message(doc: dict[str, Any], error: ServiceError) -> None:
+    """DynamoDB's framework keys some messages ``Message`` and sends none it has not got."""
+    text = doc.pop("message", None)
+    if text:
+        doc[coral.MESSAGE_KEYS.get(error.code, "message")] = text
 
 
 def event_body(
