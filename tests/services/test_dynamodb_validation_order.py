@@ -394,3 +394,27 @@ def test_values_without_an_expression_name_the_expressions(ddb, op, extra, null)
     assert err["Message"].endswith(
         f"ExpressionAttributeValues can only be specified when using expressions: {null} null"
     )
+
+
+NOT_NUMERIC = "The parameter cannot be converted to a numeric value"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"S": "", "N": ""}, NOT_NUMERIC),
+        ({"S": "a", "N": ""}, NOT_NUMERIC),
+        ({"S": "a", "N": "b"}, NOT_NUMERIC + ": b"),
+        ({"S": "a", "NS": ["1", "b"]}, NOT_NUMERIC + ": b"),
+        ({"NS": ["1", ""]}, NOT_NUMERIC),
+        (
+            {"S": "a", "N": "1"},
+            "Supplied AttributeValue has more than one datatypes set, "
+            "must contain exactly one of the supported datatypes",
+        ),
+    ],
+)
+def test_numbers_are_read_before_the_types_are_counted(ddb, value, message):
+    # dynalite getItem.js "empty/invalid numbers in Key": an empty number is named by
+    # nothing, and a bad number wins over a second type.
+    invalid(ddb.get_item, message, TableName=MISSING, Key={"a": value})

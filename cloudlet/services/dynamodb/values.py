@@ -60,7 +60,9 @@ def _number_error(message: str) -> Exception:
 
 
 def _not_a_number(text: object) -> Exception:
-    return _number_error(f"The parameter cannot be converted to a numeric value: {text}")
+    # An empty text is named by nothing (dynalite's getItem.js, AWS-checked).
+    shown = f": {text}" if text != "" else ""
+    return _number_error(f"The parameter cannot be converted to a numeric value{shown}")
 
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
@@ -154,6 +156,10 @@ def _one_type(value: Any) -> tuple[str, Any]:
             "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
         )
     if len(value) > 1:
+        # AWS reads a number as it binds the value, before it counts the types:
+        # {"S": "a", "N": "b"} is a bad number (dynalite's getItem.js, AWS-checked).
+        for n in ([value["N"]] if "N" in value else []) + list(value.get("NS") or ()):
+            normalize_number(n)
         raise errors.validation(
             "Supplied AttributeValue has more than one datatypes set, "
             "must contain exactly one of the supported datatypes"
