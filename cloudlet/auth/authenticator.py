@@ -147,7 +147,32 @@ def _anonymous(req: HttpRequest) -> bool:
 
 
 def _refuse_unsigned(req: HttpRequest, *, s3: bool) -> None:
-    """Strict mode, no usable credential: say precisely what is wrong."""
+    """Strict mode, no usable credential: say precisely what is wrong, and tag the error
+    with what a SigV4-only front end makes of the request (``_unsigned_reason``)."""
+    try:
+        _explain_unsigned(req, s3=s3)
+    except errors.AuthError as err:
+        err.reason = _unsigned_reason(req) or err.reason
+        raise
+
+
+def _unsigned_reason(req: HttpRequest) -> str | None:
+    """``both-signatures`` for an Authorization header beside an ``X-Amz-Algorithm``
+    query parameter; ``no-signature`` when there is neither an ``AWS4-`` header nor that
+    parameter (a SigV4-only front end such as DynamoDB's takes an ``AWS4`` or ``X``
+    header, or presigned parameters without the algorithm, as no signature at all:
+    dynalite's test/connection.js, checked against DynamoDB); None otherwise."""
+    auth = req.headers.get("authorization", "").strip()
+    presigned = "X-Amz-Algorithm" in req.query_params
+    if auth and presigned:
+        return "both-signatures"
+    if not presigned and not auth.startswith("AWS4-"):
+        return "no-signature"
+    return None
+
+
+def _explain_unsigned(req: HttpRequest, *, s3: bool) -> None:
+    """Raise the error for a request without a usable credential."""
     auth = req.headers.get("authorization")
     if auth:
         if auth.startswith("AWS4-"):

@@ -6,10 +6,14 @@ S3 (and anything signed like S3) says ``InvalidAccessKeyId``,
 ``InvalidClientTokenId``, ``RequestExpired`` and ``MissingAuthenticationToken``.
 Every factory here takes ``s3`` and picks the code, the status and (for S3)
 the extra fields S3 puts in its error document, so the verifiers never spell
-an error code themselves.
+an error code themselves. A service whose front end words these failures its own way
+(DynamoDB's: ``UnrecognizedClientException``, all 400) restates them by their
+``reason`` (``Service.auth_error``), so nothing here knows that dialect.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from cloudlet.core.clock import utc_datetime
 from cloudlet.core.errors import ServiceError
@@ -31,10 +35,21 @@ own elements (LocalStack's AWS-recorded ``test_presigned_url_signature_authentic
 
 
 class AuthError(ServiceError):
-    """Any authentication failure (the gateway may log these apart from other errors)."""
+    """Any authentication failure (the gateway may log these apart from other errors).
+
+    ``reason`` names the failure in words no service's dialect owns: the code, unless
+    the failure is one some front end words apart (``no-signature``, a request no
+    SigV4-only front end would take as signed; ``both-signatures``; an
+    ``invalid-session-token``). A service restates the error in its own codes by it
+    (``Service.auth_error``: DynamoDB's ``UnrecognizedClientException`` ...).
+    """
 
     code = "AccessDenied"
     status = 403
+
+    def __init__(self, *args: Any, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reason = reason or self.code
 
 
 def iso_basic(ts: float) -> str:
@@ -175,7 +190,10 @@ def invalid_session_token(*, s3: bool) -> AuthError:
             "InvalidToken", "The provided token is malformed or otherwise invalid.", 400
         )
     return AuthError(
-        "InvalidClientTokenId", "The security token included in the request is invalid.", 403
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+        403,
+        reason="invalid-session-token",
     )
 
 

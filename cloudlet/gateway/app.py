@@ -27,7 +27,7 @@ from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
 from cloudlet import __version__
-from cloudlet.auth import Authenticator, CredentialStore, credential_scope
+from cloudlet.auth import Authenticator, AuthError, CredentialStore, credential_scope
 from cloudlet.config import ServerConfig
 from cloudlet.core.errors import (
     InternalFailure,
@@ -286,11 +286,14 @@ class Gateway:
                     req, receive, operation if ctx.protocol == "rest-json" else None
                 )
 
-            ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
+            service = self.services.get(name)
+            try:
+                ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
+            except AuthError as err:  # in the words of the service's front end (DynamoDB's)
+                raise (err if service is None else service.auth_error(err)) from None
             ctx.account_id = ctx.principal.account_id
             if operation.request_compression and "content-encoding" in req.headers:
                 req.body = inflate_request(req, self.config.max_body_bytes)
-            service = self.services.get(name)
             if service is not None:
                 service.prepare_request(ctx)
             ctx.params = codec.parse(req, operation)

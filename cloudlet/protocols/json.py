@@ -169,6 +169,11 @@ _FRAMEWORK = {
     "ValidationException": "com.amazon.coral.validate",
     "SerializationException": "com.amazon.coral.service",
     "UnknownOperationException": "com.amazon.coral.service",
+    "UnrecognizedClientException": "com.amazon.coral.service",
+    "InvalidSignatureException": "com.amazon.coral.service",
+    "MissingAuthenticationTokenException": "com.amazon.coral.service",
+    "IncompleteSignatureException": "com.amazon.coral.service",
+    "ExpiredTokenException": "com.amazon.coral.service",
 }
 """Where those services' framework errors live (not under the service's namespace)."""
 

@@ -19,11 +19,12 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from cloudlet.auth.errors import AuthError
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.state.db import open_database
 
@@ -203,8 +204,22 @@ class Service:
     AWS's common ``InternalFailure``, unless the service models its own (then the
     override names that error, with its documented description as the message)."""
 
+    auth_errors: ClassVar[Mapping[str, tuple[str, int, str | None]]] = {}
+    """The service's own words for authentication failures, by ``AuthError.reason``:
+    (code, status, message, None keeping the auth layer's). Empty: the auth layer's
+    codes, which are the query services' (``InvalidClientTokenId`` ...)."""
+
     def __init__(self, env: ServiceEnv) -> None:
         self.env = env
+
+    def auth_error(self, err: AuthError) -> AuthError:
+        """The error to answer for the authentication failure ``err``: restated in
+        ``auth_errors`` when they name its reason, else ``err`` itself."""
+        restated = self.auth_errors.get(err.reason)
+        if restated is None:
+            return err
+        code, status, message = restated
+        return AuthError(code, message or err.message, status, reason=err.reason)
 
     async def start(self) -> None:
         """Called once on the event loop before the first request."""

@@ -48,6 +48,7 @@ class DynamoDBService(
 ):
     name = "dynamodb"
     internal_error = ("InternalServerError", "Internal server error")  # the modelled error
+    auth_errors = errors.CORAL_AUTH_ERRORS  # the Coral front end's auth errors, all 400
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)

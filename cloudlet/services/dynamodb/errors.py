@@ -6,11 +6,43 @@ are written once here and the engine only picks the constructor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
 
 ENVELOPE = "1 validation error detected: "
+
+_CORAL_MISSING = (
+    "MissingAuthenticationTokenException",
+    400,
+    "Request is missing Authentication Token",
+)
+CORAL_AUTH_ERRORS: Mapping[str, tuple[str, int, str | None]] = {
+    "InvalidClientTokenId": ("UnrecognizedClientException", 400, None),
+    "invalid-session-token": (
+        "UnrecognizedClientException",
+        400,
+        "The security token included in the request is invalid",
+    ),
+    "SignatureDoesNotMatch": ("InvalidSignatureException", 400, None),
+    "RequestExpired": ("InvalidSignatureException", 400, None),
+    "both-signatures": (
+        "InvalidSignatureException",
+        400,
+        "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
+    ),
+    "MissingAuthenticationToken": _CORAL_MISSING,
+    "no-signature": _CORAL_MISSING,
+    "IncompleteSignature": ("IncompleteSignatureException", 400, None),
+    "ExpiredToken": ("ExpiredTokenException", 400, None),
+}
+"""How the Coral front end of DynamoDB and DynamoDB Streams answers authentication
+failures (their ``Service.auth_errors``): all 400, ``...Exception`` codes. The message is
+the auth layer's (None) where AWS words it the same, else AWS's own: the session-token
+failure without the final period and the missing signature as DynamoDB says them
+(dynalite's index.js and test/connection.js, recorded against DynamoDB; the raw body in
+baopham/laravel-dynamodb#228)."""
 
 
 def validation(message: str) -> ServiceError:

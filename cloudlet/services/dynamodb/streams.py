@@ -641,6 +641,7 @@ class StreamsService(Service):
 
     name = "dynamodbstreams"
     internal_error = ("InternalServerError", "Internal server error")  # as DynamoDB's
+    auth_errors = errors.CORAL_AUTH_ERRORS  # as DynamoDB's, all 400
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
