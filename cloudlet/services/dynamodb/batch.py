@@ -313,7 +313,7 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
             responses.append({"Item": projection.apply(stored.item) if projection else stored.item})
     out: Result = {"Responses": responses}
     mode = params.get("ReturnConsumedCapacity")
-    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="read"))]
+    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="read", split=True))]
     if caps:
         out["ConsumedCapacity"] = caps
     return out
@@ -411,7 +411,7 @@ def _replayed(
         old = engine.read(table, key)
         size = old.size if old is not None else 0
         units[op["TableName"]] = units.get(op["TableName"], 0.0) + 2 * read_units(size, True)
-    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="read"))]
+    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="read", split=True))]
     return {"ConsumedCapacity": caps} if caps else {}
 
 
@@ -525,7 +525,9 @@ def transact_write_items(
                 units[name] = units.get(name, 0.0) + 2 * read_units(0, True)
         out: Result = {}
         mode = params.get("ReturnConsumedCapacity")
-        caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
+        caps = [
+            c for n, u in units.items() if (c := consumed(mode, n, u, kind="write", split=True))
+        ]
         if caps:
             out["ConsumedCapacity"] = caps
         if token:
