@@ -80,6 +80,9 @@ class Authenticator:
             _prepare_payload(req, None, None, s3=is_s3)
             return self.credentials.principal_for(scope.access_key)
 
+        if scope.version == 4 and not is_s3:
+            # AWS's front end refuses an incomplete signature before it looks at the key
+            sigv4.check_complete(req, presigned=scope.presigned)
         key = self.credentials.key(scope.access_key)
         if key is None:
             raise errors.unknown_access_key(scope.access_key, s3=is_s3)
@@ -173,10 +176,12 @@ def _unsigned_reason(req: HttpRequest) -> str | None:
 
 def _explain_unsigned(req: HttpRequest, *, s3: bool) -> None:
     """Raise the error for a request without a usable credential."""
+    if not s3:
+        _explain_unsigned_v4(req)
     auth = req.headers.get("authorization")
     if auth:
         if auth.startswith("AWS4-"):
-            sigv4.check_authorization_header(auth, s3=s3)
+            sigv4.check_authorization_header(req, auth, s3=s3)
         if auth.startswith("AWS ") and s3:
             # S3's words for a SigV2 header that is no key:signature (ceph/s3-tests'
             # *_bad_authorization_invalid_aws2)
@@ -200,6 +205,18 @@ def _explain_unsigned(req: HttpRequest, *, s3: bool) -> None:
             presigned=True,
         )
     raise errors.missing_authentication(s3=s3)
+
+
+def _explain_unsigned_v4(req: HttpRequest) -> None:
+    """Outside S3, AWS's front end reads any Authorization header, and a query string with
+    ``X-Amz-Algorithm`` or ``X-Amz-Credential``, as a SigV4 signature, and words what is
+    wrong with it its own way (``sigv4.check_complete``); returns when it has no words."""
+    auth = req.headers.get("authorization")
+    if auth:
+        sigv4.check_authorization_header(req, auth, s3=False)
+    params = req.query_params
+    if "X-Amz-Algorithm" in params or "X-Amz-Credential" in params:
+        sigv4.check_presigned_query(req)
 
 
 def _session_token(req: HttpRequest, scope: Scope) -> str | None:

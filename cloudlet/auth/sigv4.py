@@ -19,6 +19,10 @@ Where real clients disagree with the letter of the rules (S3 keys signed as
 sent vs re-encoded, query strings signed as sent), a few candidate canonical
 forms are tried; each is a full HMAC over what was actually received, so this
 widens compatibility without accepting anything unsigned.
+
+Outside S3, a signature missing any of its parts is refused before its key is looked
+up, every missing part named at once, in the words of AWS's front end
+(``check_complete``); S3 words such failures its own way.
 """
 
 from __future__ import annotations
@@ -327,22 +331,137 @@ def _all_signed(req: HttpRequest, names: list[str], *, presigned: bool) -> None:
         raise errors.headers_not_signed(unsigned)
 
 
-def check_authorization_header(value: str, *, s3: bool) -> None:
-    """Raise the precise error for an AWS4 Authorization header we could not parse."""
+# -- incomplete signatures ---------------------------------------------------------------
+
+_HEADER_PARTS = ("Credential", "Signature", "SignedHeaders")
+_QUERY_PARTS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Date",
+)
+
+
+def check_complete(req: HttpRequest, *, presigned: bool) -> None:
+    """Outside S3: refuse a SigV4 signature that lacks any of its parts, naming every one
+    and echoing the header, as AWS's front end does before it looks at the key
+    (dynalite's test/connection.js, checked against DynamoDB; SES in
+    brendanhay/amazonka#316; SSM in aws/aws-sdk-js#4285)."""
+    if presigned:
+        _check_query_parts(req)
+    else:
+        _check_header_parts(req, req.headers.get("authorization", ""))
+
+
+def _header_parameters(value: str) -> dict[str, str]:
+    """An Authorization header's ``name=value`` parameters as AWS's front end reads them:
+    split at commas and spaces, each part a pair (else the first that is not is refused:
+    aws/aws-cli#4385, iann0036/cloud9-sync#10, dynalite's index.js). A scheme other than
+    ``AWS4-...`` carries none: SSM lists every part missing from ``AWS key:signature``."""
+    scheme, *parts = value.replace(",", " ").split() or [""]
+    if not scheme.startswith("AWS4-"):
+        return {}
+    params: dict[str, str] = {}
+    for part in parts:
+        name, eq, val = part.partition("=")
+        if not eq:
+            raise errors.malformed(
+                f"'{part}' not a valid key=value pair (missing equal-sign) in Authorization "
+                f"header: '{value}'.",
+                s3=False,
+            )
+        params[name] = val
+    return params
+
+
+def _check_header_parts(req: HttpRequest, value: str) -> dict[str, str]:
+    """The header's parameters, once every part and a date are there (else all that
+    is missing, in AWS's order). An empty ``SignedHeaders`` passes here (dynalite)."""
+    params = _header_parameters(value)
+    problems = [
+        f"Authorization header requires '{name}' parameter."
+        for name in _HEADER_PARTS
+        if not params.get(name) and not (name == "SignedHeaders" and name in params)
+    ]
+    if not (req.headers.get("x-amz-date") or req.headers.get("date")):
+        problems.append(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        )
+    if problems:
+        raise errors.malformed(" ".join([*problems, f"Authorization={value}"]), s3=False)
+    return params
+
+
+def _check_query_parts(req: HttpRequest) -> None:
+    params = req.query_params
+    problems = [
+        f"AWS query-string parameters must include '{name}'."
+        for name in _QUERY_PARTS
+        if not _one(params, name)
+    ]
+    if problems:
+        raise errors.malformed(
+            " ".join([*problems, "Re-examine the query-string parameters."]),
+            s3=False,
+            presigned=True,
+        )
+
+
+def _check_credential_elements(credential: str, *, presigned: bool) -> None:
+    """AWS's words for a credential that is not five ``/``-separated elements
+    (trailing slashes ignored; dynalite's index.js, recorded against DynamoDB)."""
+    if len(credential.rstrip("/").split("/")) != 5:
+        raise errors.malformed(
+            "Credential must have exactly 5 slash-delimited elements, e.g. "
+            f"keyid/date/region/service/term, got '{credential}'",
+            s3=False,
+            presigned=presigned,
+        )
+
+
+def check_presigned_query(req: HttpRequest) -> None:
+    """Outside S3: raise AWS's error for presigned SigV4 parameters we could not parse,
+    when AWS words it (every missing part; a credential of the wrong shape)."""
+    _check_query_parts(req)
+    _check_credential_elements(_one(req.query_params, "X-Amz-Credential"), presigned=True)
+
+
+def check_authorization_header(req: HttpRequest, value: str, *, s3: bool) -> None:
+    """Raise the precise error for an Authorization header we could not parse: for S3
+    one that starts ``AWS4-``; elsewhere any, read as SigV4 (``check_complete``)."""
+    if s3:
+        credential = _s3_header_credential(value)
+    else:
+        credential = _check_header_parts(req, value)["Credential"]
+        scheme = value.split()[0]
+        if scheme != V4_ALGORITHM:
+            # dynalite's index.js records the trailing space, as DynamoDB sends it
+            raise errors.malformed(
+                f"Unsupported AWS 'algorithm': '{scheme}' (only {V4_ALGORITHM} for now). ",
+                s3=False,
+            )
+        _check_credential_elements(credential, presigned=False)
+    raise errors.malformed(
+        "Credential should be scoped to a valid date, region and service, ending in "
+        f"aws4_request: '{credential}'",
+        s3=s3,
+    )
+
+
+def _s3_header_credential(value: str) -> str:
+    """The Credential of an ``AWS4-`` header S3 could not use, once its syntax is whole."""
     fields = parse_v4_authorization(value)
     if fields is None:
         algorithm = value.strip().partition(" ")[0]
-        raise errors.malformed(f"Unsupported Authorization Type: {algorithm}", s3=s3)
+        raise errors.malformed(f"Unsupported Authorization Type: {algorithm}", s3=True)
     for name in ("Credential", "SignedHeaders", "Signature"):
         if name not in fields:
             raise errors.malformed(
-                f"Authorization header requires '{name}' parameter. Authorization={value}", s3=s3
+                f"Authorization header requires '{name}' parameter. Authorization={value}",
+                s3=True,
             )
-    raise errors.malformed(
-        "Credential should be scoped to a valid date, region and service, ending in "
-        f"aws4_request: '{fields['Credential']}'",
-        s3=s3,
-    )
+    return fields["Credential"]
 
 
 def _header_timestamp(req: HttpRequest, scope: Scope, *, s3: bool, now: float) -> str:
