@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cloudlet.services.dynamodb import errors
-from cloudlet.services.dynamodb.key_values import index_key_of, number_partition
+from cloudlet.services.dynamodb.key_values import (
+    base_numbers,
+    index_base,
+    index_key_of,
+    number_partition,
+)
 from cloudlet.services.dynamodb.store import HASH_VERSION, Store, dump, load
 from cloudlet.services.dynamodb.tables import Index, Table
 from cloudlet.services.dynamodb.values import Item, item_size, to_decimal
@@ -75,15 +80,16 @@ class Engine:
             self.tables[(account, region, name)] = table
             self.by_id[tid] = table
         if self.store.hash_version() < HASH_VERSION:
-            self._rehash()
+            self._upgrade()
         # The retention sweep trims the log; its high-water mark keeps numbers rising.
         row = conn.execute("SELECT max(seq) FROM changes").fetchone()
         mark = conn.execute("SELECT value FROM counters WHERE name = 'change_seq'").fetchone()
         self.seq = max(int(row[0] or 0), int(mark[0]) if mark else 0)
 
-    def _rehash(self) -> None:
-        """Bring an older database's partition hashes to ``hash_of``'s (``Store.rehash``):
-        its items would not be found under the new ones."""
+    def _upgrade(self) -> None:
+        """Bring an older database to ``HASH_VERSION`` (``Store.upgrade``): its partition
+        hashes to ``hash_of``'s, else its items would not be found under the new ones, and
+        its index entries to carry their table key's ``base_hash``."""
         items = {t.tid: number_partition([t.hash]) for t in self.by_id.values()}
         indexes = {
             ix.iid: number_partition(ix.hash_keys())
@@ -96,13 +102,14 @@ class Engine:
         ).fetchone():
             for bid, meta in self.store.conn.execute("SELECT id, meta FROM backups"):
                 backups[bid] = number_partition([Table.from_meta(0, meta).hash])
-        self.store.rehash(
+        self.store.upgrade(
             {
                 "items": items,
                 "index_items": indexes,
                 "backup_items": backups,
                 "backup_cursors": backups,
-            }
+            },
+            {ix.iid: base_numbers(t) for t in self.by_id.values() for ix in t.indexes},
         )
 
     # ---- tables
@@ -276,7 +283,7 @@ class Engine:
         """Keep each index in step; an ALL projection's entry is the item, whose size
         the write already knows (``new_size``, ``old.size``), so only narrower
         projections are measured."""
-        base = (key[1], key[2])
+        base = index_base(table, key)
         touched = 0
         counts = table.index_counts
         old_item = old.item if old is not None else None
@@ -352,13 +359,17 @@ class Engine:
                 ).fetchall()
             table.index_counts = None  # recounted when next described
             with self.store.transaction():
-                for _h, hk, rk, body in rows:
+                for h, hk, rk, body in rows:
                     item = load(body)
                     ikey = index_key_of(ix, item)
                     if ikey is not None:
                         projected = project(table, ix, item)
                         self.store.index_put(
-                            ix.iid, ikey, (hk, rk), item_size(projected), dump(projected)
+                            ix.iid,
+                            ikey,
+                            index_base(table, (h, hk, rk)),
+                            item_size(projected),
+                            dump(projected),
                         )
             if rows:
                 cursor[0] = tuple(rows[-1][:3])

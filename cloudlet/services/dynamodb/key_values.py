@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from cloudlet.services.dynamodb import errors, multikey
 from cloudlet.services.dynamodb.expressions.ordering import type_of
-from cloudlet.services.dynamodb.store import hash_of
+from cloudlet.services.dynamodb.store import base_hash, hash_of
 from cloudlet.services.dynamodb.values import AV, Item, key_bytes
 
 if TYPE_CHECKING:
@@ -105,6 +105,20 @@ def index_key_of(ix: Index, item: Item) -> tuple[int, bytes, bytes] | None:
         return None
     hk = multikey.join(hparts)
     return hash_of(hk, number_partition(ix.hash_keys())), hk, multikey.join(rparts)
+
+
+def index_base(table: Table, key: tuple[int, bytes, bytes]) -> tuple[int, bytes, bytes]:
+    """``(bh, hk, rk)``: where an item of table key ``key`` (``Table.key_of``) sorts among
+    index entries of equal index key (``store.base_hash``). Computed once per item written,
+    whatever the number of indexes; a hash-only table's is its key, ``h`` being the hash."""
+    if table.range is None:
+        return key
+    return base_hash(key[1], key[2], base_numbers(table)), key[1], key[2]
+
+
+def base_numbers(table: Table) -> tuple[bool, bool]:
+    """Whether ``table``'s hash and range keys are numbers (``store.base_hash``)."""
+    return number_partition([table.hash]), table.range is not None and table.range[1] == "N"
 
 
 def number_partition(attrs: list[tuple[str, str]]) -> bool:

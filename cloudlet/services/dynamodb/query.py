@@ -2,8 +2,10 @@
 
 A Query is one index range scan over ``(tid|iid, h, hk)`` with the sort-key
 condition turned into a range of key bytes (``begins_with`` is a prefix
-range), in ``rk`` order or reversed; a GSI with a multi-attribute key has key
-conditions and a key range of its own (``multiquery``). A Scan walks ``h``
+range), in ``rk`` order or reversed; on a secondary index, entries of equal
+index key come in their table key's hash order (``store.base_hash``), as
+DynamoDB's do. A GSI with a multi-attribute key has key conditions and a key
+range of its own (``multiquery``). A Scan walks ``h``
 order; a parallel scan segment is a contiguous range of ``h``. Pages stop at ``Limit`` items
 read or 1 MB read, whichever comes first, and carry ``LastEvaluatedKey``;
 filters apply after the read as in DynamoDB (``ScannedCount`` counts reads).
@@ -42,7 +44,7 @@ from cloudlet.services.dynamodb.expressions.multikeys import (
     reduce_multi_key_condition,
 )
 from cloudlet.services.dynamodb.items import expression_context, projection_of
-from cloudlet.services.dynamodb.key_values import check_not_empty, number_partition
+from cloudlet.services.dynamodb.key_values import check_not_empty, index_base, number_partition
 from cloudlet.services.dynamodb.store import hash_of, load
 from cloudlet.services.dynamodb.tables import Index, Table
 from cloudlet.services.dynamodb.values import Item, key_bytes, validate_item
@@ -74,7 +76,7 @@ class _Target:
             self.id_col = "iid"
             self.id = index.iid
             self.cols = "size, body, h, hk, rk, bhk, brk"
-            self.order = ("h", "hk", "rk", "bhk", "brk")
+            self.order = ("h", "hk", "rk", "bh", "bhk", "brk")
             self.hash, self.range = index.hash, index.range
             self.hashes, self.ranges = index.hash_keys(), index.range_keys()
         self.multi = index is not None and index.multi
@@ -127,7 +129,8 @@ class _Target:
         hk, rk = (
             multikey.join(self._start_parts(esk, attrs)) for attrs in (self.hashes, self.ranges)
         )
-        return (hash_of(hk, number_partition(self.hashes)), hk, rk, table_key[1], table_key[2])
+        index_key = (hash_of(hk, number_partition(self.hashes)), hk, rk)
+        return (*index_key, *index_base(self.table, table_key))
 
     @staticmethod
     def _start_parts(esk: Item, attrs: list[tuple[str, str]]) -> list[bytes]:

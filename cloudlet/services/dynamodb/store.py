@@ -14,10 +14,14 @@ Why this shape:
   form the codec answers with.
 - ``exp`` holds the item's TTL time (seconds) when the table has TTL on and the
   item has a number in the TTL attribute; a partial index finds expired items.
-- Secondary indexes are rows of ``index_items`` keyed by the index key and then
-  the base key (several items may share an index key); the body is the
-  projected item. A GSI key part made of several attributes is stored as their
-  ``multikey.encode``, which sorts as the attribute tuple does.
+- Secondary indexes are rows of ``index_items`` keyed by the index key
+  ``(h, hk, rk)`` and then the base (table) key ``(bh, bhk, brk)``: several items
+  may share an index key, and DynamoDB returns those in the order of their table
+  key's partition hash, ``bh`` (``base_hash``: dynalite's ``createIndexKey``,
+  recorded against DynamoDB), which a Query, its reverse and its
+  ExclusiveStartKey all follow. The body is the projected item. A GSI key part
+  made of several attributes is stored as their ``multikey.encode``, which sorts
+  as the attribute tuple does.
 - ``changes`` is the per-table change log: stream records and point-in-time
   recovery read it; it is written in the transaction that changes the item.
 
@@ -35,6 +39,20 @@ from contextlib import contextmanager
 from typing import Any
 
 from cloudlet.services.dynamodb.values import number_hash_bytes
+
+_INDEX_ITEMS = """
+CREATE TABLE IF NOT EXISTS {name} (
+    iid INTEGER NOT NULL,
+    h INTEGER NOT NULL,
+    hk BLOB NOT NULL,
+    rk BLOB NOT NULL,
+    bh INTEGER NOT NULL,
+    bhk BLOB NOT NULL,
+    brk BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (iid, h, hk, rk, bh, bhk, brk)
+) WITHOUT ROWID;"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tables (
@@ -56,17 +74,7 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (tid, h, hk, rk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_exp ON items (exp, tid) WHERE exp IS NOT NULL;
-CREATE TABLE IF NOT EXISTS index_items (
-    iid INTEGER NOT NULL,
-    h INTEGER NOT NULL,
-    hk BLOB NOT NULL,
-    rk BLOB NOT NULL,
-    bhk BLOB NOT NULL,
-    brk BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    PRIMARY KEY (iid, h, hk, rk, bhk, brk)
-) WITHOUT ROWID;
+{index_items}
 CREATE TABLE IF NOT EXISTS changes (
     tid INTEGER NOT NULL,
     seq INTEGER NOT NULL,
@@ -89,24 +97,25 @@ CREATE TABLE IF NOT EXISTS tokens (
     at REAL NOT NULL,
     result TEXT NOT NULL
 ) WITHOUT ROWID;
-"""
+""".format(index_items=_INDEX_ITEMS.format(name="index_items"))
 
 GET = "SELECT size, body FROM items WHERE tid = ? AND h = ? AND hk = ? AND rk = ?"
 PUT = "INSERT OR REPLACE INTO items (tid, h, hk, rk, size, exp, body) VALUES (?, ?, ?, ?, ?, ?, ?)"
 DELETE = "DELETE FROM items WHERE tid = ? AND h = ? AND hk = ? AND rk = ?"
 INDEX_PUT = (
-    "INSERT OR REPLACE INTO index_items (iid, h, hk, rk, bhk, brk, size, body) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO index_items (iid, h, hk, rk, bh, bhk, brk, size, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INDEX_DELETE = (
-    "DELETE FROM index_items WHERE iid = ? AND h = ? AND hk = ? AND rk = ? AND bhk = ? AND brk = ?"
+    "DELETE FROM index_items "
+    "WHERE iid = ? AND h = ? AND hk = ? AND rk = ? AND bh = ? AND bhk = ? AND brk = ?"
 )
 
 _PURGES = {
     "items": "DELETE FROM items WHERE tid = ?1 AND (h, hk, rk) IN "
     "(SELECT h, hk, rk FROM items WHERE tid = ?1 LIMIT ?2)",
-    "index": "DELETE FROM index_items WHERE iid = ?1 AND (h, hk, rk, bhk, brk) IN "
-    "(SELECT h, hk, rk, bhk, brk FROM index_items WHERE iid = ?1 LIMIT ?2)",
+    "index": "DELETE FROM index_items WHERE iid = ?1 AND (h, hk, rk, bh, bhk, brk) IN "
+    "(SELECT h, hk, rk, bh, bhk, brk FROM index_items WHERE iid = ?1 LIMIT ?2)",
     "changes": "DELETE FROM changes WHERE tid = ?1 AND seq IN "
     "(SELECT seq FROM changes WHERE tid = ?1 LIMIT ?2)",
     "backup": "DELETE FROM backup_items WHERE bid = ?1 AND (h, hk, rk) IN "
@@ -125,9 +134,10 @@ _SALT = hashlib.md5(b"Outliers", usedforsecurity=False)
 """DynamoDB's partition hash: MD5 of this salt and the key's bytes (dynalite's finding,
 which orders Scans and splits segments exactly as DynamoDB's recorded answers do)."""
 
-HASH_VERSION = 1
+HASH_VERSION = 2
 """``PRAGMA user_version`` of a database whose ``h`` columns hold ``hash_of``'s values
-(0: an older database, hashed with CRC-32, which ``Engine`` rehashes on open)."""
+and whose ``index_items`` hold ``bh`` (``Store.upgrade`` brings an older one there on
+open: 0 hashed with CRC-32, 1 had no ``bh``)."""
 
 
 def hash_of(hk: bytes, number: bool = False) -> int:
@@ -138,6 +148,20 @@ def hash_of(hk: bytes, number: bool = False) -> int:
     a number's ``values.number_key``, which DynamoDB hashes in its own encoding."""
     md5 = _SALT.copy()
     md5.update(number_hash_bytes(hk) if number else hk)
+    return int.from_bytes(md5.digest()[:4], "big")
+
+
+def base_hash(hk: bytes, rk: bytes, numbers: tuple[bool, bool]) -> int:
+    """The 32-bit position, among index rows of equal index key, of the item whose table
+    key is ``hk``/``rk``: the first four bytes of DynamoDB's partition hash of the whole
+    table key, the range key's bytes following the hash key's (dynalite's
+    ``createIndexKey``/``hashPrefix``, whose query.js global index orders were recorded
+    against DynamoDB). ``numbers``: whether the hash and range key are numbers. For a
+    hash-only table (``rk`` empty: a key value is never empty) it is ``hash_of`` the key."""
+    md5 = _SALT.copy()
+    md5.update(number_hash_bytes(hk) if numbers[0] else hk)
+    if rk:
+        md5.update(number_hash_bytes(rk) if numbers[1] else rk)
     return int.from_bytes(md5.digest()[:4], "big")
 
 
@@ -188,12 +212,30 @@ class Store:
     def hash_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def rehash(self, numbers: dict[str, dict[int, bool]]) -> None:
-        """Recompute every ``h`` with ``hash_of`` and mark the database ``HASH_VERSION``,
-        in one transaction. ``numbers`` says, per kind of row (``items`` by table id,
-        ``index_items`` by index id, ``backup_items``/``backup_cursors`` by backup id),
-        whether each owner's partition key is a number. Rows of owners not named (dropped
-        tables waiting for their purge) are left: nothing reads them."""
+    def upgrade(
+        self, numbers: dict[str, dict[int, bool]], bases: dict[int, tuple[bool, bool]]
+    ) -> None:
+        """Bring an older database to ``HASH_VERSION``, in one transaction.
+
+        Version 0 held CRC-32s: every ``h`` is recomputed with ``hash_of``. ``numbers``
+        says, per kind of row (``items`` by table id, ``index_items`` by index id,
+        ``backup_items``/``backup_cursors`` by backup id), whether each owner's partition
+        key is a number. An ``index_items`` without ``bh`` (versions 0 and 1) is rebuilt
+        with it, ``bases`` saying per index id whether its table's hash and range keys are
+        numbers (``base_hash``): a WITHOUT ROWID table's key cannot be altered. Rows of
+        owners not named (dropped tables and indexes waiting for their purge) are left,
+        or not copied into the rebuilt ``index_items``: nothing reads them."""
+        conn = self.conn
+        version = self.hash_version()
+        with self.transaction():
+            if version < 1:
+                self._rehash(numbers)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(index_items)")}
+            if "bh" not in columns:
+                self._add_base_hash(bases)
+            conn.execute(f"PRAGMA user_version = {HASH_VERSION}")
+
+    def _rehash(self, numbers: dict[str, dict[int, bool]]) -> None:
         conn = self.conn
         conn.create_function(
             "cloudlet_hash", 2, lambda hk, n: hash_of(hk, bool(n)), deterministic=True
@@ -207,16 +249,34 @@ class Store:
         present = {
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        with self.transaction():
-            for kind, column in owners.items():
-                if kind not in present:
-                    continue
-                for owner, number in numbers.get(kind, {}).items():
-                    conn.execute(
-                        f"UPDATE {kind} SET h = cloudlet_hash(hk, ?) WHERE {column} = ?",  # noqa: S608 - fixed names
-                        (number, owner),
-                    )
-            conn.execute(f"PRAGMA user_version = {HASH_VERSION}")
+        for kind, column in owners.items():
+            if kind not in present:
+                continue
+            for owner, number in numbers.get(kind, {}).items():
+                conn.execute(
+                    f"UPDATE {kind} SET h = cloudlet_hash(hk, ?) WHERE {column} = ?",  # noqa: S608 - fixed names
+                    (number, owner),
+                )
+
+    def _add_base_hash(self, bases: dict[int, tuple[bool, bool]]) -> None:
+        """Rebuild ``index_items`` with ``bh`` in its key, computed from each row's base key."""
+        conn = self.conn
+        conn.create_function(
+            "cloudlet_base_hash",
+            4,
+            lambda hk, rk, hn, rn: base_hash(hk, rk, (bool(hn), bool(rn))),
+            deterministic=True,
+        )
+        conn.execute(_INDEX_ITEMS.format(name="index_items_v2"))
+        for iid, (hash_number, range_number) in bases.items():
+            conn.execute(
+                "INSERT INTO index_items_v2 (iid, h, hk, rk, bh, bhk, brk, size, body) "
+                "SELECT iid, h, hk, rk, cloudlet_base_hash(bhk, brk, ?, ?), bhk, brk, size, "
+                "body FROM index_items WHERE iid = ?",
+                (hash_number, range_number, iid),
+            )
+        conn.execute("DROP TABLE index_items")
+        conn.execute("ALTER TABLE index_items_v2 RENAME TO index_items")
 
     def load_tables(self) -> list[tuple[int, str, str, str, str]]:
         return self.conn.execute("SELECT id, account, region, name, meta FROM tables").fetchall()
@@ -282,14 +342,16 @@ class Store:
         self,
         iid: int,
         key: tuple[int, bytes, bytes],
-        base: tuple[bytes, bytes],
+        base: tuple[int, bytes, bytes],
         size: int,
         body: bytes,
     ) -> None:
+        """Store an index entry: ``key`` is the index key, ``base`` the item's table key
+        with its ``base_hash`` first (``key_values.index_base``)."""
         self.conn.execute(INDEX_PUT, (iid, *key, *base, size, body))
 
     def index_delete(
-        self, iid: int, key: tuple[int, bytes, bytes], base: tuple[bytes, bytes]
+        self, iid: int, key: tuple[int, bytes, bytes], base: tuple[int, bytes, bytes]
     ) -> None:
         self.conn.execute(INDEX_DELETE, (iid, *key, *base))
 
