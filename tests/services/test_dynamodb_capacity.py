@@ -87,3 +87,115 @@ def test_transactions_split_their_units(ddb, table):
     )
     (cap,) = read["ConsumedCapacity"]
     assert cap["ReadCapacityUnits"] == cap["CapacityUnits"] == 2.0
+
+
+# --------------------------------------------------------------------------- index writes
+# What a write charges each index, as dynamodb-conformance's indexConsumedCapacity tests
+# measured it against DynamoDB (eu-west-2, 2026-08-12): a put or a removal is one write,
+# a moved key two, a changed projection one, an unchanged one nothing and no arm at all.
+
+
+@pytest.fixture(scope="module")
+def indexed(ddb) -> str:
+    name = tname("idxcap")
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsiPk", "lsiSk")
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi-inc",
+                "KeySchema": [{"AttributeName": "gsiPk", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["proj"]},
+            }
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "lsi1",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "lsiSk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    return name
+
+
+def _arms(cap: dict) -> tuple:
+    gsi = (cap.get("GlobalSecondaryIndexes") or {}).get("gsi-inc", {}).get("CapacityUnits")
+    lsi = (cap.get("LocalSecondaryIndexes") or {}).get("lsi1", {}).get("CapacityUnits")
+    return cap["CapacityUnits"], cap["Table"]["CapacityUnits"], gsi, lsi
+
+
+FULL = {"gsiPk": S("g"), "lsiSk": S("L1"), "proj": S("p")}
+
+
+def test_puts_and_deletes_charge_the_indexes_they_touch(ddb, indexed):
+    def put(pk: str, **attrs: dict) -> tuple:
+        item = {"pk": S(pk), "sk": S("1"), **attrs}
+        out = ddb.put_item(TableName=indexed, Item=item, ReturnConsumedCapacity="INDEXES")
+        return _arms(out["ConsumedCapacity"])
+
+    assert put("p1", gsiPk=S("g1"), proj=S("p")) == (2, 1, 1, None)
+    assert put("p2", other=S("o")) == (1, 1, None, None)  # sparse: no index, no arm
+    assert put("p3", lsiSk=S("L1")) == (2, 1, None, 1)
+    assert put("p4", **FULL) == (3, 1, 1, 1)
+    assert put("p4", **FULL) == (1, 1, None, None)  # identical overwrite: no index write
+    total = ddb.put_item(
+        TableName=indexed,
+        Item={"pk": S("p5"), "sk": S("1"), "gsiPk": S("g2")},
+        ReturnConsumedCapacity="TOTAL",
+    )["ConsumedCapacity"]
+    assert total == {"TableName": indexed, "CapacityUnits": 2.0}
+    gone = ddb.delete_item(
+        TableName=indexed,
+        Key={"pk": S("p4"), "sk": S("1")},
+        ReturnConsumedCapacity="INDEXES",
+    )
+    assert _arms(gone["ConsumedCapacity"]) == (3, 1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("update", "values", "arms"),
+    [
+        ("SET misc = :v", {":v": S("o2")}, (2, 1, None, 1)),  # not in the GSI's projection
+        ("SET proj = :v", {":v": S("p2")}, (3, 1, 1, 1)),  # projected: one write each
+        ("SET gsiPk = :v", {":v": S("moved")}, (4, 1, 2, 1)),  # key moved: delete + put
+        ("REMOVE gsiPk", None, (3, 1, 1, 1)),  # out of the GSI: one delete
+        ("SET lsiSk = :v", {":v": S("L2")}, (3, 1, None, 2)),
+    ],
+)
+def test_updates_charge_what_the_index_stores(ddb, indexed, update, values, arms):
+    pk = tname("u")
+    ddb.put_item(TableName=indexed, Item={"pk": S(pk), "sk": S("1"), "misc": S("o"), **FULL})
+    extra = {"ExpressionAttributeValues": values} if values else {}
+    out = ddb.update_item(
+        TableName=indexed,
+        Key={"pk": S(pk), "sk": S("1")},
+        UpdateExpression=update,
+        ReturnConsumedCapacity="INDEXES",
+        **extra,
+    )
+    assert _arms(out["ConsumedCapacity"]) == arms
+
+
+def test_batch_write_folds_the_index_writes_into_its_table_entry(ddb, indexed):
+    out = ddb.batch_write_item(
+        RequestItems={
+            indexed: [
+                {"PutRequest": {"Item": {"pk": S("b1"), "sk": S("1"), "gsiPk": S("g")}}},
+                {"PutRequest": {"Item": {"pk": S("b2"), "sk": S("1"), "other": S("o")}}},
+            ]
+        },
+        ReturnConsumedCapacity="INDEXES",
+    )
+    (cap,) = out["ConsumedCapacity"]
+    assert _arms(cap) == (3, 2, 1, None)

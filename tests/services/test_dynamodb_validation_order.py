@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.services.dynamodb_helpers import ENVELOPE, S, client, make_table, tname
+from tests.services.dynamodb_helpers import ENVELOPE, S, client, index, make_table, tname
 
 MISSING = "abc"
 """A valid table name no test creates."""
@@ -418,3 +418,40 @@ def test_numbers_are_read_before_the_types_are_counted(ddb, value, message):
     # dynalite getItem.js "empty/invalid numbers in Key": an empty number is named by
     # nothing, and a bad number wins over a second type.
     invalid(ddb.get_item, message, TableName=MISSING, Key={"a": value})
+
+
+def test_an_index_key_error_names_the_alphabetically_first_index(ddb):
+    # dynamodb-conformance's composite table (its four-region capture of 2026-06-23): lsi1,
+    # gsi1 and gsi2 all key on lsi1sk, and AWS names gsi1 for a value of the wrong type
+    # (its batchWriteItem.test.ts).
+    name = tname("ixname")
+    make_table(
+        ddb,
+        name,
+        ("pk", "S"),
+        ("sk", "S"),
+        lsis=[
+            index("lsi1", ("pk", "S"), ("lsi1sk", "S")),
+            index("lsi2", ("pk", "S"), ("lsi2sk", "S"), "INCLUDE", ["lsi1sk"]),
+        ],
+        gsis=[
+            index("gsi1", ("lsi1sk", "S")),
+            index("gsi2", ("lsi1sk", "S"), ("lsi2sk", "S"), "INCLUDE", ["data"]),
+        ],
+    )
+    item = {"pk": S("a"), "sk": S("1")}
+    write = {"PutRequest": {"Item": {**item, "lsi1sk": {"N": "5"}}}}
+    invalid(
+        ddb.batch_write_item,
+        "One or more parameter values were invalid: Type mismatch for Index Key "
+        "lsi1sk Expected: S Actual: N IndexName: gsi1",
+        RequestItems={name: [write]},
+    )
+    invalid(
+        ddb.put_item,
+        "One or more parameter values are not valid. A value specified for a secondary index "
+        "key is not supported. The AttributeValue for a key attribute cannot contain an empty "
+        "string value. IndexName: gsi1, IndexKey: lsi1sk",
+        TableName=name,
+        Item={**item, "lsi1sk": S("")},
+    )

@@ -243,20 +243,31 @@ def batch_write_item(engine: Engine, account: str, region: str, params: dict[str
                 raise _duplicates()
             seen.add(key)
     units: dict[str, float] = {}
+    indexes: dict[str, dict[str, float]] = {}  # per table, what each index was charged
+    kinds: dict[str, dict[str, str]] = {}
     with engine.store.transaction():
         for name, table, key, prepared in plans:
             old = engine.read(table, key)
+            charged: dict[str, float] = {}
             if prepared is not None:
-                engine.write(table, key, old, prepared.item, size=prepared.size)
+                charged = engine.write(table, key, old, prepared.item, size=prepared.size)
                 size = prepared.size
             else:
                 if old is not None:
-                    engine.write(table, key, old, None)
+                    charged = engine.write(table, key, old, None)
                 size = 0
             units[name] = units.get(name, 0.0) + write_units(max(size, old.size if old else 0))
+            mine = indexes.setdefault(name, {})
+            for ix, spent in charged.items():
+                mine[ix] = mine.get(ix, 0.0) + spent
+            kinds[name] = {ix.name: ix.kind for ix in table.indexes}
     out: Result = {"UnprocessedItems": {}}
     mode = params.get("ReturnConsumedCapacity")
-    caps = [c for n, u in units.items() if (c := consumed(mode, n, u, kind="write"))]
+    caps = [
+        c
+        for n, u in units.items()
+        if (c := consumed(mode, n, u, kind="write", indexes=indexes[n], index_kinds=kinds[n]))
+    ]
     if caps:
         out["ConsumedCapacity"] = caps
     return out

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb.capacity import write_units
 from cloudlet.services.dynamodb.key_values import (
     base_numbers,
     index_base,
@@ -234,10 +235,11 @@ class Engine:
         *,
         size: int | None = None,
         user: dict[str, str] | None = None,
-    ) -> int:
+    ) -> dict[str, float]:
         """Store ``new`` (None deletes) over ``old``, inside the caller's transaction.
 
-        Returns the number of index rows written (for consumed capacity).
+        Returns the write units each index was charged, by index name (for consumed
+        capacity; an index the write left alone is not named).
         """
         store = self.store
         tid = table.tid
@@ -258,12 +260,12 @@ class Engine:
             if new is not None:
                 table.item_count += 1
                 table.size_bytes += size or 0
-        touched = 0
+        charged: dict[str, float] = {}
         if table.indexes:
-            touched = self._write_indexes(table, key, old, new, size or 0)
+            charged = self._write_indexes(table, key, old, new, size or 0)
         if self._logging(table):
             self._log(table, key, old, new, user)
-        return touched
+        return charged
 
     def _expiry(self, table: Table, item: Item) -> float | None:
         ttl = table.ttl
@@ -279,35 +281,50 @@ class Engine:
 
     def _write_indexes(
         self, table: Table, key: Key, old: Stored | None, new: Item | None, new_size: int
-    ) -> int:
-        """Keep each index in step; an ALL projection's entry is the item, whose size
-        the write already knows (``new_size``, ``old.size``), so only narrower
-        projections are measured."""
+    ) -> dict[str, float]:
+        """Keep each index in step; return the write units each was charged.
+
+        An entry put or removed is one write, one moved to another index key two (a
+        delete and a put), one whose projection changed one, and one whose projection
+        did not change none, as DynamoDB charges them (developer guide, GSI.html,
+        "Provisioned throughput considerations"; dynamodb-conformance's
+        indexConsumedCapacity tests, characterised against DynamoDB): an unchanged
+        entry is not rewritten either. Each write costs a unit per KB of its entry. An
+        ALL projection's entry is the item, whose size the write already knows
+        (``new_size``, ``old.size``), so only narrower projections are measured."""
         base = index_base(table, key)
-        touched = 0
+        charged: dict[str, float] = {}
         counts = table.index_counts
         old_item = old.item if old is not None else None
         for ix in table.indexes:
             old_key = index_key_of(ix, old_item) if old_item is not None else None
             new_key = index_key_of(ix, new) if new is not None else None
-            counted = counts.get(ix.iid) if counts is not None else None
+            if old_key is None and new_key is None:
+                continue
             whole = ix.projection == "ALL"
-            if old_key is not None:
+            old_view = (old_item if whole else project(table, ix, old_item)) if old_key else None
+            new_view = (new if whole else project(table, ix, new)) if new_key else None
+            if old_key == new_key and old_view == new_view:
+                continue  # nothing the index holds changed
+            counted = counts.get(ix.iid) if counts is not None else None
+            spent = 0.0
+            if old_view is not None and old is not None:
+                old_entry = old.size if whole else item_size(old_view)
                 if old_key != new_key:
-                    self.store.index_delete(ix.iid, old_key, base)
-                    touched += 1
-                if counted is not None and old is not None:  # its entry goes
+                    self.store.index_delete(ix.iid, old_key, base)  # type: ignore[arg-type]
+                    spent += write_units(old_entry)
+                if counted is not None:  # its entry goes
                     counted[0] -= 1
-                    counted[1] -= old.size if whole else item_size(project(table, ix, old.item))
-            if new_key is not None and new is not None:
-                projected = project(table, ix, new)
-                size = new_size if whole else item_size(projected)
-                self.store.index_put(ix.iid, new_key, base, size, dump(projected))
-                touched += 1
+                    counted[1] -= old_entry
+            if new_view is not None:
+                size = new_size if whole else item_size(new_view)
+                self.store.index_put(ix.iid, new_key, base, size, dump(new_view))  # type: ignore[arg-type]
+                spent += write_units(size)
                 if counted is not None:
                     counted[0] += 1
                     counted[1] += size
-        return touched
+            charged[ix.name] = spent
+        return charged
 
     def _log(
         self,

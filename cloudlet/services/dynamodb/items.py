@@ -184,20 +184,20 @@ def _write_capacity(
     params: dict[str, Any],
     old: Stored | None,
     size: int,
-    touched: int,
+    indexes: dict[str, float],
 ) -> dict[str, Any] | None:
+    """``indexes``: what each index was charged (``Engine.write``)."""
     mode = params.get("ReturnConsumedCapacity")
     if mode is None or mode == "NONE":
         return None
     units = write_units(max(size, old.size if old is not None else 0))
-    indexes = {ix.name: 1.0 for ix in table.indexes} if touched else {}
     return consumed(
         mode,
         params["TableName"],  # AWS echoes the name or ARN the request used
         units,
         kind="write",
         indexes=indexes,
-        index_kinds={ix.name: ix.kind for ix in table.indexes},
+        index_kinds={ix.name: ix.kind for ix in table.indexes} if indexes else None,
     )
 
 
@@ -313,11 +313,11 @@ def put_item(
     with engine.store.transaction():
         old = engine.read(table, key)
         check_condition(put.condition, old, params)
-        touched = engine.write(table, key, old, put.item, size=put.size)
+        charged = engine.write(table, key, old, put.item, size=put.size)
     out: Result = {}
     if rv == "ALL_OLD" and old is not None:
         out["Attributes"] = old.item
-    cap = _write_capacity(engine, table, params, old, put.size, touched)
+    cap = _write_capacity(engine, table, params, old, put.size, charged)
     if cap is not None:
         out["ConsumedCapacity"] = cap
     metrics = _collection_metrics(table, params, put.item)
@@ -354,11 +354,11 @@ def delete_item(
     with engine.store.transaction():
         old = engine.read(table, key)
         check_condition(condition, old, params)
-        touched = engine.write(table, key, old, None) if old is not None else 0
+        charged = engine.write(table, key, old, None) if old is not None else {}
     out: Result = {}
     if rv == "ALL_OLD" and old is not None:
         out["Attributes"] = old.item
-    cap = _write_capacity(engine, table, params, old, 0, touched)
+    cap = _write_capacity(engine, table, params, old, 0, charged)
     if cap is not None:
         out["ConsumedCapacity"] = cap
     metrics = _collection_metrics(table, params, key_item)
@@ -462,12 +462,12 @@ def update_item(
         old = engine.read(table, prepared.key)
         check_condition(prepared.condition, old, params)
         new, size = apply_update(table, prepared, old)
-        touched = engine.write(table, prepared.key, old, new, size=size) if new is not None else 0
+        charged = engine.write(table, prepared.key, old, new, size=size) if new is not None else {}
     out: Result = {}
     attrs = _update_return_values(rv, prepared, old, new)
     if attrs:
         out["Attributes"] = attrs
-    cap = _write_capacity(engine, table, params, old, size, touched)
+    cap = _write_capacity(engine, table, params, old, size, charged)
     if cap is not None:
         out["ConsumedCapacity"] = cap
     metrics = _collection_metrics(table, params, new if new is not None else prepared.key_item)
