@@ -333,12 +333,13 @@ def test_batch_write_item_checks_table_names(ddb):
 
 
 def test_batch_get_item_checks_table_names(ddb):
-    # dynalite batchGetItem.js "short table name with keys"
+    # dynalite batchGetItem.js "short table name with keys"; the map echoed as JSON
+    # (paritysuite/dynamodb-conformance batchGetItem, us-east-1 and eu-west-2, 2026-10-09)
     err = error(ddb.batch_get_item, RequestItems={"a": {"Keys": [{"a": S("a")}]}})
     assert err["Code"] == "ValidationException"
     assert err["Message"] == (
-        "1 validation error detected: Value '{a={Keys=[{a={S=a}}]}}' at 'requestItems' "
-        + TABLE_NAMES_RULE
+        """1 validation error detected: Value '{"a":{"Keys":[{"a":{"S":"a"}}]}}' at """
+        "'requestItems' " + TABLE_NAMES_RULE
     )
 
 
@@ -375,8 +376,6 @@ def test_update_item_checks_its_key_before_its_updates(ddb):
     ("op", "extra", "null"),
     [
         ("update_item", {"Key": {"a": S("x")}}, "UpdateExpression and ConditionExpression are"),
-        ("put_item", {"Item": {"a": S("x")}}, "ConditionExpression is"),
-        ("delete_item", {"Key": {"a": S("x")}}, "ConditionExpression is"),
         ("scan", {}, "FilterExpression is"),
         (
             "query",
@@ -386,13 +385,28 @@ def test_update_item_checks_its_key_before_its_updates(ddb):
     ],
 )
 def test_values_without_an_expression_name_the_expressions(ddb, op, extra, null):
-    # dynalite's updateItem.js, deleteItem.js, scan.js and query.js, and an AWS SDK
-    # exception quoted with its request id: the expressions that could have used them.
+    # dynalite's updateItem.js, scan.js and query.js, and an AWS SDK exception quoted with
+    # its request id: the expressions that could have used them.
     err = error(
         getattr(ddb, op), TableName=MISSING, ExpressionAttributeValues={":v": S("x")}, **extra
     )
     assert err["Message"].endswith(
         f"ExpressionAttributeValues can only be specified when using expressions: {null} null"
+    )
+
+
+@pytest.mark.parametrize(("op", "extra"), [("put_item", "Item"), ("delete_item", "Key")])
+def test_put_and_delete_item_values_without_an_expression_name_none(ddb, op, extra):
+    # paritysuite/dynamodb-conformance putItem and deleteItem "request validation envelope"
+    # (eu-west-2 and us-east-1, 2026-10-09): no ": ConditionExpression is null" any more
+    err = error(
+        getattr(ddb, op),
+        TableName=MISSING,
+        ExpressionAttributeValues={":v": S("x")},
+        **{extra: {"a": S("x")}},
+    )
+    assert err["Message"] == (
+        ENVELOPE + "ExpressionAttributeValues can only be specified when using expressions"
     )
 
 
@@ -455,3 +469,85 @@ def test_an_index_key_error_names_the_alphabetically_first_index(ddb):
         TableName=name,
         Item={**item, "lsi1sk": S("")},
     )
+
+
+START = "The provided starting key is invalid: "
+EMPTY_VALUE = (
+    "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        # dynalite's query.js: the start key's values before the key condition's own faults
+        (
+            {"KeyConditions": {"a": {"ComparisonOperator": "EQ"}}, "ExclusiveStartKey": {"a": {}}},
+            START + EMPTY_VALUE,
+        ),
+        (
+            {
+                "KeyConditionExpression": "",
+                "ExpressionAttributeNames": {},
+                "ExpressionAttributeValues": {},
+                "ExclusiveStartKey": {"a": {}},
+            },
+            START + EMPTY_VALUE,
+        ),
+        # ... and before a missing key condition; some faults come without the prefix
+        (
+            {"ExclusiveStartKey": {"a": {"NULL": False}}},
+            START + "One or more parameter values were invalid: Null attribute value types "
+            "must have the value of true",
+        ),
+        (
+            {"ExclusiveStartKey": {"a": {"S": "a", "N": "1"}}},
+            START + "Supplied AttributeValue has more than one datatypes set, must contain "
+            "exactly one of the supported datatypes",
+        ),
+        (
+            {"ExclusiveStartKey": {"a": {"N": "1e126"}}},
+            "Number overflow. Attempting to store "
+            "a number with magnitude larger than supported range",
+        ),
+        # AttributesToGet's duplicates before the start key
+        (
+            {"QueryFilter": {}, "ExclusiveStartKey": {"a": {}}, "AttributesToGet": ["a", "a"]},
+            "One or more parameter values were invalid: Duplicate value in attribute name: a",
+        ),
+        ({"KeyConditions": {}, "QueryFilter": {}}, "Conditions can be of length 1 or 2 only"),
+    ],
+)
+def test_query_checks_its_start_key_in_awss_order(ddb, request_, message):
+    invalid(ddb.query, message, TableName=MISSING, **request_)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (
+            {"Segment": 1, "FilterExpression": "", "ExpressionAttributeNames": {}},
+            "The TotalSegments parameter is required but was not present in the request when "
+            "Segment parameter is present",
+        ),
+        (
+            {
+                "FilterExpression": "",
+                "ExpressionAttributeNames": {},
+                "ExclusiveStartKey": {"a": {}},
+            },
+            START + EMPTY_VALUE,
+        ),
+        (
+            {"ExclusiveStartKey": {"a": {"BS": []}}},
+            START + "One or more parameter values were invalid: Binary sets should not be empty",
+        ),
+        (
+            {"ExclusiveStartKey": {"a": {"NS": []}}},
+            "One or more parameter values were invalid: An number set  may not be empty",
+        ),
+    ],
+)
+def test_scan_checks_its_start_key_and_segments_before_its_expressions(ddb, request_, message):
+    # dynalite's scan.js, checked against DynamoDB
+    invalid(ddb.scan, message, TableName=MISSING, **request_)

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from operator import eq, ge, gt, le, lt
 from typing import Any
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.dynamodb import errors, multikey, multiquery, paths
 from cloudlet.services.dynamodb.capacity import consumed, read_units
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.expressions import (
     Condition,
+    ExpressionContext,
     Projection,
     compile_condition,
     legacy_filter,
@@ -43,7 +45,7 @@ from cloudlet.services.dynamodb.expressions.multikeys import (
     MultiKeyCondition,
     reduce_multi_key_condition,
 )
-from cloudlet.services.dynamodb.items import expression_context, projection_of
+from cloudlet.services.dynamodb.items import check_expression_style, projection_of
 from cloudlet.services.dynamodb.key_values import check_not_empty, index_base, number_partition
 from cloudlet.services.dynamodb.store import hash_of, load
 from cloudlet.services.dynamodb.tables import Index, Table
@@ -170,9 +172,43 @@ class _Checked:
     """``keys`` came from KeyConditions (whose messages differ)."""
 
 
+_PLAIN_START_ERRORS = (
+    "contains duplicates",
+    "number set",
+    "numeric value",
+    "significant digits",
+    "number with magnitude",
+)
+"""The faults of a start key's values AWS reports as they are; the others it prefixes
+with "The provided starting key is invalid: " (dynalite's query.js and scan.js, checked
+against DynamoDB: "For some reason this message is only added to some messages")."""
+
+
 def _start_key(params: dict[str, Any]) -> Item | None:
     esk = params.get("ExclusiveStartKey")
-    return validate_item(esk) if esk is not None else None
+    if esk is None:
+        return None
+    try:
+        return validate_item(esk)
+    except ServiceError as exc:
+        if exc.code != "ValidationException" or any(p in exc.message for p in _PLAIN_START_ERRORS):
+            raise
+        raise errors.validation(f"The provided starting key is invalid: {exc.message}") from None
+
+
+def _context(params: dict[str, Any], uses_expressions: bool) -> ExpressionContext:
+    """The request's names and values, once the parameters before them are checked."""
+    if not uses_expressions:
+        return ExpressionContext(None, None)
+    return ExpressionContext(
+        params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues")
+    )
+
+
+def _attributes_to_get(params: dict[str, Any], uses_expressions: bool) -> Projection | None:
+    """AttributesToGet, checked with the other legacy parameters (its duplicates before
+    the start key: dynalite's query.js and scan.js)."""
+    return None if uses_expressions else projection_of(params, ExpressionContext(None, None))
 
 
 def _resolve(engine: Engine, table: Table, params: dict[str, Any]) -> _Target:
@@ -375,7 +411,9 @@ def _after(target: _Target, position: tuple[Any, ...], descending: bool) -> tupl
 
 
 def check_query(params: dict[str, Any]) -> _Checked:
-    """A Query's checks that need no table, in AWS's order."""
+    """A Query's checks that need no table, in AWS's order: the mix of parameter styles,
+    the legacy filter and AttributesToGet, the start key's values, a key condition at all,
+    then the expressions (dynalite's query.js, checked against DynamoDB)."""
     errors.check_return_options(params)
     # KeyConditions is a non-expression parameter only next to a KeyConditionExpression:
     # AWS serves it with a FilterExpression or ProjectionExpression (the order of both
@@ -383,30 +421,36 @@ def check_query(params: dict[str, Any]) -> _Checked:
     legacy = ["AttributesToGet", "QueryFilter", "ConditionalOperator"]
     if params.get("KeyConditionExpression") is not None:
         legacy.append("KeyConditions")
-    ctx = expression_context(
+    uses = check_expression_style(
         params, ["ProjectionExpression", "FilterExpression", "KeyConditionExpression"], legacy
     )
     # Before the key condition: AWS refuses a lone ConditionalOperator first (extenddb's
     # tests against DynamoDB). Mixing rules out a QueryFilter next to a FilterExpression.
     filt = _legacy_filter(params, "QueryFilter")
+    projection = _attributes_to_get(params, uses)
+    esk = _start_key(params)
     text = params.get("KeyConditionExpression")
     key_conditions = params.get("KeyConditions")
-    if text is None and not key_conditions:
+    if text is None and key_conditions is None:
         raise errors.validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in "
             "the request."
         )
+    ctx = _context(params, uses)
     if text is not None:
         node = check_condition(text, ctx, "KeyConditionExpression")
     else:
         keys = legacy_key_conditions(key_conditions)
+        if not keys:  # KeyConditions: {} (dynalite's query.js)
+            raise errors.validation("Conditions can be of length 1 or 2 only")
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
-    projection = projection_of(params, ctx)
+    if uses:
+        projection = projection_of(params, ctx)
     ctx.check_unused()
     if text is not None:
         keys = parse_key_conditions(node)  # after check_unused: AWS's order (``keys``)
-    return _Checked(filt, projection, _start_key(params), keys, legacy_keys=text is None)
+    return _Checked(filt, projection, esk, keys, legacy_keys=text is None)
 
 
 def query(
@@ -571,17 +615,21 @@ def check_scan(params: dict[str, Any]) -> _Checked:
             "Member must have value "
             + ("greater than or equal to 1" if total < 1 else "less than or equal to 1000000"),
         )
-    ctx = expression_context(
+    uses = check_expression_style(
         params,
         ["ProjectionExpression", "FilterExpression"],
         ["AttributesToGet", "ScanFilter", "ConditionalOperator"],
     )
+    # dynalite's scan.js: AttributesToGet before the filter (Query's is the other way).
+    projection = _attributes_to_get(params, uses)
     filt = _legacy_filter(params, "ScanFilter")
     esk = _start_key(params)
     _check_segments(segment, total)
+    ctx = _context(params, uses)
     if params.get("FilterExpression") is not None:
         filt = compile_condition(params["FilterExpression"], ctx, "FilterExpression")
-    projection = projection_of(params, ctx)
+    if uses:
+        projection = projection_of(params, ctx)
     ctx.check_unused()
     return _Checked(filt, projection, esk)
 
