@@ -34,7 +34,11 @@ from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
-from cloudlet.services.dynamodb.table_syntax import check_table_reference
+from cloudlet.services.dynamodb.table_syntax import (
+    check_item_table_reference,
+    check_table_reference,
+    require_table_name,
+)
 from cloudlet.services.dynamodb.tables import Index, Table, parse_create
 from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
 
@@ -78,9 +82,13 @@ class DynamoDBService(
         self.engine.store.conn.close()
 
     def prepare_request(self, ctx: Any) -> None:
-        """A gzip body inflated, one past 16 MiB refused (``bodies.py``)."""
+        """A gzip body inflated, one past 16 MiB refused (``bodies.py``); a CreateTable
+        naming no table refused in CreateTable's own words, before the codec's generic
+        required-member text (``require_table_name``)."""
         req = ctx.request
         req.body = request_body(req)
+        if ctx.operation.name == "CreateTable":
+            require_table_name(req.body)
 
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
@@ -116,7 +124,7 @@ class DynamoDBService(
     ) -> tuple[Table, T]:
         """The table an item operation's TableName names and ``check``'s result. AWS's
         order: the name first, then what needs no table (``check``), then the lookup."""
-        check_table_reference(params["TableName"])
+        check_item_table_reference(params["TableName"])
         checked = check(params)
         return self._table(ctx, params["TableName"]), checked
 

@@ -21,6 +21,7 @@ batchWriteItem.js, moto's AWS-verified test_batch_get_item_unused_attribute_name
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from typing import Any
@@ -33,6 +34,7 @@ from cloudlet.services.dynamodb.expressions import compile_condition
 from cloudlet.services.dynamodb.items import (
     PreparedPut,
     apply_update,
+    check_expression_style,
     check_put,
     condition_of,
     expression_context,
@@ -42,7 +44,7 @@ from cloudlet.services.dynamodb.items import (
     projection_of,
 )
 from cloudlet.services.dynamodb.paths import check_key_paths
-from cloudlet.services.dynamodb.table_syntax import check_table_reference
+from cloudlet.services.dynamodb.table_syntax import Broken, check_table_reference
 from cloudlet.services.dynamodb.tables import Table
 from cloudlet.services.dynamodb.values import validate_item
 
@@ -97,22 +99,15 @@ def _invalid_reason(exc: ServiceError) -> dict[str, Any]:
 
 def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
     requests = params["RequestItems"]
-    errors.check_return_options(params)
-    errors.check_not_empty(requests, "requestItems", "{}")
-    broken = []
-    if _bad_table_name(requests):
-        broken.append((errors.java_text(requests), "requestItems", _TABLE_NAMES_RULE))
-    for name, request in requests.items():
-        member = f"RequestItems.{name}.member.Keys"
-        if not request.get("Keys"):
-            broken.append((None, member, _AT_LEAST_1))
-        elif len(request["Keys"]) > MAX_BATCH_GET:
-            broken.append((None, member, _AT_MOST_100))
+    broken = _request_items_broken(requests) + errors.enum_broken(
+        params.get("ReturnConsumedCapacity"), "returnConsumedCapacity", errors.RETURN_CAPACITY
+    )
     if broken:
         raise errors.constraints(broken)
     total = sum(len(r["Keys"]) for r in requests.values())
     if total > MAX_BATCH_GET:
         raise errors.validation("Too many items requested for the BatchGetItem call")
+    _check_projection_style(requests)
     checked = []
     for name, request in requests.items():
         ctx = expression_context(request, ["ProjectionExpression"], ["AttributesToGet"])
@@ -162,6 +157,50 @@ def batch_get_item(engine: Engine, account: str, region: str, params: dict[str, 
     if capacity:
         out["ConsumedCapacity"] = capacity
     return out
+
+
+def _request_items_broken(requests: dict[str, Any]) -> Broken:
+    """BatchGetItem's RequestItems constraints, all reported in one message and before
+    ReturnConsumedCapacity's, as AWS reports them (paritysuite/dynamodb-conformance
+    batchOperations.test.ts, us-east-1 and eu-west-2, 2026-10-09). An empty map is
+    ``Value at 'RequestItems'`` (its batchGetItem.test.ts: every region but one since
+    2026-09-02); a bad table name echoes the map as JSON (the same captures)."""
+    if not requests:
+        return [(None, "RequestItems", _AT_LEAST_1)]
+    broken: Broken = []
+    if _bad_table_name(requests):
+        broken.append((_json_text(requests), "requestItems", _TABLE_NAMES_RULE))
+    for name, request in requests.items():
+        member = f"RequestItems.{name}.member.Keys"
+        if not request.get("Keys"):
+            broken.append((None, member, _AT_LEAST_1))
+        elif len(request["Keys"]) > MAX_BATCH_GET:
+            broken.append((None, member, _AT_MOST_100))
+    return broken
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as compact JSON, binaries in base64, as they came on the wire."""
+    return json.dumps(
+        value,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=lambda b: base64.b64encode(b).decode("ascii"),
+    )
+
+
+def _check_projection_style(requests: dict[str, Any]) -> None:
+    """AWS applies the rule against mixing expression and non-expression parameters to
+    the whole request: a ProjectionExpression on one table and AttributesToGet on another
+    are refused as if one table had both (ExtendDB PR #178, captured with the AWS CLI,
+    2026-06; nubo-db/dynamodb-conformance tier3 batchGetItem)."""
+    used = {
+        member: True
+        for request in requests.values()
+        for member in ("ProjectionExpression", "AttributesToGet")
+        if request.get(member) is not None
+    }
+    check_expression_style(used, ["ProjectionExpression"], ["AttributesToGet"])
 
 
 # --------------------------------------------------------------------------- BatchWriteItem
@@ -214,7 +253,11 @@ def _check_write(entry: dict[str, Any]) -> tuple[PreparedPut | None, Any]:
 def batch_write_item(engine: Engine, account: str, region: str, params: dict[str, Any]) -> Result:
     requests = params["RequestItems"]
     errors.check_return_options(params)
-    errors.check_not_empty(requests, "requestItems", "{}")
+    if not requests:
+        # AWS's own sentence in us-east-1 and most regions; a few answer BatchGetItem's
+        # ``Value at 'RequestItems'`` form (paritysuite/dynamodb-conformance
+        # captures/2026-10-07-batch-empty-request-items.json, two runs, 33 regions).
+        raise errors.validation("The requestItems parameter is required for BatchWriteItem")
     rules = [_TABLE_NAMES_RULE] if _bad_table_name(requests) else []
     if any(not r or len(r) > MAX_BATCH_WRITE for r in requests.values()):
         rules.append(_WRITE_LISTS_RULE)

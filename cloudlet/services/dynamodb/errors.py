@@ -264,11 +264,18 @@ def check_enum(value: Any, member: str, allowed: tuple[str, ...]) -> Any:
 
     ``allowed`` is in the order AWS lists it in the message.
     """
-    if value is not None and value not in allowed:
-        raise constraint(
-            value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]"
-        )
+    broken = enum_broken(value, member, allowed)
+    if broken:
+        raise constraints(broken)
     return value
+
+
+def enum_broken(value: Any, member: str, allowed: tuple[str, ...]) -> list[tuple[Any, str, str]]:
+    """``check_enum``'s constraint as a ``constraints`` entry (none when ``value`` is absent
+    or allowed), for a message that reports it beside other members' errors."""
+    if value is None or value in allowed:
+        return []
+    return [(value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]")]
 
 
 RETURN_CAPACITY = ("INDEXES", "TOTAL", "NONE")

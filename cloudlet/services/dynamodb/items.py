@@ -82,7 +82,10 @@ def check_expression_style(params: dict[str, Any], expr: list[str], legacy: list
     ExpressionAttributeValues without an expression names the expressions that could have
     used them ("...: UpdateExpression and ConditionExpression are null": dynalite's
     updateItem.js, scan.js and query.js, and an AWS SDK exception quoted with its request
-    id)."""
+    id), except on PutItem and DeleteItem, which now name none (paritysuite/dynamodb-
+    conformance putItem and deleteItem tests, eu-west-2 and us-east-1, 2026-10-09; no
+    newer capture covers the other operations). Those two, alone, take ``CONDITION_LEGACY`` as
+    ``legacy`` (UpdateItem adds AttributeUpdates, a transaction's actions take none)."""
     used_expr = [p for p in expr if params.get(p) is not None]
     used_legacy = [p for p in legacy if params.get(p) is not None]
     if used_expr and used_legacy:
@@ -98,6 +101,8 @@ def check_expression_style(params: dict[str, Any], expr: list[str], legacy: list
             )
         if params.get("ExpressionAttributeValues") is not None:
             takers = [p for p in expr if p != "ProjectionExpression"]
+            if legacy == CONDITION_LEGACY:  # PutItem's, DeleteItem's: none named
+                takers = []
             verb = "is" if len(takers) == 1 else "are"
             null = f": {' and '.join(takers)} {verb} null" if takers else ""
             raise errors.validation(

@@ -10,6 +10,7 @@ schema.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -56,6 +57,40 @@ def check_table_reference(name: str) -> None:
     test_item_operations_improper_named_table, scylladb PR #12608)."""
     if not name.startswith("arn:"):
         check_table_name(name)
+
+
+def check_item_table_reference(name: str) -> None:
+    """The TableName of an item operation (GetItem, PutItem, UpdateItem, DeleteItem,
+    Query, Scan). Its shape, botocore's ``TableArn``, is at least 1 character long, and
+    AWS's request validation now checks that first and stops there: '' is one error,
+    ``Value '' at 'tableName' ... greater than or equal to 1`` (nubo-db/dynamodb-
+    conformance's four-region capture of 2026-06 for PutItem, paritysuite's of 2026-10-09
+    for UpdateItem), where the table operations still report the name rules' two
+    (``check_table_name``; ack-api-quirks DDB-TABLE-457, DescribeTable, 2026-10-09). Any
+    other name is a table reference as ``check_table_reference`` takes it: a 256-character
+    name still breaks the 255 limit (the same PutItem captures)."""
+    if not name:
+        raise errors.constraint(
+            name, "tableName", "Member must have length greater than or equal to 1"
+        )
+    check_table_reference(name)
+
+
+def require_table_name(body: bytes) -> None:
+    """A CreateTable request's body names its table. AWS's CreateTable says so in words of
+    its own, ``The parameter 'TableName' is required but was not present in the request``
+    (nubo-db/dynamodb-conformance, tier3 createTable), where the other operations answer
+    the generic ``Value null at 'tableName' ... must not be null`` the JSON codec gives
+    every service; so this runs before the codec. A body that is not a JSON object is left
+    for the codec to refuse, as is an empty one (DynamoDB's SerializationException)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(document, dict) and document.get("TableName") is None:
+        raise errors.validation(
+            "The parameter 'TableName' is required but was not present in the request"
+        )
 
 
 MAX_CAPACITY_UNITS = 1_000_000_000_000

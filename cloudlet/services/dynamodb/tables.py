@@ -292,15 +292,18 @@ def parse_gsi_key_schema(
 
 def _check_schema_length(schema: list[dict[str, str]], most: int | None) -> None:
     """At least one element, at most ``most`` (None: a GSI's, whose limits ``multikey``
-    checks)."""
-    if not schema or most is not None and len(schema) > most:
-        raise errors.validation(
-            "1 validation error detected: Value '[...]' at 'keySchema' failed to satisfy "
-            "constraint: Member must have length less than or equal to 2"
-            if schema
-            else "1 validation error detected: Value '[]' at 'keySchema' failed to satisfy "
-            "constraint: Member must have length greater than or equal to 1"
+    checks). Too many are echoed as AWS's Java ``toString`` of the list,
+    ``[KeySchemaElement(attributeName=pk, keyType=HASH), ...]`` (nubo-db/dynamodb-
+    conformance, tier3 createTable), each element's fields in the class's order."""
+    if not schema:
+        raise errors.constraint(
+            "[]", "keySchema", "Member must have length greater than or equal to 1"
         )
+    if most is not None and len(schema) > most:
+        elements = [
+            {"AttributeName": e.get("AttributeName"), "KeyType": e.get("KeyType")} for e in schema
+        ]
+        raise errors.list_too_long("keySchema", elements, "KeySchemaElement", most)
 
 
 def _check_pair_schema(schema: list[dict[str, str]], where: str) -> None:

@@ -20,6 +20,7 @@ UTF-8 bytes, binaries by bytes, numbers numerically.
 
 from __future__ import annotations
 
+import base64
 import decimal
 import re
 from decimal import Decimal
@@ -169,10 +170,29 @@ def _one_type(value: Any) -> tuple[str, Any]:
     raise AssertionError
 
 
-def _duplicates(members: list[str]) -> str:
-    """AWS's listing: members in UTF-8 order up to the first repeat, then the rest."""
-    ordered = sorted(members, key=lambda m: m.encode("utf-8"))
-    return "[" + ", ".join(f'"{m}"' for m in ordered) + "]"
+def _duplicates(set_type: str, members: list[Any]) -> str:
+    """AWS's text for a set holding a repeat. A string set's and a binary set's name their
+    members, quoted: those before the first repeat in byte order, then the repeat and the
+    rest as sent; a binary set's in base64, without spaces, and with its type after
+    (AWS's missing space before "of" included); a number set's names none
+    (paritysuite/dynamodb-conformance valueLayers.test.ts DUPE_CURRENT, four regions,
+    2026-10-09)."""
+    if set_type == "NS":
+        return "Input collection contains duplicates."
+    binary = set_type == "BS"
+    seen: set[Any] = set()
+    listed = members
+    for i, member in enumerate(members):
+        if member in seen:
+            byte_order = sorted(seen, key=None if binary else lambda m: m.encode("utf-8"))
+            listed = byte_order + members[i:]
+            break
+        seen.add(member)
+    if binary:
+        shown = ",".join(f'"{base64.b64encode(m).decode("ascii")}"' for m in listed)
+        return f"Input collection [{shown}]of type BS contains duplicates."
+    shown = ", ".join(f'"{m}"' for m in listed)
+    return f"Input collection [{shown}] contains duplicates."
 
 
 def check_name(name: str) -> None:
@@ -237,12 +257,7 @@ def validate_value(value: Any, depth: int = 0) -> AV:
         members = [normalize_number(n) for n in v] if t == "NS" else v
         if len(set(members)) != len(members):
             raise errors.request_validation(
-                "One or more parameter values were invalid: "
-                + (
-                    f"Input collection {_duplicates(v)} contains duplicates."
-                    if t == "SS"
-                    else "Input collection contains duplicates."
-                )
+                "One or more parameter values were invalid: " + _duplicates(t, v)
             )
         return {"NS": members} if t == "NS" and members != v else value
     raise errors.validation(
