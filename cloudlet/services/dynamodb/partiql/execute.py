@@ -255,4 +255,8 @@ def _compile_post_filter(plan: ReadPlan) -> Callable[[Item], bool] | None:
         return None
     text, names, values = plan.post_filter
     ctx = ExpressionContext(names or None, values or None)
-    return compile_condition(text, ctx, "FilterExpression")
+    check = compile_condition(text, ctx, "FilterExpression")
+    held = plan.held
+    if held is None:
+        return check
+    return lambda item: check({k: v for k, v in item.items() if k in held})

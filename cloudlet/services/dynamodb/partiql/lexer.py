@@ -126,6 +126,19 @@ def tokenize(text: str) -> list[Token]:
     return out
 
 
+def location(text: str, tok: Token) -> str:
+    """Where ``tok`` sits in ``text`` as AWS reports a source location: ``line:column:length``,
+    1-based, the length as written (a quoted name's quotes and doubled quotes count)."""
+    before = text[: tok.pos]
+    line = before.count("\n") + 1
+    column = tok.pos - (before.rfind("\n") + 1) + 1
+    if tok.kind in ("quoted", "string"):
+        length = _quoted(text, tok.pos, text[tok.pos])[1] - tok.pos
+    else:
+        length = len(tok.text)
+    return f"{line}:{column}:{length}"
+
+
 def _quoted(text: str, start: int, quote: str) -> tuple[str, int]:
     parts = []
     i = start + 1

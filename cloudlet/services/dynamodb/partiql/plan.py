@@ -13,7 +13,9 @@ streams and capacity behave exactly as they do through the item API.
 - SELECT: a Query when the WHERE pins the partition key with ``=`` (or ``IN``,
   or an ``OR`` of ``=``; one Query per value), the first sort-key condition
   DynamoDB can use as its key condition, the rest as FilterExpression;
-  otherwise a Scan with the whole WHERE as filter, as AWS does.
+  otherwise a Scan with the whole WHERE as filter, as AWS does. On ``"t"."index"``
+  the index's projection decides what it may ask for and filter on, and an LSI reads
+  the table for the rest (``_index_reads``).
 
 Writes must name the whole primary key with ``=`` in the WHERE, as on AWS.
 """
@@ -79,8 +81,12 @@ class ReadPlan:
     hash_values: list[AV] | None = None
     """None: a Scan; else Query ``request`` once per value, in this order."""
     post_filter: tuple[str, dict[str, str], dict[str, AV]] | None = None
-    """A filter that names a key attribute, which a Query's FilterExpression may not; it is
-    evaluated by the expression engine on the items the Query reads."""
+    """A filter the request cannot carry, evaluated by the expression engine on the items
+    it reads: one that names a key attribute (a Query's FilterExpression may not), or an
+    attribute the index of an unkeyed read does not hold."""
+    held: set[str] | None = None
+    """The attributes ``post_filter`` may see (None: all the items read hold): an index
+    row's, when an LSI's items were read from the table for the projection."""
     key: Item | None = None
     """The primary key, when the WHERE is exactly ``=`` on every key attribute of the table."""
     conditions: bool = False
@@ -371,22 +377,48 @@ def plan_select(stmt: Select, table: Table, binder: Binder) -> ReadPlan:
         _order(stmt, target, None)
 
     filters = [node for i, node in enumerate(parts) if i not in used]
-    if index is not None:
-        filtered: list[str] = []
-        for node in filters:
-            _heads(node, filtered)
-        asked = [p.name for p in stmt.projection] if stmt.projection is not None else None
-        paths.check_index_reads(table, index, asked, filtered)
+    unprojected = _index_reads(plan, filters, binder) if index is not None else False
     if filters:
         fb = Builder(binder)
         text = fb.condition(And(tuple(filters)) if len(filters) > 1 else filters[0])
         key_attrs = {hash_name} | ({range_name} if range_name else set())
-        if plan.hash_values is not None and any(_mentions(f, key_attrs) for f in filters):
+        keyed = plan.hash_values is not None
+        if unprojected or (keyed and any(_mentions(f, key_attrs) for f in filters)):
             plan.post_filter = (text, fb.names, fb.values)
         else:
             req["FilterExpression"] = text
             fb.into(req)
     return plan
+
+
+def _index_reads(plan: ReadPlan, filters: list[Node], binder: Binder) -> bool:
+    """Check what a SELECT on an index asks for and filters on, as AWS does; True when
+    its filter names an attribute the index does not hold, which only the expression
+    engine can then evaluate (a Scan on a GSI would refuse it, one on an LSI would read
+    the table for it).
+
+    A GSI refuses to be asked for such an attribute, keyed or not; an LSI reads it from
+    the table, charged there, as Query does, so the request then names what the SELECT
+    uses. The filter is refused only on a read keyed on the index partition key (a
+    Query); unkeyed, it filters the index's rows, which lack the attribute."""
+    table, index = plan.table, plan.index
+    assert index is not None
+    filtered: list[str] = []
+    for node in filters:
+        _heads(node, filtered)
+    asked = [p.name for p in plan.projection] if plan.projection is not None else []
+    keyed = plan.hash_values is not None
+    gsi = index.kind == "GSI"
+    paths.check_index_reads(table, index, asked if gsi else None, filtered if keyed else None)
+    if not gsi and paths.unprojected(table, index, asked):
+        pb = Builder(binder, "p")
+        names = dict.fromkeys(asked + filtered)
+        plan.request["ProjectionExpression"] = ", ".join(pb.name(n) for n in names)
+        pb.into(plan.request)
+    if keyed or not paths.unprojected(table, index, filtered):
+        return False
+    plan.held = paths.projected(table, index)
+    return True
 
 
 def check_target_type(target: Table | Index, name: str, value: AV) -> None:
