@@ -551,3 +551,77 @@ def test_query_checks_its_start_key_in_awss_order(ddb, request_, message):
 def test_scan_checks_its_start_key_and_segments_before_its_expressions(ddb, request_, message):
     # dynalite's scan.js, checked against DynamoDB
     invalid(ddb.scan, message, TableName=MISSING, **request_)
+
+
+ENUM_RCC = (
+    "Value 'BOGUS' at 'returnConsumedCapacity' failed to satisfy constraint: Member must "
+    "satisfy enum value set: [INDEXES, TOTAL, NONE]"
+)
+ENUM_RICM = (
+    "Value 'BOGUS2' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member "
+    "must satisfy enum value set: [SIZE, NONE]"
+)
+
+
+def test_broken_return_options_are_reported_together(ddb, table):
+    # dynamodb-conformance's validation-ordering batchOperations and transactions tests
+    # (us-east-1 and eu-west-2, 2026-10-09): one message for every broken member
+    bogus = {"ReturnConsumedCapacity": "BOGUS", "ReturnItemCollectionMetrics": "BOGUS2"}
+    both = f"2 validation errors detected: {ENUM_RCC}; {ENUM_RICM}"
+    put = {"PutRequest": {"Item": {"pk": S("a")}}}
+    invalid(ddb.batch_write_item, both, RequestItems={table: [put]}, **bogus)
+    action = {"Put": {"TableName": table, "Item": {"pk": S("a")}}}
+    invalid(ddb.transact_write_items, both, TransactItems=[action], **bogus)
+    token = "x" * 37
+    invalid(
+        ddb.transact_write_items,
+        f"2 validation errors detected: Value '{token}' at 'clientRequestToken' failed to "
+        f"satisfy constraint: Member must have length less than or equal to 36; {ENUM_RCC}",
+        TransactItems=[action],
+        ClientRequestToken=token,
+        ReturnConsumedCapacity="BOGUS",
+    )
+    err = error(ddb.put_item, TableName=table, Item={"pk": S("a")}, ReturnValues="BOGUS", **bogus)
+    assert err["Message"].startswith(
+        "3 validation errors detected: Value 'BOGUS' at 'returnValues'"
+    )
+    assert ENUM_RCC in err["Message"] and ENUM_RICM in err["Message"]
+
+
+def test_transactions_check_every_action_before_any_table(ddb):
+    # dynamodb-conformance's validation-ordering transactions test: an expression that does
+    # not parse, or a value it does not use, is refused ahead of a missing table on an
+    # earlier action
+    missing = {"Put": {"TableName": MISSING, "Item": {"pk": S("a")}}}
+    check = {
+        "ConditionCheck": {
+            "TableName": MISSING,
+            "Key": {"pk": S("a")},
+            "ConditionExpression": "attribute_not_exists(",
+        }
+    }
+    invalid(
+        ddb.transact_write_items,
+        'Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "("',
+        TransactItems=[missing, check],
+    )
+    update = {
+        "Update": {
+            "TableName": MISSING,
+            "Key": {"pk": S("b")},
+            "UpdateExpression": "SET v = :a",
+            "ExpressionAttributeValues": {":a": S("1"), ":v": S("2")},
+        }
+    }
+    invalid(
+        ddb.transact_write_items,
+        "Value provided in ExpressionAttributeValues unused in expressions: keys: {:v}",
+        TransactItems=[missing, update],
+    )
+    get = {"Get": {"TableName": MISSING, "Key": {"pk": S("a")}}}
+    unused = {**get["Get"], "ProjectionExpression": "a", "ExpressionAttributeNames": {"#n": "n"}}
+    invalid(
+        ddb.transact_get_items,
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#n}",
+        TransactItems=[get, {"Get": unused}],
+    )

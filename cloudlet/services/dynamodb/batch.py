@@ -36,6 +36,7 @@ from cloudlet.services.dynamodb.items import (
     apply_update,
     check_expression_style,
     check_put,
+    check_update,
     condition_of,
     expression_context,
     key_param,
@@ -325,15 +326,17 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
     errors.check_not_empty(entries, "transactItems", "[]")
     if len(entries) > MAX_TRANSACT:
         raise errors.list_too_long("transactItems", entries, "TransactGetItem", MAX_TRANSACT)
+    projections = []
+    for entry in entries:  # every Get's expressions before any table (as TransactWrite's)
+        ctx = expression_context(entry["Get"], ["ProjectionExpression"], [])
+        projections.append(projection_of(entry["Get"], ctx))
+        ctx.check_unused()
     plans = []
     seen = set()
     invalid: dict[int, ServiceError] = {}
-    for i, entry in enumerate(entries):
+    for i, (entry, projection) in enumerate(zip(entries, projections, strict=True)):
         get = entry["Get"]
         table = engine.table(account, region, get["TableName"])
-        ctx = expression_context(get, ["ProjectionExpression"], [])
-        projection = projection_of(get, ctx)
-        ctx.check_unused()
         try:
             _, key = key_param(table, get["Key"])
         except ServiceError as exc:
@@ -376,24 +379,38 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
 # --------------------------------------------------------------------------- TransactWriteItems
 
 
-def _prepare_action(table: Table, kind: str, op: dict[str, Any]) -> tuple[Any, Any]:
-    """One TransactWriteItems action checked: (its prepared put/update or condition, key)."""
+def _check_action(kind: str, op: dict[str, Any]) -> Any:
+    """What one TransactWriteItems action checks before any table is looked up (its
+    expressions, names and values, a Put's item): AWS checks every action so before it
+    looks a table up (dynamodb-conformance's validation-ordering transactions and
+    deepRequests tests, us-east-1 and eu-west-2, 2026). The put, update or condition
+    ``_prepare_action`` completes."""
     if kind == "Put":
-        put = prepare_put(table, op)
-        return put, put.key
+        return check_put(op)
     if kind == "Update":
-        update = prepare_update(table, op)
-        return update, update.key
+        return check_update(op)
     ctx = expression_context(op, ["ConditionExpression"], [])
     if kind == "ConditionCheck":
         condition = compile_condition(op["ConditionExpression"], ctx)
     else:
         condition = condition_of(op, ctx)
     ctx.check_unused()
+    return condition
+
+
+def _prepare_action(table: Table, kind: str, op: dict[str, Any], checked: Any) -> tuple[Any, Any]:
+    """One TransactWriteItems action against its table (``checked``: ``_check_action``'s
+    result): (its prepared put/update or condition, key)."""
+    if kind == "Put":
+        put = prepare_put(table, op, checked=checked)
+        return put, put.key
+    if kind == "Update":
+        update = prepare_update(table, op, checked)
+        return update, update.key
     _, key = key_param(table, op["Key"])
-    if condition is not None:
-        check_key_paths(table, condition.paths)
-    return condition, key
+    if checked is not None:
+        check_key_paths(table, checked.paths)
+    return checked, key
 
 
 class Tokens:
@@ -432,10 +449,20 @@ class Tokens:
 
 def check_client_token(params: dict[str, Any]) -> None:
     """ClientRequestToken, when sent, is 1 to 36 characters (the API model's constraint)."""
+    broken = client_token_broken(params)
+    if broken:
+        raise errors.constraints(broken)
+
+
+def client_token_broken(params: dict[str, Any]) -> Broken:
+    """``check_client_token``'s constraint as ``errors.constraints`` entries (AWS reports it
+    first, beside the return options': dynamodb-conformance's validation-ordering
+    transactions test, 2026-10-09)."""
     token = params.get("ClientRequestToken")
-    if token is not None and not 1 <= len(token) <= MAX_TOKEN:
-        bound = "greater than or equal to 1" if not token else f"less than or equal to {MAX_TOKEN}"
-        raise errors.constraint(token, "clientRequestToken", f"Member must have length {bound}")
+    if token is None or 1 <= len(token) <= MAX_TOKEN:
+        return []
+    bound = "greater than or equal to 1" if not token else f"less than or equal to {MAX_TOKEN}"
+    return [(token, "clientRequestToken", f"Member must have length {bound}")]
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -461,7 +488,7 @@ def _replayed(
         kind = next(k for k in ("ConditionCheck", "Put", "Delete", "Update") if entry.get(k))
         op = entry[kind]
         table = engine.table(account, region, op["TableName"])
-        _, key = _prepare_action(table, kind, op)
+        _, key = _prepare_action(table, kind, op, _check_action(kind, op))
         old = engine.read(table, key)
         size = old.size if old is not None else 0
         units[op["TableName"]] = units.get(op["TableName"], 0.0) + 2 * read_units(size, True)
@@ -488,7 +515,7 @@ def transact_write_items(
     engine: Engine, tokens: Tokens, account: str, region: str, params: dict[str, Any]
 ) -> Result:
     entries = params["TransactItems"]
-    errors.check_return_options(params)
+    errors.check_return_options(params, before=client_token_broken(params))
     errors.check_not_empty(entries, "transactItems", "[]")
     if len(entries) > MAX_TRANSACT:
         raise errors.list_too_long("transactItems", entries, "TransactWriteItem", MAX_TRANSACT)
@@ -496,25 +523,25 @@ def transact_write_items(
         for kind, member in _TRANSACT_MEMBERS.items():
             if entry.get(kind):
                 errors.check_return_options(entry[kind], f"transactItems.{i}.member.{member}.")
-    check_client_token(params)
     token = params.get("ClientRequestToken")
     fingerprint = _fingerprint(params) if token else ""
     now = engine.clock()
     if token and tokens.seen(token, fingerprint, now):
         return _replayed(engine, account, region, entries, params)
-    plans = []
-    seen = set()
+    checks = []
     for entry in entries:
         kinds = [k for k in ("ConditionCheck", "Put", "Delete", "Update") if entry.get(k)]
         if len(kinds) != 1:
             raise errors.validation(
                 "TransactItems can only contain one of Check, Put, Update or Delete"
             )
-        kind = kinds[0]
-        op = entry[kind]
+        checks.append((kinds[0], entry[kinds[0]], _check_action(kinds[0], entry[kinds[0]])))
+    plans = []
+    seen = set()
+    for kind, op, checked in checks:
         table = engine.table(account, region, op["TableName"])
         try:
-            prepared, key = _prepare_action(table, kind, op)
+            prepared, key = _prepare_action(table, kind, op, checked)
         except ServiceError as exc:
             if not errors.is_per_item(exc):
                 raise

@@ -283,23 +283,38 @@ RETURN_METRICS = ("SIZE", "NONE")
 RETURN_ON_FAILURE = ("ALL_OLD", "NONE")
 
 
-def check_return_options(params: dict[str, Any], where: str = "") -> None:
+RETURN_VALUES = ("ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW")
+"""ReturnValues' enum, in the order AWS lists it."""
+
+
+def check_return_options(
+    params: dict[str, Any], where: str = "", before: list[tuple[Any, str, str]] | None = None
+) -> None:
     """ReturnConsumedCapacity, ReturnItemCollectionMetrics and
     ReturnValuesOnConditionCheckFailure, where present, are among AWS's values (``where``
-    prefixes the member path, e.g. ``transactItems.1.member.put.``)."""
-    check_enum(
-        params.get("ReturnConsumedCapacity"), where + "returnConsumedCapacity", RETURN_CAPACITY
-    )
-    check_enum(
-        params.get("ReturnItemCollectionMetrics"),
-        where + "returnItemCollectionMetrics",
-        RETURN_METRICS,
-    )
-    check_enum(
-        params.get("ReturnValuesOnConditionCheckFailure"),
-        where + "returnValuesOnConditionCheckFailure",
-        RETURN_ON_FAILURE,
-    )
+    prefixes the member path, e.g. ``transactItems.1.member.put.``). Every broken one,
+    after the caller's own broken members (``before``), is reported in one message, as
+    AWS reports them (dynamodb-conformance's validation-ordering tests, 2026-10-09:
+    ``2 validation errors detected: ...returnConsumedCapacity...;
+    ...returnItemCollectionMetrics...``)."""
+    broken = [
+        *(before or []),
+        *enum_broken(
+            params.get("ReturnConsumedCapacity"), where + "returnConsumedCapacity", RETURN_CAPACITY
+        ),
+        *enum_broken(
+            params.get("ReturnItemCollectionMetrics"),
+            where + "returnItemCollectionMetrics",
+            RETURN_METRICS,
+        ),
+        *enum_broken(
+            params.get("ReturnValuesOnConditionCheckFailure"),
+            where + "returnValuesOnConditionCheckFailure",
+            RETURN_ON_FAILURE,
+        ),
+    ]
+    if broken:
+        raise constraints(broken)
 
 
 def check_not_empty(collection: Any, member: str, shown: str | None) -> None:

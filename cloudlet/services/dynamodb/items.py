@@ -160,15 +160,15 @@ def check_size(item: Item, message: str = "Item size has exceeded the maximum al
 
 
 def _return_values(params: dict[str, Any], allowed: tuple[str, ...]) -> str:
+    """The ReturnValues in effect. One outside the enum is reported with the other return
+    options' (``check_return_options``), one the operation does not take after them."""
+    errors.check_return_options(
+        params,
+        before=errors.enum_broken(params.get("ReturnValues"), "returnValues", errors.RETURN_VALUES),
+    )
     rv = params.get("ReturnValues") or "NONE"
     if rv not in allowed:
-        if allowed == ("NONE", "ALL_OLD"):
-            raise errors.request_validation("ReturnValues can only be ALL_OLD or NONE")
-        raise errors.request_validation(
-            f"1 validation error detected: Value '{rv}' at 'returnValues' failed to satisfy "
-            "constraint: Member must satisfy enum value set: "
-            "[ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"
-        )
+        raise errors.request_validation("ReturnValues can only be ALL_OLD or NONE")
     return rv
 
 
@@ -275,7 +275,6 @@ def check_put(params: dict[str, Any]) -> PreparedPut:
 
 def check_put_item(params: dict[str, Any]) -> PreparedPut:
     """PutItem's checks before the table: its return options, then ``check_put``."""
-    errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     put = check_put(params)
     put.rv = rv
@@ -337,7 +336,6 @@ def put_item(
 def check_delete(params: dict[str, Any]) -> tuple[str, Item, Condition | None]:
     """What DeleteItem checks before it looks the table up: its ReturnValues, the
     validated Key and the condition."""
-    errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     with request_validation():
         ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
@@ -412,7 +410,6 @@ def check_update(params: dict[str, Any]) -> PreparedUpdate:
 
 def check_update_item(params: dict[str, Any]) -> PreparedUpdate:
     """UpdateItem's checks before the table: its return options, then ``check_update``."""
-    errors.check_return_options(params)
     rv = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
     prepared = check_update(params)
     prepared.rv = rv
