@@ -268,3 +268,17 @@ def test_resource_arn_must_name_a_table(ddb):
     assert _tags(ddb, arn) == {}
     ddb.delete_backup(BackupArn=backup)
     ddb.delete_table(TableName=name)
+
+
+def test_another_accounts_table_is_access_denied(ddb):
+    # dynamodb-conformance tests/tier2/tags/basic.test.ts, against DynamoDB: an ARN of an
+    # account that is not the caller's is AccessDeniedException, found or not
+    foreign = "arn:aws:dynamodb:us-east-1:111122223333:table/foreign"
+    for call, kwargs in (
+        (ddb.list_tags_of_resource, {}),
+        (ddb.tag_resource, {"Tags": [{"Key": "k", "Value": "v"}]}),
+        (ddb.untag_resource, {"TagKeys": ["k"]}),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call(ResourceArn=foreign, **kwargs)
+        assert_error(exc, "AccessDeniedException", "Access is denied")

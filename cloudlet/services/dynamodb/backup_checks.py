@@ -94,10 +94,6 @@ _BACKUP_RESOURCE = job_resource("backup", "[0-9A-Za-z-]+")
 _EXPORT_RESOURCE = job_resource("export")
 
 
-def access_denied() -> ServiceError:
-    return ServiceError("AccessDeniedException", "Access is denied", 400)
-
-
 def check_export_arn(arn: str, account: str, region: str) -> None:
     """DescribeExport's ARN checks, AWS's order and texts (ack-api-quirks DDB-EXPORT-006 and
     Alternator's test_describe_export_incorrect_arns, both run against DynamoDB).
@@ -112,9 +108,9 @@ def check_export_arn(arn: str, account: str, region: str) -> None:
         raise errors.validation("Invalid Export ARN")
     _arn, partition, service, arn_region, arn_account, resource = parts
     if partition != "aws" or service != "dynamodb" or arn_account != account:
-        raise access_denied()
+        raise errors.access_denied()
     if arn_region != region and arn_region not in AWS_REGIONS:
-        raise access_denied()
+        raise errors.access_denied()
     if not _EXPORT_RESOURCE.fullmatch(resource):
         raise errors.validation("Invalid Export ARN")
     if arn_region != region:
@@ -136,11 +132,11 @@ def check_backup_arn(arn: str, account: str, region: str) -> tuple[str, str]:
     if partition != "aws" or service != "dynamodb":
         raise errors.validation("BackupArn is not valid")
     if not arn_region:
-        raise access_denied()
+        raise errors.access_denied()
     if arn_region != region and arn_region not in AWS_REGIONS:
         raise errors.validation("BackupArn is not valid")
     if arn_account != account:
-        raise access_denied()
+        raise errors.access_denied()
     return f"arn:aws:dynamodb:{region}:{account}:{resource}", arn_region
 
 

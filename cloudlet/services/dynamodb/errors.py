@@ -142,6 +142,11 @@ def resource_not_found(message: str = "Requested resource not found") -> Service
     return ServiceError("ResourceNotFoundException", message, 400)
 
 
+def access_denied() -> ServiceError:
+    """Another account's resource named (an export, a backup, a table's ARN)."""
+    return ServiceError("AccessDeniedException", "Access is denied", 400)
+
+
 def table_not_found(name: str) -> ServiceError:
     return resource_not_found(f"Requested resource not found: Table: {name} not found")
 

@@ -104,6 +104,11 @@ def resource_table_name(account: str, region: str, arn: str) -> str:
         and fields[5].startswith("table/")
     ):
         raise _invalid_table_arn(arn)
+    if len(fields) == 6 and fields[1] == "aws" and fields[2] == "dynamodb" and fields[4] != account:
+        # Another account's table: not this caller's to see, found or not (dynamodb-
+        # conformance's tags test against DynamoDB; AWS's text is not on record, this is
+        # the one cloudlet gives other accounts' exports and backups).
+        raise errors.access_denied()
     return ""
 
 
