@@ -586,6 +586,9 @@ def test_broken_return_options_are_reported_together(ddb, table):
         "3 validation errors detected: Value 'BOGUS' at 'returnValues'"
     )
     assert ENUM_RCC in err["Message"] and ENUM_RICM in err["Message"]
+    # ... except UpdateItem, which reports the first alone (its validation-ordering test)
+    err = error(ddb.update_item, TableName=table, Key={"pk": S("a")}, ReturnValues="BOGUS", **bogus)
+    assert err["Message"].startswith("1 validation error detected: Value 'BOGUS' at 'returnValues'")
 
 
 def test_transactions_check_every_action_before_any_table(ddb):

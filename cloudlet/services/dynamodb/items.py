@@ -161,10 +161,12 @@ def check_size(item: Item, message: str = "Item size has exceeded the maximum al
 
 def _return_values(params: dict[str, Any], allowed: tuple[str, ...]) -> str:
     """The ReturnValues in effect. One outside the enum is reported with the other return
-    options' (``check_return_options``), one the operation does not take after them."""
+    options' (``check_return_options``; UpdateItem, which takes them all, reports the
+    first broken one alone), one the operation does not take after them."""
     errors.check_return_options(
         params,
         before=errors.enum_broken(params.get("ReturnValues"), "returnValues", errors.RETURN_VALUES),
+        together=len(allowed) < len(errors.RETURN_VALUES),
     )
     rv = params.get("ReturnValues") or "NONE"
     if rv not in allowed:
