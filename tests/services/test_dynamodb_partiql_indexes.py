@@ -182,3 +182,21 @@ def test_an_insert_into_an_index_is_refused_while_parsing(ddb, table):
     )
     assert refused(ddb, f"DELETE FROM {t}.\"gsi-all\" WHERE pk = 'p' AND sk = 's1'") == on_index
     assert sks(ddb, f"SELECT pk, sk FROM {t} WHERE pk = 'p'") == ["s1", "s2", "s3", "s4"]
+
+
+def test_operand_types_are_checked_before_the_table(ddb):
+    # nubo-db dynamodb-conformance validation-ordering partiql.test.ts: "the operand-type
+    # check fires ahead of table resolution"
+    for statement in (
+        'SELECT pk FROM "no_such_table_pq" WHERE pk = ? AND val < ?',
+        'DELETE FROM "no_such_table_pq" WHERE pk = ? AND val BETWEEN ? AND ?',
+    ):
+        params = [{"S": "x"}, {"BOOL": True}, {"N": "1"}][: statement.count("?")]
+        with pytest.raises(ClientError) as exc:
+            ddb.execute_statement(Statement=statement, Parameters=params)
+        error = exc.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert error["Message"].startswith(
+            "Incorrect operand type for operator or function; operator or function: "
+        )
+        assert error["Message"].endswith("operand type: BOOL")

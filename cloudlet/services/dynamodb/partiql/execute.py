@@ -37,6 +37,7 @@ from cloudlet.services.dynamodb.partiql.nodes import (
 )
 from cloudlet.services.dynamodb.partiql.parser import parse
 from cloudlet.services.dynamodb.partiql.plan import ReadPlan, WritePlan, plan_select, plan_write
+from cloudlet.services.dynamodb.partiql.render import check_operand_types
 from cloudlet.services.dynamodb.tables import Table
 
 Result = dict[str, Any]
@@ -67,6 +68,7 @@ def execute_statement(engine: Engine, lookup: Lookup, params: dict[str, Any]) ->
     stmt = parsed.statement
     if isinstance(stmt, Exists):
         raise errors.validation("EXISTS can only be used in ExecuteTransaction write requests.")
+    check_operand_types(getattr(stmt, "where", None), binder)  # before the table
     if isinstance(stmt, Select):
         plan = plan_select(stmt, lookup(stmt.table), binder)
         return select_page(engine, plan, params, fingerprint(params))

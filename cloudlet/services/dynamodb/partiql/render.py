@@ -71,6 +71,36 @@ _PATH_FIRST = (
 )
 
 
+def check_ordered(binder: Binder, op: str, *operands: Node) -> None:
+    """A value that cannot be ordered (not N, S or B) compared with ``<`` and the like:
+    PartiQL's own text, without the "Invalid FilterExpression:" an expression's check
+    would add (nubo-db dynamodb-conformance partiql.test.ts, real DynamoDB)."""
+    for operand in operands:
+        if is_value(operand):
+            kind = next(iter(binder.value(operand)))
+            if kind not in ("N", "S", "B"):
+                raise errors.validation(
+                    "Incorrect operand type for operator or function; operator or "
+                    f"function: {op}, operand type: {kind}"
+                )
+
+
+def check_operand_types(where: Node | None, binder: Binder) -> None:
+    """``check_ordered`` over a WHERE clause's comparisons, before its table is looked up,
+    as AWS checks them (nubo-db dynamodb-conformance validation-ordering partiql.test.ts:
+    "the operand-type check fires ahead of table resolution")."""
+    if isinstance(where, And | Or):
+        for item in where.items:
+            check_operand_types(item, binder)
+    elif isinstance(where, Not):
+        check_operand_types(where.item, binder)
+    elif isinstance(where, Compare) and where.op not in ("=", "<>"):
+        if not isinstance(where.left, Missing) and not isinstance(where.right, Missing):
+            check_ordered(binder, where.op, where.left, where.right)
+    elif isinstance(where, Between):
+        check_ordered(binder, "BETWEEN", where.value, where.low, where.high)
+
+
 class Builder:
     """Expression placeholders for one request: ``#<p>N`` names and ``:<p>N`` values."""
 
@@ -125,10 +155,10 @@ class Builder:
             if isinstance(node.left, Missing) or isinstance(node.right, Missing):
                 raise errors.validation("MISSING must be compared using IS operator")
             if node.op not in ("=", "<>"):
-                self._check_ordered(node.op, node.left, node.right)
+                check_ordered(self.binder, node.op, node.left, node.right)
             return f"{self.operand(node.left)} {node.op} {self.operand(node.right)}"
         if isinstance(node, Between):
-            self._check_ordered("BETWEEN", node.value, node.low, node.high)
+            check_ordered(self.binder, "BETWEEN", node.value, node.low, node.high)
             text = (
                 f"{self.operand(node.value)} BETWEEN {self.operand(node.low)} AND "
                 f"{self.operand(node.high)}"
@@ -143,19 +173,6 @@ class Builder:
         raise errors.validation(
             "WHERE clause must contain an expression that resolves to a boolean"
         )
-
-    def _check_ordered(self, op: str, *operands: Node) -> None:
-        """A value that cannot be ordered (not N, S or B) compared with ``<`` and the like:
-        PartiQL's own text, without the "Invalid FilterExpression:" an expression's
-        check would add (nubo-db dynamodb-conformance partiql.test.ts, real DynamoDB)."""
-        for operand in operands:
-            if is_value(operand):
-                kind = next(iter(self.binder.value(operand)))
-                if kind not in ("N", "S", "B"):
-                    raise errors.validation(
-                        "Incorrect operand type for operator or function; operator or "
-                        f"function: {op}, operand type: {kind}"
-                    )
 
     @staticmethod
     def _negate(text: str) -> str:
