@@ -63,29 +63,36 @@ def request_validation() -> Iterator[None]:
 
 
 def expression_context(
-    params: dict[str, Any], expr: list[str], legacy: list[str], *, update: bool = False
+    params: dict[str, Any],
+    expr: list[str],
+    legacy: list[str],
+    *,
+    update: bool = False,
+    name_takers: bool = True,
 ) -> ExpressionContext:
     """The request's names/values, after DynamoDB's rules on mixing the two styles
-    (``check_expression_style``). ``update``: an UpdateItem's, whose empty sets AWS
-    reports unwrapped (``ExpressionContext``)."""
-    if not check_expression_style(params, expr, legacy):
-        return _NO_EXPRESSIONS
+    (``check_expression_style``, which ``name_takers`` goes to). ``update``: an
+    UpdateItem's, whose empty sets AWS reports unwrapped (``ExpressionContext``)."""
+    if not check_expression_style(params, expr, legacy, name_takers=name_takers):
+        return NO_EXPRESSIONS
     names = params.get("ExpressionAttributeNames")
     values = params.get("ExpressionAttributeValues")
     return ExpressionContext(names, values, update=update)
 
 
-def check_expression_style(params: dict[str, Any], expr: list[str], legacy: list[str]) -> bool:
+def check_expression_style(
+    params: dict[str, Any], expr: list[str], legacy: list[str], *, name_takers: bool = True
+) -> bool:
     """DynamoDB's rules on mixing expression and non-expression parameters; whether the
     request uses expressions. ``expr`` and ``legacy`` name the expression and
     non-expression parameters the operation may take; the ones present decide the style.
     ExpressionAttributeValues without an expression names the expressions that could have
     used them ("...: UpdateExpression and ConditionExpression are null": dynalite's
     updateItem.js, scan.js and query.js, and an AWS SDK exception quoted with its request
-    id), except on PutItem and DeleteItem, which now name none (paritysuite/dynamodb-
+    id), unless ``name_takers`` is False: PutItem and DeleteItem (and the puts of batches
+    and transactions, which share their checks) now name none (paritysuite/dynamodb-
     conformance putItem and deleteItem tests, eu-west-2 and us-east-1, 2026-10-09; no
-    newer capture covers the other operations). Those two, alone, take ``CONDITION_LEGACY`` as
-    ``legacy`` (UpdateItem adds AttributeUpdates, a transaction's actions take none)."""
+    newer capture covers the other operations)."""
     used_expr = [p for p in expr if params.get(p) is not None]
     used_legacy = [p for p in legacy if params.get(p) is not None]
     if used_expr and used_legacy:
@@ -100,9 +107,7 @@ def check_expression_style(params: dict[str, Any], expr: list[str], legacy: list
                 "ExpressionAttributeNames can only be specified when using expressions"
             )
         if params.get("ExpressionAttributeValues") is not None:
-            takers = [p for p in expr if p != "ProjectionExpression"]
-            if legacy == CONDITION_LEGACY:  # PutItem's, DeleteItem's: none named
-                takers = []
+            takers = [p for p in expr if p != "ProjectionExpression"] if name_takers else []
             verb = "is" if len(takers) == 1 else "are"
             null = f": {' and '.join(takers)} {verb} null" if takers else ""
             raise errors.validation(
@@ -111,7 +116,7 @@ def check_expression_style(params: dict[str, Any], expr: list[str], legacy: list
     return bool(used_expr)
 
 
-_NO_EXPRESSIONS = ExpressionContext(None, None)
+NO_EXPRESSIONS = ExpressionContext(None, None)
 """The context of a request without expressions: nothing to record, nothing unused."""
 
 CONDITION_LEGACY = ["Expected", "ConditionalOperator"]
@@ -268,7 +273,9 @@ def check_put(params: dict[str, Any]) -> PreparedPut:
     """What a PutItem (a BatchWriteItem ``PutRequest``, a transaction's Put) checks
     before the table is looked up: its condition, its attribute values and its size."""
     with request_validation():
-        ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
+        ctx = expression_context(
+            params, ["ConditionExpression"], CONDITION_LEGACY, name_takers=False
+        )
         condition = condition_of(params, ctx)
         ctx.check_unused()
     item = validate_item(params["Item"])
@@ -340,7 +347,9 @@ def check_delete(params: dict[str, Any]) -> tuple[str, Item, Condition | None]:
     validated Key and the condition."""
     rv = _return_values(params, ("NONE", "ALL_OLD"))
     with request_validation():
-        ctx = expression_context(params, ["ConditionExpression"], CONDITION_LEGACY)
+        ctx = expression_context(
+            params, ["ConditionExpression"], CONDITION_LEGACY, name_takers=False
+        )
         condition = condition_of(params, ctx)
         ctx.check_unused()
     return rv, validate_item(params["Key"]), condition

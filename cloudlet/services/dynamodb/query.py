@@ -45,7 +45,11 @@ from cloudlet.services.dynamodb.expressions.multikeys import (
     MultiKeyCondition,
     reduce_multi_key_condition,
 )
-from cloudlet.services.dynamodb.items import check_expression_style, projection_of
+from cloudlet.services.dynamodb.items import (
+    NO_EXPRESSIONS,
+    check_expression_style,
+    projection_of,
+)
 from cloudlet.services.dynamodb.key_values import check_not_empty, index_base, number_partition
 from cloudlet.services.dynamodb.store import hash_of, load
 from cloudlet.services.dynamodb.tables import Index, Table
@@ -199,7 +203,7 @@ def _start_key(params: dict[str, Any]) -> Item | None:
 def _context(params: dict[str, Any], uses_expressions: bool) -> ExpressionContext:
     """The request's names and values, once the parameters before them are checked."""
     if not uses_expressions:
-        return ExpressionContext(None, None)
+        return NO_EXPRESSIONS
     return ExpressionContext(
         params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues")
     )
@@ -208,7 +212,7 @@ def _context(params: dict[str, Any], uses_expressions: bool) -> ExpressionContex
 def _attributes_to_get(params: dict[str, Any], uses_expressions: bool) -> Projection | None:
     """AttributesToGet, checked with the other legacy parameters (its duplicates before
     the start key: dynalite's query.js and scan.js)."""
-    return None if uses_expressions else projection_of(params, ExpressionContext(None, None))
+    return None if uses_expressions else projection_of(params, NO_EXPRESSIONS)
 
 
 def _resolve(engine: Engine, table: Table, params: dict[str, Any]) -> _Target:
