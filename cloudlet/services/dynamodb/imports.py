@@ -32,10 +32,10 @@ Why it is built this way:
   its own CloudWatch Logs when an import starts, but writes no events (AWS's
   event format is not documented): the first bad record's reason goes in the
   FailureMessage instead. A bad record skips just that
-  record (AWS may abandon the rest of its object). ZSTD needs a library
-  cloudlet does not depend on: ImportTable refuses it with a
-  ValidationException. ``S3BucketOwner`` is recorded and used as the account
-  of the S3 calls, as exports do; it is not checked against the bucket.
+  record (AWS may abandon the rest of its object), and an object that does
+  not decompress (GZIP or ZSTD) counts as one bad record. ``S3BucketOwner`` is
+  recorded and used as the account of the S3 calls, as exports do; it is not
+  checked against the bucket.
 - **ClientToken.** As documented: for 8 hours the same token gives back the
   same import, and with any other parameter changed, ImportConflictException.
   (DynamoDB has been seen to answer ResourceInUseException instead once the
@@ -149,10 +149,6 @@ def check_request(params: dict[str, Any]) -> ImportFormat:
             compression,
             "inputCompressionType",
             f"satisfy enum value set: [{', '.join(COMPRESSIONS)}]",
-        )
-    if compression == "ZSTD":
-        raise errors.validation(
-            "InputCompressionType ZSTD is not supported by cloudlet: import GZIP or NONE"
         )
     spec = ImportFormat(fmt, compression)
     csv_options = (params.get("InputFormatOptions") or {}).get("Csv")
