@@ -420,17 +420,16 @@ def test_refused_updates_change_nothing(ddb):
 
 
 def test_global_table_members_are_501_and_change_nothing(ddb):
-    """cloudlet does not replicate tables across regions: a request naming a replica, a
-    witness, multi-region consistency or a settings-replication mode is 501 with the
-    member named, and nothing else in it is applied (it once answered success and
-    dropped the replica)."""
+    """cloudlet builds neither strongly consistent nor multi-account global tables: a
+    request naming a witness, multi-region consistency or a settings-replication mode is
+    501 with the member named, and nothing else in it is applied (replicas themselves are
+    test_dynamodb_global_tables.py's)."""
     name = make_table(
         ddb,
         tname("cp-global"),
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     for member, value in (
-        ("ReplicaUpdates", [{"Create": {"RegionName": "us-west-2"}}]),
         ("GlobalTableWitnessUpdates", [{"Create": {"RegionName": "us-west-2"}}]),
         ("MultiRegionConsistency", "STRONG"),
         ("GlobalTableSettingsReplicationMode", "ENABLED"),

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.core.slices import Job, run_sliced
+from cloudlet.core.slices import Job, run_for, run_sliced
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.dynamodb import (
     authorization,
@@ -24,6 +24,7 @@ from cloudlet.services.dynamodb import (
     errors,
     items,
     query,
+    replicas,
     tableops,
     updatetable,
 )
@@ -69,6 +70,9 @@ class DynamoDBService(
         self._start_backups()
         self._start_imports()
         for table in list(self.engine.tables.values()):
+            if table.replicating is not None:
+                self._copy_replica(table, wait=0)
+                continue  # its indexes are built by the copy
             for ix in table.indexes:
                 if ix.status == "CREATING":
                     self._backfill(table, ix)
@@ -171,15 +175,31 @@ class DynamoDBService(
 
     def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._described(ctx, params["TableName"])
-        return {"Table": describe(table, self.engine.counts(table), self.engine.clock())}
+        peers = replicas.others(self.engine, table)
+        return {
+            "Table": describe(table, self.engine.counts(table), self.engine.clock(), peers=peers)
+        }
 
     def update_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         updatetable.check_update_request(params)  # before the table: AWS's order
         table = self._described(ctx, params["TableName"])
-        result, backfill = updatetable.update_table(self.engine, table, params)
-        for ix in backfill:
-            self._backfill(table, ix)
-        return result
+        applied = updatetable.update_table(self.engine, table, params)
+        for target, ix in applied.backfills:
+            self._backfill(target, ix)
+        for replica in applied.copies:
+            self._copy_replica(replica)
+        for replica in applied.removed:
+            self._drop_policies(replica)
+        return applied.result
+
+    def _copy_replica(self, replica: Table, wait: float = replicas.WAIT) -> None:
+        """Copy a new replica's items (``replicas.steps``): up to ``wait`` seconds now,
+        the rest a slice per event-loop turn."""
+        step = replicas.steps(self.engine, replica)
+        finished, size = run_for(step, wait)
+        if not finished:
+            name = f"copy of table {replica.name} to {replica.region}"
+            run_sliced(step, self._backfills, name=name, size=size)
 
     def delete_table(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._described(ctx, params["TableName"])

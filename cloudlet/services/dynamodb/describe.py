@@ -44,12 +44,14 @@ def describe(
     now: float | None = None,
     *,
     created: bool = False,
+    peers: list[Table] | None = None,
 ) -> dict[str, Any]:
     """TableDescription; ``counts`` gives (items, bytes) for the table ("") and each index,
     ``now`` the time NumberOfDecreasesToday counts the day of (default: the clock).
     ``created``: CreateTable's answer, without what AWS fills in once the table exists
     (a warm throughput nobody configured, the on-demand timestamp: AWS-recorded
-    create_table_response, 2025)."""
+    create_table_response, 2025). ``peers``: a global table's other replicas
+    (``replicas.others``)."""
     counts = counts or {}
     now = time.time() if now is None else now
     n, size = counts.get("", (table.item_count or 0, table.size_bytes or 0))
@@ -124,6 +126,29 @@ def describe(
         out["OnDemandThroughput"] = dict(table.on_demand)
     if table.restore is not None:
         out["RestoreSummary"] = restore_summary(table.restore, table.restoring is not None)
+    if table.replicas:
+        out["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
+        out["Replicas"] = [replica_description(t) for t in peers or ()]
+        out["GlobalTableSettingsReplicationMode"] = SETTINGS_REPLICATION
+    return out
+
+
+GLOBAL_TABLE_VERSION = "2019.11.21"
+SETTINGS_REPLICATION = "ENABLED_WITH_OVERRIDES"
+"""What a global table of one account shows (lab captures DDB-TABLE-201/229, 2026-10)."""
+
+
+def replica_description(table: Table) -> dict[str, Any]:
+    """A replica's entry in DescribeTable's Replicas: its region, status and warm
+    throughput; its class once one was set, its on-demand read maximum if it has one."""
+    out: dict[str, Any] = {
+        "RegionName": table.region,
+        "ReplicaStatus": table.status,
+        "WarmThroughput": warm_description(table.warm, table.throughput),
+        "GlobalTableSettingsReplicationMode": SETTINGS_REPLICATION,
+    }
+    if table.table_class != "STANDARD" or table.table_class_set:
+        out["ReplicaTableClassSummary"] = table_class_summary(table)
     return out
 
 

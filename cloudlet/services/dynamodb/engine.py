@@ -214,7 +214,12 @@ class Engine:
     def blind_writes(self, table: Table) -> bool:
         """True when a put need not read the item it replaces: no index to update and no
         change log wanting the old image, and no backup being copied."""
-        return not table.indexes and not self._logging(table) and table.tid not in self.copies
+        return (
+            not table.indexes
+            and not self._logging(table)
+            and table.tid not in self.copies
+            and not table.replicas
+        )
 
     @staticmethod
     def _logging(table: Table) -> bool:
@@ -235,11 +240,16 @@ class Engine:
         *,
         size: int | None = None,
         user: dict[str, str] | None = None,
+        replicate: bool = True,
+        log: bool = True,
     ) -> dict[str, float]:
         """Store ``new`` (None deletes) over ``old``, inside the caller's transaction.
 
         Returns the write units each index was charged, by index name (for consumed
-        capacity; an index the write left alone is not named).
+        capacity; an index the write left alone is not named). A global table's write
+        reaches its other replicas in the same transaction (``replicate``: not a
+        replicated write itself); ``log=False`` leaves it out of the change log (a new
+        replica's copy of the items that were there before it).
         """
         store = self.store
         tid = table.tid
@@ -263,9 +273,30 @@ class Engine:
         charged: dict[str, float] = {}
         if table.indexes:
             charged = self._write_indexes(table, key, old, new, size or 0)
-        if self._logging(table):
+        if log and self._logging(table):
             self._log(table, key, old, new, user)
+        if replicate and table.replicas:
+            self._replicate(table, key, new, size, user)
         return charged
+
+    def _replicate(
+        self, table: Table, key: Key, new: Item | None, size: int | None, user: Any
+    ) -> None:
+        """Write ``new`` to each other replica of a global table. A replica still being
+        copied (``replicas.py``) takes the write only for a key its copy has passed: a
+        later key is copied from this table when the copy gets there."""
+        for region in table.replicas:
+            if region == table.region:
+                continue
+            other = self.tables.get((table.account, region, table.name))
+            if other is None or not other.replicas:
+                continue
+            job = other.replicating
+            if job is not None and not copied_past(job, key):
+                continue
+            self.write(
+                other, key, self.read(other, key), new, size=size, user=user, replicate=False
+            )
 
     def _expiry(self, table: Table, item: Item) -> float | None:
         ttl = table.ttl
@@ -393,6 +424,14 @@ class Engine:
             return len(rows) < batch
 
         return step
+
+
+def copied_past(job: dict[str, Any], key: Key) -> bool:
+    """Whether a replica's copy (``Table.replicating``) has passed ``key``."""
+    after = job.get("after")
+    if after is None:
+        return False
+    return key <= (after[0], bytes.fromhex(after[1]), bytes.fromhex(after[2]))
 
 
 def project(table: Table, ix: Index, item: Item) -> Item:

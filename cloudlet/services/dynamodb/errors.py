@@ -109,14 +109,14 @@ def is_whole_request(exc: BaseException) -> bool:
 GLOBAL_TABLE_MEMBERS = {
     "CreateTable": ("GlobalTableSourceArn", "GlobalTableSettingsReplicationMode"),
     "UpdateTable": (
-        "ReplicaUpdates",
         "GlobalTableWitnessUpdates",
         "MultiRegionConsistency",
         "GlobalTableSettingsReplicationMode",
     ),
 }
-"""The members of each operation that make or change a global table, which cloudlet
-does not replicate (the 2017 operations, CreateGlobalTable and kin, are 501 too)."""
+"""The members of each operation that make or change a global table in ways cloudlet
+does not (multi-account and strongly consistent global tables; the 2017 operations,
+CreateGlobalTable and kin, are 501 too). ReplicaUpdates is ``replicas.py``'s."""
 
 
 def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:
@@ -124,13 +124,14 @@ def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:
     dropping that member would answer success for replicas that never exist."""
     for member in GLOBAL_TABLE_MEMBERS[operation]:
         if params.get(member) not in (None, []):
-            raise ServiceError(
-                "NotImplemented",
-                f"{operation}'s {member} is not implemented in cloudlet yet: global tables "
-                "(replicas in other regions) are not replicated",
-                501,
-                sender_fault=False,
+            raise not_implemented(
+                f"{operation}'s {member} is not implemented in cloudlet yet: multi-account "
+                "and strongly consistent global tables are not built"
             )
+
+
+def not_implemented(message: str) -> ServiceError:
+    return ServiceError("NotImplemented", message, 501, sender_fault=False)
 
 
 def invalid_parameter(detail: str) -> ServiceError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import errors, streams
+from cloudlet.services.dynamodb import errors, replicas
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.table_syntax import valid_table_name
@@ -42,16 +42,21 @@ NOT_IN_DELETE = (
 
 def delete_table(engine: Engine, table: Table) -> Result:
     refuse_while_creating(table)
+    if table.replicas:
+        replicas.check_may_leave(engine, table)
     if table.deletion_protection:
         raise errors.validation(
             "Resource cannot be deleted as it is currently protected against deletion. "
             "Disable deletion protection first."
         )
-    desc = describe(table, engine.counts(table), engine.clock())
+    peers = replicas.others(engine, table)
+    desc = describe(table, engine.counts(table), engine.clock(), peers=peers)
     for member in NOT_IN_DELETE:
         desc.pop(member, None)
     desc["TableStatus"] = "DELETING"
-    engine.drop(table, keep_changes=streams.retire(engine, table))
+    with engine.store.transaction():
+        replicas.leave(engine, table)
+        replicas.drop_replica(engine, table)
     return {"TableDescription": desc}
 
 

@@ -128,6 +128,15 @@ class Table:
     restoring: dict[str, Any] | None = None
     """The restore still running (``restores.py``): {"backup": bid} or {"table": source
     tid, "when": epoch seconds}, with "copied" once every item is in. None: none."""
+    replicas: list[str] = field(default_factory=list)
+    """Global table (version 2019.11.21): the regions of its replicas, this one's too,
+    sorted; empty for a table in one region (``replicas.py``)."""
+    sourced: dict[str, float] = field(default_factory=dict)
+    """The regions of the replicas this table was copied to, with when (it may not leave
+    the group for a day while they exist: ``replicas.check_may_leave``)."""
+    replicating: dict[str, Any] | None = None
+    """The copy that makes this table a new replica (``replicas.py``): {"source": tid,
+    "after": the last key copied (h, hk hex, rk hex) or None}. None: no copy running."""
     item_count: int | None = None
     size_bytes: int | None = None
     index_counts: dict[int, list[int]] | None = None

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import encryption, errors
+from cloudlet.services.dynamodb import encryption, errors, replicas
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.table_syntax import (
@@ -67,8 +67,9 @@ CHANGES = (
     "WarmThroughput",
     "TableClass",
 )
-"""The members that make an UpdateTable a change; ReplicaUpdates and the other
-global-table members are refused with 501 before (``errors.GLOBAL_TABLE_MEMBERS``)."""
+"""The members that make an UpdateTable a change of the table itself; ReplicaUpdates
+is ``replicas.py``'s, and the other global-table members are refused with 501 before
+(``errors.GLOBAL_TABLE_MEMBERS``)."""
 NOTHING_TO_CHANGE = (
     "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
     "GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, "
@@ -100,8 +101,11 @@ def check_update_request(params: dict[str, Any]) -> None:
     check_schema_syntax(params)
     _check_capacity_values(params)
     errors.refuse_global_table_members("UpdateTable", params)
+    replicas.check_request(params, CHANGES)
     empty_gsi_list = params.get("GlobalSecondaryIndexUpdates") == []
     present = [m for m in CHANGES if params.get(m) is not None]
+    if params.get("ReplicaUpdates"):
+        present.append("ReplicaUpdates")
     if empty_gsi_list:
         present.remove("GlobalSecondaryIndexUpdates")
     if not present:
@@ -141,10 +145,21 @@ def _check_gsi_update_entry(upd: dict[str, Any]) -> None:
         )
 
 
-def update_table(
-    engine: Engine, table: Table, params: dict[str, Any]
-) -> tuple[Result, list[Index]]:
-    """Apply UpdateTable; returns the description and the new indexes to backfill.
+@dataclass
+class Applied:
+    """UpdateTable's answer and the work it leaves to run in the background: new indexes
+    to backfill (of the table and of its replicas), new replicas to copy, and the
+    replicas removed (whose resource policies go with them)."""
+
+    result: Result
+    backfills: list[tuple[Table, Index]]
+    copies: list[Table]
+    removed: list[Table]
+
+
+def update_table(engine: Engine, table: Table, params: dict[str, Any]) -> Applied:
+    """Apply UpdateTable to ``table`` and what AWS keeps aligned of it to its replicas
+    (``replicas.aligned``), then its ReplicaUpdates.
 
     A request that fails changes nothing (see the module's docstring); the index rows of
     a deleted index are left to the store's purge, scheduled in the transaction that
@@ -152,21 +167,39 @@ def update_table(
     """
     check_update_request(params)
     refuse_while_creating(table)
-    new = copy.deepcopy(table)
-    outcome = _apply_update(engine, new, params)
+    peers = replicas.others(engine, table)
+    replicas.check_update(table, params)
+    plans = [(table, params)]
+    aligned = replicas.aligned(params)
+    if aligned:
+        plans += [(peer, aligned) for peer in peers]
+    changes = []
+    for target, asked in plans:
+        if any(asked.get(m) is not None for m in CHANGES):
+            new = copy.deepcopy(target)
+            changes.append((target, new, _apply_update(engine, new, asked)))
+    copies: list[Table] = []
+    removed: list[Table] = []
     with engine.store.transaction():
-        for ix in outcome.deleted:
-            engine.store.schedule_purge("index", ix.iid)
-        for ix in outcome.created:
-            ix.iid = engine.store.next_counter("index")
-        _adopt(table, new)
-        engine.save(table)
-    if outcome.deleted:
+        for target, new, outcome in changes:
+            for ix in outcome.deleted:
+                engine.store.schedule_purge("index", ix.iid)
+            for ix in outcome.created:
+                ix.iid = engine.store.next_counter("index")
+            _adopt(target, new)
+            engine.save(target)
+        if params.get("ReplicaUpdates"):
+            copies, removed = replicas.apply(engine, table, params["ReplicaUpdates"])
+    if any(outcome.deleted for _, _, outcome in changes):
         engine.purge_soon()
-    desc = describe(table, engine.counts(table), engine.clock())
+    desc = describe(
+        table, engine.counts(table), engine.clock(), peers=replicas.others(engine, table)
+    )
+    outcome = changes[0][2] if changes and changes[0][0] is table else Outcome()
     if outcome.sse_off is not None:
         desc["SSEDescription"] = outcome.sse_off
-    return {"TableDescription": desc}, outcome.created
+    backfills = [(target, ix) for target, _, done in changes for ix in done.created]
+    return Applied({"TableDescription": desc}, backfills, copies, removed)
 
 
 def _adopt(table: Table, new: Table) -> None:
