@@ -350,3 +350,44 @@ def test_replicas_survive_a_restart(tmp_path):
         assert east.get_item(TableName=name, Key={"pk": S("after")})["Item"] == {"pk": S("after")}
         (entry,) = east.describe_table(TableName=name)["Table"]["Replicas"]
         assert (entry["RegionName"], entry["ReplicaStatus"]) == (WEST, "ACTIVE")
+
+
+def test_strict_adding_and_removing_replicas_needs_the_replica_actions(strict_server):
+    """Strict mode: a user allowed UpdateTable alone may not add a replica; adding one
+    needs CreateTable and CreateTableReplica on the replica's ARN, removing one
+    DeleteTable and DeleteTableReplica (developer guide, V2gt_IAM)."""
+    import json
+
+    iam = strict_server.client("iam")
+    user = tname("gt-user")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+
+    def allow(*actions: str) -> None:
+        statement = {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
+        policy = {"Version": "2012-10-17", "Statement": [statement]}
+        iam.put_user_policy(UserName=user, PolicyName="gt", PolicyDocument=json.dumps(policy))
+
+    ddb = strict_server.client(
+        "dynamodb",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    name = make_table(clients(strict_server)[EAST], tname("gt-strict"))
+    replica_arn = f"arn:aws:dynamodb:{WEST}:000000000000:table/{name}"
+    allow("dynamodb:UpdateTable")
+    create = [{"Create": {"RegionName": WEST}}]
+    with pytest.raises(ClientError) as exc:
+        ddb.update_table(TableName=name, ReplicaUpdates=create)
+    code, text = _error(exc)
+    assert code == "AccessDeniedException"
+    assert f"dynamodb:CreateTable on resource: {replica_arn}" in text
+    allow("dynamodb:UpdateTable", "dynamodb:CreateTable", "dynamodb:CreateTableReplica")
+    ddb.update_table(TableName=name, ReplicaUpdates=create)
+    delete = [{"Delete": {"RegionName": WEST}}]
+    with pytest.raises(ClientError) as exc:
+        ddb.update_table(TableName=name, ReplicaUpdates=delete)
+    assert f"dynamodb:DeleteTable on resource: {replica_arn}" in _error(exc)[1]
+    allow("dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:DeleteTableReplica")
+    ddb.update_table(TableName=name, ReplicaUpdates=delete)
+    assert name not in clients(strict_server)[WEST].list_tables()["TableNames"]

@@ -432,6 +432,27 @@ def requested_arn(ctx: Any, params: dict[str, Any]) -> str | None:
     return arn
 
 
+REPLICA_ACTIONS = {
+    "Create": ("dynamodb:CreateTable", "dynamodb:CreateTableReplica"),
+    "Delete": ("dynamodb:DeleteTable", "dynamodb:DeleteTableReplica"),
+}
+
+
+def replica_actions(ctx: Any, params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The actions a replica added or removed needs, on the replica's ARN."""
+    name = params["TableName"]
+    if name.startswith("arn:"):
+        name = name.rsplit("/", 1)[-1]
+    out = []
+    for upd in params["ReplicaUpdates"]:
+        for action, needed in REPLICA_ACTIONS.items():
+            region = (upd.get(action) or {}).get("RegionName")
+            if isinstance(region, str) and region:
+                arn = f"arn:aws:dynamodb:{region}:{ctx.account_id}:table/{name}"
+                out += [(a, arn) for a in needed]
+    return tuple(out)
+
+
 class PolicyHandlers:
     """PutResourcePolicy / GetResourcePolicy / DeleteResourcePolicy, mixed into
     ``DynamoDBService``."""
@@ -525,9 +546,13 @@ class PolicyHandlers:
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[tuple[str, str], ...]:
         """CreateTable with a ``ResourcePolicy`` also needs ``dynamodb:PutResourcePolicy``
-        on the new table, as AWS asks."""
+        on the new table, as AWS asks; UpdateTable's ReplicaUpdates need, on the replica
+        in its region, CreateTable and CreateTableReplica to add it and DeleteTable and
+        DeleteTableReplica to remove it (developer guide, V2gt_IAM)."""
         if operation == "CreateTable" and params.get("ResourcePolicy") is not None:
             arn = requested_arn(ctx, params)
             if arn is not None:
                 return (("dynamodb:PutResourcePolicy", arn),)
+        if operation == "UpdateTable" and params.get("ReplicaUpdates"):
+            return replica_actions(ctx, params)
         return ()
