@@ -393,21 +393,10 @@ class Engine:
         cursor: list[Any] = [None]
 
         def step(batch: int) -> bool:
-            conn = self.store.conn
-            if cursor[0] is None:
-                rows = conn.execute(
-                    "SELECT h, hk, rk, body FROM items WHERE tid = ? ORDER BY h, hk, rk LIMIT ?",
-                    (table.tid, batch),
-                ).fetchall()
-            else:
-                rows = conn.execute(
-                    "SELECT h, hk, rk, body FROM items WHERE tid = ? AND (h, hk, rk) > (?, ?, ?) "
-                    "ORDER BY h, hk, rk LIMIT ?",
-                    (table.tid, *cursor[0], batch),
-                ).fetchall()
+            rows = self.store.items_after(table.tid, cursor[0], batch)
             table.index_counts = None  # recounted when next described
             with self.store.transaction():
-                for h, hk, rk, body in rows:
+                for h, hk, rk, _size, _exp, body in rows:
                     item = load(body)
                     ikey = index_key_of(ix, item)
                     if ikey is not None:
@@ -426,12 +415,16 @@ class Engine:
         return step
 
 
-def copied_past(job: dict[str, Any], key: Key) -> bool:
-    """Whether a replica's copy (``Table.replicating``) has passed ``key``."""
+def copy_cursor(job: dict[str, Any]) -> Key | None:
+    """The last key a replica's copy (``Table.replicating``) wrote; None before the first."""
     after = job.get("after")
-    if after is None:
-        return False
-    return key <= (after[0], bytes.fromhex(after[1]), bytes.fromhex(after[2]))
+    return None if after is None else (after[0], bytes.fromhex(after[1]), bytes.fromhex(after[2]))
+
+
+def copied_past(job: dict[str, Any], key: Key) -> bool:
+    """Whether a replica's copy has passed ``key``."""
+    after = copy_cursor(job)
+    return after is not None and key <= after
 
 
 def project(table: Table, ix: Index, item: Item) -> Item:

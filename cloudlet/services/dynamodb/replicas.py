@@ -31,7 +31,7 @@ from typing import Any
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.dynamodb import encryption, errors, streams
 from cloudlet.services.dynamodb.backup_checks import AWS_REGIONS
-from cloudlet.services.dynamodb.engine import Engine
+from cloudlet.services.dynamodb.engine import Engine, copy_cursor
 from cloudlet.services.dynamodb.store import load
 from cloudlet.services.dynamodb.tables import Table, new_stream
 
@@ -351,21 +351,9 @@ def _another_source(engine: Engine, replica: Table) -> Table | None:
 
 
 def _copy(engine: Engine, source: Table, replica: Table, job: dict[str, Any], n: int) -> bool:
-    conn = engine.store.conn
-    after = job["after"]
-    if after is None:
-        rows = conn.execute(
-            "SELECT h, hk, rk, size, body FROM items WHERE tid = ? ORDER BY h, hk, rk LIMIT ?",
-            (source.tid, n),
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT h, hk, rk, size, body FROM items WHERE tid = ? AND (h, hk, rk) > (?, ?, ?) "
-            "ORDER BY h, hk, rk LIMIT ?",
-            (source.tid, after[0], bytes.fromhex(after[1]), bytes.fromhex(after[2]), n),
-        ).fetchall()
+    rows = engine.store.items_after(source.tid, copy_cursor(job), n)
     with engine.store.transaction():
-        for h, hk, rk, size, body in rows:
+        for h, hk, rk, size, _exp, body in rows:
             engine.write(
                 replica, (h, hk, rk), None, load(body), size=size, replicate=False, log=False
             )

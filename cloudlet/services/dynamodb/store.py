@@ -165,6 +165,15 @@ def base_hash(hk: bytes, rk: bytes, numbers: tuple[bool, bool]) -> int:
     return int.from_bytes(md5.digest()[:4], "big")
 
 
+ITEMS_FIRST = (
+    "SELECT h, hk, rk, size, exp, body FROM items WHERE tid = ? ORDER BY h, hk, rk LIMIT ?"
+)
+ITEMS_AFTER = (
+    "SELECT h, hk, rk, size, exp, body FROM items WHERE tid = ? AND (h, hk, rk) > (?, ?, ?) "
+    "ORDER BY h, hk, rk LIMIT ?"
+)
+
+
 class Store:
     """The DynamoDB database connection and the statements every operation shares."""
 
@@ -326,6 +335,16 @@ class Store:
         return int(row[0]), int(row[1])
 
     # ---- items
+
+    def items_after(
+        self, tid: int, after: tuple[int, bytes, bytes] | None, limit: int
+    ) -> list[tuple[int, bytes, bytes, int, float | None, bytes]]:
+        """Up to ``limit`` rows ``(h, hk, rk, size, exp, body)`` of table ``tid`` in key
+        order, after the key ``after`` (None: from the first): the walk of a backfill, a
+        TTL backfill or a replica's copy, which each keep their place."""
+        if after is None:
+            return self.conn.execute(ITEMS_FIRST, (tid, limit)).fetchall()
+        return self.conn.execute(ITEMS_AFTER, (tid, *after, limit)).fetchall()
 
     def get(self, tid: int, h: int, hk: bytes, rk: bytes) -> tuple[int, bytes] | None:
         return self.conn.execute(GET, (tid, h, hk, rk)).fetchone()

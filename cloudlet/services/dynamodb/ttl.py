@@ -126,19 +126,9 @@ def backfill(engine: Engine, table: Table, batch: int = BATCH) -> Step:
     def step(batch: int = batch) -> bool:
         if table.ttl is not setting or engine.by_id.get(table.tid) is not table:
             return True
-        if cursor[0] is None:
-            rows = conn.execute(
-                "SELECT h, hk, rk, exp, body FROM items WHERE tid = ? ORDER BY h, hk, rk LIMIT ?",
-                (table.tid, batch),
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                "SELECT h, hk, rk, exp, body FROM items WHERE tid = ? AND (h, hk, rk) > (?, ?, ?) "
-                "ORDER BY h, hk, rk LIMIT ?",
-                (table.tid, *cursor[0], batch),
-            ).fetchall()
+        rows = engine.store.items_after(table.tid, cursor[0], batch)
         changed = []
-        for h, hk, rk, exp, body in rows:
+        for h, hk, rk, _size, exp, body in rows:
             want = engine._expiry(table, load(body))  # the write path's own rule
             if want != exp:
                 changed.append((want, table.tid, h, hk, rk))
