@@ -38,7 +38,7 @@ def _active(c, name: str, timeout: float = 10.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         table = c.describe_table(TableName=name)["Table"]
-        statuses = [table["TableStatus"], *(r["ReplicaStatus"] for r in table["Replicas"])]
+        statuses = [table["TableStatus"], *(r["ReplicaStatus"] for r in table.get("Replicas", ()))]
         if set(statuses) == {"ACTIVE"} or time.monotonic() > deadline:
             return table
         time.sleep(0.05)
@@ -391,3 +391,27 @@ def test_strict_adding_and_removing_replicas_needs_the_replica_actions(strict_se
     allow("dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:DeleteTableReplica")
     ddb.update_table(TableName=name, ReplicaUpdates=delete)
     assert name not in clients(strict_server)[WEST].list_tables()["TableNames"]
+
+
+def test_a_restored_replica_is_a_table_of_one_region(ddb):
+    """A backup of a global table restores to a plain table: no replicas, no replication."""
+    name = global_table(ddb, items=3)
+    arn = ddb[EAST].create_backup(TableName=name, BackupName="gt-backup")["BackupDetails"][
+        "BackupArn"
+    ]
+    copy = tname("gt-restored")
+    deadline = time.monotonic() + 10
+    while (
+        ddb[EAST].describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"][
+            "BackupStatus"
+        ]
+        != "AVAILABLE"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    ddb[EAST].restore_table_from_backup(TargetTableName=copy, BackupArn=arn)
+    restored = _active(ddb[EAST], copy)
+    assert "Replicas" not in restored and "GlobalTableVersion" not in restored
+    ddb[EAST].put_item(TableName=copy, Item={"pk": S("only-here")})
+    assert copy not in ddb[WEST].list_tables()["TableNames"]
+    assert len(scan_all(ddb[EAST], copy)) == 4

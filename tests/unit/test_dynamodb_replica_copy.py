@@ -7,7 +7,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from cloudlet.services.dynamodb import replicas
+import pytest
+
+from cloudlet.core.errors import ServiceError
+from cloudlet.services.dynamodb import replicas, updatetable
 from cloudlet.services.dynamodb.engine import Engine, Stored
 from cloudlet.services.dynamodb.tables import Table, parse_create
 
@@ -103,3 +106,36 @@ def test_a_restart_carries_a_half_done_copy_on(tmp_path: Path) -> None:
         == engine.counts(replica)[""]
         == (200, engine.counts(source)[""][1])
     )
+
+
+def test_changes_every_replica_takes_wait_for_the_copy(tmp_path: Path) -> None:
+    """An index added while a replica is still being copied is refused as AWS refuses it
+    (ResourceInUseException, DDB-TABLE-310); a change of the table's own (deletion
+    protection) is not."""
+    engine = connect(tmp_path / "db")
+    source = global_source(engine)
+    for n in range(100):
+        put(engine, source, n, "v0")
+    (replica,), _ = replicas.apply(engine, source, [{"Create": {"RegionName": "us-west-2"}}])
+    assert not replicas.steps(engine, replica)(10)
+    gsi = {
+        "TableName": "gtab",
+        "AttributeDefinitions": [{"AttributeName": "v", "AttributeType": "S"}],
+        "GlobalSecondaryIndexUpdates": [
+            {
+                "Create": {
+                    "IndexName": "by-v",
+                    "KeySchema": [{"AttributeName": "v", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    }
+    with pytest.raises(ServiceError) as exc:
+        updatetable.update_table(engine, source, gsi)
+    assert exc.value.code == "ResourceInUseException"
+    assert [ix.name for ix in source.indexes] == ["by-g"]
+    updatetable.update_table(
+        engine, source, {"TableName": "gtab", "DeletionProtectionEnabled": True}
+    )
+    assert source.deletion_protection and not replica.deletion_protection

@@ -390,6 +390,7 @@ def restored_definition(
     table.pitr = None
     table.deletion_protection = False
     table.restore = None  # the source may be a restored table itself
+    table.replicas, table.sourced, table.replicating = [], {}, None  # one region's table
     table.throughput_log = None
     for ix in table.indexes:
         ix.throughput_log = None

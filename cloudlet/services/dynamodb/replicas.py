@@ -107,12 +107,15 @@ def aligned(params: dict[str, Any]) -> dict[str, Any]:
     return out if set(out) - {"AttributeDefinitions"} else {}
 
 
-def check_update(table: Table, params: dict[str, Any]) -> None:
+def check_update(table: Table, peers: list[Table], params: dict[str, Any]) -> None:
     """What a global table refuses of an UpdateTable: its stream turned off (replication
-    reads it; enabling another is refused as for any table with a stream) or a switch to
-    provisioned capacity, which would need auto scaling cloudlet does not have."""
+    reads it; enabling another is refused as for any table with a stream), a switch to
+    provisioned capacity, which would need auto scaling cloudlet does not have, and a
+    change every replica takes while one is still being added (DDB-TABLE-310)."""
     if not table.replicas:
         return
+    if aligned(params) and any(peer.replicating is not None for peer in peers):
+        raise errors.resource_in_use("The resource which you are attempting to change is in use.")
     stream = params.get("StreamSpecification")
     if stream is not None and not stream.get("StreamEnabled"):
         raise errors.invalid_parameter(

@@ -168,7 +168,7 @@ def update_table(engine: Engine, table: Table, params: dict[str, Any]) -> Applie
     check_update_request(params)
     refuse_while_creating(table)
     peers = replicas.others(engine, table)
-    replicas.check_update(table, params)
+    replicas.check_update(table, peers, params)
     plans = [(table, params)]
     aligned = replicas.aligned(params)
     if aligned:
