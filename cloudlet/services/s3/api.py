@@ -4,11 +4,12 @@ Each mixin lives in its own module and reads like the AWS docs for its
 group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
-``replication.py``, ``website.py``). This class owns the state they share: the
-metadata store (SQLite via ``env.database("s3")``) and the blob store (files
-under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral; composed
-multipart blobs under its ``mp/``), the start-up sweep that keeps the two
-consistent after a crash, and the background work (lifecycle, replication).
+``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``). This class owns
+the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
+blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
+composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
+consistent after a crash, and the background work (lifecycle, replication,
+metrics, inventory reports).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cloudlet.services.s3.document_checks import (
 )
 from cloudlet.services.s3.document_checks import refusal as document_refusal
 from cloudlet.services.s3.encryption_config import EncryptionHandlers
+from cloudlet.services.s3.inventory import InventoryHandlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_INTERVAL, LifecycleHandlers
 from cloudlet.services.s3.listing import ListingHandlers
 from cloudlet.services.s3.metrics import MetricsHandlers
@@ -100,6 +102,7 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    InventoryHandlers,
     MetricsHandlers,
     MfaDeleteHandlers,
     ReplicationHandlers,
@@ -148,6 +151,7 @@ class S3Service(
                 log.warning("s3: the metadata names no object file but %d are on disk; kept", kept)
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
         self._start_request_metrics()
+        self._start_inventory()
         self._start_replication()  # resumes what a previous run left queued
 
     async def stop(self) -> None:

@@ -33,10 +33,7 @@ The daily storage metrics every bucket has without configuration (``BucketSizeBy
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -49,6 +46,7 @@ from cloudlet.core.environ import seconds_setting
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
+from cloudlet.services.s3.idconfigs import IdConfigs, check_id
 from cloudlet.services.s3.storage_metrics import DAY, STORAGE_ENV, storage_batches
 
 log = logging.getLogger(__name__)
@@ -57,9 +55,6 @@ KIND = "metrics"
 NAMESPACE = "AWS/S3"
 INTERVAL_ENV = "CLOUDLET_S3_METRICS_INTERVAL"
 DEFAULT_INTERVAL = 60.0
-MAX_CONFIGURATIONS = 1000
-PAGE = 100
-_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _LISTS = frozenset(
     ("ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "ListParts")
 )
@@ -165,8 +160,7 @@ def _check_configuration(params: dict[str, Any]) -> dict[str, Any]:
     filter of one kind (an ``And`` of two predicates or more)."""
     config = params.get("MetricsConfiguration") or {}
     config_id = params.get("Id") or ""
-    if not _ID.fullmatch(config_id):
-        raise errors.invalid_argument("Invalid id", "id", config_id)
+    check_id(config_id)
     if config.get("Id") != config_id:
         raise errors.invalid_argument(
             "The Id in the configuration does not match the Id in the request", "id", config_id
@@ -186,25 +180,6 @@ def _check_configuration(params: dict[str, Any]) -> dict[str, Any]:
             if len(keys) != len(set(keys)):
                 raise errors.invalid_request("Duplicate Tag Keys are not allowed.")
     return config
-
-
-def _not_found() -> Exception:
-    return errors.s3_error(
-        "NoSuchConfiguration", "The specified configuration does not exist.", 404
-    )
-
-
-def _token(config_id: str) -> str:
-    return base64.urlsafe_b64encode(config_id.encode()).decode()
-
-
-def _after(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise errors.invalid_argument(
-            "The continuation token provided is incorrect", "continuation-token", token
-        ) from None
 
 
 def _kind(method: str, operation: str, key: str | None) -> str | None:
@@ -237,60 +212,32 @@ class MetricsHandlers(ConfigHandlers):
         for (account, region), data in batches.items():
             await self.env.put_metric_data(NAMESPACE, data, account=account, region=region)
 
+    @property
+    def _metrics(self) -> IdConfigs:
+        return IdConfigs(self.configs, KIND, "MetricsConfigurationList")
+
     def _metric_configs(self, bucket: str) -> dict[str, dict[str, Any]]:
-        return self.configs.get(bucket, KIND) or {}
+        return self._metrics.all(bucket)
 
     # -- the operations ----------------------------------------------------------------
 
     def put_bucket_metrics_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        config = _check_configuration(params)
-        configs = dict(self._metric_configs(bucket.name))
-        if config["Id"] not in configs and len(configs) >= MAX_CONFIGURATIONS:
-            raise errors.s3_error(
-                "TooManyConfigurations",
-                "You are attempting to create a new configuration but have already reached "
-                "the 1,000-configuration limit.",
-            )
-        configs[config["Id"]] = config
-        self.configs.put(bucket.name, KIND, configs)
+        self._metrics.put(bucket.name, _check_configuration(params))
         return {}
 
     def get_bucket_metrics_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        config = self._metric_configs(bucket.name).get(params["Id"])
-        if config is None:
-            raise _not_found()
-        return {"MetricsConfiguration": config}
+        return {"MetricsConfiguration": self._metrics.get(bucket.name, params["Id"])}
 
     def delete_bucket_metrics_configuration(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        configs = dict(self._metric_configs(bucket.name))
-        if configs.pop(params["Id"], None) is None:
-            raise _not_found()
-        if configs:
-            self.configs.put(bucket.name, KIND, configs)
-        else:
-            self.configs.delete(bucket.name, KIND)
+        self._metrics.delete(bucket.name, params["Id"])
         return {}
 
     def list_bucket_metrics_configurations(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
-        token = params.get("ContinuationToken")
-        ids = sorted(self._metric_configs(bucket.name))
-        if token is not None:
-            after = _after(token)
-            ids = [i for i in ids if i > after]
-        page = ids[:PAGE]
-        configs = self._metric_configs(bucket.name)
-        out: dict[str, Any] = {"IsTruncated": len(ids) > PAGE}
-        if token is not None:
-            out["ContinuationToken"] = token
-        if page:
-            out["MetricsConfigurationList"] = [configs[i] for i in page]
-        if len(ids) > PAGE:
-            out["NextContinuationToken"] = _token(page[-1])
-        return out
+        return self._metrics.page(bucket.name, params.get("ContinuationToken"))
 
     # -- counting -----------------------------------------------------------------------
 
