@@ -140,7 +140,7 @@ SETTINGS_REPLICATION = "ENABLED_WITH_OVERRIDES"
 
 def replica_description(table: Table) -> dict[str, Any]:
     """A replica's entry in DescribeTable's Replicas: its region, status and warm
-    throughput; its class once one was set, its on-demand read maximum if it has one."""
+    throughput, and its class once one was set (DDB-TABLE-201/229)."""
     out: dict[str, Any] = {
         "RegionName": table.region,
         "ReplicaStatus": table.status,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import errors, replicas
+from cloudlet.services.dynamodb import errors, replicas, streams
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.table_syntax import valid_table_name
@@ -56,7 +56,7 @@ def delete_table(engine: Engine, table: Table) -> Result:
     desc["TableStatus"] = "DELETING"
     with engine.store.transaction():
         replicas.leave(engine, table)
-        replicas.drop_replica(engine, table)
+        engine.drop(table, keep_changes=streams.retire(engine, table))
     return {"TableDescription": desc}
 
 
