@@ -17,6 +17,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from cloudlet.core.environ import seconds_setting
+
 log = logging.getLogger(__name__)
 
 BUDGET = 0.002
@@ -24,6 +26,14 @@ BUDGET = 0.002
 
 MAX_SIZE = 1 << 16
 """The most units a slice is given, however fast the last one was."""
+
+PAUSE = seconds_setting("CLOUDLET_SLICE_PAUSE", 0.0, high=1.0)
+"""Seconds between two slices of a job (default: none, the next loop turn). A test
+stretches a job with it to see what the service does while the job runs."""
+
+
+def _later(loop: asyncio.AbstractEventLoop, run: Callable[[], None]) -> asyncio.Handle:
+    return loop.call_later(PAUSE, run) if PAUSE else loop.call_soon(run)
 
 
 def run_sliced(
@@ -56,7 +66,7 @@ def run_sliced(
         else:
             if not finished:
                 count = _next_size(count, time.perf_counter() - started, budget)
-                handle = loop.call_soon(run)
+                handle = _later(loop, run)
                 handles.add(handle)
                 return
             if done is not None:
@@ -64,7 +74,7 @@ def run_sliced(
         if ended is not None:
             ended()
 
-    handle = loop.call_soon(run)
+    handle = _later(loop, run)
     handles.add(handle)
 
 

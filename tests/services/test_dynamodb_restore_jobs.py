@@ -70,7 +70,9 @@ def _check_restored(ddb, name: str) -> None:
 
 
 def test_a_long_restore_answers_creating_and_finishes_in_the_background():
-    with CloudletServer.start(env=NOW) as server:
+    # Slices 10 ms apart: the restore outlasts the checks below however busy the machine
+    # (unpaused it takes a fraction of a second, and a loaded run once let it finish first).
+    with CloudletServer.start(env={**NOW, "CLOUDLET_SLICE_PAUSE": "0.01"}) as server:
         ddb = _client(server)
         arn = _fill(ddb)
         answer = ddb.restore_table_from_backup(TargetTableName="copy", BackupArn=arn)
