@@ -4,12 +4,12 @@ Each mixin lives in its own module and reads like the AWS docs for its
 group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
-``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``). This class owns
+``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``). This class owns
 the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
 blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
 composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
-consistent after a crash, and the background work (lifecycle, replication,
-metrics, inventory reports).
+consistent after a crash, and the background work (lifecycle, Intelligent-Tiering
+archiving, replication, metrics, inventory reports).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from cloudlet.services.s3.request_checks import COPY_SOURCE
 from cloudlet.services.s3.request_checks import check as check_request
 from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.store import S3Store
+from cloudlet.services.s3.tiering import TieringHandlers
 from cloudlet.services.s3.website import WebsiteHandlers
 
 _HIDES_MISSING_KEYS = frozenset(("GetObject", "HeadObject", "GetObjectAttributes"))
@@ -102,6 +103,7 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    TieringHandlers,
     InventoryHandlers,
     MetricsHandlers,
     MfaDeleteHandlers,
@@ -136,6 +138,7 @@ class S3Service(
         self._init_multipart()
         self._init_configs()
         self._init_replication()
+        self._init_tiering()
 
     async def start(self) -> None:
         # Before the first request: nothing is in flight, so any blob no row
@@ -150,6 +153,7 @@ class S3Service(
             if kept:
                 log.warning("s3: the metadata names no object file but %d are on disk; kept", kept)
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
+        self.env.every(LIFECYCLE_INTERVAL, self._apply_tiering, "s3-tiering")  # same clock
         self._start_request_metrics()
         self._start_inventory()
         self._start_replication()  # resumes what a previous run left queued

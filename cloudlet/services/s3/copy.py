@@ -253,4 +253,6 @@ class CopyHandlers(S3Handlers):
                 raise errors.no_such_key(key) from None
             raise
         check_copy_source_readable(found)  # archived sources need a restored copy
+        if found.storage_class == "INTELLIGENT_TIERING":  # copying is an access (tiering.py)
+            self._note_access(found)  # type: ignore[attr-defined]
         return found

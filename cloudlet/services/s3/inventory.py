@@ -63,6 +63,7 @@ from cloudlet.services.s3.store import (
     ObjectVersion,
     successor,
 )
+from cloudlet.services.s3.tiering import inventory_tier
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +206,7 @@ def _fields(version: ObjectVersion) -> dict[str, Any]:
             "ObjectLockRetainUntilDate": _utc(retention.get("until")),
             "ObjectLockMode": retention.get("mode"),
             "ObjectLockLegalHoldStatus": extra.get("legal_hold"),
-            # Cloudlet never moves an object between tiers: it stays in the first.
-            "IntelligentTieringAccessTier": (
-                "FREQUENT" if version.storage_class == "INTELLIGENT_TIERING" else None
-            ),
+            "IntelligentTieringAccessTier": inventory_tier(version),  # tiering.py
             "BucketKeyStatus": "ENABLED" if sse.get("bk") else "DISABLED",
             "ChecksumAlgorithm": next(iter(version.checksums), None),
         }

@@ -8,7 +8,8 @@ the metadata row in one transaction, then answer. Any failure before the
 commit deletes the new blob, so a failed request never harms what is stored.
 
 Reads find the version, refuse archived bytes that have no restored copy
-(``restore.py``), apply the preconditions and range (``conditions.py``) and
+(``restore.py``; an Intelligent-Tiering object in an archive tier, ``tiering.py``,
+whose reads are accesses), apply the preconditions and range (``conditions.py``) and
 hand the codec an open ``BlobReader`` as the body: bytes go from the file to
 the socket a chunk at a time.
 
@@ -35,6 +36,8 @@ from cloudlet.services.s3.common import (
 from cloudlet.services.s3.conditions import ByteRange, check_read, parse_range, unquote_etag
 from cloudlet.services.s3.restore import check_readable, restore_header
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
+from cloudlet.services.s3.tiering import CLASS as INTELLIGENT_TIERING
+from cloudlet.services.s3.tiering import access_tier
 
 STORAGE_CLASSES = frozenset(
     (
@@ -297,6 +300,8 @@ class ObjectHandlers(S3Handlers):
                     "Request specific response headers cannot be used for anonymous GET requests."
                 )
         bucket, version, byte_range, out = self._read(params, "GET")
+        if version.storage_class == INTELLIGENT_TIERING:  # a read is an access (tiering.py)
+            self._note_access(version)  # type: ignore[attr-defined]
         start, end = (0, version.size) if byte_range is None else (byte_range.start, byte_range.end)
         blob_id = version.blob_id or ""
         body = self.blobs.inline(blob_id, start, end)
@@ -407,6 +412,9 @@ class ObjectHandlers(S3Handlers):
         }
         if version.storage_class != "STANDARD":
             out["StorageClass"] = version.storage_class
+            tier = access_tier(version)
+            if tier is not None:  # x-amz-archive-status (only HEAD gets this far)
+                out["ArchiveStatus"] = tier
         tags = version.extra.get("tags")
         if tags:
             out["TagCount"] = len(tags)  # x-amz-tagging-count: only when there are tags

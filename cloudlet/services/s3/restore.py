@@ -29,6 +29,12 @@ clock, ``clock.time() + CLOUDLET_S3_LIFECYCLE_SHIFT`` (``lifecycle.py``), so a
 test server run days ahead sees restored copies expire as it sees lifecycle
 rules act.
 
+An ``INTELLIGENT_TIERING`` object in the Archive Access or Deep Archive Access tier
+(``tiering.py``) is archived too: reads and copies answer ``InvalidObjectState``
+naming its ``AccessTier``; its restore takes no ``Days`` (``InvalidArgument``), moves
+it back to the Frequent Access tier and counts as an access; a restore of one in an
+active tier is 403 ``ObjectAlreadyInActiveTierError``.
+
 Restores emit ``s3:ObjectRestore:Post`` and ``s3:ObjectRestore:Completed``
 notifications (``notifications.py``). ``s3:ObjectRestore:Delete`` (a restored
 copy expiring) is not sent: expiry is only noticed when something reads.
@@ -48,12 +54,14 @@ from cloudlet.services.s3.lifecycle import LIFECYCLE_SHIFT
 from cloudlet.services.s3.lifecycle_rules import DAY, next_midnight
 from cloudlet.services.s3.notifications import time_text
 from cloudlet.services.s3.store import ObjectVersion
+from cloudlet.services.s3.tiering import TIER, access_tier
 
 ARCHIVE_CLASSES = frozenset(("GLACIER", "DEEP_ARCHIVE"))
 """Storage classes whose objects must be restored before their bytes can be read."""
 TIERS = frozenset(("Standard", "Bulk", "Expedited"))
 DEFAULT_TIER = "Standard"
 MAX_RESTORE_DAYS = 36500
+ARCHIVED_TIER = "The action is not valid for the object's access tier"
 """A restored copy kept at most 100 years: its expiry date stays a date."""
 
 
@@ -72,8 +80,26 @@ def restored_until(version: ObjectVersion) -> float | None:
 
 
 def needs_restore(version: ObjectVersion) -> bool:
-    """Whether the version's bytes are archived and not restored right now."""
-    return version.storage_class in ARCHIVE_CLASSES and restored_until(version) is None
+    """Whether the version's bytes are archived and not restored right now: a
+    GLACIER/DEEP_ARCHIVE object without a live restored copy, or an Intelligent-Tiering
+    object in an archive tier (``tiering.py``)."""
+    if version.storage_class in ARCHIVE_CLASSES:
+        return restored_until(version) is None
+    return access_tier(version) is not None
+
+
+def _archived(version: ObjectVersion, message: str) -> ServiceError:
+    """403 ``InvalidObjectState`` for archived bytes; an Intelligent-Tiering object's
+    names its ``AccessTier`` ("The action is not valid for the object's access tier",
+    the GetObject reference's sample)."""
+    tier = access_tier(version)
+    if tier is None:
+        return errors.invalid_object_state(version.storage_class, message)
+    if message == errors.READ_ARCHIVED:
+        message = ARCHIVED_TIER
+    return errors.s3_error(
+        "InvalidObjectState", message, 403, StorageClass=version.storage_class, AccessTier=tier
+    )
 
 
 def restore_header(version: ObjectVersion) -> str | None:
@@ -90,13 +116,13 @@ def restore_header(version: ObjectVersion) -> str | None:
 def check_readable(version: ObjectVersion) -> None:
     """GetObject's rule: archived bytes need a restored copy."""
     if needs_restore(version):
-        raise errors.invalid_object_state(version.storage_class)
+        raise _archived(version, errors.READ_ARCHIVED)
 
 
 def check_copy_source(version: ObjectVersion) -> None:
     """CopyObject's and UploadPartCopy's rule for their source."""
     if needs_restore(version):
-        raise errors.invalid_object_state(version.storage_class, errors.COPY_ARCHIVED)
+        raise _archived(version, errors.COPY_ARCHIVED)
 
 
 def _restore_expiry(completed: float, days: int) -> float:
@@ -104,8 +130,43 @@ def _restore_expiry(completed: float, days: int) -> float:
     return next_midnight(completed + days * DAY)
 
 
-def _check_request(version: ObjectVersion, request: dict[str, Any]) -> tuple[int, str]:
-    """A RestoreRequest for an archive restore, checked: (days, tier)."""
+def _job_tier(request: dict[str, Any], storage_class: str) -> str:
+    """``GlacierJobParameters.Tier``, checked (Standard when absent)."""
+    tier = (request.get("GlacierJobParameters") or {}).get("Tier") or DEFAULT_TIER
+    if tier not in TIERS:
+        raise errors.malformed_xml()
+    if tier == "Expedited" and storage_class != "GLACIER":
+        raise errors.invalid_argument(
+            f"Expedited retrievals are not available for the {storage_class} storage class",
+            "Tier",
+            tier,
+        )
+    return tier
+
+
+def _check_tiered_request(version: ObjectVersion, days: Any, request: dict[str, Any]) -> str:
+    """A RestoreRequest for an Intelligent-Tiering object: no Days (its restore moves it
+    back to the Frequent Access tier, it has no expiry), and only out of an archive
+    tier. Expedited is refused: the archive tiers offer Standard and Bulk only."""
+    if days is not None:
+        raise errors.invalid_argument(
+            "INTELLIGENT_TIERING objects are not subject to restore expiry. Do not "
+            "specify Days when restoring this object",
+            "Days",
+            days,
+        )
+    if access_tier(version) is None:
+        raise errors.s3_error(
+            "ObjectAlreadyInActiveTierError",
+            "This action is not allowed against this storage tier.",
+            403,
+        )
+    return _job_tier(request, version.storage_class)
+
+
+def _check_request(version: ObjectVersion, request: dict[str, Any]) -> tuple[int | None, str]:
+    """A RestoreRequest for an archive restore, checked: (days, tier); days is None for
+    an Intelligent-Tiering object."""
     if request.get("Type") == "SELECT" or request.get("SelectParameters") is not None:
         raise ServiceError(
             "NotImplemented",
@@ -117,43 +178,23 @@ def _check_request(version: ObjectVersion, request: dict[str, Any]) -> tuple[int
         raise errors.malformed_xml()
     days = request.get("Days")
     if version.storage_class == "INTELLIGENT_TIERING":
-        # cloudlet never moves objects into the Archive Access tiers, so they
-        # are always in an active tier.
-        if days is not None:
-            raise errors.invalid_argument(
-                "INTELLIGENT_TIERING objects are not subject to restore expiry. Do not "
-                "specify Days when restoring this object",
-                "Days",
-                days,
-            )
-        raise errors.s3_error(
-            "ObjectAlreadyInActiveTierError",
-            "This action is not allowed against this storage tier.",
-            403,
-        )
+        return None, _check_tiered_request(version, days, request)
     if version.storage_class not in ARCHIVE_CLASSES:
         raise errors.invalid_object_state(version.storage_class, errors.RESTORE_NOT_ARCHIVED)
     if days is None or days < 1:
         raise errors.malformed_xml()
     if days > MAX_RESTORE_DAYS:  # an expiry past the calendar could not be shown
         raise errors.invalid_argument(f"Days must be at most {MAX_RESTORE_DAYS}", "Days", days)
-    tier = (request.get("GlacierJobParameters") or {}).get("Tier") or DEFAULT_TIER
-    if tier not in TIERS:
-        raise errors.malformed_xml()
-    if tier == "Expedited" and version.storage_class == "DEEP_ARCHIVE":
-        raise errors.invalid_argument(
-            "Expedited retrievals are not available for the DEEP_ARCHIVE storage class",
-            "Tier",
-            tier,
-        )
-    return int(days), tier
+    return int(days), _job_tier(request, version.storage_class)
 
 
 class RestoreHandlers(S3Handlers):
     """RestoreObject."""
 
     def restore_object(self, ctx: Any, params: dict[str, Any]) -> Result:
-        """Restore a temporary, readable copy of an archived object for ``Days`` days.
+        """Restore a temporary, readable copy of an archived object for ``Days`` days
+        (an Intelligent-Tiering object in an archive tier: move it back to the Frequent
+        Access tier, ``_restore_tiered``).
 
         On AWS the restore is a retrieval job that takes minutes (Expedited)
         to hours (Standard, Bulk; up to 48 hours from DEEP_ARCHIVE), during
@@ -169,6 +210,8 @@ class RestoreHandlers(S3Handlers):
         bucket = self._bucket(params["Bucket"])
         version = self._find(bucket, params["Key"], params.get("VersionId"), "POST")
         days, tier = _check_request(version, params.get("RestoreRequest") or {})
+        if days is None:
+            return self._restore_tiered(ctx, bucket.name, version)
         already = restored_until(version) is not None
         completed = clock.time()
         expiry = _restore_expiry(completed, days)
@@ -178,8 +221,20 @@ class RestoreHandlers(S3Handlers):
             self._restore_events(ctx, bucket.name, version, expiry)
         return {HTTP_STATUS: 200 if already else 202}
 
+    def _restore_tiered(self, ctx: Any, bucket_name: str, version: ObjectVersion) -> Result:
+        """An Intelligent-Tiering object leaves its archive tier for the Frequent Access
+        tier (at once here; 3 to 48 hours on AWS), and the restore counts as an access."""
+        extra = {k: v for k, v in version.extra.items() if k != TIER}
+        self.store.update_version(version, extra=extra)
+        self._note_access(version)
+        self._restore_events(ctx, bucket_name, version, None)
+        return {HTTP_STATUS: 202}
+
+    def _note_access(self, version: ObjectVersion) -> None:
+        """Hook: ``tiering.py`` records accesses of Intelligent-Tiering objects."""
+
     def _restore_events(
-        self, ctx: Any, bucket_name: str, version: ObjectVersion, expiry: float
+        self, ctx: Any, bucket_name: str, version: ObjectVersion, expiry: float | None
     ) -> None:
         """``ObjectRestore:Post`` (``ctx``'s request) then ``:Completed`` (S3's own
         doing), when notifications are configured."""
@@ -199,12 +254,10 @@ class RestoreHandlers(S3Handlers):
             version_id=version_id,
             ctx=ctx,
         )
-        glacier = {
-            "restoreEventData": {
-                "lifecycleRestorationExpiryTime": time_text(expiry),
-                "lifecycleRestoreStorageClass": version.storage_class,
-            }
-        }
+        restored = {"lifecycleRestoreStorageClass": version.storage_class}
+        if expiry is not None:  # an Intelligent-Tiering restore has no expiry
+            restored["lifecycleRestorationExpiryTime"] = time_text(expiry)
+        glacier = {"restoreEventData": dict(sorted(restored.items()))}
         notify(
             bucket,
             "s3:ObjectRestore:Completed",
