@@ -61,8 +61,9 @@ ARCHIVE_CLASSES = frozenset(("GLACIER", "DEEP_ARCHIVE"))
 TIERS = frozenset(("Standard", "Bulk", "Expedited"))
 DEFAULT_TIER = "Standard"
 MAX_RESTORE_DAYS = 36500
-ARCHIVED_TIER = "The action is not valid for the object's access tier"
 """A restored copy kept at most 100 years: its expiry date stays a date."""
+ARCHIVED_TIER = "The action is not valid for the object's access tier"
+"""GetObject's text for an Intelligent-Tiering object in an archive tier."""
 
 
 def restore_clock() -> float:
