@@ -31,6 +31,26 @@ def check_id(config_id: str) -> None:
         raise errors.invalid_argument("Invalid id", "id", config_id)
 
 
+def check_filter(flt: dict[str, Any] | None, kinds: tuple[str, ...]) -> None:
+    """An Id-keyed configuration's Filter: exactly one of ``kinds`` (its single
+    predicates, and ``And``), an ``And`` of two predicates or more (its tags and each
+    other member it names), tag keys unique."""
+    if flt is None:
+        return
+    if sum(kind in flt for kind in kinds) != 1:
+        raise errors.malformed_xml()
+    both = flt.get("And")
+    if both is None:
+        return
+    tags = both.get("Tags") or []
+    others = sum(v is not None for k, v in both.items() if k != "Tags")
+    if len(tags) + others < 2:
+        raise errors.malformed_xml()
+    keys = [t.get("Key") for t in tags]
+    if len(keys) != len(set(keys)):
+        raise errors.invalid_request("Duplicate Tag Keys are not allowed.")
+
+
 def not_found() -> Exception:
     return errors.s3_error(
         "NoSuchConfiguration", "The specified configuration does not exist.", 404

@@ -46,7 +46,7 @@ from cloudlet.core.environ import seconds_setting
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
-from cloudlet.services.s3.idconfigs import IdConfigs, check_id
+from cloudlet.services.s3.idconfigs import IdConfigs, check_filter, check_id
 from cloudlet.services.s3.storage_metrics import DAY, STORAGE_ENV, storage_batches
 
 log = logging.getLogger(__name__)
@@ -165,20 +165,7 @@ def _check_configuration(params: dict[str, Any]) -> dict[str, Any]:
         raise errors.invalid_argument(
             "The Id in the configuration does not match the Id in the request", "id", config_id
         )
-    flt = config.get("Filter")
-    if flt is not None:
-        if sum(kind in flt for kind in _FILTER_KINDS) != 1:
-            raise errors.malformed_xml()
-        both = flt.get("And")
-        if both is not None:
-            predicates = len(both.get("Tags") or []) + sum(
-                both.get(k) is not None for k in ("Prefix", "AccessPointArn")
-            )
-            if predicates < 2:
-                raise errors.malformed_xml()
-            keys = [t.get("Key") for t in both.get("Tags") or []]
-            if len(keys) != len(set(keys)):
-                raise errors.invalid_request("Duplicate Tag Keys are not allowed.")
+    check_filter(config.get("Filter"), _FILTER_KINDS)
     return config
 
 

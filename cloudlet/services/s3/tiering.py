@@ -49,7 +49,7 @@ from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
-from cloudlet.services.s3.idconfigs import IdConfigs, check_id
+from cloudlet.services.s3.idconfigs import IdConfigs, check_filter, check_id
 from cloudlet.services.s3.lifecycle import LIFECYCLE_SHIFT
 from cloudlet.services.s3.lifecycle_rules import DAY
 from cloudlet.services.s3.metrics import Selector
@@ -106,23 +106,6 @@ def inventory_tier(version: ObjectVersion) -> str | None:
 # -- the configuration -------------------------------------------------------------------
 
 
-def _check_filter(flt: dict[str, Any] | None) -> None:
-    """One of Prefix, Tag or And (of a prefix and tags, two predicates at least)."""
-    if flt is None:
-        return
-    if sum(kind in flt for kind in ("Prefix", "Tag", "And")) != 1:
-        raise errors.malformed_xml()
-    both = flt.get("And")
-    if both is None:
-        return
-    tags = both.get("Tags") or []
-    if len(tags) + (both.get("Prefix") is not None) < 2:
-        raise errors.malformed_xml()
-    keys = [t.get("Key") for t in tags]
-    if len(keys) != len(set(keys)):
-        raise errors.invalid_request("Duplicate Tag Keys are not allowed.")
-
-
 def _check_tierings(tierings: list[dict[str, Any]]) -> None:
     """At least one tiering, each archive tier at most once, its Days in range."""
     if not tierings:
@@ -158,7 +141,7 @@ def check_configuration(params: dict[str, Any]) -> dict[str, Any]:
     check_id(config_id)
     if config.get("Id") != config_id or config.get("Status") not in ("Enabled", "Disabled"):
         raise errors.malformed_xml()
-    _check_filter(config.get("Filter"))
+    check_filter(config.get("Filter"), ("Prefix", "Tag", "And"))
     _check_tierings(config.get("Tierings") or [])
     return config
 
