@@ -4,12 +4,13 @@ Each mixin lives in its own module and reads like the AWS docs for its
 group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
-``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``). This class owns
+``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``,
+``analytics.py``). This class owns
 the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
 blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
 composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
 consistent after a crash, and the background work (lifecycle, Intelligent-Tiering
-archiving, replication, metrics, inventory reports).
+archiving, replication, metrics, inventory reports, analytics exports).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cloudlet.auth.actions import action_for
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.analytics import AnalyticsHandlers
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.common import plus_as_space
 from cloudlet.services.s3.composed import ComposedBlobStore
@@ -103,6 +105,7 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    AnalyticsHandlers,
     TieringHandlers,
     InventoryHandlers,
     MetricsHandlers,
@@ -156,6 +159,7 @@ class S3Service(
         self.env.every(LIFECYCLE_INTERVAL, self._apply_tiering, "s3-tiering")  # same clock
         self._start_request_metrics()
         self._start_inventory()
+        self._start_analytics()
         self._start_replication()  # resumes what a previous run left queued
 
     async def stop(self) -> None:

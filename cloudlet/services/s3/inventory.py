@@ -143,8 +143,7 @@ def check_configuration(params: dict[str, Any]) -> dict[str, Any]:
         raise errors.s3_error(
             "IdMismatch", "Document ID does not match the specified configuration ID."
         )
-    if not _ARN.fullmatch(destination["Bucket"]):
-        raise errors.s3_error("InvalidS3DestinationBucket", "Invalid bucket ARN.")
+    check_destination_arn(destination["Bucket"])
     fmt = destination["Format"]
     if fmt == "ORC" or (fmt == "Parquet" and not parquet_available()):
         raise errors.s3_error(
@@ -154,6 +153,13 @@ def check_configuration(params: dict[str, Any]) -> dict[str, Any]:
             501,
         )
     return config
+
+
+def check_destination_arn(arn: str) -> None:
+    """A report destination as S3 takes it: a bucket's ARN (``InvalidS3DestinationBucket``
+    otherwise); inventory and analytics exports share it."""
+    if not _ARN.fullmatch(arn):
+        raise errors.s3_error("InvalidS3DestinationBucket", "Invalid bucket ARN.")
 
 
 def _due(config: dict[str, Any], last: float | None, now: float, interval: float) -> bool:
@@ -481,16 +487,22 @@ class InventoryHandlers(ConfigHandlers):
         await self._put_report_object(report, f"{hive}/symlink.txt", links.encode())
 
     async def _put_report_object(self, report: Report, key: str, body: bytes) -> None:
-        """Write one report object with S3's own PutObject, as the destination's owner
-        (its default encryption, versioning, notifications and replication apply)."""
-        params: dict[str, Any] = {"Bucket": report.destination, "Key": key, "Body": body}
-        params["ContentLength"] = len(body)
         kms = (report.config["Destination"]["S3BucketDestination"].get("Encryption") or {}).get(
             "SSEKMS"
         )
-        if kms:
-            params.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms["KeyId"])
-        await self.env.call("s3", "PutObject", params, account=report.account, region=report.region)
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms["KeyId"]} if kms else {}
+        await self._deliver_object(
+            report.destination, report.account, report.region, key, body, **extra
+        )
+
+    async def _deliver_object(
+        self, bucket: str, account: str, region: str, key: str, body: bytes, **params: Any
+    ) -> None:
+        """Write one delivered object (an inventory report's file, an analytics export)
+        with S3's own PutObject, as the destination's owner: its default encryption,
+        versioning, notifications and replication apply."""
+        params.update(Bucket=bucket, Key=key, Body=body, ContentLength=len(body))
+        await self.env.call("s3", "PutObject", params, account=account, region=region)
 
     # -- reading the source ------------------------------------------------------------
 
@@ -500,10 +512,16 @@ class InventoryHandlers(ConfigHandlers):
         """The versions a report lists, a page at a time: current objects (or every
         version, newest first per key) under the filter's prefix, in key order. Each page
         is read with its own cursor, so nothing stays open while a file is written."""
-        prefix = ((config.get("Filter") or {}).get("Prefix") or "").encode(
-            "utf-8", "surrogateescape"
-        )
-        every = config["IncludedObjectVersions"] == "All"
+        prefix = (config.get("Filter") or {}).get("Prefix") or ""
+        return self._object_pages(bucket, prefix, config["IncludedObjectVersions"] == "All")
+
+    def _object_pages(
+        self, bucket: str, key_prefix: str, every: bool
+    ) -> Iterator[list[ObjectVersion]]:
+        """The bucket's current objects (or every version, newest first per key) under
+        ``key_prefix``, in key order, ``PAGE_ROWS`` at a time (inventory reports and
+        analytics exports read a bucket through it)."""
+        prefix = key_prefix.encode("utf-8", "surrogateescape")
         end = successor(prefix) if prefix else None
         after: tuple[bytes, int] | None = None
         while True:
