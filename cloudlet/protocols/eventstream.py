@@ -9,7 +9,10 @@ that renders a structure (XML for rest-xml, JSON for the JSON family).
 
 A handler returns the stream member as a list of events (``[{"Records":
 {"Payload": b"..."}}, ...]``) or as an async iterable of them; the latter is
-encoded lazily so the response streams.
+encoded lazily so the response streams. An async source that fails after the
+response has begun raises ``StreamError``: the stream then ends with an error
+message (``:message-type`` ``error``, ``:error-code``, ``:error-message``), the
+way services report a failure they meet mid-stream.
 """
 
 from __future__ import annotations
@@ -22,11 +25,27 @@ from typing import Any
 
 from cloudlet.protocols.values import to_datetime
 
-__all__ = ["encode_event", "encode_event_stream", "encode_message", "is_event_stream"]
+__all__ = [
+    "StreamError",
+    "encode_error",
+    "encode_event",
+    "encode_event_stream",
+    "encode_message",
+    "is_event_stream",
+]
 
 BodyEncoder = Callable[[Any, dict, str], bytes]
 
 _INT_TYPES = {"byte": (2, ">b"), "short": (3, ">h"), "integer": (4, ">i"), "long": (5, ">q")}
+
+
+class StreamError(Exception):
+    """A failure met after an event stream's response began: its last message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def is_event_stream(shape: Any) -> bool:
@@ -61,6 +80,16 @@ def encode_message(headers: Iterable[tuple[str, str, Any]], payload: bytes) -> b
     return message + struct.pack(">I", zlib.crc32(message))
 
 
+def encode_error(code: str, message: str) -> bytes:
+    """An error message: headers only, no payload."""
+    headers = [
+        (":message-type", "string", "error"),
+        (":error-code", "string", code),
+        (":error-message", "string", message),
+    ]
+    return encode_message(headers, b"")
+
+
 def encode_event(stream_shape: Any, event: dict, body: BodyEncoder, content_type: str) -> bytes:
     """One ``{"EventName": {...}}`` event of the event-stream structure ``stream_shape``."""
     ((name, value),) = event.items()
@@ -86,8 +115,8 @@ def encode_event(stream_shape: Any, event: dict, body: BodyEncoder, content_type
             elif member.type_name == "string":
                 payload = str(v).encode("utf-8")
                 payload_type = "text/plain"
-            else:
-                payload = body(member, v, member_name)
+            else:  # the structure's own name is the document's root (S3's <Stats>)
+                payload = body(member, v, member.name)
         elif ser.get("eventheader"):
             if v is not None:
                 headers.append((member_name, member.type_name, v))
@@ -114,5 +143,8 @@ def encode_event_stream(
 async def _encode_async(
     stream_shape: Any, events: AsyncIterable[dict], body: BodyEncoder, content_type: str
 ) -> AsyncIterator[bytes]:
-    async for event in events:
-        yield encode_event(stream_shape, event, body, content_type)
+    try:
+        async for event in events:
+            yield encode_event(stream_shape, event, body, content_type)
+    except StreamError as error:
+        yield encode_error(error.code, error.message)

@@ -183,6 +183,39 @@ def test_requests_are_counted_per_filter_and_published(server, s3, bucket):
     assert latency["TotalRequestLatency"][0] >= latency["FirstByteLatency"][0] > 0
 
 
+def test_s3_select_requests_and_their_bytes_are_counted(server, s3, bucket):
+    s3.put_bucket_metrics_configuration(
+        Bucket=bucket, Id="EntireBucket", MetricsConfiguration={"Id": "EntireBucket"}
+    )
+    body = b"a,1\nb,2\nc,3\n"
+    s3.put_object(Bucket=bucket, Key="rows.csv", Body=body)
+    response = s3.select_object_content(
+        Bucket=bucket,
+        Key="rows.csv",
+        Expression="SELECT s._1 FROM S3Object s WHERE s._2 > 1",
+        ExpressionType="SQL",
+        InputSerialization={"CSV": {}},
+        OutputSerialization={"CSV": {}},
+    )
+    assert [e for e in response["Payload"] if "Records" in e] == [
+        {"Records": {"Payload": b"b\nc\n"}}
+    ]
+    time.sleep(1.5)
+    got = sums(
+        server,
+        bucket,
+        "EntireBucket",
+        "SelectRequests",
+        "SelectBytesScanned",
+        "SelectBytesReturned",
+        "PostRequests",
+    )
+    assert got["SelectRequests"] == (1, 1)
+    assert got["SelectBytesScanned"] == (len(body), 1)
+    assert got["SelectBytesReturned"] == (4, 1)
+    assert got["PostRequests"] == (0, 0)
+
+
 def test_a_bucket_without_configurations_publishes_no_request_metrics(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     time.sleep(1.0)

@@ -5,7 +5,7 @@ group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
 ``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``,
-``analytics.py``). This class owns
+``analytics.py``; S3 Select in ``select.py``). This class owns
 the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
 blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
 composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
@@ -51,6 +51,7 @@ from cloudlet.services.s3.replication import ReplicationHandlers
 from cloudlet.services.s3.request_checks import COPY_SOURCE
 from cloudlet.services.s3.request_checks import check as check_request
 from cloudlet.services.s3.restore import RestoreHandlers
+from cloudlet.services.s3.select import SelectHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.tiering import TieringHandlers
 from cloudlet.services.s3.website import WebsiteHandlers
@@ -122,6 +123,7 @@ class S3Service(
     MultipartHandlers,
     ObjectHandlers,
     RestoreHandlers,
+    SelectHandlers,
     CopyHandlers,
     ListingHandlers,
     Service,

@@ -10,8 +10,10 @@ requests did to CloudWatch in namespace ``AWS/S3`` with dimensions ``BucketName`
 ``FilterId``, under S3's names:
 
 - ``AllRequests``, ``GetRequests``, ``PutRequests``, ``DeleteRequests``,
-  ``HeadRequests``, ``PostRequests``, ``ListRequests`` (Count);
+  ``HeadRequests``, ``PostRequests``, ``ListRequests``, ``SelectRequests`` (Count);
 - ``BytesDownloaded`` and ``BytesUploaded`` (Bytes), for requests with a body;
+- ``SelectBytesScanned`` and ``SelectBytesReturned`` (Bytes), for S3 Select requests
+  (``select.py`` leaves each one's figures for the count, by request id);
 - ``4xxErrors`` and ``5xxErrors`` (Count; each request counts 0 or 1, so the
   Average is the error rate);
 - ``FirstByteLatency`` (until the answer was ready) and ``TotalRequestLatency``
@@ -20,12 +22,11 @@ requests did to CloudWatch in namespace ``AWS/S3`` with dimensions ``BucketName`
 Each is a statistic set per interval (SampleCount, Sum, Minimum, Maximum), published
 only for intervals with requests, as S3 does. Get, Put and Delete count requests on
 objects (DeleteObjects is a delete), Head and Post requests to the bucket or its objects
-(bar DeleteObjects), List requests the listings of a bucket's objects, versions,
-uploads and parts. A configuration without a filter selects every request to the
+(bar DeleteObjects and S3 Select's), List requests the listings of a bucket's objects,
+versions, uploads and parts. A configuration without a filter selects every request to the
 bucket; one with a filter selects the requests naming an object key it matches: the
 prefix, and the tags (the object's, or for a write the ones it sets). No request
-matches an access point filter: cloudlet has no access points. ``SelectRequests`` and
-its byte counts never appear: S3 Select answers 501.
+matches an access point filter: cloudlet has no access points.
 
 The daily storage metrics every bucket has without configuration (``BucketSizeBytes``,
 ``NumberOfObjects``) are ``storage_metrics.py``'s; this class schedules both.
@@ -94,7 +95,7 @@ class Tally:
         for name, stat in sorted(self.stats.items()):
             unit = (
                 "Bytes"
-                if name.startswith("Bytes")
+                if name.startswith(("Bytes", "SelectBytes"))
                 else "Milliseconds"
                 if name.endswith("Latency")
                 else "Count"
@@ -178,7 +179,7 @@ def _kind(method: str, operation: str, key: str | None) -> str | None:
     if method == "HEAD":
         return "HeadRequests"
     if method == "POST":
-        return None if operation == "SelectObjectContent" else "PostRequests"
+        return "SelectRequests" if operation == "SelectObjectContent" else "PostRequests"
     return _BY_METHOD.get(method) if key is not None else None
 
 
@@ -186,9 +187,12 @@ class MetricsHandlers(ConfigHandlers):
     """Bucket metrics configurations, and the request metrics they publish."""
 
     _metric_tallies: dict[tuple[str, str], Tally]
+    _select_figures: dict[str, Any]
+    """An S3 Select request's ``select_io.Progress`` by request id, until it is counted."""
 
     def _start_request_metrics(self) -> None:
         self._metric_tallies = {}
+        self._select_figures = {}
         self.env.every(interval_from_env(), self._publish_request_metrics, "s3-request-metrics")
         every = seconds_setting(STORAGE_ENV, DAY, low=0.2)
         self.env.every(every, self._publish_storage_metrics, "s3-storage-metrics")
@@ -235,11 +239,16 @@ class MetricsHandlers(ConfigHandlers):
         bucket = params.get("Bucket")
         if operation is None or not bucket:
             return
+        select = (
+            self._select_figures.pop(ctx.request_id, None)
+            if operation.name == "SelectObjectContent"
+            else None
+        )
         configs = self._metric_configs(bucket)
         if not configs:
             return
         try:
-            self._count(ctx, response, started, answered, bucket, configs)
+            self._count(ctx, response, started, answered, bucket, configs, select)
         except Exception:  # noqa: BLE001 - counting never fails a request
             log.exception("counting an S3 request for metrics failed")
 
@@ -251,6 +260,7 @@ class MetricsHandlers(ConfigHandlers):
         answered: float,
         bucket: str,
         configs: dict[str, dict[str, Any]],
+        select: Any = None,
     ) -> None:
         params = ctx.params
         key = params.get("Key")
@@ -294,6 +304,9 @@ class MetricsHandlers(ConfigHandlers):
                 stats["BytesUploaded"].add(uploaded)
             if downloaded:
                 stats["BytesDownloaded"].add(downloaded)
+            if select is not None:
+                stats["SelectBytesScanned"].add(select.scanned)
+                stats["SelectBytesReturned"].add(select.returned)
             stats["FirstByteLatency"].add((answered - started) * 1000)
             stats["TotalRequestLatency"].add((finished - started) * 1000)
 
