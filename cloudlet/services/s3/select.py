@@ -33,6 +33,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.protocols.eventstream import StreamError
 from cloudlet.services.s3 import encryption, errors
 from cloudlet.services.s3.common import Result
+from cloudlet.services.s3.inventory import parquet_available
 from cloudlet.services.s3.restore import check_readable
 from cloudlet.services.s3.select_errors import SelectError, fail
 from cloudlet.services.s3.select_io import (
@@ -47,7 +48,6 @@ from cloudlet.services.s3.select_io import (
     json_document,
     json_lines,
     json_writer,
-    parquet_available,
     parquet_records,
     ranged_records,
     split_records,

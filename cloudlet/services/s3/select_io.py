@@ -333,14 +333,6 @@ def parquet_records(source: Any) -> Iterator[dict[str, Any]]:
         yield from batch.to_pylist()
 
 
-def parquet_available() -> bool:
-    try:
-        import pyarrow.parquet  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 # -- output ------------------------------------------------------------------------------
 
 
