@@ -738,7 +738,8 @@ REPLICATION_EVENTS = [
 def test_replication_event_types_are_accepted(s3, sqs, queue):
     """botocore's ``Event`` enum and the user guide's replication-metrics-events list
     these four; S3 sends them only for rules with replication metrics or Replication
-    Time Control, which PutBucketReplication refuses (501), so nothing arrives."""
+    Time Control (tests/services/test_s3_replication_metrics.py), so a bucket without
+    replication gets nothing."""
     url, arn = queue
     bucket = bname("notify")
     s3.create_bucket(Bucket=bucket)

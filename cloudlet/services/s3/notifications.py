@@ -68,9 +68,8 @@ EVENTS = frozenset(
         "s3:ObjectRestore:Completed",
         "s3:ObjectRestore:Delete",
         "s3:Replication:*",
-        # Accepted, never sent: S3 sends OperationFailedReplication only for rules with
-        # replication metrics, the other three only with Replication Time Control, and
-        # PutBucketReplication answers 501 for both (replication_rules.py).
+        # Sent for replication rules with metrics or Replication Time Control
+        # (replication_metrics.py).
         "s3:Replication:OperationFailedReplication",
         "s3:Replication:OperationMissedThreshold",
         "s3:Replication:OperationReplicatedAfterThreshold",
@@ -175,6 +174,17 @@ def _user(event: str, account: str, owner: str, ctx: Any) -> str:
     if principal is not None and principal.kind in ("user", "assumed-role"):
         return f"AWS:{principal.user_id}"
     return f"AWS:{account}"
+
+
+def _replication_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """What a replication event's record has instead: S3's own doing, version 2.2, and
+    its ``replicationEventData`` (the user guide's OperationFailedReplication example)."""
+    return {
+        "eventVersion": "2.2",
+        "userIdentity": {"principalId": "s3.amazonaws.com"},
+        "requestParameters": {"sourceIPAddress": "s3.amazonaws.com"},
+        "replicationEventData": data,
+    }
 
 
 def _source_ip(ctx: Any) -> str:
@@ -598,11 +608,14 @@ class NotificationHandlers(ConfigHandlers):
         etag: str | None = None,
         version_id: str | None = None,
         glacier: dict[str, Any] | None = None,
+        replication: dict[str, Any] | None = None,
         ctx: Any = None,
     ) -> None:
         """Send ``event`` to every matching queue; ``glacier``: a restore's
-        ``glacierEventData``; ``ctx``: the request that caused it (None: no request did,
-        or the caller does not say: restore.py's and lifecycle.py's hooks)."""
+        ``glacierEventData``; ``replication``: a replication event's
+        ``replicationEventData`` (``replication_metrics.py``); ``ctx``: the request that
+        caused it (None: no request did, or the caller does not say: restore.py's and
+        lifecycle.py's hooks)."""
         document = self.configs.get(bucket.name, "notification") or {}
         ids, trace = _response_elements(ctx), _trace_header(ctx)
         for kind, arn_key, _ in TARGETS:
@@ -616,6 +629,8 @@ class NotificationHandlers(ConfigHandlers):
                 )
                 if glacier is not None:
                     record["glacierEventData"] = glacier
+                if replication is not None:
+                    record.update(_replication_fields(replication))
                 body = json.dumps({"Records": [record]})
                 self._schedule(config[arn_key], body, bucket, trace)
 

@@ -38,9 +38,10 @@ version unreplicated (no status), never half-replicated. One worker drains the
 queue in order, so versions and delete markers reach a destination in the
 order they were made.
 
-Not built, and refused with 501 by PutBucketReplication: replication metrics
-and Replication Time Control (they publish CloudWatch metrics and
-``s3:Replication`` events).
+A rule whose destination enables ``Metrics`` or ``ReplicationTime`` (S3
+Replication Time Control) is watched as S3 watches it: CloudWatch metrics of its
+latency, backlog and failures, and ``s3:Replication:*`` events through the
+bucket's notifications (``replication_metrics.py``, fed by this worker's outcomes).
 
 ``CLOUDLET_S3_REPLICATION_DELAY`` (seconds, default 0) holds each job back that
 long after its write: AWS replication takes seconds to minutes, and a program
@@ -52,15 +53,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
-from cloudlet.services.s3.config import ConfigHandlers
 from cloudlet.services.s3.encryption import KMS_ALGORITHMS
+from cloudlet.services.s3.replication_metrics import QUEUE_COLUMNS, Job, ReplicationMonitor
 from cloudlet.services.s3.replication_rules import check_configuration, select_targets
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion, key_bytes
 
@@ -93,20 +93,7 @@ def delay_from_env(environ: dict[str, str] | None = None) -> float:
     return seconds_setting(DELAY_ENV, 0.0, environ=environ)
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One row of ``replication_queue``: copy a version (or its metadata) to a target."""
-
-    seq: int
-    bucket: str
-    key: str
-    version_id: str
-    kind: str
-    target: dict[str, Any]
-    queued: float
-
-
-class ReplicationHandlers(ConfigHandlers):
+class ReplicationHandlers(ReplicationMonitor):
     """The replication operations, the hooks on writes, and the queue's worker."""
 
     _replication_wake: asyncio.Event
@@ -117,6 +104,7 @@ class ReplicationHandlers(ConfigHandlers):
         self.store.add_schema(SCHEMA)
         self._replication_task = None
         self._replication_delay = delay_from_env()
+        self._init_replication_monitor()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -125,9 +113,10 @@ class ReplicationHandlers(ConfigHandlers):
         document = params.get("ReplicationConfiguration")
         if document is None:
             raise errors.malformed_xml()
-        self.configs.put(
-            bucket.name, "replication", check_configuration(document, bucket, self.store)
-        )
+        checked = check_configuration(document, bucket, self.store)
+        tracked = self._tracked_waiting(bucket.name)
+        self.configs.put(bucket.name, "replication", checked)
+        self._report_untracked(tracked)
         return {}
 
     def get_bucket_replication(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -141,7 +130,10 @@ class ReplicationHandlers(ConfigHandlers):
         return {"ReplicationConfiguration": document}
 
     def delete_bucket_replication(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return self._drop_config(params, "replication")
+        tracked = self._tracked_waiting(self._bucket(params["Bucket"]).name)
+        out = self._drop_config(params, "replication")
+        self._report_untracked(tracked)
+        return out
 
     def put_bucket_versioning(self, ctx: Any, params: dict[str, Any]) -> Result:
         status = (params.get("VersioningConfiguration") or {}).get("Status")
@@ -306,13 +298,9 @@ class ReplicationHandlers(ConfigHandlers):
 
     def _next_job(self) -> Job | None:
         row = self.store.conn.execute(
-            "SELECT seq, bucket, key, version_id, kind, target, queued FROM replication_queue "
-            "ORDER BY seq LIMIT 1"
+            f"SELECT {QUEUE_COLUMNS} FROM replication_queue ORDER BY seq LIMIT 1"
         ).fetchone()
-        if row is None:
-            return None
-        key = bytes(row[2]).decode("utf-8", "surrogateescape")
-        return Job(row[0], row[1], key, row[3], row[4], json.loads(row[5]), row[6])
+        return None if row is None else Job.of(row)
 
     def _start_replication(self) -> None:
         """Start the worker (from ``S3Service.start``): it begins with what a previous run
@@ -321,6 +309,7 @@ class ReplicationHandlers(ConfigHandlers):
         self._replication_task = asyncio.get_running_loop().create_task(
             self._replication_loop(), name="s3-replication"
         )
+        self._start_replication_monitor()
 
     async def _stop_replication(self) -> None:
         task, self._replication_task = self._replication_task, None
@@ -347,6 +336,7 @@ class ReplicationHandlers(ConfigHandlers):
             except Exception:  # noqa: BLE001 - one bad job must not stop replication
                 log.exception("replication of %s/%s %s failed", job.bucket, job.key, job.kind)
                 self._settle(job, ok=False)
+                self._observe_outcome(job, ok=False)
 
     # -- doing the work -----------------------------------------------------------------
 
@@ -355,13 +345,22 @@ class ReplicationHandlers(ConfigHandlers):
         bucket = self.store.get_bucket(job.target["bucket"])
         return bucket if bucket is not None and bucket.versioned else None
 
+    def _fail(self, job: Job) -> None:
+        """The job's version FAILED: its destination cannot take replicas; the reason
+        S3's failure events give for that (the user guide's failure reasons)."""
+        self._settle(job, ok=False)
+        gone = self.store.get_bucket(job.target["bucket"]) is None
+        self._observe_outcome(
+            job, ok=False, reason="DstBucketNotFound" if gone else "DstBucketUnversioned"
+        )
+
     async def _replicate_object(self, job: Job) -> None:
         source = self.store.version(job.bucket, job.key, job.version_id)
         if source is None:
             self._settle(job, ok=True)  # deleted before its turn: nothing left to copy
             return
         if self._destination(job) is None:
-            self._settle(job, ok=False)
+            self._fail(job)
             return
         blob_id = None
         if not source.delete_marker and source.blob_id:
@@ -383,12 +382,17 @@ class ReplicationHandlers(ConfigHandlers):
                         replica = self._replica(source, destination, job.target, blob_id)
                         _stored, dropped = self.store.put_version(replica)
                         written = True
-                self._settle(job, ok=source is None or destination is not None)
+                if source is not None and destination is None:
+                    self._fail(job)
+                else:
+                    self._settle(job, ok=True)
             committed = True
         finally:
             if blob_id is not None and not (written and committed):
                 self.blobs.delete(blob_id)  # no row names it
         self._drop_blobs(dropped)
+        if source is not None and destination is not None:
+            self._observe_outcome(job, ok=True)
 
     def _replica(
         self,

@@ -6,6 +6,8 @@ testable without a server:
 
 - ``check_configuration`` refuses what S3 refuses, with S3's error codes, and
   returns the document to store (rule IDs filled in, as S3 assigns them).
+- ``monitoring`` says whether a rule has replication metrics and Replication Time
+  Control (``replication_metrics.py`` does what they promise).
 - ``select_targets`` picks, for one object version, the destinations it goes
   to: per destination bucket the highest-priority enabled rule whose filter
   matches (S3: "the rule with the highest priority" wins when several rules
@@ -30,6 +32,8 @@ from cloudlet.services.s3.store import Bucket, S3Store
 
 MAX_RULES = 1000
 MAX_ID_LENGTH = 255
+RTC_MINUTES = 15
+"""The only ``ReplicationTime``/``EventThreshold`` value S3 takes."""
 _ARN_PREFIX = "arn:aws:s3:::"
 _STATUSES = ("Enabled", "Disabled")
 _SCHEMA = "for this version of Cross Region Replication configuration schema."
@@ -68,6 +72,58 @@ def _priority(rule: dict[str, Any]) -> int:
     return int(rule.get("Priority") or 0)
 
 
+def monitoring(rule: dict[str, Any]) -> tuple[bool, bool]:
+    """(tracked, timed): whether a rule publishes replication metrics (``Metrics``
+    Enabled, or ``ReplicationTime`` Enabled, which turns them on) and whether it has
+    Replication Time Control (``replication_metrics.py`` does what they promise)."""
+    destination = rule.get("Destination") or {}
+    timed = _enabled(destination.get("ReplicationTime"))
+    return timed or _enabled(destination.get("Metrics")), timed
+
+
+def _minutes_of(element: dict[str, Any] | None) -> Any:
+    return (element or {}).get("Minutes")
+
+
+def _check_monitoring(destination: dict[str, Any]) -> None:
+    """A destination's ``Metrics`` and ``ReplicationTime`` as S3 checks them.
+
+    Users' PutBucketReplication errors (crossplane-contrib/provider-aws#1117,
+    pulumi/pulumi-aws#5806) give S3's answer to an ``EventThreshold`` without RTC
+    Enabled. The rest is S3's model (``Time`` is required; 15 minutes is the only
+    value) in the words S3 is reported to use: both elements or neither, and an RTC
+    rule's metrics need the 15-minute threshold.
+    """
+    metrics, timed = destination.get("Metrics"), destination.get("ReplicationTime")
+    if timed is not None:
+        if timed.get("Time") is None:
+            raise errors.malformed_xml()
+        if metrics is None:
+            raise errors.invalid_request(
+                "Replication destination must contain both ReplicationTime and Metrics or neither."
+            )
+        if _minutes_of(timed["Time"]) != RTC_MINUTES:
+            raise errors.invalid_argument(
+                "Invalid time minute value", "ReplicationTime", _minutes_of(timed["Time"])
+            )
+    threshold = (metrics or {}).get("EventThreshold")
+    if not _enabled(timed):
+        if threshold is not None:
+            raise errors.invalid_argument(
+                "Metrics cannot contain an event threshold when ReplicationTime is not "
+                "specified or Disabled"
+            )
+        return
+    if _minutes_of(threshold) is None:
+        raise errors.invalid_argument(
+            "ReplicationMetrics must contain an event threshold", "ReplicationMetrics"
+        )
+    if _minutes_of(threshold) != RTC_MINUTES:
+        raise errors.invalid_argument(
+            "Invalid event threshold minute value", "ReplicationMetrics", _minutes_of(threshold)
+        )
+
+
 def _check_rule(rule: dict[str, Any], seen_ids: set[str], priorities: set[int]) -> dict[str, Any]:
     """One rule by S3's schema rules; the rule as stored (an ID filled in)."""
     if rule.get("Status") not in _STATUSES or ("Prefix" in rule and "Filter" in rule):
@@ -86,6 +142,8 @@ def _check_rule(rule: dict[str, Any], seen_ids: set[str], priorities: set[int]) 
             rule.get("DeleteMarkerReplication"),
             selection.get("ReplicaModifications"),
             selection.get("SseKmsEncryptedObjects"),
+            destination.get("Metrics"),
+            destination.get("ReplicationTime"),
         )
     ):
         raise errors.malformed_xml()
@@ -100,14 +158,7 @@ def _check_rule(rule: dict[str, Any], seen_ids: set[str], priorities: set[int]) 
         raise errors.invalid_request(
             "ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present."
         )
-    if _enabled(destination.get("Metrics")) or _enabled(destination.get("ReplicationTime")):
-        # They publish CloudWatch metrics and s3:Replication events, which are not built.
-        raise errors.s3_error(
-            "NotImplemented",
-            "Replication metrics and S3 Replication Time Control are not implemented in "
-            "cloudlet yet; replication itself is",
-            501,
-        )
+    _check_monitoring(destination)
     if _enabled(rule.get("ExistingObjectReplication")):
         # No longer accepted by S3: existing objects need S3 Batch Replication.
         raise errors.malformed_xml()
