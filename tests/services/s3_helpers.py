@@ -51,6 +51,19 @@ def open_bucket(s3, prefix: str = "b") -> str:
     return name
 
 
+def wait_until(check, what: str = "condition", timeout: float = 15.0, every: float = 0.05):
+    """Poll ``check`` until it returns something truthy and return that value; an
+    AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
 def code(exc: pytest.ExceptionInfo) -> str:
     return exc.value.response["Error"]["Code"]
 

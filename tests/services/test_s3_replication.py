@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 import urllib.error
 import urllib.request
 
@@ -20,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from cloudlet.services.s3.replication import DELAY_ENV
 from cloudlet.testing import CloudletServer
-from tests.services.s3_helpers import NO_RETRIES, bname, error, post_form
+from tests.services.s3_helpers import NO_RETRIES, bname, error, post_form, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/replication"
 TIMEOUT = 15.0
@@ -63,16 +62,8 @@ def _pair(s3, **rule_args) -> tuple[str, str]:
     return source, dest
 
 
-def _wait(check, timeout: float = TIMEOUT, what: str = "condition"):
-    """Poll ``check`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+def _wait(check, what: str = "condition"):
+    return wait_until(check, what, TIMEOUT, every=0.02)
 
 
 def _head(s3, bucket: str, key: str, version_id: str | None = None) -> dict | None:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from cloudlet.services.s3.replication import DELAY_ENV
 from cloudlet.services.s3.replication_metrics import INTERVAL_ENV, THRESHOLD_ENV
 from cloudlet.testing import CloudletServer
-from tests.services.s3_helpers import NO_RETRIES, bname
+from tests.services.s3_helpers import NO_RETRIES, bname, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/replication"
 DELAY = 2.5
@@ -77,15 +77,8 @@ def _configure(s3, source: str, rule: dict) -> None:
     )
 
 
-def _wait(check, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+def _wait(check, what: str):
+    return wait_until(check, what, TIMEOUT, every=0.1)
 
 
 def _refused(s3, source: str, rule: dict) -> tuple[str, str, str | None]:
