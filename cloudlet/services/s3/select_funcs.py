@@ -15,8 +15,9 @@ from typing import Any
 
 from cloudlet.services.s3 import select_time as st
 from cloudlet.services.s3.select_errors import SelectError
-from cloudlet.services.s3.select_eval import MISSING, Fn, as_number, equal, utcnow
+from cloudlet.services.s3.select_eval import MISSING, Fn, utcnow
 from cloudlet.services.s3.select_parse import Node
+from cloudlet.services.s3.select_values import as_number, equal
 
 
 def compile_call(name: str, fns: list[Fn], nodes: tuple[Node, ...]) -> Fn:
