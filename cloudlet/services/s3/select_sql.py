@@ -4,8 +4,9 @@
 S3 refuses before reading data; ``Query.run`` filters and projects records lazily and
 stops pulling input at LIMIT. The wire side reads CSV/JSON/Parquet into records and
 writes the rows this yields. Parsing lives in ``select_parse``, evaluation in
-``select_eval`` (values, operators, paths, aggregates), ``select_funcs`` (functions) and
-``select_time`` (timestamps).
+``select_eval`` (the closures, paths, aggregates), ``select_values`` (operators, CAST,
+LIKE), ``select_funcs`` (functions) and ``select_time`` (timestamps); errors in
+``select_errors``.
 
 Output names are what S3 uses as JSON keys: ``SELECT *`` gives the CSV header (or
 ``_1``, ``_2``, ...) or the JSON record's own keys (``_1`` for a record that is not an
