@@ -34,6 +34,8 @@ from cloudlet.protocols.base import HttpRequest
 AuthMode = Literal["open", "strict"]
 
 _HEX = frozenset("0123456789abcdef")
+EXPRESS_SESSION_TOKEN = "x-amz-s3session-token"
+"""The header of S3 directory buckets' session credentials (CreateSession)."""
 
 
 class Authenticator:
@@ -220,11 +222,19 @@ def _explain_unsigned_v4(req: HttpRequest) -> None:
 
 
 def _session_token(req: HttpRequest, scope: Scope) -> str | None:
-    token = req.headers.get("x-amz-security-token")
+    """The token a temporary key's request carries: STS's ``x-amz-security-token``, or
+    an S3 directory bucket session's ``x-amz-s3session-token`` (header or presigned)."""
+    headers = req.headers
+    token = headers.get("x-amz-security-token") or headers.get(EXPRESS_SESSION_TOKEN)
     if token is not None:
         return token
     params = req.query_params
-    for name in ("X-Amz-Security-Token", "SecurityToken", "x-amz-security-token"):
+    for name in (
+        "X-Amz-Security-Token",
+        "SecurityToken",
+        "x-amz-security-token",
+        "X-Amz-S3session-Token",
+    ):
         if name in params:
             return params[name][0]
     if scope.kind is SignatureKind.V2_FORM:

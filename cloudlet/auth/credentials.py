@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cloudlet.core.ids import DEFAULT_ACCOUNT, account_for_access_key
 
@@ -40,6 +40,28 @@ class Principal:
     session_policies: tuple[str, ...] = ()
     """Session policies (AssumeRole ``Policy``/``PolicyArns``): they bound what the
     role's policies allow."""
+
+    def to_doc(self) -> dict[str, Any]:
+        """The principal as JSON, for a service that keeps temporary keys across restarts
+        (STS's sessions, S3's directory-bucket sessions); ``from_doc`` reads it back."""
+        return {
+            "account": self.account_id,
+            "arn": self.arn,
+            "kind": self.kind,
+            "user_id": self.user_id,
+            "session_policies": list(self.session_policies),
+        }
+
+    @classmethod
+    def from_doc(cls, access_key: str | None, doc: dict[str, Any]) -> Principal:
+        return cls(
+            access_key,
+            doc["account"],
+            doc["arn"],
+            doc["kind"],
+            doc["user_id"],
+            tuple(doc.get("session_policies", ())),
+        )
 
     @property
     def name(self) -> str:

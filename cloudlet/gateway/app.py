@@ -296,6 +296,9 @@ class Gateway:
                 req.body = inflate_request(req, self.config.max_body_bytes)
             if service is not None:
                 service.prepare_request(ctx)
+                # A route two operations share is told apart by the service (S3's GET /
+                # signed for ``s3express`` is ListDirectoryBuckets, not ListBuckets).
+                operation = ctx.operation
             ctx.params = codec.parse(req, operation)
             if self.auth.strict:  # IAM policy evaluation; open mode skips it entirely
                 self.auth.authorize(ctx, service)

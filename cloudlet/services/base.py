@@ -231,7 +231,8 @@ class Service:
         """Adjust a request before its params are parsed (rarely needed).
 
         SQS uses it to take the queue URL from the request path, as old query
-        clients send it.
+        clients send it; S3 to tell apart two operations of one route by replacing
+        ``ctx.operation``.
         """
 
     def observe(self, ctx: Any, response: Any, started: float, answered: float) -> None:

@@ -30,6 +30,8 @@ from cloudlet.services.s3.composed import ComposedBlobStore
 from cloudlet.services.s3.condition_keys import add_condition_keys
 from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
+from cloudlet.services.s3.directory import SUFFIX as DIRECTORY_SUFFIX
+from cloudlet.services.s3.directory import DirectoryHandlers, directory_name
 from cloudlet.services.s3.document_checks import (
     is_configuration_put,
     read_empty_tagging_as_no_tags,
@@ -126,6 +128,7 @@ class S3Service(
     SelectHandlers,
     CopyHandlers,
     ListingHandlers,
+    DirectoryHandlers,
     Service,
 ):
     name = "s3"
@@ -144,6 +147,7 @@ class S3Service(
         self._init_configs()
         self._init_replication()
         self._init_tiering()
+        self._init_sessions()
 
     async def start(self) -> None:
         # Before the first request: nothing is in flight, so any blob no row
@@ -181,8 +185,20 @@ class S3Service(
             hoist_query_headers(request)
         if "+" in request.path:  # after the signature, which covers the path as sent
             request.path = plus_as_space(request.path)
+        if ctx.operation.name == "ListBuckets" and (
+            ctx.signing_service == "s3express" or "max-directory-buckets" in request.query
+        ):
+            ctx.operation = ctx.service_model.operation_model("ListDirectoryBuckets")
         if ctx.signed_region is not None and ctx.operation.name not in _ANY_REGION:
             self._check_signed_region(ctx)
+        if DIRECTORY_SUFFIX in request.path:
+            name = _bucket_in_path(request.path)
+            if name.endswith(DIRECTORY_SUFFIX):
+                self._check_directory_request(ctx, name)
+        if self._live:
+            session = self._live.get(ctx.access_key or "")
+            if session is not None:
+                self._check_session(ctx, session, _bucket_in_path(request.path))
         check_request(ctx.operation, request)
         headers = request.headers
         if EXPECTED_OWNER in headers or SOURCE_EXPECTED_OWNER in headers:
@@ -248,9 +264,13 @@ class S3Service(
           (``s3:GetObjectVersion``, ``s3:DeleteObjectVersion``, ...);
         - the actions ``_also_needed`` names, on the same object.
         """
+        if operation == "ListDirectoryBuckets":
+            return (("s3express:ListAllMyDirectoryBuckets", "*", None),)
         bucket = params.get("Bucket")
         if not bucket:
             return None
+        if directory_name(bucket) is not None:
+            return self._directory_checks(ctx, operation, bucket)
         if operation == "DeleteObjects":
             return ()
         if operation in ("CopyObject", "UploadPartCopy") and params.get("Key"):

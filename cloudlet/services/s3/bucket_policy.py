@@ -50,10 +50,12 @@ def malformed_policy(message: str) -> ServiceError:
     return errors.s3_error("MalformedPolicy", message, 400)
 
 
-def parse_bucket_policy(text: str, bucket: str) -> dict[str, Any]:
+def parse_bucket_policy(text: str, bucket: str, directory_arn: str | None = None) -> dict[str, Any]:
     """The policy document of ``bucket``'s PutBucketPolicy, checked; ``MalformedPolicy``
     if S3 would refuse it. Text that does not open an object (empty, ``invalid json``,
-    a list) is told so; an object that does not parse is "invalid Json"."""
+    a list) is told so; an object that does not parse is "invalid Json". A directory
+    bucket's policy (``directory_arn``, the bucket's ``arn:aws:s3express:...``) names
+    that ARN and ``s3express:`` actions."""
     if not text.lstrip().startswith("{"):
         raise malformed_policy(NOT_AN_OBJECT)
     try:
@@ -66,7 +68,10 @@ def parse_bucket_policy(text: str, bucket: str) -> dict[str, Any]:
     for statement in statements:
         _check_statement(statement)
     for statement in statements:
-        _check_names(statement, bucket)
+        if directory_arn is None:
+            _check_names(statement, bucket)
+        else:
+            _check_directory_names(statement, directory_arn)
     try:
         iam_policy.parse(doc, "resource")
     except iam_policy.MalformedPolicy as exc:
@@ -188,6 +193,15 @@ def _check_names(statement: dict[str, Any], bucket: str) -> None:
             kind = known.get(action.lower())
             if kind is not None and kind not in kinds:
                 raise malformed_policy("Action does not apply to any resource(s) in statement")
+
+
+def _check_directory_names(statement: dict[str, Any], arn: str) -> None:
+    for resource in _listed(statement.get("Resource", statement.get("NotResource"))):
+        if not iam_policy.wildcard(resource).fullmatch(arn):
+            raise malformed_policy("Policy has invalid resource")
+    for action in _listed(statement.get("Action", statement.get("NotAction"))):
+        if action != "*" and not action.lower().startswith("s3express:"):
+            raise malformed_policy("Policy has invalid action")
 
 
 def _listed(value: Any) -> list[str]:

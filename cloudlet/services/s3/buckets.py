@@ -29,6 +29,7 @@ from cloudlet.core.ids import arn
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, now, owner_of, regional_bucket_url
 from cloudlet.services.s3.config import check_bucket_tags
+from cloudlet.services.s3.directory import express_arn, placement
 from cloudlet.services.s3.store import Bucket
 
 US_EAST_1 = "us-east-1"
@@ -102,18 +103,23 @@ class BucketHandlers(S3Handlers):
 
     def create_bucket(self, ctx: Any, params: dict[str, Any]) -> Result:
         name = params["Bucket"]
-        if not valid_bucket_name(name):
+        directory = placement(name, params, ctx.region)
+        if directory is None and not valid_bucket_name(name):
             raise errors.invalid_bucket_name(name)
         check_object_ownership(params.get("ObjectOwnership"))
         config = params.get("CreateBucketConfiguration")
         tags = creation_tags(config)
-        region = self._creation_region(ctx.region, config)
+        if directory is not None:
+            region = directory.pop("region")
+        else:
+            region = self._creation_region(ctx.region, config)
         existing = self.store.get_bucket(name)
         if existing is not None:
             if existing.account != ctx.account_id:
                 raise errors.bucket_already_exists(name)
-            if ctx.region == US_EAST_1 and existing.region == US_EAST_1:
-                # S3's legacy rule: re-creating your own bucket in us-east-1 succeeds.
+            if ctx.region == US_EAST_1 and existing.region == US_EAST_1 and directory is None:
+                # S3's legacy rule: re-creating your own general-purpose bucket in
+                # us-east-1 succeeds.
                 return {"Location": f"/{name}"}
             raise errors.bucket_already_owned_by_you(name)
         bucket = Bucket(
@@ -127,6 +133,8 @@ class BucketHandlers(S3Handlers):
             bucket.versioning = "Enabled"
         if params.get("ObjectOwnership"):
             bucket.config["ownership"] = params["ObjectOwnership"]
+        if directory is not None:
+            bucket.config["directory"] = directory
         constraint = (config or {}).get("LocationConstraint")
         if constraint in _LEGACY_CONSTRAINTS:
             bucket.config["location"] = constraint  # GetBucketLocation answers "EU" still
@@ -134,6 +142,8 @@ class BucketHandlers(S3Handlers):
             raise errors.bucket_already_exists(name)
         if tags:
             self.configs.put(name, "tagging", tags)
+        if directory is not None:
+            return {"Location": f"/{name}", "BucketArn": express_arn(region, ctx.account_id, name)}
         location = f"/{name}" if region == US_EAST_1 else regional_bucket_url(ctx, name, region)
         return {"Location": location, "BucketArn": arn("s3", "", "", name)}
 
@@ -158,6 +168,14 @@ class BucketHandlers(S3Handlers):
 
     def head_bucket(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
+        directory = bucket.config.get("directory")
+        if directory is not None:
+            return {
+                "BucketRegion": bucket.region,
+                "BucketLocationType": directory["LocationType"],
+                "BucketLocationName": directory["LocationName"],
+                "BucketArn": express_arn(bucket.region, bucket.account, bucket.name),
+            }
         return {
             "BucketRegion": bucket.region,
             "BucketLocationType": None,
@@ -204,6 +222,23 @@ class BucketHandlers(S3Handlers):
         ]
         if params.get("Prefix") is not None:
             out["Prefix"] = prefix
+        return out
+
+    def list_directory_buckets(self, ctx: Any, params: dict[str, Any]) -> Result:
+        limit = params.get("MaxDirectoryBuckets") or 1000
+        if not 0 < limit <= 1000:
+            raise errors.invalid_argument(
+                "Argument max-directory-buckets must be an integer between 0 and 1000",
+                "max-directory-buckets",
+                limit,
+            )
+        after = _untoken(params["ContinuationToken"]) if params.get("ContinuationToken") else ""
+        page = self.store.list_buckets(ctx.account_id, after=after, limit=limit + 1, directory=True)
+        out: Result = {}
+        if len(page) > limit:
+            page = page[:limit]
+            out["ContinuationToken"] = _token(page[-1].name)
+        out["Buckets"] = [{"Name": b.name, "CreationDate": b.created} for b in page]
         return out
 
     def get_bucket_location(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -32,6 +32,7 @@ from cloudlet.protocols.rest import HTTP_STATUS
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.bucket_policy import parse_bucket_policy
 from cloudlet.services.s3.common import Result, S3Handlers, canonical_user_id, owner_of
+from cloudlet.services.s3.directory import express_arn, is_directory
 from cloudlet.services.s3.store import Bucket, ObjectVersion, S3Store
 
 SCHEMA = """
@@ -471,7 +472,11 @@ class ConfigHandlers(S3Handlers):
     def put_bucket_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
         text = params.get("Policy") or ""
-        parse_bucket_policy(text, bucket.name)  # MalformedPolicy unless S3 would store it
+        directory = None
+        if is_directory(bucket):
+            directory = express_arn(bucket.region, bucket.account, bucket.name)
+        # MalformedPolicy unless S3 would store it
+        parse_bucket_policy(text, bucket.name, directory)
         self.configs.put(bucket.name, "policy", text)
         return {HTTP_STATUS: 204}  # S3's answer (boto 2 checks for it)
 

@@ -32,6 +32,7 @@ from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.buckets import valid_bucket_name
 from cloudlet.services.s3.common import Result, S3Handlers, check_key, now
 from cloudlet.services.s3.conditions import check_copy_source
+from cloudlet.services.s3.directory import directory_name, is_directory
 from cloudlet.services.s3.objects import (
     content_fields,
     storage_class,
@@ -60,7 +61,7 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     if decoded is None:
         raise errors.invalid_argument("Invalid copy source encoding.", "x-amz-copy-source", value)
     bucket, _, key = decoded.lstrip("/").partition("/")
-    if not valid_bucket_name(bucket):
+    if not valid_bucket_name(bucket) and directory_name(bucket) is None:
         raise errors.invalid_argument("Invalid copy source bucket name", "x-amz-copy-source", value)
     if not key:
         raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
@@ -140,7 +141,7 @@ class CopyHandlers(S3Handlers):
             raise errors.invalid_argument(
                 "Unknown metadata directive.", "x-amz-metadata-directive", directive
             )
-        klass = storage_class(params.get("StorageClass"))
+        klass = storage_class(params.get("StorageClass"), directory=is_directory(bucket))
         algorithm = checksums.parse_algorithm(params.get("ChecksumAlgorithm"))
         if src_bucket.name == bucket.name and src.key == key and src_version_id is None:
             _refuse_unchanged_self_copy(src, params, directive, algorithm)

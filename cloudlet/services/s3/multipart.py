@@ -72,6 +72,7 @@ from cloudlet.services.s3.common import (
 )
 from cloudlet.services.s3.conditions import check_copy_source, unquote_etag
 from cloudlet.services.s3.copy import parse_copy_source
+from cloudlet.services.s3.directory import is_directory
 from cloudlet.services.s3.listing import encode
 from cloudlet.services.s3.objects import (
     OUTPOSTS_ONLY,
@@ -210,7 +211,9 @@ class MultipartHandlers(S3Handlers):
         algorithm, kind = checksums.upload_checksum(
             params.get("ChecksumAlgorithm"), params.get("ChecksumType")
         )
-        klass = storage_class(params.get("StorageClass"), OUTPOSTS_ONLY)
+        klass = storage_class(
+            params.get("StorageClass"), OUTPOSTS_ONLY, directory=is_directory(bucket)
+        )
         # x-amz-tagging and x-amz-object-lock-*: refused now as PutObject would
         # refuse them, kept with the upload, given to the object at Complete.
         settings = _settings(params)

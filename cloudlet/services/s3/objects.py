@@ -34,6 +34,7 @@ from cloudlet.services.s3.common import (
     now,
 )
 from cloudlet.services.s3.conditions import ByteRange, check_read, parse_range, unquote_etag
+from cloudlet.services.s3.directory import is_directory
 from cloudlet.services.s3.restore import check_readable, restore_header
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
 from cloudlet.services.s3.tiering import CLASS as INTELLIGENT_TIERING
@@ -54,6 +55,7 @@ STORAGE_CLASSES = frozenset(
         "EXPRESS_ONEZONE",
     )
 )
+EXPRESS_ONEZONE = "EXPRESS_ONEZONE"
 OUTPOSTS_ONLY = frozenset(("OUTPOSTS",))
 """Storage classes of S3 on Outposts' own endpoints, refused for a new object here
 (LocalStack's AWS-recorded ``test_put_object_storage_class_outposts``: PutObject and
@@ -83,12 +85,19 @@ _OVERRIDES = (
 )
 
 
-def storage_class(value: str | None, refused: frozenset[str] = frozenset()) -> str:
+def storage_class(
+    value: str | None, refused: frozenset[str] = frozenset(), *, directory: bool = False
+) -> str:
     """A request's ``x-amz-storage-class`` (STANDARD when absent), or
-    ``InvalidStorageClass`` for one S3 does not know or ``refused`` names."""
+    ``InvalidStorageClass`` for one S3 does not know or ``refused`` names.
+    EXPRESS_ONEZONE is a ``directory`` bucket's one class, and only theirs."""
+    if directory:
+        if value is None or value == EXPRESS_ONEZONE:
+            return EXPRESS_ONEZONE
+        raise errors.invalid_storage_class(value)
     if value is None:
         return "STANDARD"
-    if value not in STORAGE_CLASSES or value in refused:
+    if value not in STORAGE_CLASSES or value in refused or value == EXPRESS_ONEZONE:
         raise errors.invalid_storage_class(value)
     return value
 
@@ -197,7 +206,9 @@ class ObjectHandlers(S3Handlers):
         hasher = checksums.new_hasher(algorithm)
         fields = content_fields(params)
         meta = user_metadata(params)
-        klass = storage_class(params.get("StorageClass"), OUTPOSTS_ONLY)
+        klass = storage_class(
+            params.get("StorageClass"), OUTPOSTS_ONLY, directory=is_directory(bucket)
+        )
         extra = self._write_extra(bucket, params, writer=ctx.account_id)
         if (
             expected_md5 is None

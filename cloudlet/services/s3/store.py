@@ -445,9 +445,13 @@ class S3Store:
         after: str = "",
         region: str | None = None,
         limit: int | None = None,
+        directory: bool = False,
     ) -> list[Bucket]:
-        """An account's buckets in name order, names > ``after``, starting with ``prefix``."""
+        """An account's buckets in name order, names > ``after``, starting with ``prefix``:
+        its general-purpose buckets, or with ``directory`` its directory buckets (whose
+        names, and only theirs, end in ``--x-s3``)."""
         sql = f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE account = ? AND name > ?"
+        sql += " AND name LIKE '%--x-s3'" if directory else " AND name NOT LIKE '%--x-s3'"
         args: list[Any] = [account, after]
         if prefix:
             sql += " AND substr(name, 1, ?) = ?"

@@ -59,16 +59,6 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _principal_to_doc(p: Principal) -> dict[str, Any]:
-    return {
-        "account": p.account_id,
-        "arn": p.arn,
-        "kind": p.kind,
-        "user_id": p.user_id,
-        "session_policies": list(p.session_policies),
-    }
-
-
 class StsService(Service):
     name = "sts"
 
@@ -83,15 +73,7 @@ class StsService(Service):
             if doc["expires"] <= now:
                 self.sessions.delete("session", doc["access_key"])
             elif credentials is not None:
-                p = doc["principal"]
-                principal = Principal(
-                    doc["access_key"],
-                    p["account"],
-                    p["arn"],
-                    p["kind"],
-                    p["user_id"],
-                    tuple(p.get("session_policies", ())),
-                )
+                principal = Principal.from_doc(doc["access_key"], doc["principal"])
                 credentials.add_key(
                     doc["access_key"],
                     doc["secret_key"],
@@ -324,7 +306,7 @@ class StsService(Service):
                 "secret_key": secret,
                 "token": token,
                 "expires": expires,
-                "principal": _principal_to_doc(principal),
+                "principal": principal.to_doc(),
             },
         )
         creds = {
