@@ -5,6 +5,7 @@ strict server, sessions that hold only for their bucket and their mode."""
 
 from __future__ import annotations
 
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.s3_helpers import NO_RETRIES, bname
+from tests.services.s3_helpers import NO_RETRIES, bname, error, post_form
 
 ZONE = "use1-az4"
 DIRECTORY = {
@@ -30,11 +31,6 @@ def create_directory(s3, zone: str = ZONE) -> str:
     config = {**DIRECTORY, "Location": {"Type": "AvailabilityZone", "Name": zone}}
     s3.create_bucket(Bucket=name, CreateBucketConfiguration=config)
     return name
-
-
-def code_of(exc: pytest.ExceptionInfo) -> tuple[str, int]:
-    err = exc.value.response
-    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 @pytest.fixture
@@ -85,30 +81,30 @@ def test_creation_is_checked(s3):
                 "Location": {"Type": "AvailabilityZone", "Name": "use1-az5"},
             },
         )
-    assert code_of(exc) == ("InvalidRequest", 400)
+    assert error(exc) == ("InvalidRequest", 400)
     with pytest.raises(ClientError) as exc:  # a directory bucket needs a directory name
         s3.create_bucket(Bucket=bname("plain"), CreateBucketConfiguration=DIRECTORY)
-    assert code_of(exc) == ("InvalidBucketName", 400)
+    assert error(exc) == ("InvalidBucketName", 400)
     with pytest.raises(ClientError) as exc:  # a --x-s3 name is no general-purpose name
         s3.create_bucket(Bucket=name)
-    assert code_of(exc) == ("InvalidBucketName", 400)
+    assert error(exc) == ("InvalidBucketName", 400)
     with pytest.raises(ClientError) as exc:  # aws/aws-cli#8502
         s3.create_bucket(
             Bucket=name, CreateBucketConfiguration={**DIRECTORY, "LocationConstraint": "us-east-1"}
         )
-    assert code_of(exc) == ("MalformedXML", 400)
+    assert error(exc) == ("MalformedXML", 400)
     with pytest.raises(ClientError) as exc:  # a us-west-2 zone at a us-east-1 endpoint
         create_directory(s3, "usw2-az1")
-    assert code_of(exc) == ("IllegalLocationConstraintException", 400)
+    assert error(exc) == ("IllegalLocationConstraintException", 400)
     with pytest.raises(ClientError) as exc:
         s3.create_bucket(
             Bucket=name, CreateBucketConfiguration=DIRECTORY, ObjectLockEnabledForBucket=True
         )
-    assert code_of(exc) == ("InvalidRequest", 400)
+    assert error(exc) == ("InvalidRequest", 400)
     s3.create_bucket(Bucket=name, CreateBucketConfiguration=DIRECTORY)
     with pytest.raises(ClientError) as exc:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration=DIRECTORY)
-    assert code_of(exc)[0] == "BucketAlreadyOwnedByYou"
+    assert error(exc)[0] == "BucketAlreadyOwnedByYou"
 
 
 def test_other_regions_zone(cloudlet_server):
@@ -133,15 +129,15 @@ def test_create_session(s3):
 
     with pytest.raises(ClientError) as exc:
         s3.create_session(Bucket=name, SessionMode="Everything")
-    assert code_of(exc) == ("InvalidArgument", 400)
+    assert error(exc) == ("InvalidArgument", 400)
     general = bname("g")
     s3.create_bucket(Bucket=general)
     with pytest.raises(ClientError) as exc:
         s3.create_session(Bucket=general)
-    assert code_of(exc) == ("InvalidRequest", 400)
+    assert error(exc) == ("InvalidRequest", 400)
     with pytest.raises(ClientError) as exc:
         s3.create_session(Bucket=bname("missing"))
-    assert code_of(exc) == ("NoSuchBucket", 404)
+    assert error(exc) == ("NoSuchBucket", 404)
 
 
 def test_objects_are_express_one_zone_and_signed_with_a_session(s3):
@@ -160,12 +156,12 @@ def test_objects_are_express_one_zone_and_signed_with_a_session(s3):
 
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=name, Key="b", Body=b"x", StorageClass="STANDARD")
-    assert code_of(exc) == ("InvalidStorageClass", 400)
+    assert error(exc) == ("InvalidStorageClass", 400)
     general = bname("g")
     s3.create_bucket(Bucket=general)
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=general, Key="b", Body=b"x", StorageClass="EXPRESS_ONEZONE")
-    assert code_of(exc) == ("InvalidStorageClass", 400)
+    assert error(exc) == ("InvalidStorageClass", 400)
     # Copies across bucket types take the target's class.
     s3.copy_object(Bucket=general, Key="c", CopySource={"Bucket": name, "Key": "dir/a.txt"})
     assert "StorageClass" not in s3.head_object(Bucket=general, Key="c")  # STANDARD
@@ -203,7 +199,7 @@ def test_what_a_directory_bucket_refuses(s3):
     for call in refused:
         with pytest.raises(ClientError) as exc:
             call()
-        assert code_of(exc) == ("NotSupported", 400)
+        assert error(exc) == ("NotSupported", 400)
 
 
 def test_bucket_policy_encryption_and_delete(s3):
@@ -226,7 +222,7 @@ def test_bucket_policy_encryption_and_delete(s3):
     s3.put_object(Bucket=name, Key="k", Body=b"x")
     with pytest.raises(ClientError) as exc:
         s3.delete_bucket(Bucket=name)
-    assert code_of(exc) == ("BucketNotEmpty", 409)
+    assert error(exc) == ("BucketNotEmpty", 409)
     s3.delete_object(Bucket=name, Key="k")
     s3.delete_bucket(Bucket=name)
     assert name not in [b["Name"] for b in s3.list_directory_buckets()["Buckets"]]
@@ -239,6 +235,32 @@ def test_the_aws_cli(s3, aws, tmp_path):
     listed = aws("s3api", "list-directory-buckets").stdout
     assert name in listed
     assert "f.txt" in aws("s3", "ls", f"s3://{name}/").stdout
+
+
+def presigned_round_trip(s3) -> None:
+    """A presigned GET and PUT and a presigned POST form, each carrying the session
+    token boto3 puts in them (``X-Amz-S3session-Token``)."""
+    name = create_directory(s3)
+    s3.put_object(Bucket=name, Key="k", Body=b"presigned")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "k"})
+    assert "X-Amz-S3session-Token=" in url
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"presigned"
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": name, "Key": "put"})
+    put = urllib.request.Request(url, data=b"put body", method="PUT")
+    with urllib.request.urlopen(put, timeout=10) as answer:
+        assert answer.status == 200
+    assert s3.get_object(Bucket=name, Key="put")["Body"].read() == b"put body"
+    post = s3.generate_presigned_post(name, "form")
+    assert "X-Amz-S3session-Token" in post["fields"]
+    status, _headers, body = post_form(post["url"], post["fields"], b"form body")
+    assert status == 204, body
+    head = s3.head_object(Bucket=name, Key="form")
+    assert head["ContentLength"] == 9 and head["StorageClass"] == "EXPRESS_ONEZONE"
+
+
+def test_presigned_requests(s3):
+    presigned_round_trip(s3)
 
 
 def test_sessions_survive_a_restart(tmp_path):
@@ -285,6 +307,10 @@ def test_strict_boto3_signs_with_sessions(strict_s3):
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"strict"
 
 
+def test_strict_presigned_requests(strict_s3):
+    presigned_round_trip(strict_s3[1])
+
+
 def test_strict_read_only_session(strict_s3):
     server, s3 = strict_s3
     name = create_directory(s3)
@@ -295,7 +321,7 @@ def test_strict_read_only_session(strict_s3):
     assert reader.get_object(Bucket=name, Key="k")["Body"].read() == b"data"
     with pytest.raises(ClientError) as exc:
         reader.put_object(Bucket=name, Key="k", Body=b"nope")
-    assert code_of(exc) == ("AccessDenied", 403)
+    assert error(exc) == ("AccessDenied", 403)
     writer = session_client(server, s3.create_session(Bucket=name)["Credentials"])
     writer.put_object(Bucket=name, Key="k", Body=b"new")
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"new"
@@ -308,11 +334,11 @@ def test_strict_session_holds_only_for_its_bucket(strict_s3):
     session = session_client(server, s3.create_session(Bucket=mine)["Credentials"])
     with pytest.raises(ClientError) as exc:
         session.get_object(Bucket=other, Key="k")
-    assert code_of(exc) == ("AccessDenied", 403)
+    assert error(exc) == ("AccessDenied", 403)
     forged = dict(s3.create_session(Bucket=mine)["Credentials"], SessionToken="forged")
     with pytest.raises(ClientError) as exc:
         session_client(server, forged).get_object(Bucket=mine, Key="k")
-    assert code_of(exc)[1] in (400, 403)
+    assert error(exc)[1] in (400, 403)
 
 
 def test_strict_iam_user_needs_create_session(strict_server):
@@ -324,6 +350,6 @@ def test_strict_iam_user_needs_create_session(strict_server):
     nobody, _ = iam_user_s3(strict_server, None, "nobody")
     with pytest.raises(ClientError) as exc:
         nobody.get_object(Bucket=name, Key="k")
-    assert code_of(exc) == ("AccessDenied", 403)
+    assert error(exc) == ("AccessDenied", 403)
     allowed, _ = iam_user_s3(strict_server, "s3express:CreateSession", "express")
     assert allowed.get_object(Bucket=name, Key="k")["Body"].read() == b"x"

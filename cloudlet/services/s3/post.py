@@ -67,6 +67,7 @@ from cloudlet.protocols.xml import BadValue, MissingValue, local_name, parse_doc
 from cloudlet.services.s3 import checksums, encryption, errors
 from cloudlet.services.s3.common import S3Handlers, check_key, now, object_url
 from cloudlet.services.s3.config import check_object_tags
+from cloudlet.services.s3.directory import is_directory
 from cloudlet.services.s3.objects import storage_class, user_metadata
 from cloudlet.services.s3.request_checks import (
     KMS_KEY_HEADER,
@@ -91,6 +92,7 @@ _EXEMPT = frozenset(
         "awsaccesskeyid",
         "file",
         "x-amz-security-token",
+        "x-amz-s3session-token",  # a directory bucket's session (CreateSession)
         "bucket",  # always known: the bucket the form is posted to
     )
 )
@@ -612,14 +614,15 @@ async def post_object(
                     403,
                     AWSAccessKeyId=access_key,
                 )
-            if (
-                entry.session_token is not None
-                and fields.get("x-amz-security-token") != entry.session_token
-            ):
+            token = fields.get("x-amz-security-token") or fields.get("x-amz-s3session-token")
+            if entry.session_token is not None and token != entry.session_token:
                 raise errors.s3_error(
                     "InvalidToken", "The provided token is malformed or otherwise invalid.", 400
                 )
             verify_signature(fields, entry.secret_key)
+            session = service._live.get(access_key)  # type: ignore[attr-defined]
+            if session is not None:  # a directory bucket's session key
+                service._check_session(ctx, session, bucket.name)  # type: ignore[attr-defined]
             principal = entry.principal
         doc = decode_policy(fields["policy"])
         low, high = check_policy(doc, fields, at=clock.time())
@@ -636,7 +639,7 @@ async def post_object(
         },
         headers=False,
     )
-    klass = storage_class(fields.get("x-amz-storage-class"))
+    klass = storage_class(fields.get("x-amz-storage-class"), directory=is_directory(bucket))
     tags = form_tags(fields["tagging"], ctx.service_model) if "tagging" in fields else []
     check_encryption(fields.get(SSE_HEADER), fields.get(KMS_KEY_HEADER))
     sse_params = {member: fields[name] for name, member in _SSE_FIELDS if name in fields}
