@@ -353,3 +353,30 @@ def test_strict_iam_user_needs_create_session(strict_server):
     assert error(exc) == ("AccessDenied", 403)
     allowed, _ = iam_user_s3(strict_server, "s3express:CreateSession", "express")
     assert allowed.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+
+
+def test_lifecycle_expires_and_aborts_only(s3):
+    name = create_directory(s3)
+    allowed = {
+        "ID": "age",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "logs/"},
+        "Expiration": {"Days": 7},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    }
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [allowed]})
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert rules[0]["Expiration"] == {"Days": 7}
+    refused = [
+        {"Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]},
+        {"NoncurrentVersionExpiration": {"NoncurrentDays": 3}},
+        {"Filter": {"Tag": {"Key": "k", "Value": "v"}}},
+        {"Expiration": {"ExpiredObjectDeleteMarker": True}},
+    ]
+    for change in refused:
+        rule = {**allowed, **change}
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [rule]}
+            )
+        assert error(exc) == ("InvalidRequest", 400), change

@@ -34,6 +34,8 @@ from cloudlet.core.clock import clock
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
+from cloudlet.services.s3.directory import check_lifecycle as check_directory_lifecycle
+from cloudlet.services.s3.directory import is_directory
 from cloudlet.services.s3.lifecycle_rules import (
     DAY,
     check_configuration,
@@ -76,6 +78,8 @@ class LifecycleHandlers(ConfigHandlers):
                 "x-amz-transition-default-minimum-object-size",
                 min_size,
             )
+        if is_directory(bucket):
+            check_directory_lifecycle(rules)
         for rule in rules:
             check_transitions(rule)
         self.configs.put(bucket.name, "lifecycle", rules)
