@@ -5,7 +5,8 @@ group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
 ``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``,
-``analytics.py``; S3 Select in ``select.py``). This class owns
+``analytics.py``; S3 Select in ``select.py``; directory buckets' sessions and limits in
+``directory.py``). This class owns
 the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
 blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
 composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
