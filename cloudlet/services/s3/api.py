@@ -6,7 +6,8 @@ group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
 ``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``,
 ``analytics.py``; S3 Select in ``select.py``; directory buckets' sessions and limits in
-``directory.py``). This class owns
+``directory.py``, their objects' own behaviours in ``directory_objects.py``, ``append.py``
+and ``rename.py``). This class owns
 the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
 blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
 composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
@@ -33,6 +34,7 @@ from cloudlet.services.s3.copy import CopyHandlers, parse_copy_source
 from cloudlet.services.s3.cors import CorsHandlers
 from cloudlet.services.s3.directory import SUFFIX as DIRECTORY_SUFFIX
 from cloudlet.services.s3.directory import DirectoryHandlers, directory_name
+from cloudlet.services.s3.directory_objects import DirectoryObjectHandlers
 from cloudlet.services.s3.document_checks import (
     is_configuration_put,
     read_empty_tagging_as_no_tags,
@@ -123,6 +125,7 @@ class S3Service(
     PublicAccessHandlers,
     EncryptionHandlers,
     BucketHandlers,
+    DirectoryObjectHandlers,
     MultipartHandlers,
     ObjectHandlers,
     RestoreHandlers,

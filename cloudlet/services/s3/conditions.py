@@ -23,6 +23,15 @@ checked when the upload completes, against the then-current object; S3 takes
 only ``*`` as ``If-None-Match``, never ``*`` as a write's ``If-Match``, and never
 both headers on one write (501 ``NotImplemented`` each, naming the header).
 
+Directory buckets add two (``directory_objects.py``, ``rename.py``): a DeleteObject
+may hold only if the object's Last-Modified and size are the ones named
+(``x-amz-if-match-last-modified-time``, ``x-amz-if-match-size``; an object that is
+not there is deleted, as the reference says), and RenameObject takes a copy
+source's four conditions on its source (``x-amz-rename-source-if-*``) and four on
+the key it replaces (``check_rename_destination``); every failure of a rename is
+412, named by the plain header, as S3 names a source's failed ``If-Match`` (AWS's
+client tests run against S3 Express: awslabs/mountpoint-s3's ``rename_object.rs``).
+
 Ranges: ``bytes=a-b``, ``bytes=a-``, ``bytes=-n``. A header S3 cannot parse
 (or a list of ranges) is ignored and the whole object is sent, as S3 does; a
 well-formed range that starts past the end is 416 ``InvalidRange``.
@@ -195,6 +204,72 @@ def _not_modified_since(modified: int, since: datetime) -> bool:
     future time."""
     limit = seconds(since)
     return modified <= limit <= math.ceil(clock.time())
+
+
+def check_rename_source(
+    etag: str | None,
+    last_modified: datetime,
+    *,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    if_modified_since: datetime | None = None,
+    if_unmodified_since: datetime | None = None,
+) -> None:
+    """RenameObject's ``x-amz-rename-source-if-*``: a copy source's rules (``*`` as
+    ``If-None-Match`` always fails), each failure named by its plain header."""
+    _check(
+        etag,
+        last_modified,
+        "",
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+        copy=True,
+    )
+
+
+def check_rename_destination(
+    current: tuple[str | None, datetime] | None,
+    *,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    if_modified_since: datetime | None = None,
+    if_unmodified_since: datetime | None = None,
+) -> None:
+    """RenameObject's ``If-*`` against the object it would replace, ``current`` (its ETag
+    and Last-Modified, None when there is none). ``If-Match`` first (S3 names it when
+    ``If-None-Match: *`` fails too); ``If-Match`` and ``If-Modified-Since`` need an
+    object to hold ("if the destination exists"); each pairs with its partner as a
+    read's does."""
+    etag, modified = current if current is not None else (None, None)
+    if if_match is not None and (current is None or not etag_matches(if_match, etag)):
+        raise errors.precondition_failed("If-Match")
+    if if_none_match is not None and current is not None:
+        if if_none_match.strip() == "*" or etag_matches(if_none_match, etag):
+            raise errors.precondition_failed("If-None-Match")
+    if if_match is None and if_unmodified_since is not None and modified is not None:
+        if seconds(modified) > seconds(if_unmodified_since):
+            raise errors.precondition_failed("If-Unmodified-Since")
+    if if_none_match is None and if_modified_since is not None:
+        if modified is None or _not_modified_since(seconds(modified), if_modified_since):
+            raise errors.precondition_failed("If-Modified-Since")
+
+
+def check_delete_match(
+    last_modified: datetime,
+    size: int,
+    *,
+    if_match_last_modified_time: datetime | None = None,
+    if_match_size: int | None = None,
+) -> None:
+    """A directory bucket's DeleteObject conditions on the object there: its
+    Last-Modified (to the second) and its size must be the ones named, else 412."""
+    if if_match_last_modified_time is not None:
+        if seconds(last_modified) != seconds(if_match_last_modified_time):
+            raise errors.precondition_failed("x-amz-if-match-last-modified-time")
+    if if_match_size is not None and size != if_match_size:
+        raise errors.precondition_failed("x-amz-if-match-size")
 
 
 def check_write(

@@ -317,6 +317,46 @@ def header_not_implemented(header: str, additional: str | None = None) -> Servic
     )
 
 
+# -- directory buckets: appends and renames (wording: the API reference's error shapes) --
+
+
+def invalid_write_offset() -> ServiceError:
+    return s3_error(
+        "InvalidWriteOffset",
+        "The write offset value that you specified does not match the current object size.",
+        400,
+    )
+
+
+def too_many_parts(maximum: int) -> ServiceError:
+    return s3_error(
+        "TooManyParts",
+        f"You have attempted to add more parts than the maximum of {maximum} that are allowed "
+        "for this object. You can use the CopyObject operation to copy this object to another "
+        "and then add more data to the newly copied object.",
+        400,
+    )
+
+
+def encryption_type_mismatch() -> ServiceError:
+    return s3_error(
+        "EncryptionTypeMismatch",
+        "The existing object was created with a different encryption type. Subsequent write "
+        "requests must include the appropriate encryption parameters in the request or while "
+        "creating the session.",
+        400,
+    )
+
+
+def idempotency_parameter_mismatch() -> ServiceError:
+    return s3_error(
+        "IdempotencyParameterMismatch",
+        "Parameters on this idempotent request are inconsistent with parameters used in "
+        "previous request(s).",
+        400,
+    )
+
+
 # -- archived objects (GLACIER, DEEP_ARCHIVE) -----------------------------------------
 
 

@@ -22,6 +22,10 @@ place is not in the table; the store keeps where each truncated page ended
 (``S3Store.remember_page_end``). A marker neither kept nor stored (never handed
 out, or from before a restart) resumes after its whole key.
 
+A directory bucket's scan with a delimiter (``directory_objects.py``) also holds the
+keys of its uploads in progress, as rows without an id: they list only as the common
+prefixes they roll into, as the reference says S3 lists a directory bucket.
+
 Every object has a checksum (CRC64NVME unless the writer chose one), so nearly
 every entry carries ``ChecksumAlgorithm`` and ``ChecksumType``; their text is
 cached by algorithm and type, and only the names are read from the stored JSON.
@@ -41,6 +45,7 @@ from urllib.parse import quote_plus
 from cloudlet.protocols.xml import Prerendered, escape_text
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, S3Handlers, check_version_id, owner_of
+from cloudlet.services.s3.directory import is_directory
 from cloudlet.services.s3.restore import ARCHIVE_CLASSES, restored_until
 from cloudlet.services.s3.store import (
     ROW_CHECKSUM_TYPE,
@@ -103,6 +108,8 @@ def walk(
                     if after is None:
                         break
                     scan = open_scan(after, True)
+                    continue
+                if row[ROW_ID] is None:  # only an upload's key (a directory bucket's scan)
                     continue
             out.append(row)
     finally:
@@ -228,9 +235,14 @@ RowExtra = Callable[[tuple], str]
 
 
 def _render_contents(
-    rows: list[tuple], encoding: str | None, owner: bool, extra: RowExtra | None = None
+    rows: list[tuple],
+    encoding: str | None,
+    owner: bool,
+    extra: RowExtra | None = None,
+    account: str | None = None,
 ) -> Prerendered:
-    """The ``Contents`` elements of a listing page, rendered directly from the rows.
+    """The ``Contents`` elements of a listing page, rendered directly from the rows
+    (``account``: the owner of every entry, a directory bucket's owner).
 
     Exactly what the generic writer makes of ``_content``'s dicts (a test
     compares the two), in a fraction of the time: one f-string per entry.
@@ -249,7 +261,7 @@ def _render_contents(
             f"<StorageClass>{row[ROW_STORAGE_CLASS]}</StorageClass>"
         ]
         if owner:
-            parts.append(_owner_element(row[ROW_OWNER]))
+            parts.append(_owner_element(account or row[ROW_OWNER]))
         if extra is not None:
             parts.append(extra(row))
         parts.append("</Contents>")
@@ -361,7 +373,7 @@ def _check_version_marker(key_marker: str, version_marker: str | None) -> None:
 class ListingHandlers(S3Handlers):
     """ListObjects, ListObjectsV2, ListObjectVersions."""
 
-    def _current_scan(self, bucket: str, prefix: bytes) -> Scan:
+    def _current_scan(self, bucket: str, prefix: bytes, delimiter: bytes | None = None) -> Scan:
         end = successor(prefix) if prefix else None
 
         def open_scan(start: bytes, inclusive: bool) -> Iterator[tuple]:
@@ -376,7 +388,12 @@ class ListingHandlers(S3Handlers):
         delimiter = key_bytes(params["Delimiter"]) if params.get("Delimiter") else None
         limit = _max_keys(params)
         items = walk(
-            self._current_scan(bucket, prefix), prefix, delimiter, start, inclusive, limit + 1
+            self._current_scan(bucket, prefix, delimiter),
+            prefix,
+            delimiter,
+            start,
+            inclusive,
+            limit + 1,
         )
         truncated = len(items) > limit > 0  # max-keys=0: an empty page, not truncated
         return items[:limit], truncated, limit
@@ -425,6 +442,7 @@ class ListingHandlers(S3Handlers):
             encoding,
             fetch_owner,
             self._optional_attributes(bucket.name, params),
+            bucket.account if is_directory(bucket) else None,  # the reference's FetchOwner
         )
         prefixes = _render_prefixes(items, encoding)
         out: Result = {

@@ -177,7 +177,8 @@ def _check_delete_conditions(params: dict[str, Any]) -> None:
     nothing deleted (a guarded delete must never go through unguarded).
 
     ``x-amz-if-match-size`` and ``-last-modified-time`` are for directory buckets only
-    (the API reference; a real-S3 measurement in ministack#1501: refused outright);
+    (the API reference; a real-S3 measurement in ministack#1501: refused outright; a
+    directory bucket's are checked in ``directory_objects.py`` and never reach here);
     ``If-Match`` with a ``versionId`` is refused even when it holds (a us-east-1 probe
     in localstack#13894)."""
     for member, header in _DIRECTORY_BUCKET_CONDITIONS:
@@ -522,10 +523,7 @@ class ObjectHandlers(S3Handlers):
                         f"arn:aws:s3:::{params['Bucket']}/{key}",
                     ):
                         raise ServiceError("AccessDenied", "Access Denied", 403)
-                    if entry.get("ETag") is not None:
-                        self._check_write_conditions(
-                            bucket, key, {"IfMatch": entry["ETag"]}, delete=True
-                        )
+                    self._check_delete_entry(bucket, key, entry)
                     done, blobs = self._delete(bucket, key, version_id, ctx.account_id, batch=True)
                 except ServiceError as err:
                     failure: Result = {"Key": key, "Code": err.code, "Message": err.message}
@@ -543,6 +541,15 @@ class ObjectHandlers(S3Handlers):
         if failed:
             out["Errors"] = failed
         return out
+
+    def _check_delete_entry(self, bucket: Bucket, key: str, entry: dict[str, Any]) -> None:
+        """A DeleteObjects entry's ``ETag`` is a delete's If-Match; its ``Size`` and
+        ``LastModifiedTime`` are refused as DeleteObject's headers (``directory_objects.py``)."""
+        for member, header in _DIRECTORY_BUCKET_CONDITIONS:
+            if entry.get(member.removeprefix("IfMatch")) is not None:
+                raise errors.header_not_implemented(header)
+        if entry.get("ETag") is not None:
+            self._check_write_conditions(bucket, key, {"IfMatch": entry["ETag"]}, delete=True)
 
     @staticmethod
     def _check_body_integrity(request: Any) -> None:

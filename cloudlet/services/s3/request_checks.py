@@ -31,7 +31,10 @@ handler (or the codec) would have made of the request:
   field of that name) starts with ``/``, ``http://`` or ``https://``, else 400
   ``InvalidRedirectLocation`` (AWS's answer, quoted in aws-cli#1130).
 - **Appends** (``x-amz-write-offset-bytes``, S3 Express One Zone only): 501
-  ``NotImplemented`` naming the header, never an overwrite.
+  ``NotImplemented`` naming the header, never an overwrite, unless a PutObject to a
+  directory bucket (``--x-s3``) sends it: that is an append (``append.py``). S3
+  answers a general-purpose bucket so (AWS's client tests in awslabs/mountpoint-s3,
+  ``test_append_fails_if_not_supported``), before any of the body is read.
 - **Checksum headers**: ``x-amz-checksum-algorithm`` names a known algorithm and
   ``x-amz-checksum-type`` is ``COMPOSITE`` or ``FULL_OBJECT``, on whatever
   operation carries them (the operations that use them add their own rules).
@@ -54,6 +57,7 @@ from botocore.model import OperationModel
 from cloudlet.protocols.base import HttpRequest
 from cloudlet.protocols.modelcache import PlanCache
 from cloudlet.services.s3 import checksums, errors
+from cloudlet.services.s3.directory import SUFFIX as DIRECTORY_SUFFIX
 from cloudlet.services.s3.uploads import MAX_PARTS
 
 # The type each sub-resource's 405 names, at a bucket's path. Measured against S3
@@ -156,14 +160,21 @@ def check(operation: OperationModel, request: HttpRequest) -> None:
         _check_encryption_headers(operation, headers)
     if REDIRECT_HEADER in headers:
         check_redirect_location(headers[REDIRECT_HEADER])
-    if WRITE_OFFSET in headers:
-        # Appends exist only for S3 Express One Zone directory buckets, which cloudlet
-        # does not have; overwriting the object instead (what ignoring it did) loses data.
+    if WRITE_OFFSET in headers and (name != "PutObject" or not _in_directory_bucket(path)):
+        # Overwriting the object instead (what ignoring the header did) loses data.
         raise errors.header_not_implemented(
-            WRITE_OFFSET, "Appending to an object (x-amz-write-offset-bytes) is not supported."
+            WRITE_OFFSET,
+            "Appending to an object (x-amz-write-offset-bytes) is supported only in "
+            "directory buckets.",
         )
     checksums.parse_algorithm(headers.get("x-amz-checksum-algorithm"))
     checksums.parse_checksum_type(headers.get("x-amz-checksum-type"))
+
+
+def _in_directory_bucket(path: str) -> bool:
+    """Whether a path-style request (virtual hosts are rewritten to one) names a
+    directory bucket: only theirs end in ``--x-s3``."""
+    return path.lstrip("/").partition("/")[0].endswith(DIRECTORY_SUFFIX)
 
 
 def check_redirect_location(value: str) -> None:
