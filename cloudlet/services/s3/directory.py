@@ -338,7 +338,7 @@ class DirectoryHandlers(S3Handlers):
         """Strict mode, a request signed with a session's key (its signature and token
         already verified): refused outside the session's bucket, or a write on a
         ``ReadOnly`` session."""
-        if not self.env.credentials.strict:
+        if not getattr(self.env.credentials, "strict", False):
             return
         if session.bucket != name or (
             session.mode == "ReadOnly" and ctx.request.method not in _READS
