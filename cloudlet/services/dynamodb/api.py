@@ -4,7 +4,8 @@ One method per operation of botocore's ``dynamodb`` model. Item and query
 work lives in ``items.py``, ``query.py`` and ``batch.py``; table definitions
 in ``tables.py``, ``updatetable.py`` and ``tableops.py``; the one write path in ``engine.py``.
 The mixins add TTL (``ttl.py``), backups, PITR and export (``backups.py``)
-and PartiQL (``partiql/``); the Streams API is its own service
+and PartiQL (``partiql/``), and the legacy global-table operations their answers
+(``legacy_global.py``); the Streams API is its own service
 (``streams.py``, botocore's ``dynamodbstreams``) over the same engine.
 """
 
@@ -33,6 +34,7 @@ from cloudlet.services.dynamodb.bodies import request_body
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
+from cloudlet.services.dynamodb.legacy_global import LegacyGlobalTableHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
 from cloudlet.services.dynamodb.table_syntax import (
@@ -49,7 +51,13 @@ T = TypeVar("T")
 
 
 class DynamoDBService(
-    StreamsAndTtlHandlers, BackupHandlers, ImportHandlers, PartiqlHandlers, PolicyHandlers, Service
+    StreamsAndTtlHandlers,
+    BackupHandlers,
+    ImportHandlers,
+    PartiqlHandlers,
+    PolicyHandlers,
+    LegacyGlobalTableHandlers,
+    Service,
 ):
     name = "dynamodb"
     internal_error = ("InternalServerError", "Internal server error")  # the modelled error

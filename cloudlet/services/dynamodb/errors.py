@@ -115,8 +115,8 @@ GLOBAL_TABLE_MEMBERS = {
     ),
 }
 """The members of each operation that make or change a global table in ways cloudlet
-does not (multi-account and strongly consistent global tables; the 2017 operations,
-CreateGlobalTable and kin, are 501 too). ReplicaUpdates is ``replicas.py``'s."""
+does not (multi-account and strongly consistent global tables). ReplicaUpdates is
+``replicas.py``'s; the 2017 operations, CreateGlobalTable and kin, ``legacy_global.py``'s."""
 
 
 def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:

@@ -417,6 +417,8 @@ def requested_arn(ctx: Any, params: dict[str, Any]) -> str | None:
     """The ARN a request acts on: its table's, the index's (Query/Scan with IndexName), or the
     ResourceArn it names; None when it names none."""
     name = params.get("TableName") or params.get("TableArn") or params.get("ResourceArn")
+    if not name and isinstance(params.get("GlobalTableName"), str):
+        return f"arn:aws:dynamodb::{ctx.account_id}:global-table/{params['GlobalTableName']}"
     if not name and isinstance(params.get("RequestItems"), dict) and params["RequestItems"]:
         name = next(iter(params["RequestItems"]))
     if not isinstance(name, str) or not name:
