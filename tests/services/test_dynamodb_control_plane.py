@@ -419,26 +419,30 @@ def test_refused_updates_change_nothing(ddb):
     assert "TableClassSummary" not in table
 
 
-def test_global_table_members_are_501_and_change_nothing(ddb):
-    """cloudlet builds neither strongly consistent nor multi-account global tables: a
-    request naming a witness, multi-region consistency or a settings-replication mode is
-    501 with the member named, and nothing else in it is applied (replicas themselves are
-    test_dynamodb_global_tables.py's)."""
+def test_global_table_members_change_nothing_when_refused(ddb):
+    """cloudlet does not build settings-replication modes: naming one is 501 with the
+    member named. A witness or a multi-region consistency beside a change of the table is
+    refused too. Nothing else in any of these requests is applied (replicas themselves are
+    test_dynamodb_global_tables.py's, MRSC groups test_dynamodb_mrsc.py's)."""
     name = make_table(
         ddb,
         tname("cp-global"),
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
-    for member, value in (
-        ("GlobalTableWitnessUpdates", [{"Create": {"RegionName": "us-west-2"}}]),
-        ("MultiRegionConsistency", "STRONG"),
-        ("GlobalTableSettingsReplicationMode", "ENABLED"),
+    for member, value, code in (
+        ("GlobalTableWitnessUpdates", [{"Create": {"RegionName": "us-west-2"}}], 400),
+        ("MultiRegionConsistency", "STRONG", 400),
+        ("GlobalTableSettingsReplicationMode", "ENABLED", 501),
     ):
         with pytest.raises(ClientError) as exc:
             ddb.update_table(TableName=name, DeletionProtectionEnabled=True, **{member: value})
         error = exc.value.response["Error"]
-        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-        assert error["Code"] == "NotImplemented" and f"UpdateTable's {member} " in error["Message"]
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == code
+        if code == 501:
+            assert error["Code"] == "NotImplemented"
+            assert f"UpdateTable's {member} " in error["Message"]
+        else:
+            assert error["Code"] == "ValidationException"
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["DeletionProtectionEnabled"] is False and "Replicas" not in table
     replica = tname("cp-global-src")

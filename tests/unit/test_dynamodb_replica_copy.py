@@ -63,7 +63,9 @@ def test_writes_during_the_copy_reach_the_replica_once(tmp_path: Path) -> None:
     source = global_source(engine)
     for n in range(300):
         put(engine, source, n, "v0")
-    (replica,), _ = replicas.apply(engine, source, [{"Create": {"RegionName": "us-west-2"}}])
+    (replica,), _ = replicas.apply(
+        engine, source, {"ReplicaUpdates": [{"Create": {"RegionName": "us-west-2"}}]}
+    )
     assert replica.status == "CREATING" and replica.region == "us-west-2"
     assert source.replicas == replica.replicas == ["us-east-1", "us-west-2"]
     step = replicas.steps(engine, replica)
@@ -88,7 +90,9 @@ def test_a_restart_carries_a_half_done_copy_on(tmp_path: Path) -> None:
     source = global_source(engine)
     for n in range(200):
         put(engine, source, n, "v0")
-    (replica,), _ = replicas.apply(engine, source, [{"Create": {"RegionName": "eu-west-1"}}])
+    (replica,), _ = replicas.apply(
+        engine, source, {"ReplicaUpdates": [{"Create": {"RegionName": "eu-west-1"}}]}
+    )
     assert not replicas.steps(engine, replica)(64)
     engine.store.conn.close()
 
@@ -116,7 +120,9 @@ def test_changes_every_replica_takes_wait_for_the_copy(tmp_path: Path) -> None:
     source = global_source(engine)
     for n in range(100):
         put(engine, source, n, "v0")
-    (replica,), _ = replicas.apply(engine, source, [{"Create": {"RegionName": "us-west-2"}}])
+    (replica,), _ = replicas.apply(
+        engine, source, {"ReplicaUpdates": [{"Create": {"RegionName": "us-west-2"}}]}
+    )
     assert not replicas.steps(engine, replica)(10)
     gsi = {
         "TableName": "gtab",

@@ -391,6 +391,7 @@ def restored_definition(
     table.deletion_protection = False
     table.restore = None  # the source may be a restored table itself
     table.replicas, table.sourced, table.replicating = [], {}, None  # one region's table
+    table.consistency = table.witness = None
     table.throughput_log = None
     for ix in table.indexes:
         ix.throughput_log = None

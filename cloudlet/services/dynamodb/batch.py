@@ -27,7 +27,7 @@ import sqlite3
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import errors
+from cloudlet.services.dynamodb import errors, strong
 from cloudlet.services.dynamodb.capacity import consumed, read_units, write_units
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.expressions import compile_condition
@@ -336,7 +336,7 @@ def transact_get_items(engine: Engine, account: str, region: str, params: dict[s
     invalid: dict[int, ServiceError] = {}
     for i, (entry, projection) in enumerate(zip(entries, projections, strict=True)):
         get = entry["Get"]
-        table = engine.table(account, region, get["TableName"])
+        table = strong.check_transaction(engine.table(account, region, get["TableName"]))
         try:
             _, key = key_param(table, get["Key"])
         except ServiceError as exc:
@@ -539,7 +539,7 @@ def transact_write_items(
     plans = []
     seen = set()
     for kind, op, checked in checks:
-        table = engine.table(account, region, op["TableName"])
+        table = strong.check_transaction(engine.table(account, region, op["TableName"]))
         try:
             prepared, key = _prepare_action(table, kind, op, checked)
         except ServiceError as exc:

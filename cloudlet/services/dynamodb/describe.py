@@ -130,6 +130,10 @@ def describe(
         out["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
         out["Replicas"] = [replica_description(t) for t in peers or ()]
         out["GlobalTableSettingsReplicationMode"] = SETTINGS_REPLICATION
+        if table.consistency is not None:
+            out["MultiRegionConsistency"] = table.consistency
+        if table.witness is not None:
+            out["GlobalTableWitnesses"] = [{"RegionName": table.witness, "WitnessStatus": "ACTIVE"}]
     return out
 
 

@@ -108,15 +108,11 @@ def is_whole_request(exc: BaseException) -> bool:
 
 GLOBAL_TABLE_MEMBERS = {
     "CreateTable": ("GlobalTableSourceArn", "GlobalTableSettingsReplicationMode"),
-    "UpdateTable": (
-        "GlobalTableWitnessUpdates",
-        "MultiRegionConsistency",
-        "GlobalTableSettingsReplicationMode",
-    ),
+    "UpdateTable": ("GlobalTableSettingsReplicationMode",),
 }
 """The members of each operation that make or change a global table in ways cloudlet
-does not (multi-account and strongly consistent global tables). ReplicaUpdates is
-``replicas.py``'s; the 2017 operations, CreateGlobalTable and kin, ``legacy_global.py``'s."""
+does not (multi-account global tables, settings replication modes). ReplicaUpdates is
+``replicas.py``'s, MultiRegionConsistency and witnesses ``strong.py``'s; the 2017 operations, CreateGlobalTable and kin, ``legacy_global.py``'s."""
 
 
 def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:
@@ -126,7 +122,7 @@ def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:
         if params.get(member) not in (None, []):
             raise not_implemented(
                 f"{operation}'s {member} is not implemented in cloudlet yet: multi-account "
-                "and strongly consistent global tables are not built"
+                "global tables and settings replication modes are not built"
             )
 
 

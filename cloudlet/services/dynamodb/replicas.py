@@ -17,8 +17,10 @@ Why it is built this way:
   the request answers (``WAIT``), as restores are.
 - **What AWS keeps aligned across replicas is changed on all of them**: global
   secondary indexes, TTL, billing mode and capacity, the stream
-  (``aligned_update``). Tags, deletion protection, point-in-time recovery and
+  (``aligned``). Tags, deletion protection, point-in-time recovery and
   resource policies stay each replica's own.
+- **A strongly consistent (MRSC) group is the same replicas under stricter rules**
+  (``strong.py``): made whole by one request, frozen after it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.environ import seconds_setting
-from cloudlet.services.dynamodb import encryption, errors, streams
+from cloudlet.services.dynamodb import encryption, errors, streams, strong
 from cloudlet.services.dynamodb.backup_checks import AWS_REGIONS
 from cloudlet.services.dynamodb.engine import Engine, copy_cursor
 from cloudlet.services.dynamodb.store import load
@@ -72,7 +74,8 @@ def check_request(params: dict[str, Any], changes: tuple[str, ...]) -> None:
     """ReplicaUpdates' shape, before the table is looked up: alone in the request
     (``changes``: the members that change the table), an action in each entry and one
     kind of action only, one replica added or removed per request (a Create repeated
-    for the same region counts once)."""
+    for the same region counts once). An MRSC group is made with two Creates, and
+    dissolved with several Deletes, which only the table tells apart (``apply``)."""
     updates = params.get("ReplicaUpdates")
     if not updates:
         return
@@ -95,10 +98,15 @@ def check_request(params: dict[str, Any], changes: tuple[str, ...]) -> None:
             )
         if action != "Update":
             adds_or_removes.add((action, spec.get("RegionName")))
-    if len(adds_or_removes) > 1:
-        raise errors.validation(
-            "Update table operation with more than one create or delete replica actions not allowed"
-        )
+    strong_creates = params.get("MultiRegionConsistency") == strong.STRONG
+    only_deletes = {action for action, _ in adds_or_removes} == {"Delete"}
+    if len(adds_or_removes) > 1 and not strong_creates and not only_deletes:
+        raise errors.validation(_ONE_ACTION)
+
+
+_ONE_ACTION = (
+    "Update table operation with more than one create or delete replica actions not allowed"
+)
 
 
 def aligned(params: dict[str, Any]) -> dict[str, Any]:
@@ -108,8 +116,9 @@ def aligned(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_update(table: Table, peers: list[Table], params: dict[str, Any]) -> None:
-    """What a global table refuses of an UpdateTable: its stream turned off (replication
-    reads it; enabling another is refused as for any table with a stream), a switch to
+    """What a global table refuses of an UpdateTable: its stream turned off (eventual
+    replication reads it; enabling another is refused as for any table with a stream;
+    an MRSC member's stream is its own), a switch to
     provisioned capacity, which would need auto scaling cloudlet does not have, and a
     change every replica takes while one is still being added (DDB-TABLE-310)."""
     if not table.replicas:
@@ -117,7 +126,7 @@ def check_update(table: Table, peers: list[Table], params: dict[str, Any]) -> No
     if aligned(params) and any(peer.replicating is not None for peer in peers):
         raise errors.resource_in_use("The resource which you are attempting to change is in use.")
     stream = params.get("StreamSpecification")
-    if stream is not None and not stream.get("StreamEnabled"):
+    if stream is not None and not stream.get("StreamEnabled") and not strong.is_strong(table):
         raise errors.invalid_parameter(
             "Disabling Stream is not allowed for a Global Table replica."
         )
@@ -139,11 +148,12 @@ def others(engine: Engine, table: Table) -> list[Table]:
     return [t for t in members(engine, table) if t is not table]
 
 
-def apply(
-    engine: Engine, table: Table, updates: list[dict[str, Any]]
-) -> tuple[list[Table], list[Table]]:
-    """Add, change and remove replicas of ``table``; returns the new replicas, to be
-    copied (``steps``), and the removed ones. Every check runs before anything changes."""
+def apply(engine: Engine, table: Table, params: dict[str, Any]) -> tuple[list[Table], list[Table]]:
+    """Add, change and remove replicas of ``table`` as UpdateTable's ReplicaUpdates (and,
+    for an MRSC group, MultiRegionConsistency and GlobalTableWitnessUpdates: ``strong.py``)
+    ask; returns the new replicas, to be copied (``steps``), and the removed ones. Every
+    check runs before anything changes."""
+    updates = params["ReplicaUpdates"]
     group = {t.region: t for t in members(engine, table)}
     for t in group.values():
         if t.replicating is not None:
@@ -152,6 +162,13 @@ def apply(
                 f"added to table with name: \u2018{table.name}\u2019 in region: "
                 f"\u2018{t.region}\u2019."
             )
+    strong.check_update(table, group, params)
+    making_strong = params.get("MultiRegionConsistency") == strong.STRONG
+    if making_strong:
+        strong.check_empty(table, not engine.store.items_after(table.tid, None, 1))
+    deleted_regions = {u["Delete"].get("RegionName") for u in updates if u.get("Delete")}
+    if len(deleted_regions) > 1 and not strong.is_strong(table):
+        raise errors.validation(_ONE_ACTION)
     creates: dict[str, dict[str, Any]] = {}
     changes: list[tuple[Table, dict[str, Any]]] = []
     deletes: list[Table] = []
@@ -169,23 +186,39 @@ def apply(
             changes.append((target, spec))
     now = engine.clock()
     regions = sorted((set(group) | set(creates)) - {t.region for t in deletes})
+    together = len(regions) > 1
+    consistency = strong.STRONG if making_strong or strong.is_strong(table) else None
+    witness = _witness(table, params) if consistency else None
     created = []
     with engine.store.transaction():
-        if creates:
+        if creates and not consistency:  # MRSC does not replicate through streams
             enable_stream(table, now)
         for region, spec in creates.items():
             replica = replica_of(table, region, now, spec.get("KMSMasterKeyId"))
             _override(replica, spec, now)
             created.append(engine.add_table(replica))
-            table.sourced[region] = now
+            if not consistency:  # an MRSC group is dissolved whole, whenever
+                table.sourced[region] = now
         for target, spec in changes:
             _override(target, spec, now)
         for t in deletes:
             drop_replica(engine, t)
         for t in [*(t for t in group.values() if t not in deletes), *created]:
-            t.replicas = regions if len(regions) > 1 else []
+            t.replicas = regions if together else []
+            t.consistency = consistency if together else None
+            t.witness = witness if together else None
             engine.save(t)
     return created, deletes
+
+
+def _witness(table: Table, params: dict[str, Any]) -> str | None:
+    """The MRSC group's witness region after the request (None: none, or deleted)."""
+    for w in params.get("GlobalTableWitnessUpdates") or ():
+        if w.get("Create"):
+            return w["Create"].get("RegionName")
+        if w.get("Delete"):
+            return None
+    return table.witness
 
 
 def _check_create(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import errors, replicas, streams
+from cloudlet.services.dynamodb import errors, replicas, streams, strong
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.table_syntax import valid_table_name
@@ -42,6 +42,7 @@ NOT_IN_DELETE = (
 
 def delete_table(engine: Engine, table: Table) -> Result:
     refuse_while_creating(table)
+    strong.check_delete_table(table)
     if table.replicas:
         replicas.check_may_leave(engine, table)
     if table.deletion_protection:

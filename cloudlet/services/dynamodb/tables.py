@@ -134,6 +134,11 @@ class Table:
     sourced: dict[str, float] = field(default_factory=dict)
     """The regions of the replicas this table was copied to, with when (it may not leave
     the group for a day while they exist: ``replicas.check_may_leave``)."""
+    consistency: str | None = None
+    """A global table's MultiRegionConsistency: "STRONG" for MRSC (``strong.py``), None for
+    the default, eventual."""
+    witness: str | None = None
+    """The region of an MRSC global table's witness (no table there); None when none."""
     replicating: dict[str, Any] | None = None
     """The copy that makes this table a new replica (``replicas.py``): {"source": tid,
     "after": the last key copied (h, hk hex, rk hex) or None}. None: no copy running."""

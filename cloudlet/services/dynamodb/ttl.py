@@ -29,7 +29,7 @@ from typing import Any
 
 from cloudlet.core.environ import seconds_setting
 from cloudlet.core.slices import Job, run_sliced
-from cloudlet.services.dynamodb import errors, replicas, streams
+from cloudlet.services.dynamodb import errors, replicas, streams, strong
 from cloudlet.services.dynamodb.engine import SERVICE_PRINCIPAL, Engine, Stored
 from cloudlet.services.dynamodb.store import load
 from cloudlet.services.dynamodb.table_syntax import check_table_reference
@@ -221,6 +221,7 @@ class StreamsAndTtlHandlers:
 
     def update_time_to_live(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._ttl_table(ctx, params["TableName"], params["TimeToLiveSpecification"])
+        strong.check_ttl(table, params["TimeToLiveSpecification"])
         out = update_time_to_live(self.engine, table, params, schedule=self._run_steps)
         for peer in replicas.others(self.engine, table):  # a global table's TTL is aligned
             update_time_to_live(self.engine, peer, params, schedule=self._run_steps)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import encryption, errors, replicas
+from cloudlet.services.dynamodb import encryption, errors, replicas, strong
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.table_syntax import (
@@ -68,7 +68,8 @@ CHANGES = (
     "TableClass",
 )
 """The members that make an UpdateTable a change of the table itself; ReplicaUpdates
-is ``replicas.py``'s, and the other global-table members are refused with 501 before
+is ``replicas.py``'s, MultiRegionConsistency and GlobalTableWitnessUpdates
+``strong.py``'s, and the other global-table members are refused with 501 before
 (``errors.GLOBAL_TABLE_MEMBERS``)."""
 NOTHING_TO_CHANGE = (
     "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
@@ -101,6 +102,7 @@ def check_update_request(params: dict[str, Any]) -> None:
     check_schema_syntax(params)
     _check_capacity_values(params)
     errors.refuse_global_table_members("UpdateTable", params)
+    strong.check_request(params, CHANGES)
     replicas.check_request(params, CHANGES)
     empty_gsi_list = params.get("GlobalSecondaryIndexUpdates") == []
     present = [m for m in CHANGES if params.get(m) is not None]
@@ -189,7 +191,7 @@ def update_table(engine: Engine, table: Table, params: dict[str, Any]) -> Applie
             _adopt(target, new)
             engine.save(target)
         if params.get("ReplicaUpdates"):
-            copies, removed = replicas.apply(engine, table, params["ReplicaUpdates"])
+            copies, removed = replicas.apply(engine, table, params)
     if any(outcome.deleted for _, _, outcome in changes):
         engine.purge_soon()
     desc = describe(

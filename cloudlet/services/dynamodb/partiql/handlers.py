@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.services.dynamodb import strong
 from cloudlet.services.dynamodb.batch import Tokens
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.partiql import execute, multi
@@ -36,6 +37,12 @@ class PartiqlHandlers:
         return multi.batch_execute_statement(self.engine, self._lookup(ctx), params)
 
     def execute_transaction(self, ctx: Any, params: dict[str, Any]) -> Result:
+        lookup = self._lookup(ctx)
         return multi.execute_transaction(
-            self.engine, self.tokens, ctx.account_id, ctx.region, self._lookup(ctx), params
+            self.engine,
+            self.tokens,
+            ctx.account_id,
+            ctx.region,
+            lambda name: strong.check_transaction(lookup(name)),
+            params,
         )
