@@ -32,7 +32,7 @@ def test_handlers_match_the_model(name: str) -> None:
         n
         for n, fn in inspect.getmembers(cls, inspect.isfunction)
         if not n.startswith("_") and n not in FRAMEWORK
-    }
+    } - set(getattr(cls, "internal_operations", ()))
     assert handlers <= ops.keys(), f"not operations of {name}: {sorted(handlers - ops.keys())}"
     if name in COMPLETE:
         assert ops.keys() <= handlers, f"{name} lacks {sorted(ops.keys() - handlers)}"

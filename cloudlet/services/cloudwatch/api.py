@@ -3,7 +3,13 @@
 One method per operation of botocore's ``cloudwatch`` model, named as botocore
 names it; the same handlers answer cbor, json and query requests. Metrics live
 in ``metrics``/``queries``, alarms in ``alarms`` (evaluated every second by a
-background loop), dashboards in ``dashboards``.
+background loop), dashboards in ``dashboards``, Contributor Insights in
+``insights``.
+
+Three handlers are internal operations, absent from botocore's model and so
+reachable only through ``ServiceEnv.call``: ``PutManagedContributorRules``,
+``DeleteManagedContributorRules`` and ``RecordContributions``, through which
+DynamoDB owns its Contributor Insights rules and feeds them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from cloudlet.services.cloudwatch import alarm_config, errors, queries
 from cloudlet.services.cloudwatch.alarms import STATES, AlarmEngine, alarm_period, public
 from cloudlet.services.cloudwatch.composite import children
 from cloudlet.services.cloudwatch.dashboards import Dashboards
+from cloudlet.services.cloudwatch.insights import Insights
 from cloudlet.services.cloudwatch.metrics import Metrics, epoch
 from cloudlet.services.cloudwatch.store import Store, canonical_dims
 
@@ -40,10 +47,12 @@ def _token(offset: int) -> str:
     return base64.b64encode(str(offset).encode()).decode()
 
 
-def _page(items: list, params: dict, default: int, limit: int = 100) -> tuple[list, str | None]:
-    size = int(params.get("MaxRecords") or default)
+def _page(
+    items: list, params: dict, default: int, limit: int = 100, key: str = "MaxRecords"
+) -> tuple[list, str | None]:
+    size = int(params.get(key) or default)
     if not 1 <= size <= limit:
-        raise errors.invalid_value(f"The value {size} for parameter MaxRecords is invalid.")
+        raise errors.invalid_value(f"The value {size} for parameter {key} is invalid.")
     start = _offset(params.get("NextToken"))
     end = start + size
     return items[start:end], _token(end) if end < len(items) else None
@@ -51,6 +60,15 @@ def _page(items: list, params: dict, default: int, limit: int = 100) -> tuple[li
 
 class CloudWatchService(Service):
     name = "cloudwatch"
+    internal_operations = frozenset(
+        {
+            "put_managed_contributor_rules",
+            "delete_managed_contributor_rules",
+            "record_contributions",
+        }
+    )
+    """Handlers only other services call (``ServiceEnv.call``): not in botocore's model,
+    so no request reaches them."""
     internal_error = (  # the modelled InternalServiceFault
         "InternalServiceError",
         "Request processing has failed due to some unknown error, exception, or failure.",
@@ -62,6 +80,7 @@ class CloudWatchService(Service):
         self.metrics = Metrics(self.store, clock)
         self.alarms = AlarmEngine(self.store, self.metrics, clock, env.call)
         self.dashboards = Dashboards(self.store, clock)
+        self.insights = Insights(self.store, clock)
 
     async def start(self) -> None:
         self.env.every(TICK_SECONDS, self.alarms.tick, "cloudwatch-alarms")
@@ -338,3 +357,40 @@ class CloudWatchService(Service):
     def delete_dashboards(self, ctx: Any, params: dict[str, Any]) -> Result:
         self.dashboards.delete(ctx.account_id, params["DashboardNames"])
         return {}
+
+    # --- Contributor Insights (rules that other services manage) -------------------
+
+    def put_managed_contributor_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """Internal: {"Rules": [{RuleName, Definition, ResourceARN}]}, all or none."""
+        self.insights.put_managed(ctx.account_id, ctx.region, params.get("Rules") or [])
+        return {}
+
+    def delete_managed_contributor_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """Internal: {"RuleNames": [...]}; the rules' data goes with them."""
+        self.insights.delete_managed(ctx.account_id, ctx.region, params.get("RuleNames") or [])
+        return {}
+
+    def record_contributions(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """Internal: {"Contributions": [{RuleName, Timestamp, Keys, Value}]}."""
+        self.insights.record(ctx.account_id, ctx.region, params.get("Contributions") or [])
+        return {}
+
+    def describe_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
+        rules = self.insights.list(ctx.account_id, ctx.region)
+        page, token = _page(rules, params, 500, 500, "MaxResults")
+        out: Result = {"InsightRules": [r.shape() for r in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def get_insight_rule_report(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self.insights.report(ctx.account_id, ctx.region, params)
+
+    def delete_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return {"Failures": self.insights.refusals(ctx.account_id, ctx.region, params["RuleNames"])}
+
+    def enable_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return {"Failures": self.insights.refusals(ctx.account_id, ctx.region, params["RuleNames"])}
+
+    def disable_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return {"Failures": self.insights.refusals(ctx.account_id, ctx.region, params["RuleNames"])}

@@ -61,3 +61,13 @@ def resource_not_found(message: str) -> ServiceError:
 
 def invalid_format(message: str) -> ServiceError:
     return _err("InvalidFormatFault", "InvalidFormat", message)
+
+
+def insight_rule_not_found(name: str) -> ServiceError:
+    err = resource_not_found(f"Rule {name} does not exist.")
+    err.fields.update(ResourceType="InsightRule", ResourceId=name)
+    return err
+
+
+def limit_exceeded(message: str) -> ServiceError:
+    return _err("LimitExceededException", "LimitExceededException", message)

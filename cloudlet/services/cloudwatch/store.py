@@ -11,11 +11,17 @@ Why these tables and indexes:
   metric's rows in a time window, whatever the total data volume. Each row is
   a statistic set (count, sum, min, max); raw values keep ``value`` too, so
   percentiles are computed exactly from what was put.
-- ``alarms``, ``alarm_history``, ``dashboards``: small documents (JSON) keyed
-  as AWS addresses them; the alarm engine keeps its working copy in memory.
+- ``alarms``, ``alarm_history``, ``dashboards``, ``insight_rules``: small
+  documents (JSON) keyed as AWS addresses them; the alarm and insights engines
+  keep their working copies in memory.
+- ``insight_contributions``: Contributor Insights data pre-aggregated per
+  (rule, minute, contributor keys) as a statistic set, so a burst of reads of
+  one hot item is one row and a report is a range read over one rule's primary
+  key (``WITHOUT ROWID``: the key is the table, no second b-tree to update).
 
 Retention: raw datapoints are kept 15 days (AWS keeps 1-minute data 15 days; we
-do not downsample into 5-minute and 1-hour data, so older data is dropped).
+do not downsample into 5-minute and 1-hour data, so older data is dropped), and
+so are contributions.
 """
 
 from __future__ import annotations
@@ -75,6 +81,25 @@ CREATE TABLE IF NOT EXISTS dashboards (
     modified REAL NOT NULL,
     PRIMARY KEY (account, name)
 );
+CREATE TABLE IF NOT EXISTS insight_rules (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS insight_contributions (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    keys TEXT NOT NULL,
+    count REAL NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    PRIMARY KEY (account, region, rule, minute, keys)
+) WITHOUT ROWID;
 """
 
 _FIND_METRIC = (
@@ -87,6 +112,17 @@ _TOUCH = "UPDATE metrics SET last_put=? WHERE id=?"
 _INSERT_POINT = (
     "INSERT INTO datapoints (metric_id, ts, unit, value, count, sum, min, max)"
     " VALUES (?,?,?,?,?,?,?,?)"
+)
+_ADD_CONTRIBUTION = (
+    "INSERT INTO insight_contributions (account, region, rule, minute, keys, count, sum, min, max)"
+    " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (account, region, rule, minute, keys) DO UPDATE SET"
+    " count=count+excluded.count, sum=sum+excluded.sum, min=min(min, excluded.min),"
+    " max=max(max, excluded.max)"
+)
+_BUCKETS = (
+    "SELECT (minute-?)/? AS p, keys, SUM(count), SUM(sum), MIN(min), MAX(max)"
+    " FROM insight_contributions WHERE account=? AND region=? AND rule=? AND minute>=? AND minute<?"
+    " GROUP BY p, keys"
 )
 _RANGE = (
     "SELECT ts, unit, value, count, sum, min, max FROM datapoints"
@@ -158,7 +194,16 @@ class Store:
         return list(self.conn.execute(sql + " ORDER BY namespace, name, dims", args))
 
     def sweep(self, now: float) -> None:
-        self.conn.execute("DELETE FROM datapoints WHERE ts<?", (now - RETENTION_SECONDS,))
+        cutoff = now - RETENTION_SECONDS
+        self.conn.execute("DELETE FROM datapoints WHERE ts<?", (cutoff,))
+        # per rule, so each delete is a range of the primary key (contributions
+        # never outlive their rule: deleting a rule deletes its data)
+        rules = list(self.conn.execute("SELECT account, region, name FROM insight_rules"))
+        self.conn.executemany(
+            "DELETE FROM insight_contributions WHERE account=? AND region=? AND rule=?"
+            " AND minute<?",
+            [(*r, cutoff) for r in rules],
+        )
 
     # --- documents -----------------------------------------------------------------
 
@@ -220,4 +265,40 @@ class Store:
     def delete_dashboards(self, account: str, names: list[str]) -> None:
         self.conn.executemany(
             "DELETE FROM dashboards WHERE account=? AND name=?", [(account, n) for n in names]
+        )
+
+    # --- Contributor Insights ------------------------------------------------------
+
+    def insight_rules(self) -> list[tuple[str, str, dict]]:
+        return [
+            (a, r, json.loads(b))
+            for a, r, b in self.conn.execute("SELECT account, region, body FROM insight_rules")
+        ]
+
+    def save_insight_rule(self, account: str, region: str, rule: dict) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO insight_rules (account, region, name, body) VALUES (?,?,?,?)",
+            (account, region, rule["Name"], json.dumps(rule)),
+        )
+
+    def delete_insight_rule(self, account: str, region: str, name: str) -> None:
+        """The rule and every contribution recorded for it."""
+        key = (account, region, name)
+        self.conn.execute("DELETE FROM insight_rules WHERE account=? AND region=? AND name=?", key)
+        self.conn.execute(
+            "DELETE FROM insight_contributions WHERE account=? AND region=? AND rule=?", key
+        )
+
+    def add_contributions(self, rows: list[tuple]) -> None:
+        """Fold (account, region, rule, minute, keys, count, sum, min, max) rows into the
+        stored statistic sets."""
+        self.conn.executemany(_ADD_CONTRIBUTION, rows)
+
+    def contribution_buckets(
+        self, account: str, region: str, rule: str, origin: int, period: int, end: float
+    ) -> list[tuple[int, str, float, float, float, float]]:
+        """(period index from ``origin``, keys, count, sum, min, max) per contributor and
+        period over minutes in [origin, end)."""
+        return list(
+            self.conn.execute(_BUCKETS, (origin, period, account, region, rule, origin, end))
         )
