@@ -23,6 +23,7 @@ from cloudlet.services.dynamodb import (
     authorization,
     batch,
     errors,
+    insights,
     items,
     query,
     replicas,
@@ -31,9 +32,11 @@ from cloudlet.services.dynamodb import (
 )
 from cloudlet.services.dynamodb.backups import BackupHandlers
 from cloudlet.services.dynamodb.bodies import request_body
+from cloudlet.services.dynamodb.capacity import read_units, write_units
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
+from cloudlet.services.dynamodb.insights_handlers import InsightsHandlers
 from cloudlet.services.dynamodb.legacy_global import LegacyGlobalTableHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
@@ -44,6 +47,7 @@ from cloudlet.services.dynamodb.table_syntax import (
 )
 from cloudlet.services.dynamodb.tables import Index, Table, parse_create
 from cloudlet.services.dynamodb.ttl import StreamsAndTtlHandlers
+from cloudlet.services.dynamodb.values import item_size
 
 log = logging.getLogger(__name__)
 Result = dict[str, Any]
@@ -57,6 +61,7 @@ class DynamoDBService(
     PartiqlHandlers,
     PolicyHandlers,
     LegacyGlobalTableHandlers,
+    InsightsHandlers,
     Service,
 ):
     name = "dynamodb"
@@ -75,6 +80,7 @@ class DynamoDBService(
 
     async def start(self) -> None:
         self._start_background()
+        self._start_insights()
         self._start_backups()
         self._start_imports()
         for table in list(self.engine.tables.values()):
@@ -213,6 +219,7 @@ class DynamoDBService(
         table = self._described(ctx, params["TableName"])
         result = tableops.delete_table(self.engine, table)
         self._drop_policies(table)
+        self._forget_insights(table)
         return result
 
     def list_tables(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -249,11 +256,29 @@ class DynamoDBService(
 
     def get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, items.check_get)
+        if table.insights:
+            return self._measured(
+                table,
+                "",
+                params,
+                params["Key"],
+                "read",
+                lambda p: items.get_item(self.engine, table, p, checked),
+            )
         return items.get_item(self.engine, table, params, checked)
 
     def put_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
             table, checked = self._item_table(ctx, params, items.check_put_item)
+            if table.insights:
+                return self._measured(
+                    table,
+                    "",
+                    params,
+                    params["Item"],
+                    "write",
+                    lambda p: items.put_item(self.engine, table, p, checked),
+                )
             return items.put_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
@@ -261,6 +286,15 @@ class DynamoDBService(
     def update_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
             table, checked = self._item_table(ctx, params, items.check_update_item)
+            if table.insights:
+                return self._measured(
+                    table,
+                    "",
+                    params,
+                    params["Key"],
+                    "write",
+                    lambda p: items.update_item(self.engine, table, p, checked),
+                )
             return items.update_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
@@ -268,23 +302,83 @@ class DynamoDBService(
     def delete_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         try:
             table, checked = self._item_table(ctx, params, items.check_delete)
+            if table.insights:
+                return self._measured(
+                    table,
+                    "",
+                    params,
+                    params["Key"],
+                    "write",
+                    lambda p: items.delete_item(self.engine, table, p, checked),
+                )
             return items.delete_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def query(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, query.check_query)
+        if table.insights:
+            index = params.get("IndexName") or ""
+            return self._measured(
+                table,
+                index,
+                params,
+                None,
+                "read",
+                lambda p: query.query(self.engine, table, p, checked),
+            )
         return query.query(self.engine, table, params, checked)
+
+    def _measured(
+        self,
+        table: Table,
+        index: str,
+        params: dict[str, Any],
+        key: dict[str, Any] | None,
+        kind: str,
+        run: Callable[[dict[str, Any]], Result],
+    ) -> Result:
+        """Run an item operation or a Query of a table with contributor insights and count
+        its ConsumedThroughputUnits for ``key`` (a Query: its first item's partition key);
+        the consumed capacity is asked for and dropped again when the caller did not ask."""
+        quiet = params.get("ReturnConsumedCapacity") in (None, "NONE")
+        out = run({**params, "ReturnConsumedCapacity": "INDEXES"} if quiet else params)
+        if key is None:  # a Query: one event, of its partition key
+            found = out.get("Items")
+            hash_name = insights.key_attributes(table, index)[0]
+            key = {hash_name: found[0][hash_name]} if found else None
+        units = insights.throughput_units(out.get("ConsumedCapacity"), kind, index)
+        self._contribute(table, index, key, units)
+        if quiet:
+            out.pop("ConsumedCapacity", None)
+        return out
 
     def scan(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, query.check_scan)
         return query.scan(self.engine, table, params, checked)
 
     def batch_get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return batch.batch_get_item(self.engine, ctx.account_id, ctx.region, params)
+        out = batch.batch_get_item(self.engine, ctx.account_id, ctx.region, params)
+        for name, found in out.get("Responses", {}).items():
+            table = self.engine.find(ctx.account_id, ctx.region, name)
+            if table is not None and table.insights:
+                consistent = bool(params["RequestItems"][name].get("ConsistentRead"))
+                for item in found:
+                    self._contribute(table, "", item, read_units(item_size(item), consistent))
+        return out
 
     def batch_write_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return batch.batch_write_item(self.engine, ctx.account_id, ctx.region, params)
+        out = batch.batch_write_item(self.engine, ctx.account_id, ctx.region, params)
+        for name, requests in params["RequestItems"].items():
+            table = self.engine.find(ctx.account_id, ctx.region, name)
+            if table is None or not table.insights or name in out.get("UnprocessedItems", {}):
+                continue
+            for request in requests:
+                put = request.get("PutRequest")
+                item = put["Item"] if put else request["DeleteRequest"]["Key"]
+                units = write_units(item_size(item)) if put else 1.0
+                self._contribute(table, "", item, 3 * units)
+        return out
 
     def transact_get_items(self, ctx: Any, params: dict[str, Any]) -> Result:
         return batch.transact_get_items(self.engine, ctx.account_id, ctx.region, params)

@@ -392,6 +392,7 @@ def restored_definition(
     table.restore = None  # the source may be a restored table itself
     table.replicas, table.sourced, table.replicating = [], {}, None  # one region's table
     table.consistency = table.witness = None
+    table.insights = {}
     table.throughput_log = None
     for ix in table.indexes:
         ix.throughput_log = None

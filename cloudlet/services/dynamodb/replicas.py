@@ -327,6 +327,7 @@ def replica_of(table: Table, region: str, now: float, key: str | None = None) ->
     new.created = now
     new.table_id = str(uuid.uuid4())
     new.tags = {}
+    new.insights = {}  # each replica's own (developer guide, contributorinsights_HowItWorks)
     new.deletion_protection = False
     new.pitr = None
     new.restore = new.restoring = None

@@ -134,6 +134,9 @@ class Table:
     sourced: dict[str, float] = field(default_factory=dict)
     """The regions of the replicas this table was copied to, with when (it may not leave
     the group for a day while they exist: ``replicas.check_may_leave``)."""
+    insights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """CloudWatch Contributor Insights of the table ("") and of its GSIs (by name):
+    ``insights.py``'s entries. Empty: never configured."""
     consistency: str | None = None
     """A global table's MultiRegionConsistency: "STRONG" for MRSC (``strong.py``), None for
     the default, eventual."""
