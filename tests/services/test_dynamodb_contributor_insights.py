@@ -105,6 +105,14 @@ def test_enabling_makes_cloudwatch_rules_and_counts_accessed_keys(ddb, cw):
         KeyConditionExpression="pk = :p",
         ExpressionAttributeValues={":p": S("hot")},
     )
+    # A Query whose items do not show the key is answered, and not counted.
+    shown = ddb.query(
+        TableName=name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": S("cold")},
+        ProjectionExpression="sk",
+    )
+    assert shown["Items"] == [{"sk": S("s0")}]
     now = dt.datetime.now(dt.UTC)
     report = {}
     deadline = time.monotonic() + 10

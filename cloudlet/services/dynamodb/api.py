@@ -256,78 +256,57 @@ class DynamoDBService(
 
     def get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, items.check_get)
-        if table.insights:
+        return self._measured(
+            table,
+            "",
+            params,
+            params["Key"],
+            "read",
+            lambda p: items.get_item(self.engine, table, p, checked),
+        )
+
+    def put_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self._item_write(ctx, params, items.check_put_item, items.put_item, "Item")
+
+    def update_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self._item_write(ctx, params, items.check_update_item, items.update_item, "Key")
+
+    def delete_item(self, ctx: Any, params: dict[str, Any]) -> Result:
+        return self._item_write(ctx, params, items.check_delete, items.delete_item, "Key")
+
+    def _item_write(
+        self,
+        ctx: Any,
+        params: dict[str, Any],
+        check: Callable[[dict[str, Any]], Any],
+        run: Callable[..., Result],
+        key_member: str,
+    ) -> Result:
+        """PutItem, UpdateItem or DeleteItem: its request validation errors in the
+        envelope AWS gives these three (``errors.enveloped``)."""
+        try:
+            table, checked = self._item_table(ctx, params, check)
             return self._measured(
                 table,
                 "",
                 params,
-                params["Key"],
-                "read",
-                lambda p: items.get_item(self.engine, table, p, checked),
+                params[key_member],
+                "write",
+                lambda p: run(self.engine, table, p, checked),
             )
-        return items.get_item(self.engine, table, params, checked)
-
-    def put_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        try:
-            table, checked = self._item_table(ctx, params, items.check_put_item)
-            if table.insights:
-                return self._measured(
-                    table,
-                    "",
-                    params,
-                    params["Item"],
-                    "write",
-                    lambda p: items.put_item(self.engine, table, p, checked),
-                )
-            return items.put_item(self.engine, table, params, checked)
-        except ServiceError as exc:
-            raise errors.enveloped(exc) from None
-
-    def update_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        try:
-            table, checked = self._item_table(ctx, params, items.check_update_item)
-            if table.insights:
-                return self._measured(
-                    table,
-                    "",
-                    params,
-                    params["Key"],
-                    "write",
-                    lambda p: items.update_item(self.engine, table, p, checked),
-                )
-            return items.update_item(self.engine, table, params, checked)
-        except ServiceError as exc:
-            raise errors.enveloped(exc) from None
-
-    def delete_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        try:
-            table, checked = self._item_table(ctx, params, items.check_delete)
-            if table.insights:
-                return self._measured(
-                    table,
-                    "",
-                    params,
-                    params["Key"],
-                    "write",
-                    lambda p: items.delete_item(self.engine, table, p, checked),
-                )
-            return items.delete_item(self.engine, table, params, checked)
         except ServiceError as exc:
             raise errors.enveloped(exc) from None
 
     def query(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, query.check_query)
-        if table.insights:
-            index = params.get("IndexName") or ""
-            return self._measured(
-                table,
-                index,
-                params,
-                None,
-                "read",
-                lambda p: query.query(self.engine, table, p, checked),
-            )
-        return query.query(self.engine, table, params, checked)
+        return self._measured(
+            table,
+            params.get("IndexName") or "",
+            params,
+            None,
+            "read",
+            lambda p: query.query(self.engine, table, p, checked),
+        )
 
     def _measured(
         self,
@@ -338,15 +317,18 @@ class DynamoDBService(
         kind: str,
         run: Callable[[dict[str, Any]], Result],
     ) -> Result:
-        """Run an item operation or a Query of a table with contributor insights and count
-        its ConsumedThroughputUnits for ``key`` (a Query: its first item's partition key);
-        the consumed capacity is asked for and dropped again when the caller did not ask."""
+        """Run an item operation or a Query (``run``); on a table with contributor
+        insights, count its ConsumedThroughputUnits for ``key`` (a Query: its first item's
+        partition key), asking for the consumed capacity and dropping it again when the
+        caller did not ask."""
+        if not table.insights:
+            return run(params)
         quiet = params.get("ReturnConsumedCapacity") in (None, "NONE")
         out = run({**params, "ReturnConsumedCapacity": "INDEXES"} if quiet else params)
-        if key is None:  # a Query: one event, of its partition key
-            found = out.get("Items")
+        if key is None:  # a Query: one event, of its partition key (when its items show it)
+            found = out.get("Items") or [{}]
             hash_name = insights.key_attributes(table, index)[0]
-            key = {hash_name: found[0][hash_name]} if found else None
+            key = {hash_name: found[0][hash_name]} if hash_name in found[0] else None
         units = insights.throughput_units(out.get("ConsumedCapacity"), kind, index)
         self._contribute(table, index, key, units)
         if quiet:
