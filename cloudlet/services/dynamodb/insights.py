@@ -30,6 +30,7 @@ record, so judgement calls: the rules' definitions, the resource name of an inde
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from cloudlet.core.environ import seconds_setting
@@ -95,8 +96,6 @@ def rule_names(table: Table, index: str, mode: str, stamp: int) -> list[str]:
 
 def definition(table: Table, index: str, rule: str) -> str:
     """A rule's CloudWatch definition: its key labels and what it sums."""
-    import json
-
     hash_name, range_name = key_attributes(table, index)
     kind = rule.split("-")[1]
     keys = [hash_name] if kind.startswith("PK") or range_name is None else [hash_name, range_name]
