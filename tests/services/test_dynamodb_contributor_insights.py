@@ -333,3 +333,32 @@ def test_the_aws_cli_enables_and_describes(cloudlet_server, aws):
     assert described["ContributorInsightsStatus"] == "ENABLED"
     assert kinds(described["ContributorInsightsRuleList"]) == [PK, PKT]
     c.update_contributor_insights(TableName=name, ContributorInsightsAction="DISABLE")
+
+
+def test_deleting_an_index_or_the_table_deletes_its_rules(ddb, cw):
+    name = make_table(ddb, tname("ci-gone"), gsis=[index("by_v", ("v", "S"))])
+    for target in ({}, {"IndexName": "by_v"}):
+        ddb.update_contributor_insights(
+            TableName=name, ContributorInsightsAction="ENABLE", **target
+        )
+    table_rules = settled(ddb, name)["ContributorInsightsRuleList"]
+    index_rules = settled(ddb, name, "by_v")["ContributorInsightsRuleList"]
+
+    def existing() -> set[str]:
+        return {r["Name"] for r in cw.describe_insight_rules()["InsightRules"]}
+
+    def gone(rules: list[str]) -> bool:
+        deadline = time.monotonic() + 10
+        while set(rules) & existing():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    assert set(table_rules + index_rules) <= existing()
+    ddb.update_table(
+        TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_v"}}]
+    )
+    assert gone(index_rules) and set(table_rules) <= existing()
+    ddb.delete_table(TableName=name)
+    assert gone(table_rules)
