@@ -21,8 +21,12 @@ and invokes the function synchronously with AWS's event shapes.
   exhausted the batch is skipped and described to the ``OnFailure``
   destination (SQS or SNS), as AWS does.
 
-Not built: Kinesis, Kafka, MQ and DocumentDB sources; ``FilterCriteria``;
-tumbling windows. Those answer ``InvalidParameterValueException`` saying so.
+- **FilterCriteria** (``filters.py``): records no pattern matches never reach the
+  function; SQS messages among them are deleted, as AWS deletes them, and stream records
+  are passed over.
+
+Not built: Kinesis, Kafka, MQ and DocumentDB sources; tumbling windows. Those answer
+``InvalidParameterValueException`` saying so.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
-from cloudlet.services.awslambda import errors
+from cloudlet.services.awslambda import errors, filters
 from cloudlet.state.documents import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -171,6 +175,7 @@ class EventSourceMappingOps:
             "MaximumRetryAttempts",
             "ParallelizationFactor",
             "ScalingConfig",
+            "FilterCriteria",
             "Tags",
         )
         out = {k: doc[k] for k in keys if k in doc and k != "Tags"}
@@ -203,8 +208,12 @@ class EventSourceMappingOps:
 
     def _settings(self, doc: Doc, params: Doc, kind: str) -> None:
         """Apply (and check) the tunable settings of ``params`` to ``doc``."""
-        if params.get("FilterCriteria"):
-            raise errors.invalid("FilterCriteria is not supported by cloudlet yet")
+        if "FilterCriteria" in params:  # an empty object removes the filters
+            kept = filters.check(params["FilterCriteria"] or {})
+            if kept:
+                doc["FilterCriteria"] = {"Filters": kept}
+            else:
+                doc.pop("FilterCriteria", None)
         if params.get("TumblingWindowInSeconds"):
             raise errors.invalid("TumblingWindowInSeconds is not supported by cloudlet yet")
         default, largest = SQS_LIMITS if kind == "sqs" else STREAM_LIMITS
@@ -505,19 +514,30 @@ class EventSourceMappingOps:
                 if not got and wait == 0:
                     await asyncio.sleep(0.05)
             records = [_sqs_record(m, doc["EventSourceArn"], region) for m in batch]
+            wanted = filters.compile_filters(doc.get("FilterCriteria"), sqs=True)
+            if wanted is not None:
+                kept = [wanted.matches(r) for r in records]
+                await self._delete(sqs, url, [m for m, k in zip(batch, kept, strict=True) if not k])
+                batch = [m for m, k in zip(batch, kept, strict=True) if k]
+                records = [r for r, k in zip(records, kept, strict=True) if k]
+                if not batch:
+                    continue
             ok, answer = await self._invoke(doc, {"Records": records})
             if not ok:
                 continue  # visible again after the visibility timeout; the queue redrives
             failed = self._failures(doc, answer, [m["MessageId"] for m in batch])
             if failed is None:
                 continue
-            done = [m for m in batch if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                entries = [
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(done[start : start + 10])
-                ]
-                await sqs("DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
+            await self._delete(sqs, url, [m for m in batch if m["MessageId"] not in failed])
+
+    @staticmethod
+    async def _delete(sqs: Any, url: str, messages: list[Doc]) -> None:
+        for start in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages[start : start + 10])
+            ]
+            await sqs("DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
 
     # -- DynamoDB streams ---------------------------------------------------------
 
@@ -550,6 +570,9 @@ class EventSourceMappingOps:
                 {**_jsonable(r), "eventSourceARN": doc["EventSourceArn"]}
                 for r in res.get("Records") or []
             ]
+            wanted = filters.compile_filters(doc.get("FilterCriteria"), sqs=False)
+            if wanted is not None:
+                got = [r for r in got if wanted.matches(r)]
             if got and not pending:
                 first_seen = time.monotonic()
             pending += got
