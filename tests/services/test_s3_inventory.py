@@ -195,11 +195,6 @@ def test_crud_and_listing(s3, buckets):
             "InvalidS3DestinationBucket",
             400,
         ),
-        (
-            lambda c: c["Destination"]["S3BucketDestination"].update(Format="ORC"),
-            "NotImplemented",
-            501,
-        ),
     ],
 )
 def test_put_refusals(s3, buckets, change, code, status):
@@ -212,8 +207,6 @@ def test_put_refusals(s3, buckets, change, code, status):
         assert (
             err["Error"]["Message"] == "Document ID does not match the specified configuration ID."
         )
-    if code == "NotImplemented":
-        assert "ORC" in err["Error"]["Message"]
     assert "InventoryConfigurationList" not in s3.list_bucket_inventory_configurations(
         Bucket=source
     )
@@ -344,6 +337,36 @@ def test_parquet_report(s3, buckets):
     table = pq.read_table(io.BytesIO(data)).to_pylist()
     assert [(r["bucket"], r["key"], r["size"]) for r in table] == [(source, "a", 5)]
     assert table[0]["last_modified_date"] is not None
+
+
+def test_orc_report(s3, buckets):
+    source, target = buckets
+    fields = ["Size", "LastModifiedDate", "IsMultipartUploaded"]
+    document = config("orc", target, fmt="ORC", fields=fields)
+    try:
+        import pyarrow.orc as orc
+    except ImportError:
+        err = error(lambda: put(s3, source, document))
+        assert err["Error"]["Code"] == "NotImplemented"
+        assert "pyarrow" in err["Error"]["Message"]
+        return
+    s3.put_object(Bucket=source, Key="a", Body=b"12345")
+    put(s3, source, document)
+    manifest, _ = read_report(s3, target, f"reports/{source}/orc")
+    assert manifest["fileFormat"] == "ORC"
+    assert manifest["fileSchema"] == (
+        "struct<bucket:string,key:string,size:bigint,last_modified_date:timestamp,"
+        "is_multipart_uploaded:boolean>"
+    )
+    (entry,) = manifest["files"]
+    assert entry["key"].endswith(".orc")
+    data = s3.get_object(Bucket=target, Key=entry["key"])["Body"].read()
+    rows = orc.ORCFile(io.BytesIO(data)).read().to_pylist()
+    assert [(r["bucket"], r["key"], r["size"], r["is_multipart_uploaded"]) for r in rows] == [
+        (source, "a", 5, False)
+    ]
+    head = s3.head_object(Bucket=source, Key="a")["LastModified"]
+    assert abs(rows[0]["last_modified_date"].timestamp() - head.timestamp()) < 1  # UTC
 
 
 def test_reports_read_the_bucket_in_pages(s3, buckets):

@@ -11,7 +11,8 @@ PutObject (owned by the destination's account, as S3 writes them), laid out as t
 "Locating your inventory list" page of the S3 User Guide says:
 
 - ``<prefix>/<source>/<id>/data/<uuid>.csv.gz`` (gzip CSV, no header, every field
-  quoted; keys URL-encoded) or ``.parquet``; at most ``ROWS_PER_FILE`` rows a file;
+  quoted; keys URL-encoded), ``.parquet`` or ``.orc``; at most ``ROWS_PER_FILE`` rows a
+  file;
 - ``<prefix>/<source>/<id>/<YYYY-MM-DDTHH-MMZ>/manifest.json`` and
   ``manifest.checksum`` (the manifest's MD5, hex);
 - ``<prefix>/<source>/<id>/hive/dt=<YYYY-MM-DD-HH-MM>/symlink.txt`` (the data files'
@@ -24,8 +25,9 @@ filter's prefix, current versions or all of them (delete markers too), columns
 Bucket, Key, [VersionId, IsLatest, IsDeleteMarker], then the optional fields in S3's
 fixed order; the bucket is read a page at a time. Fields cloudlet does not keep are
 empty, as S3 leaves a field it has no value for: ObjectAccessControlList and
-LifecycleExpirationDate always, a null version's VersionId. Parquet is written when
-pyarrow is importable; ORC (and Parquet without pyarrow) is refused at Put with 501.
+LifecycleExpirationDate always, a null version's VersionId. Parquet and ORC are written
+when pyarrow is importable (refused at Put with 501 without it), with the column names
+and types of S3's own files (its manifests' ``fileSchema``).
 A destination that does not exist when a report is due gets nothing (S3 does not
 check it at Put either).
 """
@@ -109,6 +111,7 @@ def interval_from_env() -> float:
 
 def parquet_available() -> bool:
     try:
+        import pyarrow.orc  # noqa: F401
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         return False
@@ -145,11 +148,11 @@ def check_configuration(params: dict[str, Any]) -> dict[str, Any]:
         )
     check_destination_arn(destination["Bucket"])
     fmt = destination["Format"]
-    if fmt == "ORC" or (fmt == "Parquet" and not parquet_available()):
+    if fmt != "CSV" and not parquet_available():
         raise errors.s3_error(
             "NotImplemented",
-            f"Inventory reports in {fmt} format are not implemented in cloudlet yet; "
-            "CSV is" + (" (and Parquet)" if parquet_available() else ""),
+            f"Inventory reports in {fmt} format need pyarrow, which is not installed; "
+            "CSV reports are written without it",
             501,
         )
     return config
@@ -335,7 +338,49 @@ class ParquetFile:
         return "message s3.inventory { " + " ".join(f"{_parquet_type(n)};" for n in names) + "}"
 
 
-_WRITERS: dict[str, type[CsvFile] | type[ParquetFile]] = {"CSV": CsvFile, "Parquet": ParquetFile}
+def _orc_type(name: str) -> str:
+    """A column's ORC type, as S3's manifest ``fileSchema`` spells it."""
+    if name in _BOOLEANS:
+        return "boolean"
+    if name == "Size":
+        return "bigint"
+    if name in _DATES:
+        return "timestamp"
+    return "string"
+
+
+class OrcFile(ParquetFile):
+    """An ORC data file (pyarrow), with the Parquet file's columns; ORC timestamps carry
+    no zone, so dates are written as UTC."""
+
+    extension = "orc"
+
+    def finish(self) -> bytes:
+        import pyarrow as pa
+        import pyarrow.orc as orc
+
+        arrays = {
+            _snake(name): pa.array(column, type=self._orc_arrow_type(pa, name))
+            for name, column in zip(self.names, self._columns, strict=True)
+        }
+        out = io.BytesIO()
+        orc.write_table(pa.table(arrays), out)
+        return out.getvalue()
+
+    @classmethod
+    def _orc_arrow_type(cls, pa: Any, name: str) -> Any:
+        return pa.timestamp("ms") if name in _DATES else cls._arrow_type(pa, name)
+
+    @staticmethod
+    def schema(names: list[str]) -> str:
+        return "struct<" + ",".join(f"{_snake(n)}:{_orc_type(n)}" for n in names) + ">"
+
+
+_WRITERS: dict[str, type[CsvFile] | type[ParquetFile]] = {
+    "CSV": CsvFile,
+    "Parquet": ParquetFile,
+    "ORC": OrcFile,
+}
 
 
 @dataclass(slots=True)
