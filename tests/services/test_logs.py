@@ -379,6 +379,6 @@ def test_cli_filter_log_events(aws, filter_group):
 def test_unbuilt_operations_answer_501(aws_client):
     logs = aws_client("logs")
     with pytest.raises(ClientError) as exc:
-        logs.describe_export_tasks()
+        logs.describe_deliveries()
     assert exc.value.response["Error"]["Code"] == "NotImplemented"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

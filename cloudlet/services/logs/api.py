@@ -8,9 +8,9 @@ query is refused at once), then run as a background task over the groups'
 events, as AWS runs them (Scheduled ▸ Running ▸ Complete).
 
 Every handler works for an internal call (``ctx.request`` is None): Lambda
-writes its function logs through ``env.call("logs", ...)``. Operations not
-built here (export tasks, deliveries, anomaly detectors, data protection...)
-do not exist as methods, so they answer 501.
+writes its function logs through ``env.call("logs", ...)``. Export tasks to our
+S3 are ``exports``'s. Operations not built here (deliveries, anomaly detectors,
+data protection...) do not exist as methods, so they answer 501.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from cloudlet.core.ids import new_uuid
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.logs import errors
 from cloudlet.services.logs.events import DAY_MS, EventsMixin, event_id
+from cloudlet.services.logs.exports import ExportsMixin
 from cloudlet.services.logs.filters import FiltersMixin
 from cloudlet.services.logs.groups import GroupsMixin, name_from_identifier, now_ms, page
 from cloudlet.services.logs.insights import Query, Runner, parse_query, record, show
@@ -59,7 +60,7 @@ class InsightsQuery:
     task: asyncio.Task | None = None
 
 
-class LogsService(GroupsMixin, EventsMixin, FiltersMixin, Service):
+class LogsService(GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service):
     name = "logs"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -71,8 +72,10 @@ class LogsService(GroupsMixin, EventsMixin, FiltersMixin, Service):
 
     async def start(self) -> None:
         self.env.every(RETENTION_INTERVAL, self._sweep, "logs-retention")
+        self._start_exports()
 
     async def stop(self) -> None:
+        self._stop_exports()
         for q in self._queries.values():
             if q.task is not None and not q.task.done():
                 q.task.cancel()
