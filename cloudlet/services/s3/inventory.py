@@ -110,9 +110,15 @@ def interval_from_env() -> float:
 
 
 def parquet_available() -> bool:
+    return _importable("pyarrow.parquet")
+
+
+def _importable(module: str) -> bool:
+    """Whether pyarrow's writer for a format is there (some builds lack ORC)."""
+    import importlib
+
     try:
-        import pyarrow.orc  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
         return False
     return True
@@ -148,11 +154,11 @@ def check_configuration(params: dict[str, Any]) -> dict[str, Any]:
         )
     check_destination_arn(destination["Bucket"])
     fmt = destination["Format"]
-    if fmt != "CSV" and not parquet_available():
+    if fmt != "CSV" and not _importable(f"pyarrow.{fmt.lower()}"):
         raise errors.s3_error(
             "NotImplemented",
-            f"Inventory reports in {fmt} format need pyarrow, which is not installed; "
-            "CSV reports are written without it",
+            f"Inventory reports in {fmt} format need pyarrow's {fmt} writer, which is not "
+            "installed; CSV reports are written without it",
             501,
         )
     return config
