@@ -319,18 +319,23 @@ class ParquetFile:
 
     def finish(self) -> bytes:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         arrays = {
-            _snake(name): pa.array(column, type=self._arrow_type(pa, name))
+            _snake(name): pa.array(column, type=self._column_type(pa, name))
             for name, column in zip(self.names, self._columns, strict=True)
         }
         out = io.BytesIO()
-        pq.write_table(pa.table(arrays), out)
+        self._write(pa.table(arrays), out)
         return out.getvalue()
 
     @staticmethod
-    def _arrow_type(pa: Any, name: str) -> Any:
+    def _write(table: Any, out: io.BytesIO) -> None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out)
+
+    @staticmethod
+    def _column_type(pa: Any, name: str) -> Any:
         if name in _BOOLEANS:
             return pa.bool_()
         if name == "Size":
@@ -361,21 +366,15 @@ class OrcFile(ParquetFile):
 
     extension = "orc"
 
-    def finish(self) -> bytes:
-        import pyarrow as pa
+    @staticmethod
+    def _write(table: Any, out: io.BytesIO) -> None:
         import pyarrow.orc as orc
 
-        arrays = {
-            _snake(name): pa.array(column, type=self._orc_arrow_type(pa, name))
-            for name, column in zip(self.names, self._columns, strict=True)
-        }
-        out = io.BytesIO()
-        orc.write_table(pa.table(arrays), out)
-        return out.getvalue()
+        orc.write_table(table, out)
 
-    @classmethod
-    def _orc_arrow_type(cls, pa: Any, name: str) -> Any:
-        return pa.timestamp("ms") if name in _DATES else cls._arrow_type(pa, name)
+    @staticmethod
+    def _column_type(pa: Any, name: str) -> Any:
+        return pa.timestamp("ms") if name in _DATES else ParquetFile._column_type(pa, name)
 
     @staticmethod
     def schema(names: list[str]) -> str:
