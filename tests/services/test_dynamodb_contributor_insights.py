@@ -292,6 +292,15 @@ def run_past_the_quota(ddb) -> None:
     disable_all(ddb, *names[1:])
 
 
+def test_a_rule_cloudwatch_refuses_fails_the_entry(ddb):
+    """CloudWatch rule names stop at 128 characters; a long table name makes longer ones."""
+    name = make_table(ddb, tname("ci-long") + "x" * 100)
+    ddb.update_contributor_insights(TableName=name, ContributorInsightsAction="ENABLE")
+    failed = settled(ddb, name)
+    assert failed["ContributorInsightsStatus"] == "FAILED"
+    assert failed["FailureException"]["ExceptionName"] == "InvalidParameterValueException"
+
+
 def test_insights_survive_a_restart(tmp_path):
     from cloudlet.testing import CloudletServer
 

@@ -164,16 +164,16 @@ class InsightsHandlers:
                     account=table.account,
                     region=table.region,
                 )
-            except ServiceError as exc:
-                if exc.code != "LimitExceededException":
-                    raise
+            except ServiceError as exc:  # the quota; or a rule CloudWatch refuses (a name
+                # past its 128 characters, from a long table name): FAILED, saying why
+                limit = exc.code == "LimitExceededException"
                 entry.update(
                     status="FAILED",
                     want=[],
                     updated=self.engine.clock(),
                     failure={
-                        "ExceptionName": "LimitExceededException",
-                        "ExceptionDescription": insights.LIMIT_TEXT,
+                        "ExceptionName": exc.code,
+                        "ExceptionDescription": insights.LIMIT_TEXT if limit else exc.message,
                     },
                 )
                 self.engine.save(table)
