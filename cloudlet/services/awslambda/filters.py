@@ -55,6 +55,8 @@ def check(criteria: Any) -> list[dict[str, str]]:
     if not isinstance(criteria, dict):
         raise errors.invalid("FilterCriteria must be an object with a Filters list")
     filters = criteria.get("Filters") or []
+    if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
+        raise errors.invalid('FilterCriteria.Filters must be a list of {"Pattern": ...} objects')
     if len(filters) > MAX_FILTERS:
         raise errors.invalid(
             f"The number of filters in FilterCriteria ({len(filters)}) exceeds the limit of "
