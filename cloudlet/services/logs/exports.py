@@ -88,12 +88,11 @@ class ExportsMixin:
                 f"Specified time range of '{start}' and '{end}' is not valid: 'from' must not "
                 "be later than 'to'."
             )
-        mine = [t for t in self._exports.values() if t["account"] == ctx.account_id]
-        if any(t["status"]["code"] in ACTIVE for t in mine):
-            raise errors.limit_exceeded()
+        self._check_none_active(ctx.account_id)
         bucket = params["destination"]
         prefix = params.get("destinationPrefix") or DEFAULT_PREFIX
         await self._check_bucket(ctx, bucket, prefix)
+        self._check_none_active(ctx.account_id)  # again: another request ran meanwhile
         task = {
             "taskId": new_uuid(),
             "taskName": params.get("taskName"),
@@ -112,6 +111,12 @@ class ExportsMixin:
         self._save_export(task)
         self._launch_export(task)
         return {"taskId": task["taskId"]}
+
+    def _check_none_active(self, account: str) -> None:
+        """One active (PENDING or RUNNING) task per account."""
+        for task in self._exports.values():
+            if task["account"] == account and task["status"]["code"] in ACTIVE:
+                raise errors.limit_exceeded()
 
     def describe_export_tasks(self, ctx: Any, params: dict[str, Any]) -> Result:
         limit = int(params.get("limit") or 50)
