@@ -420,29 +420,24 @@ def test_refused_updates_change_nothing(ddb):
 
 
 def test_global_table_members_change_nothing_when_refused(ddb):
-    """cloudlet does not build settings-replication modes: naming one is 501 with the
-    member named. A witness or a multi-region consistency beside a change of the table is
-    refused too. Nothing else in any of these requests is applied (replicas themselves are
-    test_dynamodb_global_tables.py's, MRSC groups test_dynamodb_mrsc.py's)."""
+    """A witness or a multi-region consistency beside a change of the table is refused, and
+    so is a multi-account replica of a table of the caller's own account. Nothing else in
+    any of these requests is applied (replicas themselves are
+    test_dynamodb_global_tables.py's, MRSC groups test_dynamodb_mrsc.py's, multi-account
+    ones test_dynamodb_multi_account_global_tables.py's)."""
     name = make_table(
         ddb,
         tname("cp-global"),
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
-    for member, value, code in (
-        ("GlobalTableWitnessUpdates", [{"Create": {"RegionName": "us-west-2"}}], 400),
-        ("MultiRegionConsistency", "STRONG", 400),
-        ("GlobalTableSettingsReplicationMode", "ENABLED", 501),
+    for member, value in (
+        ("GlobalTableWitnessUpdates", [{"Create": {"RegionName": "us-west-2"}}]),
+        ("MultiRegionConsistency", "STRONG"),
     ):
         with pytest.raises(ClientError) as exc:
             ddb.update_table(TableName=name, DeletionProtectionEnabled=True, **{member: value})
-        error = exc.value.response["Error"]
-        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == code
-        if code == 501:
-            assert error["Code"] == "NotImplemented"
-            assert f"UpdateTable's {member} " in error["Message"]
-        else:
-            assert error["Code"] == "ValidationException"
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert exc.value.response["Error"]["Code"] == "ValidationException"
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["DeletionProtectionEnabled"] is False and "Replicas" not in table
     replica = tname("cp-global-src")
@@ -453,7 +448,7 @@ def test_global_table_members_change_nothing_when_refused(ddb):
             GlobalTableSourceArn=table["TableArn"],
             GlobalTableSettingsReplicationMode="ENABLED",
         )
-    assert exc.value.response["Error"]["Code"] == "NotImplemented"
+    assert exc.value.response["Error"]["Code"] == "ValidationException"
     assert replica not in ddb.list_tables()["TableNames"]
 
 

@@ -25,6 +25,7 @@ from cloudlet.services.dynamodb import (
     errors,
     insights,
     items,
+    multiaccount,
     query,
     replicas,
     tableops,
@@ -42,6 +43,9 @@ from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
 from cloudlet.services.dynamodb.table_syntax import (
     check_item_table_reference,
+    check_schema_syntax,
+    check_table_enums,
+    check_table_name,
     check_table_reference,
     require_table_name,
 )
@@ -182,9 +186,28 @@ class DynamoDBService(
     # --- tables -------------------------------------------------------------------------
 
     def create_table(self, ctx: Any, params: dict[str, Any]) -> Result:
+        if params.get("GlobalTableSourceArn") is not None:
+            return self._create_member(ctx, params)
         table = parse_create(params, ctx.account_id, ctx.region, self.engine.clock())
         self._add_table(ctx, table, params)
         out = describe(table, self.engine.counts(table), self.engine.clock(), created=True)
+        return {"TableDescription": out}
+
+    def _create_member(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """CreateTable joining a multi-account global table (``multiaccount.py``)."""
+        check_table_name(params["TableName"])
+        check_table_enums(params)
+        check_schema_syntax(params)
+        now = self.engine.clock()
+        replica, group = multiaccount.new_member(
+            self.engine, ctx.account_id, ctx.region, params, now
+        )
+        with self.engine.store.transaction():
+            self._add_table(ctx, replica, params)
+            multiaccount.link(self.engine, replica, group, now)
+        self._copy_replica(replica)
+        peers = replicas.others(self.engine, replica)
+        out = describe(replica, self.engine.counts(replica), now, created=True, peers=peers)
         return {"TableDescription": out}
 
     def describe_table(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -391,7 +391,8 @@ def restored_definition(
     table.deletion_protection = False
     table.restore = None  # the source may be a restored table itself
     table.replicas, table.sourced, table.replicating = [], {}, None  # one region's table
-    table.consistency = table.witness = None
+    table.consistency = table.witness = table.settings = None
+    table.remote = {}
     table.insights = {}
     table.throughput_log = None
     for ix in table.indexes:

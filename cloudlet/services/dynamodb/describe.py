@@ -129,11 +129,13 @@ def describe(
     if table.replicas:
         out["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
         out["Replicas"] = [replica_description(t) for t in peers or ()]
-        out["GlobalTableSettingsReplicationMode"] = SETTINGS_REPLICATION
+        out["GlobalTableSettingsReplicationMode"] = settings_mode(table)
         if table.consistency is not None:
             out["MultiRegionConsistency"] = table.consistency
         if table.witness is not None:
             out["GlobalTableWitnesses"] = [{"RegionName": table.witness, "WitnessStatus": "ACTIVE"}]
+    elif table.settings is not None:
+        out["GlobalTableSettingsReplicationMode"] = table.settings
     return out
 
 
@@ -142,15 +144,25 @@ SETTINGS_REPLICATION = "ENABLED_WITH_OVERRIDES"
 """What a global table of one account shows (lab captures DDB-TABLE-201/229, 2026-10)."""
 
 
+def settings_mode(table: Table) -> str:
+    """A replica's GlobalTableSettingsReplicationMode: ENABLED in a multi-account global
+    table (``multiaccount.py``), ENABLED_WITH_OVERRIDES in one of a single account."""
+    return "ENABLED" if table.remote else SETTINGS_REPLICATION
+
+
 def replica_description(table: Table) -> dict[str, Any]:
     """A replica's entry in DescribeTable's Replicas: its region, status and warm
-    throughput, and its class once one was set (DDB-TABLE-201/229)."""
+    throughput, and its class once one was set (DDB-TABLE-201/229). A member of a
+    multi-account global table is also named by its ARN, as its account is not the
+    reader's (an entry of one account has no ReplicaArn, DDB-TABLE-201/229)."""
     out: dict[str, Any] = {
         "RegionName": table.region,
         "ReplicaStatus": table.status,
         "WarmThroughput": warm_description(table.warm, table.throughput),
-        "GlobalTableSettingsReplicationMode": SETTINGS_REPLICATION,
+        "GlobalTableSettingsReplicationMode": settings_mode(table),
     }
+    if table.remote:
+        out["ReplicaArn"] = table.arn
     if table.table_class != "STANDARD" or table.table_class_set:
         out["ReplicaTableClassSummary"] = table_class_summary(table)
     return out

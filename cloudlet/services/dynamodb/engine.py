@@ -288,7 +288,7 @@ class Engine:
         for region in table.replicas:
             if region == table.region:
                 continue
-            other = self.tables.get((table.account, region, table.name))
+            other = self.tables.get(table.member_key(region))
             if other is None or not other.replicas:
                 continue
             job = other.replicating

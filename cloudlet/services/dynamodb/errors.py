@@ -106,30 +106,6 @@ def is_whole_request(exc: BaseException) -> bool:
     return getattr(exc, "whole_request", False)
 
 
-GLOBAL_TABLE_MEMBERS = {
-    "CreateTable": ("GlobalTableSourceArn", "GlobalTableSettingsReplicationMode"),
-    "UpdateTable": ("GlobalTableSettingsReplicationMode",),
-}
-"""The members of each operation that make or change a global table in ways cloudlet
-does not (multi-account global tables, settings replication modes). ReplicaUpdates is
-``replicas.py``'s, MultiRegionConsistency and witnesses ``strong.py``'s; the 2017 operations, CreateGlobalTable and kin, ``legacy_global.py``'s."""
-
-
-def refuse_global_table_members(operation: str, params: dict[str, Any]) -> None:
-    """501 for a request naming a global-table member: taking the rest of it and
-    dropping that member would answer success for replicas that never exist."""
-    for member in GLOBAL_TABLE_MEMBERS[operation]:
-        if params.get(member) not in (None, []):
-            raise not_implemented(
-                f"{operation}'s {member} is not implemented in cloudlet yet: multi-account "
-                "global tables and settings replication modes are not built"
-            )
-
-
-def not_implemented(message: str) -> ServiceError:
-    return ServiceError("NotImplemented", message, 501, sender_fault=False)
-
-
 def invalid_parameter(detail: str) -> ServiceError:
     """``One or more parameter values were invalid: <detail>``."""
     return validation(f"One or more parameter values were invalid: {detail}")

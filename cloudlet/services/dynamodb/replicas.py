@@ -138,7 +138,7 @@ def members(engine: Engine, table: Table) -> list[Table]:
     """Every replica table of ``table``'s global table that exists, ``table`` included."""
     out = []
     for region in table.replicas or [table.region]:
-        other = engine.tables.get((table.account, region, table.name))
+        other = engine.tables.get(table.member_key(region))
         if other is not None and (other is table or other.replicas):
             out.append(other)
     return out
@@ -207,6 +207,7 @@ def apply(engine: Engine, table: Table, params: dict[str, Any]) -> tuple[list[Ta
             t.replicas = regions if together else []
             t.consistency = consistency if together else None
             t.witness = witness if together else None
+            t.settings = None  # a same-account group's mode is ENABLED_WITH_OVERRIDES
             engine.save(t)
     return created, deletes
 
@@ -288,7 +289,7 @@ def check_may_leave(engine: Engine, table: Table) -> None:
         )
     now = engine.clock()
     for region, when in table.sourced.items():
-        sourced = engine.tables.get((table.account, region, table.name))
+        sourced = engine.tables.get(table.member_key(region))
         if now < when + SOURCE_DAYS and sourced is not None and table.region in sourced.replicas:
             raise errors.validation(_SOURCE)
 
@@ -317,13 +318,23 @@ def _override(replica: Table, spec: dict[str, Any], now: float) -> None:
                 ix.on_demand = {**(ix.on_demand or {}), "MaxReadRequestUnits": int(reads)}
 
 
-def replica_of(table: Table, region: str, now: float, key: str | None = None) -> Table:
+def replica_of(
+    table: Table,
+    region: str,
+    now: float,
+    key: str | None = None,
+    *,
+    account: str | None = None,
+    name: str | None = None,
+) -> Table:
     """The new replica's definition: ``table``'s keys, indexes, billing, stream, TTL and
-    encryption (``key``: its own customer-managed key), in ``region``, CREATING until
-    its copy is done."""
+    encryption (``key``: its own customer-managed key), in ``region`` (and ``account``,
+    named ``name``, for a multi-account replica), CREATING until its copy is done."""
     new = copy.deepcopy(table)
     new.tid = 0
     new.region = region
+    new.account = account or table.account
+    new.name = name or table.name
     new.created = now
     new.table_id = str(uuid.uuid4())
     new.tags = {}
@@ -333,6 +344,7 @@ def replica_of(table: Table, region: str, now: float, key: str | None = None) ->
     new.restore = new.restoring = None
     new.throughput_log = None
     new.sourced = {}
+    new.remote = {}
     new.item_count = new.size_bytes = None
     new.index_counts = None
     new.status = "CREATING"
@@ -343,7 +355,7 @@ def replica_of(table: Table, region: str, now: float, key: str | None = None) ->
         new.stream = new_stream(new, table.stream["view"], now)
     if table.sse is not None:
         new.sse = encryption.description(
-            table.account, region, {"SSEType": "KMS", "KMSMasterKeyId": key}
+            new.account, region, {"SSEType": "KMS", "KMSMasterKeyId": key}
         )
     for ix in new.indexes:
         ix.status = "CREATING"
@@ -423,4 +435,5 @@ def leave(engine: Engine, table: Table) -> None:
     group = sorted(t.region for t in rest)
     for t in rest:
         t.replicas = group if len(group) > 1 else []
+        t.remote = {r: a for r, a in t.remote.items() if r != table.region and t.replicas}
         engine.save(t)

@@ -141,6 +141,18 @@ def check_table_enums(params: dict[str, Any]) -> None:
     errors.check_enum(
         stream.get("StreamViewType"), "streamSpecification.streamViewType", STREAM_VIEWS
     )
+    mode = params.get("GlobalTableSettingsReplicationMode")
+    errors.check_enum(mode, "globalTableSettingsReplicationMode", SETTINGS_MODES)
+    if mode == "ENABLED_WITH_OVERRIDES":
+        # What DynamoDB sets on a same-account global table, never a caller's (lab
+        # capture DDB-TABLE-048, whose text is captured up to "replication a").
+        raise errors.validation(
+            "Value 'ENABLED_WITH_OVERRIDES' at 'GlobalTableSettingsReplicationMode' failed to "
+            "satisfy constraint: Only ENABLED and DISABLED settings replication are allowed"
+        )
+
+
+SETTINGS_MODES = ("ENABLED", "DISABLED", "ENABLED_WITH_OVERRIDES")
 
 
 MAX_KEY_NAME = 255

@@ -142,6 +142,13 @@ class Table:
     the default, eventual."""
     witness: str | None = None
     """The region of an MRSC global table's witness (no table there); None when none."""
+    remote: dict[str, str] = field(default_factory=dict)
+    """A multi-account global table's other members, by region: their table ARNs
+    (``multiaccount.py``). Empty for a table whose replicas (if any) are its account's."""
+    settings: str | None = None
+    """GlobalTableSettingsReplicationMode as CreateTable or UpdateTable set it ("ENABLED",
+    "DISABLED"; "ENABLED" on every member of a multi-account global table). None: never
+    set (a same-account global table shows ENABLED_WITH_OVERRIDES)."""
     replicating: dict[str, Any] | None = None
     """The copy that makes this table a new replica (``replicas.py``): {"source": tid,
     "after": the last key copied (h, hk hex, rk hex) or None}. None: no copy running."""
@@ -185,6 +192,16 @@ class Table:
     @property
     def arn(self) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.name}"
+
+    def member_key(self, region: str) -> tuple[str, str, str]:
+        """(account, region, name) of the member of this table's global table in
+        ``region``: another account's table named by ``remote``, or this account's table
+        of the same name."""
+        arn = self.remote.get(region)
+        if arn is None:
+            return (self.account, region, self.name)
+        fields = arn.split(":", 5)
+        return (fields[4], fields[3], fields[5][len("table/") :])
 
     def index(self, name: str) -> Index:
         for ix in self.indexes:
@@ -431,7 +448,6 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
     check_table_name(name)
     check_table_enums(params)
     check_schema_syntax(params)
-    errors.refuse_global_table_members("CreateTable", params)
     defs = parse_attribute_definitions(params.get("AttributeDefinitions"))
     # The capacity before the key schema: dynalite's createTable.js, checked against AWS.
     billing = params.get("BillingMode") or "PROVISIONED"
@@ -453,6 +469,7 @@ def parse_create(params: dict[str, Any], account: str, region: str, now: float) 
         table_class=params.get("TableClass") or "STANDARD",
         table_class_set=params.get("TableClass") is not None,
         tags=check_tags(params.get("Tags") or []),
+        settings=params.get("GlobalTableSettingsReplicationMode"),
         on_demand_since=now if billing == "PAY_PER_REQUEST" else None,
         warm=merge_units(None, params.get("WarmThroughput"), WARM_UNITS),
         on_demand=merge_units(None, params.get("OnDemandThroughput"), ON_DEMAND_UNITS),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.dynamodb import encryption, errors, replicas, strong
+from cloudlet.services.dynamodb import encryption, errors, multiaccount, replicas, strong
 from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.table_syntax import (
@@ -66,11 +66,11 @@ CHANGES = (
     "OnDemandThroughput",
     "WarmThroughput",
     "TableClass",
+    "GlobalTableSettingsReplicationMode",
 )
 """The members that make an UpdateTable a change of the table itself; ReplicaUpdates
 is ``replicas.py``'s, MultiRegionConsistency and GlobalTableWitnessUpdates
-``strong.py``'s, and the other global-table members are refused with 501 before
-(``errors.GLOBAL_TABLE_MEMBERS``)."""
+``strong.py``'s."""
 NOTHING_TO_CHANGE = (
     "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
     "GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, "
@@ -95,13 +95,11 @@ def check_update_request(params: dict[str, Any]) -> None:
     enums, key schemas, capacity values: a ValidationException even for a missing table,
     DDB-TABLE-070 and dynalite's updateTable.js), then that it names something to change.
     An empty GlobalSecondaryIndexUpdates counts as absent for that check and is refused
-    itself next to another change (DDB-TABLE-015, DDB-TABLE-359). A global-table member is
-    a change cloudlet does not make: 501."""
+    itself next to another change (DDB-TABLE-015, DDB-TABLE-359)."""
     check_table_reference(params["TableName"])
     check_table_enums(params)
     check_schema_syntax(params)
     _check_capacity_values(params)
-    errors.refuse_global_table_members("UpdateTable", params)
     strong.check_request(params, CHANGES)
     replicas.check_request(params, CHANGES)
     empty_gsi_list = params.get("GlobalSecondaryIndexUpdates") == []
@@ -169,6 +167,8 @@ def update_table(engine: Engine, table: Table, params: dict[str, Any]) -> Applie
     """
     check_update_request(params)
     refuse_while_creating(table)
+    if params.get("ReplicaUpdates"):
+        multiaccount.refuse_replica_updates(table)
     peers = replicas.others(engine, table)
     replicas.check_update(table, peers, params)
     plans = [(table, params)]
@@ -243,6 +243,8 @@ def _apply_update(engine: Engine, table: Table, params: dict[str, Any]) -> Outco
     if params.get("DeletionProtectionEnabled") is not None:
         table.deletion_protection = bool(params["DeletionProtectionEnabled"])
     _update_table_class(table, params.get("TableClass"), now)
+    if params.get("GlobalTableSettingsReplicationMode") is not None:
+        multiaccount.set_mode(table, params["GlobalTableSettingsReplicationMode"])
     outcome.sse_off = _update_sse(table, params.get("SSESpecification"))
     # A request with only WarmThroughput (or OnDemandThroughput) is a whole request: it is
     # what the Terraform AWS provider sends for a warm_throughput block.
