@@ -452,6 +452,126 @@ def test_global_table_members_change_nothing_when_refused(ddb):
     assert replica not in ddb.list_tables()["TableNames"]
 
 
+def test_update_table_changes_one_concern_at_a_time(ddb):
+    """[ack] DDB-TABLE-382 (the pairwise matrix on idle tables), DDB-TABLE-174 (an index
+    Create beside each member) and DDB-TABLE-156 (BillingMode beside deletion protection):
+    the refused pairs get AWS's texts and change nothing; the pairs AWS takes are applied."""
+    provisioned = tname("cp-pair")
+    ddb.create_table(
+        TableName=provisioned,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        ProvisionedThroughput={"ReadCapacityUnits": 10, "WriteCapacityUnits": 10},
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gi1",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            }
+        ],
+    )
+    ppr = make_table(ddb, tname("cp-pair"))
+    pt = {"ProvisionedThroughput": {"ReadCapacityUnits": 11, "WriteCapacityUnits": 11}}
+    stream = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}}
+    dp = {"DeletionProtectionEnabled": True}
+    sse = {"SSESpecification": {"Enabled": True, "SSEType": "KMS"}}
+    tc = {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
+    warm = {"WarmThroughput": {"ReadUnitsPerSecond": 20000}}
+    odt = {"OnDemandThroughput": {"MaxReadRequestUnits": 100}}
+    create = {
+        "AttributeDefinitions": [{"AttributeName": "h", "AttributeType": "S"}],
+        "GlobalSecondaryIndexUpdates": [
+            {
+                "Create": {
+                    "IndexName": "gi2",
+                    "KeySchema": [{"AttributeName": "h", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                }
+            }
+        ],
+    }
+    delete = {"GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": "gi1"}}]}
+    alone = "modification must be the only operation in the request"
+    for table, pair, text in (
+        (provisioned, {**dp, "BillingMode": "PROVISIONED", **pt}, f"DeletionProtection {alone}"),
+        (provisioned, {**dp, **stream}, f"DeletionProtection {alone}"),
+        (provisioned, {**sse, **pt}, f"Server-Side Encryption {alone}"),
+        (provisioned, {**tc, **stream}, f"TableClass {alone}"),
+        (ppr, {**odt, **stream}, "OnDemandThroughput can only be combined with BillingMode"),
+        (ppr, {**warm, **stream}, "WarmThroughput must be the only operation in the request"),
+        (ppr, {**warm, **create}, "Create global secondary index cannot be specified when"),
+        (
+            provisioned,
+            {**pt, **stream},
+            "You cannot modify stream status while updating table IOPS",
+        ),
+        (
+            provisioned,
+            {**pt, **delete},
+            "You cannot create or delete index while updating table IOPS",
+        ),
+        (
+            provisioned,
+            {**pt, **create},
+            "You cannot create or delete index while updating table IOPS",
+        ),
+        (
+            ppr,
+            {**stream, **create},
+            "You cannot create or delete index while changing stream status",
+        ),
+    ):
+        before = ddb.describe_table(TableName=table)["Table"]
+        with pytest.raises(ClientError) as exc:
+            ddb.update_table(TableName=table, **pair)
+        error = exc.value.response["Error"]
+        assert error["Code"] == "ValidationException", pair
+        assert error["Message"].startswith(f"One or more parameter values were invalid: {text}"), (
+            pair,
+            error["Message"],
+        )
+        after = ddb.describe_table(TableName=table)["Table"]
+        assert after.get("StreamSpecification") == before.get("StreamSpecification")
+        assert after["DeletionProtectionEnabled"] is False
+    # Accepted: a switch to PAY_PER_REQUEST with a stream change, and with
+    # OnDemandThroughput; an index Create with a GSI Update.
+    ddb.update_table(
+        TableName=provisioned,
+        AttributeDefinitions=create["AttributeDefinitions"],
+        GlobalSecondaryIndexUpdates=[
+            *create["GlobalSecondaryIndexUpdates"],
+            {
+                "Update": {
+                    "IndexName": "gi1",
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 2, "WriteCapacityUnits": 2},
+                }
+            },
+        ],
+    )
+    indexes = ddb.describe_table(TableName=provisioned)["Table"]["GlobalSecondaryIndexes"]
+    assert sorted(ix["IndexName"] for ix in indexes) == ["gi1", "gi2"]
+    ddb.get_waiter("table_exists").wait(TableName=provisioned)
+    for _ in range(100):
+        indexes = ddb.describe_table(TableName=provisioned)["Table"]["GlobalSecondaryIndexes"]
+        if all(ix["IndexStatus"] == "ACTIVE" for ix in indexes):
+            break
+        time.sleep(0.05)
+    ddb.update_table(TableName=provisioned, BillingMode="PAY_PER_REQUEST", **stream)
+    table = ddb.describe_table(TableName=provisioned)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["StreamSpecification"]["StreamEnabled"] is True
+    ddb.update_table(TableName=ppr, BillingMode="PAY_PER_REQUEST", **odt)
+    assert (
+        ddb.describe_table(TableName=ppr)["Table"]["OnDemandThroughput"]["MaxReadRequestUnits"]
+        == 100
+    )
+
+
 def test_billing_and_protection_resends_are_accepted(ddb):
     """[ack] DDB-TABLE-018: billing_ppr_resend and dp_true_resend are 200; the re-sent
     BillingMode does not move BillingModeSummary (nothing in the captures says it does)."""

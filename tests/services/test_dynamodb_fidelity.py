@@ -126,7 +126,8 @@ def test_a_table_arn_works_for_table_operations(ddb):
     name = make_table(ddb, tname("arn-t"))
     arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
     assert ddb.describe_table(TableName=arn)["Table"]["TableName"] == name
-    ddb.update_table(TableName=arn, DeletionProtectionEnabled=False, TableClass="STANDARD")
+    ddb.update_table(TableName=arn, DeletionProtectionEnabled=False)
+    ddb.update_table(TableName=arn, TableClass="STANDARD")
     ddb.update_time_to_live(
         TableName=arn, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
     )

@@ -358,6 +358,9 @@ class Exports(JobRecords):
 
     table = "exports"
     not_found = staticmethod(export_not_found)
+    _last_ms = 0
+    """The millisecond of the last export id: ids of one server rise, so their ARNs sort
+    as ListExports lists them even for exports started within one millisecond."""
 
     def list(self, account: str, region: str, table_arn: str | None) -> list[tuple[str, str, str]]:
         """(arn, status, type) of the account's exports, newest first as AWS lists them
@@ -372,7 +375,8 @@ class Exports(JobRecords):
     ) -> dict[str, Any]:
         """Record a new export (``data`` holds the validated request) and start writing it."""
         now = self.engine.clock()
-        export_id = f"{int(now * 1000):014d}-{ids.token_hex(4)}"
+        self._last_ms = max(int(now * 1000), self._last_ms + 1)
+        export_id = f"{self._last_ms:014d}-{ids.token_hex(4)}"
         data.update(
             arn=f"{table.arn}/export/{export_id}",
             id=export_id,

@@ -114,6 +114,68 @@ def check_update_request(params: dict[str, Any]) -> None:
         raise errors.invalid_parameter("List of GlobalSecondaryIndexUpdates is empty")
     for upd in params.get("GlobalSecondaryIndexUpdates") or []:
         _check_gsi_update_entry(upd)
+    _check_combination(params)
+
+
+_ALONE = (
+    ("DeletionProtectionEnabled", "DeletionProtection modification must be the only operation"),
+    ("SSESpecification", "Server-Side Encryption modification must be the only operation"),
+    ("TableClass", "TableClass modification must be the only operation"),
+)
+CONCERNS = (
+    "ProvisionedThroughput",
+    "BillingMode",
+    "OnDemandThroughput",
+    "StreamSpecification",
+    "DeletionProtectionEnabled",
+    "SSESpecification",
+    "TableClass",
+    "WarmThroughput",
+    "GlobalSecondaryIndexUpdates",
+)
+"""The members one UpdateTable may not freely combine (``_check_combination``)."""
+
+
+def _check_combination(params: dict[str, Any]) -> None:
+    """UpdateTable changes one concern at a time (lab captures DDB-TABLE-382, the pairwise
+    matrix on idle tables, and DDB-TABLE-174, an index Create beside each member;
+    DDB-TABLE-156, BillingMode beside DeletionProtectionEnabled): deletion protection,
+    encryption, table class and warm throughput go alone; OnDemandThroughput goes with
+    BillingMode only; a stream change or an index Create or Delete does not go with
+    provisioned capacity, nor an index Create or Delete with a stream change. What
+    combines: BillingMode with ProvisionedThroughput, GSI Updates, a stream change
+    (to PAY_PER_REQUEST) or OnDemandThroughput, and an index Create with GSI Updates or a
+    switch to PAY_PER_REQUEST. Which text a pair of two go-alone members gets follows the
+    order above (the captures give each against the others, not their precedence)."""
+    present = [m for m in CONCERNS if params.get(m) not in (None, [])]
+    if len(present) < 2:
+        return
+    for member, text in _ALONE:
+        if member in present:
+            raise errors.invalid_parameter(f"{text} in the request")
+    if "OnDemandThroughput" in present and set(present) - {"OnDemandThroughput", "BillingMode"}:
+        raise errors.invalid_parameter(
+            "OnDemandThroughput can only be combined with BillingMode in an UpdateTable request"
+        )
+    gsi = params.get("GlobalSecondaryIndexUpdates") or []
+    indexes = any(u.get("Create") is not None or u.get("Delete") is not None for u in gsi)
+    if "WarmThroughput" in present:
+        if any(u.get("Create") is not None for u in gsi):
+            raise errors.invalid_parameter(
+                "Create global secondary index cannot be specified when updating WarmThroughput"
+            )
+        raise errors.invalid_parameter("WarmThroughput must be the only operation in the request")
+    capacity = "ProvisionedThroughput" in present or params.get("BillingMode") == "PROVISIONED"
+    if "StreamSpecification" in present and capacity:
+        raise errors.invalid_parameter("You cannot modify stream status while updating table IOPS")
+    if indexes and "ProvisionedThroughput" in present:
+        raise errors.invalid_parameter(
+            "You cannot create or delete index while updating table IOPS"
+        )
+    if indexes and "StreamSpecification" in present:
+        raise errors.invalid_parameter(
+            "You cannot create or delete index while changing stream status"
+        )
 
 
 def _check_capacity_values(params: dict[str, Any]) -> None:
