@@ -59,6 +59,7 @@ from cloudlet.services.s3.restore import RestoreHandlers
 from cloudlet.services.s3.select import SelectHandlers
 from cloudlet.services.s3.store import S3Store
 from cloudlet.services.s3.tiering import TieringHandlers
+from cloudlet.services.s3.torrent import TorrentHandlers
 from cloudlet.services.s3.website import WebsiteHandlers
 
 _HIDES_MISSING_KEYS = frozenset(("GetObject", "HeadObject", "GetObjectAttributes"))
@@ -130,6 +131,7 @@ class S3Service(
     ObjectHandlers,
     RestoreHandlers,
     SelectHandlers,
+    TorrentHandlers,
     CopyHandlers,
     ListingHandlers,
     DirectoryHandlers,
