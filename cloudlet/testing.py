@@ -121,7 +121,10 @@ class CloudletServer:
         kwargs.setdefault("region_name", "us-east-1")
         kwargs.setdefault("aws_access_key_id", "test")
         kwargs.setdefault("aws_secret_access_key", "test")
-        return boto3.client(service, endpoint_url=self.endpoint, **kwargs)
+        client = boto3.client(service, endpoint_url=self.endpoint, **kwargs)
+        if service == "s3control":
+            account_host_as_endpoint(client)
+        return client
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait: a clean stop."""
@@ -167,3 +170,22 @@ def cloudlet_server() -> Iterator[CloudletServer]:
 @pytest.fixture
 def aws_client(cloudlet_server: CloudletServer) -> Callable[..., Any]:
     return cloudlet_server.client
+
+
+def account_host_as_endpoint(client: Any) -> Any:
+    """Send an S3 Control client's requests to its endpoint as given.
+
+    botocore puts the account id in front of S3 Control's host
+    (``000000000000.127.0.0.1:4566``), which no resolver finds for an IP address and
+    few for ``localhost``; cloudlet reads the account from ``x-amz-account-id``, so the
+    prefix is dropped before the request is signed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    def drop_account(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        head, _dot, rest = parts.netloc.partition(".")
+        if head.isdigit() and len(head) == 12 and rest:
+            request.url = urlunsplit(parts._replace(netloc=rest))
+
+    client.meta.events.register("before-sign.s3-control", drop_account)
+    return client

@@ -14,6 +14,7 @@ PREFIXES: dict[str, str] = {
     "elbv2": "elasticloadbalancing",
     "elb": "elasticloadbalancing",
     "dynamodbstreams": "dynamodb",
+    "s3control": "s3",
     "stepfunctions": "states",
     "emr": "elasticmapreduce",
     "opensearch": "es",

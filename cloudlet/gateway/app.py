@@ -70,6 +70,8 @@ Route = tuple[str, str, ServiceModel, Codec, OperationModel]
 
 HEALTH_PATH = "/_cloudlet/health"
 SERVED_BODY_LIMIT = 16 * 1024 * 1024
+_S3_SIGNED = frozenset(("s3", "s3control"))
+"""Services whose requests are signed and refused as S3's (S3 Control signs as ``s3``)."""
 
 
 def _inflated(req: HttpRequest, limit: int) -> HttpRequest:
@@ -288,7 +290,7 @@ class Gateway:
 
             service = self.services.get(name)
             try:
-                ctx.principal = self.auth.authenticate(req, scope, s3=name == "s3")
+                ctx.principal = self.auth.authenticate(req, scope, s3=name in _S3_SIGNED)
             except AuthError as err:  # in the words of the service's front end (DynamoDB's)
                 raise (err if service is None else service.auth_error(err)) from None
             ctx.account_id = ctx.principal.account_id

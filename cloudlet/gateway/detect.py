@@ -23,6 +23,7 @@ _RPCV2_PATH = re.compile(r"^/service/([^/]+)/operation/([^/?]+)")
 _QUEUE_PATH = re.compile(r"^/(\d{12})/[\w-]{1,80}(?:\.fifo)?/?$")
 FORM = "application/x-www-form-urlencoded"
 DEFAULT_SERVICE = "s3"
+_S3_CONTROL_SIGNING = frozenset(("s3", "s3express"))
 
 
 def is_form(req: HttpRequest) -> bool:
@@ -53,6 +54,8 @@ class Detector:
     def without_body(self, req: HttpRequest, signing_name: str | None) -> str | None:
         """Detection from the head of the request; None means "look at the form"."""
         cat = self.catalog
+        if signing_name in _S3_CONTROL_SIGNING and req.path.startswith("/v20180820/"):
+            return "s3control"  # signed as S3 (or S3 Express, for a directory bucket's ARN)
         if signing_name:
             names = cat.by_signing.get(signing_name) or cat.by_endpoint.get(signing_name)
             if names:

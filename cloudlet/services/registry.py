@@ -13,6 +13,7 @@ from cloudlet.services.base import Service, ServiceEnv
 
 IMPLEMENTED: dict[str, str] = {
     "s3": "cloudlet.services.s3.api:S3Service",
+    "s3control": "cloudlet.services.s3.control:S3ControlService",
     "sqs": "cloudlet.services.sqs.api:SqsService",
     "dynamodb": "cloudlet.services.dynamodb.api:DynamoDBService",
     "dynamodbstreams": "cloudlet.services.dynamodb.streams:StreamsService",

@@ -25,6 +25,7 @@ from cloudlet.auth.actions import action_for
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.abac import AbacHandlers
 from cloudlet.services.s3.analytics import AnalyticsHandlers
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.common import plus_as_space
@@ -87,7 +88,11 @@ def _also_needed(operation: str, params: dict[str, Any]) -> tuple[str, ...]:
     operation's reference, "Permissions"): tags on a new object need
     ``s3:PutObjectTagging`` and an ACL on it ``s3:PutObjectAcl``; GetObjectAttributes
     needs ``s3:GetObjectAttributes`` (``s3:GetObjectVersionAttributes`` for a version)
-    besides ``s3:GetObject``."""
+    besides ``s3:GetObject``; a new bucket's tags need ``s3:TagResource`` (CreateBucket's
+    reference, ``CreateBucketConfiguration.Tags``)."""
+    if operation == "CreateBucket":
+        tagged = (params.get("CreateBucketConfiguration") or {}).get("Tags")
+        return ("s3:TagResource",) if tagged else ()
     if operation == "GetObjectAttributes":
         if params.get("VersionId") is not None:
             return ("s3:GetObjectVersionAttributes",)
@@ -112,6 +117,7 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    AbacHandlers,
     AnalyticsHandlers,
     TieringHandlers,
     InventoryHandlers,
@@ -300,7 +306,7 @@ class S3Service(
         return tuple((needed, arn, text) for needed in (action, *also))
 
     def condition_keys(self, ctx: Any, context: dict[str, Any]) -> None:
-        add_condition_keys(self.store, ctx, context)
+        add_condition_keys(self.store, ctx, context, self._abac_tags)
 
     def _policy(self, bucket: str) -> str | None:
         return self.configs.get(bucket, "policy")

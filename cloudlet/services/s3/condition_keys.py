@@ -88,11 +88,19 @@ EXISTING_OBJECT_OPERATIONS = frozenset(
 """The operations ``s3:ExistingObjectTag/<key>`` applies to: those acting on an object
 that is already there (not writes of a new one, whose tags are ``RequestObjectTag``)."""
 _EXISTING_TAG = "s3:existingobjecttag/"
+_BUCKET_TAG_KEYS = ("aws:resourcetag/", "s3:buckettag/")
+"""The keys of the bucket's tags, answered only under ABAC (``abac.py``)."""
 _DAY = 86400.0
 
 
-def add_condition_keys(store: S3Store, ctx: Any, context: dict[str, Any]) -> None:
-    """Add S3's keys for ``ctx``'s request to ``context``."""
+def add_condition_keys(
+    store: S3Store,
+    ctx: Any,
+    context: dict[str, Any],
+    bucket_tags: Callable[[str], dict[str, str] | None] = lambda _name: None,
+) -> None:
+    """Add S3's keys for ``ctx``'s request to ``context``; ``bucket_tags`` gives a
+    bucket's tags when ABAC lets them take part (``abac.py``), else None."""
     headers = ctx.request.headers
     for name in _HEADER_KEYS:
         if name in headers:
@@ -111,14 +119,19 @@ def add_condition_keys(store: S3Store, ctx: Any, context: dict[str, Any]) -> Non
                 context[key] = params[member]
         context["s3:max-keys"] = str(params.get("MaxKeys", 1000))
     elif operation == "CreateBucket":
-        constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
-        if constraint:
-            context["s3:LocationConstraint"] = constraint
+        config = params.get("CreateBucketConfiguration") or {}
+        if config.get("LocationConstraint"):
+            context["s3:LocationConstraint"] = config["LocationConstraint"]
+        tags = config.get("Tags") or []
+        for tag in tags:
+            context["aws:RequestTag/" + tag.get("Key", "")] = tag.get("Value", "")
+        if tags:
+            context["aws:TagKeys"] = [t.get("Key", "") for t in tags]
     if params.get("VersionId") is not None:
         context["s3:VersionId"] = params["VersionId"]
     _object_lock_keys(operation, params, context)
     _request_tag_keys(operation, params, headers, context)
-    context[LAZY_KEYS] = _lookups(store, operation, params)
+    context[LAZY_KEYS] = _lookups(store, operation, params, bucket_tags)
 
 
 def _signature_keys(ctx: Any, context: dict[str, Any]) -> None:
@@ -182,9 +195,19 @@ def _request_tag_keys(
     context["s3:RequestObjectTagKeys"] = [key for key, _ in tags]
 
 
-def _lookups(store: S3Store, operation: str, params: dict[str, Any]) -> Callable[[str], Any]:
+def _lookups(
+    store: S3Store,
+    operation: str,
+    params: dict[str, Any],
+    bucket_tags: Callable[[str], dict[str, str] | None],
+) -> Callable[[str], Any]:
     """The keys that cost a lookup, answered when a policy asks (once each)."""
     memo: dict[str, Any] = {}
+
+    def of_bucket() -> dict[str, str]:
+        if "bucket_tags" not in memo:
+            memo["bucket_tags"] = bucket_tags(params.get("Bucket") or "") or {}
+        return memo["bucket_tags"]
 
     def tags() -> dict[str, str]:
         if "tags" not in memo:
@@ -207,6 +230,9 @@ def _lookups(store: S3Store, operation: str, params: dict[str, Any]) -> Callable
             if operation not in EXISTING_OBJECT_OPERATIONS:
                 return None
             return tags().get(name[len(_EXISTING_TAG) :])
+        for prefix in _BUCKET_TAG_KEYS:
+            if lowered.startswith(prefix):
+                return of_bucket().get(name[len(prefix) :])
         if lowered == "s3:resourceaccount":
             bucket = store.get_bucket(params.get("Bucket") or "")
             return bucket.account if bucket is not None else None

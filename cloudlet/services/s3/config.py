@@ -557,6 +557,7 @@ class ConfigHandlers(S3Handlers):
 
     def put_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
         bucket = self._bucket(params["Bucket"])
+        self._refuse_tagging_under_abac(bucket.name, "PutBucketTagging")  # type: ignore[attr-defined]
         tag_set = check_bucket_tags((params.get("Tagging") or {}).get("TagSet") or [])
         if tag_set:
             self.configs.put(bucket.name, "tagging", tag_set)
@@ -572,6 +573,7 @@ class ConfigHandlers(S3Handlers):
         return {"TagSet": tag_set}
 
     def delete_bucket_tagging(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self._refuse_tagging_under_abac(params["Bucket"], "DeleteBucketTagging")  # type: ignore[attr-defined]
         return self._drop_config(params, "tagging")
 
     def put_bucket_logging(self, ctx: Any, params: dict[str, Any]) -> Result:
