@@ -73,20 +73,13 @@ def test_unknown_rules_fail_one_by_one(cloudlet_server):
         assert all(f["FailureCode"] and f["FailureDescription"] for f in failures)
 
 
-def test_user_written_rules_stay_unbuilt(cloudlet_server):
+def test_managed_rule_templates_stay_unbuilt(cloudlet_server):
+    """Users' rules over log groups are test_cloudwatch_log_insight_rules.py's."""
     cw = cloudlet_server.client("cloudwatch")
-    definition = (
-        '{"Schema":{"Name":"CloudWatchLogRule","Version":1},"LogGroupNames":["/app"],'
-        '"LogFormat":"JSON","Contribution":{"Keys":["$.ip"]},"AggregateOn":"Count"}'
-    )
-    for attempt in (
-        lambda: cw.put_insight_rule(RuleName=unique("mine"), RuleDefinition=definition),
-        lambda: cw.list_managed_insight_rules(ResourceARN="arn:aws:dynamodb:us-east-1:1:table/t"),
-    ):
-        with pytest.raises(ClientError) as exc:
-            attempt()
-        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-        assert exc.value.response["Error"]["Code"] == "NotImplemented"
+    with pytest.raises(ClientError) as exc:
+        cw.list_managed_insight_rules(ResourceARN="arn:aws:dynamodb:us-east-1:1:table/t")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert exc.value.response["Error"]["Code"] == "NotImplemented"
 
 
 @pytest.mark.parametrize("protocol", ["smithy-rpc-v2-cbor", "query"])
@@ -105,5 +98,5 @@ def test_other_protocols(cloudlet_server, protocol):
     [failure] = failed["Failures"]
     assert failure["FailureResource"] == name
     assert failure["ExceptionType"] == "ResourceNotFoundException"
-    unbuilt = call(ep, protocol, "PutInsightRule", {"RuleName": name, "RuleDefinition": "{}"})
-    assert unbuilt["_status"] == 501 and unbuilt["Error"]["Code"] == "NotImplemented"
+    refused = call(ep, protocol, "PutInsightRule", {"RuleName": name, "RuleDefinition": "{}"})
+    assert refused["_status"] == 400 and refused["Error"]["Code"] == "InvalidParameterValue"

@@ -6,10 +6,12 @@ in ``metrics``/``queries``, alarms in ``alarms`` (evaluated every second by a
 background loop), dashboards in ``dashboards``, Contributor Insights in
 ``insights``.
 
-Three handlers are internal operations, absent from botocore's model and so
+Four handlers are internal operations, absent from botocore's model and so
 reachable only through ``ServiceEnv.call``: ``PutManagedContributorRules``,
 ``DeleteManagedContributorRules`` and ``RecordContributions``, through which
-DynamoDB owns its Contributor Insights rules and feeds them.
+DynamoDB owns its Contributor Insights rules and feeds them, and
+``RecordLogEvents``, through which CloudWatch Logs hands a log group's new events to
+the Contributor Insights rules that watch it.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class CloudWatchService(Service):
             "put_managed_contributor_rules",
             "delete_managed_contributor_rules",
             "record_contributions",
+            "record_log_events",
         }
     )
     """Handlers only other services call (``ServiceEnv.call``): not in botocore's model,
@@ -316,6 +319,10 @@ class CloudWatchService(Service):
         return alarm
 
     def tag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        rule = self.insights.user_rule(ctx.account_id, ctx.region, params["ResourceARN"])
+        if rule is not None:
+            self.insights.set_tags(ctx.account_id, ctx.region, rule, [*rule.tags, *params["Tags"]])
+            return {}
         alarm = self._tagged(ctx, params["ResourceARN"])
         tags = {t["Key"]: t["Value"] for t in alarm.get("_tags", [])}
         tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
@@ -326,13 +333,21 @@ class CloudWatchService(Service):
         return {}
 
     def untag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        alarm = self._tagged(ctx, params["ResourceARN"])
         drop = set(params["TagKeys"])
+        rule = self.insights.user_rule(ctx.account_id, ctx.region, params["ResourceARN"])
+        if rule is not None:
+            kept = [t for t in rule.tags if t["Key"] not in drop]
+            self.insights.set_tags(ctx.account_id, ctx.region, rule, kept)
+            return {}
+        alarm = self._tagged(ctx, params["ResourceARN"])
         alarm["_tags"] = [t for t in alarm.get("_tags", []) if t["Key"] not in drop]
         self.alarms.save(ctx.account_id, ctx.region, alarm)
         return {}
 
     def list_tags_for_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
+        rule = self.insights.user_rule(ctx.account_id, ctx.region, params["ResourceARN"])
+        if rule is not None:
+            return {"Tags": list(rule.tags)}
         return {"Tags": list(self._tagged(ctx, params["ResourceARN"]).get("_tags", []))}
 
     # --- dashboards ----------------------------------------------------------------
@@ -358,7 +373,7 @@ class CloudWatchService(Service):
         self.dashboards.delete(ctx.account_id, params["DashboardNames"])
         return {}
 
-    # --- Contributor Insights (rules that other services manage) -------------------
+    # --- Contributor Insights (users' rules over log groups, and managed rules) -----
 
     def put_managed_contributor_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
         """Internal: {"Rules": [{RuleName, Definition, ResourceARN}]}, all or none."""
@@ -386,11 +401,26 @@ class CloudWatchService(Service):
     def get_insight_rule_report(self, ctx: Any, params: dict[str, Any]) -> Result:
         return self.insights.report(ctx.account_id, ctx.region, params)
 
+    def put_insight_rule(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.insights.put_user(ctx.account_id, ctx.region, params)
+        return {}
+
+    def record_log_events(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """Internal, from CloudWatch Logs: {"LogGroupName", "Events": [(timestamp in ms,
+        message)]}, a group's newly accepted events, for the rules watching it."""
+        kept = self.insights.observe_logs(
+            ctx.account_id, ctx.region, params["LogGroupName"], params.get("Events") or []
+        )
+        return {"Kept": kept}
+
     def delete_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return {"Failures": self.insights.refusals(ctx.account_id, ctx.region, params["RuleNames"])}
+        names = params["RuleNames"]
+        return {"Failures": self.insights.change(ctx.account_id, ctx.region, names, "delete")}
 
     def enable_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return {"Failures": self.insights.refusals(ctx.account_id, ctx.region, params["RuleNames"])}
+        names = params["RuleNames"]
+        return {"Failures": self.insights.change(ctx.account_id, ctx.region, names, "ENABLED")}
 
     def disable_insight_rules(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return {"Failures": self.insights.refusals(ctx.account_id, ctx.region, params["RuleNames"])}
+        names = params["RuleNames"]
+        return {"Failures": self.insights.change(ctx.account_id, ctx.region, names, "DISABLED")}

@@ -1,13 +1,16 @@
-"""Contributor Insights for the rules other AWS services manage in CloudWatch.
+"""Contributor Insights: users' rules over log groups, and the rules other AWS
+services manage in CloudWatch.
 
-When "CloudWatch Contributor Insights for DynamoDB" is on, DynamoDB owns rules
-in CloudWatch and reports every item it reads or writes to them; users read the
-top contributors with GetInsightRuleReport. Why it is built this way:
+A user's rule (PutInsightRule) watches log groups: CloudWatch Logs hands each
+group's accepted events to CloudWatch (the internal ``RecordLogEvents``), and the
+rules naming the group turn them into contributions (``log_rules.py``). When
+"CloudWatch Contributor Insights for DynamoDB" is on, DynamoDB owns rules in
+CloudWatch and reports every item it reads or writes to them. Users read the top
+contributors of either with GetInsightRuleReport. Why it is built this way:
 
 - Managed rules are fed by the service that owns them, not by log groups, so
-  the engine takes contributions directly (the internal ``RecordContributions``)
-  instead of evaluating rule definitions over log events. User-written rules
-  over log groups (PutInsightRule) are not built.
+  the engine takes their contributions directly (the internal
+  ``RecordContributions``); they change only through that service.
 - DynamoDB sends thousands of contributions every few seconds and hot keys
   repeat, so each call is folded per (rule, minute, contributor keys) into a
   statistic set (count, sum, min, max) in Python and upserted with one
@@ -32,6 +35,7 @@ from typing import Any
 
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.cloudwatch import errors
+from cloudlet.services.cloudwatch.log_rules import LogRule, compile_rule
 from cloudlet.services.cloudwatch.metrics import epoch
 from cloudlet.services.cloudwatch.store import RETENTION_SECONDS, Store
 from cloudlet.state.db import Transaction
@@ -66,7 +70,8 @@ def rule_limit(environ: Mapping[str, str] | None = None) -> int:
 
 @dataclass(slots=True)
 class Rule:
-    """A managed rule: its definition as given, and what a report reads from it."""
+    """A rule: its definition as given, what a report reads from it, and for a user's
+    rule over log groups its compiled form."""
 
     name: str
     definition: str
@@ -75,11 +80,27 @@ class Rule:
     key_labels: list[str] = field(default_factory=list)
     aggregate_on: str = "Sum"
     schema: str = DEFAULT_SCHEMA
+    managed: bool = True
+    log: LogRule | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    transformed: bool = False
+    """ApplyOnTransformedLogs (cloudlet's log groups have no transformers: the same events)."""
 
     @classmethod
-    def parse(cls, name: str, definition: str, resource_arn: str, state: str = "ENABLED") -> Rule:
+    def parse(
+        cls,
+        name: str,
+        definition: str,
+        resource_arn: str,
+        state: str = "ENABLED",
+        *,
+        managed: bool = True,
+        account: str = "",
+        region: str = "",
+    ) -> Rule:
         """A rule from its definition (JSON text); InvalidParameterValue when the
-        definition lacks what a report needs."""
+        definition lacks what a report needs (or, for a user's rule, is not a valid
+        rule over log groups)."""
         try:
             doc = json.loads(definition)
             keys = doc["Contribution"]["Keys"]
@@ -99,7 +120,8 @@ class Rule:
         label = DEFAULT_SCHEMA  # AWS shows the definition's Schema as Name/Version
         if isinstance(schema, dict) and schema.get("Name"):
             label = f"{schema['Name']}/{schema.get('Version', 1)}"
-        return cls(name, definition, resource_arn, state, keys, aggregate, label)
+        log = None if managed else compile_rule(doc, account, region)
+        return cls(name, definition, resource_arn, state, keys, aggregate, label, managed, log)
 
     def document(self) -> dict[str, Any]:
         """The stored form."""
@@ -108,18 +130,23 @@ class Rule:
             "State": self.state,
             "Definition": self.definition,
             "ResourceARN": self.resource_arn,
-            "ManagedRule": True,
+            "ManagedRule": self.managed,
+            "Tags": self.tags,
+            "ApplyOnTransformedLogs": self.transformed,
         }
 
     def shape(self) -> dict[str, Any]:
-        """DescribeInsightRules' InsightRule."""
-        return {
+        """DescribeInsightRules' InsightRule (ApplyOnTransformedLogs: a user's rule's)."""
+        out: dict[str, Any] = {
             "Name": self.name,
             "State": self.state,
             "Schema": self.schema,
             "Definition": self.definition,
-            "ManagedRule": True,
+            "ManagedRule": self.managed,
         }
+        if not self.managed:
+            out["ApplyOnTransformedLogs"] = self.transformed
+        return out
 
 
 @dataclass(slots=True)
@@ -162,8 +189,17 @@ class Insights:
         self.rules: dict[Key, Rule] = {}
         for account, region, doc in store.insight_rules():
             self.rules[(account, region, doc["Name"])] = Rule.parse(
-                doc["Name"], doc["Definition"], doc.get("ResourceARN", ""), doc["State"]
+                doc["Name"],
+                doc["Definition"],
+                doc.get("ResourceARN", ""),
+                doc["State"],
+                managed=doc.get("ManagedRule", True),
+                account=account,
+                region=region,
             )
+            rule = self.rules[(account, region, doc["Name"])]
+            rule.tags = doc.get("Tags") or []
+            rule.transformed = bool(doc.get("ApplyOnTransformedLogs"))
 
     # --- rules -----------------------------------------------------------------------
 
@@ -189,6 +225,14 @@ class Insights:
                     f"The parameters Rules.member.{i}.Definition and ResourceARN are required."
                 )
             prepared[name] = Rule.parse(name, definition, arn)
+        self._check_room(account, region, prepared)
+        with Transaction(self.store.conn):
+            for rule in prepared.values():
+                self.store.save_insight_rule(account, region, rule.document())
+        for rule in prepared.values():
+            self.rules[(account, region, rule.name)] = rule
+
+    def _check_room(self, account: str, region: str, prepared: Mapping[str, Rule]) -> None:
         held = sum(1 for a, g, _ in self.rules if (a, g) == (account, region))
         new = sum(1 for n in prepared if (account, region, n) not in self.rules)
         if held + new > self.limit:
@@ -196,11 +240,68 @@ class Insights:
                 f"The maximum number of Contributor Insights rules ({self.limit}) would be "
                 f"exceeded: this account holds {held} in {region} and {new} more were requested."
             )
+
+    def put_user(self, account: str, region: str, params: dict[str, Any]) -> None:
+        """PutInsightRule: create or replace a user's rule over log groups. Tags are a new
+        rule's (an existing rule keeps its own: TagResource changes them, as the API
+        reference says of PutInsightRule's Tags)."""
+        name, state = params.get("RuleName"), params.get("RuleState")
+        definition = params.get("RuleDefinition")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise errors.bad_value(name, "RuleName")
+        state = state or "ENABLED"
+        if state not in ("ENABLED", "DISABLED"):
+            raise errors.bad_value(state, "RuleState")
+        if not isinstance(definition, str) or not definition:
+            raise errors.missing("The parameter RuleDefinition is required.")
+        held = self.get(account, region, name)
+        if held is not None and held.managed:
+            raise errors.invalid_value(
+                f"Rule {name} is a managed rule: it can be changed only through the service "
+                "that created it."
+            )
+        arn = f"arn:aws:cloudwatch:{region}:{account}:insight-rule/{name}"
+        rule = Rule.parse(
+            name, definition, arn, state, managed=False, account=account, region=region
+        )
+        rule.tags = held.tags if held is not None else _tags(params.get("Tags") or [])
+        rule.transformed = bool(params.get("ApplyOnTransformedLogs"))
+        self._check_room(account, region, {name: rule})
         with Transaction(self.store.conn):
-            for rule in prepared.values():
+            self.store.save_insight_rule(account, region, rule.document())
+        self.rules[(account, region, name)] = rule
+
+    def user_rule(self, account: str, region: str, arn: str) -> Rule | None:
+        """The user's rule an ARN names (TagResource and kin), or None."""
+        prefix = f"arn:aws:cloudwatch:{region}:{account}:insight-rule/"
+        rule = self.get(account, region, arn[len(prefix) :]) if arn.startswith(prefix) else None
+        return rule if rule is not None and not rule.managed else None
+
+    def set_tags(self, account: str, region: str, rule: Rule, tags: list[dict]) -> None:
+        rule.tags = _tags(tags)
+        with Transaction(self.store.conn):
+            self.store.save_insight_rule(account, region, rule.document())
+
+    def change(self, account: str, region: str, names: list[str], action: str) -> list[dict]:
+        """DeleteInsightRules, EnableInsightRules or DisableInsightRules (``action``:
+        "delete", "ENABLED", "DISABLED") on the user's rules named; the PartialFailure
+        entries of the names that are unknown or managed (``refusals``)."""
+        failures = self.refusals(account, region, names)
+        refused = {f["FailureResource"] for f in failures}
+        mine = [n for n in dict.fromkeys(names) if n not in refused]
+        if action == "delete":
+            with Transaction(self.store.conn):
+                for name in mine:
+                    self.store.delete_insight_rule(account, region, name)
+            for name in mine:
+                del self.rules[(account, region, name)]
+            return failures
+        with Transaction(self.store.conn):
+            for name in mine:
+                rule = self.rules[(account, region, name)]
+                rule.state = action
                 self.store.save_insight_rule(account, region, rule.document())
-        for rule in prepared.values():
-            self.rules[(account, region, rule.name)] = rule
+        return failures
 
     def delete_managed(self, account: str, region: str, names: list[str]) -> None:
         """Delete the rules and their data; unknown names are ignored."""
@@ -213,8 +314,8 @@ class Insights:
 
     def refusals(self, account: str, region: str, names: list[str]) -> list[dict[str, str]]:
         """PartialFailure entries for DeleteInsightRules, EnableInsightRules and
-        DisableInsightRules: every rule here is managed, and AWS changes managed rules
-        only through the service that owns them. The API reference documents the
+        DisableInsightRules: unknown rules, and managed ones, which AWS changes only
+        through the service that owns them (a user's rule yields none). The API reference documents the
         PartialFailure fields but not their values for either case; the codes here are
         the modelled error codes the corresponding single-rule error would carry."""
         out = []
@@ -230,6 +331,8 @@ class Insights:
                     }
                 )
                 continue
+            if not rule.managed:
+                continue
             owner = rule.resource_arn.split(":")[2] if rule.resource_arn.count(":") >= 2 else ""
             out.append(
                 {
@@ -243,6 +346,38 @@ class Insights:
         return out
 
     # --- contributions ---------------------------------------------------------------
+
+    def watching(self, account: str, region: str, group: str) -> list[Rule]:
+        """The enabled user rules of the account and Region that watch log group ``group``."""
+        return [
+            r
+            for (a, g, _), r in self.rules.items()
+            if (a, g) == (account, region)
+            and r.log is not None
+            and r.state == "ENABLED"
+            and r.log.watches(group)
+        ]
+
+    def observe_logs(
+        self, account: str, region: str, group: str, events: list[tuple[int, str]]
+    ) -> int:
+        """Run a log group's new events ((timestamp in ms, message) each) through the
+        rules watching it; returns how many contributions were kept."""
+        rules = self.watching(account, region, group)
+        if not rules:
+            return 0
+        contributions = []
+        for stamp, message in events:
+            when = float(stamp) / 1000.0
+            for rule in rules:
+                assert rule.log is not None
+                found = rule.log.contribution(message)
+                if found is not None:
+                    keys, value = found
+                    contributions.append(
+                        {"RuleName": rule.name, "Keys": keys, "Value": value, "Timestamp": when}
+                    )
+        return self.record(account, region, contributions) if contributions else 0
 
     def record(self, account: str, region: str, contributions: list[dict]) -> int:
         """Fold contributions into their rules' per-minute data; those to an unknown or
@@ -389,3 +524,10 @@ class Insights:
         first = max(0, math.floor((now - RETENTION_SECONDS - origin) / period))
         last = math.ceil((min(end, now) - origin) / period)
         return sorted(set(range(first, max(first, last))) | set(periods))
+
+
+def _tags(tags: list[dict]) -> list[dict[str, str]]:
+    merged = {t["Key"]: t["Value"] for t in tags}
+    if len(merged) > 50:
+        raise errors.invalid_value("A resource can have at most 50 tags.")
+    return [{"Key": k, "Value": v} for k, v in merged.items()]

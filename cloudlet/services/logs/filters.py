@@ -232,6 +232,7 @@ class FiltersMixin:
         self, ctx: Any, group: Row, stream: Row, events: list[tuple[int, int, str]]
     ) -> None:
         await self._publish_metrics(ctx, group, events)
+        await self._contributor_insights(ctx, group, events)
         for doc, pattern in self._active(group["id"], "subscription"):
             matched = [
                 {"id": event_id(ts, rid), "timestamp": ts, "message": m}
@@ -252,6 +253,24 @@ class FiltersMixin:
                 )
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
+
+    async def _contributor_insights(
+        self, ctx: Any, group: Row, events: list[tuple[int, int, str]]
+    ) -> None:
+        """Hand the new events to CloudWatch, whose Contributor Insights rules that
+        watch this group count them (a rule lives in CloudWatch, as on AWS)."""
+        try:
+            await self.env.call(
+                "cloudwatch",
+                "RecordLogEvents",
+                {"LogGroupName": group["name"], "Events": [(ts, m) for _rid, ts, m in events]},
+                account=ctx.account_id,
+                region=ctx.region,
+            )
+        except NotImplementedOperation:  # CloudWatch is not running
+            return
+        except ServiceError as err:  # a rule's failure never fails the write it counts
+            log.warning("contributor insights of %s: %s", group["name"], err)
 
     async def _publish_metrics(
         self, ctx: Any, group: Row, events: list[tuple[int, int, str]]
