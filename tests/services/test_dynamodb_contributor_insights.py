@@ -68,6 +68,43 @@ def disable_all(ddb, *names: str) -> None:
         settled(ddb, name)
 
 
+def test_scans_and_transactions_count_and_partiql_does_not(ddb, cw):
+    """ "All read and write requests" are monitored (the developer guide's modes), except
+    PartiQL ("does not support PartiQL requests"); transactions cost twice their units.
+    Reports of DynamoDB's rules name at most 25 contributors."""
+    name = make_table(ddb, tname("ci-more"))
+    ddb.update_contributor_insights(TableName=name, ContributorInsightsAction="ENABLE")
+    pkc = settled(ddb, name)["ContributorInsightsRuleList"][0]
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": name, "Item": {"pk": S("t")}}},
+            {"Put": {"TableName": name, "Item": {"pk": S("u")}}},
+        ]
+    )  # 3 x 2 x 1 each
+    ddb.transact_get_items(TransactItems=[{"Get": {"TableName": name, "Key": {"pk": S("t")}}}])
+    ddb.scan(TableName=name)  # each item: an eventual read of its size, 0.5
+    ddb.execute_statement(Statement=f"SELECT * FROM \"{name}\" WHERE pk = 't'")
+    ddb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'p'}}")
+    now = dt.datetime.now(dt.UTC)
+    window = {
+        "StartTime": now - dt.timedelta(minutes=5),
+        "EndTime": now + dt.timedelta(minutes=5),
+        "Period": 60,
+    }
+    expected = {"t": 6 + 2 + 0.5, "u": 6 + 0.5}
+    got: dict = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and got != expected:
+        report = cw.get_insight_rule_report(RuleName=pkc, **window)
+        got = {c["Keys"][0]: c["ApproximateAggregateValue"] for c in report["Contributors"]}
+        time.sleep(0.1)
+    assert got == expected
+    with pytest.raises(ClientError) as exc:
+        cw.get_insight_rule_report(RuleName=pkc, MaxContributorCount=26, **window)
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterValue"
+    disable_all(ddb, name)
+
+
 def test_enabling_makes_cloudwatch_rules_and_counts_accessed_keys(ddb, cw):
     name = make_table(ddb, tname("ci"), range=("sk", "S"))
     fresh = ddb.describe_contributor_insights(TableName=name)

@@ -56,6 +56,7 @@ METRICS = (
 ORDER_BY = ("Sum", "Maximum")
 AGGREGATES = ("Sum", "Count")
 MAX_CONTRIBUTORS = 100
+DYNAMODB_CONTRIBUTORS = 25
 DEFAULT_CONTRIBUTORS = 10
 _NAME = re.compile(r"^[\x20-\x7E]{1,128}$")
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
@@ -454,6 +455,14 @@ class Insights:
         rule = self.get(account, region, params["RuleName"])
         if rule is None:
             raise errors.insight_rule_not_found(params["RuleName"])
+        if rule.managed and ":dynamodb:" in rule.resource_arn and limit > DYNAMODB_CONTRIBUTORS:
+            # The DynamoDB developer guide: "a limit of 25 contributors. Requesting more than
+            # 25 contributors will return an error" (its text is not on record).
+            raise errors.invalid_value(
+                f"The value {limit} for parameter MaxContributorCount is invalid: rules of "
+                f"CloudWatch Contributor Insights for DynamoDB report at most "
+                f"{DYNAMODB_CONTRIBUTORS} contributors."
+            )
         origin = math.floor(start / 60) * 60
         periods, contributors = self._aggregate(account, region, rule, origin, period, end)
         ranked = sorted(

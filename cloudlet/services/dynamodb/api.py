@@ -360,7 +360,13 @@ class DynamoDBService(
 
     def scan(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, query.check_scan)
-        return query.scan(self.engine, table, params, checked)
+        out = query.scan(self.engine, table, params, checked)
+        if table.insights:  # each item read counts its own read units
+            index = params.get("IndexName") or ""
+            consistent = bool(params.get("ConsistentRead"))
+            for item in out.get("Items") or ():
+                self._contribute(table, index, item, read_units(item_size(item), consistent))
+        return out
 
     def batch_get_item(self, ctx: Any, params: dict[str, Any]) -> Result:
         out = batch.batch_get_item(self.engine, ctx.account_id, ctx.region, params)
@@ -386,9 +392,33 @@ class DynamoDBService(
         return out
 
     def transact_get_items(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return batch.transact_get_items(self.engine, ctx.account_id, ctx.region, params)
+        out = batch.transact_get_items(self.engine, ctx.account_id, ctx.region, params)
+        responses = out.get("Responses") or ()
+        for entry, response in zip(params["TransactItems"], responses, strict=False):
+            table = self._insights_table(ctx, entry["Get"]["TableName"])
+            item = response.get("Item")
+            if table is not None and item:  # a transactional read costs twice
+                self._contribute(table, "", item, 2 * read_units(item_size(item), True))
+        return out
 
     def transact_write_items(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return batch.transact_write_items(
+        out = batch.transact_write_items(
             self.engine, self.tokens, ctx.account_id, ctx.region, params
         )
+        for entry in params["TransactItems"]:
+            for kind, spec in entry.items():
+                table = self._insights_table(ctx, spec.get("TableName", ""))
+                if table is None:
+                    continue
+                # Transactional writes and reads cost twice (a ConditionCheck is a read).
+                if kind == "Put":
+                    units = 3 * 2 * write_units(item_size(spec["Item"]))
+                else:
+                    units = 2 * 1.0 if kind == "ConditionCheck" else 3 * 2 * 1.0
+                self._contribute(table, "", spec.get("Item") or spec.get("Key"), units)
+        return out
+
+    def _insights_table(self, ctx: Any, name: str) -> Table | None:
+        """The table ``name`` when its contributor insights are on, else None."""
+        table = self.engine.find(ctx.account_id, ctx.region, name) if name else None
+        return table if table is not None and table.insights else None

@@ -13,10 +13,13 @@ Why it is built this way:
   LimitExceededException when the account's 100 rules are used; FAILED stays until the
   next ENABLE). The entries live in the table's definition, so a restart carries on.
 - **Contributions are counted where the work is done**: each GetItem, PutItem,
-  UpdateItem, DeleteItem, batch item and Query adds its ConsumedThroughputUnits (3 per
-  write unit plus the read units, the developer guide's definition) to the accessed-keys
+  UpdateItem, DeleteItem, batch item, transaction item, item a Scan returns and Query
+  adds its ConsumedThroughputUnits (3 per write unit plus the read units, the developer
+  guide's definition; "all read and write requests" are monitored) to the accessed-keys
   rules of the table or index it touched, keyed by the partition key (PKC) and the
-  partition and sort key (SKC); a Query counts once, by its partition key. Throttled-keys
+  partition and sort key (SKC); a Query counts once, by its partition key; transaction
+  items count twice their units, as transactions cost; PartiQL is not counted (the
+  developer guide: Contributor Insights "does not support PartiQL requests"). Throttled-keys
   rules (PKT, SKT) exist but stay empty: cloudlet does not throttle. Contributions are
   buffered in memory and sent with the same loop; a crash loses at most one interval of
   them, never a write.
@@ -24,7 +27,8 @@ Why it is built this way:
 Behaviour and texts follow the lab captures of live DynamoDB (ack-api-quirks
 DDB-TABLE-089 to -092, -095, -097, -116, -137, -161, -337 to -343, 2026-10). Not on
 record, so judgement calls: the rules' definitions, the resource name of an index's rules
-(``<table>-<index>``), and that transactions and Scans are not counted.
+(``<table>-<index>``), a Scan item's units (its own size, as a GetItem of it would
+cost) and a transaction's Update, Delete and ConditionCheck items' (one unit each, twice).
 """
 
 from __future__ import annotations
