@@ -10,11 +10,11 @@ state) so they are right under pytest-xdist too.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
+
+from tests.cli import aws_cli
 
 _CASE = re.compile(r"test_protocols\.py::test_(input|output)\[(?:legacy-)?([^:]+):")
 
@@ -54,25 +54,4 @@ def strict_server(tmp_path_factory):
 @pytest.fixture
 def aws(cloudlet_server, tmp_path):
     """The AWS CLI (``python -m awscli``) pointed at the session's server: ``aws(*args)``."""
-    env = {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "HOME": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-    }
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        out = subprocess.run(
-            [sys.executable, "-m", "awscli", "--endpoint-url", cloudlet_server.endpoint, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            cwd=tmp_path,
-        )
-        if check:
-            assert out.returncode == 0, out.stderr
-        return out
-
-    return run
+    return aws_cli(cloudlet_server.endpoint, tmp_path)

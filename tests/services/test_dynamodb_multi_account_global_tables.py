@@ -8,15 +8,14 @@ tables (DDB-TABLE-048/320). Accounts are 12-digit access keys (open mode)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
+from tests.cli import aws_cli
 from tests.services.dynamodb_helpers import N, S, make_table, tname
+from tests.services.test_dynamodb_global_tables import _active, _error
 
 A, B, C = "111122223333", "444455556666", "123456789012"
 OHIO, VIRGINIA, OREGON = "us-east-2", "us-east-1", "us-west-2"
@@ -32,22 +31,6 @@ def ddb(server, account: str, region: str):
         aws_secret_access_key="secret",
         config=Config(retries={"total_max_attempts": 1}),
     )
-
-
-def _error(exc: pytest.ExceptionInfo) -> tuple[str, str]:
-    err = exc.value.response["Error"]
-    return err["Code"], err["Message"]
-
-
-def _active(c, name: str, timeout: float = 10.0) -> dict:
-    """DescribeTable once the table and every replica it lists are ACTIVE."""
-    deadline = time.monotonic() + timeout
-    while True:
-        table = c.describe_table(TableName=name)["Table"]
-        statuses = [table["TableStatus"], *(r["ReplicaStatus"] for r in table.get("Replicas", ()))]
-        if set(statuses) == {"ACTIVE"} or time.monotonic() > deadline:
-            return table
-        time.sleep(0.05)
 
 
 def arn(account: str, region: str, name: str) -> str:
@@ -329,22 +312,7 @@ def test_the_tutorial_with_the_cli_and_a_restart(tmp_path):
     try:
 
         def cli(account: str, region: str, *args: str) -> dict:
-            env = {
-                "AWS_ACCESS_KEY_ID": account,
-                "AWS_SECRET_ACCESS_KEY": "secret",
-                "AWS_DEFAULT_REGION": region,
-                "HOME": str(tmp_path),
-                "PATH": "/usr/bin:/bin",
-            }
-            out = subprocess.run(
-                [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=60,
-                cwd=tmp_path,
-            )
-            assert out.returncode == 0, out.stderr
+            out = aws_cli(server.endpoint, tmp_path, access_key=account, region=region)(*args)
             return json.loads(out.stdout) if out.stdout.strip() else {}
 
         cli(
