@@ -173,19 +173,9 @@ def aws_client(cloudlet_server: CloudletServer) -> Callable[..., Any]:
 
 
 def account_host_as_endpoint(client: Any) -> Any:
-    """Send an S3 Control client's requests to its endpoint as given.
+    """Send an S3 Control client's requests to its endpoint as given (``awscli_plugin``
+    says why; it does the same for the AWS CLI)."""
+    from cloudlet.awscli_plugin import drop_account_host
 
-    botocore puts the account id in front of S3 Control's host
-    (``000000000000.127.0.0.1:4566``), which no resolver finds for an IP address and
-    few for ``localhost``; cloudlet reads the account from ``x-amz-account-id``, so the
-    prefix is dropped before the request is signed."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    def drop_account(request: Any, **_: Any) -> None:
-        parts = urlsplit(request.url)
-        head, _dot, rest = parts.netloc.partition(".")
-        if head.isdigit() and len(head) == 12 and rest:
-            request.url = urlunsplit(parts._replace(netloc=rest))
-
-    client.meta.events.register("before-sign.s3-control", drop_account)
+    client.meta.events.register("before-sign.s3-control", drop_account_host)
     return client

@@ -1,4 +1,5 @@
-"""S3 Control's tagging of buckets: TagResource, UntagResource, ListTagsForResource.
+"""S3 Control: the tagging of buckets (TagResource, UntagResource, ListTagsForResource)
+and S3 Batch Operations jobs (``batch.py``).
 
 Why it is built this way:
 
@@ -13,9 +14,12 @@ Why it is built this way:
   reads the header). Another account than the caller's is refused, and a bucket of
   another account is not found.
 - **Buckets only.** General purpose buckets (``arn:aws:s3:::<name>``) and directory
-  buckets (``arn:aws:s3express:<region>:<account>:bucket/<name>``) are what cloudlet
-  has; an ARN of anything else S3 Control tags (access points, Storage Lens, Batch
-  Operations jobs, Access Grants) is answered 501, as those are not built.
+  buckets (``arn:aws:s3express:<region>:<account>:bucket/<name>``) are what TagResource
+  takes; an ARN of anything else S3 Control tags (access points, Storage Lens, Batch
+  Operations jobs, Access Grants) is answered 501 (a job's tags are those of
+  Get/Put/DeleteJobTagging).
+- **Batch Operations jobs** live in the S3 service's database and run in the background
+  (``batch.py``, ``batch_runner.py``): started and stopped with this service.
 - Every other S3 Control operation answers 501 ``NotImplemented``.
 """
 
@@ -27,6 +31,8 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.abac import abac_tags, bucket_tags, tag_bucket, untag_bucket
+from cloudlet.services.s3.batch import BatchHandlers
+from cloudlet.services.s3.batch_jobs import job_arn
 from cloudlet.services.s3.directory import directory_name
 
 Result = dict[str, Any]
@@ -44,8 +50,9 @@ def _no_such_resource() -> ServiceError:
     return errors.s3_error("NoSuchResource", "The specified resource doesn't exist.", 404)
 
 
-class S3ControlService(Service):
-    """The ``s3control`` API's bucket tagging over the S3 service's buckets."""
+class S3ControlService(BatchHandlers, Service):
+    """The ``s3control`` API's bucket tagging and Batch Operations jobs over the S3
+    service's buckets."""
 
     name = "s3control"
     internal_error = ("InternalError", "We encountered an internal error. Please try again.")
@@ -56,6 +63,12 @@ class S3ControlService(Service):
     @property
     def s3(self) -> Any:
         return self.env.services["s3"]
+
+    async def start(self) -> None:
+        self._start_batch()  # after S3's start (the registry's order): its database is open
+
+    async def stop(self) -> None:
+        await self._stop_batch()
 
     # ---- the operations
 
@@ -91,7 +104,10 @@ class S3ControlService(Service):
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
-        """The resource ARN and, for a bucket, its bucket policy."""
+        """The resource ARN and, for a bucket, its bucket policy (a job's ARN for the
+        operations on one job)."""
+        if params.get("JobId"):
+            return job_arn(ctx.region, params.get("AccountId") or "", params["JobId"]), None
         arn = params.get("ResourceArn") or "*"
         name = bucket_name(arn) if arn != "*" else None
         return arn, self.s3.configs.get(name, "policy") if name else None

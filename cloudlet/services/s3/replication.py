@@ -7,7 +7,8 @@ configuration itself are in ``replication_rules.py``):
   CopyObject, CompleteMultipartUpload, POST uploads (``post.py``)) that an
   enabled rule selects, and the delete markers of user deletes where the rule
   replicates them. Never: deletes of a specific version, versions that existed
-  before the configuration, lifecycle actions (they do not pass through these
+  before the configuration (unless a Batch Replication job of S3 Control queues
+  them: ``_replicate_existing``), lifecycle actions (they do not pass through these
   hooks), versions in GLACIER or DEEP_ARCHIVE, and replicas themselves: a
   replica is written here, not by a client, so no hook sees it, which is what
   keeps chains (A->B->C) and two-way setups (A<->B) from looping. SSE-KMS
@@ -196,17 +197,47 @@ class ReplicationHandlers(ReplicationMonitor):
         if not config or version_id is None or version_id == NULL_VERSION:
             return
         version = self.store.version(name, key, version_id)
-        if version is None or version.storage_class in _NOT_REPLICATED:
+        if version is None:
             return
-        targets = select_targets(
+        targets = self._replication_targets(version)
+        if targets:
+            self._enqueue(version, _OBJECT, targets, status=PENDING)
+
+    # -- Batch Replication (S3 Control's S3ReplicateObject, batch_tasks.py) -------------
+
+    def _replication_targets(self, version: ObjectVersion) -> list[dict[str, Any]]:
+        """Where the bucket's rules send ``version`` now (none without a configuration, or
+        for an archived version): what makes it ``EligibleForReplication``."""
+        config = self.configs.get(version.bucket, "replication")
+        if not config or version.storage_class in _NOT_REPLICATED:
+            return []
+        return select_targets(
             config,
-            key,
+            version.key,
             version.extra.get("tags") or [],
             delete_marker=version.delete_marker,
             kms=_is_kms(version),
         )
-        if targets:
-            self._enqueue(version, _OBJECT, targets, status=PENDING)
+
+    def _replicate_existing(self, version: ObjectVersion) -> list[dict[str, Any]]:
+        """Queue an existing version as a client write would have been queued, whatever
+        its status (never replicated, FAILED, COMPLETED, or a REPLICA, which keeps its
+        status); the targets (none: no rule selects it). A version already queued is
+        left to the work under way."""
+        targets = self._replication_targets(version)
+        if targets and not self._replication_queued(version):
+            replica = version.extra.get("replication") == REPLICA
+            self._enqueue(version, _OBJECT, targets, status=None if replica else PENDING)
+        return targets
+
+    def _replication_queued(self, version: ObjectVersion) -> bool:
+        """Whether a copy of ``version`` to some destination is still to be made."""
+        row = self.store.conn.execute(
+            "SELECT 1 FROM replication_queue WHERE bucket = ? AND key = ? AND version_id = ? "
+            "AND kind = ? LIMIT 1",
+            (version.bucket, key_bytes(version.key), version.version_id, _OBJECT),
+        ).fetchone()
+        return row is not None
 
     # -- metadata changes that follow ---------------------------------------------------
 
