@@ -9,6 +9,11 @@ ranges, ``exists``, ``cidr``; ``$or`` of alternative patterns. It is compiled on
 (``compile_node``, which raises ``PatternError`` with AWS's wording, for each service
 to answer in its own error) and matched per message (``match_node``).
 
+EventBridge's rules speak a little more (``extended=True``): ``wildcard`` (``*`` any
+run of characters, ``\\*`` a star), ``prefix``/``suffix`` with ``equals-ignore-case``,
+and ``anything-but`` of ``wildcard`` or ``equals-ignore-case``. SNS and Lambda refuse
+these as AWS's do (``Unrecognized match type``), so they compile without it.
+
 Why here: SNS and Lambda evaluate the same language, and a service's folder owns only
 its own state; the services keep their limits and scopes (``sns/filterpolicy.py``,
 ``awslambda/filters.py``).
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,9 +67,12 @@ def compile_node(
     doc: dict[str, Any],
     prefix: tuple[str, ...] = (),
     nested: Callable[[], Exception] | None = None,
+    *,
+    extended: bool = False,
 ) -> Node:
     """Compile a pattern object. ``nested``: the error to raise for a nested object where
-    the caller's scope takes none (None: nesting allowed)."""
+    the caller's scope takes none (None: nesting allowed); ``extended``: EventBridge's
+    operators too."""
     node = Node()
     for name, value in doc.items():
         if name == "$or":
@@ -73,22 +82,22 @@ def compile_node(
             for branch in value:
                 if not isinstance(branch, dict):
                     raise _bad("Value of $or must be an array of objects")
-                branches.append(compile_node(branch, prefix, nested))
+                branches.append(compile_node(branch, prefix, nested, extended=extended))
             node.ors.append(branches)
         elif isinstance(value, dict):
             if nested is not None:
                 raise nested()
-            inner = compile_node(value, (*prefix, name), nested)
+            inner = compile_node(value, (*prefix, name), nested, extended=extended)
             node.keys.extend(inner.keys)
             node.ors.extend(inner.ors)
         elif isinstance(value, list):
-            node.keys.append(_compile_key((*prefix, name), value))
+            node.keys.append(_compile_key((*prefix, name), value, extended))
         else:
             raise _bad(f'"{name}" must be an object or an array')
     return node
 
 
-def _compile_key(path: tuple[str, ...], values: list[Any]) -> Key:
+def _compile_key(path: tuple[str, ...], values: list[Any], extended: bool = False) -> Key:
     if not values:
         raise _bad("Empty arrays are not allowed")
     key = Key(path, [])
@@ -103,7 +112,7 @@ def _compile_key(path: tuple[str, ...], values: list[Any]) -> Key:
                 key.exists = arg
                 key.conditions.append(lambda v: True)
             else:
-                key.conditions.append(_operator(op, arg))
+                key.conditions.append(_operator(op, arg, extended))
         elif isinstance(value, list):
             raise _bad("Match value must be String, number, true, false, or null")
         else:
@@ -129,7 +138,9 @@ def _string_arg(op: str, arg: Any) -> str:
     return arg
 
 
-def _operator(op: str, arg: Any) -> Cond:
+def _operator(op: str, arg: Any, extended: bool = False) -> Cond:
+    if extended and op in ("prefix", "suffix") and isinstance(arg, dict):
+        return _affix_ignoring_case(op, arg)
     if op == "prefix":
         s = _string_arg(op, arg)
         return lambda v: isinstance(v, str) and v.startswith(s)
@@ -140,28 +151,76 @@ def _operator(op: str, arg: Any) -> Cond:
         s = _string_arg(op, arg).casefold()
         return lambda v: isinstance(v, str) and v.casefold() == s
     if op == "anything-but":
-        return _anything_but(arg)
+        return _anything_but(arg, extended)
     if op == "numeric":
         return _numeric(arg)
     if op == "cidr":
         return _cidr(arg)
+    if extended and op == "wildcard":
+        return _wildcard(_string_arg(op, arg))
     raise _bad(f"Unrecognized match type {op}")
 
 
-def _anything_but(arg: Any) -> Cond:
+def _anything_but(arg: Any, extended: bool = False) -> Cond:
     if isinstance(arg, dict):
         if len(arg) != 1:
             raise _bad("Only one key allowed in match expression")
         [(op, inner)] = arg.items()
-        if op not in ("prefix", "suffix"):
+        allowed = ("prefix", "suffix", "wildcard", "equals-ignore-case") if extended else ()
+        if op not in ("prefix", "suffix", *allowed):
             raise _bad(f"Unsupported anything-but pattern: {op}")
-        positive = _operator(op, inner)
-        return lambda v: isinstance(v, str) and not positive(v)
+        positives = [_operator(op, x, extended) for x in _one_or_many(op, inner, extended)]
+        return lambda v: isinstance(v, str) and not any(p(v) for p in positives)
     values = arg if isinstance(arg, list) else [arg]
     if not values or any(isinstance(x, dict | list | bool) or x is None for x in values):
         raise _bad("Value of anything-but must be an array or single string/number value.")
     excluded = [_literal(x) for x in values]
     return lambda v: not any(c(v) for c in excluded)
+
+
+def _one_or_many(op: str, arg: Any, extended: bool) -> list[Any]:
+    """EventBridge's ``anything-but`` takes a list of strings for ``equals-ignore-case``
+    and ``wildcard`` (and ``prefix``/``suffix`` since 2024); SNS's a single string."""
+    if extended and isinstance(arg, list):
+        if not arg or not all(isinstance(x, str) for x in arg):
+            raise _bad(f"Value of anything-but {op} must be an array of strings.")
+        return arg
+    return [arg]
+
+
+def _affix_ignoring_case(op: str, arg: dict[str, Any]) -> Cond:
+    """EventBridge's ``{"prefix": {"equals-ignore-case": "x"}}`` (and suffix)."""
+    if len(arg) != 1 or "equals-ignore-case" not in arg:
+        raise _bad(f"Unsupported {op} pattern: {', '.join(arg) or '{}'}")
+    s = _string_arg("equals-ignore-case", arg["equals-ignore-case"]).casefold()
+    if op == "prefix":
+        return lambda v: isinstance(v, str) and v.casefold().startswith(s)
+    return lambda v: isinstance(v, str) and v.casefold().endswith(s)
+
+
+def _wildcard(text: str) -> Cond:
+    """EventBridge's ``wildcard``: ``*`` is any run of characters, ``\\*`` and ``\\\\``
+    a literal star and backslash; two stars in a row, or any other escape, is refused
+    with event-ruler's words."""
+    parts: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            if i + 1 >= len(text) or text[i + 1] not in "*\\":
+                raise _bad(f"Invalid escape character at pos {i}")
+            parts.append(re.escape(text[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            if i + 1 < len(text) and text[i + 1] == "*":
+                raise _bad(f"Consecutive wildcard characters at pos {i}")
+            parts.append(".*")
+        else:
+            parts.append(re.escape(c))
+        i += 1
+    compiled = re.compile("".join(parts), re.DOTALL)
+    return lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None
 
 
 _LOWER = {">", ">="}

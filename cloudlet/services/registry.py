@@ -28,6 +28,7 @@ IMPLEMENTED: dict[str, str] = {
     "logs": "cloudlet.services.logs.api:LogsService",
     "sns": "cloudlet.services.sns.api:SnsService",
     "lambda": "cloudlet.services.awslambda.api:LambdaService",
+    "events": "cloudlet.services.events.api:EventsService",
 }
 
 

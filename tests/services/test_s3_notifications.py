@@ -301,36 +301,32 @@ def test_fifo_destinations_are_refused(s3, sqs, aws_client):
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
 
 
-def test_eventbridge_configuration_is_refused_and_the_stored_one_kept(s3, sqs, queue):
+def test_eventbridge_configuration_is_stored_with_the_others(s3, sqs, queue):
     # The empty element is how EventBridge delivery is switched on (AWS's
-    # NotificationConfiguration API doc). cloudlet runs no EventBridge, so it says so
-    # (501) rather than store a configuration whose events would go nowhere; the
-    # configuration already there keeps delivering.
+    # NotificationConfiguration API doc). It is stored and returned with the queue
+    # configuration, which keeps delivering (test_s3_eventbridge.py follows the events
+    # to EventBridge).
     url, arn = queue
     bucket = bname("notify")
     s3.create_bucket(Bucket=bucket)
     queues = [{"Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
     s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queues}
+        Bucket=bucket,
+        NotificationConfiguration={"QueueConfigurations": queues, "EventBridgeConfiguration": {}},
     )
     [test] = _drain(sqs, url, 1)
     assert test["Event"] == "s3:TestEvent"
-    for document in (
-        {"QueueConfigurations": queues, "EventBridgeConfiguration": {}},
-        {"EventBridgeConfiguration": {}},
-    ):
-        with pytest.raises(ClientError) as exc:
-            s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration=document
-            )
-        assert exc.value.response["Error"]["Code"] == "NotImplemented"
-        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     got = s3.get_bucket_notification_configuration(Bucket=bucket)
-    assert "EventBridgeConfiguration" not in got
+    assert got["EventBridgeConfiguration"] == {}
     assert [(c["Id"], c["QueueArn"]) for c in got["QueueConfigurations"]] == [("to-queue", arn)]
     s3.put_object(Bucket=bucket, Key="still.txt", Body=b"x")
     [event] = _drain(sqs, url, 1)
     assert event["Records"][0]["s3"]["object"]["key"] == "still.txt"
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["EventBridgeConfiguration"] == {} and "QueueConfigurations" not in got
 
 
 # The examples of the S3 user guide's "Configuring event notifications using object

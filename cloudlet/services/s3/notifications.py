@@ -27,9 +27,10 @@ Delivery goes through ``ServiceEnv.call`` (SQS's own ``SendMessage``, SNS's
 InvocationType Event; no import of their internals), in a task after the
 response, as S3 delivers asynchronously.
 
-An ``EventBridgeConfiguration`` (even the empty element that switches it on)
-answers 501 until cloudlet runs EventBridge: storing it would promise deliveries
-that never happen. Nothing of the document is stored then.
+An ``EventBridgeConfiguration`` (the empty element switches it on) is stored with
+the rest of the document and returned by GetBucketNotificationConfiguration; while it
+is there every event above also goes to EventBridge's default bus, alongside the
+queues, topics and functions (``eventbridge.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from cloudlet.core.ids import fast_uuid
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result, canonical_user_id
 from cloudlet.services.s3.config import ConfigHandlers, canned_acl, without_display_names
+from cloudlet.services.s3.eventbridge import EventBridgeNotifications
 from cloudlet.services.s3.store import NULL_VERSION, Bucket, ObjectVersion
 
 log = logging.getLogger(__name__)
@@ -350,7 +352,7 @@ def _checked_filter(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "Filter": {**flt, "Key": {**flt["Key"], "FilterRules": named}}}
 
 
-class NotificationHandlers(ConfigHandlers):
+class NotificationHandlers(EventBridgeNotifications, ConfigHandlers):
     """Put/GetBucketNotificationConfiguration, and event delivery on writes and deletes."""
 
     _deliveries: set[asyncio.Task]
@@ -360,13 +362,6 @@ class NotificationHandlers(ConfigHandlers):
     ) -> Result:
         bucket = self._bucket(params["Bucket"])
         document = dict(params.get("NotificationConfiguration") or {})
-        if document.get(EVENTBRIDGE) is not None:  # present, even empty, switches it on
-            raise errors.s3_error(
-                "NotImplemented",
-                "EventBridgeConfiguration notifications are not implemented in cloudlet yet; "
-                "queue, topic and Lambda function configurations are",
-                501,
-            )
         stored: dict[str, Any] = {}
         # Every configuration's own form first (events, ARN, filter), then the
         # destinations, all of them: S3's ``one-queue-invalid-one-not-existent`` names
@@ -381,6 +376,8 @@ class NotificationHandlers(ConfigHandlers):
         if not params.get("SkipDestinationValidation"):
             await self._check_destinations(stored, bucket)
         _check_overlaps(stored)
+        if document.get(EVENTBRIDGE) is not None:  # present, even empty, switches it on
+            stored[EVENTBRIDGE] = {}
         if stored:
             self.configs.put(bucket.name, "notification", stored)
         else:
@@ -611,7 +608,8 @@ class NotificationHandlers(ConfigHandlers):
         replication: dict[str, Any] | None = None,
         ctx: Any = None,
     ) -> None:
-        """Send ``event`` to every matching queue; ``glacier``: a restore's
+        """Send ``event`` to every matching queue, topic and function, and to EventBridge
+        when the bucket sends there; ``glacier``: a restore's
         ``glacierEventData``; ``replication``: a replication event's
         ``replicationEventData`` (``replication_metrics.py``); ``ctx``: the request that
         caused it (None: no request did, or the caller does not say: restore.py's and
@@ -633,6 +631,17 @@ class NotificationHandlers(ConfigHandlers):
                     record.update(_replication_fields(replication))
                 body = json.dumps({"Records": [record]})
                 self._schedule(config[arn_key], body, bucket, trace)
+        if EVENTBRIDGE in document:
+            self._to_eventbridge(
+                bucket,
+                event,
+                key,
+                size=size,
+                etag=etag,
+                version_id=version_id,
+                glacier=glacier,
+                ctx=ctx,
+            )
 
     def _record(
         self,

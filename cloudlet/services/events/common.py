@@ -1,0 +1,99 @@
+"""ARNs, names, paging and times, as every EventBridge operation group uses them.
+
+A bus is named by its name or its ARN (``arn:aws:events:<region>:<account>:event-bus/
+<name>``); a rule's ARN is ``rule/<name>`` on the default bus and ``rule/<bus>/<name>``
+on a custom one. Names are checked against the model's patterns here, since the codec
+only checks that required members are present.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudlet.services.events import errors
+
+DEFAULT_BUS = "default"
+RULE_NAME = re.compile(r"[\.\-_A-Za-z0-9]+")
+BUS_NAME = re.compile(r"[/\.\-_A-Za-z0-9]+")
+BUS_ARN = re.compile(r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):event-bus/(.+)")
+RULE_ARN = re.compile(r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):rule/(.+)")
+
+
+def bus_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{account}:event-bus/{name}"
+
+
+def rule_arn(region: str, account: str, bus: str, name: str) -> str:
+    path = name if bus == DEFAULT_BUS else f"{bus}/{name}"
+    return f"arn:aws:events:{region}:{account}:rule/{path}"
+
+
+def bus_ref(ctx: Any, value: str | None, member: str = "eventBusName") -> tuple[str, str, str]:
+    """(account, region, name) of the bus ``value`` names (a name or an ARN; None: the
+    default bus of the caller's account and region)."""
+    if not value:
+        return ctx.account_id, ctx.region, DEFAULT_BUS
+    m = BUS_ARN.fullmatch(value)
+    if m is not None:
+        return m.group(2), m.group(1), m.group(3)
+    if len(value) > 256 or not BUS_NAME.fullmatch(value):
+        raise errors.constraint(
+            value,
+            member,
+            "Member must satisfy regular expression pattern: "
+            r"(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?"
+            r"[/\.\-_A-Za-z0-9]+",
+        )
+    return ctx.account_id, ctx.region, value
+
+
+def check_rule_name(name: str, member: str = "name") -> None:
+    if len(name) > 64:
+        raise errors.constraint(name, member, "Member must have length less than or equal to 64")
+    if not RULE_NAME.fullmatch(name):
+        raise errors.constraint(
+            name, member, r"Member must satisfy regular expression pattern: [\.\-_A-Za-z0-9]+"
+        )
+
+
+def check_length(value: str | None, member: str, most: int) -> None:
+    if value is not None and len(value) > most:
+        raise errors.constraint(
+            value, member, f"Member must have length less than or equal to {most}"
+        )
+
+
+def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of ``items`` (sorted by the caller) from ``NextToken``, ``Limit`` long
+    (1 to 100; AWS's page when none is asked is as long as there are items, up to 100)."""
+    limit = params.get("Limit")
+    if limit is not None and not 1 <= limit <= 100:
+        raise errors.constraint(limit, "limit", "Member must have value between 1 and 100")
+    start = 0
+    token = params.get("NextToken")
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(token.encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise errors.bad_token() from None
+        if not 0 <= start <= len(items):
+            raise errors.bad_token()
+    end = start + (limit or 100)
+    nxt = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], nxt
+
+
+def event_time(seconds: float) -> str:
+    """An event's ``time``: whole seconds in UTC (``2024-05-01T12:00:00Z``), as AWS's."""
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tag_map(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in tags or []}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]

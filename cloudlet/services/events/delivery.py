@@ -1,0 +1,228 @@
+"""Delivering matched events to targets, after the response, never on the request's
+time.
+
+Each (event, target) is a task: the target's input is shaped (``transform.py``), then
+sent through the target service's own operation (``ServiceEnv.call``: SQS
+``SendMessage``, SNS ``Publish``, Lambda ``Invoke`` with InvocationType Event; no import
+of their internals); an event bus target gets the event as it is, matched against that
+bus's rules. In strict mode a target whose resource policy does not let
+``events.amazonaws.com`` send on behalf of the rule is not sent to, as on AWS.
+
+Failures follow the target's ``RetryPolicy`` (AWS's defaults: 185 retries within 24
+hours): a target that is gone or refuses (a 4xx: the queue or function does not exist,
+no permission) is not retried, as EventBridge does not retry those; other failures are
+retried with backoff (1 s, 2 s, 4 s ... at most a minute apart). An event that is not
+delivered goes to the target's ``DeadLetterConfig`` queue, with AWS's message
+attributes (``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``,
+``EXHAUSTED_RETRY_CONDITION``, ``RETRY_ATTEMPTS``), else it is dropped and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from cloudlet.core.clock import clock
+from cloudlet.core.errors import NotImplementedOperation, ServiceError
+from cloudlet.services.base import ServiceEnv
+from cloudlet.services.events.transform import target_input
+
+log = logging.getLogger(__name__)
+Doc = dict[str, Any]
+PRINCIPAL = "events.amazonaws.com"
+DEFAULT_RETRIES = 185
+DEFAULT_AGE = 86400
+MAX_DELAY = 60.0
+MAX_HOPS = 5
+"""Bus-to-bus forwards one event may take: a loop of buses ends here."""
+Forward = Callable[[str, Doc, int], None]
+"""(bus ARN, event, hops) -> None: put the event on that bus (raises ServiceError)."""
+
+
+class Undelivered(Exception):
+    """A delivery that failed: AWS's dead-letter ``ERROR_CODE`` and the reason."""
+
+    def __init__(self, code: str, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str, str]:
+    """(service, region, account, resource) of an ARN."""
+    parts = arn.split(":", 5)
+    return parts[2], parts[3], parts[4], parts[5]
+
+
+def target_call(target: Doc, body: str, event: Doc) -> tuple[str, str, dict[str, Any], str, str]:
+    """(service, operation, params, account, region) delivering ``body`` to ``target``."""
+    arn = target["Arn"]
+    service, region, account, resource = _arn_parts(arn)
+    if service == "sqs":
+        params: dict[str, Any] = {
+            "QueueUrl": f"http://localhost/{account}/{resource}",
+            "MessageBody": body,
+        }
+        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+        if resource.endswith(".fifo"):
+            params["MessageGroupId"] = group or "events"
+            params["MessageDeduplicationId"] = event["id"]
+        return "sqs", "SendMessage", params, account, region
+    if service == "sns":
+        return "sns", "Publish", {"TopicArn": arn, "Message": body}, account, region
+    params = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
+    return "lambda", "Invoke", params, account, region
+
+
+def _why(err: ServiceError) -> Undelivered:
+    """A target service's refusal in AWS's dead-letter words."""
+    code = err.code
+    if "NotFound" in code or "NonExistent" in code or "DoesNotExist" in code:
+        return Undelivered("RESOURCE_NOT_FOUND", err.message, False)
+    if "AccessDenied" in code or "Authoriz" in code:
+        return Undelivered("NO_PERMISSIONS", err.message, False)
+    if err.status >= 500 or "Throttl" in code or "TooMany" in code:
+        return Undelivered("SDK_CLIENT_ERROR", err.message, True)
+    return Undelivered("SDK_CLIENT_ERROR", err.message, False)
+
+
+class Deliverer:
+    def __init__(self, env: ServiceEnv, forward: Forward) -> None:
+        self.env = env
+        self.forward = forward
+        self._tasks: set[asyncio.Task] = set()
+
+    def send(self, rule: Doc, target: Doc, event: Doc, hops: int = 0) -> None:
+        """Start delivering ``event``, which ``rule`` matched, to ``target``."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._deliver(dict(rule), dict(target), event, hops))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, rule: Doc, target: Doc, event: Doc, hops: int) -> None:
+        retry = target.get("RetryPolicy") or {}
+        most = retry.get("MaximumRetryAttempts", DEFAULT_RETRIES)
+        age = retry.get("MaximumEventAgeInSeconds", DEFAULT_AGE)
+        started = clock.monotonic()
+        attempt = 0
+        while True:
+            try:
+                await self._attempt(rule, target, event, hops)
+                return
+            except Undelivered as failure:
+                if not failure.retryable:
+                    return await self._dead_letter(rule, target, event, failure, None, attempt)
+                if attempt >= most:
+                    exhausted = "MaximumRetryAttempts"
+                else:
+                    delay = min(MAX_DELAY, 2.0**attempt)
+                    if clock.monotonic() + delay - started > age:
+                        exhausted = "MaximumEventAgeInSeconds"
+                    else:
+                        attempt += 1
+                        await asyncio.sleep(delay)
+                        continue
+                return await self._dead_letter(rule, target, event, failure, exhausted, attempt)
+
+    async def _attempt(self, rule: Doc, target: Doc, event: Doc, hops: int) -> None:
+        """One try; raises ``Undelivered``."""
+        if target["Arn"].split(":")[2] == "events":
+            if hops >= MAX_HOPS:
+                raise Undelivered("SDK_CLIENT_ERROR", "the event passed too many buses", False)
+            try:
+                self.forward(target["Arn"], event, hops + 1)
+            except ServiceError as err:
+                raise _why(err) from None
+            return
+        service, operation, params, account, region = target_call(
+            target, target_input(target, event, rule), event
+        )
+        if not self._permitted(service, operation, params, account, region, rule["Arn"]):
+            raise Undelivered(
+                "NO_PERMISSIONS",
+                f"the resource policy of {target['Arn']} does not allow {PRINCIPAL}",
+                False,
+            )
+        try:
+            await self.env.call(service, operation, params, account=account, region=region)
+        except asyncio.CancelledError:
+            raise
+        except NotImplementedOperation as err:
+            raise Undelivered("SDK_CLIENT_ERROR", err.message, False) from None
+        except ServiceError as err:
+            raise _why(err) from None
+        except Exception as err:  # noqa: BLE001 - a target's failure is reported, not raised
+            raise Undelivered("SDK_CLIENT_ERROR", str(err) or type(err).__name__, True) from None
+
+    def _permitted(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        account: str,
+        region: str,
+        source_arn: str,
+    ) -> bool:
+        return self.env.service_may(
+            service,
+            operation,
+            params,
+            account=account,
+            region=region,
+            principal=PRINCIPAL,
+            source_arn=source_arn,
+        )
+
+    async def _dead_letter(
+        self,
+        rule: Doc,
+        target: Doc,
+        event: Doc,
+        failure: Undelivered,
+        exhausted: str | None,
+        attempts: int,
+    ) -> None:
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+        log.warning(
+            "EventBridge event %s for %s not delivered: %s",
+            event.get("id"),
+            target["Arn"],
+            failure.message,
+        )
+        if not dlq:
+            return
+        attributes = {
+            "RULE_ARN": rule["Arn"],
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": failure.code,
+            "ERROR_MESSAGE": failure.message[:1000],
+            "RETRY_ATTEMPTS": str(attempts),
+        }
+        if exhausted:
+            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        service, operation, params, account, region = target_call(
+            {"Arn": dlq, "SqsParameters": {}}, body, event
+        )
+        params["MessageAttributes"] = {
+            k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v
+        }
+        if not self._permitted(service, operation, params, account, region, rule["Arn"]):
+            log.warning("EventBridge dead-letter queue %s does not allow %s", dlq, PRINCIPAL)
+            return
+        try:
+            await self.env.call(service, operation, params, account=account, region=region)
+        except ServiceError as err:
+            log.warning("EventBridge dead-letter queue %s refused an event: %s", dlq, err.message)

@@ -1,0 +1,90 @@
+"""EventBridge state: event buses and rules (with their targets and tags), in memory
+and written through to SQLite.
+
+A few hundred documents, read on every PutEvents and rarely written: the
+``DocumentStore`` pattern SNS, EC2 and AutoScaling use. Every account and region has a
+``default`` bus; it is written down the first time it is looked at, so its creation time
+and tags are stable across restarts. Rules are kept by bus, in name order, so a
+PutEvents reads only the rules of the bus it names.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from cloudlet.core.clock import clock
+from cloudlet.services.events.common import DEFAULT_BUS, bus_arn
+from cloudlet.state.documents import DocumentStore
+
+Doc = dict[str, Any]
+
+
+class EventsStore:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.docs = DocumentStore(conn, "events_resources")
+        self.buses: dict[str, Doc] = {d["Arn"]: d for d in self.docs.load("bus")}
+        self.rules: dict[str, dict[str, Doc]] = {}
+        """bus ARN -> rule name -> rule."""
+        for rule in self.docs.load("rule"):
+            self.rules.setdefault(rule["BusArn"], {})[rule["Name"]] = rule
+
+    def close(self) -> None:
+        self.docs.close()
+
+    # -- buses ---------------------------------------------------------------------------
+
+    def bus(self, account: str, region: str, name: str) -> Doc | None:
+        arn = bus_arn(region, account, name)
+        found = self.buses.get(arn)
+        if found is None and name == DEFAULT_BUS:
+            now = clock.time()
+            found = {
+                "Name": DEFAULT_BUS,
+                "Arn": arn,
+                "Account": account,
+                "Region": region,
+                "CreationTime": now,
+                "LastModifiedTime": now,
+                "Tags": {},
+            }
+            self.save_bus(found)
+        return found
+
+    def buses_of(self, account: str, region: str) -> list[Doc]:
+        self.bus(account, region, DEFAULT_BUS)
+        mine = [b for b in self.buses.values() if (b["Account"], b["Region"]) == (account, region)]
+        return sorted(mine, key=lambda b: b["Name"])
+
+    def save_bus(self, bus: Doc) -> None:
+        self.buses[bus["Arn"]] = bus
+        self.docs.put("bus", bus["Arn"], bus)
+
+    def delete_bus(self, bus: Doc) -> None:
+        for rule in list(self.rules.get(bus["Arn"], {}).values()):
+            self.delete_rule(rule)
+        self.rules.pop(bus["Arn"], None)
+        self.buses.pop(bus["Arn"], None)
+        self.docs.delete("bus", bus["Arn"])
+
+    # -- rules ---------------------------------------------------------------------------
+
+    def rule(self, bus: Doc, name: str) -> Doc | None:
+        return self.rule_by(bus["Arn"], name)
+
+    def rule_by(self, bus_arn: str, name: str) -> Doc | None:
+        return self.rules.get(bus_arn, {}).get(name)
+
+    def rules_of(self, bus: Doc) -> list[Doc]:
+        return sorted(self.rules.get(bus["Arn"], {}).values(), key=lambda r: r["Name"])
+
+    def all_rules(self) -> list[Doc]:
+        return [r for rules in self.rules.values() for r in rules.values()]
+
+    def save_rule(self, rule: Doc) -> None:
+        self.rules.setdefault(rule["BusArn"], {})[rule["Name"]] = rule
+        self.docs.put("rule", rule["Arn"], rule)
+
+    def delete_rule(self, rule: Doc) -> None:
+        self.rules.get(rule["BusArn"], {}).pop(rule["Name"], None)
+        self.docs.delete("rule", rule["Arn"])
