@@ -299,13 +299,36 @@ def test_async_failure_reaches_on_failure_destination(lam, lambda_server):
     record = json.loads(wait_for(lambda: received(ok_queue), timeout=20)[0]["Body"])
     assert record["requestContext"]["condition"] == "Success"
     assert record["responsePayload"]["count"] >= 1
+    # An EventBridge bus as destination: AWS's "Lambda Function Invocation Result" event.
+    events = lambda_server.client("events")
+    bus = "arn:aws:events:us-east-1:000000000000:event-bus/default"
+    rule = f"results-{uuid.uuid4().hex[:8]}"
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {"source": ["lambda"], "detail-type": ["Lambda Function Invocation Result - Success"]}
+        ),
+    )
+    bus_queue = sqs.create_queue(QueueName=f"bus-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    bus_queue_arn = sqs.get_queue_attributes(QueueUrl=bus_queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": bus_queue_arn}])
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": bus}}
+    )
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"k": 2}')
+    event = json.loads(wait_for(lambda: received(bus_queue), timeout=20)[0]["Body"])
+    assert event["source"] == "lambda"
+    assert event["resources"][0] == bus and event["resources"][1].endswith(
+        f":function:{name}:$LATEST"
+    )
+    assert event["detail"]["requestPayload"] == {"k": 2}
     with pytest.raises(ClientError) as err:
         lam.put_function_event_invoke_config(
             FunctionName=name,
             DestinationConfig={
-                "OnFailure": {
-                    "Destination": "arn:aws:events:us-east-1:000000000000:event-bus/default"
-                }
+                "OnFailure": {"Destination": "arn:aws:events:us-east-1:000000000000:rule/r"}
             },
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"

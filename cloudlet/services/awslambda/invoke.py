@@ -479,7 +479,13 @@ class InvokeMixin:
         }
         if outcome.kind != "ok":
             record["responseContext"]["functionError"] = "Unhandled"
-        await self._send(ctx, target, json.dumps(record))
+        detail_type = "Success" if which == "OnSuccess" else "Failure"
+        await self._send(
+            ctx,
+            target,
+            json.dumps(record),
+            event=(f"Lambda Function Invocation Result - {detail_type}", record),
+        )
 
     async def _dead_letter(
         self, ctx: Any, target: str, payload: bytes, outcome: Outcome, request_id: str
@@ -494,8 +500,15 @@ class InvokeMixin:
         await self._send(ctx, target, payload.decode("utf-8", "replace"), attrs)
 
     async def _send(
-        self, ctx: Any, target: str, body: str, attrs: dict[str, str] | None = None
+        self,
+        ctx: Any,
+        target: str,
+        body: str,
+        attrs: dict[str, str] | None = None,
+        event: tuple[str, Result] | None = None,
     ) -> None:
+        """Send to an SQS, SNS, Lambda or (``event``: its detail type and detail, a
+        destination's invocation record) EventBridge destination."""
         parts = target.split(":")
         service, region, account, resource = parts[2], parts[3], parts[4], ":".join(parts[5:])
         try:
@@ -528,6 +541,24 @@ class InvokeMixin:
                     account=account,
                     region=region,
                 )
+            elif service == "events" and event is not None:
+                # AWS's event: source "lambda", the bus and the function as resources.
+                detail_type, record = event
+                function = record["requestContext"]["functionArn"]
+                entry = {
+                    "source": "lambda",
+                    "detail-type": detail_type,
+                    "detail": record,
+                    "resources": [target, function],
+                    "EventBusName": target,
+                }
+                await self.env.call(
+                    "events",
+                    "PutServiceEvents",
+                    {"Entries": [entry]},
+                    account=account,
+                    region=region,
+                )
         except (ServiceError, NotImplementedOperation) as err:
             log.warning("Lambda destination %s failed: %s", target, err.message)
 
@@ -540,9 +571,9 @@ class InvokeMixin:
                 continue
             parts = dest.split(":")
             service = parts[2] if len(parts) > 5 else ""
-            if service == "events":
-                raise errors.invalid("EventBridge destinations are not supported by cloudlet yet.")
-            if service not in ("sqs", "sns", "lambda"):
+            if service == "events" and ":event-bus/" not in dest:
+                raise errors.invalid(f"The destination ARN {dest} is invalid.")
+            if service not in ("sqs", "sns", "lambda", "events"):
                 raise errors.invalid(f"The destination ARN {dest} is invalid.")
 
     def _invoke_config_out(
