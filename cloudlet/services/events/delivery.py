@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.base import ServiceEnv
@@ -94,22 +95,14 @@ class Deliverer:
     def __init__(self, env: ServiceEnv, forward: Forward) -> None:
         self.env = env
         self.forward = forward
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Background()
 
     def send(self, rule: Doc, target: Doc, event: Doc, hops: int = 0) -> None:
         """Start delivering ``event``, which ``rule`` matched, to ``target``."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self._deliver(dict(rule), dict(target), event, hops))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._deliver(dict(rule), dict(target), event, hops))
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.stop()
 
     async def _deliver(self, rule: Doc, target: Doc, event: Doc, hops: int) -> None:
         retry = target.get("RetryPolicy") or {}

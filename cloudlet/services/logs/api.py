@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudlet.core.background import Background
 from cloudlet.core.ids import new_uuid
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.logs import errors
@@ -67,7 +68,7 @@ class LogsService(GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service)
         super().__init__(env)
         self.store = Store(env.database("logs"))
         self._compiled = {}
-        self._deliveries: set[asyncio.Task] = set()
+        self._deliveries = Background()
         self._queries: dict[str, InsightsQuery] = {}
 
     async def start(self) -> None:
@@ -79,8 +80,7 @@ class LogsService(GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service)
         for q in self._queries.values():
             if q.task is not None and not q.task.done():
                 q.task.cancel()
-        for task in list(self._deliveries):
-            task.cancel()
+        await self._deliveries.stop()
         self.store.conn.close()
 
     def health(self) -> dict[str, Any]:

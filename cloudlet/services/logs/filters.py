@@ -10,7 +10,6 @@ Compiled patterns are cached per group and dropped when a filter changes.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gzip
 import json
@@ -18,6 +17,7 @@ import logging
 import re
 from typing import Any
 
+from cloudlet.core.background import Background
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.logs import errors
 from cloudlet.services.logs.events import event_id
@@ -60,7 +60,7 @@ class FiltersMixin:
     store: Store
     env: Any
     _compiled: dict[tuple[int, str], list[tuple[Row, Pattern]]]
-    _deliveries: set[asyncio.Task]
+    _deliveries: Background
 
     def _forget_filters(self) -> None:
         self._compiled.clear()
@@ -248,11 +248,9 @@ class FiltersMixin:
                     "subscriptionFilters": [doc["filterName"]],
                     "logEvents": matched,
                 }
-                task = asyncio.get_running_loop().create_task(
+                self._deliveries.spawn(
                     self._deliver(ctx.account_id, ctx.region, doc["destinationArn"], payload)
                 )
-                self._deliveries.add(task)
-                task.add_done_callback(self._deliveries.discard)
 
     async def _contributor_insights(
         self, ctx: Any, group: Row, events: list[tuple[int, int, str]]

@@ -26,11 +26,11 @@ dropped: a notification never fails the write that caused it.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from typing import Any
 
+from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import fast_uuid
@@ -146,7 +146,7 @@ class EventBridgeNotifications:
 
     env: Any
     store: Any
-    _eventbridge_sends: set[asyncio.Task]
+    _eventbridge_sends: Background
 
     def _to_eventbridge(
         self,
@@ -178,15 +178,9 @@ class EventBridgeNotifications:
         )
         if entry is None:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
         if not hasattr(self, "_eventbridge_sends"):
-            self._eventbridge_sends = set()
-        task = loop.create_task(self._put_service_event(bucket, entry))
-        self._eventbridge_sends.add(task)
-        task.add_done_callback(self._eventbridge_sends.discard)
+            self._eventbridge_sends = Background()
+        self._eventbridge_sends.spawn(self._put_service_event(bucket, entry))
 
     async def _put_service_event(self, bucket: Bucket, entry: dict[str, Any]) -> None:
         try:

@@ -35,7 +35,6 @@ queues, topics and functions (``eventbridge.py``).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -43,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
+from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.ids import fast_uuid
@@ -355,7 +355,7 @@ def _checked_filter(config: dict[str, Any]) -> dict[str, Any]:
 class NotificationHandlers(EventBridgeNotifications, ConfigHandlers):
     """Put/GetBucketNotificationConfiguration, and event delivery on writes and deletes."""
 
-    _deliveries: set[asyncio.Task]
+    _deliveries: Background
 
     async def put_bucket_notification_configuration(
         self, ctx: Any, params: dict[str, Any]
@@ -692,15 +692,9 @@ class NotificationHandlers(EventBridgeNotifications, ConfigHandlers):
         self, queue_arn: str, body: str, bucket: Bucket, trace: str | None = None
     ) -> None:
         """Deliver after the response (S3 delivers asynchronously), in order."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
         if not hasattr(self, "_deliveries"):
-            self._deliveries = set()
-        task = loop.create_task(self._deliver(queue_arn, body, bucket, trace))
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
+            self._deliveries = Background()
+        self._deliveries.spawn(self._deliver(queue_arn, body, bucket, trace))
 
     async def _deliver(self, arn: str, body: str, bucket: Bucket, trace: str | None = None) -> None:
         """Send ``body`` to the queue, topic or function ``arn`` names (in strict mode,

@@ -27,6 +27,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import quote
 
+from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import ServiceEnv
@@ -172,7 +173,7 @@ class Deliverer:
         self.store = store
         self.signer = signer
         self.emails: deque[dict[str, Any]] = deque(maxlen=KEPT_EMAILS)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Background()
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- URLs ---------------------------------------------------------------------------
@@ -198,19 +199,10 @@ class Deliverer:
     # -- scheduling ---------------------------------------------------------------------
 
     def spawn(self, coro: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
-            return
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.stop()
 
     def dispatch(self, topic: Doc, message: Doc) -> None:
         """Start delivering ``message`` to every confirmed subscription whose filter matches."""
