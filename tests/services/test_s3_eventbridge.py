@@ -11,6 +11,8 @@ import pytest
 
 from tests.services.names import unique
 from tests.services.s3_helpers import NO_RETRIES, bname
+from tests.services.test_events import ENVELOPE_KEYS
+from tests.services.test_s3_notifications import _drain
 
 ACCOUNT = "000000000000"
 
@@ -36,17 +38,6 @@ def _queue(sqs) -> tuple[str, str]:
     return url, arn["QueueArn"]
 
 
-def _drain(sqs, url: str, want: int, timeout: float = 5.0) -> list[dict]:
-    out: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < want and time.monotonic() < deadline:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for m in got.get("Messages", []):
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return out
-
-
 def _bucket_to_queue(s3, sqs, events, detail_types: list[str], **config) -> tuple[str, str]:
     """A bucket sending to EventBridge, and a queue a rule sends its ``detail_types``
     events to: (bucket, queue URL)."""
@@ -68,17 +59,7 @@ def _bucket_to_queue(s3, sqs, events, detail_types: list[str], **config) -> tupl
 
 
 def _check_envelope(event: dict, bucket: str, detail_type: str) -> dict:
-    assert list(event) == [
-        "version",
-        "id",
-        "detail-type",
-        "source",
-        "account",
-        "time",
-        "region",
-        "resources",
-        "detail",
-    ]
+    assert list(event) == ENVELOPE_KEYS
     assert event["source"] == "aws.s3" and event["detail-type"] == detail_type
     assert event["account"] == ACCOUNT and event["region"] == "us-east-1"
     assert event["resources"] == [f"arn:aws:s3:::{bucket}"]

@@ -12,6 +12,7 @@ import pytest
 from cloudlet.services.events.schedule import Cron, Rate, ScheduleError, parse_schedule
 from cloudlet.services.events.scheduler import ScheduleBook
 from cloudlet.services.events.store import EventsStore
+from tests.services.test_events import ENVELOPE_KEYS
 
 
 def ts(text: str) -> float:
@@ -169,17 +170,7 @@ def test_the_schedule_book_fires_due_rules_with_the_scheduled_event() -> None:
     assert book.fire_due(start + 61) == 1
     [(fired_rule, target, event)] = sent
     assert fired_rule["Name"] == "every-minute" and target["Id"] == "t"
-    assert list(event) == [
-        "version",
-        "id",
-        "detail-type",
-        "source",
-        "account",
-        "time",
-        "region",
-        "resources",
-        "detail",
-    ]
+    assert list(event) == ENVELOPE_KEYS
     assert event["source"] == "aws.events" and event["detail-type"] == "Scheduled Event"
     assert event["time"] == "2024-03-01T12:01:00Z"  # when it was due, not when checked
     assert event["resources"] == [rule["Arn"]] and event["detail"] == {}
