@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from cloudlet.testing import CloudletServer
 from tests.services.lambda_helpers import forwarding_function
 from tests.services.names import unique
+from tests.services.test_sns_delivery import receive
 
 ENVELOPE_KEYS = [
     "version",
@@ -46,18 +47,6 @@ def make_queue(sqs, name: str | None = None) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name or unique("evq"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     return url, arn["QueueArn"]
-
-
-def receive(sqs, url: str, want: int, timeout: float = 5.0, **kw) -> list[dict]:
-    """Up to ``want`` messages within ``timeout`` seconds (deleted as read)."""
-    out: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < want and time.monotonic() < deadline:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, **kw)
-        for m in got.get("Messages", []):
-            out.append(m)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return out
 
 
 def bodies(sqs, url: str, want: int, timeout: float = 5.0) -> list[str]:
