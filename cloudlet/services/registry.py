@@ -29,6 +29,7 @@ IMPLEMENTED: dict[str, str] = {
     "sns": "cloudlet.services.sns.api:SnsService",
     "lambda": "cloudlet.services.awslambda.api:LambdaService",
     "events": "cloudlet.services.events.api:EventsService",
+    "kinesis": "cloudlet.services.kinesis.api:KinesisService",
 }
 
 

@@ -11,7 +11,10 @@ sends to your function"):
   is created or updated;
 - an SQS record is matched with its ``body`` parsed when it is JSON (a body that is not
   can still be matched as a plain string); DynamoDB stream records are matched as the
-  function receives them (``eventName``, ``dynamodb.NewImage`` ...).
+  function receives them (``eventName``, ``dynamodb.NewImage`` ...);
+- a Kinesis record is matched with its ``data`` decoded and parsed when it is JSON, at
+  the top level (``{"data": {...}}``, as AWS documents) and under ``kinesis``, beside the
+  record's metadata (``partitionKey`` ...), which patterns may name at either level.
 
 What happens to records no filter matches is the poller's (``mappings.py``): SQS messages
 are deleted, as AWS deletes them; stream records are passed over.
@@ -21,6 +24,7 @@ The refusal texts are not on record: judgement calls, each naming what is wrong.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +42,7 @@ class Filters:
 
     patterns: list[Node]
     sqs: bool
+    kinesis: bool = False
 
     def matches(self, record: dict[str, Any]) -> bool:
         doc = record
@@ -46,6 +51,8 @@ class Filters:
                 doc = {**record, "body": json.loads(record["body"])}
             except (TypeError, ValueError):
                 doc = record
+        elif self.kinesis:
+            doc = _kinesis_view(record)
         return any(match_node(p, lambda path: body_values(doc, path)) for p in self.patterns)
 
 
@@ -67,12 +74,31 @@ def check(criteria: Any) -> list[dict[str, str]]:
     return [{"Pattern": entry["Pattern"]} for entry in filters]
 
 
-def compile_filters(criteria: dict[str, Any] | None, *, sqs: bool) -> Filters | None:
+def compile_filters(
+    criteria: dict[str, Any] | None, *, sqs: bool, kinesis: bool = False
+) -> Filters | None:
     """The compiled filters of a mapping's stored FilterCriteria (None: every record)."""
     filters = (criteria or {}).get("Filters") or []
     if not filters:
         return None
-    return Filters([_compile(f["Pattern"]) for f in filters], sqs)
+    return Filters([_compile(f["Pattern"]) for f in filters], sqs, kinesis)
+
+
+def _kinesis_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A Kinesis record as patterns see it: ``data`` decoded (parsed when JSON) both at
+    the top level and under ``kinesis``, with the ``kinesis`` metadata beside it."""
+    meta = dict(record.get("kinesis") or {})
+    data: Any = meta.get("data")
+    try:
+        text = base64.b64decode(data or "").decode()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = text
+    except (ValueError, UnicodeDecodeError):
+        pass
+    meta["data"] = data
+    return {**meta, **record, "data": data, "kinesis": meta}
 
 
 def _compile(pattern: Any) -> Node:

@@ -1,4 +1,4 @@
-"""Event source mappings: SQS queues and DynamoDB streams that invoke functions.
+"""Event source mappings: SQS queues, DynamoDB streams and Kinesis streams invoking functions.
 
 Why: a mapping is Lambda's own poller, so it must behave like AWS's for code
 written against it to be right. Each enabled mapping is one asyncio task that
@@ -21,12 +21,17 @@ and invokes the function synchronously with AWS's event shapes.
   exhausted the batch is skipped and described to the ``OnFailure``
   destination (SQS or SNS), as AWS does.
 
+- **Kinesis streams** (``kinesis_source.py``): every shard read in order from
+  ``TRIM_HORIZON``, ``LATEST`` or ``AT_TIMESTAMP`` and checkpointed on its own, children
+  of a reshard after their parents; delivered as DynamoDB stream batches are (retries,
+  bisection, partial failures, record age, OnFailure with ``KinesisBatchInfo``).
+
 - **FilterCriteria** (``filters.py``): records no pattern matches never reach the
   function; SQS messages among them are deleted, as AWS deletes them, and stream records
   are passed over.
 
-Not built: Kinesis, Kafka, MQ and DocumentDB sources; tumbling windows. Those answer
-``InvalidParameterValueException`` saying so.
+Not built: Kafka, MQ and DocumentDB sources; Kinesis enhanced fan-out consumers;
+tumbling windows. Those answer ``InvalidParameterValueException`` saying so.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.awslambda import errors, filters
+from cloudlet.services.awslambda.kinesis_source import KinesisPoller
 from cloudlet.state.documents import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -63,9 +69,31 @@ def _source_kind(arn: str) -> str:
         return "sqs"
     if len(parts) >= 6 and parts[2] == "dynamodb" and "/stream/" in arn:
         return "dynamodb"
+    if len(parts) >= 6 and parts[2] == "kinesis" and parts[5].startswith("stream/"):
+        if "/consumer/" in parts[5]:
+            raise errors.invalid(
+                f"Event source {arn} is not supported by cloudlet: Kinesis enhanced fan-out"
+                " consumers are not built; map the stream itself"
+            )
+        return "kinesis"
     raise errors.invalid(
-        f"Event source {arn} is not supported by cloudlet: SQS queues and DynamoDB streams are"
+        f"Event source {arn} is not supported by cloudlet: SQS queues, DynamoDB streams and"
+        " Kinesis streams are"
     )
+
+
+def _sequence(record: Doc) -> str:
+    if "kinesis" in record:
+        return record["kinesis"]["sequenceNumber"]
+    return record["dynamodb"]["SequenceNumber"]
+
+
+def _arrival(record: Doc) -> float | None:
+    """When a stream record arrived (epoch seconds), if it says."""
+    if "kinesis" in record:
+        return float(record["kinesis"]["approximateArrivalTimestamp"])
+    when = record["dynamodb"].get("ApproximateCreationDateTime")
+    return float(when) if when else None
 
 
 def _queue_url(arn: str) -> str:
@@ -118,7 +146,7 @@ def _sqs_record(msg: Doc, arn: str, region: str) -> Doc:
     return record
 
 
-class EventSourceMappingOps:
+class EventSourceMappingOps(KinesisPoller):
     """Operations on event source mappings, and their pollers (mixed into the service)."""
 
     env: Any
@@ -179,6 +207,10 @@ class EventSourceMappingOps:
             "Tags",
         )
         out = {k: doc[k] for k in keys if k in doc and k != "Tags"}
+        if "StartingPositionTimestamp" in out:
+            out["StartingPositionTimestamp"] = datetime.fromtimestamp(
+                out["StartingPositionTimestamp"], UTC
+            )
         out["LastModified"] = datetime.fromtimestamp(doc["modified"], UTC)
         return out
 
@@ -239,7 +271,7 @@ class EventSourceMappingOps:
         doc["FunctionResponseTypes"] = list(types)
         if "ScalingConfig" in params:
             doc["ScalingConfig"] = params["ScalingConfig"]
-        if kind == "dynamodb":
+        if kind in ("dynamodb", "kinesis"):
             retries = int(params.get("MaximumRetryAttempts", doc.get("MaximumRetryAttempts", -1)))
             age = int(
                 params.get("MaximumRecordAgeInSeconds", doc.get("MaximumRecordAgeInSeconds", -1))
@@ -289,6 +321,8 @@ class EventSourceMappingOps:
                     f"Queue visibility timeout: {visibility} seconds is less than Function"
                     f" timeout: {config.get('Timeout', 3)} seconds"
                 )
+        elif kind == "kinesis":
+            await self._check_kinesis(source, params)
         else:
             position = params.get("StartingPosition")
             if position not in ("TRIM_HORIZON", "LATEST"):
@@ -332,8 +366,15 @@ class EventSourceMappingOps:
             "modified": time.time(),
             "Tags": params.get("Tags") or {},
         }
-        if kind == "dynamodb":
+        if kind in ("dynamodb", "kinesis"):
             doc["StartingPosition"] = params["StartingPosition"]
+        if kind == "kinesis":
+            doc["role"] = config.get("Role", "")
+            if doc["StartingPosition"] == "AT_TIMESTAMP":
+                when = params["StartingPositionTimestamp"]
+                doc["StartingPositionTimestamp"] = (
+                    when.timestamp() if hasattr(when, "timestamp") else float(when)
+                )
         self._settings(doc, params, kind)
         self._save_esm(doc)
         out = self._esm_out(doc)
@@ -406,7 +447,9 @@ class EventSourceMappingOps:
     def _run(self, doc: Doc) -> None:
         doc["State"] = "Enabled"
         self._save_esm(doc)
-        poll = self._poll_sqs if doc["kind"] == "sqs" else self._poll_stream
+        poll = {"sqs": self._poll_sqs, "kinesis": self._poll_kinesis}.get(
+            doc["kind"], self._poll_stream
+        )
         self._pollers[doc["UUID"]] = asyncio.get_running_loop().create_task(
             self._guarded(poll, doc["UUID"]), name=f"lambda-esm-{doc['UUID']}"
         )
@@ -600,7 +643,7 @@ class EventSourceMappingOps:
             while part:
                 ok, answer = await self._invoke(doc, {"Records": part})
                 if ok:
-                    seqs = [r["dynamodb"]["SequenceNumber"] for r in part]
+                    seqs = [_sequence(r) for r in part]
                     failed = self._failures(doc, answer, seqs)
                     if failed == set():
                         break
@@ -610,9 +653,9 @@ class EventSourceMappingOps:
                 attempts += 1
                 retries = doc.get("MaximumRetryAttempts", -1)
                 age = doc.get("MaximumRecordAgeInSeconds", -1)
-                oldest = part[0]["dynamodb"].get("ApproximateCreationDateTime") or time.time()
+                oldest = _arrival(part[0]) or time.time()
                 if (retries != -1 and attempts > retries) or (
-                    age != -1 and time.time() - float(oldest) > age
+                    age != -1 and time.time() - oldest > age
                 ):
                     await self._give_up(doc, part, shard, attempts)
                     break
@@ -626,7 +669,7 @@ class EventSourceMappingOps:
         target = ((doc.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         if not target:
             return
-        first, last = part[0]["dynamodb"], part[-1]["dynamodb"]
+        first, last = part[0], part[-1]
 
         def when(seconds: Any) -> str:
             return datetime.fromtimestamp(float(seconds or time.time()), UTC).isoformat()
@@ -645,12 +688,12 @@ class EventSourceMappingOps:
             },
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(),
-            "DDBStreamBatchInfo": {
+            "KinesisBatchInfo" if doc["kind"] == "kinesis" else "DDBStreamBatchInfo": {
                 "shardId": shard,
-                "startSequenceNumber": first["SequenceNumber"],
-                "endSequenceNumber": last["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": when(first.get("ApproximateCreationDateTime")),
-                "approximateArrivalOfLastRecord": when(last.get("ApproximateCreationDateTime")),
+                "startSequenceNumber": _sequence(first),
+                "endSequenceNumber": _sequence(last),
+                "approximateArrivalOfFirstRecord": when(_arrival(first)),
+                "approximateArrivalOfLastRecord": when(_arrival(last)),
                 "batchSize": len(part),
                 "streamArn": doc["EventSourceArn"],
             },
@@ -676,3 +719,29 @@ class EventSourceMappingOps:
                 )
         except (ServiceError, NotImplementedOperation):
             log.warning("mapping %s: on-failure destination %s refused", doc["UUID"], target)
+
+    async def _check_kinesis(self, source: str, params: Doc) -> None:
+        """A Kinesis source must exist and be given a valid StartingPosition."""
+        position = params.get("StartingPosition")
+        if position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
+            raise errors.invalid(
+                "1 validation error detected: Value null at 'startingPosition' failed to"
+                " satisfy constraint: Member must not be null"
+                if position is None
+                else f"StartingPosition {position} is not valid for a Kinesis stream"
+            )
+        if position == "AT_TIMESTAMP" and params.get("StartingPositionTimestamp") is None:
+            raise errors.invalid(
+                "StartingPositionTimestamp must be set when StartingPosition is AT_TIMESTAMP"
+            )
+        account, region = _where(source)
+        try:
+            await self.env.call(
+                "kinesis",
+                "DescribeStreamSummary",
+                {"StreamARN": source},
+                account=account,
+                region=region,
+            )
+        except (ServiceError, NotImplementedOperation):
+            raise errors.invalid(f"Stream not found: {source}") from None

@@ -38,6 +38,7 @@ from cloudlet.services.dynamodb.describe import describe
 from cloudlet.services.dynamodb.engine import Engine
 from cloudlet.services.dynamodb.imports import ImportHandlers
 from cloudlet.services.dynamodb.insights_handlers import InsightsHandlers
+from cloudlet.services.dynamodb.kinesis_dest import KinesisDestinations
 from cloudlet.services.dynamodb.legacy_global import LegacyGlobalTableHandlers
 from cloudlet.services.dynamodb.partiql.handlers import PartiqlHandlers
 from cloudlet.services.dynamodb.policies import PolicyHandlers
@@ -66,6 +67,7 @@ class DynamoDBService(
     PolicyHandlers,
     LegacyGlobalTableHandlers,
     InsightsHandlers,
+    KinesisDestinations,
     Service,
 ):
     name = "dynamodb"
@@ -85,6 +87,7 @@ class DynamoDBService(
     async def start(self) -> None:
         self._start_background()
         self._start_insights()
+        self._start_kinesis()
         self._start_backups()
         self._start_imports()
         for table in list(self.engine.tables.values()):

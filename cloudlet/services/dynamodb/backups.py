@@ -393,6 +393,7 @@ def restored_definition(
     table.replicas, table.sourced, table.replicating = [], {}, None  # one region's table
     table.consistency = table.witness = table.settings = None
     table.remote = {}
+    table.kinesis = []
     table.insights = {}
     table.throughput_log = None
     for ix in table.indexes:

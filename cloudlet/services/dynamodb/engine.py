@@ -223,7 +223,15 @@ class Engine:
 
     @staticmethod
     def _logging(table: Table) -> bool:
-        return bool(table.stream is not None and table.stream["enabled"] or table.pitr)
+        """Whether the table's changes are logged: a stream, point-in-time recovery, or a
+        Kinesis destination (whose records are made from the log, ``kinesis_dest.py``)."""
+        return bool(
+            table.stream is not None
+            and table.stream["enabled"]
+            or table.pitr
+            or table.kinesis
+            and any(d["status"] in ("ACTIVE", "UPDATING") for d in table.kinesis)
+        )
 
     def put_blind(self, table: Table, key: Key, item: Item, size: int) -> None:
         """Store ``item`` whatever was there: one autocommitted statement. The table's

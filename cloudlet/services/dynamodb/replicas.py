@@ -345,6 +345,7 @@ def replica_of(
     new.throughput_log = None
     new.sourced = {}
     new.remote = {}
+    new.kinesis = []  # each replica streams where it is told to
     new.item_count = new.size_bytes = None
     new.index_counts = None
     new.status = "CREATING"

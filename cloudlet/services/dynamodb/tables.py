@@ -145,6 +145,9 @@ class Table:
     remote: dict[str, str] = field(default_factory=dict)
     """A multi-account global table's other members, by region: their table ARNs
     (``multiaccount.py``). Empty for a table whose replicas (if any) are its account's."""
+    kinesis: list[dict[str, Any]] = field(default_factory=list)
+    """Kinesis streaming destinations ({"arn", "status", "precision", "description"}):
+    ``kinesis_dest.py``. Empty: the table never streamed to Kinesis."""
     settings: str | None = None
     """GlobalTableSettingsReplicationMode as CreateTable or UpdateTable set it ("ENABLED",
     "DISABLED"; "ENABLED" on every member of a multi-account global table). None: never

@@ -1,0 +1,1 @@
+"""Amazon Kinesis Data Streams: streams of shards holding ordered, retained records."""

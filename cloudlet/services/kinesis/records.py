@@ -1,0 +1,269 @@
+"""Records: PutRecord(s), shard iterators and GetRecords.
+
+A record goes to the open shard whose hash key range holds its ExplicitHashKey, or the
+MD5 of its partition key. A provisioned shard takes 1 MiB and 1,000 records a second,
+as on AWS: past that a PutRecord is refused, and PutRecords reports the records it
+could not take (``ProvisionedThroughputExceededException``) beside those it did, so
+producers' retry paths are exercised. On-demand streams are not throttled.
+
+A shard iterator is an opaque token (base64 of stream, shard, position and issue time)
+that expires after ``ITERATOR_SECONDS`` (five minutes, as on AWS). A position is a
+storage counter: reading resumes at the first record at or after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from cloudlet.core.clock import clock, utc_datetime
+from cloudlet.core.environ import seconds_setting
+from cloudlet.services.kinesis import errors
+from cloudlet.services.kinesis.model import (
+    MAX_HASH,
+    Shard,
+    Stream,
+    hash_key,
+    parse_sequence,
+    sequence_number,
+)
+from cloudlet.services.kinesis.store import KinesisStore, Record
+
+Result = dict[str, Any]
+ITERATOR_SECONDS = seconds_setting("CLOUDLET_KINESIS_ITERATOR_SECONDS", 300.0, low=1)
+HOUR_SECONDS = seconds_setting("CLOUDLET_KINESIS_HOUR_SECONDS", 3600.0, low=0.01)
+"""How long one hour of retention lasts (tests shorten it to see the sweep work)."""
+MAX_RECORD = 1024 * 1024
+MAX_REQUEST = 5 * 1024 * 1024
+MAX_GET_BYTES = 10 * 1024 * 1024
+SHARD_BYTES_PER_SECOND = 1024 * 1024
+SHARD_RECORDS_PER_SECOND = 1000
+
+
+class RecordOps:
+    store: KinesisStore
+    _usage: dict[tuple[str, str], tuple[int, int, int]]
+    """(stream ARN, shard) -> (second, bytes, records) written in that second."""
+
+    def _stream(self, ctx: Any, params: Result, *, arn_key: str = "StreamARN") -> Stream:
+        raise NotImplementedError
+
+    def _writable(self, ctx: Any, params: Result) -> Stream:
+        stream = self._stream(ctx, params)
+        if stream.status(clock.time()) == "CREATING":
+            raise errors.not_found(stream.name, stream.account)
+        return stream
+
+    # -- writing --------------------------------------------------------------------
+
+    def _route(self, stream: Stream, entry: Result) -> Shard:
+        explicit = entry.get("ExplicitHashKey")
+        if explicit is not None:
+            if not explicit.isdigit() or int(explicit) > MAX_HASH:
+                raise errors.invalid(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]."
+                    f" Specified value was {explicit}"
+                )
+            key = int(explicit)
+        else:
+            key = hash_key(entry["PartitionKey"])
+        return next(s for s in stream.open_shards() if s.holds(key))
+
+    def _take(self, stream: Stream, shard: Shard, size: int) -> bool:
+        """Whether the shard's write budget for this second has room for ``size`` bytes."""
+        if stream.mode == "ON_DEMAND":
+            return True
+        second = int(clock.time())
+        key = (stream.arn, shard.shard_id)
+        at, used, count = self._usage.get(key, (second, 0, 0))
+        if at != second:
+            used, count = 0, 0
+        if used + size > SHARD_BYTES_PER_SECOND or count + 1 > SHARD_RECORDS_PER_SECOND:
+            return False
+        self._usage[key] = (second, used + size, count + 1)
+        return True
+
+    @staticmethod
+    def _size(entry: Result, where: str) -> int:
+        data = entry["Data"]
+        if len(data) > MAX_RECORD:
+            raise errors.validation(
+                f"1 validation error detected: Value at '{where}' failed to satisfy constraint:"
+                f" Member must have length less than or equal to {MAX_RECORD}"
+            )
+        return len(data) + len(entry["PartitionKey"].encode())
+
+    def put_record(self, ctx: Any, params: Result) -> Result:
+        stream = self._writable(ctx, params)
+        size = self._size(params, "data")
+        shard = self._route(stream, params)
+        if not self._take(stream, shard, size):
+            raise errors.throttled(shard.shard_id, stream.name, stream.account)
+        counter = self.store.next_counter()
+        self.store.append(
+            stream,
+            [Record(shard.shard_id, counter, params["PartitionKey"], params["Data"], clock.time())],
+        )
+        return {
+            "ShardId": shard.shard_id,
+            "SequenceNumber": sequence_number(shard, counter),
+            "EncryptionType": stream.encryption,
+        }
+
+    def put_records(self, ctx: Any, params: Result) -> Result:
+        stream = self._writable(ctx, params)
+        entries = params["Records"]
+        if len(entries) > 500:
+            raise errors.validation(
+                "1 validation error detected: Value at 'records' failed to satisfy constraint:"
+                " Member must have length less than or equal to 500"
+            )
+        sizes = [self._size(e, f"records.{i + 1}.member.data") for i, e in enumerate(entries)]
+        if sum(sizes) > MAX_REQUEST:
+            raise errors.invalid("Records size exceeds 5 MB limit")
+        shards = [self._route(stream, e) for e in entries]
+        rows: list[Record] = []
+        results: list[Result] = []
+        now = clock.time()
+        for entry, shard, size in zip(entries, shards, sizes, strict=True):
+            if not self._take(stream, shard, size):
+                failure = errors.throttled(shard.shard_id, stream.name, stream.account)
+                results.append({"ErrorCode": failure.code, "ErrorMessage": failure.message})
+                continue
+            counter = self.store.next_counter()
+            rows.append(Record(shard.shard_id, counter, entry["PartitionKey"], entry["Data"], now))
+            results.append(
+                {"ShardId": shard.shard_id, "SequenceNumber": sequence_number(shard, counter)}
+            )
+        self.store.append(stream, rows)
+        return {
+            "FailedRecordCount": len(entries) - len(rows),
+            "Records": results,
+            "EncryptionType": stream.encryption,
+        }
+
+    # -- reading --------------------------------------------------------------------
+
+    def _shard(self, stream: Stream, shard_id: str) -> Shard:
+        shard = stream.shard(shard_id)
+        if shard is None:
+            raise errors.shard_not_found(shard_id, stream.name, stream.account)
+        return shard
+
+    def _oldest(self, stream: Stream) -> float:
+        return clock.time() - stream.retention_hours * HOUR_SECONDS
+
+    def get_shard_iterator(self, ctx: Any, params: Result) -> Result:
+        stream = self._writable(ctx, params)
+        shard = self._shard(stream, params["ShardId"])
+        kind = params["ShardIteratorType"]
+        if kind == "TRIM_HORIZON":
+            position = shard.start_counter
+        elif kind == "LATEST":
+            position = self.store.last_counter + 1
+            if shard.end_counter is not None:
+                position = shard.end_counter + 1
+        elif kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+            text = params.get("StartingSequenceNumber")
+            if not text:
+                raise errors.invalid(
+                    f"StartingSequenceNumber must be specified for ShardIteratorType {kind}."
+                )
+            parsed = parse_sequence(text)
+            if parsed is None:
+                raise errors.invalid(
+                    f"StartingSequenceNumber {text} used in GetShardIterator on shard"
+                    f" {shard.shard_id} in stream {stream.name} under account {stream.account}"
+                    " is invalid."
+                )
+            index, counter = parsed
+            if index != shard.index:
+                raise errors.invalid(
+                    f"Invalid StartingSequenceNumber. It encodes shardId-{index:012d}, while it"
+                    f" was used in a call to a shard with {shard.shard_id}"
+                )
+            position = counter + (kind == "AFTER_SEQUENCE_NUMBER")
+        elif kind == "AT_TIMESTAMP":
+            when = params.get("Timestamp")
+            if when is None:
+                raise errors.invalid(
+                    "The timestampInMillis parameter cannot be null for ShardIteratorType"
+                    " AT_TIMESTAMP."
+                )
+            seconds = when.timestamp() if hasattr(when, "timestamp") else float(when)
+            found = self.store.first_at(stream, shard.shard_id, seconds)
+            position = found if found is not None else self.store.last_counter + 1
+        else:
+            raise errors.validation(
+                f"1 validation error detected: Value '{kind}' at 'shardIteratorType' failed to"
+                " satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER,"
+                " AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
+            )
+        return {"ShardIterator": _iterator(stream, shard, position)}
+
+    def get_records(self, ctx: Any, params: Result) -> Result:
+        arn, shard_id, position, issued = _parse_iterator(params["ShardIterator"])
+        now = clock.time()
+        if now - issued > ITERATOR_SECONDS:
+            raise errors.expired_iterator(issued, now, ITERATOR_SECONDS)
+        stream = self._stream(ctx, {"StreamARN": arn})
+        shard = self._shard(stream, shard_id)
+        limit = int(params.get("Limit") or 10000)
+        if not 1 <= limit <= 10000:
+            raise errors.validation(
+                f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy"
+                " constraint: Member must have value less than or equal to 10000"
+            )
+        rows = self.store.read(stream, shard_id, position, self._oldest(stream), limit + 1)
+        page: list[Record] = []
+        size = 0
+        for row in rows[:limit]:
+            size += len(row.data) + len(row.partition_key)
+            if page and size > MAX_GET_BYTES:
+                break
+            page.append(row)
+        more = len(rows) > len(page)
+        records = [
+            {
+                "SequenceNumber": sequence_number(shard, r.counter),
+                "ApproximateArrivalTimestamp": utc_datetime(r.arrival),
+                "Data": r.data,
+                "PartitionKey": r.partition_key,
+                **({"EncryptionType": stream.encryption} if stream.encryption != "NONE" else {}),
+            }
+            for r in page
+        ]
+        next_position = page[-1].counter + 1 if page else position
+        behind = int((now - rows[len(page)].arrival) * 1000) if more else 0
+        out: Result = {"Records": records, "MillisBehindLatest": max(0, behind)}
+        if shard.end_counter is not None and not more:
+            out["ChildShards"] = [
+                {
+                    "ShardId": child.shard_id,
+                    "ParentShards": [p for p in (child.parent, child.adjacent_parent) if p],
+                    "HashKeyRange": {
+                        "StartingHashKey": str(child.start_key),
+                        "EndingHashKey": str(child.end_key),
+                    },
+                }
+                for child in stream.shards
+                if shard.shard_id in (child.parent, child.adjacent_parent)
+            ]
+        else:
+            out["NextShardIterator"] = _iterator(stream, shard, next_position)
+        return out
+
+
+def _iterator(stream: Stream, shard: Shard, position: int) -> str:
+    text = json.dumps([stream.arn, shard.shard_id, position, clock.time()])
+    return base64.b64encode(text.encode()).decode()
+
+
+def _parse_iterator(token: str) -> tuple[str, str, int, float]:
+    try:
+        arn, shard_id, position, issued = json.loads(base64.b64decode(token, validate=True))
+        return str(arn), str(shard_id), int(position), float(issued)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise errors.invalid(f"Invalid ShardIterator: {token}") from None
