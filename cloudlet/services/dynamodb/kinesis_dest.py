@@ -129,14 +129,7 @@ class KinesisDestinations:
             table.kinesis.append(entry)
         entry.update(status="ENABLING", precision=precision, description=None)
         self.engine.save(table)
-        return {
-            "TableName": table.name,
-            "StreamArn": arn,
-            "DestinationStatus": "ENABLING",
-            "EnableKinesisStreamingConfiguration": {
-                "ApproximateCreationDateTimePrecision": precision
-            },
-        }
+        return _answer(table, entry, "EnableKinesisStreamingConfiguration")
 
     def disable_kinesis_streaming_destination(self, ctx: Any, params: dict[str, Any]) -> Result:
         _precision(params.get("EnableKinesisStreamingConfiguration"))
@@ -149,14 +142,7 @@ class KinesisDestinations:
             )
         entry["status"] = "DISABLING"
         self.engine.save(table)
-        return {
-            "TableName": table.name,
-            "StreamArn": arn,
-            "DestinationStatus": "DISABLING",
-            "EnableKinesisStreamingConfiguration": {
-                "ApproximateCreationDateTimePrecision": entry["precision"]
-            },
-        }
+        return _answer(table, entry, "EnableKinesisStreamingConfiguration")
 
     def update_kinesis_streaming_destination(self, ctx: Any, params: dict[str, Any]) -> Result:
         precision = _precision(params.get("UpdateKinesisStreamingConfiguration"))
@@ -180,14 +166,7 @@ class KinesisDestinations:
             )
         entry.update(status="UPDATING", precision=precision)
         self.engine.save(table)
-        return {
-            "TableName": table.name,
-            "StreamArn": arn,
-            "DestinationStatus": "UPDATING",
-            "UpdateKinesisStreamingConfiguration": {
-                "ApproximateCreationDateTimePrecision": precision
-            },
-        }
+        return _answer(table, entry, "UpdateKinesisStreamingConfiguration")
 
     def describe_kinesis_streaming_destination(self, ctx: Any, params: dict[str, Any]) -> Result:
         table = self._kinesis_table(ctx, params)
@@ -286,6 +265,16 @@ class KinesisDestinations:
             if retry:
                 self._kinesis_buffer[(account, region, arn)][:0] = retry
                 self._kinesis_buffered += len(retry)
+
+
+def _answer(table: Table, entry: dict[str, Any], member: str) -> Result:
+    """Enable's, Disable's or Update's answer (``member``: its configuration's name)."""
+    return {
+        "TableName": table.name,
+        "StreamArn": entry["arn"],
+        "DestinationStatus": entry["status"],
+        member: {"ApproximateCreationDateTimePrecision": entry["precision"]},
+    }
 
 
 def _record(table: Table, change: dict[str, Any], precision: str) -> dict[str, Any]:
