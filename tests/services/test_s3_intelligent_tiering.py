@@ -295,3 +295,56 @@ def _inventory_rows(s3, reports: str) -> dict[str, str]:
         for _bucket, key, tier in csv.reader(io.StringIO(data.decode())):
             rows[key] = tier
     return rows
+
+
+def test_archiving_notifies_the_queue_and_eventbridge(s3, server100):
+    """``s3:IntelligentTiering`` with its ``intelligentTieringEventData``, and EventBridge's
+    "Object Access Tier Changed" with its ``destination-access-tier``."""
+    import json
+
+    sqs, events = server100.client("sqs"), server100.client("events")
+    bucket = bname("it-notify")
+    s3.create_bucket(Bucket=bucket)
+    queues = {}
+    for name in ("direct", "bus"):
+        url = sqs.create_queue(QueueName=bname(f"it-{name}"))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        queues[name] = (url, arn["QueueArn"])
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": queues["direct"][1], "Events": ["s3:IntelligentTiering"]}
+            ],
+            "EventBridgeConfiguration": {},
+        },
+    )
+    rule = bname("it-rule")
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {"source": ["aws.s3"], "detail-type": ["Object Access Tier Changed"]}
+        ),
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queues["bus"][1]}])
+    s3.put_object(Bucket=bucket, Key="cold", Body=BIG, StorageClass=IT)
+    put(s3, bucket, document())
+    wait_tier(s3, bucket, "cold", "ARCHIVE_ACCESS")
+
+    def first(url: str) -> dict:
+        """The first message that is not S3's test event."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for message in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []):
+                body = json.loads(message["Body"])
+                if body.get("Event") != "s3:TestEvent":
+                    return body
+        raise AssertionError("nothing arrived")
+
+    (record,) = first(queues["direct"][0])["Records"]
+    assert record["eventName"] == "IntelligentTiering"
+    assert record["intelligentTieringEventData"] == {"destinationAccessTier": "ARCHIVE_ACCESS"}
+    assert record["s3"]["object"]["key"] == "cold"
+    event = first(queues["bus"][0])
+    assert event["detail"]["destination-access-tier"] == "ARCHIVE_ACCESS"
+    assert event["detail"]["object"]["key"] == "cold"

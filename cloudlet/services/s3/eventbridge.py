@@ -90,11 +90,13 @@ def eventbridge_entry(
     version_id: str | None = None,
     storage_class: str | None = None,
     glacier: dict[str, Any] | None = None,
+    tiering: dict[str, Any] | None = None,
     ctx: Any = None,
 ) -> dict[str, Any] | None:
     """The ``PutServiceEvents`` entry for S3 event ``event`` (None: not one EventBridge
     gets). ``storage_class``: the object's class now (a restore's source, a
-    transition's destination); ``glacier``: a completed restore's ``glacierEventData``."""
+    transition's destination); ``glacier``: a completed restore's ``glacierEventData``;
+    ``tiering``: an Intelligent-Tiering move's ``intelligentTieringEventData``."""
     kind = DETAIL_TYPES.get(event)
     if kind is None:
         return None
@@ -132,6 +134,8 @@ def eventbridge_entry(
             detail["source-storage-class"] = source
     if detail_type == "Object Storage Class Changed" and storage_class:
         detail["destination-storage-class"] = storage_class
+    if detail_type == "Object Access Tier Changed" and tiering:
+        detail["destination-access-tier"] = tiering["destinationAccessTier"]
     return {
         "source": "aws.s3",
         "detail-type": detail_type,
@@ -159,6 +163,7 @@ class EventBridgeNotifications:
         version_id: str | None,
         glacier: dict[str, Any] | None,
         ctx: Any,
+        tiering: dict[str, Any] | None = None,
     ) -> None:
         """Send ``event`` to the default bus of the bucket's account and region."""
         storage_class = None
@@ -174,6 +179,7 @@ class EventBridgeNotifications:
             version_id=version_id,
             storage_class=storage_class,
             glacier=glacier,
+            tiering=tiering,
             ctx=ctx,
         )
         if entry is None:

@@ -606,11 +606,13 @@ class NotificationHandlers(EventBridgeNotifications, ConfigHandlers):
         version_id: str | None = None,
         glacier: dict[str, Any] | None = None,
         replication: dict[str, Any] | None = None,
+        tiering: dict[str, Any] | None = None,
         ctx: Any = None,
     ) -> None:
         """Send ``event`` to every matching queue, topic and function, and to EventBridge
         when the bucket sends there; ``glacier``: a restore's
-        ``glacierEventData``; ``replication``: a replication event's
+        ``glacierEventData``; ``tiering``: an Intelligent-Tiering move's
+        ``intelligentTieringEventData`` (``tiering.py``); ``replication``: a replication event's
         ``replicationEventData`` (``replication_metrics.py``); ``ctx``: the request that
         caused it (None: no request did, or the caller does not say: restore.py's and
         lifecycle.py's hooks)."""
@@ -627,6 +629,8 @@ class NotificationHandlers(EventBridgeNotifications, ConfigHandlers):
                 )
                 if glacier is not None:
                     record["glacierEventData"] = glacier
+                if tiering is not None:
+                    record["intelligentTieringEventData"] = tiering
                 if replication is not None:
                     record.update(_replication_fields(replication))
                 body = json.dumps({"Records": [record]})
@@ -641,6 +645,7 @@ class NotificationHandlers(EventBridgeNotifications, ConfigHandlers):
                 version_id=version_id,
                 glacier=glacier,
                 ctx=ctx,
+                tiering=tiering,
             )
 
     def _record(

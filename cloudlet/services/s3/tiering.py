@@ -35,8 +35,8 @@ version's (a null version rewritten in place keeps its row id) is ignored.
 
 Left out: the automatic Infrequent Access and Archive Instant Access tiers (they
 change only the price, so every readable object reports FREQUENT), restore timing (a
-restore completes at once, as ``restore.py``'s do), and ``s3:IntelligentTiering``
-event notifications.
+restore completes at once, as ``restore.py``'s do). A move to an archive tier notifies
+``s3:IntelligentTiering`` (and EventBridge's "Object Access Tier Changed").
 """
 
 from __future__ import annotations
@@ -262,8 +262,26 @@ class TieringHandlers(ConfigHandlers):
             current = access_tier(version)
             if target is not None and DEPTH[target] > DEPTH.get(current or "", 0):
                 self.store.update_version(version, extra={**version.extra, TIER: target})
+                self._notify_tiered(bucket, version, target)
                 moved += 1
         return moved
+
+    def _notify_tiered(self, name: str, version: ObjectVersion, tier: str) -> None:
+        """``s3:IntelligentTiering``: the move to an archive access tier, with its
+        ``intelligentTieringEventData`` (the S3 user guide's event message structure)."""
+        notify = getattr(self, "_notify", None)
+        bucket = self.store.get_bucket(name)
+        if notify is None or bucket is None:
+            return
+        notify(
+            bucket,
+            "s3:IntelligentTiering",
+            version.key,
+            size=version.size,
+            etag=version.etag,
+            version_id=version.version_id if bucket.versioning is not None else None,
+            tiering={"destinationAccessTier": tier},
+        )
 
     @staticmethod
     def _target_tier(
