@@ -268,6 +268,134 @@ def test_resharding_keeps_reads_going(kin):
     assert len(kin.list_shards(StreamName=name, ShardFilter={"Type": "AT_LATEST"})["Shards"]) == 2
 
 
+MAX_HASH = 2**128 - 1
+
+
+def test_split_then_merge_shards(kin):
+    name = _stream(kin, shards=1)
+    before = kin.put_record(StreamName=name, Data=b"before", PartitionKey="p")
+    mid = 2**127
+    kin.split_shard(
+        StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(mid)
+    )
+    assert kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+        "StreamStatus"
+    ] in ("UPDATING", "ACTIVE")
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=FAST)
+    parent, low, high = kin.list_shards(StreamName=name)["Shards"]
+    assert int(parent["SequenceNumberRange"]["EndingSequenceNumber"]) >= int(
+        before["SequenceNumber"]
+    )
+    assert [low["ParentShardId"], high["ParentShardId"]] == [parent["ShardId"]] * 2
+    assert "AdjacentParentShardId" not in low
+    assert low["HashKeyRange"] == {"StartingHashKey": "0", "EndingHashKey": str(mid - 1)}
+    assert high["HashKeyRange"] == {"StartingHashKey": str(mid), "EndingHashKey": str(MAX_HASH)}
+    for shard, key in ((low, "5"), (high, str(mid))):
+        put = kin.put_record(StreamName=name, Data=b"x", PartitionKey="p", ExplicitHashKey=key)
+        assert put["ShardId"] == shard["ShardId"]
+    last = kin.get_records(
+        ShardIterator=kin.get_shard_iterator(
+            StreamName=name, ShardId=parent["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+    )
+    assert [r["Data"] for r in last["Records"]] == [b"before"]
+    assert {c["ShardId"] for c in last["ChildShards"]} == {low["ShardId"], high["ShardId"]}
+
+    kin.merge_shards(
+        StreamName=name, ShardToMerge=low["ShardId"], AdjacentShardToMerge=high["ShardId"]
+    )
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=FAST)
+    merged = kin.list_shards(StreamName=name)["Shards"][-1]
+    assert merged["ParentShardId"] == low["ShardId"]
+    assert merged["AdjacentParentShardId"] == high["ShardId"]
+    assert merged["HashKeyRange"] == {"StartingHashKey": "0", "EndingHashKey": str(MAX_HASH)}
+    open_ids = [
+        s["ShardId"]
+        for s in kin.list_shards(StreamName=name, ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    ]
+    assert open_ids == [merged["ShardId"]]
+    assert (
+        kin.put_record(StreamName=name, Data=b"y", PartitionKey="q")["ShardId"]
+        == (merged["ShardId"])
+    )
+    done = kin.get_records(
+        ShardIterator=kin.get_shard_iterator(
+            StreamName=name, ShardId=high["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+    )
+    assert [r["Data"] for r in done["Records"]] == [b"x"]
+    assert done["ChildShards"] == [
+        {
+            "ShardId": merged["ShardId"],
+            "ParentShards": [low["ShardId"], high["ShardId"]],
+            "HashKeyRange": merged["HashKeyRange"],
+        }
+    ]
+
+
+def test_split_and_merge_refusals(kin):
+    name = _stream(kin, shards=3)
+    first, _, third = kin.list_shards(StreamName=name)["Shards"]
+    start, end = (int(v) for v in first["HashKeyRange"].values())
+    for key in (str(start + 1), str(end), "-4", "x"):
+        with pytest.raises(ClientError) as err:
+            kin.split_shard(StreamName=name, ShardToSplit=first["ShardId"], NewStartingHashKey=key)
+        assert _code(err) == "InvalidArgumentException"
+    assert "is not both greater than one plus the shard's StartingHashKey 0" in str(err.value)
+    with pytest.raises(ClientError) as err:
+        kin.split_shard(
+            StreamName=name, ShardToSplit="shardId-000000000042", NewStartingHashKey="9"
+        )
+    assert _code(err) == "ResourceNotFoundException"
+    assert "Could not find shard shardId-000000000042" in str(err.value)
+    with pytest.raises(ClientError) as err:  # not adjacent
+        kin.merge_shards(
+            StreamName=name, ShardToMerge=first["ShardId"], AdjacentShardToMerge=third["ShardId"]
+        )
+    assert _code(err) == "InvalidArgumentException"
+    assert "are not an adjacent pair of shards eligible for merging" in str(err.value)
+    kin.split_shard(StreamName=name, ShardToSplit=first["ShardId"], NewStartingHashKey="99")
+    with pytest.raises(ClientError) as err:  # UPDATING
+        kin.split_shard(StreamName=name, ShardToSplit=third["ShardId"], NewStartingHashKey="99")
+    assert _code(err) == "ResourceInUseException"
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=FAST)
+    with pytest.raises(ClientError) as err:  # closed by the split
+        kin.split_shard(StreamName=name, ShardToSplit=first["ShardId"], NewStartingHashKey="9")
+    assert _code(err) == "InvalidArgumentException"
+    assert "has already been merged or split" in str(err.value)
+
+
+def test_update_stream_mode(kin):
+    name = _stream(kin, shards=2)
+    arn = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    kin.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=FAST)
+    summary = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert summary["OpenShardCount"] == 2
+    with pytest.raises(ClientError) as err:  # on-demand capacity is Kinesis's to manage
+        kin.split_shard(
+            StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey="99"
+        )
+    assert _code(err) == "ValidationException"
+    with pytest.raises(ClientError) as err:
+        kin.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert _code(err) == "InvalidArgumentException"
+    kin.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "PROVISIONED"})
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=FAST)
+    kin.split_shard(StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey="99")
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=FAST)
+    with pytest.raises(ClientError) as err:  # twice in 24 hours at most
+        kin.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert _code(err) == "LimitExceededException"
+    with pytest.raises(ClientError) as err:
+        kin.update_stream_mode(
+            StreamARN=arn.replace(name, unique("none")),
+            StreamModeDetails={"StreamMode": "ON_DEMAND"},
+        )
+    assert _code(err) == "ResourceNotFoundException"
+
+
 def test_cli(aws, kin):
     name = unique("ks")
     aws("kinesis", "create-stream", "--stream-name", name, "--shard-count", "1")
@@ -287,6 +415,19 @@ def test_cli(aws, kin):
     assert put["ShardId"] == "shardId-000000000000"
     assert name in json.loads(aws("kinesis", "list-streams").stdout)["StreamNames"]
     assert _read(kin, name, "shardId-000000000000")[0]["Data"] == b"hello"
+    aws(
+        "kinesis",
+        "split-shard",
+        "--stream-name",
+        name,
+        "--shard-to-split",
+        "shardId-000000000000",
+        "--new-starting-hash-key",
+        str(2**127),
+    )
+    aws("kinesis", "wait", "stream-exists", "--stream-name", name)
+    shards = json.loads(aws("kinesis", "list-shards", "--stream-name", name).stdout)["Shards"]
+    assert [s.get("ParentShardId") for s in shards] == [None, *["shardId-000000000000"] * 2]
     aws("kinesis", "delete-stream", "--stream-name", name)
 
 

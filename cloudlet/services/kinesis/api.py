@@ -3,8 +3,7 @@
 Streams and records are durable in the service's own database (``store.py``). A
 periodic sweep drops records older than their stream's retention period, as Kinesis
 does; reads already skip them before the sweep comes round. Enhanced fan-out
-consumers, resource policies, shard splits and merges and stream mode changes are not
-built: they answer 501.
+consumers, resource policies and enhanced monitoring are not built: they answer 501.
 """
 
 from __future__ import annotations
@@ -15,15 +14,15 @@ from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.kinesis.records import HOUR_SECONDS, RecordOps
+from cloudlet.services.kinesis.reshard import ReshardOps
 from cloudlet.services.kinesis.store import KinesisStore
-from cloudlet.services.kinesis.streams import StreamOps
 from cloudlet.services.kinesis.tags import TagOps
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = seconds_setting("CLOUDLET_KINESIS_SWEEP_SECONDS", 60.0, low=0.05)
 
 
-class KinesisService(StreamOps, TagOps, RecordOps, Service):
+class KinesisService(ReshardOps, TagOps, RecordOps, Service):
     name = "kinesis"
 
     def __init__(self, env: ServiceEnv) -> None:

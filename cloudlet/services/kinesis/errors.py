@@ -25,6 +25,15 @@ def shard_not_found(shard: str, name: str, account: str) -> ServiceError:
     )
 
 
+def shard_missing(shard: str, name: str, account: str) -> ServiceError:
+    """A shard SplitShard or MergeShards names that the stream does not have."""
+    return ServiceError(
+        "ResourceNotFoundException",
+        f"Could not find shard {shard} in stream {name} under account {account}.",
+        400,
+    )
+
+
 def in_use(message: str) -> ServiceError:
     return ServiceError("ResourceInUseException", message, 400)
 

@@ -60,6 +60,8 @@ class Stream:
     key_id: str | None = None
     shards: list[Shard] = field(default_factory=list)
     next_index: int = 0
+    mode_changes: list[float] = field(default_factory=list)
+    """When UpdateStreamMode switched the mode (epoch s), for its 24-hour allowance."""
 
     def status(self, now: float) -> str:
         return self.busy if now < self.ready_at else "ACTIVE"

@@ -1,11 +1,8 @@
-"""Stream operations: create, describe, list, delete, retention, encryption, resharding.
+"""Stream operations: create, describe, list, delete, retention, encryption.
 
-A new or resharded stream is CREATING or UPDATING for a moment (``CHANGE_SECONDS``)
+A new or changed stream is CREATING or UPDATING for a moment (``CHANGE_SECONDS``)
 and then ACTIVE, as on AWS, so the ``stream_exists`` waiter and code that polls the
-status see the same sequence. UpdateShardCount (UNIFORM_SCALING) closes every open
-shard (its ``EndingSequenceNumber`` is the last one it could hold) and opens the new
-count over the whole hash key space, each naming the old shards it overlaps as parents:
-readers finish the parents (whose last page lists the children) and go on with them.
+status see the same sequence. Resharding is ``reshard.py``'s.
 """
 
 from __future__ import annotations
@@ -269,44 +266,6 @@ class StreamOps:
     def _changed(self, stream: Stream) -> None:
         stream.busy, stream.ready_at = "UPDATING", clock.time() + CHANGE_SECONDS
         self.store.save(stream)
-
-    def update_shard_count(self, ctx: Any, params: Result) -> Result:
-        stream = self._active(ctx, params)
-        if params.get("ScalingType") != "UNIFORM_SCALING":
-            raise errors.validation(
-                "1 validation error detected: Value at 'scalingType' failed to satisfy"
-                " constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
-            )
-        if stream.mode == "ON_DEMAND":
-            raise errors.validation(
-                f"Stream {stream.name} under account {stream.account} is in On-Demand mode."
-            )
-        target, current = int(params["TargetShardCount"]), len(stream.open_shards())
-        if target > 2 * current:
-            raise errors.invalid(
-                "UpdateShardCount cannot scale up over double your current open shard count."
-                f" Current open shard count: {current} Target shard count: {target}"
-            )
-        if target * 2 < current:
-            raise errors.invalid(
-                "UpdateShardCount cannot scale down below half your current open shard count."
-                f" Current open shard count: {current} Target shard count: {target}"
-            )
-        if target > current:
-            self._check_shard_limit(ctx, target - current)
-        last = self.store.next_counter()
-        parents = stream.open_shards()
-        for shard in parents:
-            shard.end_counter = last
-        stream.add_shards(target, last + 1, parents)
-        self.store.last_counter = last + 1
-        self._changed(stream)
-        return {
-            "StreamName": stream.name,
-            "StreamARN": stream.arn,
-            "CurrentShardCount": current,
-            "TargetShardCount": target,
-        }
 
     def describe_limits(self, ctx: Any, params: Result) -> Result:
         mine = [
