@@ -105,6 +105,59 @@ def test_scans_and_transactions_count_and_partiql_does_not(ddb, cw):
     disable_all(ddb, name)
 
 
+def test_gsi_rules_count_the_index_writes_that_reach_it(ddb, cw):
+    """A GSI's rules count the index entries each write puts or removes (the write units
+    the index consumes, 3 ConsumedThroughputUnits each; twice in a transaction), by the
+    index's key, and the index's own Queries."""
+    name = make_table(ddb, tname("ci-gsiw"), gsis=[index("by_owner", ("owner", "S"))])
+    ddb.update_contributor_insights(
+        TableName=name, IndexName="by_owner", ContributorInsightsAction="ENABLE"
+    )
+    pkc = settled(ddb, name, "by_owner")["ContributorInsightsRuleList"][0]
+    ddb.put_item(TableName=name, Item={"pk": S("a"), "owner": S("alice")})
+    ddb.put_item(TableName=name, Item={"pk": S("b"), "owner": S("alice")})
+    ddb.put_item(TableName=name, Item={"pk": S("e")})  # not in the index
+    ddb.update_item(  # alice's entry goes, bob's comes
+        TableName=name,
+        Key={"pk": S("a")},
+        UpdateExpression="SET #o = :o",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":o": S("bob")},
+    )
+    ddb.delete_item(TableName=name, Key={"pk": S("b")})
+    ddb.batch_write_item(
+        RequestItems={name: [{"PutRequest": {"Item": {"pk": S("c"), "owner": S("carol")}}}]}
+    )
+    ddb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": name, "Item": {"pk": S("d"), "owner": S("carol")}}}]
+    )
+    ddb.query(
+        TableName=name,
+        IndexName="by_owner",
+        KeyConditionExpression="#o = :o",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":o": S("bob")},
+    )
+    now = dt.datetime.now(dt.UTC)
+    window = {
+        "StartTime": now - dt.timedelta(minutes=5),
+        "EndTime": now + dt.timedelta(minutes=5),
+        "Period": 60,
+    }
+    expected = {"alice": 4 * 3, "bob": 3 + 0.5, "carol": 3 + 6}
+    got: dict = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and got != expected:
+        report = cw.get_insight_rule_report(RuleName=pkc, **window)
+        got = {c["Keys"][0]: c["ApproximateAggregateValue"] for c in report["Contributors"]}
+        time.sleep(0.1)
+    assert got == expected
+    ddb.update_contributor_insights(
+        TableName=name, IndexName="by_owner", ContributorInsightsAction="DISABLE"
+    )
+    assert settled(ddb, name, "by_owner")["ContributorInsightsStatus"] == "DISABLED"
+
+
 def test_enabling_makes_cloudwatch_rules_and_counts_accessed_keys(ddb, cw):
     name = make_table(ddb, tname("ci"), range=("sk", "S"))
     fresh = ddb.describe_contributor_insights(TableName=name)

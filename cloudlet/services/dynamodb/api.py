@@ -350,7 +350,8 @@ class DynamoDBService(
         if not table.insights:
             return run(params)
         quiet = params.get("ReturnConsumedCapacity") in (None, "NONE")
-        out = run({**params, "ReturnConsumedCapacity": "INDEXES"} if quiet else params)
+        with self._counting_index_writes([table] if kind == "write" else [], 3.0):
+            out = run({**params, "ReturnConsumedCapacity": "INDEXES"} if quiet else params)
         if key is None:  # a Query: one event, of its partition key (when its items show it)
             found = out.get("Items") or [{}]
             hash_name = insights.key_attributes(table, index)[0]
@@ -382,7 +383,9 @@ class DynamoDBService(
         return out
 
     def batch_write_item(self, ctx: Any, params: dict[str, Any]) -> Result:
-        out = batch.batch_write_item(self.engine, ctx.account_id, ctx.region, params)
+        named = [self._insights_table(ctx, name) for name in params.get("RequestItems") or ()]
+        with self._counting_index_writes(named, 3.0):
+            out = batch.batch_write_item(self.engine, ctx.account_id, ctx.region, params)
         for name, requests in params["RequestItems"].items():
             table = self.engine.find(ctx.account_id, ctx.region, name)
             if table is None or not table.insights or name in out.get("UnprocessedItems", {}):
@@ -405,9 +408,16 @@ class DynamoDBService(
         return out
 
     def transact_write_items(self, ctx: Any, params: dict[str, Any]) -> Result:
-        out = batch.transact_write_items(
-            self.engine, self.tokens, ctx.account_id, ctx.region, params
-        )
+        named = [
+            self._insights_table(ctx, spec.get("TableName", ""))
+            for entry in params.get("TransactItems") or ()
+            for spec in entry.values()
+            if isinstance(spec, dict)
+        ]
+        with self._counting_index_writes(named, 3.0 * 2):
+            out = batch.transact_write_items(
+                self.engine, self.tokens, ctx.account_id, ctx.region, params
+            )
         for entry in params["TransactItems"]:
             for kind, spec in entry.items():
                 table = self._insights_table(ctx, spec.get("TableName", ""))

@@ -74,6 +74,9 @@ class Engine:
         self.copies: dict[int, ItemCopy] = {}
         """Backups being copied, by table id (``backup_copies.py``): told of every write."""
         self.on_purge: Callable[[], None] | None = None
+        self.index_writes: list[tuple[Table, str, Item, float]] | None = None
+        """While a request counts them for contributor insights: each index entry it wrote
+        or removed, as (table, index name, entry, write units)."""
         """Called when a dropped table's or index's rows are left to ``Store.purge``."""
         self.store.rolled_back = self._forget_counts
         for tid, account, region, name, meta in self.store.load_tables():
@@ -352,6 +355,8 @@ class Engine:
                 if old_key != new_key:
                     self.store.index_delete(ix.iid, old_key, base)  # type: ignore[arg-type]
                     spent += write_units(old_entry)
+                    if self.index_writes is not None:
+                        self.index_writes.append((table, ix.name, old_view, write_units(old_entry)))
                 if counted is not None:  # its entry goes
                     counted[0] -= 1
                     counted[1] -= old_entry
@@ -359,6 +364,8 @@ class Engine:
                 size = new_size if whole else item_size(new_view)
                 self.store.index_put(ix.iid, new_key, base, size, dump(new_view))  # type: ignore[arg-type]
                 spent += write_units(size)
+                if self.index_writes is not None:
+                    self.index_writes.append((table, ix.name, new_view, write_units(size)))
                 if counted is not None:
                     counted[0] += 1
                     counted[1] += size

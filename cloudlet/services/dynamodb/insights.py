@@ -18,7 +18,10 @@ Why it is built this way:
   guide's definition; "all read and write requests" are monitored) to the accessed-keys
   rules of the table or index it touched, keyed by the partition key (PKC) and the
   partition and sort key (SKC); a Query counts once, by its partition key; transaction
-  items count twice their units, as transactions cost; PartiQL is not counted (the
+  items count twice their units, as transactions cost; a GSI's rules also count the
+  index entries each write puts or removes (the write units the index consumes, which
+  the engine reports through ``Engine.index_writes`` while a request watches), by the
+  index's keys; PartiQL is not counted (the
   developer guide: Contributor Insights "does not support PartiQL requests"). Throttled-keys
   rules (PKT, SKT) exist but stay empty: cloudlet does not throttle. Contributions are
   buffered in memory and sent with the same loop; a crash loses at most one interval of

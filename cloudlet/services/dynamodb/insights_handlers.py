@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
@@ -104,6 +106,24 @@ class InsightsHandlers:
             keys = [*keys, insights.key_text(sk)]
             batch.append({"RuleName": sk_rule, "Timestamp": now, "Keys": keys, "Value": units})
             self._pending += 1
+
+    @contextmanager
+    def _counting_index_writes(self, tables: list[Table | None], factor: float) -> Iterator[None]:
+        """Around a write request: when one of ``tables`` has insights on a GSI, each
+        index entry the request writes or removes counts toward its index's rules,
+        ``factor`` ConsumedThroughputUnits per write unit (3; twice that in a
+        transaction). A request that fails wrote nothing and counts nothing."""
+        if not any(index for t in tables if t is not None for index in t.insights):
+            yield
+            return
+        self.engine.index_writes = writes = []
+        try:
+            yield
+        finally:
+            self.engine.index_writes = None
+        for table, index, entry, units in writes:
+            if any(table is t for t in tables):  # not a global table's other replicas
+                self._contribute(table, index, entry, factor * units)
 
     def _forget_insights(self, table: Table) -> None:
         """DeleteTable: the table's rules and its indexes' go from CloudWatch."""
