@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
 from tests.services.s3_helpers import NO_RETRIES, bname, error
+from tests.services.test_s3_notifications import _drain
 
 ARCHIVED = ["GLACIER", "DEEP_ARCHIVE"]
 GET_REFUSED = "The operation is not valid for the object's storage class"
@@ -262,7 +263,7 @@ def test_restore_notifications(s3, bucket, aws_client):
 
 @pytest.fixture(scope="module")
 def ahead():
-    env = {"CLOUDLET_S3_LIFECYCLE_SHIFT": str(2 * 86400)}
+    env = {"CLOUDLET_S3_LIFECYCLE_SHIFT": str(2 * 86400), "CLOUDLET_S3_LIFECYCLE_INTERVAL": "0.2"}
     with CloudletServer.start(env=env) as srv:
         yield srv
 
@@ -289,3 +290,48 @@ def test_restored_copy_expires_after_its_days(ahead):
     assert s3.get_object(Bucket=bucket, Key="long")["Body"].read() == b"three days"
     assert s3.head_object(Bucket=bucket, Key="long")["Restore"] == _restore_header(_expiry(3))
     assert _status(_restore(s3, bucket, "long", days=3)) == 200
+
+
+def test_an_expiring_restored_copy_is_notified(ahead):
+    """The sweep notices a restored copy's expiry by itself: ``s3:ObjectRestore:Delete``
+    to the bucket's queue and EventBridge's ``Object Restore Expired``."""
+    s3 = ahead.client("s3", config=NO_RETRIES)
+    sqs, events = ahead.client("sqs"), ahead.client("events")
+    queues = []
+    for name in ("direct", "bus"):
+        url = sqs.create_queue(QueueName=bname(name))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        queues.append((url, arn["Attributes"]["QueueArn"]))
+    (direct, direct_arn), (bus, bus_arn) = queues
+    bucket = bname("expiring")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": direct_arn, "Events": ["s3:ObjectRestore:Delete"]}
+            ],
+            "EventBridgeConfiguration": {},
+        },
+    )
+    pattern = {"source": ["aws.s3"], "detail-type": ["Object Restore Expired"]}
+    events.put_rule(Name=bucket, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=bucket, Targets=[{"Id": "q", "Arn": bus_arn}])
+    put = s3.put_object(Bucket=bucket, Key="brief", Body=b"x", StorageClass="GLACIER")
+    s3.put_object(Bucket=bucket, Key="lasting", Body=b"y", StorageClass="GLACIER")
+    _restore(s3, bucket, "lasting", days=3)  # outlives the two-day shift
+    _restore(s3, bucket, "brief", days=1)  # already past its expiry on this clock
+    bodies = _drain(sqs, direct, 2)  # the configuration's s3:TestEvent, then the expiry
+    [record] = [r for body in bodies for r in body.get("Records", [])]
+    assert record["eventName"] == "ObjectRestore:Delete"
+    assert record["s3"]["object"]["key"] == "brief"
+    assert record["s3"]["object"]["eTag"] == put["ETag"].strip('"')
+    assert record["userIdentity"]["principalId"].startswith("AmazonCustomer:")
+    [event] = _drain(sqs, bus, 1)
+    assert event["detail-type"] == "Object Restore Expired"
+    assert event["detail"]["object"]["key"] == "brief"
+    assert event["detail"]["requester"] == "s3.amazonaws.com"
+    assert s3.get_object(Bucket=bucket, Key="lasting")["Body"].read() == b"y"
+    assert "Restore" not in s3.head_object(Bucket=bucket, Key="brief")
+    time.sleep(0.5)  # later sweeps send nothing more
+    assert _drain(sqs, direct, 1, timeout=1) == []

@@ -175,6 +175,7 @@ class S3Service(
                 log.warning("s3: the metadata names no object file but %d are on disk; kept", kept)
         self.env.every(LIFECYCLE_INTERVAL, self._apply_lifecycle, "s3-lifecycle")
         self.env.every(LIFECYCLE_INTERVAL, self._apply_tiering, "s3-tiering")  # same clock
+        self.env.every(LIFECYCLE_INTERVAL, self._expire_restores, "s3-restore-expiry")
         self._start_request_metrics()
         self._start_inventory()
         self._start_analytics()

@@ -4,7 +4,7 @@ sends, in the shape of the S3 user guide's "Using EventBridge" event examples.
 Every event S3 notifies about (``notifications.py`` calls ``_to_eventbridge`` for each)
 goes, whatever the queue, topic and function configurations say, to the default bus
 of the bucket's account and region, as an ``aws.s3`` event: ``Object Created``,
-``Object Deleted``, ``Object Restore Initiated``/``Completed``, ``Object Tags
+``Object Deleted``, ``Object Restore Initiated``/``Completed``/``Expired``, ``Object Tags
 Added``/``Deleted``, ``Object ACL Updated``, ``Object Storage Class Changed`` (lifecycle
 transitions) and ``Object Access Tier Changed``; ``resources`` is the bucket's ARN and
 ``detail``::
@@ -17,7 +17,8 @@ with the fields each type has (creations and deletions a ``reason``, deletions t
 ``deletion-type``, restores their ``source-storage-class``, a completed restore its
 ``restore-expiry-time``, a transition its ``destination-storage-class``). Keys are not
 URL-encoded, unlike the notification records. What S3 does by itself (lifecycle,
-completed restores) has ``s3.amazonaws.com`` as requester and no source address.
+completed and expired restores) has ``s3.amazonaws.com`` as requester and no source
+address.
 
 Sent through EventBridge's internal ``PutServiceEvents`` (``ServiceEnv.call``), after
 the response; when EventBridge does not run or refuses, the event is logged and

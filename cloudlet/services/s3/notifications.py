@@ -170,7 +170,7 @@ def _user(event: str, account: str, owner: str, ctx: Any) -> str:
     caused the event"), else the account's. A completed restore is S3's own doing on the
     owner's behalf: ``AmazonCustomer:`` and the bucket owner's id, the one its
     ``ownerIdentity`` names (LocalStack's AWS-recorded ``test_restore_object``)."""
-    if event == "s3:ObjectRestore:Completed":
+    if event in ("s3:ObjectRestore:Completed", "s3:ObjectRestore:Delete"):
         return f"AmazonCustomer:{owner}"
     principal = getattr(ctx, "principal", None)
     if principal is not None and principal.kind in ("user", "assumed-role"):

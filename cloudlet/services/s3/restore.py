@@ -36,8 +36,10 @@ it back to the Frequent Access tier and counts as an access; a restore of one in
 active tier is 403 ``ObjectAlreadyInActiveTierError``.
 
 Restores emit ``s3:ObjectRestore:Post`` and ``s3:ObjectRestore:Completed``
-notifications (``notifications.py``). ``s3:ObjectRestore:Delete`` (a restored
-copy expiring) is not sent: expiry is only noticed when something reads.
+notifications (``notifications.py``). A sweep on the lifecycle interval finds restored
+copies past their expiry, drops their restore state and sends
+``s3:ObjectRestore:Delete`` (EventBridge's ``Object Restore Expired``), S3's own doing
+like a completed restore; reads do not wait for it, they check the expiry themselves.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from cloudlet.services.s3.common import Result, S3Handlers
 from cloudlet.services.s3.lifecycle import LIFECYCLE_SHIFT
 from cloudlet.services.s3.lifecycle_rules import DAY, next_midnight
 from cloudlet.services.s3.notifications import time_text
-from cloudlet.services.s3.store import ObjectVersion
+from cloudlet.services.s3.store import _COLUMNS, ObjectVersion, row_to_version
 from cloudlet.services.s3.tiering import TIER, access_tier
 
 ARCHIVE_CLASSES = frozenset(("GLACIER", "DEEP_ARCHIVE"))
@@ -230,6 +232,30 @@ class RestoreHandlers(S3Handlers):
         self._note_access(version)
         self._restore_events(ctx, bucket_name, version, None)
         return {HTTP_STATUS: 202}
+
+    def _expire_restores(self) -> int:
+        """Drop every restored copy past its expiry, notifying ``s3:ObjectRestore:Delete``;
+        returns how many expired."""
+        rows = self.store.conn.execute(
+            f"SELECT {_COLUMNS} FROM objects WHERE storage_class IN ('GLACIER', 'DEEP_ARCHIVE')"
+            " AND delete_marker = 0 AND json_extract(extra, '$.restore.expiry') <= ?",
+            (restore_clock(),),
+        ).fetchall()
+        for row in rows:
+            version = row_to_version(row)
+            extra = {k: v for k, v in version.extra.items() if k != "restore"}
+            self.store.update_version(version, extra=extra)
+            notifying = getattr(self, "_notifying", None)
+            bucket = notifying(version.bucket) if notifying is not None else None
+            if bucket is not None:
+                self._notify(  # type: ignore[attr-defined]
+                    bucket,
+                    "s3:ObjectRestore:Delete",
+                    version.key,
+                    etag=version.etag,
+                    version_id=version.version_id,
+                )
+        return len(rows)
 
     def _note_access(self, version: ObjectVersion) -> None:
         """Hook: ``tiering.py`` records accesses of Intelligent-Tiering objects."""
