@@ -325,11 +325,17 @@ class DynamoDBService(
 
     def query(self, ctx: Any, params: dict[str, Any]) -> Result:
         table, checked = self._item_table(ctx, params, query.check_query)
+        index = params.get("IndexName") or ""
+        key = None
+        if table.insights and checked.keys:  # the partition its key condition names
+            hash_name = insights.key_attributes(table, index)[0]
+            op, values = checked.keys.get(hash_name) or ("", [])
+            key = {hash_name: values[0]} if op == "=" and values else None
         return self._measured(
             table,
-            params.get("IndexName") or "",
+            index,
             params,
-            None,
+            key,
             "read",
             lambda p: query.query(self.engine, table, p, checked),
         )
@@ -344,15 +350,15 @@ class DynamoDBService(
         run: Callable[[dict[str, Any]], Result],
     ) -> Result:
         """Run an item operation or a Query (``run``); on a table with contributor
-        insights, count its ConsumedThroughputUnits for ``key`` (a Query: its first item's
-        partition key), asking for the consumed capacity and dropping it again when the
-        caller did not ask."""
+        insights, count its ConsumedThroughputUnits for ``key`` (a Query: the partition
+        its key condition names, else its first item's), asking for the consumed capacity
+        and dropping it again when the caller did not ask."""
         if not table.insights:
             return run(params)
         quiet = params.get("ReturnConsumedCapacity") in (None, "NONE")
         with self._counting_index_writes([table] if kind == "write" else [], 3.0):
             out = run({**params, "ReturnConsumedCapacity": "INDEXES"} if quiet else params)
-        if key is None:  # a Query: one event, of its partition key (when its items show it)
+        if key is None:  # a Query: one event, of its first item's partition key
             found = out.get("Items") or [{}]
             hash_name = insights.key_attributes(table, index)[0]
             key = {hash_name: found[0][hash_name]} if hash_name in found[0] else None
