@@ -74,10 +74,10 @@ class Engine:
         self.copies: dict[int, ItemCopy] = {}
         """Backups being copied, by table id (``backup_copies.py``): told of every write."""
         self.on_purge: Callable[[], None] | None = None
+        """Called when a dropped table's or index's rows are left to ``Store.purge``."""
         self.index_writes: list[tuple[Table, str, Item, float]] | None = None
         """While a request counts them for contributor insights: each index entry it wrote
         or removed, as (table, index name, entry, write units)."""
-        """Called when a dropped table's or index's rows are left to ``Store.purge``."""
         self.store.rolled_back = self._forget_counts
         for tid, account, region, name, meta in self.store.load_tables():
             table = Table.from_meta(tid, meta)
