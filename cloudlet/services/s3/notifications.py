@@ -167,8 +167,8 @@ def _check_overlaps(stored: dict[str, list[dict[str, Any]]]) -> None:
 def _user(event: str, account: str, owner: str, ctx: Any) -> str:
     """A record's ``userIdentity.principalId``: ``AWS:`` and the caller's unique id, an IAM
     user's or role session's (the event structure's "unique ID of the IAM resource that
-    caused the event"), else the account's. A completed restore is S3's own doing on the
-    owner's behalf: ``AmazonCustomer:`` and the bucket owner's id, the one its
+    caused the event"), else the account's. A completed (or expiring) restore is S3's own
+    doing on the owner's behalf: ``AmazonCustomer:`` and the bucket owner's id, the one its
     ``ownerIdentity`` names (LocalStack's AWS-recorded ``test_restore_object``)."""
     if event in ("s3:ObjectRestore:Completed", "s3:ObjectRestore:Delete"):
         return f"AmazonCustomer:{owner}"
