@@ -62,6 +62,28 @@ def kinds(rules: list[str]) -> list[str]:
     return [r.split("-")[1] for r in rules]
 
 
+def window() -> dict:
+    """GetInsightRuleReport's time arguments: the ten minutes around now, by minute."""
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "StartTime": now - dt.timedelta(minutes=5),
+        "EndTime": now + dt.timedelta(minutes=5),
+        "Period": 60,
+    }
+
+
+def assert_contributors(cw, rule: str, expected: dict) -> None:
+    """``rule``'s report comes to name ``expected`` (key -> value) within 10 s, as
+    contributions arrive a pass at a time."""
+    got: dict = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and got != expected:
+        report = cw.get_insight_rule_report(RuleName=rule, **window())
+        got = {c["Keys"][0]: c["ApproximateAggregateValue"] for c in report["Contributors"]}
+        time.sleep(0.1)
+    assert got == expected
+
+
 def disable_all(ddb, *names: str) -> None:
     for name in names:
         ddb.update_contributor_insights(TableName=name, ContributorInsightsAction="DISABLE")
@@ -85,22 +107,9 @@ def test_scans_and_transactions_count_and_partiql_does_not(ddb, cw):
     ddb.scan(TableName=name)  # each item: an eventual read of its size, 0.5
     ddb.execute_statement(Statement=f"SELECT * FROM \"{name}\" WHERE pk = 't'")
     ddb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'p'}}")
-    now = dt.datetime.now(dt.UTC)
-    window = {
-        "StartTime": now - dt.timedelta(minutes=5),
-        "EndTime": now + dt.timedelta(minutes=5),
-        "Period": 60,
-    }
-    expected = {"t": 6 + 2 + 0.5, "u": 6 + 0.5}
-    got: dict = {}
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and got != expected:
-        report = cw.get_insight_rule_report(RuleName=pkc, **window)
-        got = {c["Keys"][0]: c["ApproximateAggregateValue"] for c in report["Contributors"]}
-        time.sleep(0.1)
-    assert got == expected
+    assert_contributors(cw, pkc, {"t": 6 + 2 + 0.5, "u": 6 + 0.5})
     with pytest.raises(ClientError) as exc:
-        cw.get_insight_rule_report(RuleName=pkc, MaxContributorCount=26, **window)
+        cw.get_insight_rule_report(RuleName=pkc, MaxContributorCount=26, **window())
     assert exc.value.response["Error"]["Code"] == "InvalidParameterValue"
     disable_all(ddb, name)
 
@@ -138,20 +147,7 @@ def test_gsi_rules_count_the_index_writes_that_reach_it(ddb, cw):
         ExpressionAttributeNames={"#o": "owner"},
         ExpressionAttributeValues={":o": S("bob")},
     )
-    now = dt.datetime.now(dt.UTC)
-    window = {
-        "StartTime": now - dt.timedelta(minutes=5),
-        "EndTime": now + dt.timedelta(minutes=5),
-        "Period": 60,
-    }
-    expected = {"alice": 4 * 3, "bob": 3 + 0.5, "carol": 3 + 6}
-    got: dict = {}
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and got != expected:
-        report = cw.get_insight_rule_report(RuleName=pkc, **window)
-        got = {c["Keys"][0]: c["ApproximateAggregateValue"] for c in report["Contributors"]}
-        time.sleep(0.1)
-    assert got == expected
+    assert_contributors(cw, pkc, {"alice": 4 * 3, "bob": 3 + 0.5, "carol": 3 + 6})
     ddb.update_contributor_insights(
         TableName=name, IndexName="by_owner", ContributorInsightsAction="DISABLE"
     )
