@@ -2,12 +2,13 @@
 
 One method per operation, named as botocore names it, split by operation group into
 mixins: ``buses`` (event buses, tags), ``rules`` (rules, TestEventPattern),
-``targets`` (PutTargets ...), ``publish`` (PutEvents and matching). This class wires
-the store, the deliverer and the schedule book together and runs the once-a-second
-check that fires scheduled rules. Rules, targets and buses are durable (the
-service's own SQLite database). What is not built here (archives and replays, API
-destinations and connections, global endpoints, partner sources, bus permissions) has
-no method, so it answers 501.
+``targets`` (PutTargets ...), ``publish`` (PutEvents and matching), ``archives``
+(archives, and keeping events in them) and ``replays`` (replays, run in the
+background). This class wires the store, the deliverer and the schedule book together
+and runs the periodic work: the once-a-second check that fires scheduled rules and the
+archives' retention sweep. Everything is durable (the service's own SQLite database).
+What is not built here (API destinations and connections, global endpoints, partner
+sources, bus permissions) has no method, so it answers 501.
 
 ``put_service_events`` is internal (``internal_operations``): other services put AWS
 service events (S3's ``aws.s3`` notifications) on a default bus through
@@ -18,12 +19,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudlet.core.background import Background
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.events.archives import SWEEP_SECONDS, ArchiveHandlers
 from cloudlet.services.events.buses import BusHandlers
 from cloudlet.services.events.common import bus_arn, bus_ref, rule_arn
 from cloudlet.services.events.delivery import Deliverer
 from cloudlet.services.events.publish import PublishHandlers
+from cloudlet.services.events.replays import ReplayHandlers
 from cloudlet.services.events.rules import RuleHandlers
 from cloudlet.services.events.scheduler import ScheduleBook
 from cloudlet.services.events.store import Doc, EventsStore
@@ -45,7 +49,15 @@ _RULE_OPERATIONS = frozenset(
 )
 
 
-class EventsService(BusHandlers, RuleHandlers, TargetHandlers, PublishHandlers, Service):
+class EventsService(
+    BusHandlers,
+    RuleHandlers,
+    TargetHandlers,
+    PublishHandlers,
+    ArchiveHandlers,
+    ReplayHandlers,
+    Service,
+):
     name = "events"
     internal_operations = frozenset({"put_service_events"})
     """Handlers only other services call (``ServiceEnv.call``): not in botocore's model,
@@ -56,12 +68,16 @@ class EventsService(BusHandlers, RuleHandlers, TargetHandlers, PublishHandlers, 
         self.store = EventsStore(env.database("events"))
         self.delivery = Deliverer(env, self._forward)
         self.schedules = ScheduleBook(self.store, self.delivery.send)
+        self.replays = Background()
 
     async def start(self) -> None:
         self.schedules.load()
+        self._interrupted_replays()
         self.env.every(SCHEDULE_CHECK, self.schedules.fire_due, "events-schedule")
+        self.env.every(SWEEP_SECONDS, self._sweep_archives, "events-archive-retention")
 
     async def stop(self) -> None:
+        await self.replays.stop()
         await self.delivery.stop()
         self.store.close()
 
@@ -71,6 +87,8 @@ class EventsService(BusHandlers, RuleHandlers, TargetHandlers, PublishHandlers, 
             "buses": len(self.store.buses),
             "rules": len(self.store.all_rules()),
             "scheduled": len(self.schedules.due),
+            "archives": len(self.store.archives),
+            "replaying": len(self.replays),
         }
 
     def _schedule_rule(self, rule: Doc) -> None:

@@ -2,8 +2,9 @@
 
 A bus is named by its name or its ARN (``arn:aws:events:<region>:<account>:event-bus/
 <name>``); a rule's ARN is ``rule/<name>`` on the default bus and ``rule/<bus>/<name>``
-on a custom one. Names are checked against the model's patterns here, since the codec
-only checks that required members are present.
+on a custom one; archives and replays are ``archive/<name>`` and ``replay/<name>``.
+Names are checked against the model's patterns here, since the codec only checks that
+required members are present.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ RULE_NAME = re.compile(r"[\.\-_A-Za-z0-9]+")
 BUS_NAME = re.compile(r"[/\.\-_A-Za-z0-9]+")
 BUS_ARN = re.compile(r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):event-bus/(.+)")
 RULE_ARN = re.compile(r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):rule/(.+)")
+ARCHIVE_ARN = re.compile(
+    r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):archive/([\.\-_A-Za-z0-9]+)"
+)
 
 
 def bus_arn(region: str, account: str, name: str) -> str:
@@ -29,6 +33,14 @@ def bus_arn(region: str, account: str, name: str) -> str:
 def rule_arn(region: str, account: str, bus: str, name: str) -> str:
     path = name if bus == DEFAULT_BUS else f"{bus}/{name}"
     return f"arn:aws:events:{region}:{account}:rule/{path}"
+
+
+def archive_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{account}:archive/{name}"
+
+
+def replay_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{account}:replay/{name}"
 
 
 def bus_ref(ctx: Any, value: str | None, member: str = "eventBusName") -> tuple[str, str, str]:
@@ -50,9 +62,12 @@ def bus_ref(ctx: Any, value: str | None, member: str = "eventBusName") -> tuple[
     return ctx.account_id, ctx.region, value
 
 
-def check_rule_name(name: str, member: str = "name") -> None:
-    if len(name) > 64:
-        raise errors.constraint(name, member, "Member must have length less than or equal to 64")
+def check_rule_name(name: str, member: str = "name", most: int = 64) -> None:
+    """A rule's (archive's, replay's) name: ``most`` characters of ``[.-_A-Za-z0-9]``."""
+    if len(name) > most:
+        raise errors.constraint(
+            name, member, f"Member must have length less than or equal to {most}"
+        )
     if not RULE_NAME.fullmatch(name):
         raise errors.constraint(
             name, member, r"Member must satisfy regular expression pattern: [\.\-_A-Za-z0-9]+"
@@ -84,6 +99,20 @@ def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | Non
     end = start + (limit or 100)
     nxt = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
     return items[start:end], nxt
+
+
+def epoch(value: Any) -> float:
+    """Epoch seconds of a request's timestamp (a datetime, a number or ISO text)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value)).timestamp()
+
+
+def event_seconds(event: dict[str, Any]) -> float:
+    """An envelope's ``time`` back as epoch seconds."""
+    return datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def event_time(seconds: float) -> str:

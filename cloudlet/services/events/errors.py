@@ -58,3 +58,11 @@ def bad_schedule() -> ServiceError:
 
 def bad_token() -> ServiceError:
     return validation("The NextToken provided is not valid.")
+
+
+def illegal_status(replay: str) -> ServiceError:
+    return ServiceError(
+        "IllegalStatusException",
+        f"Replay {replay} is not in a valid state for this operation.",
+        400,
+    )

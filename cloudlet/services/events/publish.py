@@ -11,8 +11,9 @@ becomes the envelope AWS delivers::
     {"version": "0", "id", "detail-type", "source", "account", "time", "region",
      "resources", "detail"}
 
-and is matched against every enabled rule of its bus with a pattern; each match's
-targets are sent it after the response (``delivery.py``). An entry for a bus that does
+and is kept in each archive of its bus whose pattern it matches (``archives.py``), then
+matched against every enabled rule of its bus with a pattern; each match's targets are
+sent it after the response (``delivery.py``). An entry for a bus that does
 not exist is accepted and goes nowhere, as on AWS.
 
 ``put_service_events`` is how another cloudlet service (S3's EventBridge notifications)
@@ -23,14 +24,14 @@ botocore operation, so no client can call it, and the ``aws.`` rule does not app
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.events import errors
-from cloudlet.services.events.common import BUS_ARN, bus_ref, event_time
+from cloudlet.services.events.common import BUS_ARN, bus_ref, epoch, event_time
 from cloudlet.services.events.delivery import Deliverer
 from cloudlet.services.events.patterns import compiled, matches
 from cloudlet.services.events.rules import enabled
@@ -94,18 +95,14 @@ def _entry_error(entry: dict[str, Any]) -> Result | None:
 
 
 def _when(value: Any) -> float:
-    if value is None:
-        return clock.time()
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float):
-        return float(value)
-    return datetime.fromisoformat(str(value)).timestamp()
+    return clock.time() if value is None else epoch(value)
 
 
 class PublishHandlers:
     store: EventsStore
     delivery: Deliverer
+    _archive: Callable[[Doc, Doc], None]
+    """``ArchiveHandlers._archive``: keep an event in the archives of its bus."""
 
     def put_events(self, ctx: Any, params: dict[str, Any]) -> Result:
         entries = params["Entries"]
@@ -164,11 +161,19 @@ class PublishHandlers:
             out.append({"EventId": event["id"]})
         return {"FailedEntryCount": 0, "Entries": out}
 
-    def _dispatch(self, bus: Doc, event: Doc, hops: int = 0) -> int:
-        """Send ``event`` to the targets of every enabled rule of ``bus`` it matches;
-        the number of rules matched."""
+    def _dispatch(
+        self, bus: Doc, event: Doc, hops: int = 0, only: frozenset[str] | None = None
+    ) -> int:
+        """Keep ``event`` in the archives of ``bus`` (a replayed one, which carries
+        ``replay-name``, is not archived again, as on AWS), then send it to the targets
+        of every enabled rule of ``bus`` it matches (of those ``only`` names, when a
+        replay names some); the number of rules matched."""
+        if "replay-name" not in event:
+            self._archive(bus, event)
         matched = 0
         for rule in list(self.store.rules.get(bus["Arn"], {}).values()):
+            if only is not None and rule["Arn"] not in only:
+                continue
             pattern = rule.get("EventPattern")
             if not pattern or not enabled(rule) or not matches(compiled(pattern), event):
                 continue

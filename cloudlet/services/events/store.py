@@ -1,5 +1,6 @@
-"""EventBridge state: event buses and rules (with their targets and tags), in memory
-and written through to SQLite.
+"""EventBridge state: event buses, rules (with their targets and tags), archives and
+replays, in memory and written through to SQLite; the archived events themselves stay on
+disk (``archived.py``).
 
 A few hundred documents, read on every PutEvents and rarely written: the
 ``DocumentStore`` pattern SNS, EC2 and AutoScaling use. Every account and region has a
@@ -14,6 +15,7 @@ import sqlite3
 from typing import Any
 
 from cloudlet.core.clock import clock
+from cloudlet.services.events.archived import ArchivedEvents
 from cloudlet.services.events.common import DEFAULT_BUS, bus_arn
 from cloudlet.state.documents import DocumentStore
 
@@ -28,6 +30,9 @@ class EventsStore:
         """bus ARN -> rule name -> rule."""
         for rule in self.docs.load("rule"):
             self.rules.setdefault(rule["BusArn"], {})[rule["Name"]] = rule
+        self.archives: dict[str, Doc] = {d["ArchiveArn"]: d for d in self.docs.load("archive")}
+        self.replays: dict[str, Doc] = {d["ReplayArn"]: d for d in self.docs.load("replay")}
+        self.archived = ArchivedEvents(conn)
 
     def close(self) -> None:
         self.docs.close()
@@ -88,3 +93,21 @@ class EventsStore:
     def delete_rule(self, rule: Doc) -> None:
         self.rules.get(rule["BusArn"], {}).pop(rule["Name"], None)
         self.docs.delete("rule", rule["Arn"])
+
+    # -- archives and replays -----------------------------------------------------------
+
+    def archives_of(self, bus_arn: str) -> list[Doc]:
+        return [a for a in self.archives.values() if a["EventSourceArn"] == bus_arn]
+
+    def save_archive(self, archive: Doc) -> None:
+        self.archives[archive["ArchiveArn"]] = archive
+        self.docs.put("archive", archive["ArchiveArn"], archive)
+
+    def delete_archive(self, archive: Doc) -> None:
+        self.archives.pop(archive["ArchiveArn"], None)
+        self.docs.delete("archive", archive["ArchiveArn"])
+        self.archived.drop(archive["ArchiveArn"])
+
+    def save_replay(self, replay: Doc) -> None:
+        self.replays[replay["ReplayArn"]] = replay
+        self.docs.put("replay", replay["ReplayArn"], replay)
