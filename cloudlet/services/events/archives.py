@@ -29,7 +29,7 @@ from cloudlet.services.events.common import (
     check_length,
     check_rule_name,
     event_seconds,
-    page,
+    filtered_page,
 )
 from cloudlet.services.events.patterns import check_pattern, compiled, matches
 from cloudlet.services.events.store import Doc, EventsStore
@@ -128,25 +128,14 @@ class ArchiveHandlers:
         return archive_view(self._archive_named(ctx, params["ArchiveName"]), self.store, True)
 
     def list_archives(self, ctx: Any, params: dict[str, Any]) -> Result:
-        prefix, source, state = (params.get(k) for k in ("NamePrefix", "EventSourceArn", "State"))
-        if sum(v is not None for v in (prefix, source, state)) > 1:
-            raise errors.validation(
-                "At most one filter is allowed for ListArchives. "
-                "Use either : State, EventSourceArn, or NamePrefix."
-            )
-        if state is not None and state not in STATES:
-            raise errors.constraint(
-                state, "state", f"Member must satisfy enum value set: [{', '.join(STATES)}]"
-            )
-        mine = [
-            a
-            for arn, a in sorted(self.store.archives.items())
-            if arn.startswith(archive_arn(ctx.region, ctx.account_id, ""))
-            and a["ArchiveName"].startswith(prefix or "")
-            and source in (None, a["EventSourceArn"])
-            and state in (None, a["State"])
-        ]
-        shown, token = page(mine, params)
+        shown, token = filtered_page(
+            "ListArchives",
+            params,
+            self.store.archives,
+            archive_arn(ctx.region, ctx.account_id, ""),
+            "ArchiveName",
+            STATES,
+        )
         out: Result = {"Archives": [archive_view(a, self.store) for a in shown]}
         if token:
             out["NextToken"] = token

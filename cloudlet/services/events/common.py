@@ -101,6 +101,37 @@ def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | Non
     return items[start:end], nxt
 
 
+def filtered_page(
+    operation: str,
+    params: dict[str, Any],
+    docs: dict[str, dict[str, Any]],
+    arn_prefix: str,
+    name_key: str,
+    states: tuple[str, ...],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """ListArchives' and ListReplays' page: the caller's ``docs`` (by ARN) under at most
+    one of ``NamePrefix``, ``EventSourceArn`` and ``State``, with AWS's refusals."""
+    prefix, source, state = (params.get(k) for k in ("NamePrefix", "EventSourceArn", "State"))
+    if sum(v is not None for v in (prefix, source, state)) > 1:
+        raise errors.validation(
+            f"At most one filter is allowed for {operation}. "
+            "Use either : State, EventSourceArn, or NamePrefix."
+        )
+    if state is not None and state not in states:
+        raise errors.constraint(
+            state, "state", f"Member must satisfy enum value set: [{', '.join(states)}]"
+        )
+    mine = [
+        doc
+        for arn, doc in sorted(docs.items())
+        if arn.startswith(arn_prefix)
+        and doc[name_key].startswith(prefix or "")
+        and source in (None, doc["EventSourceArn"])
+        and state in (None, doc["State"])
+    ]
+    return page(mine, params)
+
+
 def epoch(value: Any) -> float:
     """Epoch seconds of a request's timestamp (a datetime, a number or ISO text)."""
     if isinstance(value, datetime):

@@ -33,7 +33,7 @@ from cloudlet.services.events.common import (
     check_length,
     check_rule_name,
     epoch,
-    page,
+    filtered_page,
     replay_arn,
 )
 from cloudlet.services.events.store import Doc, EventsStore
@@ -129,25 +129,14 @@ class ReplayHandlers:
         return replay_view(self._replay_named(ctx, params["ReplayName"]), True)
 
     def list_replays(self, ctx: Any, params: dict[str, Any]) -> Result:
-        prefix, source, state = (params.get(k) for k in ("NamePrefix", "EventSourceArn", "State"))
-        if sum(v is not None for v in (prefix, source, state)) > 1:
-            raise errors.validation(
-                "At most one filter is allowed for ListReplays. "
-                "Use either : State, EventSourceArn, or NamePrefix."
-            )
-        if state is not None and state not in STATES:
-            raise errors.constraint(
-                state, "state", f"Member must satisfy enum value set: [{', '.join(STATES)}]"
-            )
-        mine = [
-            r
-            for arn, r in sorted(self.store.replays.items())
-            if arn.startswith(replay_arn(ctx.region, ctx.account_id, ""))
-            and r["ReplayName"].startswith(prefix or "")
-            and source in (None, r["EventSourceArn"])
-            and state in (None, r["State"])
-        ]
-        shown, token = page(mine, params)
+        shown, token = filtered_page(
+            "ListReplays",
+            params,
+            self.store.replays,
+            replay_arn(ctx.region, ctx.account_id, ""),
+            "ReplayName",
+            STATES,
+        )
         out: Result = {"Replays": [replay_view(r) for r in shown]}
         if token:
             out["NextToken"] = token
