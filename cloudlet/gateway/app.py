@@ -188,11 +188,11 @@ class Gateway:
             self.services[ctx.service_name].finish_response(ctx, resp)
         observe = self._observers.get(ctx.service_name or "")
         if observe is None:
-            await send_response(send, resp, head_only=req.method == "HEAD")
+            await send_response(send, resp, head_only=req.method == "HEAD", receive=receive)
             return
         answered = time.perf_counter()
         try:
-            await send_response(send, resp, head_only=req.method == "HEAD")
+            await send_response(send, resp, head_only=req.method == "HEAD", receive=receive)
         finally:
             observe(ctx, resp, started, answered)
 

@@ -7,6 +7,7 @@ an async iterator for streaming payloads, so memory stays flat.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -135,8 +136,26 @@ def _careful_headers(pairs: list[tuple[str, Any]]) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def send_response(send: Send, resp: HttpResponse, head_only: bool = False) -> None:
+async def send_response(
+    send: Send, resp: HttpResponse, head_only: bool = False, receive: Receive | None = None
+) -> None:
+    """Send ``resp``. With ``receive``, a streamed body stops (and is closed) as soon as
+    the client disconnects, not at its next piece: a body that waits for its pieces (a
+    Kinesis subscription, an Object Lambda relay) would otherwise outlive its reader."""
     body = resp.body
+    if receive is not None and not isinstance(body, bytes | bytearray) and not head_only:
+        sending = asyncio.ensure_future(send_response(send, resp))
+        leaving = asyncio.ensure_future(_disconnect(receive))
+        try:
+            await asyncio.wait((sending, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+            if not sending.done():
+                sending.cancel()
+            await asyncio.gather(sending, leaving, return_exceptions=True)
+        if not sending.cancelled() and sending.exception() is not None:
+            raise sending.exception()  # type: ignore[misc]
+        return
     headers = encode_headers(resp.headers)
     if isinstance(body, bytes | bytearray):
         if not any(k == b"content-length" for k, _ in headers):
@@ -169,6 +188,13 @@ async def send_response(send: Send, resp: HttpResponse, head_only: bool = False)
         close = getattr(body, "aclose", None)
         if close is not None:
             await close()
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return when the client has gone (or the response is complete: the server then
+    answers ``http.disconnect`` too); what is left of the request's body is dropped."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _next_piece(pieces: AsyncIterator[bytes]) -> bytes | None:

@@ -11,8 +11,10 @@ A handler returns the stream member as a list of events (``[{"Records":
 {"Payload": b"..."}}, ...]``) or as an async iterable of them; the latter is
 encoded lazily so the response streams. An async source that fails after the
 response has begun raises ``StreamError``: the stream then ends with an error
-message (``:message-type`` ``error``, ``:error-code``, ``:error-message``), the
-way services report a failure they meet mid-stream.
+message (``:message-type`` ``error``, ``:error-code``, ``:error-message``), or an
+``exception`` message when the stream's shape models that error, the way services
+report a failure they meet mid-stream. However sending ends, the source is closed
+then (``aclose``), so its clean-up never waits for garbage collection.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "encode_error",
     "encode_event",
     "encode_event_stream",
+    "encode_failure",
     "encode_message",
     "is_event_stream",
 ]
@@ -147,4 +150,26 @@ async def _encode_async(
         async for event in events:
             yield encode_event(stream_shape, event, body, content_type)
     except StreamError as error:
-        yield encode_error(error.code, error.message)
+        yield encode_failure(stream_shape, error, body, content_type)
+    finally:  # however sending ends: the source's own clean-up runs now, not at collection
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def encode_failure(
+    stream_shape: Any, error: StreamError, body: BodyEncoder, content_type: str
+) -> bytes:
+    """The message ending a stream that failed: an ``exception`` message when the stream
+    models that error (Kinesis's SubscribeToShard models ResourceInUseException ...), its
+    fields as the payload, as services send it; else an ``error`` message."""
+    member = stream_shape.members.get(error.code)
+    if member is None or not member.metadata.get("exception"):
+        return encode_error(error.code, error.message)
+    key = next((n for n in member.members if n.lower() == "message"), "message")
+    headers = [
+        (":message-type", "string", "exception"),
+        (":exception-type", "string", error.code),
+        (":content-type", "string", content_type),
+    ]
+    return encode_message(headers, body(member, {key: error.message}, error.code))

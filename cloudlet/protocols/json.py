@@ -426,9 +426,14 @@ def event_body(
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:  # however sending ends (a client gone, the server stopping): end the source now
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def operation_map(service: ServiceModel) -> dict[str, OperationModel]:

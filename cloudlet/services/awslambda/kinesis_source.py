@@ -9,6 +9,11 @@ shard is read only once its parents are finished, from its start, so records of 
 partition key reach the function in order; shards that were already closed when a
 ``LATEST`` mapping was created are passed over.
 
+A mapping of an enhanced fan-out consumer reads the consumer's stream through the same
+operations (AWS's poller subscribes with SubscribeToShard; what reaches the function is
+the same records, in the same order), and its records name the stream as their
+``eventSourceARN``, as on AWS.
+
 Delivery (batch size, batching window, retries, bisection, partial batch failures,
 record age, OnFailure) is the stream delivery ``mappings.py`` has for DynamoDB.
 """
@@ -29,6 +34,11 @@ LIST_SECONDS = 5.0
 """How often an idle mapping looks for new shards (after a reshard)."""
 
 
+def stream_of(arn: str) -> str:
+    """The stream's ARN of a stream or consumer ARN (``.../stream/s/consumer/c:123``)."""
+    return arn.partition("/consumer/")[0]
+
+
 def kinesis_record(raw: Doc, shard: str, doc: Doc) -> Doc:
     """A GetRecords record as the function receives it."""
     arrival = raw["ApproximateArrivalTimestamp"]
@@ -47,7 +57,7 @@ def kinesis_record(raw: Doc, shard: str, doc: Doc) -> Doc:
         "eventName": "aws:kinesis:record",
         "invokeIdentityArn": doc.get("role", ""),
         "awsRegion": doc["EventSourceArn"].split(":")[3],
-        "eventSourceARN": doc["EventSourceArn"],
+        "eventSourceARN": stream_of(doc["EventSourceArn"]),
     }
 
 
@@ -65,7 +75,7 @@ class KinesisPoller:
 
     async def _poll_kinesis(self, mapping_id: str) -> None:
         doc = self._esms[mapping_id]
-        arn = doc["EventSourceArn"]
+        arn = stream_of(doc["EventSourceArn"])
         account, region = arn.split(":")[4], arn.split(":")[3]
 
         async def kinesis(operation: str, params: Doc) -> Doc:

@@ -24,14 +24,15 @@ and invokes the function synchronously with AWS's event shapes.
 - **Kinesis streams** (``kinesis_source.py``): every shard read in order from
   ``TRIM_HORIZON``, ``LATEST`` or ``AT_TIMESTAMP`` and checkpointed on its own, children
   of a reshard after their parents; delivered as DynamoDB stream batches are (retries,
-  bisection, partial failures, record age, OnFailure with ``KinesisBatchInfo``).
+  bisection, partial failures, record age, OnFailure with ``KinesisBatchInfo``). A
+  mapping of an enhanced fan-out consumer's ARN (which must be registered) reads the
+  consumer's stream the same way.
 
 - **FilterCriteria** (``filters.py``): records no pattern matches never reach the
   function; SQS messages among them are deleted, as AWS deletes them, and stream records
   are passed over.
 
-Not built: Kafka, MQ and DocumentDB sources; Kinesis enhanced fan-out consumers;
-tumbling windows. Those answer ``InvalidParameterValueException`` saying so.
+Not built: Kafka, MQ and DocumentDB sources; tumbling windows. Those answer ``InvalidParameterValueException`` saying so.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.awslambda import errors, filters
-from cloudlet.services.awslambda.kinesis_source import KinesisPoller
+from cloudlet.services.awslambda.kinesis_source import KinesisPoller, stream_of
 from cloudlet.state.documents import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,7 @@ def _source_kind(arn: str) -> str:
     if len(parts) >= 6 and parts[2] == "dynamodb" and "/stream/" in arn:
         return "dynamodb"
     if len(parts) >= 6 and parts[2] == "kinesis" and parts[5].startswith("stream/"):
-        if "/consumer/" in parts[5]:
-            raise errors.invalid(
-                f"Event source {arn} is not supported by cloudlet: Kinesis enhanced fan-out"
-                " consumers are not built; map the stream itself"
-            )
-        return "kinesis"
+        return "kinesis"  # a stream, or an enhanced fan-out consumer of one
     raise errors.invalid(
         f"Event source {arn} is not supported by cloudlet: SQS queues, DynamoDB streams and"
         " Kinesis streams are"
@@ -695,7 +691,7 @@ class EventSourceMappingOps(KinesisPoller):
                 "approximateArrivalOfFirstRecord": when(_arrival(first)),
                 "approximateArrivalOfLastRecord": when(_arrival(last)),
                 "batchSize": len(part),
-                "streamArn": doc["EventSourceArn"],
+                "streamArn": stream_of(doc["EventSourceArn"]),
             },
         }
         account, region = _where(target)
@@ -735,13 +731,15 @@ class EventSourceMappingOps(KinesisPoller):
                 "StartingPositionTimestamp must be set when StartingPosition is AT_TIMESTAMP"
             )
         account, region = _where(source)
+        consumer = "/consumer/" in source
         try:
             await self.env.call(
                 "kinesis",
-                "DescribeStreamSummary",
-                {"StreamARN": source},
+                "DescribeStreamConsumer" if consumer else "DescribeStreamSummary",
+                {"ConsumerARN": source} if consumer else {"StreamARN": source},
                 account=account,
                 region=region,
             )
         except (ServiceError, NotImplementedOperation):
-            raise errors.invalid(f"Stream not found: {source}") from None
+            what = "Consumer" if consumer else "Stream"
+            raise errors.invalid(f"{what} not found: {source}") from None

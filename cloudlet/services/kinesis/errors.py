@@ -74,3 +74,40 @@ def throttled(shard: str, name: str, account: str) -> ServiceError:
         f"Rate exceeded for shard {shard} in stream {name} under account {account}.",
         400,
     )
+
+
+# -- enhanced fan-out consumers ---------------------------------------------------------
+
+
+def consumer_not_found(name: str, stream: str, account: str) -> ServiceError:
+    return ServiceError(
+        "ResourceNotFoundException",
+        f"Consumer {name} under stream {stream} under account {account} not found.",
+        400,
+    )
+
+
+def consumer_not_active(name: str, created: float, stream: str, account: str) -> ServiceError:
+    """What SubscribeToShard answers for a consumer still CREATING, or DELETING."""
+    return in_use(
+        f"Consumer {name} with creation timestamp {int(created)} under stream: {stream} ,"
+        f" account {account} is not in ACTIVE status."
+    )
+
+
+def consumers_exist(stream: str, account: str) -> ServiceError:
+    """DeleteStream of a stream with consumers, without EnforceConsumerDeletion."""
+    return in_use(
+        f"DeleteStream can\u2019t delete {account}:{stream} because there are consumers"
+        f" associated with this data stream. To delete {stream} anyway, set the"
+        " EnforceConsumerDeletion parameter to true to force the deletion of all the"
+        " consumers that are associated with it."
+    )
+
+
+def subscription_in_use() -> ServiceError:
+    return in_use("Another active subscription exists for this consumer")
+
+
+def expired_token(message: str) -> ServiceError:
+    return ServiceError("ExpiredNextTokenException", message, 400)

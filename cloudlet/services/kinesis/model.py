@@ -7,6 +7,9 @@ grow within a shard. A sequence number here is ``49 * 10^54 + shard index * 10^4
 counter``: the counter (microseconds of arrival, kept strictly increasing) orders the
 records of a shard in storage, and the shard index lets a sequence number used on the
 wrong shard be refused, as Kinesis refuses it.
+
+A consumer's ARN ends in its creation time in epoch seconds, as Kinesis's does, so a
+consumer registered again under the same name (in a later second) has a new ARN.
 """
 
 from __future__ import annotations
@@ -97,6 +100,42 @@ class Stream:
             self.shards.append(shard)
 
 
+@dataclass
+class Consumer:
+    """An enhanced fan-out consumer registered with a stream."""
+
+    name: str
+    arn: str
+    stream_arn: str
+    created: float
+    ready_at: float
+    """Until then the consumer is ``busy`` (CREATING or DELETING); a DELETING one is
+    gone after it."""
+    busy: str = "CREATING"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def status(self, now: float) -> str | None:
+        """CREATING, ACTIVE or DELETING; None once a deregistration has finished."""
+        if now < self.ready_at:
+            return self.busy
+        return "ACTIVE" if self.busy == "CREATING" else None
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream_arn.split(":stream/", 1)[1]
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Consumer:
+        return cls(**doc)
+
+
 def shard_id(index: int) -> str:
     return f"shardId-{index:012d}"
 
@@ -121,3 +160,7 @@ def parse_sequence(text: str) -> tuple[int, int] | None:
 
 def stream_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:kinesis:{region}:{account}:stream/{name}"
+
+
+def consumer_arn(stream_arn: str, name: str, created: float) -> str:
+    return f"{stream_arn}/consumer/{name}:{int(created)}"

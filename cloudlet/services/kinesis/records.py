@@ -8,7 +8,9 @@ producers' retry paths are exercised. On-demand streams are not throttled.
 
 A shard iterator is an opaque token (base64 of stream, shard, position and issue time)
 that expires after ``ITERATOR_SECONDS`` (five minutes, as on AWS). A position is a
-storage counter: reading resumes at the first record at or after it.
+storage counter: reading resumes at the first record at or after it. SubscribeToShard
+(``subscribe.py``) starts from the same positions and reads the same pages (``_page``),
+so its records are GetRecords's to the byte.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.clock import clock, utc_datetime
 from cloudlet.core.environ import seconds_setting
@@ -31,6 +34,9 @@ from cloudlet.services.kinesis.model import (
 )
 from cloudlet.services.kinesis.store import KinesisStore, Record
 
+if TYPE_CHECKING:
+    from cloudlet.services.kinesis.subscribe import Subscriptions
+
 Result = dict[str, Any]
 ITERATOR_SECONDS = seconds_setting("CLOUDLET_KINESIS_ITERATOR_SECONDS", 300.0, low=1)
 HOUR_SECONDS = seconds_setting("CLOUDLET_KINESIS_HOUR_SECONDS", 3600.0, low=0.01)
@@ -44,6 +50,7 @@ SHARD_RECORDS_PER_SECOND = 1000
 
 class RecordOps:
     store: KinesisStore
+    subscriptions: Subscriptions
     _usage: dict[tuple[str, str], tuple[int, int, int]]
     """(stream ARN, shard) -> (second, bytes, records) written in that second."""
 
@@ -106,6 +113,7 @@ class RecordOps:
             stream,
             [Record(shard.shard_id, counter, params["PartitionKey"], params["Data"], clock.time())],
         )
+        self.subscriptions.wake(stream.arn)
         return {
             "ShardId": shard.shard_id,
             "SequenceNumber": sequence_number(shard, counter),
@@ -138,6 +146,8 @@ class RecordOps:
                 {"ShardId": shard.shard_id, "SequenceNumber": sequence_number(shard, counter)}
             )
         self.store.append(stream, rows)
+        if rows:
+            self.subscriptions.wake(stream.arn)
         return {
             "FailedRecordCount": len(entries) - len(rows),
             "Records": results,
@@ -158,35 +168,51 @@ class RecordOps:
     def get_shard_iterator(self, ctx: Any, params: Result) -> Result:
         stream = self._writable(ctx, params)
         shard = self._shard(stream, params["ShardId"])
-        kind = params["ShardIteratorType"]
+        position = self._position(
+            stream,
+            shard,
+            params["ShardIteratorType"],
+            params.get("StartingSequenceNumber"),
+            params.get("Timestamp"),
+        )
+        return {"ShardIterator": _iterator(stream, shard, position)}
+
+    def _position(
+        self,
+        stream: Stream,
+        shard: Shard,
+        kind: str,
+        text: str | None,
+        when: Any,
+        *,
+        operation: str = "GetShardIterator",
+        member: str = "StartingSequenceNumber",
+    ) -> int:
+        """The storage counter a reader of ``shard`` starts at (GetShardIterator's
+        iterator types, SubscribeToShard's starting positions)."""
         if kind == "TRIM_HORIZON":
-            position = shard.start_counter
-        elif kind == "LATEST":
-            position = self.store.last_counter + 1
+            return shard.start_counter
+        if kind == "LATEST":
             if shard.end_counter is not None:
-                position = shard.end_counter + 1
-        elif kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
-            text = params.get("StartingSequenceNumber")
+                return shard.end_counter + 1
+            return self.store.last_counter + 1
+        if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
             if not text:
-                raise errors.invalid(
-                    f"StartingSequenceNumber must be specified for ShardIteratorType {kind}."
-                )
+                raise errors.invalid(f"{member} must be specified for ShardIteratorType {kind}.")
             parsed = parse_sequence(text)
             if parsed is None:
                 raise errors.invalid(
-                    f"StartingSequenceNumber {text} used in GetShardIterator on shard"
-                    f" {shard.shard_id} in stream {stream.name} under account {stream.account}"
-                    " is invalid."
+                    f"{member} {text} used in {operation} on shard {shard.shard_id} in stream"
+                    f" {stream.name} under account {stream.account} is invalid."
                 )
             index, counter = parsed
             if index != shard.index:
                 raise errors.invalid(
-                    f"Invalid StartingSequenceNumber. It encodes shardId-{index:012d}, while it"
-                    f" was used in a call to a shard with {shard.shard_id}"
+                    f"Invalid {member}. It encodes shardId-{index:012d}, while it was used in a"
+                    f" call to a shard with {shard.shard_id}"
                 )
-            position = counter + (kind == "AFTER_SEQUENCE_NUMBER")
-        elif kind == "AT_TIMESTAMP":
-            when = params.get("Timestamp")
+            return counter + (kind == "AFTER_SEQUENCE_NUMBER")
+        if kind == "AT_TIMESTAMP":
             if when is None:
                 raise errors.invalid(
                     "The timestampInMillis parameter cannot be null for ShardIteratorType"
@@ -194,14 +220,12 @@ class RecordOps:
                 )
             seconds = when.timestamp() if hasattr(when, "timestamp") else float(when)
             found = self.store.first_at(stream, shard.shard_id, seconds)
-            position = found if found is not None else self.store.last_counter + 1
-        else:
-            raise errors.validation(
-                f"1 validation error detected: Value '{kind}' at 'shardIteratorType' failed to"
-                " satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER,"
-                " AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
-            )
-        return {"ShardIterator": _iterator(stream, shard, position)}
+            return found if found is not None else self.store.last_counter + 1
+        raise errors.validation(
+            f"1 validation error detected: Value '{kind}' at 'shardIteratorType' failed to"
+            " satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER,"
+            " AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
+        )
 
     def get_records(self, ctx: Any, params: Result) -> Result:
         arn, shard_id, position, issued = _parse_iterator(params["ShardIterator"])
@@ -216,15 +240,27 @@ class RecordOps:
                 f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy"
                 " constraint: Member must have value less than or equal to 10000"
             )
-        rows = self.store.read(stream, shard_id, position, self._oldest(stream), limit + 1)
-        page: list[Record] = []
+        page = self._page(stream, shard, position, limit, MAX_GET_BYTES)
+        out: Result = {"Records": page.records, "MillisBehindLatest": page.behind}
+        if page.children is not None:
+            out["ChildShards"] = page.children
+        else:
+            out["NextShardIterator"] = _iterator(stream, shard, page.position)
+        return out
+
+    def _page(self, stream: Stream, shard: Shard, position: int, limit: int, budget: int) -> Page:
+        """Up to ``limit`` records (``budget`` bytes, at least one record) of ``shard``
+        from ``position``, as GetRecords and SubscribeToShard hand them out."""
+        now = clock.time()
+        rows = self.store.read(stream, shard.shard_id, position, self._oldest(stream), limit + 1)
+        taken: list[Record] = []
         size = 0
         for row in rows[:limit]:
             size += len(row.data) + len(row.partition_key)
-            if page and size > MAX_GET_BYTES:
+            if taken and size > budget:
                 break
-            page.append(row)
-        more = len(rows) > len(page)
+            taken.append(row)
+        more = len(rows) > len(taken)
         records = [
             {
                 "SequenceNumber": sequence_number(shard, r.counter),
@@ -233,13 +269,12 @@ class RecordOps:
                 "PartitionKey": r.partition_key,
                 **({"EncryptionType": stream.encryption} if stream.encryption != "NONE" else {}),
             }
-            for r in page
+            for r in taken
         ]
-        next_position = page[-1].counter + 1 if page else position
-        behind = int((now - rows[len(page)].arrival) * 1000) if more else 0
-        out: Result = {"Records": records, "MillisBehindLatest": max(0, behind)}
+        behind = int((now - rows[len(taken)].arrival) * 1000) if more else 0
+        children = None
         if shard.end_counter is not None and not more:
-            out["ChildShards"] = [
+            children = [
                 {
                     "ShardId": child.shard_id,
                     "ParentShards": [p for p in (child.parent, child.adjacent_parent) if p],
@@ -251,9 +286,22 @@ class RecordOps:
                 for child in stream.shards
                 if shard.shard_id in (child.parent, child.adjacent_parent)
             ]
-        else:
-            out["NextShardIterator"] = _iterator(stream, shard, next_position)
-        return out
+        next_position = taken[-1].counter + 1 if taken else position
+        return Page(records, next_position, more, max(0, behind), children)
+
+
+@dataclass(slots=True)
+class Page:
+    """One read of a shard: the records in the API's shape and where the next starts."""
+
+    records: list[Result]
+    position: int
+    more: bool
+    """Records past this page are already there."""
+    behind: int
+    """MillisBehindLatest."""
+    children: list[Result] | None
+    """The shard's children once it is closed and this page read its end; else None."""
 
 
 def _iterator(stream: Stream, shard: Shard, position: int) -> str:

@@ -5,7 +5,8 @@ as documents. Records are many: a table keyed by (stream, shard, counter), so a 
 reads in order from any position with one index range scan and the retention sweep is
 one DELETE. The counter is arrival time in microseconds, kept strictly increasing across
 the whole service (and across restarts, from the largest one stored), so it orders a
-shard's records and tells their age at once.
+shard's records and tells their age at once. Enhanced fan-out consumers are documents
+beside the streams, held in memory the same way; deleting a stream deletes them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from cloudlet.core.clock import clock
-from cloudlet.services.kinesis.model import Stream
+from cloudlet.services.kinesis.model import Consumer, Stream
 from cloudlet.state.db import Transaction
 from cloudlet.state.documents import DocumentStore
 
@@ -40,6 +41,9 @@ class KinesisStore:
         self.streams: dict[str, Stream] = {
             d["arn"]: Stream.from_doc(d) for d in self.docs.load("stream")
         }
+        self.consumers: dict[str, Consumer] = {
+            d["arn"]: Consumer.from_doc(d) for d in self.docs.load("consumer")
+        }
         (top,) = conn.execute("SELECT MAX(counter) FROM records").fetchone()
         top_shard = max(
             (s.end_counter or s.start_counter for st in self.streams.values() for s in st.shards),
@@ -56,10 +60,34 @@ class KinesisStore:
         self.docs.put("stream", stream.arn, stream.to_doc())
 
     def drop(self, stream: Stream) -> None:
+        """The stream, its records and its consumers."""
         with Transaction(self.conn):
             self.streams.pop(stream.arn, None)
             self.docs.delete("stream", stream.arn)
             self.conn.execute("DELETE FROM records WHERE stream = ?", (stream.arn,))
+            for consumer in self.consumers_of(stream.arn):
+                self.drop_consumer(consumer)
+
+    def consumers_of(self, stream_arn: str) -> list[Consumer]:
+        return [c for c in self.consumers.values() if c.stream_arn == stream_arn]
+
+    def live_consumers(self, stream_arn: str, now: float) -> list[Consumer]:
+        """The stream's consumers, dropping those whose deregistration has finished."""
+        live = []
+        for consumer in self.consumers_of(stream_arn):
+            if consumer.status(now) is None:
+                self.drop_consumer(consumer)
+            else:
+                live.append(consumer)
+        return live
+
+    def save_consumer(self, consumer: Consumer) -> None:
+        self.consumers[consumer.arn] = consumer
+        self.docs.put("consumer", consumer.arn, consumer.to_doc())
+
+    def drop_consumer(self, consumer: Consumer) -> None:
+        self.consumers.pop(consumer.arn, None)
+        self.docs.delete("consumer", consumer.arn)
 
     def append(self, stream: Stream, rows: list[Record]) -> None:
         with Transaction(self.conn):

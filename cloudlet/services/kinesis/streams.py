@@ -2,18 +2,22 @@
 
 A new or changed stream is CREATING or UPDATING for a moment (``CHANGE_SECONDS``)
 and then ACTIVE, as on AWS, so the ``stream_exists`` waiter and code that polls the
-status see the same sequence. Resharding is ``reshard.py``'s.
+status see the same sequence. Resharding is ``reshard.py``'s. A stream with registered
+consumers is deleted only with ``EnforceConsumerDeletion``, which deletes them too.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.clock import clock, utc_datetime
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.kinesis import errors
 from cloudlet.services.kinesis.model import Shard, Stream, sequence_number, stream_arn
 from cloudlet.services.kinesis.store import KinesisStore
+
+if TYPE_CHECKING:
+    from cloudlet.services.kinesis.subscribe import Subscriptions
 
 Result = dict[str, Any]
 CHANGE_SECONDS = seconds_setting("CLOUDLET_KINESIS_CHANGE_SECONDS", 0.5, high=60)
@@ -53,6 +57,7 @@ class StreamOps:
     """The stream control plane (mixed into ``KinesisService``)."""
 
     store: KinesisStore
+    subscriptions: Subscriptions
 
     # -- finding a stream ---------------------------------------------------------
 
@@ -153,7 +158,7 @@ class StreamOps:
         stream = self._stream(ctx, params)
         out = self._summary(stream)
         out["OpenShardCount"] = len(stream.open_shards())
-        out["ConsumerCount"] = 0
+        out["ConsumerCount"] = len(self.store.live_consumers(stream.arn, clock.time()))
         return {"StreamDescriptionSummary": out}
 
     def list_streams(self, ctx: Any, params: Result) -> Result:
@@ -190,7 +195,12 @@ class StreamOps:
         return out
 
     def delete_stream(self, ctx: Any, params: Result) -> Result:
-        self.store.drop(self._stream(ctx, params))
+        stream = self._stream(ctx, params)
+        consumers = self.store.live_consumers(stream.arn, clock.time())
+        if consumers and not params.get("EnforceConsumerDeletion"):
+            raise errors.consumers_exist(stream.name, stream.account)
+        self.store.drop(stream)
+        self.subscriptions.wake(stream.arn)
         return {}
 
     def list_shards(self, ctx: Any, params: Result) -> Result:
@@ -266,6 +276,7 @@ class StreamOps:
     def _changed(self, stream: Stream) -> None:
         stream.busy, stream.ready_at = "UPDATING", clock.time() + CHANGE_SECONDS
         self.store.save(stream)
+        self.subscriptions.wake(stream.arn)  # a reshard closes shards being read
 
     def describe_limits(self, ctx: Any, params: Result) -> Result:
         mine = [
