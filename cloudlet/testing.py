@@ -17,6 +17,11 @@ Fixtures:
 
 Without pytest: ``with CloudletServer.start() as server: ...``.
 
+``CloudletServer.client`` makes clients reach the server's prefixed host names
+(``awscli_plugin`` says why): S3 Control's without its account prefix
+(``account_host_as_endpoint``), S3 access points' ARNs with their name in the Host
+header (``prefixed_hosts_as_header``). Either helper works on any boto3 client.
+
 Each server gets a private ``TMPDIR`` (its log is there too), removed when it is
 stopped or killed: what a killed ephemeral server could not clean up goes with it.
 """
@@ -124,6 +129,8 @@ class CloudletServer:
         client = boto3.client(service, endpoint_url=self.endpoint, **kwargs)
         if service == "s3control":
             account_host_as_endpoint(client)
+        elif service == "s3":
+            prefixed_hosts_as_header(client)
         return client
 
     def stop(self, timeout: float = 15.0) -> int | None:
@@ -178,4 +185,15 @@ def account_host_as_endpoint(client: Any) -> Any:
     from cloudlet.awscli_plugin import drop_account_host
 
     client.meta.events.register("before-sign.s3-control", drop_account_host)
+    return client
+
+
+def prefixed_hosts_as_header(client: Any) -> Any:
+    """Send an S3 client's requests to ``<name>.<IPv4 or localhost>`` (an access point's
+    ARN as the ``Bucket``: ``myap-123456789012.127.0.0.1``) to the bare endpoint, the
+    full name in the ``Host`` header (``awscli_plugin`` says why; it does the same for
+    the AWS CLI). Requests to any other host are left as they are."""
+    from cloudlet.awscli_plugin import prefixed_host_as_header
+
+    client.meta.events.register("before-sign.s3", prefixed_host_as_header)
     return client

@@ -476,6 +476,8 @@ class Gateway:
             req.body = await read_body(receive, self.config.max_body_bytes)
 
     async def _dispatch(self, ctx: RequestContext, name: str, operation: OperationModel) -> Any:
+        if ctx.handler is not None:
+            return await ctx.handler(ctx, ctx.params)
         key = (name, operation.name)
         handler = self._handlers.get(key)
         if handler is None:

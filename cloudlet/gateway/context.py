@@ -38,6 +38,10 @@ class RequestContext:
     """Strict mode: whether the caller may do an action on a resource (ARN), for a
     handler that authorizes parts of a request itself (S3's DeleteObjects, per key).
     None in open mode: everything is allowed."""
+    handler: Callable[..., Any] | None = None
+    """Set by a service's ``prepare_request`` to answer this request with another of its
+    coroutines than the operation's handler (an S3 GetObject through an Object Lambda
+    access point is answered by the access point's function, not by the bucket)."""
 
     @property
     def host(self) -> str:

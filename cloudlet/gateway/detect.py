@@ -7,7 +7,12 @@ unclaimed is S3, which owns the bare path space on this port as it does on AWS.
 
 S3 requests may name their bucket in the Host (virtual-hosted style);
 ``rewrite_virtual_host`` turns those into path style before routing, so the
-codec's URI templates (``/{Bucket}/{Key+}``) serve both.
+codec's URI templates (``/{Bucket}/{Key+}``) serve both. A name in front of an IPv4
+address (``myap-123456789012.127.0.0.1:4566``) is read the same way: botocore never
+makes virtual-hosted requests to an IP endpoint, so only an access point's ARN (whose
+host is ``<name>-<account>.<endpoint host>``) or a host prefix produces one, and the
+S3 service decides whether the name is a bucket's or an access point's (the gateway
+knows neither).
 """
 
 from __future__ import annotations
@@ -135,7 +140,8 @@ def bucket_from_host(host: str) -> str | None:
 
     ``<bucket>.s3[.<region>].localhost``, ``<bucket>.s3[.<region>].amazonaws.com``
     (and any other name with an ``s3`` label: the labels before the last one
-    are the bucket), and ``<bucket>.localhost``. Plain endpoints
+    are the bucket), ``<bucket>.localhost`` and ``<name>.<IPv4 address>`` (an access
+    point's ``<name>-<account>``, see the module docstring). Plain endpoints
     (``s3.localhost``, ``localhost``, IP addresses) name none.
     """
     if not host:
@@ -156,7 +162,17 @@ def bucket_from_host(host: str) -> str | None:
             return ".".join(labels[:i]) or None
     if len(labels) >= 2 and labels[-1] == "localhost":
         return ".".join(labels[:-1])
+    if len(labels) >= 5 and _is_ipv4(".".join(labels[-4:])):
+        return ".".join(labels[:-4])
     return None
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def website_bucket(host: str) -> str | None:
@@ -175,9 +191,14 @@ def website_bucket(host: str) -> str | None:
 
 
 def rewrite_virtual_host(req: HttpRequest) -> None:
-    """Virtual-hosted S3 request -> path style, keeping the signed path for auth."""
+    """Virtual-hosted S3 request -> path style, keeping the signed path for auth.
+
+    WriteGetObjectResponse's host is ``<RequestRoute>.<endpoint host>`` (botocore's host
+    prefix): that label is a route, not a bucket, and the path stays as it came."""
     bucket = bucket_from_host(req.headers.get("host", ""))
     if bucket is None:
+        return
+    if req.path == "/WriteGetObjectResponse" and "x-amz-request-route" in req.headers:
         return
     req.signed_path = req.path
     req.path = f"/{bucket}" if req.path in ("", "/") else f"/{bucket}{req.path}"

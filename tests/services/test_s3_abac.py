@@ -79,7 +79,11 @@ def test_what_s3_control_refuses(cloudlet_server):
         ({"ResourceArn": "arn:aws:s3:::no-such-bucket-here"}, ("NoSuchResource", 404)),
         ({"AccountId": "111122223333"}, ("AccessDenied", 403)),
         (
-            {"ResourceArn": f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/ap"},
+            {"ResourceArn": f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/no-such-ap"},
+            ("NoSuchResource", 404),
+        ),
+        (
+            {"ResourceArn": f"arn:aws:s3-object-lambda:us-east-1:{ACCOUNT}:accesspoint/ol"},
             ("NotImplemented", 501),
         ),
     ]

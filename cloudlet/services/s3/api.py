@@ -5,9 +5,10 @@ group (``buckets.py``, ``objects.py``, ``copy.py``, ``restore.py``,
 ``multipart.py``, ``listing.py``; bucket configuration in ``config.py``, ``cors.py``,
 ``lifecycle.py``, ``notifications.py``, ``objectlock.py``, ``public.py``,
 ``replication.py``, ``website.py``, ``metrics.py``, ``inventory.py``, ``tiering.py``,
-``analytics.py``; S3 Select in ``select.py``; directory buckets' sessions and limits in
-``directory.py``, their objects' own behaviours in ``directory_objects.py``, ``append.py``
-and ``rename.py``). This class owns
+``analytics.py``; S3 Select in ``select.py``; requests through access points in
+``access_point_requests.py`` (the access points themselves: ``access_points.py``);
+directory buckets' sessions and limits in ``directory.py``, their objects' own
+behaviours in ``directory_objects.py``, ``append.py`` and ``rename.py``). This class owns
 the state they share: the metadata store (SQLite via ``env.database("s3")``) and the
 blob store (files under ``<data_dir>/s3/blobs``, or a private temp dir when ephemeral;
 composed multipart blobs under its ``mp/``), the start-up sweep that keeps the two
@@ -26,6 +27,8 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.abac import AbacHandlers
+from cloudlet.services.s3.access_point_requests import AccessPointRequests
+from cloudlet.services.s3.access_points import AccessPointStore
 from cloudlet.services.s3.analytics import AnalyticsHandlers
 from cloudlet.services.s3.buckets import BucketHandlers
 from cloudlet.services.s3.common import plus_as_space
@@ -49,6 +52,8 @@ from cloudlet.services.s3.metrics import MetricsHandlers
 from cloudlet.services.s3.mfa import MfaDeleteHandlers
 from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
+from cloudlet.services.s3.object_lambda import ObjectLambdaStore
+from cloudlet.services.s3.object_lambda_requests import ObjectLambdaHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
 from cloudlet.services.s3.objects import ObjectHandlers
 from cloudlet.services.s3.presigned import hoist_query_headers
@@ -117,6 +122,8 @@ def _bucket_in_path(path: str) -> str:
 
 
 class S3Service(
+    ObjectLambdaHandlers,
+    AccessPointRequests,
     AbacHandlers,
     AnalyticsHandlers,
     TieringHandlers,
@@ -149,6 +156,9 @@ class S3Service(
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = S3Store(env.database("s3"))
+        self.access_points = AccessPointStore(self.store)
+        self.object_lambda = ObjectLambdaStore(self.store)
+        self._init_object_lambda()
         # Multipart: a completed upload's blob is composed of its part files
         # (composed.py); the multipart tables join the same database.
         # Small blobs are rows of the same database (blobs.py).
@@ -182,6 +192,7 @@ class S3Service(
         self._start_replication()  # resumes what a previous run left queued
 
     async def stop(self) -> None:
+        await self._stop_object_lambda()
         await self._stop_replication()  # a job cut short stays queued for the next start
         self.blobs.close()  # first: small blobs still waiting are written to the database
         self.store.close()
@@ -198,6 +209,8 @@ class S3Service(
             hoist_query_headers(request)
         if "+" in request.path:  # after the signature, which covers the path as sent
             request.path = plus_as_space(request.path)
+        if not self._through_object_lambda(ctx):  # its function answers, or ...
+            self._through_access_point(ctx)  # an access point's name -> its bucket's
         if ctx.operation.name == "ListBuckets" and (
             ctx.signing_service == "s3express" or "max-directory-buckets" in request.query
         ):
@@ -264,6 +277,15 @@ class S3Service(
     def authorization_checks(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[tuple[str, str, str | None], ...] | None:
+        """The bucket's checks (``_bucket_checks``); through an access point, each also
+        made on the access point (``access_point_requests.py``)."""
+        checks = self._bucket_checks(ctx, operation, params)
+        checks = self._access_point_checks(ctx, operation, params, checks)
+        return self._object_lambda_checks(ctx, operation, checks)
+
+    def _bucket_checks(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str, str | None], ...] | None:
         """Strict mode, where a request is not one action on one object (AWS's rules in
         each operation's reference, "Permissions"):
 
@@ -308,6 +330,8 @@ class S3Service(
 
     def condition_keys(self, ctx: Any, context: dict[str, Any]) -> None:
         add_condition_keys(self.store, ctx, context, self._abac_tags)
+        self._access_point_keys(ctx, context)
+        self._object_lambda_keys(ctx, context)
 
     def _policy(self, bucket: str) -> str | None:
         return self.configs.get(bucket, "policy")
@@ -319,7 +343,7 @@ class S3Service(
         if err.code != "NoSuchKey" or ctx.operation.name not in _HIDES_MISSING_KEYS:
             return err
         bucket = ctx.params["Bucket"]
-        if auth.allows(ctx, self, "s3:ListBucket", f"arn:aws:s3:::{bucket}"):
+        if self._may_list_bucket(ctx, auth, bucket):
             return err
         return ServiceError("AccessDenied", "Access Denied", 403)
 

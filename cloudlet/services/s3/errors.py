@@ -369,3 +369,25 @@ def invalid_object_state(storage_class: str, message: str = READ_ARCHIVED) -> Se
     """An archived object read (or copied) without a restored copy, or a restore of an
     object that is not archived: the message says which."""
     return s3_error("InvalidObjectState", message, 403, StorageClass=storage_class)
+
+
+# -- access points (the API reference's error list) --
+
+
+def no_such_access_point() -> ServiceError:
+    return s3_error("NoSuchAccessPoint", "The specified access point does not exist.", 404)
+
+
+def no_such_access_point_policy() -> ServiceError:
+    # Not in the API reference's error list; moto's wording of the code S3 Control answers.
+    return s3_error(
+        "NoSuchAccessPointPolicy", "The specified accesspoint policy does not exist", 404
+    )
+
+
+def access_point_already_owned() -> ServiceError:
+    return s3_error(
+        "AccessPointAlreadyOwnedByYou",
+        "An access point with an identical name already exists in your account.",
+        409,
+    )

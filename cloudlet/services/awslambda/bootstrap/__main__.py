@@ -217,7 +217,33 @@ class _Typed(Exception):
         }
 
 
+def reach_endpoint_subdomains():
+    """Names made by prefixing the endpoint's host resolve to it.
+
+    SDKs put labels in front of the endpoint's host: WriteGetObjectResponse's
+    ``{RequestRoute}.``, an S3 access point's ``<name>-<account>.``, S3 Control's
+    ``<account>.``; Object Lambda's ``inputS3Url`` names an access point that way too.
+    On AWS those names are in DNS; ``io-1.127.0.0.1`` and ``io-1.localhost`` are in no
+    resolver, so they are looked up as the endpoint's host here (the Host header still
+    carries the whole name, which is what cloudlet reads).
+    """
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or ""
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+    if not host:
+        return
+    suffix = "." + host
+    original = socket.getaddrinfo
+
+    def getaddrinfo(name, *args, **kwargs):
+        if isinstance(name, str) and name.lower().rstrip(".").endswith(suffix):
+            name = host
+        return original(name, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+
 def main():
+    reach_endpoint_subdomains()
     api = Api()
     handler = load_handler(api)
     pending = api.request("GET", "/invocation/next")
