@@ -43,11 +43,8 @@ from cloudlet.services.s3.access_points import (
 )
 from cloudlet.services.s3.bucket_policy import (
     AWS_PRINCIPAL,
-    NOT_AN_OBJECT,
-    VERSIONS,
-    _check_statement,
     _listed,
-    _statements,
+    checked_policy,
     malformed_policy,
 )
 from cloudlet.services.s3.config import check_bucket_tags
@@ -77,26 +74,17 @@ def _names_access_point(resource: str, arn: str) -> bool:
     return bool(pattern.fullmatch(arn) or (not through and pattern.fullmatch(f"{arn}/object/k")))
 
 
-def parse_access_point_policy(text: str, arn: str) -> dict[str, Any]:
+def parse_access_point_policy(text: str, arn: str, actions: str = "s3:") -> dict[str, Any]:
     """An access point policy, checked as a bucket policy is (``MalformedPolicy``): its
-    resources must be the access point (``arn``) or objects through it."""
-    if not text.lstrip().startswith("{"):
-        raise malformed_policy(NOT_AN_OBJECT)
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise malformed_policy("This policy contains invalid Json") from None
-    statements = _statements(doc)
-    if doc.get("Version", "2008-10-17") not in VERSIONS:
-        raise malformed_policy("The policy must contain a valid version string")
-    for statement in statements:
-        _check_statement(statement)
-    for statement in statements:
+    resources must be the access point (``arn``) or objects through it, its actions
+    ``actions`` ones (an Object Lambda access point's are ``s3-object-lambda:``)."""
+
+    def names(statement: dict[str, Any]) -> None:
         for resource in _listed(statement.get("Resource", statement.get("NotResource"))):
             if not _names_access_point(resource, arn):
                 raise malformed_policy("Policy has invalid resource")
         for action in _listed(statement.get("Action", statement.get("NotAction"))):
-            if action != "*" and not action.lower().startswith("s3:"):
+            if action != "*" and not action.lower().startswith(actions):
                 raise malformed_policy("Policy has invalid action")
         principal = statement.get("Principal", statement.get("NotPrincipal"))
         if isinstance(principal, dict) and not all(
@@ -104,11 +92,8 @@ def parse_access_point_policy(text: str, arn: str) -> dict[str, Any]:
             for value in _listed(principal.get("AWS", []))
         ):
             raise malformed_policy("Invalid principal in policy")
-    try:
-        iam_policy.parse(doc, "resource")
-    except iam_policy.MalformedPolicy as exc:
-        raise malformed_policy(str(exc)) from None
-    return doc
+
+    return checked_policy(text, names)
 
 
 def _token(name: str) -> str:

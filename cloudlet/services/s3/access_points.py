@@ -34,6 +34,7 @@ from typing import Any
 from cloudlet.core.clock import utc_datetime
 from cloudlet.core.ids import random_bits
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.directory import region_code
 from cloudlet.services.s3.store import S3Store
 
 SCHEMA = """
@@ -66,17 +67,6 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,48}[a-z0-9]")
 _ARN = re.compile(r"arn:aws[a-z-]*:s3:([a-z0-9-]+):(\d{12}):accesspoint/([a-z0-9-]+)")
 _ALIAS_METADATA = 34
 _ALIAS_NAME_PREFIX = 20
-_DIRECTIONS = {
-    "east": "e",
-    "west": "w",
-    "north": "n",
-    "south": "s",
-    "central": "c",
-    "northeast": "ne",
-    "northwest": "nw",
-    "southeast": "se",
-    "southwest": "sw",
-}
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -125,16 +115,6 @@ def check_name(name: str) -> None:
         raise errors.s3_error(
             "InvalidAccessPoint", "The specified access point name or account is not valid.", 400
         )
-
-
-def region_code(region: str) -> str:
-    """A Region's short code as AWS writes it in zone ids and aliases: ``use1``, ``apse2``."""
-    parts = region.split("-")
-    if len(parts) < 3:
-        return re.sub(r"[^a-z0-9]", "", region)[:6]
-    country, *middle, number = parts
-    direction = "".join(_DIRECTIONS.get(word, word[:1]) for word in middle)
-    return f"{country}{direction}{number}"
 
 
 def _random_text(length: int) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -52,10 +53,23 @@ def malformed_policy(message: str) -> ServiceError:
 
 def parse_bucket_policy(text: str, bucket: str, directory_arn: str | None = None) -> dict[str, Any]:
     """The policy document of ``bucket``'s PutBucketPolicy, checked; ``MalformedPolicy``
-    if S3 would refuse it. Text that does not open an object (empty, ``invalid json``,
-    a list) is told so; an object that does not parse is "invalid Json". A directory
-    bucket's policy (``directory_arn``, the bucket's ``arn:aws:s3express:...``) names
-    that ARN and ``s3express:`` actions."""
+    if S3 would refuse it. A directory bucket's policy (``directory_arn``, the bucket's
+    ``arn:aws:s3express:...``) names that ARN and ``s3express:`` actions."""
+
+    def names(statement: dict[str, Any]) -> None:
+        if directory_arn is None:
+            _check_names(statement, bucket)
+        else:
+            _check_directory_names(statement, directory_arn)
+
+    return checked_policy(text, names)
+
+
+def checked_policy(text: str, check_names: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A resource policy S3 checks (a bucket's, an access point's), ``MalformedPolicy`` if
+    S3 would refuse it: text that does not open an object (empty, ``invalid json``, a
+    list) is told so; an object that does not parse is "invalid Json"; each statement's
+    names (resources, actions, principals) are the caller's ``check_names``'."""
     if not text.lstrip().startswith("{"):
         raise malformed_policy(NOT_AN_OBJECT)
     try:
@@ -68,10 +82,7 @@ def parse_bucket_policy(text: str, bucket: str, directory_arn: str | None = None
     for statement in statements:
         _check_statement(statement)
     for statement in statements:
-        if directory_arn is None:
-            _check_names(statement, bucket)
-        else:
-            _check_directory_names(statement, directory_arn)
+        check_names(statement)
     try:
         iam_policy.parse(doc, "resource")
     except iam_policy.MalformedPolicy as exc:

@@ -115,8 +115,18 @@ def _zone_regions() -> dict[str, str]:
     for region in known_regions():
         parts = region.split("-")
         if len(parts) == 3 and parts[1] in _DIRECTIONS:
-            out[f"{parts[0]}{_DIRECTIONS[parts[1]]}{parts[2]}"] = region
+            out[region_code(region)] = region
     return out
+
+
+def region_code(region: str) -> str:
+    """A Region's short code as AWS writes it in zone ids and aliases: ``use1``, ``apse2``."""
+    parts = region.split("-")
+    if len(parts) < 3:
+        return re.sub(r"[^a-z0-9]", "", region)[:6]
+    country, *middle, number = parts
+    direction = "".join(_DIRECTIONS.get(word, word[:1]) for word in middle)
+    return f"{country}{direction}{number}"
 
 
 def is_directory(bucket: Bucket) -> bool:

@@ -13,7 +13,8 @@ Why it is built this way:
   names of 3 to 45 lowercase letters, digits and hyphens, unique per account and
   region; the supporting access point must be the caller's, in the same region, and
   exist when the configuration is set.
-- **Policies** are stored and answered; ``GetAccessPointPolicyStatusForObjectLambda``
+- **Policies** are checked as access points' are (``access_point_control.py``), with
+  ``s3-object-lambda:`` actions, stored and answered; ``GetAccessPointPolicyStatusForObjectLambda``
   judges them public as bucket policies are (``public.py``). Strict mode evaluates them
   for requests through the access point (``object_lambda_requests.py``).
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 from cloudlet.core.clock import clock, utc_datetime
 from cloudlet.services.s3 import errors
+from cloudlet.services.s3.access_point_control import parse_access_point_policy
 from cloudlet.services.s3.access_points import ALIAS_SUFFIX as AP_ALIAS_SUFFIX
 from cloudlet.services.s3.access_points import caller_account, make_alias
 from cloudlet.services.s3.public import policy_is_public
@@ -221,12 +223,7 @@ class ObjectLambdaControlHandlers:
     def put_access_point_policy_for_object_lambda(self, ctx: Any, params: dict[str, Any]) -> Result:
         point = self._olap(ctx, params)
         text = params.get("Policy") or ""
-        try:
-            document = json.loads(text)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict) or not document.get("Statement"):
-            raise errors.s3_error("MalformedPolicy", "Policies must be valid JSON", 400)
+        parse_access_point_policy(text, point.arn, actions="s3-object-lambda:")
         point.policy = text
         self._olaps.save(point)
         return {}
