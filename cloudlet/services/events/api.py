@@ -3,11 +3,13 @@
 One method per operation, named as botocore names it, split by operation group into
 mixins: ``buses`` (event buses, tags), ``rules`` (rules, TestEventPattern),
 ``targets`` (PutTargets ...), ``publish`` (PutEvents and matching), ``archives``
-(archives, and keeping events in them) and ``replays`` (replays, run in the
-background). This class wires the store, the deliverer and the schedule book together
-and runs the periodic work: the once-a-second check that fires scheduled rules and the
-archives' retention sweep. Everything is durable (the service's own SQLite database).
-What is not built here (API destinations and connections, global endpoints, partner
+(archives, and keeping events in them), ``replays`` (replays, run in the background),
+``connections`` (connections and their authorization, with ``oauth``) and
+``api_destinations``. This class wires the store, the deliverer (with the API
+destination invoker, ``http_target``) and the schedule book together and runs the
+periodic work: the once-a-second check that fires scheduled rules and the archives'
+retention sweep. Everything is durable (the service's own SQLite database) but OAuth
+tokens, which are fetched again. What is not built here (global endpoints, partner
 sources, bus permissions) has no method, so it answers 501.
 
 ``put_service_events`` is internal (``internal_operations``): other services put AWS
@@ -22,10 +24,14 @@ from typing import Any
 from cloudlet.core.background import Background
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.events.api_destinations import ApiDestinationHandlers
 from cloudlet.services.events.archives import SWEEP_SECONDS, ArchiveHandlers
 from cloudlet.services.events.buses import BusHandlers
 from cloudlet.services.events.common import bus_arn, bus_ref, rule_arn
+from cloudlet.services.events.connections import ConnectionHandlers
 from cloudlet.services.events.delivery import Deliverer
+from cloudlet.services.events.http_target import ApiDestinationInvoker
+from cloudlet.services.events.oauth import OAuthTokens
 from cloudlet.services.events.publish import PublishHandlers
 from cloudlet.services.events.replays import ReplayHandlers
 from cloudlet.services.events.rules import RuleHandlers
@@ -56,6 +62,8 @@ class EventsService(
     PublishHandlers,
     ArchiveHandlers,
     ReplayHandlers,
+    ConnectionHandlers,
+    ApiDestinationHandlers,
     Service,
 ):
     name = "events"
@@ -66,19 +74,23 @@ class EventsService(
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = EventsStore(env.database("events"))
-        self.delivery = Deliverer(env, self._forward)
+        self.tokens = OAuthTokens(self.store)
+        self.api_targets = ApiDestinationInvoker(self.store, self.tokens)
+        self.delivery = Deliverer(env, self._forward, self.api_targets.invoke)
         self.schedules = ScheduleBook(self.store, self.delivery.send)
         self.replays = Background()
 
     async def start(self) -> None:
         self.schedules.load()
         self._interrupted_replays()
+        self.tokens.resume()
         self.env.every(SCHEDULE_CHECK, self.schedules.fire_due, "events-schedule")
         self.env.every(SWEEP_SECONDS, self._sweep_archives, "events-archive-retention")
 
     async def stop(self) -> None:
         await self.replays.stop()
         await self.delivery.stop()
+        await self.tokens.stop()
         self.store.close()
 
     def health(self) -> dict[str, Any]:
@@ -89,6 +101,8 @@ class EventsService(
             "scheduled": len(self.schedules.due),
             "archives": len(self.store.archives),
             "replaying": len(self.replays),
+            "connections": len(self.store.connections),
+            "api_destinations": len(self.store.api_destinations),
         }
 
     def _schedule_rule(self, rule: Doc) -> None:

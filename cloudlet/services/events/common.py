@@ -1,18 +1,27 @@
-"""ARNs, names, paging and times, as every EventBridge operation group uses them.
+"""ARNs, names, endpoints, paging and times, as every EventBridge operation group uses
+them.
 
 A bus is named by its name or its ARN (``arn:aws:events:<region>:<account>:event-bus/
 <name>``); a rule's ARN is ``rule/<name>`` on the default bus and ``rule/<bus>/<name>``
-on a custom one; archives and replays are ``archive/<name>`` and ``replay/<name>``.
-Names are checked against the model's patterns here, since the codec only checks that
-required members are present.
+on a custom one; archives and replays are ``archive/<name>`` and ``replay/<name>``;
+connections and API destinations are ``connection/<name>/<uuid>`` and
+``api-destination/<name>/<uuid>`` (a new uuid each time one is created, so a deleted
+and re-created one is another resource). Names are checked against the model's patterns
+here, since the codec only checks that required members are present.
+
+An HTTP endpoint (an API destination's, an OAuth authorization endpoint) must be HTTPS,
+as AWS requires; cloudlet also takes ``http://`` to a loopback host (``localhost``,
+127.0.0.0/8, ``::1``), where its users run the servers they test against.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from cloudlet.services.events import errors
 
@@ -24,6 +33,15 @@ RULE_ARN = re.compile(r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):
 ARCHIVE_ARN = re.compile(
     r"arn:aws[\w-]*:events:([a-z]+-[a-z]+-[\w-]+):([0-9]{12}):archive/([\.\-_A-Za-z0-9]+)"
 )
+CONNECTION_ARN = re.compile(
+    r"arn:aws[a-z\-]*:events:([a-z0-9\-]*):([0-9]{12})?:connection/"
+    r"([\.\-_A-Za-z0-9]+)/[\-A-Za-z0-9]+"
+)
+API_DESTINATION_ARN = re.compile(
+    r"arn:aws[a-z\-]*:events:([a-z0-9\-]*):([0-9]{12})?:api-destination/"
+    r"([\.\-_A-Za-z0-9]+)/[\-A-Za-z0-9]+"
+)
+_ENDPOINT = re.compile(r"((%[0-9A-Fa-f]{2}|[-()_.!~*';/?:@&=+$,A-Za-z0-9])+)([).!';/?:,])?")
 
 
 def bus_arn(region: str, account: str, name: str) -> str:
@@ -41,6 +59,46 @@ def archive_arn(region: str, account: str, name: str) -> str:
 
 def replay_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:events:{region}:{account}:replay/{name}"
+
+
+def connection_arn(region: str, account: str, name: str, uid: str) -> str:
+    return f"arn:aws:events:{region}:{account}:connection/{name}/{uid}"
+
+
+def api_destination_arn(region: str, account: str, name: str, uid: str) -> str:
+    return f"arn:aws:events:{region}:{account}:api-destination/{name}/{uid}"
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_url(value: str) -> str:
+    """An endpoint as it is called: one given without a scheme is HTTPS."""
+    return value if "://" in value else f"https://{value}"
+
+
+def endpoint_ok(value: str) -> bool:
+    """Whether ``value`` is an endpoint EventBridge (and cloudlet) calls: the model's
+    pattern, HTTPS (or HTTP to a loopback host), a host, no user or fragment."""
+    if len(value) > 2048 or not _ENDPOINT.fullmatch(value):
+        return False
+    try:
+        parts = urlsplit(endpoint_url(value))
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if not host or "*" in host or parts.username is not None or parts.fragment:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback(host))
 
 
 def bus_ref(ctx: Any, value: str | None, member: str = "eventBusName") -> tuple[str, str, str]:

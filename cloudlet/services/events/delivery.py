@@ -5,16 +5,19 @@ Each (event, target) is a task: the target's input is shaped (``transform.py``),
 sent through the target service's own operation (``ServiceEnv.call``: SQS
 ``SendMessage``, SNS ``Publish``, Lambda ``Invoke`` with InvocationType Event; no import
 of their internals); an event bus target gets the event as it is, matched against that
-bus's rules. In strict mode a target whose resource policy does not let
-``events.amazonaws.com`` send on behalf of the rule is not sent to, as on AWS.
+bus's rules; an API destination target gets an HTTP request (``http_target.py``, which
+decides what its endpoint's answers mean). In strict mode a target whose resource policy
+does not let ``events.amazonaws.com`` send on behalf of the rule is not sent to, as on
+AWS.
 
 Failures follow the target's ``RetryPolicy`` (AWS's defaults: 185 retries within 24
 hours): a target that is gone or refuses (a 4xx: the queue or function does not exist,
 no permission) is not retried, as EventBridge does not retry those; other failures are
-retried with backoff (1 s, 2 s, 4 s ... at most a minute apart). An event that is not
-delivered goes to the target's ``DeadLetterConfig`` queue, with AWS's message
-attributes (``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``,
-``EXHAUSTED_RETRY_CONDITION``, ``RETRY_ATTEMPTS``), else it is dropped and logged.
+retried with backoff (1 s, 2 s, 4 s ... at most a minute apart, or longer when an API
+destination's ``Retry-After`` asks for more). An event that is not delivered goes to the
+target's ``DeadLetterConfig`` queue, with AWS's message attributes (``RULE_ARN``,
+``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
+``RETRY_ATTEMPTS``), else it is dropped and logged.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.base import ServiceEnv
+from cloudlet.services.events.common import API_DESTINATION_ARN
 from cloudlet.services.events.transform import target_input
 
 log = logging.getLogger(__name__)
@@ -41,16 +45,21 @@ MAX_HOPS = 5
 """Bus-to-bus forwards one event may take: a loop of buses ends here."""
 Forward = Callable[[str, Doc, int], None]
 """(bus ARN, event, hops) -> None: put the event on that bus (raises ServiceError)."""
+InvokeApi = Callable[[Doc, Doc, Doc], Awaitable[None]]
+"""(rule, target, event) -> None: one try of an API destination target (raises
+``Undelivered``)."""
 
 
 class Undelivered(Exception):
     """A delivery that failed: AWS's dead-letter ``ERROR_CODE`` and the reason."""
 
-    def __init__(self, code: str, message: str, retryable: bool) -> None:
+    def __init__(self, code: str, message: str, retryable: bool, wait: float = 0.0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.wait = wait
+        """Seconds the target asked to be left alone before the next try."""
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str, str]:
@@ -92,9 +101,10 @@ def _why(err: ServiceError) -> Undelivered:
 
 
 class Deliverer:
-    def __init__(self, env: ServiceEnv, forward: Forward) -> None:
+    def __init__(self, env: ServiceEnv, forward: Forward, invoke_api: InvokeApi) -> None:
         self.env = env
         self.forward = forward
+        self.invoke_api = invoke_api
         self._tasks = Background()
 
     def send(self, rule: Doc, target: Doc, event: Doc, hops: int = 0) -> None:
@@ -120,7 +130,7 @@ class Deliverer:
                 if attempt >= most:
                     exhausted = "MaximumRetryAttempts"
                 else:
-                    delay = min(MAX_DELAY, 2.0**attempt)
+                    delay = max(min(MAX_DELAY, 2.0**attempt), failure.wait)
                     if clock.monotonic() + delay - started > age:
                         exhausted = "MaximumEventAgeInSeconds"
                     else:
@@ -131,6 +141,8 @@ class Deliverer:
 
     async def _attempt(self, rule: Doc, target: Doc, event: Doc, hops: int) -> None:
         """One try; raises ``Undelivered``."""
+        if API_DESTINATION_ARN.fullmatch(target["Arn"]):
+            return await self.invoke_api(rule, target, event)
         if target["Arn"].split(":")[2] == "events":
             if hops >= MAX_HOPS:
                 raise Undelivered("SDK_CLIENT_ERROR", "the event passed too many buses", False)

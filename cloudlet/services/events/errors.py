@@ -46,10 +46,10 @@ def bad_pattern(reason: str) -> ServiceError:
     )
 
 
-def limit_exceeded() -> ServiceError:
-    return ServiceError(
-        "LimitExceededException", "The requested resource exceeds the maximum number allowed.", 400
-    )
+def limit_exceeded(
+    message: str = "The requested resource exceeds the maximum number allowed.",
+) -> ServiceError:
+    return ServiceError("LimitExceededException", message, 400)
 
 
 def bad_schedule() -> ServiceError:

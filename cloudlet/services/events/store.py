@@ -1,6 +1,6 @@
-"""EventBridge state: event buses, rules (with their targets and tags), archives and
-replays, in memory and written through to SQLite; the archived events themselves stay on
-disk (``archived.py``).
+"""EventBridge state: event buses, rules (with their targets and tags), archives,
+replays, connections (with their secrets) and API destinations, in memory and written
+through to SQLite; the archived events themselves stay on disk (``archived.py``).
 
 A few hundred documents, read on every PutEvents and rarely written: the
 ``DocumentStore`` pattern SNS, EC2 and AutoScaling use. Every account and region has a
@@ -32,6 +32,12 @@ class EventsStore:
             self.rules.setdefault(rule["BusArn"], {})[rule["Name"]] = rule
         self.archives: dict[str, Doc] = {d["ArchiveArn"]: d for d in self.docs.load("archive")}
         self.replays: dict[str, Doc] = {d["ReplayArn"]: d for d in self.docs.load("replay")}
+        self.connections: dict[str, Doc] = {
+            d["ConnectionArn"]: d for d in self.docs.load("connection")
+        }
+        self.api_destinations: dict[str, Doc] = {
+            d["ApiDestinationArn"]: d for d in self.docs.load("api-destination")
+        }
         self.archived = ArchivedEvents(conn)
 
     def close(self) -> None:
@@ -111,3 +117,43 @@ class EventsStore:
     def save_replay(self, replay: Doc) -> None:
         self.replays[replay["ReplayArn"]] = replay
         self.docs.put("replay", replay["ReplayArn"], replay)
+
+    # -- connections and API destinations ----------------------------------------------
+
+    def connection_named(self, account: str, region: str, name: str) -> Doc | None:
+        prefix = f"arn:aws:events:{region}:{account}:connection/{name}/"
+        return next((c for a, c in self.connections.items() if a.startswith(prefix)), None)
+
+    def save_connection(self, connection: Doc) -> None:
+        self.connections[connection["ConnectionArn"]] = connection
+        self.docs.put("connection", connection["ConnectionArn"], connection)
+
+    def set_connection_state(
+        self, connection: Doc, state: str, reason: str | None = None, authorized: bool = False
+    ) -> None:
+        """Move ``connection`` to ``state`` (with ``reason`` as its StateReason, or none)."""
+        connection["ConnectionState"] = state
+        if reason:
+            connection["StateReason"] = reason[:512]
+        else:
+            connection.pop("StateReason", None)
+        if authorized:
+            connection["LastAuthorizedTime"] = clock.time()
+        if connection["ConnectionArn"] in self.connections:
+            self.save_connection(connection)
+
+    def delete_connection(self, connection: Doc) -> None:
+        self.connections.pop(connection["ConnectionArn"], None)
+        self.docs.delete("connection", connection["ConnectionArn"])
+
+    def api_destination_named(self, account: str, region: str, name: str) -> Doc | None:
+        prefix = f"arn:aws:events:{region}:{account}:api-destination/{name}/"
+        return next((d for a, d in self.api_destinations.items() if a.startswith(prefix)), None)
+
+    def save_api_destination(self, destination: Doc) -> None:
+        self.api_destinations[destination["ApiDestinationArn"]] = destination
+        self.docs.put("api-destination", destination["ApiDestinationArn"], destination)
+
+    def delete_api_destination(self, destination: Doc) -> None:
+        self.api_destinations.pop(destination["ApiDestinationArn"], None)
+        self.docs.delete("api-destination", destination["ApiDestinationArn"])

@@ -2,11 +2,12 @@
 
 A rule has at most 5 targets. What a request gets wrong as a whole (an Id or ARN out of
 form, two input settings, a FIFO queue without ``SqsParameters``) refuses the whole
-call with EventBridge's ValidationException; per-target outcomes go in
-``FailedEntries``, as AWS reports them: a target of a kind cloudlet does not deliver to
-(only SQS queues, SNS topics, Lambda functions and event buses) is refused there with
-``NotImplemented``, so nothing is stored that would never be delivered, and removing an
-Id the rule lacks is reported there too.
+call with EventBridge's ValidationException (an API destination target without a
+``RoleArn`` too: AWS invokes API destinations through the target's role); per-target
+outcomes go in ``FailedEntries``, as AWS reports them: a target of a kind cloudlet does
+not deliver to (only SQS queues, SNS topics, Lambda functions, event buses and API
+destinations) is refused there with ``NotImplemented``, so nothing is stored that would
+never be delivered, and removing an Id the rule lacks is reported there too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.events import errors
-from cloudlet.services.events.common import page
+from cloudlet.services.events.common import API_DESTINATION_ARN, BUS_ARN, page
 from cloudlet.services.events.store import Doc, EventsStore
 from cloudlet.services.events.transform import check_target_input
 
@@ -25,6 +26,7 @@ MAX_TARGETS = 5
 TARGET_ID = re.compile(r"[\.\-_A-Za-z0-9]+")
 ARN = re.compile(r"arn:aws[\w-]*:([a-z0-9-]+):([a-z0-9-]*):([0-9]{12})?:(.+)")
 DELIVERED = ("sqs", "sns", "lambda", "events")
+_HEADER_KEY = re.compile(r"[!#$%&'*+-.^_`|~0-9a-zA-Z]+")
 
 
 def target_service(arn: str) -> str | None:
@@ -55,6 +57,9 @@ def _check_target(n: int, target: dict[str, Any]) -> None:
     if target_service(arn) is None:
         raise _bad_arn(arn)
     check_target_input(target)
+    if API_DESTINATION_ARN.fullmatch(arn) and not target.get("RoleArn"):
+        raise errors.validation(f"RoleArn is required for target {arn}.")
+    _check_http_parameters(n, target.get("HttpParameters") or {})
     if arn.startswith("arn:aws:sqs:") and arn.endswith(".fifo"):
         if not (target.get("SqsParameters") or {}).get("MessageGroupId"):
             raise errors.validation(
@@ -82,6 +87,31 @@ def _check_target(n: int, target: dict[str, Any]) -> None:
         )
 
 
+def _check_http_parameters(n: int, http: dict[str, Any]) -> None:
+    where = f"targets.{n}.member.httpParameters"
+    for value in http.get("PathParameterValues") or []:
+        if not value.strip():
+            raise errors.constraint(
+                value,
+                f"{where}.pathParameterValues",
+                r"Member must satisfy regular expression pattern: ^(?!\s*$).+",
+            )
+    for key, value in (http.get("HeaderParameters") or {}).items():
+        if not _HEADER_KEY.fullmatch(key) or len(key) > 512 or len(value) > 512:
+            raise errors.validation(
+                f"Parameter HttpParameters.HeaderParameters is not valid. Reason: {key} is "
+                "not a valid header."
+            )
+
+
+def _delivered(arn: str) -> bool:
+    """Whether cloudlet delivers to the target ``arn`` names."""
+    service = target_service(arn)
+    if service == "events":
+        return bool(BUS_ARN.fullmatch(arn) or API_DESTINATION_ARN.fullmatch(arn))
+    return service in DELIVERED
+
+
 class TargetHandlers:
     store: EventsStore
     _rule: Callable[..., Doc]
@@ -99,14 +129,14 @@ class TargetHandlers:
         kept = {t["Id"]: t for t in rule["Targets"]}
         failed: list[Result] = []
         for target in targets:
-            service = target_service(target["Arn"])
-            if service not in DELIVERED:
+            if not _delivered(target["Arn"]):
                 failed.append(
                     {
                         "TargetId": target["Id"],
                         "ErrorCode": "NotImplemented",
-                        "ErrorMessage": f"cloudlet does not deliver to {service} targets yet; "
-                        "SQS queues, SNS topics, Lambda functions and event buses it does",
+                        "ErrorMessage": f"cloudlet does not deliver to {target['Arn']} yet; "
+                        "SQS queues, SNS topics, Lambda functions, event buses and API "
+                        "destinations it does",
                     }
                 )
                 continue

@@ -1,7 +1,7 @@
 """The wire work of deliveries that leave the process: HTTP(S) POSTs and SMTP.
 
-HTTP goes over asyncio streams (no client library; a POST never blocks the
-event loop), one connection per request with ``Connection: close``, as SNS
+HTTP is ``core/http_client.py``'s (h11 over asyncio streams: a POST never blocks
+the event loop), one connection per request with ``Connection: close``, as SNS
 does. SMTP uses ``smtplib`` in a worker thread.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import ssl
 from email import policy
 from email.message import EmailMessage
-from urllib.parse import urlsplit
+
+from cloudlet.core import http_client
 
 TIMEOUT = 15.0
 
@@ -21,40 +21,11 @@ async def http_post(
     url: str, headers: dict[str, str], body: bytes, timeout: float = TIMEOUT
 ) -> int:
     """POST ``body`` to ``url``; the response status (an OSError when unreachable)."""
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    host = parts.hostname or "localhost"
-    port = parts.port or (443 if https else 80)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    context = ssl.create_default_context() if https else None
-
-    async def exchange() -> int:
-        reader, writer = await asyncio.open_connection(host, port, ssl=context)
-        try:
-            netloc = host if parts.port is None else f"{host}:{parts.port}"
-            lines = [f"POST {target} HTTP/1.1", f"Host: {netloc}"]
-            lines += [f"{k}: {v}" for k, v in headers.items()]
-            lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-            writer.write("\r\n".join(lines).encode("latin-1") + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            fields = status_line.decode("latin-1").split()
-            if len(fields) < 2 or not fields[1].isdigit():
-                raise OSError(f"bad HTTP response from {url}: {status_line!r}")
-            return int(fields[1])
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass
-
     try:
-        return await asyncio.wait_for(exchange(), timeout)
-    except TimeoutError:
-        raise OSError(f"timed out posting to {url}") from None
+        response = await http_client.request("POST", url, list(headers.items()), body, timeout)
+    except http_client.HttpError as err:
+        raise OSError(err.message) from None
+    return response.status
 
 
 def _send_mail(server: tuple[str, int], sender: str, to: str, subject: str, body: str) -> None:
