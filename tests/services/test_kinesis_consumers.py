@@ -391,7 +391,7 @@ def test_subscription_ends_after_its_time_limit(short):
     started = time.monotonic()
     events = list(_subscribe(short, arn))  # the stream ends by itself
     elapsed = time.monotonic() - started
-    assert 1.8 < elapsed < 5
+    assert 1.8 < elapsed < 15  # the limit is 2 s; a loaded machine is slow to close
     assert len(events) >= 2  # one at once, then heartbeats
     assert all(e["SubscribeToShardEvent"]["Records"] == [] for e in events)
     _subscribe(short, arn, "LATEST").close()  # renewing is allowed once it ended

@@ -65,6 +65,10 @@ class Stream:
     next_index: int = 0
     mode_changes: list[float] = field(default_factory=list)
     """When UpdateStreamMode switched the mode (epoch s), for its 24-hour allowance."""
+    shard_metrics: list[str] = field(default_factory=list)
+    """The shard-level metrics EnableEnhancedMonitoring turned on, in AWS's order."""
+    policy: str | None = None
+    """The resource policy document PutResourcePolicy attached, as given."""
 
     def status(self, now: float) -> str:
         return self.busy if now < self.ready_at else "ACTIVE"
@@ -113,6 +117,8 @@ class Consumer:
     gone after it."""
     busy: str = "CREATING"
     tags: dict[str, str] = field(default_factory=dict)
+    policy: str | None = None
+    """The resource policy document PutResourcePolicy attached, as given."""
 
     def status(self, now: float) -> str | None:
         """CREATING, ACTIVE or DELETING; None once a deregistration has finished."""

@@ -11,6 +11,9 @@ that expires after ``ITERATOR_SECONDS`` (five minutes, as on AWS). A position is
 storage counter: reading resumes at the first record at or after it. SubscribeToShard
 (``subscribe.py``) starts from the same positions and reads the same pages (``_page``),
 so its records are GetRecords's to the byte.
+
+Each PutRecord(s) and GetRecords tells the service's ``Meter`` what it did (stored,
+refused, returned), for the ``AWS/Kinesis`` metrics (``metrics.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.clock import clock, utc_datetime
 from cloudlet.core.environ import seconds_setting
 from cloudlet.services.kinesis import errors
+from cloudlet.services.kinesis.metrics import Meter
 from cloudlet.services.kinesis.model import (
     MAX_HASH,
     Shard,
@@ -51,6 +56,7 @@ SHARD_RECORDS_PER_SECOND = 1000
 class RecordOps:
     store: KinesisStore
     subscriptions: Subscriptions
+    meter: Meter
     _usage: dict[tuple[str, str], tuple[int, int, int]]
     """(stream ARN, shard) -> (second, bytes, records) written in that second."""
 
@@ -103,10 +109,12 @@ class RecordOps:
         return len(data) + len(entry["PartitionKey"].encode())
 
     def put_record(self, ctx: Any, params: Result) -> Result:
+        started = time.perf_counter()
         stream = self._writable(ctx, params)
         size = self._size(params, "data")
         shard = self._route(stream, params)
         if not self._take(stream, shard, size):
+            self.meter.put_record(stream, shard.shard_id, None, started)
             raise errors.throttled(shard.shard_id, stream.name, stream.account)
         counter = self.store.next_counter()
         self.store.append(
@@ -114,6 +122,7 @@ class RecordOps:
             [Record(shard.shard_id, counter, params["PartitionKey"], params["Data"], clock.time())],
         )
         self.subscriptions.wake(stream.arn)
+        self.meter.put_record(stream, shard.shard_id, size, started)
         return {
             "ShardId": shard.shard_id,
             "SequenceNumber": sequence_number(shard, counter),
@@ -121,6 +130,7 @@ class RecordOps:
         }
 
     def put_records(self, ctx: Any, params: Result) -> Result:
+        started = time.perf_counter()
         stream = self._writable(ctx, params)
         entries = params["Records"]
         if len(entries) > 500:
@@ -135,11 +145,22 @@ class RecordOps:
         rows: list[Record] = []
         results: list[Result] = []
         now = clock.time()
+        stored_bytes = 0
+        by_shard: dict[str, list[int]] | None = {} if stream.shard_metrics else None
         for entry, shard, size in zip(entries, shards, sizes, strict=True):
-            if not self._take(stream, shard, size):
+            taken = self._take(stream, shard, size)
+            if by_shard is not None:  # [bytes, stored, refused] for shard-level metrics
+                tally = by_shard.setdefault(shard.shard_id, [0, 0, 0])
+                if taken:
+                    tally[0] += size
+                    tally[1] += 1
+                else:
+                    tally[2] += 1
+            if not taken:
                 failure = errors.throttled(shard.shard_id, stream.name, stream.account)
                 results.append({"ErrorCode": failure.code, "ErrorMessage": failure.message})
                 continue
+            stored_bytes += size
             counter = self.store.next_counter()
             rows.append(Record(shard.shard_id, counter, entry["PartitionKey"], entry["Data"], now))
             results.append(
@@ -148,6 +169,7 @@ class RecordOps:
         self.store.append(stream, rows)
         if rows:
             self.subscriptions.wake(stream.arn)
+        self.meter.put_records(stream, len(entries), stored_bytes, len(rows), by_shard, started)
         return {
             "FailedRecordCount": len(entries) - len(rows),
             "Records": results,
@@ -228,9 +250,12 @@ class RecordOps:
         )
 
     def get_records(self, ctx: Any, params: Result) -> Result:
+        started = time.perf_counter()
         arn, shard_id, position, issued = _parse_iterator(params["ShardIterator"])
         now = clock.time()
         if now - issued > ITERATOR_SECONDS:
+            if (known := self.store.streams.get(arn)) is not None:
+                self.meter.get_records_failed(known, started)
             raise errors.expired_iterator(issued, now, ITERATOR_SECONDS)
         stream = self._stream(ctx, {"StreamARN": arn})
         shard = self._shard(stream, shard_id)
@@ -246,6 +271,7 @@ class RecordOps:
             out["ChildShards"] = page.children
         else:
             out["NextShardIterator"] = _iterator(stream, shard, page.position)
+        self.meter.get_records(stream, shard_id, len(page.records), page.size, page.age, started)
         return out
 
     def _page(self, stream: Stream, shard: Shard, position: int, limit: int, budget: int) -> Page:
@@ -256,9 +282,10 @@ class RecordOps:
         taken: list[Record] = []
         size = 0
         for row in rows[:limit]:
-            size += len(row.data) + len(row.partition_key)
-            if taken and size > budget:
+            more_size = size + len(row.data) + len(row.partition_key)
+            if taken and more_size > budget:
                 break
+            size = more_size
             taken.append(row)
         more = len(rows) > len(taken)
         records = [
@@ -287,7 +314,8 @@ class RecordOps:
                 if shard.shard_id in (child.parent, child.adjacent_parent)
             ]
         next_position = taken[-1].counter + 1 if taken else position
-        return Page(records, next_position, more, max(0, behind), children)
+        age = int((now - taken[-1].arrival) * 1000) if taken and more else 0
+        return Page(records, next_position, more, max(0, behind), children, size, max(0, age))
 
 
 @dataclass(slots=True)
@@ -302,6 +330,11 @@ class Page:
     """MillisBehindLatest."""
     children: list[Result] | None
     """The shard's children once it is closed and this page read its end; else None."""
+    size: int
+    """The bytes of the page's records (data and partition keys)."""
+    age: int
+    """Milliseconds since the last record of the page arrived; 0 when the page caught up
+    with the shard, or holds nothing (the iterator age metrics)."""
 
 
 def _iterator(stream: Stream, shard: Shard, position: int) -> str:

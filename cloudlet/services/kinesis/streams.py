@@ -136,7 +136,7 @@ class StreamOps:
             "StreamModeDetails": {"StreamMode": stream.mode},
             "RetentionPeriodHours": stream.retention_hours,
             "StreamCreationTimestamp": utc_datetime(stream.created),
-            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+            "EnhancedMonitoring": [{"ShardLevelMetrics": list(stream.shard_metrics)}],
             "EncryptionType": stream.encryption,
         }
         if stream.key_id:

@@ -14,7 +14,8 @@ One subscription per consumer and shard, as AWS documents: another SubscribeToSh
 within ``TAKEOVER_SECONDS`` (5) of a subscription's start is refused with
 ResourceInUseException; a later one takes over, and the first ends with that exception.
 A consumer deregistered, or its stream deleted, ends its subscriptions with an exception
-event too. However the sending of the response ends (the server stopping cancels it
+event too. Subscriptions begun or refused, and every event sent, are counted for the
+consumer's ``SubscribeToShard*`` metrics (``metrics.py``). However the sending of the response ends (the server stopping cancels it
 after uvicorn's grace period; ``Subscriptions.end_all`` ends any left at service stop),
 the event source is closed at once and lets go of its subscription. A client that
 leaves ends its subscription at once too: the gateway closes a streamed body whose
@@ -140,10 +141,17 @@ class SubscribeOps(ConsumerOps, RecordOps):
             operation="SubscribeToShard",
             member="SequenceNumber",
         )
-        sub = self.subscriptions.open(consumer.arn, stream.arn, shard.shard_id)
-        return {"EventStream": self._events(sub, position)}
+        try:
+            sub = self.subscriptions.open(consumer.arn, stream.arn, shard.shard_id)
+        except ServiceError:
+            self.meter.subscribed(stream.arn, consumer.name, ok=False)
+            raise
+        self.meter.subscribed(stream.arn, consumer.name, ok=True)
+        return {"EventStream": self._events(sub, position, consumer.name)}
 
-    async def _events(self, sub: Subscription, position: int) -> AsyncIterator[Result]:
+    async def _events(
+        self, sub: Subscription, position: int, consumer: str
+    ) -> AsyncIterator[Result]:
         loop = asyncio.get_running_loop()
         end = loop.time() + SUBSCRIPTION_SECONDS
         prompt = True  # the first event goes out at once
@@ -153,6 +161,9 @@ class SubscribeOps(ConsumerOps, RecordOps):
                 stream, shard = self._subscribed(sub)
                 page = self._page(stream, shard, position, EVENT_RECORDS, EVENT_BYTES)
                 event: Result = {"Records": page.records, "MillisBehindLatest": page.behind}
+                self.meter.event(
+                    stream, consumer, shard.shard_id, len(page.records), page.size, page.behind
+                )
                 if page.children is not None:  # the shard is closed and read to its end
                     event["ChildShards"] = page.children
                     yield {"SubscribeToShardEvent": event}
