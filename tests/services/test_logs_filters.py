@@ -1,6 +1,7 @@
 """CloudWatch Logs metric filters (real CloudWatch datapoints, an alarm driven
 into ALARM by log events), TestMetricFilter, subscription filters (limits,
-Lambda-only destinations, delivery to a real Lambda function), retention that
+destinations cloudlet refuses, delivery to a real Lambda function; Kinesis streams
+and destinations are test_logs_kinesis.py's), retention that
 really deletes old events, state surviving a restart on the same data dir, and
 strict mode scoping writes to one log group's ARN."""
 
@@ -203,16 +204,19 @@ def test_subscription_filters(aws_client):
     with pytest.raises(ClientError) as exc:
         logs.delete_subscription_filter(logGroupName=group, filterName="a")
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    for arn in (
-        "arn:aws:kinesis:us-east-1:000000000000:stream/s",
-        "arn:aws:firehose:us-east-1:000000000000:deliverystream/d",
+    for arn, says in (
+        (
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+            "destinationArn for vendor kinesis cannot be used without roleArn",
+        ),
+        ("arn:aws:firehose:us-east-1:000000000000:deliverystream/d", "Firehose is not built"),
     ):
         with pytest.raises(ClientError) as exc:
             logs.put_subscription_filter(
                 logGroupName=group, filterName="k", filterPattern="", destinationArn=arn
             )
         assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
-        assert "only AWS Lambda destinations" in exc.value.response["Error"]["Message"]
+        assert says in exc.value.response["Error"]["Message"]
 
 
 _SINK = """

@@ -9,8 +9,10 @@ events, as AWS runs them (Scheduled ▸ Running ▸ Complete).
 
 Every handler works for an internal call (``ctx.request`` is None): Lambda
 writes its function logs through ``env.call("logs", ...)``. Export tasks to our
-S3 are ``exports``'s. Operations not built here (deliveries, anomaly detectors,
-data protection...) do not exist as methods, so they answer 501.
+S3 are ``exports``'s; cross-account destinations ``destinations``'s, and the
+Kinesis records of subscriptions ``kinesis_delivery``'s. Operations not built
+here (deliveries, anomaly detectors, data protection...) do not exist as
+methods, so they answer 501.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from cloudlet.core.background import Background
 from cloudlet.core.ids import new_uuid
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.logs import errors
+from cloudlet.services.logs.destinations import DestinationsMixin, destination_arn
 from cloudlet.services.logs.events import DAY_MS, EventsMixin, event_id
 from cloudlet.services.logs.exports import ExportsMixin
 from cloudlet.services.logs.filters import FiltersMixin
 from cloudlet.services.logs.groups import GroupsMixin, name_from_identifier, now_ms, page
 from cloudlet.services.logs.insights import Query, Runner, parse_query, record, show
+from cloudlet.services.logs.kinesis_delivery import RETRY_INTERVAL, KinesisSender
 from cloudlet.services.logs.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,7 @@ class InsightsQuery:
     task: asyncio.Task | None = None
 
 
-class LogsService(GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service):
+class LogsService(DestinationsMixin, GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service):
     name = "logs"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -69,10 +73,13 @@ class LogsService(GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service)
         self.store = Store(env.database("logs"))
         self._compiled = {}
         self._deliveries = Background()
+        self._kinesis = KinesisSender(env, self._deliveries)
         self._queries: dict[str, InsightsQuery] = {}
+        self._start_destinations()
 
     async def start(self) -> None:
         self.env.every(RETENTION_INTERVAL, self._sweep, "logs-retention")
+        self.env.every(RETRY_INTERVAL, self._kinesis.tick, "logs-kinesis-retries")
         self._start_exports()
 
     async def stop(self) -> None:
@@ -84,13 +91,20 @@ class LogsService(GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service)
         self.store.conn.close()
 
     def health(self) -> dict[str, Any]:
-        return {"state": "running", "queries": len(self._queries)}
+        return {
+            "state": "running",
+            "queries": len(self._queries),
+            "kinesis_records_waiting": len(self._kinesis),
+        }
 
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
-        """Strict mode: the log stream's ARN for event reads and writes, else the log
-        group's (``:*`` form, as AWS's policies name it); no resource policies here."""
+        """Strict mode: the log stream's ARN for event reads and writes, a destination's
+        for its operations, else the log group's (``:*`` form, as AWS's policies name it);
+        no resource policies here."""
+        if params.get("destinationName"):
+            return destination_arn(ctx.region, ctx.account_id, params["destinationName"]), None
         name = params.get("logGroupName") or params.get("logGroupIdentifier")
         if not name and params.get("resourceArn"):
             name = params["resourceArn"]

@@ -51,3 +51,21 @@ def constraint(value: object, member: str, rule: str) -> ServiceError:
         f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
         f"constraint: {rule}"
     )
+
+
+def access_denied(message: str) -> ServiceError:
+    return ServiceError("AccessDeniedException", message, 400)
+
+
+def destination_not_found() -> ServiceError:
+    return not_found("The specified destination does not exist.")
+
+
+def kinesis_unreachable() -> ServiceError:
+    """PutSubscriptionFilter's (and PutDestination's) answer when the test message cannot
+    be written to the Kinesis stream: AWS's text, as CloudFormation and Terraform users
+    quote it (``kinesis`` lower-case in the second sentence)."""
+    return invalid(
+        "Could not deliver test message to specified Kinesis stream. Check if the given "
+        "kinesis stream is in ACTIVE state."
+    )

@@ -3,15 +3,16 @@ accepted PutLogEvents batch sets off through them.
 
 A metric filter turns matching events into CloudWatch datapoints (one
 PutMetricData per namespace per batch, through the internal client); a
-subscription filter sends matching events to a Lambda function in AWS's
-``awslogs`` envelope (base64 of gzipped JSON), asynchronously as AWS does.
-Compiled patterns are cached per group and dropped when a filter changes.
+subscription filter sends matching events, in AWS's envelope (``envelope``), to a
+Lambda function (``awslogs`` of base64 of the gzip), a Kinesis stream of the same
+account (``kinesis_delivery``) or another account's destination (``destinations``),
+asynchronously as AWS does. Firehose destinations are refused: cloudlet has no
+Firehose. Compiled patterns are cached per group and dropped when a filter changes.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import logging
 import re
@@ -20,8 +21,9 @@ from typing import Any
 from cloudlet.core.background import Background
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.logs import errors
-from cloudlet.services.logs.events import event_id
+from cloudlet.services.logs.envelope import data_message, encode, log_events
 from cloudlet.services.logs.groups import now_ms, page
+from cloudlet.services.logs.kinesis_delivery import KinesisDeliveryMixin, Target
 from cloudlet.services.logs.patterns import Pattern, compile_pattern, split_fields
 from cloudlet.services.logs.store import Row, Store
 
@@ -54,13 +56,17 @@ def _metric_value(pattern: Pattern, bindings: dict, ref: str) -> float | None:
     return _number(ref)
 
 
-class FiltersMixin:
-    """Needs ``_group`` (GroupsMixin), ``store`` and ``env``."""
+class FiltersMixin(KinesisDeliveryMixin):
+    """Needs ``_group`` (GroupsMixin), ``store``, ``env`` and ``_check_destination_filter``
+    (DestinationsMixin)."""
 
     store: Store
     env: Any
     _compiled: dict[tuple[int, str], list[tuple[Row, Pattern]]]
     _deliveries: Background
+
+    def _check_destination_filter(self, ctx: Any, arn: str, role: str | None) -> Target:
+        raise NotImplementedError
 
     def _forget_filters(self) -> None:
         self._compiled.clear()
@@ -166,7 +172,7 @@ class FiltersMixin:
 
     # --- subscription filters --------------------------------------------------------
 
-    def put_subscription_filter(self, ctx: Any, params: dict[str, Any]) -> Result:
+    async def put_subscription_filter(self, ctx: Any, params: dict[str, Any]) -> Result:
         group = self._group(ctx, params)
         name = params["filterName"]
         if not _FILTER_NAME.match(name):
@@ -174,13 +180,6 @@ class FiltersMixin:
                 name, "filterName", "Member must satisfy regular expression pattern: [^:*]*"
             )
         _compile(params.get("filterPattern"))
-        arn = params["destinationArn"]
-        if not arn.startswith("arn:aws:lambda:"):
-            raise errors.invalid(
-                f"Could not deliver to destination {arn}: only AWS Lambda destinations are "
-                "supported by cloudlet (Kinesis, Firehose and cross-account destinations are "
-                "not)."
-            )
         distribution = params.get("distribution") or "ByLogStream"
         if distribution not in ("Random", "ByLogStream"):
             raise errors.constraint(
@@ -188,9 +187,23 @@ class FiltersMixin:
                 "distribution",
                 "Member must satisfy enum value set: [Random, ByLogStream]",
             )
+        arn, role = params["destinationArn"], params.get("roleArn")
+        vendor = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if vendor == "kinesis" and not role:
+            raise errors.invalid("destinationArn for vendor kinesis cannot be used without roleArn")
+        if vendor not in ("lambda", "kinesis", "logs"):
+            raise errors.invalid(
+                f"Could not deliver to destination {arn}: cloudlet delivers subscriptions to "
+                "AWS Lambda functions, Kinesis data streams and CloudWatch Logs destinations "
+                "(Firehose is not built)."
+            )
         existing = {f["filterName"] for f in self.store.filters(group["id"], "subscription")}
         if name not in existing and len(existing) >= MAX_SUBSCRIPTION_FILTERS:
             raise errors.limit_exceeded()
+        if vendor == "kinesis":
+            await self._check_stream_filter(ctx, arn)
+        elif vendor == "logs":
+            await self._test_stream(self._check_destination_filter(ctx, arn, role))
         doc: Row = {
             "filterName": name,
             "logGroupName": group["name"],
@@ -199,8 +212,8 @@ class FiltersMixin:
             "distribution": distribution,
             "creationTime": now_ms(),
         }
-        if params.get("roleArn"):
-            doc["roleArn"] = params["roleArn"]
+        if role:
+            doc["roleArn"] = role
         self.store.put_filter(group["id"], "subscription", name, doc["creationTime"], doc)
         self._forget_filters()
         return {}
@@ -234,23 +247,17 @@ class FiltersMixin:
         await self._publish_metrics(ctx, group, events)
         await self._contributor_insights(ctx, group, events)
         for doc, pattern in self._active(group["id"], "subscription"):
-            matched = [
-                {"id": event_id(ts, rid), "timestamp": ts, "message": m}
-                for rid, ts, m in events
-                if pattern.matches(m)
-            ]
-            if matched:
-                payload = {
-                    "messageType": "DATA_MESSAGE",
-                    "owner": ctx.account_id,
-                    "logGroup": group["name"],
-                    "logStream": stream["name"],
-                    "subscriptionFilters": [doc["filterName"]],
-                    "logEvents": matched,
-                }
-                self._deliveries.spawn(
-                    self._deliver(ctx.account_id, ctx.region, doc["destinationArn"], payload)
-                )
+            matched = log_events(pattern, events)
+            if not matched:
+                continue
+            message = data_message(
+                ctx.account_id, group["name"], stream["name"], doc["filterName"], matched
+            )
+            arn = doc["destinationArn"]
+            if arn.startswith("arn:aws:lambda:"):
+                self._deliveries.spawn(self._deliver(ctx.account_id, ctx.region, arn, message))
+            else:
+                self._to_kinesis(doc, stream["name"], message)
 
     async def _contributor_insights(
         self, ctx: Any, group: Row, events: list[tuple[int, int, str]]
@@ -309,7 +316,7 @@ class FiltersMixin:
         return datum
 
     async def _deliver(self, account: str, region: str, arn: str, payload: dict) -> None:
-        data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+        data = base64.b64encode(encode(payload)).decode()
         body = json.dumps({"awslogs": {"data": data}}).encode()
         try:
             await self.env.call(
