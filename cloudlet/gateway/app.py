@@ -165,7 +165,7 @@ class Gateway:
         for service in self._claimers:
             if service.claims(req):
                 resp = await self._serve(service, req, receive)
-                await send_response(send, resp, head_only=req.method == "HEAD")
+                await send_response(send, resp, head_only=req.method == "HEAD", receive=receive)
                 return
         if req.path.startswith("/_cloudlet/"):
             await send_response(send, self._internal(req.path))

@@ -23,6 +23,7 @@ CONTINUE_SENT = "cloudlet.continue_sent"
 """Scope key the HTTP server sets when it already answered a request's
 ``Expect: 100-continue`` (``cloudlet.http_batching``): the client sends the body
 whether or not the app reads it."""
+EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 
 def build_request(scope: dict[str, Any]) -> HttpRequest:
@@ -169,6 +170,15 @@ async def send_response(
     try:
         if head_only:
             await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if getattr(body, "live", False) or resp.header("content-type") == EVENT_STREAM:
+            # A live body (an event stream, a function's streamed response): each piece
+            # goes out as soon as it exists, never held until the next one does.
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            async for piece in body:
+                if piece:
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             return
         # One piece of look-ahead: a body that fits in one piece (most objects)

@@ -1,12 +1,12 @@
 """The Lambda service: one class composed of one mixin per operation group.
 
 Functions and code (``functions.py``), versions and aliases (``versions.py``),
-layers, invoke with its async queue and destinations (``invoke.py``), event
-source mappings (``mappings.py``),
-concurrency, permissions and function URLs each live in their own module; the
-worker pool (``workers.py``) and the Runtime API (``runtime_api.py``) are the
-engine underneath, plain asyncio with no gateway imports. Operations not
-built (code signing, layer permissions, durable
+layers, invoke (``invoke.py``) with its async queue and destinations
+(``asynchronous.py``), response streaming (``streaming.py``), event source
+mappings (``mappings.py``), concurrency, permissions and function URLs each live
+in their own module; the worker pool (``pool.py``, ``workers.py``) and the
+Runtime API (``runtime_api.py``) are the engine underneath, plain asyncio with no
+gateway imports. Operations not built (code signing, layer permissions, durable
 executions, capacity providers...) have no method and answer 501.
 """
 
@@ -18,6 +18,7 @@ import secrets
 from typing import Any
 
 from cloudlet.services.awslambda import errors
+from cloudlet.services.awslambda.asynchronous import AsyncInvokeMixin
 from cloudlet.services.awslambda.concurrency import ConcurrencyMixin
 from cloudlet.services.awslambda.functions import FunctionsMixin, parse_name
 from cloudlet.services.awslambda.invoke import InvokeMixin
@@ -25,10 +26,11 @@ from cloudlet.services.awslambda.layers import LayersMixin
 from cloudlet.services.awslambda.logs import LogWriter
 from cloudlet.services.awslambda.mappings import EventSourceMappingOps
 from cloudlet.services.awslambda.permissions import PermissionsMixin
+from cloudlet.services.awslambda.pool import WorkerPool
 from cloudlet.services.awslambda.store import LambdaStore
+from cloudlet.services.awslambda.streaming import StreamingMixin
 from cloudlet.services.awslambda.urls import UrlsMixin
 from cloudlet.services.awslambda.versions import VersionsMixin
-from cloudlet.services.awslambda.workers import WorkerPool
 from cloudlet.services.base import Service, ServiceEnv
 
 Result = dict[str, Any]
@@ -47,6 +49,8 @@ class LambdaService(
     VersionsMixin,
     LayersMixin,
     InvokeMixin,
+    AsyncInvokeMixin,
+    StreamingMixin,
     ConcurrencyMixin,
     PermissionsMixin,
     UrlsMixin,

@@ -12,21 +12,35 @@ invocation's path. Requests are parsed and answered inside ``data_received``,
 with no reader task to wake. When a runtime pipelines its result with the next
 ``GET /invocation/next`` (ours does), the result's 202 is held back and leaves
 in one write with the next event, so the runtime wakes once per invocation.
+
+A streamed response (``POST /invocation/<id>/response`` with
+``Lambda-Runtime-Function-Response-Mode: streaming``, chunked) is the one body not
+read whole: each piece goes to the invocation's ``ResponseStream`` as it arrives
+(``_Upload``), the connection pauses while the caller lags, and the chunked body's
+trailers (``Lambda-Runtime-Function-Error-Type``, ``Lambda-Runtime-Function-Error-Body``,
+base64) report an error met mid-stream, as AWS's Runtime API documents.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import socket
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from cloudlet.services.awslambda.chunked import ChunkedBody, LengthBody, whole_chunked
 
 PREFIX = "/2018-06-01/runtime"
 NEXT = PREFIX + "/invocation/next"
 _NEXT_LINE = b"GET " + NEXT.encode()
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 8 * 1024 * 1024
+_RESPONSE_MODE = "lambda-runtime-function-response-mode"
+_ERROR_TYPE = "lambda-runtime-function-error-type"
+_ERROR_BODY = "lambda-runtime-function-error-body"
 _REASONS = {
     200: "OK",
     202: "Accepted",
@@ -56,6 +70,21 @@ class RuntimeHost(Protocol):
     def invocation_error(self, request_id: str, body: bytes, error_type: str | None) -> bool: ...
 
     def init_error(self, body: bytes, error_type: str | None) -> None: ...
+
+    def stream_response(
+        self, request_id: str, content_type: str | None, reader: asyncio.Transport
+    ) -> Sink | None:
+        """Where a streamed response's pieces go; None for no invocation awaiting one."""
+
+    def stream_end(self, request_id: str, error_type: str | None, error_body: bytes) -> None:
+        """A streamed response is complete (its trailers' error, if any)."""
+
+
+class Sink(Protocol):
+    """An invocation's ``stream.ResponseStream``, as the runtime's side sees it."""
+
+    def write(self, data: bytes) -> bool:
+        """Take a piece; False once the response is past its size limit."""
 
 
 class RuntimeApi:
@@ -97,7 +126,7 @@ class RuntimeApi:
         if not path.startswith(PREFIX):
             return _json(404, {"errorMessage": "not found", "errorType": "NotFound"})
         rest = path[len(PREFIX) :]
-        error_type = headers.get("lambda-runtime-function-error-type")
+        error_type = headers.get(_ERROR_TYPE)
         if method == "POST" and rest == "/init/error":
             self.host.init_error(body, error_type)
             return _ACCEPTED
@@ -132,14 +161,19 @@ class _Connection(asyncio.Protocol):
         """A ``/next`` has been asked and not yet answered: later requests wait."""
         self.continued = False
         """``100 Continue`` went out for the request at the head of ``buf``."""
+        self.upload: _Upload | None = None
+        """A streamed response being read."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.api._conns.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # A streamed response cut short ends with its invocation (timeout, exit, or a
+        # ``/next`` that gives it up), as a buffered one that never came.
         self.api._conns.discard(self)
         self.transport = None
+        self.upload = None
 
     def close(self) -> None:
         if self.transport is not None:
@@ -152,9 +186,16 @@ class _Connection(asyncio.Protocol):
     def _parse(self) -> None:
         try:
             while not self.waiting and self.transport is not None:
+                if self.upload is not None:
+                    if not self.upload.pump():
+                        return
+                    self.upload = None
+                    continue
                 request = self._take_request()
                 if request is None:
-                    return
+                    if self.upload is None:
+                        return
+                    continue
                 self._handle(*request)
         except ValueError:
             self.close()
@@ -175,8 +216,16 @@ class _Connection(asyncio.Protocol):
             if sep:
                 headers[k.strip().lower()] = v.strip()
         start = end + 4
+        request_id = _streamed_response(method, path, headers)
+        if request_id is not None:
+            # Read as it arrives, never whole (``_Upload``).
+            del buf[:start]
+            self.continued = False
+            self._continue(headers)
+            self.upload = _Upload(self, request_id, headers)
+            return None
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            found = _chunked(buf, start)
+            found = whole_chunked(buf, start, _MAX_BODY)
             if found is None:
                 self._continue(headers)
                 return None
@@ -205,12 +254,12 @@ class _Connection(asyncio.Protocol):
             self.waiting = True
             self.api.host.next_invocation(self._deliver_to(closing))
             return
-        status, out_headers, out = self.api.dispatch(method, path, headers, body)
+        self._answer(self.api.dispatch(method, path, headers, body), closing)
+
+    def _answer(self, answer: tuple[int, dict[str, str], bytes], closing: bool) -> None:
         # A pipelined ``/next`` right behind this result takes the answer along with the
         # next event; otherwise it goes out one loop turn from now.
-        self._send(
-            _encode(status, out_headers, out), now=False, hold=self.buf.startswith(_NEXT_LINE)
-        )
+        self._send(_encode(*answer), now=False, hold=self.buf.startswith(_NEXT_LINE))
         if closing:
             self._send(b"", now=True)
             self.close()
@@ -246,28 +295,73 @@ class _Connection(asyncio.Protocol):
         self.out.clear()
 
 
-def _chunked(buf: bytearray, start: int) -> tuple[bytes, int] | None:
-    """A complete chunked body from ``start``: (body, end offset), or None if incomplete."""
-    body = bytearray()
-    at = start
-    while True:
-        eol = buf.find(b"\r\n", at)
-        if eol < 0:
-            return None
-        size = int(bytes(buf[at:eol]).split(b";")[0], 16)
-        at = eol + 2
-        if size == 0:
-            # Trailers (none from the runtime clients) end with an empty line.
-            end = buf.find(b"\r\n", at)
-            if end < 0:
-                return None
-            return bytes(body), end + 2
-        if len(buf) < at + size + 2:
-            return None
-        body += buf[at : at + size]
-        if len(body) > _MAX_BODY:
-            raise ValueError("body too large")
-        at += size + 2
+class _Upload:
+    """A streamed response being read: its pieces go to the invocation as they arrive,
+    and the connection stops being read while the caller lags (``ResponseStream``)."""
+
+    def __init__(self, conn: _Connection, request_id: str, headers: dict[str, str]) -> None:
+        self.conn = conn
+        self.request_id = request_id
+        self.closing = headers.get("connection", "").lower() == "close"
+        self.body: ChunkedBody | LengthBody
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            self.body = ChunkedBody()
+        else:
+            self.body = LengthBody(int(headers.get("content-length", "0") or 0))
+        assert conn.transport is not None
+        host = conn.api.host
+        self.sink = host.stream_response(request_id, headers.get("content-type"), conn.transport)
+        self.refused = False
+
+    def pump(self) -> bool:
+        """Hand on what has arrived; True once the body is complete and answered."""
+        for piece in self.body.feed(self.conn.buf):
+            if self.sink is not None and not self.refused:
+                self.refused = not self.sink.write(piece)
+        if not self.body.done:
+            return False
+        if self.sink is None:
+            answer = _json(
+                400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+            )
+        else:
+            trailers = self.body.trailers
+            error_type = trailers.get(_ERROR_TYPE) or None
+            self.conn.api.host.stream_end(
+                self.request_id, error_type, _unbase64(trailers.get(_ERROR_BODY, ""))
+            )
+            if self.refused:
+                answer = _json(
+                    413,
+                    {
+                        "errorMessage": "Payload Too Large",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    },
+                )
+            else:
+                answer = _ACCEPTED
+        self.conn.continued = False
+        self.conn._answer(answer, self.closing)
+        return True
+
+
+def _streamed_response(method: str, path: str, headers: dict[str, str]) -> str | None:
+    """The request id of a streamed invocation response; None for any other request."""
+    if method != "POST" or headers.get(_RESPONSE_MODE, "").lower() != "streaming":
+        return None
+    rest = path.split("?", 1)[0]
+    if not rest.startswith(PREFIX + "/invocation/"):
+        return None
+    request_id, _, kind = rest[len(PREFIX) + len("/invocation/") :].partition("/")
+    return request_id if kind == "response" else None
+
+
+def _unbase64(text: str) -> bytes:
+    """An error body trailer (base64, as the Runtime API asks); kept as sent if it is not."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.encode("utf-8", "replace")
 
 
 def _encode(status: int, headers: dict[str, str], body: bytes) -> bytes:

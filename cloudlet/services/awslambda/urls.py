@@ -5,7 +5,9 @@ server's one port; the gateway hands requests for such hosts to
 ``LambdaService.serve`` (the ``Service.claims`` seam), which turns them into
 AWS's function-URL event (payload format 2.0), invokes the function and maps
 its result back to HTTP as Lambda does (``statusCode``/``headers``/``body``/
-``cookies``/``isBase64Encoded``; any other value is a 200 JSON body).
+``cookies``/``isBase64Encoded``; any other value is a 200 JSON body). A URL in
+``RESPONSE_STREAM`` mode streams the response as the function writes it
+(``streaming.py``).
 ``AWS_IAM`` URLs are served to anyone in open mode (which accepts any
 credentials) and refused with 403 in strict mode, where their SigV4
 signatures are not verified yet. The same route serves ``GetFunction``'s code download links.
@@ -164,9 +166,11 @@ class UrlsMixin:
             # Signed function-URL requests are not verified yet: strict mode fails closed.
             return _text(403, '{"Message":"Forbidden"}', cors)
         ctx = InternalContext(account_id=account, region=region, service_name="lambda")
-        event = _event(req, body, m.group(1), account, region)
+        event = json.dumps(_event(req, body, m.group(1), account, region)).encode()
         try:
-            outcome, _, _, _ = await self._execute(ctx, doc, qualifier, json.dumps(event).encode())
+            if cfg.get("InvokeMode") == "RESPONSE_STREAM":
+                return await self._serve_streamed(ctx, doc, qualifier, event, cors)
+            outcome, _, _, _ = await self._execute(ctx, doc, qualifier, event)
         except ServiceError as err:
             if err.status == 429:
                 return _text(429, '{"Message":"Rate Exceeded."}', cors)

@@ -4,9 +4,9 @@ A worker is one supervised process group (``runtime/processes.py``) running a
 runtime client against its own Runtime API server (``runtime_api.py``). It is
 keyed by the exact code and configuration it runs (function, version,
 revision), so an update never hands an invocation to a worker of the old code:
-new invocations start new workers and ``retire`` stops the old ones. An
-invocation takes a free warm worker of its key if there is one, else starts
-one (a cold start, whose init duration is the time to the first
+new invocations start new workers and the pool (``pool.py``) retires the old
+ones. An invocation takes a free warm worker of its key if there is one, else
+starts one (a cold start, whose init duration is the time to the first
 ``/invocation/next``). A worker that times out, runs out of memory or exits is
 killed and forgotten; the next invocation cold-starts a replacement.
 
@@ -25,7 +25,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import psutil
 from cloudlet.core.ids import fast_uuid, token_hex
 from cloudlet.runtime.processes import ProcessGroup
 from cloudlet.services.awslambda.runtime_api import Deliver, RuntimeApi
+from cloudlet.services.awslambda.stream import ResponseStream
 
 try:
     import resource
@@ -92,6 +93,9 @@ class Invocation:
     invoked_arn: str
     client_context: str | None = None
     identity: str | None = None
+    stream: ResponseStream | None = None
+    """Where a streamed response goes (InvokeWithResponseStream, a streaming function
+    URL); a plain Invoke gets one made when the runtime streams, buffering it."""
     future: asyncio.Future[tuple[str, bytes, str | None]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -177,6 +181,32 @@ class Worker:
 
     def invocation_error(self, request_id: str, body: bytes, error_type: str | None) -> bool:
         return self._finish(request_id, ("error", body, error_type or "Unhandled"))
+
+    def stream_response(
+        self, request_id: str, content_type: str | None, reader: asyncio.Transport
+    ) -> ResponseStream | None:
+        inv = self.current
+        if inv is None or inv.request_id != request_id or inv.future.done():
+            return None
+        if inv.stream is None:
+            inv.stream = ResponseStream(forward=False)
+        inv.stream.begin(content_type, reader)
+        return inv.stream
+
+    def stream_end(self, request_id: str, error_type: str | None, error_body: bytes) -> None:
+        inv = self.current
+        if inv is None or inv.request_id != request_id or inv.stream is None:
+            return
+        stream = inv.stream
+        stream.end()
+        if stream.too_large:
+            result = ("error", stream.too_large_error(), "Function.ResponseSizeTooLarge")
+        elif error_type:
+            # An error met mid-stream (the trailers): what was sent stays sent.
+            result = ("error", error_body, error_type)
+        else:
+            result = ("ok", b"" if stream.forward else stream.body(), None)
+        self._finish(request_id, result)
 
     def init_error(self, body: bytes, error_type: str | None) -> None:
         self.init_error_type = error_type or "Runtime.Unknown"
@@ -346,144 +376,3 @@ class Worker:
         else:
             self._mark_exited()
         await self.api.close()
-
-
-EnvFactory = Callable[[Spec], Awaitable[dict[str, str]]]
-
-
-class WorkerPool:
-    """Every worker of the service, by spec key."""
-
-    def __init__(self, directory: Callable[[str], Path], idle_seconds: float) -> None:
-        self.directory = directory
-        self.idle_seconds = idle_seconds
-        self.workers: dict[str, list[Worker]] = {}
-        self.cold_starts = 0
-
-    def all(self) -> list[Worker]:
-        return [w for ws in self.workers.values() for w in ws]
-
-    def count(self, key: str) -> int:
-        return len(self.workers.get(key, ()))
-
-    async def acquire(self, spec: Spec, make_env: EnvFactory) -> tuple[Worker, bool]:
-        """A free warm worker of ``spec`` (cold=False), else a new one once it has
-        initialised or failed to (the caller reads ``init_error_type``)."""
-        for worker in self.workers.get(spec.key, ()):
-            if not worker.busy and not worker.dead and worker.ready.done():
-                worker.busy = True
-                return worker, False
-        worker = await self.spawn(spec, make_env)
-        worker.busy = True
-        return worker, True
-
-    async def spawn(self, spec: Spec, make_env: EnvFactory, provisioned: bool = False) -> Worker:
-        worker = Worker(spec, Path(), provisioned)
-        worker.dir = self.directory(worker.id)
-        worker.log_path = worker.dir / "output.log"
-        self.workers.setdefault(spec.key, []).append(worker)
-        worker.busy = True
-        worker.on_exit = self._exited
-        self.cold_starts += 1
-        try:
-            env = await make_env(spec)
-            await worker.start(env)
-            try:
-                await asyncio.wait_for(asyncio.shield(worker.ready), INIT_TIMEOUT)
-            except TimeoutError:
-                worker.init_error_type = "Runtime.InitTimeout"
-        except BaseException:
-            await self.discard(worker)
-            raise
-        if worker.init_error_type is not None:
-            self._forget(worker)
-            asyncio.get_running_loop().create_task(worker.kill())
-        worker.busy = False
-        return worker
-
-    def release(self, worker: Worker) -> None:
-        worker.busy = False
-        worker.current = None
-        worker.last_used = time.monotonic()
-        if worker.dead:
-            self._exited(worker)
-
-    def _exited(self, worker: Worker) -> None:
-        """A worker's process ended by itself (crash, ``exit``): forget it and close its
-        API server; a busy one is handled when its invocation is released."""
-        if worker.busy:
-            return
-        self._forget(worker)
-        asyncio.get_running_loop().create_task(worker.kill())
-
-    def _forget(self, worker: Worker) -> None:
-        workers = self.workers.get(worker.spec.key)
-        if workers and worker in workers:
-            workers.remove(worker)
-            if not workers:
-                del self.workers[worker.spec.key]
-
-    async def discard(self, worker: Worker) -> None:
-        self._forget(worker)
-        await worker.kill()
-
-    async def run(self, worker: Worker, inv: Invocation, timeout: float) -> Outcome:
-        """Hand ``inv`` to ``worker`` and wait for its answer, its exit or the timeout."""
-        start = time.monotonic()
-        worker.hand(inv)
-        future = inv.future
-
-        def expire() -> None:
-            if not future.done():
-                future.set_result(("timeout", b"", "Sandbox.Timedout"))
-
-        timer = asyncio.get_running_loop().call_later(timeout, expire)
-        try:
-            kind, payload, error_type = await future
-        finally:
-            timer.cancel()
-        duration = (time.monotonic() - start) * 1000
-        memory = worker.sample_memory() if kind != "timeout" else worker.max_rss // 1048576
-        log = worker.read_log()
-        if kind in ("timeout", "exit", "undelivered"):
-            self._forget(worker)
-            await worker.kill()
-        return Outcome(kind, payload, error_type, log, duration, None, memory, worker.stream)
-
-    async def retire(self, predicate: Callable[[Spec], bool]) -> None:
-        """Stop the idle workers whose spec matches (busy ones stop when released)."""
-        victims = []
-        for worker in self.all():
-            if predicate(worker.spec):
-                self._forget(worker)
-                worker.dead = True
-                if not worker.busy:
-                    victims.append(worker)
-                else:
-                    asyncio.get_running_loop().create_task(self._kill_when_free(worker))
-        await asyncio.gather(*(w.kill() for w in victims), return_exceptions=True)
-
-    async def _kill_when_free(self, worker: Worker) -> None:
-        while worker.busy:
-            await asyncio.sleep(0.05)
-        await worker.kill()
-
-    async def reclaim_idle(self) -> int:
-        now = time.monotonic()
-        idle = [
-            w
-            for w in self.all()
-            if not w.busy and not w.provisioned and now - w.last_used >= self.idle_seconds
-        ]
-        for w in idle:
-            self._forget(w)
-        await asyncio.gather(*(w.kill() for w in idle), return_exceptions=True)
-        return len(idle)
-
-    async def stop(self) -> None:
-        workers = self.all()
-        self.workers.clear()
-        await asyncio.gather(*(w.kill(0.2) for w in workers), return_exceptions=True)
-
-    def stats(self) -> dict[str, Any]:
-        return {"workers": len(self.all()), "cold_starts": self.cold_starts}

@@ -21,9 +21,8 @@ the event source is closed at once and lets go of its subscription. A client tha
 leaves ends its subscription at once too: the gateway closes a streamed body whose
 client has gone (``gateway/asgi.send_response``).
 
-Why an event with records is followed by another within ``FLUSH`` seconds: the gateway
-sends a streamed body one piece behind (it holds each piece until the next exists), so
-an event would otherwise wait for the next heartbeat before it went out.
+Each event goes out as soon as it is made: the gateway sends an event stream's pieces as
+they come (``gateway/asgi.send_response``), not one behind.
 """
 
 from __future__ import annotations
@@ -49,7 +48,6 @@ SUBSCRIPTION_SECONDS = seconds_setting(
 )
 TAKEOVER_SECONDS = seconds_setting("CLOUDLET_KINESIS_TAKEOVER_SECONDS", 5.0, high=300.0)
 HEARTBEAT = 1.0
-FLUSH = 0.05
 EVENT_RECORDS = 10000
 EVENT_BYTES = 2 * 1024 * 1024
 """A shard pushes 2 MiB a second to each consumer: one event's worth, at most."""
@@ -154,7 +152,6 @@ class SubscribeOps(ConsumerOps, RecordOps):
     ) -> AsyncIterator[Result]:
         loop = asyncio.get_running_loop()
         end = loop.time() + SUBSCRIPTION_SECONDS
-        prompt = True  # the first event goes out at once
         try:
             while True:
                 sub.wake.clear()
@@ -176,10 +173,8 @@ class SubscribeOps(ConsumerOps, RecordOps):
                     return
                 if page.more:
                     continue
-                wait = FLUSH if prompt or page.records else HEARTBEAT
-                prompt = False
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(sub.wake.wait(), min(wait, left))
+                    await asyncio.wait_for(sub.wake.wait(), min(HEARTBEAT, left))
                 if sub.stopping or loop.time() >= end:
                     return
         finally:
