@@ -456,7 +456,7 @@ def test_bad_targets_are_refused(events, sqs):
         Rule=name,
         Targets=[
             {"Id": "queue", "Arn": arn},
-            {"Id": "stream", "Arn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s"},
+            {"Id": "stream", "Arn": f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/s"},
         ],
     )
     assert out["FailedEntryCount"] == 1

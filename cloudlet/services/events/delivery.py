@@ -3,17 +3,22 @@ time.
 
 Each (event, target) is a task: the target's input is shaped (``transform.py``), then
 sent through the target service's own operation (``ServiceEnv.call``: SQS
-``SendMessage``, SNS ``Publish``, Lambda ``Invoke`` with InvocationType Event; no import
+``SendMessage``, SNS ``Publish``, Lambda ``Invoke`` with InvocationType Event, Kinesis
+``PutRecord`` keyed by ``KinesisParameters.PartitionKeyPath`` or the event's id, and
+CloudWatch Logs ``CreateLogStream`` then ``PutLogEvents`` (``log_target.py``); no import
 of their internals); an event bus target gets the event as it is, matched against that
 bus's rules; an API destination target gets an HTTP request (``http_target.py``, which
 decides what its endpoint's answers mean). In strict mode a target whose resource policy
 does not let ``events.amazonaws.com`` send on behalf of the rule is not sent to, as on
-AWS.
+AWS; a Kinesis stream's policy is not asked, EventBridge writing there as the target's
+role (whose own permissions are not checked), and neither is a log group's while the
+Logs service keeps no resource policies (it has no PutResourcePolicy).
 
 Failures follow the target's ``RetryPolicy`` (AWS's defaults: 185 retries within 24
-hours): a target that is gone or refuses (a 4xx: the queue or function does not exist,
-no permission) is not retried, as EventBridge does not retry those; other failures are
-retried with backoff (1 s, 2 s, 4 s ... at most a minute apart, or longer when an API
+hours): a target that is gone or refuses (a 4xx: the queue, function, stream or log
+group does not exist, no permission) is not retried, as EventBridge does not retry
+those; throttling (a Kinesis shard's ``ProvisionedThroughputExceededException`` too) and
+other failures are retried with backoff (1 s, 2 s, 4 s ... at most a minute apart, or longer when an API
 destination's ``Retry-After`` asks for more). An event that is not delivered goes to the
 target's ``DeadLetterConfig`` queue, with AWS's message attributes (``RULE_ARN``,
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
@@ -33,7 +38,8 @@ from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.base import ServiceEnv
 from cloudlet.services.events.common import API_DESTINATION_ARN
-from cloudlet.services.events.transform import target_input
+from cloudlet.services.events.log_target import log_group_name, log_record
+from cloudlet.services.events.transform import partition_key, target_input
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -50,6 +56,11 @@ InvokeApi = Callable[[Doc, Doc, Doc], Awaitable[None]]
 ``Undelivered``)."""
 
 
+_BUSY = ("Throttl", "TooMany", "ThroughputExceeded")
+"""Words of the error codes that mean "not now" (retried): throttling, a Kinesis shard's
+write budget."""
+
+
 class Undelivered(Exception):
     """A delivery that failed: AWS's dead-letter ``ERROR_CODE`` and the reason."""
 
@@ -60,6 +71,10 @@ class Undelivered(Exception):
         self.retryable = retryable
         self.wait = wait
         """Seconds the target asked to be left alone before the next try."""
+
+
+class _Exists(Exception):
+    """CreateLogStream found the event's stream there already (a retry, another rule)."""
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str, str]:
@@ -84,6 +99,13 @@ def target_call(target: Doc, body: str, event: Doc) -> tuple[str, str, dict[str,
         return "sqs", "SendMessage", params, account, region
     if service == "sns":
         return "sns", "Publish", {"TopicArn": arn, "Message": body}, account, region
+    if service == "kinesis":
+        params = {
+            "StreamARN": arn,
+            "PartitionKey": partition_key(target, event),
+            "Data": body.encode(),
+        }
+        return "kinesis", "PutRecord", params, account, region
     params = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
     return "lambda", "Invoke", params, account, region
 
@@ -95,7 +117,7 @@ def _why(err: ServiceError) -> Undelivered:
         return Undelivered("RESOURCE_NOT_FOUND", err.message, False)
     if "AccessDenied" in code or "Authoriz" in code:
         return Undelivered("NO_PERMISSIONS", err.message, False)
-    if err.status >= 500 or "Throttl" in code or "TooMany" in code:
+    if err.status >= 500 or any(word in code for word in _BUSY):
         return Undelivered("SDK_CLIENT_ERROR", err.message, True)
     return Undelivered("SDK_CLIENT_ERROR", err.message, False)
 
@@ -151,15 +173,56 @@ class Deliverer:
             except ServiceError as err:
                 raise _why(err) from None
             return
-        service, operation, params, account, region = target_call(
-            target, target_input(target, event, rule), event
-        )
-        if not self._permitted(service, operation, params, account, region, rule["Arn"]):
+        body = target_input(target, event, rule)
+        if target["Arn"].split(":")[2] == "logs":
+            return await self._log(rule, target, body, event)
+        service, operation, params, account, region = target_call(target, body, event)
+        self._check_policy(target, service, operation, params, account, region, rule["Arn"])
+        await self._call(service, operation, params, account, region)
+
+    async def _log(self, rule: Doc, target: Doc, body: str, event: Doc) -> None:
+        """One try of a log group target: the event's stream (made once), then the event."""
+        _, region, account, _ = _arn_parts(target["Arn"])
+        group = log_group_name(target["Arn"])
+        stream = {"logGroupName": group, "logStreamName": event["id"]}
+        timestamp, message = log_record(body, event)
+        put = {**stream, "logEvents": [{"timestamp": timestamp, "message": message}]}
+        # Without PutResourcePolicy the Logs service has no policy that could allow us.
+        policed = hasattr(self.env.services.get("logs"), "put_resource_policy")
+        for operation, params in (("CreateLogStream", stream), ("PutLogEvents", put)):
+            if policed:
+                self._check_policy(target, "logs", operation, params, account, region, rule["Arn"])
+            try:
+                await self._call("logs", operation, params, account, region)
+            except _Exists:
+                pass
+
+    def _check_policy(
+        self,
+        target: Doc,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        account: str,
+        region: str,
+        source_arn: str,
+    ) -> None:
+        """Strict mode: raise ``Undelivered`` unless the target's resource policy lets
+        EventBridge send (not asked of Kinesis, which EventBridge writes to as a role)."""
+        if service == "kinesis":
+            return
+        if not self._permitted(service, operation, params, account, region, source_arn):
             raise Undelivered(
                 "NO_PERMISSIONS",
                 f"the resource policy of {target['Arn']} does not allow {PRINCIPAL}",
                 False,
             )
+
+    async def _call(
+        self, service: str, operation: str, params: dict[str, Any], account: str, region: str
+    ) -> None:
+        """One operation of the target's service; its refusal as ``Undelivered`` (an
+        existing log stream as ``_Exists``)."""
         try:
             await self.env.call(service, operation, params, account=account, region=region)
         except asyncio.CancelledError:
@@ -167,6 +230,8 @@ class Deliverer:
         except NotImplementedOperation as err:
             raise Undelivered("SDK_CLIENT_ERROR", err.message, False) from None
         except ServiceError as err:
+            if err.code == "ResourceAlreadyExistsException" and operation == "CreateLogStream":
+                raise _Exists from None
             raise _why(err) from None
         except Exception as err:  # noqa: BLE001 - a target's failure is reported, not raised
             raise Undelivered("SDK_CLIENT_ERROR", str(err) or type(err).__name__, True) from None

@@ -2,12 +2,16 @@
 
 A rule has at most 5 targets. What a request gets wrong as a whole (an Id or ARN out of
 form, two input settings, a FIFO queue without ``SqsParameters``) refuses the whole
-call with EventBridge's ValidationException (an API destination target without a
-``RoleArn`` too: AWS invokes API destinations through the target's role); per-target
-outcomes go in ``FailedEntries``, as AWS reports them: a target of a kind cloudlet does
-not deliver to (only SQS queues, SNS topics, Lambda functions, event buses and API
-destinations) is refused there with ``NotImplemented``, so nothing is stored that would
-never be delivered, and removing an Id the rule lacks is reported there too.
+call with EventBridge's ValidationException, and so does an API destination or Kinesis
+stream target without a ``RoleArn`` (AWS invokes those through the target's role: the
+PutTargets reference; ``RoleArn is required for target <arn>.``, as AWS words it), a
+``KinesisParameters.PartitionKeyPath`` that is no JSON path, and a log group target
+whose ``InputTransformer`` makes no log record (``log_target.py``). Per-target outcomes
+go in ``FailedEntries``, as AWS reports them: a target of a kind cloudlet does not
+deliver to is refused there with ``NotImplemented``, naming the kinds it delivers to
+(SQS queues, SNS topics, Lambda functions, Kinesis data streams, CloudWatch Logs log
+groups, event buses and API destinations), so nothing is stored that would never be
+delivered; removing an Id the rule lacks is reported there too.
 """
 
 from __future__ import annotations
@@ -18,14 +22,36 @@ from typing import Any
 
 from cloudlet.services.events import errors
 from cloudlet.services.events.common import API_DESTINATION_ARN, BUS_ARN, page
+from cloudlet.services.events.log_target import LOG_GROUP_ARN, check_log_target
 from cloudlet.services.events.store import Doc, EventsStore
-from cloudlet.services.events.transform import check_target_input
+from cloudlet.services.events.transform import check_partition_key_path, check_target_input
 
 Result = dict[str, Any]
 MAX_TARGETS = 5
 TARGET_ID = re.compile(r"[\.\-_A-Za-z0-9]+")
 ARN = re.compile(r"arn:aws[\w-]*:([a-z0-9-]+):([a-z0-9-]*):([0-9]{12})?:(.+)")
-DELIVERED = ("sqs", "sns", "lambda", "events")
+DELIVERED = ("sqs", "sns", "lambda", "events", "kinesis", "logs")
+KINESIS_STREAM_ARN = re.compile(r"arn:aws[\w-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/[\w.-]+")
+DELIVERS_TO = (
+    "SQS queues, SNS topics, Lambda functions, Kinesis data streams, CloudWatch Logs log "
+    "groups, event buses and API destinations"
+)
+ABSENT_KINDS = {
+    "states": "Step Functions state machines",
+    "ecs": "ECS tasks",
+    "batch": "Batch job queues",
+    "codebuild": "CodeBuild projects",
+    "codepipeline": "CodePipeline pipelines",
+    "firehose": "Firehose delivery streams",
+    "redshift": "Redshift clusters",
+    "redshift-serverless": "Redshift Serverless workgroups",
+    "sagemaker": "SageMaker pipelines",
+    "ssm": "Systems Manager Run Command, Automation and OpsItems",
+    "inspector": "Inspector assessment templates",
+    "execute-api": "API Gateway APIs",
+    "appsync": "AppSync APIs",
+}
+"""Target services EventBridge delivers to that cloudlet has no counterpart of."""
 _HEADER_KEY = re.compile(r"[!#$%&'*+-.^_`|~0-9a-zA-Z]+")
 
 
@@ -57,8 +83,12 @@ def _check_target(n: int, target: dict[str, Any]) -> None:
     if target_service(arn) is None:
         raise _bad_arn(arn)
     check_target_input(target)
-    if API_DESTINATION_ARN.fullmatch(arn) and not target.get("RoleArn"):
+    needs_role = API_DESTINATION_ARN.fullmatch(arn) or KINESIS_STREAM_ARN.fullmatch(arn)
+    if needs_role and not target.get("RoleArn"):
         raise errors.validation(f"RoleArn is required for target {arn}.")
+    check_partition_key_path(target)
+    if LOG_GROUP_ARN.fullmatch(arn):
+        check_log_target(target)
     _check_http_parameters(n, target.get("HttpParameters") or {})
     if arn.startswith("arn:aws:sqs:") and arn.endswith(".fifo"):
         if not (target.get("SqsParameters") or {}).get("MessageGroupId"):
@@ -109,7 +139,18 @@ def _delivered(arn: str) -> bool:
     service = target_service(arn)
     if service == "events":
         return bool(BUS_ARN.fullmatch(arn) or API_DESTINATION_ARN.fullmatch(arn))
+    if service == "kinesis":
+        return bool(KINESIS_STREAM_ARN.fullmatch(arn))
+    if service == "logs":
+        return bool(LOG_GROUP_ARN.fullmatch(arn))
     return service in DELIVERED
+
+
+def _refusal(arn: str) -> str:
+    """The ``FailedEntries`` message for a target cloudlet does not deliver to."""
+    kind = ABSENT_KINDS.get(target_service(arn) or "")
+    why = f" ({kind} are not in cloudlet)" if kind else ""
+    return f"cloudlet does not deliver to {arn}{why}; it delivers to {DELIVERS_TO}"
 
 
 class TargetHandlers:
@@ -134,9 +175,7 @@ class TargetHandlers:
                     {
                         "TargetId": target["Id"],
                         "ErrorCode": "NotImplemented",
-                        "ErrorMessage": f"cloudlet does not deliver to {target['Arn']} yet; "
-                        "SQS queues, SNS topics, Lambda functions, event buses and API "
-                        "destinations it does",
+                        "ErrorMessage": _refusal(target["Arn"]),
                     }
                 )
                 continue
