@@ -91,7 +91,10 @@ def notification(alarm: dict, old: str, region: str, account: str, now: float) -
         if "DatapointsToAlarm" in alarm:
             trigger["DatapointsToAlarm"] = alarm["DatapointsToAlarm"]
         trigger["ComparisonOperator"] = alarm.get("ComparisonOperator")
-        trigger["Threshold"] = alarm.get("Threshold")
+        if "ThresholdMetricId" in alarm:  # a band alarm has no Threshold
+            trigger["ThresholdMetricId"] = alarm["ThresholdMetricId"]
+        else:
+            trigger["Threshold"] = alarm.get("Threshold")
         trigger["TreatMissingData"] = alarm.get("TreatMissingData", "missing")
         trigger["EvaluateLowSampleCountPercentile"] = alarm.get(
             "EvaluateLowSampleCountPercentile", ""

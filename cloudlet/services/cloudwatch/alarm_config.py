@@ -1,7 +1,8 @@
 """PutMetricAlarm and PutCompositeAlarm input rules, worded as CloudWatch words them.
 
-Turns a request into the stored alarm configuration, or raises. Features we do
-not evaluate (anomaly-detection bands, PromQL criteria, actions suppressors)
+Turns a request into the stored alarm configuration, or raises. Alarms on an
+anomaly detection band have their own rules (``bands.is_band_alarm``). Features
+we do not evaluate (PromQL criteria, evaluation windows, actions suppressors)
 are refused with a ValidationError that says so, instead of being stored and
 silently never firing.
 """
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudlet.services.cloudwatch import composite, errors, queries
+from cloudlet.services.cloudwatch import bands, composite, errors, queries
 from cloudlet.services.cloudwatch.actions import is_valid_action
-from cloudlet.services.cloudwatch.evaluation import ANOMALY_COMPARISONS, COMPARISONS, TREAT_MISSING
+from cloudlet.services.cloudwatch.evaluation import COMPARISONS, TREAT_MISSING
 from cloudlet.services.cloudwatch.metrics import UNITS
 from cloudlet.services.cloudwatch.statistics import BASIC, percentile_of
 
@@ -56,14 +57,10 @@ def metric_alarm(params: dict[str, Any]) -> dict[str, Any]:
         if params.get(key) is not None:
             raise errors.validation(f"{key} is not supported by cloudlet yet.")
     op = params.get("ComparisonOperator")
-    if op in ANOMALY_COMPARISONS or params.get("ThresholdMetricId"):
-        raise errors.validation(
-            f"Anomaly detection alarms ({op or 'ThresholdMetricId'}) are not supported by "
-            "cloudlet yet: use a static Threshold with GreaterThan/LessThan operators."
-        )
-    if op not in COMPARISONS:
+    band = bands.is_band_alarm(params)
+    if not band and op not in COMPARISONS:
         raise errors.validation(f"The value {op} for parameter ComparisonOperator is invalid.")
-    if params.get("Threshold") is None:
+    if not band and params.get("Threshold") is None:
         raise errors.validation("The parameter Threshold is required for static threshold alarms.")
     out: dict[str, Any] = {k: params[k] for k in _COMMON if params.get(k) is not None}
     _actions(params, out)
@@ -78,11 +75,12 @@ def metric_alarm(params: dict[str, Any]) -> dict[str, Any]:
     treat = params.get("TreatMissingData")
     if treat is not None and treat not in TREAT_MISSING:
         raise errors.validation(f"The value {treat} for parameter TreatMissingData is invalid.")
-    out.update(
-        EvaluationPeriods=n,
-        Threshold=float(params["Threshold"]),
-        ComparisonOperator=op,
-    )
+    out["EvaluationPeriods"] = n
+    if band:
+        out["ThresholdMetricId"] = params["ThresholdMetricId"]
+    else:
+        out["Threshold"] = float(params["Threshold"])
+    out["ComparisonOperator"] = op
     for k in ("DatapointsToAlarm", "TreatMissingData", "EvaluateLowSampleCountPercentile"):
         if params.get(k) is not None:
             out[k] = params[k]
@@ -107,7 +105,7 @@ def metric_alarm(params: dict[str, Any]) -> dict[str, Any]:
             )
         metrics = params["Metrics"]
         queries.validate(metrics)
-        if sum(1 for q in metrics if q.get("ReturnData", True)) != 1:
+        if not band and sum(1 for q in metrics if q.get("ReturnData", True)) != 1:
             raise errors.validation("Exactly one element of the metrics list should return data.")
         for q in metrics:
             if "MetricStat" in q:

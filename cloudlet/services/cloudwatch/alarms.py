@@ -10,6 +10,9 @@ Composite alarms are re-evaluated from their children's states on the tick after
 any alarm changes state or configuration (a SetAlarmState on a composite holds
 until a child changes).
 
+Alarms on an anomaly detection band (``bands``) read their band through the
+injected anomaly engine, which creates the detector they need if it is missing.
+
 Time comes from the injected clock and other services are reached through the
 injected ``call``, so tests drive the engine without a server.
 """
@@ -22,7 +25,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.services.cloudwatch import composite, errors, queries
+from cloudlet.services.cloudwatch import bands, composite, errors, queries
 from cloudlet.services.cloudwatch.actions import Call, run_action
 from cloudlet.services.cloudwatch.evaluation import Outcome, decide, iso_ms
 from cloudlet.services.cloudwatch.metrics import MetricRef, Metrics
@@ -68,11 +71,16 @@ def alarm_period(alarm: dict) -> int:
 
 
 class AlarmEngine:
-    def __init__(self, store: Store, metrics: Metrics, clock: Any, call: Call) -> None:
+    def __init__(
+        self, store: Store, metrics: Metrics, clock: Any, call: Call, anomaly: Any = None
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.clock = clock
         self.call = call
+        self.anomaly = anomaly
+        """The ``AnomalyEngine`` band alarms read their bands from (and create their
+        detectors in)."""
         self.alarms: dict[Key, dict] = {}
         self.evaluated: dict[Key, float] = {}
         self.rules: dict[Key, composite.Node] = {}
@@ -267,10 +275,18 @@ class AlarmEngine:
         start = boundary - n * period
         values: dict[float, float]
         counts: dict[float, float]
+        band: bands.Band | None = None
+        threshold_id = alarm.get("ThresholdMetricId")
         if alarm.get("Metrics"):
-            results = queries.run(self.metrics, account, region, alarm["Metrics"], start, boundary)
-            chosen = next(r for r in results if r.return_data)
-            values, counts = chosen.points, chosen.counts
+            source = self.anomaly.bands(account, region, True) if self.anomaly else None
+            results = queries.run(
+                self.metrics, account, region, alarm["Metrics"], start, boundary, source
+            )
+            if threshold_id:
+                values, counts, band = bands.split(results, alarm["Metrics"], threshold_id)
+            else:
+                chosen = next(r for r in results if r.return_data)
+                values, counts = chosen.points, chosen.counts
         else:
             ref = MetricRef(
                 alarm["Namespace"], alarm["MetricName"], canonical_dims(alarm.get("Dimensions"))
@@ -284,7 +300,11 @@ class AlarmEngine:
         points = [
             (t, values.get(t), counts.get(t, 0.0)) for t in (start + k * period for k in range(n))
         ]
-        outcome: Outcome = decide(alarm, points, now, alarm["StateValue"])
+        outcome: Outcome = (
+            bands.decide(alarm, points, band, period, now)
+            if band is not None
+            else decide(alarm, points, now, alarm["StateValue"])
+        )
         if outcome.state is None:
             return []
         if outcome.state == alarm["StateValue"] and outcome.reason == alarm.get("StateReason"):

@@ -24,6 +24,7 @@ from cloudlet.core.clock import clock
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.cloudwatch import alarm_config, errors, queries
 from cloudlet.services.cloudwatch.alarms import STATES, AlarmEngine, alarm_period, public
+from cloudlet.services.cloudwatch.anomaly import AnomalyEngine
 from cloudlet.services.cloudwatch.composite import children
 from cloudlet.services.cloudwatch.dashboards import Dashboards
 from cloudlet.services.cloudwatch.insights import Insights
@@ -81,7 +82,8 @@ class CloudWatchService(Service):
         super().__init__(env)
         self.store = Store(env.database("cloudwatch"))
         self.metrics = Metrics(self.store, clock)
-        self.alarms = AlarmEngine(self.store, self.metrics, clock, env.call)
+        self.anomaly = AnomalyEngine(self.store, self.metrics, clock)
+        self.alarms = AlarmEngine(self.store, self.metrics, clock, env.call, self.anomaly)
         self.dashboards = Dashboards(self.store, clock)
         self.insights = Insights(self.store, clock)
 
@@ -95,7 +97,11 @@ class CloudWatchService(Service):
         self.store.conn.close()
 
     def health(self) -> dict[str, Any]:
-        return {"state": "running", "alarms": len(self.alarms.alarms)}
+        return {
+            "state": "running",
+            "alarms": len(self.alarms.alarms),
+            "anomaly_detectors": len(self.anomaly.detectors),
+        }
 
     # --- metrics -------------------------------------------------------------------
 
@@ -123,7 +129,13 @@ class CloudWatchService(Service):
                 "The parameter StartTime must be less than the parameter EndTime."
             )
         results = queries.run(
-            self.metrics, ctx.account_id, ctx.region, params["MetricDataQueries"], start, end
+            self.metrics,
+            ctx.account_id,
+            ctx.region,
+            params["MetricDataQueries"],
+            start,
+            end,
+            self.anomaly.bands(ctx.account_id, ctx.region, create=False),
         )
         descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
         limit = int(params.get("MaxDatapoints") or 100800)
@@ -157,6 +169,10 @@ class CloudWatchService(Service):
 
     def put_metric_alarm(self, ctx: Any, params: dict[str, Any]) -> Result:
         alarm = alarm_config.metric_alarm(params)
+        if alarm.get("ThresholdMetricId"):  # the band's model is created with the alarm
+            self.anomaly.ensure_for_alarm(
+                ctx.account_id, ctx.region, alarm["Metrics"], alarm["ThresholdMetricId"]
+            )
         self.alarms.put(ctx.account_id, ctx.region, alarm, "MetricAlarm")
         return {}
 
@@ -304,6 +320,25 @@ class CloudWatchService(Service):
         if token:
             out["NextToken"] = token
         return out
+
+    # --- anomaly detection -----------------------------------------------------------
+
+    def put_anomaly_detector(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.anomaly.put(ctx.account_id, ctx.region, params)
+        return {}
+
+    def describe_anomaly_detectors(self, ctx: Any, params: dict[str, Any]) -> Result:
+        found = self.anomaly.describe(ctx.account_id, ctx.region, params)
+        page, token = _page(found, params, 100, 100, "MaxResults")
+        shaped = [d.shape(self.anomaly.state(ctx.account_id, ctx.region, d)) for d in page]
+        out: Result = {"AnomalyDetectors": shaped}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def delete_anomaly_detector(self, ctx: Any, params: dict[str, Any]) -> Result:
+        self.anomaly.delete(ctx.account_id, ctx.region, params)
+        return {}
 
     # --- tags ----------------------------------------------------------------------
 

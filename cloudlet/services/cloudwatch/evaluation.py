@@ -13,7 +13,9 @@ periods breach. When fewer than M periods are counted (some are missing) and
 every counted one breaches, it is ALARM too: the datapoints present cannot
 prove the alarm healthy (our reading of AWS's missing-data table). Otherwise OK.
 
-Reasons and reason data are worded and shaped as CloudWatch words them.
+Reasons and reason data are worded and shaped as CloudWatch words them. Alarms
+on an anomaly detection band (``bands``) count the same way (``no_data``,
+``judge``, ``minimum``, ``treated``) with their own comparison and wording.
 """
 
 from __future__ import annotations
@@ -58,6 +60,53 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def no_data(treat: str, n: int) -> tuple[str, str] | None:
+    """(state, reason) when no period of the range has data; None keeps the state
+    (``ignore``)."""
+    if treat == "ignore":
+        return None
+    if treat == "missing":
+        verb = "was" if n == 1 else "were"
+        return "INSUFFICIENT_DATA", f"Insufficient Data: {_plural(n, 'datapoint')} {verb} unknown."
+    as_word = "Breaching" if treat == "breaching" else "NonBreaching"
+    return (
+        "ALARM" if treat == "breaching" else "OK",
+        f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
+        f"{_plural(n, 'missing datapoint')} {'was' if n == 1 else 'were'} treated as "
+        f"[{as_word}].",
+    )
+
+
+def judge(breaches: list[bool], n: int, m: int, treat: str) -> bool:
+    """Whether the range puts the alarm in ALARM: ``breaches`` has one flag per period
+    with data, the other ``n - len(breaches)`` periods are missing."""
+    missing = n - len(breaches)
+    bad, counted = sum(breaches), len(breaches)
+    if treat == "breaching":
+        bad += missing
+        counted = n
+    elif treat == "notBreaching":
+        counted = n
+    return bad >= m or (counted < m and bad == counted)
+
+
+def minimum(alarmed: bool, n: int, m: int) -> str:
+    need = m if alarmed else n - m + 1
+    transition = "OK -> ALARM" if alarmed else "ALARM -> OK"
+    return f"(minimum {_plural(need, 'datapoint')} for {transition} transition)"
+
+
+def treated(reason: str, missing: int, treat: str) -> str:
+    """``reason`` with how the missing periods were counted, when they were."""
+    if not missing or treat not in ("breaching", "notBreaching"):
+        return reason
+    return reason[:-1] + (
+        f" and {_plural(missing, 'missing datapoint')} "
+        f"{'was' if missing == 1 else 'were'} treated as "
+        f"[{'Breaching' if treat == 'breaching' else 'NonBreaching'}]."
+    )
+
+
 def decide(
     alarm: dict,
     points: list[tuple[float, float | None, float]],
@@ -92,37 +141,12 @@ def decide(
             {"timestamp": iso_ms(t), "sampleCount": c, "value": v} for t, v, c in reversed(present)
         ],
     }
-
-    def out(state: str | None, reason: str) -> Outcome:
-        return Outcome(state, reason, json.dumps(data))
-
     if not present:
-        if treat == "ignore":
-            return Outcome(None)
-        if treat == "missing":
-            return out(
-                "INSUFFICIENT_DATA",
-                f"Insufficient Data: {_plural(n, 'datapoint')} "
-                f"{'was' if n == 1 else 'were'} unknown.",
-            )
-        as_word = "Breaching" if treat == "breaching" else "NonBreaching"
-        state = "ALARM" if treat == "breaching" else "OK"
-        return out(
-            state,
-            f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
-            f"{_plural(n, 'missing datapoint')} {'was' if n == 1 else 'were'} treated as "
-            f"[{as_word}].",
-        )
-    breaching = [(t, v) for t, v, _ in present if test(v, threshold)]
-    bad = len(breaching)
-    counted = len(present)
-    if treat == "breaching":
-        bad += missing
-        counted = n
-    elif treat == "notBreaching":
-        counted = n
-    alarmed = bad >= m or (counted < m and bad == counted)
-    shown = breaching if alarmed else [(t, v) for t, v, _ in present if not test(v, threshold)]
+        empty = no_data(treat, n)
+        return Outcome(None) if empty is None else Outcome(*empty, json.dumps(data))
+    flags = [test(v, threshold) for _, v, _ in present]
+    alarmed = judge(flags, n, m, treat)
+    shown = [(t, v) for (t, v, _), f in zip(present, flags, strict=True) if f == alarmed]
     listing = ", ".join(f"{v} ({short_time(t)})" for t, v in reversed(shown))
     state = "ALARM" if alarmed else "OK"
     neg = "" if alarmed else "not "
@@ -133,17 +157,9 @@ def decide(
         )
     else:
         k = len(shown)
-        need = m if alarmed else n - m + 1
-        transition = "OK -> ALARM" if alarmed else "ALARM -> OK"
         reason = (
             f"Threshold Crossed: {k} out of the last {n} datapoints [{listing}] "
             f"{'was' if k == 1 else 'were'} {neg}{words} the threshold ({threshold}) "
-            f"(minimum {_plural(need, 'datapoint')} for {transition} transition)."
+            f"{minimum(alarmed, n, m)}."
         )
-    if missing and treat in ("breaching", "notBreaching"):
-        reason = reason[:-1] + (
-            f" and {_plural(missing, 'missing datapoint')} "
-            f"{'was' if missing == 1 else 'were'} treated as "
-            f"[{'Breaching' if treat == 'breaching' else 'NonBreaching'}]."
-        )
-    return out(state, reason)
+    return Outcome(state, treated(reason, missing, treat), json.dumps(data))

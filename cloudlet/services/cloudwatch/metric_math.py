@@ -4,8 +4,12 @@ Supported: numbers, query ids, ``+ - * / ^`` and unary minus between series
 and scalars; ``METRICS()`` / ``METRICS('prefix')``; ``SUM AVG MIN MAX`` (over a
 list of series → one series per timestamp; over one series → a scalar, as
 AWS's ``m1/MAX(m1)`` idiom needs); ``ABS CEIL FLOOR RATE DIFF`` and
-``FILL(s, value | REPEAT | LINEAR)``. Two series combine on the timestamps they
-share; a division by zero leaves that timestamp out.
+``FILL(s, value | REPEAT | LINEAR)``; ``FIRST``/``LAST`` of an array; and
+``ANOMALY_DETECTION_BAND(id[, stddevs])``, which names a query (not any series:
+the band is the model of that query's metric or expression) and returns two
+series, the upper bound then the lower, as AWS documents
+(``LAST(ANOMALY_DETECTION_BAND(m1))`` is the lower bound). Two series combine on
+the timestamps they share; a division by zero leaves that timestamp out.
 
 ``evaluate`` takes the expression and a resolver for ids, so it is independent
 of where the series come from (tests feed literals).
@@ -110,6 +114,8 @@ class _Parser:
         if kind == "name":
             if (tok := self.peek()) and tok == ("op", "("):
                 self.i += 1
+                if text.upper() == "ANOMALY_DETECTION_BAND":
+                    return self._band()
                 args: list = []
                 if self.peek() != ("op", ")"):
                     args.append(self._arg())
@@ -120,6 +126,23 @@ class _Parser:
                 return call(text.upper(), args, self.env)
             return self.env.resolve(text)
         raise MathError(f"Unexpected token '{text}'")
+
+    def _band(self) -> Value:
+        first = self.toks[self.i : self.i + 2]
+        bare = len(first) == 2 and first[0][0] == "name" and first[1] in (("op", ","), ("op", ")"))
+        args: list = [self._arg()]
+        while self.peek() == ("op", ","):
+            self.i += 1
+            args.append(self._arg())
+        self.take(")")
+        stddevs = args[1] if len(args) == 2 else 2.0
+        typed = isinstance(args[0], Series) and isinstance(stddevs, float)
+        if not (bare and len(args) <= 2 and typed):
+            kinds = ", ".join(_kind(a) for a in args)
+            raise MathError(f"Unsupported operand type(s) for ANOMALY_DETECTION_BAND: '[{kinds}]'")
+        if self.env.band is None:
+            raise MathError("ANOMALY_DETECTION_BAND is not supported in this expression")
+        return self.env.band(first[0][1], stddevs)
 
     def _arg(self) -> Value | str:
         tok = self.peek()
@@ -137,6 +160,27 @@ class Env:
     metrics: Callable[[str], list[Series]]
     grid: list[float]
     label: str = ""
+    band: Callable[[str, float], list[Series]] | None = None
+    """``(query id, stddevs) -> [upper, lower]``: the anomaly model's band."""
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "Array[TimeSeries]"
+    if isinstance(value, Series):
+        return "TimeSeries"
+    return "String" if isinstance(value, str) else "Scalar"
+
+
+def references(expression: str) -> tuple[set[str], set[str]]:
+    """(names used as ids, functions called) in ``expression``: what it depends on."""
+    toks = _tokens(expression)
+    ids, funcs = set(), set()
+    for i, (kind, text) in enumerate(toks):
+        if kind == "name":
+            called = i + 1 < len(toks) and toks[i + 1] == ("op", "(")
+            (funcs if called else ids).add(text.upper() if called else text)
+    return ids, funcs
 
 
 def evaluate(expression: str, env: Env) -> Value:
@@ -224,6 +268,10 @@ def call(name: str, args: list, env: Env) -> Value:
         return _each(args, name, lambda s: Series(s.label, _map(s.points, lambda v: float(fn(v)))))
     if name in ("RATE", "DIFF"):
         return _each(args, name, lambda s: _change(s, name == "RATE"))
+    if name in ("FIRST", "LAST"):
+        if len(args) != 1 or not isinstance(args[0], list) or not args[0]:
+            raise MathError(f"{name} takes a non-empty array of time series")
+        return args[0][0] if name == "FIRST" else args[0][-1]
     if name == "FILL":
         if len(args) != 2:
             raise MathError("FILL takes two arguments")

@@ -88,6 +88,9 @@ class Metrics:
     def __init__(self, store: Store, clock: Any) -> None:
         self.store = store
         self.clock = clock
+        self.versions: dict[int, int] = {}
+        """Puts per metric id since start: what tells a cached anomaly model that its
+        metric has new data, without reading the data."""
 
     # --- PutMetricData ---------------------------------------------------------------
 
@@ -111,6 +114,7 @@ class Metrics:
                     account, region, namespace, datum["MetricName"], dims, now
                 )
                 rows.extend((mid, *p) for p in points)
+                self.versions[mid] = self.versions.get(mid, 0) + 1
             self.store.insert(rows)
 
     def _datum(self, now: float, i: int, d: dict) -> tuple[dict, str, list[tuple]]:
@@ -195,6 +199,11 @@ class Metrics:
         return d, canonical_dims(dims), points
 
     # --- reads -----------------------------------------------------------------------
+
+    def version(self, account: str, region: str, ref: MetricRef) -> tuple[int | None, int]:
+        """(metric id or None, puts since start): changes whenever the metric's data does."""
+        mid = self.store.find_metric(account, region, ref.namespace, ref.name, ref.dims)
+        return mid, self.versions.get(mid, 0) if mid is not None else 0
 
     def aggregates(
         self,

@@ -2,12 +2,14 @@
 
 Each query is either a MetricStat (one metric, period, statistic, unit) or an
 Expression over other queries' results; expressions may reference other
-expressions (resolved once each, cycles rejected).
+expressions (resolved once each, cycles rejected). ``ANOMALY_DETECTION_BAND``
+asks the caller's ``bands`` (the anomaly engine) for the band of a query.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,11 @@ from cloudlet.services.cloudwatch.metrics import MetricRef, Metrics, check_perio
 from cloudlet.services.cloudwatch.statistics import is_valid_stat
 
 _ID = re.compile(r"^[a-z][A-Za-z0-9_]*$")
+
+Bands = Callable[
+    [str, dict[str, dict], float, float, float], tuple[dict[float, float], dict[float, float]]
+]
+"""``(query id, queries by id, stddevs, start, end) -> (upper, lower)``: a band's points."""
 
 
 @dataclass
@@ -63,7 +70,13 @@ def validate(queries: list[dict]) -> None:
 
 
 def run(
-    metrics: Metrics, account: str, region: str, queries: list[dict], start: float, end: float
+    metrics: Metrics,
+    account: str,
+    region: str,
+    queries: list[dict],
+    start: float,
+    end: float,
+    bands: Bands | None = None,
 ) -> list[QueryResult]:
     validate(queries)
     by_id = {q["Id"]: q for q in queries}
@@ -98,12 +111,23 @@ def run(
                     q.get("Label") or ref.name, {t: v for t, (v, _) in sorted(raw.items())}
                 )
             else:
-                env = Env(fetch, metric_list, grid, q.get("Label") or qid)
+                label = q.get("Label") or qid
+                env = Env(fetch, metric_list, grid, label, band_of(label))
                 value = evaluate(q["Expression"], env)
         finally:
             active.discard(qid)
         done[qid] = value
         return value
+
+    def band_of(label: str) -> Callable[[str, float], list[Series]] | None:
+        if bands is None:
+            return None
+
+        def band(target: str, stddevs: float) -> list[Series]:
+            upper, lower = bands(target, by_id, stddevs, start, end)
+            return [Series(label, upper), Series(label, lower)]
+
+        return band
 
     def metric_list(prefix: str) -> list[Series]:
         out = []

@@ -11,9 +11,9 @@ Why these tables and indexes:
   metric's rows in a time window, whatever the total data volume. Each row is
   a statistic set (count, sum, min, max); raw values keep ``value`` too, so
   percentiles are computed exactly from what was put.
-- ``alarms``, ``alarm_history``, ``dashboards``, ``insight_rules``: small
-  documents (JSON) keyed as AWS addresses them; the alarm and insights engines
-  keep their working copies in memory.
+- ``alarms``, ``alarm_history``, ``dashboards``, ``insight_rules``,
+  ``anomaly_detectors``: small documents (JSON) keyed as AWS addresses them; the
+  alarm, insights and anomaly engines keep their working copies in memory.
 - ``insight_contributions``: Contributor Insights data pre-aggregated per
   (rule, minute, contributor keys) as a statistic set, so a burst of reads of
   one hot item is one row and a report is a range read over one rule's primary
@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS insight_rules (
     name TEXT NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS anomaly_detectors (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, region, key)
 );
 CREATE TABLE IF NOT EXISTS insight_contributions (
     account TEXT NOT NULL,
@@ -265,6 +272,26 @@ class Store:
     def delete_dashboards(self, account: str, names: list[str]) -> None:
         self.conn.executemany(
             "DELETE FROM dashboards WHERE account=? AND name=?", [(account, n) for n in names]
+        )
+
+    # --- anomaly detectors ----------------------------------------------------------
+
+    def anomaly_detectors(self) -> list[tuple[str, str, dict]]:
+        return [
+            (a, r, json.loads(b))
+            for a, r, b in self.conn.execute("SELECT account, region, body FROM anomaly_detectors")
+        ]
+
+    def save_anomaly_detector(self, account: str, region: str, key: str, body: dict) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO anomaly_detectors (account, region, key, body) VALUES (?,?,?,?)",
+            (account, region, key, json.dumps(body)),
+        )
+
+    def delete_anomaly_detector(self, account: str, region: str, key: str) -> None:
+        self.conn.execute(
+            "DELETE FROM anomaly_detectors WHERE account=? AND region=? AND key=?",
+            (account, region, key),
         )
 
     # --- Contributor Insights ------------------------------------------------------
