@@ -30,6 +30,7 @@ IMPLEMENTED: dict[str, str] = {
     "lambda": "cloudlet.services.awslambda.api:LambdaService",
     "events": "cloudlet.services.events.api:EventsService",
     "kinesis": "cloudlet.services.kinesis.api:KinesisService",
+    "pipes": "cloudlet.services.pipes.api:PipesService",
 }
 
 
