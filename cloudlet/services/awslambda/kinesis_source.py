@@ -21,11 +21,11 @@ record age, OnFailure) is the stream delivery ``mappings.py`` has for DynamoDB.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
+from cloudlet.core.source_records import kinesis_data, kinesis_envelope
 from cloudlet.services.awslambda import filters
 
 Doc = dict[str, Any]
@@ -40,24 +40,11 @@ def stream_of(arn: str) -> str:
 
 
 def kinesis_record(raw: Doc, shard: str, doc: Doc) -> Doc:
-    """A GetRecords record as the function receives it."""
-    arrival = raw["ApproximateArrivalTimestamp"]
-    seconds = arrival.timestamp() if hasattr(arrival, "timestamp") else float(arrival)
+    """A GetRecords record as the function receives it (its fields under ``kinesis``)."""
+    stream = stream_of(doc["EventSourceArn"])
     return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": raw["PartitionKey"],
-            "sequenceNumber": raw["SequenceNumber"],
-            "data": base64.b64encode(raw["Data"]).decode(),
-            "approximateArrivalTimestamp": round(seconds, 3),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard}:{raw['SequenceNumber']}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": doc.get("role", ""),
-        "awsRegion": doc["EventSourceArn"].split(":")[3],
-        "eventSourceARN": stream_of(doc["EventSourceArn"]),
+        "kinesis": kinesis_data(raw),
+        **kinesis_envelope(raw, shard, stream, doc.get("role", "")),
     }
 
 

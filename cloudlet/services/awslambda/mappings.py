@@ -38,17 +38,16 @@ Not built: Kafka, MQ and DocumentDB sources; tumbling windows. Those answer ``In
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import math
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
+from cloudlet.core.source_records import jsonable, sqs_record
 from cloudlet.services.awslambda import errors, filters
 from cloudlet.services.awslambda.kinesis_source import KinesisPoller, stream_of
 from cloudlet.state.documents import DocumentStore
@@ -100,46 +99,6 @@ def _queue_url(arn: str) -> str:
 def _where(arn: str) -> tuple[str, str]:
     parts = arn.split(":")
     return parts[4], parts[3]
-
-
-def _jsonable(value: Any) -> Any:
-    """Internal results as the JSON a function receives (bytes base64, times epoch)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def _sqs_record(msg: Doc, arn: str, region: str) -> Doc:
-    attributes = {}
-    for name, attr in (msg.get("MessageAttributes") or {}).items():
-        entry: Doc = {"stringListValues": [], "binaryListValues": [], "dataType": attr["DataType"]}
-        if "StringValue" in attr:
-            entry["stringValue"] = attr["StringValue"]
-        if "BinaryValue" in attr:
-            entry["binaryValue"] = _jsonable(attr["BinaryValue"])
-        attributes[name] = entry
-    record = {
-        "messageId": msg["MessageId"],
-        "receiptHandle": msg["ReceiptHandle"],
-        "body": msg["Body"],
-        "attributes": msg.get("Attributes") or {},
-        "messageAttributes": attributes,
-        "md5OfBody": msg["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": region,
-    }
-    if "MD5OfMessageAttributes" in msg:
-        record["md5OfMessageAttributes"] = msg["MD5OfMessageAttributes"]
-    return record
 
 
 class EventSourceMappingOps(KinesisPoller):
@@ -552,7 +511,7 @@ class EventSourceMappingOps(KinesisPoller):
                     deadline = time.monotonic() + window
                 if not got and wait == 0:
                     await asyncio.sleep(0.05)
-            records = [_sqs_record(m, doc["EventSourceArn"], region) for m in batch]
+            records = [sqs_record(m, doc["EventSourceArn"]) for m in batch]
             wanted = filters.compile_filters(doc.get("FilterCriteria"), sqs=True)
             if wanted is not None:
                 kept = [wanted.matches(r) for r in records]
@@ -606,7 +565,7 @@ class EventSourceMappingOps(KinesisPoller):
             res = await streams("GetRecords", {"ShardIterator": iterator, "Limit": 1000})
             iterator = res.get("NextShardIterator") or iterator
             got = [
-                {**_jsonable(r), "eventSourceARN": doc["EventSourceArn"]}
+                {**jsonable(r), "eventSourceARN": doc["EventSourceArn"]}
                 for r in res.get("Records") or []
             ]
             wanted = filters.compile_filters(doc.get("FilterCriteria"), sqs=False)

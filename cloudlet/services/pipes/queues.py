@@ -17,9 +17,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from cloudlet.core.source_records import sqs_record
 from cloudlet.services.pipes.filters import matches
 from cloudlet.services.pipes.model import queue_url, where
-from cloudlet.services.pipes.records import sqs_record
 
 if TYPE_CHECKING:
     from cloudlet.services.pipes.runner import Runner

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
+
+from cloudlet.core.source_records import jsonable, kinesis_data, kinesis_envelope
 
 Doc = dict[str, Any]
 
@@ -51,61 +51,9 @@ POLLER_FIELDS = {
 from GetRecords itself, so they can)."""
 
 
-def jsonable(value: Any) -> Any:
-    """An internal result as the JSON a pipe passes on (bytes base64, times epoch)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def sqs_record(msg: Doc, arn: str) -> Doc:
-    attributes = {}
-    for name, attr in (msg.get("MessageAttributes") or {}).items():
-        entry: Doc = {"stringListValues": [], "binaryListValues": [], "dataType": attr["DataType"]}
-        if "StringValue" in attr:
-            entry["stringValue"] = attr["StringValue"]
-        if "BinaryValue" in attr:
-            entry["binaryValue"] = jsonable(attr["BinaryValue"])
-        attributes[name] = entry
-    record: Doc = {
-        "messageId": msg["MessageId"],
-        "receiptHandle": msg["ReceiptHandle"],
-        "body": msg["Body"],
-        "attributes": msg.get("Attributes") or {},
-        "messageAttributes": attributes,
-        "md5OfBody": msg["MD5OfBody"],
-    }
-    if "MD5OfMessageAttributes" in msg:
-        record["md5OfMessageAttributes"] = msg["MD5OfMessageAttributes"]
-    record.update(eventSource="aws:sqs", eventSourceARN=arn, awsRegion=arn.split(":")[3])
-    return record
-
-
 def kinesis_record(raw: Doc, shard: str, arn: str, role: str) -> Doc:
-    arrival = raw["ApproximateArrivalTimestamp"]
-    seconds = arrival.timestamp() if hasattr(arrival, "timestamp") else float(arrival)
-    return {
-        "kinesisSchemaVersion": "1.0",
-        "partitionKey": raw["PartitionKey"],
-        "sequenceNumber": raw["SequenceNumber"],
-        "data": base64.b64encode(raw["Data"]).decode(),
-        "approximateArrivalTimestamp": round(seconds, 3),
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard}:{raw['SequenceNumber']}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": role,
-        "awsRegion": arn.split(":")[3],
-        "eventSourceARN": arn,
-    }
+    """A Kinesis record as a pipe passes it on: its fields at the top level."""
+    return {**kinesis_data(raw), **kinesis_envelope(raw, shard, arn, role)}
 
 
 def dynamodb_record(raw: Doc, arn: str) -> Doc:
