@@ -145,6 +145,30 @@ class ServiceEnv:
             except (NotImplementedOperation, ServiceError):
                 log.debug("publishing %s metrics failed", namespace, exc_info=True)
 
+    async def put_records(
+        self, stream_arn: str, entries: list[dict[str, Any]], *, account: str, region: str
+    ) -> list[str | None]:
+        """Kinesis PutRecords of ``entries`` (``PartitionKey``, ``Data``; 500 at most) into
+        ``stream_arn`` as ``account`` in ``region``: each entry's error code, None for the
+        ones the stream took. A refused call (no such stream, no Kinesis) refuses them all
+        with its code, so callers that deliver to streams retry one way."""
+        from cloudlet.core.errors import NotImplementedOperation, ServiceError
+
+        try:
+            out = await self.call(
+                "kinesis",
+                "PutRecords",
+                {"StreamARN": stream_arn, "Records": entries},
+                account=account,
+                region=region,
+            )
+        except (ServiceError, NotImplementedOperation) as err:
+            log.debug("PutRecords to %s: %s", stream_arn, getattr(err, "message", err))
+            code = getattr(err, "code", "Unavailable")
+            return [code] * len(entries)
+        results = out.get("Records") or [{}] * len(entries)
+        return [result.get("ErrorCode") for result in results]
+
     def service_may(
         self,
         service: str,

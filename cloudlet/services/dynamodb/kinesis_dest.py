@@ -247,20 +247,9 @@ class KinesisDestinations:
             for start in range(0, len(records), BATCH):
                 chunk = records[start : start + BATCH]
                 entries = [{"PartitionKey": p, "Data": data} for p, data, _ in chunk]
-                try:
-                    out = await self.env.call(
-                        "kinesis",
-                        "PutRecords",
-                        {"StreamARN": arn, "Records": entries},
-                        account=account,
-                        region=region,
-                    )
-                    results = out.get("Records") or [{}] * len(chunk)
-                except (ServiceError, NotImplementedOperation) as err:
-                    log.warning("Kinesis destination %s: %s", arn, getattr(err, "message", err))
-                    results = [{"ErrorCode": "Unavailable"}] * len(chunk)
-                for record, result in zip(chunk, results, strict=False):
-                    if result.get("ErrorCode") and record[2] + 1 < MAX_TRIES:
+                refused = await self.env.put_records(arn, entries, account=account, region=region)
+                for record, code in zip(chunk, refused, strict=False):
+                    if code and record[2] + 1 < MAX_TRIES:
                         retry.append([record[0], record[1], record[2] + 1])
             if retry:
                 self._kinesis_buffer[(account, region, arn)][:0] = retry

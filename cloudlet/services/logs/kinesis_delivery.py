@@ -42,7 +42,7 @@ from typing import Any
 from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
-from cloudlet.core.errors import NotImplementedOperation, ServiceError
+from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import token_hex
 from cloudlet.services.logs import errors
 from cloudlet.services.logs.envelope import Message, control_message, encode, fitted
@@ -148,21 +148,10 @@ class KinesisSender:
     async def _put(self, target: Target, chunk: list[Pending]) -> None:
         account, region, arn = target
         entries = [{"PartitionKey": p.key, "Data": p.data} for p in chunk]
-        try:
-            out = await self.env.call(
-                "kinesis",
-                "PutRecords",
-                {"StreamARN": arn, "Records": entries},
-                account=account,
-                region=region,
-            )
-            results = out.get("Records") or [{}] * len(chunk)
-        except (ServiceError, NotImplementedOperation) as err:
-            log.debug("subscription delivery to %s: %s", arn, getattr(err, "message", err))
-            results = [{"ErrorCode": "Unavailable"}] * len(chunk)
+        refused = await self.env.put_records(arn, entries, account=account, region=region)
         now = clock.time()
-        for p, result in zip(chunk, results, strict=False):
-            if not result.get("ErrorCode"):
+        for p, code in zip(chunk, refused, strict=False):
+            if not code:
                 continue
             if now - p.first >= GIVE_UP_SECONDS:
                 log.warning(
@@ -170,7 +159,7 @@ class KinesisSender:
                     arn,
                     p.tries + 1,
                     now - p.first,
-                    result.get("ErrorMessage") or result["ErrorCode"],
+                    code,
                 )
                 continue
             p.tries += 1
