@@ -1,10 +1,12 @@
 """The AutoScaling service: launch configurations, groups kept at their desired
 capacity by a reconcile loop, and scaling policies CloudWatch alarms execute.
 
-Operations live in three mixins split by group (``groups``: launch
-configurations and groups; ``members``: instances, activities, processes,
-tags, attached load balancers; ``policies``: scaling policies); this class wires them to the engine (``engine``: state and
-the loop) and starts the loop. Operations not built here answer 501.
+Operations live in mixins split by group (``groups``: launch configurations
+and groups; ``members``: instances, activities, processes, tags, attached load
+balancers; ``policies``: scaling policies; ``scheduled``: scheduled actions;
+``hooks``: lifecycle hooks and actions); this class wires them to the engine
+(``engine``: state and the loop) and starts the loop. Operations not built
+here answer 501.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from typing import Any
 
 from cloudlet.services.autoscaling.engine import Engine
 from cloudlet.services.autoscaling.groups import GroupOps
+from cloudlet.services.autoscaling.hooks import HookOps
 from cloudlet.services.autoscaling.members import MemberOps
 from cloudlet.services.autoscaling.policies import PolicyOps
+from cloudlet.services.autoscaling.scheduled import ScheduleOps
 from cloudlet.services.autoscaling.store import Store
 from cloudlet.services.base import Service, ServiceEnv
 
 RECONCILE_SECONDS = 1.0
 
 
-class AutoScalingService(GroupOps, MemberOps, PolicyOps, Service):
+class AutoScalingService(GroupOps, MemberOps, PolicyOps, ScheduleOps, HookOps, Service):
     name = "autoscaling"
 
     def __init__(self, env: ServiceEnv) -> None:

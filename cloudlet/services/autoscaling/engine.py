@@ -10,6 +10,9 @@ or terminates (by its termination policy, deregistering from load balancers
 first) until it has DesiredCapacity instances. Every step is a scaling activity
 in AWS's wording. Suspended processes are honoured. A call to a service that
 is not there (load balancers not built yet) fails that activity, never the loop.
+Each tick first runs the scheduled actions that are due (``scheduled``) and
+times out lifecycle actions (``lifecycle``); an instance a lifecycle hook holds
+is neither InService nor counted as leaving until its hooks answer.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.services.autoscaling import activities as act
+from cloudlet.services.autoscaling import scheduled
+from cloudlet.services.autoscaling.lifecycle import LAUNCHING, TERMINATING, Lifecycle
 from cloudlet.services.autoscaling.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,6 +33,11 @@ LAUNCH_RETRY_SECONDS = 10.0
 KEPT_ACTIVITIES = 200
 """Per group; older activities are dropped (AWS keeps six weeks)."""
 LIVE_EC2_STATES = ("pending", "running")
+
+
+def leaving(inst: dict[str, Any]) -> bool:
+    """Whether ``inst`` is on its way out (no longer counts towards capacity)."""
+    return inst.get("LifecycleState", "").startswith("Terminating")
 
 
 def group_key(account: str, region: str, name: str) -> str:
@@ -48,6 +58,10 @@ class Engine:
         self.configs: dict[str, dict[str, Any]] = {}
         self.policies: dict[str, dict[str, Any]] = {}
         self.activities: dict[str, dict[str, Any]] = {}
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self.hooks: dict[str, dict[str, Any]] = {}
+        self.lifecycle = Lifecycle(self)
+        self.group_tag_refused = False
         self.ticks = 0
         for doc in store.load("group"):
             self.groups[group_key(doc["account"], doc["region"], doc["name"])] = doc
@@ -57,6 +71,10 @@ class Engine:
             self.policies[doc["PolicyARN"]] = doc
         for doc in store.load("activity"):
             self.activities[doc["ActivityId"]] = doc
+        for doc in store.load("schedule"):
+            self.schedules[doc["arn"]] = doc
+        for doc in store.load("hook"):
+            self.hooks[f"{doc['group_key']}/{doc['LifecycleHookName']}"] = doc
 
     # -- persistence -------------------------------------------------------------
 
@@ -72,7 +90,7 @@ class Engine:
 
     def finish(self, activity_id: str | None, ok: bool, message: str = "") -> None:
         activity = self.activities.get(activity_id or "")
-        if activity is not None and activity["StatusCode"] == "InProgress":
+        if activity is not None and activity["StatusCode"] in ("InProgress", "MidLifecycleAction"):
             act.finish(activity, ok, message)
             self.record(activity)
 
@@ -99,10 +117,15 @@ class Engine:
         self.ticks += 1
         if self.ticks % 60 == 0:
             self.prune()
+        try:
+            scheduled.run_due(self)
+        except Exception:  # noqa: BLE001 - a bad action must not stop the groups
+            log.exception("autoscaling: scheduled actions failed")
         for key, group in list(self.groups.items()):
             if self.groups.get(key) is not group or group.get("deleting"):
                 continue
             try:
+                await self.lifecycle.expire(group)
                 await self.reconcile(group)
             except Exception:  # noqa: BLE001 - one group's trouble must not stop the others
                 log.exception("autoscaling group %s: reconcile failed", group["name"])
@@ -113,11 +136,16 @@ class Engine:
         if group["instances"]:
             await self.check_health(group)
             if "ReplaceUnhealthy" not in suspended:
-                for inst in [i for i in group["instances"] if i["HealthStatus"] == "Unhealthy"]:
+                sick = [
+                    i
+                    for i in group["instances"]
+                    if i["HealthStatus"] == "Unhealthy" and not leaving(i)
+                ]
+                for inst in sick:
                     cause = act.unhealthy(inst.get("why") or "a user health-check")
                     group["cause"] = cause
                     await self.terminate(group, inst, cause)
-        count = len(group["instances"])
+        count = len([i for i in group["instances"] if not leaving(i)])
         desired = group["desired"]
         if count < desired and "Launch" not in suspended:
             if clock.time() >= group.get("retry_at", 0.0):
@@ -148,9 +176,11 @@ class Engine:
         checking = "HealthCheck" not in group["suspended"]
         for inst in list(group["instances"]):
             state = states.get(inst["InstanceId"], "terminated")
-            if inst["LifecycleState"] == "Pending" and state == "running":
+            if inst["LifecycleState"] in ("Pending", "Pending:Proceed") and state == "running":
                 inst["LifecycleState"] = "InService"
                 await self.attach(group, inst)
+            elif leaving(inst):
+                continue
             elif state not in LIVE_EC2_STATES and checking and inst["HealthStatus"] == "Healthy":
                 inst["HealthStatus"] = "Unhealthy"
                 inst["why"] = "an EC2 instance status check failure"
@@ -283,6 +313,10 @@ class Engine:
             }
         )
         self.save_group(group)
+        inst = group["instances"][-1]
+        if await self.lifecycle.begin(group, inst, LAUNCHING):
+            activity["StatusCode"] = "MidLifecycleAction"
+            self.record(activity)
         return True
 
     async def attach(self, group: dict[str, Any], inst: dict[str, Any]) -> None:
@@ -321,7 +355,9 @@ class Engine:
 
     def victims(self, group: dict[str, Any], n: int) -> list[dict[str, Any]]:
         """The ``n`` instances the group's termination policy picks, in order."""
-        pool = [i for i in group["instances"] if not i.get("ProtectedFromScaleIn")]
+        pool = [
+            i for i in group["instances"] if not i.get("ProtectedFromScaleIn") and not leaving(i)
+        ]
         policy = (group["termination"] or ["Default"])[0]
         chosen: list[dict[str, Any]] = []
         for _ in range(min(n, len(pool))):
@@ -356,7 +392,16 @@ class Engine:
         inst: dict[str, Any],
         cause: str = "",
         shrink: tuple[int, int] | None = None,
+        hooks: bool = True,
     ) -> None:
+        """Take ``inst`` out: deregister it, hold it in ``Terminating:Wait`` while the
+        group's termination hooks want (not with ``hooks=False``: ForceDelete, an
+        abandoned launch), then terminate it."""
+        if leaving(inst) and inst.get("ending"):
+            if not hooks:  # already held by a hook: ForceDelete ends the wait
+                inst.pop("waits", None)
+                await self.finish_terminate(group, inst)
+            return
         if shrink is not None:
             prefix = group.get("cause") or ""
             cause = f"{prefix}  {act.shrunk(shrink[0], shrink[1], inst['InstanceId'])}".strip()
@@ -365,6 +410,19 @@ class Engine:
         )
         inst["LifecycleState"] = "Terminating"
         errors = await self.register(group, [inst["InstanceId"]], False)
+        inst["ending"] = {"activity": activity["ActivityId"], "errors": errors}
+        self.save_group(group)
+        if hooks and await self.lifecycle.begin(group, inst, TERMINATING):
+            activity["StatusCode"] = "MidLifecycleAction"
+            self.record(activity)
+            return
+        inst.pop("waits", None)
+        await self.finish_terminate(group, inst)
+
+    async def finish_terminate(self, group: dict[str, Any], inst: dict[str, Any]) -> None:
+        """Terminate a deregistered instance with EC2 and drop it from the group."""
+        ending = inst.get("ending") or {}
+        errors = list(ending.get("errors") or [])
         try:
             await self.call(
                 group, "ec2", "TerminateInstances", {"InstanceIds": [inst["InstanceId"]]}
@@ -375,6 +433,5 @@ class Engine:
         if inst in group["instances"]:
             group["instances"].remove(inst)
         self.finish(inst.get("activity"), False, "Instance was terminated before it was in service")
-        act.finish(activity, True, "; ".join(errors))
-        self.record(activity)
+        self.finish(ending.get("activity"), True, "; ".join(errors))
         self.save_group(group)

@@ -60,6 +60,10 @@ def _check_sizes(lo: int, hi: int, desired: int) -> None:
 class GroupOps:
     engine: Engine
     env: Any
+    _check_hook: Any
+    _create_group_hooks: Any
+    _drop_group_hooks: Any
+    _drop_group_schedules: Any
 
     # -- helpers ---------------------------------------------------------------
 
@@ -309,6 +313,7 @@ class GroupOps:
             if policy not in TERMINATION_POLICIES:
                 raise errors.validation(f"Invalid termination policy: {policy}")
         zones, subnets, vpc = await self._zones(ctx, params)
+        hook_specs = list(params.get("LifecycleHookSpecificationList") or [])
         group = {
             "account": ctx.account_id,
             "region": ctx.region,
@@ -335,6 +340,10 @@ class GroupOps:
             "cooldown_until": 0.0,
             "cause": act.desired_change("a user request created an AutoScalingGroup", 0, desired),
         }
+        if hook_specs:  # before the group exists, so its first instances wait for them
+            for spec in hook_specs:
+                self._check_hook(group, spec)
+            await self._create_group_hooks(group, hook_specs)
         self.engine.groups[key] = group
         self.engine.save_group(group)
         return {}
@@ -399,13 +408,15 @@ class GroupOps:
         group["deleting"] = True
         cause = f"At {act.stamp()} a user request deleted the AutoScalingGroup {group['name']}."
         for inst in list(group["instances"]):
-            await self.engine.terminate(group, inst, cause)
+            await self.engine.terminate(group, inst, cause, hooks=False)
         key = group_key(ctx.account_id, ctx.region, group["name"])
         self.engine.groups.pop(key, None)
         self.engine.store.delete("group", key)
         for arn, policy in list(self.engine.policies.items()):
             if policy["group_key"] == key:
                 await self._drop_policy(ctx, arn)
+        self._drop_group_hooks(group)
+        self._drop_group_schedules(key)
         return {}
 
     def set_desired_capacity(self, ctx: Any, params: dict[str, Any]) -> Result:
