@@ -8,7 +8,7 @@ HTTP ``ListenerServer`` or a ``TcpListenerServer`` per listener, and one
 (``HTTP:80/path`` checks the status is 200, ``TCP:80`` only connects;
 ``HTTPS:`` and ``SSL:`` do the same over TLS). A listener whose
 ``InstanceProtocol`` is HTTPS or SSL reaches its instances over TLS. Unlike an ALB, a classic load balancer does not fail open: with no instance
-``InService`` it answers 503.
+``InService`` it answers 503. Stickiness policies are in ``policies``.
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.elb.policies import PolicyOps, policies, stickiness_of
+from cloudlet.services.elb.policies import error as _error
 from cloudlet.services.elbv2 import metrics, tls
 from cloudlet.services.elbv2.health import HealthCheck, TargetPool
-from cloudlet.services.elbv2.proxy import (
-    Forward,
-    ListenerServer,
-    TcpListenerServer,
-)
-from cloudlet.services.elbv2.runtime import BalancerRuntime
+from cloudlet.services.elbv2.proxy import Forward, ListenerServer
+from cloudlet.services.elbv2.runtime import BalancerRuntime, Batch
 from cloudlet.services.elbv2.store import Store
+from cloudlet.services.elbv2.tcp import TcpListenerServer
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -39,10 +38,6 @@ HOSTED_ZONE = "Z35SXDOTRQ7X7K"
 TARGET = re.compile(r"^(HTTP|HTTPS|TCP|SSL):(\d{1,5})(/.*)?$")
 PLAIN = {"HTTP": "HTTP", "HTTPS": "HTTP", "TCP": "TCP", "SSL": "TCP"}
 """A listener protocol's protocol towards instances (TLS ends at the load balancer)."""
-
-
-def _error(code: str, message: str) -> ServiceError:
-    return ServiceError(code, message, 409 if code.startswith("InvalidConfiguration") else 400)
 
 
 def _not_found(name: str) -> ServiceError:
@@ -70,7 +65,7 @@ def _check_of(doc: Doc) -> HealthCheck:
     )
 
 
-class ElbService(BalancerRuntime, Service):
+class ElbService(BalancerRuntime, PolicyOps, Service):
     address_key = "DNSName"
     name = "elb"
     dialect = metrics.CLASSIC
@@ -115,16 +110,14 @@ class ElbService(BalancerRuntime, Service):
                 pool.add(inst["InstanceId"], 0, inst["Ip"])
         return pool
 
-    def _metric_batches(
-        self, taken: dict[tuple[str, str | None], metrics.Tally]
-    ) -> list[tuple[str, str, list[metrics.Datum]]]:
+    def _metric_batches(self, taken: dict[tuple[str, str | None], metrics.Tally]) -> list[Batch]:
         out = []
         for doc in self.store.all("lb"):
             pool = self.pools.get(doc["Arn"])
             counts = metrics.host_counts(pool) if pool is not None else (None, None)
             dims = [("LoadBalancerName", doc["LoadBalancerName"])]
             data = self.meter.datums(dims, taken.get((doc["Arn"], None)), *counts)
-            out.append((doc["account"], doc["region"], data))
+            out.append((self.dialect.namespace, doc["account"], doc["region"], data))
         return out
 
     async def _context(self, listener: Doc) -> ssl.SSLContext | None:
@@ -146,7 +139,7 @@ class ElbService(BalancerRuntime, Service):
             context = await self._context(listener)
         if PLAIN[listener["Protocol"].upper()] == "TCP":
 
-            def pick() -> tuple[str, int, bool] | None:
+            def pick(source: str) -> tuple[str, int, bool] | None:
                 target = pool.pick()
                 return (target.ip, instance_port, secure) if target else None
 
@@ -160,7 +153,9 @@ class ElbService(BalancerRuntime, Service):
                 self.backends,
                 lambda req: self.meter.record(doc["Arn"], req),
                 context,
+                self._sealer(doc),
             )
+            server.sticky = stickiness_of(doc, listener)
         try:
             await server.start()
         except PermissionError:
@@ -236,13 +231,13 @@ class ElbService(BalancerRuntime, Service):
             "CanonicalHostedZoneName": doc["DNSName"],
             "CanonicalHostedZoneNameID": HOSTED_ZONE,
             "ListenerDescriptions": [
-                {"Listener": lst, "PolicyNames": []} for lst in doc["Listeners"]
+                {
+                    "Listener": {k: v for k, v in lst.items() if k != "PolicyNames"},
+                    "PolicyNames": lst.get("PolicyNames", []),
+                }
+                for lst in doc["Listeners"]
             ],
-            "Policies": {
-                "AppCookieStickinessPolicies": [],
-                "LBCookieStickinessPolicies": [],
-                "OtherPolicies": [],
-            },
+            "Policies": policies(doc),
             "BackendServerDescriptions": [],
             "AvailabilityZones": doc["AvailabilityZones"],
             "Subnets": doc["Subnets"],

@@ -26,9 +26,10 @@ from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.elbv2 import errors, metrics, rules, tls
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
 from cloudlet.services.elbv2.listeners import ListenerOps
-from cloudlet.services.elbv2.proxy import Forward, ListenerServer, TcpListenerServer, error_reply
-from cloudlet.services.elbv2.runtime import BalancerRuntime
+from cloudlet.services.elbv2.proxy import Forward, ListenerServer, error_reply
+from cloudlet.services.elbv2.runtime import BalancerRuntime, Batch
 from cloudlet.services.elbv2.store import Store
+from cloudlet.services.elbv2.tcp import TcpListenerServer
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -201,6 +202,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             if listener["LoadBalancerArn"] == doc["Arn"]:
                 await self._drop_listener(listener)
         self.store.delete("lb", doc["Arn"])
+        self.meter.flows.pop(doc["Arn"], None)
         self._refresh_usage()
         return {}
 
@@ -277,8 +279,13 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                 self.env, listener["Certificates"], listener["SslPolicy"]
             )
         if listener["Protocol"] in ("TCP", "TLS"):
+            flows = self.meter.flows_of(lb["Arn"]) if lb["Type"] == "network" else None
             return TcpListenerServer(
-                lb["Ip"], int(listener["Port"]), lambda: self._pick(listener["Arn"]), context
+                lb["Ip"],
+                int(listener["Port"]),
+                lambda source: self._pick(listener["Arn"], source),
+                context,
+                flows,
             )
         return ListenerServer(
             lb["Ip"],
@@ -288,6 +295,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             self.backends,
             lambda req, lb_arn=lb["Arn"]: self.meter.record(lb_arn, req),
             context,
+            self._sealer(lb),
         )
 
     async def _start(self, server: Any, listener: Doc) -> None:
@@ -327,8 +335,11 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                     log.exception("listener %s not restored", listener["Arn"])
             raise
 
-    def _pick(self, listener_arn: str) -> tuple[str, int, bool] | None:
-        """A TCP/TLS listener's target for a new connection."""
+    def _pick(self, listener_arn: str, source: str) -> tuple[str, int, bool] | None:
+        """A TCP/TLS listener's target for a new connection from ``source``; with
+        ``source_ip`` stickiness the same for every connection from that address (all
+        local clients are 127.0.0.1, so they all stick together, as one source IP
+        would on AWS)."""
         for rule in self._rules_in_order(listener_arn):
             for action in rule["Actions"]:
                 if action["Type"] != "forward":
@@ -338,13 +349,11 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                     doc = self.store.get("tg", tg_arn)
                     if doc is not None:
                         pool = self._pool(doc)
-                        target = pool.pick()
+                        target = pool.pick_for(source) if pool.sticky else pool.pick()
                         return (target.ip, target.port, pool.tls) if target else None
         return None
 
-    def _metric_batches(
-        self, taken: dict[tuple[str, str | None], metrics.Tally]
-    ) -> list[tuple[str, str, list[metrics.Datum]]]:
+    def _metric_batches(self, taken: dict[tuple[str, str | None], metrics.Tally]) -> list[Batch]:
         groups_of: dict[str, set[str]] = {}
         for rule in self.store.all("rule"):
             listener = self.store.get("listener", rule["ListenerArn"])
@@ -352,20 +361,28 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                 if listener is not None and action["Type"] == "forward":
                     groups = groups_of.setdefault(listener["LoadBalancerArn"], set())
                     groups.update(a for a, _ in rules.forward_groups(action))
-        out = []
+        out: list[Batch] = []
         for lb in self.store.all("lb"):
             lb_dim = ("LoadBalancer", lb["Arn"].split(":loadbalancer/", 1)[1])
-            data = self.meter.datums([lb_dim], taken.get((lb["Arn"], None)), None, None)
+            network = lb["Type"] == "network"
+            zones = [[("AvailabilityZone", z["ZoneName"])] for z in lb["AvailabilityZones"][:1]]
+            if network:
+                flows = self.meter.flows_of(lb["Arn"]).take()
+                data = [d for dims in [[], *zones] for d in flows.datums([*dims, lb_dim])]
+            else:
+                data = self.meter.datums([lb_dim], taken.get((lb["Arn"], None)), None, None)
             for tg_arn in sorted(groups_of.get(lb["Arn"], ())):
                 pool = self.pools.get(tg_arn)
                 if pool is None:
                     continue
                 dims = [lb_dim, ("TargetGroup", tg_arn.split(":", 5)[5])]
-                data += self.meter.datums(
-                    dims, taken.get((lb["Arn"], tg_arn)), *metrics.host_counts(pool)
-                )
+                counts = metrics.host_counts(pool)
+                data += self.meter.datums(dims, taken.get((lb["Arn"], tg_arn)), *counts)
+                for zone in zones if network else []:
+                    data += self.meter.datums([*zone, *dims], None, *counts)
             if data:
-                out.append((lb["account"], lb["region"], data))
+                namespace = metrics.NETWORK if network else self.dialect.namespace
+                out.append((namespace, lb["account"], lb["region"], data))
         return out
 
     def _route(self, listener_arn: str, req: Any, port: int) -> Any:
@@ -384,5 +401,6 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
                     doc = self.store.get("tg", tg_arn)
                     if doc is not None:
                         groups.append((self._pool(doc), weight))
-                return Forward(rule["Arn"], groups)
+                ttl = rules.group_stickiness(action) if len(groups) > 1 else None
+                return Forward(rule["Arn"], groups, group_ttl=ttl)
         return error_reply(503)

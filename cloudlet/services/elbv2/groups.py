@@ -14,7 +14,7 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import arn, token_hex
-from cloudlet.services.elbv2 import errors
+from cloudlet.services.elbv2 import errors, sticky
 from cloudlet.services.elbv2.health import HealthCheck, TargetPool
 
 Doc = dict[str, Any]
@@ -23,6 +23,8 @@ TG_ATTRIBUTES = {
     "stickiness.enabled": "false",
     "stickiness.type": "lb_cookie",
     "stickiness.lb_cookie.duration_seconds": "86400",
+    "stickiness.app_cookie.cookie_name": "",
+    "stickiness.app_cookie.duration_seconds": "86400",
     "load_balancing.algorithm.type": "round_robin",
     "load_balancing.algorithm.anomaly_mitigation": "off",
     "slow_start.duration_seconds": "0",
@@ -38,6 +40,9 @@ HC_FIELDS = {
 }
 TG_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "TLS")
 """Target group protocols served: HTTPS and TLS groups are reached over TLS."""
+STICKY_TYPES = {"HTTP": ("lb_cookie", "app_cookie"), "HTTPS": ("lb_cookie", "app_cookie")}
+"""Stickiness types per target group protocol (TCP and TLS groups: ``source_ip``)."""
+WEEK = 604800
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 
 
@@ -78,6 +83,35 @@ def _apply_health_settings(doc: Doc, params: Doc) -> None:
         doc["Matcher"] = {"HttpCode": code}
 
 
+def _check_stickiness(protocol: str, attrs: dict[str, str], type_given: bool) -> None:
+    """The stickiness attributes as AWS accepts them (checked once all are applied)."""
+    if attrs["stickiness.enabled"] not in ("true", "false"):
+        raise errors.validation("Target group attribute 'stickiness.enabled' must be true or false")
+    kind = attrs["stickiness.type"]
+    allowed = STICKY_TYPES.get(protocol, ("source_ip",))
+    if kind not in allowed and (type_given or attrs["stickiness.enabled"] == "true"):
+        raise errors.validation(
+            f"Stickiness type '{kind}' is not supported for target groups with the"
+            f" {protocol} protocol"
+        )
+    for key in ("stickiness.lb_cookie.duration_seconds", "stickiness.app_cookie.duration_seconds"):
+        value = attrs.get(key, "86400")
+        if not (value.isdigit() and 1 <= int(value) <= WEEK):
+            raise errors.validation(
+                f"Target group attribute '{key}' must be between 1 and {WEEK} seconds"
+            )
+    name = attrs.get("stickiness.app_cookie.cookie_name", "")
+    if name.upper().startswith(sticky.RESERVED):
+        raise errors.validation(
+            f"Application cookie name '{name}' cannot start with AWSALB, AWSALBAPP or AWSALBTG"
+        )
+    if attrs["stickiness.enabled"] == "true" and kind == "app_cookie" and not name:
+        raise errors.validation(
+            "Target group attribute 'stickiness.app_cookie.cookie_name' must be specified"
+            " for app_cookie stickiness"
+        )
+
+
 class TargetGroupOps:
     """Operations on target groups (mixed into ``Elbv2Service``)."""
 
@@ -101,6 +135,7 @@ class TargetGroupOps:
                 lambda: attrs.get("load_balancing.algorithm.type", "round_robin"),
                 tls=doc["Protocol"] in ("HTTPS", "TLS"),
             )
+            pool.sticky = sticky.of_target_group(attrs)
             self.pools[doc["Arn"]] = pool
             for t in doc["Targets"]:
                 pool.add(t["Id"], t["Port"], t["Ip"], t.get("AvailabilityZone", "all"))
@@ -159,7 +194,10 @@ class TargetGroupOps:
             "ProtocolVersion": params.get("ProtocolVersion", "HTTP1"),
             "IpAddressType": params.get("IpAddressType", "ipv4"),
             "Targets": [],
-            "Attributes": dict(TG_ATTRIBUTES),
+            "Attributes": {
+                **TG_ATTRIBUTES,
+                "stickiness.type": STICKY_TYPES.get(protocol, ("source_ip",))[0],
+            },
             "Tags": params.get("Tags") or [],
             "created": clock.time(),
         }
@@ -316,6 +354,7 @@ class TargetGroupOps:
 
     def modify_target_group_attributes(self, ctx: Any, params: Doc) -> Doc:
         doc = self._tg(ctx, params["TargetGroupArn"])
+        attrs = dict(doc["Attributes"])
         for attr in params["Attributes"]:
             key, value = attr["Key"], attr["Value"]
             if key not in TG_ATTRIBUTES:
@@ -332,6 +371,10 @@ class TargetGroupOps:
                 "least_outstanding_requests",
             ):
                 raise errors.validation(f"Load balancing algorithm '{value}' is not valid")
-            doc["Attributes"][key] = value
+            attrs[key] = value
+        given = {a["Key"] for a in params["Attributes"]}
+        _check_stickiness(doc["Protocol"], attrs, "stickiness.type" in given)
+        doc["Attributes"].update(attrs)  # in place: the pool reads the algorithm from it
         self.store.put("tg", doc)
+        self._pool(doc).sticky = sticky.of_target_group(doc["Attributes"])
         return {"Attributes": [{"Key": k, "Value": v} for k, v in doc["Attributes"].items()]}

@@ -10,6 +10,8 @@ target, as AWS documents). States and reason codes are AWS's: ``initial``
 ``healthy``, ``unhealthy`` (``Target.ResponseCodeMismatch``,
 ``Target.Timeout``, ``Target.FailedHealthChecks``), ``unused``
 (``Target.NotInUse``) and ``draining`` (``Target.DeregistrationInProgress``).
+A sticky binding holds while its target is ``usable``; ``pick_for`` keeps a
+source address on its target (NLB ``source_ip`` stickiness).
 """
 
 from __future__ import annotations
@@ -129,6 +131,10 @@ class TargetPool:
     """ALBs use every target when none is healthy; classic load balancers answer 503."""
     tls: bool = False
     """The targets speak TLS (an HTTPS or TLS target group)."""
+    sticky: Any = None
+    """The group's ``sticky.Stickiness`` when enabled (read by the proxies)."""
+    sources: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Source IP -> target, for ``source_ip`` stickiness (network load balancers)."""
     _turn: int = 0
 
     def add(self, target_id: str, port: int, ip: str, zone: str = "all") -> None:
@@ -237,6 +243,27 @@ class TargetPool:
             choices = [t for t in choices if t.outstanding == least]
         self._turn += 1
         return choices[self._turn % len(choices)]
+
+    def usable(self, target: Target) -> bool:
+        """Whether a sticky binding to ``target`` still holds: registered and healthy
+        (or, failing open, any live target while none is healthy)."""
+        if target.state == "healthy":
+            return self.targets.get((target.id, target.port)) is target
+        if target.state == "draining" or not self.fail_open:
+            return False
+        return self.healthy_count() == 0 and self.targets.get((target.id, target.port)) is target
+
+    def pick_for(self, source: str) -> Target | None:
+        """``source_ip`` stickiness: a client address keeps its target while usable."""
+        key = self.sources.get(source)
+        target = self.targets.get(key) if key is not None else None
+        if target is None or not self.usable(target):
+            target = self.pick()
+            if target is not None:
+                if len(self.sources) >= 65536:
+                    self.sources.clear()
+                self.sources[source] = (target.id, target.port)
+        return target
 
     def healthy_count(self) -> int:
         return sum(1 for t in self.targets.values() if t.state == "healthy")

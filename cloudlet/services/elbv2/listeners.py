@@ -107,6 +107,13 @@ class ListenerOps:
                 config = dict(action.get("ForwardConfig") or {})
                 config["TargetGroups"] = [{"TargetGroupArn": a, "Weight": w} for a, w in groups]
                 config.setdefault("TargetGroupStickinessConfig", {"Enabled": False})
+                stick = config["TargetGroupStickinessConfig"]
+                if stick.get("Enabled") and not 1 <= int(stick.get("DurationSeconds") or 0) <= (
+                    604800
+                ):
+                    raise errors.validation(
+                        "Target group stickiness duration must be between 1 and 604800 seconds"
+                    )
                 action["ForwardConfig"] = config
                 if len(groups) == 1:
                     action["TargetGroupArn"] = groups[0][0]

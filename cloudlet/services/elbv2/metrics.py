@@ -1,4 +1,4 @@
-"""Load balancer metrics in CloudWatch: ``AWS/ApplicationELB`` and ``AWS/ELB``.
+"""Load balancer metrics in CloudWatch: ``AWS/ApplicationELB``, ``AWS/NetworkELB``, ``AWS/ELB``.
 
 Why: dashboards and alarms on a load balancer (request rate, latency, 5xx
 counts, healthy hosts) are how people watch and scale what sits behind it, so
@@ -16,19 +16,26 @@ Metric names and dimensions are AWS's:
   RequestCount, TargetResponseTime (seconds, as a statistic set),
   HTTPCode_Target_{2,3,4,5}XX_Count, HTTPCode_ELB_{3,4,5}XX_Count,
   HTTPCode_ELB_{502,503,504}_Count, HealthyHostCount, UnHealthyHostCount.
+- ``AWS/NetworkELB`` (``LoadBalancer`` = ``net/<name>/<id>``, and with
+  ``AvailabilityZone``): ActiveFlowCount, NewFlowCount, ProcessedBytes,
+  TCP_Client_Reset_Count, TCP_Target_Reset_Count, counted per connection by
+  the TCP proxy (``Flows``); HealthyHostCount and UnHealthyHostCount with
+  ``LoadBalancer`` + ``TargetGroup`` (and ``AvailabilityZone``). Every local
+  connection goes through one node, so the zone is the load balancer's first.
+  ActiveFlowCount is the most flows open at once in the interval.
 - ``AWS/ELB`` (dimension ``LoadBalancerName``): RequestCount, Latency,
   HTTPCode_Backend_{2,3,4,5}XX, HTTPCode_ELB_{4,5}XX, HealthyHostCount,
   UnHealthyHostCount.
 
 As in AWS, counts are published only for intervals with traffic; host counts
-every interval.
+and ActiveFlowCount every interval.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +69,54 @@ class Tally:
 
 
 @dataclass
+class Flows:
+    """One network load balancer's connections (``tcp.py`` counts them)."""
+
+    active: int = 0
+    peak: int = 0
+    new: int = 0
+    bytes: int = 0
+    client_resets: int = 0
+    target_resets: int = 0
+
+    def opened(self) -> None:
+        self.new += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+
+    def closed(self) -> None:
+        self.active -= 1
+
+    def reset(self, side: str) -> None:
+        if side == "client":
+            self.client_resets += 1
+        else:
+            self.target_resets += 1
+
+    def take(self) -> Flows:
+        """This interval's figures; the counts start again from zero."""
+        taken = replace(self)
+        self.peak, self.new, self.bytes = self.active, 0, 0
+        self.client_resets = self.target_resets = 0
+        return taken
+
+    def datums(self, dims: Dims) -> list[Datum]:
+        out = [_datum("ActiveFlowCount", dims, self.peak, "Count")]
+        for name, value, unit in (
+            ("NewFlowCount", self.new, "Count"),
+            ("ProcessedBytes", self.bytes, "Bytes"),
+            ("TCP_Client_Reset_Count", self.client_resets, "Count"),
+            ("TCP_Target_Reset_Count", self.target_resets, "Count"),
+        ):
+            if value:
+                out.append(_datum(name, dims, value, unit))
+        return out
+
+
+NETWORK = "AWS/NetworkELB"
+
+
+@dataclass
 class Dialect:
     """How one namespace names things."""
 
@@ -92,6 +147,14 @@ class Meter:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.tallies: dict[tuple[str, str | None], Tally] = {}
+        self.flows: dict[str, Flows] = {}
+        """Network load balancers' flows, by load balancer key."""
+
+    def flows_of(self, lb: str) -> Flows:
+        flows = self.flows.get(lb)
+        if flows is None:
+            flows = self.flows[lb] = Flows()
+        return flows
 
     def record(self, lb: str, req: Request) -> None:
         """One finished request through load balancer ``lb`` (hot path: small)."""

@@ -12,7 +12,10 @@ refuses or drops the connection, 504 when it does not answer within the idle
 timeout (or the 10 s connect timeout). Requests reach targets with
 ``X-Forwarded-For``/``-Proto``/``-Port`` and an ``X-Amzn-Trace-Id``; over
 TLS when the target group (or classic instance protocol) says the targets
-speak it (``tls.target_context``).
+speak it (``tls.target_context``). Sticky sessions (``sticky.py``) are looked
+at only when the forward, the listener (classic) or the chosen target group
+has them on, so requests without stickiness pay a few attribute checks. TCP
+and TLS listeners are in ``tcp.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from cloudlet.core.clock import clock
+from cloudlet.services.elbv2 import sticky as stick
 from cloudlet.services.elbv2.health import TargetPool
 from cloudlet.services.elbv2.tls import target_context
 
@@ -93,6 +98,8 @@ class Forward:
     """The targets' port for this listener when it is not the target's own (classic)."""
     tls: bool | None = None
     """Whether targets speak TLS for this listener (classic); None: the pool says."""
+    group_ttl: int | None = None
+    """Seconds a client stays on one of several target groups (``AWSALBTG``); None: off."""
 
 
 @dataclass
@@ -286,10 +293,15 @@ class ListenerServer(_Listening):
         backends: Backends,
         meter: Meter | None = None,
         tls: ssl.SSLContext | None = None,
+        sealer: stick.Sealer | None = None,
     ) -> None:
         self.ip, self.port = ip, port
         self.route = route
         self.meter = meter
+        self.sealer = sealer
+        """The load balancer's cookie key (``sticky.py``)."""
+        self.sticky: stick.Stickiness | None = None
+        """A classic listener's stickiness policy; ALB stickiness is the target group's."""
         self.tls = tls
         self.scheme = "https" if tls is not None else "http"
         self.idle_timeout = idle_timeout
@@ -367,9 +379,27 @@ class ListenerServer(_Listening):
             await self._write_reply(writer, action, keep, req)
             return keep
         live = [(p, w) for p, w in action.groups if w > 0] or action.groups
-        pool = self._choose_group(Forward(action.key, live)) if live else None
-        target = pool.pick() if pool is not None else None
+        bindings: list[Any] | None = None
+        if action.group_ttl is not None and len(live) > 1 and self.sealer is not None:
+            pool, tg = stick.choose_group(
+                req.headers,
+                action.key,
+                live,
+                action.group_ttl,
+                self.sealer,
+                lambda: self._choose_group(Forward(action.key, live)),
+            )
+            bindings = [tg]
+        else:
+            pool = self._choose_group(Forward(action.key, live)) if live else None
         port = action.port
+        policy = self.sticky or (pool.sticky if pool is not None else None)
+        if policy is None or pool is None or self.sealer is None:
+            target = pool.pick() if pool is not None else None
+        else:
+            group = str(port) if policy.classic else pool.arn.rsplit("/", 1)[-1]
+            target, binding = stick.choose(policy, pool, req.headers, self.sealer, group)
+            bindings = [*(bindings or []), binding]
         if target is None:
             await relay_body(reader, None, req.headers)
             await self._write_reply(writer, error_reply(503), keep, req)
@@ -383,7 +413,9 @@ class ListenerServer(_Listening):
         try:
             tls = pool.tls if action.tls is None else action.tls
             target_port = port or target.port
-            return await self._forward(req, reader, writer, target.ip, target_port, keep, tls)
+            return await self._forward(
+                req, reader, writer, target.ip, target_port, keep, tls, bindings
+            )
         finally:
             target.outstanding -= 1
 
@@ -424,6 +456,7 @@ class ListenerServer(_Listening):
         port: int,
         keep: bool,
         tls: bool,
+        bindings: list[Any] | None = None,
     ) -> bool:
         has_body = _has_body(req.headers)
         head = self._backend_head(req)
@@ -471,6 +504,9 @@ class ListenerServer(_Listening):
         keep = keep and framed
         out = [f"HTTP/1.1 {status} {parts[2] if len(parts) > 2 else ''}".rstrip()]
         out += [f"{k}: {v}" for k, v in headers if k.lower() not in HOP]
+        if bindings:
+            now = clock.time()
+            out += [f"Set-Cookie: {c}" for b in bindings for c in b.cookies(headers, now)]
         out.append("Connection: keep-alive" if keep else "Connection: close")
         head = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
         length = _get(headers, "content-length")
@@ -492,50 +528,3 @@ class ListenerServer(_Listening):
         else:
             b_writer.close()
         return keep
-
-
-class TcpListenerServer(_Listening):
-    """A TCP or TLS listener (NLB, classic TCP and SSL): each connection is piped to
-    one healthy target, over TLS when ``pick`` says the target speaks it."""
-
-    def __init__(
-        self,
-        ip: str,
-        port: int,
-        pick: Callable[[], tuple[str, int, bool] | None],
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.ip, self.port = ip, port
-        self.pick = pick
-        self.tls = tls
-        self.server: asyncio.Server | None = None
-        self.clients: set[Any] = set()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
-        self.clients.add(writer)
-        b_writer = None
-        try:
-            target = self.pick()
-            if target is None:
-                return
-            b_reader, b_writer = await open_target(*target)
-            self.clients.add(b_writer)
-            await asyncio.gather(_pipe(reader, b_writer), _pipe(b_reader, writer))
-        except (OSError, TimeoutError):
-            pass
-        finally:
-            for w in (writer, b_writer):
-                if w is not None:
-                    self.clients.discard(w)
-                    w.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: Any) -> None:
-    try:
-        while data := await reader.read(CHUNK):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except OSError:
-        writer.close()

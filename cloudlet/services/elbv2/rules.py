@@ -108,3 +108,11 @@ def forward_groups(action: Doc) -> list[tuple[str, int]]:
     if groups:
         return [(g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups]
     return [(action["TargetGroupArn"], 1)] if action.get("TargetGroupArn") else []
+
+
+def group_stickiness(action: Doc) -> int | None:
+    """A forward's ``TargetGroupStickinessConfig`` duration when enabled, else None."""
+    config = (action.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}
+    if not config.get("Enabled"):
+        return None
+    return int(config.get("DurationSeconds") or 0) or None

@@ -5,7 +5,9 @@ address block of their own (``ec2/addresses.py``) from which every load
 balancer takes its address (its DNSName), listeners (``proxy.py``), target
 pools with health checks (``health.py``) and keep-alive backend connections.
 This mixin claims the block at start (re-addressing load balancers whose old
-block another server holds now) and closes everything at stop.
+block another server holds now) and closes everything at stop. Each load
+balancer also gets the key its stickiness cookies are sealed with
+(``sticky.py``), kept in its document so cookies outlive a restart.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from cloudlet.services.ec2.addresses import AddressBlock
 from cloudlet.services.elbv2 import metrics
 from cloudlet.services.elbv2.health import TargetPool
 from cloudlet.services.elbv2.proxy import Backends
+from cloudlet.services.elbv2.sticky import Sealer
 from cloudlet.services.elbv2.store import Store
+
+Batch = tuple[str, str, str, list[metrics.Datum]]
+"""(namespace, account, region, MetricData)."""
 
 
 class BalancerRuntime:
@@ -29,10 +35,8 @@ class BalancerRuntime:
     store: Store
     env: Any
     name: str
-    _metric_batches: Callable[
-        [dict[tuple[str, str | None], metrics.Tally]], list[tuple[str, str, list[metrics.Datum]]]
-    ]
-    """Each service's: (account, region, MetricData) from an interval's tallies."""
+    _metric_batches: Callable[[dict[tuple[str, str | None], metrics.Tally]], list[Batch]]
+    """Each service's: what to publish from an interval's tallies."""
 
     def _init_runtime(self) -> None:
         self.pools: dict[str, TargetPool] = {}
@@ -45,10 +49,17 @@ class BalancerRuntime:
         self.env.every(metrics.interval_from_env(), self._publish_metrics, f"{self.name}-metrics")
 
     async def _publish_metrics(self) -> None:
-        for account, region, data in self._metric_batches(self.meter.take()):
-            await self.env.put_metric_data(
-                self.dialect.namespace, data, account=account, region=region
-            )
+        for namespace, account, region, data in self._metric_batches(self.meter.take()):
+            await self.env.put_metric_data(namespace, data, account=account, region=region)
+
+    def _sealer(self, doc: dict[str, Any]) -> Sealer:
+        """The cookie sealer of load balancer ``doc`` (its key made on first use)."""
+        key = doc.get("stickiness_key")
+        if key is None:
+            doc["stickiness_key"] = key = Sealer.new_key()
+            if self.store.get("lb", doc["Arn"]) is doc:
+                self.store.put("lb", doc)
+        return Sealer(key)
 
     def _claim_addresses(self) -> None:
         preferred = self.store.meta("block")
