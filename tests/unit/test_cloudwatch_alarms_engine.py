@@ -247,7 +247,7 @@ def test_composite_alarm_follows_its_rule():
     [
         ({"Period": 15}, "Period"),
         ({"DatapointsToAlarm": 3}, "DatapointsToAlarm"),
-        ({"ComparisonOperator": "GreaterThanUpperThreshold"}, "Anomaly detection"),
+        ({"ComparisonOperator": "GreaterThanUpperThreshold"}, "require ThresholdMetricId"),
         ({"TreatMissingData": "sometimes"}, "TreatMissingData"),
         ({"Statistic": None}, "Statistic"),
         ({"ExtendedStatistic": "p90"}, "Statistic"),
