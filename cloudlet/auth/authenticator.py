@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from cloudlet.auth import errors, sigv2, sigv4
 from cloudlet.auth.authorizer import Authorizer
@@ -36,6 +37,10 @@ AuthMode = Literal["open", "strict"]
 _HEX = frozenset("0123456789abcdef")
 EXPRESS_SESSION_TOKEN = "x-amz-s3session-token"
 """The header of S3 directory buckets' session credentials (CreateSession)."""
+UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithWebIdentity"})
+"""Actions AWS answers unsigned (botocore's ``authtype: none``): the web identity token
+in the request is the credential."""
+_FORM = "application/x-www-form-urlencoded"
 
 
 class Authenticator:
@@ -72,7 +77,7 @@ class Authenticator:
             scope = credential_scope(req)
         is_s3 = s3 if s3 is not None else (scope is not None and scope.is_s3)
         if scope is None:
-            if self.strict and not (is_s3 and _anonymous(req)):
+            if self.strict and not (is_s3 and _anonymous(req)) and not _unsigned_action(req):
                 _refuse_unsigned(req, s3=is_s3)
             # Strict mode lets an anonymous S3 request through to the authorizer,
             # which allows only what the bucket makes public (``Service.public_access``).
@@ -149,6 +154,18 @@ def _anonymous(req: HttpRequest) -> bool:
         and "X-Amz-Algorithm=" not in req.query
         and "X-Amz-Credential=" not in req.query
     )
+
+
+def _unsigned_action(req: HttpRequest) -> bool:
+    """A query-protocol call AWS takes without a signature (``UNSIGNED_ACTIONS``) and
+    without any credential: it reaches the authorizer as anonymous, and the service
+    (``Service.public_access``) decides, as STS verifies the web identity token itself."""
+    if not _anonymous(req):
+        return False
+    actions = req.query_params.get("Action")
+    if actions is None and req.headers.get("content-type", "").startswith(_FORM):
+        actions = parse_qs(req.body.decode("utf-8", "replace")).get("Action")
+    return bool(actions) and actions[0] in UNSIGNED_ACTIONS
 
 
 def _refuse_unsigned(req: HttpRequest, *, s3: bool) -> None:

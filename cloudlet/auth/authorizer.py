@@ -50,7 +50,9 @@ from cloudlet.core.errors import ServiceError
 
 _JSON_PROTOCOLS = ("json", "rest-json", "smithy-rpc-v2-cbor")
 # Actions AWS allows every authenticated principal, whatever its policies say.
-ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity", "sts:GetSessionToken"})
+ALWAYS_ALLOWED = frozenset(
+    {"sts:GetCallerIdentity", "sts:GetSessionToken", "sts:AssumeRoleWithWebIdentity"}
+)
 ROOT_KEEPS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
 """What the root may do whatever a bucket policy denies it, so that a bucket's owner
 cannot lock itself out (the S3 API reference, DeleteBucketPolicy)."""

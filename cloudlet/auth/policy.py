@@ -331,7 +331,7 @@ class Caller:
 
     arn: str
     account: str
-    kind: str = "user"  # root, user, assumed-role, service, anonymous
+    kind: str = "user"  # root, user, assumed-role, service, federated, anonymous
     role_arn: str | None = None  # for assumed-role sessions: the role's ARN
     service: str | None = None  # for service principals: lambda.amazonaws.com
 
@@ -353,7 +353,9 @@ def _principal_matches(spec: Any, caller: Caller, *, allow: bool) -> bool:
                 if caller.service is not None and value == caller.service:
                     return True
             elif kind == "Federated":
-                continue
+                # a web identity caller is its identity provider's ARN (STS's trust check)
+                if caller.kind == "federated" and value == caller.arn:
+                    return True
             elif kind == "CanonicalUser":
                 continue
     return False

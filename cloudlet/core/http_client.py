@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -30,6 +31,20 @@ TIMEOUT = 5.0
 MAX_BODY = 1024 * 1024
 """The most of a response that is read: EventBridge asks for ``bytes=0-1048575``."""
 _READ = 65536
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface (``localhost``,
+    ``*.localhost``, 127.0.0.0/8, ``::1``): where cloudlet lets its callers use plain
+    ``http://`` for what AWS requires HTTPS of (API destinations, OIDC issuers), as the
+    servers they test against run there."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HttpError(Exception):

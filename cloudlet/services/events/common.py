@@ -17,12 +17,12 @@ as AWS requires; cloudlet also takes ``http://`` to a loopback host (``localhost
 from __future__ import annotations
 
 import base64
-import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from cloudlet.core.http_client import is_loopback
 from cloudlet.services.events import errors
 
 DEFAULT_BUS = "default"
@@ -69,17 +69,6 @@ def api_destination_arn(region: str, account: str, name: str, uid: str) -> str:
     return f"arn:aws:events:{region}:{account}:api-destination/{name}/{uid}"
 
 
-def loopback(host: str) -> bool:
-    """Whether ``host`` names this machine's loopback interface."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def endpoint_url(value: str) -> str:
     """An endpoint as it is called: one given without a scheme is HTTPS."""
     return value if "://" in value else f"https://{value}"
@@ -98,7 +87,7 @@ def endpoint_ok(value: str) -> bool:
     host = parts.hostname or ""
     if not host or "*" in host or parts.username is not None or parts.fragment:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and loopback(host))
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))
 
 
 def bus_ref(ctx: Any, value: str | None, member: str = "eventBusName") -> tuple[str, str, str]:

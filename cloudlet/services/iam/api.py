@@ -2,8 +2,9 @@
 
 IAM is global: every entity belongs to the caller's account whatever region
 the request was signed for. Handlers live in ``users`` (users, groups, access
-keys), ``roles`` (roles, instance profiles) and ``policies`` (managed
-policies, versions, attachments, inline policies).
+keys), ``roles`` (roles, instance profiles), ``policies`` (managed
+policies, versions, attachments, inline policies) and ``oidc`` (OpenID Connect
+identity providers, which STS's AssumeRoleWithWebIdentity trusts).
 
 Strict mode asks IAM one question per request (``identities.Identities``):
 the principal's compiled identity policies, cached per principal and dropped on
@@ -24,6 +25,7 @@ from cloudlet.services.iam import errors
 from cloudlet.services.iam.common import dt
 from cloudlet.services.iam.identities import Identities
 from cloudlet.services.iam.managed import AWS_MANAGED
+from cloudlet.services.iam.oidc import OidcHandlers, provider_id
 from cloudlet.services.iam.policies import PolicyHandlers
 from cloudlet.services.iam.roles import RoleHandlers
 from cloudlet.services.iam.store import Doc, IamStore, key
@@ -42,7 +44,7 @@ _SELF_OPERATIONS = frozenset(
 )
 
 
-class IamService(UserHandlers, RoleHandlers, PolicyHandlers, Service):
+class IamService(UserHandlers, RoleHandlers, PolicyHandlers, OidcHandlers, Service):
     name = "iam"
     internal_error = (  # the modelled ServiceFailureException
         "ServiceFailure",
@@ -76,6 +78,10 @@ class IamService(UserHandlers, RoleHandlers, PolicyHandlers, Service):
     ) -> tuple[str, str | None]:
         """Strict mode: the ARN of the user, group, role, policy or profile acted on."""
         account = ctx.account_id
+        if "OpenIDConnectProviderArn" in params:
+            return params["OpenIDConnectProviderArn"], None
+        if operation == "CreateOpenIDConnectProvider":
+            return f"arn:aws:iam::{account}:oidc-provider/{provider_id(params['Url'])}", None
         if "PolicyArn" in params and "UserName" not in params and "RoleName" not in params:
             return params["PolicyArn"], None
         for kind, member, word in _TARGETS:

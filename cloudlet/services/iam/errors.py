@@ -36,6 +36,10 @@ def already_exists(kind: str, name: str) -> ServiceError:
     )
 
 
+def entity_already_exists(message: str) -> ServiceError:
+    return ServiceError("EntityAlreadyExists", message, 409)
+
+
 def delete_conflict(message: str) -> ServiceError:
     return ServiceError("DeleteConflict", message, 409)
 

@@ -1,4 +1,5 @@
-"""What strict mode and STS ask of IAM: a principal's policies, a role by ARN.
+"""What strict mode and STS ask of IAM: a principal's policies, a role by ARN, an
+OpenID Connect provider by issuer.
 
 ``Identities`` is the ``PolicySource`` the IAM service plugs into the
 server's ``CredentialStore``. It compiles a principal's identity policies once
@@ -16,6 +17,7 @@ from cloudlet.auth import policy
 from cloudlet.auth.authorizer import Identity
 from cloudlet.auth.credentials import Principal
 from cloudlet.services.iam.managed import AWS_MANAGED
+from cloudlet.services.iam.oidc import provider_id
 from cloudlet.services.iam.store import Doc, IamStore, key
 
 
@@ -36,6 +38,11 @@ class Identities:
         name = parts[5].rsplit("/", 1)[-1]
         doc = self.store.get("role", key(parts[4] or account, name))
         return doc if doc is not None and doc["Arn"] == arn else None
+
+    def oidc_provider(self, account: str, issuer: str) -> Doc | None:
+        """The OpenID Connect provider registered for a token's ``iss`` (scheme and a
+        final ``/`` aside), if the account has one."""
+        return self.store.get("oidc_provider", key(account, provider_id(issuer)))
 
     def managed_document(self, account: str, arn: str) -> str | None:
         """The default version's document of a managed policy (session PolicyArns)."""

@@ -3,7 +3,8 @@
 IAM holds few entities that are read on every strict-mode request and written
 rarely, so each kind lives in a dict of plain JSON documents and every change
 is written through to a ``DocumentStore`` (SQLite; in memory when ephemeral).
-Entities are keyed ``<account>|<name>`` (policies by ARN, keys by id).
+Entities are keyed ``<account>|<name>`` (policies by ARN, keys by id, OIDC providers
+by their URL without the scheme).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from cloudlet.state.documents import DocumentStore
 
-KINDS = ("user", "group", "role", "policy", "instance_profile", "access_key")
+KINDS = ("user", "group", "role", "policy", "instance_profile", "access_key", "oidc_provider")
 
 Doc = dict[str, Any]
 

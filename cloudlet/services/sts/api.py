@@ -1,4 +1,5 @@
-"""STS: GetCallerIdentity, AssumeRole, GetSessionToken, GetAccessKeyInfo.
+"""STS: GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity, GetSessionToken,
+GetAccessKeyInfo.
 
 Temporary credentials are real key pairs registered in the server's
 ``CredentialStore`` with their session token and expiry, so strict mode
@@ -25,6 +26,14 @@ AssumeRole:
   ARN locally); strict mode refuses with ``AccessDenied``.
 - session policies (``Policy``, ``PolicyArns``) travel with the session's
   principal and bound what the role's policies allow.
+
+AssumeRoleWithWebIdentity is unsigned, as on AWS (the authenticator lets it through
+in strict mode and ``public_access`` admits it): the token is the credential, so it
+is verified in every mode (``web_identity``: the issuer's published keys, times),
+its ``iss`` must be an OpenID Connect provider IAM knows in the role's account and
+its ``aud`` one of the provider's client ids; then the role's trust policy must
+allow ``sts:AssumeRoleWithWebIdentity`` to ``Federated: <provider ARN>`` with the
+token's claims as ``<provider>:aud``, ``:sub``, ``:amr``, ``:azp`` condition keys.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import account_for_access_key
 from cloudlet.services.base import Service, ServiceEnv
+from cloudlet.services.sts import web_identity
 from cloudlet.state.documents import DocumentStore
 
 Result = dict[str, Any]
@@ -49,10 +59,20 @@ DEFAULT_SERVICE_PRINCIPAL = "lambda.amazonaws.com"
 _KEY_CHARS = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
 _SESSION_NAME = set(string.ascii_letters + string.digits + "=,.@-_")
+WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
 
 
 def _validation(message: str) -> ServiceError:
     return ServiceError("ValidationError", message, 400)
+
+
+def _check_session_name(session: str) -> None:
+    if not 2 <= len(session) <= 64 or not _SESSION_NAME.issuperset(session):
+        raise _validation(
+            f"1 validation error detected: Value '{session}' at 'roleSessionName' failed to "
+            "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )
 
 
 def _dt(epoch: float) -> datetime:
@@ -65,6 +85,7 @@ class StsService(Service):
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.sessions = DocumentStore(env.database("sts"), "sessions")
+        self.key_sets = web_identity.KeySets()
 
     async def start(self) -> None:
         now = clock.time()
@@ -105,6 +126,11 @@ class StsService(Service):
         arn = params.get("RoleArn", "*")
         return arn, role["AssumeRolePolicyDocument"] if role is not None else None
 
+    def public_access(self, ctx: Any, action: str, *, granted: bool) -> bool:
+        """Strict mode, unsigned: only AssumeRoleWithWebIdentity, whose token the handler
+        verifies (the authenticator's ``UNSIGNED_ACTIONS``)."""
+        return action == WEB_IDENTITY
+
     def _role(self, account: str, arn: str) -> dict[str, Any] | None:
         iam = self.env.services.get("iam")
         if iam is None:
@@ -142,11 +168,7 @@ class StsService(Service):
         internal = getattr(ctx, "request", None) is None
         if internal:  # our own services name sessions after functions: make them valid
             session = "".join(c if c in _SESSION_NAME else "-" for c in session)[:64].ljust(2, "-")
-        if not 2 <= len(session) <= 64 or not _SESSION_NAME.issuperset(session):
-            raise _validation(
-                f"1 validation error detected: Value '{session}' at 'roleSessionName' failed to "
-                "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-            )
+        _check_session_name(session)
         role = self._role(account, role_arn)
         strict = bool(self.env.credentials is not None and self.env.credentials.strict)
         if role is None:
@@ -169,6 +191,48 @@ class StsService(Service):
         principal = dataclasses.replace(principal, session_policies=texts)
         result = self._issue(principal, duration, role["Arn"], session, role["RoleId"])
         result["PackedPolicySize"] = min(100, sum(len(t) for t in texts) * 100 // 2048)
+        return result
+
+    async def assume_role_with_web_identity(self, ctx: Any, params: dict[str, Any]) -> Result:
+        role_arn, session = params["RoleArn"], params["RoleSessionName"]
+        _check_session_name(session)
+        parts = role_arn.split(":")
+        account = parts[4] if len(parts) > 5 and parts[4].isdigit() else ctx.account_id
+        token = web_identity.decode(params["WebIdentityToken"])
+        claims = token.claims
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str) or not issuer:
+            raise web_identity.invalid_token("Missing a required claim: iss")
+        iam = self.env.services.get("iam")
+        provider = iam.identities.oidc_provider(account, issuer) if iam is not None else None  # type: ignore[attr-defined]
+        if provider is None:
+            raise web_identity.invalid_token(
+                f"No OpenIDConnect provider found in your account for {issuer}"
+            )
+        await self.key_sets.verify(token, provider["Url"])
+        web_identity.check_times(claims, clock.time())
+        aud = claims.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud] if isinstance(aud, str) else []
+        if not audiences:
+            raise web_identity.invalid_token("Missing a required claim: aud")
+        audience = next((a for a in audiences if a in provider["ClientIDList"]), None)
+        if audience is None:
+            raise web_identity.invalid_token("Incorrect token audience")
+        role = self._role(account, role_arn)
+        if role is None or not self._trusts_token(role, provider, claims, audience, session):
+            raise ServiceError("AccessDenied", f"Not authorized to perform {WEB_IDENTITY}", 403)
+        duration = self._duration(params, role["MaxSessionDuration"])
+        principal = Principal.assumed_role(account, role["RoleName"], session, None, role["RoleId"])
+        texts = self._session_policies(account, params)
+        principal = dataclasses.replace(principal, session_policies=texts)
+        result = self._issue(principal, duration, role["Arn"], session, role["RoleId"])
+        result["PackedPolicySize"] = min(100, sum(len(t) for t in texts) * 100 // 2048)
+        result["SubjectFromWebIdentityToken"] = str(claims.get("sub", ""))
+        result["Provider"] = provider["Arn"]
+        result["Audience"] = audience
+        source = claims.get(SOURCE_IDENTITY_CLAIM)
+        if isinstance(source, str) and source:
+            result["SourceIdentity"] = source
         return result
 
     def get_session_token(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -250,6 +314,39 @@ class StsService(Service):
             "aws:EpochTime": str(int(clock.time())),
         }
         request = policy.Request("sts:AssumeRole", role["Arn"], as_account, context)
+        return policy.evaluate(request, (), trust).allowed
+
+    @staticmethod
+    def _trusts_token(
+        role: dict[str, Any],
+        provider: dict[str, Any],
+        claims: dict[str, Any],
+        audience: str,
+        session: str,
+    ) -> bool:
+        """The trust policy, for the provider as a ``Federated`` principal and the token's
+        claims as the provider's condition keys (the IAM user guide's web identity keys)."""
+        try:
+            trust = policy.parse(role["AssumeRolePolicyDocument"], "trust")
+        except policy.MalformedPolicy:
+            return False
+        name = provider["Arn"].split(":oidc-provider/", 1)[1]
+        account = provider["Arn"].split(":")[4]
+        context: dict[str, Any] = {
+            f"{name}:aud": audience,
+            "aws:FederatedProvider": provider["Arn"],
+            "sts:RoleSessionName": session,
+            "aws:CurrentTime": _dt(clock.time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(clock.time())),
+        }
+        for claim in ("sub", "amr", "azp"):
+            value = claims.get(claim)
+            if isinstance(value, str) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                context[f"{name}:{claim}"] = value
+        caller = policy.Caller(provider["Arn"], account, "federated")
+        request = policy.Request(WEB_IDENTITY, role["Arn"], caller, context)
         return policy.evaluate(request, (), trust).allowed
 
     @staticmethod
