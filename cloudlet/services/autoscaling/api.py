@@ -4,7 +4,7 @@ capacity by a reconcile loop, and scaling policies CloudWatch alarms execute.
 Operations live in mixins split by group (``groups``: launch configurations
 and groups; ``members``: instances, activities, processes, tags, attached load
 balancers; ``policies``: scaling policies; ``scheduled``: scheduled actions;
-``hooks``: lifecycle hooks and actions); this class wires them to the engine
+``hooks``: lifecycle hooks and actions; ``refresh_ops``: instance refresh); this class wires them to the engine
 (``engine``: state and the loop) and starts the loop. Operations not built
 here answer 501.
 """
@@ -18,6 +18,7 @@ from cloudlet.services.autoscaling.groups import GroupOps
 from cloudlet.services.autoscaling.hooks import HookOps
 from cloudlet.services.autoscaling.members import MemberOps
 from cloudlet.services.autoscaling.policies import PolicyOps
+from cloudlet.services.autoscaling.refresh_ops import RefreshOps
 from cloudlet.services.autoscaling.scheduled import ScheduleOps
 from cloudlet.services.autoscaling.store import Store
 from cloudlet.services.base import Service, ServiceEnv
@@ -25,7 +26,7 @@ from cloudlet.services.base import Service, ServiceEnv
 RECONCILE_SECONDS = 1.0
 
 
-class AutoScalingService(GroupOps, MemberOps, PolicyOps, ScheduleOps, HookOps, Service):
+class AutoScalingService(GroupOps, MemberOps, PolicyOps, ScheduleOps, HookOps, RefreshOps, Service):
     name = "autoscaling"
 
     def __init__(self, env: ServiceEnv) -> None:

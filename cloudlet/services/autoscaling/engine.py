@@ -12,7 +12,10 @@ in AWS's wording. Suspended processes are honoured. A call to a service that
 is not there (load balancers not built yet) fails that activity, never the loop.
 Each tick first runs the scheduled actions that are due (``scheduled``) and
 times out lifecycle actions (``lifecycle``); an instance a lifecycle hook holds
-is neither InService nor counted as leaving until its hooks answer.
+is neither InService nor counted as leaving until its hooks answer. A running
+instance refresh (``refresh``) takes its step before the group is reconciled,
+decides which configuration launches use, and may keep a few instances above
+DesiredCapacity while it launches replacements before terminating.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from cloudlet.core.clock import clock
 from cloudlet.services.autoscaling import activities as act
 from cloudlet.services.autoscaling import scheduled
 from cloudlet.services.autoscaling.lifecycle import LAUNCHING, TERMINATING, Lifecycle
+from cloudlet.services.autoscaling.refresh import Refresher
 from cloudlet.services.autoscaling.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ class Engine:
             self.schedules[doc["arn"]] = doc
         for doc in store.load("hook"):
             self.hooks[f"{doc['group_key']}/{doc['LifecycleHookName']}"] = doc
+        self.refresh = Refresher(self)
 
     # -- persistence -------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Engine:
                 continue
             try:
                 await self.lifecycle.expire(group)
+                await self.refresh.step(group)
                 await self.reconcile(group)
             except Exception:  # noqa: BLE001 - one group's trouble must not stop the others
                 log.exception("autoscaling group %s: reconcile failed", group["name"])
@@ -146,7 +152,7 @@ class Engine:
                     group["cause"] = cause
                     await self.terminate(group, inst, cause)
         count = len([i for i in group["instances"] if not leaving(i)])
-        desired = group["desired"]
+        desired = group["desired"] + self.refresh.surge(group)
         if count < desired and "Launch" not in suspended:
             if clock.time() >= group.get("retry_at", 0.0):
                 for _ in range(count, desired):
@@ -241,10 +247,11 @@ class Engine:
             "MaxCount": 1,
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
         }
-        if group.get("lc"):
-            lc = self.configs.get(group_key(group["account"], group["region"], group["lc"]))
+        lc_name, lt = self.refresh.source(group)
+        if lc_name:
+            lc = self.configs.get(group_key(group["account"], group["region"], lc_name))
             if lc is None:
-                raise RuntimeError(f"Launch configuration {group['lc']} not found")
+                raise RuntimeError(f"Launch configuration {lc_name} not found")
             params["ImageId"] = lc["ImageId"]
             params["InstanceType"] = lc["InstanceType"]
             for name in ("KeyName", "UserData"):
@@ -258,8 +265,7 @@ class Engine:
             if profile := lc.get("IamInstanceProfile"):
                 key = "Arn" if profile.startswith("arn:") else "Name"
                 params["IamInstanceProfile"] = {key: profile}
-        else:
-            lt = group["lt"]
+        elif lt:
             ref = "LaunchTemplateId" if lt.get("LaunchTemplateId") else "LaunchTemplateName"
             params["LaunchTemplate"] = {ref: lt.get(ref), "Version": lt.get("Version")}
         if group["subnets"]:
@@ -268,9 +274,12 @@ class Engine:
             params["Placement"] = {"AvailabilityZone": zone}
         return params
 
-    async def launch(self, group: dict[str, Any], count: int, desired: int) -> bool:
+    async def launch(
+        self, group: dict[str, Any], count: int, desired: int, cause: str | None = None
+    ) -> bool:
         zone = self.pick_zone(group)
-        cause = f"{group.get('cause') or ''}  {act.started(count, desired)}".strip()
+        if cause is None:
+            cause = f"{group.get('cause') or ''}  {act.started(count, desired)}".strip()
         details = {"Availability Zone": zone}
         if group["subnets"]:
             details = {"Subnet ID": group["subnets"][zone], **details}
@@ -298,6 +307,7 @@ class Engine:
         inst_id = described["InstanceId"]
         activity["Description"] = f"Launching a new EC2 instance: {inst_id}"
         self.record(activity)
+        lc_name, lt = self.refresh.source(group)
         group["instances"].append(
             {
                 "InstanceId": inst_id,
@@ -305,8 +315,8 @@ class Engine:
                 "AvailabilityZone": zone,
                 "LifecycleState": "Pending",
                 "HealthStatus": "Healthy",
-                "LaunchConfigurationName": group.get("lc"),
-                "LaunchTemplate": group.get("lt"),
+                "LaunchConfigurationName": lc_name,
+                "LaunchTemplate": lt,
                 "ProtectedFromScaleIn": False,
                 "launched": clock.time(),
                 "activity": activity["ActivityId"],

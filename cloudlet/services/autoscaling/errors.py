@@ -38,3 +38,35 @@ def config_not_found(name: str) -> ServiceError:
 
 def policy_not_found(name: str) -> ServiceError:
     return validation(f"No such policy: {name}")
+
+
+def refresh_in_progress() -> ServiceError:
+    return ServiceError(
+        "InstanceRefreshInProgress",
+        "An Instance Refresh is already in progress and blocks the execution of this "
+        "Instance Refresh.",
+    )
+
+
+def no_active_refresh(name: str) -> ServiceError:
+    return ServiceError(
+        "ActiveInstanceRefreshNotFound",
+        f"No in progress or pending Instance Refresh found for Auto Scaling group {name}",
+    )
+
+
+def irreversible() -> ServiceError:
+    return ServiceError(
+        "IrreversibleInstanceRefresh",
+        "The request failed because a desired configuration was not found or an incompatible "
+        "launch template (uses a Systems Manager parameter instead of an AMI ID) or launch "
+        "template version ($Latest or $Default) is present on the Auto Scaling group.",
+    )
+
+
+def refresh_owns_configuration() -> ServiceError:
+    return validation(
+        "An active instance refresh with a desired configuration exists. All configuration "
+        "options derived from the desired configuration are not available for update while "
+        "the instance refresh is active."
+    )

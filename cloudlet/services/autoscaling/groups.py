@@ -120,6 +120,11 @@ class GroupOps:
             "TargetGroupARNs": list(group["tgs"]),
             "HealthCheckType": group["hc_type"],
             "HealthCheckGracePeriod": group["grace"],
+            **(
+                {"DefaultInstanceWarmup": group["warmup"]}
+                if group.get("warmup") is not None
+                else {}
+            ),
             "Instances": [self._shape_instance(group, i, False) for i in group["instances"]],
             "CreatedTime": _when(group["created"]),
             "SuspendedProcesses": [
@@ -332,6 +337,7 @@ class GroupOps:
             "tgs": list(params.get("TargetGroupARNs") or []),
             "hc_type": hc_type,
             "grace": params.get("HealthCheckGracePeriod", 0),
+            "warmup": params.get("DefaultInstanceWarmup"),
             "tags": [dict(t) for t in params.get("Tags") or []],
             "termination": termination,
             "suspended": {},
@@ -368,6 +374,13 @@ class GroupOps:
         if desired is None:
             desired = min(max(group["desired"], lo), hi)
         _check_sizes(lo, hi, desired)
+        running = self.engine.refresh.active(group)
+        if running is not None and running.get("DesiredConfiguration"):
+            if any(
+                params.get(k)
+                for k in ("LaunchConfigurationName", "LaunchTemplate", "MixedInstancesPolicy")
+            ):
+                raise errors.refresh_owns_configuration()
         if lc := params.get("LaunchConfigurationName"):
             if group_key(ctx.account_id, ctx.region, lc) not in self.engine.configs:
                 raise errors.config_not_found(lc)
@@ -380,6 +393,7 @@ class GroupOps:
             ("DefaultCooldown", "cooldown"),
             ("HealthCheckType", "hc_type"),
             ("HealthCheckGracePeriod", "grace"),
+            ("DefaultInstanceWarmup", "warmup"),
             ("TerminationPolicies", "termination"),
         ):
             if params.get(field) is not None:
@@ -417,6 +431,7 @@ class GroupOps:
                 await self._drop_policy(ctx, arn)
         self._drop_group_hooks(group)
         self._drop_group_schedules(key)
+        self.engine.refresh.drop_group(group)
         return {}
 
     def set_desired_capacity(self, ctx: Any, params: dict[str, Any]) -> Result:
