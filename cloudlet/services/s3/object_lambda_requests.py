@@ -169,8 +169,11 @@ class ObjectLambdaHandlers:
         )
         event["getObjectContext"]["outputToken"] = token
         invocation = self._olap_invocations.spawn(self._invoke(function, event))
+        assert invocation is not None  # a request runs on the loop
+        # The function may go on after the answer, or after the caller gave up: how it
+        # ends is then no longer news (and not an "exception never retrieved").
+        invocation.add_done_callback(lambda task: task.cancelled() or task.exception())
         try:
-            assert invocation is not None  # a request runs on the loop
             done, _ = await asyncio.wait(
                 (pending.answer, invocation),
                 timeout=RESPONSE_SECONDS,
@@ -180,8 +183,6 @@ class ObjectLambdaHandlers:
                 if invocation in done:
                     invocation.result()  # the function's failure, in S3's words
                 raise no_response()
-            # The function goes on after its answer; what it ends in is no longer news.
-            invocation.add_done_callback(lambda task: task.cancelled() or task.exception())
             answer, relayed = pending.answer.result()
             return get_object_output(answer, relayed)
         finally:
