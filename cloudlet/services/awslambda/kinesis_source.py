@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
@@ -54,11 +55,9 @@ class KinesisPoller:
     env: Any
     _esms: dict[str, Doc]
 
-    def _save_esm(self, doc: Doc) -> None:
-        raise NotImplementedError
+    _save_esm: Callable[[Doc], None]
 
-    async def _deliver_stream(self, doc: Doc, records: list[Doc], shard: str) -> None:
-        raise NotImplementedError
+    _deliver_stream: Callable[[Doc, list[Doc], str], Awaitable[None]]
 
     async def _poll_kinesis(self, mapping_id: str) -> None:
         doc = self._esms[mapping_id]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.auth import policy
@@ -54,11 +55,9 @@ class PolicyOps:
 
     store: KinesisStore
 
-    def _stream(self, ctx: Any, params: Result, *, arn_key: str = "StreamARN") -> Stream:
-        raise NotImplementedError
+    _stream: Callable[..., Stream]
 
-    def _consumer(self, ctx: Any, params: Result) -> Consumer:
-        raise NotImplementedError
+    _consumer: Callable[[Any, Result], Consumer]
 
     def _policy_target(self, ctx: Any, arn: str) -> Stream | Consumer:
         """The stream or consumer ``arn`` names, when the caller may manage its policy."""

@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,7 @@ class RecordOps:
     _usage: dict[tuple[str, str], tuple[int, int, int]]
     """(stream ARN, shard) -> (second, bytes, records) written in that second."""
 
-    def _stream(self, ctx: Any, params: Result, *, arn_key: str = "StreamARN") -> Stream:
-        raise NotImplementedError
+    _stream: Callable[..., Stream]
 
     def _writable(self, ctx: Any, params: Result) -> Stream:
         stream = self._stream(ctx, params)

@@ -7,6 +7,7 @@ Kinesis allows 50 tags per stream or consumer and 10 per AddTagsToStream call; k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.tags import tag_text_ok
@@ -50,11 +51,9 @@ def merged_tags(
 class TagOps:
     store: KinesisStore
 
-    def _stream(self, ctx: Any, params: Result, *, arn_key: str = "StreamARN") -> Stream:
-        raise NotImplementedError
+    _stream: Callable[..., Stream]
 
-    def _consumer(self, ctx: Any, params: Result) -> Consumer:
-        raise NotImplementedError
+    _consumer: Callable[[Any, Result], Consumer]
 
     def _add_tags(self, stream: Stream, tags: dict[str, str]) -> None:
         stream.tags = merged_tags("stream", stream.name, stream.account, stream.tags, tags)

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.background import Background
@@ -65,8 +66,7 @@ class FiltersMixin(KinesisDeliveryMixin):
     _compiled: dict[tuple[int, str], list[tuple[Row, Pattern]]]
     _deliveries: Background
 
-    def _check_destination_filter(self, ctx: Any, arn: str, role: str | None) -> Target:
-        raise NotImplementedError
+    _check_destination_filter: Callable[[Any, str, str | None], Target]
 
     def _forget_filters(self) -> None:
         self._compiled.clear()

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,8 +193,7 @@ class KinesisDeliveryMixin:
     env: Any
     _kinesis: KinesisSender
 
-    def _destination_target(self, arn: str) -> Target | None:
-        raise NotImplementedError
+    _destination_target: Callable[[str], Target | None]
 
     async def _check_stream_filter(self, ctx: Any, arn: str) -> None:
         """PutSubscriptionFilter's checks of a Kinesis stream destination, and its test
