@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cloudlet.core import cron_fields
+
 _MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
 _DAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
 SEARCH_DAYS = 366 * 5
@@ -73,38 +75,8 @@ def zone(name: str | None) -> ZoneInfo:
         raise CronError(f"Invalid time zone: {name}") from exc
 
 
-def _number(text: str, low: int, high: int, names: dict[str, int] | None) -> int:
-    if names and text.upper() in names:
-        return names[text.upper()]
-    if not text.isdigit():
-        raise CronError(text)
-    value = int(text)
-    if not low <= value <= high:
-        raise CronError(text)
-    return value
-
-
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(part)
-            step = int(step_text)
-        if body == "*":
-            first, last = low, high
-        elif "-" in body:
-            a, _, b = body.partition("-")
-            first, last = _number(a, low, high, names), _number(b, low, high, names)
-            if first > last:
-                raise CronError(part)
-        else:
-            first = _number(body, low, high, names)
-            last = high if step_text else first
-        out.update(range(first, last + 1, step))
-    return out
+    return cron_fields.values(text, low, high, names, error=CronError)
 
 
 def parse(text: str, time_zone: str | None = None) -> Recurrence:

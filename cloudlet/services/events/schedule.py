@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cloudlet.core import cron_fields
+
 _RATE = re.compile(r"rate\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
@@ -127,34 +129,12 @@ def _cron(body: str) -> Cron:
 
 
 def _number(text: str, low: int, high: int, names: dict[str, int] | None = None) -> int:
-    if names and text.upper() in names:
-        return names[text.upper()]
-    if not text.isdigit():
-        raise ScheduleError(text)
-    value = int(text)
-    if not low <= value <= high:
-        raise ScheduleError(text)
-    return value
+    return cron_fields.number(text, low, high, names, error=ScheduleError)
 
 
 def _values(field: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
     """A field of lists, ranges, ``*`` and steps as the set of values it allows."""
-    out: set[int] = set()
-    for item in field.split(","):
-        base, _, step_text = item.partition("/")
-        step = _number(step_text, 1, high) if step_text else 1
-        if base == "*":
-            first, last = low, high
-        elif "-" in base:
-            a, _, b = base.partition("-")
-            first, last = _number(a, low, high, names), _number(b, low, high, names)
-            if first > last:
-                raise ScheduleError(item)
-        else:
-            first = _number(base, low, high, names)
-            last = high if step_text else first
-        out.update(range(first, last + 1, step))
-    return out
+    return cron_fields.values(field, low, high, names, error=ScheduleError, step_limit=high)
 
 
 def _dom(field: str) -> DaySet:
