@@ -4,17 +4,24 @@ Lambda's event source mappings and EventBridge Pipes read the same sources (SQS 
 DynamoDB streams, Kinesis streams) through the sources' own APIs and pass on the same
 record shapes (the Lambda developer guide's event samples; the Pipes user guide's, where
 a Kinesis record's fields sit at the top level instead of under ``kinesis``). The
-shapes live here so the two cannot drift apart.
+shapes, and the way a batch is gathered from a queue, live here so the two cannot
+drift apart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import math
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 Doc = dict[str, Any]
+LONG_POLL = 20
+"""ReceiveMessage's longest wait, which pollers of queues use while nothing has come."""
 
 
 def jsonable(value: Any) -> Any:
@@ -31,6 +38,43 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+async def receive_batch(
+    sqs: Callable[[str, Doc], Awaitable[Doc]], url: str, size: int, window: float
+) -> list[Doc]:
+    """Up to ``size`` messages of queue ``url``, as an SQS poller gathers a batch: long
+    polls until the first arrives, then more until the batch is full or ``window``
+    seconds (the batching window) have passed since. ``sqs`` calls SQS's operations."""
+    batch: list[Doc] = []
+    deadline = None
+    while len(batch) < size:
+        if deadline is None:
+            wait = LONG_POLL
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            wait = min(LONG_POLL, math.ceil(left)) if left >= 1 else 0
+        res = await sqs(
+            "ReceiveMessage",
+            {
+                "QueueUrl": url,
+                "MaxNumberOfMessages": min(10, size - len(batch)),
+                "WaitTimeSeconds": wait,
+                "AttributeNames": ["All"],
+                "MessageAttributeNames": ["All"],
+            },
+        )
+        got = res.get("Messages") or []
+        batch += got
+        if batch and deadline is None:
+            if window <= 0:
+                break
+            deadline = time.monotonic() + window
+        if not got and wait == 0:
+            await asyncio.sleep(0.05)
+    return batch
 
 
 def sqs_record(msg: Doc, arn: str) -> Doc:

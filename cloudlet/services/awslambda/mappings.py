@@ -40,14 +40,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
-from cloudlet.core.source_records import jsonable, sqs_record
+from cloudlet.core.source_records import jsonable, receive_batch, sqs_record
 from cloudlet.services.awslambda import errors, filters
 from cloudlet.services.awslambda.kinesis_source import KinesisPoller, stream_of
 from cloudlet.state.documents import DocumentStore
@@ -483,34 +482,7 @@ class EventSourceMappingOps(KinesisPoller):
         while True:
             doc = self._esms[mapping_id]
             size, window = doc["BatchSize"], doc["MaximumBatchingWindowInSeconds"]
-            batch: list[Doc] = []
-            deadline = None
-            while len(batch) < size:
-                if deadline is None:
-                    wait = 20
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    wait = min(20, math.ceil(left)) if left >= 1 else 0
-                res = await sqs(
-                    "ReceiveMessage",
-                    {
-                        "QueueUrl": url,
-                        "MaxNumberOfMessages": min(10, size - len(batch)),
-                        "WaitTimeSeconds": wait,
-                        "AttributeNames": ["All"],
-                        "MessageAttributeNames": ["All"],
-                    },
-                )
-                got = res.get("Messages") or []
-                batch += got
-                if batch and deadline is None:
-                    if window <= 0:
-                        break
-                    deadline = time.monotonic() + window
-                if not got and wait == 0:
-                    await asyncio.sleep(0.05)
+            batch = await receive_batch(sqs, url, size, window)
             records = [sqs_record(m, doc["EventSourceArn"]) for m in batch]
             wanted = filters.compile_filters(doc.get("FilterCriteria"), sqs=True)
             if wanted is not None:

@@ -12,12 +12,9 @@ messages stay.
 
 from __future__ import annotations
 
-import asyncio
-import math
-import time
 from typing import TYPE_CHECKING, Any
 
-from cloudlet.core.source_records import sqs_record
+from cloudlet.core.source_records import receive_batch, sqs_record
 from cloudlet.services.pipes.filters import matches
 from cloudlet.services.pipes.model import queue_url, where
 
@@ -25,7 +22,6 @@ if TYPE_CHECKING:
     from cloudlet.services.pipes.runner import Runner
 
 Doc = dict[str, Any]
-LONG_POLL = 20
 
 
 async def read_queue(runner: Runner, arn: str) -> None:
@@ -44,7 +40,7 @@ async def read_queue(runner: Runner, arn: str) -> None:
         params = pipe.source_parameters.get("SqsQueueParameters") or {}
         size = params.get("BatchSize", 10)
         window = params.get("MaximumBatchingWindowInSeconds", 0)
-        batch = await _gather(sqs, url, size, window)
+        batch = await receive_batch(sqs, url, size, window)
         if (pipe := runner.store.get(arn)) is None:
             return
         records = [sqs_record(m, source) for m in batch]
@@ -56,38 +52,6 @@ async def read_queue(runner: Runner, arn: str) -> None:
             continue
         failed = await runner.process(pipe, records)
         await _delete(sqs, url, [r for i, r in enumerate(records) if i not in failed])
-
-
-async def _gather(sqs: Any, url: str, size: int, window: int) -> list[Doc]:
-    batch: list[Doc] = []
-    deadline = None
-    while len(batch) < size:
-        if deadline is None:
-            wait = LONG_POLL
-        else:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            wait = min(LONG_POLL, math.ceil(left)) if left >= 1 else 0
-        res = await sqs(
-            "ReceiveMessage",
-            {
-                "QueueUrl": url,
-                "MaxNumberOfMessages": min(10, size - len(batch)),
-                "WaitTimeSeconds": wait,
-                "AttributeNames": ["All"],
-                "MessageAttributeNames": ["All"],
-            },
-        )
-        got = res.get("Messages") or []
-        batch += got
-        if batch and deadline is None:
-            if window <= 0:
-                break
-            deadline = time.monotonic() + window
-        if not got and wait == 0:
-            await asyncio.sleep(0.05)
-    return batch
 
 
 async def _delete(sqs: Any, url: str, records: list[Doc]) -> None:
