@@ -127,3 +127,20 @@ def kinesis_envelope(raw: Doc, shard: str, stream_arn: str, role: str) -> Doc:
         "awsRegion": stream_arn.split(":")[3],
         "eventSourceARN": stream_arn,
     }
+
+
+def ready_shards(shards: list[Doc], state: dict[str, Doc]) -> list[tuple[str, Doc]]:
+    """(shard id, its saved position) of the shards a stream reader may read now: known
+    to the reader, not read to their end, and with every parent (a reshard's) finished,
+    so a key's records are read in order across a split or merge."""
+    ready = []
+    for shard in shards:
+        sid = shard["ShardId"]
+        mine = state.get(sid)
+        if mine is None or mine.get("finished"):
+            continue
+        parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
+        if any(p in state and not state[p].get("finished") for p in parents if p):
+            continue
+        ready.append((sid, mine))
+    return ready

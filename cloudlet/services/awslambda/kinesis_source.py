@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.core.source_records import kinesis_data, kinesis_envelope
+from cloudlet.core.source_records import kinesis_data, kinesis_envelope, ready_shards
 from cloudlet.services.awslambda import filters
 
 Doc = dict[str, Any]
@@ -80,14 +80,7 @@ class KinesisPoller:
                 self._note_shards(doc, shards)
             state = doc["shards"]
             busy = False
-            for shard in shards:
-                sid = shard["ShardId"]
-                mine = state.get(sid)
-                if mine is None or mine.get("finished"):
-                    continue
-                parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
-                if any(p in state and not state[p].get("finished") for p in parents if p):
-                    continue
+            for sid, mine in ready_shards(shards, state):
                 if sid not in iterators:
                     iterators[sid] = await self._iterator(kinesis, arn, sid, mine, doc)
                 try:

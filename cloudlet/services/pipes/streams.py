@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.environ import seconds_setting
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
+from cloudlet.core.source_records import ready_shards
 from cloudlet.services.pipes.filters import matches
 from cloudlet.services.pipes.model import Pipe, queue_url, where
 from cloudlet.services.pipes.records import (
@@ -92,14 +93,7 @@ class StreamReader:
                 self._note_shards(pipe, shards)
             state = pipe.position["shards"]
             busy = False
-            for shard in shards:
-                sid = shard["ShardId"]
-                mine = state.get(sid)
-                if mine is None or mine.get("finished"):
-                    continue
-                parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
-                if any(p in state and not state[p].get("finished") for p in parents if p):
-                    continue
+            for sid, mine in ready_shards(shards, state):
                 if sid not in iterators:
                     iterators[sid] = await self._iterator(pipe, sid, mine)
                 try:
