@@ -6,7 +6,8 @@ it pays nothing). The answer combines:
 
 - the principal's identity policies, compiled and cached by the IAM service
   (``PolicySource.identity_for``; None means the principal is not governed
-  by IAM: role credentials for a role IAM does not know). The account root has
+  by IAM: role credentials for a role IAM does not know), bounded by the user's or
+  role's permissions boundary and a session's policies. The account root has
   no policies and may do everything, except what a resource policy explicitly
   denies it (AWS's rule), bar S3's lockout protection: the root may always get,
   put and delete a bucket policy;
@@ -37,6 +38,7 @@ A refusal is ``AccessDenied`` in the request's protocol, worded as AWS words it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -67,6 +69,9 @@ class Identity:
     username: str | None = None
     session: tuple[policy.Policy, ...] | None = None
     """Session policies: when set, an identity-based Allow must also be theirs."""
+    boundary: policy.Policy | None = None
+    """The user's or role's permissions boundary: when set, an identity-based Allow
+    must also be the boundary's."""
 
 
 _ROOT_POLICIES = (
@@ -181,7 +186,7 @@ class Authorizer:
         assert principal is not None
         context = request_context(ctx, principal, identity, service)
         request = policy.Request(action, resource, identity.caller, context)
-        decision = _decide(request, identity, resource_policy(text) if text else None)
+        decision = decide(request, identity, resource_policy(text) if text else None)
         return decision.allowed or _acl_grants(ctx, service, decision, action, resource)
 
 
@@ -220,7 +225,7 @@ def _check(
     compiled: policy.Policy | None,
     service: Any,
 ) -> None:
-    decision = _decide(request, identity, compiled)
+    decision = decide(request, identity, compiled)
     if decision.allowed or _acl_grants(ctx, service, decision, request.action, request.resource):
         return
     raise access_denied(ctx, principal, request.action, request.resource, decision)
@@ -237,12 +242,15 @@ def _acl_grants(
     return bool(service.acl_allows(ctx, action, resource))
 
 
-def _decide(
+def decide(
     request: policy.Request, identity: Identity, compiled: policy.Policy | None
 ) -> policy.Decision:
-    """The identity's policies and the resource policy, bounded by any session policies."""
+    """The identity's policies and the resource policy, bounded by any permissions
+    boundary and session policies (IAM's policy simulator asks this too)."""
     decision = policy.evaluate(request, identity.policies, compiled)
-    if decision.allowed and identity.session is not None:
+    if decision.denied_by is None and (
+        identity.boundary is not None or identity.session is not None
+    ):
         decision = _bounded(request, identity, decision, compiled)
     return decision
 
@@ -253,17 +261,40 @@ def _bounded(
     decision: policy.Decision,
     resource: policy.Policy | None,
 ) -> policy.Decision:
-    """Session policies bound the role's permissions; a resource policy naming the
-    session itself still grants (as AWS evaluates session principals)."""
-    assert identity.session is not None
-    bounded = policy.evaluate(request, identity.session)
-    if bounded.allowed or bounded.explicit_deny:
-        return bounded if bounded.explicit_deny else decision
-    if resource is not None:
-        direct = policy.evaluate(request, (), resource)
-        if direct.allowed:
-            return decision
-    return policy.Decision(False, None, session=True)
+    """AWS's rules within one account: a permissions boundary and session policies bound
+    what identity policies (and a resource policy naming the role) allow, and a Deny in
+    either refuses; a resource policy naming the caller itself (a user's ARN, a role
+    session's ARN) grants whatever they say."""
+    refused: str | None = None
+    if identity.boundary is not None:
+        bounded = policy.evaluate(request, (identity.boundary,))
+        if bounded.explicit_deny:
+            return policy.Decision(False, "boundary")
+        if not bounded.allowed:
+            refused = "boundary"
+    if identity.session is not None:
+        bounded = policy.evaluate(request, identity.session)
+        if bounded.explicit_deny:
+            return policy.Decision(False, "session")
+        if not bounded.allowed and refused is None:
+            refused = "session"
+    if not decision.allowed or refused is None:
+        return decision
+    if resource is not None and names_caller(request, resource):
+        return decision
+    return policy.Decision(
+        False, None, session=refused == "session", boundary=refused == "boundary"
+    )
+
+
+def names_caller(request: policy.Request, resource: policy.Policy) -> bool:
+    """Whether ``resource`` allows the request to the caller's own ARN (a user, a role
+    session), not through its role's ARN: such grants no boundary or session policy limits."""
+    caller = request.caller
+    if caller.role_arn is not None:
+        caller = dataclasses.replace(caller, role_arn=None)
+        request = policy.Request(request.action, request.resource, caller, request.context)
+    return policy.evaluate(request, (), resource).allowed
 
 
 def service_principal_allowed(
@@ -289,7 +320,7 @@ def check_identity(credentials: Any, principal: Principal, action: str, resource
     if identity is None:
         return
     request = policy.Request(action, resource, identity.caller, {})
-    decision = _decide(request, identity, None)
+    decision = decide(request, identity, None)
     if not decision.allowed:
         raise access_denied(None, principal, action, resource, decision)
 
@@ -315,6 +346,12 @@ def request_context(
     context["aws:userid"] = principal.user_id
     if identity.username is not None:
         context["aws:username"] = identity.username
+    if principal.mfa_time is not None:
+        context["aws:MultiFactorAuthPresent"] = "true"
+        context["aws:MultiFactorAuthAge"] = str(max(0, int(clock.time() - principal.mfa_time)))
+    elif (principal.access_key or "").startswith("ASIA"):
+        # Temporary credentials opened without MFA say so; long-term keys have no such key.
+        context["aws:MultiFactorAuthPresent"] = "false"
     return context
 
 
@@ -355,6 +392,12 @@ def access_denied(
         why = "with an explicit deny in an identity-based policy"
     elif decision.denied_by == "resource":
         why = "with an explicit deny in a resource-based policy"
+    elif decision.denied_by == "boundary":
+        why = "with an explicit deny in a permissions boundary"
+    elif decision.denied_by == "session":
+        why = "with an explicit deny in a session policy"
+    elif decision.boundary:
+        why = f"because no permissions boundary allows the {action} action"
     elif decision.session:
         why = f"because no session policy allows the {action} action"
     else:

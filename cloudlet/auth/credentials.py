@@ -40,6 +40,9 @@ class Principal:
     session_policies: tuple[str, ...] = ()
     """Session policies (AssumeRole ``Policy``/``PolicyArns``): they bound what the
     role's policies allow."""
+    mfa_time: float | None = None
+    """When the MFA code that opened this session was checked (STS's ``SerialNumber``
+    and ``TokenCode``): ``aws:MultiFactorAuthPresent`` and ``aws:MultiFactorAuthAge``."""
 
     def to_doc(self) -> dict[str, Any]:
         """The principal as JSON, for a service that keeps temporary keys across restarts
@@ -50,6 +53,7 @@ class Principal:
             "kind": self.kind,
             "user_id": self.user_id,
             "session_policies": list(self.session_policies),
+            "mfa_time": self.mfa_time,
         }
 
     @classmethod
@@ -61,6 +65,7 @@ class Principal:
             doc["kind"],
             doc["user_id"],
             tuple(doc.get("session_policies", ())),
+            doc.get("mfa_time"),
         )
 
     @property

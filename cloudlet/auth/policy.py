@@ -538,10 +538,13 @@ def _compile_statement(st: Any, kind: PolicyKind) -> Statement:
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
-    denied_by: Literal["identity", "resource", None] = None
-    """Where the explicit Deny was, when there was one."""
+    denied_by: Literal["identity", "resource", "boundary", "session", None] = None
+    """Where the explicit Deny was, when there was one (a permissions boundary's or a
+    session policy's Deny is the authorizer's to find: ``evaluate`` sees neither)."""
     session: bool = False
     """Refused because no session policy allows the action."""
+    boundary: bool = False
+    """Refused because the principal's permissions boundary does not allow the action."""
 
     @property
     def explicit_deny(self) -> bool:

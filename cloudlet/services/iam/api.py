@@ -3,8 +3,12 @@
 IAM is global: every entity belongs to the caller's account whatever region
 the request was signed for. Handlers live in ``users`` (users, groups, access
 keys), ``roles`` (roles, instance profiles), ``policies`` (managed
-policies, versions, attachments, inline policies) and ``oidc`` (OpenID Connect
-identity providers, which STS's AssumeRoleWithWebIdentity trusts).
+policies, versions, attachments, inline policies), ``boundaries`` (permissions
+boundaries), ``oidc`` (OpenID Connect identity providers, which STS's
+AssumeRoleWithWebIdentity trusts), ``logins`` (login profiles, ChangePassword, the
+password policy), ``mfa`` (virtual MFA devices), ``certificates`` (server
+certificates), ``account`` (alias, summary, STS preferences), ``details``
+(GetAccountAuthorizationDetails) and ``simulator`` (the policy simulator).
 
 Strict mode asks IAM one question per request (``identities.Identities``):
 the principal's compiled identity policies, cached per principal and dropped on
@@ -22,12 +26,19 @@ from cloudlet.auth.credentials import Principal
 from cloudlet.core.clock import clock
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.iam import errors
+from cloudlet.services.iam.account import AccountHandlers
+from cloudlet.services.iam.boundaries import BoundaryHandlers, boundary_view
+from cloudlet.services.iam.certificates import CertificateHandlers
 from cloudlet.services.iam.common import dt
+from cloudlet.services.iam.details import DetailHandlers
 from cloudlet.services.iam.identities import Identities
+from cloudlet.services.iam.logins import LoginHandlers
 from cloudlet.services.iam.managed import AWS_MANAGED
+from cloudlet.services.iam.mfa import MfaHandlers
 from cloudlet.services.iam.oidc import OidcHandlers, provider_id
 from cloudlet.services.iam.policies import PolicyHandlers
 from cloudlet.services.iam.roles import RoleHandlers
+from cloudlet.services.iam.simulator import SimulatorHandlers
 from cloudlet.services.iam.store import Doc, IamStore, key
 from cloudlet.services.iam.users import UserHandlers
 
@@ -40,11 +51,67 @@ _TARGETS = (
 )
 # Operations that act on the caller when no UserName is given.
 _SELF_OPERATIONS = frozenset(
-    {"GetUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey"}
+    {
+        "GetUser",
+        "CreateAccessKey",
+        "ListAccessKeys",
+        "UpdateAccessKey",
+        "DeleteAccessKey",
+        "ChangePassword",
+        "CreateLoginProfile",
+        "GetLoginProfile",
+        "DeleteLoginProfile",
+        "ListMFADevices",
+        "DeactivateMFADevice",
+        "GetMFADevice",
+    }
+)
+# The operations AWS documents the iam:PermissionsBoundary key for (the Service
+# Authorization Reference): the boundary asked for, or the one the user or role has.
+_BOUNDARY_KEY_OPERATIONS = frozenset(
+    {
+        "CreateUser",
+        "CreateRole",
+        "PutUserPermissionsBoundary",
+        "PutRolePermissionsBoundary",
+        "DeleteUserPermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+        "AttachUserPolicy",
+        "AttachRolePolicy",
+        "DetachUserPolicy",
+        "DetachRolePolicy",
+        "PutUserPolicy",
+        "PutRolePolicy",
+        "DeleteUserPolicy",
+        "DeleteRolePolicy",
+    }
+)
+_POLICY_ARN_KEY_OPERATIONS = frozenset(
+    {
+        "AttachUserPolicy",
+        "AttachGroupPolicy",
+        "AttachRolePolicy",
+        "DetachUserPolicy",
+        "DetachGroupPolicy",
+        "DetachRolePolicy",
+    }
 )
 
 
-class IamService(UserHandlers, RoleHandlers, PolicyHandlers, OidcHandlers, Service):
+class IamService(
+    UserHandlers,
+    RoleHandlers,
+    PolicyHandlers,
+    BoundaryHandlers,
+    OidcHandlers,
+    LoginHandlers,
+    MfaHandlers,
+    CertificateHandlers,
+    AccountHandlers,
+    DetailHandlers,
+    SimulatorHandlers,
+    Service,
+):
     name = "iam"
     internal_error = (  # the modelled ServiceFailureException
         "ServiceFailure",
@@ -84,17 +151,45 @@ class IamService(UserHandlers, RoleHandlers, PolicyHandlers, OidcHandlers, Servi
             return f"arn:aws:iam::{account}:oidc-provider/{provider_id(params['Url'])}", None
         if "PolicyArn" in params and "UserName" not in params and "RoleName" not in params:
             return params["PolicyArn"], None
+        if "PolicySourceArn" in params:
+            return params["PolicySourceArn"], None
         for kind, member, word in _TARGETS:
             name = params.get(member)
             if name:
                 doc = self.store.get(kind, key(account, name))
                 path = doc["Path"] if doc is not None else "/"
                 return f"arn:aws:iam::{account}:{word}{path}{name}", None
+        if "ServerCertificateName" in params:
+            name = params["ServerCertificateName"]
+            cert = self.store.get("server_certificate", key(account, name))
+            path = cert["Path"] if cert is not None else params.get("Path") or "/"
+            return f"arn:aws:iam::{account}:server-certificate{path}{name}", None
+        if operation == "CreateVirtualMFADevice":
+            path = params.get("Path") or "/"
+            return f"arn:aws:iam::{account}:mfa{path}{params['VirtualMFADeviceName']}", None
+        if "SerialNumber" in params and operation not in _SELF_OPERATIONS:
+            return params["SerialNumber"], None
         if operation in _SELF_OPERATIONS:
             principal = getattr(ctx, "principal", None)
             if principal is not None:
                 return principal.arn, None
         return "*", None
+
+    def condition_keys(self, ctx: Any, context: dict[str, Any]) -> None:
+        """Strict mode: ``iam:PermissionsBoundary`` and ``iam:PolicyARN`` where AWS has them."""
+        operation, params = ctx.operation.name, ctx.params
+        if operation in _BOUNDARY_KEY_OPERATIONS:
+            boundary = params.get("PermissionsBoundary")
+            if boundary is None:
+                kind, member = (
+                    ("user", "UserName") if "UserName" in params else ("role", "RoleName")
+                )
+                holder = self.store.get(kind, key(ctx.account_id, params.get(member) or ""))
+                boundary = holder.get("PermissionsBoundary") if holder is not None else None
+            if boundary:
+                context["iam:PermissionsBoundary"] = boundary
+        if operation in _POLICY_ARN_KEY_OPERATIONS and params.get("PolicyArn"):
+            context["iam:PolicyARN"] = params["PolicyArn"]
 
     # -- shared helpers ------------------------------------------------------------------
 
@@ -146,6 +241,10 @@ class IamService(UserHandlers, RoleHandlers, PolicyHandlers, OidcHandlers, Servi
             "Arn": doc["Arn"],
             "CreateDate": dt(doc["CreateDate"]),
         }
+        if tags:
+            boundary = boundary_view(doc)
+            if boundary is not None:
+                out["PermissionsBoundary"] = boundary
         if tags and doc.get("Tags"):
             out["Tags"] = [{"Key": k, "Value": v} for k, v in doc["Tags"].items()]
         return out

@@ -43,6 +43,17 @@ def check_path(path: str | None) -> str:
     return path
 
 
+def check_range(value: int | None, member: str, low: int, high: int) -> None:
+    """AWS's ValidationError for an integer parameter outside ``low..high``."""
+    if value is None or low <= value <= high:
+        return
+    bound = f"less than or equal to {high}" if value > high else f"greater than or equal to {low}"
+    raise errors.validation(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must have value {bound}"
+    )
+
+
 def check_document(text: str, kind: policy.PolicyKind = "identity") -> str:
     """The document as given, if IAM would accept it (``MalformedPolicyDocument``)."""
     try:

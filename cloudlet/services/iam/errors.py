@@ -58,3 +58,25 @@ def invalid_input(message: str) -> ServiceError:
 
 def validation(message: str) -> ServiceError:
     return ServiceError("ValidationError", message, 400)
+
+
+def invalid_user_type(message: str) -> ServiceError:
+    return ServiceError("InvalidUserType", message, 400)
+
+
+def password_policy_violation() -> ServiceError:
+    return ServiceError(
+        "PasswordPolicyViolation", "Password does not conform to the account password policy.", 400
+    )
+
+
+def invalid_authentication_code(message: str) -> ServiceError:
+    return ServiceError("InvalidAuthenticationCode", message, 403)
+
+
+def malformed_certificate(message: str) -> ServiceError:
+    return ServiceError("MalformedCertificate", message, 400)
+
+
+def key_pair_mismatch(message: str) -> ServiceError:
+    return ServiceError("KeyPairMismatch", message, 400)

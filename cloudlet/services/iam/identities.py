@@ -4,7 +4,13 @@ OpenID Connect provider by issuer.
 ``Identities`` is the ``PolicySource`` the IAM service plugs into the
 server's ``CredentialStore``. It compiles a principal's identity policies once
 (inline, attached managed, and its groups' policies for a user; the role's
-for an assumed-role session) and keeps them until IAM changes (``clear``).
+for an assumed-role session), with its permissions boundary (the default version
+of the boundary's managed policy), and keeps them until IAM changes (``clear``:
+any change of a policy, a default version, an attachment or a boundary).
+A user of an account whose password policy has ``AllowUsersToChangePassword`` may
+also change its own password and read that policy, as AWS grants.
+Other services ask it for an MFA code's validity (STS) and a server certificate
+by ARN (HTTPS listeners).
 Principals IAM does not govern (role credentials for a role IAM does not know,
 as EC2 instance profiles made up in open mode) get None: not evaluated.
 """
@@ -12,11 +18,14 @@ as EC2 instance profiles made up in open mode) get None: not evaluated.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from cloudlet.auth import policy
 from cloudlet.auth.authorizer import Identity
 from cloudlet.auth.credentials import Principal
+from cloudlet.services.iam.certificates import stored_certificate
 from cloudlet.services.iam.managed import AWS_MANAGED
+from cloudlet.services.iam.mfa import verify_token
 from cloudlet.services.iam.oidc import provider_id
 from cloudlet.services.iam.store import Doc, IamStore, key
 
@@ -49,6 +58,15 @@ class Identities:
         doc = AWS_MANAGED.get(arn) or self.store.get("policy", key(account, arn))
         return None if doc is None else doc["Versions"][doc["DefaultVersionId"]]["Document"]
 
+    def verify_mfa(self, account: str, user: str | None, serial: str, code: str) -> bool:
+        """Whether ``code`` is a current, unused code of the MFA device ``serial`` that IAM
+        user ``user`` has enabled."""
+        return verify_token(self.store, account, user, serial, code)
+
+    def server_certificate(self, account: str, arn: str) -> Doc | None:
+        """An IAM server certificate by ARN, with its private key and chain."""
+        return stored_certificate(self.store, account, arn)
+
     def identity_for(self, principal: Principal) -> Identity | None:
         cache_key = (principal.arn, principal.session_policies)
         if cache_key in self._identities:
@@ -75,7 +93,8 @@ class Identities:
             if role is None:
                 return None  # a role IAM does not know (open-mode habits): not governed
             caller = policy.Caller(principal.arn, account, "assumed-role", role_arn=role["Arn"])
-            return Identity(caller, self._policies_of(account, role))
+            boundary = self.boundary_of(account, role)
+            return Identity(caller, self._policies_of(account, role), boundary=boundary)
         if ":user/" not in principal.arn:
             return None
         caller = policy.Caller(principal.arn, account, "user")
@@ -86,15 +105,46 @@ class Identities:
         for group in self.store.all("group", account):
             if user["UserName"] in group["Members"]:
                 docs.extend(self._policies_of(account, group))
-        return Identity(caller, tuple(docs), user["UserName"])
+        settings = self.store.get("account", account) or {}
+        if (settings.get("PasswordPolicy") or {}).get("AllowUsersToChangePassword"):
+            docs.append(self._compile(_own_password(user["Arn"])))
+        boundary = self.boundary_of(account, user)
+        return Identity(caller, tuple(docs), user["UserName"], boundary=boundary)
+
+    def sources_of(self, account: str, entity: Doc) -> list[tuple[str, str, str]]:
+        """An entity's policies as (id, IAM's source type, document): its inline
+        policies (typed by the entity's kind) and attached managed policies."""
+        kind = "user" if "UserId" in entity else "group" if "GroupId" in entity else "role"
+        out = [(name, kind, text) for name, text in entity.get("Inline", {}).items()]
+        for arn in entity.get("Attached", []):
+            found = self.managed_source(account, arn)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def managed_source(self, account: str, arn: str) -> tuple[str, str, str] | None:
+        """A managed policy as (name, ``aws-managed``/``user-managed``, default document)."""
+        managed = AWS_MANAGED.get(arn) or self.store.get("policy", key(account, arn))
+        if managed is None:
+            return None
+        kind = "aws-managed" if arn in AWS_MANAGED else "user-managed"
+        text = managed["Versions"][managed["DefaultVersionId"]]["Document"]
+        return managed["PolicyName"], kind, text
+
+    def boundary_of(self, account: str, entity: Doc) -> policy.Policy | None:
+        """The entity's permissions boundary, compiled (None without one)."""
+        arn = entity.get("PermissionsBoundary")
+        if not arn:
+            return None
+        text = self.managed_document(account, arn)
+        return self._compile(text) if text is not None else policy.Policy(())
 
     def _policies_of(self, account: str, entity: Doc) -> tuple[policy.Policy, ...]:
-        texts = list(entity.get("Inline", {}).values())
-        for arn in entity.get("Attached", []):
-            managed = AWS_MANAGED.get(arn) or self.store.get("policy", key(account, arn))
-            if managed is not None:
-                texts.append(managed["Versions"][managed["DefaultVersionId"]]["Document"])
-        return tuple(self._compile(t) for t in texts)
+        return tuple(self._compile(text) for _, _, text in self.sources_of(account, entity))
+
+    def compile(self, text: str) -> policy.Policy:
+        """A document compiled once per text (an empty policy if it does not parse)."""
+        return self._compile(text)
 
     def _compile(self, text: str) -> policy.Policy:
         compiled = self._compiled.get(text)
@@ -107,3 +157,17 @@ class Identities:
                 self._compiled.clear()
             self._compiled[text] = compiled
         return compiled
+
+
+def _own_password(user_arn: str) -> str:
+    """What ``AllowUsersToChangePassword`` lets every IAM user do (the IAM user guide's
+    "Permitting IAM users to change their own passwords")."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": user_arn},
+                {"Effect": "Allow", "Action": "iam:GetAccountPasswordPolicy", "Resource": "*"},
+            ],
+        }
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.iam import errors
@@ -30,6 +31,7 @@ class PolicyHandlers:
     _changed: Any
     _now: Any
     _managed_policy: Any
+    _boundary_holders: Callable[[str, str], dict[str, list[Doc]]]
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -41,6 +43,7 @@ class PolicyHandlers:
 
     def _public_policy(self, account: str, doc: Doc, *, tags: bool = True) -> Result:
         count = sum(len(v) for v in self._attachments(account, doc["Arn"]).values())
+        bounded = sum(len(v) for v in self._boundary_holders(account, doc["Arn"]).values())
         out: Result = {
             "PolicyName": doc["PolicyName"],
             "PolicyId": doc["PolicyId"],
@@ -48,7 +51,7 @@ class PolicyHandlers:
             "Path": doc["Path"],
             "DefaultVersionId": doc["DefaultVersionId"],
             "AttachmentCount": count,
-            "PermissionsBoundaryUsageCount": 0,
+            "PermissionsBoundaryUsageCount": bounded,
             "IsAttachable": True,
             "CreateDate": dt(doc["CreateDate"]),
             "UpdateDate": dt(doc["UpdateDate"]),
@@ -141,7 +144,9 @@ class PolicyHandlers:
     def delete_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         account = ctx.account_id
         doc = self._local_policy(account, params["PolicyArn"])
-        if any(self._attachments(account, doc["Arn"]).values()):
+        if any(self._attachments(account, doc["Arn"]).values()) or any(
+            self._boundary_holders(account, doc["Arn"]).values()
+        ):
             raise errors.delete_conflict("Cannot delete a policy attached to entities.")
         if len(doc["Versions"]) > 1:
             raise errors.delete_conflict(
@@ -287,7 +292,20 @@ class PolicyHandlers:
     def list_entities_for_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         account, arn = ctx.account_id, params["PolicyArn"]
         self._managed_policy(account, arn)
-        found = self._attachments(account, arn)
+        usage = params.get("PolicyUsageFilter")
+        if usage not in (None, "PermissionsPolicy", "PermissionsBoundary"):
+            raise errors.validation(
+                f"1 validation error detected: Value '{usage}' at 'policyUsageFilter' failed to "
+                "satisfy constraint: Member must satisfy enum value set: "
+                "[PermissionsPolicy, PermissionsBoundary]"
+            )
+        found: dict[str, list[Doc]] = {kind: [] for kind, _ in _HOLDERS}
+        if usage != "PermissionsBoundary":
+            found = self._attachments(account, arn)
+        if usage != "PermissionsPolicy":
+            for kind, docs in self._boundary_holders(account, arn).items():
+                found[kind] += [d for d in docs if d not in found[kind]]
+        prefix = params.get("PathPrefix") or "/"
         wanted = params.get("EntityFilter")
         out: Result = {"PolicyUsers": [], "PolicyGroups": [], "PolicyRoles": []}
         for kind, name_key in _HOLDERS:
@@ -295,7 +313,11 @@ class PolicyHandlers:
                 continue
             member = f"Policy{kind.capitalize()}s"
             id_key = name_key.replace("Name", "Id")
-            out[member] = [{name_key: d[name_key], id_key: d[id_key]} for d in found[kind]]
+            out[member] = [
+                {name_key: d[name_key], id_key: d[id_key]}
+                for d in found[kind]
+                if d["Path"].startswith(prefix)
+            ]
         out["IsTruncated"] = False
         return out
 

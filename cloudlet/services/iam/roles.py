@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.iam import errors
+from cloudlet.services.iam.boundaries import boundary_view
 from cloudlet.services.iam.common import (
     check_document,
     check_path,
@@ -35,6 +37,9 @@ def public_role(doc: Doc, *, full: bool = True) -> Result:
     if doc.get("Description"):
         out["Description"] = doc["Description"]
     if full:
+        boundary = boundary_view(doc)
+        if boundary is not None:
+            out["PermissionsBoundary"] = boundary
         if doc["Tags"]:
             out["Tags"] = tag_list(doc["Tags"])
         out["RoleLastUsed"] = {}
@@ -57,6 +62,7 @@ class RoleHandlers:
     _entity: Any
     _changed: Any
     _now: Any
+    _boundary_arn: Callable[[str, str], str]
 
     # -- roles ------------------------------------------------------------------------------
 
@@ -78,6 +84,8 @@ class RoleHandlers:
             "Inline": {},
             "Attached": [],
         }
+        if params.get("PermissionsBoundary"):
+            doc["PermissionsBoundary"] = self._boundary_arn(account, params["PermissionsBoundary"])
         merge_tags(doc["Tags"], params.get("Tags"))
         self.store.put("role", key(account, name), doc)
         self._changed()

@@ -4,7 +4,9 @@ IAM holds few entities that are read on every strict-mode request and written
 rarely, so each kind lives in a dict of plain JSON documents and every change
 is written through to a ``DocumentStore`` (SQLite; in memory when ephemeral).
 Entities are keyed ``<account>|<name>`` (policies by ARN, keys by id, OIDC providers
-by their URL without the scheme).
+by their URL without the scheme, MFA devices by serial number); an account's own
+settings (password policy, alias, STS token version) are one ``account`` document
+keyed by the account id. A user's login profile lives in the user's document.
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ from typing import Any
 
 from cloudlet.state.documents import DocumentStore
 
-KINDS = ("user", "group", "role", "policy", "instance_profile", "access_key", "oidc_provider")
+KINDS = (
+    "user",
+    "group",
+    "role",
+    "policy",
+    "instance_profile",
+    "access_key",
+    "oidc_provider",
+    "mfa_device",
+    "server_certificate",
+    "account",
+)
 
 Doc = dict[str, Any]
 

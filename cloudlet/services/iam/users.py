@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.iam import errors
@@ -33,6 +34,7 @@ class UserHandlers:
     _register_key: Any
     _unregister_key: Any
     _caller_user: Any
+    _boundary_arn: Callable[[str, str], str]
 
     # -- users ---------------------------------------------------------------------------
 
@@ -51,6 +53,8 @@ class UserHandlers:
             "Inline": {},
             "Attached": [],
         }
+        if params.get("PermissionsBoundary"):
+            doc["PermissionsBoundary"] = self._boundary_arn(account, params["PermissionsBoundary"])
         merge_tags(doc["Tags"], params.get("Tags"))
         self.store.put("user", key(account, name), doc)
         self._changed()
@@ -104,6 +108,10 @@ class UserHandlers:
                 if akey["UserName"] == old:
                     akey["UserName"] = new_name
                     self.store.save("access_key", akey)
+            for device in self.store.all("mfa_device", account):
+                if device.get("User") == old:
+                    device["User"] = new_name
+                    self.store.save("mfa_device", device)
         doc["Arn"] = f"arn:aws:iam::{account}:user{doc['Path']}{doc['UserName']}"
         self.store.put("user", key(account, doc["UserName"]), doc)
         for akey in self.store.all("access_key", account):
@@ -117,6 +125,10 @@ class UserHandlers:
         doc = self._entity("user", account, name)
         if any(k["UserName"] == name for k in self.store.all("access_key", account)):
             raise errors.delete_conflict("Cannot delete entity, must delete access keys first.")
+        if doc.get("LoginProfile"):
+            raise errors.delete_conflict("Cannot delete entity, must delete login profile first.")
+        if any(d.get("User") == name for d in self.store.all("mfa_device", account)):
+            raise errors.delete_conflict("Cannot delete entity, must delete MFA device first.")
         if doc["Inline"]:
             raise errors.delete_conflict("Cannot delete entity, must delete policies first.")
         if doc["Attached"]:

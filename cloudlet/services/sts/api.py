@@ -26,6 +26,9 @@ AssumeRole:
   ARN locally); strict mode refuses with ``AccessDenied``.
 - session policies (``Policy``, ``PolicyArns``) travel with the session's
   principal and bound what the role's policies allow.
+- ``SerialNumber`` + ``TokenCode`` (here and in GetSessionToken) are checked against
+  the calling IAM user's MFA device (IAM's ``identities.verify_mfa``); the session
+  then carries ``aws:MultiFactorAuthPresent``/``aws:MultiFactorAuthAge``.
 
 AssumeRoleWithWebIdentity is unsigned, as on AWS (the authenticator lets it through
 in strict mode and ``public_access`` admits it): the token is the credential, so it
@@ -131,6 +134,31 @@ class StsService(Service):
         verifies (the authenticator's ``UNSIGNED_ACTIONS``)."""
         return action == WEB_IDENTITY
 
+    def condition_keys(self, ctx: Any, context: dict[str, Any]) -> None:
+        """An MFA code given with the request counts for its own evaluation (the handler
+        refuses a wrong one)."""
+        if ctx.params.get("SerialNumber") and ctx.params.get("TokenCode"):
+            context["aws:MultiFactorAuthPresent"] = "true"
+            context["aws:MultiFactorAuthAge"] = "0"
+
+    def _mfa(self, ctx: Any, principal: Principal | None, params: dict[str, Any]) -> float | None:
+        """When the request's MFA code was checked (None without one); ``AccessDenied``
+        for a code that is not a current one of the calling IAM user's device."""
+        serial, code = params.get("SerialNumber"), params.get("TokenCode")
+        if not serial and not code:
+            return None
+        identities = getattr(self.env.services.get("iam"), "identities", None)
+        user = principal.name if principal is not None and principal.kind == "user" else None
+        if not (serial and code and identities is not None) or not identities.verify_mfa(
+            ctx.account_id, user, serial, code
+        ):
+            raise ServiceError(
+                "AccessDenied",
+                "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+                403,
+            )
+        return clock.time()
+
     def _role(self, account: str, arn: str) -> dict[str, Any] | None:
         iam = self.env.services.get("iam")
         if iam is None:
@@ -177,18 +205,19 @@ class StsService(Service):
             duration = self._duration(params, 43200)
             principal = Principal.root(account)
             return self._issue(principal, duration, role_arn, session, "AROA" + "X" * 17)
+        mfa = None if internal else self._mfa(ctx, ctx.principal, params)
         if internal:
             service = getattr(ctx, "caller_service", None) or DEFAULT_SERVICE_PRINCIPAL
             caller = policy.Caller(service, account, "service", service=service)
-            if not self._trusts(role, caller, ctx):
+            if not self._trusts(role, caller):
                 raise self._denied(ctx, role_arn, service)
-        elif strict and not self._trusts(role, self._caller(ctx.principal), ctx):
+        elif strict and not self._trusts(role, self._caller(ctx.principal), mfa):
             raise self._denied(ctx, role_arn)
         duration = self._duration(params, role["MaxSessionDuration"])
         name = role["RoleName"]
         principal = Principal.assumed_role(account, name, session, None, role["RoleId"])
         texts = self._session_policies(account, params)
-        principal = dataclasses.replace(principal, session_policies=texts)
+        principal = dataclasses.replace(principal, session_policies=texts, mfa_time=mfa)
         result = self._issue(principal, duration, role["Arn"], session, role["RoleId"])
         result["PackedPolicySize"] = min(100, sum(len(t) for t in texts) * 100 // 2048)
         return result
@@ -252,7 +281,8 @@ class StsService(Service):
                 f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
                 f"satisfy constraint: Member must have value less than or equal to {limit}"
             )
-        creds, _ = self._credentials(principal, duration)
+        mfa = self._mfa(ctx, principal, params)
+        creds, _ = self._credentials(dataclasses.replace(principal, mfa_time=mfa), duration)
         return {"Credentials": creds}
 
     # -- helpers ------------------------------------------------------------------------
@@ -296,7 +326,7 @@ class StsService(Service):
         return policy.Caller(principal.arn, principal.account_id, kind, role_arn=role_arn)
 
     @staticmethod
-    def _trusts(role: dict[str, Any], caller: policy.Caller, ctx: Any) -> bool:
+    def _trusts(role: dict[str, Any], caller: policy.Caller, mfa: float | None = None) -> bool:
         try:
             trust = policy.parse(role["AssumeRolePolicyDocument"], "trust")
         except policy.MalformedPolicy:
@@ -313,6 +343,9 @@ class StsService(Service):
             "aws:CurrentTime": _dt(clock.time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:EpochTime": str(int(clock.time())),
         }
+        if mfa is not None:
+            context["aws:MultiFactorAuthPresent"] = "true"
+            context["aws:MultiFactorAuthAge"] = "0"
         request = policy.Request("sts:AssumeRole", role["Arn"], as_account, context)
         return policy.evaluate(request, (), trust).allowed
 
