@@ -10,7 +10,10 @@ address, and few for ``localhost``:
   (``myap-123456789012.127.0.0.1:4566``): the server needs that name, so the request
   goes to the bare endpoint with the full name in its ``Host`` header, set before
   signing so the signature covers it (``prefixed_host_as_header``). Presigned URLs are
-  left alone: whoever fetches one sends no such header.
+  left alone: whoever fetches one sends no such header;
+- an operation's own host prefix (CloudWatch Logs' StartLiveTail: ``stream-127.0.0.1``),
+  which the server does not need: dropped before signing (``drop_host_prefix``). The
+  environment's ``AWS_DISABLE_HOST_PREFIX_INJECTION=true`` does the same for any client.
 
 Enable it in ``~/.aws/config``::
 
@@ -36,16 +39,32 @@ def drop_account_host(request: Any, **_: Any) -> None:
         request.url = urlunsplit(parts._replace(netloc=rest))
 
 
+def drop_host_prefix(request: Any, **_: Any) -> None:
+    """botocore's ``before-sign`` hook: ``<prefix>-<IPv4 or localhost>`` (an operation's
+    ``hostPrefix`` in front of an IP endpoint) becomes the bare address."""
+    parts = urlsplit(request.url)
+    _head, dash, rest = (parts.hostname or "").partition("-")
+    if not dash or (rest != "localhost" and not _is_ipv4(rest)):
+        return
+    port = f":{parts.port}" if parts.port is not None else ""
+    request.url = urlunsplit(parts._replace(netloc=rest + port))
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _bare_host(host: str) -> str | None:
     """The IPv4 address or ``localhost`` under a prefixed ``host`` (None: no prefix)."""
     labels = host.rstrip(".").split(".")
     if len(labels) >= 2 and labels[-1] == "localhost":
         return "localhost"
-    if len(labels) >= 5:
-        try:
-            return str(ipaddress.IPv4Address(".".join(labels[-4:])))
-        except ValueError:
-            return None
+    if len(labels) >= 5 and _is_ipv4(address := ".".join(labels[-4:])):
+        return address
     return None
 
 
@@ -73,3 +92,4 @@ def awscli_initialize(cli: Any) -> None:
     """The AWS CLI's plugin entry point."""
     cli.register("before-sign.s3-control", drop_account_host)
     cli.register("before-sign.s3", prefixed_host_as_header)
+    cli.register("before-sign.logs", drop_host_prefix)

@@ -20,7 +20,9 @@ Without pytest: ``with CloudletServer.start() as server: ...``.
 ``CloudletServer.client`` makes clients reach the server's prefixed host names
 (``awscli_plugin`` says why): S3 Control's without its account prefix
 (``account_host_as_endpoint``), S3 access points' ARNs with their name in the Host
-header (``prefixed_hosts_as_header``). Either helper works on any boto3 client.
+header (``prefixed_hosts_as_header``), CloudWatch Logs' StartLiveTail without its
+``stream-`` prefix (``awscli_plugin.drop_host_prefix``). Each helper works on any boto3
+client.
 
 Each server gets a private ``TMPDIR`` (its log is there too), removed when it is
 stopped or killed: what a killed ephemeral server could not clean up goes with it.
@@ -131,6 +133,10 @@ class CloudletServer:
             account_host_as_endpoint(client)
         elif service == "s3":
             prefixed_hosts_as_header(client)
+        elif service == "logs":
+            from cloudlet.awscli_plugin import drop_host_prefix
+
+            client.meta.events.register("before-sign.logs", drop_host_prefix)
         return client
 
     def stop(self, timeout: float = 15.0) -> int | None:

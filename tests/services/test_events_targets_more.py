@@ -333,15 +333,25 @@ def test_targets_cloudlet_has_no_service_for_are_still_refused(events, sqs):
     assert [t["Id"] for t in events.list_targets_by_rule(Rule=name)["Targets"]] == ["q"]
 
 
-def test_strict_mode_asks_no_stream_or_log_group_policy(strict_server):
-    """Kinesis targets are written as the target's role, not under the stream's policy;
-    cloudlet's Logs keeps no resource policies (no PutResourcePolicy), so a log group
-    target is not refused for want of one."""
+def test_strict_mode_asks_no_stream_policy_and_a_log_group_policy(strict_server):
+    """Kinesis targets are written as the target's role, not under the stream's policy; a
+    log group is written under the Logs resource policies granting EventBridge
+    (test_logs_policies.py shows the refusal without one)."""
     events = strict_server.client("events")
     kinesis, logs = strict_server.client("kinesis"), strict_server.client("logs")
     source = unique("com.example")
     name, stream_arn = make_stream(kinesis)
     group, group_arn = make_group(logs)
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{group_arn}:*",
+    }
+    logs.put_resource_policy(
+        resourceArn=group_arn,
+        policyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant]}),
+    )
     rule_with(
         events,
         source,

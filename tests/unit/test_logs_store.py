@@ -24,7 +24,7 @@ def test_a_batch_is_one_transaction(tmp_path: Path) -> None:
     store, stream = _store(tmp_path)
     statements: list[str] = []
     store.conn.set_trace_callback(statements.append)
-    ids = store.append(stream, [(i, f"m{i}") for i in range(1000)], 5)
+    ids = store.append(stream, [(i, f"m{i}", None) for i in range(1000)], 5)
     store.conn.set_trace_callback(None)
     assert len(ids) == 1000
     assert [s for s in statements if s in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
@@ -36,8 +36,8 @@ def test_a_batch_is_one_transaction(tmp_path: Path) -> None:
 
 def test_scan_pages_by_cursor_in_time_order(tmp_path: Path) -> None:
     store, stream = _store(tmp_path)
-    store.append(stream, [(5, "b"), (5, "c"), (9, "d")], 1)
-    store.append(stream, [(1, "a")], 1)
+    store.append(stream, [(5, "b", None), (5, "c", None), (9, "d", None)], 1)
+    store.append(stream, [(1, "a", None)], 1)
     rows = list(store.scan(stream["gid"], None, None, None, None, chunk=2))
     assert [r[4] for r in rows] == ["a", "b", "c", "d"]
     cursor = (rows[1][2], rows[1][0])
@@ -48,7 +48,7 @@ def test_scan_pages_by_cursor_in_time_order(tmp_path: Path) -> None:
 
 def test_expire_deletes_old_events_and_fixes_streams(tmp_path: Path) -> None:
     store, stream = _store(tmp_path)
-    store.append(stream, [(1, "old"), (2, "older?"), (10, "new")], 1)
+    store.append(stream, [(1, "old", None), (2, "older?", None), (10, "new", None)], 1)
     assert store.expire(stream["gid"], 5) == 2
     after = store.stream(stream["gid"], "s")
     assert after is not None and (after["first_ts"], after["bytes"]) == (10, 3)

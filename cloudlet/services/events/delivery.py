@@ -11,8 +11,9 @@ bus's rules; an API destination target gets an HTTP request (``http_target.py``,
 decides what its endpoint's answers mean). In strict mode a target whose resource policy
 does not let ``events.amazonaws.com`` send on behalf of the rule is not sent to, as on
 AWS; a Kinesis stream's policy is not asked, EventBridge writing there as the target's
-role (whose own permissions are not checked), and neither is a log group's while the
-Logs service keeps no resource policies (it has no PutResourcePolicy).
+role (whose own permissions are not checked); a log group needs the Logs resource
+policies (PutResourcePolicy, the account's and the group's) to grant
+``logs:CreateLogStream`` and ``logs:PutLogEvents``, as AWS's do.
 
 Failures follow the target's ``RetryPolicy`` (AWS's defaults: 185 retries within 24
 hours): a target that is gone or refuses (a 4xx: the queue, function, stream or log
@@ -187,11 +188,8 @@ class Deliverer:
         stream = {"logGroupName": group, "logStreamName": event["id"]}
         timestamp, message = log_record(body, event)
         put = {**stream, "logEvents": [{"timestamp": timestamp, "message": message}]}
-        # Without PutResourcePolicy the Logs service has no policy that could allow us.
-        policed = hasattr(self.env.services.get("logs"), "put_resource_policy")
         for operation, params in (("CreateLogStream", stream), ("PutLogEvents", put)):
-            if policed:
-                self._check_policy(target, "logs", operation, params, account, region, rule["Arn"])
+            self._check_policy(target, "logs", operation, params, account, region, rule["Arn"])
             try:
                 await self._call("logs", operation, params, account, region)
             except _Exists:

@@ -10,9 +10,12 @@ events, as AWS runs them (Scheduled ▸ Running ▸ Complete).
 Every handler works for an internal call (``ctx.request`` is None): Lambda
 writes its function logs through ``env.call("logs", ...)``. Export tasks to our
 S3 are ``exports``'s; cross-account destinations ``destinations``'s, and the
-Kinesis records of subscriptions ``kinesis_delivery``'s. Operations not built
-here (deliveries, anomaly detectors, data protection...) do not exist as
-methods, so they answer 501.
+Kinesis records of subscriptions ``kinesis_delivery``'s. Resource policies are
+``resource_policies``'s, account policies ``account_policies``'s, data protection
+``data_protection``'s, transformers ``transformers``'s (what they do to a batch,
+``ingest``), Live Tail ``live_tail``'s. Operations not built here (deliveries,
+anomaly detectors, import tasks, field indexes...) do not exist as methods, so they
+answer 501.
 """
 
 from __future__ import annotations
@@ -29,14 +32,20 @@ from cloudlet.core.background import Background
 from cloudlet.core.ids import new_uuid
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.logs import errors
+from cloudlet.services.logs.account_policies import AccountPoliciesMixin
+from cloudlet.services.logs.data_protection import DataProtectionMixin
 from cloudlet.services.logs.destinations import DestinationsMixin, destination_arn
 from cloudlet.services.logs.events import DAY_MS, EventsMixin, event_id
 from cloudlet.services.logs.exports import ExportsMixin
 from cloudlet.services.logs.filters import FiltersMixin
 from cloudlet.services.logs.groups import GroupsMixin, name_from_identifier, now_ms, page
+from cloudlet.services.logs.ingest import IngestMixin
 from cloudlet.services.logs.insights import Query, Runner, parse_query, record, show
 from cloudlet.services.logs.kinesis_delivery import RETRY_INTERVAL, KinesisSender
+from cloudlet.services.logs.live_tail import LiveTailMixin
+from cloudlet.services.logs.resource_policies import ResourcePoliciesMixin
 from cloudlet.services.logs.store import Store
+from cloudlet.services.logs.transformers import TransformersMixin
 
 log = logging.getLogger(__name__)
 Result = dict[str, Any]
@@ -65,7 +74,20 @@ class InsightsQuery:
     task: asyncio.Task | None = None
 
 
-class LogsService(DestinationsMixin, GroupsMixin, EventsMixin, FiltersMixin, ExportsMixin, Service):
+class LogsService(
+    DestinationsMixin,
+    GroupsMixin,
+    EventsMixin,
+    FiltersMixin,
+    ExportsMixin,
+    ResourcePoliciesMixin,
+    AccountPoliciesMixin,
+    DataProtectionMixin,
+    TransformersMixin,
+    IngestMixin,
+    LiveTailMixin,
+    Service,
+):
     name = "logs"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -76,6 +98,9 @@ class LogsService(DestinationsMixin, GroupsMixin, EventsMixin, FiltersMixin, Exp
         self._kinesis = KinesisSender(env, self._deliveries)
         self._queries: dict[str, InsightsQuery] = {}
         self._start_destinations()
+        self._start_resource_policies()
+        self._start_account_policies()
+        self._start_live_tail()
 
     async def start(self) -> None:
         self.env.every(RETENTION_INTERVAL, self._sweep, "logs-retention")
@@ -83,6 +108,7 @@ class LogsService(DestinationsMixin, GroupsMixin, EventsMixin, FiltersMixin, Exp
         self._start_exports()
 
     async def stop(self) -> None:
+        self._end_live_tails()
         self._stop_exports()
         for q in self._queries.values():
             if q.task is not None and not q.task.done():
@@ -95,27 +121,54 @@ class LogsService(DestinationsMixin, GroupsMixin, EventsMixin, FiltersMixin, Exp
             "state": "running",
             "queries": len(self._queries),
             "kinesis_records_waiting": len(self._kinesis),
+            "live_tail_sessions": len(self._sessions),
         }
 
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
         """Strict mode: the log stream's ARN for event reads and writes, a destination's
-        for its operations, else the log group's (``:*`` form, as AWS's policies name it);
-        no resource policies here."""
+        for its operations, else the log group's (``:*`` form, as AWS's policies name it),
+        with the statements of the resource policies that apply to the group for AWS
+        service principals (``resource_policies``: the only callers they govern)."""
         if params.get("destinationName"):
             return destination_arn(ctx.region, ctx.account_id, params["destinationName"]), None
         name = params.get("logGroupName") or params.get("logGroupIdentifier")
         if not name and params.get("resourceArn"):
             name = params["resourceArn"]
         if not name:
-            return "*", None
-        prefix = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:"
-        group = prefix + name_from_identifier(name)
+            return "*", self._service_policy(ctx.account_id, ctx.region, None)
+        group_name = name_from_identifier(name)
+        text = self._service_policy(ctx.account_id, ctx.region, group_name)
+        group = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group_name}"
         stream = params.get("logStreamName")
         if stream and operation in ("PutLogEvents", "GetLogEvents"):
-            return f"{group}:log-stream:{stream}", None
-        return group + ":*", None
+            return f"{group}:log-stream:{stream}", text
+        return group + ":*", text
+
+    def dependent_actions(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
+        """Reading events with ``unmask`` also needs ``logs:Unmask`` on the group."""
+        if not params.get("unmask"):
+            return ()
+        name = params.get("logGroupName") or params.get("logGroupIdentifier")
+        if not name:  # GetLogRecord names its group only inside the record pointer
+            return (("logs:Unmask", "*"),)
+        group = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name_from_identifier(name)}"
+        return (("logs:Unmask", group + ":*"),)
+
+    def authorization_checks(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str, str | None], ...] | None:
+        """StartLiveTail is ``logs:StartLiveTail`` on each log group it tails."""
+        if operation != "StartLiveTail":
+            return None
+        prefix = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:"
+        return tuple(
+            ("logs:StartLiveTail", f"{prefix}{name_from_identifier(i)}:*", None)
+            for i in params.get("logGroupIdentifiers") or []
+        )
 
     def _sweep(self) -> None:
         """Retention: delete events older than each group's retention."""
@@ -241,7 +294,8 @@ class LogsService(DestinationsMixin, GroupsMixin, EventsMixin, FiltersMixin, Exp
         group = next(
             (g for g in self.store.groups(ctx.account_id, ctx.region) if g["id"] == gid), None
         )
-        found = self.store.event(gid, row_id) if group is not None else None
+        unmask = bool(params.get("unmask"))
+        found = self.store.event(gid, row_id, unmask) if group is not None else None
         if group is None or found is None:
             raise errors.not_found("The specified log record does not exist.")
         sid, ts, ingest, message = found

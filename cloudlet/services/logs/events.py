@@ -2,20 +2,23 @@
 forward/backward tokens, FilterLogEvents over a whole group.
 
 A mixin of ``LogsService``. Reads page through SQLite by ``(ts, id)`` cursor,
-so neither a long stream nor a large group is ever loaded at once.
+so neither a long stream nor a large group is ever loaded at once. A batch is
+transformed and masked before it is stored (``ingest``); reads with ``unmask`` return
+events as they were before masking.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.logs import errors
 from cloudlet.services.logs.groups import now_ms, sequence_token
 from cloudlet.services.logs.patterns import compile_pattern
-from cloudlet.services.logs.store import Store
+from cloudlet.services.logs.store import Row, Store
 
 Result = dict[str, Any]
 MAX_EVENTS = 10_000
@@ -52,9 +55,12 @@ def _fit(rows: list, from_end: bool) -> list:
 
 
 class EventsMixin:
-    """Needs ``_group``/``_stream`` (GroupsMixin) and ``_after_put`` (FiltersMixin)."""
+    """Needs ``_group``/``_stream`` (GroupsMixin), ``_after_put`` (FiltersMixin),
+    ``_prepare`` (IngestMixin) and ``_tail`` (LiveTailMixin)."""
 
     store: Store
+    _prepare: Callable[[Any, Row, Row, list[tuple[int, str]]], tuple[list, list | None]]
+    _tail: Callable[[Any, Row, Row, list[tuple[int, int, str]], int], None]
 
     # --- PutLogEvents ----------------------------------------------------------------
 
@@ -101,9 +107,16 @@ class EventsMixin:
         accepted = [(stamps[i], e["message"]) for i, e in enumerate(events) if i not in skip]
         out: Result = {}
         if accepted:
-            ids = self.store.append(stream, accepted, now)
-            stored = [(i, ts, m) for i, (ts, m) in zip(ids, accepted, strict=True)]
-            await self._after_put(ctx, group, stream, stored)
+            rows, ingested = self._prepare(ctx, group, stream, accepted)
+            ids = self.store.append(stream, rows, now)
+            stored = [(i, ts, m) for i, (ts, m, _) in zip(ids, rows, strict=True)]
+            original = (
+                [(i, ts, m) for i, (ts, m) in zip(ids, ingested, strict=True)]
+                if ingested is not None
+                else None
+            )
+            await self._after_put(ctx, group, stream, stored, original)
+            self._tail(ctx, group, stream, stored, now)
         out["nextSequenceToken"] = sequence_token(stream["id"], stream["seq"] + 1)
         if rejected:
             out["rejectedLogEventsInfo"] = rejected
@@ -122,15 +135,17 @@ class EventsMixin:
         start, end = params.get("startTime"), params.get("endTime")
         token = params.get("nextToken")
         sid = stream["id"]
+        unmask = bool(params.get("unmask"))
         if token and token.startswith("b/"):
             cursor = _cursor(token, "b/")
-            rows = _fit(self.store.stream_page(sid, None, cursor, start, end, limit, True), True)
+            rows = self.store.stream_page(sid, None, cursor, start, end, limit, True, unmask)
+            rows = _fit(rows, True)
             empty_forward = "f/" + event_id(*cursor)
             empty_backward = token
         else:
             cursor = _cursor(token, "f/") if token else None
             backward = not token and not params.get("startFromHead")
-            rows = self.store.stream_page(sid, cursor, None, start, end, limit, backward)
+            rows = self.store.stream_page(sid, cursor, None, start, end, limit, backward, unmask)
             rows = _fit(rows, backward)
             empty_forward = token or "f/" + event_id(0, 0)
             empty_backward = "b/" + event_id(*(cursor or (0, 0)))
@@ -183,7 +198,12 @@ class EventsMixin:
         more = False
         if sids is None or sids:
             for rid, sid, ts, ingest, message in self.store.scan(
-                group["id"], sids, after, params.get("startTime"), params.get("endTime")
+                group["id"],
+                sids,
+                after,
+                params.get("startTime"),
+                params.get("endTime"),
+                unmask=bool(params.get("unmask")),
             ):
                 if len(found) >= limit or size >= MAX_RESPONSE_BYTES or scanned >= SCAN_BUDGET:
                     more = True

@@ -8,6 +8,10 @@ Lambda function (``awslogs`` of base64 of the gzip), a Kinesis stream of the sam
 account (``kinesis_delivery``) or another account's destination (``destinations``),
 asynchronously as AWS does. Firehose destinations are refused: cloudlet has no
 Firehose. Compiled patterns are cached per group and dropped when a filter changes.
+An account's subscription filter policy (``account_policies``) delivers as one more
+filter of every group it selects. Filters see events as ingested (masked by any data
+protection policy) unless put with ``applyOnTransformedLogs``, which gives them the
+transformer's output (``transformers``).
 """
 
 from __future__ import annotations
@@ -58,8 +62,8 @@ def _metric_value(pattern: Pattern, bindings: dict, ref: str) -> float | None:
 
 
 class FiltersMixin(KinesisDeliveryMixin):
-    """Needs ``_group`` (GroupsMixin), ``store``, ``env`` and ``_check_destination_filter``
-    (DestinationsMixin)."""
+    """Needs ``_group`` (GroupsMixin), ``store``, ``env``, ``_check_destination_filter``
+    (DestinationsMixin) and ``_account_subscription`` (AccountPoliciesMixin)."""
 
     store: Store
     env: Any
@@ -67,6 +71,7 @@ class FiltersMixin(KinesisDeliveryMixin):
     _deliveries: Background
 
     _check_destination_filter: Callable[[Any, str, str | None], Target]
+    _account_subscription: Callable[[str, str, str], tuple[Row, Pattern] | None]
 
     def _forget_filters(self) -> None:
         self._compiled.clear()
@@ -115,6 +120,8 @@ class FiltersMixin(KinesisDeliveryMixin):
             "creationTime": now_ms(),
             "logGroupName": group["name"],
         }
+        if params.get("applyOnTransformedLogs") is not None:
+            doc["applyOnTransformedLogs"] = bool(params["applyOnTransformedLogs"])
         self.store.put_filter(group["id"], "metric", name, doc["creationTime"], doc)
         self._forget_filters()
         return {}
@@ -188,22 +195,11 @@ class FiltersMixin(KinesisDeliveryMixin):
                 "Member must satisfy enum value set: [Random, ByLogStream]",
             )
         arn, role = params["destinationArn"], params.get("roleArn")
-        vendor = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        if vendor == "kinesis" and not role:
-            raise errors.invalid("destinationArn for vendor kinesis cannot be used without roleArn")
-        if vendor not in ("lambda", "kinesis", "logs"):
-            raise errors.invalid(
-                f"Could not deliver to destination {arn}: cloudlet delivers subscriptions to "
-                "AWS Lambda functions, Kinesis data streams and CloudWatch Logs destinations "
-                "(Firehose is not built)."
-            )
+        self._destination_vendor(arn, role)
         existing = {f["filterName"] for f in self.store.filters(group["id"], "subscription")}
         if name not in existing and len(existing) >= MAX_SUBSCRIPTION_FILTERS:
             raise errors.limit_exceeded()
-        if vendor == "kinesis":
-            await self._check_stream_filter(ctx, arn)
-        elif vendor == "logs":
-            await self._test_stream(self._check_destination_filter(ctx, arn, role))
+        await self._check_subscription_destination(ctx, arn, role)
         doc: Row = {
             "filterName": name,
             "logGroupName": group["name"],
@@ -214,9 +210,36 @@ class FiltersMixin(KinesisDeliveryMixin):
         }
         if role:
             doc["roleArn"] = role
+        if params.get("applyOnTransformedLogs") is not None:
+            doc["applyOnTransformedLogs"] = bool(params["applyOnTransformedLogs"])
         self.store.put_filter(group["id"], "subscription", name, doc["creationTime"], doc)
         self._forget_filters()
         return {}
+
+    @staticmethod
+    def _destination_vendor(arn: str, role: str | None) -> str:
+        """The service a subscription's destination ARN names, refusing what cloudlet
+        does not deliver to."""
+        vendor = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if vendor == "kinesis" and not role:
+            raise errors.invalid("destinationArn for vendor kinesis cannot be used without roleArn")
+        if vendor not in ("lambda", "kinesis", "logs"):
+            raise errors.invalid(
+                f"Could not deliver to destination {arn}: cloudlet delivers subscriptions to "
+                "AWS Lambda functions, Kinesis data streams and CloudWatch Logs destinations "
+                "(Firehose is not built)."
+            )
+        return vendor
+
+    async def _check_subscription_destination(self, ctx: Any, arn: str, role: str | None) -> None:
+        """A subscription's destination checks (a subscription filter's, an account
+        subscription filter policy's): Kinesis streams and destinations get the test
+        message."""
+        vendor = self._destination_vendor(arn, role)
+        if vendor == "kinesis":
+            await self._check_stream_filter(ctx, arn)
+        elif vendor == "logs":
+            await self._test_stream(self._check_destination_filter(ctx, arn, role))
 
     def describe_subscription_filters(self, ctx: Any, params: dict[str, Any]) -> Result:
         group = self._group(ctx, params)
@@ -242,12 +265,25 @@ class FiltersMixin(KinesisDeliveryMixin):
     # --- what a batch sets off -------------------------------------------------------
 
     async def _after_put(
-        self, ctx: Any, group: Row, stream: Row, events: list[tuple[int, int, str]]
+        self,
+        ctx: Any,
+        group: Row,
+        stream: Row,
+        events: list[tuple[int, int, str]],
+        ingested: list[tuple[int, int, str]] | None = None,
     ) -> None:
-        await self._publish_metrics(ctx, group, events)
-        await self._contributor_insights(ctx, group, events)
-        for doc, pattern in self._active(group["id"], "subscription"):
-            matched = log_events(pattern, events)
+        """``events`` as stored; ``ingested``: as ingested (masked), when a transformer
+        changed them, for the filters not put with ``applyOnTransformedLogs``."""
+        original = events if ingested is None else ingested
+        await self._publish_metrics(ctx, group, events, original)
+        await self._contributor_insights(ctx, group, original)
+        subscriptions = list(self._active(group["id"], "subscription"))
+        account = self._account_subscription(ctx.account_id, ctx.region, group["name"])
+        if account is not None:
+            subscriptions.append(account)
+        for doc, pattern in subscriptions:
+            seen = events if doc.get("applyOnTransformedLogs") else original
+            matched = log_events(pattern, seen)
             if not matched:
                 continue
             message = data_message(
@@ -278,10 +314,15 @@ class FiltersMixin(KinesisDeliveryMixin):
             log.warning("contributor insights of %s: %s", group["name"], err)
 
     async def _publish_metrics(
-        self, ctx: Any, group: Row, events: list[tuple[int, int, str]]
+        self,
+        ctx: Any,
+        group: Row,
+        transformed: list[tuple[int, int, str]],
+        original: list[tuple[int, int, str]],
     ) -> None:
         by_namespace: dict[str, list[dict]] = {}
         for doc, pattern in self._active(group["id"], "metric"):
+            events = transformed if doc.get("applyOnTransformedLogs") else original
             for t in doc["metricTransformations"]:
                 data = by_namespace.setdefault(t["metricNamespace"], [])
                 hits = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.clock import clock
@@ -65,7 +66,10 @@ def name_from_identifier(identifier: str) -> str:
 
 
 class GroupsMixin:
+    """Needs ``_forget_filters`` (FiltersMixin)."""
+
     store: Store
+    _forget_filters: Callable[[], None]
 
     # --- lookups ---------------------------------------------------------------------
 
@@ -299,9 +303,6 @@ class GroupsMixin:
         if token:
             out["nextToken"] = token
         return out
-
-    def _forget_filters(self) -> None:
-        """Drop compiled filters (overridden by the filters mixin)."""
 
 
 def _stream_shape(group_arn_: str, s: Row) -> Result:

@@ -9,6 +9,11 @@ Why these tables and indexes:
 - A stream row carries its first/last timestamps, last ingestion and stored
   bytes, updated once per PutLogEvents batch (one transaction per batch).
 - ``filters``: metric and subscription filters as JSON documents by group.
+- ``events.raw``: the event as ingested when a data protection policy masked it
+  (``message`` holds what readers see); NULL when nothing was masked, so ``unmask``
+  reads ``COALESCE(raw, message)``.
+- ``group_docs``: one JSON document per group and kind (its data protection policy,
+  transformer, group-scoped resource policy), deleted with the group.
 
 Cursors are ``(ts, id)`` pairs: ``id`` is the insertion order, which breaks
 ties between events with the same timestamp, as AWS's event ids do.
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS events (
     sid INTEGER NOT NULL,
     ts INTEGER NOT NULL,
     ingest INTEGER NOT NULL,
-    message TEXT NOT NULL
+    message TEXT NOT NULL,
+    raw TEXT
 );
 CREATE INDEX IF NOT EXISTS events_stream ON events (sid, ts, id);
 CREATE INDEX IF NOT EXISTS events_group ON events (gid, ts, id);
@@ -65,6 +71,12 @@ CREATE TABLE IF NOT EXISTS filters (
     created INTEGER NOT NULL,
     doc TEXT NOT NULL,
     PRIMARY KEY (gid, kind, name)
+);
+CREATE TABLE IF NOT EXISTS group_docs (
+    gid INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (gid, kind)
 );
 CREATE TABLE IF NOT EXISTS query_definitions (
     account TEXT NOT NULL,
@@ -87,6 +99,10 @@ def _group(row: tuple) -> Row:
     return out
 
 
+def _text(unmask: bool) -> str:
+    return "COALESCE(raw, message)" if unmask else "message"
+
+
 def _stream(row: tuple) -> Row:
     keys = ("id", "gid", "name", "created", "first_ts", "last_ts", "last_ingest", "bytes", "seq")
     return dict(zip(keys, row, strict=True))
@@ -96,6 +112,9 @@ class Store:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         conn.executescript(SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+        if "raw" not in columns:  # a data dir from before data protection
+            conn.execute("ALTER TABLE events ADD COLUMN raw TEXT")
 
     # --- groups ----------------------------------------------------------------------
 
@@ -176,20 +195,22 @@ class Store:
 
     # --- events ----------------------------------------------------------------------
 
-    def append(self, stream: Row, events: list[tuple[int, str]], now: int) -> list[int]:
-        """Store one batch in one transaction; returns the new event ids."""
+    def append(self, stream: Row, events: list[tuple[int, str, str | None]], now: int) -> list[int]:
+        """Store one batch ``(ts, message, raw or None)`` in one transaction; returns the
+        new event ids."""
         ids: list[int] = []
-        size = sum(len(m.encode()) for _, m in events)
+        size = sum(len(m.encode()) for _, m, _ in events)
         with Transaction(self.conn):
             cur = self.conn.cursor()
-            for ts, message in events:
+            for ts, message, raw in events:
                 cur.execute(
-                    "INSERT INTO events (gid, sid, ts, ingest, message) VALUES (?, ?, ?, ?, ?)",
-                    (stream["gid"], stream["id"], ts, now, message),
+                    "INSERT INTO events (gid, sid, ts, ingest, message, raw) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (stream["gid"], stream["id"], ts, now, message, raw),
                 )
                 ids.append(cur.lastrowid or 0)
-            first = min(ts for ts, _ in events)
-            last = max(ts for ts, _ in events)
+            first = min(e[0] for e in events)
+            last = max(e[0] for e in events)
             cur.execute(
                 "UPDATE streams SET first_ts = MIN(COALESCE(first_ts, ?), ?), "
                 "last_ts = MAX(COALESCE(last_ts, ?), ?), last_ingest = ?, "
@@ -207,10 +228,11 @@ class Store:
         end: int | None,
         limit: int,
         backward: bool,
+        unmask: bool = False,
     ) -> list[tuple[int, int, int, str]]:
         """Up to ``limit`` events ``(id, ts, ingest, message)`` of one stream in
         ascending order: the first ones after ``after``, or (``backward``) the
-        last ones before ``before``."""
+        last ones before ``before``; ``unmask``: as ingested, not as masked."""
         where, args = ["sid = ?"], [sid]
         if after is not None:
             where.append("(ts, id) > (?, ?)")
@@ -226,7 +248,7 @@ class Store:
             args.append(end)
         order = "DESC" if backward else "ASC"
         rows = self.conn.execute(
-            f"SELECT id, ts, ingest, message FROM events WHERE {' AND '.join(where)} "
+            f"SELECT id, ts, ingest, {_text(unmask)} FROM events WHERE {' AND '.join(where)} "
             f"ORDER BY ts {order}, id {order} LIMIT ?",
             (*args, limit),
         ).fetchall()
@@ -240,9 +262,11 @@ class Store:
         start: int | None,
         end: int | None,
         chunk: int = 1000,
+        unmask: bool = False,
     ) -> Iterator[tuple[int, int, int, int, str]]:
         """A group's events ``(id, sid, ts, ingest, message)`` in time order from
-        ``after``, read ``chunk`` rows at a time (never the whole group at once)."""
+        ``after``, read ``chunk`` rows at a time (never the whole group at once);
+        ``unmask``: as ingested, not as masked."""
         cursor = after
         while True:
             where, args = ["gid = ?"], [gid]
@@ -259,8 +283,8 @@ class Store:
                 where.append("ts <= ?")
                 args.append(end)
             rows = self.conn.execute(
-                f"SELECT id, sid, ts, ingest, message FROM events WHERE {' AND '.join(where)} "
-                "ORDER BY ts, id LIMIT ?",
+                f"SELECT id, sid, ts, ingest, {_text(unmask)} FROM events "
+                f"WHERE {' AND '.join(where)} ORDER BY ts, id LIMIT ?",
                 (*args, chunk),
             ).fetchall()
             yield from rows
@@ -276,9 +300,12 @@ class Store:
             (gid, until if until is not None else 2**62, limit),
         ).fetchall()
 
-    def event(self, gid: int, row_id: int) -> tuple[int, int, int, str] | None:
+    def event(
+        self, gid: int, row_id: int, unmask: bool = False
+    ) -> tuple[int, int, int, str] | None:
         return self.conn.execute(
-            "SELECT sid, ts, ingest, message FROM events WHERE gid = ? AND id = ?", (gid, row_id)
+            f"SELECT sid, ts, ingest, {_text(unmask)} FROM events WHERE gid = ? AND id = ?",
+            (gid, row_id),
         ).fetchone()
 
     def expire(self, gid: int, before_ts: int) -> int:
@@ -324,6 +351,29 @@ class Store:
             ).rowcount
             > 0
         )
+
+    # --- per-group documents ---------------------------------------------------------
+
+    def group_doc(self, gid: int, kind: str) -> Row | None:
+        row = self.conn.execute(
+            "SELECT doc FROM group_docs WHERE gid = ? AND kind = ?", (gid, kind)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def group_docs(self, kind: str) -> list[tuple[int, Row]]:
+        rows = self.conn.execute("SELECT gid, doc FROM group_docs WHERE kind = ?", (kind,))
+        return [(gid, json.loads(doc)) for gid, doc in rows]
+
+    def put_group_doc(self, gid: int, kind: str, doc: Row) -> None:
+        self.conn.execute(
+            "INSERT INTO group_docs (gid, kind, doc) VALUES (?, ?, ?) "
+            "ON CONFLICT (gid, kind) DO UPDATE SET doc = excluded.doc",
+            (gid, kind, json.dumps(doc)),
+        )
+
+    def delete_group_doc(self, gid: int, kind: str) -> bool:
+        cur = self.conn.execute("DELETE FROM group_docs WHERE gid = ? AND kind = ?", (gid, kind))
+        return cur.rowcount > 0
 
     # --- query definitions -----------------------------------------------------------
 
