@@ -31,6 +31,7 @@ IMPLEMENTED: dict[str, str] = {
     "events": "cloudlet.services.events.api:EventsService",
     "kinesis": "cloudlet.services.kinesis.api:KinesisService",
     "pipes": "cloudlet.services.pipes.api:PipesService",
+    "firehose": "cloudlet.services.firehose.api:FirehoseService",
 }
 
 

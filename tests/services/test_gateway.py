@@ -60,7 +60,7 @@ def test_default_data_dir_follows_xdg(tmp_path):
 
 NOT_BUILT = [
     # (service, operation call, protocol it speaks)
-    ("firehose", lambda c: c.list_delivery_streams(), "json"),
+    ("kinesisanalytics", lambda c: c.list_applications(), "json"),
     ("ec2", lambda c: c.describe_nat_gateways(), "ec2"),
     ("sns", lambda c: c.list_platform_applications(), "query"),
     ("lambda", lambda c: c.list_code_signing_configs(), "rest-json"),
