@@ -1,8 +1,12 @@
 """The EC2 service: instances that run as local process groups, and what surrounds them.
 
-Operations live in mixins split by group (``instance_ops``: instances;
-``resource_ops``: types, zones, network, key pairs, security groups, tags;
-``launch_templates``; ``images``: DescribeImages, CreateImage); this class wires them to the engine and the stores, runs the
+Operations live in mixins split by group (``instance_ops`` and
+``instance_attributes``: instances; ``resource_ops``: types, zones, key pairs,
+security groups, tags; ``vpc_ops``, ``subnet_ops``, ``gateway_ops``,
+``route_ops``, ``acl_ops``: VPC networking on ``vpcs.Network``; ``interface_ops``:
+instances' network interfaces;
+``launch_templates``; ``images``: DescribeImages, CreateImage); this class
+wires them to the engine and the stores, runs the
 supervision loop and the CPU sampler (``metrics``), and holds the instances'
 metadata service (``imds``, reached through the gateway). Operations not built
 here answer 501 NotImplemented.
@@ -20,21 +24,42 @@ from cloudlet.protocols.base import HttpResponse
 from cloudlet.runtime.processes import become_subreaper
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.ec2 import metrics
+from cloudlet.services.ec2.acl_ops import AclOps
+from cloudlet.services.ec2.gateway_ops import GatewayOps
 from cloudlet.services.ec2.images import ImageOps, Images
 from cloudlet.services.ec2.imds import IMDS_PATH, MetadataService
+from cloudlet.services.ec2.instance_attributes import InstanceAttributeOps
 from cloudlet.services.ec2.instance_ops import InstanceOps
 from cloudlet.services.ec2.instances import InstanceEngine
+from cloudlet.services.ec2.interface_ops import InterfaceOps
 from cloudlet.services.ec2.keypairs import KeyPairs
 from cloudlet.services.ec2.launch_templates import LaunchTemplateOps, LaunchTemplates
 from cloudlet.services.ec2.resource_ops import ResourceOps
+from cloudlet.services.ec2.route_ops import RouteOps
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.store import Store
+from cloudlet.services.ec2.subnet_ops import SubnetOps
 from cloudlet.services.ec2.tags import Tags
+from cloudlet.services.ec2.vpc_ops import VpcOps
+from cloudlet.services.ec2.vpcs import Network
 
 MONITOR_INTERVAL = 0.25
+_MIXINS = (
+    InstanceOps,
+    InstanceAttributeOps,
+    ResourceOps,
+    VpcOps,
+    SubnetOps,
+    GatewayOps,
+    RouteOps,
+    AclOps,
+    InterfaceOps,
+    LaunchTemplateOps,
+    ImageOps,
+)
 _OPERATIONS = [
     name
-    for cls in (InstanceOps, ResourceOps, LaunchTemplateOps, ImageOps)
+    for cls in _MIXINS
     for name, _ in inspect.getmembers(cls, inspect.isfunction)
     if not name.startswith("_")
 ]
@@ -54,7 +79,20 @@ def _honour_dry_run(fn: Callable[[Any, dict[str, Any]], Any]) -> Callable[..., A
     return handler
 
 
-class Ec2Service(InstanceOps, ResourceOps, LaunchTemplateOps, ImageOps, Service):
+class Ec2Service(
+    InstanceOps,
+    InstanceAttributeOps,
+    ResourceOps,
+    VpcOps,
+    SubnetOps,
+    GatewayOps,
+    RouteOps,
+    AclOps,
+    InterfaceOps,
+    LaunchTemplateOps,
+    ImageOps,
+    Service,
+):
     name = "ec2"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -66,6 +104,7 @@ class Ec2Service(InstanceOps, ResourceOps, LaunchTemplateOps, ImageOps, Service)
         self.templates = LaunchTemplates(self.store)
         self.images = Images(self.store)
         self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
+        self.network = Network(self.store, self.groups, self.engine.instances)
         # Instances' metadata service, at /_cloudlet/imds/ (``claims``/``serve``).
         self.metadata = MetadataService(self.engine, self.tags)
         for name in _OPERATIONS:

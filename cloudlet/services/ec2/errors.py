@@ -132,3 +132,37 @@ def zone_invalid(value: str) -> ServiceError:
 
 def next_token_invalid(value: str) -> ServiceError:
     return ServiceError("InvalidNextToken", f"The token '{value}' is invalid.")
+
+
+_NOT_FOUND_CODES = {
+    "internetGateway": "InvalidInternetGatewayID.NotFound",
+    "routeTable": "InvalidRouteTableID.NotFound",
+    "networkAcl": "InvalidNetworkAclID.NotFound",
+    "association": "InvalidAssociationID.NotFound",
+    "natGateway": "InvalidNatGatewayID.NotFound",
+    "networkInterface": "InvalidNetworkInterfaceID.NotFound",
+    "vpcPeeringConnection": "InvalidVpcPeeringConnectionID.NotFound",
+    "transitGateway": "InvalidTransitGatewayID.NotFound",
+    "vpcEndpoint": "InvalidVpcEndpointId.NotFound",
+    "egressOnlyInternetGateway": "InvalidGatewayID.NotFound",
+    "carrierGateway": "InvalidCarrierGatewayID.NotFound",
+    "localGateway": "InvalidLocalGatewayID.NotFound",
+    "prefixList": "InvalidPrefixListID.NotFound",
+}
+
+
+def not_found(kind: str, value: str) -> ServiceError:
+    """``The routeTable ID 'rtb-...' does not exist``, under the kind's own code."""
+    return ServiceError(_NOT_FOUND_CODES[kind], f"The {kind} ID '{value}' does not exist")
+
+
+def dependency(kind: str, value: str) -> ServiceError:
+    return ServiceError(
+        "DependencyViolation", f"The {kind} '{value}' has dependencies and cannot be deleted."
+    )
+
+
+def not_built(what: str) -> ServiceError:
+    """A parameter value asking for something cloudlet does not do yet: 501, as unbuilt
+    operations answer, never a success that does nothing."""
+    return ServiceError("NotImplemented", f"{what} is not implemented in cloudlet yet", 501)

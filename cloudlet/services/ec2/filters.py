@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import fnmatch
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -88,3 +89,33 @@ def page(
     end = start + max_results
     nxt = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
     return items[start:end], nxt
+
+
+def listing(
+    items: list[dict[str, Any]],
+    key: str,
+    wanted: list[str] | None,
+    missing: Callable[[str], ServiceError],
+    params: dict[str, Any],
+    getters: dict[str, Getter],
+    tags: Callable[[dict[str, Any]], dict[str, str]],
+    hi: int = 1000,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A Describe call's page: ``items`` named by ``wanted`` ids (an unknown one fails with
+    ``missing``), then ``Filters``, then ``MaxResults``/``NextToken``."""
+    if wanted:
+        by_key = {item[key]: item for item in items}
+        for one in wanted:
+            if one not in by_key:
+                raise missing(one)
+        items = [by_key[w] for w in dict.fromkeys(wanted)]
+    items = apply(items, params.get("Filters"), getters, tags)
+    return page(items, params.get("MaxResults"), params.get("NextToken"), 5, hi)
+
+
+def public(doc: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """A stored document as Describe shows it: private (``_``) fields out, tags in."""
+    out = {k: copy.deepcopy(v) for k, v in doc.items() if not k.startswith("_")}
+    if tags:
+        out["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return out

@@ -23,7 +23,6 @@ on EC2), which answers from the instance's live record:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import string
@@ -34,6 +33,7 @@ from typing import Any
 from cloudlet.auth.credentials import Principal
 from cloudlet.core.clock import clock
 from cloudlet.services.ec2 import catalog
+from cloudlet.services.ec2.instance_network import dns, mac_address
 from cloudlet.services.ec2.instances import Instance, InstanceEngine
 from cloudlet.services.ec2.tags import Tags
 
@@ -65,12 +65,6 @@ def endpoint_for(server: str, instance_id: str) -> str:
 def options(inst: Instance) -> dict[str, Any]:
     """The instance's MetadataOptions with the defaults filled in."""
     return {**DEFAULT_OPTIONS, **(getattr(inst, "metadata_options", None) or {})}
-
-
-def mac_address(inst: Instance) -> str:
-    """A stable, locally administered MAC for the instance's one interface."""
-    digest = hashlib.sha256(inst.id.encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 def _iso(seconds: float) -> str:
@@ -188,15 +182,14 @@ class MetadataService:
     # -- the data --------------------------------------------------------------------
 
     def _meta_data(self, inst: Instance, credentials: Any) -> dict[str, Any]:
-        dashed = inst.private_ip.replace(".", "-")
-        if inst.region == "us-east-1":
-            local, public = f"ip-{dashed}.ec2.internal", f"ec2-{dashed}.compute-1.amazonaws.com"
-        else:
-            local = f"ip-{dashed}.{inst.region}.compute.internal"
-            public = f"ec2-{dashed}.{inst.region}.compute.amazonaws.com"
+        local, public = dns(inst)
         mac = mac_address(inst)
         group_names = "\n".join(g["GroupName"] for g in inst.groups)
         group_ids = "\n".join(g["GroupId"] for g in inst.groups)
+        # Only an instance with a public address has these (its loopback one, here).
+        public_names = (
+            {"public-hostname": public, "public-ipv4s": inst.private_ip} if inst.public else {}
+        )
         zones = catalog.zone_names(inst.region)
         zone_index = zones.index(inst.zone) if inst.zone in zones else 0
         tree: dict[str, Any] = {
@@ -210,7 +203,7 @@ class MetadataService:
             "instance-life-cycle": "on-demand",
             "instance-type": inst.instance_type,
             "local-hostname": local,
-            "local-ipv4": inst.private_ip,
+            "local-ipv4": inst.address,
             "mac": mac,
             "network": {
                 "interfaces": {
@@ -219,15 +212,14 @@ class MetadataService:
                             "device-number": "0",
                             "interface-id": "eni-" + inst.id[2:],
                             "local-hostname": local,
-                            "local-ipv4s": inst.private_ip,
+                            "local-ipv4s": inst.address,
                             "mac": mac,
                             "owner-id": inst.account,
-                            "public-hostname": public,
-                            "public-ipv4s": inst.private_ip,
                             "security-group-ids": group_ids,
                             "security-groups": group_names,
                             "subnet-id": inst.subnet_id,
                             "vpc-id": inst.vpc_id,
+                            **public_names,
                         }
                     }
                 }
@@ -238,12 +230,13 @@ class MetadataService:
                 "region": inst.region,
             },
             "profile": "default-hvm",
-            "public-hostname": public,
-            "public-ipv4": inst.private_ip,
             "reservation-id": inst.reservation_id,
             "security-groups": group_names,
             "services": {"domain": "amazonaws.com", "partition": "aws"},
         }
+        if inst.public:
+            tree["public-hostname"] = public
+            tree["public-ipv4"] = inst.private_ip
         if inst.iam_profile:
             creds = self.role_credentials(inst, credentials)
             tree["iam"] = {
@@ -289,7 +282,7 @@ class MetadataService:
             "instanceType": inst.instance_type,
             "kernelId": None,
             "pendingTime": _iso(inst.launch_time),
-            "privateIp": inst.private_ip,
+            "privateIp": inst.address,
             "ramdiskId": None,
             "region": inst.region,
             "version": "2017-09-30",

@@ -16,13 +16,16 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import token_hex
 from cloudlet.services.base import InternalContext
-from cloudlet.services.ec2 import catalog, errors, filters, imds, network
+from cloudlet.services.ec2 import catalog, errors, filters, imds
 from cloudlet.services.ec2.images import Images
+from cloudlet.services.ec2.instance_attributes import metadata_options
+from cloudlet.services.ec2.instance_network import dns, interface, interface_id, placement
 from cloudlet.services.ec2.instances import STATE_CODES, Instance, InstanceEngine
 from cloudlet.services.ec2.keypairs import KeyPairs
 from cloudlet.services.ec2.launch_templates import LaunchTemplates, template_params
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.tags import Tags, tag_list
+from cloudlet.services.ec2.vpcs import Network
 
 Result = dict[str, Any]
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
@@ -31,9 +34,15 @@ _INSTANCE_FILTERS: dict[str, Any] = {
     "instance-id": lambda i: i.id,
     "instance-state-name": lambda i: i.state,
     "instance-state-code": lambda i: str(STATE_CODES[i.state]),
-    "private-ip-address": lambda i: i.private_ip if i.state != "terminated" else None,
-    "ip-address": lambda i: i.private_ip if i.state in ("pending", "running") else None,
-    "network-interface.addresses.private-ip-address": lambda i: i.private_ip,
+    "private-ip-address": lambda i: i.address if i.state != "terminated" else None,
+    "ip-address": lambda i: i.private_ip if _public(i, i.state) else None,
+    "network-interface.addresses.private-ip-address": lambda i: i.address,
+    "network-interface.network-interface-id": lambda i: interface_id(i),
+    "network-interface.subnet-id": lambda i: i.subnet_id,
+    "network-interface.vpc-id": lambda i: i.vpc_id,
+    "association.public-ip": lambda i: i.private_ip if _public(i, i.state) else None,
+    "tenancy": lambda i: i.tenancy,
+    "placement-tenancy": lambda i: i.tenancy,
     "image-id": lambda i: i.image_id,
     "instance-type": lambda i: i.instance_type,
     "availability-zone": lambda i: i.zone,
@@ -42,8 +51,8 @@ _INSTANCE_FILTERS: dict[str, Any] = {
     "reservation-id": lambda i: i.reservation_id,
     "subnet-id": lambda i: i.subnet_id,
     "vpc-id": lambda i: i.vpc_id,
-    "private-dns-name": lambda i: _dns(i)[0],
-    "dns-name": lambda i: _dns(i)[1],
+    "private-dns-name": lambda i: dns(i)[0],
+    "dns-name": lambda i: dns(i)[1] if _public(i, i.state) else None,
     "instance.group-id": lambda i: [g["GroupId"] for g in i.groups],
     "instance.group-name": lambda i: [g["GroupName"] for g in i.groups],
     "group-id": lambda i: [g["GroupId"] for g in i.groups],
@@ -63,14 +72,9 @@ _STATUS_FILTERS: dict[str, Any] = {
 }
 
 
-def _dns(inst: Instance) -> tuple[str, str]:
-    dashed = inst.private_ip.replace(".", "-")
-    if inst.region == "us-east-1":
-        return f"ip-{dashed}.ec2.internal", f"ec2-{dashed}.compute-1.amazonaws.com"
-    return (
-        f"ip-{dashed}.{inst.region}.compute.internal",
-        f"ec2-{dashed}.{inst.region}.compute.amazonaws.com",
-    )
+def _public(inst: Instance, state: str) -> bool:
+    """A public address exists while the instance runs, if it has one at all."""
+    return inst.public and state in ("pending", "running")
 
 
 def _health(inst: Instance) -> str:
@@ -91,31 +95,9 @@ def check_instance_ids(ids: list[str]) -> None:
             raise errors.malformed("InvalidInstanceID.Malformed", instance_id, "i")
 
 
-def _metadata_options(given: dict[str, Any]) -> dict[str, Any]:
-    """The settable MetadataOptions in ``given``, validated as EC2 does."""
-    out: dict[str, Any] = {}
-    choices = {
-        "HttpTokens": ("optional", "required"),
-        "HttpEndpoint": ("enabled", "disabled"),
-        "HttpProtocolIpv6": ("enabled", "disabled"),
-        "InstanceMetadataTags": ("enabled", "disabled"),
-    }
-    for name, allowed in choices.items():
-        value = given.get(name)
-        if value is not None:
-            if value not in allowed:
-                raise errors.invalid_value(name, value)
-            out[name] = value
-    hops = given.get("HttpPutResponseHopLimit")
-    if hops is not None:
-        if not 1 <= int(hops) <= 64:
-            raise errors.invalid_value("HttpPutResponseHopLimit", hops)
-        out["HttpPutResponseHopLimit"] = int(hops)
-    return out
-
-
 class InstanceOps:
     engine: InstanceEngine
+    network: Network
     templates: LaunchTemplates
     images: Images
     tags: Tags
@@ -141,9 +123,11 @@ class InstanceOps:
 
     def _shape(self, inst: Instance, state: str | None = None) -> Result:
         state = state or inst.state
-        private_dns, public_dns = _dns(inst)
+        private_dns, public_dns = dns(inst)
         live = state != "terminated"
-        public = state in ("pending", "running")
+        public = _public(inst, state)
+        if not self._dns_hostnames(inst):
+            public_dns = ""
         cpu = catalog.instance_type_info(inst.instance_type)["VCpuInfo"]
         out: Result = {
             "InstanceId": inst.id,
@@ -155,7 +139,7 @@ class InstanceOps:
             "AmiLaunchIndex": inst.ami_launch_index,
             "InstanceType": inst.instance_type,
             "LaunchTime": _when(inst.launch_time),
-            "Placement": {"AvailabilityZone": inst.zone, "GroupName": "", "Tenancy": "default"},
+            "Placement": {"AvailabilityZone": inst.zone, "GroupName": "", "Tenancy": inst.tenancy},
             "Monitoring": {"State": "disabled"},
             "Architecture": catalog.ARCH,
             "RootDeviceType": "ebs",
@@ -179,7 +163,11 @@ class InstanceOps:
         if live:
             out["SubnetId"] = inst.subnet_id
             out["VpcId"] = inst.vpc_id
-            out["PrivateIpAddress"] = inst.private_ip
+            out["PrivateIpAddress"] = inst.address
+            out["NetworkInterfaces"] = [interface(inst, public, public_dns)]
+            # Not in EC2's model, so never on the wire: the address the instance really
+            # listens on, for cloudlet's load balancers (``env.call`` hands them this dict).
+            out["CloudletHostAddress"] = inst.private_ip
         if public:
             out["PublicIpAddress"] = inst.private_ip
         if inst.key_name:
@@ -207,36 +195,9 @@ class InstanceOps:
             res["Instances"].append(self._shape(inst))
         return list(out.values())
 
-    def _launch_groups(self, ctx: Any, params: dict[str, Any]) -> list[dict[str, str]]:
-        names = params.get("SecurityGroups") or []
-        ids = params.get("SecurityGroupIds") or []
-        found = []
-        for name in names:
-            found.append(self.groups.find(ctx.account_id, ctx.region, None, name))
-        for group_id in ids:
-            found.append(self.groups.find(ctx.account_id, ctx.region, group_id, None))
-        if not found:
-            found.append(self.groups.ensure_default(ctx.account_id, ctx.region))
-        unique = {g["GroupId"]: g for g in found}
-        return [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in unique.values()]
-
-    def _placement(self, ctx: Any, params: dict[str, Any]) -> tuple[str, str]:
-        zone = (params.get("Placement") or {}).get("AvailabilityZone")
-        subnet_id = params.get("SubnetId")
-        if subnet_id:
-            subnet = network.subnet(ctx.account_id, ctx.region, subnet_id)
-            if subnet is None:
-                raise errors.subnet_not_found(subnet_id)
-            if zone and zone != subnet["AvailabilityZone"]:
-                raise errors.invalid_value(
-                    "availabilityZone", zone, "The subnet is in another availability zone."
-                )
-            return subnet["AvailabilityZone"], subnet_id
-        zone = zone or catalog.zone_names(ctx.region)[0]
-        subnet = network.subnet_for_zone(ctx.account_id, ctx.region, zone)
-        if subnet is None:
-            raise errors.zone_invalid(zone)
-        return zone, subnet["SubnetId"]
+    def _dns_hostnames(self, inst: Instance) -> bool:
+        vpc = self.network.vpcs.by_id.get(inst.vpc_id)
+        return vpc is None or bool(vpc["_attributes"]["EnableDnsHostnames"])
 
     # -- operations --------------------------------------------------------------
 
@@ -285,9 +246,8 @@ class InstanceOps:
                 raise errors.invalid_value(
                     "UserData", "***", "Invalid BASE64 encoding of user data."
                 ) from None
-        metadata_options = _metadata_options(params.get("MetadataOptions") or {})
-        groups = self._launch_groups(ctx, params)
-        zone, subnet_id = self._placement(ctx, params)
+        meta_options = metadata_options(params.get("MetadataOptions") or {})
+        where = placement(self.network, self.groups, ctx, params, min_count, max_count)
         profile = params.get("IamInstanceProfile") or None
         if profile:
             name = profile.get("Name") or (profile.get("Arn") or "").rsplit("/", 1)[-1]
@@ -304,27 +264,29 @@ class InstanceOps:
         self.tags.check(tag_list(tags), system=isinstance(ctx, InternalContext))
         tags.update(system_tags)
         reservation_id = "r-" + token_hex(9)[:17]
-        count = min(max_count, MAX_PER_CALL)
         launched = []
-        for index in range(count):
+        for index, address in enumerate(where.addresses[:MAX_PER_CALL]):
             inst = self.engine.new_instance(
                 account=ctx.account_id,
                 region=ctx.region,
                 reservation_id=reservation_id,
                 image_id=image_id,
                 instance_type=instance_type,
-                zone=zone,
-                subnet_id=subnet_id,
-                vpc_id=network.default_vpc_id(ctx.account_id, ctx.region),
+                zone=where.zone,
+                subnet_id=where.subnet["SubnetId"],
+                vpc_id=where.vpc_id,
                 launch_time=clock.time(),
                 ami_launch_index=index,
                 key_name=key_name,
-                groups=groups,
+                groups=where.groups,
                 user_data=user_data,
                 shutdown_behavior=behavior,
                 iam_profile=profile,
                 client_token=token,
-                metadata_options=metadata_options or None,
+                metadata_options=meta_options or None,
+                vpc_ip=address,
+                public=where.public,
+                tenancy=where.tenancy,
             )
             if tags:
                 self.tags.add(inst.id, tag_list(tags), system=True)  # checked above
@@ -455,68 +417,3 @@ class InstanceOps:
             return out
         out["Output"] = base64.b64encode(data).decode()
         return out
-
-    def modify_instance_attribute(self, ctx: Any, params: dict[str, Any]) -> Result:
-        (inst,) = self._find(ctx, [params["InstanceId"]])
-        attribute, value = params.get("Attribute"), params.get("Value")
-        instance_type = (params.get("InstanceType") or {}).get("Value")
-        user_data = (params.get("UserData") or {}).get("Value")
-        behavior = (params.get("InstanceInitiatedShutdownBehavior") or {}).get("Value")
-        if attribute == "instanceType":
-            instance_type = value
-        elif attribute == "userData":
-            user_data = (value or "").encode()
-        elif attribute == "instanceInitiatedShutdownBehavior":
-            behavior = value
-        elif attribute is not None and attribute != "groupSet":
-            raise errors.invalid_value("Attribute", attribute)
-        if instance_type is not None or user_data is not None:
-            if inst.state != "stopped":
-                raise errors.incorrect_state(inst.id, "is not in the 'stopped' state.")
-        if instance_type is not None and instance_type not in catalog.INSTANCE_TYPES:
-            raise errors.instance_type_invalid(instance_type)
-        if behavior is not None and behavior not in ("stop", "terminate"):
-            raise errors.invalid_value("InstanceInitiatedShutdownBehavior", behavior)
-        group_ids = params.get("Groups") or []
-        groups = [self.groups.find(ctx.account_id, ctx.region, g, None) for g in group_ids]
-        if instance_type is not None:
-            inst.instance_type = instance_type
-        if user_data is not None:
-            raw = user_data if isinstance(user_data, bytes) else str(user_data).encode()
-            inst.user_data = base64.b64encode(raw).decode() if raw else None
-        if behavior is not None:
-            inst.shutdown_behavior = behavior
-        if groups:
-            inst.groups = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in groups]
-        self.engine.save(inst)
-        return {}
-
-    def describe_instance_attribute(self, ctx: Any, params: dict[str, Any]) -> Result:
-        (inst,) = self._find(ctx, [params["InstanceId"]])
-        attribute = params["Attribute"]
-        out: Result = {"InstanceId": inst.id}
-        if attribute == "instanceType":
-            out["InstanceType"] = {"Value": inst.instance_type}
-        elif attribute == "userData":
-            out["UserData"] = {"Value": inst.user_data} if inst.user_data else {}
-        elif attribute == "instanceInitiatedShutdownBehavior":
-            out["InstanceInitiatedShutdownBehavior"] = {"Value": inst.shutdown_behavior}
-        elif attribute == "groupSet":
-            out["Groups"] = [dict(g) for g in inst.groups]
-        elif attribute == "disableApiTermination":
-            out["DisableApiTermination"] = {"Value": False}
-        else:
-            raise errors.invalid_value("Attribute", attribute)
-        return out
-
-    def modify_instance_metadata_options(self, ctx: Any, params: dict[str, Any]) -> Result:
-        (inst,) = self._find(ctx, [params["InstanceId"]])
-        changes = _metadata_options(params)
-        if not changes:
-            raise errors.missing("HttpTokens, HttpPutResponseHopLimit or HttpEndpoint")
-        inst.metadata_options = {**(inst.metadata_options or {}), **changes}
-        self.engine.save(inst)
-        return {
-            "InstanceId": inst.id,
-            "InstanceMetadataOptions": {"State": "pending", **imds.options(inst)},
-        }

@@ -159,6 +159,16 @@ class Instance:
     boot_count: int = 0
     metadata_options: dict[str, Any] | None = None
     """RunInstances/ModifyInstanceMetadataOptions ``MetadataOptions`` (see ``imds``)."""
+    vpc_ip: str | None = None
+    """Described private address in a created subnet (``vpcs``); ``private_ip`` is real."""
+    tenancy: str = "default"
+    public: bool = True
+    """Has a public address (here the loopback one, reachable from the host)."""
+
+    @property
+    def address(self) -> str:
+        """The private IPv4 address EC2 describes."""
+        return self.vpc_ip or self.private_ip
 
     @property
     def user_data_bytes(self) -> bytes:

@@ -40,6 +40,9 @@ _VERSION_FILTERS: dict[str, Any] = {
     ),
     "ebs-optimized": lambda v: str(v["LaunchTemplateData"].get("EbsOptimized", False)).lower(),
 }
+TEMPLATE_PUBLIC_IP = "_AssociatePublicIpAddress"
+"""The template interface's ``AssociatePublicIpAddress``, handed to RunInstances' placement
+(``instance_network``) beside the subnet and groups the template's interface gives."""
 # RunInstances parameters a template's data supplies (same names on both sides).
 _COPIED = (
     "ImageId",
@@ -184,6 +187,8 @@ def template_params(
             merged["SubnetId"] = first["SubnetId"]
         if first.get("Groups"):
             merged["SecurityGroupIds"] = list(first["Groups"])
+        if first.get("AssociatePublicIpAddress") is not None:
+            merged[TEMPLATE_PUBLIC_IP] = bool(first["AssociatePublicIpAddress"])
     if params.get("SubnetId") and not params.get("Placement"):
         # An explicit subnet places the instance (AutoScaling's zone balancing relies on it).
         merged.pop("Placement", None)

@@ -1,4 +1,4 @@
-"""EC2 operations around instances: types, zones, network, keys, groups, tags.
+"""EC2 operations around instances: types, zones, keys, groups, tags.
 
 Mixed into ``Ec2Service``; every public method is an operation of botocore's
 ``ec2`` model.
@@ -13,10 +13,12 @@ from cloudlet.services.ec2 import catalog, errors, filters, network
 from cloudlet.services.ec2.images import Images
 from cloudlet.services.ec2.instance_ops import check_instance_ids
 from cloudlet.services.ec2.instances import InstanceEngine
+from cloudlet.services.ec2.interface_ops import owned_interface
 from cloudlet.services.ec2.keypairs import KeyPair, KeyPairs
 from cloudlet.services.ec2.launch_templates import LaunchTemplates
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.tags import Tags, resource_type, tag_list
+from cloudlet.services.ec2.vpcs import Network
 
 Result = dict[str, Any]
 
@@ -40,26 +42,6 @@ _REGION_FILTERS: dict[str, Any] = {
     "region-name": lambda r: r["RegionName"],
     "endpoint": lambda r: r["Endpoint"],
     "opt-in-status": lambda r: r["OptInStatus"],
-}
-_VPC_FILTERS: dict[str, Any] = {
-    "vpc-id": lambda v: v["VpcId"],
-    "is-default": lambda v: "true",
-    "state": lambda v: v["State"],
-    "cidr": lambda v: v["CidrBlock"],
-    "cidr-block-association.cidr-block": lambda v: v["CidrBlock"],
-    "owner-id": lambda v: v["OwnerId"],
-}
-_SUBNET_FILTERS: dict[str, Any] = {
-    "subnet-id": lambda s: s["SubnetId"],
-    "vpc-id": lambda s: s["VpcId"],
-    "availability-zone": lambda s: s["AvailabilityZone"],
-    "availabilityZone": lambda s: s["AvailabilityZone"],
-    "availability-zone-id": lambda s: s["AvailabilityZoneId"],
-    "default-for-az": lambda s: "true",
-    "defaultForAz": lambda s: "true",
-    "cidr-block": lambda s: s["CidrBlock"],
-    "state": lambda s: s["State"],
-    "owner-id": lambda s: s["OwnerId"],
 }
 _KEY_FILTERS: dict[str, Any] = {
     "key-name": lambda k: k["KeyName"],
@@ -112,6 +94,7 @@ def _select(items: list[Result], key: str, wanted: list[str] | None, missing: An
 
 class ResourceOps:
     engine: InstanceEngine
+    network: Network
     templates: LaunchTemplates
     images: Images
     tags: Tags
@@ -161,30 +144,6 @@ class ResourceOps:
         if ids:
             zones = [z for z in zones if z["ZoneId"] in ids]
         return {"AvailabilityZones": filters.apply(zones, params.get("Filters"), _ZONE_FILTERS)}
-
-    # -- network -----------------------------------------------------------------
-
-    def describe_vpcs(self, ctx: Any, params: dict[str, Any]) -> Result:
-        vpc = network.default_vpc(ctx.account_id, ctx.region)
-        vpcs = _select([vpc], "VpcId", params.get("VpcIds"), errors.vpc_not_found)
-        vpcs = [self._with_tags(v, v["VpcId"]) for v in vpcs]
-        vpcs = filters.apply(
-            vpcs, params.get("Filters"), _VPC_FILTERS, lambda v: self.tags.of(v["VpcId"])
-        )
-        return {"Vpcs": vpcs}
-
-    def describe_subnets(self, ctx: Any, params: dict[str, Any]) -> Result:
-        subnets = network.default_subnets(ctx.account_id, ctx.region)
-        subnets = _select(subnets, "SubnetId", params.get("SubnetIds"), errors.subnet_not_found)
-        subnets = [self._with_tags(s, s["SubnetId"]) for s in subnets]
-        subnets = filters.apply(
-            subnets, params.get("Filters"), _SUBNET_FILTERS, lambda s: self.tags.of(s["SubnetId"])
-        )
-        page, token = filters.page(subnets, params.get("MaxResults"), params.get("NextToken"))
-        out: Result = {"Subnets": page}
-        if token:
-            out["NextToken"] = token
-        return out
 
     # -- key pairs ---------------------------------------------------------------
 
@@ -257,12 +216,17 @@ class ResourceOps:
     # -- security groups ---------------------------------------------------------
 
     def create_security_group(self, ctx: Any, params: dict[str, Any]) -> Result:
+        vpc = self.network.vpc(
+            ctx.account_id,
+            ctx.region,
+            params.get("VpcId") or network.default_vpc_id(ctx.account_id, ctx.region),
+        )
         group = self.groups.create(
             ctx.account_id,
             ctx.region,
             params.get("GroupName") or "",
             params.get("Description") or "",
-            params.get("VpcId"),
+            vpc["VpcId"],
         )
         self._tag_new(group["GroupId"], params, "security-group")
         out: Result = {"GroupId": group["GroupId"]}
@@ -367,10 +331,12 @@ class ResourceOps:
                 and pair["_account"] == ctx.account_id
                 and pair["_region"] == ctx.region
             )
-        if kind == "vpc":
-            return resource_id == network.default_vpc_id(ctx.account_id, ctx.region)
-        if kind == "subnet":
-            return network.subnet(ctx.account_id, ctx.region, resource_id) is not None
+        if kind == "network-interface":
+            return owned_interface(self.engine, ctx, resource_id)
+        kinds = self.network.kinds()
+        if kind in kinds:
+            self.network.ensure_defaults(ctx.account_id, ctx.region)
+            return kinds[kind].get(ctx.account_id, ctx.region, resource_id) is not None
         if kind == "launch-template":
             template = self.templates.by_id.get(resource_id)
             return (

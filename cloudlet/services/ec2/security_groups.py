@@ -2,7 +2,8 @@
 
 Rules are recorded as AWS returns them (``IpPermissions`` /
 ``IpPermissionsEgress``) but not enforced yet: instance traffic is loopback
-traffic. Each account and region gets the VPC's ``default`` group on first use.
+traffic. Every VPC has its ``default`` group: the default VPC's is made on first
+use, a created VPC's with the VPC (``vpcs.Network``), and it goes with the VPC.
 """
 
 from __future__ import annotations
@@ -98,11 +99,13 @@ class SecurityGroups:
     def _save(self, group: Group) -> None:
         self.store.put("sg", group["GroupId"], group)
 
-    def ensure_default(self, account: str, region: str) -> Group:
-        vpc_id = default_vpc_id(account, region)
+    def ensure_default(self, account: str, region: str, vpc_id: str | None = None) -> Group:
+        """The VPC's ``default`` group (the default VPC's when ``vpc_id`` is not given),
+        made on first use for the default VPC and with the VPC for the others."""
+        vpc_id = vpc_id or default_vpc_id(account, region)
         for group in self.groups.values():
             if (
-                group["_region"] == region
+                group["VpcId"] == vpc_id
                 and group["OwnerId"] == account
                 and group["GroupName"] == "default"
             ):
@@ -133,28 +136,25 @@ class SecurityGroups:
     def create(
         self, account: str, region: str, name: str, description: str, vpc_id: str | None
     ) -> Group:
-        default_vpc = default_vpc_id(account, region)
-        if vpc_id and vpc_id != default_vpc:
-            raise errors.vpc_not_found(vpc_id)
+        """A new group in ``vpc_id`` (checked by the caller; the default VPC if not given)."""
+        vpc_id = vpc_id or default_vpc_id(account, region)
         if not name:
             raise errors.missing("GroupName")
         if not description:
             raise errors.missing("GroupDescription")
-        if name == "default":
-            raise errors.group_duplicate(name, default_vpc)
         if name.lower().startswith("sg-"):
             raise errors.invalid_value(
                 "GroupName", name, "Group names may not be in the format sg-*."
             )
         for group in self.visible(account, region):
-            if group["GroupName"] == name:
-                raise errors.group_duplicate(name, default_vpc)
+            if group["GroupName"] == name and group["VpcId"] == vpc_id:
+                raise errors.group_duplicate(name, vpc_id)
         group = {
             "GroupId": _new_id(),
             "GroupName": name,
             "Description": description,
             "OwnerId": account,
-            "VpcId": default_vpc,
+            "VpcId": vpc_id,
             "_region": region,
             "_ingress": [],
             "_egress": [dict(_ALL_EGRESS)],
@@ -164,16 +164,25 @@ class SecurityGroups:
         return group
 
     def find(self, account: str, region: str, group_id: str | None, name: str | None) -> Group:
+        """A group by id, or by name in the default VPC (names name groups there only)."""
+        default_vpc = default_vpc_id(account, region)
         for group in self.visible(account, region):
             if (group_id and group["GroupId"] == group_id) or (
-                not group_id and name and group["GroupName"] == name
+                not group_id
+                and name
+                and group["GroupName"] == name
+                and group["VpcId"] == default_vpc
             ):
                 return group
-        raise errors.group_not_found(group_id or name or "", default_vpc_id(account, region))
+        raise errors.group_not_found(group_id or name or "", default_vpc)
 
     def delete(self, group: Group) -> None:
         if group["GroupName"] == "default":
             raise errors.cannot_delete(group["GroupId"])
+        self.drop(group)
+
+    def drop(self, group: Group) -> None:
+        """Remove ``group`` whatever it is (a VPC's default group goes with its VPC)."""
         del self.groups[group["GroupId"]]
         self.store.delete("sg", group["GroupId"])
 

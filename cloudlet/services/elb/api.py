@@ -213,7 +213,8 @@ class ElbService(BalancerRuntime, PolicyOps, Service):
                 "InvalidEndPointException", "The specified EC2 Instance ID does not exist."
             ) from None
         found = {
-            i["InstanceId"]: i.get("PrivateIpAddress", "")
+            # The address the instance listens on (EC2 only describes its VPC address).
+            i["InstanceId"]: i.get("CloudletHostAddress") or i.get("PrivateIpAddress", "")
             for r in res.get("Reservations", [])
             for i in r.get("Instances", [])
             if i["State"]["Name"] not in ("terminated", "shutting-down")

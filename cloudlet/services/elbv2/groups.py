@@ -270,7 +270,13 @@ class TargetGroupOps:
                             "The following targets are not in a running state and cannot be"
                             f" registered: '{inst['InstanceId']}'"
                         )
-                    ips[inst["InstanceId"]] = inst["PrivateIpAddress"]
+                    # EC2 hands in-process callers the address the instance listens on
+                    # (its VPC address is only described); older answers lack it.
+                    ips[inst["InstanceId"]] = (
+                        inst.get("CloudletHostAddress") or inst["PrivateIpAddress"]
+                    )
+        else:
+            ips = await self._instance_addresses(ctx, doc, [t["Id"] for t in targets])
         for t in targets:
             port = int(t.get("Port") or doc["Port"])
             if not 1 <= port <= 65535:
@@ -283,6 +289,7 @@ class TargetGroupOps:
                 ip = t["Id"]
                 if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", ip):
                     raise errors.validation(f"'{ip}' is not a valid IP address")
+                ip = ips.get(ip, ip)
             out.append(
                 {
                     "Id": t["Id"],
@@ -292,6 +299,33 @@ class TargetGroupOps:
                 }
             )
         return out
+
+    async def _instance_addresses(self, ctx: Any, doc: Doc, wanted: list[str]) -> dict[str, str]:
+        """IP targets that are instances' VPC addresses (EC2 only describes those), mapped
+        to the addresses the instances listen on; other addresses are used as given."""
+        wanted = [ip for ip in wanted if not ip.startswith("127.")]
+        if not wanted or not doc.get("VpcId"):
+            return {}
+        filters = [
+            {"Name": "vpc-id", "Values": [doc["VpcId"]]},
+            {"Name": "private-ip-address", "Values": wanted},
+        ]
+        try:
+            res = await self.env.call(
+                "ec2",
+                "DescribeInstances",
+                {"Filters": filters},
+                account=ctx.account_id,
+                region=ctx.region,
+            )
+        except ServiceError:
+            return {}
+        return {
+            inst["PrivateIpAddress"]: inst["CloudletHostAddress"]
+            for reservation in res.get("Reservations", [])
+            for inst in reservation.get("Instances", [])
+            if inst.get("CloudletHostAddress") and inst.get("PrivateIpAddress")
+        }
 
     async def register_targets(self, ctx: Any, params: Doc) -> Doc:
         doc = self._tg(ctx, params["TargetGroupArn"])
