@@ -1,4 +1,4 @@
-"""HTTPS, TLS and SSL listeners with ACM certificates, and network load balancers.
+"""HTTPS, TLS and SSL listeners with ACM (and IAM) certificates, and network load balancers.
 
 Certificates come two ways, as on AWS: imported (a self-signed certificate
 this test makes) or requested (issued by the server's own CA, whose PEM the
@@ -309,6 +309,41 @@ def test_network_balancer_tcp_and_tls_listeners(aws_client, acm, backend):
     assert status == 200 and echo["path"] == "/tls"
     _healthy(elbv2, tg_arn)
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+
+def test_tls_listener_serves_an_iam_server_certificate(aws_client, backend):
+    """IAM server certificates are what listeners used before ACM, and still may."""
+    elbv2, iam = aws_client("elbv2"), aws_client("iam")
+    cert, key = self_signed("iam.example.com")
+    name = unique("iam-cert")
+    meta = iam.upload_server_certificate(
+        ServerCertificateName=name, CertificateBody=cert.decode(), PrivateKey=key.decode()
+    )["ServerCertificateMetadata"]
+    tg_arn = _ip_group(elbv2, "TCP", backend.port, "tcp")["TargetGroupArn"]
+    lb = elbv2.create_load_balancer(Name=unique("nlb"), Subnets=[], Type="network")
+    lb = lb["LoadBalancers"][0]
+    forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
+    missing = meta["Arn"] + "-gone"
+    with pytest.raises(ClientError) as err:
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="TLS",
+            Port=8494,
+            Certificates=[{"CertificateArn": missing}],
+            DefaultActions=forward,
+        )
+    assert err.value.response["Error"]["Code"] == "CertificateNotFound"
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="TLS",
+        Port=8494,
+        Certificates=[{"CertificateArn": meta["Arn"]}],
+        DefaultActions=forward,
+    )
+    status, echo = https_get(lb["DNSName"], 8494, "iam.example.com", cert, "/iam")
+    assert status == 200 and echo["path"] == "/iam"
+    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    iam.delete_server_certificate(ServerCertificateName=name)
 
 
 def test_classic_https_and_ssl_listeners(aws_client, acm):

@@ -1,10 +1,12 @@
-"""TLS for HTTPS (and classic SSL) listeners: ACM certificates and security policies.
+"""TLS for HTTPS (and classic SSL) listeners: ACM and IAM certificates, security policies.
 
 Why: an HTTPS listener terminates TLS with the certificate its Certificates
 (or classic ``SSLCertificateId``) name, so the load balancer reads that
 certificate and key from ACM through the internal client (``ExportCertificate``
-with a one-off passphrase; the key never leaves memory unencrypted) and builds
-an ``ssl.SSLContext``. A listener with several certificates picks one by the
+with a one-off passphrase; the key never leaves memory unencrypted), or from IAM's
+server certificates (which GetServerCertificate never returns the key of: IAM's
+``identities.server_certificate`` does, as it answers STS and the authorizer), and
+builds an ``ssl.SSLContext``. A listener with several certificates picks one by the
 client's SNI name, falling back to its default certificate, as ALB does. The
 security policy sets the lowest TLS version offered.
 
@@ -96,12 +98,20 @@ def check_policy(name: str) -> None:
 
 
 async def _material(env: Any, arn: str) -> tuple[str, str, bytes]:
-    """(certificate + chain PEM, encrypted key PEM, passphrase) of an ACM certificate."""
+    """(certificate + chain PEM, key PEM, passphrase) of an ACM certificate or an IAM
+    server certificate (whose key IAM keeps unencrypted, as it is uploaded)."""
     parts = arn.split(":")
+    if len(parts) >= 6 and parts[2] == "iam" and parts[5].startswith("server-certificate/"):
+        iam = getattr(env.services.get("iam"), "identities", None)
+        doc = iam.server_certificate(parts[4], arn) if iam is not None else None
+        if doc is None:
+            raise _not_found(f"Certificate '{arn}' not found")
+        chain = doc["CertificateBody"] + "\n" + (doc.get("CertificateChain") or "")
+        return chain, doc["PrivateKey"], b""
     if len(parts) < 6 or parts[2] != "acm":
         raise _not_found(
             f"Certificate '{arn}' not found: cloudlet serves ACM certificates"
-            " (arn:aws:acm:...); import the certificate into ACM"
+            " (arn:aws:acm:...) and IAM server certificates (arn:aws:iam::...:server-certificate/...)"
         )
     passphrase = secrets.token_hex(16).encode()
     try:
