@@ -290,16 +290,7 @@ def test_refusals_and_what_is_not_built(aws_client):
                 asg.start_instance_refresh(AutoScalingGroupName=name, Preferences=prefs)
             assert code_of(err)[0] == "ValidationError" and words in code_of(err)[1], prefs
         with pytest.raises(ClientError) as err:
-            asg.start_instance_refresh(
-                AutoScalingGroupName=name,
-                DesiredConfiguration={
-                    "MixedInstancesPolicy": {
-                        "LaunchTemplate": {
-                            "LaunchTemplateSpecification": {"LaunchTemplateId": lt_id}
-                        }
-                    }
-                },
-            )
+            asg.start_instance_refresh(AutoScalingGroupName=name, Strategy="ReplaceRootVolume")
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
         empty = asg.start_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"]
         done = until(asg, name, empty, status_is("Successful"), 10)

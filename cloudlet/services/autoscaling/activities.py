@@ -48,6 +48,11 @@ def unhealthy(why: str) -> str:
     return f"At {stamp()} an instance was taken out of service in response to {why}."
 
 
+def message_of(exc: Exception) -> str:
+    """The sentence an activity's StatusMessage gives for ``exc``."""
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
+
+
 def new_activity(
     group: dict[str, Any], description: str, cause: str, details: dict[str, str] | None = None
 ) -> dict[str, Any]:

@@ -4,7 +4,9 @@ group, let the reconcile loop act.
 Mixed into ``AutoScalingService``; every public method is an operation of
 botocore's ``autoscaling`` model. Capacity changes only move DesiredCapacity
 and remember why (the activity cause); launching and terminating is the
-engine's job, except ForceDelete, which terminates at once as AWS does.
+engine's job, except ForceDelete, which terminates at once as AWS does (the
+warm pool's instances too). A group launches from a launch configuration, a
+launch template or a mixed instances policy (``mixed_ops``), exactly one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.autoscaling import activities as act
-from cloudlet.services.autoscaling import errors
+from cloudlet.services.autoscaling import errors, mixed, shapes
 from cloudlet.services.autoscaling.engine import Engine, group_key
 
 Result = dict[str, Any]
@@ -30,6 +32,8 @@ PROCESSES = (
     "AddToLoadBalancer",
     "InstanceRefresh",
 )
+STEADY = ("InService", "Standby", "Warmed:Stopped", "Warmed:Running", "Warmed:Hibernated")
+"""States an instance rests in: without them in progress, deleting needs only ForceDelete."""
 TERMINATION_POLICIES = (
     "Default",
     "OldestInstance",
@@ -64,6 +68,7 @@ class GroupOps:
     _create_group_hooks: Any
     _drop_group_hooks: Any
     _drop_group_schedules: Any
+    _mixed_policy: Any
 
     # -- helpers ---------------------------------------------------------------
 
@@ -90,70 +95,10 @@ class GroupOps:
         self.engine.save_group(group)
 
     def _shape_instance(self, group: dict[str, Any], inst: dict[str, Any], full: bool) -> Result:
-        out: Result = {
-            "InstanceId": inst["InstanceId"],
-            "InstanceType": inst.get("InstanceType") or "",
-            "AvailabilityZone": inst["AvailabilityZone"],
-            "LifecycleState": inst["LifecycleState"],
-            "HealthStatus": inst["HealthStatus"],
-            "ProtectedFromScaleIn": inst.get("ProtectedFromScaleIn", False),
-        }
-        if inst.get("LaunchConfigurationName"):
-            out["LaunchConfigurationName"] = inst["LaunchConfigurationName"]
-        if inst.get("LaunchTemplate"):
-            out["LaunchTemplate"] = inst["LaunchTemplate"]
-        if full:
-            out["AutoScalingGroupName"] = group["name"]
-            out["HealthStatus"] = inst["HealthStatus"].upper()
-        return out
+        return shapes.instance(group, inst, full)
 
     def _shape_group(self, group: dict[str, Any]) -> Result:
-        out: Result = {
-            "AutoScalingGroupName": group["name"],
-            "AutoScalingGroupARN": group["arn"],
-            "MinSize": group["min"],
-            "MaxSize": group["max"],
-            "DesiredCapacity": group["desired"],
-            "DefaultCooldown": group["cooldown"],
-            "AvailabilityZones": list(group["zones"]),
-            "LoadBalancerNames": list(group["lbs"]),
-            "TargetGroupARNs": list(group["tgs"]),
-            "HealthCheckType": group["hc_type"],
-            "HealthCheckGracePeriod": group["grace"],
-            **(
-                {"DefaultInstanceWarmup": group["warmup"]}
-                if group.get("warmup") is not None
-                else {}
-            ),
-            "Instances": [self._shape_instance(group, i, False) for i in group["instances"]],
-            "CreatedTime": _when(group["created"]),
-            "SuspendedProcesses": [
-                {"ProcessName": p, "SuspensionReason": r} for p, r in group["suspended"].items()
-            ],
-            "VPCZoneIdentifier": group["vpc"],
-            "EnabledMetrics": [],
-            "Tags": [
-                {
-                    "ResourceId": group["name"],
-                    "ResourceType": "auto-scaling-group",
-                    "Key": t["Key"],
-                    "Value": t.get("Value") or "",
-                    "PropagateAtLaunch": bool(t.get("PropagateAtLaunch")),
-                }
-                for t in group["tags"]
-            ],
-            "TerminationPolicies": list(group["termination"]),
-            "NewInstancesProtectedFromScaleIn": False,
-            "ServiceLinkedRoleARN": (
-                f"arn:aws:iam::{group['account']}:role/aws-service-role/"
-                "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-            ),
-        }
-        if group.get("lc"):
-            out["LaunchConfigurationName"] = group["lc"]
-        if group.get("lt"):
-            out["LaunchTemplate"] = dict(group["lt"])
-        return out
+        return shapes.group(group)
 
     async def _zones(self, ctx: Any, params: dict[str, Any]) -> tuple[list, dict, str]:
         vpc = params.get("VPCZoneIdentifier") or ""
@@ -297,7 +242,8 @@ class GroupOps:
                 f"{name} already exists"
             )
         lc, lt = params.get("LaunchConfigurationName"), params.get("LaunchTemplate")
-        if not lc and not lt:
+        policy = params.get("MixedInstancesPolicy")
+        if len([x for x in (lc, lt, policy) if x]) != 1:
             raise errors.validation(
                 "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, "
                 "InstanceId or MixedInstancesPolicy parameter."
@@ -306,6 +252,14 @@ class GroupOps:
             raise errors.config_not_found(lc)
         if lt:
             lt = await self._template(ctx, lt)
+        capacity_type = params.get("DesiredCapacityType")
+        if capacity_type and not policy:
+            mixed.check_overrides([], capacity_type)
+        mixed_doc = (
+            await self._mixed_policy(ctx, policy, None, capacity_type or "units")
+            if policy
+            else None
+        )
         lo, hi = params["MinSize"], params["MaxSize"]
         desired = params.get("DesiredCapacity")
         desired = lo if desired is None else desired
@@ -326,6 +280,8 @@ class GroupOps:
             "arn": self._arn(ctx, "autoScalingGroup", name),
             "lc": lc,
             "lt": lt,
+            "mixed": mixed_doc,
+            "capacity_type": capacity_type,
             "min": lo,
             "max": hi,
             "desired": desired,
@@ -343,6 +299,7 @@ class GroupOps:
             "suspended": {},
             "created": clock.time(),
             "instances": [],
+            "warm": [],
             "cooldown_until": 0.0,
             "cause": act.desired_change("a user request created an AutoScalingGroup", 0, desired),
         }
@@ -381,12 +338,44 @@ class GroupOps:
                 for k in ("LaunchConfigurationName", "LaunchTemplate", "MixedInstancesPolicy")
             ):
                 raise errors.refresh_owns_configuration()
+        policy = params.get("MixedInstancesPolicy")
+        if (
+            len([x for x in ("LaunchConfigurationName", "LaunchTemplate") if params.get(x)])
+            + bool(policy)
+            > 1
+        ):
+            raise errors.validation(
+                "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, "
+                "InstanceId or MixedInstancesPolicy parameter."
+            )
+        capacity_type = params.get("DesiredCapacityType") or group.get("capacity_type")
+        if policy and group.get("warm_pool"):
+            raise errors.validation(
+                "You can't add a mixed instances policy to an Auto Scaling group that has a "
+                "warm pool."
+            )
+        if policy or (params.get("DesiredCapacityType") and group.get("mixed")):
+            before = group.get("mixed")
+            if before is None and group.get("lt"):  # a template group becoming mixed
+                before = {
+                    "policy": {"LaunchTemplate": {"LaunchTemplateSpecification": group["lt"]}}
+                }
+            group["mixed"] = await self._mixed_policy(
+                ctx, policy or {}, before, capacity_type or "units"
+            )
+            group["lc"] = group["lt"] = None
+        elif params.get("DesiredCapacityType"):
+            mixed.check_overrides([], capacity_type)
+        if params.get("DesiredCapacityType"):
+            group["capacity_type"] = params["DesiredCapacityType"]
         if lc := params.get("LaunchConfigurationName"):
             if group_key(ctx.account_id, ctx.region, lc) not in self.engine.configs:
                 raise errors.config_not_found(lc)
-            group["lc"], group["lt"] = lc, None
+            group["lc"], group["lt"], group["mixed"] = lc, None, None
         if lt := params.get("LaunchTemplate"):
-            group["lt"], group["lc"] = await self._template(ctx, lt), None
+            group["lt"], group["lc"], group["mixed"] = await self._template(ctx, lt), None, None
+        if not group.get("mixed") and group.get("capacity_type") not in (None, "units"):
+            group["capacity_type"] = None  # vCPU or memory units need InstanceRequirements
         if params.get("AvailabilityZones") or params.get("VPCZoneIdentifier"):
             group["zones"], group["subnets"], group["vpc"] = await self._zones(ctx, params)
         for field, key in (
@@ -409,8 +398,9 @@ class GroupOps:
 
     async def delete_auto_scaling_group(self, ctx: Any, params: dict[str, Any]) -> Result:
         group = self._group(ctx, params["AutoScalingGroupName"])
-        if group["instances"] and not params.get("ForceDelete"):
-            if any(i["LifecycleState"] != "InService" for i in group["instances"]):
+        members = [*group["instances"], *(group.get("warm") or [])]
+        if members and not params.get("ForceDelete"):
+            if any(i["LifecycleState"] not in STEADY for i in members):
                 raise errors.activity_in_progress(
                     "You cannot delete an AutoScalingGroup while there are scaling activities "
                     "in progress for that group."
@@ -421,7 +411,7 @@ class GroupOps:
             )
         group["deleting"] = True
         cause = f"At {act.stamp()} a user request deleted the AutoScalingGroup {group['name']}."
-        for inst in list(group["instances"]):
+        for inst in [*group["instances"], *(group.get("warm") or [])]:
             await self.engine.terminate(group, inst, cause, hooks=False)
         key = group_key(ctx.account_id, ctx.region, group["name"])
         self.engine.groups.pop(key, None)

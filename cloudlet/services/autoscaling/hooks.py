@@ -175,7 +175,7 @@ class HookOps:
             )
         del self.engine.hooks[key]
         self.engine.store.delete("hook", key)
-        for inst in list(group["instances"]):
+        for inst in [*group["instances"], *(group.get("warm") or [])]:
             for wait in list(inst.get("waits") or []):
                 if wait["hook"] == name and wait["result"] is None:
                     result = "ABANDON" if wait["transition"] == LAUNCHING else "CONTINUE"

@@ -8,6 +8,10 @@ three ways and so do we: a JSON message to the hook's SQS queue or SNS topic
 (through that service's own API), and an ``EC2 Instance-launch/terminate
 Lifecycle Action`` event on the account's default EventBridge bus.
 
+Warm pool instances wait too (``Warmed:Pending:Wait`` on their way into the
+pool or back to it, ``Warmed:Terminating:Wait`` on their way out), with the
+warm pool as Origin or Destination of the notifications (``where``).
+
 The waits live on the instance record (``inst["waits"]``: one per hook, with
 its token and its deadline in wall-clock epoch seconds), which the engine
 saves with the group, so a restarted server keeps waiting instances waiting
@@ -64,6 +68,22 @@ def abandoned(token: str, why: str) -> str:
     )
 
 
+def where(inst: dict[str, Any], transition: str) -> tuple[str, str, str]:
+    """(wait state, Origin, Destination) of a lifecycle action on ``inst``: warm pool
+    instances wait in ``Warmed:*`` states, and AWS names the warm pool as where an
+    instance comes from or goes to."""
+    if inst.get("warm"):
+        if transition == LAUNCHING:
+            return "Warmed:Pending:Wait", "EC2", "WarmPool"
+        if inst.get("returning"):
+            return "Warmed:Pending:Wait", "AutoScalingGroup", "WarmPool"
+        return "Warmed:Terminating:Wait", "WarmPool", "EC2"
+    if transition == LAUNCHING:
+        origin = "WarmPool" if inst.get("from_warm") else "EC2"
+        return "Pending:Wait", origin, "AutoScalingGroup"
+    return "Terminating:Wait", "AutoScalingGroup", "EC2"
+
+
 class Lifecycle:
     """The engine's half of lifecycle hooks: starting waits, notifying, timing out."""
 
@@ -87,12 +107,15 @@ class Lifecycle:
         if not hooks:
             return False
         now = clock.time()
-        inst["LifecycleState"] = "Pending:Wait" if transition == LAUNCHING else "Terminating:Wait"
+        state, origin, destination = where(inst, transition)
+        inst["LifecycleState"] = state
         inst["waits"] = [
             {
                 "hook": h["LifecycleHookName"],
                 "token": str(uuid.uuid4()),
                 "transition": transition,
+                "origin": origin,
+                "destination": destination,
                 "deadline": now + h["HeartbeatTimeout"] * HEARTBEAT_SCALE,
                 "global": now + h["GlobalTimeout"] * HEARTBEAT_SCALE,
                 "result": None,
@@ -111,6 +134,7 @@ class Lifecycle:
         origin, destination = (
             ("EC2", "AutoScalingGroup") if transition == LAUNCHING else ("AutoScalingGroup", "EC2")
         )
+        origin, destination = wait.get("origin", origin), wait.get("destination", destination)
         message: dict[str, Any] = {
             "Origin": origin,
             "LifecycleHookName": hook["LifecycleHookName"],
@@ -202,7 +226,7 @@ class Lifecycle:
         self, group: dict[str, Any], hook: str, token: str | None, instance_id: str | None
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """The waiting instance and its open wait for ``hook`` by token or instance id."""
-        for inst in group["instances"]:
+        for inst in [*group["instances"], *(group.get("warm") or [])]:
             if instance_id and inst["InstanceId"] != instance_id:
                 continue
             for wait in inst.get("waits") or []:
@@ -234,15 +258,21 @@ class Lifecycle:
         if any(w["result"] is None for w in waits):
             return
         inst.pop("waits", None)
+        warm = "Warmed:" if inst.get("warm") else ""
         if wait["transition"] == TERMINATING:
-            inst["LifecycleState"] = "Terminating:Proceed"
+            if inst.get("returning"):  # back to the warm pool: the pool stops it
+                inst["LifecycleState"] = "Warmed:Pending:Proceed"
+                self.engine.save_group(group)
+                return
+            inst["LifecycleState"] = f"{warm}Terminating:Proceed"
             await self.engine.finish_terminate(group, inst)
             return
         gave_up = next((w for w in waits if w["result"] == "ABANDON"), None)
         if gave_up is None:
-            inst["LifecycleState"] = "Pending:Proceed"
+            inst["LifecycleState"] = f"{warm}Pending:Proceed"
             self.engine.save_group(group)
-            await self.engine.check_health(group)
+            if not warm:
+                await self.engine.check_health(group)
             return
         message = abandoned(gave_up["token"], gave_up["why"])
         launch = self.engine.activities.get(inst.get("activity") or "")
@@ -260,7 +290,7 @@ class Lifecycle:
     async def expire(self, group: dict[str, Any]) -> None:
         """Apply each overdue hook's DefaultResult."""
         now = clock.time()
-        for inst in list(group["instances"]):
+        for inst in [*group["instances"], *(group.get("warm") or [])]:
             for wait in list(inst.get("waits") or []):
                 if wait["result"] is None and now >= min(wait["deadline"], wait["global"]):
                     key = f"{group['account']}/{group['region']}/{group['name']}/{wait['hook']}"

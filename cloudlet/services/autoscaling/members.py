@@ -5,7 +5,9 @@ attached load balancers.
 Mixed into ``AutoScalingService`` next to ``GroupOps``, whose helpers
 (``_group``, ``_shape_instance``) it uses. Attaching a target group or classic
 load balancer registers the group's in-service instances at once, as AWS
-does; detaching deregisters them.
+does; detaching deregisters them. Warm pool instances are listed by
+DescribeAutoScalingInstances and can be terminated like members (the pool
+refills; the group's DesiredCapacity is not touched).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from cloudlet.services.autoscaling import activities as act
 from cloudlet.services.autoscaling import errors
+from cloudlet.services.autoscaling.capacity import current, weight
 from cloudlet.services.autoscaling.engine import Engine
 from cloudlet.services.autoscaling.groups import PROCESSES, TERMINATION_POLICIES
 
@@ -34,7 +37,7 @@ class MemberOps:
         for g in self.engine.groups.values():
             if g["account"] != ctx.account_id or g["region"] != ctx.region:
                 continue
-            for inst in g["instances"]:
+            for inst in [*g["instances"], *(g.get("warm") or [])]:
                 if not ids or inst["InstanceId"] in ids:
                     out.append(self._shape_instance(g, inst, True))
         return {"AutoScalingInstances": out}
@@ -42,7 +45,7 @@ class MemberOps:
     def _find_instance(self, ctx: Any, instance_id: str) -> tuple[dict, dict]:
         for g in self.engine.groups.values():
             if g["account"] == ctx.account_id and g["region"] == ctx.region:
-                for inst in g["instances"]:
+                for inst in [*g["instances"], *(g.get("warm") or [])]:
                     if inst["InstanceId"] == instance_id:
                         return g, inst
         raise errors.validation(
@@ -65,16 +68,18 @@ class MemberOps:
         self, ctx: Any, params: dict[str, Any]
     ) -> Result:
         group, inst = self._find_instance(ctx, params["InstanceId"])
-        count = len(group["instances"])
+        count = current(group)
         cause = f"At {act.stamp()} instance {inst['InstanceId']} was taken out of service in response to a user request"  # noqa: E501
-        if params["ShouldDecrementDesiredCapacity"]:
-            if group["desired"] - 1 < group["min"]:
+        if inst.get("warm"):  # the warm pool refills; the group's capacity is not touched
+            cause = f"At {act.stamp()} instance {inst['InstanceId']} was taken out of the warm pool in response to a user request."  # noqa: E501
+        elif params["ShouldDecrementDesiredCapacity"]:
+            if group["desired"] - weight(inst) < group["min"]:
                 raise errors.validation(
                     "Currently, desired capacity is equal to min size, so you cannot decrement "
                     "desired capacity."
                 )
-            group["desired"] -= 1
-            cause += f", shrinking the capacity from {count} to {count - 1}."
+            group["desired"] -= weight(inst)
+            cause += f", shrinking the capacity from {count} to {count - weight(inst)}."
         else:
             cause += "."
         group["cause"] = cause

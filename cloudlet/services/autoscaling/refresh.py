@@ -18,7 +18,13 @@ at a time, inside the healthy-percentage bounds AWS documents:
 - checkpoints pause for CheckpointDelay once the percentage replaced reaches
   them; a last checkpoint under 100 ends the refresh there (a partial refresh);
 - a failed launch or an alarm of AlarmSpecification in ALARM fails the refresh
-  (and rolls it back with AutoRollback).
+  (and rolls it back with AutoRollback);
+- instances on standby are waited for (``Wait``: replaced once they are back
+  in service, the refresh fails after an hour), left alone (``Ignore``), or
+  terminated without a replacement, since they do not count (``Terminate``).
+
+After a successful refresh the warm pool's instances of the old configuration
+are replaced too, as AWS replaces InService instances first and then the pool.
 
 While a refresh runs, every launch of the group (scale-out, replacing an
 unhealthy instance) uses the desired configuration (``source``), as AWS does;
@@ -40,12 +46,14 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.services.autoscaling import activities as act
+from cloudlet.services.autoscaling.capacity import counted, leaving, matches, on_standby
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress")
 PROTECTED_WAIT_SECONDS = 3600.0
-"""AWS waits one hour for scale-in protection to be removed, then fails the refresh."""
+"""AWS waits one hour for scale-in protection to be removed (or standby instances to
+return, with StandbyInstances Wait), then fails the refresh."""
 KEPT_PER_GROUP = 50
 
 
@@ -69,15 +77,13 @@ def warming_up(instance_id: str) -> str:
 
 
 def _members(group: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        i for i in group["instances"] if not i.get("LifecycleState", "").startswith("Terminating")
-    ]
+    """The instances that count towards capacity (not leaving, not on standby)."""
+    return [i for i in group["instances"] if counted(i)]
 
 
-def _matches(inst: dict[str, Any], source: dict[str, Any]) -> bool:
-    if source.get("lt"):
-        return inst.get("LaunchTemplate") == source["lt"]
-    return bool(source.get("lc")) and inst.get("LaunchConfigurationName") == source["lc"]
+def _present(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every instance still in the group, standby ones included."""
+    return [i for i in group["instances"] if not leaving(i)]
 
 
 def new_run(
@@ -86,7 +92,7 @@ def new_run(
     """One pass of replacements: ``todo`` ids to replace with ``source``; instances not
     to be replaced count as already warm."""
     start = clock.time()
-    kept = [i for i in _members(group) if i["InstanceId"] not in todo]
+    kept = [i for i in _present(group) if i["InstanceId"] not in todo]
     return {
         "source": source,
         "todo": list(todo),
@@ -153,13 +159,13 @@ class Refresher:
             del self.items[doc["InstanceRefreshId"]]
             self.engine.store.delete("refresh", doc["InstanceRefreshId"])
 
-    def source(self, group: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
-        """The launch configuration or template the group launches with right now."""
+    def source(self, group: dict[str, Any]) -> dict[str, Any]:
+        """The configuration (``{"lc", "lt", "mixed"}``) the group launches with right now."""
         doc = self.active(group)
         if doc is not None and doc["Status"] in ("Pending", "InProgress", "Baking"):
             target = doc["run"]["source"]
-            return target.get("lc"), target.get("lt")
-        return group.get("lc"), group.get("lt")
+            return {"lc": target.get("lc"), "lt": target.get("lt"), "mixed": target.get("mixed")}
+        return {"lc": group.get("lc"), "lt": group.get("lt"), "mixed": group.get("mixed")}
 
     def surge(self, group: dict[str, Any]) -> int:
         """Instances a launch-before-terminate batch keeps above DesiredCapacity."""
@@ -209,8 +215,8 @@ class Refresher:
         group = self.engine.groups.get(doc["group_key"])
         self.progress(doc)
         target = doc["run"]["source"]
-        members = _members(group) if group else []
-        todo = [i["InstanceId"] for i in members if _matches(i, target)]
+        members = _present(group) if group else []
+        todo = [i["InstanceId"] for i in members if matches(i, target)]
         warmup = doc["Preferences"]["InstanceWarmup"]
         surge, doc["run"]["surge"] = doc["run"]["surge"], 0
         doc["rollback"] = {
@@ -239,8 +245,10 @@ class Refresher:
         if doc.get("DesiredConfiguration"):
             target = doc["run"]["source"]
             group["lc"], group["lt"] = target.get("lc"), target.get("lt")
+            group["mixed"] = target.get("mixed")
             self.engine.save_group(group)
         self.end(doc, "Successful")
+        await self.engine.warm.renew(group)  # then the warm pool, as AWS does
 
     # -- the step each tick ------------------------------------------------------------
 
@@ -269,7 +277,7 @@ class Refresher:
         if doc.get("wait_transitions", True):
             ids = {i["InstanceId"] for i in group["instances"]}
             moving = any(
-                _matches(i, run["source"]) and i["LifecycleState"].startswith("Pending")
+                matches(i, run["source"]) and i["LifecycleState"].startswith("Pending")
                 for i in group["instances"]
             ) or any(d in ids for d in run["dropped"])
             if moving:
@@ -293,9 +301,14 @@ class Refresher:
 
     async def advance(self, group: dict[str, Any], doc: dict[str, Any], run: dict) -> None:
         now = clock.time()
-        members = _members(group)
+        members = _present(group)
         present = {i["InstanceId"] for i in members}
         run["todo"] = [i for i in run["todo"] if i in present]
+        if doc["Preferences"].get("StandbyInstances") == "Terminate" and not doc.get("rollback"):
+            for inst in [i for i in members if on_standby(i) and i["InstanceId"] in run["todo"]]:
+                run["skipped"] += 1  # terminated, not replaced: it did not count anyway
+                await self.take_out(group, run, inst)
+            members = _present(group)
         if run.get("excess"):
             newest = sorted(
                 (i for i in members if i["InstanceId"] in run["todo"]),
@@ -307,10 +320,12 @@ class Refresher:
                 run["skipped"] += 1
                 await self.take_out(group, run, inst)
         fresh = [
-            i for i in members if _matches(i, run["source"]) and i["InstanceId"] not in run["todo"]
+            i
+            for i in members
+            if counted(i) and matches(i, run["source"]) and i["InstanceId"] not in run["todo"]
         ]
         warmup = doc["Preferences"]["InstanceWarmup"]
-        sick = await self.elb_not_healthy(group) if fresh else set()
+        sick = await self.engine.elb_not_healthy(group) if fresh else set()
         warming = []
         for inst in fresh:
             iid = inst["InstanceId"]
@@ -334,34 +349,6 @@ class Refresher:
             await self.succeed(group, doc)
             return
         await self.next_batch(group, doc, run)
-
-    async def elb_not_healthy(self, group: dict[str, Any]) -> set[str]:
-        """Instances not (yet) healthy in the group's target groups or classic balancers,
-        when the group uses ELB health checks."""
-        if group["hc_type"] != "ELB":
-            return set()
-        bad: set[str] = set()
-        for arn in group["tgs"]:
-            try:
-                res = await self.engine.call(
-                    group, "elbv2", "DescribeTargetHealth", {"TargetGroupArn": arn}
-                )
-            except Exception:  # noqa: BLE001 - no verdict from a balancer we cannot ask
-                continue
-            for d in res.get("TargetHealthDescriptions", []):
-                if (d.get("TargetHealth") or {}).get("State") != "healthy":
-                    bad.add(d["Target"]["Id"])
-        for name in group["lbs"]:
-            try:
-                res = await self.engine.call(
-                    group, "elb", "DescribeInstanceHealth", {"LoadBalancerName": name}
-                )
-            except Exception:  # noqa: BLE001
-                continue
-            for s in res.get("InstanceStates", []):
-                if s.get("State") != "InService":
-                    bad.add(s["InstanceId"])
-        return bad
 
     def at_checkpoint(self, doc: dict[str, Any], run: dict[str, Any], now: float) -> bool:
         """Whether the refresh pauses (or, past a last checkpoint under 100, ends) here."""
@@ -388,7 +375,7 @@ class Refresher:
         return True
 
     def eligible(self, group: dict[str, Any], doc: dict[str, Any], run: dict) -> list[dict]:
-        by_id = {i["InstanceId"]: i for i in _members(group)}
+        by_id = {i["InstanceId"]: i for i in _members(group)}  # standby ones wait
         wait = doc["Preferences"]["ScaleInProtectedInstances"] == "Wait"
         pool = [by_id[i] for i in run["todo"] if i in by_id]
         if wait and not doc.get("rollback"):
@@ -410,18 +397,18 @@ class Refresher:
     async def next_batch(self, group: dict[str, Any], doc: dict[str, Any], run: dict) -> None:
         prefs = doc["Preferences"]
         pool = self.eligible(group, doc, run)
-        if not pool:  # only instances protected from scale in are left
+        if not pool:  # only protected or standby instances are left
+            ids = {i["InstanceId"] for i in group["instances"] if on_standby(i)}
+            blocked = (
+                "instances in Standby to be returned to service"
+                if any(i in ids for i in run["todo"])
+                else "scale-in protection to be removed from the remaining instances"
+            )
             since = doc.setdefault("protected_since", clock.time())
             if clock.time() - since >= PROTECTED_WAIT_SECONDS:
-                self.fail(
-                    doc,
-                    "Instance refresh failed: timed out waiting for scale-in protection to be "
-                    "removed from the remaining instances.",
-                )
+                self.fail(doc, f"Instance refresh failed: timed out waiting for {blocked}.")
             else:
-                doc["StatusReason"] = (
-                    "Waiting for scale-in protection to be removed from the remaining instances."
-                )
+                doc["StatusReason"] = f"Waiting for {blocked}."
             return
         doc.pop("protected_since", None)
         desired = group["desired"]

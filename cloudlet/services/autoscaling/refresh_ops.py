@@ -7,8 +7,10 @@ configuration and a numbered launch template version), work out which instances
 the refresh replaces (SkipMatching compares the ``aws:ec2launchtemplate:*``
 tags EC2 put on each instance with the desired template version; protected
 instances are ignored or waited for) and hand the refresh to the loop
-(``refresh``). Mixed instances policies and the ReplaceRootVolume strategy,
-which needs one, answer 501 until mixed instances policies are built.
+(``refresh``). A desired configuration may be a launch template or a mixed
+instances policy (validated as CreateAutoScalingGroup does, ``mixed_ops``).
+The ReplaceRootVolume strategy answers 501: cloudlet's EC2 cannot replace an
+instance's root volume in place.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation
-from cloudlet.services.autoscaling import errors
+from cloudlet.services.autoscaling import errors, mixed
+from cloudlet.services.autoscaling.capacity import leaving, matches, on_standby
 from cloudlet.services.autoscaling.refresh import new_run
 
 Result = dict[str, Any]
@@ -97,12 +100,21 @@ def numbered(lt: dict[str, Any] | None) -> bool:
     return version not in ("$Latest", "$Default")
 
 
+def reversible(previous: dict[str, Any]) -> bool:
+    """Whether a rollback can return to ``previous`` (no ``$Latest``/``$Default`` template)."""
+    if previous.get("mixed"):
+        base = previous["mixed"]["policy"]["LaunchTemplate"]["LaunchTemplateSpecification"]
+        return numbered(base) and all(numbered(c["lt"]) for c in previous["mixed"]["choices"])
+    return not previous.get("lt") or numbered(previous["lt"])
+
+
 class RefreshOps:
     """Needs ``_group`` and ``_template`` from ``GroupOps``."""
 
     engine: Any
     _group: Any
     _template: Any
+    _mixed_policy: Any
 
     async def _version_of(self, ctx: Any, lt: dict[str, Any]) -> tuple[str, int] | None:
         """(template id, version number) a template spec names today."""
@@ -156,15 +168,17 @@ class RefreshOps:
         """The instances the refresh replaces, and how many it covers (the base of its
         percentage): protected ones are left out with ``Ignore``; matching ones are
         covered but not replaced with SkipMatching."""
-        members = [
-            i for i in group["instances"] if not i["LifecycleState"].startswith("Terminating")
-        ]
+        members = [i for i in group["instances"] if not leaving(i)]
         if prefs["ScaleInProtectedInstances"] == "Ignore":
             members = [i for i in members if not i.get("ProtectedFromScaleIn")]
+        if prefs["StandbyInstances"] == "Ignore":
+            members = [i for i in members if not on_standby(i)]
         ids = [i["InstanceId"] for i in members]
         if not prefs["SkipMatching"]:
             return ids, len(ids)
-        if target.get("lt"):
+        if target.get("mixed"):
+            todo = [i["InstanceId"] for i in members if not matches(i, target)]
+        elif target.get("lt"):
             wanted = await self._version_of(ctx, target["lt"])
             origins = await self._launched_from(ctx, ids)
             todo = [iid for iid in ids if wanted is None or origins.get(iid) != wanted]
@@ -183,25 +197,49 @@ class RefreshOps:
         if self.engine.refresh.active(group) is not None:
             raise errors.refresh_in_progress()
         strategy = params.get("Strategy") or "Rolling"
-        if strategy != "Rolling":
-            raise NotImplementedOperation("autoscaling", f"StartInstanceRefresh {strategy}")
-        wanted = params.get("DesiredConfiguration") or {}
-        if wanted.get("MixedInstancesPolicy"):
-            raise NotImplementedOperation(
-                "autoscaling", "StartInstanceRefresh with a MixedInstancesPolicy"
+        if strategy not in ("Rolling", "ReplaceRootVolume"):
+            raise errors.validation(
+                f"Invalid Strategy: {strategy}. Valid values are Rolling and ReplaceRootVolume."
             )
+        if strategy != "Rolling":
+            raise NotImplementedOperation(
+                "autoscaling",
+                f"StartInstanceRefresh with the {strategy} strategy (cloudlet's EC2 cannot "
+                "replace a root volume in place)",
+            )
+        wanted = params.get("DesiredConfiguration") or {}
         prefs = preferences(params.get("Preferences") or {}, group)
-        previous = {"lc": group.get("lc"), "lt": group.get("lt")}
+        previous = {"lc": group.get("lc"), "lt": group.get("lt"), "mixed": group.get("mixed")}
         target, desired_config = previous, None
+        if wanted.get("LaunchTemplate") and wanted.get("MixedInstancesPolicy"):
+            raise errors.validation(
+                "Specify either a LaunchTemplate or a MixedInstancesPolicy in the desired "
+                "configuration, not both."
+            )
         if wanted.get("LaunchTemplate"):
             lt = await self._template(ctx, wanted["LaunchTemplate"])
-            target, desired_config = {"lc": None, "lt": lt}, {"LaunchTemplate": dict(lt)}
+            target = {"lc": None, "lt": lt, "mixed": None}
+            desired_config = {"LaunchTemplate": dict(lt)}
+        elif wanted.get("MixedInstancesPolicy"):
+            if group.get("warm_pool"):
+                raise errors.validation(
+                    "You can't use a mixed instances policy with an Auto Scaling group that has "
+                    "a warm pool."
+                )
+            doc = await self._mixed_policy(
+                ctx,
+                wanted["MixedInstancesPolicy"],
+                group.get("mixed"),
+                group.get("capacity_type") or "units",
+            )
+            target = {"lc": None, "lt": None, "mixed": doc}
+            desired_config = {"MixedInstancesPolicy": mixed.shaped(doc)}
         if prefs["AutoRollback"]:
             if desired_config is None:
                 raise errors.validation(
                     "AutoRollback requires a desired configuration for the instance refresh."
                 )
-            if previous["lt"] and not numbered(previous["lt"]):
+            if not reversible(previous):
                 raise errors.irreversible()
         if prefs["SkipMatching"] and desired_config is None and not previous["lt"]:
             raise errors.validation(
@@ -259,7 +297,7 @@ class RefreshOps:
         if doc is None or doc["Status"] not in ("Pending", "InProgress", "Baking"):
             raise errors.no_active_refresh(group["name"])
         previous = doc["previous"]
-        if not doc.get("DesiredConfiguration") or (previous["lt"] and not numbered(previous["lt"])):
+        if not doc.get("DesiredConfiguration") or not reversible(previous):
             raise errors.irreversible()
         self.engine.refresh.begin_rollback(doc, "Rollback initiated by user request.")
         return {"InstanceRefreshId": doc["InstanceRefreshId"]}

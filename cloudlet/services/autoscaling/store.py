@@ -13,6 +13,11 @@ import sqlite3
 from cloudlet.state.documents import DocumentStore
 
 
+def group_key(account: str, region: str, name: str) -> str:
+    """The key of a group (or launch configuration) in the store and the engine."""
+    return f"{account}/{region}/{name}"
+
+
 class Store(DocumentStore):
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn, "docs")
