@@ -202,6 +202,36 @@ class ServiceEnv:
             text, principal, action_for(service, operation), resource, context
         )
 
+    def role_may(
+        self, role_arn: str | None, actions: tuple[str, ...], resource: str, *, session: str
+    ) -> bool:
+        """Strict mode: whether the identity policies of the IAM role ``role_arn`` allow
+        any of ``actions`` on ``resource``. What an AWS service that writes *as a role*
+        (a Logs subscription to a stream, an EventBridge target, an SNS Firehose
+        subscription) may do; ``session`` names the role session it acts in. Open mode
+        evaluates nothing, and a role IAM does not know is not governed (cloudlet's rule
+        for principals IAM does not know); a ``role_arn`` that is no role ARN may do
+        nothing. The role's trust policy is not consulted."""
+        credentials = self.credentials
+        if credentials is None or not getattr(credentials, "strict", False):
+            return True
+        parts = (role_arn or "").split(":", 5)
+        if len(parts) < 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+            return False
+        from cloudlet.auth.credentials import Principal
+        from cloudlet.core.errors import ServiceError
+
+        account, name = parts[4], parts[5].rsplit("/", 1)[-1]
+        arn = f"arn:aws:sts::{account}:assumed-role/{name}/{session}"
+        principal = Principal(None, account, arn, "assumed-role")
+        for action in actions:
+            try:
+                credentials.authorize(principal, action, resource)
+            except ServiceError:
+                continue
+            return True
+        return False
+
 
 @dataclass(slots=True)
 class InternalContext:

@@ -456,11 +456,11 @@ def test_bad_targets_are_refused(events, sqs):
         Rule=name,
         Targets=[
             {"Id": "queue", "Arn": arn},
-            {"Id": "stream", "Arn": f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/s"},
+            {"Id": "machine", "Arn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:s"},
         ],
     )
     assert out["FailedEntryCount"] == 1
-    assert out["FailedEntries"][0]["TargetId"] == "stream"
+    assert out["FailedEntries"][0]["TargetId"] == "machine"
     assert out["FailedEntries"][0]["ErrorCode"] == "NotImplemented"
     assert [t["Id"] for t in events.list_targets_by_rule(Rule=name)["Targets"]] == ["queue"]
 

@@ -311,7 +311,6 @@ def test_targets_cloudlet_has_no_service_for_are_still_refused(events, sqs):
         "ecs": (f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/c", "ECS"),
         "batch": (f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/q", "Batch"),
         "build": (f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/p", "CodeBuild"),
-        "hose": (f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/d", "Firehose"),
         "shift": (f"arn:aws:redshift:{REGION}:{ACCOUNT}:cluster:c", "Redshift"),
         "sm": (f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/p", "SageMaker"),
         "ssm": (f"arn:aws:ssm:{REGION}::document/AWS-RunShellScript", "Systems Manager"),
@@ -328,7 +327,8 @@ def test_targets_cloudlet_has_no_service_for_are_still_refused(events, sqs):
         assert failed["ErrorMessage"].startswith(f"cloudlet does not deliver to {arn} ({kind}")
         assert failed["ErrorMessage"].endswith(
             "it delivers to SQS queues, SNS topics, Lambda functions, Kinesis data streams, "
-            "CloudWatch Logs log groups, event buses and API destinations"
+            "Firehose delivery streams, CloudWatch Logs log groups, event buses and API "
+            "destinations"
         )
     assert [t["Id"] for t in events.list_targets_by_rule(Rule=name)["Targets"]] == ["q"]
 

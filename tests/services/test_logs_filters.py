@@ -209,7 +209,14 @@ def test_subscription_filters(aws_client):
             "arn:aws:kinesis:us-east-1:000000000000:stream/s",
             "destinationArn for vendor kinesis cannot be used without roleArn",
         ),
-        ("arn:aws:firehose:us-east-1:000000000000:deliverystream/d", "Firehose is not built"),
+        (
+            "arn:aws:firehose:us-east-1:000000000000:deliverystream/d",
+            "destinationArn for vendor firehose cannot be used without roleArn",
+        ),
+        (
+            "arn:aws:sqs:us-east-1:000000000000:q",
+            "PutSubscriptionFilter operation cannot work with destinationArn for vendor sqs",
+        ),
     ):
         with pytest.raises(ClientError) as exc:
             logs.put_subscription_filter(

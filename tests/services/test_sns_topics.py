@@ -250,7 +250,7 @@ def test_pending_confirmation_email_and_confirm_by_token(sns, cloudlet_server):
     )
 
 
-@pytest.mark.parametrize("protocol", ["sms", "application", "firehose"])
+@pytest.mark.parametrize("protocol", ["sms", "application"])
 def test_unsupported_protocols_are_refused(sns, protocol):
     arn = sns.create_topic(Name=unique("proto"))["TopicArn"]
     with pytest.raises(ClientError) as exc:

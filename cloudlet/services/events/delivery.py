@@ -4,22 +4,26 @@ time.
 Each (event, target) is a task: the target's input is shaped (``transform.py``), then
 sent through the target service's own operation (``ServiceEnv.call``: SQS
 ``SendMessage``, SNS ``Publish``, Lambda ``Invoke`` with InvocationType Event, Kinesis
-``PutRecord`` keyed by ``KinesisParameters.PartitionKeyPath`` or the event's id, and
-CloudWatch Logs ``CreateLogStream`` then ``PutLogEvents`` (``log_target.py``); no import
-of their internals); an event bus target gets the event as it is, matched against that
-bus's rules; an API destination target gets an HTTP request (``http_target.py``, which
-decides what its endpoint's answers mean). In strict mode a target whose resource policy
-does not let ``events.amazonaws.com`` send on behalf of the rule is not sent to, as on
-AWS; a Kinesis stream's policy is not asked, EventBridge writing there as the target's
-role (whose own permissions are not checked); a log group needs the Logs resource
-policies (PutResourcePolicy, the account's and the group's) to grant
-``logs:CreateLogStream`` and ``logs:PutLogEvents``, as AWS's do.
+``PutRecord`` keyed by ``KinesisParameters.PartitionKeyPath`` or the event's id, Firehose
+``PutRecordBatch`` with the input as the one record's data, as it is (Firehose adds no
+delimiter), and CloudWatch Logs ``CreateLogStream`` then ``PutLogEvents``
+(``log_target.py``); no import of their internals); an event bus target gets the event
+as it is, matched against that bus's rules; an API destination target gets an HTTP
+request (``http_target.py``, which decides what its endpoint's answers mean). In strict
+mode a target whose resource policy does not let ``events.amazonaws.com`` send on behalf
+of the rule is not sent to, as on AWS; a Kinesis or Firehose stream's policy is not
+asked, EventBridge writing there as the target's role, whose identity policies must
+allow ``kinesis:PutRecord`` (``firehose:PutRecord`` or ``firehose:PutRecordBatch``) on
+the stream (``ServiceEnv.role_may``; the trust policy is not consulted); a log group
+needs the Logs resource policies (PutResourcePolicy, the account's and the group's) to
+grant ``logs:CreateLogStream`` and ``logs:PutLogEvents``, as AWS's do.
 
 Failures follow the target's ``RetryPolicy`` (AWS's defaults: 185 retries within 24
 hours): a target that is gone or refuses (a 4xx: the queue, function, stream or log
 group does not exist, no permission) is not retried, as EventBridge does not retry
-those; throttling (a Kinesis shard's ``ProvisionedThroughputExceededException`` too) and
-other failures are retried with backoff (1 s, 2 s, 4 s ... at most a minute apart, or longer when an API
+those; throttling (a Kinesis shard's ``ProvisionedThroughputExceededException``, a
+Firehose record's ``ServiceUnavailableException`` too) and other failures are retried
+with backoff (1 s, 2 s, 4 s ... at most a minute apart, or longer when an API
 destination's ``Retry-After`` asks for more). An event that is not delivered goes to the
 target's ``DeadLetterConfig`` queue, with AWS's message attributes (``RULE_ARN``,
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
@@ -45,6 +49,13 @@ from cloudlet.services.events.transform import partition_key, target_input
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 PRINCIPAL = "events.amazonaws.com"
+SESSION = "EventBridgeTarget"
+ROLE_WRITES = {
+    "kinesis": ("kinesis:PutRecord",),
+    "firehose": ("firehose:PutRecord", "firehose:PutRecordBatch"),
+}
+"""Targets EventBridge writes to as the target's role, and the actions (any one) the
+role's policies must allow on the stream."""
 DEFAULT_RETRIES = 185
 DEFAULT_AGE = 86400
 MAX_DELAY = 60.0
@@ -57,7 +68,7 @@ InvokeApi = Callable[[Doc, Doc, Doc], Awaitable[None]]
 ``Undelivered``)."""
 
 
-_BUSY = ("Throttl", "TooMany", "ThroughputExceeded")
+_BUSY = ("Throttl", "TooMany", "ThroughputExceeded", "ServiceUnavailable")
 """Words of the error codes that mean "not now" (retried): throttling, a Kinesis shard's
 write budget."""
 
@@ -107,6 +118,12 @@ def target_call(target: Doc, body: str, event: Doc) -> tuple[str, str, dict[str,
             "Data": body.encode(),
         }
         return "kinesis", "PutRecord", params, account, region
+    if service == "firehose":
+        params = {
+            "DeliveryStreamName": resource.split("/", 1)[1],
+            "Records": [{"Data": body.encode()}],
+        }
+        return "firehose", "PutRecordBatch", params, account, region
     params = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
     return "lambda", "Invoke", params, account, region
 
@@ -179,7 +196,10 @@ class Deliverer:
             return await self._log(rule, target, body, event)
         service, operation, params, account, region = target_call(target, body, event)
         self._check_policy(target, service, operation, params, account, region, rule["Arn"])
-        await self._call(service, operation, params, account, region)
+        out = await self._call(service, operation, params, account, region)
+        for answer in out.get("RequestResponses") or []:  # a Firehose record refused
+            if answer.get("ErrorCode"):
+                raise _why(ServiceError(answer["ErrorCode"], answer.get("ErrorMessage") or ""))
 
     async def _log(self, rule: Doc, target: Doc, body: str, event: Doc) -> None:
         """One try of a log group target: the event's stream (made once), then the event."""
@@ -206,8 +226,18 @@ class Deliverer:
         source_arn: str,
     ) -> None:
         """Strict mode: raise ``Undelivered`` unless the target's resource policy lets
-        EventBridge send (not asked of Kinesis, which EventBridge writes to as a role)."""
-        if service == "kinesis":
+        EventBridge send, or for a stream (which EventBridge writes to as the target's
+        role) unless the role's policies do."""
+        if service in ROLE_WRITES:
+            if not self.env.role_may(
+                target.get("RoleArn"), ROLE_WRITES[service], target["Arn"], session=SESSION
+            ):
+                raise Undelivered(
+                    "NO_PERMISSIONS",
+                    f"the role {target.get('RoleArn')} may not {ROLE_WRITES[service][0]} on "
+                    f"{target['Arn']}",
+                    False,
+                )
             return
         if not self._permitted(service, operation, params, account, region, source_arn):
             raise Undelivered(
@@ -218,11 +248,11 @@ class Deliverer:
 
     async def _call(
         self, service: str, operation: str, params: dict[str, Any], account: str, region: str
-    ) -> None:
-        """One operation of the target's service; its refusal as ``Undelivered`` (an
-        existing log stream as ``_Exists``)."""
+    ) -> dict[str, Any]:
+        """One operation of the target's service: its answer; its refusal as
+        ``Undelivered`` (an existing log stream as ``_Exists``)."""
         try:
-            await self.env.call(service, operation, params, account=account, region=region)
+            return await self.env.call(service, operation, params, account=account, region=region)
         except asyncio.CancelledError:
             raise
         except NotImplementedOperation as err:

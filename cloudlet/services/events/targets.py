@@ -2,16 +2,17 @@
 
 A rule has at most 5 targets. What a request gets wrong as a whole (an Id or ARN out of
 form, two input settings, a FIFO queue without ``SqsParameters``) refuses the whole
-call with EventBridge's ValidationException, and so does an API destination or Kinesis
-stream target without a ``RoleArn`` (AWS invokes those through the target's role: the
-PutTargets reference; ``RoleArn is required for target <arn>.``, as AWS words it), a
-``KinesisParameters.PartitionKeyPath`` that is no JSON path, and a log group target
-whose ``InputTransformer`` makes no log record (``log_target.py``). Per-target outcomes
-go in ``FailedEntries``, as AWS reports them: a target of a kind cloudlet does not
-deliver to is refused there with ``NotImplemented``, naming the kinds it delivers to
-(SQS queues, SNS topics, Lambda functions, Kinesis data streams, CloudWatch Logs log
-groups, event buses and API destinations), so nothing is stored that would never be
-delivered; removing an Id the rule lacks is reported there too.
+call with EventBridge's ValidationException, and so does an API destination, Kinesis
+stream or Firehose delivery stream target without a ``RoleArn`` (AWS writes to those as
+the target's role: the PutTargets reference; ``RoleArn is required for target <arn>.``,
+as AWS words it), a ``KinesisParameters.PartitionKeyPath`` that is no JSON path, and a
+log group target whose ``InputTransformer`` makes no log record (``log_target.py``).
+Per-target outcomes go in ``FailedEntries``, as AWS reports them: a target of a kind
+cloudlet does not deliver to is refused there with ``NotImplemented``, naming the kinds
+it delivers to (SQS queues, SNS topics, Lambda functions, Kinesis data streams, Firehose
+delivery streams, CloudWatch Logs log groups, event buses and API destinations), so
+nothing is stored that would never be delivered; removing an Id the rule lacks is
+reported there too.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ Result = dict[str, Any]
 MAX_TARGETS = 5
 TARGET_ID = re.compile(r"[\.\-_A-Za-z0-9]+")
 ARN = re.compile(r"arn:aws[\w-]*:([a-z0-9-]+):([a-z0-9-]*):([0-9]{12})?:(.+)")
-DELIVERED = ("sqs", "sns", "lambda", "events", "kinesis", "logs")
+DELIVERED = ("sqs", "sns", "lambda", "events", "kinesis", "firehose", "logs")
 KINESIS_STREAM_ARN = re.compile(r"arn:aws[\w-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/[\w.-]+")
+FIREHOSE_STREAM_ARN = re.compile(
+    r"arn:aws[\w-]*:firehose:[a-z0-9-]+:[0-9]{12}:deliverystream/[a-zA-Z0-9_.-]{1,64}"
+)
 DELIVERS_TO = (
-    "SQS queues, SNS topics, Lambda functions, Kinesis data streams, CloudWatch Logs log "
-    "groups, event buses and API destinations"
+    "SQS queues, SNS topics, Lambda functions, Kinesis data streams, Firehose delivery "
+    "streams, CloudWatch Logs log groups, event buses and API destinations"
 )
 ABSENT_KINDS = {
     "states": "Step Functions state machines",
@@ -42,7 +46,6 @@ ABSENT_KINDS = {
     "batch": "Batch job queues",
     "codebuild": "CodeBuild projects",
     "codepipeline": "CodePipeline pipelines",
-    "firehose": "Firehose delivery streams",
     "redshift": "Redshift clusters",
     "redshift-serverless": "Redshift Serverless workgroups",
     "sagemaker": "SageMaker pipelines",
@@ -83,7 +86,11 @@ def _check_target(n: int, target: dict[str, Any]) -> None:
     if target_service(arn) is None:
         raise _bad_arn(arn)
     check_target_input(target)
-    needs_role = API_DESTINATION_ARN.fullmatch(arn) or KINESIS_STREAM_ARN.fullmatch(arn)
+    needs_role = (
+        API_DESTINATION_ARN.fullmatch(arn)
+        or KINESIS_STREAM_ARN.fullmatch(arn)
+        or FIREHOSE_STREAM_ARN.fullmatch(arn)
+    )
     if needs_role and not target.get("RoleArn"):
         raise errors.validation(f"RoleArn is required for target {arn}.")
     check_partition_key_path(target)
@@ -141,6 +148,8 @@ def _delivered(arn: str) -> bool:
         return bool(BUS_ARN.fullmatch(arn) or API_DESTINATION_ARN.fullmatch(arn))
     if service == "kinesis":
         return bool(KINESIS_STREAM_ARN.fullmatch(arn))
+    if service == "firehose":
+        return bool(FIREHOSE_STREAM_ARN.fullmatch(arn))
     if service == "logs":
         return bool(LOG_GROUP_ARN.fullmatch(arn))
     return service in DELIVERED

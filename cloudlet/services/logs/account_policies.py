@@ -6,8 +6,8 @@ A mixin of ``LogsService``. Why it works this way (the PutAccountPolicy referenc
   PutDataProtectionPolicy's (``protection_policy``); it masks in every log group, on top of
   the group's own (``data_protection``).
 - ``SUBSCRIPTION_FILTER_POLICY``: one per account and Region; a document of
-  ``DestinationArn`` (a Lambda function, a Kinesis stream with ``RoleArn``, or another
-  account's destination; Firehose refused as for PutSubscriptionFilter), ``FilterPattern``
+  ``DestinationArn`` (a Lambda function, a Kinesis data stream or Firehose delivery
+  stream with ``RoleArn``, or another account's destination), ``FilterPattern``
   and ``Distribution``, checked and tested as a subscription filter is. It delivers the
   matching events of every log group the ``selectionCriteria`` ``LogGroupName NOT IN
   [...]`` does not exclude, in AWS's envelope naming the policy as the filter, besides

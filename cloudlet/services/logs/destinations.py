@@ -4,12 +4,15 @@ Why it is built this way (the API reference's PutDestination, PutDestinationPoli
 PutSubscriptionFilter, the user guide's "Cross-account log data sharing with
 subscriptions", and the refusals AWS users quote):
 
-- **A destination wraps a Kinesis stream** of its own account (``targetArn``) with the
-  role CloudWatch Logs would assume (``roleArn``), named
+- **A destination wraps a Kinesis data stream or a Firehose delivery stream** of its
+  own account (``targetArn``) with the role CloudWatch Logs assumes (``roleArn``), named
   ``arn:aws:logs:<region>:<account>:destination:<name>``. PutDestination checks that the
-  stream exists and takes writes (else AWS's "Could not deliver test message..."), and
-  updates a destination of the same name in place (its policy, tags and creation time
-  stay). Firehose targets, which AWS also allows, are refused: cloudlet has no Firehose.
+  stream exists and takes writes (a Kinesis stream ACTIVE or UPDATING, a delivery stream
+  ACTIVE) and, in strict mode, that the role may write to it (else AWS's "Could not
+  deliver test message to specified Kinesis stream..." or "... Firehose stream...");
+  the test message itself goes at each subscription. It updates a destination of the
+  same name in place (its policy, tags and creation time stay). Other targets are
+  refused.
 - **The access policy decides who may subscribe.** PutDestination sets none, and without
   one nobody may subscribe, not even the destination's own account (as AWS users
   report). PutDestinationPolicy stores an IAM resource policy (at most 5,120 bytes);
@@ -23,8 +26,9 @@ subscriptions", and the refusals AWS users quote):
 - **No role on the subscriber's side**: ``destinationArn for vendor logs cannot be used
   with roleArn``. The log group and the destination must be in the same Region.
 - **Delivery goes to the destination's stream as of delivery time** (``kinesis_delivery``),
-  written as the destination's account; a deleted destination drops what would have
-  gone to it. The subscription's DATA_MESSAGE keeps the sender's account as ``owner``.
+  written as the destination's account and role; a deleted destination drops what
+  would have gone to it. The subscription's DATA_MESSAGE keeps the sender's account as
+  ``owner``.
 - Destinations are documents in Logs' database (durable); tags go through
   TagResource/UntagResource/ListTagsForResource with the destination's ARN.
 """
@@ -38,8 +42,15 @@ from typing import Any
 from cloudlet.auth import policy
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.logs import errors
+from cloudlet.services.logs.firehose_delivery import hose_active
 from cloudlet.services.logs.groups import now_ms, page
-from cloudlet.services.logs.kinesis_delivery import WRITABLE, Target, stream_target
+from cloudlet.services.logs.kinesis_delivery import (
+    WRITABLE,
+    Target,
+    role_may_write,
+    stream_target,
+    unreachable,
+)
 from cloudlet.services.logs.store import Store
 from cloudlet.state.documents import DocumentStore
 
@@ -117,15 +128,17 @@ class DestinationsMixin:
             raise errors.constraint(
                 name, "destinationName", "Member must satisfy regular expression pattern: [^:*]*"
             )
-        target = stream_target(params["targetArn"])
+        target = stream_target(params["targetArn"], params["roleArn"])
         if target is None:
             raise errors.invalid(
-                f"Invalid targetArn {params['targetArn']}: cloudlet's destinations deliver to "
-                "Kinesis data streams only."
+                f"Invalid targetArn {params['targetArn']}: a destination delivers to a Kinesis "
+                "data stream or a Firehose delivery stream."
             )
-        if target[0] != ctx.account_id:
-            raise errors.kinesis_unreachable()
+        if target.account != ctx.account_id:
+            raise unreachable(target.kind)
         await self._stream_writable(target)
+        if not role_may_write(self.env, target):
+            raise unreachable(target.kind)
         arn = destination_arn(ctx.region, ctx.account_id, name)
         doc = self._destinations.get(arn) or {
             "destinationName": name,
@@ -142,7 +155,9 @@ class DestinationsMixin:
         return {"destination": _shape(doc)}
 
     async def _stream_writable(self, target: Target) -> None:
-        account, region, arn = target
+        account, region, arn = target.account, target.region, target.arn
+        if target.kind == "firehose":
+            return await hose_active(self.env, (account, region, arn))
         try:
             out = await self.env.call(
                 "kinesis",
@@ -256,7 +271,7 @@ class DestinationsMixin:
                 f"User with accountId: {ctx.account_id} is not authorized to perform: "
                 f"{ACTION} on resource: {arn}"
             )
-        target = stream_target(doc["targetArn"])
+        target = stream_target(doc["targetArn"], doc["roleArn"])
         if target is None:  # never: PutDestination accepts stream ARNs only
             raise errors.kinesis_unreachable()
         return target
@@ -264,4 +279,4 @@ class DestinationsMixin:
     def _destination_target(self, arn: str) -> Target | None:
         """Where a subscription to destination ``arn`` delivers now (None: it is gone)."""
         doc = self._destinations.get(arn)
-        return stream_target(doc["targetArn"]) if doc is not None else None
+        return stream_target(doc["targetArn"], doc["roleArn"]) if doc is not None else None

@@ -4,10 +4,11 @@ accepted PutLogEvents batch sets off through them.
 A metric filter turns matching events into CloudWatch datapoints (one
 PutMetricData per namespace per batch, through the internal client); a
 subscription filter sends matching events, in AWS's envelope (``envelope``), to a
-Lambda function (``awslogs`` of base64 of the gzip), a Kinesis stream of the same
-account (``kinesis_delivery``) or another account's destination (``destinations``),
-asynchronously as AWS does. Firehose destinations are refused: cloudlet has no
-Firehose. Compiled patterns are cached per group and dropped when a filter changes.
+Lambda function (``awslogs`` of base64 of the gzip), a Kinesis data stream or a Firehose
+delivery stream of the same account (``kinesis_delivery``, ``firehose_delivery``) or
+another account's destination (``destinations``), asynchronously as AWS does. Other
+destination services are refused with AWS's words. Compiled patterns are cached per
+group and dropped when a filter changes.
 An account's subscription filter policy (``account_policies``) delivers as one more
 filter of every group it selects. Filters see events as ingested (masked by any data
 protection policy) unless put with ``applyOnTransformedLogs``, which gives them the
@@ -221,23 +222,24 @@ class FiltersMixin(KinesisDeliveryMixin):
         """The service a subscription's destination ARN names, refusing what cloudlet
         does not deliver to."""
         vendor = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        if vendor == "kinesis" and not role:
-            raise errors.invalid("destinationArn for vendor kinesis cannot be used without roleArn")
-        if vendor not in ("lambda", "kinesis", "logs"):
+        if vendor in ("kinesis", "firehose") and not role:
             raise errors.invalid(
-                f"Could not deliver to destination {arn}: cloudlet delivers subscriptions to "
-                "AWS Lambda functions, Kinesis data streams and CloudWatch Logs destinations "
-                "(Firehose is not built)."
+                f"destinationArn for vendor {vendor} cannot be used without roleArn"
+            )
+        if vendor not in ("lambda", "kinesis", "firehose", "logs"):
+            raise errors.invalid(
+                "PutSubscriptionFilter operation cannot work with destinationArn for vendor "
+                f"{vendor or arn}"
             )
         return vendor
 
     async def _check_subscription_destination(self, ctx: Any, arn: str, role: str | None) -> None:
         """A subscription's destination checks (a subscription filter's, an account
-        subscription filter policy's): Kinesis streams and destinations get the test
-        message."""
+        subscription filter policy's): Kinesis and Firehose streams and destinations get
+        the test message."""
         vendor = self._destination_vendor(arn, role)
-        if vendor == "kinesis":
-            await self._check_stream_filter(ctx, arn)
+        if vendor in ("kinesis", "firehose"):
+            await self._check_stream_filter(ctx, arn, role)
         elif vendor == "logs":
             await self._test_stream(self._check_destination_filter(ctx, arn, role))
 
@@ -293,7 +295,7 @@ class FiltersMixin(KinesisDeliveryMixin):
             if arn.startswith("arn:aws:lambda:"):
                 self._deliveries.spawn(self._deliver(ctx.account_id, ctx.region, arn, message))
             else:
-                self._to_kinesis(doc, stream["name"], message)
+                self._to_stream(doc, stream["name"], message)
 
     async def _contributor_insights(
         self, ctx: Any, group: Row, events: list[tuple[int, int, str]]

@@ -1,34 +1,44 @@
-"""Subscription filters whose destination is a Kinesis data stream (directly, or through a
-cross-account destination): the test message at creation, and the records after each
-PutLogEvents.
+"""Subscription filters whose destination is a stream: a Kinesis data stream or a Firehose
+delivery stream (directly, or through a cross-account destination): the test message at
+creation, the role, and the records after each PutLogEvents.
 
 Why it is built this way (the PutSubscriptionFilter reference, the user guide's
-"Subscription filters with Kinesis Data Streams", and the refusals AWS users quote):
+"Subscription filters with Kinesis Data Streams" and "... with Amazon Data Firehose", and
+the refusals AWS users quote); what is Firehose's own is ``firehose_delivery``'s, the rest
+is shared:
 
-- **Creation tests the stream.** A Kinesis destination needs ``roleArn`` (without one:
-  ``destinationArn for vendor kinesis cannot be used without roleArn``). The stream must
-  be the filter's account's, in its Region, and ACTIVE (or UPDATING, which takes writes):
-  PutSubscriptionFilter writes AWS's ``CONTROL_MESSAGE`` to it with Kinesis's own
-  PutRecords, and answers ``Could not deliver test message to specified Kinesis
-  stream...`` when it cannot. The role itself is not assumed (cloudlet does not check
-  that it trusts ``logs.amazonaws.com``).
+- **Creation tests the stream.** A Kinesis or Firehose destination needs ``roleArn``
+  (without one: ``destinationArn for vendor kinesis cannot be used without roleArn``).
+  The stream must be the filter's account's, in its Region, and ACTIVE (a Kinesis stream
+  may be UPDATING, which takes writes): PutSubscriptionFilter writes AWS's
+  ``CONTROL_MESSAGE`` to it with the stream's own PutRecords or PutRecordBatch, and
+  answers ``Could not deliver test message to specified Kinesis stream...`` (``Firehose
+  stream``) when it cannot.
+- **As the role.** CloudWatch Logs writes as ``roleArn`` (a destination's own role for a
+  destination). In strict mode the role's identity policies must allow
+  ``kinesis:PutRecord`` or ``kinesis:PutRecords`` (``firehose:PutRecord`` or
+  ``firehose:PutRecordBatch``) on the stream (``ServiceEnv.role_may``): else the test
+  message is refused as above, and records a role no longer may write are refused and
+  retried like throttled ones. The role's trust policy is not consulted.
 - **Records after the answer.** Each filter that matches a batch gives one DATA_MESSAGE
-  (``envelope``), split into several records when its gzip would pass Kinesis's 1 MiB,
-  queued here and sent by a background task with PutRecords (``ServiceEnv.call``), so
-  PutLogEvents never waits for Kinesis.
-- **Partition keys follow ``distribution``**: ``ByLogStream`` (the default) keys a record
-  by its log stream's name, so one stream's events stay on one shard in order (an MD5 hex
-  digest stands in for names longer than Kinesis's 256-character keys); ``Random`` gives
-  every record a random key, spreading load over the shards. AWS documents the two
-  behaviours, not the key strings; the strings are cloudlet's.
-- **Throttled records are retried, not lost.** A record PutRecords refuses (a shard's
-  1 MiB or 1,000 records a second, a stream that went away) is retried with doubling
-  back-off up to ``MAX_BACKOFF`` seconds, for up to 24 hours as AWS documents
-  ("Throttled deliverables are retried for up to 24 hours. After 24 hours, the failed
-  deliverables are dropped."); then it is dropped with a warning.
+  (``envelope``), split into several records when its gzip would pass the stream's
+  record size (1 MiB for Kinesis, 1,000 KiB for Firehose), queued here and sent by a
+  background task (``ServiceEnv.call``), so PutLogEvents never waits for the stream.
+- **Partition keys follow ``distribution``** (Kinesis only): ``ByLogStream`` (the
+  default) keys a record by its log stream's name, so one stream's events stay on one
+  shard in order (an MD5 hex digest stands in for names longer than Kinesis's
+  256-character keys); ``Random`` gives every record a random key, spreading load over
+  the shards. AWS documents the two behaviours, not the key strings; the strings are
+  cloudlet's.
+- **Throttled records are retried, not lost.** A record the stream refuses (a shard's
+  1 MiB or 1,000 records a second, a stream that went away, a role that may not write)
+  is retried with doubling back-off up to ``MAX_BACKOFF`` seconds, for up to 24 hours as
+  AWS documents ("Throttled deliverables are retried for up to 24 hours. After 24 hours,
+  the failed deliverables are dropped."); then it is dropped with a warning.
   ``CLOUDLET_LOGS_KINESIS_RETRY_INTERVAL`` and ``CLOUDLET_LOGS_KINESIS_GIVE_UP_SECONDS``
-  shorten both for tests. At most ``MAX_PENDING`` records wait (the oldest are dropped,
-  with a warning, past that), and waiting records do not survive a restart.
+  shorten both for tests (for Firehose streams too). At most ``MAX_PENDING`` records
+  wait (the oldest are dropped, with a warning, past that), and waiting records do not
+  survive a restart.
 """
 
 from __future__ import annotations
@@ -38,14 +48,14 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import token_hex
-from cloudlet.services.logs import errors
+from cloudlet.services.logs import errors, firehose_delivery
 from cloudlet.services.logs.envelope import Message, control_message, encode, fitted
 from cloudlet.services.logs.groups import now_ms
 
@@ -59,8 +69,27 @@ BATCH_BYTES = 5 * 1024 * 1024
 MAX_PENDING = 100_000
 MAX_KEY = 256
 WRITABLE = ("ACTIVE", "UPDATING")
-Target = tuple[str, str, str]
-"""(account, region, stream ARN): where a subscription's records go, and as whom."""
+SESSION = "CloudWatchLogsSubscription"
+WRITES = {
+    "kinesis": ("kinesis:PutRecord", "kinesis:PutRecords"),
+    "firehose": ("firehose:PutRecord", "firehose:PutRecordBatch"),
+}
+"""The actions a role must be allowed (any one) to write to each kind of stream."""
+
+
+class Target(NamedTuple):
+    """Where a subscription's records go, and as whom."""
+
+    account: str
+    region: str
+    arn: str
+    """A Kinesis stream's ARN or a Firehose delivery stream's."""
+    role: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``kinesis`` or ``firehose``."""
+        return self.arn.split(":", 3)[2]
 
 
 def partition_key(distribution: str | None, log_stream: str) -> str:
@@ -72,15 +101,28 @@ def partition_key(distribution: str | None, log_stream: str) -> str:
     return hashlib.md5(log_stream.encode(), usedforsecurity=False).hexdigest()
 
 
-def stream_target(arn: str) -> Target | None:
-    """The target of a Kinesis stream ARN (``arn:aws:kinesis:<region>:<account>:stream/<name>``),
-    None when ``arn`` is not one."""
+def stream_target(arn: str, role: str | None = None) -> Target | None:
+    """The target of a Kinesis stream ARN (``arn:aws:kinesis:<region>:<account>:stream/<name>``)
+    or a Firehose delivery stream ARN, None when ``arn`` is neither."""
+    where = firehose_delivery.hose_where(arn)
+    if where is not None:
+        return Target(*where, role)
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "kinesis" or not parts[5].startswith("stream/"):
         return None
     if not parts[5][len("stream/") :]:
         return None
-    return parts[4], parts[3], arn
+    return Target(parts[4], parts[3], arn, role)
+
+
+def unreachable(kind: str) -> ServiceError:
+    """The refusal of a stream that cannot take the test message, in AWS's words."""
+    return firehose_delivery.unreachable() if kind == "firehose" else errors.kinesis_unreachable()
+
+
+def role_may_write(env: Any, target: Target) -> bool:
+    """Strict mode: whether the target's role may write to its stream."""
+    return env.role_may(target.role, WRITES[target.kind], target.arn, session=SESSION)
 
 
 @dataclass(slots=True)
@@ -94,7 +136,8 @@ class Pending:
 
 
 class KinesisSender:
-    """Records waiting for Kinesis, sent in order by one background flush at a time."""
+    """Records waiting for their stream (Kinesis or Firehose), sent in order by one
+    background flush at a time."""
 
     def __init__(self, env: Any, background: Background) -> None:
         self.env = env
@@ -107,6 +150,7 @@ class KinesisSender:
 
     def send(self, target: Target, records: list[tuple[str, bytes]]) -> None:
         """Queue ``records`` (partition key, data) for ``target`` and start a flush."""
+        target = Target(*target)
         now = clock.time()
         for key, data in records:
             self._pending.append(Pending(target, key, data, now, due=now))
@@ -114,7 +158,7 @@ class KinesisSender:
             dropped = self._pending.popleft()
             log.warning(
                 "subscription records for %s dropped: more than %d waiting",
-                dropped.target[2],
+                dropped.target.arn,
                 MAX_PENDING,
             )
         self._kick()
@@ -126,7 +170,7 @@ class KinesisSender:
                 self._scheduled = False
 
     async def flush(self) -> None:
-        """Send every record that is due; what Kinesis refuses waits for a later flush."""
+        """Send every record that is due; what the stream refuses waits for a later flush."""
         self._scheduled = False
         now = clock.time()
         due: dict[Target, list[Pending]] = {}
@@ -138,7 +182,7 @@ class KinesisSender:
                 waiting.append(p)
         self._pending = waiting
         for target, records in due.items():
-            for chunk in _chunks(records):
+            for chunk in _chunks(target, records):
                 await self._put(target, chunk)
 
     async def tick(self) -> None:
@@ -147,9 +191,17 @@ class KinesisSender:
             await self.flush()
 
     async def _put(self, target: Target, chunk: list[Pending]) -> None:
-        account, region, arn = target
-        entries = [{"PartitionKey": p.key, "Data": p.data} for p in chunk]
-        refused = await self.env.put_records(arn, entries, account=account, region=region)
+        refused: list[str | None]
+        if target.role and not role_may_write(self.env, target):
+            refused = ["AccessDeniedException"] * len(chunk)
+        elif target.kind == "firehose":
+            where = (target.account, target.region, target.arn)
+            refused = await firehose_delivery.put_hose(self.env, where, [p.data for p in chunk])
+        else:
+            entries = [{"PartitionKey": p.key, "Data": p.data} for p in chunk]
+            refused = await self.env.put_records(
+                target.arn, entries, account=target.account, region=target.region
+            )
         now = clock.time()
         for p, code in zip(chunk, refused, strict=False):
             if not code:
@@ -157,7 +209,7 @@ class KinesisSender:
             if now - p.first >= GIVE_UP_SECONDS:
                 log.warning(
                     "subscription record for %s dropped after %d tries over %.0f s: %s",
-                    arn,
+                    target.arn,
                     p.tries + 1,
                     now - p.first,
                     code,
@@ -168,14 +220,19 @@ class KinesisSender:
             self._pending.append(p)
 
 
-def _chunks(records: list[Pending]) -> list[list[Pending]]:
-    """PutRecords-sized groups: at most 500 records and 5 MiB of data and keys."""
+def _chunks(target: Target, records: list[Pending]) -> list[list[Pending]]:
+    """Groups of one call's size: 500 records and 5 MiB of data and keys for Kinesis's
+    PutRecords, 500 records and 4 MiB for Firehose's PutRecordBatch."""
+    if target.kind == "firehose":
+        most, limit = firehose_delivery.BATCH_RECORDS, firehose_delivery.BATCH_BYTES
+    else:
+        most, limit = BATCH_RECORDS, BATCH_BYTES
     out: list[list[Pending]] = []
     chunk: list[Pending] = []
     size = 0
     for p in records:
         n = len(p.data) + len(p.key.encode())
-        if chunk and (len(chunk) >= BATCH_RECORDS or size + n > BATCH_BYTES):
+        if chunk and (len(chunk) >= most or size + n > limit):
             out.append(chunk)
             chunk, size = [], 0
         chunk.append(p)
@@ -186,7 +243,7 @@ def _chunks(records: list[Pending]) -> list[list[Pending]]:
 
 
 class KinesisDeliveryMixin:
-    """Kinesis targets for ``FiltersMixin``: the creation test and the records. Needs
+    """Stream targets for ``FiltersMixin``: the creation test and the records. Needs
     ``env``, ``_kinesis`` (a ``KinesisSender``) and ``_destination_target``
     (``DestinationsMixin``)."""
 
@@ -195,17 +252,23 @@ class KinesisDeliveryMixin:
 
     _destination_target: Callable[[str], Target | None]
 
-    async def _check_stream_filter(self, ctx: Any, arn: str) -> None:
-        """PutSubscriptionFilter's checks of a Kinesis stream destination, and its test
-        message (the role's presence is checked before the filter limit)."""
-        target = stream_target(arn)
-        if target is None or target[:2] != (ctx.account_id, ctx.region):
-            raise errors.kinesis_unreachable()
+    async def _check_stream_filter(self, ctx: Any, arn: str, role: str | None) -> None:
+        """PutSubscriptionFilter's checks of a Kinesis or Firehose stream destination,
+        and its test message (the role's presence is checked before the filter limit)."""
+        target = stream_target(arn, role)
+        if target is None or (target.account, target.region) != (ctx.account_id, ctx.region):
+            raise unreachable(arn.split(":")[2] if arn.count(":") >= 5 else "kinesis")
         await self._test_stream(target)
 
     async def _test_stream(self, target: Target) -> None:
-        """Write AWS's CONTROL_MESSAGE to the stream, or refuse as AWS does."""
-        account, region, arn = target
+        """Write AWS's CONTROL_MESSAGE to the stream as the target's role, or refuse as
+        AWS does."""
+        if target.role and not role_may_write(self.env, target):
+            raise unreachable(target.kind)
+        if target.kind == "firehose":
+            where = (target.account, target.region, target.arn)
+            return await firehose_delivery.write_control(self.env, where, now_ms())
+        account, region, arn = target.account, target.region, target.arn
         test = {"PartitionKey": token_hex(16), "Data": encode(control_message(now_ms()))}
         try:
             summary = await self.env.call(
@@ -233,15 +296,19 @@ class KinesisDeliveryMixin:
         if out.get("FailedRecordCount"):
             raise errors.kinesis_unreachable()
 
-    def _to_kinesis(self, doc: dict[str, Any], log_stream: str, message: Message) -> None:
+    def _to_stream(self, doc: dict[str, Any], log_stream: str, message: Message) -> None:
         """Queue a DATA_MESSAGE for the filter ``doc``'s stream (or destination's)."""
         arn = doc["destinationArn"]
-        target = stream_target(arn) or self._destination_target(arn)
+        target = stream_target(arn, doc.get("roleArn")) or self._destination_target(arn)
         if target is None:
             log.debug("subscription %s: destination %s is gone", doc["filterName"], arn)
             return
-        distribution = doc.get("distribution")
-        records = [
-            (partition_key(distribution, log_stream), data) for data in fitted(message, MAX_RECORD)
-        ]
+        if target.kind == "firehose":
+            records = [("", data) for data in fitted(message, firehose_delivery.MAX_RECORD)]
+        else:
+            distribution = doc.get("distribution")
+            records = [
+                (partition_key(distribution, log_stream), data)
+                for data in fitted(message, MAX_RECORD)
+            ]
         self._kinesis.send(target, records)

@@ -5,7 +5,7 @@ Why in one place: CreatePipe and UpdatePipe (which merges its changes into the p
 first) must refuse the same things the same way: a ``ValidationException`` whose
 ``fieldList`` names the member at fault. The rules are the user guide's: a source's
 batch may not be larger than its target takes (10 for SQS, SNS and event buses, 500 for
-Kinesis, 10,000 for CloudWatch Logs; any for Lambda), stream sources need a
+Kinesis and Firehose, 10,000 for CloudWatch Logs; any for Lambda), stream sources need a
 StartingPosition, a stream's DeadLetterConfig is an SQS queue or SNS topic. What
 cloudlet does not run is refused naming what it does: Kafka and MQ sources, Step
 Functions / API destination / API Gateway enrichments, the other target kinds, and

@@ -17,13 +17,18 @@ validation a client would:
   unless ``EventBridgeEventBusParameters`` Source/DetailType say otherwise, with its
   Resources and Time;
 - Kinesis stream: PutRecords, 500 per call, ``KinesisStreamParameters.PartitionKey``;
+- Firehose delivery stream: PutRecordBatch, 500 per call, the stream's name from its
+  ARN, each event (or its ``InputTemplate`` rendering) one record, as it is (Firehose
+  adds no delimiter); the target takes no parameters of its own;
 - CloudWatch Logs group: PutLogEvents into ``CloudWatchLogsParameters.LogStreamName``
   (created when missing; the pipe's name when not given, cloudlet's choice), at
   ``Timestamp`` (a path to epoch milliseconds) or now.
 
 Each event is rendered with ``TargetParameters.InputTemplate`` (``transform.py``), or
 passed as its JSON; string parameters may be JSON paths into the event. Delivery answers
-which events failed, so the reader can retry or leave exactly those.
+which events failed, so the reader can retry or leave exactly those. The pipe's
+``RoleArn`` is not evaluated, for targets (``firehose:PutRecordBatch`` included) as for
+sources and enrichments: in strict mode a pipe is not held to what its role may do.
 
 Enrichment (a Lambda function only): invoked synchronously with the batch as a JSON
 array, each event rendered with ``EnrichmentParameters.InputTemplate``; its answer is
@@ -53,14 +58,23 @@ KINDS = {
     "lambda": "LambdaFunctionParameters",
     "events": "EventBridgeEventBusParameters",
     "kinesis": "KinesisStreamParameters",
+    "firehose": None,
     "logs": "CloudWatchLogsParameters",
 }
 """The targets cloudlet delivers to, and the parameters each takes."""
-BATCH_LIMITS = {"sqs": 10, "sns": 10, "events": 10, "kinesis": 500, "logs": 10000}
-"""The largest batch each batchable target takes (Lambda: any)."""
+BATCH_LIMITS = {
+    "sqs": 10,
+    "sns": 10,
+    "events": 10,
+    "kinesis": 500,
+    "firehose": 500,
+    "logs": 10000,
+}
+"""The largest batch each batchable target takes (Lambda: any): the user guide's
+"Supported batchable targets"."""
 SUPPORTED = (
-    "SQS queues, SNS topics, Lambda functions, EventBridge event buses, Kinesis streams"
-    " and CloudWatch Logs log groups"
+    "SQS queues, SNS topics, Lambda functions, EventBridge event buses, Kinesis streams,"
+    " Firehose delivery streams and CloudWatch Logs log groups"
 )
 SOURCE_NAMES = {"sqs": "aws:sqs", "kinesis": "aws:kinesis", "dynamodb": "aws:dynamodb"}
 
@@ -78,6 +92,8 @@ def target_kind(arn: str) -> str | None:
         return "events"
     if service == "kinesis" and resource.startswith("stream/"):
         return "kinesis"
+    if service == "firehose" and resource.startswith("deliverystream/"):
+        return "firehose" if len(resource) > len("deliverystream/") else None
     if service == "logs" and resource.startswith("log-group:"):
         return "logs"
     return None
@@ -275,6 +291,26 @@ class Deliverer:
 
         def failures(result: Doc, chunk: range) -> set[int]:
             answers = result.get("Records") or []
+            return {i for i, a in zip(chunk, answers, strict=False) if a.get("ErrorCode")}
+
+        return await self._batched(len(events), 500, send, failures)
+
+    async def _to_firehose(
+        self, pipe: Pipe, events: list[Any], texts: list[str], p: Doc
+    ) -> set[int]:
+        name = pipe.target.split(":", 5)[5].split("/", 1)[1]
+
+        async def send(chunk: range) -> Doc:
+            records = [{"Data": texts[i].encode()} for i in chunk]
+            return await self._call(
+                "firehose",
+                "PutRecordBatch",
+                {"DeliveryStreamName": name, "Records": records},
+                pipe.target,
+            )
+
+        def failures(result: Doc, chunk: range) -> set[int]:
+            answers = result.get("RequestResponses") or []
             return {i for i, a in zip(chunk, answers, strict=False) if a.get("ErrorCode")}
 
         return await self._batched(len(events), 500, send, failures)

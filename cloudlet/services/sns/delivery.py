@@ -10,6 +10,8 @@ publish order, so a FIFO queue receives each group in order). Targets:
 - ``http``/``https``: a signed POST with AWS's ``x-amz-sns-*`` headers,
   retried with the backoff of the effective delivery policy.
 - ``lambda``: Lambda's ``Invoke`` (InvocationType Event) with the SNS event.
+- ``firehose``: Firehose's ``PutRecordBatch``, one record a message, as the
+  subscription's role (``firehose_target``).
 - ``email``/``email-json``: SMTP when the server has ``--smtp-host``, else kept
   in memory and listed at ``/_cloudlet/sns/emails``.
 
@@ -31,7 +33,7 @@ from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import ServiceEnv
-from cloudlet.services.sns import errors, transport
+from cloudlet.services.sns import errors, firehose_target, transport
 from cloudlet.services.sns.signing import CERT_PATH, Signer
 from cloudlet.services.sns.store import Doc, SnsStore
 
@@ -236,6 +238,9 @@ class Deliverer:
                 await self._to_http(topic, sub, text, envelope)
             elif protocol == "lambda":
                 await self._to_lambda(sub, envelope)
+            elif protocol == "firehose":
+                data = firehose_target.record(envelope, text, self.raw(sub))
+                await firehose_target.deliver(self.env, sub, data)
             elif protocol in ("email", "email-json"):
                 await self._to_email(topic, sub, text, envelope)
             return

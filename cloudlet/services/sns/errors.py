@@ -78,7 +78,7 @@ def batch_too_long() -> ServiceError:
 def not_supported(protocol: str) -> ServiceError:
     return invalid_parameter(
         f"Amazon SNS protocol {protocol} is not supported by cloudlet "
-        "(sqs, http, https, lambda, email and email-json are)"
+        "(sqs, http, https, lambda, email, email-json and firehose are)"
     )
 
 

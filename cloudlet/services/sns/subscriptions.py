@@ -1,11 +1,13 @@
 """Subscription operations: subscribe (with confirmation where AWS asks for it),
 confirm, unsubscribe, list, attributes.
 
-``sqs`` and ``lambda`` subscriptions are confirmed at once; ``http``,
+``sqs``, ``lambda`` and ``firehose`` subscriptions are confirmed at once; ``http``,
 ``https``, ``email`` and ``email-json`` wait for the endpoint to confirm
-(GET of the SubscribeURL, or ConfirmSubscription with the token). Protocols
-cloudlet does not deliver (``sms``, ``application``, ``firehose``) are refused
-with ``InvalidParameter``, never accepted silently.
+(GET of the SubscribeURL, or ConfirmSubscription with the token). A ``firehose``
+subscription needs a delivery stream ARN as its endpoint and a ``SubscriptionRoleArn``
+(the role SNS writes as: required, as the Subscribe reference says) and, like every
+protocol but ``sqs``, a standard topic. Protocols cloudlet does not deliver (``sms``,
+``application``) are refused with ``InvalidParameter``, never accepted silently.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from cloudlet.core.ids import fast_uuid
 from cloudlet.services.sns import errors
 from cloudlet.services.sns.delivery import DEFAULT_HTTP_POLICY, Deliverer, check_delivery_policy
 from cloudlet.services.sns.filterpolicy import compile_policy
+from cloudlet.services.sns.firehose_target import ROLE_ARN, STREAM_ARN
 from cloudlet.services.sns.store import Doc, SnsStore
 from cloudlet.services.sns.topics import page
 
 Result = dict[str, Any]
 
-DELIVERED = ("sqs", "http", "https", "lambda", "email", "email-json")
-UNSUPPORTED = ("sms", "application", "firehose")
+DELIVERED = ("sqs", "http", "https", "lambda", "email", "email-json", "firehose")
+UNSUPPORTED = ("sms", "application")
 NEEDS_CONFIRMATION = ("http", "https", "email", "email-json")
 RAW_CAPABLE = ("sqs", "http", "https", "firehose")
 SETTABLE = (
@@ -47,9 +50,10 @@ def _check_endpoint(protocol: str, endpoint: str) -> None:
         "https": endpoint.lower().startswith("https://"),
         "email": "@" in endpoint,
         "email-json": "@" in endpoint,
+        "firehose": STREAM_ARN.fullmatch(endpoint) is not None,
     }[protocol]
     if not ok:
-        if protocol in ("sqs", "lambda"):
+        if protocol in ("sqs", "lambda", "firehose"):
             raise errors.invalid_parameter(f"{protocol.upper()} endpoint ARN")
         raise errors.invalid_parameter("Endpoint must match the specified protocol")
 
@@ -70,6 +74,13 @@ def _check_attribute(sub_protocol: str, name: str, value: str) -> str:
             "Attributes Reason: FilterPolicyScope: Invalid filter policy scope, please specify "
             "either MessageAttributes or MessageBody"
         )
+    if name == "SubscriptionRoleArn":
+        if sub_protocol == "firehose" and not value:
+            raise errors.invalid_parameter(
+                "Attributes Reason: SubscriptionRoleArn is required for the firehose protocol"
+            )
+        if value and not ROLE_ARN.fullmatch(value):
+            raise errors.invalid_parameter("Attributes Reason: SubscriptionRoleArn: Invalid ARN")
     if name == "DeliveryPolicy" and value:
         check_delivery_policy(value)
     if name == "RedrivePolicy" and value:
@@ -116,6 +127,8 @@ class SubscriptionHandlers:
         attributes: dict[str, str] = {}
         for name, value in (params.get("Attributes") or {}).items():
             attributes[name] = _check_attribute(protocol, name, value)
+        if protocol == "firehose" and not attributes.get("SubscriptionRoleArn"):
+            _check_attribute(protocol, "SubscriptionRoleArn", "")
         if attributes.get("FilterPolicy"):
             compile_policy(
                 attributes["FilterPolicy"],
