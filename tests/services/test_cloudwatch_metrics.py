@@ -356,7 +356,7 @@ def test_each_wire_protocol(cloudlet_server, protocol):
         {"Namespace": ns, "MetricData": [{"MetricName": "M", "Value": 1.0, "Values": [1.0]}]},
     )
     assert bad["_status"] == 400 and bad["Error"]["Code"] == "InvalidParameterCombination"
-    unbuilt = call(ep, protocol, "ListMetricStreams", {})
+    unbuilt = call(ep, protocol, "ListManagedInsightRules", {"ResourceARN": "arn:aws:x"})
     assert unbuilt["_status"] == 501 and unbuilt["Error"]["Code"] == "NotImplemented"
 
 

@@ -4,7 +4,8 @@ One method per operation of botocore's ``cloudwatch`` model, named as botocore
 names it; the same handlers answer cbor, json and query requests. Metrics live
 in ``metrics``/``queries``, alarms in ``alarms`` (evaluated every second by a
 background loop), dashboards in ``dashboards``, Contributor Insights in
-``insights``.
+``insights``; the metric stream operations are ``stream_ops`` (streams delivered to
+Firehose every second by ``metric_streams``), tagging is ``tagging``.
 
 Four handlers are internal operations, absent from botocore's model and so
 reachable only through ``ServiceEnv.call``: ``PutManagedContributorRules``,
@@ -28,8 +29,11 @@ from cloudlet.services.cloudwatch.anomaly import AnomalyEngine
 from cloudlet.services.cloudwatch.composite import children
 from cloudlet.services.cloudwatch.dashboards import Dashboards
 from cloudlet.services.cloudwatch.insights import Insights
+from cloudlet.services.cloudwatch.metric_streams import MetricStreams
 from cloudlet.services.cloudwatch.metrics import Metrics, epoch
 from cloudlet.services.cloudwatch.store import Store, canonical_dims
+from cloudlet.services.cloudwatch.stream_ops import MetricStreamOps
+from cloudlet.services.cloudwatch.tagging import TaggingOps
 
 Result = dict[str, Any]
 TICK_SECONDS = 1.0
@@ -61,7 +65,7 @@ def _page(
     return items[start:end], _token(end) if end < len(items) else None
 
 
-class CloudWatchService(Service):
+class CloudWatchService(MetricStreamOps, TaggingOps, Service):
     name = "cloudwatch"
     internal_operations = frozenset(
         {
@@ -86,9 +90,11 @@ class CloudWatchService(Service):
         self.alarms = AlarmEngine(self.store, self.metrics, clock, env.call, self.anomaly)
         self.dashboards = Dashboards(self.store, clock)
         self.insights = Insights(self.store, clock)
+        self.streams = MetricStreams(self.store, self.metrics, clock, env)
 
     async def start(self) -> None:
         self.env.every(TICK_SECONDS, self.alarms.tick, "cloudwatch-alarms")
+        self.env.every(TICK_SECONDS, self.streams.tick, "cloudwatch-metric-streams")
         self.env.every(
             SWEEP_SECONDS, lambda: self.store.sweep(clock.time()), "cloudwatch-retention"
         )
@@ -101,6 +107,7 @@ class CloudWatchService(Service):
             "state": "running",
             "alarms": len(self.alarms.alarms),
             "anomaly_detectors": len(self.anomaly.detectors),
+            "metric_streams": len(self.streams.streams),
         }
 
     # --- metrics -------------------------------------------------------------------
@@ -339,51 +346,6 @@ class CloudWatchService(Service):
     def delete_anomaly_detector(self, ctx: Any, params: dict[str, Any]) -> Result:
         self.anomaly.delete(ctx.account_id, ctx.region, params)
         return {}
-
-    # --- tags ----------------------------------------------------------------------
-
-    def _tagged(self, ctx: Any, arn: str) -> dict:
-        prefix = f"arn:aws:cloudwatch:{ctx.region}:{ctx.account_id}:alarm:"
-        alarm = (
-            self.alarms.get(ctx.account_id, ctx.region, arn[len(prefix) :])
-            if arn.startswith(prefix)
-            else None
-        )
-        if alarm is None:
-            raise errors.resource_not_found(f"The resource {arn} does not exist.")
-        return alarm
-
-    def tag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        rule = self.insights.user_rule(ctx.account_id, ctx.region, params["ResourceARN"])
-        if rule is not None:
-            self.insights.set_tags(ctx.account_id, ctx.region, rule, [*rule.tags, *params["Tags"]])
-            return {}
-        alarm = self._tagged(ctx, params["ResourceARN"])
-        tags = {t["Key"]: t["Value"] for t in alarm.get("_tags", [])}
-        tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
-        if len(tags) > 50:
-            raise errors.invalid_value("A resource can have at most 50 tags.")
-        alarm["_tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        self.alarms.save(ctx.account_id, ctx.region, alarm)
-        return {}
-
-    def untag_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        drop = set(params["TagKeys"])
-        rule = self.insights.user_rule(ctx.account_id, ctx.region, params["ResourceARN"])
-        if rule is not None:
-            kept = [t for t in rule.tags if t["Key"] not in drop]
-            self.insights.set_tags(ctx.account_id, ctx.region, rule, kept)
-            return {}
-        alarm = self._tagged(ctx, params["ResourceARN"])
-        alarm["_tags"] = [t for t in alarm.get("_tags", []) if t["Key"] not in drop]
-        self.alarms.save(ctx.account_id, ctx.region, alarm)
-        return {}
-
-    def list_tags_for_resource(self, ctx: Any, params: dict[str, Any]) -> Result:
-        rule = self.insights.user_rule(ctx.account_id, ctx.region, params["ResourceARN"])
-        if rule is not None:
-            return {"Tags": list(rule.tags)}
-        return {"Tags": list(self._tagged(ctx, params["ResourceARN"]).get("_tags", []))}
 
     # --- dashboards ----------------------------------------------------------------
 

@@ -14,6 +14,9 @@ Why these tables and indexes:
 - ``alarms``, ``alarm_history``, ``dashboards``, ``insight_rules``,
   ``anomaly_detectors``: small documents (JSON) keyed as AWS addresses them; the
   alarm, insights and anomaly engines keep their working copies in memory.
+- ``metric_streams``: one document per stream, with the first minute it has yet
+  to send and the newest datapoint (by rowid) it has seen (``metric_streams.py``),
+  rewritten as each delivery goes out.
 - ``insight_contributions``: Contributor Insights data pre-aggregated per
   (rule, minute, contributor keys) as a statistic set, so a burst of reads of
   one hot item is one row and a report is a range read over one rule's primary
@@ -95,6 +98,13 @@ CREATE TABLE IF NOT EXISTS anomaly_detectors (
     body TEXT NOT NULL,
     PRIMARY KEY (account, region, key)
 );
+CREATE TABLE IF NOT EXISTS metric_streams (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, region, name)
+);
 CREATE TABLE IF NOT EXISTS insight_contributions (
     account TEXT NOT NULL,
     region TEXT NOT NULL,
@@ -131,6 +141,19 @@ _BUCKETS = (
     " FROM insight_contributions WHERE account=? AND region=? AND rule=? AND minute>=? AND minute<?"
     " GROUP BY p, keys"
 )
+_MINUTE = (
+    "SELECT m.namespace, m.name, m.dims, d.ts, d.unit, d.value, d.count, d.sum, d.min, d.max"
+    " FROM metrics m JOIN datapoints d ON d.metric_id = m.id"
+    " WHERE m.account=? AND m.region=? AND m.last_put>=? AND d.ts>=? AND d.ts<? AND d.rowid<=?"
+)
+_ARRIVED = (
+    "SELECT d.rowid, m.account, m.region, m.namespace, m.name, m.dims, d.ts, d.unit, d.value,"
+    " d.count, d.sum, d.min, d.max FROM datapoints d JOIN metrics m ON m.id = d.metric_id"
+    " WHERE d.rowid>? AND d.rowid<=?"
+)
+FUTURE_SECONDS = 2 * 3600
+"""How far ahead of its put a datapoint's timestamp may be (PutMetricData's rule): a
+metric last put before ``start - FUTURE_SECONDS`` holds nothing from ``start`` on."""
 _RANGE = (
     "SELECT ts, unit, value, count, sum, min, max FROM datapoints"
     " WHERE metric_id=? AND ts>=? AND ts<?"
@@ -184,6 +207,31 @@ class Store:
 
     def rows(self, metric_id: int, start: float, end: float) -> list[Row]:
         return [Row(*r) for r in self.conn.execute(_RANGE, (metric_id, start, end))]
+
+    def window_rows(
+        self, account: str, region: str, start: float, end: float, upto: int
+    ) -> list[tuple[str, str, str, Row]]:
+        """(namespace, name, dims, datapoint) of every metric of an account and region
+        with datapoints in [start, end) put up to rowid ``upto``: what a metric stream
+        sends for a minute. Metrics not put since ``start - FUTURE_SECONDS`` are passed
+        over without reading them."""
+        args = (account, region, start - FUTURE_SECONDS, start, end, upto)
+        return [
+            (ns, n, dims, Row(*rest)) for ns, n, dims, *rest in self.conn.execute(_MINUTE, args)
+        ]
+
+    def last_arrival(self) -> int:
+        """The rowid of the newest datapoint (0 when none): rowids grow with each insert,
+        so datapoints past a remembered rowid are those put since."""
+        return int(self.conn.execute("SELECT max(rowid) FROM datapoints").fetchone()[0] or 0)
+
+    def arrived(self, after: int, upto: int) -> list[tuple[int, str, str, str, str, str, Row]]:
+        """(rowid, account, region, namespace, name, dims, datapoint) of the datapoints put
+        after rowid ``after`` up to ``upto``: a range read of the table's own key."""
+        return [
+            (rid, a, r, ns, n, dims, Row(*rest))
+            for rid, a, r, ns, n, dims, *rest in self.conn.execute(_ARRIVED, (after, upto))
+        ]
 
     def list_metrics(
         self, account: str, region: str, namespace: str | None, name: str | None, since: float
@@ -272,6 +320,26 @@ class Store:
     def delete_dashboards(self, account: str, names: list[str]) -> None:
         self.conn.executemany(
             "DELETE FROM dashboards WHERE account=? AND name=?", [(account, n) for n in names]
+        )
+
+    # --- metric streams ---------------------------------------------------------------
+
+    def metric_streams(self) -> list[tuple[str, str, dict]]:
+        return [
+            (a, r, json.loads(b))
+            for a, r, b in self.conn.execute("SELECT account, region, body FROM metric_streams")
+        ]
+
+    def save_metric_stream(self, account: str, region: str, body: dict) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO metric_streams (account, region, name, body) VALUES (?,?,?,?)",
+            (account, region, body["Name"], json.dumps(body)),
+        )
+
+    def delete_metric_stream(self, account: str, region: str, name: str) -> None:
+        self.conn.execute(
+            "DELETE FROM metric_streams WHERE account=? AND region=? AND name=?",
+            (account, region, name),
         )
 
     # --- anomaly detectors ----------------------------------------------------------

@@ -21,7 +21,6 @@ import json
 import logging
 from typing import Any
 
-from cloudlet.auth.credentials import Principal
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 
@@ -30,22 +29,9 @@ SESSION = "AWSFirehoseToS3"
 
 
 def role_may(env: Any, role_arn: str | None, action: str, resource: str) -> bool:
-    """Strict mode: whether ``role_arn``'s policies allow ``action`` on ``resource``."""
-    credentials = env.credentials
-    if credentials is None or not getattr(credentials, "strict", False) or not role_arn:
-        return True
-    parts = role_arn.split(":", 5)
-    if len(parts) < 6 or not parts[5].startswith("role/"):
-        return False
-    account, name = parts[4], parts[5].rsplit("/", 1)[-1]
-    principal = Principal(
-        None, account, f"arn:aws:sts::{account}:assumed-role/{name}/{SESSION}", "assumed-role"
-    )
-    try:
-        credentials.authorize(principal, action, resource)
-    except ServiceError:
-        return False
-    return True
+    """Strict mode: whether ``role_arn``'s policies allow ``action`` on ``resource`` (a
+    configuration naming no role is not governed)."""
+    return not role_arn or env.role_may(role_arn, (action,), resource, session=SESSION)
 
 
 async def log_error(env: Any, stream: Any, options: dict[str, Any] | None, **fields: Any) -> None:
