@@ -1,16 +1,21 @@
 """The network shims that give each EC2 instance its own view of the network.
 
 Why: instances share this machine's network stack, yet their programs expect
-EC2's, where ``0.0.0.0:8080`` and ``localhost`` belong to the instance. Two
-layers steer wildcard and localhost binds onto the instance's own loopback
-address, and localhost connections onto its own services:
+EC2's, where ``0.0.0.0:8080`` and ``localhost`` belong to the instance, and
+the other instances of its VPC answer at their private addresses and names.
+Two layers steer wildcard and localhost binds onto the instance's own
+loopback address, localhost connections onto its own services, and
+connections to the VPC's private addresses onto the loopback addresses of
+the instances holding them (the VPC's address map, ``vpcmap.c``, written by
+``cloudlet/services/ec2/vpc_addresses.py``):
 
-- ``bindshim.c``, an ``LD_PRELOAD`` library wrapping libc's ``bind()`` and
-  ``connect()``: any dynamically linked program (Python, Perl, Node, Ruby,
-  Java, nginx, curl...). It is compiled on first use, once per source
-  version, into the user's cache directory: a pip (editable) install has no
-  build step we control, and a compiler may be missing, in which case
-  instances simply run without it.
+- ``bindshim.c`` (with ``vpcmap.c``), an ``LD_PRELOAD`` library wrapping
+  libc's ``bind()``, ``connect()``, ``sendto()``/``sendmsg()`` and name
+  lookups: any dynamically linked program (Python, Perl, Node, Ruby, Java,
+  nginx, curl...). It is compiled on first use, once per source version, into
+  the user's cache directory: a pip (editable) install has no build step we
+  control, and a compiler may be missing, in which case instances simply run
+  without it.
 - ``python/sitecustomize.py``, put first on the instance's ``PYTHONPATH``: the
   same rules at Python's ``socket`` level, for machines without a compiler
   (and harmlessly on top of the library where there is one).
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "bindshim.c"
+SOURCES = (SOURCE, HERE / "vpcmap.c", HERE / "vpcmap.h")
+"""Everything the library is built from (and its cache name hashed over)."""
 PYTHON_DIR = HERE / "python"
 """The directory to put first on an instance's ``PYTHONPATH``."""
 
@@ -63,7 +70,8 @@ def _compile(compiler: str, target: Path) -> bool:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".build-", suffix=".so")
         os.close(fd)
         try:
-            cmd = [compiler, "-shared", "-fPIC", "-O2", "-o", tmp, str(SOURCE), "-ldl"]
+            cmd = [compiler, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o", tmp]
+            cmd += [str(path) for path in SOURCES if path.suffix == ".c"] + ["-ldl"]
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if out.returncode != 0:
                 log.warning("compiling the bind shim failed: %s", out.stderr.strip()[-2000:])
@@ -96,7 +104,7 @@ def preload_library(cache: Path | None = None, compiler: str | None = None) -> P
     with _lock:
         if cache in _built:
             return _built[cache]
-        digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES)).hexdigest()[:16]
         target = cache / f"bindshim-{digest}.so"
         result: Path | None = None
         if target.exists():

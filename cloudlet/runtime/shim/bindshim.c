@@ -22,20 +22,62 @@
  * client binding before connecting keeps its ordinary routing. Without
  * CLOUDLET_BIND_ADDR the library changes nothing. The Python shim
  * (python/sitecustomize.py) applies the same rules; keep them in step.
+ *
+ * Inside a VPC (CLOUDLET_VPC_ADDRESSES names the VPC's address map, vpcmap.c),
+ * instances reach each other at their private addresses, as on EC2:
+ *
+ *   connect, sendto, sendmsg  a private address of a running instance of the
+ *                             same VPC -> that instance's loopback address
+ *                             (IPv4, and v4-mapped on dual-stack sockets)
+ *   connect (stream sockets)  an address inside the VPC's blocks that no running
+ *                             instance holds -> fails with ETIMEDOUT at once
+ *                             (AWS drops the packets: a timeout, without the wait)
+ *   getaddrinfo, gethostbyname[2][_r]
+ *                             the instances' private DNS names of this region
+ *                             (ip-10-20-0-4.ec2.internal,
+ *                             ip-10-20-0-4.<region>.compute.internal, domain in
+ *                             CLOUDLET_VPC_DOMAIN) -> their address, which connect
+ *                             then translates; "no such host" when the VPC's DNS
+ *                             resolution or DNS hostnames are off
+ *
+ * Every other address is left alone. Only connects to IPv4 addresses outside
+ * 127.0.0.0/8 cost something (one stat of the map file); symbols other than the
+ * wrapped functions are hidden (built with -fvisibility=hidden).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "vpcmap.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
 typedef int (*sock_fn)(int, const struct sockaddr *, socklen_t);
+typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+typedef struct hostent *(*ghbn_fn)(const char *);
+typedef struct hostent *(*ghbn2_fn)(const char *, int);
+typedef int (*ghbn_r_fn)(const char *, struct hostent *, char *, size_t, struct hostent **,
+                         int *);
+typedef int (*ghbn2_r_fn)(const char *, int, struct hostent *, char *, size_t,
+                          struct hostent **, int *);
 
 static sock_fn real_bind;
 static sock_fn real_connect;
+static sendto_fn real_sendto;
+static sendmsg_fn real_sendmsg;
+static gai_fn real_getaddrinfo;
+static ghbn_fn real_gethostbyname;
+static ghbn2_fn real_gethostbyname2;
+static ghbn_r_fn real_gethostbyname_r;
+static ghbn2_r_fn real_gethostbyname2_r;
 static int configured = -1; /* -1: not read yet, 0: no instance address, 1: ready */
 static struct in_addr instance_addr;
 static unsigned short exempt[32];
@@ -45,6 +87,14 @@ static void configure(void) {
     if (!real_bind) real_bind = (sock_fn)dlsym(RTLD_NEXT, "bind");
     if (!real_connect) real_connect = (sock_fn)dlsym(RTLD_NEXT, "connect");
     if (configured != -1) return;
+    real_sendto = (sendto_fn)dlsym(RTLD_NEXT, "sendto");
+    real_sendmsg = (sendmsg_fn)dlsym(RTLD_NEXT, "sendmsg");
+    real_getaddrinfo = (gai_fn)dlsym(RTLD_NEXT, "getaddrinfo");
+    real_gethostbyname = (ghbn_fn)dlsym(RTLD_NEXT, "gethostbyname");
+    real_gethostbyname2 = (ghbn2_fn)dlsym(RTLD_NEXT, "gethostbyname2");
+    real_gethostbyname_r = (ghbn_r_fn)dlsym(RTLD_NEXT, "gethostbyname_r");
+    real_gethostbyname2_r = (ghbn2_r_fn)dlsym(RTLD_NEXT, "gethostbyname2_r");
+    vpc_configure();
     const char *addr = getenv("CLOUDLET_BIND_ADDR");
     const char *ports = getenv("CLOUDLET_ENDPOINT_PORT");
     int ok = addr && inet_pton(AF_INET, addr, &instance_addr) == 1;
@@ -140,7 +190,7 @@ static const struct sockaddr *steer(int fd, const struct sockaddr *addr, socklen
     return addr;
 }
 
-int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     configure();
     if (!real_bind) {
         errno = ENOSYS;
@@ -152,7 +202,51 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     return real_bind(fd, target, new_len);
 }
 
-int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+/* A private address of the VPC (vpcmap.c): *copy with the instance's loopback address
+ * for a mapped one; *absent set for one of the VPC's that no instance holds. */
+static const struct sockaddr *vpc_steer(int fd, const struct sockaddr *addr, socklen_t len,
+                                        struct sockaddr_storage *copy, socklen_t *new_len,
+                                        int *absent) {
+    *new_len = len;
+    *absent = 0;
+    if (addr == NULL) return addr;
+    uint32_t a, to;
+    if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        a = ((const struct sockaddr_in *)addr)->sin_addr.s_addr;
+    } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+        if (!IN6_IS_ADDR_V4MAPPED(a6)) return addr;
+        memcpy(&a, &a6->s6_addr[12], 4);
+    } else {
+        return addr;
+    }
+    uint32_t host = ntohl(a);
+    if (host == INADDR_ANY || (host >> 24) == 127) return addr; /* nothing for these */
+    enum vpc_verdict verdict = vpc_route(a, &to);
+    if (verdict == VPC_ABSENT) *absent = 1;
+    if (verdict != VPC_MAPPED) return addr;
+    if (addr->sa_family == AF_INET) {
+        struct sockaddr_in *out = (struct sockaddr_in *)copy;
+        memcpy(out, addr, sizeof *out);
+        out->sin_addr.s_addr = to;
+        *new_len = sizeof *out;
+        return (const struct sockaddr *)out;
+    }
+    if (v6only(fd)) return addr;
+    struct sockaddr_in6 *out6 = (struct sockaddr_in6 *)copy;
+    memcpy(out6, addr, sizeof *out6);
+    memcpy(&out6->sin6_addr.s6_addr[12], &to, 4);
+    *new_len = sizeof *out6;
+    return (const struct sockaddr *)out6;
+}
+
+static int is_stream(int fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     configure();
     if (!real_connect) {
         errno = ENOSYS;
@@ -161,5 +255,115 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     struct sockaddr_storage copy;
     socklen_t new_len;
     const struct sockaddr *target = steer(fd, addr, len, &copy, &new_len, 0);
+    if (target == addr) {
+        int absent, saved = errno;
+        target = vpc_steer(fd, addr, len, &copy, &new_len, &absent);
+        if (absent && is_stream(fd)) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        errno = saved;
+    }
     return real_connect(fd, target, new_len);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+                      socklen_t len) {
+    configure();
+    if (!real_sendto) {
+        errno = ENOSYS;
+        return -1;
+    }
+    struct sockaddr_storage copy;
+    socklen_t new_len;
+    int absent;
+    const struct sockaddr *target = vpc_steer(fd, addr, len, &copy, &new_len, &absent);
+    return real_sendto(fd, buf, n, flags, target, new_len);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+    configure();
+    if (!real_sendmsg) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (msg != NULL && msg->msg_name != NULL) {
+        struct sockaddr_storage copy;
+        socklen_t new_len;
+        int absent;
+        const struct sockaddr *name = (const struct sockaddr *)msg->msg_name;
+        const struct sockaddr *target =
+            vpc_steer(fd, name, msg->msg_namelen, &copy, &new_len, &absent);
+        if (target != name) {
+            struct msghdr steered = *msg;
+            steered.msg_name = (void *)target;
+            steered.msg_namelen = new_len;
+            return real_sendmsg(fd, &steered, flags);
+        }
+    }
+    return real_sendmsg(fd, msg, flags);
+}
+
+/* -- the VPC's private DNS names ---------------------------------------------- */
+
+EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res) {
+    configure();
+    if (!real_getaddrinfo) {
+        errno = ENOSYS;
+        return EAI_SYSTEM;
+    }
+    char numeric[16];
+    int found = vpc_resolve(node, numeric);
+    if (found < 0) return EAI_NONAME;
+    return real_getaddrinfo(found ? numeric : node, service, hints, res);
+}
+
+EXPORT struct hostent *gethostbyname(const char *name) {
+    configure();
+    char numeric[16];
+    int found = vpc_resolve(name, numeric);
+    if (found < 0 || !real_gethostbyname) {
+        h_errno = HOST_NOT_FOUND;
+        return NULL;
+    }
+    return real_gethostbyname(found ? numeric : name);
+}
+
+EXPORT struct hostent *gethostbyname2(const char *name, int af) {
+    configure();
+    char numeric[16];
+    int found = vpc_resolve(name, numeric);
+    if (found < 0 || !real_gethostbyname2) {
+        h_errno = HOST_NOT_FOUND;
+        return NULL;
+    }
+    return real_gethostbyname2(found ? numeric : name, af);
+}
+
+EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                           struct hostent **result, int *h_errnop) {
+    configure();
+    char numeric[16];
+    int found = vpc_resolve(name, numeric);
+    if (found < 0 || !real_gethostbyname_r) {
+        *result = NULL;
+        *h_errnop = HOST_NOT_FOUND;
+        return found < 0 ? 0 : ENOSYS;
+    }
+    return real_gethostbyname_r(found ? numeric : name, ret, buf, buflen, result, h_errnop);
+}
+
+EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+                            size_t buflen, struct hostent **result, int *h_errnop) {
+    configure();
+    char numeric[16];
+    int found = vpc_resolve(name, numeric);
+    if (found < 0 || !real_gethostbyname2_r) {
+        *result = NULL;
+        *h_errnop = HOST_NOT_FOUND;
+        return found < 0 ? 0 : ENOSYS;
+    }
+    return real_gethostbyname2_r(found ? numeric : name, af, ret, buf, buflen, result,
+                                 h_errnop);
 }

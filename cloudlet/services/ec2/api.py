@@ -105,6 +105,8 @@ class Ec2Service(
         self.images = Images(self.store)
         self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
         self.network = Network(self.store, self.groups, self.engine.instances)
+        # Each VPC's address map (``vpc_addresses``) follows its blocks and DNS attributes.
+        self.engine.vpc_maps.vpcs = self.network.vpcs.by_id
         # Instances' metadata service, at /_cloudlet/imds/ (``claims``/``serve``).
         self.metadata = MetadataService(self.engine, self.tags)
         for name in _OPERATIONS:

@@ -14,6 +14,11 @@ Life of an instance (see the README's EC2 section for the user-facing view):
   starts, so a process allocating more than the instance has gets
   ``MemoryError``/``ENOMEM``. It limits each process, not their sum (no
   cgroups needed).
+- **Network**: the instance's processes start with ``instance_env``'s
+  environment: the network shims bind its servers to its own loopback
+  address, and its VPC's address map (``vpc_addresses``), which lists it
+  while it is ``pending`` or ``running``, lets them reach the other instances
+  of its VPC at their private addresses.
 - **Root volume**: ``<instance dir>/home`` (the working directory and
   ``HOME``) is the instance's disk: CreateImage copies it, and an instance of
   that image starts with a copy of it (``images``).
@@ -44,7 +49,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psutil
 
@@ -54,7 +58,9 @@ from cloudlet.runtime import shim
 from cloudlet.runtime.processes import ProcessGroup, kill_stale_group
 from cloudlet.services.ec2 import catalog
 from cloudlet.services.ec2.addresses import AddressBlock
+from cloudlet.services.ec2.instance_env import environment
 from cloudlet.services.ec2.store import Store
+from cloudlet.services.ec2.vpc_addresses import VpcAddresses
 
 log = logging.getLogger(__name__)
 
@@ -103,29 +109,6 @@ def _sweep_ephemeral_roots() -> None:
             continue
         if not psutil.pid_exists(owner):
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _steer_network(env: dict[str, str], address: str) -> None:
-    """Give the instance its own view of the network (see ``cloudlet/runtime/shim``):
-    wildcard and localhost binds land on ``address``, localhost connections reach the
-    instance's own services, except those to cloudlet's endpoints on this machine."""
-    ports = []
-    for key in ("AWS_ENDPOINT_URL", "AWS_EC2_METADATA_SERVICE_ENDPOINT"):
-        try:
-            url = urlsplit(env.get(key, ""))
-            if url.hostname in ("127.0.0.1", "localhost", "0.0.0.0", "::1") and url.port:
-                ports.append(str(url.port))
-        except ValueError:
-            continue
-    env["CLOUDLET_BIND_ADDR"] = address
-    env["CLOUDLET_ENDPOINT_PORT"] = ",".join(dict.fromkeys(ports))
-    python_path = [str(shim.PYTHON_DIR)]
-    if env.get("PYTHONPATH"):
-        python_path.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(python_path)
-    library = shim.preload_library()
-    if library is not None:
-        env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD", "")]))
 
 
 @dataclass
@@ -192,6 +175,7 @@ class InstanceEngine:
         for doc in store.load("instance"):
             inst = Instance(**doc)
             self.instances[inst.id] = inst
+        self.vpc_maps = VpcAddresses(self._base, self.instances)
 
     # -- records -----------------------------------------------------------------
 
@@ -248,36 +232,9 @@ class InstanceEngine:
         if state in ("stopped", "terminated"):
             inst.ended_at = clock.time()
         self.save(inst)
+        self.vpc_maps.refresh(inst.vpc_id)
 
     # -- processes ---------------------------------------------------------------
-
-    def _environment(self, inst: Instance, directory: Path, run_user_data: bool) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CLOUDLET_"))}
-        env.update(
-            {
-                "PATH": f"{directory / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-                "HOME": str(directory / "home"),
-                "CLOUDLET_INSTANCE_ID": inst.id,
-                "CLOUDLET_INSTANCE_DIR": str(directory),
-                "CLOUDLET_PRIVATE_IP": inst.private_ip,
-                "CLOUDLET_RUN_USER_DATA": "1" if run_user_data else "0",
-                "AWS_ENDPOINT_URL": self.endpoint(),
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
-                "AWS_DEFAULT_REGION": inst.region,
-                "AWS_REGION": inst.region,
-                # The instance's own metadata service (cloudlet/services/ec2/imds.py).
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT": (
-                    f"{self.endpoint().rstrip('/')}/_cloudlet/imds/{inst.id}"
-                ),
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv4",
-            }
-        )
-        if inst.iam_profile:
-            # Role credentials come from the metadata service, as on EC2.
-            del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
-        _steer_network(env, inst.private_ip)
-        return env
 
     def _prepare(self, inst: Instance) -> Path:
         directory = self.directory(inst)
@@ -306,7 +263,7 @@ class InstanceEngine:
         group = ProcessGroup.spawn(
             ["bash", "-c", BOOT, "cloudlet-boot"],
             cwd=directory / "home",
-            env=self._environment(inst, directory, run_user_data),
+            env=environment(inst, directory, run_user_data, self.endpoint(), self.vpc_maps),
             log_path=directory / "console.log",
             limits=catalog.memory_limit(inst.instance_type),
             gated=True,  # user data forks at once: its processes must start limited
@@ -407,6 +364,8 @@ class InstanceEngine:
         else:
             _sweep_ephemeral_roots()
         self.block = self._claim_block()
+        if self.root is not None:
+            self.vpc_maps.reset()  # written again as instances boot, at their addresses now
         for inst in self.instances.values():
             if inst.pgid and inst.leader_started:
                 kill_stale_group(inst.pgid, inst.leader_started)

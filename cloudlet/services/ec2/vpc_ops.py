@@ -12,6 +12,7 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.ec2 import cidrs, errors, filters
+from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.network_ops import NetworkOpsBase, Result, vpc_limit
 from cloudlet.services.ec2.vpc_docs import Doc, blocks, ipv6_association, new_id
 
@@ -61,6 +62,8 @@ def _refuse_pools(params: dict[str, Any]) -> None:
 
 
 class VpcOps(NetworkOpsBase):
+    engine: InstanceEngine
+
     def _vpc_out(self, vpc: Doc, state: str | None = None) -> Result:
         out = self._doc_out(vpc, "VpcId")
         out["BlockPublicAccessStates"] = {"InternetGatewayBlockMode": "off"}
@@ -128,6 +131,7 @@ class VpcOps(NetworkOpsBase):
             raise errors.missing(f"{name}.Value")
         vpc["_attributes"][key] = bool(value)
         self.network.vpcs.save(vpc)
+        self.engine.vpc_maps.refresh(vpc["VpcId"])  # names resolve, or no longer
         return {}
 
     def describe_vpc_attribute(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -180,6 +184,7 @@ class VpcOps(NetworkOpsBase):
         }
         vpc["CidrBlockAssociationSet"].append(assoc)
         self.network.vpcs.save(vpc)
+        self.engine.vpc_maps.refresh(vpc["VpcId"])
         shown = {**assoc, "CidrBlockState": {"State": "associating"}}
         return {"VpcId": vpc["VpcId"], "CidrBlockAssociation": shown}
 
@@ -224,6 +229,7 @@ class VpcOps(NetworkOpsBase):
                 )
         vpc[field].remove(assoc)
         self.network.vpcs.save(vpc)
+        self.engine.vpc_maps.refresh(vpc["VpcId"])
         state_key = "Ipv6CidrBlockState" if ipv6 else "CidrBlockState"
         shown = {**assoc, state_key: {"State": "disassociating"}}
         key = "Ipv6CidrBlockAssociation" if ipv6 else "CidrBlockAssociation"

@@ -18,16 +18,119 @@ Rules (kept in step with ``bindshim.c``), for the instance address
 - connect/connect_ex to ``127.0.0.1``, ``0.0.0.0``, ``localhost`` (and the
   IPv6 forms on dual-stack sockets) go to the instance address, except ports
   listed in ``CLOUDLET_ENDPOINT_PORT`` (cloudlet's endpoint, the metadata
-  service), which keep reaching the host.
+  service), which keep reaching the host;
+- inside a VPC (``CLOUDLET_VPC_ADDRESSES``, the VPC's address map described in
+  ``vpcmap.c``): connect/connect_ex/sendto/sendmsg to a private address of a
+  running instance of the VPC go to that instance's loopback address; a stream
+  connect to an address of the VPC's blocks that no instance holds fails with
+  ``ETIMEDOUT`` at once; ``getaddrinfo``/``gethostbyname``/``gethostbyname_ex``
+  and connect answer the region's private DNS names (``ip-10-20-0-4.ec2.internal``,
+  domain in ``CLOUDLET_VPC_DOMAIN``) with their address while the VPC resolves
+  them, and "no such host" otherwise.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib.machinery
 import importlib.util
 import os
 import socket
 import sys
+
+_MAX_MAP, _MAX_MAPS, _MAX_CIDRS = 1 << 20, 4096, 16
+"""Bytes, addresses and blocks of the VPC's address map read at most (as ``vpcmap.c``)."""
+
+
+def _quad(text: str, sep: str = ".") -> int | None:
+    """An IPv4 address as exactly four decimal numbers 0-255, as ``vpcmap.c`` reads them."""
+    parts = text.split(sep)
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (1 <= len(part) <= 3 and part.isascii() and part.isdigit()) or int(part) > 255:
+            return None
+        value = value << 8 | int(part)
+    return value
+
+
+def _dotted(value: int) -> str:
+    return ".".join(str(value >> shift & 255) for shift in (24, 16, 8, 0))
+
+
+class _VpcMap:
+    """The instance's VPC address map, read again whenever the file changes."""
+
+    def __init__(self, path: str, domain: str) -> None:
+        self.path = path
+        self.domain = domain.lower()
+        # (file identity, maps, blocks, names resolve): replaced whole, so that threads
+        # never see half of one reading and half of another.
+        self._map: tuple[object, dict[int, int], tuple[tuple[int, int], ...], bool]
+        self._map = ((), {}, (), False)
+
+    def _refresh(self) -> tuple[object, dict[int, int], tuple[tuple[int, int], ...], bool]:
+        try:
+            st = os.stat(self.path)
+            key: object = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key == self._map[0]:
+            return self._map
+        maps: dict[int, int] = {}
+        cidrs: list[tuple[int, int]] = []
+        dns = False
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(_MAX_MAP)
+        except OSError:
+            data = b""
+        lines = data.split(b"\n")
+        if len(data) >= _MAX_MAP:
+            lines.pop()  # cut short: its last line may be too
+        for raw in lines:
+            words = raw.decode("ascii", "replace").split()
+            if len(words) == 3 and words[0] == "map":
+                private, loopback = _quad(words[1]), _quad(words[2])
+                if private is not None and loopback is not None and len(maps) < _MAX_MAPS:
+                    maps.setdefault(private, loopback)
+            elif len(words) == 2 and words[0] == "cidr" and words[1].count("/") == 1:
+                net, bits = words[1].split("/")
+                base = _quad(net)
+                fits = bits.isascii() and bits.isdigit() and int(bits) <= 32
+                if base is not None and fits and len(cidrs) < _MAX_CIDRS:
+                    mask = (0xFFFFFFFF << (32 - int(bits))) & 0xFFFFFFFF
+                    cidrs.append((base & mask, mask))
+            elif len(words) == 2 and words[0] == "dns" and words[1] in ("0", "1"):
+                dns = words[1] == "1"
+        self._map = (key, maps, tuple(cidrs), dns)
+        return self._map
+
+    def route(self, host: str) -> tuple[str, str | None] | None:
+        """("mapped", loopback address) or ("absent", None) for a VPC address, else None."""
+        value = _quad(host)
+        if value is None or value == 0 or value >> 24 == 127:
+            return None
+        _, maps, cidrs, _ = self._refresh()
+        if value in maps:
+            return "mapped", _dotted(maps[value])
+        if any(value & mask == net for net, mask in cidrs):
+            return "absent", None
+        return None
+
+    def resolve(self, name: object) -> str | None:
+        """The address a private DNS name of the region stands for; None for other names;
+        ``socket.gaierror`` when the VPC does not resolve such names."""
+        if not isinstance(name, str) or not self.domain or not name[:3].lower() == "ip-":
+            return None
+        label, _, rest = name[3:].partition(".")
+        value = _quad(label, "-")
+        if value is None or rest.lower() not in (self.domain, self.domain + "."):
+            return None
+        if not self._refresh()[3]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return _dotted(value)
 
 
 def _install() -> None:
@@ -92,6 +195,79 @@ def _install() -> None:
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
     socket.socket._cloudlet_shim = True  # type: ignore[attr-defined]
+    path = os.environ.get("CLOUDLET_VPC_ADDRESSES", "")
+    if path:
+        _install_vpc(_VpcMap(path, os.environ.get("CLOUDLET_VPC_DOMAIN", "")))
+
+
+def _install_vpc(vpc: _VpcMap) -> None:
+    """Private addresses and names of the VPC, on top of ``_install``'s rules."""
+
+    def route(sock: socket.socket, address: object, stream: bool) -> object:
+        if not isinstance(address, tuple) or len(address) < 2:
+            return address
+        host = address[0]
+        named = vpc.resolve(host)
+        if named is not None:
+            host = named
+        if not isinstance(host, str):
+            return address
+        mapped = sock.family == socket.AF_INET6 and host.lower().startswith("::ffff:")
+        if sock.family != socket.AF_INET and not mapped:
+            return (host, *address[1:])
+        found = vpc.route(host[7:] if mapped else host)
+        if found is None:
+            return (host, *address[1:])
+        if found[0] == "absent":
+            if stream and sock.type == socket.SOCK_STREAM:
+                raise TimeoutError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT))
+            return (host, *address[1:])
+        return (("::ffff:" if mapped else "") + str(found[1]), *address[1:])
+
+    base_connect = socket.socket.connect
+    base_connect_ex = socket.socket.connect_ex
+    base_sendto = socket.socket.sendto
+    base_sendmsg = socket.socket.sendmsg
+    base_getaddrinfo = socket.getaddrinfo
+    base_gethostbyname = socket.gethostbyname
+    base_gethostbyname_ex = socket.gethostbyname_ex
+
+    def connect(self: socket.socket, address: object) -> None:
+        return base_connect(self, route(self, address, True))
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        try:
+            address = route(self, address, True)
+        except TimeoutError:
+            return errno.ETIMEDOUT
+        return base_connect_ex(self, address)
+
+    def sendto(self: socket.socket, data: object, *args: object) -> int:
+        if args:
+            args = (*args[:-1], route(self, args[-1], False))
+        return base_sendto(self, data, *args)
+
+    def sendmsg(self: socket.socket, buffers: object, *args: object) -> int:
+        if len(args) >= 3:
+            args = (*args[:2], route(self, args[2], False), *args[3:])
+        return base_sendmsg(self, buffers, *args)
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
+        return base_getaddrinfo(vpc.resolve(host) or host, *args, **kwargs)
+
+    def gethostbyname(name: str) -> str:
+        return base_gethostbyname(vpc.resolve(name) or name)
+
+    def gethostbyname_ex(name: str) -> tuple:
+        return base_gethostbyname_ex(vpc.resolve(name) or name)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.sendto = sendto  # type: ignore[method-assign]
+    socket.socket.sendmsg = sendmsg  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    socket.gethostbyname = gethostbyname
+    socket.gethostbyname_ex = gethostbyname_ex
 
 
 def _chain() -> None:

@@ -1,0 +1,347 @@
+/*
+ * The VPC address map, for bindshim.c: where the instances of this instance's VPC
+ * really listen.
+ *
+ * Why: EC2 describes an instance of a created subnet at an address from the
+ * subnet's CIDR (10.20.0.4) while its processes listen on the instance's own
+ * loopback address (127.x.y.z). Inside a VPC, instances reach each other at the
+ * private addresses; so EC2 keeps, per VPC, a small text file (its path in
+ * CLOUDLET_VPC_ADDRESSES) naming both for each running instance of the VPC,
+ * replaced (written, then renamed) whenever one starts, stops or changes address:
+ *
+ *   dns 1                     the VPC resolves its instances' private DNS names
+ *   cidr 10.20.0.0/16         one line per IPv4 block of the VPC
+ *   map 10.20.0.4 127.5.1.1   private address, loopback address
+ *
+ * Lines starting with '#', unknown keywords and malformed lines are ignored.
+ * vpc_route() tells connect() and sendto() where a destination really is: a mapped
+ * address's loopback address; VPC_ABSENT for an address inside the VPC's blocks
+ * that no running instance holds (AWS drops such packets: the caller answers as
+ * the timeout would); VPC_PASS for anything else (the host's own network).
+ *
+ * The file is read again only when stat() shows it replaced or changed, by one
+ * thread at a time. Readers never wait: the map lives in two static tables, the
+ * reloader fills the one not in use and then publishes it, and a reader checks the
+ * table's sequence number around its lookup (a seqlock), retrying a few times. So
+ * a lookup is safe in any thread and in a signal handler (connect and sendto are
+ * async-signal-safe, their wrappers must be too): no locks, no allocation, only
+ * stat, open, read and close (a child forked mid-read starts over, see
+ * after_fork_child). Everything is bounded: VPC_MAX_FILE bytes read, VPC_MAX_MAPS
+ * addresses, VPC_MAX_CIDRS blocks, lines of VPC_LINE bytes at most.
+ * The Python shim (python/sitecustomize.py) reads the same file; keep them in step.
+ */
+#define _GNU_SOURCE
+#include "vpcmap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define VPC_MAX_MAPS 4096
+#define VPC_MAX_CIDRS 16
+#define VPC_MAX_FILE (1 << 20)
+#define VPC_LINE 128
+#define VPC_RETRIES 32
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+struct vpc_table {
+    unsigned seq; /* odd while being written */
+    int n_maps;
+    int n_cidrs;
+    int dns;
+    uint32_t priv[VPC_MAX_MAPS]; /* network order */
+    uint32_t loop[VPC_MAX_MAPS]; /* network order */
+    uint32_t net[VPC_MAX_CIDRS]; /* host order, masked */
+    uint32_t mask[VPC_MAX_CIDRS];
+};
+
+struct file_id {
+    int present;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+static struct vpc_table tables[2];
+static int active = -1; /* the published table, -1 before the first read */
+static char reloading;  /* held (test-and-set) by the one thread reading the file */
+static struct file_id seen; /* what the published table was read from: the reloader's */
+static char chunk[4096];    /* the reloader's read buffer */
+static int vpc_state = -1;  /* -1: environment not read, 0: no map, 1: map */
+static char map_path[4096];
+static char domain[128]; /* lower case: "ec2.internal", "eu-west-1.compute.internal" */
+
+/* A child forked while another thread was reading the file would keep that reader's
+ * flag (and a table marked as being written) forever: it is single-threaded here, so
+ * it takes both back and reads the file again at its next lookup. */
+static void after_fork_child(void) {
+    for (int i = 0; i < 2; i++)
+        if (tables[i].seq & 1) tables[i].seq++;
+    seen.present = -1;
+    reloading = 0;
+}
+
+void vpc_configure(void) {
+    if (vpc_state != -1) return;
+    const char *path = getenv("CLOUDLET_VPC_ADDRESSES");
+    const char *dom = getenv("CLOUDLET_VPC_DOMAIN");
+    size_t n = path ? strlen(path) : 0;
+    if (n == 0 || n >= sizeof map_path) {
+        vpc_state = 0;
+        return;
+    }
+    memcpy(map_path, path, n + 1);
+    size_t d = dom ? strlen(dom) : 0;
+    if (d < sizeof domain) {
+        for (size_t i = 0; i < d; i++)
+            domain[i] = (dom[i] >= 'A' && dom[i] <= 'Z') ? (char)(dom[i] - 'A' + 'a') : dom[i];
+        domain[d] = 0;
+    }
+    pthread_atfork(NULL, NULL, after_fork_child);
+    vpc_state = 1;
+}
+
+/* -- parsing ------------------------------------------------------------------ */
+
+static void skip_blanks(const char **p) {
+    while (**p == ' ' || **p == '\t' || **p == '\r') (*p)++;
+}
+
+/* A decimal number of 1 to 3 digits no greater than max; advances *p. */
+static int number(const char **p, unsigned max, unsigned *out) {
+    unsigned v = 0;
+    int digits = 0;
+    while (**p >= '0' && **p <= '9' && digits < 4) {
+        v = v * 10 + (unsigned)(**p - '0');
+        (*p)++;
+        digits++;
+    }
+    if (digits == 0 || digits > 3 || v > max) return 0;
+    *out = v;
+    return 1;
+}
+
+/* Four numbers 0-255 separated by sep; *out in host order. */
+static int quad(const char **p, char sep, uint32_t *out) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned part;
+        if (i > 0) {
+            if (**p != sep) return 0;
+            (*p)++;
+        }
+        if (!number(p, 255, &part)) return 0;
+        v = (v << 8) | part;
+    }
+    *out = v;
+    return 1;
+}
+
+static int keyword(const char **p, const char *word) {
+    size_t n = strlen(word);
+    if (strncmp(*p, word, n) != 0 || ((*p)[n] != ' ' && (*p)[n] != '\t')) return 0;
+    *p += n;
+    skip_blanks(p);
+    return 1;
+}
+
+static int line_end(const char *p) {
+    skip_blanks(&p);
+    return *p == 0;
+}
+
+static void parse_line(struct vpc_table *t, const char *p, int *n_maps, int *n_cidrs, int *dns) {
+    uint32_t a, b;
+    unsigned bits;
+    skip_blanks(&p);
+    if (keyword(&p, "map")) {
+        if (*n_maps >= VPC_MAX_MAPS || !quad(&p, '.', &a)) return;
+        skip_blanks(&p);
+        if (!quad(&p, '.', &b) || !line_end(p)) return;
+        STORE(t->priv[*n_maps], htonl(a));
+        STORE(t->loop[*n_maps], htonl(b));
+        (*n_maps)++;
+    } else if (keyword(&p, "cidr")) {
+        if (*n_cidrs >= VPC_MAX_CIDRS || !quad(&p, '.', &a) || *p != '/') return;
+        p++;
+        if (!number(&p, 32, &bits) || !line_end(p)) return;
+        uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+        STORE(t->net[*n_cidrs], a & mask);
+        STORE(t->mask[*n_cidrs], mask);
+        (*n_cidrs)++;
+    } else if (keyword(&p, "dns")) {
+        if ((*p == '0' || *p == '1') && line_end(p + 1)) *dns = *p == '1';
+    }
+}
+
+/* Fill t from the open file fd (t is not published: stale readers retry). */
+static void fill(struct vpc_table *t, int fd) {
+    char line[VPC_LINE];
+    size_t len = 0, total = 0;
+    int too_long = 0, n_maps = 0, n_cidrs = 0, dns = 0, eof = 0;
+    while (total < VPC_MAX_FILE) {
+        ssize_t got = fd < 0 ? 0 : read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            eof = 1;
+            break;
+        }
+        total += (size_t)got;
+        for (ssize_t i = 0; i < got; i++) {
+            char c = chunk[i];
+            if (c == '\n' || c == 0) {
+                line[len] = 0;
+                if (!too_long) parse_line(t, line, &n_maps, &n_cidrs, &dns);
+                len = 0;
+                too_long = 0;
+            } else if (len + 1 < sizeof line) {
+                line[len++] = c;
+            } else {
+                too_long = 1;
+            }
+        }
+    }
+    if (eof && len > 0 && !too_long) { /* a last line without its newline */
+        line[len] = 0;
+        parse_line(t, line, &n_maps, &n_cidrs, &dns);
+    }
+    STORE(t->n_maps, n_maps);
+    STORE(t->n_cidrs, n_cidrs);
+    STORE(t->dns, dns);
+}
+
+static void identify(const struct stat *st, struct file_id *id) {
+    id->present = 1;
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtime = st->st_mtim;
+}
+
+static int same_file(const struct file_id *a, const struct file_id *b) {
+    if (a->present != b->present) return 0;
+    if (!a->present) return 1;
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* Read the file again if it changed since the published table was read. */
+static void refresh(void) {
+    struct stat st;
+    struct file_id now = {0};
+    if (stat(map_path, &st) == 0 && S_ISREG(st.st_mode)) identify(&st, &now);
+    if (__atomic_test_and_set(&reloading, __ATOMIC_ACQUIRE)) return; /* being read */
+    int current = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (current >= 0 && same_file(&now, &seen)) {
+        __atomic_clear(&reloading, __ATOMIC_RELEASE);
+        return;
+    }
+    int fd = now.present ? open(map_path, O_RDONLY | O_CLOEXEC) : -1;
+    struct file_id got = {0};
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        identify(&st, &got);
+    } else if (fd >= 0) {
+        close(fd);
+        fd = -1;
+    }
+    int next = current == 0 ? 1 : 0;
+    struct vpc_table *t = &tables[next];
+    unsigned seq = LOAD(t->seq);
+    STORE(t->seq, seq + 1);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    fill(t, fd);
+    __atomic_store_n(&t->seq, seq + 2, __ATOMIC_RELEASE);
+    __atomic_store_n(&active, next, __ATOMIC_RELEASE);
+    if (fd >= 0) close(fd);
+    seen = got;
+    __atomic_clear(&reloading, __ATOMIC_RELEASE);
+}
+
+static int clamp(int n, int max) { return n < 0 ? 0 : (n > max ? max : n); }
+
+/* -- lookups ------------------------------------------------------------------ */
+
+enum vpc_verdict vpc_route(uint32_t addr, uint32_t *loopback) {
+    if (vpc_state != 1) return VPC_PASS;
+    int saved = errno;
+    refresh();
+    errno = saved;
+    uint32_t host = ntohl(addr);
+    for (int tries = 0; tries < VPC_RETRIES; tries++) {
+        int i = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+        if (i < 0) return VPC_PASS;
+        struct vpc_table *t = &tables[i];
+        unsigned s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1) continue;
+        enum vpc_verdict verdict = VPC_PASS;
+        uint32_t to = 0;
+        int n = clamp(LOAD(t->n_maps), VPC_MAX_MAPS);
+        for (int k = 0; k < n; k++) {
+            if (LOAD(t->priv[k]) == addr) {
+                verdict = VPC_MAPPED;
+                to = LOAD(t->loop[k]);
+                break;
+            }
+        }
+        int c = clamp(LOAD(t->n_cidrs), VPC_MAX_CIDRS);
+        for (int k = 0; verdict == VPC_PASS && k < c; k++)
+            if ((host & LOAD(t->mask[k])) == LOAD(t->net[k])) verdict = VPC_ABSENT;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) != s1) continue;
+        if (verdict == VPC_MAPPED) *loopback = to;
+        return verdict;
+    }
+    return VPC_PASS;
+}
+
+static int resolves_names(void) {
+    int saved = errno;
+    refresh();
+    errno = saved;
+    for (int tries = 0; tries < VPC_RETRIES; tries++) {
+        int i = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+        if (i < 0) return 0;
+        struct vpc_table *t = &tables[i];
+        unsigned s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1) continue;
+        int dns = LOAD(t->dns);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) == s1) return dns;
+    }
+    return 0;
+}
+
+static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+
+int vpc_resolve(const char *name, char out[16]) {
+    if (vpc_state != 1 || name == NULL || domain[0] == 0) return 0;
+    if (lower(name[0]) != 'i' || lower(name[1]) != 'p' || name[2] != '-') return 0;
+    const char *p = name + 3;
+    uint32_t addr;
+    if (!quad(&p, '-', &addr) || *p != '.') return 0;
+    p++;
+    size_t i = 0;
+    for (; domain[i]; i++)
+        if (lower(p[i]) != domain[i]) return 0;
+    if (!(p[i] == 0 || (p[i] == '.' && p[i + 1] == 0))) return 0;
+    if (!resolves_names()) return -1;
+    char *o = out;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned part = (addr >> shift) & 0xff;
+        if (part >= 100) *o++ = (char)('0' + part / 100);
+        if (part >= 10) *o++ = (char)('0' + part / 10 % 10);
+        *o++ = (char)('0' + part % 10);
+        if (shift) *o++ = '.';
+    }
+    *o = 0;
+    return 1;
+}
