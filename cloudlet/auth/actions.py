@@ -94,6 +94,7 @@ OPERATION_ACTIONS: dict[str, dict[str, str]] = {
         "Invoke": "InvokeFunction",
         "InvokeWithResponseStream": "InvokeFunction",
         "InvokeAsync": "InvokeFunction",
+        "GetLayerVersionByArn": "GetLayerVersion",
     },
     "logs": {"StartLiveTail": "StartLiveTail"},
 }

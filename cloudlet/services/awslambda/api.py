@@ -6,8 +6,10 @@ layers, invoke (``invoke.py``) with its async queue and destinations
 mappings (``mappings.py``), concurrency, permissions and function URLs each live
 in their own module; the worker pool (``pool.py``, ``workers.py``) and the
 Runtime API (``runtime_api.py``) are the engine underneath, plain asyncio with no
-gateway imports. Operations not built (code signing, layer permissions, durable
-executions, capacity providers...) have no method and answer 501.
+gateway imports. Layer permissions (``layer_policy.py``), recursive loop detection
+(``recursion.py``) and runtime versions (``runtime_versions.py``) have theirs too.
+Operations not built (code signing, durable executions, capacity providers and the
+scaling configs of their functions) have no method and answer 501.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from cloudlet.services.awslambda.asynchronous import AsyncInvokeMixin
 from cloudlet.services.awslambda.concurrency import ConcurrencyMixin
 from cloudlet.services.awslambda.functions import FunctionsMixin, parse_name
 from cloudlet.services.awslambda.invoke import InvokeMixin
+from cloudlet.services.awslambda.layer_policy import LayerPermissionsMixin
 from cloudlet.services.awslambda.layers import LayersMixin
 from cloudlet.services.awslambda.logs import LogWriter
 from cloudlet.services.awslambda.mappings import EventSourceMappingOps
 from cloudlet.services.awslambda.permissions import PermissionsMixin
 from cloudlet.services.awslambda.pool import WorkerPool
+from cloudlet.services.awslambda.recursion import RecursionMixin
+from cloudlet.services.awslambda.runtime_versions import RuntimeManagementMixin
 from cloudlet.services.awslambda.store import LambdaStore
 from cloudlet.services.awslambda.streaming import StreamingMixin
 from cloudlet.services.awslambda.urls import UrlsMixin
@@ -48,12 +53,15 @@ class LambdaService(
     FunctionsMixin,
     VersionsMixin,
     LayersMixin,
+    LayerPermissionsMixin,
     InvokeMixin,
     AsyncInvokeMixin,
     StreamingMixin,
     ConcurrencyMixin,
     PermissionsMixin,
     UrlsMixin,
+    RecursionMixin,
+    RuntimeManagementMixin,
     EventSourceMappingOps,
     Service,
 ):
@@ -85,6 +93,7 @@ class LambdaService(
         )
         self.env.every(0.5, self.logs.flush, "lambda-logs")
         for doc in list(self.store.functions.values()):
+            self._stamp_runtime(doc)  # the host's runtime versions may have changed
             for qualifier, cfg in doc["provisioned"].items():
                 cfg["Status"] = "IN_PROGRESS"
                 self._start_provisioning_internal(doc, qualifier)

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,10 +32,28 @@ Result = dict[str, Any]
 
 
 class AsyncInvokeMixin:
+    invoke: Callable[[Any, dict[str, Any]], Coroutine[Any, Any, Result]]
+    """Provided by ``InvokeMixin``."""
+
+    async def invoke_async(self, ctx: Any, params: dict[str, Any]) -> Result:
+        """The deprecated InvokeAsync: Invoke's ``Event`` type under its old name."""
+        call = {
+            "FunctionName": params["FunctionName"],
+            "InvocationType": "Event",
+            "Payload": params.get("InvokeArgs"),
+        }
+        await self.invoke(ctx, call)
+        return {"Status": 202}
+
     # -- asynchronous invocation ----------------------------------------------------
 
     def _queue_event(
-        self, ctx: Any, doc: dict[str, Any], qualifier: str | None, payload: bytes
+        self,
+        ctx: Any,
+        doc: dict[str, Any],
+        qualifier: str | None,
+        payload: bytes,
+        trace: str | None = None,
     ) -> None:
         event = {
             "id": fast_uuid(),
@@ -45,6 +64,7 @@ class AsyncInvokeMixin:
             "payload": base64.b64encode(payload).decode(),
             "queued": time.time(),
             "attempts": 0,
+            "trace": trace,
         }
         self.store.docs.put("event", event["id"], event)
         self._spawn_event(ctx, doc, event)
@@ -102,7 +122,7 @@ class AsyncInvokeMixin:
                 return
             try:
                 outcome, executed, request_id, _ = await self._execute(
-                    ctx, doc, qualifier, payload, wait=True
+                    ctx, doc, qualifier, payload, wait=True, trace=event.get("trace")
                 )
             except ServiceError as err:
                 log.warning("async invoke of %s failed: %s", doc["name"], err.message)

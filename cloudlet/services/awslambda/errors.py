@@ -59,3 +59,35 @@ def provisioned_not_found() -> ServiceError:
         404,
         fields={"Type": "User"},
     )
+
+
+def validation(message: str) -> ServiceError:
+    """A request outside the model's constraints (an enum value, a pattern)."""
+    return ServiceError("ValidationException", message, 400)
+
+
+def access_denied(message: str) -> ServiceError:
+    return ServiceError("AccessDeniedException", message, 403)
+
+
+def policy_too_long(size: int, limit: int) -> ServiceError:
+    return ServiceError(
+        "PolicyLengthExceededException",
+        f"The final policy size ({size}) is bigger than the limit ({limit}).",
+        400,
+        fields={"Type": "User"},
+    )
+
+
+def recursive_invocation() -> ServiceError:
+    return ServiceError(
+        "RecursiveInvocationException",
+        "Lambda has detected your function being invoked in a recursive loop with other AWS "
+        "resources and stopped your function's invocation.",
+        400,
+        fields={"Type": "User"},
+    )
+
+
+def invalid_runtime(message: str) -> ServiceError:
+    return ServiceError("InvalidRuntimeException", message, 502, fields={"Type": "User"})

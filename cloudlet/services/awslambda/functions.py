@@ -21,6 +21,7 @@ from typing import Any
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.awslambda import errors
+from cloudlet.services.awslambda.layer_policy import LAYER_ARN
 
 Result = dict[str, Any]
 
@@ -211,6 +212,9 @@ class FunctionsMixin:
         out = []
         for arn in arns:
             version = self._layer_version_by_arn(ctx, arn)
+            m = LAYER_ARN.match(arn)
+            if m is not None:  # another account's only as far as its policy grants
+                self._check_layer_access(ctx, m.group("account"), version, arn)
             if version is None:
                 raise errors.invalid(f"Layer version {arn} does not exist.")
             out.append({"Arn": arn, "CodeSize": version["Content"]["CodeSize"]})
@@ -289,6 +293,7 @@ class FunctionsMixin:
             "provisioned": {},
             "published_revision": None,
         }
+        self._stamp_runtime(doc)
         self.store.save_function(doc)
         if params.get("Publish"):
             version = self._publish(ctx, doc, params.get("Description"))
@@ -394,6 +399,7 @@ class FunctionsMixin:
             else:
                 config[key] = value
         config.update(LastModified=timestamp(), RevisionId=fast_uuid())
+        self._stamp_runtime(doc)
         self.store.save_function(doc)
         await self._retire(doc, "$LATEST")
         return _updating(config)

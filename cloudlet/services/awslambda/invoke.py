@@ -24,6 +24,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.awslambda import errors
 from cloudlet.services.awslambda.functions import function_arn
+from cloudlet.services.awslambda.recursion import incoming_trace
 from cloudlet.services.awslambda.stream import ResponseStream
 from cloudlet.services.awslambda.workers import BOOTSTRAP, Invocation, Outcome, Spec
 
@@ -192,15 +193,20 @@ class InvokeMixin:
         client_context: str | None = None,
         tail: bool = False,
         stream: ResponseStream | None = None,
+        trace: str | None = None,
     ) -> tuple[Outcome, str, str, str]:
         """Run one invocation: (outcome, executed version, request id, log text).
 
         The log text is made now only for ``tail`` (``LogType=Tail``); otherwise it is
         written just after the caller has answered, off the invocation's path. With a
         ``stream``, the response goes there as the function streams it; its ``started``
-        resolves once the invocation holds its slot (the caller may answer then)."""
+        resolves once the invocation holds its slot (the caller may answer then). ``trace``:
+        the function's trace header (``recursion.py``), a new chain's when None."""
         version = self._route_alias(doc, qualifier)
         config, code, executed = self._config(ctx, doc, version)
+        self._check_runtime_version(ctx, doc, executed, config)
+        if trace is None:
+            trace, _ = self._chain(doc, None)
         invoked_arn = function_arn(ctx, doc["name"], qualifier)
         pool = await self._enter(doc, wait)
         if stream is not None:
@@ -219,7 +225,13 @@ class InvokeMixin:
                     break
                 deadline = int((time.time() + spec.timeout) * 1000)
                 inv = Invocation(
-                    request_id, payload, deadline, invoked_arn, client_context, stream=stream
+                    request_id,
+                    payload,
+                    deadline,
+                    invoked_arn,
+                    client_context,
+                    stream=stream,
+                    trace=trace,
                 )
                 try:
                     outcome = await self.pool.run(worker, inv, spec.timeout)
@@ -317,8 +329,15 @@ class InvokeMixin:
         if kind == "DryRun":
             return {"StatusCode": 204}
         payload = event_payload(payload, kind)
+        trace, stop = self._chain(doc, incoming_trace(ctx, params))
+        if stop and kind != "Event":
+            self._dropped(doc)
+            raise errors.recursive_invocation()
         if kind == "Event":
-            self._queue_event(ctx, doc, qualifier, payload)
+            if stop:
+                self._stop_event(ctx, doc, qualifier, payload)
+            else:
+                self._queue_event(ctx, doc, qualifier, payload, trace)
             return {"StatusCode": 202, "Payload": b""}
         outcome, executed, _, text = await self._execute(
             ctx,
@@ -327,6 +346,7 @@ class InvokeMixin:
             payload,
             client_context=client_context(params.get("ClientContext")),
             tail=params.get("LogType") == "Tail",
+            trace=trace,
         )
         out: Result = {"StatusCode": 200, "Payload": outcome.payload, "ExecutedVersion": executed}
         if outcome.kind != "ok":

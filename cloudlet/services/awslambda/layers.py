@@ -4,35 +4,41 @@ A real ``/opt`` is not writable here, so each function version's layers are
 extracted in order into one directory of their own (``store.opt_dir``) that
 the worker sees as ``CLOUDLET_LAMBDA_OPT``; its ``python/`` and
 ``python/lib/python3.x/site-packages/`` are on ``PYTHONPATH`` and ``bin/`` on
-``PATH``, which is what Lambda arranges for ``/opt``. Layer permissions are
-not built (501).
+``PATH``, which is what Lambda arranges for ``/opt``. Another account reads a
+version only as far as its policy grants (``layer_policy.py``).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.services.awslambda import errors
 from cloudlet.services.awslambda.functions import page, timestamp
+from cloudlet.services.awslambda.layer_policy import LAYER_ARN, denied, layer_key
 
 Result = dict[str, Any]
-_LAYER_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>\d+))?$"
-)
+
+
+def _public(version: dict[str, Any], *hidden: str) -> Result:
+    """A version as the API shows it: without its code hash and policy (``_`` keys)."""
+    return {k: v for k, v in version.items() if not k.startswith("_") and k not in hidden}
 
 
 class LayersMixin:
-    def _layer_doc(self, ctx: Any, name_or_arn: str) -> tuple[str, dict[str, Any] | None]:
-        m = _LAYER_ARN.match(name_or_arn)
-        if m is not None:
-            key = (m.group("account"), m.group("region"), m.group("name"))
-        else:
-            key = (ctx.account_id, ctx.region, name_or_arn)
-        return key[2], self.store.layers.get(key)
+    _check_layer_access: Callable[[Any, str, dict[str, Any] | None, str], None]
+    """Provided by ``LayerPermissionsMixin``."""
+
+    def _own_layer(self, ctx: Any, name_or_arn: str, action: str) -> dict[str, Any] | None:
+        """The caller's own layer a LayerName names (another account's is refused:
+        a layer's policy grants only ``lambda:GetLayerVersion``)."""
+        account, region, name = layer_key(ctx, name_or_arn)
+        if account != ctx.account_id:
+            raise denied(ctx, action, f"arn:aws:lambda:{region}:{account}:layer:{name}")
+        return self.store.layers.get((account, region, name))
 
     def _layer_version_by_arn(self, ctx: Any, arn: str) -> dict[str, Any] | None:
-        m = _LAYER_ARN.match(arn)
+        m = LAYER_ARN.match(arn)
         if m is None or m.group("version") is None:
             return None
         doc = self.store.layers.get((m.group("account"), m.group("region"), m.group("name")))
@@ -41,12 +47,13 @@ class LayersMixin:
         return doc["versions"].get(m.group("version"))
 
     def _layer_out(self, version: dict[str, Any]) -> Result:
-        out = {k: v for k, v in version.items() if k != "_code"}
+        out = _public(version)
         out["Content"] = dict(out["Content"], Location=self._code_location(version["_code"]))
         return out
 
     async def publish_layer_version(self, ctx: Any, params: dict[str, Any]) -> Result:
-        name, doc = self._layer_doc(ctx, params["LayerName"])
+        name = layer_key(ctx, params["LayerName"])[2]
+        doc = self._own_layer(ctx, params["LayerName"], "lambda:PublishLayerVersion")
         data = await self._code_bytes(ctx, params.get("Content") or {})
         hexsha, sha_b64, size = self.store.put_code(data)
         if doc is None:
@@ -77,29 +84,35 @@ class LayersMixin:
         return self._layer_out(version)
 
     def get_layer_version(self, ctx: Any, params: dict[str, Any]) -> Result:
-        _, doc = self._layer_doc(ctx, params["LayerName"])
-        version = doc["versions"].get(str(params["VersionNumber"])) if doc else None
+        account, region, name = layer_key(ctx, params["LayerName"])
+        doc = self.store.layers.get((account, region, name))
+        number = params["VersionNumber"]
+        version = doc["versions"].get(str(number)) if doc else None
+        arn = f"arn:aws:lambda:{region}:{account}:layer:{name}:{number}"
+        self._check_layer_access(ctx, account, version, arn)
         if version is None:
             raise errors.not_found("The resource you requested does not exist.")
         return self._layer_out(version)
 
     def get_layer_version_by_arn(self, ctx: Any, params: dict[str, Any]) -> Result:
-        version = self._layer_version_by_arn(ctx, params["Arn"])
+        arn = params["Arn"]
+        version = self._layer_version_by_arn(ctx, arn)
+        m = LAYER_ARN.match(arn)
+        if m is not None:
+            self._check_layer_access(ctx, m.group("account"), version, arn)
         if version is None:
             raise errors.not_found("The resource you requested does not exist.")
         return self._layer_out(version)
 
     def list_layer_versions(self, ctx: Any, params: dict[str, Any]) -> Result:
-        _, doc = self._layer_doc(ctx, params["LayerName"])
+        doc = self._own_layer(ctx, params["LayerName"], "lambda:ListLayerVersions")
         versions = []
         for _, v in sorted(
             (doc or {"versions": {}})["versions"].items(), key=lambda kv: -int(kv[0])
         ):
             if not _compatible(v, params):
                 continue
-            versions.append(
-                {k: x for k, x in v.items() if k not in ("_code", "Content", "LayerArn")}
-            )
+            versions.append(_public(v, "Content", "LayerArn"))
         return page(versions, "LayerVersions", params.get("Marker"), params.get("MaxItems"))
 
     def list_layers(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -115,15 +128,13 @@ class LayersMixin:
                 {
                     "LayerName": name,
                     "LayerArn": latest["LayerArn"],
-                    "LatestMatchingVersion": {
-                        k: x for k, x in latest.items() if k not in ("_code", "Content", "LayerArn")
-                    },
+                    "LatestMatchingVersion": _public(latest, "Content", "LayerArn"),
                 }
             )
         return page(layers, "Layers", params.get("Marker"), params.get("MaxItems"))
 
     def delete_layer_version(self, ctx: Any, params: dict[str, Any]) -> Result:
-        _, doc = self._layer_doc(ctx, params["LayerName"])
+        doc = self._own_layer(ctx, params["LayerName"], "lambda:DeleteLayerVersion")
         if doc is not None and doc["versions"].pop(str(params["VersionNumber"]), None) is not None:
             self.store.save_layer(doc)
         return {}

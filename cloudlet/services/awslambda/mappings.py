@@ -42,6 +42,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,7 @@ from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.source_records import jsonable, receive_batch, sqs_record
 from cloudlet.services.awslambda import errors, filters
 from cloudlet.services.awslambda.kinesis_source import KinesisPoller, stream_of
+from cloudlet.services.awslambda.recursion import TRACE_PARAM
 from cloudlet.state.documents import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,19 @@ def _arrival(record: Doc) -> float | None:
     return float(when) if when else None
 
 
+async def _cancelled(tasks: list[asyncio.Task]) -> None:
+    """Cancel pollers until they have ended. Once is not always enough: a poller whose long
+    poll is answered (SQS, stopping first, wakes its waiters) just as it is cancelled has
+    the cancellation swallowed by Python 3.11's ``asyncio.wait_for``, and polls on."""
+    pending = [t for t in tasks if not t.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+        pending = [t for t in pending if not t.done()]
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _queue_url(arn: str) -> str:
     _, _, _, _, account, name = arn.split(":", 5)
     return f"http://localhost/{account}/{name}"
@@ -104,6 +119,8 @@ class EventSourceMappingOps(KinesisPoller):
     """Operations on event source mappings, and their pollers (mixed into the service)."""
 
     env: Any
+    _recursion_filter: Callable[..., Coroutine[Any, Any, tuple[list[bool], str | None]]]
+    """Provided by ``RecursionMixin``."""
 
     def _init_mappings(self) -> None:
         self._esm_store = DocumentStore(self.env.database("lambda_mappings"), "mappings")
@@ -116,10 +133,7 @@ class EventSourceMappingOps(KinesisPoller):
                 self._run(doc)
 
     async def _stop_mappings(self) -> None:
-        tasks = list(self._pollers.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancelled(list(self._pollers.values()))
         self._pollers.clear()
         self._esm_store.close()
 
@@ -395,8 +409,7 @@ class EventSourceMappingOps(KinesisPoller):
     async def _halt(self, mapping_id: str) -> None:
         task = self._pollers.pop(mapping_id, None)
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await _cancelled([task])
 
     def _run(self, doc: Doc) -> None:
         doc["State"] = "Enabled"
@@ -425,19 +438,19 @@ class EventSourceMappingOps(KinesisPoller):
             doc["LastProcessingResult"] = result
             self._save_esm(doc)
 
-    async def _invoke(self, doc: Doc, event: Doc) -> tuple[bool, Any]:
-        """Invoke the mapping's function: (succeeded, parsed answer)."""
+    async def _invoke(self, doc: Doc, event: Doc, trace: str | None = None) -> tuple[bool, Any]:
+        """Invoke the mapping's function: (succeeded, parsed answer). ``trace``: the trace
+        header the records came with (``recursion.py``)."""
+        params: Doc = {
+            "FunctionName": doc["FunctionArn"],
+            "InvocationType": "RequestResponse",
+            "Payload": json.dumps(event).encode(),
+        }
+        if trace:
+            params[TRACE_PARAM] = trace
         try:
             out = await self.env.call(
-                "lambda",
-                "Invoke",
-                {
-                    "FunctionName": doc["FunctionArn"],
-                    "InvocationType": "RequestResponse",
-                    "Payload": json.dumps(event).encode(),
-                },
-                account=doc["account"],
-                region=doc["region"],
+                "lambda", "Invoke", params, account=doc["account"], region=doc["region"]
             )
         except ServiceError as exc:
             log.info("mapping %s: invoke failed: %s", doc["UUID"], exc.code)
@@ -492,7 +505,13 @@ class EventSourceMappingOps(KinesisPoller):
                 records = [r for r, k in zip(records, kept, strict=True) if k]
                 if not batch:
                     continue
-            ok, answer = await self._invoke(doc, {"Records": records})
+            kept, trace = await self._recursion_filter(doc, sqs, url, batch)
+            if not all(kept):
+                batch = [m for m, k in zip(batch, kept, strict=True) if k]
+                records = [r for r, k in zip(records, kept, strict=True) if k]
+                if not batch:
+                    continue
+            ok, answer = await self._invoke(doc, {"Records": records}, trace)
             if not ok:
                 continue  # visible again after the visibility timeout; the queue redrives
             failed = self._failures(doc, answer, [m["MessageId"] for m in batch])

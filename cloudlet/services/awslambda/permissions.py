@@ -16,6 +16,7 @@ from typing import Any
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.awslambda import errors
 from cloudlet.services.awslambda.functions import function_arn, parse_name
+from cloudlet.services.awslambda.layer_policy import GET_LAYER, LAYER_ARN, layer_key, policy_text
 
 Result = dict[str, Any]
 _SID = re.compile(r"^[a-zA-Z0-9-_]+$")
@@ -128,7 +129,10 @@ class PermissionsMixin:
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
-        """The function an operation acts on and its resource policy (strict-mode seam)."""
+        """The function or layer (version) an operation acts on and its resource policy
+        (strict-mode seam)."""
+        if operation in _LAYER_OPERATIONS:
+            return self._layer_resource(ctx, params)
         name = params.get("FunctionName")
         if not name:
             return "*", None
@@ -143,3 +147,42 @@ class PermissionsMixin:
             return arn, None
         policy = self._policy_doc(ctx, doc, qualifier)
         return arn, json.dumps(policy) if policy else None
+
+    def _layer_resource(self, ctx: Any, params: dict[str, Any]) -> tuple[str, str | None]:
+        """A layer operation's resource: the version's ARN (with its policy, which may
+        grant GetLayerVersion to the caller's account), else the layer's."""
+        arn = params.get("Arn")
+        if arn is None:
+            account, region, name = layer_key(ctx, params.get("LayerName") or "")
+            arn = f"arn:aws:lambda:{region}:{account}:layer:{name}"
+            if params.get("VersionNumber") is not None:
+                arn = f"{arn}:{params['VersionNumber']}"
+        m = LAYER_ARN.match(arn)
+        if m is None or m.group("version") is None:
+            return arn, None
+        doc = self.store.layers.get((m.group("account"), m.group("region"), m.group("name")))
+        version = (doc or {"versions": {}})["versions"].get(m.group("version"))
+        return arn, policy_text(version)
+
+    def dependent_actions(
+        self, ctx: Any, operation: str, params: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
+        """A function built on layers needs ``lambda:GetLayerVersion`` on each version too
+        (the developer guide's layer permissions)."""
+        if operation not in ("CreateFunction", "UpdateFunctionConfiguration"):
+            return ()
+        return tuple((GET_LAYER, arn) for arn in params.get("Layers") or [] if isinstance(arn, str))
+
+
+_LAYER_OPERATIONS = frozenset(
+    {
+        "PublishLayerVersion",
+        "GetLayerVersion",
+        "GetLayerVersionByArn",
+        "ListLayerVersions",
+        "DeleteLayerVersion",
+        "AddLayerVersionPermission",
+        "GetLayerVersionPolicy",
+        "RemoveLayerVersionPermission",
+    }
+)

@@ -44,6 +44,9 @@ class VersionsMixin:
             config["Description"] = description
         version = {"config": config, "code": doc["code"]}
         doc["versions"][number] = version
+        managed = doc.setdefault("runtime_management", {})
+        if "$LATEST" in managed:  # a version takes $LATEST's runtime management config
+            managed[number] = dict(managed["$LATEST"])
         doc["published_revision"] = latest["RevisionId"]
         self.store.save_function(doc)
         return version

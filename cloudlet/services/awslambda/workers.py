@@ -96,6 +96,9 @@ class Invocation:
     stream: ResponseStream | None = None
     """Where a streamed response goes (InvokeWithResponseStream, a streaming function
     URL); a plain Invoke gets one made when the runtime streams, buffering it."""
+    trace: str | None = None
+    """The X-Ray trace header the function gets (``recursion.py``: its Lineage counts the
+    runs of a chain); a new trace when None."""
     future: asyncio.Future[tuple[str, bytes, str | None]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -105,7 +108,7 @@ class Invocation:
             "Lambda-Runtime-Aws-Request-Id": self.request_id,
             "Lambda-Runtime-Deadline-Ms": str(self.deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": self.invoked_arn,
-            "Lambda-Runtime-Trace-Id": _trace_id(),
+            "Lambda-Runtime-Trace-Id": self.trace or _trace_id(),
         }
         if self.client_context:
             out["Lambda-Runtime-Client-Context"] = self.client_context

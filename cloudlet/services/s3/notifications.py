@@ -271,6 +271,8 @@ def _delivery(
         params = {"TopicArn": arn, "Subject": "Amazon S3 Notification", "Message": body}
         return service, "Publish", params, account, region
     params = {"FunctionName": arn, "InvocationType": "Event", "Payload": body.encode()}
+    if trace:  # the header S3 invokes with (Lambda's recursive loop detection reads it)
+        params["X-Amzn-Trace-Id"] = trace
     return service, "Invoke", params, account, region
 
 

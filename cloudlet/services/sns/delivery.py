@@ -237,7 +237,7 @@ class Deliverer:
             elif protocol in ("http", "https"):
                 await self._to_http(topic, sub, text, envelope)
             elif protocol == "lambda":
-                await self._to_lambda(sub, envelope)
+                await self._to_lambda(sub, envelope, message.get("Trace"))
             elif protocol == "firehose":
                 data = firehose_target.record(envelope, text, self.raw(sub))
                 await firehose_target.deliver(self.env, sub, data)
@@ -332,6 +332,10 @@ class Deliverer:
             extra["MessageGroupId"] = message["MessageGroupId"]
         if message.get("MessageDeduplicationId"):
             extra["MessageDeduplicationId"] = message["MessageDeduplicationId"]
+        if message.get("Trace"):  # the publisher's X-Amzn-Trace-Id goes on with the message
+            extra["MessageSystemAttributes"] = {
+                "AWSTraceHeader": {"DataType": "String", "StringValue": message["Trace"]}
+            }
         if self.raw(sub):
             if message.get("MessageAttributes"):
                 extra["MessageAttributes"] = message["MessageAttributes"]
@@ -391,7 +395,7 @@ class Deliverer:
             log.info("SNS POST to %s attempt %d failed: %s", url, attempt + 1, last)
         raise RuntimeError(f"delivery to {url} failed after {len(delays) + 1} attempts: {last}")
 
-    async def _to_lambda(self, sub: Doc, envelope: Doc) -> None:
+    async def _to_lambda(self, sub: Doc, envelope: Doc, trace: str | None = None) -> None:
         sns = {
             k: envelope[k]
             for k in ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp")
@@ -421,6 +425,8 @@ class Deliverer:
             "InvocationType": "Event",
             "Payload": json.dumps(event).encode(),
         }
+        if trace:  # the publisher's X-Amzn-Trace-Id, which SNS invokes with (loop detection)
+            call["X-Amzn-Trace-Id"] = trace
         _permitted(self.env, "lambda", "Invoke", call, parts[4], parts[3], sub["TopicArn"])
         await self.env.call("lambda", "Invoke", call, account=parts[4], region=parts[3])
 

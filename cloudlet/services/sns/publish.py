@@ -127,6 +127,7 @@ class PublishHandlers:
             )
         topic = self._topic(arn)
         message = self._prepare(topic, params)
+        message["Trace"] = _trace_header(ctx)
         return self._accept(topic, message)
 
     def publish_batch(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -152,6 +153,7 @@ class PublishHandlers:
         for entry in entries:
             try:
                 message = self._prepare(topic, entry)
+                message["Trace"] = _trace_header(ctx)
                 ok.append({"Id": entry["Id"], **self._accept(topic, message)})
             except ServiceError as exc:
                 failed.append(
@@ -236,6 +238,12 @@ class PublishHandlers:
         seen[message["MessageDeduplicationId"]] = (now, message["MessageId"], sequence)
         self.delivery.dispatch(topic, message)
         return {"MessageId": message["MessageId"], "SequenceNumber": sequence}
+
+
+def _trace_header(ctx: Any) -> str | None:
+    """The publisher's ``X-Amzn-Trace-Id``, passed on with what SNS delivers."""
+    headers = getattr(getattr(ctx, "request", None), "headers", None)
+    return headers.get("x-amzn-trace-id") if headers else None
 
 
 def _safe_size(attributes: dict[str, Any] | None) -> int:

@@ -235,7 +235,9 @@ class SqsService(Service):
 
     def send_message_batch(self, ctx: Any, params: dict[str, Any]) -> Result:
         queue = self._queue(ctx, params)
-        ok, failed = self.engine.send_batch(queue, params["Entries"], sender_id=ctx.account_id)
+        ok, failed = self.engine.send_batch(
+            queue, params["Entries"], sender_id=ctx.account_id, trace_header=_trace_header(ctx)
+        )
         return {
             "Successful": [{"Id": entry_id, **_sent(sent)} for entry_id, sent in ok],
             "Failed": [_failed(entry_id, exc) for entry_id, exc in failed],

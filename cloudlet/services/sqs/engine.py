@@ -158,9 +158,15 @@ class SqsEngine:
         return self.messages.send(queue, out, sender_id)
 
     def send_batch(
-        self, queue: Queue, entries: list[dict[str, Any]], *, sender_id: str
+        self,
+        queue: Queue,
+        entries: list[dict[str, Any]],
+        *,
+        sender_id: str,
+        trace_header: str | None = None,
     ) -> tuple[list[tuple[str, Sent]], list[tuple[str, ServiceError]]]:
-        """SendMessageBatch: whole-request errors raise; entry errors come back per id."""
+        """SendMessageBatch: whole-request errors raise; entry errors come back per id.
+        ``trace_header``: the request's ``X-Amzn-Trace-Id``, for entries naming none."""
         check_batch(entries, "SendMessage")
         batch_size_ok(entries)
         ok: list[tuple[str, Any]] = []
@@ -183,6 +189,9 @@ class SqsEngine:
                 )
             except ServiceError as exc:
                 failed.append((entry["Id"], exc))
+        for _, out in ok:
+            if out.trace is None and trace_header:
+                out.trace = trace_header
         sent = self.messages.send_many(queue, [out for _, out in ok], sender_id) if ok else []
         return [(entry_id, s) for (entry_id, _), s in zip(ok, sent, strict=True)], failed
 
