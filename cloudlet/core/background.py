@@ -5,6 +5,9 @@ S3's notifications, CloudWatch Logs' subscriptions) needs the same three things:
 reference to each task until it ends (the event loop keeps only weak ones, so an
 unreferenced task can vanish mid-delivery), nothing started when no loop runs (a call
 made outside the server), and what still runs cancelled when the service stops.
+
+``cancelled`` is that last step for any tasks (pollers of Lambda's mappings and Pipes
+too): cancel until they have ended, as one cancellation can be lost.
 """
 
 from __future__ import annotations
@@ -12,6 +15,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from typing import Any
+
+
+async def cancelled(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` until they have ended. Once is not always enough: a task whose
+    wait is answered just as it is cancelled (a long poll that SQS, stopping first, wakes)
+    has the cancellation swallowed by Python 3.11's ``asyncio.wait_for``, and runs on."""
+    pending = [t for t in tasks if not t.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+        pending = [t for t in pending if not t.done()]
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Background:
@@ -38,6 +54,4 @@ class Background:
 
     async def stop(self) -> None:
         """Cancel what still runs and wait for it to end."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancelled(list(self._tasks))

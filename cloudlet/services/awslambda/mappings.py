@@ -46,6 +46,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudlet.core.background import cancelled
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.source_records import jsonable, receive_batch, sqs_record
 from cloudlet.services.awslambda import errors, filters
@@ -92,19 +93,6 @@ def _arrival(record: Doc) -> float | None:
     return float(when) if when else None
 
 
-async def _cancelled(tasks: list[asyncio.Task]) -> None:
-    """Cancel pollers until they have ended. Once is not always enough: a poller whose long
-    poll is answered (SQS, stopping first, wakes its waiters) just as it is cancelled has
-    the cancellation swallowed by Python 3.11's ``asyncio.wait_for``, and polls on."""
-    pending = [t for t in tasks if not t.done()]
-    while pending:
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=0.5)
-        pending = [t for t in pending if not t.done()]
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
 def _queue_url(arn: str) -> str:
     _, _, _, _, account, name = arn.split(":", 5)
     return f"http://localhost/{account}/{name}"
@@ -133,7 +121,7 @@ class EventSourceMappingOps(KinesisPoller):
                 self._run(doc)
 
     async def _stop_mappings(self) -> None:
-        await _cancelled(list(self._pollers.values()))
+        await cancelled(list(self._pollers.values()))
         self._pollers.clear()
         self._esm_store.close()
 
@@ -409,7 +397,7 @@ class EventSourceMappingOps(KinesisPoller):
     async def _halt(self, mapping_id: str) -> None:
         task = self._pollers.pop(mapping_id, None)
         if task is not None:
-            await _cancelled([task])
+            await cancelled([task])
 
     def _run(self, doc: Doc) -> None:
         doc["State"] = "Enabled"

@@ -20,6 +20,7 @@ import json
 import logging
 from typing import Any
 
+from cloudlet.core.background import cancelled
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
@@ -56,10 +57,7 @@ class Runner:
                 self.settle(pipe)
 
     async def close(self) -> None:
-        tasks = [*self.pollers.values(), *self.settlers.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancelled([*self.pollers.values(), *self.settlers.values()])
         self.pollers.clear()
         self.settlers.clear()
 
@@ -138,8 +136,7 @@ class Runner:
         """Stop the pipe's poller now (a stopped pipe reads nothing)."""
         task = self.pollers.pop(arn, None)
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancelled([task])
 
     async def _guarded(self, arn: str) -> None:
         while (pipe := self.store.get(arn)) is not None and pipe.state == "RUNNING":
