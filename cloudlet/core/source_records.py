@@ -144,3 +144,34 @@ def ready_shards(shards: list[Doc], state: dict[str, Doc]) -> list[tuple[str, Do
             continue
         ready.append((sid, mine))
     return ready
+
+
+async def list_shards(call: Callable[[str, Doc], Awaitable[Doc]], arn: str) -> list[Doc]:
+    """Every shard of the Kinesis stream ``arn``, through ``call`` (ListShards, paged)."""
+    shards: list[Doc] = []
+    params: Doc = {"StreamARN": arn}
+    while True:
+        res = await call("ListShards", params)
+        shards += res.get("Shards") or []
+        if not res.get("NextToken"):
+            return shards
+        params = {"NextToken": res["NextToken"]}
+
+
+def note_shards(position: Doc, shards: list[Doc], starting: str) -> bool:
+    """Remember in ``position["shards"]`` the shards seen for the first time: at the
+    reader's start they begin at its ``starting`` position (closed ones passed over for
+    LATEST); later ones (children of a reshard) from their start. Whether anything
+    changed (the reader saves its position then)."""
+    first = "shards" not in position
+    state = position.setdefault("shards", {})
+    changed = first
+    for shard in shards:
+        sid = shard["ShardId"]
+        if sid in state:
+            continue
+        closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
+        start = starting if first else "TRIM_HORIZON"
+        state[sid] = {"start": start, "finished": first and closed and start == "LATEST"}
+        changed = True
+    return changed

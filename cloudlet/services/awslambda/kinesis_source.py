@@ -26,7 +26,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.core.source_records import kinesis_data, kinesis_envelope, ready_shards
+from cloudlet.core.source_records import (
+    kinesis_data,
+    kinesis_envelope,
+    list_shards,
+    note_shards,
+    ready_shards,
+)
 from cloudlet.services.awslambda import filters
 
 Doc = dict[str, Any]
@@ -75,7 +81,7 @@ class KinesisPoller:
         while True:
             doc = self._esms[mapping_id]
             if time.monotonic() - listed > LIST_SECONDS or not iterators:
-                shards = await self._list_shards(kinesis, arn)
+                shards = await list_shards(kinesis, arn)
                 listed = time.monotonic()
                 self._note_shards(doc, shards)
             state = doc["shards"]
@@ -137,33 +143,9 @@ class KinesisPoller:
             self._save_esm(doc)
             first_seen[sid] = time.monotonic()
 
-    @staticmethod
-    async def _list_shards(kinesis: Any, arn: str) -> list[Doc]:
-        shards: list[Doc] = []
-        params: Doc = {"StreamARN": arn}
-        while True:
-            res = await kinesis("ListShards", params)
-            shards += res.get("Shards") or []
-            if not res.get("NextToken"):
-                return shards
-            params = {"NextToken": res["NextToken"]}
-
     def _note_shards(self, doc: Doc, shards: list[Doc]) -> None:
-        """Remember shards seen for the first time: at the mapping's start they begin at
-        its StartingPosition (closed ones passed over for LATEST); later ones (children
-        of a reshard) from their start."""
-        first = "shards" not in doc
-        state = doc.setdefault("shards", {})
-        changed = first
-        for shard in shards:
-            sid = shard["ShardId"]
-            if sid in state:
-                continue
-            closed = "EndingSequenceNumber" in shard["SequenceNumberRange"]
-            start = doc["StartingPosition"] if first else "TRIM_HORIZON"
-            state[sid] = {"start": start, "finished": first and closed and start == "LATEST"}
-            changed = True
-        if changed:
+        """Remember the shards seen for the first time (``note_shards``) and save them."""
+        if note_shards(doc, shards, doc["StartingPosition"]):
             self._save_esm(doc)
 
     @staticmethod

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
-from cloudlet.core.source_records import ready_shards
+from cloudlet.core.source_records import list_shards, note_shards, ready_shards
 from cloudlet.services.firehose.access import log_error, role_may
 from cloudlet.services.firehose.model import DeliveryStream
 
@@ -154,27 +154,12 @@ class KinesisReader:
             )
 
     async def _shards(self) -> list[Doc]:
-        shards: list[Doc] = []
-        params: Doc = {"StreamARN": self.source}
-        while True:
-            res = await self._call("ListShards", params)
-            shards += res.get("Shards") or []
-            if not res.get("NextToken"):
-                return shards
-            params = {"NextToken": res["NextToken"]}
+        return await list_shards(self._call, self.source)
 
     def _note(self, stream: DeliveryStream, shards: list[Doc]) -> None:
         """Shards seen for the first time: the first ones from the delivery start time,
-        later ones (a reshard's children) from their start."""
-        first = "shards" not in stream.position
-        state = stream.position.setdefault("shards", {})
-        changed = first
-        for shard in shards:
-            sid = shard["ShardId"]
-            if sid not in state:
-                state[sid] = {"start": "AT_TIMESTAMP" if first else "TRIM_HORIZON"}
-                changed = True
-        if changed:
+        later ones (a reshard's children) from their start (``note_shards``)."""
+        if note_shards(stream.position, shards, "AT_TIMESTAMP"):
             self.service.store.save(stream)
 
     async def _iterator(self, sid: str, mine: Doc) -> str:

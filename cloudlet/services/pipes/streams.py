@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.environ import seconds_setting
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
-from cloudlet.core.source_records import ready_shards
+from cloudlet.core.source_records import list_shards, note_shards, ready_shards
 from cloudlet.services.pipes.filters import matches
 from cloudlet.services.pipes.model import Pipe, queue_url, where
 from cloudlet.services.pipes.records import (
@@ -134,32 +134,12 @@ class StreamReader:
         if not self.kinesis:
             out = await self._call("DescribeStream", {"StreamArn": self.source})
             return out["StreamDescription"].get("Shards") or []
-        shards: list[Doc] = []
-        params: Doc = {"StreamARN": self.source}
-        while True:
-            res = await self._call("ListShards", params)
-            shards += res.get("Shards") or []
-            if not res.get("NextToken"):
-                return shards
-            params = {"NextToken": res["NextToken"]}
+        return await list_shards(self._call, self.source)
 
     def _note_shards(self, pipe: Pipe, shards: list[Doc]) -> None:
-        """Shards seen for the first time: at the pipe's start they begin at its
-        StartingPosition (closed ones passed over for LATEST); later ones (children of a
-        reshard) from their start."""
-        first = "shards" not in pipe.position
-        state = pipe.position.setdefault("shards", {})
-        changed = first
+        """Remember the shards seen for the first time (``note_shards``) and save them."""
         start = stream_parameters(pipe).get("StartingPosition", "LATEST")
-        for shard in shards:
-            sid = shard["ShardId"]
-            if sid in state:
-                continue
-            closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
-            begin = start if first else "TRIM_HORIZON"
-            state[sid] = {"start": begin, "finished": first and closed and begin == "LATEST"}
-            changed = True
-        if changed:
+        if note_shards(pipe.position, shards, start):
             self.runner.store.save(pipe)
 
     async def _iterator(self, pipe: Pipe, sid: str, mine: Doc) -> str:
