@@ -331,7 +331,11 @@ def _timestamp(second: int) -> tuple[str, str]:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second)
 
 
-_PRINCIPAL_TYPES = {"assumed-role": "AssumedRole", "root": "Account"}
+_PRINCIPAL_TYPES = {
+    "assumed-role": "AssumedRole",
+    "root": "Account",
+    "federated-user": "FederatedUser",
+}
 
 
 def request_context(

@@ -43,6 +43,9 @@ class Principal:
     mfa_time: float | None = None
     """When the MFA code that opened this session was checked (STS's ``SerialNumber``
     and ``TokenCode``): ``aws:MultiFactorAuthPresent`` and ``aws:MultiFactorAuthAge``."""
+    federated_by: str | None = None
+    """A federated user's (STS GetFederationToken) IAM user name, whose policies bounded
+    by ``session_policies`` are its permissions; ``""`` when the account root made it."""
 
     def to_doc(self) -> dict[str, Any]:
         """The principal as JSON, for a service that keeps temporary keys across restarts
@@ -54,6 +57,7 @@ class Principal:
             "user_id": self.user_id,
             "session_policies": list(self.session_policies),
             "mfa_time": self.mfa_time,
+            "federated_by": self.federated_by,
         }
 
     @classmethod
@@ -66,6 +70,7 @@ class Principal:
             doc["user_id"],
             tuple(doc.get("session_policies", ())),
             doc.get("mfa_time"),
+            doc.get("federated_by"),
         )
 
     @property

@@ -8,7 +8,8 @@ boundaries), ``oidc`` (OpenID Connect identity providers, which STS's
 AssumeRoleWithWebIdentity trusts), ``logins`` (login profiles, ChangePassword, the
 password policy), ``mfa`` (virtual MFA devices), ``certificates`` (server
 certificates), ``account`` (alias, summary, STS preferences), ``details``
-(GetAccountAuthorizationDetails) and ``simulator`` (the policy simulator).
+(GetAccountAuthorizationDetails), ``simulator`` (the policy simulator) and
+``reports`` (credential reports), ``service_roles`` (service-linked roles).
 
 Strict mode asks IAM one question per request (``identities.Identities``):
 the principal's compiled identity policies, cached per principal and dropped on
@@ -37,12 +38,15 @@ from cloudlet.services.iam.managed import AWS_MANAGED
 from cloudlet.services.iam.mfa import MfaHandlers
 from cloudlet.services.iam.oidc import OidcHandlers, provider_id
 from cloudlet.services.iam.policies import PolicyHandlers
+from cloudlet.services.iam.reports import ReportHandlers
 from cloudlet.services.iam.roles import RoleHandlers
+from cloudlet.services.iam.service_roles import ServiceRoleHandlers
 from cloudlet.services.iam.simulator import SimulatorHandlers
 from cloudlet.services.iam.store import Doc, IamStore, key
 from cloudlet.services.iam.users import UserHandlers
 
 Result = dict[str, Any]
+REPORT_PASS_SECONDS = 1.0
 _TARGETS = (
     ("user", "UserName", "user"),
     ("role", "RoleName", "role"),
@@ -110,6 +114,8 @@ class IamService(
     AccountHandlers,
     DetailHandlers,
     SimulatorHandlers,
+    ReportHandlers,
+    ServiceRoleHandlers,
     Service,
 ):
     name = "iam"
@@ -124,6 +130,7 @@ class IamService(
         self.identities = Identities(self.store)
 
     async def start(self) -> None:
+        self.env.every(REPORT_PASS_SECONDS, self._complete_reports, "iam-credential-reports")
         credentials = self.env.credentials
         if credentials is None:
             return

@@ -33,7 +33,7 @@ from cloudlet.services.iam.store import Doc, IamStore, key
 class Identities:
     def __init__(self, store: IamStore) -> None:
         self.store = store
-        self._identities: dict[tuple[str, tuple[str, ...]], Identity | None] = {}
+        self._identities: dict[tuple[str, tuple[str, ...], str | None], Identity | None] = {}
         self._compiled: dict[str, policy.Policy] = {}
 
     def clear(self) -> None:
@@ -68,11 +68,16 @@ class Identities:
         return stored_certificate(self.store, account, arn)
 
     def identity_for(self, principal: Principal) -> Identity | None:
-        cache_key = (principal.arn, principal.session_policies)
+        cache_key = (principal.arn, principal.session_policies, principal.federated_by)
         if cache_key in self._identities:
             return self._identities[cache_key]
         identity = self._build_identity(principal)
-        if identity is not None and principal.session_policies:
+        if identity is not None and principal.federated_by is not None:
+            # a federated user's session policies bound it even when there are none:
+            # without one it has no permissions (STS's GetFederationToken)
+            session = tuple(self._compile(t) for t in principal.session_policies)
+            identity = dataclasses.replace(identity, session=session)
+        elif identity is not None and principal.session_policies:
             session = tuple(self._compile(t) for t in principal.session_policies)
             identity = dataclasses.replace(identity, session=session)
         if len(self._identities) > 10_000:
@@ -82,6 +87,8 @@ class Identities:
 
     def _build_identity(self, principal: Principal) -> Identity | None:
         account = principal.account_id
+        if principal.federated_by is not None:
+            return self._federated_identity(principal)
         if ":assumed-role/" in principal.arn:
             _, role_name, _session = principal.arn.split(":", 5)[5].split("/", 2)
             role = self.store.get("role", key(account, role_name))
@@ -110,6 +117,21 @@ class Identities:
             docs.append(self._compile(_own_password(user["Arn"])))
         boundary = self.boundary_of(account, user)
         return Identity(caller, tuple(docs), user["UserName"], boundary=boundary)
+
+    def _federated_identity(self, principal: Principal) -> Identity:
+        """A federated user (GetFederationToken): its IAM user's policies and boundary
+        (everything for one the root made), never IAM or STS (the STS API reference)."""
+        account = principal.account_id
+        caller = policy.Caller(principal.arn, account, "federated-user")
+        deny = (self._compile(_FEDERATED_DENY),)
+        if not principal.federated_by:
+            return Identity(caller, (*_ALL, *deny))
+        user = self.store.get("user", key(account, principal.federated_by))
+        if user is None:
+            return Identity(caller, ())  # the IAM user was deleted: nothing allowed
+        base = self._build_identity(Principal.user(account, user["UserName"], None, user["Path"]))
+        assert base is not None
+        return Identity(caller, (*base.policies, *deny), boundary=base.boundary)
 
     def sources_of(self, account: str, entity: Doc) -> list[tuple[str, str, str]]:
         """An entity's policies as (id, IAM's source type, document): its inline
@@ -157,6 +179,21 @@ class Identities:
                 self._compiled.clear()
             self._compiled[text] = compiled
         return compiled
+
+
+_FEDERATED_DENY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": ["iam:*", "sts:*"], "Resource": "*"}],
+    }
+)
+_ALL = (
+    policy.parse(
+        '{"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+        "identity",
+    ),
+)
 
 
 def _own_password(user_arn: str) -> str:

@@ -173,6 +173,7 @@ class LoginHandlers:
             hashed = await self._set_password(ctx.account_id, user, params["Password"])
             user = self._profile_owner(ctx, params)  # still there after hashing
             user["LoginProfile"]["Password"] = hashed
+            user["LoginProfile"]["PasswordLastChanged"] = self._now()
         profile = user["LoginProfile"]
         if params.get("PasswordResetRequired") is not None:
             profile["PasswordResetRequired"] = bool(params["PasswordResetRequired"])
@@ -209,6 +210,7 @@ class LoginHandlers:
                 f"Login Profile for User {user['UserName']} cannot be found."
             )
         profile.update(Password=hashed, PasswordResetRequired=False)
+        profile["PasswordLastChanged"] = self._now()
         self.store.save("user", user)
         return {}
 

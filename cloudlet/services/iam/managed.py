@@ -9,6 +9,36 @@ from __future__ import annotations
 import json
 
 _FULL = {
+    # the policies of the service-linked roles IAM makes (service_roles)
+    "AWSElasticLoadBalancingServiceRolePolicy": [
+        "ec2:Describe*",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:ModifyNetworkInterfaceAttribute",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+    ],
+    "AutoScalingServiceRolePolicy": [
+        "ec2:Describe*",
+        "ec2:RunInstances",
+        "ec2:StartInstances",
+        "ec2:StopInstances",
+        "ec2:TerminateInstances",
+        "ec2:CreateTags",
+        "elasticloadbalancing:Register*",
+        "elasticloadbalancing:Deregister*",
+        "elasticloadbalancing:Describe*",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:DescribeAlarms",
+        "sns:Publish",
+        "ssm:GetParameters",
+    ],
     "AdministratorAccess": ["*"],
     "PowerUserAccess": ["*"],
     "AmazonS3FullAccess": ["s3:*", "s3-object-lambda:*"],
@@ -60,6 +90,8 @@ _PATHS = {
     "AWSLambdaSQSQueueExecutionRole": "/service-role/",
     "AWSLambdaDynamoDBExecutionRole": "/service-role/",
     "PowerUserAccess": "/",
+    "AWSElasticLoadBalancingServiceRolePolicy": "/aws-service-role/",
+    "AutoScalingServiceRolePolicy": "/aws-service-role/",
 }
 
 

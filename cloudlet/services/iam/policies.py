@@ -18,6 +18,7 @@ from cloudlet.services.iam.common import (
     unique_id,
 )
 from cloudlet.services.iam.managed import AWS_MANAGED
+from cloudlet.services.iam.roles import unmodifiable
 from cloudlet.services.iam.store import Doc, key
 
 Result = dict[str, Any]
@@ -269,6 +270,8 @@ class PolicyHandlers:
         return self._attach(ctx, "group", params["GroupName"], params["PolicyArn"])
 
     def attach_role_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        if self._entity("role", ctx.account_id, params["RoleName"]).get("ServiceLinked"):
+            raise unmodifiable(params["RoleName"])
         return self._attach(ctx, "role", params["RoleName"], params["PolicyArn"])
 
     def detach_user_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -278,6 +281,8 @@ class PolicyHandlers:
         return self._detach(ctx, "group", params["GroupName"], params["PolicyArn"])
 
     def detach_role_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
+        if self._entity("role", ctx.account_id, params["RoleName"]).get("ServiceLinked"):
+            raise unmodifiable(params["RoleName"])
         return self._detach(ctx, "role", params["RoleName"], params["PolicyArn"])
 
     def list_attached_user_policies(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.core.errors import ServiceError
 from cloudlet.services.iam import errors
 from cloudlet.services.iam.boundaries import boundary_view
 from cloudlet.services.iam.common import (
@@ -44,6 +45,16 @@ def public_role(doc: Doc, *, full: bool = True) -> Result:
             out["Tags"] = tag_list(doc["Tags"])
         out["RoleLastUsed"] = {}
     return out
+
+
+def unmodifiable(name: str) -> ServiceError:
+    """What IAM answers a change to a service-linked role (``service_roles``)."""
+    return ServiceError(
+        "UnmodifiableEntity",
+        f"Cannot perform the operation on the protected role '{name}' - "
+        "this role is only modifiable by AWS",
+        400,
+    )
 
 
 def _check_duration(value: int | None) -> int:
@@ -117,6 +128,8 @@ class RoleHandlers:
 
     def update_assume_role_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         doc = self._entity("role", ctx.account_id, params["RoleName"])
+        if doc.get("ServiceLinked"):
+            raise unmodifiable(doc["RoleName"])
         doc["AssumeRolePolicyDocument"] = check_document(params["PolicyDocument"], "trust")
         self.store.save("role", doc)
         self._changed()
@@ -125,6 +138,8 @@ class RoleHandlers:
     def delete_role(self, ctx: Any, params: dict[str, Any]) -> Result:
         account, name = ctx.account_id, params["RoleName"]
         doc = self._entity("role", account, name)
+        if doc.get("ServiceLinked"):
+            raise unmodifiable(name)
         if doc["Attached"]:
             raise errors.delete_conflict("Cannot delete entity, must detach all policies first.")
         if doc["Inline"]:

@@ -6,7 +6,8 @@ is written through to a ``DocumentStore`` (SQLite; in memory when ephemeral).
 Entities are keyed ``<account>|<name>`` (policies by ARN, keys by id, OIDC providers
 by their URL without the scheme, MFA devices by serial number); an account's own
 settings (password policy, alias, STS token version) are one ``account`` document
-keyed by the account id. A user's login profile lives in the user's document.
+keyed by the account id, as is its credential report; service-linked role deletion
+tasks are keyed by task id. A user's login profile lives in the user's document.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ KINDS = (
     "mfa_device",
     "server_certificate",
     "account",
+    "credential_report",
+    "deletion_task",
 )
 
 Doc = dict[str, Any]

@@ -1,5 +1,5 @@
 """STS: GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity, GetSessionToken,
-GetAccessKeyInfo.
+GetAccessKeyInfo (GetFederationToken in ``federation``).
 
 Temporary credentials are real key pairs registered in the server's
 ``CredentialStore`` with their session token and expiry, so strict mode
@@ -54,6 +54,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import account_for_access_key
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.sts import web_identity
+from cloudlet.services.sts.federation import FederationHandlers, is_session
 from cloudlet.state.documents import DocumentStore
 
 Result = dict[str, Any]
@@ -82,7 +83,7 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-class StsService(Service):
+class StsService(FederationHandlers, Service):
     name = "sts"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -123,6 +124,8 @@ class StsService(Service):
     def policy_resource(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
+        if operation == "GetFederationToken":
+            return f"arn:aws:sts::{ctx.account_id}:federated-user/{params.get('Name')}", None
         if operation != "AssumeRole":
             return "*", None
         role = self._role(ctx.account_id, params.get("RoleArn", ""))
@@ -268,7 +271,7 @@ class StsService(Service):
         principal: Principal | None = getattr(ctx, "principal", None)
         if principal is None or principal.kind == "anonymous":
             principal = Principal.root(ctx.account_id)
-        if principal.kind == "assumed-role" or ":assumed-role/" in principal.arn:
+        if is_session(principal):
             raise ServiceError(
                 "AccessDenied",
                 "Cannot call GetSessionToken with session credentials",
