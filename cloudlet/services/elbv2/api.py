@@ -3,8 +3,8 @@
 Each load balancer gets its own loopback address from a ``127.<b>.0.0/16``
 block this server claims machine-wide (the claim mechanism EC2 uses, so the
 block never overlaps an EC2 block); its ``DNSName`` is that address, which
-resolves everywhere without set-up. Each listener is a ``ListenerServer``
-really listening on that address and the listener's port; rules and default
+resolves everywhere without set-up. Each listener is a server really
+listening on that address and the listener's port (``serving``); rules and default
 actions are read from the stored documents on every request, so changes act
 at once. Target groups are in ``groups``; health checks in ``health``.
 
@@ -15,7 +15,6 @@ Listener ports below 1024 are bound when the process may (root, or
 
 from __future__ import annotations
 
-import errno
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +22,13 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import arn, token_hex
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.elbv2 import errors, metrics, rules, tls
+from cloudlet.services.elbv2 import errors, metrics, rules
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
 from cloudlet.services.elbv2.listeners import ListenerOps
-from cloudlet.services.elbv2.proxy import Forward, ListenerServer, error_reply
+from cloudlet.services.elbv2.proxy import Forward, error_reply
 from cloudlet.services.elbv2.runtime import BalancerRuntime, Batch
+from cloudlet.services.elbv2.serving import ListenerServing
 from cloudlet.services.elbv2.store import Store
-from cloudlet.services.elbv2.tcp import TcpListenerServer
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -53,7 +52,7 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
+class Elbv2Service(BalancerRuntime, ListenerServing, TargetGroupOps, ListenerOps, Service):
     address_key = "Ip"
     name = "elbv2"
     dialect = metrics.APPLICATION
@@ -202,7 +201,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             if listener["LoadBalancerArn"] == doc["Arn"]:
                 await self._drop_listener(listener)
         self.store.delete("lb", doc["Arn"])
-        self.meter.flows.pop(doc["Arn"], None)
+        self.meter.forget(doc["Arn"])
         self._refresh_usage()
         return {}
 
@@ -267,92 +266,6 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             out.append({"ResourceArn": resource, "Tags": doc.get("Tags", [])})
         return {"TagDescriptions": out}
 
-    # -- listeners open on the load balancer's address ------------------------
-
-    async def _server_for(self, listener: Doc) -> Any:
-        """The (not yet started) server a listener document describes."""
-        lb = self.store.get("lb", listener["LoadBalancerArn"])
-        assert lb is not None
-        context = None
-        if listener["Protocol"] in ("HTTPS", "TLS"):
-            context = await tls.server_context(
-                self.env, listener["Certificates"], listener["SslPolicy"]
-            )
-        if listener["Protocol"] in ("TCP", "TLS"):
-            flows = self.meter.flows_of(lb["Arn"]) if lb["Type"] == "network" else None
-            return TcpListenerServer(
-                lb["Ip"],
-                int(listener["Port"]),
-                lambda source: self._pick(listener["Arn"], source),
-                context,
-                flows,
-            )
-        return ListenerServer(
-            lb["Ip"],
-            int(listener["Port"]),
-            lambda req, port, arn=listener["Arn"]: self._route(arn, req, port),
-            lambda: float(lb["Attributes"]["idle_timeout.timeout_seconds"]),
-            self.backends,
-            lambda req, lb_arn=lb["Arn"]: self.meter.record(lb_arn, req),
-            context,
-            self._sealer(lb),
-        )
-
-    async def _start(self, server: Any, listener: Doc) -> None:
-        try:
-            await server.start()
-        except PermissionError:
-            raise errors.validation(
-                f"cloudlet may not listen on port {listener['Port']}: ports below 1024 need root"
-                " or CAP_NET_BIND_SERVICE (or a lower net.ipv4.ip_unprivileged_port_start);"
-                " use a port of 1024 or more"
-            ) from None
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise errors.invalid_config(
-                    f"Port {listener['Port']} on {server.ip} is already in use on this machine"
-                ) from None
-            raise
-        self.servers[listener["Arn"]] = server
-
-    async def _open(self, listener: Doc) -> None:
-        await self._start(await self._server_for(listener), listener)
-
-    async def _reopen(self, listener: Doc) -> None:
-        """Serve a changed listener; on failure the old one serves on."""
-        server = await self._server_for(listener)  # certificates are read first
-        old = self.servers.pop(listener["Arn"], None)
-        if old is not None:
-            await old.close()
-        try:
-            await self._start(server, listener)
-        except Exception:
-            previous = self.store.get("listener", listener["Arn"])
-            if previous is not None:
-                try:
-                    await self._open(previous)
-                except Exception:  # noqa: BLE001 - the new error is the one to report
-                    log.exception("listener %s not restored", listener["Arn"])
-            raise
-
-    def _pick(self, listener_arn: str, source: str) -> tuple[str, int, bool] | None:
-        """A TCP/TLS listener's target for a new connection from ``source``; with
-        ``source_ip`` stickiness the same for every connection from that address (all
-        local clients are 127.0.0.1, so they all stick together, as one source IP
-        would on AWS)."""
-        for rule in self._rules_in_order(listener_arn):
-            for action in rule["Actions"]:
-                if action["Type"] != "forward":
-                    continue
-                live = [(a, w) for a, w in rules.forward_groups(action) if w > 0]
-                for tg_arn, _ in live:
-                    doc = self.store.get("tg", tg_arn)
-                    if doc is not None:
-                        pool = self._pool(doc)
-                        target = pool.pick_for(source) if pool.sticky else pool.pick()
-                        return (target.ip, target.port, pool.tls) if target else None
-        return None
-
     def _metric_batches(self, taken: dict[tuple[str, str | None], metrics.Tally]) -> list[Batch]:
         groups_of: dict[str, set[str]] = {}
         for rule in self.store.all("rule"):
@@ -367,8 +280,7 @@ class Elbv2Service(BalancerRuntime, TargetGroupOps, ListenerOps, Service):
             network = lb["Type"] == "network"
             zones = [[("AvailabilityZone", z["ZoneName"])] for z in lb["AvailabilityZones"][:1]]
             if network:
-                flows = self.meter.flows_of(lb["Arn"]).take()
-                data = [d for dims in [[], *zones] for d in flows.datums([*dims, lb_dim])]
+                data = self.meter.flow_datums(lb["Arn"], [[*dims, lb_dim] for dims in [[], *zones]])
             else:
                 data = self.meter.datums([lb_dim], taken.get((lb["Arn"], None)), None, None)
             for tg_arn in sorted(groups_of.get(lb["Arn"], ())):

@@ -38,8 +38,13 @@ HC_FIELDS = {
     "HealthyThresholdCount": (2, 10, 5),
     "UnhealthyThresholdCount": (2, 10, 2),
 }
-TG_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "TLS")
-"""Target group protocols served: HTTPS and TLS groups are reached over TLS."""
+TG_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP")
+"""Target group protocols served: HTTPS and TLS groups are reached over TLS; UDP and
+TCP_UDP groups are health-checked over TCP (on the traffic port by default), HTTP
+or HTTPS, since UDP is no health check protocol."""
+NETWORK_GROUPS = ("TCP", "TLS", "UDP", "TCP_UDP")
+NO_HEALTH_CHECKS = ("TLS", "UDP", "TCP_UDP", "GENEVE", "QUIC", "TCP_QUIC")
+"""Protocols AWS refuses as health check protocols."""
 STICKY_TYPES = {"HTTP": ("lb_cookie", "app_cookie"), "HTTPS": ("lb_cookie", "app_cookie")}
 """Stickiness types per target group protocol (TCP and TLS groups: ``source_ip``)."""
 WEEK = 604800
@@ -71,6 +76,11 @@ def _apply_health_settings(doc: Doc, params: Doc) -> None:
     for key in ("HealthCheckPath", "HealthCheckPort", "HealthCheckProtocol", "HealthCheckEnabled"):
         if key in params:
             doc[key] = params[key]
+    if doc["HealthCheckProtocol"] in NO_HEALTH_CHECKS:
+        raise errors.validation(
+            f"Health check protocol '{doc['HealthCheckProtocol']}' is not supported;"
+            " use TCP, HTTP or HTTPS"
+        )
     if doc["HealthCheckProtocol"] not in ("HTTP", "HTTPS", "TCP"):
         raise errors.validation(
             f"Health check protocol '{doc['HealthCheckProtocol']}' is not supported by cloudlet"
@@ -185,7 +195,7 @@ class TargetGroupOps:
             "Protocol": protocol,
             "Port": int(params["Port"]),
             "VpcId": params.get("VpcId", "vpc-00000000"),
-            "HealthCheckProtocol": "TCP" if protocol in ("TCP", "TLS") else protocol,
+            "HealthCheckProtocol": "TCP" if protocol in NETWORK_GROUPS else protocol,
             "HealthCheckPort": "traffic-port",
             "HealthCheckEnabled": True,
             "HealthCheckPath": "/",

@@ -11,12 +11,15 @@ target, as AWS documents). States and reason codes are AWS's: ``initial``
 ``Target.Timeout``, ``Target.FailedHealthChecks``), ``unused``
 (``Target.NotInUse``) and ``draining`` (``Target.DeregistrationInProgress``).
 A sticky binding holds while its target is ``usable``; ``pick_for`` keeps a
-source address on its target (NLB ``source_ip`` stickiness).
+source address on its target (NLB ``source_ip`` stickiness); ``pick_hashed``
+chooses a UDP flow's target by the hash of its tuple, and ``carries`` says
+whether an open flow may stay where it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -264,6 +267,25 @@ class TargetPool:
                     self.sources.clear()
                 self.sources[source] = (target.id, target.port)
         return target
+
+    def pick_hashed(self, flow: bytes) -> Target | None:
+        """The target of a new flow by the hash of its tuple, as an NLB node picks one:
+        among healthy targets (all live ones while none is healthy, failing open)."""
+        live = [t for t in self.targets.values() if t.state != "draining"]
+        choices = [t for t in live if t.state == "healthy"] or (live if self.fail_open else [])
+        if not choices:
+            return None
+        choices.sort(key=lambda t: (t.ip, t.port, t.id))
+        digest = hashlib.blake2b(flow, digest_size=8).digest()
+        return choices[int.from_bytes(digest) % len(choices)]
+
+    def carries(self, target: Target) -> bool:
+        """Whether an open flow stays on ``target``: still registered (draining ones keep
+        their flows through the deregistration delay) and not unhealthy while another
+        target is healthy."""
+        if self.targets.get((target.id, target.port)) is not target:
+            return False
+        return target.state != "unhealthy" or self.healthy_count() == 0
 
     def healthy_count(self) -> int:
         return sum(1 for t in self.targets.values() if t.state == "healthy")

@@ -23,15 +23,17 @@ CONFIG_OF = {
     "source-ip": "SourceIpConfig",
 }
 ACTIONS = ("forward", "redirect", "fixed-response")
-PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("TCP", "TLS")}
-"""Listener protocols cloudlet serves per load balancer type (UDP is not built)."""
+PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("TCP", "TLS", "UDP", "TCP_UDP")}
+"""Listener protocols per load balancer type (the first the default)."""
 AWS_PROTOCOLS = {"application": "HTTPS, HTTP", "network": "TCP_UDP, TLS, UDP, TCP"}
 SECURE = ("HTTPS", "TLS")
 GROUP_PROTOCOLS = {
     "HTTP": ("HTTP", "HTTPS"),
     "HTTPS": ("HTTP", "HTTPS"),
-    "TCP": ("TCP",),
+    "TCP": ("TCP", "TCP_UDP"),
     "TLS": ("TCP", "TLS"),
+    "UDP": ("UDP", "TCP_UDP"),
+    "TCP_UDP": ("TCP_UDP",),
 }
 """Listener protocol -> the target group protocols it may forward to."""
 
@@ -157,22 +159,19 @@ class ListenerOps:
     def _protocol(self, lb: Doc, protocol: str) -> str:
         allowed = PROTOCOLS[lb["Type"]]
         if protocol not in allowed:
-            if protocol in AWS_PROTOCOLS[lb["Type"]]:
-                raise errors.validation(
-                    f"Listener protocol '{protocol}' is not supported by cloudlet yet"
-                )
             raise errors.validation(
                 f"Listener protocol '{protocol}' must be one of '{AWS_PROTOCOLS[lb['Type']]}'"
             )
         return protocol
 
     def _check_groups(self, protocol: str, actions: list[Doc]) -> None:
-        """HTTP(S) listeners forward to HTTP(S) groups; TCP listeners to TCP groups,
-        TLS listeners to TCP or TLS groups."""
+        """HTTP(S) listeners forward to HTTP(S) groups; TCP listeners to TCP or TCP_UDP
+        groups, TLS listeners to TCP or TLS groups, UDP listeners to UDP or TCP_UDP
+        groups and TCP_UDP listeners to TCP_UDP groups."""
         want = GROUP_PROTOCOLS[protocol]
         for action in actions:
             if action["Type"] != "forward":
-                if protocol in ("TCP", "TLS"):
+                if protocol not in ("HTTP", "HTTPS"):
                     raise errors.validation(
                         f"Action type '{action['Type']}' is not supported for {protocol} listeners"
                     )
@@ -265,17 +264,21 @@ class ListenerOps:
 
     async def modify_listener(self, ctx: Any, params: Doc) -> Doc:
         listener = self._listener(ctx, params["ListenerArn"])
+        default = next(r for r in self._rules_in_order(listener["Arn"]) if r.get("IsDefault"))
+        actions = default["Actions"]
         if "DefaultActions" in params:
-            default = next(r for r in self._rules_in_order(listener["Arn"]) if r.get("IsDefault"))
-            default["Actions"] = self._actions(ctx, params["DefaultActions"])
-            self.store.put("rule", default)
+            actions = self._actions(ctx, params["DefaultActions"])
         changed = dict(listener)
         if "Port" in params:
             changed["Port"] = int(params["Port"])
         if params.get("Protocol"):
             lb = self.store.get("lb", listener["LoadBalancerArn"])
             changed["Protocol"] = self._protocol(lb, params["Protocol"])
+        self._check_groups(changed["Protocol"], actions)
         self._tls_settings(changed, params)
+        if "DefaultActions" in params:
+            default["Actions"] = actions
+            self.store.put("rule", default)
         if changed != listener:
             await self._reopen(changed)
             listener = changed

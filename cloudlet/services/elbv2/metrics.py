@@ -70,7 +70,9 @@ class Tally:
 
 @dataclass
 class Flows:
-    """One network load balancer's connections (``tcp.py`` counts them)."""
+    """One network load balancer's flows (``tcp.py`` and ``udp.py`` count them): all
+    of them, or (``suffix`` ``_TCP``, ``_TLS``, ``_UDP``) one protocol's, which also
+    count in their ``parent``, the load balancer's total."""
 
     active: int = 0
     peak: int = 0
@@ -78,20 +80,33 @@ class Flows:
     bytes: int = 0
     client_resets: int = 0
     target_resets: int = 0
+    suffix: str = ""
+    parent: Flows | None = None
 
     def opened(self) -> None:
         self.new += 1
         self.active += 1
         self.peak = max(self.peak, self.active)
+        if self.parent is not None:
+            self.parent.opened()
 
     def closed(self) -> None:
         self.active -= 1
+        if self.parent is not None:
+            self.parent.closed()
+
+    def carried(self, size: int) -> None:
+        self.bytes += size
+        if self.parent is not None:
+            self.parent.carried(size)
 
     def reset(self, side: str) -> None:
         if side == "client":
             self.client_resets += 1
         else:
             self.target_resets += 1
+        if self.parent is not None:
+            self.parent.reset(side)
 
     def take(self) -> Flows:
         """This interval's figures; the counts start again from zero."""
@@ -101,16 +116,28 @@ class Flows:
         return taken
 
     def datums(self, dims: Dims) -> list[Datum]:
-        out = [_datum("ActiveFlowCount", dims, self.peak, "Count")]
-        for name, value, unit in (
-            ("NewFlowCount", self.new, "Count"),
-            ("ProcessedBytes", self.bytes, "Bytes"),
-            ("TCP_Client_Reset_Count", self.client_resets, "Count"),
-            ("TCP_Target_Reset_Count", self.target_resets, "Count"),
-        ):
+        """ActiveFlowCount is reported always, its per-protocol forms only when not zero,
+        as AWS does; the TCP reset counts belong to the total only."""
+        out = []
+        if self.peak or not self.suffix:
+            out.append(_datum("ActiveFlowCount" + self.suffix, dims, self.peak, "Count"))
+        figures = [
+            ("NewFlowCount" + self.suffix, self.new, "Count"),
+            ("ProcessedBytes" + self.suffix, self.bytes, "Bytes"),
+        ]
+        if not self.suffix:
+            figures += [
+                ("TCP_Client_Reset_Count", self.client_resets, "Count"),
+                ("TCP_Target_Reset_Count", self.target_resets, "Count"),
+            ]
+        for name, value, unit in figures:
             if value:
                 out.append(_datum(name, dims, value, unit))
         return out
+
+
+FLOW_PROTOCOLS = ("TCP", "TLS", "UDP")
+"""The protocols NLB counts flows of separately (``ActiveFlowCount_TCP`` and so on)."""
 
 
 NETWORK = "AWS/NetworkELB"
@@ -150,11 +177,30 @@ class Meter:
         self.flows: dict[str, Flows] = {}
         """Network load balancers' flows, by load balancer key."""
 
-    def flows_of(self, lb: str) -> Flows:
-        flows = self.flows.get(lb)
+    def flows_of(self, lb: str, protocol: str | None = None) -> Flows:
+        """Load balancer ``lb``'s flows: all, or one of ``FLOW_PROTOCOLS``' (which count
+        in the total too)."""
+        key = lb if protocol is None else f"{lb} {protocol}"
+        flows = self.flows.get(key)
         if flows is None:
-            flows = self.flows[lb] = Flows()
+            if protocol is None:
+                flows = Flows()
+            else:
+                flows = Flows(suffix=f"_{protocol}", parent=self.flows_of(lb))
+            self.flows[key] = flows
         return flows
+
+    def flow_datums(self, lb: str, dim_sets: list[Dims]) -> list[Datum]:
+        """The interval's flow figures of ``lb`` (total and per protocol), one copy per
+        dimension set; the counts start again from zero."""
+        taken = [self.flows_of(lb).take()]
+        taken += [self.flows[k].take() for p in FLOW_PROTOCOLS if (k := f"{lb} {p}") in self.flows]
+        return [d for flows in taken for dims in dim_sets for d in flows.datums(dims)]
+
+    def forget(self, lb: str) -> None:
+        """A deleted load balancer's flow counts."""
+        for key in [lb, *(f"{lb} {p}" for p in FLOW_PROTOCOLS)]:
+            self.flows.pop(key, None)
 
     def record(self, lb: str, req: Request) -> None:
         """One finished request through load balancer ``lb`` (hot path: small)."""

@@ -90,7 +90,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: Any, flows: Flows | None, 
                     writer.write_eof()
                 return
             if flows is not None:
-                flows.bytes += len(data)
+                flows.carried(len(data))
             writer.write(data)
             await writer.drain()
         except OSError:
