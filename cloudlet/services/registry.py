@@ -23,6 +23,7 @@ IMPLEMENTED: dict[str, str] = {
     "elb": "cloudlet.services.elb.api:ElbService",
     "autoscaling": "cloudlet.services.autoscaling.api:AutoScalingService",
     "acm": "cloudlet.services.acm.api:AcmService",
+    "acm-pca": "cloudlet.services.acmpca.api:AcmPcaService",
     "iam": "cloudlet.services.iam.api:IamService",
     "sts": "cloudlet.services.sts.api:StsService",
     "logs": "cloudlet.services.logs.api:LogsService",

@@ -8,16 +8,19 @@ this server's own CA (``certs.py``: nothing here can check DNS, so the
 validation records are reported as already passed). The CA's PEM is served at
 ``/_cloudlet/acm/ca.pem`` for clients that should trust issued certificates.
 
-Load balancers read a certificate and key through ``ExportCertificate`` on
-the internal client: for clients it exports only private certificates, as
-ACM does (none exist here: private CAs are not built), for an internal call
-any certificate. Which resources use a certificate (``InUseBy``, ``InUse``,
-and DeleteCertificate's ``ResourceInUseException``) is asked of the load
+RequestCertificate with a ``CertificateAuthorityArn`` issues a private
+certificate from that AWS Private CA, renewable with RenewCertificate
+(``private.py``). Load balancers read a certificate and key through
+``ExportCertificate`` on the internal client: for clients it exports only
+private certificates, as ACM does, for an internal call any certificate.
+Which resources use a certificate (``InUseBy``, ``InUse``, and
+DeleteCertificate's ``ResourceInUseException``) is asked of the load
 balancer services through the same internal client, when it is wanted: their
 listeners are the only record of it, so nothing here can go stale.
 
-Not built (501): private CA issuance (``CertificateAuthorityArn``), renewals,
-revocation, the ACME operations, SearchCertificates.
+Not built (501): managed renewal of certificates ACM issued itself,
+RevokeCertificate (of exported public certificates), the ACME operations,
+SearchCertificates.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.services.acm import certs
+from cloudlet.services.acm.private import PrivateMixin
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.state.documents import DocumentStore
 
@@ -49,7 +53,7 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class AcmService(Service):
+class AcmService(PrivateMixin, Service):
     name = "acm"
 
     def __init__(self, env: ServiceEnv) -> None:
@@ -181,12 +185,7 @@ class AcmService(Service):
         self._save(doc)
         return {"CertificateArn": doc["Arn"]}
 
-    def request_certificate(self, ctx: Any, params: Doc) -> Doc:
-        if params.get("CertificateAuthorityArn"):
-            raise _error(
-                "ValidationException",
-                "Private certificates (CertificateAuthorityArn) are not supported by cloudlet.",
-            )
+    async def request_certificate(self, ctx: Any, params: Doc) -> Doc:
         domain = params["DomainName"]
         sans = list(params.get("SubjectAlternativeNames") or [])
         if len(sans) > 100:
@@ -210,13 +209,19 @@ class AcmService(Service):
                     and now - doc["created"] < TOKEN_SECONDS
                 ):
                     return {"CertificateArn": doc["Arn"]}
-        ca_cert, ca_key = certs.load_cert(self.ca_pem), certs.load_key(self.ca_key_pem)
-        cert, key = certs.issue(ca_cert, ca_key, domain, sans, algorithm)
+        if ca_arn := params.get("CertificateAuthorityArn"):
+            issued = await self._issue_private(ctx, ca_arn, domain, sans, algorithm)
+        else:
+            ca_cert, ca_key = certs.load_cert(self.ca_pem), certs.load_key(self.ca_key_pem)
+            cert, key = certs.issue(ca_cert, ca_key, domain, sans, algorithm)
+            issued = {"cert": certs.cert_pem(cert), "chain": self.ca_pem, "key": certs.key_pem(key)}
         doc = {
             "Arn": self._new_arn(ctx),
             "account": ctx.account_id,
             "region": ctx.region,
-            "Type": "AMAZON_ISSUED",
+            "Type": "PRIVATE" if ca_arn else "AMAZON_ISSUED",
+            "ca": ca_arn,
+            "algorithm": algorithm,
             "created": now,
             "issued": now,
             "token": token,
@@ -224,9 +229,7 @@ class AcmService(Service):
             "Tags": self._tags(params.get("Tags")),
             "Options": params.get("Options")
             or {"CertificateTransparencyLoggingPreference": "ENABLED"},
-            "cert": certs.cert_pem(cert),
-            "chain": self.ca_pem,
-            "key": certs.key_pem(key),
+            **issued,
         }
         self._save(doc)
         return {"CertificateArn": doc["Arn"]}
@@ -268,6 +271,7 @@ class AcmService(Service):
             "Serial": parsed.serial,
             "Subject": parsed.subject,
             "Issuer": "cloudlet" if doc["Type"] == "AMAZON_ISSUED" else parsed.issuer,
+            "RenewalEligibility": "ELIGIBLE" if doc["Type"] == "PRIVATE" else "INELIGIBLE",
             "CreatedAt": _when(doc["created"]),
             "Status": "ISSUED",
             "NotBefore": parsed.not_before,
@@ -278,7 +282,6 @@ class AcmService(Service):
             "Type": doc["Type"],
             "KeyUsages": [{"Name": u} for u in parsed.key_usages],
             "ExtendedKeyUsages": [{"Name": u} for u in parsed.extended_key_usages],
-            "RenewalEligibility": "INELIGIBLE",
             "Options": doc.get("Options")
             or {"CertificateTransparencyLoggingPreference": "ENABLED"},
         }
@@ -287,6 +290,10 @@ class AcmService(Service):
         else:
             out["IssuedAt"] = _when(doc["issued"])
             out["DomainValidationOptions"] = self._validation(doc, parsed)
+        if doc["Type"] == "PRIVATE":
+            out["CertificateAuthorityArn"] = doc["ca"]
+        if renewal := doc.get("renewal"):
+            out["RenewalSummary"] = {**renewal, "UpdatedAt": _when(renewal["UpdatedAt"])}
         return {"Certificate": out}
 
     def get_certificate(self, ctx: Any, params: Doc) -> Doc:
@@ -327,7 +334,7 @@ class AcmService(Service):
                 "KeyUsages": parsed.key_usages,
                 "ExtendedKeyUsages": parsed.extended_key_usages,
                 "InUse": doc["Arn"] in users,
-                "RenewalEligibility": "INELIGIBLE",
+                "RenewalEligibility": "ELIGIBLE" if doc["Type"] == "PRIVATE" else "INELIGIBLE",
                 "NotBefore": parsed.not_before,
                 "NotAfter": parsed.not_after,
                 "CreatedAt": _when(doc["created"]),
@@ -361,7 +368,7 @@ class AcmService(Service):
 
     def export_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
-        if ctx.request is not None:
+        if ctx.request is not None and doc["Type"] != "PRIVATE":
             raise _error(
                 "ValidationException", f"Certificate ARN: {doc['Arn']} is not a private certificate"
             )

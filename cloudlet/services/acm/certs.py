@@ -22,18 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cloudlet.core.certificates import self_signed
+from cloudlet.core.certificates import KEY_ALGORITHMS as KEY_ALGORITHMS
+from cloudlet.core.certificates import new_key, self_signed
 
 PEM_CERT = b"-----BEGIN CERTIFICATE-----"
-KEY_ALGORITHMS = {
-    "RSA_1024": ("rsa", 1024),
-    "RSA_2048": ("rsa", 2048),
-    "RSA_3072": ("rsa", 3072),
-    "RSA_4096": ("rsa", 4096),
-    "EC_prime256v1": ("ec", ec.SECP256R1()),
-    "EC_secp384r1": ("ec", ec.SECP384R1()),
-    "EC_secp521r1": ("ec", ec.SECP521R1()),
-}
 ISSUED_DAYS = 395
 """ACM's public certificates are valid for 395 days (13 months)."""
 
@@ -184,13 +176,6 @@ def load_import(
             child = link
     _key_type(cert.public_key())
     return cert, key, links
-
-
-def new_key(algorithm: str = "RSA_2048") -> Any:
-    kind, size = KEY_ALGORITHMS[algorithm]
-    if kind == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=int(size))  # type: ignore[arg-type]
-    return ec.generate_private_key(size)  # type: ignore[arg-type]
 
 
 def new_ca() -> tuple[x509.Certificate, Any]:

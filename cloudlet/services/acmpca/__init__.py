@@ -1,0 +1,1 @@
+"""AWS Private CA (``acm-pca``): certificate authorities with real keys that sign."""
