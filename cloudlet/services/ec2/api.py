@@ -79,20 +79,7 @@ def _honour_dry_run(fn: Callable[[Any, dict[str, Any]], Any]) -> Callable[..., A
     return handler
 
 
-class Ec2Service(
-    InstanceOps,
-    InstanceAttributeOps,
-    ResourceOps,
-    VpcOps,
-    SubnetOps,
-    GatewayOps,
-    RouteOps,
-    AclOps,
-    InterfaceOps,
-    LaunchTemplateOps,
-    ImageOps,
-    Service,
-):
+class Ec2Service(*_MIXINS, Service):  # type: ignore[misc]
     name = "ec2"
 
     def __init__(self, env: ServiceEnv) -> None:

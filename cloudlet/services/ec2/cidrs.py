@@ -14,10 +14,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
+from typing import TypeVar
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import random_bits
 from cloudlet.services.ec2 import errors
+
+_Net = TypeVar("_Net", IPv4Network, IPv6Network)
 
 MIN_PREFIX, MAX_PREFIX = 16, 28
 RESERVED_PER_SUBNET = 5
@@ -42,29 +45,28 @@ def _not_a_block(value: str, param: str) -> ServiceError:
     return errors.invalid_value(param, value, "This is not a valid CIDR block.")
 
 
-def ipv4(value: str | None, param: str = "cidrBlock") -> IPv4Network:
-    """``value`` as an IPv4 block; host bits are cleared (``10.0.0.5/16`` is ``10.0.0.0/16``)."""
+def _block(value: str | None, param: str, kind: type[_Net]) -> _Net:
+    """``value`` as a block of ``kind``; host bits are cleared (``10.0.0.5/16`` is
+    ``10.0.0.0/16``)."""
     if not value:
         raise errors.missing(param)
     try:
         net = ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
         raise _not_a_block(value, param) from None
-    if not isinstance(net, IPv4Network) or "/" not in value:
+    if not isinstance(net, kind) or "/" not in value:
         raise _not_a_block(value, param)
     return net
+
+
+def ipv4(value: str | None, param: str = "cidrBlock") -> IPv4Network:
+    """``value`` as an IPv4 block (``_block``)."""
+    return _block(value, param, IPv4Network)
 
 
 def ipv6(value: str | None, param: str = "ipv6CidrBlock") -> IPv6Network:
-    if not value:
-        raise errors.missing(param)
-    try:
-        net = ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise _not_a_block(value, param) from None
-    if not isinstance(net, IPv6Network) or "/" not in value:
-        raise _not_a_block(value, param)
-    return net
+    """``value`` as an IPv6 block (``_block``)."""
+    return _block(value, param, IPv6Network)
 
 
 def any_block(value: str, param: str) -> IPv4Network | IPv6Network:

@@ -19,12 +19,12 @@ without activity publish nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
+from cloudlet.core.statistic_sets import StatisticSet
 
 NAMESPACE = "AWS/Firehose"
 INTERVAL = seconds_setting("CLOUDLET_FIREHOSE_METRICS_INTERVAL", 60.0, low=0.2)
@@ -42,32 +42,18 @@ def unit(name: str) -> str:
     return "Count"
 
 
-@dataclass(slots=True)
-class Stat:
-    count: int = 0
-    total: float = 0.0
-    low: float = float("inf")
-    high: float = float("-inf")
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.total += value
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-
-
 class Meter:
     def __init__(self, env: Any) -> None:
         self.env = env
         self.window = min(INTERVAL, 60.0)
-        self.tallies: dict[Key, defaultdict[str, Stat]] = {}
+        self.tallies: dict[Key, defaultdict[str, StatisticSet]] = {}
 
     def add(self, stream: Any, **values: float) -> None:
         """One sample of each metric in ``values`` (names with ``_`` for ``.``)."""
         key = (int(clock.time() // self.window), stream.account, stream.region, stream.name)
         stats = self.tallies.get(key)
         if stats is None:
-            stats = self.tallies[key] = defaultdict(Stat)
+            stats = self.tallies[key] = defaultdict(StatisticSet)
         for name, value in values.items():
             stats[name.replace("_", ".")].add(value)
 
@@ -86,12 +72,7 @@ class Meter:
                         "Dimensions": [{"Name": "DeliveryStreamName", "Value": name}],
                         "Timestamp": stamp,
                         "Unit": unit(metric),
-                        "StatisticValues": {
-                            "SampleCount": stat.count,
-                            "Sum": stat.total,
-                            "Minimum": stat.low,
-                            "Maximum": stat.high,
-                        },
+                        "StatisticValues": stat.values(),
                     }
                 )
         for (account, region), data in batches.items():

@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
+from cloudlet.core.statistic_sets import StatisticSet
 
 if TYPE_CHECKING:
     from cloudlet.services.kinesis.model import Stream
@@ -80,38 +80,20 @@ def millis_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-@dataclass(slots=True)
-class Stat:
-    """One statistic set being gathered."""
-
-    count: int = 0
-    total: float = 0.0
-    low: float = float("inf")
-    high: float = float("-inf")
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.total += value
-        if value < self.low:
-            self.low = value
-        if value > self.high:
-            self.high = value
-
-
 class Meter:
     """The statistic sets of the windows not yet published; the event loop's own."""
 
     def __init__(self, window: float) -> None:
         self.window = min(window, MINUTE)
-        self.tallies: dict[Key, defaultdict[str, Stat]] = {}
+        self.tallies: dict[Key, defaultdict[str, StatisticSet]] = {}
 
-    def tally(self, stream_arn: str, dims: Dims = ()) -> defaultdict[str, Stat]:
+    def tally(self, stream_arn: str, dims: Dims = ()) -> defaultdict[str, StatisticSet]:
         """The statistic sets, by metric name, of ``stream_arn`` with ``dims`` in the
         current window."""
         key = (int(clock.time() // self.window), stream_arn, dims)
         found = self.tallies.get(key)
         if found is None:
-            found = self.tallies[key] = defaultdict(Stat)
+            found = self.tallies[key] = defaultdict(StatisticSet)
         return found
 
     # -- what the operations report ----------------------------------------------------
@@ -244,12 +226,7 @@ class Meter:
                     "MetricName": metric,
                     "Dimensions": dimensions,
                     "Timestamp": at,
-                    "StatisticValues": {
-                        "SampleCount": float(stat.count),
-                        "Sum": float(stat.total),
-                        "Minimum": float(stat.low),
-                        "Maximum": float(stat.high),
-                    },
+                    "StatisticValues": stat.values(),
                     "Unit": unit(metric),
                 }
                 for metric, stat in sorted(stats.items())

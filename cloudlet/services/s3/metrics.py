@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl
 
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
+from cloudlet.core.statistic_sets import StatisticSet
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.common import Result
 from cloudlet.services.s3.config import ConfigHandlers
@@ -69,26 +70,10 @@ def interval_from_env() -> float:
 
 
 @dataclass(slots=True)
-class Stat:
-    """One statistic set being gathered."""
-
-    count: int = 0
-    total: float = 0.0
-    low: float = float("inf")
-    high: float = float("-inf")
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.total += value
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-
-
-@dataclass(slots=True)
 class Tally:
     """What the requests one configuration selects did in an interval."""
 
-    stats: dict[str, Stat] = field(default_factory=lambda: defaultdict(Stat))
+    stats: dict[str, StatisticSet] = field(default_factory=lambda: defaultdict(StatisticSet))
 
     def datums(self, dims: list[dict[str, str]], at: datetime) -> list[dict[str, Any]]:
         out = []
@@ -100,12 +85,7 @@ class Tally:
                 if name.endswith("Latency")
                 else "Count"
             )
-            values = {
-                "SampleCount": float(stat.count),
-                "Sum": stat.total,
-                "Minimum": stat.low,
-                "Maximum": stat.high,
-            }
+            values = stat.values()
             out.append(
                 {
                     "MetricName": name,
