@@ -346,6 +346,45 @@ def test_tls_listener_serves_an_iam_server_certificate(aws_client, backend):
     iam.delete_server_certificate(ServerCertificateName=name)
 
 
+def _served_serial(ip: str, port: int, host: str, trust: str) -> int:
+    """The serial number of the certificate a TLS listener presents for ``host``."""
+    ctx = ssl.create_default_context(cadata=trust)
+    with socket.create_connection((ip, port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as tls_sock:
+            der = tls_sock.getpeercert(binary_form=True)
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_a_renewed_certificate_is_served_without_touching_the_listener(aws_client, backend):
+    """As on AWS, RenewCertificate needs nothing of the load balancers serving it."""
+    from tests.services.test_acmpca import _root
+
+    elbv2, acm, pca = aws_client("elbv2"), aws_client("acm"), aws_client("acm-pca")
+    ca = _root(pca)
+    trust = pca.get_certificate_authority_certificate(CertificateAuthorityArn=ca)["Certificate"]
+    arn = acm.request_certificate(DomainName="renew.example.com", CertificateAuthorityArn=ca)[
+        "CertificateArn"
+    ]
+    tg_arn = _ip_group(elbv2, "TCP", backend.port, "tcp")["TargetGroupArn"]
+    lb = elbv2.create_load_balancer(Name=unique("nlb"), Subnets=[], Type="network")
+    lb = lb["LoadBalancers"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="TLS",
+        Port=8495,
+        Certificates=[{"CertificateArn": arn}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+    )
+    first = _served_serial(lb["DNSName"], 8495, "renew.example.com", trust)
+    acm.renew_certificate(CertificateArn=arn)
+    renewed = int(
+        acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"].replace(":", ""), 16
+    )
+    assert renewed != first
+    eventually(lambda: _served_serial(lb["DNSName"], 8495, "renew.example.com", trust) == renewed)
+    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+
 def test_classic_https_and_ssl_listeners(aws_client, acm):
     elb, ec2 = aws_client("elb"), aws_client("ec2")
     arn, cert = _import(acm, "classic.example.com")

@@ -22,7 +22,7 @@ from typing import Any
 from cloudlet.core.clock import clock
 from cloudlet.core.ids import arn, token_hex
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.elbv2 import errors, metrics, rules
+from cloudlet.services.elbv2 import errors, metrics, rules, tls
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
 from cloudlet.services.elbv2.listeners import ListenerOps
 from cloudlet.services.elbv2.proxy import Forward, error_reply
@@ -46,6 +46,8 @@ LB_ATTRIBUTES = {
     "client_keep_alive.seconds": "3600",
 }
 HOSTED_ZONE = "Z35SXDOTRQ7X7K"
+RENEWAL_CHECK_SECONDS = 5.0
+"""How often listeners look for renewed ACM certificates (``tls.refresh_renewed``)."""
 
 
 def _when(seconds: float) -> datetime:
@@ -73,6 +75,8 @@ class Elbv2Service(BalancerRuntime, ListenerServing, TargetGroupOps, ListenerOps
                 log.exception("listener %s not reopened", listener["Arn"])
         self._refresh_usage()
         self._start_metrics()
+        # renewed ACM certificates, for classic and v2 listeners alike (``tls``)
+        self.env.every(RENEWAL_CHECK_SECONDS, lambda: tls.refresh_renewed(self.env), "elb-renewals")
 
     async def stop(self) -> None:
         await self._stop_runtime()

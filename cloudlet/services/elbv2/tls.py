@@ -10,6 +10,12 @@ builds an ``ssl.SSLContext``. A listener with several certificates picks one by 
 client's SNI name, falling back to its default certificate, as ALB does. The
 security policy sets the lowest TLS version offered.
 
+A renewed certificate (ACM's RenewCertificate) is served without touching the listener,
+as on AWS: every context remembers the certificate it was loaded with, and
+``refresh_renewed`` (the ELB service's background loop, every few seconds) asks ACM for
+each served certificate (GetCertificate, a store lookup) and loads the new one into the
+same contexts, which new handshakes then use.
+
 Towards targets (HTTPS and TLS target groups, classic HTTPS and SSL instance
 protocols) the load balancer is a TLS client that, as AWS documents, accepts
 any certificate the target presents: ``target_context``.
@@ -21,6 +27,7 @@ import os
 import secrets
 import ssl
 import tempfile
+import weakref
 from typing import Any
 
 from cryptography import x509
@@ -54,6 +61,8 @@ _VERSIONS = {
 
 
 _TARGETS: ssl.SSLContext | None = None
+_SERVED: dict[str, tuple[str, weakref.WeakSet[ssl.SSLContext]]] = {}
+"""ACM certificate ARN -> (the certificate PEM loaded, the live contexts serving it)."""
 
 
 def target_context() -> ssl.SSLContext:
@@ -131,6 +140,12 @@ async def _material(env: Any, arn: str) -> tuple[str, str, bytes]:
 def _context(chain: str, key: str, passphrase: bytes, policy: str) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = _VERSIONS[POLICIES.get(policy, POLICIES[DEFAULT_POLICY])[0][0]]
+    _load(ctx, chain, key, passphrase)
+    return ctx
+
+
+def _load(ctx: ssl.SSLContext, chain: str, key: str, passphrase: bytes) -> None:
+    """Load (or replace) the context's certificate and key."""
     # load_cert_chain reads files only: a private directory, removed at once
     with tempfile.TemporaryDirectory(prefix="cloudlet-tls-") as tmp:
         cert_path, key_path = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
@@ -139,7 +154,36 @@ def _context(chain: str, key: str, passphrase: bytes, policy: str) -> ssl.SSLCon
             with os.fdopen(fd, "w") as f:
                 f.write(text)
         ctx.load_cert_chain(cert_path, key_path, password=passphrase)
-    return ctx
+
+
+def _served(arn: str, chain: str, ctx: ssl.SSLContext) -> None:
+    """Remember that ``ctx`` serves ACM's ``arn`` (loaded as ``chain``)."""
+    if arn.split(":")[2:3] != ["acm"]:
+        return  # IAM server certificates are not renewed
+    _loaded, contexts = _SERVED.setdefault(arn, (chain, weakref.WeakSet()))
+    contexts.add(ctx)
+
+
+async def refresh_renewed(env: Any) -> None:
+    """Load renewed ACM certificates into the contexts serving them (see the module's
+    docstring); contexts of closed listeners have dropped out of the weak sets."""
+    for arn, (loaded, contexts) in list(_SERVED.items()):
+        if not contexts:
+            del _SERVED[arn]
+            continue
+        parts = arn.split(":")
+        try:
+            out = await env.call(
+                "acm", "GetCertificate", {"CertificateArn": arn}, account=parts[4], region=parts[3]
+            )
+        except (ServiceError, NotImplementedOperation):
+            continue  # deleted: the listeners keep what they serve
+        if out["Certificate"] + (out.get("CertificateChain") or "") == loaded:
+            continue
+        chain, key, passphrase = await _material(env, arn)
+        for ctx in list(contexts):
+            _load(ctx, chain, key, passphrase)
+        _SERVED[arn] = (chain, contexts)
 
 
 def _names(chain: str) -> list[str]:
@@ -165,7 +209,9 @@ async def server_context(env: Any, cert_arns: list[str], policy: str) -> ssl.SSL
     contexts = []
     for arn in dict.fromkeys(cert_arns):
         chain, key, passphrase = await _material(env, arn)
-        contexts.append((_names(chain), _context(chain, key, passphrase, policy)))
+        ctx = _context(chain, key, passphrase, policy)
+        _served(arn, chain, ctx)
+        contexts.append((_names(chain), ctx))
     default = contexts[0][1]
     if len(contexts) > 1:
 
