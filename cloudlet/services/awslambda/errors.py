@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cloudlet.core.errors import ServiceError
+from cloudlet.core.model_constraints import violations
 
 
 def not_found(message: str) -> ServiceError:
@@ -64,6 +67,17 @@ def provisioned_not_found() -> ServiceError:
 def validation(message: str) -> ServiceError:
     """A request outside the model's constraints (an enum value, a pattern)."""
     return ServiceError("ValidationException", message, 400)
+
+
+def check_model(operation: str, params: dict[str, Any]) -> None:
+    """``ValidationException`` for every constraint of ``operation``'s input (patterns,
+    enums, lengths, ranges) that ``params`` breaks, in AWS's words
+    (``core.model_constraints``)."""
+    broken = violations("lambda", operation, params)
+    if broken:
+        noun = "error" if len(broken) == 1 else "errors"
+        texts = "; ".join(text for _path, text in broken)
+        raise validation(f"{len(broken)} validation {noun} detected: {texts}")
 
 
 def access_denied(message: str) -> ServiceError:

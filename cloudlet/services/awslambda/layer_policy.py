@@ -36,9 +36,6 @@ LAYER_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
     r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>\d+))?$"
 )
-_SID = re.compile(r"^[a-zA-Z0-9-_]{1,100}$")
-_PRINCIPAL = re.compile(r"^(?:\d{12}|\*|arn:aws[a-zA-Z-]*:iam::\d{12}:root)$")
-_ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
 def caller_arn(ctx: Any) -> str:
@@ -132,31 +129,10 @@ class LayerPermissionsMixin:
             )
 
     def add_layer_version_permission(self, ctx: Any, params: dict[str, Any]) -> Result:
+        errors.check_model("AddLayerVersionPermission", params)
         doc, version = self._own_version(ctx, params, "lambda:AddLayerVersionPermission")
-        sid, action, principal = params["StatementId"], params["Action"], params["Principal"]
+        sid, principal = params["StatementId"], params["Principal"]
         org = params.get("OrganizationId")
-        if not _SID.match(sid):
-            raise errors.validation(
-                f"1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy "
-                "constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
-            )
-        if action != GET_LAYER:
-            raise errors.validation(
-                f"1 validation error detected: Value '{action}' at 'action' failed to satisfy "
-                "constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion"
-            )
-        if not _PRINCIPAL.match(principal):
-            raise errors.validation(
-                f"1 validation error detected: Value '{principal}' at 'principal' failed to "
-                "satisfy constraint: Member must satisfy regular expression pattern: "
-                "\\d{12}|\\*|arn:(aws[a-zA-Z-]*):iam::\\d{12}:root"
-            )
-        if org is not None and not _ORG.match(org):
-            raise errors.validation(
-                f"1 validation error detected: Value '{org}' at 'organizationId' failed to "
-                "satisfy constraint: Member must satisfy regular expression pattern: "
-                "o-[a-z0-9]{10,32}"
-            )
         self._check_layer_revision(version, params.get("RevisionId"))
         statements = list(version.get("_policy") or [])
         if any(s.get("Sid") == sid for s in statements):

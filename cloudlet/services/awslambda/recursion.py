@@ -58,7 +58,6 @@ TRACE_PARAM = "X-Amzn-Trace-Id"
 """Where an in-process Invoke carries the causing request's trace header."""
 LIMIT = 16
 """Runs of one function in one chain Lambda lets through; the next is stopped."""
-MODES = ("Allow", "Terminate")
 
 
 def incoming_trace(ctx: Any, params: dict[str, Any]) -> str | None:
@@ -141,13 +140,9 @@ class RecursionMixin:
         return {"RecursiveLoop": doc.get("recursion", "Terminate")}
 
     def put_function_recursion_config(self, ctx: Any, params: dict[str, Any]) -> Result:
+        errors.check_model("PutFunctionRecursionConfig", params)
         doc = self._function(ctx, params["FunctionName"])
         mode = params["RecursiveLoop"]
-        if mode not in MODES:
-            raise errors.validation(
-                f"1 validation error detected: Value '{mode}' at 'recursiveLoop' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [Allow, Terminate]"
-            )
         doc["recursion"] = mode
         self.store.save_function(doc)
         return {"RecursiveLoop": mode}

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import platform
-import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -39,10 +38,6 @@ from cloudlet.services.awslambda.functions import function_arn
 
 Result = dict[str, Any]
 Doc = dict[str, Any]
-MODES = ("Auto", "FunctionUpdate", "Manual")
-_VERSION_ARN = re.compile(
-    r"^arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}::runtime:.+$"
-)
 _BOOTSTRAP = Path(__file__).parent / "bootstrap"
 
 
@@ -125,21 +120,10 @@ class RuntimeManagementMixin:
         return self._management_out(ctx, doc, self._runtime_target(ctx, doc, params))
 
     def put_runtime_management_config(self, ctx: Any, params: dict[str, Any]) -> Result:
+        errors.check_model("PutRuntimeManagementConfig", params)
         doc = self._function(ctx, params["FunctionName"])
         version = self._runtime_target(ctx, doc, params)
         mode, arn = params["UpdateRuntimeOn"], params.get("RuntimeVersionArn")
-        if mode not in MODES:
-            raise errors.validation(
-                f"1 validation error detected: Value '{mode}' at 'updateRuntimeOn' failed to "
-                "satisfy constraint: Member must satisfy enum value set: "
-                "[Auto, FunctionUpdate, Manual]"
-            )
-        if arn is not None and not _VERSION_ARN.match(arn):
-            raise errors.validation(
-                f"1 validation error detected: Value '{arn}' at 'runtimeVersionArn' failed to "
-                "satisfy constraint: Member must satisfy regular expression pattern: "
-                "^arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}::runtime:.+$"
-            )
         config = doc["latest"] if version == "$LATEST" else doc["versions"][version]["config"]
         if mode == "Manual":
             if not arn:
