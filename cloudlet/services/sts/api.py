@@ -1,5 +1,5 @@
 """STS: GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity, GetSessionToken,
-GetAccessKeyInfo (GetFederationToken in ``federation``).
+GetAccessKeyInfo (GetFederationToken in ``federation``, trust policies in ``trust``).
 
 Temporary credentials are real key pairs registered in the server's
 ``CredentialStore`` with their session token and expiry, so strict mode
@@ -53,7 +53,7 @@ from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import account_for_access_key
 from cloudlet.services.base import Service, ServiceEnv
-from cloudlet.services.sts import web_identity
+from cloudlet.services.sts import trust, web_identity
 from cloudlet.services.sts.federation import FederationHandlers, is_session
 from cloudlet.state.documents import DocumentStore
 
@@ -63,7 +63,7 @@ DEFAULT_SERVICE_PRINCIPAL = "lambda.amazonaws.com"
 _KEY_CHARS = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
 _SESSION_NAME = set(string.ascii_letters + string.digits + "=,.@-_")
-WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+WEB_IDENTITY = trust.WEB_IDENTITY
 SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
 
 
@@ -204,7 +204,7 @@ class StsService(FederationHandlers, Service):
         strict = bool(self.env.credentials is not None and self.env.credentials.strict)
         if role is None:
             if not internal or strict:
-                raise self._denied(ctx, role_arn)
+                raise trust.denied(ctx, role_arn)
             duration = self._duration(params, 43200)
             principal = Principal.root(account)
             return self._issue(principal, duration, role_arn, session, "AROA" + "X" * 17)
@@ -212,10 +212,10 @@ class StsService(FederationHandlers, Service):
         if internal:
             service = getattr(ctx, "caller_service", None) or DEFAULT_SERVICE_PRINCIPAL
             caller = policy.Caller(service, account, "service", service=service)
-            if not self._trusts(role, caller):
-                raise self._denied(ctx, role_arn, service)
-        elif strict and not self._trusts(role, self._caller(ctx.principal), mfa):
-            raise self._denied(ctx, role_arn)
+            if not trust.trusts(role, caller):
+                raise trust.denied(ctx, role_arn, service)
+        elif strict and not trust.trusts(role, trust.caller_of(ctx.principal), mfa):
+            raise trust.denied(ctx, role_arn)
         duration = self._duration(params, role["MaxSessionDuration"])
         name = role["RoleName"]
         principal = Principal.assumed_role(account, name, session, None, role["RoleId"])
@@ -251,7 +251,7 @@ class StsService(FederationHandlers, Service):
         if audience is None:
             raise web_identity.invalid_token("Incorrect token audience")
         role = self._role(account, role_arn)
-        if role is None or not self._trusts_token(role, provider, claims, audience, session):
+        if role is None or not trust.trusts_token(role, provider, claims, audience, session):
             raise ServiceError("AccessDenied", f"Not authorized to perform {WEB_IDENTITY}", 403)
         duration = self._duration(params, role["MaxSessionDuration"])
         principal = Principal.assumed_role(account, role["RoleName"], session, None, role["RoleId"])
@@ -318,84 +318,6 @@ class StsService(FederationHandlers, Service):
                 )
             texts.append(text)
         return tuple(texts)
-
-    @staticmethod
-    def _caller(principal: Principal) -> policy.Caller:
-        kind = "assumed-role" if ":assumed-role/" in principal.arn else principal.kind
-        role_arn = None
-        if kind == "assumed-role":
-            role_name = principal.arn.rsplit(":", 1)[1].split("/")[1]
-            role_arn = f"arn:aws:iam::{principal.account_id}:role/{role_name}"
-        return policy.Caller(principal.arn, principal.account_id, kind, role_arn=role_arn)
-
-    @staticmethod
-    def _trusts(role: dict[str, Any], caller: policy.Caller, mfa: float | None = None) -> bool:
-        try:
-            trust = policy.parse(role["AssumeRolePolicyDocument"], "trust")
-        except policy.MalformedPolicy:
-            return False
-        # A trust policy naming an account lets any of its principals in (their own
-        # identity policies, checked by the gateway, must allow sts:AssumeRole too).
-        as_account = (
-            dataclasses.replace(caller, kind="root") if caller.kind != "service" else caller
-        )
-        context = {
-            "aws:PrincipalArn": caller.role_arn or caller.arn,
-            "aws:PrincipalAccount": caller.account,
-            "aws:SourceAccount": caller.account,
-            "aws:CurrentTime": _dt(clock.time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(clock.time())),
-        }
-        if mfa is not None:
-            context["aws:MultiFactorAuthPresent"] = "true"
-            context["aws:MultiFactorAuthAge"] = "0"
-        request = policy.Request("sts:AssumeRole", role["Arn"], as_account, context)
-        return policy.evaluate(request, (), trust).allowed
-
-    @staticmethod
-    def _trusts_token(
-        role: dict[str, Any],
-        provider: dict[str, Any],
-        claims: dict[str, Any],
-        audience: str,
-        session: str,
-    ) -> bool:
-        """The trust policy, for the provider as a ``Federated`` principal and the token's
-        claims as the provider's condition keys (the IAM user guide's web identity keys)."""
-        try:
-            trust = policy.parse(role["AssumeRolePolicyDocument"], "trust")
-        except policy.MalformedPolicy:
-            return False
-        name = provider["Arn"].split(":oidc-provider/", 1)[1]
-        account = provider["Arn"].split(":")[4]
-        context: dict[str, Any] = {
-            f"{name}:aud": audience,
-            "aws:FederatedProvider": provider["Arn"],
-            "sts:RoleSessionName": session,
-            "aws:CurrentTime": _dt(clock.time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(clock.time())),
-        }
-        for claim in ("sub", "amr", "azp"):
-            value = claims.get(claim)
-            if isinstance(value, str) or (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            ):
-                context[f"{name}:{claim}"] = value
-        caller = policy.Caller(provider["Arn"], account, "federated")
-        request = policy.Request(WEB_IDENTITY, role["Arn"], caller, context)
-        return policy.evaluate(request, (), trust).allowed
-
-    @staticmethod
-    def _denied(ctx: Any, role_arn: str, who: str | None = None) -> ServiceError:
-        principal = getattr(ctx, "principal", None)
-        arn = who or (
-            principal.arn if principal is not None else f"arn:aws:iam::{ctx.account_id}:root"
-        )
-        return ServiceError(
-            "AccessDenied",
-            f"User: {arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
-            403,
-        )
 
     @staticmethod
     def _duration(params: dict[str, Any], maximum: int) -> int:
