@@ -62,6 +62,22 @@ def _messages(logs, group: str, **kw) -> list[str]:
     return [e["message"] for e in out["events"]]
 
 
+def _query(logs, group: str, text: str) -> list[dict[str, str]]:
+    query = logs.start_query(
+        logGroupName=group,
+        startTime=int(time.time()) - 600,
+        endTime=int(time.time()) + 600,
+        queryString=text,
+    )["queryId"]
+    deadline = time.monotonic() + 10
+    while (result := logs.get_query_results(queryId=query))["status"] != "Complete":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return [
+        {f["field"]: f["value"] for f in row if f["field"] != "@ptr"} for row in result["results"]
+    ]
+
+
 def _error(exc: pytest.ExceptionInfo) -> tuple[str, str]:
     err = exc.value.response["Error"]
     return err["Code"], err["Message"]
@@ -102,6 +118,13 @@ def test_a_group_policy_masks_what_it_names_and_unmask_shows_it(aws_client):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert [r[0]["value"] for r in result["results"]] == [MASKED]
+    # Insights' unmask shows the event as ingested (and fields found in it), beside the mask.
+    rows = _query(
+        logs, group, "fields @message, unmask(@message) as plain | filter @message like /paid/"
+    )
+    assert [(r["@message"], r["plain"]) for r in rows] == [(MASKED, PAID)]
+    rows = _query(logs, group, "fields unmask(@message) | filter @message like /no secrets/")
+    assert rows == [{"unmask(@message)": "no secrets"}]
     logs.delete_data_protection_policy(logGroupIdentifier=group)
     assert "policyDocument" not in logs.get_data_protection_policy(logGroupIdentifier=group)
     _put(logs, group, "after: carol@example.com")
@@ -223,7 +246,13 @@ def test_strict_mode_unmask_needs_logs_unmask(strict_server):
         PolicyDocument=json.dumps(
             {
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "logs:GetLogEvents", "Resource": "*"}],
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:GetLogEvents", "logs:StartQuery", "logs:GetQueryResults"],
+                        "Resource": "*",
+                    }
+                ],
             }
         ),
     )
@@ -243,3 +272,10 @@ def test_strict_mode_unmask_needs_logs_unmask(strict_server):
     assert _error(exc)[0] == "AccessDeniedException"
     assert "logs:Unmask" in _error(exc)[1]
     assert _messages(admin, group, unmask=True) == ["mail dave@example.com"]
+    plain = "fields unmask(@message) as plain"
+    assert _query(reader, group, "fields @message") == [{"@message": "mail " + "*" * 16}]
+    with pytest.raises(ClientError) as exc:
+        _query(reader, group, plain)
+    assert _error(exc)[0] == "AccessDeniedException"
+    assert "logs:Unmask" in _error(exc)[1]
+    assert _query(admin, group, plain) == [{"plain": "mail dave@example.com"}]

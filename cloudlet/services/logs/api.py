@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudlet.core.background import Background
+from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import new_uuid
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.logs import errors
@@ -149,7 +150,10 @@ class LogsService(
     def dependent_actions(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[tuple[str, str], ...]:
-        """Reading events with ``unmask`` also needs ``logs:Unmask`` on the group."""
+        """Reading events with ``unmask`` (or a query calling ``unmask``) also needs
+        ``logs:Unmask`` on the group (each group of the query)."""
+        if operation == "StartQuery":
+            return self._query_unmasks(ctx, params)
         if not params.get("unmask"):
             return ()
         name = params.get("logGroupName") or params.get("logGroupIdentifier")
@@ -157,6 +161,22 @@ class LogsService(
             return (("logs:Unmask", "*"),)
         group = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name_from_identifier(name)}"
         return (("logs:Unmask", group + ":*"),)
+
+    @staticmethod
+    def _query_unmasks(ctx: Any, params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        try:
+            unmasks = parse_query(params.get("queryString") or "").unmasks
+        except ServiceError:
+            return ()  # StartQuery itself answers the malformed query
+        if not unmasks:
+            return ()
+        names = [params["logGroupName"]] if params.get("logGroupName") else []
+        names += params.get("logGroupNames") or []
+        names += params.get("logGroupIdentifiers") or []
+        prefix = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:"
+        return tuple(
+            ("logs:Unmask", f"{prefix}{name_from_identifier(n)}:*") for n in dict.fromkeys(names)
+        )
 
     def authorization_checks(
         self, ctx: Any, operation: str, params: dict[str, Any]
@@ -258,11 +278,13 @@ class LogsService(
         for g in q.groups:
             names = {s["id"]: s["name"] for s in self.store.streams(g["id"])}
             label = f"{q.account}:{g['name']}"
-            for rid, sid, ts, ingest, message in self.store.scan(
-                g["id"], None, None, q.start_ms, q.end_ms
+            unmasks = q.query.unmasks
+            for rid, sid, ts, ingest, message, *raw in self.store.scan(
+                g["id"], None, None, q.start_ms, q.end_ms, with_raw=unmasks
             ):
                 ptr = base64.b64encode(f"{g['id']}/{event_id(ts, rid)}".encode()).decode()
-                yield record(ts, ingest, message, names.get(sid, ""), label, ptr)
+                stream = names.get(sid, "")
+                yield record(ts, ingest, message, stream, label, ptr, raw[0] if raw else None)
 
     def _query(self, ctx: Any, query_id: str) -> InsightsQuery:
         q = self._queries.get(query_id)

@@ -12,7 +12,9 @@ Supported: ``fields``, ``display``, ``filter`` (comparisons, arithmetic,
 ``like``/``=~`` with /regex/ or "substring", ``in [...]``, ``and/or/not``,
 ``ispresent`` and friends), ``stats`` with count/count_distinct/sum/avg/min/max/
 earliest/latest/stddev/pct ``by`` fields or ``bin(5m)``, ``sort ... asc|desc``,
-``limit``, ``parse`` (glob with ``*`` or /regex/ with named groups), ``dedup``.
+``limit``, ``parse`` (glob with ``*`` or /regex/ with named groups), ``dedup``;
+``unmask(field)`` shows a field of the event as ingested where data protection masked
+it (the query then needs ``logs:Unmask``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from cloudlet.services.logs import errors
 from cloudlet.services.logs.query_language import (
+    UNMASKED,
     Expr,
     Parser,
     Record,
@@ -94,6 +97,7 @@ class Stage:
     source: Expr | None = None
     rx: re.Pattern | None = None
     names: list[str] = field(default_factory=list)
+    unmasks: bool = False
 
 
 def _globregex(glob: str) -> re.Pattern:
@@ -108,6 +112,12 @@ def _globregex(glob: str) -> re.Pattern:
 
 def _stage(text: str) -> Stage:
     p = Parser(text)
+    st = _command(p)
+    st.unmasks = p.unmasks
+    return st
+
+
+def _command(p: Parser) -> Stage:
     head = p.take()
     cmd = head.text.lower()
     if cmd in ("fields", "display"):
@@ -201,6 +211,12 @@ def _stage(text: str) -> Stage:
 @dataclass
 class Query:
     stages: list[Stage]
+
+    @property
+    def unmasks(self) -> bool:
+        """Whether the query calls ``unmask``: it then needs ``logs:Unmask`` and the
+        events as ingested beside the masked ones (``record(..., raw=...)``)."""
+        return any(s.unmasks for s in self.stages)
 
     def run(self, records: Iterable[Record], limit: int, stats: dict[str, int]) -> list[Record]:
         """All result rows (each a dict of field -> value, absent fields left out)."""
@@ -381,9 +397,14 @@ def lambda_fields(message: str) -> Record:
     return out
 
 
-def record(ts: int, ingest: int, message: str, stream: str, log: str, ptr: str) -> Record:
-    """One event as Insights sees it, JSON fields discovered."""
+def record(
+    ts: int, ingest: int, message: str, stream: str, log: str, ptr: str, raw: str | None = None
+) -> Record:
+    """One event as Insights sees it, JSON fields discovered; ``raw``: the event as
+    ingested, when data protection masked it (what ``unmask`` shows)."""
     rec: Record = {}
+    if raw is not None:
+        rec[UNMASKED] = record(ts, ingest, raw, stream, log, ptr)
     if message.startswith(_LAMBDA_LINES):
         rec.update(lambda_fields(message))
     elif message.startswith("{"):

@@ -20,6 +20,9 @@ from cloudlet.services.logs import errors
 
 Record = dict[str, Any]
 Fn = Callable[[Record], Any]
+UNMASKED = "\x00unmasked"
+"""A record's key for its fields as ingested, when data protection masked the event."""
+_FIELD = re.compile(r"@?[\w.\-]+")
 
 
 class Stamp(int):
@@ -204,6 +207,8 @@ class Parser:
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
+        self.unmasks = False
+        """Whether the text calls ``unmask`` (the query then needs events as ingested)."""
 
     def peek(self, k: int = 0) -> Tok | None:
         j = self.i + k
@@ -383,6 +388,12 @@ class Parser:
                 ),
                 text,
             )
+        if name == "unmask":
+            field = args[0].text.strip("`") if len(args) == 1 else ""
+            if not _FIELD.fullmatch(field):
+                raise errors.malformed_query("unmask takes one argument: a field such as @message")
+            self.unmasks = True
+            return Expr(lambda r, n=field: (r.get(UNMASKED) or r).get(n), text)
         fn = _SCALAR.get(name)
         if fn is None:
             raise errors.malformed_query(f"unknown function {name}")

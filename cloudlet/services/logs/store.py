@@ -263,10 +263,12 @@ class Store:
         end: int | None,
         chunk: int = 1000,
         unmask: bool = False,
-    ) -> Iterator[tuple[int, int, int, int, str]]:
+        with_raw: bool = False,
+    ) -> Iterator[tuple[Any, ...]]:
         """A group's events ``(id, sid, ts, ingest, message)`` in time order from
         ``after``, read ``chunk`` rows at a time (never the whole group at once);
-        ``unmask``: as ingested, not as masked."""
+        ``unmask``: as ingested, not as masked; ``with_raw``: each with a sixth column,
+        the event as ingested when it was masked (else None)."""
         cursor = after
         while True:
             where, args = ["gid = ?"], [gid]
@@ -283,7 +285,8 @@ class Store:
                 where.append("ts <= ?")
                 args.append(end)
             rows = self.conn.execute(
-                f"SELECT id, sid, ts, ingest, {_text(unmask)} FROM events "
+                f"SELECT id, sid, ts, ingest, {_text(unmask)}{', raw' if with_raw else ''} "
+                "FROM events "
                 f"WHERE {' AND '.join(where)} ORDER BY ts, id LIMIT ?",
                 (*args, chunk),
             ).fetchall()
