@@ -32,11 +32,11 @@ from typing import Any
 
 from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
+from cloudlet.core.data_identifiers import Finding, find, mask
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.ids import new_uuid
 from cloudlet.services.logs import errors
 from cloudlet.services.logs.groups import group_arn, now_ms
-from cloudlet.services.logs.identifiers import Finding, find, mask
 from cloudlet.services.logs.protection_policy import ProtectionPolicy, parse
 from cloudlet.services.logs.store import Row, Store
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cloudlet.core.data_identifiers import Finding
 from cloudlet.services.logs.data_protection import Protection
-from cloudlet.services.logs.identifiers import Finding
 from cloudlet.services.logs.processors import transform
 from cloudlet.services.logs.store import Row
 

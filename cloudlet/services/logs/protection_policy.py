@@ -18,7 +18,7 @@ identifiers"):
   or custom ones by name.
 
 A managed identifier AWS has but cloudlet does not detect is refused, naming the ones it
-does (``identifiers.MANAGED``), rather than accepted and never masked. Texts the
+does (``core.data_identifiers.MANAGED``), rather than accepted and never masked. Texts the
 reference does not give are cloudlet's.
 """
 
@@ -29,13 +29,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudlet.core.data_identifiers import custom_identifiers, named_identifiers
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.logs import errors
-from cloudlet.services.logs.identifiers import MANAGED, managed_name
 
 MAX_DOCUMENT = 30_720
-MAX_CUSTOM = 10
-MAX_REGEX = 200
 VERSION = "2021-06-01"
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOP_KEYS = {"Name", "Description", "Version", "Statement", "Configuration"}
@@ -56,54 +54,6 @@ class ProtectionPolicy:
 
 def _bad(message: str) -> ServiceError:
     return errors.invalid(f"Invalid data protection policy: {message}")
-
-
-def _custom(config: Any) -> dict[str, re.Pattern[str]]:
-    if config is None:
-        return {}
-    if not isinstance(config, dict) or set(config) - {"CustomDataIdentifier"}:
-        raise _bad("Configuration may only contain CustomDataIdentifier.")
-    items = config.get("CustomDataIdentifier") or []
-    if not isinstance(items, list):
-        raise _bad("CustomDataIdentifier must be a list.")
-    if len(items) > MAX_CUSTOM:
-        raise _bad(f"A policy can have at most {MAX_CUSTOM} custom data identifiers.")
-    out: dict[str, re.Pattern[str]] = {}
-    for item in items:
-        if not isinstance(item, dict) or set(item) != {"Name", "Regex"}:
-            raise _bad("Each custom data identifier must have exactly a Name and a Regex.")
-        name, regex = item["Name"], item["Regex"]
-        if not isinstance(name, str) or not _NAME.match(name) or len(name) > 128:
-            raise _bad(f"Invalid custom data identifier name: {name}")
-        if name in MANAGED or name in out:
-            raise _bad(f"Duplicate data identifier name: {name}")
-        if not isinstance(regex, str) or not regex or len(regex) > MAX_REGEX:
-            raise _bad(f"The Regex of {name} must be 1 to {MAX_REGEX} characters.")
-        try:
-            out[name] = re.compile(regex)
-        except re.error as exc:
-            raise _bad(f"The Regex of {name} is not a valid regular expression: {exc}") from None
-    return out
-
-
-def _identifiers(raw: Any, custom: dict[str, re.Pattern[str]]) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not raw or not all(isinstance(i, str) for i in raw):
-        raise _bad("DataIdentifier must be a non-empty list of data identifiers.")
-    names = []
-    for ident in raw:
-        if ident in custom:
-            names.append(ident)
-            continue
-        name = managed_name(ident)
-        if name is None:
-            raise _bad(f"Unknown data identifier: {ident}")
-        if name not in MANAGED:
-            raise errors.invalid(
-                f"cloudlet does not detect the managed data identifier {name}; it detects "
-                f"{', '.join(sorted(MANAGED))} and custom data identifiers."
-            )
-        names.append(name)
-    return tuple(dict.fromkeys(names))
 
 
 def _destinations(audit: Any) -> dict[str, str]:
@@ -143,7 +93,7 @@ def parse(text: str) -> ProtectionPolicy:
         )
     if doc.get("Version") != VERSION:
         raise _bad(f"Version must be {VERSION}.")
-    custom = _custom(doc.get("Configuration"))
+    custom = custom_identifiers(doc.get("Configuration"), _bad)
     statements = doc.get("Statement")
     if not isinstance(statements, list) or len(statements) != 2:
         raise _bad("The policy must contain exactly two statements: Audit and Deidentify.")
@@ -165,7 +115,10 @@ def parse(text: str) -> ProtectionPolicy:
         ((kind, body),) = op.items()
         if kind in by_operation:
             raise _bad(f"The policy can contain only one {kind} statement.")
-        by_operation[kind] = (_identifiers(st.get("DataIdentifier"), custom), body)
+        by_operation[kind] = (
+            named_identifiers(st.get("DataIdentifier"), custom, _bad, errors.invalid),
+            body,
+        )
     audited, audit = by_operation["Audit"]
     masked, deidentify = by_operation["Deidentify"]
     if deidentify != {"MaskConfig": {}}:

@@ -1,6 +1,6 @@
 """SNS operations (botocore model ``sns``, query protocol), and SNS's own HTTP routes.
 
-Topic, subscription and publish operations live in their mixins; this class
+Topic, subscription, publish and data protection operations live in their mixins; this class
 wires the store, the signer and the deliverer together, answers the
 resource-policy seam (a topic's ``Policy``), Add/RemovePermission, and serves
 the pages subscribers reach outside the API under ``/_cloudlet/sns/``:
@@ -23,6 +23,7 @@ from cloudlet.core.ids import fast_uuid
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.sns import errors
+from cloudlet.services.sns.data_protection import DataProtectionHandlers
 from cloudlet.services.sns.delivery import Deliverer
 from cloudlet.services.sns.publish import PublishHandlers
 from cloudlet.services.sns.signing import CERT_PATH, Signer
@@ -35,7 +36,9 @@ ROUTES = "/_cloudlet/sns/"
 _XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 
 
-class SnsService(TopicHandlers, SubscriptionHandlers, PublishHandlers, Service):
+class SnsService(
+    TopicHandlers, SubscriptionHandlers, PublishHandlers, DataProtectionHandlers, Service
+):
     name = "sns"
     internal_error = ("InternalError", "Indicates an internal service error.")  # modelled
 
@@ -44,6 +47,7 @@ class SnsService(TopicHandlers, SubscriptionHandlers, PublishHandlers, Service):
         self.store = SnsStore(env.database("sns"))
         self.signer = Signer(env.data_dir / "sns" if env.data_dir is not None else None)
         self.delivery = Deliverer(env, self.store, self.signer)
+        self.delivery.outbound = self._protect_outbound
         self._dedup = {}
 
     async def start(self) -> None:

@@ -16,7 +16,9 @@ publish order, so a FIFO queue receives each group in order). Targets:
   in memory and listed at ``/_cloudlet/sns/emails``.
 
 A delivery that still fails goes to the subscription's ``RedrivePolicy``
-dead-letter queue when it has one, else it is logged and dropped.
+dead-letter queue when it has one, else it is logged and dropped. Before any of that,
+``outbound`` (the topic's data protection policy, ``data_protection``) may mask or
+redact the text a subscription gets, or refuse it the message.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import base64
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -33,26 +36,13 @@ from cloudlet.core.background import Background
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.base import ServiceEnv
-from cloudlet.services.sns import errors, firehose_target, transport
+from cloudlet.services.sns import firehose_target, transport
+from cloudlet.services.sns.delivery_policy import DEFAULT_HTTP_POLICY, retry_delays
 from cloudlet.services.sns.signing import CERT_PATH, Signer
 from cloudlet.services.sns.store import Doc, SnsStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HTTP_POLICY: dict[str, Any] = {
-    "defaultHealthyRetryPolicy": {
-        "minDelayTarget": 20,
-        "maxDelayTarget": 20,
-        "numRetries": 3,
-        "numMaxDelayRetries": 0,
-        "numNoDelayRetries": 0,
-        "numMinDelayRetries": 0,
-        "backoffFunction": "linear",
-    },
-    "disableSubscriptionOverrides": False,
-    "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"},
-}
-_BACKOFF = ("linear", "arithmetic", "geometric", "exponential")
 KEPT_EMAILS = 1000
 SENDER = "no-reply@sns.amazonaws.com"
 
@@ -61,72 +51,6 @@ def iso(seconds: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def check_delivery_policy(text: str) -> dict[str, Any]:
-    """Validate a topic's or subscription's ``DeliveryPolicy`` as AWS does."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise errors.invalid_parameter("DeliveryPolicy: failed to parse JSON") from None
-    if not isinstance(doc, dict):
-        raise errors.invalid_parameter("DeliveryPolicy: must be a JSON object")
-    retry = (doc.get("http") or {}).get("defaultHealthyRetryPolicy") or doc.get(
-        "healthyRetryPolicy"
-    )
-    if retry:
-        _check_retry(retry)
-    return doc
-
-
-def _check_retry(retry: dict[str, Any]) -> None:
-    def num(name: str, default: int, low: int, high: int) -> int:
-        value = retry.get(name, default)
-        if not isinstance(value, int) or not low <= value <= high:
-            raise errors.invalid_parameter(
-                f"DeliveryPolicy: healthyRetryPolicy.{name} must be between {low} and {high}"
-            )
-        return value
-
-    low = num("minDelayTarget", 20, 1, 3600)
-    high = num("maxDelayTarget", 20, 1, 3600)
-    if low > high:
-        raise errors.invalid_parameter(
-            "DeliveryPolicy: healthyRetryPolicy.minDelayTarget must be less than or equal to "
-            "maxDelayTarget"
-        )
-    total = num("numRetries", 3, 0, 100)
-    parts = sum(
-        num(n, 0, 0, 100) for n in ("numNoDelayRetries", "numMinDelayRetries", "numMaxDelayRetries")
-    )
-    if parts > total:
-        raise errors.invalid_parameter(
-            "DeliveryPolicy: healthyRetryPolicy.numRetries must be greater than or equal to the "
-            "sum of numNoDelayRetries, numMinDelayRetries and numMaxDelayRetries"
-        )
-    if retry.get("backoffFunction", "linear") not in _BACKOFF:
-        raise errors.invalid_parameter("DeliveryPolicy: healthyRetryPolicy.backoffFunction")
-
-
-def retry_delays(retry: dict[str, Any]) -> list[float]:
-    """The waits before each retry: immediate, minimum, backoff, maximum phases (AWS's order)."""
-    low = float(retry.get("minDelayTarget", 20))
-    high = float(retry.get("maxDelayTarget", 20))
-    total = int(retry.get("numRetries", 3))
-    none = int(retry.get("numNoDelayRetries", 0))
-    mins = int(retry.get("numMinDelayRetries", 0))
-    maxs = int(retry.get("numMaxDelayRetries", 0))
-    backoff = max(0, total - none - mins - maxs)
-    kind = retry.get("backoffFunction", "linear")
-    steps = []
-    for i in range(1, backoff + 1):
-        frac = i / (backoff + 1)
-        if kind == "geometric":
-            frac = frac**2
-        elif kind == "exponential":
-            frac = (2 ** (frac * 4) - 1) / 15
-        steps.append(low + (high - low) * frac)
-    return [0.0] * none + [low] * mins + steps + [high] * maxs
 
 
 def _permitted(
@@ -177,6 +101,9 @@ class Deliverer:
         self.emails: deque[dict[str, Any]] = deque(maxlen=KEPT_EMAILS)
         self._tasks = Background()
         self._locks: dict[str, asyncio.Lock] = {}
+        self.outbound: Callable[[Doc, Doc, str], str | None] | None = None
+        """(topic, subscription, text) to the text that subscription gets, None when it
+        gets nothing: the topic's Outbound data protection statements."""
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -230,6 +157,11 @@ class Deliverer:
     async def _deliver_one(self, topic: Doc, sub: Doc, message: Doc, attrs: dict) -> None:
         protocol = sub["Protocol"]
         text = message["Messages"].get(protocol, message["Message"])
+        if self.outbound is not None:
+            shown = self.outbound(topic, sub, text)
+            if shown is None:
+                return
+            text = shown
         envelope = self.notification(topic, sub, message, text, attrs)
         try:
             if protocol == "sqs":

@@ -18,6 +18,10 @@ def invalid_parameter_value(message: str) -> ServiceError:
     return ServiceError("ParameterValueInvalid", message, 400)
 
 
+def authorization(message: str) -> ServiceError:
+    return ServiceError("AuthorizationError", message, 403)
+
+
 def not_found(message: str) -> ServiceError:
     return ServiceError("NotFound", message, 404)
 

@@ -6,7 +6,8 @@ Validation covers the message (non-empty, 256 KB with its attributes),
 types String, String.Array, Number, Binary with optional custom suffixes) and
 FIFO topics' ``MessageGroupId`` and deduplication (explicit id, or content-based,
 remembered for 5 minutes: a duplicate gets the first message's id and is not
-delivered again).
+delivered again). A valid message then meets the topic's Inbound data protection
+statements (``data_protection``), which may refuse, mask or redact it.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class PublishHandlers:
 
     _topic: Callable[[str | None], Doc]
     """Provided by ``TopicHandlers``."""
+    _protect_inbound: Callable[[Any, Doc, Doc, str], None]
+    """Provided by ``DataProtectionHandlers``."""
 
     def publish(self, ctx: Any, params: dict[str, Any]) -> Result:
         if params.get("PhoneNumber"):
@@ -127,6 +130,7 @@ class PublishHandlers:
             )
         topic = self._topic(arn)
         message = self._prepare(topic, params)
+        self._protect_inbound(ctx, topic, message, params["Message"])
         message["Trace"] = _trace_header(ctx)
         return self._accept(topic, message)
 
@@ -153,6 +157,7 @@ class PublishHandlers:
         for entry in entries:
             try:
                 message = self._prepare(topic, entry)
+                self._protect_inbound(ctx, topic, message, entry["Message"])
                 message["Trace"] = _trace_header(ctx)
                 ok.append({"Id": entry["Id"], **self._accept(topic, message)})
             except ServiceError as exc:

@@ -19,7 +19,8 @@ from typing import Any
 
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.sns import errors
-from cloudlet.services.sns.delivery import DEFAULT_HTTP_POLICY, Deliverer, check_delivery_policy
+from cloudlet.services.sns.delivery import Deliverer
+from cloudlet.services.sns.delivery_policy import DEFAULT_HTTP_POLICY, check_delivery_policy
 from cloudlet.services.sns.filterpolicy import compile_policy
 from cloudlet.services.sns.firehose_target import ROLE_ARN, STREAM_ARN
 from cloudlet.services.sns.store import Doc, SnsStore
@@ -100,6 +101,8 @@ class SubscriptionHandlers:
 
     _topic: Callable[[str | None], Doc]
     """Provided by ``TopicHandlers``."""
+    _caller: Callable[[Any], str | None]
+    """Provided by ``DataProtectionHandlers``."""
 
     def _subscription(self, arn: str) -> Doc:
         sub = self.store.subscriptions.get(arn)
@@ -152,6 +155,7 @@ class SubscriptionHandlers:
             "Protocol": protocol,
             "Endpoint": endpoint,
             "Owner": ctx.account_id,
+            "Principal": self._caller(ctx),
             "Confirmed": confirmed,
             "Authenticated": False,
             "Token": None if confirmed else secrets.token_hex(64),
@@ -240,7 +244,7 @@ class SubscriptionHandlers:
             "ConfirmationWasAuthenticated": "true" if sub["Authenticated"] else "false",
             "PendingConfirmation": "false" if sub["Confirmed"] else "true",
             "RawMessageDelivery": "false",
-            "SubscriptionPrincipal": f"arn:aws:iam::{sub['Owner']}:root",
+            "SubscriptionPrincipal": sub.get("Principal") or f"arn:aws:iam::{sub['Owner']}:root",
             **sub["Attributes"],
         }
         if sub["Protocol"] in ("http", "https"):

@@ -2,7 +2,8 @@
 
 A topic is a document: its ARN, name, owner, the attributes a user set (the
 computed ones, subscription counts and the effective delivery policy, are
-derived when asked for) and its tags.
+derived when asked for), its tags and its data protection policy (CreateTopic's
+``DataProtectionPolicy``; see ``data_protection``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudlet.services.sns import errors
-from cloudlet.services.sns.delivery import DEFAULT_HTTP_POLICY, check_delivery_policy
+from cloudlet.services.sns.delivery_policy import DEFAULT_HTTP_POLICY, check_delivery_policy
 from cloudlet.services.sns.store import Doc, SnsStore
 
 Result = dict[str, Any]
@@ -130,13 +132,16 @@ def tags_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
 class TopicHandlers:
     store: SnsStore
 
+    _check_protection: Callable[[str, str, bool, str], Awaitable[None]]
+    """Provided by ``DataProtectionHandlers``."""
+
     def _topic(self, arn: str | None) -> Doc:
         topic = self.store.topics.get(arn or "")
         if topic is None:
             raise errors.topic_not_found()
         return topic
 
-    def create_topic(self, ctx: Any, params: dict[str, Any]) -> Result:
+    async def create_topic(self, ctx: Any, params: dict[str, Any]) -> Result:
         name = params["Name"]
         attributes = dict(params.get("Attributes") or {})
         fifo = _bool_attr(attributes.get("FifoTopic"))
@@ -161,6 +166,9 @@ class TopicHandlers:
         if "FifoTopic" in attributes:
             attributes["FifoTopic"] = "true" if fifo else "false"
         tags = tags_dict(params.get("Tags"))
+        protection = params.get("DataProtectionPolicy") or ""
+        if protection:
+            await self._check_protection(ctx.account_id, ctx.region, fifo, protection)
         arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}"
         existing = self.store.topics.get(arn)
         if existing is not None:
@@ -169,6 +177,10 @@ class TopicHandlers:
                     raise errors.invalid_parameter(
                         "Attributes Reason: Topic already exists with different attributes"
                     )
+            if protection and existing.get("DataProtectionPolicy") != protection:
+                raise errors.invalid_parameter(
+                    "Attributes Reason: Topic already exists with different attributes"
+                )
             if tags and any(existing["Tags"].get(k) != v for k, v in tags.items()):
                 raise errors.invalid_parameter(
                     "Tags Reason: Topic already exists with different tags"
@@ -177,19 +189,20 @@ class TopicHandlers:
         attributes.setdefault("Policy", default_policy(arn, ctx.account_id))
         if fifo:
             attributes.setdefault("ContentBasedDeduplication", "false")
-        self.store.save_topic(
-            {
-                "TopicArn": arn,
-                "Name": name,
-                "Account": ctx.account_id,
-                "Region": ctx.region,
-                "Fifo": fifo,
-                "Attributes": attributes,
-                "Tags": tags,
-                "Deleted": 0,
-                "Sequence": 0,
-            }
-        )
+        topic = {
+            "TopicArn": arn,
+            "Name": name,
+            "Account": ctx.account_id,
+            "Region": ctx.region,
+            "Fifo": fifo,
+            "Attributes": attributes,
+            "Tags": tags,
+            "Deleted": 0,
+            "Sequence": 0,
+        }
+        if protection:
+            topic["DataProtectionPolicy"] = protection
+        self.store.save_topic(topic)
         return {"TopicArn": arn}
 
     def delete_topic(self, ctx: Any, params: dict[str, Any]) -> Result:

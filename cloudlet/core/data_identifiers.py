@@ -1,8 +1,10 @@
 """The sensitive data a data protection policy finds: managed and custom data identifiers.
 
-Why one module: masking and audit findings both start from the same question (where in
-this text is each kind of sensitive data?), and the answer has to be the same at every
-egress point. It is plain Python over strings, testable without a server.
+Why one module, in ``core``: CloudWatch Logs (masking at ingestion, audit findings) and
+SNS (message data protection: deny, mask, redact, audit) ask the same question (where in
+this text is each kind of sensitive data?), and the answer has to be the same in both
+services and at every egress point. It is plain Python over strings, testable without a
+server. The two services' user guides name the same identifiers with the same keywords.
 
 What each managed identifier finds follows the user guide's "Types of data that you can
 protect" tables, built from patterns cloudlet can match reliably:
@@ -19,8 +21,9 @@ protect" tables, built from patterns cloudlet can match reliably:
 
 Custom data identifiers (``Configuration.CustomDataIdentifier``) are the policy's own
 regular expressions. A finding inside a longer finding of another identifier is dropped
-(the digit groups of a card number are no security codes). Overlapping findings are merged when masking, and masking puts
-one ``*`` for each character found, so a masked event keeps its length and shape.
+(the digit groups of a card number are no security codes). Overlapping findings are
+merged when masking, and masking puts one character (``*`` unless told) for each
+character found, so a masked text keeps its length and shape; redacting removes them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 PROXIMITY = 30
 ARN_PREFIX = "arn:aws:dataprotection::aws:data-identifier/"
@@ -269,9 +273,83 @@ def _inside(f: Finding, found: list[Finding]) -> bool:
     )
 
 
-def mask(text: str, findings: Iterable[Finding]) -> str:
-    """``text`` with each character of every finding replaced by ``*``."""
+def mask(text: str, findings: Iterable[Finding], char: str = "*") -> str:
+    """``text`` with each character of every finding replaced by ``char``."""
     chars = list(text)
     for f in findings:
-        chars[f.start : f.end] = "*" * (f.end - f.start)
+        chars[f.start : f.end] = char * (f.end - f.start)
     return "".join(chars)
+
+
+def redact(text: str, findings: Iterable[Finding]) -> str:
+    """``text`` without the characters of any finding (overlapping findings merged)."""
+    keep = [True] * len(text)
+    for f in findings:
+        keep[f.start : f.end] = [False] * (f.end - f.start)
+    return "".join(ch for ch, kept in zip(text, keep, strict=True) if kept)
+
+
+# -- a policy's identifiers (the grammar Logs and SNS share) ----------------------------
+
+MAX_CUSTOM = 10
+MAX_CUSTOM_NAME = 128
+MAX_REGEX = 200
+_CUSTOM_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def custom_identifiers(config: Any, bad: Callable[[str], Exception]) -> dict[str, re.Pattern[str]]:
+    """A policy's ``Configuration``: its custom identifiers by name (at most 10, each a
+    ``Name`` and a ``Regex`` of at most 200 characters). ``bad`` makes the service's error."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict) or set(config) - {"CustomDataIdentifier"}:
+        raise bad("Configuration may only contain CustomDataIdentifier.")
+    items = config.get("CustomDataIdentifier") or []
+    if not isinstance(items, list):
+        raise bad("CustomDataIdentifier must be a list.")
+    if len(items) > MAX_CUSTOM:
+        raise bad(f"A policy can have at most {MAX_CUSTOM} custom data identifiers.")
+    out: dict[str, re.Pattern[str]] = {}
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"Name", "Regex"}:
+            raise bad("Each custom data identifier must have exactly a Name and a Regex.")
+        name, regex = item["Name"], item["Regex"]
+        if not isinstance(name, str) or not _CUSTOM_NAME.match(name) or len(name) > MAX_CUSTOM_NAME:
+            raise bad(f"Invalid custom data identifier name: {name}")
+        if name in MANAGED or name in out:
+            raise bad(f"Duplicate data identifier name: {name}")
+        if not isinstance(regex, str) or not regex or len(regex) > MAX_REGEX:
+            raise bad(f"The Regex of {name} must be 1 to {MAX_REGEX} characters.")
+        try:
+            out[name] = re.compile(regex)
+        except re.error as exc:
+            raise bad(f"The Regex of {name} is not a valid regular expression: {exc}") from None
+    return out
+
+
+def named_identifiers(
+    raw: Any,
+    custom: dict[str, re.Pattern[str]],
+    bad: Callable[[str], Exception],
+    undetected: Callable[[str], Exception],
+) -> tuple[str, ...]:
+    """A statement's ``DataIdentifier`` list: managed ARNs as names, custom names as
+    they are. A managed identifier AWS has but cloudlet does not detect is refused
+    (``undetected``, given the message), rather than accepted and never found."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(i, str) for i in raw):
+        raise bad("DataIdentifier must be a non-empty list of data identifiers.")
+    names = []
+    for ident in raw:
+        if ident in custom:
+            names.append(ident)
+            continue
+        name = managed_name(ident)
+        if name is None:
+            raise bad(f"Unknown data identifier: {ident}")
+        if name not in MANAGED:
+            raise undetected(
+                f"cloudlet does not detect the managed data identifier {name}; it detects "
+                f"{', '.join(sorted(MANAGED))} and custom data identifiers."
+            )
+        names.append(name)
+    return tuple(dict.fromkeys(names))
