@@ -39,6 +39,7 @@ A refusal is ``AccessDenied`` in the request's protocol, worded as AWS words it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -72,6 +73,9 @@ class Identity:
     boundary: policy.Policy | None = None
     """The user's or role's permissions boundary: when set, an identity-based Allow
     must also be the boundary's."""
+    record: Callable[[str, str], None] | None = None
+    """Told (action, Region) of every check evaluated for the principal, allowed or not:
+    IAM's access advisor data (``services/iam/tracking.py``), one dict write."""
 
 
 _ROOT_POLICIES = (
@@ -225,6 +229,8 @@ def _check(
     compiled: policy.Policy | None,
     service: Any,
 ) -> None:
+    if identity.record is not None:
+        identity.record(request.action, ctx.region)
     decision = decide(request, identity, compiled)
     if decision.allowed or _acl_grants(ctx, service, decision, request.action, request.resource):
         return

@@ -9,7 +9,10 @@ AssumeRoleWithWebIdentity trusts), ``logins`` (login profiles, ChangePassword, t
 password policy), ``mfa`` (virtual MFA devices), ``certificates`` (server
 certificates), ``account`` (alias, summary, STS preferences), ``details``
 (GetAccountAuthorizationDetails), ``simulator`` (the policy simulator) and
-``reports`` (credential reports), ``service_roles`` (service-linked roles).
+``reports`` (credential reports), ``service_roles`` (service-linked roles),
+``ssh_keys``, ``signing`` (signing certificates), ``service_credentials``
+(service-specific credentials), ``advisor`` (service last accessed reports) and
+``granting`` (ListPoliciesGrantingServiceAccess).
 
 Strict mode asks IAM one question per request (``identities.Identities``):
 the principal's compiled identity policies, cached per principal and dropped on
@@ -17,6 +20,10 @@ every IAM change, so a request costs a dict read.
 Access keys are registered in the server's ``CredentialStore`` when created and
 again at start-up from the durable state; inactive keys are not registered, so
 strict mode refuses them as unknown (``InvalidClientTokenId``).
+
+Each principal's identity also carries access advisor's recorder (``tracking``): the
+authorizer tells it every action it evaluates, a dict write; a background pass writes
+what was recorded to the store, as does ``stop``.
 """
 
 from __future__ import annotations
@@ -25,13 +32,16 @@ from typing import Any
 
 from cloudlet.auth.credentials import Principal
 from cloudlet.core.clock import clock
+from cloudlet.core.environ import seconds_setting
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.iam import errors
 from cloudlet.services.iam.account import AccountHandlers
+from cloudlet.services.iam.advisor import AdvisorHandlers
 from cloudlet.services.iam.boundaries import BoundaryHandlers, boundary_view
 from cloudlet.services.iam.certificates import CertificateHandlers
 from cloudlet.services.iam.common import dt
 from cloudlet.services.iam.details import DetailHandlers
+from cloudlet.services.iam.granting import GrantingHandlers
 from cloudlet.services.iam.identities import Identities
 from cloudlet.services.iam.logins import LoginHandlers
 from cloudlet.services.iam.managed import AWS_MANAGED
@@ -40,13 +50,19 @@ from cloudlet.services.iam.oidc import OidcHandlers, provider_id
 from cloudlet.services.iam.policies import PolicyHandlers
 from cloudlet.services.iam.reports import ReportHandlers
 from cloudlet.services.iam.roles import RoleHandlers
+from cloudlet.services.iam.service_credentials import ServiceCredentialHandlers
 from cloudlet.services.iam.service_roles import ServiceRoleHandlers
+from cloudlet.services.iam.signing import SigningCertificateHandlers
 from cloudlet.services.iam.simulator import SimulatorHandlers
+from cloudlet.services.iam.ssh_keys import SshKeyHandlers
 from cloudlet.services.iam.store import Doc, IamStore, key
+from cloudlet.services.iam.tracking import AccessTracker
 from cloudlet.services.iam.users import UserHandlers
 
 Result = dict[str, Any]
 REPORT_PASS_SECONDS = 1.0
+ADVISOR_PASS_SECONDS = 0.5
+FLUSH_SETTING = "CLOUDLET_IAM_ACCESS_FLUSH_INTERVAL"
 _TARGETS = (
     ("user", "UserName", "user"),
     ("role", "RoleName", "role"),
@@ -68,7 +84,20 @@ _SELF_OPERATIONS = frozenset(
         "ListMFADevices",
         "DeactivateMFADevice",
         "GetMFADevice",
+        "ListSSHPublicKeys",
+        "UploadSigningCertificate",
+        "ListSigningCertificates",
+        "UpdateSigningCertificate",
+        "DeleteSigningCertificate",
+        "ListServiceSpecificCredentials",
+        "ResetServiceSpecificCredential",
+        "UpdateServiceSpecificCredential",
+        "DeleteServiceSpecificCredential",
     }
+)
+# Operations whose resource is the user, group, role or policy their ``Arn`` names.
+_ARN_OPERATIONS = frozenset(
+    {"GenerateServiceLastAccessedDetails", "ListPoliciesGrantingServiceAccess"}
 )
 # The operations AWS documents the iam:PermissionsBoundary key for (the Service
 # Authorization Reference): the boundary asked for, or the one the user or role has.
@@ -116,6 +145,11 @@ class IamService(
     SimulatorHandlers,
     ReportHandlers,
     ServiceRoleHandlers,
+    SshKeyHandlers,
+    SigningCertificateHandlers,
+    ServiceCredentialHandlers,
+    AdvisorHandlers,
+    GrantingHandlers,
     Service,
 ):
     name = "iam"
@@ -127,10 +161,14 @@ class IamService(
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = IamStore(env.database("iam"))
-        self.identities = Identities(self.store)
+        self.tracker = AccessTracker(self.store)
+        self.identities = Identities(self.store, self.tracker)
 
     async def start(self) -> None:
         self.env.every(REPORT_PASS_SECONDS, self._complete_reports, "iam-credential-reports")
+        self.env.every(ADVISOR_PASS_SECONDS, self._complete_access_jobs, "iam-access-advisor")
+        flush = seconds_setting(FLUSH_SETTING, 5.0, low=0.05)
+        self.env.every(flush, self.tracker.flush, "iam-access-tracking")
         credentials = self.env.credentials
         if credentials is None:
             return
@@ -142,6 +180,7 @@ class IamService(
     async def stop(self) -> None:
         if self.env.credentials is not None and self.env.credentials.policies is self.identities:
             self.env.credentials.policies = None
+        self.tracker.flush()
         self.store.close()
 
     def health(self) -> dict[str, Any]:
@@ -160,6 +199,8 @@ class IamService(
             return params["PolicyArn"], None
         if "PolicySourceArn" in params:
             return params["PolicySourceArn"], None
+        if operation in _ARN_OPERATIONS:
+            return params["Arn"], None
         for kind, member, word in _TARGETS:
             name = params.get(member)
             if name:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from cloudlet.auth import policy
+from cloudlet.core.model_constraints import violations
 from cloudlet.services.iam import errors
 
 _UPPER = string.ascii_uppercase + string.digits
@@ -52,6 +53,15 @@ def check_range(value: int | None, member: str, low: int, high: int) -> None:
         f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
         f"constraint: Member must have value {bound}"
     )
+
+
+def check_constraints(operation: str, params: dict[str, Any]) -> None:
+    """The model's lengths, patterns, ranges and enums for ``operation``'s input, broken
+    ones answered as IAM's framework answers them (``ValidationError``, all listed)."""
+    broken = [text for _path, text in violations("iam", operation, params)]
+    if broken:
+        noun = "error" if len(broken) == 1 else "errors"
+        raise errors.validation(f"{len(broken)} validation {noun} detected: {'; '.join(broken)}")
 
 
 def check_document(text: str, kind: policy.PolicyKind = "identity") -> str:

@@ -32,6 +32,7 @@ class DetailHandlers:
     store: Any
     _public_policy: Callable[..., Result]
     _public_profile: Callable[[str, Doc], Result]
+    _role_last_used: Callable[[Doc], Result]
 
     def _attached(self, account: str, doc: Doc) -> list[Result]:
         out = []
@@ -83,6 +84,7 @@ class DetailHandlers:
 
     def _role_detail(self, account: str, doc: Doc) -> Result:
         out = public_role(doc)
+        out["RoleLastUsed"] = self._role_last_used(doc)
         out.pop("Description", None)
         out.pop("MaxSessionDuration", None)
         out["Tags"] = tag_list(doc["Tags"])

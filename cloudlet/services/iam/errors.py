@@ -80,3 +80,27 @@ def malformed_certificate(message: str) -> ServiceError:
 
 def key_pair_mismatch(message: str) -> ServiceError:
     return ServiceError("KeyPairMismatch", message, 400)
+
+
+def invalid_public_key(message: str) -> ServiceError:
+    return ServiceError("InvalidPublicKey", message, 400)
+
+
+def unrecognized_public_key_encoding(message: str) -> ServiceError:
+    return ServiceError("UnrecognizedPublicKeyEncoding", message, 400)
+
+
+def duplicate_ssh_public_key(message: str) -> ServiceError:
+    return ServiceError("DuplicateSSHPublicKey", message, 400)
+
+
+def invalid_certificate(message: str) -> ServiceError:
+    return ServiceError("InvalidCertificate", message, 400)
+
+
+def duplicate_certificate(message: str) -> ServiceError:
+    return ServiceError("DuplicateCertificate", message, 409)
+
+
+def not_supported_service(message: str) -> ServiceError:
+    return ServiceError("NotSupportedService", message, 404)

@@ -11,6 +11,9 @@ A user of an account whose password policy has ``AllowUsersToChangePassword`` ma
 also change its own password and read that policy, as AWS grants.
 Other services ask it for an MFA code's validity (STS) and a server certificate
 by ARN (HTTPS listeners).
+Each user's or role session's ``Identity`` carries its ``record``: the access advisor's
+tracker bound to the user's ARN, or to the role's ARN behind the session
+(``tracking``); a federated user's attempts are not tracked.
 Principals IAM does not govern (role credentials for a role IAM does not know,
 as EC2 instance profiles made up in open mode) get None: not evaluated.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 from cloudlet.auth import policy
 from cloudlet.auth.authorizer import Identity
@@ -28,11 +32,13 @@ from cloudlet.services.iam.managed import AWS_MANAGED
 from cloudlet.services.iam.mfa import verify_token
 from cloudlet.services.iam.oidc import provider_id
 from cloudlet.services.iam.store import Doc, IamStore, key
+from cloudlet.services.iam.tracking import AccessTracker
 
 
 class Identities:
-    def __init__(self, store: IamStore) -> None:
+    def __init__(self, store: IamStore, tracker: AccessTracker | None = None) -> None:
         self.store = store
+        self.tracker = tracker
         self._identities: dict[tuple[str, tuple[str, ...], str | None], Identity | None] = {}
         self._compiled: dict[str, policy.Policy] = {}
 
@@ -101,7 +107,12 @@ class Identities:
                 return None  # a role IAM does not know (open-mode habits): not governed
             caller = policy.Caller(principal.arn, account, "assumed-role", role_arn=role["Arn"])
             boundary = self.boundary_of(account, role)
-            return Identity(caller, self._policies_of(account, role), boundary=boundary)
+            return Identity(
+                caller,
+                self._policies_of(account, role),
+                boundary=boundary,
+                record=self._recorder(role["Arn"]),
+            )
         if ":user/" not in principal.arn:
             return None
         caller = policy.Caller(principal.arn, account, "user")
@@ -116,7 +127,13 @@ class Identities:
         if (settings.get("PasswordPolicy") or {}).get("AllowUsersToChangePassword"):
             docs.append(self._compile(_own_password(user["Arn"])))
         boundary = self.boundary_of(account, user)
-        return Identity(caller, tuple(docs), user["UserName"], boundary=boundary)
+        return Identity(
+            caller,
+            tuple(docs),
+            user["UserName"],
+            boundary=boundary,
+            record=self._recorder(user["Arn"]),
+        )
 
     def _federated_identity(self, principal: Principal) -> Identity:
         """A federated user (GetFederationToken): its IAM user's policies and boundary
@@ -132,6 +149,9 @@ class Identities:
         base = self._build_identity(Principal.user(account, user["UserName"], None, user["Path"]))
         assert base is not None
         return Identity(caller, (*base.policies, *deny), boundary=base.boundary)
+
+    def _recorder(self, entity: str) -> Callable[[str, str], None] | None:
+        return self.tracker.recorder(entity) if self.tracker is not None else None
 
     def sources_of(self, account: str, entity: Doc) -> list[tuple[str, str, str]]:
         """An entity's policies as (id, IAM's source type, document): its inline

@@ -8,7 +8,8 @@ GenerateCredentialReport starts a new one and GetCredentialReport answers
 values are those of the IAM user guide's "Getting credential reports". Access keys'
 last use is what strict mode recorded since the server started (the authenticator
 keeps it in memory); console sign-ins do not exist here, so ``password_last_used`` is
-``no_information``.
+``no_information``. ``cert_1``/``cert_2`` are the user's signing certificates, oldest
+first (``signing``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.iam.common import dt
+from cloudlet.services.iam.signing import user_certificates
 from cloudlet.services.iam.store import Doc
 
 Result = dict[str, Any]
@@ -36,7 +37,8 @@ COLUMNS = (
 
 
 def _time(epoch: float) -> str:
-    return dt(epoch).isoformat()
+    """The report's times, to the second (``2014-08-14T22:45:43+00:00``), as AWS's."""
+    return dt(epoch).replace(microsecond=0).isoformat()
 
 
 class ReportHandlers:
@@ -137,7 +139,7 @@ class ReportHandlers:
         row = [name, user["Arn"], _time(user["CreateDate"])]
         if profile:
             changed = profile.get("PasswordLastChanged", profile["CreateDate"])
-            rotation = (dt(changed) + timedelta(days=max_age)).isoformat() if max_age else "N/A"
+            rotation = _time(changed + max_age * 86400) if max_age else "N/A"
             row += ["true", "no_information", _time(changed), rotation]
         else:
             row += ["false", "N/A", "N/A", "N/A"]
@@ -159,5 +161,11 @@ class ReportHandlers:
                 _time(akey["CreateDate"]),
             ]
             row += [_time(used[0]), used[2] or "N/A", used[1]] if used else ["N/A"] * 3
-        row += ["false", "N/A"] * 2  # cert_1/cert_2: signing certificates are not built
+        certs = user_certificates(self.store, account, name)
+        for index in range(2):
+            if index >= len(certs):
+                row += ["false", "N/A"]
+                continue
+            cert = certs[index]
+            row += ["true" if cert["Status"] == "Active" else "false", _time(cert["UploadDate"])]
         return row

@@ -74,6 +74,13 @@ class RoleHandlers:
     _changed: Any
     _now: Any
     _boundary_arn: Callable[[str, str], str]
+    tracker: Any
+
+    def _role_last_used(self, doc: Doc) -> Result:
+        """When and where the role's sessions last made a request strict mode evaluated
+        (access advisor's data, ``tracking``): empty when never."""
+        used = self.tracker.last_used(doc["Arn"])
+        return {} if used is None else {"LastUsedDate": dt(used[0]), "Region": used[1]}
 
     # -- roles ------------------------------------------------------------------------------
 
@@ -103,7 +110,10 @@ class RoleHandlers:
         return {"Role": public_role(doc)}
 
     def get_role(self, ctx: Any, params: dict[str, Any]) -> Result:
-        return {"Role": public_role(self._entity("role", ctx.account_id, params["RoleName"]))}
+        doc = self._entity("role", ctx.account_id, params["RoleName"])
+        out = public_role(doc)
+        out["RoleLastUsed"] = self._role_last_used(doc)
+        return {"Role": out}
 
     def list_roles(self, ctx: Any, params: dict[str, Any]) -> Result:
         docs = with_prefix(
@@ -149,6 +159,7 @@ class RoleHandlers:
                 "Cannot delete entity, must remove roles from instance profile first."
             )
         self.store.delete("role", key(account, name))
+        self.tracker.forget(doc["Arn"])
         self._changed()
         return {}
 

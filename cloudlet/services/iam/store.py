@@ -8,6 +8,9 @@ by their URL without the scheme, MFA devices by serial number); an account's own
 settings (password policy, alias, STS token version) are one ``account`` document
 keyed by the account id, as is its credential report; service-linked role deletion
 tasks are keyed by task id. A user's login profile lives in the user's document.
+SSH public keys, signing certificates and service-specific credentials are keyed by
+their ids; access advisor's records by the entity's ARN (``tracking``) and its report
+jobs by job id (``advisor``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ KINDS = (
     "account",
     "credential_report",
     "deletion_task",
+    "ssh_public_key",
+    "signing_certificate",
+    "service_credential",
+    "access_record",
+    "access_job",
 )
 
 Doc = dict[str, Any]

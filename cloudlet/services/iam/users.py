@@ -23,6 +23,12 @@ Result = dict[str, Any]
 MAX_KEYS_PER_USER = 2
 _KEY_CHARS = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
+# What a user holds besides access keys that DeleteUser refuses to leave behind.
+_USER_CREDENTIALS = {
+    "signing_certificate": "signing certificates",
+    "ssh_public_key": "SSH public keys",
+    "service_credential": "service-specific credentials",
+}
 
 
 class UserHandlers:
@@ -35,6 +41,7 @@ class UserHandlers:
     _unregister_key: Any
     _caller_user: Any
     _boundary_arn: Callable[[str, str], str]
+    tracker: Any
 
     # -- users ---------------------------------------------------------------------------
 
@@ -112,7 +119,14 @@ class UserHandlers:
                 if device.get("User") == old:
                     device["User"] = new_name
                     self.store.save("mfa_device", device)
+            for kind in _USER_CREDENTIALS:
+                for held in self.store.all(kind, account):
+                    if held["UserName"] == old:
+                        held["UserName"] = new_name
+                        self.store.save(kind, held)
+        old_arn = doc["Arn"]
         doc["Arn"] = f"arn:aws:iam::{account}:user{doc['Path']}{doc['UserName']}"
+        self.tracker.rename(old_arn, doc["Arn"])
         self.store.put("user", key(account, doc["UserName"]), doc)
         for akey in self.store.all("access_key", account):
             if akey["UserName"] == doc["UserName"] and akey["Status"] == "Active":
@@ -125,6 +139,9 @@ class UserHandlers:
         doc = self._entity("user", account, name)
         if any(k["UserName"] == name for k in self.store.all("access_key", account)):
             raise errors.delete_conflict("Cannot delete entity, must delete access keys first.")
+        for kind, what in _USER_CREDENTIALS.items():
+            if any(d["UserName"] == name for d in self.store.all(kind, account)):
+                raise errors.delete_conflict(f"Cannot delete entity, must delete {what} first.")
         if doc.get("LoginProfile"):
             raise errors.delete_conflict("Cannot delete entity, must delete login profile first.")
         if any(d.get("User") == name for d in self.store.all("mfa_device", account)):
@@ -138,6 +155,7 @@ class UserHandlers:
                 "Cannot delete entity, must remove users from group first."
             )
         self.store.delete("user", key(account, name))
+        self.tracker.forget(doc["Arn"])
         self._changed()
         return {}
 
