@@ -5,35 +5,44 @@ ACM holds real certificates and keys. ImportCertificate checks what it is
 given the way ACM does (one PEM certificate, an unencrypted matching key, a
 chain that certifies it, valid now); RequestCertificate issues at once from
 this server's own CA (``certs.py``: nothing here can check DNS, so the
-validation records are reported as already passed). The CA's PEM is served at
-``/_cloudlet/acm/ca.pem`` for clients that should trust issued certificates.
+validation records are reported as already passed), valid for 395 days
+(``CLOUDLET_ACM_VALIDITY_DAYS`` changes it, so short-lived certificates can be
+tried). The CA's PEM is served at ``/_cloudlet/acm/ca.pem`` for clients that
+should trust issued certificates, its CRL at ``/_cloudlet/acm/crl``.
 
 RequestCertificate with a ``CertificateAuthorityArn`` issues a private
-certificate from that AWS Private CA, renewable with RenewCertificate
-(``private.py``). Load balancers read a certificate and key through
+certificate from that AWS Private CA (``private.py``); with ``Options.Export``
+ENABLED a public certificate may be exported, as ACM's exportable public
+certificates. Load balancers read a certificate and key through
 ``ExportCertificate`` on the internal client: for clients it exports only
-private certificates, as ACM does, for an internal call any certificate.
-Which resources use a certificate (``InUseBy``, ``InUse``, and
-DeleteCertificate's ``ResourceInUseException``) is asked of the load
-balancer services through the same internal client, when it is wanted: their
-listeners are the only record of it, so nothing here can go stale.
+what ACM lets them export, for an internal call any certificate. Which
+resources use a certificate (``InUseBy``, ``InUse``, DeleteCertificate's and
+RevokeCertificate's ``ResourceInUseException``) is asked of the load balancer
+services through the same internal client, when it is wanted: their listeners
+are the only record of it, so nothing here can go stale.
 
-Not built (501): managed renewal of certificates ACM issued itself,
-RevokeCertificate (of exported public certificates), the ACME operations,
-SearchCertificates.
+Reading is ``views.py``, SearchCertificates ``search.py``, RevokeCertificate
+``revoke.py``, renewal (RenewCertificate, managed renewal, expiry events, the
+account configuration) ``renewal.py``. ResendValidationEmail checks its domains
+and then answers as AWS does for a certificate not awaiting validation: none
+ever is here.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from cloudlet.core.clock import clock
+from cloudlet.core.environ import seconds_setting
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.protocols.base import HttpResponse
 from cloudlet.services.acm import certs
 from cloudlet.services.acm.private import PrivateMixin
+from cloudlet.services.acm.renewal import RenewalMixin
+from cloudlet.services.acm.revoke import CRL_PATH, RevokeMixin
+from cloudlet.services.acm.search import SearchMixin
+from cloudlet.services.acm.views import ViewsMixin
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.state.documents import DocumentStore
 
@@ -41,26 +50,34 @@ Doc = dict[str, Any]
 CA_PATH = "/_cloudlet/acm/ca.pem"
 TOKEN_SECONDS = 3600
 """RequestCertificate with the same IdempotencyToken within an hour: the same ARN."""
-DEFAULT_KEY_TYPES = ("RSA_1024", "RSA_2048")
-"""ListCertificates without an ``Includes.keyTypes`` filter lists only these, as ACM does."""
+OPTION_VALUES = {
+    "CertificateTransparencyLoggingPreference": ("ENABLED", "DISABLED"),
+    "Export": ("ENABLED", "DISABLED"),
+}
 
 
 def _error(code: str, message: str, status: int = 400) -> ServiceError:
     return ServiceError(code, message, status)
 
 
-def _when(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+def validity_days() -> float:
+    """Days ACM's certificates are valid: ``CLOUDLET_ACM_VALIDITY_DAYS`` (default 395)."""
+    return seconds_setting("CLOUDLET_ACM_VALIDITY_DAYS", certs.ISSUED_DAYS, low=0.0001, high=3650)
 
 
-class AcmService(PrivateMixin, Service):
+class AcmService(PrivateMixin, RenewalMixin, RevokeMixin, SearchMixin, ViewsMixin, Service):
     name = "acm"
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = DocumentStore(env.database("acm"), "docs")
         self.certs: dict[str, Doc] = {d["Arn"]: d for d in self.store.load("cert")}
-        self._parsed: dict[str, certs.Parsed] = {}
+        self.configs: dict[str, Doc] = {d["place"]: d for d in self.store.load("config")}
+        self.crl_entries: dict[str, Doc] = {d["serial"]: d for d in self.store.load("crl")}
+        self._parsed: dict[str, tuple[str, certs.Parsed]] = {}
+        self._x509_cache: dict[str, tuple[str, Doc]] = {}
+        self._busy: set[str] = set()
+        self.validity_days = validity_days()
         ca = self.store.load("ca")
         if ca:
             self.ca_pem, self.ca_key_pem = ca[0]["cert"], ca[0]["key"]
@@ -69,13 +86,18 @@ class AcmService(PrivateMixin, Service):
             self.ca_pem, self.ca_key_pem = certs.cert_pem(cert), certs.key_pem(key)
             self.store.put("ca", "ca", {"cert": self.ca_pem, "key": self.ca_key_pem})
 
+    async def start(self) -> None:
+        self._start_renewals()
+
     async def stop(self) -> None:
         self.store.close()
 
     def claims(self, req: Any) -> bool:
-        return req.path == CA_PATH
+        return req.path in (CA_PATH, CRL_PATH)
 
     async def serve(self, req: Any, body: bytes) -> HttpResponse:
+        if req.path == CRL_PATH:
+            return HttpResponse(200, [("Content-Type", "application/pkix-crl")], self._crl())
         return HttpResponse(200, [("Content-Type", "application/x-pem-file")], self.ca_pem.encode())
 
     # -- helpers ----------------------------------------------------------------
@@ -90,15 +112,17 @@ class AcmService(PrivateMixin, Service):
 
     def _save(self, doc: Doc) -> None:
         self.certs[doc["Arn"]] = doc
-        self._parsed.pop(doc["Arn"], None)
         self.store.put("cert", doc["Arn"], doc)
 
     def _info(self, doc: Doc) -> certs.Parsed:
-        """What the certificate says, read once (List would parse every one per call)."""
-        parsed = self._parsed.get(doc["Arn"])
-        if parsed is None:
-            parsed = self._parsed[doc["Arn"]] = certs.describe(certs.load_cert(doc["cert"]))
-        return parsed
+        """What the certificate says, read once per certificate (renewal replaces it)."""
+        cached = self._parsed.get(doc["Arn"])
+        if cached is None or cached[0] != doc["cert"]:
+            cached = self._parsed[doc["Arn"]] = (
+                doc["cert"],
+                certs.describe(certs.load_cert(doc["cert"])),
+            )
+        return cached[1]
 
     async def _users(self, ctx: Any) -> dict[str, list[str]]:
         """Certificate ARN -> ARNs of the load balancers whose listeners serve it."""
@@ -149,6 +173,22 @@ class AcmService(PrivateMixin, Service):
             raise _error("TooManyTagsException", "A certificate can have at most 50 tags.")
         return out
 
+    @staticmethod
+    def _options(options: Doc | None) -> Doc:
+        for key, value in (options or {}).items():
+            if value not in OPTION_VALUES.get(key, (value,)):
+                raise _error("ValidationException", f"Value '{value}' for {key} is not valid.")
+        return dict(options or {})
+
+    def _issue_public(self, domain: str, sans: list[str], algorithm: str) -> Doc:
+        """Certificate, chain and key PEMs for ``domain`` from this server's own CA."""
+        ca_cert, ca_key = certs.load_cert(self.ca_pem), certs.load_key(self.ca_key_pem)
+        crl_url = f"{self.env.endpoint or 'http://localhost:4566'}{CRL_PATH}"
+        cert, key = certs.issue(
+            ca_cert, ca_key, domain, sans, algorithm, self.validity_days, crl_url
+        )
+        return {"cert": certs.cert_pem(cert), "chain": self.ca_pem, "key": certs.key_pem(key)}
+
     # -- import and request -----------------------------------------------------
 
     def import_certificate(self, ctx: Any, params: Doc) -> Doc:
@@ -157,7 +197,7 @@ class AcmService(PrivateMixin, Service):
             cert, key, links = certs.load_import(params["Certificate"], params["PrivateKey"], chain)
         except certs.CertificateError as exc:
             raise _error("ValidationException", str(exc)) from None
-        now = time.time()
+        now = clock.time()
         if arn := params.get("CertificateArn"):
             doc = self._cert(ctx, arn)
             if doc["Type"] != "IMPORTED":
@@ -182,6 +222,7 @@ class AcmService(PrivateMixin, Service):
             key=certs.key_pem(key),
             imported=now,
         )
+        doc.pop("expiry_event_at", None)
         self._save(doc)
         return {"CertificateArn": doc["Arn"]}
 
@@ -198,7 +239,11 @@ class AcmService(PrivateMixin, Service):
         algorithm = params.get("KeyAlgorithm", "RSA_2048")
         if algorithm not in certs.KEY_ALGORITHMS:
             raise _error("ValidationException", f"KeyAlgorithm {algorithm} is not supported.")
-        now = time.time()
+        options = {
+            "CertificateTransparencyLoggingPreference": "ENABLED",
+            **self._options(params.get("Options")),
+        }
+        now = clock.time()
         token = params.get("IdempotencyToken")
         if token:
             for doc in self.certs.values():
@@ -212,9 +257,7 @@ class AcmService(PrivateMixin, Service):
         if ca_arn := params.get("CertificateAuthorityArn"):
             issued = await self._issue_private(ctx, ca_arn, domain, sans, algorithm)
         else:
-            ca_cert, ca_key = certs.load_cert(self.ca_pem), certs.load_key(self.ca_key_pem)
-            cert, key = certs.issue(ca_cert, ca_key, domain, sans, algorithm)
-            issued = {"cert": certs.cert_pem(cert), "chain": self.ca_pem, "key": certs.key_pem(key)}
+            issued = self._issue_public(domain, sans, algorithm)
         doc = {
             "Arn": self._new_arn(ctx),
             "account": ctx.account_id,
@@ -227,130 +270,11 @@ class AcmService(PrivateMixin, Service):
             "token": token,
             "method": params.get("ValidationMethod", "DNS"),
             "Tags": self._tags(params.get("Tags")),
-            "Options": params.get("Options")
-            or {"CertificateTransparencyLoggingPreference": "ENABLED"},
+            "Options": options,
             **issued,
         }
         self._save(doc)
         return {"CertificateArn": doc["Arn"]}
-
-    # -- reading ------------------------------------------------------------------
-
-    def _validation(self, doc: Doc, parsed: certs.Parsed) -> list[Doc]:
-        if doc["Type"] != "AMAZON_ISSUED":
-            return []
-        out = []
-        for name in parsed.sans:
-            bare = name.removeprefix("*.")
-            entry: Doc = {
-                "DomainName": name,
-                "ValidationDomain": bare,
-                "ValidationStatus": "SUCCESS",
-                "ValidationMethod": doc.get("method", "DNS"),
-            }
-            if entry["ValidationMethod"] == "DNS":
-                token = uuid.uuid5(uuid.NAMESPACE_DNS, doc["Arn"] + bare).hex
-                entry["ResourceRecord"] = {
-                    "Name": f"_{token[:32]}.{bare}.",
-                    "Type": "CNAME",
-                    "Value": f"_{token[::-1][:32]}.acm-validations.aws.",
-                }
-            else:
-                entry["ValidationEmails"] = [f"admin@{bare}"]
-            out.append(entry)
-        return out
-
-    async def describe_certificate(self, ctx: Any, params: Doc) -> Doc:
-        doc = self._cert(ctx, params["CertificateArn"])
-        users = (await self._users(ctx)).get(doc["Arn"], [])
-        parsed = self._info(doc)
-        out: Doc = {
-            "CertificateArn": doc["Arn"],
-            "DomainName": parsed.domain,
-            "SubjectAlternativeNames": parsed.sans,
-            "Serial": parsed.serial,
-            "Subject": parsed.subject,
-            "Issuer": "cloudlet" if doc["Type"] == "AMAZON_ISSUED" else parsed.issuer,
-            "RenewalEligibility": "ELIGIBLE" if doc["Type"] == "PRIVATE" else "INELIGIBLE",
-            "CreatedAt": _when(doc["created"]),
-            "Status": "ISSUED",
-            "NotBefore": parsed.not_before,
-            "NotAfter": parsed.not_after,
-            "KeyAlgorithm": parsed.key_algorithm,
-            "SignatureAlgorithm": parsed.signature_algorithm,
-            "InUseBy": users,
-            "Type": doc["Type"],
-            "KeyUsages": [{"Name": u} for u in parsed.key_usages],
-            "ExtendedKeyUsages": [{"Name": u} for u in parsed.extended_key_usages],
-            "Options": doc.get("Options")
-            or {"CertificateTransparencyLoggingPreference": "ENABLED"},
-        }
-        if doc["Type"] == "IMPORTED":
-            out["ImportedAt"] = _when(doc["imported"])
-        else:
-            out["IssuedAt"] = _when(doc["issued"])
-            out["DomainValidationOptions"] = self._validation(doc, parsed)
-        if doc["Type"] == "PRIVATE":
-            out["CertificateAuthorityArn"] = doc["ca"]
-        if renewal := doc.get("renewal"):
-            out["RenewalSummary"] = {**renewal, "UpdatedAt": _when(renewal["UpdatedAt"])}
-        return {"Certificate": out}
-
-    def get_certificate(self, ctx: Any, params: Doc) -> Doc:
-        doc = self._cert(ctx, params["CertificateArn"])
-        out = {"Certificate": doc["cert"]}
-        if doc.get("chain"):
-            out["CertificateChain"] = doc["chain"]
-        return out
-
-    async def list_certificates(self, ctx: Any, params: Doc) -> Doc:
-        users = await self._users(ctx)
-        statuses = params.get("CertificateStatuses") or []
-        includes = params.get("Includes") or {}
-        key_types = includes.get("keyTypes") or DEFAULT_KEY_TYPES
-        mine = [
-            d
-            for d in self.certs.values()
-            if d["account"] == ctx.account_id and d["region"] == ctx.region
-        ]
-        summaries = []
-        for doc in mine:
-            if statuses and "ISSUED" not in statuses:
-                continue
-            parsed = self._info(doc)
-            if parsed.key_type not in key_types:
-                continue
-            if eku := includes.get("extendedKeyUsage"):
-                if not set(eku) & set(parsed.extended_key_usages):
-                    continue
-            summary: Doc = {
-                "CertificateArn": doc["Arn"],
-                "DomainName": parsed.domain,
-                "SubjectAlternativeNameSummaries": parsed.sans[:100],
-                "HasAdditionalSubjectAlternativeNames": len(parsed.sans) > 100,
-                "Status": "ISSUED",
-                "Type": doc["Type"],
-                "KeyAlgorithm": parsed.key_algorithm,
-                "KeyUsages": parsed.key_usages,
-                "ExtendedKeyUsages": parsed.extended_key_usages,
-                "InUse": doc["Arn"] in users,
-                "RenewalEligibility": "ELIGIBLE" if doc["Type"] == "PRIVATE" else "INELIGIBLE",
-                "NotBefore": parsed.not_before,
-                "NotAfter": parsed.not_after,
-                "CreatedAt": _when(doc["created"]),
-            }
-            if doc["Type"] == "IMPORTED":
-                summary["ImportedAt"] = _when(doc["imported"])
-            else:
-                summary["IssuedAt"] = _when(doc["issued"])
-            summaries.append(summary)
-        start = int(params.get("NextToken") or 0)
-        size = int(params.get("MaxItems") or 1000)
-        page = summaries[start : start + size]
-        out: Doc = {"CertificateSummaryList": page}
-        if start + size < len(summaries):
-            out["NextToken"] = str(start + size)
-        return out
 
     # -- changing -----------------------------------------------------------------
 
@@ -363,15 +287,26 @@ class AcmService(PrivateMixin, Service):
             )
         del self.certs[doc["Arn"]]
         self._parsed.pop(doc["Arn"], None)
+        self._x509_cache.pop(doc["Arn"], None)
         self.store.delete("cert", doc["Arn"])
         return {}
 
     def export_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
-        if ctx.request is not None and doc["Type"] != "PRIVATE":
-            raise _error(
-                "ValidationException", f"Certificate ARN: {doc['Arn']} is not a private certificate"
+        if ctx.request is not None:  # a client's export; load balancers read any
+            exportable = doc["Type"] == "PRIVATE" or (
+                doc["Type"] == "AMAZON_ISSUED"
+                and (doc.get("Options") or {}).get("Export") == "ENABLED"
             )
+            if not exportable:
+                raise _error(
+                    "ValidationException",
+                    f"Certificate ARN: {doc['Arn']} is not a private certificate",
+                )
+            if doc.get("revoked"):
+                raise _error("ValidationException", f"Certificate {doc['Arn']} has been revoked.")
+            doc["exported_at"] = clock.time()
+            self._save(doc)
         passphrase = params["Passphrase"]
         key = certs.load_key(doc["key"])
         return {
@@ -382,9 +317,32 @@ class AcmService(PrivateMixin, Service):
 
     def update_certificate_options(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])
-        doc["Options"] = params["Options"]
+        doc["Options"] = {**(doc.get("Options") or {}), **self._options(params["Options"])}
         self._save(doc)
         return {}
+
+    def resend_validation_email(self, ctx: Any, params: Doc) -> Doc:
+        """Validation here passes at once, so no certificate ever awaits its email: AWS's
+        answer for a certificate not in PENDING_VALIDATION, after its domain checks."""
+        doc = self._cert(ctx, params["CertificateArn"])
+        domain, base = params["Domain"].lower(), params["ValidationDomain"].lower()
+        names = [n.lower() for n in self._info(doc).sans]
+        if doc["Type"] != "AMAZON_ISSUED" or domain not in names:
+            raise _error(
+                "InvalidDomainValidationOptionsException",
+                f"Domain {params['Domain']} is not a domain of certificate {doc['Arn']}.",
+            )
+        bare = domain.removeprefix("*.")
+        if base != bare and not bare.endswith("." + base):
+            raise _error(
+                "InvalidDomainValidationOptionsException",
+                f"ValidationDomain {params['ValidationDomain']} must be {bare} or a superdomain.",
+            )
+        raise _error(
+            "InvalidStateException",
+            f"Certificate {doc['Arn']} is in {self._status(doc)} status, not"
+            " PENDING_VALIDATION; validation email is sent only for certificates awaiting it.",
+        )
 
     def add_tags_to_certificate(self, ctx: Any, params: Doc) -> Doc:
         doc = self._cert(ctx, params["CertificateArn"])

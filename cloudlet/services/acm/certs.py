@@ -5,7 +5,9 @@ brings (ImportCertificate) or one ACM issues (RequestCertificate). Nothing
 here can prove domain ownership, so requested certificates are issued at once
 by a certificate authority of this server's own ("cloudlet local CA",
 generated once per data dir); a client that should trust them loads that CA's
-PEM (``/_cloudlet/acm/ca.pem``), as one trusts a corporate CA.
+PEM (``/_cloudlet/acm/ca.pem``), as one trusts a corporate CA. What that CA
+revoked (RevokeCertificate of an exported public certificate) is in its CRL
+(``crl``), which the certificates it issues name as their distribution point.
 
 Plain Python over ``cryptography``; no service or gateway imports.
 """
@@ -26,8 +28,23 @@ from cloudlet.core.certificates import KEY_ALGORITHMS as KEY_ALGORITHMS
 from cloudlet.core.certificates import new_key, self_signed
 
 PEM_CERT = b"-----BEGIN CERTIFICATE-----"
-ISSUED_DAYS = 395
+ISSUED_DAYS = 395.0
 """ACM's public certificates are valid for 395 days (13 months)."""
+CRL_DAYS = 7
+REASONS = {
+    "UNSPECIFIED": None,
+    "KEY_COMPROMISE": x509.ReasonFlags.key_compromise,
+    "CA_COMPROMISE": x509.ReasonFlags.ca_compromise,
+    "AFFILIATION_CHANGED": x509.ReasonFlags.affiliation_changed,
+    "SUPERCEDED": x509.ReasonFlags.superseded,
+    "SUPERSEDED": x509.ReasonFlags.superseded,
+    "CESSATION_OF_OPERATION": x509.ReasonFlags.cessation_of_operation,
+    "CERTIFICATE_HOLD": x509.ReasonFlags.certificate_hold,
+    "REMOVE_FROM_CRL": x509.ReasonFlags.remove_from_crl,
+    "PRIVILEGE_WITHDRAWN": x509.ReasonFlags.privilege_withdrawn,
+    "A_A_COMPROMISE": x509.ReasonFlags.aa_compromise,
+}
+"""ACM's RevocationReason values as CRL reason codes (None: no reason extension)."""
 
 
 class CertificateError(ValueError):
@@ -76,6 +93,7 @@ _KEY_USAGES = {
     "key_cert_sign": "CERTIFICATE_SIGNING",
     "crl_sign": "CRL_SIGNING",
 }
+_AGREEMENT_ONLY = {"encipher_only": "ENCIPHER_ONLY", "decipher_only": "DECIPHER_ONLY"}
 _EXTENDED = {
     ExtendedKeyUsageOID.SERVER_AUTH: "TLS_WEB_SERVER_AUTHENTICATION",
     ExtendedKeyUsageOID.CLIENT_AUTH: "TLS_WEB_CLIENT_AUTHENTICATION",
@@ -83,6 +101,10 @@ _EXTENDED = {
     ExtendedKeyUsageOID.EMAIL_PROTECTION: "EMAIL_PROTECTION",
     ExtendedKeyUsageOID.TIME_STAMPING: "TIME_STAMPING",
     ExtendedKeyUsageOID.OCSP_SIGNING: "OCSP_SIGNING",
+    x509.ObjectIdentifier("1.3.6.1.5.5.7.3.5"): "IPSEC_END_SYSTEM",
+    x509.ObjectIdentifier("1.3.6.1.5.5.7.3.6"): "IPSEC_TUNNEL",
+    x509.ObjectIdentifier("1.3.6.1.5.5.7.3.7"): "IPSEC_USER",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "ANY",
 }
 
 
@@ -104,6 +126,8 @@ def describe(cert: x509.Certificate) -> Parsed:
         for attr, name in _KEY_USAGES.items():
             if getattr(ku, attr):
                 usages.append(name)
+        if ku.key_agreement:  # the only-flags mean something (and can be read) only then
+            usages += [name for attr, name in _AGREEMENT_ONLY.items() if getattr(ku, attr)]
     except x509.ExtensionNotFound:
         pass
     extended: list[str] = []
@@ -198,9 +222,16 @@ def new_ca() -> tuple[x509.Certificate, Any]:
 
 
 def issue(
-    ca_cert: x509.Certificate, ca_key: Any, domain: str, sans: list[str], algorithm: str
+    ca_cert: x509.Certificate,
+    ca_key: Any,
+    domain: str,
+    sans: list[str],
+    algorithm: str,
+    days: float = ISSUED_DAYS,
+    crl_url: str | None = None,
 ) -> tuple[x509.Certificate, Any]:
-    """A server certificate for ``domain`` and ``sans``, signed by the CA."""
+    """A server certificate for ``domain`` and ``sans``, signed by the CA, valid for
+    ``days``, naming ``crl_url`` as its CRL distribution point."""
     key = new_key(algorithm)
     now = dt.datetime.now(dt.UTC)
     names: list[x509.GeneralName] = []
@@ -209,14 +240,14 @@ def issue(
             names.append(x509.IPAddress(ipaddress.ip_address(san)))
         except ValueError:
             names.append(x509.DNSName(san))
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain[:64])]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=ISSUED_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -229,9 +260,35 @@ def issue(
             ),
             critical=False,
         )
-        .sign(ca_key, hashes.SHA256())
     )
-    return cert, key
+    if crl_url:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def crl(
+    ca_cert: x509.Certificate, ca_key: Any, revoked: list[tuple[int, float, str]], number: int
+) -> bytes:
+    """The CA's complete CRL (DER) of ``revoked`` (serial, when, ACM reason)."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now)
+        .next_update(now + dt.timedelta(days=CRL_DAYS))
+        .add_extension(x509.CRLNumber(number), critical=False)
+    )
+    for serial, when, reason in revoked:
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(dt.datetime.fromtimestamp(when, dt.UTC))
+        )
+        if (flag := REASONS.get(reason)) is not None:
+            entry = entry.add_extension(x509.CRLReason(flag), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 def cert_pem(cert: x509.Certificate) -> str:

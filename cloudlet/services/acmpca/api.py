@@ -2,17 +2,16 @@
 
 Why: private certificates (mutual TLS, internal services, ACM's private
 certificates) need a CA that holds a key, signs CSRs by AWS's templates, and
-publishes a CRL of what it revoked. A CA is created with a real key pair
-(made in the background, status CREATING then PENDING_CERTIFICATE), offers
-its CSR, becomes ACTIVE when its own certificate is imported (checked against
-its key and chain: ``x509ca.py``), issues certificates (``issuing.py``) and
-writes its CRL to S3 through S3's own PutObject. Tags, permissions and
-policies are in ``access.py``; state is durable (``store.py``).
+publishes what it revoked. A CA is created with a real key pair (made in the
+background, status CREATING then PENDING_CERTIFICATE), offers its CSR, becomes
+ACTIVE when its own certificate is imported (checked against its key and chain:
+``x509ca.py``), issues certificates (``issuing.py``), writes its CRL to S3 through
+S3's own PutObject, answers OCSP at the URL its certificates carry (``ocsp.py``)
+and writes audit reports to S3 (``audit.py``). Tags, permissions and policies are
+in ``access.py``; state is durable (``store.py``).
 
-OCSP is not built: a RevocationConfiguration enabling it is refused
-(``InvalidArgsException``) rather than accepted and not answered.
-CreateCertificateAuthorityAuditReport and DescribeCertificateAuthorityAuditReport
-answer 501.
+Partitioned CRLs are not built: a CrlConfiguration asking for one is refused
+(``InvalidArgsException``) rather than accepted and written whole.
 """
 
 from __future__ import annotations
@@ -30,7 +29,9 @@ from cloudlet.core.clock import clock, utc_datetime
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.acmpca import errors, x509ca
 from cloudlet.services.acmpca.access import AccessMixin
+from cloudlet.services.acmpca.audit import AuditMixin
 from cloudlet.services.acmpca.issuing import IssuingMixin
+from cloudlet.services.acmpca.ocsp import OcspMixin, checked_ocsp
 from cloudlet.services.acmpca.store import PcaStore
 from cloudlet.services.base import Service, ServiceEnv
 
@@ -43,19 +44,21 @@ TOKEN_SECONDS = 300
 CA_KEYS = ("RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1")
 
 
-class AcmPcaService(IssuingMixin, AccessMixin, Service):
+class AcmPcaService(IssuingMixin, AccessMixin, AuditMixin, OcspMixin, Service):
     name = "acm-pca"
 
     def __init__(self, env: ServiceEnv) -> None:
         super().__init__(env)
         self.store = PcaStore(env.database("acmpca"))
         self.tasks: set[asyncio.Task] = set()
+        self._refresh_ocsp_hosts()
 
     async def start(self) -> None:
         for ca in list(self.store.cas.values()):
             if ca["status"] == "CREATING":
                 self._spawn(self._make_key(ca))
         self._resume_issuing()
+        self._resume_reports()
         self.env.every(60, self._purge, "acm-pca purge deleted CAs")
 
     async def stop(self) -> None:
@@ -144,6 +147,7 @@ class AcmPcaService(IssuingMixin, AccessMixin, Service):
             "crl_number": 0,
         }
         self.store.save_ca(ca)
+        self._refresh_ocsp_hosts()
         self._spawn(self._make_key(ca))
         return {"CertificateAuthorityArn": ca["arn"]}
 
@@ -285,6 +289,7 @@ class AcmPcaService(IssuingMixin, AccessMixin, Service):
             ca["status"] = status
         ca["changed"] = clock.time()
         self.store.save_ca(ca)
+        self._refresh_ocsp_hosts()
         if "RevocationConfiguration" in params and ca.get("cert"):
             await self._publish_crl(ca)
         return {}
@@ -314,26 +319,15 @@ class AcmPcaService(IssuingMixin, AccessMixin, Service):
         self._set_status(ca, "DISABLED" if restored == "ACTIVE" else restored)
         return {}
 
-    def create_certificate_authority_audit_report(self, ctx: Any, params: Doc) -> Doc:
-        raise NotImplementedOperation(self.name, "CreateCertificateAuthorityAuditReport")
-
-    def describe_certificate_authority_audit_report(self, ctx: Any, params: Doc) -> Doc:
-        raise NotImplementedOperation(self.name, "DescribeCertificateAuthorityAuditReport")
-
     # -- revocation configuration --------------------------------------------------------
 
     async def _checked_revocation(self, ctx: Any, given: Doc | None) -> Doc:
         """The RevocationConfiguration as stored, refused as AWS refuses it."""
         given = dict(given or {})
-        ocsp = given.get("OcspConfiguration")
-        if ocsp and ocsp.get("Enabled"):
-            raise errors.args("OCSP is not supported by cloudlet; use a CRL.")
+        ocsp = checked_ocsp(given.get("OcspConfiguration"))
         crl = given.get("CrlConfiguration")
         if not crl or not crl.get("Enabled"):
-            return {
-                "CrlConfiguration": {"Enabled": False},
-                "OcspConfiguration": {"Enabled": False},
-            }
+            return {"CrlConfiguration": {"Enabled": False}, "OcspConfiguration": ocsp}
         bucket = crl.get("S3BucketName")
         if not bucket:
             raise errors.args("S3BucketName is required when the CRL is enabled.")
@@ -348,4 +342,4 @@ class AcmPcaService(IssuingMixin, AccessMixin, Service):
                 f"The S3 bucket {bucket} does not exist or cannot be written."
             ) from None
         stored = {"ExpirationInDays": 7, "CrlType": "COMPLETE", **crl}
-        return {"CrlConfiguration": stored, "OcspConfiguration": {"Enabled": False}}
+        return {"CrlConfiguration": stored, "OcspConfiguration": ocsp}

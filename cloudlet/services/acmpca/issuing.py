@@ -5,7 +5,10 @@ answer is an ARN; GetCertificate says ``RequestInProgressException`` until the
 certificate is signed), so issuance is a recorded request signed by a
 background step, resumed after a restart. RevokeCertificate records the serial
 and rewrites the CA's complete CRL (DER) at ``<CustomPath or crl>/<CA id>.crl``
-of the configured bucket through S3's own PutObject.
+of the configured bucket through S3's own PutObject; the CA's OCSP responder
+(``ocsp.py``) answers from the same records. Every issued certificate keeps what
+the audit report lists (``audit.py``): when it was signed, and for whom when ACM
+asked (``requestedByServicePrincipal``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from cryptography.hazmat.primitives import serialization
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.acmpca import errors, x509ca
+from cloudlet.services.acmpca.ocsp import ocsp_url
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 TOKEN_SECONDS = 60
 """IssueCertificate's idempotency tokens last a minute on AWS."""
 SHORT_LIVED_DAYS = 7
+ACM_PRINCIPAL = "acm.amazonaws.com"
+"""Who asks when the request is an internal call: ACM's private certificates."""
 HEX = re.compile(r"^[0-9a-fA-F]{1,40}$")
 
 
@@ -135,6 +141,8 @@ class IssuingMixin:
             "passthrough": params.get("ApiPassthrough"),
             "pem": None,
         }
+        if ctx.request is None:
+            cert_doc["requested_by"] = ACM_PRINCIPAL
         self.store.save_cert(cert_doc)
         self._spawn(self._sign(cert_doc))
         return {"CertificateArn": cert_doc["arn"]}
@@ -163,6 +171,7 @@ class IssuingMixin:
                 int(cert["serial"].replace(":", ""), 16),
                 cert.get("passthrough"),
                 crl_url(ca),
+                ocsp_url(ca, self.env.endpoint),
             )
         except (x509ca.PcaError, ValueError) as err:
             log.warning("issuing %s failed: %s", cert["arn"], err)
@@ -170,6 +179,7 @@ class IssuingMixin:
             self.store.save_cert(cert)
             return
         cert["pem"] = x509ca.pem(signed)
+        cert["issued"] = clock.time()
         self.store.save_cert(cert)
 
     def get_certificate(self, ctx: Any, params: Doc) -> Doc:
@@ -216,6 +226,10 @@ class IssuingMixin:
         if cert.get("revoked"):
             raise errors.error(
                 "RequestAlreadyProcessedException", "The certificate is already revoked."
+            )
+        if cert["template"] == "RootCACertificate/V1":
+            raise errors.error(
+                "InvalidRequestException", "You cannot revoke a root CA self-signed certificate."
             )
         cert["revoked"] = {"when": clock.time(), "reason": params["RevocationReason"]}
         self.store.save_cert(cert)

@@ -1,5 +1,6 @@
 """The X.509 work of a private CA: its CSR, certificates signed from CSRs by AWS's
-templates, checking the CA certificate it is given, and its CRL.
+templates (with the CRL distribution point and OCSP URL its revocation settings
+name), checking the CA certificate it is given, and its CRL.
 
 Why apart: AWS Private CA's operations are bookkeeping around a handful of
 signatures; those signatures, and the extensions AWS's templates put in each kind
@@ -145,6 +146,7 @@ def issue(
     serial: int,
     passthrough: dict[str, Any] | None = None,
     crl_url: str | None = None,
+    ocsp_url: str | None = None,
 ) -> x509.Certificate:
     """A certificate for ``csr``'s key, shaped by the AWS ``template`` (its name after
     ``template/``), signed by the CA."""
@@ -191,6 +193,11 @@ def issue(
     if crl_url and template != "RootCACertificate/V1":
         point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
         builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    if ocsp_url and template != "RootCACertificate/V1":
+        access = x509.AccessDescription(
+            x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return builder.sign(ca_key, digest_for(ca_key, signing))
 
 
