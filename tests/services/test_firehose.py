@@ -302,13 +302,6 @@ def test_bad_input_gets_aws_errors(fh, s3):
     assert (code, status) == ("NotImplemented", 501) and "Amazon S3" in message
     assert (
         refused(
-            DeliveryStreamName=unique("s"),
-            ExtendedS3DestinationConfiguration={**dest, "CompressionFormat": "Snappy"},
-        )[2]
-        == 501
-    )
-    assert (
-        refused(
             DeliveryStreamName=unique("f"),
             ExtendedS3DestinationConfiguration={
                 **dest,

@@ -3,9 +3,12 @@
 A delivery stream takes records from PutRecord/PutRecordBatch (``ingest.py``) or reads
 a Kinesis data stream (``kinesis_source.py``), keeps every acknowledged record in the
 service's database (``store.py``), may pass it through a Lambda transformation
-(``transform.py``) and delivers it, buffered by size and interval, as S3 objects
-named, prefixed and compressed as AWS names them (``worker.py``, ``objects.py``,
-``prefixes.py``) or as POSTs to an HTTP endpoint (``http_endpoint.py``). States settle
+(``transform.py``), unpack it (``processing.py``: CloudWatch Logs decompression and
+message extraction, de-aggregation), key it for dynamic partitioning (Lambda metadata
+or a jq query, ``partitioning.py``) and delivers it, buffered by size and interval, as
+S3 objects named, prefixed and compressed as AWS names them (``worker.py``,
+``objects.py``, ``prefixes.py``, ``timeformat.py``), as POSTs to an HTTP endpoint
+(``http_endpoint.py``) or to a Splunk HTTP Event Collector (``splunk.py``). States settle
 in the background (``lifecycle.py``); configurations are checked and completed by
 ``config.py`` and ``processing.py``; AWS/Firehose metrics go to CloudWatch
 (``metrics.py``); strict mode authorizes ``firehose:*`` actions on the stream's ARN and
@@ -14,8 +17,8 @@ delivers only as far as the stream's roles may (``access.py``).
 The operations read like the API reference: check the input against the model
 (``validation.py``), find the stream, hand the change on, shape the answer
 (``model.py``). Not built (501, naming what cloudlet delivers): destinations other than
-S3 and HTTP endpoints, MSK and database sources, Snappy, record format conversion, JQ
-metadata extraction and Secrets Manager credentials.
+S3, HTTP endpoints and Splunk, MSK and database sources, record format conversion and
+Secrets Manager credentials.
 """
 
 from __future__ import annotations

@@ -9,9 +9,13 @@ out keep their values) and takes it whole when the type changes, as the API refe
 says; the merged result is checked again as a new configuration would be.
 
 Cloudlet delivers to S3 (``ExtendedS3DestinationConfiguration`` and the legacy
-``S3DestinationConfiguration``, stored as extended, as AWS does) and to HTTP endpoints;
-every other destination, MSK and database sources, Snappy compression, format
-conversion and Secrets Manager credentials answer 501 naming what cloudlet does.
+``S3DestinationConfiguration``, stored as extended, as AWS does), to HTTP endpoints and
+to Splunk (``splunk``: 60 s / 5 MB buffering, a 180 s acknowledgement timeout, an hour
+of retries and ``FailedEventsOnly`` backup unless given; the HEC endpoint HTTPS, or
+plain HTTP to a loopback host, as for HTTP endpoints); every other destination, MSK and
+database sources, format conversion and Secrets Manager credentials answer 501 naming
+what cloudlet does. A ``MetadataExtraction`` processor is taken only where dynamic
+partitioning is on (an S3 destination's).
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ from __future__ import annotations
 import copy
 import zoneinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 from cloudlet.services.firehose import errors, prefixes
-from cloudlet.services.firehose.processing import plan
+from cloudlet.services.firehose.processing import Plan, plan
+from cloudlet.services.firehose.validation import local_http
 
 Doc = dict[str, Any]
 OTHER_DESTINATIONS = {
     "RedshiftDestinationConfiguration": "Amazon Redshift",
     "ElasticsearchDestinationConfiguration": "Amazon Elasticsearch Service",
     "AmazonopensearchserviceDestinationConfiguration": "Amazon OpenSearch Service",
-    "SplunkDestinationConfiguration": "Splunk",
     "AmazonOpenSearchServerlessDestinationConfiguration": "OpenSearch Serverless",
     "SnowflakeDestinationConfiguration": "Snowflake",
     "IcebergDestinationConfiguration": "Apache Iceberg tables",
@@ -37,22 +42,18 @@ DESTINATIONS = (
     "S3DestinationConfiguration",
     "ExtendedS3DestinationConfiguration",
     "HttpEndpointDestinationConfiguration",
+    "SplunkDestinationConfiguration",
     *OTHER_DESTINATIONS,
 )
 S3_DEFAULTS = {"SizeInMBs": 5, "IntervalInSeconds": 300}
+SPLUNK_DEFAULTS = {"SizeInMBs": 5, "IntervalInSeconds": 60}
+SPLUNK_ACK_SECONDS = 180
+SPLUNK_RETRY_SECONDS = 3600
 PARTITIONED_MIN_MB = 64
 
 
 def _not_delivered(what: str) -> Exception:
     return errors.not_built(f"delivery to {what} ({errors.DELIVERS})")
-
-
-def _compression(value: str) -> str:
-    if value in ("Snappy", "HADOOP_SNAPPY"):
-        raise errors.not_built(
-            f"CompressionFormat {value} (cloudlet compresses UNCOMPRESSED, GZIP and ZIP)"
-        )
-    return value
 
 
 def s3(cfg: Doc, *, extended: bool, backup: bool = False) -> Doc:
@@ -70,7 +71,7 @@ def s3(cfg: Doc, *, extended: bool, backup: bool = False) -> Doc:
         "BucketARN": cfg["BucketARN"],
         "Prefix": cfg.get("Prefix") or "",
         "BufferingHints": hints,
-        "CompressionFormat": _compression(cfg.get("CompressionFormat") or "UNCOMPRESSED"),
+        "CompressionFormat": cfg.get("CompressionFormat") or "UNCOMPRESSED",
         "EncryptionConfiguration": encryption,
         "CloudWatchLoggingOptions": cfg.get("CloudWatchLoggingOptions") or {"Enabled": False},
     }
@@ -116,7 +117,17 @@ def _extended(cfg: Doc, out: Doc) -> Doc:
                 "BufferingHints.IntervalInSeconds must be at least 60 when dynamic "
                 "partitioning is enabled (zero buffering is not available with it)."
             )
-    prefixes.check(out, partitioning=partitioned, lambda_keys=steps.lambda_arn is not None)
+    if steps.query is not None and not partitioned:
+        raise errors.invalid(
+            "The MetadataExtraction processor can only be used when dynamic partitioning "
+            "is enabled."
+        )
+    prefixes.check(
+        out,
+        partitioning=partitioned,
+        lambda_keys=steps.lambda_arn is not None,
+        query_keys=steps.query is not None,
+    )
     mode = cfg.get("S3BackupMode") or "Disabled"
     out["S3BackupMode"] = mode
     backup = cfg.get("S3BackupConfiguration")
@@ -159,7 +170,57 @@ def http(cfg: Doc) -> Doc:
         out["RoleARN"] = role
     processing = cfg.get("ProcessingConfiguration")
     if processing is not None:
-        plan(processing, role or out["S3Configuration"]["RoleARN"])
+        _unpartitioned(plan(processing, role or out["S3Configuration"]["RoleARN"]))
+        out["ProcessingConfiguration"] = processing
+    return out
+
+
+def _unpartitioned(steps: Plan) -> None:
+    if steps.query is not None:
+        raise errors.invalid(
+            "The MetadataExtraction processor needs dynamic partitioning, which only "
+            "Amazon S3 destinations have."
+        )
+
+
+def _secure(url: str, member: str) -> None:
+    """HTTPS, or plain HTTP to this machine (cloudlet's allowance for local servers)."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise errors.invalid(f"{member} '{url}' is not a valid HTTPS URL.")
+    if parts.scheme == "http" and not local_http(url):
+        raise errors.invalid(
+            f"{member} must use HTTPS (cloudlet also takes http:// to loopback hosts)."
+        )
+
+
+def splunk(cfg: Doc) -> Doc:
+    """A Splunk destination configuration as its description, checked."""
+    if (cfg.get("SecretsManagerConfiguration") or {}).get("Enabled"):
+        raise errors.not_built("SecretsManagerConfiguration for Splunk (give the HECToken instead)")
+    _secure(cfg["HECEndpoint"], "HECEndpoint")
+    if not cfg.get("HECToken"):
+        raise errors.invalid(
+            "HECToken is required when SecretsManagerConfiguration is not enabled."
+        )
+    out: Doc = {
+        "HECEndpoint": cfg["HECEndpoint"],
+        "HECEndpointType": cfg["HECEndpointType"],
+        "HECToken": cfg["HECToken"],
+        "HECAcknowledgmentTimeoutInSeconds": cfg.get("HECAcknowledgmentTimeoutInSeconds")
+        or SPLUNK_ACK_SECONDS,
+        "RetryOptions": {
+            "DurationInSeconds": SPLUNK_RETRY_SECONDS,
+            **(cfg.get("RetryOptions") or {}),
+        },
+        "S3BackupMode": cfg.get("S3BackupMode") or "FailedEventsOnly",
+        "S3Configuration": s3(cfg["S3Configuration"], extended=False),
+        "BufferingHints": {**SPLUNK_DEFAULTS, **(cfg.get("BufferingHints") or {})},
+        "CloudWatchLoggingOptions": cfg.get("CloudWatchLoggingOptions") or {"Enabled": False},
+    }
+    processing = cfg.get("ProcessingConfiguration")
+    if processing is not None:
+        _unpartitioned(plan(processing, out["S3Configuration"]["RoleARN"]))
         out["ProcessingConfiguration"] = processing
     return out
 
@@ -176,6 +237,8 @@ def destination(params: Doc) -> Doc:
         raise _not_delivered(OTHER_DESTINATIONS[key])
     if key == "HttpEndpointDestinationConfiguration":
         return {"kind": "HttpEndpoint", "config": http(params[key])}
+    if key == "SplunkDestinationConfiguration":
+        return {"kind": "Splunk", "config": splunk(params[key])}
     if key == "ExtendedS3DestinationConfiguration":
         return {"kind": "ExtendedS3", "config": s3(params[key], extended=True)}
     return {"kind": "ExtendedS3", "config": _extended({}, s3(params[key], extended=False))}
@@ -242,12 +305,12 @@ UPDATES = {
     "S3DestinationUpdate": "ExtendedS3",
     "ExtendedS3DestinationUpdate": "ExtendedS3",
     "HttpEndpointDestinationUpdate": "HttpEndpoint",
+    "SplunkDestinationUpdate": "Splunk",
 }
 OTHER_UPDATES = {
     "RedshiftDestinationUpdate": "Amazon Redshift",
     "ElasticsearchDestinationUpdate": "Amazon Elasticsearch Service",
     "AmazonopensearchserviceDestinationUpdate": "Amazon OpenSearch Service",
-    "SplunkDestinationUpdate": "Splunk",
     "AmazonOpenSearchServerlessDestinationUpdate": "OpenSearch Serverless",
     "SnowflakeDestinationUpdate": "Snowflake",
     "IcebergDestinationUpdate": "Apache Iceberg tables",
@@ -299,14 +362,26 @@ def updated(current: Doc, params: Doc) -> Doc:
     if "S3Update" in update:
         update["S3Configuration"] = _merge(old.get("S3Configuration") or {}, update.pop("S3Update"))
     merged = _merge(old, update)
+    for member in ("RoleARN", "BucketARN"):
+        if "S3Configuration" in merged and not merged["S3Configuration"].get(member):
+            raise errors.invalid(f"S3Update.{member} is required for the destination's bucket.")
+    if kind == "Splunk":
+        if not all(merged.get(k) for k in ("HECEndpoint", "HECEndpointType", "S3Configuration")):
+            raise errors.invalid(
+                "HECEndpoint, HECEndpointType and S3Update are required when changing the "
+                "destination to Splunk."
+            )
+        if old.get("S3BackupMode") == "AllEvents" and merged["S3BackupMode"] != "AllEvents":
+            raise errors.invalid(
+                "S3BackupMode can be updated from FailedEventsOnly to AllEvents, not from "
+                "AllEvents to FailedEventsOnly."
+            )
+        return {"kind": kind, "config": splunk(merged)}
     if "EndpointConfiguration" not in merged or "S3Configuration" not in merged:
         raise errors.invalid(
             "EndpointConfiguration and S3Update are required when changing the destination "
             "to an HTTP endpoint."
         )
-    for member in ("RoleARN", "BucketARN"):
-        if not merged["S3Configuration"].get(member):
-            raise errors.invalid(f"S3Update.{member} is required for an HTTP endpoint's bucket.")
     return {"kind": kind, "config": http(merged)}
 
 

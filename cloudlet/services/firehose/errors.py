@@ -3,15 +3,16 @@
 Firehose speaks JSON 1.1; every modelled error is a 400 with a ``message``. The texts
 of the not-found and already-exists errors are AWS's ("Firehose x under account 1 not
 found."); the others are judgement calls that name what is wrong. What cloudlet does
-not deliver (other destinations and sources, Snappy, format conversion, JQ queries)
-answers 501 ``NotImplemented`` naming what it does deliver, as unbuilt operations do.
+not deliver (other destinations and sources, format conversion, Secrets Manager
+credentials) answers 501 ``NotImplemented`` naming what it does deliver, as unbuilt
+operations do.
 """
 
 from __future__ import annotations
 
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 
-DELIVERS = "cloudlet delivers to Amazon S3 and HTTP endpoints"
+DELIVERS = "cloudlet delivers to Amazon S3, HTTP endpoints and Splunk"
 
 
 def invalid(message: str) -> ServiceError:
@@ -63,3 +64,13 @@ def concurrent(message: str) -> ServiceError:
 def not_built(what: str) -> NotImplementedOperation:
     """A 501 for a feature cloudlet does not have (``what`` names it and what is)."""
     return NotImplementedOperation("firehose", what)
+
+
+def invalid_source() -> ServiceError:
+    """A client's put to a stream that decompresses CloudWatch Logs records."""
+    return ServiceError(
+        "InvalidSourceException",
+        "Only requests from CloudWatch Logs are supported when CloudWatch Logs "
+        "decompression is enabled.",
+        400,
+    )

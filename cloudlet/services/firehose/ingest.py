@@ -10,9 +10,17 @@ Limits are AWS's: 1,000 KiB a record (the model's constraint, a
 ``ValidationException``), 500 records and 4 MiB a PutRecordBatch
 (``InvalidArgumentException`` for the bytes). A stream that reads a Kinesis stream
 refuses both operations with AWS's words; one that is not ACTIVE yet (or any more)
-answers ``ResourceNotFoundException``. Cloudlet never throttles, so a batch has no
-failed entries and ``FailedPutCount`` is 0. ``Encrypted`` is whether server-side
+answers ``ResourceNotFoundException``. A stream that decompresses CloudWatch Logs
+records (the ``Decompression`` processor) takes records only from CloudWatch Logs:
+a client's put is refused with AWS's ``InvalidSourceException``, in-process puts (the
+services that deliver to Firehose) are taken. Cloudlet never throttles, so a batch has
+no failed entries and ``FailedPutCount`` is 0. ``Encrypted`` is whether server-side
 encryption was ENABLED when the record was taken.
+
+Records are unpacked as they are taken (``processing.unpack``) and, when no Lambda
+function transforms them first, partitioned by the jq query of a ``MetadataExtraction``
+processor (``partitioning.py``); what cannot be unpacked or partitioned is kept as an
+error record for the error prefix.
 
 Other services reach a delivery stream the way AWS's do, through this operation:
 ``env.call("firehose", "PutRecordBatch", {"DeliveryStreamName": name, "Records":
@@ -28,12 +36,15 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.clock import clock
-from cloudlet.services.firehose import errors, validation
+from cloudlet.services.base import InternalContext
+from cloudlet.services.firehose import errors, partitioning, prefixes, validation
 from cloudlet.services.firehose.model import DeliveryStream
-from cloudlet.services.firehose.processing import Unpackable, unpack
-from cloudlet.services.firehose.store import FirehoseStore, Row
+from cloudlet.services.firehose.processing import Plan, Unpackable, unpack
+from cloudlet.services.firehose.store import FirehoseStore, Row, failed_row
 
 BATCH_BYTES = 4 * 1024 * 1024
+BACKED_UP = ("Enabled", "AllData", "AllEvents")
+"""Backup modes that keep every source record in the backup bucket."""
 Incoming = tuple[bytes, float, str | None, dict[str, Any] | None]
 """(data, arrival, record id or None for a new one, metadata)."""
 
@@ -66,6 +77,8 @@ class IngestOps:
             )
         if stream.status != "ACTIVE":
             raise errors.inactive(name, ctx.account_id, stream.status)
+        if self.deliveries.plan(stream).decompress and not isinstance(ctx, InternalContext):
+            raise errors.invalid_source()
         return stream
 
     def put_record(self, ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +132,10 @@ class IngestOps:
     def _accept(self, stream: DeliveryStream, incoming: list[Incoming]) -> list[str]:
         """Buffer arriving records (call inside a transaction); their record ids."""
         steps = self.deliveries.plan(stream)
-        backup = stream.config.get("S3BackupMode") in ("Enabled", "AllData")
+        backup = stream.config.get("S3BackupMode") in BACKED_UP
         lane = "in" if steps.lambda_arn else "out"
+        names = self._query_keys(stream, steps) if lane == "out" else None
+        started = time.perf_counter()
         rows: list[Row] = []
         ids: list[str] = []
         for data, arrival, given, meta in incoming:
@@ -131,17 +146,31 @@ class IngestOps:
             try:
                 parts = unpack(steps, data)
             except Unpackable as err:
-                failed = {
-                    "attemptsMade": 1,
-                    "errorCode": err.code,
-                    "errorMessage": err.message,
-                    "attemptEndingTimestamp": int(clock.time() * 1000),
-                }
-                rows.append(Row("failed", "processing-failed", rid, arrival, data, failed))
+                rows.append(failed_row(rid, arrival, data, err.code, err.message, err.kind))
                 continue
-            for i, part in enumerate(parts):
+            for i, piece in enumerate(parts):
                 part_id = rid if len(parts) == 1 else f"{rid}.{i}"
-                rows.append(Row(lane, "", part_id, arrival, part, meta))
+                part = ""
+                if names is not None:
+                    try:
+                        keys = partitioning.extract(steps.query or "", piece, names)
+                    except partitioning.ExtractionFailed as err:
+                        source = data if steps.decompress else piece
+                        rows.append(failed_row(part_id, arrival, source, err.code, err.message))
+                        continue
+                    part = partitioning.part(keys)
+                rows.append(Row(lane, part, part_id, arrival, piece, meta))
+        if names is not None:
+            self.meter.add(stream, JQProcessing_Duration=(time.perf_counter() - started) * 1000)
         self.store.add(stream.arn, rows, clock.time())
         self.deliveries.wake(stream.arn)
         return ids
+
+    @staticmethod
+    def _query_keys(stream: DeliveryStream, steps: Plan) -> list[str] | None:
+        """The partition keys a jq query must give, None when records are not partitioned
+        by a query."""
+        partitioned = (stream.config.get("DynamicPartitioningConfiguration") or {}).get("Enabled")
+        if not partitioned or steps.query is None:
+            return None
+        return prefixes.partition_keys_used(stream.config, partitioning.QUERY)

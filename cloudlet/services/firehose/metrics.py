@@ -7,8 +7,9 @@ developer guide's ("Monitoring Amazon Data Firehose with CloudWatch metrics"): d
 ingestion (``IncomingBytes``, ``IncomingRecords``, ``IncomingPutRequests``,
 ``PutRecord.*``, ``PutRecordBatch.*``, ``DataReadFromKinesisStream.*``), delivery
 (``DeliveryToS3.Bytes|Records|Success|DataFreshness``, ``DeliveryToHttpEndpoint.*``,
-``BackupToS3.*``) and transformation (``ExecuteProcessing.Duration|Success``,
-``SucceedProcessing.Records|Bytes``).
+``DeliveryToSplunk.*`` with ``DataAckLatency``, ``BackupToS3.*``), transformation
+(``ExecuteProcessing.Duration|Success``, ``SucceedProcessing.Records|Bytes``) and
+dynamic partitioning (``JQProcessing.Duration``).
 
 Each event adds one sample; samples gather into statistic sets per minute (or
 ``CLOUDLET_FIREHOSE_METRICS_INTERVAL`` seconds when shorter, for tests) and closed
@@ -35,10 +36,10 @@ Key = tuple[int, str, str, str]
 def unit(name: str) -> str:
     if name.endswith("Bytes"):
         return "Bytes"
+    if name.endswith(("DataFreshness", "DataAckLatency")):
+        return "Seconds"
     if name.endswith(("Duration", "Latency")):
         return "Milliseconds"
-    if name.endswith("DataFreshness"):
-        return "Seconds"
     return "Count"
 
 

@@ -3,8 +3,8 @@
 Why a dataclass with ``to_doc``/``from_doc``: streams are few and read on every record
 put, so they live in memory and are written through to the service's database on every
 change (``store.py``). The destination is kept in its description's shape
-(``ExtendedS3DestinationDescription`` / ``HttpEndpointDestinationDescription``, defaults
-filled in by ``config.py``) plus what a description never shows (an HTTP endpoint's
+(``ExtendedS3DestinationDescription`` / ``HttpEndpointDestinationDescription`` /
+``SplunkDestinationDescription``, defaults filled in by ``config.py``) plus what a description never shows (an HTTP endpoint's
 access key), so describing a stream is mostly copying.
 """
 
@@ -34,7 +34,8 @@ class DeliveryStream:
     type: str
     """DirectPut or KinesisStreamAsSource."""
     destination: Doc
-    """{"kind": "ExtendedS3" | "HttpEndpoint", "config": the description's shape}."""
+    """{"kind": "ExtendedS3" | "HttpEndpoint" | "Splunk", "config": the description's
+    shape}."""
     created: float
     status: str = "CREATING"
     version: int = 1
@@ -60,8 +61,9 @@ class DeliveryStream:
 
     @property
     def s3(self) -> Doc:
-        """Where objects go: the S3 destination itself, or an HTTP endpoint's bucket."""
-        if self.kind == "HttpEndpoint":
+        """Where objects go: the S3 destination itself, or an HTTP endpoint's or Splunk's
+        bucket."""
+        if self.kind in ("HttpEndpoint", "Splunk"):
             return self.config["S3Configuration"]
         return self.config
 
@@ -99,6 +101,10 @@ def destination(stream: DeliveryStream) -> Doc:
         out["S3DestinationDescription"] = legacy_s3(stream.config)
         return out
     config = copy.deepcopy(stream.config)
+    if stream.kind == "Splunk":
+        config["S3DestinationDescription"] = legacy_s3(config.pop("S3Configuration"))
+        out["SplunkDestinationDescription"] = config
+        return out
     endpoint = config.pop("EndpointConfiguration")
     config["EndpointConfiguration"] = {
         k: endpoint[k] for k in ("Url", "Name") if endpoint.get(k) is not None

@@ -6,8 +6,12 @@ all named and compressed the same way. Names follow the developer guide's
 timed (prefix and suffix alike) by the arrival of the oldest record in the object, in
 the destination's ``CustomTimeZone`` (UTC by default). Records are concatenated as
 they came (a delimiter only with ``AppendDelimiterToRecord``); GZIP objects end in
-``.gz`` and ZIP ones (one entry, named like the object without ``.zip``) in ``.zip``,
-unless ``FileExtension`` says otherwise. A ``KMSEncryptionConfig`` asks S3 for SSE-KMS
+``.gz``, ZIP ones (one entry, named like the object without ``.zip``) in ``.zip``,
+``Snappy`` ones (Snappy's framing format, what ``snappy -c`` and python-snappy's stream
+functions read) in ``.snappy`` and ``HADOOP_SNAPPY`` ones (Hadoop's block format, what
+Hadoop's ``SnappyCodec`` reads) in ``.hsnappy``, the developer guide's table of
+extensions, unless ``FileExtension`` says otherwise. Snappy itself is the ``cramjam``
+library's. A ``KMSEncryptionConfig`` asks S3 for SSE-KMS
 with its key.
 
 Objects go through S3's own PutObject in-process (its validation, events and
@@ -23,17 +27,23 @@ import base64
 import gzip
 import io
 import json
+import struct
 import uuid
 import zipfile
 import zoneinfo
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+import cramjam
+
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.firehose.access import role_may
 
 Doc = dict[str, Any]
-EXTENSIONS = {"GZIP": ".gz", "ZIP": ".zip"}
+EXTENSIONS = {"GZIP": ".gz", "ZIP": ".zip", "Snappy": ".snappy", "HADOOP_SNAPPY": ".hsnappy"}
+HADOOP_BLOCK = 256 * 1024 - (256 * 1024 // 6 + 32)
+"""Bytes of input in one Hadoop-Snappy block: ``SnappyCodec``'s 256 KiB buffer less its
+compression overhead, so any Hadoop reader's buffer holds a compressed block."""
 S3_CODES = {
     "NoSuchBucket": (
         "S3.NoSuchBucket",
@@ -80,7 +90,22 @@ def body(records: list[bytes], compression: str, delimiter: bytes | None, name: 
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(name.rsplit("/", 1)[-1].removesuffix(".zip"), raw)
         return buffer.getvalue()
+    if compression == "Snappy":
+        return bytes(cramjam.snappy.compress(raw))
+    if compression == "HADOOP_SNAPPY":
+        return hadoop_snappy(raw)
     return raw
+
+
+def hadoop_snappy(raw: bytes) -> bytes:
+    """``raw`` in Hadoop's block format: per block, its uncompressed length (32-bit
+    big-endian), then its one chunk of raw Snappy, length first."""
+    out = bytearray()
+    for start in range(0, len(raw), HADOOP_BLOCK):
+        block = raw[start : start + HADOOP_BLOCK]
+        chunk = bytes(cramjam.snappy.compress_raw(block))
+        out += struct.pack(">II", len(block), len(chunk)) + chunk
+    return bytes(out)
 
 
 def extension(config: Doc, *, own: bool = True) -> str:

@@ -6,15 +6,18 @@ and evaluated for every object delivered, and the two must agree.
 
 The rules enforced (``InvalidArgumentException``): ``!{`` only opens an expression;
 namespaces are ``timestamp`` (a Java pattern), ``firehose`` (``random-string``,
-``error-output-type``), ``partitionKeyFromLambda`` and ``partitionKeyFromQuery`` (only
-with dynamic partitioning, which must use at least one); ``Prefix`` cannot hold
-``error-output-type``; an ``ErrorOutputPrefix`` with expressions must hold it; an
-``ErrorOutputPrefix`` may be left out only while ``Prefix`` has no expressions.
+``error-output-type``), ``partitionKeyFromLambda`` (needs a Lambda processor) and
+``partitionKeyFromQuery`` (needs a ``MetadataExtraction`` processor), both only in
+``Prefix`` and only with dynamic partitioning, whose ``Prefix`` must use at least one;
+``Prefix`` cannot hold ``error-output-type``; an ``ErrorOutputPrefix`` with expressions
+must hold it; an ``ErrorOutputPrefix`` may be left out only while ``Prefix`` has no
+expressions.
 
 Evaluation: a ``Prefix`` without a timestamp expression gets ``yyyy/MM/dd/HH/``
 appended (not with dynamic partitioning); every ``timestamp`` of one prefix is the same
 instant, the arrival of the oldest record in the object, in ``CustomTimeZone`` (UTC by
-default); each ``random-string`` is 11 new characters. An error prefix left out is
+default); each ``random-string`` is 11 new characters; a partition key is the value the
+record's lane was keyed by (``partitioning.py``). An error prefix left out is
 ``<Prefix><error-output-type>/yyyy/MM/dd/HH/``, and one without expressions gets
 ``<error-output-type>/yyyy/MM/dd/HH/`` appended.
 """
@@ -35,6 +38,11 @@ _EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
 NAMESPACES = ("timestamp", "firehose", "partitionKeyFromLambda", "partitionKeyFromQuery")
 DEFAULT_TIME = "yyyy/MM/dd/HH/"
 MAX_EVALUATED = 512
+
+
+class MissingKey(Exception):
+    """A record's keys lack a partition key the prefix reads (the prefix or the query
+    changed after the record was keyed)."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,16 @@ def _expressions(pieces: tuple[Piece, ...]) -> bool:
     return any(isinstance(p, Expression) for p in pieces)
 
 
-def check(config: dict[str, Any], *, partitioning: bool, lambda_keys: bool) -> None:
+def check(
+    config: dict[str, Any],
+    *,
+    partitioning: bool,
+    lambda_keys: bool,
+    query_keys: bool = False,
+) -> None:
     """The semantic rules for a destination's ``Prefix`` and ``ErrorOutputPrefix``.
     ``partitioning``: dynamic partitioning is on; ``lambda_keys``: a Lambda processor
-    can return partition keys."""
+    can return partition keys; ``query_keys``: a MetadataExtraction processor reads them."""
     prefix = parse(config.get("Prefix") or "")
     error_text = config.get("ErrorOutputPrefix")
     error = parse(error_text or "")
@@ -122,28 +136,33 @@ def check(config: dict[str, Any], *, partitioning: bool, lambda_keys: bool) -> N
         raise errors.invalid(
             "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions."
         )
-    for pieces in (prefix, error):
-        keyed = _has(pieces, "partitionKeyFromLambda") or _has(pieces, "partitionKeyFromQuery")
-        if keyed and not partitioning:
-            raise errors.invalid(
-                "Partition key expressions (!{partitionKeyFromLambda:...} and "
-                "!{partitionKeyFromQuery:...}) need dynamic partitioning to be enabled."
-            )
-        if _has(pieces, "partitionKeyFromQuery"):
-            raise errors.not_built(
-                "!{partitionKeyFromQuery:...} prefixes (JQ metadata extraction; cloudlet "
-                "partitions by the keys a Lambda transformation returns)"
-            )
-        if _has(pieces, "partitionKeyFromLambda") and not lambda_keys:
-            raise errors.invalid(
-                "!{partitionKeyFromLambda:...} expressions need a Lambda processor in the "
-                "ProcessingConfiguration."
-            )
+    if _has(error, "partitionKeyFromLambda") or _has(error, "partitionKeyFromQuery"):
+        raise errors.invalid(
+            "ErrorOutputPrefix cannot contain partition key expressions: records that "
+            "failed have no partition keys."
+        )
+    keyed = _has(prefix, "partitionKeyFromLambda") or _has(prefix, "partitionKeyFromQuery")
+    if keyed and not partitioning:
+        raise errors.invalid(
+            "Partition key expressions (!{partitionKeyFromLambda:...} and "
+            "!{partitionKeyFromQuery:...}) need dynamic partitioning to be enabled."
+        )
+    if _has(prefix, "partitionKeyFromQuery") and not query_keys:
+        raise errors.invalid(
+            "!{partitionKeyFromQuery:...} expressions need a MetadataExtraction processor "
+            "in the ProcessingConfiguration."
+        )
+    if _has(prefix, "partitionKeyFromLambda") and not lambda_keys:
+        raise errors.invalid(
+            "!{partitionKeyFromLambda:...} expressions need a Lambda processor in the "
+            "ProcessingConfiguration."
+        )
     if partitioning:
-        if not _has(prefix, "partitionKeyFromLambda"):
+        if not keyed:
             raise errors.invalid(
                 "When dynamic partitioning is enabled, Prefix must contain at least one "
-                "partition key expression (!{partitionKeyFromLambda:...})."
+                "partition key expression (!{partitionKeyFromQuery:...} or "
+                "!{partitionKeyFromLambda:...})."
             )
         if not error_text:
             raise errors.invalid(
@@ -166,13 +185,16 @@ def check_backup(text: str) -> None:
         )
 
 
-def partition_keys_used(config: dict[str, Any]) -> list[str]:
-    """The partition key names ``Prefix`` reads from a transformation's metadata."""
-    return [
-        p.value
-        for p in parse(config.get("Prefix") or "")
-        if isinstance(p, Expression) and p.namespace == "partitionKeyFromLambda"
-    ]
+def partition_keys_used(config: dict[str, Any], namespace: str) -> list[str]:
+    """The partition key names of ``namespace`` (``partitionKeyFromLambda`` or
+    ``partitionKeyFromQuery``) that ``Prefix`` reads."""
+    return list(
+        dict.fromkeys(
+            p.value
+            for p in parse(config.get("Prefix") or "")
+            if isinstance(p, Expression) and p.namespace == namespace
+        )
+    )
 
 
 def random_string() -> str:
@@ -191,16 +213,20 @@ def _evaluate(
             out.append(render(compiled_time(piece.value), when))
         elif piece.namespace == "firehose":
             out.append(error_type if piece.value == "error-output-type" else random_string())
-        else:
-            out.append(keys[piece.value])
+        else:  # keys stored before namespaces were kept are a Lambda function's, by name
+            name = f"{piece.namespace}:{piece.value}"
+            value = keys.get(name, keys.get(piece.value))
+            if value is None:
+                raise MissingKey(name)
+            out.append(value)
     return "".join(out)
 
 
 def object_prefix(
     config: dict[str, Any], when: datetime, keys: dict[str, str], *, partitioning: bool
 ) -> str:
-    """The evaluated ``Prefix`` of an object whose oldest record arrived ``when`` (a
-    ``KeyError`` when ``keys`` lack a partition key the prefix reads)."""
+    """The evaluated ``Prefix`` of an object whose oldest record arrived ``when``
+    (``MissingKey`` when ``keys`` lack a partition key the prefix reads)."""
     text = config.get("Prefix") or ""
     pieces = parse(text)
     if not partitioning and not _has(pieces, "timestamp"):

@@ -3,12 +3,19 @@ do to records that need no Lambda.
 
 Why here: the processors are checked when a delivery stream is created or updated and
 read on every record, so ``plan`` turns the configuration into a ``Plan`` once (and
-raises AWS's errors for a bad one). The order is Firehose's: ``Decompression`` (GZIP)
-and ``RecordDeAggregation`` (``JSON`` objects or ``DELIMITED`` by a base64 delimiter)
-split and unpack records as they arrive (``unpack``); the ``Lambda`` processor
-transforms them in batches (``transform.py``); ``AppendDelimiterToRecord`` ends each
-record delivered with a newline (or its base64 ``Delimiter``). Cloudlet has no JQ
-engine, so ``MetadataExtraction`` answers 501, as does ``CloudWatchLogProcessing``.
+raises AWS's errors for a bad one). The order is Firehose's: ``Decompression`` (GZIP,
+for CloudWatch Logs subscriptions), ``CloudWatchLogProcessing`` (with
+``DataMessageExtraction``: each log event's message, one a line, control messages
+dropped; it needs ``Decompression``) and ``RecordDeAggregation`` (``JSON`` objects or
+``DELIMITED`` by a base64 delimiter) split and unpack records as they arrive
+(``unpack``); the ``Lambda`` processor transforms them in batches (``transform.py``);
+``MetadataExtraction`` reads partition keys with a jq query (``partitioning.py``);
+``AppendDelimiterToRecord`` ends each record delivered with a newline (or its base64
+``Delimiter``).
+
+A record a processor cannot read goes to the error prefix with the original bytes: as
+``decompression-failed`` when it is not GZIP (the developer guide's "Troubleshoot
+decompression"), as ``processing-failed`` when it is not what the next step reads.
 
 Lambda defaults are the developer guide's: 1 MB or 60 s of records per invocation
 (``BufferSizeInMBs`` 0.2-3, ``BufferIntervalInSeconds`` 0-900) and 3 retries
@@ -25,7 +32,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from cloudlet.services.firehose import errors
+from cloudlet.services.firehose import errors, partitioning
 
 MB = 1024 * 1024
 KNOWN = {
@@ -56,6 +63,10 @@ class Plan:
     """JSON or DELIMITED."""
     split_on: bytes = b""
     decompress: bool = False
+    extract_messages: bool = False
+    """CloudWatchLogProcessing with DataMessageExtraction."""
+    query: str | None = None
+    """MetadataExtraction's jq query."""
 
 
 NONE = Plan()
@@ -106,6 +117,11 @@ def plan(config: dict[str, Any] | None, role: str | None) -> Plan:
                 raise errors.invalid(f"The parameter {name} is not valid for the {kind} processor.")
             params[name] = p["ParameterValue"]
         fields.update(_one(kind, params, role))
+    if "CloudWatchLogProcessing" in seen and "Decompression" not in seen:
+        raise errors.invalid(
+            "The CloudWatchLogProcessing processor needs the Decompression processor: "
+            "message extraction reads decompressed CloudWatch Logs records."
+        )
     return Plan(**fields)
 
 
@@ -140,33 +156,59 @@ def _one(kind: str, params: dict[str, str], role: str | None) -> dict[str, Any]:
         if form != "GZIP":
             raise errors.invalid(f"Decompression supports GZIP, not '{form}'.")
         return {"decompress": True}
-    raise errors.not_built(
-        f"the {kind} processor (cloudlet runs Lambda, AppendDelimiterToRecord, "
-        "RecordDeAggregation and Decompression processors)"
-    )
+    if kind == "CloudWatchLogProcessing":
+        value = params.get("DataMessageExtraction", "false")
+        if value not in ("true", "false"):
+            raise errors.invalid(f"DataMessageExtraction must be true or false, not '{value}'.")
+        return {"extract_messages": value == "true"}
+    return {"query": partitioning.check(params)}
 
 
 class Unpackable(Exception):
-    """A record a processor could not read (its code is the error record's)."""
+    """A record a processor could not read (its code is the error record's, ``kind`` the
+    error output type it goes to)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, kind: str = "processing-failed") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.kind = kind
 
 
 def unpack(plan: Plan, data: bytes) -> list[bytes]:
-    """One arriving record as the records that go on (decompressed, de-aggregated)."""
+    """One arriving record as the records that go on (decompressed, log messages
+    extracted, de-aggregated)."""
     if plan.decompress:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error):
-            raise Unpackable("Decompression.Failed", "The record is not valid GZIP data.") from None
+            raise Unpackable(
+                "Decompression.Failed", "The record is not valid GZIP data.", "decompression-failed"
+            ) from None
+    parts = _messages(data) if plan.extract_messages else [data]
     if plan.deaggregate == "DELIMITED":
-        return [part for part in data.split(plan.split_on) if part]
+        return [piece for part in parts for piece in part.split(plan.split_on) if piece]
     if plan.deaggregate == "JSON":
-        return _json_records(data)
-    return [data]
+        return [piece for part in parts for piece in _json_records(part)]
+    return parts
+
+
+def _messages(data: bytes) -> list[bytes]:
+    """A decompressed CloudWatch Logs record as its log events' messages, each ended by
+    a newline; a CONTROL_MESSAGE gives none."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    events = doc.get("logEvents") if isinstance(doc, dict) else None
+    if not isinstance(events, list):
+        raise Unpackable(
+            "CloudWatchLogs.MessageExtractionFailed",
+            "The decompressed record is not a CloudWatch Logs subscription record.",
+        )
+    if doc.get("messageType") == "CONTROL_MESSAGE":
+        return []
+    return [str(e.get("message", "")).encode() + b"\n" for e in events if isinstance(e, dict)]
 
 
 def _json_records(data: bytes) -> list[bytes]:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from cloudlet.core.clock import clock
 from cloudlet.services.firehose.model import DeliveryStream
 from cloudlet.state.db import Transaction
 from cloudlet.state.documents import DocumentStore
@@ -36,6 +37,25 @@ class Row(NamedTuple):
     arrival: float
     data: bytes
     meta: dict[str, Any] | None = None
+
+
+def failed_row(
+    rid: str,
+    arrival: float,
+    data: bytes,
+    code: str,
+    message: str,
+    kind: str = "processing-failed",
+) -> Row:
+    """An error record for the error prefix (``kind`` is its error output type), failed
+    at its first attempt."""
+    meta = {
+        "attemptsMade": 1,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": int(clock.time() * 1000),
+    }
+    return Row("failed", kind, rid, arrival, data, meta)
 
 
 class Buffered(NamedTuple):

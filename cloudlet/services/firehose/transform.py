@@ -30,6 +30,7 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
+from cloudlet.services.firehose import partitioning
 from cloudlet.services.firehose.access import role_may
 from cloudlet.services.firehose.processing import Plan
 from cloudlet.services.firehose.store import Buffered, Row
@@ -223,6 +224,6 @@ def _rows(
                     )
                 )
                 continue
-            part = json.dumps({k: given[k] for k in keys}, sort_keys=True)
+            part = partitioning.part(partitioning.lambda_keys({k: given[k] for k in keys}))
         out.append(Row("out", part, row.record_id, row.arrival, data))
     return out

@@ -8,8 +8,8 @@ processor's hints, ``out`` and ``failed`` the destination's, ``backup`` the back
 configuration's. A put wakes the loop, so a size-triggered flush happens at once.
 
 Intervals can be shortened for tests with ``CLOUDLET_FIREHOSE_INTERVAL_SCALE`` (a
-factor applied to every buffering interval, default 1): a 60 s hint with 0.02 flushes
-after 1.2 s. Sizes are never scaled.
+factor applied to every buffering interval and to Splunk's acknowledgement timeout,
+default 1): a 60 s hint with 0.02 flushes after 1.2 s. Sizes are never scaled.
 
 Failures (a missing bucket, a role that may not write, an endpoint that refuses) keep
 the records and retry the lane with back-off (``CLOUDLET_FIREHOSE_RETRY_SECONDS``
@@ -17,7 +17,9 @@ doubling, at most a minute), other lanes going on. An S3 write is retried for 24
 (``CLOUDLET_FIREHOSE_S3_RETRY_SECONDS``), then its records are dropped with a warning,
 as AWS documents that data is lost; an HTTP endpoint is retried for its
 ``RetryOptions.DurationInSeconds``, then its records go to the bucket's error prefix as
-``http-endpoint-failed`` error records (a 413 is dropped at once, as the guide says).
+``http-endpoint-failed`` error records (a 413 is dropped at once, as the guide says);
+Splunk likewise (``splunk.py``), its retry duration counted from the first failure, as
+``splunk-failed`` error records carrying their ``EventId``.
 Every failure is logged to the destination's CloudWatch Logs stream when that is on.
 """
 
@@ -32,11 +34,11 @@ from typing import Any
 
 from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
-from cloudlet.services.firehose import http_endpoint, objects, prefixes
+from cloudlet.services.firehose import http_endpoint, objects, partitioning, prefixes, splunk
 from cloudlet.services.firehose.access import log_error
 from cloudlet.services.firehose.model import DeliveryStream
 from cloudlet.services.firehose.processing import MB, Plan, plan
-from cloudlet.services.firehose.store import Buffered, FirehoseStore, Row
+from cloudlet.services.firehose.store import Buffered, FirehoseStore, Row, failed_row
 from cloudlet.services.firehose.transform import transform
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ SCALE = seconds_setting("CLOUDLET_FIREHOSE_INTERVAL_SCALE", 1.0, low=0.0001, hig
 RETRY_SECONDS = seconds_setting("CLOUDLET_FIREHOSE_RETRY_SECONDS", 1.0, low=0.01, high=60)
 S3_GIVE_UP = seconds_setting("CLOUDLET_FIREHOSE_S3_RETRY_SECONDS", 86400.0, low=0.0)
 IDLE = 1.0
+ACK_POLL = max(0.05, SCALE)
+"""Seconds between polls of Splunk's acknowledgement endpoint."""
+ENDPOINTS = {"HttpEndpoint": "http-endpoint-failed", "Splunk": "splunk-failed"}
+"""Destinations delivered to over HTTP, and the error output type of what they refuse."""
 
 
 @dataclass
@@ -163,11 +169,17 @@ class Deliveries:
             return
         key = (stream.arn, lane, part)
         retry = self.retries.get(key) or Retry(first=clock.time())
+        ack_latency = None
         try:
             if lane == "out" and stream.kind == "HttpEndpoint":
                 delimiter = self.plan(stream).delimiter
                 data = [b.data for b in batch]
                 await http_endpoint.post(stream, data, retry.request_id, delimiter)
+            elif lane == "out" and stream.kind == "Splunk":
+                timeout = stream.config["HECAcknowledgmentTimeoutInSeconds"] * SCALE
+                records = [b.data for b in batch]
+                delimiter = self.plan(stream).delimiter
+                ack_latency = await splunk.deliver(stream, records, delimiter, timeout, ACK_POLL)
             elif lane == "out":
                 await self._to_s3(stream, part, batch)
             elif lane == "failed":
@@ -177,22 +189,31 @@ class Deliveries:
         except objects.DeliveryError as err:
             await self._failed(stream, (lane, part), batch, err, retry)
             return
+        except prefixes.MissingKey as missing:
+            self._unkeyed(stream, part, batch, str(missing))
+            return
         self.retries.pop(key, None)
         with self.store.transaction():
             self.store.remove(stream.arn, lane, part, [b.seq for b in batch])
         self._delivered(stream, lane, batch)
+        if ack_latency is not None:
+            self.meter.add(stream, DeliveryToSplunk_DataAckLatency=ack_latency)
 
     # -- the work -------------------------------------------------------------------------
 
     async def _transform(self, stream: DeliveryStream, batch: list[Buffered]) -> None:
         steps = self.plan(stream)
         partitioned = (stream.config.get("DynamicPartitioningConfiguration") or {}).get("Enabled")
-        keys = prefixes.partition_keys_used(stream.config) if partitioned else []
+        keys = (
+            prefixes.partition_keys_used(stream.config, partitioning.LAMBDA) if partitioned else []
+        )
         started = clock.monotonic()
         if steps.lambda_arn is None:  # the processor was removed: the records go on as they are
             rows = [Row("out", "", b.record_id, b.arrival, b.data) for b in batch]
         else:
             rows = await transform(self.env, stream, steps, batch, keys, RETRY_SECONDS)
+        if partitioned and steps.query is not None:
+            rows = self._by_query(stream, steps.query, rows)
         ok = [r for r in rows if r.lane == "out"]
         self.meter.add(
             stream,
@@ -206,6 +227,35 @@ class Deliveries:
         with self.store.transaction():
             self.store.add(stream.arn, rows, clock.time())
             self.store.remove(stream.arn, "in", "", [b.seq for b in batch])
+
+    def _unkeyed(self, stream: DeliveryStream, part: str, batch: list[Buffered], key: str) -> None:
+        """Records keyed before an update changed the prefix's keys: error records."""
+        message = f"The record has no value for the prefix's partition key {key}."
+        rows = [
+            failed_row(b.record_id, b.arrival, b.data, partitioning.FAILED, message) for b in batch
+        ]
+        with self.store.transaction():
+            self.store.add(stream.arn, rows, clock.time())
+            self.store.remove(stream.arn, "out", part, [b.seq for b in batch])
+
+    def _by_query(self, stream: DeliveryStream, query: str, rows: list[Row]) -> list[Row]:
+        """Transformed records keyed by the MetadataExtraction query as well (what it
+        cannot key goes to the error prefix)."""
+        names = prefixes.partition_keys_used(stream.config, partitioning.QUERY)
+        started = clock.monotonic()
+        out: list[Row] = []
+        for row in rows:
+            if row.lane != "out":
+                out.append(row)
+                continue
+            try:
+                keys = partitioning.extract(query, row.data, names)
+            except partitioning.ExtractionFailed as err:
+                out.append(failed_row(row.record_id, row.arrival, row.data, err.code, err.message))
+                continue
+            out.append(row._replace(part=partitioning.merged(row.part, keys)))
+        self.meter.add(stream, JQProcessing_Duration=(clock.monotonic() - started) * 1000)
+        return out
 
     async def _to_s3(self, stream: DeliveryStream, part: str, batch: list[Buffered]) -> None:
         config = stream.config
@@ -245,7 +295,7 @@ class Deliveries:
             return
         if lane != "out":
             return
-        target = "HttpEndpoint" if stream.kind == "HttpEndpoint" else "S3"
+        target = stream.kind if stream.kind in ENDPOINTS else "S3"
         freshness = clock.time() - min(b.arrival for b in batch)
         self.meter.add(
             stream,
@@ -271,12 +321,15 @@ class Deliveries:
         key = (stream.arn, lane, part)
         now = clock.time()
         retry.attempts += 1
-        http = lane == "out" and stream.kind == "HttpEndpoint"
-        target = "HttpEndpoint" if http else "S3"
+        http = lane == "out" and stream.kind in ENDPOINTS
+        if http and stream.kind == "Splunk" and retry.attempts == 1:
+            retry.first = now  # Splunk's retry duration starts when the first attempt fails
+        target = stream.kind if http else "S3"
         self.meter.add(stream, **{f"DeliveryTo{target}_Success": 0})
-        target_id = (
-            stream.config["EndpointConfiguration"]["Url"] if http else stream.s3["BucketARN"]
-        )
+        target_id = stream.s3["BucketARN"]
+        if http:
+            config = stream.config
+            target_id = config.get("HECEndpoint") or config["EndpointConfiguration"]["Url"]
         log.info("firehose %s: delivery to %s failed: %s", stream.name, target_id, err.code)
         await log_error(
             self.env,
@@ -299,17 +352,10 @@ class Deliveries:
                 "errorCode": err.code,
                 "errorMessage": err.message,
                 "attemptEndingTimestamp": int(now * 1000),
-                "subsequenceNumber": 0,
             }
+            kind = ENDPOINTS[stream.kind]
             rows = [
-                Row(
-                    "failed",
-                    "http-endpoint-failed",
-                    b.record_id,
-                    b.arrival,
-                    b.data,
-                    {**meta, "dataId": b.record_id},
-                )
+                Row("failed", kind, b.record_id, b.arrival, b.data, {**meta, **_ids(stream, b)})
                 for b in batch
             ]
         else:
@@ -323,3 +369,10 @@ class Deliveries:
         with self.store.transaction():
             self.store.add(stream.arn, rows, now)
             self.store.remove(stream.arn, lane, part, [b.seq for b in batch])
+
+
+def _ids(stream: DeliveryStream, row: Buffered) -> dict[str, Any]:
+    """What identifies a record in an endpoint's error record (the guide's examples)."""
+    if stream.kind == "Splunk":
+        return {"EventId": f"{row.record_id}.0"}
+    return {"subsequenceNumber": 0, "dataId": row.record_id}
