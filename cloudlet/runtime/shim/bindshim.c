@@ -27,7 +27,8 @@
  * instances reach each other at their private addresses, as on EC2:
  *
  *   connect, sendto, sendmsg  a private address of a running instance of the
- *                             same VPC -> that instance's loopback address
+ *                             same VPC (or of a peered one the route tables let
+ *                             through) -> that instance's loopback address
  *                             (IPv4, and v4-mapped on dual-stack sockets)
  *   connect (stream sockets)  an address inside the VPC's blocks that no running
  *                             instance holds -> fails with ETIMEDOUT at once
@@ -36,9 +37,11 @@
  *                             the instances' private DNS names of this region
  *                             (ip-10-20-0-4.ec2.internal,
  *                             ip-10-20-0-4.<region>.compute.internal, domain in
- *                             CLOUDLET_VPC_DOMAIN) -> their address, which connect
- *                             then translates; "no such host" when the VPC's DNS
- *                             resolution or DNS hostnames are off
+ *                             CLOUDLET_VPC_DOMAIN) and of the map's other domains
+ *                             -> their address, which connect then translates;
+ *                             "no such host" when the VPC's DNS resolution or DNS
+ *                             hostnames are off, or for the addresses of a peered
+ *                             VPC whose names this VPC may not resolve
  *
  * Every other address is left alone. Only connects to IPv4 addresses outside
  * 127.0.0.0/8 cost something (one stat of the map file); symbols other than the

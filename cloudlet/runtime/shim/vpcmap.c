@@ -10,8 +10,14 @@
  * replaced (written, then renamed) whenever one starts, stops or changes address:
  *
  *   dns 1                     the VPC resolves its instances' private DNS names
- *   cidr 10.20.0.0/16         one line per IPv4 block of the VPC
- *   map 10.20.0.4 127.5.1.1   private address, loopback address
+ *   cidr 10.20.0.0/16         one line per IPv4 block of the VPC (and per block a
+ *                             route sends into an active VPC peering)
+ *   map 10.20.0.4 127.5.1.1   private address, loopback address (instances of the
+ *                             VPC, and peered ones both route tables let through)
+ *   nodns 10.1.0.0/16         names of addresses in this block do not resolve (a
+ *                             peered VPC that does not allow DNS resolution)
+ *   domain corp.example       another domain whose ip-a-b-c-d names resolve (the
+ *                             custom domain of the VPC's DHCP option set)
  *
  * Lines starting with '#', unknown keywords and malformed lines are ignored.
  * vpc_route() tells connect() and sendto() where a destination really is: a mapped
@@ -27,7 +33,8 @@
  * async-signal-safe, their wrappers must be too): no locks, no allocation, only
  * stat, open, read and close (a child forked mid-read starts over, see
  * after_fork_child). Everything is bounded: VPC_MAX_FILE bytes read, VPC_MAX_MAPS
- * addresses, VPC_MAX_CIDRS blocks, lines of VPC_LINE bytes at most.
+ * addresses, VPC_MAX_CIDRS blocks (of each keyword), VPC_MAX_DOMAINS domains of
+ * VPC_DOMAIN_LEN bytes, lines of VPC_LINE bytes at most.
  * The Python shim (python/sitecustomize.py) reads the same file; keep them in step.
  */
 #define _GNU_SOURCE
@@ -44,7 +51,9 @@
 #include <unistd.h>
 
 #define VPC_MAX_MAPS 4096
-#define VPC_MAX_CIDRS 16
+#define VPC_MAX_CIDRS 64
+#define VPC_MAX_DOMAINS 4
+#define VPC_DOMAIN_LEN 96
 #define VPC_MAX_FILE (1 << 20)
 #define VPC_LINE 128
 #define VPC_RETRIES 32
@@ -61,6 +70,16 @@ struct vpc_table {
     uint32_t loop[VPC_MAX_MAPS]; /* network order */
     uint32_t net[VPC_MAX_CIDRS]; /* host order, masked */
     uint32_t mask[VPC_MAX_CIDRS];
+    int n_nodns;
+    uint32_t nodns_net[VPC_MAX_CIDRS]; /* host order, masked */
+    uint32_t nodns_mask[VPC_MAX_CIDRS];
+    int n_domains;
+    char domains[VPC_MAX_DOMAINS][VPC_DOMAIN_LEN]; /* lower case, no trailing dot */
+};
+
+/* What fill() has parsed so far into a table. */
+struct counts {
+    int maps, cidrs, nodns, domains, dns;
 };
 
 struct file_id {
@@ -159,27 +178,62 @@ static int line_end(const char *p) {
     return *p == 0;
 }
 
-static void parse_line(struct vpc_table *t, const char *p, int *n_maps, int *n_cidrs, int *dns) {
-    uint32_t a, b;
+static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+
+/* "a.b.c.d/n" at *p: the masked block (host order) and its mask. */
+static int block(const char **p, uint32_t *net, uint32_t *mask) {
+    uint32_t a;
     unsigned bits;
+    if (!quad(p, '.', &a) || **p != '/') return 0;
+    (*p)++;
+    if (!number(p, 32, &bits) || !line_end(*p)) return 0;
+    *mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+    *net = a & *mask;
+    return 1;
+}
+
+/* A domain name (letters, digits, '-', '.'), stored lower case without a trailing dot. */
+static void add_domain(struct vpc_table *t, const char *p, struct counts *n) {
+    char name[VPC_DOMAIN_LEN];
+    size_t len = 0;
+    for (; *p && *p != ' ' && *p != '\t' && *p != '\r'; p++) {
+        char c = lower(*p);
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        if (!ok || len + 1 >= sizeof name) return;
+        name[len++] = c;
+    }
+    if (!line_end(p)) return;
+    while (len > 0 && name[len - 1] == '.') len--;
+    if (len == 0 || n->domains >= VPC_MAX_DOMAINS) return;
+    for (size_t i = 0; i < len; i++) STORE(t->domains[n->domains][i], name[i]);
+    STORE(t->domains[n->domains][len], (char)0);
+    n->domains++;
+}
+
+static void parse_line(struct vpc_table *t, const char *p, struct counts *n) {
+    uint32_t a, b;
     skip_blanks(&p);
     if (keyword(&p, "map")) {
-        if (*n_maps >= VPC_MAX_MAPS || !quad(&p, '.', &a)) return;
+        if (n->maps >= VPC_MAX_MAPS || !quad(&p, '.', &a)) return;
         skip_blanks(&p);
         if (!quad(&p, '.', &b) || !line_end(p)) return;
-        STORE(t->priv[*n_maps], htonl(a));
-        STORE(t->loop[*n_maps], htonl(b));
-        (*n_maps)++;
+        STORE(t->priv[n->maps], htonl(a));
+        STORE(t->loop[n->maps], htonl(b));
+        n->maps++;
     } else if (keyword(&p, "cidr")) {
-        if (*n_cidrs >= VPC_MAX_CIDRS || !quad(&p, '.', &a) || *p != '/') return;
-        p++;
-        if (!number(&p, 32, &bits) || !line_end(p)) return;
-        uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
-        STORE(t->net[*n_cidrs], a & mask);
-        STORE(t->mask[*n_cidrs], mask);
-        (*n_cidrs)++;
+        if (n->cidrs >= VPC_MAX_CIDRS || !block(&p, &a, &b)) return;
+        STORE(t->net[n->cidrs], a);
+        STORE(t->mask[n->cidrs], b);
+        n->cidrs++;
+    } else if (keyword(&p, "nodns")) {
+        if (n->nodns >= VPC_MAX_CIDRS || !block(&p, &a, &b)) return;
+        STORE(t->nodns_net[n->nodns], a);
+        STORE(t->nodns_mask[n->nodns], b);
+        n->nodns++;
+    } else if (keyword(&p, "domain")) {
+        add_domain(t, p, n);
     } else if (keyword(&p, "dns")) {
-        if ((*p == '0' || *p == '1') && line_end(p + 1)) *dns = *p == '1';
+        if ((*p == '0' || *p == '1') && line_end(p + 1)) n->dns = *p == '1';
     }
 }
 
@@ -187,7 +241,8 @@ static void parse_line(struct vpc_table *t, const char *p, int *n_maps, int *n_c
 static void fill(struct vpc_table *t, int fd) {
     char line[VPC_LINE];
     size_t len = 0, total = 0;
-    int too_long = 0, n_maps = 0, n_cidrs = 0, dns = 0, eof = 0;
+    int too_long = 0, eof = 0;
+    struct counts n = {0, 0, 0, 0, 0};
     while (total < VPC_MAX_FILE) {
         ssize_t got = fd < 0 ? 0 : read(fd, chunk, sizeof chunk);
         if (got < 0 && errno == EINTR) continue;
@@ -200,7 +255,7 @@ static void fill(struct vpc_table *t, int fd) {
             char c = chunk[i];
             if (c == '\n' || c == 0) {
                 line[len] = 0;
-                if (!too_long) parse_line(t, line, &n_maps, &n_cidrs, &dns);
+                if (!too_long) parse_line(t, line, &n);
                 len = 0;
                 too_long = 0;
             } else if (len + 1 < sizeof line) {
@@ -212,11 +267,13 @@ static void fill(struct vpc_table *t, int fd) {
     }
     if (eof && len > 0 && !too_long) { /* a last line without its newline */
         line[len] = 0;
-        parse_line(t, line, &n_maps, &n_cidrs, &dns);
+        parse_line(t, line, &n);
     }
-    STORE(t->n_maps, n_maps);
-    STORE(t->n_cidrs, n_cidrs);
-    STORE(t->dns, dns);
+    STORE(t->n_maps, n.maps);
+    STORE(t->n_cidrs, n.cidrs);
+    STORE(t->n_nodns, n.nodns);
+    STORE(t->n_domains, n.domains);
+    STORE(t->dns, n.dns);
 }
 
 static void identify(const struct stat *st, struct file_id *id) {
@@ -303,37 +360,54 @@ enum vpc_verdict vpc_route(uint32_t addr, uint32_t *loopback) {
     return VPC_PASS;
 }
 
-static int resolves_names(void) {
+/* Whether p (a name's part after "ip-a-b-c-d.") is the domain dom (lower case), ignoring
+ * case and one trailing dot; dom is read atomically when it lives in a table. */
+static int same_domain(const char *p, const char *dom, int in_table) {
+    size_t i = 0;
+    for (; i < VPC_DOMAIN_LEN; i++) {
+        char d = in_table ? LOAD(dom[i]) : dom[i];
+        if (d == 0) break;
+        if (lower(p[i]) != d) return 0;
+    }
+    if (i == 0 || i == VPC_DOMAIN_LEN) return 0;
+    return p[i] == 0 || (p[i] == '.' && p[i + 1] == 0);
+}
+
+/* For a name ip-a-b-c-d.<p>: 0 when p is none of the map's domains, 1 when the name
+ * resolves, -1 when it must not (DNS off in the VPC, or a nodns block holds addr). */
+static int name_verdict(const char *p, uint32_t addr) {
+    int ours = domain[0] != 0 && same_domain(p, domain, 0);
     int saved = errno;
     refresh();
     errno = saved;
     for (int tries = 0; tries < VPC_RETRIES; tries++) {
         int i = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
-        if (i < 0) return 0;
+        if (i < 0) break;
         struct vpc_table *t = &tables[i];
         unsigned s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
         if (s1 & 1) continue;
-        int dns = LOAD(t->dns);
+        int dns = LOAD(t->dns), match = ours, hidden = 0;
+        int nd = clamp(LOAD(t->n_domains), VPC_MAX_DOMAINS);
+        for (int k = 0; !match && k < nd; k++) match = same_domain(p, t->domains[k], 1);
+        int nn = clamp(LOAD(t->n_nodns), VPC_MAX_CIDRS);
+        for (int k = 0; !hidden && k < nn; k++)
+            hidden = (addr & LOAD(t->nodns_mask[k])) == LOAD(t->nodns_net[k]);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) == s1) return dns;
+        if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) != s1) continue;
+        if (!match) return 0;
+        return dns && !hidden ? 1 : -1;
     }
-    return 0;
+    return ours ? -1 : 0;
 }
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
-
 int vpc_resolve(const char *name, char out[16]) {
-    if (vpc_state != 1 || name == NULL || domain[0] == 0) return 0;
+    if (vpc_state != 1 || name == NULL) return 0;
     if (lower(name[0]) != 'i' || lower(name[1]) != 'p' || name[2] != '-') return 0;
     const char *p = name + 3;
     uint32_t addr;
     if (!quad(&p, '-', &addr) || *p != '.') return 0;
-    p++;
-    size_t i = 0;
-    for (; domain[i]; i++)
-        if (lower(p[i]) != domain[i]) return 0;
-    if (!(p[i] == 0 || (p[i] == '.' && p[i + 1] == 0))) return 0;
-    if (!resolves_names()) return -1;
+    int verdict = name_verdict(p + 1, addr);
+    if (verdict <= 0) return verdict;
     char *o = out;
     for (int shift = 24; shift >= 0; shift -= 8) {
         unsigned part = (addr >> shift) & 0xff;

@@ -23,9 +23,10 @@ HIDDEN void vpc_configure(void);
  * is set for VPC_MAPPED. Safe in any thread and in signal handlers; keeps errno. */
 HIDDEN enum vpc_verdict vpc_route(uint32_t addr, uint32_t *loopback);
 
-/* A private DNS name of the instance's region ("ip-10-20-0-4.ec2.internal"):
- * 0 when name is not one, 1 with its dotted address in out, -1 when the VPC does
- * not resolve such names (DNS resolution or DNS hostnames turned off). */
+/* A private DNS name of the instance's region ("ip-10-20-0-4.ec2.internal") or of a
+ * domain the map names: 0 when name is not one, 1 with its dotted address in out, -1
+ * when it does not resolve here (the VPC's DNS resolution or DNS hostnames turned off,
+ * or the address in a peered VPC whose names this VPC may not resolve). */
 HIDDEN int vpc_resolve(const char *name, char out[16]);
 
 #endif

@@ -3,8 +3,10 @@
 Operations live in mixins split by group (``instance_ops`` and
 ``instance_attributes``: instances; ``resource_ops``: types, zones, key pairs,
 security groups, tags; ``vpc_ops``, ``subnet_ops``, ``gateway_ops``,
-``route_ops``, ``acl_ops``: VPC networking on ``vpcs.Network``; ``interface_ops``:
-instances' network interfaces;
+``route_ops``, ``acl_ops``, ``egress_ops``, ``dhcp_ops``, ``default_vpc_ops``:
+VPC networking on ``vpcs.Network``; ``peering_ops`` on ``peerings``,
+``prefix_list_ops`` on ``prefix_lists``, both reaching instances through
+``reach``; ``interface_ops``: instances' network interfaces;
 ``launch_templates``; ``images``: DescribeImages, CreateImage); this class
 wires them to the engine and the stores, runs the
 supervision loop and the CPU sampler (``metrics``), and holds the instances'
@@ -25,6 +27,9 @@ from cloudlet.runtime.processes import become_subreaper
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.ec2 import metrics
 from cloudlet.services.ec2.acl_ops import AclOps
+from cloudlet.services.ec2.default_vpc_ops import DefaultVpcOps
+from cloudlet.services.ec2.dhcp_ops import DhcpOps
+from cloudlet.services.ec2.egress_ops import EgressOps
 from cloudlet.services.ec2.gateway_ops import GatewayOps
 from cloudlet.services.ec2.images import ImageOps, Images
 from cloudlet.services.ec2.imds import IMDS_PATH, MetadataService
@@ -34,6 +39,11 @@ from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.interface_ops import InterfaceOps
 from cloudlet.services.ec2.keypairs import KeyPairs
 from cloudlet.services.ec2.launch_templates import LaunchTemplateOps, LaunchTemplates
+from cloudlet.services.ec2.peering_ops import PeeringOps
+from cloudlet.services.ec2.peerings import Peerings
+from cloudlet.services.ec2.prefix_list_ops import PrefixListOps
+from cloudlet.services.ec2.prefix_lists import PrefixLists
+from cloudlet.services.ec2.reach import Reach
 from cloudlet.services.ec2.resource_ops import ResourceOps
 from cloudlet.services.ec2.route_ops import RouteOps
 from cloudlet.services.ec2.security_groups import SecurityGroups
@@ -44,6 +54,7 @@ from cloudlet.services.ec2.vpc_ops import VpcOps
 from cloudlet.services.ec2.vpcs import Network
 
 MONITOR_INTERVAL = 0.25
+PEERING_SWEEP_INTERVAL = 30.0
 _MIXINS = (
     InstanceOps,
     InstanceAttributeOps,
@@ -53,6 +64,11 @@ _MIXINS = (
     GatewayOps,
     RouteOps,
     AclOps,
+    EgressOps,
+    DhcpOps,
+    DefaultVpcOps,
+    PeeringOps,
+    PrefixListOps,
     InterfaceOps,
     LaunchTemplateOps,
     ImageOps,
@@ -92,8 +108,12 @@ class Ec2Service(*_MIXINS, Service):  # type: ignore[misc]
         self.images = Images(self.store)
         self.engine = InstanceEngine(self.store, env.data_dir, self._endpoint)
         self.network = Network(self.store, self.groups, self.engine.instances)
-        # Each VPC's address map (``vpc_addresses``) follows its blocks and DNS attributes.
+        self.peerings = Peerings(self.network)
+        self.prefix_lists = PrefixLists(self.network, self._endpoint)
+        # Each instance's address map (``vpc_addresses``) follows its VPC's blocks and DNS
+        # attributes, and (``reach``) its peerings, route tables and DHCP options.
         self.engine.vpc_maps.vpcs = self.network.vpcs.by_id
+        self.engine.vpc_maps.extension = Reach(self.network, self.peerings, self.prefix_lists)
         # Instances' metadata service, at /_cloudlet/imds/ (``claims``/``serve``).
         self.metadata = MetadataService(self.engine, self.tags)
         for name in _OPERATIONS:
@@ -118,6 +138,8 @@ class Ec2Service(*_MIXINS, Service):  # type: ignore[misc]
         become_subreaper()
         await self.engine.open()
         self.env.every(MONITOR_INTERVAL, self.engine.monitor, "ec2-monitor")
+        # Pending peering requests expire; finished ones are forgotten after a while.
+        self.env.every(PEERING_SWEEP_INTERVAL, self.peerings.tick, "ec2-peerings")
         sampler = metrics.CpuSampler(self.engine, self.tags, self.env)
         self.env.every(sampler.interval, sampler.tick, "ec2-cpu-metrics")
 

@@ -148,6 +148,7 @@ _NOT_FOUND_CODES = {
     "carrierGateway": "InvalidCarrierGatewayID.NotFound",
     "localGateway": "InvalidLocalGatewayID.NotFound",
     "prefixList": "InvalidPrefixListID.NotFound",
+    "dhcpOption": "InvalidDhcpOptionID.NotFound",
 }
 
 
@@ -160,6 +161,24 @@ def dependency(kind: str, value: str) -> ServiceError:
     return ServiceError(
         "DependencyViolation", f"The {kind} '{value}' has dependencies and cannot be deleted."
     )
+
+
+def no_default_vpc(what: str = "") -> ServiceError:
+    """What EC2 answers where a call needs the default VPC and there is none."""
+    message = "No default VPC for this user"
+    return ServiceError("VPCIdNotSpecified", f"{message}. {what}" if what else message)
+
+
+def state_transition(pcx_id: str, current: str, wanted: str) -> ServiceError:
+    return ServiceError(
+        "InvalidStateTransition",
+        f"Invalid state transition for {pcx_id}, attempted to transition from {current} "
+        f"to {wanted}",
+    )
+
+
+def not_permitted(message: str) -> ServiceError:
+    return ServiceError("OperationNotPermitted", message)
 
 
 def not_built(what: str) -> ServiceError:

@@ -100,6 +100,7 @@ def listing(
     getters: dict[str, Getter],
     tags: Callable[[dict[str, Any]], dict[str, str]],
     hi: int = 1000,
+    lo: int = 5,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A Describe call's page: ``items`` named by ``wanted`` ids (an unknown one fails with
     ``missing``), then ``Filters``, then ``MaxResults``/``NextToken``."""
@@ -110,7 +111,7 @@ def listing(
                 raise missing(one)
         items = [by_key[w] for w in dict.fromkeys(wanted)]
     items = apply(items, params.get("Filters"), getters, tags)
-    return page(items, params.get("MaxResults"), params.get("NextToken"), 5, hi)
+    return page(items, params.get("MaxResults"), params.get("NextToken"), lo, hi)
 
 
 def public(doc: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:

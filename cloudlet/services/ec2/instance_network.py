@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.services.ec2 import catalog, errors, network
+from cloudlet.services.ec2 import catalog, errors
 from cloudlet.services.ec2.instances import Instance
 from cloudlet.services.ec2.launch_templates import TEMPLATE_PUBLIC_IP
 from cloudlet.services.ec2.security_groups import SecurityGroups
@@ -144,8 +144,7 @@ def _groups(
 ) -> list[dict[str, str]]:
     names = params.get("SecurityGroups") or []
     ids = list(params.get("SecurityGroupIds") or []) + list(spec.get("Groups") or [])
-    default_vpc = network.default_vpc_id(ctx.account_id, ctx.region)
-    if names and subnet["VpcId"] != default_vpc:
+    if names and subnet["VpcId"] != groups.default_vpc(ctx.account_id, ctx.region):
         raise errors.invalid_combination(
             "The parameter groupName cannot be used with the parameter subnet"
         )
@@ -175,11 +174,23 @@ def _subnet(net: Network, ctx: Any, params: dict[str, Any], spec: Doc) -> Doc:
                 "availabilityZone", zone, "The subnet is in another availability zone."
             )
         return subnet
-    zone = zone or catalog.zone_names(ctx.region)[0]
-    subnet = net.default_subnet(ctx.account_id, ctx.region, zone)
-    if subnet is None:
+    if zone and zone not in catalog.zone_names(ctx.region):
         raise errors.zone_invalid(zone)
-    return subnet
+    default_vpc = net.default_vpc_id(ctx.account_id, ctx.region)
+    if default_vpc is None:
+        raise errors.no_default_vpc()
+    for name in [zone] if zone else catalog.zone_names(ctx.region):
+        subnet = net.default_subnet(ctx.account_id, ctx.region, name)
+        if subnet is not None:
+            return subnet
+    if zone:
+        raise errors.ServiceError(
+            "InvalidInput", f"No default subnet for availability zone: '{zone}'."
+        )
+    raise errors.ServiceError(
+        "MissingInput",
+        f"No subnets found for the default VPC '{default_vpc}'. Please specify a subnet.",
+    )
 
 
 def placement(

@@ -1,8 +1,9 @@
 """What the VPC networking operations share: the engine, tags on creation, limits.
 
 The operations themselves are mixins split by resource (``vpc_ops``,
-``subnet_ops``, ``route_ops``, ``acl_ops``) that all derive from
-``NetworkOpsBase``, so the way a created resource takes its
+``subnet_ops``, ``route_ops``, ``acl_ops``, ``gateway_ops``, ``egress_ops``,
+``dhcp_ops``, ``default_vpc_ops``, ``peering_ops``, ``prefix_list_ops``) that
+all derive from ``NetworkOpsBase``, so the way a created resource takes its
 ``TagSpecifications`` (checked before anything is made, so a bad tag creates
 nothing) is written once.
 """

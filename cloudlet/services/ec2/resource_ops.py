@@ -9,13 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudlet.services.ec2 import catalog, errors, filters, network
+from cloudlet.services.ec2 import catalog, errors, filters
 from cloudlet.services.ec2.images import Images
 from cloudlet.services.ec2.instance_ops import check_instance_ids
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.interface_ops import owned_interface
 from cloudlet.services.ec2.keypairs import KeyPair, KeyPairs
 from cloudlet.services.ec2.launch_templates import LaunchTemplates
+from cloudlet.services.ec2.peerings import Peerings
+from cloudlet.services.ec2.prefix_lists import PrefixLists
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.tags import Tags, resource_type, tag_list
 from cloudlet.services.ec2.vpcs import Network
@@ -100,6 +102,8 @@ class ResourceOps:
     tags: Tags
     groups: SecurityGroups
     keys: KeyPairs
+    peerings: Peerings
+    prefix_lists: PrefixLists
 
     def _with_tags(self, item: Result, resource_id: str) -> Result:
         tags = self.tags.of(resource_id)
@@ -216,11 +220,12 @@ class ResourceOps:
     # -- security groups ---------------------------------------------------------
 
     def create_security_group(self, ctx: Any, params: dict[str, Any]) -> Result:
-        vpc = self.network.vpc(
-            ctx.account_id,
-            ctx.region,
-            params.get("VpcId") or network.default_vpc_id(ctx.account_id, ctx.region),
-        )
+        vpc_id = params.get("VpcId") or self.network.default_vpc_id(ctx.account_id, ctx.region)
+        if vpc_id is None:
+            raise errors.no_default_vpc(
+                "GroupName is only supported for EC2-Classic and default VPC."
+            )
+        vpc = self.network.vpc(ctx.account_id, ctx.region, vpc_id)
         group = self.groups.create(
             ctx.account_id,
             ctx.region,
@@ -287,6 +292,11 @@ class ResourceOps:
             permissions = [legacy]
         if not permissions:
             raise errors.missing("IpPermissions")
+        for perm in permissions:
+            for item in perm.get("PrefixListIds") or []:
+                self.prefix_lists.find(
+                    ctx.account_id, ctx.region, item.get("PrefixListId"), "InvalidPrefixListId"
+                )
         if add:
             self.groups.authorize(group, permissions, egress)
         else:
@@ -333,6 +343,9 @@ class ResourceOps:
             )
         if kind == "network-interface":
             return owned_interface(self.engine, ctx, resource_id)
+        if kind == "vpc-peering-connection":
+            seen = self.peerings.visible(ctx.account_id, ctx.region)
+            return any(doc["VpcPeeringConnectionId"] == resource_id for doc, _ in seen)
         kinds = self.network.kinds()
         if kind in kinds:
             self.network.ensure_defaults(ctx.account_id, ctx.region)

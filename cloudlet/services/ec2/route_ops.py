@@ -15,6 +15,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.ec2 import errors, filters, routes
 from cloudlet.services.ec2.instances import Instance, InstanceEngine
 from cloudlet.services.ec2.network_ops import NetworkOpsBase, Result
+from cloudlet.services.ec2.prefix_lists import AWS_OWNER, FAMILIES, PrefixLists
 from cloudlet.services.ec2.vpc_docs import Doc, new_id
 
 TABLES_PER_VPC = 200
@@ -63,6 +64,24 @@ def _association_out(table: Doc, assoc: Doc) -> Doc:
 
 class RouteOps(NetworkOpsBase):
     engine: InstanceEngine
+    prefix_lists: PrefixLists
+
+    def _family(self, ctx: Any, field: str, value: str) -> int:
+        """The destination's address family (4 or 6); a prefix list's is checked here."""
+        if field != "DestinationPrefixListId":
+            return 4 if field == "DestinationCidrBlock" else 6
+        doc = self.prefix_lists.find(ctx.account_id, ctx.region, value)
+        if doc["OwnerId"] == AWS_OWNER:
+            raise errors.invalid_value(
+                "destinationPrefixListId",
+                value,
+                "AWS-managed prefix lists are routed to by gateway endpoints, not by CreateRoute.",
+            )
+        return FAMILIES[doc["AddressFamily"]]
+
+    def _routes_changed(self, table: Doc) -> None:
+        """Where its subnets' instances reach changed: their VPC's maps (and peers')."""
+        self.engine.vpc_maps.refresh(table["VpcId"])
 
     def _instance(self, ctx: Any) -> Any:
         def lookup(instance_id: str) -> Instance | None:
@@ -140,14 +159,18 @@ class RouteOps(NetworkOpsBase):
             raise ServiceError(
                 "RouteAlreadyExists", f"The route identified by {value} already exists."
             )
-        target = routes.target(self.network, ctx, table, params, self._instance(ctx))
+        family = self._family(ctx, field, value)
+        target = routes.target(self.network, ctx, table, params, self._instance(ctx), family)
         routes.check_specific(vpc, field, value, target)
-        if len(table["_routes"]) >= routes.ROUTES_PER_TABLE:
+        fresh = {field: value, **target, "Origin": "CreateRoute"}
+        used = sum(routes.weight(self.network, r) for r in table["_routes"])
+        if used + routes.weight(self.network, fresh) > routes.ROUTES_PER_TABLE:
             raise ServiceError(
                 "RouteLimitExceeded", "The maximum number of routes has been reached."
             )
-        table["_routes"].append({field: value, **target, "Origin": "CreateRoute"})
+        table["_routes"].append(fresh)
         self.network.tables.save(table)
+        self._routes_changed(table)
         return {"Return": True}
 
     def replace_route(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -171,8 +194,10 @@ class RouteOps(NetworkOpsBase):
             if route is not None:
                 table["_routes"].remove(route)
                 self.network.tables.save(table)
+                self._routes_changed(table)
             return {}
-        target = routes.target(self.network, ctx, table, params, self._instance(ctx))
+        family = self._family(ctx, field, value)
+        target = routes.target(self.network, ctx, table, params, self._instance(ctx), family)
         if local or routes.within_vpc(vpc, field, value):
             routes.check_specific(vpc, field, value, target)
         fresh = {field: value, **target, "Origin": "CreateRoute"}
@@ -181,6 +206,7 @@ class RouteOps(NetworkOpsBase):
         else:
             table["_routes"][table["_routes"].index(route)] = fresh
         self.network.tables.save(table)
+        self._routes_changed(table)
         return {}
 
     def delete_route(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -202,6 +228,7 @@ class RouteOps(NetworkOpsBase):
             )
         table["_routes"].remove(route)
         self.network.tables.save(table)
+        self._routes_changed(table)
         return {}
 
     # -- associations --------------------------------------------------------------
@@ -255,6 +282,7 @@ class RouteOps(NetworkOpsBase):
             assoc["GatewayId"] = gateway_id
         table["_associations"].append(assoc)
         self.network.tables.save(table)
+        self._routes_changed(table)
         return {
             "AssociationId": assoc["RouteTableAssociationId"],
             "AssociationState": {"State": "associated"},
@@ -270,6 +298,7 @@ class RouteOps(NetworkOpsBase):
             )
         table["_associations"].remove(assoc)
         self.network.tables.save(table)
+        self._routes_changed(table)
         return {}
 
     def replace_route_table_association(self, ctx: Any, params: dict[str, Any]) -> Result:
@@ -287,6 +316,7 @@ class RouteOps(NetworkOpsBase):
         fresh = {**assoc, "RouteTableAssociationId": new_id("rtbassoc")}
         table["_associations"].append(fresh)
         self.network.tables.save(table)
+        self._routes_changed(table)
         return {
             "NewAssociationId": fresh["RouteTableAssociationId"],
             "AssociationState": {"State": "associated"},

@@ -3,9 +3,11 @@
 A route table's ``local`` routes (one per CIDR block of its VPC) are not
 stored: they follow the VPC's blocks, so a block added with
 AssociateVpcCidrBlock appears in every table at once. Stored routes keep their
-destination, target and origin; their state is worked out when described:
-``blackhole`` once the gateway is detached or deleted, or the instance is no
-longer running, as on AWS.
+destination (a CIDR block or a managed prefix list), target and origin; their
+state is worked out when described: ``blackhole`` once the gateway is
+detached or deleted, the instance is no longer running or the VPC peering
+connection is no longer active, as on AWS. Where traffic really goes is
+``reach``'s business.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cloudlet.core.errors import ServiceError
 from cloudlet.services.ec2 import cidrs, errors
 from cloudlet.services.ec2.instance_network import interface_id
 from cloudlet.services.ec2.instances import Instance
+from cloudlet.services.ec2.peerings import LIVE, Peerings
 from cloudlet.services.ec2.vpc_docs import Doc, blocks, ipv6_blocks
 from cloudlet.services.ec2.vpcs import Network
 
@@ -38,9 +41,7 @@ TARGETS = (
 )
 _ABSENT = {
     "NatGatewayId": "natGateway",
-    "VpcPeeringConnectionId": "vpcPeeringConnection",
     "TransitGatewayId": "transitGateway",
-    "EgressOnlyInternetGatewayId": "egressOnlyInternetGateway",
     "LocalGatewayId": "localGateway",
     "CarrierGatewayId": "carrierGateway",
     "VpcEndpointId": "vpcEndpoint",
@@ -61,7 +62,7 @@ def destination(params: dict[str, Any]) -> tuple[str, str]:
     field = given[0]
     value = params[field]
     if field == "DestinationPrefixListId":
-        raise errors.not_found("prefixList", value)
+        return field, value  # checked by the caller, which knows the lists
     param = (
         "destinationCidrBlock" if field == "DestinationCidrBlock" else "destinationIpv6CidrBlock"
     )
@@ -90,6 +91,8 @@ def is_local(vpc: Doc, field: str, value: str) -> bool:
 
 def within_vpc(vpc: Doc, field: str, value: str) -> bool:
     """Whether the destination is one of the VPC's blocks or inside one."""
+    if field == "DestinationPrefixListId":
+        return False
     net = ipaddress.ip_network(value)
     inside = blocks(vpc) if field == "DestinationCidrBlock" else ipv6_blocks(vpc)
     return cidrs.within(net, inside)
@@ -101,8 +104,10 @@ def target(
     table: Doc,
     params: dict[str, Any],
     instances: Callable[[str], Instance | None],
+    family: int = 4,
 ) -> Doc:
-    """The route's target fields, checked: it exists and belongs to the table's network."""
+    """The route's target fields, checked: it exists and belongs to the table's network
+    (``family``: 4 or 6, the destination's)."""
     given = [name for name in TARGETS if params.get(name)]
     if not given:
         raise errors.missing("gatewayId, instanceId, natGatewayId or networkInterfaceId")
@@ -114,6 +119,10 @@ def target(
         raise errors.not_built("Routes to Cloud WAN and ODB networks")
     if field in _ABSENT:
         raise errors.not_found(_ABSENT[field], value)
+    if field == "VpcPeeringConnectionId":
+        return _peering_target(net, ctx, table, value)
+    if field == "EgressOnlyInternetGatewayId":
+        return _egress_target(net, ctx, table, value, family)
     if field == "GatewayId":
         if not value.startswith("igw-"):
             raise ServiceError(
@@ -155,6 +164,52 @@ def target(
     }
 
 
+def _peering_target(net: Network, ctx: Any, table: Doc, value: str) -> Doc:
+    doc = net.peerings.by_id.get(value)
+    if (
+        doc is None
+        or doc["_code"] not in LIVE
+        or not Peerings.sides(doc, ctx.account_id, ctx.region)
+    ):
+        raise errors.not_found("vpcPeeringConnection", value)
+    if table["VpcId"] not in (doc["_requester"]["VpcId"], doc["_accepter"]["VpcId"]):
+        raise errors.invalid_value(
+            "vpcPeeringConnectionId",
+            value,
+            f"route table {table['RouteTableId']} and peering connection {value} belong to "
+            "different networks",
+        )
+    return {"VpcPeeringConnectionId": value}
+
+
+def _egress_target(net: Network, ctx: Any, table: Doc, value: str, family: int) -> Doc:
+    gateway = net.eigws.get(ctx.account_id, ctx.region, value)
+    if gateway is None:
+        raise errors.not_found("egressOnlyInternetGateway", value)
+    if not any(a["VpcId"] == table["VpcId"] for a in gateway["Attachments"]):
+        raise errors.invalid_value(
+            "egressOnlyInternetGatewayId",
+            value,
+            f"route table {table['RouteTableId']} and network gateway {value} belong to "
+            "different networks",
+        )
+    if family != 6:
+        raise errors.invalid_value(
+            "egressOnlyInternetGatewayId",
+            value,
+            "An egress-only internet gateway routes IPv6 traffic only: give an IPv6 "
+            "destination (destinationIpv6CidrBlock, or an IPv6 prefix list).",
+        )
+    return {"EgressOnlyInternetGatewayId": value}
+
+
+def weight(net: Network, route: Doc) -> int:
+    """What a route counts against the table's route quota: a prefix list counts as its
+    maximum number of entries, as on AWS."""
+    pl = net.prefix_lists.by_id.get(route.get("DestinationPrefixListId") or "")
+    return int(pl["MaxEntries"]) if pl else 1
+
+
 def check_specific(vpc: Doc, field: str, value: str, target_fields: Doc) -> None:
     """Routes inside the VPC's blocks may only send traffic to an instance or interface."""
     if within_vpc(vpc, field, value) and "NetworkInterfaceId" not in target_fields:
@@ -178,6 +233,15 @@ def state(net: Network, vpc_id: str, route: Doc) -> str:
         return (
             "active" if inst is not None and inst.state in ("pending", "running") else "blackhole"
         )
+    pcx_id = route.get("VpcPeeringConnectionId")
+    if pcx_id:
+        doc = net.peerings.by_id.get(pcx_id)
+        return "active" if doc is not None and doc["_code"] == "active" else "blackhole"
+    eigw_id = route.get("EgressOnlyInternetGatewayId")
+    if eigw_id:
+        gateway = net.eigws.by_id.get(eigw_id)
+        attached = gateway is not None and any(a["VpcId"] == vpc_id for a in gateway["Attachments"])
+        return "active" if attached else "blackhole"
     return "active"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.ids import token_hex
@@ -95,14 +96,16 @@ class SecurityGroups:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.groups: dict[str, Group] = {doc["GroupId"]: doc for doc in store.load("sg")}
+        self.default_vpc: Callable[[str, str], str | None] = default_vpc_id
+        """The account's current default VPC in a region, or None once it was deleted
+        (``vpcs.Network`` installs its own lookup)."""
 
     def _save(self, group: Group) -> None:
         self.store.put("sg", group["GroupId"], group)
 
-    def ensure_default(self, account: str, region: str, vpc_id: str | None = None) -> Group:
-        """The VPC's ``default`` group (the default VPC's when ``vpc_id`` is not given),
-        made on first use for the default VPC and with the VPC for the others."""
-        vpc_id = vpc_id or default_vpc_id(account, region)
+    def ensure_default(self, account: str, region: str, vpc_id: str) -> Group:
+        """The VPC's ``default`` group, made with the VPC (the first default VPC's on first
+        use)."""
         for group in self.groups.values():
             if (
                 group["VpcId"] == vpc_id
@@ -128,16 +131,13 @@ class SecurityGroups:
         return group
 
     def visible(self, account: str, region: str) -> list[Group]:
-        self.ensure_default(account, region)
+        self.default_vpc(account, region)  # the default network exists once looked at
         return [
             g for g in self.groups.values() if g["OwnerId"] == account and g["_region"] == region
         ]
 
-    def create(
-        self, account: str, region: str, name: str, description: str, vpc_id: str | None
-    ) -> Group:
-        """A new group in ``vpc_id`` (checked by the caller; the default VPC if not given)."""
-        vpc_id = vpc_id or default_vpc_id(account, region)
+    def create(self, account: str, region: str, name: str, description: str, vpc_id: str) -> Group:
+        """A new group in ``vpc_id`` (checked by the caller)."""
         if not name:
             raise errors.missing("GroupName")
         if not description:
@@ -165,7 +165,7 @@ class SecurityGroups:
 
     def find(self, account: str, region: str, group_id: str | None, name: str | None) -> Group:
         """A group by id, or by name in the default VPC (names name groups there only)."""
-        default_vpc = default_vpc_id(account, region)
+        default_vpc = self.default_vpc(account, region)
         for group in self.visible(account, region):
             if (group_id and group["GroupId"] == group_id) or (
                 not group_id

@@ -141,8 +141,6 @@ class SubnetOps(NetworkOpsBase):
 
     def delete_subnet(self, ctx: Any, params: dict[str, Any]) -> Result:
         subnet = self.network.subnet(ctx.account_id, ctx.region, params["SubnetId"])
-        if subnet["DefaultForAz"]:
-            raise errors.not_built("Deleting a default subnet")
         if self.network.instances_in(subnet_id=subnet["SubnetId"]):
             raise errors.dependency("subnet", subnet["SubnetId"])
         self.network.remove_subnet(subnet)

@@ -20,6 +20,10 @@ _TYPES = {
     "ami": "image",
     "r": "reservation",
     "lt": "launch-template",
+    "pcx": "vpc-peering-connection",
+    "dopt": "dhcp-options",
+    "eigw": "egress-only-internet-gateway",
+    "pl": "prefix-list",
 }
 
 

@@ -1,7 +1,8 @@
 """The documents VPC networking keeps, and the small rules that shape them.
 
-``vpcs.Network`` holds the state; this module says what a VPC's CIDR
-associations, a subnet's extra fields, a network ACL's entries or a zone
+``vpcs.Network`` holds the state (each kind of document a ``Kind``, kept in
+memory and written through to the EC2 store); this module says what a VPC's
+CIDR associations, a subnet's extra fields, a network ACL's entries or a zone
 named by name or id look like, so the engine and the operations build them
 the same way.
 """
@@ -14,11 +15,42 @@ from typing import Any
 
 from cloudlet.core.ids import token_hex
 from cloudlet.services.ec2 import catalog, errors
+from cloudlet.services.ec2.store import Store
 
 Doc = dict[str, Any]
 ALL = "0.0.0.0/0"
 LAST_RULE = 32767
 """The ``*`` rule every network ACL ends with: deny what no other rule matched."""
+
+
+class Kind:
+    """Documents of one kind by id, written through to the store."""
+
+    def __init__(self, store: Store, kind: str, key: str) -> None:
+        self.store = store
+        self.kind = kind
+        self.key = key
+        self.by_id: dict[str, Doc] = {doc[key]: doc for doc in store.load(kind)}
+
+    def save(self, doc: Doc) -> Doc:
+        self.by_id[doc[self.key]] = doc
+        self.store.put(self.kind, doc[self.key], doc)
+        return doc
+
+    def drop(self, resource_id: str) -> None:
+        self.by_id.pop(resource_id, None)
+        self.store.delete(self.kind, resource_id)
+
+    def mine(self, account: str, region: str) -> list[Doc]:
+        return [
+            d for d in self.by_id.values() if d["OwnerId"] == account and d["_region"] == region
+        ]
+
+    def get(self, account: str, region: str, resource_id: str | None) -> Doc | None:
+        doc = self.by_id.get(resource_id or "")
+        if doc is None or doc["OwnerId"] != account or doc["_region"] != region:
+            return None
+        return doc
 
 
 def new_id(prefix: str) -> str:

@@ -8,12 +8,14 @@ ACL and default security group (``vpcs.Network.new_vpc``), as on AWS.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.ec2 import cidrs, errors, filters
 from cloudlet.services.ec2.instances import InstanceEngine
 from cloudlet.services.ec2.network_ops import NetworkOpsBase, Result, vpc_limit
+from cloudlet.services.ec2.peerings import Peerings
 from cloudlet.services.ec2.vpc_docs import Doc, blocks, ipv6_association, new_id
 
 _ATTRIBUTES = {
@@ -63,6 +65,8 @@ def _refuse_pools(params: dict[str, Any]) -> None:
 
 class VpcOps(NetworkOpsBase):
     engine: InstanceEngine
+    peerings: Peerings
+    _delete_peering: Callable[[Doc, str], None]
 
     def _vpc_out(self, vpc: Doc, state: str | None = None) -> Result:
         out = self._doc_out(vpc, "VpcId")
@@ -109,6 +113,15 @@ class VpcOps(NetworkOpsBase):
         vpc = self.network.vpc(ctx.account_id, ctx.region, params["VpcId"])
         if self.network.vpc_dependency(vpc):
             raise errors.dependency("vpc", vpc["VpcId"])
+        # The VPC Peering Guide: its active peerings and its own pending requests go with
+        # it; a request another account made to it must be rejected first.
+        peerings = self.peerings.of_vpc(vpc["VpcId"])
+        for doc, side in peerings:
+            foreign = doc["_requester"]["OwnerId"] != ctx.account_id
+            if doc["_code"] == "pending-acceptance" and side == "accepter" and foreign:
+                raise errors.dependency("vpc", vpc["VpcId"])
+        for doc, _ in peerings:
+            self._delete_peering(doc, ctx.account_id)
         for resource_id in self.network.remove_vpc(vpc):
             self.tags.drop(resource_id)
         return {}
@@ -168,6 +181,13 @@ class VpcOps(NetworkOpsBase):
                 f"The CIDR '{cidr}' conflicts with another CIDR block of the VPC.",
             )
         cidrs.check_secondary(vpc["CidrBlock"], cidr)
+        for peering, _, peer in self.peerings.active_peers(vpc["VpcId"]):
+            if cidrs.overlaps(cidr, blocks(peer)):
+                raise ServiceError(
+                    "InvalidVpc.Range",
+                    f"The CIDR '{cidr}' conflicts with a CIDR block of {peer['VpcId']}, peered "
+                    f"with this VPC through {peering['VpcPeeringConnectionId']}.",
+                )
         for table in self.network.in_vpc(self.network.tables, vpc["VpcId"]):
             for route in table["_routes"]:
                 dest = route.get("DestinationCidrBlock")

@@ -6,6 +6,10 @@ subnet is always associated with exactly one network ACL and at most one
 route table besides the main one...), so the rules live next to all the
 documents they read. Each kind is kept in memory and written through to the
 EC2 store; documents hold AWS's field names plus ``_``-prefixed private ones.
+The documents of peering connections, DHCP option sets, egress-only gateways
+and prefix lists are kept here too (VPC deletion and routes check them); their
+own rules are ``peerings``, ``dhcp_ops``, ``egress_ops`` and ``prefix_lists``,
+and the default VPC's lifecycle is ``default_vpc``.
 
 Addresses: an instance in a created subnet is described with a private
 address from the subnet's CIDR (allocated here, never a reserved one, never
@@ -19,14 +23,14 @@ from __future__ import annotations
 import ipaddress
 
 from cloudlet.core.errors import ServiceError
-from cloudlet.services.ec2 import cidrs, errors, network
+from cloudlet.services.ec2 import cidrs, default_vpc, errors, network
 from cloudlet.services.ec2.instances import Instance
 from cloudlet.services.ec2.security_groups import SecurityGroups
 from cloudlet.services.ec2.store import Store
 from cloudlet.services.ec2.vpc_docs import (
-    ALL,
     LAST_RULE,
     Doc,
+    Kind,
     acl_entry,
     default_entries,
     ipv4_address,
@@ -36,35 +40,7 @@ from cloudlet.services.ec2.vpc_docs import (
     subnet_ipv6_association,
 )
 
-
-class Kind:
-    """Documents of one kind by id, written through to the store."""
-
-    def __init__(self, store: Store, kind: str, key: str) -> None:
-        self.store = store
-        self.kind = kind
-        self.key = key
-        self.by_id: dict[str, Doc] = {doc[key]: doc for doc in store.load(kind)}
-
-    def save(self, doc: Doc) -> Doc:
-        self.by_id[doc[self.key]] = doc
-        self.store.put(self.kind, doc[self.key], doc)
-        return doc
-
-    def drop(self, resource_id: str) -> None:
-        self.by_id.pop(resource_id, None)
-        self.store.delete(self.kind, resource_id)
-
-    def mine(self, account: str, region: str) -> list[Doc]:
-        return [
-            d for d in self.by_id.values() if d["OwnerId"] == account and d["_region"] == region
-        ]
-
-    def get(self, account: str, region: str, resource_id: str | None) -> Doc | None:
-        doc = self.by_id.get(resource_id or "")
-        if doc is None or doc["OwnerId"] != account or doc["_region"] != region:
-            return None
-        return doc
+__all__ = ["Doc", "Kind", "Network"]
 
 
 class Network:
@@ -78,8 +54,17 @@ class Network:
         self.gateways = Kind(store, "igw", "InternetGatewayId")
         self.tables = Kind(store, "rtb", "RouteTableId")
         self.acls = Kind(store, "acl", "NetworkAclId")
+        self.peerings = Kind(store, "pcx", "VpcPeeringConnectionId")
+        self.dhcp = Kind(store, "dopt", "DhcpOptionsId")
+        self.eigws = Kind(store, "eigw", "EgressOnlyInternetGatewayId")
+        self.prefix_lists = Kind(store, "pl", "PrefixListId")
+        self.store = store
+        self.marked = {doc["Key"] for doc in store.load(default_vpc.MARKER)}
+        """Accounts and regions (``account/region``) whose default network was made."""
         self.groups = groups
         self.instances = instances
+        # A group named without a VPC is in the current default VPC, if there is one.
+        groups.default_vpc = self.default_vpc_id
 
     def kinds(self) -> dict[str, Kind]:
         """Each kind by the resource type its tags are listed under (``tags.resource_type``)."""
@@ -89,6 +74,9 @@ class Network:
             "internet-gateway": self.gateways,
             "route-table": self.tables,
             "network-acl": self.acls,
+            "dhcp-options": self.dhcp,
+            "egress-only-internet-gateway": self.eigws,
+            "prefix-list": self.prefix_lists,
         }
 
     # -- lookups that answer AWS's NotFound errors ---------------------------------
@@ -128,52 +116,41 @@ class Network:
             raise errors.not_found("networkAcl", acl_id or "")
         return doc
 
+    def default_vpc_id(self, account: str, region: str) -> str | None:
+        """The account's default VPC in the region, while it has one."""
+        vpc = default_vpc.current(self, account, region)
+        return vpc["VpcId"] if vpc else None
+
     def default_subnet(self, account: str, region: str, zone: str) -> Doc | None:
-        self.ensure_defaults(account, region)
-        vpc_id = network.default_vpc_id(account, region)
+        vpc_id = self.default_vpc_id(account, region)
         for doc in self.subnets.mine(account, region):
             if doc["VpcId"] == vpc_id and doc["DefaultForAz"] and doc["AvailabilityZone"] == zone:
                 return doc
         return None
 
+    def table_of(self, subnet: Doc) -> Doc | None:
+        """The route table a subnet's traffic uses: its own association's, else the main one."""
+        found = self.table_association(subnet["SubnetId"])
+        if found is not None:
+            return found[0]
+        try:
+            return self.main_table(subnet["VpcId"])
+        except ServiceError:
+            return None
+
     # -- the default VPC -----------------------------------------------------------
 
     def ensure_defaults(self, account: str, region: str) -> None:
-        """Write the default VPC and what AWS puts in it, once per account and region."""
-        vpc_id = network.default_vpc_id(account, region)
-        if vpc_id in self.vpcs.by_id:
-            return
-        vpc = network.default_vpc(account, region)
-        vpc["_region"] = region
-        vpc["_attributes"] = {
-            "EnableDnsSupport": True,
-            "EnableDnsHostnames": True,
-            "EnableNetworkAddressUsageMetrics": False,
-        }
-        self._main_table(vpc, network.default_table_id(account, region))
-        self._default_acl(vpc, network.default_acl_id(account, region))
-        self.groups.ensure_default(account, region, vpc_id)
-        gateway = self.new_gateway(account, region, network.default_gateway_id(account, region))
-        self.attach(gateway, vpc_id)
-        main = self.main_table(vpc_id)
-        main["_routes"].append(
-            {
-                "DestinationCidrBlock": ALL,
-                "GatewayId": gateway["InternetGatewayId"],
-                "Origin": "CreateRoute",
-            }
-        )
-        self.tables.save(main)
-        for subnet in network.default_subnets(account, region):
-            self._add_subnet({**subnet, **subnet_extras(), "_region": region})
-        # Last: its presence says the rest is there (every piece above has a derived id,
-        # so an interrupted run is simply done again).
-        self.vpcs.save(vpc)
+        """Write the default VPC and what AWS puts in it, once per account and region
+        (``default_vpc``: deleted, it stays deleted until CreateDefaultVpc)."""
+        if f"{account}/{region}" not in self.marked:
+            default_vpc.ensure(self, account, region)
 
     # -- creation ------------------------------------------------------------------
 
     def new_vpc(self, account: str, region: str, cidr: str, tenancy: str, ipv6: str | None) -> Doc:
         vpc_id = new_id("vpc")
+        dhcp_id = network.dhcp_options_id(account, region)
         vpc: Doc = {
             "VpcId": vpc_id,
             "OwnerId": account,
@@ -188,7 +165,8 @@ class Network:
                 }
             ],
             "Ipv6CidrBlockAssociationSet": [],
-            "DhcpOptionsId": network.dhcp_options_id(account, region),
+            # The region's default DHCP option set while it exists (DeleteDhcpOptions).
+            "DhcpOptionsId": dhcp_id if dhcp_id in self.dhcp.by_id else "default",
             "InstanceTenancy": tenancy,
             "IsDefault": False,
             "_attributes": {
@@ -200,8 +178,8 @@ class Network:
         if ipv6:
             vpc["Ipv6CidrBlockAssociationSet"].append(ipv6_association(ipv6, region))
         self.vpcs.save(vpc)
-        self._main_table(vpc, new_id("rtb"))
-        acl = self._default_acl(vpc, new_id("acl"))
+        self.main_table_for(vpc, new_id("rtb"))
+        acl = self.default_acl_for(vpc, new_id("acl"))
         if ipv6:
             # AWS's default ACL allows IPv6 too (rule 101) in a VPC that has it.
             for egress in (False, True):
@@ -211,7 +189,7 @@ class Network:
         self.groups.ensure_default(account, region, vpc_id)
         return vpc
 
-    def _main_table(self, vpc: Doc, table_id: str) -> Doc:
+    def main_table_for(self, vpc: Doc, table_id: str) -> Doc:
         return self.new_table(vpc, table_id, main=True)
 
     def new_table(self, vpc: Doc, table_id: str | None = None, main: bool = False) -> Doc:
@@ -230,7 +208,7 @@ class Network:
             )
         return self.tables.save(table)
 
-    def _default_acl(self, vpc: Doc, acl_id: str) -> Doc:
+    def default_acl_for(self, vpc: Doc, acl_id: str) -> Doc:
         return self.new_acl(vpc, acl_id, default=True)
 
     def new_acl(self, vpc: Doc, acl_id: str | None = None, default: bool = False) -> Doc:
@@ -276,9 +254,9 @@ class Network:
         }
         if ipv6:
             doc["Ipv6CidrBlockAssociationSet"].append(subnet_ipv6_association(ipv6))
-        return self._add_subnet(doc)
+        return self.add_subnet(doc)
 
-    def _add_subnet(self, doc: Doc) -> Doc:
+    def add_subnet(self, doc: Doc) -> Doc:
         """Save a subnet and associate it with its VPC's default network ACL, as AWS does."""
         self.subnets.save(doc)
         acl = self.default_acl(doc["VpcId"])
@@ -416,6 +394,8 @@ class Network:
         """Whether something the user made still lives in the VPC (AWS's DependencyViolation)."""
         vpc_id = vpc["VpcId"]
         if self.in_vpc(self.subnets, vpc_id) or self.attached_gateway(vpc_id):
+            return True
+        if any(a["VpcId"] == vpc_id for g in self.eigws.by_id.values() for a in g["Attachments"]):
             return True
         if self.instances_in(vpc_id=vpc_id):
             return True

@@ -25,8 +25,9 @@ Rules (kept in step with ``bindshim.c``), for the instance address
   connect to an address of the VPC's blocks that no instance holds fails with
   ``ETIMEDOUT`` at once; ``getaddrinfo``/``gethostbyname``/``gethostbyname_ex``
   and connect answer the region's private DNS names (``ip-10-20-0-4.ec2.internal``,
-  domain in ``CLOUDLET_VPC_DOMAIN``) with their address while the VPC resolves
-  them, and "no such host" otherwise.
+  domain in ``CLOUDLET_VPC_DOMAIN``) and those of the map's ``domain`` lines with
+  their address while the VPC resolves them and no ``nodns`` block holds it (a
+  peered VPC whose names this VPC may not resolve), and "no such host" otherwise.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ import os
 import socket
 import sys
 
-_MAX_MAP, _MAX_MAPS, _MAX_CIDRS = 1 << 20, 4096, 16
-"""Bytes, addresses and blocks of the VPC's address map read at most (as ``vpcmap.c``)."""
+_MAX_MAP, _MAX_MAPS, _MAX_CIDRS, _MAX_DOMAINS, _DOMAIN_LEN = 1 << 20, 4096, 64, 4, 96
+"""Bytes, addresses, blocks (of each keyword), domains and domain length of the VPC's
+address map read at most (as ``vpcmap.c``)."""
+_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
 def _quad(text: str, sep: str = ".") -> int | None:
@@ -59,28 +62,69 @@ def _dotted(value: int) -> str:
     return ".".join(str(value >> shift & 255) for shift in (24, 16, 8, 0))
 
 
+def _block(text: str) -> tuple[int, int] | None:
+    """``a.b.c.d/n`` as (masked network, mask), as ``vpcmap.c`` reads it."""
+    if text.count("/") != 1:
+        return None
+    net, bits = text.split("/")
+    base = _quad(net)
+    if base is None or not (bits.isascii() and bits.isdigit() and int(bits) <= 32):
+        return None
+    mask = (0xFFFFFFFF << (32 - int(bits))) & 0xFFFFFFFF
+    return base & mask, mask
+
+
+class _Reading:
+    """One reading of the map file (replaced whole, so that threads never see half of
+    one reading and half of another)."""
+
+    __slots__ = ("key", "maps", "cidrs", "dns", "nodns", "domains")
+
+    def __init__(self, key: object = ()) -> None:
+        self.key = key
+        self.maps: dict[int, int] = {}
+        self.cidrs: list[tuple[int, int]] = []
+        self.nodns: list[tuple[int, int]] = []
+        self.domains: list[str] = []
+        self.dns = False
+
+    def parse(self, words: list[str]) -> None:
+        if len(words) == 3 and words[0] == "map":
+            private, loopback = _quad(words[1]), _quad(words[2])
+            if private is not None and loopback is not None and len(self.maps) < _MAX_MAPS:
+                self.maps.setdefault(private, loopback)
+        elif len(words) == 2 and words[0] in ("cidr", "nodns"):
+            found = _block(words[1])
+            blocks = self.cidrs if words[0] == "cidr" else self.nodns
+            if found is not None and len(blocks) < _MAX_CIDRS:
+                blocks.append(found)
+        elif len(words) == 2 and words[0] == "domain":
+            name = words[1].lower()
+            if len(name) < _DOMAIN_LEN and set(name) <= _DOMAIN_CHARS:
+                name = name.rstrip(".")
+                if name and len(self.domains) < _MAX_DOMAINS:
+                    self.domains.append(name)
+        elif len(words) == 2 and words[0] == "dns" and words[1] in ("0", "1"):
+            self.dns = words[1] == "1"
+
+
 class _VpcMap:
     """The instance's VPC address map, read again whenever the file changes."""
 
     def __init__(self, path: str, domain: str) -> None:
         self.path = path
         self.domain = domain.lower()
-        # (file identity, maps, blocks, names resolve): replaced whole, so that threads
-        # never see half of one reading and half of another.
-        self._map: tuple[object, dict[int, int], tuple[tuple[int, int], ...], bool]
-        self._map = ((), {}, (), False)
+        self._map = _Reading()
 
-    def _refresh(self) -> tuple[object, dict[int, int], tuple[tuple[int, int], ...], bool]:
+    def _refresh(self) -> _Reading:
         try:
             st = os.stat(self.path)
             key: object = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         except OSError:
             key = None
-        if key == self._map[0]:
+        if key == self._map.key:
             return self._map
-        maps: dict[int, int] = {}
-        cidrs: list[tuple[int, int]] = []
-        dns = False
+        reading = _Reading(key)
         try:
             with open(self.path, "rb") as f:
                 data = f.read(_MAX_MAP)
@@ -90,45 +134,38 @@ class _VpcMap:
         if len(data) >= _MAX_MAP:
             lines.pop()  # cut short: its last line may be too
         for raw in lines:
-            words = raw.decode("ascii", "replace").split()
-            if len(words) == 3 and words[0] == "map":
-                private, loopback = _quad(words[1]), _quad(words[2])
-                if private is not None and loopback is not None and len(maps) < _MAX_MAPS:
-                    maps.setdefault(private, loopback)
-            elif len(words) == 2 and words[0] == "cidr" and words[1].count("/") == 1:
-                net, bits = words[1].split("/")
-                base = _quad(net)
-                fits = bits.isascii() and bits.isdigit() and int(bits) <= 32
-                if base is not None and fits and len(cidrs) < _MAX_CIDRS:
-                    mask = (0xFFFFFFFF << (32 - int(bits))) & 0xFFFFFFFF
-                    cidrs.append((base & mask, mask))
-            elif len(words) == 2 and words[0] == "dns" and words[1] in ("0", "1"):
-                dns = words[1] == "1"
-        self._map = (key, maps, tuple(cidrs), dns)
-        return self._map
+            reading.parse(raw.decode("ascii", "replace").split())
+        self._map = reading
+        return reading
 
     def route(self, host: str) -> tuple[str, str | None] | None:
         """("mapped", loopback address) or ("absent", None) for a VPC address, else None."""
         value = _quad(host)
         if value is None or value == 0 or value >> 24 == 127:
             return None
-        _, maps, cidrs, _ = self._refresh()
-        if value in maps:
-            return "mapped", _dotted(maps[value])
-        if any(value & mask == net for net, mask in cidrs):
+        reading = self._refresh()
+        if value in reading.maps:
+            return "mapped", _dotted(reading.maps[value])
+        if any(value & mask == net for net, mask in reading.cidrs):
             return "absent", None
         return None
 
     def resolve(self, name: object) -> str | None:
-        """The address a private DNS name of the region stands for; None for other names;
-        ``socket.gaierror`` when the VPC does not resolve such names."""
-        if not isinstance(name, str) or not self.domain or not name[:3].lower() == "ip-":
+        """The address a private DNS name of the region (or of a ``domain`` of the map)
+        stands for; None for other names; ``socket.gaierror`` when it does not resolve
+        here."""
+        if not isinstance(name, str) or not name[:3].lower() == "ip-":
             return None
         label, _, rest = name[3:].partition(".")
         value = _quad(label, "-")
-        if value is None or rest.lower() not in (self.domain, self.domain + "."):
+        rest = rest.lower()
+        if value is None:
             return None
-        if not self._refresh()[3]:
+        ours = bool(self.domain) and rest in (self.domain, self.domain + ".")
+        reading = self._refresh()
+        if not ours and not any(rest in (d, d + ".") for d in reading.domains):
+            return None
+        if not reading.dns or any(value & mask == net for net, mask in reading.nodns):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return _dotted(value)
 
