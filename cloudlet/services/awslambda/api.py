@@ -8,6 +8,9 @@ in their own module; the worker pool (``pool.py``, ``workers.py``) and the
 Runtime API (``runtime_api.py``) are the engine underneath, plain asyncio with no
 gateway imports. Layer permissions (``layer_policy.py``), recursive loop detection
 (``recursion.py``) and runtime versions (``runtime_versions.py``) have theirs too.
+SnapStart (``snapstart.py``) keeps a snapshot of each SnapStart version, a forked
+template process (``snapshots.py``), from which the pool restores that version's
+workers; the server is made a child subreaper so that it reaps them.
 Operations not built (code signing, durable executions, capacity providers and the
 scaling configs of their functions) have no method and answer 501.
 """
@@ -19,6 +22,7 @@ import os
 import secrets
 from typing import Any
 
+from cloudlet.runtime.processes import become_subreaper
 from cloudlet.services.awslambda import errors
 from cloudlet.services.awslambda.asynchronous import AsyncInvokeMixin
 from cloudlet.services.awslambda.concurrency import ConcurrencyMixin
@@ -32,6 +36,7 @@ from cloudlet.services.awslambda.permissions import PermissionsMixin
 from cloudlet.services.awslambda.pool import WorkerPool
 from cloudlet.services.awslambda.recursion import RecursionMixin
 from cloudlet.services.awslambda.runtime_versions import RuntimeManagementMixin
+from cloudlet.services.awslambda.snapstart import SnapStartMixin
 from cloudlet.services.awslambda.store import LambdaStore
 from cloudlet.services.awslambda.streaming import StreamingMixin
 from cloudlet.services.awslambda.urls import UrlsMixin
@@ -62,6 +67,7 @@ class LambdaService(
     UrlsMixin,
     RecursionMixin,
     RuntimeManagementMixin,
+    SnapStartMixin,
     EventSourceMappingOps,
     Service,
 ):
@@ -73,7 +79,9 @@ class LambdaService(
         self.store = LambdaStore(env)
         self.idle_seconds = _env_float("CLOUDLET_LAMBDA_IDLE_SECONDS", DEFAULT_IDLE_SECONDS)
         self.retry_seconds = _env_float("CLOUDLET_LAMBDA_RETRY_SECONDS", 60.0)
-        self.pool = WorkerPool(self.store.worker_dir, self.idle_seconds)
+        self.snapshots = {}
+        """SnapStart templates by (account, Region, function, version): their making."""
+        self.pool = WorkerPool(self.store.worker_dir, self.idle_seconds, self._snapshot_for)
         self.logs = LogWriter(env)
         self.inflight: dict[tuple[str, ...], int] = {}
         """Invocations running, by concurrency pool (``InvokeMixin._pool``)."""
@@ -87,6 +95,9 @@ class LambdaService(
         self._init_mappings()
 
     async def start(self) -> None:
+        # SnapStart environments are forked from a template, then orphaned: they re-parent
+        # to the server, which watches and reaps them as it does the workers it spawns.
+        become_subreaper()
         self.slots = asyncio.Condition()
         self.env.every(
             min(5.0, max(0.2, self.idle_seconds / 4)), self.pool.reclaim_idle, "lambda-idle-workers"
@@ -98,6 +109,7 @@ class LambdaService(
                 cfg["Status"] = "IN_PROGRESS"
                 self._start_provisioning_internal(doc, qualifier)
         self._resume_events()
+        self._resume_snapshots()
         await self._start_mappings()
 
     def _start_provisioning_internal(self, doc: dict[str, Any], qualifier: str) -> None:
@@ -113,6 +125,7 @@ class LambdaService(
         for task in list(self.event_tasks):
             task.cancel()
         await asyncio.gather(*self.event_tasks, return_exceptions=True)
+        await self._drop_snapshots()
         await self.pool.stop()
         try:
             await self.logs.flush()
@@ -121,7 +134,7 @@ class LambdaService(
         self.store.close()
 
     def health(self) -> dict[str, Any]:
-        return {"state": "running", **self.pool.stats()}
+        return {"state": "running", "snapshots": len(self.snapshots), **self.pool.stats()}
 
     async def _retire(self, doc: dict[str, Any], version: str | None) -> None:
         account, region, name = doc["account"], doc["region"], doc["name"]

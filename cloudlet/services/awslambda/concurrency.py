@@ -5,7 +5,7 @@ counts them): a synchronous invoke past it is throttled (429), an
 asynchronous one waits its turn. Provisioned concurrency starts that many
 workers of a version (or of an alias's version) ahead of time; they are never
 reclaimed as idle, and the config is ``IN_PROGRESS`` until all of them have
-initialised, then ``READY``.
+initialised, then ``READY``; SnapStart versions cannot have it, as on AWS.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class ConcurrencyMixin:
         doc = self._function(ctx, params["FunctionName"])
         qualifier = params["Qualifier"]
         version = self._provisioned_target(ctx, doc, qualifier)
+        self._refuse_provisioned_snap_start(doc["versions"][version]["config"])
         wanted = params["ProvisionedConcurrentExecutions"]
         if doc["reserved"] is not None and wanted > doc["reserved"]:
             raise errors.invalid(

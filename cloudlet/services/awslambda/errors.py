@@ -105,3 +105,43 @@ def recursive_invocation() -> ServiceError:
 
 def invalid_runtime(message: str) -> ServiceError:
     return ServiceError("InvalidRuntimeException", message, 502, fields={"Type": "User"})
+
+
+def snap_start_not_ready() -> ServiceError:
+    """A SnapStart version invoked while its snapshot is being made."""
+    return ServiceError(
+        "SnapStartNotReadyException",
+        "Lambda is initializing your function. It will be ready to invoke once your function "
+        "state becomes ACTIVE.",
+        409,
+        fields={"Type": "User"},
+    )
+
+
+def snap_start_failed() -> ServiceError:
+    """An after-restore runtime hook failed in a restored execution environment."""
+    return ServiceError(
+        "SnapStartException",
+        "The afterRestore() runtime hook encountered an error. For more information, check "
+        "the Amazon CloudWatch logs.",
+        400,
+        fields={"Type": "User"},
+    )
+
+
+def snap_start_timeout() -> ServiceError:
+    """A restore (runtime load and after-restore hooks) past its 10 seconds."""
+    return ServiceError(
+        "SnapStartTimeoutException",
+        "Lambda couldn't restore the snapshot within the timeout limit.",
+        408,
+        fields={"Type": "User"},
+    )
+
+
+def not_active(state: str) -> ServiceError:
+    """An operation on a function (version) that is not Active."""
+    return conflict(
+        "The operation cannot be performed at this time. The function is currently in the "
+        f"following state: {state}"
+    )

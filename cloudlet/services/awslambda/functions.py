@@ -22,21 +22,10 @@ from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.ids import fast_uuid
 from cloudlet.services.awslambda import errors
 from cloudlet.services.awslambda.layer_policy import LAYER_ARN
+from cloudlet.services.awslambda.validation import ValidationMixin
 
 Result = dict[str, Any]
 
-RUNTIMES = {
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "python3.14",
-    "provided.al2",
-    "provided.al2023",
-    "provided",
-}
-_ROLE = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 _NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 _ARN = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:)?"
@@ -90,7 +79,7 @@ def _updating(config: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-class FunctionsMixin:
+class FunctionsMixin(ValidationMixin):
     """Operations on functions and their code (a mixin of ``LambdaService``)."""
 
     # -- lookups ----------------------------------------------------------------
@@ -170,44 +159,6 @@ class FunctionsMixin:
 
     # -- validation -------------------------------------------------------------
 
-    def _validate(self, ctx: Any, params: dict[str, Any], creating: bool) -> None:
-        runtime = params.get("Runtime")
-        if runtime is not None and runtime not in RUNTIMES:
-            raise errors.invalid(
-                f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
-                f"{sorted(RUNTIMES)} or be a valid ARN"
-            )
-        if creating and runtime is None:
-            raise errors.invalid("Runtime is required for .zip deployment packages.")
-        if creating and runtime and runtime.startswith("python") and not params.get("Handler"):
-            raise errors.invalid("Handler is required for .zip deployment packages.")
-        role = params.get("Role")
-        if role is not None and not _ROLE.match(role):
-            raise errors.invalid(
-                f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: "
-                "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
-            )
-        _check_range(params.get("MemorySize"), "memorySize", 128, 10240)
-        _check_range(params.get("Timeout"), "timeout", 1, 900)
-        storage = (params.get("EphemeralStorage") or {}).get("Size")
-        if storage is not None and not 512 <= storage <= 10240:
-            raise errors.invalid(
-                f"1 validation error detected: Value '{storage}' at 'ephemeralStorage.size' failed to satisfy constraint"
-            )
-        env = (params.get("Environment") or {}).get("Variables") or {}
-        for key in env:
-            if key in _RESERVED_ENV:
-                raise errors.invalid(
-                    f"Lambda was unable to configure your environment variables because the environment variables you have "
-                    f"provided contains reserved keys that are currently not supported for modification. Reserved keys used "
-                    f"in this request: {key}"
-                )
-        dlq = (params.get("DeadLetterConfig") or {}).get("TargetArn")
-        if dlq and not (dlq.startswith("arn:aws:sqs:") or dlq.startswith("arn:aws:sns:")):
-            raise errors.invalid(
-                f"The provided target ARN {dlq} is invalid: only SQS and SNS are supported."
-            )
-
     def _layers(self, ctx: Any, arns: list[str]) -> list[dict[str, Any]]:
         out = []
         for arn in arns:
@@ -236,6 +187,7 @@ class FunctionsMixin:
                 f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint"
             )
         self._validate(ctx, params, creating=True)
+        snap_start = self._snap_start_setting(params)
         if (ctx.account_id, ctx.region, name) in self.store.functions:
             raise errors.conflict(f"Function already exist: {name}")
         data = await self._code_bytes(ctx, params.get("Code") or {})
@@ -263,7 +215,7 @@ class FunctionsMixin:
             "PackageType": "Zip",
             "Architectures": params.get("Architectures") or ["x86_64"],
             "EphemeralStorage": params.get("EphemeralStorage") or {"Size": 512},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": snap_start,
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
         }
         if params.get("Environment"):
@@ -378,6 +330,7 @@ class FunctionsMixin:
         self._validate(ctx, params, creating=False)
         config = doc["latest"]
         self._check_revision(config, params.get("RevisionId"))
+        snap_start = self._snap_start_setting(params, config)
         for key in _CONFIG_KEYS:
             if key not in params:
                 continue
@@ -398,6 +351,7 @@ class FunctionsMixin:
                 config["LoggingConfig"] = {**config.get("LoggingConfig", {}), **value}
             else:
                 config[key] = value
+        config["SnapStart"] = snap_start
         config.update(LastModified=timestamp(), RevisionId=fast_uuid())
         self._stamp_runtime(doc)
         self.store.save_function(doc)
@@ -410,6 +364,7 @@ class FunctionsMixin:
         if qualifier in (None, ""):
             self.store.delete_function(doc)
             self._forget_urls(doc)
+            await self._drop_snapshots(doc)
             await self._retire(doc, None)
             return {"StatusCode": 204}
         if qualifier == "$LATEST":
@@ -429,6 +384,7 @@ class FunctionsMixin:
         del doc["versions"][qualifier]
         doc["provisioned"].pop(qualifier, None)
         self.store.save_function(doc)
+        await self._drop_snapshots(doc, qualifier)
         await self._retire(doc, qualifier)
         return {"StatusCode": 204}
 
@@ -438,28 +394,6 @@ class FunctionsMixin:
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API "
                 "to retrieve the latest Revision Id"
             )
-
-
-_RESERVED_ENV = {
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-}
 
 
 def _page(items: list[Any], member: str, marker: str | None, max_items: int | None) -> Result:
@@ -477,14 +411,3 @@ def _page(items: list[Any], member: str, marker: str | None, max_items: int | No
 
 
 page = _page
-
-
-def _check_range(value: int | None, member: str, low: int, high: int) -> None:
-    """AWS's validation error for a number outside ``[low, high]``."""
-    if value is None or low <= value <= high:
-        return
-    bound = f"less than or equal to {high}" if value > high else f"greater than or equal to {low}"
-    raise errors.invalid(
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
-        f"Member must have value {bound}"
-    )

@@ -5,7 +5,8 @@ URLs, InvokeWithResponseStream (``streaming.py``), and event source mappings
 through ``env.call("lambda", "Invoke")``): pick the version (alias weights), hold a
 concurrency slot, take a warm worker or cold-start one, run the event with the
 function's timeout, write START/END/REPORT with the function's output to the logs,
-and shape the result as Lambda does.
+and shape the result as Lambda does. A SnapStart version's environments are restored
+from its snapshot (``snapstart.py``), their first REPORT saying so.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cloudlet.core.ids import fast_uuid
 from cloudlet.services.awslambda import errors
 from cloudlet.services.awslambda.functions import function_arn
 from cloudlet.services.awslambda.recursion import incoming_trace
+from cloudlet.services.awslambda.snapstart import snap_started
 from cloudlet.services.awslambda.stream import ResponseStream
 from cloudlet.services.awslambda.workers import BOOTSTRAP, Invocation, Outcome, Spec
 
@@ -119,10 +121,19 @@ class InvokeMixin:
             environment=dict((config.get("Environment") or {}).get("Variables") or {}),
             log_group=(config.get("LoggingConfig") or {}).get("LogGroup")
             or f"/aws/lambda/{doc['name']}",
+            snap_start=version != "$LATEST" and snap_started(config),
         )
 
-    async def _worker_env(self, spec: Spec, role: str, provisioned: bool = False) -> dict[str, str]:
-        """The environment Lambda gives a function, with the execution role's keys."""
+    async def _worker_env(
+        self, spec: Spec, role: str, provisioned: bool = False, snap_start: bool = False
+    ) -> dict[str, str]:
+        """The environment Lambda gives a function, with the execution role's keys (a
+        SnapStart snapshot's has no log group or stream names, as on AWS)."""
+        init_type = "on-demand"
+        if snap_start:
+            init_type = "snap-start"
+        elif provisioned:
+            init_type = "provisioned-concurrency"
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -135,9 +146,7 @@ class InvokeMixin:
             "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"
-            if provisioned
-            else "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
@@ -155,6 +164,8 @@ class InvokeMixin:
             env["PATH"] = f"{opt / 'bin'}:{env['PATH']}"
             env["LD_LIBRARY_PATH"] = str(opt / "lib")
         env["PYTHONPATH"] = ":".join(paths)
+        if snap_start:
+            del env["AWS_LAMBDA_LOG_GROUP_NAME"]
         env.update(await self._credentials(spec, role))
         env.update(spec.environment)
         return env
@@ -205,6 +216,8 @@ class InvokeMixin:
         version = self._route_alias(doc, qualifier)
         config, code, executed = self._config(ctx, doc, version)
         self._check_runtime_version(ctx, doc, executed, config)
+        if executed != "$LATEST" and snap_started(config):
+            await self._snap_ready(doc, executed, config, wait)
         if trace is None:
             trace, _ = self._chain(doc, None)
         invoked_arn = function_arn(ctx, doc["name"], qualifier)
@@ -221,6 +234,7 @@ class InvokeMixin:
             for _attempt in range(3):
                 worker, cold = await self.pool.acquire(spec, make_env)
                 if worker.init_error_type is not None:
+                    self._restore_failed(worker)
                     outcome = self._init_failure(worker, request_id)
                     break
                 deadline = int((time.time() + spec.timeout) * 1000)
@@ -241,7 +255,7 @@ class InvokeMixin:
                     # The warm worker exited before taking the event: run it on another.
                     continue
                 if cold:
-                    outcome.init_ms = worker.init_ms
+                    worker.cold_start(outcome)
                 self._shape_failure(outcome, worker, request_id, spec.timeout)
                 break
             if outcome.kind == "undelivered":
@@ -311,6 +325,11 @@ class InvokeMixin:
         )
         if outcome.init_ms is not None:
             report += f"Init Duration: {outcome.init_ms:.2f} ms\t"
+        if outcome.restore_ms is not None:
+            report += (
+                f"Restore Duration: {outcome.restore_ms:.2f} ms\t"
+                f"Billed Restore Duration: {outcome.billed_restore_ms} ms\t"
+            )
         body = outcome.log
         if body and not body.endswith("\n"):
             body += "\n"

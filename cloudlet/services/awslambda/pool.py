@@ -5,7 +5,9 @@ an invocation takes a free warm worker of its key, else starts one and waits for
 its init (``INIT_TIMEOUT``); ``run`` hands an invocation over and waits for its
 answer, its worker's exit or the function's timeout, after which a worker that
 timed out or exited is killed and forgotten. Idle workers are reclaimed after
-``idle_seconds``; ``retire`` stops the workers of code that changed.
+``idle_seconds``; ``retire`` stops the workers of code that changed. A SnapStart
+version's workers are restored from its snapshot (``restorer``, ``snapshots.py``)
+instead of started: the pool treats them as any other.
 """
 
 from __future__ import annotations
@@ -16,19 +18,29 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from cloudlet.services.awslambda.snapshots import RestoredWorker, Template
 from cloudlet.services.awslambda.workers import INIT_TIMEOUT, Invocation, Outcome, Spec, Worker
 
 EnvFactory = Callable[[Spec], Awaitable[dict[str, str]]]
+Restorer = Callable[[Spec], Awaitable[Template]]
+"""The live snapshot of a SnapStart version's spec."""
 
 
 class WorkerPool:
     """Every worker of the service, by spec key."""
 
-    def __init__(self, directory: Callable[[str], Path], idle_seconds: float) -> None:
+    def __init__(
+        self,
+        directory: Callable[[str], Path],
+        idle_seconds: float,
+        restorer: Restorer | None = None,
+    ) -> None:
         self.directory = directory
         self.idle_seconds = idle_seconds
+        self.restorer = restorer
         self.workers: dict[str, list[Worker]] = {}
         self.cold_starts = 0
+        self.restores = 0
 
     def all(self) -> list[Worker]:
         return [w for ws in self.workers.values() for w in ws]
@@ -48,13 +60,19 @@ class WorkerPool:
         return worker, True
 
     async def spawn(self, spec: Spec, make_env: EnvFactory, provisioned: bool = False) -> Worker:
-        worker = Worker(spec, Path(), provisioned)
+        worker: Worker
+        if spec.snap_start and self.restorer is not None:
+            template = await self.restorer(spec)
+            worker = RestoredWorker(spec, Path(), template, provisioned)
+            self.restores += 1
+        else:
+            worker = Worker(spec, Path(), provisioned)
+            self.cold_starts += 1
         worker.dir = self.directory(worker.id)
         worker.log_path = worker.dir / "output.log"
         self.workers.setdefault(spec.key, []).append(worker)
         worker.busy = True
         worker.on_exit = self._exited
-        self.cold_starts += 1
         try:
             env = await make_env(spec)
             await worker.start(env)
@@ -156,4 +174,8 @@ class WorkerPool:
         await asyncio.gather(*(w.kill(0.2) for w in workers), return_exceptions=True)
 
     def stats(self) -> dict[str, Any]:
-        return {"workers": len(self.all()), "cold_starts": self.cold_starts}
+        return {
+            "workers": len(self.all()),
+            "cold_starts": self.cold_starts,
+            "restores": self.restores,
+        }

@@ -13,6 +13,10 @@ with no reader task to wake. When a runtime pipelines its result with the next
 ``GET /invocation/next`` (ours does), the result's 202 is held back and leaves
 in one write with the next event, so the runtime wakes once per invocation.
 
+SnapStart's two paths are here too: ``GET /restore/next`` (init is done: the template
+stops there for its snapshot, ``snapshots.py``) and ``POST /restore/error`` (an
+after-restore hook failed in a restored environment).
+
 A streamed response (``POST /invocation/<id>/response`` with
 ``Lambda-Runtime-Function-Response-Mode: streaming``, chunked) is the one body not
 read whole: each piece goes to the invocation's ``ResponseStream`` as it arrives
@@ -70,6 +74,14 @@ class RuntimeHost(Protocol):
     def invocation_error(self, request_id: str, body: bytes, error_type: str | None) -> bool: ...
 
     def init_error(self, body: bytes, error_type: str | None) -> None: ...
+
+    def restore_next(self) -> bool:
+        """``GET /restore/next``: init is done, the snapshot may be taken (SnapStart);
+        False where no snapshot is made."""
+
+    def restore_error(self, body: bytes, error_type: str | None) -> bool:
+        """``POST /restore/error``: an after-restore hook failed; False where nothing was
+        restored."""
 
     def stream_response(
         self, request_id: str, content_type: str | None, reader: asyncio.Transport
@@ -130,6 +142,14 @@ class RuntimeApi:
         if method == "POST" and rest == "/init/error":
             self.host.init_error(body, error_type)
             return _ACCEPTED
+        if method == "GET" and rest == "/restore/next":
+            if self.host.restore_next():
+                return 200, {"Content-Type": "application/json"}, b"{}"
+            return _json(404, {"errorMessage": "not found", "errorType": "NotFound"})
+        if method == "POST" and rest == "/restore/error":
+            if self.host.restore_error(body, error_type):
+                return _ACCEPTED
+            return _json(404, {"errorMessage": "not found", "errorType": "NotFound"})
         if method == "POST" and rest.startswith("/invocation/"):
             request_id, _, kind = rest[len("/invocation/") :].partition("/")
             if kind == "response":

@@ -3,7 +3,8 @@
 A version copies ``$LATEST``'s configuration and code hash at publish time;
 publishing again without a change returns the last version, as AWS does. An
 alias points at a version and may send a weighted share of invocations to a
-second one (``RoutingConfig.AdditionalVersionWeights``), chosen per invoke.
+second one (``RoutingConfig.AdditionalVersionWeights``), chosen per invoke. A
+function with SnapStart gets a snapshot of each version it publishes (``snapstart.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class VersionsMixin:
             config["Description"] = description
         version = {"config": config, "code": doc["code"]}
         doc["versions"][number] = version
+        self._snap_publish(doc, config)  # with SnapStart: Pending until its snapshot is made
         managed = doc.setdefault("runtime_management", {})
         if "$LATEST" in managed:  # a version takes $LATEST's runtime management config
             managed[number] = dict(managed["$LATEST"])

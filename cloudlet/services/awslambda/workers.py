@@ -67,6 +67,9 @@ class Spec:
     opt_dir: Path | None
     environment: dict[str, str]
     log_group: str
+    snap_start: bool = False
+    """A published version with SnapStart on: its environments are restored from the
+    version's snapshot (``snapshots.py``), not initialised."""
 
 
 @dataclass
@@ -83,6 +86,9 @@ class Outcome:
     init_ms: float | None = None
     memory_mb: int = 0
     stream: str = ""
+    restore_ms: float | None = None
+    """A restored environment's first invocation: its restore (``snapshots.py``)."""
+    billed_restore_ms: int | None = None
 
 
 @dataclass
@@ -124,6 +130,9 @@ def _trace_id() -> str:
 class Worker:
     """One execution environment (the ``RuntimeHost`` of its Runtime API server)."""
 
+    stream_env = True
+    """Whether the runtime gets ``AWS_LAMBDA_LOG_STREAM_NAME`` (SnapStart's do not)."""
+
     def __init__(self, spec: Spec, directory: Path, provisioned: bool = False) -> None:
         self.id = token_hex(16)
         self.spec = spec
@@ -153,6 +162,8 @@ class Worker:
         self._pidfd: int | None = None
         self.on_exit: Callable[[Worker], None] | None = None
         """Called once when the process exits (the pool forgets the worker)."""
+        self.pass_sockets: dict[str, socket.socket] = {}
+        """More sockets our Python runtime client inherits, by the variable naming its fd."""
         day = time.strftime("%Y/%m/%d", time.gmtime())
         self.stream = f"{day}/[{spec.version}]{self.id}"
 
@@ -216,6 +227,18 @@ class Worker:
         if not self.ready.done():
             self.ready.set_result(body)
 
+    def restore_next(self) -> bool:
+        """``GET /restore/next``: only a SnapStart template stops there (``snapshots.py``)."""
+        return False
+
+    def restore_error(self, body: bytes, error_type: str | None) -> bool:
+        """``POST /restore/error``: only a restored environment reports one."""
+        return False
+
+    def cold_start(self, outcome: Outcome) -> None:
+        """Put how this environment started on its first invocation's outcome (REPORT)."""
+        outcome.init_ms = self.init_ms
+
     def _finish(self, request_id: str, result: tuple[str, bytes, str | None]) -> bool:
         inv = self.current
         if inv is None or inv.request_id != request_id:
@@ -230,13 +253,18 @@ class Worker:
         port = await self.api.start()
         spec = self.spec
         env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
-        env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
+        if self.stream_env:
+            env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
         private: socket.socket | None = None
+        passed: list[socket.socket] = []
         if spec.runtime.startswith("python"):
             argv = [sys.executable, "-u", BOOTSTRAP]
             # Our bootstrap talks over its end of a socket pair (see RuntimeApi.adopt).
             private, child_end = socket.socketpair()
+            passed = [child_end, *self.pass_sockets.values()]
             env["_CLOUDLET_RUNTIME_FD"] = str(child_end.fileno())
+            for name, sock in self.pass_sockets.items():
+                env[name] = str(sock.fileno())
         else:
             candidates = [spec.code_dir / "bootstrap"]
             if spec.opt_dir is not None:
@@ -261,7 +289,7 @@ class Worker:
                 env=env,
                 log_path=self.log_path,
                 limits=limits,
-                pass_fds=[child_end.fileno()] if private is not None else [],
+                pass_fds=[s.fileno() for s in passed],
             )
         except OSError as exc:
             if private is not None:
@@ -271,8 +299,8 @@ class Worker:
             self._mark_exited()
             return
         finally:
-            if private is not None:
-                child_end.close()
+            for sock in passed:
+                sock.close()
         if private is not None:
             await self.api.adopt(private)
         self._watch_exit()

@@ -8,12 +8,18 @@ imports, as on AWS), loads the handler module once so module state survives
 across warm invocations, and reports errors in AWS's shape
 (``errorMessage``/``errorType``/``stackTrace``). The function's stdout and
 stderr are its log; the platform (the service) writes START/END/REPORT.
+
+With SnapStart (``_CLOUDLET_SNAPSHOT_FD``, cloudlet's ``snapshots.py``) this process is
+a version's snapshot: after Init it runs the before-snapshot hooks, says so at
+``/restore/next`` and forks a new execution environment for each order on its control
+socket; the environment runs the after-restore hooks and then serves invocations.
 """
 
 import importlib
 import json
 import os
 import socket
+import stat
 import sys
 import time
 import traceback
@@ -242,10 +248,148 @@ def reach_endpoint_subdomains():
     socket.getaddrinfo = getaddrinfo
 
 
+def run_hooks(hooks, error_type, api, path, code):
+    """Run runtime hooks; one that raises is reported at ``path`` and ends the process."""
+    try:
+        for fn, args, kwargs in hooks:
+            fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the function's hook failed
+        doc = error_doc(exc, error_type)
+        print(f"[ERROR] {error_type}: {doc['errorMessage']}", flush=True)
+        api.post_error(path, doc)
+        sys.exit(code)
+
+
+def serve_snapshot(api, hooks, control_fd):
+    """Be the version's snapshot: returns only in a restored environment, with its API."""
+    before = list(reversed(hooks.get_before_snapshot()))  # last registered runs first
+    run_hooks(before, "Runtime.BeforeSnapshotError", api, "/init/error", 64)
+    api.request("GET", "/restore/next")
+    api.close()
+    control = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            order, fds, _, _ = socket.recv_fds(control, 65536, 2)
+        except OSError:
+            order = b""
+        if not order:
+            os._exit(0)  # the server closed the control socket: the snapshot is deleted
+        try:
+            restored = fork_environment(control, json.loads(order), fds, hooks)
+        except (OSError, ValueError) as exc:  # no fork (memory, process limit), bad order
+            print(f"[ERROR] Runtime.RestoreError: {exc}", flush=True)
+            control.send(b'{"pid": 0}')
+            continue
+        if restored is not None:
+            return restored
+
+
+def fork_environment(control, order, fds, hooks):
+    """Fork one environment, twice so that it is orphaned at once (the server, a
+    subreaper, becomes its parent) and in a session of its own. None in the template."""
+    runtime_fd, log_fd = fds
+    rng = sys.modules.get("random")
+    state = rng.getstate() if rng is not None else None  # a snapshot's generator state
+    try:
+        reader, writer = os.pipe()
+        middle = os.fork()
+    except OSError:
+        os.close(runtime_fd)
+        os.close(log_fd)
+        raise
+    if middle == 0:
+        os.close(reader)
+        os.setsid()
+        forked_at = time.monotonic()
+        try:
+            pid = os.fork()
+        except OSError:
+            os._exit(1)
+        if pid == 0:
+            os.close(writer)
+            control.close()
+            return restore(order, runtime_fd, log_fd, state, hooks)
+        os.write(writer, f"{pid} {forked_at}".encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        said = pipe.read().split()
+    os.waitpid(middle, 0)
+    os.close(runtime_fd)
+    os.close(log_fd)
+    pid, forked_at = (int(said[0]), float(said[1])) if len(said) == 2 else (0, 0.0)
+    control.send(json.dumps({"pid": pid, "pgid": middle, "forked_at": forked_at}).encode())
+    return None
+
+
+def restore(order, runtime_fd, log_fd, state, hooks):
+    """In the new environment: its own output, Runtime API and credentials, the
+    snapshot's random state, Init's connections gone; then the after-restore hooks."""
+    global API, PRIVATE_FD
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    drop_connections(keep={0, 1, 2, runtime_fd})
+    if state is not None:
+        sys.modules["random"].setstate(state)  # CPython reseeds it in a forked child
+    API = order["api"]
+    os.environ["AWS_LAMBDA_RUNTIME_API"] = API
+    for key, value in (order.get("env") or {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    PRIVATE_FD = str(runtime_fd)
+    api = Api()
+    run_hooks(hooks.get_after_restore(), "Runtime.AfterRestoreError", api, "/restore/error", 65)
+    return api
+
+
+def drop_connections(keep):
+    """TCP connections Init opened are gone after a restore (a microVM's are): each is
+    replaced by an unconnected socket, so a client sees it dropped and reconnects,
+    rather than sharing it with the template's other environments."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in names:
+        fd = int(name)
+        if fd in keep:
+            continue
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            probe = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        family = probe.family
+        try:
+            if family not in (socket.AF_INET, socket.AF_INET6) or probe.type != socket.SOCK_STREAM:
+                continue
+            probe.getpeername()  # connected; listening and unconnected sockets stay
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        dead = socket.socket(family, socket.SOCK_STREAM)
+        os.dup2(dead.fileno(), fd, inheritable=False)
+        dead.close()
+
+
 def main():
     reach_endpoint_subdomains()
     api = Api()
+    snapshot_fd = os.environ.pop("_CLOUDLET_SNAPSHOT_FD", None)
+    hooks = None
+    if snapshot_fd is not None:
+        # The runtime's copy, imported before the function's path is in front of it.
+        import snapshot_restore_py as hooks
     handler = load_handler(api)
+    if hooks is not None:
+        api = serve_snapshot(api, hooks, int(snapshot_fd))
     pending = api.request("GET", "/invocation/next")
     while True:
         _, h, body = pending
