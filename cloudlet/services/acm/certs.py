@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cloudlet.core.certificates import KEY_ALGORITHMS as KEY_ALGORITHMS
-from cloudlet.core.certificates import new_key, self_signed
+from cloudlet.core.certificates import complete_crl, new_key, self_signed
 
 PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 ISSUED_DAYS = 395.0
@@ -271,24 +271,8 @@ def crl(
     ca_cert: x509.Certificate, ca_key: Any, revoked: list[tuple[int, float, str]], number: int
 ) -> bytes:
     """The CA's complete CRL (DER) of ``revoked`` (serial, when, ACM reason)."""
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(now)
-        .next_update(now + dt.timedelta(days=CRL_DAYS))
-        .add_extension(x509.CRLNumber(number), critical=False)
-    )
-    for serial, when, reason in revoked:
-        entry = (
-            x509.RevokedCertificateBuilder()
-            .serial_number(serial)
-            .revocation_date(dt.datetime.fromtimestamp(when, dt.UTC))
-        )
-        if (flag := REASONS.get(reason)) is not None:
-            entry = entry.add_extension(x509.CRLReason(flag), critical=False)
-        builder = builder.add_revoked_certificate(entry.build())
-    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    entries = [(serial, when, REASONS.get(reason)) for serial, when, reason in revoked]
+    return complete_crl(ca_key, ca_cert, entries, number, CRL_DAYS)
 
 
 def cert_pem(cert: x509.Certificate) -> str:

@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import serialization
 
 from cloudlet.core.certificates import new_key
 from cloudlet.core.clock import clock, utc_datetime
-from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.services.acmpca import errors, x509ca
 from cloudlet.services.acmpca.access import AccessMixin
 from cloudlet.services.acmpca.audit import AuditMixin
@@ -333,13 +332,6 @@ class AcmPcaService(IssuingMixin, AccessMixin, AuditMixin, OcspMixin, Service):
             raise errors.args("S3BucketName is required when the CRL is enabled.")
         if crl.get("CrlType") == "PARTITIONED":
             raise errors.args("Partitioned CRLs are not supported by cloudlet; use COMPLETE.")
-        try:
-            await self.env.call(
-                "s3", "HeadBucket", {"Bucket": bucket}, account=ctx.account_id, region=ctx.region
-            )
-        except (ServiceError, NotImplementedOperation):
-            raise errors.args(
-                f"The S3 bucket {bucket} does not exist or cannot be written."
-            ) from None
+        await self._check_bucket(ctx, bucket)
         stored = {"ExpirationInDays": 7, "CrlType": "COMPLETE", **crl}
         return {"CrlConfiguration": stored, "OcspConfiguration": ocsp}

@@ -98,6 +98,17 @@ class AuditMixin:
     _ca: Callable[[Any, str], Doc]
     _spawn: Callable[[Any], None]
 
+    async def _check_bucket(self, ctx: Any, bucket: str) -> None:
+        """The CA writes CRLs and audit reports to ``bucket``: it must exist (InvalidArgs)."""
+        try:
+            await self.env.call(
+                "s3", "HeadBucket", {"Bucket": bucket}, account=ctx.account_id, region=ctx.region
+            )
+        except (ServiceError, NotImplementedOperation):
+            raise errors.args(
+                f"The S3 bucket {bucket} does not exist or cannot be written."
+            ) from None
+
     async def create_certificate_authority_audit_report(self, ctx: Any, params: Doc) -> Doc:
         ca = self._ca(ctx, params["CertificateAuthorityArn"])
         if ca["status"] in ("CREATING", "DELETED", "FAILED"):
@@ -118,14 +129,7 @@ class AuditMixin:
                 "RequestFailedException",
                 "You can generate a maximum of one audit report every 30 minutes.",
             )
-        try:
-            await self.env.call(
-                "s3", "HeadBucket", {"Bucket": bucket}, account=ctx.account_id, region=ctx.region
-            )
-        except (ServiceError, NotImplementedOperation):
-            raise errors.args(
-                f"The S3 bucket {bucket} does not exist or cannot be written."
-            ) from None
+        await self._check_bucket(ctx, bucket)
         report_id = str(uuid.uuid4())
         report = {
             "id": report_id,

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cloudlet.core.certificates import complete_crl
+
 SIGNING: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
     "SHA256WITHRSA": ("rsa", hashes.SHA256),
     "SHA384WITHRSA": ("rsa", hashes.SHA384),
@@ -327,30 +329,11 @@ def crl(
     signing: str,
 ) -> bytes:
     """The CA's complete CRL (DER) listing ``revoked`` (serial, when, reason)."""
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(now)
-        .next_update(now + dt.timedelta(days=days))
-        .add_extension(x509.CRLNumber(number), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-    )
-    for serial, when, reason in revoked:
-        entry = (
-            x509.RevokedCertificateBuilder()
-            .serial_number(serial)
-            .revocation_date(dt.datetime.fromtimestamp(when, dt.UTC))
-        )
-        if reason != "UNSPECIFIED":
-            entry = entry.add_extension(x509.CRLReason(REASONS[reason]), critical=False)
-        builder = builder.add_revoked_certificate(entry.build())
-    return builder.sign(ca_key, digest_for(ca_key, signing)).public_bytes(
-        serialization.Encoding.DER
-    )
+    entries = [
+        (serial, when, None if reason == "UNSPECIFIED" else REASONS[reason])
+        for serial, when, reason in revoked
+    ]
+    return complete_crl(ca_key, ca_cert, entries, number, days, digest_for(ca_key, signing))
 
 
 def pem(cert: x509.Certificate) -> str:
