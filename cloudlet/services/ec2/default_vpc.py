@@ -151,23 +151,4 @@ def free_block(net: Network, vpc: Doc) -> str | None:
 
 def add_subnet(net: Network, vpc: Doc, zone: str, zone_id: str, cidr: str) -> Doc:
     """A default subnet (public addresses mapped on launch) of the default VPC in ``zone``."""
-    region, account = vpc["_region"], vpc["OwnerId"]
-    subnet_id = new_id("subnet")
-    return net.add_subnet(
-        {
-            "SubnetId": subnet_id,
-            "SubnetArn": f"arn:aws:ec2:{region}:{account}:subnet/{subnet_id}",
-            "VpcId": vpc["VpcId"],
-            "OwnerId": account,
-            "_region": region,
-            "State": "available",
-            "AvailabilityZone": zone,
-            "AvailabilityZoneId": zone_id,
-            "CidrBlock": cidr,
-            "DefaultForAz": True,
-            "MapPublicIpOnLaunch": True,
-            "AssignIpv6AddressOnCreation": False,
-            "Ipv6CidrBlockAssociationSet": [],
-            **subnet_extras(),
-        }
-    )
+    return net.new_subnet(vpc, cidr, zone, zone_id, None, default=True)

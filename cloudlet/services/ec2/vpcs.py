@@ -233,7 +233,18 @@ class Network:
             }
         )
 
-    def new_subnet(self, vpc: Doc, cidr: str, zone: str, zone_id: str, ipv6: str | None) -> Doc:
+    def new_subnet(
+        self,
+        vpc: Doc,
+        cidr: str,
+        zone: str,
+        zone_id: str,
+        ipv6: str | None,
+        *,
+        default: bool = False,
+    ) -> Doc:
+        """A new subnet of ``vpc``; ``default``: the default subnet of its zone (public
+        addresses mapped on launch)."""
         subnet_id = new_id("subnet")
         region, account = vpc["_region"], vpc["OwnerId"]
         doc = {
@@ -246,8 +257,8 @@ class Network:
             "AvailabilityZone": zone,
             "AvailabilityZoneId": zone_id,
             "CidrBlock": cidr,
-            "DefaultForAz": False,
-            "MapPublicIpOnLaunch": False,
+            "DefaultForAz": default,
+            "MapPublicIpOnLaunch": default,
             "AssignIpv6AddressOnCreation": False,
             "Ipv6CidrBlockAssociationSet": [],
             **subnet_extras(),
