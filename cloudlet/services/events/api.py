@@ -4,13 +4,14 @@ One method per operation, named as botocore names it, split by operation group i
 mixins: ``buses`` (event buses, tags), ``rules`` (rules, TestEventPattern),
 ``targets`` (PutTargets ...), ``publish`` (PutEvents and matching), ``archives``
 (archives, and keeping events in them), ``replays`` (replays, run in the background),
-``connections`` (connections and their authorization, with ``oauth``) and
-``api_destinations``. This class wires the store, the deliverer (with the API
+``connections`` (connections and their authorization, with ``oauth``),
+``api_destinations`` and ``permissions`` (bus policies: PutPermission,
+RemovePermission). This class wires the store, the deliverer (with the API
 destination invoker, ``http_target``) and the schedule book together and runs the
 periodic work: the once-a-second check that fires scheduled rules and the archives'
 retention sweep. Everything is durable (the service's own SQLite database) but OAuth
 tokens, which are fetched again. What is not built here (global endpoints, partner
-sources, bus permissions) has no method, so it answers 501.
+sources) has no method, so it answers 501.
 
 ``put_service_events`` is internal (``internal_operations``): other services put AWS
 service events (S3's ``aws.s3`` notifications) on a default bus through
@@ -32,6 +33,7 @@ from cloudlet.services.events.connections import ConnectionHandlers
 from cloudlet.services.events.delivery import Deliverer
 from cloudlet.services.events.http_target import ApiDestinationInvoker
 from cloudlet.services.events.oauth import OAuthTokens
+from cloudlet.services.events.permissions import PermissionHandlers
 from cloudlet.services.events.publish import PublishHandlers
 from cloudlet.services.events.replays import ReplayHandlers
 from cloudlet.services.events.rules import RuleHandlers
@@ -64,6 +66,7 @@ class EventsService(
     ReplayHandlers,
     ConnectionHandlers,
     ApiDestinationHandlers,
+    PermissionHandlers,
     Service,
 ):
     name = "events"
@@ -112,8 +115,8 @@ class EventsService(
         self, ctx: Any, operation: str, params: dict[str, Any]
     ) -> tuple[str, str | None]:
         """Strict mode: the rule's ARN for rule and target operations, the bus's for bus
-        operations and PutEvents (its first entry's), the named ARN for tags. Bus
-        policies (PutPermission) are not built, so no resource policy is answered."""
+        operations, the permission operations and PutEvents (its first entry's, with the
+        bus's policy: ``permissions.py``), the named ARN for tags."""
         if params.get("ResourceARN"):
             return params["ResourceARN"], None
         try:
@@ -123,9 +126,13 @@ class EventsService(
             if operation == "PutEvents":
                 entries = params.get("Entries") or [{}]
                 account, region, bus = bus_ref(ctx, entries[0].get("EventBusName"))
-                return bus_arn(region, account, bus), None
+                found = self.store.buses.get(bus_arn(region, account, bus))
+                return bus_arn(region, account, bus), (found or {}).get("Policy")
             if "EventBus" in operation:
                 account, region, bus = bus_ref(ctx, params.get("Name"))
+                return bus_arn(region, account, bus), None
+            if operation in ("PutPermission", "RemovePermission"):
+                account, region, bus = bus_ref(ctx, params.get("EventBusName"))
                 return bus_arn(region, account, bus), None
         except ServiceError:  # a malformed name is the handler's to refuse
             return "*", None

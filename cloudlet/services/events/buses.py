@@ -4,7 +4,8 @@ and rules (TagResource, UntagResource, ListTagsForResource).
 The ``default`` bus exists in every account and region and cannot be created or
 deleted; custom buses are named without ``/`` (names with one are partner buses, fed
 by partner event sources, which cloudlet has none of). Deleting a bus deletes its
-rules. Bus permissions (PutPermission) and partner sources are not built (501).
+rules. A bus's policy (``Policy``, shown by Describe/ListEventBuses) is PutPermission's
+(``permissions.py``); partner sources are not built (501).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ MAX_TAGS = 50
 
 def bus_view(bus: Doc) -> Result:
     out: Result = {"Name": bus["Name"], "Arn": bus["Arn"]}
-    for key in ("Description", "DeadLetterConfig"):
+    for key in ("Description", "DeadLetterConfig", "Policy"):
         if bus.get(key):
             out[key] = bus[key]
     out["CreationTime"] = bus["CreationTime"]

@@ -8,7 +8,9 @@ sent through the target service's own operation (``ServiceEnv.call``: SQS
 ``PutRecordBatch`` with the input as the one record's data, as it is (Firehose adds no
 delimiter), and CloudWatch Logs ``CreateLogStream`` then ``PutLogEvents``
 (``log_target.py``); no import of their internals); an event bus target gets the event
-as it is, matched against that bus's rules; an API destination target gets an HTTP
+as it is, matched against that bus's rules (another account's bus only as far as its
+policy lets the rule's account or the target's role put events there, in every mode:
+``permissions.py``; else ``NO_PERMISSIONS``); an API destination target gets an HTTP
 request (``http_target.py``, which decides what its endpoint's answers mean). In strict
 mode a target whose resource policy does not let ``events.amazonaws.com`` send on behalf
 of the rule is not sent to, as on AWS; a Kinesis or Firehose stream's policy is not
@@ -61,8 +63,9 @@ DEFAULT_AGE = 86400
 MAX_DELAY = 60.0
 MAX_HOPS = 5
 """Bus-to-bus forwards one event may take: a loop of buses ends here."""
-Forward = Callable[[str, Doc, int], None]
-"""(bus ARN, event, hops) -> None: put the event on that bus (raises ServiceError)."""
+Forward = Callable[[Doc, Doc, Doc, int], None]
+"""(rule, target, event, hops) -> None: put the event on the target's bus (raises
+ServiceError: AccessDeniedException when another account's bus policy refuses it)."""
 InvokeApi = Callable[[Doc, Doc, Doc], Awaitable[None]]
 """(rule, target, event) -> None: one try of an API destination target (raises
 ``Undelivered``)."""
@@ -187,7 +190,7 @@ class Deliverer:
             if hops >= MAX_HOPS:
                 raise Undelivered("SDK_CLIENT_ERROR", "the event passed too many buses", False)
             try:
-                self.forward(target["Arn"], event, hops + 1)
+                self.forward(rule, target, event, hops + 1)
             except ServiceError as err:
                 raise _why(err) from None
             return

@@ -14,7 +14,11 @@ becomes the envelope AWS delivers::
 and is kept in each archive of its bus whose pattern it matches (``archives.py``), then
 matched against every enabled rule of its bus with a pattern; each match's targets are
 sent it after the response (``delivery.py``). An entry for a bus that does
-not exist is accepted and goes nowhere, as on AWS.
+not exist is accepted and goes nowhere, as on AWS. In strict mode, entries for another
+account's bus are refused as a whole (``AccessDeniedException``) unless that bus's
+policy lets the caller's account (or the caller) put events there
+(``permissions.py``); an event bus target in another account is put there only when its
+policy allows the rule's account or the target's role, in every mode.
 
 ``put_service_events`` is how another cloudlet service (S3's EventBridge notifications)
 puts an AWS service's event (``aws.s3`` ...) on an account's default bus: not a
@@ -28,12 +32,14 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudlet.core.clock import clock
-from cloudlet.core.errors import NotImplementedOperation
+from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.ids import fast_uuid
+from cloudlet.services.base import ServiceEnv
 from cloudlet.services.events import errors
-from cloudlet.services.events.common import BUS_ARN, bus_ref, epoch, event_time
-from cloudlet.services.events.delivery import Deliverer
+from cloudlet.services.events.common import BUS_ARN, bus_arn, bus_ref, epoch, event_time
+from cloudlet.services.events.delivery import SESSION, Deliverer
 from cloudlet.services.events.patterns import compiled, matches
+from cloudlet.services.events.permissions import PUT_EVENTS, bus_grants, denied
 from cloudlet.services.events.rules import enabled
 from cloudlet.services.events.store import Doc, EventsStore
 
@@ -99,6 +105,7 @@ def _when(value: Any) -> float:
 
 
 class PublishHandlers:
+    env: ServiceEnv
     store: EventsStore
     delivery: Deliverer
     _archive: Callable[[Doc, Doc], None]
@@ -114,6 +121,7 @@ class PublishHandlers:
             raise NotImplementedOperation("events", "PutEvents through a global endpoint")
         if sum(entry_size(e) for e in entries) > MAX_SIZE:
             raise errors.validation("Total size of the entries in the request is over the limit.")
+        self._check_cross_account(ctx, entries)
         out: list[Result] = []
         for n, entry in enumerate(entries, 1):
             failure = _entry_error(entry)
@@ -182,8 +190,35 @@ class PublishHandlers:
                 self.delivery.send(rule, target, event, hops)
         return matched
 
-    def _forward(self, arn: str, event: Doc, hops: int) -> None:
-        """An event bus target: the event, as it is, on the bus ``arn`` names."""
+    def _check_cross_account(self, ctx: Any, entries: list[dict[str, Any]]) -> None:
+        """Strict mode: refuse the call when an entry names another account's bus whose
+        policy does not let the caller put events on it (checked before any is put)."""
+        credentials = self.env.credentials
+        principal = getattr(ctx, "principal", None)
+        if credentials is None or not getattr(credentials, "strict", False) or principal is None:
+            return
+        for entry in entries:
+            try:
+                account, region, name = bus_ref(ctx, entry.get("EventBusName"))
+            except ServiceError:
+                continue  # refused entry by entry below
+            if account == ctx.account_id:
+                continue
+            arn = bus_arn(region, account, name)
+            bus = self.store.buses.get(arn)
+            role = principal.arn if principal.kind == "assumed-role" else None
+            if role is not None:  # the role's ARN, as resource policies name roles
+                _, _, path = role.partition(":assumed-role/")
+                role = f"arn:aws:iam::{principal.account_id}:role/{path.split('/')[0]}"
+            text = (bus or {}).get("Policy")
+            if not bus_grants(text, arn, principal.account_id, principal.arn, role):
+                raise denied(principal.arn, arn)
+
+    def _forward(self, rule: Doc, target: Doc, event: Doc, hops: int) -> None:
+        """An event bus target: the event, as it is, on the bus the target names; another
+        account's bus only as far as its policy lets the rule's account (or the target's
+        role, which strict mode also holds to its own policies) put events there."""
+        arn = target["Arn"]
         m = BUS_ARN.fullmatch(arn)
         if m is None:
             raise errors.validation(f"Parameter {arn} is not valid.")
@@ -191,4 +226,18 @@ class PublishHandlers:
         bus = self.store.bus(account, region, name)
         if bus is None:
             raise errors.bus_not_found(name)
+        sender = rule["Arn"].split(":")[4]
+        role = target.get("RoleArn")
+        session = None
+        if role:  # EventBridge puts the event as the role, of the role's account
+            parts = role.split(":")
+            sender = parts[4] if len(parts) > 5 and parts[4] else sender
+            session = f"arn:aws:sts::{sender}:assumed-role/{role.rsplit('/', 1)[-1]}/{SESSION}"
+        if account != sender:
+            if not bus_grants(bus.get("Policy"), arn, sender, session, role):
+                raise denied(session or f"arn:aws:iam::{sender}:root", arn)
+            if role and not self.env.role_may(role, (PUT_EVENTS,), arn, session=SESSION):
+                raise ServiceError(
+                    "AccessDeniedException", f"the role {role} may not {PUT_EVENTS} on {arn}", 403
+                )
         self._dispatch(bus, event, hops)
