@@ -214,11 +214,11 @@ def test_errors(pipes, sqs, cloudlet_server):
         LogConfiguration={
             "Level": "ERROR",
             "CloudwatchLogsLogDestination": {
-                "LogGroupArn": "arn:aws:logs:us-east-1:000000000000:log-group:g"
+                "LogGroupArn": "arn:aws:logs:eu-west-1:000000000000:log-group:g"
             },
         },
     )
-    assert "not supported by cloudlet" in logging["Error"]["Message"]
+    assert "not in the pipe's Region" in logging["Error"]["Message"]
 
     kinesis = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
     no_start = error(

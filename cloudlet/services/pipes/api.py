@@ -10,10 +10,13 @@ background as AWS's do (``runner.py``); pipes and their source positions are dur
 request (``validation.py`` for the model's constraints, ``checks.py`` for what a pipe
 may be), hand the change to the runner, shape the answer (``model.py``).
 
+Each execution (a batch through the pipe) logs its steps as ``LogConfiguration``
+asks (``execlog.py``), written to CloudWatch Logs, Firehose or S3 after the fact
+(``logship.py``).
+
 Not built: Kafka, MQ and self-managed sources, Step Functions / API Gateway / API
-destination enrichments and the other targets, and pipe execution logs
-(``LogConfiguration`` is refused unless its Level is OFF); each is refused naming what
-cloudlet supports.
+destination enrichments and the other targets; each is refused naming what cloudlet
+supports.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ CONFIG_KEYS = (
     "TargetParameters",
     "RoleArn",
     "Description",
+    "LogConfiguration",
 )
 
 
@@ -83,6 +87,7 @@ class PipesService(Service):
             "TargetParameters": pipe.target_parameters,
             "RoleArn": pipe.role_arn,
             "Description": pipe.description,
+            "LogConfiguration": pipe.log_configuration,
         }
 
     @staticmethod
@@ -94,6 +99,7 @@ class PipesService(Service):
         pipe.target_parameters = dict(cfg.get("TargetParameters") or {})
         pipe.role_arn = cfg["RoleArn"]
         pipe.description = cfg.get("Description")
+        pipe.log_configuration = checks.log_configuration(cfg.get("LogConfiguration"))
 
     # -- create, describe, list, update, delete ----------------------------------------
 
@@ -103,7 +109,7 @@ class PipesService(Service):
         arn = pipe_arn(ctx.region, ctx.account_id, name)
         if arn in self.store.pipes:
             raise errors.conflict(f"Pipe {name} already exists.", name)
-        source_parameters = checks.config(params)
+        source_parameters = checks.config(params, ctx.region)
         now = clock.time()
         pipe = Pipe(
             name=name,
@@ -162,9 +168,7 @@ class PipesService(Service):
         pipe = self._pipe(ctx, params["Name"])
         self._settled(pipe, "updated")
         cfg = checks.merged(self._config(pipe), params)
-        if "LogConfiguration" in params:
-            cfg["LogConfiguration"] = params["LogConfiguration"]
-        source_parameters = checks.config(cfg)
+        source_parameters = checks.config(cfg, pipe.region)
         await self.runner.halt(pipe.arn)
         self._apply(pipe, cfg, source_parameters)
         if params.get("DesiredState"):

@@ -41,7 +41,7 @@ STREAM_DEFAULTS = {
 }
 
 
-def config(pipe_params: Doc) -> Doc:
+def config(pipe_params: Doc, region: str) -> Doc:
     """The pipe's checked configuration from CreatePipe's (or a merged UpdatePipe's)
     members: Source, SourceParameters, Enrichment, EnrichmentParameters, Target,
     TargetParameters, LogConfiguration; SourceParameters with defaults filled in."""
@@ -59,7 +59,7 @@ def config(pipe_params: Doc) -> Doc:
         raise errors.invalid_field(
             "target", f"Target {target} is not supported by cloudlet: {SUPPORTED} are"
         )
-    _check_logging(pipe_params.get("LogConfiguration"))
+    _check_logging(pipe_params.get("LogConfiguration"), region)
     _check_enrichment(pipe_params.get("Enrichment"), pipe_params.get("EnrichmentParameters"))
     _check_target(goal, pipe_params.get("TargetParameters") or {})
     return _source_parameters(kind, goal, copy.deepcopy(pipe_params.get("SourceParameters") or {}))
@@ -128,13 +128,29 @@ def _source_parameters(kind: str, goal: str, params: Doc) -> Doc:
     return params
 
 
-def _check_logging(logging: Doc | None) -> None:
-    if logging and logging.get("Level") != "OFF":
-        raise errors.invalid_field(
-            "logConfiguration",
-            "LogConfiguration is not supported by cloudlet yet: pipe execution logs are not"
-            " built (only Level OFF is accepted)",
-        )
+def _check_logging(logging: Doc | None, region: str) -> None:
+    if not logging:
+        return
+    members = (
+        ("CloudwatchLogsLogDestination", "LogGroupArn", "log group"),
+        ("FirehoseLogDestination", "DeliveryStreamArn", "Firehose stream"),
+    )
+    for member, key, what in members:
+        arn = (logging.get(member) or {}).get(key)
+        if arn and arn.split(":")[3:4] != [region]:
+            field = f"logConfiguration.{member[:1].lower()}{member[1:]}.{key[:1].lower()}{key[1:]}"
+            raise errors.invalid_field(
+                field, f"The {what} {arn} is not in the pipe's Region {region}"
+            )
+
+
+def log_configuration(logging: Doc | None) -> Doc:
+    """``LogConfiguration`` as DescribePipe shows it: as given, S3's ``OutputFormat``
+    ``json`` unless given."""
+    out = copy.deepcopy(logging or {})
+    if out.get("S3LogDestination"):
+        out["S3LogDestination"].setdefault("OutputFormat", "json")
+    return out
 
 
 def _check_enrichment(arn: str | None, params: Doc | None) -> None:

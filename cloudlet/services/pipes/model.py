@@ -46,6 +46,8 @@ class Pipe:
     settle_at: float = 0.0
     """When the transitional ``state`` ends (CREATING ... DELETING)."""
     position: Doc = field(default_factory=dict)
+    log_configuration: Doc = field(default_factory=dict)
+    """``LogConfiguration`` as given (``OutputFormat`` filled in), empty when never set."""
 
     @property
     def kind(self) -> str:
@@ -145,4 +147,6 @@ def described(pipe: Pipe) -> Doc:
         out["Description"] = pipe.description
     if pipe.kms_key:
         out["KmsKeyIdentifier"] = pipe.kms_key
+    if pipe.log_configuration:
+        out["LogConfiguration"] = pipe.log_configuration
     return out

@@ -11,6 +11,10 @@ default 0.5), and a pipe that settles RUNNING gets its poller: ``queues.read_que
 once, so a stopped pipe reads nothing. State and positions are written with the pipe,
 so after a restart a running pipe polls again from where it was, and a change that was
 settling settles.
+
+Each batch is one execution: its steps are recorded as the pipe's ``LogConfiguration``
+asks (``execlog.Execution``), from the calls the deliverer made (``targets.CALLS``), and
+handed to the log shipper when the execution is over.
 """
 
 from __future__ import annotations
@@ -25,14 +29,24 @@ from cloudlet.core.clock import clock
 from cloudlet.core.environ import seconds_setting
 from cloudlet.core.errors import NotImplementedOperation, ServiceError
 from cloudlet.core.event_patterns import Node
+from cloudlet.services.pipes.execlog import Execution, call_error, exchange, failure
 from cloudlet.services.pipes.filters import compile_filters
+from cloudlet.services.pipes.logship import Shipper
 from cloudlet.services.pipes.model import Pipe, queue_url, where
 from cloudlet.services.pipes.queues import read_queue
 from cloudlet.services.pipes.store import PipeStore
 from cloudlet.services.pipes.streams import RETRY_SECONDS, StreamReader
-from cloudlet.services.pipes.targets import BATCH_LIMITS, Deliverer, target_kind
+from cloudlet.services.pipes.targets import (
+    BATCH_LIMITS,
+    CALLS,
+    Call,
+    Deliverer,
+    rendered,
+    target_kind,
+)
 
 log = logging.getLogger(__name__)
+Doc = dict[str, Any]
 CHANGE_SECONDS = seconds_setting("CLOUDLET_PIPES_CHANGE_SECONDS", 0.5, high=60)
 SETTLES = {"CREATING": "CREATE_FAILED", "STARTING": "START_FAILED", "UPDATING": "UPDATE_FAILED"}
 
@@ -42,6 +56,7 @@ class Runner:
         self.env = env
         self.store = store
         self.deliverer = Deliverer(env)
+        self.shipper = Shipper(env)
         self.pollers: dict[str, asyncio.Task] = {}
         self.settlers: dict[str, asyncio.Task] = {}
         self._patterns: dict[str, tuple[str, list[Node] | None]] = {}
@@ -50,6 +65,7 @@ class Runner:
 
     def resume(self) -> None:
         """At start: poll again for every running pipe, settle what was settling."""
+        self.shipper.start()
         for pipe in list(self.store.pipes.values()):
             if pipe.state == "RUNNING":
                 self._run(pipe)
@@ -60,6 +76,10 @@ class Runner:
         await cancelled([*self.pollers.values(), *self.settlers.values()])
         self.pollers.clear()
         self.settlers.clear()
+        try:
+            await self.shipper.close()
+        except Exception:  # noqa: BLE001 - stopping goes on without the last logs
+            log.exception("pipes: the last execution logs were not written")
 
     # -- state changes -------------------------------------------------------------------
 
@@ -166,13 +186,31 @@ class Runner:
 
     async def process(self, pipe: Pipe, records: list[Any]) -> set[int]:
         """Send ``records`` through the enrichment to the target: the indexes of the
-        records that failed (all of them when a failure cannot be told apart)."""
+        records that failed (all of them when a failure cannot be told apart). The
+        execution's log records are shipped once it is over (``execlog.py``)."""
+        run = Execution(pipe.arn, pipe.log_configuration)
+        try:
+            return await self._execute(pipe, records, run)
+        finally:
+            if run.records:
+                self.shipper.ship(pipe.name, pipe.region, pipe.log_configuration, run.records)
+
+    async def _execute(self, pipe: Pipe, records: list[Any], run: Execution) -> set[int]:
         everything = set(range(len(records)))
+        run.step("ExecutionStarted", payload=records)
+        run.step("PollingStageSucceeded")
         if not pipe.enrichment:
-            return await self.deliverer.deliver(pipe, records)
-        events = await self.deliverer.enrich(pipe, records)
+            failed, error = await self._target(pipe, records, run)
+            _ended(run, failed, len(records), error)
+            return failed
+        events, error = await self._enrich(pipe, records, run)
         if events is None:
+            run.step("ExecutionFailed", error=error)
             return everything
+        if not events:
+            run.step("TargetStageSkipped")
+            run.step("ExecutionSucceeded")
+            return set()
         limit = BATCH_LIMITS.get(target_kind(pipe.target) or "")
         if limit is not None and len(events) > limit:
             log.info(
@@ -181,6 +219,73 @@ class Runner:
                 len(events),
                 limit,
             )
+            message = f"The enrichment answered {len(events)} events; the target takes {limit}"
+            run.step("ExecutionFailed", error=failure("pipes", message))
             return everything
-        failed = await self.deliverer.deliver(pipe, events)
+        failed, error = await self._target(pipe, events, run)
+        _ended(run, failed, len(events), error)
         return everything if failed else set()
+
+    async def _enrich(
+        self, pipe: Pipe, records: list[Any], run: Execution
+    ) -> tuple[list[Any] | None, Doc | None]:
+        run.step("EnrichmentStageEntered")
+        if (pipe.enrichment_parameters or {}).get("InputTemplate"):
+            run.step("EnrichmentTransformationStarted")
+            run.step("EnrichmentTransformationSucceeded")
+        run.step("EnrichmentInvocationStarted")
+        calls: list[Call] = []
+        token = CALLS.set(calls)
+        try:
+            events = await self.deliverer.enrich(pipe, records)
+        finally:
+            CALLS.reset(token)
+        data = exchange(calls)
+        if events is None:
+            error = call_error(calls, "lambda", "Enrichment invocation failed")
+            run.step("EnrichmentInvocationFailed", error=error, **data)
+            run.step("EnrichmentStageFailed", error=error)
+            return None, error
+        run.step("EnrichmentInvocationSucceeded", **data)
+        run.step("EnrichmentStageSucceeded", payload=events)
+        return events, None
+
+    async def _target(
+        self, pipe: Pipe, events: list[Any], run: Execution
+    ) -> tuple[set[int], Doc | None]:
+        run.step("TargetStageEntered")
+        if (pipe.target_parameters or {}).get("InputTemplate"):
+            run.step("TargetTransformationStarted")
+            texts = rendered(pipe, events) if run.enabled and run.data else None
+            run.step("TargetTransformationSucceeded", payload=texts)
+        run.step("TargetInvocationStarted")
+        calls: list[Call] = []
+        token = CALLS.set(calls)
+        try:
+            failed = await self.deliverer.deliver(pipe, events)
+        finally:
+            CALLS.reset(token)
+        data = exchange(calls)
+        if not failed:
+            run.step("TargetInvocationSucceeded", **data)
+            run.step("TargetStageSucceeded")
+            return failed, None
+        service = (pipe.target.split(":") + ["", "", ""])[2]
+        if len(failed) < len(events):
+            error = call_error(calls, service, f"{len(failed)} of {len(events)} events failed")
+            run.step("TargetInvocationPartiallyFailed", error=error, **data)
+            run.step("TargetStagePartiallyFailed", error=error)
+        else:
+            error = call_error(calls, service, "Target invocation failed")
+            run.step("TargetInvocationFailed", error=error, **data)
+            run.step("TargetStageFailed", error=error)
+        return failed, error
+
+
+def _ended(run: Execution, failed: set[int], count: int, error: Doc | None) -> None:
+    if not failed:
+        run.step("ExecutionSucceeded")
+    elif len(failed) < count:
+        run.step("ExecutionPartiallyFailed", error=error)
+    else:
+        run.step("ExecutionFailed", error=error)

@@ -41,6 +41,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +81,21 @@ SUPPORTED = (
 SOURCE_NAMES = {"sqs": "aws:sqs", "kinesis": "aws:kinesis", "dynamodb": "aws:dynamodb"}
 
 
+@dataclass
+class Call:
+    """One call a pipe made to its enrichment or target: what execution logs show."""
+
+    service: str
+    operation: str
+    params: Doc
+    result: Doc | None = None
+    error: ServiceError | None = None
+
+
+CALLS: ContextVar[list[Call] | None] = ContextVar("pipes_calls", default=None)
+"""Where ``Deliverer`` notes its calls while an execution is being logged."""
+
+
 def target_kind(arn: str) -> str | None:
     parts = arn.split(":", 5)
     if len(parts) != 6:
@@ -115,6 +132,14 @@ def _text(event: Any, template: str | None, values: dict[str, str]) -> str:
     return event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
 
 
+def rendered(pipe: Pipe, events: list[Any]) -> list[str]:
+    """The target's view of ``events``: each rendered by its ``InputTemplate``, or as
+    its JSON."""
+    template = (pipe.target_parameters or {}).get("InputTemplate")
+    values = variables(pipe)
+    return [_text(e, template, values) for e in events]
+
+
 def _chunks(size: int, limit: int) -> list[range]:
     return [range(i, min(size, i + limit)) for i in range(0, size, limit)]
 
@@ -128,7 +153,18 @@ class Deliverer:
 
     async def _call(self, service: str, operation: str, params: Doc, arn: str) -> Doc:
         account, region = where(arn)
-        return await self.env.call(service, operation, params, account=account, region=region)
+        noted = CALLS.get()
+        call = Call(service, operation, params)
+        if noted is not None:
+            noted.append(call)
+        try:
+            call.result = await self.env.call(
+                service, operation, params, account=account, region=region
+            )
+        except ServiceError as exc:
+            call.error = exc
+            raise
+        return call.result
 
     # -- enrichment -------------------------------------------------------------------
 
@@ -180,8 +216,7 @@ class Deliverer:
             return set()
         kind = target_kind(pipe.target) or ""
         params = pipe.target_parameters or {}
-        values = variables(pipe)
-        texts = [_text(e, params.get("InputTemplate"), values) for e in events]
+        texts = rendered(pipe, events)
         send = getattr(self, f"_to_{kind}")
         try:
             return await send(pipe, events, texts, params.get(KINDS.get(kind) or "") or {})
