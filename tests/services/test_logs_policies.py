@@ -1,7 +1,7 @@
 """CloudWatch Logs resource and account policies with boto3 against a real server:
 account-level resource policies (10 per Region, size, grammar, paging), a log group's
 own policy guarded by revision ids, account policies (one data protection and one
-subscription filter policy per account, FIELD_INDEX_POLICY's 501), an account
+subscription filter policy per account, METRIC_EXTRACTION_POLICY's 501), an account
 subscription filter policy delivering every selected group's events to a Kinesis
 stream, all of it surviving a restart, and strict mode, where EventBridge writes to a
 log group only when a resource policy grants ``events.amazonaws.com``."""
@@ -189,9 +189,9 @@ def test_account_policies_and_their_limits(aws_client):
             assert _error(exc)[0] == code, params
         with pytest.raises(ClientError) as exc:
             logs.put_account_policy(
-                policyName="idx",
-                policyType="FIELD_INDEX_POLICY",
-                policyDocument='{"Fields": ["a"]}',
+                policyName="metrics",
+                policyType="METRIC_EXTRACTION_POLICY",
+                policyDocument="{}",
             )
         assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
         [shown] = logs.describe_account_policies(policyType="DATA_PROTECTION_POLICY")[

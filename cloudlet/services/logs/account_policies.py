@@ -15,8 +15,11 @@ A mixin of ``LogsService``. Why it works this way (the PutAccountPolicy referenc
 - ``TRANSFORMER_POLICY``: a document ``{"transformerConfig": [...]}`` (the rules of
   ``processors``); one for every group, or up to 20 scoped by ``LogGroupNamePrefix IN
   [...]`` whose prefixes may not overlap. A group's own transformer wins.
-- ``FIELD_INDEX_POLICY`` and ``METRIC_EXTRACTION_POLICY`` answer 501: cloudlet builds no
-  field indexes and no embedded-metric-format extraction for them to govern.
+- ``FIELD_INDEX_POLICY``: a document ``{"Fields": [...]}`` (``field_indexes``); one for
+  every group, or up to 20 by ``LogGroupNamePrefix IN [...]`` without overlaps. A
+  group's own index policy wins. Data-source selection (``DataSourceName``) answers 501.
+- ``METRIC_EXTRACTION_POLICY`` answers 501: cloudlet builds no embedded-metric-format
+  extraction for it to govern.
 - ``selectionCriteria`` is accepted only where the reference allows it, 25 KB at most;
   names may not start with ``aws/``; a second policy of a one-per-account kind under
   another name is ``LimitExceededException``. Durable (``policies`` documents).
@@ -54,6 +57,7 @@ _CRITERIA = re.compile(
 _ALLOWED = {
     "SUBSCRIPTION_FILTER_POLICY": ("LogGroupName", "NOT IN"),
     "TRANSFORMER_POLICY": ("LogGroupNamePrefix", "IN"),
+    "FIELD_INDEX_POLICY": ("LogGroupNamePrefix", "IN"),
 }
 
 
@@ -86,11 +90,15 @@ def _shape(doc: Result) -> Result:
 class AccountPoliciesMixin:
     """Needs ``store`` (through ``_policy_docs``, made by ResourcePoliciesMixin) and,
     for subscription policies, ``_check_subscription_destination`` (FiltersMixin) and, for
-    data protection ones, ``_check_destinations`` (DataProtectionMixin)."""
+    data protection ones, ``_check_destinations`` (DataProtectionMixin), for field index
+    ones ``_check_field_index_account_policy`` (FieldIndexesMixin)."""
 
     _policy_docs: DocumentStore
     _check_subscription_destination: Callable[[Any, str, str | None], Awaitable[None]]
     _check_destinations: Callable[[Any, Any], Awaitable[None]]
+    _check_field_index_account_policy: Callable[
+        [str, tuple[str, bool, list[str]] | None, list[Result]], None
+    ]
 
     def _start_account_policies(self) -> None:
         self._account_policies: dict[tuple[str, str, str, str], Result] = {
@@ -110,7 +118,7 @@ class AccountPoliciesMixin:
 
     async def put_account_policy(self, ctx: Any, params: dict[str, Any]) -> Result:
         name, kind, text = params["policyName"], params["policyType"], params["policyDocument"]
-        if kind in ("FIELD_INDEX_POLICY", "METRIC_EXTRACTION_POLICY"):
+        if kind == "METRIC_EXTRACTION_POLICY":
             raise NotImplementedOperation("logs", f"PutAccountPolicy of a {kind}")
         if name.startswith("aws/"):
             raise errors.invalid("policyName cannot start with aws/.")
@@ -124,6 +132,10 @@ class AccountPoliciesMixin:
                 "selectionCriteria is valid only for SUBSCRIPTION_FILTER_POLICY, "
                 "FIELD_INDEX_POLICY and TRANSFORMER_POLICY."
             )
+        if criteria and kind == "FIELD_INDEX_POLICY" and "DataSourceName" in criteria:
+            raise NotImplementedOperation(
+                "logs", "field index policies selected by DataSourceName and DataSourceType"
+            )
         parsed = parse_criteria(kind, criteria) if criteria else None
         mine = self._account_documents(ctx.account_id, ctx.region, kind)
         others = [d for d in mine if d["policyName"] != name]
@@ -136,6 +148,8 @@ class AccountPoliciesMixin:
             await self._check_destinations(ctx, parse_protection(text))
         elif kind == "SUBSCRIPTION_FILTER_POLICY":
             await self._check_subscription_policy(ctx, text)
+        elif kind == "FIELD_INDEX_POLICY":
+            self._check_field_index_account_policy(text, parsed, others)
         else:
             self._check_transformer_policy(text, parsed, others)
         doc: Result = {

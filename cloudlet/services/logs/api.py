@@ -13,9 +13,9 @@ S3 are ``exports``'s; cross-account destinations ``destinations``'s, and the
 Kinesis records of subscriptions ``kinesis_delivery``'s. Resource policies are
 ``resource_policies``'s, account policies ``account_policies``'s, data protection
 ``data_protection``'s, transformers ``transformers``'s (what they do to a batch,
-``ingest``), Live Tail ``live_tail``'s. Operations not built here (deliveries,
-anomaly detectors, import tasks, field indexes...) do not exist as methods, so they
-answer 501.
+``ingest``), Live Tail ``live_tail``'s, index policies and the field indexes that narrow
+a query's scan ``field_indexes``'s. Operations not built here (deliveries, anomaly
+detectors, import tasks...) do not exist as methods, so they answer 501.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from cloudlet.services.logs.data_protection import DataProtectionMixin
 from cloudlet.services.logs.destinations import DestinationsMixin, destination_arn
 from cloudlet.services.logs.events import DAY_MS, EventsMixin, event_id
 from cloudlet.services.logs.exports import ExportsMixin
+from cloudlet.services.logs.field_indexes import FieldIndexesMixin
 from cloudlet.services.logs.filters import FiltersMixin
 from cloudlet.services.logs.groups import GroupsMixin, name_from_identifier, now_ms, page
 from cloudlet.services.logs.ingest import IngestMixin
@@ -87,6 +88,7 @@ class LogsService(
     TransformersMixin,
     IngestMixin,
     LiveTailMixin,
+    FieldIndexesMixin,
     Service,
 ):
     name = "logs"
@@ -279,8 +281,8 @@ class LogsService(
             names = {s["id"]: s["name"] for s in self.store.streams(g["id"])}
             label = f"{q.account}:{g['name']}"
             unmasks = q.query.unmasks
-            for rid, sid, ts, ingest, message, *raw in self.store.scan(
-                g["id"], None, None, q.start_ms, q.end_ms, with_raw=unmasks
+            for rid, sid, ts, ingest, message, *raw in self._scan_for_query(
+                g, q.query, q.start_ms, q.end_ms, unmasks
             ):
                 ptr = base64.b64encode(f"{g['id']}/{event_id(ts, rid)}".encode()).decode()
                 stream = names.get(sid, "")

@@ -56,11 +56,13 @@ def _fit(rows: list, from_end: bool) -> list:
 
 class EventsMixin:
     """Needs ``_group``/``_stream`` (GroupsMixin), ``_after_put`` (FiltersMixin),
-    ``_prepare`` (IngestMixin) and ``_tail`` (LiveTailMixin)."""
+    ``_prepare`` (IngestMixin), ``_tail`` (LiveTailMixin) and ``_index_batch``
+    (FieldIndexesMixin)."""
 
     store: Store
     _prepare: Callable[[Any, Row, Row, list[tuple[int, str]]], tuple[list, list | None]]
     _tail: Callable[[Any, Row, Row, list[tuple[int, int, str]], int], None]
+    _index_batch: Callable[[Row, Row, list, int], tuple | None]
 
     # --- PutLogEvents ----------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class EventsMixin:
         out: Result = {}
         if accepted:
             rows, ingested = self._prepare(ctx, group, stream, accepted)
-            ids = self.store.append(stream, rows, now)
+            ids = self.store.append(stream, rows, now, self._index_batch(group, stream, rows, now))
             stored = [(i, ts, m) for i, (ts, m, _) in zip(ids, rows, strict=True)]
             original = (
                 [(i, ts, m) for i, (ts, m) in zip(ids, ingested, strict=True)]

@@ -14,7 +14,8 @@ Supported: ``fields``, ``display``, ``filter`` (comparisons, arithmetic,
 earliest/latest/stddev/pct ``by`` fields or ``bin(5m)``, ``sort ... asc|desc``,
 ``limit``, ``parse`` (glob with ``*`` or /regex/ with named groups), ``dedup``;
 ``unmask(field)`` shows a field of the event as ingested where data protection masked
-it (the query then needs ``logs:Unmask``).
+it (the query then needs ``logs:Unmask``); ``filterIndex`` is a ``filter`` that keeps to
+what field indexes hold (``index_plan`` says which conditions an index can answer).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudlet.services.logs import errors
+from cloudlet.services.logs.index_plan import Condition, Plan, conditions, plan
 from cloudlet.services.logs.query_language import (
     UNMASKED,
     Expr,
@@ -98,6 +100,8 @@ class Stage:
     rx: re.Pattern | None = None
     names: list[str] = field(default_factory=list)
     unmasks: bool = False
+    conds: list[Condition] = field(default_factory=list)
+    index_only: bool = False
 
 
 def _globregex(glob: str) -> re.Pattern:
@@ -114,6 +118,14 @@ def _stage(text: str) -> Stage:
     p = Parser(text)
     st = _command(p)
     st.unmasks = p.unmasks
+    if st.kind == "filter":
+        st.index_only = p.toks[0].text.lower() == "filterindex"
+        st.conds, whole = conditions(text[p.toks[0].end :])
+        if st.index_only and not (st.conds and whole):
+            raise errors.malformed_query(
+                "filterIndex takes field = value or field IN [value, ...] conditions, "
+                "joined by and."
+            )
     return st
 
 
@@ -132,7 +144,7 @@ def _command(p: Parser) -> Stage:
             elif not p.done():
                 raise errors.malformed_query(f"unexpected symbol found {p.peek().text!r}")
         return st
-    if cmd == "filter":
+    if cmd in ("filter", "filterindex"):
         st = Stage("filter", pred=p.expr())
     elif cmd == "stats":
         st = Stage("stats")
@@ -211,6 +223,7 @@ def _command(p: Parser) -> Stage:
 @dataclass
 class Query:
     stages: list[Stage]
+    plan: Plan = field(default_factory=Plan)
 
     @property
     def unmasks(self) -> bool:
@@ -368,7 +381,8 @@ def parse_query(text: str) -> Query:
     commands = split_commands(text or "")
     if not commands:
         raise errors.malformed_query("The query string is empty.")
-    return Query([_stage(c) for c in commands])
+    stages = [_stage(c) for c in commands]
+    return Query(stages, plan(stages))
 
 
 _LAMBDA_LINES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")

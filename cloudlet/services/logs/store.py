@@ -12,6 +12,8 @@ Why these tables and indexes:
 - ``events.raw``: the event as ingested when a data protection policy masked it
   (``message`` holds what readers see); NULL when nothing was masked, so ``unmask``
   reads ``COALESCE(raw, message)``.
+- ``field_index`` and ``field_index_fields`` (``field_index_store``): which events hold
+  which value of an indexed field, written with the events.
 - ``group_docs``: one JSON document per group and kind (its data protection policy,
   transformer, group-scoped resource policy), deleted with the group.
 
@@ -26,6 +28,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from cloudlet.services.logs.field_index_store import Entries, FieldIndexStore
 from cloudlet.state.db import Transaction
 
 SCHEMA = """
@@ -115,6 +118,7 @@ class Store:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
         if "raw" not in columns:  # a data dir from before data protection
             conn.execute("ALTER TABLE events ADD COLUMN raw TEXT")
+        self.fields = FieldIndexStore(conn)
 
     # --- groups ----------------------------------------------------------------------
 
@@ -159,6 +163,7 @@ class Store:
 
     def delete_group(self, gid: int) -> None:
         with Transaction(self.conn):
+            self.fields.forget_group(gid)
             self.conn.execute("DELETE FROM events WHERE gid = ?", (gid,))
             self.conn.execute("DELETE FROM groups WHERE id = ?", (gid,))
 
@@ -190,14 +195,23 @@ class Store:
 
     def delete_stream(self, sid: int) -> None:
         with Transaction(self.conn):
+            gid = self.conn.execute("SELECT gid FROM streams WHERE id = ?", (sid,)).fetchone()
+            if gid is not None:
+                self.fields.forget_stream(gid[0], sid)
             self.conn.execute("DELETE FROM events WHERE sid = ?", (sid,))
             self.conn.execute("DELETE FROM streams WHERE id = ?", (sid,))
 
     # --- events ----------------------------------------------------------------------
 
-    def append(self, stream: Row, events: list[tuple[int, str, str | None]], now: int) -> list[int]:
+    def append(
+        self,
+        stream: Row,
+        events: list[tuple[int, str, str | None]],
+        now: int,
+        index: tuple[set[str], Entries] | None = None,
+    ) -> list[int]:
         """Store one batch ``(ts, message, raw or None)`` in one transaction; returns the
-        new event ids."""
+        new event ids. ``index``: the fields indexed now and each event's index entries."""
         ids: list[int] = []
         size = sum(len(m.encode()) for _, m, _ in events)
         with Transaction(self.conn):
@@ -217,6 +231,10 @@ class Store:
                 "bytes = bytes + ?, seq = seq + 1 WHERE id = ?",
                 (first, first, last, last, now, size, stream["id"]),
             )
+            if index is not None:
+                fields, entries = index
+                rows = [(i, e[0], p) for i, e, p in zip(ids, events, entries, strict=True)]
+                self.fields.record(cur, stream["gid"], fields, rows, now, ids[0])
         return ids
 
     def stream_page(
@@ -264,11 +282,13 @@ class Store:
         chunk: int = 1000,
         unmask: bool = False,
         with_raw: bool = False,
+        where_sql: tuple[list[str], list[Any]] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """A group's events ``(id, sid, ts, ingest, message)`` in time order from
         ``after``, read ``chunk`` rows at a time (never the whole group at once);
         ``unmask``: as ingested, not as masked; ``with_raw``: each with a sixth column,
-        the event as ingested when it was masked (else None)."""
+        the event as ingested when it was masked (else None); ``where_sql``: more
+        conditions (``field_indexes``' index lookups) and their arguments."""
         cursor = after
         while True:
             where, args = ["gid = ?"], [gid]
@@ -284,6 +304,9 @@ class Store:
             if end is not None:
                 where.append("ts <= ?")
                 args.append(end)
+            if where_sql is not None:
+                where += where_sql[0]
+                args += where_sql[1]
             rows = self.conn.execute(
                 f"SELECT id, sid, ts, ingest, {_text(unmask)}{', raw' if with_raw else ''} "
                 "FROM events "
@@ -320,6 +343,7 @@ class Store:
                     "SELECT DISTINCT sid FROM events WHERE gid = ? AND ts < ?", (gid, before_ts)
                 )
             ]
+            self.fields.expire(gid, before_ts)
             n = self.conn.execute(
                 "DELETE FROM events WHERE gid = ? AND ts < ?", (gid, before_ts)
             ).rowcount
