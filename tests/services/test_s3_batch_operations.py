@@ -817,8 +817,15 @@ def test_what_create_job_refuses(s3, control):
             ("BadRequestException", 400),
         ),
         (
-            {"Operation": {"S3ComputeObjectChecksum": {"ChecksumAlgorithm": "CRC32"}}},
-            ("NotImplemented", 501),
+            {
+                "Operation": {
+                    "S3ComputeObjectChecksum": {
+                        "ChecksumAlgorithm": "CRC64NVME",
+                        "ChecksumType": "COMPOSITE",
+                    }
+                }
+            },
+            ("BadRequestException", 400),
         ),
         ({"AccountId": "111122223333"}, ("AccessDenied", 403)),
     ]

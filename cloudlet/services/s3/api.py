@@ -52,6 +52,7 @@ from cloudlet.services.s3.metrics import MetricsHandlers
 from cloudlet.services.s3.mfa import MfaDeleteHandlers
 from cloudlet.services.s3.multipart import MultipartHandlers
 from cloudlet.services.s3.notifications import NotificationHandlers
+from cloudlet.services.s3.object_encryption import ObjectEncryptionHandlers
 from cloudlet.services.s3.object_lambda import ObjectLambdaStore
 from cloudlet.services.s3.object_lambda_requests import ObjectLambdaHandlers
 from cloudlet.services.s3.objectlock import ObjectLockHandlers
@@ -98,6 +99,8 @@ def _also_needed(operation: str, params: dict[str, Any]) -> tuple[str, ...]:
     if operation == "CreateBucket":
         tagged = (params.get("CreateBucketConfiguration") or {}).get("Tags")
         return ("s3:TagResource",) if tagged else ()
+    if operation == "UpdateObjectEncryption":  # besides s3:UpdateObjectEncryption
+        return ("s3:PutObject",)
     if operation == "GetObjectAttributes":
         if params.get("VersionId") is not None:
             return ("s3:GetObjectVersionAttributes",)
@@ -138,6 +141,7 @@ class S3Service(
     WebsiteHandlers,
     PublicAccessHandlers,
     EncryptionHandlers,
+    ObjectEncryptionHandlers,
     BucketHandlers,
     DirectoryObjectHandlers,
     MultipartHandlers,

@@ -5,8 +5,8 @@ manifest generator, a report, tags) and every part has rules of its own; checkin
 them here, before anything is stored, means a job that exists was well formed, and the
 runner (``batch_runner.py``) never meets a request it cannot read. Everything found
 wrong is S3 Control's ``BadRequestException`` (400), as the API reference lists it for
-a malformed CreateJob; an operation cloudlet does not run is 501 ``NotImplemented``.
-The other errors of the job operations live here too, so their words are in one place.
+a malformed CreateJob, and an operation's own rules (a checksum algorithm and type, an
+SSE-KMS key ARN) use the words of the S3 operation it stands for. The other errors of the job operations live here too, so their words are in one place.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from cloudlet.core.errors import ServiceError
 from cloudlet.core.tags import tag_text_ok
-from cloudlet.services.s3 import errors
+from cloudlet.services.s3.checksums import ALGORITHMS, COMPOSITE, COMPOSITE_ALGORITHMS, FULL_OBJECT
+from cloudlet.services.s3.object_encryption import target_key
 
 OPERATIONS = (
     "LambdaInvoke",
@@ -28,9 +29,10 @@ OPERATIONS = (
     "S3PutObjectLegalHold",
     "S3PutObjectRetention",
     "S3ReplicateObject",
+    "S3ComputeObjectChecksum",
+    "S3UpdateObjectEncryption",
 )
-"""The operations cloudlet runs (the model's OperationName, less the two below)."""
-NOT_RUN = ("S3ComputeObjectChecksum", "S3UpdateObjectEncryption")
+"""The operations cloudlet runs: every OperationName of the model."""
 CSV_MANIFEST = "S3BatchOperations_CSV_20180820"
 INVENTORY_MANIFEST = "S3InventoryReport_CSV_20161130"
 GENERATED_MANIFEST = "S3InventoryReport_CSV_20211130"
@@ -131,12 +133,6 @@ def _check_operation(operation: Any) -> str:
     if len(chosen) != 1:
         raise bad_request("Exactly one operation must be specified for a job")
     name = chosen[0]
-    if name in NOT_RUN:
-        raise errors.s3_error(
-            "NotImplemented",
-            f"The {name} operation of Batch Operations is not implemented in cloudlet",
-            501,
-        )
     if name not in OPERATIONS:
         raise bad_request(f"Unknown operation: {name}")
     spec = operation[name] or {}
@@ -163,6 +159,10 @@ def _check_operation(operation: Any) -> str:
         days = spec.get("ExpirationInDays")
         if days is not None and days < 1:
             raise bad_request("ExpirationInDays must be at least 1")
+    elif name == "S3ComputeObjectChecksum":
+        _check_compute_checksum(spec)
+    elif name == "S3UpdateObjectEncryption":
+        _check_update_encryption(spec)
     elif name == "S3PutObjectAcl":
         policy = spec.get("AccessControlPolicy") or {}
         if (policy.get("AccessControlList") is None) == (
@@ -173,6 +173,34 @@ def _check_operation(operation: Any) -> str:
                 "CannedAccessControlList"
             )
     return name
+
+
+def _check_compute_checksum(spec: dict[str, Any]) -> None:
+    """S3ComputeObjectChecksum: one of the model's algorithms and a checksum type. Every
+    algorithm can be computed over the full object (the job reads all of it); a
+    composite checksum is one S3 can keep for a multipart upload, so not CRC64NVME, as
+    CreateMultipartUpload refuses it."""
+    algorithm, kind = spec.get("ChecksumAlgorithm"), spec.get("ChecksumType")
+    if algorithm is None:
+        raise bad_request("S3ComputeObjectChecksum requires a ChecksumAlgorithm")
+    if algorithm not in ALGORITHMS:
+        raise bad_request(
+            f"Invalid ChecksumAlgorithm: {algorithm}; valid values: {', '.join(ALGORITHMS)}"
+        )
+    if kind is None:
+        raise bad_request("S3ComputeObjectChecksum requires a ChecksumType")
+    if kind not in (FULL_OBJECT, COMPOSITE):
+        raise bad_request(f"Invalid ChecksumType: {kind}; valid values: FULL_OBJECT, COMPOSITE")
+    if kind == COMPOSITE and algorithm not in COMPOSITE_ALGORITHMS:
+        raise bad_request(
+            f"The {COMPOSITE} checksum type cannot be used with the {algorithm} checksum algorithm"
+        )
+
+
+def _check_update_encryption(spec: dict[str, Any]) -> None:
+    """S3UpdateObjectEncryption: the only new encryption type is SSE-KMS, with a key ARN
+    (the messages are those of S3's UpdateObjectEncryption ``InvalidRequest``s)."""
+    target_key(spec.get("ObjectEncryption"), bad_request)
 
 
 def _check_lambda(spec: dict[str, Any]) -> None:

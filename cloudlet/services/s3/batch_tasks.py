@@ -17,6 +17,8 @@ is S3's: the error code, HTTP status and message of the report. The operations:
   DstBucketUnversioned); a bucket without a configuration fails with
   SrcBucketReplicationConfigMissing and a version no enabled rule selects with
   SrcObjectNotEligible (the reasons of S3's "Replication failure reasons" page).
+- ``S3ComputeObjectChecksum`` / ``S3UpdateObjectEncryption``: no S3 request stands for
+  them; ``batch_object_tasks.py`` reads or re-encrypts the object in S3's store.
 - ``LambdaInvoke``: the function gets AWS's event (schema 1.0, or 2.0 with
   ``UserArguments``) for one task and its ``results`` decide: Succeeded,
   PermanentFailure, or TemporaryFailure, retried up to ``LAMBDA_ATTEMPTS`` times; a
@@ -40,6 +42,7 @@ from cloudlet.core.ids import fast_uuid
 from cloudlet.services.s3 import errors
 from cloudlet.services.s3.batch_checks import bucket_of
 from cloudlet.services.s3.batch_jobs import Job, Task, TaskResult
+from cloudlet.services.s3.batch_object_tasks import compute_checksum, update_encryption
 from cloudlet.services.s3.replication import FAILED, delay_from_env
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,10 @@ async def run_task(control: Any, job: Job, task: Task) -> TaskResult:
             return await _replicate(control.s3, task)
         if name == "LambdaInvoke":
             return await _invoke(control.env, job, spec, task)
+        if name == "S3ComputeObjectChecksum":
+            return await compute_checksum(control.s3, job, spec, task)
+        if name == "S3UpdateObjectEncryption":
+            return await update_encryption(control.s3, job, spec, task)
         operation, params = s3_call(name, spec, task)
         await control.env.call("s3", operation, params, account=job.account, region=job.region)
         return TaskResult(True)
