@@ -139,18 +139,18 @@ def test_the_api_its_errors_paging_and_tags(server, cw):
         with pytest.raises(ClientError) as exc:
             cw.put_metric_stream(**{"Name": unique("bad"), **base, **change})
         assert error_of(exc) == (code, 400), change
-    with pytest.raises(ClientError) as exc:
+    with pytest.raises(ClientError) as exc:  # JSON streams take tm99, not inverted bounds
         cw.put_metric_stream(
             Name=unique("tm"),
             StatisticsConfigurations=[
                 {
                     "IncludeMetrics": [{"Namespace": "N", "MetricName": "M"}],
-                    "AdditionalStatistics": ["tm99"],
+                    "AdditionalStatistics": ["tm99", "TM(90%:10%)"],
                 }
             ],
             **base,
         )
-    assert error_of(exc) == ("NotImplemented", 501)
+    assert error_of(exc) == ("InvalidParameterValue", 400)
     with pytest.raises(ClientError) as exc:
         cw.list_metric_streams(MaxResults=501)
     assert error_of(exc) == ("InvalidParameterValue", 400)

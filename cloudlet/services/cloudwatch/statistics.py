@@ -1,4 +1,5 @@
-"""Statistics over stored datapoints: the five basic ones and exact percentiles.
+"""Statistics over stored datapoints: the five basic ones, exact percentiles, and the
+trimmed, winsorized and rank statistics of ``extended_stats``.
 
 Percentiles use the nearest-rank definition over the raw values put (weighted
 by their counts): pNN is the smallest value with at least NN% of the samples
@@ -12,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 
+from cloudlet.services.cloudwatch import extended_stats
 from cloudlet.services.cloudwatch.store import Row
 
 BASIC = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -60,7 +62,13 @@ class Aggregate:
         if name == "Maximum":
             return self.max
         p = percentile_of(name)
-        return None if p is None else self.percentile(p)
+        if p is not None:
+            return self.percentile(p)
+        try:
+            ext = extended_stats.parse(name)
+        except extended_stats.BadStatistic:
+            return None
+        return None if ext is None else extended_stats.compute(ext, self.values)
 
     def percentile(self, p: float) -> float | None:
         if not self.values:

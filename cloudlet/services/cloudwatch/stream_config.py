@@ -7,10 +7,10 @@ to 100 metrics and 20 statistics, percentiles only for the OpenTelemetry formats
 checked once here, and the delivery loop (``metric_streams``) asks the resulting
 ``MetricStream`` what to send without knowing the wire shape.
 
-The statistics a JSON stream may add beyond percentiles (trimmed and winsorized means,
-trimmed counts and sums, percentile rank, IQM) are CloudWatch statistics cloudlet does not
-compute yet, anywhere: a stream asking for one is refused with ``501``, never accepted
-and left out of what is sent.
+A JSON stream may add any CloudWatch statistic beyond the four it always sends:
+percentiles, and the trimmed and winsorized means, trimmed counts and sums, percentile
+ranks and IQM of ``extended_stats``; the OpenTelemetry formats take percentiles only, as
+the API reference says.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudlet.core.errors import NotImplementedOperation
-from cloudlet.services.cloudwatch import errors
+from cloudlet.services.cloudwatch import errors, extended_stats
 from cloudlet.services.cloudwatch.statistics import percentile_of
 
 FORMATS = ("json", "opentelemetry0.7", "opentelemetry1.0")
@@ -34,10 +33,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*\S[\x20-\x7e]*$")
 _FIREHOSE = re.compile(r"^arn:aws[a-z-]*:firehose:[a-z0-9-]+:(\d{12}):deliverystream/[\w.-]{1,64}$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_OTHER_STATS = re.compile(
-    r"^(?:(?:tm|wm|tc|ts)\d{1,2}(?:\.\d{1,10})?|(?:TM|WM|TC|TS|PR)\([^()]*\)|IQM)$"
-)
-"""The CloudWatch statistics besides percentiles a JSON stream may name."""
 
 
 def stream_arn(region: str, account: str, name: str) -> str:
@@ -313,13 +308,14 @@ def _check_statistic(stat: Any, output: str, parameter: str) -> None:
                 "maximum are always sent)."
             )
         return
-    if output == "json" and isinstance(stat, str) and _OTHER_STATS.match(stat):
-        raise NotImplementedOperation(
-            "cloudwatch",
-            f"PutMetricStream with the additional statistic {stat} (metric streams send "
-            "percentiles; trimmed and winsorized means, trimmed counts and sums, percentile "
-            "rank and IQM are not computed)",
-        )
+    if output == "json" and isinstance(stat, str):
+        try:
+            if extended_stats.parse(stat) is not None:
+                return
+        except extended_stats.BadStatistic as bad:
+            raise errors.invalid_value(
+                f"The value {stat} for parameter {parameter} is invalid: {bad}."
+            ) from None
     allowed = "percentile statistics (p90, p99.9 ...)" if output != "json" else "statistics"
     raise errors.invalid_value(
         f"The value {stat} for parameter {parameter} is invalid: a stream in the {output} "

@@ -6,7 +6,9 @@ stream's output format, packed into records.
   user guide's fields: ``metric_stream_name``, ``account_id``, ``region``,
   ``namespace``, ``metric_name``, ``dimensions`` (name to value), ``timestamp`` (the
   minute's start in epoch milliseconds), ``value`` (``count``, ``sum``, ``max``,
-  ``min`` and each additional statistic by its name: ``p99``, ``p99.9``) and ``unit``.
+  ``min`` and each additional statistic by the name it was configured with: ``p99``,
+  ``p99.9``, ``tm99``, ``TM(10%:90%)``, ``wm90``, ``tc90``, ``ts90``, ``PR(:300)``,
+  ``IQM``, computed as ``statistics`` computes them) and ``unit``.
   Every line ends with ``\\n``, so records concatenated in an S3 object stay one object
   per line.
 - ``opentelemetry0.7`` / ``opentelemetry1.0``: length-delimited
@@ -15,9 +17,9 @@ stream's output format, packed into records.
   0.0 (minimum), each additional percentile (p95 as 0.95), 1.0 (maximum); the resource
   names the provider, account, region and stream ARN.
 
-A percentile over a minute that holds only statistic sets has no value (CloudWatch keeps
-no distribution for them) and is left out, as GetMetricStatistics leaves it out. Records
-hold at most ``RECORD_BYTES``: the user guide says records hold several objects without
+A percentile (or trimmed or winsorized statistic, percentile rank, IQM) over a minute
+that holds only statistic sets has no value (CloudWatch keeps no distribution for them)
+and is left out, as GetMetricStatistics leaves it out. Records hold at most ``RECORD_BYTES``: the user guide says records hold several objects without
 saying how many; a quarter of Firehose's 1,000 KiB record limit keeps a Lambda
 transformation's batches small.
 """

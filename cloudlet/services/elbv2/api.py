@@ -24,6 +24,7 @@ from cloudlet.core.ids import arn, token_hex
 from cloudlet.services.base import Service, ServiceEnv
 from cloudlet.services.elbv2 import errors, metrics, rules, tls
 from cloudlet.services.elbv2.groups import NAME, TargetGroupOps
+from cloudlet.services.elbv2.listener_attrs import ListenerAttributeOps
 from cloudlet.services.elbv2.listeners import ListenerOps
 from cloudlet.services.elbv2.proxy import Forward, error_reply
 from cloudlet.services.elbv2.runtime import BalancerRuntime, Batch
@@ -54,7 +55,9 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class Elbv2Service(BalancerRuntime, ListenerServing, TargetGroupOps, ListenerOps, Service):
+class Elbv2Service(
+    BalancerRuntime, ListenerServing, TargetGroupOps, ListenerOps, ListenerAttributeOps, Service
+):
     address_key = "Ip"
     name = "elbv2"
     dialect = metrics.APPLICATION

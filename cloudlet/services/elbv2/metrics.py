@@ -19,7 +19,9 @@ Metric names and dimensions are AWS's:
 - ``AWS/NetworkELB`` (``LoadBalancer`` = ``net/<name>/<id>``, and with
   ``AvailabilityZone``): ActiveFlowCount, NewFlowCount, ProcessedBytes,
   TCP_Client_Reset_Count, TCP_Target_Reset_Count, counted per connection by
-  the TCP proxy (``Flows``); HealthyHostCount and UnHealthyHostCount with
+  the TCP proxy (``Flows``), and TCP_ELB_Reset_Count, the resets the load
+  balancer itself sends (two, one to each side, when a flow's idle timeout
+  passes: ``tcp.py``); HealthyHostCount and UnHealthyHostCount with
   ``LoadBalancer`` + ``TargetGroup`` (and ``AvailabilityZone``). Every local
   connection goes through one node, so the zone is the load balancer's first.
   ActiveFlowCount is the most flows open at once in the interval.
@@ -80,6 +82,7 @@ class Flows:
     bytes: int = 0
     client_resets: int = 0
     target_resets: int = 0
+    elb_resets: int = 0
     suffix: str = ""
     parent: Flows | None = None
 
@@ -108,11 +111,17 @@ class Flows:
         if self.parent is not None:
             self.parent.reset(side)
 
+    def elb_reset(self, count: int = 1) -> None:
+        """``count`` RST packets the load balancer itself sent."""
+        self.elb_resets += count
+        if self.parent is not None:
+            self.parent.elb_reset(count)
+
     def take(self) -> Flows:
         """This interval's figures; the counts start again from zero."""
         taken = replace(self)
         self.peak, self.new, self.bytes = self.active, 0, 0
-        self.client_resets = self.target_resets = 0
+        self.client_resets = self.target_resets = self.elb_resets = 0
         return taken
 
     def datums(self, dims: Dims) -> list[Datum]:
@@ -129,6 +138,7 @@ class Flows:
             figures += [
                 ("TCP_Client_Reset_Count", self.client_resets, "Count"),
                 ("TCP_Target_Reset_Count", self.target_resets, "Count"),
+                ("TCP_ELB_Reset_Count", self.elb_resets, "Count"),
             ]
         for name, value, unit in figures:
             if value:

@@ -41,6 +41,7 @@ class ListenerServing:
     _sealer: Callable[[Doc], Sealer]
     _rules_in_order: Callable[[str], list[Doc]]
     _pool: Callable[[Doc], TargetPool]
+    _tcp_idle: Callable[[str], float | None]
 
     async def _server_for(self, listener: Doc) -> Any:
         """The (not yet started) server a listener document describes."""
@@ -117,6 +118,7 @@ class ListenerServing:
             lambda source: self._pick(arn, source),
             context,
             flows("TLS" if protocol == "TLS" else "TCP"),
+            (lambda: self._tcp_idle(arn)) if lb["Type"] == "network" else None,
         )
         if protocol in ("TCP", "TLS"):
             return tcp
