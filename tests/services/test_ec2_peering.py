@@ -312,6 +312,14 @@ def _run(ec2: Any, subnet: str, user_data: str) -> dict:
     )["Instances"][0]  # fmt: skip
 
 
+def _default_group(ec2: Any, vpc_id: str) -> str:
+    filters = [
+        {"Name": "vpc-id", "Values": [vpc_id]},
+        {"Name": "group-name", "Values": ["default"]},
+    ]
+    return ec2.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"]
+
+
 def _verdicts(ec2: Any, instance_id: str, label: str, after: int = 0) -> list[str]:
     lines = console(ec2, instance_id).splitlines()[after:]
     return [line.split(": ", 1)[1] for line in lines if line.startswith(f"{label}: ")]
@@ -342,6 +350,15 @@ def test_peered_instances_reach_each_other_only_as_routed(aws_client, cloudlet_s
             "VpcPeeringConnectionId"
         ]
         ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+        # The server's (default) group lets in only its own members: as on AWS, it needs a
+        # rule for the peer's traffic, here naming the peer VPC's default group.
+        ec2.authorize_security_group_ingress(
+            GroupId=_default_group(ec2, b),
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                 "UserIdGroupPairs": [{"GroupId": _default_group(ec2, a)}]}
+            ],
+        )  # fmt: skip
         # Routed one way only: the server gets the packets, its answers go nowhere.
         ec2.create_route(RouteTableId=_main_table(ec2, a), DestinationCidrBlock="10.61.0.0/16",
                          VpcPeeringConnectionId=pcx)  # fmt: skip

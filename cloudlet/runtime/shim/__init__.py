@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "bindshim.c"
-SOURCES = (SOURCE, HERE / "vpcmap.c", HERE / "vpcmap.h")
+SOURCES = (SOURCE, HERE / "vpcmap.c", HERE / "vpcmap.h", HERE / "vpcparse.c", HERE / "vpcparse.h")
 """Everything the library is built from (and its cache name hashed over)."""
 PYTHON_DIR = HERE / "python"
 """The directory to put first on an instance's ``PYTHONPATH``."""

@@ -33,6 +33,13 @@
  *   connect (stream sockets)  an address inside the VPC's blocks that no running
  *                             instance holds -> fails with ETIMEDOUT at once
  *                             (AWS drops the packets: a timeout, without the wait)
+ *   connect, sendto, sendmsg  a mapped address the security groups do not let this
+ *                             traffic through to (the map's guard/allow lines: tcp
+ *                             for stream sockets, udp for datagram ones, by port)
+ *                             -> a stream connect fails with ETIMEDOUT at once; a
+ *                             datagram is dropped (the send reports it sent); a
+ *                             datagram socket's connect is left untranslated, as for
+ *                             an address no instance holds
  *   getaddrinfo, gethostbyname[2][_r]
  *                             the instances' private DNS names of this region
  *                             (ip-10-20-0-4.ec2.internal,
@@ -205,8 +212,17 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     return real_bind(fd, target, new_len);
 }
 
+static int socket_type(int fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? type : -1;
+}
+
 /* A private address of the VPC (vpcmap.c): *copy with the instance's loopback address
- * for a mapped one; *absent set for one of the VPC's that no instance holds. */
+ * for a mapped one the security groups let this socket's traffic through to; *absent
+ * set to VPC_ABSENT for one of the VPC's that no instance holds, to DROPPED for a
+ * mapped one the groups do not let through (the address is then left alone). */
+#define DROPPED 3
 static const struct sockaddr *vpc_steer(int fd, const struct sockaddr *addr, socklen_t len,
                                         struct sockaddr_storage *copy, socklen_t *new_len,
                                         int *absent) {
@@ -214,20 +230,29 @@ static const struct sockaddr *vpc_steer(int fd, const struct sockaddr *addr, soc
     *absent = 0;
     if (addr == NULL) return addr;
     uint32_t a, to;
+    unsigned port;
     if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         a = ((const struct sockaddr_in *)addr)->sin_addr.s_addr;
+        port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
     } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
         const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
         if (!IN6_IS_ADDR_V4MAPPED(a6)) return addr;
         memcpy(&a, &a6->s6_addr[12], 4);
+        port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
     } else {
         return addr;
     }
     uint32_t host = ntohl(a);
     if (host == INADDR_ANY || (host >> 24) == 127) return addr; /* nothing for these */
     enum vpc_verdict verdict = vpc_route(a, &to);
-    if (verdict == VPC_ABSENT) *absent = 1;
+    if (verdict == VPC_ABSENT) *absent = VPC_ABSENT;
     if (verdict != VPC_MAPPED) return addr;
+    int type = socket_type(fd);
+    if ((type == SOCK_STREAM || type == SOCK_DGRAM) &&
+        !vpc_permits(a, type == SOCK_DGRAM, port)) {
+        *absent = DROPPED;
+        return addr;
+    }
     if (addr->sa_family == AF_INET) {
         struct sockaddr_in *out = (struct sockaddr_in *)copy;
         memcpy(out, addr, sizeof *out);
@@ -243,10 +268,14 @@ static const struct sockaddr *vpc_steer(int fd, const struct sockaddr *addr, soc
     return (const struct sockaddr *)out6;
 }
 
-static int is_stream(int fd) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+static int is_stream(int fd) { return socket_type(fd) == SOCK_STREAM; }
+
+/* What a datagram's send answers when the security groups drop it: all of it sent. */
+static ssize_t msg_size(const struct msghdr *msg) {
+    size_t total = 0;
+    for (size_t i = 0; msg->msg_iov != NULL && i < msg->msg_iovlen; i++)
+        total += msg->msg_iov[i].iov_len;
+    return (ssize_t)total;
 }
 
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -280,7 +309,10 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
     struct sockaddr_storage copy;
     socklen_t new_len;
     int absent;
+    int saved = errno;
     const struct sockaddr *target = vpc_steer(fd, addr, len, &copy, &new_len, &absent);
+    errno = saved;
+    if (absent == DROPPED) return (ssize_t)n; /* dropped on the way, as AWS does */
     return real_sendto(fd, buf, n, flags, target, new_len);
 }
 
@@ -295,8 +327,11 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
         socklen_t new_len;
         int absent;
         const struct sockaddr *name = (const struct sockaddr *)msg->msg_name;
+        int saved = errno;
         const struct sockaddr *target =
             vpc_steer(fd, name, msg->msg_namelen, &copy, &new_len, &absent);
+        errno = saved;
+        if (absent == DROPPED) return msg_size(msg); /* dropped on the way */
         if (target != name) {
             struct msghdr steered = *msg;
             steered.msg_name = (void *)target;

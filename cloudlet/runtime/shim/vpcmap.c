@@ -18,12 +18,17 @@
  *                             peered VPC that does not allow DNS resolution)
  *   domain corp.example       another domain whose ip-a-b-c-d names resolve (the
  *                             custom domain of the VPC's DHCP option set)
+ *   guard 10.20.0.5           the security groups restrict traffic to this mapped
+ *                             address: only what its allow lines name gets through
+ *   allow 10.20.0.5 tcp 80 80 protocol (tcp or udp) and port range let through
  *
  * Lines starting with '#', unknown keywords and malformed lines are ignored.
  * vpc_route() tells connect() and sendto() where a destination really is: a mapped
  * address's loopback address; VPC_ABSENT for an address inside the VPC's blocks
  * that no running instance holds (AWS drops such packets: the caller answers as
  * the timeout would); VPC_PASS for anything else (the host's own network).
+ * vpc_permits() tells them whether the security groups let a connection or a
+ * datagram to a mapped address through (unguarded addresses are open).
  *
  * The file is read again only when stat() shows it replaced or changed, by one
  * thread at a time. Readers never wait: the map lives in two static tables, the
@@ -34,11 +39,15 @@
  * stat, open, read and close (a child forked mid-read starts over, see
  * after_fork_child). Everything is bounded: VPC_MAX_FILE bytes read, VPC_MAX_MAPS
  * addresses, VPC_MAX_CIDRS blocks (of each keyword), VPC_MAX_DOMAINS domains of
- * VPC_DOMAIN_LEN bytes, lines of VPC_LINE bytes at most.
+ * VPC_DOMAIN_LEN bytes, VPC_MAX_GUARDS guarded addresses and VPC_MAX_ALLOWS allow
+ * lines, lines of VPC_LINE bytes at most. Guards beyond the bound are ignored (the
+ * address is open); an allow line beyond it opens every guarded address (a map cut
+ * short must not drop what its lost lines allowed).
  * The Python shim (python/sitecustomize.py) reads the same file; keep them in step.
  */
 #define _GNU_SOURCE
 #include "vpcmap.h"
+#include "vpcparse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +63,8 @@
 #define VPC_MAX_CIDRS 64
 #define VPC_MAX_DOMAINS 4
 #define VPC_DOMAIN_LEN 96
+#define VPC_MAX_GUARDS 4096
+#define VPC_MAX_ALLOWS 8192
 #define VPC_MAX_FILE (1 << 20)
 #define VPC_LINE 128
 #define VPC_RETRIES 32
@@ -75,11 +86,18 @@ struct vpc_table {
     uint32_t nodns_mask[VPC_MAX_CIDRS];
     int n_domains;
     char domains[VPC_MAX_DOMAINS][VPC_DOMAIN_LEN]; /* lower case, no trailing dot */
+    int n_guards;
+    int n_allows;
+    int allows_lost; /* an allow line did not fit: guards open */
+    uint32_t guard[VPC_MAX_GUARDS];     /* network order */
+    uint32_t allow_addr[VPC_MAX_ALLOWS]; /* network order */
+    uint32_t allow_ports[VPC_MAX_ALLOWS]; /* first << 16 | last */
+    unsigned char allow_udp[VPC_MAX_ALLOWS]; /* 1: udp, 0: tcp */
 };
 
 /* What fill() has parsed so far into a table. */
 struct counts {
-    int maps, cidrs, nodns, domains, dns;
+    int maps, cidrs, nodns, domains, dns, guards, allows, allows_lost;
 };
 
 struct file_id {
@@ -131,78 +149,17 @@ void vpc_configure(void) {
 
 /* -- parsing ------------------------------------------------------------------ */
 
-static void skip_blanks(const char **p) {
-    while (**p == ' ' || **p == '\t' || **p == '\r') (*p)++;
-}
-
-/* A decimal number of 1 to 3 digits no greater than max; advances *p. */
-static int number(const char **p, unsigned max, unsigned *out) {
-    unsigned v = 0;
-    int digits = 0;
-    while (**p >= '0' && **p <= '9' && digits < 4) {
-        v = v * 10 + (unsigned)(**p - '0');
-        (*p)++;
-        digits++;
-    }
-    if (digits == 0 || digits > 3 || v > max) return 0;
-    *out = v;
-    return 1;
-}
-
-/* Four numbers 0-255 separated by sep; *out in host order. */
-static int quad(const char **p, char sep, uint32_t *out) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned part;
-        if (i > 0) {
-            if (**p != sep) return 0;
-            (*p)++;
-        }
-        if (!number(p, 255, &part)) return 0;
-        v = (v << 8) | part;
-    }
-    *out = v;
-    return 1;
-}
-
-static int keyword(const char **p, const char *word) {
-    size_t n = strlen(word);
-    if (strncmp(*p, word, n) != 0 || ((*p)[n] != ' ' && (*p)[n] != '\t')) return 0;
-    *p += n;
-    skip_blanks(p);
-    return 1;
-}
-
-static int line_end(const char *p) {
-    skip_blanks(&p);
-    return *p == 0;
-}
-
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
-
-/* "a.b.c.d/n" at *p: the masked block (host order) and its mask. */
-static int block(const char **p, uint32_t *net, uint32_t *mask) {
-    uint32_t a;
-    unsigned bits;
-    if (!quad(p, '.', &a) || **p != '/') return 0;
-    (*p)++;
-    if (!number(p, 32, &bits) || !line_end(*p)) return 0;
-    *mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
-    *net = a & *mask;
-    return 1;
-}
-
 /* A domain name (letters, digits, '-', '.'), stored lower case without a trailing dot. */
 static void add_domain(struct vpc_table *t, const char *p, struct counts *n) {
     char name[VPC_DOMAIN_LEN];
     size_t len = 0;
     for (; *p && *p != ' ' && *p != '\t' && *p != '\r'; p++) {
-        char c = lower(*p);
+        char c = vp_lower(*p);
         int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
         if (!ok || len + 1 >= sizeof name) return;
         name[len++] = c;
     }
-    if (!line_end(p)) return;
+    if (!vp_line_end(p)) return;
     while (len > 0 && name[len - 1] == '.') len--;
     if (len == 0 || n->domains >= VPC_MAX_DOMAINS) return;
     for (size_t i = 0; i < len; i++) STORE(t->domains[n->domains][i], name[i]);
@@ -212,28 +169,44 @@ static void add_domain(struct vpc_table *t, const char *p, struct counts *n) {
 
 static void parse_line(struct vpc_table *t, const char *p, struct counts *n) {
     uint32_t a, b;
-    skip_blanks(&p);
-    if (keyword(&p, "map")) {
-        if (n->maps >= VPC_MAX_MAPS || !quad(&p, '.', &a)) return;
-        skip_blanks(&p);
-        if (!quad(&p, '.', &b) || !line_end(p)) return;
+    vp_skip_blanks(&p);
+    if (vp_keyword(&p, "map")) {
+        if (n->maps >= VPC_MAX_MAPS || !vp_quad(&p, '.', &a)) return;
+        vp_skip_blanks(&p);
+        if (!vp_quad(&p, '.', &b) || !vp_line_end(p)) return;
         STORE(t->priv[n->maps], htonl(a));
         STORE(t->loop[n->maps], htonl(b));
         n->maps++;
-    } else if (keyword(&p, "cidr")) {
-        if (n->cidrs >= VPC_MAX_CIDRS || !block(&p, &a, &b)) return;
+    } else if (vp_keyword(&p, "cidr")) {
+        if (n->cidrs >= VPC_MAX_CIDRS || !vp_block(&p, &a, &b)) return;
         STORE(t->net[n->cidrs], a);
         STORE(t->mask[n->cidrs], b);
         n->cidrs++;
-    } else if (keyword(&p, "nodns")) {
-        if (n->nodns >= VPC_MAX_CIDRS || !block(&p, &a, &b)) return;
+    } else if (vp_keyword(&p, "nodns")) {
+        if (n->nodns >= VPC_MAX_CIDRS || !vp_block(&p, &a, &b)) return;
         STORE(t->nodns_net[n->nodns], a);
         STORE(t->nodns_mask[n->nodns], b);
         n->nodns++;
-    } else if (keyword(&p, "domain")) {
+    } else if (vp_keyword(&p, "guard")) {
+        if (n->guards >= VPC_MAX_GUARDS || !vp_quad(&p, '.', &a) || !vp_line_end(p)) return;
+        STORE(t->guard[n->guards], htonl(a));
+        n->guards++;
+    } else if (vp_keyword(&p, "allow")) {
+        unsigned udp;
+        if (!vp_quad(&p, '.', &a) || (*p != ' ' && *p != '\t') || !vp_port_range(&p, &udp, &b))
+            return;
+        if (n->allows >= VPC_MAX_ALLOWS) {
+            n->allows_lost = 1;
+            return;
+        }
+        STORE(t->allow_addr[n->allows], htonl(a));
+        STORE(t->allow_ports[n->allows], b);
+        STORE(t->allow_udp[n->allows], (unsigned char)udp);
+        n->allows++;
+    } else if (vp_keyword(&p, "domain")) {
         add_domain(t, p, n);
-    } else if (keyword(&p, "dns")) {
-        if ((*p == '0' || *p == '1') && line_end(p + 1)) n->dns = *p == '1';
+    } else if (vp_keyword(&p, "dns")) {
+        if ((*p == '0' || *p == '1') && vp_line_end(p + 1)) n->dns = *p == '1';
     }
 }
 
@@ -242,7 +215,7 @@ static void fill(struct vpc_table *t, int fd) {
     char line[VPC_LINE];
     size_t len = 0, total = 0;
     int too_long = 0, eof = 0;
-    struct counts n = {0, 0, 0, 0, 0};
+    struct counts n = {0, 0, 0, 0, 0, 0, 0, 0};
     while (total < VPC_MAX_FILE) {
         ssize_t got = fd < 0 ? 0 : read(fd, chunk, sizeof chunk);
         if (got < 0 && errno == EINTR) continue;
@@ -274,6 +247,9 @@ static void fill(struct vpc_table *t, int fd) {
     STORE(t->n_nodns, n.nodns);
     STORE(t->n_domains, n.domains);
     STORE(t->dns, n.dns);
+    STORE(t->n_guards, n.guards);
+    STORE(t->n_allows, n.allows);
+    STORE(t->allows_lost, n.allows_lost);
 }
 
 static void identify(const struct stat *st, struct file_id *id) {
@@ -360,6 +336,34 @@ enum vpc_verdict vpc_route(uint32_t addr, uint32_t *loopback) {
     return VPC_PASS;
 }
 
+int vpc_permits(uint32_t addr, int udp, unsigned port) {
+    if (vpc_state != 1) return 1;
+    int saved = errno;
+    refresh();
+    errno = saved;
+    for (int tries = 0; tries < VPC_RETRIES; tries++) {
+        int i = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+        if (i < 0) return 1;
+        struct vpc_table *t = &tables[i];
+        unsigned s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1) continue;
+        int guarded = 0, allowed = LOAD(t->allows_lost);
+        int ng = clamp(LOAD(t->n_guards), VPC_MAX_GUARDS);
+        for (int k = 0; !guarded && k < ng; k++) guarded = LOAD(t->guard[k]) == addr;
+        int na = clamp(LOAD(t->n_allows), VPC_MAX_ALLOWS);
+        for (int k = 0; guarded && !allowed && k < na; k++) {
+            if (LOAD(t->allow_addr[k]) != addr) continue;
+            uint32_t ports = LOAD(t->allow_ports[k]);
+            int same = (LOAD(t->allow_udp[k]) != 0) == (udp != 0);
+            allowed = same && port >= (ports >> 16) && port <= (ports & 0xffff);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) != s1) continue;
+        return !guarded || allowed;
+    }
+    return 1;
+}
+
 /* Whether p (a name's part after "ip-a-b-c-d.") is the domain dom (lower case), ignoring
  * case and one trailing dot; dom is read atomically when it lives in a table. */
 static int same_domain(const char *p, const char *dom, int in_table) {
@@ -367,7 +371,7 @@ static int same_domain(const char *p, const char *dom, int in_table) {
     for (; i < VPC_DOMAIN_LEN; i++) {
         char d = in_table ? LOAD(dom[i]) : dom[i];
         if (d == 0) break;
-        if (lower(p[i]) != d) return 0;
+        if (vp_lower(p[i]) != d) return 0;
     }
     if (i == 0 || i == VPC_DOMAIN_LEN) return 0;
     return p[i] == 0 || (p[i] == '.' && p[i + 1] == 0);
@@ -402,10 +406,10 @@ static int name_verdict(const char *p, uint32_t addr) {
 
 int vpc_resolve(const char *name, char out[16]) {
     if (vpc_state != 1 || name == NULL) return 0;
-    if (lower(name[0]) != 'i' || lower(name[1]) != 'p' || name[2] != '-') return 0;
+    if (vp_lower(name[0]) != 'i' || vp_lower(name[1]) != 'p' || name[2] != '-') return 0;
     const char *p = name + 3;
     uint32_t addr;
-    if (!quad(&p, '-', &addr) || *p != '.') return 0;
+    if (!vp_quad(&p, '-', &addr) || *p != '.') return 0;
     int verdict = name_verdict(p + 1, addr);
     if (verdict <= 0) return verdict;
     char *o = out;

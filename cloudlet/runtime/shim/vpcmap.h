@@ -23,6 +23,12 @@ HIDDEN void vpc_configure(void);
  * is set for VPC_MAPPED. Safe in any thread and in signal handlers; keeps errno. */
 HIDDEN enum vpc_verdict vpc_route(uint32_t addr, uint32_t *loopback);
 
+/* Whether the instance's security groups let a datagram (udp != 0) or a stream
+ * connection to port (host order) of the VPC address addr (network order) through:
+ * 1 unless the map guards addr ("guard" line) and none of its "allow" lines match.
+ * Safe in any thread and in signal handlers; keeps errno. */
+HIDDEN int vpc_permits(uint32_t addr, int udp, unsigned port);
+
 /* A private DNS name of the instance's region ("ip-10-20-0-4.ec2.internal") or of a
  * domain the map names: 0 when name is not one, 1 with its dotted address in out, -1
  * when it does not resolve here (the VPC's DNS resolution or DNS hostnames turned off,

@@ -31,6 +31,7 @@ from cloudlet.services.ec2.default_vpc_ops import DefaultVpcOps
 from cloudlet.services.ec2.dhcp_ops import DhcpOps
 from cloudlet.services.ec2.egress_ops import EgressOps
 from cloudlet.services.ec2.gateway_ops import GatewayOps
+from cloudlet.services.ec2.guard import Guard
 from cloudlet.services.ec2.images import ImageOps, Images
 from cloudlet.services.ec2.imds import IMDS_PATH, MetadataService
 from cloudlet.services.ec2.instance_attributes import InstanceAttributeOps
@@ -114,6 +115,8 @@ class Ec2Service(*_MIXINS, Service):  # type: ignore[misc]
         # attributes, and (``reach``) its peerings, route tables and DHCP options.
         self.engine.vpc_maps.vpcs = self.network.vpcs.by_id
         self.engine.vpc_maps.extension = Reach(self.network, self.peerings, self.prefix_lists)
+        # ... and (``guard``) the security groups of the instances it maps and its own.
+        self.engine.vpc_maps.guard = Guard(self.groups, self.prefix_lists)
         # Instances' metadata service, at /_cloudlet/imds/ (``claims``/``serve``).
         self.metadata = MetadataService(self.engine, self.tags)
         for name in _OPERATIONS:

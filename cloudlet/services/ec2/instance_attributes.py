@@ -86,6 +86,8 @@ class InstanceAttributeOps:
         if groups:
             inst.groups = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in groups]
         self.engine.save(inst)
+        if groups:  # what it may send and who may reach it (``guard``)
+            self.engine.vpc_maps.refresh(inst.vpc_id)
         return {}
 
     def describe_instance_attribute(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -58,10 +58,14 @@ class PrefixListOps(NetworkOpsBase):
         return out
 
     def _refresh_routes(self, doc: Doc) -> None:
+        """The maps of the VPCs whose route tables or security groups name the list."""
+        groups = self.network.groups.groups
         vpcs = [
             self.network.tables.by_id[r["ResourceId"]]["VpcId"]
-            for r in self.prefix_lists.references(doc)
             if r["ResourceId"] in self.network.tables.by_id
+            else groups[r["ResourceId"]]["VpcId"]
+            for r in self.prefix_lists.references(doc)
+            if r["ResourceId"] in self.network.tables.by_id or r["ResourceId"] in groups
         ]
         if vpcs:
             self.engine.vpc_maps.refresh(*vpcs)

@@ -6,6 +6,7 @@ Mixed into ``Ec2Service``; every public method is an operation of botocore's
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +93,21 @@ def _select(items: list[Result], key: str, wanted: list[str] | None, missing: An
     if absent:
         raise missing(absent[0])
     return [by_key[w] for w in dict.fromkeys(wanted)]
+
+
+def _check_blocks(perm: dict[str, Any]) -> None:
+    """A rule's CIDR blocks must parse (``guard`` matches addresses against them)."""
+    for field, key, kind in (
+        ("IpRanges", "CidrIp", ipaddress.IPv4Network),
+        ("Ipv6Ranges", "CidrIpv6", ipaddress.IPv6Network),
+    ):
+        for item in perm.get(field) or []:
+            try:
+                kind(str(item.get(key)), strict=False)
+            except ValueError:
+                raise errors.ServiceError(
+                    "InvalidParameterValue", f"CIDR block {item.get(key)} is malformed"
+                ) from None
 
 
 class ResourceOps:
@@ -293,6 +309,17 @@ class ResourceOps:
         if not permissions:
             raise errors.missing("IpPermissions")
         for perm in permissions:
+            _check_blocks(perm)
+            for pair in perm.get("UserIdGroupPairs") or []:
+                # The account's own groups must exist; one named (the default VPC's way)
+                # is recorded by id, which is what ``guard`` matches members by.
+                if pair.get("UserId") not in (None, ctx.account_id):
+                    continue
+                if pair.get("GroupId") or pair.get("GroupName"):
+                    found = self.groups.find(
+                        ctx.account_id, ctx.region, pair.get("GroupId"), pair.get("GroupName")
+                    )
+                    pair["GroupId"] = found["GroupId"]
             for item in perm.get("PrefixListIds") or []:
                 self.prefix_lists.find(
                     ctx.account_id, ctx.region, item.get("PrefixListId"), "InvalidPrefixListId"
@@ -301,6 +328,9 @@ class ResourceOps:
             self.groups.authorize(group, permissions, egress)
         else:
             self.groups.revoke(group, permissions, egress)
+        # Members' maps (egress) and those of instances mapping members (ingress): the
+        # group's VPC and, through ``refresh``, its active peers.
+        self.engine.vpc_maps.refresh(group["VpcId"])
         return {"Return": True}
 
     def authorize_security_group_ingress(self, ctx: Any, params: dict[str, Any]) -> Result:

@@ -1,8 +1,8 @@
 """Security groups: created, described, deleted, their rules recorded and returned.
 
 Rules are recorded as AWS returns them (``IpPermissions`` /
-``IpPermissionsEgress``) but not enforced yet: instance traffic is loopback
-traffic. Every VPC has its ``default`` group: the default VPC's is made on first
+``IpPermissionsEgress``); ``guard`` turns them into what each instance may send
+to the others (enforced by the network shims). Every VPC has its ``default`` group: the default VPC's is made on first
 use, a created VPC's with the VPC (``vpcs.Network``), and it goes with the VPC.
 """
 

@@ -14,7 +14,9 @@ the Python one) translate them, reading the instance's map:
 and, from ``reach``, what VPC peering and the VPC's DHCP option set add:
 the peered instances both route tables carry traffic to and from (more
 ``map`` and ``cidr`` lines), the peers' blocks whose names do not resolve
-here (``nodns``) and custom DNS domains (``domain``).
+here (``nodns``) and custom DNS domains (``domain``); and, from ``guard``,
+what the security groups let through to each mapped instance (``guard`` and
+``allow`` lines).
 
 One file per instance (``<instance root>/vpc-addresses/<instance id>``: the
 route tables of subnets, hence what peering lets through, differ between
@@ -23,7 +25,8 @@ the instances with processes (``pending`` and ``running``), and is replaced
 atomically (written, then renamed: readers see the old file or the new one)
 whenever one of them starts, stops, terminates or comes back at another
 loopback address after a restart, and when the VPC's blocks, DNS attributes,
-DHCP options, route tables or peerings change (``refresh`` with the VPCs
+DHCP options, route tables, peerings, security group rules or instances'
+groups change (``refresh`` with the VPCs
 concerned; their active peers' maps follow). Without peering only instances
 of the same VPC are in it, so the private addresses of other VPCs, which may
 overlap, stay out of reach; the host has no shim, so it reaches instances
@@ -59,6 +62,12 @@ class Extension(Protocol):
     def lines(self, inst: Instance, vpc: dict[str, Any]) -> list[str]: ...
 
 
+class Guard(Protocol):
+    """What security groups let through to the mapped instances (``guard.Guard``)."""
+
+    def lines(self, src: Instance, dests: Iterable[tuple[str, Instance]]) -> list[str]: ...
+
+
 log = logging.getLogger(__name__)
 
 DIRECTORY = "vpc-addresses"
@@ -81,6 +90,8 @@ class VpcAddresses:
         """The VPC documents by id (``vpcs.Network``'s, given by the service)."""
         self.extension: Extension | None = None
         """Peering and DHCP options (``reach.Reach``, given by the service)."""
+        self.guard: Guard | None = None
+        """Security groups between instances (``guard.Guard``, given by the service)."""
         self._written: dict[str, str] = {}
 
     def directory(self) -> Path:
@@ -130,7 +141,19 @@ class VpcAddresses:
                 lines.append(f"map {other.vpc_ip} {other.private_ip}")
         if self.extension is not None and vpc:
             lines += self.extension.lines(inst, vpc)
+        if self.guard is not None:
+            lines += self.guard.lines(inst, self._mapped(lines))
         return "\n".join(lines) + "\n"
+
+    def _mapped(self, lines: list[str]) -> list[tuple[str, Instance]]:
+        """The instances the map's ``map`` lines name (by their loopback addresses)."""
+        by_loopback = {i.private_ip: i for i in self.instances.values() if i.state in LIVE}
+        out = []
+        for line in lines:
+            words = line.split()
+            if len(words) == 3 and words[0] == "map" and words[2] in by_loopback:
+                out.append((words[1], by_loopback[words[2]]))
+        return out
 
     def refresh(self, *vpc_ids: str) -> None:
         """Replace the maps of the instances of these VPCs (and of the VPCs peered with them)

@@ -27,7 +27,12 @@ Rules (kept in step with ``bindshim.c``), for the instance address
   and connect answer the region's private DNS names (``ip-10-20-0-4.ec2.internal``,
   domain in ``CLOUDLET_VPC_DOMAIN``) and those of the map's ``domain`` lines with
   their address while the VPC resolves them and no ``nodns`` block holds it (a
-  peered VPC whose names this VPC may not resolve), and "no such host" otherwise.
+  peered VPC whose names this VPC may not resolve), and "no such host" otherwise;
+- a mapped address the map's ``guard`` line restricts (security groups) is
+  reached only on what its ``allow`` lines name (``tcp`` for stream sockets,
+  ``udp`` for datagram ones, by port): otherwise a stream connect fails with
+  ``ETIMEDOUT`` at once, a datagram is dropped (``sendto``/``sendmsg`` report it
+  sent) and a datagram socket's connect is left untranslated.
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ import sys
 _MAX_MAP, _MAX_MAPS, _MAX_CIDRS, _MAX_DOMAINS, _DOMAIN_LEN = 1 << 20, 4096, 64, 4, 96
 """Bytes, addresses, blocks (of each keyword), domains and domain length of the VPC's
 address map read at most (as ``vpcmap.c``)."""
+_MAX_GUARDS, _MAX_ALLOWS = 4096, 8192
+"""Guarded addresses and allow lines read at most (as ``vpcmap.c``): guards beyond are
+ignored (open), an allow line beyond opens every guarded address."""
+_DROP = object()
+"""``route``'s answer for a datagram the security groups drop."""
 _DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
@@ -78,7 +88,18 @@ class _Reading:
     """One reading of the map file (replaced whole, so that threads never see half of
     one reading and half of another)."""
 
-    __slots__ = ("key", "maps", "cidrs", "dns", "nodns", "domains")
+    __slots__ = (
+        "key",
+        "maps",
+        "cidrs",
+        "dns",
+        "nodns",
+        "domains",
+        "guards",
+        "allows",
+        "allow_count",
+        "lost",
+    )
 
     def __init__(self, key: object = ()) -> None:
         self.key = key
@@ -87,9 +108,39 @@ class _Reading:
         self.nodns: list[tuple[int, int]] = []
         self.domains: list[str] = []
         self.dns = False
+        self.guards: set[int] = set()
+        self.allows: dict[int, list[tuple[bool, int, int]]] = {}
+        self.allow_count = 0
+        self.lost = False
+
+    def permits(self, value: int, udp: bool, port: int) -> bool:
+        """Whether the security groups let this through to the mapped address ``value``."""
+        if self.lost or value not in self.guards:
+            return True
+        return any(u == udp and low <= port <= high for u, low, high in self.allows.get(value, ()))
+
+    def _guard(self, words: list[str]) -> None:
+        if words[0] == "guard" and len(words) == 2:
+            value = _quad(words[1])
+            if value is not None and len(self.guards) < _MAX_GUARDS:
+                self.guards.add(value)
+            return
+        if len(words) != 5 or words[2] not in ("tcp", "udp"):
+            return
+        value = _quad(words[1])
+        ports = [int(w) for w in words[3:] if w.isascii() and w.isdigit() and len(w) <= 5]
+        if value is None or len(ports) != 2 or not ports[0] <= ports[1] <= 65535:
+            return
+        if self.allow_count >= _MAX_ALLOWS:
+            self.lost = True
+            return
+        self.allow_count += 1
+        self.allows.setdefault(value, []).append((words[2] == "udp", ports[0], ports[1]))
 
     def parse(self, words: list[str]) -> None:
-        if len(words) == 3 and words[0] == "map":
+        if words and words[0] in ("guard", "allow"):
+            self._guard(words)
+        elif len(words) == 3 and words[0] == "map":
             private, loopback = _quad(words[1]), _quad(words[2])
             if private is not None and loopback is not None and len(self.maps) < _MAX_MAPS:
                 self.maps.setdefault(private, loopback)
@@ -138,13 +189,19 @@ class _VpcMap:
         self._map = reading
         return reading
 
-    def route(self, host: str) -> tuple[str, str | None] | None:
-        """("mapped", loopback address) or ("absent", None) for a VPC address, else None."""
+    def route(self, host: str, kind: int, port: object) -> tuple[str, str | None] | None:
+        """("mapped", loopback address), ("absent", None) or, for a mapped address the
+        security groups do not let a socket of this ``kind`` through to on ``port``,
+        ("dropped", None) for a VPC address, else None."""
         value = _quad(host)
         if value is None or value == 0 or value >> 24 == 127:
             return None
         reading = self._refresh()
         if value in reading.maps:
+            udp = kind == socket.SOCK_DGRAM
+            checked = kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM) and isinstance(port, int)
+            if checked and not reading.permits(value, udp, int(port)):  # type: ignore[arg-type]
+                return "dropped", None
             return "mapped", _dotted(reading.maps[value])
         if any(value & mask == net for net, mask in reading.cidrs):
             return "absent", None
@@ -252,12 +309,14 @@ def _install_vpc(vpc: _VpcMap) -> None:
         mapped = sock.family == socket.AF_INET6 and host.lower().startswith("::ffff:")
         if sock.family != socket.AF_INET and not mapped:
             return (host, *address[1:])
-        found = vpc.route(host[7:] if mapped else host)
+        found = vpc.route(host[7:] if mapped else host, sock.type, address[1])
         if found is None:
             return (host, *address[1:])
-        if found[0] == "absent":
+        if found[0] in ("absent", "dropped"):
             if stream and sock.type == socket.SOCK_STREAM:
                 raise TimeoutError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT))
+            if found[0] == "dropped" and not stream:
+                return _DROP
             return (host, *address[1:])
         return (("::ffff:" if mapped else "") + str(found[1]), *address[1:])
 
@@ -281,12 +340,18 @@ def _install_vpc(vpc: _VpcMap) -> None:
 
     def sendto(self: socket.socket, data: object, *args: object) -> int:
         if args:
-            args = (*args[:-1], route(self, args[-1], False))
+            target = route(self, args[-1], False)
+            if target is _DROP:  # dropped on the way, as AWS does
+                return memoryview(data).nbytes  # type: ignore[arg-type]
+            args = (*args[:-1], target)
         return base_sendto(self, data, *args)
 
     def sendmsg(self: socket.socket, buffers: object, *args: object) -> int:
         if len(args) >= 3:
-            args = (*args[:2], route(self, args[2], False), *args[3:])
+            target = route(self, args[2], False)
+            if target is _DROP:
+                return sum(memoryview(b).nbytes for b in buffers)  # type: ignore[attr-defined]
+            args = (*args[:2], target, *args[3:])
         return base_sendmsg(self, buffers, *args)
 
     def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
