@@ -29,6 +29,7 @@ character found, so a masked text keeps its length and shape; redacting removes 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -353,3 +354,40 @@ def named_identifiers(
             )
         names.append(name)
     return tuple(dict.fromkeys(names))
+
+
+MAX_DOCUMENT = 30_720
+VERSION = "2021-06-01"
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOP_KEYS = {"Name", "Description", "Version", "Statement", "Configuration"}
+
+
+def policy_document(
+    text: str, bad: Callable[[str], Exception], bad_name: Callable[[str], Exception]
+) -> tuple[dict[str, Any], dict[str, re.Pattern[str]]]:
+    """A data protection policy's document checked up to its statements (at most 30,720
+    characters of JSON, known top-level keys, ``Name``, ``Description``, ``Version``
+    2021-06-01) and its custom identifiers; ``bad``/``bad_name`` make the service's
+    errors (AWS words the name's with its own message)."""
+    if len(text) > MAX_DOCUMENT:
+        raise bad(f"The policy document can be at most {MAX_DOCUMENT} characters.")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise bad("The policy document is not valid JSON.") from None
+    if not isinstance(doc, dict):
+        raise bad("The policy document must be a JSON object.")
+    unknown = set(doc) - _TOP_KEYS
+    if unknown:
+        raise bad(f"Unknown field {sorted(unknown)[0]}.")
+    name = doc.get("Name")
+    if not isinstance(name, str) or not _POLICY_NAME.match(name):
+        raise bad_name(
+            "Policy Name can only include alphanumeric characters, hyphens (-) and underscores (_)"
+        )
+    description = doc.get("Description")
+    if description is not None and not isinstance(description, str):
+        raise bad("Description must be a string.")
+    if doc.get("Version") != VERSION:
+        raise bad(f"Version must be {VERSION}.")
+    return doc, custom_identifiers(doc.get("Configuration"), bad)

@@ -24,19 +24,14 @@ reference does not give are cloudlet's.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudlet.core.data_identifiers import custom_identifiers, named_identifiers
+from cloudlet.core.data_identifiers import named_identifiers, policy_document
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.logs import errors
 
-MAX_DOCUMENT = 30_720
-VERSION = "2021-06-01"
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP_KEYS = {"Name", "Description", "Version", "Statement", "Configuration"}
 _STATEMENT_KEYS = {"Sid", "DataIdentifier", "Operation"}
 _DESTINATIONS = {"CloudWatchLogs": "LogGroup", "S3": "Bucket", "Firehose": "DeliveryStream"}
 
@@ -75,25 +70,8 @@ def _destinations(audit: Any) -> dict[str, str]:
 
 def parse(text: str) -> ProtectionPolicy:
     """Check a policy document; ``InvalidParameterException`` says what is wrong."""
-    if len(text) > MAX_DOCUMENT:
-        raise _bad(f"The policy document can be at most {MAX_DOCUMENT} characters.")
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise _bad("The policy document is not valid JSON.") from None
-    if not isinstance(doc, dict):
-        raise _bad("The policy document must be a JSON object.")
-    unknown = set(doc) - _TOP_KEYS
-    if unknown:
-        raise _bad(f"Unknown field {sorted(unknown)[0]}.")
-    name = doc.get("Name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise errors.invalid(
-            "Policy Name can only include alphanumeric characters, hyphens (-) and underscores (_)"
-        )
-    if doc.get("Version") != VERSION:
-        raise _bad(f"Version must be {VERSION}.")
-    custom = custom_identifiers(doc.get("Configuration"), _bad)
+    doc, custom = policy_document(text, _bad, errors.invalid)
+    name = doc["Name"]
     statements = doc.get("Statement")
     if not isinstance(statements, list) or len(statements) != 2:
         raise _bad("The policy must contain exactly two statements: Audit and Deidentify.")

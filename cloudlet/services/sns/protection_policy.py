@@ -30,28 +30,23 @@ the guide gives no wording, the refusal texts are cloudlet's.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from cloudlet.core.data_identifiers import (
     Finding,
-    custom_identifiers,
     find,
     mask,
     named_identifiers,
+    policy_document,
     redact,
 )
 from cloudlet.core.errors import ServiceError
 from cloudlet.services.sns import errors
 
-MAX_DOCUMENT = 30_720
 MAX_SAMPLE_RATE = 99
-VERSION = "2021-06-01"
 LOG_GROUP_PREFIX = "/aws/vendedlogs/"
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP_KEYS = {"Name", "Description", "Version", "Statement", "Configuration"}
 _STATEMENT_KEYS = {"Sid", "DataDirection", "Principal", "DataIdentifier", "Operation"}
 _DESTINATIONS = {"CloudWatchLogs": "LogGroup", "Firehose": "DeliveryStream", "S3": "Bucket"}
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -269,28 +264,8 @@ def _statement(raw: Any, custom: dict[str, re.Pattern[str]]) -> Statement:
 
 def parse(text: str) -> ProtectionPolicy:
     """Check a policy document; ``InvalidParameter`` says what is wrong."""
-    if len(text) > MAX_DOCUMENT:
-        raise _bad(f"The policy document can be at most {MAX_DOCUMENT} characters.")
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise _bad("The policy document is not valid JSON.") from None
-    if not isinstance(doc, dict):
-        raise _bad("The policy document must be a JSON object.")
-    unknown = set(doc) - _TOP_KEYS
-    if unknown:
-        raise _bad(f"Unknown field {sorted(unknown)[0]}.")
-    name = doc.get("Name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _bad(
-            "Policy Name can only include alphanumeric characters, hyphens (-) and underscores (_)"
-        )
-    description = doc.get("Description")
-    if description is not None and not isinstance(description, str):
-        raise _bad("Description must be a string.")
-    if doc.get("Version") != VERSION:
-        raise _bad(f"Version must be {VERSION}.")
-    custom = custom_identifiers(doc.get("Configuration"), _bad)
+    doc, custom = policy_document(text, _bad, _bad)
+    name = doc["Name"]
     raw = doc.get("Statement")
     if not isinstance(raw, list) or not raw:
         raise _bad("The policy must contain at least one statement.")
