@@ -109,27 +109,9 @@ def current(net: Network, account: str, region: str) -> Doc | None:
 
 def create(net: Network, account: str, region: str) -> Doc:
     """A new default VPC (CreateDefaultVpc): new ids, a default subnet in every zone."""
-    vpc_id = new_id("vpc")
-    dhcp_id = network.dhcp_options_id(account, region)
-    vpc: Doc = {
-        "VpcId": vpc_id,
-        "OwnerId": account,
-        "_region": region,
-        "State": "available",
-        "CidrBlock": network.VPC_CIDR,
-        "CidrBlockAssociationSet": [
-            {
-                "AssociationId": new_id("vpc-cidr-assoc"),
-                "CidrBlock": network.VPC_CIDR,
-                "CidrBlockState": {"State": "associated"},
-            }
-        ],
-        "Ipv6CidrBlockAssociationSet": [],
-        "DhcpOptionsId": dhcp_id if dhcp_id in net.dhcp.by_id else "default",
-        "InstanceTenancy": "default",
-        "IsDefault": True,
-        "_attributes": _attributes(),
-    }
+    vpc = net.vpc_document(
+        account, region, network.VPC_CIDR, "default", _attributes(), default=True
+    )
     net.vpcs.save(vpc)
     _surround(net, vpc, new_id("rtb"), new_id("acl"), new_id("igw"))
     for index, zone in enumerate(catalog.zone_names(region)):

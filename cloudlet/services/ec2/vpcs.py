@@ -148,10 +148,13 @@ class Network:
 
     # -- creation ------------------------------------------------------------------
 
-    def new_vpc(self, account: str, region: str, cidr: str, tenancy: str, ipv6: str | None) -> Doc:
+    def vpc_document(
+        self, account: str, region: str, cidr: str, tenancy: str, attributes: Doc, default: bool
+    ) -> Doc:
+        """A new VPC's description (not saved): new ids, the region's DHCP option set."""
         vpc_id = new_id("vpc")
         dhcp_id = network.dhcp_options_id(account, region)
-        vpc: Doc = {
+        return {
             "VpcId": vpc_id,
             "OwnerId": account,
             "_region": region,
@@ -168,13 +171,18 @@ class Network:
             # The region's default DHCP option set while it exists (DeleteDhcpOptions).
             "DhcpOptionsId": dhcp_id if dhcp_id in self.dhcp.by_id else "default",
             "InstanceTenancy": tenancy,
-            "IsDefault": False,
-            "_attributes": {
-                "EnableDnsSupport": True,
-                "EnableDnsHostnames": False,
-                "EnableNetworkAddressUsageMetrics": False,
-            },
+            "IsDefault": default,
+            "_attributes": attributes,
         }
+
+    def new_vpc(self, account: str, region: str, cidr: str, tenancy: str, ipv6: str | None) -> Doc:
+        attributes = {
+            "EnableDnsSupport": True,
+            "EnableDnsHostnames": False,
+            "EnableNetworkAddressUsageMetrics": False,
+        }
+        vpc = self.vpc_document(account, region, cidr, tenancy, attributes, default=False)
+        vpc_id = vpc["VpcId"]
         if ipv6:
             vpc["Ipv6CidrBlockAssociationSet"].append(ipv6_association(ipv6, region))
         self.vpcs.save(vpc)
