@@ -8,6 +8,7 @@ tests can see which target served a request and what the proxy added.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import ssl
@@ -106,3 +107,18 @@ def served_by(host: str, port: int, path: str = "/", **kwargs: Any) -> str:
 def states(elbv2: Any, tg_arn: str) -> dict[str, str]:
     res = elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
     return {f"{d['Target']['Id']}:{d['Target']['Port']}": d["TargetHealth"]["State"] for d in res}
+
+
+def nlb_sum(cw: Any, name: str, lb_dim: str) -> float:
+    """The Sum of a network load balancer's ``AWS/NetworkELB`` metric over the last ten minutes."""
+    now = dt.datetime.now(dt.UTC)
+    points = cw.get_metric_statistics(
+        Namespace="AWS/NetworkELB",
+        MetricName=name,
+        Dimensions=[{"Name": "LoadBalancer", "Value": lb_dim}],
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1),
+        Period=600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)

@@ -11,7 +11,6 @@ notes how each of its connections ended.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.elbv2_helpers import HEALTH
+from tests.services.elbv2_helpers import HEALTH, nlb_sum
 from tests.services.names import unique
 
 
@@ -183,20 +182,6 @@ def _wait_endings(echo: Echo, count: int) -> None:
         time.sleep(0.05)
 
 
-def _sum(cw, name: str, lb_dim: str) -> float:
-    now = dt.datetime.now(dt.UTC)
-    points = cw.get_metric_statistics(
-        Namespace="AWS/NetworkELB",
-        MetricName=name,
-        Dimensions=[{"Name": "LoadBalancer", "Value": lb_dim}],
-        StartTime=now - dt.timedelta(minutes=10),
-        EndTime=now + dt.timedelta(minutes=1),
-        Period=600,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(p["Sum"] for p in points)
-
-
 def test_idle_flow_is_reset_both_ways_and_counted(server, echo):
     elbv2 = server["srv"].client("elbv2")
     lb, arn = _nlb_listener(elbv2, echo, "TCP", 7110)
@@ -225,10 +210,10 @@ def test_idle_flow_is_reset_both_ways_and_counted(server, echo):
     cw = server["srv"].client("cloudwatch")
     lb_dim = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
     deadline = time.monotonic() + 15
-    while _sum(cw, "TCP_ELB_Reset_Count", lb_dim) < 2 and time.monotonic() < deadline:
+    while nlb_sum(cw, "TCP_ELB_Reset_Count", lb_dim) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _sum(cw, "TCP_ELB_Reset_Count", lb_dim) == 2  # one RST to each side
-    assert _sum(cw, "NewFlowCount_TCP", lb_dim) >= 2
+    assert nlb_sum(cw, "TCP_ELB_Reset_Count", lb_dim) == 2  # one RST to each side
+    assert nlb_sum(cw, "NewFlowCount_TCP", lb_dim) >= 2
     server["idle"] = (lb, arn)
 
 

@@ -11,7 +11,6 @@ one-second UDP flow idle timeouts, on a data directory it restarts from.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cloudlet.testing import CloudletServer
-from tests.services.elbv2_helpers import HEALTH
+from tests.services.elbv2_helpers import HEALTH, nlb_sum
 from tests.services.names import unique
 
 
@@ -310,32 +309,18 @@ def test_protocol_rules(server, echoes):
     assert create(LoadBalancerArn=lb, Protocol="TCP", Port=6002, DefaultActions=_forward(both))
 
 
-def _sum(cw, name: str, lb_dim: str) -> float:
-    now = dt.datetime.now(dt.UTC)
-    points = cw.get_metric_statistics(
-        Namespace="AWS/NetworkELB",
-        MetricName=name,
-        Dimensions=[{"Name": "LoadBalancer", "Value": lb_dim}],
-        StartTime=now - dt.timedelta(minutes=10),
-        EndTime=now + dt.timedelta(minutes=1),
-        Period=600,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(p["Sum"] for p in points)
-
-
 def test_udp_flow_metrics_in_cloudwatch(server):
     lb, _ = server["udp"]
     cw = server["srv"].client("cloudwatch")
     lb_dim = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
     deadline = time.monotonic() + 15
-    while _sum(cw, "NewFlowCount_UDP", lb_dim) < 16 and time.monotonic() < deadline:
+    while nlb_sum(cw, "NewFlowCount_UDP", lb_dim) < 16 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _sum(cw, "NewFlowCount_UDP", lb_dim) == 16
-    assert _sum(cw, "NewFlowCount", lb_dim) == 16
-    assert _sum(cw, "ProcessedBytes_UDP", lb_dim) > 0
-    assert _sum(cw, "ActiveFlowCount_UDP", lb_dim) > 0
-    assert _sum(cw, "NewFlowCount_TCP", lb_dim) == 0
+    assert nlb_sum(cw, "NewFlowCount_UDP", lb_dim) == 16
+    assert nlb_sum(cw, "NewFlowCount", lb_dim) == 16
+    assert nlb_sum(cw, "ProcessedBytes_UDP", lb_dim) > 0
+    assert nlb_sum(cw, "ActiveFlowCount_UDP", lb_dim) > 0
+    assert nlb_sum(cw, "NewFlowCount_TCP", lb_dim) == 0
 
 
 def test_udp_listener_comes_back_after_restart(server):
